@@ -1,0 +1,59 @@
+"""The `planner` command line: parses arguments and hands over to one verb module each.
+
+Every verb lives in `planner/commands/<verb>.py` as a click command that only parses its options
+and calls library code. User errors (`PlannerError`) become one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+
+from planner import __version__
+from planner.commands import COMMANDS
+from planner.errors import PlannerError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="planner")
+@click.option("--debug", is_flag=True, help="Show a traceback for errors (for bug reports).")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Plan MetalLB shared-IP changes so that no Service goes <pending>."""
+    ctx.obj = {"debug": debug}
+
+
+for _command in COMMANDS:
+    cli.add_command(_command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI in-process and return its exit code (tests call this directly)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        result = cli.main(args=args, prog_name="planner", standalone_mode=False)
+    except PlannerError as err:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"planner: error: {err}", err=True)
+        return err.exit_code
+    except click.exceptions.Abort:
+        click.echo("planner: aborted", err=True)
+        return 2
+    except click.ClickException as err:
+        err.show()
+        return 2
+    except click.exceptions.Exit as err:
+        return err.exit_code
+    except KeyboardInterrupt:
+        click.echo("planner: interrupted", err=True)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Kubernetes objects as the pipeline sees them: an ordered identity key, the body, its origin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from planner.errors import Origin
+
+Manifest = dict[str, Any]
+
+
+@dataclass(frozen=True, order=True)
+class ObjectKey:
+    """The identity of an object everywhere in the planner: (kind, namespace, name).
+
+    Cluster-scoped objects have namespace "". Services are also named by `svc_key`
+    ("namespace/name"), the form the allocator model and MetalLB use.
+    """
+
+    kind: str
+    namespace: str
+    name: str
+
+    @property
+    def svc_key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.svc_key}" if self.namespace else f"{self.kind} {self.name}"
+
+
+@dataclass
+class KubeObject:
+    """One Kubernetes object with where it came from (None for objects the planner made)."""
+
+    key: ObjectKey
+    body: Manifest
+    origin: Origin | None = field(default=None, compare=False)
+
+    @property
+    def is_service(self) -> bool:
+        return self.key.kind == "Service"
+
+
+def svc_key_of(manifest: Manifest) -> str:
+    """The "namespace/name" of a Service manifest (namespace "default" when unset)."""
+    meta = manifest.get("metadata") or {}
+    return f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}"
