@@ -1,0 +1,94 @@
+"""What `planner diff` found: the data every renderer (text, markdown, json) reads.
+
+Renderers only format these records; they compute nothing. Every tuple is already sorted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from planner.diff import Change
+
+BEHAVIORS: tuple[str, ...] = ("metallb-0.14", "metallb-0.15", "fixed")
+
+
+@dataclass(frozen=True)
+class SharingGroupReport:
+    """A sharing group of live or desired state (services on one IP) and whether the commit touches it."""
+
+    id: str
+    members: tuple[str, ...]  # "namespace/name", sorted
+    ips: tuple[str, ...]  # the shared IPs (live, requested, or predicted: see `ips_source`)
+    ips_source: str  # "live" | "requested" | "predicted"
+    key_changing: bool  # some member has a key-changing edit
+    touched: bool  # key-changing edit, or a service joins or leaves
+    joining: tuple[str, ...] = ()
+    leaving: tuple[str, ...] = ()
+    key_changes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (svc, changed fields)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A static conflict (never converges: severity "error") or a warning worth a look."""
+
+    message: str
+    objects: tuple[str, ...]
+    severity: str = "error"  # "error" | "warning"
+    origin: str = ""  # "file: document N, line L" of the first object, when known
+
+
+@dataclass(frozen=True)
+class ServiceFate:
+    """What one behaviour does to one Service when the commit is applied naively."""
+
+    service: str
+    pending: bool  # went pending at some point (in some delivery order)
+    stuck: bool  # still pending at the end (in some delivery order)
+    ip_changed: bool  # ended on other IPs than it had
+    reason: str = ""  # MetalLB's words (the AllocationFailed / error message)
+    always: bool = False  # True when it happens in EVERY delivery order, not just some
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One behaviour's outcome over every delivery order the model explored."""
+
+    behavior: str
+    fates: tuple[ServiceFate, ...]
+    orders_explored: int
+    exhaustive: bool
+
+    @property
+    def pending(self) -> tuple[str, ...]:
+        return tuple(f.service for f in self.fates if f.pending)
+
+    @property
+    def stuck(self) -> tuple[str, ...]:
+        return tuple(f.service for f in self.fates if f.stuck)
+
+    @property
+    def ip_changed(self) -> tuple[str, ...]:
+        return tuple(f.service for f in self.fates if f.ip_changed)
+
+
+@dataclass(frozen=True)
+class DiffReport:
+    """Everything `planner diff` reports, ready to render."""
+
+    changes: tuple[Change, ...]
+    groups: tuple[SharingGroupReport, ...]
+    conflicts: tuple[Conflict, ...]
+    predictions: dict[str, Prediction]
+    target: str
+    notes: tuple[str, ...] = ()
+    live_source: str = ""  # "file PATH" | "kubectl (context X)" | "git REF"
+    statuses_known: bool = True  # False with --live-git: IPs are requested or predicted
+    extras: dict[str, object] = field(default_factory=dict)  # e.g. the plan, the mermaid graph
+
+    @property
+    def errors(self) -> tuple[Conflict, ...]:
+        return tuple(c for c in self.conflicts if c.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Conflict, ...]:
+        return tuple(c for c in self.conflicts if c.severity == "warning")
