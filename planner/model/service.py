@@ -1,0 +1,285 @@
+"""What MetalLB reads from a Service manifest: its allocation inputs.
+
+Facts from metallb/metallb `controller/service.go` (SharingKey, valueForAnnotation,
+getDesiredLbIPs), `internal/allocator/k8salloc/k8salloc.go` (Ports, BackendKey) and
+`internal/ipfamily/ipfamily.go` (ForAddresses, ForService); our own code.
+
+    >>> inputs = allocation_inputs(manifest)          # raises ServiceInputError on bad input
+    >>> inputs.sharing_key, inputs.backend_key, inputs.requested_ips
+
+Each derivation is also a public function, because the controller must apply them at the
+points where MetalLB does (a bad `loadBalancerIPs` annotation only fails late, for example).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from planner.errors import InputError, Origin
+from planner.objects import Manifest, svc_key_of
+
+STABLE_PREFIX = "metallb.io/"
+DEPRECATED_PREFIX = "metallb.universe.tf/"
+
+SHARING_ANNOTATION = STABLE_PREFIX + "allow-shared-ip"
+DEPRECATED_SHARING_ANNOTATION = DEPRECATED_PREFIX + "allow-shared-ip"
+SHARING_ANNOTATIONS = (SHARING_ANNOTATION, DEPRECATED_SHARING_ANNOTATION)
+
+LB_IPS_ANNOTATION = STABLE_PREFIX + "loadBalancerIPs"
+DEPRECATED_LB_IPS_ANNOTATION = DEPRECATED_PREFIX + "loadBalancerIPs"
+LB_IPS_ANNOTATIONS = (LB_IPS_ANNOTATION, DEPRECATED_LB_IPS_ANNOTATION)
+
+POOL_ANNOTATION = STABLE_PREFIX + "address-pool"
+DEPRECATED_POOL_ANNOTATION = DEPRECATED_PREFIX + "address-pool"
+POOL_ANNOTATIONS = (POOL_ANNOTATION, DEPRECATED_POOL_ANNOTATION)
+
+ALLOCATED_FROM_POOL_ANNOTATION = STABLE_PREFIX + "ip-allocated-from-pool"
+DEPRECATED_ALLOCATED_FROM_POOL_ANNOTATION = DEPRECATED_PREFIX + "ip-allocated-from-pool"
+ALLOCATED_FROM_POOL_ANNOTATIONS = (
+    ALLOCATED_FROM_POOL_ANNOTATION,
+    DEPRECATED_ALLOCATED_FROM_POOL_ANNOTATION,
+)
+
+# The planner's group-wide annotations (group-transitions.md); planner/annotations.py imports these.
+GROUP_ANNOTATION_PREFIX = "shared-ip-planner.dev/"
+GROUP_ANNOTATION = GROUP_ANNOTATION_PREFIX + "group"
+GROUP_MEMBERS_ANNOTATION = GROUP_ANNOTATION_PREFIX + "group-members"
+GROUP_DIGEST_ANNOTATION = GROUP_ANNOTATION_PREFIX + "group-digest"
+
+
+class Port(NamedTuple):
+    """(protocol, port) as Kubernetes writes it; replaced by planner.model.allocator.Port."""
+
+    proto: str
+    port: int
+
+
+FAMILIES = ("ipv4", "ipv6", "dual")
+FAMILY_POLICIES = ("SingleStack", "PreferDualStack", "RequireDualStack")
+
+
+class ServiceInputError(InputError):
+    """A Service field MetalLB cannot use; carries the field path, the caller adds the origin."""
+
+    def __init__(self, field: str, message: str, origin: Origin | None = None) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}", origin)
+
+    def with_origin(self, origin: Origin | None) -> ServiceInputError:
+        """The same error, located at `origin` (file, document, line)."""
+        return ServiceInputError(self.field, self.message, origin)
+
+
+@dataclass(frozen=True)
+class AllocationInputs:
+    """Everything about one Service that MetalLB's allocation depends on."""
+
+    svc_key: str
+    is_load_balancer: bool
+    sharing_key: str
+    backend_key: str
+    ports: tuple[Port, ...]
+    requested_ips: tuple[str, ...]
+    requested_pool: str
+    family: str  # "ipv4" | "ipv6" | "dual"
+    family_policy: str  # "SingleStack" | "PreferDualStack" | "RequireDualStack"
+    labels: tuple[tuple[str, str], ...]
+
+    @property
+    def allocation_key(self) -> tuple[str, str]:
+        """(sharing key, backend key): what an IP remembers of its last holder."""
+        return (self.sharing_key, self.backend_key)
+
+
+def allocation_inputs(svc: Manifest, live: Manifest | None = None) -> AllocationInputs:
+    """Derive the allocation inputs of a Service manifest (live: the cluster's current object)."""
+    return AllocationInputs(
+        svc_key=svc_key_of(svc),
+        is_load_balancer=is_load_balancer(svc),
+        sharing_key=sharing_key(svc),
+        backend_key=backend_key(svc),
+        ports=ports(svc),
+        requested_ips=requested_ips(svc),
+        requested_pool=requested_pool(svc),
+        family=family(svc, live),
+        family_policy=family_policy(svc, live),
+        labels=tuple(sorted((str(k), str(v)) for k, v in _labels(svc).items())),
+    )
+
+
+def annotation_value(svc: Manifest, stable: str, deprecated: str) -> str:
+    """The stable annotation's value when its key is present (even empty), else the deprecated one."""
+    annotations = _annotations(svc)
+    if stable in annotations:
+        return str(annotations[stable] or "")
+    return str(annotations.get(deprecated) or "")
+
+
+def is_load_balancer(svc: Manifest) -> bool:
+    """Whether MetalLB handles the Service at all (`spec.type: LoadBalancer`)."""
+    return _spec(svc).get("type") == "LoadBalancer"
+
+
+def sharing_key(svc: Manifest) -> str:
+    """The `allow-shared-ip` value; the stable key wins whenever it is present."""
+    return annotation_value(svc, SHARING_ANNOTATION, DEPRECATED_SHARING_ANNOTATION)
+
+
+def backend_key(svc: Manifest) -> str:
+    """The selector as a Kubernetes label-set string under `Local`, else the empty string."""
+    spec = _spec(svc)
+    if spec.get("externalTrafficPolicy") != "Local":
+        return ""
+    selector = spec.get("selector") or {}
+    return ",".join(f"{k}={selector[k]}" for k in sorted(selector))
+
+
+def ports(svc: Manifest) -> tuple[Port, ...]:
+    """One (protocol, port) per `spec.ports[]`; the API server defaults the protocol to TCP."""
+    result = []
+    for index, entry in enumerate(_spec(svc).get("ports") or []):
+        field = f"spec.ports[{index}]"
+        if not isinstance(entry, Mapping):
+            raise ServiceInputError(field, "is not a mapping")
+        number = entry.get("port")
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise ServiceInputError(f"{field}.port", f"must be an integer, not {number!r}")
+        result.append(Port(str(entry.get("protocol") or "TCP"), number))
+    return tuple(result)
+
+
+def requested_pool(svc: Manifest) -> str:
+    """The pool named by the `address-pool` annotation ("" when none)."""
+    return annotation_value(svc, POOL_ANNOTATION, DEPRECATED_POOL_ANNOTATION)
+
+
+def requested_ips(svc: Manifest) -> tuple[str, ...]:
+    """The IPs the Service asks for, canonical, in the order written (raises ServiceInputError)."""
+    annotations = _annotations(svc)
+    field = LB_IPS_ANNOTATION if LB_IPS_ANNOTATION in annotations else DEPRECATED_LB_IPS_ANNOTATION
+    from_annotation = annotation_value(svc, LB_IPS_ANNOTATION, DEPRECATED_LB_IPS_ANNOTATION)
+    from_spec = str(_spec(svc).get("loadBalancerIP") or "")
+    if not from_annotation and not from_spec:
+        return ()
+    if from_annotation and from_spec:
+        raise ServiceInputError(
+            "spec.loadBalancerIP",
+            f"cannot be set together with the {field} annotation (MetalLB assigns no IP)",
+        )
+    if from_spec:
+        return (_parse_ip(from_spec, "spec.loadBalancerIP"),)
+    ips = tuple(
+        _parse_ip(part, f"metadata.annotations.{field}") for part in from_annotation.split(",")
+    )
+    _check_ip_families(ips, f"metadata.annotations.{field}")
+    return ips
+
+
+def ip_family_of(ips: tuple[str, ...] | list[str]) -> str:
+    """ "ipv4", "ipv6" or "dual" for one IP or two IPs of different families (ValueError otherwise)."""
+    versions = [ipaddress.ip_address(ip).version for ip in ips]
+    if len(versions) == 1:
+        return "ipv4" if versions[0] == 4 else "ipv6"
+    if len(versions) == 2 and versions[0] != versions[1]:
+        return "dual"
+    raise ValueError(f"{list(ips)} is not one IP or two IPs of different families")
+
+
+def family(svc: Manifest, live: Manifest | None = None) -> str:
+    """The Service's IP family as MetalLB derives it from its cluster IPs.
+
+    Desired manifests rarely carry cluster IPs (the API server assigns them), so fall back to
+    `ipFamilies` / `ipFamilyPolicy`, then to the live object's, then to IPv4.
+    """
+    spec = _spec(svc)
+    cluster_ips = [ip for ip in (spec.get("clusterIPs") or []) if ip and ip != "None"]
+    if not cluster_ips and spec.get("clusterIP") not in (None, "", "None"):
+        cluster_ips = [str(spec["clusterIP"])]
+    if cluster_ips:
+        return _family_of_cluster_ips(cluster_ips)
+    declared = _declared_family(spec)
+    if declared:
+        return declared
+    if live is not None:
+        return family(live)
+    return "ipv4"
+
+
+def family_policy(svc: Manifest, live: Manifest | None = None) -> str:
+    """`spec.ipFamilyPolicy`, else the live object's, else SingleStack (MetalLB's default)."""
+    policy = _spec(svc).get("ipFamilyPolicy")
+    if not policy and live is not None:
+        policy = _spec(live).get("ipFamilyPolicy")
+    policy = str(policy or "SingleStack")
+    if policy not in FAMILY_POLICIES:
+        raise ServiceInputError(
+            "spec.ipFamilyPolicy", f"must be one of {', '.join(FAMILY_POLICIES)}, not {policy!r}"
+        )
+    return policy
+
+
+def has_cluster_ip(svc: Manifest) -> bool:
+    """Whether the Service has a cluster IP MetalLB can read its family from."""
+    spec = _spec(svc)
+    return bool(spec.get("clusterIPs")) or bool(spec.get("clusterIP"))
+
+
+def ingress_ips(svc: Manifest) -> tuple[str, ...]:
+    """The IPs in `status.loadBalancer.ingress` (empty: the Service is pending)."""
+    status = svc.get("status") or {}
+    ingress = (status.get("loadBalancer") or {}).get("ingress") or []
+    return tuple(
+        str(entry["ip"]) for entry in ingress if isinstance(entry, Mapping) and entry.get("ip")
+    )
+
+
+def _family_of_cluster_ips(cluster_ips: list[str]) -> str:
+    try:
+        return ip_family_of([str(ipaddress.ip_address(ip)) for ip in cluster_ips])
+    except ValueError as err:
+        raise ServiceInputError("spec.clusterIPs", f"cannot tell the IP family: {err}") from None
+
+
+def _declared_family(spec: Mapping[str, Any]) -> str:
+    families = [str(f) for f in (spec.get("ipFamilies") or [])]
+    if len(families) >= 2 or spec.get("ipFamilyPolicy") == "RequireDualStack":
+        return "dual"
+    if families:
+        if families[0] not in ("IPv4", "IPv6"):
+            raise ServiceInputError("spec.ipFamilies", f"unknown IP family {families[0]!r}")
+        return "ipv4" if families[0] == "IPv4" else "ipv6"
+    return ""
+
+
+def _parse_ip(text: str, field: str) -> str:
+    try:
+        ip = ipaddress.ip_address(text.strip())
+    except ValueError:
+        raise ServiceInputError(field, f"{text.strip()!r} is not a valid IP address") from None
+    # Go's net.IP treats an IPv4-mapped IPv6 address as IPv4 and prints it that way.
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+def _check_ip_families(ips: tuple[str, ...], field: str) -> None:
+    if len(ips) > 2:
+        raise ServiceInputError(field, f"requests {len(ips)} IPs; at most 2 are allowed")
+    if len(ips) == 2 and ip_family_of(ips[:1]) == ip_family_of(ips[1:]):
+        raise ServiceInputError(field, f"requests two IPs of the same family: {', '.join(ips)}")
+
+
+def _annotations(svc: Manifest) -> Mapping[str, Any]:
+    return (svc.get("metadata") or {}).get("annotations") or {}
+
+
+def _labels(svc: Manifest) -> Mapping[str, Any]:
+    return (svc.get("metadata") or {}).get("labels") or {}
+
+
+def _spec(svc: Manifest) -> Mapping[str, Any]:
+    return svc.get("spec") or {}

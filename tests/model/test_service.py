@@ -1,0 +1,227 @@
+"""Allocation inputs from Service manifests, rule by rule (controller/service.go, k8salloc.go)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from planner.errors import Origin, PlannerError
+from planner.model.service import (
+    GROUP_ANNOTATION_PREFIX,
+    AllocationInputs,
+    ServiceInputError,
+    allocation_inputs,
+    backend_key,
+    family,
+    family_policy,
+    ingress_ips,
+    ports,
+    requested_ips,
+    requested_pool,
+    sharing_key,
+)
+
+
+def service(annotations: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
+    """A LoadBalancer Service manifest with the given annotations and spec fields."""
+    body: dict[str, Any] = {"type": "LoadBalancer", "ports": [{"port": 53}]}
+    body.update(spec)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "dns", "namespace": "ns", "annotations": annotations or {}},
+        "spec": body,
+    }
+
+
+class TestSharingKey:
+    def test_stable_annotation(self) -> None:
+        assert sharing_key(service({"metallb.io/allow-shared-ip": "k"})) == "k"
+
+    def test_deprecated_annotation_alone(self) -> None:
+        assert sharing_key(service({"metallb.universe.tf/allow-shared-ip": "old"})) == "old"
+
+    def test_stable_wins_over_deprecated(self) -> None:
+        svc = service(
+            {"metallb.io/allow-shared-ip": "new", "metallb.universe.tf/allow-shared-ip": "old"}
+        )
+        assert sharing_key(svc) == "new"
+
+    def test_stable_key_present_but_empty_still_wins(self) -> None:
+        svc = service(
+            {"metallb.io/allow-shared-ip": "", "metallb.universe.tf/allow-shared-ip": "old"}
+        )
+        assert sharing_key(svc) == ""
+
+    def test_absent_is_empty(self) -> None:
+        assert sharing_key(service()) == ""
+
+
+class TestBackendKey:
+    def test_cluster_policy_is_empty(self) -> None:
+        svc = service(externalTrafficPolicy="Cluster", selector={"app": "dns"})
+        assert backend_key(svc) == ""
+
+    def test_unset_policy_is_empty(self) -> None:
+        assert backend_key(service(selector={"app": "dns"})) == ""
+
+    def test_local_policy_renders_selector_sorted(self) -> None:
+        svc = service(externalTrafficPolicy="Local", selector={"tier": "b", "app": "dns"})
+        assert backend_key(svc) == "app=dns,tier=b"
+
+    def test_local_without_selector_is_empty(self) -> None:
+        assert backend_key(service(externalTrafficPolicy="Local")) == ""
+
+
+class TestPorts:
+    def test_protocol_defaults_to_tcp(self) -> None:
+        svc = service(ports=[{"port": 53}, {"port": 53, "protocol": "UDP"}])
+        assert [(p.proto, p.port) for p in ports(svc)] == [("TCP", 53), ("UDP", 53)]
+
+    def test_missing_port_number_is_an_error(self) -> None:
+        with pytest.raises(ServiceInputError, match=r"spec\.ports\[0\]\.port"):
+            ports(service(ports=[{"protocol": "TCP"}]))
+
+
+class TestRequestedIPs:
+    def test_none(self) -> None:
+        assert requested_ips(service()) == ()
+
+    def test_stable_annotation(self) -> None:
+        svc = service({"metallb.io/loadBalancerIPs": "192.168.10.53"})
+        assert requested_ips(svc) == ("192.168.10.53",)
+
+    def test_deprecated_annotation(self) -> None:
+        svc = service({"metallb.universe.tf/loadBalancerIPs": "10.0.0.1, fd00::1"})
+        assert requested_ips(svc) == ("10.0.0.1", "fd00::1")
+
+    def test_spec_load_balancer_ip(self) -> None:
+        assert requested_ips(service(loadBalancerIP="10.0.0.9")) == ("10.0.0.9",)
+
+    def test_ipv6_is_canonical(self) -> None:
+        svc = service({"metallb.io/loadBalancerIPs": "FD00:0:0::0001"})
+        assert requested_ips(svc) == ("fd00::1",)
+
+    def test_ipv4_mapped_counts_as_ipv4(self) -> None:
+        svc = service({"metallb.io/loadBalancerIPs": "::ffff:10.0.0.1"})
+        assert requested_ips(svc) == ("10.0.0.1",)
+
+    def test_annotation_and_spec_together_is_an_error(self) -> None:
+        svc = service({"metallb.io/loadBalancerIPs": "10.0.0.1"}, loadBalancerIP="10.0.0.1")
+        with pytest.raises(ServiceInputError) as err:
+            requested_ips(svc)
+        assert err.value.field == "spec.loadBalancerIP"
+        assert "metallb.io/loadBalancerIPs" in err.value.message
+
+    def test_invalid_ip_names_the_annotation(self) -> None:
+        svc = service({"metallb.io/loadBalancerIPs": "10.0.0.300"})
+        with pytest.raises(ServiceInputError, match="'10.0.0.300' is not a valid IP") as err:
+            requested_ips(svc)
+        assert err.value.field == "metadata.annotations.metallb.io/loadBalancerIPs"
+
+    def test_invalid_spec_ip(self) -> None:
+        with pytest.raises(ServiceInputError, match=r"spec\.loadBalancerIP"):
+            requested_ips(service(loadBalancerIP="nope"))
+
+    def test_more_than_two_ips(self) -> None:
+        svc = service({"metallb.io/loadBalancerIPs": "10.0.0.1,fd00::1,10.0.0.2"})
+        with pytest.raises(ServiceInputError, match="requests 3 IPs"):
+            requested_ips(svc)
+
+    def test_two_of_one_family(self) -> None:
+        svc = service({"metallb.io/loadBalancerIPs": "10.0.0.1,10.0.0.2"})
+        with pytest.raises(ServiceInputError, match="same family"):
+            requested_ips(svc)
+
+
+class TestRequestedPool:
+    def test_both_prefixes_stable_wins(self) -> None:
+        svc = service({"metallb.io/address-pool": "a", "metallb.universe.tf/address-pool": "b"})
+        assert requested_pool(svc) == "a"
+
+    def test_deprecated(self) -> None:
+        assert requested_pool(service({"metallb.universe.tf/address-pool": "b"})) == "b"
+
+    def test_none(self) -> None:
+        assert requested_pool(service()) == ""
+
+
+class TestFamily:
+    def test_from_cluster_ips_dual(self) -> None:
+        assert family(service(clusterIPs=["10.96.0.1", "fd00::1"])) == "dual"
+
+    def test_from_cluster_ip_ipv6(self) -> None:
+        assert family(service(clusterIP="fd00::10")) == "ipv6"
+
+    def test_from_ip_families(self) -> None:
+        assert family(service(ipFamilies=["IPv6"])) == "ipv6"
+        assert family(service(ipFamilies=["IPv4", "IPv6"])) == "dual"
+
+    def test_require_dual_stack_policy(self) -> None:
+        assert family(service(ipFamilyPolicy="RequireDualStack")) == "dual"
+
+    def test_from_live_object(self) -> None:
+        live = service(clusterIPs=["fd00::10"])
+        assert family(service(), live) == "ipv6"
+
+    def test_cluster_ips_beat_live(self) -> None:
+        assert family(service(clusterIPs=["10.96.0.1"]), service(clusterIPs=["fd00::1"])) == "ipv4"
+
+    def test_default_ipv4(self) -> None:
+        assert family(service()) == "ipv4"
+
+    def test_policy_default_and_live(self) -> None:
+        assert family_policy(service()) == "SingleStack"
+        live = service(ipFamilyPolicy="PreferDualStack")
+        assert family_policy(service(), live) == "PreferDualStack"
+
+    def test_bad_policy(self) -> None:
+        with pytest.raises(ServiceInputError, match="spec.ipFamilyPolicy"):
+            family_policy(service(ipFamilyPolicy="Sometimes"))
+
+
+class TestAllocationInputs:
+    def test_all_fields(self) -> None:
+        svc = service(
+            {"metallb.io/allow-shared-ip": "dns", "metallb.io/loadBalancerIPs": "10.0.0.53"},
+            externalTrafficPolicy="Local",
+            selector={"app": "dns"},
+            ports=[{"port": 53, "protocol": "UDP"}],
+        )
+        svc["metadata"]["labels"] = {"z": "1", "a": "2"}
+        inputs = allocation_inputs(svc)
+        assert inputs == AllocationInputs(
+            svc_key="ns/dns",
+            is_load_balancer=True,
+            sharing_key="dns",
+            backend_key="app=dns",
+            ports=inputs.ports,
+            requested_ips=("10.0.0.53",),
+            requested_pool="",
+            family="ipv4",
+            family_policy="SingleStack",
+            labels=(("a", "2"), ("z", "1")),
+        )
+        assert [(p.proto, p.port) for p in inputs.ports] == [("UDP", 53)]
+        assert inputs.allocation_key == ("dns", "app=dns")
+
+    def test_not_load_balancer(self) -> None:
+        assert not allocation_inputs(service(type="ClusterIP")).is_load_balancer
+
+    def test_error_is_a_planner_error_and_takes_an_origin(self) -> None:
+        svc = service({"metallb.io/loadBalancerIPs": "bad"})
+        with pytest.raises(PlannerError) as err:
+            allocation_inputs(svc)
+        assert isinstance(err.value, ServiceInputError)
+        located = err.value.with_origin(Origin("dns.yaml", 1, 12))
+        assert str(located).startswith("dns.yaml: document 2, line 12: metadata.annotations.")
+
+    def test_ingress_ips(self) -> None:
+        svc = service()
+        svc["status"] = {"loadBalancer": {"ingress": [{"ip": "10.0.0.1", "ipMode": "VIP"}]}}
+        assert ingress_ips(svc) == ("10.0.0.1",)
+        assert ingress_ips(service()) == ()
+
+    def test_group_prefix(self) -> None:
+        assert GROUP_ANNOTATION_PREFIX == "shared-ip-planner.dev/"
