@@ -32,11 +32,16 @@ class ObjectKey:
 
 @dataclass
 class KubeObject:
-    """One Kubernetes object with where it came from (None for objects the planner made)."""
+    """One Kubernetes object with where it came from (None for objects the planner made).
+
+    `rendered_by` names the tool ("kustomize", "helm") whose output held the object; its origin
+    then points into that output, not into a file that can be edited in place.
+    """
 
     key: ObjectKey
     body: Manifest
     origin: Origin | None = field(default=None, compare=False)
+    rendered_by: str | None = field(default=None, compare=False)
 
     @property
     def is_service(self) -> bool:
