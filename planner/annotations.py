@@ -1,0 +1,231 @@
+"""The group-wide annotations: the planner's half of the group-transition contract.
+
+A pure function of the desired Service manifests (no cluster, no clock, no I/O), so the same repo
+gives byte-identical annotations on every run and every machine. docs/annotations.md states the
+exact formats, precisely enough to implement the allocator half from it.
+
+    >>> group_annotations(services)["dns/dns-tcp"]
+    {'shared-ip-planner.dev/group': 'dns@192.168.10.53',
+     'shared-ip-planner.dev/group-members': 'dns/dns-tcp,dns/dns-udp',
+     'shared-ip-planner.dev/group-digest': '3f9a...'}   # 32 lowercase hex digits
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import ipaddress
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from planner.errors import InputError
+from planner.model.service import (
+    GROUP_ANNOTATION,
+    GROUP_ANNOTATION_PREFIX,
+    GROUP_DIGEST_ANNOTATION,
+    GROUP_MEMBERS_ANNOTATION,
+    AllocationInputs,
+    allocation_inputs,
+)
+from planner.objects import Manifest, svc_key_of
+
+__all__ = [
+    "DIGEST_FORMAT",
+    "DIGEST_LENGTH",
+    "GROUP_ANNOTATION",
+    "GROUP_ANNOTATION_KEYS",
+    "GROUP_ANNOTATION_PREFIX",
+    "GROUP_DIGEST_ANNOTATION",
+    "GROUP_MEMBERS_ANNOTATION",
+    "SharingGroup",
+    "canonical_inputs",
+    "desired_sharing_groups",
+    "group_annotations",
+    "group_digest",
+    "stamp_group_annotations",
+]
+
+# The three annotations the planner owns, in the order it writes them.
+GROUP_ANNOTATION_KEYS = (GROUP_ANNOTATION, GROUP_MEMBERS_ANNOTATION, GROUP_DIGEST_ANNOTATION)
+
+# Hex digits of sha256 kept in `group-digest` (128 bits: no accidental collisions in practice).
+DIGEST_LENGTH = 32
+
+# First element of the serialised digest input; bump it if the serialisation ever changes.
+DIGEST_FORMAT = "shared-ip-planner.dev/group-digest/v1"
+
+# Target part of a group id for a group that takes any pool (no `address-pool` annotation).
+ANY_POOL = "*"
+
+
+@dataclass(frozen=True)
+class SharingGroup:
+    """Services of one sharing key that will share one IP: id, sorted members, their inputs."""
+
+    group_id: str
+    sharing_key: str
+    requested_ips: tuple[str, ...]  # the union over members, sorted; () for a pool group
+    requested_pool: str  # "" = any pool; only meaningful when requested_ips is ()
+    members: tuple[str, ...]  # svc keys "namespace/name", sorted
+    inputs: tuple[AllocationInputs, ...]  # in the order of `members`
+
+    @property
+    def digest(self) -> str:
+        """The `group-digest` value of every member."""
+        return group_digest(self.inputs)
+
+    def annotations(self) -> dict[str, str]:
+        """The three annotations every member carries."""
+        return {
+            GROUP_ANNOTATION: self.group_id,
+            GROUP_MEMBERS_ANNOTATION: ",".join(self.members),
+            GROUP_DIGEST_ANNOTATION: self.digest,
+        }
+
+
+def desired_sharing_groups(services: Sequence[Manifest]) -> list[SharingGroup]:
+    """The sharing groups of two or more members in the desired manifests, sorted by group id.
+
+    Non-Service manifests, Services of other types and Services without a sharing key are ignored.
+    Raises InputError on two manifests for the same Service and ServiceInputError on bad fields.
+    """
+    sharing = [i for i in _inputs_of(services) if i.is_load_balancer and i.sharing_key]
+    clusters = _requested_ip_clusters(sharing) + _pool_clusters(sharing)
+    groups = [_group_of(cluster) for cluster in clusters if len(cluster) >= 2]
+    return sorted(groups, key=lambda group: group.group_id)
+
+
+def group_annotations(services: Sequence[Manifest]) -> dict[str, dict[str, str]]:
+    """svc_key → the three group-wide annotations, for every member of every desired group."""
+    result: dict[str, dict[str, str]] = {}
+    for group in desired_sharing_groups(services):
+        stamped = group.annotations()
+        for member in group.members:
+            result[member] = dict(stamped)
+    return dict(sorted(result.items()))
+
+
+def stamp_group_annotations(services: Sequence[Manifest]) -> list[dict]:
+    """Copies of `services` with the group-wide annotations set, and removed where stale.
+
+    A manifest that is in no group loses any of the three annotations it still carries; if that
+    leaves its `annotations` empty, the key goes too. The inputs are never mutated.
+    """
+    wanted = group_annotations(services)
+    return [_stamped(manifest, wanted) for manifest in services]
+
+
+def group_digest(inputs: Iterable[AllocationInputs]) -> str:
+    """sha256 (hex, first DIGEST_LENGTH digits) of the canonical serialisation of `inputs`."""
+    payload = canonical_inputs(inputs)
+    return hashlib.sha256(payload).hexdigest()[:DIGEST_LENGTH]
+
+
+def canonical_inputs(inputs: Iterable[AllocationInputs]) -> bytes:
+    """The exact bytes the digest is taken over (docs/annotations.md, "group-digest").
+
+    Compact JSON (RFC 8259, no whitespace, non-ASCII as \\uXXXX) of
+    [DIGEST_FORMAT, [member, ...]] with members sorted by svc key and each member the array
+    [svc_key, sharing_key, backend_key, [[protocol, port], ...], [requested IP, ...],
+    requested_pool, family, family_policy]; ports and IPs sorted.
+    """
+    members = sorted((_canonical_member(i) for i in inputs), key=lambda member: member[0])
+    document = [DIGEST_FORMAT, members]
+    return json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def _canonical_member(inputs: AllocationInputs) -> list[object]:
+    return [
+        inputs.svc_key,
+        inputs.sharing_key,
+        inputs.backend_key,
+        [[port.proto, port.port] for port in sorted(inputs.ports)],
+        list(_sorted_ips(inputs.requested_ips)),
+        inputs.requested_pool,
+        inputs.family,
+        inputs.family_policy,
+    ]
+
+
+def _inputs_of(services: Sequence[Manifest]) -> list[AllocationInputs]:
+    """Allocation inputs of every Service manifest; a Service given twice is an error."""
+    seen: dict[str, AllocationInputs] = {}
+    for manifest in services:
+        if manifest.get("kind") != "Service":
+            continue
+        inputs = allocation_inputs(manifest)
+        if inputs.svc_key in seen:
+            raise InputError(f"Service {inputs.svc_key} is defined more than once")
+        seen[inputs.svc_key] = inputs
+    return [seen[key] for key in sorted(seen)]
+
+
+def _requested_ip_clusters(sharing: list[AllocationInputs]) -> list[list[AllocationInputs]]:
+    """Services with requested IPs, per sharing key, joined when their requested IPs overlap."""
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def root(node: tuple[str, str]) -> tuple[str, str]:
+        while parent.setdefault(node, node) != node:
+            node = parent[node]
+        return node
+
+    with_ips = [i for i in sharing if i.requested_ips]
+    for inputs in with_ips:
+        first = root((inputs.sharing_key, inputs.requested_ips[0]))
+        for ip in inputs.requested_ips[1:]:
+            parent[root((inputs.sharing_key, ip))] = first
+    clusters: dict[tuple[str, str], list[AllocationInputs]] = defaultdict(list)
+    for inputs in with_ips:
+        clusters[root((inputs.sharing_key, inputs.requested_ips[0]))].append(inputs)
+    return list(clusters.values())
+
+
+def _pool_clusters(sharing: list[AllocationInputs]) -> list[list[AllocationInputs]]:
+    """Services without requested IPs, per (sharing key, requested pool)."""
+    clusters: dict[tuple[str, str], list[AllocationInputs]] = defaultdict(list)
+    for inputs in sharing:
+        if not inputs.requested_ips:
+            clusters[(inputs.sharing_key, inputs.requested_pool)].append(inputs)
+    return list(clusters.values())
+
+
+def _group_of(cluster: list[AllocationInputs]) -> SharingGroup:
+    members = sorted(cluster, key=lambda inputs: inputs.svc_key)
+    sharing_key = members[0].sharing_key
+    ips = _sorted_ips({ip for inputs in members for ip in inputs.requested_ips})
+    pool = "" if ips else members[0].requested_pool
+    target = ",".join(ips) if ips else f"pool/{pool or ANY_POOL}"
+    return SharingGroup(
+        group_id=f"{sharing_key}@{target}",
+        sharing_key=sharing_key,
+        requested_ips=ips,
+        requested_pool=pool,
+        members=tuple(inputs.svc_key for inputs in members),
+        inputs=tuple(members),
+    )
+
+
+def _sorted_ips(ips: Iterable[str]) -> tuple[str, ...]:
+    """IPv4 before IPv6, then numerically; written in canonical form."""
+    parsed = sorted({ipaddress.ip_address(ip) for ip in ips}, key=lambda ip: (ip.version, ip))
+    return tuple(str(ip) for ip in parsed)
+
+
+def _stamped(manifest: Manifest, wanted: dict[str, dict[str, str]]) -> dict:
+    result = copy.deepcopy(manifest)
+    if manifest.get("kind") != "Service":
+        return result
+    current = dict((result.get("metadata") or {}).get("annotations") or {})
+    stale = [name for name in GROUP_ANNOTATION_KEYS if name in current]
+    target = {k: v for k, v in current.items() if k not in GROUP_ANNOTATION_KEYS}
+    target.update(wanted.get(svc_key_of(manifest), {}))
+    if target == current:
+        return result
+    metadata = result.setdefault("metadata", {})
+    if target or not stale:
+        metadata["annotations"] = target
+    else:
+        metadata.pop("annotations", None)
+    return result
