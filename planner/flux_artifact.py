@@ -129,7 +129,10 @@ def _describe_source(obj: dict[str, Any]) -> str:
 def _digest_of(artifact: dict[str, Any], where: str) -> str:
     digest = artifact.get("digest")
     if isinstance(digest, str) and digest:
-        parse_digest(digest)
+        try:
+            parse_digest(digest)
+        except ArtifactDigestError as err:
+            raise ArtifactDigestError(f"{where}: {err}") from err
         return digest
     # Sources before RFC-0005 (v1beta2) publish only `checksum`: the bare SHA-256 hex.
     checksum = artifact.get("checksum")
