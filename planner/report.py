@@ -35,6 +35,7 @@ class Conflict:
     objects: tuple[str, ...]
     severity: str = "error"  # "error" | "warning"
     origin: str = ""  # "file: document N, line L" of the first object, when known
+    origins: tuple[str, ...] = ()  # the origin of each of `objects`, in the same order ("" unknown)
 
 
 @dataclass(frozen=True)
