@@ -1,0 +1,223 @@
+"""Ordering of units: which unit "waits for" which, merged cycles, and waves.
+
+Pure: knows nothing of clusters or files. A unit says what it releases and what it claims
+(IPs, ports on an IP, slots in a pool); the ordering rules below turn that into edges, cycles
+(two units each waiting for the other, e.g. an IP swap) are merged into one group transition,
+and the waves are the topological generations of what is left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+SERVICE = "service"
+GROUP_TRANSITION = "group-transition"
+
+
+@dataclass(frozen=True, order=True)
+class Resource:
+    """Something a unit releases or claims: an IP, a (protocol, port) on an IP, a pool slot."""
+
+    kind: str  # "ip" | "port" | "pool-slot"
+    where: str  # the IP, or the pool name for a slot
+    what: str = ""  # "TCP/53" for a port
+
+    def __str__(self) -> str:
+        if self.kind == "port":
+            return f"{self.what} on {self.where}"
+        if self.kind == "pool-slot":
+            return f"a slot in pool {self.where}"
+        return self.where
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One Service's change or one group transition, with what it frees and takes."""
+
+    kind: str  # SERVICE | GROUP_TRANSITION
+    services: tuple[str, ...]  # the Services this unit writes or deletes, sorted
+    content: str  # canonical text of every write of the unit (for the content-hash id)
+    releases: frozenset[Resource] = frozenset()
+    claims: frozenset[Resource] = frozenset()
+    could_take: frozenset[str] = frozenset()  # IPs an auto-assigned creation might pick
+    requested_claims: frozenset[str] = frozenset()  # IPs claimed by request (not auto-assigned)
+    release_only: bool = False  # deletions and type changes away from LoadBalancer
+    pools_touched: frozenset[str] = frozenset()  # pools it releases or claims in
+    members: tuple[str, ...] = ()  # every Service of the group(s) it moves, written or not
+
+    @property
+    def id(self) -> str:
+        """A content hash: the same writes give the same id on every run."""
+        digest = hashlib.sha256(f"{self.kind}\n{self.content}".encode()).hexdigest()
+        return f"u-{digest[:12]}"
+
+
+@dataclass(frozen=True)
+class Edge:
+    """`before` must land before `after`, for the reasons listed (what is released and claimed)."""
+
+    before: str
+    after: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OrderedUnits:
+    """Units in waves (each wave sorted by unit id) and the edges between them."""
+
+    waves: tuple[tuple[Unit, ...], ...]
+    edges: tuple[Edge, ...]
+    merged_cycles: tuple[tuple[str, ...], ...] = field(default=())  # services of each merged cycle
+
+    def waits_for(self, unit_id: str) -> tuple[str, ...]:
+        return tuple(sorted(e.before for e in self.edges if e.after == unit_id))
+
+
+# The ordering rules, as data: each names the reason and finds, for a claiming unit, the
+# releasing units it must wait for. Index-based so that 10,000 Services stay linear.
+Rule = Callable[["_Index", Unit], Iterable[tuple[Unit, str]]]
+
+
+def _released_ip_claimed(index: _Index, unit: Unit) -> Iterable[tuple[Unit, str]]:
+    for res in unit.claims:
+        if res.kind == "ip":
+            for other in index.releasers[res]:
+                yield other, f"releases IP {res.where}, which it claims"
+
+
+def _released_port_claimed(index: _Index, unit: Unit) -> Iterable[tuple[Unit, str]]:
+    for res in unit.claims:
+        if res.kind == "port":
+            for other in index.releasers[res]:
+                yield other, f"releases {res}, which it claims"
+
+
+def _freed_slot_used(index: _Index, unit: Unit) -> Iterable[tuple[Unit, str]]:
+    for res in unit.claims:
+        if res.kind == "pool-slot":
+            for other in index.releasers[res]:
+                yield other, f"frees {res}, which it needs (the pool is full)"
+
+
+def _requested_before_auto(index: _Index, unit: Unit) -> Iterable[tuple[Unit, str]]:
+    for ip in unit.could_take:
+        for other in index.requesters[ip]:
+            yield other, f"claims requested IP {ip} before an auto-assigned Service could take it"
+
+
+def _releases_first(index: _Index, unit: Unit) -> Iterable[tuple[Unit, str]]:
+    if unit.release_only or not unit.claims and not unit.could_take:
+        return
+    for pool in unit.pools_touched:
+        for other in index.release_only_in_pool[pool]:
+            yield other, f"deletes or leaves LoadBalancer, freeing room in pool {pool}"
+
+
+ORDERING_RULES: tuple[Rule, ...] = (
+    _released_ip_claimed,  # an IP released before it is claimed
+    _released_port_claimed,  # a (protocol, port) on a shared IP released before it is claimed
+    _freed_slot_used,  # a slot in a full pool freed before it is used
+    _requested_before_auto,  # requested-IP claims before auto-assigned creations
+    _releases_first,  # deletions and type changes away from LoadBalancer first
+)
+
+
+@dataclass
+class _Index:
+    releasers: defaultdict[Resource, list[Unit]]
+    requesters: defaultdict[str, list[Unit]]
+    release_only_in_pool: defaultdict[str, list[Unit]]
+
+    @classmethod
+    def of(cls, units: Iterable[Unit]) -> _Index:
+        index = cls(defaultdict(list), defaultdict(list), defaultdict(list))
+        for unit in units:
+            for res in unit.releases:
+                index.releasers[res].append(unit)
+            for ip in unit.requested_claims:
+                index.requesters[ip].append(unit)
+            if unit.release_only:
+                for pool in unit.pools_touched:
+                    index.release_only_in_pool[pool].append(unit)
+        return index
+
+
+def waits_for_graph(units: Iterable[Unit]) -> nx.DiGraph:
+    """The "must land before" graph: nodes are unit ids, edges carry their reasons."""
+    units = list(units)
+    graph = nx.DiGraph()
+    for unit in units:
+        graph.add_node(unit.id, unit=unit)
+    index = _Index.of(units)
+    for unit in units:
+        for rule in ORDERING_RULES:
+            for before, reason in rule(index, unit):
+                if before.id == unit.id:
+                    continue
+                data = graph.get_edge_data(before.id, unit.id)
+                if data is None:
+                    graph.add_edge(before.id, unit.id, reasons={reason})
+                else:
+                    data["reasons"].add(reason)
+    return graph
+
+
+def merge_units(units: Iterable[Unit]) -> Unit:
+    """One group transition made of several units (a cycle that must land atomically)."""
+    units = sorted(units, key=lambda u: u.services)
+
+    def union(attr: str) -> frozenset:
+        return frozenset().union(*(getattr(u, attr) for u in units))
+
+    return Unit(
+        kind=GROUP_TRANSITION,
+        services=tuple(sorted({s for u in units for s in u.services})),
+        content="\n".join(u.content for u in units),
+        releases=union("releases"),
+        claims=union("claims"),
+        could_take=union("could_take"),
+        requested_claims=union("requested_claims"),
+        release_only=all(u.release_only for u in units),
+        pools_touched=union("pools_touched"),
+        members=tuple(sorted({s for u in units for s in (u.members or u.services)})),
+    )
+
+
+def order_units(units: Iterable[Unit]) -> OrderedUnits:
+    """Merge cycles into group transitions and split the rest into waves (topological generations)."""
+    units = list(units)
+    graph = waits_for_graph(units)
+    by_id = {u.id: u for u in units}
+    merged: list[Unit] = []
+    cycles: list[tuple[str, ...]] = []
+    for component in nx.strongly_connected_components(graph):
+        members = [by_id[i] for i in component]
+        if len(members) == 1:
+            merged.append(members[0])
+            continue
+        unit = merge_units(members)
+        merged.append(unit)
+        cycles.append(unit.services)
+    final = waits_for_graph(merged)
+    waves = tuple(
+        tuple(sorted((final.nodes[i]["unit"] for i in generation), key=lambda u: u.id))
+        for generation in nx.topological_generations(final)
+    )
+    edges = tuple(
+        sorted(
+            (Edge(a, b, tuple(sorted(d["reasons"]))) for a, b, d in final.edges(data=True)),
+            key=lambda e: (e.before, e.after),
+        )
+    )
+    return OrderedUnits(waves=waves, edges=edges, merged_cycles=tuple(sorted(cycles)))
+
+
+def canonical_json(value: object) -> str:
+    """The one canonical serialisation used for content hashes."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
