@@ -1,0 +1,39 @@
+"""Renderers of `planner diff` reports: text (terminals), Markdown (PR comments), JSON (machines).
+
+    from planner.render import render
+    sys.stdout.write(render(report, "markdown"))
+
+Renderers only format a `planner.report.DiffReport`; they compute nothing and never print
+Secret values (every Secret patch value goes through `planner.diff.redact_secret` once more).
+"""
+
+from __future__ import annotations
+
+from planner.render.json_report import load_schema, render_json, report_to_dict
+from planner.render.markdown import GITHUB_COMMENT_LIMIT, render_markdown
+from planner.render.text import render_text
+from planner.report import DiffReport
+
+FORMATS: tuple[str, ...] = ("text", "markdown", "json")
+
+__all__ = [
+    "FORMATS",
+    "GITHUB_COMMENT_LIMIT",
+    "load_schema",
+    "render",
+    "render_json",
+    "render_markdown",
+    "render_text",
+    "report_to_dict",
+]
+
+
+def render(report: DiffReport, output: str, color: bool = False) -> str:
+    """The report in `output` format ("text", "markdown" or "json"); colour applies to text only."""
+    if output == "markdown":
+        return render_markdown(report)
+    if output == "json":
+        return render_json(report)
+    if output == "text":
+        return render_text(report, color=color)
+    raise ValueError(f"unknown report format {output!r}; expected one of {', '.join(FORMATS)}")

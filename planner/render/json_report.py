@@ -1,0 +1,115 @@
+"""The machine report of `planner diff`: JSON with sorted keys and stable bytes.
+
+    data = report_to_dict(report)   # the document, as plain Python values
+    text = render_json(report)      # the same, serialised; schema: planner/schemas/diff-report.schema.json
+
+Unchanged objects are counted in `summary.changes` but not listed in `changes`.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from planner.diff import Change
+from planner.render.redact import safe_patch
+from planner.render.summary import changed, counts, ordered_predictions, to_jsonable
+from planner.report import Conflict, DiffReport, Prediction, ServiceFate, SharingGroupReport
+
+REPORT_VERSION = 1
+SCHEMA_FILE = "diff-report.schema.json"
+
+
+def render_json(report: DiffReport) -> str:
+    """The report as indented JSON with sorted keys, ending in a newline."""
+    return json.dumps(report_to_dict(report), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def report_to_dict(report: DiffReport) -> dict[str, Any]:
+    """The JSON document of a report as plain dicts and lists (Secret values redacted)."""
+    total = counts(report)
+    return {
+        "version": REPORT_VERSION,
+        "target": report.target,
+        "live_source": report.live_source,
+        "statuses_known": report.statuses_known,
+        "summary": {
+            "changes": dict(total.ops),
+            "groups": total.groups,
+            "groups_touched": total.groups_touched,
+            "groups_key_changing": total.groups_key_changing,
+            "errors": total.errors,
+            "warnings": total.warnings,
+        },
+        "changes": [_change(c) for c in changed(report)],
+        "groups": [_group(g) for g in report.groups],
+        "conflicts": [_conflict(c) for c in report.conflicts],
+        "predictions": {p.behavior: _prediction(p) for p in ordered_predictions(report)},
+        "notes": list(report.notes),
+        "extras": {str(k): to_jsonable(v) for k, v in report.extras.items()},
+    }
+
+
+def load_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the report, read from the package data."""
+    text = resources.files("planner").joinpath("schemas", SCHEMA_FILE).read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _change(change: Change) -> dict[str, Any]:
+    return {
+        "kind": change.key.kind,
+        "namespace": change.key.namespace,
+        "name": change.key.name,
+        "op": change.op,
+        "patch": to_jsonable(safe_patch(change)),
+    }
+
+
+def _group(group: SharingGroupReport) -> dict[str, Any]:
+    return {
+        "id": group.id,
+        "members": list(group.members),
+        "ips": list(group.ips),
+        "ips_source": group.ips_source,
+        "key_changing": group.key_changing,
+        "touched": group.touched,
+        "joining": list(group.joining),
+        "leaving": list(group.leaving),
+        "key_changes": [
+            {"service": service, "fields": list(fields)} for service, fields in group.key_changes
+        ],
+    }
+
+
+def _conflict(conflict: Conflict) -> dict[str, Any]:
+    return {
+        "message": conflict.message,
+        "objects": list(conflict.objects),
+        "severity": conflict.severity,
+        "origin": conflict.origin,
+    }
+
+
+def _prediction(prediction: Prediction) -> dict[str, Any]:
+    return {
+        "pending": list(prediction.pending),
+        "stuck": list(prediction.stuck),
+        "ip_changed": list(prediction.ip_changed),
+        "fates": [_fate(f) for f in prediction.fates],
+        "orders_explored": prediction.orders_explored,
+        "exhaustive": prediction.exhaustive,
+    }
+
+
+def _fate(fate: ServiceFate) -> dict[str, Any]:
+    return {
+        "service": fate.service,
+        "pending": fate.pending,
+        "stuck": fate.stuck,
+        "ip_changed": fate.ip_changed,
+        "reason": fate.reason,
+        "always": fate.always,
+    }

@@ -1,0 +1,273 @@
+"""The pull-request comment of `planner diff`: a summary block, then one `<details>` per section.
+
+    body = render_markdown(report)          # never longer than GitHub's 65,536-character limit
+
+Sections are cut whole from the end when the comment would be too long (never inside a code
+fence; the summary always stays), and a closing note says what was left out. User text (names,
+messages) is escaped for Markdown and HTML so it cannot add formatting, links or mentions.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from planner.diff import Change
+from planner.render.redact import safe_patch
+from planner.render.summary import (
+    changed,
+    counts,
+    extra_text,
+    names,
+    ordered_predictions,
+    patch_line,
+)
+from planner.report import Conflict, DiffReport, Prediction, ServiceFate, SharingGroupReport
+
+GITHUB_COMMENT_LIMIT = 65_536
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+_WHITESPACE = re.compile(r"\s+")
+_SEPARATOR = "\n\n"
+_KIND_WORDS = {
+    "prediction": "prediction detail(s)",
+    "error": "conflict(s)",
+    "warning": "warning(s)",
+    "group": "touched group(s)",
+    "plan": "plan section(s)",
+    "notes": "note section(s)",
+    "change": "object change(s)",
+}
+
+
+@dataclass(frozen=True)
+class Section:
+    """One piece of the comment that is kept or cut as a whole."""
+
+    kind: str
+    text: str
+
+
+def render_markdown(report: DiffReport, limit: int = GITHUB_COMMENT_LIMIT) -> str:
+    """The Markdown report, at most `limit` characters, ending in a newline."""
+    summary = _summary(report)
+    sections = (
+        _prediction_sections(report)
+        + _conflict_sections(report.conflicts)
+        + _group_sections(report.groups)
+        + _plan_sections(report)
+        + _notes_sections(report.notes)
+        + _change_sections(changed(report))
+    )
+    return fit(summary, sections, limit)
+
+
+def fit(summary: str, sections: list[Section], limit: int = GITHUB_COMMENT_LIMIT) -> str:
+    """Join the summary and as many whole sections (from the start) as fit in `limit` characters."""
+    full = _SEPARATOR.join([summary] + [s.text for s in sections]) + "\n"
+    if len(full) <= limit:
+        return full
+    lengths = [len(summary)]
+    for section in sections:
+        lengths.append(lengths[-1] + len(_SEPARATOR) + len(section.text))
+    keep = max(k for k in range(len(lengths)) if lengths[k] < limit or k == 0)
+    while True:
+        note = _cut_note(sections[keep:], limit)
+        if lengths[keep] + len(_SEPARATOR) + len(note) + 1 <= limit or keep == 0:
+            break
+        keep -= 1
+    kept = [summary] + [s.text for s in sections[:keep]]
+    return _SEPARATOR.join(kept + [note]) + "\n"
+
+
+def md_text(text: str) -> str:
+    """User text made inert in Markdown: HTML escaped, formatting characters backslash-escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html_text(text))
+
+
+def html_text(text: str) -> str:
+    """User text made inert inside an HTML line: entities escaped, @mentions defused, one line."""
+    one_line = _WHITESPACE.sub(" ", text).strip()
+    return html.escape(one_line, quote=False).replace("@", "&#64;")
+
+
+def fenced(body: str, info: str = "") -> str:
+    """A fenced code block whose fence is longer than any backtick run in `body`."""
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{body}\n{fence}"
+
+
+def _details(summary_html: str, body: str) -> str:
+    return f"<details><summary>{summary_html}</summary>\n\n{body}\n\n</details>"
+
+
+def _summary(report: DiffReport) -> str:
+    total = counts(report)
+    ops = " · ".join(f"{n} {op}" for op, n in total.ops.items())
+    lines = [
+        "## shared-ip planner: `planner diff`",
+        "",
+        f"**Target:** {md_text(report.target)} · **Live state:** {_live_source(report)}",
+        "",
+        f"- **Changes:** {ops}",
+        (
+            f"- **Sharing groups:** {total.groups} ({total.groups_touched} touched, "
+            f"{total.groups_key_changing} with key-changing edits)"
+        ),
+        f"- **Conflicts:** {total.errors} error(s) · {total.warnings} warning(s)",
+    ]
+    return "\n".join(lines + _prediction_table(report))
+
+
+def _live_source(report: DiffReport) -> str:
+    source = md_text(report.live_source or "unknown")
+    if report.statuses_known:
+        return source
+    return f"{source} (statuses unknown: IPs are requested or predicted)"
+
+
+def _prediction_table(report: DiffReport) -> list[str]:
+    """Behaviour → how many Services go pending, stay stuck, change IP (names in the details)."""
+    predictions = ordered_predictions(report)
+    if not predictions:
+        return ["", "No prediction was made."]
+    rows = ["", "| MetalLB behaviour | pending | stuck | IP changed |", "|---|---:|---:|---:|"]
+    for p in predictions:
+        label = md_text(p.behavior)
+        label = f"**{label} (target)**" if p.behavior == report.target else label
+        rows.append(f"| {label} | {len(p.pending)} | {len(p.stuck)} | {len(p.ip_changed)} |")
+    return rows
+
+
+def _prediction_sections(report: DiffReport) -> list[Section]:
+    sections = []
+    for index, prediction in enumerate(ordered_predictions(report)):
+        heading = "### Prediction per MetalLB version\n\n" if index == 0 else ""
+        body = _details(_prediction_title(prediction, report.target), _fate_table(prediction))
+        sections.append(Section("prediction", heading + body))
+    return sections
+
+
+def _prediction_title(prediction: Prediction, target: str) -> str:
+    scope = "all orders" if prediction.exhaustive else "sampled"
+    target_mark = " (target)" if prediction.behavior == target else ""
+    return (
+        f"<b>{html_text(prediction.behavior)}</b>{target_mark}: "
+        f"{len(prediction.pending)} pending, {len(prediction.stuck)} stuck, "
+        f"{len(prediction.ip_changed)} IP changed "
+        f"({prediction.orders_explored} delivery order(s) explored, {scope})"
+    )
+
+
+def _fate_table(prediction: Prediction) -> str:
+    notable = [f for f in prediction.fates if f.pending or f.stuck or f.ip_changed]
+    if not notable:
+        return "Nobody goes pending or changes IP."
+    rows = ["| Service | pending | stuck | IP changed | MetalLB says |", "|---|---|---|---|---|"]
+    rows += [_fate_row(fate) for fate in notable]
+    return "\n".join(rows)
+
+
+def _fate_row(fate: ServiceFate) -> str:
+    when = "every order" if fate.always else "some orders"
+
+    def mark(on: bool) -> str:
+        return f"yes ({when})" if on else "no"
+
+    reason = md_text(fate.reason) if fate.reason else ""
+    return (
+        f"| {md_text(fate.service)} | {mark(fate.pending)} | {mark(fate.stuck)} "
+        f"| {mark(fate.ip_changed)} | {reason} |"
+    )
+
+
+def _conflict_sections(conflicts: tuple[Conflict, ...]) -> list[Section]:
+    sections = []
+    for index, conflict in enumerate(conflicts):
+        heading = "### Conflicts and warnings\n\n" if index == 0 else ""
+        sections.append(Section(conflict.severity, heading + _conflict(conflict)))
+    return sections
+
+
+def _conflict(conflict: Conflict) -> str:
+    icon = "❌" if conflict.severity == "error" else "⚠️"
+    title = f"{icon} {html_text(conflict.severity)}: {html_text(conflict.message)}"
+    lines = [f"- **Objects:** {md_text(names(conflict.objects))}"]
+    if conflict.origin:
+        lines.append(f"- **Where:** {md_text(conflict.origin)}")
+    return _details(title, "\n".join(lines))
+
+
+def _group_sections(groups: tuple[SharingGroupReport, ...]) -> list[Section]:
+    touched = [g for g in groups if g.touched]
+    sections = []
+    for index, group in enumerate(touched):
+        heading = "### Sharing groups touched by this change\n\n" if index == 0 else ""
+        sections.append(Section("group", heading + _group(group)))
+    return sections
+
+
+def _group(group: SharingGroupReport) -> str:
+    flag = ", key-changing" if group.key_changing else ""
+    title = (
+        f"Group <b>{html_text(group.id)}</b>: {len(group.members)} member(s) on "
+        f"{html_text(names(group.ips))} ({html_text(group.ips_source)}){flag}"
+    )
+    lines = [
+        f"- **Members:** {md_text(names(group.members))}",
+        f"- **IPs:** {md_text(names(group.ips))} ({md_text(group.ips_source)})",
+    ]
+    if group.joining:
+        lines.append(f"- **Joining:** {md_text(names(group.joining))}")
+    if group.leaving:
+        lines.append(f"- **Leaving:** {md_text(names(group.leaving))}")
+    if group.key_changes:
+        lines.append("- **Key-changing edits:**")
+        lines += [f"  - {md_text(s)}: {md_text(names(f))}" for s, f in group.key_changes]
+    return _details(title, "\n".join(lines))
+
+
+def _plan_sections(report: DiffReport) -> list[Section]:
+    parts = []
+    mermaid = report.extras.get("mermaid")
+    if isinstance(mermaid, str) and mermaid.strip():
+        parts.append(fenced(mermaid.strip("\n"), "mermaid"))
+    if "plan" in report.extras:
+        parts.append(_details("Plan summary", fenced(extra_text(report.extras["plan"]))))
+    if not parts:
+        return []
+    return [Section("plan", "### Plan\n\n" + _SEPARATOR.join(parts))]
+
+
+def _notes_sections(notes: tuple[str, ...]) -> list[Section]:
+    if not notes:
+        return []
+    return [Section("notes", "### Notes\n\n" + "\n".join(f"- {md_text(n)}" for n in notes))]
+
+
+def _change_sections(changes: tuple[Change, ...]) -> list[Section]:
+    sections = []
+    for index, change in enumerate(changes):
+        heading = f"### Changes ({len(changes)} object(s))\n\n" if index == 0 else ""
+        sections.append(Section("change", heading + _change(change)))
+    return sections
+
+
+def _change(change: Change) -> str:
+    title = f"<b>{html_text(change.op)}</b> {html_text(str(change.key))}"
+    lines = [patch_line(op) for op in safe_patch(change)]
+    body = fenced("\n".join(lines)) if lines else "No patch."
+    return _details(title, body)
+
+
+def _cut_note(cut: list[Section], limit: int) -> str:
+    tally = Counter(s.kind for s in cut)
+    listed = ", ".join(f"{tally[k]:,} {word}" for k, word in _KIND_WORDS.items() if tally[k])
+    return (
+        f"> **Cut to fit the {limit:,}-character limit of a GitHub comment:** "
+        f"{listed} left out. Run `planner diff` with `--output text` or `--output json` "
+        "for the whole report."
+    )

@@ -1,0 +1,220 @@
+"""The terminal report of `planner diff`: summary table, groups, conflicts, prediction, changes.
+
+    print(render_text(report, color=sys.stdout.isatty()), end="")
+
+Colour only when the caller says so (it writes to a TTY); user text is stripped of control
+characters so a name or message cannot move the cursor or change colours.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import click
+
+from planner.diff import Change
+from planner.render.redact import safe_patch
+from planner.render.summary import (
+    Counts,
+    changed,
+    counts,
+    extra_text,
+    live_source_line,
+    names,
+    ordered_predictions,
+    patch_line,
+)
+from planner.report import Conflict, DiffReport, Prediction, ServiceFate, SharingGroupReport
+
+Paint = Callable[..., str]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_OP_MARK = {"create": "+", "update": "~", "delete": "-"}
+_OP_COLOR = {"create": "green", "update": "yellow", "delete": "red"}
+
+
+def render_text(report: DiffReport, color: bool = False) -> str:
+    """The whole terminal report, ending in a newline; ANSI colours only when `color`."""
+    paint = _painter(color)
+    sections = [
+        _header(report, paint),
+        _summary(report, counts(report), paint),
+        _groups(report.groups, paint),
+        _conflicts(report.conflicts, paint),
+        _predictions(report, paint),
+        _plan(report, paint),
+        _notes(report.notes, paint),
+        _changes(changed(report), paint),
+    ]
+    return "\n\n".join("\n".join(s) for s in sections if s) + "\n"
+
+
+def plain(text: str) -> str:
+    """User text with control characters (escape sequences, newlines) shown as `\\xNN`."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text).replace("\n", "\\n")
+
+
+def _painter(color: bool) -> Paint:
+    """click.style when colouring, else a function that returns the text as it is."""
+
+    def paint(text: str, **style: object) -> str:
+        return click.style(text, **style) if color else text  # type: ignore[arg-type]
+
+    return paint
+
+
+def _header(report: DiffReport, paint: Paint) -> list[str]:
+    return [
+        paint(f"planner diff: target {plain(report.target)}", bold=True),
+        plain(live_source_line(report)),
+    ]
+
+
+def _summary(report: DiffReport, total: Counts, paint: Paint) -> list[str]:
+    ops = ", ".join(f"{n} {op}" for op, n in total.ops.items())
+    conflict_color = "red" if total.errors else None
+    lines = [
+        paint("Summary", bold=True),
+        f"  changes    {ops}",
+        (
+            f"  groups     {total.groups} ({total.groups_touched} touched, "
+            f"{total.groups_key_changing} key-changing)"
+        ),
+        "  conflicts  "
+        + paint(f"{total.errors} error(s)", fg=conflict_color)
+        + f", {total.warnings} warning(s)",
+    ]
+    return lines + [""] + _behaviour_table(report, paint)
+
+
+def _behaviour_table(report: DiffReport, paint: Paint) -> list[str]:
+    """One row per MetalLB behaviour: how many services go pending, stay stuck, change IP."""
+    rows = [("behaviour", "pending", "stuck", "ip changed")]
+    for p in ordered_predictions(report):
+        label = f"{p.behavior} (target)" if p.behavior == report.target else p.behavior
+        rows.append((plain(label), str(len(p.pending)), str(len(p.stuck)), str(len(p.ip_changed))))
+    if len(rows) == 1:
+        return ["  no prediction"]
+    width = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = []
+    for index, row in enumerate(rows):
+        cells = [row[0].ljust(width[0])] + [row[i].rjust(width[i]) for i in (1, 2, 3)]
+        line = "  " + "  ".join(cells)
+        stuck = index > 0 and row[2] != "0"
+        lines.append(
+            paint(line, bold=True) if index == 0 else paint(line, fg="red") if stuck else line
+        )
+    return lines
+
+
+def _groups(groups: tuple[SharingGroupReport, ...], paint: Paint) -> list[str]:
+    touched = [g for g in groups if g.touched]
+    if not groups:
+        return []
+    lines = [paint("Sharing groups touched by this change", bold=True)]
+    for group in touched:
+        lines += _group(group, paint)
+    untouched = len(groups) - len(touched)
+    if untouched:
+        lines.append(f"  ({untouched} untouched group(s) not shown)")
+    if not touched:
+        lines.append("  none")
+    return lines
+
+
+def _group(group: SharingGroupReport, paint: Paint) -> list[str]:
+    flag = paint(" [key-changing]", fg="yellow") if group.key_changing else ""
+    lines = [
+        f"  group {plain(group.id)}{flag}",
+        f"    IPs      {plain(names(group.ips))} ({plain(group.ips_source)})",
+        f"    members  {plain(names(group.members))}",
+    ]
+    if group.joining:
+        lines.append(f"    joining  {plain(names(group.joining))}")
+    if group.leaving:
+        lines.append(f"    leaving  {plain(names(group.leaving))}")
+    for service, fields in group.key_changes:
+        lines.append(f"    {plain(service)} changes {plain(names(fields))}")
+    return lines
+
+
+def _conflicts(conflicts: tuple[Conflict, ...], paint: Paint) -> list[str]:
+    if not conflicts:
+        return []
+    lines = [paint("Conflicts and warnings", bold=True)]
+    for conflict in conflicts:
+        lines += _conflict(conflict, paint)
+    return lines
+
+
+def _conflict(conflict: Conflict, paint: Paint) -> list[str]:
+    mark = paint(conflict.severity, fg="red" if conflict.severity == "error" else "yellow")
+    lines = [f"  {mark}: {plain(conflict.message)}"]
+    if conflict.objects:
+        lines.append(f"    objects: {plain(names(conflict.objects))}")
+    if conflict.origin:
+        lines.append(f"    at: {plain(conflict.origin)}")
+    return lines
+
+
+def _predictions(report: DiffReport, paint: Paint) -> list[str]:
+    predictions = ordered_predictions(report)
+    if not predictions:
+        return []
+    lines = [paint("Prediction: the change applied as it is, per MetalLB version", bold=True)]
+    for prediction in predictions:
+        lines += _prediction(prediction, prediction.behavior == report.target, paint)
+    return lines
+
+
+def _prediction(prediction: Prediction, is_target: bool, paint: Paint) -> list[str]:
+    scope = "all orders" if prediction.exhaustive else "sampled"
+    target = " (target)" if is_target else ""
+    lines = [
+        (
+            f"  {plain(prediction.behavior)}{target}: "
+            f"{prediction.orders_explored} delivery order(s) explored, {scope}"
+        )
+    ]
+    notable = [f for f in prediction.fates if f.pending or f.stuck or f.ip_changed]
+    for fate in notable:
+        lines.append("    " + _fate(fate, paint))
+    if not notable:
+        lines.append("    nobody goes pending or changes IP")
+    return lines
+
+
+def _fate(fate: ServiceFate, paint: Paint) -> str:
+    what = [w for w, on in (("pending", fate.pending), ("stuck", fate.stuck)) if on]
+    if fate.ip_changed:
+        what.append("IP changed")
+    when = "in every order" if fate.always else "in some orders"
+    text = f"{plain(fate.service)}: {', '.join(what)} ({when})"
+    if fate.reason:
+        text += f": {plain(fate.reason)}"
+    return paint(text, fg="red") if fate.stuck else text
+
+
+def _plan(report: DiffReport, paint: Paint) -> list[str]:
+    if "plan" not in report.extras:
+        return []
+    body = extra_text(report.extras["plan"]).splitlines()
+    return [paint("Plan", bold=True)] + ["  " + plain(line) for line in body]
+
+
+def _notes(notes: tuple[str, ...], paint: Paint) -> list[str]:
+    if not notes:
+        return []
+    return [paint("Notes", bold=True)] + [f"  - {plain(note)}" for note in notes]
+
+
+def _changes(changes: tuple[Change, ...], paint: Paint) -> list[str]:
+    if not changes:
+        return [paint("Changes", bold=True), "  no changes"]
+    lines = [paint("Changes", bold=True)]
+    for change in changes:
+        head = f"  {_OP_MARK.get(change.op, '?')} {change.op} {plain(str(change.key))}"
+        lines.append(paint(head, fg=_OP_COLOR.get(change.op)))
+        lines += ["      " + plain(patch_line(op)) for op in safe_patch(change)]
+    return lines
