@@ -4,4 +4,6 @@ from __future__ import annotations
 
 import click
 
-COMMANDS: list[click.Command] = []
+from planner.commands.annotate import annotate
+
+COMMANDS: list[click.Command] = [annotate]

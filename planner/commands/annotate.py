@@ -1,0 +1,38 @@
+"""`planner annotate PATH... [--check]`: stamp the group-wide annotations into the repo's YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from planner.annotate import annotate_paths
+
+
+@click.command("annotate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Change nothing; exit 1 and list the files that would change (for CI and pre-commit).",
+)
+def annotate(paths: tuple[Path, ...], check: bool) -> int:
+    """Write, update or remove the group-wide annotations in YAML files in place.
+
+    Every Service found under PATH... takes part in the group computation; only the annotation
+    lines of each file change. Directories rendered by kustomize or Helm are skipped.
+    """
+    result = annotate_paths(list(paths), check=check)
+    for skipped in result.skipped:
+        click.echo(f"planner annotate: skipped {skipped.path}: {skipped.reason}", err=True)
+    verb = "would annotate" if check else "annotated"
+    for path in result.changed:
+        click.echo(f"{verb} {path}")
+    if check and result.changed:
+        click.echo(
+            f"{len(result.changed)} file(s) need the group-wide annotations; "
+            "run `planner annotate` on the same paths",
+            err=True,
+        )
+        return 1
+    return 0
