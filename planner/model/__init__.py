@@ -1,0 +1,1 @@
+"""The MetalLB model: pools, the allocator, keys from manifests, the controller. Pure: no I/O."""

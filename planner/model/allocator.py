@@ -1,0 +1,981 @@
+"""MetalLB's IP allocator, rule for rule (metallb/metallb `internal/allocator/allocator.go`).
+
+Where MetalLB iterates a Go map (the all-pools pass, the pool that owns an IP when pools overlap,
+pinned pools of equal priority), its pick is not deterministic. This model makes that explicit:
+
+* simulation: every such iteration visits pools in the order `pool_order(names)` returns
+  (default: configuration order; `shuffled_pool_order(seed)` imitates Go's random order);
+* enumeration: `possible_allocations(...)` (and friends) return the SET of every outcome any
+  iteration order could give, without changing state. The simulated pick is always a member.
+
+    >>> a = Allocator([Pool("a", ["10.0.0.0/31"]), Pool("b", ["10.0.1.0/31"])])
+    >>> sorted(a.possible_allocations("ns/s", {}, "ipv4", [], "", ""))
+    [('10.0.0.0',), ('10.0.1.0',)]
+    >>> a.allocate("ns/s", {}, "ipv4", [], "", "")
+    ['10.0.0.0']
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+from planner.model.pools import (
+    NAMESPACE_NAME_LABEL,
+    IPAddress,
+    IPNetwork,
+    LabelSelector,
+    Pool,
+    go_quote,
+    is_buggy_ip,
+    parse_ip,
+)
+
+__all__ = [
+    "AllocationError",
+    "Allocator",
+    "AllocatorState",
+    "ErrorKind",
+    "Outcome",
+    "Pool",
+    "PoolOrder",
+    "Port",
+    "shuffled_pool_order",
+]
+
+FAMILIES = ("ipv4", "ipv6", "dual")
+POLICIES = ("SingleStack", "PreferDualStack", "RequireDualStack")
+
+# Given pool names in configuration order, the order one Go map iteration visits them.
+PoolOrder = Callable[[tuple[str, ...]], Sequence[str]]
+
+
+def shuffled_pool_order(seed: int) -> PoolOrder:
+    """A pool order that shuffles every iteration with a seeded RNG, like Go's map order."""
+    rng = random.Random(seed)
+
+    def order(names: tuple[str, ...]) -> list[str]:
+        shuffled = list(names)
+        rng.shuffle(shuffled)
+        return shuffled
+
+    return order
+
+
+@dataclass(frozen=True)
+class Port:
+    """One (protocol, port) of a service; protocol as Kubernetes writes it ("TCP", "UDP")."""
+
+    proto: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.proto}/{self.port}"
+
+
+class ErrorKind(StrEnum):
+    """What went wrong, one kind per MetalLB error."""
+
+    NOT_ALLOWED = "not_allowed"  # "%q is not allowed in config": the IPs are in no pool
+    POOL_INCOMPATIBLE = "pool_incompatible"  # the owning pool's serviceAllocation excludes svc
+    TOO_MANY_IPS = "too_many_ips"
+    SAME_FAMILY = "same_family"
+    SHARING_KEY_MISMATCH = "sharing_key_mismatch"  # others hold the IP under another key
+    PORT_IN_USE = "port_in_use"
+    NO_AVAILABLE_IPS = "no_available_ips"
+    UNKNOWN_POOL = "unknown_pool"
+    WRONG_FAMILY = "wrong_family"
+    INVALID_IP = "invalid_ip"
+
+
+class AllocationError(Exception):
+    """An allocator call was refused; `kind` says which rule, the message is MetalLB's."""
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class Key(NamedTuple):
+    """The allocation key an IP remembers: sharing key and backend key."""
+
+    sharing: str
+    backend: str
+
+
+@dataclass(frozen=True)
+class _Alloc:
+    pool: str
+    ips: tuple[IPAddress, ...]
+    ports: tuple[Port, ...]
+    key: Key
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One possible result of a call: the IPs and recorded pool, or the error kind on failure."""
+
+    ips: tuple[str, ...]
+    pool: str | None
+    error: ErrorKind | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class AllocatorState:
+    """A comparable snapshot of everything the allocator remembers (for tests and verify)."""
+
+    allocations: tuple[tuple[str, str, tuple[str, ...], tuple[Port, ...], Key], ...]
+    ip_keys: tuple[tuple[str, Key], ...]
+    pools: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One allocation request, with the service facts the allocator reads from the manifest."""
+
+    svc_key: str
+    namespace: str
+    labels: Mapping[str, str]
+    family: str
+    policy: str
+    primary: int  # 4 or 6: spec.ipFamilies[0] decides which family is preferred
+    ports: tuple[Port, ...]
+    key: Key
+
+
+class _IntervalSet:
+    """Disjoint sorted integer intervals: which addresses hold a key, with O(log n) next-free."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def _index(self, x: int) -> int:
+        return bisect.bisect_right(self.starts, x) - 1
+
+    def next_absent(self, x: int) -> int:
+        """The smallest value >= x that is not in the set."""
+        i = self._index(x)
+        return self.ends[i] + 1 if i >= 0 and self.ends[i] >= x else x
+
+    def add(self, x: int) -> None:
+        """Insert x, merging with neighbouring intervals."""
+        i = self._index(x)
+        if i >= 0 and self.ends[i] >= x:
+            return
+        joins_left = i >= 0 and self.ends[i] == x - 1
+        joins_right = i + 1 < len(self.starts) and self.starts[i + 1] == x + 1
+        if joins_left and joins_right:
+            self.ends[i] = self.ends.pop(i + 1)
+            del self.starts[i + 1]
+        elif joins_left:
+            self.ends[i] = x
+        elif joins_right:
+            self.starts[i + 1] = x
+        else:
+            self.starts.insert(i + 1, x)
+            self.ends.insert(i + 1, x)
+
+    def remove(self, x: int) -> None:
+        """Delete x, splitting its interval."""
+        i = self._index(x)
+        if i < 0 or self.ends[i] < x:
+            return
+        start, end = self.starts[i], self.ends[i]
+        if start == end:
+            del self.starts[i], self.ends[i]
+        elif x == start:
+            self.starts[i] = x + 1
+        elif x == end:
+            self.ends[i] = x - 1
+        else:
+            self.ends[i] = x - 1
+            self.starts.insert(i + 1, x + 1)
+            self.ends.insert(i + 1, end)
+
+
+def _ip_list(ips: Iterable[Any]) -> str:
+    """Go's %q of a []net.IP: ["1.2.3.4" "1000::"] (a missing IP prints as <nil>)."""
+    return "[" + " ".join(go_quote("<nil>" if ip is None else str(ip)) for ip in ips) + "]"
+
+
+class Allocator:
+    """Tracks pools and which service holds which IP with which key, as MetalLB's allocator does.
+
+    `pool_order` decides every Go-map iteration in simulation (default: configuration order).
+    `namespace_labels` ({namespace: labels}) resolves pools' namespaceSelectors; see
+    `set_namespace_labels`.
+    """
+
+    def __init__(
+        self,
+        pools: Iterable[Pool] = (),
+        *,
+        pool_order: PoolOrder | None = None,
+        namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
+        self._pool_order = pool_order
+        self._pools: dict[str, Pool] = {}
+        self._namespace_labels: dict[str, dict[str, str]] = {}
+        self._pool_namespaces: dict[str, frozenset[str]] = {}
+        self._allocated: dict[str, _Alloc] = {}
+        self._key_for_ip: dict[IPAddress, Key] = {}
+        self._ports_in_use: dict[IPAddress, dict[Port, str]] = {}
+        self._services_on_ip: dict[IPAddress, dict[str, None]] = {}
+        self._keyed = {4: _IntervalSet(), 6: _IntervalSet()}
+        self._ips_by_key: dict[Key, set[IPAddress]] = {}
+        if namespace_labels:
+            self._namespace_labels = _with_name_labels(namespace_labels)
+        self.set_pools(pools)
+
+    # --- configuration ------------------------------------------------------------------------
+
+    def set_pools(self, pools: Iterable[Pool]) -> list[str]:
+        """Replace the pools (SetPools): re-map each allocation to the pool that now owns its IPs.
+
+        Since MetalLB v0.14 (PR #2097) a new configuration is always accepted: allocations whose
+        IPs no pool owns any more are dropped. Returns those services' keys, sorted.
+        """
+        new_pools: dict[str, Pool] = {}
+        for pool in pools:
+            if pool.name in new_pools:
+                raise ValueError(f"duplicate definition of pool {go_quote(pool.name)}")
+            new_pools[pool.name] = pool
+        self._pools = new_pools
+        self._resolve_namespaces()
+        dropped = []
+        # MetalLB walks its allocations in Go map order; only which key a shared IP remembers
+        # could depend on it, and only when its holders' keys differ. We walk insertion order.
+        for svc_key, alloc in list(self._allocated.items()):
+            pool = self._pool_for(alloc.ips)
+            if pool is None:
+                self.unassign(svc_key)
+                dropped.append(svc_key)
+            elif pool != alloc.pool:
+                # MetalLB unassigns and re-assigns, so the IP now remembers this service's key.
+                self.unassign(svc_key)
+                self._record(svc_key, _Alloc(pool, alloc.ips, alloc.ports, alloc.key))
+        return sorted(dropped)
+
+    def orphaned_by(self, pools: Iterable[Pool]) -> list[str]:
+        """Services whose IPs no pool of `pools` would own: `set_pools(pools)` would drop them."""
+        probe = {p.name: p for p in pools}
+        return sorted(
+            svc
+            for svc, alloc in self._allocated.items()
+            if not any(_owns(p, alloc.ips) for p in probe.values())
+        )
+
+    def set_namespace_labels(self, namespace_labels: Mapping[str, Mapping[str, str]]) -> None:
+        """Tell the model every namespace and its labels (for pools' namespaceSelectors).
+
+        MetalLB resolves namespaceSelectors against the cluster's namespaces when it reads the
+        configuration; a namespace the model was not told about matches no selector. Each
+        namespace also carries Kubernetes' automatic `kubernetes.io/metadata.name` label.
+        """
+        self._namespace_labels = _with_name_labels(namespace_labels)
+        self._resolve_namespaces()
+
+    def _resolve_namespaces(self) -> None:
+        self._pool_namespaces = {
+            name: frozenset(pool.namespaces) | self._selected_namespaces(pool.namespace_selectors)
+            for name, pool in self._pools.items()
+            if pool.has_service_allocation
+        }
+
+    def _selected_namespaces(self, selectors: tuple[LabelSelector, ...]) -> frozenset[str]:
+        return frozenset(
+            ns
+            for ns, labels in self._namespace_labels.items()
+            if any(s.matches(labels) for s in selectors)
+        )
+
+    @property
+    def pools(self) -> dict[str, Pool]:
+        """The configured pools by name, in configuration order."""
+        return dict(self._pools)
+
+    # --- queries ------------------------------------------------------------------------------
+
+    def pool(self, svc_key: str) -> str | None:
+        """The pool recorded for the service's allocation, or None."""
+        alloc = self._allocated.get(svc_key)
+        return alloc.pool if alloc else None
+
+    def ips(self, svc_key: str) -> list[str]:
+        """The service's IPs, in the order they were assigned ([] when it holds none)."""
+        alloc = self._allocated.get(svc_key)
+        return [str(ip) for ip in alloc.ips] if alloc else []
+
+    def services(self) -> list[str]:
+        """Every service holding an allocation, sorted."""
+        return sorted(self._allocated)
+
+    def holders(self, ip: str) -> list[str]:
+        """The services holding an IP, sorted."""
+        return sorted(self._services_on_ip.get(parse_ip(ip), {}))
+
+    def remembered_key(self, ip: str) -> tuple[str, str] | None:
+        """The (sharing key, backend key) the IP remembers, or None when it remembers none."""
+        key = self._key_for_ip.get(parse_ip(ip))
+        return (key.sharing, key.backend) if key else None
+
+    def pool_for_ips(self, ips: Sequence[str]) -> str | None:
+        """The pool that owns all the IPs (PoolForIP), in simulation order; None if none does."""
+        return self._pool_for(tuple(parse_ip(ip) for ip in ips))
+
+    def snapshot(self) -> AllocatorState:
+        """Everything the allocator remembers, as a comparable value."""
+        allocations = tuple(
+            (svc, a.pool, tuple(str(ip) for ip in a.ips), a.ports, a.key)
+            for svc, a in sorted(self._allocated.items())
+        )
+        keys = tuple(sorted((str(ip), k) for ip, k in self._key_for_ip.items()))
+        return AllocatorState(allocations, keys, tuple(self._pools))
+
+    def clone(self) -> Allocator:
+        """An independent copy (same pool order function) for exploring what-ifs."""
+        twin = copy.copy(self)
+        for name in (
+            "_pools",
+            "_namespace_labels",
+            "_pool_namespaces",
+            "_allocated",
+            "_key_for_ip",
+            "_ports_in_use",
+            "_services_on_ip",
+            "_keyed",
+            "_ips_by_key",
+        ):
+            setattr(twin, name, copy.deepcopy(getattr(self, name)))
+        return twin
+
+    # --- assign / unassign --------------------------------------------------------------------
+
+    def assign(
+        self,
+        svc_key: str,
+        svc: Mapping[str, Any] | None,
+        ips: Sequence[str],
+        ports: Iterable[Port | tuple[str, int]],
+        sharing_key: str | None,
+        backend_key: str | None,
+    ) -> None:
+        """Give the service exactly these IPs if MetalLB's rules allow it (Assign)."""
+        request = self._request(svc_key, svc, "ipv4", ports, sharing_key, backend_key, None)
+        parsed = _parse_ips(ips)
+        self._assign(request, parsed, self._pool_for(parsed))
+
+    def unassign(self, svc_key: str) -> bool:
+        """Release the service's IPs; True if it held any (Unassign)."""
+        alloc = self._allocated.pop(svc_key, None)
+        if alloc is None:
+            return False
+        for ip in alloc.ips:
+            ports = self._ports_in_use.get(ip, {})
+            for port in alloc.ports:
+                ports.pop(port, None)
+            self._services_on_ip.get(ip, {}).pop(svc_key, None)
+            if not self._services_on_ip.get(ip):
+                self._services_on_ip.pop(ip, None)
+            # MetalLB forgets the IP's key when no PORT is left on it, not when no service is.
+            if not ports:
+                self._ports_in_use.pop(ip, None)
+                self._forget_key(ip)
+        return True
+
+    def _assign(self, request: _Request, ips: tuple[IPAddress, ...], pool: str | None) -> None:
+        error = self._assign_error(request, ips, pool)
+        if error:
+            raise error
+        assert pool is not None
+        self.unassign(request.svc_key)
+        self._record(request.svc_key, _Alloc(pool, ips, request.ports, request.key))
+
+    def _assign_error(
+        self, request: _Request, ips: tuple[IPAddress, ...], pool: str | None
+    ) -> AllocationError | None:
+        """Why Assign refuses these IPs when `pool` is the pool poolFor returned; None if it may."""
+        if pool is None:
+            return AllocationError(
+                ErrorKind.NOT_ALLOWED, f"{_ip_list(ips)} is not allowed in config"
+            )
+        if not self._compatible(self._pools[pool], request):
+            return AllocationError(
+                ErrorKind.POOL_INCOMPATIBLE, f"pool {pool} not compatible for ip assignment"
+            )
+        if len(ips) > 2:
+            return AllocationError(
+                ErrorKind.TOO_MANY_IPS, f"more than two addresses {_ip_list(ips)}"
+            )
+        if len(ips) == 2 and ips[0].version == ips[1].version:
+            return AllocationError(
+                ErrorKind.SAME_FAMILY,
+                f"{go_quote(str(ips[0]))} {go_quote(str(ips[1]))} has the same family",
+            )
+        for ip in ips:
+            error = self._sharing_error(request, ip)
+            if error:
+                return error
+        return None
+
+    def _sharing_error(self, request: _Request, ip: IPAddress) -> AllocationError | None:
+        """checkSharing: may the service use this IP next to those already on it?"""
+        existing = self._key_for_ip.get(ip)
+        if existing is None:
+            return None
+        if not _sharing_ok(existing, request.key):
+            others = sorted(s for s in self._services_on_ip.get(ip, {}) if s != request.svc_key)
+            if others:
+                # MetalLB lists the others in Go map order; we sort them.
+                return AllocationError(
+                    ErrorKind.SHARING_KEY_MISMATCH,
+                    f"can't change sharing key for {go_quote(request.svc_key)}, "
+                    f"address also in use by {','.join(others)}",
+                )
+        in_use = self._ports_in_use.get(ip, {})
+        for port in request.ports:
+            holder = in_use.get(port)
+            if holder is not None and holder != request.svc_key:
+                return AllocationError(
+                    ErrorKind.PORT_IN_USE,
+                    f"port {port} is already in use on {go_quote(str(ip))}",
+                )
+        return None
+
+    def _record(self, svc_key: str, alloc: _Alloc) -> None:
+        self._allocated[svc_key] = alloc
+        for ip in alloc.ips:
+            self._remember_key(ip, alloc.key)
+            in_use = self._ports_in_use.setdefault(ip, {})
+            for port in alloc.ports:
+                in_use[port] = svc_key
+            self._services_on_ip.setdefault(ip, {})[svc_key] = None
+
+    def _remember_key(self, ip: IPAddress, key: Key) -> None:
+        self._forget_key(ip)
+        self._key_for_ip[ip] = key
+        self._keyed[ip.version].add(int(ip))
+        self._ips_by_key.setdefault(key, set()).add(ip)
+
+    def _forget_key(self, ip: IPAddress) -> None:
+        key = self._key_for_ip.pop(ip, None)
+        if key is None:
+            return
+        self._keyed[ip.version].remove(int(ip))
+        holders = self._ips_by_key[key]
+        holders.discard(ip)
+        if not holders:
+            del self._ips_by_key[key]
+
+    # --- allocate -----------------------------------------------------------------------------
+
+    def allocate(
+        self,
+        svc_key: str,
+        svc: Mapping[str, Any] | None,
+        family: str,
+        ports: Iterable[Port | tuple[str, int]],
+        sharing_key: str | None,
+        backend_key: str | None,
+        *,
+        ip_family_policy: str | None = None,
+    ) -> list[str]:
+        """Pick IPs for the service: pinned pools first, then every auto-assign pool (Allocate).
+
+        `family` is "ipv4", "ipv6" or "dual" (from the clusterIPs). The policy (SingleStack,
+        PreferDualStack, RequireDualStack) is `spec.ipFamilyPolicy` of `svc` unless
+        `ip_family_policy` is given; MetalLB treats a missing policy as SingleStack, so a "dual"
+        request without a dual-stack policy fails, as it does in MetalLB.
+        """
+        request = self._request(
+            svc_key, svc, family, ports, sharing_key, backend_key, ip_family_policy
+        )
+        existing = self._allocated.get(svc_key)
+        if existing:
+            self._assign(request, existing.ips, self._pool_for(existing.ips))
+            return self.ips(svc_key)
+        pinned, all_pools = self._pool_passes(request)
+        for candidates in (pinned, all_pools):
+            if self._allocate_from_pools(request, candidates):
+                return self.ips(svc_key)
+        raise AllocationError(ErrorKind.NO_AVAILABLE_IPS, "no available IPs")
+
+    def _allocate_from_pools(self, request: _Request, classes: list[list[str]]) -> bool:
+        """allocateFromPools: the best pool in simulation order, then Assign; False on failure."""
+        ordered = [name for cls in classes for name in self._order(tuple(cls))]
+        best = self._best_pool(request, ordered)
+        if best is None:
+            return False
+        name, free = best
+        ips, _ = _select_ips(request, name, free)
+        if ips is None or None in ips:
+            return False
+        chosen = tuple(ip for ip in ips if ip is not None)
+        owner = self._pool_for(chosen)
+        if self._assign_error(request, chosen, owner):
+            return False
+        self._assign(request, chosen, owner)
+        return True
+
+    def _best_pool(
+        self, request: _Request, ordered: list[str]
+    ) -> tuple[str, dict[int, IPAddress | None]] | None:
+        """findBestPoolForService over pools in the given order: the pool and its free IPs."""
+        fallback: dict[int, tuple[str, dict[int, IPAddress | None]]] = {}
+        for name in ordered:
+            free = self._free_ips(self._pools[name], request)
+            rank = _rank(request, free)
+            if rank == 0:
+                return name, free
+            if rank is not None:
+                fallback.setdefault(rank, (name, free))
+        return fallback.get(1) or fallback.get(2)
+
+    def allocate_from_pool(
+        self,
+        svc_key: str,
+        svc: Mapping[str, Any] | None,
+        family: str,
+        pool_name: str,
+        ports: Iterable[Port | tuple[str, int]],
+        sharing_key: str | None,
+        backend_key: str | None,
+        *,
+        ip_family_policy: str | None = None,
+    ) -> list[str]:
+        """Pick IPs from one named pool (AllocateFromPool; the pool need not be auto-assign)."""
+        request = self._request(
+            svc_key, svc, family, ports, sharing_key, backend_key, ip_family_policy
+        )
+        existing = self._allocated.get(svc_key)
+        if existing:
+            self._check_existing_family(request, existing)
+            self._assign(request, existing.ips, self._pool_for(existing.ips))
+            return self.ips(svc_key)
+        ips = self._ips_from_pool(request, pool_name)
+        self._assign(request, ips, self._pool_for(ips))
+        return self.ips(svc_key)
+
+    def allocate_from_pool_for_additional_family(
+        self,
+        svc_key: str,
+        svc: Mapping[str, Any] | None,
+        existing_ip: str,
+        pool_name: str,
+        ports: Iterable[Port | tuple[str, int]],
+        sharing_key: str | None,
+        backend_key: str | None,
+    ) -> str:
+        """Add an IP of the other family to a single-IP PreferDualStack service; returns it."""
+        request = self._request(svc_key, svc, "ipv4", ports, sharing_key, backend_key, None)
+        existing = parse_ip(existing_ip)
+        pool = self._known_pool(pool_name)
+        other = 6 if existing.version == 4 else 4
+        extra = self._free_ips(pool, request, (other,))[other]
+        if extra is None:
+            # MetalLB passes the missing (nil) IP on to Assign, which finds no pool for it.
+            raise AllocationError(
+                ErrorKind.NO_AVAILABLE_IPS, f"{_ip_list((existing, None))} is not allowed in config"
+            )
+        ips = (existing, extra)
+        self._assign(request, ips, self._pool_for(ips))
+        return str(extra)
+
+    def _check_existing_family(self, request: _Request, existing: _Alloc) -> None:
+        held = _family_of(existing.ips)
+        if request.policy != "PreferDualStack" and held != request.family:
+            raise AllocationError(
+                ErrorKind.WRONG_FAMILY,
+                f"IP for wrong family assigned alloc {held} service family {request.family}",
+            )
+
+    def _known_pool(self, pool_name: str) -> Pool:
+        pool = self._pools.get(pool_name)
+        if pool is None:
+            raise AllocationError(ErrorKind.UNKNOWN_POOL, f"unknown pool {go_quote(pool_name)}")
+        return pool
+
+    def _ips_from_pool(self, request: _Request, pool_name: str) -> tuple[IPAddress, ...]:
+        pool = self._known_pool(pool_name)
+        ips, error = _select_ips(request, pool.name, self._free_ips(pool, request))
+        if ips is None:
+            raise AllocationError(ErrorKind.NO_AVAILABLE_IPS, error)
+        if None in ips:
+            # A single-stack request on an exhausted pool: MetalLB hands Assign a nil IP, which
+            # no pool owns, so its message is the "not allowed" one although the pool is full.
+            raise AllocationError(
+                ErrorKind.NO_AVAILABLE_IPS, f"{_ip_list(ips)} is not allowed in config"
+            )
+        return tuple(ip for ip in ips if ip is not None)
+
+    # --- enumeration --------------------------------------------------------------------------
+
+    def possible_allocations(
+        self,
+        svc_key: str,
+        svc: Mapping[str, Any] | None,
+        family: str,
+        ports: Iterable[Port | tuple[str, int]],
+        sharing_key: str | None,
+        backend_key: str | None,
+        *,
+        ip_family_policy: str | None = None,
+    ) -> set[tuple[str, ...]]:
+        """Every IP tuple `allocate` could return under any Go map order; () stands for failure."""
+        outcomes = self.possible_allocate_outcomes(
+            svc_key, svc, family, ports, sharing_key, backend_key, ip_family_policy=ip_family_policy
+        )
+        return {o.ips for o in outcomes}
+
+    def possible_allocate_outcomes(
+        self,
+        svc_key: str,
+        svc: Mapping[str, Any] | None,
+        family: str,
+        ports: Iterable[Port | tuple[str, int]],
+        sharing_key: str | None,
+        backend_key: str | None,
+        *,
+        ip_family_policy: str | None = None,
+    ) -> set[Outcome]:
+        """Every outcome of `allocate` (IPs, recorded pool, or error kind); changes nothing."""
+        request = self._request(
+            svc_key, svc, family, ports, sharing_key, backend_key, ip_family_policy
+        )
+        existing = self._allocated.get(svc_key)
+        if existing:
+            return self._assign_outcomes(request, existing.ips)
+        pinned, all_pools = self._pool_passes(request)
+        outcomes = self._pass_outcomes(request, pinned)
+        if not all(o.ok for o in outcomes):
+            outcomes = {o for o in outcomes if o.ok} | self._pass_outcomes(request, all_pools)
+        return {o if o.ok else _failure(ErrorKind.NO_AVAILABLE_IPS) for o in outcomes}
+
+    def possible_allocations_from_pool(
+        self,
+        svc_key: str,
+        svc: Mapping[str, Any] | None,
+        family: str,
+        pool_name: str,
+        ports: Iterable[Port | tuple[str, int]],
+        sharing_key: str | None,
+        backend_key: str | None,
+        *,
+        ip_family_policy: str | None = None,
+    ) -> set[Outcome]:
+        """Every outcome of `allocate_from_pool` (only the recorded pool can vary); changes nothing."""
+        request = self._request(
+            svc_key, svc, family, ports, sharing_key, backend_key, ip_family_policy
+        )
+        existing = self._allocated.get(svc_key)
+        try:
+            if existing:
+                self._check_existing_family(request, existing)
+                return self._assign_outcomes(request, existing.ips)
+            return self._assign_outcomes(request, self._ips_from_pool(request, pool_name))
+        except AllocationError as error:
+            return {_failure(error.kind)}
+
+    def possible_assign_outcomes(
+        self,
+        svc_key: str,
+        svc: Mapping[str, Any] | None,
+        ips: Sequence[str],
+        ports: Iterable[Port | tuple[str, int]],
+        sharing_key: str | None,
+        backend_key: str | None,
+    ) -> set[Outcome]:
+        """Every outcome of `assign` (overlapping pools: which pool owns the IPs varies)."""
+        request = self._request(svc_key, svc, "ipv4", ports, sharing_key, backend_key, None)
+        return self._assign_outcomes(request, _parse_ips(ips))
+
+    def _assign_outcomes(self, request: _Request, ips: tuple[IPAddress, ...]) -> set[Outcome]:
+        owners = [name for name, pool in self._pools.items() if _owns(pool, ips)] or [None]
+        outcomes = set()
+        for owner in owners:
+            error = self._assign_error(request, ips, owner)
+            outcomes.add(_failure(error.kind) if error else Outcome(_strs(ips), owner))
+        return outcomes
+
+    def _pass_outcomes(self, request: _Request, classes: list[list[str]]) -> set[Outcome]:
+        """Every outcome of allocateFromPools when each class of pools may come in any order."""
+        ranked = [
+            [(name, _rank(request, self._free_ips(self._pools[name], request))) for name in cls]
+            for cls in classes
+        ]
+        ranks = [rank for cls in ranked for _, rank in cls if rank is not None]
+        if not ranks:
+            return {_failure(ErrorKind.NO_AVAILABLE_IPS)}
+        best = min(ranks)
+        first_class = next(cls for cls in ranked if any(rank == best for _, rank in cls))
+        outcomes: set[Outcome] = set()
+        for name, rank in first_class:
+            if rank != best:
+                continue
+            ips, _ = _select_ips(request, name, self._free_ips(self._pools[name], request))
+            if ips is None or None in ips:
+                outcomes.add(_failure(ErrorKind.NO_AVAILABLE_IPS))
+                continue
+            outcomes |= self._assign_outcomes(request, tuple(ip for ip in ips if ip is not None))
+        return outcomes
+
+    # --- pools for a service ------------------------------------------------------------------
+
+    def _pool_passes(self, request: _Request) -> tuple[list[list[str]], list[list[str]]]:
+        """The pinned pools (classes of equal priority, in priority order) and the all-pools pass."""
+        pinned = self._pinned_pools(request)
+        all_pools = [
+            name
+            for name, pool in self._pools.items()
+            if pool.auto_assign and not pool.has_service_allocation
+        ]
+        return pinned, [all_pools]
+
+    def _pinned_pools(self, request: _Request) -> list[list[str]]:
+        """pinnedPoolsForService: by namespace, then by service selector; sorted by priority.
+
+        Go's sort of equal priorities keeps no defined order (and pools come from a map), so
+        each priority class is an unordered set; priority 0 (or less) comes last.
+        """
+        by_namespace = [
+            name
+            for name, namespaces in self._pool_namespaces.items()
+            if request.namespace in namespaces
+        ]
+        by_selector = sorted(
+            name
+            for name, pool in self._pools.items()
+            if pool.has_service_allocation and pool.service_selectors
+        )
+        names = [
+            name
+            for name in dict.fromkeys(by_namespace + by_selector)
+            if self._pools[name].auto_assign and self._compatible(self._pools[name], request)
+        ]
+        classes: dict[int, list[str]] = {}
+        for name in names:
+            priority = self._pools[name].priority
+            classes.setdefault(max(0, priority), []).append(name)
+        order = sorted(classes, key=lambda p: (p == 0, p))
+        return [classes[p] for p in order]
+
+    def _compatible(self, pool: Pool, request: _Request) -> bool:
+        """isPoolCompatibleWithService: resolved namespaces (if any), then service selectors."""
+        if not pool.has_service_allocation:
+            return True
+        namespaces = self._pool_namespaces.get(pool.name, frozenset())
+        if namespaces and request.namespace not in namespaces:
+            return False
+        if pool.service_selectors:
+            return any(s.matches(request.labels) for s in pool.service_selectors)
+        return True
+
+    def _pool_for(self, ips: tuple[IPAddress, ...]) -> str | None:
+        """poolFor: the first pool, in (Go map) iteration order, that owns every IP."""
+        for name in self._order(tuple(self._pools)):
+            if _owns(self._pools[name], ips):
+                return name
+        return None
+
+    def _order(self, names: tuple[str, ...]) -> list[str]:
+        if self._pool_order is None or len(names) < 2:
+            return list(names)
+        ordered = list(self._pool_order(names))
+        if sorted(ordered) != sorted(names):
+            raise ValueError("pool_order must return a permutation of the names it is given")
+        return ordered
+
+    # --- free addresses -----------------------------------------------------------------------
+
+    def _free_ips(
+        self, pool: Pool, request: _Request, families: tuple[int, ...] | None = None
+    ) -> dict[int, IPAddress | None]:
+        """getFreeIPsFromPool: the first usable address of each family, CIDRs in order."""
+        wanted = families or _families_needed(request)
+        found: dict[int, IPAddress | None] = {4: None, 6: None}
+        for network in pool.networks:
+            if network.version not in wanted or found[network.version] is not None:
+                continue
+            found[network.version] = self._first_fit(network, pool.avoid_buggy_ips, request)
+            if all(found[f] is not None for f in wanted):
+                break
+        return found
+
+    def _first_fit(
+        self, network: IPNetwork, avoid_buggy: bool, request: _Request
+    ) -> IPAddress | None:
+        """getIPFromCIDR: the lowest address of the network that passes checkSharing.
+
+        Addresses that remember no key always pass; of those that do, only ones remembering the
+        request's own key, or held by the service itself, can pass; so those are all we test.
+        """
+        low, high = int(network.network_address), int(network.broadcast_address)
+        keyless = self._first_keyless(network.version, low, high, avoid_buggy)
+        candidates = [ip for ip in self._keyed_candidates(request) if low <= int(ip) <= high]
+        for ip in sorted(candidates, key=int):
+            if keyless is not None and int(ip) > keyless:
+                break
+            if ip.version != network.version or (avoid_buggy and is_buggy_ip(ip)):
+                continue
+            if self._sharing_error(request, ip) is None:
+                return ip
+        return None if keyless is None else network.network_address.__class__(keyless)
+
+    def _keyed_candidates(self, request: _Request) -> set[IPAddress]:
+        own = self._allocated.get(request.svc_key)
+        same_key = self._ips_by_key.get(request.key, set()) if request.key.sharing else set()
+        return set(same_key) | set(own.ips if own else ())
+
+    def _first_keyless(self, version: int, low: int, high: int, avoid_buggy: bool) -> int | None:
+        candidate = low
+        while candidate <= high:
+            candidate = self._keyed[version].next_absent(candidate)
+            if candidate > high:
+                return None
+            if avoid_buggy and version == 4 and candidate & 0xFF in (0, 255):
+                candidate += 1
+                continue
+            return candidate
+        return None
+
+    # --- requests -----------------------------------------------------------------------------
+
+    def _request(
+        self,
+        svc_key: str,
+        svc: Mapping[str, Any] | None,
+        family: str,
+        ports: Iterable[Port | tuple[str, int]],
+        sharing_key: str | None,
+        backend_key: str | None,
+        ip_family_policy: str | None,
+    ) -> _Request:
+        if family not in FAMILIES:
+            raise ValueError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
+        svc = svc or {}
+        meta = svc.get("metadata") or {}
+        spec = svc.get("spec") or {}
+        policy = ip_family_policy or spec.get("ipFamilyPolicy") or "SingleStack"
+        if policy not in POLICIES:
+            raise ValueError(
+                f"ip family policy must be one of {', '.join(POLICIES)}, not {policy!r}"
+            )
+        families = spec.get("ipFamilies") or []
+        return _Request(
+            svc_key=svc_key,
+            namespace=meta.get("namespace") or (svc_key.split("/")[0] if "/" in svc_key else ""),
+            labels=dict(meta.get("labels") or {}),
+            family=family,
+            policy=policy,
+            primary=6 if families[:1] == ["IPv6"] else 4,
+            ports=tuple(_port(p) for p in ports or ()),
+            key=Key(sharing_key or "", backend_key or ""),
+        )
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _with_name_labels(
+    namespace_labels: Mapping[str, Mapping[str, str]],
+) -> dict[str, dict[str, str]]:
+    return {ns: {NAMESPACE_NAME_LABEL: ns, **labels} for ns, labels in namespace_labels.items()}
+
+
+def _port(port: Port | tuple[str, int]) -> Port:
+    if isinstance(port, Port):
+        return port
+    proto, number = port
+    return Port(str(proto), int(number))
+
+
+def _parse_ips(ips: Sequence[str]) -> tuple[IPAddress, ...]:
+    if isinstance(ips, str):
+        ips = [ips]
+    if not ips:
+        raise ValueError("assign needs at least one IP")
+    parsed = []
+    for ip in ips:
+        try:
+            parsed.append(parse_ip(str(ip)))
+        except ValueError:
+            raise AllocationError(ErrorKind.INVALID_IP, f"invalid IP {go_quote(str(ip))}") from None
+    return tuple(parsed)
+
+
+def _owns(pool: Pool, ips: tuple[IPAddress, ...]) -> bool:
+    return all(pool.contains(ip) for ip in ips)
+
+
+def _sharing_ok(existing: Key, new: Key) -> bool:
+    """sharingOK: both keys share, with equal sharing and backend keys."""
+    return bool(existing.sharing) and bool(new.sharing) and existing == new
+
+
+def _family_of(ips: tuple[IPAddress, ...]) -> str:
+    if len(ips) == 2:
+        return "dual"
+    return "ipv6" if ips[0].version == 6 else "ipv4"
+
+
+def _families_needed(request: _Request) -> tuple[int, ...]:
+    if request.family == "ipv4":
+        return (4,)
+    if request.family == "ipv6":
+        return (6,)
+    return (4, 6)
+
+
+def _rank(request: _Request, free: Mapping[int, IPAddress | None]) -> int | None:
+    """How findBestPoolForService rates a pool: 0 takes it at once, 1/2 are PreferDualStack
+    fallbacks (primary family only / secondary family only), None skips it."""
+    if request.family in ("ipv4", "ipv6"):
+        return 0 if free[4 if request.family == "ipv4" else 6] is not None else None
+    secondary_family = 6 if request.primary == 4 else 4
+    primary, secondary = free[request.primary], free[secondary_family]
+    if primary is not None and secondary is not None:
+        return 0
+    if request.policy != "PreferDualStack":
+        return None
+    if primary is not None:
+        return 1
+    return 2 if secondary is not None else None
+
+
+def _select_ips(
+    request: _Request, pool_name: str, free: Mapping[int, IPAddress | None]
+) -> tuple[tuple[IPAddress | None, ...] | None, str]:
+    """selectIPsForFamilyAndPolicy: the IPs to assign, or None and MetalLB's error message.
+
+    A single-family request gets its family's address even when there is none (None), as in
+    MetalLB, where the nil IP then fails in Assign.
+    """
+    v4, v6 = free[4], free[6]
+    if request.family == "ipv4":
+        return (v4,), ""
+    if request.family == "ipv6":
+        return (v6,), ""
+    if request.policy in ("RequireDualStack", "PreferDualStack") and v4 and v6:
+        return (v4, v6), ""
+    if request.policy == "PreferDualStack" and (v4 or v6):
+        return ((v4,) if v4 else (v6,)), ""
+    return None, f"no available IPs in pool {pool_name} for {request.family} IPFamily"
+
+
+def _failure(kind: ErrorKind) -> Outcome:
+    return Outcome((), None, kind)
+
+
+def _strs(ips: tuple[IPAddress, ...]) -> tuple[str, ...]:
+    return tuple(str(ip) for ip in ips)
