@@ -1,0 +1,112 @@
+"""The per-object diff: create / update / delete / unchanged, each with an RFC 6902 patch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import jsonpatch
+
+from planner.diff.keys import key_changing_fields
+from planner.diff.normalise import normalise_desired, normalise_live
+from planner.diff.prune import PruneMode, deletions
+from planner.diff.secrets import redact_patch, redact_secret
+from planner.diff.validate import check_fields
+from planner.errors import InputError, Origin
+from planner.model.service import ServiceInputError, allocation_inputs
+from planner.objects import KubeObject, Manifest, ObjectKey
+
+Op = Literal["create", "update", "delete", "unchanged"]
+OPS: tuple[str, ...] = ("create", "update", "delete", "unchanged")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One object's change. `patch` turns the normalised live object into the normalised
+    desired one (create: one `add` of the whole object at ""; delete: empty). `desired` and
+    `live` are the objects as read (Secret values redacted); `key_changing` names the
+    allocation inputs a Service edit changes (planner.diff.keys).
+    """
+
+    key: ObjectKey
+    op: Op
+    patch: list[dict[str, Any]] = field(default_factory=list, hash=False)
+    desired: Manifest | None = field(default=None, hash=False)
+    live: Manifest | None = field(default=None, hash=False)
+    origin: Origin | None = field(default=None, compare=False, hash=False)
+    key_changing: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return self.op != "unchanged"
+
+
+def diff_objects(
+    desired: list[KubeObject], live: list[KubeObject], prune: PruneMode = "tracked"
+) -> list[Change]:
+    """Diff desired against live, one Change per desired object and per pruned live object,
+    sorted by key. Raises InputError for mistyped fields and duplicate objects.
+    """
+    desired_by_key = _index(desired)
+    live_by_key = _index(live)
+    changes = [_change(obj, live_by_key.get(obj.key)) for obj in desired_by_key.values()]
+    changes += [
+        _deletion(obj) for obj in deletions(desired_by_key.values(), live_by_key.values(), prune)
+    ]
+    return sorted(changes, key=lambda change: change.key)
+
+
+def diff_object(desired: KubeObject, live: KubeObject | None) -> Change:
+    """The change of one desired object against its live twin (None: not in the cluster)."""
+    check_fields(desired)
+    if live is not None:
+        check_fields(live)
+    return _change(desired, live)
+
+
+def _index(objects: Iterable[KubeObject]) -> dict[ObjectKey, KubeObject]:
+    by_key: dict[ObjectKey, KubeObject] = {}
+    for obj in objects:
+        check_fields(obj)
+        if obj.key in by_key:
+            first = by_key[obj.key].origin
+            where = f" (first at {first})" if first else ""
+            raise InputError(f"{obj.key} is defined twice{where}", obj.origin)
+        by_key[obj.key] = obj
+    return by_key
+
+
+def _change(desired: KubeObject, live: KubeObject | None) -> Change:
+    is_secret = desired.key.kind == "Secret"
+    target = normalise_desired(desired.body)
+    if live is None:
+        op: Op = "create"
+        patch = [{"op": "add", "path": "", "value": target}]
+    else:
+        patch = jsonpatch.make_patch(normalise_live(live.body, desired.body), target).patch
+        op = "update" if patch else "unchanged"
+    return Change(
+        key=desired.key,
+        op=op,
+        patch=redact_patch(patch) if is_secret else patch,
+        desired=redact_secret(desired.body),
+        live=redact_secret(live.body) if live is not None else None,
+        origin=desired.origin,
+        key_changing=_key_changing(desired, live) if op == "update" else (),
+    )
+
+
+def _deletion(live: KubeObject) -> Change:
+    return Change(key=live.key, op="delete", live=redact_secret(live.body), origin=live.origin)
+
+
+def _key_changing(desired: KubeObject, live: KubeObject | None) -> tuple[str, ...]:
+    if live is None or desired.key.kind != "Service":
+        return ()
+    for obj in (live, desired):
+        try:
+            allocation_inputs(obj.body)
+        except ServiceInputError as err:
+            raise err.with_origin(obj.origin) from None
+    return key_changing_fields(live.body, desired.body)

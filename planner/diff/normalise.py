@@ -1,0 +1,262 @@
+"""Normalisation: what a clean repo and its own live cluster must agree on.
+
+The live object loses what the API server and controllers fill in, the defaults the desired
+manifest leaves unset, and the GitOps tools' tracking marks; then it is projected onto the
+fields somebody applied (see `normalise_live`). The rules are data, each with its reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from planner.diff.project import WHOLE, applied_template, identities, project, union
+from planner.objects import Manifest
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"  # client-side apply's record
+
+Path = tuple[str, ...]
+
+# Written by the API server on every object; never part of what anybody applies.
+SERVER_METADATA: tuple[str, ...] = (
+    "managedFields",
+    "resourceVersion",
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
+
+# Annotations written by tools and controllers, ignored when the desired manifest lacks them.
+IGNORED_ANNOTATIONS: frozenset[str] = frozenset(
+    {
+        "metallb.io/ip-allocated-from-pool",  # MetalLB's controller
+        "metallb.universe.tf/ip-allocated-from-pool",
+        "argocd.argoproj.io/tracking-id",  # Argo CD annotation tracking
+        "argocd.argoproj.io/installation-id",
+        "meta.helm.sh/release-name",  # Helm (and Flux helm-controller) ownership
+        "meta.helm.sh/release-namespace",
+    }
+)
+# Argo CD label tracking writes the Application's name into this label.
+IGNORED_LABELS: frozenset[str] = frozenset({"app.kubernetes.io/instance"})
+# Flux's kustomize-controller and helm-controller label (and annotate) what they apply.
+IGNORED_PREFIXES: tuple[str, ...] = ("kustomize.toolkit.fluxcd.io/", "helm.toolkit.fluxcd.io/")
+# Labels the API server sets itself.
+SERVER_LABELS: dict[str, tuple[str, ...]] = {"Namespace": ("kubernetes.io/metadata.name",)}
+
+# Fields allocated by the API server, dropped unless the desired manifest sets them.
+SERVER_FIELDS: dict[str, tuple[Path, ...]] = {
+    "Service": (("spec", "clusterIP"), ("spec", "clusterIPs"), ("spec", "healthCheckNodePort")),
+}
+
+# Defaults the API server (or the CRD's schema) fills in, dropped when live holds exactly
+# the default and the desired manifest leaves the field unset.
+DEFAULTS: dict[str, tuple[tuple[Path, Any], ...]] = {
+    "Service": (
+        (("spec", "type"), "ClusterIP"),
+        (("spec", "sessionAffinity"), "None"),
+        (("spec", "sessionAffinityConfig"), {"clientIP": {"timeoutSeconds": 10800}}),
+        (("spec", "internalTrafficPolicy"), "Cluster"),
+        (("spec", "externalTrafficPolicy"), "Cluster"),
+        (("spec", "allocateLoadBalancerNodePorts"), True),
+        (("spec", "ipFamilyPolicy"), "SingleStack"),
+        (("spec", "publishNotReadyAddresses"), False),
+    ),
+    "IPAddressPool": ((("spec", "autoAssign"), True), (("spec", "avoidBuggyIPs"), False)),
+    "Namespace": ((("spec", "finalizers"), ["kubernetes"]),),
+    "Secret": ((("type",), "Opaque"),),
+}
+
+# When nothing records who applied what, these Service fields are compared even when the
+# desired manifest drops them: a GitOps apply removes them, and they decide the allocation.
+_ALLOCATION_ANNOTATIONS = {
+    f"{prefix}{name}": WHOLE
+    for prefix in ("metallb.io/", "metallb.universe.tf/")
+    for name in ("allow-shared-ip", "loadBalancerIPs", "address-pool")
+}
+ALLOCATION_TEMPLATES: dict[str, Manifest] = {
+    "Service": {
+        "metadata": {"annotations": _ALLOCATION_ANNOTATIONS},
+        "spec": {
+            field: WHOLE
+            for field in (
+                "type",
+                "externalTrafficPolicy",
+                "selector",
+                "ports",
+                "loadBalancerIP",
+                "loadBalancerClass",
+                "ipFamilies",
+                "ipFamilyPolicy",
+            )
+        },
+    },
+}
+
+_MISSING = object()
+
+
+def from_api_server(body: Manifest) -> bool:
+    """Whether the object was read from a cluster (the API server stamps uid/resourceVersion)."""
+    metadata = body.get("metadata") or {}
+    return any(metadata.get(field) for field in ("uid", "resourceVersion", "creationTimestamp"))
+
+
+def normalise_desired(desired: Manifest) -> Manifest:
+    """The desired manifest as compared: no status or server metadata, stringData folded in."""
+    body = copy.deepcopy(desired)
+    _drop_common(body)
+    if body.get("kind") == "Secret":
+        _fold_string_data(body)
+    _drop_empty_maps(body)
+    return body
+
+
+def normalise_live(live: Manifest, desired: Manifest) -> Manifest:
+    """The live object as compared with `normalise_desired(desired)`.
+
+    Fields somebody else owns are left out: the live object is projected onto what desired
+    sets plus what its appliers recorded (last-applied-configuration, Apply field sets); with
+    no such record, plus the allocation fields. Objects never seen by an API server (a git
+    ref) are compared whole.
+    """
+    kind = str(live.get("kind") or "")
+    body = copy.deepcopy(live)
+    _drop_common(body)
+    _drop_marks(body, desired, kind)
+    for path in SERVER_FIELDS.get(kind, ()):
+        if _get(desired, path) is _MISSING:
+            _delete(body, path)
+    for path, default in DEFAULTS.get(kind, ()):
+        if _get(desired, path) is _MISSING and _get(body, path) == default:
+            _delete(body, path)
+    if kind == "Service":
+        _normalise_service(body, desired, from_api_server(live))
+    if from_api_server(live):
+        applied = applied_template(live)
+        owned = applied if applied is not None else ALLOCATION_TEMPLATES.get(kind, {})
+        body = project(body, union(normalise_desired(desired), owned))
+    _drop_empty_maps(body)
+    return body
+
+
+def _drop_common(body: Manifest) -> None:
+    body.pop("status", None)
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict):
+        for field in SERVER_METADATA:
+            metadata.pop(field, None)
+        # The object key carries the namespace; a manifest may leave it to the default.
+        metadata.pop("namespace", None)
+        annotations = metadata.get("annotations")
+        if isinstance(annotations, dict):
+            annotations.pop(LAST_APPLIED, None)
+
+
+def _drop_marks(body: Manifest, desired: Manifest, kind: str) -> None:
+    """Drop tool-written labels and annotations that the desired manifest does not set."""
+    metadata = body.get("metadata")
+    if not isinstance(metadata, dict):
+        return
+    desired_meta = desired.get("metadata") or {}
+    ignored_labels = IGNORED_LABELS | set(SERVER_LABELS.get(kind, ()))
+    for section, ignored in (("annotations", IGNORED_ANNOTATIONS), ("labels", ignored_labels)):
+        values = metadata.get(section)
+        wanted = desired_meta.get(section) or {}
+        if not isinstance(values, dict):
+            continue
+        for key in list(values):
+            if key in wanted:
+                continue
+            if key in ignored or key.startswith(IGNORED_PREFIXES):
+                del values[key]
+
+
+def _normalise_service(body: Manifest, desired: Manifest, served: bool) -> None:
+    spec = body.get("spec")
+    if not isinstance(spec, dict):
+        return
+    desired_spec = desired.get("spec") or {}
+    families = spec.get("ipFamilies")
+    # The API server picks the cluster's primary family when a manifest names none; an
+    # object from a git ref only has ipFamilies when somebody wrote them (IPv4 is the default).
+    single = isinstance(families, list) and len(families) == 1
+    if "ipFamilies" not in desired_spec and single and (served or families == ["IPv4"]):
+        del spec["ipFamilies"]
+    if isinstance(spec.get("ports"), list):
+        desired_ports = desired_spec.get("ports")
+        wanted = (
+            [p for p in desired_ports if isinstance(p, Mapping)]
+            if isinstance(desired_ports, list)
+            else []
+        )
+        spec["ports"] = _order_like([_normalise_port(p, wanted) for p in spec["ports"]], wanted)
+
+
+def _normalise_port(port: Any, desired_ports: list[Mapping[str, Any]]) -> Any:
+    if not isinstance(port, dict):
+        return port
+    match = next((d for d in desired_ports if identities(d) & identities(port)), {})
+    if "nodePort" not in match:
+        port.pop("nodePort", None)
+    if "targetPort" not in match and _same_int(port.get("targetPort"), port.get("port")):
+        del port["targetPort"]  # the API server copies `port` into an unset targetPort
+    if "protocol" not in match and port.get("protocol") == "TCP":
+        del port["protocol"]
+    return port
+
+
+def _same_int(first: Any, second: Any) -> bool:
+    # targetPort "80" is a port *name* to Kubernetes (and an invalid one), never the number 80.
+    return type(first) is int and type(second) is int and first == second
+
+
+def _order_like(items: list[Any], desired: list[Mapping[str, Any]]) -> list[Any]:
+    """Live list elements in the order of the desired elements they match; others after."""
+
+    def rank(entry: tuple[int, Any]) -> tuple[int, int]:
+        position, item = entry
+        ids = identities(item)
+        index = next((i for i, d in enumerate(desired) if identities(d) & ids), len(desired))
+        return (index, position)
+
+    return [item for _, item in sorted(enumerate(items), key=rank)]
+
+
+def _fold_string_data(body: Manifest) -> None:
+    """stringData is write-only: the API server merges it into data, base64-encoded."""
+    string_data = body.pop("stringData", None)
+    if not isinstance(string_data, Mapping):
+        return
+    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    for key, value in string_data.items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    body["data"] = data
+
+
+def _drop_empty_maps(body: Manifest) -> None:
+    # An empty label or annotation map means the same to Kubernetes as none at all.
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict):
+        for section in ("labels", "annotations"):
+            if metadata.get(section) in ({}, None) and section in metadata:
+                del metadata[section]
+
+
+def _get(body: Any, path: Path) -> Any:
+    for part in path:
+        if not isinstance(body, Mapping) or part not in body:
+            return _MISSING
+        body = body[part]
+    return body
+
+
+def _delete(body: Any, path: Path) -> None:
+    parent = _get(body, path[:-1])
+    if isinstance(parent, dict):
+        parent.pop(path[-1], None)
