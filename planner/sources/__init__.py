@@ -1,0 +1,22 @@
+"""Reading desired and live state into `KubeObject`s that remember their origin.
+
+from planner.sources import load_desired, load_live_file
+desired = load_desired(["manifests/"])
+live = load_live_file("snapshot.yaml")
+"""
+
+from __future__ import annotations
+
+from planner.sources.desired import DesiredState, load_desired
+from planner.sources.helm import HelmOptions
+from planner.sources.live import LiveState, load_live_file, load_live_git, load_live_kubectl
+
+__all__ = [
+    "DesiredState",
+    "HelmOptions",
+    "LiveState",
+    "load_desired",
+    "load_live_file",
+    "load_live_git",
+    "load_live_kubectl",
+]

@@ -1,0 +1,169 @@
+"""The desired state: what the repo says, from files, directories, stdin, kustomize and helm.
+
+    >>> state = load_desired(["manifests/"])  # doctest: +SKIP
+    >>> state.services["dns/dns-tcp"]["spec"]["type"]  # doctest: +SKIP
+    'LoadBalancer'
+
+Directories are walked recursively (*.yaml, *.yml, *.json, sorted by path, hidden entries
+skipped); a directory holding a kustomization is rendered by kustomize and one holding Chart.yaml
+by `helm template`, wherever it appears in the walk, instead of being walked.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from planner.errors import InputError
+from planner.objects import KubeObject, Manifest
+from planner.sources.documents import Parsed, parse_yaml, read_documents
+from planner.sources.helm import HelmOptions, is_chart_dir, render_chart
+from planner.sources.kinds import (
+    DEFAULT_NAMESPACE,
+    check_unique,
+    namespaces_of,
+    pools_of,
+    services_of,
+    to_objects,
+)
+from planner.sources.kustomize import is_kustomization_dir, render_kustomization
+
+STDIN = "-"
+STDIN_LABEL = "<stdin>"
+MANIFEST_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input: a manifest file, a directory rendered by kustomize or helm, or stdin."""
+
+    path: Path
+    label: str  # how messages and origins name it
+    kind: str  # "file" | "kustomize" | "helm" | "stdin"
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """The objects the repo declares (in source order) and notes on what was skipped."""
+
+    objects: list[KubeObject]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def services(self) -> dict[str, Manifest]:
+        return services_of(self.objects)
+
+    @property
+    def pools(self) -> list[Manifest]:
+        return pools_of(self.objects)
+
+    @property
+    def namespaces(self) -> dict[str, dict[str, str]]:
+        return namespaces_of(self.objects)
+
+
+def load_desired(
+    paths: Sequence[str], stdin: TextIO | None = None, helm: HelmOptions | None = None
+) -> DesiredState:
+    """Load every object from `paths` (files, directories, "-" for stdin); duplicates are errors."""
+    if list(paths).count(STDIN) > 1:
+        raise InputError('"-" (stdin) can be given only once')
+    sources = [source for path in paths for source in find_sources(path)]
+    return load_sources(sources, stdin=stdin, helm=helm)
+
+
+def find_sources(path: str, label: str | None = None) -> list[Source]:
+    """The sources under one command-line path, in reading order; `label` names it in messages."""
+    if path == STDIN:
+        return [Source(Path(STDIN), STDIN_LABEL, "stdin")]
+    disk = Path(path)
+    name = label if label is not None else os.path.normpath(path)
+    if disk.is_dir():
+        return list(_walk(disk, name, set()))
+    if not disk.exists():
+        raise InputError(f"`{name}` does not exist")
+    return [Source(disk, name, "file")]
+
+
+def load_sources(
+    sources: Iterable[Source], stdin: TextIO | None = None, helm: HelmOptions | None = None
+) -> DesiredState:
+    """Read, render and parse `sources` into one desired state; duplicates are errors."""
+    helm = helm or HelmOptions()
+    objects: list[KubeObject] = []
+    notes: list[str] = []
+    for source in sources:
+        found, found_notes = _objects_of(source, stdin, helm)
+        objects.extend(found)
+        notes.extend(found_notes)
+    check_unique(objects)
+    return DesiredState(objects, notes)
+
+
+def _objects_of(
+    source: Source, stdin: TextIO | None, helm: HelmOptions
+) -> tuple[list[KubeObject], list[str]]:
+    """The objects of one source, and the notes about what it skipped."""
+    rendered_by = None
+    default_namespace = DEFAULT_NAMESPACE
+    if source.kind == "kustomize":
+        rendered_by = "kustomize"
+        parsed = parse_yaml(render_kustomization(source.path), source.label, "kustomize")
+    elif source.kind == "helm":
+        rendered_by = "helm"
+        default_namespace = helm.namespace or DEFAULT_NAMESPACE
+        parsed = parse_yaml(render_chart(source.path, helm), source.label, "helm template")
+    elif source.kind == "stdin":
+        parsed = parse_yaml((stdin or sys.stdin).read(), source.label)
+    else:
+        parsed = read_documents(source.path, source.label)
+    return _with_notes(parsed, rendered_by, default_namespace)
+
+
+def _with_notes(
+    parsed: Parsed, rendered_by: str | None, default_namespace: str
+) -> tuple[list[KubeObject], list[str]]:
+    objects, notes = to_objects(parsed.documents, rendered_by, default_namespace)
+    return objects, parsed.notes + notes
+
+
+def _walk(directory: Path, label: str, seen: set[Path]) -> Iterator[Source]:
+    """Sources under a directory: rendered as a unit, or its manifest files sorted by path."""
+    if is_kustomization_dir(directory):
+        yield Source(directory, label, "kustomize")
+        return
+    if is_chart_dir(directory):
+        yield Source(directory, label, "helm")
+        return
+    real = directory.resolve()
+    if real in seen:
+        return  # a symlink loop
+    seen.add(real)
+    for entry in _entries(directory, label):
+        if entry.name.startswith("."):
+            continue
+        child_label = _join_label(label, entry.name)
+        if entry.is_dir():
+            yield from _walk(Path(entry.path), child_label, seen)
+        elif Path(entry.name).suffix.lower() in MANIFEST_SUFFIXES:
+            yield Source(Path(entry.path), child_label, "file")
+
+
+def _entries(directory: Path, label: str) -> list[os.DirEntry[str]]:
+    """A directory's entries sorted by name; InputError when it cannot be listed."""
+    try:
+        with os.scandir(directory) as entries:
+            return sorted(entries, key=lambda entry: entry.name)
+    except OSError as err:
+        raise InputError(f"cannot read the directory `{label}`: {err.strerror or err}") from err
+
+
+def _join_label(label: str, name: str) -> str:
+    """The label of a directory entry: "dir/name", or "name" under "." / "REF:"."""
+    if label == ".":
+        return name
+    return f"{label}{name}" if label.endswith(("/", ":")) else f"{label}/{name}"

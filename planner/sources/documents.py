@@ -1,0 +1,270 @@
+"""Parse YAML and JSON text into Kubernetes documents that remember where they came from.
+
+Each document keeps an `Origin` (file, 0-based document index, 1-based line of its first
+content). `List` kinds are unrolled; empty documents are dropped; mappings without
+apiVersion/kind are skipped with a note the caller reports. Bad input raises `InputError`.
+
+    >>> parsed = parse_yaml("apiVersion: v1\\nkind: Service\\nmetadata: {name: dns}\\n", "a.yaml")
+    >>> parsed.documents[0].origin
+    Origin(file='a.yaml', document=0, line=1)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from planner.errors import InputError, Origin
+from planner.objects import Manifest
+
+try:  # the C loader is several times faster; the pure-Python one gives the same results
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover - only without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+# How many nodes YAML aliases may add to one document once expanded; beyond that the document
+# is refused as an alias bomb ("billion laughs") before anything walks or copies it.
+ALIAS_NODE_BUDGET = 100_000
+
+JSON_SUFFIXES = frozenset({".json"})
+
+
+class _Loader(_SafeLoader):
+    """The safe loader, keeping timestamps as strings as Kubernetes' own YAML reader does."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_str)
+
+
+@dataclass(frozen=True)
+class Document:
+    """One Kubernetes manifest and where it starts."""
+
+    body: Manifest
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """The documents of one input and the notes about what was skipped."""
+
+    documents: list[Document] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def read_documents(path: Path, label: str | None = None) -> Parsed:
+    """Read and parse one file (JSON by its suffix, else YAML); `label` names it in messages."""
+    name = label if label is not None else str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read the file: {err.strerror or err}", Origin(name)) from err
+    text = decode_text(data, name)
+    if path.suffix.lower() in JSON_SUFFIXES:
+        return parse_json(text, name)
+    return parse_yaml(text, name)
+
+
+def decode_text(data: bytes, file: str) -> str:
+    """UTF-8 text (a byte-order mark is dropped), or InputError naming the line of a bad byte."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        before = data[: err.start].decode("utf-8-sig", errors="replace")
+        origin = Origin(file, _document_index_at(before), before.count("\n") + 1)
+        raise InputError(f"the file is not UTF-8 text (byte {err.start})", origin) from err
+
+
+def parse_yaml(text: str, file: str, rendered_by: str | None = None) -> Parsed:
+    """Parse a YAML stream (one or more documents) into Kubernetes documents."""
+    parsed = Parsed()
+    loader = _Loader(text)
+    index = 0
+    may_alias = "&" in text and "*" in text  # no anchor, no alias: skip the budget walk
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            origin = Origin(file, index, node.start_mark.line + 1)
+            if may_alias:
+                _check_alias_budget(node, origin)
+            _collect(loader.construct_document(node), node, origin, parsed)
+            index += 1
+    except yaml.MarkedYAMLError as err:
+        raise _malformed_yaml(err, file, index, rendered_by) from err
+    except yaml.YAMLError as err:
+        raise InputError(f"malformed YAML{_in(rendered_by)}: {err}", Origin(file, index)) from err
+    except RecursionError as err:
+        raise InputError("the document is nested too deeply", Origin(file, index)) from err
+    finally:
+        loader.dispose()
+    return parsed
+
+
+def parse_json(text: str, file: str) -> Parsed:
+    """Parse one JSON document into Kubernetes documents (List items get the List's line)."""
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as err:
+        origin = Origin(file, 0, err.lineno)
+        raise InputError(f"malformed JSON: {err.msg} (column {err.colno})", origin) from err
+    except RecursionError as err:
+        raise InputError("the document is nested too deeply", Origin(file)) from err
+    parsed = Parsed()
+    stripped = text.lstrip()
+    _collect(body, None, Origin(file, 0, text[: len(text) - len(stripped)].count("\n") + 1), parsed)
+    return parsed
+
+
+def _collect(body: Any, node: yaml.Node | None, origin: Origin, parsed: Parsed) -> None:
+    """Add one parsed document to `parsed`: as is, unrolled from a List, or as a note."""
+    if body is None:
+        return  # an empty document, e.g. after a trailing `---` or a disabled helm template
+    if not isinstance(body, dict):
+        raise InputError(f"the document is {_a_type(body)}, not a mapping", origin)
+    if _is_list(body, origin):
+        _collect_items(body, node, origin, parsed)
+    elif _is_kubernetes(body, origin):
+        parsed.documents.append(Document(body, origin))
+    else:
+        parsed.notes.append(f"{origin}: skipped a document without apiVersion and kind")
+
+
+def _is_kubernetes(body: Manifest, origin: Origin) -> bool:
+    """True for a mapping with apiVersion and kind; InputError when they are not strings."""
+    if not body.get("apiVersion") or not body.get("kind"):
+        return False
+    for field_name in ("apiVersion", "kind"):
+        if not isinstance(body[field_name], str):
+            raise InputError(
+                f"`{field_name}` must be a string, not {_a_type(body[field_name])}", origin
+            )
+    return True
+
+
+def _is_list(body: Manifest, origin: Origin) -> bool:
+    """True for a `List` (or `ServiceList`...) whose items are to be unrolled."""
+    kind = body.get("kind")
+    if not isinstance(kind, str) or not kind.endswith("List") or "items" not in body:
+        return False
+    if not isinstance(body["items"], list | None):
+        raise InputError(f"`items` of the {kind} must be a list", origin)
+    return True
+
+
+def _collect_items(body: Manifest, node: yaml.Node | None, origin: Origin, parsed: Parsed) -> None:
+    """Unroll a List: each item keeps the List's file and document, with its own line."""
+    items = body["items"] or []
+    lines = _item_lines(node, len(items), origin.line)
+    for position, (item, line) in enumerate(zip(items, lines, strict=True)):
+        item_origin = Origin(origin.file, origin.document, line)
+        if not isinstance(item, dict):
+            message = f"item {position + 1} of the {body['kind']} is {_a_type(item)}, not a mapping"
+            raise InputError(message, item_origin)
+        item = _with_list_kind(item, body)
+        if _is_kubernetes(item, item_origin):
+            parsed.documents.append(Document(item, item_origin))
+        else:
+            parsed.notes.append(f"{item_origin}: skipped a List item without apiVersion and kind")
+
+
+def _with_list_kind(item: Manifest, body: Manifest) -> Manifest:
+    """An item of a typed list (`ServiceList`) as the API server omits it: kind filled in."""
+    kind = body["kind"][: -len("List")]
+    if item.get("kind") or not kind:
+        return item
+    return {**item, "kind": kind, "apiVersion": item.get("apiVersion") or body.get("apiVersion")}
+
+
+def _item_lines(node: yaml.Node | None, count: int, fallback: int) -> list[int]:
+    """1-based lines of a List's items from its composed node (the List's line without one)."""
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            is_items = key_node.value == "items" and isinstance(value_node, yaml.SequenceNode)
+            if is_items and len(value_node.value) == count:
+                return [item.start_mark.line + 1 for item in value_node.value]
+    return [fallback] * count
+
+
+def _check_alias_budget(root: yaml.Node, origin: Origin) -> None:
+    """Refuse a document whose aliases expand it by more than ALIAS_NODE_BUDGET nodes."""
+    expanded: dict[int, int] = {}  # id(node) -> node count with aliases expanded
+    on_path: set[int] = set()
+    stack: list[yaml.Node] = [root]
+    while stack:
+        node = stack[-1]
+        if id(node) in expanded:
+            stack.pop()
+        elif id(node) not in on_path:
+            on_path.add(id(node))
+            stack.extend(_unvisited_children(node, expanded, on_path, origin))
+        else:
+            stack.pop()
+            on_path.discard(id(node))
+            expanded[id(node)] = 1 + sum(expanded[id(child)] for child in _children(node))
+    if expanded[id(root)] - len(expanded) > ALIAS_NODE_BUDGET:
+        message = (
+            f"YAML aliases expand this document by more than {ALIAS_NODE_BUDGET:,} nodes "
+            "(an alias bomb?); refusing to load it"
+        )
+        raise InputError(message, origin)
+
+
+def _unvisited_children(
+    node: yaml.Node, expanded: dict[int, int], on_path: set[int], origin: Origin
+) -> list[yaml.Node]:
+    """Children still to size; InputError on an alias that points back at its own ancestor."""
+    pending = []
+    for child in _children(node):
+        if id(child) in on_path:
+            raise InputError("a YAML alias refers to its own enclosing node (a cycle)", origin)
+        if id(child) not in expanded:
+            pending.append(child)
+    return pending
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _malformed_yaml(
+    err: yaml.MarkedYAMLError, file: str, index: int, rendered_by: str | None
+) -> InputError:
+    """One sentence from a YAML error, without the source snippet (it may hold a secret)."""
+    mark = err.problem_mark or err.context_mark
+    line = mark.line + 1 if mark is not None else 1
+    column = f" (column {mark.column + 1})" if mark is not None else ""
+    what = " ".join(part for part in (err.problem, err.context) if part) or "cannot be parsed"
+    return InputError(
+        f"malformed YAML{_in(rendered_by)}: {what}{column}", Origin(file, index, line)
+    )
+
+
+def _in(rendered_by: str | None) -> str:
+    return f" in the output of {rendered_by}" if rendered_by else ""
+
+
+def _a_type(value: Any) -> str:
+    """A value's YAML type in words: "a list", "a string"..."""
+    names = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+    return names.get(type(value), f"a {type(value).__name__}")
+
+
+def _document_index_at(prefix: str) -> int:
+    """The 0-based index of the YAML document in which the text after `prefix` lies."""
+    index = 0
+    started = False  # the first `---` only opens document 0 when nothing came before it
+    for line in prefix.splitlines():
+        if line.startswith("---"):
+            index += 1 if started else 0
+            started = True
+        elif line.strip() and not line.lstrip().startswith(("#", "%")):
+            started = True
+    return index

@@ -1,0 +1,162 @@
+"""From parsed documents to `KubeObject`s: identity keys, scope, duplicates, and the kinds the
+planner reads (Services, MetalLB pools, Namespaces).
+
+    >>> doc = Document({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "dns"}},
+    ...                Origin("a.yaml"))
+    >>> objects, notes = to_objects([doc])
+    >>> objects[0].key
+    ObjectKey(kind='Service', namespace='default', name='dns')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from planner.errors import InputError, Origin
+from planner.objects import KubeObject, Manifest, ObjectKey
+from planner.sources.documents import Document
+
+DEFAULT_NAMESPACE = "default"
+
+# Kinds without a namespace; every other kind (custom resources included) is namespaced.
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        # core and built-in API groups
+        "APIService",
+        "CertificateSigningRequest",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ComponentStatus",
+        "CSIDriver",
+        "CSINode",
+        "CustomResourceDefinition",
+        "FlowSchema",
+        "IngressClass",
+        "IPAddress",
+        "MutatingAdmissionPolicy",
+        "MutatingAdmissionPolicyBinding",
+        "MutatingWebhookConfiguration",
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "PodSecurityPolicy",
+        "PriorityClass",
+        "PriorityLevelConfiguration",
+        "RuntimeClass",
+        "SelfSubjectAccessReview",
+        "SelfSubjectReview",
+        "SelfSubjectRulesReview",
+        "ServiceCIDR",
+        "StorageClass",
+        "SubjectAccessReview",
+        "TokenReview",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "ValidatingWebhookConfiguration",
+        "VolumeAttachment",
+        # widely used add-ons
+        "ClusterIssuer",  # cert-manager
+        "ClusterPolicy",  # kyverno
+        "ClusterSecretStore",  # external-secrets
+        "GatewayClass",  # Gateway API
+    }
+)
+
+METALLB_GROUP = "metallb.io"
+
+
+def is_cluster_scoped(kind: str) -> bool:
+    """True for kinds that live outside any namespace (by the table above)."""
+    return kind in CLUSTER_SCOPED_KINDS
+
+
+def object_key(
+    body: Manifest, origin: Origin, default_namespace: str = DEFAULT_NAMESPACE
+) -> ObjectKey:
+    """The (kind, namespace, name) of a manifest; InputError when its metadata is unusable."""
+    kind = body["kind"]
+    metadata = _metadata(body, origin)
+    name = metadata.get("name")
+    if name is None or name == "":
+        raise InputError(f"the {kind} has no `metadata.name`", origin)
+    if not isinstance(name, str):
+        raise InputError(f"`metadata.name` of the {kind} must be a string", origin)
+    if is_cluster_scoped(kind):
+        return ObjectKey(kind, "", name)
+    namespace = metadata.get("namespace") or default_namespace
+    if not isinstance(namespace, str):
+        raise InputError(f"`metadata.namespace` of the {kind} {name} must be a string", origin)
+    return ObjectKey(kind, namespace, name)
+
+
+def to_objects(
+    documents: Iterable[Document],
+    rendered_by: str | None = None,
+    default_namespace: str = DEFAULT_NAMESPACE,
+) -> tuple[list[KubeObject], list[str]]:
+    """KubeObjects for documents, and notes for those that cannot be planned (generateName)."""
+    objects: list[KubeObject] = []
+    notes: list[str] = []
+    for document in documents:
+        metadata = _metadata(document.body, document.origin)
+        if not metadata.get("name") and metadata.get("generateName"):
+            kind = document.body["kind"]
+            notes.append(f"{document.origin}: skipped a {kind} named by generateName")
+            continue
+        key = object_key(document.body, document.origin, default_namespace)
+        objects.append(KubeObject(key, document.body, document.origin, rendered_by))
+    return objects, notes
+
+
+def check_unique(objects: Iterable[KubeObject]) -> None:
+    """InputError naming both origins when two objects share a kind, namespace and name."""
+    first_seen: dict[ObjectKey, KubeObject] = {}
+    for obj in objects:
+        earlier = first_seen.setdefault(obj.key, obj)
+        if earlier is not obj:
+            message = f"{obj.key} is defined twice (first at {_where(earlier)})"
+            raise InputError(message, obj.origin)
+
+
+def services_of(objects: Iterable[KubeObject]) -> dict[str, Manifest]:
+    """Service manifests by "namespace/name", sorted by that key."""
+    found = {obj.key.svc_key: obj.body for obj in objects if obj.key.kind == "Service"}
+    return dict(sorted(found.items()))
+
+
+def pools_of(objects: Iterable[KubeObject]) -> list[Manifest]:
+    """MetalLB configuration manifests: IPAddressPools and the pre-0.13 ConfigMap, sorted."""
+    return [obj.body for obj in sorted(objects, key=lambda o: o.key) if is_pool_manifest(obj.body)]
+
+
+def namespaces_of(objects: Iterable[KubeObject]) -> dict[str, dict[str, str]]:
+    """Namespace name -> its labels (for pools pinned by namespace selectors), sorted."""
+    found = {
+        obj.key.name: dict((obj.body.get("metadata") or {}).get("labels") or {})
+        for obj in objects
+        if obj.key.kind == "Namespace"
+    }
+    return dict(sorted(found.items()))
+
+
+def is_pool_manifest(body: Manifest) -> bool:
+    """True for a MetalLB IPAddressPool or a legacy MetalLB ConfigMap with `address-pools`."""
+    if body.get("kind") == "IPAddressPool":
+        return str(body.get("apiVersion", "")).startswith(f"{METALLB_GROUP}/")
+    if body.get("kind") == "ConfigMap":
+        config = (body.get("data") or {}).get("config")
+        return isinstance(config, str) and "address-pools" in config
+    return False
+
+
+def _metadata(body: Manifest, origin: Origin) -> Manifest:
+    metadata = body.get("metadata")
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise InputError(f"`metadata` of the {body['kind']} must be a mapping", origin)
+    return metadata
+
+
+def _where(obj: KubeObject) -> str:
+    return str(obj.origin) if obj.origin else "an object the planner made"

@@ -1,0 +1,186 @@
+"""The live state: what the cluster runs, from a saved snapshot, from kubectl, or from a git ref.
+
+    >>> live = load_live_file("snapshot.yaml")  # doctest: +SKIP
+    >>> live.services["dns/dns-tcp"]["status"]  # doctest: +SKIP
+    {'loadBalancer': {'ingress': [{'ip': '192.168.10.53'}]}}
+
+`--live-git REF` reads the desired sources as they were at REF instead (the pull-request check
+without cluster access): its state has `from_git=True` and no statuses.
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+
+from planner.errors import InputError, ToolFailedError
+from planner.objects import KubeObject, Manifest
+from planner.sources.desired import STDIN, Source, find_sources, load_sources
+from planner.sources.documents import parse_yaml, read_documents
+from planner.sources.helm import HelmOptions
+from planner.sources.kinds import check_unique, namespaces_of, pools_of, services_of, to_objects
+from planner.tools import run_tool
+
+LIVE_RESOURCES = "svc,ipaddresspools.metallb.io,namespaces"
+KUBECTL_REQUEST_TIMEOUT = "60s"
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """What runs (or ran at a git ref): all objects, and the parts the MetalLB model reads."""
+
+    objects: list[KubeObject]
+    services: dict[str, Manifest]  # "namespace/name" -> manifest, sorted
+    pools: list[Manifest]  # IPAddressPools and the legacy MetalLB ConfigMap, raw
+    namespaces: dict[str, dict[str, str]]  # name -> labels
+    from_git: bool = False  # True: read from a git ref, so statuses (assigned IPs) are unknown
+    notes: list[str] = field(default_factory=list)
+
+
+def live_state(
+    objects: list[KubeObject], notes: Iterable[str] = (), from_git: bool = False
+) -> LiveState:
+    """A LiveState from objects (duplicates are an error)."""
+    check_unique(objects)
+    return LiveState(
+        objects=objects,
+        services=services_of(objects),
+        pools=pools_of(objects),
+        namespaces=namespaces_of(objects),
+        from_git=from_git,
+        notes=list(notes),
+    )
+
+
+def load_live_file(path: str) -> LiveState:
+    """A snapshot saved from `kubectl get svc,ipaddresspools.metallb.io,namespaces -A -o yaml`
+    (a List or a stream of documents; JSON when the file ends in .json)."""
+    disk = Path(path)
+    if not disk.exists():
+        raise InputError(f"the live snapshot `{path}` does not exist")
+    parsed = read_documents(disk, path)
+    objects, notes = to_objects(parsed.documents)
+    return live_state(objects, parsed.notes + notes)
+
+
+def kubectl_get_argv(context: str | None = None) -> list[str]:
+    """argv of the kubectl call that reads the live state (optionally in a kubeconfig context)."""
+    argv = ["kubectl"]
+    if context:
+        argv += ["--context", context]
+    return argv + [
+        "get",
+        LIVE_RESOURCES,
+        "-A",
+        "-o",
+        "yaml",
+        f"--request-timeout={KUBECTL_REQUEST_TIMEOUT}",
+    ]
+
+
+def load_live_kubectl(context: str | None = None) -> LiveState:
+    """Read the live state from the cluster with kubectl (read-only: one `kubectl get`)."""
+    argv = kubectl_get_argv(context)
+    label = f"kubectl get {LIVE_RESOURCES}" + (f" (context {context})" if context else "")
+    parsed = parse_yaml(run_tool(argv), label, "kubectl")
+    objects, notes = to_objects(parsed.documents)
+    return live_state(objects, parsed.notes + notes)
+
+
+def load_live_git(
+    ref: str,
+    paths: Sequence[str],
+    repo: str | None = None,
+    helm: HelmOptions | None = None,
+) -> LiveState:
+    """The desired sources `paths` as they were at git `ref`, rendered as at that ref.
+
+    `paths` are as on the command line (relative to the current directory); the repository is
+    the one holding `repo` (default: the current directory). A path missing at `ref` reads as empty.
+    """
+    if STDIN in paths:
+        raise InputError('--live-git cannot read stdin ("-") as it was at a git ref')
+    top = _repo_top(repo or ".")
+    commit = _resolve_commit(top, ref)
+    with tempfile.TemporaryDirectory(prefix="planner-git-") as scratch:
+        tree = Path(scratch) / "tree"
+        _export_tree(top, commit, tree, Path(scratch) / "tree.tar")
+        sources, notes = _sources_at_ref(paths, top, tree, ref)
+        desired = load_sources(sources, helm=_helm_at_ref(helm, top, tree))
+    return live_state(desired.objects, notes + desired.notes, from_git=True)
+
+
+def _repo_top(directory: str) -> Path:
+    """The top directory of the git work tree holding `directory`."""
+    try:
+        out = run_tool(["git", "-C", directory, "rev-parse", "--show-toplevel"])
+    except ToolFailedError as err:
+        raise InputError(f"--live-git needs a git repository; `{directory}` is not in one") from err
+    return Path(out.strip())
+
+
+def _resolve_commit(top: Path, ref: str) -> str:
+    """The commit id `ref` names, or InputError (a ref that looks like an option included)."""
+    if ref.startswith("-"):
+        raise InputError(f"`{ref}` is not a git ref")
+    try:
+        out = run_tool(
+            ["git", "-C", str(top), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"]
+        )
+    except ToolFailedError as err:
+        message = f"`{ref}` is not a commit in the git repository at {top} (in CI, fetch it first)"
+        raise InputError(message) from err
+    return out.strip()
+
+
+def _export_tree(top: Path, commit: str, tree: Path, archive: Path) -> None:
+    """Write the files of `commit` under `tree` (git archive; the work tree is not touched)."""
+    run_tool(["git", "-C", str(top), "archive", "--format=tar", f"--output={archive}", commit])
+    tree.mkdir()
+    with tarfile.open(archive) as tar:
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: refuse links out of the tree
+            tar.extractall(tree, filter="data")
+        else:  # pragma: no cover - older 3.11 patch releases
+            tar.extractall(tree)  # the archive is git's own output
+
+
+def _sources_at_ref(
+    paths: Sequence[str], top: Path, tree: Path, ref: str
+) -> tuple[list[Source], list[str]]:
+    """Sources of each path inside the exported tree, labelled `REF:path`; notes for absent ones."""
+    sources: list[Source] = []
+    notes: list[str] = []
+    for path in paths:
+        relative = _relative_to_repo(path, top)
+        label = f"{ref}:{relative.as_posix()}" if relative.parts else f"{ref}:"
+        at_ref = tree / relative
+        if at_ref.exists():
+            sources.extend(find_sources(str(at_ref), label))
+        else:
+            notes.append(f"{label}: does not exist at {ref}; read as empty")
+    return sources, notes
+
+
+def _relative_to_repo(path: str, top: Path) -> PurePath:
+    """`path` (relative to the current directory) relative to the repository top."""
+    relative = os.path.relpath(os.path.realpath(path), os.path.realpath(top))
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        raise InputError(f"`{path}` is outside the git repository at {top}")
+    return PurePath("" if relative == os.curdir else relative)
+
+
+def _helm_at_ref(helm: HelmOptions | None, top: Path, tree: Path) -> HelmOptions:
+    """Helm options whose values files inside the repository are read as at the ref."""
+    helm = helm or HelmOptions()
+    values = []
+    for values_file in helm.values:
+        try:
+            at_ref = tree / _relative_to_repo(values_file, top)
+        except InputError:
+            at_ref = Path(values_file)  # outside the repository: used as it is
+        values.append(str(at_ref) if at_ref.exists() else values_file)
+    return HelmOptions(helm.release, helm.namespace, tuple(values))
