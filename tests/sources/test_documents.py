@@ -1,0 +1,283 @@
+"""planner.sources.documents: YAML/JSON streams into documents with origins; bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from planner.errors import InputError, Origin
+from planner.sources import documents
+from planner.sources.documents import (
+    ALIAS_NODE_BUDGET,
+    parse_json,
+    parse_yaml,
+    read_documents,
+)
+
+SERVICE = "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n"
+
+
+def _write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return path
+
+
+def test_the_c_loader_is_used_when_libyaml_is_present() -> None:
+    if not yaml.__with_libyaml__:
+        pytest.skip("PyYAML was built without libyaml; the pure-Python loader is used")
+    assert issubclass(documents._Loader, yaml.CSafeLoader)
+
+
+def test_multi_document_stream_keeps_file_index_and_first_content_line(tmp_path: Path) -> None:
+    text = (
+        "# leading comment\n"
+        + SERVICE.format(name="a")
+        + "---\n# comment inside the second document\n\n"
+        + SERVICE.format(name="b")
+        + "---\n---\n"  # an empty document still counts as one
+        + SERVICE.format(name="c")
+    )
+    parsed = read_documents(_write(tmp_path, "svc.yaml", text), "repo/svc.yaml")
+    origins = [doc.origin for doc in parsed.documents]
+    assert origins == [
+        Origin("repo/svc.yaml", 0, 2),
+        Origin("repo/svc.yaml", 1, 9),
+        Origin("repo/svc.yaml", 3, 15),
+    ]
+    assert [doc.body["metadata"]["name"] for doc in parsed.documents] == ["a", "b", "c"]
+    assert parsed.notes == []
+
+
+def test_a_list_is_unrolled_and_items_keep_their_own_lines() -> None:
+    text = (
+        "apiVersion: v1\nkind: List\nitems:\n"
+        "- apiVersion: v1\n  kind: Service\n  metadata: {name: a}\n"
+        "- apiVersion: v1\n  kind: Namespace\n  metadata: {name: dns}\n"
+    )
+    parsed = parse_yaml("---\n" + SERVICE.format(name="x") + "---\n" + text, "live.yaml")
+    assert [(d.body["kind"], d.origin) for d in parsed.documents] == [
+        ("Service", Origin("live.yaml", 0, 2)),
+        ("Service", Origin("live.yaml", 1, 10)),
+        ("Namespace", Origin("live.yaml", 1, 13)),
+    ]
+
+
+def test_items_of_a_typed_list_get_the_kind_the_api_server_leaves_out() -> None:
+    text = "apiVersion: v1\nkind: ServiceList\nitems:\n- metadata: {name: a}\n  spec: {}\n"
+    (doc,) = parse_yaml(text, "svcs.yaml").documents
+    assert doc.body == {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "a"},
+        "spec": {},
+    }
+
+
+def test_an_empty_list_gives_no_documents() -> None:
+    assert parse_yaml("apiVersion: v1\nkind: List\nitems: []\n", "l.yaml").documents == []
+    assert parse_yaml("apiVersion: v1\nkind: List\nitems:\n", "l.yaml").documents == []
+
+
+def test_non_kubernetes_documents_are_skipped_with_a_note_and_empty_ones_silently() -> None:
+    text = "---\n---\nfoo: bar\n---\n" + SERVICE.format(name="a") + "---\n"
+    parsed = parse_yaml(text, "mixed.yaml")
+    assert [d.body["metadata"]["name"] for d in parsed.documents] == ["a"]
+    assert parsed.notes == [
+        "mixed.yaml: document 2, line 3: skipped a document without apiVersion and kind"
+    ]
+
+
+def test_list_items_without_apiversion_and_kind_are_noted() -> None:
+    text = "apiVersion: v1\nkind: List\nitems:\n- just: data\n"
+    parsed = parse_yaml(text, "l.yaml")
+    assert parsed.documents == []
+    assert parsed.notes == [
+        "l.yaml: document 1, line 4: skipped a List item without apiVersion and kind"
+    ]
+
+
+def test_timestamps_stay_strings_as_kubernetes_reads_them() -> None:
+    text = SERVICE.format(name="a") + "  annotations:\n    since: 2024-01-02\n"
+    (doc,) = parse_yaml(text, "a.yaml").documents
+    assert doc.body["metadata"]["annotations"]["since"] == "2024-01-02"
+
+
+def test_json_file_is_read_as_json_and_a_json_list_unrolled(tmp_path: Path) -> None:
+    body = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}}],
+    }
+    path = _write(tmp_path, "live.json", "\n\n" + json.dumps(body, indent=2))
+    (doc,) = read_documents(path).documents
+    assert doc.body["metadata"] == {"name": "a"}
+    assert doc.origin == Origin(str(path), 0, 3)
+
+
+# --- bad input: one sentence naming file, document and line -----------------------------------
+
+
+def test_malformed_yaml_names_file_document_and_line_but_not_the_text() -> None:
+    text = (
+        SERVICE.format(name="a") + "---\napiVersion: v1\nkind: Secret\ndata:\n  token: abc: def\n"
+    )
+    with pytest.raises(InputError) as caught:
+        parse_yaml(text, "bad.yaml")
+    message = str(caught.value)
+    assert message.startswith("bad.yaml: document 2, line 9: malformed YAML: ")
+    assert "mapping values are not allowed" in message
+    assert "abc" not in message  # PyYAML's snippet of the line is left out: it may be a secret
+    assert caught.value.origin == Origin("bad.yaml", 1, 9)
+
+
+def test_malformed_json_names_line_and_column(tmp_path: Path) -> None:
+    path = _write(tmp_path, "bad.json", '{\n  "kind": "Service",\n  "apiVersion" "v1"\n}\n')
+    with pytest.raises(InputError) as caught:
+        read_documents(path, "bad.json")
+    assert str(caught.value) == (
+        "bad.json: document 1, line 3: malformed JSON: Expecting ':' delimiter (column 16)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        ("- a\n- b\n", "a list"),
+        ("just a string\n", "a string"),
+        ("42\n", "a number"),
+    ],
+)
+def test_a_document_that_is_not_a_mapping_is_refused(text: str, what: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_yaml(SERVICE.format(name="a") + "---\n" + text, "x.yaml")
+    assert str(caught.value) == f"x.yaml: document 2, line 6: the document is {what}, not a mapping"
+
+
+def test_a_list_item_that_is_not_a_mapping_is_refused_at_its_line() -> None:
+    text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n- oops\n"
+    with pytest.raises(InputError) as caught:
+        parse_yaml(text, "l.yaml")
+    assert str(caught.value) == (
+        "l.yaml: document 1, line 6: item 2 of the List is a string, not a mapping"
+    )
+
+
+def test_items_that_are_not_a_list_are_refused() -> None:
+    with pytest.raises(InputError, match=r"l.yaml: document 1, line 1: `items` of the List"):
+        parse_yaml("apiVersion: v1\nkind: List\nitems: {a: 1}\n", "l.yaml")
+
+
+def test_kind_that_is_not_a_string_is_refused() -> None:
+    with pytest.raises(InputError) as caught:
+        parse_yaml("apiVersion: v1\nkind: [Service]\n", "k.yaml")
+    assert str(caught.value) == "k.yaml: document 1, line 1: `kind` must be a string, not a list"
+
+
+def test_an_unreadable_file_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as caught:
+        read_documents(tmp_path, "manifests")  # a directory cannot be read as a file
+    assert str(caught.value).startswith("manifests: document 1, line 1: cannot read the file")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_a_file_without_read_permission_is_an_input_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, "secret.yaml", SERVICE.format(name="a"))
+    path.chmod(0)
+    with pytest.raises(InputError, match="cannot read the file: Permission denied"):
+        read_documents(path)
+
+
+def test_a_file_that_is_not_utf8_names_the_line_and_document(tmp_path: Path) -> None:
+    data = (SERVICE.format(name="a") + "---\n" + SERVICE.format(name="b")).encode()
+    data += b"  labels: {x: \xff}\n"
+    with pytest.raises(InputError) as caught:
+        read_documents(_write(tmp_path, "latin.yaml", data), "latin.yaml")
+    assert str(caught.value).startswith("latin.yaml: document 2, line 10: the file is not UTF-8")
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = _write(tmp_path, "bom.yaml", b"\xef\xbb\xbf" + SERVICE.format(name="a").encode())
+    assert read_documents(path).documents[0].body["kind"] == "Service"
+
+
+def _alias_bomb(levels: int) -> str:
+    lines = ["apiVersion: v1", "kind: ConfigMap", "metadata: {name: lol}", "data:", "  a0: &a0 lol"]
+    for level in range(1, levels):
+        refs = ", ".join([f"*a{level - 1}"] * 10)
+        lines.append(f"  a{level}: &a{level} [{refs}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_before_it_is_expanded() -> None:
+    with pytest.raises(InputError) as caught:
+        parse_yaml(SERVICE.format(name="a") + "---\n" + _alias_bomb(levels=9), "lol.yaml")
+    assert str(caught.value) == (
+        f"lol.yaml: document 2, line 6: YAML aliases expand this document by more than "
+        f"{ALIAS_NODE_BUDGET:,} nodes (an alias bomb?); refusing to load it"
+    )
+
+
+def test_modest_use_of_aliases_and_merge_keys_is_fine() -> None:
+    text = (
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n"
+        "  labels: &labels {app: dns, tier: edge}\n"
+        "spec:\n  selector: *labels\n  ports:\n  - &p {port: 53, protocol: TCP}\n"
+        "  - <<: *p\n    protocol: UDP\n"
+    )
+    (doc,) = parse_yaml(text, "a.yaml").documents
+    assert doc.body["spec"]["selector"] == {"app": "dns", "tier": "edge"}
+    assert doc.body["spec"]["ports"][1] == {"port": 53, "protocol": "UDP"}
+    assert len(parse_yaml(_alias_bomb(levels=4), "small.yaml").documents) == 1  # 1,000 nodes
+
+
+def test_an_alias_cycle_is_refused() -> None:
+    with pytest.raises(InputError, match=r"c.yaml: document 1, line 1: a YAML alias refers"):
+        parse_yaml("apiVersion: v1\nkind: X\nloop: &a [1, *a]\n", "c.yaml")
+
+
+def test_a_deeply_nested_document_is_an_input_error_not_a_crash() -> None:
+    with pytest.raises(InputError, match="nested too deeply"):
+        parse_json("[" * 100_000 + "]" * 100_000, "deep.json")
+
+
+def test_rendered_output_errors_say_which_tool_printed_it() -> None:
+    with pytest.raises(InputError) as caught:
+        parse_yaml("a: [\n", "overlays/prod", rendered_by="kustomize")
+    assert "malformed YAML in the output of kustomize" in str(caught.value)
+
+
+def test_document_index_at_counts_separators_after_content() -> None:
+    assert documents._document_index_at("") == 0
+    assert documents._document_index_at("---\na: 1\n") == 0
+    assert documents._document_index_at("# c\n%YAML 1.1\n---\na: 1\n---\n---\nb") == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.booleans(), st.sampled_from(["a", "b-1", "dns"])),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_origins_point_at_the_line_where_each_document_starts(
+    docs: list[tuple[int, bool, str]],
+) -> None:
+    lines: list[str] = []
+    expected: list[tuple[int, int]] = []
+    for index, (blank_lines, comment, name) in enumerate(docs):
+        lines.append("---")
+        lines += [""] * blank_lines + (["# a comment"] if comment else [])
+        expected.append((index, len(lines) + 1))
+        lines += SERVICE.format(name=name).splitlines()
+    parsed = parse_yaml("\n".join(lines) + "\n", "p.yaml")
+    assert [(d.origin.document, d.origin.line) for d in parsed.documents] == expected
+    for doc in parsed.documents:
+        assert lines[doc.origin.line - 1] == "apiVersion: v1"
