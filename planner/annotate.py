@@ -1,15 +1,18 @@
 """Write the group-wide annotations into the repo's YAML files in place, changing nothing else.
 
-ruamel.yaml (round-trip parser) only LOCATES things: every node carries its exact character span
-in the original text. The edits are then spliced into that text, so comments, key order, quoting,
-indentation, flow/block style, document separators, other documents and line endings (CRLF
-included) stay byte for byte; only lines holding the planner's annotations change.
+The files are read with planner.sources (the same objects `planner diff` and the plugins see), so
+the annotations are the same bytes everywhere. ruamel.yaml's round-trip parser then only LOCATES
+things: every node carries its exact character span in the original text, and the edits are
+spliced into that text. Comments, key order, quoting, indentation, flow/block style, document
+separators, other documents and line endings (CRLF included) stay byte for byte; only lines
+holding the planner's annotations change.
 
     >>> result = annotate_paths([Path("deploy/")], check=True)
     >>> result.changed            # files that would change (nothing is written with check=True)
 
-Files rendered by kustomize or Helm are skipped with the reason: their Services only exist after
-rendering, so the Argo CD plugin (plugins/argocd/) or the Flux hook (plugins/flux/) stamps them.
+Directories rendered by kustomize or Helm are skipped with the reason: their Services only exist
+after rendering, so the Argo CD plugin (plugins/argocd/) or the Flux hook (plugins/flux/) stamps
+them at render time.
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from planner.annotations import GROUP_ANNOTATION_KEYS, group_annotations
 from planner.errors import InputError, Origin
 from planner.model.service import ServiceInputError, allocation_inputs
-from planner.objects import svc_key_of
+from planner.objects import KubeObject
+from planner.sources.desired import Source, find_sources
+from planner.sources.documents import decode_text, parse_yaml, read_documents
+from planner.sources.kinds import check_unique, to_objects
 
-YAML_SUFFIXES = (".yaml", ".yml")
 # A directory holding one of these is rendered before apply; its files are not the manifests.
 RENDER_MARKERS = {
     "kustomization.yaml": "kustomize",
@@ -43,8 +48,8 @@ RENDER_MARKERS = {
     "Chart.yaml": "Helm",
 }
 RENDERED_HINT = (
-    "stamp its Services at render time with the Argo CD plugin (plugins/argocd/) "
-    "or the Flux pre-sync hook (plugins/flux/)"
+    "its Services cannot be annotated in place; the Argo CD plugin (plugins/argocd/) "
+    "or the Flux pre-sync hook (plugins/flux/) stamps them at render time"
 )
 _BOM = "\ufeff"
 _NULLS = ("", "~", "null", "Null", "NULL")
@@ -65,7 +70,7 @@ class Skipped:
 
 @dataclass(frozen=True)
 class FileChange:
-    """One file's text before and after annotation."""
+    """One file's bytes before and after annotation."""
 
     path: Path
     before: bytes
@@ -91,36 +96,14 @@ class _Edit:
 
 
 @dataclass(frozen=True)
-class _Document:
-    index: int
-    node: Node
-    data: Any
-
-
-@dataclass(frozen=True)
-class _ParsedFile:
+class _LoadedFile:
     path: Path
     raw: bytes
-    text: str  # decoded, without a byte order mark
-    bom: bool
-    documents: tuple[_Document, ...]
-
-
-@dataclass(frozen=True)
-class _ServiceDoc:
-    file: _ParsedFile
-    document: _Document
-    svc_key: str
-
-    @property
-    def origin(self) -> Origin:
-        return Origin(
-            str(self.file.path), self.document.index, self.document.node.start_mark.line + 1
-        )
+    services: tuple[KubeObject, ...]
 
 
 def annotate_paths(paths: Sequence[Path], check: bool = False) -> AnnotateResult:
-    """Annotate every plain YAML file under `paths` in place (with check=True, write nothing).
+    """Annotate every plain manifest file under `paths` in place (with check=True, write nothing).
 
     All edits are computed before the first write; each file is replaced atomically.
     """
@@ -133,45 +116,49 @@ def annotate_paths(paths: Sequence[Path], check: bool = False) -> AnnotateResult
 
 def plan_file_changes(paths: Sequence[Path]) -> tuple[list[FileChange], list[Skipped], int]:
     """The file changes annotation needs, the skipped paths and the number of Services seen."""
-    files, skipped = collect_files(paths)
-    parsed: list[_ParsedFile] = []
-    for path in files:
-        result = _parse_file(path)
+    sources, skipped = collect_sources(paths)
+    loaded: list[_LoadedFile] = []
+    for source in sources:
+        result = _load(source)
         if isinstance(result, Skipped):
             skipped.append(result)
         else:
-            parsed.append(result)
-    services = _services_of(parsed)
-    wanted = group_annotations([s.document.data for s in services])
-    changes = [_change_of(f, [s for s in services if s.file is f], wanted) for f in parsed]
+            loaded.append(result)
+    services = [service for file in loaded for service in file.services]
+    check_unique(services)
+    for service in services:
+        _check_inputs(service)
+    wanted = group_annotations([service.body for service in services])
+    changes = [_change_of(file, wanted) for file in loaded if file.services]
     return [c for c in changes if c.after != c.before], skipped, len(services)
 
 
-def annotate_text(text: str, wanted: dict[str, dict[str, str]]) -> str:
+def annotate_text(text: str, wanted: dict[str, dict[str, str]], name: str = "<text>") -> str:
     """`text` (one YAML file) with every Service's group annotations set to `wanted[svc_key]`.
 
     Services missing from `wanted` lose the planner's annotations. Only annotation lines change.
     """
-    parsed = _parse_text(Path("<text>"), text)
-    services = _services_of([parsed])
-    return _edited_text(parsed, services, wanted)
+    objects, _ = to_objects(parse_yaml(text.removeprefix(_BOM), name).documents)
+    services = [obj for obj in objects if obj.is_service]
+    return _edited_text(text.removeprefix(_BOM), services, wanted)
 
 
-def collect_files(paths: Sequence[Path]) -> tuple[list[Path], list[Skipped]]:
-    """The YAML files under `paths` (sorted, each once) and the rendered paths left out."""
-    files: dict[Path, Path] = {}
+def collect_sources(paths: Sequence[Path]) -> tuple[list[Source], list[Skipped]]:
+    """The plain manifest files under `paths` (each once, in reading order) and what is skipped."""
+    files: dict[Path, Source] = {}
     skipped: list[Skipped] = []
     for path in paths:
-        if not path.exists():
-            raise InputError(f"{path}: no such file or directory")
         rendered = _rendered_by(path if path.is_dir() else path.parent)
         if rendered:
             skipped.append(Skipped(path, rendered))
-        elif path.is_dir():
-            _walk(path, files, skipped)
-        else:
-            files.setdefault(path.resolve(), path)
-    return sorted(files.values(), key=lambda p: str(p.resolve())), skipped
+            continue
+        for source in find_sources(str(path)):
+            if source.kind == "file":
+                files.setdefault(source.path.resolve(), source)
+            else:
+                reason = _render_marker(source.path) or f"rendered by {source.kind}"
+                skipped.append(Skipped(source.path, reason))
+    return list(files.values()), skipped
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -194,22 +181,6 @@ def write_atomically(path: Path, data: bytes) -> None:
 # --- finding and reading files -------------------------------------------------------------------
 
 
-def _walk(root: Path, files: dict[Path, Path], skipped: list[Skipped]) -> None:
-    for directory, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in list(dirnames):
-            sub = Path(directory) / name
-            reason = _render_marker(sub)
-            if name.startswith(".") or reason:
-                dirnames.remove(name)
-            if reason and not name.startswith("."):
-                skipped.append(Skipped(sub, reason))
-        for name in sorted(filenames):
-            if name.endswith(YAML_SUFFIXES):
-                path = Path(directory) / name
-                files.setdefault(path.resolve(), path)
-
-
 def _rendered_by(directory: Path) -> str | None:
     """Why `directory` holds rendered sources (a marker in it or an ancestor up to the repo root)."""
     for candidate in [directory.resolve(), *directory.resolve().parents]:
@@ -228,63 +199,27 @@ def _render_marker(directory: Path) -> str | None:
     return None
 
 
-def _parse_file(path: Path) -> _ParsedFile | Skipped:
-    raw = path.read_bytes()
+def _load(source: Source) -> _LoadedFile | Skipped:
+    """A file's bytes and Services; a Go/Jinja template that is not YAML is skipped."""
+    raw = source.path.read_bytes()
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InputError(f"not UTF-8 text (byte {err.start})", Origin(str(path))) from None
-    try:
-        return _parse_text(path, text, raw)
+        parsed = read_documents(source.path, source.label)
     except InputError:
-        if "{{" in text or "{%" in text:
-            return Skipped(path, f"a template, not YAML; {RENDERED_HINT}")
+        if b"{{" in raw or b"{%" in raw:
+            return Skipped(source.path, f"a template, not YAML; {RENDERED_HINT}")
         raise
+    objects, _ = to_objects(parsed.documents)
+    services = tuple(obj for obj in objects if obj.is_service)
+    return _LoadedFile(source.path, raw, services)
 
 
-def _parse_text(path: Path, text: str, raw: bytes | None = None) -> _ParsedFile:
-    bom = text.startswith(_BOM)
-    body = text[1:] if bom else text
+def _check_inputs(service: KubeObject) -> None:
+    """Bad Service fields (annotations, IPs, ports) as one error naming file, document and line."""
+    annotations = (service.body.get("metadata") or {}).get("annotations")
+    if annotations is not None and not isinstance(annotations, dict):
+        raise InputError("`metadata.annotations` must be a mapping", service.origin)
     try:
-        nodes = list(YAML(typ="rt").compose_all(body))
-        data = list(yaml.load_all(body, Loader=_SafeLoader))
-    except (MarkedYAMLError, yaml.MarkedYAMLError) as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark else 1
-        problem = err.problem or err.context or "invalid YAML"
-        raise InputError(f"invalid YAML: {problem}", Origin(str(path), 0, line)) from None
-    if len(nodes) != len(data):
-        raise InputError("the YAML parsers disagree on the number of documents", Origin(str(path)))
-    documents = tuple(_Document(i, n, d) for i, (n, d) in enumerate(zip(nodes, data, strict=True)))
-    raw_bytes = text.encode("utf-8") if raw is None else raw
-    return _ParsedFile(path, raw_bytes, body, bom, documents)
-
-
-def _services_of(files: Iterable[_ParsedFile]) -> list[_ServiceDoc]:
-    """Every Service document, checked (name, allocation inputs) and each defined once."""
-    seen: dict[str, _ServiceDoc] = {}
-    for parsed in files:
-        for document in parsed.documents:
-            if not isinstance(document.data, dict) or document.data.get("kind") != "Service":
-                continue
-            service = _ServiceDoc(parsed, document, svc_key_of(document.data))
-            _check_service(service)
-            if service.svc_key in seen:
-                first = seen[service.svc_key].origin
-                message = f"Service {service.svc_key} is also defined at {first}"
-                raise InputError(message, service.origin)
-            seen[service.svc_key] = service
-    return list(seen.values())
-
-
-def _check_service(service: _ServiceDoc) -> None:
-    metadata = service.document.data.get("metadata")
-    if not isinstance(metadata, dict) or not metadata.get("name"):
-        raise InputError("metadata.name: a Service needs a name", service.origin)
-    if not isinstance(metadata.get("annotations") or {}, dict):
-        raise InputError("metadata.annotations: must be a mapping", service.origin)
-    try:
-        allocation_inputs(service.document.data)
+        allocation_inputs(service.body)
     except ServiceInputError as err:
         raise err.with_origin(service.origin) from None
 
@@ -292,27 +227,50 @@ def _check_service(service: _ServiceDoc) -> None:
 # --- computing the edits -------------------------------------------------------------------------
 
 
-def _change_of(
-    parsed: _ParsedFile, services: list[_ServiceDoc], wanted: dict[str, dict[str, str]]
-) -> FileChange:
-    if not services:
-        return FileChange(parsed.path, parsed.raw, parsed.raw)
-    text = _edited_text(parsed, services, wanted)
-    if text == parsed.text:
-        return FileChange(parsed.path, parsed.raw, parsed.raw)
-    after = ((_BOM if parsed.bom else "") + text).encode("utf-8")
-    return FileChange(parsed.path, parsed.raw, after)
+def _change_of(file: _LoadedFile, wanted: dict[str, dict[str, str]]) -> FileChange:
+    text = decode_text(file.raw, str(file.path))
+    edited = _edited_text(text, list(file.services), wanted)
+    if edited == text:
+        return FileChange(file.path, file.raw, file.raw)
+    bom = _BOM.encode("utf-8") if file.raw.startswith(_BOM.encode("utf-8")) else b""
+    return FileChange(file.path, file.raw, bom + edited.encode("utf-8"))
 
 
-def _edited_text(
-    parsed: _ParsedFile, services: list[_ServiceDoc], wanted: dict[str, dict[str, str]]
-) -> str:
+def _edited_text(text: str, services: list[KubeObject], wanted: dict[str, dict[str, str]]) -> str:
+    """`text` with the edits that give each of `services` (all from this text) its annotations."""
+    roots = _compose(text, services[0].origin if services else None)
     edits: list[_Edit] = []
     for service in services:
-        desired = wanted.get(service.svc_key, {})
-        editor = _ServiceEditor(parsed.text, service.document.node, service.origin)
-        edits.extend(editor.edits(desired))
-    return _apply(parsed.text, edits)
+        origin = service.origin or Origin("<text>")
+        node = _service_node(roots, origin)
+        editor = _ServiceEditor(text, node, origin)
+        edits.extend(editor.edits(wanted.get(service.key.svc_key, {})))
+    return _apply(text, edits)
+
+
+def _compose(text: str, origin: Origin | None) -> list[Node]:
+    """The node trees of every document, with their exact positions in `text`."""
+    try:
+        return list(YAML(typ="rt").compose_all(text))
+    except MarkedYAMLError as err:
+        file = origin.file if origin else "<text>"
+        line = err.problem_mark.line + 1 if err.problem_mark else 1
+        raise InputError(
+            f"ruamel.yaml cannot parse it: {err.problem}", Origin(file, 0, line)
+        ) from None
+
+
+def _service_node(roots: list[Node], origin: Origin) -> MappingNode:
+    """The mapping node of the Service at `origin`: a document, or an item of a List document."""
+    root = roots[origin.document] if origin.document < len(roots) else None
+    if isinstance(root, MappingNode) and root.start_mark.line + 1 == origin.line:
+        return root
+    for key, value in root.value if isinstance(root, MappingNode) else []:
+        if isinstance(key, ScalarNode) and key.value == "items" and isinstance(value, SequenceNode):
+            for item in value.value:
+                if isinstance(item, MappingNode) and item.start_mark.line + 1 == origin.line:
+                    return item
+    raise InputError("cannot locate this Service in the file to annotate it", origin)
 
 
 def _apply(text: str, edits: list[_Edit]) -> str:
@@ -335,6 +293,8 @@ class _ServiceEditor:
         self.text = text
         self.root = root
         self.origin = origin
+        # quote like the document does where a mapping has no entry to copy (JSON: all quoted)
+        self.document_styles = _styles_of(root, (None, None))
 
     def edits(self, desired: dict[str, str]) -> list[_Edit]:
         """The edits for this Service (none when it already carries exactly `desired`)."""
@@ -382,7 +342,7 @@ class _ServiceEditor:
         if mapping.flow_style:
             return self._insert_flow(mapping, entries)
         column = mapping.value[0][0].start_mark.column
-        return self._insert_block_lines(mapping, column, entries, _styles_of(mapping))
+        return self._insert_block_lines(mapping, column, entries, self._styles(mapping))
 
     def _remove_entries(
         self, annotations: tuple[Node, Node], stale: list[tuple[Node, Node]]
@@ -404,7 +364,7 @@ class _ServiceEditor:
             return [self._insert_flow(mapping, {"annotations": desired})]
         column = mapping.value[0][0].start_mark.column
         step = max(column - meta_key.start_mark.column, 1)
-        styles = _styles_of(mapping)
+        styles = self._styles(mapping)
         lines = [(column, "annotations", None)]
         lines += [(column + step, k, v) for k, v in desired.items()]
         return [self._insert_lines(mapping, lines, styles)]
@@ -413,19 +373,15 @@ class _ServiceEditor:
         self, metadata: MappingNode, annotations: tuple[Node, Node], desired: dict[str, str]
     ) -> list[_Edit]:
         key, null = annotations
+        styles = self._styles(metadata)
         if null.start_mark.index == null.end_mark.index and not metadata.flow_style:
             step = max(metadata.value[0][0].start_mark.column - self._key_column(metadata), 1)
-            insert_at, eol = self._line_after(key.end_mark.index)
-            body = self._block_lines(
-                [(key.start_mark.column + step, k, v) for k, v in desired.items()],
-                eol,
-                (None, None),
-            )
-            return [_Edit(insert_at, insert_at, body)]
-        flow = _flow_text(desired, (None, None))
-        if null.start_mark.index == null.end_mark.index:
-            return [_Edit(key.end_mark.index + 1, key.end_mark.index + 1, " " + flow)]
-        return [_Edit(null.start_mark.index, null.end_mark.index, flow)]
+            lines = [(key.start_mark.column + step, k, v) for k, v in desired.items()]
+            return [self._insertion(key.end_mark.index, lines, styles)]
+        return [_Edit(null.start_mark.index, null.end_mark.index, _flow_text(desired, styles))]
+
+    def _styles(self, mapping: MappingNode) -> _Styles:
+        return _styles_of(mapping, self.document_styles)
 
     def _key_column(self, mapping: MappingNode) -> int:
         """Column of the key that holds `mapping` (the parent's key column)."""
@@ -446,6 +402,12 @@ class _ServiceEditor:
     ) -> _Edit:
         last_key, last_value = mapping.value[-1]
         end = max(self._content_end(last_key), self._content_end(last_value))
+        return self._insertion(end, lines, styles)
+
+    def _insertion(
+        self, end: int, lines: list[tuple[int, str, str | None]], styles: _Styles
+    ) -> _Edit:
+        """Block lines inserted after the line holding text[end - 1], with that line's ending."""
         insert_at, eol = self._line_after(end)
         body = self._block_lines(lines, eol, styles)
         if insert_at == len(self.text) and not self.text.endswith(("\n", "\r")):
@@ -476,7 +438,7 @@ class _ServiceEditor:
         close = mapping.end_mark.index - 1
         if self.text[close] != "}":
             raise InputError("cannot find the end of a flow mapping in metadata", self.origin)
-        styles = _styles_of(mapping)
+        styles = self._styles(mapping)
         if not mapping.value:
             return _Edit(close, close, _flow_entries(entries, styles, ", "))
         last_key, last_value = mapping.value[-1]
@@ -559,10 +521,10 @@ class _ServiceEditor:
 _Styles = tuple[str | None, str | None]  # (key style, value style) of a mapping's first entry
 
 
-def _styles_of(mapping: MappingNode) -> _Styles:
-    """Quote keys and values the way the mapping's first entry does (plain when it is empty)."""
+def _styles_of(mapping: MappingNode, fallback: _Styles) -> _Styles:
+    """Quote keys and values the way the mapping's first entry does (`fallback` when empty)."""
     if not mapping.value:
-        return (None, None)
+        return fallback
     key, value = mapping.value[0]
     value_style = value.style if isinstance(value, ScalarNode) else None
     return (key.style if isinstance(key, ScalarNode) else None, value_style)
