@@ -65,6 +65,8 @@ def _change(change: Change) -> dict[str, Any]:
         "name": change.key.name,
         "op": change.op,
         "patch": to_jsonable(safe_patch(change)),
+        "key_changing": list(change.key_changing),
+        "origin": str(change.origin) if change.origin else "",
     }
 
 
@@ -90,6 +92,7 @@ def _conflict(conflict: Conflict) -> dict[str, Any]:
         "objects": list(conflict.objects),
         "severity": conflict.severity,
         "origin": conflict.origin,
+        "origins": list(conflict.origins),
     }
 
 

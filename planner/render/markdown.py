@@ -20,6 +20,7 @@ from planner.render.summary import (
     changed,
     counts,
     extra_text,
+    located_objects,
     names,
     ordered_predictions,
     patch_line,
@@ -195,10 +196,11 @@ def _conflict_sections(conflicts: tuple[Conflict, ...]) -> list[Section]:
 def _conflict(conflict: Conflict) -> str:
     icon = "❌" if conflict.severity == "error" else "⚠️"
     title = f"{icon} {html_text(conflict.severity)}: {html_text(conflict.message)}"
-    lines = [f"- **Objects:** {md_text(names(conflict.objects))}"]
-    if conflict.origin:
-        lines.append(f"- **Where:** {md_text(conflict.origin)}")
-    return _details(title, "\n".join(lines))
+    lines = []
+    for obj, where in located_objects(conflict):
+        at = f" ({md_text(where)})" if where else ""
+        lines.append(f"- {md_text(obj)}{at}")
+    return _details(title, "\n".join(lines) or "No objects named.")
 
 
 def _group_sections(groups: tuple[SharingGroupReport, ...]) -> list[Section]:
@@ -258,8 +260,12 @@ def _change_sections(changes: tuple[Change, ...]) -> list[Section]:
 
 def _change(change: Change) -> str:
     title = f"<b>{html_text(change.op)}</b> {html_text(str(change.key))}"
+    if change.key_changing:
+        title += f", key-changing: {html_text(names(change.key_changing))}"
     lines = [patch_line(op) for op in safe_patch(change)]
     body = fenced("\n".join(lines)) if lines else "No patch."
+    if change.origin:
+        body = f"From {md_text(str(change.origin))}.\n\n{body}"
     return _details(title, body)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.diff import Change
-from planner.report import BEHAVIORS, DiffReport, Prediction
+from planner.report import BEHAVIORS, Conflict, DiffReport, Prediction
 
 OPS: tuple[str, ...] = ("create", "update", "delete", "unchanged")
 
@@ -53,6 +53,14 @@ def ordered_predictions(report: DiffReport) -> list[Prediction]:
     known = [report.predictions[b] for b in BEHAVIORS if b in report.predictions]
     others = [report.predictions[b] for b in sorted(report.predictions) if b not in BEHAVIORS]
     return known + others
+
+
+def located_objects(conflict: Conflict) -> list[tuple[str, str]]:
+    """Each object of a conflict with its origin ("" when unknown)."""
+    if len(conflict.origins) == len(conflict.objects):
+        return list(zip(conflict.objects, conflict.origins, strict=True))
+    # Older producers give only the first object's origin.
+    return [(obj, conflict.origin if i == 0 else "") for i, obj in enumerate(conflict.objects)]
 
 
 def patch_line(op: dict[str, Any]) -> str:

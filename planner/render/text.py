@@ -21,6 +21,7 @@ from planner.render.summary import (
     counts,
     extra_text,
     live_source_line,
+    located_objects,
     names,
     ordered_predictions,
     patch_line,
@@ -151,10 +152,9 @@ def _conflicts(conflicts: tuple[Conflict, ...], paint: Paint) -> list[str]:
 def _conflict(conflict: Conflict, paint: Paint) -> list[str]:
     mark = paint(conflict.severity, fg="red" if conflict.severity == "error" else "yellow")
     lines = [f"  {mark}: {plain(conflict.message)}"]
-    if conflict.objects:
-        lines.append(f"    objects: {plain(names(conflict.objects))}")
-    if conflict.origin:
-        lines.append(f"    at: {plain(conflict.origin)}")
+    for obj, where in located_objects(conflict):
+        at = f" ({plain(where)})" if where else ""
+        lines.append(f"    - {plain(obj)}{at}")
     return lines
 
 
@@ -215,6 +215,10 @@ def _changes(changes: tuple[Change, ...], paint: Paint) -> list[str]:
     lines = [paint("Changes", bold=True)]
     for change in changes:
         head = f"  {_OP_MARK.get(change.op, '?')} {change.op} {plain(str(change.key))}"
-        lines.append(paint(head, fg=_OP_COLOR.get(change.op)))
+        where = f"  ({plain(str(change.origin))})" if change.origin else ""
+        lines.append(paint(head, fg=_OP_COLOR.get(change.op)) + where)
+        if change.key_changing:
+            key_fields = paint(plain(names(change.key_changing)), fg="yellow")
+            lines.append(f"      key-changing: {key_fields}")
         lines += ["      " + plain(patch_line(op)) for op in safe_patch(change)]
     return lines

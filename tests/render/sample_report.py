@@ -2,15 +2,14 @@
 
 It has a touched, key-changing group (the seed DNS scenario), a group a service joins, an
 untouched group, a static conflict, a warning, a Secret change whose patch still carries its
-value (as if upstream redaction had missed it), predictions for all three behaviours, notes,
+value (built directly, bypassing upstream redaction), predictions for all three behaviours, notes,
 a plan summary and a Mermaid diagram. Some user text holds Markdown/HTML specials on purpose.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
+from planner.diff import Change
+from planner.errors import Origin
 from planner.objects import ObjectKey
 from planner.report import Conflict, DiffReport, Prediction, ServiceFate, SharingGroupReport
 
@@ -19,30 +18,21 @@ SECRET_PLAIN = "hunter2-plain-text"
 SHARING_ERROR = 'can\'t change sharing key for "dns/dns-tcp", address also in use by dns/dns-udp'
 
 
-@dataclass(frozen=True)
-class StandInChange:
-    """The shape of `planner.diff.Change` (key, op, RFC 6902 patch, desired and live bodies)."""
-
-    key: ObjectKey
-    op: str
-    patch: list[dict[str, Any]] = field(default_factory=list)
-    desired: dict[str, Any] | None = None
-    live: dict[str, Any] | None = None
-
-
-def _service_update(name: str) -> StandInChange:
-    return StandInChange(
+def _service_update(name: str) -> Change:
+    return Change(
         key=ObjectKey("Service", "dns", name),
         op="update",
         patch=[
             {"op": "replace", "path": "/spec/externalTrafficPolicy", "value": "Local"},
             {"op": "add", "path": "/spec/selector/app.kubernetes.io~1name", "value": "coredns"},
         ],
+        origin=Origin("desired/dns.yaml", document=0 if name == "dns-tcp" else 1, line=1),
+        key_changing=("externalTrafficPolicy", "selector"),
     )
 
 
-def _secret_update() -> StandInChange:
-    return StandInChange(
+def _secret_update() -> Change:
+    return Change(
         key=ObjectKey("Secret", "dns", "tsig-key"),
         op="update",
         patch=[
@@ -55,14 +45,14 @@ def _secret_update() -> StandInChange:
     )
 
 
-def _secret_create() -> StandInChange:
+def _secret_create() -> Change:
     body = {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": "api-token", "namespace": "web"},
         "stringData": {"token": SECRET_PLAIN},
     }
-    return StandInChange(
+    return Change(
         key=ObjectKey("Secret", "web", "api-token"),
         op="create",
         patch=[{"op": "add", "path": "", "value": body}],
@@ -70,16 +60,16 @@ def _secret_create() -> StandInChange:
     )
 
 
-def sample_changes() -> tuple[StandInChange, ...]:
+def sample_changes() -> tuple[Change, ...]:
     """Changes of every op, sorted by key as upstream sorts them."""
     changes = [
-        StandInChange(key=ObjectKey("ConfigMap", "web", "old-config"), op="delete"),
-        StandInChange(key=ObjectKey("IPAddressPool", "metallb-system", "lan"), op="unchanged"),
+        Change(key=ObjectKey("ConfigMap", "web", "old-config"), op="delete"),
+        Change(key=ObjectKey("IPAddressPool", "metallb-system", "lan"), op="unchanged"),
         _secret_update(),
         _secret_create(),
         _service_update("dns-tcp"),
         _service_update("dns-udp"),
-        StandInChange(
+        Change(
             key=ObjectKey("Service", "web", "web-<b>|admin"),
             op="create",
             patch=[
@@ -180,7 +170,7 @@ def sample_predictions() -> dict[str, Prediction]:
 def sample_report() -> DiffReport:
     """The report every golden snapshot renders."""
     return DiffReport(
-        changes=sample_changes(),  # type: ignore[arg-type]
+        changes=sample_changes(),
         groups=sample_groups(),
         conflicts=sample_conflicts(),
         predictions=sample_predictions(),

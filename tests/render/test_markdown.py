@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from planner.diff import Change
 from planner.objects import ObjectKey
 from planner.render.markdown import (
     GITHUB_COMMENT_LIMIT,
@@ -17,7 +18,7 @@ from planner.render.markdown import (
 )
 from planner.report import Conflict, DiffReport, SharingGroupReport
 from tests.render.golden import assert_matches_golden
-from tests.render.sample_report import StandInChange, sample_predictions, sample_report
+from tests.render.sample_report import sample_predictions, sample_report
 
 FENCE = re.compile(r"^(`{3,})", re.MULTILINE)
 
@@ -74,7 +75,7 @@ def test_a_report_that_fits_is_not_cut() -> None:
 def _huge_report(services: int) -> DiffReport:
     """Thousands of changes, groups and conflicts with long patches: far over the cap."""
     changes = tuple(
-        StandInChange(
+        Change(
             key=ObjectKey("Service", "bulk", f"svc-{i:05d}"),
             op="update",
             patch=[{"op": "replace", "path": "/spec/externalTrafficPolicy", "value": "Local" * 8}],
@@ -97,7 +98,7 @@ def _huge_report(services: int) -> DiffReport:
     )
     return replace(
         sample_report(),
-        changes=changes,  # type: ignore[arg-type]
+        changes=changes,
         groups=groups,
         conflicts=conflicts,
         predictions=sample_predictions(),

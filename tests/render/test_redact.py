@@ -6,16 +6,17 @@ import json
 
 import pytest
 
+from planner.diff import Change
 from planner.objects import ObjectKey
 from planner.render import redact
 from planner.render.redact import MASK, safe_patch, safe_secret_body
-from tests.render.sample_report import SECRET_PLAIN, SECRET_VALUE, StandInChange
+from tests.render.sample_report import SECRET_PLAIN, SECRET_VALUE
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
-def _secret_change(patch: list[dict[str, object]]) -> StandInChange:
-    return StandInChange(key=ObjectKey("Secret", "ns", "creds"), op="update", patch=patch)
+def _secret_change(patch: list[dict[str, object]]) -> Change:
+    return Change(key=ObjectKey("Secret", "ns", "creds"), op="update", patch=patch)
 
 
 @pytest.mark.parametrize(
@@ -51,7 +52,7 @@ def test_operations_without_a_value_pass_through() -> None:
 
 def test_other_kinds_are_not_touched() -> None:
     op = {"op": "replace", "path": "/data/password", "value": "visible-in-a-configmap"}
-    change = StandInChange(key=ObjectKey("ConfigMap", "ns", "cm"), op="update", patch=[op])
+    change = Change(key=ObjectKey("ConfigMap", "ns", "cm"), op="update", patch=[op])
     assert safe_patch(change) == [op]
 
 

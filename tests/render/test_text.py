@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from planner.diff import Change
 from planner.objects import ObjectKey
 from planner.render.text import plain, render_text
 from planner.report import Conflict, DiffReport
 from tests.render.golden import assert_matches_golden
-from tests.render.sample_report import StandInChange, sample_report
+from tests.render.sample_report import sample_report
 
 ESC = "\x1b["
 
@@ -50,9 +51,9 @@ def test_control_characters_in_user_text_are_shown_not_sent() -> None:
 
 
 def test_an_empty_report_says_so() -> None:
-    unchanged = StandInChange(key=ObjectKey("Service", "a", "b"), op="unchanged")
+    unchanged = Change(key=ObjectKey("Service", "a", "b"), op="unchanged")
     report = DiffReport(
-        changes=(unchanged,),  # type: ignore[arg-type]
+        changes=(unchanged,),
         groups=(),
         conflicts=(),
         predictions={},
