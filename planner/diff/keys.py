@@ -61,9 +61,9 @@ def _differs(
         policy_changed = _traffic_policy(old_svc) != _traffic_policy(new_svc)
         return policy_changed if name == EXTERNAL_TRAFFIC_POLICY else not policy_changed
     if name == PORTS:
-        return sorted(old.ports) != sorted(new.ports)
+        return set(old.ports) != set(new.ports)
     if name == REQUESTED_IPS:
-        return sorted(old.requested_ips) != sorted(new.requested_ips)
+        return set(old.requested_ips) != set(new.requested_ips)
     if name == REQUESTED_POOL:
         return old.requested_pool != new.requested_pool
     if name == IP_FAMILIES:

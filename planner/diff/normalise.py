@@ -50,8 +50,14 @@ IGNORED_PREFIXES: tuple[str, ...] = ("kustomize.toolkit.fluxcd.io/", "helm.toolk
 SERVER_LABELS: dict[str, tuple[str, ...]] = {"Namespace": ("kubernetes.io/metadata.name",)}
 
 # Fields allocated by the API server, dropped unless the desired manifest sets them.
+# ipFamilies: picked by the API server on create and kept by it when an update omits them.
 SERVER_FIELDS: dict[str, tuple[Path, ...]] = {
-    "Service": (("spec", "clusterIP"), ("spec", "clusterIPs"), ("spec", "healthCheckNodePort")),
+    "Service": (
+        ("spec", "clusterIP"),
+        ("spec", "clusterIPs"),
+        ("spec", "healthCheckNodePort"),
+        ("spec", "ipFamilies"),
+    ),
 }
 
 # Defaults the API server (or the CRD's schema) fills in, dropped when live holds exactly
@@ -136,7 +142,7 @@ def normalise_live(live: Manifest, desired: Manifest) -> Manifest:
         if _get(desired, path) is _MISSING and _get(body, path) == default:
             _delete(body, path)
     if kind == "Service":
-        _normalise_service(body, desired, from_api_server(live))
+        _normalise_service(body, desired)
     if from_api_server(live):
         applied = applied_template(live)
         owned = applied if applied is not None else ALLOCATION_TEMPLATES.get(kind, {})
@@ -177,17 +183,11 @@ def _drop_marks(body: Manifest, desired: Manifest, kind: str) -> None:
                 del values[key]
 
 
-def _normalise_service(body: Manifest, desired: Manifest, served: bool) -> None:
+def _normalise_service(body: Manifest, desired: Manifest) -> None:
     spec = body.get("spec")
     if not isinstance(spec, dict):
         return
     desired_spec = desired.get("spec") or {}
-    families = spec.get("ipFamilies")
-    # The API server picks the cluster's primary family when a manifest names none; an
-    # object from a git ref only has ipFamilies when somebody wrote them (IPv4 is the default).
-    single = isinstance(families, list) and len(families) == 1
-    if "ipFamilies" not in desired_spec and single and (served or families == ["IPv4"]):
-        del spec["ipFamilies"]
     if isinstance(spec.get("ports"), list):
         desired_ports = desired_spec.get("ports")
         wanted = (
