@@ -492,5 +492,6 @@ def _conflict_of(severity: str, message: str, services: Sequence[_Service]) -> C
     return _conflict(severity, message, [s.key for s in ordered], [s.origin for s in ordered])
 
 
-def _conflict_order(conflict: Conflict) -> tuple[int, tuple[str, ...], str]:
-    return (0 if conflict.severity == ERROR else 1, conflict.objects, conflict.message)
+def _conflict_order(conflict: Conflict) -> tuple[int, tuple[str, ...]]:
+    # A stable sort: conflicts of the same objects stay in the order they were found (by IP, port).
+    return (0 if conflict.severity == ERROR else 1, conflict.objects)
