@@ -28,6 +28,9 @@ from planner.render.summary import (
 from planner.report import Conflict, DiffReport, Prediction, ServiceFate, SharingGroupReport
 
 GITHUB_COMMENT_LIMIT = 65_536
+# Comment actions add a hidden marker (e.g. "<!-- Sticky Pull Request Comment... -->") to find
+# their comment again; leave room for it so the posted body still fits.
+COMMENT_MARKER_ROOM = 256
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _WHITESPACE = re.compile(r"\s+")
@@ -51,7 +54,9 @@ class Section:
     text: str
 
 
-def render_markdown(report: DiffReport, limit: int = GITHUB_COMMENT_LIMIT) -> str:
+def render_markdown(
+    report: DiffReport, limit: int = GITHUB_COMMENT_LIMIT - COMMENT_MARKER_ROOM
+) -> str:
     """The Markdown report, at most `limit` characters, ending in a newline."""
     summary = _summary(report)
     sections = (
@@ -66,7 +71,8 @@ def render_markdown(report: DiffReport, limit: int = GITHUB_COMMENT_LIMIT) -> st
 
 
 def fit(summary: str, sections: list[Section], limit: int = GITHUB_COMMENT_LIMIT) -> str:
-    """Join the summary and as many whole sections (from the start) as fit in `limit` characters."""
+    """Join the summary and as many whole sections (from the start) as fit in `limit` characters,
+    then a note of what was cut. The summary is always kept."""
     full = _SEPARATOR.join([summary] + [s.text for s in sections]) + "\n"
     if len(full) <= limit:
         return full
@@ -75,7 +81,7 @@ def fit(summary: str, sections: list[Section], limit: int = GITHUB_COMMENT_LIMIT
         lengths.append(lengths[-1] + len(_SEPARATOR) + len(section.text))
     keep = max(k for k in range(len(lengths)) if lengths[k] < limit or k == 0)
     while True:
-        note = _cut_note(sections[keep:], limit)
+        note = _cut_note(sections[keep:])
         if lengths[keep] + len(_SEPARATOR) + len(note) + 1 <= limit or keep == 0:
             break
         keep -= 1
@@ -269,11 +275,11 @@ def _change(change: Change) -> str:
     return _details(title, body)
 
 
-def _cut_note(cut: list[Section], limit: int) -> str:
+def _cut_note(cut: list[Section]) -> str:
     tally = Counter(s.kind for s in cut)
     listed = ", ".join(f"{tally[k]:,} {word}" for k, word in _KIND_WORDS.items() if tally[k])
     return (
-        f"> **Cut to fit the {limit:,}-character limit of a GitHub comment:** "
+        f"> **Cut to stay under GitHub's {GITHUB_COMMENT_LIMIT:,}-character comment limit:** "
         f"{listed} left out. Run `planner diff` with `--output text` or `--output json` "
         "for the whole report."
     )

@@ -8,6 +8,7 @@ from dataclasses import replace
 from planner.diff import Change
 from planner.objects import ObjectKey
 from planner.render.markdown import (
+    COMMENT_MARKER_ROOM,
     GITHUB_COMMENT_LIMIT,
     Section,
     fenced,
@@ -68,7 +69,7 @@ def test_fences_outgrow_backticks_in_the_body() -> None:
 
 def test_a_report_that_fits_is_not_cut() -> None:
     text = render_markdown(sample_report())
-    assert "Cut to fit" not in text
+    assert "Cut to stay under" not in text
     assert len(text) < GITHUB_COMMENT_LIMIT
 
 
@@ -107,12 +108,13 @@ def _huge_report(services: int) -> DiffReport:
 
 def test_a_huge_report_is_cut_to_the_comment_limit() -> None:
     text = render_markdown(_huge_report(4000))
-    assert len(text) <= GITHUB_COMMENT_LIMIT
+    assert len(text) <= GITHUB_COMMENT_LIMIT - COMMENT_MARKER_ROOM  # room for a comment marker
+    assert len(text) > GITHUB_COMMENT_LIMIT - COMMENT_MARKER_ROOM - 1000  # filled, not gutted
     assert text.startswith("## shared-ip planner")
     assert "- **Changes:** 0 create · 4000 update" in text  # the summary is kept whole
     assert "| **metallb-0.15 (target)** |" in text
     note = text.rstrip("\n").splitlines()[-1]
-    assert note.startswith("> **Cut to fit the 65,536-character limit of a GitHub comment:**")
+    assert note.startswith("> **Cut to stay under GitHub's 65,536-character comment limit:**")
     assert "4,000 object change(s)" in note  # the changes come last and go first
     assert "touched group(s)" in note
     assert text.count("<details>") == text.count("</details>")
@@ -131,5 +133,5 @@ def test_the_cut_keeps_whole_sections_from_the_start() -> None:
 
 def test_the_summary_stays_even_when_nothing_else_fits() -> None:
     text = fit("SUMMARY", [Section("group", "y" * 500)], limit=260)
-    assert text.startswith("SUMMARY\n\n> **Cut to fit the 260-character limit")
+    assert text.startswith("SUMMARY\n\n> **Cut to stay under GitHub's")
     assert "1 touched group(s) left out" in text
