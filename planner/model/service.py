@@ -16,9 +16,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from planner.errors import InputError, Origin
+from planner.model.allocator import Port
 from planner.objects import Manifest, svc_key_of
 
 STABLE_PREFIX = "metallb.io/"
@@ -48,13 +49,6 @@ GROUP_ANNOTATION_PREFIX = "shared-ip-planner.dev/"
 GROUP_ANNOTATION = GROUP_ANNOTATION_PREFIX + "group"
 GROUP_MEMBERS_ANNOTATION = GROUP_ANNOTATION_PREFIX + "group-members"
 GROUP_DIGEST_ANNOTATION = GROUP_ANNOTATION_PREFIX + "group-digest"
-
-
-class Port(NamedTuple):
-    """(protocol, port) as Kubernetes writes it; replaced by planner.model.allocator.Port."""
-
-    proto: str
-    port: int
 
 
 FAMILIES = ("ipv4", "ipv6", "dual")

@@ -1,0 +1,522 @@
+"""MetalLB's controller, one Service event at a time: SetBalancer / convergeBalancer / SetPools.
+
+Facts from metallb/metallb `controller/main.go` (SetBalancer, SetPools), `controller/service.go`
+(convergeBalancer, clearServiceState, allocateIPs, getDesiredLbIPs) and
+`internal/k8s/controllers/service_controller.go` (what each sync state makes the queue do); our
+own code. Behaviours:
+
+- `metallb-0.15`: v0.15.0 and newer: a change of a Service's allocation key (sharing key +
+  backend key) answers `reprocess_all` (PR #2692, issue #2403).
+- `metallb-0.14`: the same without that rule.
+- `fixed`: metallb-0.15 plus the group-transition rule of group-transitions.md.
+
+    >>> c = Controller(pools, behavior="metallb-0.15")
+    >>> r = c.set_balancer("dns/dns-tcp", manifest)
+    >>> r.state, r.service["status"], r.warnings
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from planner.model.allocator import AllocationError, Allocator, Pool, PoolOrder
+from planner.model.service import (
+    ALLOCATED_FROM_POOL_ANNOTATION,
+    DEPRECATED_PREFIX,
+    GROUP_ANNOTATION,
+    GROUP_DIGEST_ANNOTATION,
+    GROUP_MEMBERS_ANNOTATION,
+    ServiceInputError,
+    backend_key,
+    has_cluster_ip,
+    ingress_ips,
+    ip_family_of,
+    is_load_balancer,
+    ports,
+    requested_ips,
+    requested_pool,
+    sharing_key,
+)
+from planner.objects import Manifest
+
+BEHAVIORS = ("metallb-0.14", "metallb-0.15", "fixed")
+
+SUCCESS = "success"
+ERROR = "error"
+ERROR_NO_RETRY = "error_no_retry"
+REPROCESS_ALL = "reprocess_all"
+
+# What an IP remembers of its holder; an unallocated Service has the zero key, as in Go.
+NO_KEY = ("", "")
+
+
+@dataclass(frozen=True)
+class Event:
+    """A Kubernetes event the controller raises on a Service (type "Normal" or "Warning")."""
+
+    svc_key: str
+    type: str
+    reason: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one `set_balancer` call (see the design README)."""
+
+    state: str
+    service: Manifest | None = None
+    warnings: tuple[str, ...] = ()
+    group_writes: dict[str, Manifest] = field(default_factory=dict)
+    events: tuple[Event, ...] = ()  # every event, Normal and Warning, of every member touched
+
+
+class _Converge:
+    """The events and the allocator calls of one convergeBalancer run."""
+
+    def __init__(self, svc_key: str) -> None:
+        self.svc_key = svc_key
+        self.events: list[Event] = []
+
+    def info(self, reason: str, message: str) -> None:
+        self.events.append(Event(self.svc_key, "Normal", reason, message))
+
+    def warn(self, reason: str, message: str) -> None:
+        self.events.append(Event(self.svc_key, "Warning", reason, message))
+
+
+class ConvergeError(Exception):
+    """convergeBalancer gave up on this Service (MetalLB's ErrConverge)."""
+
+
+class Controller:
+    """The MetalLB controller model: an allocator, the pools, and its informer cache."""
+
+    def __init__(
+        self,
+        pools: Sequence[Pool] | None = None,
+        behavior: str = "metallb-0.15",
+        namespaces: Mapping[str, Mapping[str, str]] | None = None,
+        pool_order: PoolOrder | None = None,
+    ) -> None:
+        if behavior not in BEHAVIORS:
+            raise ValueError(f"unknown behavior {behavior!r}; expected one of {BEHAVIORS}")
+        self.behavior = behavior
+        self._pools: list[Pool] | None = None
+        self._allocator = Allocator([], pool_order=pool_order)
+        self._namespaces: dict[str, dict[str, str]] = {}
+        self._keys: dict[str, tuple[str, str]] = {}
+        self._cache: dict[str, Manifest] = {}
+        if namespaces:
+            self.set_namespaces(namespaces)
+        if pools is not None:
+            self.set_pools(pools)
+
+    # --- the public surface --------------------------------------------------------------
+
+    @property
+    def allocator(self) -> Allocator:
+        """The allocator this controller drives (read it; change it only through the controller)."""
+        return self._allocator
+
+    @property
+    def pools(self) -> list[Pool] | None:
+        """The pools in force, or None while no configuration has been read."""
+        return None if self._pools is None else list(self._pools)
+
+    def copy(self) -> Controller:
+        """An independent copy (allocator state, cache and all), for exploring schedules."""
+        return copy.deepcopy(self)
+
+    def set_namespaces(self, namespaces: Mapping[str, Mapping[str, str]]) -> None:
+        """Namespace labels, for pools with `namespaceSelectors` (MetalLB reads Namespace objects)."""
+        self._namespaces = {name: dict(labels) for name, labels in namespaces.items()}
+        self._allocator.set_namespace_labels(self._namespaces)
+
+    def set_pools(self, pools: Sequence[Pool] | None) -> str:
+        """SetPools: None (configuration deleted) keeps the old pools and answers error_no_retry."""
+        if pools is None:
+            return ERROR_NO_RETRY
+        self._pools = list(pools)
+        self._allocator.set_pools(self._pools)
+        return REPROCESS_ALL
+
+    def observe(self, svc_key: str, svc: Manifest | None) -> None:
+        """Record a Service version the informer saw, without handling it (readiness reads these)."""
+        if svc is None:
+            self._cache.pop(svc_key, None)
+        else:
+            self._cache[svc_key] = copy.deepcopy(svc)
+
+    def allocation_key(self, svc_key: str) -> tuple[str, str]:
+        """(sharing key, backend key) the allocator holds for the Service; NO_KEY when unallocated."""
+        if self._allocator.pool(svc_key) is None:
+            return NO_KEY
+        return self._keys.get(svc_key, NO_KEY)
+
+    def set_balancer(self, svc_key: str, svc: Manifest | None) -> Result:
+        """Handle one Service event (None: the Service was deleted), as SetBalancer does."""
+        if svc is None:
+            return self._deleted(svc_key)
+        self.observe(svc_key, svc)
+        if self._pools is None:
+            # Configuration not read yet: MetalLB does nothing and reports success.
+            return Result(SUCCESS)
+        if self.behavior == "fixed" and _group_of(svc) is not None:
+            return self._set_group_member(svc_key, svc)
+        return self._set_one(svc_key, svc)
+
+    # --- stock MetalLB ------------------------------------------------------------------
+
+    def _deleted(self, svc_key: str) -> Result:
+        self._cache.pop(svc_key, None)
+        if self._allocator.pool(svc_key) is None:
+            return Result(SUCCESS)
+        self._unassign(svc_key)
+        # Another Service may have been waiting for what this one held.
+        return Result(REPROCESS_ALL)
+
+    def _set_one(self, svc_key: str, svc: Manifest) -> Result:
+        prev_ips = list(self._allocator.ips(svc_key))
+        prev_key = self.allocation_key(svc_key)
+        work = copy.deepcopy(svc)
+        run = _Converge(svc_key)
+        state = SUCCESS if self._converge(run, svc_key, work) else ERROR_NO_RETRY
+        if self.behavior != "metallb-0.14" and prev_key != self.allocation_key(svc_key):
+            state = REPROCESS_ALL
+        if work == svc:
+            return _result(state, None, run.events)
+        for name in sorted((svc.get("metadata") or {}).get("annotations") or {}):
+            if name.startswith(DEPRECATED_PREFIX):
+                run.warn("deprecatedAnnotation", f"Service uses deprecated annotation {name}")
+        if (
+            prev_ips
+            and self._allocator.pool(svc_key) is None
+            and self._allocator.pool_for_ips(prev_ips)
+        ):
+            # It let go of IPs that are still in a pool: someone may be waiting for them.
+            state = REPROCESS_ALL
+        self._cache[svc_key] = copy.deepcopy(work)
+        return _result(state, work, run.events)
+
+    def _converge(self, run: _Converge, svc_key: str, svc: Manifest) -> bool:
+        """convergeBalancer: True when the Service converged, False for ErrConverge."""
+        try:
+            self._converge_steps(run, svc_key, svc)
+        except ConvergeError:
+            return False
+        return True
+
+    def _converge_steps(self, run: _Converge, svc_key: str, svc: Manifest) -> None:
+        if not is_load_balancer(svc):
+            self._clear(svc_key, svc)  # it may have been a LoadBalancer before
+            return
+        if not self._pools:
+            self._clear(svc_key, svc)
+            raise ConvergeError
+        if not has_cluster_ip(svc):
+            run.info("clearAssignment", "No ClusterIPs")
+            self._clear(svc_key, svc)
+            raise ConvergeError
+        policy = _family_policy(svc)
+        if policy == "RequireDualStack" and len(_cluster_ips(svc)) < 2:
+            run.warn(
+                "not enough clusterips",
+                f"Service requires dual stack but not enough clusterips {_cluster_ips(svc)}",
+            )
+            self._clear(svc_key, svc)
+            raise ConvergeError
+        lb_ips = self._current_ips(run, svc_key, svc, policy)
+        lb_ips = self._keep_current(run, svc_key, svc, lb_ips)
+        if len(lb_ips) == 1 and policy == "PreferDualStack":
+            lb_ips = self._add_other_family(run, svc_key, svc, lb_ips)
+        if not lb_ips:
+            lb_ips = self._allocate(run, svc_key, svc)
+        pool = self._allocator.pool(svc_key)
+        if not pool or pool not in {p.name for p in self._pools or []}:
+            run.warn("InternalError", "allocated an IP that has no pool")
+            self._clear(svc_key, svc)
+            raise ConvergeError
+        _write_status(svc, lb_ips, pool)
+
+    def _current_ips(self, run: _Converge, svc_key: str, svc: Manifest, policy: str) -> list[str]:
+        """The IPs in the status, or [] (state cleared) when there are none or of a wrong family."""
+        lb_ips = [ip for ip in ingress_ips(svc) if _valid_ip(ip)]
+        if not lb_ips:
+            self._clear(svc_key, svc)
+            return []
+        try:
+            lb_family = ip_family_of(lb_ips)
+        except ValueError as err:
+            run.warn("nolbIPsIPFamily", f"Failed to retrieve LBIPs IPFamily for {lb_ips}: {err}")
+            lb_family = "unknown"
+        try:
+            svc_family = ip_family_of(_cluster_ips(svc))
+        except ValueError as err:
+            run.warn("noclusterIPsIPFamily", f"Failed to retrieve ClusterIPs IPFamily: {err}")
+            raise ConvergeError from None
+        if _family_changed(lb_family, svc_family, policy):
+            self._clear(svc_key, svc)
+            return []
+        return lb_ips
+
+    def _keep_current(
+        self, run: _Converge, svc_key: str, svc: Manifest, lb_ips: list[str]
+    ) -> list[str]:
+        """Re-assign the current IPs with the current key; drop them if the user asks otherwise."""
+        if not lb_ips:
+            return lb_ips
+        try:
+            self._assign(svc_key, svc, lb_ips)
+        except AllocationError as err:
+            run.info(
+                "ClearAssignment",
+                f'current IP for "{svc_key}" not allowed by config, '
+                f"will attempt for new IP assignment: {err}",
+            )
+            self._clear(svc_key, svc)
+            lb_ips = []
+        wanted_pool = requested_pool(svc)
+        if lb_ips and wanted_pool and self._allocator.pool(svc_key) != wanted_pool:
+            self._clear(svc_key, svc)
+            lb_ips = []
+        try:
+            wanted_ips = requested_ips(svc)
+        except ServiceInputError as err:
+            run.warn("LoadBalancerFailed", f"invalid requested loadbalancer IPs: {err.message}")
+            raise ConvergeError from None
+        if wanted_ips and sorted(lb_ips) != sorted(wanted_ips):
+            self._clear(svc_key, svc)
+            lb_ips = []
+        return lb_ips
+
+    def _add_other_family(
+        self, run: _Converge, svc_key: str, svc: Manifest, lb_ips: list[str]
+    ) -> list[str]:
+        """PreferDualStack with one IP: try to add one of the other family from the same pool."""
+        try:
+            extra = self._allocator.allocate_from_pool_for_additional_family(
+                svc_key,
+                svc,
+                lb_ips[0],
+                self._allocator.pool(svc_key) or "",
+                list(ports(svc)),
+                sharing_key(svc),
+                backend_key(svc),
+            )
+        except AllocationError as err:
+            run.info(
+                "AdditionalAssignFailed", f"cannot assign additional IP in PreferDualStack: {err}"
+            )
+            return lb_ips
+        self._keys[svc_key] = (sharing_key(svc), backend_key(svc))
+        run.info("IPAllocated", f'Assigned additional IP "{extra}"')
+        return [*lb_ips, extra]
+
+    def _allocate(self, run: _Converge, svc_key: str, svc: Manifest) -> list[str]:
+        try:
+            lb_ips = self._allocate_ips(svc_key, svc)
+        except (AllocationError, ServiceInputError, ValueError) as err:
+            reason = err.message if isinstance(err, ServiceInputError) else str(err)
+            run.warn("AllocationFailed", f'Failed to allocate IP for "{svc_key}": {reason}')
+            raise ConvergeError from None
+        run.info("IPAllocated", f"Assigned IP {_go_list(lb_ips)}")
+        return lb_ips
+
+    def _allocate_ips(self, svc_key: str, svc: Manifest) -> list[str]:
+        """allocateIPs: the requested IPs, else the requested pool, else every pool."""
+        family = ip_family_of(_cluster_ips(svc))
+        wanted_ips = list(requested_ips(svc))
+        wanted_pool = requested_pool(svc)
+        if wanted_ips:
+            if ip_family_of(wanted_ips) != family:
+                raise ValueError(
+                    f"requested loadBalancer IP(s) {_go_list(wanted_ips)} "
+                    "does not match the ipFamily of the service"
+                )
+            self._assign(svc_key, svc, wanted_ips)
+            if wanted_pool and self._allocator.pool(svc_key) != wanted_pool:
+                self._unassign(svc_key)
+                raise ValueError(
+                    f"requested loadBalancer IP(s) {_go_list(wanted_ips)} is not compatible "
+                    f"with requested address pool {wanted_pool}"
+                )
+            return wanted_ips
+        args = (ports(svc), sharing_key(svc), backend_key(svc))
+        if wanted_pool:
+            ips = self._allocator.allocate_from_pool(svc_key, svc, family, wanted_pool, *args)
+        else:
+            ips = self._allocator.allocate(svc_key, svc, family, *args)
+        self._keys[svc_key] = (sharing_key(svc), backend_key(svc))
+        return list(ips)
+
+    def _assign(self, svc_key: str, svc: Manifest, ips: list[str]) -> None:
+        self._allocator.assign(
+            svc_key, svc, list(ips), list(ports(svc)), sharing_key(svc), backend_key(svc)
+        )
+        self._keys[svc_key] = (sharing_key(svc), backend_key(svc))
+
+    def _unassign(self, svc_key: str) -> None:
+        self._allocator.unassign(svc_key)
+        self._keys.pop(svc_key, None)
+
+    def _clear(self, svc_key: str, svc: Manifest) -> None:
+        """clearServiceState: release the IPs, drop the pool annotation, empty the status."""
+        self._unassign(svc_key)
+        annotations = (svc.get("metadata") or {}).get("annotations")
+        if annotations and ALLOCATED_FROM_POOL_ANNOTATION in annotations:
+            del annotations[ALLOCATED_FROM_POOL_ANNOTATION]
+        if ingress_ips(svc):
+            svc.setdefault("status", {})["loadBalancer"] = {}
+
+    # --- behaviour `fixed`: group transitions --------------------------------------------
+
+    def _set_group_member(self, svc_key: str, svc: Manifest) -> Result:
+        group = _group_of(svc)
+        assert group is not None
+        _, members, digest = group
+        if svc_key not in members:
+            # Only a member every member lists may join a transition: treat it as stock.
+            return self._set_one(svc_key, svc)
+        if not self._group_ready(members, digest):
+            # Waiting for its group: keep exactly what it has, write nothing.
+            waiting = Event(
+                svc_key, "Normal", "WaitingForGroup", f"waiting for {', '.join(members)}"
+            )
+            return Result(SUCCESS, events=(waiting,))
+        return self._converge_group(svc_key, members)
+
+    def _group_ready(self, members: tuple[str, ...], digest: str) -> bool:
+        """Every member exists in the cache and carries the same digest."""
+        for member in members:
+            cached = self._cache.get(member)
+            if cached is None or _annotation(cached, GROUP_DIGEST_ANNOTATION) != digest:
+                return False
+        return True
+
+    def _converge_group(self, svc_key: str, members: tuple[str, ...]) -> Result:
+        """Release every member, converge each in turn; all or nothing."""
+        saved = (self._allocator.clone(), dict(self._keys))
+        before = {m: (list(self._allocator.ips(m)), self.allocation_key(m)) for m in members}
+        for member in members:
+            self._unassign(member)
+        works: dict[str, Manifest] = {}
+        runs: list[_Converge] = []
+        for member in _transition_order(members, self._cache):
+            work = copy.deepcopy(self._cache[member])
+            run = _Converge(member)
+            runs.append(run)
+            if not self._converge(run, member, work) or (
+                is_load_balancer(work) and not ingress_ips(work)
+            ):
+                self._allocator, self._keys = saved
+                return _infeasible(svc_key, members, member, run)
+            works[member] = work
+        events = tuple(e for run in runs for e in run.events)
+        changed = any(
+            before[m] != (list(self._allocator.ips(m)), self.allocation_key(m)) for m in members
+        )
+        writes = {m: w for m, w in works.items() if w != self._cache[m]}
+        for member, work in writes.items():
+            self._cache[member] = copy.deepcopy(work)
+        return Result(
+            REPROCESS_ALL if changed else SUCCESS,
+            writes.get(svc_key),
+            tuple(str(e) for e in events if e.svc_key == svc_key and e.type == "Warning"),
+            {m: w for m, w in writes.items() if m != svc_key},
+            events,
+        )
+
+
+def _infeasible(svc_key: str, members: tuple[str, ...], failing: str, run: _Converge) -> Result:
+    """One GroupTransitionInfeasible warning on every member, naming the failing check."""
+    failures = [str(e) for e in run.events if e.type == "Warning"] or ["no IP assigned"]
+    message = (
+        f"group transition of {', '.join(members)} is not possible: "
+        f"{failing}: {'; '.join(failures)}; every member keeps its current allocation"
+    )
+    events = tuple(Event(m, "Warning", "GroupTransitionInfeasible", message) for m in members)
+    return Result(ERROR_NO_RETRY, None, (f"GroupTransitionInfeasible: {message}",), {}, events)
+
+
+def _transition_order(members: tuple[str, ...], cache: Mapping[str, Manifest]) -> list[str]:
+    """Members with requested IPs first, then the others; by name within each."""
+
+    def requests_ips(member: str) -> bool:
+        try:
+            return bool(requested_ips(cache[member]))
+        except ServiceInputError:
+            return False
+
+    return sorted(members, key=lambda m: (not requests_ips(m), m))
+
+
+def _group_of(svc: Manifest) -> tuple[str, tuple[str, ...], str] | None:
+    """(group id, members, digest) from the group-wide annotations, or None when absent."""
+    group = _annotation(svc, GROUP_ANNOTATION)
+    digest = _annotation(svc, GROUP_DIGEST_ANNOTATION)
+    members_text = _annotation(svc, GROUP_MEMBERS_ANNOTATION)
+    if not group or not digest or not members_text:
+        return None
+    members = tuple(sorted({m.strip() for m in members_text.split(",") if m.strip()}))
+    return group, members, digest
+
+
+def _annotation(svc: Manifest, name: str) -> str:
+    return str(((svc.get("metadata") or {}).get("annotations") or {}).get(name) or "")
+
+
+def _result(state: str, service: Manifest | None, events: list[Event]) -> Result:
+    warnings = tuple(str(e) for e in events if e.type == "Warning")
+    return Result(state, service, warnings, {}, tuple(events))
+
+
+def _write_status(svc: Manifest, lb_ips: list[str], pool: str) -> None:
+    """Program the status and the pool annotation (kept as is when already right)."""
+    if list(ingress_ips(svc)) != list(lb_ips):
+        svc.setdefault("status", {})["loadBalancer"] = {"ingress": [{"ip": ip} for ip in lb_ips]}
+    metadata = svc.setdefault("metadata", {})
+    if (metadata.get("annotations") or {}).get(ALLOCATED_FROM_POOL_ANNOTATION) != pool:
+        metadata["annotations"] = dict(metadata.get("annotations") or {})
+        metadata["annotations"][ALLOCATED_FROM_POOL_ANNOTATION] = pool
+
+
+def _cluster_ips(svc: Manifest) -> list[str]:
+    """spec.clusterIPs, else spec.clusterIP (ipfamily.ForService)."""
+    spec = svc.get("spec") or {}
+    cluster_ips = [str(ip) for ip in spec.get("clusterIPs") or []]
+    if cluster_ips:
+        return cluster_ips
+    return [str(spec["clusterIP"])] if spec.get("clusterIP") else []
+
+
+def _family_policy(svc: Manifest) -> str:
+    return str((svc.get("spec") or {}).get("ipFamilyPolicy") or "SingleStack")
+
+
+def _family_changed(lb_family: str, svc_family: str, policy: str) -> bool:
+    """serviceFamilyChanged: PreferDualStack tolerates a single-stack LB IP on a dual cluster IP."""
+    if lb_family == "unknown":
+        return True
+    if lb_family == svc_family:
+        return False
+    return not (svc_family == "dual" and policy == "PreferDualStack")
+
+
+def _valid_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _go_list(ips: Sequence[str]) -> str:
+    """A list of IPs as Go's %q prints a []net.IP (["a" "b"])."""
+    return "[" + " ".join(f'"{ip}"' for ip in ips) + "]"

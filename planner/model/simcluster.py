@@ -1,0 +1,544 @@
+"""A simulated cluster: Services, pools, one MetalLB controller and its work queue.
+
+The caller decides when each write ARRIVES (reaches the API server and the controller's informer)
+and how arrivals interleave with the controller's own processing; everything else follows
+MetalLB's source. The event model, read from metallb/metallb
+`internal/k8s/controllers/service_controller.go` (reconcileService),
+`service_controller_reload.go` (reprocessAll) and controller-runtime's work queue:
+
+- The queue holds keys: "namespace/name" for a Service, and RELOAD for a reprocess-all request.
+  A key already waiting in the queue is not added twice (the work queue de-duplicates).
+- An arrival stores the object (status and controller-owned fields kept, as the API server does
+  for a spec write) and queues its key. The informer cache sees it at once (`Controller.observe`).
+- Processing a Service key hands the CURRENT stored object (None once deleted) to
+  `Controller.set_balancer`. Every object the controller writes is stored and, being an update
+  the informer sees, queues that Service's key again (the controller sees its own writes).
+  `reprocess_all` queues RELOAD; `error` re-queues the key (rate-limited retry, modelled as the
+  back of the queue); `error_no_retry` and `success` do nothing more.
+- Processing RELOAD is one step: list every Service, sort by the number of ingress IPs,
+  most first (sort.Slice, not stable: the order among equals is unspecified, so it is a choice),
+  and hand each one to the controller in that order. If any answered `reprocess_all` or `error`,
+  RELOAD is queued again (reprocessAll returns an error to get a backoff retry).
+- A step is one arrival or one processed key. The schedule is the list of steps.
+
+Deviations, on purpose: a pass hands each Service its stored version at the moment it is handled
+(MetalLB hands the listed copy; a stale copy would fail its status update with a conflict and be
+retried, reaching the same state). Retries wait no time. A restart (`bootstrap`) runs the initial
+reprocess-all pass before any Service event, as v0.15 does (initialLoadPerformed).
+The allocator's Go-map pool order is chosen with `pool_order` at bootstrap
+(`planner.model.allocator.shuffled_pool_order(seed)` for a random one).
+
+    >>> cluster = SimulatedCluster.bootstrap(pools, live_services, behavior="metallb-0.14")
+    >>> writes = [("dns/dns-tcp", desired_tcp), ("dns/dns-udp", desired_udp)]
+    >>> for run in explore(cluster, writes):          # every interleaving
+    ...     run.cluster.went_pending("dns/dns-tcp"), run.cluster.stuck_at_end("dns/dns-tcp")
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import itertools
+import random
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from planner.model.allocator import Pool, PoolOrder
+from planner.model.controller import ERROR, REPROCESS_ALL, Controller, Event, Result
+from planner.model.service import (
+    ALLOCATED_FROM_POOL_ANNOTATION,
+    family,
+    ingress_ips,
+    is_load_balancer,
+)
+from planner.objects import Manifest, svc_key_of
+
+RELOAD = "metallbreload/reload"  # the key MetalLB queues to reprocess every Service
+
+# More distinct reprocess-all orders than this at one step: explore only sorted and reversed.
+MAX_PASS_ORDERS = 24
+
+Write = tuple[str, Manifest | None]  # (svc_key, manifest); None deletes the Service
+
+
+@dataclass(frozen=True)
+class Arrive:
+    """The next pending write of this Service reaches the API server."""
+
+    svc_key: str
+
+    def __str__(self) -> str:
+        return f"arrive {self.svc_key}"
+
+
+@dataclass(frozen=True)
+class Process:
+    """The controller handles the head of its queue; `pass_order` orders a reprocess-all pass."""
+
+    pass_order: tuple[str, ...] | None = None
+
+    def __str__(self) -> str:
+        return "process" if self.pass_order is None else f"process ({', '.join(self.pass_order)})"
+
+
+Action = Arrive | Process
+
+
+@dataclass(frozen=True)
+class StatusRecord:
+    """One status a Service had: from `step` on it showed `ips` (() is pending)."""
+
+    step: int
+    ips: tuple[str, ...]
+    cause: str  # "bootstrap", "arrive" (a write), "controller" (a status update)
+    load_balancer: bool = True  # False once the Service is deleted or no longer a LoadBalancer
+
+    @property
+    def outage(self) -> bool:
+        """A LoadBalancer Service without IPs."""
+        return self.load_balancer and not self.ips
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What one processed queue item did (one result per Service handed to the controller)."""
+
+    step: int
+    item: str
+    results: tuple[tuple[str, Result], ...]
+
+
+class SimulatedCluster:
+    """Services in an API server, one MetalLB controller, its queue, and the history of statuses."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+        self.store: dict[str, Manifest] = {}
+        self.queue: list[str] = []
+        self.step = 0
+        self.history: dict[str, list[StatusRecord]] = {}
+        self.events: list[tuple[int, Event]] = []
+        self.handled: list[Handled] = []
+        self._pending: dict[str, list[Manifest | None]] = {}
+        self._next_cluster_ip = 1
+
+    # --- building one ------------------------------------------------------------------------
+
+    @classmethod
+    def bootstrap(
+        cls,
+        pools: Sequence[Pool] | None,
+        services: Mapping[str, Manifest] | Sequence[Manifest],
+        behavior: str = "metallb-0.15",
+        *,
+        namespaces: Mapping[str, Mapping[str, str]] | None = None,
+        pool_order: PoolOrder | None = None,
+        pass_order: Sequence[str] | None = None,
+        max_steps: int = 1000,
+    ) -> SimulatedCluster:
+        """A controller (re)start on live state: read the pools, reprocess all, settle.
+
+        The Services' statuses become the allocator's state the way a restarted controller
+        rebuilds it: each Service's current IPs are re-assigned, those with IPs first.
+        """
+        controller = Controller(None, behavior, namespaces=namespaces, pool_order=pool_order)
+        cluster = cls(controller)
+        items = services.values() if isinstance(services, Mapping) else services
+        for manifest in items:
+            key = svc_key_of(manifest)
+            cluster.store[key] = cluster._with_cluster_ips(copy.deepcopy(manifest), None)
+            controller.observe(key, cluster.store[key])
+            cluster._record(key, "bootstrap")
+        if controller.set_pools(pools) == REPROCESS_ALL:
+            cluster._enqueue(RELOAD)
+        cluster.process_next(Process(tuple(pass_order) if pass_order else None))
+        cluster.settle(max_steps)
+        return cluster
+
+    def copy(self) -> SimulatedCluster:
+        """An independent copy (store, queue, controller and history) to explore a branch."""
+        return copy.deepcopy(self)
+
+    # --- the caller's choices ----------------------------------------------------------------
+
+    def submit(self, svc_key: str, manifest: Manifest | None) -> None:
+        """Queue a write that has not arrived yet; `Arrive(svc_key)` delivers it, in submit order."""
+        self._pending.setdefault(svc_key, []).append(copy.deepcopy(manifest))
+
+    def pending_writes(self) -> list[str]:
+        """Services with writes submitted but not arrived, sorted."""
+        return sorted(k for k, writes in self._pending.items() if writes)
+
+    def arrive(self, svc_key: str, manifest: Manifest | None) -> None:
+        """A write reaches the API server now: store it, tell the informer, queue the key."""
+        self.step += 1
+        if manifest is None:
+            self.store.pop(svc_key, None)
+        else:
+            self.store[svc_key] = self._merged(svc_key, manifest)
+        self.controller.observe(svc_key, self.store.get(svc_key))
+        self._record(svc_key, "arrive")
+        self._enqueue(svc_key)
+
+    def apply(self, action: Action) -> Handled | None:
+        """Carry out one step of a schedule."""
+        if isinstance(action, Arrive):
+            writes = self._pending.get(action.svc_key)
+            if not writes:
+                raise ValueError(f"no pending write for {action.svc_key}")
+            self.arrive(action.svc_key, writes.pop(0))
+            return None
+        return self.process_next(action)
+
+    def process_next(self, action: Process | None = None) -> Handled | None:
+        """The controller handles the head of its queue (None when the queue is empty)."""
+        if not self.queue:
+            return None
+        item = self.queue.pop(0)
+        self.step += 1
+        if item == RELOAD:
+            order = action.pass_order if action and action.pass_order else self.pass_orders()[0]
+            results = self._reprocess_all(order)
+        else:
+            results = ((item, self._handle(item)),)
+        handled = Handled(self.step, item, results)
+        self.handled.append(handled)
+        return handled
+
+    def settle(self, max_steps: int = 1000) -> bool:
+        """Process until the queue is empty; False if it is still busy after `max_steps` steps."""
+        for _ in range(max_steps):
+            if not self.queue:
+                return True
+            self.process_next()
+        return not self.queue
+
+    def options(self, explore_ties: bool = False) -> list[Action]:
+        """Every step that could come next: an arrival of each pending write, or processing."""
+        actions: list[Action] = [Arrive(k) for k in self.pending_writes()]
+        if self.queue:
+            if self.queue[0] == RELOAD and explore_ties:
+                actions.extend(Process(order) for order in self.pass_orders(all_ties=True))
+            else:
+                actions.append(Process())
+        return actions
+
+    def pass_orders(self, all_ties: bool = False) -> list[tuple[str, ...]]:
+        """Orders a reprocess-all pass may take now: most ingress IPs first, ties in any order.
+
+        The first is the default (ties by key). With `all_ties`, every order among ties, unless
+        there are more than MAX_PASS_ORDERS: then the default and the one with ties reversed.
+        """
+        by_count: dict[int, list[str]] = {}
+        for key in sorted(self.store):
+            by_count.setdefault(len(ingress_ips(self.store[key])), []).append(key)
+        groups = [by_count[n] for n in sorted(by_count, reverse=True)]
+        default = tuple(k for g in groups for k in g)
+        if not all_ties:
+            return [default]
+        count = 1
+        for g in groups:
+            count *= _factorial(len(g))
+        if count > MAX_PASS_ORDERS:
+            return [default, tuple(k for g in groups for k in reversed(g))]
+        return [
+            tuple(k for g in combo for k in g)
+            for combo in itertools.product(*(itertools.permutations(g) for g in groups))
+        ]
+
+    # --- observable facts --------------------------------------------------------------------
+
+    def ips(self, svc_key: str) -> tuple[str, ...]:
+        """The Service's ingress IPs now (() pending or absent)."""
+        svc = self.store.get(svc_key)
+        return ingress_ips(svc) if svc else ()
+
+    def went_pending(self, svc_key: str) -> bool:
+        """Its status went from some IPs to none while it was a LoadBalancer (an outage)."""
+        return bool(self._outages(svc_key))
+
+    def pending_steps(self, svc_key: str) -> int:
+        """For how many steps it was pending after having had an IP (the outage window)."""
+        return sum(end - start for start, end in self._outages(svc_key))
+
+    def _outages(self, svc_key: str) -> list[tuple[int, int]]:
+        """(from step, to step) of every stretch pending after having had IPs."""
+        records = self.history.get(svc_key, [])
+        stretches = []
+        had_ips = False
+        for index, record in enumerate(records):
+            if record.outage and had_ips:
+                end = records[index + 1].step if index + 1 < len(records) else self.step
+                stretches.append((record.step, max(end, record.step + 1)))
+            had_ips = had_ips or bool(record.ips)
+        return stretches
+
+    def stuck_at_end(self, svc_key: str) -> bool:
+        """It is a LoadBalancer Service without an IP now."""
+        svc = self.store.get(svc_key)
+        return svc is not None and is_load_balancer(svc) and not ingress_ips(svc)
+
+    def changed_ip(self, svc_key: str) -> bool:
+        """It has IPs now, and they are not the ones it first had."""
+        first = next((r.ips for r in self.history.get(svc_key, []) if r.ips), ())
+        now = self.ips(svc_key)
+        return bool(first) and bool(now) and set(now) != set(first)
+
+    def warnings(self, svc_key: str) -> list[str]:
+        """Every warning event raised on the Service, in order."""
+        return [str(e) for _, e in self.events if e.svc_key == svc_key and e.type == "Warning"]
+
+    def statuses(self, svc_key: str) -> list[tuple[str, ...]]:
+        """Every status the Service had, in order (() for pending)."""
+        return [r.ips for r in self.history.get(svc_key, [])]
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _handle(self, svc_key: str) -> Result:
+        current = self.store.get(svc_key)
+        result = self.controller.set_balancer(svc_key, copy.deepcopy(current))
+        self.events.extend((self.step, e) for e in result.events)
+        writes = dict(result.group_writes)
+        if result.service is not None:
+            writes[svc_key] = result.service
+        for key in sorted(writes):
+            self._store_write(key, writes[key])
+        if result.state == REPROCESS_ALL:
+            self._enqueue(RELOAD)
+        elif result.state == ERROR:
+            self._enqueue(svc_key)
+        return result
+
+    def _reprocess_all(self, order: Sequence[str]) -> tuple[tuple[str, Result], ...]:
+        results = []
+        for key in order:
+            if key not in self.store:
+                continue
+            current = copy.deepcopy(self.store[key])
+            result = self.controller.set_balancer(key, current)
+            self.events.extend((self.step, e) for e in result.events)
+            writes = dict(result.group_writes)
+            if result.service is not None:
+                writes[key] = result.service
+            for written in sorted(writes):
+                self._store_write(written, writes[written])
+            results.append((key, result))
+        if any(r.state in (REPROCESS_ALL, ERROR) for _, r in results):
+            self._enqueue(RELOAD)
+        return tuple(results)
+
+    def _store_write(self, svc_key: str, written: Manifest) -> None:
+        """The controller's status update: status and annotations replace the stored ones."""
+        stored = self.store.get(svc_key)
+        if stored is None:
+            return  # deleted meanwhile: the update would fail with NotFound
+        merged = copy.deepcopy(stored)
+        merged["status"] = copy.deepcopy(written.get("status") or {})
+        annotations = (written.get("metadata") or {}).get("annotations")
+        merged.setdefault("metadata", {})["annotations"] = copy.deepcopy(annotations or {})
+        if merged == stored:
+            return
+        self.store[svc_key] = merged
+        self.controller.observe(svc_key, merged)
+        self._record(svc_key, "controller")
+        self._enqueue(svc_key)
+
+    def _enqueue(self, item: str) -> None:
+        if item not in self.queue:
+            self.queue.append(item)
+
+    def _record(self, svc_key: str, cause: str) -> None:
+        svc = self.store.get(svc_key)
+        record = StatusRecord(
+            self.step, self.ips(svc_key), cause, svc is not None and is_load_balancer(svc)
+        )
+        records = self.history.setdefault(svc_key, [])
+        last = records[-1] if records else None
+        if last is None or (last.ips, last.load_balancer) != (record.ips, record.load_balancer):
+            records.append(record)
+
+    def _merged(self, svc_key: str, manifest: Manifest) -> Manifest:
+        """A spec write as the API server stores it: status and server-set fields are kept."""
+        stored = self.store.get(svc_key)
+        merged = copy.deepcopy(manifest)
+        merged.pop("status", None)
+        if stored is not None and stored.get("status"):
+            merged["status"] = copy.deepcopy(stored["status"])
+        owned = ((stored or {}).get("metadata") or {}).get("annotations") or {}
+        meta = merged.setdefault("metadata", {})
+        if ALLOCATED_FROM_POOL_ANNOTATION in owned:
+            annotations = dict(meta.get("annotations") or {})
+            annotations.setdefault(
+                ALLOCATED_FROM_POOL_ANNOTATION, owned[ALLOCATED_FROM_POOL_ANNOTATION]
+            )
+            meta["annotations"] = annotations
+        return self._with_cluster_ips(merged, stored)
+
+    def _with_cluster_ips(self, svc: Manifest, stored: Manifest | None) -> Manifest:
+        """Fill clusterIP(s) and families as the API server does: kept, or assigned when new."""
+        spec = svc.setdefault("spec", {})
+        old = (stored or {}).get("spec") or {}
+        for name in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+            if not spec.get(name) and old.get(name):
+                spec[name] = copy.deepcopy(old[name])
+        if spec.get("clusterIPs") or spec.get("clusterIP"):
+            return svc
+        wanted = family(svc, stored)
+        first_v6 = (spec.get("ipFamilies") or ["IPv4"])[0] == "IPv6"
+        v4 = f"10.96.{self._next_cluster_ip // 256}.{self._next_cluster_ip % 256}"
+        v6 = str(ipaddress.IPv6Address("fd00:10:96::") + self._next_cluster_ip)
+        self._next_cluster_ip += 1
+        ips = {"ipv4": [v4], "ipv6": [v6], "dual": [v6, v4] if first_v6 else [v4, v6]}[wanted]
+        spec["clusterIPs"] = ips
+        spec["clusterIP"] = ips[0]
+        spec.setdefault("ipFamilies", ["IPv6" if ":" in ip else "IPv4" for ip in ips])
+        spec.setdefault("ipFamilyPolicy", "RequireDualStack" if wanted == "dual" else "SingleStack")
+        return svc
+
+
+def _factorial(n: int) -> int:
+    result = 1
+    for i in range(2, n + 1):
+        result *= i
+    return result
+
+
+# --- schedules -----------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One complete schedule and the cluster it left behind."""
+
+    schedule: tuple[Action, ...]
+    cluster: SimulatedCluster
+    settled: bool = True
+    label: str = ""
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """The schedule as one line, e.g. "arrive a; process; arrive b; process"."""
+        return "; ".join(str(a) for a in self.schedule)
+
+
+def prepared(cluster: SimulatedCluster, writes: Sequence[Write]) -> SimulatedCluster:
+    """A copy of the cluster with the writes submitted (not yet arrived)."""
+    twin = cluster.copy()
+    for svc_key, manifest in writes:
+        twin.submit(svc_key, manifest)
+    return twin
+
+
+def explore(
+    cluster: SimulatedCluster,
+    writes: Sequence[Write],
+    *,
+    explore_ties: bool = False,
+    max_steps: int = 200,
+) -> Iterator[Run]:
+    """Every interleaving of the writes' arrivals (in any order) with the controller's steps.
+
+    Exponential: meant for a handful of writes. A branch longer than `max_steps` is cut and
+    yielded with `settled=False`.
+    """
+    start = prepared(cluster, writes)
+    stack: list[tuple[SimulatedCluster, tuple[Action, ...]]] = [(start, ())]
+    while stack:
+        state, schedule = stack.pop()
+        actions = state.options(explore_ties)
+        if not actions or len(schedule) >= max_steps:
+            yield Run(schedule, state, settled=not actions)
+            continue
+        for action in reversed(actions):
+            branch = state.copy() if len(actions) > 1 else state
+            branch.apply(action)
+            stack.append((branch, (*schedule, action)))
+
+
+def random_runs(
+    cluster: SimulatedCluster,
+    writes: Sequence[Write],
+    seed: int,
+    count: int,
+    *,
+    explore_ties: bool = True,
+    max_steps: int = 500,
+) -> Iterator[Run]:
+    """`count` schedules drawn with a seeded RNG: each step picks uniformly among the options."""
+    rng = random.Random(seed)
+    for index in range(count):
+        state = prepared(cluster, writes)
+        schedule: list[Action] = []
+        while len(schedule) < max_steps:
+            actions = state.options(explore_ties)
+            if not actions:
+                break
+            action = rng.choice(actions)
+            state.apply(action)
+            schedule.append(action)
+        yield Run(tuple(schedule), state, not state.options(), label=f"random #{index} seed {seed}")
+
+
+def replay(cluster: SimulatedCluster, writes: Sequence[Write], schedule: Sequence[Action]) -> Run:
+    """Carry out a given schedule on a copy of the cluster (then settle what is left)."""
+    state = prepared(cluster, writes)
+    for action in schedule:
+        state.apply(action)
+    settled = state.settle()
+    return Run(tuple(schedule), state, settled and not state.pending_writes())
+
+
+def one_at_a_time(cluster: SimulatedCluster, writes: Sequence[Write], max_steps: int = 1000) -> Run:
+    """Each write arrives only once the controller is idle (fully processed), in the given order."""
+    state = prepared(cluster, writes)
+    schedule: list[Action] = []
+    settled = True
+    for svc_key, _ in writes:
+        _apply(state, schedule, Arrive(svc_key))
+        settled = _drain(state, schedule, max_steps) and settled
+    return Run(tuple(schedule), state, settled, label="one at a time")
+
+
+def all_at_once(cluster: SimulatedCluster, writes: Sequence[Write], max_steps: int = 1000) -> Run:
+    """Every write arrives before the controller handles any of them, in the given order."""
+    state = prepared(cluster, writes)
+    schedule: list[Action] = []
+    for svc_key, _ in writes:
+        _apply(state, schedule, Arrive(svc_key))
+    settled = _drain(state, schedule, max_steps)
+    return Run(tuple(schedule), state, settled, label="all at once")
+
+
+def before_reprocess(
+    cluster: SimulatedCluster, writes: Sequence[Write], max_steps: int = 1000
+) -> Run:
+    """Each next write arrives as soon as the previous one's own event was handled, so before
+    any reprocess-all pass it caused (the window in which v0.14 can recover by luck)."""
+    state = prepared(cluster, writes)
+    schedule: list[Action] = []
+    for svc_key, _ in writes:
+        _apply(state, schedule, Arrive(svc_key))
+        while state.queue and state.queue[0] != RELOAD and len(schedule) < max_steps:
+            _apply(state, schedule, Process())
+    settled = _drain(state, schedule, max_steps)
+    return Run(tuple(schedule), state, settled, label="before reprocess")
+
+
+def adversarial_runs(
+    cluster: SimulatedCluster, writes: Sequence[Write], max_steps: int = 1000
+) -> Iterator[Run]:
+    """The named schedules that expose the known races, in the given order and reversed."""
+    for ordering in (list(writes), list(reversed(writes))):
+        for strategy in (one_at_a_time, all_at_once, before_reprocess):
+            yield strategy(cluster, ordering, max_steps)
+
+
+def _apply(state: SimulatedCluster, schedule: list[Action], action: Action) -> None:
+    state.apply(action)
+    schedule.append(action)
+
+
+def _drain(state: SimulatedCluster, schedule: list[Action], max_steps: int) -> bool:
+    while state.queue and len(schedule) < max_steps:
+        _apply(state, schedule, Process())
+    return not state.queue
