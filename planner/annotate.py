@@ -351,7 +351,7 @@ class _ServiceEditor:
         if mapping.flow_style:
             return self._remove_flow(mapping, stale)
         if len(stale) == len(mapping.value):  # nothing else left: the `annotations:` key goes too
-            stale = [annotations, *stale]
+            return [self._delete_lines(*annotations)]
         return [self._delete_lines(key, value) for key, value in stale]
 
     # -- no annotations mapping yet --
@@ -439,8 +439,11 @@ class _ServiceEditor:
         if self.text[close] != "}":
             raise InputError("cannot find the end of a flow mapping in metadata", self.origin)
         styles = self._styles(mapping)
-        if not mapping.value:
-            return _Edit(close, close, _flow_entries(entries, styles, ", "))
+        if not mapping.value:  # `{}` or `{ }`: keep the padding on both sides
+            inner = self.text[mapping.start_mark.index + 1 : close]
+            padding = " " if inner and not inner.strip() else ""
+            body = padding + _flow_entries(entries, styles, ", ") + padding
+            return _Edit(mapping.start_mark.index + 1, close, body)
         last_key, last_value = mapping.value[-1]
         end = max(self._content_end(last_key), self._content_end(last_value))
         separator = self._flow_separator(mapping)
