@@ -1,0 +1,130 @@
+"""check_fields: a mistyped field the planner reads is one sentence naming origin and field."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from planner.diff import check_fields
+from planner.errors import InputError, Origin
+from planner.objects import KubeObject, ObjectKey
+from tests.diff.builders import lb_service, obj, pool
+
+ORIGIN = "repo/app.yaml: document 1, line 1"
+KEY = ObjectKey("Service", "dns", "dns-tcp")
+
+
+def broken(edit_path: tuple[str, ...], value: object) -> dict:
+    svc = copy.deepcopy(lb_service("dns-tcp"))
+    target = svc
+    for part in edit_path[:-1]:
+        target = target[part]
+    target[edit_path[-1]] = value
+    return svc
+
+
+CASES = [
+    (("metadata",), "dns", "field metadata must be a mapping, not the string 'dns'"),
+    (
+        ("metadata", "annotations"),
+        ["a"],
+        "field metadata.annotations must be a mapping, not a list",
+    ),
+    (
+        ("metadata", "annotations", "metallb.io/allow-shared-ip"),
+        53,
+        (
+            "field metadata.annotations.metallb.io/allow-shared-ip must be a string "
+            "(quote it in YAML), not int 53"
+        ),
+    ),
+    (
+        ("metadata", "labels"),
+        "app=x",
+        "field metadata.labels must be a mapping, not the string 'app=x'",
+    ),
+    (("spec",), ["x"], "field spec must be a mapping, not a list"),
+    (
+        ("spec", "ports"),
+        "80",
+        "field spec.ports must be a list of port mappings, not the string '80'",
+    ),
+    (("spec", "ports"), [80], "field spec.ports[0] must be a mapping with a port, not int 80"),
+    (
+        ("spec", "ports"),
+        [{"port": "80"}],
+        "field spec.ports[0].port must be a number from 1 to 65535, not the string '80'",
+    ),
+    (
+        ("spec", "ports"),
+        [{"port": 0}],
+        "field spec.ports[0].port must be a number from 1 to 65535, not int 0",
+    ),
+    (
+        ("spec", "ports"),
+        [{"port": True}],
+        "field spec.ports[0].port must be a number from 1 to 65535, not bool True",
+    ),
+    (
+        ("spec", "ports"),
+        [{"port": 53, "protocol": "tcp"}],
+        "field spec.ports[0].protocol must be TCP, UDP or SCTP, not the string 'tcp'",
+    ),
+    (
+        ("spec", "ports"),
+        [{"port": 80, "targetPort": "80"}],
+        "field spec.ports[0].targetPort is the string '80', which Kubernetes rejects: write 80",
+    ),
+    (
+        ("spec", "ports"),
+        [{"port": 80, "targetPort": "Http_Port"}],
+        "field spec.ports[0].targetPort must be a port number or a port name, not the string 'Http_Port'",
+    ),
+    (
+        ("spec", "ports"),
+        [{"port": 80, "nodePort": "30080"}],
+        "field spec.ports[0].nodePort must be a number from 1 to 65535, not the string '30080'",
+    ),
+    (
+        ("spec", "selector"),
+        "app=x",
+        "field spec.selector must be a mapping of labels, not the string 'app=x'",
+    ),
+    (
+        ("spec", "selector"),
+        {"version": 2},
+        "field spec.selector.version must be a string (quote it in YAML), not int 2",
+    ),
+    (
+        ("spec", "externalTrafficPolicy"),
+        "local",
+        "field spec.externalTrafficPolicy must be Cluster or Local, not the string 'local'",
+    ),
+    (("spec", "ipFamilies"), "IPv4", "field spec.ipFamilies must be a list, not the string 'IPv4'"),
+    (
+        ("spec", "ipFamilies"),
+        ["ipv4"],
+        "field spec.ipFamilies[0] must be IPv4 or IPv6, not the string 'ipv4'",
+    ),
+    (("spec", "loadBalancerIP"), 10, "field spec.loadBalancerIP must be a string, not int 10"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "message"), CASES, ids=[c[2][6:40] for c in CASES])
+def test_a_mistyped_field_names_origin_object_and_field(
+    path: tuple, value: object, message: str
+) -> None:
+    with pytest.raises(InputError) as err:
+        check_fields(KubeObject(KEY, broken(path, value), Origin("repo/app.yaml")))
+    assert str(err.value) == f"{ORIGIN}: Service dns/dns-tcp: {message}"
+
+
+@pytest.mark.parametrize("target", [8080, "http", "dns-tcp", "h2c"])
+def test_valid_target_ports_pass(target: object) -> None:
+    check_fields(obj(broken(("spec", "ports"), [{"port": 80, "targetPort": target}])))
+
+
+def test_well_typed_objects_of_any_kind_pass() -> None:
+    check_fields(obj(lb_service("dns-tcp")))
+    check_fields(obj(pool()))
