@@ -8,6 +8,7 @@ code a test asks for, so the exit-code policy is tested for every code; when the
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -252,3 +253,25 @@ def test_the_real_planner_diff_on_the_seed_sample(tmp_path: Path) -> None:
     subprocess.run([*GITHUB_BASH, step["run"]], env=env, check=True, cwd=tmp_path)
     assert "exit-code=1" in (tmp_path / "output").read_text()
     assert (tmp_path / "summary").read_text().startswith("## shared-ip planner")
+
+
+def _doc_yaml_blocks() -> list[Any]:
+    text = (REPO_ROOT / "docs" / "github-action.md").read_text()
+    return [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)]
+
+
+def test_the_documented_workflow_uses_only_real_inputs() -> None:
+    workflow = _doc_yaml_blocks()[0]
+    steps = workflow["jobs"]["planner-diff"]["steps"]
+    planner = next(s for s in steps if s.get("id") == "planner")
+    assert set(planner["with"]) <= set(_action()["inputs"])
+    comment = steps[-1]
+    # The comment step reads the file the diff step writes: $RUNNER_TEMP/planner-diff.md.
+    assert comment["with"]["path"] == "${{ runner.temp }}/planner-diff.md"
+    assert 'report="${RUNNER_TEMP:-/tmp}/planner-diff.md"' in _step("diff")["run"]
+
+
+def test_the_docs_list_every_input() -> None:
+    text = (REPO_ROOT / "docs" / "github-action.md").read_text()
+    for name in _action()["inputs"]:
+        assert f"| `{name}` |" in text
