@@ -141,7 +141,7 @@ def _canonical_member(inputs: AllocationInputs) -> list[object]:
         inputs.svc_key,
         inputs.sharing_key,
         inputs.backend_key,
-        [[port.proto, port.port] for port in sorted(inputs.ports)],
+        sorted([port.proto, port.port] for port in inputs.ports),
         list(_sorted_ips(inputs.requested_ips)),
         inputs.requested_pool,
         inputs.family,

@@ -68,7 +68,8 @@ def _annotation_lines(text: str) -> set[int]:
             if entry is None:
                 continue
             key, value = entry
-            last = value.end_mark.line if value.end_mark.column else value.end_mark.line - 1
+            end = len(text[: value.end_mark.index].rstrip())
+            last = text.count("\n", 0, end)
             while last > key.start_mark.line and lines[last].strip()[:1] in ("", "#"):
                 last -= 1
             found.update(range(key.start_mark.line, last + 1))
