@@ -12,7 +12,10 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from planner.diff import Change
 from planner.render.redact import safe_patch
@@ -51,7 +54,7 @@ class Section:
     """One piece of the comment that is kept or cut as a whole."""
 
     kind: str
-    text: str
+    render: Callable[[], str]  # called only when the section is kept (a huge report has many)
 
 
 def render_markdown(
@@ -73,20 +76,26 @@ def render_markdown(
 def fit(summary: str, sections: list[Section], limit: int = GITHUB_COMMENT_LIMIT) -> str:
     """Join the summary and as many whole sections (from the start) as fit in `limit` characters,
     then a note of what was cut. The summary is always kept."""
-    full = _SEPARATOR.join([summary] + [s.text for s in sections]) + "\n"
-    if len(full) <= limit:
-        return full
-    lengths = [len(summary)]
+    texts: list[str] = []
+    used = len(summary) + 1  # the final newline
     for section in sections:
-        lengths.append(lengths[-1] + len(_SEPARATOR) + len(section.text))
-    keep = max(k for k in range(len(lengths)) if lengths[k] < limit or k == 0)
+        text = section.render()
+        used += len(_SEPARATOR) + len(text)
+        if used > limit:
+            return _with_cut_note(summary, texts, sections, limit)
+        texts.append(text)
+    return _SEPARATOR.join([summary, *texts]) + "\n"
+
+
+def _with_cut_note(summary: str, texts: list[str], sections: list[Section], limit: int) -> str:
+    """The summary, the kept texts and the note of what was cut, dropping kept texts from the
+    end until the note fits as well."""
+    used = len(summary) + 1 + sum(len(_SEPARATOR) + len(t) for t in texts)
     while True:
-        note = _cut_note(sections[keep:])
-        if lengths[keep] + len(_SEPARATOR) + len(note) + 1 <= limit or keep == 0:
-            break
-        keep -= 1
-    kept = [summary] + [s.text for s in sections[:keep]]
-    return _SEPARATOR.join(kept + [note]) + "\n"
+        note = _cut_note(sections[len(texts) :])
+        if used + len(_SEPARATOR) + len(note) <= limit or not texts:
+            return _SEPARATOR.join([summary, *texts, note]) + "\n"
+        used -= len(_SEPARATOR) + len(texts.pop())
 
 
 def md_text(text: str) -> str:
@@ -105,6 +114,15 @@ def fenced(body: str, info: str = "") -> str:
     longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{info}\n{body}\n{fence}"
+
+
+def _section(kind: str, heading: str, build: Callable[..., str], *args: Any) -> Section:
+    """A section whose text is `heading` + `build(*args)`, built when it is kept."""
+    return Section(kind, partial(_headed, heading, build, *args))
+
+
+def _headed(heading: str, build: Callable[..., str], *args: Any) -> str:
+    return heading + build(*args)
 
 
 def _details(summary_html: str, body: str) -> str:
@@ -153,9 +171,12 @@ def _prediction_sections(report: DiffReport) -> list[Section]:
     sections = []
     for index, prediction in enumerate(ordered_predictions(report)):
         heading = "### Prediction per MetalLB version\n\n" if index == 0 else ""
-        body = _details(_prediction_title(prediction, report.target), _fate_table(prediction))
-        sections.append(Section("prediction", heading + body))
+        sections.append(_section("prediction", heading, _prediction, prediction, report.target))
     return sections
+
+
+def _prediction(prediction: Prediction, target: str) -> str:
+    return _details(_prediction_title(prediction, target), _fate_table(prediction))
 
 
 def _prediction_title(prediction: Prediction, target: str) -> str:
@@ -195,7 +216,7 @@ def _conflict_sections(conflicts: tuple[Conflict, ...]) -> list[Section]:
     sections = []
     for index, conflict in enumerate(conflicts):
         heading = "### Conflicts and warnings\n\n" if index == 0 else ""
-        sections.append(Section(conflict.severity, heading + _conflict(conflict)))
+        sections.append(_section(conflict.severity, heading, _conflict, conflict))
     return sections
 
 
@@ -214,7 +235,7 @@ def _group_sections(groups: tuple[SharingGroupReport, ...]) -> list[Section]:
     sections = []
     for index, group in enumerate(touched):
         heading = "### Sharing groups touched by this change\n\n" if index == 0 else ""
-        sections.append(Section("group", heading + _group(group)))
+        sections.append(_section("group", heading, _group, group))
     return sections
 
 
@@ -239,28 +260,40 @@ def _group(group: SharingGroupReport) -> str:
 
 
 def _plan_sections(report: DiffReport) -> list[Section]:
-    parts = []
+    if "plan" not in report.extras and not _mermaid(report):
+        return []
+    return [_section("plan", "### Plan\n\n", _plan, report)]
+
+
+def _mermaid(report: DiffReport) -> str:
     mermaid = report.extras.get("mermaid")
-    if isinstance(mermaid, str) and mermaid.strip():
-        parts.append(fenced(mermaid.strip("\n"), "mermaid"))
+    return mermaid.strip("\n") if isinstance(mermaid, str) and mermaid.strip() else ""
+
+
+def _plan(report: DiffReport) -> str:
+    parts = []
+    if _mermaid(report):
+        parts.append(fenced(_mermaid(report), "mermaid"))
     if "plan" in report.extras:
         parts.append(_details("Plan summary", fenced(extra_text(report.extras["plan"]))))
-    if not parts:
-        return []
-    return [Section("plan", "### Plan\n\n" + _SEPARATOR.join(parts))]
+    return _SEPARATOR.join(parts)
 
 
 def _notes_sections(notes: tuple[str, ...]) -> list[Section]:
     if not notes:
         return []
-    return [Section("notes", "### Notes\n\n" + "\n".join(f"- {md_text(n)}" for n in notes))]
+    return [_section("notes", "### Notes\n\n", _notes, notes)]
+
+
+def _notes(notes: tuple[str, ...]) -> str:
+    return "\n".join(f"- {md_text(note)}" for note in notes)
 
 
 def _change_sections(changes: tuple[Change, ...]) -> list[Section]:
     sections = []
     for index, change in enumerate(changes):
         heading = f"### Changes ({len(changes)} object(s))\n\n" if index == 0 else ""
-        sections.append(Section("change", heading + _change(change)))
+        sections.append(_section("change", heading, _change, change))
     return sections
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from functools import partial
 
 from planner.diff import Change
 from planner.objects import ObjectKey
@@ -121,8 +122,24 @@ def test_a_huge_report_is_cut_to_the_comment_limit() -> None:
     assert len(FENCE.findall(text)) % 2 == 0  # never cut inside a fenced block
 
 
+def _fixed(kind: str, text: str) -> Section:
+    return Section(kind, lambda: text)
+
+
+def test_only_kept_sections_are_rendered() -> None:
+    rendered: list[int] = []
+
+    def build(i: int) -> str:
+        rendered.append(i)
+        return "z" * 100
+
+    sections = [Section("change", partial(build, i)) for i in range(1000)]
+    fit("SUMMARY", sections, limit=2000)
+    assert len(rendered) < 25
+
+
 def test_the_cut_keeps_whole_sections_from_the_start() -> None:
-    sections = [Section("change", f"section {i} " + "x" * 90) for i in range(20)]
+    sections = [_fixed("change", f"section {i} " + "x" * 90) for i in range(20)]
     text = fit("SUMMARY", sections, limit=1000)
     assert len(text) <= 1000
     kept = re.findall(r"section (\d+) ", text)
@@ -132,6 +149,6 @@ def test_the_cut_keeps_whole_sections_from_the_start() -> None:
 
 
 def test_the_summary_stays_even_when_nothing_else_fits() -> None:
-    text = fit("SUMMARY", [Section("group", "y" * 500)], limit=260)
+    text = fit("SUMMARY", [_fixed("group", "y" * 500)], limit=260)
     assert text.startswith("SUMMARY\n\n> **Cut to stay under GitHub's")
     assert "1 touched group(s) left out" in text
