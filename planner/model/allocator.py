@@ -232,7 +232,9 @@ class Allocator:
         self._key_for_ip: dict[IPAddress, Key] = {}
         self._ports_in_use: dict[IPAddress, dict[Port, str]] = {}
         self._services_on_ip: dict[IPAddress, dict[str, None]] = {}
-        self._keyed = {4: _IntervalSet(), 6: _IntervalSet()}
+        # Addresses that remember a key, by family; "4-nobuggy" indexes IPv4 addresses without
+        # the .0/.255 ones (see _compress) so avoid-buggy pools skip whole runs in one step.
+        self._keyed = {4: _IntervalSet(), 6: _IntervalSet(), "4-nobuggy": _IntervalSet()}
         self._ips_by_key: dict[Key, set[IPAddress]] = {}
         if namespace_labels:
             self._namespace_labels = _with_name_labels(namespace_labels)
@@ -466,6 +468,8 @@ class Allocator:
         self._forget_key(ip)
         self._key_for_ip[ip] = key
         self._keyed[ip.version].add(int(ip))
+        if ip.version == 4 and not is_buggy_ip(ip):
+            self._keyed["4-nobuggy"].add(_compress(int(ip)))
         self._ips_by_key.setdefault(key, set()).add(ip)
 
     def _forget_key(self, ip: IPAddress) -> None:
@@ -473,6 +477,8 @@ class Allocator:
         if key is None:
             return
         self._keyed[ip.version].remove(int(ip))
+        if ip.version == 4 and not is_buggy_ip(ip):
+            self._keyed["4-nobuggy"].remove(_compress(int(ip)))
         holders = self._ips_by_key[key]
         holders.discard(ip)
         if not holders:
@@ -710,20 +716,19 @@ class Allocator:
 
     def _pass_outcomes(self, request: _Request, classes: list[list[str]]) -> set[Outcome]:
         """Every outcome of allocateFromPools when each class of pools may come in any order."""
-        ranked = [
-            [(name, _rank(request, self._free_ips(self._pools[name], request))) for name in cls]
-            for cls in classes
-        ]
-        ranks = [rank for cls in ranked for _, rank in cls if rank is not None]
+        free = {name: self._free_ips(self._pools[name], request) for cls in classes for name in cls}
+        rank = {name: _rank(request, ips) for name, ips in free.items()}
+        ranks = [r for r in rank.values() if r is not None]
         if not ranks:
             return {_failure(ErrorKind.NO_AVAILABLE_IPS)}
         best = min(ranks)
-        first_class = next(cls for cls in ranked if any(rank == best for _, rank in cls))
+        # The first class holding a pool of the best rank decides; any of its such pools may win.
+        winners = next(
+            [n for n in cls if rank[n] == best] for cls in classes if best in map(rank.get, cls)
+        )
         outcomes: set[Outcome] = set()
-        for name, rank in first_class:
-            if rank != best:
-                continue
-            ips, _ = _select_ips(request, name, self._free_ips(self._pools[name], request))
+        for name in winners:
+            ips, _ = _select_ips(request, name, free[name])
             if ips is None or None in ips:
                 outcomes.add(_failure(ErrorKind.NO_AVAILABLE_IPS))
                 continue
@@ -838,16 +843,13 @@ class Allocator:
         return set(same_key) | set(own.ips if own else ())
 
     def _first_keyless(self, version: int, low: int, high: int, avoid_buggy: bool) -> int | None:
-        candidate = low
-        while candidate <= high:
-            candidate = self._keyed[version].next_absent(candidate)
-            if candidate > high:
-                return None
-            if avoid_buggy and version == 4 and candidate & 0xFF in (0, 255):
-                candidate += 1
-                continue
-            return candidate
-        return None
+        """The lowest address in [low, high] that remembers no key (and is not buggy if avoided)."""
+        if avoid_buggy and version == 4:
+            start = _compress(low if low & 0xFF not in (0, 255) else _next_unbuggy(low))
+            candidate = _decompress(self._keyed["4-nobuggy"].next_absent(start))
+        else:
+            candidate = self._keyed[version].next_absent(low)
+        return candidate if candidate <= high else None
 
     # --- requests -----------------------------------------------------------------------------
 
@@ -914,8 +916,25 @@ def _parse_ips(ips: Sequence[str]) -> tuple[IPAddress, ...]:
     return tuple(parsed)
 
 
+def _compress(address: int) -> int:
+    """Index of a non-buggy IPv4 address among non-buggy addresses (254 per /24)."""
+    return (address >> 8) * 254 + (address & 0xFF) - 1
+
+
+def _decompress(index: int) -> int:
+    return (index // 254) << 8 | (index % 254 + 1)
+
+
+def _next_unbuggy(address: int) -> int:
+    """The first IPv4 address at or after a .0/.255 one that ends in neither."""
+    return address + 1 if address & 0xFF == 0 else address + 2
+
+
 def _owns(pool: Pool, ips: tuple[IPAddress, ...]) -> bool:
-    return all(pool.contains(ip) for ip in ips)
+    for ip in ips:
+        if not pool.owns_address(ip.version, int(ip)):
+            return False
+    return True
 
 
 def _sharing_ok(existing: Key, new: Key) -> bool:

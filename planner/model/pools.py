@@ -218,6 +218,7 @@ class Pool:
     namespace_selectors: tuple[LabelSelector, ...] = ()
     has_service_allocation: bool | None = None
     networks: tuple[IPNetwork, ...] = field(init=False, repr=False, compare=False)
+    _bounds: tuple[tuple[int, int, int], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         cidrs = (self.cidrs,) if isinstance(self.cidrs, str) else tuple(self.cidrs)
@@ -235,12 +236,23 @@ class Pool:
             object.__setattr__(self, "has_service_allocation", derived)
         networks = tuple(n for entry in self.cidrs for n in parse_addresses(entry))
         object.__setattr__(self, "networks", networks)
+        bounds = tuple(
+            (n.version, int(n.network_address), int(n.broadcast_address)) for n in networks
+        )
+        object.__setattr__(self, "_bounds", bounds)
 
     def contains(self, ip: IPAddress) -> bool:
         """Whether the pool owns the IP (poolFor: buggy IPs are not owned by an avoiding pool)."""
-        if self.avoid_buggy_ips and is_buggy_ip(ip):
+        return self.owns_address(ip.version, int(ip))
+
+    def owns_address(self, version: int, address: int) -> bool:
+        """`contains` for an address given as (IP version, integer)."""
+        if self.avoid_buggy_ips and version == 4 and address & 0xFF in (0, 255):
             return False
-        return any(ip in network for network in self.networks)
+        for v, low, high in self._bounds:
+            if v == version and low <= address <= high:
+                return True
+        return False
 
 
 def _selectors(selectors: Iterable[Any]) -> tuple[LabelSelector, ...]:
