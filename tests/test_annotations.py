@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -262,3 +263,17 @@ def test_stamp_sets_copies_and_removes_stale_annotations() -> None:
     assert "annotations" not in stamped[3]["metadata"]
     assert stamped[4] == config
     assert stamp_group_annotations(stamped) == stamped
+
+
+def test_worked_example_in_the_docs_matches_the_code() -> None:
+    docs = (REPO / "docs" / "annotations.md").read_text()
+    block = docs.split("<!-- worked-example", 1)[1].split("```\n", 2)[1]
+    lines = dict(
+        line.split(" = " if line.startswith("P = ") else ": ", 1) for line in block.splitlines()
+    )
+    manifests = list(
+        yaml.safe_load_all((REPO / "samples/seed-dns-local/desired/dns.yaml").read_text())
+    )
+    (group,) = desired_sharing_groups(manifests)
+    assert lines.pop("P").encode("ascii") == canonical_inputs(group.inputs)
+    assert lines == group.annotations()
