@@ -14,13 +14,14 @@ Services.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from planner.model.pools import NAMESPACE_NAME_LABEL, Pool, is_buggy_ip, parse_ip
+from planner.model.pools import NAMESPACE_NAME_LABEL, IPAddress, Pool, is_buggy_ip, parse_ip
 from planner.model.service import (
     DEPRECATED_PREFIX,
     LB_IPS_ANNOTATION,
@@ -68,6 +69,7 @@ def static_conflicts(
     Raises ServiceInputError (with the object's origin) for fields MetalLB cannot read at all.
     """
     live = live_services or {}
+    config = _Pools(pools)
     conflicts: list[Conflict] = []
     usable: list[_Service] = []
     for svc_key in sorted(desired_services):
@@ -83,11 +85,11 @@ def static_conflicts(
             continue
         service = _Service(_inputs_of(obj, live.get(svc_key)), obj.key.namespace, origin)
         conflicts.extend(_family_conflicts(service, obj.body, live.get(svc_key)))
-        conflicts.extend(_pool_conflicts(service, pools, namespace_labels))
+        conflicts.extend(_pool_conflicts(service, config, namespace_labels))
         usable.append(service)
     conflicts.extend(_shared_ip_conflicts(usable))
     conflicts.extend(_cross_namespace_pool_warnings(usable))
-    conflicts.extend(_pool_capacity_conflicts(usable, pools))
+    conflicts.extend(_pool_capacity_conflicts(usable, config))
     return tuple(sorted(conflicts, key=_conflict_order))
 
 
@@ -125,7 +127,10 @@ def _ip_request_error(svc_key: str, body: Manifest, origin: str) -> Conflict | N
     if from_annotation and spec.get("loadBalancerIP"):
         message = f"service can not have both {LB_IPS_ANNOTATION} and svc.Spec.LoadBalancerIP"
         return _conflict(ERROR, f"{message}: {svc_key} gets no IP", [svc_key], [origin])
-    ips = _parsed_ips(from_annotation.split(",")) if from_annotation else None
+    parts = from_annotation.split(",")
+    if len(parts) < 2:
+        return None  # one IP can break neither rule
+    ips = _parsed_ips(parts)
     if not ips:
         return None
     if len(ips) > 2:
@@ -150,9 +155,9 @@ def _annotation_ips(annotations: Mapping[str, object]) -> str:
     return ""
 
 
-def _parsed_ips(parts: Iterable[str]) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+def _parsed_ips(parts: Iterable[str]) -> list[IPAddress]:
     try:
-        return [ipaddress.ip_address(part.strip()) for part in parts]
+        return [parse_ip(part.strip()) for part in parts]
     except ValueError:
         return []
 
@@ -183,10 +188,10 @@ def _family_is_stated(body: Manifest, live: Manifest | None) -> bool:
 
 
 def _pool_conflicts(
-    service: _Service, pools: Sequence[Pool], namespace_labels: Mapping[str, Mapping[str, str]]
+    service: _Service, config: _Pools, namespace_labels: Mapping[str, Mapping[str, str]]
 ) -> list[Conflict]:
     inputs = service.inputs
-    by_name = {pool.name: pool for pool in pools}
+    by_name = config.by_name
     requested_pool = by_name.get(inputs.requested_pool) if inputs.requested_pool else None
     if inputs.requested_pool and requested_pool is None:
         message = f'unknown pool "{inputs.requested_pool}": {service.key} requests it' + (
@@ -194,7 +199,7 @@ def _pool_conflicts(
         )
         return [_conflict(ERROR, message, [service.key], [service.origin])]
     if inputs.requested_ips:
-        return _requested_ip_conflicts(service, pools, requested_pool, namespace_labels)
+        return _requested_ip_conflicts(service, config, requested_pool, namespace_labels)
     if requested_pool is not None:
         return _admission_conflicts(service, requested_pool, namespace_labels)
     return []
@@ -202,12 +207,12 @@ def _pool_conflicts(
 
 def _requested_ip_conflicts(
     service: _Service,
-    pools: Sequence[Pool],
+    config: _Pools,
     requested_pool: Pool | None,
     namespace_labels: Mapping[str, Mapping[str, str]],
 ) -> list[Conflict]:
     ips = service.inputs.requested_ips
-    holder = _pool_for_ips(pools, ips)
+    holder = config.owner(ips)
     if holder is None:
         where = "outside every IPAddressPool" if len(ips) == 1 else "not all in one IPAddressPool"
         message = f"{_go_ips(ips)} is not allowed in config: {service.key} requests it, {where}"
@@ -331,16 +336,16 @@ def _cross_namespace_pool_warnings(services: Sequence[_Service]) -> list[Conflic
 # --- pools too small ------------------------------------------------------------------------
 
 
-def _pool_capacity_conflicts(services: Sequence[_Service], pools: Sequence[Pool]) -> list[Conflict]:
+def _pool_capacity_conflicts(services: Sequence[_Service], config: _Pools) -> list[Conflict]:
     """A pool named by more Services than it has addresses for (a lower bound: sharing counted)."""
-    by_name = {pool.name: pool for pool in pools}
+    by_name = config.by_name
     by_pool = _partition(
         [s for s in services if s.inputs.requested_pool in by_name and not s.inputs.requested_ips],
         lambda s: s.inputs.requested_pool,
     )
     if not by_pool:
         return []
-    taken = _requested_ips_per_pool(services, pools)
+    taken = _requested_ips_per_pool(services, config)
     conflicts = []
     for name in sorted(by_pool):
         needed = _addresses_needed(by_pool[name], taken.get(name, set()))
@@ -357,12 +362,10 @@ def _pool_capacity_conflicts(services: Sequence[_Service], pools: Sequence[Pool]
     return conflicts
 
 
-def _requested_ips_per_pool(
-    services: Sequence[_Service], pools: Sequence[Pool]
-) -> dict[str, set[str]]:
+def _requested_ips_per_pool(services: Sequence[_Service], config: _Pools) -> dict[str, set[str]]:
     per_pool: dict[str, set[str]] = defaultdict(set)
     for ip in {ip for s in services for ip in s.inputs.requested_ips}:
-        holder = _pool_for_ips(pools, (ip,))
+        holder = config.owner((ip,))
         if holder is not None:
             per_pool[holder.name].add(ip)
     return per_pool
@@ -399,13 +402,21 @@ def _family_word(fam: str) -> str:
 # --- pools as MetalLB's allocator reads them ------------------------------------------------
 
 
-def _pool_for_ips(pools: Sequence[Pool], ips: Sequence[str]) -> Pool | None:
-    """The pool that owns every one of `ips` (poolFor), or None."""
-    addresses = [parse_ip(ip) for ip in ips]
-    for pool in pools:
-        if all(pool.contains(address) for address in addresses):
-            return pool
-    return None
+class _Pools:
+    """The configured pools by name, and which pool owns which IPs (poolFor), remembered."""
+
+    def __init__(self, pools: Sequence[Pool]) -> None:
+        self.by_name = {pool.name: pool for pool in pools}
+        self._owners: dict[tuple[str, ...], Pool | None] = {}
+
+    def owner(self, ips: tuple[str, ...]) -> Pool | None:
+        """The pool that owns every one of `ips`, or None."""
+        if ips not in self._owners:
+            addresses = [_address(ip) for ip in ips]
+            self._owners[ips] = next(
+                (p for p in self.by_name.values() if all(p.contains(a) for a in addresses)), None
+            )
+        return self._owners[ips]
 
 
 def _pool_admits(
@@ -461,12 +472,18 @@ def _partition_text(groups: Mapping[str, Sequence[_Service]]) -> str:
     return "; ".join(f'"{key}": {", ".join(s.key for s in groups[key])}' for key in sorted(groups))
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _address(ip: str) -> IPAddress:
+    # Thousands of Services name the same few addresses: parse each once.
+    return parse_ip(ip)
+
+
 def _ip_family(ip: str) -> str:
-    return "ipv4" if ipaddress.ip_address(ip).version == 4 else "ipv6"
+    return "ipv4" if _address(ip).version == 4 else "ipv6"
 
 
 def _ip_order(ip: str) -> tuple[int, int]:
-    address = ipaddress.ip_address(ip)
+    address = _address(ip)
     return (address.version, int(address))
 
 

@@ -13,6 +13,7 @@ IPs are themselves requested or predicted. Every group says where its IPs come f
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 from collections import defaultdict
@@ -26,6 +27,7 @@ from planner.model.service import (
     ServiceInputError,
     allocation_inputs,
     ingress_ips,
+    is_load_balancer,
 )
 from planner.objects import Manifest
 from planner.report import SharingGroupReport
@@ -81,11 +83,11 @@ def sharing_groups(
     from a git ref: live IPs are then requested or predicted rather than read from statuses.
     """
     world = _World(tuple(pools), namespace_labels)
-    live_inputs = _inputs_by_service(live_services, {})
     desired_inputs = _inputs_by_service(desired_services, live_services)
     if statuses_known:
-        live_place = _observed_placements(live_services, live_inputs)
+        live_place = _observed_placements(live_services)
     else:
+        live_inputs = _inputs_by_service(live_services, {})
         live_place = _derived_placements(live_services, live_inputs, {}, world)
     kept = _kept_placements(desired_inputs, live_place, key_changes)
     desired_place = _derived_placements(desired_services, desired_inputs, kept, world, live_place)
@@ -116,14 +118,12 @@ def _inputs_by_service(
 # --- placements: which Service holds which IPs in one state ------------------------------------
 
 
-def _observed_placements(
-    services: Mapping[str, Manifest], inputs: Mapping[str, AllocationInputs]
-) -> dict[str, _Placement]:
-    """IPs read from `status.loadBalancer.ingress` (a pending Service holds none)."""
+def _observed_placements(services: Mapping[str, Manifest]) -> dict[str, _Placement]:
+    """IPs read from `status.loadBalancer.ingress` of LoadBalancers (a pending one holds none)."""
     placements = {}
-    for svc_key in inputs:
+    for svc_key in sorted(services):
         ips = ingress_ips(services[svc_key])
-        if ips:
+        if ips and is_load_balancer(services[svc_key]):
             placements[svc_key] = _Placement(ips, tuple(sorted(ips, key=_ip_order)), LIVE)
     return placements
 
@@ -385,6 +385,7 @@ def _group_id(members: Iterable[str], ips: Iterable[str]) -> str:
     return "g-" + hashlib.sha256(content.encode()).hexdigest()[:12]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _ip_order(ip: str) -> tuple[int, int]:
     address = ipaddress.ip_address(ip)
     return (address.version, int(address))
