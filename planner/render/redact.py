@@ -70,7 +70,8 @@ def _pointer_parts(pointer: str) -> list[str]:
 def _body_holding(parts: list[str], value: Any) -> dict[str, Any]:
     """A Secret-shaped body with `value` at the path `parts` (the whole body when `parts` is [])."""
     if not parts:
-        return value
+        whole: dict[str, Any] = value
+        return whole
     body: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret"}
     node = body
     for part in parts[:-1]:

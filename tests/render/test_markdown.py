@@ -6,6 +6,9 @@ import re
 from dataclasses import replace
 from functools import partial
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from planner.diff import Change
 from planner.objects import ObjectKey
 from planner.render.markdown import (
@@ -152,3 +155,35 @@ def test_the_summary_stays_even_when_nothing_else_fits() -> None:
     text = fit("SUMMARY", [_fixed("group", "y" * 500)], limit=260)
     assert text.startswith("SUMMARY\n\n> **Cut to stay under GitHub's")
     assert "1 touched group(s) left out" in text
+
+
+def test_a_git_base_says_statuses_are_unknown() -> None:
+    report = replace(sample_report(), live_source="git origin/main", statuses_known=False)
+    text = render_markdown(report)
+    assert "**Live state:** git origin/main (statuses unknown: IPs are requested or predicted)" in (
+        text
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text())
+def test_escaped_text_has_no_live_markup(text: str) -> None:
+    escaped = md_text(text)
+    assert "<" not in escaped and ">" not in escaped and "@" not in escaped
+    assert "\n" not in escaped
+    unescaped = re.sub(r"\\.", "", escaped)  # drop every backslash escape
+    assert not set(unescaped) & set("`*_[]|~\\")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(min_value=1, max_value=400), max_size=40),
+    limit=st.integers(min_value=300, max_value=5000),
+)
+def test_fit_keeps_a_prefix_within_the_limit(sizes: list[int], limit: int) -> None:
+    sections = [_fixed("change", f"<{i}>" + "x" * size) for i, size in enumerate(sizes)]
+    text = fit("SUMMARY", sections, limit=limit)
+    assert len(text) <= limit
+    kept = [int(i) for i in re.findall(r"<(\d+)>", text)]
+    assert kept == list(range(len(kept)))
+    assert ("Cut to stay under" in text) == (len(kept) < len(sizes))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from tests.render.sample_report import SECRET_PLAIN, SECRET_VALUE
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
-def _secret_change(patch: list[dict[str, object]]) -> Change:
+def _secret_change(patch: list[dict[str, Any]]) -> Change:
     return Change(key=ObjectKey("Secret", "ns", "creds"), op="update", patch=patch)
 
 
