@@ -174,18 +174,24 @@ def fetch_artifact(
     algo, expected = parse_digest(digest)
     dest_dir = Path(dest_dir)
     _check_destination(dest_dir)
-    dest_dir.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".artifact-", dir=dest_dir.parent) as work:
-        archive = Path(work) / "artifact.tar.gz"
-        size, actual = _download(url, archive, algo, limits.max_download_bytes, timeout)
-        if actual != expected:
-            raise ArtifactDigestError(
-                f"artifact from {_redact(url)} has digest {algo}:{actual}, expected {digest}"
-            )
-        staging = Path(work) / "unpacked"
-        staging.mkdir()
-        unpacked_bytes, members = unpack_archive(archive, staging, limits)
-        _move_into_place(staging, dest_dir)
+    try:
+        dest_dir.parent.mkdir(parents=True, exist_ok=True)
+        # Staging next to the destination: the final rename stays on one file system.
+        with tempfile.TemporaryDirectory(prefix=".artifact-", dir=dest_dir.parent) as work:
+            archive = Path(work) / "artifact.tar.gz"
+            size, actual = _download(url, archive, algo, limits.max_download_bytes, timeout)
+            if actual != expected:
+                raise ArtifactDigestError(
+                    f"artifact from {_redact(url)} has digest {algo}:{actual}, expected {digest}"
+                )
+            staging = Path(work) / "unpacked"
+            staging.mkdir()
+            unpacked_bytes, members = unpack_archive(archive, staging, limits)
+            _move_into_place(staging, dest_dir)
+    except OSError as err:
+        raise ArtifactError(
+            f"cannot unpack the artifact into {dest_dir}: {err.strerror or err}"
+        ) from err
     return UnpackedArtifact(dest_dir, digest, size, unpacked_bytes, members)
 
 

@@ -186,6 +186,14 @@ def test_a_non_empty_destination_is_refused_before_downloading(
     assert (workdir / "src" / "keep.txt").read_text() == "mine"
 
 
+def test_an_unusable_destination_is_a_clear_error(server: ArtifactServer, workdir: Path) -> None:
+    (workdir / "outside" / "file").write_text("not a directory")
+    archive = tarball(Entry("a.yaml", SERVICE_YAML))
+    url = server.serve("/dest.tar.gz", archive)
+    with pytest.raises(ArtifactError, match="cannot unpack the artifact into"):
+        fetch_artifact(url, sha256(archive), workdir / "outside" / "file" / "src")
+
+
 # --- digest ------------------------------------------------------------------------------------
 
 
