@@ -242,12 +242,13 @@ def _group_sections(groups: tuple[SharingGroupReport, ...]) -> list[Section]:
 def _group(group: SharingGroupReport) -> str:
     flag = ", key-changing" if group.key_changing else ""
     title = (
-        f"Group <b>{html_text(group.id)}</b>: {len(group.members)} member(s) on "
-        f"{html_text(names(group.ips))} ({html_text(group.ips_source)}){flag}"
+        f"Group on <b>{html_text(names(group.ips))}</b> ({html_text(group.ips_source)}): "
+        f"{len(group.members)} member(s){flag}"
     )
     lines = [
         f"- **Members:** {md_text(names(group.members))}",
         f"- **IPs:** {md_text(names(group.ips))} ({md_text(group.ips_source)})",
+        f"- **Group id:** {md_text(group.id)}",
     ]
     if group.joining:
         lines.append(f"- **Joining:** {md_text(names(group.joining))}")

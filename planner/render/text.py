@@ -127,8 +127,7 @@ def _groups(groups: tuple[SharingGroupReport, ...], paint: Paint) -> list[str]:
 def _group(group: SharingGroupReport, paint: Paint) -> list[str]:
     flag = paint(" [key-changing]", fg="yellow") if group.key_changing else ""
     lines = [
-        f"  group {plain(group.id)}{flag}",
-        f"    IPs      {plain(names(group.ips))} ({plain(group.ips_source)})",
+        f"  on {plain(names(group.ips))} ({plain(group.ips_source)}){flag}",
         f"    members  {plain(names(group.members))}",
     ]
     if group.joining:
@@ -137,6 +136,7 @@ def _group(group: SharingGroupReport, paint: Paint) -> list[str]:
         lines.append(f"    leaving  {plain(names(group.leaving))}")
     for service, fields in group.key_changes:
         lines.append(f"    {plain(service)} changes {plain(names(fields))}")
+    lines.append(f"    group id {plain(group.id)}")
     return lines
 
 

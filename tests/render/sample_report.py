@@ -88,19 +88,19 @@ def sample_groups() -> tuple[SharingGroupReport, ...]:
     """A key-changing group, a group a service joins, and an untouched group."""
     return (
         SharingGroupReport(
-            id="dns@192.168.10.53",
+            id="g-5c1d0e7a9b21",
             members=("dns/dns-tcp", "dns/dns-udp"),
             ips=("192.168.10.53",),
             ips_source="live",
             key_changing=True,
             touched=True,
             key_changes=(
-                ("dns/dns-tcp", ("spec.externalTrafficPolicy", "spec.selector")),
-                ("dns/dns-udp", ("spec.externalTrafficPolicy", "spec.selector")),
+                ("dns/dns-tcp", ("externalTrafficPolicy", "selector")),
+                ("dns/dns-udp", ("externalTrafficPolicy", "selector")),
             ),
         ),
         SharingGroupReport(
-            id="ingress@192.168.10.80",
+            id="g-0f3e8a6b4c12",
             members=("ingress/http", "ingress/https"),
             ips=("192.168.10.80",),
             ips_source="live",
@@ -109,7 +109,7 @@ def sample_groups() -> tuple[SharingGroupReport, ...]:
             joining=("ingress/https",),
         ),
         SharingGroupReport(
-            id="game@192.168.10.90",
+            id="g-77aa01b2c3d4",
             members=("game/tcp", "game/udp"),
             ips=("192.168.10.90",),
             ips_source="live",
@@ -180,6 +180,6 @@ def sample_report() -> DiffReport:
         statuses_known=True,
         extras={
             "mermaid": 'flowchart LR\n  w1["wave 1: dns group transition"] --> w2["wave 2"]',
-            "plan": {"waves": [{"units": ["group dns@192.168.10.53"]}, {"units": ["web"]}]},
+            "plan": {"waves": [{"units": ["group g-5c1d0e7a9b21"]}, {"units": ["web"]}]},
         },
     )
