@@ -6,7 +6,10 @@ import base64
 
 import pytest
 
+from planner.diff import diff_objects
+from planner.objects import KubeObject, ObjectKey
 from planner.render import FORMATS, render
+from planner.report import DiffReport
 from tests.render.sample_report import SECRET_PLAIN, SECRET_VALUE, sample_report
 
 
@@ -32,3 +35,32 @@ def test_each_format_is_its_own() -> None:
 def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="yaml"):
         render(sample_report(), "yaml")
+
+
+def test_secret_changes_from_the_real_diff_never_show_values() -> None:
+    old, new = "b2xkLXBhc3N3b3Jk", "bmV3LXBhc3N3b3Jk"
+    meta = {"name": "creds", "namespace": "dns"}
+    desired = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": {"pw": new}}
+    live = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": {"pw": old}}
+    created = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "fresh", "namespace": "dns"},
+        "stringData": {"token": "plain-token-value"},
+    }
+    changes = diff_objects(
+        [
+            KubeObject(ObjectKey("Secret", "dns", "creds"), desired),
+            KubeObject(ObjectKey("Secret", "dns", "fresh"), created),
+        ],
+        [KubeObject(ObjectKey("Secret", "dns", "creds"), live)],
+    )
+    assert {c.op for c in changes} == {"update", "create"}
+    report = DiffReport(
+        changes=tuple(changes), groups=(), conflicts=(), predictions={}, target="metallb-0.15"
+    )
+    for output in FORMATS:
+        text = render(report, output)
+        for value in (old, new, "plain-token-value"):
+            assert value not in text, output
+        assert "dns/creds" in text or '"creds"' in text
