@@ -30,6 +30,10 @@ except ImportError:  # pragma: no cover - only without libyaml
 # is refused as an alias bomb ("billion laughs") before anything walks or copies it.
 ALIAS_NODE_BUDGET = 100_000
 
+# libyaml's C composer recurses once per nesting level and crashes the interpreter (a segfault,
+# not an exception) somewhere past 20,000 levels; deeper input is refused before it gets there.
+MAX_NESTING = 5_000
+
 JSON_SUFFIXES = frozenset({".json"})
 
 
@@ -81,6 +85,7 @@ def decode_text(data: bytes, file: str) -> str:
 
 def parse_yaml(text: str, file: str, rendered_by: str | None = None) -> Parsed:
     """Parse a YAML stream (one or more documents) into Kubernetes documents."""
+    _check_nesting(text, file)
     parsed = Parsed()
     loader = _Loader(text)
     index = 0
@@ -187,6 +192,41 @@ def _item_lines(node: yaml.Node | None, count: int, fallback: int) -> list[int]:
             if is_items and len(value_node.value) == count:
                 return [item.start_mark.line + 1 for item in value_node.value]
     return [fallback] * count
+
+
+def _check_nesting(text: str, file: str) -> None:
+    """Refuse YAML nested deeper than MAX_NESTING; the exact walk runs only when a cheap bound
+    fails (depth <= flow brackets + 2 x the longest line, as block nesting needs a column each)."""
+    if 3 * len(text) + 2 <= MAX_NESTING:
+        return
+    flow_opens = text.count("[") + text.count("{")
+    if flow_opens + 2 * max(map(len, text.splitlines())) + 2 <= MAX_NESTING:
+        return
+    _walk_nesting(text, file)
+
+
+def _walk_nesting(text: str, file: str) -> None:
+    """The exact nesting depth from libyaml's (iterative) event stream; InputError when too deep."""
+    loader = _Loader(text)
+    depth = 0
+    index = -1
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.DocumentStartEvent):
+                index += 1
+            elif isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_NESTING:
+                    line = event.start_mark.line + 1
+                    message = f"the document is nested more than {MAX_NESTING:,} levels deep"
+                    raise InputError(message, Origin(file, max(index, 0), line))
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # malformed: parse_yaml reports it with its own message
+    finally:
+        loader.dispose()
 
 
 def _check_alias_budget(root: yaml.Node, origin: Origin) -> None:

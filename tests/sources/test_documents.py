@@ -281,3 +281,24 @@ def test_origins_point_at_the_line_where_each_document_starts(
     assert [(d.origin.document, d.origin.line) for d in parsed.documents] == expected
     for doc in parsed.documents:
         assert lines[doc.origin.line - 1] == "apiVersion: v1"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("a: " + "[" * 30_000 + "]" * 30_000, id="flow"),
+        pytest.param("- " * 30_000 + "x", id="compact-block"),
+        pytest.param("a:\n" + "".join(" " * i + "b:\n" for i in range(1, 6_000)), id="indented"),
+    ],
+)
+def test_nesting_that_would_crash_libyaml_is_refused(text: str) -> None:
+    with pytest.raises(InputError, match=r"deep.yaml: document 1, line \d+: .* nested more than"):
+        parse_yaml(text, "deep.yaml")
+
+
+def test_long_lines_and_many_brackets_at_a_modest_depth_are_fine() -> None:
+    long_json = json.dumps({"k": [{"v": "x" * 50}] * 300})  # 300 flow mappings, one long line
+    text = SERVICE.format(name="a") + f"  annotations:\n    last-applied: '{long_json}'\n"
+    text += "spec:\n  ports: " + "[" * 40 + "]" * 40 + "\n"
+    (doc,) = parse_yaml(text, "a.yaml").documents
+    assert json.loads(doc.body["metadata"]["annotations"]["last-applied"])["k"][0]["v"] == "x" * 50
