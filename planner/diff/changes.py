@@ -84,7 +84,9 @@ def _change(desired: KubeObject, live: KubeObject | None) -> Change:
         op: Op = "create"
         patch = [{"op": "add", "path": "", "value": target}]
     else:
-        patch = jsonpatch.make_patch(normalise_live(live.body, desired.body), target).patch
+        current = normalise_live(live.body, desired.body, target)
+        # Most objects are unchanged: an equality test is far cheaper than a patch search.
+        patch = [] if current == target else jsonpatch.make_patch(current, target).patch
         op = "update" if patch else "unchanged"
     return Change(
         key=desired.key,

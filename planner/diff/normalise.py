@@ -8,7 +8,6 @@ fields somebody applied (see `normalise_live`). The rules are data, each with it
 from __future__ import annotations
 
 import base64
-import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -115,7 +114,7 @@ def from_api_server(body: Manifest) -> bool:
 
 def normalise_desired(desired: Manifest) -> Manifest:
     """The desired manifest as compared: no status or server metadata, stringData folded in."""
-    body = copy.deepcopy(desired)
+    body = plain_copy(desired)
     _drop_common(body)
     if body.get("kind") == "Secret":
         _fold_string_data(body)
@@ -123,16 +122,16 @@ def normalise_desired(desired: Manifest) -> Manifest:
     return body
 
 
-def normalise_live(live: Manifest, desired: Manifest) -> Manifest:
+def normalise_live(live: Manifest, desired: Manifest, target: Manifest | None = None) -> Manifest:
     """The live object as compared with `normalise_desired(desired)`.
 
     Fields somebody else owns are left out: the live object is projected onto what desired
     sets plus what its appliers recorded (last-applied-configuration, Apply field sets); with
     no such record, plus the allocation fields. Objects never seen by an API server (a git
-    ref) are compared whole.
+    ref) are compared whole. `target`: `normalise_desired(desired)` when the caller has it.
     """
     kind = str(live.get("kind") or "")
-    body = copy.deepcopy(live)
+    body = _clean_copy(live)
     _drop_common(body)
     _drop_marks(body, desired, kind)
     for path in SERVER_FIELDS.get(kind, ()):
@@ -146,9 +145,30 @@ def normalise_live(live: Manifest, desired: Manifest) -> Manifest:
     if from_api_server(live):
         applied = applied_template(live)
         owned = applied if applied is not None else ALLOCATION_TEMPLATES.get(kind, {})
-        body = project(body, union(normalise_desired(desired), owned))
+        wanted = target if target is not None else normalise_desired(desired)
+        body = project(body, union(wanted, owned))
     _drop_empty_maps(body)
     return body
+
+
+def plain_copy(value: Any) -> Any:
+    """A deep copy of a YAML/JSON tree (mappings and lists; scalars are immutable)."""
+    if isinstance(value, dict):
+        return {key: plain_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain_copy(item) for item in value]
+    return value
+
+
+def _clean_copy(body: Manifest) -> Manifest:
+    """A copy without status and server metadata, which are the bulk of a live object."""
+    copied = {key: plain_copy(value) for key, value in body.items() if key != "status"}
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict):
+        copied["metadata"] = {
+            key: plain_copy(value) for key, value in metadata.items() if key not in SERVER_METADATA
+        }
+    return copied
 
 
 def _drop_common(body: Manifest) -> None:

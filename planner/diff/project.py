@@ -30,7 +30,7 @@ Identity = tuple[Any, ...]
 
 def identities(item: Any) -> set[Identity]:
     """The ways a list element can be matched: by `name`, and by (port, protocol)."""
-    if not isinstance(item, Mapping):
+    if not isinstance(item, dict):
         return set()
     found: set[Identity] = set()
     name = item.get("name")
@@ -50,7 +50,7 @@ def union(first: Any, second: Any) -> Any:
         return second
     if second is None:
         return first
-    if isinstance(first, Mapping) and isinstance(second, Mapping):
+    if isinstance(first, dict) and isinstance(second, dict):
         merged = dict(first)
         for key, value in second.items():
             merged[key] = union(merged.get(key), value)
@@ -62,7 +62,7 @@ def union(first: Any, second: Any) -> Any:
 
 def project(live: Any, template: Any) -> Any:
     """The part of `live` that `template` names (a new value; `live` is not changed)."""
-    if isinstance(template, Mapping) and isinstance(live, Mapping):
+    if isinstance(template, dict) and isinstance(live, dict):
         return {k: project(v, template[k]) for k, v in live.items() if k in template}
     if isinstance(template, list) and isinstance(live, list):
         return _project_list(live, template)
@@ -71,9 +71,9 @@ def project(live: Any, template: Any) -> Any:
 
 def _project_list(live: list[Any], template: list[Any]) -> list[Any]:
     # Lists of scalars are atomic in Kubernetes: compare them whole.
-    if not all(isinstance(t, Mapping) for t in template):
+    if not all(isinstance(t, dict) for t in template):
         return live
-    if not all(isinstance(item, Mapping) for item in live):
+    if not all(isinstance(item, dict) for item in live):
         return live
     if template and all(identities(t) for t in template):
         return _project_by_identity(live, template)
@@ -129,7 +129,7 @@ def _keyed_element(key_json: str, sub: Mapping[str, Any]) -> Any:
 
 
 def _as_mapping(template: Any) -> Any:
-    return template if isinstance(template, Mapping) else {}
+    return template if isinstance(template, dict) else {}
 
 
 def applied_template(live: Manifest) -> Any | None:

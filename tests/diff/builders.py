@@ -193,13 +193,13 @@ def _default_service(live: Manifest, index: int) -> None:
         port.setdefault("protocol", "TCP")
         port.setdefault("targetPort", port["port"])
         if spec["type"] in ("NodePort", "LoadBalancer"):
-            port.setdefault("nodePort", 30000 + 10 * index + number)
+            port.setdefault("nodePort", 30000 + (10 * index + number) % 2000)
     if spec["type"] != "LoadBalancer":
         return
     spec.setdefault("externalTrafficPolicy", "Cluster")
     spec.setdefault("allocateLoadBalancerNodePorts", True)
     if spec["externalTrafficPolicy"] == "Local":
-        spec.setdefault("healthCheckNodePort", 32000 + index)
+        spec.setdefault("healthCheckNodePort", 32000 + index % 700)
     live["metadata"].setdefault("annotations", {})["metallb.io/ip-allocated-from-pool"] = "lan"
     live["status"] = {"loadBalancer": {"ingress": [{"ip": "192.168.10.53", "ipMode": "VIP"}]}}
 
