@@ -1,0 +1,73 @@
+"""Helpers for the source tests: manifest text, fake programs on a private PATH, git repos."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from planner.tools import run_tool
+
+
+def service_yaml(name: str, namespace: str | None = None, ip: str | None = None) -> str:
+    """A small LoadBalancer Service manifest as YAML text."""
+    lines = ["apiVersion: v1", "kind: Service", "metadata:", f"  name: {name}"]
+    if namespace:
+        lines.append(f"  namespace: {namespace}")
+    if ip:
+        lines += ["  annotations:", f"    metallb.universe.tf/loadBalancerIPs: {ip}"]
+    lines += ["spec:", "  type: LoadBalancer", "  ports:", "  - port: 53", "    protocol: UDP"]
+    return "\n".join(lines) + "\n"
+
+
+def write(path: Path, text: str) -> Path:
+    """Write text to path, creating parent directories."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def fake_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """Put a shell-script program on a private PATH (which keeps only `sh`, `cat` and `git`).
+
+    Returns a function (name, script) -> path of the program.
+    """
+    bin_dir = tmp_path / "fake-bin"
+    bin_dir.mkdir()
+    for tool in ("sh", "cat", "git"):
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    monkeypatch.setenv("PATH", str(bin_dir))
+
+    def install(name: str, script: str) -> Path:
+        program = bin_dir / name
+        program.write_text("#!/bin/sh\n" + script)
+        program.chmod(program.stat().st_mode | stat.S_IXUSR)
+        return program
+
+    return install
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo` with a fixed identity (tests never depend on the user's config)."""
+    identity = ["-c", "user.name=Planner Test", "-c", "user.email=test@example.invalid"]
+    return run_tool(["git", "-C", str(repo), *identity, *args])
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Path:
+    """An empty git repository with `main` as its branch."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    return repo
+
+
+def kustomize_available() -> bool:
+    """True when kustomize or kubectl (which includes it) is on PATH."""
+    return bool(shutil.which("kustomize") or shutil.which("kubectl"))
