@@ -9,7 +9,7 @@ from typing import Any, Literal
 import jsonpatch
 
 from planner.diff.keys import key_changing_fields
-from planner.diff.normalise import normalise_desired, normalise_live
+from planner.diff.normalise import drop_explicit_defaults, normalise_desired, normalise_live
 from planner.diff.prune import PruneMode, deletions
 from planner.diff.secrets import redact_patch, redact_secret
 from planner.diff.validate import check_fields
@@ -85,6 +85,7 @@ def _change(desired: KubeObject, live: KubeObject | None) -> Change:
         patch = [{"op": "add", "path": "", "value": target}]
     else:
         current = normalise_live(live.body, desired.body, target)
+        drop_explicit_defaults(target, current)
         # Most objects are unchanged: an equality test is far cheaper than a patch search.
         patch = [] if current == target else jsonpatch.make_patch(current, target).patch
         op = "update" if patch else "unchanged"

@@ -151,6 +151,17 @@ def normalise_live(live: Manifest, desired: Manifest, target: Manifest | None = 
     return body
 
 
+def drop_explicit_defaults(target: Manifest, current: Manifest) -> None:
+    """Drop from `target` the defaults it spells out where `current` leaves them unset.
+
+    A repo that starts writing `externalTrafficPolicy: Cluster` changes nothing; this matters
+    for live objects from a git ref, which hold only what the repo wrote.
+    """
+    for path, default in DEFAULTS.get(str(target.get("kind") or ""), ()):
+        if _get(current, path) is _MISSING and _get(target, path) == default:
+            _delete(target, path)
+
+
 def plain_copy(value: Any) -> Any:
     """A deep copy of a YAML/JSON tree (mappings and lists; scalars are immutable)."""
     if isinstance(value, dict):

@@ -206,6 +206,14 @@ def test_objects_from_a_git_ref_are_compared_whole() -> None:
     assert change.key_changing == ()
 
 
+def test_spelling_out_a_default_is_no_change() -> None:
+    old = lb_service("gw")
+    new = lb_service("gw", externalTrafficPolicy="Cluster", sessionAffinity="None")
+    assert diff([new], [old])[0].op == "unchanged"
+    assert diff([new], [served(old, applied="kubectl")])[0].op == "unchanged"
+    assert diff([lb_service("gw", sessionAffinity="ClientIP")], [old])[0].op == "update"
+
+
 def test_a_live_object_outside_the_repo_is_not_a_change_by_default() -> None:
     other = served(lb_service("other", namespace="games"), tracking="flux")
     assert diff([lb_service("dns-tcp")], [other])[0].op == "create"
