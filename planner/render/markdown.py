@@ -310,8 +310,9 @@ def _change(change: Change) -> str:
 
 
 def _cut_note(cut: list[Section]) -> str:
-    tally = Counter(s.kind for s in cut)
-    listed = ", ".join(f"{tally[k]:,} {word}" for k, word in _KIND_WORDS.items() if tally[k])
+    tally = Counter(s.kind if s.kind in _KIND_WORDS else "other" for s in cut)
+    words = {**_KIND_WORDS, "other": "other section(s)"}
+    listed = ", ".join(f"{tally[k]:,} {word}" for k, word in words.items() if tally[k])
     return (
         f"> **Cut to stay under GitHub's {GITHUB_COMMENT_LIMIT:,}-character comment limit:** "
         f"{listed} left out. Run `planner diff` with `--output text` or `--output json` "

@@ -187,3 +187,10 @@ def test_fit_keeps_a_prefix_within_the_limit(sizes: list[int], limit: int) -> No
     kept = [int(i) for i in re.findall(r"<(\d+)>", text)]
     assert kept == list(range(len(kept)))
     assert ("Cut to stay under" in text) == (len(kept) < len(sizes))
+
+
+def test_the_note_counts_sections_of_any_kind() -> None:
+    sections = [_fixed("change", "a" * 50), _fixed("info", "b" * 500)]
+    text = fit("SUMMARY", sections, limit=400)
+    assert "1 other section(s) left out" in text
+    assert "a" * 50 in text
