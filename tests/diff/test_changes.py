@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import jsonpatch
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +15,9 @@ from planner.diff import Change, diff_objects
 from planner.diff.normalise import normalise_desired, normalise_live
 from planner.errors import InputError
 from planner.objects import ObjectKey
+from planner.sources.desired import load_desired
+from planner.sources.live import load_live_file
+from tests.conftest import SAMPLES
 from tests.diff.builders import lb_service, namespace, obj, pool, served, service
 
 APPLIERS = ("none", "kubectl", "ssa")
@@ -259,3 +264,20 @@ def test_an_invalid_requested_ip_on_an_edit_names_the_object() -> None:
     new = lb_service("a", annotations={"metallb.io/loadBalancerIPs": "192.168.10.999"})
     with pytest.raises(InputError, match=r"^repo/app.yaml: document 1, line 1: .*192.168.10.999"):
         diff([new], [served(old)])
+
+
+SAMPLE_DIRS = sorted(p.parent for p in SAMPLES.glob("*/desired"))
+
+
+@pytest.mark.parametrize("sample", SAMPLE_DIRS, ids=[p.name for p in SAMPLE_DIRS])
+def test_the_samples_changes_are_the_expected_ones(sample: Path) -> None:
+    """Real snapshots: only the expected objects change; everything else is unchanged."""
+    expected = yaml.safe_load((sample / "expected.yaml").read_text())["diff"]
+    desired = load_desired([str(sample / "desired")]).objects
+    live = load_live_file(str(sample / "live.yaml")).objects
+    changed = {
+        (c.key.kind, c.key.namespace, c.key.name): c.op
+        for c in diff_objects(desired, live)
+        if c.op != "unchanged"
+    }
+    assert changed == {(c["kind"], c["namespace"], c["name"]): c["op"] for c in expected["changes"]}
