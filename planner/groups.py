@@ -245,15 +245,19 @@ def _allocate(allocator: Allocator, svc: Manifest, inputs: AllocationInputs) -> 
 
 
 def _possible_ips(allocator: Allocator, svc: Manifest, inputs: AllocationInputs) -> set[str]:
-    policy = {"ip_family_policy": inputs.family_policy}
-    if inputs.requested_pool:
-        outcomes = allocator.possible_allocations_from_pool(
-            inputs.svc_key, svc, inputs.family, inputs.requested_pool, *_key_args(inputs), **policy
-        )
-    else:
-        outcomes = allocator.possible_allocate_outcomes(
-            inputs.svc_key, svc, inputs.family, *_key_args(inputs), **policy
-        )
+    """Every IP Allocate could pick under some Go map order (of pools: one pool, one choice).
+
+    AllocateFromPool scans one pool in order, so its pick never varies: nothing to add.
+    """
+    if inputs.requested_pool or len(allocator.pools) < 2:
+        return set()
+    outcomes = allocator.possible_allocate_outcomes(
+        inputs.svc_key,
+        svc,
+        inputs.family,
+        *_key_args(inputs),
+        ip_family_policy=inputs.family_policy,
+    )
     return {ip for outcome in outcomes if outcome.ok for ip in outcome.ips}
 
 
