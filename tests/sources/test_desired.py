@@ -117,7 +117,7 @@ def test_bad_input_in_a_walked_file_names_that_file(in_tmp: Path) -> None:
     with pytest.raises(InputError) as caught:
         load_desired(["m"])
     assert str(caught.value) == (
-        "m/sub/bad.yaml: document 2, line 13: the document is a list, not a mapping"
+        "m/sub/bad.yaml: document 2, line 11: the document is a list, not a mapping"
     )
 
 
