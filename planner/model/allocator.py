@@ -49,6 +49,9 @@ __all__ = [
 ]
 
 FAMILIES = ("ipv4", "ipv6", "dual")
+# "0.15": allocator.go on main (v0.15): one best pool per pass, PreferDualStack support.
+# "0.14": v0.14.x: pools tried one by one (first success wins), dual stack needs both families.
+VERSIONS = ("0.14", "0.15")
 POLICIES = ("SingleStack", "PreferDualStack", "RequireDualStack")
 
 # Given pool names in configuration order, the order one Go map iteration visits them.
@@ -214,7 +217,7 @@ class Allocator:
 
     `pool_order` decides every Go-map iteration in simulation (default: configuration order).
     `namespace_labels` ({namespace: labels}) resolves pools' namespaceSelectors; see
-    `set_namespace_labels`.
+    `set_namespace_labels`. `version` picks MetalLB's allocator: "0.15" (main) or "0.14".
     """
 
     def __init__(
@@ -223,7 +226,11 @@ class Allocator:
         *,
         pool_order: PoolOrder | None = None,
         namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
+        version: str = "0.15",
     ) -> None:
+        if version not in VERSIONS:
+            raise ValueError(f"version must be one of {', '.join(VERSIONS)}, not {version!r}")
+        self._version = version
         self._pool_order = pool_order
         self._pools: dict[str, Pool] = {}
         self._namespace_labels: dict[str, dict[str, str]] = {}
@@ -512,9 +519,23 @@ class Allocator:
             self._assign(request, existing.ips, self._pool_for(existing.ips))
             return self.ips(svc_key)
         pinned, all_pools = self._pool_passes(request)
+        if self._version == "0.14":
+            return self._allocate_pool_by_pool(request, pinned + all_pools)
         for candidates in (pinned, all_pools):
             if self._allocate_from_pools(request, candidates):
                 return self.ips(svc_key)
+        raise AllocationError(ErrorKind.NO_AVAILABLE_IPS, "no available IPs")
+
+    def _allocate_pool_by_pool(self, request: _Request, classes: list[list[str]]) -> list[str]:
+        """v0.14 Allocate: AllocateFromPool on each pool in order; the first success wins."""
+        for cls in classes:
+            for name in self._order(tuple(cls)):
+                try:
+                    ips = self._ips_from_pool(request, name)
+                    self._assign(request, ips, self._pool_for(ips))
+                except AllocationError:
+                    continue
+                return self.ips(request.svc_key)
         raise AllocationError(ErrorKind.NO_AVAILABLE_IPS, "no available IPs")
 
     def _allocate_from_pools(self, request: _Request, classes: list[list[str]]) -> bool:
@@ -583,7 +604,10 @@ class Allocator:
         sharing_key: str | None,
         backend_key: str | None,
     ) -> str:
-        """Add an IP of the other family to a single-IP PreferDualStack service; returns it."""
+        """Add an IP of the other family to a single-IP PreferDualStack service; returns it.
+
+        (AllocateFromPoolForAdditionalFamily exists from v0.15 on; v0.14 never calls it.)
+        """
         request = self._request(svc_key, svc, "ipv4", ports, sharing_key, backend_key, None)
         existing = parse_ip(existing_ip)
         pool = self._known_pool(pool_name)
@@ -600,7 +624,8 @@ class Allocator:
 
     def _check_existing_family(self, request: _Request, existing: _Alloc) -> None:
         held = _family_of(existing.ips)
-        if request.policy != "PreferDualStack" and held != request.family:
+        tolerant = self._version != "0.14" and request.policy == "PreferDualStack"
+        if not tolerant and held != request.family:
             raise AllocationError(
                 ErrorKind.WRONG_FAMILY,
                 f"IP for wrong family assigned alloc {held} service family {request.family}",
@@ -613,7 +638,10 @@ class Allocator:
         return pool
 
     def _ips_from_pool(self, request: _Request, pool_name: str) -> tuple[IPAddress, ...]:
+        """The IPs AllocateFromPool would hand to Assign, or its error."""
         pool = self._known_pool(pool_name)
+        if self._version == "0.14":
+            return self._ips_from_pool_v014(request, pool)
         ips, error = _select_ips(request, pool.name, self._free_ips(pool, request))
         if ips is None:
             raise AllocationError(ErrorKind.NO_AVAILABLE_IPS, error)
@@ -624,6 +652,23 @@ class Allocator:
                 ErrorKind.NO_AVAILABLE_IPS, f"{_ip_list(ips)} is not allowed in config"
             )
         return tuple(ip for ip in ips if ip is not None)
+
+    def _ips_from_pool_v014(self, request: _Request, pool: Pool) -> tuple[IPAddress, ...]:
+        """v0.14 AllocateFromPool: one address of each family needed, in the pool's CIDR order."""
+        wanted = list(_families_needed(request))
+        found = []
+        for network in pool.networks:
+            if network.version in wanted:
+                ip = self._first_fit(network, pool.avoid_buggy_ips, request)
+                if ip is not None:
+                    found.append(ip)
+                    wanted.remove(network.version)
+        if wanted:
+            raise AllocationError(
+                ErrorKind.NO_AVAILABLE_IPS,
+                f"no available IPs in pool {go_quote(pool.name)} for {request.family} IPFamily",
+            )
+        return tuple(found)
 
     # --- enumeration --------------------------------------------------------------------------
 
@@ -663,6 +708,8 @@ class Allocator:
         if existing:
             return self._assign_outcomes(request, existing.ips)
         pinned, all_pools = self._pool_passes(request)
+        if self._version == "0.14":
+            return self._pool_by_pool_outcomes(request, pinned + all_pools)
         outcomes = self._pass_outcomes(request, pinned)
         if not all(o.ok for o in outcomes):
             outcomes = {o for o in outcomes if o.ok} | self._pass_outcomes(request, all_pools)
@@ -713,6 +760,26 @@ class Allocator:
             error = self._assign_error(request, ips, owner)
             outcomes.add(_failure(error.kind) if error else Outcome(_strs(ips), owner))
         return outcomes
+
+    def _pool_by_pool_outcomes(self, request: _Request, classes: list[list[str]]) -> set[Outcome]:
+        """v0.14: any pool of a class may come first; the next class is reached only by an
+        order in which every pool of this class fails (each pool's failure is independent)."""
+        outcomes: set[Outcome] = set()
+        for cls in classes:
+            every_pool_may_fail = True
+            for name in cls:
+                attempt = self._from_pool_outcomes(request, name)
+                outcomes |= {o for o in attempt if o.ok}
+                every_pool_may_fail = every_pool_may_fail and not all(o.ok for o in attempt)
+            if not every_pool_may_fail:
+                return outcomes
+        return outcomes | {_failure(ErrorKind.NO_AVAILABLE_IPS)}
+
+    def _from_pool_outcomes(self, request: _Request, pool_name: str) -> set[Outcome]:
+        try:
+            return self._assign_outcomes(request, self._ips_from_pool(request, pool_name))
+        except AllocationError as error:
+            return {_failure(error.kind)}
 
     def _pass_outcomes(self, request: _Request, classes: list[list[str]]) -> set[Outcome]:
         """Every outcome of allocateFromPools when each class of pools may come in any order."""
