@@ -10,7 +10,7 @@ Service edit changes. The rules (what is ignored, defaulted, pruned) are in docs
 
 from __future__ import annotations
 
-from planner.diff.changes import OPS, Change, Op, diff_object, diff_objects
+from planner.diff.changes import OPS, Change, Op, diff_objects
 from planner.diff.keys import KEY_FIELDS, key_changing_fields
 from planner.diff.normalise import normalise_desired, normalise_live
 from planner.diff.prune import PRUNE_MODES, PruneMode, deletions, owners
@@ -27,7 +27,6 @@ __all__ = [
     "PruneMode",
     "check_fields",
     "deletions",
-    "diff_object",
     "diff_objects",
     "key_changing_fields",
     "normalise_desired",

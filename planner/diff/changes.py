@@ -57,14 +57,6 @@ def diff_objects(
     return sorted(changes, key=lambda change: change.key)
 
 
-def diff_object(desired: KubeObject, live: KubeObject | None) -> Change:
-    """The change of one desired object against its live twin (None: not in the cluster)."""
-    check_fields(desired)
-    if live is not None:
-        check_fields(live)
-    return _change(desired, live)
-
-
 def _index(objects: Iterable[KubeObject]) -> dict[ObjectKey, KubeObject]:
     by_key: dict[ObjectKey, KubeObject] = {}
     for obj in objects:

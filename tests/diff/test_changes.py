@@ -62,6 +62,7 @@ def test_a_clean_repo_against_its_own_cluster_is_unchanged(
     live = [served(b, applied=applied, tracking=tracking, index=i) for i, b in enumerate(repo)]
     changes = diff(repo, live)
     assert [(c.op, c.patch) for c in changes] == [("unchanged", [])] * len(repo)
+    assert not any(c.changed for c in changes)
 
 
 def test_changes_are_sorted_by_key_and_carry_both_bodies() -> None:
@@ -126,7 +127,7 @@ def test_a_traffic_policy_edit_is_one_replace() -> None:
     assert change.patch == [
         {"op": "replace", "path": "/spec/externalTrafficPolicy", "value": "Local"}
     ]
-    assert change.key_changing == ("externalTrafficPolicy",)
+    assert change.key_changing == ("externalTrafficPolicy",) and change.changed
 
 
 def test_a_new_object_is_a_create_with_the_whole_normalised_body() -> None:
