@@ -264,7 +264,8 @@ def _fold_string_data(body: Manifest) -> None:
     string_data = body.pop("stringData", None)
     if not isinstance(string_data, Mapping):
         return
-    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    existing = body.get("data")
+    data: dict[str, Any] = existing if isinstance(existing, dict) else {}
     for key, value in string_data.items():
         data[key] = base64.b64encode(str(value).encode()).decode()
     body["data"] = data
