@@ -307,6 +307,18 @@ class TestRequestedIPsAndPools:
         wanted = {"metallb.io/loadBalancerIPs": "fd00:10::20"}
         assert conflicts_of(tmp_path, POOL_LAN, service("web", annotations=wanted)) == ()
 
+    def test_family_from_the_live_object(self, tmp_path: Path) -> None:
+        wanted = {"metallb.io/loadBalancerIPs": "192.168.10.20"}
+        path = tmp_path / "manifests.yaml"
+        path.write_text(yaml.safe_dump_all([POOL_LAN, service("web", annotations=wanted)]))
+        state = load_desired([str(path)])
+        services = {obj.key.svc_key: obj for obj in state.objects if obj.is_service}
+        live = {"apps/web": service("web", clusterIPs=["fd00:96::17"])}
+        pools = pools_from_objects(state.pools)
+        assert static_conflicts(services, pools, {}) == ()
+        conflict = only(static_conflicts(services, pools, {}, live_services=live))
+        assert "the service: apps/web is ipv6, the request is ipv4" in conflict.message
+
     def test_more_than_two_ips(self, tmp_path: Path) -> None:
         wanted = {"metallb.io/loadBalancerIPs": "192.168.10.1,fd00:10::1,192.168.10.2"}
         conflict = only(conflicts_of(tmp_path, POOL_LAN, service("web", annotations=wanted)))
