@@ -35,15 +35,31 @@ def owners(body: Manifest) -> frozenset[Owner]:
     metadata = body.get("metadata") or {}
     marks = {**_strings(metadata.get("labels")), **_strings(metadata.get("annotations"))}
     found: set[Owner] = set()
-    tracking_id = marks.get(ARGOCD_TRACKING_ID, "")
-    if ":" in tracking_id:
-        found.add(("argocd", tracking_id.split(":", 1)[0]))
+    application = _argocd_application(marks.get(ARGOCD_TRACKING_ID, ""), body)
+    if application:
+        found.add(("argocd", application))
     if marks.get(ARGOCD_INSTANCE_LABEL):
         found.add(("argocd-label", marks[ARGOCD_INSTANCE_LABEL]))
     for tool, name_mark, namespace_mark in _OWNER_MARKS:
         if marks.get(name_mark):
             found.add((tool, f"{marks.get(namespace_mark, '')}/{marks[name_mark]}"))
     return frozenset(found)
+
+
+def _argocd_application(tracking_id: str, body: Manifest) -> str:
+    """The application of a tracking id `<app>:<group>/<kind>:<namespace>/<name>` that names
+    this very object; "" otherwise (Argo CD ignores ids copied onto other objects too).
+    """
+    parts = tracking_id.split(":")
+    if len(parts) != 3:
+        return ""
+    application, group_kind, namespaced_name = parts
+    metadata = body.get("metadata") or {}
+    namespace = str(metadata.get("namespace") or "")
+    kind_matches = group_kind.rpartition("/")[2] == body.get("kind")
+    name_matches = namespaced_name.rpartition("/")[2] == metadata.get("name")
+    namespace_matches = namespaced_name.rpartition("/")[0] in ("", namespace)
+    return application if kind_matches and name_matches and namespace_matches else ""
 
 
 def deletions(

@@ -37,6 +37,14 @@ def test_argocd_owners_are_the_tracking_id_application() -> None:
     assert owners(served(lb_service("a"))) == frozenset()
 
 
+def test_an_argocd_tracking_id_copied_onto_another_object_names_no_owner() -> None:
+    body = served(lb_service("a"), tracking="argocd-annotation")
+    body["metadata"]["name"] = "copy-of-a"
+    assert owners(body) == frozenset()
+    body["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"] = "broken"
+    assert owners(body) == frozenset()
+
+
 def test_without_any_owner_on_the_repos_live_objects_nothing_is_pruned() -> None:
     repo = [lb_service("dns-tcp")]
     live = [served(repo[0]), served(lb_service("dns-udp"), tracking="flux")]
