@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from planner.diff.keys import REQUESTED_POOL, SHARING_KEY
 from planner.model.allocator import AllocationError, Allocator
 from planner.model.pools import Pool
 from planner.model.service import (
@@ -133,12 +134,25 @@ def _kept_placements(
     live_place: Mapping[str, _Placement],
     key_changes: Mapping[str, tuple[str, ...]],
 ) -> dict[str, _Placement]:
-    """Desired Services without requested IPs that keep their key keep what they hold live."""
+    """Desired Services without requested IPs keep what they hold live when nothing moves them.
+
+    That is when they keep their key, or when they share with nobody: the only holder of an IP
+    may change its key in place. A change of requested pool moves a Service anyway.
+    """
     return {
         svc_key: live_place[svc_key]
         for svc_key, inputs in desired_inputs.items()
-        if svc_key in live_place and not inputs.requested_ips and not key_changes.get(svc_key)
+        if svc_key in live_place
+        and not inputs.requested_ips
+        and _keeps_allocation(inputs, key_changes.get(svc_key, ()))
     }
+
+
+def _keeps_allocation(inputs: AllocationInputs, changed: tuple[str, ...]) -> bool:
+    if not changed:
+        return True
+    alone = not inputs.sharing_key and SHARING_KEY not in changed
+    return alone and REQUESTED_POOL not in changed
 
 
 def _derived_placements(

@@ -268,6 +268,18 @@ class TestPrediction:
         assert group.ips_source == "predicted"
         assert group.joining == ("apps/a", "apps/b") and group.touched
 
+    def test_lone_service_changing_its_key_keeps_its_address(self, tmp_path: Path) -> None:
+        # The only holder of an IP may change its key in place, so .0 stays taken.
+        taken = service("old", status="192.168.10.0")
+        desired = [
+            LAN,
+            service("old", port=8080),
+            service("a", key="k"),
+            service("b", key="k", port=443),
+        ]
+        group = only(groups_of(tmp_path, [taken], desired))
+        assert group.ips == ("192.168.10.1",)
+
     def test_two_pools_make_a_set_of_possible_addresses(self, tmp_path: Path) -> None:
         other = {
             **LAN,
