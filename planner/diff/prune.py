@@ -56,10 +56,15 @@ def _argocd_application(tracking_id: str, body: Manifest) -> str:
     application, group_kind, namespaced_name = parts
     metadata = body.get("metadata") or {}
     namespace = str(metadata.get("namespace") or "")
-    kind_matches = group_kind.rpartition("/")[2] == body.get("kind")
-    name_matches = namespaced_name.rpartition("/")[2] == metadata.get("name")
-    namespace_matches = namespaced_name.rpartition("/")[0] in ("", namespace)
-    return application if kind_matches and name_matches and namespace_matches else ""
+    api_group = str(body.get("apiVersion") or "").rpartition("/")[0]
+    id_namespace, _, id_name = namespaced_name.rpartition("/")
+    # Cluster-scoped objects carry the application's destination namespace in the id.
+    same_object = (
+        group_kind == f"{api_group}/{body.get('kind')}"
+        and id_name == metadata.get("name")
+        and (namespace in ("", id_namespace))
+    )
+    return application if same_object else ""
 
 
 def deletions(

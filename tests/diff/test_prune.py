@@ -41,8 +41,18 @@ def test_an_argocd_tracking_id_copied_onto_another_object_names_no_owner() -> No
     body = served(lb_service("a"), tracking="argocd-annotation")
     body["metadata"]["name"] = "copy-of-a"
     assert owners(body) == frozenset()
-    body["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"] = "broken"
-    assert owners(body) == frozenset()
+    body["metadata"]["name"] = "a"
+    annotations = body["metadata"]["annotations"]
+    for wrong in ("broken", "dns-app:/Service:other/a", "dns-app:apps/Service:dns/a"):
+        annotations["argocd.argoproj.io/tracking-id"] = wrong
+        assert owners(body) == frozenset()
+    annotations["argocd.argoproj.io/tracking-id"] = "dns-app:/Service:dns/a"
+    assert owners(body) == frozenset({("argocd", "dns-app")})
+    cluster_scoped = served(namespace("dns"), tracking="argocd-annotation")
+    cluster_scoped["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"] = (
+        "dns-app:/Namespace:dns/dns"
+    )
+    assert owners(cluster_scoped) == frozenset({("argocd", "dns-app")})
 
 
 def test_without_any_owner_on_the_repos_live_objects_nothing_is_pruned() -> None:
