@@ -266,8 +266,9 @@ def _key_conflict(ip: str, holders: Sequence[_Service]) -> Conflict | None:
     lone = [s for s in holders if not s.inputs.sharing_key]
     if lone:
         names = ", ".join(s.key for s in lone)
+        verb = "does" if len(lone) == 1 else "do"
         message = (
-            f'"{ip}" is requested by {len(holders)} Services but {names} does not allow sharing'
+            f'"{ip}" is requested by {len(holders)} Services but {names} {verb} not allow sharing'
             " (no metallb.io/allow-shared-ip): MetalLB gives the IP to one of them and the others"
             ' stay pending ("new service does not allow sharing")'
         )
