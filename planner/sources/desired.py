@@ -69,7 +69,10 @@ class DesiredState:
 def load_desired(
     paths: Sequence[str], stdin: TextIO | None = None, helm: HelmOptions | None = None
 ) -> DesiredState:
-    """Load every object from `paths` (files, directories, "-" for stdin); duplicates are errors."""
+    """Load every object from `paths` (files, directories, "-" for stdin); duplicates are errors.
+
+    A file reached twice (named twice, or also inside a named directory) is read once.
+    """
     if list(paths).count(STDIN) > 1:
         raise InputError('"-" (stdin) can be given only once')
     sources = [source for path in paths for source in find_sources(path)]
@@ -96,12 +99,24 @@ def load_sources(
     helm = helm or HelmOptions()
     objects: list[KubeObject] = []
     notes: list[str] = []
-    for source in sources:
+    for source in _read_once(sources):
         found, found_notes = _objects_of(source, stdin, helm)
         objects.extend(found)
         notes.extend(found_notes)
     check_unique(objects)
     return DesiredState(objects, notes)
+
+
+def _read_once(sources: Iterable[Source]) -> list[Source]:
+    """Sources without repeats: a file named twice, or also inside a named directory, is read once."""
+    seen: set[tuple[str, Path]] = set()
+    unique = []
+    for source in sources:
+        identity = (source.kind, source.path.resolve())
+        if identity not in seen:
+            seen.add(identity)
+            unique.append(source)
+    return unique
 
 
 def _objects_of(

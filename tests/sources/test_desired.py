@@ -105,10 +105,12 @@ def test_duplicates_across_files_name_both_origins(in_tmp: Path) -> None:
     )
 
 
-def test_the_same_file_given_twice_is_a_duplicate(in_tmp: Path) -> None:
-    write(in_tmp / "a.yaml", service_yaml("dns"))
-    with pytest.raises(InputError, match="defined twice"):
-        load_desired(["a.yaml", "./a.yaml"])
+def test_a_file_named_twice_or_inside_a_named_directory_is_read_once(in_tmp: Path) -> None:
+    write(in_tmp / "m" / "a.yaml", service_yaml("dns"))
+    state = load_desired(["m/a.yaml", "m", "./m/a.yaml"])
+    assert [(str(o.key), o.origin) for o in state.objects] == [
+        ("Service default/dns", Origin("m/a.yaml", 0, 1))
+    ]
 
 
 def test_bad_input_in_a_walked_file_names_that_file(in_tmp: Path) -> None:
