@@ -116,9 +116,12 @@ def _in_scope(
 
 
 def _opts_out(body: Manifest) -> bool:
-    annotations = _strings((body.get("metadata") or {}).get("annotations"))
+    metadata = body.get("metadata") or {}
+    annotations = _strings(metadata.get("annotations"))
     sync_options = annotations.get(ARGOCD_SYNC_OPTIONS, "").replace(" ", "").split(",")
-    return "Prune=false" in sync_options or annotations.get(FLUX_PRUNE) == "disabled"
+    # Flux repos write the mark as an annotation or a label, as "disabled" or "Disabled".
+    flux_marks = {**_strings(metadata.get("labels")), **annotations}
+    return "Prune=false" in sync_options or flux_marks.get(FLUX_PRUNE, "").lower() == "disabled"
 
 
 def _strings(values: Any) -> dict[str, str]:

@@ -97,6 +97,7 @@ def test_none_mode_prunes_nothing() -> None:
     [
         ("argocd.argoproj.io/sync-options", "ServerSideApply=true, Prune=false"),
         ("kustomize.toolkit.fluxcd.io/prune", "disabled"),
+        ("kustomize.toolkit.fluxcd.io/prune", "Disabled"),
     ],
 )
 def test_objects_that_opt_out_of_pruning_are_kept(annotation: tuple[str, str]) -> None:
