@@ -689,6 +689,31 @@ class Allocator:
         )
         return {o.ips for o in outcomes}
 
+    def possible_allocations_from_pool(
+        self,
+        svc_key: str,
+        svc: Mapping[str, Any] | None,
+        family: str,
+        pool_name: str,
+        ports: Iterable[Port | tuple[str, int]],
+        sharing_key: str | None,
+        backend_key: str | None,
+        *,
+        ip_family_policy: str | None = None,
+    ) -> set[tuple[str, ...]]:
+        """Every IP tuple `allocate_from_pool` could return; () stands for failure."""
+        outcomes = self.possible_allocate_from_pool_outcomes(
+            svc_key,
+            svc,
+            family,
+            pool_name,
+            ports,
+            sharing_key,
+            backend_key,
+            ip_family_policy=ip_family_policy,
+        )
+        return {o.ips for o in outcomes}
+
     def possible_allocate_outcomes(
         self,
         svc_key: str,
@@ -715,7 +740,7 @@ class Allocator:
             outcomes = {o for o in outcomes if o.ok} | self._pass_outcomes(request, all_pools)
         return {o if o.ok else _failure(ErrorKind.NO_AVAILABLE_IPS) for o in outcomes}
 
-    def possible_allocations_from_pool(
+    def possible_allocate_from_pool_outcomes(
         self,
         svc_key: str,
         svc: Mapping[str, Any] | None,

@@ -690,12 +690,13 @@ def test_overlap_with_a_pinned_pool_may_fail_or_succeed() -> None:
 
 def test_enumerating_from_a_pool_reports_errors_as_outcomes() -> None:
     allocator = Allocator([Pool("a", ["10.0.0.0/32"])])
-    assert allocator.possible_allocations_from_pool("s", {}, "ipv4", "zzz", [], "", "") == {
+    assert allocator.possible_allocate_from_pool_outcomes("s", {}, "ipv4", "zzz", [], "", "") == {
         Outcome((), None, ErrorKind.UNKNOWN_POOL)
     }
-    assert allocator.possible_allocations_from_pool("s", {}, "ipv4", "a", [], "", "") == {
+    assert allocator.possible_allocate_from_pool_outcomes("s", {}, "ipv4", "a", [], "", "") == {
         Outcome(("10.0.0.0",), "a")
     }
+    assert allocator.possible_allocations_from_pool("s", {}, "ipv4", "zzz", [], "", "") == {()}
 
 
 def test_shuffled_order_is_reproducible() -> None:
@@ -785,7 +786,7 @@ def possible_and_actual(
     if action == "allocate":
         possible = allocator.possible_allocate_outcomes(*args)
     else:
-        possible = allocator.possible_allocations_from_pool(*args[:3], pool_name, *args[3:])
+        possible = allocator.possible_allocate_from_pool_outcomes(*args[:3], pool_name, *args[3:])
     assert allocator.snapshot() == before
     try:
         if action == "allocate":
