@@ -8,10 +8,13 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from planner.conflicts import static_conflicts
-from planner.model.pools import pools_from_objects
-from planner.model.service import ServiceInputError
+from planner.model.allocator import AllocationError, Allocator
+from planner.model.pools import Pool, pools_from_objects
+from planner.model.service import ServiceInputError, allocation_inputs
 from planner.objects import KubeObject, ObjectKey
 from planner.report import Conflict
 from planner.sources.desired import load_desired
@@ -464,3 +467,59 @@ def test_ten_thousand_services_are_checked_in_linear_time() -> None:
 def _kube_object(manifest: dict[str, Any]) -> KubeObject:
     meta = manifest["metadata"]
     return KubeObject(ObjectKey("Service", meta["namespace"], meta["name"]), manifest)
+
+
+# --- property: the static rules agree with the allocator model -----------------------------------
+
+_PORTS = (("TCP", 53), ("UDP", 53), ("TCP", 80))
+_requests = st.fixed_dictionaries(
+    {
+        "key": st.sampled_from(["", "a", "b"]),
+        "policy": st.sampled_from(["Cluster", "Local"]),
+        "app": st.sampled_from(["x", "y"]),
+        "ip": st.sampled_from(["192.168.10.1", "192.168.10.2", "10.99.0.1"]),
+        "ports": st.lists(st.sampled_from(_PORTS), min_size=1, max_size=3, unique=True),
+    }
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_requests, min_size=1, max_size=5))
+def test_no_error_exactly_when_the_allocator_takes_every_request(
+    requests: list[dict[str, Any]],
+) -> None:
+    """Services requesting IPs: static errors iff MetalLB's Assign refuses one in name order."""
+    pools = [Pool("lan", ["192.168.10.0/24"])]
+    services = {}
+    for index, request in enumerate(requests):
+        annotations = {"metallb.io/loadBalancerIPs": request["ip"]}
+        if request["key"]:
+            annotations["metallb.io/allow-shared-ip"] = request["key"]
+        manifest = service(
+            f"s{index}",
+            annotations=annotations,
+            ports=tuple(request["ports"]),
+            externalTrafficPolicy=request["policy"],
+            selector={"app": request["app"]},
+        )
+        services[f"apps/s{index}"] = _kube_object(manifest)
+    errors = [c for c in static_conflicts(services, pools, {}) if c.severity == "error"]
+    allocator = Allocator(pools)
+    refused = []
+    for svc_key in sorted(services):
+        inputs = allocation_inputs(services[svc_key].body)
+        try:
+            allocator.assign(
+                svc_key,
+                services[svc_key].body,
+                inputs.requested_ips,
+                inputs.ports,
+                inputs.sharing_key,
+                inputs.backend_key,
+            )
+        except AllocationError:
+            refused.append(svc_key)
+    assert bool(errors) == bool(refused), (errors, refused)
+    # Every refused Service is named by some error.
+    named = {obj for conflict in errors for obj in conflict.objects}
+    assert set(refused) <= named
