@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from planner.diff import key_changing_fields
 from planner.groups import sharing_groups
@@ -400,3 +402,57 @@ class TestOutput:
             ("192.168.10.30",),
             ("192.168.10.100",),
         ]
+
+
+# --- properties over random small states -------------------------------------------------------
+
+_member = st.fixed_dictionaries(
+    {
+        "key": st.sampled_from(["", "k", "j"]),
+        "live_ip": st.sampled_from(["", "192.168.10.5", "192.168.10.6"]),
+        "ip": st.sampled_from(["", "192.168.10.5", "192.168.10.6"]),
+        "port": st.sampled_from([53, 80, 443]),
+        "deleted": st.booleans(),
+    }
+)
+
+
+def _states(members: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    live, desired = {}, {}
+    for index, member in enumerate(members):
+        name = f"s{index}"
+        live[f"apps/{name}"] = service(
+            name, key=member["key"], port=member["port"], status=member["live_ip"]
+        )
+        if not member["deleted"]:
+            desired[f"apps/{name}"] = service(
+                name, key=member["key"], ips=member["ip"], port=member["port"]
+            )
+    return live, desired
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_member, min_size=2, max_size=6), st.booleans())
+def test_groups_are_consistent_and_independent_of_input_order(
+    members: list[dict[str, Any]], statuses_known: bool
+) -> None:
+    live, desired = _states(members)
+    pools = pools_from_objects([LAN])
+    key_changes = {svc: key_changing_fields(live.get(svc), body) for svc, body in desired.items()}
+    groups = sharing_groups(live, desired, pools, {}, key_changes, statuses_known)
+    reversed_input = sharing_groups(
+        dict(reversed(live.items())),
+        dict(reversed(desired.items())),
+        pools,
+        {},
+        dict(reversed(key_changes.items())),
+        statuses_known,
+    )
+    assert groups == reversed_input
+    assert len({g.id for g in groups}) == len(groups)
+    for group in groups:
+        assert len(group.members) >= 2 and list(group.members) == sorted(group.members)
+        assert group.touched == bool(group.key_changing or group.joining or group.leaving)
+        assert group.key_changing == bool(group.key_changes)
+        assert set(group.joining) <= set(group.members)
+        assert not set(group.joining) & set(group.leaving)
