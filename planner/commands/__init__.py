@@ -5,5 +5,6 @@ from __future__ import annotations
 import click
 
 from planner.commands.annotate import annotate
+from planner.commands.apply import apply
 
-COMMANDS: list[click.Command] = [annotate]
+COMMANDS: list[click.Command] = [annotate, apply]
