@@ -1,0 +1,322 @@
+"""The brain of the stand-in `kubectl` (tests/fakes/kubectl): a simulated cluster in a JSON file.
+
+The state file (path in $FAKE_KUBECTL_STATE) holds the cluster as it started (MetalLB behaviour,
+IPAddressPools, live Services with their statuses), the log of everything that happened since
+(write arrivals and controller steps), other objects (ConfigMaps, Flux sources), fault switches
+and the calls received. Each invocation rebuilds `SimulatedCluster` by replaying the log, answers
+one call, lets the controller take some steps, and appends what it did to the log.
+
+How far the controller gets between calls is the adversary, chosen by `schedule`:
+- "drain": it handles everything after each write (each write lands alone: the order that
+  leaves a metallb-0.14 member stuck);
+- "lazy": it handles nothing until the next read (every write lands before any processing);
+- "random": a seeded number of steps (0-3 after a write, 1-3 per read) and seeded tie orders
+  in reprocess-all passes.
+
+Faults (`faults` in the state): `fail_apply: {service, times}` (a real apply of that Service fails),
+`reject_dry_run: svc` (the server dry-run refuses it), `block: {on, nth, marker}` (the nth call of
+kind `on` — "dry-run", "apply", "get", "annotate" — touches `marker` and hangs, for kill tests),
+`controller_down: true` (writes land, the controller never runs).
+
+Server-side apply is modelled as far as apply needs it: a field manager's labels and annotations
+that it omits in a later apply are removed; spec maps merge and lists are replaced.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from planner.model.allocator import Pool
+from planner.model.pools import pools_from_objects
+from planner.model.simcluster import RELOAD, Process, SimulatedCluster
+from planner.objects import Manifest, svc_key_of
+
+STATE_ENV = "FAKE_KUBECTL_STATE"
+FAKES_DIR = Path(__file__).resolve().parent
+BLOCK_SECONDS = 60.0  # a blocked call hangs this long at most (the test kills it sooner)
+
+_VALUE_FLAGS = {"--kubeconfig", "--context", "-n", "--namespace", "-o", "--output", "-f"}
+
+
+class FakeError(Exception):
+    """An error kubectl would print (stderr line, exit code 1)."""
+
+
+def write_state(
+    path: Path,
+    *,
+    behavior: str,
+    services: Sequence[Manifest],
+    pools: Sequence[Manifest],
+    schedule: str = "drain",
+    seed: int = 0,
+    faults: dict[str, Any] | None = None,
+    objects: dict[str, Manifest] | None = None,
+) -> None:
+    """Write a fresh state file: the cluster before anything happened."""
+    state = {
+        "behavior": behavior,
+        "services": list(services),
+        "pools": list(pools),
+        "schedule": schedule,
+        "seed": seed,
+        "faults": faults or {},
+        "objects": objects or {},
+        "log": [],
+        "owned": {},
+        "counters": {},
+        "calls": [],
+    }
+    save_state(path, state)
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    """The state file as a dict."""
+    return dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def save_state(path: Path, state: dict[str, Any]) -> None:
+    """Replace the state file atomically."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".state.")
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        json.dump(state, stream, indent=1, sort_keys=True)
+    os.replace(temporary, path)
+
+
+def build_cluster(state: dict[str, Any]) -> SimulatedCluster:
+    """The simulated cluster: bootstrap on the initial state, then replay the log exactly."""
+    pools: list[Pool] = pools_from_objects(state["pools"])
+    cluster = SimulatedCluster.bootstrap(pools, state["services"], behavior=state["behavior"])
+    for entry in state["log"]:
+        if "arrive" in entry:
+            cluster.arrive(entry["arrive"], entry["manifest"])
+        else:
+            order = entry["process"]
+            cluster.process_next(Process(tuple(order) if order else None))
+    return cluster
+
+
+def live_services(path: Path) -> dict[str, Manifest]:
+    """Every Service as the fake's API server shows it now (for test assertions)."""
+    return copy.deepcopy(build_cluster(load_state(path)).store)
+
+
+# --- one call ------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str], stdin: str) -> int:
+    """Answer one kubectl call from the state file; kubectl's exit code."""
+    path = Path(os.environ[STATE_ENV])
+    state = load_state(path)
+    state["calls"].append(list(argv))
+    words, flags = _parse(argv)
+    try:
+        output = _dispatch(state, words, flags, stdin, path)
+    except FakeError as err:
+        save_state(path, state)
+        print(str(err), file=sys.stderr)
+        return 1
+    save_state(path, state)
+    print(output, end="")
+    return 0
+
+
+def _parse(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    words: list[str] = []
+    flags: dict[str, str] = {}
+    items = list(argv)
+    while items:
+        item = items.pop(0)
+        if item in _VALUE_FLAGS:
+            flags[item] = items.pop(0)
+        elif item.startswith("-"):
+            name, _, value = item.partition("=")
+            flags[name] = value or "true"
+        else:
+            words.append(item)
+    return words, flags
+
+
+def _dispatch(
+    state: dict[str, Any], words: list[str], flags: dict[str, str], stdin: str, path: Path
+) -> str:
+    verb = words[0] if words else ""
+    dry_run = flags.get("--dry-run") == "server"
+    kind = "dry-run" if dry_run else verb
+    _maybe_block(state, kind, path)
+    cluster = build_cluster(state)
+    if verb == "apply" and "--server-side" in flags and flags.get("-f") == "-":
+        return _apply(state, cluster, json.loads(stdin), dry_run)
+    if verb == "get":
+        output = _get(state, cluster, words[1:], flags)
+        _steps(state, cluster, after_write=False)
+        return output
+    if verb == "delete" and words[1:2] == ["service"]:
+        return _delete(state, cluster, f"{flags['-n']}/{words[2]}", dry_run)
+    if verb == "annotate" and words[1:2] == ["service"] and "--overwrite" in flags:
+        return _annotate(state, cluster, f"{flags['-n']}/{words[2]}", words[3])
+    raise FakeError(f"fake kubectl: unsupported call {words} {sorted(flags)}")
+
+
+def _maybe_block(state: dict[str, Any], kind: str, path: Path) -> None:
+    counters = state["counters"]
+    counters[kind] = counters.get(kind, 0) + 1
+    block = state["faults"].get("block")
+    if block and block["on"] == kind and block["nth"] == counters[kind]:
+        save_state(path, state)
+        Path(block["marker"]).write_text("blocked\n", encoding="utf-8")
+        time.sleep(BLOCK_SECONDS)
+        raise FakeError("fake kubectl: blocked call was not killed")
+
+
+def _apply(state: dict[str, Any], cluster: SimulatedCluster, body: Any, dry_run: bool) -> str:
+    items = body["items"] if body.get("kind") == "List" else [body]
+    lines = []
+    for item in items:
+        kind = item["kind"].lower()
+        name = item["metadata"]["name"]
+        if kind == "service":
+            svc = svc_key_of(item)
+            _check_service(state, svc, item, dry_run)
+            if not dry_run:
+                merged = _server_side_apply(state, cluster.store.get(svc), item, svc)
+                _arrive(state, cluster, svc, merged)
+        elif not dry_run:
+            key = f"{kind}/{item['metadata'].get('namespace', 'default')}/{name}"
+            state["objects"][key] = item
+        suffix = " (server dry run)" if dry_run else ""
+        lines.append(f"{kind}/{name} serverside-applied{suffix}\n")
+    return "".join(lines)
+
+
+def _check_service(state: dict[str, Any], svc: str, item: Manifest, dry_run: bool) -> None:
+    name = svc.split("/", 1)[1]
+    if not (item.get("spec") or {}).get("ports"):
+        raise FakeError(f'The Service "{name}" is invalid: spec.ports: Required value')
+    faults = state["faults"]
+    if dry_run and faults.get("reject_dry_run") == svc:
+        raise FakeError(f'Error from server (Forbidden): services "{name}" is forbidden: policy')
+    fail = faults.get("fail_apply")
+    if not dry_run and fail and fail["service"] == svc and fail.get("times", 1) > 0:
+        fail["times"] = fail.get("times", 1) - 1
+        raise FakeError(f'Error from server (InternalError): services "{name}": injected fault')
+
+
+def _server_side_apply(
+    state: dict[str, Any], stored: Manifest | None, applied: Manifest, svc: str
+) -> Manifest:
+    merged = copy.deepcopy(stored) if stored else {}
+    owned = state["owned"].setdefault(svc, {"labels": [], "annotations": []})
+    meta = merged.setdefault("metadata", {})
+    new_meta = applied.get("metadata") or {}
+    for field in ("labels", "annotations"):
+        values = dict(meta.get(field) or {})
+        for key in owned[field]:
+            if key not in (new_meta.get(field) or {}):
+                values.pop(key, None)
+        values.update(new_meta.get(field) or {})
+        meta[field] = values
+        owned[field] = sorted((new_meta.get(field) or {}).keys())
+    meta["name"], meta["namespace"] = new_meta["name"], new_meta.get("namespace", "default")
+    merged["apiVersion"], merged["kind"] = applied["apiVersion"], applied["kind"]
+    merged["spec"] = _merge(merged.get("spec") or {}, applied.get("spec") or {})
+    return merged
+
+
+def _merge(stored: dict[str, Any], applied: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(stored)
+    for key, value in applied.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _delete(state: dict[str, Any], cluster: SimulatedCluster, svc: str, dry_run: bool) -> str:
+    name = svc.split("/", 1)[1]
+    if dry_run:
+        return f'service "{name}" deleted (server dry run)\n'
+    if svc in cluster.store:
+        _arrive(state, cluster, svc, None)
+    state["owned"].pop(svc, None)
+    return f'service "{name}" deleted\n'
+
+
+def _annotate(state: dict[str, Any], cluster: SimulatedCluster, svc: str, pair: str) -> str:
+    if svc not in cluster.store:
+        raise FakeError(f'Error from server (NotFound): services "{svc.split("/")[1]}" not found')
+    key, _, value = pair.partition("=")
+    updated = copy.deepcopy(cluster.store[svc])
+    updated.setdefault("metadata", {}).setdefault("annotations", {})[key] = value
+    _arrive(state, cluster, svc, updated)
+    return f"service/{svc.split('/')[1]} annotated\n"
+
+
+def _get(
+    state: dict[str, Any], cluster: SimulatedCluster, words: list[str], flags: dict[str, str]
+) -> str:
+    namespace = flags.get("-n", "default")
+    missing_ok = "--ignore-not-found" in flags
+    if words and words[0] == "services":
+        items = []
+        for name in words[1:]:
+            svc = cluster.store.get(f"{namespace}/{name}")
+            if svc is None and not missing_ok:
+                raise FakeError(f'Error from server (NotFound): services "{name}" not found')
+            if svc is not None:
+                items.append(_served(svc, len(state["log"])))
+        return json.dumps({"apiVersion": "v1", "kind": "List", "items": items}) + "\n"
+    kind, _, name = words[0].partition("/")
+    found = state["objects"].get(f"{kind}/{namespace}/{name}")
+    if found is None:
+        if missing_ok:
+            return ""
+        raise FakeError(f'Error from server (NotFound): {kind} "{name}" not found')
+    return json.dumps(found) + "\n"
+
+
+def _served(svc: Manifest, version: int) -> Manifest:
+    shown = copy.deepcopy(svc)
+    shown.setdefault("metadata", {})["resourceVersion"] = str(1000 + version)
+    return shown
+
+
+# --- the controller's pace ---------------------------------------------------------------------
+
+
+def _arrive(state: dict[str, Any], cluster: SimulatedCluster, svc: str, manifest: Any) -> None:
+    cluster.arrive(svc, copy.deepcopy(manifest))
+    state["log"].append({"arrive": svc, "manifest": manifest})
+    _steps(state, cluster, after_write=True)
+
+
+def _steps(state: dict[str, Any], cluster: SimulatedCluster, *, after_write: bool) -> None:
+    """Let the controller work as far as the schedule says (see the module docstring)."""
+    if state["faults"].get("controller_down"):
+        return
+    schedule = state["schedule"]
+    rng = random.Random(f"{state['seed']}:{len(state['log'])}")
+    if schedule == "drain" or (schedule == "lazy" and not after_write):
+        count = 1000
+    elif schedule == "lazy":
+        count = 0
+    else:
+        count = rng.randint(0, 3) if after_write else rng.randint(1, 3)
+    for _ in range(count):
+        if not cluster.queue:
+            return
+        order = None
+        if cluster.queue[0] == RELOAD:
+            order = list(rng.choice(cluster.pass_orders(all_ties=schedule == "random")))
+        cluster.process_next(Process(tuple(order) if order else None))
+        state["log"].append({"process": order})
