@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from planner.diff.keys import REQUESTED_POOL, SHARING_KEY
-from planner.model.allocator import AllocationError, Allocator
+from planner.model.allocator import AllocationError, Allocator, Port
 from planner.model.pools import Pool
 from planner.model.service import (
     AllocationInputs,
@@ -250,12 +250,15 @@ def _keeps_previous(
 
 
 def _allocate(allocator: Allocator, svc: Manifest, inputs: AllocationInputs) -> list[str]:
-    policy = {"ip_family_policy": inputs.family_policy}
+    policy = inputs.family_policy
     if inputs.requested_pool:
+        pool = inputs.requested_pool
         return allocator.allocate_from_pool(
-            inputs.svc_key, svc, inputs.family, inputs.requested_pool, *_key_args(inputs), **policy
+            inputs.svc_key, svc, inputs.family, pool, *_key_args(inputs), ip_family_policy=policy
         )
-    return allocator.allocate(inputs.svc_key, svc, inputs.family, *_key_args(inputs), **policy)
+    return allocator.allocate(
+        inputs.svc_key, svc, inputs.family, *_key_args(inputs), ip_family_policy=policy
+    )
 
 
 def _possible_ips(allocator: Allocator, svc: Manifest, inputs: AllocationInputs) -> set[str]:
@@ -275,7 +278,7 @@ def _possible_ips(allocator: Allocator, svc: Manifest, inputs: AllocationInputs)
     return {ip for outcome in outcomes if outcome.ok for ip in outcome.ips}
 
 
-def _key_args(inputs: AllocationInputs) -> tuple[object, str, str]:
+def _key_args(inputs: AllocationInputs) -> tuple[tuple[Port, ...], str, str]:
     return (inputs.ports, inputs.sharing_key, inputs.backend_key)
 
 

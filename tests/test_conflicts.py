@@ -489,7 +489,7 @@ def test_no_error_exactly_when_the_allocator_takes_every_request(
     requests: list[dict[str, Any]],
 ) -> None:
     """Services requesting IPs: static errors iff MetalLB's Assign refuses one in name order."""
-    pools = [Pool("lan", ["192.168.10.0/24"])]
+    pools = [Pool("lan", ("192.168.10.0/24",))]
     services = {}
     for index, request in enumerate(requests):
         annotations = {"metallb.io/loadBalancerIPs": request["ip"]}
