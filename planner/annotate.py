@@ -495,13 +495,15 @@ class _ServiceEditor:
         start, end = node.start_mark.index, node.end_mark.index
         if start == end:
             return -1
+        if isinstance(node, ScalarNode) and node.style in ("|", ">"):
+            return end  # trailing blank lines may be content (`|+`): stay after them
         while end > start and self.text[end - 1] in " \t\r\n":
             end -= 1
         return end
 
     def _line_after(self, index: int) -> tuple[int, str]:
         """Start of the line after the one holding text[index - 1], and that line's ending."""
-        newline = self.text.find("\n", max(index, 0))
+        newline = self.text.find("\n", max(index - 1, 0))
         if newline < 0:
             return len(self.text), _dominant_eol(self.text)
         eol = "\r\n" if newline > 0 and self.text[newline - 1] == "\r" else "\n"

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -302,3 +304,109 @@ def test_pre_commit_hook_definition() -> None:
     assert hook["entry"] == "planner annotate --check"
     assert re.search(hook["files"], "deploy/dns.yaml") and re.search(hook["files"], "a.yml")
     assert not re.search(hook["files"], "README.md")
+
+
+# --- property: any formatting, any wanted state ---------------------------------------------------
+
+TRICKY_VALUES = ["k@10.0.0.1", "a/b,c/d", "123", "true", "x: y", "#x", "k@pool/*", "2001:db8::1"]
+OTHER_ANNOTATIONS = {"metallb.io/allow-shared-ip": "k", "example.com/team": "net ops"}
+
+
+def _quote(text: str, style: str) -> str:
+    return {"plain": text, "single": f"'{text}'", "double": f'"{text}"'}[style]
+
+
+@st.composite
+def _service_texts(draw: st.DrawFn, name: str) -> tuple[str, dict[str, str]]:
+    """One Service document in a random but valid style, and the planner annotations it has."""
+    step = draw(st.sampled_from([2, 4]))
+    quote = draw(st.sampled_from(["plain", "single", "double"]))
+    layout = draw(st.sampled_from(["block", "flow", "empty-flow", "null", "absent", "flow-meta"]))
+    comment = draw(st.booleans())
+    others = draw(
+        st.sampled_from([{}, dict(list(OTHER_ANNOTATIONS.items())[:1]), OTHER_ANNOTATIONS])
+    )
+    ours = {
+        key: draw(st.sampled_from(TRICKY_VALUES))
+        for key in GROUP_ANNOTATION_KEYS
+        if layout in ("block", "flow", "flow-meta") and draw(st.booleans())
+    }
+    entries = {**others, **ours} if layout in ("block", "flow", "flow-meta") else {}
+    if not entries and layout in ("block", "flow", "flow-meta"):
+        layout = "absent"
+    pad = " " * step
+    pairs = [f'{_quote(k, quote)}: "{v}"' for k, v in entries.items()]
+    head = f"apiVersion: v1\nkind: Service\n# {name} starts here\n"
+    spec = f"spec:\n{pad}type: LoadBalancer\n{pad}ports:\n{pad}- port: 80\n"
+    if layout == "flow-meta":
+        meta = f"metadata: {{name: {name}, namespace: ns, annotations: {{{', '.join(pairs)}}}}}\n"
+        return head + meta + spec, ours
+    meta = f"metadata:\n{pad}name: {name}\n{pad}namespace: ns\n"
+    tail = "  # beside" if comment else ""
+    if layout == "block":
+        lines = [f"{pad * 2}{pair}{tail}\n" for pair in pairs]
+        if comment:
+            lines.insert(0, f"{pad * 2}# above\n")
+        meta += f"{pad}annotations:\n" + "".join(lines)
+    elif layout == "flow":
+        meta += f"{pad}annotations: {{{', '.join(pairs)}}}{tail}\n"
+    elif layout == "empty-flow":
+        meta += f"{pad}annotations: {{}}{tail}\n"
+    elif layout == "null":
+        meta += f"{pad}annotations:{tail}\n"
+    return head + meta + (f"{pad}labels: {{a: b}}\n" if comment else "") + spec, ours
+
+
+@st.composite
+def _files(draw: st.DrawFn) -> tuple[str, dict[str, dict[str, str]]]:
+    count = draw(st.integers(min_value=1, max_value=3))
+    documents = [draw(_service_texts(f"s{i}")) for i in range(count)]
+    wanted = {}
+    for i in range(count):
+        if draw(st.booleans()):
+            wanted[f"ns/s{i}"] = {
+                k: draw(st.sampled_from(TRICKY_VALUES)) for k in GROUP_ANNOTATION_KEYS
+            }
+    text = "---\n".join(document for document, _ in documents)
+    if draw(st.booleans()):
+        text = text.replace("\n", "\r\n")
+    if draw(st.booleans()):
+        text = text.rstrip("\r\n")
+    return text, wanted
+
+
+def _expected_documents(text: str, wanted: dict[str, dict[str, str]]) -> list[object]:
+    documents = _without_ours(text)
+    for document in documents:
+        metadata = document["metadata"]
+        add = wanted.get(f"ns/{metadata['name']}")
+        if add:
+            metadata["annotations"] = {**(metadata.get("annotations") or {}), **add}
+    return documents
+
+
+def _metadata_without_empty_annotations(document: dict) -> dict:
+    """`metadata`, with `annotations: {}` treated as absent (flow maps keep their braces)."""
+    metadata = dict(document["metadata"])
+    if not metadata.get("annotations"):
+        metadata.pop("annotations", None)
+    return metadata
+
+
+@settings(max_examples=60, deadline=None)
+@given(_files())
+def test_any_style_gets_exactly_the_wanted_annotations_and_nothing_else(
+    case: tuple[str, dict[str, dict[str, str]]],
+) -> None:
+    text, wanted = case
+    after = annotate_text(text, wanted)
+    got = [_metadata_without_empty_annotations(d) for d in yaml.safe_load_all(after)]
+    expected = [_metadata_without_empty_annotations(d) for d in _expected_documents(text, wanted)]
+    assert got == expected
+    assert _without_ours(after) == _without_ours(text)
+    removed, added = _changed_line_numbers(text, after)
+    assert removed <= _annotation_lines(text)
+    assert added <= _annotation_lines(after)
+    assert annotate_text(after, wanted) == after
+    if "\r\n" in text:
+        assert after.count("\n") == after.count("\r\n")
