@@ -1,0 +1,134 @@
+"""What each MetalLB behaviour does when the commit is applied naively, as a GitOps tool does:
+every Service write of the commit reaching the controller in every order and timing the model
+allows (exhaustively for small components, sampled with a seed beyond that).
+
+The writes carry the group-wide annotations (as `planner annotate`, the Argo CD plugin or the Flux
+hook stamp them); stock MetalLB ignores them, the fixed allocator honours them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from planner.model.allocator import Pool
+from planner.model.controller import BEHAVIORS
+from planner.model.simcluster import (
+    RELOAD,
+    Run,
+    SimulatedCluster,
+    adversarial_runs,
+    explore,
+    random_runs,
+)
+from planner.objects import Manifest
+from planner.reduction import Component, Write, components
+from planner.report import Prediction, ServiceFate
+from planner.scenario import Scenario
+
+# Up to this many writes in one component, every interleaving is explored; beyond it, the named
+# adversarial schedules plus SAMPLED_RUNS seeded random ones.
+EXHAUSTIVE_MAX_WRITES = 3
+SAMPLED_RUNS = 24
+
+
+@dataclass(frozen=True)
+class World:
+    """The cluster a component is simulated in: pools before and after, namespaces, live objects."""
+
+    live: Mapping[str, Manifest]
+    live_pools: Sequence[Pool]
+    pools: Sequence[Pool]
+    namespaces: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> World:
+        return cls(scenario.live_services, scenario.live_pools, scenario.pools, scenario.namespaces)
+
+    def cluster(self, services: Iterable[str], behavior: str) -> SimulatedCluster:
+        """A controller restarted on these live Services, then given the commit's pools."""
+        cluster = SimulatedCluster.bootstrap(
+            list(self.live_pools),
+            {svc: self.live[svc] for svc in services},
+            behavior,
+            namespaces=self.namespaces,
+        )
+        if list(self.pools) != list(self.live_pools):
+            cluster.controller.set_pools(list(self.pools))
+            cluster.queue.append(RELOAD)
+            cluster.settle()
+        return cluster
+
+
+@dataclass(frozen=True)
+class Exploration:
+    """The runs explored for one component under one behaviour."""
+
+    runs: tuple[Run, ...]
+    exhaustive: bool
+
+
+def explore_writes(cluster: SimulatedCluster, writes: Sequence[Write], seed: int) -> Exploration:
+    """Every interleaving of `writes` with the controller when few, else a seeded sample."""
+    if len(writes) <= EXHAUSTIVE_MAX_WRITES:
+        return Exploration(tuple(explore(cluster, writes, explore_ties=True)), True)
+    sampled = [
+        *adversarial_runs(cluster, writes),
+        *random_runs(cluster, writes, seed, SAMPLED_RUNS),
+    ]
+    return Exploration(tuple(sampled), False)
+
+
+def predict(
+    scenario: Scenario, behaviors: Sequence[str] = BEHAVIORS, seed: int = 0
+) -> dict[str, Prediction]:
+    """Per behaviour: who goes pending, who stays stuck, who changes IP, and MetalLB's reason."""
+    world = World.of(scenario)
+    parts = components(scenario.naive_writes(stamped=True), scenario.live_services, scenario.pools)
+    return {b: _predict_behavior(world, parts, b, seed) for b in behaviors}
+
+
+def _predict_behavior(
+    world: World, parts: Sequence[Component], behavior: str, seed: int
+) -> Prediction:
+    fates: list[ServiceFate] = []
+    explored = 0
+    exhaustive = True
+    for part in parts:
+        base = world.cluster(part.context, behavior)
+        exploration = explore_writes(base, part.writes, seed)
+        explored += len(exploration.runs)
+        exhaustive = exhaustive and exploration.exhaustive
+        fates.extend(fates_of(exploration.runs))
+    return Prediction(behavior, tuple(sorted(fates, key=lambda f: f.service)), explored, exhaustive)
+
+
+def fates_of(runs: Sequence[Run]) -> list[ServiceFate]:
+    """Per Service that anything happened to: pending / stuck / IP changed in some run (or all)."""
+    services = sorted({svc for run in runs for svc in run.cluster.history})
+    fates = []
+    for svc in services:
+        pending = [run.cluster.went_pending(svc) for run in runs]
+        stuck = [run.cluster.stuck_at_end(svc) for run in runs]
+        changed = [run.cluster.changed_ip(svc) for run in runs]
+        if not any(pending) and not any(stuck) and not any(changed):
+            continue
+        fates.append(
+            ServiceFate(
+                service=svc,
+                pending=any(pending),
+                stuck=any(stuck),
+                ip_changed=any(changed),
+                reason=_reason(runs, svc),
+                always=all(pending) if any(pending) else all(changed),
+            )
+        )
+    return fates
+
+
+def _reason(runs: Sequence[Run], svc: str) -> str:
+    for run in runs:
+        warnings = run.cluster.warnings(svc)
+        if warnings:
+            return warnings[0]
+    return ""

@@ -1,0 +1,147 @@
+"""Split writes into independent components, each with the live Services it can interact with.
+
+Why this is sound: MetalLB's allocator keeps its state per IP (the remembered key, the ports in
+use, the holders) and per pool (which addresses are taken). Handling Service S reads and writes
+only the entries of the IPs S holds or is assigned, and, when S is auto-assigned, the free
+addresses of the pools it may draw from. Two writes whose Services touch disjoint IPs and whose
+auto-assigned allocations draw from disjoint pools therefore commute: every interleaving of them
+gives each Service the same result as running each component alone. A reprocess-all pass hands
+every Service to the controller, but a Service outside the component re-assigns its own IPs under
+its own unchanged key, which succeeds and changes nothing the component reads. So each
+component is simulated alone, on a cluster holding only its Services and their neighbours (the
+other holders of its IPs, and for auto-assignment every holder in the pools it may draw from).
+
+Writes that change no allocation input (for example only the group-wide annotations on a group
+whose keys stay) are left out: stock MetalLB re-assigns the same IPs, and the fixed allocator
+converges the group onto the IPs it already holds; neither can make a Service pending. They are
+kept when another member of their group changes, since the fixed allocator waits for them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from planner.model.allocator import Allocator, Pool
+from planner.model.service import GROUP_ANNOTATION, allocation_inputs, ingress_ips
+from planner.objects import Manifest
+
+Write = tuple[str, Manifest | None]
+_Owner = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Component:
+    """Writes that may interact, and every live Service their outcome depends on."""
+
+    writes: tuple[Write, ...]
+    context: tuple[str, ...]  # live Services to put in the simulated cluster, sorted
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        return tuple(svc for svc, _ in self.writes)
+
+
+def changes_allocation(svc: str, manifest: Manifest | None, live: Mapping[str, Manifest]) -> bool:
+    """True unless the write leaves every allocation input as it is (a create or delete counts)."""
+    before = live.get(svc)
+    if manifest is None or before is None:
+        return True
+    return allocation_inputs(manifest, before) != allocation_inputs(before)
+
+
+def components(
+    writes: Sequence[Write], live: Mapping[str, Manifest], pools: Sequence[Pool]
+) -> list[Component]:
+    """The writes that change allocations, split into independent components (sorted)."""
+    changing = {w[0] for w in writes if changes_allocation(w[0], w[1], live)}
+    moving_groups = {_group(m) for svc, m in writes if svc in changing} - {""}
+    relevant = [w for w in writes if w[0] in changing or _group(w[1]) in moving_groups]
+    owner = _pool_owner(pools)
+    holders = _holders(live)
+    pool_holders: dict[str, set[str]] = defaultdict(set)
+    for ip, svcs in holders.items():
+        pool_holders[owner(ip)] |= svcs
+    parent: dict[str, str] = {}
+
+    def root(node: str) -> str:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    def join(a: str, b: str) -> None:
+        parent[root(a)] = root(b)
+
+    for svc, manifest in relevant:
+        for resource in _resources(svc, manifest, live, pools, owner):
+            join(f"svc:{svc}", resource)
+    groups: dict[str, list[Write]] = defaultdict(list)
+    for write in relevant:
+        groups[root(f"svc:{write[0]}")].append(write)
+    context: dict[str, set[str]] = defaultdict(set)
+    for node in list(parent):
+        kind, _, name = node.partition(":")
+        neighbours = {"ip": holders, "pool": pool_holders}.get(kind, {}).get(name, set())
+        context[root(node)] |= neighbours
+    found = [
+        Component(
+            tuple(sorted(writes_of, key=lambda w: w[0])),
+            tuple(sorted(context[key] | {svc for svc, _ in writes_of if svc in live})),
+        )
+        for key, writes_of in groups.items()
+    ]
+    return sorted(found, key=lambda c: c.services)
+
+
+def _resources(
+    svc: str,
+    manifest: Manifest | None,
+    live: Mapping[str, Manifest],
+    pools: Sequence[Pool],
+    owner: _Owner,
+) -> set[str]:
+    """The IPs and (for auto-assignment) pools a write's Service may read or write."""
+    before = live.get(svc)
+    found = {f"ip:{ip}" for ip in (ingress_ips(before) if before else ())}
+    if manifest is None:
+        return found
+    if _group(manifest):
+        found.add(f"group:{_group(manifest)}")
+    inputs = allocation_inputs(manifest, before)
+    if not inputs.is_load_balancer:
+        return found
+    found |= {f"ip:{ip}" for ip in inputs.requested_ips}
+    if not inputs.requested_ips:
+        candidates = [p.name for p in pools if p.auto_assign or p.name == inputs.requested_pool]
+        if inputs.requested_pool:
+            candidates = [inputs.requested_pool]
+        found |= {f"pool:{name}" for name in candidates}
+        found |= {f"pool:{owner(ip)}" for ip in (ingress_ips(before) if before else ())}
+    return found
+
+
+def _group(manifest: Manifest | None) -> str:
+    """The group-wide `group` annotation of a manifest ("" when none)."""
+    annotations = ((manifest or {}).get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get(GROUP_ANNOTATION) or "")
+
+
+def _pool_owner(pools: Sequence[Pool]) -> _Owner:
+    """IP → the name of the pool that owns it ("" for none)."""
+    allocator = Allocator(pools)
+
+    def owner(ip: str) -> str:
+        return allocator.pool_for_ips([ip]) or ""
+
+    return owner
+
+
+def _holders(live: Mapping[str, Manifest]) -> dict[str, set[str]]:
+    holders: dict[str, set[str]] = defaultdict(set)
+    for svc, manifest in live.items():
+        for ip in ingress_ips(manifest):
+            holders[ip].add(svc)
+    return holders
