@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -401,30 +402,30 @@ class Controller:
         return True
 
     def _converge_group(self, svc_key: str, members: tuple[str, ...]) -> Result:
-        """Release every member, converge each in turn; all or nothing."""
+        """Release every member, then converge each onto the group's IPs; all or nothing."""
         saved = (self._allocator.clone(), dict(self._keys))
-        before = {m: (list(self._allocator.ips(m)), self.allocation_key(m)) for m in members}
+        before = {m: (self._allocator.ips(m), self.allocation_key(m)) for m in members}
         for member in members:
             self._unassign(member)
         works: dict[str, Manifest] = {}
         runs: list[_Converge] = []
+        group_ips = self._shared_ips(members)
         for member in _transition_order(members, self._cache):
-            work = copy.deepcopy(self._cache[member])
             run = _Converge(member)
             runs.append(run)
-            if not self._converge(run, member, work) or (
-                is_load_balancer(work) and not ingress_ips(work)
-            ):
+            work = self._converge_member(run, member, group_ips)
+            if work is None:
                 self._allocator, self._keys = saved
                 return _infeasible(svc_key, members, member, run)
+            group_ips = group_ips or list(ingress_ips(work))
             works[member] = work
-        events = tuple(e for run in runs for e in run.events)
         changed = any(
-            before[m] != (list(self._allocator.ips(m)), self.allocation_key(m)) for m in members
+            before[m] != (self._allocator.ips(m), self.allocation_key(m)) for m in members
         )
         writes = {m: w for m, w in works.items() if w != self._cache[m]}
         for member, work in writes.items():
             self._cache[member] = copy.deepcopy(work)
+        events = tuple(e for run in runs for e in run.events)
         return Result(
             REPROCESS_ALL if changed else SUCCESS,
             writes.get(svc_key),
@@ -433,10 +434,51 @@ class Controller:
             events,
         )
 
+    def _shared_ips(self, members: tuple[str, ...]) -> list[str]:
+        """The IPs a group without requested IPs stays on: those most of its members hold now.
+
+        None ([]) when some member requests IPs (they decide), when nobody holds any, or when the
+        members ask for a pool that does not own them (then the first member picks, the rest follow).
+        """
+        cached = [self._cache[m] for m in members]
+        if any(_requests_ips(svc) for svc in cached):
+            return []
+        held = Counter(tuple(sorted(ingress_ips(svc))) for svc in cached if ingress_ips(svc))
+        if not held:
+            return []
+        ips = min(held.items(), key=lambda item: (-item[1], item[0]))[0]
+        wanted_pools = {requested_pool(svc) for svc in cached} - {""}
+        if wanted_pools and self._allocator.pool_for_ips(list(ips)) not in wanted_pools:
+            return []
+        return list(ips)
+
+    def _converge_member(
+        self, run: _Converge, member: str, group_ips: list[str]
+    ) -> Manifest | None:
+        """One member's convergeBalancer, aimed at the group's IPs; None when it cannot join."""
+        work = copy.deepcopy(self._cache[member])
+        if group_ips and not _requests_ips(work):
+            # No IPs of its own to ask for: its target is the IPs its group shares.
+            _set_ingress(work, group_ips)
+        if not self._converge(run, member, work):
+            return None
+        ips = list(ingress_ips(work))
+        if not is_load_balancer(work):
+            return work  # it left the group (no longer a LoadBalancer)
+        if not ips:
+            run.warn("GroupTransitionFailed", "no IP assigned")
+            return None
+        if group_ips and sorted(ips) != sorted(group_ips):
+            run.warn(
+                "GroupSplit", f"would get {_go_list(ips)}, not the group's {_go_list(group_ips)}"
+            )
+            return None
+        return work
+
 
 def _infeasible(svc_key: str, members: tuple[str, ...], failing: str, run: _Converge) -> Result:
     """One GroupTransitionInfeasible warning on every member, naming the failing check."""
-    failures = [str(e) for e in run.events if e.type == "Warning"] or ["no IP assigned"]
+    failures = [str(e) for e in run.events if e.type == "Warning"]
     message = (
         f"group transition of {', '.join(members)} is not possible: "
         f"{failing}: {'; '.join(failures)}; every member keeps its current allocation"
@@ -448,13 +490,18 @@ def _infeasible(svc_key: str, members: tuple[str, ...], failing: str, run: _Conv
 def _transition_order(members: tuple[str, ...], cache: Mapping[str, Manifest]) -> list[str]:
     """Members with requested IPs first, then the others; by name within each."""
 
-    def requests_ips(member: str) -> bool:
-        try:
-            return bool(requested_ips(cache[member]))
-        except ServiceInputError:
-            return False
+    return sorted(members, key=lambda m: (not _requests_ips(cache[m]), m))
 
-    return sorted(members, key=lambda m: (not requests_ips(m), m))
+
+def _requests_ips(svc: Manifest) -> bool:
+    try:
+        return bool(requested_ips(svc))
+    except ServiceInputError:
+        return False
+
+
+def _set_ingress(svc: Manifest, ips: Sequence[str]) -> None:
+    svc.setdefault("status", {})["loadBalancer"] = {"ingress": [{"ip": ip} for ip in ips]}
 
 
 def _group_of(svc: Manifest) -> tuple[str, tuple[str, ...], str] | None:
@@ -480,7 +527,7 @@ def _result(state: str, service: Manifest | None, events: list[Event]) -> Result
 def _write_status(svc: Manifest, lb_ips: list[str], pool: str) -> None:
     """Program the status and the pool annotation (kept as is when already right)."""
     if list(ingress_ips(svc)) != list(lb_ips):
-        svc.setdefault("status", {})["loadBalancer"] = {"ingress": [{"ip": ip} for ip in lb_ips]}
+        _set_ingress(svc, lb_ips)
     metadata = svc.setdefault("metadata", {})
     if (metadata.get("annotations") or {}).get(ALLOCATED_FROM_POOL_ANNOTATION) != pool:
         metadata["annotations"] = dict(metadata.get("annotations") or {})

@@ -1,0 +1,312 @@
+"""The simulated cluster: event model, schedules, history, and the `fixed` group property."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from ipaddress import ip_address
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from planner.model.allocator import Pool
+from planner.model.service import ALLOCATED_FROM_POOL_ANNOTATION, LB_IPS_ANNOTATION
+from planner.model.simcluster import (
+    RELOAD,
+    Arrive,
+    Process,
+    SimulatedCluster,
+    adversarial_runs,
+    explore,
+    random_runs,
+    replay,
+)
+from tests.model.test_seed_scenario import with_group_annotations
+
+ONE_IP = Pool("one", ["10.0.0.1/32"])
+LAN = Pool("lan", ["10.0.0.0/27"])
+LAN2 = Pool("lan2", ["10.0.1.0/29"])
+
+
+def svc(
+    name: str,
+    *,
+    status: tuple[str, ...] = (),
+    ip: str | None = None,
+    share: str | None = None,
+    ports: list[tuple[str, int]] | None = None,
+    local: bool = False,
+    pool: str | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    """A LoadBalancer Service in namespace "ns", optionally with a status."""
+    annotations = {"metallb.io/address-pool": pool} if pool else {}
+    if ip:
+        annotations[LB_IPS_ANNOTATION] = ip
+    if share:
+        annotations["metallb.io/allow-shared-ip"] = share
+    body: dict[str, Any] = {
+        "type": "LoadBalancer",
+        "selector": {"app": "web"},
+        "externalTrafficPolicy": "Local" if local else "Cluster",
+        "ports": [{"port": p, "protocol": proto} for proto, p in (ports or [("TCP", 80)])],
+    }
+    body.update(spec)
+    manifest: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "ns", "annotations": annotations},
+        "spec": body,
+    }
+    if status:
+        manifest["status"] = {"loadBalancer": {"ingress": [{"ip": i} for i in status]}}
+    return manifest
+
+
+class TestBootstrap:
+    def test_assigned_services_first_keep_their_ip(self) -> None:
+        # "aaa" sorts first by name but holds nothing: the holder is handled first anyway.
+        holder = svc("zzz", status=("10.0.0.1",), share="a")
+        newcomer = svc("aaa", ip="10.0.0.1", share="b")
+        cluster = SimulatedCluster.bootstrap([ONE_IP], [newcomer, holder], "metallb-0.15")
+        assert cluster.ips("ns/zzz") == ("10.0.0.1",)
+        assert cluster.stuck_at_end("ns/aaa")
+        assert cluster.handled[0].item == RELOAD
+        assert [k for k, _ in cluster.handled[0].results] == ["ns/zzz", "ns/aaa"]
+
+    def test_cluster_ips_assigned_for_new_services(self) -> None:
+        cluster = SimulatedCluster.bootstrap([LAN], [svc("a")], "metallb-0.15")
+        spec = cluster.store["ns/a"]["spec"]
+        assert spec["clusterIPs"] == [spec["clusterIP"]]
+        assert cluster.ips("ns/a") == ("10.0.0.0",)
+
+    def test_dual_stack_cluster_ips(self) -> None:
+        pools = [Pool("dual", ["10.0.0.0/27", "fd00::/120"])]
+        service = svc("a", ipFamilyPolicy="RequireDualStack")
+        cluster = SimulatedCluster.bootstrap(pools, [service], "metallb-0.15")
+        assert cluster.ips("ns/a") == ("10.0.0.0", "fd00::")
+
+
+class TestEvents:
+    def test_arrival_keeps_status_pool_annotation_and_cluster_ip(self) -> None:
+        cluster = SimulatedCluster.bootstrap([LAN], [svc("a")], "metallb-0.15")
+        before = copy.deepcopy(cluster.store["ns/a"])
+        cluster.arrive("ns/a", svc("a", ports=[("TCP", 81)]))
+        stored = cluster.store["ns/a"]
+        assert stored["status"] == before["status"]
+        assert stored["metadata"]["annotations"][ALLOCATED_FROM_POOL_ANNOTATION] == "lan"
+        assert stored["spec"]["clusterIP"] == before["spec"]["clusterIP"]
+        assert cluster.queue == ["ns/a"]
+
+    def test_queue_deduplicates(self) -> None:
+        cluster = SimulatedCluster.bootstrap([LAN], [svc("a")], "metallb-0.15")
+        cluster.arrive("ns/a", svc("a", ports=[("TCP", 81)]))
+        cluster.arrive("ns/a", svc("a", ports=[("TCP", 82)]))
+        assert cluster.queue == ["ns/a"]
+
+    def test_own_status_write_queues_the_service_again(self) -> None:
+        cluster = SimulatedCluster.bootstrap([LAN], [], "metallb-0.15")
+        cluster.arrive("ns/a", svc("a"))
+        cluster.process_next()
+        assert cluster.ips("ns/a") == ("10.0.0.0",)
+        assert cluster.queue == ["ns/a"]  # the echo of its own write
+        handled = cluster.process_next()
+        assert handled is not None and handled.results[0][1].service is None
+        assert cluster.queue == []
+
+    def test_deleting_a_holder_lets_a_waiting_service_in(self) -> None:
+        holder = svc("a", status=("10.0.0.1",))
+        cluster = SimulatedCluster.bootstrap([ONE_IP], [holder, svc("b")], "metallb-0.14")
+        assert cluster.stuck_at_end("ns/b")
+        cluster.arrive("ns/a", None)
+        cluster.process_next()
+        assert cluster.queue == [RELOAD]
+        assert cluster.settle()
+        assert cluster.ips("ns/b") == ("10.0.0.1",)
+        assert not cluster.went_pending("ns/b")  # it never had an IP before
+
+    def test_pass_orders_put_assigned_first_and_permute_ties(self) -> None:
+        services = [svc(name) for name in ("d", "c", "b")] + [svc("a", status=("10.0.0.1",))]
+        cluster = SimulatedCluster.bootstrap([ONE_IP], services, "metallb-0.15")
+        assert [cluster.ips(f"ns/{n}") for n in "abcd"] == [("10.0.0.1",), (), (), ()]
+        orders = cluster.pass_orders(all_ties=True)
+        assert orders[0] == ("ns/a", "ns/b", "ns/c", "ns/d")
+        assert len(set(orders)) == 6
+        assert {order[0] for order in orders} == {"ns/a"}
+        cluster.arrive("ns/e", svc("e"))
+        assert len(set(cluster.pass_orders(all_ties=True))) == 24  # 4 pending: 4! orders
+        cluster.arrive("ns/f", svc("f"))
+        # 5! is over the cap: the default order and the one with ties reversed.
+        assert cluster.pass_orders(all_ties=True) == [
+            ("ns/a", "ns/b", "ns/c", "ns/d", "ns/e", "ns/f"),
+            ("ns/a", "ns/f", "ns/e", "ns/d", "ns/c", "ns/b"),
+        ]
+
+
+class TestHistory:
+    def test_facts(self) -> None:
+        holder = svc("a", status=("10.0.0.1",), ports=[("TCP", 1)], share="k")
+        cluster = SimulatedCluster.bootstrap([LAN], [holder], "metallb-0.15")
+        cluster.arrive("ns/a", svc("a", ip="10.0.0.5", ports=[("TCP", 1)], share="k"))
+        assert cluster.settle()
+        assert cluster.changed_ip("ns/a")
+        assert not cluster.went_pending("ns/a")
+        assert cluster.statuses("ns/a") == [("10.0.0.1",), ("10.0.0.5",)]
+        cluster.arrive("ns/a", svc("a", ip="10.9.9.9", ports=[("TCP", 1)], share="k"))
+        assert cluster.settle()
+        assert cluster.went_pending("ns/a") and cluster.stuck_at_end("ns/a")
+        assert cluster.pending_steps("ns/a") >= 1
+        assert cluster.warnings("ns/a")[-1].startswith("AllocationFailed")
+
+    def test_leaving_load_balancer_is_not_an_outage(self) -> None:
+        cluster = SimulatedCluster.bootstrap([LAN], [svc("a")], "metallb-0.15")
+        cluster.arrive("ns/a", svc("a", type="ClusterIP"))
+        assert cluster.settle()
+        assert cluster.ips("ns/a") == ()
+        assert not cluster.went_pending("ns/a") and not cluster.stuck_at_end("ns/a")
+
+
+class TestSchedules:
+    def _two_writes(self) -> tuple[SimulatedCluster, list[Any]]:
+        cluster = SimulatedCluster.bootstrap([LAN], [], "metallb-0.15")
+        return cluster, [("ns/a", svc("a")), ("ns/b", svc("b"))]
+
+    def test_explore_covers_both_arrival_orders_and_leaves_the_original_alone(self) -> None:
+        cluster, writes = self._two_writes()
+        runs = list(explore(cluster, writes))
+        firsts = {run.schedule[0] for run in runs}
+        assert firsts == {Arrive("ns/a"), Arrive("ns/b")}
+        assert len({run.schedule for run in runs}) == len(runs)
+        assert all(run.settled for run in runs)
+        # The first to be handled gets .0: both outcomes show up.
+        assert {run.cluster.ips("ns/a") for run in runs} == {("10.0.0.0",), ("10.0.0.1",)}
+        assert cluster.store == {} and cluster.step == 1
+
+    def test_random_runs_are_reproducible(self) -> None:
+        cluster, writes = self._two_writes()
+        first = [r.schedule for r in random_runs(cluster, writes, seed=7, count=5)]
+        again = [r.schedule for r in random_runs(cluster, writes, seed=7, count=5)]
+        assert first == again
+
+    def test_replay_gives_the_same_end(self) -> None:
+        cluster, writes = self._two_writes()
+        for run in random_runs(cluster, writes, seed=3, count=3):
+            replayed = replay(cluster, writes, run.schedule)
+            assert replayed.cluster.store == run.cluster.store
+
+    def test_adversarial_runs(self) -> None:
+        cluster, writes = self._two_writes()
+        labels = [run.label for run in adversarial_runs(cluster, writes)]
+        assert labels == ["one at a time", "all at once", "before reprocess"] * 2
+
+    def test_process_with_explicit_pass_order(self) -> None:
+        cluster = SimulatedCluster.bootstrap([ONE_IP], [], "metallb-0.15")
+        cluster.submit("ns/a", svc("a"))
+        cluster.submit("ns/b", svc("b"))
+        cluster.apply(Arrive("ns/a"))
+        cluster.apply(Arrive("ns/b"))
+        cluster.queue = [RELOAD]  # as if a reprocess-all were due before their own events
+        cluster.apply(Process(("ns/b", "ns/a")))
+        assert cluster.ips("ns/b") == ("10.0.0.1",)
+        assert cluster.stuck_at_end("ns/a")
+
+
+# --- the group-transition property (behaviour `fixed`) ----------------------------------------
+
+EDITS = ("local", "rekey", "move", "to-blocker", "clash", "pool")
+ONLY_REQUESTED = ("move", "to-blocker")  # edits of the requested IP
+ONLY_AUTO = ("pool",)  # a requested IP outside the new pool would be a different failure
+INFEASIBLE = ("to-blocker", "clash")
+BLOCKER_IP = "10.0.0.20"
+
+
+@dataclass(frozen=True)
+class Group:
+    index: int
+    size: int
+    requested: bool
+    edit: str
+
+    @property
+    def ip(self) -> str:
+        return f"10.0.0.{10 + self.index}"
+
+    def members(self) -> list[str]:
+        return [f"ns/g{self.index}-m{m}" for m in range(self.size)]
+
+    def manifest(self, member: int, desired: bool) -> dict[str, Any]:
+        """The member as live (with status) or as desired after this group's edit."""
+        edit = self.edit if desired else ""
+        ports = [("TCP", 1000 + member)]
+        if edit == "clash" and member == 1:
+            ports = [("TCP", 1000)]
+        if self.requested:
+            ip = {"move": f"10.0.0.{14 + self.index}", "to-blocker": BLOCKER_IP}.get(edit, self.ip)
+        else:
+            ip = None
+        return svc(
+            f"g{self.index}-m{member}",
+            ip=ip,
+            share=f"g{self.index}-new" if edit == "rekey" else f"g{self.index}",
+            ports=ports,
+            local=edit in ("local", "clash"),
+            pool="lan2" if edit == "pool" else None,
+            status=() if desired else (self.ip,),
+        )
+
+    def target(self) -> str | None:
+        """The IP every member must end on (None: any one IP of pool lan2)."""
+        if self.edit == "pool":
+            return None
+        if self.edit in INFEASIBLE:
+            return self.ip
+        return f"10.0.0.{14 + self.index}" if self.requested and self.edit == "move" else self.ip
+
+
+def groups_strategy() -> st.SearchStrategy[list[Group]]:
+    def build(specs: list[tuple[int, bool, str]]) -> list[Group]:
+        groups = []
+        for index, (size, requested, edit) in enumerate(specs):
+            fits = edit not in (ONLY_AUTO if requested else ONLY_REQUESTED)
+            groups.append(Group(index, size, requested, edit if fits else "local"))
+        return groups
+
+    spec = st.tuples(st.integers(2, 3), st.booleans(), st.sampled_from(EDITS))
+    return st.lists(spec, min_size=1, max_size=2).map(build)
+
+
+@settings(max_examples=20, deadline=None)
+@given(groups=groups_strategy(), seed=st.integers(0, 2**16), reverse=st.booleans())
+def test_fixed_groups_never_pending(groups: list[Group], seed: int, reverse: bool) -> None:
+    blocker = svc("blocker", status=(BLOCKER_IP,), share="blocker", ports=[("TCP", 1)])
+    live = [g.manifest(m, desired=False) for g in groups for m in range(g.size)]
+    desired = [g.manifest(m, desired=True) for g in groups for m in range(g.size)]
+    services = [blocker, *with_group_annotations(live)]
+    cluster = SimulatedCluster.bootstrap([LAN, LAN2], services, "fixed")
+    for group in groups:
+        assert all(cluster.ips(m) == (group.ip,) for m in group.members())
+    writes = [(f"ns/{m['metadata']['name']}", m) for m in with_group_annotations(desired)]
+    if reverse:
+        writes.reverse()
+    runs = [*adversarial_runs(cluster, writes), *random_runs(cluster, writes, seed, count=4)]
+    for run in runs:
+        end = run.cluster
+        assert run.settled, run.describe()
+        assert not any(end.went_pending(k) for k in end.store), run.describe()
+        assert end.ips("ns/blocker") == (BLOCKER_IP,)
+        ends = []
+        for group in groups:
+            # Feasible: every member on the target; infeasible: every member kept its IP.
+            ips = {end.ips(m) for m in group.members()}
+            assert len(ips) == 1, run.describe()
+            ends.append(ips.pop())
+            target = group.target()
+            if target is None:
+                assert LAN2.contains(ip_address(ends[-1][0])), run.describe()
+            else:
+                assert ends[-1] == (target,), run.describe()
+            if group.edit in INFEASIBLE:
+                member = group.members()[0]
+                assert any("GroupTransitionInfeasible" in w for w in end.warnings(member))
+        assert len(set(ends)) == len(ends)  # no two groups on one IP
