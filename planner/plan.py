@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planner.errors import InputError
+from planner.objects import Manifest
 from planner.units import APPLY, DELETE, Write
 
 PLAN_VERSION = 1
@@ -80,6 +81,16 @@ class PlannedWave:
 
 
 @dataclass(frozen=True)
+class Baseline:
+    """The live state the plan's outcome depends on, so `verify` needs no cluster."""
+
+    services: Mapping[str, Manifest]  # svc → live object: written Services and their neighbours
+    pools_before: tuple[Manifest, ...] = ()
+    pools_after: tuple[Manifest, ...] = ()
+    namespaces: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Plan:
     """The whole plan. `preconditions` fingerprints the live objects it was planned against."""
 
@@ -89,6 +100,7 @@ class Plan:
     preconditions: Mapping[str, str]  # svc → fingerprint of its live object ("absent" if none)
     target: str = "metallb-0.15"
     notes: tuple[str, ...] = ()
+    baseline: Baseline = field(default_factory=lambda: Baseline({}))
 
     @property
     def units(self) -> tuple[PlannedUnit, ...]:
@@ -106,6 +118,12 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "predictions": {b: _prediction_to_dict(p) for b, p in sorted(plan.predictions.items())},
         "preconditions": dict(sorted(plan.preconditions.items())),
         "notes": list(plan.notes),
+        "baseline": {
+            "services": dict(sorted(plan.baseline.services.items())),
+            "pools_before": list(plan.baseline.pools_before),
+            "pools_after": list(plan.baseline.pools_after),
+            "namespaces": dict(sorted(plan.baseline.namespaces.items())),
+        },
     }
 
 
@@ -179,6 +197,16 @@ def _plan_from_dict(data: Mapping[str, Any]) -> Plan:
         preconditions={str(k): str(v) for k, v in data["preconditions"].items()},
         target=str(data.get("target", "metallb-0.15")),
         notes=tuple(data.get("notes", ())),
+        baseline=_baseline_from_dict(data.get("baseline") or {}),
+    )
+
+
+def _baseline_from_dict(data: Mapping[str, Any]) -> Baseline:
+    return Baseline(
+        services=dict(data.get("services") or {}),
+        pools_before=tuple(data.get("pools_before") or ()),
+        pools_after=tuple(data.get("pools_after") or ()),
+        namespaces={str(k): dict(v) for k, v in (data.get("namespaces") or {}).items()},
     )
 
 

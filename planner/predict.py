@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from planner.model.allocator import Pool
 from planner.model.controller import BEHAVIORS
+from planner.model.pools import pools_from_objects
 from planner.model.simcluster import (
     RELOAD,
     Run,
@@ -22,6 +23,7 @@ from planner.model.simcluster import (
     random_runs,
 )
 from planner.objects import Manifest
+from planner.plan import Baseline
 from planner.reduction import Component, Write, components
 from planner.report import Prediction, ServiceFate
 from planner.scenario import Scenario
@@ -44,6 +46,16 @@ class World:
     @classmethod
     def of(cls, scenario: Scenario) -> World:
         return cls(scenario.live_services, scenario.live_pools, scenario.pools, scenario.namespaces)
+
+    @classmethod
+    def of_baseline(cls, baseline: Baseline) -> World:
+        """The world a plan file carries (for `planner verify` without a cluster)."""
+        return cls(
+            dict(baseline.services),
+            pools_from_objects(baseline.pools_before),
+            pools_from_objects(baseline.pools_after),
+            dict(baseline.namespaces),
+        )
 
     def cluster(self, services: Iterable[str], behavior: str) -> SimulatedCluster:
         """A controller restarted on these live Services, then given the commit's pools."""

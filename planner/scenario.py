@@ -29,6 +29,8 @@ class Scenario:
     deleted_services: tuple[str, ...]  # live Services the commit deletes
     pools: tuple[Pool, ...]  # the pools once the commit is applied
     live_pools: tuple[Pool, ...]  # the pools before it
+    pool_objects: tuple[Manifest, ...]  # the pool manifests once the commit is applied
+    live_pool_objects: tuple[Manifest, ...]  # the pool manifests before it
     namespaces: dict[str, dict[str, str]]  # namespace → labels
     statuses_known: bool  # False when live state came from a git ref
 
@@ -67,6 +69,8 @@ def build_scenario(
     deleted = {c.key for c in changes if c.op == "delete"}
     namespaces = dict(live.namespaces)
     namespaces.update(desired.namespaces)
+    pool_objects = _pool_objects(desired.objects, live.objects, deleted)
+    live_pool_objects = [o.body for o in live.objects if is_pool_manifest(o.body)]
     return Scenario(
         changes=changes,
         live_services=dict(sorted(live.services.items())),
@@ -74,20 +78,22 @@ def build_scenario(
         stamped_services=dict(zip(desired_services, stamped, strict=True)),
         desired_objects=desired_objects,
         deleted_services=tuple(sorted(k.svc_key for k in deleted if k.kind == "Service")),
-        pools=tuple(_pools(desired.objects, live.objects, deleted)),
-        live_pools=tuple(pools_from_objects([o for o in live.objects if is_pool_manifest(o.body)])),
+        pools=tuple(pools_from_objects(pool_objects)),
+        live_pools=tuple(pools_from_objects(live_pool_objects)),
+        pool_objects=tuple(pool_objects),
+        live_pool_objects=tuple(live_pool_objects),
         namespaces=namespaces,
         statuses_known=not live.from_git,
     )
 
 
-def _pools(
+def _pool_objects(
     desired: list[KubeObject], live: list[KubeObject], deleted: set[ObjectKey]
-) -> list[Pool]:
+) -> list[Manifest]:
     """Live pool objects, replaced by the repo's by identity, minus those the commit deletes."""
     by_key = {o.key: o for o in live if is_pool_manifest(o.body)}
     by_key.update({o.key: o for o in desired if is_pool_manifest(o.body)})
-    return pools_from_objects([by_key[k] for k in sorted(by_key) if k not in deleted])
+    return [by_key[k].body for k in sorted(by_key) if k not in deleted]
 
 
 def _annotations_differ(svc: str, scenario: Scenario) -> bool:

@@ -1,0 +1,460 @@
+"""Build the apply plan: units, their order, the IPs after each wave, and per-behaviour outcomes.
+
+    >>> plan = build_plan(build_scenario(desired, live))
+    >>> [len(wave.units) for wave in plan.waves]
+
+The chain: the commit's Service writes (group-wide annotations stamped) → units (planner.units)
+→ waves (planner.graph) → a simulation of each wave on the MetalLB model: under `fixed` it gives
+the expected IPs; under stock behaviours the pending windows and the nudges v0.14 needs.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from planner.annotations import GROUP_ANNOTATION_KEYS, group_digest
+from planner.errors import PlannerError
+from planner.graph import GROUP_TRANSITION, OrderedUnits, Unit, canonical_json, order_units
+from planner.journal import live_fingerprint
+from planner.model.allocator import Allocator
+from planner.model.controller import BEHAVIORS
+from planner.model.service import (
+    GROUP_ANNOTATION,
+    GROUP_DIGEST_ANNOTATION,
+    GROUP_MEMBERS_ANNOTATION,
+    AllocationInputs,
+    allocation_inputs,
+    ingress_ips,
+)
+from planner.model.simcluster import SimulatedCluster, adversarial_runs, one_at_a_time
+from planner.objects import Manifest
+from planner.plan import (
+    NUDGE_ANNOTATION,
+    STRATEGIES,
+    Baseline,
+    ExpectedIPs,
+    PendingWindow,
+    Plan,
+    PlannedUnit,
+    PlannedWave,
+    PlanPrediction,
+)
+from planner.predict import World
+from planner.reduction import components
+from planner.report import Conflict
+from planner.scenario import Scenario
+from planner.units import APPLY, DELETE, UnitInputs, Write, draft_units
+
+TRANSITION_GROUP_PREFIX = "transition-"
+RECREATE_OUTAGE = (
+    "deleted and created anew (--strategy recreate): no IP from its deletion until MetalLB "
+    "handles the new object, one wave later"
+)
+
+
+class PlanRefused(PlannerError):
+    """The target can never be reached (a static conflict, an infeasible cycle, a full pool)."""
+
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class WaveOutcome:
+    """What one behaviour did in one wave, over the schedules explored."""
+
+    pending: dict[str, str]  # svc → MetalLB's reason, for Services that went pending
+    stuck: tuple[str, ...]  # still pending at the end of the wave in some schedule
+    unrecovered: tuple[str, ...]  # still pending after the nudges
+    end: dict[str, Manifest]  # the cluster after the wave (and its nudges), first schedule
+    runs: int
+    ips: dict[str, set[tuple[str, ...]]]  # svc → every IP tuple it ended the wave with
+
+
+def build_plan(
+    scenario: Scenario,
+    *,
+    conflicts: Sequence[Conflict] = (),
+    strategy: str = "atomic",
+    target: str = "metallb-0.15",
+) -> Plan:
+    """The ordered, atomic plan for the commit; refuses infeasible targets with the reason."""
+    if strategy not in STRATEGIES:
+        raise PlannerError(
+            f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}"
+        )
+    errors = [c for c in conflicts if c.severity == "error"]
+    if errors:
+        raise PlanRefused("cannot plan: " + "; ".join(c.message for c in errors))
+    writes = _writes(scenario)
+    ordered = order_units(draft_units(_unit_inputs(scenario, writes)))
+    units, cleanup = _atomic_cycles(ordered, scenario)
+    waves = _planned_waves(units, ordered, cleanup)
+    if strategy == "recreate":
+        waves = _recreate(waves, scenario)
+    return _simulated(waves, scenario, strategy, target)
+
+
+# --- writes and units ----------------------------------------------------------------------
+
+
+def _writes(scenario: Scenario) -> dict[str, Write]:
+    return {
+        svc: Write(svc, APPLY if manifest is not None else DELETE, manifest)
+        for svc, manifest in scenario.naive_writes(stamped=True)
+    }
+
+
+def _unit_inputs(scenario: Scenario, writes: Mapping[str, Write]) -> UnitInputs:
+    allocator = _live_allocator(scenario)
+
+    def pool_of(ip: str) -> str:
+        return allocator.pool_for_ips([ip]) or ""
+
+    def auto_candidates(
+        manifest: Manifest, inputs: AllocationInputs, moving: frozenset[str]
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        trial = allocator.clone()
+        for svc in moving:
+            trial.unassign(svc)
+        outcomes = trial.possible_allocations(
+            inputs.svc_key,
+            manifest,
+            inputs.family,
+            inputs.ports,
+            inputs.sharing_key,
+            inputs.backend_key,
+            ip_family_policy=inputs.family_policy,
+        )
+        ips = frozenset(ip for outcome in outcomes for ip in outcome)
+        pools = {pool_of(ip) for ip in ips} | ({inputs.requested_pool} - {""})
+        return ips, frozenset(pools - {""})
+
+    desired = {svc: w.manifest for svc, w in writes.items() if w.manifest is not None}
+    return UnitInputs(
+        live=scenario.live_services,
+        desired={**scenario.stamped_services, **desired},
+        writes=writes,
+        pool_of=pool_of,
+        auto_candidates=auto_candidates,
+    )
+
+
+def _live_allocator(scenario: Scenario) -> Allocator:
+    """The allocator as the controller holds it now (pools after the commit, live IPs)."""
+    cluster = World.of(scenario).cluster(scenario.live_services, "metallb-0.15")
+    return cluster.controller.allocator
+
+
+def _atomic_cycles(
+    ordered: OrderedUnits, scenario: Scenario
+) -> tuple[dict[str, Unit], dict[str, Write]]:
+    """Give each merged cycle a transition group, so the fixed allocator lands it at once.
+
+    The transition annotations cover every Service of the cycle; a last wave writes the Services
+    back with the annotations the repo wants (`cleanup`).
+    """
+    units: dict[str, Unit] = {}
+    cleanup: dict[str, Write] = {}
+    cycles = set(ordered.merged_cycles)
+    for wave in ordered.waves:
+        for unit in wave:
+            if unit.services not in cycles:
+                units[unit.id] = unit
+                continue
+            writes = _transition_writes(unit, scenario)
+            content = "\n".join(w.canonical() for w in writes)
+            units[unit.id] = replace(unit, content=content)
+            for write in writes:
+                cleanup[write.service] = Write(
+                    write.service, APPLY, scenario.stamped_services[write.service]
+                )
+    return units, cleanup
+
+
+def _transition_writes(unit: Unit, scenario: Scenario) -> list[Write]:
+    services = [s for s in unit.services if s in scenario.stamped_services]
+    inputs = [
+        allocation_inputs(scenario.stamped_services[s], scenario.live_services.get(s))
+        for s in services
+    ]
+    digest = group_digest(inputs)
+    annotations = {
+        GROUP_ANNOTATION: TRANSITION_GROUP_PREFIX + digest[:12],
+        GROUP_MEMBERS_ANNOTATION: ",".join(services),
+        GROUP_DIGEST_ANNOTATION: digest,
+    }
+    writes = []
+    for svc in unit.services:
+        manifest = scenario.stamped_services.get(svc)
+        if manifest is None:
+            writes.append(Write(svc, DELETE, None))
+            continue
+        body = copy.deepcopy(manifest)
+        current = {
+            k: v
+            for k, v in (body.get("metadata", {}).get("annotations") or {}).items()
+            if k not in GROUP_ANNOTATION_KEYS
+        }
+        body.setdefault("metadata", {})["annotations"] = {**current, **annotations}
+        writes.append(Write(svc, APPLY, body))
+    return writes
+
+
+def _planned_waves(
+    units: Mapping[str, Unit], ordered: OrderedUnits, cleanup: Mapping[str, Write]
+) -> list[list[PlannedUnit]]:
+    waves: list[list[PlannedUnit]] = []
+    reasons = {(e.before, e.after): e.reasons for e in ordered.edges}
+    for wave in ordered.waves:
+        planned = []
+        for original in wave:
+            unit = units[original.id]
+            waits = ordered.waits_for(original.id)
+            planned.append(
+                PlannedUnit(
+                    id=unit.id,
+                    kind=unit.kind,
+                    services=unit.services,
+                    members=unit.members or unit.services,
+                    writes=tuple(_unit_writes(unit)),
+                    waits_for=tuple(units[w].id for w in waits),
+                    reasons=tuple(r for w in waits for r in reasons[(w, original.id)]),
+                )
+            )
+        waves.append(sorted(planned, key=lambda u: u.id))
+    if cleanup:
+        waves.append([_cleanup_unit(cleanup)])
+    return waves
+
+
+def _unit_writes(unit: Unit) -> list[Write]:
+    """The unit's writes, recovered from its canonical content (one JSON line per write)."""
+    return [Write(*json.loads(line)) for line in unit.content.splitlines() if line]
+
+
+def _cleanup_unit(cleanup: Mapping[str, Write]) -> PlannedUnit:
+    writes = tuple(cleanup[s] for s in sorted(cleanup))
+    content = "\n".join(w.canonical() for w in writes)
+    unit_id = "u-" + hashlib.sha256(f"cleanup\n{content}".encode()).hexdigest()[:12]
+    return PlannedUnit(
+        id=unit_id,
+        kind="service",
+        services=tuple(sorted(cleanup)),
+        members=tuple(sorted(cleanup)),
+        writes=writes,
+        reasons=("writes back the repo's own annotations after the transition",),
+    )
+
+
+def _recreate(waves: list[list[PlannedUnit]], scenario: Scenario) -> list[list[PlannedUnit]]:
+    """The v0.14 workaround: delete every member of a key-changing group, then create it anew."""
+    result: list[list[PlannedUnit]] = []
+    for wave in waves:
+        deletions, keep = [], []
+        for unit in wave:
+            if unit.kind == GROUP_TRANSITION and _key_changing(unit, scenario):
+                live_members = [w for w in unit.writes if w.service in scenario.live_services]
+                deletions.append(
+                    _derived(unit, "delete", [Write(w.service, DELETE, None) for w in live_members])
+                )
+                keep.append(_derived(unit, "create", list(unit.writes)))
+            else:
+                keep.append(unit)
+        if deletions:
+            result.append(deletions)
+        result.append(keep)
+    return result
+
+
+def _key_changing(unit: PlannedUnit, scenario: Scenario) -> bool:
+    return any(scenario.key_changes.get(svc) for svc in unit.services)
+
+
+def _derived(unit: PlannedUnit, step: str, writes: list[Write]) -> PlannedUnit:
+    content = "\n".join(w.canonical() for w in writes)
+    unit_id = "u-" + hashlib.sha256(f"{step}\n{content}".encode()).hexdigest()[:12]
+    return replace(
+        unit, id=unit_id, writes=tuple(writes), waits_for=(), reasons=(f"recreate: {step}",)
+    )
+
+
+# --- simulation ----------------------------------------------------------------------------
+
+
+def _simulated(
+    waves: list[list[PlannedUnit]], scenario: Scenario, strategy: str, target: str
+) -> Plan:
+    world = World.of(scenario)
+    planned: list[PlannedWave] = []
+    windows: dict[str, list[PendingWindow]] = {b: [] for b in BEHAVIORS}
+    runs: dict[str, int] = dict.fromkeys(BEHAVIORS, 0)
+    state = {b: dict(scenario.live_services) for b in BEHAVIORS}
+    for index, units in enumerate(waves, start=1):
+        writes = [w for unit in units for w in unit.writes]
+        recreated = {
+            w.service for w in writes if w.op == DELETE and w.service in scenario.desired_services
+        }
+        outcomes = {b: wave_outcome(replace(world, live=state[b]), writes, b) for b in BEHAVIORS}
+        for behavior, outcome in outcomes.items():
+            windows[behavior].extend(_windows(outcome, index, recreated))
+            runs[behavior] += outcome.runs
+            state[behavior] = outcome.end
+        fixed = outcomes["fixed"]
+        if fixed.pending and strategy == "atomic":
+            raise PlanRefused(
+                "the fixed allocator would still leave "
+                + ", ".join(sorted(fixed.pending))
+                + f" pending in wave {index}: "
+                + "; ".join(sorted(set(fixed.pending.values())))
+            )
+        planned.append(
+            PlannedWave(
+                index=index,
+                units=tuple(units),
+                expected_ips=_expected(writes, outcomes["fixed"]),
+                nudges={b: o.stuck for b, o in outcomes.items() if o.stuck and b == "metallb-0.14"},
+            )
+        )
+    predictions = {
+        b: PlanPrediction(
+            b, tuple(sorted(windows[b], key=lambda w: (w.wave, w.service))), runs[b], False
+        )
+        for b in BEHAVIORS
+    }
+    preconditions = {
+        w.service: live_fingerprint(scenario.live_services.get(w.service))
+        for wave in planned
+        for w in wave.writes
+    }
+    return Plan(
+        strategy,
+        tuple(planned),
+        predictions,
+        dict(sorted(preconditions.items())),
+        target,
+        baseline=_baseline(scenario, planned),
+    )
+
+
+def _baseline(scenario: Scenario, waves: Sequence[PlannedWave]) -> Baseline:
+    """The live Services the plan touches or depends on, and the pools before and after."""
+    writes = [(w.service, w.manifest) for wave in waves for w in wave.writes]
+    live = scenario.live_services
+    needed = {svc for svc, _ in writes if svc in live}
+    for part in components(writes, live, scenario.pools):
+        needed |= set(part.context)
+    return Baseline(
+        services={svc: live[svc] for svc in sorted(needed)},
+        pools_before=scenario.live_pool_objects,
+        pools_after=scenario.pool_objects,
+        namespaces=dict(sorted(scenario.namespaces.items())),
+    )
+
+
+def wave_outcome(world: World, writes: Sequence[Write], behavior: str) -> WaveOutcome:
+    """Run one wave's writes under one behaviour over the named adversarial schedules."""
+    end = dict(world.live)
+    pending: dict[str, str] = {}
+    stuck: set[str] = set()
+    unrecovered: set[str] = set()
+    ips: dict[str, set[tuple[str, ...]]] = {}
+    count = 0
+    as_pairs = [(w.service, w.manifest) for w in writes]
+    for part in components(as_pairs, world.live, world.pools):
+        base = world.cluster(part.context, behavior)
+        first = True
+        for run in _schedules(base, part.writes, behavior):
+            count += 1
+            cluster = run.cluster
+            for svc in cluster.history:
+                if cluster.went_pending(svc):
+                    pending.setdefault(svc, _reason(cluster, svc))
+            left = [s for s in sorted(cluster.store) if cluster.stuck_at_end(s)]
+            stuck |= set(left)
+            if left:
+                _nudge(cluster, left)
+                unrecovered |= {s for s in left if cluster.stuck_at_end(s)}
+            for svc in cluster.store:
+                ips.setdefault(svc, set()).add(cluster.ips(svc))
+            if first:
+                end.update({s: cluster.store[s] for s in cluster.store})
+                for svc, manifest in part.writes:
+                    if manifest is None:
+                        end.pop(svc, None)
+                first = False
+    _apply_untracked(end, writes, world.live)
+    return WaveOutcome(pending, tuple(sorted(stuck)), tuple(sorted(unrecovered)), end, count, ips)
+
+
+def _schedules(
+    base: SimulatedCluster, writes: Sequence[tuple[str, Manifest | None]], behavior: str
+) -> Iterable:
+    ordered = sorted(writes, key=lambda w: w[0])
+    if behavior == "fixed":
+        return [one_at_a_time(base, ordered), one_at_a_time(base, list(reversed(ordered)))]
+    return adversarial_runs(base, ordered)
+
+
+def _nudge(cluster: SimulatedCluster, services: Sequence[str]) -> None:
+    """A harmless annotation change on each stuck Service: MetalLB handles it again."""
+    for svc in services:
+        body = copy.deepcopy(cluster.store[svc])
+        body.setdefault("metadata", {}).setdefault("annotations", {})[NUDGE_ANNOTATION] = "1"
+        cluster.arrive(svc, body)
+        cluster.settle()
+
+
+def _apply_untracked(
+    end: dict[str, Manifest], writes: Sequence[Write], live: Mapping[str, Manifest]
+) -> None:
+    """Writes that change no allocation keep their status: store them as the API server would."""
+    for write in writes:
+        if write.op == DELETE:
+            end.pop(write.service, None)
+            continue
+        stored = end.get(write.service)
+        if stored is None or stored is live.get(write.service):
+            merged = copy.deepcopy(write.manifest)
+            if stored is not None and stored.get("status"):
+                merged["status"] = copy.deepcopy(stored["status"])
+            end[write.service] = merged
+
+
+def _reason(cluster: SimulatedCluster, svc: str) -> str:
+    warnings = cluster.warnings(svc)
+    return warnings[0] if warnings else ""
+
+
+def _windows(outcome: WaveOutcome, wave: int, deleted_here: set[str]) -> list[PendingWindow]:
+    found = [PendingWindow(svc, wave, "recreated", RECREATE_OUTAGE) for svc in sorted(deleted_here)]
+    for svc, reason in sorted(outcome.pending.items()):
+        until = (
+            "never"
+            if svc in outcome.unrecovered
+            else "nudge"
+            if svc in outcome.stuck
+            else "group-complete"
+        )
+        found.append(PendingWindow(svc, wave, until, reason))
+    return found
+
+
+def _expected(writes: Sequence[Write], fixed: WaveOutcome) -> dict[str, ExpectedIPs]:
+    """Every written Service's possible IPs after the wave under the fixed allocator."""
+    expected: dict[str, ExpectedIPs] = {}
+    for write in writes:
+        if write.op == DELETE or write.service not in fixed.end:
+            continue
+        options = fixed.ips.get(write.service) or {ingress_ips(fixed.end[write.service])}
+        expected[write.service] = tuple(sorted(options))
+    return dict(sorted(expected.items()))
+
+
+def plan_content_digest(plan: Plan) -> str:
+    """A digest of the whole plan's writes (for journals and messages)."""
+    content = [w.canonical() for wave in plan.waves for w in wave.writes]
+    return hashlib.sha256(canonical_json(content).encode()).hexdigest()[:16]
