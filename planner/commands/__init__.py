@@ -6,5 +6,6 @@ import click
 
 from planner.commands.annotate import annotate
 from planner.commands.apply import apply
+from planner.commands.diff import diff
 
-COMMANDS: list[click.Command] = [annotate, apply]
+COMMANDS: list[click.Command] = [annotate, apply, diff]
