@@ -40,6 +40,11 @@ LIVE_FILE = "file"
 LIVE_KUBECTL = "kubectl"
 LIVE_GIT = "git"
 
+GIT_STATUS_NOTE = (
+    "live state was read from a git ref, so statuses are unknown: "
+    "live IPs are the requested ones or the model's prediction"
+)
+
 
 @dataclass(frozen=True)
 class LiveSource:
@@ -138,10 +143,7 @@ def report_of_scenario(
 def _status_notes(scenario: Scenario) -> tuple[str, ...]:
     if scenario.statuses_known:
         return ()
-    return (
-        "live state was read from a git ref, so statuses are unknown: live IPs are the "
-        "requested ones or the model's prediction",
-    )
+    return (GIT_STATUS_NOTE,)
 
 
 def exit_code(report: DiffReport, fail_on: str = DEFAULT_FAIL_ON) -> int:
