@@ -110,7 +110,8 @@ class Controller:
             raise ValueError(f"unknown behavior {behavior!r}; expected one of {BEHAVIORS}")
         self.behavior = behavior
         self._pools: list[Pool] | None = None
-        self._allocator = Allocator([], pool_order=pool_order)
+        version = "0.14" if behavior == "metallb-0.14" else "0.15"
+        self._allocator = Allocator([], pool_order=pool_order, version=version)
         self._namespaces: dict[str, dict[str, str]] = {}
         self._keys: dict[str, tuple[str, str]] = {}
         self._cache: dict[str, Manifest] = {}
@@ -235,7 +236,8 @@ class Controller:
             raise ConvergeError
         lb_ips = self._current_ips(run, svc_key, svc, policy)
         lb_ips = self._keep_current(run, svc_key, svc, lb_ips)
-        if len(lb_ips) == 1 and policy == "PreferDualStack":
+        if len(lb_ips) == 1 and policy == "PreferDualStack" and self.behavior != "metallb-0.14":
+            # v0.15 (PR #2726): a single IP under PreferDualStack gets one of the other family.
             lb_ips = self._add_other_family(run, svc_key, svc, lb_ips)
         if not lb_ips:
             lb_ips = self._allocate(run, svc_key, svc)

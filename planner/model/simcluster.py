@@ -161,6 +161,17 @@ class SimulatedCluster:
 
     # --- the caller's choices ----------------------------------------------------------------
 
+    def set_pools(self, pools: Sequence[Pool] | None) -> None:
+        """New MetalLB configuration: the controller takes it and (if valid) reprocesses all."""
+        self.step += 1
+        if self.controller.set_pools(pools) == REPROCESS_ALL:
+            self._enqueue(RELOAD)
+
+    def set_namespaces(self, namespaces: Mapping[str, Mapping[str, str]]) -> None:
+        """Namespace labels changed (for pools' namespaceSelectors); MetalLB re-reads its config."""
+        self.controller.set_namespaces(namespaces)
+        self.set_pools(self.controller.pools)
+
     def submit(self, svc_key: str, manifest: Manifest | None) -> None:
         """Queue a write that has not arrived yet; `Arrive(svc_key)` delivers it, in submit order."""
         self._pending.setdefault(svc_key, []).append(copy.deepcopy(manifest))

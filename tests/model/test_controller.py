@@ -212,7 +212,16 @@ class TestAllocation:
         assert result.service is not None
         assert ingress_ips(result.service) == ("192.168.10.0", "fd00:10::")
 
-    def test_prefer_dual_stack_adds_the_missing_family(self) -> None:
+    @pytest.mark.parametrize(
+        ("behavior", "expected"),
+        [
+            ("metallb-0.15", ("192.168.10.7", "fd00:10::")),
+            ("metallb-0.14", ("192.168.10.7",)),  # the extra-family step came with v0.15
+        ],
+    )
+    def test_prefer_dual_stack_adds_the_missing_family(
+        self, behavior: str, expected: tuple[str, ...]
+    ) -> None:
         pools = [Pool("dual", ["192.168.10.0/24", "fd00:10::/120"])]
         manifest = svc(
             "a",
@@ -220,9 +229,9 @@ class TestAllocation:
             policy="PreferDualStack",
             status=("192.168.10.7",),
         )
-        result = Controller(pools).set_balancer("ns/a", manifest)
-        assert result.service is not None
-        assert ingress_ips(result.service) == ("192.168.10.7", "fd00:10::")
+        result = Controller(pools, behavior=behavior).set_balancer("ns/a", manifest)
+        final = result.service if result.service is not None else manifest
+        assert ingress_ips(final) == expected
 
     def test_not_load_balancer_releases_and_clears(self) -> None:
         c = Controller([POOL])

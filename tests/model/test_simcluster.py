@@ -144,6 +144,25 @@ class TestEvents:
         ]
 
 
+class TestConfiguration:
+    def test_new_pools_reprocess_every_service(self) -> None:
+        cluster = SimulatedCluster.bootstrap([LAN], [svc("a")], "metallb-0.15")
+        cluster.set_pools([LAN2])
+        assert cluster.queue == [RELOAD]
+        assert cluster.settle()
+        # Its IP left every pool: it moves straight to one of the new pool, never pending.
+        assert cluster.ips("ns/a") == ("10.0.1.0",)
+        assert cluster.changed_ip("ns/a") and not cluster.went_pending("ns/a")
+
+    def test_namespace_selectors_read_namespace_labels(self) -> None:
+        pinned = Pool("team", ["10.0.2.0/30"], namespace_selectors=[{"matchLabels": {"t": "x"}}])
+        labels = {"ns": {"t": "x"}}
+        cluster = SimulatedCluster.bootstrap([LAN, pinned], [svc("a")], namespaces=labels)
+        assert cluster.ips("ns/a") == ("10.0.2.0",)
+        unlabelled = SimulatedCluster.bootstrap([LAN, pinned], [svc("a")], namespaces={"ns": {}})
+        assert unlabelled.ips("ns/a") == ("10.0.0.0",)
+
+
 class TestHistory:
     def test_facts(self) -> None:
         holder = svc("a", status=("10.0.0.1",), ports=[("TCP", 1)], share="k")
