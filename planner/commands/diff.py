@@ -64,7 +64,8 @@ def diff(
     """
     live = _live_source(live_file, live_kubectl, context, live_git)
     helm = HelmOptions(release=helm_release, values=helm_values)
-    options = DiffOptions(target=target, prune=prune, seed=seed, helm=helm)
+    with_plan = output == "markdown"
+    options = DiffOptions(target=target, prune=prune, seed=seed, helm=helm, with_plan=with_plan)
     report = build_report(list(desired) or ["."], live, options)
     color = output == "text" and output_file is None and sys.stdout.isatty()
     text = render(report, output, color=color)
