@@ -1,0 +1,101 @@
+"""Options and helpers several verbs share: the desired and live sources, atomic output files."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from planner.diff import PRUNE_MODES
+from planner.diffreport import LiveSource
+from planner.errors import InputError
+from planner.report import BEHAVIORS
+from planner.sources import HelmOptions
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_SOURCE_OPTIONS = (
+    click.argument("desired", nargs=-1),
+    click.option(
+        "--live", "live_file", metavar="FILE", help="A saved live snapshot (YAML or JSON)."
+    ),
+    click.option("--live-kubectl", is_flag=True, help="Read live state with kubectl (read-only)."),
+    click.option("--context", metavar="NAME", help="kubeconfig context for --live-kubectl."),
+    click.option("--live-git", metavar="REF", help="Live state: the DESIRED paths at a git ref."),
+    click.option("--prune", type=click.Choice(PRUNE_MODES), default="tracked", show_default=True),
+    click.option("--helm-values", multiple=True, metavar="FILE", help="Values file for charts."),
+    click.option("--helm-release", metavar="NAME", help="Release name for charts."),
+)
+
+
+def source_options(command: F) -> F:
+    """DESIRED... plus exactly one live source (--live, --live-kubectl, --live-git) and render options."""
+    for option in reversed(_SOURCE_OPTIONS):
+        command = option(command)
+    return command
+
+
+def target_option(command: F) -> F:
+    """--target: the MetalLB the cluster runs."""
+    return click.option(
+        "--target", type=click.Choice(BEHAVIORS), default="metallb-0.15", show_default=True
+    )(command)
+
+
+def helm_options(values: tuple[str, ...], release: str | None) -> HelmOptions:
+    return HelmOptions(release=release, values=values)
+
+
+def live_source(
+    live_file: str | None, live_kubectl: bool, context: str | None, live_git: str | None
+) -> LiveSource:
+    """The one live source the options name; InputError for none, several, or a stray --context."""
+    given = [
+        name
+        for name, value in (
+            ("--live", live_file),
+            ("--live-kubectl", live_kubectl),
+            ("--live-git", live_git),
+        )
+        if value
+    ]
+    if len(given) != 1:
+        found = f"got {' and '.join(given)}" if given else "got none"
+        raise InputError(
+            f"give exactly one of --live FILE, --live-kubectl, --live-git REF ({found})"
+        )
+    if context and not live_kubectl:
+        raise InputError("--context applies only to --live-kubectl")
+    if live_file:
+        return LiveSource.file(live_file)
+    if live_git:
+        return LiveSource.git(live_git)
+    return LiveSource.kubectl(context)
+
+
+def emit(text: str, output_file: Path | None) -> None:
+    """Print `text`, or write it to `output_file` atomically (never half-written)."""
+    if output_file is None:
+        click.echo(text, nl=False)
+        return
+    directory = path_parent(output_file)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{output_file.name}.", dir=directory)
+    except OSError as err:
+        raise InputError(f"cannot write `{output_file}`: {err.strerror or err}") from err
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, output_file)
+    except OSError as err:
+        Path(temporary).unlink(missing_ok=True)
+        raise InputError(f"cannot write `{output_file}`: {err.strerror or err}") from err
+
+
+def path_parent(path: Path) -> Path:
+    return path.parent if str(path.parent) else Path(".")

@@ -1,0 +1,131 @@
+"""`planner plan`, `planner verify` and `planner graph` (docs/plan.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import yaml
+
+from planner.commands._shared import emit, helm_options, live_source, source_options, target_option
+from planner.errors import InputError, PlannerError
+from planner.pipeline import load_scenario, plan_scenario
+from planner.plan import STRATEGIES, Plan, plan_from_dict
+from planner.render.plan import GRAPH_FORMATS, PLAN_FORMATS, plan_graph, render_plan
+from planner.verify import verify_plan
+
+EXIT_OK = 0
+EXIT_FAILED = 3
+
+
+class VerificationFailed(PlannerError):
+    """A claim of the plan did not hold (the report shows the counterexample)."""
+
+    exit_code = EXIT_FAILED
+
+
+@click.command("plan")
+@source_options
+@target_option
+@click.option("--strategy", type=click.Choice(STRATEGIES), default="atomic", show_default=True)
+@click.option("--output", type=click.Choice(PLAN_FORMATS), default="text", show_default=True)
+@click.option("--output-file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--verify", "then_verify", is_flag=True, help="Prove the plan before printing it.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of sampled orders.")
+def plan(
+    desired: tuple[str, ...],
+    live_file: str | None,
+    live_kubectl: bool,
+    context: str | None,
+    live_git: str | None,
+    prune: str,
+    helm_values: tuple[str, ...],
+    helm_release: str | None,
+    target: str,
+    strategy: str,
+    output: str,
+    output_file: Path | None,
+    then_verify: bool,
+    seed: int,
+) -> int:
+    """The ordered, atomic apply plan for the commit in DESIRED (default ".").
+
+    Exit codes: 0 a plan (or nothing to do); 2 bad input; 3 refused (a static conflict or an
+    infeasible target) or, with --verify, a claim that does not hold.
+    """
+    live = live_source(live_file, live_kubectl, context, live_git)
+    scenario = load_scenario(
+        list(desired) or ["."],
+        live,
+        prune=prune,
+        helm=helm_options(helm_values, helm_release),  # type: ignore[arg-type]
+    )
+    the_plan = plan_scenario(scenario, strategy=strategy, target=target)
+    if then_verify:
+        _verified(the_plan, seed)
+    emit(render_plan(the_plan, output), output_file)
+    return EXIT_OK
+
+
+@click.command("verify")
+@click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of sampled orders.")
+def verify(plan_file: Path, seed: int) -> int:
+    """Prove a plan file on the simulated cluster under every MetalLB behaviour.
+
+    Exit codes: 0 every claim holds; 2 bad input; 3 a claim does not hold (with a counterexample).
+    """
+    _verified(read_plan(plan_file), seed)
+    return EXIT_OK
+
+
+@click.command("graph")
+@source_options
+@click.option(
+    "--format", "output", type=click.Choice(GRAPH_FORMATS), default="mermaid", show_default=True
+)
+@click.option("--output-file", type=click.Path(dir_okay=False, path_type=Path))
+def graph(
+    desired: tuple[str, ...],
+    live_file: str | None,
+    live_kubectl: bool,
+    context: str | None,
+    live_git: str | None,
+    prune: str,
+    helm_values: tuple[str, ...],
+    helm_release: str | None,
+    output: str,
+    output_file: Path | None,
+) -> int:
+    """The plan's waves and "waits for" edges as a Mermaid or Graphviz picture."""
+    live = live_source(live_file, live_kubectl, context, live_git)
+    scenario = load_scenario(
+        list(desired) or ["."],
+        live,
+        prune=prune,
+        helm=helm_options(helm_values, helm_release),  # type: ignore[arg-type]
+    )
+    emit(plan_graph(plan_scenario(scenario), output), output_file)
+    return EXIT_OK
+
+
+def read_plan(path: Path) -> Plan:
+    """A plan file written by `planner plan --output json|yaml`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise InputError(f"cannot read plan file `{path}`: {err.strerror or err}") from None
+    try:
+        data = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as err:
+        raise InputError(f"{path}: not JSON or YAML ({str(err).splitlines()[0]})") from None
+    return plan_from_dict(data, str(path))
+
+
+def _verified(the_plan: Plan, seed: int) -> None:
+    report = verify_plan(the_plan, seed=seed)
+    for line in report.lines():
+        click.echo(line, err=True)
+    if not report.ok:
+        raise VerificationFailed("the plan does not verify: see the FAILED claims above")
