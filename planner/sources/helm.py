@@ -18,11 +18,14 @@ CHART_FILE = "Chart.yaml"
 @dataclass(frozen=True)
 class HelmOptions:
     """How charts are rendered: release name (default: the chart directory's name), namespace,
-    values files (in order, later ones win)."""
+    values files (in order, later ones win), and the cluster's Kubernetes version and API
+    versions for `.Capabilities` (Argo CD passes them; empty: helm's defaults)."""
 
     release: str | None = None
     namespace: str | None = None
     values: tuple[str, ...] = ()
+    kube_version: str | None = None
+    api_versions: tuple[str, ...] = ()
 
 
 def is_chart_dir(directory: Path) -> bool:
@@ -43,6 +46,10 @@ def helm_template_argv(helm: str, chart_dir: str, options: HelmOptions) -> list[
         argv += ["--namespace", options.namespace]
     for values_file in options.values:
         argv += ["--values", values_file]
+    if options.kube_version:
+        argv += ["--kube-version", options.kube_version]
+    for api_version in options.api_versions:
+        argv += ["--api-versions", api_version]
     return argv
 
 

@@ -67,9 +67,11 @@ def load_live_file(path: str) -> LiveState:
     return live_state(objects, parsed.notes + notes)
 
 
-def kubectl_get_argv(context: str | None = None) -> list[str]:
+def kubectl_get_argv(context: str | None = None, kubeconfig: str | None = None) -> list[str]:
     """argv of the kubectl call that reads the live state (optionally in a kubeconfig context)."""
     argv = ["kubectl"]
+    if kubeconfig:
+        argv += ["--kubeconfig", kubeconfig]
     if context:
         argv += ["--context", context]
     return argv + [
@@ -82,9 +84,9 @@ def kubectl_get_argv(context: str | None = None) -> list[str]:
     ]
 
 
-def load_live_kubectl(context: str | None = None) -> LiveState:
+def load_live_kubectl(context: str | None = None, kubeconfig: str | None = None) -> LiveState:
     """Read the live state from the cluster with kubectl (read-only: one `kubectl get`)."""
-    argv = kubectl_get_argv(context)
+    argv = kubectl_get_argv(context, kubeconfig)
     label = f"kubectl get {LIVE_RESOURCES}" + (f" (context {context})" if context else "")
     parsed = parse_yaml(run_tool(argv), label, "kubectl")
     objects, notes = to_objects(parsed.documents)
