@@ -320,3 +320,50 @@ def _steps(state: dict[str, Any], cluster: SimulatedCluster, *, after_write: boo
             order = list(rng.choice(cluster.pass_orders(all_ties=schedule == "random")))
         cluster.process_next(Process(tuple(order) if order else None))
         state["log"].append({"process": order})
+
+
+# --- for tests -----------------------------------------------------------------------------------
+
+
+class FakeCluster:
+    """A state file plus helpers to look inside it; `env()` puts the stand-in first on PATH."""
+
+    def __init__(self, state_path: Path) -> None:
+        self.state_path = state_path
+
+    @property
+    def binary(self) -> str:
+        return str(FAKES_DIR / "kubectl")
+
+    def env(self) -> dict[str, str]:
+        """Variables for a subprocess (or monkeypatch) that finds the stand-in as `kubectl`."""
+        path = f"{FAKES_DIR}{os.pathsep}{os.environ.get('PATH', '')}"
+        return {"PATH": path, STATE_ENV: str(self.state_path)}
+
+    def state(self) -> dict[str, Any]:
+        return load_state(self.state_path)
+
+    def cluster(self) -> SimulatedCluster:
+        return build_cluster(self.state())
+
+    def arrivals(self) -> list[str]:
+        """The Services whose writes reached the API server, in order (nudges included)."""
+        return [entry["arrive"] for entry in self.state()["log"] if "arrive" in entry]
+
+    def calls(self, verb: str | None = None) -> list[list[str]]:
+        """Every call received (argv without the binary), optionally only one verb's."""
+        calls = self.state()["calls"]
+        return [c for c in calls if verb is None or verb in c]
+
+    def set_faults(self, **faults: Any) -> None:
+        """Replace the fault switches (none: every call behaves)."""
+        state = self.state()
+        state["faults"] = faults
+        save_state(self.state_path, state)
+
+    def edit_service(self, manifest: Manifest) -> None:
+        """Someone else's write: it arrives like any other (the controller handles it)."""
+        state = self.state()
+        cluster = build_cluster(state)
+        _arrive(state, cluster, svc_key_of(manifest), manifest)
+        save_state(self.state_path, state)

@@ -107,9 +107,7 @@ def two_wave_plan(target: str = "metallb-0.15") -> Plan:
     """Wave 1 the seed's transition, wave 2 a new Service on another address of the pool."""
     plan = seed_plan(target)
     preconditions = {**plan.preconditions, SITE: live_fingerprint(None)}
-    return Plan(
-        plan.strategy, (*plan.waves, _site_wave()), plan.predictions, preconditions, target
-    )
+    return Plan(plan.strategy, (*plan.waves, _site_wave()), plan.predictions, preconditions, target)
 
 
 def changed(manifest: Manifest, **spec: object) -> Manifest:
