@@ -1,4 +1,5 @@
-"""Renderers of `planner diff` reports: text (terminals), Markdown (PR comments), JSON (machines).
+"""Renderers of `planner diff` reports: text (terminals), Markdown (PR comments), JSON (machines),
+and the Mermaid picture of a plan's waves (`mermaid_waves`, for `DiffReport.extras["mermaid"]`).
 
     from planner.render import render
     sys.stdout.write(render(report, "markdown"))
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from planner.render.json_report import load_schema, render_json, report_to_dict
 from planner.render.markdown import GITHUB_COMMENT_LIMIT, render_markdown
+from planner.render.mermaid import mermaid_waves
 from planner.render.text import render_text
 from planner.report import DiffReport
 
@@ -20,6 +22,7 @@ __all__ = [
     "FORMATS",
     "GITHUB_COMMENT_LIMIT",
     "load_schema",
+    "mermaid_waves",
     "render",
     "render_json",
     "render_markdown",

@@ -1,0 +1,56 @@
+"""A Mermaid flowchart of a plan's waves, for the Markdown report (`extras["mermaid"]`).
+
+    report_extras["mermaid"] = mermaid_waves(order_units(units))
+
+One box per wave, one node per unit (its kind and Services), and an arrow for every
+"waits for" edge, labelled with its reasons. Large waves are summarised so the diagram stays
+readable and within what GitHub renders.
+"""
+
+from __future__ import annotations
+
+from planner.graph import GROUP_TRANSITION, OrderedUnits, Unit
+
+MAX_UNITS_PER_WAVE = 20
+MAX_SERVICES_PER_NODE = 6
+_ENTITIES = {'"': "#quot;", "<": "#60;", ">": "#62;", "#": "#35;", "\n": " "}
+
+
+def mermaid_waves(ordered: OrderedUnits, max_units_per_wave: int = MAX_UNITS_PER_WAVE) -> str:
+    """The waves as a Mermaid `flowchart TB`; units beyond `max_units_per_wave` are counted."""
+    lines = ["flowchart TB"]
+    shown: set[str] = set()
+    for number, wave in enumerate(ordered.waves, start=1):
+        lines.append(f'  subgraph wave{number}["wave {number}"]')
+        for unit in wave[:max_units_per_wave]:
+            lines.append(f'    {_node_id(unit.id)}["{_label(unit)}"]')
+            shown.add(unit.id)
+        hidden = len(wave) - max_units_per_wave
+        if hidden > 0:
+            lines.append(f'    wave{number}_more["… and {hidden} more unit(s)"]')
+        lines.append("  end")
+    for edge in ordered.edges:
+        if edge.before in shown and edge.after in shown:
+            reasons = _text("; ".join(edge.reasons))
+            arrow = f'-->|"{reasons}"|' if reasons else "-->"
+            lines.append(f"  {_node_id(edge.before)} {arrow} {_node_id(edge.after)}")
+    return "\n".join(lines)
+
+
+def _label(unit: Unit) -> str:
+    kind = "group transition" if unit.kind == GROUP_TRANSITION else unit.kind
+    services = list(unit.services[:MAX_SERVICES_PER_NODE])
+    more = len(unit.services) - len(services)
+    if more > 0:
+        services.append(f"… and {more} more")
+    return f"{_text(kind)}<br/>" + "<br/>".join(_text(s) for s in services)
+
+
+def _node_id(unit_id: str) -> str:
+    """Mermaid node ids: letters, digits and underscores only."""
+    return "".join(c if c.isalnum() else "_" for c in unit_id)
+
+
+def _text(text: str) -> str:
+    """Text safe inside a quoted Mermaid label (quotes and markup become entity codes)."""
+    return "".join(_ENTITIES.get(c, c) for c in text)
