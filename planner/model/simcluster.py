@@ -208,8 +208,10 @@ class SimulatedCluster:
         item = self.queue.pop(0)
         self.step += 1
         if item == RELOAD:
-            order = action.pass_order if action and action.pass_order else self.pass_orders()[0]
-            results = self._reprocess_all(order)
+            default = self.pass_orders()[0]
+            chosen = tuple(action.pass_order or ()) if action else ()
+            # Services the chosen order leaves out still get handled, after it, as MetalLB lists all.
+            results = self._reprocess_all([*chosen, *(k for k in default if k not in chosen)])
         else:
             results = ((item, self._handle(item)),)
         handled = Handled(self.step, item, results)
