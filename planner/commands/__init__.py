@@ -6,6 +6,7 @@ import click
 
 from planner.commands.annotate import annotate
 from planner.commands.apply import apply
+from planner.commands.argocd import argocd
 from planner.commands.diff import diff
 
-COMMANDS: list[click.Command] = [annotate, apply, diff]
+COMMANDS: list[click.Command] = [annotate, apply, argocd, diff]

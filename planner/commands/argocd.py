@@ -1,0 +1,28 @@
+"""`planner argocd generate`: the entry point of the Argo CD Config Management Plugin."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from planner.argocd import generate as generate_stream
+from planner.argocd import read_context
+
+
+@click.group("argocd")
+def argocd() -> None:
+    """Argo CD integration (Config Management Plugin; see plugins/argocd/)."""
+
+
+@argocd.command("generate")
+def generate() -> int:
+    """Print the current directory's manifests for Argo CD: rendered, group-annotated, waved.
+
+    Reads only the variables Argo CD sets (ARGOCD_APP_*, ARGOCD_ENV_*, PARAM_*, KUBE_*); prints
+    nothing on stdout unless everything succeeded.
+    """
+    stream = generate_stream(Path.cwd(), read_context(os.environ))
+    click.echo(stream, nl=False)
+    return 0
