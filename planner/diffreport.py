@@ -16,12 +16,10 @@ from typing import TextIO
 from planner.conflicts import static_conflicts
 from planner.diff import PruneMode
 from planner.errors import PlannerError
-from planner.graph import Edge, OrderedUnits, Unit
 from planner.groups import sharing_groups
-from planner.plan import Plan, PlannedUnit, PlannedWave
 from planner.planning import build_plan
 from planner.predict import predict
-from planner.render import mermaid_waves
+from planner.render.plan import mermaid_plan, plan_table
 from planner.report import BEHAVIORS, Conflict, DiffReport, Prediction
 from planner.scenario import Scenario, build_scenario
 from planner.sources import (
@@ -161,67 +159,7 @@ def _plan_extras(
         plan = build_plan(scenario, conflicts=conflicts, target=options.target)
     except PlannerError as refusal:
         return {}, (f"no plan: {refusal}",)
-    return {"plan": plan_summary(plan), "mermaid": mermaid_waves(plan_graph(plan))}, ()
-
-
-# Beyond this many units in one wave, the summary counts the rest.
-SUMMARY_UNITS_PER_WAVE = 20
-
-
-def plan_summary(plan: Plan, units_per_wave: int = SUMMARY_UNITS_PER_WAVE) -> str:
-    """The plan in a few lines: its waves (units, expected IPs, nudges), then the pending
-    windows each behaviour still has while it is applied."""
-    lines = [f"{len(plan.waves)} wave(s), strategy {plan.strategy}, target {plan.target}"]
-    for wave in plan.waves:
-        lines += _wave_lines(wave, units_per_wave)
-    lines.append("pending while the plan is applied:")
-    for behavior in sorted(plan.predictions, key=_behavior_order):
-        windows = plan.predictions[behavior].windows
-        said = [f"{w.service} (wave {w.wave}, until {w.until})" for w in windows]
-        lines.append(f"  {behavior}: {', '.join(said) or 'nobody'}")
-    return "\n".join(lines + list(plan.notes))
-
-
-def _wave_lines(wave: PlannedWave, units_per_wave: int) -> list[str]:
-    lines = [f"wave {wave.index}"]
-    for unit in wave.units[:units_per_wave]:
-        lines.append(f"  {unit.kind}: {', '.join(unit.services)}")
-        for svc in unit.services:
-            if svc in wave.expected_ips:
-                options = " or ".join(", ".join(ips) or "none" for ips in wave.expected_ips[svc])
-                lines.append(f"    {svc} -> {options}")
-    hidden = len(wave.units) - units_per_wave
-    if hidden > 0:
-        lines.append(f"  ... and {hidden} more unit(s)")
-    for behavior, services in sorted(wave.nudges.items()):
-        if services:
-            lines.append(f"  nudge under {behavior}: {', '.join(services)}")
-    return lines
-
-
-def _behavior_order(behavior: str) -> tuple[int, str]:
-    return (BEHAVIORS.index(behavior) if behavior in BEHAVIORS else len(BEHAVIORS), behavior)
-
-
-def plan_graph(plan: Plan) -> OrderedUnits:
-    """The plan's waves and "waits for" edges in the shape `mermaid_waves` draws.
-
-    A plan unit keeps its reasons for the whole unit, so each of its edges carries all of them.
-    """
-    drawn = {unit.id: _drawn_unit(unit) for unit in plan.units}
-    waves = tuple(tuple(drawn[unit.id] for unit in wave.units) for wave in plan.waves)
-    edges = tuple(
-        Edge(drawn[before].id, drawn[unit.id].id, unit.reasons)
-        for unit in plan.units
-        for before in unit.waits_for
-        if before in drawn
-    )
-    return OrderedUnits(waves=waves, edges=edges)
-
-
-def _drawn_unit(unit: PlannedUnit) -> Unit:
-    # The plan unit's id is the content: the drawn node then has a stable id of its own.
-    return Unit(kind=unit.kind, services=unit.services, content=unit.id)
+    return {"plan": plan_table(plan), "mermaid": mermaid_plan(plan)}, ()
 
 
 def _status_notes(scenario: Scenario) -> tuple[str, ...]:
