@@ -223,8 +223,7 @@ class Controller:
             self._clear(svc_key, svc)
             raise ConvergeError
         if not has_cluster_ip(svc):
-            run.info("clearAssignment", "No ClusterIPs")
-            self._clear(svc_key, svc)
+            self._clear(svc_key, svc)  # MetalLB only logs this one: no event
             raise ConvergeError
         policy = _family_policy(svc)
         if policy == "RequireDualStack" and len(_cluster_ips(svc)) < 2:

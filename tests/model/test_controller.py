@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import random
 from typing import Any
 
 import pytest
@@ -392,3 +393,223 @@ class TestFixed:
         tcp, _ = self._pair(c)
         again = c.set_balancer("ns/tcp", tcp)
         assert (again.state, again.service, again.group_writes) == (SUCCESS, None, {})
+
+
+# --- MetalLB's own controller table (controller/controller_test.go TestControllerMutation) ------
+# Every case goes through ONE controller under the same key "test", in a shuffled order, several
+# times: convergence must not depend on what the controller held before. As in MetalLB's test,
+# a case "wants an error" when a Warning event is raised, and only the status is compared.
+
+TEAM = "team=metallb"
+MUTATION_POOLS = [
+    Pool("pool1", ["1.2.3.0/31"]),
+    Pool("pool2", ["3.4.5.6/32"], auto_assign=False),
+    Pool("pool3", ["1000::/127"]),
+    Pool("pool4", ["2000::1/128"], auto_assign=False),
+    Pool("pool5", ["1.2.3.0/31", "1000::/127"]),
+    Pool("pool6", ["7.8.9.0/31"], namespaces=["test-ns1"], priority=10),
+    Pool("pool7", ["10.11.12.0/31"], namespaces=["test-ns1"], priority=11),
+    Pool("pool8", ["13.14.15.0/31"], service_selectors=[TEAM], priority=9),
+    Pool("pool9", ["16.17.18.0/31"], namespaces=["test-ns2"]),
+    Pool("pool10", ["19.20.21.0/31"], service_selectors=[TEAM], priority=8),
+    Pool(
+        "pool11", ["22.23.24.0/31"], namespaces=["test-ns1"], service_selectors=[TEAM], priority=8
+    ),
+    Pool(
+        "pool12", ["25.26.27.0/31"], namespaces=["test-ns1"], service_selectors=[TEAM], priority=5
+    ),
+]
+LB_IPS = "metallb.io/loadBalancerIPs"
+POOL_NOTE = "metallb.io/address-pool"
+
+
+def case(
+    cluster_ips: list[str] | None = None,
+    *,
+    kind: str = "LoadBalancer",
+    lb_ip: str = "",
+    notes: dict[str, str] | None = None,
+    status: list[str] | None = None,
+    ingress: list[dict[str, str]] | None = None,
+    policy: str = "",
+    cluster_ip: str = "",
+    namespace: str = "",
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A Service as MetalLB's test builds it (only the fields it sets)."""
+    spec: dict[str, Any] = {"type": kind}
+    if cluster_ips:
+        spec["clusterIPs"] = cluster_ips
+    if cluster_ip:
+        spec["clusterIP"] = cluster_ip
+    if lb_ip:
+        spec["loadBalancerIP"] = lb_ip
+    if policy:
+        spec["ipFamilyPolicy"] = policy
+    meta: dict[str, Any] = {"annotations": dict(notes or {})}
+    if namespace:
+        meta["namespace"] = namespace
+    if labels:
+        meta["labels"] = labels
+    manifest: dict[str, Any] = {"metadata": meta, "spec": spec}
+    entries = ingress if ingress is not None else [{"ip": ip} for ip in status or []]
+    if entries:
+        manifest["status"] = {"loadBalancer": {"ingress": entries}}
+    return manifest
+
+
+V4, DUAL, V6 = ["1.2.3.4"], ["1.2.3.4", "3000::1"], ["3000::1"]
+NOT_WRITTEN: tuple[str, ...] | None = None
+# (description, input or None for a deletion, status written or NOT_WRITTEN, warning expected)
+MUTATION_CASES: list[tuple[str, dict[str, Any] | None, tuple[str, ...] | None, bool]] = [
+    ("deleted balancer", None, NOT_WRITTEN, False),
+    ("simple non-LoadBalancer", case(V4, kind="ClusterIP"), NOT_WRITTEN, False),
+    ("simple LoadBalancer", case(V4), ("1.2.3.0",), False),
+    ("request specific IP", case(V4, lb_ip="1.2.3.1"), ("1.2.3.1",), False),
+    ("specific IP by annotation", case(V4, notes={LB_IPS: "1.2.3.1"}), ("1.2.3.1",), False),
+    ("IP from both", case(V4, lb_ip="1.2.3.2", notes={LB_IPS: "1.2.3.1"}), NOT_WRITTEN, True),
+    ("invalid IP", case(V4, lb_ip="please sir may I have an IP"), NOT_WRITTEN, True),
+    (
+        "incompatible IP and pool",
+        case(V4, notes={LB_IPS: "1.2.3.1", POOL_NOTE: "pool2"}),
+        NOT_WRITTEN,
+        True,
+    ),
+    ("invalid IP annotation", case(V4, notes={LB_IPS: "please sir"}), NOT_WRITTEN, True),
+    ("two IPs of one family", case(V4, notes={LB_IPS: "1.2.3.1,1.2.3.2"}), NOT_WRITTEN, True),
+    ("infeasible IP", case(V4, lb_ip="1.2.3.4", status=["1.2.3.1"]), (), True),
+    ("IP from a pool", case(V4, notes={POOL_NOTE: "pool1"}), ("1.2.3.0",), False),
+    (
+        "switch to another pool",
+        case(V4, notes={POOL_NOTE: "pool2"}, status=["1.2.3.0"]),
+        ("3.4.5.6",),
+        False,
+    ),
+    ("unknown pool", case(V4, notes={POOL_NOTE: "does-not-exist"}), NOT_WRITTEN, True),
+    ("invalid IP assigned", case(V4, status=["2.3.4.5"]), ("1.2.3.0",), False),
+    (
+        "invalid ingress state",
+        case(V4, ingress=[{"hostname": "foo.bar.local"}, {"ip": "10.10.10.10"}]),
+        ("1.2.3.0",),
+        False,
+    ),
+    ("former LoadBalancer", case(V4, kind="NodePort", status=["1.2.3.0"]), (), False),
+    ("layer2", case(V4, lb_ip="3.4.5.6"), ("3.4.5.6",), False),
+    ("No ClusterIP", case(None), NOT_WRITTEN, False),
+    ("wrong family ipv4", case(V6, lb_ip="1.2.3.1"), NOT_WRITTEN, True),
+    ("wrong family ipv4 annotation", case(V6, notes={LB_IPS: "1.2.3.1"}), NOT_WRITTEN, True),
+    ("wrong family ipv6", case(V4, lb_ip="1000::"), NOT_WRITTEN, True),
+    ("wrong family ipv6 annotation", case(V4, notes={LB_IPS: "1000::"}), NOT_WRITTEN, True),
+    ("ipv6 assigned to ipv4", case(V4, status=["1000::"]), ("1.2.3.0",), False),
+    ("ipv4 assigned to ipv6", case(V6, status=["1.2.3.0"]), ("1000::",), False),
+    ("dual", case(DUAL, policy="RequireDualStack"), ("1.2.3.0", "1000::"), False),
+    (
+        "dual from a pool",
+        case(DUAL, policy="RequireDualStack", notes={POOL_NOTE: "pool5"}),
+        ("1.2.3.0", "1000::"),
+        False,
+    ),
+    ("dual, PreferDualStack", case(DUAL, policy="PreferDualStack"), ("1.2.3.0", "1000::"), False),
+    (
+        "single stack, PreferDualStack, namespace pool",
+        case(V4, policy="PreferDualStack", namespace="test-ns1"),
+        ("7.8.9.0",),
+        False,
+    ),
+    (
+        "dual pool, PreferDualStack",
+        case(DUAL, policy="PreferDualStack", notes={POOL_NOTE: "pool5"}),
+        ("1.2.3.0", "1000::"),
+        False,
+    ),
+    (
+        "ipv4 pool, PreferDualStack",
+        case(["1.2.3.4", "1000::"], policy="PreferDualStack", notes={POOL_NOTE: "pool1"}),
+        ("1.2.3.0",),
+        False,
+    ),
+    (
+        "ipv6 pool, PreferDualStack",
+        case(["1000::1"], policy="PreferDualStack", notes={POOL_NOTE: "pool3"}),
+        ("1000::",),
+        False,
+    ),
+    ("one IP on dual stack", case(DUAL, lb_ip="1.2.3.1"), NOT_WRITTEN, True),
+    ("one IP annotation on dual stack", case(DUAL, notes={LB_IPS: "1.2.3.1"}), NOT_WRITTEN, True),
+    (
+        "dual IPs by annotation",
+        case(DUAL, policy="RequireDualStack", notes={LB_IPS: "1.2.3.0,1000::"}),
+        ("1.2.3.0", "1000::"),
+        False,
+    ),
+    (
+        "dual with invalid ingress",
+        case(
+            ["3000::1", "5.6.7.8"],
+            policy="RequireDualStack",
+            ingress=[{"hostname": "foo.bar.local"}, {"ip": "1000::"}],
+        ),
+        ("1.2.3.0", "1000::"),
+        False,
+    ),
+    (
+        "dual IPs on a single stack cluster IP",
+        case(None, cluster_ip="1.2.3.4", notes={LB_IPS: "1.2.3.0,1000::"}),
+        NOT_WRITTEN,
+        True,
+    ),
+    ("namespace pool", case(V4, namespace="test-ns1"), ("7.8.9.0",), False),
+    ("no-priority namespace pool", case(V4, namespace="test-ns2"), ("16.17.18.0",), False),
+    ("label pool", case(V4, labels={"team": "metallb"}), ("19.20.21.0",), False),
+    (
+        "namespace and label pool",
+        case(V4, namespace="test-ns1", labels={"team": "metallb"}),
+        ("25.26.27.0",),
+        False,
+    ),
+    (
+        "three IPs assigned: unknown family",
+        case(V4, status=["1.2.3.0", "1.2.3.1", "1.2.3.2"]),
+        ("1.2.3.0",),
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_metallb_controller_mutation_table(seed: int) -> None:
+    controller = Controller(MUTATION_POOLS, behavior="metallb-0.15")
+    cases = list(MUTATION_CASES)
+    random.Random(seed).shuffle(cases)
+    for description, manifest, written, warns in cases * 2:
+        result = controller.set_balancer("test", copy.deepcopy(manifest) if manifest else None)
+        assert result.state != "error", description
+        assert bool(result.warnings) == warns, (description, result.warnings)
+        if written is None:
+            assert result.service is None, (description, result.service)
+        else:
+            assert result.service is not None, description
+            assert ingress_ips(result.service) == written, description
+
+
+def test_metallb_delete_recycles_ip() -> None:
+    controller = Controller([Pool("default", ["1.2.3.0/32"])])
+    first = controller.set_balancer("test", case(V4))
+    assert first.service is not None and ingress_ips(first.service) == ("1.2.3.0",)
+    second = controller.set_balancer("test2", case(V4))
+    assert second.service is None  # nothing left, nothing to write
+    assert controller.set_balancer("test", None).state == REPROCESS_ALL
+    again = controller.set_balancer("test2", case(V4))
+    assert again.service is not None and ingress_ips(again.service) == ("1.2.3.0",)
+
+
+def test_metallb_controller_config() -> None:
+    controller = Controller(None)
+    service = case(V4)
+    assert controller.set_balancer("test", service) == controller.set_balancer("test", service)
+    assert controller.set_balancer("test", service).service is None
+    controller.set_pools([])
+    controller.set_pools([Pool("default", ["1.2.3.0/24"])])
+    result = controller.set_balancer("test", service)
+    assert result.service is not None and ingress_ips(result.service) == ("1.2.3.0",)
+    assert controller.set_pools(None) == ERROR_NO_RETRY
