@@ -613,3 +613,22 @@ def test_metallb_controller_config() -> None:
     result = controller.set_balancer("test", service)
     assert result.service is not None and ingress_ips(result.service) == ("1.2.3.0",)
     assert controller.set_pools(None) == ERROR_NO_RETRY
+
+
+@pytest.mark.parametrize("behavior", ["metallb-0.14", "metallb-0.15", "fixed"])
+def test_metallb_controller_reassign(behavior: str) -> None:
+    default = Pool("default", ["1.2.3.0/24", "1000::1/127"])
+    second = Pool("second", ["4.5.6.0/24"])
+    controller = Controller(None, behavior=behavior)
+    assert controller.set_pools([default]) == REPROCESS_ALL
+    first = controller.set_balancer("test", case(V4))
+    # An unshared Service's first allocation keeps the zero allocation key: plain success.
+    assert first.state == SUCCESS
+    assert first.service is not None and ingress_ips(first.service) == ("1.2.3.0",)
+    controller.set_pools([default, second])
+    same = controller.set_balancer("test", first.service)
+    assert (same.state, same.service) == (SUCCESS, None)
+    assert controller.set_pools([second]) == REPROCESS_ALL
+    moved = controller.set_balancer("test", first.service)
+    assert moved.state == SUCCESS
+    assert moved.service is not None and ingress_ips(moved.service) == ("4.5.6.0",)
