@@ -24,7 +24,7 @@ from typing import Any, Protocol, TextIO
 
 import yaml
 
-from planner.cluster import Kubectl, KubectlCall
+from planner.cluster import LIVE_RESOURCES, Kubectl, KubectlCall
 from planner.errors import InputError, ToolFailedError
 from planner.journal import (
     ABSENT,
@@ -38,8 +38,15 @@ from planner.journal import (
 )
 from planner.model.service import ingress_ips
 from planner.objects import Manifest
+from planner.pipeline import plan_scenario
 from planner.plan import NUDGE_ANNOTATION, Plan, PlannedWave, plan_from_dict
+from planner.scenario import build_scenario
+from planner.sources.desired import load_desired
+from planner.sources.documents import parse_yaml
+from planner.sources.kinds import to_objects
+from planner.sources.live import live_state
 from planner.units import DELETE, Write
+from planner.verify import VerifyReport, verify_plan
 
 DONE = "done"
 DRY_RUN = "dry-run"
@@ -206,6 +213,19 @@ def read_plan_file(path: Path) -> Plan:
     except yaml.YAMLError as err:
         raise InputError(f"{path}: the plan file is not JSON or YAML ({err})") from None
     return plan_from_dict(data, str(path))
+
+
+def plan_and_verify(
+    desired_paths: Sequence[str], kubectl: Kubectl, *, target: str, seed: int = 0
+) -> tuple[Plan, VerifyReport]:
+    """Plan DESIRED against the cluster's live state (read through `kubectl`), then verify it."""
+    label = f"kubectl get {LIVE_RESOURCES}"
+    parsed = parse_yaml(kubectl.get_live_state_yaml(), label, "kubectl")
+    objects, notes = to_objects(parsed.documents)
+    live = live_state(objects, parsed.notes + notes)
+    scenario = build_scenario(load_desired(desired_paths), live)
+    plan = plan_scenario(scenario, target=target)
+    return plan, verify_plan(plan, seed=seed)
 
 
 def apply_plan(

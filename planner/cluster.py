@@ -24,6 +24,8 @@ from planner.tools import find_tool, redact_argv, run_tool
 
 FIELD_MANAGER = "shared-ip-planner"
 DEFAULT_REQUEST_TIMEOUT = "30s"
+# What the planner reads as live state (the same set `planner.sources.live` documents).
+LIVE_RESOURCES = "svc,ipaddresspools.metallb.io,namespaces"
 
 # Runs argv with stdin and returns stdout (planner.tools.run_tool has this shape).
 Runner = Callable[..., str]
@@ -115,6 +117,10 @@ class Kubectl:
         argv = [*self.base_argv(), "get", f"{kind}/{name}", "-n", namespace, "-o", "json"]
         return KubectlCall(tuple(argv + ["--ignore-not-found"] if missing_ok else argv))
 
+    def get_live_state_call(self) -> KubectlCall:
+        """Every Service, IPAddressPool and Namespace as YAML: the live state a plan starts from."""
+        return KubectlCall((*self.base_argv(), "get", LIVE_RESOURCES, "-A", "-o", "yaml"))
+
     def nudge_call(self, svc_key: str, annotation: str, value: str) -> KubectlCall:
         """Set one annotation on a Service so that MetalLB's controller handles it again.
 
@@ -158,6 +164,10 @@ class Kubectl:
             for name in names:
                 found[f"{namespace}/{name}"] = listed.get(name)
         return found
+
+    def get_live_state_yaml(self) -> str:
+        """The live state (see `get_live_state_call`) as kubectl prints it."""
+        return self.run(self.get_live_state_call())
 
     def get_object(self, kind: str, namespace: str, name: str) -> Manifest | None:
         """One object as JSON, or None when it does not exist."""

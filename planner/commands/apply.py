@@ -1,4 +1,5 @@
-"""`planner apply PLAN_FILE`: carry a plan out through kubectl, wave by wave (docs/apply.md)."""
+"""`planner apply PLAN_FILE` / `planner apply DESIRED... --live-kubectl`: carry a plan out through
+kubectl, wave by wave (docs/apply.md)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,26 @@ from pathlib import Path
 
 import click
 
-from planner.apply import StreamProgress, apply_plan, read_plan_file
+from planner.apply import StreamProgress, apply_plan, plan_and_verify, read_plan_file
 from planner.cluster import Kubectl
 from planner.controller import BEHAVIORS
 from planner.errors import InputError, PlannerError
 from planner.journal import journal_from_spec, plan_digest
+from planner.plan import Plan
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+DEFAULT_BEHAVIOR = "metallb-0.15"  # the plan's default target (planner.plan.Plan)
 
 
 class ConfirmationNeededError(PlannerError):
     """No --yes and no terminal to ask on."""
+
+
+class PlanNotVerifiedError(PlannerError):
+    """--live-kubectl: the fresh plan failed verification, so nothing is applied."""
+
+    exit_code = 3
 
 
 def parse_duration(text: str) -> float:
@@ -41,8 +50,33 @@ def _confirm_on_terminal(summary: list[str]) -> bool:
     return click.confirm("Apply these waves?", default=False, err=True)
 
 
+def _the_plan(
+    paths: tuple[str, ...], live_kubectl: bool, kubectl: Kubectl, target: str | None
+) -> tuple[Plan, Path | None]:
+    """The plan to apply and its file (None when planned just now against the cluster)."""
+    if live_kubectl:
+        plan, report = plan_and_verify(
+            list(paths) or ["."], kubectl, target=target or DEFAULT_BEHAVIOR
+        )
+        for line in report.lines():
+            click.echo(line, err=True)
+        if not report.ok:
+            raise PlanNotVerifiedError(
+                "the plan does not verify (FAILED claims above); nothing applied"
+            )
+        return plan, None
+    if len(paths) != 1:
+        raise InputError("give one PLAN_FILE, or DESIRED... with --live-kubectl")
+    return read_plan_file(Path(paths[0])), Path(paths[0])
+
+
 @click.command("apply")
-@click.argument("plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("paths", nargs=-1, metavar="PLAN_FILE | DESIRED...")
+@click.option(
+    "--live-kubectl",
+    is_flag=True,
+    help="Plan DESIRED... (default .) against the cluster, verify the plan, then apply it.",
+)
 @click.option("--context", default=None, help="kubeconfig context to use.")
 @click.option("--kubeconfig", default=None, help="Path of the kubeconfig file.")
 @click.option(
@@ -63,7 +97,8 @@ def _confirm_on_terminal(summary: list[str]) -> bool:
     help="The MetalLB behaviour of the cluster (default: the plan's target).",
 )
 def apply(
-    plan_file: Path,
+    paths: tuple[str, ...],
+    live_kubectl: bool,
     context: str | None,
     kubeconfig: str | None,
     timeout: str,
@@ -72,10 +107,14 @@ def apply(
     journal_spec: str | None,
     behavior: str | None,
 ) -> int:
-    """Apply PLAN_FILE wave by wave: dry-run, apply, wait for IPs, nudge; resume after a crash."""
-    plan = read_plan_file(plan_file)
+    """Apply a plan wave by wave: dry-run, apply, wait for IPs, nudge; resume after a crash.
+
+    Exit codes: 0 carried out (or --dry-run); 1 stopped (refused, rolled back, timed out,
+    declined); 2 bad input or a kubectl failure; 3 a --live-kubectl plan that does not verify.
+    """
     seconds = parse_duration(timeout)
     kubectl = Kubectl(context=context, kubeconfig=kubeconfig)
+    plan, plan_file = _the_plan(paths, live_kubectl, kubectl, behavior)
     journal = journal_from_spec(journal_spec, plan_digest(plan), plan_file, kubectl)
     report = apply_plan(
         plan,

@@ -35,6 +35,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from planner.cluster import LIVE_RESOURCES
 from planner.model.allocator import Pool
 from planner.model.pools import pools_from_objects
 from planner.model.simcluster import RELOAD, Process, SimulatedCluster
@@ -276,6 +279,8 @@ def _get(
             if svc is not None:
                 items.append(_served(svc, len(state["log"])))
         return json.dumps({"apiVersion": "v1", "kind": "List", "items": items}) + "\n"
+    if words and words[0] == LIVE_RESOURCES and "-A" in flags:
+        return _live_state_yaml(state, cluster)
     kind, _, name = words[0].partition("/")
     found = state["objects"].get(f"{kind}/{namespace}/{name}")
     if found is None:
@@ -283,6 +288,22 @@ def _get(
             return ""
         raise FakeError(f'Error from server (NotFound): {kind} "{name}" not found')
     return json.dumps(found) + "\n"
+
+
+def _live_state_yaml(state: dict[str, Any], cluster: SimulatedCluster) -> str:
+    """What `kubectl get svc,ipaddresspools.metallb.io,namespaces -A -o yaml` prints."""
+    services = [_served(cluster.store[k], len(state["log"])) for k in sorted(cluster.store)]
+    names = sorted({svc_key_of(s).split("/")[0] for s in services} | {"metallb-system"})
+    namespaces = [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": n, "labels": {"kubernetes.io/metadata.name": n}},
+        }
+        for n in names
+    ]
+    items = services + list(state["pools"]) + namespaces
+    return yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}, sort_keys=True)
 
 
 def _served(svc: Manifest, version: int) -> Manifest:
