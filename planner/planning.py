@@ -50,6 +50,8 @@ from planner.scenario import Scenario
 from planner.units import APPLY, DELETE, UnitInputs, Write, draft_units
 
 TRANSITION_GROUP_PREFIX = "transition-"
+# Warnings under the fixed allocator that mean a Service cannot reach its target.
+TARGET_FAILURES = ("GroupTransitionInfeasible", "AllocationFailed")
 RECREATE_OUTAGE = (
     "deleted and created anew (--strategy recreate): no IP from its deletion until MetalLB "
     "handles the new object, one wave later"
@@ -72,6 +74,7 @@ class WaveOutcome:
     end: dict[str, Manifest]  # the cluster after the wave (and its nudges), first schedule
     runs: int
     ips: dict[str, set[tuple[str, ...]]]  # svc → every IP tuple it ended the wave with
+    failures: dict[str, str]  # svc → a warning that says the wave could not reach its target
 
 
 def build_plan(
@@ -303,14 +306,7 @@ def _simulated(
             windows[behavior].extend(_windows(outcome, index, recreated))
             runs[behavior] += outcome.runs
             state[behavior] = outcome.end
-        fixed = outcomes["fixed"]
-        if fixed.pending and strategy == "atomic":
-            raise PlanRefused(
-                "the fixed allocator would still leave "
-                + ", ".join(sorted(fixed.pending))
-                + f" pending in wave {index}: "
-                + "; ".join(sorted(set(fixed.pending.values())))
-            )
+        _check_fixed(outcomes["fixed"], index, strategy)
         planned.append(
             PlannedWave(
                 index=index,
@@ -355,6 +351,19 @@ def _baseline(scenario: Scenario, waves: Sequence[PlannedWave]) -> Baseline:
     )
 
 
+def _check_fixed(fixed: WaveOutcome, wave: int, strategy: str) -> None:
+    """Refuse a plan the fixed allocator cannot carry out without pending or failed transitions."""
+    if fixed.failures:
+        svc, warning = min(fixed.failures.items())
+        raise PlanRefused(f"infeasible target in wave {wave}: {svc}: {warning}")
+    if fixed.pending and strategy == "atomic":
+        services = ", ".join(sorted(fixed.pending))
+        reasons = "; ".join(sorted(set(fixed.pending.values())))
+        raise PlanRefused(
+            f"the fixed allocator would leave {services} pending in wave {wave}: {reasons}"
+        )
+
+
 def wave_outcome(world: World, writes: Sequence[Write], behavior: str) -> WaveOutcome:
     """Run one wave's writes under one behaviour over the named adversarial schedules."""
     end = dict(world.live)
@@ -362,6 +371,7 @@ def wave_outcome(world: World, writes: Sequence[Write], behavior: str) -> WaveOu
     stuck: set[str] = set()
     unrecovered: set[str] = set()
     ips: dict[str, set[tuple[str, ...]]] = {}
+    failures: dict[str, str] = {}
     count = 0
     as_pairs = [(w.service, w.manifest) for w in writes]
     for part in components(as_pairs, world.live, world.pools):
@@ -380,6 +390,9 @@ def wave_outcome(world: World, writes: Sequence[Write], behavior: str) -> WaveOu
                 unrecovered |= {s for s in left if cluster.stuck_at_end(s)}
             for svc in cluster.store:
                 ips.setdefault(svc, set()).add(cluster.ips(svc))
+                failed = [w for w in cluster.warnings(svc) if w.startswith(TARGET_FAILURES)]
+                if failed:
+                    failures.setdefault(svc, failed[-1])
             if first:
                 end.update({s: cluster.store[s] for s in cluster.store})
                 for svc, manifest in part.writes:
@@ -387,7 +400,9 @@ def wave_outcome(world: World, writes: Sequence[Write], behavior: str) -> WaveOu
                         end.pop(svc, None)
                 first = False
     _apply_untracked(end, writes, world.live)
-    return WaveOutcome(pending, tuple(sorted(stuck)), tuple(sorted(unrecovered)), end, count, ips)
+    return WaveOutcome(
+        pending, tuple(sorted(stuck)), tuple(sorted(unrecovered)), end, count, ips, failures
+    )
 
 
 def _schedules(
