@@ -159,6 +159,14 @@ class SimulatedCluster:
         """An independent copy (store, queue, controller and history) to explore a branch."""
         return copy.deepcopy(self)
 
+    def snapshot(self) -> SimulatedCluster:
+        """The whole state, to `restore` later (a frozen copy; keep it, do not change it)."""
+        return self.copy()
+
+    def restore(self, snapshot: SimulatedCluster) -> None:
+        """Go back to a state taken with `snapshot` (the snapshot stays reusable)."""
+        self.__dict__.update(copy.deepcopy(snapshot.__dict__))
+
     # --- the caller's choices ----------------------------------------------------------------
 
     def set_pools(self, pools: Sequence[Pool] | None) -> None:

@@ -202,6 +202,19 @@ class TestSchedules:
         assert {run.cluster.ips("ns/a") for run in runs} == {("10.0.0.0",), ("10.0.0.1",)}
         assert cluster.store == {} and cluster.step == 1
 
+    def test_snapshot_and_restore(self) -> None:
+        cluster, writes = self._two_writes()
+        saved = cluster.snapshot()
+        cluster.arrive(*writes[0])
+        assert cluster.settle() and cluster.ips("ns/a") == ("10.0.0.0",)
+        cluster.restore(saved)
+        assert (cluster.store, cluster.queue, cluster.step) == ({}, [], 1)
+        assert cluster.controller.allocator.services() == []
+        cluster.arrive(*writes[1])
+        assert cluster.settle() and cluster.ips("ns/b") == ("10.0.0.0",)
+        cluster.restore(saved)  # a snapshot can be restored more than once
+        assert cluster.store == {}
+
     def test_random_runs_are_reproducible(self) -> None:
         cluster, writes = self._two_writes()
         first = [r.schedule for r in random_runs(cluster, writes, seed=7, count=5)]
