@@ -26,7 +26,7 @@ from tests.model.test_seed_scenario import with_group_annotations
 
 ONE_IP = Pool("one", ["10.0.0.1/32"])
 LAN = Pool("lan", ["10.0.0.0/27"])
-LAN2 = Pool("lan2", ["10.0.1.0/29"])
+LAN2 = Pool("lan2", ["10.0.1.0/29"])  # fixed pools for the example tests
 
 
 def svc(
@@ -308,20 +308,44 @@ def groups_strategy() -> st.SearchStrategy[list[Group]]:
     return st.lists(spec, min_size=1, max_size=2).map(build)
 
 
+def pools_strategy() -> st.SearchStrategy[list[Pool]]:
+    """Two pools: `lan` holds every group's old and new IPs, `lan2` is the pool-move target."""
+    lan = st.builds(
+        lambda addresses, avoid: Pool("lan", addresses, avoid_buggy_ips=avoid),
+        st.sampled_from([["10.0.0.0/27"], ["10.0.0.0-10.0.0.40"], ["10.0.0.8/29", "10.0.0.16/29"]]),
+        st.booleans(),
+    )
+    lan2 = st.builds(
+        lambda addresses, avoid: Pool("lan2", addresses, avoid_buggy_ips=avoid),
+        st.sampled_from([["10.0.1.0/29"], ["10.0.1.3-10.0.1.9"], ["10.0.1.0/30"]]),
+        st.booleans(),
+    )
+    return st.tuples(lan, lan2).map(list)
+
+
 @settings(max_examples=20, deadline=None)
-@given(groups=groups_strategy(), seed=st.integers(0, 2**16), reverse=st.booleans())
-def test_fixed_groups_never_pending(groups: list[Group], seed: int, reverse: bool) -> None:
+@given(
+    groups=groups_strategy(),
+    pools=pools_strategy(),
+    seed=st.integers(0, 2**16),
+    reverse=st.booleans(),
+)
+def test_fixed_groups_never_pending(
+    groups: list[Group], pools: list[Pool], seed: int, reverse: bool
+) -> None:
     blocker = svc("blocker", status=(BLOCKER_IP,), share="blocker", ports=[("TCP", 1)])
     live = [g.manifest(m, desired=False) for g in groups for m in range(g.size)]
     desired = [g.manifest(m, desired=True) for g in groups for m in range(g.size)]
     services = [blocker, *with_group_annotations(live)]
-    cluster = SimulatedCluster.bootstrap([LAN, LAN2], services, "fixed")
+    cluster = SimulatedCluster.bootstrap(pools, services, "fixed")
     for group in groups:
         assert all(cluster.ips(m) == (group.ip,) for m in group.members())
     writes = [(f"ns/{m['metadata']['name']}", m) for m in with_group_annotations(desired)]
     if reverse:
         writes.reverse()
     runs = [*adversarial_runs(cluster, writes), *random_runs(cluster, writes, seed, count=4)]
+    if len(writes) == 2:
+        runs.extend(explore(cluster, writes, explore_ties=True))  # every interleaving
     for run in runs:
         end = run.cluster
         assert run.settled, run.describe()
@@ -335,7 +359,7 @@ def test_fixed_groups_never_pending(groups: list[Group], seed: int, reverse: boo
             ends.append(ips.pop())
             target = group.target()
             if target is None:
-                assert LAN2.contains(ip_address(ends[-1][0])), run.describe()
+                assert pools[1].contains(ip_address(ends[-1][0])), run.describe()
             else:
                 assert ends[-1] == (target,), run.describe()
             if group.edit in INFEASIBLE:
