@@ -73,7 +73,7 @@ class Result:
 
     state: str
     service: Manifest | None = None
-    warnings: tuple[str, ...] = ()
+    warnings: list[str] = field(default_factory=list)
     group_writes: dict[str, Manifest] = field(default_factory=dict)
     events: tuple[Event, ...] = ()  # every event, Normal and Warning, of every member touched
 
@@ -430,7 +430,7 @@ class Controller:
         return Result(
             REPROCESS_ALL if changed else SUCCESS,
             writes.get(svc_key),
-            tuple(str(e) for e in events if e.svc_key == svc_key and e.type == "Warning"),
+            [str(e) for e in events if e.svc_key == svc_key and e.type == "Warning"],
             {m: w for m, w in writes.items() if m != svc_key},
             events,
         )
@@ -485,7 +485,7 @@ def _infeasible(svc_key: str, members: tuple[str, ...], failing: str, run: _Conv
         f"{failing}: {'; '.join(failures)}; every member keeps its current allocation"
     )
     events = tuple(Event(m, "Warning", "GroupTransitionInfeasible", message) for m in members)
-    return Result(ERROR_NO_RETRY, None, (f"GroupTransitionInfeasible: {message}",), {}, events)
+    return Result(ERROR_NO_RETRY, None, [f"GroupTransitionInfeasible: {message}"], {}, events)
 
 
 def _transition_order(members: tuple[str, ...], cache: Mapping[str, Manifest]) -> list[str]:
@@ -521,7 +521,7 @@ def _annotation(svc: Manifest, name: str) -> str:
 
 
 def _result(state: str, service: Manifest | None, events: list[Event]) -> Result:
-    warnings = tuple(str(e) for e in events if e.type == "Warning")
+    warnings = [str(e) for e in events if e.type == "Warning"]
     return Result(state, service, warnings, {}, tuple(events))
 
 

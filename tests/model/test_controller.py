@@ -80,7 +80,7 @@ class TestConfiguration:
     def test_no_configuration_yet_does_nothing(self) -> None:
         c = Controller(None)
         result = c.set_balancer("ns/a", svc("a"))
-        assert (result.state, result.service, result.warnings) == (SUCCESS, None, ())
+        assert (result.state, result.service, result.warnings) == (SUCCESS, None, [])
         assert c.allocator.ips("ns/a") == []
 
     def test_set_pools_asks_to_reprocess_all(self) -> None:
@@ -256,7 +256,7 @@ class TestAllocation:
         manifest = svc("a", annotations={"metallb.universe.tf/allow-shared-ip": "k"})
         result = Controller([POOL]).set_balancer("ns/a", manifest)
         expected = "deprecatedAnnotation: Service uses deprecated annotation {}"
-        assert result.warnings == (expected.format("metallb.universe.tf/allow-shared-ip"),)
+        assert result.warnings == [expected.format("metallb.universe.tf/allow-shared-ip")]
 
 
 class TestSharing:
