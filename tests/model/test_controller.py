@@ -632,3 +632,15 @@ def test_metallb_controller_reassign(behavior: str) -> None:
     moved = controller.set_balancer("test", first.service)
     assert moved.state == SUCCESS
     assert moved.service is not None and ingress_ips(moved.service) == ("4.5.6.0",)
+
+
+def test_metallb_controller_dual_stack_config() -> None:
+    controller = Controller(None)
+    service = case(["1.2.3.4", "1000::"], policy="RequireDualStack")
+    first = controller.set_balancer("test", service)
+    assert (first.service, first.warnings) == (None, [])
+    controller.set_pools([])
+    controller.set_pools([Pool("default", ["1.2.3.0/24", "1000::1/127"])])
+    result = controller.set_balancer("test", service)
+    assert result.service is not None
+    assert ingress_ips(result.service) == ("1.2.3.0", "1000::")
