@@ -31,6 +31,7 @@ from planner.journal import (
     VOLATILE_ANNOTATIONS,
     Journal,
     JournalRecord,
+    changed_parts,
     differing_fields,
     live_fingerprint,
     matches_write,
@@ -373,11 +374,8 @@ def _differs_from_plan(svc: str, live: Manifest | None, expected: str) -> str:
         return f"{svc}: did not exist when the plan was made, and exists now"
     if live is None:
         return f"{svc}: existed when the plan was made, and no longer exists"
-    return (
-        f"{svc}: its spec, labels or annotations changed since the plan was made "
-        f"(fingerprint {live_fingerprint(live)[:19]}, the plan expects {expected[:19]}); "
-        "make the plan again"
-    )
+    parts = " and ".join(changed_parts(live_fingerprint(live), expected))
+    return f"{svc}: its {parts} changed since the plan was made; make the plan again"
 
 
 def _chosen(manifest: Manifest) -> Manifest:
@@ -515,16 +513,6 @@ def at_expected_ips(live: Manifest | None, options: Sequence[Sequence[str]]) -> 
     return any(shown == set(option) for option in options)
 
 
-def _waiting(run: _Run, wave: PlannedWave) -> tuple[tuple[str, ...], Mapping[str, Any]]:
-    live = run.kubectl.get_services(wave.expected_ips)
-    waiting = tuple(
-        svc
-        for svc in sorted(wave.expected_ips)
-        if not at_expected_ips(live[svc], wave.expected_ips[svc])
-    )
-    return waiting, live
-
-
 def _wait_and_nudge(
     run: _Run, wave: PlannedWave, written: tuple[str, ...], skipped: tuple[str, ...]
 ) -> WaveOutcome:
@@ -532,15 +520,15 @@ def _wait_and_nudge(
 
     The Services this behaviour may leave stuck (the plan's nudges) are nudged once every other
     Service has arrived and `nudge_grace` has passed: a nudge before the group's last write
-    was handled would fail the same way again.
+    was handled would fail the same way again. A failed read is retried until the timeout.
     """
     stuck_prone = set(wave.nudges.get(run.behavior, ()))
     start = time.monotonic()
     interval = run.poll.first
     nudged: tuple[str, ...] = ()
     while True:
-        waiting, live = _waiting(run, wave)
         elapsed = time.monotonic() - start
+        waiting, live = _read_waiting(run, wave)
         if not waiting:
             run.progress.say(
                 f"wave {wave.index}: every Service at its expected IPs ({elapsed:.1f}s)"
@@ -549,27 +537,53 @@ def _wait_and_nudge(
         if elapsed >= run.timeout:
             lines = timeout_explanation(run.plan, run.behavior, wave, waiting, live, elapsed)
             return WaveOutcome(
-                wave.index,
-                TIMED_OUT,
-                written,
-                skipped,
-                nudged=nudged,
-                waiting=waiting,
-                lines=tuple(lines),
+                wave.index, TIMED_OUT, written, skipped, (), nudged, waiting, tuple(lines)
             )
-        grace_over = elapsed >= run.poll.nudge_grace
-        if not nudged and stuck_prone and set(waiting) <= stuck_prone and grace_over:
+        if _nudge_due(run, live, waiting, stuck_prone - set(nudged), elapsed):
             nudged = _nudge(run, wave, waiting)
-            continue
         run.progress.waiting(wave.index, waiting, elapsed)
         time.sleep(min(interval, max(run.timeout - elapsed, 0.0)))
         interval = min(interval * run.poll.factor, run.poll.longest)
 
 
+def _nudge_due(
+    run: _Run,
+    live: Mapping[str, Manifest | None],
+    waiting: tuple[str, ...],
+    to_nudge: set[str],
+    elapsed: float,
+) -> bool:
+    """Only the Services to nudge still wait (their group landed), and the grace is over."""
+    ready = bool(live) and bool(to_nudge) and set(waiting) <= to_nudge
+    return ready and elapsed >= run.poll.nudge_grace
+
+
+def _read_waiting(
+    run: _Run, wave: PlannedWave
+) -> tuple[tuple[str, ...], Mapping[str, Manifest | None]]:
+    """Who still waits, and the live objects; on a failed read everyone waits and live is {}."""
+    try:
+        live = run.kubectl.get_services(wave.expected_ips)
+    except ToolFailedError as err:
+        run.progress.say(f"wave {wave.index}: reading the Services failed, will retry: {err}")
+        return tuple(sorted(wave.expected_ips)), {}
+    waiting = tuple(
+        svc
+        for svc in sorted(wave.expected_ips)
+        if not at_expected_ips(live[svc], wave.expected_ips[svc])
+    )
+    return waiting, live
+
+
 def _nudge(run: _Run, wave: PlannedWave, services: Sequence[str]) -> tuple[str, ...]:
+    """Annotate each Service once (a failed nudge is reported, not retried)."""
     value = f"{run.digest[:12]}-wave{wave.index}-{time.time_ns()}"
     for svc in services:
-        run.kubectl.nudge(svc, NUDGE_ANNOTATION, value)
+        try:
+            run.kubectl.nudge(svc, NUDGE_ANNOTATION, value)
+        except ToolFailedError as err:
+            run.progress.say(f"wave {wave.index}: nudging {svc} failed: {err}")
+            continue
         run.progress.say(f"wave {wave.index}: nudged {svc} ({NUDGE_ANNOTATION}={value})")
     return tuple(services)
 

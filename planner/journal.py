@@ -25,13 +25,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from planner.cluster import Kubectl
-from planner.errors import InputError
+from planner.errors import InputError, PlannerError
 from planner.graph import canonical_json
 from planner.objects import Manifest
 from planner.plan import NUDGE_ANNOTATION, Plan, plan_to_dict
 from planner.units import DELETE, Write
 
 ABSENT = "absent"
+FINGERPRINT_PREFIX = "fp1:"
+FINGERPRINT_PARTS = ("spec", "labels", "annotations")
 JOURNAL_DIR = ".shared-ip-planner"
 JOURNAL_VERSION = 1
 
@@ -47,16 +49,37 @@ VOLATILE_ANNOTATIONS = frozenset(
 
 
 def live_fingerprint(manifest: Manifest | None) -> str:
-    """A hash of what writers choose in a live object ("absent" for None); see the module doc."""
+    """What writers chose in a live object, hashed per part ("absent" for None).
+
+    `fp1:<spec>.<labels>.<annotations>`, 16 hex digits of sha256 each, so that a refusal can
+    say which part changed. Status, server bookkeeping and VOLATILE_ANNOTATIONS are left out.
+    """
     if manifest is None:
         return ABSENT
     meta = manifest.get("metadata") or {}
-    annotations = {
-        k: v for k, v in (meta.get("annotations") or {}).items() if k not in VOLATILE_ANNOTATIONS
-    }
-    chosen = {"labels": meta.get("labels") or {}, "annotations": annotations}
-    chosen["spec"] = manifest.get("spec") or {}
-    return "sha256:" + hashlib.sha256(canonical_json(chosen).encode()).hexdigest()
+    parts = [manifest.get("spec") or {}, meta.get("labels") or {}, _chosen_annotations(meta)]
+    return FINGERPRINT_PREFIX + ".".join(_short_hash(part) for part in parts)
+
+
+def changed_parts(fingerprint: str, expected: str) -> list[str]:
+    """Which of spec, labels, annotations differ between two fingerprints ([] if they match)."""
+    if fingerprint == expected:
+        return []
+    ours, theirs = _parts_of(fingerprint), _parts_of(expected)
+    if ours is None or theirs is None:
+        return ["spec, labels or annotations"]
+    return [name for name, a, b in zip(FINGERPRINT_PARTS, ours, theirs, strict=True) if a != b]
+
+
+def _parts_of(fingerprint: str) -> list[str] | None:
+    if not fingerprint.startswith(FINGERPRINT_PREFIX):
+        return None
+    parts = fingerprint.removeprefix(FINGERPRINT_PREFIX).split(".")
+    return parts if len(parts) == len(FINGERPRINT_PARTS) else None
+
+
+def _short_hash(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:16]
 
 
 def matches_write(live: Manifest | None, write: Write) -> bool:
@@ -117,6 +140,10 @@ def plan_digest(plan: Plan) -> str:
     return hashlib.sha256(canonical_json(plan_to_dict(plan)).encode()).hexdigest()
 
 
+class JournalError(PlannerError):
+    """The journal cannot be read or written (the cluster may be ahead of it: rerun resumes)."""
+
+
 @dataclass(frozen=True)
 class JournalRecord:
     """The waves of one plan (1-based indexes) that are finished."""
@@ -171,13 +198,20 @@ class FileJournal:
 
     def load(self) -> JournalRecord | None:
         """The record in the file, or None when the file does not exist."""
-        if not self.path.exists():
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
             return None
-        return record_from_json(self.path.read_text(encoding="utf-8"), self.location)
+        except OSError as err:
+            raise JournalError(f"cannot read the journal {self.path}: {err.strerror}") from None
+        return record_from_json(text, self.location)
 
     def save(self, record: JournalRecord) -> None:
         """Write the record atomically."""
-        atomic_write(self.path, record.to_json())
+        try:
+            atomic_write(self.path, record.to_json())
+        except OSError as err:
+            raise JournalError(f"cannot write the journal {self.path}: {err.strerror}") from None
 
 
 class ConfigMapJournal:

@@ -221,6 +221,15 @@ def test_a_timeout_the_model_did_not_predict_says_the_cluster_differs(
     assert journal.load() == JournalRecord(plan_digest(two_wave_plan("fixed")), (1,))
 
 
+def test_failed_reads_while_waiting_are_retried(make_fake: MakeFake, journal: FileJournal) -> None:
+    make_fake("fixed", fail_get={"from": 3, "times": 2})  # gets 1-2: preconditions, saved copies
+    progress = RecordingProgress()
+    report = _apply(seed_plan("fixed"), journal, progress)
+    assert report.status == DONE
+    retried = [line for line in progress.lines if "reading the Services failed, will retry" in line]
+    assert len(retried) == 2 and "TLS handshake timeout" in retried[0]
+
+
 def test_expected_ips_match_in_any_order() -> None:
     live = {"status": {"loadBalancer": {"ingress": [{"ip": "b"}, {"ip": "a"}]}}}
     assert at_expected_ips(live, [("x",), ("a", "b")])
@@ -240,7 +249,9 @@ def test_a_plan_whose_objects_changed_is_refused_before_any_write(
     report = _apply(seed_plan(), journal)
     assert report.status == REFUSED
     assert report.lines[0] == "the cluster changed since the plan was made; nothing was written"
-    assert report.lines[1].startswith(f"{TCP}: its spec, labels or annotations changed")
+    assert (
+        report.lines[1] == f"{TCP}: its spec changed since the plan was made; make the plan again"
+    )
     assert fake.arrivals() == [TCP]  # only the other writer's edit
 
 

@@ -108,6 +108,11 @@ def test_get_object_call_for_a_flux_source_fails_when_missing() -> None:
     assert lenient.argv[-1] == "--ignore-not-found"
 
 
+def test_live_state_call_reads_services_pools_and_namespaces_of_every_namespace() -> None:
+    call = _kubectl().get_live_state_call()
+    assert call.argv[2:] == ("get", "svc,ipaddresspools.metallb.io,namespaces", "-A", "-o", "yaml")
+
+
 def test_nudge_is_an_annotate_with_overwrite_and_our_field_manager() -> None:
     call = _kubectl().nudge_call("dns/dns-tcp", NUDGE_ANNOTATION, "v1")
     assert call.argv[2:] == (
@@ -184,6 +189,7 @@ def _real_calls(kubectl: Kubectl) -> dict[str, KubectlCall]:
         "get flux source": kubectl.get_object_call("gitrepository", "f", "app", missing_ok=False),
         "get configmap": kubectl.get_object_call("configmap", "ops", "j", missing_ok=True),
         "nudge": kubectl.nudge_call("dns/dns-tcp", NUDGE_ANNOTATION, "1"),
+        "live state": kubectl.get_live_state_call(),
         "put configmap": kubectl.apply_call(
             [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j"}, "data": {}}],
             server_dry_run=False,

@@ -17,7 +17,9 @@ from planner.journal import (
     ABSENT,
     ConfigMapJournal,
     FileJournal,
+    JournalError,
     JournalRecord,
+    changed_parts,
     default_journal_path,
     differing_fields,
     journal_from_spec,
@@ -205,3 +207,23 @@ def test_configmap_journal_keeps_one_key_per_plan(
     second.save(JournalRecord("b" * 64, (1, 2)))
     assert first.load() == JournalRecord("a" * 64, (1,))
     assert second.load() == JournalRecord("b" * 64, (1, 2))
+
+
+def test_an_unwritable_journal_is_one_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("", encoding="utf-8")
+    journal = FileJournal(blocker / "journal.json")
+    with pytest.raises(JournalError, match="cannot write the journal .*not-a-dir/journal.json"):
+        journal.save(JournalRecord("abc", (1,)))
+
+
+def test_fingerprint_says_which_part_changed() -> None:
+    live = _live_tcp()
+    relabelled = copy.deepcopy(live)
+    relabelled["metadata"]["labels"]["team"] = "dns"
+    relabelled["spec"]["sessionAffinity"] = "ClientIP"
+    before, after = live_fingerprint(live), live_fingerprint(relabelled)
+    assert before.startswith("fp1:")
+    assert changed_parts(after, before) == ["spec", "labels"]
+    assert changed_parts(before, before) == []
+    assert changed_parts(after, "sha256:older-format") == ["spec, labels or annotations"]

@@ -16,7 +16,8 @@ How far the controller gets between calls is the adversary, chosen by `schedule`
 Faults (`faults` in the state): `fail_apply: {service, times}` (a real apply of that Service fails),
 `reject_dry_run: svc` (the server dry-run refuses it), `block: {on, nth, marker}` (the nth call of
 kind `on` — "dry-run", "apply", "get", "annotate" — touches `marker` and hangs, for kill tests),
-`controller_down: true` (writes land, the controller never runs).
+`controller_down: true` (writes land, the controller never runs), `fail_get: {from, times}`
+(from the `from`-th get on, `times` gets fail as an unreachable API server would).
 
 Server-side apply is modelled as far as apply needs it: a field manager's labels and annotations
 that it omits in a later apply are removed; spec maps merge and lists are replaced.
@@ -160,6 +161,7 @@ def _dispatch(
     if verb == "apply" and "--server-side" in flags and flags.get("-f") == "-":
         return _apply(state, cluster, json.loads(stdin), dry_run)
     if verb == "get":
+        _maybe_fail_get(state)
         output = _get(state, cluster, words[1:], flags)
         _steps(state, cluster, after_write=False)
         return output
@@ -179,6 +181,13 @@ def _maybe_block(state: dict[str, Any], kind: str, path: Path) -> None:
         Path(block["marker"]).write_text("blocked\n", encoding="utf-8")
         time.sleep(BLOCK_SECONDS)
         raise FakeError("fake kubectl: blocked call was not killed")
+
+
+def _maybe_fail_get(state: dict[str, Any]) -> None:
+    fail = state["faults"].get("fail_get")
+    if fail and state["counters"]["get"] >= fail["from"] and fail.get("times", 1) > 0:
+        fail["times"] = fail.get("times", 1) - 1
+        raise FakeError("Unable to connect to the server: net/http: TLS handshake timeout")
 
 
 def _apply(state: dict[str, Any], cluster: SimulatedCluster, body: Any, dry_run: bool) -> str:
