@@ -603,7 +603,8 @@ def timeout_explanation(
         f"timed out after {elapsed:.0f}s; the wave's writes stay in place, rerun to keep waiting"
     ]
     for svc in waiting:
-        shown = ", ".join(ingress_ips(live[svc])) if live.get(svc) else ""
+        current = live.get(svc)
+        shown = ", ".join(ingress_ips(current)) if current is not None else ""
         expected = " or ".join(", ".join(o) for o in wave.expected_ips[svc])
         lines.append(f"{svc} shows {shown or '<pending>'}, expected {expected}")
         predicted = [w for w in windows if w.service == svc and w.wave == wave.index]
