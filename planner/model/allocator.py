@@ -166,6 +166,13 @@ class _IntervalSet:
     def _index(self, x: int) -> int:
         return bisect.bisect_right(self.starts, x) - 1
 
+    def __contains__(self, x: int) -> bool:
+        i = self._index(x)
+        return i >= 0 and self.ends[i] >= x
+
+    def __bool__(self) -> bool:
+        return bool(self.starts)
+
     def next_absent(self, x: int) -> int:
         """The smallest value >= x that is not in the set."""
         i = self._index(x)
@@ -242,7 +249,10 @@ class Allocator:
         # Addresses that remember a key, by family; "4-nobuggy" indexes IPv4 addresses without
         # the .0/.255 ones (see _compress) so avoid-buggy pools skip whole runs in one step.
         self._keyed = {4: _IntervalSet(), 6: _IntervalSet(), "4-nobuggy": _IntervalSet()}
-        self._ips_by_key: dict[Key, set[IPAddress]] = {}
+        # For sharing candidates: the addresses remembering each key (sorted, per family), and
+        # those of them with a given port in use (so clashing runs are skipped in one step).
+        self._key_ips: dict[tuple[Key, int], list[int]] = {}
+        self._key_port_ips: dict[tuple[Key, Port, int], _IntervalSet] = {}
         if namespace_labels:
             self._namespace_labels = _with_name_labels(namespace_labels)
         self.set_pools(pools)
@@ -364,7 +374,8 @@ class Allocator:
             "_ports_in_use",
             "_services_on_ip",
             "_keyed",
-            "_ips_by_key",
+            "_key_ips",
+            "_key_port_ips",
         ):
             setattr(twin, name, copy.deepcopy(getattr(self, name)))
         return twin
@@ -393,7 +404,8 @@ class Allocator:
         for ip in alloc.ips:
             ports = self._ports_in_use.get(ip, {})
             for port in alloc.ports:
-                ports.pop(port, None)
+                if ports.pop(port, None) is not None:
+                    self._index_port(ip, port, present=False)
             self._services_on_ip.get(ip, {}).pop(svc_key, None)
             if not self._services_on_ip.get(ip):
                 self._services_on_ip.pop(ip, None)
@@ -469,6 +481,7 @@ class Allocator:
             in_use = self._ports_in_use.setdefault(ip, {})
             for port in alloc.ports:
                 in_use[port] = svc_key
+                self._index_port(ip, port, present=True)
             self._services_on_ip.setdefault(ip, {})[svc_key] = None
 
     def _remember_key(self, ip: IPAddress, key: Key) -> None:
@@ -477,7 +490,9 @@ class Allocator:
         self._keyed[ip.version].add(int(ip))
         if ip.version == 4 and not is_buggy_ip(ip):
             self._keyed["4-nobuggy"].add(_compress(int(ip)))
-        self._ips_by_key.setdefault(key, set()).add(ip)
+        bisect.insort(self._key_ips.setdefault((key, ip.version), []), int(ip))
+        for port in self._ports_in_use.get(ip, {}):
+            self._index_port(ip, port, present=True)
 
     def _forget_key(self, ip: IPAddress) -> None:
         key = self._key_for_ip.pop(ip, None)
@@ -486,10 +501,27 @@ class Allocator:
         self._keyed[ip.version].remove(int(ip))
         if ip.version == 4 and not is_buggy_ip(ip):
             self._keyed["4-nobuggy"].remove(_compress(int(ip)))
-        holders = self._ips_by_key[key]
-        holders.discard(ip)
-        if not holders:
-            del self._ips_by_key[key]
+        for port in self._ports_in_use.get(ip, {}):
+            self._index_port(ip, port, present=False, key=key)
+        same_key = self._key_ips[(key, ip.version)]
+        del same_key[bisect.bisect_left(same_key, int(ip))]
+        if not same_key:
+            del self._key_ips[(key, ip.version)]
+
+    def _index_port(self, ip: IPAddress, port: Port, present: bool, key: Key | None = None) -> None:
+        """Keep _key_port_ips in step with a port appearing on, or leaving, a keyed address."""
+        key = key or self._key_for_ip.get(ip)
+        if key is None:
+            return
+        entry = (key, port, ip.version)
+        if present:
+            self._key_port_ips.setdefault(entry, _IntervalSet()).add(int(ip))
+            return
+        index = self._key_port_ips.get(entry)
+        if index is not None:
+            index.remove(int(ip))
+            if not index:
+                del self._key_port_ips[entry]
 
     # --- allocate -----------------------------------------------------------------------------
 
@@ -915,24 +947,47 @@ class Allocator:
         """getIPFromCIDR: the lowest address of the network that passes checkSharing.
 
         Addresses that remember no key always pass; of those that do, only ones remembering the
-        request's own key, or held by the service itself, can pass; so those are all we test.
+        request's own key with none of its ports in use, or held by the service itself, can.
         """
         low, high = int(network.network_address), int(network.broadcast_address)
-        keyless = self._first_keyless(network.version, low, high, avoid_buggy)
-        candidates = [ip for ip in self._keyed_candidates(request) if low <= int(ip) <= high]
-        for ip in sorted(candidates, key=int):
-            if keyless is not None and int(ip) > keyless:
-                break
-            if ip.version != network.version or (avoid_buggy and is_buggy_ip(ip)):
+        best = self._first_keyless(network.version, low, high, avoid_buggy)
+        limit = high if best is None else best - 1
+        shared = self._first_shareable(network.version, low, limit, avoid_buggy, request)
+        if shared is not None:
+            best, limit = shared, shared - 1
+        own = self._allocated.get(request.svc_key)
+        for ip in own.ips if own else ():
+            address = int(ip)
+            if ip.version != network.version or not low <= address <= limit:
+                continue
+            if avoid_buggy and is_buggy_ip(ip):
                 continue
             if self._sharing_error(request, ip) is None:
-                return ip
-        return None if keyless is None else network.network_address.__class__(keyless)
+                best, limit = address, address - 1
+        return None if best is None else network.network_address.__class__(best)
 
-    def _keyed_candidates(self, request: _Request) -> set[IPAddress]:
-        own = self._allocated.get(request.svc_key)
-        same_key = self._ips_by_key.get(request.key, set()) if request.key.sharing else set()
-        return set(same_key) | set(own.ips if own else ())
+    def _first_shareable(
+        self, version: int, low: int, high: int, avoid_buggy: bool, request: _Request
+    ) -> int | None:
+        """The lowest address in [low, high] remembering the request's key, free of its ports."""
+        if not request.key.sharing:
+            return None
+        same_key = self._key_ips.get((request.key, version), [])
+        clashes = [self._key_port_ips.get((request.key, p, version)) for p in request.ports]
+        in_use = [c for c in clashes if c]
+        candidate = low
+        while True:
+            i = bisect.bisect_left(same_key, candidate)
+            if i == len(same_key) or same_key[i] > high:
+                return None
+            candidate = same_key[i]
+            if avoid_buggy and version == 4 and candidate & 0xFF in (0, 255):
+                candidate += 1
+                continue
+            jump = max((c.next_absent(candidate) for c in in_use if candidate in c), default=None)
+            if jump is None:
+                return candidate
+            candidate = jump
 
     def _first_keyless(self, version: int, low: int, high: int, avoid_buggy: bool) -> int | None:
         """The lowest address in [low, high] that remembers no key (and is not buggy if avoided)."""

@@ -942,3 +942,62 @@ def test_interval_index_agrees_with_a_plain_set(edits: list[tuple[bool, int]], p
     assert all(
         s <= e < n - 1 for s, e, n in zip(index.starts, index.ends, index.starts[1:] + [10**9])
     )
+
+
+def first_fit_by_brute_force(
+    allocator: Allocator, pool: Pool, svc_key: str, ports: list[Port], sharing: str
+) -> list[str | None]:
+    """MetalLB's getIPFromCIDR, literally: every address of every CIDR, in order."""
+    found: list[str | None] = []
+    for network in pool.networks:
+        hit = None
+        for ip in network:
+            if pool.avoid_buggy_ips and ip.version == 4 and int(ip) & 0xFF in (0, 255):
+                continue
+            try:
+                probe = allocator.clone()
+                probe.assign(svc_key, None, [str(ip)], ports, sharing, "")
+            except AllocationError:
+                continue
+            hit = str(ip)
+            break
+        found.append(hit)
+    return found
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 70),
+            st.sampled_from(["", "k", "j"]),
+            st.sampled_from([TCP80, TCP443, DNS_UDP, []]),
+            st.booleans(),
+        ),
+        max_size=40,
+    ),
+    st.sampled_from(["", "k", "j"]),
+    st.sampled_from([TCP80, TCP443, DNS_UDP, []]),
+    st.booleans(),
+)
+def test_indexed_first_fit_matches_a_brute_force_scan(
+    holds: list[tuple[int, str, list[Port], bool]],
+    sharing: str,
+    ports: list[Port],
+    avoid: bool,
+) -> None:
+    pool = Pool("p", ["10.0.0.250/31", "10.0.0.252-10.0.1.10", "1000::/124"], avoid_buggy_ips=avoid)
+    allocator = Allocator([Pool("all", ["10.0.0.0/16", "1000::/120"])])
+    for index, (offset, key, held_ports, release) in enumerate(holds):
+        ip = f"10.0.0.{240 + offset}" if offset < 16 else f"10.0.1.{offset - 16}"
+        try:
+            allocator.assign(f"h{index}", None, [ip], held_ports, key, "")
+        except AllocationError:
+            continue
+        if release and index % 3 == 0:
+            allocator.unassign(f"h{index // 2}")
+    allocator.set_pools([Pool("all", ["10.0.0.0/16", "1000::/120"]), pool])
+    expected = first_fit_by_brute_force(allocator, pool, "new", ports, sharing)
+    request = allocator._request("new", None, "ipv4", ports, sharing, "", None)
+    got = [allocator._first_fit(n, pool.avoid_buggy_ips, request) for n in pool.networks]
+    assert [None if ip is None else str(ip) for ip in got] == expected
