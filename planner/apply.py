@@ -264,7 +264,8 @@ def apply_plan(
     todo = [w for w in plan.waves if w.index not in run.finished]
     if not todo:
         return _report(run, DONE, resumed, ["every wave was finished earlier"], location)
-    problems = precondition_problems(plan, _live_of(run, todo), run.finished, _written(todo))
+    live = _live_of(run, todo)
+    problems = precondition_problems(plan, live, run.finished, _written(todo))
     if problems:
         return _report(run, REFUSED, resumed, _refusal(problems), location)
     summary = plan_summary(plan, run.behavior, run.finished)
@@ -272,7 +273,7 @@ def apply_plan(
         return _report(run, DECLINED, resumed, ["nothing was changed"], location)
     outcomes = list(resumed)
     for wave in todo:
-        outcome = _run_wave(run, wave)
+        outcome = _run_wave(run, wave, live if wave is todo[0] else {})
         outcomes.append(outcome)
         if outcome.status not in (DONE, DRY_RUN):
             return _report(run, outcome.status, tuple(outcomes), [], location)
@@ -296,8 +297,9 @@ def _written(waves: Iterable[PlannedWave]) -> set[str]:
     return {w.service for wave in waves for w in wave.writes}
 
 
-def _live_of(run: _Run, waves: Iterable[PlannedWave]) -> Mapping[str, Manifest | None]:
-    return run.kubectl.get_services(_written(waves))
+def _live_of(run: _Run, waves: Sequence[PlannedWave]) -> Mapping[str, Manifest | None]:
+    """The written Services of `waves`, and those the first of them waits for (one read)."""
+    return run.kubectl.get_services(_written(waves) | set(waves[0].expected_ips))
 
 
 def plan_summary(plan: Plan, behavior: str, finished: set[int]) -> list[str]:
@@ -389,9 +391,13 @@ def _chosen(manifest: Manifest) -> Manifest:
 # --- one wave ----------------------------------------------------------------------------------
 
 
-def _run_wave(run: _Run, wave: PlannedWave) -> WaveOutcome:
+def _run_wave(
+    run: _Run, wave: PlannedWave, just_read: Mapping[str, Manifest | None]
+) -> WaveOutcome:
+    """One wave (module docstring); `just_read` may hold its live Services, read a moment ago."""
     services = {w.service for w in wave.writes}
-    saved = run.kubectl.get_services(services | set(wave.expected_ips))
+    needed = services | set(wave.expected_ips)
+    saved = just_read if needed <= set(just_read) else run.kubectl.get_services(needed)
     if not run.dry_run:
         problems = precondition_problems(run.plan, saved, run.finished, services)
         if problems:

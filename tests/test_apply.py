@@ -222,7 +222,7 @@ def test_a_timeout_the_model_did_not_predict_says_the_cluster_differs(
 
 
 def test_failed_reads_while_waiting_are_retried(make_fake: MakeFake, journal: FileJournal) -> None:
-    make_fake("fixed", fail_get={"from": 3, "times": 2})  # gets 1-2: preconditions, saved copies
+    make_fake("fixed", fail_get={"from": 2, "times": 2})  # get 1: preconditions and saved copies
     progress = RecordingProgress()
     report = _apply(seed_plan("fixed"), journal, progress)
     assert report.status == DONE
