@@ -32,7 +32,7 @@ from planner.model.service import AllocationInputs, allocation_inputs, ingress_i
 from planner.objects import KubeObject, Manifest, svc_key_of
 from planner.sources.desired import MANIFEST_SUFFIXES, Source, load_sources
 from planner.sources.helm import HelmOptions, is_chart_dir
-from planner.sources.kustomize import is_kustomization_dir
+from planner.sources.kustomize import KUSTOMIZATION_FILES, is_kustomization_dir
 from planner.sources.live import LiveState, load_live_kubectl
 from planner.units import APPLY, AutoCandidates, UnitInputs, Write, draft_units
 
@@ -53,6 +53,16 @@ TEMPLATE_DIRS = (
     Path(__file__).resolve().parent.parent / "plugins" / "argocd" / "nudge-hook",
     Path("/usr/local/share/shared-ip-planner/argocd/nudge-hook"),
 )
+
+# How kustomize spells remote bases without a scheme (github.com/org/repo//path?ref=v1, git@...).
+REMOTE_PREFIXES = ("github.com/", "gitlab.com/", "bitbucket.org/", "git@", "git::", "ssh:")
+
+try:  # libyaml's loader and emitter are several times faster and give the same results
+    from yaml import CSafeDumper as _BaseDumper
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover - only without libyaml
+    from yaml import SafeDumper as _BaseDumper  # type: ignore[assignment]
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
@@ -223,6 +233,57 @@ def check_symlinks(root: Path) -> None:
                 )
 
 
+def check_kustomize_references(app_dir: Path, root: Path) -> None:
+    """InputError for a kustomization (the app's, or one it includes) that names a remote
+    resource (rendering must not use the network) or a path outside the repository copy.
+
+    Files a kustomization loads itself (patches, generators) are kept inside its own directory
+    by kustomize's default load restrictor; only `resources`, `bases` and `components` may
+    reach further, so those are followed."""
+    pending, seen = [app_dir.resolve()], set()
+    while pending:
+        directory = pending.pop()
+        if directory in seen or not is_kustomization_dir(directory):
+            continue
+        seen.add(directory)
+        for entry, shown in _kustomize_entries(directory, root):
+            if _is_remote(entry):
+                raise InputError(
+                    f"{shown} names the remote resource `{entry}`; the plugin renders without "
+                    "network access, so vendor it into the repository"
+                )
+            target = (directory / entry).resolve()
+            if not _inside(target, root):
+                raise InputError(f"{shown} names `{entry}`, which lies outside the repository")
+            pending.append(target)
+
+
+def _kustomize_entries(directory: Path, root: Path) -> list[tuple[str, str]]:
+    """(entry, "where it is written") of a kustomization's resources, bases and components."""
+    name = next(n for n in KUSTOMIZATION_FILES if (directory / n).is_file())
+    shown = (directory / name).relative_to(root).as_posix()
+    body = _kustomization_body(directory / name, shown)
+    entries = []
+    for field_name in ("resources", "bases", "components"):
+        for entry in body.get(field_name) or []:
+            if isinstance(entry, str):
+                entries.append((entry, f"{shown} (`{field_name}`)"))
+    return entries
+
+
+def _kustomization_body(path: Path, shown: str) -> Manifest:
+    """A kustomization file as a mapping (it need not carry apiVersion and kind)."""
+    try:
+        body = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise InputError(f"{shown} cannot be read as YAML: {type(err).__name__}") from err
+    return body if isinstance(body, dict) else {}
+
+
+def _is_remote(entry: str) -> bool:
+    return "://" in entry or "?ref=" in entry or entry.startswith(REMOTE_PREFIXES)
+
+
 def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
@@ -232,6 +293,7 @@ def render(source_dir: Path, context: ArgoContext, options: GenerateOptions) -> 
     mode = resolved_mode(source_dir, options.render_mode)
     label = _label(context)
     if mode == "kustomize":
+        check_kustomize_references(source_dir, repository_root(source_dir, context.source_path))
         sources = [Source(source_dir, label, "kustomize")]
     elif mode == "helm":
         sources = [Source(source_dir, label, "helm")]
@@ -656,11 +718,6 @@ def _annotations(body: Manifest) -> dict[str, Any]:
 
 
 # --- output ----------------------------------------------------------------------------------
-
-try:  # the C emitter is several times faster; both give the same text for the same data
-    from yaml import CSafeDumper as _BaseDumper
-except ImportError:  # pragma: no cover - only without libyaml
-    from yaml import SafeDumper as _BaseDumper  # type: ignore[assignment]
 
 
 class _Dumper(_BaseDumper):

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,8 @@ def run_generate(
         "PATH": os.environ.get("PATH", os.defpath) if path is None else path,
         "HOME": str(cwd),
         "PYTHONPATH": str(REPO_ROOT),
+        # Compiled modules kept outside the repository, shared by the runs of this session.
+        "PYTHONPYCACHEPREFIX": str(Path(tempfile.gettempdir()) / "planner-test-argocd-pycache"),
         **env,
     }
     return subprocess.run(
@@ -259,6 +262,48 @@ def test_kustomize_without_kubectl_or_kustomize_on_path_fails_cleanly(tmp_path: 
     empty.mkdir()
     result = run_generate(app, argo_env("dns", "dns", "overlays/local"), path=str(empty))
     assert_failed_cleanly(result, "`kustomize` was not found on PATH")
+
+
+def kustomize_app(tmp_path: Path, resources: list[str]) -> Path:
+    app = tmp_path / "repo" / "apps" / "dns"
+    shutil.copytree(SAMPLES / "seed-dns-local" / "desired", app)
+    (app / "kustomization.yaml").write_text(yaml.safe_dump({"resources": resources}))
+    return app
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "https://github.com/example/base?ref=v1",
+        "github.com/example/base//dns?ref=v1",
+        "git@github.com:example/base.git",
+    ],
+)
+def test_a_remote_kustomize_resource_is_refused_before_any_network_use(
+    tmp_path: Path, entry: str
+) -> None:
+    app = kustomize_app(tmp_path, ["dns.yaml", entry])
+    with pytest.raises(InputError, match="names the remote resource"):
+        generate(app, read_context({"ARGOCD_APP_SOURCE_PATH": "apps/dns"}))
+
+
+def test_a_kustomize_base_outside_the_repository_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "kustomization.yaml").write_text("resources: []\n")
+    app = kustomize_app(tmp_path, ["dns.yaml", "../../../elsewhere"])
+    with pytest.raises(InputError, match="`../../../elsewhere`, which lies outside the repository"):
+        generate(app, read_context({"ARGOCD_APP_SOURCE_PATH": "apps/dns"}))
+
+
+def test_a_remote_resource_in_an_included_base_is_refused(tmp_path: Path) -> None:
+    base = tmp_path / "repo" / "base"
+    base.mkdir(parents=True)
+    (base / "kustomization.yaml").write_text("resources: [https://example.com/x.yaml]\n")
+    app = kustomize_app(tmp_path, ["dns.yaml", "../../base"])
+    with pytest.raises(
+        InputError, match=r"^base/kustomization.yaml \(`resources`\) names the remote"
+    ):
+        generate(app, read_context({"ARGOCD_APP_SOURCE_PATH": "apps/dns"}))
 
 
 @needs_helm
