@@ -223,7 +223,8 @@ class Pool:
     def __post_init__(self) -> None:
         cidrs = (self.cidrs,) if isinstance(self.cidrs, str) else tuple(self.cidrs)
         object.__setattr__(self, "cidrs", tuple(str(c) for c in cidrs))
-        object.__setattr__(self, "namespaces", tuple(self.namespaces))
+        namespaces = (self.namespaces,) if isinstance(self.namespaces, str) else self.namespaces
+        object.__setattr__(self, "namespaces", tuple(namespaces))
         object.__setattr__(self, "service_selectors", _selectors(self.service_selectors))
         object.__setattr__(self, "namespace_selectors", _selectors(self.namespace_selectors))
         if self.has_service_allocation is None:
