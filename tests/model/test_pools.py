@@ -74,6 +74,11 @@ def test_pool_normalises_its_inputs() -> None:
     )
 
 
+def test_single_strings_are_not_split_into_characters() -> None:
+    pool = Pool("p", "10.0.0.0/31", namespaces="team", service_selectors="app=web")
+    assert (pool.namespaces, len(pool.service_selectors)) == (("team",), 1)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "expected"),
     [
@@ -84,11 +89,6 @@ def test_pool_normalises_its_inputs() -> None:
         ({"namespaces": ["a"], "has_service_allocation": False}, False),
     ],
 )
-def test_single_strings_are_not_split_into_characters() -> None:
-    pool = Pool("p", "10.0.0.0/31", namespaces="team", service_selectors="app=web")
-    assert (pool.namespaces, len(pool.service_selectors)) == (("team",), 1)
-
-
 def test_service_allocation_flag(kwargs: dict[str, Any], expected: bool) -> None:
     assert Pool("p", ["10.0.0.0/31"], **kwargs).has_service_allocation is expected
 
