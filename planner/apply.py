@@ -37,6 +37,7 @@ from planner.journal import (
     matches_write,
     plan_digest,
 )
+from planner.model.controller import BEHAVIORS
 from planner.model.service import ingress_ips
 from planner.objects import Manifest
 from planner.pipeline import plan_scenario
@@ -246,6 +247,10 @@ def apply_plan(
     `confirm` gets the plan summary and returns whether to go on (not called for a dry run);
     `timeout` bounds each wave's wait, in seconds.
     """
+    if (behavior or plan.target) not in BEHAVIORS:
+        raise InputError(
+            f"unknown MetalLB behaviour {behavior or plan.target!r}; expected one of {', '.join(BEHAVIORS)}"
+        )
     run = _Run(
         plan,
         kubectl,
@@ -277,9 +282,10 @@ def apply_plan(
         outcomes.append(outcome)
         if outcome.status not in (DONE, DRY_RUN):
             return _report(run, outcome.status, tuple(outcomes), [], location)
-        if not dry_run and journal is not None:
-            run.finished.add(wave.index)
-            journal.save(JournalRecord(run.digest, tuple(sorted(run.finished))))
+        if not dry_run:
+            run.finished.add(wave.index)  # later waves expect this wave's writes (preconditions)
+            if journal is not None:
+                journal.save(JournalRecord(run.digest, tuple(sorted(run.finished))))
     return _report(run, DRY_RUN if dry_run else DONE, tuple(outcomes), [], location)
 
 

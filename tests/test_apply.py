@@ -147,6 +147,15 @@ def test_metallb_014_in_a_lucky_order_is_not_nudged(
     assert fake.arrivals() == [TCP, UDP]
 
 
+@pytest.mark.parametrize("behavior", ["metallb-0.14", "metallb-0.15"])
+def test_stock_behaviours_end_at_the_expected_ips_in_a_random_order(
+    make_fake: MakeFake, journal: FileJournal, behavior: str
+) -> None:
+    fake = make_fake(behavior, schedule="random", seed=1)
+    assert _apply(seed_plan(behavior), journal).status == DONE
+    assert fake.cluster().ips(TCP) == (SHARED_IP,) and fake.cluster().ips(UDP) == (SHARED_IP,)
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_fixed_keeps_everyone_up_in_random_orders(
     make_fake: MakeFake, journal: FileJournal, seed: int
@@ -421,3 +430,10 @@ def test_a_bad_plan_file_is_one_clear_error(tmp_path: Path) -> None:
     bad.write_text("waves: [\n", encoding="utf-8")
     with pytest.raises(InputError, match="plan.yaml: the plan file is not JSON or YAML"):
         read_plan_file(bad)
+
+
+def test_an_unknown_behaviour_is_one_clear_error() -> None:
+    with pytest.raises(
+        InputError, match="unknown MetalLB behaviour 'metallb-0.9'; expected one of"
+    ):
+        apply_plan(seed_plan(), Kubectl(binary="/bin/kubectl"), behavior="metallb-0.9")
