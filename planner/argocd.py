@@ -28,10 +28,13 @@ from planner.annotations import desired_sharing_groups, stamp_group_annotations
 from planner.errors import InputError, PlannerError
 from planner.graph import order_units
 from planner.model.pools import Pool, pools_from_objects
-from planner.model.service import AllocationInputs, allocation_inputs, ingress_ips
-from planner.objects import KubeObject, Manifest, svc_key_of
-from planner.sources.desired import MANIFEST_SUFFIXES, Source, load_sources
+from planner.model.service import AllocationInputs, allocation_inputs
+from planner.objects import KubeObject, Manifest, ObjectKey, svc_key_of
+from planner.planning import build_plan
+from planner.scenario import build_scenario
+from planner.sources.desired import MANIFEST_SUFFIXES, DesiredState, Source, load_sources
 from planner.sources.helm import HelmOptions, is_chart_dir
+from planner.sources.kinds import is_pool_manifest
 from planner.sources.kustomize import KUSTOMIZATION_FILES, is_kustomization_dir
 from planner.sources.live import LiveState, load_live_kubectl
 from planner.units import APPLY, AutoCandidates, UnitInputs, Write, draft_units
@@ -371,22 +374,53 @@ def is_sync_phase(obj: KubeObject) -> bool:
     return hook is None or str(hook).strip() == "Sync"
 
 
-def plan_levels(
-    desired: Mapping[str, Manifest], live: Mapping[str, Manifest], pools: list[Pool]
-) -> dict[str, int]:
-    """svc_key → its 0-based plan wave (releases before claims, requested IPs before
-    auto-assignment), from the desired Services (stamped) and the live ones (empty: none known)."""
+def plan_levels(desired: Mapping[str, Manifest], pools: list[Pool]) -> dict[str, int]:
+    """svc_key → its 0-based plan wave from the desired Services (stamped) alone: every Service
+    is planned as a creation, so the only order visible is requested IPs before auto-assignment
+    (releases need the live state)."""
     data = UnitInputs(
-        live=live,
+        live={},
         desired=desired,
         writes={svc: Write(svc, APPLY, manifest) for svc, manifest in desired.items()},
         pool_of=_pool_of(pools),
-        auto_candidates=_auto_candidates(desired, live, pools),
+        auto_candidates=_auto_candidates(desired, pools),
     )
     ordered = order_units(draft_units(data))
     return {
         svc: i for i, wave in enumerate(ordered.waves) for unit in wave for svc in unit.services
     }
+
+
+@dataclass(frozen=True)
+class LivePlan:
+    """What the plan against live state says: each written Service's 0-based wave (the first
+    wave that writes it) and the Services stock v0.14 may leave pending until nudged."""
+
+    levels: dict[str, int]
+    stuck_014: frozenset[str]
+
+
+def live_plan(
+    objects: list[KubeObject], live: LiveState, behavior: str, namespace: str
+) -> LivePlan:
+    """The full plan (planner.planning) of the rendered objects against the live state."""
+    desired = DesiredState([_namespaced(obj, namespace) for obj in objects])
+    plan = build_plan(build_scenario(desired, live), target=behavior)
+    levels: dict[str, int] = {}
+    stuck: set[str] = set()
+    for wave in plan.waves:
+        for write in wave.writes:
+            levels.setdefault(write.service, wave.index - 1)
+        stuck |= set(wave.nudges.get("metallb-0.14", ()))
+    return LivePlan(levels, frozenset(stuck))
+
+
+def _namespaced(obj: KubeObject, namespace: str) -> KubeObject:
+    """A Service without a namespace as Argo CD applies it: in the destination namespace."""
+    if not obj.is_service or (obj.body.get("metadata") or {}).get("namespace") or not namespace:
+        return obj
+    key = ObjectKey(obj.key.kind, namespace, obj.key.name)
+    return KubeObject(key, _with_namespace(obj.body, namespace), obj.origin, obj.rendered_by)
 
 
 def _pool_of(pools: list[Pool]) -> Callable[[str], str]:
@@ -397,19 +431,15 @@ def _pool_of(pools: list[Pool]) -> Callable[[str], str]:
     return pool_of
 
 
-def _auto_candidates(
-    desired: Mapping[str, Manifest], live: Mapping[str, Manifest], pools: list[Pool]
-) -> AutoCandidates:
-    """IPs an auto-assigned Service could take: IPs others request or hold in the pools it may
-    use, and the first free address of each. Without pools in view, any IP another requests."""
+def _auto_candidates(desired: Mapping[str, Manifest], pools: list[Pool]) -> AutoCandidates:
+    """IPs an auto-assigned Service could take: IPs others request in the pools it may use, and
+    the first free address of each. Without pools in the app, any IP another Service requests."""
     requested = _requested_ips(desired)
-    held = {ip: svc for svc, manifest in live.items() for ip in ingress_ips(manifest)}
 
     def candidates(
         manifest: Manifest, inputs: AllocationInputs, inside: frozenset[str]
     ) -> tuple[frozenset[str], frozenset[str]]:
         taken = {ip for ip, svcs in requested.items() if svcs - inside}
-        taken |= {ip for ip, svc in held.items() if svc not in inside}
         usable = [pool for pool in pools if _may_use(pool, inputs)]
         if not pools:
             return frozenset(taken), frozenset()
@@ -514,32 +544,18 @@ class Nudge:
 
 
 def nudges_needed(
-    desired: Mapping[str, Manifest], live: Mapping[str, Manifest] | None, waves: Mapping[str, int]
+    desired: Mapping[str, Manifest], stuck: frozenset[str] | None, waves: Mapping[str, int]
 ) -> list[Nudge]:
-    """Group transitions that may leave a member stuck: without live state every group (any may
-    be changing key); with it, groups where a member's allocation key changes."""
+    """Group transitions that may leave a member stuck under v0.14. `stuck`: the Services the
+    live plan says may stay pending; None without live state, where any group may be changing
+    its key, so every member of every group may."""
     found = []
     for group in desired_sharing_groups(list(desired.values())):
-        stuck = _may_be_stuck(group.members, desired, live)
-        if stuck:
+        members = group.members if stuck is None else tuple(m for m in group.members if m in stuck)
+        if members:
             wave = waves.get(group.members[0], 0)
-            found.append(Nudge(group.digest, group.members, stuck, wave))
+            found.append(Nudge(group.digest, group.members, members, wave))
     return sorted(found, key=lambda nudge: (nudge.wave, nudge.digest))
-
-
-def _may_be_stuck(
-    members: tuple[str, ...], desired: Mapping[str, Manifest], live: Mapping[str, Manifest] | None
-) -> tuple[str, ...]:
-    if live is None:
-        return members
-    holding = [m for m in members if m in live and ingress_ips(live[m])]
-    changing = [
-        m
-        for m in holding
-        if allocation_inputs(live[m]).allocation_key
-        != allocation_inputs(desired[m], live[m]).allocation_key
-    ]
-    return tuple(holding) if changing else ()
 
 
 def nudge_objects(
@@ -643,14 +659,19 @@ def manifests_for(
 ) -> list[Manifest]:
     """The output documents, sorted: objects as rendered, Services stamped and waved, hooks."""
     desired = _stamped_services(objects, context.app_namespace)
-    pools = _pools(objects, live)
-    levels = plan_levels(desired, live.services if live else {}, pools)
+    stuck: frozenset[str] | None = None
+    if live is None:
+        pools = pools_from_objects(o.body for o in objects if is_pool_manifest(o.body))
+        levels = plan_levels(desired, pools)
+    else:
+        planned = live_plan(objects, live, options.target_behavior, context.app_namespace)
+        levels, stuck = planned.levels, planned.stuck_014
     waves = place_waves(objects, levels)
     groups = desired_sharing_groups(list(desired.values()))
     check_group_waves(((g.group_id, g.members) for g in groups), waves)
     output = [_output_body(obj, desired, waves, context.app_namespace) for obj in objects]
     if options.target_behavior == "metallb-0.14":
-        nudges = nudges_needed(desired, live.services if live else None, waves)
+        nudges = nudges_needed(desired, stuck, waves)
         output += nudge_objects(nudges, context.app_namespace, options.image, _ns_waves(objects))
     return sorted(output, key=_sort_key)
 
@@ -669,15 +690,6 @@ def _with_namespace(body: Manifest, app_namespace: str) -> Manifest:
     if metadata.get("namespace") or not app_namespace:
         return body
     return {**body, "metadata": {**metadata, "namespace": app_namespace}}
-
-
-def _pools(objects: list[KubeObject], live: LiveState | None) -> list[Pool]:
-    """The pools in view: the app's own, and the cluster's for names the app does not define."""
-    mine = [o.body for o in objects if o.body.get("kind") in ("IPAddressPool", "AddressPool")]
-    names = {(m.get("metadata") or {}).get("name") for m in mine}
-    theirs = [m for m in (live.pools if live else []) if m.get("kind") != "ConfigMap"]
-    theirs = [m for m in theirs if (m.get("metadata") or {}).get("name") not in names]
-    return pools_from_objects([*mine, *theirs])
 
 
 def _ns_waves(objects: list[KubeObject]) -> dict[str, int]:
