@@ -31,7 +31,8 @@ from planner.apply import (
 from planner.cluster import Kubectl
 from planner.errors import InputError
 from planner.journal import FileJournal, JournalRecord, live_fingerprint, plan_digest
-from planner.plan import Plan, PlannedWave, plan_to_dict
+from planner.plan import Plan, PlannedUnit, PlannedWave, plan_to_dict
+from planner.units import DELETE, Write
 from tests.fakes.fake_cluster import FakeCluster, write_state
 from tests.fakes.plans import (
     SHARED_IP,
@@ -187,6 +188,29 @@ def test_a_failed_write_rolls_the_wave_back(
         assert live_fingerprint(cluster.store[svc]) == plan.preconditions[svc]
         assert cluster.ips(svc) == (SHARED_IP,)
     assert journal.load() is None
+
+
+def _delete_then_apply_plan() -> Plan:
+    """One wave: delete dns-udp, then move dns-tcp (whose write the test makes fail)."""
+    plan = seed_plan()
+    tcp = next(w for w in plan.waves[0].writes if w.service == TCP)
+    unit = PlannedUnit("u", "service", (UDP, TCP), (UDP, TCP), (Write(UDP, DELETE, None), tcp))
+    wave = PlannedWave(1, (unit,), {})
+    return Plan(plan.strategy, (wave,), plan.predictions, plan.preconditions)
+
+
+def test_a_rolled_back_deletion_is_recreated_as_it_was(
+    make_fake: MakeFake, journal: FileJournal
+) -> None:
+    fake = make_fake("metallb-0.15", fail_apply={"service": TCP})
+    plan = _delete_then_apply_plan()
+    report = _apply(plan, journal)
+    assert report.status == ROLLED_BACK
+    assert (report.waves[0].written, report.waves[0].restored) == ((UDP,), (UDP,))
+    assert fake.arrivals() == [UDP, UDP]  # deleted, then re-created from the saved copy
+    live = fake.cluster().store
+    assert live_fingerprint(live[UDP]) == plan.preconditions[UDP]
+    assert live_fingerprint(live[TCP]) == plan.preconditions[TCP]
 
 
 def test_a_wave_the_server_dry_run_refuses_is_not_written_at_all(
