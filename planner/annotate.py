@@ -126,9 +126,7 @@ def plan_file_changes(paths: Sequence[Path]) -> tuple[list[FileChange], list[Ski
             loaded.append(result)
     services = [service for file in loaded for service in file.services]
     check_unique(services)
-    for service in services:
-        _check_inputs(service)
-    wanted = group_annotations([service.body for service in services])
+    wanted = _wanted_annotations(services)
     changes = [_change_of(file, wanted) for file in loaded if file.services]
     return [c for c in changes if c.after != c.before], skipped, len(services)
 
@@ -213,15 +211,21 @@ def _load(source: Source) -> _LoadedFile | Skipped:
     return _LoadedFile(source.path, raw, services)
 
 
-def _check_inputs(service: KubeObject) -> None:
-    """Bad Service fields (annotations, IPs, ports) as one error naming file, document and line."""
-    annotations = (service.body.get("metadata") or {}).get("annotations")
-    if annotations is not None and not isinstance(annotations, dict):
-        raise InputError("`metadata.annotations` must be a mapping", service.origin)
+def _wanted_annotations(services: list[KubeObject]) -> dict[str, dict[str, str]]:
+    """The group annotations of every Service; a bad field is reported with its origin."""
+    for service in services:
+        annotations = (service.body.get("metadata") or {}).get("annotations")
+        if annotations is not None and not isinstance(annotations, dict):
+            raise InputError("`metadata.annotations` must be a mapping", service.origin)
     try:
-        allocation_inputs(service.body)
-    except ServiceInputError as err:
-        raise err.with_origin(service.origin) from None
+        return group_annotations([service.body for service in services])
+    except ServiceInputError:
+        for service in services:  # only on failure: find which Service it was
+            try:
+                allocation_inputs(service.body)
+            except ServiceInputError as err:
+                raise err.with_origin(service.origin) from None
+        raise
 
 
 # --- computing the edits -------------------------------------------------------------------------
@@ -238,14 +242,24 @@ def _change_of(file: _LoadedFile, wanted: dict[str, dict[str, str]]) -> FileChan
 
 def _edited_text(text: str, services: list[KubeObject], wanted: dict[str, dict[str, str]]) -> str:
     """`text` with the edits that give each of `services` (all from this text) its annotations."""
-    roots = _compose(text, services[0].origin if services else None)
+    stale = [s for s in services if not _carries(s.body, wanted.get(s.key.svc_key, {}))]
+    if not stale:
+        return text  # the common case in CI: no need to locate anything
+    roots = _compose(text, stale[0].origin)
     edits: list[_Edit] = []
-    for service in services:
+    for service in stale:
         origin = service.origin or Origin("<text>")
         node = _service_node(roots, origin)
         editor = _ServiceEditor(text, node, origin)
         edits.extend(editor.edits(wanted.get(service.key.svc_key, {})))
     return _apply(text, edits)
+
+
+def _carries(manifest: dict[str, Any], desired: dict[str, str]) -> bool:
+    """Whether the parsed manifest already holds exactly `desired` of the planner's annotations."""
+    annotations = (manifest.get("metadata") or {}).get("annotations") or {}
+    ours = {key: annotations[key] for key in GROUP_ANNOTATION_KEYS if key in annotations}
+    return ours == desired
 
 
 def _compose(text: str, origin: Origin | None) -> list[Node]:
