@@ -198,3 +198,19 @@ def test_more_than_one_plan_file_is_one_clear_error(
     assert capsys.readouterr().err == (
         "planner: error: give one PLAN_FILE, or DESIRED... with --live-kubectl\n"
     )
+
+
+def test_a_configmap_journal_records_the_finished_waves_in_the_cluster(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = _fake(tmp_path)
+    for name, value in fake.env().items():
+        monkeypatch.setenv(name, value)
+    plan = seed_plan()
+    plan_file = _plan_file(tmp_path, plan)
+    assert main(["apply", str(plan_file), "--yes", "--journal", "configmap:ops/planner"]) == 0
+    key = journal_name(plan_digest(plan))
+    assert f"journal: configmap ops/planner key {key}" in capsys.readouterr().out
+    configmap = fake.state()["objects"]["configmap/ops/planner"]
+    assert json.loads(configmap["data"][key])["finished_waves"] == [1]
+    assert not (tmp_path / ".shared-ip-planner").exists()
