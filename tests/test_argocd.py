@@ -584,6 +584,31 @@ def test_group_members_in_different_user_waves_are_an_error(tmp_path: Path) -> N
         generate(tmp_path, read_context({}))
 
 
+def test_a_service_without_namespace_is_grouped_in_the_destination_namespace(
+    tmp_path: Path,
+) -> None:
+    docs = list(
+        yaml.safe_load_all((SAMPLES / "seed-dns-local" / "desired" / "dns.yaml").read_text())
+    )
+    for doc in docs:
+        del doc["metadata"]["namespace"]
+    (tmp_path / "dns.yaml").write_text(yaml.safe_dump_all(docs))
+    out = list(
+        yaml.safe_load_all(generate(tmp_path, read_context({"ARGOCD_APP_NAMESPACE": "edge"})))
+    )
+    for doc in out:
+        assert "namespace" not in doc["metadata"]
+        assert (
+            annotations(doc)["shared-ip-planner.dev/group-members"] == "edge/dns-tcp,edge/dns-udp"
+        )
+
+
+def test_hooks_of_other_phases_take_no_part_in_the_waves() -> None:
+    objects = [obj("Service", "a"), obj("Service", "b"), obj("Job", "migrate", "1")]
+    objects[2].body["metadata"]["annotations"]["argocd.argoproj.io/hook"] = "PreSync"
+    assert place_waves(objects, {"ns/a": 0, "ns/b": 1}) == {"ns/a": 0, "ns/b": 1}
+
+
 # Values a YAML emitter has to quote or escape to keep them what they are.
 _scalars = st.one_of(
     st.text(max_size=20),
