@@ -400,11 +400,10 @@ class LivePlan:
     stuck_014: frozenset[str]
 
 
-def live_plan(
-    objects: list[KubeObject], live: LiveState, behavior: str, namespace: str
-) -> LivePlan:
-    """The full plan (planner.planning) of the rendered objects against the live state."""
-    desired = DesiredState([_namespaced(obj, namespace) for obj in objects])
+def live_plan(placed: list[KubeObject], live: LiveState, behavior: str) -> LivePlan:
+    """The full plan (planner.planning) of the rendered objects (Services in the namespaces
+    Argo CD applies them to) against the live state."""
+    desired = DesiredState(placed)
     plan = build_plan(build_scenario(desired, live), target=behavior)
     levels: dict[str, int] = {}
     stuck: set[str] = set()
@@ -658,30 +657,28 @@ def manifests_for(
     live: LiveState | None,
 ) -> list[Manifest]:
     """The output documents, sorted: objects as rendered, Services stamped and waved, hooks."""
-    desired = _stamped_services(objects, context.app_namespace)
+    placed = [_namespaced(obj, context.app_namespace) for obj in objects]
+    desired = _stamped_services(placed)
     stuck: frozenset[str] | None = None
     if live is None:
         pools = pools_from_objects(o.body for o in objects if is_pool_manifest(o.body))
         levels = plan_levels(desired, pools)
     else:
-        planned = live_plan(objects, live, options.target_behavior, context.app_namespace)
+        planned = live_plan(placed, live, options.target_behavior)
         levels, stuck = planned.levels, planned.stuck_014
-    waves = place_waves(objects, levels)
+    waves = place_waves(placed, levels)
     groups = desired_sharing_groups(list(desired.values()))
     check_group_waves(((g.group_id, g.members) for g in groups), waves)
-    output = [_output_body(obj, desired, waves, context.app_namespace) for obj in objects]
+    output = [_output_body(obj, where, desired, waves) for obj, where in zip(objects, placed)]
     if options.target_behavior == "metallb-0.14":
         nudges = nudges_needed(desired, stuck, waves)
         output += nudge_objects(nudges, context.app_namespace, options.image, _ns_waves(objects))
     return sorted(output, key=_sort_key)
 
 
-def _stamped_services(objects: list[KubeObject], app_namespace: str) -> dict[str, Manifest]:
-    """svc_key → the Service with the group annotations, namespaces as Argo CD will apply them
-    (a Service without one lands in the destination namespace)."""
-    services = [
-        _with_namespace(o.body, app_namespace) for o in objects if o.is_service and is_sync_phase(o)
-    ]
+def _stamped_services(placed: list[KubeObject]) -> dict[str, Manifest]:
+    """svc_key → the Service with the group annotations (namespaces as Argo CD applies them)."""
+    services = [o.body for o in placed if o.is_service and is_sync_phase(o)]
     return {svc_key_of(m): m for m in stamp_group_annotations(services)}
 
 
@@ -697,16 +694,17 @@ def _ns_waves(objects: list[KubeObject]) -> dict[str, int]:
 
 
 def _output_body(
-    obj: KubeObject, desired: Mapping[str, Manifest], waves: Mapping[str, int], app_namespace: str
+    obj: KubeObject, placed: KubeObject, desired: Mapping[str, Manifest], waves: Mapping[str, int]
 ) -> Manifest:
-    """A Service as stamped (its wave set when it moved); any other object exactly as rendered."""
+    """A Service as stamped (its wave set when it moved; still without a namespace when it was
+    written without one); any other object exactly as rendered."""
     if not (obj.is_service and is_sync_phase(obj)):
         return obj.body
-    svc = svc_key_of(_with_namespace(obj.body, app_namespace))
+    svc = placed.key.svc_key
     body = copy.deepcopy(desired[svc])
     if not (obj.body.get("metadata") or {}).get("namespace"):
         body["metadata"] = {k: v for k, v in body["metadata"].items() if k != "namespace"}
-    if waves.get(svc, 0) != user_wave(obj):
+    if waves[svc] != user_wave(obj):
         body["metadata"]["annotations"] = {
             **(body["metadata"].get("annotations") or {}),
             SYNC_WAVE: str(waves[svc]),

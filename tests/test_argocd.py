@@ -592,12 +592,14 @@ def test_a_service_without_namespace_is_grouped_in_the_destination_namespace(
     )
     for doc in docs:
         del doc["metadata"]["namespace"]
+        doc["metadata"]["annotations"][SYNC_WAVE] = "3"
     (tmp_path / "dns.yaml").write_text(yaml.safe_dump_all(docs))
     out = list(
         yaml.safe_load_all(generate(tmp_path, read_context({"ARGOCD_APP_NAMESPACE": "edge"})))
     )
     for doc in out:
         assert "namespace" not in doc["metadata"]
+        assert annotations(doc)[SYNC_WAVE] == "3"
         assert (
             annotations(doc)["shared-ip-planner.dev/group-members"] == "edge/dns-tcp,edge/dns-udp"
         )
