@@ -264,7 +264,7 @@ def apply_plan(
     record = journal.load() if journal is not None else None
     if record is not None and record.plan_digest == run.digest:
         run.finished = set(record.finished_waves)
-    location = journal.location if journal is not None else ""
+    location = journal.location if journal is not None and not dry_run else ""
     resumed = tuple(WaveOutcome(i, "resumed") for i in sorted(run.finished))
     todo = [w for w in plan.waves if w.index not in run.finished]
     if not todo:
