@@ -193,8 +193,16 @@ def _rendered_by(directory: Path) -> str | None:
 def _render_marker(directory: Path) -> str | None:
     for marker, tool in RENDER_MARKERS.items():
         if (directory / marker).is_file():
-            return f"rendered by {tool} ({directory / marker}); {RENDERED_HINT}"
+            return f"rendered by {tool} ({_shown(directory / marker)}); {RENDERED_HINT}"
     return None
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the working directory when it is below it (messages stay short)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _load(source: Source) -> _LoadedFile | Skipped:

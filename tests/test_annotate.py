@@ -9,6 +9,7 @@ tests/test_annotate.py`, then review the diff of the golden files.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import random
 import re
@@ -23,7 +24,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from planner.annotate import annotate_paths, annotate_text, plan_file_changes, write_atomically
-from planner.annotations import GROUP_ANNOTATION_KEYS, group_annotations
+from planner.annotations import GROUP_ANNOTATION_KEYS, group_annotations, stamp_group_annotations
 from planner.cli import main
 from planner.errors import InputError
 from planner.sources.documents import parse_yaml
@@ -410,3 +411,37 @@ def test_any_style_gets_exactly_the_wanted_annotations_and_nothing_else(
     assert annotate_text(after, wanted) == after
     if "\r\n" in text:
         assert after.count("\n") == after.count("\r\n")
+
+
+# --- other inputs ----------------------------------------------------------------------------------
+
+
+def test_json_manifests_are_annotated_as_json(tmp_path: Path) -> None:
+    manifests = list(yaml.safe_load_all(_read(SEED / "dns.yaml")))
+    for index, manifest in enumerate(manifests):
+        (tmp_path / f"{index}.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    result = annotate_paths([tmp_path])
+    assert sorted(p.name for p in result.changed) == ["0.json", "1.json"]
+    stamped = [json.loads((tmp_path / f"{i}.json").read_text()) for i in range(2)]
+    assert stamped == stamp_group_annotations(manifests)
+    assert annotate_paths([tmp_path]).changed == ()
+
+
+def test_an_aliased_annotations_mapping_is_refused(tmp_path: Path) -> None:
+    listed = _read(GOLDEN / "list-document" / "input.yaml")
+    block = "    annotations:\n      metallb.io/allow-shared-ip: syslog\n"
+    assert listed.count(block) == 2
+    first, second = listed.split(block)[0], listed.split(block)[1:]
+    anchored = (
+        first + block.replace(":\n", ": &shared\n", 1) + second[0] + "    annotations: *shared\n"
+    )
+    (tmp_path / "list.yaml").write_text(anchored + second[1])
+    with pytest.raises(InputError, match="annotations is a YAML alias"):
+        plan_file_changes([tmp_path])
+
+
+def test_annotations_that_are_not_a_mapping_are_refused(tmp_path: Path) -> None:
+    text = _read(SEED / "dns.yaml").replace("  labels:\n", "  annotations: [a]\n  labels:\n", 1)
+    (tmp_path / "dns.yaml").write_text(text.replace("  annotations:\n", "  x:\n", 1))
+    with pytest.raises(InputError, match="dns.yaml: document 1.*must be a mapping"):
+        plan_file_changes([tmp_path])
