@@ -277,3 +277,49 @@ def test_worked_example_in_the_docs_matches_the_code() -> None:
     (group,) = desired_sharing_groups(manifests)
     assert lines.pop("P").encode("ascii") == canonical_inputs(group.inputs)
     assert lines == group.annotations()
+
+
+@st.composite
+def _random_services(draw: st.DrawFn) -> list[dict]:
+    count = draw(st.integers(min_value=0, max_value=10))
+    result = []
+    for i in range(count):
+        ips = draw(st.sampled_from(["", "10.0.0.1", "10.0.0.2", "fd00::1", "10.0.0.1,fd00::1"]))
+        result.append(
+            service(
+                f"s{i}",
+                key=draw(st.sampled_from(["", "a", "b"])),
+                ips=ips,
+                pool=draw(st.sampled_from(["", "lan"])),
+                port=i,
+                kind=draw(st.sampled_from(["LoadBalancer", "LoadBalancer", "ClusterIP"])),
+            )
+        )
+    return result
+
+
+@settings(max_examples=80, deadline=None)
+@given(_random_services())
+def test_groups_are_consistent_partitions(services: list[dict]) -> None:
+    result = group_annotations(services)
+    inputs = {i.svc_key: i for i in map(allocation_inputs, services)}
+    for key, stamped in result.items():
+        members = stamped[GROUP_MEMBERS_ANNOTATION].split(",")
+        assert key in members and len(members) >= 2 and members == sorted(members)
+        assert all(result[m] == stamped for m in members)
+        assert {inputs[m].sharing_key for m in members} == {inputs[key].sharing_key}
+        assert all(inputs[m].is_load_balancer for m in members)
+    candidates = [i for i in inputs.values() if i.is_load_balancer and i.sharing_key]
+    for x in candidates:
+        for y in candidates:
+            same_key = x.svc_key != y.svc_key and x.sharing_key == y.sharing_key
+            overlap = set(x.requested_ips) & set(y.requested_ips)
+            same_pool = not x.requested_ips and not y.requested_ips
+            if same_key and (overlap or (same_pool and x.requested_pool == y.requested_pool)):
+                assert result[x.svc_key] == result[y.svc_key]
+    ungrouped = {i.svc_key for i in inputs.values()} - set(result)
+    assert all(
+        key not in stamped[GROUP_MEMBERS_ANNOTATION].split(",")
+        for key in ungrouped
+        for stamped in result.values()
+    )
