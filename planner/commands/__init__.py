@@ -8,6 +8,7 @@ from planner.commands.annotate import annotate
 from planner.commands.apply import apply
 from planner.commands.argocd import argocd
 from planner.commands.diff import diff
+from planner.commands.flux import flux
 from planner.commands.plan import graph, plan, verify
 
-COMMANDS: list[click.Command] = [annotate, apply, argocd, diff, graph, plan, verify]
+COMMANDS: list[click.Command] = [annotate, apply, argocd, diff, flux, graph, plan, verify]
