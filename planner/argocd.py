@@ -149,7 +149,7 @@ def _param_variable(name: str) -> str:
 
 
 def _param_array(environ: Mapping[str, str], prefix: str) -> tuple[str, ...]:
-    values = []
+    values: list[str] = []
     while f"{prefix}_{len(values)}" in environ:
         values.append(environ[f"{prefix}_{len(values)}"])
     return tuple(values)
@@ -470,7 +470,7 @@ def _first_free(pool: Pool, taken: set[str]) -> list[str]:
         for count, address in enumerate(network):
             if count > len(taken) + 2:
                 break
-            if pool.contains(address) and str(address) not in taken:
+            if pool.owns_address(network.version, int(address)) and str(address) not in taken:
                 return [str(address)]
     return []
 

@@ -254,7 +254,6 @@ def test_kustomize_overlay_through_real_kubectl(tmp_path: Path) -> None:
     ]
 
 
-@needs_kubectl
 def test_kustomize_without_kubectl_or_kustomize_on_path_fails_cleanly(tmp_path: Path) -> None:
     shutil.copytree(SAMPLES / "kustomize-overlay", tmp_path / "repo")
     app = tmp_path / "repo" / "overlays" / "local"
