@@ -2,9 +2,10 @@
 
 Generates a 1,000-object kustomize app (500 LoadBalancer Services in 250 sharing groups of two on
 requested addresses, 250 ConfigMaps, 250 Deployments, behind a kustomization with a label and a
-namespace), then times both commands side by side, alternating, and prints the medians and the
-ratio (target: <= 1.3x), and the generator's own time on the same objects as plain YAML. The generator runs as the CMP sidecar runs it: cwd at the source path,
-Argo CD's variables set, stdin closed.
+namespace), then times both commands side by side, alternating, and prints the medians, the
+ratio (target: <= 1.3x), and the generator's own time on the same objects as plain YAML. The
+generator runs as the CMP sidecar runs it: cwd at the source path, Argo CD's variables set,
+stdin closed.
 
     python bench/argocd_generate.py [--repetitions 5] [--services 500]
 
