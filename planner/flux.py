@@ -62,7 +62,7 @@ UNRENDERED_FIELDS = (
     "postBuild",
 )
 
-NOTHING_TO_DO = "nothing-to-do"
+NOTHING_TO_DO = "nothing to do"
 APPLIED = "applied"
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from planner.annotations import GROUP_ANNOTATION_KEYS
 from planner.cluster import Kubectl
 from planner.errors import InputError, PlannerError
 from planner.graph import canonical_json
@@ -86,7 +87,8 @@ def matches_write(live: Manifest | None, write: Write) -> bool:
     """The live object already shows this write: deleted, or every field the write sets is live.
 
     A subset check, because the API server adds defaults (clusterIP, nodePorts, ...) that the
-    plan's manifest does not carry.
+    plan's manifest does not carry; except for the group-wide annotations, which are ours: a
+    write that leaves one out removes it (server-side apply), so a live one it lacks is not shown.
     """
     if write.op == DELETE or write.manifest is None:
         return live is None
@@ -97,6 +99,7 @@ def matches_write(live: Manifest | None, write: Write) -> bool:
         _contained(meta.get("labels") or {}, live_meta.get("labels") or {})
         and _contained(_chosen_annotations(meta), _chosen_annotations(live_meta))
         and _contained(write.manifest.get("spec") or {}, live.get("spec") or {})
+        and _group_annotations(meta) == _group_annotations(live_meta)
     )
 
 
@@ -114,6 +117,11 @@ def differing_fields(wanted: Manifest, live: Manifest | None, prefix: str = "") 
         elif not _contained(wanted[key], live.get(key)):
             paths.append(path)
     return paths
+
+
+def _group_annotations(meta: Mapping[str, Any]) -> dict[str, Any]:
+    annotations = meta.get("annotations") or {}
+    return {k: v for k, v in annotations.items() if k in GROUP_ANNOTATION_KEYS}
 
 
 def _chosen_annotations(meta: Mapping[str, Any]) -> dict[str, Any]:
