@@ -102,20 +102,38 @@ class _LoadedFile:
     services: tuple[KubeObject, ...]
 
 
+@dataclass(frozen=True)
+class _Found:
+    stale: list[_LoadedFile]  # files holding a Service without its wanted annotations
+    skipped: list[Skipped]
+    wanted: dict[str, dict[str, str]]
+    services: int
+
+
 def annotate_paths(paths: Sequence[Path], check: bool = False) -> AnnotateResult:
     """Annotate every plain manifest file under `paths` in place (with check=True, write nothing).
 
-    All edits are computed before the first write; each file is replaced atomically.
+    All edits are computed before the first write; each file is replaced atomically. `check`
+    decides from the parsed manifests alone (a file changes exactly when one of its Services
+    lacks its wanted annotations), so it never needs to locate anything.
     """
-    changes, skipped, services = plan_file_changes(paths)
+    found = _find_stale(paths)
     if not check:
+        changes = [_change_of(file, found.wanted) for file in found.stale]
         for change in changes:
             write_atomically(change.path, change.after)
-    return AnnotateResult(tuple(c.path for c in changes), tuple(skipped), services)
+    stale = tuple(file.path for file in found.stale)
+    return AnnotateResult(stale, tuple(found.skipped), found.services)
 
 
 def plan_file_changes(paths: Sequence[Path]) -> tuple[list[FileChange], list[Skipped], int]:
     """The file changes annotation needs, the skipped paths and the number of Services seen."""
+    found = _find_stale(paths)
+    changes = [_change_of(file, found.wanted) for file in found.stale]
+    return changes, found.skipped, found.services
+
+
+def _find_stale(paths: Sequence[Path]) -> _Found:
     sources, skipped = collect_sources(paths)
     loaded: list[_LoadedFile] = []
     for source in sources:
@@ -127,8 +145,8 @@ def plan_file_changes(paths: Sequence[Path]) -> tuple[list[FileChange], list[Ski
     services = [service for file in loaded for service in file.services]
     check_unique(services)
     wanted = _wanted_annotations(services)
-    changes = [_change_of(file, wanted) for file in loaded if file.services]
-    return [c for c in changes if c.after != c.before], skipped, len(services)
+    stale = [file for file in loaded if _stale_services(list(file.services), wanted)]
+    return _Found(stale, skipped, wanted, len(services))
 
 
 def annotate_text(text: str, wanted: dict[str, dict[str, str]], name: str = "<text>") -> str:
@@ -250,7 +268,7 @@ def _change_of(file: _LoadedFile, wanted: dict[str, dict[str, str]]) -> FileChan
 
 def _edited_text(text: str, services: list[KubeObject], wanted: dict[str, dict[str, str]]) -> str:
     """`text` with the edits that give each of `services` (all from this text) its annotations."""
-    stale = [s for s in services if not _carries(s.body, wanted.get(s.key.svc_key, {}))]
+    stale = _stale_services(services, wanted)
     if not stale:
         return text  # the common case in CI: no need to locate anything
     roots = _compose(text, stale[0].origin)
@@ -261,6 +279,12 @@ def _edited_text(text: str, services: list[KubeObject], wanted: dict[str, dict[s
         editor = _ServiceEditor(text, node, origin)
         edits.extend(editor.edits(wanted.get(service.key.svc_key, {})))
     return _apply(text, edits)
+
+
+def _stale_services(
+    services: list[KubeObject], wanted: dict[str, dict[str, str]]
+) -> list[KubeObject]:
+    return [s for s in services if not _carries(s.body, wanted.get(s.key.svc_key, {}))]
 
 
 def _carries(manifest: dict[str, Any], desired: dict[str, str]) -> bool:
