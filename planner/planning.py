@@ -311,7 +311,7 @@ def _simulated(
             PlannedWave(
                 index=index,
                 units=tuple(units),
-                expected_ips=_expected(writes, outcomes["fixed"]),
+                expected_ips=_expected(writes, _members(units), outcomes["fixed"]),
                 nudges={b: o.stuck for b, o in outcomes.items() if o.stuck and b == "metallb-0.14"},
             )
         )
@@ -458,15 +458,23 @@ def _windows(outcome: WaveOutcome, wave: int, deleted_here: set[str]) -> list[Pe
     return found
 
 
-def _expected(writes: Sequence[Write], fixed: WaveOutcome) -> dict[str, ExpectedIPs]:
-    """Every written Service's possible IPs after the wave under the fixed allocator."""
+def _expected(
+    writes: Sequence[Write], members: Sequence[str], fixed: WaveOutcome
+) -> dict[str, ExpectedIPs]:
+    """The possible IPs after the wave under the fixed allocator of every written Service and of
+    every other member of the groups the wave moves (a member that stays is stated too)."""
+    deleted = {w.service for w in writes if w.op == DELETE}
     expected: dict[str, ExpectedIPs] = {}
-    for write in writes:
-        if write.op == DELETE or write.service not in fixed.end:
+    for svc in sorted({w.service for w in writes} | set(members)):
+        if svc in deleted or svc not in fixed.end:
             continue
-        options = fixed.ips.get(write.service) or {ingress_ips(fixed.end[write.service])}
-        expected[write.service] = tuple(sorted(options))
-    return dict(sorted(expected.items()))
+        options = fixed.ips.get(svc) or {ingress_ips(fixed.end[svc])}
+        expected[svc] = tuple(sorted(options))
+    return expected
+
+
+def _members(units: Sequence[PlannedUnit]) -> list[str]:
+    return [svc for unit in units for svc in unit.members]
 
 
 def plan_content_digest(plan: Plan) -> str:

@@ -151,7 +151,7 @@ def _claims(plan: Plan, wave: PlannedWave, behavior: str, result: _WaveRuns) -> 
         )
     if behavior == "fixed":
         claims.append(
-            claim("every written Service ends at its expected IPs", _off_target(result, wave))
+            claim("every Service of the wave ends at its expected IPs", _off_target(result, wave))
         )
     else:
         claims.append(claim("every written Service ends with an IP", _without_ip(result)))
@@ -189,11 +189,11 @@ def _without_ip(result: _WaveRuns) -> str:
 
 
 def _off_target(result: _WaveRuns, wave: PlannedWave) -> str:
-    for run, written in result.runs:
-        for svc in written:
-            options = wave.expected_ips.get(svc)
-            if options is None or svc not in run.cluster.store:
-                continue
+    """A counterexample where a Service of the wave's expected IPs ends elsewhere, or ""."""
+    for run, _ in result.runs:
+        for svc, options in sorted(wave.expected_ips.items()):
+            if svc not in run.cluster.store:
+                continue  # another component's Service
             if tuple(run.cluster.ips(svc)) not in {tuple(o) for o in options}:
                 return _counterexample(
                     run,
