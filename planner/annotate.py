@@ -95,6 +95,10 @@ class _Edit:
     text: str
 
 
+_MappingEntry = tuple[Node, MappingNode]  # a key and the mapping it holds
+_Line = tuple[int, str, str | None]  # column, key, value (None: the key opens a nested mapping)
+
+
 @dataclass(frozen=True)
 class _LoadedFile:
     path: Path
@@ -335,7 +339,7 @@ def _apply(text: str, edits: list[_Edit]) -> str:
 class _ServiceEditor:
     """Computes the text edits that give one Service document the wanted group annotations."""
 
-    def __init__(self, text: str, root: Node, origin: Origin) -> None:
+    def __init__(self, text: str, root: MappingNode, origin: Origin) -> None:
         self.text = text
         self.root = root
         self.origin = origin
@@ -344,16 +348,17 @@ class _ServiceEditor:
 
     def edits(self, desired: dict[str, str]) -> list[_Edit]:
         """The edits for this Service (none when it already carries exactly `desired`)."""
-        metadata = self._child(self.root, "metadata")
-        if metadata is None or not isinstance(metadata[1], MappingNode):
-            return []  # no metadata mapping: the Service check already refused it
+        found = self._child(self.root, "metadata")
+        if found is None or not isinstance(found[1], MappingNode):
+            return []  # no metadata mapping: sources refused the Service already
+        metadata = (found[0], found[1])
         annotations = self._child(metadata[1], "annotations")
         if annotations is None:
             return self._add_annotations_key(metadata, desired) if desired else []
-        value = annotations[1]
+        key, value = annotations
         if isinstance(value, MappingNode):
             flow = bool(self.root.flow_style or metadata[1].flow_style or value.flow_style)
-            return self._edit_mapping(annotations, desired, flow)
+            return self._edit_mapping((key, value), desired, flow)
         if isinstance(value, ScalarNode) and value.style is None and value.value in _NULLS:
             return self._fill_null(metadata[1], annotations, desired) if desired else []
         raise InputError("metadata.annotations: must be a mapping", self.origin)
@@ -361,7 +366,7 @@ class _ServiceEditor:
     # -- an existing annotations mapping --
 
     def _edit_mapping(
-        self, annotations: tuple[Node, Node], desired: dict[str, str], flow: bool
+        self, annotations: _MappingEntry, desired: dict[str, str], flow: bool
     ) -> list[_Edit]:
         mapping = annotations[1]
         ours = {k.value: (k, v) for k, v in mapping.value if _is_scalar(k, GROUP_ANNOTATION_KEYS)}
@@ -378,10 +383,10 @@ class _ServiceEditor:
         return edits
 
     def _update(self, node: Node, value: str, flow: bool) -> _Edit | None:
-        unchanged = isinstance(node, ScalarNode) and node.value == value
-        if unchanged and (node.style is not None or _plain_safe(value, flow)):
-            return None
         style = node.style if isinstance(node, ScalarNode) else None
+        unchanged = isinstance(node, ScalarNode) and node.value == value
+        if unchanged and (style is not None or _plain_safe(value, flow)):
+            return None
         return _Edit(node.start_mark.index, node.end_mark.index, _render(value, style, flow))
 
     def _insert_entries(self, mapping: MappingNode, entries: dict[str, str]) -> _Edit:
@@ -391,7 +396,7 @@ class _ServiceEditor:
         return self._insert_block_lines(mapping, column, entries, self._styles(mapping))
 
     def _remove_entries(
-        self, annotations: tuple[Node, Node], stale: list[tuple[Node, Node]]
+        self, annotations: _MappingEntry, stale: list[tuple[Node, Node]]
     ) -> list[_Edit]:
         mapping = annotations[1]
         if mapping.flow_style:
@@ -402,16 +407,14 @@ class _ServiceEditor:
 
     # -- no annotations mapping yet --
 
-    def _add_annotations_key(
-        self, metadata: tuple[Node, Node], desired: dict[str, str]
-    ) -> list[_Edit]:
+    def _add_annotations_key(self, metadata: _MappingEntry, desired: dict[str, str]) -> list[_Edit]:
         meta_key, mapping = metadata
         if mapping.flow_style or not mapping.value:
             return [self._insert_flow(mapping, {"annotations": desired})]
         column = mapping.value[0][0].start_mark.column
         step = max(column - meta_key.start_mark.column, 1)
         styles = self._styles(mapping)
-        lines = [(column, "annotations", None)]
+        lines: list[_Line] = [(column, "annotations", None)]
         lines += [(column + step, k, v) for k, v in desired.items()]
         return [self._insert_lines(mapping, lines, styles)]
 
@@ -422,7 +425,7 @@ class _ServiceEditor:
         styles = self._styles(metadata)
         if null.start_mark.index == null.end_mark.index and not metadata.flow_style:
             step = max(metadata.value[0][0].start_mark.column - self._key_column(metadata), 1)
-            lines = [(key.start_mark.column + step, k, v) for k, v in desired.items()]
+            lines: list[_Line] = [(key.start_mark.column + step, k, v) for k, v in desired.items()]
             return [self._insertion(key.end_mark.index, lines, styles)]
         return [_Edit(null.start_mark.index, null.end_mark.index, _flow_text(desired, styles))]
 
@@ -443,16 +446,12 @@ class _ServiceEditor:
     ) -> _Edit:
         return self._insert_lines(mapping, [(column, k, v) for k, v in entries.items()], styles)
 
-    def _insert_lines(
-        self, mapping: MappingNode, lines: list[tuple[int, str, str | None]], styles: _Styles
-    ) -> _Edit:
+    def _insert_lines(self, mapping: MappingNode, lines: list[_Line], styles: _Styles) -> _Edit:
         last_key, last_value = mapping.value[-1]
         end = max(self._content_end(last_key), self._content_end(last_value))
         return self._insertion(end, lines, styles)
 
-    def _insertion(
-        self, end: int, lines: list[tuple[int, str, str | None]], styles: _Styles
-    ) -> _Edit:
+    def _insertion(self, end: int, lines: list[_Line], styles: _Styles) -> _Edit:
         """Block lines inserted after the line holding text[end - 1], with that line's ending."""
         insert_at, eol = self._line_after(end)
         body = self._block_lines(lines, eol, styles)
@@ -460,9 +459,7 @@ class _ServiceEditor:
             body = eol + body.removesuffix(eol)
         return _Edit(insert_at, insert_at, body)
 
-    def _block_lines(
-        self, lines: list[tuple[int, str, str | None]], eol: str, styles: _Styles
-    ) -> str:
+    def _block_lines(self, lines: list[_Line], eol: str, styles: _Styles) -> str:
         out = []
         for column, key, value in lines:
             rendered_key = _render(key, styles[0], flow=False)

@@ -131,7 +131,7 @@ def canonical_inputs(inputs: Iterable[AllocationInputs]) -> bytes:
     [svc_key, sharing_key, backend_key, [[protocol, port], ...], [requested IP, ...],
     requested_pool, family, family_policy]; ports and IPs sorted.
     """
-    members = sorted((_canonical_member(i) for i in inputs), key=lambda member: member[0])
+    members = [_canonical_member(i) for i in sorted(inputs, key=lambda i: i.svc_key)]
     document = [DIGEST_FORMAT, members]
     return json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
