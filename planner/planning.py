@@ -134,6 +134,9 @@ def _unit_inputs(scenario: Scenario, writes: Mapping[str, Write]) -> UnitInputs:
         )
         ips = frozenset(ip for outcome in outcomes for ip in outcome)
         pools = {pool_of(ip) for ip in ips} | ({inputs.requested_pool} - {""})
+        if not ips and not inputs.requested_pool:
+            # Every pool it may draw from is full: it waits for a slot in any of them.
+            pools |= {pool.name for pool in scenario.pools if pool.auto_assign}
         return ips, frozenset(pools - {""})
 
     desired = {svc: w.manifest for svc, w in writes.items() if w.manifest is not None}
