@@ -33,7 +33,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from planner.annotations import GROUP_ANNOTATION_KEYS, group_annotations
-from planner.errors import InputError, Origin
+from planner.errors import InputError, Origin, PlannerError
 from planner.model.service import ServiceInputError, allocation_inputs
 from planner.objects import KubeObject
 from planner.sources.desired import Source, find_sources
@@ -123,9 +123,7 @@ def annotate_paths(paths: Sequence[Path], check: bool = False) -> AnnotateResult
     """
     found = _find_stale(paths)
     if not check:
-        changes = [_change_of(file, found.wanted) for file in found.stale]
-        for change in changes:
-            write_atomically(change.path, change.after)
+        write_atomically([_change_of(file, found.wanted) for file in found.stale])
     stale = tuple(file.path for file in found.stale)
     return AnnotateResult(stale, tuple(found.skipped), found.services)
 
@@ -181,21 +179,45 @@ def collect_sources(paths: Sequence[Path]) -> tuple[list[Source], list[Skipped]]
     return list(files.values()), skipped
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` through a temporary file and a rename (mode kept)."""
-    mode = path.stat().st_mode & 0o7777
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def write_atomically(changes: Sequence[FileChange]) -> None:
+    """Write every change through a temporary file beside its target, then rename them all.
+
+    Every temporary file is complete (and synced) before the first rename, so a failure to write
+    leaves every file as it was. A symlink's target is written, not the link; modes are kept.
+    """
+    staged: list[tuple[str, Path]] = []
+    try:
+        for change in changes:
+            target = change.path.resolve()
+            staged.append((_stage(target, change.after), target))
+    except BaseException as err:
+        for temp, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+        if isinstance(err, OSError):
+            raise PlannerError(
+                f"cannot write {err.filename}: {err.strerror}; nothing was changed"
+            ) from err
+        raise
+    for temp, target in staged:
+        os.replace(temp, target)
+
+
+def _stage(target: Path, data: bytes) -> str:
+    """A synced temporary copy of `data` beside `target`, with `target`'s mode."""
+    mode = target.stat().st_mode & 0o7777
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp, mode)
-        os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
+    return temp
 
 
 # --- finding and reading files -------------------------------------------------------------------

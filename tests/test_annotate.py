@@ -23,10 +23,16 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from planner.annotate import annotate_paths, annotate_text, plan_file_changes, write_atomically
+from planner.annotate import (
+    FileChange,
+    annotate_paths,
+    annotate_text,
+    plan_file_changes,
+    write_atomically,
+)
 from planner.annotations import GROUP_ANNOTATION_KEYS, group_annotations, stamp_group_annotations
 from planner.cli import main
-from planner.errors import InputError
+from planner.errors import InputError, PlannerError
 from planner.sources.documents import parse_yaml
 
 GOLDEN = Path(__file__).parent / "golden" / "annotate"
@@ -284,18 +290,30 @@ def test_byte_order_mark_and_file_mode_are_kept(seed_tree: Path) -> None:
 def test_atomic_write_leaves_no_temporary_file(tmp_path: Path) -> None:
     path = tmp_path / "a.yaml"
     path.write_bytes(b"old\n")
-    write_atomically(path, b"new\n")
+    write_atomically([FileChange(path, b"old\n", b"new\n")])
     assert path.read_bytes() == b"new\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.yaml"]
 
 
-def test_failed_atomic_write_keeps_the_old_file(tmp_path: Path) -> None:
-    path = tmp_path / "a.yaml"
-    path.write_bytes(b"old\n")
-    with pytest.raises(TypeError):
-        write_atomically(path, "not bytes")  # type: ignore[arg-type]
-    assert path.read_bytes() == b"old\n"
+def test_a_failed_write_changes_no_file(tmp_path: Path) -> None:
+    good = tmp_path / "a.yaml"
+    good.write_bytes(b"old\n")
+    gone = tmp_path / "removed-meanwhile" / "b.yaml"  # staging this one fails
+    changes = [FileChange(good, b"old\n", b"new\n"), FileChange(gone, b"old\n", b"new\n")]
+    with pytest.raises(PlannerError, match="cannot write .*b.yaml.*nothing was changed"):
+        write_atomically(changes)
+    assert good.read_bytes() == b"old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.yaml"]
+
+
+def test_a_symlinked_manifest_keeps_its_link(seed_tree: Path) -> None:
+    real = seed_tree / "dns.yaml"
+    link = seed_tree / "link" / "dns.yaml"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    annotate_paths([link])
+    assert link.is_symlink()
+    assert b"shared-ip-planner.dev/group:" in real.read_bytes()
 
 
 def test_pre_commit_hook_definition() -> None:
