@@ -196,10 +196,11 @@ def _item_lines(node: yaml.Node | None, count: int, fallback: int) -> list[int]:
 
 def _check_nesting(text: str, file: str) -> None:
     """Refuse YAML nested deeper than MAX_NESTING; the exact walk runs only when a cheap bound
-    fails (depth <= flow brackets + 2 x the longest line, as block nesting needs a column each)."""
+    fails: depth <= non-empty flow brackets + 1 + 2 x the longest line (block nesting needs a
+    column per level; an empty `{}` / `[]`, as in managedFields, holds nothing deeper)."""
     if 3 * len(text) + 2 <= MAX_NESTING:
         return
-    flow_opens = text.count("[") + text.count("{")
+    flow_opens = text.count("[") - text.count("[]") + text.count("{") - text.count("{}") + 1
     if flow_opens + 2 * max(map(len, text.splitlines())) + 2 <= MAX_NESTING:
         return
     _walk_nesting(text, file)

@@ -302,3 +302,18 @@ def test_long_lines_and_many_brackets_at_a_modest_depth_are_fine() -> None:
     text += "spec:\n  ports: " + "[" * 40 + "]" * 40 + "\n"
     (doc,) = parse_yaml(text, "a.yaml").documents
     assert json.loads(doc.body["metadata"]["annotations"]["last-applied"])["k"][0]["v"] == "x" * 50
+
+
+def test_many_empty_flow_collections_do_not_force_the_exact_walk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def walked(text: str, file: str) -> None:
+        raise AssertionError("the exact nesting walk ran")
+
+    monkeypatch.setattr(documents, "_walk_nesting", walked)
+    text = "".join(
+        SERVICE.format(name=f"s{n}") + "  managedFields:\n  - fieldsV1: {f:spec: {}}\n---\n"
+        for n in range(3_000)
+    )
+    text += "a: [[[[]]]]\n"
+    assert len(parse_yaml(text, "live.yaml").documents) == 3_000
