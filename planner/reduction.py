@@ -4,7 +4,8 @@ Why this is sound: MetalLB's allocator keeps its state per IP (the remembered ke
 use, the holders) and per pool (which addresses are taken). Handling Service S reads and writes
 only the entries of the IPs S holds or is assigned, and, when S is auto-assigned, the free
 addresses of the pools it may draw from. Two writes whose Services touch disjoint IPs and whose
-auto-assigned allocations draw from disjoint pools therefore commute: every interleaving of them
+auto-assigned allocations draw from disjoint pools (an IP counting as part of its pool when some
+write draws from that pool) therefore commute: every interleaving of them
 gives each Service the same result as running each component alone. A reprocess-all pass hands
 every Service to the controller, but a Service outside the component re-assigns its own IPs under
 its own unchanged key, which succeeds and changes nothing the component reads. So each
@@ -75,9 +76,16 @@ def components(
     def join(a: str, b: str) -> None:
         parent[root(a)] = root(b)
 
-    for svc, manifest in relevant:
-        for resource in _resources(svc, manifest, live, pools, owner):
+    touched = {svc: _resources(svc, manifest, live, pools, owner) for svc, manifest in relevant}
+    # An auto-assigned allocation may take any free IP of its pools: an IP another write
+    # holds or requests in such a pool belongs to that pool's component too.
+    drawn = {r for found in touched.values() for r in found if r.startswith("pool:")}
+    for svc, found in touched.items():
+        for resource in sorted(found):
             join(f"svc:{svc}", resource)
+            kind, _, ip = resource.partition(":")
+            if kind == "ip" and f"pool:{owner(ip)}" in drawn:
+                join(resource, f"pool:{owner(ip)}")
     groups: dict[str, list[Write]] = defaultdict(list)
     for write in relevant:
         groups[root(f"svc:{write[0]}")].append(write)
