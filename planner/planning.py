@@ -121,7 +121,9 @@ def _unit_inputs(scenario: Scenario, writes: Mapping[str, Write]) -> UnitInputs:
         manifest: Manifest, inputs: AllocationInputs, moving: frozenset[str]
     ) -> tuple[frozenset[str], frozenset[str]]:
         trial = allocator.clone()
-        for svc in moving:
+        # Any written Service may free its IPs before this one lands (a deletion, a move):
+        # counting them free makes requested-IP claims of those IPs go first.
+        for svc in moving | set(writes):
             trial.unassign(svc)
         outcomes = trial.possible_allocations(
             inputs.svc_key,
