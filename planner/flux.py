@@ -178,6 +178,8 @@ def check_kustomization(kustomization: Manifest, options: PreSyncOptions) -> boo
 def _kustomization_of(kubectl: Kubectl, options: PreSyncOptions) -> Manifest:
     namespace, _, name = (options.kustomization or "").rpartition("/")
     namespace = namespace or options.source.namespace
+    if not name:
+        raise InputError(f"--kustomization {options.kustomization!r}: expected [NAMESPACE/]NAME")
     found = kubectl.get_object(KUSTOMIZATION_RESOURCE, namespace, name)
     if found is None:
         raise InputError(f"--kustomization: Kustomization {namespace}/{name} does not exist")
@@ -330,14 +332,16 @@ def pre_sync(
     not verify raises PreSyncRefused, both before any write; bad input raises InputError."""
     if options.target not in BEHAVIORS:
         raise InputError(f"--target {options.target!r}: expected one of {', '.join(BEHAVIORS)}")
+    app_path = normalised_path(options.path)  # a bad --path fails before any call
     progress = progress or StreamProgress(sys.stderr)
     if options.kustomization and check_kustomization(_kustomization_of(kubectl, options), options):
         return PreSyncReport(NOTHING_TO_DO, ("the app Kustomization is suspended",))
-    source = kubectl.get_flux_source(
-        options.source.resource, options.source.namespace, options.source.name
+    artifact = artifact_from_source(
+        kubectl.get_flux_source(
+            options.source.resource, options.source.namespace, options.source.name
+        )
     )
-    artifact = artifact_from_source(source)
-    about = f"{options.source} revision {artifact.revision or '?'}, path {normalised_path(options.path)}"
+    about = f"{options.source} revision {artifact.revision or '?'}, path {app_path}"
     desired = fetch_and_render(artifact, options.path)
     plan = plan_scenario(build_scenario(desired, read_live_state(kubectl)), target=options.target)
     if not plan.waves:
@@ -384,9 +388,8 @@ def _require_verified(report: VerifyReport, progress: Progress) -> None:
 
 
 def _summary(hook: Plan, left: int) -> list[str]:
-    lines = [
-        f"applying {len(hook.units)} unit(s) in {len(hook.waves)} wave(s); Flux applies the other {left}"
-    ]
+    counts = f"{len(hook.units)} unit(s) in {len(hook.waves)} wave(s)"
+    lines = [f"applying {counts}; Flux applies the other {left}"]
     for wave in hook.waves:
         for unit in wave.units:
             lines.append(f"wave {wave.index}: {unit.kind} {', '.join(unit.services)}")

@@ -136,7 +136,7 @@ def app_kustomization(**spec: Any) -> dict[str, Any]:
     }
 
 
-# --- the cluster -----------------------------------------------------------------------------------
+# --- the cluster ---------------------------------------------------------------------------------
 
 
 def sample_live(sample: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
