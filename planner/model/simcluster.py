@@ -319,15 +319,17 @@ class SimulatedCluster:
         current = self.store.get(svc_key)
         result = self.controller.set_balancer(svc_key, copy.deepcopy(current))
         self.events.extend((self.step, e) for e in result.events)
+        # The reload request is queued as the handler returns; the watch events of its own
+        # writes come back through the API server, so after it.
+        if result.state == REPROCESS_ALL:
+            self._enqueue(RELOAD)
+        elif result.state == ERROR:
+            self._enqueue(svc_key)
         writes = dict(result.group_writes)
         if result.service is not None:
             writes[svc_key] = result.service
         for key in sorted(writes):
             self._store_write(key, writes[key])
-        if result.state == REPROCESS_ALL:
-            self._enqueue(RELOAD)
-        elif result.state == ERROR:
-            self._enqueue(svc_key)
         return result
 
     def _reprocess_all(self, order: Sequence[str]) -> tuple[tuple[str, Result], ...]:
