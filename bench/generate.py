@@ -1,0 +1,252 @@
+"""Generate a benchmark repo: N LoadBalancer Services in sharing groups, and a live snapshot.
+
+    python bench/generate.py OUT_DIR [--services 10000] [--group-size 4] [--seed 0]
+
+Writes OUT_DIR/desired/ (pools.yaml, namespaces.yaml and one multi-document file per namespace)
+and OUT_DIR/live.yaml (a kubectl `List` with what the API server and MetalLB fill in: statuses,
+cluster IPs, node ports, defaults, managedFields). Groups of `group-size` Services share one IP
+(DNS-like TCP/UDP 53, HTTP 80, HTTPS 443...). Most groups request their IP in one of a few /16
+pools (`metallb.io/loadBalancerIPs`); every tenth group is auto-assigned from the one
+auto-assign pool, and its live IP is the one MetalLB would have given it (the pool's addresses in
+order). A seeded tenth of the groups gets a key-changing edit: every member goes from
+`externalTrafficPolicy: Cluster` to `Local`. The same arguments give the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+try:
+    from yaml import CSafeDumper as _Dumper
+except ImportError:  # pragma: no cover - only without libyaml
+    from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
+
+Manifest = dict[str, Any]
+
+DEFAULT_SERVICES = 10_000
+DEFAULT_GROUP_SIZE = 4
+NAMESPACES = 100
+REQUEST_POOLS = ("10.10.0.0/16", "10.11.0.0/16", "10.12.0.0/16")  # requested IPs only
+AUTO_POOL = "10.20.0.0/16"  # autoAssign: true, for the auto-assigned groups
+AUTO_EVERY = 10  # every tenth group is auto-assigned
+KEY_CHANGE_SHARE = 0.10  # the share of groups whose members all switch to Local
+# One (name, protocol, port) per member of a group: all distinct on the shared IP.
+MEMBER_PORTS = (
+    ("dns-tcp", "TCP", 53),
+    ("dns-udp", "UDP", 53),
+    ("http", "TCP", 80),
+    ("https", "TCP", 443),
+    ("quic", "UDP", 443),
+    ("metrics", "TCP", 9090),
+)
+SERVICE_CIDR = ipaddress.ip_network("172.20.0.0/16")
+TIMESTAMP = "2026-11-01T00:00:00Z"
+
+
+@dataclass(frozen=True)
+class Group:
+    """One sharing group: its namespace, name, IP, pool, and whether the commit changes its key."""
+
+    index: int
+    namespace: str
+    ip: str
+    pool: str
+    requested: bool
+    key_change: bool
+
+    @property
+    def name(self) -> str:
+        return f"g{self.index:05d}"
+
+
+def plan_groups(
+    services: int, group_size: int, seed: int, auto_every: int = AUTO_EVERY
+) -> list[Group]:
+    """The groups of the repo: IPs spread over the pools, every `auto_every`-th group
+    auto-assigned (0: none), a seeded tenth with a key change."""
+    count = -(-services // group_size)
+    rng = random.Random(seed)
+    changing = set(rng.sample(range(count), round(count * KEY_CHANGE_SHARE)))
+    auto_hosts = ipaddress.ip_network(AUTO_POOL).hosts()
+    request_hosts = [ipaddress.ip_network(cidr).hosts() for cidr in REQUEST_POOLS]
+    groups = []
+    for index in range(count):
+        requested = auto_every == 0 or index % auto_every != auto_every - 1
+        if requested:
+            pool_index = index % len(REQUEST_POOLS)
+            ip, pool = str(next(request_hosts[pool_index])), f"requested-{pool_index}"
+        else:
+            ip, pool = str(next(auto_hosts)), "auto"
+        namespace = f"team-{index % NAMESPACES:03d}"
+        groups.append(Group(index, namespace, ip, pool, requested, index in changing))
+    return groups
+
+
+def member_names(group: Group, size: int) -> list[str]:
+    return [f"{group.name}-{MEMBER_PORTS[m][0]}" for m in range(size)]
+
+
+def desired_service(group: Group, member: int, local: bool) -> Manifest:
+    """A member as the repo declares it (Local when `local`)."""
+    port_name, protocol, port = MEMBER_PORTS[member]
+    annotations = {"metallb.io/allow-shared-ip": group.name}
+    if group.requested:
+        annotations["metallb.io/loadBalancerIPs"] = group.ip
+    spec: Manifest = {
+        "type": "LoadBalancer",
+        "selector": {"app.kubernetes.io/name": group.name},
+        "ports": [{"name": port_name, "port": port, "protocol": protocol, "targetPort": port}],
+    }
+    if local:
+        spec["externalTrafficPolicy"] = "Local"
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": f"{group.name}-{port_name}",
+            "namespace": group.namespace,
+            "labels": {"app.kubernetes.io/name": group.name},
+            "annotations": annotations,
+        },
+        "spec": spec,
+    }
+
+
+def live_service(group: Group, member: int, serial: int) -> Manifest:
+    """A member as the API server and MetalLB hold it before the commit (always Cluster)."""
+    body = desired_service(group, member, local=False)
+    cluster_ip = str(SERVICE_CIDR[10 + serial])
+    meta = body["metadata"]
+    meta.update(
+        {
+            "uid": f"00000000-0000-4000-8000-{serial:012d}",
+            "resourceVersion": str(100_000 + serial),
+            "creationTimestamp": TIMESTAMP,
+            "managedFields": [
+                {
+                    "apiVersion": "v1",
+                    "manager": "argocd-controller",
+                    "operation": "Apply",
+                    "time": TIMESTAMP,
+                    "fieldsType": "FieldsV1",
+                    "fieldsV1": {"f:spec": {"f:type": {}, "f:selector": {}, "f:ports": {}}},
+                }
+            ],
+        }
+    )
+    meta["annotations"]["metallb.io/ip-allocated-from-pool"] = group.pool
+    port = body["spec"]["ports"][0]
+    port["nodePort"] = 30000 + serial % 2767
+    body["spec"].update(
+        {
+            "clusterIP": cluster_ip,
+            "clusterIPs": [cluster_ip],
+            "externalTrafficPolicy": "Cluster",
+            "internalTrafficPolicy": "Cluster",
+            "ipFamilies": ["IPv4"],
+            "ipFamilyPolicy": "SingleStack",
+            "sessionAffinity": "None",
+            "allocateLoadBalancerNodePorts": True,
+        }
+    )
+    body["status"] = {"loadBalancer": {"ingress": [{"ip": group.ip, "ipMode": "VIP"}]}}
+    return body
+
+
+def pools() -> list[Manifest]:
+    """The request-only /16 pools and the one auto-assign pool."""
+    result = [
+        _pool(f"requested-{i}", cidr, auto_assign=False) for i, cidr in enumerate(REQUEST_POOLS)
+    ]
+    return result + [_pool("auto", AUTO_POOL, auto_assign=True)]
+
+
+def _pool(name: str, cidr: str, auto_assign: bool) -> Manifest:
+    return {
+        "apiVersion": "metallb.io/v1beta1",
+        "kind": "IPAddressPool",
+        "metadata": {"name": name, "namespace": "metallb-system"},
+        "spec": {"addresses": [cidr], "autoAssign": auto_assign},
+    }
+
+
+def namespaces(names: list[str]) -> list[Manifest]:
+    return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}} for name in names]
+
+
+def write_repo(
+    out: Path, services: int, group_size: int, seed: int, auto_every: int = AUTO_EVERY
+) -> dict[str, int]:
+    """Write OUT/desired/ and OUT/live.yaml; return counts of what was written."""
+    if not 1 <= group_size <= len(MEMBER_PORTS):
+        raise SystemExit(f"--group-size must be 1..{len(MEMBER_PORTS)}")
+    groups = plan_groups(services, group_size, seed, auto_every)
+    desired_dir = out / "desired"
+    desired_dir.mkdir(parents=True, exist_ok=True)
+    namespace_names = sorted({g.namespace for g in groups})
+    _dump(desired_dir / "pools.yaml", pools())
+    _dump(desired_dir / "namespaces.yaml", namespaces(namespace_names))
+    by_namespace: dict[str, list[Manifest]] = {name: [] for name in namespace_names}
+    live_items: list[Manifest] = []
+    written = 0
+    for group in groups:
+        for member in range(group_size):
+            if written == services:
+                break
+            by_namespace[group.namespace].append(desired_service(group, member, group.key_change))
+            live_items.append(live_service(group, member, written))
+            written += 1
+    for name, manifests in by_namespace.items():
+        _dump(desired_dir / f"{name}.yaml", manifests)
+    live_items += pools() + namespaces(namespace_names)
+    live = {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}}
+    _dump(out / "live.yaml", [{**live, "items": live_items}])
+    changing = sum(1 for g in groups if g.key_change)
+    auto = sum(1 for g in groups if not g.requested)
+    return {
+        "services": written,
+        "groups": len(groups),
+        "auto_assigned_groups": auto,
+        "key_changing_groups": changing,
+    }
+
+
+def _dump(path: Path, documents: list[Manifest]) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        yaml.dump_all(documents, out, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
+
+
+def repo_files(out: Path) -> Iterator[Path]:
+    """Every YAML file of a generated repo: the desired files, then the live snapshot."""
+    yield from sorted((out / "desired").glob("*.yaml"))
+    yield out / "live.yaml"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="Directory to write (created if missing).")
+    parser.add_argument("--services", type=int, default=DEFAULT_SERVICES)
+    parser.add_argument("--group-size", type=int, default=DEFAULT_GROUP_SIZE)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--auto-every",
+        type=int,
+        default=AUTO_EVERY,
+        help="Every Nth group auto-assigned (0: none).",
+    )
+    args = parser.parse_args(argv)
+    counts = write_repo(args.out, args.services, args.group_size, args.seed, args.auto_every)
+    print(", ".join(f"{value} {key.replace('_', ' ')}" for key, value in counts.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
