@@ -30,8 +30,8 @@ import yaml
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))  # run from a checkout without installing
 
-from bench.generate import DEFAULT_SERVICES, repo_files, write_repo  # noqa: E402
-from planner.cli import main as planner_main  # noqa: E402
+from bench.generate import DEFAULT_SERVICES, repo_files, write_repo
+from planner.cli import main as planner_main
 
 RATIO_TARGET = 2.0
 MEMORY_TARGET_MB = 400.0
