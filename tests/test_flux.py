@@ -29,10 +29,12 @@ from planner.flux import (
     normalised_path,
     parse_source_ref,
     pre_sync,
+    render_app,
 )
 from planner.model.service import GROUP_ANNOTATION, GROUP_MEMBERS_ANNOTATION
 from planner.plan import PendingWindow, Plan, PlannedUnit, PlannedWave, PlanPrediction
 from planner.units import APPLY, Write
+from planner.verify import Claim, VerifyReport
 from tests.fakes.fake_cluster import FakeCluster, load_state, save_state, write_state
 from tests.fakes.progress import RecordingProgress
 
@@ -232,6 +234,47 @@ def test_rerunning_changes_nothing(make_fake: MakeFake, capsys: pytest.CaptureFi
     assert "planner flux pre-sync: nothing to do" in capsys.readouterr().out
 
 
+def publish_commit(fake: FakeCluster, server: ArtifactServer, tree: dict[str, bytes]) -> None:
+    """A new revision: its tarball served, the GitRepository's status pointing at it."""
+    body = tarball(tree)
+    url = server.publish("/gitrepository/flux-system/apps/2badcafe.tar.gz", body)
+    state = load_state(fake.state_path)
+    state["objects"][SOURCE_KEY] = git_repository(url, sha256(body), "main@sha1:2badcafe")
+    save_state(fake.state_path, state)
+
+
+SITE = """apiVersion: v1
+kind: Service
+metadata:
+  name: site
+  namespace: web
+  annotations:
+    metallb.io/loadBalancerIPs: 192.168.10.80
+spec:
+  type: LoadBalancer
+  selector: {app: site}
+  ports:
+    - {name: http, port: 80, protocol: TCP, targetPort: 8080}
+"""
+
+
+def test_a_change_without_group_transition_is_left_to_flux(
+    make_fake: MakeFake, server: ArtifactServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = make_fake("fixed")
+    assert run_cli("--target", "fixed") == 0
+    before = len(writes(fake))
+    tree = sample_tree("seed-dns-local")
+    tree[f"{normalised_path(APP_PATH)}/site.yaml"] = SITE.encode()
+    publish_commit(fake, server, tree)
+    capsys.readouterr()
+    assert run_cli("--target", "fixed") == 0
+    out = capsys.readouterr().out
+    assert "planner flux pre-sync: nothing to do" in out
+    assert "no group transition to order; Flux applies the 1 unit(s) of the plan" in out
+    assert len(writes(fake)) == before and "web/site" not in fake.cluster().store
+
+
 def test_a_dissolved_group_loses_the_annotations_the_hook_wrote(
     make_fake: MakeFake, server: ArtifactServer
 ) -> None:
@@ -243,11 +286,7 @@ def test_a_dissolved_group_loses_the_annotations_the_hook_wrote(
     # The next commit moves dns-udp to its own address: the group dissolves, dns-tcp is unchanged.
     docs[1]["metadata"]["annotations"]["metallb.io/loadBalancerIPs"] = "192.168.10.54"
     tree[dns_file] = yaml.safe_dump_all(docs).encode()
-    body = tarball(tree)
-    url = server.publish("/gitrepository/flux-system/apps/2badcafe.tar.gz", body)
-    state = load_state(fake.state_path)
-    state["objects"][SOURCE_KEY] = git_repository(url, sha256(body), "main@sha1:2badcafe")
-    save_state(fake.state_path, state)
+    publish_commit(fake, server, tree)
     report = pre_sync(options(), Kubectl(), progress=RecordingProgress(), poll=FAST)
     assert (report.status, report.exit_code) == (APPLIED, 0)
     cluster = fake.cluster()
@@ -294,7 +333,7 @@ def test_a_path_leaving_the_artifact_is_an_error(
 ) -> None:
     fake = make_fake("fixed")
     code = main(["flux", "pre-sync", "--source", SOURCE, "--path", "clusters/../../etc"])
-    assert code == 2 and writes(fake) == []
+    assert code == 2 and fake.calls() == []
     assert "leads outside the source artifact" in capsys.readouterr().err
 
 
@@ -304,6 +343,45 @@ def test_a_path_missing_from_the_artifact_is_an_error(
     make_fake("fixed")
     assert main(["flux", "pre-sync", "--source", SOURCE, "--path", "./clusters/prod"]) == 2
     assert "--path './clusters/prod' is not a directory" in capsys.readouterr().err
+
+
+def test_a_plan_that_does_not_verify_exits_3_before_any_write(
+    make_fake: MakeFake, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    failed = Claim("fixed", 1, "no Service is ever pending", False, 4, True, "went pending: x")
+    monkeypatch.setattr("planner.flux.verify_plan", lambda plan, seed: VerifyReport((failed,)))
+    fake = make_fake("fixed")
+    assert run_cli("--target", "fixed") == 3
+    assert writes(fake) == [] and fake.arrivals() == []
+    err = capsys.readouterr().err
+    assert "FAILED  fixed" in err and "went pending: x" in err
+    assert "the plan does not verify (fixed, wave 1: no Service is ever pending)" in err
+
+
+@pytest.mark.parametrize(
+    ("kustomization", "message"),
+    [
+        ("resources: [github.com/org/repo//base?ref=v1]", "names the remote resource"),
+        ("resources: [../../../../outside]", "lies outside the repository"),
+    ],
+)
+def test_render_app_refuses_kustomizations_reaching_out(
+    tmp_path: Path, kustomization: str, message: str
+) -> None:
+    app = tmp_path / "artifact" / "clusters" / "lab"
+    app.mkdir(parents=True)
+    (app / "kustomization.yaml").write_text(kustomization, encoding="utf-8")
+    with pytest.raises(InputError, match=message):
+        render_app(tmp_path / "artifact", "./clusters/lab")
+
+
+def test_render_app_reads_plain_yaml_with_labels_from_the_artifact_root(tmp_path: Path) -> None:
+    app = tmp_path / "artifact" / "clusters" / "lab"
+    app.mkdir(parents=True)
+    (app / "site.yaml").write_text(SITE, encoding="utf-8")
+    desired = render_app(tmp_path / "artifact", "/clusters/lab/")
+    assert [o.origin.file for o in desired.objects] == ["clusters/lab/site.yaml"]
+    assert list(desired.services) == ["web/site"]
 
 
 def test_app_directory_refuses_a_symlink_out_of_the_root(tmp_path: Path) -> None:
