@@ -228,12 +228,21 @@ def check_symlinks(root: Path) -> None:
         dirnames.sort()
         for name in sorted([*dirnames, *filenames]):
             path = Path(directory, name)
-            if path.is_symlink() and not _inside(path.resolve(), root):
-                shown = path.relative_to(root).as_posix()
-                raise InputError(
-                    f"`{shown}` is a symlink that points outside the repository "
-                    f"(to {os.readlink(path)}); refusing to read it"
-                )
+            if path.is_symlink():
+                _check_symlink(path, root)
+
+
+def _check_symlink(path: Path, root: Path) -> None:
+    shown = path.relative_to(root).as_posix()
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError) as err:  # RuntimeError: a loop of symlinks
+        raise InputError(f"`{shown}` is a symlink that cannot be resolved ({err})") from err
+    if not _inside(target, root):
+        raise InputError(
+            f"`{shown}` is a symlink that points outside the repository "
+            f"(to {os.readlink(path)}); refusing to read it"
+        )
 
 
 def check_kustomize_references(app_dir: Path, root: Path) -> None:
@@ -302,7 +311,7 @@ def render(source_dir: Path, context: ArgoContext, options: GenerateOptions) -> 
         sources = [Source(source_dir, label, "helm")]
     else:
         sources = plain_sources(source_dir)
-    helm = _helm_options(source_dir, context, options)
+    helm = helm_options(source_dir, context, options)
     return load_sources(sources, helm=helm).objects
 
 
@@ -335,7 +344,8 @@ def _label(context: ArgoContext) -> str:
     return path if path not in ("", ".") else "."
 
 
-def _helm_options(source_dir: Path, context: ArgoContext, options: GenerateOptions) -> HelmOptions:
+def helm_options(source_dir: Path, context: ArgoContext, options: GenerateOptions) -> HelmOptions:
+    """How `helm template` runs for the app; InputError for a values file outside the repository."""
     root = repository_root(source_dir, context.source_path)
     for values_file in options.helm_values_files:
         if not _inside((source_dir / values_file).resolve(), root):

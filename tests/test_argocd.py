@@ -23,6 +23,7 @@ from planner.argocd import (
     DEFAULT_KUBECONFIG,
     dump_stream,
     generate,
+    helm_options,
     options_of,
     place_waves,
     read_context,
@@ -31,6 +32,7 @@ from planner.argocd import (
 from planner.errors import InputError, Origin
 from planner.objects import KubeObject, ObjectKey
 from planner.sources.documents import parse_yaml, read_documents
+from planner.sources.helm import helm_template_argv
 from planner.sources.live import load_live_file
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -473,6 +475,43 @@ def test_a_symlink_inside_the_repository_is_read(tmp_path: Path) -> None:
     result = run_generate(app, argo_env("dns", "dns", "apps/dns"))
     assert result.returncode == 0, result.stderr
     assert "shared" in {d["metadata"]["name"] for d in documents(result.stdout)}
+
+
+def test_a_symlink_loop_is_an_error_naming_it(tmp_path: Path) -> None:
+    app = tmp_path / "repo"
+    shutil.copytree(SAMPLES / "seed-dns-local" / "desired", app)
+    (app / "a.yaml").symlink_to("b.yaml")
+    (app / "b.yaml").symlink_to("a.yaml")
+    with pytest.raises(InputError, match="`a.yaml` is a symlink that cannot be resolved"):
+        generate(app, read_context({}))
+
+
+def test_helm_is_called_with_argo_cds_release_namespace_values_and_versions(
+    tmp_path: Path,
+) -> None:
+    env = {
+        **argo_env("ingress", "edge", "chart"),
+        "ARGOCD_APP_PARAMETERS": json.dumps(
+            [{"name": "helm-values-files", "array": ["values.yaml", "../prod.yaml"]}]
+        ),
+    }
+    context = read_context(env)
+    chart = tmp_path / "chart"
+    options = helm_options(chart, context, options_of(context))
+    assert helm_template_argv("helm", "chart", options) == [
+        *("helm", "template", "ingress", "chart", "--namespace", "edge"),
+        *("--values", "values.yaml", "--values", "../prod.yaml", "--kube-version", "1.32.4"),
+        *("--api-versions", "v1", "--api-versions", "apps/v1", "--api-versions", "batch/v1"),
+        *("--api-versions", "metallb.io/v1beta1"),
+    ]
+
+
+def test_a_helm_values_file_outside_the_repository_is_refused(tmp_path: Path) -> None:
+    context = read_context(
+        {"ARGOCD_APP_SOURCE_PATH": "chart", "PARAM_HELM_VALUES_FILES_0": "../../values.yaml"}
+    )
+    with pytest.raises(InputError, match="`../../values.yaml` lies outside the repository"):
+        helm_options(tmp_path / "repo" / "chart", context, options_of(context))
 
 
 def test_an_app_that_renders_nothing_fails_instead_of_printing_an_empty_stream(
