@@ -388,11 +388,33 @@ class Controller:
             return self._set_one(svc_key, svc)
         if not self._group_ready(members, digest):
             # Waiting for its group: keep exactly what it has, write nothing.
+            self._reclaim(svc_key, svc)
             waiting = Event(
                 svc_key, "Normal", "WaitingForGroup", f"waiting for {', '.join(members)}"
             )
             return Result(SUCCESS, events=(waiting,))
         return self._converge_group(svc_key, members)
+
+    def _reclaim(self, svc_key: str, svc: Manifest) -> None:
+        """After a controller restart, a waiting member re-claims the IPs its status shows.
+
+        With its own key if it can; else with the key the IP remembers (its group's, which it
+        shared before its own edit); else it stays unrecorded, its status untouched.
+        """
+        ips = [ip for ip in ingress_ips(svc) if _valid_ip(ip)]
+        if not ips or self._allocator.pool(svc_key) is not None:
+            return
+        keys = [(sharing_key(svc), backend_key(svc))]
+        remembered = self._allocator.remembered_key(ips[0])
+        if remembered is not None and remembered not in keys:
+            keys.append(remembered)
+        for sharing, backend in keys:
+            try:
+                self._allocator.assign(svc_key, svc, ips, list(ports(svc)), sharing, backend)
+            except AllocationError:
+                continue
+            self._keys[svc_key] = (sharing, backend)
+            return
 
     def _group_ready(self, members: tuple[str, ...], digest: str) -> bool:
         """Every member exists in the cache and carries the same digest."""

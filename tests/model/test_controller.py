@@ -380,6 +380,28 @@ class TestFixed:
         assert c.allocator.ips("ns/tcp") == c.allocator.ips("ns/udp") == ["192.168.10.53"]
         assert c.allocation_key("ns/tcp") == ("dns", "")
 
+    def test_restart_in_the_middle_of_a_transition(self) -> None:
+        # One member already carries the new digest (and Local), the other not yet.
+        c = Controller([POOL], behavior="fixed")
+        ip = ("192.168.10.53",)
+        tcp = svc("tcp", ports=[("TCP", 53)], share="dns", ip=ip[0], status=ip, local=True)
+        udp = svc("udp", ports=[("UDP", 53)], share="dns", ip=ip[0], status=ip)
+        assert c.set_balancer("ns/tcp", grouped(tcp, self.MEMBERS, "d2")).service is None
+        assert c.set_balancer("ns/udp", grouped(udp, self.MEMBERS, "d1")).service is None
+        # Both re-claimed the IP although neither group is ready: nobody else can take it.
+        assert c.allocator.holders(ip[0]) == ["ns/tcp", "ns/udp"]
+        intruder = c.set_balancer("ns/x", svc("x", share="other", ip=ip[0]))
+        assert intruder.state == ERROR_NO_RETRY
+        udp["spec"]["externalTrafficPolicy"] = "Local"
+        done = c.set_balancer("ns/udp", grouped(udp, self.MEMBERS, "d2"))
+        # udp re-claimed under the key the IP remembered, which is the target: nothing moved
+        # (the writes only add the pool annotation these hand-made manifests lack).
+        assert done.state == SUCCESS
+        assert done.service is not None and ingress_ips(done.service) == ip
+        assert ingress_ips(done.group_writes["ns/tcp"]) == ip
+        assert c.allocation_key("ns/tcp") == c.allocation_key("ns/udp") == ("dns", "app=web")
+        assert c.allocator.holders(ip[0]) == ["ns/tcp", "ns/udp"]
+
     def test_without_annotations_it_is_metallb_0_15(self) -> None:
         c = Controller([POOL], behavior="fixed")
         tcp = handled(c, "tcp", svc("tcp", ports=[("TCP", 53)], share="dns", ip="192.168.10.53"))
