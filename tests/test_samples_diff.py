@@ -100,9 +100,7 @@ def test_every_sample_has_a_diff_expectation() -> None:
 
 
 @pytest.mark.parametrize(("sample", "flags", "code"), _exit_code_cases())
-def test_exit_code(
-    sample: Path, flags: str, code: int, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_exit_code(sample: Path, flags: str, code: int, capsys: pytest.CaptureFixture[str]) -> None:
     reason = _missing_tool(sample)
     if reason:
         pytest.skip(reason)
