@@ -134,7 +134,14 @@ class Controller:
 
     def copy(self) -> Controller:
         """An independent copy (allocator state, cache and all), for exploring schedules."""
-        return copy.deepcopy(self)
+        twin = copy.copy(self)
+        twin._allocator = self._allocator.clone()
+        twin._keys = dict(self._keys)
+        # Cached manifests are replaced, never changed in place: the dict is all to copy.
+        twin._cache = dict(self._cache)
+        twin._pools = None if self._pools is None else list(self._pools)
+        twin._namespaces = dict(self._namespaces)
+        return twin
 
     def set_namespaces(self, namespaces: Mapping[str, Mapping[str, str]]) -> None:
         """Namespace labels, for pools with `namespaceSelectors` (MetalLB reads Namespace objects)."""

@@ -157,7 +157,16 @@ class SimulatedCluster:
 
     def copy(self) -> SimulatedCluster:
         """An independent copy (store, queue, controller and history) to explore a branch."""
-        return copy.deepcopy(self)
+        twin = copy.copy(self)
+        twin.controller = self.controller.copy()
+        twin.store = copy.deepcopy(self.store)
+        twin.queue = list(self.queue)
+        # Records, events and results are never changed once logged: copying the lists will do.
+        twin.history = {key: list(records) for key, records in self.history.items()}
+        twin.events = list(self.events)
+        twin.handled = list(self.handled)
+        twin._pending = {key: list(writes) for key, writes in self._pending.items()}
+        return twin
 
     def snapshot(self) -> SimulatedCluster:
         """The whole state, to `restore` later (a frozen copy; keep it, do not change it)."""
@@ -165,7 +174,7 @@ class SimulatedCluster:
 
     def restore(self, snapshot: SimulatedCluster) -> None:
         """Go back to a state taken with `snapshot` (the snapshot stays reusable)."""
-        self.__dict__.update(copy.deepcopy(snapshot.__dict__))
+        self.__dict__.update(snapshot.copy().__dict__)
 
     # --- the caller's choices ----------------------------------------------------------------
 
