@@ -11,19 +11,21 @@ MetalLB's source. The event model, read from metallb/metallb
 - An arrival stores the object (status and controller-owned fields kept, as the API server does
   for a spec write) and queues its key. The informer cache sees it at once (`Controller.observe`).
 - Processing a Service key hands the CURRENT stored object (None once deleted) to
-  `Controller.set_balancer`. Every object the controller writes is stored and, being an update
-  the informer sees, queues that Service's key again (the controller sees its own writes).
-  `reprocess_all` queues RELOAD; `error` re-queues the key (rate-limited retry, modelled as the
-  back of the queue); `error_no_retry` and `success` do nothing more.
+  `Controller.set_balancer`. `reprocess_all` queues RELOAD; `error` re-queues the key
+  (rate-limited retry, modelled as the back of the queue); `error_no_retry` and `success` do
+  nothing more. Then every object the controller wrote is stored and, being an update the
+  informer sees, queues that Service's key again (the controller sees its own writes; the watch
+  event comes back through the API server, so after the reload request).
 - Processing RELOAD is one step: list every Service, sort by the number of ingress IPs,
   most first (sort.Slice, not stable: the order among equals is unspecified, so it is a choice),
   and hand each one to the controller in that order. If any answered `reprocess_all` or `error`,
   RELOAD is queued again (reprocessAll returns an error to get a backoff retry).
 - A step is one arrival or one processed key. The schedule is the list of steps.
 
-Deviations, on purpose: a pass hands each Service its stored version at the moment it is handled
-(MetalLB hands the listed copy; a stale copy would fail its status update with a conflict and be
-retried, reaching the same state). Retries wait no time. A restart (`bootstrap`) runs the initial
+Deviations, on purpose: the informer sees every write at once (no watch lag). A pass hands each
+Service its stored version at the moment it is handled (MetalLB hands the listed copy; a stale
+copy would fail its status update with a conflict and be retried, reaching the same state).
+Retries wait no time. A restart (`bootstrap`) runs the initial
 reprocess-all pass before any Service event, as v0.15 does (initialLoadPerformed).
 The allocator's Go-map pool order is chosen with `pool_order` at bootstrap
 (`planner.model.allocator.shuffled_pool_order(seed)` for a random one).
