@@ -7,6 +7,7 @@ import copy
 import hashlib
 import http.server
 import io
+import shutil
 import tarfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -382,6 +383,17 @@ def test_render_app_reads_plain_yaml_with_labels_from_the_artifact_root(tmp_path
     desired = render_app(tmp_path / "artifact", "/clusters/lab/")
     assert [o.origin.file for o in desired.objects] == ["clusters/lab/site.yaml"]
     assert list(desired.services) == ["web/site"]
+
+
+@pytest.mark.skipif(
+    not (shutil.which("kustomize") or shutil.which("kubectl")), reason="needs kustomize or kubectl"
+)
+def test_render_app_builds_the_plugins_example_with_kustomize(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[1] / "plugins" / "flux" / "example-app"
+    shutil.copytree(example, tmp_path / "artifact" / "apps" / "dns")
+    desired = render_app(tmp_path / "artifact", "./apps/dns")
+    assert sorted(desired.services) == [TCP, UDP]
+    assert {o.origin.file for o in desired.objects} == {"apps/dns"}
 
 
 def test_app_directory_refuses_a_symlink_out_of_the_root(tmp_path: Path) -> None:
