@@ -6,6 +6,7 @@ each wave, or the refusal; and a verify run of every plan that passes.
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,13 @@ from planner.diffreport import LiveSource
 from planner.pipeline import load_scenario, plan_scenario
 from planner.plan import Plan, PlannedWave
 from planner.planning import TRANSITION_GROUP_PREFIX, PlanRefused
+from planner.render.plan import render_plan
 from planner.scenario import Scenario
 from planner.units import APPLY
 from planner.verify import verify_plan
 from tests.conftest import SAMPLES
+from tests.render.schema_subset import validate
+from tests.render.test_plan_render import SCHEMA
 from tests.test_samples_diff import _desired_path, _missing_tool
 
 SAMPLE_DIRS = sorted(p.parent for p in SAMPLES.glob("*/expected.yaml"))
@@ -144,3 +148,12 @@ def test_sample_plan_writes_every_member_with_its_group_annotations(sample: Path
     for svc, write in final.items():
         assert write.op == APPLY
         assert write.manifest == scenario.stamped_services[svc]
+
+
+@pytest.mark.parametrize("sample", _cases())
+def test_sample_plan_json_is_valid_against_the_schema(sample: Path) -> None:
+    if (_plan_expectation(sample) or {}).get("refused"):
+        pytest.skip("refused: no plan")
+    _runnable(sample)
+    data = json.loads(render_plan(_plan(sample), "json"))
+    assert validate(data, SCHEMA) == []
