@@ -220,6 +220,10 @@ class Controller:
             self._converge_steps(run, svc_key, svc)
         except ConvergeError:
             return False
+        except ServiceInputError as err:
+            # A field the API server would have refused (e.g. a port that is no number).
+            run.warn("LoadBalancerFailed", f"{err.field}: {err.message}")
+            return False
         return True
 
     def _converge_steps(self, run: _Converge, svc_key: str, svc: Manifest) -> None:

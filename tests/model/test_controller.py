@@ -234,6 +234,15 @@ class TestAllocation:
         final = result.service if result.service is not None else manifest
         assert ingress_ips(final) == expected
 
+    def test_a_field_the_api_server_would_refuse_fails_the_event(self) -> None:
+        manifest = svc("a", status=("192.168.10.7",))
+        manifest["spec"]["ports"] = [{"port": "fifty-three"}]
+        result = Controller([POOL]).set_balancer("ns/a", manifest)
+        assert result.state == ERROR_NO_RETRY
+        assert result.warnings == [
+            "LoadBalancerFailed: spec.ports[0].port: must be an integer, not 'fifty-three'"
+        ]
+
     def test_not_load_balancer_releases_and_clears(self) -> None:
         c = Controller([POOL])
         first = handled(c, "a", svc("a"))
