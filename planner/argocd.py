@@ -581,8 +581,10 @@ def nudge_objects(
     if not _IMAGE.match(image):
         raise InputError(f"the nudge hook image {image!r} is not an image reference")
     member_namespaces = sorted({m.split("/", 1)[0] for n in nudges for m in n.members})
+    # One wave before the first Job, but not before a Namespace the app creates for them.
     rbac_wave = min(n.wave for n in nudges) - 1
-    rbac_wave = max([rbac_wave, *(namespace_waves.get(ns, rbac_wave) for ns in member_namespaces)])
+    needed = [job_namespace, *member_namespaces]
+    rbac_wave = max([rbac_wave, *(namespace_waves.get(ns, rbac_wave) for ns in needed)])
     common = {"__JOB_NAMESPACE__": job_namespace, "__IMAGE__": image}
     jobs = [_job(nudge, common) for nudge in nudges]
     return jobs + _rbac(member_namespaces, {**common, "__RBAC_SYNC_WAVE__": str(rbac_wave)})

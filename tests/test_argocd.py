@@ -362,6 +362,18 @@ def test_metallb_014_adds_a_sync_hook_job_in_the_groups_wave_with_its_rbac(tmp_p
             assert wave(doc) == wave(job) - 1
 
 
+def test_the_nudge_rbac_waits_for_a_namespace_the_app_creates(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "waves", tmp_path / "app")
+    (tmp_path / "app" / "ns.yaml").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n"
+    )
+    context = read_context(argo_env("web", "web", "", target_behavior="metallb-0.14"))
+    docs = list(yaml.safe_load_all(generate(tmp_path / "app", context)))
+    rbac = [d for d in docs if d["kind"] in ("ServiceAccount", "Role", "RoleBinding")]
+    assert len(rbac) == 3
+    assert {wave(d) for d in rbac} == {0}  # the Namespace's wave, not -1 before it exists
+
+
 @pytest.mark.parametrize("behavior", ["metallb-0.15", "fixed"])
 def test_other_targets_add_no_hook(behavior: str) -> None:
     context = read_context(argo_env("web", "web", "", target_behavior=behavior))
