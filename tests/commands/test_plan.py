@@ -1,0 +1,161 @@
+"""`planner plan`, `planner verify` and `planner graph` on the seed sample, in-process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from planner.cli import main
+from planner.plan import plan_from_dict
+from tests.conftest import SAMPLES
+
+SEED = SAMPLES / "seed-dns-local"
+SEED_ARGS = [str(SEED / "desired"), "--live", str(SEED / "live.yaml")]
+TCP, UDP = "dns/dns-tcp", "dns/dns-udp"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_plan_prints_the_table_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "plan", *SEED_ARGS)
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0].split() == ["Wave", "Unit", "Namespace/Name", "Op", "Waits", "for"]
+    assert [line.split()[3] for line in lines[1:3]] == [TCP, UDP]
+    assert "  nudge for metallb-0.14: dns/dns-tcp, dns/dns-udp" in lines
+
+
+@pytest.mark.parametrize("output", ["json", "yaml"])
+def test_plan_output_json_and_yaml_are_plan_files(
+    capsys: pytest.CaptureFixture[str], output: str
+) -> None:
+    code, out, _ = run(capsys, "plan", *SEED_ARGS, "--output", output)
+    assert code == 0
+    data = json.loads(out) if output == "json" else yaml.safe_load(out)
+    plan = plan_from_dict(data)
+    assert [u.kind for u in plan.units] == ["group-transition"]
+    assert plan.waves[0].expected_ips == {TCP: (("192.168.10.53",),), UDP: (("192.168.10.53",),)}
+
+
+def test_plan_output_file_is_written_and_nothing_printed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "plan.json"
+    code, out, _ = run(capsys, "plan", *SEED_ARGS, "--output", "json", "--output-file", str(target))
+    assert code == 0 and out == ""
+    assert json.loads(target.read_text(encoding="utf-8"))["version"] == 1
+
+
+def test_plan_strategy_recreate_states_the_outage_windows(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "plan", *SEED_ARGS, "--strategy", "recreate")
+    assert code == 0
+    assert "Strategy: recreate." in out
+    for behavior in ("fixed", "metallb-0.14", "metallb-0.15"):
+        for svc in (TCP, UDP):
+            assert (
+                f"  {behavior}: {svc} pending in wave 1, from its deletion until it is created "
+                "again" in out
+            )
+    assert [line.split()[4] for line in out.splitlines()[1:5]] == [
+        "delete",
+        "delete",
+        "apply",
+        "apply",
+    ]
+
+
+def test_plan_verify_proves_the_plan_on_stderr_then_prints_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, "plan", *SEED_ARGS, "--verify")
+    assert code == 0
+    claims = err.splitlines()
+    assert len(claims) == 6 and all(line.startswith("proved") for line in claims)
+    assert "fixed         wave 1: no Service is ever pending" in err
+    assert out.startswith("Wave")
+
+
+def test_plan_refuses_a_static_conflict_with_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
+    clash = SAMPLES / "port-clash"
+    code, out, err = run(capsys, "plan", str(clash / "desired"), "--live", str(clash / "live.yaml"))
+    assert code == 3 and out == ""
+    assert err.startswith("planner: error: cannot plan: port TCP/443 is already in use")
+    assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("output", ["json", "yaml"])
+def test_verify_a_plan_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, output: str
+) -> None:
+    plan_file = tmp_path / f"plan.{output}"
+    assert main(["plan", *SEED_ARGS, "--output", output, "--output-file", str(plan_file)]) == 0
+    capsys.readouterr()
+    code, out, err = run(capsys, "verify", str(plan_file))
+    assert code == 0 and out == ""
+    assert len(err.splitlines()) == 6
+    assert "metallb-0.14  wave 1: pending exactly: dns/dns-tcp, dns/dns-udp" in err
+
+
+def test_verify_a_tampered_plan_exits_3_with_a_counterexample(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = json.loads(run(capsys, "plan", *SEED_ARGS, "--output", "json")[1])
+    data["waves"][0]["nudges"] = {}  # drop the nudge metallb-0.14 needs
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(data), encoding="utf-8")
+    code, _, err = run(capsys, "verify", str(plan_file))
+    assert code == 3
+    assert "FAILED  metallb-0.14  wave 1: every written Service ends with an IP" in err
+    assert "          schedule: arrive dns/dns-" in err
+    assert "<pending>" in err
+    assert err.splitlines()[-1] == (
+        "planner: error: the plan does not verify: see the FAILED claims above"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read plan file"),
+        ("waves: [unclosed", "not JSON or YAML"),
+        ('{"version": 1}', "not a plan file written by `planner plan`"),
+        ("- just\n- a list\n", "not a plan file written by `planner plan`"),
+        ('{"version": 7}', "unsupported plan version 7"),
+    ],
+)
+def test_a_bad_plan_file_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: str | None, message: str
+) -> None:
+    plan_file = tmp_path / "plan.yaml"
+    if content is not None:
+        plan_file.write_text(content, encoding="utf-8")
+    code, out, err = run(capsys, "verify", str(plan_file))
+    assert code == 2 and out == ""
+    assert len(err.splitlines()) == 1
+    assert err.startswith("planner: error: ") and message in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("fmt", "first"), [("mermaid", "flowchart TB"), ("dot", "digraph plan {")])
+def test_graph_formats(capsys: pytest.CaptureFixture[str], fmt: str, first: str) -> None:
+    code, out, _ = run(capsys, "graph", *SEED_ARGS, "--format", fmt)
+    assert code == 0
+    assert out.splitlines()[0] == first
+    assert "dns/dns-tcp" in out and "dns/dns-udp" in out
+
+
+def test_graph_defaults_to_mermaid_with_a_subgraph_per_wave(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "graph", *SEED_ARGS)
+    assert code == 0
+    assert '  subgraph wave1["wave 1"]' in out
