@@ -49,6 +49,8 @@ class Holding:
     auto: bool = False  # target only: no requested IP, MetalLB picks (see `could_take`)
 
 
+_NOTHING = Holding((), (), "", "")
+
 # Given a Service's target inputs and the Services to ignore (they move in the same unit),
 # the IPs MetalLB could pick for it and the pools it would pick from.
 AutoCandidates = Callable[
@@ -79,7 +81,7 @@ def target_holding(desired: Manifest, live: Manifest | None, co_holders_stay: bo
     """What a desired Service will hold: its requested IPs, its live IPs if it may keep them, or auto."""
     inputs = allocation_inputs(desired, live)
     if not inputs.is_load_balancer:
-        return Holding((), (), "", "")
+        return _NOTHING
     if inputs.requested_ips:
         return Holding(inputs.requested_ips, inputs.ports, inputs.sharing_key, inputs.backend_key)
     current = live_holding(live) if live is not None else None
@@ -121,7 +123,11 @@ def _holders_by_ip(holdings: Mapping[str, Holding]) -> dict[str, set[str]]:
 def _union_services(
     data: UnitInputs, holdings: Mapping[str, Holding], holders: Mapping[str, set[str]]
 ) -> list[set[str]]:
-    """Written Services joined by desired group and by live IPs they share while keys change."""
+    """Written Services joined by desired group, and by a live IP they share and both keep.
+
+    A member that leaves the IP is not joined: the "waits for" edges order it (it releases the
+    IP, the members that stay claim it under their new key).
+    """
     parent: dict[str, str] = {svc: svc for svc in data.writes}
 
     def root(svc: str) -> str:
@@ -136,21 +142,37 @@ def _union_services(
 
     by_group: dict[str, list[str]] = defaultdict(list)
     for svc in data.writes:
-        for side in (data.desired.get(svc), data.live.get(svc)):
-            group = _annotation(side, GROUP_ANNOTATION)
-            if group:
-                by_group[group].append(svc)
+        group = _annotation(data.desired.get(svc), GROUP_ANNOTATION)
+        if group:
+            by_group[group].append(svc)
     for members in by_group.values():
         for other in members[1:]:
             join(members[0], other)
+    staying = {svc: _staying_ips(svc, data) for svc in data.writes}
     for svc in data.writes:
-        for ip in holdings.get(svc, Holding((), (), "", "")).ips:
+        for ip in set(holdings.get(svc, _NOTHING).ips) & staying[svc]:
             for other in holders.get(ip, ()):
-                join(svc, other)
+                if other in staying and ip in staying[other]:
+                    join(svc, other)
     components: dict[str, set[str]] = defaultdict(set)
     for svc in data.writes:
         components[root(svc)].add(svc)
     return sorted(components.values(), key=sorted)
+
+
+def _staying_ips(svc: str, data: UnitInputs) -> set[str]:
+    """The live IPs a written Service will still hold: requested again, or kept in its pool."""
+    desired, live = data.desired.get(svc), data.live.get(svc)
+    if desired is None or live is None:
+        return set()
+    inputs = allocation_inputs(desired, live)
+    if not inputs.is_load_balancer:
+        return set()
+    if inputs.requested_ips:
+        return set(inputs.requested_ips) & set(ingress_ips(live))
+    if inputs.requested_pool != allocation_inputs(live).requested_pool:
+        return set()
+    return set(ingress_ips(live))
 
 
 def _annotation(manifest: Manifest | None, name: str) -> str:
@@ -176,7 +198,7 @@ def _unit(
     for svc in services:
         targets[svc] = _target(svc, data, holders, inside)
     for svc in services:
-        before = holdings.get(svc, Holding((), (), "", ""))
+        before = holdings.get(svc, _NOTHING)
         after = targets[svc]
         releases |= _released(svc, before, after, holders, inside, targets, data.pool_of)
         claims |= _claimed(svc, before, after, data.pool_of)
@@ -215,7 +237,7 @@ def _target(
 ) -> Holding:
     desired = data.desired.get(svc)
     if desired is None:
-        return Holding((), (), "", "")
+        return _NOTHING
     live = data.live.get(svc)
     live_ips = ingress_ips(live) if live is not None else ()
     others_stay = any(holders.get(ip, set()) - inside - {svc} for ip in live_ips)
