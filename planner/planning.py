@@ -317,7 +317,7 @@ def _simulated(
                 index=index,
                 units=tuple(units),
                 expected_ips=_expected(writes, _members(units), outcomes["fixed"]),
-                nudges={b: o.stuck for b, o in outcomes.items() if o.stuck and b == "metallb-0.14"},
+                nudges={b: o.stuck for b, o in outcomes.items() if o.stuck and b != "fixed"},
             )
         )
     predictions = {

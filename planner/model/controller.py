@@ -451,7 +451,10 @@ class Controller:
             if work is None:
                 self._allocator, self._keys = saved
                 return _infeasible(svc_key, members, member, run)
-            group_ips = group_ips or list(ingress_ips(work))
+            if not _requests_ips(work):
+                # Members without requested IPs follow the first one's pick; requested IPs are
+                # each member's own target (a transition group may move members to different IPs).
+                group_ips = group_ips or list(ingress_ips(work))
             works[member] = work
         changed = any(
             before[m] != (self._allocator.ips(m), self.allocation_key(m)) for m in members
@@ -502,7 +505,7 @@ class Controller:
         if not ips:
             run.warn("GroupTransitionFailed", "no IP assigned")
             return None
-        if group_ips and sorted(ips) != sorted(group_ips):
+        if group_ips and not _requests_ips(work) and sorted(ips) != sorted(group_ips):
             run.warn(
                 "GroupSplit", f"would get {_go_list(ips)}, not the group's {_go_list(group_ips)}"
             )

@@ -419,6 +419,19 @@ class TestFixed:
         first = c.set_balancer("ns/tcp", tcp)
         assert first.service is not None and ingress_ips(first.service) == ()
 
+    def test_transition_group_swaps_requested_ips_in_one_step(self) -> None:
+        """A planner transition group may move its members to different requested IPs."""
+        c = Controller([POOL], behavior="fixed")
+        blue = handled(c, "blue", svc("blue", ip="192.168.10.30"))
+        green = handled(c, "green", svc("green", ip="192.168.10.31"))
+        blue["metadata"]["annotations"]["metallb.io/loadBalancerIPs"] = "192.168.10.31"
+        green["metadata"]["annotations"]["metallb.io/loadBalancerIPs"] = "192.168.10.30"
+        waiting = c.set_balancer("ns/blue", grouped(blue, "ns/blue,ns/green", "swap"))
+        assert (waiting.service, c.allocator.ips("ns/blue")) == (None, ["192.168.10.30"])
+        done = c.set_balancer("ns/green", grouped(green, "ns/blue,ns/green", "swap"))
+        assert done.service is not None and ingress_ips(done.service) == ("192.168.10.30",)
+        assert ingress_ips(done.group_writes["ns/blue"]) == ("192.168.10.31",)
+
     def test_converged_group_writes_nothing_and_does_not_loop(self) -> None:
         c = Controller([POOL], behavior="fixed")
         tcp, _ = self._pair(c)
