@@ -15,7 +15,6 @@ from planner.model.allocator import Pool
 from planner.model.controller import BEHAVIORS
 from planner.model.pools import pools_from_objects
 from planner.model.simcluster import (
-    RELOAD,
     Run,
     SimulatedCluster,
     adversarial_runs,
@@ -66,8 +65,7 @@ class World:
             namespaces=self.namespaces,
         )
         if list(self.pools) != list(self.live_pools):
-            cluster.controller.set_pools(list(self.pools))
-            cluster.queue.append(RELOAD)
+            cluster.set_pools(list(self.pools))
             cluster.settle()
         return cluster
 
