@@ -24,7 +24,7 @@ from planner.objects import Manifest
 try:  # the C loader is several times faster; the pure-Python one gives the same results
     from yaml import CSafeLoader as _SafeLoader
 except ImportError:  # pragma: no cover - only without libyaml
-    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment,unused-ignore]
 
 # How many nodes YAML aliases may add to one document once expanded; beyond that the document
 # is refused as an alias bomb ("billion laughs") before anything walks or copies it.

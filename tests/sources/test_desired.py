@@ -123,6 +123,16 @@ def test_bad_input_in_a_walked_file_names_that_file(in_tmp: Path) -> None:
     )
 
 
+def test_a_dangling_link_in_a_walked_directory_is_an_unreadable_file(in_tmp: Path) -> None:
+    write(in_tmp / "m" / "a.yaml", service_yaml("a"))
+    (in_tmp / "m" / "gone.yaml").symlink_to(in_tmp / "nowhere.yaml")
+    with pytest.raises(InputError) as caught:
+        load_desired(["m"])
+    assert str(caught.value) == (
+        "m/gone.yaml: document 1, line 1: cannot read the file: No such file or directory"
+    )
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root lists directories whatever their mode")
 def test_an_unreadable_directory_is_an_input_error(in_tmp: Path) -> None:
     locked = in_tmp / "m" / "locked"
