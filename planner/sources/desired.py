@@ -21,7 +21,7 @@ from typing import TextIO
 from planner.errors import InputError
 from planner.objects import KubeObject, Manifest
 from planner.sources.documents import Parsed, parse_yaml, read_documents
-from planner.sources.helm import HelmOptions, is_chart_dir, render_chart
+from planner.sources.helm import CHART_FILE, HelmOptions, is_chart_dir, render_chart
 from planner.sources.kinds import (
     DEFAULT_NAMESPACE,
     check_unique,
@@ -30,7 +30,11 @@ from planner.sources.kinds import (
     services_of,
     to_objects,
 )
-from planner.sources.kustomize import is_kustomization_dir, render_kustomization
+from planner.sources.kustomize import (
+    KUSTOMIZATION_FILES,
+    is_kustomization_dir,
+    render_kustomization,
+)
 
 STDIN = "-"
 STDIN_LABEL = "<stdin>"
@@ -89,6 +93,9 @@ def find_sources(path: str, label: str | None = None) -> list[Source]:
         return list(_walk(disk, name, set()))
     if not disk.exists():
         raise InputError(f"`{name}` does not exist")
+    if disk.name in KUSTOMIZATION_FILES or disk.name == CHART_FILE:
+        # a kustomization or Chart.yaml named on its own stands for its rendered directory
+        return list(_walk(disk.parent, os.path.dirname(name) or ".", set()))
     return [Source(disk, name, "file")]
 
 

@@ -231,3 +231,18 @@ def test_find_sources_lists_what_will_be_read(in_tmp: Path) -> None:
         ("m/chart", "helm"),
     ]
     assert [(s.label, s.kind) for s in find_sources(".")][:1] == [("m/app", "kustomize")]
+
+
+def test_a_kustomization_or_chart_file_named_on_its_own_stands_for_its_directory(
+    in_tmp: Path,
+) -> None:
+    write(in_tmp / "app" / "kustomization.yaml", "resources: []\n")
+    write(in_tmp / "charts" / "dns" / "Chart.yaml", "name: dns\n")
+    write(in_tmp / "kustomization.yaml", "resources: []\n")
+    assert [(s.label, s.kind) for s in find_sources("app/kustomization.yaml")] == [
+        ("app", "kustomize")
+    ]
+    assert [(s.label, s.kind) for s in find_sources("charts/dns/Chart.yaml")] == [
+        ("charts/dns", "helm")
+    ]
+    assert [(s.label, s.kind) for s in find_sources("kustomization.yaml")] == [(".", "kustomize")]
