@@ -153,7 +153,7 @@ def _unit_inputs(scenario: Scenario, writes: Mapping[str, Write]) -> UnitInputs:
 
 def _live_allocator(scenario: Scenario) -> Allocator:
     """The allocator as the controller holds it now (pools after the commit, live IPs)."""
-    cluster = World.of(scenario).cluster(scenario.live_services, "metallb-0.15")
+    cluster = World.of(scenario).cluster((), "metallb-0.15", frozen=scenario.live_services)
     return cluster.controller.allocator
 
 
@@ -380,7 +380,7 @@ def wave_outcome(world: World, writes: Sequence[Write], behavior: str) -> WaveOu
     count = 0
     as_pairs = [(w.service, w.manifest) for w in writes]
     for part in components(as_pairs, world.live, world.pools):
-        base = world.cluster(part.context, behavior)
+        base = world.cluster(part.context, behavior, part.frozen)
         first = True
         for run in _schedules(base, part.writes, behavior):
             count += 1

@@ -56,14 +56,19 @@ class World:
             dict(baseline.namespaces),
         )
 
-    def cluster(self, services: Iterable[str], behavior: str) -> SimulatedCluster:
-        """A controller restarted on these live Services, then given the commit's pools."""
+    def cluster(
+        self, services: Iterable[str], behavior: str, frozen: Iterable[str] = ()
+    ) -> SimulatedCluster:
+        """A controller restarted on these live Services (and holding the frozen ones' IPs),
+        then given the commit's pools."""
         cluster = SimulatedCluster.bootstrap(
             list(self.live_pools),
             {svc: self.live[svc] for svc in services},
             behavior,
             namespaces=self.namespaces,
         )
+        for svc in frozen:
+            cluster.controller.hold(svc, self.live[svc])
         if list(self.pools) != list(self.live_pools):
             cluster.set_pools(list(self.pools))
             cluster.settle()
@@ -105,7 +110,7 @@ def _predict_behavior(
     explored = 0
     exhaustive = True
     for part in parts:
-        base = world.cluster(part.context, behavior)
+        base = world.cluster(part.context, behavior, part.frozen)
         exploration = explore_writes(base, part.writes, seed)
         explored += len(exploration.runs)
         exhaustive = exhaustive and exploration.exhaustive

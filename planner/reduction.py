@@ -9,8 +9,10 @@ write draws from that pool) therefore commute: every interleaving of them
 gives each Service the same result as running each component alone. A reprocess-all pass hands
 every Service to the controller, but a Service outside the component re-assigns its own IPs under
 its own unchanged key, which succeeds and changes nothing the component reads. So each
-component is simulated alone, on a cluster holding only its Services and their neighbours (the
-other holders of its IPs, and for auto-assignment every holder in the pools it may draw from).
+component is simulated alone, on a cluster holding only its Services and their neighbours: the
+other holders of its IPs are simulated Services; the other holders in the pools it may draw from
+are "frozen": their IPs are taken under their keys and ports, but the controller never handles
+them, since handling them would only re-assign what they hold (the same argument as above).
 
 Writes that change no allocation input (for example only the group-wide annotations on a group
 whose keys stay) are left out: stock MetalLB re-assigns the same IPs, and the fixed allocator
@@ -38,6 +40,7 @@ class Component:
 
     writes: tuple[Write, ...]
     context: tuple[str, ...]  # live Services to put in the simulated cluster, sorted
+    frozen: tuple[str, ...] = ()  # live Services whose IPs are only taken (pool neighbours)
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -90,17 +93,23 @@ def components(
     for write in relevant:
         groups[root(f"svc:{write[0]}")].append(write)
     context: dict[str, set[str]] = defaultdict(set)
+    in_pools: dict[str, set[str]] = defaultdict(set)
     for node in list(parent):
         kind, _, name = node.partition(":")
-        neighbours = {"ip": holders, "pool": pool_holders}.get(kind, {}).get(name, set())
-        context[root(node)] |= neighbours
-    found = [
-        Component(
-            tuple(sorted(writes_of, key=lambda w: w[0])),
-            tuple(sorted(context[key] | {svc for svc, _ in writes_of if svc in live})),
+        if kind == "ip":
+            context[root(node)] |= holders.get(name, set())
+        elif kind == "pool":
+            in_pools[root(node)] |= pool_holders.get(name, set())
+    found = []
+    for key, writes_of in groups.items():
+        simulated = context[key] | {svc for svc, _ in writes_of if svc in live}
+        found.append(
+            Component(
+                tuple(sorted(writes_of, key=lambda w: w[0])),
+                tuple(sorted(simulated)),
+                tuple(sorted(in_pools[key] - simulated)),
+            )
         )
-        for key, writes_of in groups.items()
-    ]
     return sorted(found, key=lambda c: c.services)
 
 

@@ -108,7 +108,7 @@ def _run_wave(world: World, wave: PlannedWave, behavior: str, seed: int) -> _Wav
     found: list[tuple[Run, list[str]]] = []
     exhaustive = True
     for part in components(writes, world.live, world.pools):
-        base = world.cluster(part.context, behavior)
+        base = world.cluster(part.context, behavior, part.frozen)
         exploration = explore_writes(base, part.writes, seed)
         exhaustive = exhaustive and exploration.exhaustive
         for run in exploration.runs:

@@ -163,6 +163,24 @@ class Controller:
         else:
             self._cache[svc_key] = copy.deepcopy(svc)
 
+    def hold(self, svc_key: str, svc: Manifest) -> bool:
+        """Take a Service's current IPs under its keys without handling or caching it.
+
+        For Services a simulation leaves out but whose addresses are taken (planner.reduction's
+        "frozen neighbours"); False when its IPs cannot be assigned (MetalLB would clear them).
+        """
+        ips = list(ingress_ips(svc))
+        if not ips or not is_load_balancer(svc):
+            return False
+        try:
+            self._allocator.assign(
+                svc_key, svc, ips, ports(svc), sharing_key(svc), backend_key(svc)
+            )
+        except (AllocationError, ServiceInputError):
+            return False
+        self._keys[svc_key] = (sharing_key(svc), backend_key(svc))
+        return True
+
     def allocation_key(self, svc_key: str) -> tuple[str, str]:
         """(sharing key, backend key) the allocator holds for the Service; NO_KEY when unallocated."""
         if self._allocator.pool(svc_key) is None:
