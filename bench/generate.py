@@ -4,7 +4,7 @@
 
 Writes OUT_DIR/desired/ (pools.yaml, namespaces.yaml and one multi-document file per namespace)
 and OUT_DIR/live.yaml (a kubectl `List` with what the API server and MetalLB fill in: statuses,
-cluster IPs, node ports, defaults, managedFields). Groups of `group-size` Services share one IP
+cluster IPs, node ports, defaults; no managedFields, which `kubectl get` hides). Groups of `group-size` Services share one IP
 (DNS-like TCP/UDP 53, HTTP 80, HTTPS 443...). Most groups request their IP in one of a few /16
 pools (`metallb.io/loadBalancerIPs`); every tenth group is auto-assigned from the one
 auto-assign pool, and its live IP is the one MetalLB would have given it (the pool's addresses in
@@ -130,16 +130,6 @@ def live_service(group: Group, member: int, serial: int) -> Manifest:
             "uid": f"00000000-0000-4000-8000-{serial:012d}",
             "resourceVersion": str(100_000 + serial),
             "creationTimestamp": TIMESTAMP,
-            "managedFields": [
-                {
-                    "apiVersion": "v1",
-                    "manager": "argocd-controller",
-                    "operation": "Apply",
-                    "time": TIMESTAMP,
-                    "fieldsType": "FieldsV1",
-                    "fieldsV1": {"f:spec": {"f:type": {}, "f:selector": {}, "f:ports": {}}},
-                }
-            ],
         }
     )
     meta["annotations"]["metallb.io/ip-allocated-from-pool"] = group.pool
