@@ -1,0 +1,91 @@
+"""Benchmark `planner plan` and `planner plan --verify` against loading the same files with
+PyYAML's C loader, side by side in one run, and the growth from a small repo to a large one.
+
+    python bench/bench_plan.py [--services 10000] [--small 1000] [--repetitions 1]
+
+Targets (issue 4): plan <= 2.0x and plan --verify <= 4.0x the C-loader parse at 10,000
+Services; 1,000 -> 10,000 Services grows the plan's time <= 12x. Times are CPU seconds of this
+process (wall seconds printed too; the machine may be shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR.parent))  # run from a checkout without installing
+
+from bench.bench_diff import Timing, _median, load_only, timed
+from bench.generate import write_repo
+from planner.cli import main as planner_main
+
+PLAN_TARGET = 2.0
+VERIFY_TARGET = 4.0
+GROWTH_TARGET = 12.0
+
+
+def plan_argv(repo: Path, verify: bool) -> list[str]:
+    argv = ["plan", str(repo / "desired"), "--live", str(repo / "live.yaml"), "--output", "json"]
+    return [*argv, "--verify"] if verify else argv
+
+
+def run_plan(repo: Path, verify: bool) -> int:
+    """One `planner plan` in-process, output (and verify's report) thrown away."""
+    with open(os.devnull, "w", encoding="utf-8") as sink:
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            return planner_main(plan_argv(repo, verify))
+
+
+def measure(repo: Path, repetitions: int) -> dict[str, Timing]:
+    """Median CPU/wall of the load, the plan and the verified plan, alternated per repetition."""
+    samples: dict[str, list[tuple[float, float]]] = {"load": [], "plan": [], "verify": []}
+    for _ in range(repetitions):
+        samples["load"].append(timed(lambda: load_only(repo)))
+        samples["plan"].append(timed(lambda: run_plan(repo, False)))
+        samples["verify"].append(timed(lambda: run_plan(repo, True)))
+    return {name: _median(values) for name, values in samples.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--services", type=int, default=10_000)
+    parser.add_argument("--small", type=int, default=1_000)
+    parser.add_argument("--repetitions", type=int, default=1)
+    args = parser.parse_args(argv)
+    results: dict[int, dict[str, Timing]] = {}
+    with tempfile.TemporaryDirectory(prefix="planner-bench-") as scratch:
+        for size in (args.small, args.services):
+            repo = Path(scratch) / str(size)
+            write_repo(repo, size, 4, 0, 10)
+            results[size] = measure(repo, args.repetitions)
+            _print(size, results[size])
+    growth = results[args.services]["plan"].cpu / results[args.small]["plan"].cpu
+    verdict = "meets" if growth <= GROWTH_TARGET else "MISSES"
+    print(
+        f"growth {args.small} -> {args.services} (plan cpu): {growth:.1f}x ({verdict} <= {GROWTH_TARGET})"
+    )
+    return 0
+
+
+def _print(size: int, timings: dict[str, Timing]) -> None:
+    load = timings["load"]
+    print(f"{size} Services:{'cpu s':>12}{'wall s':>10}")
+    for name, label in (
+        ("load", "C-loader parse"),
+        ("plan", "planner plan"),
+        ("verify", "plan --verify"),
+    ):
+        print(f"  {label:18}{timings[name].cpu:10.2f}{timings[name].wall:10.2f}")
+    for name, target in (("plan", PLAN_TARGET), ("verify", VERIFY_TARGET)):
+        ratio = timings[name].cpu / load.cpu
+        verdict = "meets" if ratio <= target else "MISSES"
+        print(f"  ratio {name}/parse: {ratio:.2f} ({verdict} <= {target})")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
