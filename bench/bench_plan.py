@@ -36,9 +36,12 @@ def plan_argv(repo: Path, verify: bool) -> list[str]:
 
 def run_plan(repo: Path, verify: bool) -> int:
     """One `planner plan` in-process, output (and verify's report) thrown away."""
-    with open(os.devnull, "w", encoding="utf-8") as sink:
-        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-            return planner_main(plan_argv(repo, verify))
+    with (
+        open(os.devnull, "w", encoding="utf-8") as sink,
+        contextlib.redirect_stdout(sink),
+        contextlib.redirect_stderr(sink),
+    ):
+        return planner_main(plan_argv(repo, verify))
 
 
 def measure(repo: Path, repetitions: int) -> dict[str, Timing]:
