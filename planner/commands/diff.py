@@ -22,12 +22,26 @@ from planner.render import FORMATS, render
 @click.command("diff")
 @source_options
 @target_option
-@click.option("--output", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option(
-    "--fail-on", type=click.Choice(FAIL_ON_POLICIES), default=DEFAULT_FAIL_ON, show_default=True
+    "--output",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text for terminals, markdown for PR comments (with the plan), json for machines.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON_POLICIES),
+    default=DEFAULT_FAIL_ON,
+    show_default=True,
+    help="Exit 3 when the --target prediction has Services stuck / pending at all.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of sampled orders.")
-@click.option("--output-file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--output-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report here (atomically, only on success) instead of stdout.",
+)
 def diff(
     desired: tuple[str, ...],
     live_file: str | None,
