@@ -11,7 +11,9 @@ apiVersion/kind are skipped with a note the caller reports. Bad input raises `In
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,16 @@ ALIAS_NODE_BUDGET = 100_000
 # not an exception) somewhere past 20,000 levels; deeper input is refused before it gets there.
 MAX_NESTING = 5_000
 
+# A kubectl `List` this large is parsed item by item: composing it whole would hold a node graph
+# of every item at once (some 35 bytes of memory per byte of YAML).
+LARGE_LIST_CHARS = 1_000_000
+
 JSON_SUFFIXES = frozenset({".json"})
+
+_ITEMS_KEY = re.compile(r"^items:[ \t]*\n", re.MULTILINE)
+_ITEM_START = re.compile(r"^-(?=[ \t\n])", re.MULTILINE)
+# The first line at column 0 that can neither start an item nor belong to one ends the items.
+_AFTER_ITEMS = re.compile(r"^(?![-#\s])|^-(?![ \t\n])", re.MULTILINE)
 
 
 class _Loader(_SafeLoader):
@@ -85,6 +96,10 @@ def decode_text(data: bytes, file: str) -> str:
 
 def parse_yaml(text: str, file: str, rendered_by: str | None = None) -> Parsed:
     """Parse a YAML stream (one or more documents) into Kubernetes documents."""
+    if len(text) >= LARGE_LIST_CHARS:
+        parsed_list = _parse_large_list(text, file)
+        if parsed_list is not None:
+            return parsed_list
     _check_nesting(text, file)
     parsed = Parsed()
     loader = _Loader(text)
@@ -138,6 +153,82 @@ def _collect(body: Any, node: yaml.Node | None, origin: Origin, parsed: Parsed) 
         parsed.notes.append(f"{origin}: skipped a document without apiVersion and kind")
 
 
+def _parse_large_list(text: str, file: str) -> Parsed | None:
+    """A one-document List in kubectl's layout (`items:` at column 0, each item at `- `), parsed
+    item by item; None when the text is not laid out so or any part fails (the caller then
+    parses it whole and reports what is wrong)."""
+    split = _split_items(text)
+    if split is None:
+        return None
+    header, chunks = split
+    try:
+        body, line = _load_list_header(header, file)
+        items, lines = [], []
+        for chunk_line, chunk in chunks:
+            item, item_line = _load_item(chunk, file)
+            items.append(item)
+            lines.append(chunk_line + item_line)
+    except (yaml.YAMLError, InputError, RecursionError):
+        return None
+    if body is None:
+        return None
+    parsed = Parsed()
+    _add_items(body, items, lines, Origin(file, 0, line), parsed)
+    return parsed
+
+
+def _split_items(text: str) -> tuple[str, list[tuple[int, str]]] | None:
+    """(the text without its items, [(1-based first line of an item, its text)])."""
+    key = _ITEMS_KEY.search(text)
+    if key is None:
+        return None
+    end = _AFTER_ITEMS.search(text, key.end())
+    region_end = end.start() if end else len(text)
+    starts = [m.start() for m in _ITEM_START.finditer(text, key.end(), region_end)]
+    if not starts or not _only_comments(text[key.end() : starts[0]]):
+        return None  # something other than items right under `items:`
+    bounds = [*starts, region_end]
+    chunks = []
+    line = text.count("\n", 0, starts[0]) + 1
+    for begin, finish in itertools.pairwise(bounds):
+        chunks.append((line, " " + text[begin + 1 : finish]))  # "- a: 1" -> "  a: 1"
+        line += text.count("\n", begin, finish)
+    return text[: key.start()] + text[region_end:], chunks
+
+
+def _only_comments(text: str) -> bool:
+    return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
+
+
+def _load_list_header(header: str, file: str) -> tuple[Manifest | None, int]:
+    """The List without its items, and its first line; None when it is not a List."""
+    node, body = _load_single(header, file)
+    if not isinstance(body, dict) or "items" in body or not str(body.get("kind")).endswith("List"):
+        return None, 1
+    return body, node.start_mark.line + 1
+
+
+def _load_item(chunk: str, file: str) -> tuple[Any, int]:
+    """One item's value and its 0-based line in the chunk."""
+    node, item = _load_single(chunk, file)
+    return item, node.start_mark.line
+
+
+def _load_single(text: str, file: str) -> tuple[yaml.Node, Any]:
+    """Compose and construct a one-document text with the nesting and alias checks."""
+    _check_nesting(text, file)
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise InputError("an empty item", Origin(file))
+        if "&" in text and "*" in text:
+            _check_alias_budget(node, Origin(file))
+        return node, loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def _is_kubernetes(body: Manifest, origin: Origin) -> bool:
     """True for a mapping with apiVersion and kind; InputError when they are not strings."""
     if not body.get("apiVersion") or not body.get("kind"):
@@ -163,7 +254,13 @@ def _is_list(body: Manifest, origin: Origin) -> bool:
 def _collect_items(body: Manifest, node: yaml.Node | None, origin: Origin, parsed: Parsed) -> None:
     """Unroll a List: each item keeps the List's file and document, with its own line."""
     items = body["items"] or []
-    lines = _item_lines(node, len(items), origin.line)
+    _add_items(body, items, _item_lines(node, len(items), origin.line), origin, parsed)
+
+
+def _add_items(
+    body: Manifest, items: list[Any], lines: list[int], origin: Origin, parsed: Parsed
+) -> None:
+    """Add a List's items (at the given lines) to `parsed`, or notes for non-Kubernetes ones."""
     for position, (item, line) in enumerate(zip(items, lines, strict=True)):
         item_origin = Origin(origin.file, origin.document, line)
         if not isinstance(item, dict):
@@ -294,7 +391,14 @@ def _in(rendered_by: str | None) -> str:
 
 def _a_type(value: Any) -> str:
     """A value's YAML type in words: "a list", "a string"..."""
-    names = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+    names = {
+        type(None): "empty",
+        list: "a list",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "a boolean",
+    }
     return names.get(type(value), f"a {type(value).__name__}")
 
 

@@ -317,3 +317,93 @@ def test_many_empty_flow_collections_do_not_force_the_exact_walk(
     )
     text += "a: [[[[]]]]\n"
     assert len(parse_yaml(text, "live.yaml").documents) == 3_000
+
+
+# --- large Lists are parsed item by item, with the same result as parsing them whole ------------
+
+KUBECTL_ITEMS = [
+    "- apiVersion: v1\n  kind: Service\n  metadata:\n    name: a\n    namespace: dns\n",
+    "-\n  apiVersion: v1\n  kind: Service\n  metadata: {name: b}\n",
+    (
+        "# a comment at column 0\n\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: c}\n"
+        "  data:\n    script: |\n      - not an item\n      #!/bin/sh\n"
+    ),
+    "- metadata: {name: typed}\n  spec: {ports: [{port: 53}]}\n",
+    "- just: data\n",
+    "- apiVersion: v1\n  kind: Service\n  metadata:\n    name: 'quoted\n      on two lines'\n",
+]
+
+
+def _kubectl_list(items: list[str], kind: str = "List") -> str:
+    return (
+        "apiVersion: v1\nitems:\n"
+        + "".join(items)
+        + f'kind: {kind}\nmetadata:\n  resourceVersion: ""\n'
+    )
+
+
+def _both_ways(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
+    monkeypatch.setattr(documents, "LARGE_LIST_CHARS", 10**12)
+    whole = parse_yaml(text, "live.yaml")
+    monkeypatch.setattr(documents, "LARGE_LIST_CHARS", 0)
+    by_item = parse_yaml(text, "live.yaml")
+    return whole, by_item
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.sampled_from(KUBECTL_ITEMS), min_size=1, max_size=8),
+    st.sampled_from(["List", "ServiceList"]),
+)
+def test_a_large_list_parsed_item_by_item_equals_the_whole_parse(
+    items: list[str], kind: str
+) -> None:
+    text = _kubectl_list(items, kind)
+    assert documents._parse_large_list(text, "live.yaml") is not None  # the item path is taken
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        whole, by_item = _both_ways(text, monkeypatch)
+    assert by_item == whole
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(_kubectl_list(["- &x {apiVersion: v1, kind: A}\n", "- *x\n"]), id="alias"),
+        pytest.param(
+            _kubectl_list(['- apiVersion: v1\n  kind: A\n  note: "one\n- two"\n']), id="quoted"
+        ),
+        pytest.param(_kubectl_list(["- {apiVersion: v1, kind: A}\n"]) + "---\na: 1\n", id="stream"),
+        pytest.param(
+            "apiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: A}\n", id="indented"
+        ),
+        pytest.param("apiVersion: v1\nkind: Pod\nitems:\n- 1\n", id="not-a-list"),
+    ],
+)
+def test_other_layouts_fall_back_to_the_whole_parse(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert documents._parse_large_list(text, "live.yaml") is None
+    whole, by_item = _both_ways(text, monkeypatch)
+    assert by_item == whole
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        ["- {apiVersion: v1, kind: A}\n", "- oops\n"],
+        ["- {apiVersion: v1, kind: A}\n", "-\n"],
+        ["- {apiVersion: v1, kind: A}\n", "- a: [1\n"],
+    ],
+)
+def test_bad_items_give_the_same_message_either_way(
+    items: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = _kubectl_list(items)
+    messages = []
+    for threshold in (10**12, 0):
+        monkeypatch.setattr(documents, "LARGE_LIST_CHARS", threshold)
+        with pytest.raises(InputError) as caught:
+            parse_yaml(text, "live.yaml")
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
+    assert messages[0].startswith("live.yaml: document 1, line ")
