@@ -10,6 +10,7 @@ without cluster access): its state has `from_git=True` and no statuses.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tarfile
 import tempfile
@@ -185,4 +186,4 @@ def _helm_at_ref(helm: HelmOptions | None, top: Path, tree: Path) -> HelmOptions
         except InputError:
             at_ref = Path(values_file)  # outside the repository: used as it is
         values.append(str(at_ref) if at_ref.exists() else values_file)
-    return HelmOptions(helm.release, helm.namespace, tuple(values))
+    return dataclasses.replace(helm, values=tuple(values))

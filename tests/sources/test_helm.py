@@ -33,6 +33,14 @@ def test_helm_template_argv_carries_release_namespace_and_values_in_order() -> N
     ]  # fmt: skip
 
 
+def test_helm_template_argv_carries_the_cluster_capabilities() -> None:
+    options = HelmOptions(kube_version="1.30.0", api_versions=("metallb.io/v1beta1", "v1"))
+    assert helm_template_argv("helm", "dns", options)[4:] == [
+        "--kube-version", "1.30.0",
+        "--api-versions", "metallb.io/v1beta1", "--api-versions", "v1",
+    ]  # fmt: skip
+
+
 def test_the_default_release_name_is_the_chart_directory_made_valid() -> None:
     assert helm_template_argv("helm", "charts/dns", HelmOptions()) == [
         "helm", "template", "dns", "charts/dns",

@@ -117,6 +117,9 @@ def test_kubectl_argv_reads_services_pools_and_namespaces_in_all_namespaces() ->
         "--request-timeout=60s",
     ]  # fmt: skip
     assert kubectl_get_argv("prod")[:3] == ["kubectl", "--context", "prod"]
+    assert kubectl_get_argv("prod", "/k/config")[:5] == [
+        "kubectl", "--kubeconfig", "/k/config", "--context", "prod",
+    ]  # fmt: skip
 
 
 def test_load_live_kubectl_runs_kubectl_and_parses_its_output(
@@ -232,17 +235,21 @@ def test_helm_values_files_in_the_repository_are_read_as_at_the_ref(
     git_repo: Path, monkeypatch: pytest.MonkeyPatch, fake_bin: Callable[..., Path]
 ) -> None:
     # The fake helm prints its values files: they stand in for the rendered manifests.
+    calls = git_repo.parent / "helm-calls"
     fake_bin(
         "helm",
-        'while [ $# -gt 0 ]; do [ "$1" = --values ] && cat "$2"; shift; done\n',
+        f'echo "$@" > {calls}\nwhile [ $# -gt 0 ]; do [ "$1" = --values ] && cat "$2"; shift; done\n',
     )
     write(git_repo / "chart" / "Chart.yaml", "apiVersion: v2\nname: dns\nversion: 0.1.0\n")
     write(git_repo / "values-prod.yaml", service_yaml("at-ref"))
     _commit_all(git_repo, "base")
     write(git_repo / "values-prod.yaml", service_yaml("in-work-tree"))
     monkeypatch.chdir(git_repo)
-    live = load_live_git("main", ["chart"], helm=HelmOptions(values=("values-prod.yaml",)))
-    assert list(live.services) == ["default/at-ref"]
+    helm = HelmOptions(namespace="edge", values=("values-prod.yaml",), kube_version="1.30.0")
+    live = load_live_git("main", ["chart"], helm=helm)
+    assert list(live.services) == ["edge/at-ref"]
+    assert "--namespace edge" in calls.read_text()
+    assert "--kube-version 1.30.0" in calls.read_text()
 
 
 def test_an_unknown_ref_is_an_input_error(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
