@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from planner.diff import PRUNE_MODES
+from planner.diff import PRUNE_MODES, PruneMode
 from planner.diffreport import LiveSource
 from planner.errors import InputError
+from planner.pipeline import load_scenario
 from planner.report import BEHAVIORS
+from planner.scenario import Scenario
 from planner.sources import HelmOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,11 +36,46 @@ _SOURCE_OPTIONS = (
 )
 
 
+@dataclass(frozen=True)
+class Sources:
+    """What the source options name: the desired paths, one live source, pruning and helm."""
+
+    desired: tuple[str, ...]
+    live: LiveSource
+    prune: PruneMode
+    helm: HelmOptions
+
+    def scenario(self) -> Scenario:
+        """Read everything and diff it (the first step of every verb that plans)."""
+        return load_scenario(
+            list(self.desired) or ["."], self.live, prune=self.prune, helm=self.helm
+        )
+
+
 def source_options(command: F) -> F:
-    """DESIRED... plus exactly one live source (--live, --live-kubectl, --live-git) and render options."""
+    """DESIRED... plus exactly one live source (--live, --live-kubectl, --live-git), --prune and
+    the helm options, handed to the command as one `sources: Sources` argument."""
+
+    @functools.wraps(command)
+    def with_sources(
+        *,
+        desired: tuple[str, ...],
+        live_file: str | None,
+        live_kubectl: bool,
+        context: str | None,
+        live_git: str | None,
+        prune: PruneMode,
+        helm_values: tuple[str, ...],
+        helm_release: str | None,
+        **options: Any,
+    ) -> Any:
+        live = live_source(live_file, live_kubectl, context, live_git)
+        helm = HelmOptions(release=helm_release, values=helm_values)
+        return command(sources=Sources(desired, live, prune, helm), **options)
+
     for option in reversed(_SOURCE_OPTIONS):
-        command = option(command)
-    return command
+        with_sources = option(with_sources)
+    return with_sources  # type: ignore[return-value]
 
 
 def target_option(command: F) -> F:
@@ -44,10 +83,6 @@ def target_option(command: F) -> F:
     return click.option(
         "--target", type=click.Choice(BEHAVIORS), default="metallb-0.15", show_default=True
     )(command)
-
-
-def helm_options(values: tuple[str, ...], release: str | None) -> HelmOptions:
-    return HelmOptions(release=release, values=values)
 
 
 def live_source(

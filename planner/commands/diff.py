@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from planner.commands._shared import emit, helm_options, live_source, source_options, target_option
-from planner.diff import PruneMode
+from planner.commands._shared import Sources, emit, source_options, target_option
 from planner.diffreport import (
     DEFAULT_FAIL_ON,
     FAIL_ON_POLICIES,
@@ -43,14 +42,7 @@ from planner.render import FORMATS, render
     help="Write the report here (atomically, only on success) instead of stdout.",
 )
 def diff(
-    desired: tuple[str, ...],
-    live_file: str | None,
-    live_kubectl: bool,
-    context: str | None,
-    live_git: str | None,
-    prune: PruneMode,
-    helm_values: tuple[str, ...],
-    helm_release: str | None,
+    sources: Sources,
     target: str,
     output: str,
     fail_on: str,
@@ -63,15 +55,14 @@ def diff(
     Exit codes: 0 no changes; 1 changes within policy; 2 bad input or a missing tool;
     3 a static conflict, or changes whose prediction for --target violates --fail-on.
     """
-    live = live_source(live_file, live_kubectl, context, live_git)
     options = DiffOptions(
         target=target,
-        prune=prune,
+        prune=sources.prune,
         seed=seed,
-        helm=helm_options(helm_values, helm_release),
+        helm=sources.helm,
         with_plan=output == "markdown",  # the PR comment shows the plan and its picture
     )
-    report = build_report(list(desired) or ["."], live, options)
+    report = build_report(list(sources.desired) or ["."], sources.live, options)
     color = output == "text" and output_file is None and sys.stdout.isatty()
     emit(render(report, output, color=color), output_file)
     return exit_code(report, fail_on)

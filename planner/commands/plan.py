@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 import yaml
 
-from planner.commands._shared import emit, helm_options, live_source, source_options, target_option
+from planner.commands._shared import Sources, emit, source_options, target_option
 from planner.errors import InputError, PlannerError
-from planner.pipeline import load_scenario, plan_scenario
+from planner.pipeline import plan_scenario
 from planner.plan import STRATEGIES, Plan, plan_from_dict
 from planner.render.plan import GRAPH_FORMATS, PLAN_FORMATS, plan_graph, render_plan
 from planner.verify import verify_plan
@@ -34,14 +34,7 @@ class VerificationFailed(PlannerError):
 @click.option("--verify", "then_verify", is_flag=True, help="Prove the plan before printing it.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of sampled orders.")
 def plan(
-    desired: tuple[str, ...],
-    live_file: str | None,
-    live_kubectl: bool,
-    context: str | None,
-    live_git: str | None,
-    prune: str,
-    helm_values: tuple[str, ...],
-    helm_release: str | None,
+    sources: Sources,
     target: str,
     strategy: str,
     output: str,
@@ -54,13 +47,7 @@ def plan(
     Exit codes: 0 a plan (or nothing to do); 2 bad input; 3 refused (a static conflict or an
     infeasible target) or, with --verify, a claim that does not hold.
     """
-    live = live_source(live_file, live_kubectl, context, live_git)
-    scenario = load_scenario(
-        list(desired) or ["."],
-        live,
-        prune=prune,
-        helm=helm_options(helm_values, helm_release),  # type: ignore[arg-type]
-    )
+    scenario = sources.scenario()
     the_plan = plan_scenario(scenario, strategy=strategy, target=target)
     if then_verify:
         _verified(the_plan, seed)
@@ -86,26 +73,9 @@ def verify(plan_file: Path, seed: int) -> int:
     "--format", "output", type=click.Choice(GRAPH_FORMATS), default="mermaid", show_default=True
 )
 @click.option("--output-file", type=click.Path(dir_okay=False, path_type=Path))
-def graph(
-    desired: tuple[str, ...],
-    live_file: str | None,
-    live_kubectl: bool,
-    context: str | None,
-    live_git: str | None,
-    prune: str,
-    helm_values: tuple[str, ...],
-    helm_release: str | None,
-    output: str,
-    output_file: Path | None,
-) -> int:
+def graph(sources: Sources, output: str, output_file: Path | None) -> int:
     """The plan's waves and "waits for" edges as a Mermaid or Graphviz picture."""
-    live = live_source(live_file, live_kubectl, context, live_git)
-    scenario = load_scenario(
-        list(desired) or ["."],
-        live,
-        prune=prune,
-        helm=helm_options(helm_values, helm_release),  # type: ignore[arg-type]
-    )
+    scenario = sources.scenario()
     emit(plan_graph(plan_scenario(scenario), output), output_file)
     return EXIT_OK
 
