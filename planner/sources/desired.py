@@ -116,10 +116,10 @@ def load_sources(
 
 def _read_once(sources: Iterable[Source]) -> list[Source]:
     """Sources without repeats: a file named twice, or also inside a named directory, is read once."""
-    seen: set[tuple[str, Path]] = set()
+    seen: set[tuple[str, str]] = set()
     unique = []
     for source in sources:
-        identity = (source.kind, source.path.resolve())
+        identity = (source.kind, os.path.abspath(source.path))  # lexical: no syscall per file
         if identity not in seen:
             seen.add(identity)
             unique.append(source)
