@@ -44,9 +44,7 @@ from planner.pipeline import plan_scenario
 from planner.plan import NUDGE_ANNOTATION, Plan, PlannedWave, plan_from_dict
 from planner.scenario import build_scenario
 from planner.sources.desired import load_desired
-from planner.sources.documents import parse_yaml
-from planner.sources.kinds import to_objects
-from planner.sources.live import live_state
+from planner.sources.live import live_state_from_yaml
 from planner.units import DELETE, Write
 from planner.verify import VerifyReport, verify_plan
 
@@ -221,10 +219,7 @@ def plan_and_verify(
     desired_paths: Sequence[str], kubectl: Kubectl, *, target: str, seed: int = 0
 ) -> tuple[Plan, VerifyReport]:
     """Plan DESIRED against the cluster's live state (read through `kubectl`), then verify it."""
-    label = f"kubectl get {LIVE_RESOURCES}"
-    parsed = parse_yaml(kubectl.get_live_state_yaml(), label, "kubectl")
-    objects, notes = to_objects(parsed.documents)
-    live = live_state(objects, parsed.notes + notes)
+    live = live_state_from_yaml(kubectl.get_live_state_yaml(), f"kubectl get {LIVE_RESOURCES}")
     scenario = build_scenario(load_desired(desired_paths), live)
     plan = plan_scenario(scenario, target=target)
     return plan, verify_plan(plan, seed=seed)

@@ -36,9 +36,7 @@ from planner.plan import Plan, PlannedUnit, PlannedWave, PlanPrediction
 from planner.scenario import build_scenario
 from planner.sources import DesiredState
 from planner.sources.desired import find_sources, load_sources
-from planner.sources.documents import parse_yaml
-from planner.sources.kinds import to_objects
-from planner.sources.live import LiveState, live_state
+from planner.sources.live import LiveState, live_state_from_yaml
 from planner.units import DELETE
 from planner.verify import VerifyReport, verify_plan
 
@@ -219,10 +217,7 @@ def fetch_and_render(artifact: SourceArtifact, path: str) -> DesiredState:
 
 def read_live_state(kubectl: Kubectl) -> LiveState:
     """Services, IPAddressPools and Namespaces as the cluster has them now."""
-    label = f"kubectl get {LIVE_RESOURCES}"
-    parsed = parse_yaml(kubectl.get_live_state_yaml(), label, "kubectl")
-    objects, notes = to_objects(parsed.documents)
-    return live_state(objects, parsed.notes + notes)
+    return live_state_from_yaml(kubectl.get_live_state_yaml(), f"kubectl get {LIVE_RESOURCES}")
 
 
 # --- which units the hook applies ----------------------------------------------------------------

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
+from planner.cluster import LIVE_RESOURCES, Kubectl
 from planner.errors import InputError, ToolFailedError
 from planner.objects import KubeObject, Manifest
 from planner.sources.desired import STDIN, Source, find_sources, load_sources
@@ -25,9 +26,6 @@ from planner.sources.documents import parse_yaml, read_documents
 from planner.sources.helm import HelmOptions
 from planner.sources.kinds import check_unique, namespaces_of, pools_of, services_of, to_objects
 from planner.tools import run_tool
-
-LIVE_RESOURCES = "svc,ipaddresspools.metallb.io,namespaces"
-KUBECTL_REQUEST_TIMEOUT = "60s"
 
 
 @dataclass(frozen=True)
@@ -68,28 +66,19 @@ def load_live_file(path: str) -> LiveState:
     return live_state(objects, parsed.notes + notes)
 
 
-def kubectl_get_argv(context: str | None = None, kubeconfig: str | None = None) -> list[str]:
-    """argv of the kubectl call that reads the live state (optionally in a kubeconfig context)."""
-    argv = ["kubectl"]
-    if kubeconfig:
-        argv += ["--kubeconfig", kubeconfig]
-    if context:
-        argv += ["--context", context]
-    return argv + [
-        "get",
-        LIVE_RESOURCES,
-        "-A",
-        "-o",
-        "yaml",
-        f"--request-timeout={KUBECTL_REQUEST_TIMEOUT}",
-    ]
-
-
 def load_live_kubectl(context: str | None = None, kubeconfig: str | None = None) -> LiveState:
-    """Read the live state from the cluster with kubectl (read-only: one `kubectl get`)."""
-    argv = kubectl_get_argv(context, kubeconfig)
+    """Read the live state from the cluster with kubectl (read-only: one `kubectl get`).
+
+    The call itself goes through planner.cluster, the only code that runs kubectl.
+    """
+    text = Kubectl(context, kubeconfig).get_live_state_yaml()
     label = f"kubectl get {LIVE_RESOURCES}" + (f" (context {context})" if context else "")
-    parsed = parse_yaml(run_tool(argv), label, "kubectl")
+    return live_state_from_yaml(text, label)
+
+
+def live_state_from_yaml(text: str, label: str) -> LiveState:
+    """A LiveState from what `kubectl get ... -o yaml` printed (`label` names it in messages)."""
+    parsed = parse_yaml(text, label, "kubectl")
     objects, notes = to_objects(parsed.documents)
     return live_state(objects, parsed.notes + notes)
 

@@ -11,7 +11,7 @@ import pytest
 from planner.errors import InputError, Origin, ToolFailedError, ToolMissingError
 from planner.objects import ObjectKey
 from planner.sources.helm import HelmOptions
-from planner.sources.live import kubectl_get_argv, load_live_file, load_live_git, load_live_kubectl
+from planner.sources.live import load_live_file, load_live_git, load_live_kubectl
 from tests.sources.conftest import git, kustomize_available, service_yaml, write
 
 # What `kubectl get svc,ipaddresspools.metallb.io,namespaces -A -o yaml` prints (trimmed).
@@ -111,17 +111,6 @@ def test_duplicates_in_a_snapshot_are_an_input_error(tmp_path: Path) -> None:
 # --- kubectl --------------------------------------------------------------------------------------
 
 
-def test_kubectl_argv_reads_services_pools_and_namespaces_in_all_namespaces() -> None:
-    assert kubectl_get_argv() == [
-        "kubectl", "get", "svc,ipaddresspools.metallb.io,namespaces", "-A", "-o", "yaml",
-        "--request-timeout=60s",
-    ]  # fmt: skip
-    assert kubectl_get_argv("prod")[:3] == ["kubectl", "--context", "prod"]
-    assert kubectl_get_argv("prod", "/k/config")[:5] == [
-        "kubectl", "--kubeconfig", "/k/config", "--context", "prod",
-    ]  # fmt: skip
-
-
 def test_load_live_kubectl_runs_kubectl_and_parses_its_output(
     tmp_path: Path, fake_bin: Callable[..., Path]
 ) -> None:
@@ -129,7 +118,10 @@ def test_load_live_kubectl_runs_kubectl_and_parses_its_output(
     snapshot = write(tmp_path / "snapshot.yaml", KUBECTL_LIST)
     fake_bin("kubectl", f'echo "$@" > {calls}\ncat {snapshot}\n')
     live = load_live_kubectl(context="prod")
-    assert calls.read_text().split() == kubectl_get_argv("prod")[1:]
+    assert calls.read_text().split() == [
+        "--context", "prod", "--request-timeout=30s",
+        "get", "svc,ipaddresspools.metallb.io,namespaces", "-A", "-o", "yaml",
+    ]  # fmt: skip
     assert list(live.services) == ["dns/dns-tcp"]
     assert live.objects[0].origin == Origin(
         "kubectl get svc,ipaddresspools.metallb.io,namespaces (context prod)", 0, 3
