@@ -163,6 +163,13 @@ class _IntervalSet:
         self.starts: list[int] = []
         self.ends: list[int] = []
 
+    def copy(self) -> _IntervalSet:
+        """An independent copy."""
+        twin = _IntervalSet()
+        twin.starts = list(self.starts)
+        twin.ends = list(self.ends)
+        return twin
+
     def _index(self, x: int) -> int:
         return bisect.bisect_right(self.starts, x) - 1
 
@@ -364,20 +371,20 @@ class Allocator:
 
     def clone(self) -> Allocator:
         """An independent copy (same pool order function) for exploring what-ifs."""
+        # Hand-written rather than deepcopy (the hot path of every explored schedule): pools,
+        # labels, pool namespaces, allocations, keys, IPs and ports are immutable or replaced
+        # whole, so only the containers this allocator mutates in place are copied.
         twin = copy.copy(self)
-        for name in (
-            "_pools",
-            "_namespace_labels",
-            "_pool_namespaces",
-            "_allocated",
-            "_key_for_ip",
-            "_ports_in_use",
-            "_services_on_ip",
-            "_keyed",
-            "_key_ips",
-            "_key_port_ips",
-        ):
-            setattr(twin, name, copy.deepcopy(getattr(self, name)))
+        twin._pools = dict(self._pools)
+        twin._namespace_labels = {ns: dict(labels) for ns, labels in self._namespace_labels.items()}
+        twin._pool_namespaces = dict(self._pool_namespaces)
+        twin._allocated = dict(self._allocated)
+        twin._key_for_ip = dict(self._key_for_ip)
+        twin._ports_in_use = {ip: dict(ports) for ip, ports in self._ports_in_use.items()}
+        twin._services_on_ip = {ip: dict(svcs) for ip, svcs in self._services_on_ip.items()}
+        twin._keyed = {family: ips.copy() for family, ips in self._keyed.items()}
+        twin._key_ips = {entry: list(ips) for entry, ips in self._key_ips.items()}
+        twin._key_port_ips = {entry: ips.copy() for entry, ips in self._key_port_ips.items()}
         return twin
 
     # --- assign / unassign --------------------------------------------------------------------

@@ -22,6 +22,7 @@ import ipaddress
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from planner.model.allocator import AllocationError, Allocator, Pool, PoolOrder
 from planner.model.service import (
@@ -52,6 +53,24 @@ REPROCESS_ALL = "reprocess_all"
 
 # What an IP remembers of its holder; an unallocated Service has the zero key, as in Go.
 NO_KEY = ("", "")
+
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def copy_manifest(value: Any) -> Any:
+    """A deep copy of JSON-like data (dicts, lists, scalars), much faster than copy.deepcopy.
+
+    Manifests are copied on every simulated step; anything that is not a plain dict, list or
+    scalar (a YAML timestamp, a subclass) is handed to copy.deepcopy unchanged in meaning.
+    """
+    kind = type(value)
+    if kind is dict:
+        return {key: copy_manifest(item) for key, item in value.items()}
+    if kind is list:
+        return [copy_manifest(item) for item in value]
+    if kind in _ATOMS:
+        return value
+    return copy.deepcopy(value)
 
 
 @dataclass(frozen=True)
@@ -161,7 +180,7 @@ class Controller:
         if svc is None:
             self._cache.pop(svc_key, None)
         else:
-            self._cache[svc_key] = copy.deepcopy(svc)
+            self._cache[svc_key] = copy_manifest(svc)
 
     def hold(self, svc_key: str, svc: Manifest) -> bool:
         """Take a Service's current IPs under its keys without handling or caching it.
@@ -212,7 +231,7 @@ class Controller:
     def _set_one(self, svc_key: str, svc: Manifest) -> Result:
         prev_ips = list(self._allocator.ips(svc_key))
         prev_key = self.allocation_key(svc_key)
-        work = copy.deepcopy(svc)
+        work = copy_manifest(svc)
         run = _Converge(svc_key)
         state = SUCCESS if self._converge(run, svc_key, work) else ERROR_NO_RETRY
         if self.behavior != "metallb-0.14" and prev_key != self.allocation_key(svc_key):
@@ -229,7 +248,7 @@ class Controller:
         ):
             # It let go of IPs that are still in a pool: someone may be waiting for them.
             state = REPROCESS_ALL
-        self._cache[svc_key] = copy.deepcopy(work)
+        self._cache[svc_key] = copy_manifest(work)
         return _result(state, work, run.events)
 
     def _converge(self, run: _Converge, svc_key: str, svc: Manifest) -> bool:
@@ -479,7 +498,7 @@ class Controller:
         )
         writes = {m: w for m, w in works.items() if w != self._cache[m]}
         for member, work in writes.items():
-            self._cache[member] = copy.deepcopy(work)
+            self._cache[member] = copy_manifest(work)
         events = tuple(e for run in runs for e in run.events)
         return Result(
             REPROCESS_ALL if changed else SUCCESS,
@@ -511,7 +530,7 @@ class Controller:
         self, run: _Converge, member: str, group_ips: list[str]
     ) -> Manifest | None:
         """One member's convergeBalancer, aimed at the group's IPs; None when it cannot join."""
-        work = copy.deepcopy(self._cache[member])
+        work = copy_manifest(self._cache[member])
         if group_ips and not _requests_ips(work):
             # No IPs of its own to ask for: its target is the IPs its group shares.
             _set_ingress(work, group_ips)

@@ -46,7 +46,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from planner.model.allocator import Pool, PoolOrder
-from planner.model.controller import ERROR, REPROCESS_ALL, Controller, Event, Result
+from planner.model.controller import (
+    ERROR,
+    REPROCESS_ALL,
+    Controller,
+    Event,
+    Result,
+    copy_manifest,
+)
 from planner.model.service import (
     ALLOCATED_FROM_POOL_ANNOTATION,
     family,
@@ -148,7 +155,7 @@ class SimulatedCluster:
         items = services.values() if isinstance(services, Mapping) else services
         for manifest in items:
             key = svc_key_of(manifest)
-            cluster.store[key] = cluster._with_cluster_ips(copy.deepcopy(manifest), None)
+            cluster.store[key] = cluster._with_cluster_ips(copy_manifest(manifest), None)
             controller.observe(key, cluster.store[key])
             cluster._record(key, "bootstrap")
         if controller.set_pools(pools) == REPROCESS_ALL:
@@ -161,7 +168,8 @@ class SimulatedCluster:
         """An independent copy (store, queue, controller and history) to explore a branch."""
         twin = copy.copy(self)
         twin.controller = self.controller.copy()
-        twin.store = copy.deepcopy(self.store)
+        # Stored manifests are replaced, never changed in place: the dict is all to copy.
+        twin.store = dict(self.store)
         twin.queue = list(self.queue)
         # Records, events and results are never changed once logged: copying the lists will do.
         twin.history = {key: list(records) for key, records in self.history.items()}
@@ -193,7 +201,7 @@ class SimulatedCluster:
 
     def submit(self, svc_key: str, manifest: Manifest | None) -> None:
         """Queue a write that has not arrived yet; `Arrive(svc_key)` delivers it, in submit order."""
-        self._pending.setdefault(svc_key, []).append(copy.deepcopy(manifest))
+        self._pending.setdefault(svc_key, []).append(copy_manifest(manifest))
 
     def pending_writes(self) -> list[str]:
         """Services with writes submitted but not arrived, sorted."""
@@ -328,7 +336,7 @@ class SimulatedCluster:
 
     def _handle(self, svc_key: str) -> Result:
         current = self.store.get(svc_key)
-        result = self.controller.set_balancer(svc_key, copy.deepcopy(current))
+        result = self.controller.set_balancer(svc_key, copy_manifest(current))
         self.events.extend((self.step, e) for e in result.events)
         # The reload request is queued as the handler returns; the watch events of its own
         # writes come back through the API server, so after it.
@@ -348,7 +356,7 @@ class SimulatedCluster:
         for key in order:
             if key not in self.store:
                 continue
-            current = copy.deepcopy(self.store[key])
+            current = copy_manifest(self.store[key])
             result = self.controller.set_balancer(key, current)
             self.events.extend((self.step, e) for e in result.events)
             writes = dict(result.group_writes)
@@ -366,10 +374,10 @@ class SimulatedCluster:
         stored = self.store.get(svc_key)
         if stored is None:
             return  # deleted meanwhile: the update would fail with NotFound
-        merged = copy.deepcopy(stored)
-        merged["status"] = copy.deepcopy(written.get("status") or {})
+        merged = copy_manifest(stored)
+        merged["status"] = copy_manifest(written.get("status") or {})
         annotations = (written.get("metadata") or {}).get("annotations")
-        merged.setdefault("metadata", {})["annotations"] = copy.deepcopy(annotations or {})
+        merged.setdefault("metadata", {})["annotations"] = copy_manifest(annotations or {})
         if merged == stored:
             return
         self.store[svc_key] = merged
@@ -394,10 +402,10 @@ class SimulatedCluster:
     def _merged(self, svc_key: str, manifest: Manifest) -> Manifest:
         """A spec write as the API server stores it: status and server-set fields are kept."""
         stored = self.store.get(svc_key)
-        merged = copy.deepcopy(manifest)
+        merged = copy_manifest(manifest)
         merged.pop("status", None)
         if stored is not None and stored.get("status"):
-            merged["status"] = copy.deepcopy(stored["status"])
+            merged["status"] = copy_manifest(stored["status"])
         owned = ((stored or {}).get("metadata") or {}).get("annotations") or {}
         meta = merged.setdefault("metadata", {})
         if ALLOCATED_FROM_POOL_ANNOTATION in owned:
@@ -414,7 +422,7 @@ class SimulatedCluster:
         old = (stored or {}).get("spec") or {}
         for name in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
             if not spec.get(name) and old.get(name):
-                spec[name] = copy.deepcopy(old[name])
+                spec[name] = copy_manifest(old[name])
         if spec.get("clusterIPs") or spec.get("clusterIP"):
             return svc
         wanted = family(svc, stored)
