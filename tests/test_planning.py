@@ -279,11 +279,6 @@ def test_recreate_deletes_the_group_in_one_wave_and_creates_it_in_the_next() -> 
     assert creations.nudges == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the fixed controller model refuses a transition whose members end on different "
-    "IPs (GroupSplit), so every merged cycle is refused; the lead is getting the model fixed",
-)
 def test_a_swap_is_one_transition_group_then_a_wave_restoring_the_repo_annotations() -> None:
     before = [service("blue", ips=["10.0.0.1"]), service("green", port=81, ips=["10.0.0.2"])]
     after = [service("blue", ips=["10.0.0.2"]), service("green", port=81, ips=["10.0.0.1"])]

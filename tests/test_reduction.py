@@ -9,6 +9,7 @@ from planner.annotations import stamp_group_annotations
 from planner.model.pools import pools_from_objects
 from planner.model.simcluster import SimulatedCluster, one_at_a_time
 from planner.objects import Manifest, svc_key_of
+from planner.predict import World
 from planner.reduction import changes_allocation, components
 from tests.test_planning import ip_pool, running, service
 
@@ -68,7 +69,8 @@ def test_auto_assigned_writes_drawing_from_one_pool_are_one_component_with_its_h
     writes = [("apps/x", service("x", port=81)), ("apps/y", service("y", port=82))]
     (only,) = components(writes, live, POOLS)
     assert only.services == ("apps/x", "apps/y")
-    assert only.context == ("apps/held",)
+    assert only.context == ()
+    assert only.frozen == ("apps/held",)  # its IP is taken; the controller never handles it
 
 
 def test_an_ip_requested_in_a_pool_an_auto_assigned_write_draws_from_joins_it() -> None:
@@ -136,11 +138,9 @@ def test_each_component_alone_ends_as_the_whole_cluster_does_in_every_write_orde
     ]
     for behavior in ("metallb-0.15", "fixed"):
         whole = SimulatedCluster.bootstrap(POOLS, live, behavior)
+        world = World(live, POOLS, POOLS)
         alone = {
-            part.services: SimulatedCluster.bootstrap(
-                POOLS, {s: live[s] for s in part.context}, behavior
-            )
-            for part in parts
+            part.services: world.cluster(part.context, behavior, part.frozen) for part in parts
         }
         for order in itertools.islice(itertools.permutations(writes), 0, None, 41):
             together = _end_ips(one_at_a_time(whole, list(order)).cluster)

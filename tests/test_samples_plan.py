@@ -29,13 +29,7 @@ from tests.test_samples_diff import _desired_path, _missing_tool
 SAMPLE_DIRS = sorted(p.parent for p in SAMPLES.glob("*/expected.yaml"))
 
 # Samples the planner cannot plan yet, and why. Strict: the test fails once they plan.
-KNOWN_FAILURES = {
-    "swap-ips": (
-        "the fixed controller model refuses a transition whose members end on different IPs "
-        "(GroupSplit), so the merged swap cycle is refused as infeasible; the lead is getting "
-        "the model fixed"
-    ),
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def _plan_expectation(sample: Path) -> dict[str, Any] | None:
