@@ -18,6 +18,7 @@ own code. Behaviours:
 from __future__ import annotations
 
 import copy
+import functools
 import ipaddress
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -630,7 +631,9 @@ def _family_changed(lb_family: str, svc_family: str, policy: str) -> bool:
     return not (svc_family == "dual" and policy == "PreferDualStack")
 
 
+@functools.lru_cache(maxsize=4096)
 def _valid_ip(text: str) -> bool:
+    # Cached: the same few status IPs are checked on every simulated step.
     try:
         ipaddress.ip_address(text)
     except ValueError:

@@ -335,8 +335,8 @@ class SimulatedCluster:
     # --- internals -------------------------------------------------------------------------
 
     def _handle(self, svc_key: str) -> Result:
-        current = self.store.get(svc_key)
-        result = self.controller.set_balancer(svc_key, copy_manifest(current))
+        # The controller copies what it keeps and never changes its argument: no copy here.
+        result = self.controller.set_balancer(svc_key, self.store.get(svc_key))
         self.events.extend((self.step, e) for e in result.events)
         # The reload request is queued as the handler returns; the watch events of its own
         # writes come back through the API server, so after it.
@@ -356,8 +356,7 @@ class SimulatedCluster:
         for key in order:
             if key not in self.store:
                 continue
-            current = copy_manifest(self.store[key])
-            result = self.controller.set_balancer(key, current)
+            result = self.controller.set_balancer(key, self.store[key])
             self.events.extend((self.step, e) for e in result.events)
             writes = dict(result.group_writes)
             if result.service is not None:
@@ -492,7 +491,8 @@ def explore(
             yield Run(schedule, state, settled=not actions)
             continue
         for action in reversed(actions):
-            branch = state.copy() if len(actions) > 1 else state
+            # The last branch taken from a state may have the state itself: nothing reads it after.
+            branch = state if action is actions[0] else state.copy()
             branch.apply(action)
             stack.append((branch, (*schedule, action)))
 
