@@ -347,7 +347,7 @@ def _baseline(scenario: Scenario, waves: Sequence[PlannedWave]) -> Baseline:
     live = scenario.live_services
     needed = {svc for svc, _ in writes if svc in live}
     for part in components(writes, live, scenario.pools):
-        needed |= set(part.context)
+        needed |= set(part.context) | set(part.frozen)
     return Baseline(
         services={svc: live[svc] for svc in sorted(needed)},
         pools_before=scenario.live_pool_objects,
