@@ -4,6 +4,7 @@ counterexample (the schedule and the statuses seen)."""
 from __future__ import annotations
 
 import dataclasses
+from collections import OrderedDict
 from unittest import mock
 
 from planner import predict
@@ -131,7 +132,11 @@ def test_an_unpredicted_pending_service_is_a_failed_claim() -> None:
 
 
 def test_beyond_the_exhaustive_bound_claims_rest_on_a_sample() -> None:
-    with mock.patch.object(predict, "EXHAUSTIVE_MAX_WRITES", 1):
+    # A fresh exploration cache: the remembered explorations are not keyed by the bound.
+    with (
+        mock.patch.object(predict, "EXHAUSTIVE_MAX_WRITES", 1),
+        mock.patch.object(predict, "_EXPLORED", OrderedDict()),
+    ):
         report = verify_plan(seed_plan())
     assert report.ok
     assert not any(c.exhaustive for c in report.claims)
