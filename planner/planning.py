@@ -312,6 +312,7 @@ def _simulated(
             runs[behavior] += outcome.runs
             state[behavior] = outcome.end
         _check_fixed(outcomes["fixed"], index, strategy)
+        _check_target(outcomes[target], index, target)
         planned.append(
             PlannedWave(
                 index=index,
@@ -366,6 +367,17 @@ def _check_fixed(fixed: WaveOutcome, wave: int, strategy: str) -> None:
         reasons = "; ".join(sorted(set(fixed.pending.values())))
         raise PlanRefused(
             f"the fixed allocator would leave {services} pending in wave {wave}: {reasons}"
+        )
+
+
+def _check_target(outcome: WaveOutcome, wave: int, target: str) -> None:
+    """Refuse a plan that leaves a Service without an IP under the MetalLB the cluster runs,
+    even after the nudges (e.g. a requested IP its holder keeps under stock rules)."""
+    if target != "fixed" and outcome.unrecovered:
+        services = ", ".join(outcome.unrecovered)
+        raise PlanRefused(
+            f"under {target}, {services} would have no IP after wave {wave}, even after the "
+            f"plan's nudge; plan with --target fixed only for a MetalLB with group transitions"
         )
 
 
