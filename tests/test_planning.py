@@ -365,3 +365,19 @@ def test_unit_ids_are_content_hashes_of_the_writes() -> None:
     desired, live = seed_case()
     desired[0]["spec"]["ports"][0]["name"] = "renamed"
     assert planned(desired, live, [LAN]).units[0].id != unit.id
+
+
+def test_a_target_stock_metallb_cannot_reach_is_refused_but_planned_for_fixed() -> None:
+    """c requests the IP group g holds; stock MetalLB never moves g (its pool still matches), the
+    fixed allocator moves it within one transition group."""
+    small = ip_pool("lan", "10.0.0.0/30")
+    live = running([service("a0", share="g"), service("a1", port=81, share="g")], [small])
+    desired = [
+        service("a0", share="g", pool="lan"),
+        service("a1", port=81, share="g", pool="lan"),
+        service("c", port=90, ips=["10.0.0.0"]),
+    ]
+    with pytest.raises(PlanRefused, match="under metallb-0.15, apps/c would have no IP"):
+        planned(desired, live, [small])
+    plan = planned(desired, live, [small], target="fixed")
+    assert plan.waves[0].expected_ips["apps/c"] == (("10.0.0.0",),)
