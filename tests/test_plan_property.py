@@ -144,7 +144,7 @@ def cases(draw: st.DrawFn) -> tuple[Cluster, dict[str, Spec]]:
 
 
 @settings(
-    max_examples=30,
+    max_examples=40,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
