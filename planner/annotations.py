@@ -16,9 +16,9 @@ import copy
 import hashlib
 import ipaddress
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from planner.errors import InputError
 from planner.model.service import (
@@ -93,8 +93,19 @@ def desired_sharing_groups(services: Sequence[Manifest]) -> list[SharingGroup]:
     """
     sharing = [i for i in _inputs_of(services) if i.is_load_balancer and i.sharing_key]
     clusters = _requested_ip_clusters(sharing) + _pool_clusters(sharing)
-    groups = [_group_of(cluster) for cluster in clusters if len(cluster) >= 2]
+    groups = _distinct_ids([_group_of(cluster) for cluster in clusters if len(cluster) >= 2])
     return sorted(groups, key=lambda group: group.group_id)
+
+
+def _distinct_ids(groups: list[SharingGroup]) -> list[SharingGroup]:
+    """Pool groups of one key and pool that differ only by backend key get it in their id."""
+    seen = Counter(group.group_id for group in groups)
+    return [
+        replace(group, group_id=f"{group.group_id}/backend={group.inputs[0].backend_key}")
+        if seen[group.group_id] > 1
+        else group
+        for group in groups
+    ]
 
 
 def group_annotations(services: Sequence[Manifest]) -> dict[str, dict[str, str]]:
@@ -183,11 +194,16 @@ def _requested_ip_clusters(sharing: list[AllocationInputs]) -> list[list[Allocat
 
 
 def _pool_clusters(sharing: list[AllocationInputs]) -> list[list[AllocationInputs]]:
-    """Services without requested IPs, per (sharing key, requested pool)."""
-    clusters: dict[tuple[str, str], list[AllocationInputs]] = defaultdict(list)
+    """Services without requested IPs, per (sharing key, requested pool, backend key).
+
+    Different backend keys can never share an IP, so MetalLB puts such Services on different
+    IPs: they are not one group (grouping them would make the fixed allocator refuse the split).
+    """
+    clusters: dict[tuple[str, str, str], list[AllocationInputs]] = defaultdict(list)
     for inputs in sharing:
         if not inputs.requested_ips:
-            clusters[(inputs.sharing_key, inputs.requested_pool)].append(inputs)
+            key = (inputs.sharing_key, inputs.requested_pool, inputs.backend_key)
+            clusters[key].append(inputs)
     return list(clusters.values())
 
 
