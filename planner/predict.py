@@ -8,6 +8,8 @@ hook stamp them); stock MetalLB ignores them, the fixed allocator honours them.
 
 from __future__ import annotations
 
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -31,6 +33,14 @@ from planner.scenario import Scenario
 # adversarial schedules plus SAMPLED_RUNS seeded random ones.
 EXHAUSTIVE_MAX_WRITES = 3
 SAMPLED_RUNS = 24
+
+# `planner plan --verify` explores the fixed behaviour's components twice (the plan's expected
+# IPs, then the proof) on identical inputs. Explorations are remembered by everything that decides
+# them: the inputs of the World.cluster that built the base (while the base is unchanged), the
+# writes, the exploration bounds and the seed. Bounded by the Services the remembered runs hold, to cap memory.
+CACHED_SERVICES_MAX = 100_000
+_ORIGINS: weakref.WeakKeyDictionary[SimulatedCluster, tuple[str, int]] = weakref.WeakKeyDictionary()
+_EXPLORED: OrderedDict[tuple[str, str, int], Exploration] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,22 @@ class World:
         if list(self.pools) != list(self.live_pools):
             cluster.set_pools(list(self.pools))
             cluster.settle()
+        _ORIGINS[cluster] = (self._inputs(services, behavior, frozen), cluster.step)
         return cluster
+
+    def _inputs(self, services: Iterable[str], behavior: str, frozen: Iterable[str]) -> str:
+        """Everything `cluster` builds from, in order, as text (repr tells lists from tuples,
+        ints from floats and bools, and keeps every dict's order)."""
+        return repr(
+            (
+                [(svc, self.live[svc]) for svc in services],
+                behavior,
+                [(svc, self.live[svc]) for svc in frozen],
+                list(self.live_pools),
+                list(self.pools),
+                {name: dict(labels) for name, labels in self.namespaces.items()},
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -84,7 +109,40 @@ class Exploration:
 
 
 def explore_writes(cluster: SimulatedCluster, writes: Sequence[Write], seed: int) -> Exploration:
-    """Every interleaving of `writes` with the controller when few, else a seeded sample."""
+    """Every interleaving of `writes` with the controller when few, else a seeded sample.
+
+    The runs are the caller's to change (nudge, settle): a remembered exploration is handed out
+    as fresh copies.
+    """
+    origin = _ORIGINS.get(cluster)
+    # Every change made through the cluster counts a step, but a submitted write does not.
+    if origin is None or origin[1] != cluster.step or cluster.pending_writes():
+        return _explored(cluster, writes, seed)
+    key = (origin[0], repr((list(writes), EXHAUSTIVE_MAX_WRITES, SAMPLED_RUNS)), seed)
+    remembered = _EXPLORED.get(key)
+    if remembered is not None:
+        _EXPLORED.move_to_end(key)
+        return _fresh(remembered)
+    exploration = _explored(cluster, writes, seed)
+    _EXPLORED[key] = _fresh(exploration)
+    while _cached_services() > CACHED_SERVICES_MAX and len(_EXPLORED) > 1:
+        _EXPLORED.popitem(last=False)
+    return exploration
+
+
+def _fresh(exploration: Exploration) -> Exploration:
+    runs = tuple(
+        Run(run.schedule, run.cluster.copy(), run.settled, run.label, dict(run.extra))
+        for run in exploration.runs
+    )
+    return Exploration(runs, exploration.exhaustive)
+
+
+def _cached_services() -> int:
+    return sum(len(run.cluster.store) for e in _EXPLORED.values() for run in e.runs)
+
+
+def _explored(cluster: SimulatedCluster, writes: Sequence[Write], seed: int) -> Exploration:
     if len(writes) <= EXHAUSTIVE_MAX_WRITES:
         return Exploration(tuple(explore(cluster, writes, explore_ties=True)), True)
     sampled = [
