@@ -23,13 +23,8 @@ SAMPLE_DIRS = sorted(p.parent for p in SAMPLES.glob("*/expected.yaml"))
 
 # Where the sample's expectation and the planner disagree, and which side MetalLB's rules (and
 # the documented report contract) back. Strict: the test fails once they agree again.
-DISAGREEMENTS = {
-    ("pool-move", "group-ips"): (
-        "expected.yaml lists the group's live IP 192.168.10.1; the report lists the IPs the group "
-        "ends on (docs/conflicts.md: `ips` are the desired IPs), 192.168.20.1 in pool dmz, as "
-        "the sample's own story and plan say"
-    ),
-}
+# (sample, aspect) → why the expectation and the planner differ (strict xfail); none now.
+DISAGREEMENTS: dict[tuple[str, str], str] = {}
 
 
 def _desired_path(sample: Path) -> Path:
