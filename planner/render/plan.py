@@ -10,8 +10,9 @@ from collections.abc import Sequence
 
 import yaml
 
-from planner.graph import GROUP_TRANSITION
+from planner.graph import GROUP_TRANSITION, Edge
 from planner.plan import Plan, PlannedUnit, plan_to_dict
+from planner.render.mermaid import MAX_UNITS_PER_WAVE, mermaid_flowchart, node_id, unit_lines
 
 PLAN_FORMATS = ("text", "yaml", "json")
 GRAPH_FORMATS = ("mermaid", "dot")
@@ -91,26 +92,13 @@ def plan_graph(plan: Plan, output: str) -> str:
     return _dot(plan) if output == "dot" else mermaid_plan(plan)
 
 
-def mermaid_plan(plan: Plan, max_units_per_wave: int = 20) -> str:
+def mermaid_plan(plan: Plan, max_units_per_wave: int = MAX_UNITS_PER_WAVE) -> str:
     """Waves as subgraphs, units as nodes, edges labelled with what is released and claimed."""
-    lines = ["flowchart TB"]
-    shown: set[str] = set()
-    for wave in plan.waves:
-        lines.append(f'  subgraph wave{wave.index}["wave {wave.index}"]')
-        for unit in wave.units[:max_units_per_wave]:
-            lines.append(f'    {_node(unit.id)}["{_mermaid_text(_node_label(unit))}"]')
-            shown.add(unit.id)
-        hidden = len(wave.units) - max_units_per_wave
-        if hidden > 0:
-            lines.append(f'    wave{wave.index}_more["… and {hidden} more unit(s)"]')
-        lines.append("  end")
-    for unit in plan.units:
-        for before in unit.waits_for:
-            if before in shown and unit.id in shown:
-                label = _mermaid_text("; ".join(unit.reasons))
-                arrow = f'-->|"{label}"|' if label else "-->"
-                lines.append(f"  {_node(before)} {arrow} {_node(unit.id)}")
-    return "\n".join(lines) + "\n"
+    edges = [
+        Edge(before, unit.id, unit.reasons) for unit in plan.units for before in unit.waits_for
+    ]
+    waves = [wave.units for wave in plan.waves]
+    return mermaid_flowchart(waves, edges, max_units_per_wave) + "\n"
 
 
 def _dot(plan: Plan) -> str:
@@ -119,31 +107,13 @@ def _dot(plan: Plan) -> str:
         lines.append(f'  subgraph cluster_wave{wave.index} {{ label="wave {wave.index}";')
         for unit in wave.units:
             lines.append(
-                f"    {_node(unit.id)} [label={json.dumps(_node_label(unit, sep=chr(10)))}];"
+                f"    {node_id(unit.id)} [label={json.dumps(chr(10).join(unit_lines(unit)))}];"
             )
         lines.append("  }")
     for unit in plan.units:
         for before in unit.waits_for:
             lines.append(
-                f"  {_node(before)} -> {_node(unit.id)} [label={json.dumps('; '.join(unit.reasons))}];"
+                f"  {node_id(before)} -> {node_id(unit.id)} [label={json.dumps('; '.join(unit.reasons))}];"
             )
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-def _node_label(unit: PlannedUnit, sep: str = "<br/>") -> str:
-    kind = "group transition" if unit.kind == GROUP_TRANSITION else "service"
-    services = list(unit.services[:6]) + (
-        [f"… and {len(unit.services) - 6} more"] if len(unit.services) > 6 else []
-    )
-    return sep.join([kind, *services])
-
-
-def _node(unit_id: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in unit_id)
-
-
-def _mermaid_text(text: str) -> str:
-    entities = {'"': "#quot;", "<": "#60;", ">": "#62;", "#": "#35;", "\n": " "}
-    protected = text.replace("<br/>", "\x00")
-    return "".join(entities.get(c, c) for c in protected).replace("\x00", "<br/>")
