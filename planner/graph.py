@@ -54,8 +54,12 @@ class Unit:
     @property
     def id(self) -> str:
         """A content hash: the same writes give the same id on every run."""
-        digest = hashlib.sha256(f"{self.kind}\n{self.content}".encode()).hexdigest()
-        return f"u-{digest[:12]}"
+        return unit_id(self.kind, self.content)
+
+
+def unit_id(label: str, content: str) -> str:
+    """The content-hash id of a unit: `label` (its kind or step) and its writes' canonical text."""
+    return "u-" + hashlib.sha256(f"{label}\n{content}".encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)

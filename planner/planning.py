@@ -11,14 +11,12 @@ the expected IPs; under stock behaviours the pending windows and the nudges v0.1
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from planner.annotations import GROUP_ANNOTATION_KEYS, group_digest
 from planner.errors import PlannerError
-from planner.graph import GROUP_TRANSITION, OrderedUnits, Unit, canonical_json, order_units
+from planner.graph import GROUP_TRANSITION, OrderedUnits, Unit, order_units, unit_id
 from planner.journal import live_fingerprint
 from planner.model.allocator import Allocator
 from planner.model.controller import BEHAVIORS
@@ -47,7 +45,7 @@ from planner.predict import World, explore_writes
 from planner.reduction import components
 from planner.report import Conflict
 from planner.scenario import Scenario
-from planner.units import APPLY, DELETE, UnitInputs, Write, draft_units
+from planner.units import APPLY, DELETE, UnitInputs, Write, draft_units, writes_content
 
 TRANSITION_GROUP_PREFIX = "transition-"
 # Warnings under the fixed allocator that mean a Service cannot reach its target.
@@ -94,8 +92,8 @@ def build_plan(
         raise PlanRefused("cannot plan: " + "; ".join(c.message for c in errors))
     writes = _writes(scenario)
     ordered = order_units(draft_units(_unit_inputs(scenario, writes)))
-    units, cleanup = _atomic_cycles(ordered, scenario)
-    waves = _planned_waves(units, ordered, cleanup)
+    units, unit_writes, cleanup = _atomic_cycles(ordered, scenario, writes)
+    waves = _planned_waves(units, unit_writes, ordered, cleanup)
     if strategy == "recreate":
         waves = _recreate(waves, scenario)
     return _simulated(waves, scenario, strategy, target)
@@ -158,29 +156,32 @@ def _live_allocator(scenario: Scenario) -> Allocator:
 
 
 def _atomic_cycles(
-    ordered: OrderedUnits, scenario: Scenario
-) -> tuple[dict[str, Unit], dict[str, Write]]:
+    ordered: OrderedUnits, scenario: Scenario, writes: Mapping[str, Write]
+) -> tuple[dict[str, Unit], dict[str, tuple[Write, ...]], dict[str, Write]]:
     """Give each merged cycle a transition group, so the fixed allocator lands it at once.
 
-    The transition annotations cover every Service of the cycle; a last wave writes the Services
-    back with the annotations the repo wants (`cleanup`).
+    Returns, keyed by the ordered unit's id, the unit (a cycle's with its new content) and its
+    writes, and the `cleanup` writes: the transition annotations cover every Service of the cycle,
+    and a last wave writes the Services back with the annotations the repo wants.
     """
     units: dict[str, Unit] = {}
+    unit_writes: dict[str, tuple[Write, ...]] = {}
     cleanup: dict[str, Write] = {}
     cycles = set(ordered.merged_cycles)
     for wave in ordered.waves:
         for unit in wave:
             if unit.services not in cycles:
                 units[unit.id] = unit
+                unit_writes[unit.id] = tuple(writes[svc] for svc in unit.services)
                 continue
-            writes = _transition_writes(unit, scenario)
-            content = "\n".join(w.canonical() for w in writes)
-            units[unit.id] = replace(unit, content=content)
-            for write in writes:
+            transition = _transition_writes(unit, scenario)
+            units[unit.id] = replace(unit, content=writes_content(transition))
+            unit_writes[unit.id] = tuple(transition)
+            for write in transition:
                 cleanup[write.service] = Write(
                     write.service, APPLY, scenario.stamped_services[write.service]
                 )
-    return units, cleanup
+    return units, unit_writes, cleanup
 
 
 def _transition_writes(unit: Unit, scenario: Scenario) -> list[Write]:
@@ -213,7 +214,10 @@ def _transition_writes(unit: Unit, scenario: Scenario) -> list[Write]:
 
 
 def _planned_waves(
-    units: Mapping[str, Unit], ordered: OrderedUnits, cleanup: Mapping[str, Write]
+    units: Mapping[str, Unit],
+    unit_writes: Mapping[str, tuple[Write, ...]],
+    ordered: OrderedUnits,
+    cleanup: Mapping[str, Write],
 ) -> list[list[PlannedUnit]]:
     waves: list[list[PlannedUnit]] = []
     reasons = {(e.before, e.after): e.reasons for e in ordered.edges}
@@ -228,7 +232,7 @@ def _planned_waves(
                     kind=unit.kind,
                     services=unit.services,
                     members=unit.members or unit.services,
-                    writes=tuple(_unit_writes(unit)),
+                    writes=unit_writes[original.id],
                     waits_for=tuple(units[w].id for w in waits),
                     reasons=tuple(r for w in waits for r in reasons[(w, original.id)]),
                 )
@@ -239,17 +243,10 @@ def _planned_waves(
     return waves
 
 
-def _unit_writes(unit: Unit) -> list[Write]:
-    """The unit's writes, recovered from its canonical content (one JSON line per write)."""
-    return [Write(*json.loads(line)) for line in unit.content.splitlines() if line]
-
-
 def _cleanup_unit(cleanup: Mapping[str, Write]) -> PlannedUnit:
     writes = tuple(cleanup[s] for s in sorted(cleanup))
-    content = "\n".join(w.canonical() for w in writes)
-    unit_id = "u-" + hashlib.sha256(f"cleanup\n{content}".encode()).hexdigest()[:12]
     return PlannedUnit(
-        id=unit_id,
+        id=unit_id("cleanup", writes_content(writes)),
         kind="service",
         services=tuple(sorted(cleanup)),
         members=tuple(sorted(cleanup)),
@@ -283,10 +280,12 @@ def _key_changing(unit: PlannedUnit, scenario: Scenario) -> bool:
 
 
 def _derived(unit: PlannedUnit, step: str, writes: list[Write]) -> PlannedUnit:
-    content = "\n".join(w.canonical() for w in writes)
-    unit_id = "u-" + hashlib.sha256(f"{step}\n{content}".encode()).hexdigest()[:12]
     return replace(
-        unit, id=unit_id, writes=tuple(writes), waits_for=(), reasons=(f"recreate: {step}",)
+        unit,
+        id=unit_id(step, writes_content(writes)),
+        writes=tuple(writes),
+        waits_for=(),
+        reasons=(f"recreate: {step}",),
     )
 
 
@@ -494,9 +493,3 @@ def _expected(
 
 def _members(units: Sequence[PlannedUnit]) -> list[str]:
     return [svc for unit in units for svc in unit.members]
-
-
-def plan_content_digest(plan: Plan) -> str:
-    """A digest of the whole plan's writes (for journals and messages)."""
-    content = [w.canonical() for wave in plan.waves for w in wave.writes]
-    return hashlib.sha256(canonical_json(content).encode()).hexdigest()[:16]

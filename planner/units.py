@@ -38,6 +38,11 @@ class Write:
         return canonical_json([self.service, self.op, self.manifest])
 
 
+def writes_content(writes: Iterable[Write]) -> str:
+    """The canonical text of several writes, one line each (what unit ids hash)."""
+    return "\n".join(w.canonical() for w in writes)
+
+
 @dataclass(frozen=True)
 class Holding:
     """What a Service holds (live) or will hold (target): IPs, ports and keys, and the pools."""
@@ -217,7 +222,7 @@ def _unit(
     return Unit(
         kind=GROUP_TRANSITION if len(members) > 1 else SERVICE,
         services=tuple(services),
-        content="\n".join(w.canonical() for w in writes),
+        content=writes_content(writes),
         releases=frozenset(releases),
         claims=frozenset(claims),
         could_take=frozenset(could_take),
