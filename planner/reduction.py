@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from planner.model.allocator import Allocator, Pool
-from planner.model.service import GROUP_ANNOTATION, allocation_inputs, ingress_ips
+from planner.model.service import GROUP_ANNOTATION, allocation_inputs, annotation, ingress_ips
 from planner.objects import Manifest
 
 Write = tuple[str, Manifest | None]
@@ -142,8 +142,7 @@ def _resources(
 
 def _group(manifest: Manifest | None) -> str:
     """The group-wide `group` annotation of a manifest ("" when none)."""
-    annotations = ((manifest or {}).get("metadata") or {}).get("annotations") or {}
-    return str(annotations.get(GROUP_ANNOTATION) or "")
+    return annotation(manifest, GROUP_ANNOTATION)
 
 
 def _pool_owner(pools: Sequence[Pool]) -> _Owner:

@@ -18,6 +18,7 @@ from planner.model.service import (
     AllocationInputs,
     Port,
     allocation_inputs,
+    annotation,
     ingress_ips,
 )
 from planner.objects import Manifest
@@ -147,7 +148,7 @@ def _union_services(
 
     by_group: dict[str, list[str]] = defaultdict(list)
     for svc in data.writes:
-        group = _annotation(data.desired.get(svc), GROUP_ANNOTATION)
+        group = annotation(data.desired.get(svc), GROUP_ANNOTATION)
         if group:
             by_group[group].append(svc)
     for members in by_group.values():
@@ -178,12 +179,6 @@ def _staying_ips(svc: str, data: UnitInputs) -> set[str]:
     if inputs.requested_pool != allocation_inputs(live).requested_pool:
         return set()
     return set(ingress_ips(live))
-
-
-def _annotation(manifest: Manifest | None, name: str) -> str:
-    if manifest is None:
-        return ""
-    return str(((manifest.get("metadata") or {}).get("annotations") or {}).get(name) or "")
 
 
 def _unit(
@@ -256,7 +251,7 @@ def _members(
     members = set(services)
     for svc in services:
         for side in (data.desired.get(svc), data.live.get(svc)):
-            listed = _annotation(side, GROUP_ANNOTATION + "-members")
+            listed = annotation(side, GROUP_ANNOTATION + "-members")
             members |= {m for m in listed.split(",") if m}
         live = data.live.get(svc)
         for ip in ingress_ips(live) if live is not None else ():

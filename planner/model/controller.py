@@ -33,6 +33,7 @@ from planner.model.service import (
     GROUP_DIGEST_ANNOTATION,
     GROUP_MEMBERS_ANNOTATION,
     ServiceInputError,
+    annotation,
     backend_key,
     has_cluster_ip,
     ingress_ips,
@@ -469,7 +470,7 @@ class Controller:
         """Every member exists in the cache and carries the same digest."""
         for member in members:
             cached = self._cache.get(member)
-            if cached is None or _annotation(cached, GROUP_DIGEST_ANNOTATION) != digest:
+            if cached is None or annotation(cached, GROUP_DIGEST_ANNOTATION) != digest:
                 return False
         return True
 
@@ -581,17 +582,13 @@ def _set_ingress(svc: Manifest, ips: Sequence[str]) -> None:
 
 def _group_of(svc: Manifest) -> tuple[str, tuple[str, ...], str] | None:
     """(group id, members, digest) from the group-wide annotations, or None when absent."""
-    group = _annotation(svc, GROUP_ANNOTATION)
-    digest = _annotation(svc, GROUP_DIGEST_ANNOTATION)
-    members_text = _annotation(svc, GROUP_MEMBERS_ANNOTATION)
+    group = annotation(svc, GROUP_ANNOTATION)
+    digest = annotation(svc, GROUP_DIGEST_ANNOTATION)
+    members_text = annotation(svc, GROUP_MEMBERS_ANNOTATION)
     if not group or not digest or not members_text:
         return None
     members = tuple(sorted({m.strip() for m in members_text.split(",") if m.strip()}))
     return group, members, digest
-
-
-def _annotation(svc: Manifest, name: str) -> str:
-    return str(((svc.get("metadata") or {}).get("annotations") or {}).get(name) or "")
 
 
 def _result(state: str, service: Manifest | None, events: list[Event]) -> Result:

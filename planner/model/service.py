@@ -105,6 +105,11 @@ def allocation_inputs(svc: Manifest, live: Manifest | None = None) -> Allocation
     )
 
 
+def annotation(svc: Manifest | None, name: str) -> str:
+    """One annotation's value as text ("" when the Service or the annotation is absent)."""
+    return str(_annotations(svc or {}).get(name) or "")
+
+
 def annotation_value(svc: Manifest, stable: str, deprecated: str) -> str:
     """The stable annotation's value when its key is present (even empty), else the deprecated one."""
     annotations = _annotations(svc)
