@@ -31,7 +31,6 @@ from planner.model.service import (
 from planner.model.simcluster import SimulatedCluster, adversarial_runs
 from planner.objects import Manifest
 from planner.plan import (
-    NUDGE_ANNOTATION,
     STRATEGIES,
     Baseline,
     ExpectedIPs,
@@ -41,7 +40,7 @@ from planner.plan import (
     PlannedWave,
     PlanPrediction,
 )
-from planner.predict import World, explore_writes
+from planner.predict import World, explore_writes, nudge
 from planner.reduction import components
 from planner.report import Conflict
 from planner.scenario import Scenario
@@ -402,7 +401,7 @@ def wave_outcome(world: World, writes: Sequence[Write], behavior: str) -> WaveOu
             left = [s for s in sorted(cluster.store) if cluster.stuck_at_end(s)]
             stuck |= set(left)
             if left:
-                _nudge(cluster, left)
+                nudge(cluster, left, "1")
                 unrecovered |= {s for s in left if cluster.stuck_at_end(s)}
             for svc in cluster.store:
                 ips.setdefault(svc, set()).add(cluster.ips(svc))
@@ -430,15 +429,6 @@ def _schedules(
         # exploration (every interleaving up to the bound, the seed-0 sample beyond it).
         return explore_writes(base, ordered, seed=0).runs
     return adversarial_runs(base, ordered)
-
-
-def _nudge(cluster: SimulatedCluster, services: Sequence[str]) -> None:
-    """A harmless annotation change on each stuck Service: MetalLB handles it again."""
-    for svc in services:
-        body = copy.deepcopy(cluster.store[svc])
-        body.setdefault("metadata", {}).setdefault("annotations", {})[NUDGE_ANNOTATION] = "1"
-        cluster.arrive(svc, body)
-        cluster.settle()
 
 
 def _apply_untracked(

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from planner.model.allocator import Pool
-from planner.model.controller import BEHAVIORS
+from planner.model.controller import BEHAVIORS, copy_manifest
 from planner.model.pools import pools_from_objects
 from planner.model.simcluster import (
     Run,
@@ -24,7 +24,7 @@ from planner.model.simcluster import (
     random_runs,
 )
 from planner.objects import Manifest
-from planner.plan import Baseline
+from planner.plan import NUDGE_ANNOTATION, Baseline
 from planner.reduction import Component, Write, components
 from planner.report import Prediction, ServiceFate
 from planner.scenario import Scenario
@@ -150,6 +150,16 @@ def _explored(cluster: SimulatedCluster, writes: Sequence[Write], seed: int) -> 
         *random_runs(cluster, writes, seed, SAMPLED_RUNS),
     ]
     return Exploration(tuple(sampled), False)
+
+
+def nudge(cluster: SimulatedCluster, services: Sequence[str], value: str) -> None:
+    """What `planner apply` does after a wave: change one harmless annotation on each Service
+    so that MetalLB handles it again, and let the controller settle."""
+    for svc in services:
+        body = copy_manifest(cluster.store[svc])
+        body.setdefault("metadata", {}).setdefault("annotations", {})[NUDGE_ANNOTATION] = value
+        cluster.arrive(svc, body)
+        cluster.settle()
 
 
 def predict(

@@ -25,10 +25,10 @@ from dataclasses import dataclass, replace
 
 from planner.model.controller import BEHAVIORS
 from planner.model.service import ingress_ips, is_load_balancer
-from planner.model.simcluster import Run, SimulatedCluster
+from planner.model.simcluster import Run
 from planner.objects import Manifest
-from planner.plan import NUDGE_ANNOTATION, Plan, PlannedWave
-from planner.predict import EXHAUSTIVE_MAX_WRITES, SAMPLED_RUNS, World, explore_writes
+from planner.plan import Plan, PlannedWave
+from planner.predict import EXHAUSTIVE_MAX_WRITES, SAMPLED_RUNS, World, explore_writes, nudge
 from planner.reduction import components
 from planner.units import DELETE
 
@@ -112,18 +112,9 @@ def _run_wave(world: World, wave: PlannedWave, behavior: str, seed: int) -> _Wav
         exploration = explore_writes(base, part.writes, seed)
         exhaustive = exhaustive and exploration.exhaustive
         for run in exploration.runs:
-            _nudge(run.cluster, [s for s in nudges if s in run.cluster.store])
+            nudge(run.cluster, [s for s in nudges if s in run.cluster.store], "verify")
             found.append((run, [svc for svc, _ in part.writes]))
     return _WaveRuns(found, exhaustive)
-
-
-def _nudge(cluster: SimulatedCluster, services: Sequence[str]) -> None:
-    """What `planner apply` does after the wave: touch each listed Service, let MetalLB settle."""
-    for svc in services:
-        body = copy.deepcopy(cluster.store[svc])
-        body.setdefault("metadata", {}).setdefault("annotations", {})[NUDGE_ANNOTATION] = "verify"
-        cluster.arrive(svc, body)
-        cluster.settle()
 
 
 def _claims(plan: Plan, wave: PlannedWave, behavior: str, result: _WaveRuns) -> list[Claim]:
