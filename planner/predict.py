@@ -40,7 +40,6 @@ SAMPLED_RUNS = 24
 # writes, the exploration bounds and the seed. Bounded by the Services the remembered runs hold, to cap memory.
 CACHED_SERVICES_MAX = 100_000
 _ORIGINS: weakref.WeakKeyDictionary[SimulatedCluster, tuple[str, int]] = weakref.WeakKeyDictionary()
-_EXPLORED: OrderedDict[tuple[str, str, int], Exploration] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -121,12 +120,9 @@ def explore_writes(cluster: SimulatedCluster, writes: Sequence[Write], seed: int
     key = (origin[0], repr((list(writes), EXHAUSTIVE_MAX_WRITES, SAMPLED_RUNS)), seed)
     remembered = _EXPLORED.get(key)
     if remembered is not None:
-        _EXPLORED.move_to_end(key)
         return _fresh(remembered)
     exploration = _explored(cluster, writes, seed)
-    _EXPLORED[key] = _fresh(exploration)
-    while _cached_services() > CACHED_SERVICES_MAX and len(_EXPLORED) > 1:
-        _EXPLORED.popitem(last=False)
+    _EXPLORED.put(key, _fresh(exploration))
     return exploration
 
 
@@ -138,8 +134,31 @@ def _fresh(exploration: Exploration) -> Exploration:
     return Exploration(runs, exploration.exhaustive)
 
 
-def _cached_services() -> int:
-    return sum(len(run.cluster.store) for e in _EXPLORED.values() for run in e.runs)
+class _Remembered:
+    """Least recently used explorations, bounded by the Services their runs hold."""
+
+    def __init__(self, max_services: int) -> None:
+        self.max_services = max_services
+        self._entries: OrderedDict[tuple[str, str, int], tuple[Exploration, int]] = OrderedDict()
+        self._held = 0
+
+    def get(self, key: tuple[str, str, int]) -> Exploration | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        self._entries.move_to_end(key)
+        return entry[0]
+
+    def put(self, key: tuple[str, str, int], exploration: Exploration) -> None:
+        size = sum(len(run.cluster.store) for run in exploration.runs)
+        self._entries[key] = (exploration, size)
+        self._held += size
+        while self._held > self.max_services and len(self._entries) > 1:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self._held -= dropped
+
+
+_EXPLORED = _Remembered(CACHED_SERVICES_MAX)
 
 
 def _explored(cluster: SimulatedCluster, writes: Sequence[Write], seed: int) -> Exploration:

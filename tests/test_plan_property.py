@@ -10,7 +10,6 @@ member), joins, leaves, swaps of requested IPs, pool moves, deletions, creations
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Any
 from unittest import mock
@@ -176,7 +175,7 @@ def test_a_plan_is_refused_or_verifies(case: tuple[Cluster, dict[str, Spec]]) ->
     # writes with reprocess-all passes can take minutes; larger components get the seeded sample.
     with (
         mock.patch.object(predict, "EXHAUSTIVE_MAX_WRITES", 2),
-        mock.patch.object(predict, "_EXPLORED", OrderedDict()),  # not keyed by the bound
+        mock.patch.object(predict, "_EXPLORED", predict._Remembered(predict.CACHED_SERVICES_MAX)),
     ):
         try:
             plan = plan_scenario(scenario)

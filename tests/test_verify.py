@@ -4,7 +4,6 @@ counterexample (the schedule and the statuses seen)."""
 from __future__ import annotations
 
 import dataclasses
-from collections import OrderedDict
 from unittest import mock
 
 from planner import predict
@@ -135,7 +134,7 @@ def test_beyond_the_exhaustive_bound_claims_rest_on_a_sample() -> None:
     # A fresh exploration cache: the remembered explorations are not keyed by the bound.
     with (
         mock.patch.object(predict, "EXHAUSTIVE_MAX_WRITES", 1),
-        mock.patch.object(predict, "_EXPLORED", OrderedDict()),
+        mock.patch.object(predict, "_EXPLORED", predict._Remembered(predict.CACHED_SERVICES_MAX)),
     ):
         report = verify_plan(seed_plan())
     assert report.ok
