@@ -11,7 +11,7 @@ from __future__ import annotations
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from planner.model.allocator import Pool
 from planner.model.controller import BEHAVIORS, copy_manifest
@@ -28,6 +28,7 @@ from planner.plan import NUDGE_ANNOTATION, Baseline
 from planner.reduction import Component, Write, components
 from planner.report import Prediction, ServiceFate
 from planner.scenario import Scenario
+from planner.symmetry import Renaming, Shape, shape_of
 
 # Up to this many writes in one component, every interleaving is explored; beyond it, the named
 # adversarial schedules plus SAMPLED_RUNS seeded random ones.
@@ -83,6 +84,13 @@ class World:
             cluster.settle()
         _ORIGINS[cluster] = (self._inputs(services, behavior, frozen), cluster.step)
         return cluster
+
+    def shape(self, part: Component) -> Shape | None:
+        """The component's shape in this world (None when it must be simulated on its own)."""
+        if part.frozen:
+            return None
+        context = [(svc, self.live[svc]) for svc in part.context]
+        return shape_of(context, part.writes, self.live_pools, self.pools)
 
     def _inputs(self, services: Iterable[str], behavior: str, frozen: Iterable[str]) -> str:
         """Everything `cluster` builds from, in order, as text (repr tells lists from tuples,
@@ -196,13 +204,54 @@ def _predict_behavior(
     fates: list[ServiceFate] = []
     explored = 0
     exhaustive = True
+    simulated: dict[str, _Simulated] = {}
     for part in parts:
-        base = world.cluster(part.context, behavior, part.frozen)
-        exploration = explore_writes(base, part.writes, seed)
-        explored += len(exploration.runs)
-        exhaustive = exhaustive and exploration.exhaustive
-        fates.extend(fates_of(exploration.runs))
+        shape = world.shape(part)
+        known = simulated.get(shape.signature) if shape else None
+        if known is not None and shape is not None:
+            found = known.renamed(shape)
+        else:
+            base = world.cluster(part.context, behavior, part.frozen)
+            exploration = explore_writes(base, part.writes, seed)
+            found = _Simulated(shape, fates_of(exploration.runs), len(exploration.runs),
+                               exploration.exhaustive)
+            if shape is not None and found.renameable():
+                simulated[shape.signature] = found
+        explored += found.runs
+        exhaustive = exhaustive and found.exhaustive
+        fates.extend(found.fates)
     return Prediction(behavior, tuple(sorted(fates, key=lambda f: f.service)), explored, exhaustive)
+
+
+@dataclass(frozen=True)
+class _Simulated:
+    """What the runs of one component showed, with the shape to rename it by."""
+
+    shape: Shape | None
+    fates: list[ServiceFate]
+    runs: int
+    exhaustive: bool
+
+    def renameable(self) -> bool:
+        """Whether every message names Services and IPs only where a renaming can find them."""
+        assert self.shape is not None
+        return self._renamed_fates(self.shape.renaming_to(self.shape)) is not None
+
+    def renamed(self, shape: Shape) -> _Simulated:
+        """The same outcome for a component of the same shape."""
+        assert self.shape is not None
+        fates = self._renamed_fates(self.shape.renaming_to(shape))
+        assert fates is not None  # renameable() held for the same messages
+        return _Simulated(shape, fates, self.runs, self.exhaustive)
+
+    def _renamed_fates(self, renaming: Renaming) -> list[ServiceFate] | None:
+        renamed = []
+        for fate in self.fates:
+            service, reason = renaming.text(fate.service), renaming.text(fate.reason)
+            if service is None or reason is None:
+                return None
+            renamed.append(replace(fate, service=service, reason=reason))
+        return renamed
 
 
 def fates_of(runs: Sequence[Run]) -> list[ServiceFate]:
