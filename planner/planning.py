@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from planner.annotations import GROUP_ANNOTATION_KEYS, group_digest
 from planner.errors import PlannerError
@@ -28,7 +28,7 @@ from planner.model.service import (
     allocation_inputs,
     ingress_ips,
 )
-from planner.model.simcluster import SimulatedCluster, adversarial_runs
+from planner.model.simcluster import Action, SimulatedCluster, adversarial_runs, replay
 from planner.objects import Manifest
 from planner.plan import (
     STRATEGIES,
@@ -44,6 +44,7 @@ from planner.predict import World, explore_writes, nudge
 from planner.reduction import components
 from planner.report import Conflict
 from planner.scenario import Scenario
+from planner.symmetry import Renaming, Shape
 from planner.units import APPLY, DELETE, UnitInputs, Write, draft_units, writes_content
 
 TRANSITION_GROUP_PREFIX = "transition-"
@@ -382,42 +383,118 @@ def _check_target(outcome: WaveOutcome, wave: int, target: str) -> None:
 def wave_outcome(world: World, writes: Sequence[Write], behavior: str) -> WaveOutcome:
     """Run one wave's writes under one behaviour over the named adversarial schedules."""
     end = dict(world.live)
-    pending: dict[str, str] = {}
-    stuck: set[str] = set()
-    unrecovered: set[str] = set()
-    ips: dict[str, set[tuple[str, ...]]] = {}
-    failures: dict[str, str] = {}
-    count = 0
+    total = _PartOutcome()
     as_pairs = [(w.service, w.manifest) for w in writes]
+    simulated: dict[str, tuple[Shape, _PartOutcome]] = {}
     for part in components(as_pairs, world.live, world.pools):
         base = world.cluster(part.context, behavior, part.frozen)
-        first = True
-        for run in _schedules(base, part.writes, behavior):
-            count += 1
-            cluster = run.cluster
-            for svc in cluster.history:
-                if cluster.went_pending(svc):
-                    pending.setdefault(svc, _reason(cluster, svc))
-            left = [s for s in sorted(cluster.store) if cluster.stuck_at_end(s)]
-            stuck |= set(left)
-            if left:
-                nudge(cluster, left, "1")
-                unrecovered |= {s for s in left if cluster.stuck_at_end(s)}
-            for svc in cluster.store:
-                ips.setdefault(svc, set()).add(cluster.ips(svc))
-                failed = [w for w in cluster.warnings(svc) if w.startswith(TARGET_FAILURES)]
-                if failed:
-                    failures.setdefault(svc, failed[-1])
-            if first:
-                end.update({s: cluster.store[s] for s in cluster.store})
-                for svc, manifest in part.writes:
-                    if manifest is None:
-                        end.pop(svc, None)
-                first = False
+        shape = world.shape(part)
+        known = simulated.get(shape.signature) if shape else None
+        outcome = None
+        if known is not None and shape is not None:
+            outcome = known[1].renamed(known[0].renaming_to(shape), base, part.writes)
+        if outcome is None:
+            outcome = _part_outcome(base, part.writes, behavior)
+            if shape is not None and outcome.renamed(shape.renaming_to(shape)) is not None:
+                simulated[shape.signature] = (shape, outcome)
+        total.add(outcome)
+        end.update(outcome.end)
+        for svc, manifest in part.writes:
+            if manifest is None:
+                end.pop(svc, None)
     _apply_untracked(end, writes, world.live)
     return WaveOutcome(
-        pending, tuple(sorted(stuck)), tuple(sorted(unrecovered)), end, count, ips, failures
+        total.pending,
+        tuple(sorted(total.stuck)),
+        tuple(sorted(total.unrecovered)),
+        end,
+        total.runs,
+        total.ips,
+        total.failures,
     )
+
+
+@dataclass
+class _PartOutcome:
+    """What one component (or, added up, a wave) did over its schedules."""
+
+    pending: dict[str, str] = field(default_factory=dict)
+    stuck: set[str] = field(default_factory=set)
+    unrecovered: set[str] = field(default_factory=set)
+    ips: dict[str, set[tuple[str, ...]]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    runs: int = 0
+    end: dict[str, Manifest] = field(default_factory=dict)  # after the first schedule
+    first: tuple[Action, ...] = ()  # the first schedule
+    nudged: tuple[str, ...] = ()  # the Services nudged after it
+
+    def add(self, other: _PartOutcome) -> None:
+        for svc, reason in other.pending.items():
+            self.pending.setdefault(svc, reason)
+        self.stuck |= other.stuck
+        self.unrecovered |= other.unrecovered
+        for svc, ips in other.ips.items():
+            self.ips.setdefault(svc, set()).update(ips)
+        for svc, warning in other.failures.items():
+            self.failures.setdefault(svc, warning)
+        self.runs += other.runs
+
+    def renamed(
+        self, renaming: Renaming, base: SimulatedCluster | None = None, writes: Sequence = ()
+    ) -> _PartOutcome | None:
+        """The outcome of a component of the same shape (None when a message cannot be renamed);
+        its end state is replayed on `base` along the first schedule (omitted without a base)."""
+        texts = [*self.pending.values(), *self.failures.values()]
+        renamed_texts = {text: renaming.text(text) for text in texts}
+        ips = {
+            renaming.key(svc): {renaming.ips_of(t) for t in tuples}
+            for svc, tuples in self.ips.items()
+        }
+        if None in renamed_texts.values() or any(None in t for t in ips.values()):
+            return None
+        outcome = _PartOutcome(
+            {renaming.key(s): renamed_texts[r] or "" for s, r in self.pending.items()},
+            {renaming.key(s) for s in self.stuck},
+            {renaming.key(s) for s in self.unrecovered},
+            ips,  # type: ignore[arg-type]  # no None left
+            {renaming.key(s): renamed_texts[w] or "" for s, w in self.failures.items()},
+            self.runs,
+            first=renaming.schedule(self.first),
+            nudged=tuple(renaming.key(s) for s in self.nudged),
+        )
+        if base is not None:
+            run = replay(base, writes, outcome.first)
+            if outcome.nudged:
+                nudge(run.cluster, list(outcome.nudged), "1")
+            outcome.end = dict(run.cluster.store)
+        return outcome
+
+
+def _part_outcome(
+    base: SimulatedCluster, writes: Sequence[tuple[str, Manifest | None]], behavior: str
+) -> _PartOutcome:
+    outcome = _PartOutcome()
+    for run in _schedules(base, writes, behavior):
+        outcome.runs += 1
+        cluster = run.cluster
+        for svc in cluster.history:
+            if cluster.went_pending(svc):
+                outcome.pending.setdefault(svc, _reason(cluster, svc))
+        left = [s for s in sorted(cluster.store) if cluster.stuck_at_end(s)]
+        outcome.stuck |= set(left)
+        if left:
+            nudge(cluster, left, "1")
+            outcome.unrecovered |= {s for s in left if cluster.stuck_at_end(s)}
+        for svc in cluster.store:
+            outcome.ips.setdefault(svc, set()).add(cluster.ips(svc))
+            failed = [w for w in cluster.warnings(svc) if w.startswith(TARGET_FAILURES)]
+            if failed:
+                outcome.failures.setdefault(svc, failed[-1])
+        if outcome.runs == 1:
+            outcome.end = dict(cluster.store)
+            outcome.first = run.schedule
+            outcome.nudged = tuple(left)
+    return outcome
 
 
 def _schedules(

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.model.allocator import Pool
+from planner.model.simcluster import Action, Arrive, Process
 from planner.model.service import (
     GROUP_ANNOTATION,
     GROUP_DIGEST_ANNOTATION,
@@ -93,6 +94,28 @@ class Renaming:
             end = match.end()
         pieces.append(text[end:])
         return "".join(pieces)
+
+    def key(self, svc: str) -> str:
+        """A Service key (namespace/name) of the source component, as the target's."""
+        namespace, _, name = svc.partition("/")
+        return f"{self.mapping[namespace]}/{self.mapping[name]}"
+
+    def ips_of(self, ips: tuple[str, ...]) -> tuple[str, ...] | None:
+        """IPs of the source component as the target's; None when one is not the component's."""
+        if not all(ip in self.ips for ip in ips):
+            return None
+        return tuple(self.mapping[ip] for ip in ips)
+
+    def schedule(self, actions: Sequence[Action]) -> tuple[Action, ...]:
+        """A schedule of the source component, for the target's Services."""
+        return tuple(
+            Arrive(self.key(a.svc_key))
+            if isinstance(a, Arrive)
+            else a
+            if a.pass_order is None
+            else Process(tuple(self.key(svc) for svc in a.pass_order))
+            for a in actions
+        )
 
     def _word(self, word: str) -> str | None:
         first, slash, second = word.partition("/")
