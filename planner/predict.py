@@ -213,8 +213,9 @@ def _predict_behavior(
         else:
             base = world.cluster(part.context, behavior, part.frozen)
             exploration = explore_writes(base, part.writes, seed)
-            found = _Simulated(shape, fates_of(exploration.runs), len(exploration.runs),
-                               exploration.exhaustive)
+            found = _Simulated(
+                shape, fates_of(exploration.runs), len(exploration.runs), exploration.exhaustive
+            )
             if shape is not None and found.renameable():
                 simulated[shape.signature] = found
         explored += found.runs

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.model.allocator import Pool
-from planner.model.simcluster import Action, Arrive, Process
 from planner.model.service import (
     GROUP_ANNOTATION,
     GROUP_DIGEST_ANNOTATION,
@@ -36,6 +35,7 @@ from planner.model.service import (
     allocation_inputs,
     is_load_balancer,
 )
+from planner.model.simcluster import Action, Arrive, Process
 from planner.objects import Manifest
 
 Write = tuple[str, Manifest | None]
@@ -232,8 +232,9 @@ class _Namer:
                 result[key] = self._replaced(value)
             elif key == "annotations" and isinstance(value, Mapping):
                 result[key] = {
-                    k: self._replaced(v) if k in _NAME_ANNOTATIONS | _IP_ANNOTATIONS else
-                    self._literal(v)
+                    k: self._replaced(v)
+                    if k in _NAME_ANNOTATIONS | _IP_ANNOTATIONS
+                    else self._literal(v)
                     for k, v in value.items()
                 }
             else:
@@ -335,4 +336,3 @@ class _Namer:
             if str(address) != run or getattr(address, "ipv4_mapped", None) is not None:
                 raise _Asymmetric  # the model prints the canonical form, not the written one
         self.ips |= runs
-

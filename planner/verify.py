@@ -25,11 +25,12 @@ from dataclasses import dataclass, replace
 
 from planner.model.controller import BEHAVIORS
 from planner.model.service import ingress_ips, is_load_balancer
-from planner.model.simcluster import Run
+from planner.model.simcluster import Action, Run, SimulatedCluster, replay
 from planner.objects import Manifest
 from planner.plan import Plan, PlannedWave
 from planner.predict import EXHAUSTIVE_MAX_WRITES, SAMPLED_RUNS, World, explore_writes, nudge
-from planner.reduction import components
+from planner.reduction import Write, components
+from planner.symmetry import Renaming, Shape
 from planner.units import DELETE
 
 
@@ -81,12 +82,80 @@ class VerifyReport:
         return out
 
 
+@dataclass(frozen=True)
+class _Observed:
+    """What one schedule showed, after the plan's nudges."""
+
+    written: tuple[str, ...]  # the written Services of its component
+    went_pending: tuple[str, ...]
+    ips: dict[str, tuple[str, ...]]  # every Service of the simulated cluster → its IPs at the end
+    without_ip: tuple[str, ...]  # written, still a LoadBalancer, and without an IP at the end
+    run: Run | None = None  # the run itself, for counterexamples (None: renamed from another)
+
+    @classmethod
+    def of(cls, run: Run, written: tuple[str, ...]) -> _Observed:
+        cluster = run.cluster
+        return cls(
+            written,
+            tuple(s for s in cluster.history if cluster.went_pending(s)),
+            {svc: cluster.ips(svc) for svc in cluster.store},
+            tuple(
+                s
+                for s in written
+                if s in cluster.store and is_load_balancer(cluster.store[s]) and not cluster.ips(s)
+            ),
+            run,
+        )
+
+    def renamed(self, renaming: Renaming) -> _Observed | None:
+        """The same schedule in a component of the same shape (None: an IP is not renameable)."""
+        ips = {renaming.key(s): renaming.ips_of(t) for s, t in self.ips.items()}
+        if any(t is None for t in ips.values()):
+            return None
+        return _Observed(
+            tuple(renaming.key(s) for s in self.written),
+            tuple(renaming.key(s) for s in self.went_pending),
+            ips,  # type: ignore[arg-type]  # no None left
+            tuple(renaming.key(s) for s in self.without_ip),
+        )
+
+
+@dataclass
+class _PartRuns:
+    """The schedules of one component, and the cluster its first schedule left."""
+
+    observed: list[_Observed]
+    exhaustive: bool
+    end: dict[str, Manifest]
+    first: tuple[Action, ...]
+
+    def renamed(
+        self, renaming: Renaming, base: SimulatedCluster, writes: Sequence, nudges: Sequence[str]
+    ) -> _PartRuns | None:
+        """The runs of a component of the same shape; its end state replayed on `base`."""
+        observed = [o.renamed(renaming) for o in self.observed]
+        if any(o is None for o in observed):
+            return None
+        first = renaming.schedule(self.first)
+        run = replay(base, writes, first)
+        _nudge(run, nudges)
+        return _PartRuns(observed, self.exhaustive, dict(run.cluster.store), first)  # type: ignore[arg-type]
+
+
 @dataclass
 class _WaveRuns:
     """The runs of one wave under one behaviour, after the plan's nudges."""
 
-    runs: list[tuple[Run, list[str]]]  # each run and the written Services of its component
-    exhaustive: bool
+    parts: list[_PartRuns]
+    renamed: bool  # some components were not simulated but renamed from a same-shaped one
+
+    @property
+    def observed(self) -> list[_Observed]:
+        return [o for part in self.parts for o in part.observed]
+
+    @property
+    def exhaustive(self) -> bool:
+        return all(part.exhaustive for part in self.parts)
 
 
 def verify_plan(plan: Plan, seed: int = 0, world: World | None = None) -> VerifyReport:
@@ -96,29 +165,64 @@ def verify_plan(plan: Plan, seed: int = 0, world: World | None = None) -> Verify
     for behavior in BEHAVIORS:
         state = dict(world.live)
         for wave in plan.waves:
-            runs = _run_wave(replace(world, live=state), wave, behavior, seed)
-            claims.extend(_claims(plan, wave, behavior, runs))
+            wave_world = replace(world, live=state)
+            runs = _run_wave(wave_world, wave, behavior, seed)
+            found = _claims(plan, wave, behavior, runs)
+            if runs.renamed and not all(c.holds for c in found):
+                # Counterexamples quote a real schedule: simulate every component.
+                runs = _run_wave(wave_world, wave, behavior, seed, symmetric=False)
+                found = _claims(plan, wave, behavior, runs)
+            claims.extend(found)
             state = _end_state(state, wave, runs)
     return VerifyReport(tuple(claims))
 
 
-def _run_wave(world: World, wave: PlannedWave, behavior: str, seed: int) -> _WaveRuns:
+def _run_wave(
+    world: World, wave: PlannedWave, behavior: str, seed: int, symmetric: bool = True
+) -> _WaveRuns:
     writes = [(w.service, w.manifest) for w in wave.writes]
     nudges = wave.nudges.get(behavior, ())
-    found: list[tuple[Run, list[str]]] = []
-    exhaustive = True
+    parts: list[_PartRuns] = []
+    simulated: dict[str, tuple[Shape, _PartRuns]] = {}
+    renamed = False
     for part in components(writes, world.live, world.pools):
         base = world.cluster(part.context, behavior, part.frozen)
-        exploration = explore_writes(base, part.writes, seed)
-        exhaustive = exhaustive and exploration.exhaustive
-        for run in exploration.runs:
-            nudge(run.cluster, [s for s in nudges if s in run.cluster.store], "verify")
-            found.append((run, [svc for svc, _ in part.writes]))
-    return _WaveRuns(found, exhaustive)
+        shape = world.shape(part) if symmetric else None
+        known = simulated.get(shape.signature) if shape else None
+        found = None
+        if known is not None and shape is not None:
+            found = known[1].renamed(known[0].renaming_to(shape), base, part.writes, nudges)
+            renamed = renamed or found is not None
+        if found is None:
+            found = _simulated(base, part.writes, nudges, seed)
+            if shape is not None:
+                simulated[shape.signature] = (shape, found)
+        parts.append(found)
+    return _WaveRuns(parts, renamed)
+
+
+def _simulated(
+    base: SimulatedCluster, writes: Sequence[Write], nudges: Sequence[str], seed: int
+) -> _PartRuns:
+    exploration = explore_writes(base, writes, seed)
+    written = tuple(svc for svc, _ in writes)
+    for run in exploration.runs:
+        _nudge(run, nudges)
+    first = exploration.runs[0]
+    return _PartRuns(
+        [_Observed.of(run, written) for run in exploration.runs],
+        exploration.exhaustive,
+        dict(first.cluster.store),
+        first.schedule,
+    )
+
+
+def _nudge(run: Run, nudges: Sequence[str]) -> None:
+    nudge(run.cluster, [s for s in nudges if s in run.cluster.store], "verify")
 
 
 def _claims(plan: Plan, wave: PlannedWave, behavior: str, result: _WaveRuns) -> list[Claim]:
-    count = len(result.runs)
+    count = len(result.observed)
 
     def claim(statement: str, failure: str) -> Claim:
         return Claim(
@@ -151,17 +255,15 @@ def _claims(plan: Plan, wave: PlannedWave, behavior: str, result: _WaveRuns) -> 
 
 def _pending_outside(result: _WaveRuns, allowed: set[str]) -> str:
     """A counterexample where a Service not in `allowed` went pending, or ""."""
-    for run, _ in result.runs:
-        bad = sorted(
-            s for s in run.cluster.history if run.cluster.went_pending(s) and s not in allowed
-        )
+    for observed in result.observed:
+        bad = sorted(s for s in observed.went_pending if s not in allowed)
         if bad:
-            return _counterexample(run, bad)
+            return _counterexample(observed, bad)
     return ""
 
 
 def _predicted_unseen(result: _WaveRuns, predicted: set[str]) -> str:
-    seen = {s for run, _ in result.runs for s in run.cluster.history if run.cluster.went_pending(s)}
+    seen = {s for observed in result.observed for s in observed.went_pending}
     missing = sorted(predicted - seen)
     if not missing:
         return ""
@@ -170,33 +272,33 @@ def _predicted_unseen(result: _WaveRuns, predicted: set[str]) -> str:
 
 def _without_ip(result: _WaveRuns) -> str:
     """A counterexample where a written, still existing LoadBalancer Service ends without an IP."""
-    for run, written in result.runs:
-        for svc in written:
-            stored = run.cluster.store.get(svc)
-            if stored is None or not is_load_balancer(stored) or run.cluster.ips(svc):
-                continue
-            return _counterexample(run, [svc], f"{svc} ends the wave without an IP")
+    for observed in result.observed:
+        for svc in observed.without_ip:
+            return _counterexample(observed, [svc], f"{svc} ends the wave without an IP")
     return ""
 
 
 def _off_target(result: _WaveRuns, wave: PlannedWave) -> str:
     """A counterexample where a Service of the wave's expected IPs ends elsewhere, or ""."""
-    for run, _ in result.runs:
+    for observed in result.observed:
         for svc, options in sorted(wave.expected_ips.items()):
-            if svc not in run.cluster.store:
+            if svc not in observed.ips:
                 continue  # another component's Service
-            if tuple(run.cluster.ips(svc)) not in {tuple(o) for o in options}:
+            if tuple(observed.ips[svc]) not in {tuple(o) for o in options}:
                 return _counterexample(
-                    run,
+                    observed,
                     [svc],
-                    f"{svc} ends at {list(run.cluster.ips(svc))}, expected one of "
+                    f"{svc} ends at {list(observed.ips[svc])}, expected one of "
                     f"{[list(o) for o in options]}",
                 )
     return ""
 
 
-def _counterexample(run: Run, services: Sequence[str], headline: str = "") -> str:
+def _counterexample(observed: _Observed, services: Sequence[str], headline: str = "") -> str:
     lines = [headline] if headline else [f"went pending: {', '.join(services)}"]
+    run = observed.run
+    if run is None:
+        return "\n".join([*lines, "schedule: (a component renamed from a same-shaped one)"])
     lines.append(f"schedule: {run.describe()}")
     for svc in services:
         statuses = " -> ".join(
@@ -210,16 +312,12 @@ def _counterexample(run: Run, services: Sequence[str], headline: str = "") -> st
 def _end_state(
     state: Mapping[str, Manifest], wave: PlannedWave, result: _WaveRuns
 ) -> dict[str, Manifest]:
-    """The cluster after the wave: the first explored schedule, plus writes no component held."""
+    """The cluster after the wave: each component's first schedule, plus writes no component held."""
     end = dict(state)
     covered: set[str] = set()
-    seen_components: set[tuple[str, ...]] = set()
-    for run, written in result.runs:
-        if tuple(written) in seen_components:
-            continue
-        seen_components.add(tuple(written))
-        covered |= set(written)
-        end.update({s: run.cluster.store[s] for s in run.cluster.store})
+    for part in result.parts:
+        covered |= set(part.observed[0].written)
+        end.update(part.end)
     for write in wave.writes:
         if write.op == DELETE:
             end.pop(write.service, None)

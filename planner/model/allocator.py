@@ -23,7 +23,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from planner.model.pools import (
     NAMESPACE_NAME_LABEL,
@@ -56,6 +56,9 @@ POLICIES = ("SingleStack", "PreferDualStack", "RequireDualStack")
 
 # Given pool names in configuration order, the order one Go map iteration visits them.
 PoolOrder = Callable[[tuple[str, ...]], Sequence[str]]
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 def shuffled_pool_order(seed: int) -> PoolOrder:
@@ -260,6 +263,14 @@ class Allocator:
         # those of them with a given port in use (so clashing runs are skipped in one step).
         self._key_ips: dict[tuple[Key, int], list[int]] = {}
         self._key_port_ips: dict[tuple[Key, Port, int], _IntervalSet] = {}
+        # Copy-on-write: clone() shares the inner containers of the five tables above; each set
+        # names the entries whose container this allocator has created or copied since the last
+        # clone, the only ones it may change in place (see _own).
+        self._own_ports: set[IPAddress] = set()
+        self._own_services: set[IPAddress] = set()
+        self._own_keyed: set[int | str] = set(self._keyed)
+        self._own_key_ips: set[tuple[Key, int]] = set()
+        self._own_key_port_ips: set[tuple[Key, Port, int]] = set()
         if namespace_labels:
             self._namespace_labels = _with_name_labels(namespace_labels)
         self.set_pools(pools)
@@ -373,18 +384,27 @@ class Allocator:
         """An independent copy (same pool order function) for exploring what-ifs."""
         # Hand-written rather than deepcopy (the hot path of every explored schedule): pools,
         # labels, pool namespaces, allocations, keys, IPs and ports are immutable or replaced
-        # whole, so only the containers this allocator mutates in place are copied.
+        # whole, so only the containers this allocator mutates in place are copied. The inner
+        # containers of the per-IP/per-key tables are shared until either side changes one
+        # (copy-on-write, see _own), so a clone costs a few C-level dict copies.
         twin = copy.copy(self)
         twin._pools = dict(self._pools)
         twin._namespace_labels = {ns: dict(labels) for ns, labels in self._namespace_labels.items()}
         twin._pool_namespaces = dict(self._pool_namespaces)
         twin._allocated = dict(self._allocated)
         twin._key_for_ip = dict(self._key_for_ip)
-        twin._ports_in_use = {ip: dict(ports) for ip, ports in self._ports_in_use.items()}
-        twin._services_on_ip = {ip: dict(svcs) for ip, svcs in self._services_on_ip.items()}
-        twin._keyed = {family: ips.copy() for family, ips in self._keyed.items()}
-        twin._key_ips = {entry: list(ips) for entry, ips in self._key_ips.items()}
-        twin._key_port_ips = {entry: ips.copy() for entry, ips in self._key_port_ips.items()}
+        twin._ports_in_use = dict(self._ports_in_use)
+        twin._services_on_ip = dict(self._services_on_ip)
+        twin._keyed = dict(self._keyed)
+        twin._key_ips = dict(self._key_ips)
+        twin._key_port_ips = dict(self._key_port_ips)
+        # Both sides now share every inner container: neither owns any.
+        for side in (self, twin):
+            side._own_ports = set()
+            side._own_services = set()
+            side._own_keyed = set()
+            side._own_key_ips = set()
+            side._own_key_port_ips = set()
         return twin
 
     # --- assign / unassign --------------------------------------------------------------------
@@ -409,18 +429,26 @@ class Allocator:
         if alloc is None:
             return False
         for ip in alloc.ips:
-            ports = self._ports_in_use.get(ip, {})
-            for port in alloc.ports:
-                if ports.pop(port, None) is not None:
-                    self._index_port(ip, port, present=False)
-            self._services_on_ip.get(ip, {}).pop(svc_key, None)
+            self._release_ports(ip, alloc.ports)
+            if svc_key in self._services_on_ip.get(ip, ()):
+                del self._services_on(ip)[svc_key]
             if not self._services_on_ip.get(ip):
-                self._services_on_ip.pop(ip, None)
+                _drop(self._services_on_ip, self._own_services, ip)
             # MetalLB forgets the IP's key when no PORT is left on it, not when no service is.
-            if not ports:
-                self._ports_in_use.pop(ip, None)
+            if not self._ports_in_use.get(ip):
+                _drop(self._ports_in_use, self._own_ports, ip)
                 self._forget_key(ip)
         return True
+
+    def _release_ports(self, ip: IPAddress, ports: tuple[Port, ...]) -> None:
+        """Free the ports on the IP (whoever holds them, as MetalLB's Unassign does)."""
+        held = self._ports_in_use.get(ip)
+        if not held or not any(port in held for port in ports):
+            return  # nothing to free: leave a container shared with a clone untouched
+        in_use = self._ports_on(ip)
+        for port in ports:
+            if in_use.pop(port, None) is not None:
+                self._index_port(ip, port, present=False)
 
     def _assign(self, request: _Request, ips: tuple[IPAddress, ...], pool: str | None) -> None:
         error = self._assign_error(request, ips, pool)
@@ -485,19 +513,19 @@ class Allocator:
         self._allocated[svc_key] = alloc
         for ip in alloc.ips:
             self._remember_key(ip, alloc.key)
-            in_use = self._ports_in_use.setdefault(ip, {})
+            in_use = self._ports_on(ip)
             for port in alloc.ports:
                 in_use[port] = svc_key
                 self._index_port(ip, port, present=True)
-            self._services_on_ip.setdefault(ip, {})[svc_key] = None
+            self._services_on(ip)[svc_key] = None
 
     def _remember_key(self, ip: IPAddress, key: Key) -> None:
         self._forget_key(ip)
         self._key_for_ip[ip] = key
-        self._keyed[ip.version].add(int(ip))
+        self._keyed_on(ip.version).add(int(ip))
         if ip.version == 4 and not is_buggy_ip(ip):
-            self._keyed["4-nobuggy"].add(_compress(int(ip)))
-        bisect.insort(self._key_ips.setdefault((key, ip.version), []), int(ip))
+            self._keyed_on("4-nobuggy").add(_compress(int(ip)))
+        bisect.insort(self._ips_with_key((key, ip.version)), int(ip))
         for port in self._ports_in_use.get(ip, {}):
             self._index_port(ip, port, present=True)
 
@@ -505,15 +533,16 @@ class Allocator:
         key = self._key_for_ip.pop(ip, None)
         if key is None:
             return
-        self._keyed[ip.version].remove(int(ip))
+        self._keyed_on(ip.version).remove(int(ip))
         if ip.version == 4 and not is_buggy_ip(ip):
-            self._keyed["4-nobuggy"].remove(_compress(int(ip)))
+            self._keyed_on("4-nobuggy").remove(_compress(int(ip)))
         for port in self._ports_in_use.get(ip, {}):
             self._index_port(ip, port, present=False, key=key)
-        same_key = self._key_ips[(key, ip.version)]
+        entry = (key, ip.version)
+        same_key = self._ips_with_key(entry)
         del same_key[bisect.bisect_left(same_key, int(ip))]
         if not same_key:
-            del self._key_ips[(key, ip.version)]
+            _drop(self._key_ips, self._own_key_ips, entry)
 
     def _index_port(self, ip: IPAddress, port: Port, present: bool, key: Key | None = None) -> None:
         """Keep _key_port_ips in step with a port appearing on, or leaving, a keyed address."""
@@ -521,14 +550,36 @@ class Allocator:
         if key is None:
             return
         entry = (key, port, ip.version)
-        if present:
-            self._key_port_ips.setdefault(entry, _IntervalSet()).add(int(ip))
-            return
         index = self._key_port_ips.get(entry)
-        if index is not None:
+        if present:
+            if index is None or int(ip) not in index:
+                self._ips_with_key_port(entry).add(int(ip))
+            return
+        if index is not None and int(ip) in index:
+            index = self._ips_with_key_port(entry)
             index.remove(int(ip))
             if not index:
-                del self._key_port_ips[entry]
+                _drop(self._key_port_ips, self._own_key_port_ips, entry)
+
+    # Every in-place change of an inner container goes through one of these: after a clone the
+    # container may be shared with the twin, so the first change takes a private copy.
+
+    def _ports_on(self, ip: IPAddress) -> dict[Port, str]:
+        return _own(self._ports_in_use, self._own_ports, ip, dict, dict.copy)
+
+    def _services_on(self, ip: IPAddress) -> dict[str, None]:
+        return _own(self._services_on_ip, self._own_services, ip, dict, dict.copy)
+
+    def _keyed_on(self, family: int | str) -> _IntervalSet:
+        return _own(self._keyed, self._own_keyed, family, _IntervalSet, _IntervalSet.copy)
+
+    def _ips_with_key(self, entry: tuple[Key, int]) -> list[int]:
+        return _own(self._key_ips, self._own_key_ips, entry, list, list.copy)
+
+    def _ips_with_key_port(self, entry: tuple[Key, Port, int]) -> _IntervalSet:
+        return _own(
+            self._key_port_ips, self._own_key_port_ips, entry, _IntervalSet, _IntervalSet.copy
+        )
 
     # --- allocate -----------------------------------------------------------------------------
 
@@ -1041,6 +1092,27 @@ class Allocator:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _own(
+    table: dict[_K, _V], owned: set[_K], key: _K, new: Callable[[], _V], dup: Callable[[_V], _V]
+) -> _V:
+    """The table's container at `key`, safe to change in place: created when missing, copied
+    first when it may be shared with a clone (not in `owned`)."""
+    current = table.get(key)
+    if current is not None and key in owned:
+        return current
+    # Assigning over an existing key keeps its place, so the table's order does not change.
+    mine = new() if current is None else dup(current)
+    table[key] = mine
+    owned.add(key)
+    return mine
+
+
+def _drop(table: dict[_K, _V], owned: set[_K], key: _K) -> None:
+    """Remove the table's entry at `key` (dropping a shared container changes no one else's)."""
+    table.pop(key, None)
+    owned.discard(key)
 
 
 def _with_name_labels(
