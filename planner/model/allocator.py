@@ -258,7 +258,11 @@ class Allocator:
         self._services_on_ip: dict[IPAddress, dict[str, None]] = {}
         # Addresses that remember a key, by family; "4-nobuggy" indexes IPv4 addresses without
         # the .0/.255 ones (see _compress) so avoid-buggy pools skip whole runs in one step.
-        self._keyed = {4: _IntervalSet(), 6: _IntervalSet(), "4-nobuggy": _IntervalSet()}
+        self._keyed: dict[int | str, _IntervalSet] = {
+            4: _IntervalSet(),
+            6: _IntervalSet(),
+            "4-nobuggy": _IntervalSet(),
+        }
         # For sharing candidates: the addresses remembering each key (sorted, per family), and
         # those of them with a given port in use (so clashing runs are skipped in one step).
         self._key_ips: dict[tuple[Key, int], list[int]] = {}
@@ -389,7 +393,8 @@ class Allocator:
         # (copy-on-write, see _own), so a clone costs a few C-level dict copies.
         twin = copy.copy(self)
         twin._pools = dict(self._pools)
-        twin._namespace_labels = {ns: dict(labels) for ns, labels in self._namespace_labels.items()}
+        # Namespace labels are replaced whole (set_namespace_labels), never changed in place.
+        twin._namespace_labels = dict(self._namespace_labels)
         twin._pool_namespaces = dict(self._pool_namespaces)
         twin._allocated = dict(self._allocated)
         twin._key_for_ip = dict(self._key_for_ip)
