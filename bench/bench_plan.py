@@ -23,6 +23,7 @@ sys.path.insert(0, str(BENCH_DIR.parent))  # run from a checkout without install
 from bench.bench_diff import Timing, _median, load_only, timed
 from bench.generate import write_repo
 from planner.cli import main as planner_main
+from planner.predict import forget_explorations
 
 PLAN_TARGET = 2.0
 VERIFY_TARGET = 4.0
@@ -35,7 +36,9 @@ def plan_argv(repo: Path, verify: bool) -> list[str]:
 
 
 def run_plan(repo: Path, verify: bool) -> int:
-    """One `planner plan` in-process, output (and verify's report) thrown away."""
+    """One `planner plan` in-process, output (and verify's report) thrown away; nothing
+    remembered from an earlier run (as for a fresh `planner` process)."""
+    forget_explorations()
     with (
         open(os.devnull, "w", encoding="utf-8") as sink,
         contextlib.redirect_stdout(sink),

@@ -169,6 +169,12 @@ class _Remembered:
 _EXPLORED = _Remembered(CACHED_SERVICES_MAX)
 
 
+def forget_explorations() -> None:
+    """Drop every remembered exploration (a benchmark's runs start as a fresh process would)."""
+    global _EXPLORED
+    _EXPLORED = _Remembered(CACHED_SERVICES_MAX)
+
+
 def _explored(cluster: SimulatedCluster, writes: Sequence[Write], seed: int) -> Exploration:
     if len(writes) <= EXHAUSTIVE_MAX_WRITES:
         return Exploration(tuple(explore(cluster, writes, explore_ties=True)), True)
