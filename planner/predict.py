@@ -115,12 +115,16 @@ class Exploration:
     exhaustive: bool
 
 
-def explore_writes(cluster: SimulatedCluster, writes: Sequence[Write], seed: int) -> Exploration:
+def explore_writes(
+    cluster: SimulatedCluster, writes: Sequence[Write], seed: int, remember: bool = True
+) -> Exploration:
     """Every interleaving of `writes` with the controller when few, else a seeded sample.
 
     The runs are the caller's to change (nudge, settle): a remembered exploration is handed out
-    as fresh copies.
+    as fresh copies. `remember=False` for an exploration nobody asks for twice (it saves memory).
     """
+    if not remember:
+        return _explored(cluster, writes, seed)
     origin = _ORIGINS.get(cluster)
     # Every change made through the cluster counts a step, but a submitted write does not.
     if origin is None or origin[1] != cluster.step or cluster.pending_writes():
@@ -218,7 +222,7 @@ def _predict_behavior(
             found = known.renamed(shape)
         else:
             base = world.cluster(part.context, behavior, part.frozen)
-            exploration = explore_writes(base, part.writes, seed)
+            exploration = explore_writes(base, part.writes, seed, remember=False)
             found = _Simulated(
                 shape, fates_of(exploration.runs), len(exploration.runs), exploration.exhaustive
             )
