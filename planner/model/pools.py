@@ -10,6 +10,7 @@ poolsFor) and the pre-0.13 ConfigMap format (`address-pools:` under the `config`
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
@@ -40,6 +41,7 @@ def go_quote(text: str) -> str:
     return f'"{escaped}"'
 
 
+@functools.lru_cache(maxsize=1 << 16)  # addresses are immutable; steps re-parse the same few
 def parse_ip(text: str) -> IPAddress:
     """Parse one IP as Go's net.ParseIP does (IPv4-mapped IPv6 counts as IPv4); ValueError if bad."""
     ip = ipaddress.ip_address(text)

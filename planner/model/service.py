@@ -13,6 +13,7 @@ points where MetalLB does (a bad `loadBalancerIPs` annotation only fails late, f
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -180,7 +181,7 @@ def requested_ips(svc: Manifest) -> tuple[str, ...]:
 
 def ip_family_of(ips: tuple[str, ...] | list[str]) -> str:
     """ "ipv4", "ipv6" or "dual" for one IP or two IPs of different families (ValueError otherwise)."""
-    versions = [ipaddress.ip_address(ip).version for ip in ips]
+    versions = [_address(ip).version for ip in ips]
     if len(versions) == 1:
         return "ipv4" if versions[0] == 4 else "ipv6"
     if len(versions) == 2 and versions[0] != versions[1]:
@@ -238,7 +239,7 @@ def ingress_ips(svc: Manifest) -> tuple[str, ...]:
 
 def _family_of_cluster_ips(cluster_ips: list[str]) -> str:
     try:
-        return ip_family_of([str(ipaddress.ip_address(ip)) for ip in cluster_ips])
+        return ip_family_of([str(_address(ip)) for ip in cluster_ips])
     except ValueError as err:
         raise ServiceInputError("spec.clusterIPs", f"cannot tell the IP family: {err}") from None
 
@@ -254,9 +255,15 @@ def _declared_family(spec: Mapping[str, Any]) -> str:
     return ""
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    # Remembered: every simulated step re-reads the same few addresses (ValueError is not kept).
+    return ipaddress.ip_address(text)
+
+
 def _parse_ip(text: str, field: str) -> str:
     try:
-        ip = ipaddress.ip_address(text.strip())
+        ip = _address(text.strip())
     except ValueError:
         raise ServiceInputError(field, f"{text.strip()!r} is not a valid IP address") from None
     # Go's net.IP treats an IPv4-mapped IPv6 address as IPv4 and prints it that way.
