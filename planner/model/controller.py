@@ -126,7 +126,11 @@ class Controller:
         behavior: str = "metallb-0.15",
         namespaces: Mapping[str, Mapping[str, str]] | None = None,
         pool_order: PoolOrder | None = None,
+        *,
+        shares_manifests: bool = False,
     ) -> None:
+        """`shares_manifests`: the caller never changes a manifest it passes in or gets back
+        (the simulated cluster replaces its stored ones whole), so none needs copying."""
         if behavior not in BEHAVIORS:
             raise ValueError(f"unknown behavior {behavior!r}; expected one of {BEHAVIORS}")
         self.behavior = behavior
@@ -136,6 +140,7 @@ class Controller:
         self._namespaces: dict[str, dict[str, str]] = {}
         self._keys: dict[str, tuple[str, str]] = {}
         self._cache: dict[str, Manifest] = {}
+        self._shares_manifests = shares_manifests
         if namespaces:
             self.set_namespaces(namespaces)
         if pools is not None:
@@ -182,7 +187,11 @@ class Controller:
         if svc is None:
             self._cache.pop(svc_key, None)
         else:
-            self._cache[svc_key] = copy_manifest(svc)
+            self._cache[svc_key] = self._kept(svc)
+
+    def _kept(self, svc: Manifest) -> Manifest:
+        """What the cache keeps of a manifest the caller holds too."""
+        return svc if self._shares_manifests else copy_manifest(svc)
 
     def hold(self, svc_key: str, svc: Manifest) -> bool:
         """Take a Service's current IPs under its keys without handling or caching it.
@@ -250,7 +259,7 @@ class Controller:
         ):
             # It let go of IPs that are still in a pool: someone may be waiting for them.
             state = REPROCESS_ALL
-        self._cache[svc_key] = copy_manifest(work)
+        self._cache[svc_key] = self._kept(work)
         return _result(state, work, run.events)
 
     def _converge(self, run: _Converge, svc_key: str, svc: Manifest) -> bool:
@@ -500,7 +509,7 @@ class Controller:
         )
         writes = {m: w for m, w in works.items() if w != self._cache[m]}
         for member, work in writes.items():
-            self._cache[member] = copy_manifest(work)
+            self._cache[member] = self._kept(work)
         events = tuple(e for run in runs for e in run.events)
         return Result(
             REPROCESS_ALL if changed else SUCCESS,

@@ -150,7 +150,9 @@ class SimulatedCluster:
         The Services' statuses become the allocator's state the way a restarted controller
         rebuilds it: each Service's current IPs are re-assigned, those with IPs first.
         """
-        controller = Controller(None, behavior, namespaces=namespaces, pool_order=pool_order)
+        controller = Controller(
+            None, behavior, namespaces=namespaces, pool_order=pool_order, shares_manifests=True
+        )
         cluster = cls(controller)
         items = services.values() if isinstance(services, Mapping) else services
         for manifest in items:
