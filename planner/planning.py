@@ -40,7 +40,7 @@ from planner.plan import (
     PlannedWave,
     PlanPrediction,
 )
-from planner.predict import World, explore_writes, nudge
+from planner.predict import World, explore_writes, nudge, stored_write
 from planner.reduction import components
 from planner.report import Conflict
 from planner.scenario import Scenario
@@ -518,10 +518,7 @@ def _apply_untracked(
             continue
         stored = end.get(write.service)
         if stored is None or stored is live.get(write.service):
-            merged = copy.deepcopy(write.manifest)
-            if stored is not None and stored.get("status"):
-                merged["status"] = copy.deepcopy(stored["status"])
-            end[write.service] = merged
+            end[write.service] = stored_write(write.manifest, stored)
 
 
 def _reason(cluster: SimulatedCluster, svc: str) -> str:

@@ -189,6 +189,15 @@ def _explored(cluster: SimulatedCluster, writes: Sequence[Write], seed: int) -> 
     return Exploration(tuple(sampled), False)
 
 
+def stored_write(manifest: Manifest, old: Manifest | None) -> Manifest:
+    """A write no component simulated (it changes no allocation), as the API server stores it:
+    the spec written, the status kept."""
+    merged = copy_manifest(manifest)
+    if old is not None and old.get("status"):
+        merged["status"] = copy_manifest(old["status"])
+    return merged
+
+
 def nudge(cluster: SimulatedCluster, services: Sequence[str], value: str) -> None:
     """What `planner apply` does after a wave: change one harmless annotation on each Service
     so that MetalLB handles it again, and let the controller settle."""

@@ -19,16 +19,22 @@ says which claims rest on a sample.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from planner.model.controller import BEHAVIORS
-from planner.model.service import ingress_ips, is_load_balancer
+from planner.model.service import is_load_balancer
 from planner.model.simcluster import Action, Run, SimulatedCluster, replay
 from planner.objects import Manifest
 from planner.plan import Plan, PlannedWave
-from planner.predict import EXHAUSTIVE_MAX_WRITES, SAMPLED_RUNS, World, explore_writes, nudge
+from planner.predict import (
+    EXHAUSTIVE_MAX_WRITES,
+    SAMPLED_RUNS,
+    World,
+    explore_writes,
+    nudge,
+    stored_write,
+)
 from planner.reduction import Write, components
 from planner.symmetry import Renaming, Shape
 from planner.units import DELETE
@@ -322,11 +328,7 @@ def _end_state(
         if write.op == DELETE:
             end.pop(write.service, None)
         elif write.service not in covered:
-            merged = copy.deepcopy(write.manifest)
-            old = state.get(write.service)
-            if old is not None and ingress_ips(old):
-                merged["status"] = copy.deepcopy(old["status"])
-            end[write.service] = merged
+            end[write.service] = stored_write(write.manifest, state.get(write.service))
     return end
 
 
