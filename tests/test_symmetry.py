@@ -259,9 +259,9 @@ def test_same_shaped_components_are_simulated_once() -> None:
     explored = []
     real = predict.explore_writes
 
-    def counted(cluster: Any, writes: Any, seed: int) -> Any:
+    def counted(cluster: Any, writes: Any, seed: int, **options: Any) -> Any:
         explored.append(sorted(svc_key_of(m) for _, m in writes if m))
-        return real(cluster, writes, seed)
+        return real(cluster, writes, seed, **options)
 
     with fresh(symmetric=True), mock.patch.object(predict, "explore_writes", counted):
         prediction = predict.predict(scenario_of(desired, live, [POOL]))
