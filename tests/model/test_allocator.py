@@ -733,6 +733,180 @@ def test_clone_is_independent() -> None:
     assert allocator.holders("10.0.0.0") == ["s"]
 
 
+# --- clone: copy-on-write of the per-IP and per-key tables -------------------------------------
+
+# Overlapping pools (re-ordering them re-maps allocations), an avoid-buggy range across a /24 edge
+# (the "4-nobuggy" index) and an IPv6 network; the last configuration drops most allocations.
+_COW_CONFIGS = [
+    [
+        Pool("a", ["10.0.0.252-10.0.1.3", "1000::/126"], avoid_buggy_ips=True),
+        Pool("b", ["10.0.1.0/30"]),
+    ],
+    [Pool("b", ["10.0.1.0/30"]), Pool("a", ["10.0.0.252-10.0.1.3", "1000::/126"])],
+    [Pool("a", ["10.0.0.254/31"])],
+]
+_COW_IPS = ["10.0.0.253", "10.0.0.254", "10.0.0.255", "10.0.1.0", "10.0.1.1", "1000::1"]
+
+
+def cow_apply(allocator: Allocator, op: tuple[Any, ...]) -> object:
+    """Run one operation; a refusal is a result too (it must change nothing)."""
+    action, svc_key, arg, ports, sharing = op
+    try:
+        if action == "allocate":
+            return allocator.allocate(svc_key, {}, arg, ports, sharing, "")
+        if action == "assign":
+            return allocator.assign(svc_key, None, [arg], ports, sharing, "")
+        if action == "unassign":
+            return allocator.unassign(svc_key)
+        return allocator.set_pools(_COW_CONFIGS[arg])
+    except AllocationError as error:
+        return error.kind
+
+
+def replayed(ops: list[tuple[Any, ...]]) -> Allocator:
+    """A fresh allocator that went through the operations (no clone anywhere)."""
+    allocator = Allocator(_COW_CONFIGS[0])
+    for op in ops:
+        cow_apply(allocator, op)
+    return allocator
+
+
+def tables(allocator: Allocator) -> tuple[Any, ...]:
+    """The per-IP and per-key indexes as plain values (insertion order of the inner dicts too)."""
+    return (
+        {ip: list(ports.items()) for ip, ports in allocator._ports_in_use.items()},
+        {ip: list(svcs) for ip, svcs in allocator._services_on_ip.items()},
+        {family: (s.starts, s.ends) for family, s in allocator._keyed.items()},
+        dict(allocator._key_ips),
+        {entry: (s.starts, s.ends) for entry, s in allocator._key_port_ips.items()},
+    )
+
+
+def assert_same_as_replayed(allocator: Allocator, ops: list[tuple[Any, ...]]) -> None:
+    fresh = replayed(ops)
+    assert allocator.snapshot() == fresh.snapshot()
+    assert tables(allocator) == tables(fresh)
+
+
+# Pool a's only keyless IPv4 addresses left are 10.0.1.2-3; 10.0.1.1 is shared under key k.
+_COW_BASE = [
+    ("assign", "s1", "10.0.1.1", TCP80, "k"),
+    ("assign", "s2", "10.0.1.1", TCP443, "k"),
+    ("assign", "x", "10.0.0.252", [], ""),
+    ("assign", "w", "10.0.0.253", [], ""),
+    ("assign", "v", "10.0.0.254", [], ""),
+    ("allocate", "s3", "ipv4", DNS_UDP, "k"),  # shares 10.0.1.1
+]
+
+
+def test_clone_and_original_diverge_independently() -> None:
+    original = replayed(_COW_BASE)
+    twin = original.clone()
+    ops_original = [
+        ("unassign", "s1", None, [], ""),  # TCP/80 leaves the shared IP
+        ("assign", "x", "10.0.0.252", TCP80, "j"),  # sole holder re-keys its IP
+        ("allocate", "n", "ipv4", TCP80, "k"),  # first fit: the shared IP, TCP/80 free again
+    ]
+    ops_twin = [
+        ("assign", "s5", "10.0.1.2", TCP80, "k"),  # a second address with key k and TCP/80
+        ("assign", "s4", "10.0.1.1", DNS_TCP, "k"),  # joins the shared IP's holders and ports
+        ("unassign", "s2", None, [], ""),
+        ("unassign", "x", None, [], ""),  # 10.0.0.252 forgets its key here only
+        ("allocate", "m", "ipv4", TCP80, "k"),  # TCP/80 still held on the shared IP: skip it
+        ("set_pools", None, 1, [], ""),  # re-maps the holders of 10.0.1.1 to pool b
+    ]
+    # The twin changes first, so a container it changed in place would show in the original.
+    assert [cow_apply(twin, op) for op in ops_twin][4] == ["10.0.0.252"]
+    assert_same_as_replayed(original, _COW_BASE)
+    assert [cow_apply(original, op) for op in ops_original][-1] == ["10.0.1.1"]
+    assert original.holders("10.0.1.1") == ["n", "s2", "s3"]
+    assert twin.holders("10.0.1.1") == ["s1", "s3", "s4"]
+    assert (original.pool("s3"), twin.pool("s3")) == ("a", "b")
+    assert_same_as_replayed(original, _COW_BASE + ops_original)
+    assert_same_as_replayed(twin, _COW_BASE + ops_twin)
+    # The next auto-assigned IPs agree with fresh allocators in the same state.
+    probe = ("allocate", "probe", "ipv4", DNS_UDP, "k")
+    assert cow_apply(original, probe) == cow_apply(replayed(_COW_BASE + ops_original), probe)
+    assert cow_apply(twin, probe) == cow_apply(replayed(_COW_BASE + ops_twin), probe)
+    assert (original.ips("probe"), twin.ips("probe")) == (["10.0.1.2"], ["10.0.1.0"])
+
+
+def test_a_clone_of_a_clone_and_both_ancestors_stay_independent() -> None:
+    unassign_s3 = ("unassign", "s3", None, [], "")
+    first = replayed(_COW_BASE)
+    second = first.clone()
+    cow_apply(second, unassign_s3)
+    third = second.clone()
+    later = {
+        "first": ("assign", "y", "10.0.1.2", TCP80, ""),
+        "second": ("allocate", "z", "ipv6", TCP80, "k"),
+        "third": ("assign", "x", "10.0.0.252", TCP80, "j"),  # its sole holder re-keys an IP
+    }
+    cow_apply(third, later["third"])
+    cow_apply(second, later["second"])
+    cow_apply(first, later["first"])
+    assert_same_as_replayed(first, _COW_BASE + [later["first"]])
+    assert_same_as_replayed(second, _COW_BASE + [unassign_s3, later["second"]])
+    assert_same_as_replayed(third, _COW_BASE + [unassign_s3, later["third"]])
+    assert first.holders("10.0.1.1") == ["s1", "s2", "s3"]
+    assert first.holders("10.0.1.2") == ["y"]
+    assert second.holders("10.0.1.1") == ["s1", "s2"]
+    assert second.ips("z") == ["1000::"]
+    assert third.holders("10.0.1.1") == ["s1", "s2"]
+    assert (second.remembered_key("10.0.0.252"), third.remembered_key("10.0.0.252")) == (
+        ("", ""),
+        ("j", ""),
+    )
+
+
+_cow_svcs = st.sampled_from(["s1", "s2", "s3", "s4"])
+_cow_ports = st.sampled_from([[], TCP80, TCP443, TCP80 + DNS_UDP])
+_cow_keys = st.sampled_from(["", "k", "k", "j"])
+_cow_ops = st.one_of(
+    st.tuples(
+        st.just("allocate"), _cow_svcs, st.sampled_from(["ipv4", "ipv6"]), _cow_ports, _cow_keys
+    ),
+    st.tuples(st.just("assign"), _cow_svcs, st.sampled_from(_COW_IPS), _cow_ports, _cow_keys),
+    st.tuples(st.just("unassign"), _cow_svcs, st.none(), st.just([]), st.just("")),
+    st.tuples(st.just("set_pools"), st.none(), st.integers(0, 2), st.just([]), st.just("")),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.integers(0, 3), _cow_ops),
+            st.tuples(st.integers(0, 3), _cow_ops),
+            st.tuples(st.integers(0, 3), st.just(("clone",))),
+        ),
+        max_size=30,
+    )
+)
+def test_cloned_then_changed_allocators_match_replaying_from_scratch(
+    steps: list[tuple[int, tuple[Any, ...]]],
+) -> None:
+    allocators = [Allocator(_COW_CONFIGS[0])]
+    histories: list[list[tuple[Any, ...]]] = [[]]
+    for who, op in steps:
+        index = who % len(allocators)
+        if op == ("clone",):
+            allocators.append(allocators[index].clone())
+            histories.append(list(histories[index]))
+            continue
+        cow_apply(allocators[index], op)
+        histories[index].append(op)
+    for allocator, history in zip(allocators, histories):
+        assert_same_as_replayed(allocator, history)
+    # Auto-assigning on each (one more change) agrees with a fresh replay and leaves the others be.
+    for allocator, history in zip(allocators, histories):
+        for probe in (("allocate", "p", "ipv4", TCP80, "k"), ("allocate", "q", "ipv4", [], "")):
+            assert cow_apply(allocator, probe) == cow_apply(replayed(history), probe)
+            history.append(probe)
+    for allocator, history in zip(allocators, histories):
+        assert_same_as_replayed(allocator, history)
+
+
 def test_large_pool_allocates_lazily_and_densely() -> None:
     allocator = Allocator([Pool("big", ["10.0.0.0/16"], avoid_buggy_ips=True)])
     got = [allocator.allocate(f"s{i}", {}, "ipv4", [], "", "")[0] for i in range(600)]
