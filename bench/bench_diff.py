@@ -5,7 +5,7 @@
 In one run, side by side: the median time of `planner diff DESIRED --live LIVE --output json`
 (in-process through `planner.cli.main`, the report written to /dev/null) and of
 `yaml.load_all(..., Loader=yaml.CSafeLoader)` over the same desired and live files; their ratio
-(target <= 2.0); and the peak memory of one diff in a fresh subprocess (ru_maxrss; target
+(target <= 2.0); and the peak memory of one diff in a fresh subprocess (VmHWM; target
 <= 400 MB at 10,000 Services). Times are CPU seconds of this process (the machine may be shared,
 so wall-clock seconds are printed too). `--stages` adds one timed pass per pipeline stage.
 Without `--repo` the repo is generated (bench/generate.py) into a temporary directory.
@@ -37,12 +37,19 @@ from planner.predict import forget_explorations
 RATIO_TARGET = 2.0
 MEMORY_TARGET_MB = 400.0
 
+# The child's own peak: Linux keeps ru_maxrss across exec, so a child started by a large parent
+# would report the parent's size; VmHWM belongs to the new address space.
 _MEMORY_PROBE = """
 import contextlib, os, resource, sys
 from planner.cli import main
 with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
     code = main(sys.argv[1:])
-print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+try:
+    with open("/proc/self/status") as status:
+        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+except OSError:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(code, peak)
 """
 
 
@@ -100,7 +107,7 @@ def _median(samples: list[tuple[float, float]]) -> Timing:
 
 
 def peak_memory_mb(repo: Path) -> float:
-    """Peak resident memory of one diff in a fresh interpreter (MB, from ru_maxrss in KiB)."""
+    """Peak resident memory of one diff in a fresh interpreter (MB, its VmHWM in KiB)."""
     env = {**os.environ, "PYTHONPATH": str(BENCH_DIR.parent)}
     probe = [sys.executable, "-c", _MEMORY_PROBE, *diff_argv(repo)]
     out = subprocess.run(probe, env=env, check=True, capture_output=True, text=True).stdout
