@@ -69,7 +69,7 @@ class WaveOutcome:
     pending: dict[str, str]  # svc → MetalLB's reason, for Services that went pending
     stuck: tuple[str, ...]  # still pending at the end of the wave in some schedule
     unrecovered: tuple[str, ...]  # still pending after the nudges
-    end: dict[str, Manifest]  # the cluster after the wave (and its nudges), first schedule
+    end: dict[str, Manifest] | None  # the cluster after the wave (its nudges, first schedule)
     runs: int
     ips: dict[str, set[tuple[str, ...]]]  # svc → every IP tuple it ended the wave with
     failures: dict[str, str]  # svc → a warning that says the wave could not reach its target
@@ -302,21 +302,26 @@ def _simulated(
     state = {b: dict(scenario.live_services) for b in BEHAVIORS}
     for index, units in enumerate(waves, start=1):
         writes = [w for unit in units for w in unit.writes]
+        before = state["fixed"]
         recreated = {
             w.service for w in writes if w.op == DELETE and w.service in scenario.desired_services
         }
-        outcomes = {b: wave_outcome(replace(world, live=state[b]), writes, b) for b in BEHAVIORS}
+        last = index == len(waves)
+        outcomes = {
+            b: wave_outcome(replace(world, live=state[b]), writes, b, keep_end=not last)
+            for b in BEHAVIORS
+        }
         for behavior, outcome in outcomes.items():
             windows[behavior].extend(_windows(outcome, index, recreated))
             runs[behavior] += outcome.runs
-            state[behavior] = outcome.end
+            state[behavior] = outcome.end or {}
         _check_fixed(outcomes["fixed"], index, strategy)
         _check_target(outcomes[target], index, target)
         planned.append(
             PlannedWave(
                 index=index,
                 units=tuple(units),
-                expected_ips=_expected(writes, _members(units), outcomes["fixed"]),
+                expected_ips=_expected(writes, _members(units), outcomes["fixed"], before),
                 nudges={b: o.stuck for b, o in outcomes.items() if o.stuck and b != "fixed"},
             )
         )
@@ -380,20 +385,25 @@ def _check_target(outcome: WaveOutcome, wave: int, target: str) -> None:
         )
 
 
-def wave_outcome(world: World, writes: Sequence[Write], behavior: str) -> WaveOutcome:
-    """Run one wave's writes under one behaviour over the named adversarial schedules."""
+def wave_outcome(
+    world: World, writes: Sequence[Write], behavior: str, keep_end: bool = True
+) -> WaveOutcome:
+    """Run one wave's writes under one behaviour over its schedules; `keep_end=False` when
+    nothing follows the wave (no end state is built)."""
     end = dict(world.live)
     total = _PartOutcome()
     as_pairs = [(w.service, w.manifest) for w in writes]
     simulated: dict[str, tuple[Shape, _PartOutcome]] = {}
     for part in components(as_pairs, world.live, world.pools):
-        base = world.cluster(part.context, behavior, part.frozen)
         shape = world.shape(part)
         known = simulated.get(shape.signature) if shape else None
         outcome = None
         if known is not None and shape is not None:
-            outcome = known[1].renamed(known[0].renaming_to(shape), base, part.writes)
+            renaming = known[0].renaming_to(shape)
+            base = world.cluster(part.context, behavior, part.frozen) if keep_end else None
+            outcome = known[1].renamed(renaming, base, part.writes)
         if outcome is None:
+            base = world.cluster(part.context, behavior, part.frozen)
             outcome = _part_outcome(base, part.writes, behavior)
             if shape is not None and outcome.renamed(shape.renaming_to(shape)) is not None:
                 simulated[shape.signature] = (shape, outcome)
@@ -407,7 +417,7 @@ def wave_outcome(world: World, writes: Sequence[Write], behavior: str) -> WaveOu
         total.pending,
         tuple(sorted(total.stuck)),
         tuple(sorted(total.unrecovered)),
-        end,
+        end if keep_end else None,
         total.runs,
         total.ips,
         total.failures,
@@ -541,17 +551,22 @@ def _windows(outcome: WaveOutcome, wave: int, deleted_here: set[str]) -> list[Pe
 
 
 def _expected(
-    writes: Sequence[Write], members: Sequence[str], fixed: WaveOutcome
+    writes: Sequence[Write],
+    members: Sequence[str],
+    fixed: WaveOutcome,
+    before: Mapping[str, Manifest],
 ) -> dict[str, ExpectedIPs]:
     """The possible IPs after the wave under the fixed allocator of every written Service and of
     every other member of the groups the wave moves (a member that stays is stated too)."""
     deleted = {w.service for w in writes if w.op == DELETE}
     expected: dict[str, ExpectedIPs] = {}
     for svc in sorted({w.service for w in writes} | set(members)):
-        if svc in deleted or svc not in fixed.end:
+        if svc in deleted:
             continue
-        options = fixed.ips.get(svc) or {ingress_ips(fixed.end[svc])}
-        expected[svc] = tuple(sorted(options))
+        # Simulated Services end at what the runs showed; the others keep their IPs.
+        options = fixed.ips.get(svc) or ({ingress_ips(before[svc])} if svc in before else None)
+        if options is not None:
+            expected[svc] = tuple(sorted(options))
     return expected
 
 

@@ -136,16 +136,24 @@ class _PartRuns:
     first: tuple[Action, ...]
 
     def renamed(
-        self, renaming: Renaming, base: SimulatedCluster, writes: Sequence, nudges: Sequence[str]
+        self,
+        renaming: Renaming,
+        base: SimulatedCluster | None,
+        writes: Sequence[Write],
+        nudges: Sequence[str],
     ) -> _PartRuns | None:
-        """The runs of a component of the same shape; its end state replayed on `base`."""
+        """The runs of a component of the same shape; its end state replayed on `base` (none
+        without a base: nothing follows the wave)."""
         observed = [o.renamed(renaming) for o in self.observed]
         if any(o is None for o in observed):
             return None
         first = renaming.schedule(self.first)
-        run = replay(base, writes, first)
-        _nudge(run, nudges)
-        return _PartRuns(observed, self.exhaustive, dict(run.cluster.store), first)  # type: ignore[arg-type]
+        end: dict[str, Manifest] = {}
+        if base is not None:
+            run = replay(base, writes, first)
+            _nudge(run, nudges)
+            end = dict(run.cluster.store)
+        return _PartRuns(observed, self.exhaustive, end, first)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -172,19 +180,28 @@ def verify_plan(plan: Plan, seed: int = 0, world: World | None = None) -> Verify
         state = dict(world.live)
         for wave in plan.waves:
             wave_world = replace(world, live=state)
-            runs = _run_wave(wave_world, wave, behavior, seed)
+            last = wave is plan.waves[-1]
+            runs = _run_wave(wave_world, wave, behavior, seed, keep_end=not last)
             found = _claims(plan, wave, behavior, runs)
             if runs.renamed and not all(c.holds for c in found):
                 # Counterexamples quote a real schedule: simulate every component.
-                runs = _run_wave(wave_world, wave, behavior, seed, symmetric=False)
+                runs = _run_wave(
+                    wave_world, wave, behavior, seed, keep_end=not last, symmetric=False
+                )
                 found = _claims(plan, wave, behavior, runs)
             claims.extend(found)
-            state = _end_state(state, wave, runs)
+            if not last:
+                state = _end_state(state, wave, runs)
     return VerifyReport(tuple(claims))
 
 
 def _run_wave(
-    world: World, wave: PlannedWave, behavior: str, seed: int, symmetric: bool = True
+    world: World,
+    wave: PlannedWave,
+    behavior: str,
+    seed: int,
+    keep_end: bool = True,
+    symmetric: bool = True,
 ) -> _WaveRuns:
     writes = [(w.service, w.manifest) for w in wave.writes]
     nudges = wave.nudges.get(behavior, ())
@@ -192,14 +209,15 @@ def _run_wave(
     simulated: dict[str, tuple[Shape, _PartRuns]] = {}
     renamed = False
     for part in components(writes, world.live, world.pools):
-        base = world.cluster(part.context, behavior, part.frozen)
         shape = world.shape(part) if symmetric else None
         known = simulated.get(shape.signature) if shape else None
         found = None
         if known is not None and shape is not None:
+            base = world.cluster(part.context, behavior, part.frozen) if keep_end else None
             found = known[1].renamed(known[0].renaming_to(shape), base, part.writes, nudges)
             renamed = renamed or found is not None
         if found is None:
+            base = world.cluster(part.context, behavior, part.frozen)
             found = _simulated(base, part.writes, nudges, seed)
             if shape is not None:
                 simulated[shape.signature] = (shape, found)
