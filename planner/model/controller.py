@@ -193,6 +193,21 @@ class Controller:
         """What the cache keeps of a manifest the caller holds too."""
         return svc if self._shares_manifests else copy_manifest(svc)
 
+    def _editable(self, svc: Manifest) -> Manifest:
+        """A copy to write a status and annotations into, leaving `svc` as it was. With shared
+        manifests only the dicts the controller changes are copied (metadata, annotations, status);
+        the rest stays shared, since nobody changes it."""
+        if not self._shares_manifests:
+            return copy_manifest(svc)
+        work = dict(svc)
+        for key in ("metadata", "status"):
+            if isinstance(work.get(key), dict):
+                work[key] = dict(work[key])
+        metadata = work.get("metadata")
+        if isinstance(metadata, dict) and isinstance(metadata.get("annotations"), dict):
+            metadata["annotations"] = dict(metadata["annotations"])
+        return work
+
     def hold(self, svc_key: str, svc: Manifest) -> bool:
         """Take a Service's current IPs under its keys without handling or caching it.
 
@@ -242,7 +257,7 @@ class Controller:
     def _set_one(self, svc_key: str, svc: Manifest) -> Result:
         prev_ips = list(self._allocator.ips(svc_key))
         prev_key = self.allocation_key(svc_key)
-        work = copy_manifest(svc)
+        work = self._editable(svc)
         run = _Converge(svc_key)
         state = SUCCESS if self._converge(run, svc_key, work) else ERROR_NO_RETRY
         if self.behavior != "metallb-0.14" and prev_key != self.allocation_key(svc_key):
@@ -541,7 +556,7 @@ class Controller:
         self, run: _Converge, member: str, group_ips: list[str]
     ) -> Manifest | None:
         """One member's convergeBalancer, aimed at the group's IPs; None when it cannot join."""
-        work = copy_manifest(self._cache[member])
+        work = self._editable(self._cache[member])
         if group_ips and not _requests_ips(work):
             # No IPs of its own to ask for: its target is the IPs its group shares.
             _set_ingress(work, group_ips)

@@ -375,10 +375,14 @@ class SimulatedCluster:
         stored = self.store.get(svc_key)
         if stored is None:
             return  # deleted meanwhile: the update would fail with NotFound
-        merged = copy_manifest(stored)
+        # Only the dicts that change are new; the rest is shared (stored manifests never change).
+        merged = dict(stored)
         merged["status"] = copy_manifest(written.get("status") or {})
         annotations = (written.get("metadata") or {}).get("annotations")
-        merged.setdefault("metadata", {})["annotations"] = copy_manifest(annotations or {})
+        merged["metadata"] = {
+            **(stored.get("metadata") or {}),
+            "annotations": copy_manifest(annotations or {}),
+        }
         if merged == stored:
             return
         self.store[svc_key] = merged
