@@ -2,10 +2,11 @@
 
 Repos built from templates hold many sharing groups that differ only in names and addresses (a
 DNS group per team, a gateway per tenant). When every Service of a component requests its IPs
-and no pool has a serviceAllocation, the model decides everything from:
+(and none asks for a second family with PreferDualStack) and no pool has a serviceAllocation,
+no pool address is ever drawn, and the model decides everything from:
 
-- names (namespaces, Service names, sharing keys, selector values, the group-wide annotations)
-  by equality and by string order;
+- Service keys (namespace/name) by equality and by string order (queues, passes, members);
+- sharing keys, selector values and the group-wide annotations by equality only;
 - IPs by equality, string and numeric order, family, the pools that contain them, and whether
   they end in .0 or .255 (avoid-buggy-IPs);
 - everything else as written.
@@ -151,7 +152,8 @@ def shape_of(
         if not all(_requests_ips(m) for m in manifests):
             return None
         namer = _Namer(manifests, {pool.name for pool in pools})
-        keys = sorted({svc for svc, _ in context} | {svc for svc, _ in writes})
+        # Every Service key the model may sort: the component's and its groups' members.
+        keys = sorted({svc for svc, _ in context} | {svc for svc, _ in writes} | namer.members)
         canonical = (
             [namer.manifest(m) for _, m in context],
             [(namer.key(svc), None if m is None else namer.manifest(m)) for svc, m in writes],
@@ -166,16 +168,21 @@ def shape_of(
         repr(list(pools_before)),
         repr(list(pools_after)),
         [_ip_facts(ip, pools) for ip in ips],
-        [namer.number[t] for t in sorted(tokens)],
+        [namer.number[t] for t in sorted(ips)],
         [namer.number[t] for t in sorted(ips, key=_numeric)],
     )
     return Shape(repr(facts), tuple(tokens), frozenset(ips))
 
 
 def _requests_ips(manifest: Manifest) -> bool:
-    """A LoadBalancer that asks for its IPs never reads the free addresses of a pool."""
+    """A LoadBalancer that asks for its IPs, and for no second family, never reads the free
+    addresses of a pool."""
+    if not is_load_balancer(manifest):
+        return True
+    if (manifest.get("spec") or {}).get("ipFamilyPolicy") == "PreferDualStack":
+        return False  # v0.15 draws the other family's address from the pool
     try:
-        return not is_load_balancer(manifest) or bool(allocation_inputs(manifest).requested_ips)
+        return bool(allocation_inputs(manifest).requested_ips)
     except ValueError:
         return False  # a bad request: its messages quote what was written
 
@@ -197,6 +204,7 @@ class _Namer:
     def __init__(self, manifests: Sequence[Manifest], literals: set[str]) -> None:
         self.names: set[str] = set()
         self.ips: set[str] = set()
+        self.members: set[str] = set()
         for manifest in manifests:
             self._collect(manifest)
         # An IP in a name (the group id names its IP) is renamed as that IP.
@@ -306,6 +314,9 @@ class _Namer:
         self._add(self.names, metadata.get("name"), metadata.get("namespace"))
         annotations = metadata.get("annotations") or {}
         self._add(self.names, *(annotations.get(a) for a in _NAME_ANNOTATIONS))
+        members = annotations.get(GROUP_MEMBERS_ANNOTATION)
+        if isinstance(members, str):
+            self.members |= {m.strip() for m in members.split(",") if m.strip()}
         self._add(self.names, *(spec.get("selector") or {}).values())
         cluster_ips = spec.get("clusterIPs") or []
         self._add_ips(

@@ -108,6 +108,15 @@ def test_a_pool_with_a_service_allocation_leaves_no_shape() -> None:
     assert shapes(desired, live, [pinned]) == [None]
 
 
+def test_prefer_dual_stack_leaves_no_shape() -> None:
+    # Under v0.15 a single requested IP gets one of the other family drawn from the pool.
+    live = dns_group("team-a", "10.0.0.5", local=False)
+    desired = dns_group("team-a", "10.0.0.5", local=True)
+    for manifest in live + desired:
+        manifest["spec"]["ipFamilyPolicy"] = "PreferDualStack"
+    assert shapes(desired, live, [POOL]) == [None]
+
+
 def test_a_name_also_used_as_a_literal_leaves_no_shape() -> None:
     # The sharing key "TCP" is also a protocol: renaming it would rename the protocol too.
     live = dns_group("team-a", "10.0.0.5", local=False, share="TCP")
