@@ -41,7 +41,7 @@ from planner.plan import (
     PlanPrediction,
 )
 from planner.predict import World, explore_writes, nudge, stored_write
-from planner.reduction import components
+from planner.reduction import Component, components
 from planner.report import Conflict
 from planner.scenario import Scenario
 from planner.symmetry import Renaming, Shape
@@ -299,7 +299,10 @@ def _simulated(
     planned: list[PlannedWave] = []
     windows: dict[str, list[PendingWindow]] = {b: [] for b in BEHAVIORS}
     runs: dict[str, int] = dict.fromkeys(BEHAVIORS, 0)
-    state = {b: dict(scenario.live_services) for b in BEHAVIORS}
+    # One state object while the behaviours agree (the first wave): its components are split once.
+    # Never changed in place: each wave's end state is a new dict.
+    initial = dict(scenario.live_services)
+    state = {b: initial for b in BEHAVIORS}
     for index, units in enumerate(waves, start=1):
         writes = [w for unit in units for w in unit.writes]
         before = state["fixed"]
@@ -307,8 +310,19 @@ def _simulated(
             w.service for w in writes if w.op == DELETE and w.service in scenario.desired_services
         }
         last = index == len(waves)
+        pairs = [(w.service, w.manifest) for w in writes]
+        parts: dict[int, list[Component]] = {}
+        for live in state.values():
+            if id(live) not in parts:
+                parts[id(live)] = components(pairs, live, world.pools)
         outcomes = {
-            b: wave_outcome(replace(world, live=state[b]), writes, b, keep_end=not last)
+            b: wave_outcome(
+                replace(world, live=state[b]),
+                writes,
+                b,
+                keep_end=not last,
+                parts=parts[id(state[b])],
+            )
             for b in BEHAVIORS
         }
         for behavior, outcome in outcomes.items():
@@ -386,15 +400,20 @@ def _check_target(outcome: WaveOutcome, wave: int, target: str) -> None:
 
 
 def wave_outcome(
-    world: World, writes: Sequence[Write], behavior: str, keep_end: bool = True
+    world: World,
+    writes: Sequence[Write],
+    behavior: str,
+    keep_end: bool = True,
+    parts: Sequence[Component] | None = None,
 ) -> WaveOutcome:
     """Run one wave's writes under one behaviour over its schedules; `keep_end=False` when
-    nothing follows the wave (no end state is built)."""
+    nothing follows the wave (no end state is built); `parts`: its components, if known."""
     end = dict(world.live)
     total = _PartOutcome()
-    as_pairs = [(w.service, w.manifest) for w in writes]
+    if parts is None:
+        parts = components([(w.service, w.manifest) for w in writes], world.live, world.pools)
     simulated: dict[str, tuple[Shape, _PartOutcome]] = {}
-    for part in components(as_pairs, world.live, world.pools):
+    for part in parts:
         shape = world.shape(part)
         known = simulated.get(shape.signature) if shape else None
         outcome = None
