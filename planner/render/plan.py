@@ -12,6 +12,7 @@ import yaml
 
 from planner.graph import GROUP_TRANSITION, Edge
 from planner.plan import Plan, PlannedUnit, plan_to_dict
+from planner.render.indented_json import dumps_indented
 from planner.render.mermaid import MAX_UNITS_PER_WAVE, mermaid_flowchart, node_id, unit_lines
 
 PLAN_FORMATS = ("text", "yaml", "json")
@@ -27,7 +28,7 @@ _UNTIL = {
 def render_plan(plan: Plan, output: str) -> str:
     """The plan as `text`, `yaml` or `json`."""
     if output == "json":
-        return json.dumps(plan_to_dict(plan), indent=2, sort_keys=True) + "\n"
+        return dumps_indented(plan_to_dict(plan)) + "\n"
     if output == "yaml":
         return yaml.safe_dump(plan_to_dict(plan), sort_keys=True, default_flow_style=False)
     return plan_table(plan)
