@@ -408,11 +408,11 @@ def wave_outcome(
 ) -> WaveOutcome:
     """Run one wave's writes under one behaviour over its schedules; `keep_end=False` when
     nothing follows the wave (no end state is built); `parts`: its components, if known."""
-    end = dict(world.live)
     total = _PartOutcome()
     if parts is None:
         parts = components([(w.service, w.manifest) for w in writes], world.live, world.pools)
     simulated: dict[str, tuple[Shape, _PartOutcome]] = {}
+    outcomes = []
     for part in parts:
         shape = world.shape(part)
         known = simulated.get(shape.signature) if shape else None
@@ -427,16 +427,13 @@ def wave_outcome(
             if shape is not None and outcome.renamed(shape.renaming_to(shape)) is not None:
                 simulated[shape.signature] = (shape, outcome)
         total.add(outcome)
-        end.update(outcome.end)
-        for svc, manifest in part.writes:
-            if manifest is None:
-                end.pop(svc, None)
-    _apply_untracked(end, writes, world.live)
+        outcomes.append((part, outcome))
+    end = _end_state(world.live, writes, outcomes) if keep_end else None
     return WaveOutcome(
         total.pending,
         tuple(sorted(total.stuck)),
         tuple(sorted(total.unrecovered)),
-        end if keep_end else None,
+        end,
         total.runs,
         total.ips,
         total.failures,
@@ -537,10 +534,19 @@ def _schedules(
     return adversarial_runs(base, ordered)
 
 
-def _apply_untracked(
-    end: dict[str, Manifest], writes: Sequence[Write], live: Mapping[str, Manifest]
-) -> None:
-    """Writes that change no allocation keep their status: store them as the API server would."""
+def _end_state(
+    live: Mapping[str, Manifest],
+    writes: Sequence[Write],
+    outcomes: Sequence[tuple[Component, _PartOutcome]],
+) -> dict[str, Manifest]:
+    """The cluster after the wave: each component's first schedule; writes that change no
+    allocation keep their status (stored as the API server would)."""
+    end = dict(live)
+    for part, outcome in outcomes:
+        end.update(outcome.end)
+        for svc, manifest in part.writes:
+            if manifest is None:
+                end.pop(svc, None)
     for write in writes:
         if write.op == DELETE:
             end.pop(write.service, None)
@@ -548,6 +554,7 @@ def _apply_untracked(
         stored = end.get(write.service)
         if stored is None or stored is live.get(write.service):
             end[write.service] = stored_write(write.manifest, stored)
+    return end
 
 
 def _reason(cluster: SimulatedCluster, svc: str) -> str:
