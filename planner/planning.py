@@ -40,7 +40,7 @@ from planner.plan import (
     PlannedWave,
     PlanPrediction,
 )
-from planner.predict import World, explore_writes, nudge, stored_write
+from planner.predict import ShapedComponent, World, explore_writes, nudge, stored_write
 from planner.reduction import Component, components
 from planner.report import Conflict
 from planner.scenario import Scenario
@@ -311,10 +311,10 @@ def _simulated(
         }
         last = index == len(waves)
         pairs = [(w.service, w.manifest) for w in writes]
-        parts: dict[int, list[Component]] = {}
+        parts: dict[int, list[ShapedComponent]] = {}
         for live in state.values():
             if id(live) not in parts:
-                parts[id(live)] = components(pairs, live, world.pools)
+                parts[id(live)] = replace(world, live=live).parts(pairs)
         outcomes = {
             b: wave_outcome(
                 replace(world, live=state[b]),
@@ -404,17 +404,16 @@ def wave_outcome(
     writes: Sequence[Write],
     behavior: str,
     keep_end: bool = True,
-    parts: Sequence[Component] | None = None,
+    parts: Sequence[ShapedComponent] | None = None,
 ) -> WaveOutcome:
     """Run one wave's writes under one behaviour over its schedules; `keep_end=False` when
     nothing follows the wave (no end state is built); `parts`: its components, if known."""
     total = _PartOutcome()
     if parts is None:
-        parts = components([(w.service, w.manifest) for w in writes], world.live, world.pools)
+        parts = world.parts([(w.service, w.manifest) for w in writes])
     simulated: dict[str, tuple[Shape, _PartOutcome]] = {}
     outcomes = []
-    for part in parts:
-        shape = world.shape(part)
+    for part, shape in parts:
         known = simulated.get(shape.signature) if shape else None
         outcome = None
         if known is not None and shape is not None:

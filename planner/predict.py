@@ -35,6 +35,8 @@ from planner.symmetry import Renaming, Shape, shape_of
 EXHAUSTIVE_MAX_WRITES = 3
 SAMPLED_RUNS = 24
 
+ShapedComponent = tuple[Component, Shape | None]  # a component and its shape (None: no shortcut)
+
 # `planner plan --verify` explores the fixed behaviour's components twice (the plan's expected
 # IPs, then the proof) on identical inputs. Explorations are remembered by everything that decides
 # them: the inputs of the World.cluster that built the base (while the base is unchanged), the
@@ -84,6 +86,10 @@ class World:
             cluster.settle()
         _ORIGINS[cluster] = (self._inputs(services, behavior, frozen), cluster.step)
         return cluster
+
+    def parts(self, writes: Sequence[Write]) -> list[ShapedComponent]:
+        """The writes' independent components in this world, each with its shape."""
+        return [(part, self.shape(part)) for part in components(writes, self.live, self.pools)]
 
     def shape(self, part: Component) -> Shape | None:
         """The component's shape in this world (None when it must be simulated on its own)."""
@@ -213,19 +219,18 @@ def predict(
 ) -> dict[str, Prediction]:
     """Per behaviour: who goes pending, who stays stuck, who changes IP, and MetalLB's reason."""
     world = World.of(scenario)
-    parts = components(scenario.naive_writes(stamped=True), scenario.live_services, scenario.pools)
+    parts = world.parts(scenario.naive_writes(stamped=True))
     return {b: _predict_behavior(world, parts, b, seed) for b in behaviors}
 
 
 def _predict_behavior(
-    world: World, parts: Sequence[Component], behavior: str, seed: int
+    world: World, parts: Sequence[ShapedComponent], behavior: str, seed: int
 ) -> Prediction:
     fates: list[ServiceFate] = []
     explored = 0
     exhaustive = True
     simulated: dict[str, _Simulated] = {}
-    for part in parts:
-        shape = world.shape(part)
+    for part, shape in parts:
         known = simulated.get(shape.signature) if shape else None
         if known is not None and shape is not None:
             found = known.renamed(shape)

@@ -30,12 +30,13 @@ from planner.plan import Plan, PlannedWave
 from planner.predict import (
     EXHAUSTIVE_MAX_WRITES,
     SAMPLED_RUNS,
+    ShapedComponent,
     World,
     explore_writes,
     nudge,
     stored_write,
 )
-from planner.reduction import Component, Write, components
+from planner.reduction import Write
 from planner.symmetry import Renaming, Shape
 from planner.units import DELETE
 
@@ -198,8 +199,8 @@ def verify_plan(plan: Plan, seed: int = 0, world: World | None = None) -> Verify
     return VerifyReport(tuple(claims))
 
 
-def _components(wave: PlannedWave, world: World) -> list[Component]:
-    return components([(w.service, w.manifest) for w in wave.writes], world.live, world.pools)
+def _components(wave: PlannedWave, world: World) -> list[ShapedComponent]:
+    return world.parts([(w.service, w.manifest) for w in wave.writes])
 
 
 def _run_wave(
@@ -207,7 +208,7 @@ def _run_wave(
     wave: PlannedWave,
     behavior: str,
     seed: int,
-    parts: Sequence[Component],
+    parts: Sequence[ShapedComponent],
     keep_end: bool = True,
     symmetric: bool = True,
 ) -> _WaveRuns:
@@ -215,8 +216,8 @@ def _run_wave(
     found_runs: list[_PartRuns] = []
     simulated: dict[str, tuple[Shape, _PartRuns]] = {}
     renamed = False
-    for part in parts:
-        shape = world.shape(part) if symmetric else None
+    for part, found_shape in parts:
+        shape = found_shape if symmetric else None
         known = simulated.get(shape.signature) if shape else None
         found = None
         if known is not None and shape is not None:
