@@ -20,6 +20,7 @@ from planner.graph import GROUP_TRANSITION, OrderedUnits, Unit, order_units, uni
 from planner.journal import live_fingerprint
 from planner.model.allocator import Allocator
 from planner.model.controller import BEHAVIORS
+from planner.model.pools import parse_ip
 from planner.model.service import (
     GROUP_ANNOTATION,
     GROUP_DIGEST_ANNOTATION,
@@ -27,6 +28,7 @@ from planner.model.service import (
     AllocationInputs,
     allocation_inputs,
     ingress_ips,
+    requested_pool,
 )
 from planner.model.simcluster import Action, SimulatedCluster, adversarial_runs, replay
 from planner.objects import Manifest
@@ -110,7 +112,7 @@ def _writes(scenario: Scenario) -> dict[str, Write]:
 
 
 def _unit_inputs(scenario: Scenario, writes: Mapping[str, Write]) -> UnitInputs:
-    allocator = _live_allocator(scenario)
+    allocator = _live_allocator(scenario, writes)
 
     def pool_of(ip: str) -> str:
         return allocator.pool_for_ips([ip]) or ""
@@ -149,9 +151,32 @@ def _unit_inputs(scenario: Scenario, writes: Mapping[str, Write]) -> UnitInputs:
     )
 
 
-def _live_allocator(scenario: Scenario) -> Allocator:
-    """The allocator as the controller holds it now (pools after the commit, live IPs)."""
-    cluster = World.of(scenario).cluster((), "metallb-0.15", frozen=scenario.live_services)
+def _live_allocator(scenario: Scenario, writes: Mapping[str, Write]) -> Allocator:
+    """The allocator as the controller holds it now (pools after the commit, live IPs), for
+    the pools a write may draw an address from: auto-assign, pinned and requested pools.
+
+    A Service holding no IP of such a pool cannot change where such a write lands: it is left
+    out (at 10,000 Services, most of them)."""
+    requested = {requested_pool(w.manifest) for w in writes.values() if w.manifest is not None}
+    drawn = [
+        pool
+        for pool in scenario.pools
+        if pool.auto_assign or pool.has_service_allocation or pool.name in requested
+    ]
+
+    def in_drawn(ip: str) -> bool:
+        try:
+            address = parse_ip(ip)
+        except ValueError:
+            return True  # not an address: keep its holder, the controller decides
+        return any(address in network for pool in drawn for network in pool.networks)
+
+    holders = [
+        svc
+        for svc, manifest in scenario.live_services.items()
+        if any(in_drawn(ip) for ip in ingress_ips(manifest))
+    ]
+    cluster = World.of(scenario).cluster((), "metallb-0.15", frozen=holders)
     return cluster.controller.allocator
 
 
