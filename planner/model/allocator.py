@@ -253,6 +253,9 @@ class Allocator:
         self._namespace_labels: dict[str, dict[str, str]] = {}
         self._pool_namespaces: dict[str, frozenset[str]] = {}
         self._allocated: dict[str, _Alloc] = {}
+        # Counts the changes to what the allocator remembers (allocations, pools, labels): an
+        # unchanged version means an unchanged state, so a caller may reuse what it derived.
+        self.version = 0
         self._key_for_ip: dict[IPAddress, Key] = {}
         self._ports_in_use: dict[IPAddress, dict[Port, str]] = {}
         self._services_on_ip: dict[IPAddress, dict[str, None]] = {}
@@ -287,6 +290,7 @@ class Allocator:
         Since MetalLB v0.14 (PR #2097) a new configuration is always accepted: allocations whose
         IPs no pool owns any more are dropped. Returns those services' keys, sorted.
         """
+        self.version += 1
         new_pools: dict[str, Pool] = {}
         for pool in pools:
             if pool.name in new_pools:
@@ -324,6 +328,7 @@ class Allocator:
         configuration; a namespace the model was not told about matches no selector. Each
         namespace also carries Kubernetes' automatic `kubernetes.io/metadata.name` label.
         """
+        self.version += 1
         self._namespace_labels = _with_name_labels(namespace_labels)
         self._resolve_namespaces()
 
@@ -433,6 +438,7 @@ class Allocator:
         alloc = self._allocated.pop(svc_key, None)
         if alloc is None:
             return False
+        self.version += 1
         for ip in alloc.ips:
             self._release_ports(ip, alloc.ports)
             if svc_key in self._services_on_ip.get(ip, ()):
@@ -515,6 +521,7 @@ class Allocator:
         return None
 
     def _record(self, svc_key: str, alloc: _Alloc) -> None:
+        self.version += 1
         self._allocated[svc_key] = alloc
         for ip in alloc.ips:
             self._remember_key(ip, alloc.key)

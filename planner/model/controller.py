@@ -140,6 +140,9 @@ class Controller:
         self._namespaces: dict[str, dict[str, str]] = {}
         self._keys: dict[str, tuple[str, str]] = {}
         self._cache: dict[str, Manifest] = {}
+        # Groups whose transition changed nothing: the allocator version after it and the
+        # member manifests it read (kept, so compared by identity). See _set_group_member.
+        self._settled: dict[tuple[str, ...], tuple[int, tuple[Manifest, ...]]] = {}
         self._shares_manifests = shares_manifests
         if namespaces:
             self.set_namespaces(namespaces)
@@ -165,6 +168,7 @@ class Controller:
         twin._keys = dict(self._keys)
         # Cached manifests are replaced, never changed in place: the dict is all to copy.
         twin._cache = dict(self._cache)
+        twin._settled = dict(self._settled)
         twin._pools = None if self._pools is None else list(self._pools)
         twin._namespaces = dict(self._namespaces)
         return twin
@@ -467,7 +471,25 @@ class Controller:
                 svc_key, "Normal", "WaitingForGroup", f"waiting for {', '.join(members)}"
             )
             return Result(SUCCESS, events=(waiting,))
-        return self._converge_group(svc_key, members)
+        # A transition that changed nothing, run again on the same allocator state and the same
+        # members, changes nothing again (every reprocess-all pass hands each member over).
+        cached = tuple(self._cache[m] for m in members)
+        if self._still_settled(members, cached):
+            return Result(SUCCESS)
+        result = self._converge_group(svc_key, members)
+        if result == Result(SUCCESS):
+            self._settled[members] = (self._allocator.version, cached)
+        return result
+
+    def _still_settled(self, members: tuple[str, ...], cached: tuple[Manifest, ...]) -> bool:
+        """Whether the group's last transition changed nothing, and neither the allocator nor
+        any member manifest changed since."""
+        settled = self._settled.get(members)
+        return (
+            settled is not None
+            and settled[0] == self._allocator.version
+            and all(a is b for a, b in zip(settled[1], cached, strict=True))
+        )
 
     def _reclaim(self, svc_key: str, svc: Manifest) -> None:
         """After a controller restart, a waiting member re-claims the IPs its status shows.

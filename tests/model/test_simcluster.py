@@ -6,11 +6,13 @@ import copy
 from dataclasses import dataclass
 from ipaddress import ip_address
 from typing import Any
+from unittest import mock
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.model.allocator import Pool
+from planner.model.controller import Controller
 from planner.model.service import ALLOCATED_FROM_POOL_ANNOTATION, LB_IPS_ANNOTATION
 from planner.model.simcluster import (
     RELOAD,
@@ -366,3 +368,57 @@ def test_fixed_groups_never_pending(
                 member = group.members()[0]
                 assert any("GroupTransitionInfeasible" in w for w in end.warnings(member))
         assert len(set(ends)) == len(ends)  # no two groups on one IP
+
+
+def _everything(run: Any) -> tuple[Any, ...]:
+    cluster = run.cluster
+    return (run.schedule, cluster.history, cluster.events, cluster.store, cluster.queue)
+
+
+@settings(max_examples=15, deadline=None)
+@given(groups=groups_strategy(), pools=pools_strategy(), seed=st.integers(0, 2**16))
+def test_a_settled_group_is_not_transitioned_again_and_nothing_else_changes(
+    groups: list[Group], pools: list[Pool], seed: int
+) -> None:
+    """The fixed allocator skips a group transition that changed nothing when neither the
+    allocator nor a member changed since: every run is exactly as without the shortcut."""
+    blocker = svc("blocker", status=(BLOCKER_IP,), share="blocker", ports=[("TCP", 1)])
+    live = [g.manifest(m, desired=False) for g in groups for m in range(g.size)]
+    desired = [g.manifest(m, desired=True) for g in groups for m in range(g.size)]
+    writes = [(f"ns/{m['metadata']['name']}", m) for m in with_group_annotations(desired)]
+
+    def runs() -> list[Any]:
+        cluster = SimulatedCluster.bootstrap(
+            pools, [blocker, *with_group_annotations(live)], "fixed"
+        )
+        found = [*adversarial_runs(cluster, writes), *random_runs(cluster, writes, seed, count=4)]
+        return [_everything(run) for run in found]
+
+    with_shortcut = runs()
+    with mock.patch.object(Controller, "_still_settled", return_value=False):
+        assert runs() == with_shortcut
+
+
+def test_a_settled_group_is_transitioned_again_when_the_pools_change() -> None:
+    """The shortcut holds only while the allocator is unchanged: new pools re-run the transition
+    (here it fails, the group's IP is in no pool any more, and says so)."""
+    group = with_group_annotations(
+        [
+            svc("a", status=("10.0.0.5",), share="g", ports=[("TCP", 53)]),
+            svc("b", status=("10.0.0.5",), share="g", ports=[("UDP", 53)]),
+        ]
+    )
+
+    def story() -> tuple[Any, ...]:
+        cluster = SimulatedCluster.bootstrap([LAN, LAN2], group, "fixed")
+        cluster.arrive("ns/a", cluster.store["ns/a"])  # handled again: settled, nothing to do
+        cluster.settle()
+        cluster.set_pools([LAN2])
+        cluster.settle()
+        return cluster.history, cluster.events, cluster.store
+
+    found = story()
+    events = found[1]
+    assert any("GroupTransitionInfeasible" in str(e) for _, e in events)
+    with mock.patch.object(Controller, "_still_settled", return_value=False):
+        assert story() == found
