@@ -466,8 +466,23 @@ class Allocator:
         if error:
             raise error
         assert pool is not None
+        alloc = _Alloc(pool, ips, request.ports, request.key)
+        if self._allocated.get(request.svc_key) == alloc and all(
+            self._key_for_ip.get(ip) == alloc.key for ip in ips
+        ):
+            # Already exactly so (a Service handled again): unassigning and recording it again
+            # would only move it last in the walk order, so the state's version stays.
+            self.reassigned(request.svc_key)
+            return
         self.unassign(request.svc_key)
-        self._record(request.svc_key, _Alloc(pool, ips, request.ports, request.key))
+        self._record(request.svc_key, alloc)
+
+    def reassigned(self, svc_key: str) -> None:
+        """The Service was given its own allocation again: like MetalLB's Unassign and Assign,
+        it moves last in the order set_pools walks allocations (nothing else changes)."""
+        alloc = self._allocated.pop(svc_key, None)
+        if alloc is not None:
+            self._allocated[svc_key] = alloc
 
     def _assign_error(
         self, request: _Request, ips: tuple[IPAddress, ...], pool: str | None

@@ -143,6 +143,9 @@ class Controller:
         # Groups whose transition changed nothing: the allocator version after it and the
         # member manifests it read (kept, so compared by identity). See _set_group_member.
         self._settled: dict[tuple[str, ...], tuple[int, tuple[Manifest, ...]]] = {}
+        # Services whose last handling changed nothing: the allocator version after it and the
+        # manifest it read (kept, so compared by identity). See _set_one.
+        self._unchanged: dict[str, tuple[int, Manifest]] = {}
         self._shares_manifests = shares_manifests
         if namespaces:
             self.set_namespaces(namespaces)
@@ -169,6 +172,7 @@ class Controller:
         # Cached manifests are replaced, never changed in place: the dict is all to copy.
         twin._cache = dict(self._cache)
         twin._settled = dict(self._settled)
+        twin._unchanged = dict(self._unchanged)
         twin._pools = None if self._pools is None else list(self._pools)
         twin._namespaces = dict(self._namespaces)
         return twin
@@ -259,6 +263,24 @@ class Controller:
         return Result(REPROCESS_ALL)
 
     def _set_one(self, svc_key: str, svc: Manifest) -> Result:
+        # Handled before with nothing to do, and nothing changed since: nothing to do again
+        # (every reprocess-all pass hands every Service over).
+        if self._still_unchanged(svc_key, svc):
+            self._allocator.reassigned(svc_key)
+            return Result(SUCCESS)
+        result = self._converge_one(svc_key, svc)
+        if result == Result(SUCCESS) and self._shares_manifests:
+            # Only a manifest nobody changes may be recognised by identity.
+            self._unchanged[svc_key] = (self._allocator.version, svc)
+        return result
+
+    def _still_unchanged(self, svc_key: str, svc: Manifest) -> bool:
+        """Whether the Service's last handling changed nothing, and neither the allocator nor
+        its manifest changed since."""
+        handled = self._unchanged.get(svc_key)
+        return handled is not None and handled[0] == self._allocator.version and handled[1] is svc
+
+    def _converge_one(self, svc_key: str, svc: Manifest) -> Result:
         prev_ips = list(self._allocator.ips(svc_key))
         prev_key = self.allocation_key(svc_key)
         work = self._editable(svc)
@@ -475,6 +497,8 @@ class Controller:
         # members, changes nothing again (every reprocess-all pass hands each member over).
         cached = tuple(self._cache[m] for m in members)
         if self._still_settled(members, cached):
+            for member in _transition_order(members, self._cache):
+                self._allocator.reassigned(member)  # as the transition would have
             return Result(SUCCESS)
         result = self._converge_group(svc_key, members)
         if result == Result(SUCCESS):

@@ -8,12 +8,17 @@ from ipaddress import ip_address
 from typing import Any
 from unittest import mock
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.model.allocator import Pool
 from planner.model.controller import Controller
-from planner.model.service import ALLOCATED_FROM_POOL_ANNOTATION, LB_IPS_ANNOTATION
+from planner.model.service import (
+    ALLOCATED_FROM_POOL_ANNOTATION,
+    LB_IPS_ANNOTATION,
+    ingress_ips,
+)
 from planner.model.simcluster import (
     RELOAD,
     Arrive,
@@ -371,17 +376,33 @@ def test_fixed_groups_never_pending(
 
 
 def _everything(run: Any) -> tuple[Any, ...]:
+    """A run as comparable values, down to the order set_pools walks allocations in."""
     cluster = run.cluster
-    return (run.schedule, cluster.history, cluster.events, cluster.store, cluster.queue)
+    allocator = cluster.controller.allocator
+    walk = tuple(allocator._allocated)
+    return (
+        run.schedule,
+        cluster.history,
+        cluster.events,
+        cluster.store,
+        allocator.snapshot(),
+        walk,
+    )
 
 
 @settings(max_examples=15, deadline=None)
-@given(groups=groups_strategy(), pools=pools_strategy(), seed=st.integers(0, 2**16))
-def test_a_settled_group_is_not_transitioned_again_and_nothing_else_changes(
-    groups: list[Group], pools: list[Pool], seed: int
+@given(
+    groups=groups_strategy(),
+    pools=pools_strategy(),
+    seed=st.integers(0, 2**16),
+    behavior=st.sampled_from(["fixed", "metallb-0.15", "metallb-0.14"]),
+)
+def test_handling_that_changed_nothing_is_not_repeated_and_nothing_else_changes(
+    groups: list[Group], pools: list[Pool], seed: int, behavior: str
 ) -> None:
-    """The fixed allocator skips a group transition that changed nothing when neither the
-    allocator nor a member changed since: every run is exactly as without the shortcut."""
+    """The controller skips a Service (or, fixed, a group transition) whose last handling
+    changed nothing while neither the allocator nor the manifests changed since: every run is
+    exactly as without the shortcut."""
     blocker = svc("blocker", status=(BLOCKER_IP,), share="blocker", ports=[("TCP", 1)])
     live = [g.manifest(m, desired=False) for g in groups for m in range(g.size)]
     desired = [g.manifest(m, desired=True) for g in groups for m in range(g.size)]
@@ -389,19 +410,23 @@ def test_a_settled_group_is_not_transitioned_again_and_nothing_else_changes(
 
     def runs() -> list[Any]:
         cluster = SimulatedCluster.bootstrap(
-            pools, [blocker, *with_group_annotations(live)], "fixed"
+            pools, [blocker, *with_group_annotations(live)], behavior
         )
         found = [*adversarial_runs(cluster, writes), *random_runs(cluster, writes, seed, count=4)]
         return [_everything(run) for run in found]
 
     with_shortcut = runs()
-    with mock.patch.object(Controller, "_still_settled", return_value=False):
+    with (
+        mock.patch.object(Controller, "_still_settled", return_value=False),
+        mock.patch.object(Controller, "_still_unchanged", return_value=False),
+    ):
         assert runs() == with_shortcut
 
 
-def test_a_settled_group_is_transitioned_again_when_the_pools_change() -> None:
-    """The shortcut holds only while the allocator is unchanged: new pools re-run the transition
-    (here it fails, the group's IP is in no pool any more, and says so)."""
+@pytest.mark.parametrize("behavior", ["fixed", "metallb-0.15", "metallb-0.14"])
+def test_a_settled_service_is_handled_again_when_the_pools_change(behavior: str) -> None:
+    """The shortcut holds only while the allocator is unchanged: new pools re-run the handling
+    (the group's IP is in no pool any more: stock MetalLB moves it, fixed says it cannot)."""
     group = with_group_annotations(
         [
             svc("a", status=("10.0.0.5",), share="g", ports=[("TCP", 53)]),
@@ -410,15 +435,21 @@ def test_a_settled_group_is_transitioned_again_when_the_pools_change() -> None:
     )
 
     def story() -> tuple[Any, ...]:
-        cluster = SimulatedCluster.bootstrap([LAN, LAN2], group, "fixed")
-        cluster.arrive("ns/a", cluster.store["ns/a"])  # handled again: settled, nothing to do
+        cluster = SimulatedCluster.bootstrap([LAN, LAN2], group, behavior)
+        cluster.arrive("ns/a", cluster.store["ns/a"])  # handled again: nothing to do
         cluster.settle()
         cluster.set_pools([LAN2])
         cluster.settle()
         return cluster.history, cluster.events, cluster.store
 
     found = story()
-    events = found[1]
-    assert any("GroupTransitionInfeasible" in str(e) for _, e in events)
-    with mock.patch.object(Controller, "_still_settled", return_value=False):
+    if behavior == "fixed":
+        assert any("GroupTransitionInfeasible" in str(e) for _, e in found[1])
+    else:
+        moved = [ingress_ips(found[2][key]) for key in ("ns/a", "ns/b")]
+        assert all(ips and ips[0].startswith("10.0.1.") for ips in moved), moved
+    with (
+        mock.patch.object(Controller, "_still_settled", return_value=False),
+        mock.patch.object(Controller, "_still_unchanged", return_value=False),
+    ):
         assert story() == found
