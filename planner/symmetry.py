@@ -7,8 +7,8 @@ no pool address is ever drawn, and the model decides everything from:
 
 - Service keys (namespace/name) by equality and by string order (queues, passes, members);
 - sharing keys, selector values and the group-wide annotations by equality only;
-- IPs by equality, string and numeric order, family, the pools that contain them, and whether
-  they end in .0 or .255 (avoid-buggy-IPs);
+- load-balancer IPs by equality, string and numeric order, family and the pools that contain
+  them (avoid-buggy-IPs matters only to a pool's first-fit search); cluster IPs by family;
 - everything else as written.
 
 So two components whose inputs become equal once each name and IP is replaced by a placeholder
@@ -163,13 +163,14 @@ def shape_of(
         return None
     tokens = namer.order
     ips = [t for t in tokens if t in namer.ips]
+    balancer_ips = [t for t in ips if t in namer.balancer_ips]
     facts = (
         canonical,
         repr(list(pools_before)),
         repr(list(pools_after)),
         [_ip_facts(ip, pools) for ip in ips],
-        [namer.number[t] for t in sorted(ips)],
-        [namer.number[t] for t in sorted(ips, key=_numeric)],
+        [namer.number[t] for t in sorted(balancer_ips)],
+        [namer.number[t] for t in sorted(balancer_ips, key=_numeric)],
     )
     return Shape(repr(facts), tuple(tokens), frozenset(ips))
 
@@ -193,9 +194,10 @@ def _numeric(ip: str) -> tuple[int, int]:
 
 
 def _ip_facts(ip: str, pools: Sequence[Pool]) -> tuple[Any, ...]:
+    # Whether an address ends in .0 or .255 matters only to a pool's first-fit search, which a
+    # shaped component never runs (requested IPs are checked for pool, sharing and ports).
     address = ipaddress.ip_address(ip)
-    buggy = address.version == 4 and address.packed[-1] in (0, 255)
-    return address.version, buggy, [any(address in n for n in p.networks) for p in pools]
+    return address.version, [any(address in n for n in p.networks) for p in pools]
 
 
 class _Namer:
@@ -204,6 +206,7 @@ class _Namer:
     def __init__(self, manifests: Sequence[Manifest], literals: set[str]) -> None:
         self.names: set[str] = set()
         self.ips: set[str] = set()
+        self.balancer_ips: set[str] = set()  # requested or held; cluster IPs give a family only
         self.members: set[str] = set()
         for manifest in manifests:
             self._collect(manifest)
@@ -318,13 +321,15 @@ class _Namer:
         if isinstance(members, str):
             self.members |= {m.strip() for m in members.split(",") if m.strip()}
         self._add(self.names, *(spec.get("selector") or {}).values())
-        cluster_ips = spec.get("clusterIPs") or []
-        self._add_ips(
+        self.balancer_ips |= self._add_ips(
             *(annotations.get(a) for a in _IP_ANNOTATIONS),
             spec.get("loadBalancerIP"),
+            *(entry.get("ip") for entry in ingress if isinstance(entry, Mapping)),
+        )
+        cluster_ips = spec.get("clusterIPs") or []
+        self._add_ips(
             spec.get("clusterIP"),
             *(cluster_ips if isinstance(cluster_ips, list) else [cluster_ips]),
-            *(entry.get("ip") for entry in ingress if isinstance(entry, Mapping)),
         )
 
     @staticmethod
@@ -336,7 +341,7 @@ class _Namer:
                 raise _Asymmetric
             found.update(_RUN.findall(value))
 
-    def _add_ips(self, *values: Any) -> None:
+    def _add_ips(self, *values: Any) -> set[str]:
         runs: set[str] = set()
         self._add(runs, *(v for v in values if v not in _NO_IP))
         for run in runs:
@@ -347,3 +352,4 @@ class _Namer:
             if str(address) != run or getattr(address, "ipv4_mapped", None) is not None:
                 raise _Asymmetric  # the model prints the canonical form, not the written one
         self.ips |= runs
+        return runs
