@@ -116,8 +116,7 @@ def peak_memory_mb(repo: Path) -> float:
 
 def stage_times(repo: Path) -> Iterator[tuple[str, float]]:
     """CPU seconds of each stage of the library path the CLI takes, in order."""
-    from planner.conflicts import static_conflicts
-    from planner.groups import sharing_groups
+    from planner.diffreport import scenario_conflicts, scenario_groups
     from planner.predict import predict
     from planner.render import render_json
     from planner.report import BEHAVIORS, DiffReport
@@ -138,18 +137,9 @@ def stage_times(repo: Path) -> Iterator[tuple[str, float]]:
     yield "read live", lap()
     scenario = build_scenario(desired, live)
     yield "diff + scenario", lap()
-    groups = sharing_groups(
-        scenario.live_services,
-        scenario.desired_services,
-        scenario.pools,
-        scenario.namespaces,
-        scenario.key_changes,
-        scenario.statuses_known,
-    )
+    groups = scenario_groups(scenario)
     yield "sharing groups", lap()
-    conflicts = static_conflicts(
-        scenario.desired_objects, scenario.pools, scenario.namespaces, scenario.live_services
-    )
+    conflicts = scenario_conflicts(scenario)
     yield "static conflicts", lap()
     predictions = predict(scenario, BEHAVIORS)
     yield "prediction (3 behaviours)", lap()

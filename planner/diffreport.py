@@ -20,7 +20,7 @@ from planner.groups import sharing_groups
 from planner.planning import build_plan
 from planner.predict import predict
 from planner.render.plan import mermaid_plan, plan_table
-from planner.report import BEHAVIORS, Conflict, DiffReport, Prediction
+from planner.report import BEHAVIORS, Conflict, DiffReport, Prediction, SharingGroupReport
 from planner.scenario import Scenario, build_scenario
 from planner.sources import (
     HelmOptions,
@@ -113,6 +113,25 @@ def build_report(
     return report_of_scenario(scenario, options, notes, live.describe())
 
 
+def scenario_groups(scenario: Scenario) -> tuple[SharingGroupReport, ...]:
+    """The sharing groups of the scenario's live and desired state."""
+    return sharing_groups(
+        scenario.live_services,
+        scenario.desired_services,
+        scenario.pools,
+        scenario.namespaces,
+        scenario.key_changes,
+        scenario.statuses_known,
+    )
+
+
+def scenario_conflicts(scenario: Scenario) -> tuple[Conflict, ...]:
+    """The scenario's static conflicts (things that can never converge) and warnings."""
+    return static_conflicts(
+        scenario.desired_objects, scenario.pools, scenario.namespaces, scenario.live_services
+    )
+
+
 def report_of_scenario(
     scenario: Scenario,
     options: DiffOptions | None = None,
@@ -121,17 +140,8 @@ def report_of_scenario(
 ) -> DiffReport:
     """The report of one scenario: its changes, sharing groups, static conflicts, predictions."""
     options = options or DiffOptions()
-    groups = sharing_groups(
-        scenario.live_services,
-        scenario.desired_services,
-        scenario.pools,
-        scenario.namespaces,
-        scenario.key_changes,
-        scenario.statuses_known,
-    )
-    conflicts = static_conflicts(
-        scenario.desired_objects, scenario.pools, scenario.namespaces, scenario.live_services
-    )
+    groups = scenario_groups(scenario)
+    conflicts = scenario_conflicts(scenario)
     extras, plan_notes = (
         _plan_extras(scenario, conflicts, options) if options.with_plan else ({}, ())
     )

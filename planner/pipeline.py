@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TextIO
 
-from planner.conflicts import static_conflicts
 from planner.diff import PruneMode
-from planner.diffreport import LiveSource
+from planner.diffreport import LiveSource, scenario_conflicts
 from planner.plan import Plan
 from planner.planning import build_plan
 from planner.scenario import Scenario, build_scenario
@@ -37,7 +36,5 @@ def plan_scenario(
     scenario: Scenario, *, strategy: str = "atomic", target: str = "metallb-0.15"
 ) -> Plan:
     """The plan for a scenario; static conflicts refuse it (PlanRefused, exit 3)."""
-    conflicts = static_conflicts(
-        scenario.desired_objects, scenario.pools, scenario.namespaces, scenario.live_services
-    )
+    conflicts = scenario_conflicts(scenario)
     return build_plan(scenario, conflicts=conflicts, strategy=strategy, target=target)

@@ -30,7 +30,7 @@ from planner.model.service import (
     ingress_ips,
     requested_pool,
 )
-from planner.model.simcluster import Action, SimulatedCluster, adversarial_runs, replay
+from planner.model.simcluster import Action, SimulatedCluster, adversarial_runs
 from planner.objects import Manifest
 from planner.plan import (
     STRATEGIES,
@@ -42,11 +42,11 @@ from planner.plan import (
     PlannedWave,
     PlanPrediction,
 )
-from planner.predict import ShapedComponent, World, explore_writes, nudge, stored_write
+from planner.predict import World, end_state, explore_writes, nudge, replayed_end
 from planner.reduction import Component, components
 from planner.report import Conflict
 from planner.scenario import Scenario
-from planner.symmetry import Renaming, Shape
+from planner.symmetry import Renaming, ShapedComponent, once_per_shape
 from planner.units import APPLY, DELETE, UnitInputs, Write, draft_units, writes_content
 
 TRANSITION_GROUP_PREFIX = "transition-"
@@ -433,26 +433,26 @@ def wave_outcome(
 ) -> WaveOutcome:
     """Run one wave's writes under one behaviour over its schedules; `keep_end=False` when
     nothing follows the wave (no end state is built); `parts`: its components, if known."""
-    total = _PartOutcome()
     if parts is None:
         parts = world.parts([(w.service, w.manifest) for w in writes])
-    simulated: dict[str, tuple[Shape, _PartOutcome]] = {}
-    outcomes = []
-    for part, shape in parts:
-        known = simulated.get(shape.signature) if shape else None
-        outcome = None
-        if known is not None and shape is not None:
-            renaming = known[0].renaming_to(shape)
-            base = world.cluster(part.context, behavior, part.frozen) if keep_end else None
-            outcome = known[1].renamed(renaming, base, part.writes)
-        if outcome is None:
-            base = world.cluster(part.context, behavior, part.frozen)
-            outcome = _part_outcome(base, part.writes, behavior)
-            if shape is not None and outcome.renamed(shape.renaming_to(shape)) is not None:
-                simulated[shape.signature] = (shape, outcome)
+
+    def simulate(part: Component) -> _PartOutcome:
+        return _part_outcome(
+            world.cluster(part.context, behavior, part.frozen), part.writes, behavior
+        )
+
+    def renamed(known: _PartOutcome, renaming: Renaming, part: Component) -> _PartOutcome | None:
+        base = world.cluster(part.context, behavior, part.frozen) if keep_end else None
+        return known.renamed(renaming, base, part.writes)
+
+    outcomes = once_per_shape(parts, simulate, renamed)
+    total = _PartOutcome()
+    for _, outcome in outcomes:
         total.add(outcome)
-        outcomes.append((part, outcome))
-    end = _end_state(world.live, writes, outcomes) if keep_end else None
+    end = None
+    if keep_end:
+        ends = [([svc for svc, _ in part.writes], outcome.end) for part, outcome in outcomes]
+        end = end_state(world.live, writes, ends)
     return WaveOutcome(
         total.pending,
         tuple(sorted(total.stuck)),
@@ -513,10 +513,7 @@ class _PartOutcome:
             nudged=tuple(renaming.key(s) for s in self.nudged),
         )
         if base is not None:
-            run = replay(base, writes, outcome.first)
-            if outcome.nudged:
-                nudge(run.cluster, list(outcome.nudged), "1")
-            outcome.end = dict(run.cluster.store)
+            outcome.end = replayed_end(base, writes, outcome.first, outcome.nudged, "1")
         return outcome
 
 
@@ -556,29 +553,6 @@ def _schedules(
         # exploration (every interleaving up to the bound, the seed-0 sample beyond it).
         return explore_writes(base, ordered, seed=0).runs
     return adversarial_runs(base, ordered)
-
-
-def _end_state(
-    live: Mapping[str, Manifest],
-    writes: Sequence[Write],
-    outcomes: Sequence[tuple[Component, _PartOutcome]],
-) -> dict[str, Manifest]:
-    """The cluster after the wave: each component's first schedule; writes that change no
-    allocation keep their status (stored as the API server would)."""
-    end = dict(live)
-    for part, outcome in outcomes:
-        end.update(outcome.end)
-        for svc, manifest in part.writes:
-            if manifest is None:
-                end.pop(svc, None)
-    for write in writes:
-        if write.op == DELETE:
-            end.pop(write.service, None)
-            continue
-        stored = end.get(write.service)
-        if stored is None or stored is live.get(write.service):
-            end[write.service] = stored_write(write.manifest, stored)
-    return end
 
 
 def _reason(cluster: SimulatedCluster, svc: str) -> str:

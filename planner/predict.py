@@ -17,25 +17,26 @@ from planner.model.allocator import Pool
 from planner.model.controller import BEHAVIORS, copy_manifest
 from planner.model.pools import pools_from_objects
 from planner.model.simcluster import (
+    Action,
     Run,
     SimulatedCluster,
     adversarial_runs,
     explore,
     random_runs,
+    replay,
 )
 from planner.objects import Manifest
 from planner.plan import NUDGE_ANNOTATION, Baseline
 from planner.reduction import Component, Write, components
 from planner.report import Prediction, ServiceFate
 from planner.scenario import Scenario
-from planner.symmetry import Renaming, Shape, shape_of
+from planner.symmetry import Renaming, Shape, ShapedComponent, once_per_shape, shape_of
+from planner.units import Write as PlannedWrite
 
 # Up to this many writes in one component, every interleaving is explored; beyond it, the named
 # adversarial schedules plus SAMPLED_RUNS seeded random ones.
 EXHAUSTIVE_MAX_WRITES = 3
 SAMPLED_RUNS = 24
-
-ShapedComponent = tuple[Component, Shape | None]  # a component and its shape (None: no shortcut)
 
 # `planner plan --verify` explores the fixed behaviour's components twice (the plan's expected
 # IPs, then the proof) on identical inputs. Explorations are remembered by everything that decides
@@ -195,9 +196,42 @@ def _explored(cluster: SimulatedCluster, writes: Sequence[Write], seed: int) -> 
     return Exploration(tuple(sampled), False)
 
 
-def stored_write(manifest: Manifest, old: Manifest | None) -> Manifest:
-    """A write no component simulated (it changes no allocation), as the API server stores it:
-    the spec written, the status kept."""
+def replayed_end(
+    base: SimulatedCluster,
+    writes: Sequence[Write],
+    schedule: Sequence[Action],
+    nudged: Sequence[str],
+    value: str,
+) -> dict[str, Manifest]:
+    """The cluster one schedule leaves, its nudges applied: replayed on `base` (for a component
+    whose runs were renamed from a same-shaped one)."""
+    run = replay(base, writes, schedule)
+    nudge(run.cluster, [svc for svc in nudged if svc in run.cluster.store], value)
+    return dict(run.cluster.store)
+
+
+def end_state(
+    before: Mapping[str, Manifest],
+    writes: Sequence[PlannedWrite],
+    ends: Iterable[tuple[Iterable[str], Mapping[str, Manifest]]],
+) -> dict[str, Manifest]:
+    """The cluster after a wave: each component's end (its written Services, the cluster its
+    first schedule left); a write no component held (it changes no allocation) stored as the
+    API server would, the spec written and the status kept; deletions gone."""
+    end = dict(before)
+    covered: set[str] = set()
+    for written, part_end in ends:
+        covered.update(written)
+        end.update(part_end)
+    for write in writes:
+        if write.manifest is None:
+            end.pop(write.service, None)
+        elif write.service not in covered:
+            end[write.service] = _stored_write(write.manifest, before.get(write.service))
+    return end
+
+
+def _stored_write(manifest: Manifest, old: Manifest | None) -> Manifest:
     merged = copy_manifest(manifest)
     if old is not None and old.get("status"):
         merged["status"] = copy_manifest(old["status"])
@@ -226,57 +260,34 @@ def predict(
 def _predict_behavior(
     world: World, parts: Sequence[ShapedComponent], behavior: str, seed: int
 ) -> Prediction:
-    fates: list[ServiceFate] = []
-    explored = 0
-    exhaustive = True
-    simulated: dict[str, _Simulated] = {}
-    for part, shape in parts:
-        known = simulated.get(shape.signature) if shape else None
-        if known is not None and shape is not None:
-            found = known.renamed(shape)
-        else:
-            base = world.cluster(part.context, behavior, part.frozen)
-            exploration = explore_writes(base, part.writes, seed, remember=False)
-            found = _Simulated(
-                shape, fates_of(exploration.runs), len(exploration.runs), exploration.exhaustive
-            )
-            if shape is not None and found.renameable():
-                simulated[shape.signature] = found
-        explored += found.runs
-        exhaustive = exhaustive and found.exhaustive
-        fates.extend(found.fates)
-    return Prediction(behavior, tuple(sorted(fates, key=lambda f: f.service)), explored, exhaustive)
+    def simulate(part: Component) -> _Simulated:
+        base = world.cluster(part.context, behavior, part.frozen)
+        exploration = explore_writes(base, part.writes, seed, remember=False)
+        return _Simulated(fates_of(exploration.runs), len(exploration.runs), exploration.exhaustive)
+
+    found = [o for _, o in once_per_shape(parts, simulate, lambda o, r, _: o.renamed(r))]
+    fates = sorted((f for o in found for f in o.fates), key=lambda f: f.service)
+    explored = sum(o.runs for o in found)
+    return Prediction(behavior, tuple(fates), explored, all(o.exhaustive for o in found))
 
 
 @dataclass(frozen=True)
 class _Simulated:
-    """What the runs of one component showed, with the shape to rename it by."""
+    """What the runs of one component showed."""
 
-    shape: Shape | None
     fates: list[ServiceFate]
     runs: int
     exhaustive: bool
 
-    def renameable(self) -> bool:
-        """Whether every message names Services and IPs only where a renaming can find them."""
-        assert self.shape is not None
-        return self._renamed_fates(self.shape.renaming_to(self.shape)) is not None
-
-    def renamed(self, shape: Shape) -> _Simulated:
-        """The same outcome for a component of the same shape."""
-        assert self.shape is not None
-        fates = self._renamed_fates(self.shape.renaming_to(shape))
-        assert fates is not None  # renameable() held for the same messages
-        return _Simulated(shape, fates, self.runs, self.exhaustive)
-
-    def _renamed_fates(self, renaming: Renaming) -> list[ServiceFate] | None:
-        renamed = []
+    def renamed(self, renaming: Renaming) -> _Simulated | None:
+        """The same outcome for a component of the same shape (None: a message cannot be)."""
+        fates = []
         for fate in self.fates:
             service, reason = renaming.text(fate.service), renaming.text(fate.reason)
             if service is None or reason is None:
                 return None
-            renamed.append(replace(fate, service=service, reason=reason))
-        return renamed
+            fates.append(replace(fate, service=service, reason=reason))
+        return _Simulated(fates, self.runs, self.exhaustive)
 
 
 def fates_of(runs: Sequence[Run]) -> list[ServiceFate]:

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from planner.model.allocator import Pool
 from planner.model.service import (
@@ -38,8 +38,10 @@ from planner.model.service import (
 )
 from planner.model.simcluster import Action, Arrive, Process
 from planner.objects import Manifest
+from planner.reduction import Component
 
 Write = tuple[str, Manifest | None]
+Outcome = TypeVar("Outcome")
 
 # An identifier as Kubernetes names, label values and IPs (with IPv6's colons) spell it.
 _RUN = re.compile(r"[A-Za-z0-9._:-]+")
@@ -135,6 +137,31 @@ class Renaming:
             else:
                 renamed.append(part)
         return "/".join(renamed)
+
+
+ShapedComponent = tuple[Component, "Shape | None"]  # a component and its shape (None: no shortcut)
+
+
+def once_per_shape(
+    parts: Sequence[ShapedComponent],
+    simulate: Callable[[Component], Outcome],
+    renamed: Callable[[Outcome, Renaming, Component], Outcome | None],
+) -> list[tuple[Component, Outcome]]:
+    """Each component's outcome: renamed from an earlier one of the same shape when `renamed`
+    can (it returns None when a message cannot be renamed), else simulated."""
+    first: dict[str, tuple[Shape, Outcome]] = {}
+    found = []
+    for part, shape in parts:
+        outcome = None
+        if shape is not None and shape.signature in first:
+            source, simulated = first[shape.signature]
+            outcome = renamed(simulated, source.renaming_to(shape), part)
+        if outcome is None:
+            outcome = simulate(part)
+            if shape is not None:
+                first[shape.signature] = (shape, outcome)
+        found.append((part, outcome))
+    return found
 
 
 def shape_of(

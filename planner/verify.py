@@ -24,21 +24,22 @@ from dataclasses import dataclass, replace
 
 from planner.model.controller import BEHAVIORS
 from planner.model.service import is_load_balancer
-from planner.model.simcluster import Action, Run, SimulatedCluster, replay
+from planner.model.simcluster import Action, Run, SimulatedCluster
 from planner.objects import Manifest
 from planner.plan import Plan, PlannedWave
 from planner.predict import (
     EXHAUSTIVE_MAX_WRITES,
     SAMPLED_RUNS,
-    ShapedComponent,
     World,
+    end_state,
     explore_writes,
     nudge,
-    stored_write,
+    replayed_end,
 )
-from planner.reduction import Write
-from planner.symmetry import Renaming, Shape
-from planner.units import DELETE
+from planner.reduction import Component, Write
+from planner.symmetry import Renaming, ShapedComponent, once_per_shape
+
+_NUDGE_VALUE = "verify"  # the value of the nudge annotation verify writes
 
 
 @dataclass(frozen=True)
@@ -149,11 +150,7 @@ class _PartRuns:
         if any(o is None for o in observed):
             return None
         first = renaming.schedule(self.first)
-        end: dict[str, Manifest] = {}
-        if base is not None:
-            run = replay(base, writes, first)
-            _nudge(run, nudges)
-            end = dict(run.cluster.store)
+        end = {} if base is None else replayed_end(base, writes, first, nudges, _NUDGE_VALUE)
         return _PartRuns(observed, self.exhaustive, end, first)  # type: ignore[arg-type]
 
 
@@ -162,7 +159,11 @@ class _WaveRuns:
     """The runs of one wave under one behaviour, after the plan's nudges."""
 
     parts: list[_PartRuns]
-    renamed: bool  # some components were not simulated but renamed from a same-shaped one
+
+    @property
+    def renamed(self) -> bool:
+        """Whether some component was renamed from a same-shaped one, not simulated."""
+        return any(observed.run is None for observed in self.observed)
 
     @property
     def observed(self) -> list[_Observed]:
@@ -189,13 +190,13 @@ def verify_plan(plan: Plan, seed: int = 0, world: World | None = None) -> Verify
             found = _claims(plan, wave, behavior, runs)
             if runs.renamed and not all(c.holds for c in found):
                 # Counterexamples quote a real schedule: simulate every component.
-                runs = _run_wave(
-                    wave_world, wave, behavior, seed, keep_end=not last, symmetric=False
-                )
+                alone = [(part, None) for part, _ in parts]
+                runs = _run_wave(wave_world, wave, behavior, seed, alone, keep_end=not last)
                 found = _claims(plan, wave, behavior, runs)
             claims.extend(found)
             if not last:
-                state = _end_state(state, wave, runs)
+                ends = [(part.observed[0].written, part.end) for part in runs.parts]
+                state = end_state(state, wave.writes, ends)
     return VerifyReport(tuple(claims))
 
 
@@ -210,27 +211,18 @@ def _run_wave(
     seed: int,
     parts: Sequence[ShapedComponent],
     keep_end: bool = True,
-    symmetric: bool = True,
 ) -> _WaveRuns:
     nudges = wave.nudges.get(behavior, ())
-    found_runs: list[_PartRuns] = []
-    simulated: dict[str, tuple[Shape, _PartRuns]] = {}
-    renamed = False
-    for part, found_shape in parts:
-        shape = found_shape if symmetric else None
-        known = simulated.get(shape.signature) if shape else None
-        found = None
-        if known is not None and shape is not None:
-            base = world.cluster(part.context, behavior, part.frozen) if keep_end else None
-            found = known[1].renamed(known[0].renaming_to(shape), base, part.writes, nudges)
-            renamed = renamed or found is not None
-        if found is None:
-            base = world.cluster(part.context, behavior, part.frozen)
-            found = _simulated(base, part.writes, nudges, seed)
-            if shape is not None:
-                simulated[shape.signature] = (shape, found)
-        found_runs.append(found)
-    return _WaveRuns(found_runs, renamed)
+
+    def simulate(part: Component) -> _PartRuns:
+        base = world.cluster(part.context, behavior, part.frozen)
+        return _simulated(base, part.writes, nudges, seed)
+
+    def renamed(known: _PartRuns, renaming: Renaming, part: Component) -> _PartRuns | None:
+        base = world.cluster(part.context, behavior, part.frozen) if keep_end else None
+        return known.renamed(renaming, base, part.writes, nudges)
+
+    return _WaveRuns([runs for _, runs in once_per_shape(parts, simulate, renamed)])
 
 
 def _simulated(
@@ -250,7 +242,7 @@ def _simulated(
 
 
 def _nudge(run: Run, nudges: Sequence[str]) -> None:
-    nudge(run.cluster, [s for s in nudges if s in run.cluster.store], "verify")
+    nudge(run.cluster, [s for s in nudges if s in run.cluster.store], _NUDGE_VALUE)
 
 
 def _claims(plan: Plan, wave: PlannedWave, behavior: str, result: _WaveRuns) -> list[Claim]:
@@ -339,23 +331,6 @@ def _counterexample(observed: _Observed, services: Sequence[str], headline: str 
         lines.append(f"{svc}: {statuses}")
         lines.extend(f"  {w}" for w in run.cluster.warnings(svc)[:3])
     return "\n".join(lines)
-
-
-def _end_state(
-    state: Mapping[str, Manifest], wave: PlannedWave, result: _WaveRuns
-) -> dict[str, Manifest]:
-    """The cluster after the wave: each component's first schedule, plus writes no component held."""
-    end = dict(state)
-    covered: set[str] = set()
-    for part in result.parts:
-        covered |= set(part.observed[0].written)
-        end.update(part.end)
-    for write in wave.writes:
-        if write.op == DELETE:
-            end.pop(write.service, None)
-        elif write.service not in covered:
-            end[write.service] = stored_write(write.manifest, state.get(write.service))
-    return end
 
 
 __all__ = ["EXHAUSTIVE_MAX_WRITES", "SAMPLED_RUNS", "Claim", "VerifyReport", "verify_plan"]

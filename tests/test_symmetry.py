@@ -5,6 +5,7 @@ and verify reports identical with and without the shortcut."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -279,3 +280,21 @@ def test_same_shaped_components_are_simulated_once() -> None:
     assert pending == {
         f"{t}/dns-{p}" for t in ("team-a", "team-b", "team-c") for p in ("tcp", "udp")
     }
+
+
+def test_a_failed_claim_on_a_renamed_component_quotes_a_simulated_schedule() -> None:
+    teams = ("team-a", "team-b", "team-c")
+    live = running(
+        [m for t in teams for m in dns_group(t, f"10.0.0.{ord(t[-1])}", local=False)], [POOL]
+    )
+    desired = [m for t in teams for m in dns_group(t, f"10.0.0.{ord(t[-1])}", local=True)]
+    with fresh(symmetric=True):
+        plan = plan_scenario(scenario_of(desired, live, [POOL]))
+        (wave,) = plan.waves
+        # team-c's component is the third of one shape: renamed, not simulated, until a claim fails.
+        wrong = {**wave.expected_ips, "team-c/dns-tcp": (("10.0.0.200",),)}
+        tampered = dataclasses.replace(plan, waves=(dataclasses.replace(wave, expected_ips=wrong),))
+        (claim,) = [c for c in verify_plan(tampered).claims if not c.holds]
+    lines = claim.counterexample.splitlines()
+    assert lines[0].startswith("team-c/dns-tcp ends at ['10.0.0.99'], expected one of")
+    assert lines[1].startswith("schedule: arrive ")
