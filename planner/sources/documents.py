@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,11 @@ except ImportError:  # pragma: no cover - only without libyaml
 ALIAS_NODE_BUDGET = 100_000
 
 # libyaml's C composer recurses once per nesting level and crashes the interpreter (a segfault,
-# not an exception) somewhere past 20,000 levels; deeper input is refused before it gets there.
-MAX_NESTING = 5_000
+# not an exception) somewhere past 20,000 levels, and PyYAML 6.0.4's scanner has its own limit of
+# 1,000 (with its own message). Our limit fires first with every supported PyYAML, so the message
+# is always ours; real manifests (even CRD schemas) nest a few dozen levels.
+MAX_NESTING = 500
+TOO_DEEP = f"the document is nested more than {MAX_NESTING:,} levels deep"
 
 # A kubectl `List` this large is parsed item by item: composing it whole would hold a node graph
 # of every item at once (some 35 bytes of memory per byte of YAML).
@@ -42,6 +45,10 @@ LARGE_LIST_CHARS = 1_000_000
 
 JSON_SUFFIXES = frozenset({".json"})
 
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_DOCUMENT_START = re.compile(r"^---", re.MULTILINE)
+_BLOCK_PREFIX = re.compile(r"^[ \-?:]*", re.MULTILINE)
 _ITEMS_KEY = re.compile(r"^items:[ \t]*\n", re.MULTILINE)
 _ITEM_START = re.compile(r"^-(?=[ \t\n])", re.MULTILINE)
 # The first line at column 0 that can neither start an item nor belong to one ends the items.
@@ -118,7 +125,7 @@ def parse_yaml(text: str, file: str, rendered_by: str | None = None) -> Parsed:
     except yaml.YAMLError as err:
         raise InputError(f"malformed YAML{_in(rendered_by)}: {err}", Origin(file, index)) from err
     except RecursionError as err:
-        raise InputError("the document is nested too deeply", Origin(file, index)) from err
+        raise InputError(TOO_DEEP, Origin(file, index)) from err
     finally:
         loader.dispose()
     return parsed
@@ -126,13 +133,15 @@ def parse_yaml(text: str, file: str, rendered_by: str | None = None) -> Parsed:
 
 def parse_json(text: str, file: str) -> Parsed:
     """Parse one JSON document into Kubernetes documents (List items get the List's line)."""
+    if _json_nesting(text) > MAX_NESTING:
+        raise InputError(TOO_DEEP, Origin(file, 0))
     try:
         body = json.loads(text)
     except json.JSONDecodeError as err:
         origin = Origin(file, 0, err.lineno)
         raise InputError(f"malformed JSON: {err.msg} (column {err.colno})", origin) from err
     except RecursionError as err:
-        raise InputError("the document is nested too deeply", Origin(file)) from err
+        raise InputError(TOO_DEEP, Origin(file)) from err
     parsed = Parsed()
     stripped = text.lstrip()
     _collect(body, None, Origin(file, 0, text[: len(text) - len(stripped)].count("\n") + 1), parsed)
@@ -291,16 +300,40 @@ def _item_lines(node: yaml.Node | None, count: int, fallback: int) -> list[int]:
     return [fallback] * count
 
 
+def _json_nesting(text: str) -> int:
+    """The deepest bracket nesting of a JSON text (brackets inside strings do not count)."""
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return 0
+    brackets = _JSON_NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    return max(itertools.accumulate(1 if char in "[{" else -1 for char in brackets), default=0)
+
+
 def _check_nesting(text: str, file: str) -> None:
     """Refuse YAML nested deeper than MAX_NESTING; the exact walk runs only when a cheap bound
-    fails: depth <= non-empty flow brackets + 1 + 2 x the longest line (block nesting needs a
-    column per level; an empty `{}` / `[]`, as in managedFields, holds nothing deeper)."""
+    fails: depth <= flow bound + block bound (a block collection inside a flow one is not YAML)."""
     if 3 * len(text) + 2 <= MAX_NESTING:
         return
-    flow_opens = text.count("[") - text.count("[]") + text.count("{") - text.count("{}") + 1
-    if flow_opens + 2 * max(map(len, text.splitlines())) + 2 <= MAX_NESTING:
+    if _flow_bound(text) + _block_bound(text) <= MAX_NESTING:
         return
     _walk_nesting(text, file)
+
+
+def _flow_bound(text: str) -> int:
+    """At most one flow level per non-empty bracket of one document (an empty `{}` / `[]`, as in
+    managedFields, holds nothing deeper)."""
+    return 1 + max(
+        chunk.count("[") - chunk.count("[]") + chunk.count("{") - chunk.count("{}")
+        for chunk in _DOCUMENT_START.split(text)
+    )
+
+
+def _block_bound(text: str) -> int:
+    """Block nesting needs a column per level in a line's indentation and indicators
+    (`- `, `? `, `: `); two levels per column and two more are a safe upper bound."""
+    longest_line = max(map(len, text.splitlines()), default=0)
+    if 2 * longest_line + 2 <= MAX_NESTING:
+        return 2 * longest_line + 2
+    return 2 * max(len(prefix) for prefix in _BLOCK_PREFIX.findall(text)) + 2
 
 
 def _walk_nesting(text: str, file: str) -> None:
@@ -308,23 +341,40 @@ def _walk_nesting(text: str, file: str) -> None:
     loader = _Loader(text)
     depth = 0
     index = -1
+    seen = 0  # where the last event started
     try:
         while loader.check_event():
             event = loader.get_event()
+            seen = event.start_mark.index
             if isinstance(event, yaml.DocumentStartEvent):
                 index += 1
             elif isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_NESTING:
                     line = event.start_mark.line + 1
-                    message = f"the document is nested more than {MAX_NESTING:,} levels deep"
-                    raise InputError(message, Origin(file, max(index, 0), line))
+                    raise InputError(TOO_DEEP, Origin(file, max(index, 0), line))
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
+    except yaml.MarkedYAMLError as err:
+        _refuse_scanned_ahead_nesting(err, text, depth, seen, Origin(file, max(index, 0)))
     except yaml.YAMLError:
         return  # malformed: parse_yaml reports it with its own message
     finally:
         loader.dispose()
+
+
+def _refuse_scanned_ahead_nesting(
+    err: yaml.MarkedYAMLError, text: str, depth: int, seen: int, origin: Origin
+) -> None:
+    """The scanner reads up to a kilobyte of one line ahead of the events (a simple key may
+    start there), so a newer PyYAML's own flow limit can fire before our count reaches ours.
+    An error at a bracket with more than MAX_NESTING levels open there is ours to report."""
+    mark = err.problem_mark
+    if mark is None or mark.index >= len(text) or text[mark.index] not in "[{":
+        return  # malformed: parse_yaml reports it with its own message
+    ahead = text[seen : mark.index + 1]
+    if depth + ahead.count("[") + ahead.count("{") > MAX_NESTING:
+        raise InputError(TOO_DEEP, replace(origin, line=mark.line + 1)) from err
 
 
 def _check_alias_budget(root: yaml.Node, origin: Origin) -> None:

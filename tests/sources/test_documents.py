@@ -243,8 +243,30 @@ def test_an_alias_cycle_is_refused() -> None:
 
 
 def test_a_deeply_nested_document_is_an_input_error_not_a_crash() -> None:
-    with pytest.raises(InputError, match="nested too deeply"):
+    with pytest.raises(InputError, match=r"deep.json: document 1, line 1: the document is nested more than 500 levels"):
         parse_json("[" * 100_000 + "]" * 100_000, "deep.json")
+
+
+@pytest.mark.parametrize("depth", [501, 999])
+def test_json_and_yaml_refuse_the_same_depth_with_the_same_message(depth: int) -> None:
+    text = '{"k": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+    with pytest.raises(InputError) as from_json:
+        parse_json(text, "d")
+    with pytest.raises(InputError) as from_yaml:
+        parse_yaml(text, "d")
+    assert str(from_json.value).split(": ", 2)[-1] == str(from_yaml.value).split(": ", 2)[-1]
+    assert str(from_yaml.value).endswith(documents.TOO_DEEP)
+
+
+def test_brackets_inside_json_strings_do_not_count_as_nesting() -> None:
+    text = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "[" * 2_000}})
+    (doc,) = parse_json(text, "cm.json").documents
+    assert doc.body["data"]["k"] == "[" * 2_000
+
+
+def test_a_depth_just_under_the_limit_is_parsed() -> None:
+    text = "a: " + "[" * 499 + "]" * 499 + "\n"
+    assert parse_yaml(text, "ok.yaml").documents == []
 
 
 def test_rendered_output_errors_say_which_tool_printed_it() -> None:
