@@ -32,7 +32,7 @@ sys.path.insert(0, str(BENCH_DIR.parent))  # run from a checkout without install
 
 from bench.generate import DEFAULT_SERVICES, repo_files, write_repo
 from planner.cli import main as planner_main
-from planner.predict import forget_explorations
+from planner.simulate.world import forget_explorations
 
 RATIO_TARGET = 2.0
 MEMORY_TARGET_MB = 400.0
@@ -116,11 +116,11 @@ def peak_memory_mb(repo: Path) -> float:
 
 def stage_times(repo: Path) -> Iterator[tuple[str, float]]:
     """CPU seconds of each stage of the library path the CLI takes, in order."""
-    from planner.diffreport import scenario_conflicts, scenario_groups
-    from planner.predict import predict
+    from planner.analysis.build import scenario_conflicts, scenario_groups
+    from planner.simulate.world import predict
     from planner.render import render_json
-    from planner.report import BEHAVIORS, DiffReport
-    from planner.scenario import build_scenario
+    from planner.analysis.records import BEHAVIORS, DiffReport
+    from planner.diff.scenario import build_scenario
     from planner.sources import load_desired, load_live_file
 
     clock = time.process_time()

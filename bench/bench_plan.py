@@ -23,7 +23,7 @@ sys.path.insert(0, str(BENCH_DIR.parent))  # run from a checkout without install
 from bench.bench_diff import Timing, _median, load_only, timed
 from bench.generate import write_repo
 from planner.cli import main as planner_main
-from planner.predict import forget_explorations
+from planner.simulate.world import forget_explorations
 
 PLAN_TARGET = 2.0
 VERIFY_TARGET = 4.0

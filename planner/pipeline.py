@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from planner.diff import PruneMode
-from planner.diffreport import LiveSource, scenario_conflicts
-from planner.plan import Plan
-from planner.planning import build_plan
-from planner.scenario import Scenario, build_scenario
+from planner.analysis.build import LiveSource, scenario_conflicts
+from planner.plan.records import Plan
+from planner.plan.build import build_plan
+from planner.diff.scenario import Scenario, build_scenario
 from planner.sources import HelmOptions, load_desired
 
 

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from planner.cli import main
-from planner.diffreport import LiveSource, build_report
-from planner.report import BEHAVIORS, DiffReport, SharingGroupReport
+from planner.analysis.build import LiveSource, build_report
+from planner.analysis.records import BEHAVIORS, DiffReport, SharingGroupReport
 from tests.conftest import SAMPLES
 
 SAMPLE_DIRS = sorted(p.parent for p in SAMPLES.glob("*/expected.yaml"))

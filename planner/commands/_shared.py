@@ -13,11 +13,11 @@ from typing import Any, TypeVar
 import click
 
 from planner.diff import PRUNE_MODES, PruneMode
-from planner.diffreport import LiveSource
+from planner.analysis.build import LiveSource
 from planner.errors import InputError
 from planner.pipeline import load_scenario
-from planner.report import BEHAVIORS
-from planner.scenario import Scenario
+from planner.analysis.records import BEHAVIORS
+from planner.diff.scenario import Scenario
 from planner.sources import HelmOptions
 
 F = TypeVar("F", bound=Callable[..., Any])

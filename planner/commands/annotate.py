@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from planner.annotate import annotate_paths
+from planner.gitops.annotate import annotate_paths
 
 
 @click.command("annotate")

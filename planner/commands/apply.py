@@ -9,16 +9,16 @@ from pathlib import Path
 
 import click
 
-from planner.apply import StreamProgress, apply_plan, plan_and_verify, read_plan_file
-from planner.cluster import Kubectl
+from planner.apply.engine import StreamProgress, apply_plan, plan_and_verify, read_plan_file
+from planner.kubectl import Kubectl
 from planner.controller import BEHAVIORS
 from planner.errors import InputError, PlannerError
-from planner.journal import journal_from_spec, plan_digest
-from planner.plan import Plan
+from planner.apply.journal import journal_from_spec, plan_digest
+from planner.plan.records import Plan
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-DEFAULT_BEHAVIOR = "metallb-0.15"  # the plan's default target (planner.plan.Plan)
+DEFAULT_BEHAVIOR = "metallb-0.15"  # the plan's default target (planner.plan.records.Plan)
 
 
 class ConfirmationNeededError(PlannerError):

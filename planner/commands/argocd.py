@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from planner.argocd import generate as generate_stream
-from planner.argocd import read_context
+from planner.gitops.argocd import generate as generate_stream
+from planner.gitops.argocd import read_context
 
 
 @click.group("argocd")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from planner.commands._shared import Sources, emit, source_options, target_option
-from planner.diffreport import (
+from planner.analysis.build import (
     DEFAULT_FAIL_ON,
     FAIL_ON_POLICIES,
     DiffOptions,

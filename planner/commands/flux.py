@@ -6,11 +6,11 @@ import sys
 
 import click
 
-from planner.apply import StreamProgress
-from planner.cluster import Kubectl
+from planner.apply.engine import StreamProgress
+from planner.kubectl import Kubectl
 from planner.commands.apply import parse_duration
 from planner.controller import BEHAVIORS
-from planner.flux import DEFAULT_SOURCE_NAMESPACE, PreSyncOptions, parse_source_ref, pre_sync
+from planner.gitops.flux import DEFAULT_SOURCE_NAMESPACE, PreSyncOptions, parse_source_ref, pre_sync
 
 
 @click.group("flux")

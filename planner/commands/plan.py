@@ -11,9 +11,9 @@ import yaml
 from planner.commands._shared import Sources, emit, source_options, target_option
 from planner.errors import InputError, PlannerError
 from planner.pipeline import plan_scenario
-from planner.plan import STRATEGIES, Plan, plan_from_dict
+from planner.plan.records import STRATEGIES, Plan, plan_from_dict
 from planner.render.plan import GRAPH_FORMATS, PLAN_FORMATS, plan_graph, render_plan
-from planner.verify import verify_plan
+from planner.plan.verify import verify_plan
 
 EXIT_OK = 0
 EXIT_FAILED = 3

@@ -219,7 +219,7 @@ class Controller:
     def hold(self, svc_key: str, svc: Manifest) -> bool:
         """Take a Service's current IPs under its keys without handling or caching it.
 
-        For Services a simulation leaves out but whose addresses are taken (planner.reduction's
+        For Services a simulation leaves out but whose addresses are taken (planner.simulate.reduction's
         "frozen neighbours"); False when its IPs cannot be assigned (MetalLB would clear them).
         """
         ips = list(ingress_ips(svc))

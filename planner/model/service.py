@@ -45,7 +45,7 @@ ALLOCATED_FROM_POOL_ANNOTATIONS = (
     DEPRECATED_ALLOCATED_FROM_POOL_ANNOTATION,
 )
 
-# The planner's group-wide annotations (group-transitions.md); planner/annotations.py imports these.
+# The planner's group-wide annotations (group-transitions.md); planner/model/group_annotations.py imports these.
 GROUP_ANNOTATION_PREFIX = "shared-ip-planner.dev/"
 GROUP_ANNOTATION = GROUP_ANNOTATION_PREFIX + "group"
 GROUP_MEMBERS_ANNOTATION = GROUP_ANNOTATION_PREFIX + "group-members"

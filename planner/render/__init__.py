@@ -4,7 +4,7 @@ and the Mermaid picture of a plan's waves (`mermaid_waves`, for `DiffReport.extr
     from planner.render import render
     sys.stdout.write(render(report, "markdown"))
 
-Renderers only format a `planner.report.DiffReport`; they compute nothing and never print
+Renderers only format a `planner.analysis.records.DiffReport`; they compute nothing and never print
 Secret values (every Secret patch value goes through `planner.diff.redact_secret` once more).
 """
 
@@ -14,7 +14,7 @@ from planner.render.json_report import load_schema, render_json, report_to_dict
 from planner.render.markdown import GITHUB_COMMENT_LIMIT, render_markdown
 from planner.render.mermaid import mermaid_waves
 from planner.render.text import render_text
-from planner.report import DiffReport
+from planner.analysis.records import DiffReport
 
 FORMATS: tuple[str, ...] = ("text", "markdown", "json")
 

@@ -15,7 +15,7 @@ from typing import Any
 from planner.diff import Change
 from planner.render.redact import safe_patch
 from planner.render.summary import changed, counts, ordered_predictions, to_jsonable
-from planner.report import Conflict, DiffReport, Prediction, ServiceFate, SharingGroupReport
+from planner.analysis.records import Conflict, DiffReport, Prediction, ServiceFate, SharingGroupReport
 
 REPORT_VERSION = 1
 SCHEMA_FILE = "diff-report.schema.json"

@@ -28,7 +28,7 @@ from planner.render.summary import (
     ordered_predictions,
     patch_line,
 )
-from planner.report import Conflict, DiffReport, Prediction, ServiceFate, SharingGroupReport
+from planner.analysis.records import Conflict, DiffReport, Prediction, ServiceFate, SharingGroupReport
 
 GITHUB_COMMENT_LIMIT = 65_536
 # Comment actions add a hidden marker (e.g. "<!-- Sticky Pull Request Comment... -->") to find

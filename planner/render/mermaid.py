@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from planner.graph import GROUP_TRANSITION, Edge, OrderedUnits
+from planner.plan.graph import GROUP_TRANSITION, Edge, OrderedUnits
 
 MAX_UNITS_PER_WAVE = 20
 MAX_SERVICES_PER_NODE = 6

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import yaml
 
-from planner.graph import GROUP_TRANSITION, Edge
-from planner.plan import Plan, PlannedUnit, plan_to_dict
+from planner.plan.graph import GROUP_TRANSITION, Edge
+from planner.plan.records import Plan, PlannedUnit, plan_to_dict
 from planner.render.indented_json import dumps_indented
 from planner.render.mermaid import MAX_UNITS_PER_WAVE, mermaid_flowchart, node_id, unit_lines
 

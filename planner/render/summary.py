@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.diff import Change
-from planner.report import BEHAVIORS, Conflict, DiffReport, Prediction
+from planner.analysis.records import BEHAVIORS, Conflict, DiffReport, Prediction
 
 OPS: tuple[str, ...] = ("create", "update", "delete", "unchanged")
 

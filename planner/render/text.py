@@ -26,7 +26,7 @@ from planner.render.summary import (
     ordered_predictions,
     patch_line,
 )
-from planner.report import Conflict, DiffReport, Prediction, ServiceFate, SharingGroupReport
+from planner.analysis.records import Conflict, DiffReport, Prediction, ServiceFate, SharingGroupReport
 
 Paint = Callable[..., str]
 

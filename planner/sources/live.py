@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
-from planner.cluster import LIVE_RESOURCES, Kubectl
+from planner.kubectl import LIVE_RESOURCES, Kubectl
 from planner.errors import InputError, ToolFailedError
 from planner.objects import KubeObject, Manifest
 from planner.sources.desired import STDIN, Source, find_sources, load_sources
@@ -69,7 +69,7 @@ def load_live_file(path: str) -> LiveState:
 def load_live_kubectl(context: str | None = None, kubeconfig: str | None = None) -> LiveState:
     """Read the live state from the cluster with kubectl (read-only: one `kubectl get`).
 
-    The call itself goes through planner.cluster, the only code that runs kubectl.
+    The call itself goes through planner.kubectl, the only code that runs kubectl.
     """
     text = Kubectl(context, kubeconfig).get_live_state_yaml()
     label = f"kubectl get {LIVE_RESOURCES}" + (f" (context {context})" if context else "")

@@ -15,9 +15,9 @@ import pytest
 from planner.cli import main
 from planner.commands.apply import parse_duration
 from planner.errors import InputError
-from planner.journal import journal_name, plan_digest
+from planner.apply.journal import journal_name, plan_digest
 from planner.model.service import GROUP_DIGEST_ANNOTATION as GROUP_DIGEST
-from planner.plan import Plan, plan_to_dict
+from planner.plan.records import Plan, plan_to_dict
 from tests.conftest import REPO_ROOT
 from tests.fakes.fake_cluster import FakeCluster, write_state
 from tests.fakes.plans import (

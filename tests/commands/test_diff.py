@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from planner.cli import main
-from planner.diffreport import GIT_STATUS_NOTE
+from planner.analysis.build import GIT_STATUS_NOTE
 from planner.render.json_report import load_schema
 from planner.tools import run_tool
 from tests.conftest import REPO_ROOT, SAMPLES

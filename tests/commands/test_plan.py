@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from planner.cli import main
-from planner.plan import plan_from_dict
+from planner.plan.records import plan_from_dict
 from tests.conftest import SAMPLES
 
 SEED = SAMPLES / "seed-dns-local"

@@ -38,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from planner.cluster import LIVE_RESOURCES
+from planner.kubectl import LIVE_RESOURCES
 from planner.model.allocator import Pool
 from planner.model.pools import pools_from_objects
 from planner.model.simcluster import RELOAD, Process, SimulatedCluster

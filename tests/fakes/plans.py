@@ -1,7 +1,7 @@
 """Plans for apply tests, built by hand from the plan records (the seed scenario and a 2-wave one).
 
 The predictions are the ones docs/model.md and samples/seed-dns-local/expected.yaml state for
-the seed scenario; `planner.planning` is not used so that these tests pin the engine alone.
+the seed scenario; `planner.plan.build` is not used so that these tests pin the engine alone.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from pathlib import Path
 
 import yaml
 
-from planner.annotations import stamp_group_annotations
-from planner.journal import live_fingerprint
+from planner.model.group_annotations import stamp_group_annotations
+from planner.apply.journal import live_fingerprint
 from planner.objects import Manifest, svc_key_of
-from planner.plan import PendingWindow, Plan, PlannedUnit, PlannedWave, PlanPrediction
-from planner.units import APPLY, Write
+from planner.plan.records import PendingWindow, Plan, PlannedUnit, PlannedWave, PlanPrediction
+from planner.plan.units import APPLY, Write
 
 SEED = Path(__file__).resolve().parents[2] / "samples" / "seed-dns-local"
 SHARED_IP = "192.168.10.53"

@@ -41,7 +41,7 @@ ORDERS = [(TCP, UDP), (UDP, TCP)]
 
 
 def with_group_annotations(manifests: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Copies stamped with the group-wide annotations (a small stand-in for planner.annotations).
+    """Copies stamped with the group-wide annotations (a small stand-in for planner.model.group_annotations).
 
     A group is the LoadBalancer Services with one non-empty sharing key and the same requested
     IPs (or pool); the digest hashes every member's allocation inputs.

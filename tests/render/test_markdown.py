@@ -21,7 +21,7 @@ from planner.render.markdown import (
     md_text,
     render_markdown,
 )
-from planner.report import Conflict, DiffReport, SharingGroupReport
+from planner.analysis.records import Conflict, DiffReport, SharingGroupReport
 from tests.render.golden import assert_matches_golden
 from tests.render.sample_report import sample_predictions, sample_report
 

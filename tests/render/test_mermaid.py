@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from planner.graph import GROUP_TRANSITION, SERVICE, Edge, OrderedUnits, Unit
+from planner.plan.graph import GROUP_TRANSITION, SERVICE, Edge, OrderedUnits, Unit
 from planner.render.mermaid import mermaid_waves
 from tests.render.golden import assert_matches_golden
 

@@ -9,7 +9,7 @@ import pytest
 from planner.diff import diff_objects
 from planner.objects import KubeObject, ObjectKey
 from planner.render import FORMATS, render
-from planner.report import DiffReport
+from planner.analysis.records import DiffReport
 from tests.render.sample_report import SECRET_PLAIN, SECRET_VALUE, sample_report
 
 

@@ -13,7 +13,7 @@ from planner.render.summary import (
     patch_line,
     to_jsonable,
 )
-from planner.report import Conflict, Prediction
+from planner.analysis.records import Conflict, Prediction
 from tests.render.sample_report import sample_report
 
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 from planner.diff import Change
 from planner.objects import ObjectKey
 from planner.render.text import plain, render_text
-from planner.report import Conflict, DiffReport
+from planner.analysis.records import Conflict, DiffReport
 from tests.render.golden import assert_matches_golden
 from tests.render.sample_report import sample_report
 

@@ -1,0 +1,109 @@
+"""One commit against one cluster: desired and live state joined into what the model reads.
+
+>>> scenario = build_scenario(load_desired(["repo/"]), load_live_file("live.yaml"))
+>>> scenario.writes        # the Service writes a naive apply of the commit makes
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from planner.model.group_annotations import GROUP_ANNOTATION_KEYS, stamp_group_annotations
+from planner.diff import Change, PruneMode, diff_objects
+from planner.model.allocator import Pool
+from planner.model.pools import pools_from_objects
+from planner.objects import KubeObject, Manifest, ObjectKey
+from planner.sources import DesiredState, LiveState
+from planner.sources.kinds import is_pool_manifest
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Desired and live state, their diff, and the inputs of the MetalLB model."""
+
+    changes: tuple[Change, ...]
+    live_services: dict[str, Manifest]  # svc → live object (status included)
+    desired_services: dict[str, Manifest]  # svc → desired object as the repo has it
+    stamped_services: dict[str, Manifest]  # svc → desired object with the group-wide annotations
+    desired_objects: dict[str, KubeObject]  # svc → desired object with its origin
+    deleted_services: tuple[str, ...]  # live Services the commit deletes
+    pools: tuple[Pool, ...]  # the pools once the commit is applied
+    live_pools: tuple[Pool, ...]  # the pools before it
+    pool_objects: tuple[Manifest, ...]  # the pool manifests once the commit is applied
+    live_pool_objects: tuple[Manifest, ...]  # the pool manifests before it
+    namespaces: dict[str, dict[str, str]]  # namespace → labels
+    statuses_known: bool  # False when live state came from a git ref
+
+    @property
+    def key_changes(self) -> dict[str, tuple[str, ...]]:
+        """svc → the allocation inputs its edit changes (only Services with such an edit)."""
+        return {
+            c.key.svc_key: c.key_changing
+            for c in self.changes
+            if c.key.kind == "Service" and c.key_changing
+        }
+
+    def naive_writes(self, stamped: bool) -> list[tuple[str, Manifest | None]]:
+        """Every Service write of the commit as a GitOps tool makes it, sorted (None deletes)."""
+        source = self.stamped_services if stamped else self.desired_services
+        writes: list[tuple[str, Manifest | None]] = []
+        for change in self.changes:
+            if change.key.kind != "Service":
+                continue
+            svc = change.key.svc_key
+            if change.op == "delete":
+                writes.append((svc, None))
+            elif change.op != "unchanged" or (stamped and _annotations_differ(svc, self)):
+                writes.append((svc, source[svc]))
+        return writes
+
+
+def build_scenario(
+    desired: DesiredState, live: LiveState, prune: PruneMode = "tracked"
+) -> Scenario:
+    """Diff the commit against the cluster and collect what the model needs."""
+    changes = tuple(diff_objects(desired.objects, live.objects, prune))
+    desired_objects = {o.key.svc_key: o for o in desired.objects if o.key.kind == "Service"}
+    desired_services = {svc: obj.body for svc, obj in sorted(desired_objects.items())}
+    stamped = stamp_group_annotations(list(desired_services.values()))
+    deleted = {c.key for c in changes if c.op == "delete"}
+    namespaces = dict(live.namespaces)
+    namespaces.update(desired.namespaces)
+    pool_objects = _pool_objects(desired.objects, live.objects, deleted)
+    live_pool_objects = [o.body for o in live.objects if is_pool_manifest(o.body)]
+    return Scenario(
+        changes=changes,
+        live_services=dict(sorted(live.services.items())),
+        desired_services=desired_services,
+        stamped_services=dict(zip(desired_services, stamped, strict=True)),
+        desired_objects=desired_objects,
+        deleted_services=tuple(sorted(k.svc_key for k in deleted if k.kind == "Service")),
+        pools=tuple(pools_from_objects(pool_objects)),
+        live_pools=tuple(pools_from_objects(live_pool_objects)),
+        pool_objects=tuple(pool_objects),
+        live_pool_objects=tuple(live_pool_objects),
+        namespaces=namespaces,
+        statuses_known=not live.from_git,
+    )
+
+
+def _pool_objects(
+    desired: list[KubeObject], live: list[KubeObject], deleted: set[ObjectKey]
+) -> list[Manifest]:
+    """Live pool objects, replaced by the repo's by identity, minus those the commit deletes."""
+    by_key = {o.key: o for o in live if is_pool_manifest(o.body)}
+    by_key.update({o.key: o for o in desired if is_pool_manifest(o.body)})
+    return [by_key[k].body for k in sorted(by_key) if k not in deleted]
+
+
+def _annotations_differ(svc: str, scenario: Scenario) -> bool:
+    live = scenario.live_services.get(svc)
+    if live is None:
+        return True
+    ours = _group_annotations(scenario.stamped_services[svc])
+    return ours != _group_annotations(live)
+
+
+def _group_annotations(manifest: Manifest) -> dict[str, str]:
+    annotations = (manifest.get("metadata") or {}).get("annotations") or {}
+    return {k: str(v) for k, v in annotations.items() if k in GROUP_ANNOTATION_KEYS}

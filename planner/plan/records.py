@@ -1,0 +1,248 @@
+"""The apply plan: waves of units, the objects each writes, the IPs expected after each wave,
+and what each MetalLB behaviour does while the plan is carried out.
+
+This module holds the plan's records and their (de)serialisation; `planner.plan.build` builds a
+plan, `planner.plan.verify` proves it, `planner.apply.engine` carries it out. A plan file is JSON or YAML of
+`plan_to_dict` and validates against `planner/schemas/plan.schema.json`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from planner.errors import InputError
+from planner.objects import Manifest
+from planner.plan.units import APPLY, DELETE, Write
+
+PLAN_VERSION = 1
+STRATEGIES = ("atomic", "recreate")
+NUDGE_ANNOTATION = "shared-ip-planner.dev/nudge"
+
+# A Service's expected IPs after a wave: every IP tuple MetalLB could give it (one when certain).
+ExpectedIPs = tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class PlannedUnit:
+    """One unit of a wave: the Services it writes, the objects, and what it waits for."""
+
+    id: str
+    kind: str  # "service" | "group-transition"
+    services: tuple[str, ...]
+    members: tuple[str, ...]
+    writes: tuple[Write, ...]
+    waits_for: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()  # why it waits: what is released and claimed
+
+
+@dataclass(frozen=True)
+class PendingWindow:
+    """A Service without an IP during the plan under one behaviour, and until when."""
+
+    service: str
+    wave: int  # 1-based
+    until: str  # "group-complete" | "nudge" | "recreated" | "end-of-wave" | "never"
+    reason: str = ""  # MetalLB's words
+
+
+@dataclass(frozen=True)
+class PlanPrediction:
+    """What one behaviour does while the plan is applied: pending windows and the nudges it needs."""
+
+    behavior: str
+    windows: tuple[PendingWindow, ...]
+    orders_explored: int = 0
+    exhaustive: bool = True
+
+    @property
+    def pending(self) -> tuple[str, ...]:
+        return tuple(sorted({w.service for w in self.windows}))
+
+    @property
+    def stuck(self) -> tuple[str, ...]:
+        """Services that would stay pending without the plan's nudges."""
+        return tuple(sorted({w.service for w in self.windows if w.until in ("nudge", "never")}))
+
+
+@dataclass(frozen=True)
+class PlannedWave:
+    """Units without order between them, applied atomically; then the expected IPs and nudges."""
+
+    index: int  # 1-based
+    units: tuple[PlannedUnit, ...]
+    expected_ips: Mapping[str, ExpectedIPs]
+    nudges: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # behaviour → services
+
+    @property
+    def writes(self) -> tuple[Write, ...]:
+        return tuple(w for unit in self.units for w in unit.writes)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The live state the plan's outcome depends on, so `verify` needs no cluster."""
+
+    services: Mapping[str, Manifest]  # svc → live object: written Services and their neighbours
+    pools_before: tuple[Manifest, ...] = ()
+    pools_after: tuple[Manifest, ...] = ()
+    namespaces: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The whole plan. `preconditions` fingerprints the live objects it was planned against."""
+
+    strategy: str
+    waves: tuple[PlannedWave, ...]
+    predictions: Mapping[str, PlanPrediction]
+    preconditions: Mapping[str, str]  # svc → fingerprint of its live object ("absent" if none)
+    target: str = "metallb-0.15"
+    notes: tuple[str, ...] = ()
+    baseline: Baseline = field(default_factory=lambda: Baseline({}))
+
+    @property
+    def units(self) -> tuple[PlannedUnit, ...]:
+        return tuple(u for wave in self.waves for u in wave.units)
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """The plan as plain data (what `--output json|yaml` writes and `verify`/`apply` read)."""
+    return {
+        "version": PLAN_VERSION,
+        "strategy": plan.strategy,
+        "target": plan.target,
+        "waves": [_wave_to_dict(w) for w in plan.waves],
+        "expected_ips": [_expected_to_dict(w.expected_ips) for w in plan.waves],
+        "predictions": {b: _prediction_to_dict(p) for b, p in sorted(plan.predictions.items())},
+        "preconditions": dict(sorted(plan.preconditions.items())),
+        "notes": list(plan.notes),
+        "baseline": {
+            "services": dict(sorted(plan.baseline.services.items())),
+            "pools_before": list(plan.baseline.pools_before),
+            "pools_after": list(plan.baseline.pools_after),
+            "namespaces": dict(sorted(plan.baseline.namespaces.items())),
+        },
+    }
+
+
+def _wave_to_dict(wave: PlannedWave) -> dict[str, Any]:
+    return {
+        "index": wave.index,
+        "units": [
+            {
+                "id": u.id,
+                "kind": u.kind,
+                "services": list(u.services),
+                "members": list(u.members),
+                "waits_for": list(u.waits_for),
+                "reasons": list(u.reasons),
+                "objects": [_write_to_dict(w) for w in u.writes],
+            }
+            for u in wave.units
+        ],
+        "nudges": {b: list(s) for b, s in sorted(wave.nudges.items())},
+    }
+
+
+def _write_to_dict(write: Write) -> dict[str, Any]:
+    namespace, name = write.service.split("/", 1)
+    entry: dict[str, Any] = {
+        "op": write.op,
+        "kind": "Service",
+        "namespace": namespace,
+        "name": name,
+    }
+    if write.manifest is not None:
+        entry["object"] = write.manifest
+    return entry
+
+
+def _expected_to_dict(expected: Mapping[str, ExpectedIPs]) -> dict[str, Any]:
+    return {svc: [list(ips) for ips in options] for svc, options in sorted(expected.items())}
+
+
+def _prediction_to_dict(prediction: PlanPrediction) -> dict[str, Any]:
+    return {
+        "pending": list(prediction.pending),
+        "stuck": list(prediction.stuck),
+        "windows": [
+            {"service": w.service, "wave": w.wave, "until": w.until, "reason": w.reason}
+            for w in prediction.windows
+        ],
+        "orders_explored": prediction.orders_explored,
+        "exhaustive": prediction.exhaustive,
+    }
+
+
+def plan_from_dict(data: Any, source: str = "<plan>") -> Plan:
+    """Read a plan written by `plan_to_dict`; a malformed plan is an InputError naming `source`."""
+    try:
+        return _plan_from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise InputError(f"{source}: not a plan file written by `planner plan` ({err})") from None
+
+
+def _plan_from_dict(data: Mapping[str, Any]) -> Plan:
+    if data.get("version") != PLAN_VERSION:
+        raise ValueError(f"unsupported plan version {data.get('version')!r}")
+    expected = data["expected_ips"]
+    waves = tuple(_wave_from_dict(w, expected[i]) for i, w in enumerate(data["waves"]))
+    predictions = {b: _prediction_from_dict(b, p) for b, p in data["predictions"].items()}
+    return Plan(
+        strategy=str(data["strategy"]),
+        waves=waves,
+        predictions=predictions,
+        preconditions={str(k): str(v) for k, v in data["preconditions"].items()},
+        target=str(data.get("target", "metallb-0.15")),
+        notes=tuple(data.get("notes", ())),
+        baseline=_baseline_from_dict(data.get("baseline") or {}),
+    )
+
+
+def _baseline_from_dict(data: Mapping[str, Any]) -> Baseline:
+    return Baseline(
+        services=dict(data.get("services") or {}),
+        pools_before=tuple(data.get("pools_before") or ()),
+        pools_after=tuple(data.get("pools_after") or ()),
+        namespaces={str(k): dict(v) for k, v in (data.get("namespaces") or {}).items()},
+    )
+
+
+def _wave_from_dict(data: Mapping[str, Any], expected: Mapping[str, Any]) -> PlannedWave:
+    units = tuple(
+        PlannedUnit(
+            id=str(u["id"]),
+            kind=str(u["kind"]),
+            services=tuple(u["services"]),
+            members=tuple(u.get("members", u["services"])),
+            writes=tuple(_write_from_dict(o) for o in u["objects"]),
+            waits_for=tuple(u.get("waits_for", ())),
+            reasons=tuple(u.get("reasons", ())),
+        )
+        for u in data["units"]
+    )
+    return PlannedWave(
+        index=int(data["index"]),
+        units=units,
+        expected_ips={svc: tuple(tuple(ips) for ips in opts) for svc, opts in expected.items()},
+        nudges={b: tuple(s) for b, s in data.get("nudges", {}).items()},
+    )
+
+
+def _write_from_dict(data: Mapping[str, Any]) -> Write:
+    op = str(data["op"])
+    if op not in (APPLY, DELETE):
+        raise ValueError(f"unknown op {op!r}")
+    return Write(f"{data['namespace']}/{data['name']}", op, data.get("object"))
+
+
+def _prediction_from_dict(behavior: str, data: Mapping[str, Any]) -> PlanPrediction:
+    windows = tuple(
+        PendingWindow(str(w["service"]), int(w["wave"]), str(w["until"]), str(w.get("reason", "")))
+        for w in data["windows"]
+    )
+    return PlanPrediction(
+        behavior, windows, int(data.get("orders_explored", 0)), bool(data.get("exhaustive", True))
+    )

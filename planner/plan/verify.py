@@ -1,0 +1,336 @@
+"""Prove a plan on the simulated cluster: replay it wave by wave, delivering each wave's writes
+to the MetalLB controller model in every order and every interleaving with its own processing.
+
+Claims checked, per behaviour and wave:
+- `fixed`: no Service ever goes pending, and the wave ends with every written Service at one of
+  its expected IPs;
+- `metallb-0.15` / `metallb-0.14`: the Services that go pending are exactly those the plan
+  predicts for that wave, and after the plan's nudges every written Service holds an IP (the
+  plan converges). Not "its expected IPs": the expected IPs are the fixed allocator's, and stock
+  MetalLB may legitimately split an auto-assigned group whose key changes (the member handled
+  first moves to a free address instead of waiting), which no order of writes can prevent.
+
+Bound: a component (writes that can interact, see planner.simulate.reduction) of up to
+EXHAUSTIVE_MAX_WRITES writes is explored exhaustively: every arrival order, every interleaving
+of arrivals with the controller's steps, every order of a reprocess-all pass among ties. A larger
+component gets the named adversarial schedules plus SAMPLED_RUNS seeded random ones; the report
+says which claims rest on a sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from planner.model.controller import BEHAVIORS
+from planner.model.service import is_load_balancer
+from planner.model.simcluster import Action, Run, SimulatedCluster
+from planner.objects import Manifest
+from planner.plan.records import Plan, PlannedWave
+from planner.simulate.world import (
+    EXHAUSTIVE_MAX_WRITES,
+    SAMPLED_RUNS,
+    World,
+    end_state,
+    explore_writes,
+    nudge,
+    replayed_end,
+)
+from planner.simulate.reduction import Component, Write
+from planner.simulate.symmetry import Renaming, ShapedComponent, once_per_shape
+
+_NUDGE_VALUE = "verify"  # the value of the nudge annotation verify writes
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One checked statement: what was claimed, whether it held, and a counterexample if not."""
+
+    behavior: str
+    wave: int
+    statement: str
+    holds: bool
+    schedules: int
+    exhaustive: bool
+    counterexample: str = ""
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Every claim checked for a plan."""
+
+    claims: tuple[Claim, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.holds for c in self.claims)
+
+    @property
+    def schedules(self) -> int:
+        return sum(c.schedules for c in self.claims)
+
+    def lines(self) -> list[str]:
+        """The report as text: one line per claim, counterexamples indented below."""
+        out = []
+        for claim in self.claims:
+            how = "every schedule" if claim.exhaustive else "sampled schedules"
+            mark = (
+                "proved"
+                if claim.holds and claim.exhaustive
+                else "held"
+                if claim.holds
+                else "FAILED"
+            )
+            out.append(
+                f"{mark:6}  {claim.behavior:12}  wave {claim.wave}: {claim.statement}"
+                f"  ({claim.schedules} schedules, {how})"
+            )
+            if claim.counterexample:
+                out.extend(f"          {line}" for line in claim.counterexample.splitlines())
+        return out
+
+
+@dataclass(frozen=True)
+class _Observed:
+    """What one schedule showed, after the plan's nudges."""
+
+    written: tuple[str, ...]  # the written Services of its component
+    went_pending: tuple[str, ...]
+    ips: dict[str, tuple[str, ...]]  # every Service of the simulated cluster → its IPs at the end
+    without_ip: tuple[str, ...]  # written, still a LoadBalancer, and without an IP at the end
+    run: Run | None = None  # the run itself, for counterexamples (None: renamed from another)
+
+    @classmethod
+    def of(cls, run: Run, written: tuple[str, ...]) -> _Observed:
+        cluster = run.cluster
+        return cls(
+            written,
+            tuple(s for s in cluster.history if cluster.went_pending(s)),
+            {svc: cluster.ips(svc) for svc in cluster.store},
+            tuple(
+                s
+                for s in written
+                if s in cluster.store and is_load_balancer(cluster.store[s]) and not cluster.ips(s)
+            ),
+            run,
+        )
+
+    def renamed(self, renaming: Renaming) -> _Observed | None:
+        """The same schedule in a component of the same shape (None: an IP is not renameable)."""
+        ips = {renaming.key(s): renaming.ips_of(t) for s, t in self.ips.items()}
+        if any(t is None for t in ips.values()):
+            return None
+        return _Observed(
+            tuple(renaming.key(s) for s in self.written),
+            tuple(renaming.key(s) for s in self.went_pending),
+            ips,  # type: ignore[arg-type]  # no None left
+            tuple(renaming.key(s) for s in self.without_ip),
+        )
+
+
+@dataclass
+class _PartRuns:
+    """The schedules of one component, and the cluster its first schedule left."""
+
+    observed: list[_Observed]
+    exhaustive: bool
+    end: dict[str, Manifest]
+    first: tuple[Action, ...]
+
+    def renamed(
+        self,
+        renaming: Renaming,
+        base: SimulatedCluster | None,
+        writes: Sequence[Write],
+        nudges: Sequence[str],
+    ) -> _PartRuns | None:
+        """The runs of a component of the same shape; its end state replayed on `base` (none
+        without a base: nothing follows the wave)."""
+        observed = [o.renamed(renaming) for o in self.observed]
+        if any(o is None for o in observed):
+            return None
+        first = renaming.schedule(self.first)
+        end = {} if base is None else replayed_end(base, writes, first, nudges, _NUDGE_VALUE)
+        return _PartRuns(observed, self.exhaustive, end, first)  # type: ignore[arg-type]
+
+
+@dataclass
+class _WaveRuns:
+    """The runs of one wave under one behaviour, after the plan's nudges."""
+
+    parts: list[_PartRuns]
+
+    @property
+    def renamed(self) -> bool:
+        """Whether some component was renamed from a same-shaped one, not simulated."""
+        return any(observed.run is None for observed in self.observed)
+
+    @property
+    def observed(self) -> list[_Observed]:
+        return [o for part in self.parts for o in part.observed]
+
+    @property
+    def exhaustive(self) -> bool:
+        return all(part.exhaustive for part in self.parts)
+
+
+def verify_plan(plan: Plan, seed: int = 0, world: World | None = None) -> VerifyReport:
+    """Replay the plan under every behaviour and check its claims (see the module docstring)."""
+    world = world or World.of_baseline(plan.baseline)
+    claims: list[Claim] = []
+    # Every behaviour starts the first wave from the same state: split its components once.
+    first = _components(plan.waves[0], world) if plan.waves else []
+    for behavior in BEHAVIORS:
+        state: Mapping[str, Manifest] = world.live
+        for wave in plan.waves:
+            wave_world = replace(world, live=state)
+            last = wave is plan.waves[-1]
+            parts = first if wave is plan.waves[0] else _components(wave, wave_world)
+            runs = _run_wave(wave_world, wave, behavior, seed, parts, keep_end=not last)
+            found = _claims(plan, wave, behavior, runs)
+            if runs.renamed and not all(c.holds for c in found):
+                # Counterexamples quote a real schedule: simulate every component.
+                alone = [(part, None) for part, _ in parts]
+                runs = _run_wave(wave_world, wave, behavior, seed, alone, keep_end=not last)
+                found = _claims(plan, wave, behavior, runs)
+            claims.extend(found)
+            if not last:
+                ends = [(part.observed[0].written, part.end) for part in runs.parts]
+                state = end_state(state, wave.writes, ends)
+    return VerifyReport(tuple(claims))
+
+
+def _components(wave: PlannedWave, world: World) -> list[ShapedComponent]:
+    return world.parts([(w.service, w.manifest) for w in wave.writes])
+
+
+def _run_wave(
+    world: World,
+    wave: PlannedWave,
+    behavior: str,
+    seed: int,
+    parts: Sequence[ShapedComponent],
+    keep_end: bool = True,
+) -> _WaveRuns:
+    nudges = wave.nudges.get(behavior, ())
+
+    def simulate(part: Component) -> _PartRuns:
+        base = world.cluster(part.context, behavior, part.frozen)
+        return _simulated(base, part.writes, nudges, seed)
+
+    def renamed(known: _PartRuns, renaming: Renaming, part: Component) -> _PartRuns | None:
+        base = world.cluster(part.context, behavior, part.frozen) if keep_end else None
+        return known.renamed(renaming, base, part.writes, nudges)
+
+    return _WaveRuns([runs for _, runs in once_per_shape(parts, simulate, renamed)])
+
+
+def _simulated(
+    base: SimulatedCluster, writes: Sequence[Write], nudges: Sequence[str], seed: int
+) -> _PartRuns:
+    exploration = explore_writes(base, writes, seed)
+    written = tuple(svc for svc, _ in writes)
+    for run in exploration.runs:
+        _nudge(run, nudges)
+    first = exploration.runs[0]
+    return _PartRuns(
+        [_Observed.of(run, written) for run in exploration.runs],
+        exploration.exhaustive,
+        dict(first.cluster.store),
+        first.schedule,
+    )
+
+
+def _nudge(run: Run, nudges: Sequence[str]) -> None:
+    nudge(run.cluster, [s for s in nudges if s in run.cluster.store], _NUDGE_VALUE)
+
+
+def _claims(plan: Plan, wave: PlannedWave, behavior: str, result: _WaveRuns) -> list[Claim]:
+    count = len(result.observed)
+
+    def claim(statement: str, failure: str) -> Claim:
+        return Claim(
+            behavior, wave.index, statement, not failure, count, result.exhaustive, failure
+        )
+
+    predicted = {
+        w.service
+        for w in plan.predictions[behavior].windows
+        if w.wave == wave.index and w.until != "recreated"
+    }
+    claims = []
+    if behavior == "fixed":
+        claims.append(claim("no Service is ever pending", _pending_outside(result, set())))
+    else:
+        claims.append(
+            claim(
+                "pending exactly: " + (", ".join(sorted(predicted)) or "nobody"),
+                _pending_outside(result, predicted) or _predicted_unseen(result, predicted),
+            )
+        )
+    if behavior == "fixed":
+        claims.append(
+            claim("every Service of the wave ends at its expected IPs", _off_target(result, wave))
+        )
+    else:
+        claims.append(claim("every written Service ends with an IP", _without_ip(result)))
+    return claims
+
+
+def _pending_outside(result: _WaveRuns, allowed: set[str]) -> str:
+    """A counterexample where a Service not in `allowed` went pending, or ""."""
+    for observed in result.observed:
+        bad = sorted(s for s in observed.went_pending if s not in allowed)
+        if bad:
+            return _counterexample(observed, bad)
+    return ""
+
+
+def _predicted_unseen(result: _WaveRuns, predicted: set[str]) -> str:
+    seen = {s for observed in result.observed for s in observed.went_pending}
+    missing = sorted(predicted - seen)
+    if not missing:
+        return ""
+    return f"predicted pending but never pending in any schedule: {', '.join(missing)}"
+
+
+def _without_ip(result: _WaveRuns) -> str:
+    """A counterexample where a written, still existing LoadBalancer Service ends without an IP."""
+    for observed in result.observed:
+        for svc in observed.without_ip:
+            return _counterexample(observed, [svc], f"{svc} ends the wave without an IP")
+    return ""
+
+
+def _off_target(result: _WaveRuns, wave: PlannedWave) -> str:
+    """A counterexample where a Service of the wave's expected IPs ends elsewhere, or ""."""
+    expected = {svc: {tuple(o) for o in options} for svc, options in wave.expected_ips.items()}
+    for observed in result.observed:
+        # Only the Services of the run's own component: the others are not in its cluster.
+        for svc in sorted(observed.ips.keys() & expected.keys()):
+            if tuple(observed.ips[svc]) not in expected[svc]:
+                return _counterexample(
+                    observed,
+                    [svc],
+                    f"{svc} ends at {list(observed.ips[svc])}, expected one of "
+                    f"{[list(o) for o in wave.expected_ips[svc]]}",
+                )
+    return ""
+
+
+def _counterexample(observed: _Observed, services: Sequence[str], headline: str = "") -> str:
+    lines = [headline] if headline else [f"went pending: {', '.join(services)}"]
+    run = observed.run
+    if run is None:
+        return "\n".join([*lines, "schedule: (a component renamed from a same-shaped one)"])
+    lines.append(f"schedule: {run.describe()}")
+    for svc in services:
+        statuses = " -> ".join(
+            str(list(ips)) if ips else "<pending>" for ips in run.cluster.statuses(svc)
+        )
+        lines.append(f"{svc}: {statuses}")
+        lines.extend(f"  {w}" for w in run.cluster.warnings(svc)[:3])
+    return "\n".join(lines)
+
+
+__all__ = ["EXHAUSTIVE_MAX_WRITES", "SAMPLED_RUNS", "Claim", "VerifyReport", "verify_plan"]

@@ -1,0 +1,382 @@
+"""Components that are the same up to renaming: simulate one, rename its outcome for the others.
+
+Repos built from templates hold many sharing groups that differ only in names and addresses (a
+DNS group per team, a gateway per tenant). When every Service of a component requests its IPs
+(and none asks for a second family with PreferDualStack) and no pool has a serviceAllocation,
+no pool address is ever drawn, and the model decides everything from:
+
+- Service keys (namespace/name) by equality and by string order (queues, passes, members);
+- sharing keys, selector values and the group-wide annotations by equality only;
+- load-balancer IPs by equality, string and numeric order, family and the pools that contain
+  them (avoid-buggy-IPs matters only to a pool's first-fit search); cluster IPs by family;
+- everything else as written.
+
+So two components whose inputs become equal once each name and IP is replaced by a placeholder
+numbered in order of appearance, and which agree on all those orders and properties, have the
+same outcome up to that renaming. `Shape.signature` is exactly that replaced text plus those
+facts. Anything else a name could decide (free addresses of a pool, pinned pools, a name that is
+also used as a literal elsewhere) makes `shape_of` return None: such components are simulated.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from planner.model.allocator import Pool
+from planner.model.service import (
+    GROUP_ANNOTATION,
+    GROUP_DIGEST_ANNOTATION,
+    GROUP_MEMBERS_ANNOTATION,
+    LB_IPS_ANNOTATIONS,
+    SHARING_ANNOTATIONS,
+    allocation_inputs,
+    is_load_balancer,
+)
+from planner.model.simcluster import Action, Arrive, Process
+from planner.objects import Manifest
+from planner.simulate.reduction import Component
+
+Write = tuple[str, Manifest | None]
+Outcome = TypeVar("Outcome")
+
+# An identifier as Kubernetes names, label values and IPs (with IPv6's colons) spell it.
+_RUN = re.compile(r"[A-Za-z0-9._:-]+")
+# A run, or a namespace/name pair, in a message.
+_WORD = re.compile(r"[A-Za-z0-9._:-]+(?:/[A-Za-z0-9._:-]+)?")
+
+_NAME_ANNOTATIONS = frozenset(
+    (*SHARING_ANNOTATIONS, GROUP_ANNOTATION, GROUP_MEMBERS_ANNOTATION, GROUP_DIGEST_ANNOTATION)
+)
+_IP_ANNOTATIONS = frozenset(LB_IPS_ANNOTATIONS)
+# Fields the model never reads and the API server fills in differently for every object.
+_OPAQUE_METADATA = frozenset(
+    ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "labels")
+)
+_NO_IP = ("", "None")
+
+
+class _Asymmetric(Exception):
+    """The component's outcome may depend on a name or IP beyond what a signature records."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A component's inputs with names and IPs replaced by numbered placeholders."""
+
+    signature: str
+    tokens: tuple[str, ...]  # the names and IPs, numbered by their index
+    ips: frozenset[str]
+
+    def renaming_to(self, other: Shape) -> Renaming:
+        """The renaming that turns this shape's names and IPs into `other`'s (same signature)."""
+        return Renaming(dict(zip(self.tokens, other.tokens, strict=True)), self.ips)
+
+
+@dataclass(frozen=True)
+class Renaming:
+    """Names and IPs of one component mapped to another's."""
+
+    mapping: Mapping[str, str]
+    ips: frozenset[str]
+
+    def text(self, text: str) -> str | None:
+        """A message of the source component, as the target's would read; None when the message
+        uses a name other than as a Service's namespace/name or an IP (it cannot be renamed)."""
+        pieces: list[str] = []
+        end = 0
+        for match in _WORD.finditer(text):
+            renamed = self._word(match.group())
+            if renamed is None:
+                return None
+            pieces.append(text[end : match.start()])
+            pieces.append(renamed)
+            end = match.end()
+        pieces.append(text[end:])
+        return "".join(pieces)
+
+    def key(self, svc: str) -> str:
+        """A Service key (namespace/name) of the source component, as the target's."""
+        namespace, _, name = svc.partition("/")
+        return f"{self.mapping[namespace]}/{self.mapping[name]}"
+
+    def ips_of(self, ips: tuple[str, ...]) -> tuple[str, ...] | None:
+        """IPs of the source component as the target's; None when one is not the component's."""
+        if not all(ip in self.ips for ip in ips):
+            return None
+        return tuple(self.mapping[ip] for ip in ips)
+
+    def schedule(self, actions: Sequence[Action]) -> tuple[Action, ...]:
+        """A schedule of the source component, for the target's Services."""
+        return tuple(
+            Arrive(self.key(a.svc_key))
+            if isinstance(a, Arrive)
+            else a
+            if a.pass_order is None
+            else Process(tuple(self.key(svc) for svc in a.pass_order))
+            for a in actions
+        )
+
+    def _word(self, word: str) -> str | None:
+        first, slash, second = word.partition("/")
+        parts = [first, second] if slash else [first]
+        names = [p for p in parts if p in self.mapping and p not in self.ips]
+        if slash and len(names) == 2:
+            return f"{self.mapping[first]}/{self.mapping[second]}"
+        if names:
+            return None  # a bare name (or half a pair): it may be a literal of the message
+        renamed = []
+        for part in parts:
+            if part in self.ips:
+                renamed.append(self.mapping[part])
+            elif any(token in part for token in self.mapping):
+                return None
+            else:
+                renamed.append(part)
+        return "/".join(renamed)
+
+
+ShapedComponent = tuple[Component, "Shape | None"]  # a component and its shape (None: no shortcut)
+
+
+def once_per_shape(
+    parts: Sequence[ShapedComponent],
+    simulate: Callable[[Component], Outcome],
+    renamed: Callable[[Outcome, Renaming, Component], Outcome | None],
+) -> list[tuple[Component, Outcome]]:
+    """Each component's outcome: renamed from an earlier one of the same shape when `renamed`
+    can (it returns None when a message cannot be renamed), else simulated."""
+    first: dict[str, tuple[Shape, Outcome]] = {}
+    found = []
+    for part, shape in parts:
+        outcome = None
+        if shape is not None and shape.signature in first:
+            source, simulated = first[shape.signature]
+            outcome = renamed(simulated, source.renaming_to(shape), part)
+        if outcome is None:
+            outcome = simulate(part)
+            if shape is not None:
+                first[shape.signature] = (shape, outcome)
+        found.append((part, outcome))
+    return found
+
+
+def shape_of(
+    context: Sequence[tuple[str, Manifest]],
+    writes: Sequence[Write],
+    pools_before: Sequence[Pool],
+    pools_after: Sequence[Pool],
+) -> Shape | None:
+    """The component's shape, or None when its outcome may depend on more than a shape says."""
+    pools = [*pools_before, *pools_after]
+    if any(pool.has_service_allocation for pool in pools):
+        return None
+    manifests = [m for _, m in context] + [m for _, m in writes if m is not None]
+    try:
+        if not all(_requests_ips(m) for m in manifests):
+            return None
+        namer = _Namer(manifests, {pool.name for pool in pools})
+        # Every Service key the model may sort: the component's and its groups' members.
+        keys = sorted({svc for svc, _ in context} | {svc for svc, _ in writes} | namer.members)
+        canonical = (
+            [namer.manifest(m) for _, m in context],
+            [(namer.key(svc), None if m is None else namer.manifest(m)) for svc, m in writes],
+            [namer.key(svc) for svc in keys],
+        )
+    except _Asymmetric:
+        return None
+    tokens = namer.order
+    ips = [t for t in tokens if t in namer.ips]
+    balancer_ips = [t for t in ips if t in namer.balancer_ips]
+    facts = (
+        canonical,
+        repr(list(pools_before)),
+        repr(list(pools_after)),
+        [_ip_facts(ip, pools) for ip in ips],
+        [namer.number[t] for t in sorted(balancer_ips)],
+        [namer.number[t] for t in sorted(balancer_ips, key=_numeric)],
+    )
+    return Shape(repr(facts), tuple(tokens), frozenset(ips))
+
+
+def _requests_ips(manifest: Manifest) -> bool:
+    """A LoadBalancer that asks for its IPs, and for no second family, never reads the free
+    addresses of a pool."""
+    if not is_load_balancer(manifest):
+        return True
+    if (manifest.get("spec") or {}).get("ipFamilyPolicy") == "PreferDualStack":
+        return False  # v0.15 draws the other family's address from the pool
+    try:
+        return bool(allocation_inputs(manifest).requested_ips)
+    except ValueError:
+        return False  # a bad request: its messages quote what was written
+
+
+def _numeric(ip: str) -> tuple[int, int]:
+    address = ipaddress.ip_address(ip)
+    return address.version, int(address)
+
+
+def _ip_facts(ip: str, pools: Sequence[Pool]) -> tuple[Any, ...]:
+    # Whether an address ends in .0 or .255 matters only to a pool's first-fit search, which a
+    # shaped component never runs (requested IPs are checked for pool, sharing and ports).
+    address = ipaddress.ip_address(ip)
+    return address.version, [any(address in n for n in p.networks) for p in pools]
+
+
+class _Namer:
+    """Numbers the names and IPs of a component's manifests in order of appearance."""
+
+    def __init__(self, manifests: Sequence[Manifest], literals: set[str]) -> None:
+        self.names: set[str] = set()
+        self.ips: set[str] = set()
+        self.balancer_ips: set[str] = set()  # requested or held; cluster IPs give a family only
+        self.members: set[str] = set()
+        for manifest in manifests:
+            self._collect(manifest)
+        # An IP in a name (the group id names its IP) is renamed as that IP.
+        self.names -= self.ips
+        if (self.names | self.ips) & literals:
+            raise _Asymmetric
+        self.number: dict[str, int] = {}
+        self.order: list[str] = []
+
+    def key(self, svc: str) -> str:
+        namespace, _, name = svc.partition("/")
+        return f"{self._placeholder(namespace)}/{self._placeholder(name)}"
+
+    def manifest(self, manifest: Manifest) -> dict[str, Any]:
+        """The manifest as the model reads it, names and IPs replaced by placeholders."""
+        return {key: self._field(key, value) for key, value in manifest.items()}
+
+    def _field(self, key: str, value: Any) -> Any:
+        if key == "metadata" and isinstance(value, Mapping):
+            return self._metadata(value)
+        if key == "spec" and isinstance(value, Mapping):
+            return self._spec(value)
+        if key == "status" and isinstance(value, Mapping):
+            return self._status(value)
+        return self._literal(value)
+
+    def _metadata(self, metadata: Mapping[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in metadata.items():
+            if key in _OPAQUE_METADATA:
+                continue
+            if key in ("name", "namespace"):
+                result[key] = self._replaced(value)
+            elif key == "annotations" and isinstance(value, Mapping):
+                result[key] = {
+                    k: self._replaced(v)
+                    if k in _NAME_ANNOTATIONS | _IP_ANNOTATIONS
+                    else self._literal(v)
+                    for k, v in value.items()
+                }
+            else:
+                result[key] = self._literal(value)
+        return result
+
+    def _spec(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in spec.items():
+            if key in ("loadBalancerIP", "clusterIP", "clusterIPs"):
+                result[key] = self._replaced(value)
+            elif key == "selector" and isinstance(value, Mapping):
+                result[key] = {k: self._replaced(v) for k, v in value.items()}
+            elif key == "ports" and isinstance(value, list):
+                result[key] = [self._port(port) for port in value]
+            elif key != "healthCheckNodePort":
+                result[key] = self._literal(value)
+        return result
+
+    def _status(self, status: Mapping[str, Any]) -> dict[str, Any]:
+        ingress = (status.get("loadBalancer") or {}).get("ingress") or []
+        entries = [
+            {k: self._replaced(v) if k == "ip" else self._literal(v) for k, v in entry.items()}
+            if isinstance(entry, Mapping)
+            else self._literal(entry)
+            for entry in ingress
+        ]
+        rest = {k: self._literal(v) for k, v in status.items() if k != "loadBalancer"}
+        return {"loadBalancer": {"ingress": entries}, **rest}
+
+    def _port(self, port: Any) -> Any:
+        if isinstance(port, Mapping):
+            return {k: self._literal(v) for k, v in port.items() if k != "nodePort"}
+        return self._literal(port)
+
+    def _replaced(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self._replaced(v) for v in value]
+        if not isinstance(value, str) or value in _NO_IP:
+            return self._literal(value)
+        return _RUN.sub(lambda m: self._placeholder(m.group()), value)
+
+    def _literal(self, value: Any) -> Any:
+        """A value the model reads as written: it must not use a name or IP of the component."""
+        if isinstance(value, Mapping):
+            return {self._literal(k): self._literal(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._literal(v) for v in value]
+        if isinstance(value, str) and any(
+            run in self.names or run in self.ips for run in _RUN.findall(value)
+        ):
+            raise _Asymmetric
+        return value
+
+    def _placeholder(self, token: str) -> str:
+        if token not in self.names and token not in self.ips:
+            raise _Asymmetric  # a key of `writes` that no manifest names
+        if token not in self.number:
+            self.number[token] = len(self.order)
+            self.order.append(token)
+        return f"\0{self.number[token]}"
+
+    # --- collecting ----------------------------------------------------------------------------
+
+    def _collect(self, manifest: Manifest) -> None:
+        metadata = manifest.get("metadata") or {}
+        spec = manifest.get("spec") or {}
+        ingress = ((manifest.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        self._add(self.names, metadata.get("name"), metadata.get("namespace"))
+        annotations = metadata.get("annotations") or {}
+        self._add(self.names, *(annotations.get(a) for a in _NAME_ANNOTATIONS))
+        members = annotations.get(GROUP_MEMBERS_ANNOTATION)
+        if isinstance(members, str):
+            self.members |= {m.strip() for m in members.split(",") if m.strip()}
+        self._add(self.names, *(spec.get("selector") or {}).values())
+        self.balancer_ips |= self._add_ips(
+            *(annotations.get(a) for a in _IP_ANNOTATIONS),
+            spec.get("loadBalancerIP"),
+            *(entry.get("ip") for entry in ingress if isinstance(entry, Mapping)),
+        )
+        cluster_ips = spec.get("clusterIPs") or []
+        self._add_ips(
+            spec.get("clusterIP"),
+            *(cluster_ips if isinstance(cluster_ips, list) else [cluster_ips]),
+        )
+
+    @staticmethod
+    def _add(found: set[str], *values: Any) -> None:
+        for value in values:
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise _Asymmetric
+            found.update(_RUN.findall(value))
+
+    def _add_ips(self, *values: Any) -> set[str]:
+        runs: set[str] = set()
+        self._add(runs, *(v for v in values if v not in _NO_IP))
+        for run in runs:
+            try:
+                address = ipaddress.ip_address(run)
+            except ValueError:
+                raise _Asymmetric from None
+            if str(address) != run or getattr(address, "ipv4_mapped", None) is not None:
+                raise _Asymmetric  # the model prints the canonical form, not the written one
+        self.ips |= runs
+        return runs

@@ -1,0 +1,114 @@
+"""The report builder behind `planner diff`: exit-code policy, live sources, plan extras."""
+
+from __future__ import annotations
+
+import pytest
+
+from planner.diff import Change
+from planner.analysis.build import (
+    DiffOptions,
+    LiveSource,
+    build_report,
+    exit_code,
+    violates,
+)
+from planner.objects import ObjectKey
+from planner.analysis.records import BEHAVIORS, Conflict, DiffReport, Prediction, ServiceFate
+from tests.conftest import SAMPLES
+
+UPDATE = Change(ObjectKey("Service", "dns", "dns-tcp"), "update")
+UNCHANGED = Change(ObjectKey("Service", "dns", "dns-udp"), "unchanged")
+
+
+def _prediction(behavior: str, pending: bool = False, stuck: bool = False) -> Prediction:
+    fates = (ServiceFate("dns/dns-tcp", pending=pending, stuck=stuck, ip_changed=False),)
+    return Prediction(behavior, fates if pending or stuck else (), 1, True)
+
+
+def _report(
+    changes: tuple[Change, ...],
+    target: str = "metallb-0.15",
+    pending: bool = False,
+    stuck: bool = False,
+    conflicts: tuple[Conflict, ...] = (),
+) -> DiffReport:
+    predictions = {b: _prediction(b) for b in BEHAVIORS}
+    predictions[target] = _prediction(target, pending, stuck)
+    return DiffReport(changes, (), conflicts, predictions, target)
+
+
+@pytest.mark.parametrize(
+    ("pending", "stuck", "fail_on", "code"),
+    [
+        (False, False, "stuck", 1),
+        (True, False, "stuck", 1),
+        (True, True, "stuck", 3),
+        (True, False, "pending", 3),
+        (False, True, "pending", 3),  # stuck without a recorded pending still fails "pending"
+        (True, True, "never", 1),
+    ],
+)
+def test_exit_code_judges_the_target(pending: bool, stuck: bool, fail_on: str, code: int) -> None:
+    assert exit_code(_report((UPDATE,), pending=pending, stuck=stuck), fail_on) == code
+
+
+def test_only_the_target_behaviour_counts() -> None:
+    report = _report((UPDATE,), target="fixed")
+    worse = {**report.predictions, "metallb-0.14": _prediction("metallb-0.14", True, True)}
+    judged = DiffReport(report.changes, (), (), worse, "fixed")
+    assert exit_code(judged, "pending") == 1
+
+
+def test_no_changes_exit_0_even_with_a_bad_prediction() -> None:
+    assert exit_code(_report((UNCHANGED,), pending=True, stuck=True), "pending") == 0
+
+
+def test_a_static_conflict_exits_3_even_without_changes() -> None:
+    error = Conflict("port TCP/53 is already in use", ("a/x", "a/y"))
+    assert exit_code(_report((UNCHANGED,), conflicts=(error,)), "never") == 3
+
+
+def test_a_warning_does_not_fail() -> None:
+    warning = Conflict("shared across namespaces", ("a/x", "b/y"), severity="warning")
+    assert exit_code(_report((UPDATE,), conflicts=(warning,)), "stuck") == 1
+
+
+def test_unknown_policy_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="sometimes"):
+        exit_code(_report((UPDATE,)), "sometimes")
+
+
+def test_no_prediction_for_the_target_violates_nothing() -> None:
+    assert violates(None, "pending") is False
+
+
+@pytest.mark.parametrize(
+    ("source", "described"),
+    [
+        (LiveSource.file("live.yaml"), "file live.yaml"),
+        (LiveSource.kubectl(), "kubectl"),
+        (LiveSource.kubectl("prod"), "kubectl (context prod)"),
+        (LiveSource.git("origin/main"), "git origin/main"),
+    ],
+)
+def test_live_source_names_itself(source: LiveSource, described: str) -> None:
+    assert source.describe() == described
+
+
+def test_the_plan_is_added_only_when_asked() -> None:
+    seed = SAMPLES / "seed-dns-local"
+    live = LiveSource.file(str(seed / "live.yaml"))
+    plain = build_report([str(seed / "desired")], live)
+    planned = build_report([str(seed / "desired")], live, DiffOptions(with_plan=True))
+    assert plain.extras == {}
+    assert set(planned.extras) == {"plan", "mermaid"}
+    assert str(planned.extras["mermaid"]).startswith("flowchart TB")
+    assert "dns/dns-tcp" in str(planned.extras["plan"])
+    assert planned.predictions == plain.predictions
+
+
+def test_nothing_to_plan_adds_no_plan() -> None:
+    seed = SAMPLES / "seed-dns-local"
+    live = str(seed / "live.yaml")
+    report = build_report([live], LiveSource.file(live), DiffOptions(with_plan=True))
+    assert report.extras == {} and report.notes == ()

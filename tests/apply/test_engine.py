@@ -1,0 +1,463 @@
+"""planner.apply.engine end to end: plans carried out through the stand-in kubectl, whose API server and
+MetalLB controller are the project's simulated cluster (tests/fakes/fake_cluster.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from planner.apply.engine import (
+    DECLINED,
+    DONE,
+    DRY_RUN,
+    REFUSED,
+    ROLLED_BACK,
+    TIMED_OUT,
+    ApplyReport,
+    PollPolicy,
+    StreamProgress,
+    apply_plan,
+    at_expected_ips,
+    precondition_problems,
+    read_plan_file,
+    restorable,
+)
+from planner.kubectl import Kubectl
+from planner.errors import InputError
+from planner.apply.journal import FileJournal, JournalRecord, live_fingerprint, plan_digest
+from planner.plan.records import Plan, PlannedUnit, PlannedWave, plan_to_dict
+from planner.plan.units import DELETE, Write
+from tests.fakes.fake_cluster import FakeCluster, write_state
+from tests.fakes.plans import (
+    SHARED_IP,
+    SITE,
+    SITE_IP,
+    TCP,
+    UDP,
+    changed,
+    seed_live,
+    seed_plan,
+    site_service,
+    two_wave_plan,
+)
+from tests.fakes.progress import RecordingProgress
+
+FAST = PollPolicy(first=0.05, factor=1.5, longest=0.3, nudge_grace=0.2)
+
+MakeFake = Callable[..., FakeCluster]
+
+
+@pytest.fixture
+def make_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MakeFake:
+    """A simulated cluster holding the seed's live state, the stand-in kubectl first on PATH."""
+
+    def make(behavior: str, schedule: str = "drain", seed: int = 0, **faults: Any) -> FakeCluster:
+        services, pools = seed_live()
+        fake = FakeCluster(tmp_path / "state.json")
+        write_state(
+            fake.state_path,
+            behavior=behavior,
+            services=services,
+            pools=pools,
+            schedule=schedule,
+            seed=seed,
+            faults=faults,
+        )
+        for name, value in fake.env().items():
+            monkeypatch.setenv(name, value)
+        return fake
+
+    return make
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> FileJournal:
+    return FileJournal(tmp_path / "journal.json")
+
+
+def _apply(
+    plan: Plan,
+    journal: FileJournal | None,
+    progress: RecordingProgress | None = None,
+    **options: Any,
+) -> ApplyReport:
+    options.setdefault("timeout", 20.0)
+    return apply_plan(
+        plan,
+        Kubectl(),
+        journal=journal,
+        progress=progress or RecordingProgress(),
+        poll=FAST,
+        **options,
+    )
+
+
+# --- the seed scenario with each behaviour ---------------------------------------------------------
+
+
+def test_fixed_carries_the_seed_out_with_nobody_pending(
+    make_fake: MakeFake, journal: FileJournal
+) -> None:
+    fake = make_fake("fixed")
+    progress = RecordingProgress()
+    report = _apply(seed_plan("fixed"), journal, progress)
+    assert (report.status, report.exit_code) == (DONE, 0)
+    assert report.waves[0].written == (TCP, UDP) and report.waves[0].nudged == ()
+    cluster = fake.cluster()
+    assert cluster.statuses(TCP) == [(SHARED_IP,)] and cluster.statuses(UDP) == [(SHARED_IP,)]
+    assert journal.load() == JournalRecord(plan_digest(seed_plan("fixed")), (1,))
+    assert progress.lines[-1].startswith("wave 1: every Service at its expected IPs")
+
+
+def test_metallb_015_recovers_the_first_mover_without_a_nudge(
+    make_fake: MakeFake, journal: FileJournal
+) -> None:
+    fake = make_fake("metallb-0.15")
+    report = _apply(seed_plan("metallb-0.15"), journal)
+    assert report.status == DONE and report.waves[0].nudged == ()
+    cluster = fake.cluster()
+    assert cluster.went_pending(TCP) and not cluster.stuck_at_end(TCP)
+    assert cluster.ips(TCP) == (SHARED_IP,) and cluster.ips(UDP) == (SHARED_IP,)
+
+
+def test_metallb_014_leaves_the_first_mover_stuck_until_the_plans_nudge(
+    make_fake: MakeFake, journal: FileJournal
+) -> None:
+    fake = make_fake("metallb-0.14")
+    progress = RecordingProgress()
+    report = _apply(seed_plan("metallb-0.14"), journal, progress)
+    assert report.status == DONE
+    assert report.waves[0].nudged == (TCP,)
+    assert fake.cluster().statuses(TCP) == [(SHARED_IP,), (), (SHARED_IP,)]
+    assert fake.arrivals() == [TCP, UDP, TCP]  # two writes, then the nudge
+    assert any(line.startswith(f"wave 1: nudged {TCP} (") for line in progress.lines)
+
+
+def test_metallb_014_in_a_lucky_order_is_not_nudged(
+    make_fake: MakeFake, journal: FileJournal
+) -> None:
+    fake = make_fake("metallb-0.14", schedule="lazy")
+    report = _apply(seed_plan("metallb-0.14"), journal)
+    assert report.status == DONE and report.waves[0].nudged == ()
+    assert fake.arrivals() == [TCP, UDP]
+
+
+@pytest.mark.parametrize("behavior", ["metallb-0.14", "metallb-0.15"])
+def test_stock_behaviours_end_at_the_expected_ips_in_a_random_order(
+    make_fake: MakeFake, journal: FileJournal, behavior: str
+) -> None:
+    fake = make_fake(behavior, schedule="random", seed=1)
+    assert _apply(seed_plan(behavior), journal).status == DONE
+    assert fake.cluster().ips(TCP) == (SHARED_IP,) and fake.cluster().ips(UDP) == (SHARED_IP,)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_fixed_keeps_everyone_up_in_random_orders(
+    make_fake: MakeFake, journal: FileJournal, seed: int
+) -> None:
+    fake = make_fake("fixed", schedule="random", seed=seed)
+    assert _apply(seed_plan("fixed"), journal).status == DONE
+    cluster = fake.cluster()
+    assert not cluster.went_pending(TCP) and not cluster.went_pending(UDP)
+
+
+# --- atomic waves --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("behavior", ["metallb-0.15", "fixed"])
+def test_a_failed_write_rolls_the_wave_back(
+    make_fake: MakeFake, journal: FileJournal, behavior: str
+) -> None:
+    fake = make_fake(behavior, fail_apply={"service": UDP})
+    plan = seed_plan(behavior)
+    report = _apply(plan, journal)
+    wave = report.waves[0]
+    assert (report.status, report.exit_code) == (ROLLED_BACK, 1)
+    assert (wave.written, wave.restored) == ((TCP,), (TCP,))
+    assert "writing dns/dns-udp (apply) failed" in wave.lines[0]
+    assert "injected fault" in wave.lines[0]
+    assert wave.lines[1] == "every object written in this wave was put back as it was"
+    cluster = fake.cluster()
+    for svc in (TCP, UDP):
+        assert live_fingerprint(cluster.store[svc]) == plan.preconditions[svc]
+        assert cluster.ips(svc) == (SHARED_IP,)
+    assert journal.load() is None
+
+
+def _delete_then_apply_plan() -> Plan:
+    """One wave: delete dns-udp, then move dns-tcp (whose write the test makes fail)."""
+    plan = seed_plan()
+    tcp = next(w for w in plan.waves[0].writes if w.service == TCP)
+    unit = PlannedUnit("u", "service", (UDP, TCP), (UDP, TCP), (Write(UDP, DELETE, None), tcp))
+    wave = PlannedWave(1, (unit,), {})
+    return Plan(plan.strategy, (wave,), plan.predictions, plan.preconditions)
+
+
+def test_a_rolled_back_deletion_is_recreated_as_it_was(
+    make_fake: MakeFake, journal: FileJournal
+) -> None:
+    fake = make_fake("metallb-0.15", fail_apply={"service": TCP})
+    plan = _delete_then_apply_plan()
+    report = _apply(plan, journal)
+    assert report.status == ROLLED_BACK
+    assert (report.waves[0].written, report.waves[0].restored) == ((UDP,), (UDP,))
+    assert fake.arrivals() == [UDP, UDP]  # deleted, then re-created from the saved copy
+    live = fake.cluster().store
+    assert live_fingerprint(live[UDP]) == plan.preconditions[UDP]
+    assert live_fingerprint(live[TCP]) == plan.preconditions[TCP]
+
+
+def test_a_wave_the_server_dry_run_refuses_is_not_written_at_all(
+    make_fake: MakeFake, journal: FileJournal
+) -> None:
+    fake = make_fake("metallb-0.15", reject_dry_run=UDP)
+    report = _apply(seed_plan(), journal)
+    assert report.status == REFUSED
+    assert "refused the wave in a dry run, nothing was written" in report.waves[0].lines[0]
+    assert fake.arrivals() == []
+    assert [c for c in fake.calls("apply") if "--dry-run=server" not in c] == []
+
+
+# --- waiting -------------------------------------------------------------------------------------
+
+
+def test_a_timeout_reports_who_waits_and_the_models_explanation(
+    make_fake: MakeFake, journal: FileJournal
+) -> None:
+    make_fake("metallb-0.14")
+    report = _apply(seed_plan("metallb-0.14", nudges=False), journal, timeout=1.0)
+    wave = report.waves[0]
+    assert (report.status, report.exit_code, wave.waiting) == (TIMED_OUT, 1, (TCP,))
+    assert f"{TCP} shows <pending>, expected {SHARED_IP}" in wave.lines
+    assert any(
+        line.startswith(f"  the model: metallb-0.14 leaves {TCP} pending until something touches")
+        for line in wave.lines
+    )
+    assert journal.load() is None
+
+
+def test_a_timeout_the_model_did_not_predict_says_the_cluster_differs(
+    make_fake: MakeFake, journal: FileJournal
+) -> None:
+    make_fake("fixed", controller_down=True)
+    report = _apply(two_wave_plan("fixed"), journal, timeout=1.0)
+    assert report.status == TIMED_OUT
+    assert [w.status for w in report.waves] == [DONE, TIMED_OUT]
+    assert report.waves[1].waiting == (SITE,)
+    assert any("predicts no pending window for web/site" in line for line in report.waves[1].lines)
+    assert journal.load() == JournalRecord(plan_digest(two_wave_plan("fixed")), (1,))
+
+
+def test_failed_reads_while_waiting_are_retried(make_fake: MakeFake, journal: FileJournal) -> None:
+    make_fake("fixed", fail_get={"from": 2, "times": 2})  # get 1: preconditions and saved copies
+    progress = RecordingProgress()
+    report = _apply(seed_plan("fixed"), journal, progress)
+    assert report.status == DONE
+    retried = [line for line in progress.lines if "reading the Services failed, will retry" in line]
+    assert len(retried) == 2 and "TLS handshake timeout" in retried[0]
+
+
+def test_expected_ips_match_in_any_order() -> None:
+    live = {"status": {"loadBalancer": {"ingress": [{"ip": "b"}, {"ip": "a"}]}}}
+    assert at_expected_ips(live, [("x",), ("a", "b")])
+    assert not at_expected_ips(live, [("a",)])
+    assert not at_expected_ips(None, [("a",)])
+
+
+# --- preconditions and resume --------------------------------------------------------------------
+
+
+def test_a_plan_whose_objects_changed_is_refused_before_any_write(
+    make_fake: MakeFake, journal: FileJournal
+) -> None:
+    fake = make_fake("metallb-0.15")
+    services, _ = seed_live()
+    fake.edit_service(changed(services[0], sessionAffinity="ClientIP"))
+    report = _apply(seed_plan(), journal)
+    assert report.status == REFUSED
+    assert report.lines[0] == "the cluster changed since the plan was made; nothing was written"
+    assert (
+        report.lines[1] == f"{TCP}: its spec changed since the plan was made; make the plan again"
+    )
+    assert fake.arrivals() == [TCP]  # only the other writer's edit
+
+
+def test_a_rerun_continues_at_the_first_unfinished_wave(
+    make_fake: MakeFake, journal: FileJournal
+) -> None:
+    fake = make_fake("metallb-0.15", fail_apply={"service": SITE})
+    plan = two_wave_plan()
+    first = _apply(plan, journal)
+    assert [w.status for w in first.waves] == [DONE, ROLLED_BACK]
+    assert journal.load() == JournalRecord(plan_digest(plan), (1,))
+    assert SITE not in fake.cluster().store
+    fake.set_faults()
+    before = len(fake.arrivals())
+    second = _apply(plan, journal)
+    assert second.status == DONE
+    assert [(w.index, w.status) for w in second.waves] == [(1, "resumed"), (2, DONE)]
+    assert fake.arrivals()[before:] == [SITE]
+    assert fake.cluster().ips(SITE) == (SITE_IP,)
+
+
+def test_work_already_in_the_cluster_is_not_repeated(
+    make_fake: MakeFake, journal: FileJournal
+) -> None:
+    fake = make_fake("metallb-0.15")
+    assert _apply(seed_plan(), None).status == DONE  # a crash before the journal was written
+    before = fake.arrivals()
+    report = _apply(seed_plan(), journal)
+    assert report.status == DONE
+    assert (report.waves[0].written, report.waves[0].skipped) == ((), (TCP, UDP))
+    assert fake.arrivals() == before
+
+
+def test_a_resume_refuses_when_a_later_waves_object_appeared(
+    make_fake: MakeFake, journal: FileJournal
+) -> None:
+    fake = make_fake("metallb-0.15")
+    plan = two_wave_plan()
+    journal.save(JournalRecord(plan_digest(plan), (1,)))
+    other = site_service()
+    other["metadata"]["annotations"]["metallb.io/loadBalancerIPs"] = "192.168.10.81"
+    fake.edit_service(other)
+    report = _apply(plan, journal)
+    assert report.status == REFUSED
+    assert report.lines[1] == f"{SITE}: did not exist when the plan was made, and exists now"
+
+
+def test_every_wave_finished_means_no_kubectl_call(
+    make_fake: MakeFake, journal: FileJournal
+) -> None:
+    fake = make_fake("metallb-0.15")
+    journal.save(JournalRecord(plan_digest(seed_plan()), (1,)))
+    report = _apply(seed_plan(), journal)
+    assert report.status == DONE and report.lines == ("every wave was finished earlier",)
+    assert fake.calls() == []
+
+
+def test_a_journal_of_another_plan_is_not_used(make_fake: MakeFake, journal: FileJournal) -> None:
+    make_fake("metallb-0.15")
+    journal.save(JournalRecord("another plan", (1,)))
+    report = _apply(seed_plan(), journal)
+    assert [w.status for w in report.waves] == [DONE]
+
+
+def _two_writes_of(svc_wave: PlannedWave) -> Plan:
+    plan = seed_plan()
+    again = PlannedWave(2, svc_wave.units, svc_wave.expected_ips)
+    return Plan(plan.strategy, (svc_wave, again), plan.predictions, plan.preconditions)
+
+
+def test_after_a_finished_wave_the_plans_own_write_is_the_expected_state() -> None:
+    plan = _two_writes_of(seed_plan().waves[0])
+    written = next(w.manifest for w in plan.waves[0].writes if w.service == TCP)
+    assert precondition_problems(plan, {TCP: written}, {1}, [TCP]) == []
+    edited = changed(written, externalTrafficPolicy="Cluster")
+    problems = precondition_problems(plan, {TCP: edited}, {1}, [TCP])
+    assert problems == [
+        f"{TCP}: changed since wave 1 of the plan wrote it (spec.externalTrafficPolicy)"
+    ]
+    assert precondition_problems(plan, {TCP: None}, {1}, [TCP]) == [
+        f"{TCP}: wave 1 of the plan wrote it, but it no longer exists"
+    ]
+
+
+# --- dry run and confirmation --------------------------------------------------------------------
+
+
+def test_dry_run_prints_the_calls_and_changes_nothing(
+    make_fake: MakeFake, journal: FileJournal
+) -> None:
+    fake = make_fake("metallb-0.14")
+    progress = RecordingProgress()
+    report = _apply(seed_plan("metallb-0.14"), journal, progress, dry_run=True)
+    assert (report.status, report.exit_code) == (DRY_RUN, 0)
+    assert fake.arrivals() == [] and journal.load() is None
+    shown = [line for line in progress.lines if line.startswith("  ")]
+    assert len(shown) == 4
+    assert "apply --server-side --field-manager=shared-ip-planner" in shown[0]
+    assert shown[0].endswith("<<< Service dns/dns-tcp")
+    assert shown[2].startswith("  if still pending: ") and "annotate service dns-tcp" in shown[2]
+
+
+def test_a_declined_confirmation_writes_nothing(make_fake: MakeFake, journal: FileJournal) -> None:
+    fake = make_fake("metallb-0.14")
+    asked: list[list[str]] = []
+
+    def decline(summary: list[str]) -> bool:
+        asked.append(summary)
+        return False
+
+    report = _apply(seed_plan("metallb-0.14"), journal, confirm=decline)
+    assert report.status == DECLINED and fake.arrivals() == []
+    assert asked[0][1:] == [
+        f"wave 1: apply {TCP}, apply {UDP}",
+        f"  then nudge if still pending: {TCP}, {UDP}",
+    ]
+
+
+# --- pieces --------------------------------------------------------------------------------------
+
+
+def test_restorable_drops_status_and_server_bookkeeping() -> None:
+    services, _ = seed_live()
+    restored = restorable(services[0])
+    assert set(restored) == {"apiVersion", "kind", "metadata", "spec"}
+    assert set(restored["metadata"]) == {"name", "namespace", "labels", "annotations"}
+    assert "metallb.io/ip-allocated-from-pool" not in restored["metadata"]["annotations"]
+    assert restored["spec"]["clusterIP"] == "10.96.120.17"
+
+
+def test_progress_on_a_terminal_rewrites_one_line() -> None:
+    stream = io.StringIO()
+    progress = StreamProgress(stream, live=True)
+    progress.waiting(1, [TCP], 1.0)
+    progress.waiting(1, [TCP], 2.0)
+    progress.say("done")
+    assert stream.getvalue() == (
+        f"\r\x1b[Kwave 1: 1s, waiting for {TCP}\r\x1b[Kwave 1: 2s, waiting for {TCP}\r\x1b[Kdone\n"
+    )
+
+
+def test_plain_progress_prints_changes_and_then_every_so_often() -> None:
+    stream = io.StringIO()
+    progress = StreamProgress(stream, live=False, plain_every=10.0)
+    for elapsed in (0.0, 1.0, 2.0, 11.0):
+        progress.waiting(1, [TCP, UDP], elapsed)
+    progress.waiting(1, [TCP], 12.0)
+    assert stream.getvalue().splitlines() == [
+        f"wave 1: 0s, waiting for {TCP}, {UDP}",
+        f"wave 1: 11s, waiting for {TCP}, {UDP}",
+        f"wave 1: 12s, waiting for {TCP}",
+    ]
+
+
+def test_plan_files_in_json_and_yaml_read_back(tmp_path: Path) -> None:
+    plan = two_wave_plan()
+    as_json = tmp_path / "plan.json"
+    as_json.write_text(json.dumps(plan_to_dict(plan)), encoding="utf-8")
+    as_yaml = tmp_path / "plan.yaml"
+    as_yaml.write_text(yaml.safe_dump(plan_to_dict(plan)), encoding="utf-8")
+    assert plan_digest(read_plan_file(as_json)) == plan_digest(plan)
+    assert plan_digest(read_plan_file(as_yaml)) == plan_digest(plan)
+
+
+def test_a_bad_plan_file_is_one_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "plan.yaml"
+    bad.write_text("waves: [\n", encoding="utf-8")
+    with pytest.raises(InputError, match="plan.yaml: the plan file is not JSON or YAML"):
+        read_plan_file(bad)
+
+
+def test_an_unknown_behaviour_is_one_clear_error() -> None:
+    with pytest.raises(
+        InputError, match="unknown MetalLB behaviour 'metallb-0.9'; expected one of"
+    ):
+        apply_plan(seed_plan(), Kubectl(binary="/bin/kubectl"), behavior="metallb-0.9")

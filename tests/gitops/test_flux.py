@@ -1,0 +1,503 @@
+"""planner flux pre-sync end to end: a real tarball served on 127.0.0.1, the stand-in kubectl
+(tests/fakes/kubectl) whose API server and MetalLB controller are the simulated cluster."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import http.server
+import io
+import shutil
+import tarfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from planner.apply.engine import PollPolicy
+from planner.cli import main
+from planner.kubectl import Kubectl
+from planner.errors import InputError
+from planner.gitops.flux import (
+    APPLIED,
+    NOTHING_TO_DO,
+    PreSyncOptions,
+    app_directory,
+    hook_plan,
+    normalised_path,
+    parse_source_ref,
+    pre_sync,
+    render_app,
+)
+from planner.model.service import GROUP_ANNOTATION, GROUP_MEMBERS_ANNOTATION
+from planner.plan.records import PendingWindow, Plan, PlannedUnit, PlannedWave, PlanPrediction
+from planner.plan.units import APPLY, Write
+from planner.plan.verify import Claim, VerifyReport
+from tests.fakes.fake_cluster import FakeCluster, load_state, save_state, write_state
+from tests.fakes.progress import RecordingProgress
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+SHARED_IP = "192.168.10.53"
+TCP, UDP = "dns/dns-tcp", "dns/dns-udp"
+SOURCE = "gitrepository/apps"
+SOURCE_KEY = "gitrepositories.source.toolkit.fluxcd.io/flux-system/apps"
+KUSTOMIZATION_KEY = "kustomizations.kustomize.toolkit.fluxcd.io/flux-system/dns"
+APP_PATH = "./clusters/lab/dns"
+FAST = PollPolicy(first=0.05, factor=1.5, longest=0.3, nudge_grace=0.2)
+WRITES = ("apply", "delete", "annotate")
+
+
+# --- the artifact server -------------------------------------------------------------------------
+
+
+class ArtifactServer:
+    """Serves tarballs by path on 127.0.0.1 and counts the requests."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # the name http.server calls
+                server.requests.append(self.path)
+                body = server.files.get(self.path)
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Length", str(len(body or b"")))
+                self.end_headers()
+                self.wfile.write(body or b"")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def publish(self, path: str, body: bytes) -> str:
+        """Serve `body` at `path`; its URL."""
+        self.files[path] = body
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+
+@pytest.fixture
+def server() -> Iterator[ArtifactServer]:
+    served = ArtifactServer()
+    yield served
+    served.httpd.shutdown()
+    served.httpd.server_close()
+
+
+def tarball(files: dict[str, bytes], extra: Sequence[tarfile.TarInfo] = ()) -> bytes:
+    """A .tar.gz of `files` (path → content), plus raw members such as links or `..` paths."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, content in sorted(files.items()):
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+        for info in extra:
+            tar.addfile(info, io.BytesIO(b"x" * info.size) if info.size else None)
+    return buffer.getvalue()
+
+
+def sample_tree(sample: str, under: str = APP_PATH) -> dict[str, bytes]:
+    """A sample's desired files placed at `under` in the repository, as Flux tars a repo."""
+    folder = SAMPLES / sample / "desired"
+    prefix = normalised_path(under)
+    return {f"{prefix}/{p.name}": p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def sha256(body: bytes) -> str:
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def git_repository(url: str, digest: str, revision: str = "main@sha1:1c0ffee1") -> dict[str, Any]:
+    return {
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "GitRepository",
+        "metadata": {"name": "apps", "namespace": "flux-system"},
+        "spec": {"url": "https://git.example.com/apps.git", "interval": "1m"},
+        "status": {"artifact": {"url": url, "digest": digest, "revision": revision}},
+    }
+
+
+def app_kustomization(**spec: Any) -> dict[str, Any]:
+    body = {
+        "sourceRef": {"kind": "GitRepository", "name": "apps"},
+        "path": APP_PATH,
+        "prune": True,
+        **spec,
+    }
+    return {
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": "dns", "namespace": "flux-system"},
+        "spec": body,
+    }
+
+
+# --- the cluster ---------------------------------------------------------------------------------
+
+
+def sample_live(sample: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    items = yaml.safe_load((SAMPLES / sample / "live.yaml").read_text(encoding="utf-8"))["items"]
+    return (
+        [i for i in items if i["kind"] == "Service"],
+        [i for i in items if i["kind"] == "IPAddressPool"],
+    )
+
+
+MakeFake = Callable[..., FakeCluster]
+
+
+@pytest.fixture
+def make_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: ArtifactServer) -> MakeFake:
+    """A simulated cluster with a sample's live state and a GitRepository whose artifact is the
+    sample's desired directory (or `archive`, published with `digest`)."""
+
+    def make(
+        behavior: str = "fixed",
+        sample: str = "seed-dns-local",
+        archive: bytes | None = None,
+        digest: str | None = None,
+        objects: dict[str, Any] | None = None,
+    ) -> FakeCluster:
+        body = archive if archive is not None else tarball(sample_tree(sample))
+        url = server.publish("/gitrepository/flux-system/apps/1c0ffee1.tar.gz", body)
+        services, pools = sample_live(sample)
+        fake = FakeCluster(tmp_path / "state.json")
+        source = git_repository(url, digest or sha256(body))
+        write_state(
+            fake.state_path,
+            behavior=behavior,
+            services=services,
+            pools=pools,
+            objects={SOURCE_KEY: source, **(objects or {})},
+        )
+        for name, value in fake.env().items():
+            monkeypatch.setenv(name, value)
+        return fake
+
+    return make
+
+
+def writes(fake: FakeCluster) -> list[list[str]]:
+    """Every call that could change the cluster (dry runs included)."""
+    return [c for c in fake.calls() if c and any(verb in c for verb in WRITES)]
+
+
+def options(target: str = "fixed", **more: Any) -> PreSyncOptions:
+    return PreSyncOptions(parse_source_ref(SOURCE), APP_PATH, target=target, timeout=20, **more)
+
+
+def run_cli(*extra: str) -> int:
+    return main(["flux", "pre-sync", "--source", SOURCE, "--path", APP_PATH, *extra])
+
+
+# --- the seed scenario ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("behavior", ["metallb-0.14", "metallb-0.15", "fixed"])
+def test_pre_sync_lands_the_seed_transition_for_each_behaviour(
+    make_fake: MakeFake, behavior: str
+) -> None:
+    fake = make_fake(behavior)
+    report = pre_sync(options(behavior), Kubectl(), progress=RecordingProgress(), poll=FAST)
+    assert (report.status, report.exit_code) == (APPLIED, 0)
+    cluster = fake.cluster()
+    for svc in (TCP, UDP):
+        assert cluster.ips(svc) == (SHARED_IP,)
+        assert cluster.store[svc]["spec"]["externalTrafficPolicy"] == "Local"
+        annotations = cluster.store[svc]["metadata"]["annotations"]
+        assert annotations[GROUP_MEMBERS_ANNOTATION] == f"{TCP},{UDP}"
+    pending = {svc for svc in (TCP, UDP) if cluster.went_pending(svc)}
+    if behavior == "fixed":
+        assert pending == set()
+    else:
+        assert pending and not any(cluster.stuck_at_end(s) for s in (TCP, UDP))
+    if behavior == "metallb-0.14":
+        assert report.applied is not None and report.applied.waves[0].nudged
+    applies = fake.calls("apply")
+    assert applies and all("--field-manager=shared-ip-planner" in c for c in applies)
+    assert all("--server-side" in c for c in applies)
+
+
+def test_rerunning_changes_nothing(make_fake: MakeFake, capsys: pytest.CaptureFixture[str]) -> None:
+    fake = make_fake("fixed")
+    assert run_cli("--target", "fixed") == 0
+    before = (fake.arrivals(), len(writes(fake)))
+    capsys.readouterr()
+    assert run_cli("--target", "fixed") == 0
+    assert (fake.arrivals(), len(writes(fake))) == before
+    assert "planner flux pre-sync: nothing to do" in capsys.readouterr().out
+
+
+def publish_commit(fake: FakeCluster, server: ArtifactServer, tree: dict[str, bytes]) -> None:
+    """A new revision: its tarball served, the GitRepository's status pointing at it."""
+    body = tarball(tree)
+    url = server.publish("/gitrepository/flux-system/apps/2badcafe.tar.gz", body)
+    state = load_state(fake.state_path)
+    state["objects"][SOURCE_KEY] = git_repository(url, sha256(body), "main@sha1:2badcafe")
+    save_state(fake.state_path, state)
+
+
+SITE = """apiVersion: v1
+kind: Service
+metadata:
+  name: site
+  namespace: web
+  annotations:
+    metallb.io/loadBalancerIPs: 192.168.10.80
+spec:
+  type: LoadBalancer
+  selector: {app: site}
+  ports:
+    - {name: http, port: 80, protocol: TCP, targetPort: 8080}
+"""
+
+
+def test_a_change_without_group_transition_is_left_to_flux(
+    make_fake: MakeFake, server: ArtifactServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = make_fake("fixed")
+    assert run_cli("--target", "fixed") == 0
+    before = len(writes(fake))
+    tree = sample_tree("seed-dns-local")
+    tree[f"{normalised_path(APP_PATH)}/site.yaml"] = SITE.encode()
+    publish_commit(fake, server, tree)
+    capsys.readouterr()
+    assert run_cli("--target", "fixed") == 0
+    out = capsys.readouterr().out
+    assert "planner flux pre-sync: nothing to do" in out
+    assert "no group transition to order; Flux applies the 1 unit(s) of the plan" in out
+    assert len(writes(fake)) == before and "web/site" not in fake.cluster().store
+
+
+def test_a_dissolved_group_loses_the_annotations_the_hook_wrote(
+    make_fake: MakeFake, server: ArtifactServer
+) -> None:
+    fake = make_fake("fixed")
+    assert pre_sync(options(), Kubectl(), progress=RecordingProgress(), poll=FAST).exit_code == 0
+    tree = sample_tree("seed-dns-local")
+    dns_file = f"{normalised_path(APP_PATH)}/dns.yaml"
+    docs = [d for d in yaml.safe_load_all(tree[dns_file]) if d]
+    # The next commit moves dns-udp to its own address: the group dissolves, dns-tcp is unchanged.
+    docs[1]["metadata"]["annotations"]["metallb.io/loadBalancerIPs"] = "192.168.10.54"
+    tree[dns_file] = yaml.safe_dump_all(docs).encode()
+    publish_commit(fake, server, tree)
+    report = pre_sync(options(), Kubectl(), progress=RecordingProgress(), poll=FAST)
+    assert (report.status, report.exit_code) == (APPLIED, 0)
+    cluster = fake.cluster()
+    assert (cluster.ips(TCP), cluster.ips(UDP)) == ((SHARED_IP,), ("192.168.10.54",))
+    for svc in (TCP, UDP):
+        annotations = cluster.store[svc]["metadata"].get("annotations") or {}
+        assert GROUP_ANNOTATION not in annotations and GROUP_MEMBERS_ANNOTATION not in annotations
+
+
+# --- refusals before any write -------------------------------------------------------------------
+
+
+def test_a_static_conflict_exits_3_before_any_write(
+    make_fake: MakeFake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = make_fake("fixed", sample="port-clash")
+    assert run_cli("--target", "fixed") == 3
+    assert writes(fake) == [] and fake.arrivals() == []
+    assert "cannot plan" in capsys.readouterr().err
+
+
+def test_a_wrong_digest_exits_2_before_any_write(
+    make_fake: MakeFake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = make_fake("fixed", digest=sha256(b"another commit"))
+    assert run_cli() == 2
+    assert writes(fake) == [] and fake.arrivals() == []
+    assert "expected sha256:" in capsys.readouterr().err
+
+
+def test_a_traversal_archive_exits_2_before_any_write(
+    make_fake: MakeFake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    escape = tarfile.TarInfo("../../etc/evil.yaml")
+    escape.size = 1
+    fake = make_fake("fixed", archive=tarball(sample_tree("seed-dns-local"), [escape]))
+    assert run_cli() == 2
+    assert writes(fake) == [] and fake.arrivals() == []
+    assert "contains '..'" in capsys.readouterr().err
+
+
+def test_a_path_leaving_the_artifact_is_an_error(
+    make_fake: MakeFake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = make_fake("fixed")
+    code = main(["flux", "pre-sync", "--source", SOURCE, "--path", "clusters/../../etc"])
+    assert code == 2 and fake.calls() == []
+    assert "leads outside the source artifact" in capsys.readouterr().err
+
+
+def test_a_path_missing_from_the_artifact_is_an_error(
+    make_fake: MakeFake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_fake("fixed")
+    assert main(["flux", "pre-sync", "--source", SOURCE, "--path", "./clusters/prod"]) == 2
+    assert "--path './clusters/prod' is not a directory" in capsys.readouterr().err
+
+
+def test_a_plan_that_does_not_verify_exits_3_before_any_write(
+    make_fake: MakeFake, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    failed = Claim("fixed", 1, "no Service is ever pending", False, 4, True, "went pending: x")
+    monkeypatch.setattr("planner.gitops.flux.verify_plan", lambda plan, seed: VerifyReport((failed,)))
+    fake = make_fake("fixed")
+    assert run_cli("--target", "fixed") == 3
+    assert writes(fake) == [] and fake.arrivals() == []
+    err = capsys.readouterr().err
+    assert "FAILED  fixed" in err and "went pending: x" in err
+    assert "the plan does not verify (fixed, wave 1: no Service is ever pending)" in err
+
+
+@pytest.mark.parametrize(
+    ("kustomization", "message"),
+    [
+        ("resources: [github.com/org/repo//base?ref=v1]", "names the remote resource"),
+        ("resources: [../../../../outside]", "lies outside the repository"),
+    ],
+)
+def test_render_app_refuses_kustomizations_reaching_out(
+    tmp_path: Path, kustomization: str, message: str
+) -> None:
+    app = tmp_path / "artifact" / "clusters" / "lab"
+    app.mkdir(parents=True)
+    (app / "kustomization.yaml").write_text(kustomization, encoding="utf-8")
+    with pytest.raises(InputError, match=message):
+        render_app(tmp_path / "artifact", "./clusters/lab")
+
+
+def test_render_app_reads_plain_yaml_with_labels_from_the_artifact_root(tmp_path: Path) -> None:
+    app = tmp_path / "artifact" / "clusters" / "lab"
+    app.mkdir(parents=True)
+    (app / "site.yaml").write_text(SITE, encoding="utf-8")
+    desired = render_app(tmp_path / "artifact", "/clusters/lab/")
+    assert [o.origin.file for o in desired.objects] == ["clusters/lab/site.yaml"]
+    assert list(desired.services) == ["web/site"]
+
+
+@pytest.mark.skipif(
+    not (shutil.which("kustomize") or shutil.which("kubectl")), reason="needs kustomize or kubectl"
+)
+def test_render_app_builds_the_plugins_example_with_kustomize(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "plugins" / "flux" / "example-app"
+    shutil.copytree(example, tmp_path / "artifact" / "apps" / "dns")
+    desired = render_app(tmp_path / "artifact", "./apps/dns")
+    assert sorted(desired.services) == [TCP, UDP]
+    assert {o.origin.file for o in desired.objects} == {"apps/dns"}
+
+
+def test_app_directory_refuses_a_symlink_out_of_the_root(tmp_path: Path) -> None:
+    root = tmp_path / "artifact"
+    root.mkdir()
+    (root / "apps").symlink_to(tmp_path)
+    with pytest.raises(InputError, match="outside the source artifact"):
+        app_directory(root, "apps")
+    assert app_directory(root, "/") == root.resolve()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("./a/b", "a/b"), ("/a/./b/", "a/b"), ("", "."), ("./", "."), ("a/../b", "b")],
+)
+def test_normalised_path_follows_flux(text: str, expected: str) -> None:
+    assert normalised_path(text) == expected
+
+
+@pytest.mark.parametrize("text", ["bucket/apps", "gitrepository", "gitrepository/", "a/b/c"])
+def test_parse_source_ref_refuses_other_kinds(text: str) -> None:
+    with pytest.raises(InputError, match="expected gitrepository/NAME or ocirepository/NAME"):
+        parse_source_ref(text)
+
+
+def test_parse_source_ref_reads_oci_sources() -> None:
+    ref = parse_source_ref("OCIRepository/podinfo", "apps")
+    assert (ref.kind, ref.resource, ref.namespace, ref.name) == (
+        "OCIRepository",
+        "ocirepositories.source.toolkit.fluxcd.io",
+        "apps",
+        "podinfo",
+    )
+
+
+# --- the app Kustomization -----------------------------------------------------------------------
+
+
+def test_a_suspended_kustomization_is_nothing_to_do_and_fetches_nothing(
+    make_fake: MakeFake, server: ArtifactServer
+) -> None:
+    fake = make_fake("fixed", objects={KUSTOMIZATION_KEY: app_kustomization(suspend=True)})
+    report = pre_sync(options(kustomization="dns"), Kubectl(), progress=RecordingProgress())
+    assert (report.status, report.exit_code) == (NOTHING_TO_DO, 0)
+    assert server.requests == [] and writes(fake) == []
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"path": "./clusters/prod"}, "has spec.path './clusters/prod', not --path"),
+        ({"sourceRef": {"kind": "GitRepository", "name": "other"}}, "not --source"),
+        ({"postBuild": {"substitute": {"IP": "192.168.10.53"}}}, "sets spec.postBuild"),
+        ({"targetNamespace": "dns"}, "sets spec.targetNamespace"),
+    ],
+)
+def test_a_kustomization_the_hook_cannot_follow_is_refused(
+    make_fake: MakeFake, spec: dict[str, Any], message: str
+) -> None:
+    fake = make_fake("fixed", objects={KUSTOMIZATION_KEY: app_kustomization(**spec)})
+    with pytest.raises(InputError, match=message):
+        pre_sync(options(kustomization="flux-system/dns"), Kubectl())
+    assert writes(fake) == []
+
+
+# --- which units the hook applies ----------------------------------------------------------------
+
+
+def _unit(uid: str, kind: str, svc: str, waits_for: tuple[str, ...] = ()) -> PlannedUnit:
+    manifest = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": svc.split("/")[1]}}
+    write = Write(svc, APPLY, copy.deepcopy(manifest))
+    return PlannedUnit(uid, kind, (svc,), (svc,), (write,), waits_for)
+
+
+def test_hook_plan_keeps_transitions_what_they_wait_for_and_what_waits_for_them() -> None:
+    release = _unit("u-release", "service", "a/old")
+    transition = _unit("u-move", "group-transition", "a/dns", ("u-release",))
+    unrelated = _unit("u-other", "service", "b/web")
+    after = _unit("u-after", "service", "a/new", ("u-move",))
+    waves = (
+        PlannedWave(1, (release, unrelated), {"a/old": (), "b/web": (("10.0.0.9",),)}),
+        PlannedWave(2, (transition,), {"a/dns": (("10.0.0.1",),)}, {"metallb-0.14": ("a/dns",)}),
+        PlannedWave(3, (after,), {"a/new": (("10.0.0.2",),)}),
+    )
+    windows = (PendingWindow("a/dns", 2, "nudge"), PendingWindow("b/web", 1, "end-of-wave"))
+    plan = Plan(
+        "atomic",
+        waves,
+        {"metallb-0.14": PlanPrediction("metallb-0.14", windows)},
+        {"a/old": "x", "b/web": "y", "a/dns": "z", "a/new": "absent"},
+    )
+    hook = hook_plan(plan)
+    assert [[u.id for u in w.units] for w in hook.waves] == [
+        ["u-release"],
+        ["u-move"],
+        ["u-after"],
+    ]
+    assert [w.index for w in hook.waves] == [1, 2, 3]
+    assert dict(hook.waves[0].expected_ips) == {"a/old": ()}
+    assert hook.waves[1].nudges == {"metallb-0.14": ("a/dns",)}
+    assert hook.predictions["metallb-0.14"].windows == (PendingWindow("a/dns", 2, "nudge"),)
+    assert set(hook.preconditions) == {"a/old", "a/dns", "a/new"}
+
+
+def test_hook_plan_without_transitions_is_empty() -> None:
+    plan = Plan("atomic", (PlannedWave(1, (_unit("u", "service", "a/web"),), {}),), {}, {})
+    assert hook_plan(plan).waves == ()

@@ -1,0 +1,300 @@
+"""Components that are the same up to renaming are simulated once: the shapes that match, the
+ones that must not, the renaming of messages, and (the property that matters) predictions, plans
+and verify reports identical with and without the shortcut."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from planner.simulate import world as predict
+from planner.model.pools import pools_from_objects
+from planner.objects import Manifest, svc_key_of
+from planner.pipeline import plan_scenario
+from planner.plan.records import plan_to_dict
+from planner.plan.build import PlanRefused
+from planner.simulate.world import World
+from planner.simulate.reduction import components
+from planner.simulate.symmetry import Renaming, shape_of
+from planner.plan.verify import verify_plan
+from tests.plan.test_build import ip_pool, running, scenario_of, service
+
+POOL = ip_pool("lan", "10.0.0.0/24")
+OTHER_POOL = ip_pool("dmz", "10.0.1.0/24")
+
+
+def in_namespace(manifest: Manifest, namespace: str) -> Manifest:
+    moved = copy.deepcopy(manifest)
+    moved["metadata"]["namespace"] = namespace
+    return moved
+
+
+def dns_group(namespace: str, ip: str, *, local: bool, share: str = "dns") -> list[Manifest]:
+    """The seed's group: DNS over TCP and UDP on one requested IP."""
+    return [
+        in_namespace(
+            service(name, port=53, proto=proto, share=share, ips=[ip], local=local, app="dns"),
+            namespace,
+        )
+        for name, proto in (("dns-tcp", "TCP"), ("dns-udp", "UDP"))
+    ]
+
+
+def shapes(desired: list[Manifest], live_specs: list[Manifest], pools: list[Manifest]) -> list:
+    """The shape of every component of the naive apply, in component order."""
+    scenario = scenario_of(desired, running(live_specs, pools), pools)
+    world = World.of(scenario)
+    parts = components(scenario.naive_writes(stamped=True), scenario.live_services, scenario.pools)
+    return [world.shape(part) for part in parts]
+
+
+def two_teams(ip_a: str, ip_b: str, pools: list[Manifest] | None = None, **b: Any) -> list:
+    pools = pools or [POOL]
+    live = dns_group("team-a", ip_a, local=False) + dns_group("team-b", ip_b, local=False)
+    desired = dns_group("team-a", ip_a, local=True) + dns_group(
+        "team-b", ip_b, **{"local": True, **b}
+    )
+    return shapes(desired, live, pools)
+
+
+@pytest.mark.parametrize("ip_b", ["10.0.0.9", "10.0.0.255"])  # .255: no first-fit reads it
+def test_groups_that_differ_in_names_and_ips_share_a_shape(ip_b: str) -> None:
+    a, b = two_teams("10.0.0.5", ip_b)
+    assert a is not None and b is not None
+    assert a.signature == b.signature
+    renaming = a.renaming_to(b)
+    assert renaming.key("team-a/dns-tcp") == "team-b/dns-tcp"
+    assert renaming.ips_of(("10.0.0.5",)) == (ip_b,)
+
+
+@pytest.mark.parametrize(
+    ("ip_b", "pools", "edit", "why"),
+    [
+        ("10.0.1.9", [POOL, OTHER_POOL], {}, "the IP is in another pool"),
+        ("10.0.0.9", None, {"share": "dns2"}, "team-b also renames its sharing key"),
+    ],
+)
+def test_groups_that_differ_in_what_the_model_reads_do_not(
+    ip_b: str, pools: list[Manifest] | None, edit: dict[str, Any], why: str
+) -> None:
+    a, b = two_teams("10.0.0.5", ip_b, pools, **edit)
+    assert a is not None and b is not None
+    assert a.signature != b.signature, why
+
+
+def test_an_auto_assigned_group_has_no_shape() -> None:
+    # Its new IP is the pool's first free address: not a matter of names.
+    live = [service("web", share="w"), service("api", port=81, share="w")]
+    desired = [
+        service("web", share="w", local=True),
+        service("api", port=81, share="w", local=True),
+    ]
+    assert shapes(desired, live, [POOL]) == [None]
+
+
+def test_a_pool_with_a_service_allocation_leaves_no_shape() -> None:
+    pinned = copy.deepcopy(POOL)
+    pinned["spec"]["serviceAllocation"] = {"namespaces": ["team-a"]}
+    live = dns_group("team-a", "10.0.0.5", local=False)
+    desired = dns_group("team-a", "10.0.0.5", local=True)
+    assert shapes(desired, live, [pinned]) == [None]
+
+
+def test_prefer_dual_stack_leaves_no_shape() -> None:
+    # Under v0.15 a single requested IP gets one of the other family drawn from the pool.
+    live = dns_group("team-a", "10.0.0.5", local=False)
+    desired = dns_group("team-a", "10.0.0.5", local=True)
+    for manifest in live + desired:
+        manifest["spec"]["ipFamilyPolicy"] = "PreferDualStack"
+    assert shapes(desired, live, [POOL]) == [None]
+
+
+def test_a_name_also_used_as_a_literal_leaves_no_shape() -> None:
+    # The sharing key "TCP" is also a protocol: renaming it would rename the protocol too.
+    live = dns_group("team-a", "10.0.0.5", local=False, share="TCP")
+    desired = dns_group("team-a", "10.0.0.5", local=True, share="TCP")
+    assert shapes(desired, live, [POOL]) == [None]
+
+
+def test_a_shape_holds_only_the_fields_the_model_reads() -> None:
+    context = [("team-a/web", service("web", ips=["10.0.0.5"]))]
+    context[0][1]["metadata"]["namespace"] = "team-a"
+    other = copy.deepcopy(context)
+    other[0][1]["metadata"]["uid"] = "1234"
+    other[0][1]["spec"]["ports"][0]["nodePort"] = 31000
+    pools = pools_from_objects([POOL])
+    first = shape_of(context, [], pools, pools)
+    second = shape_of(other, [], pools, pools)
+    assert first is not None and second is not None
+    assert first.signature == second.signature
+
+
+RENAMING = Renaming(
+    {"team-a": "team-b", "dns-tcp": "dns-tcp", "10.0.0.5": "10.0.0.9"}, frozenset({"10.0.0.5"})
+)
+
+
+@pytest.mark.parametrize(
+    ("message", "renamed"),
+    [
+        (
+            'can\'t change sharing key for "team-a/dns-tcp", address also in use by team-a/dns-tcp',
+            'can\'t change sharing key for "team-b/dns-tcp", address also in use by team-b/dns-tcp',
+        ),
+        (
+            'port TCP/53 is already in use on "10.0.0.5"',
+            'port TCP/53 is already in use on "10.0.0.9"',
+        ),
+        ("would get [10.0.0.5], not the group's []", "would get [10.0.0.9], not the group's []"),
+        ("waiting for team-a", None),  # a bare name may be a word of the message
+        ("10.0.0.5:53", None),  # an IP inside a longer word
+        ("team-a/other", None),  # half a Service key
+    ],
+)
+def test_messages_are_renamed_only_where_names_are_unambiguous(
+    message: str, renamed: str | None
+) -> None:
+    assert RENAMING.text(message) == renamed
+
+
+# --- the property: the shortcut changes nothing -------------------------------------------------
+
+
+@contextmanager
+def fresh(symmetric: bool) -> Iterator[None]:
+    """Nothing remembered from earlier runs; with or without the shortcut."""
+    patches = [
+        mock.patch.object(predict, "EXHAUSTIVE_MAX_WRITES", 2),
+        mock.patch.object(predict, "_EXPLORED", predict._Remembered(predict.CACHED_SERVICES_MAX)),
+    ]
+    if not symmetric:
+        patches.append(mock.patch.object(World, "shape", lambda self, part: None))
+    for patch in patches:
+        patch.start()
+    try:
+        yield
+    finally:
+        for patch in reversed(patches):
+            patch.stop()
+
+
+def everything(desired: list[Manifest], live: list[Manifest], symmetric: bool) -> dict[str, Any]:
+    """Prediction, plan and verify report for a scenario, as comparable values."""
+    with fresh(symmetric):
+        scenario = scenario_of(desired, live, [POOL])
+        result: dict[str, Any] = {"predict": predict.predict(scenario)}
+        try:
+            plan = plan_scenario(scenario)
+        except PlanRefused as refused:
+            return {**result, "refused": str(refused)}
+        result["plan"] = json.dumps(plan_to_dict(plan), sort_keys=True)
+        result["verify"] = verify_plan(plan).lines()
+        return result
+
+
+EDITS = ("local", "local-one", "move", "swap", "delete", "none")
+
+
+@st.composite
+def templated(draw: st.DrawFn) -> tuple[list[Manifest], list[Manifest]]:
+    """A team's groups and one edit, copied into 2–3 teams at other IPs; one team may differ."""
+    groups = draw(st.integers(1, 2))
+    sizes = [draw(st.integers(1, 2)) for _ in range(groups)]
+    edit = draw(st.sampled_from(EDITS))
+    odd_team = draw(st.sampled_from([None, 0, 1]))
+    live: list[Manifest] = []
+    desired: list[Manifest] = []
+    for team in range(draw(st.integers(2, 3))):
+        base = 10 + 16 * team
+        ips = [f"10.0.0.{base + g}" for g in range(groups)]
+        for g, size in enumerate(sizes):
+            for m in range(size):
+                spec = {"port": 80 + m, "share": f"g{g}", "ips": [ips[g]], "app": f"a{g}"}
+                before = in_namespace(service(f"s{g}{m}", **spec), f"team-{team}")
+                live.append(before)
+                after = _edited(before, edit if team != odd_team else "none", g, m, ips)
+                if after is not None:
+                    desired.append(after)
+    return desired, running(live, [POOL])
+
+
+def _edited(
+    manifest: Manifest, edit: str, group: int, member: int, ips: list[str]
+) -> Manifest | None:
+    after = copy.deepcopy(manifest)
+    annotations = after["metadata"]["annotations"]
+    if edit == "local" or (edit == "local-one" and member == 0):
+        after["spec"]["externalTrafficPolicy"] = "Local"
+    elif edit == "move":
+        annotations["metallb.io/loadBalancerIPs"] = ips[group].rsplit(".", 1)[0] + f".{200 + group}"
+    elif edit == "swap" and len(ips) == 2:
+        annotations["metallb.io/loadBalancerIPs"] = ips[1 - group]
+    elif edit == "delete" and member == 0:
+        return None
+    return after
+
+
+@settings(
+    max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(templated())
+def test_renamed_outcomes_equal_simulated_ones(case: tuple[list[Manifest], list[Manifest]]) -> None:
+    desired, live = case
+    assert everything(desired, live, symmetric=True) == everything(desired, live, symmetric=False)
+
+
+def test_same_shaped_components_are_simulated_once() -> None:
+    live = running(
+        [
+            m
+            for team in ("team-a", "team-b", "team-c")
+            for m in dns_group(team, f"10.0.0.{ord(team[-1])}", local=False)
+        ],
+        [POOL],
+    )
+    desired = [
+        m
+        for team in ("team-a", "team-b", "team-c")
+        for m in dns_group(team, f"10.0.0.{ord(team[-1])}", local=True)
+    ]
+    explored = []
+    real = predict.explore_writes
+
+    def counted(cluster: Any, writes: Any, seed: int, **options: Any) -> Any:
+        explored.append(sorted(svc_key_of(m) for _, m in writes if m))
+        return real(cluster, writes, seed, **options)
+
+    with fresh(symmetric=True), mock.patch.object(predict, "explore_writes", counted):
+        prediction = predict.predict(scenario_of(desired, live, [POOL]))
+    assert len(explored) == 3  # one component per behaviour, not three
+    pending = {f.service for f in prediction["metallb-0.15"].fates if f.pending}
+    assert pending == {
+        f"{t}/dns-{p}" for t in ("team-a", "team-b", "team-c") for p in ("tcp", "udp")
+    }
+
+
+def test_a_failed_claim_on_a_renamed_component_quotes_a_simulated_schedule() -> None:
+    teams = ("team-a", "team-b", "team-c")
+    live = running(
+        [m for t in teams for m in dns_group(t, f"10.0.0.{ord(t[-1])}", local=False)], [POOL]
+    )
+    desired = [m for t in teams for m in dns_group(t, f"10.0.0.{ord(t[-1])}", local=True)]
+    with fresh(symmetric=True):
+        plan = plan_scenario(scenario_of(desired, live, [POOL]))
+        (wave,) = plan.waves
+        # team-c's component is the third of one shape: renamed, not simulated, until a claim fails.
+        wrong = {**wave.expected_ips, "team-c/dns-tcp": (("10.0.0.200",),)}
+        tampered = dataclasses.replace(plan, waves=(dataclasses.replace(wave, expected_ips=wrong),))
+        (claim,) = [c for c in verify_plan(tampered).claims if not c.holds]
+    lines = claim.counterexample.splitlines()
+    assert lines[0].startswith("team-c/dns-tcp ends at ['10.0.0.99'], expected one of")
+    assert lines[1].startswith("schedule: arrive ")
