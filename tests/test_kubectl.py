@@ -12,7 +12,7 @@ import pytest
 
 from planner.kubectl import FIELD_MANAGER, Kubectl, KubectlCall, UnexpectedOutputError
 from planner.errors import ToolFailedError, ToolMissingError
-from planner.plan.records import NUDGE_ANNOTATION
+from planner.model.group_annotations import NUDGE_ANNOTATION
 from tests.fakes.fake_cluster import FakeCluster, write_state
 from tests.fakes.plans import SHARED_IP, TCP, UDP, seed_desired, seed_live
 

@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from planner.cli import main
-from planner.analysis.build import LiveSource, build_report
+from planner.pipeline import build_report
+from planner.sources.live import LiveSource
 from planner.analysis.records import BEHAVIORS, DiffReport, SharingGroupReport
 from tests.conftest import SAMPLES
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from planner.analysis.build import LiveSource
+from planner.sources.live import LiveSource
 from planner.pipeline import load_scenario, plan_scenario
 from planner.plan.records import Plan, PlannedWave
 from planner.plan.build import TRANSITION_GROUP_PREFIX, PlanRefused

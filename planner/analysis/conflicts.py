@@ -21,6 +21,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from planner.analysis.records import Conflict
 from planner.model.pools import NAMESPACE_NAME_LABEL, IPAddress, Pool, is_buggy_ip, parse_ip
 from planner.model.service import (
     DEPRECATED_PREFIX,
@@ -34,7 +35,6 @@ from planner.model.service import (
     is_load_balancer,
 )
 from planner.objects import KubeObject, Manifest
-from planner.analysis.records import Conflict
 
 __all__ = ["static_conflicts"]
 

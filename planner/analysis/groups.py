@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from planner.analysis.records import SharingGroupReport
 from planner.diff.keys import REQUESTED_POOL, SHARING_KEY
 from planner.model.allocator import AllocationError, Allocator, Port
 from planner.model.pools import Pool
@@ -31,7 +32,6 @@ from planner.model.service import (
     is_load_balancer,
 )
 from planner.objects import Manifest
-from planner.analysis.records import SharingGroupReport
 
 __all__ = ["sharing_groups"]
 

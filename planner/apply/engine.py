@@ -24,29 +24,29 @@ from typing import Any, Protocol, TextIO
 
 import yaml
 
-from planner.kubectl import LIVE_RESOURCES, Kubectl, KubectlCall
+from planner.apply.journal import Journal, JournalRecord
+from planner.diff.scenario import build_scenario
 from planner.errors import InputError, ToolFailedError
-from planner.apply.journal import (
+from planner.kubectl import LIVE_RESOURCES, Kubectl, KubectlCall
+from planner.model.controller import BEHAVIORS
+from planner.model.group_annotations import NUDGE_ANNOTATION
+from planner.model.service import ingress_ips
+from planner.objects import Manifest
+from planner.pipeline import plan_scenario
+from planner.plan.fingerprint import (
     ABSENT,
     VOLATILE_ANNOTATIONS,
-    Journal,
-    JournalRecord,
     changed_parts,
     differing_fields,
     live_fingerprint,
     matches_write,
     plan_digest,
 )
-from planner.model.controller import BEHAVIORS
-from planner.model.service import ingress_ips
-from planner.objects import Manifest
-from planner.pipeline import plan_scenario
-from planner.plan.records import NUDGE_ANNOTATION, Plan, PlannedWave, plan_from_dict
-from planner.diff.scenario import build_scenario
-from planner.sources.desired import load_desired
-from planner.sources.live import live_state_from_yaml
+from planner.plan.records import Plan, PlannedWave, plan_from_dict
 from planner.plan.units import DELETE, Write
 from planner.plan.verify import VerifyReport, verify_plan
+from planner.sources.desired import load_desired
+from planner.sources.live import live_state_from_yaml
 
 DONE = "done"
 DRY_RUN = "dry-run"

@@ -12,13 +12,13 @@ from typing import Any, TypeVar
 
 import click
 
+from planner.analysis.records import BEHAVIORS
 from planner.diff import PRUNE_MODES, PruneMode
-from planner.analysis.build import LiveSource
+from planner.diff.scenario import Scenario
 from planner.errors import InputError
 from planner.pipeline import load_scenario
-from planner.analysis.records import BEHAVIORS
-from planner.diff.scenario import Scenario
 from planner.sources import HelmOptions
+from planner.sources.live import LiveSource
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import click
 
 from planner.apply.engine import StreamProgress, apply_plan, plan_and_verify, read_plan_file
-from planner.kubectl import Kubectl
+from planner.apply.journal import journal_from_spec
 from planner.controller import BEHAVIORS
 from planner.errors import InputError, PlannerError
-from planner.apply.journal import journal_from_spec, plan_digest
+from planner.kubectl import Kubectl
+from planner.plan.fingerprint import plan_digest
 from planner.plan.records import Plan
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")

@@ -7,14 +7,9 @@ from pathlib import Path
 
 import click
 
+from planner.analysis.build import DEFAULT_FAIL_ON, FAIL_ON_POLICIES, exit_code
 from planner.commands._shared import Sources, emit, source_options, target_option
-from planner.analysis.build import (
-    DEFAULT_FAIL_ON,
-    FAIL_ON_POLICIES,
-    DiffOptions,
-    build_report,
-    exit_code,
-)
+from planner.pipeline import DiffOptions, build_report
 from planner.render import FORMATS, render
 
 

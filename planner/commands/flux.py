@@ -7,10 +7,10 @@ import sys
 import click
 
 from planner.apply.engine import StreamProgress
-from planner.kubectl import Kubectl
 from planner.commands.apply import parse_duration
 from planner.controller import BEHAVIORS
 from planner.gitops.flux import DEFAULT_SOURCE_NAMESPACE, PreSyncOptions, parse_source_ref, pre_sync
+from planner.kubectl import Kubectl
 
 
 @click.group("flux")

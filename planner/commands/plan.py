@@ -12,8 +12,9 @@ from planner.commands._shared import Sources, emit, source_options, target_optio
 from planner.errors import InputError, PlannerError
 from planner.pipeline import plan_scenario
 from planner.plan.records import STRATEGIES, Plan, plan_from_dict
-from planner.render.plan import GRAPH_FORMATS, PLAN_FORMATS, plan_graph, render_plan
 from planner.plan.verify import verify_plan
+from planner.render.plan import GRAPH_FORMATS, PLAN_FORMATS, plan_graph, render_plan
+from planner.simulate.world import Explorations
 
 EXIT_OK = 0
 EXIT_FAILED = 3
@@ -48,9 +49,12 @@ def plan(
     infeasible target) or, with --verify, a claim that does not hold.
     """
     scenario = sources.scenario()
-    the_plan = plan_scenario(scenario, strategy=strategy, target=target)
+    explorations = Explorations() if then_verify else None  # planning's, reused by the proof
+    the_plan = plan_scenario(
+        scenario, strategy=strategy, target=target, explorations=explorations
+    )
     if then_verify:
-        _verified(the_plan, seed)
+        _verified(the_plan, seed, explorations)
     emit(render_plan(the_plan, output), output_file)
     return EXIT_OK
 
@@ -93,8 +97,8 @@ def read_plan(path: Path) -> Plan:
     return plan_from_dict(data, str(path))
 
 
-def _verified(the_plan: Plan, seed: int) -> None:
-    report = verify_plan(the_plan, seed=seed)
+def _verified(the_plan: Plan, seed: int, explorations: Explorations | None = None) -> None:
+    report = verify_plan(the_plan, seed=seed, explorations=explorations)
     for line in report.lines():
         click.echo(line, err=True)
     if not report.ok:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner.model.group_annotations import GROUP_ANNOTATION_KEYS, stamp_group_annotations
 from planner.diff import Change, PruneMode, diff_objects
 from planner.model.allocator import Pool
+from planner.model.group_annotations import GROUP_ANNOTATION_KEYS, stamp_group_annotations
 from planner.model.pools import pools_from_objects
 from planner.objects import KubeObject, Manifest, ObjectKey
-from planner.sources import DesiredState, LiveState
 from planner.sources.kinds import is_pool_manifest
+from planner.sources.states import DesiredState, LiveState
 
 
 @dataclass(frozen=True)

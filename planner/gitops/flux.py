@@ -21,24 +21,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from planner.model.group_annotations import GROUP_ANNOTATION_KEYS
 from planner.apply.engine import ApplyReport, PollPolicy, Progress, StreamProgress, apply_plan
-from planner.gitops.argocd import check_kustomize_references, check_symlinks
-from planner.kubectl import LIVE_RESOURCES, Kubectl
+from planner.apply.journal import Journal, journal_from_spec
+from planner.diff.scenario import build_scenario
 from planner.errors import InputError, PlannerError
+from planner.gitops.argocd import check_kustomize_references, check_symlinks
 from planner.gitops.flux_artifact import SourceArtifact, artifact_from_source, fetch_artifact
-from planner.plan.graph import GROUP_TRANSITION
-from planner.apply.journal import Journal, journal_from_spec, plan_digest
+from planner.kubectl import LIVE_RESOURCES, Kubectl
 from planner.model.controller import BEHAVIORS
+from planner.model.group_annotations import GROUP_ANNOTATION_KEYS
 from planner.objects import Manifest
 from planner.pipeline import plan_scenario
+from planner.plan.fingerprint import plan_digest
+from planner.plan.graph import GROUP_TRANSITION
 from planner.plan.records import Plan, PlannedUnit, PlannedWave, PlanPrediction
-from planner.diff.scenario import build_scenario
+from planner.plan.units import DELETE
+from planner.plan.verify import VerifyReport, verify_plan
 from planner.sources import DesiredState
 from planner.sources.desired import find_sources, load_sources
 from planner.sources.live import LiveState, live_state_from_yaml
-from planner.plan.units import DELETE
-from planner.plan.verify import VerifyReport, verify_plan
 
 # The kinds `--source` takes, by the names a user may write, and the resource kubectl reads.
 SOURCE_KINDS: dict[str, tuple[str, str]] = {

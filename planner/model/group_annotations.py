@@ -39,6 +39,7 @@ __all__ = [
     "GROUP_ANNOTATION_PREFIX",
     "GROUP_DIGEST_ANNOTATION",
     "GROUP_MEMBERS_ANNOTATION",
+    "NUDGE_ANNOTATION",
     "SharingGroup",
     "canonical_inputs",
     "desired_sharing_groups",
@@ -49,6 +50,10 @@ __all__ = [
 
 # The three annotations the planner owns, in the order it writes them.
 GROUP_ANNOTATION_KEYS = (GROUP_ANNOTATION, GROUP_MEMBERS_ANNOTATION, GROUP_DIGEST_ANNOTATION)
+
+# Written by `planner apply` (and the Argo CD nudge hook) to make MetalLB handle a Service again;
+# no allocation input reads it.
+NUDGE_ANNOTATION = GROUP_ANNOTATION_PREFIX + "nudge"
 
 # Hex digits of sha256 kept in `group-digest` (128 bits: no accidental collisions in practice).
 DIGEST_LENGTH = 32

@@ -14,12 +14,12 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from planner.model.group_annotations import GROUP_ANNOTATION_KEYS, group_digest
+from planner.analysis.records import Conflict
+from planner.diff.scenario import Scenario
 from planner.errors import PlannerError
-from planner.plan.graph import GROUP_TRANSITION, OrderedUnits, Unit, order_units, unit_id
-from planner.apply.journal import live_fingerprint
 from planner.model.allocator import Allocator
 from planner.model.controller import BEHAVIORS
+from planner.model.group_annotations import GROUP_ANNOTATION_KEYS, group_digest
 from planner.model.pools import parse_ip
 from planner.model.service import (
     GROUP_ANNOTATION,
@@ -32,9 +32,10 @@ from planner.model.service import (
 )
 from planner.model.simcluster import Action, SimulatedCluster, adversarial_runs
 from planner.objects import Manifest
+from planner.plan.fingerprint import live_fingerprint
+from planner.plan.graph import GROUP_TRANSITION, OrderedUnits, Unit, order_units, unit_id
 from planner.plan.records import (
     STRATEGIES,
-    Baseline,
     ExpectedIPs,
     PendingWindow,
     Plan,
@@ -42,12 +43,17 @@ from planner.plan.records import (
     PlannedWave,
     PlanPrediction,
 )
-from planner.simulate.world import World, end_state, explore_writes, nudge, replayed_end
-from planner.simulate.reduction import Component, components
-from planner.analysis.records import Conflict
-from planner.diff.scenario import Scenario
-from planner.simulate.symmetry import Renaming, ShapedComponent, once_per_shape
 from planner.plan.units import APPLY, DELETE, UnitInputs, Write, draft_units, writes_content
+from planner.simulate.reduction import Component, components
+from planner.simulate.symmetry import Renaming, ShapedComponent, once_per_shape
+from planner.simulate.world import (
+    Baseline,
+    Explorations,
+    World,
+    end_state,
+    nudge,
+    replayed_end,
+)
 
 TRANSITION_GROUP_PREFIX = "transition-"
 # Warnings under the fixed allocator that mean a Service cannot reach its target.
@@ -83,8 +89,10 @@ def build_plan(
     conflicts: Sequence[Conflict] = (),
     strategy: str = "atomic",
     target: str = "metallb-0.15",
+    explorations: Explorations | None = None,
 ) -> Plan:
-    """The ordered, atomic plan for the commit; refuses infeasible targets with the reason."""
+    """The ordered, atomic plan for the commit; refuses infeasible targets with the reason.
+    `explorations`: remembered for a later `verify_plan` of the same run."""
     if strategy not in STRATEGIES:
         raise PlannerError(
             f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}"
@@ -98,7 +106,7 @@ def build_plan(
     waves = _planned_waves(units, unit_writes, ordered, cleanup)
     if strategy == "recreate":
         waves = _recreate(waves, scenario)
-    return _simulated(waves, scenario, strategy, target)
+    return _simulated(waves, scenario, strategy, target, explorations)
 
 
 # --- writes and units ----------------------------------------------------------------------
@@ -318,9 +326,13 @@ def _derived(unit: PlannedUnit, step: str, writes: list[Write]) -> PlannedUnit:
 
 
 def _simulated(
-    waves: list[list[PlannedUnit]], scenario: Scenario, strategy: str, target: str
+    waves: list[list[PlannedUnit]],
+    scenario: Scenario,
+    strategy: str,
+    target: str,
+    explorations: Explorations | None,
 ) -> Plan:
-    world = World.of(scenario)
+    world = World.of(scenario, explorations)
     planned: list[PlannedWave] = []
     windows: dict[str, list[PendingWindow]] = {b: [] for b in BEHAVIORS}
     runs: dict[str, int] = dict.fromkeys(BEHAVIORS, 0)
@@ -437,9 +449,8 @@ def wave_outcome(
         parts = world.parts([(w.service, w.manifest) for w in writes])
 
     def simulate(part: Component) -> _PartOutcome:
-        return _part_outcome(
-            world.cluster(part.context, behavior, part.frozen), part.writes, behavior
-        )
+        base = world.cluster(part.context, behavior, part.frozen)
+        return _part_outcome(world, base, part.writes, behavior)
 
     def renamed(known: _PartOutcome, renaming: Renaming, part: Component) -> _PartOutcome | None:
         base = world.cluster(part.context, behavior, part.frozen) if keep_end else None
@@ -518,10 +529,13 @@ class _PartOutcome:
 
 
 def _part_outcome(
-    base: SimulatedCluster, writes: Sequence[tuple[str, Manifest | None]], behavior: str
+    world: World,
+    base: SimulatedCluster,
+    writes: Sequence[tuple[str, Manifest | None]],
+    behavior: str,
 ) -> _PartOutcome:
     outcome = _PartOutcome()
-    for run in _schedules(base, writes, behavior):
+    for run in _schedules(world, base, writes, behavior):
         outcome.runs += 1
         cluster = run.cluster
         for svc in cluster.history:
@@ -545,13 +559,16 @@ def _part_outcome(
 
 
 def _schedules(
-    base: SimulatedCluster, writes: Sequence[tuple[str, Manifest | None]], behavior: str
+    world: World,
+    base: SimulatedCluster,
+    writes: Sequence[tuple[str, Manifest | None]],
+    behavior: str,
 ) -> Iterable:
     ordered = sorted(writes, key=lambda w: w[0])
     if behavior == "fixed":
         # The expected IPs must cover every outcome `planner verify` can meet: the same
         # exploration (every interleaving up to the bound, the seed-0 sample beyond it).
-        return explore_writes(base, ordered, seed=0).runs
+        return world.explore(base, ordered, seed=0).runs
     return adversarial_runs(base, ordered)
 
 

@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planner.errors import InputError
-from planner.objects import Manifest
 from planner.plan.units import APPLY, DELETE, Write
+from planner.simulate.world import Baseline
 
 PLAN_VERSION = 1
 STRATEGIES = ("atomic", "recreate")
-NUDGE_ANNOTATION = "shared-ip-planner.dev/nudge"
 
 # A Service's expected IPs after a wave: every IP tuple MetalLB could give it (one when certain).
 ExpectedIPs = tuple[tuple[str, ...], ...]
@@ -78,16 +77,6 @@ class PlannedWave:
     @property
     def writes(self) -> tuple[Write, ...]:
         return tuple(w for unit in self.units for w in unit.writes)
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """The live state the plan's outcome depends on, so `verify` needs no cluster."""
-
-    services: Mapping[str, Manifest]  # svc → live object: written Services and their neighbours
-    pools_before: tuple[Manifest, ...] = ()
-    pools_after: tuple[Manifest, ...] = ()
-    namespaces: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from planner.plan.graph import GROUP_TRANSITION, SERVICE, Resource, Unit, canonical_json
 from planner.model.service import (
     GROUP_ANNOTATION,
     AllocationInputs,
@@ -22,6 +21,7 @@ from planner.model.service import (
     ingress_ips,
 )
 from planner.objects import Manifest
+from planner.plan.graph import GROUP_TRANSITION, SERVICE, Resource, Unit, canonical_json
 
 APPLY = "apply"
 DELETE = "delete"

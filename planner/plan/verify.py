@@ -27,17 +27,17 @@ from planner.model.service import is_load_balancer
 from planner.model.simcluster import Action, Run, SimulatedCluster
 from planner.objects import Manifest
 from planner.plan.records import Plan, PlannedWave
+from planner.simulate.reduction import Component, Write
+from planner.simulate.symmetry import Renaming, ShapedComponent, once_per_shape
 from planner.simulate.world import (
     EXHAUSTIVE_MAX_WRITES,
     SAMPLED_RUNS,
+    Explorations,
     World,
     end_state,
-    explore_writes,
     nudge,
     replayed_end,
 )
-from planner.simulate.reduction import Component, Write
-from planner.simulate.symmetry import Renaming, ShapedComponent, once_per_shape
 
 _NUDGE_VALUE = "verify"  # the value of the nudge annotation verify writes
 
@@ -174,9 +174,15 @@ class _WaveRuns:
         return all(part.exhaustive for part in self.parts)
 
 
-def verify_plan(plan: Plan, seed: int = 0, world: World | None = None) -> VerifyReport:
-    """Replay the plan under every behaviour and check its claims (see the module docstring)."""
-    world = world or World.of_baseline(plan.baseline)
+def verify_plan(
+    plan: Plan,
+    seed: int = 0,
+    world: World | None = None,
+    explorations: Explorations | None = None,
+) -> VerifyReport:
+    """Replay the plan under every behaviour and check its claims (see the module docstring).
+    `world`: the plan's baseline unless given; `explorations`: those remembered while planning."""
+    world = world or World.of_baseline(plan.baseline, explorations)
     claims: list[Claim] = []
     # Every behaviour starts the first wave from the same state: split its components once.
     first = _components(plan.waves[0], world) if plan.waves else []
@@ -216,7 +222,7 @@ def _run_wave(
 
     def simulate(part: Component) -> _PartRuns:
         base = world.cluster(part.context, behavior, part.frozen)
-        return _simulated(base, part.writes, nudges, seed)
+        return _simulated(world, base, part.writes, nudges, seed)
 
     def renamed(known: _PartRuns, renaming: Renaming, part: Component) -> _PartRuns | None:
         base = world.cluster(part.context, behavior, part.frozen) if keep_end else None
@@ -226,9 +232,13 @@ def _run_wave(
 
 
 def _simulated(
-    base: SimulatedCluster, writes: Sequence[Write], nudges: Sequence[str], seed: int
+    world: World,
+    base: SimulatedCluster,
+    writes: Sequence[Write],
+    nudges: Sequence[str],
+    seed: int,
 ) -> _PartRuns:
-    exploration = explore_writes(base, writes, seed)
+    exploration = world.explore(base, writes, seed)
     written = tuple(svc for svc, _ in writes)
     for run in exploration.runs:
         _nudge(run, nudges)

@@ -7,9 +7,10 @@ live = load_live_file("snapshot.yaml")
 
 from __future__ import annotations
 
-from planner.sources.desired import DesiredState, load_desired
+from planner.sources.desired import load_desired
 from planner.sources.helm import HelmOptions
-from planner.sources.live import LiveState, load_live_file, load_live_git, load_live_kubectl
+from planner.sources.live import load_live_file, load_live_git, load_live_kubectl
+from planner.sources.states import DesiredState, LiveState
 
 __all__ = [
     "DesiredState",

@@ -14,20 +14,17 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from planner.errors import InputError
-from planner.objects import KubeObject, Manifest
+from planner.objects import KubeObject
 from planner.sources.documents import Parsed, parse_yaml, read_documents
 from planner.sources.helm import CHART_FILE, HelmOptions, is_chart_dir, render_chart
 from planner.sources.kinds import (
     DEFAULT_NAMESPACE,
     check_unique,
-    namespaces_of,
-    pools_of,
-    services_of,
     to_objects,
 )
 from planner.sources.kustomize import (
@@ -35,6 +32,7 @@ from planner.sources.kustomize import (
     is_kustomization_dir,
     render_kustomization,
 )
+from planner.sources.states import DesiredState
 
 STDIN = "-"
 STDIN_LABEL = "<stdin>"
@@ -48,26 +46,6 @@ class Source:
     path: Path
     label: str  # how messages and origins name it
     kind: str  # "file" | "kustomize" | "helm" | "stdin"
-
-
-@dataclass(frozen=True)
-class DesiredState:
-    """The objects the repo declares (in source order) and notes on what was skipped."""
-
-    objects: list[KubeObject]
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def services(self) -> dict[str, Manifest]:
-        return services_of(self.objects)
-
-    @property
-    def pools(self) -> list[Manifest]:
-        return pools_of(self.objects)
-
-    @property
-    def namespaces(self) -> dict[str, dict[str, str]]:
-        return namespaces_of(self.objects)
 
 
 def load_desired(

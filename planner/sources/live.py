@@ -15,29 +15,22 @@ import os
 import tarfile
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from planner.kubectl import LIVE_RESOURCES, Kubectl
 from planner.errors import InputError, ToolFailedError
-from planner.objects import KubeObject, Manifest
+from planner.kubectl import LIVE_RESOURCES, Kubectl
+from planner.objects import KubeObject
 from planner.sources.desired import STDIN, Source, find_sources, load_sources
 from planner.sources.documents import parse_yaml, read_documents
 from planner.sources.helm import HelmOptions
 from planner.sources.kinds import check_unique, namespaces_of, pools_of, services_of, to_objects
+from planner.sources.states import LiveState
 from planner.tools import run_tool
 
-
-@dataclass(frozen=True)
-class LiveState:
-    """What runs (or ran at a git ref): all objects, and the parts the MetalLB model reads."""
-
-    objects: list[KubeObject]
-    services: dict[str, Manifest]  # "namespace/name" -> manifest, sorted
-    pools: list[Manifest]  # IPAddressPools and the legacy MetalLB ConfigMap, raw
-    namespaces: dict[str, dict[str, str]]  # name -> labels
-    from_git: bool = False  # True: read from a git ref, so statuses (assigned IPs) are unknown
-    notes: list[str] = field(default_factory=list)
+LIVE_FILE = "file"
+LIVE_KUBECTL = "kubectl"
+LIVE_GIT = "git"
 
 
 def live_state(
@@ -176,3 +169,37 @@ def _helm_at_ref(helm: HelmOptions | None, top: Path, tree: Path) -> HelmOptions
             at_ref = Path(values_file)  # outside the repository: used as it is
         values.append(str(at_ref) if at_ref.exists() else values_file)
     return dataclasses.replace(helm, values=tuple(values))
+
+
+@dataclass(frozen=True)
+class LiveSource:
+    """Where live state comes from: a snapshot file, kubectl (in a context), or a git ref."""
+
+    kind: str  # LIVE_FILE | LIVE_KUBECTL | LIVE_GIT
+    value: str | None = None  # the file path, the kubeconfig context, or the git ref
+
+    @classmethod
+    def file(cls, path: str) -> LiveSource:
+        return cls(LIVE_FILE, path)
+
+    @classmethod
+    def kubectl(cls, context: str | None = None) -> LiveSource:
+        return cls(LIVE_KUBECTL, context)
+
+    @classmethod
+    def git(cls, ref: str) -> LiveSource:
+        return cls(LIVE_GIT, ref)
+
+    def describe(self) -> str:
+        """How reports name the source: "file PATH", "kubectl (context X)", "git REF"."""
+        if self.kind == LIVE_KUBECTL:
+            return f"kubectl (context {self.value})" if self.value else "kubectl"
+        return f"{self.kind} {self.value}"
+
+    def load(self, desired_paths: Sequence[str], helm: HelmOptions) -> LiveState:
+        """Read the live state; a git ref reads `desired_paths` as they were at that ref."""
+        if self.kind == LIVE_FILE:
+            return load_live_file(str(self.value))
+        if self.kind == LIVE_KUBECTL:
+            return load_live_kubectl(self.value)
+        return load_live_git(str(self.value), desired_paths, helm=helm)

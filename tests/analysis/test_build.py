@@ -5,13 +5,9 @@ from __future__ import annotations
 import pytest
 
 from planner.diff import Change
-from planner.analysis.build import (
-    DiffOptions,
-    LiveSource,
-    build_report,
-    exit_code,
-    violates,
-)
+from planner.analysis.build import exit_code, violates
+from planner.pipeline import DiffOptions, build_report
+from planner.sources.live import LiveSource
 from planner.objects import ObjectKey
 from planner.analysis.records import BEHAVIORS, Conflict, DiffReport, Prediction, ServiceFate
 from tests.conftest import SAMPLES

@@ -28,9 +28,10 @@ from planner.apply.engine import (
     read_plan_file,
     restorable,
 )
-from planner.kubectl import Kubectl
+from planner.apply.journal import FileJournal, JournalRecord
 from planner.errors import InputError
-from planner.apply.journal import FileJournal, JournalRecord, live_fingerprint, plan_digest
+from planner.kubectl import Kubectl
+from planner.plan.fingerprint import live_fingerprint, plan_digest
 from planner.plan.records import Plan, PlannedUnit, PlannedWave, plan_to_dict
 from planner.plan.units import DELETE, Write
 from tests.fakes.fake_cluster import FakeCluster, write_state

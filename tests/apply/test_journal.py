@@ -11,23 +11,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.kubectl import Kubectl
-from planner.errors import InputError
 from planner.apply.journal import (
-    ABSENT,
     ConfigMapJournal,
     FileJournal,
     JournalError,
     JournalRecord,
-    changed_parts,
     default_journal_path,
-    differing_fields,
     journal_from_spec,
+)
+from planner.errors import InputError
+from planner.kubectl import Kubectl
+from planner.model.group_annotations import NUDGE_ANNOTATION
+from planner.plan.fingerprint import (
+    ABSENT,
+    changed_parts,
+    differing_fields,
     live_fingerprint,
     matches_write,
     plan_digest,
 )
-from planner.plan.records import NUDGE_ANNOTATION
 from planner.plan.units import APPLY, DELETE, Write
 from tests.fakes.fake_cluster import FakeCluster, write_state
 from tests.fakes.plans import TCP, seed_desired, seed_live, seed_plan, two_wave_plan

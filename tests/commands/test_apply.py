@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from planner.apply.journal import journal_name
 from planner.cli import main
 from planner.commands.apply import parse_duration
 from planner.errors import InputError
-from planner.apply.journal import journal_name, plan_digest
 from planner.model.service import GROUP_DIGEST_ANNOTATION as GROUP_DIGEST
+from planner.plan.fingerprint import plan_digest
 from planner.plan.records import Plan, plan_to_dict
 from tests.conftest import REPO_ROOT
 from tests.fakes.fake_cluster import FakeCluster, write_state

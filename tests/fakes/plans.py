@@ -12,8 +12,8 @@ from pathlib import Path
 import yaml
 
 from planner.model.group_annotations import stamp_group_annotations
-from planner.apply.journal import live_fingerprint
 from planner.objects import Manifest, svc_key_of
+from planner.plan.fingerprint import live_fingerprint
 from planner.plan.records import PendingWindow, Plan, PlannedUnit, PlannedWave, PlanPrediction
 from planner.plan.units import APPLY, Write
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from planner.analysis.build import LiveSource
+from planner.sources.live import LiveSource
 from planner.errors import PlannerError
 from planner.plan.graph import GROUP_TRANSITION, SERVICE
 from planner.model.pools import pools_from_objects

@@ -17,7 +17,7 @@ from unittest import mock
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from planner.simulate import world as predict
+from planner.simulate import world
 from planner.model.service import allocation_inputs
 from planner.pipeline import plan_scenario
 from planner.plan.build import PlanRefused
@@ -174,8 +174,7 @@ def test_a_plan_is_refused_or_verifies(case: tuple[Cluster, dict[str, Spec]]) ->
     # Exhaustive up to 2 writes per component here (planning and verify alike): 3 interleaved
     # writes with reprocess-all passes can take minutes; larger components get the seeded sample.
     with (
-        mock.patch.object(predict, "EXHAUSTIVE_MAX_WRITES", 2),
-        mock.patch.object(predict, "_EXPLORED", predict._Remembered(predict.CACHED_SERVICES_MAX)),
+        mock.patch.object(world, "EXHAUSTIVE_MAX_WRITES", 2),
     ):
         try:
             plan = plan_scenario(scenario)

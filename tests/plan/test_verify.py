@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from unittest import mock
 
-from planner.simulate import world as predict
+from planner.simulate import world
 from planner.plan.records import PendingWindow, Plan, PlannedUnit, PlannedWave, plan_from_dict, plan_to_dict
 from planner.simulate.world import World
 from planner.plan.verify import Claim, verify_plan
@@ -133,14 +133,13 @@ def test_an_unpredicted_pending_service_is_a_failed_claim() -> None:
 def test_beyond_the_exhaustive_bound_claims_rest_on_a_sample() -> None:
     # A fresh exploration cache: the remembered explorations are not keyed by the bound.
     with (
-        mock.patch.object(predict, "EXHAUSTIVE_MAX_WRITES", 1),
-        mock.patch.object(predict, "_EXPLORED", predict._Remembered(predict.CACHED_SERVICES_MAX)),
+        mock.patch.object(world, "EXHAUSTIVE_MAX_WRITES", 1),
     ):
         report = verify_plan(seed_plan())
     assert report.ok
     assert not any(c.exhaustive for c in report.claims)
     assert all(line.startswith("held") and "sampled schedules" in line for line in report.lines())
-    samples = predict.SAMPLED_RUNS + 6  # six named adversarial schedules
+    samples = world.SAMPLED_RUNS + 6  # six named adversarial schedules
     assert {c.schedules for c in report.claims} == {samples}
 
 

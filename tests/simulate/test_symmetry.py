@@ -16,7 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.simulate import world as predict
+from planner.analysis import predict
+from planner.simulate import world
 from planner.model.pools import pools_from_objects
 from planner.objects import Manifest, svc_key_of
 from planner.pipeline import plan_scenario
@@ -173,8 +174,7 @@ def test_messages_are_renamed_only_where_names_are_unambiguous(
 def fresh(symmetric: bool) -> Iterator[None]:
     """Nothing remembered from earlier runs; with or without the shortcut."""
     patches = [
-        mock.patch.object(predict, "EXHAUSTIVE_MAX_WRITES", 2),
-        mock.patch.object(predict, "_EXPLORED", predict._Remembered(predict.CACHED_SERVICES_MAX)),
+        mock.patch.object(world, "EXHAUSTIVE_MAX_WRITES", 2),
     ]
     if not symmetric:
         patches.append(mock.patch.object(World, "shape", lambda self, part: None))

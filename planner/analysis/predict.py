@@ -1,0 +1,94 @@
+"""What each MetalLB behaviour does when the commit is applied naively, as a GitOps tool does:
+every Service write of the commit reaching the controller in every order and timing the model
+allows (exhaustively for small components, sampled with a seed beyond that; see
+planner.simulate.world).
+
+The writes carry the group-wide annotations (as `planner annotate`, the Argo CD plugin or the Flux
+hook stamp them); stock MetalLB ignores them, the fixed allocator honours them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from planner.analysis.records import Prediction, ServiceFate
+from planner.diff.scenario import Scenario
+from planner.model.controller import BEHAVIORS
+from planner.model.simcluster import Run
+from planner.simulate.reduction import Component
+from planner.simulate.symmetry import Renaming, ShapedComponent, once_per_shape
+from planner.simulate.world import World, explore_writes
+
+
+def predict(
+    scenario: Scenario, behaviors: Sequence[str] = BEHAVIORS, seed: int = 0
+) -> dict[str, Prediction]:
+    """Per behaviour: who goes pending, who stays stuck, who changes IP, and MetalLB's reason."""
+    world = World.of(scenario)
+    parts = world.parts(scenario.naive_writes(stamped=True))
+    return {b: _predict_behavior(world, parts, b, seed) for b in behaviors}
+
+
+def _predict_behavior(
+    world: World, parts: Sequence[ShapedComponent], behavior: str, seed: int
+) -> Prediction:
+    def simulate(part: Component) -> _Simulated:
+        base = world.cluster(part.context, behavior, part.frozen)
+        exploration = explore_writes(base, part.writes, seed)
+        return _Simulated(fates_of(exploration.runs), len(exploration.runs), exploration.exhaustive)
+
+    found = [o for _, o in once_per_shape(parts, simulate, lambda o, r, _: o.renamed(r))]
+    fates = sorted((f for o in found for f in o.fates), key=lambda f: f.service)
+    explored = sum(o.runs for o in found)
+    return Prediction(behavior, tuple(fates), explored, all(o.exhaustive for o in found))
+
+
+@dataclass(frozen=True)
+class _Simulated:
+    """What the runs of one component showed."""
+
+    fates: list[ServiceFate]
+    runs: int
+    exhaustive: bool
+
+    def renamed(self, renaming: Renaming) -> _Simulated | None:
+        """The same outcome for a component of the same shape (None: a message cannot be)."""
+        fates = []
+        for fate in self.fates:
+            service, reason = renaming.text(fate.service), renaming.text(fate.reason)
+            if service is None or reason is None:
+                return None
+            fates.append(replace(fate, service=service, reason=reason))
+        return _Simulated(fates, self.runs, self.exhaustive)
+
+
+def fates_of(runs: Sequence[Run]) -> list[ServiceFate]:
+    """Per Service that anything happened to: pending / stuck / IP changed in some run (or all)."""
+    services = sorted({svc for run in runs for svc in run.cluster.history})
+    fates = []
+    for svc in services:
+        pending = [run.cluster.went_pending(svc) for run in runs]
+        stuck = [run.cluster.stuck_at_end(svc) for run in runs]
+        changed = [run.cluster.changed_ip(svc) for run in runs]
+        if not any(pending) and not any(stuck) and not any(changed):
+            continue
+        fates.append(
+            ServiceFate(
+                service=svc,
+                pending=any(pending),
+                stuck=any(stuck),
+                ip_changed=any(changed),
+                reason=_reason(runs, svc),
+                always=all(pending) if any(pending) else all(changed),
+            )
+        )
+    return fates
+
+
+def _reason(runs: Sequence[Run], svc: str) -> str:
+    for run in runs:
+        warnings = run.cluster.warnings(svc)
+        if warnings:
+            return warnings[0]
+    return ""

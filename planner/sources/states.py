@@ -1,0 +1,41 @@
+"""What the sources yield: the desired objects and the live state, as plain data (no I/O here,
+so the pure stages may import it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from planner.objects import KubeObject, Manifest
+from planner.sources.kinds import namespaces_of, pools_of, services_of
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """The objects the repo declares (in source order) and notes on what was skipped."""
+
+    objects: list[KubeObject]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def services(self) -> dict[str, Manifest]:
+        return services_of(self.objects)
+
+    @property
+    def pools(self) -> list[Manifest]:
+        return pools_of(self.objects)
+
+    @property
+    def namespaces(self) -> dict[str, dict[str, str]]:
+        return namespaces_of(self.objects)
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """What runs (or ran at a git ref): all objects, and the parts the MetalLB model reads."""
+
+    objects: list[KubeObject]
+    services: dict[str, Manifest]  # "namespace/name" -> manifest, sorted
+    pools: list[Manifest]  # IPAddressPools and the legacy MetalLB ConfigMap, raw
+    namespaces: dict[str, dict[str, str]]  # name -> labels
+    from_git: bool = False  # True: read from a git ref, so statuses (assigned IPs) are unknown
+    notes: list[str] = field(default_factory=list)
