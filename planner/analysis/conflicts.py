@@ -23,13 +23,13 @@ from typing import TypeVar
 
 from planner.analysis.records import Conflict
 from planner.model.pools import NAMESPACE_NAME_LABEL, IPAddress, Pool, is_buggy_ip, parse_ip
+from planner.model.allocator import Port
 from planner.model.service import (
     DEPRECATED_PREFIX,
     LB_IPS_ANNOTATION,
     LB_IPS_ANNOTATIONS,
     STABLE_PREFIX,
     AllocationInputs,
-    Port,
     ServiceInputError,
     allocation_inputs,
     is_load_balancer,

@@ -114,7 +114,7 @@ def from_api_server(body: Manifest) -> bool:
 
 def normalise_desired(desired: Manifest) -> Manifest:
     """The desired manifest as compared: no status or server metadata, stringData folded in."""
-    body = plain_copy(desired)
+    body: Manifest = plain_copy(desired)
     _drop_common(body)
     if body.get("kind") == "Secret":
         _fold_string_data(body)

@@ -30,7 +30,7 @@ from planner.model.service import (
     ingress_ips,
     requested_pool,
 )
-from planner.model.simcluster import Action, SimulatedCluster, adversarial_runs
+from planner.model.simcluster import Action, Run, SimulatedCluster, adversarial_runs
 from planner.objects import Manifest
 from planner.plan.fingerprint import live_fingerprint
 from planner.plan.graph import GROUP_TRANSITION, OrderedUnits, Unit, order_units, unit_id
@@ -501,7 +501,10 @@ class _PartOutcome:
         self.runs += other.runs
 
     def renamed(
-        self, renaming: Renaming, base: SimulatedCluster | None = None, writes: Sequence = ()
+        self,
+        renaming: Renaming,
+        base: SimulatedCluster | None = None,
+        writes: Sequence[tuple[str, Manifest | None]] = (),
     ) -> _PartOutcome | None:
         """The outcome of a component of the same shape (None when a message cannot be renamed);
         its end state is replayed on `base` along the first schedule (omitted without a base)."""
@@ -563,7 +566,7 @@ def _schedules(
     base: SimulatedCluster,
     writes: Sequence[tuple[str, Manifest | None]],
     behavior: str,
-) -> Iterable:
+) -> Iterable[Run]:
     ordered = sorted(writes, key=lambda w: w[0])
     if behavior == "fixed":
         # The expected IPs must cover every outcome `planner verify` can meet: the same

@@ -13,6 +13,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 
@@ -152,10 +153,10 @@ class _Index:
         return index
 
 
-def waits_for_graph(units: Iterable[Unit]) -> nx.DiGraph:
+def waits_for_graph(units: Iterable[Unit]) -> nx.DiGraph[str]:
     """The "must land before" graph: nodes are unit ids, edges carry their reasons."""
     units = list(units)
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     for unit in units:
         graph.add_node(unit.id, unit=unit)
     index = _Index.of(units)
@@ -176,8 +177,8 @@ def merge_units(units: Iterable[Unit]) -> Unit:
     """One group transition made of several units (a cycle that must land atomically)."""
     units = sorted(units, key=lambda u: u.services)
 
-    def union(attr: str) -> frozenset:
-        return frozenset().union(*(getattr(u, attr) for u in units))
+    def union(attr: str) -> frozenset[Any]:
+        return frozenset[Any]().union(*(getattr(u, attr) for u in units))
 
     return Unit(
         kind=GROUP_TRANSITION,

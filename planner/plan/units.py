@@ -12,10 +12,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from planner.model.allocator import Port
 from planner.model.service import (
     GROUP_ANNOTATION,
     AllocationInputs,
-    Port,
     allocation_inputs,
     annotation,
     ingress_ips,

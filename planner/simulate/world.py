@@ -271,7 +271,7 @@ def end_state(
 
 
 def _stored_write(manifest: Manifest, old: Manifest | None) -> Manifest:
-    merged = copy_manifest(manifest)
+    merged: Manifest = copy_manifest(manifest)
     if old is not None and old.get("status"):
         merged["status"] = copy_manifest(old["status"])
     return merged

@@ -59,7 +59,10 @@ class _Loader(_SafeLoader):
     """The safe loader, keeping timestamps as strings as Kubernetes' own YAML reader does."""
 
 
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_str)
+# The stubs type the loader of add_constructor after the pure-Python classes, not the C ones.
+_Loader.add_constructor(  # type: ignore[type-var,unused-ignore]
+    "tag:yaml.org,2002:timestamp", _Loader.construct_yaml_str
+)
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,8 @@ def parse_yaml(text: str, file: str, rendered_by: str | None = None) -> Parsed:
     try:
         while loader.check_node():
             node = loader.get_node()
+            if node is None:  # check_node said there is one; an empty stream has none
+                break
             origin = Origin(file, index, node.start_mark.line + 1)
             if may_alias:
                 _check_alias_budget(node, origin)
@@ -345,6 +350,8 @@ def _walk_nesting(text: str, file: str) -> None:
     try:
         while loader.check_event():
             event = loader.get_event()
+            if event is None or event.start_mark is None:  # check_event said there is one
+                break
             seen = event.start_mark.index
             if isinstance(event, yaml.DocumentStartEvent):
                 index += 1
