@@ -14,16 +14,25 @@ import click
 
 from planner import __version__
 from planner.commands import COMMANDS
+from planner.commands._shared import COLOR_MODES
 from planner.errors import PlannerError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="planner")
 @click.option("--debug", is_flag=True, help="Show a traceback for errors (for bug reports).")
+@click.option(
+    "--color",
+    type=click.Choice(COLOR_MODES),
+    default="auto",
+    show_default=True,
+    help="Colour reports: auto (only a terminal, never with NO_COLOR set or TERM=dumb), "
+    "always, never. A command's own --color wins.",
+)
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, color: str) -> None:
     """Plan MetalLB shared-IP changes so that no Service goes <pending>."""
-    ctx.obj = {"debug": debug}
+    ctx.obj = {"debug": debug, "color": color}
 
 
 for _command in COMMANDS:

@@ -1,10 +1,10 @@
 """The whole chain in one place: sources → scenario (diff) → analysis → plan → verify.
 
-    scenario = load_scenario(["desired/"], LiveSource.file("live.yaml"))
-    explorations = Explorations()          # remembered from planning to verifying
-    plan = plan_scenario(scenario, strategy="atomic", explorations=explorations)
-    report = verify_plan(plan, explorations=explorations)
-    diff = build_report(["desired/"], LiveSource.file("live.yaml"), DiffOptions(with_plan=True))
+scenario = load_scenario(["desired/"], LiveSource.file("live.yaml"))
+explorations = Explorations()          # remembered from planning to verifying
+plan = plan_scenario(scenario, strategy="atomic", explorations=explorations)
+report = verify_plan(plan, explorations=explorations)
+diff = build_report(["desired/"], LiveSource.file("live.yaml"), DiffOptions(with_plan=True))
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from planner.diff.scenario import Scenario, build_scenario
 from planner.errors import PlannerError
 from planner.plan.build import build_plan
 from planner.plan.records import Plan
+from planner.progress import Progress, no_progress
 from planner.render.plan import mermaid_plan, plan_table
 from planner.simulate.world import Explorations
 from planner.sources import HelmOptions, load_desired
@@ -34,11 +35,15 @@ def load_scenario(
     prune: PruneMode = "tracked",
     helm: HelmOptions | None = None,
     stdin: TextIO | None = None,
+    progress: Progress = no_progress,
 ) -> Scenario:
     """Read the desired sources and the live state (all input first), then diff them."""
     helm = helm or HelmOptions()
+    progress("loading")
     desired = load_desired(desired_paths, stdin=stdin, helm=helm)
-    return build_scenario(desired, live.load(desired_paths, helm), prune)
+    live_state = live.load(desired_paths, helm)
+    progress("loading", len(desired.objects) + len(live_state.objects))
+    return build_scenario(desired, live_state, prune)
 
 
 def plan_scenario(
@@ -47,11 +52,17 @@ def plan_scenario(
     strategy: str = "atomic",
     target: str = DEFAULT_TARGET,
     explorations: Explorations | None = None,
+    progress: Progress = no_progress,
 ) -> Plan:
     """The plan for a scenario; static conflicts refuse it (PlanRefused, exit 3)."""
     conflicts = scenario_conflicts(scenario)
     return build_plan(
-        scenario, conflicts=conflicts, strategy=strategy, target=target, explorations=explorations
+        scenario,
+        conflicts=conflicts,
+        strategy=strategy,
+        target=target,
+        explorations=explorations,
+        progress=progress,
     )
 
 
@@ -71,6 +82,7 @@ def build_report(
     live: LiveSource,
     options: DiffOptions | None = None,
     stdin: TextIO | None = None,
+    progress: Progress = no_progress,
 ) -> DiffReport:
     """Read desired and live state, diff them and build the full report (all behaviours).
 
@@ -78,8 +90,10 @@ def build_report(
     so nothing is reported for half-read input.
     """
     options = options or DiffOptions()
+    progress("loading")
     desired = load_desired(desired_paths, stdin=stdin, helm=options.helm)
     live_state = live.load(desired_paths, options.helm)
+    progress("loading", len(desired.objects) + len(live_state.objects))
     scenario = build_scenario(desired, live_state, options.prune)
     report = report_of_scenario(
         scenario,
@@ -87,17 +101,22 @@ def build_report(
         seed=options.seed,
         notes=tuple(desired.notes) + tuple(live_state.notes),
         live_source=live.describe(),
+        progress=progress,
     )
-    return with_plan(report, scenario) if options.with_plan else report
+    return with_plan(report, scenario, progress) if options.with_plan else report
 
 
-def with_plan(report: DiffReport, scenario: Scenario) -> DiffReport:
+def with_plan(
+    report: DiffReport, scenario: Scenario, progress: Progress = no_progress
+) -> DiffReport:
     """The report with the plan summary and Mermaid picture; a note instead when the planner
     refuses (the refusal is a finding of the report, not an error of the diff)."""
     if not any(change.changed for change in scenario.changes):
         return report
     try:
-        plan = build_plan(scenario, conflicts=report.conflicts, target=report.target)
+        plan = build_plan(
+            scenario, conflicts=report.conflicts, target=report.target, progress=progress
+        )
     except PlannerError as refusal:
         return dataclasses.replace(report, notes=(*report.notes, f"no plan: {refusal}"))
     extras = {**report.extras, "plan": plan_table(plan), "mermaid": mermaid_plan(plan)}

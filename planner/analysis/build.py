@@ -15,6 +15,7 @@ from planner.analysis.groups import sharing_groups
 from planner.analysis.predict import predict
 from planner.analysis.records import BEHAVIORS, Conflict, DiffReport, Prediction, SharingGroupReport
 from planner.diff.scenario import Scenario
+from planner.progress import Progress, no_progress
 
 DEFAULT_TARGET = "metallb-0.15"
 FAIL_ON_POLICIES: tuple[str, ...] = ("never", "stuck", "pending")
@@ -56,6 +57,7 @@ def report_of_scenario(
     seed: int = 0,
     notes: Sequence[str] = (),
     live_source: str = "",
+    progress: Progress = no_progress,
 ) -> DiffReport:
     """The report of one scenario: its changes, sharing groups, static conflicts, predictions
     (every behaviour, judged for `target`)."""
@@ -63,7 +65,7 @@ def report_of_scenario(
         changes=scenario.changes,
         groups=scenario_groups(scenario),
         conflicts=scenario_conflicts(scenario),
-        predictions=predict(scenario, BEHAVIORS, seed),
+        predictions=predict(scenario, BEHAVIORS, seed, progress=progress),
         target=target,
         notes=tuple(notes) + _status_notes(scenario),
         live_source=live_source,

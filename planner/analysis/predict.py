@@ -16,18 +16,29 @@ from planner.analysis.records import Prediction, ServiceFate
 from planner.diff.scenario import Scenario
 from planner.model.controller import BEHAVIORS
 from planner.model.simcluster import Run
+from planner.progress import Progress, no_progress
 from planner.simulate.reduction import Component
 from planner.simulate.symmetry import Renaming, ShapedComponent, once_per_shape
 from planner.simulate.world import World, explore_writes
 
 
 def predict(
-    scenario: Scenario, behaviors: Sequence[str] = BEHAVIORS, seed: int = 0
+    scenario: Scenario,
+    behaviors: Sequence[str] = BEHAVIORS,
+    seed: int = 0,
+    *,
+    progress: Progress = no_progress,
 ) -> dict[str, Prediction]:
-    """Per behaviour: who goes pending, who stays stuck, who changes IP, and MetalLB's reason."""
+    """Per behaviour: who goes pending, who stays stuck, who changes IP, and MetalLB's reason.
+    `progress` hears ("exploring", behaviours done, behaviours)."""
     world = World.of(scenario)
     parts = world.parts(scenario.naive_writes(stamped=True))
-    return {b: _predict_behavior(world, parts, b, seed) for b in behaviors}
+    predictions = {}
+    for done, behavior in enumerate(behaviors):
+        progress("exploring", done, len(behaviors))
+        predictions[behavior] = _predict_behavior(world, parts, behavior, seed)
+    progress("exploring", len(behaviors), len(behaviors))
+    return predictions
 
 
 def _predict_behavior(

@@ -1,37 +1,71 @@
-"""Options and helpers several verbs share: the desired and live sources, atomic output files."""
+"""Options and helpers several verbs share: the desired and live sources, cluster access, the
+target, how reports print (colour, quiet, progress) and atomic output files."""
 
 from __future__ import annotations
 
 import functools
 import os
+import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import click
 
 from planner.analysis.records import BEHAVIORS
+from planner.commands._progress import ProgressReporter
 from planner.diff import PRUNE_MODES, PruneMode
 from planner.diff.scenario import Scenario
 from planner.errors import InputError
 from planner.pipeline import load_scenario
+from planner.progress import Progress, no_progress
 from planner.sources import HelmOptions
+from planner.sources.desired import STDIN
 from planner.sources.live import LiveSource
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+COLOR_MODES = ("auto", "always", "never")
+DEFAULT_TARGET = "metallb-0.15"
+TARGET_HELP = "The MetalLB the cluster runs (what predictions, plans and nudges are made for)."
+
+# kubectl's own flags, passed through to every kubectl call (planner.kubectl.Kubectl).
+_CLUSTER_OPTIONS = (
+    click.option(
+        "--kubeconfig",
+        metavar="FILE",
+        help="kubeconfig file for kubectl (kubectl's --kubeconfig; default: kubectl's own).",
+    ),
+    click.option(
+        "--context",
+        metavar="NAME",
+        help="kubeconfig context for kubectl (kubectl's --context; default: the current one).",
+    ),
+)
+
 _SOURCE_OPTIONS = (
     click.argument("desired", nargs=-1),
     click.option(
-        "--live", "live_file", metavar="FILE", help="A saved live snapshot (YAML or JSON)."
+        "--live",
+        "live_file",
+        metavar="FILE",
+        help='A saved live snapshot (YAML or JSON); "-" reads it from stdin.',
     ),
     click.option("--live-kubectl", is_flag=True, help="Read live state with kubectl (read-only)."),
-    click.option("--context", metavar="NAME", help="kubeconfig context for --live-kubectl."),
+    *_CLUSTER_OPTIONS,
     click.option("--live-git", metavar="REF", help="Live state: the DESIRED paths at a git ref."),
-    click.option("--prune", type=click.Choice(PRUNE_MODES), default="tracked", show_default=True),
-    click.option("--helm-values", multiple=True, metavar="FILE", help="Values file for charts."),
+    click.option(
+        "--prune",
+        type=click.Choice(PRUNE_MODES),
+        default="tracked",
+        show_default=True,
+        help="Which live objects missing from DESIRED count as deletions (docs/diff.md).",
+    ),
+    click.option(
+        "--helm-values", multiple=True, metavar="FILE", help="Values file for charts (repeatable)."
+    ),
     click.option("--helm-release", metavar="NAME", help="Release name for charts."),
 )
 
@@ -45,10 +79,14 @@ class Sources:
     prune: PruneMode
     helm: HelmOptions
 
-    def scenario(self) -> Scenario:
+    def scenario(self, progress: Progress = no_progress) -> Scenario:
         """Read everything and diff it (the first step of every verb that plans)."""
         return load_scenario(
-            list(self.desired) or ["."], self.live, prune=self.prune, helm=self.helm
+            list(self.desired) or ["."],
+            self.live,
+            prune=self.prune,
+            helm=self.helm,
+            progress=progress,
         )
 
 
@@ -62,6 +100,7 @@ def source_options(command: F) -> F:
         desired: tuple[str, ...],
         live_file: str | None,
         live_kubectl: bool,
+        kubeconfig: str | None,
         context: str | None,
         live_git: str | None,
         prune: PruneMode,
@@ -69,7 +108,11 @@ def source_options(command: F) -> F:
         helm_release: str | None,
         **options: Any,
     ) -> Any:
-        live = live_source(live_file, live_kubectl, context, live_git)
+        live = live_source(live_file, live_kubectl, Cluster(kubeconfig, context), live_git)
+        if live_file == STDIN and STDIN in desired:
+            raise InputError(
+                'stdin ("-") can be read once: give it to DESIRED or to --live, not both'
+            )
         helm = HelmOptions(release=helm_release, values=helm_values)
         return command(sources=Sources(desired, live, prune, helm), **options)
 
@@ -79,16 +122,41 @@ def source_options(command: F) -> F:
 
 
 def target_option(command: F) -> F:
-    """--target: the MetalLB the cluster runs."""
+    """--target: the MetalLB the cluster runs (the same option on every verb)."""
     return click.option(
-        "--target", type=click.Choice(BEHAVIORS), default="metallb-0.15", show_default=True
+        "--target",
+        type=click.Choice(BEHAVIORS),
+        default=DEFAULT_TARGET,
+        show_default=True,
+        help=TARGET_HELP,
     )(command)
 
 
+@dataclass(frozen=True)
+class Cluster:
+    """Which cluster kubectl talks to: kubectl's --kubeconfig and --context (None: its default)."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+
+
+def cluster_options(command: F) -> F:
+    """--kubeconfig and --context, handed to the command as one `cluster: Cluster` argument."""
+
+    @functools.wraps(command)
+    def with_cluster(*, kubeconfig: str | None, context: str | None, **options: Any) -> Any:
+        return command(cluster=Cluster(kubeconfig, context), **options)
+
+    for option in reversed(_CLUSTER_OPTIONS):
+        with_cluster = option(with_cluster)
+    return with_cluster  # type: ignore[return-value]
+
+
 def live_source(
-    live_file: str | None, live_kubectl: bool, context: str | None, live_git: str | None
+    live_file: str | None, live_kubectl: bool, cluster: Cluster, live_git: str | None
 ) -> LiveSource:
-    """The one live source the options name; InputError for none, several, or a stray --context."""
+    """The one live source the options name; InputError for none, several, or a stray
+    --context / --kubeconfig (they only apply to --live-kubectl)."""
     given = [
         name
         for name, value in (
@@ -103,13 +171,101 @@ def live_source(
         raise InputError(
             f"give exactly one of --live FILE, --live-kubectl, --live-git REF ({found})"
         )
-    if context and not live_kubectl:
-        raise InputError("--context applies only to --live-kubectl")
+    for flag, value in (("--context", cluster.context), ("--kubeconfig", cluster.kubeconfig)):
+        if value and not live_kubectl:
+            raise InputError(f"{flag} applies only to --live-kubectl")
     if live_file:
         return LiveSource.file(live_file)
     if live_git:
         return LiveSource.git(live_git)
-    return LiveSource.kubectl(context)
+    return LiveSource.kubectl(cluster.context, cluster.kubeconfig)
+
+
+# --- how reports print: colour, quiet, progress ---------------------------------------------
+
+
+def color_enabled(mode: str, stream: TextIO, environ: Mapping[str, str]) -> bool:
+    """The one colour decision: always / never as asked; auto colours only a terminal, and
+    never when NO_COLOR is set (any non-empty value) or TERM is dumb."""
+    if mode == "always":
+        return True
+    if mode == "never":
+        return False
+    if environ.get("NO_COLOR") or environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+@dataclass
+class Terminal:
+    """How one command prints: colour decided once, quiet or not, and its progress reporter."""
+
+    color: bool
+    quiet: bool
+    progress: ProgressReporter
+
+    def emit(self, text: str, output_file: Path | None) -> None:
+        """The report: to `output_file` (atomically, also when quiet), else stdout unless quiet."""
+        self.progress.finish()
+        if output_file is not None:
+            emit(text, output_file)
+        elif not self.quiet:
+            click.echo(text, nl=False, color=self.color)
+
+    def echo(self, line: str, *, err: bool = False) -> None:
+        """One line of the report body (stdout, or stderr with `err`); nothing when quiet."""
+        self.progress.finish()
+        if not self.quiet:
+            click.echo(line, err=err, color=self.color and not err)
+
+
+def global_color() -> str:
+    """The group's --color (auto when the command runs outside the `planner` group)."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    return str(obj.get("color", "auto")) if isinstance(obj, dict) else "auto"
+
+
+def terminal_of(
+    color: str | None, quiet: bool, environ: Mapping[str, str] = os.environ
+) -> Terminal:
+    """The Terminal for a command's --color (None: the global one) and --quiet."""
+    mode = color or global_color()
+    reporter = ProgressReporter(
+        sys.stderr, enabled=not quiet, rewrite=environ.get("TERM") != "dumb"
+    )
+    return Terminal(color_enabled(mode, sys.stdout, environ), quiet, reporter)
+
+
+COLOR_OPTION = click.option(
+    "--color",
+    type=click.Choice(COLOR_MODES),
+    default=None,
+    help="Colour the report: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always, "
+    "never. Default: the global --color, which defaults to auto.",
+)
+QUIET_OPTION = click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No report body: keep only the exit code and error messages "
+    "(an --output-file is still written).",
+)
+
+
+def report_options(command: F) -> F:
+    """--color and -q/--quiet, handed to the command as one `terminal: Terminal` argument."""
+
+    @functools.wraps(command)
+    def with_terminal(*, color: str | None, quiet: bool, **options: Any) -> Any:
+        terminal = terminal_of(color, quiet)
+        try:
+            return command(terminal=terminal, **options)
+        finally:
+            terminal.progress.finish()
+
+    return COLOR_OPTION(QUIET_OPTION(with_terminal))  # type: ignore[return-value]
 
 
 def emit(text: str, output_file: Path | None) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from planner.commands._shared import QUIET_OPTION
 from planner.gitops.annotate import annotate_paths
 
 
@@ -16,7 +17,8 @@ from planner.gitops.annotate import annotate_paths
     is_flag=True,
     help="Change nothing; exit 1 and list the files that would change (for CI and pre-commit).",
 )
-def annotate(paths: tuple[Path, ...], check: bool) -> int:
+@QUIET_OPTION
+def annotate(paths: tuple[Path, ...], check: bool, quiet: bool) -> int:
     """Write, update or remove the group-wide annotations in YAML files in place.
 
     Every Service found under PATH... takes part in the group computation; only the annotation
@@ -26,7 +28,7 @@ def annotate(paths: tuple[Path, ...], check: bool) -> int:
     for skipped in result.skipped:
         click.echo(f"planner annotate: skipped {skipped.path}: {skipped.reason}", err=True)
     verb = "would annotate" if check else "annotated"
-    for path in result.changed:
+    for path in result.changed if not quiet else ():
         click.echo(f"{verb} {path}")
     if check and result.changed:
         click.echo(

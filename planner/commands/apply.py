@@ -3,6 +3,7 @@ kubectl, wave by wave (docs/apply.md)."""
 
 from __future__ import annotations
 
+import io
 import re
 import sys
 from pathlib import Path
@@ -11,6 +12,13 @@ import click
 
 from planner.apply.engine import StreamProgress, apply_plan, plan_and_verify, read_plan_file
 from planner.apply.journal import journal_from_spec
+from planner.commands._shared import (
+    TARGET_HELP,
+    Cluster,
+    Terminal,
+    cluster_options,
+    report_options,
+)
 from planner.controller import BEHAVIORS
 from planner.errors import InputError, PlannerError
 from planner.kubectl import Kubectl
@@ -51,16 +59,31 @@ def _confirm_on_terminal(summary: list[str]) -> bool:
     return click.confirm("Apply these waves?", default=False, err=True)
 
 
+def the_target(target: str | None, behavior: str | None) -> str | None:
+    """--target, or its old name --behavior (hidden); both with different values is an error."""
+    if target and behavior and target != behavior:
+        raise InputError(
+            f"--target {target} and --behavior {behavior} disagree "
+            "(--behavior is the old name of --target: give one)"
+        )
+    return target or behavior
+
+
 def _the_plan(
-    paths: tuple[str, ...], live_kubectl: bool, kubectl: Kubectl, target: str | None
+    paths: tuple[str, ...],
+    live_kubectl: bool,
+    kubectl: Kubectl,
+    target: str | None,
+    terminal: Terminal,
 ) -> tuple[Plan, Path | None]:
     """The plan to apply and its file (None when planned just now against the cluster)."""
     if live_kubectl:
         plan, report = plan_and_verify(
             list(paths) or ["."], kubectl, target=target or DEFAULT_BEHAVIOR
         )
+        terminal.progress.finish()
         for line in report.lines():
-            click.echo(line, err=True)
+            terminal.echo(line, err=True)
         if not report.ok:
             raise PlanNotVerifiedError(
                 "the plan does not verify (FAILED claims above); nothing applied"
@@ -78,8 +101,8 @@ def _the_plan(
     is_flag=True,
     help="Plan DESIRED... (default .) against the cluster, verify the plan, then apply it.",
 )
-@click.option("--context", default=None, help="kubeconfig context to use.")
-@click.option("--kubeconfig", default=None, help="Path of the kubeconfig file.")
+@cluster_options
+@report_options
 @click.option(
     "--timeout", default="300s", show_default=True, help="How long each wave may wait for IPs."
 )
@@ -92,20 +115,28 @@ def _the_plan(
     help="file:PATH or configmap:NAMESPACE/NAME (default: .shared-ip-planner/ next to the plan).",
 )
 @click.option(
+    "--target",
+    type=click.Choice(BEHAVIORS),
+    default=None,
+    help=f"{TARGET_HELP} Default: the plan's target.",
+)
+@click.option(
     "--behavior",
     type=click.Choice(BEHAVIORS),
     default=None,
-    help="The MetalLB behaviour of the cluster (default: the plan's target).",
+    hidden=True,
+    help="The old name of --target (kept so existing scripts work).",
 )
 def apply(
+    cluster: Cluster,
+    terminal: Terminal,
     paths: tuple[str, ...],
     live_kubectl: bool,
-    context: str | None,
-    kubeconfig: str | None,
     timeout: str,
     dry_run: bool,
     yes: bool,
     journal_spec: str | None,
+    target: str | None,
     behavior: str | None,
 ) -> int:
     """Apply a plan wave by wave: dry-run, apply, wait for IPs, nudge; resume after a crash.
@@ -114,19 +145,35 @@ def apply(
     declined); 2 bad input or a kubectl failure; 3 a --live-kubectl plan that does not verify.
     """
     seconds = parse_duration(timeout)
-    kubectl = Kubectl(context=context, kubeconfig=kubeconfig)
-    plan, plan_file = _the_plan(paths, live_kubectl, kubectl, behavior)
+    target = the_target(target, behavior)
+    kubectl = Kubectl(context=cluster.context, kubeconfig=cluster.kubeconfig)
+    plan, plan_file = _the_plan(paths, live_kubectl, kubectl, target, terminal)
     journal = journal_from_spec(journal_spec, plan_digest(plan), plan_file, kubectl)
     report = apply_plan(
         plan,
         kubectl,
-        behavior=behavior,
+        behavior=target,
         timeout=seconds,
         dry_run=dry_run,
         confirm=None if yes else _confirm_on_terminal,
-        progress=StreamProgress(sys.stderr),
+        progress=wave_progress(terminal),
         journal=journal,
     )
     for line in report.render():
-        click.echo(line)
+        terminal.echo(line)
     return report.exit_code
+
+
+def wave_progress(terminal: Terminal) -> StreamProgress:
+    """Apply's own wave-by-wave progress on stderr: rewritten lines only on a capable terminal,
+    and nothing with --quiet (a stream that drops everything)."""
+    if terminal.quiet:
+        return StreamProgress(_Discard(), live=False)
+    return StreamProgress(sys.stderr, live=terminal.progress.enabled and terminal.progress.rewrite)
+
+
+class _Discard(io.StringIO):
+    """A stream that keeps nothing (apply's progress under --quiet)."""
+
+    def write(self, text: str) -> int:
+        return len(text)

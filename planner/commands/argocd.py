@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from planner.commands._shared import Cluster, cluster_options
 from planner.gitops.argocd import generate as generate_stream
 from planner.gitops.argocd import read_context
 
@@ -17,12 +18,19 @@ def argocd() -> None:
 
 
 @argocd.command("generate")
-def generate() -> int:
+@cluster_options
+def generate(cluster: Cluster) -> int:
     """Print the current directory's manifests for Argo CD: rendered, group-annotated, waved.
 
     Reads only the variables Argo CD sets (ARGOCD_APP_*, ARGOCD_ENV_*, PARAM_*, KUBE_*); prints
-    nothing on stdout unless everything succeeded.
+    nothing on stdout unless everything succeeded. --kubeconfig and --context apply when the
+    live-state parameter is "true" (--kubeconfig overrides SHARED_IP_PLANNER_KUBECONFIG).
     """
-    stream = generate_stream(Path.cwd(), read_context(os.environ))
+    stream = generate_stream(
+        Path.cwd(),
+        read_context(os.environ),
+        kubeconfig=cluster.kubeconfig,
+        kube_context=cluster.context,
+    )
     click.echo(stream, nl=False)
     return 0

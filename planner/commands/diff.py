@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from planner.analysis.build import DEFAULT_FAIL_ON, FAIL_ON_POLICIES, exit_code
-from planner.commands._shared import Sources, emit, source_options, target_option
+from planner.commands._shared import (
+    Sources,
+    Terminal,
+    report_options,
+    source_options,
+    target_option,
+)
 from planner.pipeline import DiffOptions, build_report
 from planner.render import FORMATS, render
 
@@ -16,7 +21,9 @@ from planner.render import FORMATS, render
 @click.command("diff")
 @source_options
 @target_option
+@report_options
 @click.option(
+    "-o",
     "--output",
     type=click.Choice(FORMATS),
     default="text",
@@ -37,6 +44,7 @@ from planner.render import FORMATS, render
     help="Write the report here (atomically, only on success) instead of stdout.",
 )
 def diff(
+    terminal: Terminal,
     sources: Sources,
     target: str,
     output: str,
@@ -57,7 +65,9 @@ def diff(
         helm=sources.helm,
         with_plan=output == "markdown",  # the PR comment shows the plan and its picture
     )
-    report = build_report(list(sources.desired) or ["."], sources.live, options)
-    color = output == "text" and output_file is None and sys.stdout.isatty()
-    emit(render(report, output, color=color), output_file)
+    report = build_report(
+        list(sources.desired) or ["."], sources.live, options, progress=terminal.progress
+    )
+    color = terminal.color and output == "text" and output_file is None
+    terminal.emit(render(report, output, color=color), output_file)
     return exit_code(report, fail_on)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from planner.apply.engine import StreamProgress
-from planner.commands.apply import parse_duration
-from planner.controller import BEHAVIORS
+from planner.commands._shared import (
+    Cluster,
+    Terminal,
+    cluster_options,
+    report_options,
+    target_option,
+)
+from planner.commands.apply import parse_duration, wave_progress
 from planner.gitops.flux import DEFAULT_SOURCE_NAMESPACE, PreSyncOptions, parse_source_ref, pre_sync
 from planner.kubectl import Kubectl
 
@@ -26,7 +29,11 @@ def flux() -> None:
     help="The app's Flux source: gitrepository/NAME or ocirepository/NAME.",
 )
 @click.option(
-    "--source-namespace", default=DEFAULT_SOURCE_NAMESPACE, show_default=True, metavar="NS"
+    "--source-namespace",
+    default=DEFAULT_SOURCE_NAMESPACE,
+    show_default=True,
+    metavar="NS",
+    help="The namespace of the Flux source object.",
 )
 @click.option(
     "--path", "app_path", required=True, help="The app Kustomization's spec.path in the source."
@@ -37,18 +44,12 @@ def flux() -> None:
     metavar="[NS/]NAME",
     help="The app Kustomization: checked against --source and --path; suspended means no-op.",
 )
-@click.option("--context", default=None, help="kubeconfig context to use.")
-@click.option("--kubeconfig", default=None, help="Path of the kubeconfig file.")
+@cluster_options
+@report_options
 @click.option(
     "--timeout", default="300s", show_default=True, help="How long each wave may wait for IPs."
 )
-@click.option(
-    "--target",
-    type=click.Choice(BEHAVIORS),
-    default="metallb-0.15",
-    show_default=True,
-    help="The MetalLB the cluster runs (metallb-0.14 gets the plan's nudges).",
-)
+@target_option
 @click.option(
     "--journal",
     "journal_spec",
@@ -56,12 +57,12 @@ def flux() -> None:
     help="file:PATH or configmap:NAMESPACE/NAME to record finished waves (default: none).",
 )
 def pre_sync_command(
+    cluster: Cluster,
+    terminal: Terminal,
     source: str,
     source_namespace: str,
     app_path: str,
     kustomization: str | None,
-    context: str | None,
-    kubeconfig: str | None,
     timeout: str,
     target: str,
     journal_spec: str | None,
@@ -80,8 +81,8 @@ def pre_sync_command(
         timeout=parse_duration(timeout),
         journal=journal_spec,
     )
-    kubectl = Kubectl(context=context, kubeconfig=kubeconfig)
-    report = pre_sync(options, kubectl, progress=StreamProgress(sys.stderr))
+    kubectl = Kubectl(context=cluster.context, kubeconfig=cluster.kubeconfig)
+    report = pre_sync(options, kubectl, progress=wave_progress(terminal))
     for line in report.render():
-        click.echo(line)
+        terminal.echo(line)
     return report.exit_code

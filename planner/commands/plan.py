@@ -8,11 +8,17 @@ from pathlib import Path
 import click
 import yaml
 
-from planner.commands._shared import Sources, emit, source_options, target_option
+from planner.commands._shared import (
+    Sources,
+    Terminal,
+    report_options,
+    source_options,
+    target_option,
+)
 from planner.errors import InputError, PlannerError
 from planner.pipeline import plan_scenario
 from planner.plan.records import STRATEGIES, Plan, plan_from_dict
-from planner.plan.verify import verify_plan
+from planner.plan.verify import VerifyReport, verify_plan
 from planner.render.plan import GRAPH_FORMATS, PLAN_FORMATS, plan_graph, render_plan
 from planner.simulate.world import Explorations
 
@@ -29,12 +35,31 @@ class VerificationFailed(PlannerError):
 @click.command("plan")
 @source_options
 @target_option
-@click.option("--strategy", type=click.Choice(STRATEGIES), default="atomic", show_default=True)
-@click.option("--output", type=click.Choice(PLAN_FORMATS), default="text", show_default=True)
-@click.option("--output-file", type=click.Path(dir_okay=False, path_type=Path))
+@report_options
+@click.option(
+    "--strategy",
+    type=click.Choice(STRATEGIES),
+    default="atomic",
+    show_default=True,
+    help="atomic: group transitions; recreate: delete then create each key-changing group.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(PLAN_FORMATS),
+    default="text",
+    show_default=True,
+    help="text for terminals; json or yaml for a plan file (planner verify, planner apply).",
+)
+@click.option(
+    "--output-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the plan here (atomically, only on success) instead of stdout.",
+)
 @click.option("--verify", "then_verify", is_flag=True, help="Prove the plan before printing it.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of sampled orders.")
 def plan(
+    terminal: Terminal,
     sources: Sources,
     target: str,
     strategy: str,
@@ -48,39 +73,60 @@ def plan(
     Exit codes: 0 a plan (or nothing to do); 2 bad input; 3 refused (a static conflict or an
     infeasible target) or, with --verify, a claim that does not hold.
     """
-    scenario = sources.scenario()
+    scenario = sources.scenario(terminal.progress)
     explorations = Explorations() if then_verify else None  # planning's, reused by the proof
     the_plan = plan_scenario(
-        scenario, strategy=strategy, target=target, explorations=explorations
+        scenario,
+        strategy=strategy,
+        target=target,
+        explorations=explorations,
+        progress=terminal.progress,
     )
     if then_verify:
-        _verified(the_plan, seed, explorations)
-    emit(render_plan(the_plan, output), output_file)
+        _verified(the_plan, seed, terminal, explorations)
+    terminal.emit(render_plan(the_plan, output), output_file)
     return EXIT_OK
 
 
 @click.command("verify")
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of sampled orders.")
-def verify(plan_file: Path, seed: int) -> int:
+@report_options
+def verify(terminal: Terminal, plan_file: Path, seed: int) -> int:
     """Prove a plan file on the simulated cluster under every MetalLB behaviour.
 
     Exit codes: 0 every claim holds; 2 bad input; 3 a claim does not hold (with a counterexample).
     """
-    _verified(read_plan(plan_file), seed)
+    _verified(read_plan(plan_file), seed, terminal)
     return EXIT_OK
 
 
 @click.command("graph")
 @source_options
+@target_option
+@report_options
 @click.option(
-    "--format", "output", type=click.Choice(GRAPH_FORMATS), default="mermaid", show_default=True
+    "-o",
+    "--output",
+    "--format",
+    "output",
+    type=click.Choice(GRAPH_FORMATS),
+    default="mermaid",
+    show_default=True,
+    help="mermaid (Markdown, GitHub) or dot (Graphviz); --format is the old name.",
 )
-@click.option("--output-file", type=click.Path(dir_okay=False, path_type=Path))
-def graph(sources: Sources, output: str, output_file: Path | None) -> int:
+@click.option(
+    "--output-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the picture here (atomically, only on success) instead of stdout.",
+)
+def graph(
+    terminal: Terminal, sources: Sources, target: str, output: str, output_file: Path | None
+) -> int:
     """The plan's waves and "waits for" edges as a Mermaid or Graphviz picture."""
-    scenario = sources.scenario()
-    emit(plan_graph(plan_scenario(scenario), output), output_file)
+    scenario = sources.scenario(terminal.progress)
+    the_plan = plan_scenario(scenario, target=target, progress=terminal.progress)
+    terminal.emit(plan_graph(the_plan, output), output_file)
     return EXIT_OK
 
 
@@ -97,9 +143,16 @@ def read_plan(path: Path) -> Plan:
     return plan_from_dict(data, str(path))
 
 
-def _verified(the_plan: Plan, seed: int, explorations: Explorations | None = None) -> None:
-    report = verify_plan(the_plan, seed=seed, explorations=explorations)
+def _verified(
+    the_plan: Plan, seed: int, terminal: Terminal, explorations: Explorations | None = None
+) -> None:
+    report = verify_plan(the_plan, seed=seed, explorations=explorations, progress=terminal.progress)
     for line in report.lines():
-        click.echo(line, err=True)
+        terminal.echo(line, err=True)
+    if not report.ok and terminal.quiet:
+        # --quiet keeps errors: the failed claims are this error's evidence.
+        failed = VerifyReport(tuple(c for c in report.claims if not c.holds))
+        for line in failed.lines():
+            click.echo(line, err=True)
     if not report.ok:
         raise VerificationFailed("the plan does not verify: see the FAILED claims above")

@@ -24,20 +24,20 @@ from typing import Any
 
 import yaml
 
-from planner.model.group_annotations import desired_sharing_groups, stamp_group_annotations
+from planner.diff.scenario import build_scenario
 from planner.errors import InputError, PlannerError
-from planner.plan.graph import order_units
+from planner.model.group_annotations import desired_sharing_groups, stamp_group_annotations
 from planner.model.pools import Pool, pools_from_objects
 from planner.model.service import AllocationInputs, allocation_inputs
 from planner.objects import KubeObject, Manifest, ObjectKey, svc_key_of
 from planner.plan.build import build_plan
-from planner.diff.scenario import build_scenario
+from planner.plan.graph import order_units
+from planner.plan.units import APPLY, AutoCandidates, UnitInputs, Write, draft_units
 from planner.sources.desired import MANIFEST_SUFFIXES, DesiredState, Source, load_sources
 from planner.sources.helm import HelmOptions, is_chart_dir
 from planner.sources.kinds import is_pool_manifest
 from planner.sources.kustomize import KUSTOMIZATION_FILES, is_kustomization_dir
 from planner.sources.live import LiveState, load_live_kubectl
-from planner.plan.units import APPLY, AutoCandidates, UnitInputs, Write, draft_units
 
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 HOOK = "argocd.argoproj.io/hook"
@@ -636,10 +636,18 @@ def _template(name: str) -> str:
 # --- the whole generator ---------------------------------------------------------------------
 
 
-def generate(source_dir: Path, context: ArgoContext, live: LiveState | None = None) -> str:
+def generate(
+    source_dir: Path,
+    context: ArgoContext,
+    live: LiveState | None = None,
+    *,
+    kubeconfig: str | None = None,
+    kube_context: str | None = None,
+) -> str:
     """The YAML stream for Argo CD: every rendered object, Services stamped and waved, plus the
     nudge hook for metallb-0.14. Reads the live state through kubectl only when `live-state` is
-    "true" and no `live` is given. Raises PlannerError on any problem; prints nothing."""
+    "true" and no `live` is given (`kubeconfig` overrides the Application's, `kube_context` is
+    kubectl's --context). Raises PlannerError on any problem; prints nothing."""
     options = options_of(context)
     check_symlinks(repository_root(source_dir, context.source_path))
     objects = render(source_dir, context, options)
@@ -649,17 +657,17 @@ def generate(source_dir: Path, context: ArgoContext, live: LiveState | None = No
             "stream (Argo CD would prune every resource of the Application)"
         )
     if live is None and options.live_state:
-        live = _read_live(options.kubeconfig)
+        live = _read_live(kubeconfig or options.kubeconfig, kube_context)
     return dump_stream(manifests_for(objects, context, options, live))
 
 
-def _read_live(kubeconfig: str) -> LiveState:
+def _read_live(kubeconfig: str, kube_context: str | None = None) -> LiveState:
     if not os.access(kubeconfig, os.R_OK):
         raise InputError(
             f'live-state is "true" but the kubeconfig `{kubeconfig}` cannot be read '
             f"(set the Application env {KUBECONFIG_ENV} or install the live-state component)"
         )
-    return load_live_kubectl(kubeconfig=kubeconfig)
+    return load_live_kubectl(kube_context, kubeconfig)
 
 
 def manifests_for(

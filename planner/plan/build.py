@@ -44,6 +44,7 @@ from planner.plan.records import (
     PlanPrediction,
 )
 from planner.plan.units import APPLY, DELETE, UnitInputs, Write, draft_units, writes_content
+from planner.progress import Progress, no_progress
 from planner.simulate.reduction import Component, components
 from planner.simulate.symmetry import Renaming, ShapedComponent, once_per_shape
 from planner.simulate.world import (
@@ -90,9 +91,11 @@ def build_plan(
     strategy: str = "atomic",
     target: str = "metallb-0.15",
     explorations: Explorations | None = None,
+    progress: Progress = no_progress,
 ) -> Plan:
     """The ordered, atomic plan for the commit; refuses infeasible targets with the reason.
-    `explorations`: remembered for a later `verify_plan` of the same run."""
+    `explorations`: remembered for a later `verify_plan` of the same run; `progress` hears
+    ("planning", waves simulated, waves)."""
     if strategy not in STRATEGIES:
         raise PlannerError(
             f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}"
@@ -106,7 +109,7 @@ def build_plan(
     waves = _planned_waves(units, unit_writes, ordered, cleanup)
     if strategy == "recreate":
         waves = _recreate(waves, scenario)
-    return _simulated(waves, scenario, strategy, target, explorations)
+    return _simulated(waves, scenario, strategy, target, explorations, progress)
 
 
 # --- writes and units ----------------------------------------------------------------------
@@ -331,6 +334,7 @@ def _simulated(
     strategy: str,
     target: str,
     explorations: Explorations | None,
+    progress: Progress = no_progress,
 ) -> Plan:
     world = World.of(scenario, explorations)
     planned: list[PlannedWave] = []
@@ -341,6 +345,7 @@ def _simulated(
     initial = dict(scenario.live_services)
     state = {b: initial for b in BEHAVIORS}
     for index, units in enumerate(waves, start=1):
+        progress("planning", index - 1, len(waves))
         writes = [w for unit in units for w in unit.writes]
         before = state["fixed"]
         recreated = {
@@ -376,6 +381,7 @@ def _simulated(
                 nudges={b: o.stuck for b, o in outcomes.items() if o.stuck and b != "fixed"},
             )
         )
+    progress("planning", len(waves), len(waves))
     predictions = {
         b: PlanPrediction(
             b, tuple(sorted(windows[b], key=lambda w: (w.wave, w.service))), runs[b], False

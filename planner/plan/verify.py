@@ -27,6 +27,7 @@ from planner.model.service import is_load_balancer
 from planner.model.simcluster import Action, Run, SimulatedCluster
 from planner.objects import Manifest
 from planner.plan.records import Plan, PlannedWave
+from planner.progress import Progress, no_progress
 from planner.simulate.reduction import Component, Write
 from planner.simulate.symmetry import Renaming, ShapedComponent, once_per_shape
 from planner.simulate.world import (
@@ -179,16 +180,21 @@ def verify_plan(
     seed: int = 0,
     world: World | None = None,
     explorations: Explorations | None = None,
+    progress: Progress = no_progress,
 ) -> VerifyReport:
     """Replay the plan under every behaviour and check its claims (see the module docstring).
-    `world`: the plan's baseline unless given; `explorations`: those remembered while planning."""
+    `world`: the plan's baseline unless given; `explorations`: those remembered while planning;
+    `progress` hears ("verifying", waves replayed, waves × behaviours)."""
     world = world or World.of_baseline(plan.baseline, explorations)
     claims: list[Claim] = []
+    steps, done = len(BEHAVIORS) * len(plan.waves), 0
     # Every behaviour starts the first wave from the same state: split its components once.
     first = _components(plan.waves[0], world) if plan.waves else []
     for behavior in BEHAVIORS:
         state: Mapping[str, Manifest] = world.live
         for wave in plan.waves:
+            progress("verifying", done, steps)
+            done += 1
             wave_world = replace(world, live=state)
             last = wave is plan.waves[-1]
             parts = first if wave is plan.waves[0] else _components(wave, wave_world)
@@ -203,6 +209,7 @@ def verify_plan(
             if not last:
                 ends = [(part.observed[0].written, part.end) for part in runs.parts]
                 state = end_state(state, wave.writes, ends)
+    progress("verifying", steps, steps)
     return VerifyReport(tuple(claims))
 
 

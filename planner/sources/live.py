@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import tarfile
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -21,7 +22,7 @@ from pathlib import Path, PurePath
 from planner.errors import InputError, ToolFailedError
 from planner.kubectl import LIVE_RESOURCES, Kubectl
 from planner.objects import KubeObject
-from planner.sources.desired import STDIN, Source, find_sources, load_sources
+from planner.sources.desired import STDIN, STDIN_LABEL, Source, find_sources, load_sources
 from planner.sources.documents import parse_yaml, read_documents
 from planner.sources.helm import HelmOptions
 from planner.sources.kinds import check_unique, namespaces_of, pools_of, services_of, to_objects
@@ -50,7 +51,11 @@ def live_state(
 
 def load_live_file(path: str) -> LiveState:
     """A snapshot saved from `kubectl get svc,ipaddresspools.metallb.io,namespaces -A -o yaml`
-    (a List or a stream of documents; JSON when the file ends in .json)."""
+    (a List or a stream of documents; JSON when the file ends in .json). "-" reads stdin."""
+    if path == STDIN:
+        parsed = parse_yaml(sys.stdin.read(), STDIN_LABEL)
+        objects, notes = to_objects(parsed.documents)
+        return live_state(objects, parsed.notes + notes)
     disk = Path(path)
     if not disk.exists():
         raise InputError(f"the live snapshot `{path}` does not exist")
@@ -176,15 +181,16 @@ class LiveSource:
     """Where live state comes from: a snapshot file, kubectl (in a context), or a git ref."""
 
     kind: str  # LIVE_FILE | LIVE_KUBECTL | LIVE_GIT
-    value: str | None = None  # the file path, the kubeconfig context, or the git ref
+    value: str | None = None  # the file path ("-": stdin), the kubeconfig context, or the git ref
+    kubeconfig: str | None = None  # kubectl's --kubeconfig (LIVE_KUBECTL only)
 
     @classmethod
     def file(cls, path: str) -> LiveSource:
         return cls(LIVE_FILE, path)
 
     @classmethod
-    def kubectl(cls, context: str | None = None) -> LiveSource:
-        return cls(LIVE_KUBECTL, context)
+    def kubectl(cls, context: str | None = None, kubeconfig: str | None = None) -> LiveSource:
+        return cls(LIVE_KUBECTL, context, kubeconfig)
 
     @classmethod
     def git(cls, ref: str) -> LiveSource:
@@ -201,5 +207,5 @@ class LiveSource:
         if self.kind == LIVE_FILE:
             return load_live_file(str(self.value))
         if self.kind == LIVE_KUBECTL:
-            return load_live_kubectl(self.value)
+            return load_live_kubectl(self.value, self.kubeconfig)
         return load_live_git(str(self.value), desired_paths, helm=helm)

@@ -1,0 +1,168 @@
+"""The `planner` group as a whole: help on every option, shell completion, the global --color and
+the one colour decision (NO_COLOR, TERM=dumb, terminals)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import click
+import pytest
+
+from planner.cli import cli, main
+from planner.commands._shared import color_enabled
+from tests.conftest import SAMPLES
+
+SEED = SAMPLES / "seed-dns-local"
+SEED_ARGS = [str(SEED / "desired"), "--live", str(SEED / "live.yaml")]
+ANSI = "\x1b["
+
+
+class TtyIO(io.StringIO):
+    """A captured stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def walk(command: click.Command, path: str = "planner") -> Iterator[tuple[str, click.Command]]:
+    """Every command of the group, nested groups included, with its full name."""
+    yield path, command
+    if isinstance(command, click.Group):
+        for name, sub in sorted(command.commands.items()):
+            yield from walk(sub, f"{path} {name}")
+
+
+def test_every_command_and_every_option_has_help() -> None:
+    names = []
+    for path, command in walk(cli):
+        assert (command.help or "").strip(), f"{path} has no help"
+        for param in command.params:
+            if isinstance(param, click.Option):
+                names.append(f"{path} {param.opts[0]}")
+                assert (param.help or "").strip(), f"{path} {param.opts[0]} has no help"
+    # The walk reached the nested commands and the hidden alias, so it checked what it should.
+    assert "planner flux pre-sync --source" in names
+    assert "planner argocd generate --kubeconfig" in names
+    assert "planner apply --behavior" in names
+
+
+@pytest.mark.parametrize("command", ["diff", "plan", "graph", "verify", "apply", "flux pre-sync"])
+def test_every_report_command_has_the_short_options_and_colour(command: str) -> None:
+    found = cli
+    for word in command.split():
+        assert isinstance(found, click.Group)
+        found = found.commands[word]
+    opts = {opt for param in found.params for opt in param.opts}
+    assert {"-q", "--quiet", "--color"} <= opts
+    if command in ("diff", "plan", "graph"):
+        assert "-o" in opts and "--output" in opts
+
+
+@pytest.mark.parametrize(
+    "command", ["diff", "plan", "graph", "apply", "flux pre-sync", "argocd generate"]
+)
+def test_every_command_that_reads_the_cluster_takes_kubeconfig_and_context(command: str) -> None:
+    found = cli
+    for word in command.split():
+        assert isinstance(found, click.Group)
+        found = found.commands[word]
+    opts = {opt for param in found.params for opt in param.opts}
+    assert {"--kubeconfig", "--context"} <= opts
+
+
+@pytest.mark.parametrize(
+    ("shell", "marker"),
+    [
+        ("bash", "complete -o nosort -F"),
+        ("zsh", "#compdef planner"),
+        ("fish", "complete --no-files"),
+    ],
+)
+def test_completion_prints_the_shells_script(
+    shell: str, marker: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["completion", shell]) == 0
+    out, err = capsys.readouterr()
+    assert marker in out and "planner" in out and "_PLANNER_COMPLETE" in out, out
+    assert err == ""
+
+
+def test_completion_of_an_unknown_shell_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["completion", "tcsh"]) == 2
+    assert "tcsh" in capsys.readouterr().err
+
+
+# --- colour ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "tty", "env", "expected"),
+    [
+        ("auto", True, {"TERM": "xterm"}, True),
+        ("auto", False, {"TERM": "xterm"}, False),
+        ("auto", True, {"TERM": "xterm", "NO_COLOR": "1"}, False),
+        ("auto", True, {"TERM": "xterm", "NO_COLOR": ""}, True),  # empty means unset
+        ("auto", True, {"TERM": "dumb"}, False),
+        ("always", False, {"TERM": "dumb", "NO_COLOR": "1"}, True),
+        ("never", True, {"TERM": "xterm"}, False),
+    ],
+)
+def test_the_colour_decision(mode: str, tty: bool, env: dict[str, str], expected: bool) -> None:
+    stream = TtyIO() if tty else io.StringIO()
+    assert color_enabled(mode, stream, env) is expected
+
+
+def _diff_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, *argv: str, env: dict[str, str] | None = None
+) -> str:
+    """Run `planner ARGV` with stdout a terminal and the environment `env`; its stdout."""
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, value)
+    stdout = TtyIO()
+    monkeypatch.setattr("sys.stdout", stdout)
+    assert main(list(argv)) == 1
+    return stdout.getvalue()
+
+
+def test_auto_colours_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ANSI in _diff_on_a_terminal(monkeypatch, "diff", *SEED_ARGS)
+
+
+@pytest.mark.parametrize("env", [{"NO_COLOR": "1"}, {"TERM": "dumb"}])
+def test_no_color_and_a_dumb_terminal_turn_auto_colour_off(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
+) -> None:
+    out = _diff_on_a_terminal(monkeypatch, "diff", *SEED_ARGS, env=env)
+    assert "Summary" in out and ANSI not in out
+
+
+def test_never_wins_on_a_terminal_globally_and_per_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ANSI not in _diff_on_a_terminal(monkeypatch, "--color", "never", "diff", *SEED_ARGS)
+    assert ANSI not in _diff_on_a_terminal(monkeypatch, "diff", "--color", "never", *SEED_ARGS)
+
+
+def test_always_colours_a_pipe_and_the_commands_own_option_wins(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")  # always means always
+    assert main(["--color", "always", "diff", *SEED_ARGS]) == 1
+    assert ANSI in capsys.readouterr().out
+    assert main(["diff", "--color", "always", *SEED_ARGS]) == 1
+    assert ANSI in capsys.readouterr().out
+    assert main(["--color", "always", "diff", "--color", "never", *SEED_ARGS]) == 1
+    assert ANSI not in capsys.readouterr().out
+
+
+def test_colour_never_reaches_json_or_an_output_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: pytest.TempPathFactory
+) -> None:
+    assert main(["--color", "always", "diff", *SEED_ARGS, "-o", "json"]) == 1
+    assert ANSI not in capsys.readouterr().out
+    report = tmp_path / "report.txt"  # type: ignore[operator]
+    assert main(["--color", "always", "diff", *SEED_ARGS, "--output-file", str(report)]) == 1
+    assert "Summary" in report.read_text() and ANSI not in report.read_text()
