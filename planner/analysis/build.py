@@ -82,15 +82,75 @@ def _status_notes(scenario: Scenario) -> tuple[str, ...]:
 def exit_code(report: DiffReport, fail_on: str = DEFAULT_FAIL_ON) -> int:
     """0 no change; 1 changes within policy; 3 a static conflict, or changes whose prediction
     for the report's target violates `fail_on` ("never" | "stuck" | "pending")."""
+    return verdict(report, fail_on).code
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The exit code of `planner diff` and the one line that explains it (reports begin with it)."""
+
+    code: int  # EXIT_NO_CHANGES | EXIT_CHANGES | EXIT_POLICY
+    sentence: str  # "blocks: 1 static conflict", "passes: no changes", ...
+    fail_on: str
+    services: tuple[str, ...] = ()  # the target's Services that break the policy, when they block
+
+    @property
+    def blocks(self) -> bool:
+        return self.code == EXIT_POLICY
+
+
+def verdict(report: DiffReport, fail_on: str = DEFAULT_FAIL_ON) -> Verdict:
+    """Judge the report under `fail_on`: static conflicts block whatever the policy; no change
+    passes; otherwise the target's prediction decides. The one source of the exit code."""
     if fail_on not in FAIL_ON_POLICIES:
         raise ValueError(f"unknown --fail-on policy {fail_on!r}")
     if report.errors:
-        return EXIT_POLICY
+        conflicts = _counted(len(report.errors), "static conflict")
+        return Verdict(EXIT_POLICY, f"blocks: {conflicts}", fail_on)
     if not any(change.changed for change in report.changes):
-        return EXIT_NO_CHANGES
-    if violates(report.predictions.get(report.target), fail_on):
-        return EXIT_POLICY
-    return EXIT_CHANGES
+        return Verdict(EXIT_NO_CHANGES, "passes: no changes", fail_on)
+    prediction = report.predictions.get(report.target)
+    if prediction is None:
+        return Verdict(EXIT_CHANGES, f"passes: changes, no prediction for {report.target}", fail_on)
+    if violates(prediction, fail_on):
+        word = "stuck" if fail_on == "stuck" else "pending"
+        services = prediction.stuck if fail_on == "stuck" else _pending_or_stuck(prediction)
+        sentence = (
+            f"blocks: {_counted(len(services), 'Service')} {word} under {report.target} "
+            f"(--fail-on {fail_on})"
+        )
+        return Verdict(EXIT_POLICY, sentence, fail_on, services)
+    return Verdict(EXIT_CHANGES, _passing(prediction, report.target, fail_on), fail_on)
+
+
+def _passing(prediction: Prediction, target: str, fail_on: str) -> str:
+    """Why changes pass: what the policy checked, and what it let through (briefly pending
+    Services under --fail-on stuck, anything under --fail-on never)."""
+    pending = _pending_or_stuck(prediction)
+    if fail_on == "pending":
+        return f"passes: changes, none makes a Service go pending under {target}"
+    if fail_on == "stuck":
+        sentence = f"passes: changes, none leaves a Service stuck under {target}"
+        if pending:
+            sentence += f" ({_counted(len(pending), 'Service')} pending for a while)"
+        return sentence
+    if prediction.stuck:
+        stuck = _counted(len(prediction.stuck), "Service")
+        return f"passes: changes; {stuck} stuck under {target}, allowed by --fail-on never"
+    if pending:
+        return (
+            f"passes: changes; {_counted(len(pending), 'Service')} pending under {target}, "
+            "allowed by --fail-on never"
+        )
+    return f"passes: changes, none makes a Service go pending under {target}"
+
+
+def _pending_or_stuck(prediction: Prediction) -> tuple[str, ...]:
+    return tuple(f.service for f in prediction.fates if f.pending or f.stuck)
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def violates(prediction: Prediction | None, fail_on: str) -> bool:

@@ -69,5 +69,5 @@ def diff(
         list(sources.desired) or ["."], sources.live, options, progress=terminal.progress
     )
     color = terminal.color and output == "text" and output_file is None
-    terminal.emit(render(report, output, color=color), output_file)
+    terminal.emit(render(report, output, color=color, fail_on=fail_on), output_file)
     return exit_code(report, fail_on)

@@ -2,7 +2,10 @@
 and the Mermaid picture of a plan's waves (`mermaid_waves`, for `DiffReport.extras["mermaid"]`).
 
     from planner.render import render
-    sys.stdout.write(render(report, "markdown"))
+    sys.stdout.write(render(report, "markdown", fail_on="stuck"))
+
+Text and Markdown begin with the verdict line of `planner.analysis.build.verdict`, the function
+that also gives the command's exit code.
 
 Renderers only format a `planner.analysis.records.DiffReport`; they compute nothing and never print
 Secret values (every Secret patch value goes through `planner.diff.redact_secret` once more).
@@ -31,12 +34,15 @@ __all__ = [
 ]
 
 
-def render(report: DiffReport, output: str, color: bool = False) -> str:
-    """The report in `output` format ("text", "markdown" or "json"); colour applies to text only."""
+def render(
+    report: DiffReport, output: str, color: bool = False, fail_on: str | None = None
+) -> str:
+    """The report in `output` format ("text", "markdown" or "json"), with its verdict under the
+    `fail_on` policy (None: the command's default); colour applies to text only."""
     if output == "markdown":
-        return render_markdown(report)
+        return render_markdown(report, fail_on=fail_on)
     if output == "json":
-        return render_json(report)
+        return render_json(report, fail_on=fail_on)
     if output == "text":
-        return render_text(report, color=color)
+        return render_text(report, color=color, fail_on=fail_on)
     raise ValueError(f"unknown report format {output!r}; expected one of {', '.join(FORMATS)}")

@@ -12,7 +12,11 @@ import json
 from importlib import resources
 from typing import Any
 
+# A module import, not `from ... import verdict`: analysis.build still imports render.plan, so
+# during that cycle only the module object exists; its functions are looked up when called.
+from planner.analysis import build as analysis
 from planner.diff import Change
+from planner.render.fields import ABSENT, FieldChange, field_changes, field_name
 from planner.render.redact import safe_patch
 from planner.render.summary import changed, counts, ordered_predictions, to_jsonable
 from planner.analysis.records import Conflict, DiffReport, Prediction, ServiceFate, SharingGroupReport
@@ -21,19 +25,22 @@ REPORT_VERSION = 1
 SCHEMA_FILE = "diff-report.schema.json"
 
 
-def render_json(report: DiffReport) -> str:
-    """The report as compact JSON on one line with sorted keys, ending in a newline."""
+def render_json(report: DiffReport, fail_on: str | None = None) -> str:
+    """The report as compact JSON on one line with sorted keys, ending in a newline; its verdict
+    is judged under `fail_on` (None: the command's default policy)."""
     # Compact on purpose: with `indent`, json falls back to its pure-Python encoder, about
     # four times slower on a 10,000-Service report. `jq .` pretty-prints it for people.
-    data = report_to_dict(report)
+    data = report_to_dict(report, fail_on)
     return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def report_to_dict(report: DiffReport) -> dict[str, Any]:
+def report_to_dict(report: DiffReport, fail_on: str | None = None) -> dict[str, Any]:
     """The JSON document of a report as plain dicts and lists (Secret values redacted)."""
     total = counts(report)
+    verdict = analysis.verdict(report, fail_on or analysis.DEFAULT_FAIL_ON)
     return {
         "version": REPORT_VERSION,
+        "verdict": _verdict(verdict),
         "target": report.target,
         "live_source": report.live_source,
         "statuses_known": report.statuses_known,
@@ -68,9 +75,30 @@ def _change(change: Change) -> dict[str, Any]:
         "name": change.key.name,
         "op": change.op,
         "patch": to_jsonable(safe_patch(change)),
+        "fields": [_field(f) for f in field_changes(change)],
         "key_changing": list(change.key_changing),
         "origin": str(change.origin) if change.origin else "",
     }
+
+
+def _verdict(verdict: analysis.Verdict) -> dict[str, Any]:
+    return {
+        "exit_code": verdict.code,
+        "blocks": verdict.blocks,
+        "text": verdict.sentence,
+        "fail_on": verdict.fail_on,
+        "services": list(verdict.services),
+    }
+
+
+def _field(field: FieldChange) -> dict[str, Any]:
+    """A changed field; `old` is left out when the field was added, `new` when removed."""
+    data: dict[str, Any] = {"path": field.path, "field": field_name(field.path)}
+    if field.old is not ABSENT:
+        data["old"] = to_jsonable(field.old)
+    if field.new is not ABSENT:
+        data["new"] = to_jsonable(field.new)
+    return data
 
 
 def _group(group: SharingGroupReport) -> dict[str, Any]:

@@ -1,9 +1,10 @@
-"""The pull-request comment of `planner diff`: a summary block, then one `<details>` per section.
+"""The pull-request comment of `planner diff`: the verdict line, what blocks (never folded), a
+summary block, then one `<details>` per section.
 
-    body = render_markdown(report)          # never longer than GitHub's 65,536-character limit
+    body = render_markdown(report, fail_on="stuck")   # never longer than GitHub's 65,536 characters
 
 Sections are cut whole from the end when the comment would be too long (never inside a code
-fence; the summary always stays), and a closing note says what was left out. User text (names,
+fence; the verdict and the summary always stay), and a closing note says what was left out. User text (names,
 messages) is escaped for Markdown and HTML so it cannot add formatting, links or mentions.
 """
 
@@ -17,7 +18,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+# A module import, not `from ... import verdict`: analysis.build still imports render.plan, so
+# during that cycle only the module object exists; its functions are looked up when called.
+from planner.analysis import build as analysis
 from planner.diff import Change
+from planner.render.fields import field_changes, field_name, show_value
 from planner.render.redact import safe_patch
 from planner.render.summary import (
     changed,
@@ -34,11 +39,15 @@ GITHUB_COMMENT_LIMIT = 65_536
 # Comment actions add a hidden marker (e.g. "<!-- Sticky Pull Request Comment... -->") to find
 # their comment again; leave room for it so the posted body still fits.
 COMMENT_MARKER_ROOM = 256
+# Relative, as no report links elsewhere yet: it resolves where the comment's repository holds
+# the planner's docs; change it here once the docs have a stable public URL.
+GLOSSARY_LINK = "docs/glossary.md"
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _WHITESPACE = re.compile(r"\s+")
 _SEPARATOR = "\n\n"
 _KIND_WORDS = {
+    "blocking": "blocking Service list(s)",
     "prediction": "prediction detail(s)",
     "error": "conflict(s)",
     "warning": "warning(s)",
@@ -55,46 +64,67 @@ class Section:
 
     kind: str
     render: Callable[[], str]  # called only when the section is kept (a huge report has many)
+    lead: bool = False  # shown before the summary (what blocks); lead sections come first
 
 
 def render_markdown(
-    report: DiffReport, limit: int = GITHUB_COMMENT_LIMIT - COMMENT_MARKER_ROOM
+    report: DiffReport,
+    limit: int = GITHUB_COMMENT_LIMIT - COMMENT_MARKER_ROOM,
+    fail_on: str | None = None,
 ) -> str:
-    """The Markdown report, at most `limit` characters, ending in a newline."""
+    """The Markdown report, at most `limit` characters, ending in a newline; it begins with the
+    verdict under `fail_on` (None: the command's default policy)."""
+    verdict = analysis.verdict(report, fail_on or analysis.DEFAULT_FAIL_ON)
     summary = _summary(report)
     sections = (
-        _prediction_sections(report)
-        + _conflict_sections(report.conflicts)
+        _blocking_sections(report, verdict)
+        + _prediction_sections(report)
+        + _warning_sections(report.warnings)
         + _group_sections(report.groups)
         + _plan_sections(report)
         + _notes_sections(report.notes)
         + _change_sections(changed(report))
     )
-    return fit(summary, sections, limit)
+    return fit(summary, sections, limit, head=_verdict_line(verdict))
 
 
-def fit(summary: str, sections: list[Section], limit: int = GITHUB_COMMENT_LIMIT) -> str:
-    """Join the summary and as many whole sections (from the start) as fit in `limit` characters,
-    then a note of what was cut. The summary is always kept."""
+def fit(
+    summary: str, sections: list[Section], limit: int = GITHUB_COMMENT_LIMIT, head: str = ""
+) -> str:
+    """Join the head, the summary and as many whole sections (from the start) as fit in `limit`
+    characters, then a note of what was cut. The head and the summary are always kept; kept
+    `lead` sections go between them."""
+    fixed = [part for part in (head, summary) if part]
     texts: list[str] = []
-    used = len(summary) + 1  # the final newline
+    used = sum(map(len, fixed)) + len(_SEPARATOR) * (len(fixed) - 1) + 1  # the final newline
     for section in sections:
         text = section.render()
         used += len(_SEPARATOR) + len(text)
         if used > limit:
-            return _with_cut_note(summary, texts, sections, limit)
+            return _with_cut_note(head, summary, texts, sections, limit)
         texts.append(text)
-    return _SEPARATOR.join([summary, *texts]) + "\n"
+    return _joined(head, summary, texts, sections)
 
 
-def _with_cut_note(summary: str, texts: list[str], sections: list[Section], limit: int) -> str:
-    """The summary, the kept texts and the note of what was cut, dropping kept texts from the
-    end until the note fits as well."""
-    used = len(summary) + 1 + sum(len(_SEPARATOR) + len(t) for t in texts)
+def _joined(head: str, summary: str, texts: list[str], sections: list[Section], *tail: str) -> str:
+    """Head, kept lead sections, summary, the other kept sections, then `tail`."""
+    leads = sum(1 for section in sections[: len(texts)] if section.lead)
+    parts = [head, *texts[:leads], summary, *texts[leads:], *tail]
+    return _SEPARATOR.join(part for part in parts if part) + "\n"
+
+
+def _with_cut_note(
+    head: str, summary: str, texts: list[str], sections: list[Section], limit: int
+) -> str:
+    """The head, the summary, the kept texts and the note of what was cut, dropping kept texts
+    from the end until the note fits as well."""
+    fixed = [part for part in (head, summary) if part]
+    used = sum(map(len, fixed)) + len(_SEPARATOR) * (len(fixed) - 1) + 1
+    used += sum(len(_SEPARATOR) + len(t) for t in texts)
     while True:
         note = _cut_note(sections[len(texts) :])
         if used + len(_SEPARATOR) + len(note) <= limit or not texts:
-            return _SEPARATOR.join([summary, *texts, note]) + "\n"
+            return _joined(head, summary, texts, sections, note)
         used -= len(_SEPARATOR) + len(texts.pop())
 
 
@@ -129,6 +159,12 @@ def _details(summary_html: str, body: str) -> str:
     return f"<details><summary>{summary_html}</summary>\n\n{body}\n\n</details>"
 
 
+def _verdict_line(verdict: analysis.Verdict) -> str:
+    """The comment's first line: the verdict that explains the exit code."""
+    icon = "❌" if verdict.blocks else "✅"
+    return f"{icon} **{md_text(verdict.sentence)}**"
+
+
 def _summary(report: DiffReport) -> str:
     total = counts(report)
     ops = " · ".join(f"{n} {op}" for op, n in total.ops.items())
@@ -144,7 +180,10 @@ def _summary(report: DiffReport) -> str:
         ),
         f"- **Conflicts:** {total.errors} error(s) · {total.warnings} warning(s)",
     ]
-    return "\n".join(lines + _prediction_table(report))
+    glossary = (
+        f"Pending, stuck, delivery order, sharing group, wave: see the [glossary]({GLOSSARY_LINK})."
+    )
+    return "\n".join(lines + _prediction_table(report) + ["", glossary])
 
 
 def _live_source(report: DiffReport) -> str:
@@ -212,10 +251,50 @@ def _fate_row(fate: ServiceFate) -> str:
     )
 
 
-def _conflict_sections(conflicts: tuple[Conflict, ...]) -> list[Section]:
+def _blocking_sections(report: DiffReport, verdict: analysis.Verdict) -> list[Section]:
+    """What blocks, unfolded and first: one section per static conflict, else one listing the
+    Services the policy refuses; none when the verdict passes."""
+    if report.errors:
+        heading = "### ❌ Blocking: static conflicts (never converge)\n\n"
+        return [
+            Section("error", partial(_headed, heading if i == 0 else "", _open_conflict, c), True)
+            for i, c in enumerate(report.errors)
+        ]
+    if not verdict.services:
+        return []
+    heading = (
+        f"### ❌ Blocking: Services under {md_text(report.target)} "
+        f"(`--fail-on {md_text(verdict.fail_on)}`)\n\n"
+    )
+    return [Section("blocking", partial(_headed, heading, _blocking_fates, report, verdict), True)]
+
+
+def _open_conflict(conflict: Conflict) -> str:
+    """A blocking conflict in the open: its message, then each object and where it is."""
+    lines = [f"❌ **error:** {md_text(conflict.message)}", ""]
+    for obj, where in located_objects(conflict):
+        at = f" ({md_text(where)})" if where else ""
+        lines.append(f"- {md_text(obj)}{at}")
+    return "\n".join(lines).rstrip("\n")
+
+
+def _blocking_fates(report: DiffReport, verdict: analysis.Verdict) -> str:
+    blocking = set(verdict.services)
+    fates = [f for f in report.predictions[report.target].fates if f.service in blocking]
+    return "\n".join(f"- {_fate_words(fate)}" for fate in fates)
+
+
+def _fate_words(fate: ServiceFate) -> str:
+    what = [w for w, on in (("pending", fate.pending), ("stuck", fate.stuck)) if on]
+    when = "in every order" if fate.always else "in some orders"
+    says = f": MetalLB says {md_text(fate.reason)}" if fate.reason else ""
+    return f"**{md_text(fate.service)}**: {', '.join(what)} ({when}){says}"
+
+
+def _warning_sections(warnings: tuple[Conflict, ...]) -> list[Section]:
     sections = []
-    for index, conflict in enumerate(conflicts):
-        heading = "### Conflicts and warnings\n\n" if index == 0 else ""
+    for index, conflict in enumerate(warnings):
+        heading = "### Warnings\n\n" if index == 0 else ""
         sections.append(_section(conflict.severity, heading, _conflict, conflict))
     return sections
 
@@ -304,6 +383,12 @@ def _change(change: Change) -> str:
         title += f", key-changing: {html_text(names(change.key_changing))}"
     lines = [patch_line(op) for op in safe_patch(change)]
     body = fenced("\n".join(lines)) if lines else "No patch."
+    fields = [
+        f"- {md_text(field_name(f.path))}: {md_text(show_value(f.old))} → {md_text(show_value(f.new))}"
+        for f in field_changes(change)
+    ]
+    if fields:
+        body = "\n".join(fields) + _SEPARATOR + body
     if change.origin:
         body = f"From {md_text(str(change.origin))}.\n\n{body}"
     return _details(title, body)

@@ -3,7 +3,8 @@
     report_extras["mermaid"] = mermaid_waves(order_units(units))
 
 One box per wave, one node per unit (its kind and Services), and an arrow for every
-"waits for" edge, labelled with its reasons. Large waves are summarised so the diagram stays
+"waits for" edge, labelled with its reasons. Invisible links (`~~~`) chain the waves in order,
+so wave 2 is drawn below wave 1 even when no unit of it waits for one of wave 1. Large waves are summarised so the diagram stays
 readable and within what GitHub renders.
 """
 
@@ -42,7 +43,8 @@ def mermaid_flowchart(
     edges: Sequence[Edge],
     max_units_per_wave: int = MAX_UNITS_PER_WAVE,
 ) -> str:
-    """Waves as subgraphs, units as nodes, "waits for" edges labelled with their reasons."""
+    """Waves as subgraphs in order, units as nodes, "waits for" edges labelled with their
+    reasons."""
     lines = ["flowchart TB"]
     shown: set[str] = set()
     for number, wave in enumerate(waves, start=1):
@@ -59,6 +61,8 @@ def mermaid_flowchart(
             reasons = _text("; ".join(edge.reasons))
             arrow = f'-->|"{reasons}"|' if reasons else "-->"
             lines.append(f"  {node_id(edge.before)} {arrow} {node_id(edge.after)}")
+    # Without a link between them, Mermaid may lay unlinked subgraphs out in any order.
+    lines += [f"  wave{n} ~~~ wave{n + 1}" for n in range(1, len(waves))]
     return "\n".join(lines)
 
 

@@ -103,6 +103,8 @@ def mermaid_plan(plan: Plan, max_units_per_wave: int = MAX_UNITS_PER_WAVE) -> st
 
 
 def _dot(plan: Plan) -> str:
+    """Each wave a cluster whose units share one rank; invisible edges chain the waves in
+    order, so wave 2 ranks below wave 1 even with no "waits for" edge between them."""
     lines = ["digraph plan {", "  rankdir=TB;", "  node [shape=box];"]
     for wave in plan.waves:
         lines.append(f'  subgraph cluster_wave{wave.index} {{ label="wave {wave.index}";')
@@ -110,7 +112,12 @@ def _dot(plan: Plan) -> str:
             lines.append(
                 f"    {node_id(unit.id)} [label={json.dumps(chr(10).join(unit_lines(unit)))}];"
             )
+        lines.append(f"    {{ rank=same; {' '.join(node_id(u.id) + ';' for u in wave.units)} }}")
         lines.append("  }")
+    for earlier, later in zip(plan.waves, plan.waves[1:]):
+        if earlier.units and later.units:
+            first, second = node_id(earlier.units[0].id), node_id(later.units[0].id)
+            lines.append(f"  {first} -> {second} [style=invis];")
     for unit in plan.units:
         for before in unit.waits_for:
             lines.append(

@@ -30,6 +30,13 @@ def safe_patch(change: Change) -> list[PatchOp]:
     return [_redact_op(op) for op in ops]
 
 
+def safe_value(change: Change, path: str, value: Any) -> Any:
+    """A value found at `path` of the change's object, redacted when the object is a Secret."""
+    if change.key.kind != "Secret":
+        return value
+    return _redact_op({"op": "add", "path": path, "value": value})["value"]
+
+
 def safe_secret_body(body: dict[str, Any]) -> dict[str, Any]:
     """A Secret body passed through `redact_secret`, with any value it left in place masked."""
     redacted = redact_secret(copy.deepcopy(body))

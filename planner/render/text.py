@@ -13,7 +13,11 @@ from collections.abc import Callable
 
 import click
 
+# A module import, not `from ... import verdict`: analysis.build still imports render.plan, so
+# during that cycle only the module object exists; its functions are looked up when called.
+from planner.analysis import build as analysis
 from planner.diff import Change
+from planner.render.fields import field_changes, field_line
 from planner.render.redact import safe_patch
 from planner.render.summary import (
     Counts,
@@ -35,14 +39,19 @@ _OP_MARK = {"create": "+", "update": "~", "delete": "-"}
 _OP_COLOR = {"create": "green", "update": "yellow", "delete": "red"}
 
 
-def render_text(report: DiffReport, color: bool = False) -> str:
-    """The whole terminal report, ending in a newline; ANSI colours only when `color`."""
+def render_text(report: DiffReport, color: bool = False, fail_on: str | None = None) -> str:
+    """The whole terminal report, ending in a newline; ANSI colours only when `color`.
+
+    It begins with the verdict under `fail_on` (None: the command's default policy), then what
+    blocks, if anything."""
     paint = _painter(color)
+    verdict = analysis.verdict(report, fail_on or analysis.DEFAULT_FAIL_ON)
     sections = [
-        _header(report, paint),
+        _header(report, verdict, paint),
+        _blocking(report, verdict, paint),
         _summary(report, counts(report), paint),
         _groups(report.groups, paint),
-        _conflicts(report.conflicts, paint),
+        _warnings(report.warnings, paint),
         _predictions(report, paint),
         _plan(report, paint),
         _notes(report.notes, paint),
@@ -65,8 +74,9 @@ def _painter(color: bool) -> Paint:
     return paint
 
 
-def _header(report: DiffReport, paint: Paint) -> list[str]:
+def _header(report: DiffReport, verdict: analysis.Verdict, paint: Paint) -> list[str]:
     return [
+        paint(plain(verdict.sentence), fg="red" if verdict.blocks else "green", bold=True),
         paint(f"planner diff: target {plain(report.target)}", bold=True),
         plain(live_source_line(report)),
     ]
@@ -140,11 +150,27 @@ def _group(group: SharingGroupReport, paint: Paint) -> list[str]:
     return lines
 
 
-def _conflicts(conflicts: tuple[Conflict, ...], paint: Paint) -> list[str]:
-    if not conflicts:
+def _blocking(report: DiffReport, verdict: analysis.Verdict, paint: Paint) -> list[str]:
+    """What makes the verdict "blocks": the static conflicts, else the Services the policy
+    refuses with MetalLB's words; nothing when it passes."""
+    if report.errors:
+        lines = [paint("Blocking: static conflicts (never converge)", bold=True)]
+        for conflict in report.errors:
+            lines += _conflict(conflict, paint)
+        return lines
+    if not verdict.services:
         return []
-    lines = [paint("Conflicts and warnings", bold=True)]
-    for conflict in conflicts:
+    prediction = report.predictions[report.target]
+    title = f"Blocking: Services under {plain(report.target)} (--fail-on {verdict.fail_on})"
+    fates = [f for f in prediction.fates if f.service in set(verdict.services)]
+    return [paint(title, bold=True)] + ["  " + _fate(fate, paint) for fate in fates]
+
+
+def _warnings(warnings: tuple[Conflict, ...], paint: Paint) -> list[str]:
+    if not warnings:
+        return []
+    lines = [paint("Warnings", bold=True)]
+    for conflict in warnings:
         lines += _conflict(conflict, paint)
     return lines
 
@@ -220,5 +246,6 @@ def _changes(changes: tuple[Change, ...], paint: Paint) -> list[str]:
         if change.key_changing:
             key_fields = paint(plain(names(change.key_changing)), fg="yellow")
             lines.append(f"      key-changing: {key_fields}")
+        lines += ["      " + plain(field_line(field)) for field in field_changes(change)]
         lines += ["      " + plain(patch_line(op)) for op in safe_patch(change)]
     return lines

@@ -149,7 +149,8 @@ def test_output_file_gets_the_report_and_stdout_stays_empty(
     target = tmp_path / "report.md"
     code, out, _ = run(capsys, *SEED_ARGS, "--output", "markdown", "--output-file", str(target))
     assert code == 1 and out == ""
-    assert target.read_text().startswith("## shared-ip planner")
+    assert target.read_text().startswith("✅ **passes: changes, none leaves a Service stuck")
+    assert "\n## shared-ip planner" in target.read_text()
     assert [p.name for p in tmp_path.iterdir()] == ["report.md"]  # no temporary left behind
 
 

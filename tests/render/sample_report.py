@@ -18,7 +18,17 @@ SECRET_PLAIN = "hunter2-plain-text"
 SHARING_ERROR = 'can\'t change sharing key for "dns/dns-tcp", address also in use by dns/dns-udp'
 
 
+def _dns_service(name: str, policy: str, selector: dict[str, str]) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "dns"},
+        "spec": {"type": "LoadBalancer", "externalTrafficPolicy": policy, "selector": selector},
+    }
+
+
 def _service_update(name: str) -> Change:
+    """The seed edit: Cluster → Local and one more selector label; the bodies give old values."""
     return Change(
         key=ObjectKey("Service", "dns", name),
         op="update",
@@ -26,6 +36,10 @@ def _service_update(name: str) -> Change:
             {"op": "replace", "path": "/spec/externalTrafficPolicy", "value": "Local"},
             {"op": "add", "path": "/spec/selector/app.kubernetes.io~1name", "value": "coredns"},
         ],
+        desired=_dns_service(
+            name, "Local", {"k8s-app": "kube-dns", "app.kubernetes.io/name": "coredns"}
+        ),
+        live=_dns_service(name, "Cluster", {"k8s-app": "kube-dns"}),
         origin=Origin("desired/dns.yaml", document=0 if name == "dns-tcp" else 1, line=1),
         key_changing=("externalTrafficPolicy", "selector"),
     )

@@ -252,7 +252,8 @@ def test_the_real_planner_diff_on_the_seed_sample(tmp_path: Path) -> None:
     }
     subprocess.run([*GITHUB_BASH, step["run"]], env=env, check=True, cwd=tmp_path)
     assert "exit-code=1" in (tmp_path / "output").read_text()
-    assert (tmp_path / "summary").read_text().startswith("## shared-ip planner")
+    assert (tmp_path / "summary").read_text().startswith("✅ **passes: changes")
+    assert "\n## shared-ip planner" in (tmp_path / "summary").read_text()
 
 
 def _doc_yaml_blocks() -> list[Any]:

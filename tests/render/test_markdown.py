@@ -39,7 +39,7 @@ def test_one_details_per_touched_group_conflict_and_behaviour() -> None:
     conflicts = [s for s in summaries if s.startswith(("❌", "⚠️"))]
     behaviours = [s for s in summaries if s.startswith(("<b>metallb", "<b>fixed"))]
     assert len(groups) == 2  # the untouched group gets no section
-    assert len(conflicts) == 2
+    assert len(conflicts) == 1  # the warning; the blocking error is never folded
     assert len(behaviours) == 3
     assert text.count("<details>") == text.count("</details>")
 
@@ -114,7 +114,8 @@ def test_a_huge_report_is_cut_to_the_comment_limit() -> None:
     text = render_markdown(_huge_report(4000))
     assert len(text) <= GITHUB_COMMENT_LIMIT - COMMENT_MARKER_ROOM  # room for a comment marker
     assert len(text) > GITHUB_COMMENT_LIMIT - COMMENT_MARKER_ROOM - 1000  # filled, not gutted
-    assert text.startswith("## shared-ip planner")
+    assert text.startswith("❌ **blocks: 400 static conflicts**\n\n### ❌ Blocking")
+    assert "\n## shared-ip planner" in text
     assert "- **Changes:** 0 create · 4000 update" in text  # the summary is kept whole
     assert "| **metallb-0.15 (target)** |" in text
     note = text.rstrip("\n").splitlines()[-1]

@@ -21,8 +21,8 @@ def test_text_report_matches_its_snapshot() -> None:
 
 def test_sections_come_in_order() -> None:
     text = render_text(sample_report())
-    headings = ["Summary", "Sharing groups touched", "Conflicts and warnings", "Prediction:"]
-    headings += ["Plan", "Notes", "Changes"]
+    headings = ["blocks: ", "Blocking: static conflicts", "Summary", "Sharing groups touched"]
+    headings += ["Warnings", "Prediction:", "Plan", "Notes", "Changes"]
     positions = [text.index(h) for h in headings]
     assert positions == sorted(positions)
 
