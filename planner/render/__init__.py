@@ -34,9 +34,7 @@ __all__ = [
 ]
 
 
-def render(
-    report: DiffReport, output: str, color: bool = False, fail_on: str | None = None
-) -> str:
+def render(report: DiffReport, output: str, color: bool = False, fail_on: str | None = None) -> str:
     """The report in `output` format ("text", "markdown" or "json"), with its verdict under the
     `fail_on` policy (None: the command's default); colour applies to text only."""
     if output == "markdown":

@@ -4,8 +4,9 @@ summary block, then one `<details>` per section.
     body = render_markdown(report, fail_on="stuck")   # never longer than GitHub's 65,536 characters
 
 Sections are cut whole from the end when the comment would be too long (never inside a code
-fence; the verdict and the summary always stay), and a closing note says what was left out. User text (names,
-messages) is escaped for Markdown and HTML so it cannot add formatting, links or mentions.
+fence; the verdict and the summary always stay), and a closing note says what was left out.
+User text (names, messages) is escaped for Markdown and HTML so it cannot add formatting, links
+or mentions.
 """
 
 from __future__ import annotations
@@ -384,7 +385,8 @@ def _change(change: Change) -> str:
     lines = [patch_line(op) for op in safe_patch(change)]
     body = fenced("\n".join(lines)) if lines else "No patch."
     fields = [
-        f"- {md_text(field_name(f.path))}: {md_text(show_value(f.old))} → {md_text(show_value(f.new))}"
+        f"- {md_text(field_name(f.path))}: "
+        f"{md_text(show_value(f.old))} → {md_text(show_value(f.new))}"
         for f in field_changes(change)
     ]
     if fields:

@@ -4,8 +4,8 @@
 
 One box per wave, one node per unit (its kind and Services), and an arrow for every
 "waits for" edge, labelled with its reasons. Invisible links (`~~~`) chain the waves in order,
-so wave 2 is drawn below wave 1 even when no unit of it waits for one of wave 1. Large waves are summarised so the diagram stays
-readable and within what GitHub renders.
+so wave 2 is drawn below wave 1 even when no unit of it waits for one of wave 1. Large waves
+are summarised so the diagram stays readable and within what GitHub renders.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ Renderers only format; the same plan gives the same bytes.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
 
@@ -114,7 +115,7 @@ def _dot(plan: Plan) -> str:
             )
         lines.append(f"    {{ rank=same; {' '.join(node_id(u.id) + ';' for u in wave.units)} }}")
         lines.append("  }")
-    for earlier, later in zip(plan.waves, plan.waves[1:]):
+    for earlier, later in itertools.pairwise(plan.waves):
         if earlier.units and later.units:
             first, second = node_id(earlier.units[0].id), node_id(later.units[0].id)
             lines.append(f"  {first} -> {second} [style=invis];")

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from planner.analysis.records import DiffReport
 from planner.diff import Change, diff_objects
 from planner.objects import KubeObject, ObjectKey
-from planner.render.fields import ABSENT, FieldChange, field_changes, field_line, field_name, show_value
+from planner.render.fields import (
+    ABSENT,
+    FieldChange,
+    field_changes,
+    field_line,
+    field_name,
+    show_value,
+)
 from planner.render.json_report import report_to_dict
 from planner.render.text import render_text
-from planner.analysis.records import DiffReport
 from tests.render.sample_report import sample_changes
 
 KEY = ObjectKey("Service", "dns", "dns-tcp")
@@ -45,8 +52,14 @@ def test_a_policy_edit_reads_cluster_to_local() -> None:
 def test_list_indices_mean_what_they_meant_to_the_diff() -> None:
     # Live lists the ports in another order; the diff compares them in desired order, so
     # /spec/ports/1 is "b" and its old port is 81, not the live list's second entry.
-    live_ports = [{"name": "b", "port": 81, "protocol": "TCP"}, {"name": "a", "port": 80, "protocol": "TCP"}]
-    desired_ports = [{"name": "a", "port": 80, "protocol": "TCP"}, {"name": "b", "port": 8081, "protocol": "TCP"}]
+    live_ports = [
+        {"name": "b", "port": 81, "protocol": "TCP"},
+        {"name": "a", "port": 80, "protocol": "TCP"},
+    ]
+    desired_ports = [
+        {"name": "a", "port": 80, "protocol": "TCP"},
+        {"name": "b", "port": 8081, "protocol": "TCP"},
+    ]
     change = _update(_service("Cluster", desired_ports), _service("Cluster", live_ports))
     assert [field_line(f) for f in field_changes(change)] == ["spec.ports[1].port: 81 → 8081"]
 
@@ -69,8 +82,18 @@ def test_secret_values_are_redacted_before_and_after() -> None:
     meta = {"name": "creds", "namespace": "dns"}
     old, new = "b2xkLXBhc3N3b3Jk", "bmV3LXBhc3N3b3Jk"
     change = _update(
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {**meta, "labels": {"v": "2"}}, "data": {"pw": new}},
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {**meta, "labels": {"v": "1"}}, "data": {"pw": old}},
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {**meta, "labels": {"v": "2"}},
+            "data": {"pw": new},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {**meta, "labels": {"v": "1"}},
+            "data": {"pw": old},
+        },
         key,
     )
     lines = [field_line(f) for f in field_changes(change)]
@@ -82,7 +105,9 @@ def test_secret_values_are_redacted_before_and_after() -> None:
 
 def test_a_patch_that_does_not_fit_its_base_shows_no_fields() -> None:
     secret_update = next(c for c in sample_changes() if c.key.name == "tsig-key")
-    assert field_changes(secret_update) == ()  # its hand-made patch adds under a missing /metadata/labels
+    assert (
+        field_changes(secret_update) == ()
+    )  # its hand-made patch adds under a missing /metadata/labels
     creation = next(c for c in sample_changes() if c.op == "create")
     assert field_changes(creation) == ()
 

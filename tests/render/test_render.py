@@ -25,7 +25,8 @@ def test_no_secret_value_in_any_output(output: str, color: bool) -> None:
 
 def test_each_format_is_its_own() -> None:
     report = sample_report()
-    assert render(report, "text").startswith("blocks: 1 static conflict\nplanner diff: target metallb-0.15")
+    text = render(report, "text")
+    assert text.startswith("blocks: 1 static conflict\nplanner diff: target metallb-0.15")
     assert render(report, "markdown").startswith("❌ **blocks: 1 static conflict**")
     assert "\n## shared-ip planner" in render(report, "markdown")
     assert render(report, "json").startswith("{")

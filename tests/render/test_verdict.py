@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -76,12 +77,14 @@ def test_an_unknown_policy_is_refused() -> None:
         verdict(sample_report(), "sometimes")
 
 
-SAMPLE_DIRS = sorted(p.parent for p in SAMPLES.glob("*/expected.yaml") if (p.parent / "desired").is_dir())
+SAMPLE_DIRS = sorted(
+    p.parent for p in SAMPLES.glob("*/expected.yaml") if (p.parent / "desired").is_dir()
+)
 
 
 @pytest.mark.parametrize("sample", SAMPLE_DIRS, ids=lambda p: p.name)
-def test_every_report_begins_with_the_verdict_of_its_exit_code(sample: object) -> None:
-    report = build_report([str(sample / "desired")], LiveSource.file(str(sample / "live.yaml")))  # type: ignore[operator]
+def test_every_report_begins_with_the_verdict_of_its_exit_code(sample: Path) -> None:
+    report = build_report([str(sample / "desired")], LiveSource.file(str(sample / "live.yaml")))
     for fail_on in FAIL_ON_POLICIES:
         judged = verdict(report, fail_on)
         assert exit_code(report, fail_on) == judged.code
@@ -112,7 +115,11 @@ def test_the_command_prints_the_verdict_of_its_own_fail_on(
     args = [str(seed / "desired"), "--live", str(seed / "live.yaml"), "--target", "metallb-0.14"]
     for fail_on, code, first in (
         ("stuck", 3, "blocks: 2 Services stuck under metallb-0.14 (--fail-on stuck)"),
-        ("never", 1, "passes: changes; 2 Services stuck under metallb-0.14, allowed by --fail-on never"),
+        (
+            "never",
+            1,
+            "passes: changes; 2 Services stuck under metallb-0.14, allowed by --fail-on never",
+        ),
     ):
         assert main(["diff", *args, "--fail-on", fail_on]) == code
         assert capsys.readouterr().out.splitlines()[0] == first

@@ -3,6 +3,7 @@ sample's two waves (Mermaid links, and Graphviz ranks laid out by the real `dot`
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 
@@ -57,7 +58,11 @@ def test_dot_ranks_each_wave_together_and_chains_them() -> None:
 def test_graphviz_lays_the_swap_sample_waves_out_top_down() -> None:
     plan = _swap_plan()
     layout = subprocess.run(
-        ["dot", "-Tplain"], input=plan_graph(plan, "dot"), capture_output=True, text=True, check=True
+        ["dot", "-Tplain"],
+        input=plan_graph(plan, "dot"),
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     # -Tplain: "node NAME X Y ...", with Y growing upwards; a later wave must sit lower.
     heights = {
@@ -66,5 +71,5 @@ def test_graphviz_lays_the_swap_sample_waves_out_top_down() -> None:
         if fields[0] == "node"
     }
     rows = [{heights[node_id(u.id)] for u in wave.units} for wave in plan.waves]
-    for earlier, later in zip(rows, rows[1:]):
+    for earlier, later in itertools.pairwise(rows):
         assert min(earlier) > max(later)
