@@ -9,6 +9,7 @@ Reading the sources and adding the plan is the pipeline's (`planner.pipeline.bui
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from planner.analysis.conflicts import static_conflicts
 from planner.analysis.groups import sharing_groups

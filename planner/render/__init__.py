@@ -13,11 +13,12 @@ Secret values (every Secret patch value goes through `planner.diff.redact_secret
 
 from __future__ import annotations
 
+from planner.analysis.build import DEFAULT_FAIL_ON
+from planner.analysis.records import DiffReport
 from planner.render.json_report import load_schema, render_json, report_to_dict
 from planner.render.markdown import GITHUB_COMMENT_LIMIT, render_markdown
 from planner.render.mermaid import mermaid_waves
 from planner.render.text import render_text
-from planner.analysis.records import DiffReport
 
 FORMATS: tuple[str, ...] = ("text", "markdown", "json")
 
@@ -34,9 +35,11 @@ __all__ = [
 ]
 
 
-def render(report: DiffReport, output: str, color: bool = False, fail_on: str | None = None) -> str:
+def render(
+    report: DiffReport, output: str, color: bool = False, fail_on: str = DEFAULT_FAIL_ON
+) -> str:
     """The report in `output` format ("text", "markdown" or "json"), with its verdict under the
-    `fail_on` policy (None: the command's default); colour applies to text only."""
+    `fail_on` policy; colour applies to text only."""
     if output == "markdown":
         return render_markdown(report, fail_on=fail_on)
     if output == "json":

@@ -12,35 +12,39 @@ import json
 from importlib import resources
 from typing import Any
 
-# A module import, not `from ... import verdict`: analysis.build still imports render.plan, so
-# during that cycle only the module object exists; its functions are looked up when called.
-from planner.analysis import build as analysis
+from planner.analysis.build import DEFAULT_FAIL_ON, Verdict, verdict
+from planner.analysis.records import (
+    Conflict,
+    DiffReport,
+    Prediction,
+    ServiceFate,
+    SharingGroupReport,
+)
 from planner.diff import Change
 from planner.render.fields import ABSENT, FieldChange, field_changes, field_name
 from planner.render.redact import safe_patch
 from planner.render.summary import changed, counts, ordered_predictions, to_jsonable
-from planner.analysis.records import Conflict, DiffReport, Prediction, ServiceFate, SharingGroupReport
 
 REPORT_VERSION = 1
 SCHEMA_FILE = "diff-report.schema.json"
 
 
-def render_json(report: DiffReport, fail_on: str | None = None) -> str:
+def render_json(report: DiffReport, fail_on: str = DEFAULT_FAIL_ON) -> str:
     """The report as compact JSON on one line with sorted keys, ending in a newline; its verdict
-    is judged under `fail_on` (None: the command's default policy)."""
+    is judged under `fail_on`."""
     # Compact on purpose: with `indent`, json falls back to its pure-Python encoder, about
     # four times slower on a 10,000-Service report. `jq .` pretty-prints it for people.
     data = report_to_dict(report, fail_on)
     return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def report_to_dict(report: DiffReport, fail_on: str | None = None) -> dict[str, Any]:
+def report_to_dict(report: DiffReport, fail_on: str = DEFAULT_FAIL_ON) -> dict[str, Any]:
     """The JSON document of a report as plain dicts and lists (Secret values redacted)."""
     total = counts(report)
-    verdict = analysis.verdict(report, fail_on or analysis.DEFAULT_FAIL_ON)
+    judged = verdict(report, fail_on)
     return {
         "version": REPORT_VERSION,
-        "verdict": _verdict(verdict),
+        "verdict": _verdict(judged),
         "target": report.target,
         "live_source": report.live_source,
         "statuses_known": report.statuses_known,
@@ -81,7 +85,7 @@ def _change(change: Change) -> dict[str, Any]:
     }
 
 
-def _verdict(verdict: analysis.Verdict) -> dict[str, Any]:
+def _verdict(verdict: Verdict) -> dict[str, Any]:
     return {
         "exit_code": verdict.code,
         "blocks": verdict.blocks,

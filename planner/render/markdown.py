@@ -19,9 +19,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-# A module import, not `from ... import verdict`: analysis.build still imports render.plan, so
-# during that cycle only the module object exists; its functions are looked up when called.
-from planner.analysis import build as analysis
+from planner.analysis.build import DEFAULT_FAIL_ON, Verdict, verdict
+from planner.analysis.records import (
+    Conflict,
+    DiffReport,
+    Prediction,
+    ServiceFate,
+    SharingGroupReport,
+)
 from planner.diff import Change
 from planner.render.fields import field_changes, field_name, show_value
 from planner.render.redact import safe_patch
@@ -34,7 +39,6 @@ from planner.render.summary import (
     ordered_predictions,
     patch_line,
 )
-from planner.analysis.records import Conflict, DiffReport, Prediction, ServiceFate, SharingGroupReport
 
 GITHUB_COMMENT_LIMIT = 65_536
 # Comment actions add a hidden marker (e.g. "<!-- Sticky Pull Request Comment... -->") to find
@@ -71,14 +75,14 @@ class Section:
 def render_markdown(
     report: DiffReport,
     limit: int = GITHUB_COMMENT_LIMIT - COMMENT_MARKER_ROOM,
-    fail_on: str | None = None,
+    fail_on: str = DEFAULT_FAIL_ON,
 ) -> str:
     """The Markdown report, at most `limit` characters, ending in a newline; it begins with the
-    verdict under `fail_on` (None: the command's default policy)."""
-    verdict = analysis.verdict(report, fail_on or analysis.DEFAULT_FAIL_ON)
+    verdict under `fail_on`."""
+    judged = verdict(report, fail_on)
     summary = _summary(report)
     sections = (
-        _blocking_sections(report, verdict)
+        _blocking_sections(report, judged)
         + _prediction_sections(report)
         + _warning_sections(report.warnings)
         + _group_sections(report.groups)
@@ -86,7 +90,7 @@ def render_markdown(
         + _notes_sections(report.notes)
         + _change_sections(changed(report))
     )
-    return fit(summary, sections, limit, head=_verdict_line(verdict))
+    return fit(summary, sections, limit, head=_verdict_line(judged))
 
 
 def fit(
@@ -160,7 +164,7 @@ def _details(summary_html: str, body: str) -> str:
     return f"<details><summary>{summary_html}</summary>\n\n{body}\n\n</details>"
 
 
-def _verdict_line(verdict: analysis.Verdict) -> str:
+def _verdict_line(verdict: Verdict) -> str:
     """The comment's first line: the verdict that explains the exit code."""
     icon = "❌" if verdict.blocks else "✅"
     return f"{icon} **{md_text(verdict.sentence)}**"
@@ -252,7 +256,7 @@ def _fate_row(fate: ServiceFate) -> str:
     )
 
 
-def _blocking_sections(report: DiffReport, verdict: analysis.Verdict) -> list[Section]:
+def _blocking_sections(report: DiffReport, verdict: Verdict) -> list[Section]:
     """What blocks, unfolded and first: one section per static conflict, else one listing the
     Services the policy refuses; none when the verdict passes."""
     if report.errors:
@@ -279,7 +283,7 @@ def _open_conflict(conflict: Conflict) -> str:
     return "\n".join(lines).rstrip("\n")
 
 
-def _blocking_fates(report: DiffReport, verdict: analysis.Verdict) -> str:
+def _blocking_fates(report: DiffReport, verdict: Verdict) -> str:
     blocking = set(verdict.services)
     fates = [f for f in report.predictions[report.target].fates if f.service in blocking]
     return "\n".join(f"- {_fate_words(fate)}" for fate in fates)

@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from planner.diff import Change
 from planner.analysis.records import BEHAVIORS, Conflict, DiffReport, Prediction
+from planner.diff import Change
 
 OPS: tuple[str, ...] = ("create", "update", "delete", "unchanged")
 

@@ -13,9 +13,14 @@ from collections.abc import Callable
 
 import click
 
-# A module import, not `from ... import verdict`: analysis.build still imports render.plan, so
-# during that cycle only the module object exists; its functions are looked up when called.
-from planner.analysis import build as analysis
+from planner.analysis.build import DEFAULT_FAIL_ON, Verdict, verdict
+from planner.analysis.records import (
+    Conflict,
+    DiffReport,
+    Prediction,
+    ServiceFate,
+    SharingGroupReport,
+)
 from planner.diff import Change
 from planner.render.fields import field_changes, field_line
 from planner.render.redact import safe_patch
@@ -30,7 +35,6 @@ from planner.render.summary import (
     ordered_predictions,
     patch_line,
 )
-from planner.analysis.records import Conflict, DiffReport, Prediction, ServiceFate, SharingGroupReport
 
 Paint = Callable[..., str]
 
@@ -39,16 +43,15 @@ _OP_MARK = {"create": "+", "update": "~", "delete": "-"}
 _OP_COLOR = {"create": "green", "update": "yellow", "delete": "red"}
 
 
-def render_text(report: DiffReport, color: bool = False, fail_on: str | None = None) -> str:
+def render_text(report: DiffReport, color: bool = False, fail_on: str = DEFAULT_FAIL_ON) -> str:
     """The whole terminal report, ending in a newline; ANSI colours only when `color`.
 
-    It begins with the verdict under `fail_on` (None: the command's default policy), then what
-    blocks, if anything."""
+    It begins with the verdict under `fail_on`, then what blocks, if anything."""
     paint = _painter(color)
-    verdict = analysis.verdict(report, fail_on or analysis.DEFAULT_FAIL_ON)
+    judged = verdict(report, fail_on)
     sections = [
-        _header(report, verdict, paint),
-        _blocking(report, verdict, paint),
+        _header(report, judged, paint),
+        _blocking(report, judged, paint),
         _summary(report, counts(report), paint),
         _groups(report.groups, paint),
         _warnings(report.warnings, paint),
@@ -74,7 +77,7 @@ def _painter(color: bool) -> Paint:
     return paint
 
 
-def _header(report: DiffReport, verdict: analysis.Verdict, paint: Paint) -> list[str]:
+def _header(report: DiffReport, verdict: Verdict, paint: Paint) -> list[str]:
     return [
         paint(plain(verdict.sentence), fg="red" if verdict.blocks else "green", bold=True),
         paint(f"planner diff: target {plain(report.target)}", bold=True),
@@ -150,7 +153,7 @@ def _group(group: SharingGroupReport, paint: Paint) -> list[str]:
     return lines
 
 
-def _blocking(report: DiffReport, verdict: analysis.Verdict, paint: Paint) -> list[str]:
+def _blocking(report: DiffReport, verdict: Verdict, paint: Paint) -> list[str]:
     """What makes the verdict "blocks": the static conflicts, else the Services the policy
     refuses with MetalLB's words; nothing when it passes."""
     if report.errors:

@@ -8,10 +8,16 @@ a plan summary and a Mermaid diagram. Some user text holds Markdown/HTML special
 
 from __future__ import annotations
 
+from planner.analysis.records import (
+    Conflict,
+    DiffReport,
+    Prediction,
+    ServiceFate,
+    SharingGroupReport,
+)
 from planner.diff import Change
 from planner.errors import Origin
 from planner.objects import ObjectKey
-from planner.analysis.records import Conflict, DiffReport, Prediction, ServiceFate, SharingGroupReport
 
 SECRET_VALUE = "c3VwZXItc2VjcmV0LXBhc3N3b3Jk"  # base64 of "super-secret-password"
 SECRET_PLAIN = "hunter2-plain-text"

@@ -9,6 +9,7 @@ from functools import partial
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from planner.analysis.records import Conflict, DiffReport, SharingGroupReport
 from planner.diff import Change
 from planner.objects import ObjectKey
 from planner.render.markdown import (
@@ -21,7 +22,6 @@ from planner.render.markdown import (
     md_text,
     render_markdown,
 )
-from planner.analysis.records import Conflict, DiffReport, SharingGroupReport
 from tests.render.golden import assert_matches_golden
 from tests.render.sample_report import sample_predictions, sample_report
 

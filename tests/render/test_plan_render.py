@@ -12,8 +12,8 @@ import yaml
 
 from planner.plan.records import Plan, plan_from_dict, plan_to_dict
 from planner.render.plan import mermaid_plan, plan_graph, plan_table, render_plan
-from tests.render.schema_subset import validate
 from tests.plan.test_build import LAN, planned, running, seed_plan, service
+from tests.render.schema_subset import validate
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "planner/schemas/plan.schema.json").read_text("utf-8")

@@ -6,10 +6,10 @@ import base64
 
 import pytest
 
+from planner.analysis.records import DiffReport
 from planner.diff import diff_objects
 from planner.objects import KubeObject, ObjectKey
 from planner.render import FORMATS, render
-from planner.analysis.records import DiffReport
 from tests.render.sample_report import SECRET_PLAIN, SECRET_VALUE, sample_report
 
 

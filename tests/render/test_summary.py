@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from planner.analysis.records import Conflict, Prediction
 from planner.render.summary import (
     changed,
     counts,
@@ -13,7 +14,6 @@ from planner.render.summary import (
     patch_line,
     to_jsonable,
 )
-from planner.analysis.records import Conflict, Prediction
 from tests.render.sample_report import sample_report
 
 

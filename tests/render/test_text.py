@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from planner.analysis.records import Conflict, DiffReport
 from planner.diff import Change
 from planner.objects import ObjectKey
 from planner.render.text import plain, render_text
-from planner.analysis.records import Conflict, DiffReport
 from tests.render.golden import assert_matches_golden
 from tests.render.sample_report import sample_report
 

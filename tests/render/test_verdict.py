@@ -10,14 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from planner.analysis.build import FAIL_ON_POLICIES, LiveSource, build_report, exit_code, verdict
+from planner.analysis.build import FAIL_ON_POLICIES, exit_code, verdict
 from planner.analysis.records import DiffReport
 from planner.cli import main
 from planner.diff import Change
 from planner.objects import ObjectKey
+from planner.pipeline import build_report
 from planner.render import render
 from planner.render.markdown import render_markdown
 from planner.render.text import render_text
+from planner.sources.live import LiveSource
 from tests.conftest import SAMPLES
 from tests.render.sample_report import sample_conflicts, sample_report
 

@@ -9,12 +9,12 @@ import subprocess
 
 import pytest
 
-from planner.analysis.build import LiveSource
 from planner.pipeline import load_scenario, plan_scenario
 from planner.plan.graph import SERVICE, OrderedUnits, Unit
 from planner.plan.records import Plan
 from planner.render.mermaid import mermaid_waves, node_id
 from planner.render.plan import plan_graph
+from planner.sources.live import LiveSource
 from tests.conftest import SAMPLES
 
 
