@@ -21,7 +21,11 @@ NEW_FILE_MODE = 0o666
 _NAME_ATTEMPTS = 100
 # Exclusive, and never through a link someone placed at the temporary name (as mkstemp does).
 _CREATE_FLAGS = (
-    os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    os.O_WRONLY
+    | os.O_CREAT
+    | os.O_EXCL
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
 )
 
 
