@@ -72,8 +72,8 @@ class PlanRefused(PlannerError):
 
 
 @dataclass(frozen=True)
-class WaveOutcome:
-    """What one behaviour did in one wave, over the schedules explored."""
+class SimulatedWave:
+    """What one behaviour did in one wave on the simulated cluster, over the schedules explored."""
 
     pending: dict[str, str]  # svc → MetalLB's reason, for Services that went pending
     stuck: tuple[str, ...]  # still pending at the end of the wave in some schedule
@@ -418,7 +418,7 @@ def _baseline(scenario: Scenario, waves: Sequence[PlannedWave]) -> Baseline:
     )
 
 
-def _check_fixed(fixed: WaveOutcome, wave: int, strategy: str) -> None:
+def _check_fixed(fixed: SimulatedWave, wave: int, strategy: str) -> None:
     """Refuse a plan the fixed allocator cannot carry out without pending or failed transitions."""
     if fixed.failures:
         svc, warning = min(fixed.failures.items())
@@ -431,7 +431,7 @@ def _check_fixed(fixed: WaveOutcome, wave: int, strategy: str) -> None:
         )
 
 
-def _check_target(outcome: WaveOutcome, wave: int, target: str) -> None:
+def _check_target(outcome: SimulatedWave, wave: int, target: str) -> None:
     """Refuse a plan that leaves a Service without an IP under the MetalLB the cluster runs,
     even after the nudges (e.g. a requested IP its holder keeps under stock rules)."""
     if target != "fixed" and outcome.unrecovered:
@@ -448,7 +448,7 @@ def wave_outcome(
     behavior: str,
     keep_end: bool = True,
     parts: Sequence[ShapedComponent] | None = None,
-) -> WaveOutcome:
+) -> SimulatedWave:
     """Run one wave's writes under one behaviour over its schedules; `keep_end=False` when
     nothing follows the wave (no end state is built); `parts`: its components, if known."""
     if parts is None:
@@ -470,7 +470,7 @@ def wave_outcome(
     if keep_end:
         ends = [([svc for svc, _ in part.writes], outcome.end) for part, outcome in outcomes]
         end = end_state(world.live, writes, ends)
-    return WaveOutcome(
+    return SimulatedWave(
         total.pending,
         tuple(sorted(total.stuck)),
         tuple(sorted(total.unrecovered)),
@@ -586,7 +586,7 @@ def _reason(cluster: SimulatedCluster, svc: str) -> str:
     return warnings[0] if warnings else ""
 
 
-def _windows(outcome: WaveOutcome, wave: int, deleted_here: set[str]) -> list[PendingWindow]:
+def _windows(outcome: SimulatedWave, wave: int, deleted_here: set[str]) -> list[PendingWindow]:
     found = [PendingWindow(svc, wave, "recreated", RECREATE_OUTAGE) for svc in sorted(deleted_here)]
     for svc, reason in sorted(outcome.pending.items()):
         until = (
@@ -603,7 +603,7 @@ def _windows(outcome: WaveOutcome, wave: int, deleted_here: set[str]) -> list[Pe
 def _expected(
     writes: Sequence[Write],
     members: Sequence[str],
-    fixed: WaveOutcome,
+    fixed: SimulatedWave,
     before: Mapping[str, Manifest],
 ) -> dict[str, ExpectedIPs]:
     """The possible IPs after the wave under the fixed allocator of every written Service and of
