@@ -30,7 +30,7 @@ from planner.model.service import (
     ingress_ips,
     requested_pool,
 )
-from planner.model.simcluster import Action, Run, SimulatedCluster, adversarial_runs
+from planner.model.simcluster import Action, Run, ServiceWrite, SimulatedCluster, adversarial_runs
 from planner.objects import Manifest
 from planner.plan.fingerprint import live_fingerprint
 from planner.plan.graph import GROUP_TRANSITION, OrderedUnits, Unit, order_units, unit_id
@@ -120,6 +120,11 @@ def _writes(scenario: Scenario) -> dict[str, Write]:
         svc: Write(svc, APPLY if manifest is not None else DELETE, manifest)
         for svc, manifest in scenario.naive_writes(stamped=True)
     }
+
+
+def _service_writes(writes: Iterable[Write]) -> list[ServiceWrite]:
+    """The plan's writes as the simulated cluster takes them (a deletion's manifest is None)."""
+    return [ServiceWrite(w.service, w.manifest) for w in writes]
 
 
 def _unit_inputs(scenario: Scenario, writes: Mapping[str, Write]) -> UnitInputs:
@@ -352,7 +357,7 @@ def _simulated(
             w.service for w in writes if w.op == DELETE and w.service in scenario.desired_services
         }
         last = index == len(waves)
-        pairs = [(w.service, w.manifest) for w in writes]
+        pairs = _service_writes(writes)
         parts: dict[int, list[ShapedComponent]] = {}
         for live in state.values():
             if id(live) not in parts:
@@ -405,7 +410,7 @@ def _simulated(
 
 def _baseline(scenario: Scenario, waves: Sequence[PlannedWave]) -> Baseline:
     """The live Services the plan touches or depends on, and the pools before and after."""
-    writes = [(w.service, w.manifest) for wave in waves for w in wave.writes]
+    writes = _service_writes(w for wave in waves for w in wave.writes)
     live = scenario.live_services
     needed = {svc for svc, _ in writes if svc in live}
     for part in components(writes, live, scenario.pools):
@@ -452,7 +457,7 @@ def wave_outcome(
     """Run one wave's writes under one behaviour over its schedules; `keep_end=False` when
     nothing follows the wave (no end state is built); `parts`: its components, if known."""
     if parts is None:
-        parts = world.parts([(w.service, w.manifest) for w in writes])
+        parts = world.parts(_service_writes(writes))
 
     def simulate(part: Component) -> _PartOutcome:
         base = world.cluster(part.context, behavior, part.frozen)
@@ -469,7 +474,7 @@ def wave_outcome(
     end = None
     if keep_end:
         ends = [([svc for svc, _ in part.writes], outcome.end) for part, outcome in outcomes]
-        end = end_state(world.live, writes, ends)
+        end = end_state(world.live, _service_writes(writes), ends)
     return SimulatedWave(
         total.pending,
         tuple(sorted(total.stuck)),
@@ -540,7 +545,7 @@ class _PartOutcome:
 def _part_outcome(
     world: World,
     base: SimulatedCluster,
-    writes: Sequence[tuple[str, Manifest | None]],
+    writes: Sequence[ServiceWrite],
     behavior: str,
 ) -> _PartOutcome:
     outcome = _PartOutcome()
@@ -570,10 +575,10 @@ def _part_outcome(
 def _schedules(
     world: World,
     base: SimulatedCluster,
-    writes: Sequence[tuple[str, Manifest | None]],
+    writes: Sequence[ServiceWrite],
     behavior: str,
 ) -> Iterable[Run]:
-    ordered = sorted(writes, key=lambda w: w[0])
+    ordered = sorted(writes, key=lambda w: w.service)
     if behavior == "fixed":
         # The expected IPs must cover every outcome `planner verify` can meet: the same
         # exploration (every interleaving up to the bound, the seed-0 sample beyond it).
