@@ -534,7 +534,9 @@ def random_runs(
         yield Run(tuple(schedule), state, not state.options(), label=f"random #{index} seed {seed}")
 
 
-def replay(cluster: SimulatedCluster, writes: Sequence[ServiceWrite], schedule: Sequence[Action]) -> Run:
+def replay(
+    cluster: SimulatedCluster, writes: Sequence[ServiceWrite], schedule: Sequence[Action]
+) -> Run:
     """Carry out a given schedule on a copy of the cluster (then settle what is left)."""
     state = prepared(cluster, writes)
     for action in schedule:
@@ -543,7 +545,9 @@ def replay(cluster: SimulatedCluster, writes: Sequence[ServiceWrite], schedule: 
     return Run(tuple(schedule), state, settled and not state.pending_writes())
 
 
-def one_at_a_time(cluster: SimulatedCluster, writes: Sequence[ServiceWrite], max_steps: int = 1000) -> Run:
+def one_at_a_time(
+    cluster: SimulatedCluster, writes: Sequence[ServiceWrite], max_steps: int = 1000
+) -> Run:
     """Each write arrives only once the controller is idle (fully processed), in the given order."""
     state = prepared(cluster, writes)
     schedule: list[Action] = []
@@ -554,7 +558,9 @@ def one_at_a_time(cluster: SimulatedCluster, writes: Sequence[ServiceWrite], max
     return Run(tuple(schedule), state, settled, label="one at a time")
 
 
-def all_at_once(cluster: SimulatedCluster, writes: Sequence[ServiceWrite], max_steps: int = 1000) -> Run:
+def all_at_once(
+    cluster: SimulatedCluster, writes: Sequence[ServiceWrite], max_steps: int = 1000
+) -> Run:
     """Every write arrives before the controller handles any of them, in the given order."""
     state = prepared(cluster, writes)
     schedule: list[Action] = []

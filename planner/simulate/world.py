@@ -102,7 +102,9 @@ class World:
             self.explorations.note_origin(cluster, self._inputs(services, behavior, frozen))
         return cluster
 
-    def explore(self, cluster: SimulatedCluster, writes: Sequence[ServiceWrite], seed: int) -> Exploration:
+    def explore(
+        self, cluster: SimulatedCluster, writes: Sequence[ServiceWrite], seed: int
+    ) -> Exploration:
         """`explore_writes`, remembered across plan and verify when this world remembers."""
         return explore_writes(cluster, writes, seed, self.explorations)
 
@@ -185,7 +187,9 @@ class Explorations:
         """Remember what a freshly built cluster was built from (at its current step)."""
         self._origins[cluster] = (inputs, cluster.step)
 
-    def explored(self, cluster: SimulatedCluster, writes: Sequence[ServiceWrite], seed: int) -> Exploration:
+    def explored(
+        self, cluster: SimulatedCluster, writes: Sequence[ServiceWrite], seed: int
+    ) -> Exploration:
         """The exploration of `writes` on `cluster`, remembered when the cluster's origin is known."""
         origin = self._origins.get(cluster)
         # Every change made through the cluster counts a step, but a submitted write does not.
