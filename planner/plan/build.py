@@ -515,7 +515,7 @@ class _PartOutcome:
         self,
         renaming: Renaming,
         base: SimulatedCluster | None = None,
-        writes: Sequence[tuple[str, Manifest | None]] = (),
+        writes: Sequence[ServiceWrite] = (),
     ) -> _PartOutcome | None:
         """The outcome of a component of the same shape (None when a message cannot be renamed);
         its end state is replayed on `base` along the first schedule (omitted without a base)."""
