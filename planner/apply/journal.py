@@ -57,7 +57,9 @@ def record_from_json(text: str, where: str) -> JournalRecord:
         waves = tuple(sorted(int(w) for w in data["finished_waves"]))
         return JournalRecord(str(data["plan_digest"]), waves)
     except (ValueError, KeyError, TypeError, AttributeError) as err:
-        raise InputError(f"{where}: not a planner journal ({err}); move it away to start over") from None
+        raise InputError(
+            f"{where}: not a planner journal ({err}); move it away to start over"
+        ) from None
 
 
 class Journal(Protocol):
