@@ -15,6 +15,7 @@ leaves stuck; then record the wave as finished in the journal.
 from __future__ import annotations
 
 import copy
+import json
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -54,6 +55,7 @@ DECLINED = "declined"
 REFUSED = "refused"
 ROLLED_BACK = "rolled-back"
 TIMED_OUT = "timed-out"
+RESUMED = "resumed"  # a wave finished by an earlier run (the journal says so)
 
 # How a predicted pending window ends, in words for the timeout report.
 UNTIL_WORDS = {
@@ -133,11 +135,11 @@ class StreamProgress:
 
 
 @dataclass(frozen=True)
-class WaveOutcome:
-    """What happened to one wave."""
+class AppliedWave:
+    """What happened to one wave of the plan when it was carried out on the cluster."""
 
     index: int
-    status: str  # DONE, DRY_RUN, REFUSED, ROLLED_BACK, TIMED_OUT, "resumed" (finished earlier)
+    status: str  # DONE, DRY_RUN, REFUSED, ROLLED_BACK, TIMED_OUT, RESUMED
     written: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()  # writes already visible in the cluster, not repeated
     restored: tuple[str, ...] = ()  # rolled back after a failed write
@@ -153,7 +155,7 @@ class ApplyReport:
     status: str
     plan_digest: str
     behavior: str
-    waves: tuple[WaveOutcome, ...] = ()
+    waves: tuple[AppliedWave, ...] = ()
     lines: tuple[str, ...] = ()
     journal: str = ""
 
@@ -174,7 +176,7 @@ class ApplyReport:
         return out
 
 
-def _wave_lines(wave: WaveOutcome) -> list[str]:
+def _wave_lines(wave: AppliedWave) -> list[str]:
     lines = [
         f"{label}: {', '.join(names)}"
         for label, names in (
@@ -201,17 +203,41 @@ class _Run:
     progress: Progress
     poll: PollPolicy
     digest: str
+    journal: Journal | None = None
     finished: set[int] = field(default_factory=set)
+
+    @property
+    def journal_location(self) -> str:
+        """Where the finished waves are kept ("" for a dry run, which records nothing)."""
+        return self.journal.location if self.journal is not None and not self.dry_run else ""
+
+    def report(
+        self, status: str, waves: Sequence[AppliedWave], lines: Sequence[str] = ()
+    ) -> ApplyReport:
+        """The run's report with `status`, the waves touched and an explanation."""
+        return ApplyReport(
+            status, self.digest, self.behavior, tuple(waves), tuple(lines), self.journal_location
+        )
 
 
 def read_plan_file(path: Path) -> Plan:
-    """Read a plan file (JSON or YAML of `plan_to_dict`); a bad one is an InputError."""
+    """A plan file written by `planner plan --output json|yaml`; a bad one is one InputError line.
+
+    Every message is `FILE: what is wrong` (`planner verify` and `planner apply` both read here).
+    """
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read the plan file ({err})") from None
-    except yaml.YAMLError as err:
-        raise InputError(f"{path}: the plan file is not JSON or YAML ({err})") from None
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as err:
+        raise InputError(f"{path}: cannot read plan file: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: the plan file is not UTF-8 text (byte {err.start})") from None
+    try:
+        data = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputError(f"{path}: the plan file is not JSON or YAML ({first})") from None
+    except RecursionError:
+        raise InputError(f"{path}: the plan file is nested too deeply to be a plan") from None
     return plan_from_dict(data, str(path))
 
 
@@ -242,52 +268,86 @@ def apply_plan(
     `confirm` gets the plan summary and returns whether to go on (not called for a dry run);
     `timeout` bounds each wave's wait, in seconds.
     """
-    if (behavior or plan.target) not in BEHAVIORS:
-        raise InputError(
-            f"unknown MetalLB behaviour {behavior or plan.target!r}; expected one of {', '.join(BEHAVIORS)}"
-        )
     run = _Run(
         plan,
         kubectl,
-        behavior or plan.target,
+        _known_behavior(behavior or plan.target),
         timeout,
         dry_run,
         progress or StreamProgress(sys.stderr),
         poll or PollPolicy(),
         plan_digest(plan),
+        journal,
     )
-    record = journal.load() if journal is not None else None
-    if record is not None and record.plan_digest == run.digest:
-        run.finished = set(record.finished_waves)
-    location = journal.location if journal is not None and not dry_run else ""
-    resumed = tuple(WaveOutcome(i, "resumed") for i in sorted(run.finished))
+    run.finished = _finished_earlier(run)
+    resumed = [AppliedWave(i, RESUMED) for i in sorted(run.finished)]
     todo = [w for w in plan.waves if w.index not in run.finished]
     if not todo:
-        return _report(run, DONE, resumed, ["every wave was finished earlier"], location)
+        return run.report(DONE, resumed, ["every wave was finished earlier"])
     live = _live_of(run, todo)
-    problems = precondition_problems(plan, live, run.finished, _written(todo))
+    stop = _why_not_start(run, todo, live, confirm)
+    if stop is not None:
+        return run.report(stop[0], resumed, stop[1])
+    return _carry_out(run, todo, live, resumed)
+
+
+def _known_behavior(behavior: str) -> str:
+    """`behavior`, if it is one the model knows; else an InputError listing them."""
+    if behavior not in BEHAVIORS:
+        raise InputError(
+            f"unknown MetalLB behaviour {behavior!r}; expected one of {', '.join(BEHAVIORS)}"
+        )
+    return behavior
+
+
+def _finished_earlier(run: _Run) -> set[int]:
+    """The waves the journal records as finished for this very plan (none for another plan)."""
+    record = run.journal.load() if run.journal is not None else None
+    if record is None or record.plan_digest != run.digest:
+        return set()
+    return set(record.finished_waves)
+
+
+def _why_not_start(
+    run: _Run,
+    todo: Sequence[PlannedWave],
+    live: Mapping[str, Manifest | None],
+    confirm: Callable[[list[str]], bool] | None,
+) -> tuple[str, list[str]] | None:
+    """REFUSED when the cluster changed since the plan, DECLINED when the user says no."""
+    problems = precondition_problems(run.plan, live, run.finished, _written(todo))
     if problems:
-        return _report(run, REFUSED, resumed, _refusal(problems), location)
-    summary = plan_summary(plan, run.behavior, run.finished)
-    if not dry_run and confirm is not None and not confirm(summary):
-        return _report(run, DECLINED, resumed, ["nothing was changed"], location)
+        return REFUSED, _refusal(problems)
+    summary = plan_summary(run.plan, run.behavior, run.finished)
+    if not run.dry_run and confirm is not None and not confirm(summary):
+        return DECLINED, ["nothing was changed"]
+    return None
+
+
+def _carry_out(
+    run: _Run,
+    todo: Sequence[PlannedWave],
+    live: Mapping[str, Manifest | None],
+    resumed: list[AppliedWave],
+) -> ApplyReport:
+    """Run the waves in order, journaling each finished one; stop at the first that fails."""
     outcomes = list(resumed)
     for wave in todo:
         outcome = _run_wave(run, wave, live if wave is todo[0] else {})
         outcomes.append(outcome)
         if outcome.status not in (DONE, DRY_RUN):
-            return _report(run, outcome.status, tuple(outcomes), [], location)
-        if not dry_run:
-            run.finished.add(wave.index)  # later waves expect this wave's writes (preconditions)
-            if journal is not None:
-                journal.save(JournalRecord(run.digest, tuple(sorted(run.finished))))
-    return _report(run, DRY_RUN if dry_run else DONE, tuple(outcomes), [], location)
+            return run.report(outcome.status, outcomes)
+        _record_finished(run, wave)
+    return run.report(DRY_RUN if run.dry_run else DONE, outcomes)
 
 
-def _report(
-    run: _Run, status: str, waves: tuple[WaveOutcome, ...], lines: list[str], journal: str
-) -> ApplyReport:
-    return ApplyReport(status, run.digest, run.behavior, waves, tuple(lines), journal)
+def _record_finished(run: _Run, wave: PlannedWave) -> None:
+    """Remember a finished wave: later waves expect its writes, and a rerun skips it."""
+    if run.dry_run:
+        return
+    run.finished.add(wave.index)
+    if run.journal is not None:
+        run.journal.save(JournalRecord(run.digest, tuple(sorted(run.finished))))
 
 
 def _refusal(problems: list[str]) -> list[str]:
@@ -394,34 +454,62 @@ def _chosen(manifest: Manifest) -> Manifest:
 
 def _run_wave(
     run: _Run, wave: PlannedWave, just_read: Mapping[str, Manifest | None]
-) -> WaveOutcome:
+) -> AppliedWave:
     """One wave (module docstring); `just_read` may hold its live Services, read a moment ago."""
-    services = {w.service for w in wave.writes}
-    needed = services | set(wave.expected_ips)
-    saved = just_read if needed <= set(just_read) else run.kubectl.get_services(needed)
-    if not run.dry_run:
-        problems = precondition_problems(run.plan, saved, run.finished, services)
-        if problems:
-            return WaveOutcome(wave.index, REFUSED, lines=tuple(_refusal(problems)))
+    saved = _saved_objects(run, wave, just_read)
+    changed = _changed_since_plan(run, wave, saved)
+    if changed:
+        return AppliedWave(wave.index, REFUSED, lines=changed)
     todo = [w for w in wave.writes if not matches_write(saved.get(w.service), w)]
     skipped = tuple(sorted(w.service for w in wave.writes if w not in todo))
     refusal = _server_dry_run(run, todo)
     if refusal:
-        return WaveOutcome(wave.index, REFUSED, skipped=skipped, lines=(refusal,))
+        return AppliedWave(wave.index, REFUSED, skipped=skipped, lines=(refusal,))
     if run.dry_run:
         return _print_calls(run, wave, todo, skipped)
     written, failure = _write_all(run, wave, todo)
     if failure is not None:
-        restored, lines = _roll_back(run, written, saved)
-        return WaveOutcome(
-            wave.index,
-            ROLLED_BACK,
-            written=tuple(w.service for w in written),
-            skipped=skipped,
-            restored=restored,
-            lines=(failure, *lines),
-        )
+        return _rolled_back(run, wave, written, saved, skipped, failure)
     return _wait_and_nudge(run, wave, tuple(w.service for w in written), skipped)
+
+
+def _saved_objects(
+    run: _Run, wave: PlannedWave, just_read: Mapping[str, Manifest | None]
+) -> Mapping[str, Manifest | None]:
+    """The live Services the wave writes or waits for (kept to roll back); reuses `just_read`."""
+    needed = {w.service for w in wave.writes} | set(wave.expected_ips)
+    return just_read if needed <= set(just_read) else run.kubectl.get_services(needed)
+
+
+def _changed_since_plan(
+    run: _Run, wave: PlannedWave, saved: Mapping[str, Manifest | None]
+) -> tuple[str, ...]:
+    """Why the wave's Services are not what the plan expects ((), or always () in a dry run)."""
+    if run.dry_run:
+        return ()
+    services = {w.service for w in wave.writes}
+    problems = precondition_problems(run.plan, saved, run.finished, services)
+    return tuple(_refusal(problems)) if problems else ()
+
+
+def _rolled_back(
+    run: _Run,
+    wave: PlannedWave,
+    written: Sequence[Write],
+    saved: Mapping[str, Manifest | None],
+    skipped: tuple[str, ...],
+    failure: str,
+) -> AppliedWave:
+    """A write failed: put back what the wave wrote, and say what failed and what was restored."""
+    restored, lines = _roll_back(run, written, saved)
+    return AppliedWave(
+        wave.index,
+        ROLLED_BACK,
+        written=tuple(w.service for w in written),
+        skipped=skipped,
+        restored=restored,
+        lines=(failure, *lines),
+    )
 
 
 def _write_call(run: _Run, write: Write, *, server_dry_run: bool) -> KubectlCall:
@@ -445,14 +533,14 @@ def _server_dry_run(run: _Run, todo: Sequence[Write]) -> str:
 
 def _print_calls(
     run: _Run, wave: PlannedWave, todo: Sequence[Write], skipped: tuple[str, ...]
-) -> WaveOutcome:
+) -> AppliedWave:
     run.progress.say(f"wave {wave.index}: would run")
     for write in todo:
         run.progress.say("  " + _write_call(run, write, server_dry_run=False).shown())
     for svc in wave.nudges.get(run.behavior, ()):
         call = run.kubectl.nudge_call(svc, NUDGE_ANNOTATION, "<time>")
         run.progress.say("  if still pending: " + call.shown())
-    return WaveOutcome(wave.index, DRY_RUN, skipped=skipped)
+    return AppliedWave(wave.index, DRY_RUN, skipped=skipped)
 
 
 def _write_all(
@@ -522,7 +610,7 @@ def at_expected_ips(live: Manifest | None, options: Sequence[Sequence[str]]) -> 
 
 def _wait_and_nudge(
     run: _Run, wave: PlannedWave, written: tuple[str, ...], skipped: tuple[str, ...]
-) -> WaveOutcome:
+) -> AppliedWave:
     """Poll with backoff until every Service is at an expected IP tuple, or the timeout.
 
     The Services this behaviour may leave stuck (the plan's nudges) are nudged once every other
@@ -540,10 +628,10 @@ def _wait_and_nudge(
             run.progress.say(
                 f"wave {wave.index}: every Service at its expected IPs ({elapsed:.1f}s)"
             )
-            return WaveOutcome(wave.index, DONE, written, skipped, nudged=nudged)
+            return AppliedWave(wave.index, DONE, written, skipped, nudged=nudged)
         if elapsed >= run.timeout:
             lines = timeout_explanation(run.plan, run.behavior, wave, waiting, live, elapsed)
-            return WaveOutcome(
+            return AppliedWave(
                 wave.index, TIMED_OUT, written, skipped, (), nudged, waiting, tuple(lines)
             )
         if _nudge_due(run, live, waiting, stuck_prone - set(nudged), elapsed):

@@ -11,13 +11,12 @@ Whether a live object is what the plan expects: planner.plan.fingerprint.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from planner.errors import InputError, PlannerError
+from planner.files import atomic_write
 from planner.kubectl import Kubectl
 
 JOURNAL_DIR = ".shared-ip-planner"
@@ -58,7 +57,9 @@ def record_from_json(text: str, where: str) -> JournalRecord:
         waves = tuple(sorted(int(w) for w in data["finished_waves"]))
         return JournalRecord(str(data["plan_digest"]), waves)
     except (ValueError, KeyError, TypeError, AttributeError) as err:
-        raise InputError(f"{where}: not a planner journal ({err}); move it away to start over")
+        raise InputError(
+            f"{where}: not a planner journal ({err}); move it away to start over"
+        ) from None
 
 
 class Journal(Protocol):
@@ -93,6 +94,7 @@ class FileJournal:
     def save(self, record: JournalRecord) -> None:
         """Write the record atomically."""
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(self.path, record.to_json())
         except OSError as err:
             raise JournalError(f"cannot write the journal {self.path}: {err.strerror}") from None
@@ -148,18 +150,3 @@ def journal_from_spec(
         namespace, name = rest.split("/")
         return ConfigMapJournal(kubectl, namespace, name, digest)
     raise InputError(f"--journal {spec!r}: expected file:PATH or configmap:NAMESPACE/NAME")
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that readers see the old or the new content, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from planner.commands._progress import ProgressReporter
 from planner.diff import PRUNE_MODES, PruneMode
 from planner.diff.scenario import Scenario
 from planner.errors import InputError
+from planner.files import atomic_write
 from planner.pipeline import load_scenario
 from planner.progress import Progress, no_progress
 from planner.sources import HelmOptions
@@ -273,18 +273,9 @@ def emit(text: str, output_file: Path | None) -> None:
     if output_file is None:
         click.echo(text, nl=False)
         return
-    directory = path_parent(output_file)
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{output_file.name}.", dir=directory)
+        atomic_write(output_file, text, mode=0o644)
     except OSError as err:
-        raise InputError(f"cannot write `{output_file}`: {err.strerror or err}") from err
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, output_file)
-    except OSError as err:
-        Path(temporary).unlink(missing_ok=True)
         raise InputError(f"cannot write `{output_file}`: {err.strerror or err}") from err
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
-import yaml
 
+from planner.apply.engine import read_plan_file
 from planner.commands._shared import (
     Sources,
     Terminal,
@@ -15,9 +14,9 @@ from planner.commands._shared import (
     source_options,
     target_option,
 )
-from planner.errors import InputError, PlannerError
+from planner.errors import PlannerError
 from planner.pipeline import plan_scenario
-from planner.plan.records import STRATEGIES, Plan, plan_from_dict
+from planner.plan.records import STRATEGIES, Plan
 from planner.plan.verify import VerifyReport, verify_plan
 from planner.render.plan import GRAPH_FORMATS, PLAN_FORMATS, plan_graph, render_plan
 from planner.simulate.world import Explorations
@@ -97,7 +96,7 @@ def verify(terminal: Terminal, plan_file: Path, seed: int) -> int:
 
     Exit codes: 0 every claim holds; 2 bad input; 3 a claim does not hold (with a counterexample).
     """
-    _verified(read_plan(plan_file), seed, terminal)
+    _verified(read_plan_file(plan_file), seed, terminal)
     return EXIT_OK
 
 
@@ -128,19 +127,6 @@ def graph(
     the_plan = plan_scenario(scenario, target=target, progress=terminal.progress)
     terminal.emit(plan_graph(the_plan, output), output_file)
     return EXIT_OK
-
-
-def read_plan(path: Path) -> Plan:
-    """A plan file written by `planner plan --output json|yaml`."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise InputError(f"cannot read plan file `{path}`: {err.strerror or err}") from None
-    try:
-        data = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as err:
-        raise InputError(f"{path}: not JSON or YAML ({str(err).splitlines()[0]})") from None
-    return plan_from_dict(data, str(path))
 
 
 def _verified(

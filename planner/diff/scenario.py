@@ -12,6 +12,7 @@ from planner.diff import Change, PruneMode, diff_objects
 from planner.model.allocator import Pool
 from planner.model.group_annotations import GROUP_ANNOTATION_KEYS, stamp_group_annotations
 from planner.model.pools import pools_from_objects
+from planner.model.simcluster import ServiceWrite
 from planner.objects import KubeObject, Manifest, ObjectKey
 from planner.sources.kinds import is_pool_manifest
 from planner.sources.states import DesiredState, LiveState
@@ -43,18 +44,18 @@ class Scenario:
             if c.key.kind == "Service" and c.key_changing
         }
 
-    def naive_writes(self, stamped: bool) -> list[tuple[str, Manifest | None]]:
+    def naive_writes(self, stamped: bool) -> list[ServiceWrite]:
         """Every Service write of the commit as a GitOps tool makes it, sorted (None deletes)."""
         source = self.stamped_services if stamped else self.desired_services
-        writes: list[tuple[str, Manifest | None]] = []
+        writes: list[ServiceWrite] = []
         for change in self.changes:
             if change.key.kind != "Service":
                 continue
             svc = change.key.svc_key
             if change.op == "delete":
-                writes.append((svc, None))
+                writes.append(ServiceWrite(svc, None))
             elif change.op != "unchanged" or (stamped and _annotations_differ(svc, self)):
-                writes.append((svc, source[svc]))
+                writes.append(ServiceWrite(svc, source[svc]))
         return writes
 
 

@@ -21,7 +21,6 @@ import contextlib
 import functools
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from planner.model.group_annotations import GROUP_ANNOTATION_KEYS, group_annotations
 from planner.errors import InputError, Origin, PlannerError
+from planner.files import stage_beside
 from planner.model.service import ServiceInputError, allocation_inputs
 from planner.objects import KubeObject
 from planner.sources.desired import Source, find_sources
@@ -185,11 +185,11 @@ def write_atomically(changes: Sequence[FileChange]) -> None:
     Every temporary file is complete (and synced) before the first rename, so a failure to write
     leaves every file as it was. A symlink's target is written, not the link; modes are kept.
     """
-    staged: list[tuple[str, Path]] = []
+    staged: list[tuple[Path, Path]] = []
     try:
         for change in changes:
             target = change.path.resolve()
-            staged.append((_stage(target, change.after), target))
+            staged.append((stage_beside(target, change.after), target))
     except BaseException as err:
         for temp, _ in staged:
             with contextlib.suppress(FileNotFoundError):
@@ -201,23 +201,6 @@ def write_atomically(changes: Sequence[FileChange]) -> None:
         raise
     for temp, target in staged:
         os.replace(temp, target)
-
-
-def _stage(target: Path, data: bytes) -> str:
-    """A synced temporary copy of `data` beside `target`, with `target`'s mode."""
-    mode = target.stat().st_mode & 0o7777
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    return temp
 
 
 # --- finding and reading files -------------------------------------------------------------------

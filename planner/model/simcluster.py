@@ -44,6 +44,7 @@ import itertools
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from planner.model.allocator import Pool, PoolOrder
 from planner.model.controller import (
@@ -67,7 +68,13 @@ RELOAD = "metallbreload/reload"  # the key MetalLB queues to reprocess every Ser
 # More distinct reprocess-all orders than this at one step: explore only sorted and reversed.
 MAX_PASS_ORDERS = 24
 
-Write = tuple[str, Manifest | None]  # (svc_key, manifest); None deletes the Service
+
+class ServiceWrite(NamedTuple):
+    """One write the simulated cluster takes: a Service's "namespace/name" and its new manifest
+    (None deletes the Service)."""
+
+    service: str
+    manifest: Manifest | None
 
 
 @dataclass(frozen=True)
@@ -468,7 +475,7 @@ class Run:
         return "; ".join(str(a) for a in self.schedule)
 
 
-def prepared(cluster: SimulatedCluster, writes: Sequence[Write]) -> SimulatedCluster:
+def prepared(cluster: SimulatedCluster, writes: Sequence[ServiceWrite]) -> SimulatedCluster:
     """A copy of the cluster with the writes submitted (not yet arrived)."""
     twin = cluster.copy()
     for svc_key, manifest in writes:
@@ -478,7 +485,7 @@ def prepared(cluster: SimulatedCluster, writes: Sequence[Write]) -> SimulatedClu
 
 def explore(
     cluster: SimulatedCluster,
-    writes: Sequence[Write],
+    writes: Sequence[ServiceWrite],
     *,
     explore_ties: bool = False,
     max_steps: int = 200,
@@ -505,7 +512,7 @@ def explore(
 
 def random_runs(
     cluster: SimulatedCluster,
-    writes: Sequence[Write],
+    writes: Sequence[ServiceWrite],
     seed: int,
     count: int,
     *,
@@ -527,7 +534,9 @@ def random_runs(
         yield Run(tuple(schedule), state, not state.options(), label=f"random #{index} seed {seed}")
 
 
-def replay(cluster: SimulatedCluster, writes: Sequence[Write], schedule: Sequence[Action]) -> Run:
+def replay(
+    cluster: SimulatedCluster, writes: Sequence[ServiceWrite], schedule: Sequence[Action]
+) -> Run:
     """Carry out a given schedule on a copy of the cluster (then settle what is left)."""
     state = prepared(cluster, writes)
     for action in schedule:
@@ -536,7 +545,9 @@ def replay(cluster: SimulatedCluster, writes: Sequence[Write], schedule: Sequenc
     return Run(tuple(schedule), state, settled and not state.pending_writes())
 
 
-def one_at_a_time(cluster: SimulatedCluster, writes: Sequence[Write], max_steps: int = 1000) -> Run:
+def one_at_a_time(
+    cluster: SimulatedCluster, writes: Sequence[ServiceWrite], max_steps: int = 1000
+) -> Run:
     """Each write arrives only once the controller is idle (fully processed), in the given order."""
     state = prepared(cluster, writes)
     schedule: list[Action] = []
@@ -547,7 +558,9 @@ def one_at_a_time(cluster: SimulatedCluster, writes: Sequence[Write], max_steps:
     return Run(tuple(schedule), state, settled, label="one at a time")
 
 
-def all_at_once(cluster: SimulatedCluster, writes: Sequence[Write], max_steps: int = 1000) -> Run:
+def all_at_once(
+    cluster: SimulatedCluster, writes: Sequence[ServiceWrite], max_steps: int = 1000
+) -> Run:
     """Every write arrives before the controller handles any of them, in the given order."""
     state = prepared(cluster, writes)
     schedule: list[Action] = []
@@ -558,7 +571,7 @@ def all_at_once(cluster: SimulatedCluster, writes: Sequence[Write], max_steps: i
 
 
 def before_reprocess(
-    cluster: SimulatedCluster, writes: Sequence[Write], max_steps: int = 1000
+    cluster: SimulatedCluster, writes: Sequence[ServiceWrite], max_steps: int = 1000
 ) -> Run:
     """Each next write arrives as soon as the previous one's own event was handled, so before
     any reprocess-all pass it caused (the window in which v0.14 can recover by luck)."""
@@ -573,7 +586,7 @@ def before_reprocess(
 
 
 def adversarial_runs(
-    cluster: SimulatedCluster, writes: Sequence[Write], max_steps: int = 1000
+    cluster: SimulatedCluster, writes: Sequence[ServiceWrite], max_steps: int = 1000
 ) -> Iterator[Run]:
     """The named schedules that expose the known races, in the given order and reversed."""
     for ordering in (list(writes), list(reversed(writes))):

@@ -30,7 +30,7 @@ from planner.model.service import (
     ingress_ips,
     requested_pool,
 )
-from planner.model.simcluster import Action, Run, SimulatedCluster, adversarial_runs
+from planner.model.simcluster import Action, Run, ServiceWrite, SimulatedCluster, adversarial_runs
 from planner.objects import Manifest
 from planner.plan.fingerprint import live_fingerprint
 from planner.plan.graph import GROUP_TRANSITION, OrderedUnits, Unit, order_units, unit_id
@@ -72,8 +72,8 @@ class PlanRefused(PlannerError):
 
 
 @dataclass(frozen=True)
-class WaveOutcome:
-    """What one behaviour did in one wave, over the schedules explored."""
+class SimulatedWave:
+    """What one behaviour did in one wave on the simulated cluster, over the schedules explored."""
 
     pending: dict[str, str]  # svc → MetalLB's reason, for Services that went pending
     stuck: tuple[str, ...]  # still pending at the end of the wave in some schedule
@@ -120,6 +120,11 @@ def _writes(scenario: Scenario) -> dict[str, Write]:
         svc: Write(svc, APPLY if manifest is not None else DELETE, manifest)
         for svc, manifest in scenario.naive_writes(stamped=True)
     }
+
+
+def _service_writes(writes: Iterable[Write]) -> list[ServiceWrite]:
+    """The plan's writes as the simulated cluster takes them (a deletion's manifest is None)."""
+    return [ServiceWrite(w.service, w.manifest) for w in writes]
 
 
 def _unit_inputs(scenario: Scenario, writes: Mapping[str, Write]) -> UnitInputs:
@@ -352,7 +357,7 @@ def _simulated(
             w.service for w in writes if w.op == DELETE and w.service in scenario.desired_services
         }
         last = index == len(waves)
-        pairs = [(w.service, w.manifest) for w in writes]
+        pairs = _service_writes(writes)
         parts: dict[int, list[ShapedComponent]] = {}
         for live in state.values():
             if id(live) not in parts:
@@ -405,7 +410,7 @@ def _simulated(
 
 def _baseline(scenario: Scenario, waves: Sequence[PlannedWave]) -> Baseline:
     """The live Services the plan touches or depends on, and the pools before and after."""
-    writes = [(w.service, w.manifest) for wave in waves for w in wave.writes]
+    writes = _service_writes(w for wave in waves for w in wave.writes)
     live = scenario.live_services
     needed = {svc for svc, _ in writes if svc in live}
     for part in components(writes, live, scenario.pools):
@@ -418,7 +423,7 @@ def _baseline(scenario: Scenario, waves: Sequence[PlannedWave]) -> Baseline:
     )
 
 
-def _check_fixed(fixed: WaveOutcome, wave: int, strategy: str) -> None:
+def _check_fixed(fixed: SimulatedWave, wave: int, strategy: str) -> None:
     """Refuse a plan the fixed allocator cannot carry out without pending or failed transitions."""
     if fixed.failures:
         svc, warning = min(fixed.failures.items())
@@ -431,7 +436,7 @@ def _check_fixed(fixed: WaveOutcome, wave: int, strategy: str) -> None:
         )
 
 
-def _check_target(outcome: WaveOutcome, wave: int, target: str) -> None:
+def _check_target(outcome: SimulatedWave, wave: int, target: str) -> None:
     """Refuse a plan that leaves a Service without an IP under the MetalLB the cluster runs,
     even after the nudges (e.g. a requested IP its holder keeps under stock rules)."""
     if target != "fixed" and outcome.unrecovered:
@@ -448,11 +453,11 @@ def wave_outcome(
     behavior: str,
     keep_end: bool = True,
     parts: Sequence[ShapedComponent] | None = None,
-) -> WaveOutcome:
+) -> SimulatedWave:
     """Run one wave's writes under one behaviour over its schedules; `keep_end=False` when
     nothing follows the wave (no end state is built); `parts`: its components, if known."""
     if parts is None:
-        parts = world.parts([(w.service, w.manifest) for w in writes])
+        parts = world.parts(_service_writes(writes))
 
     def simulate(part: Component) -> _PartOutcome:
         base = world.cluster(part.context, behavior, part.frozen)
@@ -469,8 +474,8 @@ def wave_outcome(
     end = None
     if keep_end:
         ends = [([svc for svc, _ in part.writes], outcome.end) for part, outcome in outcomes]
-        end = end_state(world.live, writes, ends)
-    return WaveOutcome(
+        end = end_state(world.live, _service_writes(writes), ends)
+    return SimulatedWave(
         total.pending,
         tuple(sorted(total.stuck)),
         tuple(sorted(total.unrecovered)),
@@ -510,7 +515,7 @@ class _PartOutcome:
         self,
         renaming: Renaming,
         base: SimulatedCluster | None = None,
-        writes: Sequence[tuple[str, Manifest | None]] = (),
+        writes: Sequence[ServiceWrite] = (),
     ) -> _PartOutcome | None:
         """The outcome of a component of the same shape (None when a message cannot be renamed);
         its end state is replayed on `base` along the first schedule (omitted without a base)."""
@@ -540,7 +545,7 @@ class _PartOutcome:
 def _part_outcome(
     world: World,
     base: SimulatedCluster,
-    writes: Sequence[tuple[str, Manifest | None]],
+    writes: Sequence[ServiceWrite],
     behavior: str,
 ) -> _PartOutcome:
     outcome = _PartOutcome()
@@ -570,10 +575,10 @@ def _part_outcome(
 def _schedules(
     world: World,
     base: SimulatedCluster,
-    writes: Sequence[tuple[str, Manifest | None]],
+    writes: Sequence[ServiceWrite],
     behavior: str,
 ) -> Iterable[Run]:
-    ordered = sorted(writes, key=lambda w: w[0])
+    ordered = sorted(writes, key=lambda w: w.service)
     if behavior == "fixed":
         # The expected IPs must cover every outcome `planner verify` can meet: the same
         # exploration (every interleaving up to the bound, the seed-0 sample beyond it).
@@ -586,7 +591,7 @@ def _reason(cluster: SimulatedCluster, svc: str) -> str:
     return warnings[0] if warnings else ""
 
 
-def _windows(outcome: WaveOutcome, wave: int, deleted_here: set[str]) -> list[PendingWindow]:
+def _windows(outcome: SimulatedWave, wave: int, deleted_here: set[str]) -> list[PendingWindow]:
     found = [PendingWindow(svc, wave, "recreated", RECREATE_OUTAGE) for svc in sorted(deleted_here)]
     for svc, reason in sorted(outcome.pending.items()):
         until = (
@@ -603,7 +608,7 @@ def _windows(outcome: WaveOutcome, wave: int, deleted_here: set[str]) -> list[Pe
 def _expected(
     writes: Sequence[Write],
     members: Sequence[str],
-    fixed: WaveOutcome,
+    fixed: SimulatedWave,
     before: Mapping[str, Manifest],
 ) -> dict[str, ExpectedIPs]:
     """The possible IPs after the wave under the fixed allocator of every written Service and of

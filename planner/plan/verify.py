@@ -24,11 +24,11 @@ from dataclasses import dataclass, replace
 
 from planner.model.controller import BEHAVIORS
 from planner.model.service import is_load_balancer
-from planner.model.simcluster import Action, Run, SimulatedCluster
+from planner.model.simcluster import Action, Run, ServiceWrite, SimulatedCluster
 from planner.objects import Manifest
 from planner.plan.records import Plan, PlannedWave
 from planner.progress import Progress, no_progress
-from planner.simulate.reduction import Component, Write
+from planner.simulate.reduction import Component
 from planner.simulate.symmetry import Renaming, ShapedComponent, once_per_shape
 from planner.simulate.world import (
     EXHAUSTIVE_MAX_WRITES,
@@ -142,7 +142,7 @@ class _PartRuns:
         self,
         renaming: Renaming,
         base: SimulatedCluster | None,
-        writes: Sequence[Write],
+        writes: Sequence[ServiceWrite],
         nudges: Sequence[str],
     ) -> _PartRuns | None:
         """The runs of a component of the same shape; its end state replayed on `base` (none
@@ -208,13 +208,18 @@ def verify_plan(
             claims.extend(found)
             if not last:
                 ends = [(part.observed[0].written, part.end) for part in runs.parts]
-                state = end_state(state, wave.writes, ends)
+                state = end_state(state, _service_writes(wave), ends)
     progress("verifying", steps, steps)
     return VerifyReport(tuple(claims))
 
 
 def _components(wave: PlannedWave, world: World) -> list[ShapedComponent]:
-    return world.parts([(w.service, w.manifest) for w in wave.writes])
+    return world.parts(_service_writes(wave))
+
+
+def _service_writes(wave: PlannedWave) -> list[ServiceWrite]:
+    """The wave's writes as the simulated cluster takes them."""
+    return [ServiceWrite(w.service, w.manifest) for w in wave.writes]
 
 
 def _run_wave(
@@ -241,7 +246,7 @@ def _run_wave(
 def _simulated(
     world: World,
     base: SimulatedCluster,
-    writes: Sequence[Write],
+    writes: Sequence[ServiceWrite],
     nudges: Sequence[str],
     seed: int,
 ) -> _PartRuns:

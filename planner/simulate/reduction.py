@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 from planner.model.allocator import Allocator, Pool
 from planner.model.service import GROUP_ANNOTATION, allocation_inputs, annotation, ingress_ips
+from planner.model.simcluster import ServiceWrite
 from planner.objects import Manifest
 
-Write = tuple[str, Manifest | None]
 _Owner = Callable[[str], str]
 
 
@@ -38,7 +38,7 @@ _Owner = Callable[[str], str]
 class Component:
     """Writes that may interact, and every live Service their outcome depends on."""
 
-    writes: tuple[Write, ...]
+    writes: tuple[ServiceWrite, ...]
     context: tuple[str, ...]  # live Services to put in the simulated cluster, sorted
     frozen: tuple[str, ...] = ()  # live Services whose IPs are only taken (pool neighbours)
 
@@ -56,7 +56,7 @@ def changes_allocation(svc: str, manifest: Manifest | None, live: Mapping[str, M
 
 
 def components(
-    writes: Sequence[Write], live: Mapping[str, Manifest], pools: Sequence[Pool]
+    writes: Sequence[ServiceWrite], live: Mapping[str, Manifest], pools: Sequence[Pool]
 ) -> list[Component]:
     """The writes that change allocations, split into independent components (sorted)."""
     changing = {w[0] for w in writes if changes_allocation(w[0], w[1], live)}
@@ -89,7 +89,7 @@ def components(
             kind, _, ip = resource.partition(":")
             if kind == "ip" and f"pool:{owner(ip)}" in drawn:
                 join(resource, f"pool:{owner(ip)}")
-    groups: dict[str, list[Write]] = defaultdict(list)
+    groups: dict[str, list[ServiceWrite]] = defaultdict(list)
     for write in relevant:
         groups[root(f"svc:{write[0]}")].append(write)
     context: dict[str, set[str]] = defaultdict(set)

@@ -36,11 +36,10 @@ from planner.model.service import (
     allocation_inputs,
     is_load_balancer,
 )
-from planner.model.simcluster import Action, Arrive, Process
+from planner.model.simcluster import Action, Arrive, Process, ServiceWrite
 from planner.objects import Manifest
 from planner.simulate.reduction import Component
 
-Write = tuple[str, Manifest | None]
 Outcome = TypeVar("Outcome")
 
 # An identifier as Kubernetes names, label values and IPs (with IPv6's colons) spell it.
@@ -166,7 +165,7 @@ def once_per_shape(
 
 def shape_of(
     context: Sequence[tuple[str, Manifest]],
-    writes: Sequence[Write],
+    writes: Sequence[ServiceWrite],
     pools_before: Sequence[Pool],
     pools_after: Sequence[Pool],
 ) -> Shape | None:

@@ -11,7 +11,6 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from planner.diff.scenario import Scenario
 from planner.model.allocator import Pool
@@ -21,6 +20,7 @@ from planner.model.pools import pools_from_objects
 from planner.model.simcluster import (
     Action,
     Run,
+    ServiceWrite,
     SimulatedCluster,
     adversarial_runs,
     explore,
@@ -28,7 +28,7 @@ from planner.model.simcluster import (
     replay,
 )
 from planner.objects import Manifest
-from planner.simulate.reduction import Component, Write, components
+from planner.simulate.reduction import Component, components
 from planner.simulate.symmetry import Shape, ShapedComponent, shape_of
 
 # Up to this many writes in one component, every interleaving is explored; beyond it, the named
@@ -48,16 +48,6 @@ class Baseline:
     pools_before: tuple[Manifest, ...] = ()
     pools_after: tuple[Manifest, ...] = ()
     namespaces: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-
-
-class ServiceWrite(Protocol):
-    """What `end_state` reads of a planned write."""
-
-    @property
-    def service(self) -> str: ...
-
-    @property
-    def manifest(self) -> Manifest | None: ...
 
 
 @dataclass(frozen=True)
@@ -112,11 +102,13 @@ class World:
             self.explorations.note_origin(cluster, self._inputs(services, behavior, frozen))
         return cluster
 
-    def explore(self, cluster: SimulatedCluster, writes: Sequence[Write], seed: int) -> Exploration:
+    def explore(
+        self, cluster: SimulatedCluster, writes: Sequence[ServiceWrite], seed: int
+    ) -> Exploration:
         """`explore_writes`, remembered across plan and verify when this world remembers."""
         return explore_writes(cluster, writes, seed, self.explorations)
 
-    def parts(self, writes: Sequence[Write]) -> list[ShapedComponent]:
+    def parts(self, writes: Sequence[ServiceWrite]) -> list[ShapedComponent]:
         """The writes' independent components in this world, each with its shape."""
         return [(part, self.shape(part)) for part in components(writes, self.live, self.pools)]
 
@@ -152,7 +144,7 @@ class Exploration:
 
 def explore_writes(
     cluster: SimulatedCluster,
-    writes: Sequence[Write],
+    writes: Sequence[ServiceWrite],
     seed: int,
     explorations: Explorations | None = None,
 ) -> Exploration:
@@ -195,7 +187,9 @@ class Explorations:
         """Remember what a freshly built cluster was built from (at its current step)."""
         self._origins[cluster] = (inputs, cluster.step)
 
-    def explored(self, cluster: SimulatedCluster, writes: Sequence[Write], seed: int) -> Exploration:
+    def explored(
+        self, cluster: SimulatedCluster, writes: Sequence[ServiceWrite], seed: int
+    ) -> Exploration:
         """The exploration of `writes` on `cluster`, remembered when the cluster's origin is known."""
         origin = self._origins.get(cluster)
         # Every change made through the cluster counts a step, but a submitted write does not.
@@ -225,7 +219,7 @@ class Explorations:
             self._held -= dropped
 
 
-def _explored(cluster: SimulatedCluster, writes: Sequence[Write], seed: int) -> Exploration:
+def _explored(cluster: SimulatedCluster, writes: Sequence[ServiceWrite], seed: int) -> Exploration:
     if len(writes) <= EXHAUSTIVE_MAX_WRITES:
         return Exploration(tuple(explore(cluster, writes, explore_ties=True)), True)
     sampled = [
@@ -237,7 +231,7 @@ def _explored(cluster: SimulatedCluster, writes: Sequence[Write], seed: int) -> 
 
 def replayed_end(
     base: SimulatedCluster,
-    writes: Sequence[Write],
+    writes: Sequence[ServiceWrite],
     schedule: Sequence[Action],
     nudged: Sequence[str],
     value: str,
