@@ -16,6 +16,7 @@ import re
 import shlex
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -322,9 +323,15 @@ def test_a_symlinked_manifest_keeps_its_link(seed_tree: Path) -> None:
     assert b"shared-ip-planner.dev/group:" in real.read_bytes()
 
 
-def test_pre_commit_hook_definition() -> None:
+def annotate_hook() -> dict[str, Any]:
+    """The `planner-annotate-check` entry of the repository's .pre-commit-hooks.yaml."""
     hooks = yaml.safe_load((Path(__file__).parents[2] / ".pre-commit-hooks.yaml").read_text())
-    (hook,) = hooks
+    (hook,) = [h for h in hooks if h["id"] == "planner-annotate-check"]
+    return hook
+
+
+def test_pre_commit_hook_definition() -> None:
+    hook = annotate_hook()
     assert hook["id"] == "planner-annotate-check"
     assert hook["entry"] == "planner annotate --check"
     assert re.search(hook["files"], "deploy/dns.yaml") and re.search(hook["files"], "a.yml")
@@ -332,7 +339,7 @@ def test_pre_commit_hook_definition() -> None:
 
 
 def test_pre_commit_hook_takes_the_changed_files_and_the_tree() -> None:
-    (hook,) = yaml.safe_load((Path(__file__).parents[2] / ".pre-commit-hooks.yaml").read_text())
+    hook = annotate_hook()
     assert hook["pass_filenames"] is True
     assert hook["args"] == ["--tree", "."]
     assert re.search(hook["files"], "deploy/dns.json")
@@ -390,7 +397,7 @@ NOT_MANIFESTS = ["mkdocs.yml", ".github/workflows/ci.yml", ".gitlab-ci.yml", "pl
 
 def run_hook(repo: Path, files: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
     """The hook's command line as pre-commit builds it (entry, args, the passed files), in `repo`."""
-    (hook,) = yaml.safe_load((Path(__file__).parents[2] / ".pre-commit-hooks.yaml").read_text())
+    hook = annotate_hook()
     entry = shlex.split(hook["entry"])
     assert entry[0] == "planner"
     monkeypatch.chdir(repo)
