@@ -38,12 +38,12 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from planner.errors import InputError, Origin, PlannerError
 from planner.model.group_annotations import (
     GROUP_ANNOTATION_KEYS,
     GROUP_MEMBERS_ANNOTATION,
     group_annotations,
 )
-from planner.errors import InputError, Origin, PlannerError
 from planner.model.service import ServiceInputError, allocation_inputs
 from planner.objects import KubeObject
 from planner.sources.desired import Source, find_sources

@@ -25,6 +25,8 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from planner.cli import main
+from planner.errors import InputError, PlannerError
 from planner.gitops.annotate import (
     NOT_KUBERNETES,
     FileChange,
@@ -38,8 +40,6 @@ from planner.model.group_annotations import (
     group_annotations,
     stamp_group_annotations,
 )
-from planner.cli import main
-from planner.errors import InputError, PlannerError
 from planner.sources.documents import parse_yaml
 
 GOLDEN = Path(__file__).parents[1] / "golden" / "annotate"
