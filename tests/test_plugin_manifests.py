@@ -533,59 +533,7 @@ def test_hook_job_runs_pre_sync_for_the_app_it_guards() -> None:
     assert pod["serviceAccountName"] in sa_names
 
 
-def test_hook_rbac_reads_sources_and_writes_only_services() -> None:
-    docs = load_all(FLUX / "hook" / "rbac.yaml")
-    read = named(docs, "ClusterRole", "shared-ip-planner-pre-sync-read")
-    readable = {
-        (g, r) for rule in read["rules"] for g in rule["apiGroups"] for r in rule["resources"]
-    }
-    for needed in [
-        ("source.toolkit.fluxcd.io", "gitrepositories"),
-        ("source.toolkit.fluxcd.io", "gitrepositories/status"),
-        ("source.toolkit.fluxcd.io", "ocirepositories"),
-        ("source.toolkit.fluxcd.io", "ocirepositories/status"),
-        ("", "services"),
-        ("", "namespaces"),
-        ("metallb.io", "ipaddresspools"),
-    ]:
-        assert needed in readable, needed
-    assert all(set(rule["verbs"]) <= {"get", "list", "watch"} for rule in read["rules"])
-    write = named(docs, "ClusterRole", "shared-ip-planner-pre-sync-write")
-    assert write["rules"] == [
-        {"apiGroups": [""], "resources": ["services"], "verbs": ["create", "patch", "delete"]}
-    ]
-    bound = {d["roleRef"]["name"] for d in by_kind(docs, "ClusterRoleBinding")}
-    assert bound == {read["metadata"]["name"], write["metadata"]["name"]}
-
-
-def build_hook(root: Path) -> tuple[Doc, Doc]:
-    """Build the hook like kustomize-controller (load restrictions off): its Job and trigger."""
-    docs = kustomize(root / "hook", "--load-restrictor", "LoadRestrictionsNone")
-    job = named(docs, "Job", HOOK_NAME)
-    volumes = {v["name"]: v for v in job["spec"]["template"]["spec"]["volumes"]}
-    trigger = named(docs, "ConfigMap", volumes["trigger"]["configMap"]["name"])
-    return job, trigger
-
-
-@needs_kubectl
-def test_hook_reruns_exactly_when_the_apps_services_change(tmp_path: Path) -> None:
-    copy = tmp_path / "flux"
-    shutil.copytree(FLUX, copy)
-    job, trigger = build_hook(copy)
-    assert trigger["metadata"]["name"].startswith("shared-ip-planner-trigger-dns-")
-    assert trigger["metadata"]["namespace"] == "flux-system"
-
-    (copy / "example-app" / "namespace.yaml").write_text(
-        (copy / "example-app" / "namespace.yaml").read_text() + "  labels: {team: edge}\n"
-    )
-    unrelated_job, _ = build_hook(copy)
-    assert unrelated_job == job
-
-    services = copy / "example-app" / "services.yaml"
-    services.write_text(services.read_text().replace("Local", "Cluster"))
-    changed_job, changed_trigger = build_hook(copy)
-    assert changed_trigger["metadata"]["name"] != trigger["metadata"]["name"]
-    assert changed_job["spec"]["template"] != job["spec"]["template"]
+# The hook's RBAC and its re-run trigger: tests/test_flux_hook_manifests.py.
 
 
 # --- Dockerfiles -------------------------------------------------------------------------------

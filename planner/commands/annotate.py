@@ -17,14 +17,21 @@ from planner.gitops.annotate import annotate_paths
     is_flag=True,
     help="Change nothing; exit 1 and list the files that would change (for CI and pre-commit).",
 )
+@click.option(
+    "--tree",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Form the groups from every manifest under TREE; check or write only the files "
+    "PATH... touch (the pre-commit hook passes the changed files).",
+)
 @QUIET_OPTION
-def annotate(paths: tuple[Path, ...], check: bool, quiet: bool) -> int:
+def annotate(paths: tuple[Path, ...], check: bool, tree: Path | None, quiet: bool) -> int:
     """Write, update or remove the group-wide annotations in YAML files in place.
 
     Every Service found under PATH... takes part in the group computation; only the annotation
     lines of each file change. Directories rendered by kustomize or Helm are skipped.
     """
-    result = annotate_paths(list(paths), check=check)
+    result = annotate_paths(list(paths), check=check, tree=tree)
     for skipped in result.skipped:
         click.echo(f"planner annotate: skipped {skipped.path}: {skipped.reason}", err=True)
     verb = "would annotate" if check else "annotated"

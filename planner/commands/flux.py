@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from planner.commands._shared import (
@@ -13,6 +15,7 @@ from planner.commands._shared import (
 )
 from planner.commands.apply import parse_duration, wave_progress
 from planner.gitops.flux import DEFAULT_SOURCE_NAMESPACE, PreSyncOptions, parse_source_ref, pre_sync
+from planner.gitops.flux_trigger import update_triggers
 from planner.kubectl import Kubectl
 
 
@@ -86,3 +89,30 @@ def pre_sync_command(
     for line in report.render():
         terminal.echo(line)
     return report.exit_code
+
+
+@flux.command("trigger")
+@click.argument(
+    "hooks", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="The source artifact's root, which the Job's --path is relative to "
+    "(default: the Git repository holding each HOOK).",
+)
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 when a digest is stale.")
+def trigger_command(hooks: tuple[Path, ...], root: Path | None, check: bool) -> int:
+    """Write the digest of the app's path into each pre-sync HOOK directory (app.sha256).
+
+    The hook's Job mounts it, so Flux re-runs the Job after any change under the app's path.
+    """
+    triggers = update_triggers(list(hooks), root, check=check)
+    stale = [trigger for trigger in triggers if trigger.stale]
+    for trigger in stale:
+        click.echo(f"{'would update' if check else 'updated'} {trigger.digest_file}")
+    if check and stale:
+        click.echo("run `planner flux trigger` on the same hooks and commit the result", err=True)
+        return 1
+    return 0

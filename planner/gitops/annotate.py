@@ -12,7 +12,12 @@ holding the planner's annotations change.
 
 Directories rendered by kustomize or Helm are skipped with the reason: their Services only exist
 after rendering, so the Argo CD plugin (plugins/argocd/) or the Flux hook (plugins/flux/) stamps
-them at render time.
+them at render time. YAML that is not Kubernetes (mkdocs.yml with `!!python/name:` tags, CI files,
+Ansible playbooks) is skipped too: a file none of whose documents is a mapping with apiVersion and
+kind is no manifest, whatever else it holds.
+
+With `tree` (the pre-commit hook), the groups come from every manifest under `tree` and only the
+files the given paths touch are checked or written (`_touched`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +37,13 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from planner.model.group_annotations import GROUP_ANNOTATION_KEYS, group_annotations
 from planner.errors import InputError, Origin, PlannerError
 from planner.files import stage_beside
+from planner.model.group_annotations import (
+    GROUP_ANNOTATION_KEYS,
+    GROUP_MEMBERS_ANNOTATION,
+    group_annotations,
+)
 from planner.model.service import ServiceInputError, allocation_inputs
 from planner.objects import KubeObject
 from planner.sources.desired import Source, find_sources
@@ -51,8 +61,11 @@ RENDERED_HINT = (
     "its Services cannot be annotated in place; the Argo CD plugin (plugins/argocd/) "
     "or the Flux pre-sync hook (plugins/flux/) stamps them at render time"
 )
+NOT_KUBERNETES = "not a Kubernetes manifest (no document has apiVersion and kind)"
 _BOM = "\ufeff"
 _NULLS = ("", "~", "null", "Null", "NULL")
+# In a file no YAML parser can read, only text naming an apiVersion key marks a manifest.
+_API_VERSION_KEY = re.compile(r"""["']?\bapiVersion\b["']?\s*:""")
 
 try:  # the C loader when PyYAML has it: same results, faster
     _SafeLoader: Any = yaml.CSafeLoader
@@ -112,20 +125,26 @@ class _Found:
     skipped: list[Skipped]
     wanted: dict[str, dict[str, str]]
     services: int
+    loaded: list[_LoadedFile]
 
 
-def annotate_paths(paths: Sequence[Path], check: bool = False) -> AnnotateResult:
+def annotate_paths(
+    paths: Sequence[Path], check: bool = False, tree: Path | None = None
+) -> AnnotateResult:
     """Annotate every plain manifest file under `paths` in place (with check=True, write nothing).
 
     All edits are computed before the first write; each file is replaced atomically. `check`
     decides from the parsed manifests alone (a file changes exactly when one of its Services
-    lacks its wanted annotations), so it never needs to locate anything.
+    lacks its wanted annotations), so it never needs to locate anything. With `tree`, every
+    manifest under `tree` forms the groups, and only the files `paths` touch change (`_touched`).
     """
-    found = _find_stale(paths)
+    found = _find_stale([tree] if tree is not None else paths)
+    stale, skipped = found.stale, found.skipped
+    if tree is not None:
+        stale, skipped = _touched(found, paths, tree)
     if not check:
-        write_atomically([_change_of(file, found.wanted) for file in found.stale])
-    stale = tuple(file.path for file in found.stale)
-    return AnnotateResult(stale, tuple(found.skipped), found.services)
+        write_atomically([_change_of(file, found.wanted) for file in stale])
+    return AnnotateResult(tuple(file.path for file in stale), tuple(skipped), found.services)
 
 
 def plan_file_changes(paths: Sequence[Path]) -> tuple[list[FileChange], list[Skipped], int]:
@@ -148,7 +167,64 @@ def _find_stale(paths: Sequence[Path]) -> _Found:
     check_unique(services)
     wanted = _wanted_annotations(services)
     stale = [file for file in loaded if _stale_services(list(file.services), wanted)]
-    return _Found(stale, skipped, wanted, len(services))
+    return _Found(stale, skipped, wanted, len(services), loaded)
+
+
+def _touched(
+    found: _Found, paths: Sequence[Path], tree: Path
+) -> tuple[list[_LoadedFile], list[Skipped]]:
+    """The stale files `paths` touch, and the skipped paths that concern them.
+
+    A commit that edits one member of a group makes the other members' files stale too, and a
+    deleted file is never passed to a hook at all. So besides the named files, a stale file is
+    touched when one of its Services is related (below) to a Service of a named file, or still
+    lists a member that no longer exists under `tree` (deleted or renamed).
+    """
+    named = [path.resolve() for path in paths]
+    root = tree.resolve()
+    outside = [
+        Skipped(path, f"outside {tree}, the tree the groups are computed from")
+        for path, real in zip(paths, named, strict=True)
+        if real != root and root not in real.parents
+    ]
+    known = {service.key.svc_key for file in found.loaded for service in file.services}
+    related: set[str] = set()
+    for file in found.loaded:
+        if _is_named(file.path, named):
+            related.update(key for s in file.services for key in _related(s, found.wanted))
+    stale = [
+        file
+        for file in found.stale
+        if _is_named(file.path, named)
+        or any(
+            _related(s, found.wanted) & related or _related(s, found.wanted) - known
+            for s in file.services
+        )
+    ]
+    skipped = [s for s in found.skipped if _concerns(s.path.resolve(), named)]
+    return stale, outside + skipped
+
+
+def _related(service: KubeObject, wanted: dict[str, dict[str, str]]) -> set[str]:
+    """The Service and every member of its group: the one it will have, and the one it lists now."""
+    current = (service.body.get("metadata") or {}).get("annotations") or {}
+    keys = {service.key.svc_key}
+    for carried in (wanted.get(service.key.svc_key, {}), current):
+        members = carried.get(GROUP_MEMBERS_ANNOTATION)
+        if isinstance(members, str):
+            keys.update(member.strip() for member in members.split(",") if member.strip())
+    return keys
+
+
+def _is_named(path: Path, named: list[Path]) -> bool:
+    """Whether `path` is one of `named` or lies in a directory among them."""
+    real = path.resolve()
+    return any(real == p or p in real.parents for p in named)
+
+
+def _concerns(skipped: Path, named: list[Path]) -> bool:
+    """Whether a skipped path is named, holds a named path, or lies in a named directory."""
+    return any(skipped == p or skipped in p.parents or p in skipped.parents for p in named)
 
 
 def annotate_text(text: str, wanted: dict[str, dict[str, str]], name: str = "<text>") -> str:
@@ -233,17 +309,42 @@ def _shown(path: Path) -> str:
 
 
 def _load(source: Source) -> _LoadedFile | Skipped:
-    """A file's bytes and Services; a Go/Jinja template that is not YAML is skipped."""
+    """A file's bytes and Services; a template or YAML that is not Kubernetes is skipped."""
     raw = source.path.read_bytes()
     try:
         parsed = read_documents(source.path, source.label)
     except InputError:
         if b"{{" in raw or b"{%" in raw:
             return Skipped(source.path, f"a template, not YAML; {RENDERED_HINT}")
+        if not _may_be_kubernetes(raw):
+            return Skipped(source.path, NOT_KUBERNETES)
         raise
     objects, _ = to_objects(parsed.documents)
     services = tuple(obj for obj in objects if obj.is_service)
     return _LoadedFile(source.path, raw, services)
+
+
+def _may_be_kubernetes(raw: bytes) -> bool:
+    """Whether a file that failed to load holds a document with apiVersion and kind.
+
+    Only composed, never constructed: custom tags (`!ENV`, `!!python/name:`) need no
+    constructor, and aliases are not expanded. The pure-Python composer runs out of recursion
+    (caught) where libyaml's would crash; a file it cannot read at all counts as a manifest when
+    its text names an apiVersion key, so a broken manifest is still reported.
+    """
+    text = raw.decode("utf-8-sig", errors="replace")
+    try:
+        roots = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except (yaml.YAMLError, RecursionError):
+        return _API_VERSION_KEY.search(text) is not None
+    return any(_names_api_version_and_kind(root) for root in roots)
+
+
+def _names_api_version_and_kind(root: Node | yaml.Node | None) -> bool:
+    if not isinstance(root, yaml.MappingNode):
+        return False
+    keys = {key.value for key, _ in root.value if isinstance(key, yaml.ScalarNode)}
+    return {"apiVersion", "kind"} <= keys
 
 
 def _wanted_annotations(services: list[KubeObject]) -> dict[str, dict[str, str]]:

@@ -13,8 +13,10 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -23,16 +25,21 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from planner.cli import main
+from planner.errors import InputError, PlannerError
 from planner.gitops.annotate import (
+    NOT_KUBERNETES,
     FileChange,
     annotate_paths,
     annotate_text,
     plan_file_changes,
     write_atomically,
 )
-from planner.model.group_annotations import GROUP_ANNOTATION_KEYS, group_annotations, stamp_group_annotations
-from planner.cli import main
-from planner.errors import InputError, PlannerError
+from planner.model.group_annotations import (
+    GROUP_ANNOTATION_KEYS,
+    group_annotations,
+    stamp_group_annotations,
+)
 from planner.sources.documents import parse_yaml
 
 GOLDEN = Path(__file__).parents[1] / "golden" / "annotate"
@@ -316,13 +323,197 @@ def test_a_symlinked_manifest_keeps_its_link(seed_tree: Path) -> None:
     assert b"shared-ip-planner.dev/group:" in real.read_bytes()
 
 
-def test_pre_commit_hook_definition() -> None:
+def annotate_hook() -> dict[str, Any]:
+    """The `planner-annotate-check` entry of the repository's .pre-commit-hooks.yaml."""
     hooks = yaml.safe_load((Path(__file__).parents[2] / ".pre-commit-hooks.yaml").read_text())
-    (hook,) = hooks
+    (hook,) = [h for h in hooks if h["id"] == "planner-annotate-check"]
+    return hook
+
+
+def test_pre_commit_hook_definition() -> None:
+    hook = annotate_hook()
     assert hook["id"] == "planner-annotate-check"
     assert hook["entry"] == "planner annotate --check"
     assert re.search(hook["files"], "deploy/dns.yaml") and re.search(hook["files"], "a.yml")
     assert not re.search(hook["files"], "README.md")
+
+
+def test_pre_commit_hook_takes_the_changed_files_and_the_tree() -> None:
+    hook = annotate_hook()
+    assert hook["pass_filenames"] is True
+    assert hook["args"] == ["--tree", "."]
+    assert re.search(hook["files"], "deploy/dns.json")
+
+
+# --- YAML that is not Kubernetes, and the pre-commit hook on the files it is passed -------------
+
+MKDOCS = """site_name: docs
+theme:
+  name: material
+  custom_dir: !ENV [THEME_DIR, "overrides"]
+markdown_extensions:
+  - pymdownx.emoji:
+      emoji_index: !!python/name:material.extensions.emoji.twemoji
+      emoji_generator: !!python/name:material.extensions.emoji.to_svg
+"""
+WORKFLOW = """name: ci
+on: [push]
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: pre-commit run --all-files
+"""
+GITLAB_CI = "stages: [test]\ntest:\n  image: python:3.12\n  script: [make test]\n"
+PLAYBOOK = "- hosts: all\n  tasks:\n    - name: ping\n      ping: {}\n"
+LONER = """apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: web}
+spec: {type: LoadBalancer, ports: [{port: 80}]}
+"""
+
+
+@pytest.fixture
+def mixed_repo(tmp_path: Path) -> Path:
+    """A repository with docs, CI files, a playbook and a DNS group split over two files."""
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    (repo / "deploy").mkdir()
+    (repo / "mkdocs.yml").write_text(MKDOCS)
+    (repo / ".github" / "workflows" / "ci.yml").write_text(WORKFLOW)
+    (repo / ".gitlab-ci.yml").write_text(GITLAB_CI)
+    (repo / "playbook.yml").write_text(PLAYBOOK)
+    tcp, udp = _read(SEED / "dns.yaml").split("---\n")
+    (repo / "deploy" / "tcp.yaml").write_text(tcp)
+    (repo / "deploy" / "udp.yaml").write_text(udp)
+    (repo / "deploy" / "web.yaml").write_text(LONER)
+    return repo
+
+
+NOT_MANIFESTS = ["mkdocs.yml", ".github/workflows/ci.yml", ".gitlab-ci.yml", "playbook.yml"]
+
+
+def run_hook(repo: Path, files: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
+    """The hook's command line as pre-commit builds it (entry, args, the passed files), in `repo`."""
+    hook = annotate_hook()
+    entry = shlex.split(hook["entry"])
+    assert entry[0] == "planner"
+    monkeypatch.chdir(repo)
+    return main([*entry[1:], *hook["args"], *files])
+
+
+@pytest.mark.parametrize("name", NOT_MANIFESTS)
+def test_yaml_that_is_not_kubernetes_is_skipped(mixed_repo: Path, name: str) -> None:
+    result = annotate_paths([mixed_repo / name])
+    assert result.changed == () and result.services == 0
+    if name in ("mkdocs.yml", "playbook.yml"):  # the safe loader refuses their tags / list
+        assert [(s.path.name, s.reason) for s in result.skipped] == [
+            (Path(name).name, NOT_KUBERNETES)
+        ]
+
+
+def test_a_tree_with_docs_and_ci_files_is_annotated_and_they_stay_as_they_were(
+    mixed_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _snapshot(mixed_repo)
+    assert main(["annotate", "--check", str(mixed_repo)]) == 1
+    out, err = capsys.readouterr()
+    assert "mkdocs.yml: not a Kubernetes manifest" in err and "playbook.yml" in err
+    assert "would annotate" in out and "mkdocs" not in out
+    assert main(["annotate", str(mixed_repo)]) == 0
+    after = _snapshot(mixed_repo)
+    assert {name for name in before if before[name] != after[name]} == {
+        "deploy/tcp.yaml",
+        "deploy/udp.yaml",
+    }
+    assert main(["annotate", "--check", str(mixed_repo)]) == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "apiVersion: v1\nkind: Service\nmetadata: {name: x\n",  # a syntax error
+        "apiVersion: v1\nkind: Service\nmetadata: {name: !Ref x}\n",  # a tag in a manifest
+        '{"apiVersion": "v1", "kind": "Service", ',  # broken JSON-style YAML
+    ],
+)
+def test_a_broken_manifest_is_still_an_error(
+    tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "svc.yaml").write_text(text)
+    assert main(["annotate", "--check", str(tmp_path)]) == 2
+    assert "svc.yaml" in capsys.readouterr().err
+
+
+def test_hook_on_passed_files_checks_the_group_members_in_other_files(
+    mixed_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _snapshot(mixed_repo)
+    assert run_hook(mixed_repo, [*NOT_MANIFESTS, "deploy/udp.yaml"], monkeypatch) == 1
+    out = capsys.readouterr().out
+    # tcp.yaml was not passed, but it holds the other member of udp's group
+    assert set(out.split("\n")) >= {
+        "would annotate deploy/tcp.yaml",
+        "would annotate deploy/udp.yaml",
+    }
+    assert _snapshot(mixed_repo) == before
+    assert main(["annotate", "deploy"]) == 0
+    assert run_hook(mixed_repo, [*NOT_MANIFESTS, "deploy/udp.yaml"], monkeypatch) == 0
+
+
+def test_hook_passes_when_the_passed_files_touch_no_stale_group(
+    mixed_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # deploy/ needs annotations, but this commit changes only files unrelated to its group
+    assert run_hook(mixed_repo, [*NOT_MANIFESTS, "deploy/web.yaml"], monkeypatch) == 0
+
+
+def test_hook_catches_a_member_edited_in_another_file(
+    mixed_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(mixed_repo)
+    assert main(["annotate", "deploy"]) == 0
+    udp = mixed_repo / "deploy" / "udp.yaml"
+    udp.write_text(_read(udp).replace("port: 53", "port: 5353"))  # a new digest for both
+    capsys.readouterr()
+    assert run_hook(mixed_repo, ["deploy/udp.yaml"], monkeypatch) == 1
+    assert "would annotate deploy/tcp.yaml" in capsys.readouterr().out
+
+
+def test_hook_catches_a_member_whose_file_was_deleted(
+    mixed_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(mixed_repo)
+    assert main(["annotate", "deploy"]) == 0
+    (mixed_repo / "deploy" / "udp.yaml").unlink()  # pre-commit never passes a deleted file
+    capsys.readouterr()
+    assert run_hook(mixed_repo, ["deploy/web.yaml"], monkeypatch) == 1
+    assert capsys.readouterr().out.split("\n")[0] == "would annotate deploy/tcp.yaml"
+
+
+def test_hook_writes_only_what_the_passed_files_touch(
+    mixed_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = mixed_repo / "other"
+    other.mkdir()
+    for name in ("tcp.yaml", "udp.yaml"):  # another group, needing annotations too
+        text = _read(mixed_repo / "deploy" / name).replace("namespace: dns", "namespace: dns2")
+        (other / name).write_text(text.replace("192.168.10.53", "192.168.10.54"))
+    monkeypatch.chdir(mixed_repo)
+    assert main(["annotate", "--tree", ".", "deploy/tcp.yaml"]) == 0
+    assert "shared-ip-planner.dev/group" in _read(mixed_repo / "deploy" / "udp.yaml")
+    assert "shared-ip-planner.dev/group" not in _read(other / "udp.yaml")
+
+
+def test_files_outside_the_tree_are_noted_not_checked(
+    mixed_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(mixed_repo)
+    (mixed_repo / "stale.yaml").write_text(_read(SEED / "dns.yaml").replace("dns-", "x-"))
+    assert main(["annotate", "--check", "--tree", "deploy", "stale.yaml", "mkdocs.yml"]) == 0
+    assert "stale.yaml: outside deploy" in capsys.readouterr().err
 
 
 # --- property: any formatting, any wanted state ---------------------------------------------------
