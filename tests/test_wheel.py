@@ -114,10 +114,7 @@ def test_argocd_generate_with_the_nudge_hook_runs_from_the_installed_wheel(
     app = tmp_path / "repo" / "web"
     shutil.copytree(WAVES_APP, app)
     (app / ".shared-ip-planner.yaml").write_text("")
-    code = (
-        "import sys; from planner.cli import main; "
-        "sys.exit(main(['argocd', 'generate']))"
-    )
+    code = "import sys; from planner.cli import main; sys.exit(main(['argocd', 'generate']))"
     env = {
         "ARGOCD_APP_NAME": "web",
         "ARGOCD_APP_NAMESPACE": "edge",

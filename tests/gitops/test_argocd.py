@@ -17,7 +17,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.model.group_annotations import desired_sharing_groups
+from planner.errors import InputError, Origin
 from planner.gitops.argocd import (
     DEFAULT_IMAGE,
     DEFAULT_KUBECONFIG,
@@ -29,7 +29,7 @@ from planner.gitops.argocd import (
     read_context,
     repository_root,
 )
-from planner.errors import InputError, Origin
+from planner.model.group_annotations import desired_sharing_groups
 from planner.objects import KubeObject, ObjectKey
 from planner.sources.documents import parse_yaml, read_documents
 from planner.sources.helm import helm_template_argv

@@ -157,7 +157,7 @@ def test_generate_refuses_a_service_name_that_would_have_broken_the_template(
         generate(tmp_path, context)
     # The same app for a target without the hook is generated (the name is not ours to judge).
     fixed = read_context({"ARGOCD_APP_NAMESPACE": "web", "PARAM_TARGET_BEHAVIOR": "fixed"})
-    assert "web\"x: {y} #z" in generate(tmp_path, fixed)
+    assert 'web"x: {y} #z' in generate(tmp_path, fixed)
 
 
 # --- data, not text: whatever a string holds, it stays a string in its own field ---------------

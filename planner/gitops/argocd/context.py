@@ -1,7 +1,7 @@
 """What Argo CD hands `planner argocd generate`: its variables, and the plugin parameters checked.
 
-    >>> options_of(read_context({"PARAM_TARGET_BEHAVIOR": "fixed"})).target_behavior
-    'fixed'
+>>> options_of(read_context({"PARAM_TARGET_BEHAVIOR": "fixed"})).target_behavior
+'fixed'
 """
 
 from __future__ import annotations

@@ -194,7 +194,6 @@ def _namespaced(obj: KubeObject, namespace: str) -> KubeObject:
     return KubeObject(key, _with_namespace(obj.body, namespace), obj.origin, obj.rendered_by)
 
 
-
 def _with_namespace(body: Manifest, app_namespace: str) -> Manifest:
     metadata = body.get("metadata") or {}
     if metadata.get("namespace") or not app_namespace:
@@ -235,7 +234,6 @@ def _sort_key(body: Manifest) -> tuple[str, str, str, str]:
     )
 
 
-
 # --- output ----------------------------------------------------------------------------------
 
 
@@ -246,7 +244,7 @@ class _Dumper(_BaseDumper):
         return True
 
 
-def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+def _represent_str(dumper: _Dumper, data: str) -> yaml.ScalarNode:
     # Multi-line text (scripts, config files) as a literal block; the emitter falls back to a
     # quoted style by itself whenever a block cannot hold the exact value.
     style = "|" if "\n" in data else None

@@ -248,7 +248,9 @@ def nudge_rbac(job_namespace: str, member_namespaces: list[str], wave: int) -> l
                 "apiVersion": "rbac.authorization.k8s.io/v1",
                 "kind": "Role",
                 "metadata": _rbac_metadata(namespace, annotations),
-                "rules": [{"apiGroups": [""], "resources": ["services"], "verbs": ["get", "patch"]}],
+                "rules": [
+                    {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "patch"]}
+                ],
             }
         )
         found.append(

@@ -30,7 +30,6 @@ HOOK = "argocd.argoproj.io/hook"
 _WAVE = re.compile(r"^\s*[-+]?[0-9]+\s*$")
 
 
-
 def user_wave(obj: KubeObject) -> int:
     """The object's own `argocd.argoproj.io/sync-wave` (0 when unset); InputError when not an int."""
     value = annotations_of(obj.body).get(SYNC_WAVE)
@@ -196,7 +195,6 @@ def check_group_waves(
                 f"the members of sharing group {group_id} ({', '.join(members)}) carry different "
                 f"sync waves ({', '.join(map(str, found))}); a group must move in one wave"
             )
-
 
 
 def annotations_of(body: Manifest) -> dict[str, Any]:
