@@ -21,8 +21,7 @@ from planner.objects import KubeObject, Manifest
 from planner.plan.build import build_plan
 from planner.plan.graph import order_units
 from planner.plan.units import APPLY, AutoCandidates, UnitInputs, Write, draft_units
-from planner.sources.desired import DesiredState
-from planner.sources.live import LiveState
+from planner.sources.states import DesiredState, LiveState
 
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 HOOK = "argocd.argoproj.io/hook"
