@@ -45,13 +45,13 @@ from planner.sources.helm import HelmOptions, is_chart_dir
 from planner.sources.kinds import is_pool_manifest
 from planner.sources.kustomize import is_kustomization_dir
 from planner.sources.live import load_live_kubectl
-from planner.sources.states import LiveState
 from planner.sources.safety import (
     check_kustomize_references,
     check_symlinks,
     inside,
     repository_root,
 )
+from planner.sources.states import LiveState
 
 try:  # libyaml's emitter is several times faster and gives the same results
     from yaml import CSafeDumper as _BaseDumper
@@ -174,7 +174,9 @@ def manifests_for(
     waves = place_waves(placed, levels)
     groups = desired_sharing_groups(list(desired.values()))
     check_group_waves(((g.group_id, g.members) for g in groups), waves)
-    output = [_output_body(obj, where, desired, waves) for obj, where in zip(objects, placed, strict=True)]
+    output = [
+        _output_body(obj, where, desired, waves) for obj, where in zip(objects, placed, strict=True)
+    ]
     if options.target_behavior == "metallb-0.14":
         nudges = nudges_needed(desired, stuck, waves)
         output += nudge_objects(nudges, context.app_namespace, options.image, _ns_waves(objects))
