@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from planner.gitops.argocd import DEFAULT_IMAGE, Nudge, dump_stream, nudge_objects
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLUGINS = REPO_ROOT / "plugins"
 ARGOCD = PLUGINS / "argocd"
@@ -298,31 +300,37 @@ def test_live_state_role_only_reads() -> None:
 
 # --- Argo CD: the metallb-0.14 nudge hook ------------------------------------------------------
 
-TOKENS = {
-    "__DIGEST_SHORT__": "3f9a0c1d2e",
-    "__JOB_NAMESPACE__": "dns",
-    "__SYNC_WAVE__": "2",
-    "__DEADLINE_SECONDS__": "660",
-    "__IMAGE__": "registry.example.com/shared-ip-planner/argocd-cmp:0.1.0",
-    "__GROUP_DIGEST__": "3f9a0c1d2e3f4a5b6c7d8e9f00112233",
-    "__MEMBERS__": "dns/dns-tcp dns/dns-udp",
-    "__STUCK__": "dns/dns-tcp",
-    "__TIMEOUT_SECONDS__": "600",
-    "__MEMBER_NAMESPACE__": "dns",
-    "__RBAC_SYNC_WAVE__": "1",
-}
+NUDGE_EXAMPLE = ARGOCD / "example" / "nudge-hook.yaml"
+NUDGE_EXAMPLE_HEADER = """\
+# An example of the metallb-0.14 nudge hook that `planner argocd generate` emits: the Sync hook
+# Job of one group transition (here dns/dns-tcp + dns/dns-udp in sync wave 2, dns-tcp may stay
+# pending, destination namespace `dns`), then its ServiceAccount and a Role + RoleBinding per
+# member namespace, one wave earlier. The generator builds these objects in
+# planner/gitops/argocd/nudge.py and reads nothing from here; tests/test_plugin_manifests.py
+# checks that this file matches. Regenerate it with: python tests/test_plugin_manifests.py
+"""
+DIGEST = "3f9a0c1d2e3f4a5b6c7d8e9f00112233"
+EXAMPLE_NUDGE = Nudge(DIGEST, ("dns/dns-tcp", "dns/dns-udp"), ("dns/dns-tcp",), 2)
 
 
-def filled(path: Path) -> list[Doc]:
-    text = path.read_text()
-    for token, value in TOKENS.items():
-        text = text.replace(token, value)
-    assert "__" not in re.sub(r"#.*", "", text), f"unfilled token in {path}"
-    return [doc for doc in yaml.safe_load_all(text) if doc is not None]
+def nudge_docs() -> list[Doc]:
+    """The objects the generator emits for the example group (Job first, then its RBAC)."""
+    return nudge_objects([EXAMPLE_NUDGE], "dns", DEFAULT_IMAGE, {})
+
+
+def nudge_example_text() -> str:
+    return NUDGE_EXAMPLE_HEADER + dump_stream(nudge_docs())
+
+
+def test_the_nudge_hook_example_is_what_the_generator_emits() -> None:
+    assert NUDGE_EXAMPLE.read_text() == nudge_example_text(), (
+        "plugins/argocd/example/nudge-hook.yaml is stale: python tests/test_plugin_manifests.py"
+    )
+    assert load_all(NUDGE_EXAMPLE) == nudge_docs()
 
 
 def test_nudge_job_is_a_sync_hook_in_the_groups_wave() -> None:
-    (job,) = filled(ARGOCD / "nudge-hook" / "job.yaml")
+    job = nudge_docs()[0]
     annotations = job["metadata"]["annotations"]
     assert annotations["argocd.argoproj.io/hook"] == "Sync"
     assert annotations["argocd.argoproj.io/sync-wave"] == "2"
@@ -338,7 +346,8 @@ def test_nudge_job_is_a_sync_hook_in_the_groups_wave() -> None:
 
 
 def test_nudge_rbac_allows_reading_and_patching_services_only() -> None:
-    docs = filled(ARGOCD / "nudge-hook" / "rbac.yaml")
+    docs = nudge_docs()[1:]
+    assert [d["kind"] for d in docs] == ["ServiceAccount", "Role", "RoleBinding"]
     role = named(docs, "Role", "shared-ip-planner-nudge")
     assert role["rules"] == [
         {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "patch"]}
@@ -383,7 +392,7 @@ def run_nudge(
     tmp_path: Path, members: dict[str, Member], timeout_seconds: str
 ) -> tuple[int, str, list[str]]:
     """Run the Job's script as its container would, against the fake kubectl."""
-    (job,) = filled(ARGOCD / "nudge-hook" / "job.yaml")
+    job = nudge_docs()[0]
     main = job["spec"]["template"]["spec"]["containers"][0]
     state = tmp_path / "state"
     state.mkdir()
@@ -417,7 +426,6 @@ def run_nudge(
     return result.returncode, result.stdout + result.stderr, written
 
 
-DIGEST = TOKENS["__GROUP_DIGEST__"]
 UDP_OK = Member(DIGEST, "192.168.10.53")
 
 
@@ -559,3 +567,9 @@ def test_dockerfiles_pin_their_images_and_download_nothing_at_run_time(
     copied = set(re.findall(r"^COPY --from=\w+ \S+/(\w+) /usr/local/bin/\1$", text, re.MULTILINE))
     assert copied == tools
     assert "pip install --no-cache-dir --no-index" in text
+    # The image runs the package as installed from its wheel: nothing else from this repository.
+    assert not re.search(r"^COPY (?!--from=)(?!pyproject\.toml|planner )", text, re.MULTILINE)
+
+
+if __name__ == "__main__":  # regenerate the nudge hook example from the generator
+    NUDGE_EXAMPLE.write_text(nudge_example_text())

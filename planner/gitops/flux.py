@@ -25,7 +25,6 @@ from planner.apply.engine import ApplyReport, PollPolicy, Progress, StreamProgre
 from planner.apply.journal import Journal, journal_from_spec
 from planner.diff.scenario import build_scenario
 from planner.errors import InputError, PlannerError
-from planner.gitops.argocd import check_kustomize_references, check_symlinks
 from planner.gitops.flux_artifact import SourceArtifact, artifact_from_source, fetch_artifact
 from planner.kubectl import LIVE_RESOURCES, Kubectl
 from planner.model.controller import BEHAVIORS
@@ -40,6 +39,7 @@ from planner.plan.verify import VerifyReport, verify_plan
 from planner.sources import DesiredState
 from planner.sources.desired import find_sources, load_sources
 from planner.sources.live import LiveState, live_state_from_yaml
+from planner.sources.safety import check_kustomize_references, check_symlinks
 
 # The kinds `--source` takes, by the names a user may write, and the resource kubectl reads.
 SOURCE_KINDS: dict[str, tuple[str, str]] = {

@@ -17,7 +17,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.model.group_annotations import desired_sharing_groups
+from planner.errors import InputError, Origin
 from planner.gitops.argocd import (
     DEFAULT_IMAGE,
     DEFAULT_KUBECONFIG,
@@ -29,7 +29,7 @@ from planner.gitops.argocd import (
     read_context,
     repository_root,
 )
-from planner.errors import InputError, Origin
+from planner.model.group_annotations import desired_sharing_groups
 from planner.objects import KubeObject, ObjectKey
 from planner.sources.documents import parse_yaml, read_documents
 from planner.sources.helm import helm_template_argv
@@ -581,6 +581,31 @@ def test_parameters_fall_back_to_param_variables_with_arrays() -> None:
 def test_malformed_parameters_json_is_an_input_error() -> None:
     with pytest.raises(InputError, match="ARGOCD_APP_PARAMETERS is not valid JSON"):
         read_context({"ARGOCD_APP_PARAMETERS": "[{"})
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_deeply_nested_parameters_json_is_one_input_error(depth: int) -> None:
+    nested = json.dumps([{"name": "render-mode", "array": []}])[:-1] + "," + "[" * depth
+    raw = nested + "]" * depth + "]"
+    with pytest.raises(InputError, match="ARGOCD_APP_PARAMETERS is nested too deeply"):
+        read_context({"ARGOCD_APP_PARAMETERS": raw})
+
+
+def test_a_list_or_object_where_a_parameter_string_belongs_is_refused() -> None:
+    for entry in (
+        {"name": "helm-values-files", "array": ["a.yaml", [[["b.yaml"]]]]},
+        {"name": "render-mode", "string": {"nested": "helm"}},
+    ):
+        with pytest.raises(InputError, match=f"parameter `{entry['name']}` .* where a string"):
+            read_context({"ARGOCD_APP_PARAMETERS": json.dumps([entry])})
+
+
+def test_deeply_nested_parameters_fail_the_command_cleanly(tmp_path: Path) -> None:
+    app = copy_app(tmp_path, SAMPLES / "seed-dns-local" / "desired", "dns")
+    env = {**argo_env("dns", "dns", "dns"), "ARGOCD_APP_PARAMETERS": "[" * 50_000 + "]" * 50_000}
+    result = run_generate(app, env)
+    assert result.returncode == 2
+    assert_failed_cleanly(result, "ARGOCD_APP_PARAMETERS is nested too deeply")
 
 
 def test_repository_root_strips_the_source_path(tmp_path: Path) -> None:

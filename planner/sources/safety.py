@@ -1,0 +1,119 @@
+"""Reading a repository copy and nothing outside it: its root, symlinks, kustomize references.
+
+The Argo CD plugin (planner.gitops.argocd) and the Flux pre-sync hook (planner.gitops.flux) both
+render a directory of a repository they were handed; these checks keep rendering inside it and
+off the network.
+
+    >>> root = repository_root(Path("/tmp/repo/apps/dns"), "apps/dns")  # doctest: +SKIP
+    >>> check_symlinks(root)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from planner.errors import InputError
+from planner.objects import Manifest
+from planner.sources.kustomize import KUSTOMIZATION_FILES, is_kustomization_dir
+
+# How kustomize spells remote bases without a scheme (github.com/org/repo//path?ref=v1, git@...).
+REMOTE_PREFIXES = ("github.com/", "gitlab.com/", "bitbucket.org/", "git@", "git::", "ssh:")
+
+try:  # libyaml's loader is several times faster and gives the same results
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover - only without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+
+def repository_root(source_dir: Path, source_path: str) -> Path:
+    """The copy's root: `source_dir` without the trailing ARGOCD_APP_SOURCE_PATH components.
+
+    When the path does not end the directory (or is unset), the source directory is the root.
+    """
+    parts = [p for p in Path(source_path).parts if p not in (".", "")]
+    resolved = source_dir.resolve()
+    if parts and len(resolved.parts) > len(parts) and list(resolved.parts[-len(parts) :]) == parts:
+        return Path(*resolved.parts[: -len(parts)])
+    return resolved
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether the (resolved) `path` is `root` or lies below it."""
+    return path == root or root in path.parents
+
+
+def check_symlinks(root: Path) -> None:
+    """InputError naming the first symlink (by sorted path) under `root` that points outside it."""
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted([*dirnames, *filenames]):
+            path = Path(directory, name)
+            if path.is_symlink():
+                _check_symlink(path, root)
+
+
+def _check_symlink(path: Path, root: Path) -> None:
+    shown = path.relative_to(root).as_posix()
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError) as err:  # RuntimeError: a loop of symlinks
+        raise InputError(f"`{shown}` is a symlink that cannot be resolved ({err})") from err
+    if not inside(target, root):
+        raise InputError(
+            f"`{shown}` is a symlink that points outside the repository "
+            f"(to {os.readlink(path)}); refusing to read it"
+        )
+
+
+def check_kustomize_references(app_dir: Path, root: Path) -> None:
+    """InputError for a kustomization (the app's, or one it includes) that names a remote
+    resource (rendering must not use the network) or a path outside the repository copy.
+
+    Files a kustomization loads itself (patches, generators) are kept inside its own directory
+    by kustomize's default load restrictor; only `resources`, `bases` and `components` may
+    reach further, so those are followed."""
+    pending, seen = [app_dir.resolve()], set()
+    while pending:
+        directory = pending.pop()
+        if directory in seen or not is_kustomization_dir(directory):
+            continue
+        seen.add(directory)
+        for entry, shown in _kustomize_entries(directory, root):
+            if _is_remote(entry):
+                raise InputError(
+                    f"{shown} names the remote resource `{entry}`; the plugin renders without "
+                    "network access, so vendor it into the repository"
+                )
+            target = (directory / entry).resolve()
+            if not inside(target, root):
+                raise InputError(f"{shown} names `{entry}`, which lies outside the repository")
+            pending.append(target)
+
+
+def _kustomize_entries(directory: Path, root: Path) -> list[tuple[str, str]]:
+    """(entry, "where it is written") of a kustomization's resources, bases and components."""
+    name = next(n for n in KUSTOMIZATION_FILES if (directory / n).is_file())
+    shown = (directory / name).relative_to(root).as_posix()
+    body = _kustomization_body(directory / name, shown)
+    entries = []
+    for field_name in ("resources", "bases", "components"):
+        for entry in body.get(field_name) or []:
+            if isinstance(entry, str):
+                entries.append((entry, f"{shown} (`{field_name}`)"))
+    return entries
+
+
+def _kustomization_body(path: Path, shown: str) -> Manifest:
+    """A kustomization file as a mapping (it need not carry apiVersion and kind)."""
+    try:
+        body = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise InputError(f"{shown} cannot be read as YAML: {type(err).__name__}") from err
+    return body if isinstance(body, dict) else {}
+
+
+def _is_remote(entry: str) -> bool:
+    return "://" in entry or "?ref=" in entry or entry.startswith(REMOTE_PREFIXES)
