@@ -58,9 +58,11 @@ def check_symlinks(root: Path) -> None:
 def _check_symlink(path: Path, root: Path) -> None:
     shown = path.relative_to(root).as_posix()
     try:
-        target = path.resolve()
-    except (OSError, RuntimeError) as err:  # RuntimeError: a loop of symlinks
-        raise InputError(f"`{shown}` is a symlink that cannot be resolved ({err})") from err
+        # strict: a loop raises on every Python (3.13's non-strict resolve no longer does)
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError) as err:  # RuntimeError: a loop, before Python 3.13
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else err
+        raise InputError(f"`{shown}` is a symlink that cannot be resolved ({reason})") from err
     if not inside(target, root):
         raise InputError(
             f"`{shown}` is a symlink that points outside the repository "
