@@ -67,6 +67,9 @@ RELOAD = "metallbreload/reload"  # the key MetalLB queues to reprocess every Ser
 # More distinct reprocess-all orders than this at one step: explore only sorted and reversed.
 MAX_PASS_ORDERS = 24
 
+# Run.extra's flag for a run explored past a reprocess-all pass whose tie orders were cut.
+TIES_CUT = "ties_cut"
+
 Write = tuple[str, Manifest | None]  # (svc_key, manifest); None deletes the Service
 
 
@@ -264,6 +267,20 @@ class SimulatedCluster:
             else:
                 actions.append(Process())
         return actions
+
+    def ties_cut(self) -> bool:
+        """Whether `options(explore_ties=True)` leaves reprocess-all orders out now (more than
+        MAX_PASS_ORDERS orders among ties: only sorted and reversed are offered)."""
+        if not self.queue or self.queue[0] != RELOAD:
+            return False
+        counts: dict[int, int] = {}
+        for svc in self.store.values():
+            size = len(ingress_ips(svc))
+            counts[size] = counts.get(size, 0) + 1
+        total = 1
+        for n in counts.values():
+            total *= _factorial(n)
+        return total > MAX_PASS_ORDERS
 
     def pass_orders(self, all_ties: bool = False) -> list[tuple[str, ...]]:
         """Orders a reprocess-all pass may take now: most ingress IPs first, ties in any order.
@@ -486,21 +503,26 @@ def explore(
     """Every interleaving of the writes' arrivals (in any order) with the controller's steps.
 
     Exponential: meant for a handful of writes. A branch longer than `max_steps` is cut and
-    yielded with `settled=False`.
+    yielded with `settled=False`; a run whose path passed a reprocess-all pass whose tie orders
+    were cut (see `ties_cut`) carries `extra[TIES_CUT] = True`: its siblings are not all there.
     """
     start = prepared(cluster, writes)
-    stack: list[tuple[SimulatedCluster, tuple[Action, ...]]] = [(start, ())]
+    stack: list[tuple[SimulatedCluster, tuple[Action, ...], bool]] = [(start, (), False)]
     while stack:
-        state, schedule = stack.pop()
+        state, schedule, cut = stack.pop()
         actions = state.options(explore_ties)
         if not actions or len(schedule) >= max_steps:
-            yield Run(schedule, state, settled=not actions)
+            run = Run(schedule, state, settled=not actions)
+            if cut:
+                run.extra[TIES_CUT] = True
+            yield run
             continue
+        cut = cut or (explore_ties and state.ties_cut())
         for action in reversed(actions):
             # The last branch taken from a state may have the state itself: nothing reads it after.
             branch = state if action is actions[0] else state.copy()
             branch.apply(action)
-            stack.append((branch, (*schedule, action)))
+            stack.append((branch, (*schedule, action), cut))
 
 
 def random_runs(
