@@ -42,7 +42,7 @@ import copy
 import ipaddress
 import itertools
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from planner.model.allocator import Pool, PoolOrder
@@ -304,6 +304,29 @@ class SimulatedCluster:
             tuple(k for g in combo for k in g)
             for combo in itertools.product(*(itertools.permutations(g) for g in groups))
         ]
+
+    def fingerprint(self, manifest_id: Callable[[Manifest], Hashable]) -> Hashable:
+        """The state as a hashable value, equal for two clusters whose futures (every schedule
+        from here, and the facts below at its end) are the same: stored manifests, writes not
+        arrived, the queue, the next cluster IP, the controller's state, and per Service the
+        part of its history the facts read (its first IPs; whether it went pending). Not the
+        step count, events or handled items: they are logged, never read by a later step."""
+        summary = []
+        for key, records in self.history.items():
+            first = next((r.ips for r in records if r.ips), ())
+            summary.append((key, first, bool(first) and self.went_pending(key)))
+        return (
+            frozenset((key, manifest_id(svc)) for key, svc in self.store.items()),
+            frozenset(
+                (key, tuple(None if m is None else manifest_id(m) for m in writes))
+                for key, writes in self._pending.items()
+                if writes
+            ),
+            tuple(self.queue),
+            self._next_cluster_ip,
+            self.controller.fingerprint(manifest_id),
+            frozenset(summary),
+        )
 
     # --- observable facts --------------------------------------------------------------------
 
