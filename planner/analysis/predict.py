@@ -108,11 +108,15 @@ def fates_of(runs: Sequence[Run]) -> list[ServiceFate]:
                 stuck=any(stuck),
                 ip_changed=any(changed),
                 reason=_reason(runs, svc),
-                always=(all(pending) if any(pending) else all(changed))
-                and len(ended) == len(runs),
+                always=_always(pending, changed) and len(ended) == len(runs),
             )
         )
     return fates
+
+
+def _always(pending: list[bool], changed: list[bool]) -> bool:
+    """In every run: pending when it ever is, else IP changed."""
+    return all(pending) if any(pending) else all(changed)
 
 
 def _reason(runs: Sequence[Run], svc: str) -> str:

@@ -75,9 +75,7 @@ class StateExploration:
         if not self.terminals:
             return frozenset()
         return frozenset(
-            svc
-            for svc in self.pending
-            if all(t.cluster.went_pending(svc) for t in self.terminals)
+            svc for svc in self.pending if all(t.cluster.went_pending(svc) for t in self.terminals)
         )
 
     @property

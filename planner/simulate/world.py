@@ -238,9 +238,7 @@ class Explorations:
 
 def _explored(cluster: SimulatedCluster, writes: Sequence[Write], seed: int) -> Exploration:
     if len(writes) <= EXHAUSTIVE_MAX_WRITES:
-        runs = tuple(
-            explore(cluster, writes, explore_ties=True, max_steps=EXHAUSTIVE_MAX_STEPS)
-        )
+        runs = tuple(explore(cluster, writes, explore_ties=True, max_steps=EXHAUSTIVE_MAX_STEPS))
         # A branch cut at the step cap, or tie orders left out, and it is not every schedule.
         complete = all(run.settled and not run.extra.get(TIES_CUT) for run in runs)
         return Exploration(runs, complete)

@@ -48,9 +48,7 @@ def test_a_run_cut_at_its_step_cap_shows_no_stuck_service() -> None:
 def _seed_pair(behavior: str) -> tuple[SimulatedCluster, list[tuple[str, dict[str, object]]]]:
     """Two Services share 10.0.0.1 (TCP and UDP 53) and both move Cluster -> Local."""
     ports = {"a": [("TCP", 53)], "b": [("UDP", 53)]}
-    live = [
-        svc(n, status=("10.0.0.1",), ip="10.0.0.1", share="dns", ports=ports[n]) for n in "ab"
-    ]
+    live = [svc(n, status=("10.0.0.1",), ip="10.0.0.1", share="dns", ports=ports[n]) for n in "ab"]
     base = SimulatedCluster.bootstrap([POOL], live, behavior)
     writes = [
         (f"ns/{n}", svc(n, ip="10.0.0.1", share="dns", ports=ports[n], local=True)) for n in "ab"

@@ -91,9 +91,7 @@ def _brute(base: SimulatedCluster, writes: list[tuple[str, Any]]) -> list[Run]:
     return runs
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(component=components(), behavior=st.sampled_from(BEHAVIORS))
 def test_states_find_exactly_the_outcomes_of_every_schedule(
     component: tuple[list[Spec], list[tuple[str, Spec | None]]], behavior: str
@@ -106,9 +104,7 @@ def test_states_find_exactly_the_outcomes_of_every_schedule(
     assert found.complete and found.diverging == 0
 
     def every(fact: str) -> set[str]:
-        return {
-            s for r in runs for s in r.cluster.history if getattr(r.cluster, fact)(s)
-        }
+        return {s for r in runs for s in r.cluster.history if getattr(r.cluster, fact)(s)}
 
     assert found.pending == every("went_pending")
     assert found.stuck == every("stuck_at_end")
