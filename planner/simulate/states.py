@@ -21,10 +21,9 @@ against the brute-force schedule enumeration (tests/simulate/test_states.py).
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from planner.model.simcluster import Action, SimulatedCluster, Write, prepared
 from planner.objects import Manifest
@@ -62,7 +61,6 @@ class StateExploration:
     budget_reached: bool = False
     ties_cut: bool = False
     diverging: int = 0
-    seconds: float = field(default=0.0, compare=False)
 
     @property
     def pending(self) -> frozenset[str]:
@@ -169,7 +167,6 @@ def explore_states(
 ) -> StateExploration:
     """Every state reachable from `cluster` with `writes` submitted, breadth-first, each once;
     stops (not complete) after `max_states` states."""
-    started = time.perf_counter()
     interner = _Interner()
 
     def key(state: SimulatedCluster) -> Hashable:
@@ -222,7 +219,6 @@ def explore_states(
         budget_reached=budget_reached,
         ties_cut=ties_cut,
         diverging=diverging,
-        seconds=time.perf_counter() - started,
     )
 
 
