@@ -47,12 +47,20 @@ def _predict_behavior(
     def simulate(part: Component) -> _Simulated:
         base = world.cluster(part.context, behavior, part.frozen)
         exploration = explore_writes(base, part.writes, seed)
-        return _Simulated(fates_of(exploration.runs), len(exploration.runs), exploration.exhaustive)
+        return _Simulated(
+            fates_of(exploration.runs),
+            len(exploration.runs),
+            exploration.exhaustive,
+            exploration.unfinished,
+        )
 
     found = [o for _, o in once_per_shape(parts, simulate, lambda o, r, _: o.renamed(r))]
     fates = sorted((f for o in found for f in o.fates), key=lambda f: f.service)
     explored = sum(o.runs for o in found)
-    return Prediction(behavior, tuple(fates), explored, all(o.exhaustive for o in found))
+    unfinished = sum(o.unfinished for o in found)
+    return Prediction(
+        behavior, tuple(fates), explored, all(o.exhaustive for o in found), unfinished
+    )
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,7 @@ class _Simulated:
     fates: list[ServiceFate]
     runs: int
     exhaustive: bool
+    unfinished: int = 0
 
     def renamed(self, renaming: Renaming) -> _Simulated | None:
         """The same outcome for a component of the same shape (None: a message cannot be)."""
@@ -71,17 +80,25 @@ class _Simulated:
             if service is None or reason is None:
                 return None
             fates.append(replace(fate, service=service, reason=reason))
-        return _Simulated(fates, self.runs, self.exhaustive)
+        return _Simulated(fates, self.runs, self.exhaustive, self.unfinished)
 
 
 def fates_of(runs: Sequence[Run]) -> list[ServiceFate]:
-    """Per Service that anything happened to: pending / stuck / IP changed in some run (or all)."""
+    """Per Service that anything happened to: pending / stuck / IP changed in some run (or all).
+
+    A run that did not finish (it hit its step cap) has no end: it shows who went pending on
+    the way, never who is stuck or changed IP, and never that something happens in every run.
+    """
     services = sorted({svc for run in runs for svc in run.cluster.history})
+    ended = [run for run in runs if run.settled]
     fates = []
     for svc in services:
-        pending = [run.cluster.went_pending(svc) for run in runs]
-        stuck = [run.cluster.stuck_at_end(svc) for run in runs]
-        changed = [run.cluster.changed_ip(svc) for run in runs]
+        went = {id(run) for run in runs if run.cluster.went_pending(svc)}
+        pending = [id(run) in went for run in ended]
+        stuck = [run.cluster.stuck_at_end(svc) for run in ended]
+        changed = [run.cluster.changed_ip(svc) for run in ended]
+        if went and not any(pending):
+            pending.append(True)  # only an unfinished run showed it: it did happen
         if not any(pending) and not any(stuck) and not any(changed):
             continue
         fates.append(
@@ -91,10 +108,15 @@ def fates_of(runs: Sequence[Run]) -> list[ServiceFate]:
                 stuck=any(stuck),
                 ip_changed=any(changed),
                 reason=_reason(runs, svc),
-                always=all(pending) if any(pending) else all(changed),
+                always=_always(pending, changed) and len(ended) == len(runs),
             )
         )
     return fates
+
+
+def _always(pending: list[bool], changed: list[bool]) -> bool:
+    """In every run: pending when it ever is, else IP changed."""
+    return all(pending) if any(pending) else all(changed)
 
 
 def _reason(runs: Sequence[Run], svc: str) -> str:

@@ -58,6 +58,13 @@ class Prediction:
     fates: tuple[ServiceFate, ...]
     orders_explored: int
     exhaustive: bool
+    unfinished: int = 0  # explored orders that hit their step cap: they support no claim
+
+    @property
+    def scope(self) -> str:
+        """How far the exploration went: "all orders", "sampled", and the unfinished runs."""
+        scope = "all orders" if self.exhaustive else "sampled"
+        return f"{scope}, {self.unfinished} unfinished" if self.unfinished else scope
 
     @property
     def pending(self) -> tuple[str, ...]:

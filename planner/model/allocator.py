@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import copy
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple, TypeVar
@@ -388,6 +388,17 @@ class Allocator:
         )
         keys = tuple(sorted((str(ip), k) for ip, k in self._key_for_ip.items()))
         return AllocatorState(allocations, keys, tuple(self._pools))
+
+    def fingerprint(self) -> Hashable:
+        """Everything a later call can read, as a hashable value: allocations, the key each IP
+        remembers, the ports in use per IP (Unassign frees ports whoever holds them, so they are
+        not implied by the allocations). Not the pools and labels (a state explorer never changes
+        them) nor the order set_pools walks allocations (only set_pools reads it)."""
+        return (
+            frozenset(self._allocated.items()),
+            frozenset(self._key_for_ip.items()),
+            frozenset((ip, frozenset(ports.items())) for ip, ports in self._ports_in_use.items()),
+        )
 
     def clone(self) -> Allocator:
         """An independent copy (same pool order function) for exploring what-ifs."""

@@ -21,7 +21,7 @@ import copy
 import functools
 import ipaddress
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,6 +176,17 @@ class Controller:
         twin._pools = None if self._pools is None else list(self._pools)
         twin._namespaces = dict(self._namespaces)
         return twin
+
+    def fingerprint(self, manifest_id: Callable[[Manifest], Hashable]) -> Hashable:
+        """What the controller keeps that decides its future, as a hashable value: the
+        allocator's, the allocation keys, the informer cache (each manifest by `manifest_id`).
+        Not the pools, namespaces or behaviour (fixed for one exploration), nor the
+        "changed nothing" memos (_settled, _unchanged): they only skip work whose result is known."""
+        return (
+            self._allocator.fingerprint(),
+            frozenset(self._keys.items()),
+            frozenset((key, manifest_id(svc)) for key, svc in self._cache.items()),
+        )
 
     def set_namespaces(self, namespaces: Mapping[str, Mapping[str, str]]) -> None:
         """Namespace labels, for pools with `namespaceSelectors` (MetalLB reads Namespace objects)."""

@@ -42,7 +42,7 @@ import copy
 import ipaddress
 import itertools
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -67,6 +67,9 @@ RELOAD = "metallbreload/reload"  # the key MetalLB queues to reprocess every Ser
 
 # More distinct reprocess-all orders than this at one step: explore only sorted and reversed.
 MAX_PASS_ORDERS = 24
+
+# Run.extra's flag for a run explored past a reprocess-all pass whose tie orders were cut.
+TIES_CUT = "ties_cut"
 
 
 class ServiceWrite(NamedTuple):
@@ -272,6 +275,20 @@ class SimulatedCluster:
                 actions.append(Process())
         return actions
 
+    def ties_cut(self) -> bool:
+        """Whether `options(explore_ties=True)` leaves reprocess-all orders out now (more than
+        MAX_PASS_ORDERS orders among ties: only sorted and reversed are offered)."""
+        if not self.queue or self.queue[0] != RELOAD:
+            return False
+        counts: dict[int, int] = {}
+        for svc in self.store.values():
+            size = len(ingress_ips(svc))
+            counts[size] = counts.get(size, 0) + 1
+        total = 1
+        for n in counts.values():
+            total *= _factorial(n)
+        return total > MAX_PASS_ORDERS
+
     def pass_orders(self, all_ties: bool = False) -> list[tuple[str, ...]]:
         """Orders a reprocess-all pass may take now: most ingress IPs first, ties in any order.
 
@@ -294,6 +311,29 @@ class SimulatedCluster:
             tuple(k for g in combo for k in g)
             for combo in itertools.product(*(itertools.permutations(g) for g in groups))
         ]
+
+    def fingerprint(self, manifest_id: Callable[[Manifest], Hashable]) -> Hashable:
+        """The state as a hashable value, equal for two clusters whose futures (every schedule
+        from here, and the facts below at its end) are the same: stored manifests, writes not
+        arrived, the queue, the next cluster IP, the controller's state, and per Service the
+        part of its history the facts read (its first IPs; whether it went pending). Not the
+        step count, events or handled items: they are logged, never read by a later step."""
+        summary = []
+        for key, records in self.history.items():
+            first = next((r.ips for r in records if r.ips), ())
+            summary.append((key, first, bool(first) and self.went_pending(key)))
+        return (
+            frozenset((key, manifest_id(svc)) for key, svc in self.store.items()),
+            frozenset(
+                (key, tuple(None if m is None else manifest_id(m) for m in writes))
+                for key, writes in self._pending.items()
+                if writes
+            ),
+            tuple(self.queue),
+            self._next_cluster_ip,
+            self.controller.fingerprint(manifest_id),
+            frozenset(summary),
+        )
 
     # --- observable facts --------------------------------------------------------------------
 
@@ -493,21 +533,26 @@ def explore(
     """Every interleaving of the writes' arrivals (in any order) with the controller's steps.
 
     Exponential: meant for a handful of writes. A branch longer than `max_steps` is cut and
-    yielded with `settled=False`.
+    yielded with `settled=False`; a run whose path passed a reprocess-all pass whose tie orders
+    were cut (see `ties_cut`) carries `extra[TIES_CUT] = True`: its siblings are not all there.
     """
     start = prepared(cluster, writes)
-    stack: list[tuple[SimulatedCluster, tuple[Action, ...]]] = [(start, ())]
+    stack: list[tuple[SimulatedCluster, tuple[Action, ...], bool]] = [(start, (), False)]
     while stack:
-        state, schedule = stack.pop()
+        state, schedule, cut = stack.pop()
         actions = state.options(explore_ties)
         if not actions or len(schedule) >= max_steps:
-            yield Run(schedule, state, settled=not actions)
+            run = Run(schedule, state, settled=not actions)
+            if cut:
+                run.extra[TIES_CUT] = True
+            yield run
             continue
+        cut = cut or (explore_ties and state.ties_cut())
         for action in reversed(actions):
             # The last branch taken from a state may have the state itself: nothing reads it after.
             branch = state if action is actions[0] else state.copy()
             branch.apply(action)
-            stack.append((branch, (*schedule, action)))
+            stack.append((branch, (*schedule, action), cut))
 
 
 def random_runs(

@@ -549,12 +549,17 @@ def _part_outcome(
     behavior: str,
 ) -> _PartOutcome:
     outcome = _PartOutcome()
+    unfinished = 0
     for run in _schedules(world, base, writes, behavior):
         outcome.runs += 1
         cluster = run.cluster
         for svc in cluster.history:
             if cluster.went_pending(svc):
                 outcome.pending.setdefault(svc, _reason(cluster, svc))
+        if not run.settled:
+            # It hit its step cap: who went pending on the way is real, its end is none.
+            unfinished += 1
+            continue
         left = [s for s in sorted(cluster.store) if cluster.stuck_at_end(s)]
         outcome.stuck |= set(left)
         if left:
@@ -565,10 +570,17 @@ def _part_outcome(
             failed = [w for w in cluster.warnings(svc) if w.startswith(TARGET_FAILURES)]
             if failed:
                 outcome.failures.setdefault(svc, failed[-1])
-        if outcome.runs == 1:
+        if outcome.runs == unfinished + 1:
+            # The first schedule that finished: the end state the next wave starts from.
             outcome.end = dict(cluster.store)
             outcome.first = run.schedule
             outcome.nudged = tuple(left)
+    if unfinished and unfinished == outcome.runs:
+        services = ", ".join(sorted(svc for svc, _ in writes))
+        raise PlanRefused(
+            f"under {behavior}, no schedule of the writes to {services} finished within the "
+            "simulation's step cap: the plan's outcome is unknown"
+        )
     return outcome
 
 

@@ -54,6 +54,7 @@ class Claim:
     schedules: int
     exhaustive: bool
     counterexample: str = ""
+    unfinished: int = 0  # schedules that hit their step cap: counted, never support the claim
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class VerifyReport:
         out = []
         for claim in self.claims:
             how = "every schedule" if claim.exhaustive else "sampled schedules"
+            if claim.unfinished:
+                how = f"{claim.unfinished} did not finish, {how}"
             mark = (
                 "proved"
                 if claim.holds and claim.exhaustive
@@ -100,6 +103,7 @@ class _Observed:
     ips: dict[str, tuple[str, ...]]  # every Service of the simulated cluster → its IPs at the end
     without_ip: tuple[str, ...]  # written, still a LoadBalancer, and without an IP at the end
     run: Run | None = None  # the run itself, for counterexamples (None: renamed from another)
+    finished: bool = True  # False: it hit its step cap; it has no end (ips, without_ip)
 
     @classmethod
     def of(cls, run: Run, written: tuple[str, ...]) -> _Observed:
@@ -114,6 +118,7 @@ class _Observed:
                 if s in cluster.store and is_load_balancer(cluster.store[s]) and not cluster.ips(s)
             ),
             run,
+            run.settled,
         )
 
     def renamed(self, renaming: Renaming) -> _Observed | None:
@@ -126,6 +131,7 @@ class _Observed:
             tuple(renaming.key(s) for s in self.went_pending),
             ips,  # type: ignore[arg-type]  # no None left
             tuple(renaming.key(s) for s in self.without_ip),
+            finished=self.finished,
         )
 
 
@@ -173,6 +179,15 @@ class _WaveRuns:
     @property
     def exhaustive(self) -> bool:
         return all(part.exhaustive for part in self.parts)
+
+    @property
+    def ended(self) -> list[_Observed]:
+        """The schedules that finished: only they have an end to check."""
+        return [o for o in self.observed if o.finished]
+
+    @property
+    def unfinished(self) -> int:
+        return sum(not o.finished for o in self.observed)
 
 
 def verify_plan(
@@ -253,8 +268,10 @@ def _simulated(
     exploration = world.explore(base, writes, seed)
     written = tuple(svc for svc, _ in writes)
     for run in exploration.runs:
-        _nudge(run, nudges)
-    first = exploration.runs[0]
+        if run.settled:
+            _nudge(run, nudges)
+    # The end state the next wave starts from: the first schedule that finished.
+    first = next((run for run in exploration.runs if run.settled), exploration.runs[0])
     return _PartRuns(
         [_Observed.of(run, written) for run in exploration.runs],
         exploration.exhaustive,
@@ -269,10 +286,20 @@ def _nudge(run: Run, nudges: Sequence[str]) -> None:
 
 def _claims(plan: Plan, wave: PlannedWave, behavior: str, result: _WaveRuns) -> list[Claim]:
     count = len(result.observed)
+    unfinished = result.unfinished
 
     def claim(statement: str, failure: str) -> Claim:
+        if not failure and count and unfinished == count:
+            failure = "no schedule finished within the simulation's step cap: nothing is shown"
         return Claim(
-            behavior, wave.index, statement, not failure, count, result.exhaustive, failure
+            behavior,
+            wave.index,
+            statement,
+            not failure,
+            count,
+            result.exhaustive,
+            failure,
+            unfinished,
         )
 
     predicted = {
@@ -318,7 +345,7 @@ def _predicted_unseen(result: _WaveRuns, predicted: set[str]) -> str:
 
 def _without_ip(result: _WaveRuns) -> str:
     """A counterexample where a written, still existing LoadBalancer Service ends without an IP."""
-    for observed in result.observed:
+    for observed in result.ended:
         for svc in observed.without_ip:
             return _counterexample(observed, [svc], f"{svc} ends the wave without an IP")
     return ""
@@ -327,7 +354,7 @@ def _without_ip(result: _WaveRuns) -> str:
 def _off_target(result: _WaveRuns, wave: PlannedWave) -> str:
     """A counterexample where a Service of the wave's expected IPs ends elsewhere, or ""."""
     expected = {svc: {tuple(o) for o in options} for svc, options in wave.expected_ips.items()}
-    for observed in result.observed:
+    for observed in result.ended:
         # Only the Services of the run's own component: the others are not in its cluster.
         for svc in sorted(observed.ips.keys() & expected.keys()):
             if tuple(observed.ips[svc]) not in expected[svc]:
@@ -345,7 +372,8 @@ def _counterexample(observed: _Observed, services: Sequence[str], headline: str 
     run = observed.run
     if run is None:
         return "\n".join([*lines, "schedule: (a component renamed from a same-shaped one)"])
-    lines.append(f"schedule: {run.describe()}")
+    cut = "" if run.settled else " (did not finish: cut at the step cap)"
+    lines.append(f"schedule: {run.describe()}{cut}")
     for svc in services:
         statuses = " -> ".join(
             str(list(ips)) if ips else "<pending>" for ips in run.cluster.statuses(svc)

@@ -132,7 +132,7 @@ def _conflict(conflict: Conflict) -> dict[str, Any]:
 
 
 def _prediction(prediction: Prediction) -> dict[str, Any]:
-    return {
+    found: dict[str, Any] = {
         "pending": list(prediction.pending),
         "stuck": list(prediction.stuck),
         "ip_changed": list(prediction.ip_changed),
@@ -140,6 +140,10 @@ def _prediction(prediction: Prediction) -> dict[str, Any]:
         "orders_explored": prediction.orders_explored,
         "exhaustive": prediction.exhaustive,
     }
+    if prediction.unfinished:
+        # Only when some did not finish: reports without any stay as they were.
+        found["unfinished"] = prediction.unfinished
+    return found
 
 
 def _fate(fate: ServiceFate) -> dict[str, Any]:

@@ -224,7 +224,7 @@ def _prediction(prediction: Prediction, target: str) -> str:
 
 
 def _prediction_title(prediction: Prediction, target: str) -> str:
-    scope = "all orders" if prediction.exhaustive else "sampled"
+    scope = prediction.scope
     target_mark = " (target)" if prediction.behavior == target else ""
     return (
         f"<b>{html_text(prediction.behavior)}</b>{target_mark}: "

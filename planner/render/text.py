@@ -198,7 +198,7 @@ def _predictions(report: DiffReport, paint: Paint) -> list[str]:
 
 
 def _prediction(prediction: Prediction, is_target: bool, paint: Paint) -> list[str]:
-    scope = "all orders" if prediction.exhaustive else "sampled"
+    scope = prediction.scope
     target = " (target)" if is_target else ""
     lines = [
         (

@@ -18,6 +18,7 @@ from planner.model.controller import copy_manifest
 from planner.model.group_annotations import NUDGE_ANNOTATION
 from planner.model.pools import pools_from_objects
 from planner.model.simcluster import (
+    TIES_CUT,
     Action,
     Run,
     ServiceWrite,
@@ -35,6 +36,9 @@ from planner.simulate.symmetry import Shape, ShapedComponent, shape_of
 # adversarial schedules plus SAMPLED_RUNS seeded random ones.
 EXHAUSTIVE_MAX_WRITES = 3
 SAMPLED_RUNS = 24
+# Step caps: an exhaustive branch, and a random run, longer than this is cut (did not finish).
+EXHAUSTIVE_MAX_STEPS = 200
+SAMPLED_MAX_STEPS = 500
 
 # How many Services the remembered explorations of one run may hold (to cap memory).
 CACHED_SERVICES_MAX = 100_000
@@ -139,7 +143,13 @@ class Exploration:
     """The runs explored for one component under one behaviour."""
 
     runs: tuple[Run, ...]
-    exhaustive: bool
+    exhaustive: bool  # every schedule, every one of them finished
+
+    @property
+    def unfinished(self) -> int:
+        """How many runs hit their step cap before the controller was idle (no claim rests on
+        their end; what they showed on the way, e.g. a pending Service, did happen)."""
+        return sum(not run.settled for run in self.runs)
 
 
 def explore_writes(
@@ -195,7 +205,8 @@ class Explorations:
         # Every change made through the cluster counts a step, but a submitted write does not.
         if origin is None or origin[1] != cluster.step or cluster.pending_writes():
             return _explored(cluster, writes, seed)
-        key = (origin[0], repr((list(writes), EXHAUSTIVE_MAX_WRITES, SAMPLED_RUNS)), seed)
+        bounds = (EXHAUSTIVE_MAX_WRITES, SAMPLED_RUNS, EXHAUSTIVE_MAX_STEPS, SAMPLED_MAX_STEPS)
+        key = (origin[0], repr((list(writes), bounds)), seed)
         remembered = self._get(key)
         if remembered is not None:
             return _fresh(remembered)
@@ -221,10 +232,13 @@ class Explorations:
 
 def _explored(cluster: SimulatedCluster, writes: Sequence[ServiceWrite], seed: int) -> Exploration:
     if len(writes) <= EXHAUSTIVE_MAX_WRITES:
-        return Exploration(tuple(explore(cluster, writes, explore_ties=True)), True)
+        runs = tuple(explore(cluster, writes, explore_ties=True, max_steps=EXHAUSTIVE_MAX_STEPS))
+        # A branch cut at the step cap, or tie orders left out, and it is not every schedule.
+        complete = all(run.settled and not run.extra.get(TIES_CUT) for run in runs)
+        return Exploration(runs, complete)
     sampled = [
         *adversarial_runs(cluster, writes),
-        *random_runs(cluster, writes, seed, SAMPLED_RUNS),
+        *random_runs(cluster, writes, seed, SAMPLED_RUNS, max_steps=SAMPLED_MAX_STEPS),
     ]
     return Exploration(tuple(sampled), False)
 

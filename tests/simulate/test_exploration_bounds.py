@@ -1,0 +1,159 @@
+"""Soundness of the exploration's verdicts: a run cut at its step cap is reported unfinished and
+supports no claim; "exhaustive" is never claimed past a cut branch or cut reprocess-all ties."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+
+from planner.analysis.predict import fates_of
+from planner.model.allocator import Pool
+from planner.model.simcluster import (
+    MAX_PASS_ORDERS,
+    RELOAD,
+    TIES_CUT,
+    SimulatedCluster,
+    explore,
+    random_runs,
+)
+from planner.plan.build import PlanRefused
+from planner.plan.verify import verify_plan
+from planner.simulate import world
+from planner.simulate.world import explore_writes
+from tests.model.test_simcluster import svc
+from tests.plan.test_build import LAN, seed_plan
+
+POOL = Pool("lan", ["10.0.0.0/27"])
+
+
+def _four_new() -> tuple[SimulatedCluster, list[tuple[str, dict[str, object]]]]:
+    """An empty cluster and four new auto-assigned Services: one component beyond the bound."""
+    base = SimulatedCluster.bootstrap([POOL], [], "metallb-0.15")
+    return base, [(f"ns/s{i}", svc(f"s{i}")) for i in range(4)]
+
+
+# --- (a) sampled runs that hit their step cap ----------------------------------------------
+
+
+def test_a_run_cut_at_its_step_cap_shows_no_stuck_service() -> None:
+    base, writes = _four_new()
+    # Two steps: one Service arrived, not yet handled. It has no IP, but the run has no end.
+    cut = list(random_runs(base, writes[:1], seed=0, count=3, max_steps=1))
+    assert all(not run.settled for run in cut)
+    assert all(run.cluster.stuck_at_end("ns/s0") for run in cut)
+    assert fates_of(cut) == []
+
+
+def _seed_pair(behavior: str) -> tuple[SimulatedCluster, list[tuple[str, dict[str, object]]]]:
+    """Two Services share 10.0.0.1 (TCP and UDP 53) and both move Cluster -> Local."""
+    ports = {"a": [("TCP", 53)], "b": [("UDP", 53)]}
+    live = [svc(n, status=("10.0.0.1",), ip="10.0.0.1", share="dns", ports=ports[n]) for n in "ab"]
+    base = SimulatedCluster.bootstrap([POOL], live, behavior)
+    writes = [
+        (f"ns/{n}", svc(n, ip="10.0.0.1", share="dns", ports=ports[n], local=True)) for n in "ab"
+    ]
+    return base, writes
+
+
+def test_a_pending_seen_on_the_way_of_an_unfinished_run_is_kept() -> None:
+    base, writes = _seed_pair("metallb-0.15")
+    whole = list(explore(base, writes))
+    cap = max(len(run.schedule) for run in whole) - 1
+    runs = list(explore(base, writes, max_steps=cap))
+    finished = [r for r in runs if r.settled]
+    assert finished and len(finished) < len(runs)
+    pending = {f.service: f for f in fates_of(runs) if f.pending}
+    seen = {s for r in runs for s in r.cluster.history if r.cluster.went_pending(s)}
+    assert seen and set(pending) == seen
+    # An unfinished run cannot show that something happens in EVERY run.
+    assert not any(f.always for f in pending.values())
+
+
+def test_sampled_runs_cut_at_the_cap_are_counted_unfinished_and_not_exhaustive() -> None:
+    base, writes = _four_new()
+    with mock.patch.object(world, "SAMPLED_MAX_STEPS", 3):
+        exploration = explore_writes(base, writes, seed=0)
+    assert exploration.unfinished == world.SAMPLED_RUNS  # the named ones finish
+    assert not exploration.exhaustive
+    assert not any(f.stuck for f in fates_of(exploration.runs))
+
+
+def test_verify_reports_unfinished_schedules_and_no_claim_rests_on_them_alone() -> None:
+    plan = seed_plan()
+    with (
+        mock.patch.object(world, "EXHAUSTIVE_MAX_WRITES", 1),
+        mock.patch.object(world, "SAMPLED_MAX_STEPS", 1),
+    ):
+        report = verify_plan(plan)
+    assert report.ok  # the six named schedules finish and show the claims
+    assert all(c.unfinished == world.SAMPLED_RUNS for c in report.claims)
+    assert all(not c.exhaustive for c in report.claims)
+    assert all(f"{world.SAMPLED_RUNS} did not finish" in line for line in report.lines())
+
+
+def test_verify_fails_a_claim_when_no_schedule_finished() -> None:
+    plan = seed_plan()
+    with (
+        mock.patch.object(world, "EXHAUSTIVE_MAX_STEPS", 1),
+    ):
+        report = verify_plan(plan)
+    assert not report.ok
+    assert all(not c.holds and c.unfinished == c.schedules for c in report.claims)
+    assert any("no schedule finished" in c.counterexample for c in report.claims)
+
+
+# --- (b) the step cap inside exhaustive exploration ----------------------------------------
+
+
+def test_a_branch_cut_in_exhaustive_exploration_makes_it_not_exhaustive() -> None:
+    base, writes = _four_new()
+    with mock.patch.object(world, "EXHAUSTIVE_MAX_STEPS", 2):
+        cut = explore_writes(base, writes[:2], seed=0)
+    assert cut.unfinished > 0
+    assert not cut.exhaustive
+    whole = explore_writes(base, writes[:2], seed=0)
+    assert whole.unfinished == 0 and whole.exhaustive
+
+
+# --- (c) reprocess-all tie orders cut to sorted + reversed ---------------------------------
+
+
+def _five_holders_one_key_change() -> tuple[SimulatedCluster, list[tuple[str, dict[str, object]]]]:
+    """Five Services on one IP each (5! tie orders in a pass), one of them changes its key."""
+    live = [svc(f"h{i}", status=(f"10.0.0.{i + 1}",), share="k") for i in range(5)]
+    base = SimulatedCluster.bootstrap([POOL], live, "metallb-0.15")
+    changed = svc("h0", share="k", local=True)
+    return base, [("ns/h0", changed)]
+
+
+def test_cut_tie_orders_are_flagged_on_the_runs_and_the_cluster() -> None:
+    base, writes = _five_holders_one_key_change()
+    runs = list(explore(base, writes, explore_ties=True))
+    assert any(run.extra.get(TIES_CUT) for run in runs)
+    # Without ties explored nothing is cut, and a state without a pass at the head never is.
+    assert not any(run.extra.get(TIES_CUT) for run in explore(base, writes))
+    assert not base.ties_cut()
+    state = base.copy()
+    state.queue.append(RELOAD)
+    assert state.ties_cut() and len(state.pass_orders(all_ties=True)) == 2 < MAX_PASS_ORDERS
+
+
+def test_cut_tie_orders_make_the_exploration_not_exhaustive() -> None:
+    base, writes = _five_holders_one_key_change()
+    assert not explore_writes(base, writes, seed=0).exhaustive
+    # Four holders: 4! = 24 orders, all of them explored: exhaustive.
+    live = [svc(f"h{i}", status=(f"10.0.0.{i + 1}",), share="k") for i in range(4)]
+    four = SimulatedCluster.bootstrap([POOL], live, "metallb-0.15")
+    assert explore_writes(four, writes, seed=0).exhaustive
+
+
+def test_the_pool_fixture_is_the_lan_of_the_plan_tests() -> None:
+    # The seed plan's LAN is a /29: the pools above are separate on purpose (room for five).
+    assert LAN["spec"]["addresses"] == ["10.0.0.0/29"]
+
+
+def test_a_plan_whose_schedules_never_finish_is_refused() -> None:
+    with mock.patch.object(world, "EXHAUSTIVE_MAX_STEPS", 1), pytest.raises(PlanRefused) as err:
+        seed_plan()
+    assert "finished within the simulation's step cap" in str(err.value)

@@ -1,0 +1,179 @@
+"""The state explorer finds exactly the outcomes the brute-force schedule enumeration finds, on
+random small components; its counterexamples are real schedules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from planner.model.allocator import Pool
+from planner.model.controller import BEHAVIORS
+from planner.model.simcluster import TIES_CUT, Run, SimulatedCluster, explore, replay
+from planner.simulate.states import explore_states
+from tests.model.test_seed_scenario import with_group_annotations
+from tests.model.test_simcluster import svc
+
+POOLS = [Pool("lan", ["10.0.0.0/30"]), Pool("lan2", ["10.0.1.0/31"])]
+REQUESTED = (None, "10.0.0.1", "10.0.0.2", "10.0.1.1")
+PORTS = ([("TCP", 53)], [("UDP", 53)], [("TCP", 80)])
+# Brute force beyond this many schedules is too slow for a property test: such draws are skipped.
+BRUTE_MAX_RUNS = 4000
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One Service's allocation inputs."""
+
+    name: str
+    share: str
+    ports: int
+    ip: str | None
+    local: bool
+
+    def manifest(self) -> dict[str, Any]:
+        return svc(
+            self.name,
+            ip=self.ip,
+            share=self.share or None,
+            ports=PORTS[self.ports],
+            local=self.local,
+        )
+
+
+def _spec(name: str) -> st.SearchStrategy[Spec]:
+    return st.builds(
+        Spec,
+        st.just(name),
+        st.sampled_from(["", "k1", "k2"]),
+        st.integers(0, len(PORTS) - 1),
+        st.sampled_from(REQUESTED),
+        st.booleans(),
+    )
+
+
+@st.composite
+def components(draw: st.DrawFn) -> tuple[list[Spec], list[tuple[str, Spec | None]]]:
+    """Up to three live Services and one to three writes: edits, deletions and new Services."""
+    live = [draw(_spec(f"s{i}")) for i in range(draw(st.integers(0, 3)))]
+    names = [s.name for s in live] + ["n0", "n1"]
+    targets = draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True))
+    writes: list[tuple[str, Spec | None]] = []
+    for name in targets:
+        deleted = name.startswith("s") and draw(st.integers(0, 4)) == 0
+        writes.append((name, None if deleted else draw(_spec(name))))
+    return live, writes
+
+
+def _cluster(
+    live: list[Spec], writes: list[tuple[str, Spec | None]], behavior: str
+) -> tuple[SimulatedCluster, list[tuple[str, dict[str, Any] | None]]]:
+    """The live Services bootstrapped, the writes stamped with group annotations (for fixed)."""
+    desired = {s.name: s.manifest() for s in live}
+    for name, spec in writes:
+        if spec is None:
+            desired.pop(name, None)
+        else:
+            desired[name] = spec.manifest()
+    stamped = {m["metadata"]["name"]: m for m in with_group_annotations(desired.values())}
+    base = SimulatedCluster.bootstrap(POOLS, [s.manifest() for s in live], behavior)
+    return base, [(f"ns/{name}", stamped.get(name)) for name, _ in writes]
+
+
+def _brute(base: SimulatedCluster, writes: list[tuple[str, Any]]) -> list[Run]:
+    runs = []
+    for run in explore(base, writes, explore_ties=True):
+        runs.append(run)
+        if len(runs) > BRUTE_MAX_RUNS:
+            break
+    return runs
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(component=components(), behavior=st.sampled_from(BEHAVIORS))
+def test_states_find_exactly_the_outcomes_of_every_schedule(
+    component: tuple[list[Spec], list[tuple[str, Spec | None]]], behavior: str
+) -> None:
+    base, writes = _cluster(*component, behavior)
+    runs = _brute(base, writes)
+    assume(len(runs) <= BRUTE_MAX_RUNS)
+    assert all(run.settled and not run.extra.get(TIES_CUT) for run in runs)
+    found = explore_states(base, writes)
+    assert found.complete and found.diverging == 0
+
+    def every(fact: str) -> set[str]:
+        return {s for r in runs for s in r.cluster.history if getattr(r.cluster, fact)(s)}
+
+    assert found.pending == every("went_pending")
+    assert found.stuck == every("stuck_at_end")
+    assert found.changed == every("changed_ip")
+    always = {s for s in every("went_pending") if all(r.cluster.went_pending(s) for r in runs)}
+    assert found.always_pending == always
+    final: dict[str, set[tuple[str, ...]]] = {}
+    for run in runs:
+        for key in run.cluster.store:
+            final.setdefault(key, set()).add(run.cluster.ips(key))
+    assert found.final_ips == {k: frozenset(v) for k, v in sorted(final.items())}
+    warned: dict[str, set[str]] = {}
+    for run in runs:
+        # The warnings of the schedule, not those of the bootstrap before it.
+        for _, event in run.cluster.events[len(base.events) :]:
+            if event.type == "Warning":
+                warned.setdefault(event.svc_key, set()).add(str(event))
+    assert found.warnings == {k: frozenset(v) for k, v in sorted(warned.items()) if v}
+    assert found.states <= sum(len(r.schedule) for r in runs) + 1
+    # Counterexamples are real schedules: replayed, they show what was found.
+    for key, path in found.pending_paths.items():
+        assert replay(base, writes, path).cluster.went_pending(key)
+    for terminal in found.terminals:
+        again = replay(base, writes, terminal.schedule).cluster
+        assert dict(again.store) == dict(terminal.cluster.store)
+
+
+def _seed_pair(behavior: str) -> tuple[SimulatedCluster, list[tuple[str, Any]]]:
+    """Two Services share 10.0.0.1 (TCP and UDP 53) and both move Cluster -> Local."""
+    live = [Spec("a", "dns", 0, "10.0.0.1", False), Spec("b", "dns", 1, "10.0.0.1", False)]
+    writes: list[tuple[str, Spec | None]] = [
+        ("a", Spec("a", "dns", 0, "10.0.0.1", True)),
+        ("b", Spec("b", "dns", 1, "10.0.0.1", True)),
+    ]
+    return _cluster(live, writes, behavior)
+
+
+def test_the_seed_pair_under_each_behaviour() -> None:
+    outcomes = {}
+    for behavior in BEHAVIORS:
+        found = explore_states(*_seed_pair(behavior))
+        assert found.complete
+        outcomes[behavior] = (found.pending, found.stuck)
+    both = frozenset({"ns/a", "ns/b"})
+    assert outcomes["metallb-0.14"] == (both, both)
+    assert outcomes["metallb-0.15"] == (both, frozenset())
+    assert outcomes["fixed"] == (frozenset(), frozenset())
+
+
+def test_a_stuck_witness_is_a_real_shortest_schedule() -> None:
+    base, writes = _seed_pair("metallb-0.14")
+    found = explore_states(base, writes)
+    witness = found.witness("stuck:ns/a")
+    assert witness is not None
+    assert replay(base, writes, witness.schedule).cluster.stuck_at_end("ns/a")
+    assert found.witness("stuck:ns/nobody") is None
+
+
+def test_the_state_budget_stops_the_exploration_and_says_so() -> None:
+    base, writes = _seed_pair("metallb-0.15")
+    whole = explore_states(base, writes)
+    cut = explore_states(base, writes, max_states=5)
+    assert whole.complete and not whole.budget_reached
+    assert not cut.complete and cut.budget_reached and cut.states == 5
+
+
+def test_cut_tie_orders_make_the_states_incomplete() -> None:
+    live = [Spec(f"h{i}", "k", 0, None, False) for i in range(5)]
+    pools = [Pool("lan", ["10.0.0.0/29"])]
+    base = SimulatedCluster.bootstrap(pools, [s.manifest() for s in live], "metallb-0.15")
+    found = explore_states(base, [("ns/h0", Spec("h0", "k", 0, None, True).manifest())])
+    assert found.ties_cut and not found.complete and not found.budget_reached
