@@ -17,13 +17,14 @@ pinned pools of equal priority), its pick is not deterministic. This model makes
 
 from __future__ import annotations
 
-import bisect
 import copy
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
+
+from planner.model._addrindex import CowTable, KeyIndex
 
 from planner.model.pools import (
     NAMESPACE_NAME_LABEL,
@@ -56,10 +57,6 @@ POLICIES = ("SingleStack", "PreferDualStack", "RequireDualStack")
 
 # Given pool names in configuration order, the order one Go map iteration visits them.
 PoolOrder = Callable[[tuple[str, ...]], Sequence[str]]
-
-_K = TypeVar("_K")
-_V = TypeVar("_V")
-
 
 def shuffled_pool_order(seed: int) -> PoolOrder:
     """A pool order that shuffles every iteration with a seeded RNG, like Go's map order."""
@@ -159,71 +156,6 @@ class _Request:
     key: Key
 
 
-class _IntervalSet:
-    """Disjoint sorted integer intervals: which addresses hold a key, with O(log n) next-free."""
-
-    def __init__(self) -> None:
-        self.starts: list[int] = []
-        self.ends: list[int] = []
-
-    def copy(self) -> _IntervalSet:
-        """An independent copy."""
-        twin = _IntervalSet()
-        twin.starts = list(self.starts)
-        twin.ends = list(self.ends)
-        return twin
-
-    def _index(self, x: int) -> int:
-        return bisect.bisect_right(self.starts, x) - 1
-
-    def __contains__(self, x: int) -> bool:
-        i = self._index(x)
-        return i >= 0 and self.ends[i] >= x
-
-    def __bool__(self) -> bool:
-        return bool(self.starts)
-
-    def next_absent(self, x: int) -> int:
-        """The smallest value >= x that is not in the set."""
-        i = self._index(x)
-        return self.ends[i] + 1 if i >= 0 and self.ends[i] >= x else x
-
-    def add(self, x: int) -> None:
-        """Insert x, merging with neighbouring intervals."""
-        i = self._index(x)
-        if i >= 0 and self.ends[i] >= x:
-            return
-        joins_left = i >= 0 and self.ends[i] == x - 1
-        joins_right = i + 1 < len(self.starts) and self.starts[i + 1] == x + 1
-        if joins_left and joins_right:
-            self.ends[i] = self.ends.pop(i + 1)
-            del self.starts[i + 1]
-        elif joins_left:
-            self.ends[i] = x
-        elif joins_right:
-            self.starts[i + 1] = x
-        else:
-            self.starts.insert(i + 1, x)
-            self.ends.insert(i + 1, x)
-
-    def remove(self, x: int) -> None:
-        """Delete x, splitting its interval."""
-        i = self._index(x)
-        if i < 0 or self.ends[i] < x:
-            return
-        start, end = self.starts[i], self.ends[i]
-        if start == end:
-            del self.starts[i], self.ends[i]
-        elif x == start:
-            self.starts[i] = x + 1
-        elif x == end:
-            self.ends[i] = x - 1
-        else:
-            self.ends[i] = x - 1
-            self.starts.insert(i + 1, x + 1)
-            self.ends.insert(i + 1, end)
-
-
 def _ip_list(ips: Iterable[Any]) -> str:
     """Go's %q of a []net.IP: ["1.2.3.4" "1000::"] (a missing IP prints as <nil>)."""
     return "[" + " ".join(go_quote("<nil>" if ip is None else str(ip)) for ip in ips) + "]"
@@ -257,27 +189,12 @@ class Allocator:
         # unchanged version means an unchanged state, so a caller may reuse what it derived.
         self.version = 0
         self._key_for_ip: dict[IPAddress, Key] = {}
-        self._ports_in_use: dict[IPAddress, dict[Port, str]] = {}
-        self._services_on_ip: dict[IPAddress, dict[str, None]] = {}
-        # Addresses that remember a key, by family; "4-nobuggy" indexes IPv4 addresses without
-        # the .0/.255 ones (see _compress) so avoid-buggy pools skip whole runs in one step.
-        self._keyed: dict[int | str, _IntervalSet] = {
-            4: _IntervalSet(),
-            6: _IntervalSet(),
-            "4-nobuggy": _IntervalSet(),
-        }
-        # For sharing candidates: the addresses remembering each key (sorted, per family), and
-        # those of them with a given port in use (so clashing runs are skipped in one step).
-        self._key_ips: dict[tuple[Key, int], list[int]] = {}
-        self._key_port_ips: dict[tuple[Key, Port, int], _IntervalSet] = {}
-        # Copy-on-write: clone() shares the inner containers of the five tables above; each set
-        # names the entries whose container this allocator has created or copied since the last
-        # clone, the only ones it may change in place (see _own).
-        self._own_ports: set[IPAddress] = set()
-        self._own_services: set[IPAddress] = set()
-        self._own_keyed: set[int | str] = set(self._keyed)
-        self._own_key_ips: set[tuple[Key, int]] = set()
-        self._own_key_port_ips: set[tuple[Key, Port, int]] = set()
+        # Per-IP tables whose inner containers clone() shares until either side changes one
+        # (copy-on-write: change them only through `mutable` and `drop`).
+        self._ports_in_use: CowTable[IPAddress, dict[Port, str]] = CowTable(dict, dict.copy)
+        self._services_on_ip: CowTable[IPAddress, dict[str, None]] = CowTable(dict, dict.copy)
+        # Which addresses remember which key: the index behind the first-fit search.
+        self._index = KeyIndex()
         if namespace_labels:
             self._namespace_labels = _with_name_labels(namespace_labels)
         self.set_pools(pools)
@@ -395,7 +312,7 @@ class Allocator:
         # labels, pool namespaces, allocations, keys, IPs and ports are immutable or replaced
         # whole, so only the containers this allocator mutates in place are copied. The inner
         # containers of the per-IP/per-key tables are shared until either side changes one
-        # (copy-on-write, see _own), so a clone costs a few C-level dict copies.
+        # (copy-on-write, see planner.model._addrindex.CowTable), so a clone costs a few C-level dict copies.
         twin = copy.copy(self)
         twin._pools = dict(self._pools)
         # Namespace labels are replaced whole (set_namespace_labels), never changed in place.
@@ -403,18 +320,9 @@ class Allocator:
         twin._pool_namespaces = dict(self._pool_namespaces)
         twin._allocated = dict(self._allocated)
         twin._key_for_ip = dict(self._key_for_ip)
-        twin._ports_in_use = dict(self._ports_in_use)
-        twin._services_on_ip = dict(self._services_on_ip)
-        twin._keyed = dict(self._keyed)
-        twin._key_ips = dict(self._key_ips)
-        twin._key_port_ips = dict(self._key_port_ips)
-        # Both sides now share every inner container: neither owns any.
-        for side in (self, twin):
-            side._own_ports = set()
-            side._own_services = set()
-            side._own_keyed = set()
-            side._own_key_ips = set()
-            side._own_key_port_ips = set()
+        twin._ports_in_use = self._ports_in_use.clone()
+        twin._services_on_ip = self._services_on_ip.clone()
+        twin._index = self._index.clone()
         return twin
 
     # --- assign / unassign --------------------------------------------------------------------
@@ -442,12 +350,12 @@ class Allocator:
         for ip in alloc.ips:
             self._release_ports(ip, alloc.ports)
             if svc_key in self._services_on_ip.get(ip, ()):
-                del self._services_on(ip)[svc_key]
+                del self._services_on_ip.mutable(ip)[svc_key]
             if not self._services_on_ip.get(ip):
-                _drop(self._services_on_ip, self._own_services, ip)
+                self._services_on_ip.drop(ip)
             # MetalLB forgets the IP's key when no PORT is left on it, not when no service is.
             if not self._ports_in_use.get(ip):
-                _drop(self._ports_in_use, self._own_ports, ip)
+                self._ports_in_use.drop(ip)
                 self._forget_key(ip)
         return True
 
@@ -456,7 +364,7 @@ class Allocator:
         held = self._ports_in_use.get(ip)
         if not held or not any(port in held for port in ports):
             return  # nothing to free: leave a container shared with a clone untouched
-        in_use = self._ports_on(ip)
+        in_use = self._ports_in_use.mutable(ip)
         for port in ports:
             if in_use.pop(port, None) is not None:
                 self._index_port(ip, port, present=False)
@@ -540,73 +448,31 @@ class Allocator:
         self._allocated[svc_key] = alloc
         for ip in alloc.ips:
             self._remember_key(ip, alloc.key)
-            in_use = self._ports_on(ip)
+            in_use = self._ports_in_use.mutable(ip)
             for port in alloc.ports:
                 in_use[port] = svc_key
                 self._index_port(ip, port, present=True)
-            self._services_on(ip)[svc_key] = None
+            self._services_on_ip.mutable(ip)[svc_key] = None
 
     def _remember_key(self, ip: IPAddress, key: Key) -> None:
         self._forget_key(ip)
         self._key_for_ip[ip] = key
-        self._keyed_on(ip.version).add(int(ip))
-        if ip.version == 4 and not is_buggy_ip(ip):
-            self._keyed_on("4-nobuggy").add(_compress(int(ip)))
-        bisect.insort(self._ips_with_key((key, ip.version)), int(ip))
-        for port in self._ports_in_use.get(ip, {}):
-            self._index_port(ip, port, present=True)
+        self._index.add_key(ip.version, int(ip), key, self._ports_in_use.get(ip, {}))
 
     def _forget_key(self, ip: IPAddress) -> None:
         key = self._key_for_ip.pop(ip, None)
-        if key is None:
-            return
-        self._keyed_on(ip.version).remove(int(ip))
-        if ip.version == 4 and not is_buggy_ip(ip):
-            self._keyed_on("4-nobuggy").remove(_compress(int(ip)))
-        for port in self._ports_in_use.get(ip, {}):
-            self._index_port(ip, port, present=False, key=key)
-        entry = (key, ip.version)
-        same_key = self._ips_with_key(entry)
-        del same_key[bisect.bisect_left(same_key, int(ip))]
-        if not same_key:
-            _drop(self._key_ips, self._own_key_ips, entry)
+        if key is not None:
+            self._index.remove_key(ip.version, int(ip), key, self._ports_in_use.get(ip, {}))
 
-    def _index_port(self, ip: IPAddress, port: Port, present: bool, key: Key | None = None) -> None:
-        """Keep _key_port_ips in step with a port appearing on, or leaving, a keyed address."""
-        key = key or self._key_for_ip.get(ip)
+    def _index_port(self, ip: IPAddress, port: Port, present: bool) -> None:
+        """Keep the key index in step with a port appearing on, or leaving, a keyed address."""
+        key = self._key_for_ip.get(ip)
         if key is None:
             return
-        entry = (key, port, ip.version)
-        index = self._key_port_ips.get(entry)
         if present:
-            if index is None or int(ip) not in index:
-                self._ips_with_key_port(entry).add(int(ip))
-            return
-        if index is not None and int(ip) in index:
-            index = self._ips_with_key_port(entry)
-            index.remove(int(ip))
-            if not index:
-                _drop(self._key_port_ips, self._own_key_port_ips, entry)
-
-    # Every in-place change of an inner container goes through one of these: after a clone the
-    # container may be shared with the twin, so the first change takes a private copy.
-
-    def _ports_on(self, ip: IPAddress) -> dict[Port, str]:
-        return _own(self._ports_in_use, self._own_ports, ip, dict, dict.copy)
-
-    def _services_on(self, ip: IPAddress) -> dict[str, None]:
-        return _own(self._services_on_ip, self._own_services, ip, dict, dict.copy)
-
-    def _keyed_on(self, family: int | str) -> _IntervalSet:
-        return _own(self._keyed, self._own_keyed, family, _IntervalSet, _IntervalSet.copy)
-
-    def _ips_with_key(self, entry: tuple[Key, int]) -> list[int]:
-        return _own(self._key_ips, self._own_key_ips, entry, list, list.copy)
-
-    def _ips_with_key_port(self, entry: tuple[Key, Port, int]) -> _IntervalSet:
-        return _own(
-            self._key_port_ips, self._own_key_port_ips, entry, _IntervalSet, _IntervalSet.copy
-        )
+            self._index.add_port(ip.version, int(ip), key, port)
+        else:
+            self._index.remove_port(ip.version, int(ip), key, port)
 
     # --- allocate -----------------------------------------------------------------------------
 
@@ -1035,7 +901,7 @@ class Allocator:
         request's own key with none of its ports in use, or held by the service itself, can.
         """
         low, high = int(network.network_address), int(network.broadcast_address)
-        best = self._first_keyless(network.version, low, high, avoid_buggy)
+        best = self._index.first_keyless(network.version, low, high, avoid_buggy)
         limit = high if best is None else best - 1
         shared = self._first_shareable(network.version, low, limit, avoid_buggy, request)
         if shared is not None:
@@ -1056,32 +922,10 @@ class Allocator:
     ) -> int | None:
         """The lowest address in [low, high] remembering the request's key, free of its ports."""
         if not request.key.sharing:
-            return None
-        same_key = self._key_ips.get((request.key, version), [])
-        clashes = [self._key_port_ips.get((request.key, p, version)) for p in request.ports]
-        in_use = [c for c in clashes if c]
-        candidate = low
-        while True:
-            i = bisect.bisect_left(same_key, candidate)
-            if i == len(same_key) or same_key[i] > high:
-                return None
-            candidate = same_key[i]
-            if avoid_buggy and version == 4 and candidate & 0xFF in (0, 255):
-                candidate += 1
-                continue
-            jump = max((c.next_absent(candidate) for c in in_use if candidate in c), default=None)
-            if jump is None:
-                return candidate
-            candidate = jump
-
-    def _first_keyless(self, version: int, low: int, high: int, avoid_buggy: bool) -> int | None:
-        """The lowest address in [low, high] that remembers no key (and is not buggy if avoided)."""
-        if avoid_buggy and version == 4:
-            start = _compress(low if low & 0xFF not in (0, 255) else _next_unbuggy(low))
-            candidate = _decompress(self._keyed["4-nobuggy"].next_absent(start))
-        else:
-            candidate = self._keyed[version].next_absent(low)
-        return candidate if candidate <= high else None
+            return None  # an empty sharing key never shares (sharingOK)
+        return self._index.first_with_key(
+            version, low, high, avoid_buggy, request.key, request.ports
+        )
 
     # --- requests -----------------------------------------------------------------------------
 
@@ -1121,27 +965,6 @@ class Allocator:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _own(
-    table: dict[_K, _V], owned: set[_K], key: _K, new: Callable[[], _V], dup: Callable[[_V], _V]
-) -> _V:
-    """The table's container at `key`, safe to change in place: created when missing, copied
-    first when it may be shared with a clone (not in `owned`)."""
-    current = table.get(key)
-    if current is not None and key in owned:
-        return current
-    # Assigning over an existing key keeps its place, so the table's order does not change.
-    mine = new() if current is None else dup(current)
-    table[key] = mine
-    owned.add(key)
-    return mine
-
-
-def _drop(table: dict[_K, _V], owned: set[_K], key: _K) -> None:
-    """Remove the table's entry at `key` (dropping a shared container changes no one else's)."""
-    table.pop(key, None)
-    owned.discard(key)
-
-
 def _with_name_labels(
     namespace_labels: Mapping[str, Mapping[str, str]],
 ) -> dict[str, dict[str, str]]:
@@ -1167,20 +990,6 @@ def _parse_ips(ips: Sequence[str]) -> tuple[IPAddress, ...]:
         except ValueError:
             raise AllocationError(ErrorKind.INVALID_IP, f"invalid IP {go_quote(str(ip))}") from None
     return tuple(parsed)
-
-
-def _compress(address: int) -> int:
-    """Index of a non-buggy IPv4 address among non-buggy addresses (254 per /24)."""
-    return (address >> 8) * 254 + (address & 0xFF) - 1
-
-
-def _decompress(index: int) -> int:
-    return (index // 254) << 8 | (index % 254 + 1)
-
-
-def _next_unbuggy(address: int) -> int:
-    """The first IPv4 address at or after a .0/.255 one that ends in neither."""
-    return address + 1 if address & 0xFF == 0 else address + 2
 
 
 def _owns(pool: Pool, ips: tuple[IPAddress, ...]) -> bool:

