@@ -25,7 +25,6 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from planner.model._addrindex import CowTable, KeyIndex
-
 from planner.model.pools import (
     NAMESPACE_NAME_LABEL,
     IPAddress,
@@ -57,6 +56,7 @@ POLICIES = ("SingleStack", "PreferDualStack", "RequireDualStack")
 
 # Given pool names in configuration order, the order one Go map iteration visits them.
 PoolOrder = Callable[[tuple[str, ...]], Sequence[str]]
+
 
 def shuffled_pool_order(seed: int) -> PoolOrder:
     """A pool order that shuffles every iteration with a seeded RNG, like Go's map order."""

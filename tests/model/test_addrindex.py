@@ -29,7 +29,6 @@ def test_interval_index_agrees_with_a_plain_set(edits: list[tuple[bool, int]], p
     )
 
 
-
 def test_a_cow_table_copies_a_shared_container_before_changing_it() -> None:
     table: CowTable[str, list[int]] = CowTable(list, list.copy)
     table.mutable("a").append(1)
@@ -67,8 +66,13 @@ def test_compressed_indexes_skip_only_buggy_addresses(address: int) -> None:
 
 
 def _plain_first(
-    keys: dict[int, str], ports: dict[int, set[int]], low: int, high: int, avoid: bool,
-    key: str | None, wanted: set[int],
+    keys: dict[int, str],
+    ports: dict[int, set[int]],
+    low: int,
+    high: int,
+    avoid: bool,
+    key: str | None,
+    wanted: set[int],
 ) -> int | None:
     """The search, literally: every address in order (key None: the first keyless one)."""
     for address in range(low, high + 1):
