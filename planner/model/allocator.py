@@ -5,11 +5,11 @@ pinned pools of equal priority), its pick is not deterministic. This model makes
 
 * simulation: every such iteration visits pools in the order `pool_order(names)` returns
   (default: configuration order; `shuffled_pool_order(seed)` imitates Go's random order);
-* enumeration: `possible_allocations(...)` (and friends) return the SET of every outcome any
+* enumeration: `possible_allocations(request)` (and friends) return the SET of every outcome any
   iteration order could give, without changing state. The simulated pick is always a member.
 
     >>> a = Allocator([Pool("a", ["10.0.0.0/31"]), Pool("b", ["10.0.1.0/31"])])
-    >>> sorted(a.possible_allocations("ns/s", {}, "ipv4", [], "", ""))
+    >>> sorted(a.possible_allocations(AllocationRequest("ns/s", {}, "ipv4")))
     [('10.0.0.0',), ('10.0.1.0',)]
     >>> a.allocate("ns/s", {}, "ipv4", [], "", "")
     ['10.0.0.0']
@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -38,6 +38,7 @@ from planner.model.pools import (
 
 __all__ = [
     "AllocationError",
+    "AllocationRequest",
     "Allocator",
     "AllocatorState",
     "ErrorKind",
@@ -143,8 +144,29 @@ class AllocatorState:
 
 
 @dataclass(frozen=True)
+class AllocationRequest:
+    """What a caller asks of the allocator, written once: the Service and its allocation inputs.
+
+    `family` is "ipv4", "ipv6" or "dual" (Assign reads the family from its IPs instead). The
+    policy is `spec.ipFamilyPolicy` of `svc` unless `ip_family_policy` is given. `pool_name` is
+    the pool AllocateFromPool draws from; `ips` the addresses Assign is asked for.
+    """
+
+    svc_key: str
+    svc: Mapping[str, Any] | None
+    family: str = "ipv4"
+    ports: Iterable[Port | tuple[str, int]] = ()
+    sharing_key: str | None = ""
+    backend_key: str | None = ""
+    _: KW_ONLY
+    ip_family_policy: str | None = None
+    pool_name: str = ""
+    ips: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
 class _Request:
-    """One allocation request, with the service facts the allocator reads from the manifest."""
+    """An AllocationRequest resolved: the service facts the allocator reads from the manifest."""
 
     svc_key: str
     namespace: str
@@ -337,9 +359,9 @@ class Allocator:
         backend_key: str | None,
     ) -> None:
         """Give the service exactly these IPs if MetalLB's rules allow it (Assign)."""
-        request = self._request(svc_key, svc, "ipv4", ports, sharing_key, backend_key, None)
-        parsed = _parse_ips(ips)
-        self._assign(request, parsed, self._pool_for(parsed))
+        request = AllocationRequest(svc_key, svc, "ipv4", ports, sharing_key, backend_key, ips=ips)
+        parsed = _parse_ips(request.ips)
+        self._assign(_resolve(request), parsed, self._pool_for(parsed))
 
     def unassign(self, svc_key: str) -> bool:
         """Release the service's IPs; True if it held any (Unassign)."""
@@ -494,8 +516,16 @@ class Allocator:
         `ip_family_policy` is given; MetalLB treats a missing policy as SingleStack, so a "dual"
         request without a dual-stack policy fails, as it does in MetalLB.
         """
-        request = self._request(
-            svc_key, svc, family, ports, sharing_key, backend_key, ip_family_policy
+        request = _resolve(
+            AllocationRequest(
+                svc_key,
+                svc,
+                family,
+                ports,
+                sharing_key,
+                backend_key,
+                ip_family_policy=ip_family_policy,
+            )
         )
         existing = self._allocated.get(svc_key)
         if existing:
@@ -565,15 +595,23 @@ class Allocator:
         ip_family_policy: str | None = None,
     ) -> list[str]:
         """Pick IPs from one named pool (AllocateFromPool; the pool need not be auto-assign)."""
-        request = self._request(
-            svc_key, svc, family, ports, sharing_key, backend_key, ip_family_policy
+        asked = AllocationRequest(
+            svc_key,
+            svc,
+            family,
+            ports,
+            sharing_key,
+            backend_key,
+            ip_family_policy=ip_family_policy,
+            pool_name=pool_name,
         )
+        request = _resolve(asked)
         existing = self._allocated.get(svc_key)
         if existing:
             self._check_existing_family(request, existing)
             self._assign(request, existing.ips, self._pool_for(existing.ips))
             return self.ips(svc_key)
-        ips = self._ips_from_pool(request, pool_name)
+        ips = self._ips_from_pool(request, asked.pool_name)
         self._assign(request, ips, self._pool_for(ips))
         return self.ips(svc_key)
 
@@ -591,7 +629,7 @@ class Allocator:
 
         (AllocateFromPoolForAdditionalFamily exists from v0.15 on; v0.14 never calls it.)
         """
-        request = self._request(svc_key, svc, "ipv4", ports, sharing_key, backend_key, None)
+        request = _resolve(AllocationRequest(svc_key, svc, "ipv4", ports, sharing_key, backend_key))
         existing = parse_ip(existing_ip)
         pool = self._known_pool(pool_name)
         other = 6 if existing.version == 4 else 4
@@ -655,111 +693,54 @@ class Allocator:
 
     # --- enumeration --------------------------------------------------------------------------
 
+    # Each takes an AllocationRequest. Callers not yet switched may still pass the positional
+    # form of `allocate` to the first two (svc_key, svc, family, ports, sharing_key, backend_key,
+    # ip_family_policy=...): see _as_request.
+
     def possible_allocations(
-        self,
-        svc_key: str,
-        svc: Mapping[str, Any] | None,
-        family: str,
-        ports: Iterable[Port | tuple[str, int]],
-        sharing_key: str | None,
-        backend_key: str | None,
-        *,
-        ip_family_policy: str | None = None,
+        self, request: AllocationRequest | str, *args: Any, **kwargs: Any
     ) -> set[tuple[str, ...]]:
         """Every IP tuple `allocate` could return under any Go map order; () stands for failure."""
-        outcomes = self.possible_allocate_outcomes(
-            svc_key, svc, family, ports, sharing_key, backend_key, ip_family_policy=ip_family_policy
-        )
-        return {o.ips for o in outcomes}
+        return {o.ips for o in self.possible_allocate_outcomes(_as_request(request, args, kwargs))}
 
-    def possible_allocations_from_pool(
-        self,
-        svc_key: str,
-        svc: Mapping[str, Any] | None,
-        family: str,
-        pool_name: str,
-        ports: Iterable[Port | tuple[str, int]],
-        sharing_key: str | None,
-        backend_key: str | None,
-        *,
-        ip_family_policy: str | None = None,
-    ) -> set[tuple[str, ...]]:
-        """Every IP tuple `allocate_from_pool` could return; () stands for failure."""
-        outcomes = self.possible_allocate_from_pool_outcomes(
-            svc_key,
-            svc,
-            family,
-            pool_name,
-            ports,
-            sharing_key,
-            backend_key,
-            ip_family_policy=ip_family_policy,
-        )
-        return {o.ips for o in outcomes}
+    def possible_allocations_from_pool(self, request: AllocationRequest) -> set[tuple[str, ...]]:
+        """Every IP tuple `allocate_from_pool` (from `request.pool_name`) could return; () stands
+        for failure."""
+        return {o.ips for o in self.possible_allocate_from_pool_outcomes(request)}
 
     def possible_allocate_outcomes(
-        self,
-        svc_key: str,
-        svc: Mapping[str, Any] | None,
-        family: str,
-        ports: Iterable[Port | tuple[str, int]],
-        sharing_key: str | None,
-        backend_key: str | None,
-        *,
-        ip_family_policy: str | None = None,
+        self, request: AllocationRequest | str, *args: Any, **kwargs: Any
     ) -> set[Outcome]:
         """Every outcome of `allocate` (IPs, recorded pool, or error kind); changes nothing."""
-        request = self._request(
-            svc_key, svc, family, ports, sharing_key, backend_key, ip_family_policy
-        )
-        existing = self._allocated.get(svc_key)
+        facts = _resolve(_as_request(request, args, kwargs))
+        existing = self._allocated.get(facts.svc_key)
         if existing:
-            return self._assign_outcomes(request, existing.ips)
-        pinned, all_pools = self._pool_passes(request)
+            return self._assign_outcomes(facts, existing.ips)
+        pinned, all_pools = self._pool_passes(facts)
         if self._version == "0.14":
-            return self._pool_by_pool_outcomes(request, pinned + all_pools)
-        outcomes = self._pass_outcomes(request, pinned)
+            return self._pool_by_pool_outcomes(facts, pinned + all_pools)
+        outcomes = self._pass_outcomes(facts, pinned)
         if not all(o.ok for o in outcomes):
-            outcomes = {o for o in outcomes if o.ok} | self._pass_outcomes(request, all_pools)
+            outcomes = {o for o in outcomes if o.ok} | self._pass_outcomes(facts, all_pools)
         return {o if o.ok else _failure(ErrorKind.NO_AVAILABLE_IPS) for o in outcomes}
 
-    def possible_allocate_from_pool_outcomes(
-        self,
-        svc_key: str,
-        svc: Mapping[str, Any] | None,
-        family: str,
-        pool_name: str,
-        ports: Iterable[Port | tuple[str, int]],
-        sharing_key: str | None,
-        backend_key: str | None,
-        *,
-        ip_family_policy: str | None = None,
-    ) -> set[Outcome]:
-        """Every outcome of `allocate_from_pool` (only the recorded pool can vary); changes nothing."""
-        request = self._request(
-            svc_key, svc, family, ports, sharing_key, backend_key, ip_family_policy
-        )
-        existing = self._allocated.get(svc_key)
+    def possible_allocate_from_pool_outcomes(self, request: AllocationRequest) -> set[Outcome]:
+        """Every outcome of `allocate_from_pool` from `request.pool_name` (only the recorded pool
+        can vary); changes nothing."""
+        facts = _resolve(request)
+        existing = self._allocated.get(facts.svc_key)
         try:
             if existing:
-                self._check_existing_family(request, existing)
-                return self._assign_outcomes(request, existing.ips)
-            return self._assign_outcomes(request, self._ips_from_pool(request, pool_name))
+                self._check_existing_family(facts, existing)
+                return self._assign_outcomes(facts, existing.ips)
+            return self._assign_outcomes(facts, self._ips_from_pool(facts, request.pool_name))
         except AllocationError as error:
             return {_failure(error.kind)}
 
-    def possible_assign_outcomes(
-        self,
-        svc_key: str,
-        svc: Mapping[str, Any] | None,
-        ips: Sequence[str],
-        ports: Iterable[Port | tuple[str, int]],
-        sharing_key: str | None,
-        backend_key: str | None,
-    ) -> set[Outcome]:
-        """Every outcome of `assign` (overlapping pools: which pool owns the IPs varies)."""
-        request = self._request(svc_key, svc, "ipv4", ports, sharing_key, backend_key, None)
-        return self._assign_outcomes(request, _parse_ips(ips))
+    def possible_assign_outcomes(self, request: AllocationRequest) -> set[Outcome]:
+        """Every outcome of `assign` of `request.ips` (overlapping pools: which pool owns the IPs
+        varies)."""
+        return self._assign_outcomes(_resolve(request), _parse_ips(request.ips))
 
     def _assign_outcomes(self, request: _Request, ips: tuple[IPAddress, ...]) -> set[Outcome]:
         owners = [name for name, pool in self._pools.items() if _owns(pool, ips)] or [None]
@@ -927,42 +908,44 @@ class Allocator:
             version, low, high, avoid_buggy, request.key, request.ports
         )
 
-    # --- requests -----------------------------------------------------------------------------
-
-    def _request(
-        self,
-        svc_key: str,
-        svc: Mapping[str, Any] | None,
-        family: str,
-        ports: Iterable[Port | tuple[str, int]],
-        sharing_key: str | None,
-        backend_key: str | None,
-        ip_family_policy: str | None,
-    ) -> _Request:
-        if family not in FAMILIES:
-            raise ValueError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
-        svc = svc or {}
-        meta = svc.get("metadata") or {}
-        spec = svc.get("spec") or {}
-        policy = ip_family_policy or spec.get("ipFamilyPolicy") or "SingleStack"
-        if policy not in POLICIES:
-            raise ValueError(
-                f"ip family policy must be one of {', '.join(POLICIES)}, not {policy!r}"
-            )
-        families = spec.get("ipFamilies") or []
-        return _Request(
-            svc_key=svc_key,
-            namespace=meta.get("namespace") or (svc_key.split("/")[0] if "/" in svc_key else ""),
-            labels=dict(meta.get("labels") or {}),
-            family=family,
-            policy=policy,
-            primary=6 if families[:1] == ["IPv6"] else 4,
-            ports=tuple(_port(p) for p in ports or ()),
-            key=Key(sharing_key or "", backend_key or ""),
-        )
-
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _as_request(
+    request: AllocationRequest | str, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> AllocationRequest:
+    """The request; or one built from the positional form of `allocate` (for callers that still
+    pass svc_key, svc, family, ports, sharing_key, backend_key, ip_family_policy=...)."""
+    if isinstance(request, AllocationRequest):
+        if args or kwargs:
+            raise TypeError("an AllocationRequest comes alone")
+        return request
+    return AllocationRequest(request, *args, **kwargs)
+
+
+def _resolve(request: AllocationRequest) -> _Request:
+    """The facts the allocator reads from a request's Service manifest (checked)."""
+    if request.family not in FAMILIES:
+        raise ValueError(f"family must be one of {', '.join(FAMILIES)}, not {request.family!r}")
+    svc = request.svc or {}
+    meta = svc.get("metadata") or {}
+    spec = svc.get("spec") or {}
+    policy = request.ip_family_policy or spec.get("ipFamilyPolicy") or "SingleStack"
+    if policy not in POLICIES:
+        raise ValueError(f"ip family policy must be one of {', '.join(POLICIES)}, not {policy!r}")
+    families = spec.get("ipFamilies") or []
+    svc_key = request.svc_key
+    return _Request(
+        svc_key=svc_key,
+        namespace=meta.get("namespace") or (svc_key.split("/")[0] if "/" in svc_key else ""),
+        labels=dict(meta.get("labels") or {}),
+        family=request.family,
+        policy=policy,
+        primary=6 if families[:1] == ["IPv6"] else 4,
+        ports=tuple(_port(p) for p in request.ports or ()),
+        key=Key(request.sharing_key or "", request.backend_key or ""),
+    )
 
 
 def _with_name_labels(
