@@ -20,6 +20,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from networkx.utils import UnionFind
+
 from planner.errors import InputError
 from planner.model.service import (
     GROUP_ANNOTATION,
@@ -180,21 +182,14 @@ def _inputs_of(services: Sequence[Manifest]) -> list[AllocationInputs]:
 
 def _requested_ip_clusters(sharing: list[AllocationInputs]) -> list[list[AllocationInputs]]:
     """Services with requested IPs, per sharing key, joined when their requested IPs overlap."""
-    parent: dict[tuple[str, str], tuple[str, str]] = {}
-
-    def root(node: tuple[str, str]) -> tuple[str, str]:
-        while parent.setdefault(node, node) != node:
-            node = parent[node]
-        return node
-
+    joined = UnionFind()
     with_ips = [i for i in sharing if i.requested_ips]
     for inputs in with_ips:
-        first = root((inputs.sharing_key, inputs.requested_ips[0]))
-        for ip in inputs.requested_ips[1:]:
-            parent[root((inputs.sharing_key, ip))] = first
+        joined.union(*((inputs.sharing_key, ip) for ip in inputs.requested_ips))
+    # Clusters in the order of their first member (the root only names a cluster).
     clusters: dict[tuple[str, str], list[AllocationInputs]] = defaultdict(list)
     for inputs in with_ips:
-        clusters[root((inputs.sharing_key, inputs.requested_ips[0]))].append(inputs)
+        clusters[joined[(inputs.sharing_key, inputs.requested_ips[0])]].append(inputs)
     return list(clusters.values())
 
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import itertools
+import math
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -287,7 +288,7 @@ class SimulatedCluster:
             return [default]
         count = 1
         for g in groups:
-            count *= _factorial(len(g))
+            count *= math.factorial(len(g))
         if count > MAX_PASS_ORDERS:
             return [default, tuple(k for g in groups for k in reversed(g))]
         return [
@@ -448,13 +449,6 @@ class SimulatedCluster:
         spec.setdefault("ipFamilies", ["IPv6" if ":" in ip else "IPv4" for ip in ips])
         spec.setdefault("ipFamilyPolicy", "RequireDualStack" if wanted == "dual" else "SingleStack")
         return svc
-
-
-def _factorial(n: int) -> int:
-    result = 1
-    for i in range(2, n + 1):
-        result *= i
-    return result
 
 
 # --- schedules -----------------------------------------------------------------------------
