@@ -51,6 +51,7 @@ from planner.model.allocator import Pool, PoolOrder
 from planner.model.controller import (
     ERROR,
     REPROCESS_ALL,
+    Behavior,
     Controller,
     Event,
     Result,
@@ -146,7 +147,7 @@ class SimulatedCluster:
         cls,
         pools: Sequence[Pool] | None,
         services: Mapping[str, Manifest] | Sequence[Manifest],
-        behavior: str = "metallb-0.15",
+        behavior: str = Behavior.METALLB_0_15,
         *,
         namespaces: Mapping[str, Mapping[str, str]] | None = None,
         pool_order: PoolOrder | None = None,
