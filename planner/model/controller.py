@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import yaml
+from yaml.representer import SafeRepresenter
+
 from planner.model.allocator import AllocationError, Allocator, Pool, PoolOrder
 from planner.model.service import (
     ALLOCATED_FROM_POOL_ANNOTATION,
@@ -60,6 +63,18 @@ class Behavior(StrEnum):
 
 
 BEHAVIORS: tuple[Behavior, ...] = tuple(Behavior)
+
+
+def _represent_behavior(dumper: SafeRepresenter, behavior: Behavior) -> yaml.Node:
+    return dumper.represent_str(str(behavior))
+
+
+# PyYAML's safe dumpers refuse str subclasses, and plans key their nudges and predictions by
+# the members of BEHAVIORS: write a Behavior as the plain string it equals, so every YAML output
+# stays byte for byte what it was with plain strings. A multi-representer on SafeRepresenter is
+# looked up at dump time, so it reaches SafeDumper, CSafeDumper and their subclasses however
+# early they were defined.
+SafeRepresenter.add_multi_representer(Behavior, _represent_behavior)
 
 SUCCESS = "success"
 ERROR = "error"

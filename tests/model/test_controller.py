@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import pytest
+import yaml
 
 from planner.controller import Controller as PublicController
 from planner.model.allocator import Pool
@@ -128,6 +129,13 @@ class TestConfiguration:
         assert all(isinstance(b, Behavior) for b in BEHAVIORS)
         assert [f"{b}" for b in BEHAVIORS] == ["metallb-0.14", "metallb-0.15", "fixed"]
         assert {Behavior.FIXED: 1}["fixed"] == 1
+
+    @pytest.mark.parametrize("dumper", [yaml.SafeDumper, yaml.CSafeDumper])
+    def test_behaviors_dump_to_yaml_as_their_strings(self, dumper: type[yaml.Dumper]) -> None:
+        # Plans key nudges and predictions by these members; `plan --output yaml` must not change.
+        keyed = {b: [str(b)] for b in BEHAVIORS}
+        plain = {str(b): [str(b)] for b in BEHAVIORS}
+        assert yaml.dump(keyed, Dumper=dumper) == yaml.dump(plain, Dumper=dumper)
 
     def test_public_module_re_exports(self) -> None:
         assert PublicController is Controller
