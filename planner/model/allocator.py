@@ -237,18 +237,18 @@ class Allocator:
             new_pools[pool.name] = pool
         self._pools = new_pools
         self._resolve_namespaces()
-        dropped = []
+        dropped: list[str] = []
         # MetalLB walks its allocations in Go map order; only which key a shared IP remembers
         # could depend on it, and only when its holders' keys differ. We walk insertion order.
         for svc_key, alloc in list(self._allocated.items()):
-            pool = self._pool_for(alloc.ips)
-            if pool is None:
+            owner = self._pool_for(alloc.ips)
+            if owner is None:
                 self.unassign(svc_key)
                 dropped.append(svc_key)
-            elif pool != alloc.pool:
+            elif owner != alloc.pool:
                 # MetalLB unassigns and re-assigns, so the IP now remembers this service's key.
                 self.unassign(svc_key)
-                self._record(svc_key, _Alloc(pool, alloc.ips, alloc.ports, alloc.key))
+                self._record(svc_key, _Alloc(owner, alloc.ips, alloc.ports, alloc.key))
         return sorted(dropped)
 
     def orphaned_by(self, pools: Iterable[Pool]) -> list[str]:
@@ -743,7 +743,8 @@ class Allocator:
         return self._assign_outcomes(_resolve(request), _parse_ips(request.ips))
 
     def _assign_outcomes(self, request: _Request, ips: tuple[IPAddress, ...]) -> set[Outcome]:
-        owners = [name for name, pool in self._pools.items() if _owns(pool, ips)] or [None]
+        owners: list[str | None] = [n for n, pool in self._pools.items() if _owns(pool, ips)]
+        owners = owners or [None]
         outcomes = set()
         for owner in owners:
             error = self._assign_error(request, ips, owner)
@@ -976,10 +977,7 @@ def _parse_ips(ips: Sequence[str]) -> tuple[IPAddress, ...]:
 
 
 def _owns(pool: Pool, ips: tuple[IPAddress, ...]) -> bool:
-    for ip in ips:
-        if not pool.owns_address(ip.version, int(ip)):
-            return False
-    return True
+    return all(pool.owns_address(ip.version, int(ip)) for ip in ips)
 
 
 def _sharing_ok(existing: Key, new: Key) -> bool:

@@ -62,7 +62,9 @@ class Behavior(StrEnum):
     FIXED = "fixed"
 
 
-BEHAVIORS: tuple[Behavior, ...] = tuple(Behavior)
+# Typed as strings (each member is one) while callers outside the model key dicts by plain
+# strings; they switch to Behavior later.
+BEHAVIORS: tuple[str, ...] = tuple(Behavior)
 
 
 def _represent_behavior(dumper: SafeRepresenter, behavior: Behavior) -> yaml.Node:
@@ -235,7 +237,8 @@ class Controller:
         manifests only the dicts the controller changes are copied (metadata, annotations, status);
         the rest stays shared, since nobody changes it."""
         if not self._shares_manifests:
-            return copy_manifest(svc)
+            copied: Manifest = copy_manifest(svc)
+            return copied
         work = dict(svc)
         for key in ("metadata", "status"):
             if isinstance(work.get(key), dict):

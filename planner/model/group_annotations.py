@@ -19,6 +19,7 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from networkx.utils import UnionFind
 
@@ -125,7 +126,7 @@ def group_annotations(services: Sequence[Manifest]) -> dict[str, dict[str, str]]
     return dict(sorted(result.items()))
 
 
-def stamp_group_annotations(services: Sequence[Manifest]) -> list[dict]:
+def stamp_group_annotations(services: Sequence[Manifest]) -> list[dict[str, Any]]:
     """Copies of `services` with the group-wide annotations set, and removed where stale.
 
     A manifest that is in no group loses any of the three annotations it still carries; if that
@@ -182,7 +183,7 @@ def _inputs_of(services: Sequence[Manifest]) -> list[AllocationInputs]:
 
 def _requested_ip_clusters(sharing: list[AllocationInputs]) -> list[list[AllocationInputs]]:
     """Services with requested IPs, per sharing key, joined when their requested IPs overlap."""
-    joined = UnionFind()
+    joined: UnionFind[tuple[str, str]] = UnionFind()
     with_ips = [i for i in sharing if i.requested_ips]
     for inputs in with_ips:
         joined.union(*((inputs.sharing_key, ip) for ip in inputs.requested_ips))
@@ -229,7 +230,7 @@ def _sorted_ips(ips: Iterable[str]) -> tuple[str, ...]:
     return tuple(str(ip) for ip in parsed)
 
 
-def _stamped(manifest: Manifest, wanted: dict[str, dict[str, str]]) -> dict:
+def _stamped(manifest: Manifest, wanted: dict[str, dict[str, str]]) -> dict[str, Any]:
     result = copy.deepcopy(manifest)
     if manifest.get("kind") != "Service":
         return result

@@ -71,7 +71,7 @@ def components(
         pool_holders[owner(ip)] |= svcs
     # Nodes are "svc:<key>", "ip:<address>", "pool:<name>" and "group:<id>"; a component is
     # named by its set's root, which only keys the dicts below (the result is sorted).
-    joined = UnionFind()
+    joined: UnionFind[str] = UnionFind()
     touched = {svc: _resources(svc, manifest, live, pools, owner) for svc, manifest in relevant}
     # An auto-assigned allocation may take any free IP of its pools: an IP another write
     # holds or requests in such a pool belongs to that pool's component too.
@@ -93,17 +93,17 @@ def components(
             context[joined[node]] |= holders.get(name, set())
         elif kind == "pool":
             in_pools[joined[node]] |= pool_holders.get(name, set())
-    found = []
+    result: list[Component] = []
     for key, writes_of in groups.items():
         simulated = context[key] | {svc for svc, _ in writes_of if svc in live}
-        found.append(
+        result.append(
             Component(
                 tuple(sorted(writes_of, key=lambda w: w[0])),
                 tuple(sorted(simulated)),
                 tuple(sorted(in_pools[key] - simulated)),
             )
         )
-    return sorted(found, key=lambda c: c.services)
+    return sorted(result, key=lambda c: c.services)
 
 
 def _resources(

@@ -25,7 +25,8 @@ def test_interval_index_agrees_with_a_plain_set(edits: list[tuple[bool, int]], p
     assert index.next_absent(probe) == expected
     # intervals are sorted, disjoint and merged (never adjacent)
     assert all(
-        s <= e < n - 1 for s, e, n in zip(index.starts, index.ends, index.starts[1:] + [10**9])
+        s <= e < n - 1
+        for s, e, n in zip(index.starts, index.ends, index.starts[1:] + [10**9], strict=False)
     )
 
 

@@ -923,14 +923,14 @@ def test_cloned_then_changed_allocators_match_replaying_from_scratch(
             continue
         cow_apply(allocators[index], op)
         histories[index].append(op)
-    for allocator, history in zip(allocators, histories):
+    for allocator, history in zip(allocators, histories, strict=True):
         assert_same_as_replayed(allocator, history)
     # Auto-assigning on each (one more change) agrees with a fresh replay and leaves the others be.
-    for allocator, history in zip(allocators, histories):
+    for allocator, history in zip(allocators, histories, strict=True):
         for probe in (("allocate", "p", "ipv4", TCP80, "k"), ("allocate", "q", "ipv4", [], "")):
             assert cow_apply(allocator, probe) == cow_apply(replayed(history), probe)
             history.append(probe)
-    for allocator, history in zip(allocators, histories):
+    for allocator, history in zip(allocators, histories, strict=True):
         assert_same_as_replayed(allocator, history)
 
 
