@@ -26,9 +26,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-import yaml
-from yaml.representer import SafeRepresenter
-
 from planner.model.allocator import AllocationError, Allocator, Pool, PoolOrder
 from planner.model.service import (
     ALLOCATED_FROM_POOL_ANNOTATION,
@@ -62,21 +59,9 @@ class Behavior(StrEnum):
     FIXED = "fixed"
 
 
-# Typed as strings (each member is one) while callers outside the model key dicts by plain
-# strings; they switch to Behavior later.
-BEHAVIORS: tuple[str, ...] = tuple(Behavior)
-
-
-def _represent_behavior(dumper: SafeRepresenter, behavior: Behavior) -> yaml.Node:
-    return dumper.represent_str(str(behavior))
-
-
-# PyYAML's safe dumpers refuse str subclasses, and plans key their nudges and predictions by
-# the members of BEHAVIORS: write a Behavior as the plain string it equals, so every YAML output
-# stays byte for byte what it was with plain strings. A multi-representer on SafeRepresenter is
-# looked up at dump time, so it reaches SafeDumper, CSafeDumper and their subclasses however
-# early they were defined.
-SafeRepresenter.add_multi_representer(Behavior, _represent_behavior)
+# The members' plain strings, in the same order: callers hand BEHAVIORS to click.Choice, which
+# matches Enum choices by NAME ("FIXED"), and to yaml.safe_dump, which refuses str subclasses.
+BEHAVIORS: tuple[str, ...] = tuple(b.value for b in Behavior)
 
 SUCCESS = "success"
 ERROR = "error"
@@ -162,8 +147,7 @@ class Controller:
         """`shares_manifests`: the caller never changes a manifest it passes in or gets back
         (the simulated cluster replaces its stored ones whole), so none needs copying."""
         if behavior not in BEHAVIORS:
-            names = tuple(str(b) for b in BEHAVIORS)  # ('metallb-0.14', ...), not enum reprs
-            raise ValueError(f"unknown behavior {behavior!r}; expected one of {names}")
+            raise ValueError(f"unknown behavior {behavior!r}; expected one of {BEHAVIORS}")
         self.behavior = behavior
         self._pools: list[Pool] | None = None
         version = "0.14" if behavior == Behavior.METALLB_0_14 else "0.15"
