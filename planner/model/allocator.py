@@ -5,11 +5,11 @@ pinned pools of equal priority), its pick is not deterministic. This model makes
 
 * simulation: every such iteration visits pools in the order `pool_order(names)` returns
   (default: configuration order; `shuffled_pool_order(seed)` imitates Go's random order);
-* enumeration: `possible_allocations(...)` (and friends) return the SET of every outcome any
+* enumeration: `possible_allocations(request)` (and friends) return the SET of every outcome any
   iteration order could give, without changing state. The simulated pick is always a member.
 
     >>> a = Allocator([Pool("a", ["10.0.0.0/31"]), Pool("b", ["10.0.1.0/31"])])
-    >>> sorted(a.possible_allocations("ns/s", {}, "ipv4", [], "", ""))
+    >>> sorted(a.possible_allocations(AllocationRequest("ns/s", {}, "ipv4")))
     [('10.0.0.0',), ('10.0.1.0',)]
     >>> a.allocate("ns/s", {}, "ipv4", [], "", "")
     ['10.0.0.0']
@@ -17,14 +17,14 @@ pinned pools of equal priority), its pick is not deterministic. This model makes
 
 from __future__ import annotations
 
-import bisect
 import copy
 import random
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from enum import StrEnum
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
+from planner.model._addrindex import CowTable, KeyIndex
 from planner.model.pools import (
     NAMESPACE_NAME_LABEL,
     IPAddress,
@@ -38,6 +38,7 @@ from planner.model.pools import (
 
 __all__ = [
     "AllocationError",
+    "AllocationRequest",
     "Allocator",
     "AllocatorState",
     "ErrorKind",
@@ -56,9 +57,6 @@ POLICIES = ("SingleStack", "PreferDualStack", "RequireDualStack")
 
 # Given pool names in configuration order, the order one Go map iteration visits them.
 PoolOrder = Callable[[tuple[str, ...]], Sequence[str]]
-
-_K = TypeVar("_K")
-_V = TypeVar("_V")
 
 
 def shuffled_pool_order(seed: int) -> PoolOrder:
@@ -146,8 +144,29 @@ class AllocatorState:
 
 
 @dataclass(frozen=True)
+class AllocationRequest:
+    """What a caller asks of the allocator, written once: the Service and its allocation inputs.
+
+    `family` is "ipv4", "ipv6" or "dual" (Assign reads the family from its IPs instead). The
+    policy is `spec.ipFamilyPolicy` of `svc` unless `ip_family_policy` is given. `pool_name` is
+    the pool AllocateFromPool draws from; `ips` the addresses Assign is asked for.
+    """
+
+    svc_key: str
+    svc: Mapping[str, Any] | None
+    family: str = "ipv4"
+    ports: Iterable[Port | tuple[str, int]] = ()
+    sharing_key: str | None = ""
+    backend_key: str | None = ""
+    _: KW_ONLY
+    ip_family_policy: str | None = None
+    pool_name: str = ""
+    ips: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
 class _Request:
-    """One allocation request, with the service facts the allocator reads from the manifest."""
+    """An AllocationRequest resolved: the service facts the allocator reads from the manifest."""
 
     svc_key: str
     namespace: str
@@ -157,71 +176,6 @@ class _Request:
     primary: int  # 4 or 6: spec.ipFamilies[0] decides which family is preferred
     ports: tuple[Port, ...]
     key: Key
-
-
-class _IntervalSet:
-    """Disjoint sorted integer intervals: which addresses hold a key, with O(log n) next-free."""
-
-    def __init__(self) -> None:
-        self.starts: list[int] = []
-        self.ends: list[int] = []
-
-    def copy(self) -> _IntervalSet:
-        """An independent copy."""
-        twin = _IntervalSet()
-        twin.starts = list(self.starts)
-        twin.ends = list(self.ends)
-        return twin
-
-    def _index(self, x: int) -> int:
-        return bisect.bisect_right(self.starts, x) - 1
-
-    def __contains__(self, x: int) -> bool:
-        i = self._index(x)
-        return i >= 0 and self.ends[i] >= x
-
-    def __bool__(self) -> bool:
-        return bool(self.starts)
-
-    def next_absent(self, x: int) -> int:
-        """The smallest value >= x that is not in the set."""
-        i = self._index(x)
-        return self.ends[i] + 1 if i >= 0 and self.ends[i] >= x else x
-
-    def add(self, x: int) -> None:
-        """Insert x, merging with neighbouring intervals."""
-        i = self._index(x)
-        if i >= 0 and self.ends[i] >= x:
-            return
-        joins_left = i >= 0 and self.ends[i] == x - 1
-        joins_right = i + 1 < len(self.starts) and self.starts[i + 1] == x + 1
-        if joins_left and joins_right:
-            self.ends[i] = self.ends.pop(i + 1)
-            del self.starts[i + 1]
-        elif joins_left:
-            self.ends[i] = x
-        elif joins_right:
-            self.starts[i + 1] = x
-        else:
-            self.starts.insert(i + 1, x)
-            self.ends.insert(i + 1, x)
-
-    def remove(self, x: int) -> None:
-        """Delete x, splitting its interval."""
-        i = self._index(x)
-        if i < 0 or self.ends[i] < x:
-            return
-        start, end = self.starts[i], self.ends[i]
-        if start == end:
-            del self.starts[i], self.ends[i]
-        elif x == start:
-            self.starts[i] = x + 1
-        elif x == end:
-            self.ends[i] = x - 1
-        else:
-            self.ends[i] = x - 1
-            self.starts.insert(i + 1, x + 1)
-            self.ends.insert(i + 1, end)
 
 
 def _ip_list(ips: Iterable[Any]) -> str:
@@ -257,27 +211,12 @@ class Allocator:
         # unchanged version means an unchanged state, so a caller may reuse what it derived.
         self.version = 0
         self._key_for_ip: dict[IPAddress, Key] = {}
-        self._ports_in_use: dict[IPAddress, dict[Port, str]] = {}
-        self._services_on_ip: dict[IPAddress, dict[str, None]] = {}
-        # Addresses that remember a key, by family; "4-nobuggy" indexes IPv4 addresses without
-        # the .0/.255 ones (see _compress) so avoid-buggy pools skip whole runs in one step.
-        self._keyed: dict[int | str, _IntervalSet] = {
-            4: _IntervalSet(),
-            6: _IntervalSet(),
-            "4-nobuggy": _IntervalSet(),
-        }
-        # For sharing candidates: the addresses remembering each key (sorted, per family), and
-        # those of them with a given port in use (so clashing runs are skipped in one step).
-        self._key_ips: dict[tuple[Key, int], list[int]] = {}
-        self._key_port_ips: dict[tuple[Key, Port, int], _IntervalSet] = {}
-        # Copy-on-write: clone() shares the inner containers of the five tables above; each set
-        # names the entries whose container this allocator has created or copied since the last
-        # clone, the only ones it may change in place (see _own).
-        self._own_ports: set[IPAddress] = set()
-        self._own_services: set[IPAddress] = set()
-        self._own_keyed: set[int | str] = set(self._keyed)
-        self._own_key_ips: set[tuple[Key, int]] = set()
-        self._own_key_port_ips: set[tuple[Key, Port, int]] = set()
+        # Per-IP tables whose inner containers clone() shares until either side changes one
+        # (copy-on-write: change them only through `mutable` and `drop`).
+        self._ports_in_use: CowTable[IPAddress, dict[Port, str]] = CowTable(dict, dict.copy)
+        self._services_on_ip: CowTable[IPAddress, dict[str, None]] = CowTable(dict, dict.copy)
+        # Which addresses remember which key: the index behind the first-fit search.
+        self._index = KeyIndex()
         if namespace_labels:
             self._namespace_labels = _with_name_labels(namespace_labels)
         self.set_pools(pools)
@@ -298,18 +237,18 @@ class Allocator:
             new_pools[pool.name] = pool
         self._pools = new_pools
         self._resolve_namespaces()
-        dropped = []
+        dropped: list[str] = []
         # MetalLB walks its allocations in Go map order; only which key a shared IP remembers
         # could depend on it, and only when its holders' keys differ. We walk insertion order.
         for svc_key, alloc in list(self._allocated.items()):
-            pool = self._pool_for(alloc.ips)
-            if pool is None:
+            owner = self._pool_for(alloc.ips)
+            if owner is None:
                 self.unassign(svc_key)
                 dropped.append(svc_key)
-            elif pool != alloc.pool:
+            elif owner != alloc.pool:
                 # MetalLB unassigns and re-assigns, so the IP now remembers this service's key.
                 self.unassign(svc_key)
-                self._record(svc_key, _Alloc(pool, alloc.ips, alloc.ports, alloc.key))
+                self._record(svc_key, _Alloc(owner, alloc.ips, alloc.ports, alloc.key))
         return sorted(dropped)
 
     def orphaned_by(self, pools: Iterable[Pool]) -> list[str]:
@@ -406,7 +345,7 @@ class Allocator:
         # labels, pool namespaces, allocations, keys, IPs and ports are immutable or replaced
         # whole, so only the containers this allocator mutates in place are copied. The inner
         # containers of the per-IP/per-key tables are shared until either side changes one
-        # (copy-on-write, see _own), so a clone costs a few C-level dict copies.
+        # (copy-on-write, see planner.model._addrindex.CowTable), so a clone costs a few C-level dict copies.
         twin = copy.copy(self)
         twin._pools = dict(self._pools)
         # Namespace labels are replaced whole (set_namespace_labels), never changed in place.
@@ -414,18 +353,9 @@ class Allocator:
         twin._pool_namespaces = dict(self._pool_namespaces)
         twin._allocated = dict(self._allocated)
         twin._key_for_ip = dict(self._key_for_ip)
-        twin._ports_in_use = dict(self._ports_in_use)
-        twin._services_on_ip = dict(self._services_on_ip)
-        twin._keyed = dict(self._keyed)
-        twin._key_ips = dict(self._key_ips)
-        twin._key_port_ips = dict(self._key_port_ips)
-        # Both sides now share every inner container: neither owns any.
-        for side in (self, twin):
-            side._own_ports = set()
-            side._own_services = set()
-            side._own_keyed = set()
-            side._own_key_ips = set()
-            side._own_key_port_ips = set()
+        twin._ports_in_use = self._ports_in_use.clone()
+        twin._services_on_ip = self._services_on_ip.clone()
+        twin._index = self._index.clone()
         return twin
 
     # --- assign / unassign --------------------------------------------------------------------
@@ -440,9 +370,9 @@ class Allocator:
         backend_key: str | None,
     ) -> None:
         """Give the service exactly these IPs if MetalLB's rules allow it (Assign)."""
-        request = self._request(svc_key, svc, "ipv4", ports, sharing_key, backend_key, None)
-        parsed = _parse_ips(ips)
-        self._assign(request, parsed, self._pool_for(parsed))
+        request = AllocationRequest(svc_key, svc, "ipv4", ports, sharing_key, backend_key, ips=ips)
+        parsed = _parse_ips(request.ips)
+        self._assign(_resolve(request), parsed, self._pool_for(parsed))
 
     def unassign(self, svc_key: str) -> bool:
         """Release the service's IPs; True if it held any (Unassign)."""
@@ -453,12 +383,12 @@ class Allocator:
         for ip in alloc.ips:
             self._release_ports(ip, alloc.ports)
             if svc_key in self._services_on_ip.get(ip, ()):
-                del self._services_on(ip)[svc_key]
+                del self._services_on_ip.mutable(ip)[svc_key]
             if not self._services_on_ip.get(ip):
-                _drop(self._services_on_ip, self._own_services, ip)
+                self._services_on_ip.drop(ip)
             # MetalLB forgets the IP's key when no PORT is left on it, not when no service is.
             if not self._ports_in_use.get(ip):
-                _drop(self._ports_in_use, self._own_ports, ip)
+                self._ports_in_use.drop(ip)
                 self._forget_key(ip)
         return True
 
@@ -467,7 +397,7 @@ class Allocator:
         held = self._ports_in_use.get(ip)
         if not held or not any(port in held for port in ports):
             return  # nothing to free: leave a container shared with a clone untouched
-        in_use = self._ports_on(ip)
+        in_use = self._ports_in_use.mutable(ip)
         for port in ports:
             if in_use.pop(port, None) is not None:
                 self._index_port(ip, port, present=False)
@@ -551,73 +481,31 @@ class Allocator:
         self._allocated[svc_key] = alloc
         for ip in alloc.ips:
             self._remember_key(ip, alloc.key)
-            in_use = self._ports_on(ip)
+            in_use = self._ports_in_use.mutable(ip)
             for port in alloc.ports:
                 in_use[port] = svc_key
                 self._index_port(ip, port, present=True)
-            self._services_on(ip)[svc_key] = None
+            self._services_on_ip.mutable(ip)[svc_key] = None
 
     def _remember_key(self, ip: IPAddress, key: Key) -> None:
         self._forget_key(ip)
         self._key_for_ip[ip] = key
-        self._keyed_on(ip.version).add(int(ip))
-        if ip.version == 4 and not is_buggy_ip(ip):
-            self._keyed_on("4-nobuggy").add(_compress(int(ip)))
-        bisect.insort(self._ips_with_key((key, ip.version)), int(ip))
-        for port in self._ports_in_use.get(ip, {}):
-            self._index_port(ip, port, present=True)
+        self._index.add_key(ip.version, int(ip), key, self._ports_in_use.get(ip, {}))
 
     def _forget_key(self, ip: IPAddress) -> None:
         key = self._key_for_ip.pop(ip, None)
-        if key is None:
-            return
-        self._keyed_on(ip.version).remove(int(ip))
-        if ip.version == 4 and not is_buggy_ip(ip):
-            self._keyed_on("4-nobuggy").remove(_compress(int(ip)))
-        for port in self._ports_in_use.get(ip, {}):
-            self._index_port(ip, port, present=False, key=key)
-        entry = (key, ip.version)
-        same_key = self._ips_with_key(entry)
-        del same_key[bisect.bisect_left(same_key, int(ip))]
-        if not same_key:
-            _drop(self._key_ips, self._own_key_ips, entry)
+        if key is not None:
+            self._index.remove_key(ip.version, int(ip), key, self._ports_in_use.get(ip, {}))
 
-    def _index_port(self, ip: IPAddress, port: Port, present: bool, key: Key | None = None) -> None:
-        """Keep _key_port_ips in step with a port appearing on, or leaving, a keyed address."""
-        key = key or self._key_for_ip.get(ip)
+    def _index_port(self, ip: IPAddress, port: Port, present: bool) -> None:
+        """Keep the key index in step with a port appearing on, or leaving, a keyed address."""
+        key = self._key_for_ip.get(ip)
         if key is None:
             return
-        entry = (key, port, ip.version)
-        index = self._key_port_ips.get(entry)
         if present:
-            if index is None or int(ip) not in index:
-                self._ips_with_key_port(entry).add(int(ip))
-            return
-        if index is not None and int(ip) in index:
-            index = self._ips_with_key_port(entry)
-            index.remove(int(ip))
-            if not index:
-                _drop(self._key_port_ips, self._own_key_port_ips, entry)
-
-    # Every in-place change of an inner container goes through one of these: after a clone the
-    # container may be shared with the twin, so the first change takes a private copy.
-
-    def _ports_on(self, ip: IPAddress) -> dict[Port, str]:
-        return _own(self._ports_in_use, self._own_ports, ip, dict, dict.copy)
-
-    def _services_on(self, ip: IPAddress) -> dict[str, None]:
-        return _own(self._services_on_ip, self._own_services, ip, dict, dict.copy)
-
-    def _keyed_on(self, family: int | str) -> _IntervalSet:
-        return _own(self._keyed, self._own_keyed, family, _IntervalSet, _IntervalSet.copy)
-
-    def _ips_with_key(self, entry: tuple[Key, int]) -> list[int]:
-        return _own(self._key_ips, self._own_key_ips, entry, list, list.copy)
-
-    def _ips_with_key_port(self, entry: tuple[Key, Port, int]) -> _IntervalSet:
-        return _own(
-            self._key_port_ips, self._own_key_port_ips, entry, _IntervalSet, _IntervalSet.copy
-        )
+            self._index.add_port(ip.version, int(ip), key, port)
+        else:
+            self._index.remove_port(ip.version, int(ip), key, port)
 
     # --- allocate -----------------------------------------------------------------------------
 
@@ -639,8 +527,16 @@ class Allocator:
         `ip_family_policy` is given; MetalLB treats a missing policy as SingleStack, so a "dual"
         request without a dual-stack policy fails, as it does in MetalLB.
         """
-        request = self._request(
-            svc_key, svc, family, ports, sharing_key, backend_key, ip_family_policy
+        request = _resolve(
+            AllocationRequest(
+                svc_key,
+                svc,
+                family,
+                ports,
+                sharing_key,
+                backend_key,
+                ip_family_policy=ip_family_policy,
+            )
         )
         existing = self._allocated.get(svc_key)
         if existing:
@@ -710,15 +606,23 @@ class Allocator:
         ip_family_policy: str | None = None,
     ) -> list[str]:
         """Pick IPs from one named pool (AllocateFromPool; the pool need not be auto-assign)."""
-        request = self._request(
-            svc_key, svc, family, ports, sharing_key, backend_key, ip_family_policy
+        asked = AllocationRequest(
+            svc_key,
+            svc,
+            family,
+            ports,
+            sharing_key,
+            backend_key,
+            ip_family_policy=ip_family_policy,
+            pool_name=pool_name,
         )
+        request = _resolve(asked)
         existing = self._allocated.get(svc_key)
         if existing:
             self._check_existing_family(request, existing)
             self._assign(request, existing.ips, self._pool_for(existing.ips))
             return self.ips(svc_key)
-        ips = self._ips_from_pool(request, pool_name)
+        ips = self._ips_from_pool(request, asked.pool_name)
         self._assign(request, ips, self._pool_for(ips))
         return self.ips(svc_key)
 
@@ -736,7 +640,7 @@ class Allocator:
 
         (AllocateFromPoolForAdditionalFamily exists from v0.15 on; v0.14 never calls it.)
         """
-        request = self._request(svc_key, svc, "ipv4", ports, sharing_key, backend_key, None)
+        request = _resolve(AllocationRequest(svc_key, svc, "ipv4", ports, sharing_key, backend_key))
         existing = parse_ip(existing_ip)
         pool = self._known_pool(pool_name)
         other = 6 if existing.version == 4 else 4
@@ -800,114 +704,58 @@ class Allocator:
 
     # --- enumeration --------------------------------------------------------------------------
 
+    # Each takes an AllocationRequest. Callers not yet switched may still pass the positional
+    # form of `allocate` to the first two (svc_key, svc, family, ports, sharing_key, backend_key,
+    # ip_family_policy=...): see _as_request.
+
     def possible_allocations(
-        self,
-        svc_key: str,
-        svc: Mapping[str, Any] | None,
-        family: str,
-        ports: Iterable[Port | tuple[str, int]],
-        sharing_key: str | None,
-        backend_key: str | None,
-        *,
-        ip_family_policy: str | None = None,
+        self, request: AllocationRequest | str, *args: Any, **kwargs: Any
     ) -> set[tuple[str, ...]]:
         """Every IP tuple `allocate` could return under any Go map order; () stands for failure."""
-        outcomes = self.possible_allocate_outcomes(
-            svc_key, svc, family, ports, sharing_key, backend_key, ip_family_policy=ip_family_policy
-        )
-        return {o.ips for o in outcomes}
+        return {o.ips for o in self.possible_allocate_outcomes(_as_request(request, args, kwargs))}
 
-    def possible_allocations_from_pool(
-        self,
-        svc_key: str,
-        svc: Mapping[str, Any] | None,
-        family: str,
-        pool_name: str,
-        ports: Iterable[Port | tuple[str, int]],
-        sharing_key: str | None,
-        backend_key: str | None,
-        *,
-        ip_family_policy: str | None = None,
-    ) -> set[tuple[str, ...]]:
-        """Every IP tuple `allocate_from_pool` could return; () stands for failure."""
-        outcomes = self.possible_allocate_from_pool_outcomes(
-            svc_key,
-            svc,
-            family,
-            pool_name,
-            ports,
-            sharing_key,
-            backend_key,
-            ip_family_policy=ip_family_policy,
-        )
-        return {o.ips for o in outcomes}
+    def possible_allocations_from_pool(self, request: AllocationRequest) -> set[tuple[str, ...]]:
+        """Every IP tuple `allocate_from_pool` (from `request.pool_name`) could return; () stands
+        for failure."""
+        return {o.ips for o in self.possible_allocate_from_pool_outcomes(request)}
 
     def possible_allocate_outcomes(
-        self,
-        svc_key: str,
-        svc: Mapping[str, Any] | None,
-        family: str,
-        ports: Iterable[Port | tuple[str, int]],
-        sharing_key: str | None,
-        backend_key: str | None,
-        *,
-        ip_family_policy: str | None = None,
+        self, request: AllocationRequest | str, *args: Any, **kwargs: Any
     ) -> set[Outcome]:
         """Every outcome of `allocate` (IPs, recorded pool, or error kind); changes nothing."""
-        request = self._request(
-            svc_key, svc, family, ports, sharing_key, backend_key, ip_family_policy
-        )
-        existing = self._allocated.get(svc_key)
+        facts = _resolve(_as_request(request, args, kwargs))
+        existing = self._allocated.get(facts.svc_key)
         if existing:
-            return self._assign_outcomes(request, existing.ips)
-        pinned, all_pools = self._pool_passes(request)
+            return self._assign_outcomes(facts, existing.ips)
+        pinned, all_pools = self._pool_passes(facts)
         if self._version == "0.14":
-            return self._pool_by_pool_outcomes(request, pinned + all_pools)
-        outcomes = self._pass_outcomes(request, pinned)
+            return self._pool_by_pool_outcomes(facts, pinned + all_pools)
+        outcomes = self._pass_outcomes(facts, pinned)
         if not all(o.ok for o in outcomes):
-            outcomes = {o for o in outcomes if o.ok} | self._pass_outcomes(request, all_pools)
+            outcomes = {o for o in outcomes if o.ok} | self._pass_outcomes(facts, all_pools)
         return {o if o.ok else _failure(ErrorKind.NO_AVAILABLE_IPS) for o in outcomes}
 
-    def possible_allocate_from_pool_outcomes(
-        self,
-        svc_key: str,
-        svc: Mapping[str, Any] | None,
-        family: str,
-        pool_name: str,
-        ports: Iterable[Port | tuple[str, int]],
-        sharing_key: str | None,
-        backend_key: str | None,
-        *,
-        ip_family_policy: str | None = None,
-    ) -> set[Outcome]:
-        """Every outcome of `allocate_from_pool` (only the recorded pool can vary); changes nothing."""
-        request = self._request(
-            svc_key, svc, family, ports, sharing_key, backend_key, ip_family_policy
-        )
-        existing = self._allocated.get(svc_key)
+    def possible_allocate_from_pool_outcomes(self, request: AllocationRequest) -> set[Outcome]:
+        """Every outcome of `allocate_from_pool` from `request.pool_name` (only the recorded pool
+        can vary); changes nothing."""
+        facts = _resolve(request)
+        existing = self._allocated.get(facts.svc_key)
         try:
             if existing:
-                self._check_existing_family(request, existing)
-                return self._assign_outcomes(request, existing.ips)
-            return self._assign_outcomes(request, self._ips_from_pool(request, pool_name))
+                self._check_existing_family(facts, existing)
+                return self._assign_outcomes(facts, existing.ips)
+            return self._assign_outcomes(facts, self._ips_from_pool(facts, request.pool_name))
         except AllocationError as error:
             return {_failure(error.kind)}
 
-    def possible_assign_outcomes(
-        self,
-        svc_key: str,
-        svc: Mapping[str, Any] | None,
-        ips: Sequence[str],
-        ports: Iterable[Port | tuple[str, int]],
-        sharing_key: str | None,
-        backend_key: str | None,
-    ) -> set[Outcome]:
-        """Every outcome of `assign` (overlapping pools: which pool owns the IPs varies)."""
-        request = self._request(svc_key, svc, "ipv4", ports, sharing_key, backend_key, None)
-        return self._assign_outcomes(request, _parse_ips(ips))
+    def possible_assign_outcomes(self, request: AllocationRequest) -> set[Outcome]:
+        """Every outcome of `assign` of `request.ips` (overlapping pools: which pool owns the IPs
+        varies)."""
+        return self._assign_outcomes(_resolve(request), _parse_ips(request.ips))
 
     def _assign_outcomes(self, request: _Request, ips: tuple[IPAddress, ...]) -> set[Outcome]:
-        owners = [name for name, pool in self._pools.items() if _owns(pool, ips)] or [None]
+        owners: list[str | None] = [n for n, pool in self._pools.items() if _owns(pool, ips)]
+        owners = owners or [None]
         outcomes = set()
         for owner in owners:
             error = self._assign_error(request, ips, owner)
@@ -1046,7 +894,7 @@ class Allocator:
         request's own key with none of its ports in use, or held by the service itself, can.
         """
         low, high = int(network.network_address), int(network.broadcast_address)
-        best = self._first_keyless(network.version, low, high, avoid_buggy)
+        best = self._index.first_keyless(network.version, low, high, avoid_buggy)
         limit = high if best is None else best - 1
         shared = self._first_shareable(network.version, low, limit, avoid_buggy, request)
         if shared is not None:
@@ -1067,90 +915,49 @@ class Allocator:
     ) -> int | None:
         """The lowest address in [low, high] remembering the request's key, free of its ports."""
         if not request.key.sharing:
-            return None
-        same_key = self._key_ips.get((request.key, version), [])
-        clashes = [self._key_port_ips.get((request.key, p, version)) for p in request.ports]
-        in_use = [c for c in clashes if c]
-        candidate = low
-        while True:
-            i = bisect.bisect_left(same_key, candidate)
-            if i == len(same_key) or same_key[i] > high:
-                return None
-            candidate = same_key[i]
-            if avoid_buggy and version == 4 and candidate & 0xFF in (0, 255):
-                candidate += 1
-                continue
-            jump = max((c.next_absent(candidate) for c in in_use if candidate in c), default=None)
-            if jump is None:
-                return candidate
-            candidate = jump
-
-    def _first_keyless(self, version: int, low: int, high: int, avoid_buggy: bool) -> int | None:
-        """The lowest address in [low, high] that remembers no key (and is not buggy if avoided)."""
-        if avoid_buggy and version == 4:
-            start = _compress(low if low & 0xFF not in (0, 255) else _next_unbuggy(low))
-            candidate = _decompress(self._keyed["4-nobuggy"].next_absent(start))
-        else:
-            candidate = self._keyed[version].next_absent(low)
-        return candidate if candidate <= high else None
-
-    # --- requests -----------------------------------------------------------------------------
-
-    def _request(
-        self,
-        svc_key: str,
-        svc: Mapping[str, Any] | None,
-        family: str,
-        ports: Iterable[Port | tuple[str, int]],
-        sharing_key: str | None,
-        backend_key: str | None,
-        ip_family_policy: str | None,
-    ) -> _Request:
-        if family not in FAMILIES:
-            raise ValueError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
-        svc = svc or {}
-        meta = svc.get("metadata") or {}
-        spec = svc.get("spec") or {}
-        policy = ip_family_policy or spec.get("ipFamilyPolicy") or "SingleStack"
-        if policy not in POLICIES:
-            raise ValueError(
-                f"ip family policy must be one of {', '.join(POLICIES)}, not {policy!r}"
-            )
-        families = spec.get("ipFamilies") or []
-        return _Request(
-            svc_key=svc_key,
-            namespace=meta.get("namespace") or (svc_key.split("/")[0] if "/" in svc_key else ""),
-            labels=dict(meta.get("labels") or {}),
-            family=family,
-            policy=policy,
-            primary=6 if families[:1] == ["IPv6"] else 4,
-            ports=tuple(_port(p) for p in ports or ()),
-            key=Key(sharing_key or "", backend_key or ""),
+            return None  # an empty sharing key never shares (sharingOK)
+        return self._index.first_with_key(
+            version, low, high, avoid_buggy, request.key, request.ports
         )
 
 
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _own(
-    table: dict[_K, _V], owned: set[_K], key: _K, new: Callable[[], _V], dup: Callable[[_V], _V]
-) -> _V:
-    """The table's container at `key`, safe to change in place: created when missing, copied
-    first when it may be shared with a clone (not in `owned`)."""
-    current = table.get(key)
-    if current is not None and key in owned:
-        return current
-    # Assigning over an existing key keeps its place, so the table's order does not change.
-    mine = new() if current is None else dup(current)
-    table[key] = mine
-    owned.add(key)
-    return mine
+def _as_request(
+    request: AllocationRequest | str, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> AllocationRequest:
+    """The request; or one built from the positional form of `allocate` (for callers that still
+    pass svc_key, svc, family, ports, sharing_key, backend_key, ip_family_policy=...)."""
+    if isinstance(request, AllocationRequest):
+        if args or kwargs:
+            raise TypeError("an AllocationRequest comes alone")
+        return request
+    return AllocationRequest(request, *args, **kwargs)
 
 
-def _drop(table: dict[_K, _V], owned: set[_K], key: _K) -> None:
-    """Remove the table's entry at `key` (dropping a shared container changes no one else's)."""
-    table.pop(key, None)
-    owned.discard(key)
+def _resolve(request: AllocationRequest) -> _Request:
+    """The facts the allocator reads from a request's Service manifest (checked)."""
+    if request.family not in FAMILIES:
+        raise ValueError(f"family must be one of {', '.join(FAMILIES)}, not {request.family!r}")
+    svc = request.svc or {}
+    meta = svc.get("metadata") or {}
+    spec = svc.get("spec") or {}
+    policy = request.ip_family_policy or spec.get("ipFamilyPolicy") or "SingleStack"
+    if policy not in POLICIES:
+        raise ValueError(f"ip family policy must be one of {', '.join(POLICIES)}, not {policy!r}")
+    families = spec.get("ipFamilies") or []
+    svc_key = request.svc_key
+    return _Request(
+        svc_key=svc_key,
+        namespace=meta.get("namespace") or (svc_key.split("/")[0] if "/" in svc_key else ""),
+        labels=dict(meta.get("labels") or {}),
+        family=request.family,
+        policy=policy,
+        primary=6 if families[:1] == ["IPv6"] else 4,
+        ports=tuple(_port(p) for p in request.ports or ()),
+        key=Key(request.sharing_key or "", request.backend_key or ""),
+    )
 
 
 def _with_name_labels(
@@ -1180,25 +987,8 @@ def _parse_ips(ips: Sequence[str]) -> tuple[IPAddress, ...]:
     return tuple(parsed)
 
 
-def _compress(address: int) -> int:
-    """Index of a non-buggy IPv4 address among non-buggy addresses (254 per /24)."""
-    return (address >> 8) * 254 + (address & 0xFF) - 1
-
-
-def _decompress(index: int) -> int:
-    return (index // 254) << 8 | (index % 254 + 1)
-
-
-def _next_unbuggy(address: int) -> int:
-    """The first IPv4 address at or after a .0/.255 one that ends in neither."""
-    return address + 1 if address & 0xFF == 0 else address + 2
-
-
 def _owns(pool: Pool, ips: tuple[IPAddress, ...]) -> bool:
-    for ip in ips:
-        if not pool.owns_address(ip.version, int(ip)):
-            return False
-    return True
+    return all(pool.owns_address(ip.version, int(ip)) for ip in ips)
 
 
 def _sharing_ok(existing: Key, new: Key) -> bool:

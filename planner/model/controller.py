@@ -23,6 +23,7 @@ import ipaddress
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from planner.model.allocator import AllocationError, Allocator, Pool, PoolOrder
@@ -46,7 +47,21 @@ from planner.model.service import (
 )
 from planner.objects import Manifest
 
-BEHAVIORS = ("metallb-0.14", "metallb-0.15", "fixed")
+
+class Behavior(StrEnum):
+    """The MetalLB behaviours the controller reproduces (see the module docstring).
+
+    A StrEnum: each member equals its string, so callers may pass and compare plain strings.
+    """
+
+    METALLB_0_14 = "metallb-0.14"
+    METALLB_0_15 = "metallb-0.15"
+    FIXED = "fixed"
+
+
+# The members' plain strings, in the same order: callers hand BEHAVIORS to click.Choice, which
+# matches Enum choices by NAME ("FIXED"), and to yaml.safe_dump, which refuses str subclasses.
+BEHAVIORS: tuple[str, ...] = tuple(b.value for b in Behavior)
 
 SUCCESS = "success"
 ERROR = "error"
@@ -123,7 +138,7 @@ class Controller:
     def __init__(
         self,
         pools: Sequence[Pool] | None = None,
-        behavior: str = "metallb-0.15",
+        behavior: str = Behavior.METALLB_0_15,
         namespaces: Mapping[str, Mapping[str, str]] | None = None,
         pool_order: PoolOrder | None = None,
         *,
@@ -135,7 +150,7 @@ class Controller:
             raise ValueError(f"unknown behavior {behavior!r}; expected one of {BEHAVIORS}")
         self.behavior = behavior
         self._pools: list[Pool] | None = None
-        version = "0.14" if behavior == "metallb-0.14" else "0.15"
+        version = "0.14" if behavior == Behavior.METALLB_0_14 else "0.15"
         self._allocator = Allocator([], pool_order=pool_order, version=version)
         self._namespaces: dict[str, dict[str, str]] = {}
         self._keys: dict[str, tuple[str, str]] = {}
@@ -217,7 +232,8 @@ class Controller:
         manifests only the dicts the controller changes are copied (metadata, annotations, status);
         the rest stays shared, since nobody changes it."""
         if not self._shares_manifests:
-            return copy_manifest(svc)
+            copied: Manifest = copy_manifest(svc)
+            return copied
         work = dict(svc)
         for key in ("metadata", "status"):
             if isinstance(work.get(key), dict):
@@ -259,7 +275,7 @@ class Controller:
         if self._pools is None:
             # Configuration not read yet: MetalLB does nothing and reports success.
             return Result(SUCCESS)
-        if self.behavior == "fixed" and _group_of(svc) is not None:
+        if self.behavior == Behavior.FIXED and _group_of(svc) is not None:
             return self._set_group_member(svc_key, svc)
         return self._set_one(svc_key, svc)
 
@@ -297,7 +313,7 @@ class Controller:
         work = self._editable(svc)
         run = _Converge(svc_key)
         state = SUCCESS if self._converge(run, svc_key, work) else ERROR_NO_RETRY
-        if self.behavior != "metallb-0.14" and prev_key != self.allocation_key(svc_key):
+        if self.behavior != Behavior.METALLB_0_14 and prev_key != self.allocation_key(svc_key):
             state = REPROCESS_ALL
         if work == svc:
             return _result(state, None, run.events)
@@ -346,7 +362,11 @@ class Controller:
             raise ConvergeError
         lb_ips = self._current_ips(run, svc_key, svc, policy)
         lb_ips = self._keep_current(run, svc_key, svc, lb_ips)
-        if len(lb_ips) == 1 and policy == "PreferDualStack" and self.behavior != "metallb-0.14":
+        if (
+            len(lb_ips) == 1
+            and policy == "PreferDualStack"
+            and self.behavior != Behavior.METALLB_0_14
+        ):
             # v0.15 (PR #2726): a single IP under PreferDualStack gets one of the other family.
             lb_ips = self._add_other_family(run, svc_key, svc, lb_ips)
         if not lb_ips:
@@ -570,7 +590,7 @@ class Controller:
             work = self._converge_member(run, member, group_ips)
             if work is None:
                 self._allocator, self._keys = saved
-                return _infeasible(svc_key, members, member, run)
+                return _infeasible(members, member, run)
             if not _requests_ips(work):
                 # Members without requested IPs follow the first one's pick; requested IPs are
                 # each member's own target (a transition group may move members to different IPs).
@@ -633,7 +653,7 @@ class Controller:
         return work
 
 
-def _infeasible(svc_key: str, members: tuple[str, ...], failing: str, run: _Converge) -> Result:
+def _infeasible(members: tuple[str, ...], failing: str, run: _Converge) -> Result:
     """One GroupTransitionInfeasible warning on every member, naming the failing check."""
     failures = [str(e) for e in run.events if e.type == "Warning"]
     message = (

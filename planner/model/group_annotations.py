@@ -19,6 +19,9 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
+
+from networkx.utils import UnionFind
 
 from planner.errors import InputError
 from planner.model.service import (
@@ -123,7 +126,7 @@ def group_annotations(services: Sequence[Manifest]) -> dict[str, dict[str, str]]
     return dict(sorted(result.items()))
 
 
-def stamp_group_annotations(services: Sequence[Manifest]) -> list[dict]:
+def stamp_group_annotations(services: Sequence[Manifest]) -> list[dict[str, Any]]:
     """Copies of `services` with the group-wide annotations set, and removed where stale.
 
     A manifest that is in no group loses any of the three annotations it still carries; if that
@@ -180,21 +183,14 @@ def _inputs_of(services: Sequence[Manifest]) -> list[AllocationInputs]:
 
 def _requested_ip_clusters(sharing: list[AllocationInputs]) -> list[list[AllocationInputs]]:
     """Services with requested IPs, per sharing key, joined when their requested IPs overlap."""
-    parent: dict[tuple[str, str], tuple[str, str]] = {}
-
-    def root(node: tuple[str, str]) -> tuple[str, str]:
-        while parent.setdefault(node, node) != node:
-            node = parent[node]
-        return node
-
+    joined: UnionFind[tuple[str, str]] = UnionFind()
     with_ips = [i for i in sharing if i.requested_ips]
     for inputs in with_ips:
-        first = root((inputs.sharing_key, inputs.requested_ips[0]))
-        for ip in inputs.requested_ips[1:]:
-            parent[root((inputs.sharing_key, ip))] = first
+        joined.union(*((inputs.sharing_key, ip) for ip in inputs.requested_ips))
+    # Clusters in the order of their first member (the root only names a cluster).
     clusters: dict[tuple[str, str], list[AllocationInputs]] = defaultdict(list)
     for inputs in with_ips:
-        clusters[root((inputs.sharing_key, inputs.requested_ips[0]))].append(inputs)
+        clusters[joined[(inputs.sharing_key, inputs.requested_ips[0])]].append(inputs)
     return list(clusters.values())
 
 
@@ -234,7 +230,7 @@ def _sorted_ips(ips: Iterable[str]) -> tuple[str, ...]:
     return tuple(str(ip) for ip in parsed)
 
 
-def _stamped(manifest: Manifest, wanted: dict[str, dict[str, str]]) -> dict:
+def _stamped(manifest: Manifest, wanted: dict[str, dict[str, str]]) -> dict[str, Any]:
     result = copy.deepcopy(manifest)
     if manifest.get("kind") != "Service":
         return result

@@ -69,7 +69,7 @@ def parse_addresses(entry: str) -> tuple[IPNetwork, ...]:
             f"invalid IP range {go_quote(entry)}: start IP {go_quote(str(start))} "
             f"is after the end IP {go_quote(str(end))}"
         )
-    return tuple(ipaddress.summarize_address_range(start, end))  # type: ignore[arg-type]
+    return tuple(ipaddress.summarize_address_range(start, end))
 
 
 def _parse_cidr(entry: str) -> IPNetwork:
@@ -252,10 +252,7 @@ class Pool:
         """`contains` for an address given as (IP version, integer)."""
         if self.avoid_buggy_ips and version == 4 and address & 0xFF in (0, 255):
             return False
-        for v, low, high in self._bounds:
-            if v == version and low <= address <= high:
-                return True
-        return False
+        return any(v == version and low <= address <= high for v, low, high in self._bounds)
 
 
 def _selectors(selectors: Iterable[Any]) -> tuple[LabelSelector, ...]:
@@ -326,7 +323,7 @@ def _pool_of_crd(body: Mapping[str, Any], origin: Origin | None) -> Pool:
     try:
         return Pool(
             str(name),
-            cidrs,
+            tuple(cidrs),
             auto_assign=_flag(spec, "autoAssign", True, f"{where}: spec.autoAssign", origin),
             avoid_buggy_ips=_flag(
                 spec, "avoidBuggyIPs", False, f"{where}: spec.avoidBuggyIPs", origin
@@ -447,7 +444,7 @@ def _pool_of_legacy_entry(entry: Any, where: str, origin: Origin | None) -> Pool
     cidrs = _addresses(entry.get("addresses"), f"{where}.addresses", origin)
     return Pool(
         str(entry["name"]),
-        cidrs,
+        tuple(cidrs),
         auto_assign=_flag(entry, "auto-assign", True, f"{where}.auto-assign", origin),
         avoid_buggy_ips=_flag(entry, "avoid-buggy-ips", False, f"{where}.avoid-buggy-ips", origin),
     )

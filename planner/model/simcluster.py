@@ -41,6 +41,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import itertools
+import math
 import random
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ from planner.model.allocator import Pool, PoolOrder
 from planner.model.controller import (
     ERROR,
     REPROCESS_ALL,
+    Behavior,
     Controller,
     Event,
     Result,
@@ -148,7 +150,7 @@ class SimulatedCluster:
         cls,
         pools: Sequence[Pool] | None,
         services: Mapping[str, Manifest] | Sequence[Manifest],
-        behavior: str = "metallb-0.15",
+        behavior: str = Behavior.METALLB_0_15,
         *,
         namespaces: Mapping[str, Mapping[str, str]] | None = None,
         pool_order: PoolOrder | None = None,
@@ -286,7 +288,7 @@ class SimulatedCluster:
             counts[size] = counts.get(size, 0) + 1
         total = 1
         for n in counts.values():
-            total *= _factorial(n)
+            total *= math.factorial(n)
         return total > MAX_PASS_ORDERS
 
     def pass_orders(self, all_ties: bool = False) -> list[tuple[str, ...]]:
@@ -304,7 +306,7 @@ class SimulatedCluster:
             return [default]
         count = 1
         for g in groups:
-            count *= _factorial(len(g))
+            count *= math.factorial(len(g))
         if count > MAX_PASS_ORDERS:
             return [default, tuple(k for g in groups for k in reversed(g))]
         return [
@@ -488,13 +490,6 @@ class SimulatedCluster:
         spec.setdefault("ipFamilies", ["IPv6" if ":" in ip else "IPv4" for ip in ips])
         spec.setdefault("ipFamilyPolicy", "RequireDualStack" if wanted == "dual" else "SingleStack")
         return svc
-
-
-def _factorial(n: int) -> int:
-    result = 1
-    for i in range(2, n + 1):
-        result *= i
-    return result
 
 
 # --- schedules -----------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from networkx.utils import UnionFind
+
 from planner.model.allocator import Port
 from planner.model.service import (
     GROUP_ANNOTATION,
@@ -134,17 +136,12 @@ def _union_services(
     A member that leaves the IP is not joined: the "waits for" edges order it (it releases the
     IP, the members that stay claim it under their new key).
     """
-    parent: dict[str, str] = {svc: svc for svc in data.writes}
-
-    def root(svc: str) -> str:
-        while parent[svc] != svc:
-            parent[svc] = parent[parent[svc]]
-            svc = parent[svc]
-        return svc
+    joined = UnionFind(data.writes)
 
     def join(a: str, b: str) -> None:
-        if a in parent and b in parent:
-            parent[root(a)] = root(b)
+        # Only written Services are joined (UnionFind would add any other as a new set).
+        if a in data.writes and b in data.writes:
+            joined.union(a, b)
 
     by_group: dict[str, list[str]] = defaultdict(list)
     for svc in data.writes:
@@ -160,10 +157,7 @@ def _union_services(
             for other in holders.get(ip, ()):
                 if other in staying and ip in staying[other]:
                     join(svc, other)
-    components: dict[str, set[str]] = defaultdict(set)
-    for svc in data.writes:
-        components[root(svc)].add(svc)
-    return sorted(components.values(), key=sorted)
+    return sorted(joined.to_sets(), key=sorted)
 
 
 def _staying_ips(svc: str, data: UnitInputs) -> set[str]:

@@ -26,6 +26,8 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from networkx.utils import UnionFind
+
 from planner.model.allocator import Allocator, Pool
 from planner.model.service import GROUP_ANNOTATION, allocation_inputs, annotation, ingress_ips
 from planner.model.simcluster import ServiceWrite
@@ -67,50 +69,41 @@ def components(
     pool_holders: dict[str, set[str]] = defaultdict(set)
     for ip, svcs in holders.items():
         pool_holders[owner(ip)] |= svcs
-    parent: dict[str, str] = {}
-
-    def root(node: str) -> str:
-        parent.setdefault(node, node)
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    def join(a: str, b: str) -> None:
-        parent[root(a)] = root(b)
-
+    # Nodes are "svc:<key>", "ip:<address>", "pool:<name>" and "group:<id>"; a component is
+    # named by its set's root, which only keys the dicts below (the result is sorted).
+    joined: UnionFind[str] = UnionFind()
     touched = {svc: _resources(svc, manifest, live, pools, owner) for svc, manifest in relevant}
     # An auto-assigned allocation may take any free IP of its pools: an IP another write
     # holds or requests in such a pool belongs to that pool's component too.
     drawn = {r for found in touched.values() for r in found if r.startswith("pool:")}
     for svc, found in touched.items():
         for resource in sorted(found):
-            join(f"svc:{svc}", resource)
+            joined.union(f"svc:{svc}", resource)
             kind, _, ip = resource.partition(":")
             if kind == "ip" and f"pool:{owner(ip)}" in drawn:
-                join(resource, f"pool:{owner(ip)}")
+                joined.union(resource, f"pool:{owner(ip)}")
     groups: dict[str, list[ServiceWrite]] = defaultdict(list)
     for write in relevant:
-        groups[root(f"svc:{write[0]}")].append(write)
+        groups[joined[f"svc:{write[0]}"]].append(write)
     context: dict[str, set[str]] = defaultdict(set)
     in_pools: dict[str, set[str]] = defaultdict(set)
-    for node in list(parent):
+    for node in list(joined):
         kind, _, name = node.partition(":")
         if kind == "ip":
-            context[root(node)] |= holders.get(name, set())
+            context[joined[node]] |= holders.get(name, set())
         elif kind == "pool":
-            in_pools[root(node)] |= pool_holders.get(name, set())
-    found = []
+            in_pools[joined[node]] |= pool_holders.get(name, set())
+    result: list[Component] = []
     for key, writes_of in groups.items():
         simulated = context[key] | {svc for svc, _ in writes_of if svc in live}
-        found.append(
+        result.append(
             Component(
                 tuple(sorted(writes_of, key=lambda w: w[0])),
                 tuple(sorted(simulated)),
                 tuple(sorted(in_pools[key] - simulated)),
             )
         )
-    return sorted(found, key=lambda c: c.services)
+    return sorted(result, key=lambda c: c.services)
 
 
 def _resources(

@@ -18,6 +18,7 @@ from planner.allocator import (
     Port,
     shuffled_pool_order,
 )
+from planner.model.allocator import AllocationRequest, _resolve
 
 TCP80 = [Port("TCP", 80)]
 TCP443 = [Port("TCP", 443)]
@@ -438,7 +439,9 @@ def test_prefer_dual_stack_falls_back_to_the_primary_family() -> None:
     assert allocator.allocate("s", PREFER_DUAL, "dual", [], "", "") == ["10.0.0.0"]
     v6_first = {"spec": {"ipFamilyPolicy": "PreferDualStack", "ipFamilies": ["IPv6", "IPv4"]}}
     assert allocator.allocate("t", v6_first, "dual", [], "", "") == ["1000::"]
-    assert allocator.possible_allocations("u", v6_first, "dual", [], "", "") == {("1000::1",)}
+    assert allocator.possible_allocations(AllocationRequest("u", v6_first, "dual")) == {
+        ("1000::1",)
+    }
 
 
 def test_prefer_dual_stack_takes_both_when_one_pool_has_both() -> None:
@@ -462,7 +465,7 @@ def test_dual_without_a_dual_stack_policy_fails_as_in_metallb() -> None:
     allocator = Allocator([Pool("both", ["10.0.0.0/31", "1000::/127"])])
     error = refused(lambda: allocator.allocate("s", {}, "dual", [], "", ""), allocator)
     assert error.kind == ErrorKind.NO_AVAILABLE_IPS
-    assert allocator.possible_allocations("s", {}, "dual", [], "", "") == {()}
+    assert allocator.possible_allocations(AllocationRequest("s", {}, "dual")) == {()}
 
 
 def test_single_family_takes_only_its_family() -> None:
@@ -626,24 +629,44 @@ def test_several_auto_assign_pools_give_a_set_of_outcomes_and_change_nothing() -
         [Pool("a", ["10.0.0.0/30"]), Pool("b", ["10.1.0.0/30"]), Pool("c", ["1000::/126"])]
     )
     before = allocator.snapshot()
-    assert allocator.possible_allocations("s", {}, "ipv4", [], "", "") == {
+    assert allocator.possible_allocations(AllocationRequest("s", {}, "ipv4")) == {
         ("10.0.0.0",),
         ("10.1.0.0",),
     }
-    outcomes = allocator.possible_allocate_outcomes("s", {}, "ipv4", [], "", "")
+    outcomes = allocator.possible_allocate_outcomes(AllocationRequest("s", {}, "ipv4"))
     assert outcomes == {Outcome(("10.0.0.0",), "a"), Outcome(("10.1.0.0",), "b")}
     assert allocator.snapshot() == before
+
+
+def test_the_positional_form_of_allocate_still_asks_the_same_question() -> None:
+    """Callers outside the model still pass allocate's arguments to the first two enumerators."""
+    allocator = Allocator([Pool("a", ["10.0.0.0/30"]), Pool("b", ["1000::/126"])])
+    allocator.assign("x/held", svc("x"), ["10.0.0.0"], TCP80, "web", "")
+    request = AllocationRequest(
+        "x/s", svc("x"), "dual", TCP443, "web", "", ip_family_policy="PreferDualStack"
+    )
+    positional = ("x/s", svc("x"), "dual", TCP443, "web", "")
+    policy = {"ip_family_policy": "PreferDualStack"}
+    outcomes = allocator.possible_allocate_outcomes(request)
+    # PreferDualStack: the shared IPv4 address of pool a beats pool b's IPv6-only offer.
+    assert outcomes == {Outcome(("10.0.0.0",), "a")}
+    assert allocator.possible_allocate_outcomes(*positional, **policy) == outcomes
+    assert allocator.possible_allocations(*positional, **policy) == {o.ips for o in outcomes}
+    with pytest.raises(TypeError, match="alone"):
+        allocator.possible_allocations(request, "dual")
 
 
 def test_enumeration_sees_sharing_candidates_in_every_pool() -> None:
     allocator = Allocator([Pool("a", ["10.0.0.0/30"]), Pool("b", ["10.1.0.0/30"])])
     allocator.assign("x", None, ["10.1.0.2"], TCP80, "web", "")
     allocator.assign("y", None, ["10.0.0.0"], TCP80, "", "")
-    assert allocator.possible_allocations("s", {}, "ipv4", TCP443, "web", "") == {
+    assert allocator.possible_allocations(
+        AllocationRequest("s", {}, "ipv4", TCP443, "web", "")
+    ) == {
         ("10.0.0.1",),
         ("10.1.0.0",),
     }
-    assert allocator.possible_allocations("s", {}, "ipv4", TCP80, "web", "") == {
+    assert allocator.possible_allocations(AllocationRequest("s", {}, "ipv4", TCP80, "web", "")) == {
         ("10.0.0.1",),
         ("10.1.0.0",),
     }
@@ -658,7 +681,7 @@ def test_pinned_pools_of_equal_priority_are_unordered() -> None:
             Pool("general", ["10.3.0.0/31"]),
         ]
     )
-    assert allocator.possible_allocations("ns/s", svc("ns"), "ipv4", [], "", "") == {
+    assert allocator.possible_allocations(AllocationRequest("ns/s", svc("ns"), "ipv4")) == {
         ("10.0.0.0",),
         ("10.1.0.0",),
     }
@@ -666,7 +689,7 @@ def test_pinned_pools_of_equal_priority_are_unordered() -> None:
 
 def test_overlapping_pools_make_the_recorded_pool_uncertain() -> None:
     allocator = Allocator([Pool("wide", ["10.0.0.0/24"]), Pool("narrow", ["10.0.0.0/30"])])
-    outcomes = allocator.possible_assign_outcomes("s", None, ["10.0.0.1"], [], "", "")
+    outcomes = allocator.possible_assign_outcomes(AllocationRequest("s", None, ips=["10.0.0.1"]))
     assert outcomes == {Outcome(("10.0.0.1",), "wide"), Outcome(("10.0.0.1",), "narrow")}
     reversed_order = Allocator(allocator.pools.values(), pool_order=lambda names: names[::-1])
     reversed_order.assign("s", None, ["10.0.0.1"], [], "", "")
@@ -677,12 +700,14 @@ def test_overlap_with_a_pinned_pool_may_fail_or_succeed() -> None:
     allocator = Allocator(
         [Pool("open", ["10.0.0.0/30"]), Pool("team", ["10.0.0.0/30"], namespaces=["team"])]
     )
-    outcomes = allocator.possible_assign_outcomes("x/s", svc("x"), ["10.0.0.1"], [], "", "")
+    outcomes = allocator.possible_assign_outcomes(
+        AllocationRequest("x/s", svc("x"), ips=["10.0.0.1"])
+    )
     assert outcomes == {
         Outcome(("10.0.0.1",), "open"),
         Outcome((), None, ErrorKind.POOL_INCOMPATIBLE),
     }
-    assert allocator.possible_allocations("x/s", svc("x"), "ipv4", [], "", "") == {
+    assert allocator.possible_allocations(AllocationRequest("x/s", svc("x"), "ipv4")) == {
         ("10.0.0.0",),
         (),
     }
@@ -690,13 +715,15 @@ def test_overlap_with_a_pinned_pool_may_fail_or_succeed() -> None:
 
 def test_enumerating_from_a_pool_reports_errors_as_outcomes() -> None:
     allocator = Allocator([Pool("a", ["10.0.0.0/32"])])
-    assert allocator.possible_allocate_from_pool_outcomes("s", {}, "ipv4", "zzz", [], "", "") == {
-        Outcome((), None, ErrorKind.UNKNOWN_POOL)
-    }
-    assert allocator.possible_allocate_from_pool_outcomes("s", {}, "ipv4", "a", [], "", "") == {
-        Outcome(("10.0.0.0",), "a")
-    }
-    assert allocator.possible_allocations_from_pool("s", {}, "ipv4", "zzz", [], "", "") == {()}
+    assert allocator.possible_allocate_from_pool_outcomes(
+        AllocationRequest("s", {}, pool_name="zzz")
+    ) == {Outcome((), None, ErrorKind.UNKNOWN_POOL)}
+    assert allocator.possible_allocate_from_pool_outcomes(
+        AllocationRequest("s", {}, pool_name="a")
+    ) == {Outcome(("10.0.0.0",), "a")}
+    assert allocator.possible_allocations_from_pool(
+        AllocationRequest("s", {}, pool_name="zzz")
+    ) == {()}
 
 
 def test_shuffled_order_is_reproducible() -> None:
@@ -776,9 +803,9 @@ def tables(allocator: Allocator) -> tuple[Any, ...]:
     return (
         {ip: list(ports.items()) for ip, ports in allocator._ports_in_use.items()},
         {ip: list(svcs) for ip, svcs in allocator._services_on_ip.items()},
-        {family: (s.starts, s.ends) for family, s in allocator._keyed.items()},
-        dict(allocator._key_ips),
-        {entry: (s.starts, s.ends) for entry, s in allocator._key_port_ips.items()},
+        {family: (s.starts, s.ends) for family, s in allocator._index._keyed.items()},
+        dict(allocator._index._key_ips),
+        {entry: (s.starts, s.ends) for entry, s in allocator._index._key_port_ips.items()},
     )
 
 
@@ -896,14 +923,14 @@ def test_cloned_then_changed_allocators_match_replaying_from_scratch(
             continue
         cow_apply(allocators[index], op)
         histories[index].append(op)
-    for allocator, history in zip(allocators, histories):
+    for allocator, history in zip(allocators, histories, strict=True):
         assert_same_as_replayed(allocator, history)
     # Auto-assigning on each (one more change) agrees with a fresh replay and leaves the others be.
-    for allocator, history in zip(allocators, histories):
+    for allocator, history in zip(allocators, histories, strict=True):
         for probe in (("allocate", "p", "ipv4", TCP80, "k"), ("allocate", "q", "ipv4", [], "")):
             assert cow_apply(allocator, probe) == cow_apply(replayed(history), probe)
             history.append(probe)
-    for allocator, history in zip(allocators, histories):
+    for allocator, history in zip(allocators, histories, strict=True):
         assert_same_as_replayed(allocator, history)
 
 
@@ -958,9 +985,10 @@ def possible_and_actual(
     args = (key, manifest, family, ports, sharing, backend)
     before = allocator.snapshot()
     if action == "allocate":
-        possible = allocator.possible_allocate_outcomes(*args)
+        possible = allocator.possible_allocate_outcomes(AllocationRequest(*args))
     else:
-        possible = allocator.possible_allocate_from_pool_outcomes(*args[:3], pool_name, *args[3:])
+        request = AllocationRequest(*args, pool_name=pool_name)
+        possible = allocator.possible_allocate_from_pool_outcomes(request)
     assert allocator.snapshot() == before
     try:
         if action == "allocate":
@@ -1017,7 +1045,7 @@ def test_every_enumerated_outcome_happens_under_some_order(version: str) -> None
     allocator.assign("q/h0", svc("q"), ["10.0.0.0"], TCP80, "", "")
     allocator.assign("q/h1", svc("q"), ["10.0.0.1"], TCP80, "", "")
     # q/s lands on 10.0.0.2, which pool e (pinned to y) also owns: it may fail.
-    assert allocator.possible_allocations("q/s", svc("q"), "ipv4", [], "", "") == {
+    assert allocator.possible_allocations(AllocationRequest("q/s", svc("q"), "ipv4")) == {
         ("10.0.0.2",),
         (),
     }
@@ -1026,7 +1054,8 @@ def test_every_enumerated_outcome_happens_under_some_order(version: str) -> None
         ("x/s", svc("x"), "ipv4", TCP443, "k", ""),
         ("q/s", svc("q"), "ipv4", TCP80, "", ""),
     ):
-        assert observed_over_seeds(allocator, *args) == allocator.possible_allocate_outcomes(*args)
+        possible = allocator.possible_allocate_outcomes(AllocationRequest(*args))
+        assert observed_over_seeds(allocator, *args) == possible
 
 
 # --- the v0.14 allocator -------------------------------------------------------------------------
@@ -1045,7 +1074,7 @@ def test_v014_tries_the_next_pool_when_assign_fails_in_one() -> None:
     refused(lambda: v015.allocate("x/s", svc("x"), "ipv4", [], "", ""), v015)
     assert v014.allocate("x/s", svc("x"), "ipv4", [], "", "") == ["10.9.0.0"]
     # Under other orders "open" may own 10.0.0.0 (success there) or "spare" comes first.
-    assert v014.possible_allocations("x/t", svc("x"), "ipv4", [], "", "") == {
+    assert v014.possible_allocations(AllocationRequest("x/t", svc("x"), "ipv4")) == {
         ("10.0.0.0",),
         ("10.9.0.1",),
     }
@@ -1093,29 +1122,6 @@ def test_v014_exhausted_pool_message_and_strict_family_check() -> None:
 def test_unknown_version_is_refused() -> None:
     with pytest.raises(ValueError, match="version"):
         Allocator([], version="0.13")
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.booleans(), st.integers(0, 40)), max_size=80), st.integers(0, 45))
-def test_interval_index_agrees_with_a_plain_set(edits: list[tuple[bool, int]], probe: int) -> None:
-    from planner.model.allocator import _IntervalSet
-
-    index, plain = _IntervalSet(), set()
-    for add, value in edits:
-        if add:
-            index.add(value)
-            plain.add(value)
-        else:
-            index.remove(value)
-            plain.discard(value)
-    expected = probe
-    while expected in plain:
-        expected += 1
-    assert index.next_absent(probe) == expected
-    # intervals are sorted, disjoint and merged (never adjacent)
-    assert all(
-        s <= e < n - 1 for s, e, n in zip(index.starts, index.ends, index.starts[1:] + [10**9])
-    )
 
 
 def first_fit_by_brute_force(
@@ -1172,6 +1178,6 @@ def test_indexed_first_fit_matches_a_brute_force_scan(
             allocator.unassign(f"h{index // 2}")
     allocator.set_pools([Pool("all", ["10.0.0.0/16", "1000::/120"]), pool])
     expected = first_fit_by_brute_force(allocator, pool, "new", ports, sharing)
-    request = allocator._request("new", None, "ipv4", ports, sharing, "", None)
+    request = _resolve(AllocationRequest("new", None, "ipv4", ports, sharing, ""))
     got = [allocator._first_fit(n, pool.avoid_buggy_ips, request) for n in pool.networks]
     assert [None if ip is None else str(ip) for ip in got] == expected

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import copy
 import random
+import re
 from typing import Any
 
+import click
 import pytest
+import yaml
 
 from planner.controller import Controller as PublicController
 from planner.model.allocator import Pool
 from planner.model.controller import (
+    BEHAVIORS,
     ERROR_NO_RETRY,
     REPROCESS_ALL,
     SUCCESS,
+    Behavior,
     Controller,
 )
 from planner.model.service import (
@@ -114,6 +119,19 @@ class TestConfiguration:
     def test_unknown_behavior(self) -> None:
         with pytest.raises(ValueError, match="unknown behavior"):
             Controller([POOL], behavior="metallb-0.13")
+
+    def test_unknown_behavior_lists_the_names_as_strings(self) -> None:
+        expected = "expected one of ('metallb-0.14', 'metallb-0.15', 'fixed')"
+        with pytest.raises(ValueError, match=re.escape(expected)):
+            Controller([POOL], behavior="metallb-0.13")
+
+    def test_behaviors_are_the_enums_strings_in_the_documented_order(self) -> None:
+        assert BEHAVIORS == tuple(Behavior) == ("metallb-0.14", "metallb-0.15", "fixed")
+        # plain strings: click.Choice matches Enum choices by name, yaml.safe_dump refuses them
+        assert all(type(b) is str for b in BEHAVIORS)
+        assert yaml.safe_dump(list(BEHAVIORS)) == "- metallb-0.14\n- metallb-0.15\n- fixed\n"
+        assert click.Choice(BEHAVIORS).convert("fixed", None, None) == "fixed"
+        assert {Behavior.FIXED: 1}["fixed"] == 1
 
     def test_public_module_re_exports(self) -> None:
         assert PublicController is Controller
@@ -302,7 +320,15 @@ class TestSharing:
 
     @pytest.mark.parametrize(
         ("behavior", "state_of_second"),
-        [("metallb-0.14", SUCCESS), ("metallb-0.15", REPROCESS_ALL), ("fixed", REPROCESS_ALL)],
+        [
+            ("metallb-0.14", SUCCESS),
+            ("metallb-0.15", REPROCESS_ALL),
+            ("fixed", REPROCESS_ALL),
+            # the enum members pick the same rules as their strings
+            (Behavior.METALLB_0_14, SUCCESS),
+            (Behavior.METALLB_0_15, REPROCESS_ALL),
+            (Behavior.FIXED, REPROCESS_ALL),
+        ],
     )
     def test_key_change_of_a_group_member(self, behavior: str, state_of_second: str) -> None:
         c = Controller([POOL], behavior=behavior)

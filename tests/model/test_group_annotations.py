@@ -16,6 +16,7 @@ import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from planner.errors import InputError
 from planner.model.group_annotations import (
     DIGEST_FORMAT,
     DIGEST_LENGTH,
@@ -28,7 +29,6 @@ from planner.model.group_annotations import (
     group_annotations,
     stamp_group_annotations,
 )
-from planner.errors import InputError
 from planner.model.service import GROUP_ANNOTATION_PREFIX, allocation_inputs
 
 REPO = Path(__file__).resolve().parents[2]

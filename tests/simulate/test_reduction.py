@@ -9,8 +9,8 @@ from planner.model.group_annotations import stamp_group_annotations
 from planner.model.pools import pools_from_objects
 from planner.model.simcluster import SimulatedCluster, one_at_a_time
 from planner.objects import Manifest, svc_key_of
-from planner.simulate.world import World
 from planner.simulate.reduction import changes_allocation, components
+from planner.simulate.world import World
 from tests.plan.test_build import ip_pool, running, service
 
 LAN = ip_pool("lan", "10.0.0.0/29")
