@@ -115,10 +115,10 @@ def peak_memory_mb(repo: Path) -> float:
 def stage_times(repo: Path) -> Iterator[tuple[str, float]]:
     """CPU seconds of each stage of the library path the CLI takes, in order."""
     from planner.analysis.build import scenario_conflicts, scenario_groups
-    from planner.simulate.world import predict
-    from planner.render import render_json
     from planner.analysis.records import BEHAVIORS, DiffReport
     from planner.diff.scenario import build_scenario
+    from planner.render import render_json
+    from planner.simulate.world import predict
     from planner.sources import load_desired, load_live_file
 
     clock = time.process_time()

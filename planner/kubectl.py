@@ -177,7 +177,8 @@ class Kubectl:
     def get_flux_source(self, kind: str, namespace: str, name: str) -> Manifest:
         """A Flux source object (e.g. `gitrepository`); a missing one is kubectl's NotFound error."""
         output = self.run(self.get_object_call(kind, namespace, name, missing_ok=False))
-        return _parse_json(output, f"get {kind}/{name}")
+        source: Manifest = _parse_json(output, f"get {kind}/{name}")
+        return source
 
     def get_configmap(self, namespace: str, name: str) -> Manifest | None:
         """A ConfigMap, or None when it does not exist."""

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from planner.kubectl import FIELD_MANAGER, Kubectl, KubectlCall, UnexpectedOutputError
 from planner.errors import ToolFailedError, ToolMissingError
+from planner.kubectl import FIELD_MANAGER, Kubectl, KubectlCall, UnexpectedOutputError
 from planner.model.group_annotations import NUDGE_ANNOTATION
 from tests.fakes.fake_cluster import FakeCluster, write_state
 from tests.fakes.plans import SHARED_IP, TCP, UDP, seed_desired, seed_live

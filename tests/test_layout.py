@@ -17,8 +17,10 @@ def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
     command = [
         sys.executable,
         "-c",
-        "import sys; from importlinter.cli import lint_imports_command;"
-        " sys.exit(lint_imports_command())",
+        (
+            "import sys; from importlinter.cli import lint_imports_command;"
+            " sys.exit(lint_imports_command())"
+        ),
         "--no-cache",
     ]
     env = {**os.environ, "PYTHONPATH": str(root)}

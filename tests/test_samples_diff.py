@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
+from planner.analysis.records import BEHAVIORS, DiffReport, SharingGroupReport
 from planner.cli import main
 from planner.pipeline import build_report
 from planner.sources.live import LiveSource
-from planner.analysis.records import BEHAVIORS, DiffReport, SharingGroupReport
 from tests.conftest import SAMPLES
 
 SAMPLE_DIRS = sorted(p.parent for p in SAMPLES.glob("*/expected.yaml"))

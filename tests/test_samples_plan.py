@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 import yaml
 
-from planner.sources.live import LiveSource
-from planner.pipeline import load_scenario, plan_scenario
-from planner.plan.records import Plan, PlannedWave
-from planner.plan.build import TRANSITION_GROUP_PREFIX, PlanRefused
-from planner.render.plan import render_plan
 from planner.diff.scenario import Scenario
+from planner.pipeline import load_scenario, plan_scenario
+from planner.plan.build import TRANSITION_GROUP_PREFIX, PlanRefused
+from planner.plan.records import Plan, PlannedWave
 from planner.plan.units import APPLY
 from planner.plan.verify import verify_plan
+from planner.render.plan import render_plan
+from planner.sources.live import LiveSource
 from tests.conftest import SAMPLES
 from tests.render.schema_subset import validate
 from tests.render.test_plan_render import SCHEMA

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from planner.analysis.records import Conflict
-from planner.model.pools import NAMESPACE_NAME_LABEL, IPAddress, Pool, is_buggy_ip, parse_ip
 from planner.model.allocator import Port
+from planner.model.pools import NAMESPACE_NAME_LABEL, IPAddress, Pool, is_buggy_ip, parse_ip
 from planner.model.service import (
     DEPRECATED_PREFIX,
     LB_IPS_ANNOTATION,

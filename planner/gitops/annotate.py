@@ -542,7 +542,7 @@ class _ServiceEditor:
         """Column of the key that holds `mapping` (the parent's key column)."""
         for key, value in self.root.value:
             if value is mapping:
-                return key.start_mark.column
+                return int(key.start_mark.column)
         return 0
 
     # -- block style --
@@ -609,7 +609,7 @@ class _ServiceEditor:
         first_key = mapping.value[0][0]
         if first_key.start_mark.line != mapping.start_mark.line:
             _, eol = self._line_after(first_key.start_mark.index)
-            return "," + eol + " " * first_key.start_mark.column
+            return f",{eol}" + " " * int(first_key.start_mark.column)
         return ", "
 
     def _remove_flow(self, mapping: MappingNode, stale: list[tuple[Node, Node]]) -> list[_Edit]:
@@ -645,10 +645,10 @@ class _ServiceEditor:
         if start == end:
             return -1
         if isinstance(node, ScalarNode) and node.style in ("|", ">"):
-            return end  # trailing blank lines may be content (`|+`): stay after them
+            return int(end)  # trailing blank lines may be content (`|+`): stay after them
         while end > start and self.text[end - 1] in " \t\r\n":
             end -= 1
-        return end
+        return int(end)
 
     def _line_after(self, index: int) -> tuple[int, str]:
         """Start of the line after the one holding text[index - 1], and that line's ending."""
@@ -724,7 +724,7 @@ def _plain_safe(value: str, flow: bool) -> bool:
         by_ruamel = YAML(typ="safe", pure=True).load(snippet)
     except Exception:  # noqa: BLE001 - any parse failure means "quote it"
         return False
-    return by_pyyaml == {"k": value} and by_ruamel == {"k": value}
+    return bool(by_pyyaml == {"k": value} and by_ruamel == {"k": value})
 
 
 def _dominant_eol(text: str) -> str:

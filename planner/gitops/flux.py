@@ -38,8 +38,9 @@ from planner.plan.units import DELETE
 from planner.plan.verify import VerifyReport, verify_plan
 from planner.sources import DesiredState
 from planner.sources.desired import find_sources, load_sources
-from planner.sources.live import LiveState, live_state_from_yaml
+from planner.sources.live import live_state_from_yaml
 from planner.sources.safety import check_kustomize_references, check_symlinks
+from planner.sources.states import LiveState
 
 # The kinds `--source` takes, by the names a user may write, and the resource kubectl reads.
 SOURCE_KINDS: dict[str, tuple[str, str]] = {

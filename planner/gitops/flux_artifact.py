@@ -119,7 +119,7 @@ def artifact_from_source(obj: dict[str, Any]) -> SourceArtifact:
 
 def _describe_source(obj: dict[str, Any]) -> str:
     kind = obj.get("kind") if isinstance(obj.get("kind"), str) else "source"
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    metadata: dict[str, Any] = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
     name = f"{metadata.get('namespace', '')}/{metadata.get('name', '?')}".lstrip("/")
     if kind not in _SOURCE_KINDS:
         raise ArtifactError(f"{kind} {name} is not a Flux source kind ({', '.join(_SOURCE_KINDS)})")

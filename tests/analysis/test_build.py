@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from planner.diff import Change
 from planner.analysis.build import exit_code, violates
+from planner.analysis.records import BEHAVIORS, Conflict, DiffReport, Prediction, ServiceFate
+from planner.diff import Change
+from planner.objects import ObjectKey
 from planner.pipeline import DiffOptions, build_report
 from planner.sources.live import LiveSource
-from planner.objects import ObjectKey
-from planner.analysis.records import BEHAVIORS, Conflict, DiffReport, Prediction, ServiceFate
 from tests.conftest import SAMPLES
 
 UPDATE = Change(ObjectKey("Service", "dns", "dns-tcp"), "update")

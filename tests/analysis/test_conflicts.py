@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.analysis.conflicts import static_conflicts
+from planner.analysis.records import Conflict
 from planner.model.allocator import AllocationError, Allocator
 from planner.model.pools import Pool, pools_from_objects
 from planner.model.service import ServiceInputError, allocation_inputs
 from planner.objects import KubeObject, ObjectKey
-from planner.analysis.records import Conflict
 from planner.sources.desired import load_desired
 
 POOL_LAN = {

@@ -9,10 +9,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.diff import key_changing_fields
 from planner.analysis.groups import sharing_groups
-from planner.model.pools import pools_from_objects
 from planner.analysis.records import SharingGroupReport
+from planner.diff import key_changing_fields
+from planner.model.pools import pools_from_objects
 from planner.sources.desired import load_desired
 from planner.sources.live import load_live_file
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from planner.cli import main
 from planner.analysis.build import GIT_STATUS_NOTE
+from planner.cli import main
 from planner.render.json_report import load_schema
 from planner.tools import run_tool
 from tests.conftest import REPO_ROOT, SAMPLES

@@ -19,7 +19,6 @@ import yaml
 
 from planner.apply.engine import PollPolicy
 from planner.cli import main
-from planner.kubectl import Kubectl
 from planner.errors import InputError
 from planner.gitops.flux import (
     APPLIED,
@@ -32,6 +31,7 @@ from planner.gitops.flux import (
     pre_sync,
     render_app,
 )
+from planner.kubectl import Kubectl
 from planner.model.service import GROUP_ANNOTATION, GROUP_MEMBERS_ANNOTATION
 from planner.plan.records import PendingWindow, Plan, PlannedUnit, PlannedWave, PlanPrediction
 from planner.plan.units import APPLY, Write
@@ -350,7 +350,9 @@ def test_a_plan_that_does_not_verify_exits_3_before_any_write(
     make_fake: MakeFake, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     failed = Claim("fixed", 1, "no Service is ever pending", False, 4, True, "went pending: x")
-    monkeypatch.setattr("planner.gitops.flux.verify_plan", lambda plan, seed: VerifyReport((failed,)))
+    monkeypatch.setattr(
+        "planner.gitops.flux.verify_plan", lambda plan, seed: VerifyReport((failed,))
+    )
     fake = make_fake("fixed")
     assert run_cli("--target", "fixed") == 3
     assert writes(fake) == [] and fake.arrivals() == []

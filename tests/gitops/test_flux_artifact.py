@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import tarfile
@@ -98,10 +99,9 @@ def server() -> Iterator[ArtifactServer]:
             if route.send_length:
                 self.send_header("Content-Length", str(len(route.body)))
             self.end_headers()
-            try:
+            # the client may give up on purpose (size limit, timeout)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self.wfile.write(route.body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up on purpose (size limit, timeout)
 
         def log_message(self, *args: object) -> None:
             pass

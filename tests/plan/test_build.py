@@ -17,21 +17,20 @@ from typing import Any
 import pytest
 import yaml
 
-from planner.sources.live import LiveSource
+from planner.diff.scenario import Scenario, build_scenario
 from planner.errors import PlannerError
-from planner.plan.graph import GROUP_TRANSITION, SERVICE
 from planner.model.pools import pools_from_objects
 from planner.model.service import GROUP_ANNOTATION, ingress_ips
 from planner.model.simcluster import SimulatedCluster
 from planner.objects import KubeObject, Manifest, ObjectKey, svc_key_of
 from planner.pipeline import load_scenario, plan_scenario
-from planner.plan.records import Plan
 from planner.plan.build import TRANSITION_GROUP_PREFIX, PlanRefused, build_plan
-from planner.render.plan import render_plan
-from planner.diff.scenario import Scenario, build_scenario
-from planner.sources.desired import DesiredState
-from planner.sources.live import live_state
+from planner.plan.graph import GROUP_TRANSITION, SERVICE
+from planner.plan.records import Plan
 from planner.plan.units import DELETE
+from planner.render.plan import render_plan
+from planner.sources.desired import DesiredState
+from planner.sources.live import LiveSource, live_state
 
 NAMESPACE = "apps"
 POOL_NAMESPACE = "metallb-system"

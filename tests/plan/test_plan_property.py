@@ -17,12 +17,12 @@ from unittest import mock
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from planner.simulate import world
 from planner.model.service import allocation_inputs
 from planner.pipeline import plan_scenario
 from planner.plan.build import PlanRefused
-from planner.simulate.world import World
 from planner.plan.verify import verify_plan
+from planner.simulate import world
+from planner.simulate.world import World
 from tests.plan.test_build import ip_pool, running, scenario_of, service
 
 POOLS = (("p0", "10.0.0.0/30"), ("p1", "10.0.1.0/29"))

@@ -6,9 +6,9 @@ import copy
 from collections.abc import Mapping
 
 from planner.model.group_annotations import stamp_group_annotations
-from planner.plan.graph import GROUP_TRANSITION, SERVICE, Resource, Unit
 from planner.model.service import GROUP_ANNOTATION, Port
 from planner.objects import Manifest, svc_key_of
+from planner.plan.graph import GROUP_TRANSITION, SERVICE, Resource, Unit
 from planner.plan.units import (
     APPLY,
     DELETE,

@@ -6,10 +6,17 @@ from __future__ import annotations
 import dataclasses
 from unittest import mock
 
-from planner.simulate import world
-from planner.plan.records import PendingWindow, Plan, PlannedUnit, PlannedWave, plan_from_dict, plan_to_dict
-from planner.simulate.world import World
+from planner.plan.records import (
+    PendingWindow,
+    Plan,
+    PlannedUnit,
+    PlannedWave,
+    plan_from_dict,
+    plan_to_dict,
+)
 from planner.plan.verify import Claim, verify_plan
+from planner.simulate import world
+from planner.simulate.world import World
 from tests.plan.test_build import (
     LAN,
     SEED_IP,

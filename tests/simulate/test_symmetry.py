@@ -17,16 +17,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner.analysis import predict
-from planner.simulate import world
 from planner.model.pools import pools_from_objects
 from planner.objects import Manifest, svc_key_of
 from planner.pipeline import plan_scenario
-from planner.plan.records import plan_to_dict
 from planner.plan.build import PlanRefused
-from planner.simulate.world import World
+from planner.plan.records import plan_to_dict
+from planner.plan.verify import verify_plan
+from planner.simulate import world
 from planner.simulate.reduction import components
 from planner.simulate.symmetry import Renaming, shape_of
-from planner.plan.verify import verify_plan
+from planner.simulate.world import World
 from tests.plan.test_build import ip_pool, running, scenario_of, service
 
 POOL = ip_pool("lan", "10.0.0.0/24")

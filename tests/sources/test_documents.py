@@ -243,7 +243,10 @@ def test_an_alias_cycle_is_refused() -> None:
 
 
 def test_a_deeply_nested_document_is_an_input_error_not_a_crash() -> None:
-    with pytest.raises(InputError, match=r"deep.json: document 1, line 1: the document is nested more than 500 levels"):
+    with pytest.raises(
+        InputError,
+        match=r"deep.json: document 1, line 1: the document is nested more than 500 levels",
+    ):
         parse_json("[" * 100_000 + "]" * 100_000, "deep.json")
 
 
