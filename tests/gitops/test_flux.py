@@ -210,10 +210,7 @@ def run_cli(*extra: str) -> int:
 # --- the seed scenario ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "behavior",
-    [pytest.param("metallb-0.14", marks=pytest.mark.kubectl_subprocess), "metallb-0.15", "fixed"],
-)
+@pytest.mark.parametrize("behavior", ["metallb-0.14", "metallb-0.15", "fixed"])
 def test_pre_sync_lands_the_seed_transition_for_each_behaviour(
     make_fake: MakeFake, behavior: str
 ) -> None:
