@@ -1,4 +1,4 @@
-"""The in-process fake answers exactly as the stand-in executable does, without replaying its log."""
+"""The in-process fake answers as the stand-in executable does, without replaying its log."""
 
 from __future__ import annotations
 
