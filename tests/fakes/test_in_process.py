@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ from tests.fakes.fake_cluster import (
 from tests.fakes.plans import SHARED_IP, TCP, UDP, seed_desired, seed_live
 
 
-def _fields(faults: dict[str, object], schedule: str = "random") -> dict[str, object]:
+def _fields(faults: Mapping[str, object], schedule: str = "random") -> dict[str, Any]:
     """`new_state`'s fields: the seed's live state under metallb-0.14."""
     services, pools = seed_live()
     return {
@@ -33,7 +34,7 @@ def _fields(faults: dict[str, object], schedule: str = "random") -> dict[str, ob
         "pools": pools,
         "schedule": schedule,
         "seed": 3,
-        "faults": copy.deepcopy(faults),
+        "faults": copy.deepcopy(dict(faults)),
     }
 
 
@@ -100,7 +101,7 @@ def test_the_seam_is_used_only_by_kubectls_without_their_own_runner(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake = start_fake(tmp_path / "state.json", monkeypatch, subprocess=False, **_fields({}))
-    assert planner.kubectl.run_kubectl == fake.run
+    assert isinstance(fake, InProcessFake) and planner.kubectl.run_kubectl == fake.run
     Kubectl().get_services([TCP])
     own = Kubectl(runner=lambda argv, stdin=None: '{"kind": "List", "items": []}')
     assert own.get_services([TCP]) == {TCP: None}

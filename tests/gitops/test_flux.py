@@ -22,7 +22,6 @@ import yaml
 
 from planner.apply.engine import PollPolicy
 from planner.cli import main
-from planner.kubectl import Kubectl
 from planner.errors import InputError
 from planner.gitops.flux import (
     APPLIED,
@@ -35,6 +34,7 @@ from planner.gitops.flux import (
     pre_sync,
     render_app,
 )
+from planner.kubectl import Kubectl
 from planner.model.service import GROUP_ANNOTATION, GROUP_MEMBERS_ANNOTATION
 from planner.plan.records import PendingWindow, Plan, PlannedUnit, PlannedWave, PlanPrediction
 from planner.plan.units import APPLY, Write
