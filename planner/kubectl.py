@@ -2,8 +2,9 @@
 
 Every call is first built as a `KubectlCall` (argv + stdin + whether it changes the cluster), so
 `--dry-run` can print exactly what would run and tests can check every argv against the real
-binary. Running a call goes through `planner.tools.run_tool`: a failure is a `ToolFailedError`
-carrying kubectl's last stderr line; object bodies travel on stdin and never reach a message.
+binary. Running a call goes through `run_kubectl` (`planner.tools.run_tool`): a failure is a
+`ToolFailedError` carrying kubectl's last stderr line; object bodies travel on stdin and never
+reach a message.
 
     >>> kubectl = Kubectl(context="prod", binary="/usr/bin/kubectl")
     >>> kubectl.apply_call([service], server_dry_run=True).shown()
@@ -29,6 +30,15 @@ LIVE_RESOURCES = "svc,ipaddresspools.metallb.io,namespaces"
 
 # Runs argv with stdin and returns stdout (planner.tools.run_tool has this shape).
 Runner = Callable[..., str]
+
+
+def run_kubectl(argv: Sequence[str], *, stdin: str | None = None) -> str:
+    """Run one kubectl argv and return its stdout: the runner of every `Kubectl` given none.
+
+    Looked up when each call runs, so that tests can put an in-process stand-in here
+    (tests/fakes/fake_cluster.py); real use never replaces it.
+    """
+    return run_tool(argv, stdin=stdin)
 
 
 class UnexpectedOutputError(PlannerError):
@@ -60,7 +70,7 @@ class Kubectl:
         binary: str | None = None,
         *,
         request_timeout: str = DEFAULT_REQUEST_TIMEOUT,
-        runner: Runner = run_tool,
+        runner: Runner | None = None,
     ) -> None:
         self.context = context
         self.kubeconfig = kubeconfig
@@ -136,7 +146,8 @@ class Kubectl:
 
     def run(self, call: KubectlCall) -> str:
         """Run one call; its stdout, or ToolFailedError with kubectl's stderr."""
-        return self._runner(list(call.argv), stdin=call.stdin)
+        runner = self._runner if self._runner is not None else run_kubectl
+        return runner(list(call.argv), stdin=call.stdin)
 
     def server_dry_run(self, manifests: Sequence[Manifest]) -> str:
         """Ask the API server to validate every object (admission included) without storing."""

@@ -1,5 +1,8 @@
 """planner.apply.engine end to end: plans carried out through the stand-in kubectl, whose API server and
-MetalLB controller are the project's simulated cluster (tests/fakes/fake_cluster.py)."""
+MetalLB controller are the project's simulated cluster (tests/fakes/fake_cluster.py).
+
+Most tests call the fake in-process; those marked `kubectl_subprocess` run the stand-in executable,
+so that the argv, exit-code and stderr path stays covered."""
 
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ from planner.kubectl import Kubectl
 from planner.plan.fingerprint import live_fingerprint, plan_digest
 from planner.plan.records import Plan, PlannedUnit, PlannedWave, plan_to_dict
 from planner.plan.units import DELETE, Write
-from tests.fakes.fake_cluster import FakeCluster, write_state
+from tests.fakes.fake_cluster import FakeCluster, start_fake
 from tests.fakes.plans import (
     SHARED_IP,
     SITE,
@@ -55,14 +58,17 @@ MakeFake = Callable[..., FakeCluster]
 
 
 @pytest.fixture
-def make_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MakeFake:
-    """A simulated cluster holding the seed's live state, the stand-in kubectl first on PATH."""
+def make_fake(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stand_in_subprocess: bool
+) -> MakeFake:
+    """A simulated cluster holding the seed's live state, reached by this test's `Kubectl()`."""
 
     def make(behavior: str, schedule: str = "drain", seed: int = 0, **faults: Any) -> FakeCluster:
         services, pools = seed_live()
-        fake = FakeCluster(tmp_path / "state.json")
-        write_state(
-            fake.state_path,
+        return start_fake(
+            tmp_path / "state.json",
+            monkeypatch,
+            subprocess=stand_in_subprocess,
             behavior=behavior,
             services=services,
             pools=pools,
@@ -70,9 +76,6 @@ def make_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MakeFake:
             seed=seed,
             faults=faults,
         )
-        for name, value in fake.env().items():
-            monkeypatch.setenv(name, value)
-        return fake
 
     return make
 
@@ -102,6 +105,7 @@ def _apply(
 # --- the seed scenario with each behaviour ---------------------------------------------------------
 
 
+@pytest.mark.kubectl_subprocess
 def test_fixed_carries_the_seed_out_with_nobody_pending(
     make_fake: MakeFake, journal: FileJournal
 ) -> None:
@@ -171,7 +175,9 @@ def test_fixed_keeps_everyone_up_in_random_orders(
 # --- atomic waves --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("behavior", ["metallb-0.15", "fixed"])
+@pytest.mark.parametrize(
+    "behavior", ["metallb-0.15", pytest.param("fixed", marks=pytest.mark.kubectl_subprocess)]
+)
 def test_a_failed_write_rolls_the_wave_back(
     make_fake: MakeFake, journal: FileJournal, behavior: str
 ) -> None:
@@ -255,6 +261,7 @@ def test_a_timeout_the_model_did_not_predict_says_the_cluster_differs(
     assert journal.load() == JournalRecord(plan_digest(two_wave_plan("fixed")), (1,))
 
 
+@pytest.mark.kubectl_subprocess
 def test_failed_reads_while_waiting_are_retried(make_fake: MakeFake, journal: FileJournal) -> None:
     make_fake("fixed", fail_get={"from": 2, "times": 2})  # get 1: preconditions and saved copies
     progress = RecordingProgress()

@@ -1,4 +1,7 @@
-"""`planner apply PLAN_FILE`: the command line, a kill between waves and the rerun that resumes."""
+"""`planner apply PLAN_FILE`: the command line, a kill between waves and the rerun that resumes.
+
+Tests that start `planner` as a process run the stand-in kubectl as one too (its state in a file);
+tests calling `main` in-process call the same fake in-process (`InProcessFake`)."""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from planner.model.service import GROUP_DIGEST_ANNOTATION as GROUP_DIGEST
 from planner.plan.fingerprint import plan_digest
 from planner.plan.records import Plan, plan_to_dict
 from tests.conftest import REPO_ROOT
-from tests.fakes.fake_cluster import FakeCluster, write_state
+from tests.fakes.fake_cluster import FakeCluster, start_fake, write_state
 from tests.fakes.plans import (
     SEED,
     SHARED_IP,
@@ -35,12 +38,28 @@ from tests.fakes.plans import (
 
 
 def _fake(tmp_path: Path, **faults: object) -> FakeCluster:
+    """The seed's cluster behind the stand-in executable, for a `planner` started as a process."""
     services, pools = seed_live()
     fake = FakeCluster(tmp_path / "state.json")
     write_state(
         fake.state_path, behavior="metallb-0.15", services=services, pools=pools, faults=faults
     )
     return fake
+
+
+def _in_process_fake(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, behavior: str = "metallb-0.15"
+) -> FakeCluster:
+    """The seed's cluster, called in-process by this test's `main`."""
+    services, pools = seed_live()
+    return start_fake(
+        tmp_path / "state.json",
+        monkeypatch,
+        subprocess=False,
+        behavior=behavior,
+        services=services,
+        pools=pools,
+    )
 
 
 def _plan_file(tmp_path: Path, plan: Plan) -> Path:
@@ -69,9 +88,7 @@ def test_a_bad_timeout_is_one_line_and_exit_2(
 ) -> None:
     with pytest.raises(InputError, match="expected a duration"):
         parse_duration("soon")
-    fake = _fake(tmp_path)
-    for name, value in fake.env().items():
-        monkeypatch.setenv(name, value)
+    _in_process_fake(tmp_path, monkeypatch)
     plan_file = _plan_file(tmp_path, seed_plan())
     assert main(["apply", str(plan_file), "--timeout", "soon", "--yes"]) == 2
     assert capsys.readouterr().err == (
@@ -103,9 +120,7 @@ def test_without_yes_and_without_a_terminal_it_refuses(tmp_path: Path) -> None:
 def test_dry_run_prints_the_kubectl_calls_and_exits_0(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake = _fake(tmp_path)
-    for name, value in fake.env().items():
-        monkeypatch.setenv(name, value)
+    fake = _in_process_fake(tmp_path, monkeypatch)
     plan_file = _plan_file(tmp_path, seed_plan())
     assert main(["apply", str(plan_file), "--dry-run"]) == 0
     out, err = capsys.readouterr()
@@ -174,11 +189,7 @@ def test_killed_between_waves_a_rerun_finishes_the_plan(tmp_path: Path) -> None:
 def test_live_kubectl_plans_verifies_and_applies(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    services, pools = seed_live()
-    fake = FakeCluster(tmp_path / "state.json")
-    write_state(fake.state_path, behavior="fixed", services=services, pools=pools)
-    for name, value in fake.env().items():
-        monkeypatch.setenv(name, value)
+    fake = _in_process_fake(tmp_path, monkeypatch, behavior="fixed")
     monkeypatch.chdir(tmp_path)
     argv = ["apply", str(SEED / "desired"), "--live-kubectl", "--yes", "--behavior", "fixed"]
     assert main(argv) == 0
@@ -204,9 +215,7 @@ def test_more_than_one_plan_file_is_one_clear_error(
 def test_a_configmap_journal_records_the_finished_waves_in_the_cluster(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake = _fake(tmp_path)
-    for name, value in fake.env().items():
-        monkeypatch.setenv(name, value)
+    fake = _in_process_fake(tmp_path, monkeypatch)
     plan = seed_plan()
     plan_file = _plan_file(tmp_path, plan)
     assert main(["apply", str(plan_file), "--yes", "--journal", "configmap:ops/planner"]) == 0

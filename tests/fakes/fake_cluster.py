@@ -1,10 +1,16 @@
-"""The brain of the stand-in `kubectl` (tests/fakes/kubectl): a simulated cluster in a JSON file.
+"""The brain of the stand-in `kubectl` (tests/fakes/kubectl): a simulated cluster and its state.
 
-The state file (path in $FAKE_KUBECTL_STATE) holds the cluster as it started (MetalLB behaviour,
-IPAddressPools, live Services with their statuses), the log of everything that happened since
-(write arrivals and controller steps), other objects (ConfigMaps, Flux sources), fault switches
-and the calls received. Each invocation rebuilds `SimulatedCluster` by replaying the log, answers
-one call, lets the controller take some steps, and appends what it did to the log.
+The state holds the cluster as it started (MetalLB behaviour, IPAddressPools, live Services with
+their statuses), the log of everything that happened since (write arrivals and controller
+steps), other objects (ConfigMaps, Flux sources), fault switches and the calls received. Each call
+is answered by `answer`, which lets the controller take some steps and appends what it did to
+the log. The brain runs in one of two ways:
+
+- as the stand-in executable (`FakeCluster`): the state is a JSON file (path in
+  $FAKE_KUBECTL_STATE); each invocation rebuilds `SimulatedCluster` by replaying the log, answers
+  one call and writes the file back. This covers the real argv/exit-code/stderr path.
+- in-process (`InProcessFake`): the same `answer` called through `planner.kubectl.run_kubectl`,
+  with the state and the cluster kept in memory: no process start and no replay per call.
 
 How far the controller gets between calls is the adversary, chosen by `schedule`:
 - "drain": it handles everything after each write (each write lands alone: the order that
@@ -15,7 +21,8 @@ How far the controller gets between calls is the adversary, chosen by `schedule`
 
 Faults (`faults` in the state): `fail_apply: {service, times}` (a real apply of that Service fails),
 `reject_dry_run: svc` (the server dry-run refuses it), `block: {on, nth, marker}` (the nth call of
-kind `on` — "dry-run", "apply", "get", "annotate" — touches `marker` and hangs, for kill tests),
+kind `on` — "dry-run", "apply", "get", "annotate" — touches `marker` and hangs, for kill tests;
+the stand-in executable only),
 `controller_down: true` (writes land, the controller never runs), `fail_get: {from, times}`
 (from the `from`-th get on, `times` gets fail as an unreachable API server would).
 
@@ -33,16 +40,23 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+import planner.kubectl
+from planner.errors import ToolFailedError
 from planner.kubectl import LIVE_RESOURCES
 from planner.model.allocator import Pool
 from planner.model.pools import pools_from_objects
 from planner.model.simcluster import RELOAD, Process, SimulatedCluster
 from planner.objects import Manifest, svc_key_of
+from planner.tools import redact_argv, stderr_tail
+
+if TYPE_CHECKING:  # the stand-in executable imports this module on every call: keep it light
+    import pytest
 
 STATE_ENV = "FAKE_KUBECTL_STATE"
 FAKES_DIR = Path(__file__).resolve().parent
@@ -55,8 +69,7 @@ class FakeError(Exception):
     """An error kubectl would print (stderr line, exit code 1)."""
 
 
-def write_state(
-    path: Path,
+def new_state(
     *,
     behavior: str,
     services: Sequence[Manifest],
@@ -65,9 +78,9 @@ def write_state(
     seed: int = 0,
     faults: dict[str, Any] | None = None,
     objects: dict[str, Manifest] | None = None,
-) -> None:
-    """Write a fresh state file: the cluster before anything happened."""
-    state = {
+) -> dict[str, Any]:
+    """A fresh state: the cluster before anything happened."""
+    return {
         "behavior": behavior,
         "services": list(services),
         "pools": list(pools),
@@ -80,7 +93,11 @@ def write_state(
         "counters": {},
         "calls": [],
     }
-    save_state(path, state)
+
+
+def write_state(path: Path, **fields: Any) -> None:
+    """Write a fresh state file (`new_state`'s fields): the cluster before anything happened."""
+    save_state(path, new_state(**fields))
 
 
 def load_state(path: Path) -> dict[str, Any]:
@@ -117,21 +134,44 @@ def live_services(path: Path) -> dict[str, Manifest]:
 # --- one call ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Reply:
+    """What kubectl would do for one call: exit code, stdout and stderr."""
+
+    code: int
+    out: str = ""
+    err: str = ""
+
+
 def main(argv: Sequence[str], stdin: str) -> int:
-    """Answer one kubectl call from the state file; kubectl's exit code."""
+    """Answer one kubectl call from the state file (replaying its log); kubectl's exit code."""
     path = Path(os.environ[STATE_ENV])
     state = load_state(path)
+    reply = answer(state, build_cluster(state), argv, stdin, path)
+    save_state(path, state)
+    print(reply.out, end="")
+    print(reply.err, end="", file=sys.stderr)
+    return reply.code
+
+
+def answer(
+    state: dict[str, Any],
+    cluster: SimulatedCluster,
+    argv: Sequence[str],
+    stdin: str,
+    path: Path | None = None,
+) -> Reply:
+    """Answer one call (argv without the binary), changing `state` and `cluster` alike.
+
+    `path` is the state file, saved before a `block` fault hangs; None (in-process) refuses it.
+    """
     state["calls"].append(list(argv))
     words, flags = _parse(argv)
     try:
-        output = _dispatch(state, words, flags, stdin, path)
+        output = _dispatch(state, cluster, words, flags, stdin, path)
     except FakeError as err:
-        save_state(path, state)
-        print(str(err), file=sys.stderr)
-        return 1
-    save_state(path, state)
-    print(output, end="")
-    return 0
+        return Reply(1, err=f"{err}\n")
+    return Reply(0, out=output)
 
 
 def _parse(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
@@ -151,13 +191,17 @@ def _parse(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
 
 
 def _dispatch(
-    state: dict[str, Any], words: list[str], flags: dict[str, str], stdin: str, path: Path
+    state: dict[str, Any],
+    cluster: SimulatedCluster,
+    words: list[str],
+    flags: dict[str, str],
+    stdin: str,
+    path: Path | None,
 ) -> str:
     verb = words[0] if words else ""
     dry_run = flags.get("--dry-run") == "server"
     kind = "dry-run" if dry_run else verb
     _maybe_block(state, kind, path)
-    cluster = build_cluster(state)
     if verb == "apply" and "--server-side" in flags and flags.get("-f") == "-":
         return _apply(state, cluster, json.loads(stdin), dry_run)
     if verb == "get":
@@ -172,11 +216,13 @@ def _dispatch(
     raise FakeError(f"fake kubectl: unsupported call {words} {sorted(flags)}")
 
 
-def _maybe_block(state: dict[str, Any], kind: str, path: Path) -> None:
+def _maybe_block(state: dict[str, Any], kind: str, path: Path | None) -> None:
     counters = state["counters"]
     counters[kind] = counters.get(kind, 0) + 1
     block = state["faults"].get("block")
     if block and block["on"] == kind and block["nth"] == counters[kind]:
+        if path is None:  # hanging in-process would hang the test itself, with nobody to kill it
+            raise RuntimeError("the `block` fault needs the stand-in kubectl as a subprocess")
         save_state(path, state)
         Path(block["marker"]).write_text("blocked\n", encoding="utf-8")
         time.sleep(BLOCK_SECONDS)
@@ -326,7 +372,8 @@ def _served(svc: Manifest, version: int) -> Manifest:
 
 def _arrive(state: dict[str, Any], cluster: SimulatedCluster, svc: str, manifest: Any) -> None:
     cluster.arrive(svc, copy.deepcopy(manifest))
-    state["log"].append({"arrive": svc, "manifest": manifest})
+    # A copy: the in-process state is never serialised, so a caller's later edit must not leak in.
+    state["log"].append({"arrive": svc, "manifest": copy.deepcopy(manifest)})
     _steps(state, cluster, after_write=True)
 
 
@@ -356,7 +403,7 @@ def _steps(state: dict[str, Any], cluster: SimulatedCluster, *, after_write: boo
 
 
 class FakeCluster:
-    """A state file plus helpers to look inside it; `env()` puts the stand-in first on PATH."""
+    """The stand-in executable with its state file; helpers to look inside and change it."""
 
     def __init__(self, state_path: Path) -> None:
         self.state_path = state_path
@@ -369,6 +416,11 @@ class FakeCluster:
         """Variables for a subprocess (or monkeypatch) that finds the stand-in as `kubectl`."""
         path = f"{FAKES_DIR}{os.pathsep}{os.environ.get('PATH', '')}"
         return {"PATH": path, STATE_ENV: str(self.state_path)}
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Make this test's `Kubectl()` reach the fake: here, the stand-in first on PATH."""
+        for name, value in self.env().items():
+            monkeypatch.setenv(name, value)
 
     def state(self) -> dict[str, Any]:
         return load_state(self.state_path)
@@ -391,9 +443,79 @@ class FakeCluster:
         state["faults"] = faults
         save_state(self.state_path, state)
 
+    def put_object(self, key: str, manifest: Manifest) -> None:
+        """Store a non-Service object (`kind/namespace/name`), e.g. a Flux source's new status."""
+        state = self.state()
+        state["objects"][key] = manifest
+        save_state(self.state_path, state)
+
     def edit_service(self, manifest: Manifest) -> None:
         """Someone else's write: it arrives like any other (the controller handles it)."""
         state = self.state()
         cluster = build_cluster(state)
         _arrive(state, cluster, svc_key_of(manifest), manifest)
         save_state(self.state_path, state)
+
+
+class InProcessFake(FakeCluster):
+    """The same brain called in this process through `planner.kubectl.run_kubectl`.
+
+    The state and the simulated cluster live in memory, so a call costs no process start and no
+    log replay. `state_path` is never written: should anything start the stand-in executable
+    anyway, it finds no state file and fails loudly instead of answering from a stale one.
+    """
+
+    def __init__(self, state_path: Path, state: dict[str, Any]) -> None:
+        super().__init__(state_path)
+        _refuse_block(state["faults"])
+        self._state = copy.deepcopy(state)
+        self._cluster = build_cluster(self._state)
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """PATH as for the stand-in (so `Kubectl()` finds a binary), and the runner seam."""
+        super().install(monkeypatch)
+        monkeypatch.setattr(planner.kubectl, "run_kubectl", self.run)
+
+    def run(self, argv: Sequence[str], *, stdin: str | None = None) -> str:
+        """`planner.tools.run_tool` for kubectl: stdout, or ToolFailedError with its stderr."""
+        reply = answer(self._state, self._cluster, list(argv[1:]), stdin or "")
+        if reply.code != 0:
+            raise ToolFailedError(redact_argv(argv), reply.code, stderr_tail(reply.err.encode()))
+        return reply.out
+
+    def state(self) -> dict[str, Any]:
+        return copy.deepcopy(self._state)
+
+    def cluster(self) -> SimulatedCluster:
+        return self._cluster.copy()
+
+    def set_faults(self, **faults: Any) -> None:
+        _refuse_block(faults)
+        self._state["faults"] = copy.deepcopy(faults)
+
+    def put_object(self, key: str, manifest: Manifest) -> None:
+        self._state["objects"][key] = copy.deepcopy(manifest)
+
+    def edit_service(self, manifest: Manifest) -> None:
+        _arrive(self._state, self._cluster, svc_key_of(manifest), manifest)
+
+
+def _refuse_block(faults: dict[str, Any]) -> None:
+    if "block" in faults:
+        raise ValueError("the `block` fault needs the stand-in kubectl as a subprocess")
+
+
+def start_fake(
+    state_path: Path, monkeypatch: pytest.MonkeyPatch, *, subprocess: bool, **fields: Any
+) -> FakeCluster:
+    """A fake cluster (`new_state(**fields)`) that this test's `Kubectl()` reaches: the stand-in
+    executable with its state file at `state_path` (`subprocess`), else `InProcessFake`."""
+    state = new_state(**fields)
+    fake: FakeCluster
+    if subprocess:
+        save_state(state_path, state)
+        fake = FakeCluster(state_path)
+    else:
+        fake = InProcessFake(state_path, state)
+    fake.install(monkeypatch)
+    return fake

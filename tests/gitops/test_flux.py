@@ -1,5 +1,8 @@
 """planner flux pre-sync end to end: a real tarball served on 127.0.0.1, the stand-in kubectl
-(tests/fakes/kubectl) whose API server and MetalLB controller are the simulated cluster."""
+(tests/fakes/kubectl) whose API server and MetalLB controller are the simulated cluster.
+
+Most tests call the fake in-process; those marked `kubectl_subprocess` run the stand-in executable,
+so that the argv, exit-code and stderr path stays covered."""
 
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ from planner.model.service import GROUP_ANNOTATION, GROUP_MEMBERS_ANNOTATION
 from planner.plan.records import PendingWindow, Plan, PlannedUnit, PlannedWave, PlanPrediction
 from planner.plan.units import APPLY, Write
 from planner.plan.verify import Claim, VerifyReport
-from tests.fakes.fake_cluster import FakeCluster, load_state, save_state, write_state
+from tests.fakes.fake_cluster import FakeCluster, start_fake
 from tests.fakes.progress import RecordingProgress
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -74,7 +77,11 @@ class ArtifactServer:
                 return
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        # A short poll: shutdown() waits for the loop to look (0.5 s by default, per test).
+        serve = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        serve.start()
 
     def publish(self, path: str, body: bytes) -> str:
         """Serve `body` at `path`; its URL."""
@@ -154,7 +161,12 @@ MakeFake = Callable[..., FakeCluster]
 
 
 @pytest.fixture
-def make_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: ArtifactServer) -> MakeFake:
+def make_fake(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    server: ArtifactServer,
+    stand_in_subprocess: bool,
+) -> MakeFake:
     """A simulated cluster with a sample's live state and a GitRepository whose artifact is the
     sample's desired directory (or `archive`, published with `digest`)."""
 
@@ -168,18 +180,16 @@ def make_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: ArtifactS
         body = archive if archive is not None else tarball(sample_tree(sample))
         url = server.publish("/gitrepository/flux-system/apps/1c0ffee1.tar.gz", body)
         services, pools = sample_live(sample)
-        fake = FakeCluster(tmp_path / "state.json")
         source = git_repository(url, digest or sha256(body))
-        write_state(
-            fake.state_path,
+        return start_fake(
+            tmp_path / "state.json",
+            monkeypatch,
+            subprocess=stand_in_subprocess,
             behavior=behavior,
             services=services,
             pools=pools,
             objects={SOURCE_KEY: source, **(objects or {})},
         )
-        for name, value in fake.env().items():
-            monkeypatch.setenv(name, value)
-        return fake
 
     return make
 
@@ -225,6 +235,7 @@ def test_pre_sync_lands_the_seed_transition_for_each_behaviour(
     assert all("--server-side" in c for c in applies)
 
 
+@pytest.mark.kubectl_subprocess
 def test_rerunning_changes_nothing(make_fake: MakeFake, capsys: pytest.CaptureFixture[str]) -> None:
     fake = make_fake("fixed")
     assert run_cli("--target", "fixed") == 0
@@ -239,9 +250,7 @@ def publish_commit(fake: FakeCluster, server: ArtifactServer, tree: dict[str, by
     """A new revision: its tarball served, the GitRepository's status pointing at it."""
     body = tarball(tree)
     url = server.publish("/gitrepository/flux-system/apps/2badcafe.tar.gz", body)
-    state = load_state(fake.state_path)
-    state["objects"][SOURCE_KEY] = git_repository(url, sha256(body), "main@sha1:2badcafe")
-    save_state(fake.state_path, state)
+    fake.put_object(SOURCE_KEY, git_repository(url, sha256(body), "main@sha1:2badcafe"))
 
 
 SITE = """apiVersion: v1
@@ -300,6 +309,7 @@ def test_a_dissolved_group_loses_the_annotations_the_hook_wrote(
 # --- refusals before any write -------------------------------------------------------------------
 
 
+@pytest.mark.kubectl_subprocess
 def test_a_static_conflict_exits_3_before_any_write(
     make_fake: MakeFake, capsys: pytest.CaptureFixture[str]
 ) -> None:
