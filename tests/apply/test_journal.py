@@ -31,7 +31,7 @@ from planner.plan.fingerprint import (
     plan_digest,
 )
 from planner.plan.units import APPLY, DELETE, Write
-from tests.fakes.fake_cluster import FakeCluster, write_state
+from tests.fakes.fake_cluster import start_fake
 from tests.fakes.plans import TCP, seed_desired, seed_live, seed_plan, two_wave_plan
 
 
@@ -197,10 +197,9 @@ def test_configmap_journal_keeps_one_key_per_plan(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services, pools = seed_live()
-    fake = FakeCluster(tmp_path / "state.json")
-    write_state(fake.state_path, behavior="metallb-0.15", services=services, pools=pools)
-    for name, value in fake.env().items():
-        monkeypatch.setenv(name, value)
+    state = tmp_path / "state.json"
+    fields = {"behavior": "metallb-0.15", "services": services, "pools": pools}
+    start_fake(state, monkeypatch, subprocess=False, **fields)
     kubectl = Kubectl()
     first = ConfigMapJournal(kubectl, "ops", "planner", "a" * 64)
     second = ConfigMapJournal(kubectl, "ops", "planner", "b" * 64)

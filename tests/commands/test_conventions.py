@@ -16,7 +16,7 @@ from planner.commands import _shared
 from planner.commands._progress import ProgressReporter
 from planner.plan.records import plan_to_dict
 from tests.conftest import SAMPLES
-from tests.fakes.fake_cluster import FakeCluster, write_state
+from tests.fakes.fake_cluster import FakeCluster, start_fake
 from tests.fakes.plans import seed_live, seed_plan
 from tests.gitops.test_argocd import FIXTURES, argo_env, copy_app, fake_kubectl
 
@@ -43,12 +43,12 @@ def _one_line_error(code: int, out: str, err: str, fragment: str) -> None:
 
 
 def _fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, behavior: str = "fixed") -> FakeCluster:
+    """The seed's live state in the fake cluster, reached in-process (tests/fakes)."""
     services, pools = seed_live()
-    fake = FakeCluster(tmp_path / "state.json")
-    write_state(fake.state_path, behavior=behavior, services=services, pools=pools)
-    for name, value in fake.env().items():
-        monkeypatch.setenv(name, value)
-    return fake
+    state = tmp_path / "state.json"
+    return start_fake(
+        state, monkeypatch, subprocess=False, behavior=behavior, services=services, pools=pools
+    )
 
 
 # --- -o and -q --------------------------------------------------------------------------------
