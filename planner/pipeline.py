@@ -36,14 +36,17 @@ def load_scenario(
     helm: HelmOptions | None = None,
     stdin: TextIO | None = None,
     progress: Progress = no_progress,
+    lb_class: str = "",
 ) -> Scenario:
-    """Read the desired sources and the live state (all input first), then diff them."""
+    """Read the desired sources and the live state (all input first), then diff them.
+
+    `lb_class`: MetalLB's `--lb-class` (Services of other classes are not MetalLB's)."""
     helm = helm or HelmOptions()
     progress("loading")
     desired = load_desired(desired_paths, stdin=stdin, helm=helm)
     live_state = live.load(desired_paths, helm)
     progress("loading", len(desired.objects) + len(live_state.objects))
-    return build_scenario(desired, live_state, prune)
+    return build_scenario(desired, live_state, prune, lb_class)
 
 
 def plan_scenario(
@@ -75,6 +78,7 @@ class DiffOptions:
     seed: int = 0
     helm: HelmOptions = field(default_factory=HelmOptions)
     with_plan: bool = False  # add the plan summary and its Mermaid picture (for Markdown)
+    lb_class: str = ""  # MetalLB's --lb-class: Services of other classes are not MetalLB's
 
 
 def build_report(
@@ -94,7 +98,7 @@ def build_report(
     desired = load_desired(desired_paths, stdin=stdin, helm=options.helm)
     live_state = live.load(desired_paths, options.helm)
     progress("loading", len(desired.objects) + len(live_state.objects))
-    scenario = build_scenario(desired, live_state, options.prune)
+    scenario = build_scenario(desired, live_state, options.prune, options.lb_class)
     report = report_of_scenario(
         scenario,
         target=options.target,

@@ -67,6 +67,13 @@ _SOURCE_OPTIONS = (
         "--helm-values", multiple=True, metavar="FILE", help="Values file for charts (repeatable)."
     ),
     click.option("--helm-release", metavar="NAME", help="Release name for charts."),
+    click.option(
+        "--lb-class",
+        metavar="NAME",
+        default="",
+        help="MetalLB's own --lb-class; Services of any other loadBalancerClass (any class at "
+        "all when unset) are not MetalLB's and are left out of every prediction.",
+    ),
 )
 
 
@@ -78,6 +85,7 @@ class Sources:
     live: LiveSource
     prune: PruneMode
     helm: HelmOptions
+    lb_class: str = ""  # MetalLB's --lb-class ("" when it runs without one)
 
     def scenario(self, progress: Progress = no_progress) -> Scenario:
         """Read everything and diff it (the first step of every verb that plans)."""
@@ -87,6 +95,7 @@ class Sources:
             prune=self.prune,
             helm=self.helm,
             progress=progress,
+            lb_class=self.lb_class,
         )
 
 
@@ -106,6 +115,7 @@ def source_options(command: F) -> F:
         prune: PruneMode,
         helm_values: tuple[str, ...],
         helm_release: str | None,
+        lb_class: str,
         **options: Any,
     ) -> Any:
         live = live_source(live_file, live_kubectl, Cluster(kubeconfig, context), live_git)
@@ -114,7 +124,7 @@ def source_options(command: F) -> F:
                 'stdin ("-") can be read once: give it to DESIRED or to --live, not both'
             )
         helm = HelmOptions(release=helm_release, values=helm_values)
-        return command(sources=Sources(desired, live, prune, helm), **options)
+        return command(sources=Sources(desired, live, prune, helm, lb_class), **options)
 
     for option in reversed(_SOURCE_OPTIONS):
         with_sources = option(with_sources)

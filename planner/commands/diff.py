@@ -63,6 +63,7 @@ def diff(
         prune=sources.prune,
         seed=seed,
         helm=sources.helm,
+        lb_class=sources.lb_class,
         with_plan=output == "markdown",  # the PR comment shows the plan and its picture
     )
     report = build_report(

@@ -12,6 +12,7 @@ from planner.diff import Change, PruneMode, diff_objects
 from planner.model.allocator import Pool
 from planner.model.group_annotations import GROUP_ANNOTATION_KEYS, stamp_group_annotations
 from planner.model.pools import pools_from_objects
+from planner.model.service import handled_by_metallb
 from planner.model.simcluster import ServiceWrite
 from planner.objects import KubeObject, Manifest, ObjectKey
 from planner.sources.kinds import is_pool_manifest
@@ -34,6 +35,9 @@ class Scenario:
     live_pool_objects: tuple[Manifest, ...]  # the pool manifests before it
     namespaces: dict[str, dict[str, str]]  # namespace → labels
     statuses_known: bool  # False when live state came from a git ref
+    # Services of another loadBalancerClass (MetalLB's --lb-class): never handed to MetalLB, so
+    # in none of the Service maps above and never written to the model.
+    unhandled_services: tuple[str, ...] = ()
 
     @property
     def key_changes(self) -> dict[str, tuple[str, ...]]:
@@ -52,6 +56,8 @@ class Scenario:
             if change.key.kind != "Service":
                 continue
             svc = change.key.svc_key
+            if svc in self.unhandled_services:
+                continue
             if change.op == "delete":
                 writes.append(ServiceWrite(svc, None))
             elif change.op != "unchanged" or (stamped and _annotations_differ(svc, self)):
@@ -60,11 +66,19 @@ class Scenario:
 
 
 def build_scenario(
-    desired: DesiredState, live: LiveState, prune: PruneMode = "tracked"
+    desired: DesiredState, live: LiveState, prune: PruneMode = "tracked", lb_class: str = ""
 ) -> Scenario:
-    """Diff the commit against the cluster and collect what the model needs."""
+    """Diff the commit against the cluster and collect what the model needs.
+
+    `lb_class`: MetalLB's `--lb-class`; Services MetalLB is not handed stay in the diff only."""
     changes = tuple(diff_objects(desired.objects, live.objects, prune))
-    desired_objects = {o.key.svc_key: o for o in desired.objects if o.key.kind == "Service"}
+    all_desired = {o.key.svc_key: o for o in desired.objects if o.key.kind == "Service"}
+    unhandled = {
+        svc
+        for svc, body in [*((k, o.body) for k, o in all_desired.items()), *live.services.items()]
+        if not handled_by_metallb(body, lb_class)
+    }
+    desired_objects = {k: o for k, o in all_desired.items() if k not in unhandled}
     desired_services = {svc: obj.body for svc, obj in sorted(desired_objects.items())}
     stamped = stamp_group_annotations(list(desired_services.values()))
     deleted = {c.key for c in changes if c.op == "delete"}
@@ -74,7 +88,7 @@ def build_scenario(
     live_pool_objects = [o.body for o in live.objects if is_pool_manifest(o.body)]
     return Scenario(
         changes=changes,
-        live_services=dict(sorted(live.services.items())),
+        live_services={k: v for k, v in sorted(live.services.items()) if k not in unhandled},
         desired_services=desired_services,
         stamped_services=dict(zip(desired_services, stamped, strict=True)),
         desired_objects=desired_objects,
@@ -85,6 +99,7 @@ def build_scenario(
         live_pool_objects=tuple(live_pool_objects),
         namespaces=namespaces,
         statuses_known=not live.from_git,
+        unhandled_services=tuple(sorted(unhandled)),
     )
 
 

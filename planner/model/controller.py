@@ -36,6 +36,7 @@ from planner.model.service import (
     ServiceInputError,
     annotation,
     backend_key,
+    handled_by_metallb,
     has_cluster_ip,
     ingress_ips,
     ip_family_of,
@@ -143,12 +144,17 @@ class Controller:
         pool_order: PoolOrder | None = None,
         *,
         shares_manifests: bool = False,
+        lb_class: str | None = "",
     ) -> None:
         """`shares_manifests`: the caller never changes a manifest it passes in or gets back
-        (the simulated cluster replaces its stored ones whole), so none needs copying."""
+        (the simulated cluster replaces its stored ones whole), so none needs copying.
+        `lb_class`: MetalLB's `--lb-class` ("" when unset); Services of another class are
+        never handed to the controller (service.handled_by_metallb). None: the caller hands
+        only Services it has filtered already (planner.diff.scenario), so every one is taken."""
         if behavior not in BEHAVIORS:
             raise ValueError(f"unknown behavior {behavior!r}; expected one of {BEHAVIORS}")
         self.behavior = behavior
+        self.lb_class = lb_class
         self._pools: list[Pool] | None = None
         version = "0.14" if behavior == Behavior.METALLB_0_14 else "0.15"
         self._allocator = Allocator([], pool_order=pool_order, version=version)
@@ -218,7 +224,7 @@ class Controller:
 
     def observe(self, svc_key: str, svc: Manifest | None) -> None:
         """Record a Service version the informer saw, without handling it (readiness reads these)."""
-        if svc is None:
+        if svc is None or not self._handles(svc):
             self._cache.pop(svc_key, None)
         else:
             self._cache[svc_key] = self._kept(svc)
@@ -250,7 +256,7 @@ class Controller:
         "frozen neighbours"); False when its IPs cannot be assigned (MetalLB would clear them).
         """
         ips = list(ingress_ips(svc))
-        if not ips or not is_load_balancer(svc):
+        if not ips or not is_load_balancer(svc) or not self._handles(svc):
             return False
         try:
             self._allocator.assign(
@@ -271,6 +277,9 @@ class Controller:
         """Handle one Service event (None: the Service was deleted), as SetBalancer does."""
         if svc is None:
             return self._deleted(svc_key)
+        if not self._handles(svc):
+            # Filtered before the handler (filterByLoadBalancerClass): not ours, nothing to do.
+            return Result(SUCCESS)
         self.observe(svc_key, svc)
         if self._pools is None:
             # Configuration not read yet: MetalLB does nothing and reports success.
@@ -278,6 +287,10 @@ class Controller:
         if self.behavior == Behavior.FIXED and _group_of(svc) is not None:
             return self._set_group_member(svc_key, svc)
         return self._set_one(svc_key, svc)
+
+    def _handles(self, svc: Manifest) -> bool:
+        """Whether MetalLB is handed this Service at all (its loadBalancerClass)."""
+        return self.lb_class is None or handled_by_metallb(svc, self.lb_class)
 
     # --- stock MetalLB ------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from planner.model.service import (
     GROUP_MEMBERS_ANNOTATION,
     AllocationInputs,
     allocation_inputs,
+    handled_by_metallb,
 )
 from planner.objects import Manifest, svc_key_of
 
@@ -93,13 +94,15 @@ class SharingGroup:
         }
 
 
-def desired_sharing_groups(services: Sequence[Manifest]) -> list[SharingGroup]:
+def desired_sharing_groups(services: Sequence[Manifest], lb_class: str = "") -> list[SharingGroup]:
     """The sharing groups of two or more members in the desired manifests, sorted by group id.
 
-    Non-Service manifests, Services of other types and Services without a sharing key are ignored.
-    Raises InputError on two manifests for the same Service and ServiceInputError on bad fields.
+    Non-Service manifests, Services of other types, Services without a sharing key and Services
+    MetalLB (`--lb-class lb_class`) is not handed are ignored. Raises InputError on two
+    manifests for the same Service and ServiceInputError on bad fields.
     """
-    sharing = [i for i in _inputs_of(services) if i.is_load_balancer and i.sharing_key]
+    handled = [s for s in services if handled_by_metallb(s, lb_class)]
+    sharing = [i for i in _inputs_of(handled) if i.is_load_balancer and i.sharing_key]
     clusters = _requested_ip_clusters(sharing) + _pool_clusters(sharing)
     groups = _distinct_ids([_group_of(cluster) for cluster in clusters if len(cluster) >= 2])
     return sorted(groups, key=lambda group: group.group_id)
@@ -116,23 +119,27 @@ def _distinct_ids(groups: list[SharingGroup]) -> list[SharingGroup]:
     ]
 
 
-def group_annotations(services: Sequence[Manifest]) -> dict[str, dict[str, str]]:
+def group_annotations(
+    services: Sequence[Manifest], lb_class: str = ""
+) -> dict[str, dict[str, str]]:
     """svc_key → the three group-wide annotations, for every member of every desired group."""
     result: dict[str, dict[str, str]] = {}
-    for group in desired_sharing_groups(services):
+    for group in desired_sharing_groups(services, lb_class):
         stamped = group.annotations()
         for member in group.members:
             result[member] = dict(stamped)
     return dict(sorted(result.items()))
 
 
-def stamp_group_annotations(services: Sequence[Manifest]) -> list[dict[str, Any]]:
+def stamp_group_annotations(
+    services: Sequence[Manifest], lb_class: str = ""
+) -> list[dict[str, Any]]:
     """Copies of `services` with the group-wide annotations set, and removed where stale.
 
     A manifest that is in no group loses any of the three annotations it still carries; if that
     leaves its `annotations` empty, the key goes too. The inputs are never mutated.
     """
-    wanted = group_annotations(services)
+    wanted = group_annotations(services, lb_class)
     return [_stamped(manifest, wanted) for manifest in services]
 
 

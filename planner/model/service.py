@@ -124,6 +124,27 @@ def is_load_balancer(svc: Manifest) -> bool:
     return _spec(svc).get("type") == "LoadBalancer"
 
 
+def load_balancer_class(svc: Manifest) -> str | None:
+    """`spec.loadBalancerClass`, or None when the Service sets none."""
+    value = _spec(svc).get("loadBalancerClass")
+    return None if value is None else str(value)
+
+
+def handled_by_metallb(svc: Manifest | None, lb_class: str = "") -> bool:
+    """Whether MetalLB's controller, started with `--lb-class lb_class`, is handed the Service.
+
+    filterByLoadBalancerClass (internal/k8s/controllers/service_controller.go, v0.14.9 and
+    v0.15.3 alike): without a class of its own MetalLB takes only Services that set none; with
+    one, only Services that set exactly it. A deletion (None) always reaches the controller.
+    """
+    if svc is None:
+        return True
+    own = load_balancer_class(svc)
+    if own is None:
+        return not lb_class
+    return own == lb_class
+
+
 def sharing_key(svc: Manifest) -> str:
     """The `allow-shared-ip` value; the stable key wins whenever it is present."""
     return annotation_value(svc, SHARING_ANNOTATION, DEPRECATED_SHARING_ANNOTATION)

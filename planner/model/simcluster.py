@@ -156,14 +156,21 @@ class SimulatedCluster:
         pool_order: PoolOrder | None = None,
         pass_order: Sequence[str] | None = None,
         max_steps: int = 1000,
+        lb_class: str | None = "",
     ) -> SimulatedCluster:
         """A controller (re)start on live state: read the pools, reprocess all, settle.
 
         The Services' statuses become the allocator's state the way a restarted controller
         rebuilds it: each Service's current IPs are re-assigned, those with IPs first.
+        `lb_class`: the controller's --lb-class (None: the Services are MetalLB's already).
         """
         controller = Controller(
-            None, behavior, namespaces=namespaces, pool_order=pool_order, shares_manifests=True
+            None,
+            behavior,
+            namespaces=namespaces,
+            pool_order=pool_order,
+            shares_manifests=True,
+            lb_class=lb_class,
         )
         cluster = cls(controller)
         items = services.values() if isinstance(services, Mapping) else services

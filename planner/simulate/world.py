@@ -96,6 +96,7 @@ class World:
             {svc: self.live[svc] for svc in services},
             behavior,
             namespaces=self.namespaces,
+            lb_class=None,  # the scenario kept only the Services MetalLB's --lb-class takes
         )
         for svc in frozen:
             cluster.controller.hold(svc, self.live[svc])
