@@ -71,6 +71,11 @@ class VerifyReport:
     def schedules(self) -> int:
         return sum(c.schedules for c in self.claims)
 
+    @property
+    def sampled(self) -> tuple[Claim, ...]:
+        """The claims that held on a sample only (not proved): they exit 0 only when accepted."""
+        return tuple(c for c in self.claims if c.holds and not c.exhaustive)
+
     def lines(self) -> list[str]:
         """The report as text: one line per claim, counterexamples indented below."""
         out = []

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import yaml
 
 from planner.cli import main
 from planner.plan.records import plan_from_dict
+from planner.simulate import world
 from tests.conftest import SAMPLES
 
 SEED = SAMPLES / "seed-dns-local"
@@ -120,6 +122,26 @@ def test_verify_a_tampered_plan_exits_3_with_a_counterexample(
     assert err.splitlines()[-1] == (
         "planner: error: the plan does not verify: see the FAILED claims above"
     )
+
+
+def test_a_sampled_verdict_fails_closed_unless_accepted(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert main(["plan", *SEED_ARGS, "--output", "json", "--output-file", str(plan_file)]) == 0
+    capsys.readouterr()
+    with mock.patch.object(world, "EXHAUSTIVE_MAX_WRITES", 1):
+        code, out, err = run(capsys, "verify", str(plan_file))
+        assert code == 3 and out == ""
+        assert all(line.startswith("held") for line in err.splitlines()[:-1])
+        assert err.splitlines()[-1].startswith("planner: error: 6 claim(s) only held on sampled")
+        assert err.splitlines()[-1].endswith("pass --accept-sampled to accept a sampled verdict")
+        code, _, err = run(capsys, "verify", str(plan_file), "--accept-sampled")
+        assert code == 0 and "planner: error" not in err
+        code, out, _ = run(capsys, "plan", *SEED_ARGS, "--verify")
+        assert code == 3 and out == ""  # no plan is printed on a sampled proof
+        code, out, _ = run(capsys, "plan", *SEED_ARGS, "--verify", "--accept-sampled")
+        assert code == 0 and out.startswith("Wave")
 
 
 @pytest.mark.parametrize(

@@ -60,6 +60,7 @@ def test_a_correct_plan_is_proved_under_every_behaviour_in_every_schedule() -> N
         "every written Service ends with an IP",
     ]
     assert all(line.startswith("proved") for line in report.lines())
+    assert report.sampled == ()
     assert report.schedules == sum(c.schedules for c in report.claims)
 
 
@@ -145,6 +146,7 @@ def test_beyond_the_exhaustive_bound_claims_rest_on_a_sample() -> None:
         report = verify_plan(seed_plan())
     assert report.ok
     assert not any(c.exhaustive for c in report.claims)
+    assert report.sampled == report.claims  # fail closed: `planner verify` exits 3 on these
     assert all(line.startswith("held") and "sampled schedules" in line for line in report.lines())
     samples = world.SAMPLED_RUNS + 6  # six named adversarial schedules
     assert {c.schedules for c in report.claims} == {samples}
