@@ -23,7 +23,7 @@ from planner.plan.build import build_plan
 from planner.plan.records import Plan
 from planner.progress import Progress, no_progress
 from planner.render.plan import mermaid_plan, plan_table
-from planner.simulate.world import Explorations
+from planner.simulate.world import DEFAULT_MAX_STATES, Explorations
 from planner.sources import HelmOptions, load_desired
 from planner.sources.live import LiveSource
 
@@ -53,6 +53,7 @@ def plan_scenario(
     target: str = DEFAULT_TARGET,
     explorations: Explorations | None = None,
     progress: Progress = no_progress,
+    max_states: int = DEFAULT_MAX_STATES,
 ) -> Plan:
     """The plan for a scenario; static conflicts refuse it (PlanRefused, exit 3)."""
     conflicts = scenario_conflicts(scenario)
@@ -63,6 +64,7 @@ def plan_scenario(
         target=target,
         explorations=explorations,
         progress=progress,
+        max_states=max_states,
     )
 
 
@@ -75,6 +77,7 @@ class DiffOptions:
     seed: int = 0
     helm: HelmOptions = field(default_factory=HelmOptions)
     with_plan: bool = False  # add the plan summary and its Mermaid picture (for Markdown)
+    max_states: int = DEFAULT_MAX_STATES  # the state budget of one component's exploration
 
 
 def build_report(
@@ -99,15 +102,21 @@ def build_report(
         scenario,
         target=options.target,
         seed=options.seed,
+        max_states=options.max_states,
         notes=tuple(desired.notes) + tuple(live_state.notes),
         live_source=live.describe(),
         progress=progress,
     )
-    return with_plan(report, scenario, progress) if options.with_plan else report
+    if not options.with_plan:
+        return report
+    return with_plan(report, scenario, progress, options.max_states)
 
 
 def with_plan(
-    report: DiffReport, scenario: Scenario, progress: Progress = no_progress
+    report: DiffReport,
+    scenario: Scenario,
+    progress: Progress = no_progress,
+    max_states: int = DEFAULT_MAX_STATES,
 ) -> DiffReport:
     """The report with the plan summary and Mermaid picture; a note instead when the planner
     refuses (the refusal is a finding of the report, not an error of the diff)."""
@@ -115,7 +124,11 @@ def with_plan(
         return report
     try:
         plan = build_plan(
-            scenario, conflicts=report.conflicts, target=report.target, progress=progress
+            scenario,
+            conflicts=report.conflicts,
+            target=report.target,
+            progress=progress,
+            max_states=max_states,
         )
     except PlannerError as refusal:
         return dataclasses.replace(report, notes=(*report.notes, f"no plan: {refusal}"))

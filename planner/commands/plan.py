@@ -19,11 +19,18 @@ from planner.pipeline import plan_scenario
 from planner.plan.records import STRATEGIES, Plan
 from planner.plan.verify import VerifyReport, verify_plan
 from planner.render.plan import GRAPH_FORMATS, PLAN_FORMATS, plan_graph, render_plan
-from planner.simulate.world import Explorations
+from planner.simulate.world import DEFAULT_MAX_STATES, Explorations
 
 EXIT_OK = 0
 EXIT_FAILED = 3
 
+max_states_option = click.option(
+    "--max-states",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_STATES,
+    show_default=True,
+    help="State budget of one component's exploration; beyond it, claims rest on a sample.",
+)
 accept_sampled_option = click.option(
     "--accept-sampled",
     is_flag=True,
@@ -63,6 +70,7 @@ class VerificationFailed(PlannerError):
 )
 @click.option("--verify", "then_verify", is_flag=True, help="Prove the plan before printing it.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of sampled orders.")
+@max_states_option
 @accept_sampled_option
 def plan(
     terminal: Terminal,
@@ -73,6 +81,7 @@ def plan(
     output_file: Path | None,
     then_verify: bool,
     seed: int,
+    max_states: int,
     accept_sampled: bool,
 ) -> int:
     """The ordered, atomic apply plan for the commit in DESIRED (default ".").
@@ -89,9 +98,10 @@ def plan(
         target=target,
         explorations=explorations,
         progress=terminal.progress,
+        max_states=max_states,
     )
     if then_verify:
-        _verified(the_plan, seed, terminal, accept_sampled, explorations)
+        _verified(the_plan, seed, terminal, accept_sampled, max_states, explorations)
     terminal.emit(render_plan(the_plan, output), output_file)
     return EXIT_OK
 
@@ -99,15 +109,18 @@ def plan(
 @click.command("verify")
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of sampled orders.")
+@max_states_option
 @accept_sampled_option
 @report_options
-def verify(terminal: Terminal, plan_file: Path, seed: int, accept_sampled: bool) -> int:
+def verify(
+    terminal: Terminal, plan_file: Path, seed: int, max_states: int, accept_sampled: bool
+) -> int:
     """Prove a plan file on the simulated cluster under every MetalLB behaviour.
 
     Exit codes: 0 every claim holds (proved, or sampled with --accept-sampled); 2 bad input;
     3 a claim does not hold (with a counterexample), or only held on sampled schedules.
     """
-    _verified(read_plan_file(plan_file), seed, terminal, accept_sampled)
+    _verified(read_plan_file(plan_file), seed, terminal, accept_sampled, max_states)
     return EXIT_OK
 
 
@@ -145,9 +158,16 @@ def _verified(
     seed: int,
     terminal: Terminal,
     accept_sampled: bool,
+    max_states: int,
     explorations: Explorations | None = None,
 ) -> None:
-    report = verify_plan(the_plan, seed=seed, explorations=explorations, progress=terminal.progress)
+    report = verify_plan(
+        the_plan,
+        seed=seed,
+        explorations=explorations,
+        progress=terminal.progress,
+        max_states=max_states,
+    )
     for line in report.lines():
         terminal.echo(line, err=True)
     if not report.ok and terminal.quiet:
