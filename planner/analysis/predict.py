@@ -1,6 +1,6 @@
 """What each MetalLB behaviour does when the commit is applied naively, as a GitOps tool does:
 every Service write of the commit reaching the controller in every order and timing the model
-allows (exhaustively for small components, sampled with a seed beyond that; see
+allows (every reachable state within the state budget, sampled with a seed beyond it; see
 planner.simulate.world).
 
 The writes carry the group-wide annotations (as `planner annotate`, the Argo CD plugin or the Flux

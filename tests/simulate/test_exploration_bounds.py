@@ -8,7 +8,7 @@ from unittest import mock
 
 import pytest
 
-from planner.analysis.predict import fates_of
+from planner.analysis.predict import fates_of, predict
 from planner.model.allocator import Pool
 from planner.model.simcluster import (
     MAX_PASS_ORDERS,
@@ -24,7 +24,7 @@ from planner.simulate import world
 from planner.simulate.states import explore_states
 from planner.simulate.world import explore_writes
 from tests.model.test_simcluster import svc
-from tests.plan.test_build import LAN, seed_plan
+from tests.plan.test_build import LAN, scenario_of, seed_case, seed_plan
 
 POOL = Pool("lan", ["10.0.0.0/27"])
 
@@ -175,3 +175,15 @@ def test_a_plan_whose_schedules_never_finish_is_refused() -> None:
     ):
         seed_plan(max_states=1)
     assert "finished within the simulation's step cap" in str(err.value)
+
+
+def test_a_prediction_says_how_many_states_or_why_it_is_sampled() -> None:
+    desired, live = seed_case()
+    scenario = scenario_of(desired, live, [LAN])
+    proved = predict(scenario, ("metallb-0.15",))["metallb-0.15"]
+    assert proved.exhaustive and proved.states > 1
+    assert proved.scope == f"all orders, {proved.states} states"
+    sampled = predict(scenario, ("metallb-0.15",), max_states=2)["metallb-0.15"]
+    assert not sampled.exhaustive and sampled.scope == "sampled, budget reached after 2 states"
+    # The same fates either way here: the sample happens to see them all.
+    assert sampled.fates == proved.fates
