@@ -23,7 +23,7 @@ from planner.plan.build import build_plan
 from planner.plan.records import Plan
 from planner.progress import Progress, no_progress
 from planner.render.plan import mermaid_plan, plan_table
-from planner.simulate.world import Explorations
+from planner.simulate.world import DEFAULT_MAX_STATES, Explorations
 from planner.sources import HelmOptions, load_desired
 from planner.sources.live import LiveSource
 
@@ -56,6 +56,7 @@ def plan_scenario(
     target: str = DEFAULT_TARGET,
     explorations: Explorations | None = None,
     progress: Progress = no_progress,
+    max_states: int = DEFAULT_MAX_STATES,
 ) -> Plan:
     """The plan for a scenario; static conflicts refuse it (PlanRefused, exit 3)."""
     conflicts = scenario_conflicts(scenario)
@@ -66,6 +67,7 @@ def plan_scenario(
         target=target,
         explorations=explorations,
         progress=progress,
+        max_states=max_states,
     )
 
 
@@ -79,6 +81,7 @@ class DiffOptions:
     helm: HelmOptions = field(default_factory=HelmOptions)
     with_plan: bool = False  # add the plan summary and its Mermaid picture (for Markdown)
     lb_class: str = ""  # MetalLB's --lb-class: Services of other classes are not MetalLB's
+    max_states: int = DEFAULT_MAX_STATES  # the state budget of one component's exploration
 
 
 def build_report(
@@ -103,15 +106,21 @@ def build_report(
         scenario,
         target=options.target,
         seed=options.seed,
+        max_states=options.max_states,
         notes=tuple(desired.notes) + tuple(live_state.notes),
         live_source=live.describe(),
         progress=progress,
     )
-    return with_plan(report, scenario, progress) if options.with_plan else report
+    if not options.with_plan:
+        return report
+    return with_plan(report, scenario, progress, options.max_states)
 
 
 def with_plan(
-    report: DiffReport, scenario: Scenario, progress: Progress = no_progress
+    report: DiffReport,
+    scenario: Scenario,
+    progress: Progress = no_progress,
+    max_states: int = DEFAULT_MAX_STATES,
 ) -> DiffReport:
     """The report with the plan summary and Mermaid picture; a note instead when the planner
     refuses (the refusal is a finding of the report, not an error of the diff)."""
@@ -119,7 +128,11 @@ def with_plan(
         return report
     try:
         plan = build_plan(
-            scenario, conflicts=report.conflicts, target=report.target, progress=progress
+            scenario,
+            conflicts=report.conflicts,
+            target=report.target,
+            progress=progress,
+            max_states=max_states,
         )
     except PlannerError as refusal:
         return dataclasses.replace(report, notes=(*report.notes, f"no plan: {refusal}"))

@@ -17,6 +17,7 @@ from planner.analysis.predict import predict
 from planner.analysis.records import BEHAVIORS, Conflict, DiffReport, Prediction, SharingGroupReport
 from planner.diff.scenario import Scenario
 from planner.progress import Progress, no_progress
+from planner.simulate.world import DEFAULT_MAX_STATES
 
 DEFAULT_TARGET = "metallb-0.15"
 FAIL_ON_POLICIES: tuple[str, ...] = ("never", "stuck", "pending")
@@ -56,6 +57,7 @@ def report_of_scenario(
     *,
     target: str = DEFAULT_TARGET,
     seed: int = 0,
+    max_states: int = DEFAULT_MAX_STATES,
     notes: Sequence[str] = (),
     live_source: str = "",
     progress: Progress = no_progress,
@@ -66,7 +68,7 @@ def report_of_scenario(
         changes=scenario.changes,
         groups=scenario_groups(scenario),
         conflicts=scenario_conflicts(scenario),
-        predictions=predict(scenario, BEHAVIORS, seed, progress=progress),
+        predictions=predict(scenario, BEHAVIORS, seed, progress=progress, max_states=max_states),
         target=target,
         notes=tuple(notes) + _status_notes(scenario),
         live_source=live_source,

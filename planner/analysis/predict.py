@@ -1,6 +1,6 @@
 """What each MetalLB behaviour does when the commit is applied naively, as a GitOps tool does:
 every Service write of the commit reaching the controller in every order and timing the model
-allows (exhaustively for small components, sampled with a seed beyond that; see
+allows (every reachable state within the state budget, sampled with a seed beyond it; see
 planner.simulate.world).
 
 The writes carry the group-wide annotations (as `planner annotate`, the Argo CD plugin or the Flux
@@ -9,7 +9,7 @@ hook stamp them); stock MetalLB ignores them, the fixed allocator honours them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from planner.analysis.records import Prediction, ServiceFate
@@ -19,7 +19,7 @@ from planner.model.simcluster import Run
 from planner.progress import Progress, no_progress
 from planner.simulate.reduction import Component
 from planner.simulate.symmetry import Renaming, ShapedComponent, once_per_shape
-from planner.simulate.world import World, explore_writes
+from planner.simulate.world import DEFAULT_MAX_STATES, World, explore_writes
 
 
 def predict(
@@ -28,10 +28,12 @@ def predict(
     seed: int = 0,
     *,
     progress: Progress = no_progress,
+    max_states: int = DEFAULT_MAX_STATES,
 ) -> dict[str, Prediction]:
     """Per behaviour: who goes pending, who stays stuck, who changes IP, and MetalLB's reason.
-    `progress` hears ("exploring", behaviours done, behaviours)."""
-    world = World.of(scenario)
+    `progress` hears ("exploring", behaviours done, behaviours); `max_states` is one
+    component's state budget."""
+    world = World.of(scenario, max_states=max_states)
     parts = world.parts(scenario.naive_writes(stamped=True))
     predictions = {}
     for done, behavior in enumerate(behaviors):
@@ -46,12 +48,14 @@ def _predict_behavior(
 ) -> Prediction:
     def simulate(part: Component) -> _Simulated:
         base = world.cluster(part.context, behavior, part.frozen)
-        exploration = explore_writes(base, part.writes, seed)
+        exploration = explore_writes(base, part.writes, seed, max_states=world.max_states)
         return _Simulated(
-            fates_of(exploration.runs),
+            fates_of(exploration.runs, exploration.warnings),
             len(exploration.runs),
             exploration.exhaustive,
             exploration.unfinished,
+            exploration.states,
+            exploration.sampled,
         )
 
     found = [o for _, o in once_per_shape(parts, simulate, lambda o, r, _: o.renamed(r))]
@@ -59,7 +63,13 @@ def _predict_behavior(
     explored = sum(o.runs for o in found)
     unfinished = sum(o.unfinished for o in found)
     return Prediction(
-        behavior, tuple(fates), explored, all(o.exhaustive for o in found), unfinished
+        behavior,
+        tuple(fates),
+        explored,
+        all(o.exhaustive for o in found),
+        unfinished,
+        sum(o.states for o in found),
+        "; ".join(dict.fromkeys(o.sampled for o in found if o.sampled)),
     )
 
 
@@ -71,6 +81,8 @@ class _Simulated:
     runs: int
     exhaustive: bool
     unfinished: int = 0
+    states: int = 0
+    sampled: str = ""
 
     def renamed(self, renaming: Renaming) -> _Simulated | None:
         """The same outcome for a component of the same shape (None: a message cannot be)."""
@@ -80,14 +92,17 @@ class _Simulated:
             if service is None or reason is None:
                 return None
             fates.append(replace(fate, service=service, reason=reason))
-        return _Simulated(fates, self.runs, self.exhaustive, self.unfinished)
+        return replace(self, fates=fates)
 
 
-def fates_of(runs: Sequence[Run]) -> list[ServiceFate]:
+def fates_of(
+    runs: Sequence[Run], warnings: Mapping[str, Sequence[str]] | None = None
+) -> list[ServiceFate]:
     """Per Service that anything happened to: pending / stuck / IP changed in some run (or all).
 
     A run that did not finish (it hit its step cap) has no end: it shows who went pending on
     the way, never who is stuck or changed IP, and never that something happens in every run.
+    `warnings`: every warning the exploration saw per Service, for a reason no run shows.
     """
     services = sorted({svc for run in runs for svc in run.cluster.history})
     ended = [run for run in runs if run.settled]
@@ -107,7 +122,7 @@ def fates_of(runs: Sequence[Run]) -> list[ServiceFate]:
                 pending=any(pending),
                 stuck=any(stuck),
                 ip_changed=any(changed),
-                reason=_reason(runs, svc),
+                reason=_reason(runs, svc) or next(iter((warnings or {}).get(svc, ())), ""),
                 always=_always(pending, changed) and len(ended) == len(runs),
             )
         )

@@ -59,11 +59,18 @@ class Prediction:
     orders_explored: int
     exhaustive: bool
     unfinished: int = 0  # explored orders that hit their step cap: they support no claim
+    states: int = 0  # states of the state graph visited (0: not counted)
+    sampled: str = ""  # why the orders are a sample: "budget reached after 20000 states"
 
     @property
     def scope(self) -> str:
-        """How far the exploration went: "all orders", "sampled", and the unfinished runs."""
+        """How far the exploration went: "all orders" (and how many states), "sampled" (and
+        why), and the unfinished runs."""
         scope = "all orders" if self.exhaustive else "sampled"
+        if self.exhaustive and self.states:
+            scope = f"{scope}, {self.states} states"
+        elif self.sampled:
+            scope = f"{scope}, {self.sampled}"
         return f"{scope}, {self.unfinished} unfinished" if self.unfinished else scope
 
     @property

@@ -14,6 +14,7 @@ from planner.commands._shared import (
     source_options,
     target_option,
 )
+from planner.commands.plan import max_states_option
 from planner.pipeline import DiffOptions, build_report
 from planner.render import FORMATS, render
 
@@ -38,6 +39,7 @@ from planner.render import FORMATS, render
     help="Exit 3 when the --target prediction has Services stuck / pending at all.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of sampled orders.")
+@max_states_option
 @click.option(
     "--output-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -50,6 +52,7 @@ def diff(
     output: str,
     fail_on: str,
     seed: int,
+    max_states: int,
     output_file: Path | None,
 ) -> int:
     """Show what the commit in DESIRED (default ".") changes against live state, which sharing
@@ -62,6 +65,7 @@ def diff(
         target=target,
         prune=sources.prune,
         seed=seed,
+        max_states=max_states,
         helm=sources.helm,
         lb_class=sources.lb_class,
         with_plan=output == "markdown",  # the PR comment shows the plan and its picture

@@ -19,10 +19,23 @@ from planner.pipeline import plan_scenario
 from planner.plan.records import STRATEGIES, Plan
 from planner.plan.verify import VerifyReport, verify_plan
 from planner.render.plan import GRAPH_FORMATS, PLAN_FORMATS, plan_graph, render_plan
-from planner.simulate.world import Explorations
+from planner.simulate.world import DEFAULT_MAX_STATES, Explorations
 
 EXIT_OK = 0
 EXIT_FAILED = 3
+
+max_states_option = click.option(
+    "--max-states",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_STATES,
+    show_default=True,
+    help="State budget of one component's exploration; beyond it, claims rest on a sample.",
+)
+accept_sampled_option = click.option(
+    "--accept-sampled",
+    is_flag=True,
+    help="Exit 0 when a claim only held on sampled schedules (not proved on every state).",
+)
 
 
 class VerificationFailed(PlannerError):
@@ -57,6 +70,8 @@ class VerificationFailed(PlannerError):
 )
 @click.option("--verify", "then_verify", is_flag=True, help="Prove the plan before printing it.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of sampled orders.")
+@max_states_option
+@accept_sampled_option
 def plan(
     terminal: Terminal,
     sources: Sources,
@@ -66,11 +81,14 @@ def plan(
     output_file: Path | None,
     then_verify: bool,
     seed: int,
+    max_states: int,
+    accept_sampled: bool,
 ) -> int:
     """The ordered, atomic apply plan for the commit in DESIRED (default ".").
 
     Exit codes: 0 a plan (or nothing to do); 2 bad input; 3 refused (a static conflict or an
-    infeasible target) or, with --verify, a claim that does not hold.
+    infeasible target) or, with --verify, a claim that does not hold or that only held on
+    sampled schedules (without --accept-sampled).
     """
     scenario = sources.scenario(terminal.progress)
     explorations = Explorations() if then_verify else None  # planning's, reused by the proof
@@ -80,9 +98,10 @@ def plan(
         target=target,
         explorations=explorations,
         progress=terminal.progress,
+        max_states=max_states,
     )
     if then_verify:
-        _verified(the_plan, seed, terminal, explorations)
+        _verified(the_plan, seed, terminal, accept_sampled, max_states, explorations)
     terminal.emit(render_plan(the_plan, output), output_file)
     return EXIT_OK
 
@@ -90,13 +109,18 @@ def plan(
 @click.command("verify")
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of sampled orders.")
+@max_states_option
+@accept_sampled_option
 @report_options
-def verify(terminal: Terminal, plan_file: Path, seed: int) -> int:
+def verify(
+    terminal: Terminal, plan_file: Path, seed: int, max_states: int, accept_sampled: bool
+) -> int:
     """Prove a plan file on the simulated cluster under every MetalLB behaviour.
 
-    Exit codes: 0 every claim holds; 2 bad input; 3 a claim does not hold (with a counterexample).
+    Exit codes: 0 every claim holds (proved, or sampled with --accept-sampled); 2 bad input;
+    3 a claim does not hold (with a counterexample), or only held on sampled schedules.
     """
-    _verified(read_plan_file(plan_file), seed, terminal)
+    _verified(read_plan_file(plan_file), seed, terminal, accept_sampled, max_states)
     return EXIT_OK
 
 
@@ -130,9 +154,20 @@ def graph(
 
 
 def _verified(
-    the_plan: Plan, seed: int, terminal: Terminal, explorations: Explorations | None = None
+    the_plan: Plan,
+    seed: int,
+    terminal: Terminal,
+    accept_sampled: bool,
+    max_states: int,
+    explorations: Explorations | None = None,
 ) -> None:
-    report = verify_plan(the_plan, seed=seed, explorations=explorations, progress=terminal.progress)
+    report = verify_plan(
+        the_plan,
+        seed=seed,
+        explorations=explorations,
+        progress=terminal.progress,
+        max_states=max_states,
+    )
     for line in report.lines():
         terminal.echo(line, err=True)
     if not report.ok and terminal.quiet:
@@ -142,3 +177,11 @@ def _verified(
             click.echo(line, err=True)
     if not report.ok:
         raise VerificationFailed("the plan does not verify: see the FAILED claims above")
+    sampled = report.sampled
+    if sampled and not accept_sampled:
+        # Fail closed: a sample is evidence, not a proof (the seed can decide it).
+        raise VerificationFailed(
+            f"{len(sampled)} claim(s) only held on sampled schedules "
+            f"({sum(c.schedules for c in sampled)} schedules, not every state): "
+            "pass --accept-sampled to accept a sampled verdict"
+        )

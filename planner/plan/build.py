@@ -48,6 +48,7 @@ from planner.progress import Progress, no_progress
 from planner.simulate.reduction import Component, components
 from planner.simulate.symmetry import Renaming, ShapedComponent, once_per_shape
 from planner.simulate.world import (
+    DEFAULT_MAX_STATES,
     Baseline,
     Explorations,
     World,
@@ -92,10 +93,11 @@ def build_plan(
     target: str = "metallb-0.15",
     explorations: Explorations | None = None,
     progress: Progress = no_progress,
+    max_states: int = DEFAULT_MAX_STATES,
 ) -> Plan:
     """The ordered, atomic plan for the commit; refuses infeasible targets with the reason.
     `explorations`: remembered for a later `verify_plan` of the same run; `progress` hears
-    ("planning", waves simulated, waves)."""
+    ("planning", waves simulated, waves); `max_states`: one component's state budget."""
     if strategy not in STRATEGIES:
         raise PlannerError(
             f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}"
@@ -109,7 +111,8 @@ def build_plan(
     waves = _planned_waves(units, unit_writes, ordered, cleanup)
     if strategy == "recreate":
         waves = _recreate(waves, scenario)
-    return _simulated(waves, scenario, strategy, target, explorations, progress)
+    world = World.of(scenario, explorations, max_states)
+    return _simulated(waves, scenario, strategy, target, world, progress)
 
 
 # --- writes and units ----------------------------------------------------------------------
@@ -338,10 +341,9 @@ def _simulated(
     scenario: Scenario,
     strategy: str,
     target: str,
-    explorations: Explorations | None,
+    world: World,
     progress: Progress = no_progress,
 ) -> Plan:
-    world = World.of(scenario, explorations)
     planned: list[PlannedWave] = []
     windows: dict[str, list[PendingWindow]] = {b: [] for b in BEHAVIORS}
     runs: dict[str, int] = dict.fromkeys(BEHAVIORS, 0)
@@ -550,12 +552,14 @@ def _part_outcome(
 ) -> _PartOutcome:
     outcome = _PartOutcome()
     unfinished = 0
-    for run in _schedules(world, base, writes, behavior):
+    runs, warnings = _schedules(world, base, writes, behavior)
+    for run in runs:
         outcome.runs += 1
         cluster = run.cluster
         for svc in cluster.history:
             if cluster.went_pending(svc):
-                outcome.pending.setdefault(svc, _reason(cluster, svc))
+                seen = warnings.get(svc, ())
+                outcome.pending.setdefault(svc, _reason(cluster, svc) or next(iter(seen), ""))
         if not run.settled:
             # It hit its step cap: who went pending on the way is real, its end is none.
             unfinished += 1
@@ -575,6 +579,11 @@ def _part_outcome(
             outcome.end = dict(cluster.store)
             outcome.first = run.schedule
             outcome.nudged = tuple(left)
+    for svc, seen in warnings.items():
+        # A failure on an edge no end state's shortest schedule passes is a failure too.
+        failed = [w for w in seen if w.startswith(TARGET_FAILURES)]
+        if failed and svc in outcome.ips:
+            outcome.failures.setdefault(svc, failed[-1])
     if unfinished and unfinished == outcome.runs:
         services = ", ".join(sorted(svc for svc, _ in writes))
         raise PlanRefused(
@@ -589,13 +598,15 @@ def _schedules(
     base: SimulatedCluster,
     writes: Sequence[ServiceWrite],
     behavior: str,
-) -> Iterable[Run]:
+) -> tuple[Iterable[Run], Mapping[str, Sequence[str]]]:
+    """The runs a behaviour's outcome is read from, and every warning seen per Service."""
     ordered = sorted(writes, key=lambda w: w.service)
     if behavior == "fixed":
         # The expected IPs must cover every outcome `planner verify` can meet: the same
-        # exploration (every interleaving up to the bound, the seed-0 sample beyond it).
-        return world.explore(base, ordered, seed=0).runs
-    return adversarial_runs(base, ordered)
+        # exploration (every reachable state within the budget, the seed-0 sample beyond it).
+        exploration = world.explore(base, ordered, seed=0)
+        return exploration.runs, exploration.warnings
+    return adversarial_runs(base, ordered), {}
 
 
 def _reason(cluster: SimulatedCluster, svc: str) -> str:

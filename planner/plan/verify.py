@@ -10,11 +10,13 @@ Claims checked, per behaviour and wave:
   MetalLB may legitimately split an auto-assigned group whose key changes (the member handled
   first moves to a free address instead of waiting), which no order of writes can prevent.
 
-Bound: a component (writes that can interact, see planner.simulate.reduction) of up to
-EXHAUSTIVE_MAX_WRITES writes is explored exhaustively: every arrival order, every interleaving
-of arrivals with the controller's steps, every order of a reprocess-all pass among ties. A larger
+Bound: a component (writes that can interact, see planner.simulate.reduction) is explored as a
+state graph (planner.simulate.states): every state reachable by any arrival order, any
+interleaving of arrivals with the controller's steps and any order of a reprocess-all pass among
+ties, each visited once, up to `max_states` states. Its claims are then proved, and a
+counterexample is the shortest real schedule to a violating end state. Beyond the budget the
 component gets the named adversarial schedules plus SAMPLED_RUNS seeded random ones; the report
-says which claims rest on a sample.
+says which claims rest on a sample, and why.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from planner.progress import Progress, no_progress
 from planner.simulate.reduction import Component
 from planner.simulate.symmetry import Renaming, ShapedComponent, once_per_shape
 from planner.simulate.world import (
-    EXHAUSTIVE_MAX_WRITES,
+    DEFAULT_MAX_STATES,
     SAMPLED_RUNS,
     Explorations,
     World,
@@ -55,6 +57,16 @@ class Claim:
     exhaustive: bool
     counterexample: str = ""
     unfinished: int = 0  # schedules that hit their step cap: counted, never support the claim
+    states: int = 0  # states of the state graph visited for it
+    sampled: str = ""  # why it rests on a sample: "budget reached after 20000 states"
+
+    @property
+    def scope(self) -> str:
+        """What the claim covered: "1234 states, every state", or the sample and why."""
+        if self.exhaustive:
+            return f"{self.states} states, every state"
+        why = f", {self.sampled}" if self.sampled else ""
+        return f"{self.schedules} schedules, sampled{why}"
 
 
 @dataclass(frozen=True)
@@ -71,11 +83,16 @@ class VerifyReport:
     def schedules(self) -> int:
         return sum(c.schedules for c in self.claims)
 
+    @property
+    def sampled(self) -> tuple[Claim, ...]:
+        """The claims that held on a sample only (not proved): they exit 0 only when accepted."""
+        return tuple(c for c in self.claims if c.holds and not c.exhaustive)
+
     def lines(self) -> list[str]:
         """The report as text: one line per claim, counterexamples indented below."""
         out = []
         for claim in self.claims:
-            how = "every schedule" if claim.exhaustive else "sampled schedules"
+            how = claim.scope
             if claim.unfinished:
                 how = f"{claim.unfinished} did not finish, {how}"
             mark = (
@@ -86,8 +103,7 @@ class VerifyReport:
                 else "FAILED"
             )
             out.append(
-                f"{mark:6}  {claim.behavior:12}  wave {claim.wave}: {claim.statement}"
-                f"  ({claim.schedules} schedules, {how})"
+                f"{mark:6}  {claim.behavior:12}  wave {claim.wave}: {claim.statement}  ({how})"
             )
             if claim.counterexample:
                 out.extend(f"          {line}" for line in claim.counterexample.splitlines())
@@ -143,6 +159,8 @@ class _PartRuns:
     exhaustive: bool
     end: dict[str, Manifest]
     first: tuple[Action, ...]
+    states: int = 0
+    sampled: str = ""
 
     def renamed(
         self,
@@ -158,7 +176,14 @@ class _PartRuns:
             return None
         first = renaming.schedule(self.first)
         end = {} if base is None else replayed_end(base, writes, first, nudges, _NUDGE_VALUE)
-        return _PartRuns(observed, self.exhaustive, end, first)  # type: ignore[arg-type]
+        return _PartRuns(
+            observed,  # type: ignore[arg-type]  # no None left
+            self.exhaustive,
+            end,
+            first,
+            self.states,
+            self.sampled,
+        )
 
 
 @dataclass
@@ -181,6 +206,15 @@ class _WaveRuns:
         return all(part.exhaustive for part in self.parts)
 
     @property
+    def states(self) -> int:
+        return sum(part.states for part in self.parts)
+
+    @property
+    def sampled(self) -> str:
+        """Why some component rests on a sample (each reason once)."""
+        return "; ".join(dict.fromkeys(part.sampled for part in self.parts if part.sampled))
+
+    @property
     def ended(self) -> list[_Observed]:
         """The schedules that finished: only they have an end to check."""
         return [o for o in self.observed if o.finished]
@@ -196,11 +230,13 @@ def verify_plan(
     world: World | None = None,
     explorations: Explorations | None = None,
     progress: Progress = no_progress,
+    max_states: int = DEFAULT_MAX_STATES,
 ) -> VerifyReport:
     """Replay the plan under every behaviour and check its claims (see the module docstring).
-    `world`: the plan's baseline unless given; `explorations`: those remembered while planning;
-    `progress` hears ("verifying", waves replayed, waves × behaviours)."""
-    world = world or World.of_baseline(plan.baseline, explorations)
+    `world`: the plan's baseline unless given (its own budget then); `explorations`: those
+    remembered while planning; `progress` hears ("verifying", waves replayed, waves ×
+    behaviours); `max_states`: one component's state budget."""
+    world = world or World.of_baseline(plan.baseline, explorations, max_states)
     claims: list[Claim] = []
     steps, done = len(BEHAVIORS) * len(plan.waves), 0
     # Every behaviour starts the first wave from the same state: split its components once.
@@ -277,6 +313,8 @@ def _simulated(
         exploration.exhaustive,
         dict(first.cluster.store),
         first.schedule,
+        exploration.states,
+        exploration.sampled,
     )
 
 
@@ -300,6 +338,8 @@ def _claims(plan: Plan, wave: PlannedWave, behavior: str, result: _WaveRuns) -> 
             result.exhaustive,
             failure,
             unfinished,
+            result.states,
+            result.sampled,
         )
 
     predicted = {
@@ -383,4 +423,4 @@ def _counterexample(observed: _Observed, services: Sequence[str], headline: str 
     return "\n".join(lines)
 
 
-__all__ = ["EXHAUSTIVE_MAX_WRITES", "SAMPLED_RUNS", "Claim", "VerifyReport", "verify_plan"]
+__all__ = ["SAMPLED_RUNS", "Claim", "VerifyReport", "verify_plan"]

@@ -1,8 +1,10 @@
-"""The simulated world a component of writes runs in, and its exploration: every interleaving of
-the writes with the controller when few, else named adversarial and seeded random schedules.
+"""The simulated world a component of writes runs in, and its exploration: every state the
+writes and the controller can reach (planner.simulate.states) within a state budget, else named
+adversarial and seeded random schedules.
 
-    world = World.of(scenario, Explorations())
+    world = World.of(scenario, Explorations(), max_states=20_000)
     exploration = world.explore(world.cluster(part.context, "fixed", part.frozen), part.writes, 0)
+    exploration.exhaustive, exploration.states, exploration.runs  # one run per end state
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from planner.diff.scenario import Scenario
 from planner.model.allocator import Pool
@@ -18,27 +20,27 @@ from planner.model.controller import copy_manifest
 from planner.model.group_annotations import NUDGE_ANNOTATION
 from planner.model.pools import pools_from_objects
 from planner.model.simcluster import (
-    TIES_CUT,
     Action,
     Run,
     ServiceWrite,
     SimulatedCluster,
     adversarial_runs,
-    explore,
     random_runs,
     replay,
 )
 from planner.objects import Manifest
 from planner.simulate.reduction import Component, components
+from planner.simulate.states import StateExploration, explore_states
 from planner.simulate.symmetry import Shape, ShapedComponent, shape_of
 
-# Up to this many writes in one component, every interleaving is explored; beyond it, the named
-# adversarial schedules plus SAMPLED_RUNS seeded random ones.
-EXHAUSTIVE_MAX_WRITES = 3
+# The default state budget of one component's exploration (`--max-states`): within it every
+# reachable state is visited; beyond it, the named adversarial schedules plus SAMPLED_RUNS
+# seeded random ones (the claims resting on them are "sampled", never proved).
+DEFAULT_MAX_STATES = 20_000
 SAMPLED_RUNS = 24
-# Step caps: an exhaustive branch, and a random run, longer than this is cut (did not finish).
-EXHAUSTIVE_MAX_STEPS = 200
+# Step caps: a random run, and a named adversarial one, longer than this is cut (did not finish).
 SAMPLED_MAX_STEPS = 500
+ADVERSARIAL_MAX_STEPS = 1000
 
 # How many Services the remembered explorations of one run may hold (to cap memory).
 CACHED_SERVICES_MAX = 100_000
@@ -64,19 +66,31 @@ class World:
     pools: Sequence[Pool]
     namespaces: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     explorations: Explorations | None = field(default=None, compare=False, repr=False)
+    max_states: int = DEFAULT_MAX_STATES  # the state budget of one component's exploration
 
     @classmethod
-    def of(cls, scenario: Scenario, explorations: Explorations | None = None) -> World:
+    def of(
+        cls,
+        scenario: Scenario,
+        explorations: Explorations | None = None,
+        max_states: int = DEFAULT_MAX_STATES,
+    ) -> World:
         return cls(
             scenario.live_services,
             scenario.live_pools,
             scenario.pools,
             scenario.namespaces,
             explorations,
+            max_states,
         )
 
     @classmethod
-    def of_baseline(cls, baseline: Baseline, explorations: Explorations | None = None) -> World:
+    def of_baseline(
+        cls,
+        baseline: Baseline,
+        explorations: Explorations | None = None,
+        max_states: int = DEFAULT_MAX_STATES,
+    ) -> World:
         """The world a plan file carries (for `planner verify` without a cluster)."""
         return cls(
             dict(baseline.services),
@@ -84,6 +98,7 @@ class World:
             pools_from_objects(baseline.pools_after),
             dict(baseline.namespaces),
             explorations,
+            max_states,
         )
 
     def cluster(
@@ -111,7 +126,7 @@ class World:
         self, cluster: SimulatedCluster, writes: Sequence[ServiceWrite], seed: int
     ) -> Exploration:
         """`explore_writes`, remembered across plan and verify when this world remembers."""
-        return explore_writes(cluster, writes, seed, self.explorations)
+        return explore_writes(cluster, writes, seed, self.explorations, self.max_states)
 
     def parts(self, writes: Sequence[ServiceWrite]) -> list[ShapedComponent]:
         """The writes' independent components in this world, each with its shape."""
@@ -141,10 +156,20 @@ class World:
 
 @dataclass(frozen=True)
 class Exploration:
-    """The runs explored for one component under one behaviour."""
+    """The runs explored for one component under one behaviour.
+
+    Exhaustive: one run per terminal state the component can reach (its schedule a shortest
+    real one to that state), and every fact a claim reads (who went pending, who is stuck or
+    changed IP at the end) is a fact of some terminal state. Sampled: the named and random runs,
+    and `sampled` says why ("budget reached after N states").
+    """
 
     runs: tuple[Run, ...]
-    exhaustive: bool  # every schedule, every one of them finished
+    exhaustive: bool  # every reachable state visited, every schedule ends
+    states: int = 0  # the states the state explorer visited (up to the budget)
+    sampled: str = ""  # why the runs are a sample: "budget reached after 20000 states"
+    # svc → every warning raised on it on any edge explored (a run shows only its own path's)
+    warnings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def unfinished(self) -> int:
@@ -158,15 +183,17 @@ def explore_writes(
     writes: Sequence[ServiceWrite],
     seed: int,
     explorations: Explorations | None = None,
+    max_states: int = DEFAULT_MAX_STATES,
 ) -> Exploration:
-    """Every interleaving of `writes` with the controller when few, else a seeded sample.
+    """Every state `writes` and the controller can reach, within `max_states`; else a seeded
+    sample of schedules.
 
     The runs are the caller's to change (nudge, settle): a remembered exploration is handed out
     as fresh copies. Without `explorations` nothing is remembered (it saves memory).
     """
     if explorations is None:
-        return _explored(cluster, writes, seed)
-    return explorations.explored(cluster, writes, seed)
+        return _explored(cluster, writes, seed, max_states)
+    return explorations.explored(cluster, writes, seed, max_states)
 
 
 def _fresh(exploration: Exploration) -> Exploration:
@@ -174,7 +201,7 @@ def _fresh(exploration: Exploration) -> Exploration:
         Run(run.schedule, run.cluster.copy(), run.settled, run.label, dict(run.extra))
         for run in exploration.runs
     )
-    return Exploration(runs, exploration.exhaustive)
+    return replace(exploration, runs=runs)
 
 
 class Explorations:
@@ -199,19 +226,23 @@ class Explorations:
         self._origins[cluster] = (inputs, cluster.step)
 
     def explored(
-        self, cluster: SimulatedCluster, writes: Sequence[ServiceWrite], seed: int
+        self,
+        cluster: SimulatedCluster,
+        writes: Sequence[ServiceWrite],
+        seed: int,
+        max_states: int = DEFAULT_MAX_STATES,
     ) -> Exploration:
         """The exploration of `writes` on `cluster`, remembered when the cluster's origin is known."""
         origin = self._origins.get(cluster)
         # Every change made through the cluster counts a step, but a submitted write does not.
         if origin is None or origin[1] != cluster.step or cluster.pending_writes():
-            return _explored(cluster, writes, seed)
-        bounds = (EXHAUSTIVE_MAX_WRITES, SAMPLED_RUNS, EXHAUSTIVE_MAX_STEPS, SAMPLED_MAX_STEPS)
+            return _explored(cluster, writes, seed, max_states)
+        bounds = (max_states, SAMPLED_RUNS, SAMPLED_MAX_STEPS)
         key = (origin[0], repr((list(writes), bounds)), seed)
         remembered = self._get(key)
         if remembered is not None:
             return _fresh(remembered)
-        exploration = _explored(cluster, writes, seed)
+        exploration = _explored(cluster, writes, seed, max_states)
         self._put(key, _fresh(exploration))
         return exploration
 
@@ -231,17 +262,38 @@ class Explorations:
             self._held -= dropped
 
 
-def _explored(cluster: SimulatedCluster, writes: Sequence[ServiceWrite], seed: int) -> Exploration:
-    if len(writes) <= EXHAUSTIVE_MAX_WRITES:
-        runs = tuple(explore(cluster, writes, explore_ties=True, max_steps=EXHAUSTIVE_MAX_STEPS))
-        # A branch cut at the step cap, or tie orders left out, and it is not every schedule.
-        complete = all(run.settled and not run.extra.get(TIES_CUT) for run in runs)
-        return Exploration(runs, complete)
+def _explored(
+    cluster: SimulatedCluster, writes: Sequence[ServiceWrite], seed: int, max_states: int
+) -> Exploration:
+    """The state graph within `max_states`; the seeded sample when it is not all of it."""
+    found = explore_states(cluster, writes, max_states=max_states)
+    warnings = {
+        svc: tuple(sorted(found_warnings)) for svc, found_warnings in found.warnings.items()
+    }
+    why = _incomplete(found)
+    if not why:
+        runs = tuple(
+            Run(end.schedule, end.cluster, True, label=f"end state #{index}")
+            for index, end in enumerate(found.terminals)
+        )
+        return Exploration(runs, True, found.states, warnings=warnings)
     sampled = [
-        *adversarial_runs(cluster, writes),
+        *adversarial_runs(cluster, writes, max_steps=ADVERSARIAL_MAX_STEPS),
         *random_runs(cluster, writes, seed, SAMPLED_RUNS, max_steps=SAMPLED_MAX_STEPS),
     ]
-    return Exploration(tuple(sampled), False)
+    return Exploration(tuple(sampled), False, found.states, why)
+
+
+def _incomplete(found: StateExploration) -> str:
+    """Why the state graph does not prove the claims ("" when it does)."""
+    if found.budget_reached:
+        return f"budget reached after {found.states} states"
+    if found.ties_cut:
+        return f"reprocess-all tie orders cut, {found.states} states"
+    if found.diverging or not found.terminals:
+        # From some reachable state the controller never goes idle: a schedule never ends.
+        return f"a schedule never ends, {found.states} states"
+    return ""
 
 
 def replayed_end(

@@ -122,6 +122,29 @@ def test_verify_a_tampered_plan_exits_3_with_a_counterexample(
     )
 
 
+def test_a_sampled_verdict_fails_closed_unless_accepted(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert main(["plan", *SEED_ARGS, "--output", "json", "--output-file", str(plan_file)]) == 0
+    capsys.readouterr()
+    tiny = ("--max-states", "1")
+    code, out, err = run(capsys, "verify", str(plan_file), *tiny)
+    assert code == 3 and out == ""
+    assert all(line.startswith("held") for line in err.splitlines()[:-1])
+    assert "sampled, budget reached after 1 states" in err
+    assert err.splitlines()[-1].startswith("planner: error: 6 claim(s) only held on sampled")
+    assert err.splitlines()[-1].endswith("pass --accept-sampled to accept a sampled verdict")
+    code, _, err = run(capsys, "verify", str(plan_file), *tiny, "--accept-sampled")
+    assert code == 0 and "planner: error" not in err
+    code, out, _ = run(capsys, "plan", *SEED_ARGS, "--verify", *tiny)
+    assert code == 3 and out == ""  # no plan is printed on a sampled proof
+    code, out, _ = run(capsys, "plan", *SEED_ARGS, "--verify", *tiny, "--accept-sampled")
+    assert code == 0 and out.startswith("Wave")
+    code, _, err = run(capsys, "verify", str(plan_file))  # the default budget proves it
+    assert code == 0 and all(line.startswith("proved") for line in err.splitlines())
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -4,7 +4,6 @@ counterexample (the schedule and the statuses seen)."""
 from __future__ import annotations
 
 import dataclasses
-from unittest import mock
 
 from planner.plan.records import (
     PendingWindow,
@@ -47,7 +46,12 @@ def test_a_correct_plan_is_proved_under_every_behaviour_in_every_schedule() -> N
     assert {(c.behavior, c.wave) for c in report.claims} == {
         (b, 1) for b in ("fixed", "metallb-0.14", "metallb-0.15")
     }
-    assert all(c.exhaustive and c.schedules > 1 for c in report.claims)
+    # Every reachable state, more than one of them, and at least one end state (one run each).
+    assert all(c.exhaustive and c.states > 1 and c.schedules >= 1 for c in report.claims)
+    assert all(
+        f"({c.states} states, every state)" in line
+        for c, line in zip(report.claims, report.lines(), strict=True)
+    )
     statements = {c.behavior: [] for c in report.claims}  # type: dict[str, list[str]]
     for claim in report.claims:
         statements[claim.behavior].append(claim.statement)
@@ -60,6 +64,7 @@ def test_a_correct_plan_is_proved_under_every_behaviour_in_every_schedule() -> N
         "every written Service ends with an IP",
     ]
     assert all(line.startswith("proved") for line in report.lines())
+    assert report.sampled == ()
     assert report.schedules == sum(c.schedules for c in report.claims)
 
 
@@ -137,15 +142,15 @@ def test_an_unpredicted_pending_service_is_a_failed_claim() -> None:
     assert claim.counterexample.startswith("went pending: ")
 
 
-def test_beyond_the_exhaustive_bound_claims_rest_on_a_sample() -> None:
-    # A fresh exploration cache: the remembered explorations are not keyed by the bound.
-    with (
-        mock.patch.object(world, "EXHAUSTIVE_MAX_WRITES", 1),
-    ):
-        report = verify_plan(seed_plan())
+def test_beyond_the_state_budget_claims_rest_on_a_sample() -> None:
+    report = verify_plan(seed_plan(), max_states=1)
     assert report.ok
     assert not any(c.exhaustive for c in report.claims)
-    assert all(line.startswith("held") and "sampled schedules" in line for line in report.lines())
+    assert report.sampled == report.claims  # fail closed: `planner verify` exits 3 on these
+    assert all(
+        line.startswith("held") and "schedules, sampled, budget reached after 1 states" in line
+        for line in report.lines()
+    )
     samples = world.SAMPLED_RUNS + 6  # six named adversarial schedules
     assert {c.schedules for c in report.claims} == {samples}
 

@@ -3,11 +3,12 @@ supports no claim; "exhaustive" is never claimed past a cut branch or cut reproc
 
 from __future__ import annotations
 
+import dataclasses
 from unittest import mock
 
 import pytest
 
-from planner.analysis.predict import fates_of
+from planner.analysis.predict import fates_of, predict
 from planner.model.allocator import Pool
 from planner.model.simcluster import (
     MAX_PASS_ORDERS,
@@ -20,9 +21,10 @@ from planner.model.simcluster import (
 from planner.plan.build import PlanRefused
 from planner.plan.verify import verify_plan
 from planner.simulate import world
+from planner.simulate.states import explore_states
 from planner.simulate.world import explore_writes
 from tests.model.test_simcluster import svc
-from tests.plan.test_build import LAN, seed_plan
+from tests.plan.test_build import LAN, scenario_of, seed_case, seed_plan
 
 POOL = Pool("lan", ["10.0.0.0/27"])
 
@@ -73,7 +75,7 @@ def test_a_pending_seen_on_the_way_of_an_unfinished_run_is_kept() -> None:
 def test_sampled_runs_cut_at_the_cap_are_counted_unfinished_and_not_exhaustive() -> None:
     base, writes = _four_new()
     with mock.patch.object(world, "SAMPLED_MAX_STEPS", 3):
-        exploration = explore_writes(base, writes, seed=0)
+        exploration = explore_writes(base, writes, seed=0, max_states=1)
     assert exploration.unfinished == world.SAMPLED_RUNS  # the named ones finish
     assert not exploration.exhaustive
     assert not any(f.stuck for f in fates_of(exploration.runs))
@@ -81,11 +83,8 @@ def test_sampled_runs_cut_at_the_cap_are_counted_unfinished_and_not_exhaustive()
 
 def test_verify_reports_unfinished_schedules_and_no_claim_rests_on_them_alone() -> None:
     plan = seed_plan()
-    with (
-        mock.patch.object(world, "EXHAUSTIVE_MAX_WRITES", 1),
-        mock.patch.object(world, "SAMPLED_MAX_STEPS", 1),
-    ):
-        report = verify_plan(plan)
+    with mock.patch.object(world, "SAMPLED_MAX_STEPS", 1):
+        report = verify_plan(plan, max_states=1)
     assert report.ok  # the six named schedules finish and show the claims
     assert all(c.unfinished == world.SAMPLED_RUNS for c in report.claims)
     assert all(not c.exhaustive for c in report.claims)
@@ -95,25 +94,40 @@ def test_verify_reports_unfinished_schedules_and_no_claim_rests_on_them_alone() 
 def test_verify_fails_a_claim_when_no_schedule_finished() -> None:
     plan = seed_plan()
     with (
-        mock.patch.object(world, "EXHAUSTIVE_MAX_STEPS", 1),
+        mock.patch.object(world, "SAMPLED_MAX_STEPS", 1),
+        mock.patch.object(world, "ADVERSARIAL_MAX_STEPS", 1),
     ):
-        report = verify_plan(plan)
+        report = verify_plan(plan, max_states=1)
     assert not report.ok
     assert all(not c.holds and c.unfinished == c.schedules for c in report.claims)
     assert any("no schedule finished" in c.counterexample for c in report.claims)
 
 
-# --- (b) the step cap inside exhaustive exploration ----------------------------------------
+# --- (b) the state graph: a schedule that never ends, or a budget reached -------------------
 
 
-def test_a_branch_cut_in_exhaustive_exploration_makes_it_not_exhaustive() -> None:
+def test_a_state_graph_where_a_schedule_never_ends_is_not_exhaustive() -> None:
     base, writes = _four_new()
-    with mock.patch.object(world, "EXHAUSTIVE_MAX_STEPS", 2):
+    whole = explore_states(base, writes[:2])
+    assert whole.complete and not whole.diverging
+    assert world._incomplete(whole) == ""
+    # From some state the controller never goes idle: no end-state claim is proved.
+    diverging = dataclasses.replace(whole, diverging=1)
+    with mock.patch.object(world, "explore_states", lambda *_, **__: diverging):
         cut = explore_writes(base, writes[:2], seed=0)
-    assert cut.unfinished > 0
-    assert not cut.exhaustive
-    whole = explore_writes(base, writes[:2], seed=0)
-    assert whole.unfinished == 0 and whole.exhaustive
+    assert not cut.exhaustive and cut.sampled == f"a schedule never ends, {whole.states} states"
+    whole_exploration = explore_writes(base, writes[:2], seed=0)
+    assert whole_exploration.unfinished == 0 and whole_exploration.exhaustive
+    assert whole_exploration.states == whole.states
+    assert len(whole_exploration.runs) == len(whole.terminals)
+
+
+def test_a_reached_budget_makes_it_sampled_and_says_after_how_many_states() -> None:
+    base, writes = _four_new()
+    cut = explore_writes(base, writes[:2], seed=0, max_states=3)
+    assert not cut.exhaustive and cut.states == 3
+    assert cut.sampled == "budget reached after 3 states"
+    assert len(cut.runs) == world.SAMPLED_RUNS + 6  # the named six and the seeded ones
 
 
 # --- (c) reprocess-all tie orders cut to sorted + reversed ---------------------------------
@@ -154,6 +168,22 @@ def test_the_pool_fixture_is_the_lan_of_the_plan_tests() -> None:
 
 
 def test_a_plan_whose_schedules_never_finish_is_refused() -> None:
-    with mock.patch.object(world, "EXHAUSTIVE_MAX_STEPS", 1), pytest.raises(PlanRefused) as err:
-        seed_plan()
+    with (
+        mock.patch.object(world, "SAMPLED_MAX_STEPS", 1),
+        mock.patch.object(world, "ADVERSARIAL_MAX_STEPS", 1),
+        pytest.raises(PlanRefused) as err,
+    ):
+        seed_plan(max_states=1)
     assert "finished within the simulation's step cap" in str(err.value)
+
+
+def test_a_prediction_says_how_many_states_or_why_it_is_sampled() -> None:
+    desired, live = seed_case()
+    scenario = scenario_of(desired, live, [LAN])
+    proved = predict(scenario, ("metallb-0.15",))["metallb-0.15"]
+    assert proved.exhaustive and proved.states > 1
+    assert proved.scope == f"all orders, {proved.states} states"
+    sampled = predict(scenario, ("metallb-0.15",), max_states=2)["metallb-0.15"]
+    assert not sampled.exhaustive and sampled.scope == "sampled, budget reached after 2 states"
+    # The same fates either way here: the sample happens to see them all.
+    assert sampled.fates == proved.fates
