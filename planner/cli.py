@@ -2,10 +2,14 @@
 
 Every verb lives in `planner/commands/<verb>.py` as a click command that only parses its options
 and calls library code. User errors (`PlannerError`) become one line on stderr and exit code 2.
+Anything else is a bug: one "internal error" line and exit code 4 (EXIT_INTERNAL_ERROR), never a
+code a wrapper could read as success or as a verdict (0, 1, 3); the traceback only with --debug
+or PLANNER_DEBUG=1.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -16,6 +20,10 @@ from planner import __version__
 from planner.commands import COMMANDS
 from planner.commands._shared import COLOR_MODES
 from planner.errors import PlannerError
+
+# An unexpected exception: its own code, so that no caller mistakes a crash for a verdict.
+EXIT_INTERNAL_ERROR = 4
+DEBUG_ENV = "PLANNER_DEBUG"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,7 +50,7 @@ for _command in COMMANDS:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI in-process and return its exit code (tests call this directly)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
+    debug = "--debug" in args or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
         result = cli.main(args=args, prog_name="planner", standalone_mode=False)
     except PlannerError as err:
@@ -61,7 +69,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("planner: interrupted", err=True)
         return 130
+    except Exception as err:  # noqa: BLE001 - the last resort: a bug must fail closed
+        return _internal_error(err, debug)
     return result if isinstance(result, int) else 0
+
+
+def _internal_error(err: BaseException, debug: bool) -> int:
+    """A bug: one line on stderr (the traceback too when debugging), exit EXIT_INTERNAL_ERROR."""
+    if debug:
+        traceback.print_exc()
+    try:
+        detail = str(err)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not hide the crash
+        detail = ""
+    what = " ".join(f"{type(err).__name__}: {detail}".split())[:300]  # one line, bounded
+    click.echo(
+        f"planner: internal error: please report it, with the output of the same command run "
+        f"with --debug ({what})",
+        err=True,
+    )
+    return EXIT_INTERNAL_ERROR
 
 
 if __name__ == "__main__":

@@ -24,7 +24,11 @@ PACKAGE = REPO_ROOT / "planner"
 GOLDEN = REPO_ROOT / "tests" / "fixtures" / "argocd" / "nudge-golden" / "waves-metallb-0.14.yaml"
 WAVES_APP = REPO_ROOT / "tests" / "fixtures" / "argocd" / "waves"
 # Data files the package opens at run time (importlib.resources), beyond its modules.
-RUN_TIME_DATA = ("planner/schemas/diff-report.schema.json", "planner/schemas/plan.schema.json")
+RUN_TIME_DATA = (
+    "planner/schemas/diff-report.schema.json",
+    "planner/schemas/journal.schema.json",
+    "planner/schemas/plan.schema.json",
+)
 
 
 @dataclass(frozen=True)

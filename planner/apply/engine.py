@@ -15,15 +15,11 @@ leaves stuck; then record the wave as finished in the journal.
 from __future__ import annotations
 
 import copy
-import json
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, TextIO
-
-import yaml
 
 from planner.apply.journal import Journal, JournalRecord
 from planner.diff.scenario import build_scenario
@@ -43,7 +39,7 @@ from planner.plan.fingerprint import (
     matches_write,
     plan_digest,
 )
-from planner.plan.records import Plan, PlannedWave, plan_from_dict
+from planner.plan.records import Plan, PlannedWave
 from planner.plan.units import DELETE, Write
 from planner.plan.verify import VerifyReport, verify_plan
 from planner.sources.desired import load_desired
@@ -218,27 +214,6 @@ class _Run:
         return ApplyReport(
             status, self.digest, self.behavior, tuple(waves), tuple(lines), self.journal_location
         )
-
-
-def read_plan_file(path: Path) -> Plan:
-    """A plan file written by `planner plan --output json|yaml`; a bad one is one InputError line.
-
-    Every message is `FILE: what is wrong` (`planner verify` and `planner apply` both read here).
-    """
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as err:
-        raise InputError(f"{path}: cannot read plan file: {err.strerror or err}") from None
-    except UnicodeDecodeError as err:
-        raise InputError(f"{path}: the plan file is not UTF-8 text (byte {err.start})") from None
-    try:
-        data = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise InputError(f"{path}: the plan file is not JSON or YAML ({first})") from None
-    except RecursionError:
-        raise InputError(f"{path}: the plan file is nested too deeply to be a plan") from None
-    return plan_from_dict(data, str(path))
 
 
 def plan_and_verify(

@@ -15,12 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from planner.apply.plan_file import schema_problem
 from planner.errors import InputError, PlannerError
 from planner.files import atomic_write
 from planner.kubectl import Kubectl
 
 JOURNAL_DIR = ".shared-ip-planner"
 JOURNAL_VERSION = 1
+JOURNAL_SCHEMA = "journal.schema.json"
+MOVE_AWAY = "move it away to start over"
 
 
 class JournalError(PlannerError):
@@ -49,17 +52,27 @@ class JournalRecord:
 
 
 def record_from_json(text: str, where: str) -> JournalRecord:
-    """Read a record written by `JournalRecord.to_json`; anything else is an InputError."""
+    """Read a record written by `JournalRecord.to_json`; anything else is an InputError.
+
+    Schema-checked (planner/schemas/journal.schema.json): a wrong type is refused, never
+    converted (`"finished_waves": "1"` is not wave 1).
+    """
     try:
         data = json.loads(text)
-        if data.get("version") != JOURNAL_VERSION:
-            raise ValueError(f"unsupported version {data.get('version')!r}")
-        waves = tuple(sorted(int(w) for w in data["finished_waves"]))
-        return JournalRecord(str(data["plan_digest"]), waves)
-    except (ValueError, KeyError, TypeError, AttributeError) as err:
+    except RecursionError:
         raise InputError(
-            f"{where}: not a planner journal ({err}); move it away to start over"
+            f"{where}: not a planner journal (nested too deeply); {MOVE_AWAY}"
         ) from None
+    except ValueError as err:
+        raise InputError(f"{where}: not a planner journal ({err}); {MOVE_AWAY}") from None
+    if isinstance(data, dict) and data.get("version", JOURNAL_VERSION) != JOURNAL_VERSION:
+        raise InputError(
+            f"{where}: not a planner journal (unsupported version {data['version']!r}); {MOVE_AWAY}"
+        )
+    problem = schema_problem(data, JOURNAL_SCHEMA)
+    if problem:
+        raise InputError(f"{where}: not a planner journal ({problem}); {MOVE_AWAY}")
+    return JournalRecord(data["plan_digest"], tuple(sorted(data["finished_waves"])))
 
 
 class Journal(Protocol):

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from planner.apply.engine import StreamProgress, apply_plan, plan_and_verify, read_plan_file
+from planner.apply.engine import StreamProgress, apply_plan, plan_and_verify
 from planner.apply.journal import journal_from_spec
+from planner.apply.plan_file import read_plan_file
 from planner.commands._shared import (
     TARGET_HELP,
     Cluster,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from planner.apply.engine import read_plan_file
+from planner.apply.plan_file import read_plan_file
 from planner.commands._shared import (
     Sources,
     Terminal,

@@ -3,11 +3,14 @@ and what each MetalLB behaviour does while the plan is carried out.
 
 This module holds the plan's records and their (de)serialisation; `planner.plan.build` builds a
 plan, `planner.plan.verify` proves it, `planner.apply.engine` carries it out. A plan file is JSON or YAML of
-`plan_to_dict` and validates against `planner/schemas/plan.schema.json`.
+`plan_to_dict` and validates against `planner/schemas/plan.schema.json`; its `digest` field
+(`content_digest`) lets `verify` and `apply` refuse a plan edited after it was written.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +20,8 @@ from planner.plan.units import APPLY, DELETE, Write
 from planner.simulate.world import Baseline
 
 PLAN_VERSION = 1
+DIGEST_FIELD = "digest"
+DIGEST_PREFIX = "sha256:"
 STRATEGIES = ("atomic", "recreate")
 
 # A Service's expected IPs after a wave: every IP tuple MetalLB could give it (one when certain).
@@ -97,7 +102,21 @@ class Plan:
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    """The plan as plain data (what `--output json|yaml` writes and `verify`/`apply` read)."""
+    """The plan as plain data (what `--output json|yaml` writes and `verify`/`apply` read),
+    with the digest of everything else in it."""
+    data = _content_to_dict(plan)
+    data[DIGEST_FIELD] = content_digest(data)
+    return data
+
+
+def content_digest(data: Mapping[str, Any]) -> str:
+    """`sha256:` and the hash of the plan data's canonical JSON, its own digest field left out."""
+    content = {k: v for k, v in data.items() if k != DIGEST_FIELD}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return DIGEST_PREFIX + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _content_to_dict(plan: Plan) -> dict[str, Any]:
     return {
         "version": PLAN_VERSION,
         "strategy": plan.strategy,

@@ -28,10 +28,10 @@ from planner.apply.engine import (
     apply_plan,
     at_expected_ips,
     precondition_problems,
-    read_plan_file,
     restorable,
 )
 from planner.apply.journal import FileJournal, JournalRecord
+from planner.apply.plan_file import read_plan_file
 from planner.errors import InputError
 from planner.kubectl import Kubectl
 from planner.plan.fingerprint import live_fingerprint, plan_digest

@@ -24,9 +24,9 @@ from planner.apply.engine import (
     AppliedWave,
     PollPolicy,
     apply_plan,
-    read_plan_file,
 )
 from planner.apply.journal import JournalRecord
+from planner.apply.plan_file import read_plan_file
 from planner.errors import InputError, ToolFailedError
 from planner.kubectl import Kubectl
 from planner.objects import Manifest

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from planner.cli import main
-from planner.plan.records import plan_from_dict
+from planner.plan.records import content_digest, plan_from_dict
 from tests.conftest import SAMPLES
 
 SEED = SAMPLES / "seed-dns-local"
@@ -110,6 +110,7 @@ def test_verify_a_tampered_plan_exits_3_with_a_counterexample(
 ) -> None:
     data = json.loads(run(capsys, "plan", *SEED_ARGS, "--output", "json")[1])
     data["waves"][0]["nudges"] = {}  # drop the nudge metallb-0.14 needs
+    data["digest"] = content_digest(data)  # a wrong plan that passes the edit check
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(json.dumps(data), encoding="utf-8")
     code, _, err = run(capsys, "verify", str(plan_file))

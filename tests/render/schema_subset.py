@@ -2,11 +2,14 @@
 
 It refuses any keyword it does not know, so the schema cannot silently grow past what the test
 checks. Supported: type, properties, required, additionalProperties, items, enum, const,
-minimum, $ref to "#/$defs/...", and the annotations $schema, $id, title, description.
+minimum, pattern, propertyNames, uniqueItems, $ref to "#/$defs/...", and the annotations $schema,
+$id, title, description. (`planner apply` itself validates plan files with `jsonschema`.)
 """
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 ANNOTATIONS = {"$schema", "$id", "title", "description", "$defs"}
@@ -19,6 +22,9 @@ ASSERTIONS = {
     "enum",
     "const",
     "minimum",
+    "pattern",
+    "propertyNames",
+    "uniqueItems",
     "$ref",
 }
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -63,6 +69,12 @@ def _scalar_problems(value: Any, schema: dict[str, Any], where: str) -> list[str
         problems.append(f"{where}: expected {schema['const']!r}, got {value!r}")
     if "minimum" in schema and isinstance(value, (int, float)) and value < schema["minimum"]:
         problems.append(f"{where}: {value} is below {schema['minimum']}")
+    if "pattern" in schema and isinstance(value, str) and not re.search(schema["pattern"], value):
+        problems.append(f"{where}: {value!r} does not match {schema['pattern']!r}")
+    if schema.get("uniqueItems") and isinstance(value, list):
+        seen = [json.dumps(item, sort_keys=True) for item in value]
+        if len(set(seen)) != len(seen):
+            problems.append(f"{where}: items are not unique")
     return problems
 
 
@@ -71,6 +83,9 @@ def _object_problems(
 ) -> list[str]:
     properties = schema.get("properties", {})
     problems = [f"{where}: missing {k!r}" for k in schema.get("required", []) if k not in value]
+    if "propertyNames" in schema:
+        for key in value:
+            problems += _check(key, schema["propertyNames"], root, f"{where} key {key!r}")
     for key, item in value.items():
         if key in properties:
             problems += _check(item, properties[key], root, f"{where}.{key}")

@@ -64,13 +64,18 @@ def _defaults() -> dict[str, str]:
 
 
 def _run_diff_step(
-    tmp_path: Path, inputs: dict[str, str], code: int, cwd: Path, base_ref: str = ""
+    tmp_path: Path,
+    inputs: dict[str, str],
+    code: int,
+    cwd: Path,
+    base_ref: str = "",
+    fake_planner: str = FAKE_PLANNER,
 ) -> tuple[int, dict[str, str], str, list[str]]:
     """Run the diff step's script; return its status, its outputs, the summary and planner argv."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     fake = bin_dir / "planner"
-    fake.write_text(FAKE_PLANNER)
+    fake.write_text(fake_planner)
     fake.chmod(0o755)
     step = _step("diff")
     env = {
@@ -217,6 +222,41 @@ def test_the_job_fails_by_the_exit_code_policy(code: str, fails: bool) -> None:
         assert "--fail-on stuck" in judged.stdout
 
 
+# A Python that dies before planner's handler (an import error on a broken install) exits 1 with
+# a traceback and no report; a planner that crashes in its handler exits 4 with one line.
+CRASHING_PLANNERS = {
+    "exit 4": "#!/bin/sh\necho 'planner: internal error: please report it (KeyError: x)' >&2\nexit 4\n",
+    "traceback, exit 1": (
+        "#!/bin/sh\necho 'Traceback (most recent call last):' >&2\n"
+        "echo 'ModuleNotFoundError: No module named jsonschema' >&2\nexit 1\n"
+    ),
+    "no report, exit 0": "#!/bin/sh\nexit 0\n",
+    "killed": "#!/bin/sh\nkill -9 $$\n",
+}
+
+
+@pytest.mark.parametrize("fake", sorted(CRASHING_PLANNERS))
+def test_a_crashed_planner_fails_the_job(fake: str, tmp_path: Path) -> None:
+    inputs = {"desired": "k8s", "live-file": "live.yaml"}
+    status, outputs, summary, _ = _run_diff_step(
+        tmp_path, inputs, code=0, cwd=tmp_path, fake_planner=CRASHING_PLANNERS[fake]
+    )
+    assert status == 0  # the step records; the judging step fails the job
+    assert outputs["exit-code"] not in ("0", "1", "3")
+    assert "`planner diff` failed (exit code" in summary
+    judged = _judge(outputs["exit-code"])
+    assert judged.returncode != 0
+    assert "::error title=planner diff::" in judged.stdout
+
+
+@pytest.mark.parametrize("code", ["4", "5", "127", "137"])
+def test_any_other_code_fails_the_job(code: str) -> None:
+    judged = _judge(code)
+    assert judged.returncode != 0
+    if code == "4":
+        assert "crashed" in judged.stdout
+
+
 def test_the_judging_step_can_be_switched_off() -> None:
     assert _step("Judge the exit code")["if"] == "inputs.fail-job == 'true'"
 
@@ -254,6 +294,46 @@ def test_the_real_planner_diff_on_the_seed_sample(tmp_path: Path) -> None:
     assert "exit-code=1" in (tmp_path / "output").read_text()
     assert (tmp_path / "summary").read_text().startswith("✅ **passes: changes")
     assert "\n## shared-ip planner" in (tmp_path / "summary").read_text()
+
+
+@pytest.mark.skipif(not _diff_command_exists(), reason="`planner diff` is not registered")
+def test_the_real_planner_crashing_fails_the_job(tmp_path: Path) -> None:
+    # The real CLI with a crash injected deep in `planner diff`: exit 4, the job fails.
+    bin_dir = tmp_path / "real-bin"
+    bin_dir.mkdir()
+    launcher = bin_dir / "planner"
+    inject = (
+        "import sys, planner.cli, planner.commands.diff as d\n"
+        "def crash(*a, **k):\n    raise KeyError('injected')\n"
+        "for m in list(sys.modules.values()):\n"
+        "    if getattr(m, '__name__', '').startswith('planner') and "
+        "getattr(m, 'build_report', None) is not None:\n"
+        "        m.build_report = crash\n"
+        "sys.exit(planner.cli.main())\n"
+    )
+    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" -c "{inject}" "$@"\n')
+    launcher.chmod(0o755)
+    sample = SAMPLES / "seed-dns-local"
+    step = _step("diff")
+    inputs = {
+        **_defaults(),
+        "desired": str(sample / "desired"),
+        "live-file": str(sample / "live.yaml"),
+    }
+    env = {
+        **os.environ,
+        **_env_for(step, inputs, {"base_ref": ""}),
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(REPO_ROOT),
+        "RUNNER_TEMP": str(tmp_path),
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+    }
+    subprocess.run([*GITHUB_BASH, step["run"]], env=env, check=True, cwd=tmp_path)
+    assert "exit-code=4" in (tmp_path / "output").read_text()
+    summary = (tmp_path / "summary").read_text()
+    assert "internal error" in summary and "KeyError" in summary
+    assert _judge("4").returncode != 0
 
 
 def _doc_yaml_blocks() -> list[Any]:

@@ -1,0 +1,226 @@
+"""Plan files are untrusted input (planner/apply/plan_file.py): schema, digest and meaning are
+checked before any use, by `verify` and `apply` alike, each refusal one line and exit 2."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from planner.apply.plan_file import read_plan_file
+from planner.cli import main
+from planner.errors import InputError, PlannerError
+from planner.pipeline import load_scenario, plan_scenario
+from planner.plan.fingerprint import plan_digest
+from planner.plan.records import content_digest, plan_to_dict
+from planner.sources.live import LiveSource
+from tests.conftest import SAMPLES
+
+SEED = SAMPLES / "seed-dns-local"
+Data = dict[str, Any]
+
+
+def _seed_plan_data() -> Data:
+    scenario = load_scenario([str(SEED / "desired")], LiveSource.file(str(SEED / "live.yaml")))
+    return plan_to_dict(plan_scenario(scenario))
+
+
+SEED_PLAN = _seed_plan_data()
+
+
+def _first_entry(data: Data) -> Data:
+    entry: Data = data["waves"][0]["units"][0]["objects"][0]
+    return entry
+
+
+def _write(tmp_path: Path, data: Any, name: str = "plan.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_the_seed_plan_reads_back_from_json_and_yaml(tmp_path: Path) -> None:
+    plan = read_plan_file(_write(tmp_path, SEED_PLAN))
+    assert plan_digest(plan) == plan_digest(read_plan_file(_write(tmp_path, SEED_PLAN)))
+    as_yaml = tmp_path / "plan.yaml"
+    as_yaml.write_text(yaml.safe_dump(SEED_PLAN), encoding="utf-8")
+    assert plan_digest(read_plan_file(as_yaml)) == plan_digest(plan)
+    assert SEED_PLAN["digest"] == content_digest(SEED_PLAN)
+    assert SEED_PLAN["digest"].startswith("sha256:")
+
+
+@pytest.mark.parametrize("sample", sorted(p.parent.name for p in SAMPLES.glob("*/live.yaml")))
+def test_every_sample_plan_passes_its_own_checks(sample: str, tmp_path: Path) -> None:
+    # The checks refuse only what `planner plan` never writes.
+    directory = SAMPLES / sample
+    desired = directory / "desired"
+    if not desired.is_dir() or any(desired.glob("**/kustomization.yaml")):
+        pytest.skip("not plain YAML")
+    try:
+        scenario = load_scenario([str(desired)], LiveSource.file(str(directory / "live.yaml")))
+        plan = plan_scenario(scenario)
+    except PlannerError as err:  # a static conflict: no plan file to check
+        pytest.skip(f"the sample does not plan: {err}")
+    read = read_plan_file(_write(tmp_path, plan_to_dict(plan)))
+    assert plan_digest(read) == plan_digest(plan)
+
+
+def test_an_edited_plan_is_refused_with_how_to_replan(tmp_path: Path) -> None:
+    data = copy.deepcopy(SEED_PLAN)
+    _first_entry(data)["object"]["spec"]["externalIPs"] = ["203.0.113.9"]
+    with pytest.raises(InputError, match="changed after `planner plan` wrote it") as caught:
+        read_plan_file(_write(tmp_path, data))
+    assert "planner plan DESIRED... -o json --output-file PLAN" in str(caught.value)
+
+
+def test_a_plan_without_a_digest_is_refused(tmp_path: Path) -> None:
+    data = copy.deepcopy(SEED_PLAN)
+    del data["digest"]
+    with pytest.raises(InputError, match="'digest' is a required property"):
+        read_plan_file(_write(tmp_path, data))
+
+
+# Tampers that keep the digest right (anyone can recompute a sha256): the checks must still hold.
+def _rename_object(data: Data) -> None:
+    _first_entry(data)["object"]["metadata"]["name"] = "coredns-admin"
+
+
+def _other_namespace(data: Data) -> None:
+    _first_entry(data)["object"]["metadata"]["namespace"] = "kube-system"
+
+
+def _configmap_object(data: Data) -> None:
+    _first_entry(data)["object"]["kind"] = "ConfigMap"
+
+
+def _secret_entry(data: Data) -> None:
+    _first_entry(data)["kind"] = "Secret"
+
+
+def _apply_without_object(data: Data) -> None:
+    del _first_entry(data)["object"]
+
+
+def _delete_with_object(data: Data) -> None:
+    _first_entry(data)["op"] = "delete"
+
+
+def _not_in_its_unit(data: Data) -> None:
+    unit = data["waves"][0]["units"][0]
+    unit["services"] = unit["services"][1:]
+
+
+def _no_precondition(data: Data) -> None:
+    del data["preconditions"][next(iter(data["preconditions"]))]
+
+
+def _no_preconditions(data: Data) -> None:
+    del data["preconditions"]
+
+
+def _flag_as_name(data: Data) -> None:
+    entry = _first_entry(data)
+    entry["name"] = entry["object"]["metadata"]["name"] = "--all"
+
+
+def _nudge_a_stranger(data: Data) -> None:
+    data["waves"][0]["nudges"] = {"metallb-0.14": ["kube-system/kube-dns"]}
+
+
+def _one_expected_too_many(data: Data) -> None:
+    data["expected_ips"].append({})
+
+
+def _bad_fingerprint(data: Data) -> None:
+    data["preconditions"][next(iter(data["preconditions"]))] = "whatever"
+
+
+def _object_apiversion(data: Data) -> None:
+    _first_entry(data)["object"]["apiVersion"] = "apps/v1"
+
+
+def _float_index(data: Data) -> None:
+    data["waves"][0]["index"] = 1.0
+
+
+TAMPERS: dict[str, tuple[Callable[[Data], None], str]] = {
+    "object renamed": (_rename_object, "the object is dns/coredns-admin"),
+    "object in another namespace": (_other_namespace, "the object is kube-system/dns-"),
+    "a ConfigMap object": (_configmap_object, "'Service' was expected"),
+    "a Secret entry": (_secret_entry, "'Service' was expected"),
+    "apply without object": (_apply_without_object, "an apply without an object"),
+    "delete with object": (_delete_with_object, "a delete carries an object"),
+    "not in its unit": (_not_in_its_unit, "not one of the unit's services"),
+    "no precondition": (_no_precondition, "no precondition names it"),
+    "no preconditions": (_no_preconditions, "'preconditions' is a required property"),
+    "a flag as name": (_flag_as_name, "does not match"),
+    "nudging a stranger": (_nudge_a_stranger, "kube-system/kube-dns"),
+    "expected_ips too long": (_one_expected_too_many, "1 wave(s) but 2 expected_ips entries"),
+    "bad fingerprint": (_bad_fingerprint, "does not match"),
+    "another apiVersion": (_object_apiversion, "'v1' was expected"),
+    "a float wave index": (_float_index, "1.0 is not of type 'integer'"),
+}
+
+
+def _tampered(name: str) -> Data:
+    data = copy.deepcopy(SEED_PLAN)
+    TAMPERS[name][0](data)
+    data["digest"] = content_digest(data)
+    return data
+
+
+@pytest.mark.parametrize("name", sorted(TAMPERS))
+def test_a_tampered_plan_is_refused(name: str, tmp_path: Path) -> None:
+    with pytest.raises(InputError) as caught:
+        read_plan_file(_write(tmp_path, _tampered(name)))
+    message = str(caught.value)
+    assert TAMPERS[name][1] in message
+    assert message.startswith(str(tmp_path / "plan.json") + ": ")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("name", sorted(TAMPERS))
+def test_verify_refuses_what_apply_refuses(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(tmp_path, _tampered(name))
+    lines = []
+    for argv in (["verify", str(path)], ["apply", str(path), "--dry-run", "--yes"]):
+        code = main(argv)
+        out, err = capsys.readouterr()
+        assert (code, out) == (2, ""), err
+        assert len(err.splitlines()) == 1 and TAMPERS[name][1] in err
+        lines.append(err)
+    assert lines[0] == lines[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("5: 6\n", "the key 5 is not a string"),
+        ("version: 1\nwaves: []\n~: x\n", "the key None is not a string"),
+        ("version: 1\nwhen: 2026-01-01\n", "a date is not JSON data"),
+        ("version: 1\nwaves: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+        ("version: '1'\n", "unsupported plan version '1'"),
+    ],
+)
+def test_yaml_that_json_cannot_hold_is_one_line(text: str, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "plan.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=message) as caught:
+        read_plan_file(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_huge_object_is_not_quoted_whole(tmp_path: Path) -> None:
+    data = copy.deepcopy(SEED_PLAN)
+    _first_entry(data)["object"]["kind"] = "x" * 10_000
+    data["digest"] = content_digest(data)
+    with pytest.raises(InputError) as caught:
+        read_plan_file(_write(tmp_path, data))
+    assert len(str(caught.value)) < 600
