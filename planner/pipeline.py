@@ -25,7 +25,7 @@ from planner.progress import Progress, no_progress
 from planner.render.plan import mermaid_plan, plan_table
 from planner.simulate.world import Explorations
 from planner.sources import HelmOptions, load_desired
-from planner.sources.live import LiveSource
+from planner.sources.live import LiveSource, with_pools_from_elsewhere
 
 
 def load_scenario(
@@ -36,12 +36,14 @@ def load_scenario(
     helm: HelmOptions | None = None,
     stdin: TextIO | None = None,
     progress: Progress = no_progress,
+    pools: Sequence[str] = (),
 ) -> Scenario:
     """Read the desired sources and the live state (all input first), then diff them."""
     helm = helm or HelmOptions()
     progress("loading")
     desired = load_desired(desired_paths, stdin=stdin, helm=helm)
     live_state = live.load(desired_paths, helm)
+    desired, live_state = with_pools_from_elsewhere(desired, live_state, live, pools)
     progress("loading", len(desired.objects) + len(live_state.objects))
     return build_scenario(desired, live_state, prune)
 
@@ -75,6 +77,7 @@ class DiffOptions:
     seed: int = 0
     helm: HelmOptions = field(default_factory=HelmOptions)
     with_plan: bool = False  # add the plan summary and its Mermaid picture (for Markdown)
+    pools: tuple[str, ...] = ()  # --pools: files or directories holding pools (context)
 
 
 def build_report(
@@ -93,6 +96,7 @@ def build_report(
     progress("loading")
     desired = load_desired(desired_paths, stdin=stdin, helm=options.helm)
     live_state = live.load(desired_paths, options.helm)
+    desired, live_state = with_pools_from_elsewhere(desired, live_state, live, options.pools)
     progress("loading", len(desired.objects) + len(live_state.objects))
     scenario = build_scenario(desired, live_state, options.prune)
     report = report_of_scenario(

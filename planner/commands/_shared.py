@@ -67,6 +67,14 @@ _SOURCE_OPTIONS = (
         "--helm-values", multiple=True, metavar="FILE", help="Values file for charts (repeatable)."
     ),
     click.option("--helm-release", metavar="NAME", help="Release name for charts."),
+    click.option(
+        "--pools",
+        "pool_paths",
+        multiple=True,
+        metavar="PATH",
+        help="A file or directory holding MetalLB pools kept outside DESIRED (repeatable; "
+        "IPAddressPools, the legacy ConfigMap, configInline of Helm values; docs/sources.md).",
+    ),
 )
 
 
@@ -78,6 +86,7 @@ class Sources:
     live: LiveSource
     prune: PruneMode
     helm: HelmOptions
+    pools: tuple[str, ...] = ()  # --pools PATH...: pools kept outside DESIRED
 
     def scenario(self, progress: Progress = no_progress) -> Scenario:
         """Read everything and diff it (the first step of every verb that plans)."""
@@ -87,12 +96,13 @@ class Sources:
             prune=self.prune,
             helm=self.helm,
             progress=progress,
+            pools=self.pools,
         )
 
 
 def source_options(command: F) -> F:
-    """DESIRED... plus exactly one live source (--live, --live-kubectl, --live-git), --prune and
-    the helm options, handed to the command as one `sources: Sources` argument."""
+    """DESIRED... plus exactly one live source (--live, --live-kubectl, --live-git), --prune,
+    the helm options and --pools, handed to the command as one `sources: Sources` argument."""
 
     @functools.wraps(command)
     def with_sources(
@@ -106,6 +116,7 @@ def source_options(command: F) -> F:
         prune: PruneMode,
         helm_values: tuple[str, ...],
         helm_release: str | None,
+        pool_paths: tuple[str, ...],
         **options: Any,
     ) -> Any:
         live = live_source(live_file, live_kubectl, Cluster(kubeconfig, context), live_git)
@@ -114,7 +125,7 @@ def source_options(command: F) -> F:
                 'stdin ("-") can be read once: give it to DESIRED or to --live, not both'
             )
         helm = HelmOptions(release=helm_release, values=helm_values)
-        return command(sources=Sources(desired, live, prune, helm), **options)
+        return command(sources=Sources(desired, live, prune, helm, pool_paths), **options)
 
     for option in reversed(_SOURCE_OPTIONS):
         with_sources = option(with_sources)

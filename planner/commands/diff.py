@@ -63,6 +63,7 @@ def diff(
         prune=sources.prune,
         seed=seed,
         helm=sources.helm,
+        pools=sources.pools,
         with_plan=output == "markdown",  # the PR comment shows the plan and its picture
     )
     report = build_report(

@@ -26,7 +26,8 @@ from planner.sources.desired import STDIN, STDIN_LABEL, Source, find_sources, lo
 from planner.sources.documents import parse_yaml, read_documents
 from planner.sources.helm import HelmOptions
 from planner.sources.kinds import check_unique, namespaces_of, pools_of, services_of, to_objects
-from planner.sources.states import LiveState
+from planner.sources.pools import find_pools, repository_pools, with_context_pools
+from planner.sources.states import DesiredState, LiveState
 from planner.tools import run_tool
 
 LIVE_FILE = "file"
@@ -101,7 +102,9 @@ def load_live_git(
         _export_tree(top, commit, tree, Path(scratch) / "tree.tar")
         sources, notes = _sources_at_ref(paths, top, tree, ref)
         desired = load_sources(sources, helm=_helm_at_ref(helm, top, tree))
-    return live_state(desired.objects, notes + desired.notes, from_git=True)
+        state = live_state(desired.objects, notes + desired.notes, from_git=True)
+        # the pools may live anywhere in the repository, not only under `paths`
+        return with_context_pools(state, repository_pools(tree, f"{ref}:"))
 
 
 def _repo_top(directory: str) -> Path:
@@ -209,3 +212,16 @@ class LiveSource:
         if self.kind == LIVE_KUBECTL:
             return load_live_kubectl(self.value, self.kubeconfig)
         return load_live_git(str(self.value), desired_paths, helm=helm)
+
+
+def with_pools_from_elsewhere(
+    desired: DesiredState, live: LiveState, source: LiveSource, pool_paths: Sequence[str] = ()
+) -> tuple[DesiredState, LiveState]:
+    """Both states with the pools of `--pools` PATHs as context; with `--live-git`, the desired
+    state also holds the pools anywhere in the repository's work tree."""
+    found = find_pools(pool_paths)
+    desired, live = with_context_pools(desired, found), with_context_pools(live, found)
+    if source.kind == LIVE_GIT:
+        top = _repo_top(".")
+        desired = with_context_pools(desired, repository_pools(top, ""))
+    return desired, live
