@@ -36,7 +36,7 @@ def scenario_groups(scenario: Scenario) -> tuple[SharingGroupReport, ...]:
     """The sharing groups of the scenario's live and desired state."""
     return sharing_groups(
         scenario.live_services,
-        scenario.desired_services,
+        scenario.services_after,  # unmanaged live Services are context, never "leaving"
         scenario.pools,
         scenario.namespaces,
         scenario.key_changes,

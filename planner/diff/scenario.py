@@ -65,6 +65,25 @@ class Scenario:
             if c.key.kind == "Service" and c.key_changing
         }
 
+    @property
+    def unmanaged_services(self) -> tuple[str, ...]:
+        """Live Services the repository does not manage: not desired, not deleted (prune mode).
+        They are context: they hold IPs and ports, and the commit never touches them."""
+        deleted = set(self.deleted_services)
+        return tuple(
+            svc
+            for svc in self.live_services
+            if svc not in self.desired_services and svc not in deleted
+        )
+
+    @property
+    def services_after(self) -> dict[str, Manifest]:
+        """Every Service once the commit is applied: the desired ones and the unmanaged live
+        ones as they run, sorted."""
+        after = {svc: self.live_services[svc] for svc in self.unmanaged_services}
+        after.update(self.desired_services)
+        return dict(sorted(after.items()))
+
     def naive_writes(self, stamped: bool) -> list[ServiceWrite]:
         """Every Service write of the commit as a GitOps tool makes it, sorted (None deletes)."""
         source = self.stamped_services if stamped else self.desired_services
