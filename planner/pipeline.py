@@ -41,7 +41,8 @@ def load_scenario(
     """Read the desired sources and the live state (all input first), then diff them."""
     helm = helm or HelmOptions()
     progress("loading")
-    desired = load_desired(desired_paths, stdin=stdin, helm=helm)
+    absent = live.absent_paths(desired_paths)  # --live-git: an app the commit deletes
+    desired = load_desired(desired_paths, stdin=stdin, helm=helm, absent=absent)
     live_state = live.load(desired_paths, helm)
     desired, live_state = with_pools_from_elsewhere(desired, live_state, live, pools)
     progress("loading", len(desired.objects) + len(live_state.objects))
@@ -94,7 +95,8 @@ def build_report(
     """
     options = options or DiffOptions()
     progress("loading")
-    desired = load_desired(desired_paths, stdin=stdin, helm=options.helm)
+    absent = live.absent_paths(desired_paths)  # --live-git: an app the commit deletes
+    desired = load_desired(desired_paths, stdin=stdin, helm=options.helm, absent=absent)
     live_state = live.load(desired_paths, options.helm)
     desired, live_state = with_pools_from_elsewhere(desired, live_state, live, options.pools)
     progress("loading", len(desired.objects) + len(live_state.objects))

@@ -158,6 +158,18 @@ def _sources_at_ref(
     return sources, notes
 
 
+def _exists_at_ref(ref: str, path: str) -> bool:
+    """Whether `path` (relative to the current directory) names a file or tree at git `ref`."""
+    top = _repo_top(".")
+    commit = _resolve_commit(top, ref)
+    relative = _relative_to_repo(path, top).as_posix()
+    try:
+        run_tool(["git", "-C", str(top), "cat-file", "-e", f"{commit}:{relative or '.'}"])
+    except ToolFailedError:
+        return False
+    return True
+
+
 def _relative_to_repo(path: str, top: Path) -> PurePath:
     """`path` (relative to the current directory) relative to the repository top."""
     relative = os.path.relpath(os.path.realpath(path), os.path.realpath(top))
@@ -204,6 +216,14 @@ class LiveSource:
         if self.kind == LIVE_KUBECTL:
             return f"kubectl (context {self.value})" if self.value else "kubectl"
         return f"{self.kind} {self.value}"
+
+    def absent_paths(self, desired_paths: Sequence[str]) -> list[str]:
+        """Desired paths that may be absent from the work tree: with a git ref, those that exist
+        at the ref (the commit deletes them); a path in neither stays a bad input."""
+        if self.kind != LIVE_GIT:
+            return []
+        missing = [p for p in desired_paths if p != STDIN and not os.path.lexists(p)]
+        return [p for p in missing if _exists_at_ref(str(self.value), p)] if missing else []
 
     def load(self, desired_paths: Sequence[str], helm: HelmOptions) -> LiveState:
         """Read the live state; a git ref reads `desired_paths` as they were at that ref."""
