@@ -103,7 +103,7 @@ def build_scenario(
     desired: DesiredState, live: LiveState, prune: PruneMode = "tracked"
 ) -> Scenario:
     """Diff the commit against the cluster and collect what the model needs."""
-    changes = tuple(diff_objects(desired.objects, live.objects, prune))
+    changes = tuple(diff_objects(desired.objects, live.objects, prune, live.from_git))
     desired_objects = {o.key.svc_key: o for o in desired.objects if o.key.kind == "Service"}
     desired_services = {svc: obj.body for svc, obj in sorted(desired_objects.items())}
     stamped = stamp_group_annotations(list(desired_services.values()))
