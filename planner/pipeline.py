@@ -25,7 +25,7 @@ from planner.progress import Progress, no_progress
 from planner.render.plan import mermaid_plan, plan_table
 from planner.simulate.world import DEFAULT_MAX_STATES, Explorations
 from planner.sources import HelmOptions, load_desired
-from planner.sources.live import LiveSource
+from planner.sources.live import LiveSource, with_pools_from_elsewhere
 
 
 def load_scenario(
@@ -37,14 +37,17 @@ def load_scenario(
     stdin: TextIO | None = None,
     progress: Progress = no_progress,
     lb_class: str = "",
+    pools: Sequence[str] = (),
 ) -> Scenario:
     """Read the desired sources and the live state (all input first), then diff them.
 
     `lb_class`: MetalLB's `--lb-class` (Services of other classes are not MetalLB's)."""
     helm = helm or HelmOptions()
     progress("loading")
-    desired = load_desired(desired_paths, stdin=stdin, helm=helm)
+    absent = live.absent_paths(desired_paths)  # --live-git: an app the commit deletes
+    desired = load_desired(desired_paths, stdin=stdin, helm=helm, absent=absent)
     live_state = live.load(desired_paths, helm)
+    desired, live_state = with_pools_from_elsewhere(desired, live_state, live, pools)
     progress("loading", len(desired.objects) + len(live_state.objects))
     return build_scenario(desired, live_state, prune, lb_class)
 
@@ -82,6 +85,7 @@ class DiffOptions:
     with_plan: bool = False  # add the plan summary and its Mermaid picture (for Markdown)
     lb_class: str = ""  # MetalLB's --lb-class: Services of other classes are not MetalLB's
     max_states: int = DEFAULT_MAX_STATES  # the state budget of one component's exploration
+    pools: tuple[str, ...] = ()  # --pools: files or directories holding pools (context)
 
 
 def build_report(
@@ -98,8 +102,10 @@ def build_report(
     """
     options = options or DiffOptions()
     progress("loading")
-    desired = load_desired(desired_paths, stdin=stdin, helm=options.helm)
+    absent = live.absent_paths(desired_paths)  # --live-git: an app the commit deletes
+    desired = load_desired(desired_paths, stdin=stdin, helm=options.helm, absent=absent)
     live_state = live.load(desired_paths, options.helm)
+    desired, live_state = with_pools_from_elsewhere(desired, live_state, live, options.pools)
     progress("loading", len(desired.objects) + len(live_state.objects))
     scenario = build_scenario(desired, live_state, options.prune, options.lb_class)
     report = report_of_scenario(

@@ -15,7 +15,7 @@ from planner.analysis.conflicts import static_conflicts
 from planner.analysis.groups import sharing_groups
 from planner.analysis.predict import predict
 from planner.analysis.records import BEHAVIORS, Conflict, DiffReport, Prediction, SharingGroupReport
-from planner.diff.scenario import Scenario
+from planner.diff.scenario import NO_POOLS_NOTE, Scenario
 from planner.progress import Progress, no_progress
 from planner.simulate.world import DEFAULT_MAX_STATES
 
@@ -37,7 +37,7 @@ def scenario_groups(scenario: Scenario) -> tuple[SharingGroupReport, ...]:
     """The sharing groups of the scenario's live and desired state."""
     return sharing_groups(
         scenario.live_services,
-        scenario.desired_services,
+        scenario.services_after,  # unmanaged live Services are context, never "leaving"
         scenario.pools,
         scenario.namespaces,
         scenario.key_changes,
@@ -70,10 +70,15 @@ def report_of_scenario(
         conflicts=scenario_conflicts(scenario),
         predictions=predict(scenario, BEHAVIORS, seed, progress=progress, max_states=max_states),
         target=target,
-        notes=tuple(notes) + _status_notes(scenario),
+        notes=_pool_notes(scenario) + tuple(notes) + _status_notes(scenario),
         live_source=live_source,
         statuses_known=scenario.statuses_known,
     )
+
+
+def _pool_notes(scenario: Scenario) -> tuple[str, ...]:
+    """The one note, first of all, when no pool is known (a stand-in pool owns every address)."""
+    return () if scenario.pools_known else (NO_POOLS_NOTE,)
 
 
 def _status_notes(scenario: Scenario) -> tuple[str, ...]:

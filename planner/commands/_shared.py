@@ -74,6 +74,14 @@ _SOURCE_OPTIONS = (
         help="MetalLB's own --lb-class; Services of any other loadBalancerClass (any class at "
         "all when unset) are not MetalLB's and are left out of every prediction.",
     ),
+    click.option(
+        "--pools",
+        "pool_paths",
+        multiple=True,
+        metavar="PATH",
+        help="A file or directory holding MetalLB pools kept outside DESIRED (repeatable; "
+        "IPAddressPools, the legacy ConfigMap, configInline of Helm values; docs/sources.md).",
+    ),
 )
 
 
@@ -86,6 +94,7 @@ class Sources:
     prune: PruneMode
     helm: HelmOptions
     lb_class: str = ""  # MetalLB's --lb-class ("" when it runs without one)
+    pools: tuple[str, ...] = ()  # --pools PATH...: pools kept outside DESIRED
 
     def scenario(self, progress: Progress = no_progress) -> Scenario:
         """Read everything and diff it (the first step of every verb that plans)."""
@@ -96,12 +105,13 @@ class Sources:
             helm=self.helm,
             progress=progress,
             lb_class=self.lb_class,
+            pools=self.pools,
         )
 
 
 def source_options(command: F) -> F:
-    """DESIRED... plus exactly one live source (--live, --live-kubectl, --live-git), --prune and
-    the helm options, handed to the command as one `sources: Sources` argument."""
+    """DESIRED... plus exactly one live source (--live, --live-kubectl, --live-git), --prune,
+    the helm options and --pools, handed to the command as one `sources: Sources` argument."""
 
     @functools.wraps(command)
     def with_sources(
@@ -116,6 +126,7 @@ def source_options(command: F) -> F:
         helm_values: tuple[str, ...],
         helm_release: str | None,
         lb_class: str,
+        pool_paths: tuple[str, ...],
         **options: Any,
     ) -> Any:
         live = live_source(live_file, live_kubectl, Cluster(kubeconfig, context), live_git)
@@ -124,7 +135,7 @@ def source_options(command: F) -> F:
                 'stdin ("-") can be read once: give it to DESIRED or to --live, not both'
             )
         helm = HelmOptions(release=helm_release, values=helm_values)
-        return command(sources=Sources(desired, live, prune, helm, lb_class), **options)
+        return command(sources=Sources(desired, live, prune, helm, lb_class, pool_paths), **options)
 
     for option in reversed(_SOURCE_OPTIONS):
         with_sources = option(with_sources)

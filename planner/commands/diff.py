@@ -68,6 +68,7 @@ def diff(
         max_states=max_states,
         helm=sources.helm,
         lb_class=sources.lb_class,
+        pools=sources.pools,
         with_plan=output == "markdown",  # the PR comment shows the plan and its picture
     )
     report = build_report(

@@ -43,7 +43,10 @@ class Change:
 
 
 def diff_objects(
-    desired: list[KubeObject], live: list[KubeObject], prune: PruneMode = "tracked"
+    desired: list[KubeObject],
+    live: list[KubeObject],
+    prune: PruneMode = "tracked",
+    from_git: bool = False,
 ) -> list[Change]:
     """Diff desired against live, one Change per desired object and per pruned live object,
     sorted by key. Raises InputError for mistyped fields and duplicate objects.
@@ -52,7 +55,8 @@ def diff_objects(
     live_by_key = _index(live)
     changes = [_change(obj, live_by_key.get(obj.key)) for obj in desired_by_key.values()]
     changes += [
-        _deletion(obj) for obj in deletions(desired_by_key.values(), live_by_key.values(), prune)
+        _deletion(obj)
+        for obj in deletions(desired_by_key.values(), live_by_key.values(), prune, from_git)
     ]
     return sorted(changes, key=lambda change: change.key)
 

@@ -68,9 +68,14 @@ def _argocd_application(tracking_id: str, body: Manifest) -> str:
 
 
 def deletions(
-    desired: Iterable[KubeObject], live: Iterable[KubeObject], prune: PruneMode = "tracked"
+    desired: Iterable[KubeObject],
+    live: Iterable[KubeObject],
+    prune: PruneMode = "tracked",
+    from_git: bool = False,
 ) -> list[KubeObject]:
-    """Live objects the repo's GitOps tool would delete: of a kind the repo holds, absent from it.
+    """Live objects the repo's GitOps tool would delete: of a kind the repo holds (any kind when
+    `from_git`: live state read from a git ref is the repo's, and the commit may delete the last
+    of a kind), absent from it.
 
     "tracked": objects of the repo's GitOps owners (found on the live twins of desired
     objects), plus objects never seen by an API server (a git ref is the repo itself);
@@ -90,7 +95,7 @@ def deletions(
         obj
         for obj in live_list
         if obj.key not in desired_keys
-        and obj.key.kind in kinds
+        and (obj.key.kind in kinds or from_git)
         and not _opts_out(obj.body)
         and _in_scope(obj, namespaces, repo_owners, prune)
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from planner.diff import Change, PruneMode, diff_objects
+from planner.errors import InputError, Origin
 from planner.model.allocator import Pool
 from planner.model.group_annotations import GROUP_ANNOTATION_KEYS, stamp_group_annotations
 from planner.model.pools import pools_from_objects
@@ -17,6 +18,25 @@ from planner.model.simcluster import ServiceWrite
 from planner.objects import KubeObject, Manifest, ObjectKey
 from planner.sources.kinds import is_pool_manifest
 from planner.sources.states import DesiredState, LiveState
+
+NO_POOLS_NOTE = (
+    "no MetalLB pool is known (none in the desired paths, --pools or the live state): requested"
+    " IPs are taken as allowed and auto-assigned Services get an IP from an unknown pool"
+)
+# The stand-in when no pool is known: it owns every address, so requested IPs are allowed and
+# auto-assigned Services get an address; reports name such an address "an IP from an unknown
+# pool", never the address itself.
+UNKNOWN_POOL = "unknown-pool"
+UNKNOWN_POOL_OBJECT = KubeObject(
+    ObjectKey("IPAddressPool", "metallb-system", UNKNOWN_POOL),
+    {
+        "apiVersion": "metallb.io/v1beta1",
+        "kind": "IPAddressPool",
+        "metadata": {"name": UNKNOWN_POOL, "namespace": "metallb-system"},
+        "spec": {"addresses": ["0.0.0.0/0", "::/0"]},
+    },
+    Origin("(no pool known)"),
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +58,7 @@ class Scenario:
     # Services of another loadBalancerClass (MetalLB's --lb-class): never handed to MetalLB, so
     # in none of the Service maps above and never written to the model.
     unhandled_services: tuple[str, ...] = ()
+    pools_known: bool = True  # False: no pool anywhere, UNKNOWN_POOL stands in on both sides
 
     @property
     def key_changes(self) -> dict[str, tuple[str, ...]]:
@@ -47,6 +68,25 @@ class Scenario:
             for c in self.changes
             if c.key.kind == "Service" and c.key_changing
         }
+
+    @property
+    def unmanaged_services(self) -> tuple[str, ...]:
+        """Live Services the repository does not manage: not desired, not deleted (prune mode).
+        They are context: they hold IPs and ports, and the commit never touches them."""
+        deleted = set(self.deleted_services)
+        return tuple(
+            svc
+            for svc in self.live_services
+            if svc not in self.desired_services and svc not in deleted
+        )
+
+    @property
+    def services_after(self) -> dict[str, Manifest]:
+        """Every Service once the commit is applied: the desired ones and the unmanaged live
+        ones as they run, sorted."""
+        after = {svc: self.live_services[svc] for svc in self.unmanaged_services}
+        after.update(self.desired_services)
+        return dict(sorted(after.items()))
 
     def naive_writes(self, stamped: bool) -> list[ServiceWrite]:
         """Every Service write of the commit as a GitOps tool makes it, sorted (None deletes)."""
@@ -71,7 +111,7 @@ def build_scenario(
     """Diff the commit against the cluster and collect what the model needs.
 
     `lb_class`: MetalLB's `--lb-class`; Services MetalLB is not handed stay in the diff only."""
-    changes = tuple(diff_objects(desired.objects, live.objects, prune))
+    changes = tuple(diff_objects(desired.objects, live.objects, prune, live.from_git))
     all_desired = {o.key.svc_key: o for o in desired.objects if o.key.kind == "Service"}
     unhandled = {
         svc
@@ -84,8 +124,13 @@ def build_scenario(
     deleted = {c.key for c in changes if c.op == "delete"}
     namespaces = dict(live.namespaces)
     namespaces.update(desired.namespaces)
-    pool_objects = _pool_objects(desired.objects, live.objects, deleted)
-    live_pool_objects = [o.body for o in live.objects if is_pool_manifest(o.body)]
+    after = _with_context(_pool_objects(desired.objects, live.objects, deleted), desired, live)
+    before = _with_context([o for o in live.objects if is_pool_manifest(o.body)], live)
+    pools_known = bool(after or before)
+    if not pools_known:
+        after = before = [UNKNOWN_POOL_OBJECT]
+    pool_objects = [o.body for o in after]
+    live_pool_objects = [o.body for o in before]
     return Scenario(
         changes=changes,
         live_services={k: v for k, v in sorted(live.services.items()) if k not in unhandled},
@@ -93,23 +138,41 @@ def build_scenario(
         stamped_services=dict(zip(desired_services, stamped, strict=True)),
         desired_objects=desired_objects,
         deleted_services=tuple(sorted(k.svc_key for k in deleted if k.kind == "Service")),
-        pools=tuple(pools_from_objects(pool_objects)),
-        live_pools=tuple(pools_from_objects(live_pool_objects)),
+        pools=tuple(pools_from_objects(after)),
+        live_pools=tuple(pools_from_objects(before)),
         pool_objects=tuple(pool_objects),
         live_pool_objects=tuple(live_pool_objects),
         namespaces=namespaces,
         statuses_known=not live.from_git,
         unhandled_services=tuple(sorted(unhandled)),
+        pools_known=pools_known,
     )
 
 
 def _pool_objects(
     desired: list[KubeObject], live: list[KubeObject], deleted: set[ObjectKey]
-) -> list[Manifest]:
+) -> list[KubeObject]:
     """Live pool objects, replaced by the repo's by identity, minus those the commit deletes."""
     by_key = {o.key: o for o in live if is_pool_manifest(o.body)}
     by_key.update({o.key: o for o in desired if is_pool_manifest(o.body)})
-    return [by_key[k].body for k in sorted(by_key) if k not in deleted]
+    return [by_key[k] for k in sorted(by_key) if k not in deleted]
+
+
+def _with_context(pools: list[KubeObject], *states: DesiredState | LiveState) -> list[KubeObject]:
+    """`pools` plus the states' context pools (found outside the diffed objects) that neither
+    repeat an object nor clash with a pool already there (the diffed objects win)."""
+    merged = list(pools)
+    known = {o.key for o in merged}
+    for obj in (o for state in states for o in state.context_pools):
+        if obj.key in known:
+            continue
+        try:
+            pools_from_objects([*merged, obj])
+        except InputError:
+            continue  # the same pool under another name or format: the first one found holds
+        known.add(obj.key)
+        merged.append(obj)
+    return merged
 
 
 def _annotations_differ(svc: str, scenario: Scenario) -> bool:

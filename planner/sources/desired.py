@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -49,16 +49,27 @@ class Source:
 
 
 def load_desired(
-    paths: Sequence[str], stdin: TextIO | None = None, helm: HelmOptions | None = None
+    paths: Sequence[str],
+    stdin: TextIO | None = None,
+    helm: HelmOptions | None = None,
+    absent: Collection[str] = (),
 ) -> DesiredState:
     """Load every object from `paths` (files, directories, "-" for stdin); duplicates are errors.
 
-    A file reached twice (named twice, or also inside a named directory) is read once.
+    A file reached twice (named twice, or also inside a named directory) is read once. A path in
+    `absent` that does not exist reads as empty (the commit deletes it), with a note.
     """
     if list(paths).count(STDIN) > 1:
         raise InputError('"-" (stdin) can be given only once')
-    sources = [source for path in paths for source in find_sources(path)]
-    return load_sources(sources, stdin=stdin, helm=helm)
+    notes = []
+    sources = []
+    for path in paths:
+        if path in absent and not os.path.lexists(path):
+            notes.append(f"{os.path.normpath(path)}: does not exist; read as empty (deleted)")
+            continue
+        sources.extend(find_sources(path))
+    state = load_sources(sources, stdin=stdin, helm=helm)
+    return DesiredState(state.objects, notes + state.notes)
 
 
 def find_sources(path: str, label: str | None = None) -> list[Source]:

@@ -26,7 +26,8 @@ from planner.sources.desired import STDIN, STDIN_LABEL, Source, find_sources, lo
 from planner.sources.documents import parse_yaml, read_documents
 from planner.sources.helm import HelmOptions
 from planner.sources.kinds import check_unique, namespaces_of, pools_of, services_of, to_objects
-from planner.sources.states import LiveState
+from planner.sources.pools import find_pools, repository_pools, with_context_pools
+from planner.sources.states import DesiredState, LiveState
 from planner.tools import run_tool
 
 LIVE_FILE = "file"
@@ -101,7 +102,9 @@ def load_live_git(
         _export_tree(top, commit, tree, Path(scratch) / "tree.tar")
         sources, notes = _sources_at_ref(paths, top, tree, ref)
         desired = load_sources(sources, helm=_helm_at_ref(helm, top, tree))
-    return live_state(desired.objects, notes + desired.notes, from_git=True)
+        state = live_state(desired.objects, notes + desired.notes, from_git=True)
+        # the pools may live anywhere in the repository, not only under `paths`
+        return with_context_pools(state, repository_pools(tree, f"{ref}:"))
 
 
 def _repo_top(directory: str) -> Path:
@@ -155,6 +158,18 @@ def _sources_at_ref(
     return sources, notes
 
 
+def _exists_at_ref(ref: str, path: str) -> bool:
+    """Whether `path` (relative to the current directory) names a file or tree at git `ref`."""
+    top = _repo_top(".")
+    commit = _resolve_commit(top, ref)
+    relative = _relative_to_repo(path, top).as_posix()
+    try:
+        run_tool(["git", "-C", str(top), "cat-file", "-e", f"{commit}:{relative or '.'}"])
+    except ToolFailedError:
+        return False
+    return True
+
+
 def _relative_to_repo(path: str, top: Path) -> PurePath:
     """`path` (relative to the current directory) relative to the repository top."""
     relative = os.path.relpath(os.path.realpath(path), os.path.realpath(top))
@@ -202,6 +217,14 @@ class LiveSource:
             return f"kubectl (context {self.value})" if self.value else "kubectl"
         return f"{self.kind} {self.value}"
 
+    def absent_paths(self, desired_paths: Sequence[str]) -> list[str]:
+        """Desired paths that may be absent from the work tree: with a git ref, those that exist
+        at the ref (the commit deletes them); a path in neither stays a bad input."""
+        if self.kind != LIVE_GIT:
+            return []
+        missing = [p for p in desired_paths if p != STDIN and not os.path.lexists(p)]
+        return [p for p in missing if _exists_at_ref(str(self.value), p)] if missing else []
+
     def load(self, desired_paths: Sequence[str], helm: HelmOptions) -> LiveState:
         """Read the live state; a git ref reads `desired_paths` as they were at that ref."""
         if self.kind == LIVE_FILE:
@@ -209,3 +232,16 @@ class LiveSource:
         if self.kind == LIVE_KUBECTL:
             return load_live_kubectl(self.value, self.kubeconfig)
         return load_live_git(str(self.value), desired_paths, helm=helm)
+
+
+def with_pools_from_elsewhere(
+    desired: DesiredState, live: LiveState, source: LiveSource, pool_paths: Sequence[str] = ()
+) -> tuple[DesiredState, LiveState]:
+    """Both states with the pools of `--pools` PATHs as context; with `--live-git`, the desired
+    state also holds the pools anywhere in the repository's work tree."""
+    found = find_pools(pool_paths)
+    desired, live = with_context_pools(desired, found), with_context_pools(live, found)
+    if source.kind == LIVE_GIT:
+        top = _repo_top(".")
+        desired = with_context_pools(desired, repository_pools(top, ""))
+    return desired, live

@@ -15,6 +15,7 @@ class DesiredState:
 
     objects: list[KubeObject]
     notes: list[str] = field(default_factory=list)
+    context_pools: list[KubeObject] = field(default_factory=list)  # pools found elsewhere
 
     @property
     def services(self) -> dict[str, Manifest]:
@@ -39,3 +40,4 @@ class LiveState:
     namespaces: dict[str, dict[str, str]]  # name -> labels
     from_git: bool = False  # True: read from a git ref, so statuses (assigned IPs) are unknown
     notes: list[str] = field(default_factory=list)
+    context_pools: list[KubeObject] = field(default_factory=list)  # pools found elsewhere
