@@ -286,7 +286,3 @@ def emit(text: str, output_file: Path | None) -> None:
         atomic_write(output_file, text, mode=0o644)
     except OSError as err:
         raise InputError(f"cannot write `{output_file}`: {err.strerror or err}") from err
-
-
-def path_parent(path: Path) -> Path:
-    return path.parent if str(path.parent) else Path(".")

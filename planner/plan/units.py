@@ -195,7 +195,7 @@ def _unit(
         before = holdings.get(svc, _NOTHING)
         after = targets[svc]
         releases |= _released(svc, before, after, holders, inside, targets, data.pool_of)
-        claims |= _claimed(svc, before, after, data.pool_of)
+        claims |= _claimed(before, after)
         pools |= {data.pool_of(ip) for ip in before.ips + after.ips} - {""}
         if after.auto:
             ips, candidate_pools = data.auto_candidates(
@@ -276,7 +276,7 @@ def _released(
     return out
 
 
-def _claimed(svc: str, before: Holding, after: Holding, pool_of: PoolOf) -> set[Resource]:
+def _claimed(before: Holding, after: Holding) -> set[Resource]:
     """IPs this Service takes (or takes under a new key), and ports new to it on an IP."""
     out: set[Resource] = set()
     for ip in after.ips:

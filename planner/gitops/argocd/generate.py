@@ -244,7 +244,7 @@ def _sort_key(body: Manifest) -> tuple[str, str, str, str]:
 class _Dumper(_BaseDumper):
     """Safe YAML out, never anchors/aliases (objects may share parsed sub-trees)."""
 
-    def ignore_aliases(self, data: Any) -> bool:
+    def ignore_aliases(self, _data: Any) -> bool:
         return True
 
 

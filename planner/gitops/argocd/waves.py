@@ -104,7 +104,7 @@ def _auto_candidates(desired: Mapping[str, Manifest], pools: list[Pool]) -> Auto
     requested = _requested_ips(desired)
 
     def candidates(
-        manifest: Manifest, inputs: AllocationInputs, inside: frozenset[str]
+        _manifest: Manifest, inputs: AllocationInputs, inside: frozenset[str]
     ) -> tuple[frozenset[str], frozenset[str]]:
         taken = {ip for ip, svcs in requested.items() if svcs - inside}
         usable = [pool for pool in pools if _may_use(pool, inputs)]
