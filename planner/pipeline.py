@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from planner.analysis.build import DEFAULT_TARGET, report_of_scenario, scenario_conflicts
+from planner.analysis.build import report_of_scenario, scenario_conflicts
 from planner.analysis.records import DiffReport
 from planner.diff import PruneMode
 from planner.diff.scenario import Scenario, build_scenario
 from planner.errors import PlannerError
+from planner.model.controller import DEFAULT_TARGET
 from planner.plan.build import build_plan
 from planner.plan.records import Plan
 from planner.progress import Progress, no_progress

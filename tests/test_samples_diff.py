@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from planner.analysis.records import BEHAVIORS, DiffReport, SharingGroupReport
+from planner.analysis.records import DiffReport, SharingGroupReport
 from planner.cli import main
+from planner.model.controller import BEHAVIORS
 from planner.pipeline import build_report
 from planner.sources.live import LiveSource
 from tests.conftest import SAMPLES

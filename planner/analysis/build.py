@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from planner.analysis.conflicts import static_conflicts
 from planner.analysis.groups import sharing_groups
 from planner.analysis.predict import predict
-from planner.analysis.records import BEHAVIORS, Conflict, DiffReport, Prediction, SharingGroupReport
+from planner.analysis.records import Conflict, DiffReport, Prediction, SharingGroupReport
 from planner.diff.scenario import NO_POOLS_NOTE, Scenario
+from planner.model.controller import BEHAVIORS, DEFAULT_TARGET
 from planner.progress import Progress, no_progress
 from planner.simulate.world import DEFAULT_MAX_STATES
 
-DEFAULT_TARGET = "metallb-0.15"
 FAIL_ON_POLICIES: tuple[str, ...] = ("never", "stuck", "pending")
 DEFAULT_FAIL_ON = "stuck"
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from planner.analysis.records import SharingGroupReport
 from planner.diff.keys import REQUESTED_POOL, SHARING_KEY
-from planner.model.allocator import AllocationError, Allocator, Port
+from planner.model.allocator import AllocationError, AllocationRequest, Allocator, Port
 from planner.model.pools import Pool
 from planner.model.service import (
     AllocationInputs,
@@ -269,11 +269,13 @@ def _possible_ips(allocator: Allocator, svc: Manifest, inputs: AllocationInputs)
     if inputs.requested_pool or len(allocator.pools) < 2:
         return set()
     outcomes = allocator.possible_allocate_outcomes(
-        inputs.svc_key,
-        svc,
-        inputs.family,
-        *_key_args(inputs),
-        ip_family_policy=inputs.family_policy,
+        AllocationRequest(
+            inputs.svc_key,
+            svc,
+            inputs.family,
+            *_key_args(inputs),
+            ip_family_policy=inputs.family_policy,
+        )
     )
     return {ip for outcome in outcomes if outcome.ok for ip in outcome.ips}
 

@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 
 from planner.diff import Change
 
-BEHAVIORS: tuple[str, ...] = ("metallb-0.14", "metallb-0.15", "fixed")
-
 
 @dataclass(frozen=True)
 class SharingGroupReport:

@@ -8,7 +8,7 @@ the wave shows one of its expected IP tuples, nudging the Services the plan says
 leaves stuck; then record the wave as finished in the journal.
 
     >>> report = apply_plan(plan, Kubectl(context="prod"), timeout=300, journal=journal)
-    >>> report.status, report.exit_code
+    >>> str(report.status), report.exit_code
     ('done', 0)
 """
 
@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol, TextIO
 
 from planner.apply.journal import Journal, JournalRecord
@@ -45,13 +46,18 @@ from planner.plan.verify import VerifyReport, verify_plan
 from planner.sources.desired import load_desired
 from planner.sources.live import live_state_from_yaml
 
-DONE = "done"
-DRY_RUN = "dry-run"
-DECLINED = "declined"
-REFUSED = "refused"
-ROLLED_BACK = "rolled-back"
-TIMED_OUT = "timed-out"
-RESUMED = "resumed"  # a wave finished by an earlier run (the journal says so)
+
+class WaveStatus(StrEnum):
+    """How one wave, or the whole apply, ended: the words the report prints."""
+
+    DONE = "done"
+    DRY_RUN = "dry-run"
+    DECLINED = "declined"
+    REFUSED = "refused"
+    ROLLED_BACK = "rolled-back"
+    TIMED_OUT = "timed-out"
+    RESUMED = "resumed"  # a wave finished by an earlier run (the journal says so)
+
 
 # How a predicted pending window ends, in words for the timeout report.
 UNTIL_WORDS = {
@@ -135,7 +141,7 @@ class AppliedWave:
     """What happened to one wave of the plan when it was carried out on the cluster."""
 
     index: int
-    status: str  # DONE, DRY_RUN, REFUSED, ROLLED_BACK, TIMED_OUT, RESUMED
+    status: WaveStatus
     written: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()  # writes already visible in the cluster, not repeated
     restored: tuple[str, ...] = ()  # rolled back after a failed write
@@ -148,7 +154,7 @@ class AppliedWave:
 class ApplyReport:
     """The outcome of `apply_plan`: overall status, every wave touched, the journal used."""
 
-    status: str
+    status: WaveStatus
     plan_digest: str
     behavior: str
     waves: tuple[AppliedWave, ...] = ()
@@ -158,7 +164,7 @@ class ApplyReport:
     @property
     def exit_code(self) -> int:
         """0 when the plan is carried out (or dry-run), 1 when apply stopped."""
-        return 0 if self.status in (DONE, DRY_RUN) else 1
+        return 0 if self.status in (WaveStatus.DONE, WaveStatus.DRY_RUN) else 1
 
     def render(self) -> list[str]:
         """The report as lines for a terminal or a CI log."""
@@ -208,7 +214,7 @@ class _Run:
         return self.journal.location if self.journal is not None and not self.dry_run else ""
 
     def report(
-        self, status: str, waves: Sequence[AppliedWave], lines: Sequence[str] = ()
+        self, status: WaveStatus, waves: Sequence[AppliedWave], lines: Sequence[str] = ()
     ) -> ApplyReport:
         """The run's report with `status`, the waves touched and an explanation."""
         return ApplyReport(
@@ -255,10 +261,10 @@ def apply_plan(
         journal,
     )
     run.finished = _finished_earlier(run)
-    resumed = [AppliedWave(i, RESUMED) for i in sorted(run.finished)]
+    resumed = [AppliedWave(i, WaveStatus.RESUMED) for i in sorted(run.finished)]
     todo = [w for w in plan.waves if w.index not in run.finished]
     if not todo:
-        return run.report(DONE, resumed, ["every wave was finished earlier"])
+        return run.report(WaveStatus.DONE, resumed, ["every wave was finished earlier"])
     live = _live_of(run, todo)
     stop = _why_not_start(run, todo, live, confirm)
     if stop is not None:
@@ -288,14 +294,14 @@ def _why_not_start(
     todo: Sequence[PlannedWave],
     live: Mapping[str, Manifest | None],
     confirm: Callable[[list[str]], bool] | None,
-) -> tuple[str, list[str]] | None:
+) -> tuple[WaveStatus, list[str]] | None:
     """REFUSED when the cluster changed since the plan, DECLINED when the user says no."""
     problems = precondition_problems(run.plan, live, run.finished, _written(todo))
     if problems:
-        return REFUSED, _refusal(problems)
+        return WaveStatus.REFUSED, _refusal(problems)
     summary = plan_summary(run.plan, run.behavior, run.finished)
     if not run.dry_run and confirm is not None and not confirm(summary):
-        return DECLINED, ["nothing was changed"]
+        return WaveStatus.DECLINED, ["nothing was changed"]
     return None
 
 
@@ -310,10 +316,10 @@ def _carry_out(
     for wave in todo:
         outcome = _run_wave(run, wave, live if wave is todo[0] else {})
         outcomes.append(outcome)
-        if outcome.status not in (DONE, DRY_RUN):
+        if outcome.status not in (WaveStatus.DONE, WaveStatus.DRY_RUN):
             return run.report(outcome.status, outcomes)
         _record_finished(run, wave)
-    return run.report(DRY_RUN if run.dry_run else DONE, outcomes)
+    return run.report(WaveStatus.DRY_RUN if run.dry_run else WaveStatus.DONE, outcomes)
 
 
 def _record_finished(run: _Run, wave: PlannedWave) -> None:
@@ -434,12 +440,12 @@ def _run_wave(
     saved = _saved_objects(run, wave, just_read)
     changed = _changed_since_plan(run, wave, saved)
     if changed:
-        return AppliedWave(wave.index, REFUSED, lines=changed)
+        return AppliedWave(wave.index, WaveStatus.REFUSED, lines=changed)
     todo = [w for w in wave.writes if not matches_write(saved.get(w.service), w)]
     skipped = tuple(sorted(w.service for w in wave.writes if w not in todo))
     refusal = _server_dry_run(run, todo)
     if refusal:
-        return AppliedWave(wave.index, REFUSED, skipped=skipped, lines=(refusal,))
+        return AppliedWave(wave.index, WaveStatus.REFUSED, skipped=skipped, lines=(refusal,))
     if run.dry_run:
         return _print_calls(run, wave, todo, skipped)
     written, failure = _write_all(run, wave, todo)
@@ -479,7 +485,7 @@ def _rolled_back(
     restored, lines = _roll_back(run, written, saved)
     return AppliedWave(
         wave.index,
-        ROLLED_BACK,
+        WaveStatus.ROLLED_BACK,
         written=tuple(w.service for w in written),
         skipped=skipped,
         restored=restored,
@@ -515,7 +521,7 @@ def _print_calls(
     for svc in wave.nudges.get(run.behavior, ()):
         call = run.kubectl.nudge_call(svc, NUDGE_ANNOTATION, "<time>")
         run.progress.say("  if still pending: " + call.shown())
-    return AppliedWave(wave.index, DRY_RUN, skipped=skipped)
+    return AppliedWave(wave.index, WaveStatus.DRY_RUN, skipped=skipped)
 
 
 def _write_all(
@@ -603,11 +609,18 @@ def _wait_and_nudge(
             run.progress.say(
                 f"wave {wave.index}: every Service at its expected IPs ({elapsed:.1f}s)"
             )
-            return AppliedWave(wave.index, DONE, written, skipped, nudged=nudged)
+            return AppliedWave(wave.index, WaveStatus.DONE, written, skipped, nudged=nudged)
         if elapsed >= run.timeout:
             lines = timeout_explanation(run.plan, run.behavior, wave, waiting, live, elapsed)
             return AppliedWave(
-                wave.index, TIMED_OUT, written, skipped, (), nudged, waiting, tuple(lines)
+                wave.index,
+                WaveStatus.TIMED_OUT,
+                written,
+                skipped,
+                (),
+                nudged,
+                waiting,
+                tuple(lines),
             )
         if _nudge_due(run, live, waiting, stuck_prone - set(nudged), elapsed):
             nudged = _nudge(run, wave, waiting)

@@ -13,12 +13,12 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
-from planner.analysis.records import BEHAVIORS
 from planner.commands._progress import ProgressReporter
 from planner.diff import PRUNE_MODES, PruneMode
 from planner.diff.scenario import Scenario
 from planner.errors import InputError
 from planner.files import atomic_write
+from planner.model.controller import BEHAVIORS, DEFAULT_TARGET
 from planner.pipeline import load_scenario
 from planner.progress import Progress, no_progress
 from planner.sources import HelmOptions
@@ -28,7 +28,6 @@ from planner.sources.live import LiveSource
 F = TypeVar("F", bound=Callable[..., Any])
 
 COLOR_MODES = ("auto", "always", "never")
-DEFAULT_TARGET = "metallb-0.15"
 TARGET_HELP = "The MetalLB the cluster runs (what predictions, plans and nudges are made for)."
 
 # kubectl's own flags, passed through to every kubectl call (planner.kubectl.Kubectl).
@@ -298,7 +297,3 @@ def emit(text: str, output_file: Path | None) -> None:
         atomic_write(output_file, text, mode=0o644)
     except OSError as err:
         raise InputError(f"cannot write `{output_file}`: {err.strerror or err}") from err
-
-
-def path_parent(path: Path) -> Path:
-    return path.parent if str(path.parent) else Path(".")

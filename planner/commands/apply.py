@@ -20,15 +20,14 @@ from planner.commands._shared import (
     cluster_options,
     report_options,
 )
-from planner.controller import BEHAVIORS
 from planner.errors import InputError, PlannerError
 from planner.kubectl import Kubectl
+from planner.model.controller import BEHAVIORS, DEFAULT_TARGET
 from planner.plan.fingerprint import plan_digest
 from planner.plan.records import Plan
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-DEFAULT_BEHAVIOR = "metallb-0.15"  # the plan's default target (planner.plan.records.Plan)
 
 
 class ConfirmationNeededError(PlannerError):
@@ -80,7 +79,7 @@ def _the_plan(
     """The plan to apply and its file (None when planned just now against the cluster)."""
     if live_kubectl:
         plan, report = plan_and_verify(
-            list(paths) or ["."], kubectl, target=target or DEFAULT_BEHAVIOR
+            list(paths) or ["."], kubectl, target=target or DEFAULT_TARGET
         )
         terminal.progress.finish()
         for line in report.lines():

@@ -27,7 +27,7 @@ from planner.diff.scenario import build_scenario
 from planner.errors import InputError, PlannerError
 from planner.gitops.flux_artifact import SourceArtifact, artifact_from_source, fetch_artifact
 from planner.kubectl import LIVE_RESOURCES, Kubectl
-from planner.model.controller import BEHAVIORS
+from planner.model.controller import BEHAVIORS, DEFAULT_TARGET
 from planner.model.group_annotations import GROUP_ANNOTATION_KEYS
 from planner.objects import Manifest
 from planner.pipeline import plan_scenario
@@ -92,7 +92,7 @@ class PreSyncOptions:
     source: SourceRef
     path: str
     kustomization: str | None = None  # "NAME" or "NAMESPACE/NAME" of the app's Kustomization
-    target: str = "metallb-0.15"
+    target: str = DEFAULT_TARGET
     timeout: float = 300.0  # seconds each wave may wait for its expected IPs
     seed: int = 0  # for the sampled schedules of verification
     journal: str | None = None  # `--journal` (file:PATH, configmap:NS/NAME); None: no journal

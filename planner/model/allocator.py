@@ -704,26 +704,20 @@ class Allocator:
 
     # --- enumeration --------------------------------------------------------------------------
 
-    # Each takes an AllocationRequest. Callers not yet switched may still pass the positional
-    # form of `allocate` to the first two (svc_key, svc, family, ports, sharing_key, backend_key,
-    # ip_family_policy=...): see _as_request.
+    # Each takes an AllocationRequest.
 
-    def possible_allocations(
-        self, request: AllocationRequest | str, *args: Any, **kwargs: Any
-    ) -> set[tuple[str, ...]]:
+    def possible_allocations(self, request: AllocationRequest) -> set[tuple[str, ...]]:
         """Every IP tuple `allocate` could return under any Go map order; () stands for failure."""
-        return {o.ips for o in self.possible_allocate_outcomes(_as_request(request, args, kwargs))}
+        return {o.ips for o in self.possible_allocate_outcomes(request)}
 
     def possible_allocations_from_pool(self, request: AllocationRequest) -> set[tuple[str, ...]]:
         """Every IP tuple `allocate_from_pool` (from `request.pool_name`) could return; () stands
         for failure."""
         return {o.ips for o in self.possible_allocate_from_pool_outcomes(request)}
 
-    def possible_allocate_outcomes(
-        self, request: AllocationRequest | str, *args: Any, **kwargs: Any
-    ) -> set[Outcome]:
+    def possible_allocate_outcomes(self, request: AllocationRequest) -> set[Outcome]:
         """Every outcome of `allocate` (IPs, recorded pool, or error kind); changes nothing."""
-        facts = _resolve(_as_request(request, args, kwargs))
+        facts = _resolve(request)
         existing = self._allocated.get(facts.svc_key)
         if existing:
             return self._assign_outcomes(facts, existing.ips)
@@ -922,18 +916,6 @@ class Allocator:
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def _as_request(
-    request: AllocationRequest | str, args: tuple[Any, ...], kwargs: Mapping[str, Any]
-) -> AllocationRequest:
-    """The request; or one built from the positional form of `allocate` (for callers that still
-    pass svc_key, svc, family, ports, sharing_key, backend_key, ip_family_policy=...)."""
-    if isinstance(request, AllocationRequest):
-        if args or kwargs:
-            raise TypeError("an AllocationRequest comes alone")
-        return request
-    return AllocationRequest(request, *args, **kwargs)
 
 
 def _resolve(request: AllocationRequest) -> _Request:

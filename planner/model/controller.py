@@ -63,6 +63,8 @@ class Behavior(StrEnum):
 # The members' plain strings, in the same order: callers hand BEHAVIORS to click.Choice, which
 # matches Enum choices by NAME ("FIXED"), and to yaml.safe_dump, which refuses str subclasses.
 BEHAVIORS: tuple[str, ...] = tuple(b.value for b in Behavior)
+# The MetalLB a cluster is assumed to run unless told (`--target`, a plan's `target`).
+DEFAULT_TARGET: str = Behavior.METALLB_0_15.value
 
 SUCCESS = "success"
 ERROR = "error"

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, replace
 from planner.analysis.records import Conflict
 from planner.diff.scenario import Scenario
 from planner.errors import PlannerError
-from planner.model.allocator import Allocator
-from planner.model.controller import BEHAVIORS
+from planner.model.allocator import AllocationRequest, Allocator
+from planner.model.controller import BEHAVIORS, DEFAULT_TARGET, Behavior
 from planner.model.group_annotations import GROUP_ANNOTATION_KEYS, group_digest
 from planner.model.pools import parse_ip
 from planner.model.service import (
@@ -90,7 +90,7 @@ def build_plan(
     *,
     conflicts: Sequence[Conflict] = (),
     strategy: str = "atomic",
-    target: str = "metallb-0.15",
+    target: str = DEFAULT_TARGET,
     explorations: Explorations | None = None,
     progress: Progress = no_progress,
     max_states: int = DEFAULT_MAX_STATES,
@@ -145,13 +145,15 @@ def _unit_inputs(scenario: Scenario, writes: Mapping[str, Write]) -> UnitInputs:
         for svc in moving | set(writes):
             trial.unassign(svc)
         outcomes = trial.possible_allocations(
-            inputs.svc_key,
-            manifest,
-            inputs.family,
-            inputs.ports,
-            inputs.sharing_key,
-            inputs.backend_key,
-            ip_family_policy=inputs.family_policy,
+            AllocationRequest(
+                inputs.svc_key,
+                manifest,
+                inputs.family,
+                inputs.ports,
+                inputs.sharing_key,
+                inputs.backend_key,
+                ip_family_policy=inputs.family_policy,
+            )
         )
         ips = frozenset(ip for outcome in outcomes for ip in outcome)
         pools = {pool_of(ip) for ip in ips} | ({inputs.requested_pool} - {""})
@@ -195,7 +197,7 @@ def _live_allocator(scenario: Scenario, writes: Mapping[str, Write]) -> Allocato
         for svc, manifest in scenario.live_services.items()
         if any(in_drawn(ip) for ip in ingress_ips(manifest))
     ]
-    cluster = World.of(scenario).cluster((), "metallb-0.15", frozen=holders)
+    cluster = World.of(scenario).cluster((), Behavior.METALLB_0_15, frozen=holders)
     return cluster.controller.allocator
 
 
@@ -354,7 +356,7 @@ def _simulated(
     for index, units in enumerate(waves, start=1):
         progress("planning", index - 1, len(waves))
         writes = [w for unit in units for w in unit.writes]
-        before = state["fixed"]
+        before = state[Behavior.FIXED]
         recreated = {
             w.service for w in writes if w.op == DELETE and w.service in scenario.desired_services
         }
@@ -378,14 +380,14 @@ def _simulated(
             windows[behavior].extend(_windows(outcome, index, recreated))
             runs[behavior] += outcome.runs
             state[behavior] = outcome.end or {}
-        _check_fixed(outcomes["fixed"], index, strategy)
+        _check_fixed(outcomes[Behavior.FIXED], index, strategy)
         _check_target(outcomes[target], index, target)
         planned.append(
             PlannedWave(
                 index=index,
                 units=tuple(units),
-                expected_ips=_expected(writes, _members(units), outcomes["fixed"], before),
-                nudges={b: o.stuck for b, o in outcomes.items() if o.stuck and b != "fixed"},
+                expected_ips=_expected(writes, _members(units), outcomes[Behavior.FIXED], before),
+                nudges={b: o.stuck for b, o in outcomes.items() if o.stuck and b != Behavior.FIXED},
             )
         )
     progress("planning", len(waves), len(waves))
@@ -441,7 +443,7 @@ def _check_fixed(fixed: SimulatedWave, wave: int, strategy: str) -> None:
 def _check_target(outcome: SimulatedWave, wave: int, target: str) -> None:
     """Refuse a plan that leaves a Service without an IP under the MetalLB the cluster runs,
     even after the nudges (e.g. a requested IP its holder keeps under stock rules)."""
-    if target != "fixed" and outcome.unrecovered:
+    if target != Behavior.FIXED and outcome.unrecovered:
         services = ", ".join(outcome.unrecovered)
         raise PlanRefused(
             f"under {target}, {services} would have no IP after wave {wave}, even after the "
@@ -601,7 +603,7 @@ def _schedules(
 ) -> tuple[Iterable[Run], Mapping[str, Sequence[str]]]:
     """The runs a behaviour's outcome is read from, and every warning seen per Service."""
     ordered = sorted(writes, key=lambda w: w.service)
-    if behavior == "fixed":
+    if behavior == Behavior.FIXED:
         # The expected IPs must cover every outcome `planner verify` can meet: the same
         # exploration (every reachable state within the budget, the seed-0 sample beyond it).
         exploration = world.explore(base, ordered, seed=0)

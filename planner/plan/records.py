@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planner.errors import InputError
+from planner.model.controller import DEFAULT_TARGET
 from planner.plan.units import APPLY, DELETE, Write
 from planner.simulate.world import Baseline
 
@@ -92,7 +93,7 @@ class Plan:
     waves: tuple[PlannedWave, ...]
     predictions: Mapping[str, PlanPrediction]
     preconditions: Mapping[str, str]  # svc → fingerprint of its live object ("absent" if none)
-    target: str = "metallb-0.15"
+    target: str = DEFAULT_TARGET
     notes: tuple[str, ...] = ()
     baseline: Baseline = field(default_factory=lambda: Baseline({}))
 
@@ -203,7 +204,7 @@ def _plan_from_dict(data: Mapping[str, Any]) -> Plan:
         waves=waves,
         predictions=predictions,
         preconditions={str(k): str(v) for k, v in data["preconditions"].items()},
-        target=str(data.get("target", "metallb-0.15")),
+        target=str(data.get("target", DEFAULT_TARGET)),
         notes=tuple(data.get("notes", ())),
         baseline=_baseline_from_dict(data.get("baseline") or {}),
     )

@@ -9,7 +9,7 @@ a full pool) so that `planner.plan.graph` can order the units. Pure: no cluster,
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from networkx.utils import UnionFind
@@ -137,12 +137,15 @@ def _union_services(
     IP, the members that stay claim it under their new key).
     """
     joined = UnionFind(data.writes)
-
-    def join(a: str, b: str) -> None:
+    for a, b in (*_same_group_pairs(data), *_kept_ip_pairs(data, holdings, holders)):
         # Only written Services are joined (UnionFind would add any other as a new set).
         if a in data.writes and b in data.writes:
             joined.union(a, b)
+    return sorted(joined.to_sets(), key=sorted)
 
+
+def _same_group_pairs(data: UnitInputs) -> Iterator[tuple[str, str]]:
+    """Written Services the desired state puts in one group, paired with its first member."""
     by_group: dict[str, list[str]] = defaultdict(list)
     for svc in data.writes:
         group = annotation(data.desired.get(svc), GROUP_ANNOTATION)
@@ -150,14 +153,19 @@ def _union_services(
             by_group[group].append(svc)
     for members in by_group.values():
         for other in members[1:]:
-            join(members[0], other)
+            yield members[0], other
+
+
+def _kept_ip_pairs(
+    data: UnitInputs, holdings: Mapping[str, Holding], holders: Mapping[str, set[str]]
+) -> Iterator[tuple[str, str]]:
+    """Written Services that hold a live IP together and both keep it."""
     staying = {svc: _staying_ips(svc, data) for svc in data.writes}
     for svc in data.writes:
         for ip in set(holdings.get(svc, _NOTHING).ips) & staying[svc]:
             for other in holders.get(ip, ()):
                 if other in staying and ip in staying[other]:
-                    join(svc, other)
-    return sorted(joined.to_sets(), key=sorted)
+                    yield svc, other
 
 
 def _staying_ips(svc: str, data: UnitInputs) -> set[str]:
@@ -195,7 +203,7 @@ def _unit(
         before = holdings.get(svc, _NOTHING)
         after = targets[svc]
         releases |= _released(svc, before, after, holders, inside, targets, data.pool_of)
-        claims |= _claimed(svc, before, after, data.pool_of)
+        claims |= _claimed(before, after)
         pools |= {data.pool_of(ip) for ip in before.ips + after.ips} - {""}
         if after.auto:
             ips, candidate_pools = data.auto_candidates(
@@ -276,7 +284,7 @@ def _released(
     return out
 
 
-def _claimed(svc: str, before: Holding, after: Holding, pool_of: PoolOf) -> set[Resource]:
+def _claimed(before: Holding, after: Holding) -> set[Resource]:
     """IPs this Service takes (or takes under a new key), and ports new to it on an IP."""
     out: set[Resource] = set()
     for ip in after.ips:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from planner.model.controller import BEHAVIORS
+from planner.model.controller import BEHAVIORS, Behavior
 from planner.model.service import is_load_balancer
 from planner.model.simcluster import Action, Run, ServiceWrite, SimulatedCluster
 from planner.objects import Manifest
@@ -348,7 +348,7 @@ def _claims(plan: Plan, wave: PlannedWave, behavior: str, result: _WaveRuns) -> 
         if w.wave == wave.index and w.until != "recreated"
     }
     claims = []
-    if behavior == "fixed":
+    if behavior == Behavior.FIXED:
         claims.append(claim("no Service is ever pending", _pending_outside(result, set())))
     else:
         claims.append(
@@ -357,7 +357,7 @@ def _claims(plan: Plan, wave: PlannedWave, behavior: str, result: _WaveRuns) -> 
                 _pending_outside(result, predicted) or _predicted_unseen(result, predicted),
             )
         )
-    if behavior == "fixed":
+    if behavior == Behavior.FIXED:
         claims.append(
             claim("every Service of the wave ends at its expected IPs", _off_target(result, wave))
         )

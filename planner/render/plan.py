@@ -39,22 +39,31 @@ def plan_table(plan: Plan) -> str:
     """Waves and units as a table, then expected IPs, nudges and each behaviour's pending windows."""
     if not plan.waves:
         return "Nothing to do: no Service write changes anything.\n"
-    rows = [("Wave", "Unit", "Namespace/Name", "Op", "Waits for")]
-    for wave in plan.waves:
-        for unit in wave.units:
-            for write in unit.writes:
-                rows.append(
-                    (
-                        str(wave.index),
-                        _unit_label(unit),
-                        write.service,
-                        write.op,
-                        ", ".join(unit.waits_for) or "-",
-                    )
-                )
-    lines = _table(rows)
+    lines = _table(_write_rows(plan))
     lines.append("")
     lines.append(f"Strategy: {plan.strategy}. Target: {plan.target}.")
+    lines += _expected_lines(plan)
+    lines.append("")
+    lines.append("Pending windows while the plan is applied:")
+    lines += _window_lines(plan)
+    lines.extend(f"Note: {note}" for note in plan.notes)
+    return "\n".join(lines) + "\n"
+
+
+def _write_rows(plan: Plan) -> list[tuple[str, ...]]:
+    """The table's header, then one row per write: wave, unit, Service, op, what it waits for."""
+    rows: list[tuple[str, ...]] = [("Wave", "Unit", "Namespace/Name", "Op", "Waits for")]
+    for wave in plan.waves:
+        for unit in wave.units:
+            waits_for = ", ".join(unit.waits_for) or "-"
+            label = _unit_label(unit)
+            rows += [(str(wave.index), label, w.service, w.op, waits_for) for w in unit.writes]
+    return rows
+
+
+def _expected_lines(plan: Plan) -> list[str]:
+    """Per wave: the IPs expected after it, and the nudges each behaviour needs."""
+    lines = []
     for wave in plan.waves:
         lines.append(f"After wave {wave.index}:")
         for svc, options in sorted(wave.expected_ips.items()):
@@ -62,18 +71,19 @@ def plan_table(plan: Plan) -> str:
             lines.append(f"  {svc}: {shown}")
         for behavior, services in sorted(wave.nudges.items()):
             lines.append(f"  nudge for {behavior}: {', '.join(services)}")
-    lines.append("")
-    lines.append("Pending windows while the plan is applied:")
+    return lines
+
+
+def _window_lines(plan: Plan) -> list[str]:
+    """Per behaviour: each predicted pending window, or "none"."""
+    lines = []
     for behavior, prediction in sorted(plan.predictions.items()):
         if not prediction.windows:
             lines.append(f"  {behavior}: none")
-            continue
         for window in prediction.windows:
-            lines.append(
-                f"  {behavior}: {window.service} pending in wave {window.wave}, {_UNTIL.get(window.until, window.until)}"
-            )
-    lines.extend(f"Note: {note}" for note in plan.notes)
-    return "\n".join(lines) + "\n"
+            until = _UNTIL.get(window.until, window.until)
+            lines.append(f"  {behavior}: {window.service} pending in wave {window.wave}, {until}")
+    return lines
 
 
 def _unit_label(unit: PlannedUnit) -> str:

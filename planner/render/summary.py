@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from planner.analysis.records import BEHAVIORS, Conflict, DiffReport, Prediction
+from planner.analysis.records import Conflict, DiffReport, Prediction
 from planner.diff import Change
+from planner.model.controller import BEHAVIORS
 
 OPS: tuple[str, ...] = ("create", "update", "delete", "unchanged")
 

@@ -61,16 +61,40 @@ def components(
     writes: Sequence[ServiceWrite], live: Mapping[str, Manifest], pools: Sequence[Pool]
 ) -> list[Component]:
     """The writes that change allocations, split into independent components (sorted)."""
+    relevant = _relevant_writes(writes, live)
+    owner = _pool_owner(pools)
+    joined = _joined_resources(relevant, live, pools, owner)
+    groups: dict[str, list[ServiceWrite]] = defaultdict(list)
+    for write in relevant:
+        groups[joined[f"svc:{write[0]}"]].append(write)
+    context, in_pools = _neighbours(joined, _holders(live), owner)
+    result = [
+        _component(writes_of, context[key], in_pools[key], live)
+        for key, writes_of in groups.items()
+    ]
+    return sorted(result, key=lambda c: c.services)
+
+
+def _relevant_writes(
+    writes: Sequence[ServiceWrite], live: Mapping[str, Manifest]
+) -> list[ServiceWrite]:
+    """The writes that change allocations, and the other writes to their groups."""
     changing = {w[0] for w in writes if changes_allocation(w[0], w[1], live)}
     moving_groups = {_group(m) for svc, m in writes if svc in changing} - {""}
-    relevant = [w for w in writes if w[0] in changing or _group(w[1]) in moving_groups]
-    owner = _pool_owner(pools)
-    holders = _holders(live)
-    pool_holders: dict[str, set[str]] = defaultdict(set)
-    for ip, svcs in holders.items():
-        pool_holders[owner(ip)] |= svcs
-    # Nodes are "svc:<key>", "ip:<address>", "pool:<name>" and "group:<id>"; a component is
-    # named by its set's root, which only keys the dicts below (the result is sorted).
+    return [w for w in writes if w[0] in changing or _group(w[1]) in moving_groups]
+
+
+def _joined_resources(
+    relevant: Sequence[ServiceWrite],
+    live: Mapping[str, Manifest],
+    pools: Sequence[Pool],
+    owner: _Owner,
+) -> UnionFind[str]:
+    """Each write's Service joined with the resources it touches.
+
+    Nodes are "svc:<key>", "ip:<address>", "pool:<name>" and "group:<id>"; a component is
+    named by its set's root, which only keys the caller's dicts (the result is sorted).
+    """
     joined: UnionFind[str] = UnionFind()
     touched = {svc: _resources(svc, manifest, live, pools, owner) for svc, manifest in relevant}
     # An auto-assigned allocation may take any free IP of its pools: an IP another write
@@ -82,9 +106,16 @@ def components(
             kind, _, ip = resource.partition(":")
             if kind == "ip" and f"pool:{owner(ip)}" in drawn:
                 joined.union(resource, f"pool:{owner(ip)}")
-    groups: dict[str, list[ServiceWrite]] = defaultdict(list)
-    for write in relevant:
-        groups[joined[f"svc:{write[0]}"]].append(write)
+    return joined
+
+
+def _neighbours(
+    joined: UnionFind[str], holders: Mapping[str, set[str]], owner: _Owner
+) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Per component root: the live holders of its IPs, and the live holders in its pools."""
+    pool_holders: dict[str, set[str]] = defaultdict(set)
+    for ip, svcs in holders.items():
+        pool_holders[owner(ip)] |= svcs
     context: dict[str, set[str]] = defaultdict(set)
     in_pools: dict[str, set[str]] = defaultdict(set)
     for node in list(joined):
@@ -93,17 +124,22 @@ def components(
             context[joined[node]] |= holders.get(name, set())
         elif kind == "pool":
             in_pools[joined[node]] |= pool_holders.get(name, set())
-    result: list[Component] = []
-    for key, writes_of in groups.items():
-        simulated = context[key] | {svc for svc, _ in writes_of if svc in live}
-        result.append(
-            Component(
-                tuple(sorted(writes_of, key=lambda w: w[0])),
-                tuple(sorted(simulated)),
-                tuple(sorted(in_pools[key] - simulated)),
-            )
-        )
-    return sorted(result, key=lambda c: c.services)
+    return context, in_pools
+
+
+def _component(
+    writes_of: Sequence[ServiceWrite],
+    context: set[str],
+    in_pools: set[str],
+    live: Mapping[str, Manifest],
+) -> Component:
+    """One component: its writes, the live Services simulated with them, and the frozen rest."""
+    simulated = context | {svc for svc, _ in writes_of if svc in live}
+    return Component(
+        tuple(sorted(writes_of, key=lambda w: w[0])),
+        tuple(sorted(simulated)),
+        tuple(sorted(in_pools - simulated)),
+    )
 
 
 def _resources(

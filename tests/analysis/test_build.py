@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from planner.analysis.build import exit_code, violates
-from planner.analysis.records import BEHAVIORS, Conflict, DiffReport, Prediction, ServiceFate
+from planner.analysis.records import Conflict, DiffReport, Prediction, ServiceFate
 from planner.diff import Change
+from planner.model.controller import BEHAVIORS
 from planner.objects import ObjectKey
 from planner.pipeline import DiffOptions, build_report
 from planner.sources.live import LiveSource

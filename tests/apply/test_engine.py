@@ -16,15 +16,10 @@ import pytest
 import yaml
 
 from planner.apply.engine import (
-    DECLINED,
-    DONE,
-    DRY_RUN,
-    REFUSED,
-    ROLLED_BACK,
-    TIMED_OUT,
     ApplyReport,
     PollPolicy,
     StreamProgress,
+    WaveStatus,
     apply_plan,
     at_expected_ips,
     precondition_problems,
@@ -112,7 +107,7 @@ def test_fixed_carries_the_seed_out_with_nobody_pending(
     fake = make_fake("fixed")
     progress = RecordingProgress()
     report = _apply(seed_plan("fixed"), journal, progress)
-    assert (report.status, report.exit_code) == (DONE, 0)
+    assert (report.status, report.exit_code) == (WaveStatus.DONE, 0)
     assert report.waves[0].written == (TCP, UDP) and report.waves[0].nudged == ()
     cluster = fake.cluster()
     assert cluster.statuses(TCP) == [(SHARED_IP,)] and cluster.statuses(UDP) == [(SHARED_IP,)]
@@ -125,7 +120,7 @@ def test_metallb_015_recovers_the_first_mover_without_a_nudge(
 ) -> None:
     fake = make_fake("metallb-0.15")
     report = _apply(seed_plan("metallb-0.15"), journal)
-    assert report.status == DONE and report.waves[0].nudged == ()
+    assert report.status == WaveStatus.DONE and report.waves[0].nudged == ()
     cluster = fake.cluster()
     assert cluster.went_pending(TCP) and not cluster.stuck_at_end(TCP)
     assert cluster.ips(TCP) == (SHARED_IP,) and cluster.ips(UDP) == (SHARED_IP,)
@@ -137,7 +132,7 @@ def test_metallb_014_leaves_the_first_mover_stuck_until_the_plans_nudge(
     fake = make_fake("metallb-0.14")
     progress = RecordingProgress()
     report = _apply(seed_plan("metallb-0.14"), journal, progress)
-    assert report.status == DONE
+    assert report.status == WaveStatus.DONE
     assert report.waves[0].nudged == (TCP,)
     assert fake.cluster().statuses(TCP) == [(SHARED_IP,), (), (SHARED_IP,)]
     assert fake.arrivals() == [TCP, UDP, TCP]  # two writes, then the nudge
@@ -149,7 +144,7 @@ def test_metallb_014_in_a_lucky_order_is_not_nudged(
 ) -> None:
     fake = make_fake("metallb-0.14", schedule="lazy")
     report = _apply(seed_plan("metallb-0.14"), journal)
-    assert report.status == DONE and report.waves[0].nudged == ()
+    assert report.status == WaveStatus.DONE and report.waves[0].nudged == ()
     assert fake.arrivals() == [TCP, UDP]
 
 
@@ -158,7 +153,7 @@ def test_stock_behaviours_end_at_the_expected_ips_in_a_random_order(
     make_fake: MakeFake, journal: FileJournal, behavior: str
 ) -> None:
     fake = make_fake(behavior, schedule="random", seed=1)
-    assert _apply(seed_plan(behavior), journal).status == DONE
+    assert _apply(seed_plan(behavior), journal).status == WaveStatus.DONE
     assert fake.cluster().ips(TCP) == (SHARED_IP,) and fake.cluster().ips(UDP) == (SHARED_IP,)
 
 
@@ -167,7 +162,7 @@ def test_fixed_keeps_everyone_up_in_random_orders(
     make_fake: MakeFake, journal: FileJournal, seed: int
 ) -> None:
     fake = make_fake("fixed", schedule="random", seed=seed)
-    assert _apply(seed_plan("fixed"), journal).status == DONE
+    assert _apply(seed_plan("fixed"), journal).status == WaveStatus.DONE
     cluster = fake.cluster()
     assert not cluster.went_pending(TCP) and not cluster.went_pending(UDP)
 
@@ -185,7 +180,7 @@ def test_a_failed_write_rolls_the_wave_back(
     plan = seed_plan(behavior)
     report = _apply(plan, journal)
     wave = report.waves[0]
-    assert (report.status, report.exit_code) == (ROLLED_BACK, 1)
+    assert (report.status, report.exit_code) == (WaveStatus.ROLLED_BACK, 1)
     assert (wave.written, wave.restored) == ((TCP,), (TCP,))
     assert "writing dns/dns-udp (apply) failed" in wave.lines[0]
     assert "injected fault" in wave.lines[0]
@@ -212,7 +207,7 @@ def test_a_rolled_back_deletion_is_recreated_as_it_was(
     fake = make_fake("metallb-0.15", fail_apply={"service": TCP})
     plan = _delete_then_apply_plan()
     report = _apply(plan, journal)
-    assert report.status == ROLLED_BACK
+    assert report.status == WaveStatus.ROLLED_BACK
     assert (report.waves[0].written, report.waves[0].restored) == ((UDP,), (UDP,))
     assert fake.arrivals() == [UDP, UDP]  # deleted, then re-created from the saved copy
     live = fake.cluster().store
@@ -225,7 +220,7 @@ def test_a_wave_the_server_dry_run_refuses_is_not_written_at_all(
 ) -> None:
     fake = make_fake("metallb-0.15", reject_dry_run=UDP)
     report = _apply(seed_plan(), journal)
-    assert report.status == REFUSED
+    assert report.status == WaveStatus.REFUSED
     assert "refused the wave in a dry run, nothing was written" in report.waves[0].lines[0]
     assert fake.arrivals() == []
     assert [c for c in fake.calls("apply") if "--dry-run=server" not in c] == []
@@ -240,7 +235,7 @@ def test_a_timeout_reports_who_waits_and_the_models_explanation(
     make_fake("metallb-0.14")
     report = _apply(seed_plan("metallb-0.14", nudges=False), journal, timeout=1.0)
     wave = report.waves[0]
-    assert (report.status, report.exit_code, wave.waiting) == (TIMED_OUT, 1, (TCP,))
+    assert (report.status, report.exit_code, wave.waiting) == (WaveStatus.TIMED_OUT, 1, (TCP,))
     assert f"{TCP} shows <pending>, expected {SHARED_IP}" in wave.lines
     assert any(
         line.startswith(f"  the model: metallb-0.14 leaves {TCP} pending until something touches")
@@ -254,8 +249,8 @@ def test_a_timeout_the_model_did_not_predict_says_the_cluster_differs(
 ) -> None:
     make_fake("fixed", controller_down=True)
     report = _apply(two_wave_plan("fixed"), journal, timeout=1.0)
-    assert report.status == TIMED_OUT
-    assert [w.status for w in report.waves] == [DONE, TIMED_OUT]
+    assert report.status == WaveStatus.TIMED_OUT
+    assert [w.status for w in report.waves] == [WaveStatus.DONE, WaveStatus.TIMED_OUT]
     assert report.waves[1].waiting == (SITE,)
     assert any("predicts no pending window for web/site" in line for line in report.waves[1].lines)
     assert journal.load() == JournalRecord(plan_digest(two_wave_plan("fixed")), (1,))
@@ -266,7 +261,7 @@ def test_failed_reads_while_waiting_are_retried(make_fake: MakeFake, journal: Fi
     make_fake("fixed", fail_get={"from": 2, "times": 2})  # get 1: preconditions and saved copies
     progress = RecordingProgress()
     report = _apply(seed_plan("fixed"), journal, progress)
-    assert report.status == DONE
+    assert report.status == WaveStatus.DONE
     retried = [line for line in progress.lines if "reading the Services failed, will retry" in line]
     assert len(retried) == 2 and "TLS handshake timeout" in retried[0]
 
@@ -288,7 +283,7 @@ def test_a_plan_whose_objects_changed_is_refused_before_any_write(
     services, _ = seed_live()
     fake.edit_service(changed(services[0], sessionAffinity="ClientIP"))
     report = _apply(seed_plan(), journal)
-    assert report.status == REFUSED
+    assert report.status == WaveStatus.REFUSED
     assert report.lines[0] == "the cluster changed since the plan was made; nothing was written"
     assert (
         report.lines[1] == f"{TCP}: its spec changed since the plan was made; make the plan again"
@@ -302,14 +297,14 @@ def test_a_rerun_continues_at_the_first_unfinished_wave(
     fake = make_fake("metallb-0.15", fail_apply={"service": SITE})
     plan = two_wave_plan()
     first = _apply(plan, journal)
-    assert [w.status for w in first.waves] == [DONE, ROLLED_BACK]
+    assert [w.status for w in first.waves] == [WaveStatus.DONE, WaveStatus.ROLLED_BACK]
     assert journal.load() == JournalRecord(plan_digest(plan), (1,))
     assert SITE not in fake.cluster().store
     fake.set_faults()
     before = len(fake.arrivals())
     second = _apply(plan, journal)
-    assert second.status == DONE
-    assert [(w.index, w.status) for w in second.waves] == [(1, "resumed"), (2, DONE)]
+    assert second.status == WaveStatus.DONE
+    assert [(w.index, w.status) for w in second.waves] == [(1, "resumed"), (2, WaveStatus.DONE)]
     assert fake.arrivals()[before:] == [SITE]
     assert fake.cluster().ips(SITE) == (SITE_IP,)
 
@@ -318,10 +313,12 @@ def test_work_already_in_the_cluster_is_not_repeated(
     make_fake: MakeFake, journal: FileJournal
 ) -> None:
     fake = make_fake("metallb-0.15")
-    assert _apply(seed_plan(), None).status == DONE  # a crash before the journal was written
+    assert (
+        _apply(seed_plan(), None).status == WaveStatus.DONE
+    )  # a crash before the journal was written
     before = fake.arrivals()
     report = _apply(seed_plan(), journal)
-    assert report.status == DONE
+    assert report.status == WaveStatus.DONE
     assert (report.waves[0].written, report.waves[0].skipped) == ((), (TCP, UDP))
     assert fake.arrivals() == before
 
@@ -336,7 +333,7 @@ def test_a_resume_refuses_when_a_later_waves_object_appeared(
     other["metadata"]["annotations"]["metallb.io/loadBalancerIPs"] = "192.168.10.81"
     fake.edit_service(other)
     report = _apply(plan, journal)
-    assert report.status == REFUSED
+    assert report.status == WaveStatus.REFUSED
     assert report.lines[1] == f"{SITE}: did not exist when the plan was made, and exists now"
 
 
@@ -346,7 +343,7 @@ def test_every_wave_finished_means_no_kubectl_call(
     fake = make_fake("metallb-0.15")
     journal.save(JournalRecord(plan_digest(seed_plan()), (1,)))
     report = _apply(seed_plan(), journal)
-    assert report.status == DONE and report.lines == ("every wave was finished earlier",)
+    assert report.status == WaveStatus.DONE and report.lines == ("every wave was finished earlier",)
     assert fake.calls() == []
 
 
@@ -354,7 +351,7 @@ def test_a_journal_of_another_plan_is_not_used(make_fake: MakeFake, journal: Fil
     make_fake("metallb-0.15")
     journal.save(JournalRecord("another plan", (1,)))
     report = _apply(seed_plan(), journal)
-    assert [w.status for w in report.waves] == [DONE]
+    assert [w.status for w in report.waves] == [WaveStatus.DONE]
 
 
 def _two_writes_of(svc_wave: PlannedWave) -> Plan:
@@ -386,7 +383,7 @@ def test_dry_run_prints_the_calls_and_changes_nothing(
     fake = make_fake("metallb-0.14")
     progress = RecordingProgress()
     report = _apply(seed_plan("metallb-0.14"), journal, progress, dry_run=True)
-    assert (report.status, report.exit_code) == (DRY_RUN, 0)
+    assert (report.status, report.exit_code) == (WaveStatus.DRY_RUN, 0)
     assert fake.arrivals() == [] and journal.load() is None
     shown = [line for line in progress.lines if line.startswith("  ")]
     assert len(shown) == 4
@@ -404,7 +401,7 @@ def test_a_declined_confirmation_writes_nothing(make_fake: MakeFake, journal: Fi
         return False
 
     report = _apply(seed_plan("metallb-0.14"), journal, confirm=decline)
-    assert report.status == DECLINED and fake.arrivals() == []
+    assert report.status == WaveStatus.DECLINED and fake.arrivals() == []
     assert asked[0][1:] == [
         f"wave 1: apply {TCP}, apply {UDP}",
         f"  then nudge if still pending: {TCP}, {UDP}",

@@ -14,15 +14,10 @@ import yaml
 
 from planner.apply import engine
 from planner.apply.engine import (
-    DECLINED,
-    DONE,
-    DRY_RUN,
-    REFUSED,
-    RESUMED,
-    ROLLED_BACK,
-    TIMED_OUT,
     AppliedWave,
+    ApplyReport,
     PollPolicy,
+    WaveStatus,
     apply_plan,
 )
 from planner.apply.journal import JournalRecord
@@ -127,7 +122,10 @@ def test_finished_waves_are_reported_as_resumed_without_a_kubectl_call() -> None
     recorder = Recorder()
     journal = MemoryJournal(JournalRecord(plan_digest(plan), (1, 2)))
     report = apply_plan(plan, _kubectl(recorder), journal=journal, progress=RecordingProgress())
-    assert report.status == DONE and [w.status for w in report.waves] == [RESUMED, RESUMED]
+    assert report.status == WaveStatus.DONE and [w.status for w in report.waves] == [
+        WaveStatus.RESUMED,
+        WaveStatus.RESUMED,
+    ]
     assert report.lines == ("every wave was finished earlier",) and recorder.calls == []
 
 
@@ -143,7 +141,7 @@ def test_a_changed_cluster_is_refused_before_confirmation() -> None:
 
     run = _run(plan, Recorder())
     stop = engine._why_not_start(run, plan.waves, live, confirm)
-    assert stop is not None and stop[0] == REFUSED
+    assert stop is not None and stop[0] == WaveStatus.REFUSED
     assert stop[1][0].startswith("the cluster changed since the plan was made")
     assert any(line.startswith(f"{TCP}: its") for line in stop[1]) and asked == []
 
@@ -153,7 +151,7 @@ def test_a_no_at_the_prompt_declines_and_a_dry_run_never_asks() -> None:
     live = _seed_live()
     refuse = _run(plan, Recorder())
     assert engine._why_not_start(refuse, plan.waves, live, lambda _: False) == (
-        DECLINED,
+        WaveStatus.DECLINED,
         ["nothing was changed"],
     )
 
@@ -206,11 +204,16 @@ def test_the_first_wave_that_fails_stops_the_run_and_is_not_journaled(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     plan = two_wave_plan()
-    ran = _scripted(monkeypatch, [TIMED_OUT, DONE])
+    ran = _scripted(monkeypatch, [WaveStatus.TIMED_OUT, WaveStatus.DONE])
     journal = MemoryJournal()
     run = _run(plan, Recorder(), journal=journal)
     report = engine._carry_out(run, plan.waves, {}, [])
-    assert (report.status, ran, journal.saved, run.finished) == (TIMED_OUT, [1], [], set())
+    assert (report.status, ran, journal.saved, run.finished) == (
+        WaveStatus.TIMED_OUT,
+        [1],
+        [],
+        set(),
+    )
     assert report.journal == "memory" and report.exit_code == 1
 
 
@@ -218,23 +221,32 @@ def test_each_finished_wave_is_journaled_before_the_next_starts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     plan = two_wave_plan()
-    ran = _scripted(monkeypatch, [DONE, DONE])
+    ran = _scripted(monkeypatch, [WaveStatus.DONE, WaveStatus.DONE])
     journal = MemoryJournal()
     run = _run(plan, Recorder(), journal=journal)
-    report = engine._carry_out(run, plan.waves, {}, [AppliedWave(0, RESUMED)])
+    report = engine._carry_out(run, plan.waves, {}, [AppliedWave(0, WaveStatus.RESUMED)])
     digest = plan_digest(plan)
     assert journal.saved == [JournalRecord(digest, (1,)), JournalRecord(digest, (1, 2))]
-    assert report.status == DONE and ran == [1, 2]
-    assert [w.status for w in report.waves] == [RESUMED, DONE, DONE]
+    assert report.status == WaveStatus.DONE and ran == [1, 2]
+    assert [w.status for w in report.waves] == [
+        WaveStatus.RESUMED,
+        WaveStatus.DONE,
+        WaveStatus.DONE,
+    ]
 
 
 def test_a_dry_run_records_nothing_and_names_no_journal(monkeypatch: pytest.MonkeyPatch) -> None:
     plan = two_wave_plan()
-    _scripted(monkeypatch, [DRY_RUN, DRY_RUN])
+    _scripted(monkeypatch, [WaveStatus.DRY_RUN, WaveStatus.DRY_RUN])
     journal = MemoryJournal()
     run = _run(plan, Recorder(), journal=journal, dry_run=True)
     report = engine._carry_out(run, plan.waves, {}, [])
-    assert (report.status, report.journal, journal.saved, run.finished) == (DRY_RUN, "", [], set())
+    assert (report.status, report.journal, journal.saved, run.finished) == (
+        WaveStatus.DRY_RUN,
+        "",
+        [],
+        set(),
+    )
     assert report.exit_code == 0
 
 
@@ -249,7 +261,7 @@ def test_a_failed_write_puts_back_what_the_wave_wrote() -> None:
     written = [Write(TCP, APPLY, live[TCP]), Write("web/new", APPLY, {"kind": "Service"})]
     saved: dict[str, Manifest | None] = {TCP: live[TCP], "web/new": None}
     outcome = engine._rolled_back(run, plan.waves[0], written, saved, (UDP,), "writing x failed")
-    assert outcome.status == ROLLED_BACK
+    assert outcome.status == WaveStatus.ROLLED_BACK
     assert (outcome.written, outcome.skipped, outcome.restored) == (
         (TCP, "web/new"),
         (UDP,),
@@ -310,3 +322,23 @@ def test_a_bad_plan_file_is_one_line_naming_the_file(
         read_plan_file(path)
     assert len(str(caught.value).splitlines()) == 1
     assert str(caught.value).startswith(str(path))
+
+
+def test_the_report_prints_each_status_as_its_word() -> None:
+    waves = (AppliedWave(1, WaveStatus.RESUMED), AppliedWave(2, WaveStatus.ROLLED_BACK))
+    report = ApplyReport(WaveStatus.ROLLED_BACK, "0123456789abcdef0123", "fixed", waves)
+    lines = report.render()
+    assert lines[0] == "planner apply: rolled-back (plan 0123456789abcdef, fixed)"
+    assert [line for line in lines if line.startswith("  wave")] == [
+        "  wave 1: resumed",
+        "  wave 2: rolled-back",
+    ]
+    assert [s.value for s in WaveStatus] == [
+        "done",
+        "dry-run",
+        "declined",
+        "refused",
+        "rolled-back",
+        "timed-out",
+        "resumed",
+    ]

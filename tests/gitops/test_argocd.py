@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.errors import InputError, Origin
+from planner.gitops.argocd import BEHAVIORS as ARGO_BEHAVIORS
 from planner.gitops.argocd import (
     DEFAULT_IMAGE,
     DEFAULT_KUBECONFIG,
@@ -29,6 +30,7 @@ from planner.gitops.argocd import (
     read_context,
     repository_root,
 )
+from planner.model.controller import BEHAVIORS, DEFAULT_TARGET
 from planner.model.group_annotations import desired_sharing_groups
 from planner.objects import KubeObject, ObjectKey
 from planner.sources.documents import parse_yaml, read_documents
@@ -540,6 +542,14 @@ def test_an_unknown_parameter_value_fails_naming_the_parameter(tmp_path: Path) -
     app = copy_app(tmp_path, SAMPLES / "seed-dns-local" / "desired", "dns")
     result = run_generate(app, argo_env("dns", "dns", "dns", target_behavior="metallb-0.13"))
     assert_failed_cleanly(result, "`target-behavior`", "metallb-0.13")
+
+
+def test_target_behavior_defaults_to_the_default_target_and_lists_every_behaviour() -> None:
+    assert options_of(read_context({})).target_behavior == DEFAULT_TARGET
+    assert type(options_of(read_context({})).target_behavior) is str  # it reaches YAML
+    assert sorted(ARGO_BEHAVIORS) == sorted(BEHAVIORS)
+    with pytest.raises(InputError, match="expected one of metallb-0.15, metallb-0.14, fixed$"):
+        options_of(read_context({"PARAM_TARGET_BEHAVIOR": "metallb-0.13"}))
 
 
 # --- in-process: parameters, waves, serialisation ----------------------------------------------

@@ -638,22 +638,21 @@ def test_several_auto_assign_pools_give_a_set_of_outcomes_and_change_nothing() -
     assert allocator.snapshot() == before
 
 
-def test_the_positional_form_of_allocate_still_asks_the_same_question() -> None:
-    """Callers outside the model still pass allocate's arguments to the first two enumerators."""
+def test_the_enumerators_take_one_request_and_nothing_else() -> None:
+    """The positional form of `allocate` is gone from the enumerators: one request asks."""
     allocator = Allocator([Pool("a", ["10.0.0.0/30"]), Pool("b", ["1000::/126"])])
     allocator.assign("x/held", svc("x"), ["10.0.0.0"], TCP80, "web", "")
     request = AllocationRequest(
         "x/s", svc("x"), "dual", TCP443, "web", "", ip_family_policy="PreferDualStack"
     )
-    positional = ("x/s", svc("x"), "dual", TCP443, "web", "")
-    policy = {"ip_family_policy": "PreferDualStack"}
     outcomes = allocator.possible_allocate_outcomes(request)
     # PreferDualStack: the shared IPv4 address of pool a beats pool b's IPv6-only offer.
     assert outcomes == {Outcome(("10.0.0.0",), "a")}
-    assert allocator.possible_allocate_outcomes(*positional, **policy) == outcomes
-    assert allocator.possible_allocations(*positional, **policy) == {o.ips for o in outcomes}
-    with pytest.raises(TypeError, match="alone"):
-        allocator.possible_allocations(request, "dual")
+    assert allocator.possible_allocations(request) == {o.ips for o in outcomes}
+    with pytest.raises(TypeError, match="positional argument"):
+        allocator.possible_allocations(request, "dual")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="positional argument"):
+        allocator.possible_allocate_outcomes("x/s", svc("x"), "dual")  # type: ignore[call-arg, arg-type]
 
 
 def test_enumeration_sees_sharing_candidates_in_every_pool() -> None:

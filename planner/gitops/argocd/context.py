@@ -12,9 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from planner.errors import InputError
+from planner.model import controller
+from planner.model.controller import DEFAULT_TARGET
 
 RENDER_MODES = ("auto", "plain", "kustomize", "helm")
-BEHAVIORS = ("metallb-0.15", "metallb-0.14", "fixed")
+# The default first: `_choice` takes the first as the default, and the parameter's docs and its
+# error message list the choices in this order.
+BEHAVIORS = (DEFAULT_TARGET, *(b for b in controller.BEHAVIORS if b != DEFAULT_TARGET))
 KUBECONFIG_ENV = "SHARED_IP_PLANNER_KUBECONFIG"  # an Application env (ARGOCD_ENV_ + this)
 DEFAULT_KUBECONFIG = "/home/argocd/cmp-server/live-state/kubeconfig"
 IMAGE_ENV = "SHARED_IP_PLANNER_IMAGE"  # the sidecar's env, or an Application env
@@ -57,7 +61,7 @@ class GenerateOptions:
     render_mode: str = "auto"
     helm_values_files: tuple[str, ...] = ()
     helm_release_name: str = ""
-    target_behavior: str = "metallb-0.15"
+    target_behavior: str = DEFAULT_TARGET
     live_state: bool = False
     kubeconfig: str = DEFAULT_KUBECONFIG
     image: str = DEFAULT_IMAGE

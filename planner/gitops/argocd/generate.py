@@ -37,6 +37,7 @@ from planner.gitops.argocd.waves import (
     plan_levels,
     user_wave,
 )
+from planner.model.controller import Behavior
 from planner.model.group_annotations import desired_sharing_groups, stamp_group_annotations
 from planner.model.pools import pools_from_objects
 from planner.objects import KubeObject, Manifest, ObjectKey, svc_key_of
@@ -177,7 +178,7 @@ def manifests_for(
     output = [
         _output_body(obj, where, desired, waves) for obj, where in zip(objects, placed, strict=True)
     ]
-    if options.target_behavior == "metallb-0.14":
+    if options.target_behavior == Behavior.METALLB_0_14:
         nudges = nudges_needed(desired, stuck, waves)
         output += nudge_objects(nudges, context.app_namespace, options.image, _ns_waves(objects))
     return sorted(output, key=_sort_key)
@@ -243,7 +244,7 @@ def _sort_key(body: Manifest) -> tuple[str, str, str, str]:
 class _Dumper(_BaseDumper):
     """Safe YAML out, never anchors/aliases (objects may share parsed sub-trees)."""
 
-    def ignore_aliases(self, data: Any) -> bool:
+    def ignore_aliases(self, _data: Any) -> bool:
         return True
 
 

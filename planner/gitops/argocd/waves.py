@@ -15,6 +15,7 @@ from typing import Any
 
 from planner.diff.scenario import build_scenario
 from planner.errors import InputError
+from planner.model.controller import Behavior
 from planner.model.pools import Pool
 from planner.model.service import AllocationInputs, allocation_inputs
 from planner.objects import KubeObject, Manifest
@@ -85,7 +86,7 @@ def live_plan(placed: list[KubeObject], live: LiveState, behavior: str) -> LiveP
     for wave in plan.waves:
         for write in wave.writes:
             levels.setdefault(write.service, wave.index - 1)
-        stuck |= set(wave.nudges.get("metallb-0.14", ()))
+        stuck |= set(wave.nudges.get(Behavior.METALLB_0_14, ()))
     return LivePlan(levels, frozenset(stuck))
 
 
@@ -103,7 +104,7 @@ def _auto_candidates(desired: Mapping[str, Manifest], pools: list[Pool]) -> Auto
     requested = _requested_ips(desired)
 
     def candidates(
-        manifest: Manifest, inputs: AllocationInputs, inside: frozenset[str]
+        _manifest: Manifest, inputs: AllocationInputs, inside: frozenset[str]
     ) -> tuple[frozenset[str], frozenset[str]]:
         taken = {ip for ip, svcs in requested.items() if svcs - inside}
         usable = [pool for pool in pools if _may_use(pool, inputs)]
