@@ -138,7 +138,7 @@ def parse_yaml(text: str, file: str, rendered_by: str | None = None) -> Parsed:
 
 def parse_json(text: str, file: str) -> Parsed:
     """Parse one JSON document into Kubernetes documents (List items get the List's line)."""
-    if _json_nesting(text) > MAX_NESTING:
+    if json_nesting(text) > MAX_NESTING:
         raise InputError(TOO_DEEP, Origin(file, 0))
     try:
         body = json.loads(text)
@@ -305,7 +305,7 @@ def _item_lines(node: yaml.Node | None, count: int, fallback: int) -> list[int]:
     return [fallback] * count
 
 
-def _json_nesting(text: str) -> int:
+def json_nesting(text: str) -> int:
     """The deepest bracket nesting of a JSON text (brackets inside strings do not count)."""
     if text.count("[") + text.count("{") <= MAX_NESTING:
         return 0

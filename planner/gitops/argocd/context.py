@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from planner.errors import InputError
 from planner.model import controller
 from planner.model.controller import DEFAULT_TARGET
+from planner.sources.documents import MAX_NESTING, json_nesting
 
 RENDER_MODES = ("auto", "plain", "kustomize", "helm")
 # The default first: `_choice` takes the first as the default, and the parameter's docs and its
@@ -116,15 +117,19 @@ def _param_array(environ: Mapping[str, str], prefix: str) -> tuple[str, ...]:
 
 def _parameters_of_json(raw: str) -> dict[str, str | tuple[str, ...]]:
     """Argo CD's list of {name, string | array | map} entries (maps are not used, so ignored)."""
+    too_deep = InputError(
+        f"{PARAMETERS_ENV} is nested too deeply; Argo CD sends a list of "
+        "{name, string | array} entries"
+    )
+    # Our own limit first: how deep the C decoder may go depends on the Python version.
+    if json_nesting(raw) > MAX_NESTING:
+        raise too_deep
     try:
         entries = json.loads(raw)
     except json.JSONDecodeError as err:
         raise InputError(f"{PARAMETERS_ENV} is not valid JSON: {err.msg}") from err
     except RecursionError as err:  # the C decoder counts its nesting against the stack limit
-        raise InputError(
-            f"{PARAMETERS_ENV} is nested too deeply; Argo CD sends a list of "
-            "{name, string | array} entries"
-        ) from err
+        raise too_deep from err
     if not isinstance(entries, list):
         raise InputError(f"{PARAMETERS_ENV} must be a JSON list of parameters")
     found: dict[str, str | tuple[str, ...]] = {}
