@@ -75,6 +75,12 @@ def release_of(behavior: str) -> str:
     return RELEASES[str(behavior)]
 
 
+def release_note(behavior: str) -> str:
+    """The release in parentheses, " (MetalLB v0.14.9)", for a report heading naming the behaviour; "" for an unknown one."""
+    release = RELEASES.get(str(behavior))
+    return f" ({release})" if release else ""
+
+
 # The members' plain strings, in the same order: callers hand BEHAVIORS to click.Choice, which
 # matches Enum choices by NAME ("FIXED"), and to yaml.safe_dump, which refuses str subclasses.
 BEHAVIORS: tuple[str, ...] = tuple(b.value for b in Behavior)

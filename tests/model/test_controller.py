@@ -16,10 +16,13 @@ from planner.model.allocator import Pool
 from planner.model.controller import (
     BEHAVIORS,
     ERROR_NO_RETRY,
+    RELEASES,
     REPROCESS_ALL,
     SUCCESS,
     Behavior,
     Controller,
+    release_note,
+    release_of,
 )
 from planner.model.service import (
     ALLOCATED_FROM_POOL_ANNOTATION,
@@ -744,3 +747,11 @@ def test_metallb_controller_dual_stack_config() -> None:
     result = controller.set_balancer("test", service)
     assert result.service is not None
     assert ingress_ips(result.service) == ("1.2.3.0", "1000::")
+
+
+def test_each_behaviour_names_its_exact_release() -> None:
+    assert release_of("metallb-0.14") == "MetalLB v0.14.9"
+    assert release_of(Behavior.METALLB_0_15) == "MetalLB v0.15.3"
+    assert release_note("metallb-0.14") == " (MetalLB v0.14.9)"
+    assert release_note("metallb-9.9") == ""
+    assert set(RELEASES) == set(BEHAVIORS)
