@@ -50,9 +50,16 @@ __all__ = [
 ]
 
 FAMILIES = ("ipv4", "ipv6", "dual")
-# "0.15": allocator.go on main (v0.15): one best pool per pass, PreferDualStack support.
-# "0.14": v0.14.x: pools tried one by one (first success wins), dual stack needs both families.
-VERSIONS = ("0.14", "0.15")
+# Each names the MetalLB release whose allocator it reproduces (docs/model.md, "Releases"):
+# "0.15": v0.15.0-v0.15.3: one best pool per pass, PreferDualStack, a single-stack Service
+#   always gets one IP of its family, a pool with a priority-only serviceAllocation is pinned
+#   for every Service.
+# "0.14": v0.14.9: the same best-pool allocator and PreferDualStack support (commit 5f648117d),
+#   without the single-stack alignment and the match-everything serviceAllocation.
+# "0.14.8": v0.14.0-v0.14.8: pools tried one by one (first success wins), dual stack needs both
+#   families; kept to tell which predictions v0.14.9 changed.
+VERSIONS = ("0.14.8", "0.14", "0.15")
+POOL_BY_POOL = "0.14.8"
 POLICIES = ("SingleStack", "PreferDualStack", "RequireDualStack")
 
 # Given pool names in configuration order, the order one Go map iteration visits them.
@@ -188,7 +195,8 @@ class Allocator:
 
     `pool_order` decides every Go-map iteration in simulation (default: configuration order).
     `namespace_labels` ({namespace: labels}) resolves pools' namespaceSelectors; see
-    `set_namespace_labels`. `version` picks MetalLB's allocator: "0.15" (main) or "0.14".
+    `set_namespace_labels`. `version` picks MetalLB's allocator: "0.15" (v0.15.3), "0.14" (v0.14.9)
+    or "0.14.8".
     """
 
     def __init__(
@@ -543,7 +551,7 @@ class Allocator:
             self._assign(request, existing.ips, self._pool_for(existing.ips))
             return self.ips(svc_key)
         pinned, all_pools = self._pool_passes(request)
-        if self._version == "0.14":
+        if self._version == POOL_BY_POOL:
             return self._allocate_pool_by_pool(request, pinned + all_pools)
         for candidates in (pinned, all_pools):
             if self._allocate_from_pools(request, candidates):
@@ -551,7 +559,7 @@ class Allocator:
         raise AllocationError(ErrorKind.NO_AVAILABLE_IPS, "no available IPs")
 
     def _allocate_pool_by_pool(self, request: _Request, classes: list[list[str]]) -> list[str]:
-        """v0.14 Allocate: AllocateFromPool on each pool in order; the first success wins."""
+        """v0.14.8 Allocate: AllocateFromPool on each pool in order; the first success wins."""
         for cls in classes:
             for name in self._order(tuple(cls)):
                 try:
@@ -569,7 +577,7 @@ class Allocator:
         if best is None:
             return False
         name, free = best
-        ips, _ = _select_ips(request, name, free)
+        ips, _ = _select_ips(request, name, free, self._version)
         if ips is None or None in ips:
             return False
         chosen = tuple(ip for ip in ips if ip is not None)
@@ -638,7 +646,7 @@ class Allocator:
     ) -> str:
         """Add an IP of the other family to a single-IP PreferDualStack service; returns it.
 
-        (AllocateFromPoolForAdditionalFamily exists from v0.15 on; v0.14 never calls it.)
+        (AllocateFromPoolForAdditionalFamily exists from v0.14.9 on; v0.14.8 never calls it.)
         """
         request = _resolve(AllocationRequest(svc_key, svc, "ipv4", ports, sharing_key, backend_key))
         existing = parse_ip(existing_ip)
@@ -656,7 +664,7 @@ class Allocator:
 
     def _check_existing_family(self, request: _Request, existing: _Alloc) -> None:
         held = _family_of(existing.ips)
-        tolerant = self._version != "0.14" and request.policy == "PreferDualStack"
+        tolerant = self._version != POOL_BY_POOL and request.policy == "PreferDualStack"
         if not tolerant and held != request.family:
             raise AllocationError(
                 ErrorKind.WRONG_FAMILY,
@@ -672,9 +680,9 @@ class Allocator:
     def _ips_from_pool(self, request: _Request, pool_name: str) -> tuple[IPAddress, ...]:
         """The IPs AllocateFromPool would hand to Assign, or its error."""
         pool = self._known_pool(pool_name)
-        if self._version == "0.14":
+        if self._version == POOL_BY_POOL:
             return self._ips_from_pool_v014(request, pool)
-        ips, error = _select_ips(request, pool.name, self._free_ips(pool, request))
+        ips, error = _select_ips(request, pool.name, self._free_ips(pool, request), self._version)
         if ips is None:
             raise AllocationError(ErrorKind.NO_AVAILABLE_IPS, error)
         if None in ips:
@@ -686,7 +694,8 @@ class Allocator:
         return tuple(ip for ip in ips if ip is not None)
 
     def _ips_from_pool_v014(self, request: _Request, pool: Pool) -> tuple[IPAddress, ...]:
-        """v0.14 AllocateFromPool: one address of each family needed, in the pool's CIDR order."""
+        """v0.14.8 AllocateFromPool: one address of each family needed, in the pool's CIDR
+        order."""
         wanted = list(_families_needed(request))
         found = []
         for network in pool.networks:
@@ -722,7 +731,7 @@ class Allocator:
         if existing:
             return self._assign_outcomes(facts, existing.ips)
         pinned, all_pools = self._pool_passes(facts)
-        if self._version == "0.14":
+        if self._version == POOL_BY_POOL:
             return self._pool_by_pool_outcomes(facts, pinned + all_pools)
         outcomes = self._pass_outcomes(facts, pinned)
         if not all(o.ok for o in outcomes):
@@ -757,7 +766,7 @@ class Allocator:
         return outcomes
 
     def _pool_by_pool_outcomes(self, request: _Request, classes: list[list[str]]) -> set[Outcome]:
-        """v0.14: any pool of a class may come first; the next class is reached only by an
+        """v0.14.8: any pool of a class may come first; the next class is reached only by an
         order in which every pool of this class fails (each pool's failure is independent)."""
         outcomes: set[Outcome] = set()
         for cls in classes:
@@ -790,7 +799,7 @@ class Allocator:
         )
         outcomes: set[Outcome] = set()
         for name in winners:
-            ips, _ = _select_ips(request, name, free[name])
+            ips, _ = _select_ips(request, name, free[name], self._version)
             if ips is None or None in ips:
                 outcomes.add(_failure(ErrorKind.NO_AVAILABLE_IPS))
                 continue
@@ -823,7 +832,8 @@ class Allocator:
         by_selector = sorted(
             name
             for name, pool in self._pools.items()
-            if pool.has_service_allocation and pool.service_selectors
+            if pool.has_service_allocation
+            and (pool.service_selectors or self._matches_everything(pool))
         )
         names = [
             name
@@ -836,6 +846,17 @@ class Allocator:
             classes.setdefault(max(0, priority), []).append(name)
         order = sorted(classes, key=lambda p: (p == 0, p))
         return [classes[p] for p in order]
+
+    def _matches_everything(self, pool: Pool) -> bool:
+        """v0.15.0+ (config.go addressPoolServiceAllocationsFromCR): a serviceAllocation setting
+        no namespaces and no selectors gets the match-everything service selector, so the pool
+        is pinned for every Service. Up to v0.14.9 it is never pinned (and never auto-assigned)."""
+        return (
+            self._version == "0.15"
+            and not pool.namespaces
+            and not pool.namespace_selectors
+            and not pool.service_selectors
+        )
 
     def _compatible(self, pool: Pool, request: _Request) -> bool:
         """isPoolCompatibleWithService: resolved namespaces (if any), then service selectors."""
@@ -870,6 +891,9 @@ class Allocator:
     ) -> dict[int, IPAddress | None]:
         """getFreeIPsFromPool: the first usable address of each family, CIDRs in order."""
         wanted = families or _families_needed(request)
+        if families is None and self._version == "0.14" and request.policy != "SingleStack":
+            # v0.14.9 selects by policy alone: a single-stack Service may take both families.
+            wanted = (4, 6)
         found: dict[int, IPAddress | None] = {4: None, 6: None}
         for network in pool.networks:
             if network.version not in wanted or found[network.version] is not None:
@@ -1009,18 +1033,24 @@ def _rank(request: _Request, free: Mapping[int, IPAddress | None]) -> int | None
 
 
 def _select_ips(
-    request: _Request, pool_name: str, free: Mapping[int, IPAddress | None]
+    request: _Request, pool_name: str, free: Mapping[int, IPAddress | None], version: str
 ) -> tuple[tuple[IPAddress | None, ...] | None, str]:
     """selectIPsForFamilyAndPolicy: the IPs to assign, or None and MetalLB's error message.
 
-    A single-family request gets its family's address even when there is none (None), as in
-    MetalLB, where the nil IP then fails in Assign.
+    v0.15 (PR #2726): a single-family request gets its family's address even when there is
+    none (None), as in MetalLB, where the nil IP then fails in Assign. v0.14.9 goes by the
+    policy alone, so a single-stack PreferDualStack or RequireDualStack Service may get both.
     """
     v4, v6 = free[4], free[6]
-    if request.family == "ipv4":
+    if version == "0.15" and request.family == "ipv4":
         return (v4,), ""
-    if request.family == "ipv6":
+    if version == "0.15" and request.family == "ipv6":
         return (v6,), ""
+    if request.policy == "SingleStack" and request.family in ("ipv4", "ipv6"):
+        ip = v4 if request.family == "ipv4" else v6
+        if ip is not None:
+            return (ip,), ""
+        return None, f"no available IPs in pool {pool_name} for {request.family} IPFamily"
     if request.policy in ("RequireDualStack", "PreferDualStack") and v4 and v6:
         return (v4, v6), ""
     if request.policy == "PreferDualStack" and (v4 or v6):

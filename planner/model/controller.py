@@ -5,10 +5,12 @@ Facts from metallb/metallb `controller/main.go` (SetBalancer, SetPools), `contro
 `internal/k8s/controllers/service_controller.go` (what each sync state makes the queue do); our
 own code. Behaviours:
 
-- `metallb-0.15`: v0.15.0 and newer: a change of a Service's allocation key (sharing key +
-  backend key) answers `reprocess_all` (PR #2692, issue #2403).
-- `metallb-0.14`: the same without that rule.
+- `metallb-0.15` is v0.15.3: a change of a Service's allocation key (backend key + sharing key,
+  joined as one string) answers `reprocess_all` (PR #2692, issue #2403); RequireDualStack with
+  fewer than two cluster IPs fails.
+- `metallb-0.14` is v0.14.9: the same without those two rules (and its allocator's v0.14.9 mode).
 - `fixed`: metallb-0.15 plus the group-transition rule of group-transitions.md.
+`RELEASES` names the exact release of each; docs/model.md lists every difference.
 
     >>> c = Controller(pools, behavior="metallb-0.15")
     >>> r = c.set_balancer("dns/dns-tcp", manifest)
@@ -58,6 +60,25 @@ class Behavior(StrEnum):
     METALLB_0_14 = "metallb-0.14"
     METALLB_0_15 = "metallb-0.15"
     FIXED = "fixed"
+
+
+# The exact MetalLB release each behaviour reproduces; reports name it wherever the behaviour is.
+RELEASES: dict[str, str] = {
+    Behavior.METALLB_0_14.value: "MetalLB v0.14.9",
+    Behavior.METALLB_0_15.value: "MetalLB v0.15.3",
+    Behavior.FIXED.value: "MetalLB v0.15.3 with the fixed group transition",
+}
+
+
+def release_of(behavior: str) -> str:
+    """The exact MetalLB release a behaviour reproduces ("MetalLB v0.14.9" for metallb-0.14)."""
+    return RELEASES[str(behavior)]
+
+
+def release_note(behavior: str) -> str:
+    """The release in parentheses, " (MetalLB v0.14.9)", for a report heading naming the behaviour; "" for an unknown one."""
+    release = RELEASES.get(str(behavior))
+    return f" ({release})" if release else ""
 
 
 # The members' plain strings, in the same order: callers hand BEHAVIORS to click.Choice, which
@@ -328,7 +349,9 @@ class Controller:
         work = self._editable(svc)
         run = _Converge(svc_key)
         state = SUCCESS if self._converge(run, svc_key, work) else ERROR_NO_RETRY
-        if self.behavior != Behavior.METALLB_0_14 and prev_key != self.allocation_key(svc_key):
+        if self.behavior != Behavior.METALLB_0_14 and _joined(prev_key) != _joined(
+            self.allocation_key(svc_key)
+        ):
             state = REPROCESS_ALL
         if work == svc:
             return _result(state, None, run.events)
@@ -368,7 +391,12 @@ class Controller:
             self._clear(svc_key, svc)  # MetalLB only logs this one: no event
             raise ConvergeError
         policy = _family_policy(svc)
-        if policy == "RequireDualStack" and len(_cluster_ips(svc)) < 2:
+        if (
+            policy == "RequireDualStack"
+            and len(_cluster_ips(svc)) < 2
+            and self.behavior != Behavior.METALLB_0_14
+        ):
+            # v0.15.0+ only; v0.14.9 goes on and asks the allocator by the cluster IPs' family.
             run.warn(
                 "not enough clusterips",
                 f"Service requires dual stack but not enough clusterips {_cluster_ips(svc)}",
@@ -377,12 +405,9 @@ class Controller:
             raise ConvergeError
         lb_ips = self._current_ips(run, svc_key, svc, policy)
         lb_ips = self._keep_current(run, svc_key, svc, lb_ips)
-        if (
-            len(lb_ips) == 1
-            and policy == "PreferDualStack"
-            and self.behavior != Behavior.METALLB_0_14
-        ):
-            # v0.15 (PR #2726): a single IP under PreferDualStack gets one of the other family.
+        if len(lb_ips) == 1 and policy == "PreferDualStack":
+            # v0.14.9+ (commit 5f648117d): a single IP under PreferDualStack gets one of the
+            # other family from the same pool.
             lb_ips = self._add_other_family(run, svc_key, svc, lb_ips)
         if not lb_ips:
             lb_ips = self._allocate(run, svc_key, svc)
@@ -733,6 +758,13 @@ def _cluster_ips(svc: Manifest) -> list[str]:
 
 def _family_policy(svc: Manifest) -> str:
     return str((svc.get("spec") or {}).get("ipFamilyPolicy") or "SingleStack")
+
+
+def _joined(key: tuple[str, str]) -> str:
+    """AllocationKey as Go returns it: backend key + sharing key in one string, so keys that
+    join alike (backend "app=web", sharing "prodkey" vs "app=webprod", "key") are no change."""
+    sharing, backend = key
+    return backend + sharing
 
 
 def _family_changed(lb_family: str, svc_family: str, policy: str) -> bool:

@@ -28,6 +28,7 @@ from planner.analysis.records import (
     SharingGroupReport,
 )
 from planner.diff import Change
+from planner.model.controller import release_note
 from planner.render.fields import field_changes, field_name, show_value
 from planner.render.redact import safe_patch
 from planner.render.summary import (
@@ -227,7 +228,8 @@ def _prediction_title(prediction: Prediction, target: str) -> str:
     scope = prediction.scope
     target_mark = " (target)" if prediction.behavior == target else ""
     return (
-        f"<b>{html_text(prediction.behavior)}</b>{target_mark}: "
+        f"<b>{html_text(prediction.behavior)}</b>{release_note(prediction.behavior)}"
+        f"{target_mark}: "
         f"{len(prediction.pending)} pending, {len(prediction.stuck)} stuck, "
         f"{len(prediction.ip_changed)} IP changed "
         f"({prediction.orders_explored} delivery order(s) explored, {scope})"

@@ -22,6 +22,7 @@ from planner.analysis.records import (
     SharingGroupReport,
 )
 from planner.diff import Change
+from planner.model.controller import release_note
 from planner.render.fields import field_changes, field_line
 from planner.render.redact import safe_patch
 from planner.render.summary import (
@@ -202,7 +203,7 @@ def _prediction(prediction: Prediction, is_target: bool, paint: Paint) -> list[s
     target = " (target)" if is_target else ""
     lines = [
         (
-            f"  {plain(prediction.behavior)}{target}: "
+            f"  {plain(prediction.behavior)}{release_note(prediction.behavior)}{target}: "
             f"{prediction.orders_explored} delivery order(s) explored, {scope}"
         )
     ]

@@ -371,12 +371,14 @@ def test_priority_orders_pinned_pools_lower_first_and_zero_last() -> None:
 
 
 def test_pools_with_a_service_allocation_are_left_out_of_the_all_pools_pass() -> None:
+    # v0.14.9: a serviceAllocation setting only a priority is never pinned either.
     allocator = Allocator(
         [
             Pool("elsewhere", ["10.0.0.0/24"], namespaces=["other"]),
             Pool("priority-only", ["10.0.1.0/24"], priority=5),
             Pool("empty-allocation", ["10.0.2.0/24"], has_service_allocation=True),
-        ]
+        ],
+        version="0.14",
     )
     error = refused(lambda: allocator.allocate("ns/s", svc("ns"), "ipv4", [], "", ""), allocator)
     assert error.kind == ErrorKind.NO_AVAILABLE_IPS
@@ -385,6 +387,32 @@ def test_pools_with_a_service_allocation_are_left_out_of_the_all_pools_pass() ->
     assert allocator.allocate_from_pool("ns/t", svc("ns"), "ipv4", "priority-only", [], "", "") == [
         "10.0.1.0"
     ]
+
+
+def test_v015_a_priority_only_service_allocation_is_pinned_for_every_service() -> None:
+    # v0.15.0+ config.go addressPoolServiceAllocationsFromCR: no namespaces and no selectors
+    # means the match-everything selector, so the pool is pinned, before the general pools.
+    pools = [
+        Pool("general", ["10.0.0.0/24"]),
+        Pool("elsewhere", ["10.0.3.0/24"], namespaces=["other"]),
+        Pool("priority-only", ["10.0.1.0/24"], priority=5),
+        Pool("empty-allocation", ["10.0.2.0/24"], has_service_allocation=True),
+        Pool(
+            "no-namespace-yet", ["10.0.4.0/24"], namespace_selectors=[{"matchLabels": {"a": "b"}}]
+        ),
+    ]
+    allocator = Allocator(pools, version="0.15")
+    assert allocator.allocate("ns/s", svc("ns"), "ipv4", [], "", "") == ["10.0.1.0"]
+    # priority 5 beats the namespace pool's priority 0
+    assert allocator.allocate("other/s", svc("other"), "ipv4", [], "", "") == ["10.0.1.1"]
+    # priority 5 before the zero-priority empty allocation; both before "general"
+    assert allocator.possible_allocations(AllocationRequest("x/s", svc("x"), "ipv4")) == {
+        ("10.0.1.2",)
+    }
+    for name in ("ns/s", "other/s"):
+        allocator.unassign(name)
+    v0149 = Allocator(pools, version="0.14")
+    assert v0149.allocate("ns/s", svc("ns"), "ipv4", [], "", "") == ["10.0.0.0"]
 
 
 def test_namespace_selectors_use_namespace_labels() -> None:
@@ -1001,7 +1029,7 @@ def possible_and_actual(
 
 
 @settings(max_examples=100, deadline=None)
-@given(scenarios(), st.sampled_from(["0.14", "0.15"]))
+@given(scenarios(), st.sampled_from(["0.14.8", "0.14", "0.15"]))
 def test_simulated_pick_is_always_an_enumerated_outcome(
     scenario: tuple[list[Pool], list[tuple[Any, ...]], int], version: str
 ) -> None:
@@ -1028,7 +1056,7 @@ def observed_over_seeds(allocator: Allocator, *args: Any) -> set[Outcome]:
     return seen
 
 
-@pytest.mark.parametrize("version", ["0.14", "0.15"])
+@pytest.mark.parametrize("version", ["0.14.8", "0.14", "0.15"])
 def test_every_enumerated_outcome_happens_under_some_order(version: str) -> None:
     allocator = Allocator(
         version=version,
@@ -1057,7 +1085,7 @@ def test_every_enumerated_outcome_happens_under_some_order(version: str) -> None
         assert observed_over_seeds(allocator, *args) == possible
 
 
-# --- the v0.14 allocator -------------------------------------------------------------------------
+# --- the v0.14.8 allocator (pool by pool) -------------------------------------------------------
 
 
 def test_v014_tries_the_next_pool_when_assign_fails_in_one() -> None:
@@ -1068,8 +1096,8 @@ def test_v014_tries_the_next_pool_when_assign_fails_in_one() -> None:
     ]
     order = lambda names: sorted(names, key=["team", "open", "spare"].index)
     v015 = Allocator(pools, pool_order=order)
-    v014 = Allocator(pools, pool_order=order, version="0.14")
-    # poolFor gives "team" (incompatible) for 10.0.0.0: v0.15 gives up, v0.14 moves on.
+    v014 = Allocator(pools, pool_order=order, version="0.14.8")
+    # poolFor gives "team" (incompatible) for 10.0.0.0: v0.15 gives up, v0.14.8 moves on.
     refused(lambda: v015.allocate("x/s", svc("x"), "ipv4", [], "", ""), v015)
     assert v014.allocate("x/s", svc("x"), "ipv4", [], "", "") == ["10.9.0.0"]
     # Under other orders "open" may own 10.0.0.0 (success there) or "spare" comes first.
@@ -1080,7 +1108,7 @@ def test_v014_tries_the_next_pool_when_assign_fails_in_one() -> None:
 
 
 def test_v014_dual_stack_needs_both_families_whatever_the_policy() -> None:
-    allocator = Allocator([Pool("v4", ["10.0.0.0/31"])], version="0.14")
+    allocator = Allocator([Pool("v4", ["10.0.0.0/31"])], version="0.14.8")
     error = refused(lambda: allocator.allocate("s", PREFER_DUAL, "dual", [], "", ""), allocator)
     assert error.kind == ErrorKind.NO_AVAILABLE_IPS
     error = refused(
@@ -1091,7 +1119,7 @@ def test_v014_dual_stack_needs_both_families_whatever_the_policy() -> None:
 
 def test_v014_returns_dual_ips_in_the_pools_cidr_order() -> None:
     pools = [Pool("both", ["1000::/127", "10.0.0.0/31"])]
-    assert Allocator(pools, version="0.14").allocate("s", REQUIRE_DUAL, "dual", [], "", "") == [
+    assert Allocator(pools, version="0.14.8").allocate("s", REQUIRE_DUAL, "dual", [], "", "") == [
         "1000::",
         "10.0.0.0",
     ]
@@ -1103,7 +1131,8 @@ def test_v014_returns_dual_ips_in_the_pools_cidr_order() -> None:
 
 def test_v014_exhausted_pool_message_and_strict_family_check() -> None:
     allocator = Allocator(
-        [Pool("v4", ["10.0.0.0/32"]), Pool("both", ["10.1.0.0/31", "1000::/127"])], version="0.14"
+        [Pool("v4", ["10.0.0.0/32"]), Pool("both", ["10.1.0.0/31", "1000::/127"])],
+        version="0.14.8",
     )
     allocator.allocate_from_pool("a", {}, "ipv4", "v4", [], "", "")
     error = refused(
@@ -1180,3 +1209,64 @@ def test_indexed_first_fit_matches_a_brute_force_scan(
     request = _resolve(AllocationRequest("new", None, "ipv4", ports, sharing, ""))
     got = [allocator._first_fit(n, pool.avoid_buggy_ips, request) for n in pool.networks]
     assert [None if ip is None else str(ip) for ip in got] == expected
+
+
+# --- the v0.14.9 allocator: PreferDualStack support (commit 5f648117d) ---------------------------
+
+
+def test_v0149_best_pool_gives_up_where_v0148_tries_the_next_pool() -> None:
+    pools = [
+        Pool("open", ["10.0.0.0/30"]),
+        Pool("team", ["10.0.0.0/30"], namespaces=["team"]),
+        Pool("spare", ["10.9.0.0/30"]),
+    ]
+    order = lambda names: sorted(names, key=["team", "open", "spare"].index)
+    v0149 = Allocator(pools, pool_order=order, version="0.14")
+    refused(lambda: v0149.allocate("x/s", svc("x"), "ipv4", [], "", ""), v0149)
+
+
+def test_v0149_prefer_dual_stack_falls_back_and_orders_ipv4_first() -> None:
+    v0149 = Allocator([Pool("v4", ["10.0.0.0/31"])], version="0.14")
+    assert v0149.allocate("s", PREFER_DUAL, "dual", [], "", "") == ["10.0.0.0"]
+    pools = [Pool("both", ["1000::/127", "10.0.0.0/31"])]
+    assert Allocator(pools, version="0.14").allocate("s", REQUIRE_DUAL, "dual", [], "", "") == [
+        "10.0.0.0",
+        "1000::",
+    ]
+
+
+def test_v0149_single_stack_prefer_dual_stack_gets_both_families() -> None:
+    # v0.15.0 (PR #2726) aligns a single-stack Service to its family; v0.14.9 goes by the policy.
+    pools = [Pool("both", ["10.1.0.0/31", "1000::/127"])]
+    assert Allocator(pools, version="0.14").allocate("s", PREFER_DUAL, "ipv4", [], "", "") == [
+        "10.1.0.0",
+        "1000::",
+    ]
+    assert Allocator(pools, version="0.15").allocate("s", PREFER_DUAL, "ipv4", [], "", "") == [
+        "10.1.0.0"
+    ]
+    v0149 = Allocator([Pool("v4", ["10.0.0.0/31"])], version="0.14")
+    error = refused(lambda: v0149.allocate("s", REQUIRE_DUAL, "ipv4", [], "", ""), v0149)
+    assert error.kind == ErrorKind.NO_AVAILABLE_IPS
+
+
+def test_v0149_exhausted_pool_message_and_tolerant_family_check() -> None:
+    allocator = Allocator(
+        [Pool("v4", ["10.0.0.0/32"]), Pool("both", ["10.1.0.0/31", "1000::/127"])], version="0.14"
+    )
+    allocator.allocate_from_pool("a", {}, "ipv4", "v4", [], "", "")
+    error = refused(
+        lambda: allocator.allocate_from_pool("b", {}, "ipv4", "v4", [], "", ""), allocator
+    )
+    assert str(error) == "no available IPs in pool v4 for ipv4 IPFamily"
+    allocator.allocate_from_pool("c", {}, "ipv4", "both", [], "", "")
+    # a held IPv4 is kept for a PreferDualStack dual request (v0.14.9 tolerates it)
+    assert allocator.allocate_from_pool("c", PREFER_DUAL, "dual", "both", [], "", "") == [
+        "10.1.0.0"
+    ]
+    assert (
+        allocator.allocate_from_pool_for_additional_family(
+            "c", PREFER_DUAL, "10.1.0.0", "both", [], "", ""
+        )
+        == "1000::"
+    )

@@ -16,10 +16,13 @@ from planner.model.allocator import Pool
 from planner.model.controller import (
     BEHAVIORS,
     ERROR_NO_RETRY,
+    RELEASES,
     REPROCESS_ALL,
     SUCCESS,
     Behavior,
     Controller,
+    release_note,
+    release_of,
 )
 from planner.model.service import (
     ALLOCATED_FROM_POOL_ANNOTATION,
@@ -224,6 +227,20 @@ class TestAllocation:
         assert result.state == ERROR_NO_RETRY
         assert result.warnings[0].startswith("not enough clusterips")
 
+    def test_v0149_require_dual_stack_with_one_cluster_ip_asks_the_allocator(self) -> None:
+        # The cluster-IP count check came with v0.15.0; v0.14.9's allocator then wants both
+        # families of a RequireDualStack Service and fails on a single-family pool.
+        c = Controller([POOL], behavior="metallb-0.14")
+        result = c.set_balancer("ns/a", svc("a", policy="RequireDualStack"))
+        assert result.state == ERROR_NO_RETRY
+        assert result.warnings[0].startswith("AllocationFailed")
+        pools = [Pool("dual", ["192.168.10.0/24", "fd00:10::/120"])]
+        c = Controller(pools, behavior="metallb-0.14")
+        result = c.set_balancer("ns/a", svc("a", policy="RequireDualStack"))
+        assert result.state == SUCCESS
+        assert result.service is not None
+        assert ingress_ips(result.service) == ("192.168.10.0", "fd00:10::")
+
     def test_dual_stack(self) -> None:
         pools = [Pool("dual", ["192.168.10.0/24", "fd00:10::/120"])]
         manifest = svc("a", cluster_ips=["10.96.0.1", "fd00::1"], policy="RequireDualStack")
@@ -235,7 +252,8 @@ class TestAllocation:
         ("behavior", "expected"),
         [
             ("metallb-0.15", ("192.168.10.7", "fd00:10::")),
-            ("metallb-0.14", ("192.168.10.7",)),  # the extra-family step came with v0.15
+            # v0.14.9 has the extra-family step (commit 5f648117d); v0.14.8 had not
+            ("metallb-0.14", ("192.168.10.7", "fd00:10::")),
         ],
     )
     def test_prefer_dual_stack_adds_the_missing_family(
@@ -317,6 +335,21 @@ class TestSharing:
         result = c.set_balancer("ns/a", first)
         assert result.service is None  # nothing to write: same IP
         assert c.allocation_key("ns/a") == ("dns", "app=web")
+
+    @pytest.mark.parametrize("behavior", ["metallb-0.15", "fixed"])
+    def test_allocation_key_compares_the_joined_string(self, behavior: str) -> None:
+        # AllocationKey is backend + sharing in one string: moving "prod" from the sharing key
+        # into the selector of a Local Service is no change there, so no reprocess-all.
+        c = Controller([POOL], behavior=behavior)
+        first = handled(c, "a", svc("a", share="prodkey", ip="192.168.10.53", local=True))
+        moved = copy.deepcopy(first)
+        moved["spec"]["selector"] = {"app": "webprod"}
+        moved["metadata"]["annotations"]["metallb.io/allow-shared-ip"] = "key"
+        assert c.set_balancer("ns/a", moved).state == SUCCESS
+        assert c.allocation_key("ns/a") == ("key", "app=webprod")
+        other = copy.deepcopy(moved)
+        other["metadata"]["annotations"]["metallb.io/allow-shared-ip"] = "other"
+        assert c.set_balancer("ns/a", other).state == REPROCESS_ALL
 
     @pytest.mark.parametrize(
         ("behavior", "state_of_second"),
@@ -714,3 +747,11 @@ def test_metallb_controller_dual_stack_config() -> None:
     result = controller.set_balancer("test", service)
     assert result.service is not None
     assert ingress_ips(result.service) == ("1.2.3.0", "1000::")
+
+
+def test_each_behaviour_names_its_exact_release() -> None:
+    assert release_of("metallb-0.14") == "MetalLB v0.14.9"
+    assert release_of(Behavior.METALLB_0_15) == "MetalLB v0.15.3"
+    assert release_note("metallb-0.14") == " (MetalLB v0.14.9)"
+    assert release_note("metallb-9.9") == ""
+    assert set(RELEASES) == set(BEHAVIORS)
