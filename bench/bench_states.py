@@ -6,8 +6,9 @@ Cases (issue 16):
 - a group of N auto-assigned members changing its key, N = 2, 3.
 
 Brute force runs only where it is feasible (up to --brute-max writes); the state explorer runs
-within --max-states. Columns: states visited, edges, terminal states, complete (or why not),
-seconds; schedules and seconds for brute force.
+within --max-states. Columns: states visited, complete (or why not),
+seconds, without and with the symmetry reduction (side by side); schedules and seconds for
+brute force.
 
     python bench/bench_states.py [--sizes 2,3,4,6,8,12] [--max-states 50000] [--brute-max 3]
 
@@ -71,6 +72,13 @@ def brute(base: SimulatedCluster, writes: list[Any]) -> tuple[int, float]:
     return count, time.perf_counter() - started
 
 
+def _why(found: Any) -> str:
+    """Complete, or why not."""
+    if found.complete:
+        return "yes"
+    return "budget" if found.budget_reached else "ties cut" if found.ties_cut else "no"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="2,3,4,6,8,12")
@@ -81,8 +89,8 @@ def main() -> None:
     cases = [("requested IP", int(n), True) for n in args.sizes.split(",")]
     cases += [("auto-assigned", int(n), False) for n in args.auto_sizes.split(",")]
     header = (
-        f"{'group':14} {'N':>3} {'behavior':13} {'states':>8} {'edges':>8} {'ends':>5} "
-        f"{'complete':>16} {'s':>7} | {'schedules':>9} {'brute s':>8}"
+        f"{'group':14} {'N':>3} {'behavior':13} {'states':>8} {'complete':>8} {'s':>7} | "
+        f"{'sym st.':>8} {'complete':>8} {'sym s':>7} | {'schedules':>9} {'brute s':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -90,20 +98,14 @@ def main() -> None:
         for behavior in BEHAVIORS:
             base, writes = case(size, requested, behavior)
             started = time.perf_counter()
+            plain = explore_states(base, writes, max_states=args.max_states, symmetry=False)
+            plain_seconds = time.perf_counter() - started
+            started = time.perf_counter()
             found = explore_states(base, writes, max_states=args.max_states)
             seconds = time.perf_counter() - started
-            why = (
-                "yes"
-                if found.complete
-                else "budget"
-                if found.budget_reached
-                else "ties cut"
-                if found.ties_cut
-                else "no"
-            )
             line = (
-                f"{label:14} {size:>3} {behavior:13} {found.states:>8} {found.edges:>8} "
-                f"{len(found.terminals):>5} {why:>16} {seconds:>7.2f} |"
+                f"{label:14} {size:>3} {behavior:13} {plain.states:>8} {_why(plain):>8} "
+                f"{plain_seconds:>7.2f} | {found.states:>8} {_why(found):>8} {seconds:>7.2f} |"
             )
             if size <= args.brute_max:
                 schedules, brute_seconds = brute(base, writes)

@@ -21,11 +21,26 @@ against the brute-force schedule enumeration (tests/simulate/test_states.py).
 
 from __future__ import annotations
 
+import functools
+import itertools
+import math
+import re
 from collections import deque
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields, is_dataclass
 
-from planner.model.simcluster import Action, ServiceWrite, SimulatedCluster, prepared
+from planner.model.allocator import Port
+from planner.model.service import ingress_ips, ports
+from planner.model.simcluster import (
+    MAX_PASS_ORDERS,
+    RELOAD,
+    Action,
+    Arrive,
+    Process,
+    ServiceWrite,
+    SimulatedCluster,
+    prepared,
+)
 from planner.objects import Manifest
 
 # The default state budget: beyond it the exploration stops and says it is not complete.
@@ -61,6 +76,7 @@ class StateExploration:
     budget_reached: bool = False
     ties_cut: bool = False
     diverging: int = 0
+    symmetric: tuple[tuple[str, ...], ...] = ()  # classes of interchangeable Services
 
     @property
     def pending(self) -> frozenset[str]:
@@ -117,6 +133,7 @@ class _Interner:
     def __init__(self) -> None:
         self._values: dict[Hashable, int] = {}
         self._by_id: dict[int, tuple[Manifest, int]] = {}
+        self._renamed: dict[tuple[int, str], tuple[Manifest, int]] = {}
 
     def manifest(self, manifest: Manifest) -> int:
         """The number of a manifest's content (stored manifests are never changed in place,
@@ -128,6 +145,19 @@ class _Interner:
         if len(self._by_id) >= _BY_ID_MAX:
             self._by_id.clear()
         self._by_id[id(manifest)] = (manifest, number)
+        return number
+
+    def renamed(self, manifest: Manifest, renaming: _Renaming) -> int:
+        """The number of the manifest's content as the renamed Service would carry it."""
+        meta = manifest.get("metadata") or {}
+        image = renaming.name(f"{meta.get('namespace', '')}/{meta.get('name', '')}")
+        seen = self._renamed.get((id(manifest), image))
+        if seen is not None and seen[0] is manifest:
+            return seen[1]
+        number = self._number(("manifest", _freeze(renaming.manifest(manifest))))
+        if len(self._renamed) >= _BY_ID_MAX:
+            self._renamed.clear()
+        self._renamed[(id(manifest), image)] = (manifest, number)
         return number
 
     def compact(self, value: Hashable) -> Hashable:
@@ -164,15 +194,27 @@ def explore_states(
     *,
     max_states: int = DEFAULT_MAX_STATES,
     explore_ties: bool = True,
+    symmetry: bool = True,
 ) -> StateExploration:
     """Every state reachable from `cluster` with `writes` submitted, breadth-first, each once;
-    stops (not complete) after `max_states` states."""
+    stops (not complete) after `max_states` states. `symmetry`: states equal up to a renaming
+    of interchangeable Services are visited once (exact; see `_find_symmetry`)."""
     interner = _Interner()
+    start = prepared(cluster, writes)
+    origin = start.copy()  # the explored states are taken over by their last branch
+
+    def raw(state: SimulatedCluster, renaming: _Renaming) -> Hashable:
+        fingerprint = state.fingerprint(lambda m: interner.renamed(m, renaming))
+        return renaming.value(fingerprint)
+
+    found = _find_symmetry(start, lambda r: raw(start, r)) if symmetry and explore_ties else None
 
     def key(state: SimulatedCluster) -> Hashable:
-        return interner.compact(state.fingerprint(interner.manifest))
+        if found is None:
+            return interner.compact(state.fingerprint(interner.manifest))
+        renaming = found.canonical(state, lambda m: interner._number(_local(state, m)))
+        return interner.compact(raw(state, renaming))
 
-    start = prepared(cluster, writes)
     visited: dict[Hashable, int] = {key(start): 0}
     parents: list[tuple[int, Action | None]] = [(-1, None)]
     edges: list[tuple[int, int]] = []
@@ -184,11 +226,15 @@ def explore_states(
     _note_pending(start, 0, pending_at)
     while frontier and not budget_reached:
         state, index = frontier.popleft()
-        actions = state.options(explore_ties)
+        if found is None:
+            actions = state.options(explore_ties)
+            ties_cut = ties_cut or (bool(actions) and explore_ties and state.ties_cut())
+        else:
+            actions, cut = _options(state, found, functools.partial(raw, state))
+            ties_cut = ties_cut or cut
         if not actions:
             terminals.append((index, state))
             continue
-        ties_cut = ties_cut or (explore_ties and state.ties_cut())
         for number, action in enumerate(actions):
             # The last branch may take the state itself: nothing reads it afterwards.
             branch = state if number == len(actions) - 1 else state.copy()
@@ -209,17 +255,121 @@ def explore_states(
                 frontier.append((branch, target))
             edges.append((index, target))
     diverging = 0 if budget_reached else _diverging(len(parents), edges, [i for i, _ in terminals])
+    ends = [Terminal(c, _path(parents, i)) for i, c in terminals]
+    pending_paths = {svc: _path(parents, i) for svc, i in pending_at.items()}
+    if found is not None:
+        # The reduced graph holds one state per class of symmetric ones: its outcomes, renamed.
+        ends, pending_paths, warnings = _closed(origin, found, ends, pending_paths, warnings)
     return StateExploration(
         complete=not budget_reached and not ties_cut,
         states=len(parents),
         edges=len(edges),
-        terminals=tuple(Terminal(c, _path(parents, i)) for i, c in terminals),
-        pending_paths={svc: _path(parents, i) for svc, i in sorted(pending_at.items())},
+        terminals=tuple(ends),
+        pending_paths=dict(sorted(pending_paths.items())),
         warnings={svc: frozenset(w) for svc, w in sorted(warnings.items())},
         budget_reached=budget_reached,
         ties_cut=ties_cut,
         diverging=diverging,
+        symmetric=tuple(found.classes) if found else (),
     )
+
+
+def _options(
+    state: SimulatedCluster, symmetry: _Symmetry, fingerprint: Callable[[_Renaming], Hashable]
+) -> tuple[list[Action], bool]:
+    """The next steps, a reprocess-all pass in one tie order per class of orders that lead to
+    symmetric states (members swappable now keep their relative order); True when cut."""
+    if not state.queue or state.queue[0] != RELOAD:
+        return state.options(True), False
+    actions: list[Action] = [Arrive(k) for k in state.pending_writes()]
+    by_count: dict[int, list[str]] = {}
+    for svc_key in sorted(state.store):
+        by_count.setdefault(len(ingress_ips(state.store[svc_key])), []).append(svc_key)
+    groups = [by_count[n] for n in sorted(by_count, reverse=True)]
+    here = fingerprint(_Renaming({}, {}))
+    class_of = {m: i for i, members in enumerate(symmetry.classes) for m in members}
+    per_group: list[list[tuple[str, ...]]] = []
+    total = 1
+    for group in groups:
+        blocks: list[list[str]] = []
+        for member in group:
+            for block in blocks:
+                head = block[0]
+                same_class = member in class_of and class_of.get(head) == class_of[member]
+                if same_class and fingerprint(symmetry.swap(head, member)) == here:
+                    block.append(member)
+                    break
+            else:
+                blocks.append([member])
+        sizes = [len(b) for b in blocks]
+        total *= math.factorial(len(group)) // math.prod(math.factorial(n) for n in sizes)
+        per_group.append(_block_orders(blocks) if total <= MAX_PASS_ORDERS else [])
+    if total > MAX_PASS_ORDERS:
+        default = tuple(k for g in groups for k in g)
+        reverse = tuple(k for g in groups for k in reversed(g))
+        return [*actions, Process(default), Process(reverse)], True
+    for combo in itertools.product(*per_group):
+        actions.append(Process(tuple(k for g in combo for k in g)))
+    return actions, False
+
+
+def _block_orders(blocks: Sequence[Sequence[str]]) -> list[tuple[str, ...]]:
+    """Orders of the blocks' members in which each block keeps its own order."""
+    labels = [i for i, block in enumerate(blocks) for _ in block]
+    orders = []
+    for labelled in _multiset_orders(labels):
+        taken = [iter(block) for block in blocks]
+        orders.append(tuple(next(taken[i]) for i in labelled))
+    return orders
+
+
+def _closed(
+    start: SimulatedCluster,
+    symmetry: _Symmetry,
+    ends: list[Terminal],
+    pending_paths: dict[str, tuple[Action, ...]],
+    warnings: dict[str, set[str]],
+) -> tuple[list[Terminal], dict[str, tuple[Action, ...]], dict[str, set[str]]]:
+    """The outcomes of the whole graph from the reduced one: each terminal also under every
+    rotation of each class (real schedules, replayed), so every per-Service fact is there;
+    pending paths renamed to members without one; warnings closed under the swaps."""
+    closed = list(ends)
+    for members in symmetry.classes:
+        for images in _rotations(members):
+            renaming = symmetry.renaming(images)
+            for end in ends:
+                closed.append(
+                    _replayed(start, tuple(_rename_action(a, renaming) for a in end.schedule))
+                )
+    paths = dict(pending_paths)
+    for members in symmetry.classes:
+        for images in _rotations(members):
+            renaming = symmetry.renaming(images)
+            for member in members:
+                if member in pending_paths and renaming.name(member) not in paths:
+                    path = tuple(_rename_action(a, renaming) for a in pending_paths[member])
+                    paths[renaming.name(member)] = path
+    closed_warnings = {svc: set(texts) for svc, texts in warnings.items()}
+    swaps = [symmetry.swap(c[0], m) for c in symmetry.classes for m in c[1:]]
+    grown = True
+    while grown:
+        grown = False
+        for swap in swaps:
+            for svc, texts in list(closed_warnings.items()):
+                target = closed_warnings.setdefault(swap.name(svc), set())
+                for text in list(texts):
+                    renamed = swap.text(text)
+                    if renamed not in target:
+                        target.add(renamed)
+                        grown = True
+    return closed, paths, closed_warnings
+
+
+def _replayed(start: SimulatedCluster, schedule: tuple[Action, ...]) -> Terminal:
+    state = start.copy()
+    for action in schedule:
+        state.apply(action)
+    return Terminal(state, schedule)
 
 
 def _note_pending(state: SimulatedCluster, index: int, pending_at: dict[str, int]) -> None:
@@ -251,3 +401,230 @@ def _diverging(count: int, edges: Sequence[tuple[int, int]], terminals: Sequence
                 reaches.add(source)
                 stack.append(source)
     return count - len(reaches)
+
+
+# --- symmetry: interchangeable Services ------------------------------------------------------
+#
+# Exact under these conditions (docs/plan.md, "Symmetry"): the behaviour breaks no tie by name
+# (metallb-0.14 and 0.15 do not; "fixed" converges and writes a group's members in name order,
+# so it gets none), every reprocess-all tie order is explored (explore_ties), and the members of
+# a class are equal up to the renaming in the start state (checked on its full fingerprint).
+
+
+@dataclass(frozen=True)
+class _Renaming:
+    """A permutation of Service keys and, with it, of the (protocol, port) pairs they own."""
+
+    keys: Mapping[str, str]
+    ports: Mapping[Port, Port]
+
+    def name(self, key: str) -> str:
+        return self.keys.get(key, key)
+
+    def manifest(self, manifest: Manifest) -> Manifest:
+        """The manifest as the renamed Service would carry it; cluster IPs as their family only
+        (the model reads them for the family alone, and they are numbered in arrival order)."""
+        renamed = dict(manifest)
+        meta = dict(renamed.get("metadata") or {})
+        key = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+        if key in self.keys:
+            meta["name"] = self.keys[key].partition("/")[2]
+        renamed["metadata"] = meta
+        spec = dict(renamed.get("spec") or {})
+        for field_name in ("clusterIP", "clusterIPs"):
+            if field_name in spec:
+                spec[field_name] = _families(spec[field_name])
+        if self.ports and isinstance(spec.get("ports"), list):
+            spec["ports"] = [self._port_entry(entry) for entry in spec["ports"]]
+        renamed["spec"] = spec
+        return renamed
+
+    def _port_entry(self, entry: object) -> object:
+        if not isinstance(entry, dict) or not isinstance(entry.get("port"), int):
+            return entry
+        port = Port(str(entry.get("protocol") or "TCP"), entry["port"])
+        image = self.ports.get(port)
+        if image is None:
+            return entry
+        return {**entry, "port": image.port, "protocol": image.proto}
+
+    def value(self, value: Hashable) -> Hashable:
+        """A fingerprint (before compaction) with every key and port renamed."""
+        kind = type(value)
+        if isinstance(value, str):
+            return self.keys.get(value, value)
+        if kind is tuple:
+            return tuple(self.value(item) for item in value)  # type: ignore[attr-defined]
+        if kind is frozenset:
+            return frozenset(self.value(item) for item in value)  # type: ignore[attr-defined]
+        if isinstance(value, Port):
+            return self.ports.get(value, value)
+        if isinstance(value, tuple):  # a NamedTuple (Key)
+            return kind(*(self.value(item) for item in value))
+        if is_dataclass(value):
+            items = (self.value(getattr(value, f.name)) for f in fields(value))
+            return kind(*items)
+        return value
+
+    def text(self, message: str) -> str:
+        """A warning's text as the renamed Service would get it (keys and ports swapped,
+        comma-separated key lists sorted again as the allocator sorts them)."""
+        if not self.keys:
+            return message
+        tokens = {**self.keys, **{str(a): str(b) for a, b in self.ports.items()}}
+        pattern = "|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True))
+        swapped = re.sub(
+            rf"(?<![\w./-])({pattern})(?![\w./-])", lambda m: tokens[m.group(1)], message
+        )
+        lists = r"[\w.-]+/[\w.-]+(?:,[\w.-]+/[\w.-]+)+"
+        return re.sub(lists, lambda m: ",".join(sorted(m.group(0).split(","))), swapped)
+
+
+def _families(value: object) -> object:
+    if isinstance(value, list):
+        return [_families(v) for v in value]
+    if isinstance(value, str) and value not in ("", "None"):
+        return "v6" if ":" in value else "v4"
+    return value
+
+
+class _Symmetry:
+    """Classes of interchangeable Services, and the canonical renaming of a state: within each
+    class, members sorted by a renaming-invariant signature take the class's names in order."""
+
+    def __init__(self, classes: Sequence[tuple[str, ...]], ports: Mapping[str, tuple[Port, ...]]):
+        self.classes = [tuple(sorted(c)) for c in classes]
+        self._ports = ports
+
+    def renaming(self, images: Mapping[str, str]) -> _Renaming:
+        """The renaming sending each key to its image (members' ports follow their owners)."""
+        ports: dict[Port, Port] = {}
+        for key, image in images.items():
+            for mine, theirs in zip(self._ports[key], self._ports[image], strict=True):
+                if mine != theirs:
+                    ports[mine] = theirs
+        return _Renaming({k: v for k, v in images.items() if k != v}, ports)
+
+    def swap(self, a: str, b: str) -> _Renaming:
+        return self.renaming({a: b, b: a})
+
+    def canonical(self, state: SimulatedCluster, signature: Callable[[str], int]) -> _Renaming:
+        """The renaming to this state's canonical representative."""
+        images: dict[str, str] = {}
+        for members in self.classes:
+            ordered = sorted(members, key=lambda m: (signature(m), m))
+            images.update(zip(ordered, members, strict=True))
+        return self.renaming(images)
+
+
+def _local(state: SimulatedCluster, key: str) -> Hashable:
+    """What a state says about one Service, without its name (for sorting members)."""
+    controller = state.controller
+    alloc = controller._allocator._allocated.get(key)
+    summary = state.history.get(key, [])
+    first = next((r.ips for r in summary if r.ips), ())
+    return (
+        key in state.store,
+        tuple(i for i, item in enumerate(state.queue) if item == key),
+        len(state._pending.get(key, [])),
+        None if alloc is None else (alloc.pool, alloc.ips, alloc.key),
+        controller._keys.get(key),
+        first,
+        bool(first) and state.went_pending(key),
+    )
+
+
+def _find_symmetry(
+    state: SimulatedCluster, fingerprint: Callable[[_Renaming], Hashable]
+) -> _Symmetry | None:
+    """Classes of Services interchangeable in the start state (same namespace, manifests and
+    writes equal up to name and ports, ports either all equal or disjoint and nobody else's)."""
+    if state.controller.behavior not in _SYMMETRIC_BEHAVIORS or RELOAD in state.queue:
+        return None
+    keys = sorted(set(state.store) | {k for k, w in state._pending.items() if w})
+    versions = {k: [state.store.get(k), *state._pending.get(k, [])] for k in keys}
+    owned = {k: _ports_of(versions[k]) for k in keys}
+    shapes: dict[Hashable, list[str]] = {}
+    for key in keys:
+        if owned[key] is None:
+            continue
+        neutral = _Renaming({}, {})
+        shape = tuple(
+            None if m is None else _freeze(_without_identity(neutral.manifest(m)))
+            for m in versions[key]
+        )
+        shapes.setdefault((key.partition("/")[0], len(owned[key] or ()), shape), []).append(key)
+    ports = {k: p for k, p in owned.items() if p is not None}
+    symmetry = _Symmetry([], ports)
+    start = fingerprint(_Renaming({}, {}))
+    for members in shapes.values():
+        if len(members) < 2 or not _ports_separate(members, ports):
+            continue
+        # Verified on the whole state: the swap must leave the start's fingerprint as it is.
+        kept = [members[0]] + [
+            m for m in members[1:] if fingerprint(symmetry.swap(members[0], m)) == start
+        ]
+        if len(kept) >= 2:
+            symmetry.classes.append(tuple(kept))
+    return symmetry if symmetry.classes else None
+
+
+_SYMMETRIC_BEHAVIORS = ("metallb-0.14", "metallb-0.15")
+
+
+def _ports_of(versions: Sequence[Manifest | None]) -> tuple[Port, ...] | None:
+    """The Service's (protocol, port) pairs, the same in every version; None when they differ."""
+    found = {ports(m) for m in versions if m is not None}
+    return next(iter(found)) if len(found) == 1 else None
+
+
+def _without_identity(manifest: Manifest) -> Manifest:
+    """The manifest without its name and its ports' numbers (what renaming may change)."""
+    trimmed = dict(manifest)
+    trimmed["metadata"] = {k: v for k, v in (manifest.get("metadata") or {}).items() if k != "name"}
+    spec = dict(trimmed.get("spec") or {})
+    if isinstance(spec.get("ports"), list):
+        spec["ports"] = [
+            {k: v for k, v in e.items() if k not in ("port", "protocol")}
+            if isinstance(e, dict)
+            else e
+            for e in spec["ports"]
+        ]
+    trimmed["spec"] = spec
+    return trimmed
+
+
+def _ports_separate(members: Sequence[str], owned: Mapping[str, tuple[Port, ...]]) -> bool:
+    """All members own the same ports, or each its own ones that no other Service uses."""
+    mine = [owned[m] for m in members]
+    if all(p == mine[0] for p in mine):
+        return True
+    flat = [p for ps in mine for p in ps]
+    others = {p for k, ps in owned.items() if k not in members for p in ps}
+    return len(flat) == len(set(flat)) and not set(flat) & others
+
+
+def _rename_action(action: Action, renaming: _Renaming) -> Action:
+    if isinstance(action, Arrive):
+        return Arrive(renaming.name(action.svc_key))
+    if action.pass_order is None:
+        return action
+    return Process(tuple(renaming.name(k) for k in action.pass_order))
+
+
+def _rotations(members: Sequence[str]) -> list[dict[str, str]]:
+    """Each rotation of the class but the identity (together they send any member to any)."""
+    n = len(members)
+    return [{members[i]: members[(i + shift) % n] for i in range(n)} for shift in range(1, n)]
+
+
+def _multiset_orders(labels: Sequence[int]) -> Iterator[tuple[int, ...]]:
+    """Each distinct order of a multiset of labels, once."""
+    if not labels:
+        yield ()
+        return
+    for label in sorted(set(labels)):
+        rest = list(labels)
+        rest.remove(label)
+        for tail in _multiset_orders(rest):
+            yield (label, *tail)

@@ -177,3 +177,58 @@ def test_cut_tie_orders_make_the_states_incomplete() -> None:
     base = SimulatedCluster.bootstrap(pools, [s.manifest() for s in live], "metallb-0.15")
     found = explore_states(base, [("ns/h0", Spec("h0", "k", 0, None, True).manifest())])
     assert found.ties_cut and not found.complete and not found.budget_reached
+
+
+def _outcomes(found: Any) -> tuple[Any, ...]:
+    return (
+        found.complete,
+        found.pending,
+        found.always_pending,
+        found.stuck,
+        found.changed,
+        found.final_ips,
+        found.warnings,
+    )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    size=st.integers(2, 4),
+    writes=st.integers(1, 4),
+    requested=st.booleans(),
+    same_ports=st.booleans(),
+    behavior=st.sampled_from(BEHAVIORS),
+)
+def test_symmetry_reduction_finds_the_same_outcomes(
+    size: int, writes: int, requested: bool, same_ports: bool, behavior: str
+) -> None:
+    """Interchangeable members (one sharing key, own or equal ports, a requested IP or none),
+    some of them changing Cluster -> Local: the reduced graph's outcomes are the whole one's."""
+    ip = "10.0.0.1" if requested else None
+    live = [Spec(f"m{i}", "k1", 0 if same_ports else i % 3, ip, False) for i in range(size)]
+    moves: list[tuple[str, Spec | None]] = [
+        (s.name, Spec(s.name, s.share, s.ports, s.ip, True)) for s in live[: min(writes, size)]
+    ]
+    base, stamped = _cluster(live, moves, behavior)
+    whole = explore_states(base, stamped, symmetry=False)
+    reduced = explore_states(base, stamped)
+    assert _outcomes(reduced) == _outcomes(whole)
+    assert reduced.states <= whole.states
+    for key, path in reduced.pending_paths.items():
+        assert replay(base, stamped, path).cluster.went_pending(key)
+
+
+def test_symmetry_collapses_the_orders_of_identical_members() -> None:
+    live = [Spec(f"m{i}", "dns", i % 2, "10.0.0.1", False) for i in range(2)]
+    moves: list[tuple[str, Spec | None]] = [
+        (s.name, Spec(s.name, "dns", s.ports, s.ip, True)) for s in live
+    ]
+    base, stamped = _cluster(live, moves, "metallb-0.15")
+    reduced = explore_states(base, stamped)
+    whole = explore_states(base, stamped, symmetry=False)
+    assert reduced.symmetric == (("ns/m0", "ns/m1"),)
+    assert reduced.states < whole.states
+    assert (
+        explore_states(base, stamped).symmetric
+        and not explore_states(*_cluster(live, moves, "fixed")).symmetric
+    )
