@@ -42,6 +42,12 @@ SAMPLED_RUNS = 24
 SAMPLED_MAX_STEPS = 500
 ADVERSARIAL_MAX_STEPS = 1000
 
+# The symmetry reduction of the state explorer is exact either way; it pays up to this many
+# writes (bench/bench_states.py: 4 members 10x fewer states and seconds, 6 members 2-6x faster)
+# and costs beyond (12 members: 18x slower, each state's canonical renaming growing with the
+# square of the group, and the budget is reached either way).
+SYMMETRY_MAX_WRITES = 6
+
 # How many Services the remembered explorations of one run may hold (to cap memory).
 CACHED_SERVICES_MAX = 100_000
 
@@ -266,7 +272,8 @@ def _explored(
     cluster: SimulatedCluster, writes: Sequence[ServiceWrite], seed: int, max_states: int
 ) -> Exploration:
     """The state graph within `max_states`; the seeded sample when it is not all of it."""
-    found = explore_states(cluster, writes, max_states=max_states)
+    symmetry = len(writes) <= SYMMETRY_MAX_WRITES
+    found = explore_states(cluster, writes, max_states=max_states, symmetry=symmetry)
     warnings = {
         svc: tuple(sorted(found_warnings)) for svc, found_warnings in found.warnings.items()
     }
