@@ -50,12 +50,14 @@ def test_group_help_imports_no_library(args: list[str]) -> None:
     assert stages == []
 
 
-def test_diff_still_imports_what_it_runs() -> None:
-    # The probe itself can tell: a diff does load the pipeline (so the check above is not vacuous).
+def test_diff_imports_the_pipeline_but_not_networkx() -> None:
+    # networkx orders plan units (planner.plan.graph); a diff does not plan, so it never pays it.
+    # The probe can tell: a diff does load the pipeline (so the checks above are not vacuous).
     sample = ROOT / "samples" / "seed-dns-local"
     code, modules = _imported("diff", str(sample / "desired"), "--live", str(sample / "live.yaml"))
     assert code == 1
     assert "planner.pipeline" in modules
+    assert "networkx" not in modules
 
 
 def _params() -> list[tuple[str, click.Parameter]]:
