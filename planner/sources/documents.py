@@ -183,7 +183,7 @@ def _parse_large_list(text: str, file: str) -> Parsed | None:
     """A one-document List in kubectl's layout (`items:` at column 0, each item at `- `), parsed
     item by item; None when the text is not laid out so or any part fails (the caller then
     parses it whole and reports what is wrong)."""
-    split = _split_items(text)
+    split = split_list_items(text)
     if split is None:
         return None
     header, chunks = split
@@ -203,8 +203,9 @@ def _parse_large_list(text: str, file: str) -> Parsed | None:
     return parsed
 
 
-def _split_items(text: str) -> tuple[str, list[tuple[int, str]]] | None:
-    """(the text without its items, [(1-based first line of an item, its text)])."""
+def split_list_items(text: str) -> tuple[str, list[tuple[int, str]]] | None:
+    """(the text without its items, [(1-based first line of an item, its text)]) of a List laid
+    out as kubectl prints it; None for anything else. Public for the bench's parser floor."""
     key = _ITEMS_KEY.search(text)
     if key is None:
         return None
