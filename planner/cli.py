@@ -78,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _internal_error(err: BaseException, debug: bool) -> int:
     """A bug: one line on stderr (the traceback too when debugging), exit EXIT_INTERNAL_ERROR."""
     if debug:
+        import traceback
+
         traceback.print_exc()
     try:
         detail = str(err)
