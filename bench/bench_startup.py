@@ -7,7 +7,8 @@ median over `--runs` fresh interpreters of `python -c "import yaml, click"` (the
 `planner --help` and `planner diff DESIRED --live LIVE` on the seed sample; each one's ratio to
 the floor (target <= 1.5). Times are CPU seconds (user + system) of the child, read from
 wait4(); wall-clock seconds are printed too. `python -X importtime -c "from planner.cli import
-main"` shows where the rest goes.
+main"` shows where the rest goes. `--checkout DIR` times another checkout's planner (e.g. one
+made with `git archive main | tar -x -C DIR`) with this interpreter, for a before/after.
 """
 
 from __future__ import annotations
@@ -57,25 +58,27 @@ def commands(sample: Path) -> list[Command]:
     ]
 
 
-def run_once(argv: list[str]) -> tuple[float, float]:
-    """CPU (user + system) and wall seconds of one run; its output is thrown away."""
+def run_once(argv: list[str], checkout: Path = ROOT) -> tuple[float, float]:
+    """CPU (user + system) and wall seconds of one run in `checkout` (its planner first on the
+    path); its output is thrown away."""
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
     start = time.perf_counter()
     with open(os.devnull, "wb") as sink:
-        child = subprocess.Popen(argv, stdout=sink, stderr=sink, cwd=ROOT)
+        child = subprocess.Popen(argv, stdout=sink, stderr=sink, cwd=checkout, env=env)
         _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start
     return usage.ru_utime + usage.ru_stime, wall
 
 
-def measure(cmds: list[Command], runs: int) -> dict[str, Samples]:
+def measure(cmds: list[Command], runs: int, checkout: Path = ROOT) -> dict[str, Samples]:
     """Every command `runs` times, interleaved, after one warm-up each (bytecode, page cache)."""
     for cmd in cmds:
-        run_once(cmd.argv)
+        run_once(cmd.argv, checkout)
     samples = {cmd.label: Samples([], []) for cmd in cmds}
     for _ in range(runs):
         for cmd in cmds:
-            cpu, wall = run_once(cmd.argv)
+            cpu, wall = run_once(cmd.argv, checkout)
             samples[cmd.label].cpu.append(cpu)
             samples[cmd.label].wall.append(wall)
     return samples
@@ -107,9 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--sample", type=Path, default=ROOT / "samples" / "seed-dns-local")
+    parser.add_argument("--checkout", type=Path, default=ROOT, help="The planner to time.")
     args = parser.parse_args(argv)
     cmds = commands(args.sample.resolve())
-    for line in report(cmds, measure(cmds, args.runs), args.runs):
+    print(f"checkout: {args.checkout}")
+    for line in report(cmds, measure(cmds, args.runs, args.checkout.resolve()), args.runs):
         print(line)
     return 0
 
