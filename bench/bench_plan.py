@@ -4,7 +4,9 @@ PyYAML's C loader, side by side in one run, and the growth from a small repo to 
     python bench/bench_plan.py [--services 10000] [--small 1000] [--repetitions 1]
 
 Targets (issue 4): plan <= 2.0x and plan --verify <= 4.0x the C-loader parse at 10,000
-Services; 1,000 -> 10,000 Services grows the plan's time <= 12x. Times are CPU seconds of this
+Services; 1,000 -> 10,000 Services grows the plan's time <= 12x. The C-loader floor loads the
+live List item by item, as the planner does (bench_diff.load_only); a second floor is the fastest
+YAML parser from PyPI (yaml_rs, when installed; targets of issue 17: plan <= 5x, --verify <= 8x). Times are CPU seconds of this
 process (wall seconds printed too; the machine may be shared).
 """
 
@@ -20,13 +22,14 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))  # run from a checkout without installing
 
-from bench.bench_diff import Timing, _median, load_only, timed
+from bench.bench_diff import Timing, _median, fastest_parser, load_fastest, load_only, timed
 from bench.generate import write_repo
 from planner.cli import main as planner_main
 
 PLAN_TARGET = 2.0
 VERIFY_TARGET = 4.0
 GROWTH_TARGET = 12.0
+FASTEST_TARGETS = {"plan": 5.0, "verify": 8.0}
 
 
 def plan_argv(repo: Path, verify: bool) -> list[str]:
@@ -47,12 +50,20 @@ def run_plan(repo: Path, verify: bool) -> int:
 
 def measure(repo: Path, repetitions: int) -> dict[str, Timing]:
     """Median CPU/wall of the load, the plan and the verified plan, alternated per repetition."""
-    samples: dict[str, list[tuple[float, float]]] = {"load": [], "plan": [], "verify": []}
+    samples: dict[str, list[tuple[float, float]]] = {
+        "load": [],
+        "fastest": [],
+        "plan": [],
+        "verify": [],
+    }
+    loads = fastest_parser()
     for _ in range(repetitions):
         samples["load"].append(timed(lambda: load_only(repo)))
+        if loads is not None:
+            samples["fastest"].append(timed(lambda: load_fastest(repo, loads)))
         samples["plan"].append(timed(lambda: run_plan(repo, False)))
         samples["verify"].append(timed(lambda: run_plan(repo, True)))
-    return {name: _median(values) for name, values in samples.items()}
+    return {name: _median(values) for name, values in samples.items() if values}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,14 +92,23 @@ def _print(size: int, timings: dict[str, Timing]) -> None:
     print(f"{size} Services:{'cpu s':>12}{'wall s':>10}")
     for name, label in (
         ("load", "C-loader parse"),
+        ("fastest", "yaml_rs parse"),
         ("plan", "planner plan"),
         ("verify", "plan --verify"),
     ):
-        print(f"  {label:18}{timings[name].cpu:10.2f}{timings[name].wall:10.2f}")
+        if name in timings:
+            print(f"  {label:18}{timings[name].cpu:10.2f}{timings[name].wall:10.2f}")
     for name, target in (("plan", PLAN_TARGET), ("verify", VERIFY_TARGET)):
         ratio = timings[name].cpu / load.cpu
         verdict = "meets" if ratio <= target else "MISSES"
         print(f"  ratio {name}/parse: {ratio:.2f} ({verdict} <= {target})")
+    if "fastest" not in timings:
+        print("  yaml_rs not installed (pip install yaml-rs): no fastest floor")
+        return
+    for name, target in FASTEST_TARGETS.items():
+        ratio = timings[name].cpu / timings["fastest"].cpu
+        verdict = "meets" if ratio <= target else "MISSES"
+        print(f"  ratio {name}/yaml_rs: {ratio:.2f} ({verdict} <= {target})")
 
 
 if __name__ == "__main__":

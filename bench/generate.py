@@ -47,7 +47,10 @@ MEMBER_PORTS = (
     ("quic", "UDP", 443),
     ("metrics", "TCP", 9090),
 )
-SERVICE_CIDR = ipaddress.ip_network("172.20.0.0/16")
+# A /12 (the largest IPv4 service range Kubernetes allows): a /16 ran out past 65,526 Services.
+# Cluster IPs start at 172.20.0.10 as they did in the /16, so smaller repos are unchanged.
+SERVICE_CIDR = ipaddress.ip_network("172.16.0.0/12")
+FIRST_CLUSTER_IP = int(ipaddress.ip_address("172.20.0.10")) - int(SERVICE_CIDR.network_address)
 TIMESTAMP = "2026-11-01T00:00:00Z"
 
 
@@ -123,7 +126,7 @@ def desired_service(group: Group, member: int, local: bool) -> Manifest:
 def live_service(group: Group, member: int, serial: int) -> Manifest:
     """A member as the API server and MetalLB hold it before the commit (always Cluster)."""
     body = desired_service(group, member, local=False)
-    cluster_ip = str(SERVICE_CIDR[10 + serial])
+    cluster_ip = str(SERVICE_CIDR[FIRST_CLUSTER_IP + serial])
     meta = body["metadata"]
     meta.update(
         {

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 
 import click
@@ -55,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = cli.main(args=args, prog_name="planner", standalone_mode=False)
     except PlannerError as err:
         if debug:
+            import traceback  # only --debug prints one: not worth importing on every start
+
             traceback.print_exc()
         click.echo(f"planner: error: {err}", err=True)
         return err.exit_code
@@ -77,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _internal_error(err: BaseException, debug: bool) -> int:
     """A bug: one line on stderr (the traceback too when debugging), exit EXIT_INTERNAL_ERROR."""
     if debug:
+        import traceback
+
         traceback.print_exc()
     try:
         detail = str(err)

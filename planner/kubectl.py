@@ -128,8 +128,9 @@ class Kubectl:
         return KubectlCall(tuple(argv + ["--ignore-not-found"] if missing_ok else argv))
 
     def get_live_state_call(self) -> KubectlCall:
-        """Every Service, IPAddressPool and Namespace as YAML: the live state a plan starts from."""
-        return KubectlCall((*self.base_argv(), "get", LIVE_RESOURCES, "-A", "-o", "yaml"))
+        """Every Service, IPAddressPool and Namespace: the live state a plan starts from. As JSON,
+        which parses some ten times faster than YAML (issue 17); the objects are the same."""
+        return KubectlCall((*self.base_argv(), "get", LIVE_RESOURCES, "-A", "-o", "json"))
 
     def nudge_call(self, svc_key: str, annotation: str, value: str) -> KubectlCall:
         """Set one annotation on a Service so that MetalLB's controller handles it again.
@@ -176,9 +177,12 @@ class Kubectl:
                 found[f"{namespace}/{name}"] = listed.get(name)
         return found
 
-    def get_live_state_yaml(self) -> str:
-        """The live state (see `get_live_state_call`) as kubectl prints it."""
+    def get_live_state(self) -> str:
+        """The live state (see `get_live_state_call`) as kubectl prints it (JSON)."""
         return self.run(self.get_live_state_call())
+
+    # The old name, from when kubectl printed YAML; its callers parse either.
+    get_live_state_yaml = get_live_state
 
     def get_object(self, kind: str, namespace: str, name: str) -> Manifest | None:
         """One object as JSON, or None when it does not exist."""

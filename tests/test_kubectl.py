@@ -110,7 +110,7 @@ def test_get_object_call_for_a_flux_source_fails_when_missing() -> None:
 
 def test_live_state_call_reads_services_pools_and_namespaces_of_every_namespace() -> None:
     call = _kubectl().get_live_state_call()
-    assert call.argv[2:] == ("get", "svc,ipaddresspools.metallb.io,namespaces", "-A", "-o", "yaml")
+    assert call.argv[2:] == ("get", "svc,ipaddresspools.metallb.io,namespaces", "-A", "-o", "json")
 
 
 def test_nudge_is_an_annotate_with_overwrite_and_our_field_manager() -> None:

@@ -9,21 +9,21 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
+from planner.commands._lazy import LazyChoice, LazyValue
 from planner.commands._progress import ProgressReporter
-from planner.diff import PRUNE_MODES, PruneMode
-from planner.diff.scenario import Scenario
 from planner.errors import InputError
 from planner.files import atomic_write
-from planner.model.controller import BEHAVIORS, DEFAULT_TARGET
-from planner.pipeline import load_scenario
 from planner.progress import Progress, no_progress
-from planner.sources import HelmOptions
-from planner.sources.desired import STDIN
-from planner.sources.live import LiveSource
+
+if TYPE_CHECKING:  # the library is imported when a command runs, not when the CLI starts
+    from planner.diff import PruneMode
+    from planner.diff.scenario import Scenario
+    from planner.sources import HelmOptions
+    from planner.sources.live import LiveSource
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,7 +57,7 @@ _SOURCE_OPTIONS = (
     click.option("--live-git", metavar="REF", help="Live state: the DESIRED paths at a git ref."),
     click.option(
         "--prune",
-        type=click.Choice(PRUNE_MODES),
+        type=LazyChoice("planner.diff:PRUNE_MODES"),
         default="tracked",
         show_default=True,
         help="Which live objects missing from DESIRED count as deletions (docs/diff.md).",
@@ -97,6 +97,8 @@ class Sources:
 
     def scenario(self, progress: Progress = no_progress) -> Scenario:
         """Read everything and diff it (the first step of every verb that plans)."""
+        from planner.pipeline import load_scenario
+
         return load_scenario(
             list(self.desired) or ["."],
             self.live,
@@ -128,6 +130,9 @@ def source_options(command: F) -> F:
         pool_paths: tuple[str, ...],
         **options: Any,
     ) -> Any:
+        from planner.sources import HelmOptions
+        from planner.sources.desired import STDIN
+
         live = live_source(live_file, live_kubectl, Cluster(kubeconfig, context), live_git)
         if live_file == STDIN and STDIN in desired:
             raise InputError(
@@ -145,8 +150,8 @@ def target_option(command: F) -> F:
     """--target: the MetalLB the cluster runs (the same option on every verb)."""
     return click.option(
         "--target",
-        type=click.Choice(BEHAVIORS),
-        default=DEFAULT_TARGET,
+        type=LazyChoice("planner.model.controller:BEHAVIORS"),
+        default=LazyValue("planner.model.controller:DEFAULT_TARGET"),
         show_default=True,
         help=TARGET_HELP,
     )(command)
@@ -194,6 +199,8 @@ def live_source(
     for flag, value in (("--context", cluster.context), ("--kubeconfig", cluster.kubeconfig)):
         if value and not live_kubectl:
             raise InputError(f"{flag} applies only to --live-kubectl")
+    from planner.sources.live import LiveSource
+
     if live_file:
         return LiveSource.file(live_file)
     if live_git:

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from planner.commands._shared import QUIET_OPTION
-from planner.gitops.annotate import annotate_paths
 
 
 @click.command("annotate")
@@ -31,6 +30,8 @@ def annotate(paths: tuple[Path, ...], check: bool, tree: Path | None, quiet: boo
     Every Service found under PATH... takes part in the group computation; only the annotation
     lines of each file change. Directories rendered by kustomize or Helm are skipped.
     """
+    from planner.gitops.annotate import annotate_paths
+
     result = annotate_paths(list(paths), check=check, tree=tree)
     for skipped in result.skipped:
         click.echo(f"planner annotate: skipped {skipped.path}: {skipped.reason}", err=True)

@@ -7,12 +7,11 @@ import io
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from planner.apply.engine import StreamProgress, apply_plan, plan_and_verify
-from planner.apply.journal import journal_from_spec
-from planner.apply.plan_file import read_plan_file
+from planner.commands._lazy import LazyChoice
 from planner.commands._shared import (
     TARGET_HELP,
     Cluster,
@@ -21,10 +20,11 @@ from planner.commands._shared import (
     report_options,
 )
 from planner.errors import InputError, PlannerError
-from planner.kubectl import Kubectl
-from planner.model.controller import BEHAVIORS, DEFAULT_TARGET
-from planner.plan.fingerprint import plan_digest
-from planner.plan.records import Plan
+
+if TYPE_CHECKING:  # the library is imported when a command runs, not when the CLI starts
+    from planner.apply.engine import StreamProgress
+    from planner.kubectl import Kubectl
+    from planner.plan.records import Plan
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -77,6 +77,10 @@ def _the_plan(
     terminal: Terminal,
 ) -> tuple[Plan, Path | None]:
     """The plan to apply and its file (None when planned just now against the cluster)."""
+    from planner.apply.engine import plan_and_verify
+    from planner.apply.plan_file import read_plan_file
+    from planner.model.controller import DEFAULT_TARGET
+
     if live_kubectl:
         plan, report = plan_and_verify(
             list(paths) or ["."], kubectl, target=target or DEFAULT_TARGET
@@ -116,13 +120,13 @@ def _the_plan(
 )
 @click.option(
     "--target",
-    type=click.Choice(BEHAVIORS),
+    type=LazyChoice("planner.model.controller:BEHAVIORS"),
     default=None,
     help=f"{TARGET_HELP} Default: the plan's target.",
 )
 @click.option(
     "--behavior",
-    type=click.Choice(BEHAVIORS),
+    type=LazyChoice("planner.model.controller:BEHAVIORS"),
     default=None,
     hidden=True,
     help="The old name of --target (kept so existing scripts work).",
@@ -144,6 +148,11 @@ def apply(
     Exit codes: 0 carried out (or --dry-run); 1 stopped (refused, rolled back, timed out,
     declined); 2 bad input or a kubectl failure; 3 a --live-kubectl plan that does not verify.
     """
+    from planner.apply.engine import apply_plan
+    from planner.apply.journal import journal_from_spec
+    from planner.kubectl import Kubectl
+    from planner.plan.fingerprint import plan_digest
+
     seconds = parse_duration(timeout)
     target = the_target(target, behavior)
     kubectl = Kubectl(context=cluster.context, kubeconfig=cluster.kubeconfig)
@@ -167,6 +176,8 @@ def apply(
 def wave_progress(terminal: Terminal) -> StreamProgress:
     """Apply's own wave-by-wave progress on stderr: rewritten lines only on a capable terminal,
     and nothing with --quiet (a stream that drops everything)."""
+    from planner.apply.engine import StreamProgress
+
     if terminal.quiet:
         return StreamProgress(_Discard(), live=False)
     return StreamProgress(sys.stderr, live=terminal.progress.enabled and terminal.progress.rewrite)

@@ -8,8 +8,6 @@ from pathlib import Path
 import click
 
 from planner.commands._shared import Cluster, cluster_options
-from planner.gitops.argocd import generate as generate_stream
-from planner.gitops.argocd import read_context
 
 
 @click.group("argocd")
@@ -26,6 +24,9 @@ def generate(cluster: Cluster) -> int:
     nothing on stdout unless everything succeeded. --kubeconfig and --context apply when the
     live-state parameter is "true" (--kubeconfig overrides SHARED_IP_PLANNER_KUBECONFIG).
     """
+    from planner.gitops.argocd import generate as generate_stream
+    from planner.gitops.argocd import read_context
+
     stream = generate_stream(
         Path.cwd(),
         read_context(os.environ),

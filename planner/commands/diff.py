@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from planner.analysis.build import DEFAULT_FAIL_ON, FAIL_ON_POLICIES, exit_code
+from planner.commands._lazy import LazyChoice, LazyValue
 from planner.commands._shared import (
     Sources,
     Terminal,
@@ -15,8 +15,6 @@ from planner.commands._shared import (
     target_option,
 )
 from planner.commands.plan import max_states_option
-from planner.pipeline import DiffOptions, build_report
-from planner.render import FORMATS, render
 
 
 @click.command("diff")
@@ -26,15 +24,15 @@ from planner.render import FORMATS, render
 @click.option(
     "-o",
     "--output",
-    type=click.Choice(FORMATS),
+    type=LazyChoice("planner.render:FORMATS"),
     default="text",
     show_default=True,
     help="text for terminals, markdown for PR comments (with the plan), json for machines.",
 )
 @click.option(
     "--fail-on",
-    type=click.Choice(FAIL_ON_POLICIES),
-    default=DEFAULT_FAIL_ON,
+    type=LazyChoice("planner.analysis.build:FAIL_ON_POLICIES"),
+    default=LazyValue("planner.analysis.build:DEFAULT_FAIL_ON"),
     show_default=True,
     help="Exit 3 when the --target prediction has Services stuck / pending at all.",
 )
@@ -61,6 +59,10 @@ def diff(
     Exit codes: 0 no changes; 1 changes within policy; 2 bad input or a missing tool;
     3 a static conflict, or changes whose prediction for --target violates --fail-on.
     """
+    from planner.analysis.build import exit_code
+    from planner.pipeline import DiffOptions, build_report
+    from planner.render import render
+
     options = DiffOptions(
         target=target,
         prune=sources.prune,

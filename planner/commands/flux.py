@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from planner.commands._lazy import LazyValue
 from planner.commands._shared import (
     Cluster,
     Terminal,
@@ -14,9 +15,6 @@ from planner.commands._shared import (
     target_option,
 )
 from planner.commands.apply import parse_duration, wave_progress
-from planner.gitops.flux import DEFAULT_SOURCE_NAMESPACE, PreSyncOptions, parse_source_ref, pre_sync
-from planner.gitops.flux_trigger import update_triggers
-from planner.kubectl import Kubectl
 
 
 @click.group("flux")
@@ -33,7 +31,7 @@ def flux() -> None:
 )
 @click.option(
     "--source-namespace",
-    default=DEFAULT_SOURCE_NAMESPACE,
+    default=LazyValue("planner.gitops.flux:DEFAULT_SOURCE_NAMESPACE"),
     show_default=True,
     metavar="NS",
     help="The namespace of the Flux source object.",
@@ -76,6 +74,9 @@ def pre_sync_command(
     (refused, rolled back, timed out); 2 bad input, artifact or kubectl failure; 3 a static
     conflict or a plan that does not verify (nothing written).
     """
+    from planner.gitops.flux import PreSyncOptions, parse_source_ref, pre_sync
+    from planner.kubectl import Kubectl
+
     options = PreSyncOptions(
         source=parse_source_ref(source, source_namespace),
         path=app_path,
@@ -108,6 +109,8 @@ def trigger_command(hooks: tuple[Path, ...], root: Path | None, check: bool) -> 
 
     The hook's Job mounts it, so Flux re-runs the Job after any change under the app's path.
     """
+    from planner.gitops.flux_trigger import update_triggers
+
     triggers = update_triggers(list(hooks), root, check=check)
     stale = [trigger for trigger in triggers if trigger.stale]
     for trigger in stale:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from planner.apply.plan_file import read_plan_file
+from planner.commands._lazy import LazyChoice, LazyValue
 from planner.commands._shared import (
     Sources,
     Terminal,
@@ -15,11 +16,10 @@ from planner.commands._shared import (
     target_option,
 )
 from planner.errors import PlannerError
-from planner.pipeline import plan_scenario
-from planner.plan.records import STRATEGIES, Plan
-from planner.plan.verify import VerifyReport, verify_plan
-from planner.render.plan import GRAPH_FORMATS, PLAN_FORMATS, plan_graph, render_plan
-from planner.simulate.world import DEFAULT_MAX_STATES, Explorations
+
+if TYPE_CHECKING:  # the library is imported when a command runs, not when the CLI starts
+    from planner.plan.records import Plan
+    from planner.simulate.world import Explorations
 
 EXIT_OK = 0
 EXIT_FAILED = 3
@@ -27,7 +27,7 @@ EXIT_FAILED = 3
 max_states_option = click.option(
     "--max-states",
     type=click.IntRange(min=1),
-    default=DEFAULT_MAX_STATES,
+    default=LazyValue("planner.simulate.world:DEFAULT_MAX_STATES"),
     show_default=True,
     help="State budget of one component's exploration; beyond it, claims rest on a sample.",
 )
@@ -50,7 +50,7 @@ class VerificationFailed(PlannerError):
 @report_options
 @click.option(
     "--strategy",
-    type=click.Choice(STRATEGIES),
+    type=LazyChoice("planner.plan.records:STRATEGIES"),
     default="atomic",
     show_default=True,
     help="atomic: group transitions; recreate: delete then create each key-changing group.",
@@ -58,7 +58,7 @@ class VerificationFailed(PlannerError):
 @click.option(
     "-o",
     "--output",
-    type=click.Choice(PLAN_FORMATS),
+    type=LazyChoice("planner.render.plan:PLAN_FORMATS"),
     default="text",
     show_default=True,
     help="text for terminals; json or yaml for a plan file (planner verify, planner apply).",
@@ -90,6 +90,10 @@ def plan(
     infeasible target) or, with --verify, a claim that does not hold or that only held on
     sampled schedules (without --accept-sampled).
     """
+    from planner.pipeline import plan_scenario
+    from planner.render.plan import render_plan
+    from planner.simulate.world import Explorations
+
     scenario = sources.scenario(terminal.progress)
     explorations = Explorations() if then_verify else None  # planning's, reused by the proof
     the_plan = plan_scenario(
@@ -120,6 +124,8 @@ def verify(
     Exit codes: 0 every claim holds (proved, or sampled with --accept-sampled); 2 bad input;
     3 a claim does not hold (with a counterexample), or only held on sampled schedules.
     """
+    from planner.apply.plan_file import read_plan_file
+
     _verified(read_plan_file(plan_file), seed, terminal, accept_sampled, max_states)
     return EXIT_OK
 
@@ -133,7 +139,7 @@ def verify(
     "--output",
     "--format",
     "output",
-    type=click.Choice(GRAPH_FORMATS),
+    type=LazyChoice("planner.render.plan:GRAPH_FORMATS"),
     default="mermaid",
     show_default=True,
     help="mermaid (Markdown, GitHub) or dot (Graphviz); --format is the old name.",
@@ -147,6 +153,9 @@ def graph(
     terminal: Terminal, sources: Sources, target: str, output: str, output_file: Path | None
 ) -> int:
     """The plan's waves and "waits for" edges as a Mermaid or Graphviz picture."""
+    from planner.pipeline import plan_scenario
+    from planner.render.plan import plan_graph
+
     scenario = sources.scenario(terminal.progress)
     the_plan = plan_scenario(scenario, target=target, progress=terminal.progress)
     terminal.emit(plan_graph(the_plan, output), output_file)
@@ -161,6 +170,8 @@ def _verified(
     max_states: int,
     explorations: Explorations | None = None,
 ) -> None:
+    from planner.plan.verify import VerifyReport, verify_plan
+
     report = verify_plan(
         the_plan,
         seed=seed,

@@ -21,9 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from networkx.utils import UnionFind
-
 from planner.errors import InputError
+from planner.model._unionfind import UnionFind
 from planner.model.service import (
     GROUP_ANNOTATION,
     GROUP_ANNOTATION_PREFIX,

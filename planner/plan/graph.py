@@ -13,9 +13,10 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
+if TYPE_CHECKING:  # networkx costs ~100 ms to import: only planning pays it (issue 17)
+    import networkx as nx
 
 SERVICE = "service"
 GROUP_TRANSITION = "group-transition"
@@ -155,6 +156,8 @@ class _Index:
 
 def waits_for_graph(units: Iterable[Unit]) -> nx.DiGraph[str]:
     """The "must land before" graph: nodes are unit ids, edges carry their reasons."""
+    import networkx as nx
+
     units = list(units)
     graph: nx.DiGraph[str] = nx.DiGraph()
     for unit in units:
@@ -196,6 +199,8 @@ def merge_units(units: Iterable[Unit]) -> Unit:
 
 def order_units(units: Iterable[Unit]) -> OrderedUnits:
     """Merge cycles into group transitions and split the rest into waves (topological generations)."""
+    import networkx as nx
+
     units = list(units)
     graph = waits_for_graph(units)
     by_id = {u.id: u for u in units}

@@ -12,8 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from networkx.utils import UnionFind
-
+from planner.model._unionfind import UnionFind
 from planner.model.allocator import Port
 from planner.model.service import (
     GROUP_ANNOTATION,

@@ -26,8 +26,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from networkx.utils import UnionFind
-
+from planner.model._unionfind import UnionFind
 from planner.model.allocator import Allocator, Pool
 from planner.model.service import GROUP_ANNOTATION, allocation_inputs, annotation, ingress_ips
 from planner.model.simcluster import ServiceWrite

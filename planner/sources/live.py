@@ -23,7 +23,7 @@ from planner.errors import InputError, ToolFailedError
 from planner.kubectl import LIVE_RESOURCES, Kubectl
 from planner.objects import KubeObject
 from planner.sources.desired import STDIN, STDIN_LABEL, Source, find_sources, load_sources
-from planner.sources.documents import parse_yaml, read_documents
+from planner.sources.documents import parse_snapshot, read_documents
 from planner.sources.helm import HelmOptions
 from planner.sources.kinds import check_unique, namespaces_of, pools_of, services_of, to_objects
 from planner.sources.pools import find_pools, repository_pools, with_context_pools
@@ -51,10 +51,11 @@ def live_state(
 
 
 def load_live_file(path: str) -> LiveState:
-    """A snapshot saved from `kubectl get svc,ipaddresspools.metallb.io,namespaces -A -o yaml`
-    (a List or a stream of documents; JSON when the file ends in .json). "-" reads stdin."""
+    """A snapshot saved from `kubectl get svc,ipaddresspools.metallb.io,namespaces -A -o json`
+    (or `-o yaml`: a List or a stream of documents; JSON when the file ends in .json, or on
+    stdin ("-") when it starts with `{`)."""
     if path == STDIN:
-        parsed = parse_yaml(sys.stdin.read(), STDIN_LABEL)
+        parsed = parse_snapshot(sys.stdin.read(), STDIN_LABEL)
         objects, notes = to_objects(parsed.documents)
         return live_state(objects, parsed.notes + notes)
     disk = Path(path)
@@ -70,14 +71,15 @@ def load_live_kubectl(context: str | None = None, kubeconfig: str | None = None)
 
     The call itself goes through planner.kubectl, the only code that runs kubectl.
     """
-    text = Kubectl(context, kubeconfig).get_live_state_yaml()
+    text = Kubectl(context, kubeconfig).get_live_state()
     label = f"kubectl get {LIVE_RESOURCES}" + (f" (context {context})" if context else "")
     return live_state_from_yaml(text, label)
 
 
 def live_state_from_yaml(text: str, label: str) -> LiveState:
-    """A LiveState from what `kubectl get ... -o yaml` printed (`label` names it in messages)."""
-    parsed = parse_yaml(text, label, "kubectl")
+    """A LiveState from what `kubectl get ... -o json` (or `-o yaml`) printed (`label` names it
+    in messages)."""
+    parsed = parse_snapshot(text, label, "kubectl")
     objects, notes = to_objects(parsed.documents)
     return live_state(objects, parsed.notes + notes)
 

@@ -335,7 +335,7 @@ def _get(
                 items.append(_served(svc, len(state["log"])))
         return json.dumps({"apiVersion": "v1", "kind": "List", "items": items}) + "\n"
     if words and words[0] == LIVE_RESOURCES and "-A" in flags:
-        return _live_state_yaml(state, cluster)
+        return _live_state(state, cluster, flags.get("-o", "yaml"))
     kind, _, name = words[0].partition("/")
     found = state["objects"].get(f"{kind}/{namespace}/{name}")
     if found is None:
@@ -345,8 +345,8 @@ def _get(
     return json.dumps(found) + "\n"
 
 
-def _live_state_yaml(state: dict[str, Any], cluster: SimulatedCluster) -> str:
-    """What `kubectl get svc,ipaddresspools.metallb.io,namespaces -A -o yaml` prints."""
+def _live_state(state: dict[str, Any], cluster: SimulatedCluster, output: str) -> str:
+    """What `kubectl get svc,ipaddresspools.metallb.io,namespaces -A -o json|yaml` prints."""
     services = [_served(cluster.store[k], len(state["log"])) for k in sorted(cluster.store)]
     names = sorted({svc_key_of(s).split("/")[0] for s in services} | {"metallb-system"})
     namespaces = [
@@ -358,7 +358,10 @@ def _live_state_yaml(state: dict[str, Any], cluster: SimulatedCluster) -> str:
         for n in names
     ]
     items = services + list(state["pools"]) + namespaces
-    return yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}, sort_keys=True)
+    listed = {"apiVersion": "v1", "kind": "List", "items": items}
+    if output == "json":
+        return json.dumps(listed, indent=4, sort_keys=True) + "\n"
+    return yaml.safe_dump(listed, sort_keys=True)
 
 
 def _served(svc: Manifest, version: int) -> Manifest:

@@ -303,7 +303,7 @@ def test_the_real_planner_crashing_fails_the_job(tmp_path: Path) -> None:
     bin_dir.mkdir()
     launcher = bin_dir / "planner"
     inject = (
-        "import sys, planner.cli, planner.commands.diff as d\n"
+        "import sys, planner.cli, planner.pipeline, planner.commands.diff as d\n"
         "def crash(*a, **k):\n    raise KeyError('injected')\n"
         "for m in list(sys.modules.values()):\n"
         "    if getattr(m, '__name__', '').startswith('planner') and "

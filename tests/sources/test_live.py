@@ -120,7 +120,7 @@ def test_load_live_kubectl_runs_kubectl_and_parses_its_output(
     live = load_live_kubectl(context="prod")
     assert calls.read_text().split() == [
         "--context", "prod", "--request-timeout=30s",
-        "get", "svc,ipaddresspools.metallb.io,namespaces", "-A", "-o", "yaml",
+        "get", "svc,ipaddresspools.metallb.io,namespaces", "-A", "-o", "json",
     ]  # fmt: skip
     assert list(live.services) == ["dns/dns-tcp"]
     assert live.objects[0].origin == Origin(

@@ -1,0 +1,123 @@
+"""Benchmark the CLI's start-up against merely importing its two dependencies.
+
+    python bench/bench_startup.py [--runs 21] [--sample samples/seed-dns-local]
+
+In one run, side by side and interleaved (so a busy machine slows every command alike): the
+median over `--runs` fresh interpreters of `python -c "import yaml, click"` (the floor),
+`planner --help` and `planner diff DESIRED --live LIVE` on the seed sample; each one's ratio to
+the floor (target <= 1.5). Times are CPU seconds (user + system) of the child, read from
+wait4(); wall-clock seconds are printed too. `python -X importtime -c "from planner.cli import
+main"` shows where the rest goes. `--checkout DIR` times another checkout's planner (e.g. one
+made with `git archive main | tar -x -C DIR`) with this interpreter, for a before/after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RATIO_TARGET = 1.5
+# What the `planner` console script runs (pip's wrapper adds nothing measurable to this).
+PLANNER = "import sys; from planner.cli import main; sys.exit(main())"
+
+
+@dataclass(frozen=True)
+class Command:
+    """One timed command line."""
+
+    label: str
+    argv: list[str]
+    floor: bool = False
+
+
+@dataclass
+class Samples:
+    """CPU and wall seconds of every run of one command."""
+
+    cpu: list[float]
+    wall: list[float]
+
+
+def commands(sample: Path) -> list[Command]:
+    """The floor and the planner's commands, with the interpreter running this bench."""
+    python = [sys.executable]
+    desired, live = str(sample / "desired"), str(sample / "live.yaml")
+    return [
+        Command('python -c "import yaml, click"', [*python, "-c", "import yaml, click"], True),
+        Command("planner --help", [*python, "-c", PLANNER, "--help"]),
+        Command(
+            f"planner diff {sample.name}", [*python, "-c", PLANNER, "diff", desired, "--live", live]
+        ),
+    ]
+
+
+def run_once(argv: list[str], checkout: Path = ROOT) -> tuple[float, float]:
+    """CPU (user + system) and wall seconds of one run in `checkout` (its planner first on the
+    path); its output is thrown away."""
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    start = time.perf_counter()
+    with open(os.devnull, "wb") as sink:
+        child = subprocess.Popen(argv, stdout=sink, stderr=sink, cwd=checkout, env=env)
+        _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - start
+    return usage.ru_utime + usage.ru_stime, wall
+
+
+def measure(cmds: list[Command], runs: int, checkout: Path = ROOT) -> dict[str, Samples]:
+    """Every command `runs` times, interleaved, after one warm-up each (bytecode, page cache)."""
+    for cmd in cmds:
+        run_once(cmd.argv, checkout)
+    samples = {cmd.label: Samples([], []) for cmd in cmds}
+    for _ in range(runs):
+        for cmd in cmds:
+            cpu, wall = run_once(cmd.argv, checkout)
+            samples[cmd.label].cpu.append(cpu)
+            samples[cmd.label].wall.append(wall)
+    return samples
+
+
+def report(cmds: list[Command], samples: dict[str, Samples], runs: int) -> list[str]:
+    """The table: median CPU and wall ms per command and its ratio to the floor."""
+    floor = next(cmd for cmd in cmds if cmd.floor)
+    floor_cpu = statistics.median(samples[floor.label].cpu)
+    floor_wall = statistics.median(samples[floor.label].wall)
+    lines = [
+        f"median of {runs} runs, {sys.executable} ({sys.version.split()[0]})",
+        f"{'command':40} {'cpu ms':>8} {'wall ms':>8} {'cpu ratio':>10} {'wall ratio':>10}",
+    ]
+    for cmd in cmds:
+        cpu = statistics.median(samples[cmd.label].cpu)
+        wall = statistics.median(samples[cmd.label].wall)
+        mark = "" if cmd.floor else ("  ok" if cpu / floor_cpu <= RATIO_TARGET else "  OVER")
+        lines.append(
+            f"{cmd.label:40} {cpu * 1000:8.1f} {wall * 1000:8.1f} "
+            f"{cpu / floor_cpu:10.2f} {wall / floor_wall:10.2f}{mark}"
+        )
+    lines.append(f"target: each planner command <= {RATIO_TARGET}x the floor (CPU)")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the arguments, measure, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--sample", type=Path, default=ROOT / "samples" / "seed-dns-local")
+    parser.add_argument("--checkout", type=Path, default=ROOT, help="The planner to time.")
+    args = parser.parse_args(argv)
+    cmds = commands(args.sample.resolve())
+    print(f"checkout: {args.checkout}")
+    for line in report(cmds, measure(cmds, args.runs, args.checkout.resolve()), args.runs):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
