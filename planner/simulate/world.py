@@ -48,6 +48,11 @@ ADVERSARIAL_MAX_STEPS = 1000
 # square of the group, and the budget is reached either way).
 SYMMETRY_MAX_WRITES = 6
 
+# Beyond this many writes the state graph cannot fit any sensible budget (bench/bench_states.py:
+# about ten times the states per member; 6 members already reach 20,000 without the symmetry
+# reduction), and each state of a large component is costly: such components are sampled at once.
+STATES_MAX_WRITES = 8
+
 # How many Services the remembered explorations of one run may hold (to cap memory).
 CACHED_SERVICES_MAX = 100_000
 
@@ -272,6 +277,9 @@ def _explored(
     cluster: SimulatedCluster, writes: Sequence[ServiceWrite], seed: int, max_states: int
 ) -> Exploration:
     """The state graph within `max_states`; the seeded sample when it is not all of it."""
+    if len(writes) > STATES_MAX_WRITES:
+        why = f"{len(writes)} writes, more than the state explorer takes ({STATES_MAX_WRITES})"
+        return Exploration(_sampled(cluster, writes, seed), False, 0, why)
     symmetry = len(writes) <= SYMMETRY_MAX_WRITES
     found = explore_states(cluster, writes, max_states=max_states, symmetry=symmetry)
     warnings = {
@@ -284,11 +292,17 @@ def _explored(
             for index, end in enumerate(found.terminals)
         )
         return Exploration(runs, True, found.states, warnings=warnings)
-    sampled = [
+    return Exploration(_sampled(cluster, writes, seed), False, found.states, why)
+
+
+def _sampled(
+    cluster: SimulatedCluster, writes: Sequence[ServiceWrite], seed: int
+) -> tuple[Run, ...]:
+    """The named adversarial schedules and SAMPLED_RUNS seeded random ones."""
+    return (
         *adversarial_runs(cluster, writes, max_steps=ADVERSARIAL_MAX_STEPS),
         *random_runs(cluster, writes, seed, SAMPLED_RUNS, max_steps=SAMPLED_MAX_STEPS),
-    ]
-    return Exploration(tuple(sampled), False, found.states, why)
+    )
 
 
 def _incomplete(found: StateExploration) -> str:
