@@ -9,7 +9,7 @@ hook stamp them); stock MetalLB ignores them, the fixed allocator honours them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from planner.analysis.records import Prediction, ServiceFate
@@ -122,7 +122,7 @@ def fates_of(
                 pending=any(pending),
                 stuck=any(stuck),
                 ip_changed=any(changed),
-                reason=_reason(runs, svc) or next(iter((warnings or {}).get(svc, ())), ""),
+                reason=_reason(runs, svc) or pending_reason((warnings or {}).get(svc, ())),
                 always=_always(pending, changed) and len(ended) == len(runs),
             )
         )
@@ -136,7 +136,23 @@ def _always(pending: list[bool], changed: list[bool]) -> bool:
 
 def _reason(runs: Sequence[Run], svc: str) -> str:
     for run in runs:
-        warnings = run.cluster.warnings(svc)
-        if warnings:
-            return warnings[0]
+        reason = pending_reason(run.cluster.warnings(svc))
+        if reason:
+            return reason
     return ""
+
+
+# Warnings the controller raises on a Service that still gets its IP: never why it has none.
+ADVISORY_WARNINGS = ("deprecatedAnnotation",)
+
+
+def pending_reason(warnings: Iterable[str]) -> str:
+    """Why a Service lost or did not get its IP: the first warning that says so ("" if none).
+
+    `warnings` are "Reason: message" texts in order; advisory ones (a deprecated annotation)
+    never explain a pending Service, however early they came.
+    """
+    return next((w for w in warnings if not w.startswith(_ADVISORY_PREFIXES)), "")
+
+
+_ADVISORY_PREFIXES = tuple(f"{reason}:" for reason in ADVISORY_WARNINGS)
