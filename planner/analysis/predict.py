@@ -100,6 +100,9 @@ def fates_of(
 ) -> list[ServiceFate]:
     """Per Service that anything happened to: pending / stuck / IP changed in some run (or all).
 
+    Pending: without an IP at some point after the commit's writes began, having lost it or
+    never got it; stuck: still pending at the end of the run (so stuck implies pending).
+
     A run that did not finish (it hit its step cap) has no end: it shows who went pending on
     the way, never who is stuck or changed IP, and never that something happens in every run.
     `warnings`: every warning the exploration saw per Service, for a reason no run shows.
@@ -109,8 +112,10 @@ def fates_of(
     fates = []
     for svc in services:
         went = {id(run) for run in runs if run.cluster.went_pending(svc)}
-        pending = [id(run) in went for run in ended]
         stuck = [run.cluster.stuck_at_end(svc) for run in ended]
+        # Stuck is pending that lasts to the end (docs/glossary.md): a new Service that never
+        # gets an IP is pending too, though it never lost one.
+        pending = [id(run) in went or end for run, end in zip(ended, stuck, strict=True)]
         changed = [run.cluster.changed_ip(svc) for run in ended]
         if went and not any(pending):
             pending.append(True)  # only an unfinished run showed it: it did happen
