@@ -134,3 +134,22 @@ def test_an_empty_exploration_is_never_printed_as_zero_orders() -> None:
     assert "fixed (target): nothing to explore" in text
     assert "0 delivery" not in text and "0 states" not in text
     assert "0 delivery" not in render_markdown(report)
+
+
+# --- one requested IP without a sharing key: a conflict, not a group ----------------------------
+
+
+def test_two_services_on_one_ip_without_a_sharing_key_are_a_conflict_not_a_group() -> None:
+    desired, live = _paths("pihole-no-key")
+    report = build_report(desired, live, DiffOptions())
+    assert report.groups == ()
+    [error] = report.errors
+    assert "do not allow sharing" in error.message
+    assert error.objects == ("pihole/pihole-dns-tcp", "pihole/pihole-dns-udp")
+
+
+def test_adding_the_key_makes_them_a_group() -> None:
+    desired, live = _paths("pihole-key-add")
+    [group] = build_report(desired, live, DiffOptions()).groups
+    assert group.members == ("pihole/pihole-dns-tcp", "pihole/pihole-dns-udp")
+    assert group.joining == ("pihole/pihole-dns-udp",)

@@ -1,6 +1,7 @@
 """Sharing groups of live and desired state, matched, with what the commit does to each.
 
-A sharing group is two or more LoadBalancer Services on one IP. Live groups come from the
+A sharing group is two or more LoadBalancer Services on one IP through a sharing key: Services
+that request one IP without `metallb.io/allow-shared-ip` are a conflict, never a group. Live groups come from the
 Services' `status.loadBalancer.ingress`; desired groups from what each Service will hold after
 the commit: its requested IPs; its live IPs when it keeps its allocation key; otherwise the
 allocator model's prediction (planner.model.allocator), which may be a SET of possible IPs when
@@ -50,6 +51,7 @@ class _Placement:
     ips: tuple[str, ...]  # the model's simulated pick when predicted
     possible: tuple[str, ...]  # `ips` plus the alternatives Go's map order allows, sorted
     source: str  # LIVE | REQUESTED | PREDICTED
+    shares: bool = True  # False: requested without a sharing key, so in no sharing group
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,12 @@ def _derived_placements(
     for svc_key, svc_inputs in inputs.items():
         if svc_inputs.requested_ips and svc_key not in placements:
             ips = svc_inputs.requested_ips
-            placements[svc_key] = _Placement(ips, tuple(sorted(ips, key=_ip_order)), REQUESTED)
+            # Without a sharing key, two requesters of one IP are a conflict (planner.analysis
+            # .conflicts), not a group: MetalLB gives the IP to one of them.
+            shares = bool(svc_inputs.sharing_key)
+            placements[svc_key] = _Placement(
+                ips, tuple(sorted(ips, key=_ip_order)), REQUESTED, shares
+            )
     to_predict = [
         svc_key
         for svc_key, svc_inputs in inputs.items()
@@ -291,6 +298,8 @@ def _groups_of(placements: Mapping[str, _Placement]) -> list[_Group]:
     """Services on one IP, two or more; a dual-stack group sharing both IPs is one group."""
     by_ip: dict[str, list[str]] = defaultdict(list)
     for svc_key, placement in placements.items():
+        if not placement.shares:
+            continue
         for ip in placement.ips:
             by_ip[ip].append(svc_key)
     by_members: dict[frozenset[str], set[str]] = defaultdict(set)
