@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from planner.analysis.conflicts import cluster_family_of
 from planner.analysis.records import SharingGroupReport
 from planner.diff.keys import REQUESTED_POOL, SHARING_KEY
 from planner.model.allocator import AllocationError, AllocationRequest, Allocator, Port
@@ -86,11 +87,12 @@ def sharing_groups(
     from a git ref: live IPs are then requested or predicted rather than read from statuses.
     """
     world = _World(tuple(pools), namespace_labels)
-    desired_inputs = _inputs_by_service(desired_services, live_services)
+    default_family = cluster_family_of(pools, live_services.values())
+    desired_inputs = _inputs_by_service(desired_services, live_services, default_family)
     if statuses_known:
         live_place = _observed_placements(live_services)
     else:
-        live_inputs = _inputs_by_service(live_services, {})
+        live_inputs = _inputs_by_service(live_services, {}, default_family)
         live_place = _derived_placements(live_services, live_inputs, {}, world)
     kept = _kept_placements(desired_inputs, live_place, key_changes)
     desired_place = _derived_placements(desired_services, desired_inputs, kept, world, live_place)
@@ -104,13 +106,13 @@ def sharing_groups(
 
 
 def _inputs_by_service(
-    services: Mapping[str, Manifest], live: Mapping[str, Manifest]
+    services: Mapping[str, Manifest], live: Mapping[str, Manifest], default_family: str
 ) -> dict[str, AllocationInputs]:
     """Inputs of every LoadBalancer Service; one MetalLB cannot read gets no IP (a conflict)."""
     result = {}
     for svc_key in sorted(services):
         try:
-            inputs = allocation_inputs(services[svc_key], live.get(svc_key))
+            inputs = allocation_inputs(services[svc_key], live.get(svc_key), default_family)
         except ServiceInputError:
             continue  # planner.analysis.conflicts reports it; MetalLB gives such a Service no IP
         if inputs.is_load_balancer:
