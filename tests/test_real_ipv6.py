@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from planner.analysis.conflicts import static_conflicts
-from planner.analysis.records import BEHAVIORS
+from planner.model.controller import BEHAVIORS
 from planner.model.pools import Pool
 from planner.model.service import cluster_family, family
 from planner.objects import KubeObject, ObjectKey
