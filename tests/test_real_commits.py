@@ -86,7 +86,9 @@ def test_the_text_report_counts_states_explored() -> None:
     desired, live = _paths("pihole-key-add")
     text = render_text(build_report(desired, live, DiffOptions()), color=False)
     assert "delivery order(s) explored" not in text
-    assert re.search(r"fixed \(.*\): \d+ states explored \(every delivery order\), 1 end state\n", text)
+    assert re.search(
+        r"fixed \(.*\): \d+ states explored \(every delivery order\), 1 end state\n", text
+    )
 
 
 def _prediction(**fields: Any) -> Prediction:

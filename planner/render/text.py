@@ -200,10 +200,8 @@ def _predictions(report: DiffReport, paint: Paint) -> list[str]:
 
 def _prediction(prediction: Prediction, is_target: bool, paint: Paint) -> list[str]:
     target = " (target)" if is_target else ""
-    lines = [
-        f"  {plain(prediction.behavior)}{release_note(prediction.behavior)}{target}: "
-        f"{prediction.explored}"
-    ]
+    heading = f"  {plain(prediction.behavior)}{release_note(prediction.behavior)}{target}"
+    lines = [f"{heading}: {prediction.explored}"]
     notable = [f for f in prediction.fates if f.pending or f.stuck or f.ip_changed]
     for fate in notable:
         lines.append("    " + _fate(fate, paint))
