@@ -32,6 +32,8 @@ from planner.model.service import (
     AllocationInputs,
     ServiceInputError,
     allocation_inputs,
+    cluster_family,
+    ingress_ips,
     is_load_balancer,
 )
 from planner.objects import KubeObject, Manifest
@@ -70,6 +72,7 @@ def static_conflicts(
     """
     live = live_services or {}
     config = _Pools(pools)
+    default_family = cluster_family_of(pools, live.values())
     conflicts: list[Conflict] = []
     usable: list[_Service] = []
     for svc_key in sorted(desired_services):
@@ -83,8 +86,9 @@ def static_conflicts(
             # MetalLB gives such a Service no IP at all: nothing further to check for it.
             conflicts.append(request_error)
             continue
-        service = _Service(_inputs_of(obj, live.get(svc_key)), obj.key.namespace, origin)
-        conflicts.extend(_family_conflicts(service, obj.body, live.get(svc_key)))
+        inputs = _inputs_of(obj, live.get(svc_key), default_family)
+        service = _Service(inputs, obj.key.namespace, origin)
+        conflicts.extend(_family_conflicts(service))
         conflicts.extend(_pool_conflicts(service, config, namespace_labels))
         usable.append(service)
     conflicts.extend(_shared_ip_conflicts(usable))
@@ -96,9 +100,9 @@ def static_conflicts(
 # --- one Service at a time -------------------------------------------------------------------
 
 
-def _inputs_of(obj: KubeObject, live: Manifest | None) -> AllocationInputs:
+def _inputs_of(obj: KubeObject, live: Manifest | None, default_family: str) -> AllocationInputs:
     try:
-        return allocation_inputs(obj.body, live)
+        return allocation_inputs(obj.body, live, default_family)
     except ServiceInputError as err:
         raise err.with_origin(obj.origin) from None
 
@@ -162,9 +166,11 @@ def _parsed_ips(parts: Iterable[str]) -> list[IPAddress]:
         return []
 
 
-def _family_conflicts(service: _Service, body: Manifest, live: Manifest | None) -> list[Conflict]:
+def _family_conflicts(service: _Service) -> list[Conflict]:
+    """Requested IPs of another family than the Service's (model.service.family: stated, else
+    inferred from the request or the cluster, so an IPv6-only cluster is no mismatch)."""
     ips = service.inputs.requested_ips
-    if not ips or not _family_is_stated(body, live):
+    if not ips:
         return []
     requested = "dual" if len(ips) == 2 else _ip_family(ips[0])
     if requested == service.inputs.family:
@@ -176,15 +182,17 @@ def _family_conflicts(service: _Service, body: Manifest, live: Manifest | None) 
     return [_conflict(ERROR, message, [service.key], [service.origin])]
 
 
-def _family_is_stated(body: Manifest, live: Manifest | None) -> bool:
-    """Whether the Service's family is known rather than guessed (an IPv6-only cluster defaults to IPv6)."""
-    for manifest in (body, live):
-        spec = (manifest or {}).get("spec") or {}
-        if spec.get("clusterIPs") or spec.get("clusterIP") not in (None, "", "None"):
-            return True
-        if spec.get("ipFamilies") or spec.get("ipFamilyPolicy") == "RequireDualStack":
-            return True
-    return False
+def cluster_family_of(pools: Sequence[Pool], live_services: Iterable[Manifest]) -> str:
+    """The family a Service stating none gets here: from the pools' addresses (the stand-in that
+    owns every address tells nothing) and the live Services' cluster and ingress IPs."""
+    addresses = [
+        str(network) for pool in pools for network in pool.networks if network.prefixlen > 0
+    ]
+    for svc in live_services:
+        spec = svc.get("spec") or {}
+        addresses += [str(ip) for ip in spec.get("clusterIPs") or [] if ip and ip != "None"]
+        addresses += ingress_ips(svc)
+    return cluster_family(addresses)
 
 
 def _pool_conflicts(

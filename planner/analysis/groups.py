@@ -1,6 +1,7 @@
 """Sharing groups of live and desired state, matched, with what the commit does to each.
 
-A sharing group is two or more LoadBalancer Services on one IP. Live groups come from the
+A sharing group is two or more LoadBalancer Services on one IP through a sharing key: Services
+that request one IP without `metallb.io/allow-shared-ip` are a conflict, never a group. Live groups come from the
 Services' `status.loadBalancer.ingress`; desired groups from what each Service will hold after
 the commit: its requested IPs; its live IPs when it keeps its allocation key; otherwise the
 allocator model's prediction (planner.model.allocator), which may be a SET of possible IPs when
@@ -20,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from planner.analysis.conflicts import cluster_family_of
 from planner.analysis.records import SharingGroupReport
 from planner.diff.keys import REQUESTED_POOL, SHARING_KEY
 from planner.model.allocator import AllocationError, AllocationRequest, Allocator, Port
@@ -50,6 +52,7 @@ class _Placement:
     ips: tuple[str, ...]  # the model's simulated pick when predicted
     possible: tuple[str, ...]  # `ips` plus the alternatives Go's map order allows, sorted
     source: str  # LIVE | REQUESTED | PREDICTED
+    shares: bool = True  # False: requested without a sharing key, so in no sharing group
 
 
 @dataclass(frozen=True)
@@ -84,11 +87,12 @@ def sharing_groups(
     from a git ref: live IPs are then requested or predicted rather than read from statuses.
     """
     world = _World(tuple(pools), namespace_labels)
-    desired_inputs = _inputs_by_service(desired_services, live_services)
+    default_family = cluster_family_of(pools, live_services.values())
+    desired_inputs = _inputs_by_service(desired_services, live_services, default_family)
     if statuses_known:
         live_place = _observed_placements(live_services)
     else:
-        live_inputs = _inputs_by_service(live_services, {})
+        live_inputs = _inputs_by_service(live_services, {}, default_family)
         live_place = _derived_placements(live_services, live_inputs, {}, world)
     kept = _kept_placements(desired_inputs, live_place, key_changes)
     desired_place = _derived_placements(desired_services, desired_inputs, kept, world, live_place)
@@ -102,13 +106,13 @@ def sharing_groups(
 
 
 def _inputs_by_service(
-    services: Mapping[str, Manifest], live: Mapping[str, Manifest]
+    services: Mapping[str, Manifest], live: Mapping[str, Manifest], default_family: str
 ) -> dict[str, AllocationInputs]:
     """Inputs of every LoadBalancer Service; one MetalLB cannot read gets no IP (a conflict)."""
     result = {}
     for svc_key in sorted(services):
         try:
-            inputs = allocation_inputs(services[svc_key], live.get(svc_key))
+            inputs = allocation_inputs(services[svc_key], live.get(svc_key), default_family)
         except ServiceInputError:
             continue  # planner.analysis.conflicts reports it; MetalLB gives such a Service no IP
         if inputs.is_load_balancer:
@@ -171,7 +175,12 @@ def _derived_placements(
     for svc_key, svc_inputs in inputs.items():
         if svc_inputs.requested_ips and svc_key not in placements:
             ips = svc_inputs.requested_ips
-            placements[svc_key] = _Placement(ips, tuple(sorted(ips, key=_ip_order)), REQUESTED)
+            # Without a sharing key, two requesters of one IP are a conflict (planner.analysis
+            # .conflicts), not a group: MetalLB gives the IP to one of them.
+            shares = bool(svc_inputs.sharing_key)
+            placements[svc_key] = _Placement(
+                ips, tuple(sorted(ips, key=_ip_order)), REQUESTED, shares
+            )
     to_predict = [
         svc_key
         for svc_key, svc_inputs in inputs.items()
@@ -291,6 +300,8 @@ def _groups_of(placements: Mapping[str, _Placement]) -> list[_Group]:
     """Services on one IP, two or more; a dual-stack group sharing both IPs is one group."""
     by_ip: dict[str, list[str]] = defaultdict(list)
     for svc_key, placement in placements.items():
+        if not placement.shares:
+            continue
         for ip in placement.ips:
             by_ip[ip].append(svc_key)
     by_members: dict[frozenset[str], set[str]] = defaultdict(set)

@@ -9,7 +9,7 @@ hook stamp them); stock MetalLB ignores them, the fixed allocator honours them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from planner.analysis.records import Prediction, ServiceFate
@@ -100,6 +100,9 @@ def fates_of(
 ) -> list[ServiceFate]:
     """Per Service that anything happened to: pending / stuck / IP changed in some run (or all).
 
+    Pending: without an IP at some point after the commit's writes began, having lost it or
+    never got it; stuck: still pending at the end of the run (so stuck implies pending).
+
     A run that did not finish (it hit its step cap) has no end: it shows who went pending on
     the way, never who is stuck or changed IP, and never that something happens in every run.
     `warnings`: every warning the exploration saw per Service, for a reason no run shows.
@@ -109,8 +112,10 @@ def fates_of(
     fates = []
     for svc in services:
         went = {id(run) for run in runs if run.cluster.went_pending(svc)}
-        pending = [id(run) in went for run in ended]
         stuck = [run.cluster.stuck_at_end(svc) for run in ended]
+        # Stuck is pending that lasts to the end (docs/glossary.md): a new Service that never
+        # gets an IP is pending too, though it never lost one.
+        pending = [id(run) in went or end for run, end in zip(ended, stuck, strict=True)]
         changed = [run.cluster.changed_ip(svc) for run in ended]
         if went and not any(pending):
             pending.append(True)  # only an unfinished run showed it: it did happen
@@ -122,7 +127,7 @@ def fates_of(
                 pending=any(pending),
                 stuck=any(stuck),
                 ip_changed=any(changed),
-                reason=_reason(runs, svc) or next(iter((warnings or {}).get(svc, ())), ""),
+                reason=_reason(runs, svc) or pending_reason((warnings or {}).get(svc, ())),
                 always=_always(pending, changed) and len(ended) == len(runs),
             )
         )
@@ -136,7 +141,23 @@ def _always(pending: list[bool], changed: list[bool]) -> bool:
 
 def _reason(runs: Sequence[Run], svc: str) -> str:
     for run in runs:
-        warnings = run.cluster.warnings(svc)
-        if warnings:
-            return warnings[0]
+        reason = pending_reason(run.cluster.warnings(svc))
+        if reason:
+            return reason
     return ""
+
+
+# Warnings the controller raises on a Service that still gets its IP: never why it has none.
+ADVISORY_WARNINGS = ("deprecatedAnnotation",)
+
+
+def pending_reason(warnings: Iterable[str]) -> str:
+    """Why a Service lost or did not get its IP: the first warning that says so ("" if none).
+
+    `warnings` are "Reason: message" texts in order; advisory ones (a deprecated annotation)
+    never explain a pending Service, however early they came.
+    """
+    return next((w for w in warnings if not w.startswith(_ADVISORY_PREFIXES)), "")
+
+
+_ADVISORY_PREFIXES = tuple(f"{reason}:" for reason in ADVISORY_WARNINGS)

@@ -72,6 +72,24 @@ class Prediction:
         return f"{scope}, {self.unfinished} unfinished" if self.unfinished else scope
 
     @property
+    def explored(self) -> str:
+        """What the exploration counted, in words: the states it visited when it covered every
+        delivery order, the orders it sampled otherwise; never an empty "0 ... explored"."""
+        if not self.orders_explored and not self.states:
+            return "nothing to explore: no Service write of the commit reaches MetalLB"
+        ends = f"{self.orders_explored} end state{'' if self.orders_explored == 1 else 's'}"
+        if self.exhaustive:
+            if self.states:
+                words = f"{self.states} states explored (every delivery order), {ends}"
+            else:
+                words = f"every delivery order explored, {ends}"
+        else:
+            orders = "order" if self.orders_explored == 1 else "orders"
+            why = f" ({self.sampled})" if self.sampled else ""
+            words = f"{self.orders_explored} delivery {orders} sampled{why}"
+        return f"{words}, {self.unfinished} unfinished" if self.unfinished else words
+
+    @property
     def pending(self) -> tuple[str, ...]:
         return tuple(f.service for f in self.fates if f.pending)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,7 @@ GROUP_DIGEST_ANNOTATION = GROUP_ANNOTATION_PREFIX + "group-digest"
 
 FAMILIES = ("ipv4", "ipv6", "dual")
 FAMILY_POLICIES = ("SingleStack", "PreferDualStack", "RequireDualStack")
+DUAL_POLICIES = ("PreferDualStack", "RequireDualStack")
 
 
 class ServiceInputError(InputError):
@@ -90,8 +91,11 @@ class AllocationInputs:
         return (self.sharing_key, self.backend_key)
 
 
-def allocation_inputs(svc: Manifest, live: Manifest | None = None) -> AllocationInputs:
-    """Derive the allocation inputs of a Service manifest (live: the cluster's current object)."""
+def allocation_inputs(
+    svc: Manifest, live: Manifest | None = None, default_family: str = "ipv4"
+) -> AllocationInputs:
+    """Derive the allocation inputs of a Service manifest (live: the cluster's current object;
+    `default_family`: the cluster's, for a Service nothing else tells the family of)."""
     return AllocationInputs(
         svc_key=svc_key_of(svc),
         is_load_balancer=is_load_balancer(svc),
@@ -100,7 +104,7 @@ def allocation_inputs(svc: Manifest, live: Manifest | None = None) -> Allocation
         ports=ports(svc),
         requested_ips=requested_ips(svc),
         requested_pool=requested_pool(svc),
-        family=family(svc, live),
+        family=family(svc, live, default_family),
         family_policy=family_policy(svc, live),
         labels=tuple(sorted((str(k), str(v)) for k, v in _labels(svc).items())),
     )
@@ -210,24 +214,66 @@ def ip_family_of(ips: tuple[str, ...] | list[str]) -> str:
     raise ValueError(f"{list(ips)} is not one IP or two IPs of different families")
 
 
-def family(svc: Manifest, live: Manifest | None = None) -> str:
+def family(svc: Manifest, live: Manifest | None = None, default: str = "ipv4") -> str:
     """The Service's IP family as MetalLB derives it from its cluster IPs.
 
-    Desired manifests rarely carry cluster IPs (the API server assigns them), so fall back to
-    `ipFamilies` / `ipFamilyPolicy`, then to the live object's, then to IPv4.
+    Desired manifests rarely carry cluster IPs (the API server assigns them), so in order: its
+    cluster IPs; its `ipFamilies` / `ipFamilyPolicy`; the live object's (whose cluster IPs the
+    API server keeps); its requested IPs (the API server gives a Service that states nothing the
+    family its request needs only if the cluster has it, so this is the family that can work);
+    else `default`, the cluster's (cluster_family).
     """
+    own = _stated_family(svc)
+    if own:
+        return own
+    if live is not None:
+        stated = _stated_family(live)
+        if stated:
+            return stated
+    requested = _requested_family(svc) or (_requested_family(live) if live is not None else "")
+    return requested or default
+
+
+def cluster_family(addresses: Iterable[str]) -> str:
+    """The family a Service stating none gets in a cluster whose pools and Services hold
+    `addresses` (IPs or CIDRs): IPv6 in an IPv6-only cluster, else IPv4 (the usual primary)."""
+    versions = {_version(text) for text in addresses}
+    versions.discard(0)
+    return "ipv6" if versions == {6} else "ipv4"
+
+
+def _version(text: str) -> int:
+    try:
+        return ipaddress.ip_network(str(text).strip(), strict=False).version
+    except ValueError:
+        return 0  # not an address (a range's ends are given one by one): tells nothing
+
+
+def _stated_family(svc: Manifest) -> str:
+    """The family its cluster IPs or its `ipFamilies` / `RequireDualStack` state ("" if none)."""
     spec = _spec(svc)
     cluster_ips = [ip for ip in (spec.get("clusterIPs") or []) if ip and ip != "None"]
     if not cluster_ips and spec.get("clusterIP") not in (None, "", "None"):
         cluster_ips = [str(spec["clusterIP"])]
     if cluster_ips:
         return _family_of_cluster_ips(cluster_ips)
-    declared = _declared_family(spec)
-    if declared:
-        return declared
-    if live is not None:
-        return family(live)
-    return "ipv4"
+    return _declared_family(spec)
+
+
+def _requested_family(svc: Manifest) -> str:
+    """The family of its requested IPs; two only make it dual-stack when its policy allows."""
+    try:
+        ips = requested_ips(svc)
+    except ServiceInputError:
+        return ""  # reported where the request is read
+    if not ips:
+        return ""
+    if len(ips) == 2 and _spec(svc).get("ipFamilyPolicy") not in DUAL_POLICIES:
+        return ""  # a SingleStack Service cannot hold both: the cluster decides its family
+    try:
+        return ip_family_of(ips)
+    except ValueError:
+        return ""
 
 
 def family_policy(svc: Manifest, live: Manifest | None = None) -> str:

@@ -59,6 +59,7 @@ from planner.model.controller import (
 )
 from planner.model.service import (
     ALLOCATED_FROM_POOL_ANNOTATION,
+    cluster_family,
     family,
     ingress_ips,
     is_load_balancer,
@@ -477,6 +478,11 @@ class SimulatedCluster:
             meta["annotations"] = annotations
         return self._with_cluster_ips(merged, stored)
 
+    def _cluster_family(self) -> str:
+        """The family the API server gives a Service stating none: IPv6 when every pool is."""
+        pools = self.controller.allocator.pools.values()
+        return cluster_family(str(n) for pool in pools for n in pool.networks if n.prefixlen)
+
     def _with_cluster_ips(self, svc: Manifest, stored: Manifest | None) -> Manifest:
         """Fill clusterIP(s) and families as the API server does: kept, or assigned when new."""
         spec = svc.setdefault("spec", {})
@@ -486,7 +492,7 @@ class SimulatedCluster:
                 spec[name] = copy_manifest(old[name])
         if spec.get("clusterIPs") or spec.get("clusterIP"):
             return svc
-        wanted = family(svc, stored)
+        wanted = family(svc, stored, self._cluster_family())
         first_v6 = (spec.get("ipFamilies") or ["IPv4"])[0] == "IPv6"
         v4 = f"10.96.{self._next_cluster_ip // 256}.{self._next_cluster_ip % 256}"
         v6 = str(ipaddress.IPv6Address("fd00:10:96::") + self._next_cluster_ip)

@@ -14,6 +14,7 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from planner.analysis.predict import pending_reason
 from planner.analysis.records import Conflict
 from planner.diff.scenario import Scenario
 from planner.errors import PlannerError
@@ -60,6 +61,7 @@ from planner.simulate.world import (
 TRANSITION_GROUP_PREFIX = "transition-"
 # Warnings under the fixed allocator that mean a Service cannot reach its target.
 TARGET_FAILURES = ("GroupTransitionInfeasible", "AllocationFailed")
+IP_ALLOCATED = "IPAllocated"  # the controller's event when a Service gets its IPs
 RECREATE_OUTAGE = (
     "deleted and created anew (--strategy recreate): no IP from its deletion until MetalLB "
     "handles the new object, one wave later"
@@ -561,7 +563,7 @@ def _part_outcome(
         for svc in cluster.history:
             if cluster.went_pending(svc):
                 seen = warnings.get(svc, ())
-                outcome.pending.setdefault(svc, _reason(cluster, svc) or next(iter(seen), ""))
+                outcome.pending.setdefault(svc, _reason(cluster, svc) or pending_reason(seen))
         if not run.settled:
             # It hit its step cap: who went pending on the way is real, its end is none.
             unfinished += 1
@@ -573,19 +575,14 @@ def _part_outcome(
             outcome.unrecovered |= {s for s in left if cluster.stuck_at_end(s)}
         for svc in cluster.store:
             outcome.ips.setdefault(svc, set()).add(cluster.ips(svc))
-            failed = [w for w in cluster.warnings(svc) if w.startswith(TARGET_FAILURES)]
+            failed = unresolved_failure(cluster, svc)
             if failed:
-                outcome.failures.setdefault(svc, failed[-1])
+                outcome.failures.setdefault(svc, failed)
         if outcome.runs == unfinished + 1:
             # The first schedule that finished: the end state the next wave starts from.
             outcome.end = dict(cluster.store)
             outcome.first = run.schedule
             outcome.nudged = tuple(left)
-    for svc, seen in warnings.items():
-        # A failure on an edge no end state's shortest schedule passes is a failure too.
-        failed = [w for w in seen if w.startswith(TARGET_FAILURES)]
-        if failed and svc in outcome.ips:
-            outcome.failures.setdefault(svc, failed[-1])
     if unfinished and unfinished == outcome.runs:
         services = ", ".join(sorted(svc for svc, _ in writes))
         raise PlanRefused(
@@ -612,8 +609,25 @@ def _schedules(
 
 
 def _reason(cluster: SimulatedCluster, svc: str) -> str:
-    warnings = cluster.warnings(svc)
-    return warnings[0] if warnings else ""
+    return pending_reason(cluster.warnings(svc))
+
+
+def unresolved_failure(cluster: SimulatedCluster, svc: str) -> str:
+    """The target failure a Service ends the run with ("" when none): a failure that a later
+    allocation of the Service answered was a step on the way, not an end.
+
+    E.g. a pending Service joining its holder's new sharing key fails while the holder still
+    has the old key, then gets the IP once the holder's write lands: the target is reached.
+    """
+    failure = ""
+    for _, event in cluster.events:
+        if event.svc_key != svc:
+            continue
+        if event.type == "Warning" and event.reason.startswith(TARGET_FAILURES):
+            failure = str(event)
+        elif event.type == "Normal" and event.reason == IP_ALLOCATED:
+            failure = ""
+    return failure
 
 
 def _windows(outcome: SimulatedWave, wave: int, deleted_here: set[str]) -> list[PendingWindow]:

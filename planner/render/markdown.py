@@ -225,14 +225,13 @@ def _prediction(prediction: Prediction, target: str) -> str:
 
 
 def _prediction_title(prediction: Prediction, target: str) -> str:
-    scope = prediction.scope
     target_mark = " (target)" if prediction.behavior == target else ""
     return (
         f"<b>{html_text(prediction.behavior)}</b>{release_note(prediction.behavior)}"
         f"{target_mark}: "
         f"{len(prediction.pending)} pending, {len(prediction.stuck)} stuck, "
         f"{len(prediction.ip_changed)} IP changed "
-        f"({prediction.orders_explored} delivery order(s) explored, {scope})"
+        f"({html_text(prediction.explored)})"
     )
 
 

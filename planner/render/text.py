@@ -199,14 +199,9 @@ def _predictions(report: DiffReport, paint: Paint) -> list[str]:
 
 
 def _prediction(prediction: Prediction, is_target: bool, paint: Paint) -> list[str]:
-    scope = prediction.scope
     target = " (target)" if is_target else ""
-    lines = [
-        (
-            f"  {plain(prediction.behavior)}{release_note(prediction.behavior)}{target}: "
-            f"{prediction.orders_explored} delivery order(s) explored, {scope}"
-        )
-    ]
+    heading = f"  {plain(prediction.behavior)}{release_note(prediction.behavior)}{target}"
+    lines = [f"{heading}: {prediction.explored}"]
     notable = [f for f in prediction.fates if f.pending or f.stuck or f.ip_changed]
     for fate in notable:
         lines.append("    " + _fate(fate, paint))

@@ -31,13 +31,23 @@ except ImportError:  # pragma: no cover - only without libyaml
 def repository_root(source_dir: Path, source_path: str) -> Path:
     """The copy's root: `source_dir` without the trailing ARGOCD_APP_SOURCE_PATH components.
 
-    When the path does not end the directory (or is unset), the source directory is the root.
+    When the path does not end the directory (or is unset), the root is found the way git finds
+    it: the nearest directory, `source_dir` or above, holding a `.git` (a directory, or the file
+    of a worktree or submodule); without one, the source directory itself.
     """
     parts = [p for p in Path(source_path).parts if p not in (".", "")]
     resolved = source_dir.resolve()
     if parts and len(resolved.parts) > len(parts) and list(resolved.parts[-len(parts) :]) == parts:
         return Path(*resolved.parts[: -len(parts)])
-    return resolved
+    return git_root(resolved) or resolved
+
+
+def git_root(start: Path) -> Path | None:
+    """The nearest directory from `start` upwards that holds `.git`, or None."""
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():
+            return directory
+    return None
 
 
 def inside(path: Path, root: Path) -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from planner.diff.validate import check_fields
 from planner.errors import InputError
 from planner.gitops.argocd.context import (
     KUBECONFIG_ENV,
@@ -40,6 +41,7 @@ from planner.gitops.argocd.waves import (
 from planner.model.controller import Behavior
 from planner.model.group_annotations import desired_sharing_groups, stamp_group_annotations
 from planner.model.pools import pools_from_objects
+from planner.model.service import ServiceInputError, allocation_inputs, is_load_balancer
 from planner.objects import KubeObject, Manifest, ObjectKey, svc_key_of
 from planner.sources.desired import MANIFEST_SUFFIXES, Source, load_sources
 from planner.sources.helm import HelmOptions, is_chart_dir
@@ -137,6 +139,7 @@ def generate(
     options = options_of(context)
     check_symlinks(repository_root(source_dir, context.source_path))
     objects = render(source_dir, context, options)
+    validate_desired(objects)
     if not objects:
         raise InputError(
             f"`{context.label}` renders no Kubernetes objects; refusing to print an empty "
@@ -145,6 +148,18 @@ def generate(
     if live is None and options.live_state:
         live = _read_live(kubeconfig or options.kubeconfig, kube_context)
     return dump_stream(manifests_for(objects, context, options, live))
+
+
+def validate_desired(objects: list[KubeObject]) -> None:
+    """Refuse what `planner diff` refuses, in the same words: mistyped fields the planner reads
+    (planner.diff.validate) and LoadBalancer Services MetalLB cannot read (allocation inputs)."""
+    for obj in objects:
+        check_fields(obj)
+        if obj.is_service and is_load_balancer(obj.body):
+            try:
+                allocation_inputs(obj.body)
+            except ServiceInputError as err:
+                raise err.with_origin(obj.origin) from None
 
 
 def _read_live(kubeconfig: str, kube_context: str | None = None) -> LiveState:
