@@ -267,13 +267,9 @@ def _diff_command_exists() -> bool:
     return any(command.name == "diff" for command in COMMANDS)
 
 
-@pytest.mark.skipif(not _diff_command_exists(), reason="`planner diff` is not registered yet")
-def test_the_real_planner_diff_on_the_seed_sample(tmp_path: Path) -> None:
-    bin_dir = tmp_path / "real-bin"
-    bin_dir.mkdir()
-    launcher = bin_dir / "planner"
-    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m planner.cli "$@"\n')
-    launcher.chmod(0o755)
+def _run_diff_step_on_the_seed(tmp_path: Path, bin_dir: Path) -> None:
+    """The action's diff step, run by bash on the seed sample with `bin_dir` first on PATH;
+    its outputs land in tmp_path/output and tmp_path/summary."""
     sample = SAMPLES / "seed-dns-local"
     step = _step("diff")
     inputs = {
@@ -291,6 +287,16 @@ def test_the_real_planner_diff_on_the_seed_sample(tmp_path: Path) -> None:
         "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
     }
     subprocess.run([*GITHUB_BASH, step["run"]], env=env, check=True, cwd=tmp_path)
+
+
+@pytest.mark.skipif(not _diff_command_exists(), reason="`planner diff` is not registered yet")
+def test_the_real_planner_diff_on_the_seed_sample(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "real-bin"
+    bin_dir.mkdir()
+    launcher = bin_dir / "planner"
+    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m planner.cli "$@"\n')
+    launcher.chmod(0o755)
+    _run_diff_step_on_the_seed(tmp_path, bin_dir)
     assert "exit-code=1" in (tmp_path / "output").read_text()
     assert (tmp_path / "summary").read_text().startswith("✅ **passes: changes")
     assert "\n## shared-ip planner" in (tmp_path / "summary").read_text()
@@ -313,23 +319,7 @@ def test_the_real_planner_crashing_fails_the_job(tmp_path: Path) -> None:
     )
     launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" -c "{inject}" "$@"\n')
     launcher.chmod(0o755)
-    sample = SAMPLES / "seed-dns-local"
-    step = _step("diff")
-    inputs = {
-        **_defaults(),
-        "desired": str(sample / "desired"),
-        "live-file": str(sample / "live.yaml"),
-    }
-    env = {
-        **os.environ,
-        **_env_for(step, inputs, {"base_ref": ""}),
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": str(REPO_ROOT),
-        "RUNNER_TEMP": str(tmp_path),
-        "GITHUB_OUTPUT": str(tmp_path / "output"),
-        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
-    }
-    subprocess.run([*GITHUB_BASH, step["run"]], env=env, check=True, cwd=tmp_path)
+    _run_diff_step_on_the_seed(tmp_path, bin_dir)
     assert "exit-code=4" in (tmp_path / "output").read_text()
     summary = (tmp_path / "summary").read_text()
     assert "internal error" in summary and "KeyError" in summary
