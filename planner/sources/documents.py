@@ -28,6 +28,20 @@ try:  # the C loader is several times faster; the pure-Python one gives the same
 except ImportError:  # pragma: no cover - only without libyaml
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment,unused-ignore]
 
+# No integer Kubernetes reads needs more characters than this (a 64-bit one in binary, with
+# prefix, sign and separators); a longer literal is refused before Python converts it (thousands
+# of digits would hit Python's own int conversion limit). Field ranges are checked in validate.py.
+MAX_INT_CHARS = 100
+_INT_TAG = "tag:yaml.org,2002:int"
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_KEY_KINDS = {
+    "tag:yaml.org,2002:int": "a number",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:null": "null",
+    "tag:yaml.org,2002:bool": "a boolean",
+}
+
 # How many nodes YAML aliases may add to one document once expanded; beyond that the document
 # is refused as an alias bomb ("billion laughs") before anything walks or copies it.
 ALIAS_NODE_BUDGET = 100_000
@@ -58,11 +72,20 @@ _AFTER_ITEMS = re.compile(r"^(?![-#\s])|^-(?![ \t\n])", re.MULTILINE)
 class _Loader(_SafeLoader):
     """The safe loader, keeping timestamps as strings as Kubernetes' own YAML reader does."""
 
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        """An integer, or a (marked, one-line) error for a literal too long to be one."""
+        if len(node.value) > MAX_INT_CHARS:
+            problem = f"an integer of {len(node.value):,} characters is out of range"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
+        value: int = super().construct_yaml_int(node)
+        return value
+
 
 # The stubs type the loader of add_constructor after the pure-Python classes, not the C ones.
 _Loader.add_constructor(  # type: ignore[type-var,unused-ignore]
     "tag:yaml.org,2002:timestamp", _Loader.construct_yaml_str
 )
+_Loader.add_constructor(_INT_TAG, _Loader.construct_yaml_int)  # type: ignore[type-var,unused-ignore]
 
 
 @dataclass(frozen=True)
@@ -135,6 +158,7 @@ def parse_yaml(text: str, file: str, rendered_by: str | None = None) -> Parsed:
             origin = Origin(file, index, node.start_mark.line + 1)
             if may_alias:
                 _check_alias_budget(node, origin)
+            _check_keys_and_numbers(node, origin)
             _collect(loader.construct_document(node), node, origin, parsed)
             index += 1
     except yaml.MarkedYAMLError as err:
@@ -151,7 +175,9 @@ def parse_yaml(text: str, file: str, rendered_by: str | None = None) -> Parsed:
 def parse_json(text: str, file: str) -> Parsed:
     """Parse one JSON document into Kubernetes documents (List items get the List's line)."""
     try:
-        body = json.loads(text)
+        body = json.loads(text, parse_int=_json_int)
+    except _LongNumberError as err:
+        raise InputError(str(err), Origin(file, 0)) from err
     except json.JSONDecodeError as err:
         origin = Origin(file, 0, err.lineno)
         raise InputError(f"malformed JSON: {err.msg} (column {err.colno})", origin) from err
@@ -167,6 +193,16 @@ def parse_json(text: str, file: str) -> Parsed:
     stripped = text.lstrip()
     _collect(body, None, Origin(file, 0, text[: len(text) - len(stripped)].count("\n") + 1), parsed)
     return parsed
+
+
+class _LongNumberError(ValueError):
+    """A JSON integer literal too long to be a number Kubernetes reads."""
+
+
+def _json_int(literal: str) -> int:
+    if len(literal) > MAX_INT_CHARS:
+        raise _LongNumberError(f"a number of {len(literal):,} characters is out of range")
+    return int(literal)
 
 
 def _collect(body: Any, node: yaml.Node | None, origin: Origin, parsed: Parsed) -> None:
@@ -255,6 +291,7 @@ def _load_single(text: str, file: str) -> tuple[yaml.Node, Any]:
             raise InputError("an empty item", Origin(file))
         if "&" in text and "*" in text:
             _check_alias_budget(node, Origin(file))
+        _check_keys_and_numbers(node, Origin(file))
         return node, loader.construct_document(node)
     finally:
         loader.dispose()
@@ -457,6 +494,50 @@ def _unvisited_children(
         if id(child) not in expanded:
             pending.append(child)
     return pending
+
+
+def _check_keys_and_numbers(root: yaml.Node, origin: Origin) -> None:
+    """In a Kubernetes document (a mapping with apiVersion and kind), refuse mapping keys that
+    are not strings and integer literals too long to be numbers, naming the field and its line."""
+    if not _looks_kubernetes(root):
+        return  # other YAML (values files, notes) is skipped later, whatever its keys
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, str]] = [(root, "")]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            continue  # an alias: its target was (or will be) checked once
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                field_path = _key_path(path, key, origin)
+                stack.append((value, field_path))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, f"{path}[{index}]") for index, item in enumerate(node.value))
+        elif node.tag == _INT_TAG and len(node.value) > MAX_INT_CHARS:
+            where = replace(origin, line=node.start_mark.line + 1)
+            what = f"is a number of {len(node.value):,} characters, out of range"
+            raise InputError(f"field {path} {what}", where)
+
+
+def _key_path(path: str, key: yaml.Node, origin: Origin) -> str:
+    """`path` extended by a mapping key; InputError when the key is not a string."""
+    if isinstance(key, yaml.ScalarNode) and key.tag in (_STR_TAG, _MERGE_TAG):
+        return f"{path}.{key.value}" if path else str(key.value)
+    what = _KEY_KINDS.get(key.tag, "not a scalar") if isinstance(key, yaml.ScalarNode) else None
+    text = key.value if isinstance(key, yaml.ScalarNode) else "?"
+    field_path = f"{path}.{text}" if path else text
+    where = replace(origin, line=key.start_mark.line + 1)
+    kind = what or "a collection"
+    message = f"field {field_path}: a mapping key must be a string, not {kind} (quote it in YAML)"
+    raise InputError(message, where)
+
+
+def _looks_kubernetes(root: yaml.Node) -> bool:
+    if not isinstance(root, yaml.MappingNode):
+        return False
+    names = {key.value for key, _ in root.value if isinstance(key, yaml.ScalarNode)}
+    return {"apiVersion", "kind"} <= names
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:

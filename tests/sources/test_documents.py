@@ -432,3 +432,19 @@ def test_bad_items_give_the_same_message_either_way(
         messages.append(str(caught.value))
     assert messages[0] == messages[1]
     assert messages[0].startswith("live.yaml: document 1, line ")
+
+
+def test_a_json_integer_of_thousands_of_digits_is_one_line() -> None:
+    text = '{"apiVersion": "v1", "kind": "Service", "spec": {"port": ' + "9" * 5000 + "}}"
+    with pytest.raises(InputError) as raised:
+        parse_json(text, "svc.json")
+    assert str(raised.value) == (
+        "svc.json: document 1, line 1: a number of 5,000 characters is out of range"
+    )
+
+
+def test_keys_and_long_numbers_of_non_kubernetes_documents_are_left_alone() -> None:
+    parsed = parse_yaml("ports: {80: http, ~: x}\n", "values.yaml")
+    assert parsed.documents == [] and len(parsed.notes) == 1
+    with pytest.raises(InputError, match=r"values.yaml: document 1, line 1: malformed YAML: an "):
+        parse_yaml("a: " + "1" * 200 + "\n", "values.yaml")

@@ -1,0 +1,130 @@
+"""Bad input is one clear line naming file, document, line and field, exit 2, no traceback, in
+diff, plan, annotate and argocd generate alike (issue 14)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from planner.cli import main
+from tests.conftest import SAMPLES
+
+SEED = SAMPLES / "seed-dns-local"
+BASE = (SEED / "desired" / "dns.yaml").read_text()
+LIVE = (SEED / "live.yaml").read_text()
+COMMANDS = ("diff", "plan", "annotate", "argocd")
+
+
+def _repo(tmp_path: Path, desired: str = BASE, live: str = LIVE) -> Path:
+    (tmp_path / "desired").mkdir()
+    shutil.copy(SEED / "desired" / "pool.yaml", tmp_path / "desired" / "pool.yaml")
+    (tmp_path / "desired" / "dns.yaml").write_text(desired)
+    (tmp_path / "live.yaml").write_text(live)
+    return tmp_path
+
+
+def _argv(command: str, repo: Path) -> list[str]:
+    desired, live = str(repo / "desired"), str(repo / "live.yaml")
+    return {
+        "diff": ["diff", desired, "--live", live],
+        "plan": ["plan", desired, "--live", live],
+        "annotate": ["annotate", "--check", desired],
+        "argocd": ["argocd", "generate"],
+    }[command]
+
+
+def run_all(
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    commands: tuple[str, ...] = COMMANDS,
+) -> dict[str, str]:
+    """Each command's stderr; each must exit 2 with one line and no traceback."""
+    errors = {}
+    for command in commands:
+        with monkeypatch.context() as patch:
+            if command == "argocd":
+                patch.chdir(repo / "desired")
+            code = main(_argv(command, repo))
+        out, err = capsys.readouterr()
+        assert code == 2, (command, code, err)
+        assert err.count("\n") == 1 and err.startswith("planner: error: "), (command, err)
+        assert "Traceback" not in err
+        if command == "argocd":
+            assert out == ""
+        errors[command] = err
+    return errors
+
+
+def _in_tcp_annotations(entry: str) -> str:
+    marker = "    metallb.io/loadBalancerIPs: 192.168.10.53\n"
+    return BASE.replace(marker, marker + entry, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        (_in_tcp_annotations("    5: k\n"), "line 14: field metadata.annotations.5"),
+        (BASE.replace("kind: Service\n", "kind: Service\n5: 6\n", 1), "line 6: field 5"),
+        (
+            BASE.replace("  labels:\n", "  labels:\n    ~: x\n", 1),
+            "line 10: field metadata.labels.~",
+        ),
+    ],
+)
+def test_a_key_that_is_not_a_string_is_one_line(
+    text: str,
+    where: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for command, err in run_all(_repo(tmp_path, text), capsys, monkeypatch).items():
+        assert "dns.yaml: document 1, " + where in err, (command, err)
+        assert "a mapping key must be a string" in err
+
+
+@pytest.mark.parametrize(
+    ("digits", "where", "what"),
+    [
+        (30, "line 4", "spec.ports[0].port must be a number from 1 to 65535, not a number of 30"),
+        (5000, "line 21", "field spec.ports[0].port is a number of 5,000 characters, out of range"),
+    ],
+)
+def test_an_integer_with_many_digits_is_one_line(
+    digits: int,
+    where: str,
+    what: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = BASE.replace("      port: 53", "      port: " + "9" * digits, 1)
+    for command, err in run_all(_repo(tmp_path, text), capsys, monkeypatch).items():
+        assert "dns.yaml: document 1, " + where in err, (command, err)
+        assert what in err
+        assert "9" * 25 not in err
+
+
+def test_an_integer_with_many_digits_in_the_live_snapshot_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live = LIVE.replace("nodePort: 31853", "nodePort: " + "9" * 5000, 1)
+    errors = run_all(_repo(tmp_path, live=live), capsys, monkeypatch, ("diff", "plan"))
+    for err in errors.values():
+        assert "live.yaml: document 1, line 39: field items[0].spec.ports[0].nodePort" in err
+
+
+@pytest.mark.parametrize("port", ["0", "70000", "-1"])
+def test_an_out_of_range_port_is_refused_by_every_command(
+    port: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = BASE.replace("      port: 53", "      port: " + port, 1)
+    for command, err in run_all(_repo(tmp_path, text), capsys, monkeypatch).items():
+        assert "dns.yaml: document 1, line 4" in err, (command, err)
+        assert "spec.ports[0].port must be a number from 1 to 65535" in err
