@@ -128,3 +128,88 @@ def test_an_out_of_range_port_is_refused_by_every_command(
     for command, err in run_all(_repo(tmp_path, text), capsys, monkeypatch).items():
         assert "dns.yaml: document 1, line 4" in err, (command, err)
         assert "spec.ports[0].port must be a number from 1 to 65535" in err
+
+
+@pytest.mark.parametrize("text", ["fe80::1%eth0", "fe80::1%1", "192.168.10.53%eth0"])
+def test_an_ipv6_zone_is_not_an_ip_as_go_parses_it(text: str) -> None:
+    from planner.model.pools import parse_addresses, parse_ip
+    from planner.model.service import ServiceInputError, requested_ips
+
+    with pytest.raises(ValueError):
+        parse_ip(text)
+    with pytest.raises(ValueError):
+        parse_addresses(text.replace("%", "/64%") if ":" in text else text + "/24")
+    with pytest.raises(ValueError):
+        parse_addresses(f"{text}-{text}")
+    svc = {"metadata": {"annotations": {"metallb.io/loadBalancerIPs": text}}, "spec": {}}
+    with pytest.raises(ServiceInputError, match="is not a valid IP address"):
+        requested_ips(svc)
+
+
+def test_a_requested_ip_with_a_zone_is_refused_by_every_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = BASE.replace("loadBalancerIPs: 192.168.10.53", "loadBalancerIPs: fe80::1%eth0")
+    for command, err in run_all(_repo(tmp_path, text), capsys, monkeypatch).items():
+        assert "dns.yaml: document 1, line 4" in err, (command, err)
+        assert "metallb.io/loadBalancerIPs" in err and "fe80::1%eth0" in err
+
+
+STATUS = "    loadBalancer:\n      ingress:\n      - ip: 192.168.10.53\n        ipMode: VIP\n"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "what"),
+    [
+        (
+            "    labels:\n      app.kubernetes.io/name: coredns\n",
+            "    labels: [a]\n",
+            "line 7",
+            "field metadata.labels must be a mapping, not a list",
+        ),
+        (
+            STATUS,
+            "    loadBalancer: [x]\n",
+            "line 7",
+            "field status.loadBalancer must be a mapping",
+        ),
+        (
+            STATUS,
+            STATUS.replace(".53", ".53/24"),
+            "line 7",
+            "ingress[0].ip must be an IP address, not the string '192.168.10.53/24'",
+        ),
+        (
+            STATUS,
+            STATUS.replace(".53", ".53%eth0"),
+            "line 7",
+            "field status.loadBalancer.ingress[0].ip must be an IP address",
+        ),
+        (
+            "    clusterIPs:\n    - 10.96.120.17\n",
+            "    clusterIPs:\n    - [10.96.120.17]\n",
+            "line 7",
+            "field spec.clusterIPs[0] must be an IP address, not a list",
+        ),
+        (
+            "    labels:\n",
+            "    labels:\n      5: x\n",
+            "line 16",
+            "field items[0].metadata.labels.5: a mapping key must be a string",
+        ),
+    ],
+)
+def test_the_live_snapshot_is_type_checked_like_desired_manifests(
+    old: str,
+    new: str,
+    where: str,
+    what: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert old in LIVE
+    live = LIVE.replace(old, new, 1)
+    for err in run_all(_repo(tmp_path, live=live), capsys, monkeypatch, ("diff", "plan")).values():
+        assert "live.yaml: document 1, " + where in err, err
+        assert what in err

@@ -11,6 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from planner.errors import InputError
+from planner.model.pools import parse_ip
+from planner.model.service import (
+    DEPRECATED_LB_IPS_ANNOTATION,
+    LB_IPS_ANNOTATION,
+    ServiceInputError,
+    parse_requested_ip,
+)
 from planner.objects import KubeObject
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -35,6 +42,9 @@ def check_fields(obj: KubeObject, rewritable: str | None = None) -> None:
     if problem is not None:
         field, what = problem
         raise InputError(f"{obj.key}: field {field} {what}", obj.origin)
+    bad_ip = _requested_ip_error(obj.body) if obj.key.kind == "Service" else None
+    if bad_ip is not None:
+        raise bad_ip.with_origin(obj.origin)
 
 
 def _metadata_problem(body: Mapping[str, Any], rewritable: str | None) -> tuple[str, str] | None:
@@ -73,7 +83,90 @@ def _service_problem(body: Mapping[str, Any]) -> tuple[str, str] | None:
     policy = spec.get("externalTrafficPolicy")
     if policy is not None and policy not in TRAFFIC_POLICIES:
         return "spec.externalTrafficPolicy", f"must be Cluster or Local, not {_shown(policy)}"
-    return _selector_problem(spec) or _families_problem(spec) or _ports_problem(spec)
+    return (
+        _selector_problem(spec)
+        or _families_problem(spec)
+        or _ports_problem(spec)
+        or _cluster_ips_problem(spec)
+        or _status_problem(body)
+    )
+
+
+def _cluster_ips_problem(spec: Mapping[str, Any]) -> tuple[str, str] | None:
+    """`clusterIP` a string, `clusterIPs` a list of strings (each an IP, or "None")."""
+    cluster_ip = spec.get("clusterIP")
+    if cluster_ip is not None and not isinstance(cluster_ip, str):
+        return "spec.clusterIP", f"must be a string, not {_shown(cluster_ip)}"
+    cluster_ips = spec.get("clusterIPs")
+    if cluster_ips is None:
+        return None
+    if not isinstance(cluster_ips, list):
+        return "spec.clusterIPs", f"must be a list, not {_shown(cluster_ips)}"
+    for index, ip in enumerate(cluster_ips):
+        if ip in ("", "None"):
+            continue
+        if not _is_ip(ip):
+            return f"spec.clusterIPs[{index}]", f"must be an IP address, not {_shown(ip)}"
+    return None
+
+
+def _requested_ip_error(body: Mapping[str, Any]) -> ServiceInputError | None:
+    """A requested IP MetalLB cannot parse (a zone, a prefix length...); how many IPs and of
+    which families is left to the conflict analysis, which reports it as MetalLB does."""
+    spec = body.get("spec")
+    if not isinstance(spec, Mapping) or spec.get("type") != "LoadBalancer":
+        return None
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    requests = [
+        (f"metadata.annotations.{name}", annotations.get(name))
+        for name in (LB_IPS_ANNOTATION, DEPRECATED_LB_IPS_ANNOTATION)
+    ]
+    requests.append(("spec.loadBalancerIP", spec.get("loadBalancerIP")))
+    for field, text in requests:
+        for part in text.split(",") if isinstance(text, str) and text else ():
+            try:
+                parse_requested_ip(part, field)
+            except ServiceInputError as err:
+                return err
+    return None
+
+
+def _status_problem(body: Mapping[str, Any]) -> tuple[str, str] | None:
+    """`status.loadBalancer.ingress` is a list of mappings whose `ip` is a plain IP address."""
+    status = body.get("status")
+    if status is None:
+        return None
+    if not isinstance(status, Mapping):
+        return "status", f"must be a mapping, not {_shown(status)}"
+    balancer = status.get("loadBalancer")
+    if balancer is None:
+        return None
+    if not isinstance(balancer, Mapping):
+        return "status.loadBalancer", f"must be a mapping, not {_shown(balancer)}"
+    ingress = balancer.get("ingress")
+    if ingress is None:
+        return None
+    if not isinstance(ingress, list):
+        return "status.loadBalancer.ingress", f"must be a list, not {_shown(ingress)}"
+    for index, entry in enumerate(ingress):
+        field = f"status.loadBalancer.ingress[{index}]"
+        if not isinstance(entry, Mapping):
+            return field, f"must be a mapping, not {_shown(entry)}"
+        ip = entry.get("ip")
+        if ip is not None and not _is_ip(ip):
+            return f"{field}.ip", f"must be an IP address, not {_shown(ip)}"
+    return None
+
+
+def _is_ip(value: Any) -> bool:
+    """A plain IP address as Go's net.ParseIP reads it: no prefix length, no zone."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parse_ip(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _selector_problem(spec: Mapping[str, Any]) -> tuple[str, str] | None:
