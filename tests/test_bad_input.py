@@ -3,7 +3,13 @@ diff, plan, annotate and argocd generate alike (issue 14)."""
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -213,3 +219,99 @@ def test_the_live_snapshot_is_type_checked_like_desired_manifests(
     for err in run_all(_repo(tmp_path, live=live), capsys, monkeypatch, ("diff", "plan")).values():
         assert "live.yaml: document 1, " + where in err, err
         assert what in err
+
+
+@pytest.fixture
+def no_hang() -> Iterator[None]:
+    """Fail (not hang) a test that blocks reading a FIFO."""
+
+    def timed_out(signum: int, frame: object) -> None:
+        raise TimeoutError("the command blocked")
+
+    previous = signal.signal(signal.SIGALRM, timed_out)
+    signal.alarm(60)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def _fifo(directory: Path) -> None:
+    os.mkfifo(directory / "x.yaml")
+
+
+def _socket(directory: Path) -> None:
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(directory / "x.yaml"))
+    server.close()  # the socket file stays
+
+
+def _device(directory: Path) -> None:
+    (directory / "x.yaml").symlink_to("/dev/zero")
+
+
+def _self_link(directory: Path) -> None:
+    (directory / "x.yaml").symlink_to("x.yaml")
+
+
+def _link_loop(directory: Path) -> None:
+    (directory / "x.yaml").symlink_to("y.yaml")
+    (directory / "y.yaml").symlink_to("x.yaml")
+
+
+@pytest.mark.usefixtures("no_hang")
+@pytest.mark.parametrize(
+    ("make", "what"),
+    [
+        (_fifo, "x.yaml: document 1, line 1: a FIFO, not a regular file; refusing to read it"),
+        (_socket, "x.yaml: document 1, line 1: cannot read the file"),
+        (_device, "refusing to read it"),  # argocd: a link out of the repository
+        (_self_link, "Too many levels of symbolic links|Symlink loop"),  # argocd: its own check
+        (_link_loop, "Too many levels of symbolic links|Symlink loop"),
+    ],
+)
+def test_a_file_that_is_not_a_regular_file_is_refused_never_read(
+    make: Callable[[Path], None],
+    what: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo = _repo(tmp_path)
+    make(repo / "desired")
+    for command, err in run_all(repo, capsys, monkeypatch, ("diff", "annotate", "argocd")).items():
+        assert re.search(what, err) and "x.yaml" in err, (command, err)
+
+
+def test_a_device_in_a_directory_is_refused_by_its_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _device(tmp_path)
+    assert main(["diff", str(tmp_path), "--live", str(SEED / "live.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "x.yaml: document 1, line 1: a character device, not a regular file; refusing" in err
+
+
+@pytest.mark.usefixtures("no_hang")
+@pytest.mark.parametrize("make", [_self_link, _fifo])
+def test_a_named_path_that_is_a_link_loop_or_a_fifo_is_one_line(
+    make: Callable[[Path], None],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    make(tmp_path)
+    code = main(["diff", str(tmp_path / "x.yaml"), "--live", str(SEED / "live.yaml")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"{tmp_path / 'x.yaml'}: document 1, line 1: " in err
+
+
+def test_a_live_snapshot_may_come_through_a_pipe(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--live <(kubectl get ...)`: a FIFO named as the live snapshot is read."""
+    _fifo(tmp_path)
+    writer = threading.Thread(target=(tmp_path / "x.yaml").write_text, args=(LIVE,))
+    writer.start()
+    code = main(["diff", str(SEED / "desired"), "--live", str(tmp_path / "x.yaml")])
+    writer.join()
+    assert code in (0, 1, 3), capsys.readouterr().err

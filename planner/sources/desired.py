@@ -80,7 +80,7 @@ def find_sources(path: str, label: str | None = None) -> list[Source]:
     name = label if label is not None else os.path.normpath(path)
     if disk.is_dir():
         return list(_walk(disk, name, set()))
-    if not disk.exists():
+    if not os.path.lexists(disk):  # a link loop or a dangling link: reading it says which
         raise InputError(f"`{name}` does not exist")
     if disk.name in KUSTOMIZATION_FILES or disk.name == CHART_FILE:
         # a kustomization or Chart.yaml named on its own stands for its rendered directory
@@ -158,10 +158,19 @@ def _walk(directory: Path, label: str, seen: set[Path]) -> Iterator[Source]:
         if entry.name.startswith("."):
             continue
         child_label = _join_label(label, entry.name)
-        if entry.is_dir():
+        if _is_dir(entry):
             yield from _walk(Path(entry.path), child_label, seen)
         elif Path(entry.name).suffix.lower() in MANIFEST_SUFFIXES:
             yield Source(Path(entry.path), child_label, "file")
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    """Whether an entry is (or links to) a directory; a link loop is not, and reading it as a
+    file reports the loop in one line."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def _entries(directory: Path, label: str) -> list[os.DirEntry[str]]:

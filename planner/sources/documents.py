@@ -11,9 +11,12 @@ apiVersion/kind are skipped with a note the caller reports. Bad input raises `In
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -104,14 +107,11 @@ class Parsed:
     notes: list[str] = field(default_factory=list)
 
 
-def read_documents(path: Path, label: str | None = None) -> Parsed:
-    """Read and parse one file (JSON by its suffix, else YAML); `label` names it in messages."""
+def read_documents(path: Path, label: str | None = None, pipes: bool = False) -> Parsed:
+    """Read and parse one file (JSON by its suffix, else YAML); `label` names it in messages.
+    Only a regular file is read, or with `pipes` also a FIFO (`--live <(kubectl get ...)`)."""
     name = label if label is not None else str(path)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise InputError(f"cannot read the file: {err.strerror or err}", Origin(name)) from err
-    text = decode_text(data, name)
+    text = decode_text(read_file_bytes(path, name, pipes), name)
     if path.suffix.lower() in JSON_SUFFIXES:
         return parse_json(text, name)
     return parse_yaml(text, name)
@@ -127,6 +127,42 @@ def parse_snapshot(text: str, file: str, rendered_by: str | None = None) -> Pars
         except InputError:
             pass  # not JSON after all (e.g. a YAML flow mapping): YAML says what is wrong
     return parse_yaml(text, file, rendered_by)
+
+
+# What a file that is not a regular file is, in messages.
+_FILE_TYPES = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def read_file_bytes(path: Path, label: str, pipes: bool = False) -> bytes:
+    """The bytes of a regular file (or, with `pipes`, a FIFO); InputError for anything else
+    (a FIFO, socket or device named *.yaml would block or never end) or an unreadable file."""
+    try:
+        # Non-blocking: opening a FIFO with no writer must not hang before we can look at it.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as err:
+        raise InputError(f"cannot read the file: {err.strerror or err}", Origin(label)) from err
+    mode = os.fstat(descriptor).st_mode
+    if not (stat.S_ISREG(mode) or (pipes and stat.S_ISFIFO(mode))):
+        os.close(descriptor)
+        raise InputError(_not_regular(mode), Origin(label))
+    os.set_blocking(descriptor, True)  # a FIFO's writer may come later
+    with os.fdopen(descriptor, "rb") as file:
+        try:
+            return file.read()
+        except OSError as err:
+            raise InputError(f"cannot read the file: {err.strerror or err}", Origin(label)) from err
+
+
+def _not_regular(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return f"cannot read the file: {os.strerror(errno.EISDIR)}"
+    what = _FILE_TYPES.get(stat.S_IFMT(mode), "a special file")
+    return f"{what}, not a regular file; refusing to read it"
 
 
 def decode_text(data: bytes, file: str) -> str:
