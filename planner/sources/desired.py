@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from planner.errors import InputError
+from planner.errors import InputError, Origin
 from planner.objects import KubeObject
-from planner.sources.documents import Parsed, parse_yaml, read_documents
+from planner.sources.documents import Parsed, decode_text, parse_yaml, read_documents
 from planner.sources.helm import CHART_FILE, HelmOptions, is_chart_dir, render_chart
 from planner.sources.kinds import (
     DEFAULT_NAMESPACE,
@@ -129,10 +129,22 @@ def _objects_of(
         default_namespace = helm.namespace or DEFAULT_NAMESPACE
         parsed = parse_yaml(render_chart(source.path, helm), source.label, "helm template")
     elif source.kind == "stdin":
-        parsed = parse_yaml((stdin or sys.stdin).read(), source.label)
+        parsed = parse_yaml(read_stdin(stdin, source.label), source.label)
     else:
         parsed = read_documents(source.path, source.label)
     return _with_notes(parsed, rendered_by, default_namespace)
+
+
+def read_stdin(stdin: TextIO | None, label: str = STDIN_LABEL) -> str:
+    """All of stdin as text: its bytes decoded as files are (a bad byte is one line naming it)."""
+    stream = stdin or sys.stdin
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        return decode_text(buffer.read(), label)
+    try:
+        return stream.read()
+    except UnicodeDecodeError as err:
+        raise InputError(f"the input is not UTF-8 text (byte {err.start})", Origin(label)) from err
 
 
 def _with_notes(

@@ -64,6 +64,8 @@ JSON_SUFFIXES = frozenset({".json"})
 
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _JSON_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`")
+_LINE_KEY = re.compile(r"^[ \t]*(?:-[ \t]+)*([A-Za-z0-9_./-]+)[ \t]*:(?:[ \t]|$)")
 _DOCUMENT_START = re.compile(r"^---", re.MULTILINE)
 _BLOCK_PREFIX = re.compile(r"^[ \-?:]*", re.MULTILINE)
 _ITEMS_KEY = re.compile(r"^items:[ \t]*\n", re.MULTILINE)
@@ -198,7 +200,7 @@ def parse_yaml(text: str, file: str, rendered_by: str | None = None) -> Parsed:
             _collect(loader.construct_document(node), node, origin, parsed)
             index += 1
     except yaml.MarkedYAMLError as err:
-        raise _malformed_yaml(err, file, index, rendered_by) from err
+        raise _malformed_yaml(err, file, index, rendered_by, text) from err
     except yaml.YAMLError as err:
         raise InputError(f"malformed YAML{_in(rendered_by)}: {err}", Origin(file, index)) from err
     except RecursionError as err:
@@ -585,16 +587,27 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 
 def _malformed_yaml(
-    err: yaml.MarkedYAMLError, file: str, index: int, rendered_by: str | None
+    err: yaml.MarkedYAMLError, file: str, index: int, rendered_by: str | None, text: str = ""
 ) -> InputError:
-    """One sentence from a YAML error, without the source snippet (it may hold a secret)."""
+    """One sentence from a YAML error naming its line and key, never the source text: the value
+    or tag there may be a secret (`password: !Value` reads as a tag)."""
     mark = err.problem_mark or err.context_mark
     line = mark.line + 1 if mark is not None else 1
     column = f" (column {mark.column + 1})" if mark is not None else ""
     what = " ".join(part for part in (err.problem, err.context) if part) or "cannot be parsed"
+    what = _QUOTED.sub("…", what)  # a tag, a character, a value: source text
+    key = _key_at(text, mark.line) if mark is not None else None
+    at_key = f", at key `{key}`" if key else ""
     return InputError(
-        f"malformed YAML{_in(rendered_by)}: {what}{column}", Origin(file, index, line)
+        f"malformed YAML{_in(rendered_by)}: {what}{column}{at_key}", Origin(file, index, line)
     )
+
+
+def _key_at(text: str, line: int) -> str | None:
+    """The plain mapping key that starts the 0-based `line` of `text`, if any."""
+    lines = text.splitlines()
+    match = _LINE_KEY.match(lines[line]) if 0 <= line < len(lines) else None
+    return match.group(1) if match else None
 
 
 def _in(rendered_by: str | None) -> str:
