@@ -6,13 +6,26 @@ as one line and exits 2. Nothing else should reach the user as a traceback (exce
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# Control characters (newlines, escape sequences) and Unicode line separators: a message quoting
+# a value that holds them would break the one-line rule, or drive the terminal.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """`text` with control characters written as escapes (`\\n`, `\\x1b`): one line stays one."""
+    return _UNPRINTABLE.sub(lambda match: repr(match.group())[1:-1], text)
 
 
 class PlannerError(Exception):
     """A user error: bad input, a missing tool, a failed external command."""
 
     exit_code = 2
+
+    def __str__(self) -> str:
+        return escape_controls(super().__str__())
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from planner.model.group_annotations import (
 from planner.model.service import ServiceInputError, allocation_inputs
 from planner.objects import KubeObject
 from planner.sources.desired import Source, find_sources
-from planner.sources.documents import decode_text, parse_yaml, read_documents
+from planner.sources.documents import decode_text, parse_yaml, read_documents, read_file_bytes
 from planner.sources.kinds import check_unique, to_objects
 
 # A directory holding one of these is rendered before apply; its files are not the manifests.
@@ -248,7 +248,8 @@ def collect_sources(paths: Sequence[Path]) -> tuple[list[Source], list[Skipped]]
             continue
         for source in find_sources(str(path)):
             if source.kind == "file":
-                files.setdefault(source.path.resolve(), source)
+                # realpath, not resolve(): a symlink loop must reach the reader, which reports it
+                files.setdefault(Path(os.path.realpath(source.path)), source)
             else:
                 reason = _render_marker(source.path) or f"rendered by {source.kind}"
                 skipped.append(Skipped(source.path, reason))
@@ -310,7 +311,7 @@ def _shown(path: Path) -> str:
 
 def _load(source: Source) -> _LoadedFile | Skipped:
     """A file's bytes and Services; a template or YAML that is not Kubernetes is skipped."""
-    raw = source.path.read_bytes()
+    raw = read_file_bytes(source.path, source.label)  # a FIFO or a device is refused, not read
     try:
         parsed = read_documents(source.path, source.label)
     except InputError:

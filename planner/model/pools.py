@@ -44,6 +44,8 @@ def go_quote(text: str) -> str:
 @functools.lru_cache(maxsize=1 << 16)  # addresses are immutable; steps re-parse the same few
 def parse_ip(text: str) -> IPAddress:
     """Parse one IP as Go's net.ParseIP does (IPv4-mapped IPv6 counts as IPv4); ValueError if bad."""
+    if "%" in text:  # Python accepts an IPv6 zone (`fe80::1%eth0`); net.ParseIP does not
+        raise ValueError(f"{text!r} has a zone, which Go's net.ParseIP rejects")
     ip = ipaddress.ip_address(text)
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped

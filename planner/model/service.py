@@ -325,7 +325,14 @@ def _declared_family(spec: Mapping[str, Any]) -> str:
 @functools.lru_cache(maxsize=1 << 16)
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     # Remembered: every simulated step re-reads the same few addresses (ValueError is not kept).
+    if "%" in text:  # Python accepts an IPv6 zone (`fe80::1%eth0`); Go's net.ParseIP does not
+        raise ValueError(f"{text!r} has a zone, which Go's net.ParseIP rejects")
     return ipaddress.ip_address(text)
+
+
+def parse_requested_ip(text: str, field: str) -> str:
+    """One requested IP, canonical, as MetalLB parses it (no zone); ServiceInputError if bad."""
+    return _parse_ip(text, field)
 
 
 def _parse_ip(text: str, field: str) -> str:

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from planner.errors import InputError
+from planner.errors import InputError, Origin
 from planner.objects import KubeObject
-from planner.sources.documents import Parsed, parse_yaml, read_documents
+from planner.sources.documents import Parsed, decode_text, parse_yaml, read_documents
 from planner.sources.helm import CHART_FILE, HelmOptions, is_chart_dir, render_chart
 from planner.sources.kinds import (
     DEFAULT_NAMESPACE,
@@ -80,7 +80,7 @@ def find_sources(path: str, label: str | None = None) -> list[Source]:
     name = label if label is not None else os.path.normpath(path)
     if disk.is_dir():
         return list(_walk(disk, name, set()))
-    if not disk.exists():
+    if not os.path.lexists(disk):  # a link loop or a dangling link: reading it says which
         raise InputError(f"`{name}` does not exist")
     if disk.name in KUSTOMIZATION_FILES or disk.name == CHART_FILE:
         # a kustomization or Chart.yaml named on its own stands for its rendered directory
@@ -129,10 +129,22 @@ def _objects_of(
         default_namespace = helm.namespace or DEFAULT_NAMESPACE
         parsed = parse_yaml(render_chart(source.path, helm), source.label, "helm template")
     elif source.kind == "stdin":
-        parsed = parse_yaml((stdin or sys.stdin).read(), source.label)
+        parsed = parse_yaml(read_stdin(stdin, source.label), source.label)
     else:
         parsed = read_documents(source.path, source.label)
     return _with_notes(parsed, rendered_by, default_namespace)
+
+
+def read_stdin(stdin: TextIO | None, label: str = STDIN_LABEL) -> str:
+    """All of stdin as text: its bytes decoded as files are (a bad byte is one line naming it)."""
+    stream = stdin or sys.stdin
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        return decode_text(buffer.read(), label)
+    try:
+        return stream.read()
+    except UnicodeDecodeError as err:
+        raise InputError(f"the input is not UTF-8 text (byte {err.start})", Origin(label)) from err
 
 
 def _with_notes(
@@ -158,10 +170,19 @@ def _walk(directory: Path, label: str, seen: set[Path]) -> Iterator[Source]:
         if entry.name.startswith("."):
             continue
         child_label = _join_label(label, entry.name)
-        if entry.is_dir():
+        if _is_dir(entry):
             yield from _walk(Path(entry.path), child_label, seen)
         elif Path(entry.name).suffix.lower() in MANIFEST_SUFFIXES:
             yield Source(Path(entry.path), child_label, "file")
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    """Whether an entry is (or links to) a directory; a link loop is not, and reading it as a
+    file reports the loop in one line."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def _entries(directory: Path, label: str) -> list[os.DirEntry[str]]:

@@ -11,9 +11,12 @@ apiVersion/kind are skipped with a note the caller reports. Bad input raises `In
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,20 @@ try:  # the C loader is several times faster; the pure-Python one gives the same
     from yaml import CSafeLoader as _SafeLoader
 except ImportError:  # pragma: no cover - only without libyaml
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment,unused-ignore]
+
+# No integer Kubernetes reads needs more characters than this (a 64-bit one in binary, with
+# prefix, sign and separators); a longer literal is refused before Python converts it (thousands
+# of digits would hit Python's own int conversion limit). Field ranges are checked in validate.py.
+MAX_INT_CHARS = 100
+_INT_TAG = "tag:yaml.org,2002:int"
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_KEY_KINDS = {
+    "tag:yaml.org,2002:int": "a number",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:null": "null",
+    "tag:yaml.org,2002:bool": "a boolean",
+}
 
 # How many nodes YAML aliases may add to one document once expanded; beyond that the document
 # is refused as an alias bomb ("billion laughs") before anything walks or copies it.
@@ -47,6 +64,8 @@ JSON_SUFFIXES = frozenset({".json"})
 
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _JSON_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`")
+_LINE_KEY = re.compile(r"^[ \t]*(?:-[ \t]+)*([A-Za-z0-9_./-]+)[ \t]*:(?:[ \t]|$)")
 _DOCUMENT_START = re.compile(r"^---", re.MULTILINE)
 _BLOCK_PREFIX = re.compile(r"^[ \-?:]*", re.MULTILINE)
 _ITEMS_KEY = re.compile(r"^items:[ \t]*\n", re.MULTILINE)
@@ -58,11 +77,20 @@ _AFTER_ITEMS = re.compile(r"^(?![-#\s])|^-(?![ \t\n])", re.MULTILINE)
 class _Loader(_SafeLoader):
     """The safe loader, keeping timestamps as strings as Kubernetes' own YAML reader does."""
 
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        """An integer, or a (marked, one-line) error for a literal too long to be one."""
+        if len(node.value) > MAX_INT_CHARS:
+            problem = f"an integer of {len(node.value):,} characters is out of range"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
+        value: int = super().construct_yaml_int(node)
+        return value
+
 
 # The stubs type the loader of add_constructor after the pure-Python classes, not the C ones.
 _Loader.add_constructor(  # type: ignore[type-var,unused-ignore]
     "tag:yaml.org,2002:timestamp", _Loader.construct_yaml_str
 )
+_Loader.add_constructor(_INT_TAG, _Loader.construct_yaml_int)  # type: ignore[type-var,unused-ignore]
 
 
 @dataclass(frozen=True)
@@ -81,14 +109,11 @@ class Parsed:
     notes: list[str] = field(default_factory=list)
 
 
-def read_documents(path: Path, label: str | None = None) -> Parsed:
-    """Read and parse one file (JSON by its suffix, else YAML); `label` names it in messages."""
+def read_documents(path: Path, label: str | None = None, pipes: bool = False) -> Parsed:
+    """Read and parse one file (JSON by its suffix, else YAML); `label` names it in messages.
+    Only a regular file is read, or with `pipes` also a FIFO (`--live <(kubectl get ...)`)."""
     name = label if label is not None else str(path)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise InputError(f"cannot read the file: {err.strerror or err}", Origin(name)) from err
-    text = decode_text(data, name)
+    text = decode_text(read_file_bytes(path, name, pipes), name)
     if path.suffix.lower() in JSON_SUFFIXES:
         return parse_json(text, name)
     return parse_yaml(text, name)
@@ -104,6 +129,42 @@ def parse_snapshot(text: str, file: str, rendered_by: str | None = None) -> Pars
         except InputError:
             pass  # not JSON after all (e.g. a YAML flow mapping): YAML says what is wrong
     return parse_yaml(text, file, rendered_by)
+
+
+# What a file that is not a regular file is, in messages.
+_FILE_TYPES = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def read_file_bytes(path: Path, label: str, pipes: bool = False) -> bytes:
+    """The bytes of a regular file (or, with `pipes`, a FIFO); InputError for anything else
+    (a FIFO, socket or device named *.yaml would block or never end) or an unreadable file."""
+    try:
+        # Non-blocking: opening a FIFO with no writer must not hang before we can look at it.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as err:
+        raise InputError(f"cannot read the file: {err.strerror or err}", Origin(label)) from err
+    mode = os.fstat(descriptor).st_mode
+    if not (stat.S_ISREG(mode) or (pipes and stat.S_ISFIFO(mode))):
+        os.close(descriptor)
+        raise InputError(_not_regular(mode), Origin(label))
+    os.set_blocking(descriptor, True)  # a FIFO's writer may come later
+    with os.fdopen(descriptor, "rb") as file:
+        try:
+            return file.read()
+        except OSError as err:
+            raise InputError(f"cannot read the file: {err.strerror or err}", Origin(label)) from err
+
+
+def _not_regular(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return f"cannot read the file: {os.strerror(errno.EISDIR)}"
+    what = _FILE_TYPES.get(stat.S_IFMT(mode), "a special file")
+    return f"{what}, not a regular file; refusing to read it"
 
 
 def decode_text(data: bytes, file: str) -> str:
@@ -135,10 +196,11 @@ def parse_yaml(text: str, file: str, rendered_by: str | None = None) -> Parsed:
             origin = Origin(file, index, node.start_mark.line + 1)
             if may_alias:
                 _check_alias_budget(node, origin)
+            _check_keys_and_numbers(node, origin)
             _collect(loader.construct_document(node), node, origin, parsed)
             index += 1
     except yaml.MarkedYAMLError as err:
-        raise _malformed_yaml(err, file, index, rendered_by) from err
+        raise _malformed_yaml(err, file, index, rendered_by, text) from err
     except yaml.YAMLError as err:
         raise InputError(f"malformed YAML{_in(rendered_by)}: {err}", Origin(file, index)) from err
     except RecursionError as err:
@@ -151,7 +213,9 @@ def parse_yaml(text: str, file: str, rendered_by: str | None = None) -> Parsed:
 def parse_json(text: str, file: str) -> Parsed:
     """Parse one JSON document into Kubernetes documents (List items get the List's line)."""
     try:
-        body = json.loads(text)
+        body = json.loads(text, parse_int=_json_int)
+    except _LongNumberError as err:
+        raise InputError(str(err), Origin(file, 0)) from err
     except json.JSONDecodeError as err:
         origin = Origin(file, 0, err.lineno)
         raise InputError(f"malformed JSON: {err.msg} (column {err.colno})", origin) from err
@@ -167,6 +231,16 @@ def parse_json(text: str, file: str) -> Parsed:
     stripped = text.lstrip()
     _collect(body, None, Origin(file, 0, text[: len(text) - len(stripped)].count("\n") + 1), parsed)
     return parsed
+
+
+class _LongNumberError(ValueError):
+    """A JSON integer literal too long to be a number Kubernetes reads."""
+
+
+def _json_int(literal: str) -> int:
+    if len(literal) > MAX_INT_CHARS:
+        raise _LongNumberError(f"a number of {len(literal):,} characters is out of range")
+    return int(literal)
 
 
 def _collect(body: Any, node: yaml.Node | None, origin: Origin, parsed: Parsed) -> None:
@@ -255,6 +329,7 @@ def _load_single(text: str, file: str) -> tuple[yaml.Node, Any]:
             raise InputError("an empty item", Origin(file))
         if "&" in text and "*" in text:
             _check_alias_budget(node, Origin(file))
+        _check_keys_and_numbers(node, Origin(file))
         return node, loader.construct_document(node)
     finally:
         loader.dispose()
@@ -459,6 +534,50 @@ def _unvisited_children(
     return pending
 
 
+def _check_keys_and_numbers(root: yaml.Node, origin: Origin) -> None:
+    """In a Kubernetes document (a mapping with apiVersion and kind), refuse mapping keys that
+    are not strings and integer literals too long to be numbers, naming the field and its line."""
+    if not _looks_kubernetes(root):
+        return  # other YAML (values files, notes) is skipped later, whatever its keys
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, str]] = [(root, "")]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            continue  # an alias: its target was (or will be) checked once
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                field_path = _key_path(path, key, origin)
+                stack.append((value, field_path))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, f"{path}[{index}]") for index, item in enumerate(node.value))
+        elif node.tag == _INT_TAG and len(node.value) > MAX_INT_CHARS:
+            where = replace(origin, line=node.start_mark.line + 1)
+            what = f"is a number of {len(node.value):,} characters, out of range"
+            raise InputError(f"field {path} {what}", where)
+
+
+def _key_path(path: str, key: yaml.Node, origin: Origin) -> str:
+    """`path` extended by a mapping key; InputError when the key is not a string."""
+    if isinstance(key, yaml.ScalarNode) and key.tag in (_STR_TAG, _MERGE_TAG):
+        return f"{path}.{key.value}" if path else str(key.value)
+    what = _KEY_KINDS.get(key.tag, "not a scalar") if isinstance(key, yaml.ScalarNode) else None
+    text = key.value if isinstance(key, yaml.ScalarNode) else "?"
+    field_path = f"{path}.{text}" if path else text
+    where = replace(origin, line=key.start_mark.line + 1)
+    kind = what or "a collection"
+    message = f"field {field_path}: a mapping key must be a string, not {kind} (quote it in YAML)"
+    raise InputError(message, where)
+
+
+def _looks_kubernetes(root: yaml.Node) -> bool:
+    if not isinstance(root, yaml.MappingNode):
+        return False
+    names = {key.value for key, _ in root.value if isinstance(key, yaml.ScalarNode)}
+    return {"apiVersion", "kind"} <= names
+
+
 def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
         return [part for pair in node.value for part in pair]
@@ -468,16 +587,27 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 
 def _malformed_yaml(
-    err: yaml.MarkedYAMLError, file: str, index: int, rendered_by: str | None
+    err: yaml.MarkedYAMLError, file: str, index: int, rendered_by: str | None, text: str = ""
 ) -> InputError:
-    """One sentence from a YAML error, without the source snippet (it may hold a secret)."""
+    """One sentence from a YAML error naming its line and key, never the source text: the value
+    or tag there may be a secret (`password: !Value` reads as a tag)."""
     mark = err.problem_mark or err.context_mark
     line = mark.line + 1 if mark is not None else 1
     column = f" (column {mark.column + 1})" if mark is not None else ""
     what = " ".join(part for part in (err.problem, err.context) if part) or "cannot be parsed"
+    what = _QUOTED.sub("…", what)  # a tag, a character, a value: source text
+    key = _key_at(text, mark.line) if mark is not None else None
+    at_key = f", at key `{key}`" if key else ""
     return InputError(
-        f"malformed YAML{_in(rendered_by)}: {what}{column}", Origin(file, index, line)
+        f"malformed YAML{_in(rendered_by)}: {what}{column}{at_key}", Origin(file, index, line)
     )
+
+
+def _key_at(text: str, line: int) -> str | None:
+    """The plain mapping key that starts the 0-based `line` of `text`, if any."""
+    lines = text.splitlines()
+    match = _LINE_KEY.match(lines[line]) if 0 <= line < len(lines) else None
+    return match.group(1) if match else None
 
 
 def _in(rendered_by: str | None) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from planner.errors import InputError, Origin
 from planner.objects import KubeObject, Manifest, ObjectKey
 from planner.sources.documents import Document
+from planner.sources.validate import OWN_ANNOTATIONS, check_fields
 
 DEFAULT_NAMESPACE = "default"
 
@@ -104,7 +105,10 @@ def to_objects(
             notes.append(f"{document.origin}: skipped a {kind} named by generateName")
             continue
         key = object_key(document.body, document.origin, default_namespace)
-        objects.append(KubeObject(key, document.body, document.origin, rendered_by))
+        obj = KubeObject(key, document.body, document.origin, rendered_by)
+        # every command, desired and live alike, refuses the same input
+        check_fields(obj, rewritable=OWN_ANNOTATIONS)
+        objects.append(obj)
     return objects, notes
 
 

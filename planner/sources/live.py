@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import tarfile
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -22,7 +21,14 @@ from pathlib import Path, PurePath
 from planner.errors import InputError, ToolFailedError
 from planner.kubectl import LIVE_RESOURCES, Kubectl
 from planner.objects import KubeObject
-from planner.sources.desired import STDIN, STDIN_LABEL, Source, find_sources, load_sources
+from planner.sources.desired import (
+    STDIN,
+    STDIN_LABEL,
+    Source,
+    find_sources,
+    load_sources,
+    read_stdin,
+)
 from planner.sources.documents import parse_snapshot, read_documents
 from planner.sources.helm import HelmOptions
 from planner.sources.kinds import check_unique, namespaces_of, pools_of, services_of, to_objects
@@ -55,13 +61,13 @@ def load_live_file(path: str) -> LiveState:
     (or `-o yaml`: a List or a stream of documents; JSON when the file ends in .json, or on
     stdin ("-") when it starts with `{`)."""
     if path == STDIN:
-        parsed = parse_snapshot(sys.stdin.read(), STDIN_LABEL)
+        parsed = parse_snapshot(read_stdin(None), STDIN_LABEL)
         objects, notes = to_objects(parsed.documents)
         return live_state(objects, parsed.notes + notes)
     disk = Path(path)
     if not disk.exists():
         raise InputError(f"the live snapshot `{path}` does not exist")
-    parsed = read_documents(disk, path)
+    parsed = read_documents(disk, path, pipes=True)  # `--live <(kubectl get ...)`
     objects, notes = to_objects(parsed.documents)
     return live_state(objects, parsed.notes + notes)
 

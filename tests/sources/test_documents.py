@@ -432,3 +432,70 @@ def test_bad_items_give_the_same_message_either_way(
         messages.append(str(caught.value))
     assert messages[0] == messages[1]
     assert messages[0].startswith("live.yaml: document 1, line ")
+
+
+def test_a_json_integer_of_thousands_of_digits_is_one_line() -> None:
+    text = '{"apiVersion": "v1", "kind": "Service", "spec": {"port": ' + "9" * 5000 + "}}"
+    with pytest.raises(InputError) as raised:
+        parse_json(text, "svc.json")
+    assert str(raised.value) == (
+        "svc.json: document 1, line 1: a number of 5,000 characters is out of range"
+    )
+
+
+def test_keys_and_long_numbers_of_non_kubernetes_documents_are_left_alone() -> None:
+    parsed = parse_yaml("ports: {80: http, ~: x}\n", "values.yaml")
+    assert parsed.documents == [] and len(parsed.notes) == 1
+    with pytest.raises(InputError, match=r"values.yaml: document 1, line 1: malformed YAML: an "):
+        parse_yaml("a: " + "1" * 200 + "\n", "values.yaml")
+
+
+SECRET = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n  user: admin\n"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "  password: !Value hunter2\n",
+        "  password: !Va%lue hunter2\n",
+        '  password: "hunter2\\q"\n',
+        "  password: hunter2: x\n",
+    ],
+)
+def test_a_yaml_error_in_a_secret_names_the_key_never_the_value(line: str) -> None:
+    with pytest.raises(InputError) as raised:
+        parse_yaml(SERVICE.format(name="a") + "---\n" + SECRET + line, "s.yaml")
+    message = str(raised.value)
+    assert message.startswith("s.yaml: document 2, line 11: malformed YAML"), message
+    assert "key `password`" in message
+    assert "hunter2" not in message and "Value" not in message and "Va%" not in message
+
+
+def test_control_characters_in_a_message_are_escaped_and_it_stays_one_line() -> None:
+    text = SERVICE.format(name='"a\\nb\\u001b[31m"') + "spec:\n  type: 5: x\n"
+    with pytest.raises(InputError) as raised:
+        parse_yaml(text, "dir\nx.yaml")
+    assert "\n" not in str(raised.value) and "\x1b" not in str(raised.value)
+    assert str(raised.value).startswith("dir\\nx.yaml: document 1, line 6: ")
+    assert "\\n" in str(InputError("name 'a\nb\x1b[31m'"))
+    assert str(InputError("name 'a\nb\x1b[31m'")) == "name 'a\\nb\\x1b[31m'"
+
+
+def test_non_utf8_bytes_on_stdin_are_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+    import sys
+
+    from planner.cli import main
+    from tests.conftest import SAMPLES
+
+    desired = str(SAMPLES / "seed-dns-local" / "desired")
+    live = str(SAMPLES / "seed-dns-local" / "live.yaml")
+    for argv in (["diff", "-", "--live", live], ["diff", desired, "--live", "-"]):
+        stdin = io.TextIOWrapper(io.BytesIO(b"apiVersion: v1\nkind: Service\n# \xff\xfe\n"))
+        monkeypatch.setattr(sys, "stdin", stdin)
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        expected = "<stdin>: document 1, line 3: the file is not UTF-8 text (byte 31)"
+        assert err == f"planner: error: {expected}\n"

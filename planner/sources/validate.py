@@ -1,0 +1,256 @@
+"""Type checks of the few fields the planner reads, so that bad input is one clear sentence.
+
+The API server would reject each of these at apply time; catching them here names the file,
+document, line and field instead of failing deep inside the diff or the model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from planner.errors import InputError
+from planner.model.pools import parse_ip
+from planner.model.service import (
+    DEPRECATED_LB_IPS_ANNOTATION,
+    LB_IPS_ANNOTATION,
+    ServiceInputError,
+    parse_requested_ip,
+)
+from planner.objects import KubeObject
+
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+TRAFFIC_POLICIES = ("Cluster", "Local")
+IP_FAMILIES = ("IPv4", "IPv6")
+MAX_SHOWN_DIGITS = 20  # a longer number is described, not quoted
+# IANA_SVC_NAME, the rule for a targetPort given by name (Kubernetes' IsValidPortName).
+_PORT_NAME = re.compile(r"^(?!-)(?!.*--)[a-z0-9-]{1,15}(?<!-)$")
+
+
+# `annotate` rewrites the planner's own annotations, so reading them must not refuse a mistyped
+# value it is about to fix (an unquoted all-digit digest reads as a number); diff still does.
+OWN_ANNOTATIONS = "shared-ip-planner.dev/"
+
+
+def check_fields(obj: KubeObject, rewritable: str | None = None) -> None:
+    """Raise InputError naming the object's origin and the field when a read field is mistyped;
+    annotation values under the `rewritable` prefix may have any type."""
+    problem = _metadata_problem(obj.body, rewritable)
+    if problem is None and obj.key.kind == "Service":
+        problem = _service_problem(obj.body)
+    if problem is not None:
+        field, what = problem
+        raise InputError(f"{obj.key}: field {field} {what}", obj.origin)
+    bad_ip = _requested_ip_error(obj.body) if obj.key.kind == "Service" else None
+    if bad_ip is not None:
+        raise bad_ip.with_origin(obj.origin)
+
+
+def _metadata_problem(body: Mapping[str, Any], rewritable: str | None) -> tuple[str, str] | None:
+    metadata = body.get("metadata")
+    if not isinstance(metadata, Mapping):
+        return "metadata", f"must be a mapping, not {_shown(metadata)}"
+    for field in ("name", "namespace"):
+        if field in metadata and not isinstance(metadata[field], str):
+            return f"metadata.{field}", f"must be a string, not {_shown(metadata[field])}"
+    for section in ("labels", "annotations"):
+        values = metadata.get(section)
+        if values is None:
+            continue
+        if not isinstance(values, Mapping):
+            return f"metadata.{section}", f"must be a mapping, not {_shown(values)}"
+        for key, value in values.items():
+            if rewritable and section == "annotations" and str(key).startswith(rewritable):
+                continue
+            if not isinstance(value, str):
+                return (
+                    f"metadata.{section}.{key}",
+                    f"must be a string (quote it in YAML), not {_shown(value)}",
+                )
+    return None
+
+
+def _service_problem(body: Mapping[str, Any]) -> tuple[str, str] | None:
+    spec = body.get("spec")
+    if spec is None:
+        return None
+    if not isinstance(spec, Mapping):
+        return "spec", f"must be a mapping, not {_shown(spec)}"
+    for field in ("type", "loadBalancerIP", "ipFamilyPolicy"):
+        if field in spec and spec[field] is not None and not isinstance(spec[field], str):
+            return f"spec.{field}", f"must be a string, not {_shown(spec[field])}"
+    policy = spec.get("externalTrafficPolicy")
+    if policy is not None and policy not in TRAFFIC_POLICIES:
+        return "spec.externalTrafficPolicy", f"must be Cluster or Local, not {_shown(policy)}"
+    return (
+        _selector_problem(spec)
+        or _families_problem(spec)
+        or _ports_problem(spec)
+        or _cluster_ips_problem(spec)
+        or _status_problem(body)
+    )
+
+
+def _cluster_ips_problem(spec: Mapping[str, Any]) -> tuple[str, str] | None:
+    """`clusterIP` a string, `clusterIPs` a list of strings (each an IP, or "None")."""
+    cluster_ip = spec.get("clusterIP")
+    if cluster_ip is not None and not isinstance(cluster_ip, str):
+        return "spec.clusterIP", f"must be a string, not {_shown(cluster_ip)}"
+    cluster_ips = spec.get("clusterIPs")
+    if cluster_ips is None:
+        return None
+    if not isinstance(cluster_ips, list):
+        return "spec.clusterIPs", f"must be a list, not {_shown(cluster_ips)}"
+    for index, ip in enumerate(cluster_ips):
+        if ip in ("", "None"):
+            continue
+        if not _is_ip(ip):
+            return f"spec.clusterIPs[{index}]", f"must be an IP address, not {_shown(ip)}"
+    return None
+
+
+def _requested_ip_error(body: Mapping[str, Any]) -> ServiceInputError | None:
+    """A requested IP MetalLB cannot parse (a zone, a prefix length...); how many IPs and of
+    which families is left to the conflict analysis, which reports it as MetalLB does."""
+    spec = body.get("spec")
+    if not isinstance(spec, Mapping) or spec.get("type") != "LoadBalancer":
+        return None
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    requests = [
+        (f"metadata.annotations.{name}", annotations.get(name))
+        for name in (LB_IPS_ANNOTATION, DEPRECATED_LB_IPS_ANNOTATION)
+    ]
+    requests.append(("spec.loadBalancerIP", spec.get("loadBalancerIP")))
+    for field, text in requests:
+        for part in text.split(",") if isinstance(text, str) and text else ():
+            try:
+                parse_requested_ip(part, field)
+            except ServiceInputError as err:
+                return err
+    return None
+
+
+def _status_problem(body: Mapping[str, Any]) -> tuple[str, str] | None:
+    """`status.loadBalancer.ingress` is a list of mappings whose `ip` is a plain IP address."""
+    status = body.get("status")
+    if status is None:
+        return None
+    if not isinstance(status, Mapping):
+        return "status", f"must be a mapping, not {_shown(status)}"
+    balancer = status.get("loadBalancer")
+    if balancer is None:
+        return None
+    if not isinstance(balancer, Mapping):
+        return "status.loadBalancer", f"must be a mapping, not {_shown(balancer)}"
+    ingress = balancer.get("ingress")
+    if ingress is None:
+        return None
+    if not isinstance(ingress, list):
+        return "status.loadBalancer.ingress", f"must be a list, not {_shown(ingress)}"
+    for index, entry in enumerate(ingress):
+        field = f"status.loadBalancer.ingress[{index}]"
+        if not isinstance(entry, Mapping):
+            return field, f"must be a mapping, not {_shown(entry)}"
+        ip = entry.get("ip")
+        if ip is not None and not _is_ip(ip):
+            return f"{field}.ip", f"must be an IP address, not {_shown(ip)}"
+    return None
+
+
+def _is_ip(value: Any) -> bool:
+    """A plain IP address as Go's net.ParseIP reads it: no prefix length, no zone."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parse_ip(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _selector_problem(spec: Mapping[str, Any]) -> tuple[str, str] | None:
+    selector = spec.get("selector")
+    if selector is None:
+        return None
+    if not isinstance(selector, Mapping):
+        return "spec.selector", f"must be a mapping of labels, not {_shown(selector)}"
+    for key, value in selector.items():
+        if not isinstance(value, str):
+            return (
+                f"spec.selector.{key}",
+                f"must be a string (quote it in YAML), not {_shown(value)}",
+            )
+    return None
+
+
+def _families_problem(spec: Mapping[str, Any]) -> tuple[str, str] | None:
+    families = spec.get("ipFamilies")
+    if families is None:
+        return None
+    if not isinstance(families, list):
+        return "spec.ipFamilies", f"must be a list, not {_shown(families)}"
+    for index, family in enumerate(families):
+        if family not in IP_FAMILIES:
+            return f"spec.ipFamilies[{index}]", f"must be IPv4 or IPv6, not {_shown(family)}"
+    return None
+
+
+def _ports_problem(spec: Mapping[str, Any]) -> tuple[str, str] | None:
+    ports = spec.get("ports")
+    if ports is None:
+        return None
+    if not isinstance(ports, list):
+        return "spec.ports", f"must be a list of port mappings, not {_shown(ports)}"
+    for index, port in enumerate(ports):
+        problem = _port_problem(port)
+        if problem is not None:
+            field, what = problem
+            return f"spec.ports[{index}]{field}", what
+    return None
+
+
+def _port_problem(port: Any) -> tuple[str, str] | None:
+    if not isinstance(port, Mapping):
+        return "", f"must be a mapping with a port, not {_shown(port)}"
+    for field in ("port", "nodePort"):
+        value = port.get(field)
+        if field == "nodePort" and value is None:
+            continue
+        if not _is_port_number(value):
+            return f".{field}", f"must be a number from 1 to 65535, not {_shown(value)}"
+    protocol = port.get("protocol")
+    if protocol is not None and protocol not in PROTOCOLS:
+        return ".protocol", f"must be TCP, UDP or SCTP, not {_shown(protocol)}"
+    if "name" in port and not isinstance(port["name"], str):
+        return ".name", f"must be a string, not {_shown(port['name'])}"
+    return _target_port_problem(port.get("targetPort"))
+
+
+def _target_port_problem(target: Any) -> tuple[str, str] | None:
+    if target is None or _is_port_number(target):
+        return None
+    if isinstance(target, str) and _PORT_NAME.match(target) and re.search("[a-z]", target):
+        return None
+    if isinstance(target, str) and target.isdigit():
+        # Kubernetes reads a quoted number as a port name, and a name needs a letter.
+        return ".targetPort", f"is the string {target!r}, which Kubernetes rejects: write {target}"
+    return ".targetPort", f"must be a port number or a port name, not {_shown(target)}"
+
+
+def _is_port_number(value: Any) -> bool:
+    return type(value) is int and 1 <= value <= 65535
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if type(value) is int and len(str(value)) > MAX_SHOWN_DIGITS:
+        return f"a number of {len(str(value))} digits"
+    return f"{type(value).__name__} {value!r}"
