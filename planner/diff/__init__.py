@@ -15,7 +15,7 @@ from planner.diff.keys import KEY_FIELDS, key_changing_fields
 from planner.diff.normalise import normalise_desired, normalise_live
 from planner.diff.prune import PRUNE_MODES, PruneMode, deletions, owners
 from planner.diff.secrets import REDACTED, redact_patch, redact_secret
-from planner.diff.validate import check_fields
+from planner.sources.validate import check_fields
 
 __all__ = [
     "KEY_FIELDS",

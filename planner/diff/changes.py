@@ -12,10 +12,10 @@ from planner.diff.keys import key_changing_fields
 from planner.diff.normalise import drop_explicit_defaults, normalise_desired, normalise_live
 from planner.diff.prune import PruneMode, deletions
 from planner.diff.secrets import redact_patch, redact_secret
-from planner.diff.validate import check_fields
 from planner.errors import InputError, Origin
 from planner.model.service import ServiceInputError, allocation_inputs
 from planner.objects import KubeObject, Manifest, ObjectKey
+from planner.sources.validate import check_fields
 
 Op = Literal["create", "update", "delete", "unchanged"]
 OPS: tuple[str, ...] = ("create", "update", "delete", "unchanged")

@@ -20,7 +20,6 @@ from typing import Any
 
 import yaml
 
-from planner.diff.validate import check_fields
 from planner.errors import InputError
 from planner.gitops.argocd.context import (
     KUBECONFIG_ENV,
@@ -55,6 +54,7 @@ from planner.sources.safety import (
     repository_root,
 )
 from planner.sources.states import LiveState
+from planner.sources.validate import check_fields
 
 try:  # libyaml's emitter is several times faster and gives the same results
     from yaml import CSafeDumper as _BaseDumper
@@ -152,7 +152,7 @@ def generate(
 
 def validate_desired(objects: list[KubeObject]) -> None:
     """Refuse what `planner diff` refuses, in the same words: mistyped fields the planner reads
-    (planner.diff.validate) and LoadBalancer Services MetalLB cannot read (allocation inputs)."""
+    (planner.sources.validate) and LoadBalancer Services MetalLB cannot read (allocation inputs)."""
     for obj in objects:
         check_fields(obj)
         if obj.is_service and is_load_balancer(obj.body):

@@ -6,9 +6,9 @@ import copy
 
 import pytest
 
-from planner.diff import check_fields
 from planner.errors import InputError, Origin
 from planner.objects import KubeObject, ObjectKey
+from planner.sources.validate import check_fields
 from tests.diff.builders import lb_service, obj, pool
 
 ORIGIN = "repo/app.yaml: document 1, line 1"
