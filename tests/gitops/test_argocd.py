@@ -63,6 +63,15 @@ def copy_app(tmp_path: Path, source: Path, source_path: str) -> Path:
     return target
 
 
+def outside_any_repository(tmp_path: Path, source: Path) -> Path:
+    """A copy of an app directory in no git repository: without ARGOCD_APP_SOURCE_PATH the
+    generator takes the enclosing repository as the root, and this checkout may hold a
+    virtualenv whose symlinks point outside it (the README's `.venv`)."""
+    target = tmp_path / "app"
+    shutil.copytree(source, target)
+    return target
+
+
 def argo_env(app: str, namespace: str, source_path: str, **params: str) -> dict[str, str]:
     """The variables argocd-cmp-server sets for `generate` (parameters as PARAM_<NAME>)."""
     env = {
@@ -377,9 +386,10 @@ def test_the_nudge_rbac_waits_for_a_namespace_the_app_creates(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("behavior", ["metallb-0.15", "fixed"])
-def test_other_targets_add_no_hook(behavior: str) -> None:
+def test_other_targets_add_no_hook(behavior: str, tmp_path: Path) -> None:
     context = read_context(argo_env("web", "web", "", target_behavior=behavior))
-    kinds = {d["kind"] for d in yaml.safe_load_all(generate(FIXTURES / "waves", context))}
+    app = outside_any_repository(tmp_path, FIXTURES / "waves")
+    kinds = {d["kind"] for d in yaml.safe_load_all(generate(app, context))}
     assert "Job" not in kinds and "Role" not in kinds
 
 
@@ -441,15 +451,16 @@ def test_live_state_with_an_unreadable_kubeconfig_fails_cleanly(tmp_path: Path) 
     assert_failed_cleanly(run_generate(app, env), "kubeconfig", "missing")
 
 
-def test_metallb_014_with_live_state_nudges_only_groups_whose_key_changes() -> None:
+def test_metallb_014_with_live_state_nudges_only_groups_whose_key_changes(tmp_path: Path) -> None:
     context = read_context(argo_env("dns", "dns", "", target_behavior="metallb-0.14"))
     live = load_live_file(str(SAMPLES / "join-group" / "live.yaml"))
-    joined = generate(SAMPLES / "join-group" / "desired", context, live)
+    joined = generate(
+        outside_any_repository(tmp_path, SAMPLES / "join-group" / "desired"), context, live
+    )
     assert "Job" not in {d["kind"] for d in yaml.safe_load_all(joined)}  # same key: no nudge
     live = load_live_file(str(SAMPLES / "seed-dns-local" / "live.yaml"))
-    seeded = list(
-        yaml.safe_load_all(generate(SAMPLES / "seed-dns-local" / "desired", context, live))
-    )
+    seed = outside_any_repository(tmp_path / "seed", SAMPLES / "seed-dns-local" / "desired")
+    seeded = list(yaml.safe_load_all(generate(seed, context, live)))
     (job,) = [d for d in seeded if d["kind"] == "Job"]
     env_of = {
         e["name"]: e["value"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]

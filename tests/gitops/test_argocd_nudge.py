@@ -27,6 +27,7 @@ from planner.gitops.argocd.nudge import (
     nudge_rbac,
 )
 from planner.sources.documents import parse_yaml
+from tests.gitops.test_argocd import outside_any_repository
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "argocd"
 GOLDEN = FIXTURES / "nudge-golden"  # written by the template-filling code before the rewrite
@@ -52,13 +53,13 @@ def test_objects_are_byte_identical_to_the_template_filled_ones() -> None:
     assert dump_stream(mirrored) == (GOLDEN / "objects-mirror-image.yaml").read_text()
 
 
-def test_a_whole_metallb_014_stream_is_byte_identical_to_before() -> None:
+def test_a_whole_metallb_014_stream_is_byte_identical_to_before(tmp_path: Path) -> None:
     env = {
         "ARGOCD_APP_NAME": "web",
         "ARGOCD_APP_NAMESPACE": "edge",
         "PARAM_TARGET_BEHAVIOR": "metallb-0.14",
     }
-    stream = generate(FIXTURES / "waves", read_context(env))
+    stream = generate(outside_any_repository(tmp_path, FIXTURES / "waves"), read_context(env))
     assert stream == (GOLDEN / "waves-metallb-0.14.yaml").read_text()
     assert "kind: Job" in stream
 
