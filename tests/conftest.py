@@ -10,6 +10,16 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = REPO_ROOT / "samples"
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """One worker per core when pytest-xdist is installed and no `-n` was given; without xdist
+    the suite runs serially instead of failing on an unknown `-n` option."""
+    in_worker = hasattr(config, "workerinput")  # a worker runs this hook too: no workers of its own
+    if config.pluginmanager.hasplugin("xdist") and not in_worker:
+        if config.option.numprocesses is None:
+            config.option.numprocesses = "auto"
+
+
 @pytest.fixture
 def samples_dir() -> Path:
     return SAMPLES

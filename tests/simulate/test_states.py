@@ -99,8 +99,13 @@ def test_states_find_exactly_the_outcomes_of_every_schedule(
     base, writes = _cluster(*component, behavior)
     runs = _brute(base, writes)
     assume(len(runs) <= BRUTE_MAX_RUNS)
-    assert all(run.settled and not run.extra.get(TIES_CUT) for run in runs)
     found = explore_states(base, writes)
+    if any(run.extra.get(TIES_CUT) for run in runs):
+        # Brute force cut reprocess-all tie orders too: neither is all of it, and the explorer
+        # must say so rather than claim a proof.
+        assert found.ties_cut and not found.complete
+        return
+    assert all(run.settled for run in runs)
     assert found.complete and found.diverging == 0
 
     def every(fact: str) -> set[str]:
