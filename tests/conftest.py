@@ -15,9 +15,9 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     """One worker per core when pytest-xdist is installed and no `-n` was given; without xdist
     the suite runs serially instead of failing on an unknown `-n` option."""
     in_worker = hasattr(config, "workerinput")  # a worker runs this hook too: no workers of its own
-    if config.pluginmanager.hasplugin("xdist") and not in_worker:
-        if config.option.numprocesses is None:
-            config.option.numprocesses = "auto"
+    xdist = config.pluginmanager.hasplugin("xdist") and not in_worker
+    if xdist and config.option.numprocesses is None:
+        config.option.numprocesses = "auto"
 
 
 @pytest.fixture
