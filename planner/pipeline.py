@@ -102,19 +102,22 @@ def build_report(
     so nothing is reported for half-read input.
     """
     options = options or DiffOptions()
-    progress("loading")
-    absent = live.absent_paths(desired_paths)  # --live-git: an app the commit deletes
-    desired = load_desired(desired_paths, stdin=stdin, helm=options.helm, absent=absent)
-    live_state = live.load(desired_paths, options.helm)
-    desired, live_state = with_pools_from_elsewhere(desired, live_state, live, options.pools)
-    progress("loading", len(desired.objects) + len(live_state.objects))
-    scenario = build_scenario(desired, live_state, options.prune, options.lb_class)
+    scenario = load_scenario(
+        desired_paths,
+        live,
+        prune=options.prune,
+        helm=options.helm,
+        stdin=stdin,
+        progress=progress,
+        lb_class=options.lb_class,
+        pools=options.pools,
+    )
     report = report_of_scenario(
         scenario,
         target=options.target,
         seed=options.seed,
         max_states=options.max_states,
-        notes=tuple(desired.notes) + tuple(live_state.notes),
+        notes=scenario.source_notes,
         live_source=live.describe(),
         progress=progress,
     )

@@ -59,6 +59,7 @@ class Scenario:
     # in none of the Service maps above and never written to the model.
     unhandled_services: tuple[str, ...] = ()
     pools_known: bool = True  # False: no pool anywhere, UNKNOWN_POOL stands in on both sides
+    source_notes: tuple[str, ...] = ()  # what reading desired and live state skipped or assumed
 
     @property
     def key_changes(self) -> dict[str, tuple[str, ...]]:
@@ -146,6 +147,7 @@ def build_scenario(
         statuses_known=not live.from_git,
         unhandled_services=tuple(sorted(unhandled)),
         pools_known=pools_known,
+        source_notes=tuple(desired.notes) + tuple(live.notes),
     )
 
 
