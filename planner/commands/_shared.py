@@ -304,3 +304,27 @@ def emit(text: str, output_file: Path | None) -> None:
         atomic_write(output_file, text, mode=0o644)
     except OSError as err:
         raise InputError(f"cannot write `{output_file}`: {err.strerror or err}") from err
+
+
+def exploration_options(command: F) -> F:
+    """--seed and --max-states: how every verb that simulates explores delivery orders."""
+    seed = click.option(
+        "--seed", type=int, default=0, show_default=True, help="Seed of sampled orders."
+    )
+    max_states = click.option(
+        "--max-states",
+        type=click.IntRange(min=1),
+        default=LazyValue("planner.simulate.world:DEFAULT_MAX_STATES"),
+        show_default=True,
+        help="State budget of one component's exploration; beyond it, claims rest on a sample.",
+    )
+    return seed(max_states(command))
+
+
+def output_file_option(what: str) -> Callable[[F], F]:
+    """--output-file: write `what` there (atomically, only on success) instead of stdout."""
+    return click.option(
+        "--output-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=f"Write {what} here (atomically, only on success) instead of stdout.",
+    )

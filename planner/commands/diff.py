@@ -10,11 +10,12 @@ from planner.commands._lazy import LazyChoice, LazyValue
 from planner.commands._shared import (
     Sources,
     Terminal,
+    exploration_options,
+    output_file_option,
     report_options,
     source_options,
     target_option,
 )
-from planner.commands.plan import max_states_option
 
 
 @click.command("diff")
@@ -36,13 +37,8 @@ from planner.commands.plan import max_states_option
     show_default=True,
     help="Exit 3 when the --target prediction has Services stuck / pending at all.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of sampled orders.")
-@max_states_option
-@click.option(
-    "--output-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the report here (atomically, only on success) instead of stdout.",
-)
+@exploration_options
+@output_file_option("the report")
 def diff(
     terminal: Terminal,
     sources: Sources,

@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from planner.commands._lazy import LazyChoice, LazyValue
+from planner.commands._lazy import LazyChoice
 from planner.commands._shared import (
     Sources,
     Terminal,
+    exploration_options,
+    output_file_option,
     report_options,
     source_options,
     target_option,
@@ -24,13 +26,6 @@ if TYPE_CHECKING:  # the library is imported when a command runs, not when the C
 EXIT_OK = 0
 EXIT_FAILED = 3
 
-max_states_option = click.option(
-    "--max-states",
-    type=click.IntRange(min=1),
-    default=LazyValue("planner.simulate.world:DEFAULT_MAX_STATES"),
-    show_default=True,
-    help="State budget of one component's exploration; beyond it, claims rest on a sample.",
-)
 accept_sampled_option = click.option(
     "--accept-sampled",
     is_flag=True,
@@ -63,14 +58,9 @@ class VerificationFailed(PlannerError):
     show_default=True,
     help="text for terminals; json or yaml for a plan file (planner verify, planner apply).",
 )
-@click.option(
-    "--output-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the plan here (atomically, only on success) instead of stdout.",
-)
+@output_file_option("the plan")
 @click.option("--verify", "then_verify", is_flag=True, help="Prove the plan before printing it.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of sampled orders.")
-@max_states_option
+@exploration_options
 @accept_sampled_option
 def plan(
     terminal: Terminal,
@@ -112,8 +102,7 @@ def plan(
 
 @click.command("verify")
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of sampled orders.")
-@max_states_option
+@exploration_options
 @accept_sampled_option
 @report_options
 def verify(
@@ -144,11 +133,7 @@ def verify(
     show_default=True,
     help="mermaid (Markdown, GitHub) or dot (Graphviz); --format is the old name.",
 )
-@click.option(
-    "--output-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the picture here (atomically, only on success) instead of stdout.",
-)
+@output_file_option("the picture")
 def graph(
     terminal: Terminal, sources: Sources, target: str, output: str, output_file: Path | None
 ) -> int:
