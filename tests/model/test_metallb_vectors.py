@@ -28,6 +28,7 @@ from planner.model.controller import Behavior, Controller, Result
 from planner.model.pools import Pool
 from planner.model.service import ingress_ips
 from planner.model.vectors import GO_STATES
+from tests.model.metallb_vectors import transcribe
 
 VECTORS = Path(__file__).resolve().parent / "metallb_vectors"
 RELEASES = {"v0.14.9": Behavior.METALLB_0_14, "v0.15.3": Behavior.METALLB_0_15}
@@ -320,4 +321,48 @@ def test_the_runner_reports_a_wrong_write_or_state() -> None:
     assert run_controller_test(test, Behavior.METALLB_0_15) == [
         "svc1 takes the only IP: wrote status ['1.2.3.0'], want ['1.2.3.9']",
         "deleting svc1 reprocesses all: state SyncStateReprocessAll, want SyncStateSuccess",
+    ]
+
+
+def test_the_transcriber_reads_a_go_table_row() -> None:
+    go = """
+    tests := []struct {
+        desc string
+        svc  *v1.Service
+    }{
+        {
+            desc: "request specific IP", // a comment
+            in: &v1.Service{
+                ObjectMeta: metav1.ObjectMeta{
+                    Annotations: map[string]string{AnnotationAddressPool: "pool5"},
+                },
+                Spec: v1.ServiceSpec{
+                    Type:           "LoadBalancer",
+                    ClusterIPs:     []string{"1.2.3.4"},
+                    IPFamilyPolicy: &IPFamilyPolicyPreferDualStack,
+                    Ports:          []v1.ServicePort{{Protocol: v1.ProtocolTCP, Port: 80}},
+                },
+                Status: statusAssigned([]string{"1.2.3.0"}),
+            },
+            ports: ports("tcp/80"),
+            wantErr: true,
+        },
+    }
+    """
+    assert transcribe.table_rows(go, {}) == [
+        {
+            "desc": "request specific IP",
+            "in": {
+                "metadata": {"annotations": {"metallb.io/address-pool": "pool5"}},
+                "spec": {
+                    "type": "LoadBalancer",
+                    "clusterIPs": ["1.2.3.4"],
+                    "ipFamilyPolicy": "PreferDualStack",
+                    "ports": [{"protocol": "TCP", "port": 80}],
+                },
+                "status": {"loadBalancer": {"ingress": [{"ip": "1.2.3.0"}]}},
+            },
+            "ports": [["tcp", 80]],
+            "wantErr": True,
+        }
     ]
