@@ -3,7 +3,8 @@
 tests/model/metallb_vectors/<tag>/<file>.json are MetalLB's test tables at the tag (inputs and
 expected outputs only), one JSON table per Go test file: `allocator_test.json` from
 `internal/allocator/allocator_test.go`, `controller_test.json` from
-`controller/controller_test.go`. Each table runs under the behaviour that reproduces its release
+`controller/controller_test.go`, `service_controller_test.json` (TestLBClass) from
+`internal/k8s/controllers/service_controller_test.go`; transcribe.py there wrote them. Each table runs under the behaviour that reproduces its release
 (v0.14.9: metallb-0.14, v0.15.3: metallb-0.15), so a case added after v0.14.9 runs only for 0.15.
 docs/model.md ("Conformance") lists the Go tests left out and why.
 """
@@ -26,7 +27,7 @@ from planner.model.allocator import (
 )
 from planner.model.controller import Behavior, Controller, Result
 from planner.model.pools import Pool
-from planner.model.service import ingress_ips
+from planner.model.service import handled_by_metallb, ingress_ips
 from planner.model.vectors import GO_STATES
 from tests.model.metallb_vectors import transcribe
 
@@ -201,6 +202,25 @@ def test_metallb_allocator_tests(tag: str, test: Mapping[str, Any], seed: int | 
 @pytest.mark.parametrize(("tag", "test"), list(_cases("controller_test")))
 def test_metallb_controller_tests(tag: str, test: Mapping[str, Any]) -> None:
     assert run_controller_test(test, RELEASES[tag]) == []
+
+
+@pytest.mark.parametrize("tag", list(RELEASES))
+def test_metallb_lb_class_filter(tag: str) -> None:
+    # internal/k8s/controllers TestLBClass: filterByLoadBalancerClass, and through the model's
+    # controller: a filtered Service gets nothing, one that is not filtered gets an IP.
+    (test,) = table(tag, "service_controller_test")["tests"]
+    assert len(test["steps"]) == 5
+    for step in test["steps"]:
+        spec: dict[str, Any] = {"type": "LoadBalancer", "clusterIPs": ["10.96.0.1"]}
+        if step["serviceLBClass"] is not None:
+            spec["loadBalancerClass"] = step["serviceLBClass"]
+        svc = {"metadata": {"name": "s", "namespace": "ns"}, "spec": spec}
+        assert handled_by_metallb(svc, step["lbClass"]) is not step["shouldFilter"], step["desc"]
+        controller = Controller(
+            [Pool("p", ("10.0.0.0/31",))], behavior=RELEASES[tag], lb_class=step["lbClass"]
+        )
+        written = controller.set_balancer("ns/s", svc).service
+        assert (written is None) is step["shouldFilter"], step["desc"]
 
 
 # --- what separates the releases -------------------------------------------------------------

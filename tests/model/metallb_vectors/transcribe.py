@@ -22,6 +22,7 @@ from typing import Any
 TAGS = ("v0.14.9", "v0.15.3")
 ALLOCATOR_TEST = "internal/allocator/allocator_test.go"
 CONTROLLER_TEST = "controller/controller_test.go"
+SERVICE_CONTROLLER_TEST = "internal/k8s/controllers/service_controller_test.go"
 # Go constants the tables use, by the value Kubernetes or the allocator sees.
 CONSTANTS = {
     "AnnotationLoadBalancerIPs": "metallb.io/loadBalancerIPs",
@@ -144,6 +145,9 @@ class Reader:
             return {"true": True, "false": False, "nil": None}[text]
         if self.peek() == "{":
             return self.literal(text)
+        if self.peek() == "[":  # a generic call's type arguments: ptr.To[string]("foo")
+            while self.take()[1] != "]":
+                pass
         if self.peek() == "(":
             self.take("(")
             args = []
@@ -571,6 +575,27 @@ def statement_tests() -> list[dict[str, Any]]:
     ]
 
 
+# --- internal/k8s/controllers/service_controller_test.go ----------------------------------------
+
+
+def service_controller_tests(source: str) -> list[dict[str, Any]]:
+    """TestLBClass: is a Service of this loadBalancerClass filtered out under `--lb-class`?
+    (TestServiceController drives the reconciler with a fake client: not modelled.)"""
+    steps = []
+    for row in table_rows(function(source, "TestLBClass"), {}):
+        steps.append(
+            {
+                "op": "filter",
+                "desc": row.pop("desc"),
+                "serviceLBClass": row.pop("serviceLBClass", None),
+                "lbClass": row.pop("metallLBClass"),
+                "shouldFilter": row.pop("shouldFilter"),
+            }
+        )
+        _all_read(row)
+    return [{"goTest": "TestLBClass", "steps": steps}]
+
+
 # --- the files --------------------------------------------------------------------------------
 
 
@@ -582,11 +607,12 @@ def show(git_dir: str, tag: str, path: str) -> str:
 
 
 def write_tables(git_dir: str, out: Path) -> None:
-    """Write <tag>/allocator_test.json and <tag>/controller_test.json for every tag."""
+    """Write <tag>/<Go test file>.json for every tag."""
     for tag in TAGS:
         for name, path, read in (
             ("allocator_test", ALLOCATOR_TEST, allocator_tests),
             ("controller_test", CONTROLLER_TEST, controller_tests),
+            ("service_controller_test", SERVICE_CONTROLLER_TEST, service_controller_tests),
         ):
             doc = {
                 "release": tag,
