@@ -4,8 +4,9 @@ tests/model/metallb_vectors/<tag>/<file>.json are MetalLB's test tables at the t
 expected outputs only), one JSON table per Go test file: `allocator_test.json` from
 `internal/allocator/allocator_test.go`, `controller_test.json` from
 `controller/controller_test.go`, `service_controller_test.json` (TestLBClass) from
-`internal/k8s/controllers/service_controller_test.go`; transcribe.py there wrote them. Each table runs under the behaviour that reproduces its release
-(v0.14.9: metallb-0.14, v0.15.3: metallb-0.15), so a case added after v0.14.9 runs only for 0.15.
+`internal/k8s/controllers/service_controller_test.go`; transcribe.py there wrote them. Each
+table runs under the behaviour that reproduces its release (v0.14.9: metallb-0.14, v0.15.3:
+metallb-0.15), so a case added after v0.14.9 runs only for 0.15.
 docs/model.md ("Conformance") lists the Go tests left out and why.
 """
 
