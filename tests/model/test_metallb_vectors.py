@@ -263,6 +263,13 @@ def test_the_v0149_controller_tests_pass_under_the_v0153_model_too() -> None:
         assert run_controller_test(test, Behavior.METALLB_0_15) == []
 
 
+def test_fixed_passes_v0153s_controller_tests() -> None:
+    # `fixed` is v0.15.3 plus the group rule, which no Service without the group annotations
+    # reaches: MetalLB's own controller tests must pass under it unchanged.
+    for test in table("v0.15.3", "controller_test")["tests"]:
+        assert run_controller_test(test, Behavior.FIXED) == []
+
+
 def test_v0148s_allocator_fails_the_prefer_dual_stack_case_v0149_added_to_the_allocator() -> None:
     # v0.14.9's TestPoolAllocation already holds the PreferDualStack cases (commit 5f648117d):
     # the v0.14.8 mode refuses to widen a held IPv6 to dual stack, as v0.14.8 does.
