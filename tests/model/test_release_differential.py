@@ -26,9 +26,15 @@ KEY_CHANGE = "reprocess-all on an allocation-key change"
 # v0.15.0 (config.go): a serviceAllocation with no namespaces and no selectors (a priority only,
 # or empty) matches every Service, so its pool is tried first; v0.14.9 never auto-assigns from it.
 PRIORITY_ONLY = "a priority-only serviceAllocation is pinned for every Service"
-ALLOWED = {KEY_CHANGE, PRIORITY_ONLY}
+# v0.15.0 (PR #2726): AllocateFromPool on a pool with no free address of the Service's family
+# hands Assign a nil IP, so the AllocationFailed message of a Service whose `address-pool` is
+# exhausted is `["<nil>"] is not allowed in config`; v0.14.9 says `no available IPs in pool ...`.
+# Only the message differs.
+EXHAUSTED_POOL = "the message for an exhausted requested pool"
+ALLOWED = {KEY_CHANGE, PRIORITY_ONLY, EXHAUSTED_POOL}
 
-CIDRS = ("10.0.0.0/30", "10.0.1.0/31", "10.0.2.0/31")
+# Small pools (p1 holds one address), so that Services run out of addresses often.
+CIDRS = ("10.0.0.0/31", "10.0.1.0/32", "10.0.2.0/31")
 REQUESTABLE = ("10.0.0.1", "10.0.1.0", "10.0.2.1", "10.9.9.9")  # the last in no pool
 NAMES = ("s0", "s1", "s2", "s3")
 
@@ -43,6 +49,7 @@ class Edit:
     port: int
     requested: str | None
     web: bool  # labelled tier=web (a service selector matches it)
+    pool: str | None = None  # the metallb.io/address-pool annotation
 
 
 def manifest(name: str, edit: Edit, status: tuple[str, ...]) -> dict[str, Any]:
@@ -52,6 +59,8 @@ def manifest(name: str, edit: Edit, status: tuple[str, ...]) -> dict[str, Any]:
         annotations["metallb.io/allow-shared-ip"] = edit.share
     if edit.requested is not None:
         annotations["metallb.io/loadBalancerIPs"] = edit.requested
+    if edit.pool is not None:
+        annotations["metallb.io/address-pool"] = edit.pool
     svc: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Service",
@@ -104,6 +113,7 @@ edits = st.builds(
     port=st.sampled_from([53, 80, 443]),
     requested=st.sampled_from([None, None, *REQUESTABLE]),
     web=st.booleans(),
+    pool=st.sampled_from([None, None, None, "p0", "p1", "p9"]),  # p9: no such pool
 )
 steps = st.lists(
     st.tuples(st.sampled_from(NAMES), st.one_of(st.none(), edits, edits, edits)),
@@ -140,7 +150,9 @@ def run_side_by_side(pools_: list[Pool], events: list[tuple[str, Edit | None]]) 
         key_before = new.allocation_key(key)
         got_old = old.set_balancer(key, copy.deepcopy(svc))
         got_new = new.set_balancer(key, copy.deepcopy(svc))
-        if (got_old.service, got_old.events) != (got_new.service, got_new.events):
+        if got_old.service == got_new.service and _only_exhausted_messages_differ(got_old, got_new):
+            met.add(EXHAUSTED_POOL)
+        elif (got_old.service, got_old.events) != (got_new.service, got_new.events):
             # Only an allocation from a pool v0.15 pins for everyone may differ; from then on
             # the two clusters hold different IPs, so the comparison stops.
             assert new.allocator.pool(key) in priority_only(pools_), (name, edit)
@@ -153,6 +165,23 @@ def run_side_by_side(pools_: list[Pool], events: list[tuple[str, Edit | None]]) 
             met.add(KEY_CHANGE)
         _remember(live, name, edit, got_new)
     return met
+
+
+def _only_exhausted_messages_differ(old: Result, new: Result) -> bool:
+    """Whether the events differ, and only in the message of an exhausted requested pool."""
+    if old.events == new.events or len(old.events) != len(new.events):
+        return False
+    for before, after in zip(old.events, new.events, strict=True):
+        if before == after:
+            continue
+        if (before.reason, after.reason) != ("AllocationFailed", "AllocationFailed"):
+            return False
+        if not (
+            "no available IPs in pool" in before.message
+            and after.message.endswith('["<nil>"] is not allowed in config')
+        ):
+            return False
+    return True
 
 
 def _remember(
@@ -190,7 +219,7 @@ def test_without_sharing_keys_or_priority_pools_the_releases_agree_fully(
 
 
 def _unshared(edit: Edit) -> Edit:
-    return Edit(edit.namespace, None, False, edit.port, edit.requested, edit.web)
+    return Edit(edit.namespace, None, False, edit.port, edit.requested, edit.web, None)
 
 
 # --- each allowed difference happens ----------------------------------------------------------
@@ -211,6 +240,12 @@ def test_a_priority_only_pool_is_taken_by_015_only() -> None:
     ]
     edit = Edit("a", None, False, 80, None, False)
     assert run_side_by_side(pools_, [("s0", edit)]) == {PRIORITY_ONLY}
+
+
+def test_an_exhausted_requested_pool_differs_in_the_message_only() -> None:
+    pools_ = [Pool("p1", (CIDRS[1],))]
+    events = [(name, Edit("a", None, False, 80, None, False, "p1")) for name in ("s0", "s1")]
+    assert run_side_by_side(pools_, events) == {EXHAUSTED_POOL}
 
 
 def test_a_requested_ip_from_a_priority_only_pool_is_no_difference() -> None:
