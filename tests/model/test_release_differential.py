@@ -35,7 +35,9 @@ ALLOWED = {KEY_CHANGE, PRIORITY_ONLY, EXHAUSTED_POOL}
 
 # Small pools (p1 holds one address), so that Services run out of addresses often.
 CIDRS = ("10.0.0.0/31", "10.0.1.0/32", "10.0.2.0/31")
-REQUESTABLE = ("10.0.0.1", "10.0.1.0", "10.0.2.1", "10.9.9.9")  # the last in no pool
+# Each pool may also hold IPv6 addresses (then it is dual-family; every Service stays single-stack).
+CIDRS_V6 = ("fd00::/127", "fd00:1::/128", "fd00:2::/127")
+REQUESTABLE = ("10.0.0.1", "10.0.1.0", "10.0.2.1", "10.9.9.9", "fd00::1")  # 10.9.9.9: no pool
 NAMES = ("s0", "s1", "s2", "s3")
 
 
@@ -50,6 +52,7 @@ class Edit:
     requested: str | None
     web: bool  # labelled tier=web (a service selector matches it)
     pool: str | None = None  # the metallb.io/address-pool annotation
+    ipv6: bool = False  # an IPv6 single-stack Service (IPv4 otherwise)
 
 
 def manifest(name: str, edit: Edit, status: tuple[str, ...]) -> dict[str, Any]:
@@ -72,7 +75,8 @@ def manifest(name: str, edit: Edit, status: tuple[str, ...]) -> dict[str, Any]:
         },
         "spec": {
             "type": "LoadBalancer",
-            "clusterIPs": ["10.96.0.10"],
+            "clusterIPs": ["fd00:96::10" if edit.ipv6 else "10.96.0.10"],
+            "ipFamilies": ["IPv6" if edit.ipv6 else "IPv4"],
             "ports": [{"port": edit.port, "protocol": "TCP"}],
             "selector": {"app": name},
             "externalTrafficPolicy": "Local" if edit.local else "Cluster",
@@ -90,6 +94,8 @@ def pools(draw: st.DrawFn) -> list[Pool]:
     found = []
     for index in range(draw(st.integers(1, 3))):
         name, cidr = f"p{index}", (CIDRS[index],)
+        if draw(st.booleans()):
+            cidr = (*cidr, CIDRS_V6[index])
         kind = draw(st.sampled_from(["plain", "manual", "namespace", "selector", "priority"]))
         priority = draw(st.integers(0, 2))
         if kind == "plain":
@@ -114,6 +120,7 @@ edits = st.builds(
     requested=st.sampled_from([None, None, *REQUESTABLE]),
     web=st.booleans(),
     pool=st.sampled_from([None, None, None, "p0", "p1", "p9"]),  # p9: no such pool
+    ipv6=st.booleans(),
 )
 steps = st.lists(
     st.tuples(st.sampled_from(NAMES), st.one_of(st.none(), edits, edits, edits)),
@@ -219,7 +226,7 @@ def test_without_sharing_keys_or_priority_pools_the_releases_agree_fully(
 
 
 def _unshared(edit: Edit) -> Edit:
-    return Edit(edit.namespace, None, False, edit.port, edit.requested, edit.web, None)
+    return Edit(edit.namespace, None, False, edit.port, edit.requested, edit.web, None, edit.ipv6)
 
 
 # --- each allowed difference happens ----------------------------------------------------------
