@@ -203,6 +203,7 @@ def _restart() -> Vector:
         (
             Step("ns/b", held(old[1], ["192.168.10.40"])),
             Step("ns/a", held(new[0], ["192.168.10.40"])),
+            # A Service without the key cannot take the re-claimed IP.
             Step("ns/c", service("c", ips="192.168.10.40", port=("TCP", 22))),
             Step("ns/b", held(new[1], ["192.168.10.40"])),
             # The IP now remembers the group's new key: a Service with that key may share it.
