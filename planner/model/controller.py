@@ -630,6 +630,10 @@ class Controller:
             work = self._converge_member(run, member, group_ips)
             if work is None:
                 self._allocator, self._keys = saved
+                # A member handed straight into the transition after a restart was never
+                # recorded: it keeps its status, so it re-claims those IPs like a waiting one.
+                for waiting in members:
+                    self._reclaim(waiting, self._cache[waiting])
                 return _infeasible(members, member, run)
             if not _requests_ips(work):
                 # Members without requested IPs follow the first one's pick; requested IPs are

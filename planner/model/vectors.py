@@ -102,7 +102,7 @@ def stamped(*services: Manifest) -> list[Manifest]:
     return stamp_group_annotations(list(services))
 
 
-def _held(svc: Manifest, ips: Sequence[str], pool: str = "lan") -> Manifest:
+def held(svc: Manifest, ips: Sequence[str], pool: str = "lan") -> Manifest:
     """The Service as it is after MetalLB assigned `ips` from `pool` (status and annotation)."""
     result: Manifest = json.loads(json.dumps(svc))
     result["metadata"]["annotations"]["metallb.io/ip-allocated-from-pool"] = pool
@@ -129,15 +129,15 @@ def _seed() -> Vector:
         service("dns-tcp", share="dns", ips="192.168.10.53", port=("TCP", 53), local=True),
         service("dns-udp", share="dns", ips="192.168.10.53", port=("UDP", 53), local=True),
     )
-    live = [_held(s, ["192.168.10.53"]) for s in old]
+    live = [held(s, ["192.168.10.53"]) for s in old]
     return Vector(
         "key change of a whole group: the first member waits, the last one moves all",
         (LAN,),
         (
             Step("ns/dns-tcp", live[0]),
             Step("ns/dns-udp", live[1]),
-            Step("ns/dns-tcp", _held(new[0], ["192.168.10.53"])),
-            Step("ns/dns-udp", _held(new[1], ["192.168.10.53"])),
+            Step("ns/dns-tcp", held(new[0], ["192.168.10.53"])),
+            Step("ns/dns-udp", held(new[1], ["192.168.10.53"])),
         ),
     )
 
@@ -156,10 +156,10 @@ def _move() -> Vector:
         "a group moves to another requested IP: both statuses change in one step",
         (LAN,),
         (
-            Step("ns/a", _held(old[0], ["192.168.10.10"])),
-            Step("ns/b", _held(old[1], ["192.168.10.10"])),
-            Step("ns/a", _held(new[0], ["192.168.10.10"])),
-            Step("ns/b", _held(new[1], ["192.168.10.10"])),
+            Step("ns/a", held(old[0], ["192.168.10.10"])),
+            Step("ns/b", held(old[1], ["192.168.10.10"])),
+            Step("ns/a", held(new[0], ["192.168.10.10"])),
+            Step("ns/b", held(new[1], ["192.168.10.10"])),
         ),
     )
 
@@ -171,13 +171,45 @@ def _infeasible() -> Vector:
         service("b", share="k", ips="192.168.10.20", port=("TCP", 443)),
     )
     squatter = service("other", ips="192.168.10.20", port=("TCP", 22))
+    # After the failure every member still holds .30 with its key and port (b too, although
+    # this fresh controller had never recorded it): a Service with b's key and port cannot.
+    probe = service("probe", share="k", ips="192.168.10.30", port=("TCP", 443))
     return Vector(
         "a target IP held outside the group: every member keeps its allocation, one warning each",
         (LAN,),
         (
-            Step("ns/other", _held(squatter, ["192.168.10.20"])),
-            Step("ns/a", _held(members[0], ["192.168.10.30"])),
-            Step("ns/b", _held(members[1], ["192.168.10.30"])),
+            Step("ns/other", held(squatter, ["192.168.10.20"])),
+            Step("ns/a", held(members[0], ["192.168.10.30"])),
+            Step("ns/b", held(members[1], ["192.168.10.30"])),
+            Step("ns/probe", probe),
+        ),
+    )
+
+
+def _restart() -> Vector:
+    """A controller restart in the middle of a key change: the allocator starts empty."""
+    old = stamped(
+        service("a", share="k", ips="192.168.10.40", port=("TCP", 80)),
+        service("b", share="k", ips="192.168.10.40", port=("TCP", 443)),
+    )
+    new = stamped(
+        service("a", share="k", ips="192.168.10.40", port=("TCP", 80), local=True),
+        service("b", share="k", ips="192.168.10.40", port=("TCP", 443), local=True),
+    )
+    return Vector(
+        "after a restart mid-transition the waiting members re-claim their IPs (the edited one "
+        "under its group's old key), then the group moves together",
+        (LAN,),
+        (
+            Step("ns/b", held(old[1], ["192.168.10.40"])),
+            Step("ns/a", held(new[0], ["192.168.10.40"])),
+            # A Service without the key cannot take the re-claimed IP.
+            Step("ns/c", service("c", ips="192.168.10.40", port=("TCP", 22))),
+            Step("ns/b", held(new[1], ["192.168.10.40"])),
+            # The IP now remembers the group's new key: a Service with that key may share it.
+            Step(
+                "ns/d", service("d", share="k", ips="192.168.10.40", port=("TCP", 8080), local=True)
+            ),
         ),
     )
 
@@ -193,9 +225,9 @@ def _never_arrives() -> Vector:
         "a member that never arrives: the others wait on their current IPs, never pending",
         (LAN,),
         (
-            Step("ns/a", _held(members[0], ["192.168.10.0"])),
-            Step("ns/b", _held(members[1], ["192.168.10.0"])),
-            Step("ns/a", _held(members[0], ["192.168.10.0"])),
+            Step("ns/a", held(members[0], ["192.168.10.0"])),
+            Step("ns/b", held(members[1], ["192.168.10.0"])),
+            Step("ns/a", held(members[0], ["192.168.10.0"])),
         ),
     )
 
@@ -210,8 +242,8 @@ def _withdrawn() -> Vector:
         "a waiting member whose annotations are removed is handled as stock MetalLB",
         (LAN,),
         (
-            Step("ns/a", _held(member, ["192.168.10.0"])),
-            Step("ns/a", _held(plain, ["192.168.10.0"])),
+            Step("ns/a", held(member, ["192.168.10.0"])),
+            Step("ns/a", held(plain, ["192.168.10.0"])),
             Step("ns/a", None),
         ),
     )
@@ -226,7 +258,7 @@ def _not_listed() -> Vector:
         "a Service its group does not list is handled as stock MetalLB (no new way to take an IP)",
         (LAN,),
         (
-            Step("ns/a", _held(a, ["192.168.10.0"])),
+            Step("ns/a", held(a, ["192.168.10.0"])),
             Step("ns/x", _with_group_of(service("x", share="k", port=("TCP", 22)), b)),
         ),
     )
@@ -242,7 +274,7 @@ def _full_pool() -> Vector:
         "members that cannot share (same port): the transition fails, nobody goes pending",
         (SMALL,),
         (
-            Step("ns/a", _held(members[0], ["10.0.0.0"], "small")),
+            Step("ns/a", held(members[0], ["10.0.0.0"], "small")),
             Step("ns/b", members[1]),
         ),
     )
@@ -258,6 +290,7 @@ def scenarios() -> tuple[Vector, ...]:
         _withdrawn(),
         _not_listed(),
         _full_pool(),
+        _restart(),
     )
 
 
