@@ -3,6 +3,7 @@ diff, plan, annotate and argocd generate alike (issue 14)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -315,3 +316,19 @@ def test_a_live_snapshot_may_come_through_a_pipe(
     code = main(["diff", str(SEED / "desired"), "--live", str(tmp_path / "x.yaml")])
     writer.join()
     assert code in (0, 1, 3), capsys.readouterr().err
+
+
+def test_a_live_snapshot_pipe_whose_writer_comes_late_is_waited_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A FIFO opened before its writer reads as empty: the planner must wait for the writer,
+    not read a live snapshot of nothing (that race once hung the suite)."""
+    _fifo(tmp_path)
+    late = threading.Timer(0.5, (tmp_path / "x.yaml").write_text, args=(LIVE,))
+    late.daemon = True  # a planner that did not wait leaves the writer blocked forever
+    late.start()
+    code = main(["diff", str(SEED / "desired"), "--live", str(tmp_path / "x.yaml"), "-o", "json"])
+    late.join(timeout=30)
+    out, err = capsys.readouterr()
+    assert code in (0, 1, 3), err
+    assert {change["op"] for change in json.loads(out)["changes"]} == {"update"}, "read as empty"

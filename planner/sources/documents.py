@@ -16,6 +16,7 @@ import itertools
 import json
 import os
 import re
+import select
 import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -152,12 +153,39 @@ def read_file_bytes(path: Path, label: str, pipes: bool = False) -> bytes:
     if not (stat.S_ISREG(mode) or (pipes and stat.S_ISFIFO(mode))):
         os.close(descriptor)
         raise InputError(_not_regular(mode), Origin(label))
-    os.set_blocking(descriptor, True)  # a FIFO's writer may come later
+    if stat.S_ISFIFO(mode):
+        try:
+            return _read_fifo(descriptor)
+        except OSError as err:
+            raise InputError(f"cannot read the file: {err.strerror or err}", Origin(label)) from err
+        finally:
+            os.close(descriptor)
+    os.set_blocking(descriptor, True)
     with os.fdopen(descriptor, "rb") as file:
         try:
             return file.read()
         except OSError as err:
             raise InputError(f"cannot read the file: {err.strerror or err}", Origin(label)) from err
+
+
+def _read_fifo(descriptor: int) -> bytes:
+    """Everything a FIFO's writer sends, waiting for a writer that comes later.
+
+    Read non-blocking and poll: a FIFO opened before its writer reads as empty (end of file),
+    and closing it to reopen blocking would break a writer that came in between. Linux's poll
+    reports a hang-up only once a writer has been and gone."""
+    poller = select.poll()
+    poller.register(descriptor, select.POLLIN | select.POLLHUP)
+    chunks: list[bytes] = []
+    while True:
+        poller.poll()
+        try:
+            chunk = os.read(descriptor, 1 << 16)
+        except BlockingIOError:
+            continue
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
 
 
 def _not_regular(mode: int) -> str:
