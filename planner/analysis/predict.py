@@ -131,7 +131,8 @@ def fates_of(
                 stuck=any(stuck),
                 ip_changed=any(changed),
                 reason=_reason(runs, svc) or pending_reason((warnings or {}).get(svc, ())),
-                always=_always(pending, changed) and len(ended) == len(runs),
+                always=_always(pending, changed, [svc in run.cluster.flapping for run in runs])
+                and len(ended) == len(runs),
                 stuck_until=until,
                 never_settles=flips,
             )
@@ -139,9 +140,11 @@ def fates_of(
     return fates
 
 
-def _always(pending: list[bool], changed: list[bool]) -> bool:
-    """In every run: pending when it ever is, else IP changed."""
-    return all(pending) if any(pending) else all(changed)
+def _always(pending: list[bool], changed: list[bool], flips: list[bool]) -> bool:
+    """In every run: pending when it ever is, else IP changed, else never settling."""
+    if any(pending):
+        return all(pending)
+    return all(changed) if any(changed) else all(flips)
 
 
 def _reason(runs: Sequence[Run], svc: str) -> str:

@@ -11,10 +11,12 @@ unchanged.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import pytest
+import yaml
 
 from planner.analysis.predict import fates_of
 from planner.model.allocator import Pool
@@ -28,6 +30,8 @@ from planner.model.controller import (
     stuck_until,
 )
 from planner.model.simcluster import RELOAD, SimulatedCluster, explore, one_at_a_time
+from planner.pipeline import build_report
+from planner.sources.live import LiveSource
 from tests.model.test_seed_scenario import ORDERS, scenario, writes_in
 from tests.model.test_simcluster import svc
 
@@ -293,3 +297,38 @@ class TestNeverSettles:
         cluster.arrive("ns/a", prefer_dual_single_stack())
         assert cluster.settle(50)
         assert cluster.ips("ns/a") == ("10.0.0.0",) and not cluster.flapping
+
+
+def test_diff_names_the_flip_end_to_end(tmp_path: Path) -> None:
+    """`planner diff`'s report, from files: a new single-stack PreferDualStack Service on a
+    dual-family pool never settles under v0.15.3 (every order), settles under v0.14.9."""
+    pool = {
+        "apiVersion": "metallb.io/v1beta1",
+        "kind": "IPAddressPool",
+        "metadata": {"name": "dual", "namespace": "metallb-system"},
+        "spec": {"addresses": ["192.168.10.0/30", "fd00:10::/126"]},
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "namespace": "app"},
+        "spec": {
+            "type": "LoadBalancer",
+            "ipFamilyPolicy": "PreferDualStack",
+            "ipFamilies": ["IPv4"],
+            "selector": {"app": "web"},
+            "ports": [{"port": 80, "protocol": "TCP"}],
+        },
+    }
+    (tmp_path / "desired").mkdir()
+    (tmp_path / "desired" / "all.yaml").write_text(yaml.safe_dump_all([pool, service]))
+    (tmp_path / "live.yaml").write_text(
+        yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [pool]})
+    )
+    report = build_report([str(tmp_path / "desired")], LiveSource.file(str(tmp_path / "live.yaml")))
+    for behavior in ("metallb-0.15", "fixed"):
+        prediction = report.predictions[behavior]
+        assert prediction.never_settling == ("app/web",) and not prediction.stuck
+        [fate] = prediction.fates
+        assert fate.always and fate.never_settles.startswith("MetalLB v0.15.3 never settles")
+    assert report.predictions["metallb-0.14"].fates == ()
