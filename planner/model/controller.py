@@ -10,7 +10,9 @@ own code. Behaviours:
   fewer than two cluster IPs fails.
 - `metallb-0.14` is v0.14.9: the same without those two rules (and its allocator's v0.14.9 mode).
 - `fixed`: metallb-0.15 plus the group-transition rule of group-transitions.md.
-`RELEASES` names the exact release of each; docs/model.md lists every difference.
+`RELEASES` names the exact release of each; docs/model.md lists every difference. Per release
+too: which config events re-process every Service (`config_event`, `stuck_until`) and which
+Service MetalLB never settles (`never_settles`).
 
     >>> c = Controller(pools, behavior="metallb-0.15")
     >>> r = c.set_balancer("dns/dns-tcp", manifest)

@@ -20,13 +20,20 @@ MetalLB's source. The event model, read from metallb/metallb
   most first (sort.Slice, not stable: the order among equals is unspecified, so it is a choice),
   and hand each one to the controller in that order. If any answered `reprocess_all` or `error`,
   RELOAD is queued again (reprocessAll returns an error to get a backoff retry).
+- Until a reprocess-all pass ends without a retry, a Service key is dropped unhandled
+  (ServiceReconciler.initialLoadPerformed, v0.14.9 and v0.15.3): after `bootstrap` and `restart`.
+- Pool, community and Namespace events (`set_pools`, `set_namespaces`, `touch_pools`) go
+  through the pool reconciler: ignored when the rendered config is unchanged, except up to
+  v0.15.2 (metallb-0.14) with an IPv4 CIDR, where each one reprocesses every Service.
+- A Service MetalLB never settles (controller.never_settles) is recorded in `flapping` with the
+  cause, and the write that shows it does not queue it again: the flip is named, not repeated.
 - A step is one arrival or one processed key. The schedule is the list of steps.
 
 Deviations, on purpose: the informer sees every write at once (no watch lag). A pass hands each
 Service its stored version at the moment it is handled (MetalLB hands the listed copy; a stale
 copy would fail its status update with a conflict and be retried, reaching the same state).
-Retries wait no time. A restart (`bootstrap`) runs the initial
-reprocess-all pass before any Service event, as v0.15 does (initialLoadPerformed).
+Retries wait no time. A restart (`bootstrap`, `restart`) runs the initial reprocess-all pass
+before any Service event; the Service keys the informer queues at start are not modelled.
 The allocator's Go-map pool order is chosen with `pool_order` at bootstrap
 (`planner.model.allocator.shuffled_pool_order(seed)` for a random one).
 
