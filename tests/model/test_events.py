@@ -31,6 +31,7 @@ from planner.model.controller import (
 )
 from planner.model.simcluster import RELOAD, SimulatedCluster, explore, one_at_a_time
 from planner.pipeline import build_report
+from planner.simulate.world import explore_writes
 from planner.sources.live import LiveSource
 from tests.model.test_seed_scenario import ORDERS, scenario, writes_in
 from tests.model.test_simcluster import svc
@@ -288,6 +289,17 @@ class TestNeverSettles:
         [fate] = fates_of(runs)
         assert fate.service == "ns/a" and fate.never_settles.startswith("MetalLB v0.15.3")
         assert not fate.stuck and not fate.ip_changed
+
+    def test_the_state_explorer_covers_it_without_a_bound(self) -> None:
+        """Named, the flip ends every run: one end state, every order, none unfinished (without
+        the naming, the same 4 states yield a sample of runs that all hit their step cap)."""
+        cluster = SimulatedCluster.bootstrap([DUAL], [], "metallb-0.15")
+        exploration = explore_writes(cluster, [("ns/a", prefer_dual_single_stack())], 0)
+        assert exploration.exhaustive and exploration.unfinished == 0
+        assert len(exploration.runs) == 1 and "ns/a" in exploration.runs[0].cluster.flapping
+        with mock.patch("planner.model.simcluster.never_settles", return_value=""):
+            unnamed = explore_writes(cluster, [("ns/a", prefer_dual_single_stack())], 0)
+        assert not unnamed.exhaustive and unnamed.unfinished == len(unnamed.runs) > 0
 
     def test_another_service_taking_the_last_free_ip_ends_the_flip(self) -> None:
         """The cause's caveat: with the other family's last IP taken, a stays on one IP."""
