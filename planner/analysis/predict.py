@@ -101,7 +101,8 @@ def fates_of(
     """Per Service that anything happened to: pending / stuck / IP changed in some run (or all).
 
     Pending: without an IP at some point after the commit's writes began, having lost it or
-    never got it; stuck: still pending at the end of the run (so stuck implies pending).
+    never got it; stuck: still pending at the end of the run (so stuck implies pending), and
+    what re-processes it then (`stuck_until`); never settles: MetalLB flips it for ever.
 
     A run that did not finish (it hit its step cap) has no end: it shows who went pending on
     the way, never who is stuck or changed IP, and never that something happens in every run.
@@ -119,8 +120,10 @@ def fates_of(
         changed = [run.cluster.changed_ip(svc) for run in ended]
         if went and not any(pending):
             pending.append(True)  # only an unfinished run showed it: it did happen
-        if not any(pending) and not any(stuck) and not any(changed):
+        flips = next((c for c in (run.cluster.flapping.get(svc, "") for run in runs) if c), "")
+        if not any(pending) and not any(stuck) and not any(changed) and not flips:
             continue
+        until = next((w for w in (run.cluster.stuck_until(svc) for run in ended) if w), "")
         fates.append(
             ServiceFate(
                 service=svc,
@@ -128,15 +131,20 @@ def fates_of(
                 stuck=any(stuck),
                 ip_changed=any(changed),
                 reason=_reason(runs, svc) or pending_reason((warnings or {}).get(svc, ())),
-                always=_always(pending, changed) and len(ended) == len(runs),
+                always=_always(pending, changed, [svc in run.cluster.flapping for run in runs])
+                and len(ended) == len(runs),
+                stuck_until=until,
+                never_settles=flips,
             )
         )
     return fates
 
 
-def _always(pending: list[bool], changed: list[bool]) -> bool:
-    """In every run: pending when it ever is, else IP changed."""
-    return all(pending) if any(pending) else all(changed)
+def _always(pending: list[bool], changed: list[bool], flips: list[bool]) -> bool:
+    """In every run: pending when it ever is, else IP changed, else never settling."""
+    if any(pending):
+        return all(pending)
+    return all(changed) if any(changed) else all(flips)
 
 
 def _reason(runs: Sequence[Run], svc: str) -> str:

@@ -46,6 +46,11 @@ class ServiceFate:
     ip_changed: bool  # ended on other IPs than it had
     reason: str = ""  # MetalLB's words (the AllocationFailed / error message)
     always: bool = False  # True when it happens in EVERY delivery order, not just some
+    # When stuck: what re-processes it, per release ("until a nudge or restart"; see
+    # planner.model.controller.stuck_until). "" when not stuck.
+    stuck_until: str = ""
+    # MetalLB itself never settles it (in some delivery order): the cause. "" when it settles.
+    never_settles: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,11 @@ class Prediction:
     @property
     def ip_changed(self) -> tuple[str, ...]:
         return tuple(f.service for f in self.fates if f.ip_changed)
+
+    @property
+    def never_settling(self) -> tuple[str, ...]:
+        """Services MetalLB itself never settles (in some delivery order)."""
+        return tuple(f.service for f in self.fates if f.never_settles)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ own code. Behaviours:
   fewer than two cluster IPs fails.
 - `metallb-0.14` is v0.14.9: the same without those two rules (and its allocator's v0.14.9 mode).
 - `fixed`: metallb-0.15 plus the group-transition rule of group-transitions.md.
-`RELEASES` names the exact release of each; docs/model.md lists every difference.
+`RELEASES` names the exact release of each; docs/model.md lists every difference. Per release
+too: which config events re-process every Service (`config_event`, `stuck_until`) and which
+Service MetalLB never settles (`never_settles`).
 
     >>> c = Controller(pools, behavior="metallb-0.15")
     >>> r = c.set_balancer("dns/dns-tcp", manifest)
@@ -29,6 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 from planner.model.allocator import AllocationError, Allocator, Pool, PoolOrder
+from planner.model.pools import NAMESPACE_NAME_LABEL
 from planner.model.service import (
     ALLOCATED_FROM_POOL_ANNOTATION,
     DEPRECATED_PREFIX,
@@ -79,6 +82,69 @@ def release_note(behavior: str) -> str:
     """The release in parentheses, " (MetalLB v0.14.9)", for a report heading naming the behaviour; "" for an unknown one."""
     release = RELEASES.get(str(behavior))
     return f" ({release})" if release else ""
+
+
+# How long a Service the controller left pending stays so, when nothing touches it. Up to
+# v0.15.2 the allocator rewrites the cached configuration's IPv4 CIDRs in place (poolCount and
+# getIPFromCIDR hand the pool's *net.IPNet to ipaddr.NewPrefix, which sets n.IP = n.IP.To16()),
+# so the pool reconciler's "configuration did not change" check (reflect.DeepEqual against a
+# freshly parsed config, whose IPv4 CIDRs are 4 bytes) never holds: every Namespace, pool or
+# community event re-processes every Service. v0.15.3 copies the CIDR (copyCIDR) and ignores them.
+STUCK_UNTIL_ANY_CONFIG_EVENT = (
+    "until the next Namespace or pool change, a controller restart, or a nudge"
+)
+STUCK_UNTIL_NUDGE = "until a nudge or restart"
+
+
+def rewrites_cached_config(behavior: str) -> bool:
+    """Whether the behaviour's release rewrites its cached pool CIDRs in place (v0.14.9 and
+    v0.15.0-v0.15.2 do; v0.15.3, hence metallb-0.15 and fixed, does not)."""
+    return str(behavior) == Behavior.METALLB_0_14.value
+
+
+def config_check_never_holds(behavior: str, pools: Sequence[Pool] | None) -> bool:
+    """Whether the pool reconciler's "configuration did not change" check always fails: the
+    release rewrites its cached CIDRs and some pool has an IPv4 entry written as a CIDR (Go's
+    net.ParseCIDR gives it 4 bytes; a `start-end` range is summarised into 16-byte prefixes,
+    which To16 leaves alone, as it leaves IPv6)."""
+    return rewrites_cached_config(behavior) and any(
+        "-" not in entry and ":" not in entry for pool in pools or () for entry in pool.cidrs
+    )
+
+
+def stuck_until(behavior: str, pools: Sequence[Pool] | None) -> str:
+    """What re-processes a Service left pending under this behaviour and configuration:
+    STUCK_UNTIL_ANY_CONFIG_EVENT where the config check never holds, else STUCK_UNTIL_NUDGE
+    (a change of the rendered configuration re-processes every Service in every release)."""
+    if config_check_never_holds(behavior, pools):
+        return STUCK_UNTIL_ANY_CONFIG_EVENT
+    return STUCK_UNTIL_NUDGE
+
+
+def never_settles(behavior: str, svc: Manifest) -> str:
+    """Why MetalLB never settles a Service whose status it just wrote, or "" when it may.
+
+    v0.15.0+ (not metallb-0.14): a single-stack PreferDualStack Service written with two IPs of
+    both families is cleared on its next handling (serviceFamilyChanged: a dual LB family on
+    single-family cluster IPs), gets one IP of its family (PR #2726), and then one of the other
+    family again from the same pool (AllocateFromPoolForAdditionalFamily): it flips for ever.
+    """
+    if str(behavior) == Behavior.METALLB_0_14.value or _family_policy(svc) != "PreferDualStack":
+        return ""
+    try:
+        lb_family = ip_family_of([ip for ip in ingress_ips(svc) if _valid_ip(ip)])
+        svc_family = ip_family_of(_cluster_ips(svc))
+    except ValueError:
+        return ""
+    if lb_family != "dual" or svc_family == "dual":
+        return ""
+    return (
+        f"{release_of(behavior).split(' with ')[0]} never settles it: a single-stack "
+        "PreferDualStack Service on a pool with both families flips between one and two IPs "
+        "(convergeBalancer adds the missing family, then serviceFamilyChanged clears both IPs "
+        "of a single-stack Service), until another Service takes the pool's last free IP of "
+        "the other family"
+    )
 
 
 # The members' plain strings, in the same order: callers hand BEHAVIORS to click.Choice, which
@@ -191,6 +257,9 @@ class Controller:
         # manifest it read (kept, so compared by identity). See _set_one.
         self._unchanged: dict[str, tuple[int, Manifest]] = {}
         self._shares_manifests = shares_manifests
+        # The configuration as the pool reconciler last handed it over (its currentConfig).
+        self._config: frozenset[tuple[Pool, frozenset[str]]] | None = None
+        self._pool_order = pool_order
         if namespaces:
             self.set_namespaces(namespaces)
         if pools is not None:
@@ -221,6 +290,18 @@ class Controller:
         twin._namespaces = dict(self._namespaces)
         return twin
 
+    def restarted(self) -> Controller:
+        """The controller process started again: the same flags (behaviour, --lb-class, the
+        Go-map pool order) and Namespaces, but nothing allocated, cached or configured yet."""
+        return Controller(
+            None,
+            self.behavior,
+            self._namespaces,
+            self._pool_order,
+            shares_manifests=self._shares_manifests,
+            lb_class=self.lb_class,
+        )
+
     def fingerprint(self, manifest_id: Callable[[Manifest], Hashable]) -> Hashable:
         """What the controller keeps that decides its future, as a hashable value: the
         allocator's, the allocation keys, the informer cache (each manifest by `manifest_id`).
@@ -243,7 +324,32 @@ class Controller:
             return ERROR_NO_RETRY
         self._pools = list(pools)
         self._allocator.set_pools(self._pools)
+        self._config = _rendered(self._pools, self._namespaces)
         return REPROCESS_ALL
+
+    def config_event(
+        self,
+        pools: Sequence[Pool] | None,
+        namespaces: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> str | None:
+        """The pool reconciler on a pool, community or Namespace event (create, delete, label
+        change): `pools` and `namespaces` are the cluster's now (namespaces None: unchanged).
+
+        None when it ignores the event: the rendered configuration (pools, namespaceSelectors
+        resolved) equals the one it holds and the release keeps that copy intact (see
+        config_check_never_holds). Else SetPools' state (`reprocess_all`: reprocess every Service).
+        """
+        if namespaces is not None:
+            # Harmless when ignored: the selectors resolve as before, or the config differs.
+            self.set_namespaces(namespaces)
+        if (
+            pools is not None
+            and self._config is not None
+            and _rendered(pools, self._namespaces) == self._config
+            and not config_check_never_holds(self.behavior, self._pools)
+        ):
+            return None
+        return self.set_pools(pools)
 
     def observe(self, svc_key: str, svc: Manifest | None) -> None:
         """Record a Service version the informer saw, without handling it (readiness reads these)."""
@@ -762,6 +868,25 @@ def _cluster_ips(svc: Manifest) -> list[str]:
 
 def _family_policy(svc: Manifest) -> str:
     return str((svc.get("spec") or {}).get("ipFamilyPolicy") or "SingleStack")
+
+
+def _rendered(
+    pools: Sequence[Pool], namespaces: Mapping[str, Mapping[str, str]]
+) -> frozenset[tuple[Pool, frozenset[str]]]:
+    """The configuration as the pool reconciler compares it: each pool (a Go map: no order) with
+    the namespaces its namespaceSelectors select (toConfig resolves them from the Namespaces)."""
+    labels = {ns: {NAMESPACE_NAME_LABEL: ns, **own} for ns, own in namespaces.items()}
+    return frozenset(
+        (
+            pool,
+            frozenset(
+                ns
+                for ns, own in labels.items()
+                if any(s.matches(own) for s in pool.namespace_selectors)
+            ),
+        )
+        for pool in pools
+    )
 
 
 def _joined(key: tuple[str, str]) -> str:

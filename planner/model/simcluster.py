@@ -20,13 +20,20 @@ MetalLB's source. The event model, read from metallb/metallb
   most first (sort.Slice, not stable: the order among equals is unspecified, so it is a choice),
   and hand each one to the controller in that order. If any answered `reprocess_all` or `error`,
   RELOAD is queued again (reprocessAll returns an error to get a backoff retry).
+- Until a reprocess-all pass ends without a retry, a Service key is dropped unhandled
+  (ServiceReconciler.initialLoadPerformed, v0.14.9 and v0.15.3): after `bootstrap` and `restart`.
+- Pool, community and Namespace events (`set_pools`, `set_namespaces`, `touch_pools`) go
+  through the pool reconciler: ignored when the rendered config is unchanged, except up to
+  v0.15.2 (metallb-0.14) with an IPv4 CIDR, where each one reprocesses every Service.
+- A Service MetalLB never settles (controller.never_settles) is recorded in `flapping` with the
+  cause, and the write that shows it does not queue it again: the flip is named, not repeated.
 - A step is one arrival or one processed key. The schedule is the list of steps.
 
 Deviations, on purpose: the informer sees every write at once (no watch lag). A pass hands each
 Service its stored version at the moment it is handled (MetalLB hands the listed copy; a stale
 copy would fail its status update with a conflict and be retried, reaching the same state).
-Retries wait no time. A restart (`bootstrap`) runs the initial
-reprocess-all pass before any Service event, as v0.15 does (initialLoadPerformed).
+Retries wait no time. A restart (`bootstrap`, `restart`) runs the initial reprocess-all pass
+before any Service event; the Service keys the informer queues at start are not modelled.
 The allocator's Go-map pool order is chosen with `pool_order` at bootstrap
 (`planner.model.allocator.shuffled_pool_order(seed)` for a random one).
 
@@ -56,6 +63,8 @@ from planner.model.controller import (
     Event,
     Result,
     copy_manifest,
+    never_settles,
+    stuck_until,
 )
 from planner.model.service import (
     ALLOCATED_FROM_POOL_ANNOTATION,
@@ -143,6 +152,12 @@ class SimulatedCluster:
         self.handled: list[Handled] = []
         self._pending: dict[str, list[Manifest | None]] = {}
         self._next_cluster_ip = 1
+        # ServiceReconciler.initialLoadPerformed: until a reprocess-all pass ends without a retry,
+        # Service events are dropped (both releases). A cluster built by hand is past it.
+        self.initial_load_performed = True
+        # Services MetalLB never settles, with the cause (see never_settles): their own status
+        # writes are not queued again, so the flip is named instead of explored to a bound.
+        self.flapping: dict[str, str] = {}
 
     # --- building one ------------------------------------------------------------------------
 
@@ -174,6 +189,7 @@ class SimulatedCluster:
             lb_class=lb_class,
         )
         cluster = cls(controller)
+        cluster.initial_load_performed = False
         items = services.values() if isinstance(services, Mapping) else services
         for manifest in items:
             key = svc_key_of(manifest)
@@ -198,6 +214,7 @@ class SimulatedCluster:
         twin.events = list(self.events)
         twin.handled = list(self.handled)
         twin._pending = {key: list(writes) for key, writes in self._pending.items()}
+        twin.flapping = dict(self.flapping)
         return twin
 
     def snapshot(self) -> SimulatedCluster:
@@ -211,15 +228,42 @@ class SimulatedCluster:
     # --- the caller's choices ----------------------------------------------------------------
 
     def set_pools(self, pools: Sequence[Pool] | None) -> None:
-        """New MetalLB configuration: the controller takes it and (if valid) reprocesses all."""
+        """A pool or community event with these pools: the pool reconciler renders the
+        configuration and, unless it ignores it as unchanged (Controller.config_event, per
+        release), hands it to the controller, which reprocesses every Service."""
         self.step += 1
-        if self.controller.set_pools(pools) == REPROCESS_ALL:
+        if self.controller.config_event(pools) == REPROCESS_ALL:
             self._enqueue(RELOAD)
 
     def set_namespaces(self, namespaces: Mapping[str, Mapping[str, str]]) -> None:
-        """Namespace labels changed (for pools' namespaceSelectors); MetalLB re-reads its config."""
-        self.controller.set_namespaces(namespaces)
+        """A Namespace event (create, delete, label change): every namespace and its labels now.
+        Up to v0.15.2 (metallb-0.14, IPv4 CIDRs) it reprocesses every Service; v0.15.3 only when
+        the namespaces some pool's namespaceSelectors select change."""
+        self.step += 1
+        if self.controller.config_event(self.controller.pools, namespaces) == REPROCESS_ALL:
+            self._enqueue(RELOAD)
+
+    def touch_pools(self) -> None:
+        """A pool or community event that leaves the configuration as it is (a Community added,
+        a pool's spec rewritten alike): reprocesses every Service only up to v0.15.2."""
         self.set_pools(self.controller.pools)
+
+    def restart(self) -> None:
+        """The controller restarts: an empty allocator, the configuration read again and a
+        reprocess-all pass queued (Services with IPs first, so they rebuild the allocator from
+        their statuses); Service events are dropped until a pass ends without a retry. Then
+        `settle()` or `process_next()` as usual; stored objects and pending writes stay."""
+        self.step += 1
+        pools = self.controller.pools
+        self.controller = self.controller.restarted()
+        for key, svc in self.store.items():
+            self.controller.observe(key, svc)
+        # The informer's initial list queues every Service too: dropped by the gate, or handled
+        # after the pass like any event; only the reload request is modelled.
+        self.queue = []
+        self.initial_load_performed = False
+        if self.controller.set_pools(pools) == REPROCESS_ALL:
+            self._enqueue(RELOAD)
 
     def submit(self, svc_key: str, manifest: Manifest | None) -> None:
         """Queue a write that has not arrived yet; `Arrive(svc_key)` delivers it, in submit order."""
@@ -261,6 +305,8 @@ class SimulatedCluster:
             chosen = tuple(action.pass_order or ()) if action else ()
             # Services the chosen order leaves out still get handled, after it, as MetalLB lists all.
             results = self._reprocess_all([*chosen, *(k for k in default if k not in chosen)])
+        elif not self.initial_load_performed:
+            results = ()  # reconcileService returns at once: no reprocess-all pass finished yet
         else:
             results = ((item, self._handle(item)),)
         handled = Handled(self.step, item, results)
@@ -341,6 +387,8 @@ class SimulatedCluster:
             ),
             tuple(self.queue),
             self._next_cluster_ip,
+            self.initial_load_performed,
+            frozenset(self.flapping),
             self.controller.fingerprint(manifest_id),
             frozenset(summary),
         )
@@ -378,10 +426,22 @@ class SimulatedCluster:
         return svc is not None and is_load_balancer(svc) and not ingress_ips(svc)
 
     def changed_ip(self, svc_key: str) -> bool:
-        """It has IPs now, and they are not the ones it first had."""
+        """It has IPs now, and they are not the ones it first had. A Service that never settles
+        (`flapping`) changed IP only when neither status holds the other (it flips between one
+        IP and the same IP with one of the other family)."""
         first = next((r.ips for r in self.history.get(svc_key, []) if r.ips), ())
         now = self.ips(svc_key)
+        if svc_key in self.flapping:
+            return (
+                bool(first) and bool(now) and not (set(now) <= set(first) or set(first) <= set(now))
+            )
         return bool(first) and bool(now) and set(now) != set(first)
+
+    def stuck_until(self, svc_key: str) -> str:
+        """What re-processes it while it is stuck (Controller.stuck_until's words), else ""."""
+        if not self.stuck_at_end(svc_key):
+            return ""
+        return stuck_until(self.controller.behavior, self.controller.pools)
 
     def warnings(self, svc_key: str) -> list[str]:
         """Every warning event raised on the Service, in order."""
@@ -425,6 +485,8 @@ class SimulatedCluster:
             results.append((key, result))
         if any(r.state in (REPROCESS_ALL, ERROR) for _, r in results):
             self._enqueue(RELOAD)
+        else:
+            self.initial_load_performed = True
         return tuple(results)
 
     def _store_write(self, svc_key: str, written: Manifest) -> None:
@@ -445,6 +507,11 @@ class SimulatedCluster:
         self.store[svc_key] = merged
         self.controller.observe(svc_key, merged)
         self._record(svc_key, "controller")
+        cause = never_settles(self.controller.behavior, merged)
+        if cause:
+            # Its next handling would undo this write and the one after redo it, for ever.
+            self.flapping[svc_key] = cause
+            return
         self._enqueue(svc_key)
 
     def _enqueue(self, item: str) -> None:

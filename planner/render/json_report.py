@@ -143,6 +143,8 @@ def _prediction(prediction: Prediction) -> dict[str, Any]:
     if prediction.unfinished:
         # Only when some did not finish: reports without any stay as they were.
         found["unfinished"] = prediction.unfinished
+    if prediction.never_settling:
+        found["never_settles"] = list(prediction.never_settling)  # only when any, likewise
     return found
 
 
@@ -154,4 +156,7 @@ def _fate(fate: ServiceFate) -> dict[str, Any]:
         "ip_changed": fate.ip_changed,
         "reason": fate.reason,
         "always": fate.always,
+        # Only when set: reports without them stay as they were.
+        **({"stuck_until": fate.stuck_until} if fate.stuck_until else {}),
+        **({"never_settles": fate.never_settles} if fate.never_settles else {}),
     }

@@ -236,7 +236,9 @@ def _prediction_title(prediction: Prediction, target: str) -> str:
 
 
 def _fate_table(prediction: Prediction) -> str:
-    notable = [f for f in prediction.fates if f.pending or f.stuck or f.ip_changed]
+    notable = [
+        f for f in prediction.fates if f.pending or f.stuck or f.ip_changed or f.never_settles
+    ]
     if not notable:
         return "Nobody goes pending or changes IP."
     rows = ["| Service | pending | stuck | IP changed | MetalLB says |", "|---|---|---|---|---|"]
@@ -250,9 +252,10 @@ def _fate_row(fate: ServiceFate) -> str:
     def mark(on: bool) -> str:
         return f"yes ({when})" if on else "no"
 
-    reason = md_text(fate.reason) if fate.reason else ""
+    reason = "; ".join(md_text(s) for s in (fate.reason, fate.never_settles) if s)
+    stuck = mark(fate.stuck) + (f", {md_text(fate.stuck_until)}" if fate.stuck_until else "")
     return (
-        f"| {md_text(fate.service)} | {mark(fate.pending)} | {mark(fate.stuck)} "
+        f"| {md_text(fate.service)} | {mark(fate.pending)} | {stuck} "
         f"| {mark(fate.ip_changed)} | {reason} |"
     )
 
@@ -293,8 +296,9 @@ def _blocking_fates(report: DiffReport, verdict: Verdict) -> str:
 def _fate_words(fate: ServiceFate) -> str:
     what = [w for w, on in (("pending", fate.pending), ("stuck", fate.stuck)) if on]
     when = "in every order" if fate.always else "in some orders"
+    until = f" {md_text(fate.stuck_until)}" if fate.stuck_until else ""
     says = f": MetalLB says {md_text(fate.reason)}" if fate.reason else ""
-    return f"**{md_text(fate.service)}**: {', '.join(what)} ({when}){says}"
+    return f"**{md_text(fate.service)}**: {', '.join(what)} ({when}){until}{says}"
 
 
 def _warning_sections(warnings: tuple[Conflict, ...]) -> list[Section]:

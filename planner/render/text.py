@@ -202,7 +202,7 @@ def _prediction(prediction: Prediction, is_target: bool, paint: Paint) -> list[s
     target = " (target)" if is_target else ""
     heading = f"  {plain(prediction.behavior)}{release_note(prediction.behavior)}{target}"
     lines = [f"{heading}: {prediction.explored}"]
-    notable = [f for f in prediction.fates if f.pending or f.stuck or f.ip_changed]
+    notable = [f for f in prediction.fates if _notable(f)]
     for fate in notable:
         lines.append("    " + _fate(fate, paint))
     if not notable:
@@ -210,15 +210,26 @@ def _prediction(prediction: Prediction, is_target: bool, paint: Paint) -> list[s
     return lines
 
 
+def _notable(fate: ServiceFate) -> bool:
+    return fate.pending or fate.stuck or fate.ip_changed or bool(fate.never_settles)
+
+
 def _fate(fate: ServiceFate, paint: Paint) -> str:
     what = [w for w, on in (("pending", fate.pending), ("stuck", fate.stuck)) if on]
     if fate.ip_changed:
         what.append("IP changed")
+    if fate.never_settles:
+        what.append("never settles")
     when = "in every order" if fate.always else "in some orders"
     text = f"{plain(fate.service)}: {', '.join(what)} ({when})"
-    if fate.reason:
-        text += f": {plain(fate.reason)}"
-    return paint(text, fg="red") if fate.stuck else text
+    if fate.stuck_until:
+        text += f" {plain(fate.stuck_until)}"
+    says = "; ".join(plain(s) for s in (fate.reason, fate.never_settles) if s)
+    if says:
+        text += f": {says}"
+    if fate.stuck:
+        return paint(text, fg="red")
+    return paint(text, fg="yellow") if fate.never_settles else text
 
 
 def _plan(report: DiffReport, paint: Paint) -> list[str]:

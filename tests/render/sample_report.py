@@ -17,6 +17,7 @@ from planner.analysis.records import (
 )
 from planner.diff import Change
 from planner.errors import Origin
+from planner.model.controller import STUCK_UNTIL_ANY_CONFIG_EVENT
 from planner.objects import ObjectKey
 
 SECRET_VALUE = "c3VwZXItc2VjcmV0LXBhc3N3b3Jk"  # base64 of "super-secret-password"
@@ -177,6 +178,7 @@ def sample_predictions() -> dict[str, Prediction]:
         ip_changed=False,
         reason=SHARING_ERROR,
         always=False,
+        stuck_until=STUCK_UNTIL_ANY_CONFIG_EVENT,
     )
     fine = ServiceFate("dns/dns-udp", pending=False, stuck=False, ip_changed=False)
     moved = ServiceFate("ingress/https", pending=False, stuck=False, ip_changed=True)

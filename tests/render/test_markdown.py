@@ -46,7 +46,11 @@ def test_one_details_per_touched_group_conflict_and_behaviour() -> None:
 
 def test_prediction_details_give_metallb_reasons() -> None:
     text = render_markdown(sample_report())
-    assert "| dns/dns-tcp | yes (some orders) | yes (some orders) | no | can't change" in text
+    # The stuck cell also says what brings it back under that release (v0.14.9, IPv4 pools).
+    assert (
+        "| dns/dns-tcp | yes (some orders) | yes (some orders), until the next Namespace or pool"
+        " change, a controller restart, or a nudge | no | can't change"
+    ) in text
     assert "**metallb-0.15 (target)** | 1 | 0 | 1 |" in text
 
 

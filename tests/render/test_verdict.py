@@ -144,7 +144,10 @@ def test_blocking_services_come_first_and_unfolded_in_markdown() -> None:
     assert text.startswith("❌ **blocks: 1 Service stuck under metallb-0.14 (--fail-on stuck)**")
     head = _outside_details(text)
     assert "### ❌ Blocking: Services under metallb-0.14 (`--fail-on stuck`)" in head
-    assert "- **dns/dns-tcp**: pending, stuck (in some orders): MetalLB says can't change" in head
+    assert (
+        "- **dns/dns-tcp**: pending, stuck (in some orders) until the next Namespace or pool"
+        " change, a controller restart, or a nudge: MetalLB says can't change"
+    ) in head
     assert head.index("Blocking") < head.index("## shared-ip planner")
 
 
