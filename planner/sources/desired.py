@@ -22,6 +22,7 @@ from planner.errors import InputError, Origin
 from planner.objects import KubeObject
 from planner.sources.documents import Parsed, decode_text, parse_yaml, read_documents
 from planner.sources.helm import CHART_FILE, HelmOptions, is_chart_dir, render_chart
+from planner.sources.known_fields import unknown_field_notes
 from planner.sources.kinds import (
     DEFAULT_NAMESPACE,
     check_unique,
@@ -69,7 +70,9 @@ def load_desired(
             continue
         sources.extend(find_sources(path))
     state = load_sources(sources, stdin=stdin, helm=helm)
-    return DesiredState(state.objects, notes + state.notes)
+    # every command reading desired objects warns on the same unknown fields (argocd, annotate too)
+    warnings = unknown_field_notes(state.objects)
+    return DesiredState(state.objects, notes + state.notes + warnings)
 
 
 def find_sources(path: str, label: str | None = None) -> list[Source]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ from planner.objects import KubeObject, Manifest, ObjectKey, svc_key_of
 from planner.sources.desired import MANIFEST_SUFFIXES, Source, load_sources
 from planner.sources.helm import HelmOptions, is_chart_dir
 from planner.sources.kinds import is_pool_manifest
+from planner.sources.known_fields import unknown_field_notes
 from planner.sources.kustomize import is_kustomization_dir
 from planner.sources.live import load_live_kubectl
 from planner.sources.safety import (
@@ -124,6 +125,10 @@ def helm_options(source_dir: Path, context: ArgoContext, options: GenerateOption
 # --- the whole generator ---------------------------------------------------------------------
 
 
+def _ignore(_note: str) -> None:
+    """The default `warn`: the library prints nothing."""
+
+
 def generate(
     source_dir: Path,
     context: ArgoContext,
@@ -131,15 +136,19 @@ def generate(
     *,
     kubeconfig: str | None = None,
     kube_context: str | None = None,
+    warn: Callable[[str], None] = _ignore,
 ) -> str:
     """The YAML stream for Argo CD: every rendered object, Services stamped and waved, plus the
     nudge hook for metallb-0.14. Reads the live state through kubectl only when `live-state` is
     "true" and no `live` is given (`kubeconfig` overrides the Application's, `kube_context` is
-    kubectl's --context). Raises PlannerError on any problem; prints nothing."""
+    kubectl's --context). Raises PlannerError on any problem; prints nothing: warnings (fields
+    Kubernetes does not know, as `planner diff` notes them) go to `warn`."""
     options = options_of(context)
     check_symlinks(repository_root(source_dir, context.source_path))
     objects = render(source_dir, context, options)
     validate_desired(objects)
+    for note in unknown_field_notes(objects):
+        warn(note)
     if not objects:
         raise InputError(
             f"`{context.label}` renders no Kubernetes objects; refusing to print an empty "
