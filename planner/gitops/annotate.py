@@ -48,8 +48,8 @@ from planner.model.service import ServiceInputError, allocation_inputs
 from planner.objects import KubeObject
 from planner.sources.desired import Source, find_sources
 from planner.sources.documents import decode_text, parse_yaml, read_documents, read_file_bytes
-from planner.sources.known_fields import unknown_field_notes
 from planner.sources.kinds import check_unique, to_objects
+from planner.sources.known_fields import unknown_field_notes
 
 # A directory holding one of these is rendered before apply; its files are not the manifests.
 RENDER_MARKERS = {

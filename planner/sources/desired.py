@@ -22,12 +22,12 @@ from planner.errors import InputError, Origin
 from planner.objects import KubeObject
 from planner.sources.documents import Parsed, decode_text, parse_yaml, read_documents
 from planner.sources.helm import CHART_FILE, HelmOptions, is_chart_dir, render_chart
-from planner.sources.known_fields import unknown_field_notes
 from planner.sources.kinds import (
     DEFAULT_NAMESPACE,
     check_unique,
     to_objects,
 )
+from planner.sources.known_fields import unknown_field_notes
 from planner.sources.kustomize import (
     KUSTOMIZATION_FILES,
     is_kustomization_dir,

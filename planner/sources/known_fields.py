@@ -114,8 +114,10 @@ def _known_paths(kind: str) -> tuple[str, ...]:
 def _belongs(name: str, generic: str, known: tuple[str, ...]) -> str:
     """The known path ending in the same field name (exactly, else ignoring case) nearest the
     top, other than the misplaced one; "" when there is none."""
-    for same in (lambda last: last == name, lambda last: last.lower() == name.lower()):
-        for path in known:
-            if path != generic and same(path.rsplit(".", 1)[-1].removesuffix("[]")):
+    candidates = [p for p in known if p != generic]
+    for ignore_case in (False, True):
+        for path in candidates:
+            last = path.rsplit(".", 1)[-1].removesuffix("[]")
+            if last == name or (ignore_case and last.lower() == name.lower()):
                 return path
     return ""
