@@ -165,20 +165,17 @@ def generate(
 
 
 def pools_elsewhere(source_dir: Path, context: ArgoContext, options: GenerateOptions) -> FoundPools:
-    """The pools kept outside the app, as `planner diff --pools ... --live-git` finds them: the
-    `pools` parameter's paths (relative to the source path, inside the repository), then every
-    pool anywhere in the repository copy."""
+    """The pools kept outside the app: those under the `pools` parameter's paths (relative to
+    the source path, inside the repository), as `planner diff --pools` reads them; without the
+    parameter, every pool anywhere in the repository copy, as `planner diff --live-git` does
+    (the parameter narrows it, e.g. to one cluster's directory of a multi-cluster repository)."""
     root = repository_root(source_dir, context.source_path)
-    named = []
+    if not options.pool_paths:
+        return repository_pools(root, "")
     for path in options.pool_paths:
         if not inside((source_dir / path).resolve(), root):
-            raise InputError(
-                f"pools path `{path}` lies outside the repository; refusing to read it"
-            )
-        named.append(str(source_dir / path))
-    found = find_pools(named)
-    scanned = repository_pools(root, "")
-    return FoundPools([*found.objects, *scanned.objects], scanned.notes)
+            raise InputError(f"pools path `{path}` lies outside the repository; refusing to read it")
+    return find_pools([str(source_dir / path) for path in options.pool_paths])
 
 
 def validate_desired(objects: list[KubeObject]) -> None:
