@@ -174,7 +174,9 @@ def pools_elsewhere(source_dir: Path, context: ArgoContext, options: GenerateOpt
         return repository_pools(root, "")
     for path in options.pool_paths:
         if not inside((source_dir / path).resolve(), root):
-            raise InputError(f"pools path `{path}` lies outside the repository; refusing to read it")
+            raise InputError(
+                f"pools path `{path}` lies outside the repository; refusing to read it"
+            )
     return find_pools([str(source_dir / path) for path in options.pool_paths])
 
 
