@@ -3,7 +3,9 @@ and `plan` never shows the stand-in pool's addresses when no pool is known."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -13,7 +15,7 @@ from planner.errors import InputError
 from planner.gitops.argocd import generate, read_context
 from planner.pipeline import load_scenario, plan_scenario
 from planner.render.plan import UNKNOWN_POOL_IP, render_plan
-from planner.sources.live import LiveSource
+from planner.sources.live import LiveSource, load_live_file
 
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 SERVICES = """\
@@ -155,3 +157,23 @@ def test_plan_shows_real_addresses_when_a_pool_is_known(
     assert "  web/dashboard: 192.168.1.0\n" in out or "  web/dashboard: 192.168.1.1\n" in out
     assert UNKNOWN_POOL_IP not in out
     assert "no MetalLB pool is known" not in out
+
+
+def test_with_live_state_the_plan_is_made_with_the_repositorys_pools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generate_module = importlib.import_module("planner.gitops.argocd.generate")
+    app = _repo(tmp_path, {"infra/metallb/pools.yaml": POOLS})
+    seen: list[str] = []
+    real_live_plan = generate_module.live_plan
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        planned = real_live_plan(*args, **kwargs)
+        seen.extend(o.key.name for o in args[3])
+        return planned
+
+    monkeypatch.setattr(generate_module, "live_plan", recording)
+    live = load_live_file(str(tmp_path / "live.yaml"))
+    stream = generate(app, read_context({"ARGOCD_APP_SOURCE_PATH": "apps/web"}), live=live)
+    assert _waves(stream) == {"gateway": 0, "dashboard": 0}
+    assert sorted(seen) == ["dmz", "lan"]
