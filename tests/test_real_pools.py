@@ -177,3 +177,42 @@ def test_with_live_state_the_plan_is_made_with_the_repositorys_pools(
     stream = generate(app, read_context({"ARGOCD_APP_SOURCE_PATH": "apps/web"}), live=live)
     assert _waves(stream) == {"gateway": 0, "dashboard": 0}
     assert sorted(seen) == ["dmz", "lan"]
+
+
+AUTO_GROUP = """\
+apiVersion: v1
+kind: Service
+metadata: {name: syncthing-tcp, namespace: sync, annotations: {metallb.io/allow-shared-ip: sync}}
+spec:
+  type: LoadBalancer
+  selector: {app: syncthing}
+  ports: [{name: sync-tcp, port: 22000, protocol: TCP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: syncthing-udp, namespace: sync, annotations: {metallb.io/allow-shared-ip: sync}}
+spec:
+  type: LoadBalancer
+  selector: {app: syncthing}
+  ports: [{name: sync-udp, port: 22000, protocol: UDP}]
+"""
+
+
+@pytest.mark.parametrize("output", ["text", "markdown"])
+def test_diff_names_a_predicted_group_address_as_from_an_unknown_pool(
+    tmp_path: Path, output: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "syncthing.yaml").write_text(AUTO_GROUP)
+    (tmp_path / "live.yaml").write_text(EMPTY_LIVE)
+    argv = ["diff", str(tmp_path / "app"), "--live", str(tmp_path / "live.yaml"), "-o", output]
+    assert main([*argv, "--color", "never"] if output == "text" else argv) == 1
+    out = capsys.readouterr().out
+    assert "0.0.0.0" not in out
+    assert f"{UNKNOWN_POOL_IP}</b> (predicted)" in out or f"on {UNKNOWN_POOL_IP} (predicted)" in out
+    # with a pool, the same group shows the pool's address
+    (tmp_path / "app" / "pool.yaml").write_text(POOLS)
+    assert main([*argv, "--color", "never"] if output == "text" else argv) == 1
+    out = capsys.readouterr().out
+    assert UNKNOWN_POOL_IP not in out
+    assert "192.168.1.0 (predicted)" in out or "192.168.1.0</b> (predicted)" in out

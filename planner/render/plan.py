@@ -18,10 +18,9 @@ from planner.plan.graph import GROUP_TRANSITION, Edge
 from planner.plan.records import Plan, PlannedUnit, plan_to_dict
 from planner.render.indented_json import dumps_indented
 from planner.render.mermaid import MAX_UNITS_PER_WAVE, mermaid_flowchart, node_id, unit_lines
+from planner.render.summary import UNKNOWN_POOL_IP
 
 PLAN_FORMATS = ("text", "yaml", "json")
-# How an address from the stand-in pool is shown when no pool is known (never the stand-in's IP).
-UNKNOWN_POOL_IP = "an IP from an unknown pool"
 GRAPH_FORMATS = ("mermaid", "dot")
 _UNTIL = {
     "group-complete": "until its group's last write lands",
