@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from planner.analysis.build import report_of_scenario, scenario_conflicts
+from planner.analysis.build import pool_notes, report_of_scenario, scenario_conflicts
 from planner.analysis.records import DiffReport
 from planner.diff import PruneMode
 from planner.diff.scenario import Scenario, build_scenario
@@ -64,7 +64,7 @@ def plan_scenario(
 ) -> Plan:
     """The plan for a scenario; static conflicts refuse it (PlanRefused, exit 3)."""
     conflicts = scenario_conflicts(scenario)
-    return build_plan(
+    plan = build_plan(
         scenario,
         conflicts=conflicts,
         strategy=strategy,
@@ -73,6 +73,9 @@ def plan_scenario(
         progress=progress,
         max_states=max_states,
     )
+    # the same notes as `planner diff` gives: no pool known, the sources' warnings
+    notes = (*pool_notes(scenario), *scenario.source_notes, *plan.notes)
+    return dataclasses.replace(plan, notes=notes)
 
 
 @dataclass(frozen=True)

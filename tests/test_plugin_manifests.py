@@ -124,12 +124,14 @@ def test_parameters_are_announced_with_their_defaults() -> None:
     assert set(params) == {
         "render-mode",
         "helm-values-files",
+        "pools",
         "helm-release-name",
         "target-behavior",
         "live-state",
     }
     assert params["render-mode"]["string"] == "auto"
     assert params["helm-values-files"]["collectionType"] == "array"
+    assert params["pools"]["collectionType"] == "array"
     assert params["target-behavior"]["string"] in BEHAVIORS
     assert params["live-state"]["string"] == "false"
     for behavior in BEHAVIORS:

@@ -27,6 +27,7 @@ WAVES_APP = REPO_ROOT / "tests" / "fixtures" / "argocd" / "waves"
 RUN_TIME_DATA = (
     "planner/schemas/diff-report.schema.json",
     "planner/schemas/journal.schema.json",
+    "planner/schemas/known-fields.json",
     "planner/schemas/plan.schema.json",
 )
 

@@ -70,13 +70,13 @@ def report_of_scenario(
         conflicts=scenario_conflicts(scenario),
         predictions=predict(scenario, BEHAVIORS, seed, progress=progress, max_states=max_states),
         target=target,
-        notes=_pool_notes(scenario) + tuple(notes) + _status_notes(scenario),
+        notes=pool_notes(scenario) + tuple(notes) + _status_notes(scenario),
         live_source=live_source,
         statuses_known=scenario.statuses_known,
     )
 
 
-def _pool_notes(scenario: Scenario) -> tuple[str, ...]:
+def pool_notes(scenario: Scenario) -> tuple[str, ...]:
     """The one note, first of all, when no pool is known (a stand-in pool owns every address)."""
     return () if scenario.pools_known else (NO_POOLS_NOTE,)
 

@@ -33,6 +33,8 @@ def annotate(paths: tuple[Path, ...], check: bool, tree: Path | None, quiet: boo
     from planner.gitops.annotate import annotate_paths
 
     result = annotate_paths(list(paths), check=check, tree=tree)
+    for warning in result.warnings:
+        click.echo(f"planner annotate: {warning}", err=True)
     for skipped in result.skipped:
         click.echo(f"planner annotate: skipped {skipped.path}: {skipped.reason}", err=True)
     verb = "would annotate" if check else "annotated"

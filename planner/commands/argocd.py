@@ -32,6 +32,7 @@ def generate(cluster: Cluster) -> int:
         read_context(os.environ),
         kubeconfig=cluster.kubeconfig,
         kube_context=cluster.context,
+        warn=lambda note: click.echo(f"planner argocd generate: {note}", err=True),
     )
     click.echo(stream, nl=False)
     return 0

@@ -49,6 +49,7 @@ from planner.objects import KubeObject
 from planner.sources.desired import Source, find_sources
 from planner.sources.documents import decode_text, parse_yaml, read_documents, read_file_bytes
 from planner.sources.kinds import check_unique, to_objects
+from planner.sources.known_fields import unknown_field_notes
 
 # A directory holding one of these is rendered before apply; its files are not the manifests.
 RENDER_MARKERS = {
@@ -97,6 +98,7 @@ class AnnotateResult:
     changed: tuple[Path, ...]
     skipped: tuple[Skipped, ...]
     services: int
+    warnings: tuple[str, ...] = ()  # Service fields Kubernetes does not know (as diff notes them)
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,10 @@ def annotate_paths(
         stale, skipped = _touched(found, paths, tree)
     if not check:
         write_atomically([_change_of(file, found.wanted) for file in stale])
-    return AnnotateResult(tuple(file.path for file in stale), tuple(skipped), found.services)
+    warnings = unknown_field_notes(s for file in found.loaded for s in file.services)
+    return AnnotateResult(
+        tuple(file.path for file in stale), tuple(skipped), found.services, tuple(warnings)
+    )
 
 
 def plan_file_changes(paths: Sequence[Path]) -> tuple[list[FileChange], list[Skipped], int]:

@@ -39,6 +39,7 @@ from planner.render.summary import (
     names,
     ordered_predictions,
     patch_line,
+    shown_groups,
 )
 
 GITHUB_COMMENT_LIMIT = 65_536
@@ -86,7 +87,7 @@ def render_markdown(
         _blocking_sections(report, judged)
         + _prediction_sections(report)
         + _warning_sections(report.warnings)
-        + _group_sections(report.groups)
+        + _group_sections(shown_groups(report))
         + _plan_sections(report)
         + _notes_sections(report.notes)
         + _change_sections(changed(report))

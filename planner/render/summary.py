@@ -5,14 +5,19 @@ These only read a `DiffReport`; they compute no planning result.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from planner.analysis.records import Conflict, DiffReport, Prediction
+from planner.analysis.records import Conflict, DiffReport, Prediction, SharingGroupReport
 from planner.diff import Change
+from planner.diff.scenario import NO_POOLS_NOTE
 from planner.model.controller import BEHAVIORS
+
+# How an address from the stand-in pool is shown when no pool is known (never the stand-in's IP).
+UNKNOWN_POOL_IP = "an IP from an unknown pool"
 
 OPS: tuple[str, ...] = ("create", "update", "delete", "unchanged")
 
@@ -110,6 +115,19 @@ def live_source_line(report: DiffReport) -> str:
     if report.statuses_known:
         return f"live state: {source}"
     return f"live state: {source} (statuses unknown: IPs are requested or predicted)"
+
+
+def shown_groups(report: DiffReport) -> tuple[SharingGroupReport, ...]:
+    """The report's groups as shown to people: when no pool is known, an IP the model predicted
+    is the stand-in pool's, so it is named "an IP from an unknown pool", never the address."""
+    if NO_POOLS_NOTE not in report.notes:
+        return report.groups
+    return tuple(
+        dataclasses.replace(group, ips=(UNKNOWN_POOL_IP,))
+        if group.ips_source == "predicted"
+        else group
+        for group in report.groups
+    )
 
 
 def names(items: Iterable[str]) -> str:

@@ -35,6 +35,7 @@ from planner.render.summary import (
     names,
     ordered_predictions,
     patch_line,
+    shown_groups,
 )
 
 Paint = Callable[..., str]
@@ -54,7 +55,7 @@ def render_text(report: DiffReport, color: bool = False, fail_on: str = DEFAULT_
         _header(report, judged, paint),
         _blocking(report, judged, paint),
         _summary(report, counts(report), paint),
-        _groups(report.groups, paint),
+        _groups(shown_groups(report), paint),
         _warnings(report.warnings, paint),
         _predictions(report, paint),
         _plan(report, paint),

@@ -27,6 +27,7 @@ from planner.sources.kinds import (
     check_unique,
     to_objects,
 )
+from planner.sources.known_fields import unknown_field_notes
 from planner.sources.kustomize import (
     KUSTOMIZATION_FILES,
     is_kustomization_dir,
@@ -69,7 +70,9 @@ def load_desired(
             continue
         sources.extend(find_sources(path))
     state = load_sources(sources, stdin=stdin, helm=helm)
-    return DesiredState(state.objects, notes + state.notes)
+    # every command reading desired objects warns on the same unknown fields (argocd, annotate too)
+    warnings = unknown_field_notes(state.objects)
+    return DesiredState(state.objects, notes + state.notes + warnings)
 
 
 def find_sources(path: str, label: str | None = None) -> list[Source]:

@@ -25,6 +25,7 @@ DEFAULT_KUBECONFIG = "/home/argocd/cmp-server/live-state/kubeconfig"
 IMAGE_ENV = "SHARED_IP_PLANNER_IMAGE"  # the sidecar's env, or an Application env
 DEFAULT_IMAGE = "registry.example.com/shared-ip-planner/argocd-cmp:0.1.0"
 PARAMETERS_ENV = "ARGOCD_APP_PARAMETERS"
+ARRAY_PARAMETERS = ("helm-values-files", "pools")
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class GenerateOptions:
 
     render_mode: str = "auto"
     helm_values_files: tuple[str, ...] = ()
+    pool_paths: tuple[str, ...] = ()  # `pools`: where MetalLB's pools are kept (diff's --pools)
     helm_release_name: str = ""
     target_behavior: str = DEFAULT_TARGET
     live_state: bool = False
@@ -97,9 +99,10 @@ def _parameters(environ: Mapping[str, str]) -> dict[str, str | tuple[str, ...]]:
         value = environ.get(_param_variable(name))
         if value is not None:
             found[name] = value
-    array = _param_array(environ, _param_variable("helm-values-files"))
-    if array:
-        found["helm-values-files"] = array
+    for name in ARRAY_PARAMETERS:
+        array = _param_array(environ, _param_variable(name))
+        if array:
+            found[name] = array
     return found
 
 
@@ -160,6 +163,7 @@ def options_of(context: ArgoContext) -> GenerateOptions:
     return GenerateOptions(
         render_mode=_choice(context, "render-mode", RENDER_MODES),
         helm_values_files=_array(context, "helm-values-files"),
+        pool_paths=_array(context, "pools"),
         helm_release_name=_string(context, "helm-release-name"),
         target_behavior=_choice(context, "target-behavior", BEHAVIORS),
         live_state=_choice(context, "live-state", ("false", "true")) == "true",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,15 +45,17 @@ from planner.objects import KubeObject, Manifest, ObjectKey, svc_key_of
 from planner.sources.desired import MANIFEST_SUFFIXES, Source, load_sources
 from planner.sources.helm import HelmOptions, is_chart_dir
 from planner.sources.kinds import is_pool_manifest
+from planner.sources.known_fields import unknown_field_notes
 from planner.sources.kustomize import is_kustomization_dir
 from planner.sources.live import load_live_kubectl
+from planner.sources.pools import FoundPools, find_pools, repository_pools, with_context_pools
 from planner.sources.safety import (
     check_kustomize_references,
     check_symlinks,
     inside,
     repository_root,
 )
-from planner.sources.states import LiveState
+from planner.sources.states import DesiredState, LiveState
 from planner.sources.validate import check_fields
 
 try:  # libyaml's emitter is several times faster and gives the same results
@@ -124,6 +126,10 @@ def helm_options(source_dir: Path, context: ArgoContext, options: GenerateOption
 # --- the whole generator ---------------------------------------------------------------------
 
 
+def _ignore(_note: str) -> None:
+    """The default `warn`: the library prints nothing."""
+
+
 def generate(
     source_dir: Path,
     context: ArgoContext,
@@ -131,15 +137,19 @@ def generate(
     *,
     kubeconfig: str | None = None,
     kube_context: str | None = None,
+    warn: Callable[[str], None] = _ignore,
 ) -> str:
     """The YAML stream for Argo CD: every rendered object, Services stamped and waved, plus the
     nudge hook for metallb-0.14. Reads the live state through kubectl only when `live-state` is
     "true" and no `live` is given (`kubeconfig` overrides the Application's, `kube_context` is
-    kubectl's --context). Raises PlannerError on any problem; prints nothing."""
+    kubectl's --context). Raises PlannerError on any problem; prints nothing: warnings (fields
+    Kubernetes does not know, as `planner diff` notes them) go to `warn`."""
     options = options_of(context)
     check_symlinks(repository_root(source_dir, context.source_path))
     objects = render(source_dir, context, options)
     validate_desired(objects)
+    for note in unknown_field_notes(objects):
+        warn(note)
     if not objects:
         raise InputError(
             f"`{context.label}` renders no Kubernetes objects; refusing to print an empty "
@@ -147,7 +157,27 @@ def generate(
         )
     if live is None and options.live_state:
         live = _read_live(kubeconfig or options.kubeconfig, kube_context)
-    return dump_stream(manifests_for(objects, context, options, live))
+    elsewhere = pools_elsewhere(source_dir, context, options)
+    if live is not None:
+        live = with_context_pools(live, elsewhere)
+    app = with_context_pools(DesiredState(objects), elsewhere)
+    return dump_stream(manifests_for(objects, context, options, live, app.context_pools))
+
+
+def pools_elsewhere(source_dir: Path, context: ArgoContext, options: GenerateOptions) -> FoundPools:
+    """The pools kept outside the app: those under the `pools` parameter's paths (relative to
+    the source path, inside the repository), as `planner diff --pools` reads them; without the
+    parameter, every pool anywhere in the repository copy, as `planner diff --live-git` does
+    (the parameter narrows it, e.g. to one cluster's directory of a multi-cluster repository)."""
+    root = repository_root(source_dir, context.source_path)
+    if not options.pool_paths:
+        return repository_pools(root, "")
+    for path in options.pool_paths:
+        if not inside((source_dir / path).resolve(), root):
+            raise InputError(
+                f"pools path `{path}` lies outside the repository; refusing to read it"
+            )
+    return find_pools([str(source_dir / path) for path in options.pool_paths])
 
 
 def validate_desired(objects: list[KubeObject]) -> None:
@@ -176,16 +206,19 @@ def manifests_for(
     context: ArgoContext,
     options: GenerateOptions,
     live: LiveState | None,
+    context_pools: Sequence[KubeObject] = (),
 ) -> list[Manifest]:
-    """The output documents, sorted: objects as rendered, Services stamped and waved, hooks."""
+    """The output documents, sorted: objects as rendered, Services stamped and waved, hooks.
+    `context_pools` are pools kept outside the app (never output, only planned with)."""
     placed = [_namespaced(obj, context.app_namespace) for obj in objects]
     desired = _stamped_services(placed)
     stuck: frozenset[str] | None = None
     if live is None:
-        pools = pools_from_objects(o.body for o in objects if is_pool_manifest(o.body))
+        app_pools = [o for o in objects if is_pool_manifest(o.body)]
+        pools = pools_from_objects(o.body for o in [*app_pools, *context_pools])
         levels = plan_levels(desired, pools)
     else:
-        planned = live_plan(placed, live, options.target_behavior)
+        planned = live_plan(placed, live, options.target_behavior, context_pools)
         levels, stuck = planned.levels, planned.stuck_014
     waves = place_waves(placed, levels)
     groups = desired_sharing_groups(list(desired.values()))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,10 +76,16 @@ class LivePlan:
     stuck_014: frozenset[str]
 
 
-def live_plan(placed: list[KubeObject], live: LiveState, behavior: str) -> LivePlan:
+def live_plan(
+    placed: list[KubeObject],
+    live: LiveState,
+    behavior: str,
+    context_pools: Sequence[KubeObject] = (),
+) -> LivePlan:
     """The full plan (planner.plan.build) of the rendered objects (Services in the namespaces
-    Argo CD applies them to) against the live state."""
-    desired = DesiredState(placed)
+    Argo CD applies them to) against the live state; `context_pools` are pools kept elsewhere
+    (the `pools` parameter, the repository), as `planner diff` reads them."""
+    desired = DesiredState(placed, context_pools=list(context_pools))
     plan = build_plan(build_scenario(desired, live), target=behavior)
     levels: dict[str, int] = {}
     stuck: set[str] = set()
