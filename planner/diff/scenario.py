@@ -60,6 +60,7 @@ class Scenario:
     unhandled_services: tuple[str, ...] = ()
     pools_known: bool = True  # False: no pool anywhere, UNKNOWN_POOL stands in on both sides
     source_notes: tuple[str, ...] = ()  # what reading desired and live state skipped or assumed
+    unrendered: tuple[str, ...] = ()  # desired HelmReleases not rendered: their Services unchecked
 
     @property
     def key_changes(self) -> dict[str, tuple[str, ...]]:
@@ -148,6 +149,7 @@ def build_scenario(
         unhandled_services=tuple(sorted(unhandled)),
         pools_known=pools_known,
         source_notes=tuple(desired.notes) + tuple(live.notes),
+        unrendered=tuple(desired.unrendered),
     )
 
 

@@ -16,6 +16,8 @@ class DesiredState:
     objects: list[KubeObject]
     notes: list[str] = field(default_factory=list)
     context_pools: list[KubeObject] = field(default_factory=list)  # pools found elsewhere
+    # HelmReleases that could not be rendered ("HelmRelease NS/NAME (origin)"): unchecked
+    unrendered: tuple[str, ...] = ()
 
     @property
     def services(self) -> dict[str, Manifest]:
