@@ -141,7 +141,7 @@ def verdict(report: DiffReport, fail_on: str = DEFAULT_FAIL_ON) -> Verdict:
 
 
 def _unchecked(report: DiffReport) -> str:
-    """"1 HelmRelease not rendered (its Services unchecked)", counted."""
+    """How many HelmReleases were not rendered: "1 HelmRelease not rendered (...)"."""
     count = _counted(len(report.unrendered), "HelmRelease")
     return f"{count} not rendered (Services unchecked)"
 
