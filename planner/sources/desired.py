@@ -62,11 +62,13 @@ def load_desired(
     stdin: TextIO | None = None,
     helm: HelmOptions | None = None,
     absent: Collection[str] = (),
+    strict_substitution: bool = False,
 ) -> DesiredState:
     """Load every object from `paths` (files, directories, "-" for stdin); duplicates are errors.
 
     A file reached twice (named twice, or also inside a named directory) is read once. A path in
     `absent` that does not exist reads as empty (the commit deletes it), with a note.
+    `strict_substitution`: Flux's StrictPostBuildSubstitutions (an undefined variable fails).
     """
     if list(paths).count(STDIN) > 1:
         raise InputError('"-" (stdin) can be given only once')
@@ -77,7 +79,7 @@ def load_desired(
             notes.append(f"{os.path.normpath(path)}: does not exist; read as empty (deleted)")
             continue
         sources.extend(find_sources(path))
-    state = load_sources(sources, stdin=stdin, helm=helm)
+    state = load_sources(sources, stdin=stdin, helm=helm, strict_substitution=strict_substitution)
     return DesiredState(state.objects, notes + state.notes, unrendered=state.unrendered)
 
 
@@ -102,13 +104,14 @@ def load_sources(
     stdin: TextIO | None = None,
     helm: HelmOptions | None = None,
     repository: Repository | None = None,
+    strict_substitution: bool = False,
 ) -> DesiredState:
     """Read, render and parse `sources` into one desired state; duplicates are errors.
 
     Flux's post-build substitution and HelmReleases are evaluated against `repository` (default:
     the git repository, or the current directory, holding each source)."""
     helm = helm or HelmOptions()
-    flux = FluxContext(repository)
+    flux = FluxContext(repository, strict_substitution)
     objects: list[KubeObject] = []
     notes: list[str] = []
     unrendered: list[str] = []
