@@ -105,13 +105,15 @@ def load_sources(
     helm: HelmOptions | None = None,
     repository: Repository | None = None,
     strict_substitution: bool = False,
+    evaluate_flux: bool = True,
 ) -> DesiredState:
     """Read, render and parse `sources` into one desired state; duplicates are errors.
 
-    Flux's post-build substitution and HelmReleases are evaluated against `repository` (default:
-    the git repository, or the current directory, holding each source)."""
+    With `evaluate_flux`, Flux's post-build substitution and HelmReleases are evaluated against
+    `repository` (default: the git repository, or the current directory, holding each source);
+    without it (what a GitOps tool applies), documents are taken as written."""
     helm = helm or HelmOptions()
-    flux = FluxContext(repository, strict_substitution)
+    flux = FluxContext(repository, strict_substitution) if evaluate_flux else None
     objects: list[KubeObject] = []
     notes: list[str] = []
     unrendered: list[str] = []
@@ -137,7 +139,7 @@ def _read_once(sources: Iterable[Source]) -> list[Source]:
 
 
 def _objects_of(
-    source: Source, stdin: TextIO | None, helm: HelmOptions, flux: FluxContext
+    source: Source, stdin: TextIO | None, helm: HelmOptions, flux: FluxContext | None
 ) -> tuple[list[KubeObject], list[str], list[str]]:
     """The objects of one source, the notes about what it skipped, and the HelmReleases it
     holds that could not be rendered."""
@@ -158,6 +160,9 @@ def _objects_of(
         text = decode_text(read_file_bytes(source.path, source.label), source.label)
         is_json = source.path.suffix.lower() in JSON_SUFFIXES
         parsed = (parse_json if is_json else parse_yaml)(text, source.label)
+    if flux is None:
+        objects, notes = _with_notes(parsed, rendered_by, DEFAULT_NAMESPACE)
+        return objects, notes, []
     # Flux substitutes what its Kustomization built, then helm-controller renders HelmReleases
     path = Path.cwd() if source.kind == "stdin" else source.path
     built = apply_flux(parsed.documents, path, lambda: text, flux, helm)

@@ -12,6 +12,7 @@ import pytest
 from planner.cli import main
 from planner.errors import InputError
 from planner.sources import load_desired
+from planner.sources.desired import find_sources, load_sources
 from tests.sources.conftest import service_yaml, write
 
 SERVICE = """\
@@ -212,3 +213,13 @@ def test_nothing_is_scanned_without_a_variable_or_a_helmrelease(
 
     monkeypatch.setattr("planner.sources.flux_repository.FluxIndex.scan", refuse)
     assert "dns/dns" in load_desired(["apps/dns"]).services
+
+
+def test_gitops_callers_take_documents_as_written(repo: Path) -> None:
+    """argocd generate and the Flux hook apply what they read: no substitution, no rendering."""
+    write(repo / "apps/dns/service.yaml", SERVICE.replace("${DNS_IP}", "192.168.10.53"))
+    write(repo / "ks.yaml", kustomization("./apps", substitute="{PORT: '53', KEY: k}"))
+    sources = find_sources("apps/dns")
+    as_written = load_sources(sources, evaluate_flux=False).objects[0].body
+    assert as_written["spec"]["ports"][0]["port"] == "${PORT}"
+    assert load_sources(sources).objects[0].body["spec"]["ports"][0]["port"] == 53
