@@ -217,9 +217,11 @@ def test_nothing_is_scanned_without_a_variable_or_a_helmrelease(
 
 def test_gitops_callers_take_documents_as_written(repo: Path) -> None:
     """argocd generate and the Flux hook apply what they read: no substitution, no rendering."""
-    write(repo / "apps/dns/service.yaml", SERVICE.replace("${DNS_IP}", "192.168.10.53"))
-    write(repo / "ks.yaml", kustomization("./apps", substitute="{PORT: '53', KEY: k}"))
+    text = SERVICE.replace("${DNS_IP}", "192.168.10.53").replace("${PORT}", "53")
+    write(repo / "apps/dns/service.yaml", text)
+    write(repo / "ks.yaml", kustomization("./apps", substitute="{KEY: k}"))
     sources = find_sources("apps/dns")
+    key = "metallb.io/allow-shared-ip"
     as_written = load_sources(sources, evaluate_flux=False).objects[0].body
-    assert as_written["spec"]["ports"][0]["port"] == "${PORT}"
-    assert load_sources(sources).objects[0].body["spec"]["ports"][0]["port"] == 53
+    assert as_written["metadata"]["annotations"][key] == "${KEY:=dns}"
+    assert load_sources(sources).objects[0].body["metadata"]["annotations"][key] == "k"
