@@ -179,10 +179,8 @@ def value_data(index: FluxIndex, kind: str, namespace: str, name: str) -> dict[s
     if document is None or "sops" in document.body:
         return None
     body = document.body
-    if kind == "ConfigMap":
-        data = {str(k): str(v) for k, v in (body.get("data") or {}).items()}
-        data.update(_decoded(body.get("binaryData") or {}, document.origin))
-        return data
+    if kind == "ConfigMap":  # Flux reads `data` only (not `binaryData`)
+        return {str(k): str(v) for k, v in (body.get("data") or {}).items()}
     data = _decoded(body.get("data") or {}, document.origin)
     data.update({str(k): str(v) for k, v in (body.get("stringData") or {}).items()})
     return data

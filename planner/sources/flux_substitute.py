@@ -3,7 +3,7 @@
 Flux serialises each built object to YAML, runs its envsubst fork over the text and parses the
 result again, so a substituted value takes the type YAML gives it (`port: ${PORT}` becomes a
 number). The syntax evaluated here is Flux's: `${VAR}`, the default forms `${VAR:=d}`,
-`${VAR:-d}`, `${VAR=d}`, `${VAR-d}` (a default replaces an unset or empty value), the casing
+`${VAR:-d}`, `${VAR=d}` (a default replaces an unset or empty value), the casing
 forms `${VAR^}`, `${VAR^^}`, `${VAR,}`, `${VAR,,}`, `${#VAR}`, and `$$` for a literal `$`
 (so `$${VAR}` stays `${VAR}`). `$VAR` without braces is text. An undefined variable is empty,
 or an error in strict mode (the controller's StrictPostBuildSubstitutions feature gate) unless
@@ -30,7 +30,8 @@ DISABLED = "disabled"
 
 _MARKER_PREFIX = "__planner_unresolved_"
 _MARKER = re.compile(r"__planner_unresolved_([A-Za-z0-9_]+)__")
-_DEFAULT_OPS = ("=", "-", "?", "+", ":=", ":-", ":?", ":+")
+# The default forms Flux's parser accepts; `${VAR-d}`, `${VAR?d}`, `${VAR+d}` it refuses.
+_DEFAULT_OPS = (":=", ":-", ":?", ":+", "=")
 _CASING = {
     "^": lambda s: s[:1].upper() + s[1:],
     "^^": str.upper,
@@ -133,7 +134,9 @@ def _expression(text: str, start: int, variables: Variables) -> tuple[str, int]:
     name, i = _name(text, start)
     if text.startswith("}", i):
         return _value(name, variables, default_op=False), i + 1
-    op = next((o for o in sorted(_DEFAULT_OPS, key=len, reverse=True) if text.startswith(o, i)), "")
+    if text.startswith(("-", "?", "+"), i):
+        raise SubstitutionError("missing closing brace", name)
+    op = next((o for o in _DEFAULT_OPS if text.startswith(o, i)), "")
     if op:
         default, end = _expand(text, i + len(op), variables, closing=True)
         value = _value(name, variables, default_op=True)

@@ -222,7 +222,10 @@ def _set_path(values: dict[str, Any], path: str, value: Any) -> None:
 
 
 def _typed(text: str) -> Any:
-    """A `targetPath` value typed as `helm --set` types it: booleans, null, integers."""
+    """A `targetPath` value as helm-controller sets it: quoted ('...' or "...") a string without
+    its quotes, else typed as `helm --set` types it (booleans, null, integers)."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
     if text in ("true", "false"):
         return text == "true"
     if text == "null":

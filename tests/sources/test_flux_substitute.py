@@ -51,7 +51,7 @@ def test_strict_mode_refuses_an_undefined_variable_without_a_default() -> None:
     assert expand("a: ${MISSING:=d}", strict) == "a: d"
 
 
-@pytest.mark.parametrize("text", ["${IP", "${}", "${IP:=x"])
+@pytest.mark.parametrize("text", ["${IP", "${}", "${IP:=x", "${IP-x}", "${IP+x}"])
 def test_bad_expressions_are_refused(text: str) -> None:
     with pytest.raises(SubstitutionError):
         expand(text, KNOWN)
