@@ -15,7 +15,7 @@ import pytest
 from planner.cli import main
 from planner.errors import InputError
 from planner.sources import load_desired
-from planner.sources.helmrelease import merge_values
+from planner.sources.helmrelease import _typed, merge_values
 from tests.sources.conftest import write
 
 FAKE_HELM = Path(__file__).resolve().parents[1] / "fakes" / "helm"
@@ -258,3 +258,20 @@ def test_helms_merge_replaces_lists_and_merges_mappings() -> None:
         "e": 2,
     }
     assert base == {"a": {"b": 1, "c": [1, 2]}, "d": 1}  # not changed in place
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("53", 53),
+        ("0", 0),
+        ("053", "053"),
+        ("true", True),
+        ("null", None),
+        ("'53'", "53"),
+        ('"true"', "true"),
+        ("192.168.10.53", "192.168.10.53"),
+    ],
+)
+def test_a_target_path_value_is_typed_as_helm_controller_types_it(text: str, value: object) -> None:
+    assert _typed(text) == value
