@@ -150,3 +150,16 @@ def test_plan_and_verify_agree_with_diff(repo: Path) -> None:
     assert report.ok, "\n".join(report.lines())
     assert main(["plan", APP, "--live-git", REF]) == 0
     assert main(["plan", APP, "--live-git", REF, "--verify"]) == 0
+
+
+def test_plan_without_helm_says_what_it_left_out(
+    repo_without_helm: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["plan", APP, "--live-git", REF]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "Nothing to do: no Service write changes anything.\n"
+    assert captured.err.splitlines() == [
+        f"note: HelmRelease dns/dns-{p} ({APP}/helmrelease-{p}.yaml: document 1, line 1) "
+        "not rendered: its Services are not in this plan"
+        for p in ("tcp", "udp")
+    ]
