@@ -11,11 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from planner.cli import main
 from planner.errors import InputError
 from planner.sources import load_desired
 from planner.sources.helmrelease import _typed, merge_values
+from planner.tools import run_tool
+from tests.conftest import SAMPLES
 from tests.sources.conftest import write
 
 FAKE_HELM = Path(__file__).resolve().parents[1] / "fakes" / "helm"
@@ -275,3 +278,24 @@ def test_helms_merge_replaces_lists_and_merges_mappings() -> None:
 )
 def test_a_target_path_value_is_typed_as_helm_controller_types_it(text: str, value: object) -> None:
     assert _typed(text) == value
+
+
+REAL_HELM = shutil.which("helm")
+SAMPLE_CHART = SAMPLES / "real-flux-helmrelease" / "repo" / "charts" / "lb-service"
+
+
+@pytest.mark.skipif(REAL_HELM is None, reason="no real helm on PATH to compare the stand-in with")
+def test_the_stand_in_renders_the_sample_chart_as_the_real_helm_does(tmp_path: Path) -> None:
+    values = write(
+        tmp_path / "values.yaml",
+        "service:\n  annotations: {metallb.io/allow-shared-ip: dns}\n"
+        "  externalTrafficPolicy: Local\n  loadBalancerIP: 192.168.10.53\n"
+        "  selector: {app.kubernetes.io/name: coredns}\n"
+        "  ports: [{name: dns, port: 53, protocol: UDP, targetPort: 53}]\n",
+    )
+    args = ["template", "dns", str(SAMPLE_CHART), "--namespace", "dns", "--values", str(values)]
+    real = run_tool([str(REAL_HELM), *args])
+    stand_in = run_tool([sys.executable, str(FAKE_HELM), *args])
+    assert [d for d in yaml.safe_load_all(real) if d] == [
+        d for d in yaml.safe_load_all(stand_in) if d
+    ]
