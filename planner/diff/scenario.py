@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from planner.diff import Change, PruneMode, diff_objects
@@ -60,7 +61,7 @@ class Scenario:
     unhandled_services: tuple[str, ...] = ()
     pools_known: bool = True  # False: no pool anywhere, UNKNOWN_POOL stands in on both sides
     source_notes: tuple[str, ...] = ()  # what reading desired and live state skipped or assumed
-    unrendered: tuple[str, ...] = ()  # desired HelmReleases not rendered: their Services unchecked
+    unrendered: tuple[str, ...] = ()  # HelmReleases not rendered (either side): Services unchecked
 
     @property
     def key_changes(self) -> dict[str, tuple[str, ...]]:
@@ -149,7 +150,7 @@ def build_scenario(
         unhandled_services=tuple(sorted(unhandled)),
         pools_known=pools_known,
         source_notes=tuple(desired.notes) + tuple(live.notes),
-        unrendered=tuple(desired.unrendered),
+        unrendered=_unrendered(desired.unrendered, live.unrendered),
     )
 
 
@@ -190,3 +191,11 @@ def _annotations_differ(svc: str, scenario: Scenario) -> bool:
 def _group_annotations(manifest: Manifest) -> dict[str, str]:
     annotations = (manifest.get("metadata") or {}).get("annotations") or {}
     return {k: str(v) for k, v in annotations.items() if k in GROUP_ANNOTATION_KEYS}
+
+
+def _unrendered(desired: Sequence[str], live: Sequence[str]) -> tuple[str, ...]:
+    """HelmReleases not rendered on either side, each once ("HelmRelease NS/NAME (origin)";
+    the desired side's entry when both sides have one)."""
+    named = {entry.partition(" (")[0] for entry in desired}
+    return (*desired, *(entry for entry in live if entry.partition(" (")[0] not in named))
+

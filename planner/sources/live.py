@@ -113,6 +113,7 @@ def load_live_git(
         at_ref = Repository(tree, f"{ref}:")  # Flux sources and variables as at the ref
         desired = load_sources(sources, helm=_helm_at_ref(helm, top, tree), repository=at_ref)
         state = live_state(desired.objects, notes + desired.notes, from_git=True)
+        state = dataclasses.replace(state, unrendered=desired.unrendered)
         # the pools may live anywhere in the repository, not only under `paths`
         return with_context_pools(state, repository_pools(tree, f"{ref}:"))
 

@@ -43,3 +43,5 @@ class LiveState:
     from_git: bool = False  # True: read from a git ref, so statuses (assigned IPs) are unknown
     notes: list[str] = field(default_factory=list)
     context_pools: list[KubeObject] = field(default_factory=list)  # pools found elsewhere
+    # HelmReleases not rendered as at a git ref (--live-git): their live Services are unknown
+    unrendered: tuple[str, ...] = ()

@@ -15,11 +15,13 @@ import yaml
 
 from planner.cli import main
 from planner.errors import InputError
+from planner.pipeline import build_report
 from planner.sources import load_desired
 from planner.sources.helmrelease import _typed, merge_values
+from planner.sources.live import LiveSource
 from planner.tools import run_tool
 from tests.conftest import SAMPLES
-from tests.sources.conftest import write
+from tests.sources.conftest import git, write
 
 FAKE_HELM = Path(__file__).resolve().parents[1] / "fakes" / "helm"
 SECRET_VALUE = "s3cr3t-do-not-print"
@@ -299,3 +301,25 @@ def test_the_stand_in_renders_the_sample_chart_as_the_real_helm_does(tmp_path: P
     assert [d for d in yaml.safe_load_all(real) if d] == [
         d for d in yaml.safe_load_all(stand_in) if d
     ]
+
+
+def test_a_release_unrendered_at_the_git_ref_counts_too(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before the commit the chart came from a HelmRepository (not fetched): the live Services
+    are unknown, so the Service the commit renders must not pass as a silent creation."""
+    remote = (
+        "  chart:\n    spec:\n      chart: lb-service\n"
+        "      sourceRef: {kind: HelmRepository, name: charts, namespace: flux-system}\n"
+    )
+    write(repo / "apps/dns/release.yaml", helmrelease(chart=remote))
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "remote chart")
+    write(repo / "apps/dns/release.yaml", helmrelease())
+    report = build_report(["apps/dns"], LiveSource.git("HEAD"))
+    assert report.unrendered == (
+        "HelmRelease dns/dns (HEAD:apps/dns/release.yaml: document 1, line 1)",
+    )
+    assert main(["diff", "apps/dns", "--live-git", "HEAD", "--fail-on", "unrendered"]) == 3
+    assert "1 HelmRelease not rendered" in capsys.readouterr().out.splitlines()[0]
+
