@@ -198,4 +198,3 @@ def _unrendered(desired: Sequence[str], live: Sequence[str]) -> tuple[str, ...]:
     the desired side's entry when both sides have one)."""
     named = {entry.partition(" (")[0] for entry in desired}
     return (*desired, *(entry for entry in live if entry.partition(" (")[0] not in named))
-

@@ -322,4 +322,3 @@ def test_a_release_unrendered_at_the_git_ref_counts_too(
     )
     assert main(["diff", "apps/dns", "--live-git", "HEAD", "--fail-on", "unrendered"]) == 3
     assert "1 HelmRelease not rendered" in capsys.readouterr().out.splitlines()[0]
-
