@@ -18,7 +18,7 @@ import yaml
 from planner.errors import InputError, Origin
 from planner.objects import Manifest
 from planner.sources.documents import Document, parse_yaml
-from planner.sources.flux_repository import FluxIndex, Repository, variables_of
+from planner.sources.flux_repository import FluxIndex, Repository, plain, variables_of
 from planner.sources.flux_substitute import (
     SubstitutionError,
     Variables,
@@ -206,7 +206,7 @@ def _check_read_fields(body: Manifest, origin: Origin, text: str, why: str) -> N
 
 def _read_fields(body: Manifest) -> list[tuple[str, Any]]:
     """The parts of an object the MetalLB model reads, by name."""
-    metadata = body.get("metadata") or {}
+    metadata = plain(body.get("metadata"))
     kind = body.get("kind")
     named = [
         ("metadata.name", metadata.get("name")),
@@ -263,5 +263,5 @@ def _origin_of(origin: Origin, text: str, variable: str) -> Origin:
 
 
 def _named(body: Manifest) -> str:
-    metadata = body.get("metadata") or {}
+    metadata = plain(body.get("metadata"))
     return f"{metadata.get('namespace') or 'default'}/{metadata.get('name')}"

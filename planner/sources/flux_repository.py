@@ -84,7 +84,7 @@ class FluxIndex:
     def find(self, kind: str, namespace: str, name: str) -> Document | None:
         """The first document of `kind` named `namespace/name`, or None."""
         for document in self.documents:
-            metadata = document.body.get("metadata") or {}
+            metadata = plain(document.body.get("metadata"))
             if (
                 document.body.get("kind") == kind
                 and metadata.get("name") == name
@@ -112,6 +112,20 @@ class FluxIndex:
         return best
 
 
+def mapping(value: Any, what: str, origin: Origin) -> Mapping[str, Any]:
+    """`value` as a mapping ({} when absent); InputError naming `what` when it is not one."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InputError(f"`{what}` must be a mapping, not {type(value).__name__}", origin)
+    return value
+
+
+def plain(value: Any) -> Mapping[str, Any]:
+    """`value` when it is a mapping, else {} (shapes another check reports)."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def is_flux_kustomization(body: Mapping[str, Any]) -> bool:
     """True for a Flux Kustomization (kustomize.toolkit.fluxcd.io), not a kustomize file."""
     api = str(body.get("apiVersion", ""))
@@ -120,8 +134,7 @@ def is_flux_kustomization(body: Mapping[str, Any]) -> bool:
 
 def kustomization_path(body: Mapping[str, Any]) -> str:
     """A Flux Kustomization's `spec.path` from the source root, normalised ("." for the root)."""
-    spec = body.get("spec") or {}
-    path = str(spec.get("path") or ".").strip()
+    path = str(plain(body.get("spec")).get("path") or ".").strip()
     return posixpath.normpath(path.lstrip("/")) if path not in ("", "/") else "."
 
 
@@ -133,15 +146,19 @@ def variables_of(kustomization: Document, index: FluxIndex, strict: bool) -> Var
     overrides all. A source missing from the repository (optional or not: it may exist in the
     cluster) or encrypted with SOPS makes every variable not set after it unknown.
     """
-    spec = kustomization.body.get("spec") or {}
-    post_build = spec.get("postBuild")
-    if not isinstance(post_build, Mapping):
+    origin = kustomization.origin
+    spec = mapping(kustomization.body.get("spec"), "spec", origin)
+    if spec.get("postBuild") is None:
         return None
-    namespace = (kustomization.body.get("metadata") or {}).get("namespace") or "default"
+    post_build = mapping(spec.get("postBuild"), "spec.postBuild", origin)
+    namespace = plain(kustomization.body.get("metadata")).get("namespace") or "default"
     known: dict[str, str] = {}
     unknown: set[str] = set()
     opened = False
-    for reference in post_build.get("substituteFrom") or []:
+    references = post_build.get("substituteFrom") or []
+    if not isinstance(references, list):
+        raise InputError("`spec.postBuild.substituteFrom` must be a list", origin)
+    for reference in references:
         if not isinstance(reference, Mapping):
             raise InputError(
                 "an entry of `spec.postBuild.substituteFrom` is not a mapping", kustomization.origin
@@ -155,7 +172,9 @@ def variables_of(kustomization: Document, index: FluxIndex, strict: bool) -> Var
         for key, value in data.items():
             known[key] = value.replace("\n", "")
             unknown.discard(key)
-    for key, value in (post_build.get("substitute") or {}).items():
+    for key, value in mapping(
+        post_build.get("substitute"), "spec.postBuild.substitute", origin
+    ).items():
         known[str(key)] = str(value).replace("\n", "")
         unknown.discard(str(key))
     for name in known:
@@ -179,10 +198,12 @@ def value_data(index: FluxIndex, kind: str, namespace: str, name: str) -> dict[s
     if document is None or "sops" in document.body:
         return None
     body = document.body
+    origin = document.origin
     if kind == "ConfigMap":  # Flux reads `data` only (not `binaryData`)
-        return {str(k): str(v) for k, v in (body.get("data") or {}).items()}
-    data = _decoded(body.get("data") or {}, document.origin)
-    data.update({str(k): str(v) for k, v in (body.get("stringData") or {}).items()})
+        return {str(k): str(v) for k, v in mapping(body.get("data"), "data", origin).items()}
+    data = _decoded(mapping(body.get("data"), "data", origin), origin)
+    string_data = mapping(body.get("stringData"), "stringData", origin)
+    data.update({str(k): str(v) for k, v in string_data.items()})
     return data
 
 
@@ -198,6 +219,8 @@ def _decoded(data: Mapping[str, Any], origin: Origin) -> dict[str, str]:
 
 
 def _indexed(body: Mapping[str, Any]) -> bool:
+    if not isinstance(body.get("metadata"), Mapping):
+        return False  # nothing could refer to it by name
     kind = body.get("kind")
     api = str(body.get("apiVersion", ""))
     if kind in VALUE_KINDS:

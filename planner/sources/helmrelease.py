@@ -20,7 +20,7 @@ import yaml
 
 from planner.errors import InputError, ToolFailedError, ToolMissingError
 from planner.sources.documents import Document, parse_yaml
-from planner.sources.flux_repository import FluxIndex, value_data
+from planner.sources.flux_repository import FluxIndex, mapping, plain, value_data
 from planner.sources.helm import HelmOptions, is_chart_dir, render_chart
 
 HELM_GROUP = "helm.toolkit.fluxcd.io"
@@ -62,7 +62,7 @@ def is_helmrelease(body: Mapping[str, Any]) -> bool:
 
 def release_id(body: Mapping[str, Any]) -> str:
     """How messages name a HelmRelease: "HelmRelease NAMESPACE/NAME"."""
-    metadata = body.get("metadata") or {}
+    metadata = plain(body.get("metadata"))
     return f"HelmRelease {metadata.get('namespace') or 'default'}/{metadata.get('name')}"
 
 
@@ -88,7 +88,7 @@ def render_helmrelease(document: Document, index: FluxIndex | None, helm: HelmOp
 def resolve_release(document: Document, index: FluxIndex | None) -> Release:
     """Release name, namespace, local chart and merged values of a HelmRelease."""
     body = document.body
-    metadata = body.get("metadata") or {}
+    metadata = plain(body.get("metadata"))
     spec = body.get("spec")
     if not isinstance(spec, Mapping):
         raise InputError("the HelmRelease has no `spec` mapping", document.origin)
@@ -101,17 +101,20 @@ def resolve_release(document: Document, index: FluxIndex | None) -> Release:
         if spec.get("targetNamespace")
         else metadata.get("name")
     )
-    chart = _chart_dir(spec, namespace, index)
+    chart = _chart_dir(spec, namespace, index, document)
     values, from_secret, notes = merged_values(document, namespace, index)
     if spec.get("postRenderers"):
         notes.append(f"{document.origin}: {release_id(body)}: postRenderers are not evaluated")
     return Release(str(release), target, chart, values, from_secret, tuple(notes))
 
 
-def _chart_dir(spec: Mapping[str, Any], namespace: str, index: FluxIndex) -> Path:
+def _chart_dir(
+    spec: Mapping[str, Any], namespace: str, index: FluxIndex, document: Document
+) -> Path:
     """The chart directory inside the repository, or Unrenderable naming why there is none."""
-    chart_ref = spec.get("chartRef")
-    if isinstance(chart_ref, Mapping):
+    origin = document.origin
+    chart_ref = mapping(spec.get("chartRef"), "spec.chartRef", origin)
+    if chart_ref:
         kind, name = str(chart_ref.get("kind")), str(chart_ref.get("name"))
         ref_namespace = str(chart_ref.get("namespace") or namespace)
         if kind != "HelmChart":
@@ -119,16 +122,20 @@ def _chart_dir(spec: Mapping[str, Any], namespace: str, index: FluxIndex) -> Pat
         helm_chart = index.find("HelmChart", ref_namespace, name)
         if helm_chart is None:
             raise Unrenderable(f"its HelmChart {ref_namespace}/{name} is not in the repository")
-        return _chart_from_source(helm_chart.body.get("spec") or {}, ref_namespace, index)
-    template = (spec.get("chart") or {}).get("spec")
-    if not isinstance(template, Mapping):
+        helm_spec = mapping(helm_chart.body.get("spec"), "spec", helm_chart.origin)
+        return _chart_from_source(helm_spec, ref_namespace, index, helm_chart)
+    chart = mapping(spec.get("chart"), "spec.chart", origin)
+    template = mapping(chart.get("spec"), "spec.chart.spec", origin)
+    if not template:
         raise Unrenderable("it names no chart (`spec.chart.spec` or `spec.chartRef`)")
-    return _chart_from_source(template, namespace, index)
+    return _chart_from_source(template, namespace, index, document)
 
 
-def _chart_from_source(chart: Mapping[str, Any], namespace: str, index: FluxIndex) -> Path:
+def _chart_from_source(
+    chart: Mapping[str, Any], namespace: str, index: FluxIndex, document: Document
+) -> Path:
     """The local chart a chart template (`chart`, `sourceRef`) names."""
-    source = chart.get("sourceRef") or {}
+    source = mapping(chart.get("sourceRef"), "sourceRef", document.origin)
     kind, name = str(source.get("kind")), str(source.get("name"))
     source_namespace = str(source.get("namespace") or namespace)
     chart_name = str(chart.get("chart") or "")
@@ -151,11 +158,14 @@ def merged_values(
     """`valuesFrom` in order (a whole values document merged, or one value at `targetPath`),
     then `values` merged over them, as helm-controller does; whether a Secret contributed; notes
     on references read as absent."""
-    spec = document.body.get("spec") or {}
+    spec = plain(document.body.get("spec"))
     values: dict[str, Any] = {}
     from_secret = False
     notes: list[str] = []
-    for reference in spec.get("valuesFrom") or []:
+    references = spec.get("valuesFrom") or []
+    if not isinstance(references, list):
+        raise InputError("`spec.valuesFrom` must be a list", document.origin)
+    for reference in references:
         if not isinstance(reference, Mapping):
             raise InputError("an entry of `spec.valuesFrom` is not a mapping", document.origin)
         kind, name = str(reference.get("kind")), str(reference.get("name"))
@@ -180,9 +190,7 @@ def merged_values(
             _set_path(values, str(target_path), _typed(data[key]))
         else:
             values = merge_values(values, _values_document(data[key], kind, name, document))
-    inline = spec.get("values")
-    if isinstance(inline, Mapping):
-        values = merge_values(values, dict(inline))
+    values = merge_values(values, mapping(spec.get("values"), "spec.values", document.origin))
     return values, from_secret, notes
 
 

@@ -225,3 +225,28 @@ def test_gitops_callers_take_documents_as_written(repo: Path) -> None:
     as_written = load_sources(sources, evaluate_flux=False).objects[0].body
     assert as_written["metadata"]["annotations"][key] == "${KEY:=dns}"
     assert load_sources(sources).objects[0].body["metadata"]["annotations"][key] == "k"
+
+
+@pytest.mark.parametrize(
+    ("post_build", "message"),
+    [
+        ("[]", "`spec.postBuild` must be a mapping, not list"),
+        ("{substituteFrom: {kind: ConfigMap}}", "`spec.postBuild.substituteFrom` must be a list"),
+        ("{substituteFrom: [ConfigMap]}", "an entry of `spec.postBuild.substituteFrom` is not a"),
+        ("{substitute: [A]}", "`spec.postBuild.substitute` must be a mapping, not list"),
+    ],
+)
+def test_a_malformed_flux_kustomization_is_one_line_naming_it(
+    repo: Path, post_build: str, message: str
+) -> None:
+    write(repo / "apps/dns/service.yaml", SERVICE)
+    text = (
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        f"metadata: {{name: apps, namespace: flux-system}}\nspec:\n  path: ./apps\n"
+        f"  postBuild: {post_build}\n"
+    )
+    write(repo / "ks.yaml", text)
+    with pytest.raises(InputError) as caught:
+        load_desired(["apps/dns"])
+    assert str(caught.value).startswith("ks.yaml: document 1, line 1: ")
+    assert message in str(caught.value)

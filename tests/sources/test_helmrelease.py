@@ -322,3 +322,38 @@ def test_a_release_unrendered_at_the_git_ref_counts_too(
     )
     assert main(["diff", "apps/dns", "--live-git", "HEAD", "--fail-on", "unrendered"]) == 3
     assert "1 HelmRelease not rendered" in capsys.readouterr().out.splitlines()[0]
+
+
+LOCAL_CHART = (
+    "chart: {spec: {chart: ./charts/lb-service, "
+    "sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}}}"
+)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("{chart: lb-service}", "`spec.chart` must be a mapping, not str"),
+        ("{chart: {spec: {chart: ./c, sourceRef: [GitRepository]}}}", "`sourceRef` must be a"),
+        (f"{{{LOCAL_CHART}, valuesFrom: {{kind: ConfigMap}}}}", "`spec.valuesFrom` must be a list"),
+        (f"{{{LOCAL_CHART}, valuesFrom: [ConfigMap]}}", "an entry of `spec.valuesFrom` is not a"),
+        (f"{{{LOCAL_CHART}, values: [1]}}", "`spec.values` must be a mapping, not list"),
+        ("[1]", "the HelmRelease has no `spec` mapping"),
+    ],
+)
+def test_a_malformed_helmrelease_is_one_line_naming_it(
+    repo: Path, spec: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"
+        f"metadata: {{name: dns, namespace: dns}}\nspec: {spec}\n"
+    )
+    write(repo / "apps/dns/release.yaml", text)
+    with pytest.raises(InputError) as caught:
+        load_desired(["apps/dns"])
+    assert str(caught.value).startswith("apps/dns/release.yaml: document 1, line 1: ")
+    assert message in str(caught.value)
+    live = write(repo.parent / "live.yaml", "apiVersion: v1\nkind: List\nitems: []\n")
+    assert main(["diff", "apps/dns", "--live", str(live)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
