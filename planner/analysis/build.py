@@ -74,7 +74,7 @@ def report_of_scenario(
         notes=_pool_notes(scenario) + tuple(notes) + _status_notes(scenario),
         live_source=live_source,
         statuses_known=scenario.statuses_known,
-        unrendered=scenario.unrendered,
+        unrendered=tuple(map(str, scenario.unrendered)),
     )
 
 

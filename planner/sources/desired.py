@@ -41,7 +41,7 @@ from planner.sources.kustomize import (
     is_kustomization_dir,
     render_kustomization,
 )
-from planner.sources.states import DesiredState
+from planner.sources.states import DesiredState, Unrendered
 
 STDIN = "-"
 STDIN_LABEL = "<stdin>"
@@ -116,7 +116,7 @@ def load_sources(
     flux = FluxContext(repository, strict_substitution) if evaluate_flux else None
     objects: list[KubeObject] = []
     notes: list[str] = []
-    unrendered: list[str] = []
+    unrendered: list[Unrendered] = []
     for source in _read_once(sources):
         found, found_notes, found_unrendered = _objects_of(source, stdin, helm, flux)
         objects.extend(found)
@@ -140,7 +140,7 @@ def _read_once(sources: Iterable[Source]) -> list[Source]:
 
 def _objects_of(
     source: Source, stdin: TextIO | None, helm: HelmOptions, flux: FluxContext | None
-) -> tuple[list[KubeObject], list[str], list[str]]:
+) -> tuple[list[KubeObject], list[str], list[Unrendered]]:
     """The objects of one source, the notes about what it skipped, and the HelmReleases it
     holds that could not be rendered."""
     if source.kind == "helm":

@@ -31,6 +31,7 @@ from planner.sources.helm import HelmOptions
 from planner.sources.helmrelease import is_helmrelease, release_id, render_helmrelease
 from planner.sources.kinds import is_pool_manifest
 from planner.sources.safety import git_root
+from planner.sources.states import Unrendered
 
 try:  # the C dumper is several times faster and writes the same YAML
     from yaml import CSafeDumper as _Dumper
@@ -76,7 +77,7 @@ class FluxResult:
     documents: list[Document]
     rendered: list[tuple[list[Document], str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    unrendered: list[str] = field(default_factory=list)
+    unrendered: list[Unrendered] = field(default_factory=list)
 
 
 def apply_flux(
@@ -179,12 +180,8 @@ def _render(
     rendered = render_helmrelease(document, index, helm)
     result.notes.extend(rendered.notes)
     name = release_id(document.body)
-    if rendered.unrendered is not None:
-        result.notes.append(
-            f"{document.origin}: {name} not rendered ({rendered.unrendered}); "
-            "its Services were not checked"
-        )
-        result.unrendered.append(f"{name} ({document.origin})")
+    if rendered.unrendered is not None:  # its one note is the scenario's (once per release)
+        result.unrendered.append(Unrendered(name, document.origin, rendered.unrendered))
         return
     why = f"its value comes into {name} from a substitution the planner cannot resolve"
     checked = []

@@ -140,8 +140,12 @@ def test_a_missing_key_that_is_not_optional_leaves_it_unrendered(repo: Path) -> 
     )
     state = load_desired(["apps/dns"])
     assert "dns/dns" not in state.services
-    assert state.unrendered == ("HelmRelease dns/dns (apps/dns/release.yaml: document 1, line 1)",)
-    [note] = [n for n in state.notes if "not rendered" in n]
+    [entry] = state.unrendered
+    assert (entry.release, str(entry.origin)) == (
+        "HelmRelease dns/dns",
+        "apps/dns/release.yaml: document 1, line 1",
+    )
+    note = str(entry)
     assert "ConfigMap dns/shared has no key `values.yaml`" in note
 
 
@@ -189,10 +193,11 @@ def test_charts_that_are_not_in_the_repository_are_one_note_each(
 ) -> None:
     write(repo / "apps/dns/release.yaml", helmrelease(chart=chart))
     state = load_desired(["apps/dns"])
-    [note] = [n for n in state.notes if "not rendered" in n]
+    [entry] = state.unrendered
+    note = str(entry)
     assert note.startswith("apps/dns/release.yaml: document 1, line 1: HelmRelease dns/dns not")
     assert reason in note and note.endswith("its Services were not checked")
-    assert len(state.unrendered) == 1 and helm_calls(repo) == []
+    assert helm_calls(repo) == []
 
 
 def test_without_helm_every_release_is_unrendered_and_fail_on_unrendered_blocks(
@@ -203,7 +208,8 @@ def test_without_helm_every_release_is_unrendered_and_fail_on_unrendered_blocks(
     live = write(repo.parent / "live.yaml", "apiVersion: v1\nkind: List\nitems: []\n")
     assert main(["diff", "apps/dns", "--live", str(live)]) == 1
     out = capsys.readouterr().out
-    assert "HelmRelease dns/dns not rendered (helm is not on PATH)" in out
+    [note] = [line for line in out.splitlines() if "were not checked" in line]  # one note
+    assert "HelmRelease dns/dns not rendered (helm is not on PATH)" in note
     assert out.splitlines()[0].endswith("1 HelmRelease not rendered (Services unchecked)")
     assert main(["diff", "apps/dns", "--live", str(live), "--fail-on", "unrendered"]) == 3
     first = capsys.readouterr().out.splitlines()[0]
@@ -228,14 +234,16 @@ def test_secret_values_never_reach_the_output(
     # a chart the stand-in does not know makes helm fail: its message is not shown either
     write(repo / "charts/lb-service/Chart.yaml", "apiVersion: v2\nname: unknown\nversion: 1\n")
     state = load_desired(["apps/dns"])
-    [note] = [n for n in state.notes if "not rendered" in n]
+    [entry] = state.unrendered
+    note = str(entry)
     assert "helm template failed;" not in note and "(helm template failed)" in note
 
 
 def test_a_failing_chart_without_secrets_shows_helms_message(repo: Path) -> None:
     write(repo / "charts/lb-service/Chart.yaml", "apiVersion: v2\nname: unknown\nversion: 1\n")
     write(repo / "apps/dns/release.yaml", helmrelease())
-    [note] = [n for n in load_desired(["apps/dns"]).notes if "not rendered" in n]
+    [entry] = load_desired(["apps/dns"]).unrendered
+    note = str(entry)
     assert "does not know the chart unknown" in note
 
 
@@ -318,7 +326,11 @@ def test_a_release_unrendered_at_the_git_ref_counts_too(
     write(repo / "apps/dns/release.yaml", helmrelease())
     report = build_report(["apps/dns"], LiveSource.git("HEAD"))
     assert report.unrendered == (
-        "HelmRelease dns/dns (HEAD:apps/dns/release.yaml: document 1, line 1)",
+        (
+            "HEAD:apps/dns/release.yaml: document 1, line 1: HelmRelease dns/dns not rendered "
+            "(chart lb-service of HelmRepository flux-system/charts is not fetched (no network)); "
+            "its Services were not checked"
+        ),
     )
     assert main(["diff", "apps/dns", "--live-git", "HEAD", "--fail-on", "unrendered"]) == 3
     assert "1 HelmRelease not rendered" in capsys.readouterr().out.splitlines()[0]
