@@ -165,7 +165,7 @@ def _objects_of(
         return objects, notes, []
     # Flux substitutes what its Kustomization built, then helm-controller renders HelmReleases
     path = Path.cwd() if source.kind == "stdin" else source.path
-    built = apply_flux(parsed.documents, path, lambda: text, flux, helm)
+    built = apply_flux(parsed.documents, path, text, flux, helm)
     objects, notes = _with_notes(
         Parsed(built.documents, parsed.notes), rendered_by, DEFAULT_NAMESPACE
     )

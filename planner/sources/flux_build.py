@@ -8,7 +8,6 @@ read from the repository unless a document needs it (a `${` or `$$` in the text,
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,13 @@ import yaml
 from planner.errors import InputError, Origin
 from planner.objects import Manifest
 from planner.sources.documents import Document, parse_yaml
-from planner.sources.flux_repository import FluxIndex, Repository, plain, variables_of
+from planner.sources.flux_repository import (
+    FluxIndex,
+    Repository,
+    kustomization_path,
+    plain,
+    variables_of,
+)
 from planner.sources.flux_substitute import (
     SubstitutionError,
     Variables,
@@ -49,6 +54,7 @@ class FluxContext:
     repository: Repository | None = None
     strict: bool = False
     _indexes: dict[Path, FluxIndex] = field(default_factory=dict)
+    noted_paths: set[str] = field(default_factory=set)  # Flux Kustomization paths noted once
 
     def repository_of(self, path: Path) -> Repository | None:
         """The repository holding `path`: the given one, else the git root above it, else the
@@ -83,12 +89,12 @@ class FluxResult:
 def apply_flux(
     documents: list[Document],
     path: Path,
-    text: Callable[[], str],
+    source_text: str,
     context: FluxContext,
     helm: HelmOptions,
 ) -> FluxResult:
-    """Substitute and render the documents of one source (`path` on disk, `text` its text)."""
-    source_text = text()
+    """Substitute and render the documents of one source (`path` on disk, `source_text` the
+    text they were parsed from)."""
     needs_variables = "${" in source_text or "$$" in source_text
     has_release = any(is_helmrelease(d.body) for d in documents)
     if not needs_variables and not has_release:
@@ -97,7 +103,7 @@ def apply_flux(
     index = context.index_of(repository) if repository is not None else None
     result = FluxResult(documents)
     if needs_variables and index is not None and repository is not None:
-        variables, why = _variables(path, repository, index, context.strict, result.notes)
+        variables, why = _variables(path, repository, index, context, result.notes)
         if variables is not None:
             result.documents = [_substituted(d, variables, why, source_text) for d in documents]
     result.documents = [_without_markers(d) for d in result.documents]
@@ -109,7 +115,7 @@ def apply_flux(
 
 
 def _variables(
-    path: Path, repository: Repository, index: FluxIndex, strict: bool, notes: list[str]
+    path: Path, repository: Repository, index: FluxIndex, context: FluxContext, notes: list[str]
 ) -> tuple[Variables | None, str]:
     """The variables of the Flux Kustomization that builds `path`, and what an unknown one
     means; None when no Flux Kustomization in the repository substitutes it."""
@@ -120,13 +126,15 @@ def _variables(
     if not builders:
         return None, ""
     first = builders[0]
-    variables = variables_of(first, index, strict)
+    variables = variables_of(first, index, context.strict)
     name = _named(first.body)
-    others = [b for b in builders[1:] if variables_of(b, index, strict) != variables]
-    if others:
+    others = [b for b in builders[1:] if variables_of(b, index, context.strict) != variables]
+    built = kustomization_path(first.body)
+    if others and built not in context.noted_paths:  # one note per path, not per file
+        context.noted_paths.add(built)
         names = ", ".join(_named(b.body) for b in others)
         notes.append(
-            f"{relative}: built by several Flux Kustomizations with different variables "
+            f"{built}: built by several Flux Kustomizations with different variables "
             f"({name}, {names}); substituted with those of {name} ({first.origin})"
         )
     why = (

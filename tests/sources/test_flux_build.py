@@ -198,9 +198,12 @@ def test_two_kustomizations_building_the_same_path_differently_get_a_note(repo: 
         "name: apps", "name: b"
     )
     write(repo / "b.yaml", other)
+    write(repo / "apps/dns/other.yaml", service_yaml("other", "dns", "${X:=192.168.10.54}"))
     state = load_desired(["apps/dns"])
     assert state.services["dns/dns"]["spec"]["loadBalancerIP"] == "10.0.0.1"
-    assert any("several Flux Kustomizations" in note for note in state.notes)
+    # one note for the path, not one per file
+    [note] = [note for note in state.notes if "several Flux Kustomizations" in note]
+    assert note.startswith("apps: built by several Flux Kustomizations with different variables")
 
 
 def test_nothing_is_scanned_without_a_variable_or_a_helmrelease(
