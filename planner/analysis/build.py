@@ -20,7 +20,8 @@ from planner.model.controller import BEHAVIORS, DEFAULT_TARGET
 from planner.progress import Progress, no_progress
 from planner.simulate.world import DEFAULT_MAX_STATES
 
-FAIL_ON_POLICIES: tuple[str, ...] = ("never", "stuck", "pending")
+# "unrendered": as "stuck", and a desired HelmRelease left unrendered (Services unchecked) blocks.
+FAIL_ON_POLICIES: tuple[str, ...] = ("never", "stuck", "pending", "unrendered")
 DEFAULT_FAIL_ON = "stuck"
 
 EXIT_NO_CHANGES = 0
@@ -73,6 +74,7 @@ def report_of_scenario(
         notes=pool_notes(scenario) + tuple(notes) + _status_notes(scenario),
         live_source=live_source,
         statuses_known=scenario.statuses_known,
+        unrendered=tuple(map(str, scenario.unrendered)),
     )
 
 
@@ -89,7 +91,7 @@ def _status_notes(scenario: Scenario) -> tuple[str, ...]:
 
 def exit_code(report: DiffReport, fail_on: str = DEFAULT_FAIL_ON) -> int:
     """0 no change; 1 changes within policy; 3 a static conflict, or changes whose prediction
-    for the report's target violates `fail_on` ("never" | "stuck" | "pending")."""
+    for the report's target violates `fail_on` ("never" | "stuck" | "pending" | "unrendered")."""
     return verdict(report, fail_on).code
 
 
@@ -108,27 +110,40 @@ class Verdict:
 
 
 def verdict(report: DiffReport, fail_on: str = DEFAULT_FAIL_ON) -> Verdict:
-    """Judge the report under `fail_on`: static conflicts block whatever the policy; no change
-    passes; otherwise the target's prediction decides. The one source of the exit code."""
+    """Judge the report under `fail_on`: static conflicts block whatever the policy, as do
+    unrendered HelmReleases under "unrendered"; no change passes; otherwise the target's
+    prediction decides. The one source of the exit code."""
     if fail_on not in FAIL_ON_POLICIES:
         raise ValueError(f"unknown --fail-on policy {fail_on!r}")
     if report.errors:
         conflicts = _counted(len(report.errors), "static conflict")
         return Verdict(EXIT_POLICY, f"blocks: {conflicts}", fail_on)
+    unchecked = _unchecked(report)
+    if fail_on == "unrendered" and report.unrendered:
+        return Verdict(EXIT_POLICY, f"blocks: {unchecked} (--fail-on unrendered)", fail_on)
+    also = f"; {unchecked}" if report.unrendered else ""
     if not any(change.changed for change in report.changes):
-        return Verdict(EXIT_NO_CHANGES, "passes: no changes", fail_on)
+        return Verdict(EXIT_NO_CHANGES, f"passes: no changes{also}", fail_on)
     prediction = report.predictions.get(report.target)
     if prediction is None:
-        return Verdict(EXIT_CHANGES, f"passes: changes, no prediction for {report.target}", fail_on)
+        sentence = f"passes: changes, no prediction for {report.target}{also}"
+        return Verdict(EXIT_CHANGES, sentence, fail_on)
     if violates(prediction, fail_on):
-        word = "stuck" if fail_on == "stuck" else "pending"
-        services = prediction.stuck if fail_on == "stuck" else _pending_or_stuck(prediction)
+        word = "pending" if fail_on == "pending" else "stuck"
+        services = _pending_or_stuck(prediction) if fail_on == "pending" else prediction.stuck
         sentence = (
             f"blocks: {_counted(len(services), 'Service')} {word} under {report.target} "
             f"(--fail-on {fail_on})"
         )
         return Verdict(EXIT_POLICY, sentence, fail_on, services)
-    return Verdict(EXIT_CHANGES, _passing(prediction, report.target, fail_on), fail_on)
+    sentence = _passing(prediction, report.target, fail_on) + also
+    return Verdict(EXIT_CHANGES, sentence, fail_on)
+
+
+def _unchecked(report: DiffReport) -> str:
+    """How many HelmReleases were not rendered: "1 HelmRelease not rendered (...)"."""
+    count = _counted(len(report.unrendered), "HelmRelease")
+    return f"{count} not rendered (Services unchecked)"
 
 
 def _passing(prediction: Prediction, target: str, fail_on: str) -> str:
@@ -137,7 +152,7 @@ def _passing(prediction: Prediction, target: str, fail_on: str) -> str:
     pending = _pending_or_stuck(prediction)
     if fail_on == "pending":
         return f"passes: changes, none makes a Service go pending under {target}"
-    if fail_on == "stuck":
+    if fail_on in ("stuck", "unrendered"):
         sentence = f"passes: changes, none leaves a Service stuck under {target}"
         if pending:
             sentence += f" ({_counted(len(pending), 'Service')} pending for a while)"
@@ -165,6 +180,6 @@ def violates(prediction: Prediction | None, fail_on: str) -> bool:
     """Whether a behaviour's prediction breaks the policy: any stuck, or any pending at all."""
     if prediction is None or fail_on == "never":
         return False
-    if fail_on == "stuck":
+    if fail_on in ("stuck", "unrendered"):
         return bool(prediction.stuck)
     return bool(prediction.pending or prediction.stuck)

@@ -125,6 +125,9 @@ class DiffReport:
     live_source: str = ""  # "file PATH" | "kubectl (context X)" | "git REF"
     statuses_known: bool = True  # False with --live-git: IPs are requested or predicted
     extras: dict[str, object] = field(default_factory=dict)  # e.g. the plan, the mermaid graph
+    unrendered: tuple[
+        str, ...
+    ] = ()  # the note of each HelmRelease not rendered (Services unchecked)
 
     @property
     def errors(self) -> tuple[Conflict, ...]:

@@ -35,7 +35,8 @@ from planner.commands._shared import (
     type=LazyChoice("planner.analysis.build:FAIL_ON_POLICIES"),
     default=LazyValue("planner.analysis.build:DEFAULT_FAIL_ON"),
     show_default=True,
-    help="Exit 3 when the --target prediction has Services stuck / pending at all.",
+    help="Exit 3 when the --target prediction has Services stuck / pending at all; "
+    "unrendered: as stuck, and also when a HelmRelease could not be rendered.",
 )
 @exploration_options
 @output_file_option("the report")

@@ -94,6 +94,8 @@ def plan(
         progress=terminal.progress,
         max_states=max_states,
     )
+    for entry in scenario.unrendered:  # never a silent "nothing to do" (docs/sources.md)
+        terminal.echo(f"note: {entry}, and are not in this plan", err=True)
     if then_verify:
         _verified(the_plan, seed, terminal, accept_sampled, max_states, explorations)
     terminal.emit(render_plan(the_plan, output), output_file)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from planner.diff import Change, PruneMode, diff_objects
@@ -17,7 +18,7 @@ from planner.model.service import handled_by_metallb
 from planner.model.simcluster import ServiceWrite
 from planner.objects import KubeObject, Manifest, ObjectKey
 from planner.sources.kinds import is_pool_manifest
-from planner.sources.states import DesiredState, LiveState
+from planner.sources.states import DesiredState, LiveState, Unrendered
 
 NO_POOLS_NOTE = (
     "no MetalLB pool is known (none in the desired paths, --pools or the live state): requested"
@@ -60,6 +61,7 @@ class Scenario:
     unhandled_services: tuple[str, ...] = ()
     pools_known: bool = True  # False: no pool anywhere, UNKNOWN_POOL stands in on both sides
     source_notes: tuple[str, ...] = ()  # what reading desired and live state skipped or assumed
+    unrendered: tuple[Unrendered, ...] = ()  # HelmReleases not rendered (either side), once each
 
     @property
     def key_changes(self) -> dict[str, tuple[str, ...]]:
@@ -132,6 +134,7 @@ def build_scenario(
         after = before = [UNKNOWN_POOL_OBJECT]
     pool_objects = [o.body for o in after]
     live_pool_objects = [o.body for o in before]
+    unrendered = _unrendered(desired.unrendered, live.unrendered)
     return Scenario(
         changes=changes,
         live_services={k: v for k, v in sorted(live.services.items()) if k not in unhandled},
@@ -147,7 +150,8 @@ def build_scenario(
         statuses_known=not live.from_git,
         unhandled_services=tuple(sorted(unhandled)),
         pools_known=pools_known,
-        source_notes=tuple(desired.notes) + tuple(live.notes),
+        source_notes=tuple(desired.notes) + tuple(live.notes) + tuple(map(str, unrendered)),
+        unrendered=unrendered,
     )
 
 
@@ -188,3 +192,11 @@ def _annotations_differ(svc: str, scenario: Scenario) -> bool:
 def _group_annotations(manifest: Manifest) -> dict[str, str]:
     annotations = (manifest.get("metadata") or {}).get("annotations") or {}
     return {k: str(v) for k, v in annotations.items() if k in GROUP_ANNOTATION_KEYS}
+
+
+def _unrendered(
+    desired: Sequence[Unrendered], live: Sequence[Unrendered]
+) -> tuple[Unrendered, ...]:
+    """HelmReleases not rendered on either side, each once (the desired side's when both)."""
+    named = {entry.release for entry in desired}
+    return (*desired, *(entry for entry in live if entry.release not in named))

@@ -207,7 +207,9 @@ def render_app(root: Path, path: str) -> DesiredState:
     directory = app_directory(root, path)
     check_symlinks(root.resolve())
     check_kustomize_references(directory, root.resolve())
-    return load_sources(find_sources(str(directory), label=normalised_path(path)))
+    # the hook applies what it renders: HelmReleases stay helm-controller's (docs/sources.md)
+    sources = find_sources(str(directory), label=normalised_path(path))
+    return load_sources(sources, evaluate_flux=False)
 
 
 def fetch_and_render(artifact: SourceArtifact, path: str) -> DesiredState:

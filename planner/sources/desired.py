@@ -20,7 +20,16 @@ from typing import TextIO
 
 from planner.errors import InputError, Origin
 from planner.objects import KubeObject
-from planner.sources.documents import Parsed, decode_text, parse_yaml, read_documents
+from planner.sources.documents import (
+    JSON_SUFFIXES,
+    Parsed,
+    decode_text,
+    parse_json,
+    parse_yaml,
+    read_file_bytes,
+)
+from planner.sources.flux_build import FluxContext, apply_flux
+from planner.sources.flux_repository import Repository
 from planner.sources.helm import CHART_FILE, HelmOptions, is_chart_dir, render_chart
 from planner.sources.kinds import (
     DEFAULT_NAMESPACE,
@@ -33,7 +42,7 @@ from planner.sources.kustomize import (
     is_kustomization_dir,
     render_kustomization,
 )
-from planner.sources.states import DesiredState
+from planner.sources.states import DesiredState, Unrendered
 
 STDIN = "-"
 STDIN_LABEL = "<stdin>"
@@ -54,11 +63,13 @@ def load_desired(
     stdin: TextIO | None = None,
     helm: HelmOptions | None = None,
     absent: Collection[str] = (),
+    strict_substitution: bool = False,
 ) -> DesiredState:
     """Load every object from `paths` (files, directories, "-" for stdin); duplicates are errors.
 
     A file reached twice (named twice, or also inside a named directory) is read once. A path in
     `absent` that does not exist reads as empty (the commit deletes it), with a note.
+    `strict_substitution`: Flux's StrictPostBuildSubstitutions (an undefined variable fails).
     """
     if list(paths).count(STDIN) > 1:
         raise InputError('"-" (stdin) can be given only once')
@@ -69,10 +80,10 @@ def load_desired(
             notes.append(f"{os.path.normpath(path)}: does not exist; read as empty (deleted)")
             continue
         sources.extend(find_sources(path))
-    state = load_sources(sources, stdin=stdin, helm=helm)
+    state = load_sources(sources, stdin=stdin, helm=helm, strict_substitution=strict_substitution)
     # every command reading desired objects warns on the same unknown fields (argocd, annotate too)
     warnings = unknown_field_notes(state.objects)
-    return DesiredState(state.objects, notes + state.notes + warnings)
+    return DesiredState(state.objects, notes + state.notes + warnings, unrendered=state.unrendered)
 
 
 def find_sources(path: str, label: str | None = None) -> list[Source]:
@@ -92,18 +103,30 @@ def find_sources(path: str, label: str | None = None) -> list[Source]:
 
 
 def load_sources(
-    sources: Iterable[Source], stdin: TextIO | None = None, helm: HelmOptions | None = None
+    sources: Iterable[Source],
+    stdin: TextIO | None = None,
+    helm: HelmOptions | None = None,
+    repository: Repository | None = None,
+    strict_substitution: bool = False,
+    evaluate_flux: bool = True,
 ) -> DesiredState:
-    """Read, render and parse `sources` into one desired state; duplicates are errors."""
+    """Read, render and parse `sources` into one desired state; duplicates are errors.
+
+    With `evaluate_flux`, Flux's post-build substitution and HelmReleases are evaluated against
+    `repository` (default: the git repository, or the current directory, holding each source);
+    without it (what a GitOps tool applies), documents are taken as written."""
     helm = helm or HelmOptions()
+    flux = FluxContext(repository, strict_substitution) if evaluate_flux else None
     objects: list[KubeObject] = []
     notes: list[str] = []
+    unrendered: list[Unrendered] = []
     for source in _read_once(sources):
-        found, found_notes = _objects_of(source, stdin, helm)
+        found, found_notes, found_unrendered = _objects_of(source, stdin, helm, flux)
         objects.extend(found)
         notes.extend(found_notes)
+        unrendered.extend(found_unrendered)
     check_unique(objects)
-    return DesiredState(objects, notes)
+    return DesiredState(objects, notes, unrendered=tuple(unrendered))
 
 
 def _read_once(sources: Iterable[Source]) -> list[Source]:
@@ -119,23 +142,41 @@ def _read_once(sources: Iterable[Source]) -> list[Source]:
 
 
 def _objects_of(
-    source: Source, stdin: TextIO | None, helm: HelmOptions
-) -> tuple[list[KubeObject], list[str]]:
-    """The objects of one source, and the notes about what it skipped."""
-    rendered_by = None
-    default_namespace = DEFAULT_NAMESPACE
-    if source.kind == "kustomize":
-        rendered_by = "kustomize"
-        parsed = parse_yaml(render_kustomization(source.path), source.label, "kustomize")
-    elif source.kind == "helm":
-        rendered_by = "helm"
+    source: Source, stdin: TextIO | None, helm: HelmOptions, flux: FluxContext | None
+) -> tuple[list[KubeObject], list[str], list[Unrendered]]:
+    """The objects of one source, the notes about what it skipped, and the HelmReleases it
+    holds that could not be rendered."""
+    if source.kind == "helm":
         default_namespace = helm.namespace or DEFAULT_NAMESPACE
         parsed = parse_yaml(render_chart(source.path, helm), source.label, "helm template")
+        objects, notes = _with_notes(parsed, "helm", default_namespace)
+        return objects, notes, []
+    rendered_by = None
+    if source.kind == "kustomize":
+        rendered_by = "kustomize"
+        text = render_kustomization(source.path)
+        parsed = parse_yaml(text, source.label, "kustomize")
     elif source.kind == "stdin":
-        parsed = parse_yaml(read_stdin(stdin, source.label), source.label)
+        text = read_stdin(stdin, source.label)
+        parsed = parse_yaml(text, source.label)
     else:
-        parsed = read_documents(source.path, source.label)
-    return _with_notes(parsed, rendered_by, default_namespace)
+        text = decode_text(read_file_bytes(source.path, source.label), source.label)
+        is_json = source.path.suffix.lower() in JSON_SUFFIXES
+        parsed = (parse_json if is_json else parse_yaml)(text, source.label)
+    if flux is None:
+        objects, notes = _with_notes(parsed, rendered_by, DEFAULT_NAMESPACE)
+        return objects, notes, []
+    # Flux substitutes what its Kustomization built, then helm-controller renders HelmReleases
+    path = Path.cwd() if source.kind == "stdin" else source.path
+    built = apply_flux(parsed.documents, path, text, flux, helm)
+    objects, notes = _with_notes(
+        Parsed(built.documents, parsed.notes), rendered_by, DEFAULT_NAMESPACE
+    )
+    for documents, namespace in built.rendered:
+        made, made_notes = to_objects(documents, "helm", namespace)
+        objects.extend(made)
+        notes.extend(made_notes)
+    return objects, notes + built.notes, built.unrendered
 
 
 def read_stdin(stdin: TextIO | None, label: str = STDIN_LABEL) -> str:

@@ -30,6 +30,7 @@ from planner.sources.desired import (
     read_stdin,
 )
 from planner.sources.documents import parse_snapshot, read_documents
+from planner.sources.flux_repository import Repository
 from planner.sources.helm import HelmOptions
 from planner.sources.kinds import check_unique, namespaces_of, pools_of, services_of, to_objects
 from planner.sources.pools import find_pools, repository_pools, with_context_pools
@@ -109,8 +110,10 @@ def load_live_git(
         tree = Path(scratch) / "tree"
         _export_tree(top, commit, tree, Path(scratch) / "tree.tar")
         sources, notes = _sources_at_ref(paths, top, tree, ref)
-        desired = load_sources(sources, helm=_helm_at_ref(helm, top, tree))
+        at_ref = Repository(tree, f"{ref}:")  # Flux sources and variables as at the ref
+        desired = load_sources(sources, helm=_helm_at_ref(helm, top, tree), repository=at_ref)
         state = live_state(desired.objects, notes + desired.notes, from_git=True)
+        state = dataclasses.replace(state, unrendered=desired.unrendered)
         # the pools may live anywhere in the repository, not only under `paths`
         return with_context_pools(state, repository_pools(tree, f"{ref}:"))
 

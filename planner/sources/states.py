@@ -5,8 +5,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from planner.errors import Origin
 from planner.objects import KubeObject, Manifest
 from planner.sources.kinds import namespaces_of, pools_of, services_of
+
+
+@dataclass(frozen=True)
+class Unrendered:
+    """A HelmRelease that could not be rendered ("HelmRelease NS/NAME"): its Services were not
+    checked. Printed as the one note the report carries for it."""
+
+    release: str
+    origin: Origin
+    reason: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.origin}: {self.release} not rendered ({self.reason}); "
+            "its Services were not checked"
+        )
 
 
 @dataclass(frozen=True)
@@ -16,6 +33,7 @@ class DesiredState:
     objects: list[KubeObject]
     notes: list[str] = field(default_factory=list)
     context_pools: list[KubeObject] = field(default_factory=list)  # pools found elsewhere
+    unrendered: tuple[Unrendered, ...] = ()  # HelmReleases not rendered: Services unchecked
 
     @property
     def services(self) -> dict[str, Manifest]:
@@ -41,3 +59,5 @@ class LiveState:
     from_git: bool = False  # True: read from a git ref, so statuses (assigned IPs) are unknown
     notes: list[str] = field(default_factory=list)
     context_pools: list[KubeObject] = field(default_factory=list)  # pools found elsewhere
+    # HelmReleases not rendered as at a git ref (--live-git): their live Services are unknown
+    unrendered: tuple[Unrendered, ...] = ()

@@ -79,7 +79,8 @@ def render(source_dir: Path, context: ArgoContext, options: GenerateOptions) -> 
     else:
         sources = plain_sources(source_dir)
     helm = helm_options(source_dir, context, options)
-    return load_sources(sources, helm=helm).objects
+    # what Argo CD applies is what is written: Flux's substitution and HelmReleases are Flux's
+    return load_sources(sources, helm=helm, evaluate_flux=False).objects
 
 
 def resolved_mode(source_dir: Path, mode: str) -> str:

@@ -1,0 +1,272 @@
+"""What Flux does to desired documents before they reach the cluster: post-build substitution
+by the Flux Kustomization that builds them, then HelmReleases rendered to their objects.
+
+`desired.py` calls `apply_flux` on the documents of every file or kustomize source; nothing is
+read from the repository unless a document needs it (a `${` or `$$` in the text, a HelmRelease).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from planner.errors import InputError, Origin
+from planner.objects import Manifest
+from planner.sources.documents import Document, parse_yaml
+from planner.sources.flux_repository import (
+    FluxIndex,
+    Repository,
+    kustomization_path,
+    plain,
+    variables_of,
+)
+from planner.sources.flux_substitute import (
+    SubstitutionError,
+    Variables,
+    expand,
+    is_disabled,
+    restore_markers,
+    unresolved_in,
+)
+from planner.sources.helm import HelmOptions
+from planner.sources.helmrelease import is_helmrelease, release_id, render_helmrelease
+from planner.sources.kinds import is_pool_manifest
+from planner.sources.safety import git_root
+from planner.sources.states import Unrendered
+
+try:  # the C dumper is several times faster and writes the same YAML
+    from yaml import CSafeDumper as _Dumper
+except ImportError:  # pragma: no cover - only without libyaml
+    from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
+
+_NO_WRAP = 1 << 30  # never fold a long string: a `${...}` must stay on one line
+
+
+@dataclass
+class FluxContext:
+    """One load's view of the repositories: `repository` when the caller knows it (a tree
+    exported from git), indexes read at most once each, and Flux's strict substitution."""
+
+    repository: Repository | None = None
+    strict: bool = False
+    _indexes: dict[Path, FluxIndex] = field(default_factory=dict)
+    noted_paths: set[str] = field(default_factory=set)  # Flux Kustomization paths noted once
+
+    def repository_of(self, path: Path) -> Repository | None:
+        """The repository holding `path`: the given one, else the git root above it, else the
+        current directory when `path` lies inside it."""
+        if self.repository is not None:
+            return self.repository
+        real = Path(os.path.abspath(path))
+        root = git_root(real if real.is_dir() else real.parent)
+        if root is None:
+            cwd = Path.cwd()
+            root = cwd if real == cwd or cwd in real.parents else None
+        return Repository(root) if root is not None else None
+
+    def index_of(self, repository: Repository) -> FluxIndex:
+        """The repository's Flux objects (scanned on first use)."""
+        if repository.root not in self._indexes:
+            self._indexes[repository.root] = FluxIndex.scan(repository)
+        return self._indexes[repository.root]
+
+
+@dataclass
+class FluxResult:
+    """Documents after substitution, the objects HelmReleases rendered to (with their default
+    namespace), notes, and the HelmReleases left unrendered."""
+
+    documents: list[Document]
+    rendered: list[tuple[list[Document], str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    unrendered: list[Unrendered] = field(default_factory=list)
+
+
+def apply_flux(
+    documents: list[Document],
+    path: Path,
+    source_text: str,
+    context: FluxContext,
+    helm: HelmOptions,
+) -> FluxResult:
+    """Substitute and render the documents of one source (`path` on disk, `source_text` the
+    text they were parsed from)."""
+    needs_variables = "${" in source_text or "$$" in source_text
+    has_release = any(is_helmrelease(d.body) for d in documents)
+    if not needs_variables and not has_release:
+        return FluxResult(documents)
+    repository = context.repository_of(path)
+    index = context.index_of(repository) if repository is not None else None
+    result = FluxResult(documents)
+    if needs_variables and index is not None and repository is not None:
+        variables, why = _variables(path, repository, index, context, result.notes)
+        if variables is not None:
+            result.documents = [_substituted(d, variables, why, source_text) for d in documents]
+    result.documents = [_without_markers(d) for d in result.documents]
+    for position, document in enumerate(result.documents):
+        if is_helmrelease(document.body):
+            _render(document, index, helm, source_text, result)
+            result.documents[position] = Document(_restored(document.body), document.origin)
+    return result
+
+
+def _variables(
+    path: Path, repository: Repository, index: FluxIndex, context: FluxContext, notes: list[str]
+) -> tuple[Variables | None, str]:
+    """The variables of the Flux Kustomization that builds `path`, and what an unknown one
+    means; None when no Flux Kustomization in the repository substitutes it."""
+    relative = repository.relative(path)
+    if relative is None:
+        return None, ""
+    builders = index.kustomizations_for(relative)
+    if not builders:
+        return None, ""
+    first = builders[0]
+    variables = variables_of(first, index, context.strict)
+    name = _named(first.body)
+    others = [b for b in builders[1:] if variables_of(b, index, context.strict) != variables]
+    built = kustomization_path(first.body)
+    if others and built not in context.noted_paths:  # one note per path, not per file
+        context.noted_paths.add(built)
+        names = ", ".join(_named(b.body) for b in others)
+        notes.append(
+            f"{built}: built by several Flux Kustomizations with different variables "
+            f"({name}, {names}); substituted with those of {name} ({first.origin})"
+        )
+    why = (
+        f"a substituteFrom source of Flux Kustomization {name} is not in the repository "
+        "(or is encrypted), so its value is unknown"
+    )
+    return variables, why
+
+
+def _substituted(document: Document, variables: Variables, why: str, text: str) -> Document:
+    """The document as Flux substitutes it: serialised, expanded, parsed again."""
+    if is_disabled(document.body):
+        return document
+    dumped = yaml.dump(
+        document.body, Dumper=_Dumper, sort_keys=False, width=_NO_WRAP, allow_unicode=True
+    )
+    if "$" not in dumped:
+        return document
+    try:
+        expanded = expand(dumped, variables)
+    except SubstitutionError as err:
+        where = _origin_of(document.origin, text, err.variable)
+        variable = f"`${{{err.variable}}}`: " if err.variable else ""
+        raise InputError(f"Flux substitution failed: {variable}{err.reason}", where) from err
+    try:
+        [reparsed] = parse_yaml(expanded, document.origin.file).documents
+    except (InputError, ValueError) as err:
+        message = "after Flux substitution the document is not one valid manifest"
+        raise InputError(message, document.origin) from err
+    body = reparsed.body
+    _check_read_fields(body, document.origin, text, why)
+    return Document(body, document.origin)
+
+
+def _without_markers(document: Document) -> Document:
+    """The document with markers of unknown variables put back as `${NAME}` (the fields the
+    planner reads were checked already; a HelmRelease keeps them until its objects are)."""
+    if is_helmrelease(document.body) or not _has_marker(document.body):
+        return document
+    return Document(_restored(document.body), document.origin)
+
+
+def _render(
+    document: Document,
+    index: FluxIndex | None,
+    helm: HelmOptions,
+    text: str,
+    result: FluxResult,
+) -> None:
+    """Render one HelmRelease into `result` (or record it as unrendered)."""
+    rendered = render_helmrelease(document, index, helm)
+    result.notes.extend(rendered.notes)
+    name = release_id(document.body)
+    if rendered.unrendered is not None:  # its one note is the scenario's (once per release)
+        result.unrendered.append(Unrendered(name, document.origin, rendered.unrendered))
+        return
+    why = f"its value comes into {name} from a substitution the planner cannot resolve"
+    checked = []
+    for made in rendered.documents:
+        _check_read_fields(made.body, made.origin, text, why)
+        checked.append(Document(_restored(made.body), made.origin))
+    result.rendered.append((checked, rendered.namespace))
+
+
+def _check_read_fields(body: Manifest, origin: Origin, text: str, why: str) -> None:
+    """InputError naming the first unresolved variable in a field the planner reads."""
+    for field_name, value in _read_fields(body):
+        names = [n for s in _strings(value) for n in unresolved_in(s)]
+        if names:
+            where = _origin_of(origin, text, names[0])
+            message = f"`${{{names[0]}}}` in `{field_name}` cannot be resolved: {why}"
+            raise InputError(message, where)
+
+
+def _read_fields(body: Manifest) -> list[tuple[str, Any]]:
+    """The parts of an object the MetalLB model reads, by name."""
+    metadata = plain(body.get("metadata"))
+    kind = body.get("kind")
+    named = [
+        ("metadata.name", metadata.get("name")),
+        ("metadata.namespace", metadata.get("namespace")),
+    ]
+    if kind == "Service":
+        return [
+            *named,
+            ("metadata.labels", metadata.get("labels")),
+            ("metadata.annotations", metadata.get("annotations")),
+            ("spec", body.get("spec")),
+        ]
+    if kind == "Namespace":
+        return [*named, ("metadata.labels", metadata.get("labels"))]
+    if is_pool_manifest(body):
+        return [("the pool", body)]
+    return []
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
+def _has_marker(value: Any) -> bool:
+    return any(unresolved_in(s) for s in _strings(value))
+
+
+def _restored(value: Any) -> Any:
+    """`value` with every marker put back as `${NAME}` (keys and strings, at any depth)."""
+    if isinstance(value, str):
+        return restore_markers(value)
+    if isinstance(value, dict):
+        return {_restored(k): _restored(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_restored(item) for item in value]
+    return value
+
+
+def _origin_of(origin: Origin, text: str, variable: str) -> Origin:
+    """The origin moved to the line of the document that names `variable` (`${NAME`)."""
+    if not variable:
+        return origin
+    lines = text.splitlines()
+    for number in range(origin.line - 1, len(lines)):
+        if f"${{{variable}" in lines[number] or f"${{#{variable}" in lines[number]:
+            return Origin(origin.file, origin.document, number + 1)
+    return origin
+
+
+def _named(body: Manifest) -> str:
+    metadata = plain(body.get("metadata"))
+    return f"{metadata.get('namespace') or 'default'}/{metadata.get('name')}"

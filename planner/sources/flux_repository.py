@@ -1,0 +1,247 @@
+"""The Flux objects a repository declares: sources (GitRepository, HelmRepository, OCIRepository,
+HelmChart), Flux Kustomizations, and the ConfigMaps and Secrets that values and substitutions
+come from. Read once per repository, and only when a desired document needs them.
+
+    >>> index = FluxIndex.scan(Repository(Path("clusters/..")))  # doctest: +SKIP
+    >>> index.find("GitRepository", "flux-system", "flux-system")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import posixpath
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from planner.errors import InputError, Origin
+from planner.sources.documents import Document, decode_text, parse_yaml, read_file_bytes
+from planner.sources.flux_substitute import VARIABLE_NAME, Variables
+from planner.sources.helm import is_chart_dir
+
+MANIFEST_SUFFIXES = frozenset({".yaml", ".yml"})
+FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
+SOURCE_KINDS = frozenset({"GitRepository", "HelmRepository", "OCIRepository", "HelmChart"})
+VALUE_KINDS = frozenset({"ConfigMap", "Secret"})
+# Only files naming one of these are parsed (a plain substring test first: most files name none).
+_MARKERS = ("toolkit.fluxcd.io", "ConfigMap", "Secret")
+
+
+@dataclass(frozen=True)
+class Repository:
+    """Where a desired source's repository lies: its `root`, and how its files are named in
+    messages (`prefix` + path from the root, e.g. "main:"; None: the path from the current
+    directory)."""
+
+    root: Path
+    prefix: str | None = None
+
+    def label(self, path: Path) -> str:
+        """How messages name a file of the repository."""
+        if self.prefix is not None:
+            return self.prefix + path.relative_to(self.root).as_posix()
+        return os.path.relpath(path)
+
+    def relative(self, path: Path) -> str | None:
+        """`path` from the root in POSIX form ("." for the root), or None when outside it."""
+        try:
+            relative = path.resolve().relative_to(self.root.resolve())
+        except ValueError:
+            return None
+        return relative.as_posix() or "."
+
+
+@dataclass
+class FluxIndex:
+    """The repository's Flux sources, Flux Kustomizations, ConfigMaps and Secrets."""
+
+    repository: Repository
+    documents: list[Document] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def scan(cls, repository: Repository) -> FluxIndex:
+        """Read every manifest file of the repository that may hold one of the kinds above;
+        chart directories (templates) and hidden entries are skipped, as are files that do
+        not parse (with a note)."""
+        index = cls(repository)
+        for path in _manifest_files(repository.root):
+            label = repository.label(path)
+            try:
+                text = decode_text(read_file_bytes(path, label), label)
+                if not any(marker in text for marker in _MARKERS):
+                    continue
+                documents = parse_yaml(text, label).documents
+            except InputError:
+                index.notes.append(f"{label}: not read for Flux sources (it does not parse)")
+                continue
+            index.documents.extend(d for d in documents if _indexed(d.body))
+        return index
+
+    def find(self, kind: str, namespace: str, name: str) -> Document | None:
+        """The first document of `kind` named `namespace/name`, or None."""
+        for document in self.documents:
+            metadata = plain(document.body.get("metadata"))
+            if (
+                document.body.get("kind") == kind
+                and metadata.get("name") == name
+                and (metadata.get("namespace") or "default") == namespace
+            ):
+                return document
+        return None
+
+    def kustomizations_for(self, relative: str) -> list[Document]:
+        """The Flux Kustomizations that build the repository path `relative`: those whose
+        `spec.path` is its nearest enclosing directory (or itself), in file order."""
+        best: list[Document] = []
+        best_depth = -1
+        for document in self.documents:
+            if not is_flux_kustomization(document.body):
+                continue
+            path = kustomization_path(document.body)
+            if not _encloses(path, relative):
+                continue
+            depth = 0 if path == "." else path.count("/") + 1
+            if depth > best_depth:
+                best, best_depth = [document], depth
+            elif depth == best_depth:
+                best.append(document)
+        return best
+
+
+def mapping(value: Any, what: str, origin: Origin) -> Mapping[str, Any]:
+    """`value` as a mapping ({} when absent); InputError naming `what` when it is not one."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InputError(f"`{what}` must be a mapping, not {type(value).__name__}", origin)
+    return value
+
+
+def plain(value: Any) -> Mapping[str, Any]:
+    """`value` when it is a mapping, else {} (shapes another check reports)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def is_flux_kustomization(body: Mapping[str, Any]) -> bool:
+    """True for a Flux Kustomization (kustomize.toolkit.fluxcd.io), not a kustomize file."""
+    api = str(body.get("apiVersion", ""))
+    return body.get("kind") == "Kustomization" and api.startswith(f"{FLUX_KUSTOMIZE_GROUP}/")
+
+
+def kustomization_path(body: Mapping[str, Any]) -> str:
+    """A Flux Kustomization's `spec.path` from the source root, normalised ("." for the root)."""
+    path = str(plain(body.get("spec")).get("path") or ".").strip()
+    return posixpath.normpath(path.lstrip("/")) if path not in ("", "/") else "."
+
+
+def variables_of(kustomization: Document, index: FluxIndex, strict: bool) -> Variables | None:
+    """The variables a Flux Kustomization substitutes, or None when it substitutes nothing
+    (no `postBuild`, or no variable at all: Flux then leaves the text alone).
+
+    `substituteFrom` is read in order, later sources overriding earlier ones, then `substitute`
+    overrides all. A source missing from the repository (optional or not: it may exist in the
+    cluster) or encrypted with SOPS makes every variable not set after it unknown.
+    """
+    origin = kustomization.origin
+    spec = mapping(kustomization.body.get("spec"), "spec", origin)
+    if spec.get("postBuild") is None:
+        return None
+    post_build = mapping(spec.get("postBuild"), "spec.postBuild", origin)
+    namespace = plain(kustomization.body.get("metadata")).get("namespace") or "default"
+    known: dict[str, str] = {}
+    unknown: set[str] = set()
+    opened = False
+    references = post_build.get("substituteFrom") or []
+    if not isinstance(references, list):
+        raise InputError("`spec.postBuild.substituteFrom` must be a list", origin)
+    for reference in references:
+        if not isinstance(reference, Mapping):
+            raise InputError(
+                "an entry of `spec.postBuild.substituteFrom` is not a mapping", kustomization.origin
+            )
+        data = value_data(index, str(reference.get("kind")), namespace, str(reference.get("name")))
+        if data is None:
+            unknown |= set(known)  # the unread source may set any of them, or anything else
+            known.clear()
+            opened = True
+            continue
+        for key, value in data.items():
+            known[key] = value.replace("\n", "")
+            unknown.discard(key)
+    for key, value in mapping(
+        post_build.get("substitute"), "spec.postBuild.substitute", origin
+    ).items():
+        known[str(key)] = str(value).replace("\n", "")
+        unknown.discard(str(key))
+    for name in known:
+        if not VARIABLE_NAME.match(name):
+            raise InputError(
+                f"the Flux Kustomization's variable name `{name}` is invalid "
+                f"(it must match {VARIABLE_NAME.pattern})",
+                kustomization.origin,
+            )
+    if not known and not opened:
+        return None
+    return Variables(known, frozenset(unknown), open=opened, strict=strict)
+
+
+def value_data(index: FluxIndex, kind: str, namespace: str, name: str) -> dict[str, str] | None:
+    """The decoded data of a ConfigMap or Secret in the repository; None when it is not there,
+    is of another kind, or is encrypted (SOPS). Secret values are decoded, never shown."""
+    if kind not in VALUE_KINDS:
+        return None
+    document = index.find(kind, namespace, name)
+    if document is None or "sops" in document.body:
+        return None
+    body = document.body
+    origin = document.origin
+    if kind == "ConfigMap":  # Flux reads `data` only (not `binaryData`)
+        return {str(k): str(v) for k, v in mapping(body.get("data"), "data", origin).items()}
+    data = _decoded(mapping(body.get("data"), "data", origin), origin)
+    string_data = mapping(body.get("stringData"), "stringData", origin)
+    data.update({str(k): str(v) for k, v in string_data.items()})
+    return data
+
+
+def _decoded(data: Mapping[str, Any], origin: Origin) -> dict[str, str]:
+    decoded = {}
+    for key, value in data.items():
+        try:
+            decoded[str(key)] = base64.b64decode(str(value), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as err:
+            # the value is not echoed: it is a secret
+            raise InputError(f"the value of `{key}` is not base64 of UTF-8 text", origin) from err
+    return decoded
+
+
+def _indexed(body: Mapping[str, Any]) -> bool:
+    if not isinstance(body.get("metadata"), Mapping):
+        return False  # nothing could refer to it by name
+    kind = body.get("kind")
+    api = str(body.get("apiVersion", ""))
+    if kind in VALUE_KINDS:
+        return api == "v1"
+    if kind in SOURCE_KINDS:
+        return api.startswith("source.toolkit.fluxcd.io/")
+    return is_flux_kustomization(body)
+
+
+def _encloses(directory: str, relative: str) -> bool:
+    return directory == "." or relative == directory or relative.startswith(directory + "/")
+
+
+def _manifest_files(root: Path) -> Iterator[Path]:
+    """Manifest files under `root`, sorted; hidden entries and chart directories skipped."""
+    for directory, dirs, files in os.walk(root):
+        here = Path(directory)
+        if here != root and is_chart_dir(here):
+            dirs[:] = []
+            continue
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and Path(name).suffix.lower() in MANIFEST_SUFFIXES:
+                yield here / name

@@ -1,0 +1,255 @@
+"""Flux post-build substitution while desired state is read: the Flux Kustomization whose
+`spec.path` encloses a file substitutes it (`substitute`, `substituteFrom` ConfigMaps/Secrets of
+the repository), and a variable the planner cannot resolve in a field it reads is bad input."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from planner.cli import main
+from planner.errors import InputError
+from planner.sources import load_desired
+from planner.sources.desired import find_sources, load_sources
+from tests.sources.conftest import service_yaml, write
+
+SERVICE = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: dns
+  namespace: dns
+  annotations:
+    metallb.io/allow-shared-ip: ${KEY:=dns}
+spec:
+  type: LoadBalancer
+  loadBalancerIP: ${DNS_IP}
+  ports:
+    - port: ${PORT}
+      protocol: UDP
+"""
+
+
+def kustomization(path: str, substitute: str = "", substitute_from: str = "") -> str:
+    text = (
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        f"metadata:\n  name: apps\n  namespace: flux-system\nspec:\n  path: {path}\n"
+        "  sourceRef: {kind: GitRepository, name: flux-system}\n  postBuild:\n"
+    )
+    if substitute:
+        text += f"    substitute: {substitute}\n"
+    if substitute_from:
+        text += f"    substituteFrom: {substitute_from}\n"
+    return text
+
+
+def config_map(name: str, data: str, kind: str = "ConfigMap", field: str = "data") -> str:
+    return (
+        f"apiVersion: v1\nkind: {kind}\nmetadata:\n  name: {name}\n  namespace: flux-system\n"
+        f"{field}: {data}\n"
+    )
+
+
+@pytest.fixture
+def repo(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(git_repo)
+    return git_repo
+
+
+def test_the_enclosing_kustomizations_variables_are_substituted_and_typed(repo: Path) -> None:
+    write(repo / "apps/dns/service.yaml", SERVICE)
+    secret = base64.b64encode(b"192.168.10.53").decode()
+    write(
+        repo / "clusters/home/apps.yaml",
+        kustomization(
+            "./apps/dns",
+            substitute="{PORT: '53'}",
+            substitute_from="[{kind: ConfigMap, name: settings}, {kind: Secret, name: ips}]",
+        ),
+    )
+    write(repo / "clusters/home/settings.yaml", config_map("settings", "{DNS_IP: 10.0.0.1}"))
+    write(repo / "clusters/home/ips.yaml", config_map("ips", f"{{DNS_IP: {secret}}}", "Secret"))
+    state = load_desired(["apps/dns"])
+    service = state.services["dns/dns"]
+    assert service["spec"]["loadBalancerIP"] == "192.168.10.53"  # the later source wins
+    assert service["spec"]["ports"][0]["port"] == 53  # typed as Flux's YAML round trip types it
+    assert service["metadata"]["annotations"]["metallb.io/allow-shared-ip"] == "dns"
+
+
+def test_inline_substitute_overrides_substitute_from(repo: Path) -> None:
+    write(repo / "apps/dns/service.yaml", SERVICE)
+    write(
+        repo / "apps/ks.yaml",
+        kustomization(
+            "apps/dns",
+            substitute="{DNS_IP: 10.0.0.9, PORT: '53'}",
+            substitute_from="[{kind: ConfigMap, name: settings}]",
+        ),
+    )
+    write(repo / "apps/settings.yaml", config_map("settings", "{DNS_IP: 10.0.0.1}"))
+    assert load_desired(["apps/dns"]).services["dns/dns"]["spec"]["loadBalancerIP"] == "10.0.0.9"
+
+
+def test_files_no_flux_kustomization_builds_are_left_alone(repo: Path) -> None:
+    write(repo / "apps/dns/service.yaml", SERVICE.replace("${PORT}", "53").replace("${DNS_IP}", ""))
+    write(repo / "clusters/ks.yaml", kustomization("./apps/other", substitute="{KEY: x}"))
+    metadata = load_desired(["apps/dns"]).services["dns/dns"]["metadata"]
+    assert metadata["annotations"]["metallb.io/allow-shared-ip"] == "${KEY:=dns}"
+
+
+def test_the_disabled_annotation_and_the_escape_keep_the_text(repo: Path) -> None:
+    script = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: script\n  namespace: dns\n"
+        "data:\n  a: $${HOME} ${NAME}\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: raw\n  namespace: dns\n"
+        "  annotations: {kustomize.toolkit.fluxcd.io/substitute: disabled}\n"
+        "data:\n  a: ${NAME}\n"
+    )
+    write(repo / "apps/dns/cm.yaml", script)
+    write(repo / "ks.yaml", kustomization("./apps", substitute="{NAME: dns}"))
+    objects = {o.key.name: o.body for o in load_desired(["apps/dns"]).objects}
+    assert objects["script"]["data"]["a"] == "${HOME} dns"
+    assert objects["raw"]["data"]["a"] == "${NAME}"
+
+
+def test_an_unknown_variable_in_a_field_the_planner_reads_is_one_error(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(repo / "apps/dns/service.yaml", SERVICE)
+    # cluster-secrets lives only in the cluster (or is SOPS-encrypted): DNS_IP is unknown
+    write(
+        repo / "ks.yaml",
+        kustomization(
+            "./apps/dns",
+            substitute="{PORT: '53', KEY: dns}",
+            substitute_from="[{kind: Secret, name: cluster-secrets, optional: true}]",
+        ),
+    )
+    with pytest.raises(InputError) as caught:
+        load_desired(["apps/dns"])
+    message = str(caught.value)
+    assert message.startswith("apps/dns/service.yaml: document 1, line 10: `${DNS_IP}` in `spec`")
+    assert "Flux Kustomization flux-system/apps" in message
+    assert main(["diff", "apps/dns", "--live", str(write(repo / "live.yaml", "[]\n"))]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_an_unknown_variable_elsewhere_stays_as_written(repo: Path) -> None:
+    deployment = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: dns\n  namespace: dns\n"
+        "spec:\n  replicas: 1\n  template:\n    spec:\n      hostname: ${HOST}\n"
+    )
+    write(repo / "apps/dns/deploy.yaml", deployment)
+    write(repo / "ks.yaml", kustomization("./apps", substitute_from="[{kind: Secret, name: s}]"))
+    [obj] = load_desired(["apps/dns"]).objects
+    assert obj.body["spec"]["template"]["spec"]["hostname"] == "${HOST}"
+
+
+def test_a_source_after_an_unknown_one_is_sure_again(repo: Path) -> None:
+    write(repo / "apps/dns/service.yaml", SERVICE)
+    refs = "[{kind: Secret, name: elsewhere}, {kind: ConfigMap, name: settings}]"
+    write(repo / "ks.yaml", kustomization("./apps", substitute_from=refs))
+    write(repo / "settings.yaml", config_map("settings", "{DNS_IP: 10.0.0.1, PORT: '53', KEY: k}"))
+    assert load_desired(["apps/dns"]).services["dns/dns"]["spec"]["loadBalancerIP"] == "10.0.0.1"
+    # ...but not the other way round: `elsewhere` could override what `settings` set
+    refs = "[{kind: ConfigMap, name: settings}, {kind: Secret, name: elsewhere}]"
+    write(repo / "ks.yaml", kustomization("./apps", substitute_from=refs))
+    with pytest.raises(InputError, match="KEY"):
+        load_desired(["apps/dns"])
+
+
+def test_strict_substitution_refuses_an_undefined_variable(repo: Path) -> None:
+    write(repo / "apps/dns/service.yaml", SERVICE)
+    write(repo / "ks.yaml", kustomization("./apps", substitute="{PORT: '53'}"))
+    # not strict: undefined is empty, as Flux does by default
+    assert load_desired(["apps/dns"]).services["dns/dns"]["spec"]["loadBalancerIP"] is None
+    with pytest.raises(InputError) as caught:
+        load_desired(["apps/dns"], strict_substitution=True)
+    assert str(caught.value) == (
+        "apps/dns/service.yaml: document 1, line 10: Flux substitution failed: "
+        "`${DNS_IP}`: variable not set (strict mode)"
+    )
+
+
+def test_an_invalid_variable_name_is_refused_as_flux_refuses_it(repo: Path) -> None:
+    write(repo / "apps/dns/service.yaml", SERVICE)
+    write(repo / "ks.yaml", kustomization("./apps", substitute="{'1BAD': x}"))
+    with pytest.raises(InputError, match="variable name `1BAD` is invalid"):
+        load_desired(["apps/dns"])
+
+
+def test_a_secret_that_is_not_base64_is_refused_without_its_value(repo: Path) -> None:
+    write(repo / "apps/dns/service.yaml", SERVICE)
+    write(repo / "ks.yaml", kustomization("./apps", substitute_from="[{kind: Secret, name: s}]"))
+    write(repo / "s.yaml", config_map("s", "{DNS_IP: 'hunter2!!'}", "Secret"))
+    with pytest.raises(InputError) as caught:
+        load_desired(["apps/dns"])
+    assert "hunter2" not in str(caught.value)
+    assert "not base64" in str(caught.value)
+
+
+def test_two_kustomizations_building_the_same_path_differently_get_a_note(repo: Path) -> None:
+    write(repo / "apps/dns/service.yaml", SERVICE.replace("${PORT}", "53"))
+    write(repo / "a.yaml", kustomization("./apps", substitute="{DNS_IP: 10.0.0.1}"))
+    other = kustomization("./apps", substitute="{DNS_IP: 10.0.0.2}").replace(
+        "name: apps", "name: b"
+    )
+    write(repo / "b.yaml", other)
+    write(repo / "apps/dns/other.yaml", service_yaml("other", "dns", "${X:=192.168.10.54}"))
+    state = load_desired(["apps/dns"])
+    assert state.services["dns/dns"]["spec"]["loadBalancerIP"] == "10.0.0.1"
+    # one note for the path, not one per file
+    [note] = [note for note in state.notes if "several Flux Kustomizations" in note]
+    assert note.startswith("apps: built by several Flux Kustomizations with different variables")
+
+
+def test_nothing_is_scanned_without_a_variable_or_a_helmrelease(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(repo / "apps/dns/service.yaml", service_yaml("dns", "dns", "192.168.10.53"))
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("the repository was scanned")
+
+    monkeypatch.setattr("planner.sources.flux_repository.FluxIndex.scan", refuse)
+    assert "dns/dns" in load_desired(["apps/dns"]).services
+
+
+def test_gitops_callers_take_documents_as_written(repo: Path) -> None:
+    """argocd generate and the Flux hook apply what they read: no substitution, no rendering."""
+    text = SERVICE.replace("${DNS_IP}", "192.168.10.53").replace("${PORT}", "53")
+    write(repo / "apps/dns/service.yaml", text)
+    write(repo / "ks.yaml", kustomization("./apps", substitute="{KEY: k}"))
+    sources = find_sources("apps/dns")
+    key = "metallb.io/allow-shared-ip"
+    as_written = load_sources(sources, evaluate_flux=False).objects[0].body
+    assert as_written["metadata"]["annotations"][key] == "${KEY:=dns}"
+    assert load_sources(sources).objects[0].body["metadata"]["annotations"][key] == "k"
+
+
+@pytest.mark.parametrize(
+    ("post_build", "message"),
+    [
+        ("[]", "`spec.postBuild` must be a mapping, not list"),
+        ("{substituteFrom: {kind: ConfigMap}}", "`spec.postBuild.substituteFrom` must be a list"),
+        ("{substituteFrom: [ConfigMap]}", "an entry of `spec.postBuild.substituteFrom` is not a"),
+        ("{substitute: [A]}", "`spec.postBuild.substitute` must be a mapping, not list"),
+    ],
+)
+def test_a_malformed_flux_kustomization_is_one_line_naming_it(
+    repo: Path, post_build: str, message: str
+) -> None:
+    write(repo / "apps/dns/service.yaml", SERVICE)
+    text = (
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        f"metadata: {{name: apps, namespace: flux-system}}\nspec:\n  path: ./apps\n"
+        f"  postBuild: {post_build}\n"
+    )
+    write(repo / "ks.yaml", text)
+    with pytest.raises(InputError) as caught:
+        load_desired(["apps/dns"])
+    assert str(caught.value).startswith("ks.yaml: document 1, line 1: ")
+    assert message in str(caught.value)
