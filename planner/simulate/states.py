@@ -27,7 +27,7 @@ import math
 import re
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 
 from planner.model.allocator import Port
 from planner.model.service import ingress_ips, ports
@@ -417,6 +417,9 @@ class _Renaming:
 
     keys: Mapping[str, str]
     ports: Mapping[Port, Port]
+    # key → (its identity in a version, its image's identity in the same version), per version:
+    # see _IDENTITY (fields the model never reads, but the stored manifests do carry)
+    identities: Mapping[str, Sequence[tuple[Identity, Identity]]] = field(default_factory=dict)
 
     def name(self, key: str) -> str:
         return self.keys.get(key, key)
@@ -434,19 +437,12 @@ class _Renaming:
         for field_name in ("clusterIP", "clusterIPs"):
             if field_name in spec:
                 spec[field_name] = _families(spec[field_name])
-        if self.ports and isinstance(spec.get("ports"), list):
-            spec["ports"] = [self._port_entry(entry) for entry in spec["ports"]]
         renamed["spec"] = spec
+        mine = _identity(renamed)
+        for before, after in self.identities.get(key, ()):
+            if before == mine:
+                return _with_identity(renamed, after)
         return renamed
-
-    def _port_entry(self, entry: object) -> object:
-        if not isinstance(entry, dict) or not isinstance(entry.get("port"), int):
-            return entry
-        port = Port(str(entry.get("protocol") or "TCP"), entry["port"])
-        image = self.ports.get(port)
-        if image is None:
-            return entry
-        return {**entry, "port": image.port, "protocol": image.proto}
 
     def value(self, value: Hashable) -> Hashable:
         """A fingerprint (before compaction) with every key and port renamed."""
@@ -492,9 +488,15 @@ class _Symmetry:
     """Classes of interchangeable Services, and the canonical renaming of a state: within each
     class, members sorted by a renaming-invariant signature take the class's names in order."""
 
-    def __init__(self, classes: Sequence[tuple[str, ...]], ports: Mapping[str, tuple[Port, ...]]):
+    def __init__(
+        self,
+        classes: Sequence[tuple[str, ...]],
+        ports: Mapping[str, tuple[Port, ...]],
+        identities: Mapping[str, Sequence[Identity]],
+    ):
         self.classes = [tuple(sorted(c)) for c in classes]
         self._ports = ports
+        self._identities = identities  # key → its identity in each version (start, writes)
 
     def renaming(self, images: Mapping[str, str]) -> _Renaming:
         """The renaming sending each key to its image (members' ports follow their owners)."""
@@ -503,7 +505,12 @@ class _Symmetry:
             for mine, theirs in zip(self._ports[key], self._ports[image], strict=True):
                 if mine != theirs:
                     ports[mine] = theirs
-        return _Renaming({k: v for k, v in images.items() if k != v}, ports)
+        moved = {k: v for k, v in images.items() if k != v}
+        identities = {
+            k: tuple(zip(self._identities[k], self._identities[v], strict=True))
+            for k, v in moved.items()
+        }
+        return _Renaming(moved, ports, identities)
 
     def swap(self, a: str, b: str) -> _Renaming:
         return self.renaming({a: b, b: a})
@@ -544,6 +551,7 @@ def _find_symmetry(
     keys = sorted(set(state.store) | {k for k, w in state._pending.items() if w})
     versions = {k: [state.store.get(k), *state._pending.get(k, [])] for k in keys}
     owned = {k: _ports_of(versions[k]) for k in keys}
+    identities = {k: tuple(_identity(m) for m in versions[k] if m is not None) for k in keys}
     shapes: dict[Hashable, list[str]] = {}
     for key in keys:
         if owned[key] is None:
@@ -553,9 +561,11 @@ def _find_symmetry(
             None if m is None else _freeze(_without_identity(neutral.manifest(m)))
             for m in versions[key]
         )
-        shapes.setdefault((key.partition("/")[0], len(owned[key] or ()), shape), []).append(key)
+        namespace = key.partition("/")[0]
+        alike = (namespace, len(owned[key] or ()), _repeats(identities[key]), shape)
+        shapes.setdefault(alike, []).append(key)
     ports = {k: p for k, p in owned.items() if p is not None}
-    symmetry = _Symmetry([], ports)
+    symmetry = _Symmetry([], ports, identities)
     start = fingerprint(_Renaming({}, {}))
     for members in shapes.values():
         if len(members) < 2 or not _ports_separate(members, ports):
@@ -578,19 +588,57 @@ def _ports_of(versions: Sequence[Manifest | None]) -> tuple[Port, ...] | None:
     return next(iter(found)) if len(found) == 1 else None
 
 
+# The fields that tell one Service from another and that the model never reads (it reads a
+# port's protocol and number only, checked apart in _ports_separate): a renamed Service carries
+# its image's values of them, version for version (the live one, then each write's).
+_IDENTITY = (
+    ("metadata", "uid"),
+    ("metadata", "resourceVersion"),
+    ("metadata", "creationTimestamp"),
+    ("metadata", "generation"),
+    ("spec", "ports"),
+    ("spec", "healthCheckNodePort"),
+)
+_ABSENT = ("absent",)  # a field the manifest does not have
+Identity = tuple[object, ...]
+
+
+def _identity(manifest: Manifest) -> Identity:
+    """The manifest's values of the _IDENTITY fields (_ABSENT where it has none)."""
+    found = []
+    for section, name in _IDENTITY:
+        part = manifest.get(section)
+        found.append(part.get(name, _ABSENT) if isinstance(part, dict) else _ABSENT)
+    return tuple(found)
+
+
+def _with_identity(manifest: Manifest, identity: Identity) -> Manifest:
+    """The manifest carrying these _IDENTITY values (the dicts changed are new ones)."""
+    changed = dict(manifest)
+    for section in {s for s, _ in _IDENTITY}:
+        if isinstance(changed.get(section), dict):
+            changed[section] = dict(changed[section])
+    for (section, name), value in zip(_IDENTITY, identity, strict=True):
+        part = changed.get(section)
+        if not isinstance(part, dict):
+            continue
+        if value is _ABSENT:
+            part.pop(name, None)
+        else:
+            part[name] = value
+    return changed
+
+
+def _repeats(identities: Sequence[Identity]) -> tuple[int, ...]:
+    """Per version, the first version with the same identity: members of a class must repeat
+    alike, so that a manifest's identity names the version whose image it takes."""
+    return tuple(identities.index(i) for i in identities)
+
+
 def _without_identity(manifest: Manifest) -> Manifest:
-    """The manifest without its name and its ports' numbers (what renaming may change)."""
-    trimmed = dict(manifest)
-    trimmed["metadata"] = {k: v for k, v in (manifest.get("metadata") or {}).items() if k != "name"}
-    spec = dict(trimmed.get("spec") or {})
-    if isinstance(spec.get("ports"), list):
-        spec["ports"] = [
-            {k: v for k, v in e.items() if k not in ("port", "protocol")}
-            if isinstance(e, dict)
-            else e
-            for e in spec["ports"]
-        ]
-    trimmed["spec"] = spec
+    """The manifest without its name and _IDENTITY fields (what renaming changes)."""
+    trimmed = _with_identity(manifest, tuple(_ABSENT for _ in _IDENTITY))
+    trimmed["metadata"] = {k: v for k, v in (trimmed.get("metadata") or {}).items() if k != "name"}
     return trimmed
 
 

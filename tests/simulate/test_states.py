@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from planner.model.allocator import Pool
-from planner.model.controller import BEHAVIORS
+from planner.model.controller import BEHAVIORS, copy_manifest
 from planner.model.simcluster import TIES_CUT, Run, SimulatedCluster, explore, replay
 from planner.simulate.states import explore_states
 from tests.model.test_seed_scenario import with_group_annotations
@@ -237,3 +237,52 @@ def test_symmetry_collapses_the_orders_of_identical_members() -> None:
         explore_states(base, stamped).symmetric
         and not explore_states(*_cluster(live, moves, "fixed")).symmetric
     )
+
+
+def _told_apart(manifest: dict[str, Any], index: int, *, live: bool) -> dict[str, Any]:
+    """The manifest with what tells real Services apart and the model never reads: port names
+    and target ports, and (live only, as the API server sets them) uid, resourceVersion,
+    nodePort and healthCheckNodePort."""
+    told = copy_manifest(manifest)
+    for entry in told["spec"]["ports"]:
+        entry.update(name=f"port-{index}", targetPort=8000 + index)
+        if live:
+            entry["nodePort"] = 30000 + index
+    if live:
+        told["metadata"].update(uid=f"uid-{index}", resourceVersion=str(100 + index))
+        told["spec"]["healthCheckNodePort"] = 31000 + index
+    return told
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    size=st.integers(2, 4),
+    writes=st.integers(1, 4),
+    requested=st.booleans(),
+    behavior=st.sampled_from(BEHAVIORS),
+)
+def test_members_told_apart_only_by_unread_fields_are_interchangeable(
+    size: int, writes: int, requested: bool, behavior: str
+) -> None:
+    """Members with their own port names, target ports, uids and node ports (the generator's
+    DNS/HTTP groups) form one class, and the reduced graph's outcomes are the whole one's."""
+    ip = "10.0.0.1" if requested else None
+    specs = [Spec(f"m{i}", "k1", i % 3, ip, False) for i in range(size)]
+    live = [_told_apart(s.manifest(), i, live=True) for i, s in enumerate(specs)]
+    base = SimulatedCluster.bootstrap(POOLS, live, behavior)
+    desired = {s.name: Spec(s.name, s.share, s.ports, s.ip, True).manifest() for s in specs}
+    stamped = {m["metadata"]["name"]: m for m in with_group_annotations(desired.values())}
+    moved = [
+        (f"ns/{s.name}", _told_apart(stamped[s.name], i, live=False))
+        for i, s in enumerate(specs[: min(writes, size)])
+    ]
+    whole = explore_states(base, moved, symmetry=False)
+    reduced = explore_states(base, moved)
+    assert _outcomes(reduced) == _outcomes(whole)
+    assert reduced.states <= whole.states
+    if behavior != "fixed" and writes >= size and size == 3:
+        # Ports TCP/53, UDP/53, TCP/80: disjoint, so all three members are one class.
+        assert reduced.symmetric == (("ns/m0", "ns/m1", "ns/m2"),)
+    for terminal in reduced.terminals:
+        again = replay(base, moved, terminal.schedule).cluster
+        assert dict(again.store) == dict(terminal.cluster.store)
