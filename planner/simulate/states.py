@@ -21,18 +21,16 @@ against the brute-force schedule enumeration (tests/simulate/test_states.py).
 
 from __future__ import annotations
 
-import functools
-import itertools
-import math
+import ipaddress
 import re
 from collections import deque
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 
 from planner.model.allocator import Port
-from planner.model.service import ingress_ips, ports
+from planner.model.controller import ERROR, REPROCESS_ALL, Event, Result
+from planner.model.service import ports
 from planner.model.simcluster import (
-    MAX_PASS_ORDERS,
     RELOAD,
     Action,
     Arrive,
@@ -198,7 +196,9 @@ def explore_states(
 ) -> StateExploration:
     """Every state reachable from `cluster` with `writes` submitted, breadth-first, each once;
     stops (not complete) after `max_states` states. `symmetry`: states equal up to a renaming
-    of interchangeable Services are visited once (exact; see `_find_symmetry`)."""
+    of interchangeable Services are visited once (exact; see `_find_symmetry`). Every tie order
+    of a reprocess-all pass is taken, pass by pass (`_pass_ends`); without `explore_ties` only
+    the default one (then the exploration is not complete)."""
     interner = _Interner()
     start = prepared(cluster, writes)
     origin = start.copy()  # the explored states are taken over by their last branch
@@ -209,11 +209,14 @@ def explore_states(
 
     found = _find_symmetry(start, lambda r: raw(start, r)) if symmetry and explore_ties else None
 
-    def key(state: SimulatedCluster) -> Hashable:
+    def canonical(state: SimulatedCluster) -> tuple[Hashable, _Renaming]:
         if found is None:
-            return interner.compact(state.fingerprint(interner.manifest))
+            return interner.compact(state.fingerprint(interner.manifest)), _IDENTITY_RENAMING
         renaming = found.canonical(state, lambda m: interner._number(_local(state, m)))
-        return interner.compact(raw(state, renaming))
+        return interner.compact(raw(state, renaming)), renaming
+
+    def key(state: SimulatedCluster) -> Hashable:
+        return canonical(state)[0]
 
     visited: dict[Hashable, int] = {key(start): 0}
     parents: list[tuple[int, Action | None]] = [(-1, None)]
@@ -226,23 +229,12 @@ def explore_states(
     _note_pending(start, 0, pending_at)
     while frontier and not budget_reached:
         state, index = frontier.popleft()
-        if found is None:
-            actions = state.options(explore_ties)
-            ties_cut = ties_cut or (bool(actions) and explore_ties and state.ties_cut())
-        else:
-            actions, cut = _options(state, found, functools.partial(raw, state))
-            ties_cut = ties_cut or cut
-        if not actions:
+        ties_cut = ties_cut or (not explore_ties and _tied_pass(state))
+        successors = _successors(state, explore_ties, canonical, warnings)
+        if not successors:
             terminals.append((index, state))
             continue
-        for number, action in enumerate(actions):
-            # The last branch may take the state itself: nothing reads it afterwards.
-            branch = state if number == len(actions) - 1 else state.copy()
-            logged = len(branch.events)
-            branch.apply(action)
-            for _, event in branch.events[logged:]:
-                if event.type == "Warning":
-                    warnings.setdefault(event.svc_key, set()).add(str(event))
+        for action, branch in successors:
             fingerprint = key(branch)
             target = visited.get(fingerprint)
             if target is None:
@@ -274,53 +266,91 @@ def explore_states(
     )
 
 
-def _options(
-    state: SimulatedCluster, symmetry: _Symmetry, fingerprint: Callable[[_Renaming], Hashable]
-) -> tuple[list[Action], bool]:
-    """The next steps, a reprocess-all pass in one tie order per class of orders that lead to
-    symmetric states (members swappable now keep their relative order); True when cut."""
-    if not state.queue or state.queue[0] != RELOAD:
-        return state.options(True), False
+Canonical = Callable[[SimulatedCluster], tuple[Hashable, "_Renaming"]]
+# A reprocess-all pass under way: the cluster, the tie groups left, the Services handled.
+_Partial = tuple[SimulatedCluster, tuple[tuple[str, ...], ...], tuple[tuple[str, Result], ...]]
+
+
+def _successors(
+    state: SimulatedCluster,
+    explore_ties: bool,
+    canonical: Canonical,
+    warnings: dict[str, set[str]],
+) -> list[tuple[Action, SimulatedCluster]]:
+    """Each next step and the state it leads to (the state itself taken by the last one);
+    a reprocess-all pass at the head of the queue leads to each state one of its tie orders
+    ends in. The warnings raised on the way are added to `warnings`."""
     actions: list[Action] = [Arrive(k) for k in state.pending_writes()]
-    by_count: dict[int, list[str]] = {}
-    for svc_key in sorted(state.store):
-        by_count.setdefault(len(ingress_ips(state.store[svc_key])), []).append(svc_key)
-    groups = [by_count[n] for n in sorted(by_count, reverse=True)]
-    here = fingerprint(_Renaming({}, {}))
-    class_of = {m: i for i, members in enumerate(symmetry.classes) for m in members}
-    per_group: list[list[tuple[str, ...]]] = []
-    total = 1
-    for group in groups:
-        blocks: list[list[str]] = []
-        for member in group:
-            for block in blocks:
-                head = block[0]
-                same_class = member in class_of and class_of.get(head) == class_of[member]
-                if same_class and fingerprint(symmetry.swap(head, member)) == here:
-                    block.append(member)
-                    break
-            else:
-                blocks.append([member])
-        sizes = [len(b) for b in blocks]
-        total *= math.factorial(len(group)) // math.prod(math.factorial(n) for n in sizes)
-        per_group.append(_block_orders(blocks) if total <= MAX_PASS_ORDERS else [])
-    if total > MAX_PASS_ORDERS:
-        default = tuple(k for g in groups for k in g)
-        reverse = tuple(k for g in groups for k in reversed(g))
-        return [*actions, Process(default), Process(reverse)], True
-    for combo in itertools.product(*per_group):
-        actions.append(Process(tuple(k for g in combo for k in g)))
-    return actions, False
+    passing = explore_ties and bool(state.queue) and state.queue[0] == RELOAD
+    if state.queue and not passing:
+        actions.append(Process())
+    found: list[tuple[Action, SimulatedCluster]] = []
+    for number, action in enumerate(actions):
+        # The last branch may take the state itself: nothing reads it afterwards.
+        branch = state if number == len(actions) - 1 and not passing else state.copy()
+        logged = len(branch.events)
+        branch.apply(action)
+        _collect(branch.events[logged:], warnings)
+        found.append((action, branch))
+    if passing:
+        found.extend(_pass_ends(state, canonical, warnings))
+    return found
 
 
-def _block_orders(blocks: Sequence[Sequence[str]]) -> list[tuple[str, ...]]:
-    """Orders of the blocks' members in which each block keeps its own order."""
-    labels = [i for i, block in enumerate(blocks) for _ in block]
-    orders = []
-    for labelled in _multiset_orders(labels):
-        taken = [iter(block) for block in blocks]
-        orders.append(tuple(next(taken[i]) for i in labelled))
-    return orders
+def _tied_pass(state: SimulatedCluster) -> bool:
+    """A reprocess-all pass is next and its Services may take more than one order."""
+    return bool(state.queue) and state.queue[0] == RELOAD and len(state.pass_orders(True)) > 1
+
+
+def _collect(events: Sequence[tuple[int, Event]], warnings: dict[str, set[str]]) -> None:
+    for _, event in events:
+        if event.type == "Warning":
+            warnings.setdefault(event.svc_key, set()).add(str(event))
+
+
+def _pass_ends(
+    state: SimulatedCluster, canonical: Canonical, warnings: dict[str, set[str]]
+) -> list[tuple[Process, SimulatedCluster]]:
+    """Every state the reprocess-all pass at the head of the queue can end in (the state
+    itself is taken), each with one tie order that reaches it.
+
+    The pass is explored Service by Service: at each point any Service left in the current
+    tie group may come next, and two partial passes in the same state with the same Services
+    left are one (exact: the rest of a pass reads nothing else; docs/plan.md, "Reprocess-all
+    tie orders"). So a pass of n tied Services costs the distinct partial states, at most
+    2^n per distinct path, instead of n! orders; and under symmetry the partial states are
+    canonical too (the Services left renamed with the state)."""
+    groups = state.begin_pass()
+    stack: list[_Partial] = [(state, tuple(tuple(g) for g in groups if g), ())]
+    seen: set[Hashable] = set()
+    ends: list[tuple[Process, SimulatedCluster]] = []
+    while stack:
+        cluster, left, results = stack.pop()
+        if not left:
+            cluster.end_pass(results)
+            cluster.log_pass(results)
+            ends.append((Process(tuple(k for k, _ in results)), cluster))
+            continue
+        current, later = left[0], left[1:]
+        for number, member in enumerate(current):
+            branch = cluster if number == len(current) - 1 else cluster.copy()
+            logged = len(branch.events)
+            result = branch.handle_listed(member)
+            _collect(branch.events[logged:], warnings)
+            rest = current[:number] + current[number + 1 :]
+            now = (*results, (member, result))
+            remaining = ((rest,) if rest else ()) + later
+            fingerprint, renaming = canonical(branch)
+            retry = any(r.state in (REPROCESS_ALL, ERROR) for _, r in now)
+            merged = (
+                fingerprint,
+                tuple(frozenset(renaming.name(k) for k in group) for group in remaining),
+                retry,
+            )
+            if merged not in seen:
+                seen.add(merged)
+                stack.append((branch, remaining, now))
+    return ends
 
 
 def _closed(
@@ -420,6 +450,7 @@ class _Renaming:
     # key → (its identity in a version, its image's identity in the same version), per version:
     # see _IDENTITY (fields the model never reads, but the stored manifests do carry)
     identities: Mapping[str, Sequence[tuple[Identity, Identity]]] = field(default_factory=dict)
+    _memo: dict[Hashable, Hashable] = field(default_factory=dict, compare=False, repr=False)
 
     def name(self, key: str) -> str:
         return self.keys.get(key, key)
@@ -446,13 +477,21 @@ class _Renaming:
 
     def value(self, value: Hashable) -> Hashable:
         """A fingerprint (before compaction) with every key and port renamed."""
+        if not self.keys and not self.ports:
+            return value
         kind = type(value)
         if isinstance(value, str):
             return self.keys.get(value, value)
+        if kind in _ATOMS:
+            return value
+        if kind is frozenset:
+            # Remembered: the same sets (a frozenset keeps its hash) recur from state to state.
+            seen = self._memo.get(value)
+            if seen is None:
+                seen = self._memo[value] = frozenset(self.value(item) for item in value)  # type: ignore[attr-defined]
+            return seen
         if kind is tuple:
             return tuple(self.value(item) for item in value)  # type: ignore[attr-defined]
-        if kind is frozenset:
-            return frozenset(self.value(item) for item in value)  # type: ignore[attr-defined]
         if isinstance(value, Port):
             return self.ports.get(value, value)
         if isinstance(value, tuple):  # a NamedTuple (Key)
@@ -476,6 +515,11 @@ class _Renaming:
         return re.sub(lists, lambda m: ",".join(sorted(m.group(0).split(","))), swapped)
 
 
+_IDENTITY_RENAMING = _Renaming({}, {})
+# Values a renaming leaves as they are (not keys, ports or containers of them).
+_ATOMS = frozenset({int, bool, float, type(None), ipaddress.IPv4Address, ipaddress.IPv6Address})
+
+
 def _families(value: object) -> object:
     if isinstance(value, list):
         return [_families(v) for v in value]
@@ -497,9 +541,19 @@ class _Symmetry:
         self.classes = [tuple(sorted(c)) for c in classes]
         self._ports = ports
         self._identities = identities  # key → its identity in each version (start, writes)
+        self._renamings: dict[tuple[tuple[str, str], ...], _Renaming] = {}
 
     def renaming(self, images: Mapping[str, str]) -> _Renaming:
-        """The renaming sending each key to its image (members' ports follow their owners)."""
+        """The renaming sending each key to its image (members' ports follow their owners);
+        one object per permutation, so that what it renamed is remembered."""
+        moved = {k: v for k, v in images.items() if k != v}
+        memo_key = tuple(sorted(moved.items()))
+        known = self._renamings.get(memo_key)
+        if known is None:
+            known = self._renamings[memo_key] = self._renaming(moved)
+        return known
+
+    def _renaming(self, images: Mapping[str, str]) -> _Renaming:
         ports: dict[Port, Port] = {}
         for key, image in images.items():
             for mine, theirs in zip(self._ports[key], self._ports[image], strict=True):
@@ -664,15 +718,3 @@ def _rotations(members: Sequence[str]) -> list[dict[str, str]]:
     """Each rotation of the class but the identity (together they send any member to any)."""
     n = len(members)
     return [{members[i]: members[(i + shift) % n] for i in range(n)} for shift in range(1, n)]
-
-
-def _multiset_orders(labels: Sequence[int]) -> Iterator[tuple[int, ...]]:
-    """Each distinct order of a multiset of labels, once."""
-    if not labels:
-        yield ()
-        return
-    for label in sorted(set(labels)):
-        rest = list(labels)
-        rest.remove(label)
-        for tail in _multiset_orders(rest):
-            yield (label, *tail)

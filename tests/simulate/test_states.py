@@ -3,12 +3,15 @@ random small components; its counterexamples are real schedules."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
+from unittest import mock
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from planner.model import simcluster
 from planner.model.allocator import Pool
 from planner.model.controller import BEHAVIORS, copy_manifest
 from planner.model.simcluster import TIES_CUT, Run, SimulatedCluster, explore, replay
@@ -83,11 +86,13 @@ def _cluster(
 
 
 def _brute(base: SimulatedCluster, writes: list[tuple[str, Any]]) -> list[Run]:
+    """Every schedule, every reprocess-all pass in every tie order (none cut), up to a cap."""
     runs = []
-    for run in explore(base, writes, explore_ties=True):
-        runs.append(run)
-        if len(runs) > BRUTE_MAX_RUNS:
-            break
+    with mock.patch.object(simcluster, "MAX_PASS_ORDERS", math.inf):
+        for run in explore(base, writes, explore_ties=True):
+            runs.append(run)
+            if len(runs) > BRUTE_MAX_RUNS:
+                break
     return runs
 
 
@@ -100,11 +105,8 @@ def test_states_find_exactly_the_outcomes_of_every_schedule(
     runs = _brute(base, writes)
     assume(len(runs) <= BRUTE_MAX_RUNS)
     found = explore_states(base, writes)
-    if any(run.extra.get(TIES_CUT) for run in runs):
-        # Brute force cut reprocess-all tie orders too: neither is all of it, and the explorer
-        # must say so rather than claim a proof.
-        assert found.ties_cut and not found.complete
-        return
+    # Brute force takes every tie order; the explorer every one too, pass by pass.
+    assert not any(run.extra.get(TIES_CUT) for run in runs) and not found.ties_cut
     assert all(run.settled for run in runs)
     assert found.complete and found.diverging == 0
 
@@ -176,12 +178,29 @@ def test_the_state_budget_stops_the_exploration_and_says_so() -> None:
     assert not cut.complete and cut.budget_reached and cut.states == 5
 
 
-def test_cut_tie_orders_make_the_states_incomplete() -> None:
+def test_every_tie_order_of_a_pass_is_taken_and_none_cut() -> None:
+    """Five holders tie in every pass (5! = 120 orders, more than brute force's MAX_PASS_ORDERS):
+    the explorer takes them all, pass by pass, and finds what every order finds."""
     live = [Spec(f"h{i}", "k", 0, None, False) for i in range(5)]
     pools = [Pool("lan", ["10.0.0.0/29"])]
-    base = SimulatedCluster.bootstrap(pools, [s.manifest() for s in live], "metallb-0.15")
-    found = explore_states(base, [("ns/h0", Spec("h0", "k", 0, None, True).manifest())])
-    assert found.ties_cut and not found.complete and not found.budget_reached
+    for behavior in BEHAVIORS:
+        base = SimulatedCluster.bootstrap(pools, [s.manifest() for s in live], behavior)
+        writes = [("ns/h0", Spec("h0", "k", 0, None, True).manifest())]
+        found = explore_states(base, writes)
+        assert not found.ties_cut and found.complete and not found.budget_reached
+        runs = _brute(base, writes)
+        assert len(runs) <= BRUTE_MAX_RUNS
+        final: dict[str, set[tuple[str, ...]]] = {}
+        for run in runs:
+            for key in run.cluster.store:
+                final.setdefault(key, set()).add(run.cluster.ips(key))
+        assert found.final_ips == {k: frozenset(v) for k, v in sorted(final.items())}
+        assert found.changed == {
+            s for r in runs for s in r.cluster.store if r.cluster.changed_ip(s)
+        }
+        if behavior == "metallb-0.15":  # its key change reprocesses all (the others' do not)
+            without = explore_states(base, writes, explore_ties=False)
+            assert without.ties_cut and not without.complete
 
 
 def _outcomes(found: Any) -> tuple[Any, ...]:
