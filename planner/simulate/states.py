@@ -75,6 +75,7 @@ class StateExploration:
     ties_cut: bool = False
     diverging: int = 0
     symmetric: tuple[tuple[str, ...], ...] = ()  # classes of interchangeable Services
+    pass_states: int = 0  # of `states`: partial reprocess-all passes (see _pass_ends)
 
     @property
     def pending(self) -> frozenset[str]:
@@ -209,14 +210,20 @@ def explore_states(
 
     found = _find_symmetry(start, lambda r: raw(start, r)) if symmetry and explore_ties else None
 
-    def canonical(state: SimulatedCluster) -> tuple[Hashable, _Renaming]:
+    def canonical(
+        state: SimulatedCluster, left: Sequence[Sequence[str]] = ()
+    ) -> tuple[Hashable, _Renaming]:
         if found is None:
             return interner.compact(state.fingerprint(interner.manifest)), _IDENTITY_RENAMING
-        renaming = found.canonical(state, lambda m: interner._number(_local(state, m)))
+        # Inside a pass, a member's place among the Services left is part of what it is.
+        place = {k: i for i, group in enumerate(left) for k in group}
+        renaming = found.canonical(
+            state, lambda m: interner._number((_local(state, m), place.get(m, -1)))
+        )
         return interner.compact(raw(state, renaming)), renaming
 
     def key(state: SimulatedCluster) -> Hashable:
-        return canonical(state)[0]
+        return canonical(state, ())[0]
 
     visited: dict[Hashable, int] = {key(start): 0}
     parents: list[tuple[int, Action | None]] = [(-1, None)]
@@ -226,11 +233,16 @@ def explore_states(
     pending_at: dict[str, int] = {}
     warnings: dict[str, set[str]] = {}
     budget_reached = ties_cut = False
+    passes = _PassBudget(max_states)
     _note_pending(start, 0, pending_at)
     while frontier and not budget_reached:
         state, index = frontier.popleft()
         ties_cut = ties_cut or (not explore_ties and _tied_pass(state))
-        successors = _successors(state, explore_ties, canonical, warnings)
+        passes.left = max_states - len(visited)
+        successors = _successors(state, explore_ties, canonical, warnings, passes)
+        if passes.reached:
+            budget_reached = True
+            break
         if not successors:
             terminals.append((index, state))
             continue
@@ -238,7 +250,7 @@ def explore_states(
             fingerprint = key(branch)
             target = visited.get(fingerprint)
             if target is None:
-                if len(visited) >= max_states:
+                if len(visited) + passes.used >= max_states:
                     budget_reached = True
                     break
                 target = visited[fingerprint] = len(parents)
@@ -254,7 +266,8 @@ def explore_states(
         ends, pending_paths, warnings = _closed(origin, found, ends, pending_paths, warnings)
     return StateExploration(
         complete=not budget_reached and not ties_cut,
-        states=len(parents),
+        states=len(parents) + passes.used,
+        pass_states=passes.used,
         edges=len(edges),
         terminals=tuple(ends),
         pending_paths=dict(sorted(pending_paths.items())),
@@ -266,9 +279,18 @@ def explore_states(
     )
 
 
-Canonical = Callable[[SimulatedCluster], tuple[Hashable, "_Renaming"]]
+Canonical = Callable[[SimulatedCluster, Sequence[Sequence[str]]], tuple[Hashable, "_Renaming"]]
 # A reprocess-all pass under way: the cluster, the tie groups left, the Services handled.
 _Partial = tuple[SimulatedCluster, tuple[tuple[str, ...], ...], tuple[tuple[str, Result], ...]]
+
+
+@dataclass
+class _PassBudget:
+    """What the partial passes may still take of the state budget, and what they took."""
+
+    left: int
+    used: int = 0
+    reached: bool = False
 
 
 def _successors(
@@ -276,6 +298,7 @@ def _successors(
     explore_ties: bool,
     canonical: Canonical,
     warnings: dict[str, set[str]],
+    budget: _PassBudget,
 ) -> list[tuple[Action, SimulatedCluster]]:
     """Each next step and the state it leads to (the state itself taken by the last one);
     a reprocess-all pass at the head of the queue leads to each state one of its tie orders
@@ -293,7 +316,7 @@ def _successors(
         _collect(branch.events[logged:], warnings)
         found.append((action, branch))
     if passing:
-        found.extend(_pass_ends(state, canonical, warnings))
+        found.extend(_pass_ends(state, canonical, warnings, budget))
     return found
 
 
@@ -309,7 +332,10 @@ def _collect(events: Sequence[tuple[int, Event]], warnings: dict[str, set[str]])
 
 
 def _pass_ends(
-    state: SimulatedCluster, canonical: Canonical, warnings: dict[str, set[str]]
+    state: SimulatedCluster,
+    canonical: Canonical,
+    warnings: dict[str, set[str]],
+    budget: _PassBudget,
 ) -> list[tuple[Process, SimulatedCluster]]:
     """Every state the reprocess-all pass at the head of the queue can end in (the state
     itself is taken), each with one tie order that reaches it.
@@ -319,7 +345,8 @@ def _pass_ends(
     left are one (exact: the rest of a pass reads nothing else; docs/plan.md, "Reprocess-all
     tie orders"). So a pass of n tied Services costs the distinct partial states, at most
     2^n per distinct path, instead of n! orders; and under symmetry the partial states are
-    canonical too (the Services left renamed with the state)."""
+    canonical too (the Services left renamed with the state). Each partial pass counts against
+    the state budget (`budget.reached` when it runs out; then the ends are not all there)."""
     groups = state.begin_pass()
     stack: list[_Partial] = [(state, tuple(tuple(g) for g in groups if g), ())]
     seen: set[Hashable] = set()
@@ -340,7 +367,7 @@ def _pass_ends(
             rest = current[:number] + current[number + 1 :]
             now = (*results, (member, result))
             remaining = ((rest,) if rest else ()) + later
-            fingerprint, renaming = canonical(branch)
+            fingerprint, renaming = canonical(branch, remaining)
             retry = any(r.state in (REPROCESS_ALL, ERROR) for _, r in now)
             merged = (
                 fingerprint,
@@ -348,6 +375,11 @@ def _pass_ends(
                 retry,
             )
             if merged not in seen:
+                if remaining:  # (a whole pass is a state the explorer counts itself)
+                    if budget.used >= budget.left:
+                        budget.reached = True
+                        return ends
+                    budget.used += 1
                 seen.add(merged)
                 stack.append((branch, remaining, now))
     return ends
