@@ -36,15 +36,20 @@ from planner.model.group_annotations import stamp_group_annotations
 from planner.model.simcluster import SimulatedCluster, explore
 from planner.simulate.states import explore_states
 
-POOLS = [Pool("lan", ["10.0.0.0/27"])]
+POOLS = [Pool("lan", ["10.0.0.0/27", "fd00::/123"])]
 GROUP_IP = "10.0.0.1"
+GROUP_IPS_DUAL = ("10.0.0.1", "fd00::1")
 
 
-def member(index: int, *, requested: bool, local: bool, status: str = "") -> dict[str, Any]:
-    """Member `index` of the group: its own port (TCP/UDP alternating), one sharing key."""
+def member(
+    index: int, *, requested: bool, local: bool, status: bool = False, policy: str = ""
+) -> dict[str, Any]:
+    """Member `index` of the group: its own port (TCP/UDP alternating), one sharing key; with a
+    dual-stack `policy` (PreferDualStack, RequireDualStack) an IPv4 and an IPv6 address."""
+    ips = GROUP_IPS_DUAL if policy else (GROUP_IP,)
     annotations = {"metallb.io/allow-shared-ip": "dns"}
     if requested:
-        annotations["metallb.io/loadBalancerIPs"] = GROUP_IP
+        annotations["metallb.io/loadBalancerIPs"] = ",".join(ips)
     manifest: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Service",
@@ -56,17 +61,23 @@ def member(index: int, *, requested: bool, local: bool, status: str = "") -> dic
             "ports": [{"port": 53 + index // 2, "protocol": ("TCP", "UDP")[index % 2]}],
         },
     }
+    if policy:
+        manifest["spec"].update(ipFamilyPolicy=policy, ipFamilies=["IPv4", "IPv6"])
     if status:
-        manifest["status"] = {"loadBalancer": {"ingress": [{"ip": status}]}}
+        manifest["status"] = {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}}
     return manifest
 
 
-def case(size: int, requested: bool, behavior: str) -> tuple[SimulatedCluster, list[Any]]:
-    """The group live on one IP, and its key-change writes stamped with the group annotations."""
-    live = [member(i, requested=requested, local=False, status=GROUP_IP) for i in range(size)]
+def case(
+    size: int, requested: bool, behavior: str, policy: str = ""
+) -> tuple[SimulatedCluster, list[Any]]:
+    """The group live on its IPs, and its key-change writes stamped with the group annotations."""
+    live = [
+        member(i, requested=requested, local=False, status=True, policy=policy) for i in range(size)
+    ]
     base = SimulatedCluster.bootstrap(POOLS, live, behavior)
     desired = stamp_group_annotations(
-        [member(i, requested=requested, local=True) for i in range(size)]
+        [member(i, requested=requested, local=True, policy=policy) for i in range(size)]
     )
     return base, [(f"dns/m{i:02d}", manifest) for i, manifest in enumerate(desired)]
 
@@ -85,10 +96,10 @@ def _why(found: Any) -> str:
 
 
 def measure(
-    label: str, size: int, requested: bool, behavior: str, max_states: int, symmetry: bool
+    size: int, requested: bool, behavior: str, max_states: int, symmetry: bool, policy: str
 ) -> dict[str, Any]:
     """One case in this process (a fresh one per case, so that its peak memory is its own)."""
-    base, writes = case(size, requested, behavior)
+    base, writes = case(size, requested, behavior, policy)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.process_time()
     found = explore_states(base, writes, max_states=max_states, symmetry=symmetry)
@@ -117,18 +128,21 @@ def main() -> None:
     parser.add_argument("--auto-sizes", default="2,3")
     parser.add_argument("--max-states", type=int, default=20_000)
     parser.add_argument("--brute-max", type=int, default=3)
+    parser.add_argument("--dual-sizes", default="", help="dual-stack groups (both policies)")
     parser.add_argument("--without", action="store_true", help="also without symmetry")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a child: label,size,requested,...
     args = parser.parse_args()
     if args.one:
-        label, size, requested, behavior, max_states, symmetry = args.one.split(",")
+        size, requested, behavior, max_states, symmetry, policy = args.one.split(",")
         one = measure(
-            label, int(size), requested == "True", behavior, int(max_states), symmetry == "True"
+            int(size), requested == "True", behavior, int(max_states), symmetry == "True", policy
         )
         print(json.dumps(one))
         return
-    cases = [("requested IP", int(n), True) for n in args.sizes.split(",") if n]
-    cases += [("auto-assigned", int(n), False) for n in args.auto_sizes.split(",") if n]
+    cases = [("requested IP", int(n), True, "") for n in args.sizes.split(",") if n]
+    cases += [("auto-assigned", int(n), False, "") for n in args.auto_sizes.split(",") if n]
+    for policy, label in (("PreferDualStack", "dual prefer"), ("RequireDualStack", "dual require")):
+        cases += [(label, int(n), True, policy) for n in args.dual_sizes.split(",") if n]
     header = (
         f"{'group':14} {'N':>3} {'behavior':13} {'states':>8} {'in passes':>9} {'complete':>8} "
         f"{'CPU s':>7} {'peak MB':>7} {'base MB':>7}"
@@ -138,19 +152,19 @@ def main() -> None:
     header += f" | {'schedules':>9} {'brute s':>8}"
     print(header)
     print("-" * len(header))
-    for label, size, requested in cases:
+    for label, size, requested, policy in cases:
         for behavior in BEHAVIORS:
-            found = _in_child(label, size, requested, behavior, args.max_states, True)
+            found = _in_child(size, requested, behavior, args.max_states, True, policy)
             line = (
                 f"{label:14} {size:>3} {behavior:13} {found['states']:>8} "
                 f"{found['pass_states']:>9} {found['complete']:>8} {found['seconds']:>7.2f} "
                 f"{found['peak_mb']:>7.0f} {found['base_mb']:>7.0f}"
             )
             if args.without:
-                plain = _in_child(label, size, requested, behavior, args.max_states, False)
+                plain = _in_child(size, requested, behavior, args.max_states, False, policy)
                 line += f" | {plain['states']:>10} {plain['complete']:>8} {plain['seconds']:>7.2f}"
             if size <= args.brute_max:
-                base, writes = case(size, requested, behavior)
+                base, writes = case(size, requested, behavior, policy)
                 schedules, brute_seconds = brute(base, writes)
                 line += f" | {schedules:>9} {brute_seconds:>8.2f}"
             else:
