@@ -10,6 +10,9 @@ the graph is taken once, so the union is every schedule's). Schedules stay avail
 state keeps its parent and the action that reached it, so a counterexample is a real (shortest)
 schedule that `planner.model.simcluster.replay` carries out again.
 
+A reprocess-all pass is explored Service by Service among its ties (every tie order, partial
+passes in equal states merged; `_pass_ends`), and its partial states count against the budget.
+
 The fingerprint leaves out what no later step reads: the step counter, logged events, the
 controller's "changed nothing" memos, and the order set_pools walks allocations (no step of an
 exploration changes the pools). That these omissions are exact is checked by a property test
