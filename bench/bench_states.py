@@ -71,7 +71,10 @@ def member(
 def case(
     size: int, requested: bool, behavior: str, policy: str = ""
 ) -> tuple[SimulatedCluster, list[Any]]:
-    """The group live on its IPs, and its key-change writes stamped with the group annotations."""
+    """The group live on its IPs, and its key-change writes stamped with the group annotations
+    (`policy` "cycle": a swap cycle instead, see cycle_case)."""
+    if policy == "cycle":
+        return cycle_case(size, behavior)
     live = [
         member(i, requested=requested, local=False, status=True, policy=policy) for i in range(size)
     ]
@@ -80,6 +83,32 @@ def case(
         [member(i, requested=requested, local=True, policy=policy) for i in range(size)]
     )
     return base, [(f"dns/m{i:02d}", manifest) for i, manifest in enumerate(desired)]
+
+
+def cycle_case(size: int, behavior: str) -> tuple[SimulatedCluster, list[Any]]:
+    """A swap cycle: Service i holds and requests 10.0.0.(i+1), and takes the next one's IP."""
+
+    def service(index: int, ip: int, status: bool) -> dict[str, Any]:
+        manifest: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": f"c{index:02d}",
+                "namespace": "web",
+                "annotations": {"metallb.io/loadBalancerIPs": f"10.0.0.{ip + 1}"},
+            },
+            "spec": {
+                "type": "LoadBalancer",
+                "selector": {"app": f"c{index}"},
+                "ports": [{"port": 80, "protocol": "TCP"}],
+            },
+        }
+        if status:
+            manifest["status"] = {"loadBalancer": {"ingress": [{"ip": f"10.0.0.{ip + 1}"}]}}
+        return manifest
+
+    base = SimulatedCluster.bootstrap(POOLS, [service(i, i, True) for i in range(size)], behavior)
+    return base, [(f"web/c{i:02d}", service(i, (i + 1) % size, False)) for i in range(size)]
 
 
 def brute(base: SimulatedCluster, writes: list[Any]) -> tuple[int, float]:
@@ -129,6 +158,7 @@ def main() -> None:
     parser.add_argument("--max-states", type=int, default=20_000)
     parser.add_argument("--brute-max", type=int, default=3)
     parser.add_argument("--dual-sizes", default="", help="dual-stack groups (both policies)")
+    parser.add_argument("--cycle-sizes", default="", help="swap cycles of requested IPs")
     parser.add_argument("--without", action="store_true", help="also without symmetry")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a child: label,size,requested,...
     args = parser.parse_args()
@@ -143,6 +173,7 @@ def main() -> None:
     cases += [("auto-assigned", int(n), False, "") for n in args.auto_sizes.split(",") if n]
     for policy, label in (("PreferDualStack", "dual prefer"), ("RequireDualStack", "dual require")):
         cases += [(label, int(n), True, policy) for n in args.dual_sizes.split(",") if n]
+    cases += [("swap cycle", int(n), True, "cycle") for n in args.cycle_sizes.split(",") if n]
     header = (
         f"{'group':14} {'N':>3} {'behavior':13} {'states':>8} {'in passes':>9} {'complete':>8} "
         f"{'CPU s':>7} {'peak MB':>7} {'base MB':>7}"
