@@ -6,11 +6,13 @@ Cases (issue 16):
 - a group of N auto-assigned members changing its key, N = 2, 3.
 
 Brute force runs only where it is feasible (up to --brute-max writes); the state explorer runs
-within --max-states. Columns: states visited, complete (or why not),
-seconds, without and with the symmetry reduction (side by side); schedules and seconds for
-brute force.
+within --max-states, each case in a fresh process (so that its peak memory is its own). Columns:
+states visited (of which partial reprocess-all passes), complete (or why not: "budget"), CPU
+seconds, peak resident memory of the process and what it held before exploring (interpreter,
+modules, the bootstrapped cluster); with --without, the same without the symmetry reduction,
+side by side; schedules and seconds for brute force.
 
-    python bench/bench_states.py [--sizes 2,3,4,6,8,12] [--max-states 50000] [--brute-max 3]
+    python bench/bench_states.py [--sizes 2,3,4,6,8,12] [--max-states 20000] [--brute-max 3]
 
 Not a timed test: the numbers are for the table in the report and docs/plan.md.
 """
@@ -18,6 +20,9 @@ Not a timed test: the numbers are for the table in the report and docs/plan.md.
 from __future__ import annotations
 
 import argparse
+import json
+import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,15 +36,20 @@ from planner.model.group_annotations import stamp_group_annotations
 from planner.model.simcluster import SimulatedCluster, explore
 from planner.simulate.states import explore_states
 
-POOLS = [Pool("lan", ["10.0.0.0/27"])]
+POOLS = [Pool("lan", ["10.0.0.0/27", "fd00::/123"])]
 GROUP_IP = "10.0.0.1"
+GROUP_IPS_DUAL = ("10.0.0.1", "fd00::1")
 
 
-def member(index: int, *, requested: bool, local: bool, status: str = "") -> dict[str, Any]:
-    """Member `index` of the group: its own port (TCP/UDP alternating), one sharing key."""
+def member(
+    index: int, *, requested: bool, local: bool, status: bool = False, policy: str = ""
+) -> dict[str, Any]:
+    """Member `index` of the group: its own port (TCP/UDP alternating), one sharing key; with a
+    dual-stack `policy` (PreferDualStack, RequireDualStack) an IPv4 and an IPv6 address."""
+    ips = GROUP_IPS_DUAL if policy else (GROUP_IP,)
     annotations = {"metallb.io/allow-shared-ip": "dns"}
     if requested:
-        annotations["metallb.io/loadBalancerIPs"] = GROUP_IP
+        annotations["metallb.io/loadBalancerIPs"] = ",".join(ips)
     manifest: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Service",
@@ -51,19 +61,54 @@ def member(index: int, *, requested: bool, local: bool, status: str = "") -> dic
             "ports": [{"port": 53 + index // 2, "protocol": ("TCP", "UDP")[index % 2]}],
         },
     }
+    if policy:
+        manifest["spec"].update(ipFamilyPolicy=policy, ipFamilies=["IPv4", "IPv6"])
     if status:
-        manifest["status"] = {"loadBalancer": {"ingress": [{"ip": status}]}}
+        manifest["status"] = {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}}
     return manifest
 
 
-def case(size: int, requested: bool, behavior: str) -> tuple[SimulatedCluster, list[Any]]:
-    """The group live on one IP, and its key-change writes stamped with the group annotations."""
-    live = [member(i, requested=requested, local=False, status=GROUP_IP) for i in range(size)]
+def case(
+    size: int, requested: bool, behavior: str, policy: str = ""
+) -> tuple[SimulatedCluster, list[Any]]:
+    """The group live on its IPs, and its key-change writes stamped with the group annotations
+    (`policy` "cycle": a swap cycle instead, see cycle_case)."""
+    if policy == "cycle":
+        return cycle_case(size, behavior)
+    live = [
+        member(i, requested=requested, local=False, status=True, policy=policy) for i in range(size)
+    ]
     base = SimulatedCluster.bootstrap(POOLS, live, behavior)
     desired = stamp_group_annotations(
-        [member(i, requested=requested, local=True) for i in range(size)]
+        [member(i, requested=requested, local=True, policy=policy) for i in range(size)]
     )
     return base, [(f"dns/m{i:02d}", manifest) for i, manifest in enumerate(desired)]
+
+
+def cycle_case(size: int, behavior: str) -> tuple[SimulatedCluster, list[Any]]:
+    """A swap cycle: Service i holds and requests 10.0.0.(i+1), and takes the next one's IP."""
+
+    def service(index: int, ip: int, status: bool) -> dict[str, Any]:
+        manifest: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": f"c{index:02d}",
+                "namespace": "web",
+                "annotations": {"metallb.io/loadBalancerIPs": f"10.0.0.{ip + 1}"},
+            },
+            "spec": {
+                "type": "LoadBalancer",
+                "selector": {"app": f"c{index}"},
+                "ports": [{"port": 80, "protocol": "TCP"}],
+            },
+        }
+        if status:
+            manifest["status"] = {"loadBalancer": {"ingress": [{"ip": f"10.0.0.{ip + 1}"}]}}
+        return manifest
+
+    base = SimulatedCluster.bootstrap(POOLS, [service(i, i, True) for i in range(size)], behavior)
+    return base, [(f"web/c{i:02d}", service(i, (i + 1) % size, False)) for i in range(size)]
 
 
 def brute(base: SimulatedCluster, writes: list[Any]) -> tuple[int, float]:
@@ -79,39 +124,82 @@ def _why(found: Any) -> str:
     return "budget" if found.budget_reached else "ties cut" if found.ties_cut else "no"
 
 
+def measure(
+    size: int, requested: bool, behavior: str, max_states: int, symmetry: bool, policy: str
+) -> dict[str, Any]:
+    """One case in this process (a fresh one per case, so that its peak memory is its own)."""
+    base, writes = case(size, requested, behavior, policy)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.process_time()
+    found = explore_states(base, writes, max_states=max_states, symmetry=symmetry)
+    seconds = time.process_time() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "states": found.states,
+        "pass_states": found.pass_states,
+        "complete": _why(found),
+        "seconds": seconds,
+        "peak_mb": peak / 1024,
+        "base_mb": rss_before / 1024,
+    }
+
+
+def _in_child(*args: object) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--one", ",".join(str(a) for a in args)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="2,3,4,6,8,12")
     parser.add_argument("--auto-sizes", default="2,3")
-    parser.add_argument("--max-states", type=int, default=50_000)
+    parser.add_argument("--max-states", type=int, default=20_000)
     parser.add_argument("--brute-max", type=int, default=3)
+    parser.add_argument("--dual-sizes", default="", help="dual-stack groups (both policies)")
+    parser.add_argument("--cycle-sizes", default="", help="swap cycles of requested IPs")
+    parser.add_argument("--without", action="store_true", help="also without symmetry")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # a child: label,size,requested,...
     args = parser.parse_args()
-    cases = [("requested IP", int(n), True) for n in args.sizes.split(",")]
-    cases += [("auto-assigned", int(n), False) for n in args.auto_sizes.split(",")]
+    if args.one:
+        size, requested, behavior, max_states, symmetry, policy = args.one.split(",")
+        one = measure(
+            int(size), requested == "True", behavior, int(max_states), symmetry == "True", policy
+        )
+        print(json.dumps(one))
+        return
+    cases = [("requested IP", int(n), True, "") for n in args.sizes.split(",") if n]
+    cases += [("auto-assigned", int(n), False, "") for n in args.auto_sizes.split(",") if n]
+    for policy, label in (("PreferDualStack", "dual prefer"), ("RequireDualStack", "dual require")):
+        cases += [(label, int(n), True, policy) for n in args.dual_sizes.split(",") if n]
+    cases += [("swap cycle", int(n), True, "cycle") for n in args.cycle_sizes.split(",") if n]
     header = (
-        f"{'group':14} {'N':>3} {'behavior':13} {'states':>8} {'complete':>8} {'s':>7} | "
-        f"{'sym st.':>8} {'complete':>8} {'sym s':>7} | {'schedules':>9} {'brute s':>8}"
+        f"{'group':14} {'N':>3} {'behavior':13} {'states':>8} {'in passes':>9} {'complete':>8} "
+        f"{'CPU s':>7} {'peak MB':>7} {'base MB':>7}"
     )
+    if args.without:
+        header += f" | {'no-sym st.':>10} {'complete':>8} {'CPU s':>7}"
+    header += f" | {'schedules':>9} {'brute s':>8}"
     print(header)
     print("-" * len(header))
-    for label, size, requested in cases:
+    for label, size, requested, policy in cases:
         for behavior in BEHAVIORS:
-            base, writes = case(size, requested, behavior)
-            started = time.perf_counter()
-            plain = explore_states(base, writes, max_states=args.max_states, symmetry=False)
-            plain_seconds = time.perf_counter() - started
-            started = time.perf_counter()
-            found = explore_states(base, writes, max_states=args.max_states)
-            seconds = time.perf_counter() - started
+            found = _in_child(size, requested, behavior, args.max_states, True, policy)
             line = (
-                f"{label:14} {size:>3} {behavior:13} {plain.states:>8} {_why(plain):>8} "
-                f"{plain_seconds:>7.2f} | {found.states:>8} {_why(found):>8} {seconds:>7.2f} |"
+                f"{label:14} {size:>3} {behavior:13} {found['states']:>8} "
+                f"{found['pass_states']:>9} {found['complete']:>8} {found['seconds']:>7.2f} "
+                f"{found['peak_mb']:>7.0f} {found['base_mb']:>7.0f}"
             )
+            if args.without:
+                plain = _in_child(size, requested, behavior, args.max_states, False, policy)
+                line += f" | {plain['states']:>10} {plain['complete']:>8} {plain['seconds']:>7.2f}"
             if size <= args.brute_max:
+                base, writes = case(size, requested, behavior, policy)
                 schedules, brute_seconds = brute(base, writes)
-                line += f" {schedules:>9} {brute_seconds:>8.2f}"
+                line += f" | {schedules:>9} {brute_seconds:>8.2f}"
             else:
-                line += f" {'-':>9} {'-':>8}"
+                line += f" | {'-':>9} {'-':>8}"
             print(line, flush=True)
 
 

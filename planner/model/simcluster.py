@@ -475,19 +475,50 @@ class SimulatedCluster:
         for key in order:
             if key not in self.store:
                 continue
-            result = self.controller.set_balancer(key, self.store[key])
-            self.events.extend((self.step, e) for e in result.events)
-            writes = dict(result.group_writes)
-            if result.service is not None:
-                writes[key] = result.service
-            for written in sorted(writes):
-                self._store_write(written, writes[written])
-            results.append((key, result))
+            results.append((key, self.handle_listed(key)))
+        self.end_pass(results)
+        return tuple(results)
+
+    # A reprocess-all pass one Service at a time (the state explorer chooses each next one):
+    # begin_pass, handle_listed per Service, end_pass; the same as process_next's pass.
+
+    def begin_pass(self) -> list[list[str]]:
+        """Take RELOAD off the head of the queue; the pass's tie groups (most ingress IPs
+        first, each sorted), which the Services must be handled in, each group in any order."""
+        if not self.queue or self.queue[0] != RELOAD:
+            raise ValueError("no reprocess-all pass at the head of the queue")
+        self.queue.pop(0)
+        self.step += 1
+        return self._tie_groups()
+
+    def handle_listed(self, svc_key: str) -> Result:
+        """One Service of a reprocess-all pass handed to the controller, its writes stored."""
+        result = self.controller.set_balancer(svc_key, self.store[svc_key])
+        self.events.extend((self.step, e) for e in result.events)
+        writes = dict(result.group_writes)
+        if result.service is not None:
+            writes[svc_key] = result.service
+        for written in sorted(writes):
+            self._store_write(written, writes[written])
+        return result
+
+    def end_pass(self, results: Sequence[tuple[str, Result]]) -> None:
+        """The pass is over: RELOAD again when any Service asked for it (or failed); else the
+        initial load is done (Service events are handled from now on)."""
         if any(r.state in (REPROCESS_ALL, ERROR) for _, r in results):
             self._enqueue(RELOAD)
         else:
             self.initial_load_performed = True
-        return tuple(results)
+
+    def log_pass(self, results: Sequence[tuple[str, Result]]) -> None:
+        """Log a pass carried out with begin_pass/handle_listed/end_pass, as process_next does."""
+        self.handled.append(Handled(self.step, RELOAD, tuple(results)))
+
+    def _tie_groups(self) -> list[list[str]]:
+        by_count: dict[int, list[str]] = {}
+        for key in sorted(self.store):
+            by_count.setdefault(len(ingress_ips(self.store[key])), []).append(key)
+        return [by_count[n] for n in sorted(by_count, reverse=True)]
 
     def _store_write(self, svc_key: str, written: Manifest) -> None:
         """The controller's status update: status and annotations replace the stored ones."""

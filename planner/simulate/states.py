@@ -10,6 +10,9 @@ the graph is taken once, so the union is every schedule's). Schedules stay avail
 state keeps its parent and the action that reached it, so a counterexample is a real (shortest)
 schedule that `planner.model.simcluster.replay` carries out again.
 
+A reprocess-all pass is explored Service by Service among its ties (every tie order, partial
+passes in equal states merged; `_pass_ends`), and its partial states count against the budget.
+
 The fingerprint leaves out what no later step reads: the step counter, logged events, the
 controller's "changed nothing" memos, and the order set_pools walks allocations (no step of an
 exploration changes the pools). That these omissions are exact is checked by a property test
@@ -21,18 +24,16 @@ against the brute-force schedule enumeration (tests/simulate/test_states.py).
 
 from __future__ import annotations
 
-import functools
-import itertools
-import math
+import ipaddress
 import re
 from collections import deque
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields, is_dataclass
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, is_dataclass
 
 from planner.model.allocator import Port
-from planner.model.service import ingress_ips, ports
+from planner.model.controller import ERROR, REPROCESS_ALL, Event, Result
+from planner.model.service import ports
 from planner.model.simcluster import (
-    MAX_PASS_ORDERS,
     RELOAD,
     Action,
     Arrive,
@@ -77,6 +78,7 @@ class StateExploration:
     ties_cut: bool = False
     diverging: int = 0
     symmetric: tuple[tuple[str, ...], ...] = ()  # classes of interchangeable Services
+    pass_states: int = 0  # of `states`: partial reprocess-all passes (see _pass_ends)
 
     @property
     def pending(self) -> frozenset[str]:
@@ -198,7 +200,9 @@ def explore_states(
 ) -> StateExploration:
     """Every state reachable from `cluster` with `writes` submitted, breadth-first, each once;
     stops (not complete) after `max_states` states. `symmetry`: states equal up to a renaming
-    of interchangeable Services are visited once (exact; see `_find_symmetry`)."""
+    of interchangeable Services are visited once (exact; see `_find_symmetry`). Every tie order
+    of a reprocess-all pass is taken, pass by pass (`_pass_ends`); without `explore_ties` only
+    the default one (then the exploration is not complete)."""
     interner = _Interner()
     start = prepared(cluster, writes)
     origin = start.copy()  # the explored states are taken over by their last branch
@@ -209,11 +213,20 @@ def explore_states(
 
     found = _find_symmetry(start, lambda r: raw(start, r)) if symmetry and explore_ties else None
 
-    def key(state: SimulatedCluster) -> Hashable:
+    def canonical(
+        state: SimulatedCluster, left: Sequence[Sequence[str]] = ()
+    ) -> tuple[Hashable, _Renaming]:
         if found is None:
-            return interner.compact(state.fingerprint(interner.manifest))
-        renaming = found.canonical(state, lambda m: interner._number(_local(state, m)))
-        return interner.compact(raw(state, renaming))
+            return interner.compact(state.fingerprint(interner.manifest)), _IDENTITY_RENAMING
+        # Inside a pass, a member's place among the Services left is part of what it is.
+        place = {k: i for i, group in enumerate(left) for k in group}
+        renaming = found.canonical(
+            state, lambda m: interner._number((_local(state, m), place.get(m, -1)))
+        )
+        return interner.compact(raw(state, renaming)), renaming
+
+    def key(state: SimulatedCluster) -> Hashable:
+        return canonical(state, ())[0]
 
     visited: dict[Hashable, int] = {key(start): 0}
     parents: list[tuple[int, Action | None]] = [(-1, None)]
@@ -223,30 +236,24 @@ def explore_states(
     pending_at: dict[str, int] = {}
     warnings: dict[str, set[str]] = {}
     budget_reached = ties_cut = False
+    passes = _PassBudget(max_states)
     _note_pending(start, 0, pending_at)
     while frontier and not budget_reached:
         state, index = frontier.popleft()
-        if found is None:
-            actions = state.options(explore_ties)
-            ties_cut = ties_cut or (bool(actions) and explore_ties and state.ties_cut())
-        else:
-            actions, cut = _options(state, found, functools.partial(raw, state))
-            ties_cut = ties_cut or cut
-        if not actions:
+        ties_cut = ties_cut or (not explore_ties and _tied_pass(state))
+        passes.left = max_states - len(visited)
+        successors = _successors(state, explore_ties, canonical, warnings, passes)
+        if passes.reached:
+            budget_reached = True
+            break
+        if not successors:
             terminals.append((index, state))
             continue
-        for number, action in enumerate(actions):
-            # The last branch may take the state itself: nothing reads it afterwards.
-            branch = state if number == len(actions) - 1 else state.copy()
-            logged = len(branch.events)
-            branch.apply(action)
-            for _, event in branch.events[logged:]:
-                if event.type == "Warning":
-                    warnings.setdefault(event.svc_key, set()).add(str(event))
+        for action, branch in successors:
             fingerprint = key(branch)
             target = visited.get(fingerprint)
             if target is None:
-                if len(visited) >= max_states:
+                if len(visited) + passes.used >= max_states:
                     budget_reached = True
                     break
                 target = visited[fingerprint] = len(parents)
@@ -262,7 +269,8 @@ def explore_states(
         ends, pending_paths, warnings = _closed(origin, found, ends, pending_paths, warnings)
     return StateExploration(
         complete=not budget_reached and not ties_cut,
-        states=len(parents),
+        states=len(parents) + passes.used,
+        pass_states=passes.used,
         edges=len(edges),
         terminals=tuple(ends),
         pending_paths=dict(sorted(pending_paths.items())),
@@ -274,53 +282,110 @@ def explore_states(
     )
 
 
-def _options(
-    state: SimulatedCluster, symmetry: _Symmetry, fingerprint: Callable[[_Renaming], Hashable]
-) -> tuple[list[Action], bool]:
-    """The next steps, a reprocess-all pass in one tie order per class of orders that lead to
-    symmetric states (members swappable now keep their relative order); True when cut."""
-    if not state.queue or state.queue[0] != RELOAD:
-        return state.options(True), False
+Canonical = Callable[[SimulatedCluster, Sequence[Sequence[str]]], tuple[Hashable, "_Renaming"]]
+# A reprocess-all pass under way: the cluster, the tie groups left, the Services handled.
+_Partial = tuple[SimulatedCluster, tuple[tuple[str, ...], ...], tuple[tuple[str, Result], ...]]
+
+
+@dataclass
+class _PassBudget:
+    """What the partial passes may still take of the state budget, and what they took."""
+
+    left: int
+    used: int = 0
+    reached: bool = False
+
+
+def _successors(
+    state: SimulatedCluster,
+    explore_ties: bool,
+    canonical: Canonical,
+    warnings: dict[str, set[str]],
+    budget: _PassBudget,
+) -> list[tuple[Action, SimulatedCluster]]:
+    """Each next step and the state it leads to (the state itself taken by the last one);
+    a reprocess-all pass at the head of the queue leads to each state one of its tie orders
+    ends in. The warnings raised on the way are added to `warnings`."""
     actions: list[Action] = [Arrive(k) for k in state.pending_writes()]
-    by_count: dict[int, list[str]] = {}
-    for svc_key in sorted(state.store):
-        by_count.setdefault(len(ingress_ips(state.store[svc_key])), []).append(svc_key)
-    groups = [by_count[n] for n in sorted(by_count, reverse=True)]
-    here = fingerprint(_Renaming({}, {}))
-    class_of = {m: i for i, members in enumerate(symmetry.classes) for m in members}
-    per_group: list[list[tuple[str, ...]]] = []
-    total = 1
-    for group in groups:
-        blocks: list[list[str]] = []
-        for member in group:
-            for block in blocks:
-                head = block[0]
-                same_class = member in class_of and class_of.get(head) == class_of[member]
-                if same_class and fingerprint(symmetry.swap(head, member)) == here:
-                    block.append(member)
-                    break
-            else:
-                blocks.append([member])
-        sizes = [len(b) for b in blocks]
-        total *= math.factorial(len(group)) // math.prod(math.factorial(n) for n in sizes)
-        per_group.append(_block_orders(blocks) if total <= MAX_PASS_ORDERS else [])
-    if total > MAX_PASS_ORDERS:
-        default = tuple(k for g in groups for k in g)
-        reverse = tuple(k for g in groups for k in reversed(g))
-        return [*actions, Process(default), Process(reverse)], True
-    for combo in itertools.product(*per_group):
-        actions.append(Process(tuple(k for g in combo for k in g)))
-    return actions, False
+    passing = explore_ties and bool(state.queue) and state.queue[0] == RELOAD
+    if state.queue and not passing:
+        actions.append(Process())
+    found: list[tuple[Action, SimulatedCluster]] = []
+    for number, action in enumerate(actions):
+        # The last branch may take the state itself: nothing reads it afterwards.
+        branch = state if number == len(actions) - 1 and not passing else state.copy()
+        logged = len(branch.events)
+        branch.apply(action)
+        _collect(branch.events[logged:], warnings)
+        found.append((action, branch))
+    if passing:
+        found.extend(_pass_ends(state, canonical, warnings, budget))
+    return found
 
 
-def _block_orders(blocks: Sequence[Sequence[str]]) -> list[tuple[str, ...]]:
-    """Orders of the blocks' members in which each block keeps its own order."""
-    labels = [i for i, block in enumerate(blocks) for _ in block]
-    orders = []
-    for labelled in _multiset_orders(labels):
-        taken = [iter(block) for block in blocks]
-        orders.append(tuple(next(taken[i]) for i in labelled))
-    return orders
+def _tied_pass(state: SimulatedCluster) -> bool:
+    """A reprocess-all pass is next and its Services may take more than one order."""
+    return bool(state.queue) and state.queue[0] == RELOAD and len(state.pass_orders(True)) > 1
+
+
+def _collect(events: Sequence[tuple[int, Event]], warnings: dict[str, set[str]]) -> None:
+    for _, event in events:
+        if event.type == "Warning":
+            warnings.setdefault(event.svc_key, set()).add(str(event))
+
+
+def _pass_ends(
+    state: SimulatedCluster,
+    canonical: Canonical,
+    warnings: dict[str, set[str]],
+    budget: _PassBudget,
+) -> list[tuple[Process, SimulatedCluster]]:
+    """Every state the reprocess-all pass at the head of the queue can end in (the state
+    itself is taken), each with one tie order that reaches it.
+
+    The pass is explored Service by Service: at each point any Service left in the current
+    tie group may come next, and two partial passes in the same state with the same Services
+    left are one (exact: the rest of a pass reads nothing else; docs/plan.md, "Reprocess-all
+    tie orders"). So a pass of n tied Services costs the distinct partial states, at most
+    2^n per distinct path, instead of n! orders; and under symmetry the partial states are
+    canonical too (the Services left renamed with the state). Each partial pass counts against
+    the state budget (`budget.reached` when it runs out; then the ends are not all there)."""
+    groups = state.begin_pass()
+    stack: list[_Partial] = [(state, tuple(tuple(g) for g in groups if g), ())]
+    seen: set[Hashable] = set()
+    ends: list[tuple[Process, SimulatedCluster]] = []
+    while stack:
+        cluster, left, results = stack.pop()
+        if not left:
+            cluster.end_pass(results)
+            cluster.log_pass(results)
+            ends.append((Process(tuple(k for k, _ in results)), cluster))
+            continue
+        current, later = left[0], left[1:]
+        for number, member in enumerate(current):
+            branch = cluster if number == len(current) - 1 else cluster.copy()
+            logged = len(branch.events)
+            result = branch.handle_listed(member)
+            _collect(branch.events[logged:], warnings)
+            rest = current[:number] + current[number + 1 :]
+            now = (*results, (member, result))
+            remaining = ((rest,) if rest else ()) + later
+            fingerprint, renaming = canonical(branch, remaining)
+            retry = any(r.state in (REPROCESS_ALL, ERROR) for _, r in now)
+            merged = (
+                fingerprint,
+                tuple(frozenset(renaming.name(k) for k in group) for group in remaining),
+                retry,
+            )
+            if merged not in seen:
+                if remaining:  # (a whole pass is a state the explorer counts itself)
+                    if budget.used >= budget.left:
+                        budget.reached = True
+                        return ends
+                    budget.used += 1
+                seen.add(merged)
+                stack.append((branch, remaining, now))
+    return ends
 
 
 def _closed(
@@ -417,6 +482,10 @@ class _Renaming:
 
     keys: Mapping[str, str]
     ports: Mapping[Port, Port]
+    # key → (its identity in a version, its image's identity in the same version), per version:
+    # see _IDENTITY (fields the model never reads, but the stored manifests do carry)
+    identities: Mapping[str, Sequence[tuple[Identity, Identity]]] = field(default_factory=dict)
+    _memo: dict[Hashable, Hashable] = field(default_factory=dict, compare=False, repr=False)
 
     def name(self, key: str) -> str:
         return self.keys.get(key, key)
@@ -434,29 +503,30 @@ class _Renaming:
         for field_name in ("clusterIP", "clusterIPs"):
             if field_name in spec:
                 spec[field_name] = _families(spec[field_name])
-        if self.ports and isinstance(spec.get("ports"), list):
-            spec["ports"] = [self._port_entry(entry) for entry in spec["ports"]]
         renamed["spec"] = spec
+        mine = _identity(renamed)
+        for before, after in self.identities.get(key, ()):
+            if before == mine:
+                return _with_identity(renamed, after)
         return renamed
-
-    def _port_entry(self, entry: object) -> object:
-        if not isinstance(entry, dict) or not isinstance(entry.get("port"), int):
-            return entry
-        port = Port(str(entry.get("protocol") or "TCP"), entry["port"])
-        image = self.ports.get(port)
-        if image is None:
-            return entry
-        return {**entry, "port": image.port, "protocol": image.proto}
 
     def value(self, value: Hashable) -> Hashable:
         """A fingerprint (before compaction) with every key and port renamed."""
+        if not self.keys and not self.ports:
+            return value
         kind = type(value)
         if isinstance(value, str):
             return self.keys.get(value, value)
+        if kind in _ATOMS:
+            return value
+        if kind is frozenset:
+            # Remembered: the same sets (a frozenset keeps its hash) recur from state to state.
+            seen = self._memo.get(value)
+            if seen is None:
+                seen = self._memo[value] = frozenset(self.value(item) for item in value)  # type: ignore[attr-defined]
+            return seen
         if kind is tuple:
             return tuple(self.value(item) for item in value)  # type: ignore[attr-defined]
-        if kind is frozenset:
-            return frozenset(self.value(item) for item in value)  # type: ignore[attr-defined]
         if isinstance(value, Port):
             return self.ports.get(value, value)
         if isinstance(value, tuple):  # a NamedTuple (Key)
@@ -480,6 +550,11 @@ class _Renaming:
         return re.sub(lists, lambda m: ",".join(sorted(m.group(0).split(","))), swapped)
 
 
+_IDENTITY_RENAMING = _Renaming({}, {})
+# Values a renaming leaves as they are (not keys, ports or containers of them).
+_ATOMS = frozenset({int, bool, float, type(None), ipaddress.IPv4Address, ipaddress.IPv6Address})
+
+
 def _families(value: object) -> object:
     if isinstance(value, list):
         return [_families(v) for v in value]
@@ -492,18 +567,39 @@ class _Symmetry:
     """Classes of interchangeable Services, and the canonical renaming of a state: within each
     class, members sorted by a renaming-invariant signature take the class's names in order."""
 
-    def __init__(self, classes: Sequence[tuple[str, ...]], ports: Mapping[str, tuple[Port, ...]]):
+    def __init__(
+        self,
+        classes: Sequence[tuple[str, ...]],
+        ports: Mapping[str, tuple[Port, ...]],
+        identities: Mapping[str, Sequence[Identity]],
+    ):
         self.classes = [tuple(sorted(c)) for c in classes]
         self._ports = ports
+        self._identities = identities  # key → its identity in each version (start, writes)
+        self._renamings: dict[tuple[tuple[str, str], ...], _Renaming] = {}
 
     def renaming(self, images: Mapping[str, str]) -> _Renaming:
-        """The renaming sending each key to its image (members' ports follow their owners)."""
+        """The renaming sending each key to its image (members' ports follow their owners);
+        one object per permutation, so that what it renamed is remembered."""
+        moved = {k: v for k, v in images.items() if k != v}
+        memo_key = tuple(sorted(moved.items()))
+        known = self._renamings.get(memo_key)
+        if known is None:
+            known = self._renamings[memo_key] = self._renaming(moved)
+        return known
+
+    def _renaming(self, images: Mapping[str, str]) -> _Renaming:
         ports: dict[Port, Port] = {}
         for key, image in images.items():
             for mine, theirs in zip(self._ports[key], self._ports[image], strict=True):
                 if mine != theirs:
                     ports[mine] = theirs
-        return _Renaming({k: v for k, v in images.items() if k != v}, ports)
+        moved = {k: v for k, v in images.items() if k != v}
+        identities = {
+            k: tuple(zip(self._identities[k], self._identities[v], strict=True))
+            for k, v in moved.items()
+        }
+        return _Renaming(moved, ports, identities)
 
     def swap(self, a: str, b: str) -> _Renaming:
         return self.renaming({a: b, b: a})
@@ -544,6 +640,7 @@ def _find_symmetry(
     keys = sorted(set(state.store) | {k for k, w in state._pending.items() if w})
     versions = {k: [state.store.get(k), *state._pending.get(k, [])] for k in keys}
     owned = {k: _ports_of(versions[k]) for k in keys}
+    identities = {k: tuple(_identity(m) for m in versions[k] if m is not None) for k in keys}
     shapes: dict[Hashable, list[str]] = {}
     for key in keys:
         if owned[key] is None:
@@ -553,9 +650,11 @@ def _find_symmetry(
             None if m is None else _freeze(_without_identity(neutral.manifest(m)))
             for m in versions[key]
         )
-        shapes.setdefault((key.partition("/")[0], len(owned[key] or ()), shape), []).append(key)
+        namespace = key.partition("/")[0]
+        alike = (namespace, len(owned[key] or ()), _repeats(identities[key]), shape)
+        shapes.setdefault(alike, []).append(key)
     ports = {k: p for k, p in owned.items() if p is not None}
-    symmetry = _Symmetry([], ports)
+    symmetry = _Symmetry([], ports, identities)
     start = fingerprint(_Renaming({}, {}))
     for members in shapes.values():
         if len(members) < 2 or not _ports_separate(members, ports):
@@ -578,19 +677,57 @@ def _ports_of(versions: Sequence[Manifest | None]) -> tuple[Port, ...] | None:
     return next(iter(found)) if len(found) == 1 else None
 
 
+# The fields that tell one Service from another and that the model never reads (it reads a
+# port's protocol and number only, checked apart in _ports_separate): a renamed Service carries
+# its image's values of them, version for version (the live one, then each write's).
+_IDENTITY = (
+    ("metadata", "uid"),
+    ("metadata", "resourceVersion"),
+    ("metadata", "creationTimestamp"),
+    ("metadata", "generation"),
+    ("spec", "ports"),
+    ("spec", "healthCheckNodePort"),
+)
+_ABSENT = ("absent",)  # a field the manifest does not have
+Identity = tuple[object, ...]
+
+
+def _identity(manifest: Manifest) -> Identity:
+    """The manifest's values of the _IDENTITY fields (_ABSENT where it has none)."""
+    found = []
+    for section, name in _IDENTITY:
+        part = manifest.get(section)
+        found.append(part.get(name, _ABSENT) if isinstance(part, dict) else _ABSENT)
+    return tuple(found)
+
+
+def _with_identity(manifest: Manifest, identity: Identity) -> Manifest:
+    """The manifest carrying these _IDENTITY values (the dicts changed are new ones)."""
+    changed = dict(manifest)
+    for section in {s for s, _ in _IDENTITY}:
+        if isinstance(changed.get(section), dict):
+            changed[section] = dict(changed[section])
+    for (section, name), value in zip(_IDENTITY, identity, strict=True):
+        part = changed.get(section)
+        if not isinstance(part, dict):
+            continue
+        if value is _ABSENT:
+            part.pop(name, None)
+        else:
+            part[name] = value
+    return changed
+
+
+def _repeats(identities: Sequence[Identity]) -> tuple[int, ...]:
+    """Per version, the first version with the same identity: members of a class must repeat
+    alike, so that a manifest's identity names the version whose image it takes."""
+    return tuple(identities.index(i) for i in identities)
+
+
 def _without_identity(manifest: Manifest) -> Manifest:
-    """The manifest without its name and its ports' numbers (what renaming may change)."""
-    trimmed = dict(manifest)
-    trimmed["metadata"] = {k: v for k, v in (manifest.get("metadata") or {}).items() if k != "name"}
-    spec = dict(trimmed.get("spec") or {})
-    if isinstance(spec.get("ports"), list):
-        spec["ports"] = [
-            {k: v for k, v in e.items() if k not in ("port", "protocol")}
-            if isinstance(e, dict)
-            else e
-            for e in spec["ports"]
-        ]
-    trimmed["spec"] = spec
+    """The manifest without its name and _IDENTITY fields (what renaming changes)."""
+    trimmed = _with_identity(manifest, tuple(_ABSENT for _ in _IDENTITY))
+    trimmed["metadata"] = {k: v for k, v in (trimmed.get("metadata") or {}).items() if k != "name"}
     return trimmed
 
 
@@ -616,15 +753,3 @@ def _rotations(members: Sequence[str]) -> list[dict[str, str]]:
     """Each rotation of the class but the identity (together they send any member to any)."""
     n = len(members)
     return [{members[i]: members[(i + shift) % n] for i in range(n)} for shift in range(1, n)]
-
-
-def _multiset_orders(labels: Sequence[int]) -> Iterator[tuple[int, ...]]:
-    """Each distinct order of a multiset of labels, once."""
-    if not labels:
-        yield ()
-        return
-    for label in sorted(set(labels)):
-        rest = list(labels)
-        rest.remove(label)
-        for tail in _multiset_orders(rest):
-            yield (label, *tail)

@@ -3,15 +3,18 @@ random small components; its counterexamples are real schedules."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
+from unittest import mock
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from planner.model import simcluster
 from planner.model.allocator import Pool
-from planner.model.controller import BEHAVIORS
-from planner.model.simcluster import TIES_CUT, Run, SimulatedCluster, explore, replay
+from planner.model.controller import BEHAVIORS, copy_manifest
+from planner.model.simcluster import RELOAD, TIES_CUT, Run, SimulatedCluster, explore, replay
 from planner.simulate.states import explore_states
 from tests.model.test_seed_scenario import with_group_annotations
 from tests.model.test_simcluster import svc
@@ -83,11 +86,13 @@ def _cluster(
 
 
 def _brute(base: SimulatedCluster, writes: list[tuple[str, Any]]) -> list[Run]:
+    """Every schedule, every reprocess-all pass in every tie order (none cut), up to a cap."""
     runs = []
-    for run in explore(base, writes, explore_ties=True):
-        runs.append(run)
-        if len(runs) > BRUTE_MAX_RUNS:
-            break
+    with mock.patch.object(simcluster, "MAX_PASS_ORDERS", math.inf):
+        for run in explore(base, writes, explore_ties=True):
+            runs.append(run)
+            if len(runs) > BRUTE_MAX_RUNS:
+                break
     return runs
 
 
@@ -100,11 +105,8 @@ def test_states_find_exactly_the_outcomes_of_every_schedule(
     runs = _brute(base, writes)
     assume(len(runs) <= BRUTE_MAX_RUNS)
     found = explore_states(base, writes)
-    if any(run.extra.get(TIES_CUT) for run in runs):
-        # Brute force cut reprocess-all tie orders too: neither is all of it, and the explorer
-        # must say so rather than claim a proof.
-        assert found.ties_cut and not found.complete
-        return
+    # Brute force takes every tie order; the explorer every one too, pass by pass.
+    assert not any(run.extra.get(TIES_CUT) for run in runs) and not found.ties_cut
     assert all(run.settled for run in runs)
     assert found.complete and found.diverging == 0
 
@@ -128,7 +130,15 @@ def test_states_find_exactly_the_outcomes_of_every_schedule(
             if event.type == "Warning":
                 warned.setdefault(event.svc_key, set()).add(str(event))
     assert found.warnings == {k: frozenset(v) for k, v in sorted(warned.items()) if v}
-    assert found.states <= sum(len(r.schedule) for r in runs) + 1
+    # Whole states lie on some schedule; so does each partial pass (a prefix of a pass's order).
+    assert found.states - found.pass_states <= sum(len(r.schedule) for r in runs) + 1
+    in_passes = sum(
+        len(h.results) - 1
+        for r in runs
+        for h in r.cluster.handled[len(base.handled) :]
+        if h.item == RELOAD and h.results
+    )
+    assert found.pass_states <= in_passes
     # Counterexamples are real schedules: replayed, they show what was found.
     for key, path in found.pending_paths.items():
         assert replay(base, writes, path).cluster.went_pending(key)
@@ -176,12 +186,29 @@ def test_the_state_budget_stops_the_exploration_and_says_so() -> None:
     assert not cut.complete and cut.budget_reached and cut.states == 5
 
 
-def test_cut_tie_orders_make_the_states_incomplete() -> None:
+def test_every_tie_order_of_a_pass_is_taken_and_none_cut() -> None:
+    """Five holders tie in every pass (5! = 120 orders, more than brute force's MAX_PASS_ORDERS):
+    the explorer takes them all, pass by pass, and finds what every order finds."""
     live = [Spec(f"h{i}", "k", 0, None, False) for i in range(5)]
     pools = [Pool("lan", ["10.0.0.0/29"])]
-    base = SimulatedCluster.bootstrap(pools, [s.manifest() for s in live], "metallb-0.15")
-    found = explore_states(base, [("ns/h0", Spec("h0", "k", 0, None, True).manifest())])
-    assert found.ties_cut and not found.complete and not found.budget_reached
+    for behavior in BEHAVIORS:
+        base = SimulatedCluster.bootstrap(pools, [s.manifest() for s in live], behavior)
+        writes = [("ns/h0", Spec("h0", "k", 0, None, True).manifest())]
+        found = explore_states(base, writes)
+        assert not found.ties_cut and found.complete and not found.budget_reached
+        runs = _brute(base, writes)
+        assert len(runs) <= BRUTE_MAX_RUNS
+        final: dict[str, set[tuple[str, ...]]] = {}
+        for run in runs:
+            for key in run.cluster.store:
+                final.setdefault(key, set()).add(run.cluster.ips(key))
+        assert found.final_ips == {k: frozenset(v) for k, v in sorted(final.items())}
+        assert found.changed == {
+            s for r in runs for s in r.cluster.store if r.cluster.changed_ip(s)
+        }
+        if behavior == "metallb-0.15":  # its key change reprocesses all (the others' do not)
+            without = explore_states(base, writes, explore_ties=False)
+            assert without.ties_cut and not without.complete
 
 
 def _outcomes(found: Any) -> tuple[Any, ...]:
@@ -237,3 +264,52 @@ def test_symmetry_collapses_the_orders_of_identical_members() -> None:
         explore_states(base, stamped).symmetric
         and not explore_states(*_cluster(live, moves, "fixed")).symmetric
     )
+
+
+def _told_apart(manifest: dict[str, Any], index: int, *, live: bool) -> dict[str, Any]:
+    """The manifest with what tells real Services apart and the model never reads: port names
+    and target ports, and (live only, as the API server sets them) uid, resourceVersion,
+    nodePort and healthCheckNodePort."""
+    told = copy_manifest(manifest)
+    for entry in told["spec"]["ports"]:
+        entry.update(name=f"port-{index}", targetPort=8000 + index)
+        if live:
+            entry["nodePort"] = 30000 + index
+    if live:
+        told["metadata"].update(uid=f"uid-{index}", resourceVersion=str(100 + index))
+        told["spec"]["healthCheckNodePort"] = 31000 + index
+    return told
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    size=st.integers(2, 4),
+    writes=st.integers(1, 4),
+    requested=st.booleans(),
+    behavior=st.sampled_from(BEHAVIORS),
+)
+def test_members_told_apart_only_by_unread_fields_are_interchangeable(
+    size: int, writes: int, requested: bool, behavior: str
+) -> None:
+    """Members with their own port names, target ports, uids and node ports (the generator's
+    DNS/HTTP groups) form one class, and the reduced graph's outcomes are the whole one's."""
+    ip = "10.0.0.1" if requested else None
+    specs = [Spec(f"m{i}", "k1", i % 3, ip, False) for i in range(size)]
+    live = [_told_apart(s.manifest(), i, live=True) for i, s in enumerate(specs)]
+    base = SimulatedCluster.bootstrap(POOLS, live, behavior)
+    desired = {s.name: Spec(s.name, s.share, s.ports, s.ip, True).manifest() for s in specs}
+    stamped = {m["metadata"]["name"]: m for m in with_group_annotations(desired.values())}
+    moved = [
+        (f"ns/{s.name}", _told_apart(stamped[s.name], i, live=False))
+        for i, s in enumerate(specs[: min(writes, size)])
+    ]
+    whole = explore_states(base, moved, symmetry=False)
+    reduced = explore_states(base, moved)
+    assert _outcomes(reduced) == _outcomes(whole)
+    assert reduced.states <= whole.states
+    if behavior != "fixed" and writes >= size and size == 3:
+        # Ports TCP/53, UDP/53, TCP/80: disjoint, so all three members are one class.
+        assert reduced.symmetric == (("ns/m0", "ns/m1", "ns/m2"),)
+    for terminal in reduced.terminals:
+        again = replay(base, moved, terminal.schedule).cluster
+        assert dict(again.store) == dict(terminal.cluster.store)
