@@ -66,7 +66,7 @@ def load_live_file(path: str) -> LiveState:
     disk = Path(path)
     if not disk.exists():
         raise InputError(f"the live snapshot `{path}` does not exist")
-    parsed = read_documents(disk, path, pipes=True)  # `--live <(kubectl get ...)`
+    parsed = read_documents(disk, path, pipes=True, snapshot=True)  # `--live <(kubectl ...)`
     objects, notes = to_objects(parsed.documents)
     return live_state(objects, parsed.notes + notes)
 
