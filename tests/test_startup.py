@@ -38,7 +38,11 @@ _NOT_FOR_A_DIFF = (
     "planner.render.mermaid",
     "planner.render.json_report",
     "planner.render.plan",
-    "tarfile",
+    "tarfile",  # --live-git only
+    "tempfile",
+    "shutil",  # looking a tool up on PATH only
+    "shlex",  # showing a kubectl command line only
+    "click.shell_completion",  # `planner completion` only
 )
 
 
