@@ -36,7 +36,8 @@ _KEY = re.compile(r"managedFields:[ \t]*$", re.MULTILINE)
 # key, then nothing, `{}`, or a short plain or quoted value. Keys are never YAML 1.1 booleans,
 # nulls or numbers, values never tags, anchors, aliases, escapes or integers of 100+ digits.
 _ENTRY_KEY = (
-    r"(?:[fkvi]:[^\s#]*|\.|apiVersion|fieldsType|fieldsV1|manager|operation|subresource|time)"
+    r"(?:[fkvi]:[^\s#]*|\.|apiVersion|fieldsType|fieldsV1|manager|operation|subresource|time"
+    r"|'[fkvi]:[^'\n]*'|\"[fkvi]:[^\"\\\n]*\")"  # a quoted key is a string whatever it holds
 )
 _ENTRY_VALUE = r"(?:\{\}|[A-Za-z0-9][\w.:/+-]{0,98}|'[^'\n]*'|\"[^\"\\\n]*\")"
 _SIMPLE_ENTRY = re.compile(rf"(?:[ ]*(?:-[ ]+)?{_ENTRY_KEY}:(?:[ ]+{_ENTRY_VALUE})?[ ]*\n|[ ]*\n)*")

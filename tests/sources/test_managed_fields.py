@@ -214,7 +214,16 @@ def test_malformed_yaml_elsewhere_is_reported_as_before() -> None:
 # --- the property: any mix of entries, whole or item by item ------------------------------------
 
 _FIELD_KEYS = st.sampled_from(
-    ["f:spec", "f:ports", "f:type", ".", 'k:{"port":53,"protocol":"TCP"}', 'v:"a"', "f:metadata"]
+    [
+        "f:spec",
+        "f:ports",
+        "f:type",
+        ".",
+        'k:{"port":53,"protocol":"TCP"}',
+        'k:{"port": 53}',  # written quoted (": " inside)
+        'v:"a"',
+        "f:metadata",
+    ]
 )
 _FIELDS = st.recursive(
     st.just({}),
