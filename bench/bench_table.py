@@ -77,30 +77,32 @@ def commands(repo: Path, live: str) -> dict[str, list[str]]:
     }
 
 
-def table(repo: Path, live: str, services: int) -> list[str]:
-    """Measure the floors and the commands; the lines of the table."""
-    lines = []
-    floors = {"libyaml": timed(lambda: load_only(repo))[0]}
+def floors(repo: Path) -> dict[str, float]:
+    """CPU seconds of both parser floors over the repo's files, in this process."""
+    measured = {"libyaml": timed(lambda: load_only(repo))[0]}
     loads = fastest_parser()
     if loads is not None:
-        floors["yaml_rs"] = timed(lambda: load_fastest(repo, loads))[0]
-    for name, cpu in floors.items():
-        lines.append(f"floor {name:14} {cpu:8.2f} s")
-    fastest = floors.get("yaml_rs")
+        measured["yaml_rs"] = timed(lambda: load_fastest(repo, loads))[0]
+    return measured
+
+
+def row(label: str, run: Run, floor: dict[str, float], services: int) -> str:
+    """One command's line: CPU, ratios to the floors measured in this run, peak memory."""
+    ratios = "".join(f" {run.cpu / cpu:6.2f}x {name}" for name, cpu in floor.items())
     target_mb = MEMORY_TARGET_MB.get(services)
+    memory = f"{run.peak_mb:7.0f} MB" + (f" (target <= {target_mb:.0f})" if target_mb else "")
+    target = f" (target <= {RATIO_TARGETS[label]}x yaml_rs)" if "yaml_rs" in floor else ""
+    return f"{label:14} {run.cpu:8.2f} s{ratios}{target}  peak {memory}  exit {run.code}"
+
+
+def table(repo: Path, live: str, services: int, chosen: list[str], with_floors: bool) -> None:
+    """Measure the floors and the chosen commands, printing each line as it is measured."""
+    floor = floors(repo) if with_floors else {}
+    for name, cpu in floor.items():
+        print(f"floor {name:8} {cpu:8.2f} s", flush=True)
     for label, args in commands(repo, live).items():
-        run = run_command(args)
-        ratio = (
-            f"{run.cpu / fastest:6.1f}x yaml_rs (target <= {RATIO_TARGETS[label]})"
-            if fastest
-            else ""
-        )
-        memory = f"{run.peak_mb:7.0f} MB" + (f" (target <= {target_mb:.0f})" if target_mb else "")
-        lines.append(
-            f"{label:20} {run.cpu:8.2f} s {run.cpu / floors['libyaml']:6.2f}x libyaml "
-            f"{ratio}  peak {memory}  exit {run.code}"
-        )
-    return lines
+        if label in chosen:
+            print(row(label, run_command(args), floor, services), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--services", type=int, default=DEFAULT_SERVICES)
     parser.add_argument("--repo", type=Path, help="A repo generate.py wrote (else generated).")
     parser.add_argument("--live", default="live.yaml", help="live.yaml, or live.json (written).")
+    parser.add_argument(
+        "--commands",
+        default=",".join(RATIO_TARGETS),
+        help="Which of diff, plan, plan --verify (comma-separated; separate runs can go side by side).",
+    )
+    parser.add_argument("--no-floors", action="store_true", help="Leave the floors out.")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="planner-bench-") as scratch:
         repo = args.repo or Path(scratch)
@@ -120,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"repo: {repo} ({args.services:,} Services, {size:.1f} MB of YAML), --live {args.live}"
         )
-        for line in table(repo, args.live, args.services):
-            print(line)
+        chosen = [name.strip() for name in args.commands.split(",")]
+        table(repo, args.live, args.services, chosen, not args.no_floors)
     return 0
 
 
