@@ -39,8 +39,6 @@ _NOT_FOR_A_DIFF = (
     "planner.render.json_report",
     "planner.render.plan",
     "tarfile",  # --live-git only
-    "tempfile",
-    "shutil",  # looking a tool up on PATH only
     "shlex",  # showing a kubectl command line only
     "click.shell_completion",  # `planner completion` only
 )
