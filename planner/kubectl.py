@@ -14,7 +14,6 @@ reach a message.
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +55,8 @@ class KubectlCall:
 
     def shown(self) -> str:
         """The command line as a shell would take it (credential flags masked)."""
+        import shlex  # only a command line shown to a person needs quoting
+
         line = " ".join(shlex.quote(a) for a in redact_argv(list(self.argv)))
         return f"{line} <<< {self.summary}" if self.summary else line
 

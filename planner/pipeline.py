@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from planner.analysis.build import pool_notes, report_of_scenario, scenario_conflicts
 from planner.analysis.records import DiffReport
@@ -20,13 +20,13 @@ from planner.diff import PruneMode
 from planner.diff.scenario import Scenario, build_scenario
 from planner.errors import PlannerError
 from planner.model.controller import DEFAULT_TARGET
-from planner.plan.build import build_plan
-from planner.plan.records import Plan
 from planner.progress import Progress, no_progress
-from planner.render.plan import mermaid_plan, plan_table
 from planner.simulate.world import DEFAULT_MAX_STATES, Explorations
 from planner.sources import HelmOptions, load_desired
 from planner.sources.live import LiveSource, with_pools_from_elsewhere
+
+if TYPE_CHECKING:  # the plan stage is imported when a plan is built: a diff never needs it
+    from planner.plan.records import Plan
 
 
 def load_scenario(
@@ -63,6 +63,8 @@ def plan_scenario(
     max_states: int = DEFAULT_MAX_STATES,
 ) -> Plan:
     """The plan for a scenario; static conflicts refuse it (PlanRefused, exit 3)."""
+    from planner.plan.build import build_plan
+
     conflicts = scenario_conflicts(scenario)
     plan = build_plan(
         scenario,
@@ -139,6 +141,9 @@ def with_plan(
     refuses (the refusal is a finding of the report, not an error of the diff)."""
     if not any(change.changed for change in scenario.changes):
         return report
+    from planner.plan.build import build_plan
+    from planner.render.plan import mermaid_plan, plan_table
+
     try:
         plan = build_plan(
             scenario,

@@ -12,7 +12,6 @@ of its stderr. Neither stdin nor the environment ever reaches a message (they ma
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 
@@ -45,6 +44,8 @@ class ToolTimedOutError(ToolFailedError):
 def find_tool(name: str, env: Mapping[str, str] | None = None) -> str:
     """The full path of `name` on PATH (of `env`, else of this process), or ToolMissingError."""
     search_path = (env if env is not None else os.environ).get("PATH", os.defpath)
+    import shutil  # with bz2, lzma and zlib: only when a tool is looked for, not at start-up
+
     found = shutil.which(name, path=search_path)
     if found is None:
         hint = INSTALL_HINTS.get(name, f"install {name} and put it on PATH")

@@ -26,6 +26,27 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 
 # The pipeline's stages: none of them is needed to print the group's help or a version.
 _STAGES = ("model", "sources", "diff", "simulate", "analysis", "plan", "render", "apply", "gitops")
+# Heavy libraries that neither `--help` nor a text diff needs (networkx orders plan units,
+# jsonschema checks JSON reports and Argo CD inputs, ruamel.yaml edits files for annotate).
+_HEAVY = ("networkx", "jsonschema", "ruamel")
+# What a text diff never needs: the plan stage and the other report formats.
+_NOT_FOR_A_DIFF = (
+    "planner.plan",
+    "planner.apply",
+    "planner.gitops",
+    "planner.render.markdown",
+    "planner.render.mermaid",
+    "planner.render.json_report",
+    "planner.render.plan",
+    "tarfile",  # --live-git only
+    "shlex",  # showing a kubectl command line only
+    "click.shell_completion",  # `planner completion` only
+)
+
+
+def _loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    """The modules of `modules` that are one of `names` or inside one of them."""
+    return sorted(m for m in modules if any(m == n or m.startswith(f"{n}.") for n in names))
 
 
 def _imported(*args: str) -> tuple[int, set[str]]:
@@ -45,6 +66,7 @@ def test_group_help_imports_no_library(args: list[str]) -> None:
     code, modules = _imported(*args)
     assert code == 0
     assert "networkx" not in modules
+    assert _loaded(modules, _HEAVY) == []
     assert "yaml" not in modules
     stages = sorted(m for m in modules if m.split(".")[1:2] and m.split(".")[1] in _STAGES)
     assert stages == []
@@ -58,6 +80,33 @@ def test_diff_imports_the_pipeline_but_not_networkx() -> None:
     assert code == 1
     assert "planner.pipeline" in modules
     assert "networkx" not in modules
+    assert _loaded(modules, _HEAVY) == []
+    assert _loaded(modules, _NOT_FOR_A_DIFF) == []
+    assert "planner.render.text" in modules
+
+
+def test_markdown_diff_and_plan_import_what_they_need() -> None:
+    # The lazy imports still load what a command uses (the probes above are not vacuous).
+    sample = ROOT / "samples" / "seed-dns-local"
+    desired, live = str(sample / "desired"), str(sample / "live.yaml")
+    _, markdown = _imported("diff", desired, "--live", live, "--output", "markdown")
+    assert "planner.render.markdown" in markdown
+    assert "planner.render.json_report" not in markdown
+    _, json_diff = _imported("diff", desired, "--live", live, "--output", "json")
+    assert "planner.render.json_report" in json_diff
+    _, planned = _imported("plan", desired, "--live", live)
+    assert "planner.plan.build" in planned
+    assert "networkx" in planned
+
+
+def test_render_package_names_resolve_lazily() -> None:
+    # Each name planner.render re-exports is importable from it, as before the lazy imports.
+    import planner.render
+
+    for name in planner.render.__all__:
+        assert getattr(planner.render, name) is not None, name
+    with pytest.raises(AttributeError):
+        _ = planner.render.no_such_name
 
 
 def _params() -> list[tuple[str, click.Parameter]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from click.shell_completion import get_completion_class
 
 SHELLS = ("bash", "zsh", "fish")
 COMPLETE_VAR = "_PLANNER_COMPLETE"  # what click's completion scripts set to ask for completions
@@ -20,6 +19,8 @@ def completion(ctx: click.Context, shell: str) -> int:
     zsh:   eval "$(planner completion zsh)"         (e.g. in ~/.zshrc)
     fish:  planner completion fish > ~/.config/fish/completions/planner.fish
     """
+    from click.shell_completion import get_completion_class  # only this verb needs it
+
     completer = get_completion_class(shell)
     if completer is None:  # click knows every shell of SHELLS; this guards a future click
         raise click.UsageError(f"no completion for {shell}")

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tarfile
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -68,7 +66,7 @@ def load_live_file(path: str) -> LiveState:
     disk = Path(path)
     if not disk.exists():
         raise InputError(f"the live snapshot `{path}` does not exist")
-    parsed = read_documents(disk, path, pipes=True)  # `--live <(kubectl get ...)`
+    parsed = read_documents(disk, path, pipes=True, snapshot=True)  # `--live <(kubectl ...)`
     objects, notes = to_objects(parsed.documents)
     return live_state(objects, parsed.notes + notes)
 
@@ -104,6 +102,8 @@ def load_live_git(
     """
     if STDIN in paths:
         raise InputError('--live-git cannot read stdin ("-") as it was at a git ref')
+    import tempfile  # only a git ref needs a scratch tree
+
     top = _repo_top(repo or ".")
     commit = _resolve_commit(top, ref)
     with tempfile.TemporaryDirectory(prefix="planner-git-") as scratch:
@@ -143,6 +143,8 @@ def _resolve_commit(top: Path, ref: str) -> str:
 
 def _export_tree(top: Path, commit: str, tree: Path, archive: Path) -> None:
     """Write the files of `commit` under `tree` (git archive; the work tree is not touched)."""
+    import tarfile  # only a git ref is unpacked
+
     run_tool(["git", "-C", str(top), "archive", "--format=tar", f"--output={archive}", commit])
     tree.mkdir()
     with tarfile.open(archive) as tar:

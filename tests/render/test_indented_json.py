@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from planner.render import indented_json
 from planner.render.indented_json import dumps_indented
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
@@ -40,3 +41,15 @@ def test_unusual_values_are_left_to_json() -> None:
 
 def test_non_ascii_text_is_escaped_as_json_does() -> None:
     assert dumps_indented({"name": "café ☕"}) == '{\n  "name": "caf\\u00e9 \\u2615"\n}'
+
+
+@settings(max_examples=100, deadline=None)
+@given(values)
+def test_joining_pieces_on_the_way_changes_nothing(value: Any) -> None:
+    # Joined after every few pieces (a plan's millions of pieces are joined as they come).
+    compact_at = indented_json.COMPACT_AT
+    indented_json.COMPACT_AT = 3
+    try:
+        assert dumps_indented(value) == json.dumps(value, indent=2, sort_keys=True)
+    finally:
+        indented_json.COMPACT_AT = compact_at

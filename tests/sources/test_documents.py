@@ -267,6 +267,39 @@ def test_brackets_inside_json_strings_do_not_count_as_nesting() -> None:
     assert doc.body["data"]["k"] == "[" * 2_000
 
 
+def _depth(value: object) -> int:
+    """Container nesting, recursively (the reference for the level-by-level walk)."""
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.integers() | st.text(max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=2), children, max_size=3)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_JSON_VALUES)
+def test_json_nesting_walk_counts_container_levels(value: object) -> None:
+    assert documents._nesting(value) == _depth(value)
+    text = json.dumps(value)
+    assert documents.json_nesting("[" * 600 + text + "]" * 600) == 600 + _depth(value)
+
+
+def test_json_nesting_walk_stops_just_past_the_limit() -> None:
+    deep: list[object] = []
+    for _ in range(documents.MAX_NESTING + 50):
+        deep = [deep]
+    assert documents._nesting(deep) == documents.MAX_NESTING + 1
+
+
 def test_a_depth_just_under_the_limit_is_parsed() -> None:
     text = "a: " + "[" * 499 + "]" * 499 + "\n"
     assert parse_yaml(text, "ok.yaml").documents == []
