@@ -46,7 +46,7 @@ from hypothesis import strategies as st
 
 import planner.apply.engine
 from planner.cli import main
-from planner.model.group_annotations import GROUP_ANNOTATION_KEYS
+from planner.model.group_annotations import GROUP_ANNOTATION_KEYS, GROUP_MEMBERS_ANNOTATION
 from planner.plan.records import DIGEST_FIELD, content_digest
 from tests.conftest import SAMPLES
 from tests.fakes.fake_cluster import FakeCluster, start_fake
@@ -694,3 +694,59 @@ def test_every_command_survives_mutated_repositories(
                 check_annotate(outcome, before, after)
             if command in ("apply", "apply-live"):
                 shutil.rmtree(repo.root / ".shared-ip-planner", ignore_errors=True)
+
+
+# --- the checks themselves can fail --------------------------------------------------------------
+
+_MERGED = """\
+base: &base
+  namespace: dns
+  annotations:
+    metallb.io/loadBalancerIPs: 192.168.10.53
+apiVersion: v1
+kind: Service
+metadata:
+  <<: *base
+  name: dns-udp
+"""
+# What `annotate` wrote before issue 14's fix: the key hides every merged annotation.
+_MERGED_ANNOTATED = _MERGED + (
+    f"  annotations:\n    {GROUP_MEMBERS_ANNOTATION}: dns/dns-tcp,dns/dns-udp\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "after", "message"),
+    [
+        (Outcome("diff", 4, "", "planner: internal error: x\n"), {}, "diff exited 4"),
+        (Outcome("plan", 1, "", "Traceback (most recent call last):\n"), {}, "Traceback"),
+        (Outcome("verify", 2, "", "planner: error: a\nb\n"), {}, "verify exited 2"),
+        (Outcome("annotate", 2, "", "planner: error: a\n"), {"a.yaml": b"y"}, "files changed"),
+        (
+            Outcome("apply", 2, "", "planner: error: a\n", [["kubectl", "apply"]]),
+            {},
+            "the cluster was written",
+        ),
+        (Outcome("argocd", 2, "kind: Service\n", "planner: error: a\n"), {}, "argocd exited 2"),
+    ],
+)
+def test_each_rule_fails_a_command_that_breaks_it(
+    outcome: Outcome, after: dict[str, bytes], message: str
+) -> None:
+    with pytest.raises(AssertionError, match=message):
+        check_outcome(outcome, {}, after)
+
+
+def test_annotate_dropping_merged_annotations_fails_the_check() -> None:
+    """The lines added are all annotation lines, yet the file no longer means what it did."""
+    outcome = Outcome("annotate", 0, "", "")
+    with pytest.raises(AssertionError, match="a.yaml"):
+        check_annotate(
+            outcome, {"a.yaml": _MERGED.encode()}, {"a.yaml": _MERGED_ANNOTATED.encode()}
+        )
+    with pytest.raises(AssertionError, match="kind: List"):
+        check_annotate(
+            outcome,
+            {"a.yaml": _MERGED.encode()},
+            {"a.yaml": _MERGED.replace("Service", "List").encode()},
+        )
