@@ -296,7 +296,7 @@ def _why_not_start(
     confirm: Callable[[list[str]], bool] | None,
 ) -> tuple[WaveStatus, list[str]] | None:
     """REFUSED when the cluster changed since the plan, DECLINED when the user says no."""
-    problems = precondition_problems(run.plan, live, run.finished, _written(todo))
+    problems = precondition_problems(run.plan, live, run.finished, _checked_services(run, todo))
     if problems:
         return WaveStatus.REFUSED, _refusal(problems)
     summary = plan_summary(run.plan, run.behavior, run.finished)
@@ -339,9 +339,18 @@ def _written(waves: Iterable[PlannedWave]) -> set[str]:
     return {w.service for wave in waves for w in wave.writes}
 
 
+def _checked_services(run: _Run, todo: Sequence[PlannedWave]) -> set[str]:
+    """The Services checked before the first write: those the waves to do write, and those the
+    waves the journal calls finished wrote (they must still show those writes: a journal is
+    untrusted, and one skipping a wave that never ran would let later waves run out of order)."""
+    finished = [wave for wave in run.plan.waves if wave.index in run.finished]
+    return _written(todo) | _written(finished)
+
+
 def _live_of(run: _Run, waves: Sequence[PlannedWave]) -> Mapping[str, Manifest | None]:
-    """The written Services of `waves`, and those the first of them waits for (one read)."""
-    return run.kubectl.get_services(_written(waves) | set(waves[0].expected_ips))
+    """The Services checked before the first write, and those the first wave waits for (one
+    read)."""
+    return run.kubectl.get_services(_checked_services(run, waves) | set(waves[0].expected_ips))
 
 
 def plan_summary(plan: Plan, behavior: str, finished: set[int]) -> list[str]:

@@ -6,7 +6,8 @@ In order, each step refusing with one InputError line naming the file:
 3. recompute the digest `planner plan` wrote (an edited plan is refused: make it again);
 4. check its meaning (`plan_problems`): each entry names its own object, `apply` has an object
    and `delete` none, only Services, every written Service in its unit and in the preconditions,
-   nudges only for Services the wave waits for.
+   nudges only for Services the wave waits for; what the MetalLB model refuses in its Services
+   and pools, named by their place in the plan.
 
 `planner verify` and `planner apply` both read plans here, so verify refuses what apply would.
 docs/security.md has the threat model.
@@ -24,6 +25,8 @@ from typing import Any
 import yaml
 
 from planner.errors import InputError
+from planner.model.pools import pools_from_objects
+from planner.model.service import ServiceInputError, allocation_inputs, is_load_balancer
 from planner.plan.records import (
     DIGEST_FIELD,
     PLAN_VERSION,
@@ -173,7 +176,40 @@ def plan_problems(plan: Plan, data: Mapping[str, Any]) -> list[str]:
                 for svc in services
                 if svc not in waited
             ]
+    return problems + _model_problems(plan)
+
+
+def _model_problems(plan: Plan) -> list[str]:
+    """What the MetalLB model refuses in the plan's objects, named by their place in the plan
+    (the model's own errors know no file): written and baseline Services, baseline pools."""
+    problems = [
+        f"wave {wave.index}, unit {unit.id}, {write.op} {write.service}: {problem}"
+        for wave in plan.waves
+        for unit in wave.units
+        for write in unit.writes
+        for problem in _service_problem(write.manifest)
+    ]
+    for svc, manifest in sorted(plan.baseline.services.items()):
+        problems += [f"baseline Service {svc}: {problem}" for problem in _service_problem(manifest)]
+    for name, pools in (
+        ("pools_before", plan.baseline.pools_before),
+        ("pools_after", plan.baseline.pools_after),
+    ):
+        try:
+            pools_from_objects(pools)
+        except InputError as err:
+            problems.append(f"baseline {name}: {err}")
     return problems
+
+
+def _service_problem(manifest: Mapping[str, Any] | None) -> list[str]:
+    if manifest is None or not is_load_balancer(dict(manifest)):
+        return []
+    try:
+        allocation_inputs(dict(manifest))
+    except ServiceInputError as err:
+        return [str(err)]
+    return []
 
 
 def _unit_problems(

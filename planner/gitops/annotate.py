@@ -394,7 +394,58 @@ def _edited_text(text: str, services: list[KubeObject], wanted: dict[str, dict[s
         node = _service_node(roots, origin)
         editor = _ServiceEditor(text, node, origin)
         edits.extend(editor.edits(wanted.get(service.key.svc_key, {})))
-    return _apply(text, edits)
+    edited = _apply(text, edits)
+    _check_only_annotations_changed(edited, services, stale, wanted)
+    return edited
+
+
+def _check_only_annotations_changed(
+    edited: str,
+    services: list[KubeObject],
+    stale: list[KubeObject],
+    wanted: dict[str, dict[str, str]],
+) -> None:
+    """Read the edited text back: each Service must mean what it meant, with exactly its wanted
+    annotations. Anchors, aliases and merge keys share text between places, so an edit in one
+    place can change another; such a file is refused rather than written."""
+    file = services[0].origin.file if services[0].origin else "<text>"
+    objects, _ = to_objects(parse_yaml(edited, file).documents)
+    after = [obj for obj in objects if obj.is_service]  # in file order, as `services` are
+    stale_ids = {id(service) for service in stale}
+    for index, service in enumerate(services):
+        expected = service.body
+        if id(service) in stale_ids:
+            expected = _with_annotations(service.body, wanted.get(service.key.svc_key, {}))
+        got = after[index].body if index < len(after) else None
+        if _without_empty_annotations(got) != _without_empty_annotations(expected):
+            raise InputError(
+                "annotating this Service in place would change more than its own group "
+                "annotations (YAML anchors, aliases or merge keys share its metadata); write "
+                "its metadata.annotations out in full",
+                service.origin,
+            )
+
+
+def _with_annotations(body: dict[str, Any], desired: dict[str, str]) -> dict[str, Any]:
+    """`body` with the planner's annotations replaced by `desired` (a copy)."""
+    metadata = dict(body.get("metadata") or {})
+    annotations = {
+        k: v
+        for k, v in (metadata.get("annotations") or {}).items()
+        if k not in GROUP_ANNOTATION_KEYS
+    }
+    metadata["annotations"] = {**annotations, **desired}
+    return {**body, "metadata": metadata}
+
+
+def _without_empty_annotations(body: dict[str, Any] | None) -> dict[str, Any] | None:
+    """`body` with an empty or null `metadata.annotations` left out (both read as none)."""
+    if body is None or not isinstance(body.get("metadata"), dict):
+        return body
+    metadata = body["metadata"]
+    if "annotations" not in metadata or metadata["annotations"]:
+        return body
+    return {**body, "metadata": {k: v for k, v in metadata.items() if k != "annotations"}}
 
 
 def _stale_services(
@@ -461,10 +512,15 @@ class _ServiceEditor:
     def edits(self, desired: dict[str, str]) -> list[_Edit]:
         """The edits for this Service (none when it already carries exactly `desired`)."""
         found = self._child(self.root, "metadata")
+        if found is None and _has_merge_key(self.root):
+            raise InputError(_MERGED.format(what="metadata"), self.origin)
         if found is None or not isinstance(found[1], MappingNode):
             return []  # no metadata mapping: sources refused the Service already
         metadata = (found[0], found[1])
         annotations = self._child(metadata[1], "annotations")
+        if annotations is None and _has_merge_key(metadata[1]):
+            # An `annotations:` key written here would hide every merged annotation.
+            raise InputError(_MERGED.format(what="metadata.annotations"), self.origin)
         if annotations is None:
             return self._add_annotations_key(metadata, desired) if desired else []
         key, value = annotations
@@ -688,6 +744,17 @@ def _styles_of(mapping: MappingNode, fallback: _Styles) -> _Styles:
     key, value = mapping.value[0]
     value_style = value.style if isinstance(value, ScalarNode) else None
     return (key.style if isinstance(key, ScalarNode) else None, value_style)
+
+
+_MERGED = (
+    "{what} comes from a YAML merge key (`<<: *anchor`); annotate cannot edit it in place "
+    "without hiding or changing what the anchor holds: write metadata.annotations out in this "
+    "Service"
+)
+
+
+def _has_merge_key(mapping: MappingNode) -> bool:
+    return any(_is_scalar(key, ("<<",)) for key, _ in mapping.value)
 
 
 def _is_scalar(node: Node, names: Iterable[str]) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
+import io
 import os
 import re
 import shutil
@@ -35,6 +36,9 @@ from planner.errors import PlannerError
 DEFAULT_MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_UNPACKED_BYTES = 256 * 1024 * 1024
 DEFAULT_MAX_MEMBERS = 50_000
+# A pax extended header or a GNU long name/link record: tarfile reads one whole into memory, so its
+# size is refused before that. Real ones hold a path and a few times (well under 4 KiB).
+DEFAULT_MAX_EXTENDED_HEADER_BYTES = 64 * 1024
 DEFAULT_TIMEOUT_SECONDS = 30.0
 _CHUNK_BYTES = 64 * 1024
 
@@ -81,6 +85,7 @@ class Limits:
     max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES
     max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES
     max_members: int = DEFAULT_MAX_MEMBERS
+    max_extended_header_bytes: int = DEFAULT_MAX_EXTENDED_HEADER_BYTES
 
 
 @dataclass(frozen=True)
@@ -269,10 +274,14 @@ def unpack_archive(archive: Path, dest: Path, limits: Limits = Limits()) -> tupl
     unpack into a staging directory (as `fetch_artifact` does) and discard it.
     """
     try:
-        with tarfile.open(archive, mode="r:gz") as tar:
-            members, unpacked_bytes = _checked_members(tar, limits)
-            for member in members:
-                _extract_member(tar, member, dest)
+        with gzip.open(archive, "rb") as tar_stream:
+            # tarfile reads the decompressed stream through the bound: every byte counts
+            # (headers, pax records, padding), and nothing past the limit is ever decompressed.
+            bounded = _BoundedStream(tar_stream, limits.max_unpacked_bytes)
+            with tarfile.open(fileobj=bounded, mode="r:", tarinfo=_bounded_tarinfo(limits)) as tar:
+                members, unpacked_bytes = _checked_members(tar, dest, limits)
+                for member in members:
+                    _extract_member(tar, member, dest)
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as err:
         raise UnsafeArchiveError(f"artifact is not a readable .tar.gz archive: {err}") from err
     except OSError as err:
@@ -280,7 +289,83 @@ def unpack_archive(archive: Path, dest: Path, limits: Limits = Limits()) -> tupl
     return unpacked_bytes, len(members)
 
 
-def _checked_members(tar: tarfile.TarFile, limits: Limits) -> tuple[list[tarfile.TarInfo], int]:
+class _BoundedStream(io.RawIOBase):
+    """A read-only file over the decompressed tar stream that refuses to go past `limit` bytes.
+
+    tarfile reads headers and contents and seeks over contents it skips; both move the offset,
+    and the offset is what had to be decompressed, so it is what the limit bounds.
+    """
+
+    def __init__(self, raw: io.BufferedIOBase, limit: int) -> None:
+        super().__init__()
+        self.raw = raw
+        self.limit = limit
+        self.offset = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        room = self.limit - self.offset
+        # never ask for more than one byte past the limit: a huge request is never buffered
+        wanted = room + 1 if size is None or size < 0 or size > room else size
+        chunk = self.raw.read(wanted)
+        self._moved_to(self.offset + len(chunk))
+        return chunk
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_CUR:
+            offset += self.offset
+        elif whence != os.SEEK_SET:
+            raise OSError("the artifact stream only seeks from its start")
+        self._moved_to(offset)
+        self.offset = self.raw.seek(offset)
+        return self.offset
+
+    def tell(self) -> int:
+        return self.offset
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def _moved_to(self, offset: int) -> None:
+        if offset > self.limit:
+            raise ArtifactTooLargeError(
+                f"artifact unpacks to more than the {self.limit}-byte limit"
+                " (tar headers and padding included)"
+            )
+        self.offset = offset
+
+
+# Records tarfile reads whole into memory before the member they describe.
+_EXTENDED_HEADER_TYPES = {
+    tarfile.XHDTYPE: "pax extended header",
+    tarfile.XGLTYPE: "pax global header",
+    tarfile.SOLARIS_XHDTYPE: "pax extended header",
+    tarfile.GNUTYPE_LONGNAME: "GNU long name",
+    tarfile.GNUTYPE_LONGLINK: "GNU long link name",
+}
+
+
+def _bounded_tarinfo(limits: Limits) -> type[tarfile.TarInfo]:
+    """A TarInfo class that refuses an over-long extended header before tarfile reads it."""
+
+    class BoundedTarInfo(tarfile.TarInfo):
+        def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+            what = _EXTENDED_HEADER_TYPES.get(self.type)
+            if what is not None and self.size > limits.max_extended_header_bytes:
+                raise ArtifactTooLargeError(
+                    f"artifact holds a {what} of {self.size} bytes, over the"
+                    f" {limits.max_extended_header_bytes}-byte limit"
+                )
+            return super()._proc_member(tar)  # type: ignore[misc, no-any-return]
+
+    return BoundedTarInfo
+
+
+def _checked_members(
+    tar: tarfile.TarFile, dest: Path, limits: Limits
+) -> tuple[list[tarfile.TarInfo], int]:
     """Read the member headers one by one, enforcing limits before reading any further.
 
     Returns the members and the bytes they unpack to (hardlinks count as the copies they become).
@@ -295,7 +380,8 @@ def _checked_members(tar: tarfile.TarFile, limits: Limits) -> tuple[list[tarfile
         name = _safe_name(member)
         if name in seen:
             raise UnsafeArchiveError(f"artifact member {member.name!r} appears twice")
-        _check_member_type(member, name)
+        _check_member_type(member)
+        _data_filter(member, dest, on_disk=False)
         total += _unpacked_size(member, file_sizes)
         if total > limits.max_unpacked_bytes:
             raise ArtifactTooLargeError(
@@ -327,18 +413,41 @@ def _safe_name(member: tarfile.TarInfo) -> str:
     return "/".join(parts)
 
 
-def _check_member_type(member: tarfile.TarInfo, name: str) -> None:
-    if member.isfile() or member.isdir():
+def _check_member_type(member: tarfile.TarInfo) -> None:
+    # Not left to the data filter: it lets types it does not know through as regular files.
+    if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+        raise UnsafeArchiveError(
+            f"artifact member {member.name!r} is a device, FIFO or other special file"
+        )
+
+
+def _data_filter(member: tarfile.TarInfo, dest: Path, *, on_disk: bool) -> None:
+    """tarfile's `data` filter (PEP 706) on `member`, its refusals in this module's words.
+
+    Before unpacking (`on_disk` False) it checks names and link targets against the empty
+    destination; while unpacking, against what earlier members put on disk (symlink chains).
+    """
+    data_filter = getattr(tarfile, "data_filter", None)
+    if data_filter is None:  # pragma: no cover - Python before 3.11.4: the checks above only
         return
-    if member.issym():
-        _check_link_target(member, _lexical_join(str(PurePosixPath(name).parent), member.linkname))
-        return
-    if member.islnk():
-        _check_link_target(member, _lexical_join("", member.linkname))
-        return
-    raise UnsafeArchiveError(
-        f"artifact member {member.name!r} is a device, FIFO or other special file"
-    )
+    try:
+        data_filter(member, str(dest))
+    except tarfile.FilterError as err:
+        raise UnsafeArchiveError(_filter_refusal(member, err, on_disk)) from None
+
+
+def _filter_refusal(member: tarfile.TarInfo, err: tarfile.FilterError, on_disk: bool) -> str:
+    name = member.name
+    if isinstance(err, tarfile.SpecialFileError):
+        return f"artifact member {name!r} is a device, FIFO or other special file"
+    if isinstance(err, tarfile.AbsolutePathError):
+        return f"artifact member {name!r} has an absolute or invalid path"
+    if on_disk:
+        return f"artifact member {name!r} resolves outside the archive through a symlink"
+    if isinstance(err, tarfile.AbsoluteLinkError | tarfile.LinkOutsideDestinationError):
+        kind = "symlink" if member.issym() else "hardlink"
+        return f"artifact member {name!r} is a {kind} pointing outside the archive ({member.linkname!r})"
+    return f"artifact member {name!r} leads outside the archive"
 
 
 def _lexical_join(base: str, target: str) -> str | None:
@@ -356,19 +465,11 @@ def _lexical_join(base: str, target: str) -> str | None:
     return "/".join(parts)
 
 
-def _check_link_target(member: tarfile.TarInfo, resolved: str | None) -> None:
-    if resolved is None:
-        kind = "symlink" if member.issym() else "hardlink"
-        raise UnsafeArchiveError(
-            f"artifact member {member.name!r} is a {kind} pointing outside the archive"
-            f" ({member.linkname!r})"
-        )
-
-
 def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> None:
     name = _safe_name(member)
     target = dest / name if name else dest
     _ensure_inside(dest, target.parent, member)
+    _data_filter(member, dest, on_disk=True)
     if member.isdir():
         target.mkdir(parents=True, exist_ok=True)
         _ensure_inside(dest, target, member)

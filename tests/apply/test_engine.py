@@ -329,6 +329,8 @@ def test_a_resume_refuses_when_a_later_waves_object_appeared(
     fake = make_fake("metallb-0.15")
     plan = two_wave_plan()
     journal.save(JournalRecord(plan_digest(plan), (1,)))
+    for write in plan.waves[0].writes:  # wave 1 did run: a journal is believed only then
+        fake.edit_service(write.manifest)
     other = site_service()
     other["metadata"]["annotations"]["metallb.io/loadBalancerIPs"] = "192.168.10.81"
     fake.edit_service(other)

@@ -129,6 +129,23 @@ def test_finished_waves_are_reported_as_resumed_without_a_kubectl_call() -> None
     assert report.lines == ("every wave was finished earlier",) and recorder.calls == []
 
 
+def test_a_journal_claiming_a_wave_the_cluster_does_not_show_is_refused() -> None:
+    """A forged (or stale) journal that skips wave 1: wave 2 must not run out of order. Every
+    Service a finished wave wrote must still show that write, or nothing is written."""
+    plan = two_wave_plan()
+    recorder = Recorder(_seed_live())  # the cluster as before the plan: wave 1 never ran
+    journal = MemoryJournal(JournalRecord(plan_digest(plan), (1,)))
+    report = apply_plan(plan, _kubectl(recorder), journal=journal, progress=RecordingProgress())
+    assert report.status == WaveStatus.REFUSED
+    assert report.lines[0] == "the cluster changed since the plan was made; nothing was written"
+    assert any(
+        line.startswith(f"{TCP}: changed since wave 1 of the plan wrote it")
+        for line in report.lines
+    )
+    assert set(recorder.verbs()) == {"get"}
+    assert journal.saved == []
+
+
 def test_a_changed_cluster_is_refused_before_confirmation() -> None:
     plan = seed_plan()
     live = _seed_live()

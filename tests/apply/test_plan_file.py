@@ -148,6 +148,22 @@ def _float_index(data: Data) -> None:
     data["waves"][0]["index"] = 1.0
 
 
+# Values the MetalLB model refuses (issue 14: its errors carry the Service's origin, here the
+# plan file and the Service's place in it; the model itself knows no file).
+def _zone_in_a_written_service(data: Data) -> None:
+    annotations = _first_entry(data)["object"]["metadata"]["annotations"]
+    annotations["metallb.io/loadBalancerIPs"] = "fe80::1%eth0"
+
+
+def _three_ips_in_the_baseline(data: Data) -> None:
+    metadata = data["baseline"]["services"]["dns/dns-udp"]["metadata"]
+    metadata.setdefault("annotations", {})["metallb.io/loadBalancerIPs"] = "10.0.0.1,10.0.0.2,::1"
+
+
+def _bad_cidr_in_the_baseline(data: Data) -> None:
+    data["baseline"]["pools_after"][0]["spec"]["addresses"] = ["192.168.10.0/33"]
+
+
 TAMPERS: dict[str, tuple[Callable[[Data], None], str]] = {
     "object renamed": (_rename_object, "the object is dns/coredns-admin"),
     "object in another namespace": (_other_namespace, "the object is kube-system/dns-"),
@@ -164,6 +180,18 @@ TAMPERS: dict[str, tuple[Callable[[Data], None], str]] = {
     "bad fingerprint": (_bad_fingerprint, "does not match"),
     "another apiVersion": (_object_apiversion, "'v1' was expected"),
     "a float wave index": (_float_index, "1.0 is not of type 'integer'"),
+    "a zone id in a written Service": (
+        _zone_in_a_written_service,
+        "apply dns/dns-tcp: metadata.annotations.metallb.io/loadBalancerIPs: 'fe80::1%eth0'",
+    ),
+    "three IPs in a baseline Service": (
+        _three_ips_in_the_baseline,
+        "baseline Service dns/dns-udp: metadata.annotations.metallb.io/loadBalancerIPs: requests 3",
+    ),
+    "a bad CIDR in a baseline pool": (
+        _bad_cidr_in_the_baseline,
+        "baseline pools_after: IPAddressPool metallb-system/lan: spec.addresses[0]: invalid CIDR",
+    ),
 }
 
 

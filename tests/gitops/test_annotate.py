@@ -37,6 +37,7 @@ from planner.gitops.annotate import (
 )
 from planner.model.group_annotations import (
     GROUP_ANNOTATION_KEYS,
+    GROUP_MEMBERS_ANNOTATION,
     group_annotations,
     stamp_group_annotations,
 )
@@ -654,3 +655,87 @@ def test_annotations_that_are_not_a_mapping_are_refused(tmp_path: Path) -> None:
     (tmp_path / "dns.yaml").write_text(text.replace("  annotations:\n", "  x:\n", 1))
     with pytest.raises(InputError, match="dns.yaml: document 1.*must be a mapping"):
         plan_file_changes([tmp_path])
+
+
+# --- YAML merge keys and shared anchors (issue 14) ------------------------------------------------
+
+_MERGED_METADATA = """\
+base: &base
+  namespace: dns
+  annotations:
+    metallb.io/allow-shared-ip: dns-192.168.10.53
+    metallb.io/loadBalancerIPs: 192.168.10.53
+    team: net
+apiVersion: v1
+kind: Service
+metadata:
+  <<: *base
+  name: dns-udp
+spec:
+  type: LoadBalancer
+  ports:
+    - {name: dns-udp, port: 53, protocol: UDP}
+"""
+
+
+_MERGED_SERVICE = """\
+meta: &meta
+  name: dns-udp
+  namespace: dns
+  annotations:
+    metallb.io/allow-shared-ip: dns-192.168.10.53
+    metallb.io/loadBalancerIPs: 192.168.10.53
+apiVersion: v1
+kind: Service
+<<: {metadata: *meta}
+spec: {type: LoadBalancer, ports: [{name: u, port: 53, protocol: UDP}]}
+"""
+
+
+def _seed_tcp_and(second: str) -> str:
+    tcp = _read(SEED / "dns.yaml").split("---\n")[0]
+    return tcp + "---\n" + second
+
+
+@pytest.mark.parametrize(
+    ("second", "what"),
+    [
+        (_MERGED_METADATA, "metadata.annotations comes from a YAML merge key"),
+        (
+            _MERGED_SERVICE,
+            "metadata comes from a YAML merge key",
+        ),
+    ],
+    ids=["annotations-merged-into-metadata", "metadata-merged-into-the-service"],
+)
+def test_merged_metadata_is_refused_never_dropped(tmp_path: Path, second: str, what: str) -> None:
+    text = _seed_tcp_and(second)
+    (tmp_path / "dns.yaml").write_text(text)
+    with pytest.raises(InputError, match=f"dns.yaml: document 2, line 25: {what}"):
+        annotate_paths([tmp_path])
+    assert (tmp_path / "dns.yaml").read_text() == text
+
+
+def test_an_anchor_shared_with_another_place_is_refused(tmp_path: Path) -> None:
+    """Adding to an anchored annotations mapping would change its alias too."""
+    tcp, udp = _read(SEED / "dns.yaml").split("---\n")
+    tcp = tcp.replace("  annotations:\n", "  annotations: &ann\n", 1) + "extra: *ann\n"
+    text = tcp + "---\n" + udp
+    (tmp_path / "dns.yaml").write_text(text)
+    with pytest.raises(InputError, match="would change more than its own group annotations"):
+        annotate_paths([tmp_path])
+    assert (tmp_path / "dns.yaml").read_text() == text
+
+
+def test_a_merge_key_inside_explicit_annotations_keeps_the_merged_ones(tmp_path: Path) -> None:
+    """Entries written next to `<<:` in the annotations mapping override, never hide, the merged
+    ones: that case is edited in place."""
+    tcp, udp = _read(SEED / "dns.yaml").split("---\n")
+    shared = "    metallb.io/allow-shared-ip: dns-192.168.10.53\n"
+    common = "common: &common\n  team: net\n"
+    udp = common + udp.replace(shared, shared + "    <<: *common\n", 1)
+    (tmp_path / "dns.yaml").write_text(tcp + "---\n" + udp)
+    assert annotate_paths([tmp_path]).changed == (tmp_path / "dns.yaml",)
+    after = list(yaml.safe_load_all((tmp_path / "dns.yaml").read_text()))
+    assert after[1]["metadata"]["annotations"]["team"] == "net"
+    assert GROUP_MEMBERS_ANNOTATION in after[1]["metadata"]["annotations"]

@@ -78,3 +78,28 @@ def test_a_valid_app_still_generates(tmp_path: Path) -> None:
     )
     stream = generate(app, read_context({"ARGOCD_APP_SOURCE_PATH": "k8s/apps/unifi"}))
     assert "name: unifi-stun" in stream
+
+
+GOOD_SERVICE = BOOLEAN_ANNOTATION.replace("allow-shared-ip: yes", "allow-shared-ip: unifi")
+
+
+@pytest.mark.parametrize(
+    "pool",
+    [
+        POOL.replace("192.168.50.200-192.168.50.250", "192.168.50.0/33"),
+        POOL.replace("[192.168.50.200-192.168.50.250]", "[]"),
+        POOL + "---\n" + POOL.replace("name: lan", "name: lan2"),
+    ],
+    ids=["bad-cidr", "no-addresses", "overlap"],
+)
+def test_errors_raised_inside_the_model_name_the_file_like_diff(tmp_path: Path, pool: str) -> None:
+    """A pool the MetalLB model refuses, while `argocd generate` orders the waves, is named by
+    file, document and line, in diff's words."""
+    app = _app(tmp_path, GOOD_SERVICE)
+    (app / "pool.yaml").write_text(pool)
+    said_by_diff = _diff_error(tmp_path, app)
+    with pytest.raises(InputError) as refused:
+        generate(app, read_context({"ARGOCD_APP_SOURCE_PATH": "k8s/apps/unifi"}))
+    said_by_generate = str(refused.value)
+    assert said_by_generate.startswith("pool.yaml: document "), said_by_generate
+    assert said_by_diff.endswith(said_by_generate), (said_by_diff, said_by_generate)

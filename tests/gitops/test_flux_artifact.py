@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import io
+import shutil
 import tarfile
 import threading
 import time
@@ -21,11 +23,13 @@ from planner.gitops.flux_artifact import (
     ArtifactDownloadError,
     ArtifactError,
     ArtifactTooLargeError,
+    Limits,
     SourceArtifact,
     UnsafeArchiveError,
     artifact_from_source,
     fetch_artifact,
     parse_digest,
+    unpack_archive,
 )
 
 SERVICE_YAML = b"apiVersion: v1\nkind: Service\nmetadata:\n  name: dns-tcp\n"
@@ -439,3 +443,79 @@ def test_unusable_source_objects_name_the_source(obj: dict[str, object], message
     with pytest.raises(ArtifactError, match=message) as caught:
         artifact_from_source(obj)
     assert "flux-system/apps" in str(caught.value)
+
+
+# --- extended headers and the bytes tarfile reads (unpack_archive on in-memory tarballs) ----------
+
+
+def _unpack(tmp_path: Path, archive: bytes, limits: Limits | None = None) -> tuple[int, int]:
+    (tmp_path / "a.tar.gz").write_bytes(archive)
+    (tmp_path / "dest").mkdir()
+    return unpack_archive(tmp_path / "a.tar.gz", tmp_path / "dest", limits or Limits())
+
+
+def _raw_tarball(*members: tuple[tarfile.TarInfo, bytes], fmt: int = tarfile.PAX_FORMAT) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=fmt) as tar:
+        for info, data in members:
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _forged_pax_size(size: int) -> bytes:
+    """A tarball whose first record is a pax header claiming `size` bytes it does not hold: a
+    reader that trusts the size asks its file for all of them at once."""
+    forged = tarfile.TarInfo("././@PaxHeader")
+    forged.type, forged.size = tarfile.XHDTYPE, size
+    header = forged.tobuf(tarfile.USTAR_FORMAT)
+    body = bytes(header) + b"30 path=" + b"a" * 21 + b"\n" + bytes(512 - 30)
+    return gzip.compress(body + bytes(1024), mtime=0)
+
+
+def test_a_pax_header_larger_than_the_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    archive = _raw_tarball((tarfile.TarInfo("a" * 200_000 + ".yaml"), SERVICE_YAML))
+    with pytest.raises(ArtifactTooLargeError, match=r"pax extended header of \d+ bytes, over"):
+        _unpack(tmp_path, archive)
+    assert list((tmp_path / "dest").iterdir()) == []
+
+
+def test_a_forged_pax_header_size_is_refused_not_buffered(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactTooLargeError, match="pax extended header of 16777216 bytes"):
+        _unpack(tmp_path, _forged_pax_size(16 * 1024 * 1024))
+
+
+def test_a_gnu_long_name_larger_than_the_limit_is_refused(tmp_path: Path) -> None:
+    archive = _raw_tarball(
+        (tarfile.TarInfo("d/" * 50_000 + "a.yaml"), SERVICE_YAML), fmt=tarfile.GNU_FORMAT
+    )
+    with pytest.raises(ArtifactTooLargeError, match="GNU long name of 100007 bytes"):
+        _unpack(tmp_path, archive)
+
+
+def test_extended_headers_under_the_limit_are_read(tmp_path: Path) -> None:
+    long_name = "d" * 150 + "/service.yaml"
+    for fmt in (tarfile.PAX_FORMAT, tarfile.GNU_FORMAT):
+        archive = _raw_tarball((tarfile.TarInfo(long_name), SERVICE_YAML), fmt=fmt)
+        shutil.rmtree(tmp_path / "dest", ignore_errors=True)
+        assert _unpack(tmp_path, archive) == (len(SERVICE_YAML), 1)
+        assert (tmp_path / "dest" / long_name).read_bytes() == SERVICE_YAML
+
+
+def test_the_unpacked_limit_counts_headers_too(tmp_path: Path) -> None:
+    # 300 empty files hold no content bytes but 300 headers of 512 bytes, plus pax records.
+    members = [(tarfile.TarInfo(f"f{i}-" + "x" * 120 + ".yaml"), b"") for i in range(300)]
+    archive = _raw_tarball(*members)
+    with pytest.raises(ArtifactTooLargeError, match="headers and padding included"):
+        _unpack(tmp_path, archive, Limits(max_unpacked_bytes=100_000))
+    shutil.rmtree(tmp_path / "dest")
+    assert _unpack(tmp_path, archive, Limits(max_unpacked_bytes=1_000_000)) == (0, 300)
+
+
+def test_the_data_filter_refuses_what_it_knows(tmp_path: Path) -> None:
+    """tarfile's own `data` filter runs on every member: a link to an absolute path is refused
+    in this module's words (the filter's message is not shown)."""
+    link = tarfile.TarInfo("etc")
+    link.type, link.linkname = tarfile.SYMTYPE, "/etc"
+    with pytest.raises(UnsafeArchiveError, match="symlink pointing outside the archive"):
+        _unpack(tmp_path, _raw_tarball((link, b"")))

@@ -216,7 +216,8 @@ def manifests_for(
     stuck: frozenset[str] | None = None
     if live is None:
         app_pools = [o for o in objects if is_pool_manifest(o.body)]
-        pools = pools_from_objects(o.body for o in [*app_pools, *context_pools])
+        # the objects, not their bodies: a pool the model refuses is named by its origin
+        pools = pools_from_objects([*app_pools, *context_pools])
         levels = plan_levels(desired, pools)
     else:
         planned = live_plan(placed, live, options.target_behavior, context_pools)
