@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -160,6 +160,20 @@ class Renaming:
 
 
 ShapedComponent = tuple[Component, "Shape | None"]  # a component and its shape (None: no shortcut)
+
+
+def shaped(
+    parts: Sequence[Component], shape: Callable[[Component], Shape | None]
+) -> list[ShapedComponent]:
+    """Each component with its shape, computed only where another component has as many writes
+    and Services (else no other can share it, and a large group's shape costs the square of
+    its size: every member's annotation lists every member)."""
+    sizes = Counter(_size(part) for part in parts)
+    return [(part, shape(part) if sizes[_size(part)] > 1 else None) for part in parts]
+
+
+def _size(part: Component) -> tuple[int, int, int]:
+    return len(part.writes), len(part.context), len(part.frozen)
 
 
 def once_per_shape(

@@ -455,3 +455,33 @@ def test_renamed_outcomes_of_own_ports_and_selectors_equal_simulated_ones(
 ) -> None:
     desired, live = case
     assert everything(desired, live, symmetric=True) == everything(desired, live, symmetric=False)
+
+
+def test_a_component_no_other_could_share_a_shape_with_is_not_shaped() -> None:
+    # A lone large group's shape costs the square of its size and cannot pay: not computed.
+    live = running(
+        dns_group("team-a", "10.0.0.5", local=False) + [service("web", ips=["10.0.0.7"])], [POOL]
+    )
+    desired = dns_group("team-a", "10.0.0.5", local=True) + [
+        service("web", ips=["10.0.0.7"], local=True)
+    ]
+    scenario = scenario_of(desired, live, [POOL])
+    world = World.of(scenario)
+    computed = []
+    real = World.shape
+
+    def counted(self: World, part: Any) -> Any:
+        computed.append(part.services)
+        return real(self, part)
+
+    with mock.patch.object(World, "shape", counted):
+        parts = world.parts(scenario.naive_writes(stamped=True))
+    assert [shape for _, shape in parts] == [None, None]
+    assert computed == []  # two components, one of two writes and one of one
+    doubled = desired + dns_group("team-b", "10.0.0.9", local=True)
+    scenario = scenario_of(
+        doubled, live + running(dns_group("team-b", "10.0.0.9", local=False), [POOL]), [POOL]
+    )
+    with mock.patch.object(World, "shape", counted):
+        parts = World.of(scenario).parts(scenario.naive_writes(stamped=True))
+    assert len(computed) == 2  # the two DNS groups: each may share the other's shape
