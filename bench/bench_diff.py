@@ -1,6 +1,8 @@
 """Benchmark `planner diff` against merely loading the same files with PyYAML's C loader.
 
     python bench/bench_diff.py [--services 10000] [--repetitions 3] [--repo DIR] [--stages]
+    python bench/bench_diff.py --heterogeneous --services 3000    # 1,000 groups of their own
+    python bench/bench_diff.py --one-group --services 200         # vs 200 independent Services
 
 In one run, side by side: the median time of `planner diff DESIRED --live LIVE --output json`
 (in-process through `planner.cli.main`, the report written to /dev/null), the same with the live
@@ -18,12 +20,18 @@ pass per pipeline stage. `--managed-fields` times reading the live snapshot as
 from the text, see planner/sources/managed_fields.py) against parsing every line, and the same
 snapshot as JSON.
 Without `--repo` the repo is generated (bench/generate.py) into a temporary directory.
+
+`--heterogeneous` generates groups of three, each with its own ports and selector, all changing
+their key (target of issue 17 at 1,000 groups: diff <= 10 s). `--one-group` times, side by side,
+one sharing group of N Services and N independent Services (each its own group and IP), all
+changing their key (issue 16: about the same time), and prints their ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib
 import json
 import os
@@ -42,7 +50,7 @@ import yaml
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))  # run from a checkout without installing
 
-from bench.generate import DEFAULT_SERVICES, TIMESTAMP, repo_files, write_repo
+from bench.generate import DEFAULT_SERVICES, SHAPES, TIMESTAMP, repo_files, write_repo
 from planner.cli import main as planner_main
 from planner.diff.normalise import LAST_APPLIED
 from planner.sources.documents import LARGE_LIST_CHARS, parse_yaml, split_list_items
@@ -53,6 +61,7 @@ from planner.sources.managed_fields import applied_only
 RATIO_TARGET = 2.0  # to the libyaml floor
 FASTEST_RATIO_TARGET = 4.0  # to the fastest parser's floor (issue 17)
 MEMORY_TARGET_MB = 300.0
+HETEROGENEOUS_TARGET_S = 10.0  # diff of 1,000 heterogeneous groups (issue 17)
 
 # The child's own peak: Linux keeps ru_maxrss across exec, so a child started by a large parent
 # would report the parent's size; VmHWM belongs to the new address space.
@@ -310,14 +319,50 @@ def main(argv: list[str] | None = None) -> int:
         "--managed-fields", action="store_true", help="Also time the managedFields lever."
     )
     parser.add_argument("--skip-diff", action="store_true", help="Only the levers asked for.")
+    parser.add_argument("--shape", choices=SHAPES, default="templated", help="See generate.py.")
+    parser.add_argument(
+        "--heterogeneous", dest="shape", action="store_const", const="heterogeneous"
+    )
+    parser.add_argument(
+        "--one-group",
+        action="store_true",
+        help="One group of N Services vs N independent Services, side by side.",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="planner-bench-") as scratch:
+        if args.one_group:
+            one_group_report(Path(scratch), args)
+            return 0
         repo = args.repo or Path(scratch)
         if args.repo is None:
-            counts = write_repo(repo, args.services, args.group_size, args.seed, args.auto_every)
+            counts = write_repo(
+                repo, args.services, args.group_size, args.seed, args.auto_every, args.shape
+            )
             print("generated:", ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()))
         report(repo, args)
     return 0
+
+
+def one_group_report(scratch: Path, args: argparse.Namespace) -> None:
+    """One group of N Services against N independent ones: CPU seconds alternated, the ratio,
+    and each one's peak memory."""
+    repos = {shape: scratch / shape for shape in ("one-group", "independent")}
+    for shape, repo in repos.items():
+        write_repo(repo, args.services, 1, args.seed, 0, shape)
+    runs: dict[str, list[tuple[float, float]]] = {shape: [] for shape in repos}
+    for _ in range(args.repetitions):
+        for shape, repo in repos.items():
+            runs[shape].append(timed(functools.partial(run_diff, repo)))
+    print(f"{args.services} Services, all changing their key, {args.repetitions} repetition(s)")
+    print(f"{'':34}{'cpu s':>10}{'wall s':>10}")
+    timings = {shape: _median(samples) for shape, samples in runs.items()}
+    for shape, label in (("one-group", "one group of N"), ("independent", "N independent")):
+        print(f"{label:34}{timings[shape].cpu:10.2f}{timings[shape].wall:10.2f}")
+    ratio = timings["one-group"].cpu / timings["independent"].cpu
+    print(f"ratio one group / independent (cpu): {ratio:.2f}")
+    if not args.no_memory:
+        for shape, repo in repos.items():
+            print(f"peak memory of the diff ({shape}): {peak_memory_mb(repo):.0f} MB")
 
 
 def report(repo: Path, args: argparse.Namespace) -> None:
@@ -356,6 +401,12 @@ def diff_table(repo: Path, args: argparse.Namespace) -> None:
     if "fastest" not in timings:
         print("floor: yaml_rs not installed (pip install yaml-rs), skipped")
     print(f"exit code of the diff: {code}")
+    if args.shape == "heterogeneous":
+        verdict = "meets" if timings["diff"].cpu <= HETEROGENEOUS_TARGET_S else "MISSES"
+        print(
+            f"heterogeneous diff: {timings['diff'].cpu:.2f} cpu s "
+            f"({verdict} the target <= {HETEROGENEOUS_TARGET_S:.0f} s at 1,000 groups)"
+        )
     for floor in ("libyaml", "fastest"):
         if floor not in timings:
             continue

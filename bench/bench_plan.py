@@ -2,12 +2,17 @@
 PyYAML's C loader, side by side in one run, and the growth from a small repo to a large one.
 
     python bench/bench_plan.py [--services 10000] [--small 1000] [--repetitions 1]
+    python bench/bench_plan.py --heterogeneous --small 1500 --services 3000 --memory
 
 Targets (issue 4): plan <= 2.0x and plan --verify <= 4.0x the C-loader parse at 10,000
 Services; 1,000 -> 10,000 Services grows the plan's time <= 12x. The C-loader floor loads the
 live List item by item, as the planner does (bench_diff.load_only); a second floor is the fastest
 YAML parser from PyPI (yaml_rs, when installed; targets of issue 17: plan <= 5x, --verify <= 8x). Times are CPU seconds of this
 process (wall seconds printed too; the machine may be shared).
+
+`--heterogeneous` generates groups of three with their own ports and selectors, all changing
+their key (issue 17: 1,000 groups, plan --verify <= 20 s, memory not growing with the groups
+explored); `--memory` adds the peak memory of one `plan --verify` per size (fresh interpreter).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -22,14 +28,23 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))  # run from a checkout without installing
 
-from bench.bench_diff import Timing, _median, fastest_parser, load_fastest, load_only, timed
-from bench.generate import write_repo
+from bench.bench_diff import (
+    _MEMORY_PROBE,
+    Timing,
+    _median,
+    fastest_parser,
+    load_fastest,
+    load_only,
+    timed,
+)
+from bench.generate import SHAPES, write_repo
 from planner.cli import main as planner_main
 
 PLAN_TARGET = 2.0
 VERIFY_TARGET = 4.0
 GROWTH_TARGET = 12.0
 FASTEST_TARGETS = {"plan": 5.0, "verify": 8.0}
+HETEROGENEOUS_VERIFY_TARGET_S = 20.0  # plan --verify of 1,000 heterogeneous groups (issue 17)
 
 
 def plan_argv(repo: Path, verify: bool) -> list[str]:
@@ -71,20 +86,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--services", type=int, default=10_000)
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--repetitions", type=int, default=1)
+    parser.add_argument("--shape", choices=SHAPES, default="templated", help="See generate.py.")
+    parser.add_argument(
+        "--heterogeneous", dest="shape", action="store_const", const="heterogeneous"
+    )
+    parser.add_argument("--auto-every", type=int, default=10, help="See generate.py (0: none).")
+    parser.add_argument("--memory", action="store_true", help="Peak memory of plan --verify.")
     args = parser.parse_args(argv)
     results: dict[int, dict[str, Timing]] = {}
     with tempfile.TemporaryDirectory(prefix="planner-bench-") as scratch:
         for size in (args.small, args.services):
             repo = Path(scratch) / str(size)
-            write_repo(repo, size, 4, 0, 10)
+            counts = write_repo(repo, size, 4, 0, args.auto_every, args.shape)
+            print("generated:", ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()))
             results[size] = measure(repo, args.repetitions)
             _print(size, results[size])
+            if args.shape == "heterogeneous":
+                verify = results[size]["verify"].cpu
+                verdict = "meets" if verify <= HETEROGENEOUS_VERIFY_TARGET_S else "MISSES"
+                target = HETEROGENEOUS_VERIFY_TARGET_S
+                print(
+                    f"  plan --verify: {verify:.2f} cpu s ({verdict} <= {target:.0f} s at 1,000 groups)"
+                )
+            if args.memory:
+                print(f"  peak memory of plan --verify: {peak_memory_mb(repo):.0f} MB")
     growth = results[args.services]["plan"].cpu / results[args.small]["plan"].cpu
     verdict = "meets" if growth <= GROWTH_TARGET else "MISSES"
     print(
         f"growth {args.small} -> {args.services} (plan cpu): {growth:.1f}x ({verdict} <= {GROWTH_TARGET})"
     )
     return 0
+
+
+def peak_memory_mb(repo: Path) -> float:
+    """Peak resident memory of one `plan --verify` in a fresh interpreter (MB)."""
+    env = {**os.environ, "PYTHONPATH": str(BENCH_DIR.parent)}
+    probe = [sys.executable, "-c", _MEMORY_PROBE, *plan_argv(repo, True)]
+    out = subprocess.run(probe, env=env, check=True, capture_output=True, text=True).stdout
+    return int(out.split()[-1]) / 1024
 
 
 def _print(size: int, timings: dict[str, Timing]) -> None:

@@ -1,6 +1,7 @@
 """Generate a benchmark repo: N LoadBalancer Services in sharing groups, and a live snapshot.
 
     python bench/generate.py OUT_DIR [--services 10000] [--group-size 4] [--seed 0]
+                             [--heterogeneous | --one-group]
 
 Writes OUT_DIR/desired/ (pools.yaml, namespaces.yaml and one multi-document file per namespace)
 and OUT_DIR/live.yaml (a kubectl `List` with what the API server and MetalLB fill in: statuses,
@@ -10,6 +11,15 @@ pools (`metallb.io/loadBalancerIPs`); every tenth group is auto-assigned from th
 auto-assign pool, and its live IP is the one MetalLB would have given it (the pool's addresses in
 order). A seeded tenth of the groups gets a key-changing edit: every member goes from
 `externalTrafficPolicy: Cluster` to `Local`. The same arguments give the same bytes.
+
+Two other shapes (issue 17, issue 16):
+- `--heterogeneous`: groups of 3 (`--group-size` is ignored), each with its own ports (numbers no
+  other group uses) and its own selector (a label key of its own), every group changing its key;
+  requested IPs, every tenth group auto-assigned. No two groups are the same up to renaming of
+  names and IPs alone.
+- `--one-group`: all N Services in one sharing group on one requested IP (each its own port),
+  every member changing its key; `--shape independent`: the same N Services, each in a group of
+  its own on its own IP (the side-by-side baseline of `bench/bench_diff.py --one-group`).
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ import argparse
 import ipaddress
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +48,9 @@ REQUEST_POOLS = ("10.10.0.0/16", "10.11.0.0/16", "10.12.0.0/16")  # requested IP
 AUTO_POOL = "10.20.0.0/16"  # autoAssign: true, for the auto-assigned groups
 AUTO_EVERY = 10  # every tenth group is auto-assigned
 KEY_CHANGE_SHARE = 0.10  # the share of groups whose members all switch to Local
+SHAPES = ("templated", "heterogeneous", "one-group", "independent")
+HETEROGENEOUS_SIZE = 3
+FIRST_OWN_PORT = 1024  # the heterogeneous and one-group shapes number their own ports from here
 # One (name, protocol, port) per member of a group: all distinct on the shared IP.
 MEMBER_PORTS = (
     ("dns-tcp", "TCP", 53),
@@ -52,6 +65,10 @@ MEMBER_PORTS = (
 SERVICE_CIDR = ipaddress.ip_network("172.16.0.0/12")
 FIRST_CLUSTER_IP = int(ipaddress.ip_address("172.20.0.10")) - int(SERVICE_CIDR.network_address)
 TIMESTAMP = "2026-11-01T00:00:00Z"
+SHAPE_HELP = (
+    "templated (default), heterogeneous (3-member groups, own ports and selectors, all "
+    "changing), one-group (every Service in one group), independent (every Service alone)"
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +81,8 @@ class Group:
     pool: str
     requested: bool
     key_change: bool
+    own_ports: bool = False  # each member its own port number (FIRST_OWN_PORT + member serial)
+    own_selector: bool = False  # the selector's label key names the group
 
     @property
     def name(self) -> str:
@@ -93,19 +112,55 @@ def plan_groups(
     return groups
 
 
+def plan_shape(
+    services: int, shape: str, seed: int, auto_every: int = AUTO_EVERY
+) -> tuple[list[Group], int]:
+    """The groups of a non-templated shape and their size (see the module's docstring)."""
+    if shape == "heterogeneous":
+        groups = plan_groups(services, HETEROGENEOUS_SIZE, seed, auto_every)
+        own = [_own(g, key_change=True, selector=True) for g in groups]
+        return own, HETEROGENEOUS_SIZE
+    if shape == "one-group":
+        (group,) = plan_groups(1, 1, seed, auto_every=0)
+        return [_own(group, key_change=True, selector=False)], services
+    if shape == "independent":
+        groups = plan_groups(services, 1, seed, auto_every=0)
+        return [_own(g, key_change=True, selector=False) for g in groups], 1
+    raise SystemExit(f"unknown shape {shape!r}; expected one of {', '.join(SHAPES)}")
+
+
+def _own(group: Group, *, key_change: bool, selector: bool) -> Group:
+    return replace(group, key_change=key_change, own_ports=True, own_selector=selector)
+
+
 def member_names(group: Group, size: int) -> list[str]:
-    return [f"{group.name}-{MEMBER_PORTS[m][0]}" for m in range(size)]
+    return [f"{group.name}-{_member_port(group, m, size)[0]}" for m in range(size)]
 
 
-def desired_service(group: Group, member: int, local: bool) -> Manifest:
-    """A member as the repo declares it (Local when `local`)."""
-    port_name, protocol, port = MEMBER_PORTS[member]
+def _member_port(group: Group, member: int, size: int) -> tuple[str, str, int]:
+    """(name, protocol, port) of a member: the templated ones, or numbers of its own."""
+    if not group.own_ports:
+        return MEMBER_PORTS[member]
+    # Distinct for the first 64,512 Services; beyond, numbers repeat (on other IPs, no clash).
+    number = FIRST_OWN_PORT + (group.index * size + member) % (65_536 - FIRST_OWN_PORT)
+    return f"p{number}", ("TCP", "UDP")[member % 2], number
+
+
+def desired_service(group: Group, member: int, local: bool, size: int = 0) -> Manifest:
+    """A member as the repo declares it (Local when `local`; `size`: its group's, for the
+    shapes whose ports are their own)."""
+    port_name, protocol, port = _member_port(group, member, size)
     annotations = {"metallb.io/allow-shared-ip": group.name}
     if group.requested:
         annotations["metallb.io/loadBalancerIPs"] = group.ip
+    selector = (
+        {f"bench.example/{group.name}": "backend"}
+        if group.own_selector
+        else {"app.kubernetes.io/name": group.name}
+    )
     spec: Manifest = {
         "type": "LoadBalancer",
-        "selector": {"app.kubernetes.io/name": group.name},
+        "selector": selector,
         "ports": [{"name": port_name, "port": port, "protocol": protocol, "targetPort": port}],
     }
     if local:
@@ -123,9 +178,9 @@ def desired_service(group: Group, member: int, local: bool) -> Manifest:
     }
 
 
-def live_service(group: Group, member: int, serial: int) -> Manifest:
+def live_service(group: Group, member: int, serial: int, size: int = 0) -> Manifest:
     """A member as the API server and MetalLB hold it before the commit (always Cluster)."""
-    body = desired_service(group, member, local=False)
+    body = desired_service(group, member, local=False, size=size)
     cluster_ip = str(SERVICE_CIDR[FIRST_CLUSTER_IP + serial])
     meta = body["metadata"]
     meta.update(
@@ -176,12 +231,20 @@ def namespaces(names: list[str]) -> list[Manifest]:
 
 
 def write_repo(
-    out: Path, services: int, group_size: int, seed: int, auto_every: int = AUTO_EVERY
+    out: Path,
+    services: int,
+    group_size: int,
+    seed: int,
+    auto_every: int = AUTO_EVERY,
+    shape: str = "templated",
 ) -> dict[str, int]:
     """Write OUT/desired/ and OUT/live.yaml; return counts of what was written."""
-    if not 1 <= group_size <= len(MEMBER_PORTS):
+    if shape != "templated":
+        groups, group_size = plan_shape(services, shape, seed, auto_every)
+    elif not 1 <= group_size <= len(MEMBER_PORTS):
         raise SystemExit(f"--group-size must be 1..{len(MEMBER_PORTS)}")
-    groups = plan_groups(services, group_size, seed, auto_every)
+    else:
+        groups = plan_groups(services, group_size, seed, auto_every)
     desired_dir = out / "desired"
     desired_dir.mkdir(parents=True, exist_ok=True)
     namespace_names = sorted({g.namespace for g in groups})
@@ -194,8 +257,10 @@ def write_repo(
         for member in range(group_size):
             if written == services:
                 break
-            by_namespace[group.namespace].append(desired_service(group, member, group.key_change))
-            live_items.append(live_service(group, member, written))
+            by_namespace[group.namespace].append(
+                desired_service(group, member, group.key_change, group_size)
+            )
+            live_items.append(live_service(group, member, written, group_size))
             written += 1
     for name, manifests in by_namespace.items():
         _dump(desired_dir / f"{name}.yaml", manifests)
@@ -235,8 +300,15 @@ def main(argv: list[str] | None = None) -> int:
         default=AUTO_EVERY,
         help="Every Nth group auto-assigned (0: none).",
     )
+    parser.add_argument("--shape", choices=SHAPES, default="templated", help=SHAPE_HELP)
+    parser.add_argument(
+        "--heterogeneous", dest="shape", action="store_const", const="heterogeneous"
+    )
+    parser.add_argument("--one-group", dest="shape", action="store_const", const="one-group")
     args = parser.parse_args(argv)
-    counts = write_repo(args.out, args.services, args.group_size, args.seed, args.auto_every)
+    counts = write_repo(
+        args.out, args.services, args.group_size, args.seed, args.auto_every, args.shape
+    )
     print(", ".join(f"{value} {key.replace('_', ' ')}" for key, value in counts.items()))
     return 0
 

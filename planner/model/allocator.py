@@ -496,6 +496,10 @@ class Allocator:
             self._services_on_ip.mutable(ip)[svc_key] = None
 
     def _remember_key(self, ip: IPAddress, key: Key) -> None:
+        if self._key_for_ip.get(ip) == key:
+            # Already so: forgetting and re-indexing would walk every port on the IP (every
+            # member of a large group), and leave the index exactly as it is.
+            return
         self._forget_key(ip)
         self._key_for_ip[ip] = key
         self._index.add_key(ip.version, int(ip), key, self._ports_in_use.get(ip, {}))

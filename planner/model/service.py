@@ -197,9 +197,14 @@ def requested_ips(svc: Manifest) -> tuple[str, ...]:
         )
     if from_spec:
         return (_parse_ip(from_spec, "spec.loadBalancerIP"),)
-    ips = tuple(
-        _parse_ip(part, f"metadata.annotations.{field}") for part in from_annotation.split(",")
-    )
+    return _requested_in_annotation(from_annotation, field)
+
+
+@functools.lru_cache(maxsize=4096)
+def _requested_in_annotation(text: str, field: str) -> tuple[str, ...]:
+    """The annotation's IPs, parsed once per text: a large group's fixed-behaviour transition
+    orders every member by it on each handling (errors are not cached: raised every time)."""
+    ips = tuple(_parse_ip(part, f"metadata.annotations.{field}") for part in text.split(","))
     _check_ip_families(ips, f"metadata.annotations.{field}")
     return ips
 

@@ -1,29 +1,37 @@
 """Components that are the same up to renaming: simulate one, rename its outcome for the others.
 
 Repos built from templates hold many sharing groups that differ only in names and addresses (a
-DNS group per team, a gateway per tenant). When every Service of a component requests its IPs
-(and none asks for a second family with PreferDualStack) and no pool has a serviceAllocation,
-no pool address is ever drawn, and the model decides everything from:
+DNS group per team, a gateway per tenant); hand-written repos hold groups that differ in their
+ports and selectors too. When every Service of a component requests its IPs (and none asks for a
+second family with PreferDualStack) and no pool has a serviceAllocation, no pool address is ever
+drawn, and the model decides everything from:
 
 - Service keys (namespace/name) by equality and by string order (queues, passes, members);
-- sharing keys, selector values and the group-wide annotations by equality only;
+- sharing keys and the group-wide annotations by equality only;
+- selectors only through the backend key under `Local` (their label-set text, compared for
+  equality, and, under metallb-0.15, joined to the sharing key as one string);
+- port numbers only by equality (a clash is the same protocol and number on one IP), quoted in
+  messages as "PROTO/NUMBER"; the ports' other fields (name, targetPort, nodePort) not at all;
 - load-balancer IPs by equality, string and numeric order, family and the pools that contain
   them (avoid-buggy-IPs matters only to a pool's first-fit search); cluster IPs by family;
 - everything else as written.
 
 So two components whose inputs become equal once each name and IP is replaced by a placeholder
-numbered in order of appearance, and which agree on all those orders and properties, have the
-same outcome up to that renaming. `Shape.signature` is exactly that replaced text plus those
-facts. Anything else a name could decide (free addresses of a pool, pinned pools, a name that is
-also used as a literal elsewhere) makes `shape_of` return None: such components are simulated.
+numbered in order of appearance, each selector by the number of its label-set text and each port
+number by its own number (both in order of appearance), and which agree on all those orders and
+properties and on which (backend, sharing) pairs join to equal strings, have the same outcome up
+to that renaming. `Shape.signature` is exactly that replaced text plus those facts. Anything else
+a name could decide (free addresses of a pool, pinned pools, a name that is also used as a
+literal elsewhere) makes `shape_of` return None: such components are simulated.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from planner.model.allocator import Pool
@@ -35,6 +43,7 @@ from planner.model.service import (
     SHARING_ANNOTATIONS,
     allocation_inputs,
     is_load_balancer,
+    sharing_key,
 )
 from planner.model.simcluster import Action, Arrive, Process, ServiceWrite
 from planner.objects import Manifest
@@ -56,6 +65,8 @@ _OPAQUE_METADATA = frozenset(
     ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "labels")
 )
 _NO_IP = ("", "None")
+# The (backend, sharing) pairs whose joins a signature compares, at most (beyond: no shape).
+_JOINED_PAIRS_MAX = 100_000
 
 
 class _Asymmetric(Exception):
@@ -69,10 +80,13 @@ class Shape:
     signature: str
     tokens: tuple[str, ...]  # the names and IPs, numbered by their index
     ips: frozenset[str]
+    ports: tuple[int, ...] = ()  # the port numbers, numbered by their index
 
     def renaming_to(self, other: Shape) -> Renaming:
-        """The renaming that turns this shape's names and IPs into `other`'s (same signature)."""
-        return Renaming(dict(zip(self.tokens, other.tokens, strict=True)), self.ips)
+        """The renaming that turns this shape's names, IPs and ports into `other`'s (same
+        signature)."""
+        ports = {str(a): str(b) for a, b in zip(self.ports, other.ports, strict=True)}
+        return Renaming(dict(zip(self.tokens, other.tokens, strict=True)), self.ips, ports)
 
 
 @dataclass(frozen=True)
@@ -81,10 +95,12 @@ class Renaming:
 
     mapping: Mapping[str, str]
     ips: frozenset[str]
+    ports: Mapping[str, str] = field(default_factory=dict)  # port numbers, as text
 
     def text(self, text: str) -> str | None:
         """A message of the source component, as the target's would read; None when the message
-        uses a name other than as a Service's namespace/name or an IP (it cannot be renamed)."""
+        uses a name other than as a Service's namespace/name, an IP or a "PROTO/PORT" (it
+        cannot be renamed)."""
         pieces: list[str] = []
         end = 0
         for match in _WORD.finditer(text):
@@ -127,18 +143,37 @@ class Renaming:
             return f"{self.mapping[first]}/{self.mapping[second]}"
         if names:
             return None  # a bare name (or half a pair): it may be a literal of the message
+        if slash and second in self.ports and not self._touches(first):
+            return f"{first}/{self.ports[second]}"  # a Port as the allocator prints it
         renamed = []
         for part in parts:
             if part in self.ips:
                 renamed.append(self.mapping[part])
-            elif any(token in part for token in self.mapping):
-                return None
+            elif self._touches(part) or part in self.ports:
+                return None  # a port number alone may be any number of the message
             else:
                 renamed.append(part)
         return "/".join(renamed)
 
+    def _touches(self, part: str) -> bool:
+        return any(token in part for token in self.mapping)
+
 
 ShapedComponent = tuple[Component, "Shape | None"]  # a component and its shape (None: no shortcut)
+
+
+def shaped(
+    parts: Sequence[Component], shape: Callable[[Component], Shape | None]
+) -> list[ShapedComponent]:
+    """Each component with its shape, computed only where another component has as many writes
+    and Services (else no other can share it, and a large group's shape costs the square of
+    its size: every member's annotation lists every member)."""
+    sizes = Counter(_size(part) for part in parts)
+    return [(part, shape(part) if sizes[_size(part)] > 1 else None) for part in parts]
+
+
+def _size(part: Component) -> tuple[int, int, int]:
+    return len(part.writes), len(part.context), len(part.frozen)
 
 
 def once_per_shape(
@@ -185,6 +220,7 @@ def shape_of(
             [(namer.key(svc), None if m is None else namer.manifest(m)) for svc, m in writes],
             [namer.key(svc) for svc in keys],
         )
+        joins = _joined_keys(manifests, namer)
     except _Asymmetric:
         return None
     tokens = namer.order
@@ -192,13 +228,32 @@ def shape_of(
     balancer_ips = [t for t in ips if t in namer.balancer_ips]
     facts = (
         canonical,
+        joins,
         repr(list(pools_before)),
         repr(list(pools_after)),
         [_ip_facts(ip, pools) for ip in ips],
         [namer.number[t] for t in sorted(balancer_ips)],
         [namer.number[t] for t in sorted(balancer_ips, key=_numeric)],
     )
-    return Shape(repr(facts), tuple(tokens), frozenset(ips))
+    return Shape(repr(facts), tuple(tokens), frozenset(ips), tuple(namer.ports))
+
+
+def _joined_keys(manifests: Sequence[Manifest], namer: _Namer) -> list[list[tuple[str, str]]]:
+    """Which (backend, sharing) pairs join to equal strings (metallb-0.15 compares a Service's
+    allocation key as backend + sharing): the classes of more than one pair, canonical.
+
+    Every backend and sharing key of the component's manifests (and "", the key of a Service
+    without one) is paired, a superset of the pairs the controller compares."""
+    backends = {"": ""} | {text: namer.backend(text) for text in namer.backends}
+    sharings = {"", *(sharing_key(m) for m in manifests)}
+    if len(backends) * len(sharings) > _JOINED_PAIRS_MAX:
+        raise _Asymmetric
+    named = {key: namer.replaced_text(key) for key in sharings}
+    joined: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for backend, backend_token in backends.items():
+        for key, key_token in named.items():
+            joined[backend + key].append((backend_token, key_token))
+    return sorted(sorted(pairs) for pairs in joined.values() if len(pairs) > 1)
 
 
 def _requests_ips(manifest: Manifest) -> bool:
@@ -212,6 +267,17 @@ def _requests_ips(manifest: Manifest) -> bool:
         return bool(allocation_inputs(manifest).requested_ips)
     except ValueError:
         return False  # a bad request: its messages quote what was written
+
+
+def _label_set(selector: Any) -> str:
+    """The selector as the backend key's label-set text (service.backend_key's join)."""
+    if not selector:
+        return ""
+    if not isinstance(selector, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in selector.items()
+    ):
+        raise _Asymmetric  # the API server would refuse it; not worth a shape
+    return ",".join(f"{k}={selector[k]}" for k in sorted(selector))
 
 
 def _numeric(ip: str) -> tuple[int, int]:
@@ -234,6 +300,9 @@ class _Namer:
         self.ips: set[str] = set()
         self.balancer_ips: set[str] = set()  # requested or held; cluster IPs give a family only
         self.members: set[str] = set()
+        self.backends: dict[str, int] = {}  # a selector's label-set text → its number
+        self.ports: list[int] = []  # port numbers in order of appearance
+        self._port_number: dict[int, int] = {}
         for manifest in manifests:
             self._collect(manifest)
         # An IP in a name (the group id names its IP) is renamed as that IP.
@@ -246,6 +315,14 @@ class _Namer:
     def key(self, svc: str) -> str:
         namespace, _, name = svc.partition("/")
         return f"{self._placeholder(namespace)}/{self._placeholder(name)}"
+
+    def backend(self, text: str) -> str:
+        """The placeholder of a selector's label-set text (numbered as first collected)."""
+        return f"\1b{self.backends[text]}" if text else ""
+
+    def replaced_text(self, value: str) -> str:
+        """A sharing key (or any name-bearing text) with its names as placeholders."""
+        return str(self._replaced(value))
 
     def manifest(self, manifest: Manifest) -> dict[str, Any]:
         """The manifest as the model reads it, names and IPs replaced by placeholders."""
@@ -283,8 +360,9 @@ class _Namer:
         for key, value in spec.items():
             if key in ("loadBalancerIP", "clusterIP", "clusterIPs"):
                 result[key] = self._replaced(value)
-            elif key == "selector" and isinstance(value, Mapping):
-                result[key] = {k: self._replaced(v) for k, v in value.items()}
+            elif key == "selector":
+                # Read only as the backend key's label-set text, by equality (and joined).
+                result[key] = self.backend(_label_set(value))
             elif key == "ports" and isinstance(value, list):
                 result[key] = [self._port(port) for port in value]
             elif key != "healthCheckNodePort":
@@ -303,9 +381,19 @@ class _Namer:
         return {"loadBalancer": {"ingress": entries}, **rest}
 
     def _port(self, port: Any) -> Any:
-        if isinstance(port, Mapping):
+        """A port as the model reads it: its protocol, and its number's placeholder (a number
+        is compared only with numbers, for clashes on one IP)."""
+        if not isinstance(port, Mapping):
+            return self._literal(port)
+        number = port.get("port")
+        if isinstance(number, bool) or not isinstance(number, int):
+            # The model reports it as written: keep it so (the other fields as before).
             return {k: self._literal(v) for k, v in port.items() if k != "nodePort"}
-        return self._literal(port)
+        if number not in self._port_number:
+            self._port_number[number] = len(self.ports)
+            self.ports.append(number)
+        protocol = self._literal(port.get("protocol") or "TCP")
+        return {"protocol": protocol, "port": f"\1p{self._port_number[number]}"}
 
     def _replaced(self, value: Any) -> Any:
         if isinstance(value, list):
@@ -346,7 +434,7 @@ class _Namer:
         members = annotations.get(GROUP_MEMBERS_ANNOTATION)
         if isinstance(members, str):
             self.members |= {m.strip() for m in members.split(",") if m.strip()}
-        self._add(self.names, *(spec.get("selector") or {}).values())
+        self.backends.setdefault(_label_set(spec.get("selector")), len(self.backends))
         self.balancer_ips |= self._add_ips(
             *(annotations.get(a) for a in _IP_ANNOTATIONS),
             spec.get("loadBalancerIP"),

@@ -31,7 +31,7 @@ from planner.model.simcluster import (
 from planner.objects import Manifest
 from planner.simulate.reduction import Component, components
 from planner.simulate.states import StateExploration, explore_states
-from planner.simulate.symmetry import Shape, ShapedComponent, shape_of
+from planner.simulate.symmetry import Shape, ShapedComponent, shape_of, shaped
 
 # The default state budget of one component's exploration (`--max-states`): within it every
 # reachable state is visited; beyond it, the named adversarial schedules plus SAMPLED_RUNS
@@ -142,7 +142,7 @@ class World:
 
     def parts(self, writes: Sequence[ServiceWrite]) -> list[ShapedComponent]:
         """The writes' independent components in this world, each with its shape."""
-        return [(part, self.shape(part)) for part in components(writes, self.live, self.pools)]
+        return shaped(components(writes, self.live, self.pools), self.shape)
 
     def shape(self, part: Component) -> Shape | None:
         """The component's shape in this world (None when it must be simulated on its own)."""

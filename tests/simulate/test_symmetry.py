@@ -300,3 +300,188 @@ def test_a_failed_claim_on_a_renamed_component_quotes_a_simulated_schedule() -> 
     lines = claim.counterexample.splitlines()
     assert lines[0].startswith("team-c/dns-tcp ends at ['10.0.0.99'], expected one of")
     assert lines[1].startswith("schedule: arrive ")
+
+
+# --- ports and selectors: canonical by their equality (issue 17's heterogeneous repos) ----------
+
+
+def own_group(namespace: str, ip: str, port: int, label: str, *, local: bool) -> list[Manifest]:
+    """A 2-member group with its own port numbers and a selector of its own label key."""
+    members = []
+    for offset, proto in enumerate(("TCP", "UDP")):
+        manifest = in_namespace(
+            service(f"m{offset}", port=port + offset, proto=proto, share="grp", ips=[ip]),
+            namespace,
+        )
+        manifest["spec"]["selector"] = {label: "backend"}
+        if local:
+            manifest["spec"]["externalTrafficPolicy"] = "Local"
+        members.append(manifest)
+    return members
+
+
+def own_groups(*, clash: str = "") -> tuple[list[Manifest], list[Manifest]]:
+    """Two teams' groups, each with its own ports and selector, both changing their key;
+    `clash`: the team whose second member also takes its first member's port and protocol."""
+    live: list[Manifest] = []
+    desired: list[Manifest] = []
+    for team, ip, port, label in (
+        ("team-a", "10.0.0.5", 1000, "a"),
+        ("team-b", "10.0.0.9", 2000, "b.io/x"),
+    ):
+        live += own_group(team, ip, port, label, local=False)
+        after = own_group(team, ip, port, label, local=True)
+        if team == clash:
+            after[1]["spec"]["ports"][0].update(port=port, protocol="TCP")
+        desired += after
+    return desired, live
+
+
+def test_groups_with_their_own_ports_and_selectors_share_a_shape() -> None:
+    desired, live = own_groups()
+    a, b = shapes(desired, running(live, [POOL]), [POOL])
+    assert a is not None and b is not None
+    assert a.signature == b.signature
+    renaming = a.renaming_to(b)
+    assert renaming.text('port TCP/1000 is already in use on "10.0.0.5"') == (
+        'port TCP/2000 is already in use on "10.0.0.9"'
+    )
+    assert renaming.text("1000 is a number of the message") is None  # a bare port: ambiguous
+
+
+def test_a_port_clash_is_part_of_the_shape() -> None:
+    desired, live = own_groups(clash="team-b")
+    a, b = shapes(desired, running(live, [POOL]), [POOL])
+    assert a is not None and b is not None
+    assert a.signature != b.signature  # team-b's members clash on one port, team-a's do not
+
+
+def test_the_protocol_of_a_port_is_part_of_the_shape() -> None:
+    desired, live = own_groups()
+    for manifest in desired:  # both teams' second member takes the first one's number
+        port = manifest["spec"]["ports"][0]
+        port["port"] -= port["port"] % 2
+    team_b_udp = desired[3]["spec"]["ports"][0]
+    team_b_udp["protocol"] = "TCP"  # team-b's now clash (TCP twice), team-a's do not
+    a, b = shapes(desired, running(live, [POOL]), [POOL])
+    assert a is not None and b is not None
+    assert a.signature != b.signature
+
+
+def joined_group(namespace: str, before: tuple[str, str], after: tuple[str, str]) -> tuple:
+    """One Local Service on its own IP whose (selector value, sharing key) goes before → after."""
+    live = service("web", share=before[1], ips=["10.0.0.5"], local=True, app=before[0])
+    desired = service("web", share=after[1], ips=["10.0.0.5"], local=True, app=after[0])
+    return in_namespace(desired, namespace), in_namespace(live, namespace)
+
+
+def test_keys_that_join_alike_are_part_of_the_shape() -> None:
+    # metallb-0.15 compares backend + sharing as one string: "app=web"+"prodkey" and
+    # "app=webprod"+"key" are no change, "app=x"+"y" and "app=z"+"w" are one.
+    same_desired, same_live = joined_group("team-a", ("web", "prodkey"), ("webprod", "key"))
+    other_desired, other_live = joined_group("team-b", ("x", "y"), ("z", "w"))
+    (same,) = shapes([same_desired], running([same_live], [POOL]), [POOL])
+    (other,) = shapes([other_desired], running([other_live], [POOL]), [POOL])
+    assert same is not None and other is not None
+    assert same.signature != other.signature
+
+
+def test_keys_that_join_alike_are_predicted_as_simulated() -> None:
+    desired, live = [], []
+    for namespace, ip, before, after in (
+        ("team-a", "10.0.0.5", ("web", "prodkey"), ("webprod", "key")),
+        ("team-b", "10.0.0.9", ("x", "y"), ("z", "w")),
+    ):
+        for name, port in (("m0", 80), ("m1", 81)):
+            live.append(
+                in_namespace(
+                    service(name, port=port, share=before[1], ips=[ip], local=True, app=before[0]),
+                    namespace,
+                )
+            )
+            desired.append(
+                in_namespace(
+                    service(name, port=port, share=after[1], ips=[ip], local=True, app=after[0]),
+                    namespace,
+                )
+            )
+    live = running(live, [POOL])
+    assert everything(desired, live, symmetric=True) == everything(desired, live, symmetric=False)
+
+
+@st.composite
+def heterogeneous(draw: st.DrawFn) -> tuple[list[Manifest], list[Manifest]]:
+    """2–3 teams of one group each, every team with its own port numbers and selector key (and
+    maybe protocols); one edit for all (a key change, a port clash, a move), one team may not."""
+    size = draw(st.integers(1, 3))
+    edit = draw(st.sampled_from(("local", "clash", "same-number", "local-one", "move", "none")))
+    odd_team = draw(st.sampled_from([None, 0, 1]))
+    live: list[Manifest] = []
+    desired: list[Manifest] = []
+    for team in range(draw(st.integers(2, 3))):
+        ip = f"10.0.0.{10 + 16 * team}"
+        base = draw(st.sampled_from((53, 80, 1000 + 100 * team)))
+        label = draw(st.sampled_from(("app", f"tier-{team}", "k8s.io/name")))
+        protocols = [draw(st.sampled_from(("TCP", "UDP"))) for _ in range(size)]
+        team_edit = edit if team != odd_team else "none"
+        for m in range(size):
+            before = in_namespace(
+                service(f"s{m}", port=base + m, proto=protocols[m], share="g", ips=[ip]),
+                f"team-{team}",
+            )
+            before["spec"]["selector"] = {label: f"a{team}"}
+            live.append(before)
+            after = copy.deepcopy(before)
+            if team_edit in ("local", "clash") or (team_edit == "local-one" and m == 0):
+                after["spec"]["externalTrafficPolicy"] = "Local"
+            if team_edit == "clash" and m > 0:
+                after["spec"]["ports"][0].update(port=base, protocol=protocols[0])
+            if team_edit == "same-number" and m > 0:  # a clash only if the protocols match
+                after["spec"]["ports"][0].update(port=base)
+            if team_edit == "move":
+                after["metadata"]["annotations"]["metallb.io/loadBalancerIPs"] = (
+                    f"10.0.0.{200 + team}"
+                )
+            desired.append(after)
+    return desired, running(live, [POOL])
+
+
+@settings(
+    max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(heterogeneous())
+def test_renamed_outcomes_of_own_ports_and_selectors_equal_simulated_ones(
+    case: tuple[list[Manifest], list[Manifest]],
+) -> None:
+    desired, live = case
+    assert everything(desired, live, symmetric=True) == everything(desired, live, symmetric=False)
+
+
+def test_a_component_no_other_could_share_a_shape_with_is_not_shaped() -> None:
+    # A lone large group's shape costs the square of its size and cannot pay: not computed.
+    live = running(
+        dns_group("team-a", "10.0.0.5", local=False) + [service("web", ips=["10.0.0.7"])], [POOL]
+    )
+    desired = dns_group("team-a", "10.0.0.5", local=True) + [
+        service("web", ips=["10.0.0.7"], local=True)
+    ]
+    scenario = scenario_of(desired, live, [POOL])
+    world = World.of(scenario)
+    computed = []
+    real = World.shape
+
+    def counted(self: World, part: Any) -> Any:
+        computed.append(part.services)
+        return real(self, part)
+
+    with mock.patch.object(World, "shape", counted):
+        parts = world.parts(scenario.naive_writes(stamped=True))
+    assert [shape for _, shape in parts] == [None, None]
+    assert computed == []  # two components, one of two writes and one of one
+    doubled = desired + dns_group("team-b", "10.0.0.9", local=True)
+    scenario = scenario_of(
+        doubled, live + running(dns_group("team-b", "10.0.0.9", local=False), [POOL]), [POOL]
+    )
+    with mock.patch.object(World, "shape", counted):
+        parts = World.of(scenario).parts(scenario.naive_writes(stamped=True))
+    assert len(computed) == 2  # the two DNS groups: each may share the other's shape
