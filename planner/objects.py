@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,3 +53,26 @@ def svc_key_of(manifest: Manifest) -> str:
     """The "namespace/name" of a Service manifest (namespace "default" when unset)."""
     meta = manifest.get("metadata") or {}
     return f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}"
+
+
+# Kubernetes' name rules (apimachinery's validation.IsDNS1123Label, IsDNS1123Subdomain and
+# IsDNS1035Label): the API server refuses an object whose name or namespace breaks them.
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_DNS_SUBDOMAIN_MAX = 253
+
+
+def is_dns_label(text: str) -> bool:
+    """Whether `text` is a DNS-1123 label, as Kubernetes requires of namespace names."""
+    return _DNS_LABEL.fullmatch(text) is not None
+
+
+def is_dns_1035_label(text: str) -> bool:
+    """Whether `text` is a DNS-1035 label, as Kubernetes requires of Service names."""
+    return _DNS_1035_LABEL.fullmatch(text) is not None
+
+
+def is_dns_subdomain(text: str) -> bool:
+    """Whether `text` is a DNS-1123 subdomain, as Kubernetes requires of most object names."""
+    return len(text) <= _DNS_SUBDOMAIN_MAX and _DNS_SUBDOMAIN.fullmatch(text) is not None

@@ -18,11 +18,12 @@ from planner.model.service import (
     ServiceInputError,
     parse_requested_ip,
 )
-from planner.objects import KubeObject
+from planner.objects import KubeObject, is_dns_1035_label, is_dns_label
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 TRAFFIC_POLICIES = ("Cluster", "Local")
 IP_FAMILIES = ("IPv4", "IPv6")
+_LABEL_RULE = "lowercase letters, digits and '-', at most 63"
 MAX_SHOWN_DIGITS = 20  # a longer number is described, not quoted
 # IANA_SVC_NAME, the rule for a targetPort given by name (Kubernetes' IsValidPortName).
 _PORT_NAME = re.compile(r"^(?!-)(?!.*--)[a-z0-9-]{1,15}(?<!-)$")
@@ -36,7 +37,7 @@ OWN_ANNOTATIONS = "shared-ip-planner.dev/"
 def check_fields(obj: KubeObject, rewritable: str | None = None) -> None:
     """Raise InputError naming the object's origin and the field when a read field is mistyped;
     annotation values under the `rewritable` prefix may have any type."""
-    problem = _metadata_problem(obj.body, rewritable)
+    problem = _metadata_problem(obj.body, rewritable) or _name_problem(obj)
     if problem is None and obj.key.kind == "Service":
         problem = _service_problem(obj.body)
     if problem is not None:
@@ -68,6 +69,21 @@ def _metadata_problem(body: Mapping[str, Any], rewritable: str | None) -> tuple[
                     f"metadata.{section}.{key}",
                     f"must be a string (quote it in YAML), not {_shown(value)}",
                 )
+    return None
+
+
+def _name_problem(obj: KubeObject) -> tuple[str, str] | None:
+    """A namespace, or a Service name, the API server would refuse (kubectl apply fails on it)."""
+    metadata = obj.body["metadata"]
+    namespace = metadata.get("namespace")
+    if namespace is not None and not is_dns_label(namespace):
+        return "metadata.namespace", f"{_shown(namespace)} is not a DNS-1123 label ({_LABEL_RULE})"
+    name = metadata.get("name")
+    if obj.key.kind == "Service" and name is not None and not is_dns_1035_label(name):
+        return "metadata.name", (
+            f"{_shown(name)} is not a DNS-1035 label ({_LABEL_RULE}, starting with a letter), "
+            "as Kubernetes requires of Service names"
+        )
     return None
 
 

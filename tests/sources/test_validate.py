@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 
@@ -127,4 +128,30 @@ def test_valid_target_ports_pass(target: object) -> None:
 
 def test_well_typed_objects_of_any_kind_pass() -> None:
     check_fields(obj(lb_service("dns-tcp")))
+    check_fields(obj(pool()))
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (
+            ("metadata", "namespace"),
+            "a b",
+            "field metadata.namespace the string 'a b' is not a DNS-1123 label",
+        ),
+        (("metadata", "namespace"), "DNS", "field metadata.namespace the string 'DNS' is not"),
+        (("metadata", "name"), "1dns", "field metadata.name the string '1dns' is not a DNS-1035"),
+        (("metadata", "name"), "dns.tcp", "field metadata.name the string 'dns.tcp' is not"),
+        (("metadata", "name"), "d" * 64, "is not a DNS-1035 label"),
+    ],
+)
+def test_names_the_api_server_refuses_are_one_line(path: tuple, value: str, message: str) -> None:
+    """kubectl apply fails on them, so every command refuses them before predicting anything."""
+    with pytest.raises(InputError, match=re.escape(message)):
+        check_fields(KubeObject(KEY, broken(path, value), Origin("repo/app.yaml")))
+
+
+def test_names_kubernetes_accepts_pass() -> None:
+    check_fields(obj(broken(("metadata", "name"), "d" * 63)))
+    check_fields(obj(broken(("metadata", "namespace"), "0-team")))
     check_fields(obj(pool()))

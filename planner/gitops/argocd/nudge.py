@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from planner.errors import InputError
 from planner.model.group_annotations import desired_sharing_groups
-from planner.objects import Manifest
+from planner.objects import Manifest, is_dns_label, is_dns_subdomain
 
 NUDGE_NAME = "shared-ip-planner-nudge"  # the Jobs' prefix, the ServiceAccount, Roles, bindings
 NUDGE_TIMEOUT_SECONDS = 600
@@ -36,9 +36,6 @@ SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 HOOK_DELETE_POLICY = "argocd.argoproj.io/hook-delete-policy"
 
 # Kubernetes' own rules: namespaces are DNS-1123 labels, object names DNS-1123 subdomains.
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_DNS_SUBDOMAIN_MAX = 253
 _DIGEST = re.compile(r"[0-9a-f]{10,64}")
 _IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*")
 
@@ -155,16 +152,6 @@ def _check_member(member: str) -> None:
             f"the nudge hook cannot name the Service {member!r}: its name {name!r} is not a "
             "DNS-1123 subdomain (lowercase letters, digits, '-' and '.', at most 253)"
         )
-
-
-def is_dns_label(text: str) -> bool:
-    """Whether `text` is a DNS-1123 label, as Kubernetes requires of namespace names."""
-    return _DNS_LABEL.fullmatch(text) is not None
-
-
-def is_dns_subdomain(text: str) -> bool:
-    """Whether `text` is a DNS-1123 subdomain, as Kubernetes requires of most object names."""
-    return len(text) <= _DNS_SUBDOMAIN_MAX and _DNS_SUBDOMAIN.fullmatch(text) is not None
 
 
 def nudge_job(nudge: Nudge, job_namespace: str, image: str) -> Manifest:
