@@ -41,6 +41,7 @@ from planner.plan.fingerprint import (
     plan_digest,
 )
 from planner.plan.records import Plan, PlannedWave
+from planner.plan.stand_in import matches, stand_in_ips
 from planner.plan.units import DELETE, Write
 from planner.plan.verify import VerifyReport, verify_plan
 from planner.sources.desired import load_desired
@@ -207,6 +208,11 @@ class _Run:
     digest: str
     journal: Journal | None = None
     finished: set[int] = field(default_factory=set)
+    # Per wave: expected addresses that stand for any IP (planned with no pool known).
+    stand_ins: dict[int, dict[str, frozenset[str]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.stand_ins = stand_in_ips(self.plan)
 
     @property
     def journal_location(self) -> str:
@@ -592,10 +598,15 @@ def restorable(live: Manifest) -> Manifest:
 # --- waiting -----------------------------------------------------------------------------------
 
 
-def at_expected_ips(live: Manifest | None, options: Sequence[Sequence[str]]) -> bool:
-    """The Service shows one of the expected IP tuples (order of the IPs does not matter)."""
-    shown = set(ingress_ips(live)) if live is not None else set()
-    return any(shown == set(option) for option in options)
+def at_expected_ips(
+    live: Manifest | None,
+    options: Sequence[Sequence[str]],
+    stand_ins: frozenset[str] = frozenset(),
+) -> bool:
+    """The Service shows one of the expected IP tuples (order of the IPs does not matter); an
+    address of `stand_ins` (planned with no pool known) may be any IP."""
+    shown = ingress_ips(live) if live is not None else []
+    return any(matches(shown, option, stand_ins) for option in options)
 
 
 def _wait_and_nudge(
@@ -659,10 +670,11 @@ def _read_waiting(
     except ToolFailedError as err:
         run.progress.say(f"wave {wave.index}: reading the Services failed, will retry: {err}")
         return tuple(sorted(wave.expected_ips)), {}
+    stand_ins = run.stand_ins.get(wave.index, {})
     waiting = tuple(
         svc
         for svc in sorted(wave.expected_ips)
-        if not at_expected_ips(live[svc], wave.expected_ips[svc])
+        if not at_expected_ips(live[svc], wave.expected_ips[svc], stand_ins.get(svc, frozenset()))
     )
     return waiting, live
 

@@ -11,11 +11,10 @@ from collections.abc import Sequence
 
 import yaml
 
-from planner.diff.scenario import NO_POOLS_NOTE, UNKNOWN_POOL
-from planner.model.service import ServiceInputError, allocation_inputs
-from planner.objects import Manifest
+from planner.diff.scenario import NO_POOLS_NOTE
 from planner.plan.graph import GROUP_TRANSITION, Edge
 from planner.plan.records import Plan, PlannedUnit, plan_to_dict
+from planner.plan.stand_in import stand_in_ips
 from planner.render.indented_json import dumps_indented
 from planner.render.mermaid import MAX_UNITS_PER_WAVE, mermaid_flowchart, node_id, unit_lines
 from planner.render.summary import UNKNOWN_POOL_IP
@@ -70,48 +69,23 @@ def _write_rows(plan: Plan) -> list[tuple[str, ...]]:
 def _expected_lines(plan: Plan) -> list[str]:
     """Per wave: the IPs expected after it, and the nudges each behaviour needs."""
     lines = []
-    requested: dict[str, frozenset[str]] = dict(_baseline_requests(plan))
-    stand_in = _only_the_stand_in_pool(plan)
+    stand_ins_by_wave = stand_in_ips(plan)
     for wave in plan.waves:
-        requested.update(_requests(w.service, w.manifest) for w in wave.writes if w.manifest)
+        stand_ins = stand_ins_by_wave.get(wave.index, {})
         lines.append(f"After wave {wave.index}:")
         for svc, options in sorted(wave.expected_ips.items()):
-            asked = requested.get(svc, frozenset()) if stand_in else None
-            shown = " or ".join(_shown_ips(ips, asked) for ips in options)
+            shown = " or ".join(_shown_ips(ips, stand_ins.get(svc, frozenset())) for ips in options)
             lines.append(f"  {svc}: {shown}")
         for behavior, services in sorted(wave.nudges.items()):
             lines.append(f"  nudge for {behavior}: {', '.join(services)}")
     return lines
 
 
-def _only_the_stand_in_pool(plan: Plan) -> bool:
-    """Whether no pool is known: the plan's only pool is the stand-in owning every address."""
-    pools = plan.baseline.pools_before + plan.baseline.pools_after
-    names = {(p.get("metadata") or {}).get("name") for p in pools}
-    return names == {UNKNOWN_POOL}
-
-
-def _requests(svc: str, manifest: Manifest | None) -> tuple[str, frozenset[str]]:
-    """The IPs a Service manifest requests (none for a deletion or a manifest MetalLB cannot read)."""
-    if manifest is None:
-        return svc, frozenset()
-    try:
-        return svc, frozenset(allocation_inputs(manifest).requested_ips)
-    except ServiceInputError:
-        return svc, frozenset()
-
-
-def _baseline_requests(plan: Plan) -> list[tuple[str, frozenset[str]]]:
-    return [_requests(svc, manifest) for svc, manifest in plan.baseline.services.items()]
-
-
-def _shown_ips(ips: Sequence[str], requested: frozenset[str] | None) -> str:
-    """The IPs, an address the stand-in pool gave (`requested` is not None) named as what it is."""
+def _shown_ips(ips: Sequence[str], stand_ins: frozenset[str]) -> str:
+    """The IPs, an address the stand-in pool gave named as what it is."""
     if not ips:
         return "<no IP>"
-    if requested is None:
-        return ", ".join(ips)
-    return ", ".join(ip if ip in requested else UNKNOWN_POOL_IP for ip in ips)
+    return ", ".join(UNKNOWN_POOL_IP if ip in stand_ins else ip for ip in ips)
 
 
 def _window_lines(plan: Plan) -> list[str]:

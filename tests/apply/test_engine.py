@@ -27,11 +27,17 @@ from planner.apply.engine import (
 )
 from planner.apply.journal import FileJournal, JournalRecord
 from planner.apply.plan_file import read_plan_file
+from planner.diff.scenario import build_scenario
 from planner.errors import InputError
 from planner.kubectl import Kubectl
+from planner.objects import Manifest
+from planner.pipeline import plan_scenario
 from planner.plan.fingerprint import live_fingerprint, plan_digest
 from planner.plan.records import Plan, PlannedUnit, PlannedWave, plan_to_dict
+from planner.plan.stand_in import stand_in_ips
 from planner.plan.units import DELETE, Write
+from planner.sources.desired import load_desired
+from planner.sources.live import live_state_from_yaml
 from tests.fakes.fake_cluster import FakeCluster, start_fake
 from tests.fakes.plans import (
     SHARED_IP,
@@ -468,3 +474,55 @@ def test_an_unknown_behaviour_is_one_clear_error() -> None:
         InputError, match="unknown MetalLB behaviour 'metallb-0.9'; expected one of"
     ):
         apply_plan(seed_plan(), Kubectl(binary="/bin/kubectl"), behavior="metallb-0.9")
+
+
+# --- planned with no pool known ------------------------------------------------------------------
+
+
+def _no_pool_plan(tmp_path: Path) -> Plan:
+    """A new auto-assigned Service planned with no IPAddressPool anywhere (the pools live only in
+    the cluster): the plan holds the stand-in pool's address for it."""
+    desired = tmp_path / "desired"
+    desired.mkdir()
+    (desired / "web.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: site}\n"
+        "spec: {type: LoadBalancer, selector: {app: web}, ports: [{port: 80, protocol: TCP}]}\n",
+        encoding="utf-8",
+    )
+    scenario = build_scenario(load_desired([str(desired)]), live_state_from_yaml("", "empty"))
+    assert not scenario.pools_known
+    return plan_scenario(scenario, target="metallb-0.15")
+
+
+def test_a_plan_made_without_pools_waits_for_any_ip_not_the_stand_ins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = _no_pool_plan(tmp_path)
+    stand_ins = stand_in_ips(plan)[1]["site/web"]
+    assert stand_ins and stand_ins == set(plan.waves[0].expected_ips["site/web"][0])
+    _, pools = seed_live()  # the cluster's real pool, which the planner never saw
+    fake = start_fake(
+        tmp_path / "state.json",
+        monkeypatch,
+        subprocess=False,
+        behavior="metallb-0.15",
+        services=[],
+        pools=pools,
+    )
+    report = _apply(plan, None, timeout=5.0)
+    assert (report.status, report.exit_code) == (WaveStatus.DONE, 0), report
+    (ip,) = fake.cluster().ips("site/web")
+    assert ip not in stand_ins
+
+
+def test_a_stand_in_address_matches_any_one_ip_and_a_requested_one_only_itself() -> None:
+    assert at_expected_ips(_with_ips("10.9.0.7"), [("0.0.0.0",)], frozenset({"0.0.0.0"}))
+    assert not at_expected_ips(_with_ips("10.9.0.7"), [("0.0.0.0",)])
+    assert not at_expected_ips(_with_ips(), [("0.0.0.0",)], frozenset({"0.0.0.0"}))
+    two = [("10.0.0.1", "0.0.0.0")]
+    assert at_expected_ips(_with_ips("10.0.0.1", "fd00::5"), two, frozenset({"0.0.0.0"}))
+    assert not at_expected_ips(_with_ips("10.0.0.2", "fd00::5"), two, frozenset({"0.0.0.0"}))
+
+
+def _with_ips(*ips: str) -> Manifest:
+    return {"status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}}}
