@@ -31,7 +31,7 @@ from planner.model.service import (
     ingress_ips,
     requested_pool,
 )
-from planner.model.simcluster import Action, Run, ServiceWrite, SimulatedCluster, adversarial_runs
+from planner.model.simcluster import Action, Run, ServiceWrite, SimulatedCluster
 from planner.objects import Manifest
 from planner.plan.fingerprint import live_fingerprint
 from planner.plan.graph import GROUP_TRANSITION, OrderedUnits, Unit, order_units, unit_id
@@ -554,9 +554,14 @@ def _part_outcome(
     writes: Sequence[ServiceWrite],
     behavior: str,
 ) -> _PartOutcome:
+    """What one component does under one behaviour over the schedules `planner verify` explores.
+
+    The nudges are every Service stuck at the end of ANY explored schedule; then, as `verify`
+    does, every finished schedule gets all of them (in the plan's order) before its end is read.
+    """
     outcome = _PartOutcome()
-    unfinished = 0
     runs, warnings = _schedules(world, base, writes, behavior)
+    finished = [run for run in runs if run.settled]
     for run in runs:
         outcome.runs += 1
         cluster = run.cluster
@@ -564,31 +569,31 @@ def _part_outcome(
             if cluster.went_pending(svc):
                 seen = warnings.get(svc, ())
                 outcome.pending.setdefault(svc, _reason(cluster, svc) or pending_reason(seen))
-        if not run.settled:
-            # It hit its step cap: who went pending on the way is real, its end is none.
-            unfinished += 1
-            continue
-        left = [s for s in sorted(cluster.store) if cluster.stuck_at_end(s)]
-        outcome.stuck |= set(left)
-        if left:
-            nudge(cluster, left, "1")
-            outcome.unrecovered |= {s for s in left if cluster.stuck_at_end(s)}
-        for svc in cluster.store:
-            outcome.ips.setdefault(svc, set()).add(cluster.ips(svc))
-            failed = unresolved_failure(cluster, svc)
-            if failed:
-                outcome.failures.setdefault(svc, failed)
-        if outcome.runs == unfinished + 1:
-            # The first schedule that finished: the end state the next wave starts from.
-            outcome.end = dict(cluster.store)
-            outcome.first = run.schedule
-            outcome.nudged = tuple(left)
-    if unfinished and unfinished == outcome.runs:
+    # A run that hit its step cap: who went pending on the way is real, its end is none.
+    if runs and not finished:
         services = ", ".join(sorted(svc for svc, _ in writes))
         raise PlanRefused(
             f"under {behavior}, no schedule of the writes to {services} finished within the "
             "simulation's step cap: the plan's outcome is unknown"
         )
+    outcome.stuck = {
+        svc for run in finished for svc in run.cluster.store if run.cluster.stuck_at_end(svc)
+    }
+    nudged = tuple(sorted(outcome.stuck))
+    for index, run in enumerate(finished):
+        cluster = run.cluster
+        nudge(cluster, [svc for svc in nudged if svc in cluster.store], "1")
+        outcome.unrecovered |= {svc for svc in outcome.stuck if cluster.stuck_at_end(svc)}
+        for svc in cluster.store:
+            outcome.ips.setdefault(svc, set()).add(cluster.ips(svc))
+            failed = unresolved_failure(cluster, svc)
+            if failed:
+                outcome.failures.setdefault(svc, failed)
+        if index == 0:
+            # The first schedule that finished: the end state the next wave starts from.
+            outcome.end = dict(cluster.store)
+            outcome.first = run.schedule
+            outcome.nudged = tuple(svc for svc in nudged if svc in cluster.store)
     return outcome
 
 
@@ -597,15 +602,13 @@ def _schedules(
     base: SimulatedCluster,
     writes: Sequence[ServiceWrite],
     behavior: str,
-) -> tuple[Iterable[Run], Mapping[str, Sequence[str]]]:
-    """The runs a behaviour's outcome is read from, and every warning seen per Service."""
-    ordered = sorted(writes, key=lambda w: w.service)
-    if behavior == Behavior.FIXED:
-        # The expected IPs must cover every outcome `planner verify` can meet: the same
-        # exploration (every reachable state within the budget, the seed-0 sample beyond it).
-        exploration = world.explore(base, ordered, seed=0)
-        return exploration.runs, exploration.warnings
-    return adversarial_runs(base, ordered), {}
+) -> tuple[list[Run], Mapping[str, Sequence[str]]]:
+    """The runs a behaviour's outcome is read from, and every warning seen per Service: the
+    very exploration `planner verify` runs (every reachable state within the budget, the seed-0
+    sample beyond it), under every behaviour, so no claim of the plan rests on fewer schedules
+    than its proof meets."""
+    exploration = world.explore(base, writes, seed=0)
+    return list(exploration.runs), exploration.warnings
 
 
 def _reason(cluster: SimulatedCluster, svc: str) -> str:
