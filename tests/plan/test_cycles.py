@@ -4,10 +4,13 @@ proof runs, so its nudges cover every Service that can end a wave without an IP,
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from planner.model.controller import Behavior
 from planner.model.simcluster import ServiceWrite
+from planner.objects import Manifest
 from planner.pipeline import plan_scenario
 from planner.plan.records import Plan
 from planner.plan.verify import verify_plan
@@ -22,7 +25,7 @@ def _ip(index: int) -> str:
     return f"10.0.0.{index + 1}"
 
 
-def _moves(size: int, *, cycle: bool) -> tuple[list, list]:
+def _moves(size: int, *, cycle: bool) -> tuple[list[Manifest], list[Manifest]]:
     """s00 takes s01's requested IP, s01 takes s02's, ...; the last takes s00's (a cycle) or a
     free one (a chain)."""
     names = [f"s{i:02d}" for i in range(size)]
@@ -32,10 +35,10 @@ def _moves(size: int, *, cycle: bool) -> tuple[list, list]:
     return desired, live
 
 
-def _plan(size: int, *, cycle: bool = True, **options: object) -> tuple[Plan, World]:
+def _plan(size: int, *, cycle: bool = True, **options: Any) -> tuple[Plan, World]:
     desired, live = _moves(size, cycle=cycle)
     scenario = scenario_of(desired, live, [POOL])
-    return plan_scenario(scenario, **options), World.of(scenario)  # type: ignore[arg-type]
+    return plan_scenario(scenario, **options), World.of(scenario)
 
 
 @pytest.mark.parametrize("target", STOCK)
@@ -52,7 +55,7 @@ def test_the_nudges_are_every_service_stuck_in_any_explored_end_state() -> None:
     wave = plan.waves[0]
     writes = [ServiceWrite(w.service, w.manifest) for w in wave.writes]
     for behavior in STOCK:
-        (part, _), = world.parts(writes)
+        ((part, _),) = world.parts(writes)
         base = world.cluster(part.context, behavior, part.frozen)
         exploration = explore_writes(base, part.writes, 0)
         assert exploration.exhaustive
