@@ -61,6 +61,7 @@ def plan_scenario(
     explorations: Explorations | None = None,
     progress: Progress = no_progress,
     max_states: int = DEFAULT_MAX_STATES,
+    seed: int = 0,
 ) -> Plan:
     """The plan for a scenario; static conflicts refuse it (PlanRefused, exit 3)."""
     from planner.plan.build import build_plan
@@ -74,6 +75,7 @@ def plan_scenario(
         explorations=explorations,
         progress=progress,
         max_states=max_states,
+        seed=seed,
     )
     # the same notes as `planner diff` gives: no pool known, the sources' warnings
     notes = (*pool_notes(scenario), *scenario.source_notes, *plan.notes)

@@ -93,6 +93,7 @@ def plan(
         explorations=explorations,
         progress=terminal.progress,
         max_states=max_states,
+        seed=seed,  # the sample beyond the budget is the one --verify replays
     )
     for entry in scenario.unrendered:  # never a silent "nothing to do" (docs/sources.md)
         terminal.echo(f"note: {entry}, and are not in this plan", err=True)

@@ -31,7 +31,7 @@ from planner.model.service import (
     ingress_ips,
     requested_pool,
 )
-from planner.model.simcluster import Action, Run, ServiceWrite, SimulatedCluster, adversarial_runs
+from planner.model.simcluster import Action, Run, ServiceWrite, SimulatedCluster
 from planner.objects import Manifest
 from planner.plan.fingerprint import live_fingerprint
 from planner.plan.graph import GROUP_TRANSITION, OrderedUnits, Unit, order_units, unit_id
@@ -96,10 +96,12 @@ def build_plan(
     explorations: Explorations | None = None,
     progress: Progress = no_progress,
     max_states: int = DEFAULT_MAX_STATES,
+    seed: int = 0,
 ) -> Plan:
     """The ordered, atomic plan for the commit; refuses infeasible targets with the reason.
     `explorations`: remembered for a later `verify_plan` of the same run; `progress` hears
-    ("planning", waves simulated, waves); `max_states`: one component's state budget."""
+    ("planning", waves simulated, waves); `max_states`: one component's state budget; `seed`:
+    of the sampled schedules beyond it (the seed `verify` will use)."""
     if strategy not in STRATEGIES:
         raise PlannerError(
             f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}"
@@ -114,7 +116,7 @@ def build_plan(
     if strategy == "recreate":
         waves = _recreate(waves, scenario)
     world = World.of(scenario, explorations, max_states)
-    return _simulated(waves, scenario, strategy, target, world, progress)
+    return _simulated(waves, scenario, strategy, target, world, progress, seed)
 
 
 # --- writes and units ----------------------------------------------------------------------
@@ -347,6 +349,7 @@ def _simulated(
     target: str,
     world: World,
     progress: Progress = no_progress,
+    seed: int = 0,
 ) -> Plan:
     planned: list[PlannedWave] = []
     windows: dict[str, list[PendingWindow]] = {b: [] for b in BEHAVIORS}
@@ -375,6 +378,7 @@ def _simulated(
                 b,
                 keep_end=not last,
                 parts=parts[id(state[b])],
+                seed=seed,
             )
             for b in BEHAVIORS
         }
@@ -459,15 +463,17 @@ def wave_outcome(
     behavior: str,
     keep_end: bool = True,
     parts: Sequence[ShapedComponent] | None = None,
+    seed: int = 0,
 ) -> SimulatedWave:
     """Run one wave's writes under one behaviour over its schedules; `keep_end=False` when
-    nothing follows the wave (no end state is built); `parts`: its components, if known."""
+    nothing follows the wave (no end state is built); `parts`: its components, if known;
+    `seed`: of the sampled schedules (as `verify_plan`'s)."""
     if parts is None:
         parts = world.parts(_service_writes(writes))
 
     def simulate(part: Component) -> _PartOutcome:
         base = world.cluster(part.context, behavior, part.frozen)
-        return _part_outcome(world, base, part.writes, behavior)
+        return _part_outcome(world, base, part.writes, behavior, seed)
 
     def renamed(known: _PartOutcome, renaming: Renaming, part: Component) -> _PartOutcome | None:
         base = world.cluster(part.context, behavior, part.frozen) if keep_end else None
@@ -553,10 +559,16 @@ def _part_outcome(
     base: SimulatedCluster,
     writes: Sequence[ServiceWrite],
     behavior: str,
+    seed: int = 0,
 ) -> _PartOutcome:
+    """What one component does under one behaviour over the schedules `planner verify` explores.
+
+    The nudges are every Service stuck at the end of ANY explored schedule; then, as `verify`
+    does, every finished schedule gets all of them (in the plan's order) before its end is read.
+    """
     outcome = _PartOutcome()
-    unfinished = 0
-    runs, warnings = _schedules(world, base, writes, behavior)
+    runs, warnings, exhaustive = _schedules(world, base, writes, seed)
+    finished = [run for run in runs if run.settled]
     for run in runs:
         outcome.runs += 1
         cluster = run.cluster
@@ -564,31 +576,37 @@ def _part_outcome(
             if cluster.went_pending(svc):
                 seen = warnings.get(svc, ())
                 outcome.pending.setdefault(svc, _reason(cluster, svc) or pending_reason(seen))
-        if not run.settled:
-            # It hit its step cap: who went pending on the way is real, its end is none.
-            unfinished += 1
-            continue
-        left = [s for s in sorted(cluster.store) if cluster.stuck_at_end(s)]
-        outcome.stuck |= set(left)
-        if left:
-            nudge(cluster, left, "1")
-            outcome.unrecovered |= {s for s in left if cluster.stuck_at_end(s)}
-        for svc in cluster.store:
-            outcome.ips.setdefault(svc, set()).add(cluster.ips(svc))
-            failed = unresolved_failure(cluster, svc)
-            if failed:
-                outcome.failures.setdefault(svc, failed)
-        if outcome.runs == unfinished + 1:
-            # The first schedule that finished: the end state the next wave starts from.
-            outcome.end = dict(cluster.store)
-            outcome.first = run.schedule
-            outcome.nudged = tuple(left)
-    if unfinished and unfinished == outcome.runs:
+    # A run that hit its step cap: who went pending on the way is real, its end is none.
+    if runs and not finished:
         services = ", ".join(sorted(svc for svc, _ in writes))
         raise PlanRefused(
             f"under {behavior}, no schedule of the writes to {services} finished within the "
             "simulation's step cap: the plan's outcome is unknown"
         )
+    outcome.stuck = {
+        svc for run in finished for svc in run.cluster.store if run.cluster.stuck_at_end(svc)
+    }
+    if not exhaustive:
+        # A sample shows some of the end states only: any written Service it saw go pending
+        # may end stuck in one it missed (in a swap cycle, each member in turn), so each gets
+        # the (harmless) nudge.
+        written = {svc for svc, _ in writes}
+        outcome.stuck |= written & outcome.pending.keys()
+    nudged = tuple(sorted(outcome.stuck))
+    for index, run in enumerate(finished):
+        cluster = run.cluster
+        nudge(cluster, [svc for svc in nudged if svc in cluster.store], "1")
+        outcome.unrecovered |= {svc for svc in outcome.stuck if cluster.stuck_at_end(svc)}
+        for svc in cluster.store:
+            outcome.ips.setdefault(svc, set()).add(cluster.ips(svc))
+            failed = unresolved_failure(cluster, svc)
+            if failed:
+                outcome.failures.setdefault(svc, failed)
+        if index == 0:
+            # The first schedule that finished: the end state the next wave starts from.
+            outcome.end = dict(cluster.store)
+            outcome.first = run.schedule
+            outcome.nudged = tuple(svc for svc in nudged if svc in cluster.store)
     return outcome
 
 
@@ -596,16 +614,15 @@ def _schedules(
     world: World,
     base: SimulatedCluster,
     writes: Sequence[ServiceWrite],
-    behavior: str,
-) -> tuple[Iterable[Run], Mapping[str, Sequence[str]]]:
-    """The runs a behaviour's outcome is read from, and every warning seen per Service."""
-    ordered = sorted(writes, key=lambda w: w.service)
-    if behavior == Behavior.FIXED:
-        # The expected IPs must cover every outcome `planner verify` can meet: the same
-        # exploration (every reachable state within the budget, the seed-0 sample beyond it).
-        exploration = world.explore(base, ordered, seed=0)
-        return exploration.runs, exploration.warnings
-    return adversarial_runs(base, ordered), {}
+    seed: int,
+) -> tuple[list[Run], Mapping[str, Sequence[str]], bool]:
+    """The runs an outcome is read from, every warning seen per Service, and whether the runs
+    cover every reachable state: the
+    very exploration `planner verify` runs (every reachable state within the budget, the seeded
+    sample beyond it), under every behaviour, so no claim of the plan rests on fewer schedules
+    than its proof meets."""
+    exploration = world.explore(base, writes, seed)
+    return list(exploration.runs), exploration.warnings, exploration.exhaustive
 
 
 def _reason(cluster: SimulatedCluster, svc: str) -> str:

@@ -165,6 +165,23 @@ def cases(draw: st.DrawFn) -> tuple[Cluster, dict[str, Spec]]:
         },
     )
 )
+@example(  # a 3-cycle swap of requested IPs: each member in turn can end wave 1 without an IP
+    (
+        Cluster(
+            [POOLS[0]],
+            {
+                "s00": Spec("s00", 80, ips=("10.0.0.1",)),
+                "s10": Spec("s10", 80, ips=("10.0.0.2",)),
+                "s20": Spec("s20", 80, ips=("10.0.0.3",)),
+            },
+        ),
+        {
+            "s00": Spec("s00", 80, ips=("10.0.0.2",)),
+            "s10": Spec("s10", 80, ips=("10.0.0.3",)),
+            "s20": Spec("s20", 80, ips=("10.0.0.1",)),
+        },
+    )
+)
 @given(cases())
 def test_a_plan_is_refused_or_verifies(case: tuple[Cluster, dict[str, Spec]]) -> None:
     cluster, specs = case
