@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shlex
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from planner.pipeline import build_report, load_scenario, plan_scenario
 from planner.plan.verify import verify_plan
 from planner.sources.live import LiveSource
 from tests.conftest import SAMPLES
+from tests.fakes import put_python_on_path
 from tests.sources.conftest import git
 
 SAMPLE = SAMPLES / "real-flux-helmrelease"
@@ -47,7 +47,7 @@ def helm_bin(directory: Path, with_helm: bool) -> Path:
         found = shutil.which(tool)
         if found:
             (directory / tool).symlink_to(found)
-    (directory / "python3").symlink_to(sys.executable)
+    put_python_on_path(directory)
     if with_helm:
         (directory / "helm").symlink_to(FAKE_HELM)
     return directory

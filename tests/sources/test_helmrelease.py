@@ -21,6 +21,7 @@ from planner.sources.helmrelease import _typed, merge_values
 from planner.sources.live import LiveSource
 from planner.tools import run_tool
 from tests.conftest import SAMPLES
+from tests.fakes import put_python_on_path
 from tests.sources.conftest import git, write
 
 FAKE_HELM = Path(__file__).resolve().parents[1] / "fakes" / "helm"
@@ -62,7 +63,7 @@ def repo(git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "helm").symlink_to(FAKE_HELM)
-    (bin_dir / "python3").symlink_to(sys.executable)
+    put_python_on_path(bin_dir)
     for tool in ("git", "sh"):
         found = shutil.which(tool)
         if found:
