@@ -672,8 +672,10 @@ def random_runs(
 ) -> Iterator[Run]:
     """`count` schedules drawn with a seeded RNG: each step picks uniformly among the options."""
     rng = random.Random(seed)
+    # One prepared start, copied per run: submitting copies every write, and no run changes it.
+    start = prepared(cluster, writes)
     for index in range(count):
-        state = prepared(cluster, writes)
+        state = _started(cluster, writes, start)
         schedule: list[Action] = []
         while len(schedule) < max_steps:
             actions = state.options(explore_ties)
@@ -697,10 +699,14 @@ def replay(
 
 
 def one_at_a_time(
-    cluster: SimulatedCluster, writes: Sequence[ServiceWrite], max_steps: int = 1000
+    cluster: SimulatedCluster,
+    writes: Sequence[ServiceWrite],
+    max_steps: int = 1000,
+    *,
+    start: SimulatedCluster | None = None,
 ) -> Run:
     """Each write arrives only once the controller is idle (fully processed), in the given order."""
-    state = prepared(cluster, writes)
+    state = _started(cluster, writes, start)
     schedule: list[Action] = []
     settled = True
     for svc_key, _ in writes:
@@ -710,10 +716,14 @@ def one_at_a_time(
 
 
 def all_at_once(
-    cluster: SimulatedCluster, writes: Sequence[ServiceWrite], max_steps: int = 1000
+    cluster: SimulatedCluster,
+    writes: Sequence[ServiceWrite],
+    max_steps: int = 1000,
+    *,
+    start: SimulatedCluster | None = None,
 ) -> Run:
     """Every write arrives before the controller handles any of them, in the given order."""
-    state = prepared(cluster, writes)
+    state = _started(cluster, writes, start)
     schedule: list[Action] = []
     for svc_key, _ in writes:
         _apply(state, schedule, Arrive(svc_key))
@@ -722,11 +732,15 @@ def all_at_once(
 
 
 def before_reprocess(
-    cluster: SimulatedCluster, writes: Sequence[ServiceWrite], max_steps: int = 1000
+    cluster: SimulatedCluster,
+    writes: Sequence[ServiceWrite],
+    max_steps: int = 1000,
+    *,
+    start: SimulatedCluster | None = None,
 ) -> Run:
     """Each next write arrives as soon as the previous one's own event was handled, so before
     any reprocess-all pass it caused (the window in which v0.14 can recover by luck)."""
-    state = prepared(cluster, writes)
+    state = _started(cluster, writes, start)
     schedule: list[Action] = []
     for svc_key, _ in writes:
         _apply(state, schedule, Arrive(svc_key))
@@ -741,8 +755,17 @@ def adversarial_runs(
 ) -> Iterator[Run]:
     """The named schedules that expose the known races, in the given order and reversed."""
     for ordering in (list(writes), list(reversed(writes))):
+        # One prepared start per ordering (a Service's writes are submitted in its order).
+        start = prepared(cluster, ordering)
         for strategy in (one_at_a_time, all_at_once, before_reprocess):
-            yield strategy(cluster, ordering, max_steps)
+            yield strategy(cluster, ordering, max_steps, start=start)
+
+
+def _started(
+    cluster: SimulatedCluster, writes: Sequence[ServiceWrite], start: SimulatedCluster | None
+) -> SimulatedCluster:
+    """A copy of `start` (`prepared(cluster, writes)`, shared by several runs), else prepared."""
+    return prepared(cluster, writes) if start is None else start.copy()
 
 
 def _apply(state: SimulatedCluster, schedule: list[Action], action: Action) -> None:

@@ -216,6 +216,15 @@ def _fresh(exploration: Exploration) -> Exploration:
     return replace(exploration, runs=runs)
 
 
+def _remembered(exploration: Exploration) -> Exploration:
+    """A copy to remember, without each run's log of handled queue items: no verdict reads it,
+    and at 10,000 Services it held 19 MB of `plan --verify`'s peak (bench/README.md)."""
+    kept = _fresh(exploration)
+    for run in kept.runs:
+        run.cluster.handled = []
+    return kept
+
+
 class Explorations:
     """The explorations one run remembers: `planner plan --verify` explores the fixed behaviour's
     components twice (the plan's expected IPs, then the proof) on identical inputs.
@@ -223,6 +232,7 @@ class Explorations:
     An exploration is remembered by everything that decides it: the inputs of the World.cluster
     that built the base (while the base is unchanged), the writes, the exploration bounds and the
     seed. Least recently used ones are dropped beyond `max_services` Services held by their runs.
+    A remembered exploration's runs come back without their log of handled queue items.
     """
 
     def __init__(self, max_services: int = CACHED_SERVICES_MAX) -> None:
@@ -255,7 +265,7 @@ class Explorations:
         if remembered is not None:
             return _fresh(remembered)
         exploration = _explored(cluster, writes, seed, max_states)
-        self._put(key, _fresh(exploration))
+        self._put(key, _remembered(exploration))
         return exploration
 
     def _get(self, key: tuple[str, str, int]) -> Exploration | None:

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from planner.model import simcluster
 from planner.model.allocator import Pool
 from planner.model.controller import Controller
 from planner.model.service import (
@@ -421,6 +422,41 @@ def test_handling_that_changed_nothing_is_not_repeated_and_nothing_else_changes(
         mock.patch.object(Controller, "_still_unchanged", return_value=False),
     ):
         assert runs() == with_shortcut
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    groups=groups_strategy(),
+    pools=pools_strategy(),
+    seed=st.integers(0, 2**16),
+    behavior=st.sampled_from(["fixed", "metallb-0.15", "metallb-0.14"]),
+)
+def test_runs_from_a_shared_prepared_start_are_the_runs_prepared_one_by_one(
+    groups: list[Group], pools: list[Pool], seed: int, behavior: str
+) -> None:
+    """random_runs and adversarial_runs copy one prepared start per run set: every run (its
+    schedule, history, events, handled items, store and allocator) is exactly the run prepared
+    on its own, and no run leaks into the next."""
+    blocker = svc("blocker", status=(BLOCKER_IP,), share="blocker", ports=[("TCP", 1)])
+    live = [g.manifest(m, desired=False) for g in groups for m in range(g.size)]
+    desired = [g.manifest(m, desired=True) for g in groups for m in range(g.size)]
+    writes = [(f"ns/{m['metadata']['name']}", m) for m in with_group_annotations(desired)]
+    # A Service written twice: its writes arrive in submit order, which reversing changes.
+    writes.append(writes[0])
+
+    def runs() -> list[Any]:
+        cluster = SimulatedCluster.bootstrap(
+            pools, [blocker, *with_group_annotations(live)], behavior
+        )
+        found = [*adversarial_runs(cluster, writes), *random_runs(cluster, writes, seed, count=4)]
+        return [(*_everything(run), run.cluster.handled, run.label, run.settled) for run in found]
+
+    shared = runs()
+    plain = mock.patch.object(
+        simcluster, "_started", lambda cluster, writes, start: simcluster.prepared(cluster, writes)
+    )
+    with plain:
+        assert runs() == shared
 
 
 @pytest.mark.parametrize("behavior", ["fixed", "metallb-0.15", "metallb-0.14"])
