@@ -218,6 +218,8 @@ class Allocator:
         # Counts the changes to what the allocator remembers (allocations, pools, labels): an
         # unchanged version means an unchanged state, so a caller may reuse what it derived.
         self.version = 0
+        # Counts `reassigned` calls (which change only the walk order, not the version).
+        self.reassigns = 0
         self._key_for_ip: dict[IPAddress, Key] = {}
         # Per-IP tables whose inner containers clone() shares until either side changes one
         # (copy-on-write: change them only through `mutable` and `drop`).
@@ -429,6 +431,7 @@ class Allocator:
     def reassigned(self, svc_key: str) -> None:
         """The Service was given its own allocation again: like MetalLB's Unassign and Assign,
         it moves last in the order set_pools walks allocations (nothing else changes)."""
+        self.reassigns += 1
         alloc = self._allocated.pop(svc_key, None)
         if alloc is not None:
             self._allocated[svc_key] = alloc

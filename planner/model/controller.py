@@ -218,6 +218,29 @@ class _Converge:
         self.events.append(Event(self.svc_key, "Warning", reason, message))
 
 
+@dataclass(frozen=True)
+class _Repeat:
+    """A handling to repeat without running it: the allocator version it ran on (or left),
+    the manifest it read (compared by identity), its answer, and whether it re-assigned the
+    Service's own allocation (which moves it last in the allocator's walk order)."""
+
+    version: int
+    manifest: Manifest
+    result: Result
+    reassigned: bool
+
+
+def _copied(result: Result) -> Result:
+    """The same answer in containers of its own (callers may extend its lists and dicts)."""
+    return Result(
+        result.state,
+        result.service,
+        list(result.warnings),
+        dict(result.group_writes),
+        result.events,
+    )
+
+
 class ConvergeError(Exception):
     """convergeBalancer gave up on this Service (MetalLB's ErrConverge)."""
 
@@ -253,9 +276,9 @@ class Controller:
         # Groups whose transition changed nothing: the allocator version after it and the
         # member manifests it read (kept, so compared by identity). See _set_group_member.
         self._settled: dict[tuple[str, ...], tuple[int, tuple[Manifest, ...]]] = {}
-        # Services whose last handling changed nothing: the allocator version after it and the
-        # manifest it read (kept, so compared by identity). See _set_one.
-        self._unchanged: dict[str, tuple[int, Manifest]] = {}
+        # Services whose last handling left the allocator as it found it (or only re-assigned
+        # their own allocation): what it answered. See _set_one.
+        self._unchanged: dict[str, _Repeat] = {}
         self._shares_manifests = shares_manifests
         # The configuration as the pool reconciler last handed it over (its currentConfig).
         self._config: frozenset[tuple[Pool, frozenset[str]]] | None = None
@@ -432,22 +455,42 @@ class Controller:
         return Result(REPROCESS_ALL)
 
     def _set_one(self, svc_key: str, svc: Manifest) -> Result:
-        # Handled before with nothing to do, and nothing changed since: nothing to do again
-        # (every reprocess-all pass hands every Service over).
+        # Handled before, and neither the allocator nor its manifest changed since: the handling
+        # would do and answer exactly what it did (every reprocess-all pass hands every Service
+        # over, and a Service left pending fails the same way each time).
         if self._still_unchanged(svc_key, svc):
-            self._allocator.reassigned(svc_key)
-            return Result(SUCCESS)
+            repeat = self._unchanged[svc_key]
+            if repeat.reassigned:
+                self._allocator.reassigned(svc_key)
+            return _copied(repeat.result)
+        version, reassigns = self._allocator.version, self._allocator.reassigns
+        key = self._keys.get(svc_key)
         result = self._converge_one(svc_key, svc)
-        if result == Result(SUCCESS) and self._shares_manifests:
-            # Only a manifest nobody changes may be recognised by identity.
-            self._unchanged[svc_key] = (self._allocator.version, svc)
+        if not self._shares_manifests:
+            return result  # only a manifest nobody changes may be recognised by identity
+        if result == Result(SUCCESS):
+            # Converged with nothing to write: handled again, its assign only re-assigns it.
+            self._unchanged[svc_key] = _Repeat(self._allocator.version, svc, result, True)
+        elif (
+            result.service is None
+            and self._allocator.version == version
+            and self._keys.get(svc_key) == key
+        ):
+            # Nothing it reads changed (allocator, its keys; no write, so no cache change): the
+            # same state again gives the same answer, and re-assigns it as this run did.
+            again = self._allocator.reassigns != reassigns
+            self._unchanged[svc_key] = _Repeat(version, svc, result, again)
         return result
 
     def _still_unchanged(self, svc_key: str, svc: Manifest) -> bool:
-        """Whether the Service's last handling changed nothing, and neither the allocator nor
-        its manifest changed since."""
+        """Whether the Service was handled on this allocator state with this very manifest, and
+        that handling left both as they were (its answer is remembered)."""
         handled = self._unchanged.get(svc_key)
-        return handled is not None and handled[0] == self._allocator.version and handled[1] is svc
+        return (
+            handled is not None
+            and handled.version == self._allocator.version
+            and handled.manifest is svc
+        )
 
     def _converge_one(self, svc_key: str, svc: Manifest) -> Result:
         prev_ips = list(self._allocator.ips(svc_key))
