@@ -24,11 +24,12 @@ from __future__ import annotations
 import copy
 import functools
 import ipaddress
+import operator
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from planner.model.allocator import AllocationError, Allocator, Pool, PoolOrder
 from planner.model.pools import NAMESPACE_NAME_LABEL
@@ -219,6 +220,16 @@ class _Converge:
 
 
 @dataclass(frozen=True)
+class _GroupFacts:
+    """What a group's cached member manifests (None: not cached) say: ready, and in which order
+    a transition converges the members (empty while not ready)."""
+
+    cached: tuple[Manifest | None, ...]
+    ready: bool
+    order: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class _Repeat:
     """A handling to repeat without running it: the allocator version it ran on (or left),
     the manifest it read (compared by identity), its answer, and whether it re-assigned the
@@ -280,6 +291,9 @@ class Controller:
         # their own allocation): what it answered. See _set_one.
         self._unchanged: dict[str, _Repeat] = {}
         self._shares_manifests = shares_manifests
+        # What each group's members' cached manifests say (readiness, transition order), while
+        # they are the same objects: a pure function of them, so copies of the controller share it.
+        self._group_memo: dict[tuple[tuple[str, ...], str], _GroupFacts] = {}
         # The configuration as the pool reconciler last handed it over (its currentConfig).
         self._config: frozenset[tuple[Pool, frozenset[str]]] | None = None
         self._pool_order = pool_order
@@ -706,7 +720,8 @@ class Controller:
         if svc_key not in members:
             # Only a member every member lists may join a transition: treat it as stock.
             return self._set_one(svc_key, svc)
-        if not self._group_ready(members, digest):
+        facts = self._group_facts(members, digest)
+        if not facts.ready:
             # Waiting for its group: keep exactly what it has, write nothing.
             self._reclaim(svc_key, svc)
             waiting = Event(
@@ -715,15 +730,29 @@ class Controller:
             return Result(SUCCESS, events=(waiting,))
         # A transition that changed nothing, run again on the same allocator state and the same
         # members, changes nothing again (every reprocess-all pass hands each member over).
-        cached = tuple(self._cache[m] for m in members)
+        cached = cast(tuple[Manifest, ...], facts.cached)
         if self._still_settled(members, cached):
-            for member in _transition_order(members, self._cache):
+            for member in facts.order:
                 self._allocator.reassigned(member)  # as the transition would have
             return Result(SUCCESS)
-        result = self._converge_group(svc_key, members)
+        result = self._converge_group(svc_key, members, facts.order)
         if result == Result(SUCCESS):
             self._settled[members] = (self._allocator.version, cached)
         return result
+
+    def _group_facts(self, members: tuple[str, ...], digest: str) -> _GroupFacts:
+        """Whether the group is ready, and its transition order, from the members' cached
+        manifests; remembered while those are the very same objects (each handling of a member
+        would otherwise read every member: quadratic in the group's size per reprocess-all pass)."""
+        cached = tuple(map(self._cache.get, members))
+        known = self._group_memo.get((members, digest))
+        if known is not None and all(map(operator.is_, known.cached, cached)):
+            return known
+        ready = self._group_ready(members, digest)
+        order = tuple(_transition_order(members, self._cache)) if ready else ()
+        facts = _GroupFacts(cached, ready, order)
+        self._group_memo[(members, digest)] = facts
+        return facts
 
     def _still_settled(self, members: tuple[str, ...], cached: tuple[Manifest, ...]) -> bool:
         """Whether the group's last transition changed nothing, and neither the allocator nor
@@ -764,7 +793,9 @@ class Controller:
                 return False
         return True
 
-    def _converge_group(self, svc_key: str, members: tuple[str, ...]) -> Result:
+    def _converge_group(
+        self, svc_key: str, members: tuple[str, ...], order: Sequence[str]
+    ) -> Result:
         """Release every member, then converge each onto the group's IPs; all or nothing."""
         saved = (self._allocator.clone(), dict(self._keys))
         before = {m: (self._allocator.ips(m), self.allocation_key(m)) for m in members}
@@ -773,7 +804,7 @@ class Controller:
         works: dict[str, Manifest] = {}
         runs: list[_Converge] = []
         group_ips = self._shared_ips(members)
-        for member in _transition_order(members, self._cache):
+        for member in order:
             run = _Converge(member)
             runs.append(run)
             work = self._converge_member(run, member, group_ips)
