@@ -232,13 +232,16 @@ class _GroupFacts:
 @dataclass(frozen=True)
 class _Repeat:
     """A handling to repeat without running it: the allocator version it ran on (or left),
-    the manifest it read (compared by identity), its answer, and whether it re-assigned the
-    Service's own allocation (which moves it last in the allocator's walk order)."""
+    the manifest it read (compared by identity), its answer, whether it re-assigned the
+    Service's own allocation (which moves it last in the allocator's walk order), and all of the
+    state it read when that is little (see Controller._holding)."""
 
     version: int
     manifest: Manifest
     result: Result
     reassigned: bool
+    # For a Service that converged with nothing to do: what its handling read (_holding).
+    holding: Hashable | None
 
 
 def _copied(result: Result) -> Result:
@@ -294,6 +297,9 @@ class Controller:
         # What each group's members' cached manifests say (readiness, transition order), while
         # they are the same objects: a pure function of them, so copies of the controller share it.
         self._group_memo: dict[tuple[tuple[str, ...], str], _GroupFacts] = {}
+        # Groups whose settled members were last put at the end of the allocator's walk: its
+        # walk_changes right after (see _set_group_member).
+        self._walked: dict[tuple[str, ...], int] = {}
         # The configuration as the pool reconciler last handed it over (its currentConfig).
         self._config: frozenset[tuple[Pool, frozenset[str]]] | None = None
         self._pool_order = pool_order
@@ -323,6 +329,7 @@ class Controller:
         twin._cache = dict(self._cache)
         twin._settled = dict(self._settled)
         twin._unchanged = dict(self._unchanged)
+        twin._walked = dict(self._walked)
         twin._pools = None if self._pools is None else list(self._pools)
         twin._namespaces = dict(self._namespaces)
         return twin
@@ -484,27 +491,44 @@ class Controller:
             return result  # only a manifest nobody changes may be recognised by identity
         if result == Result(SUCCESS):
             # Converged with nothing to write: handled again, its assign only re-assigns it.
-            self._unchanged[svc_key] = _Repeat(self._allocator.version, svc, result, True)
+            self._unchanged[svc_key] = _Repeat(
+                self._allocator.version, svc, result, True, self._holding(svc_key, svc)
+            )
         elif (
             result.service is None
+            and self._pool_order is None  # a stateful pool order draws anew on every handling
             and self._allocator.version == version
             and self._keys.get(svc_key) == key
         ):
             # Nothing it reads changed (allocator, its keys; no write, so no cache change): the
             # same state again gives the same answer, and re-assigns it as this run did.
             again = self._allocator.reassigns != reassigns
-            self._unchanged[svc_key] = _Repeat(version, svc, result, again)
+            self._unchanged[svc_key] = _Repeat(version, svc, result, again, None)
         return result
 
     def _still_unchanged(self, svc_key: str, svc: Manifest) -> bool:
         """Whether the Service was handled on this allocator state with this very manifest, and
         that handling left both as they were (its answer is remembered)."""
         handled = self._unchanged.get(svc_key)
-        return (
-            handled is not None
-            and handled.version == self._allocator.version
-            and handled.manifest is svc
-        )
+        if handled is None or handled.manifest is not svc:
+            return False
+        if handled.version == self._allocator.version:
+            return True
+        # The allocator changed elsewhere (another holder of its IP came or went): a Service
+        # that converged with nothing to do reads only its own allocation, its IPs' keys and
+        # its ports' holders, so it has nothing to do again while those are as they were.
+        return handled.holding is not None and handled.holding == self._holding(svc_key, svc)
+
+    def _holding(self, svc_key: str, svc: Manifest) -> Hashable | None:
+        """What a handling of a Service that holds its allocation alone reads of the state (see
+        _still_unchanged); None when that is not all it reads."""
+        if (
+            self._pool_order is not None  # a stateful pool order draws anew on every handling
+            or _family_policy(svc) == "PreferDualStack"  # it may ask a pool for another family
+            or not self._allocator.holds_alone(svc_key)
+        ):
+            return None
+        return (self._keys.get(svc_key), self._allocator.holding(svc_key))
 
     def _converge_one(self, svc_key: str, svc: Manifest) -> Result:
         prev_ips = list(self._allocator.ips(svc_key))
@@ -732,8 +756,12 @@ class Controller:
         # members, changes nothing again (every reprocess-all pass hands each member over).
         cached = cast(tuple[Manifest, ...], facts.cached)
         if self._still_settled(members, cached):
-            for member in facts.order:
-                self._allocator.reassigned(member)  # as the transition would have
+            # As the transition would have; again on a walk this very loop left, it moves nobody
+            # (each member is put last in the same order), so it is skipped.
+            if self._walked.get(members) != self._allocator.walk_changes:
+                for member in facts.order:
+                    self._allocator.reassigned(member)
+                self._walked[members] = self._allocator.walk_changes
             return Result(SUCCESS)
         result = self._converge_group(svc_key, members, facts.order)
         if result == Result(SUCCESS):
