@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from planner.model import simcluster
 from planner.model.allocator import Pool
-from planner.model.controller import Controller
+from planner.model.controller import Controller, Result
 from planner.model.service import (
     ALLOCATED_FROM_POOL_ANNOTATION,
     LB_IPS_ANNOTATION,
@@ -543,3 +543,26 @@ def test_a_pending_service_handled_again_on_the_same_state_is_answered_again(
     assert again == first and again.warnings is not first.warnings
     controller.set_balancer("ns/blocker", None)  # the allocator changed: handled for real
     assert controller.set_balancer("ns/wanted", wanted).state != "error_no_retry"
+
+
+def test_a_settled_sharing_service_is_not_handled_again_when_only_others_changed() -> None:
+    """A sharing Service that converged with nothing to do reads only its allocation, its IP's
+    key and its ports' holders: another Service coming is no reason to run it again; its IP
+    remembering another key is."""
+    a = svc("a", status=("10.0.0.5",), share="g", ports=[("TCP", 53)], clusterIP="10.96.0.1")
+    b = svc("b", ip="10.0.0.5", share="g", ports=[("UDP", 53)], clusterIP="10.96.0.2")
+    controller = Controller([LAN], "metallb-0.15", shares_manifests=True)
+    a = controller.set_balancer("ns/a", a).service or a  # as MetalLB wrote it
+    assert controller.set_balancer("ns/a", a) == Result("success")
+    # The allocator changes, not what `a` reads.
+    assert controller.set_balancer("ns/b", b).service is not None
+    with mock.patch.object(Controller, "_converge_one") as converge:
+        assert controller.set_balancer("ns/a", a).state == "success"
+    converge.assert_not_called()
+    controller.allocator._key_for_ip[ip_address("10.0.0.5")] = controller.allocator._key_for_ip[
+        ip_address("10.0.0.5")
+    ]._replace(sharing="other")
+    ran = Result("error", a)  # a write: nothing to remember
+    with mock.patch.object(Controller, "_converge_one", return_value=ran) as converge:
+        assert controller.set_balancer("ns/a", a) is ran
+    converge.assert_called_once()
