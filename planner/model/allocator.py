@@ -218,6 +218,13 @@ class Allocator:
         # Counts the changes to what the allocator remembers (allocations, pools, labels): an
         # unchanged version means an unchanged state, so a caller may reuse what it derived.
         self.version = 0
+        # Counts the changes to the configuration alone (pools, namespace labels).
+        self.config_version = 0
+        # Counts `reassigned` calls (which change only the walk order, not the version).
+        self.reassigns = 0
+        # Counts the changes to the walk order of allocations (a `reassigned` that moved one
+        # counts; one of the Service already last does not): unchanged means the same walk.
+        self.walk_changes = 0
         self._key_for_ip: dict[IPAddress, Key] = {}
         # Per-IP tables whose inner containers clone() shares until either side changes one
         # (copy-on-write: change them only through `mutable` and `drop`).
@@ -238,6 +245,7 @@ class Allocator:
         IPs no pool owns any more are dropped. Returns those services' keys, sorted.
         """
         self.version += 1
+        self.config_version += 1
         new_pools: dict[str, Pool] = {}
         for pool in pools:
             if pool.name in new_pools:
@@ -276,6 +284,7 @@ class Allocator:
         namespace also carries Kubernetes' automatic `kubernetes.io/metadata.name` label.
         """
         self.version += 1
+        self.config_version += 1
         self._namespace_labels = _with_name_labels(namespace_labels)
         self._resolve_namespaces()
 
@@ -388,6 +397,7 @@ class Allocator:
         if alloc is None:
             return False
         self.version += 1
+        self.walk_changes += 1
         for ip in alloc.ips:
             self._release_ports(ip, alloc.ports)
             if svc_key in self._services_on_ip.get(ip, ()):
@@ -426,12 +436,50 @@ class Allocator:
         self.unassign(request.svc_key)
         self._record(request.svc_key, alloc)
 
+    def holding(self, svc_key: str) -> Hashable | None:
+        """All that re-assigning the Service exactly its own allocation reads: the configuration
+        version, the allocation, and on each of its IPs the key the IP remembers and who holds
+        each of its ports; None when it holds nothing."""
+        alloc = self._allocated.get(svc_key)
+        if alloc is None:
+            return None
+        return (
+            self.config_version,
+            alloc,
+            tuple(
+                (
+                    self._key_for_ip.get(ip),
+                    tuple(self._ports_in_use.get(ip, {}).get(port) for port in alloc.ports),
+                )
+                for ip in alloc.ips
+            ),
+        )
+
+    def holds_alone(self, svc_key: str) -> bool:
+        """Whether the Service's allocation may be re-assigned whoever else is on its IPs: every
+        IP remembers its key, which shares (sharingOK with itself), and it holds all its ports."""
+        alloc = self._allocated.get(svc_key)
+        return (
+            alloc is not None
+            and _sharing_ok(alloc.key, alloc.key)
+            and all(self._key_for_ip.get(ip) == alloc.key for ip in alloc.ips)
+            and all(
+                self._ports_in_use.get(ip, {}).get(port) == svc_key
+                for ip in alloc.ips
+                for port in alloc.ports
+            )
+        )
+
     def reassigned(self, svc_key: str) -> None:
         """The Service was given its own allocation again: like MetalLB's Unassign and Assign,
         it moves last in the order set_pools walks allocations (nothing else changes)."""
+        self.reassigns += 1
+        if next(reversed(self._allocated), None) == svc_key:
+            return  # already last: popping and putting it back changes nothing
         alloc = self._allocated.pop(svc_key, None)
         if alloc is not None:
             self._allocated[svc_key] = alloc
+            self.walk_changes += 1
 
     def _assign_error(
         self, request: _Request, ips: tuple[IPAddress, ...], pool: str | None
@@ -486,6 +534,7 @@ class Allocator:
 
     def _record(self, svc_key: str, alloc: _Alloc) -> None:
         self.version += 1
+        self.walk_changes += 1
         self._allocated[svc_key] = alloc
         for ip in alloc.ips:
             self._remember_key(ip, alloc.key)

@@ -24,11 +24,12 @@ from __future__ import annotations
 import copy
 import functools
 import ipaddress
+import operator
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from planner.model.allocator import AllocationError, Allocator, Pool, PoolOrder
 from planner.model.pools import NAMESPACE_NAME_LABEL
@@ -218,6 +219,42 @@ class _Converge:
         self.events.append(Event(self.svc_key, "Warning", reason, message))
 
 
+@dataclass(frozen=True)
+class _GroupFacts:
+    """What a group's cached member manifests (None: not cached) say: ready, and in which order
+    a transition converges the members (empty while not ready)."""
+
+    cached: tuple[Manifest | None, ...]
+    ready: bool
+    order: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Repeat:
+    """A handling to repeat without running it: the allocator version it ran on (or left),
+    the manifest it read (compared by identity), its answer, whether it re-assigned the
+    Service's own allocation (which moves it last in the allocator's walk order), and all of the
+    state it read when that is little (see Controller._holding)."""
+
+    version: int
+    manifest: Manifest
+    result: Result
+    reassigned: bool
+    # For a Service that converged with nothing to do: what its handling read (_holding).
+    holding: Hashable | None
+
+
+def _copied(result: Result) -> Result:
+    """The same answer in containers of its own (callers may extend its lists and dicts)."""
+    return Result(
+        result.state,
+        result.service,
+        list(result.warnings),
+        dict(result.group_writes),
+        result.events,
+    )
+
+
 class ConvergeError(Exception):
     """convergeBalancer gave up on this Service (MetalLB's ErrConverge)."""
 
@@ -253,10 +290,16 @@ class Controller:
         # Groups whose transition changed nothing: the allocator version after it and the
         # member manifests it read (kept, so compared by identity). See _set_group_member.
         self._settled: dict[tuple[str, ...], tuple[int, tuple[Manifest, ...]]] = {}
-        # Services whose last handling changed nothing: the allocator version after it and the
-        # manifest it read (kept, so compared by identity). See _set_one.
-        self._unchanged: dict[str, tuple[int, Manifest]] = {}
+        # Services whose last handling left the allocator as it found it (or only re-assigned
+        # their own allocation): what it answered. See _set_one.
+        self._unchanged: dict[str, _Repeat] = {}
         self._shares_manifests = shares_manifests
+        # What each group's members' cached manifests say (readiness, transition order), while
+        # they are the same objects: a pure function of them, so copies of the controller share it.
+        self._group_memo: dict[tuple[tuple[str, ...], str], _GroupFacts] = {}
+        # Groups whose settled members were last put at the end of the allocator's walk: its
+        # walk_changes right after (see _set_group_member).
+        self._walked: dict[tuple[str, ...], int] = {}
         # The configuration as the pool reconciler last handed it over (its currentConfig).
         self._config: frozenset[tuple[Pool, frozenset[str]]] | None = None
         self._pool_order = pool_order
@@ -286,6 +329,7 @@ class Controller:
         twin._cache = dict(self._cache)
         twin._settled = dict(self._settled)
         twin._unchanged = dict(self._unchanged)
+        twin._walked = dict(self._walked)
         twin._pools = None if self._pools is None else list(self._pools)
         twin._namespaces = dict(self._namespaces)
         return twin
@@ -432,22 +476,59 @@ class Controller:
         return Result(REPROCESS_ALL)
 
     def _set_one(self, svc_key: str, svc: Manifest) -> Result:
-        # Handled before with nothing to do, and nothing changed since: nothing to do again
-        # (every reprocess-all pass hands every Service over).
+        # Handled before, and neither the allocator nor its manifest changed since: the handling
+        # would do and answer exactly what it did (every reprocess-all pass hands every Service
+        # over, and a Service left pending fails the same way each time).
         if self._still_unchanged(svc_key, svc):
-            self._allocator.reassigned(svc_key)
-            return Result(SUCCESS)
+            repeat = self._unchanged[svc_key]
+            if repeat.reassigned:
+                self._allocator.reassigned(svc_key)
+            return _copied(repeat.result)
+        version, reassigns = self._allocator.version, self._allocator.reassigns
+        key = self._keys.get(svc_key)
         result = self._converge_one(svc_key, svc)
-        if result == Result(SUCCESS) and self._shares_manifests:
-            # Only a manifest nobody changes may be recognised by identity.
-            self._unchanged[svc_key] = (self._allocator.version, svc)
+        if not self._shares_manifests:
+            return result  # only a manifest nobody changes may be recognised by identity
+        if result == Result(SUCCESS):
+            # Converged with nothing to write: handled again, its assign only re-assigns it.
+            self._unchanged[svc_key] = _Repeat(
+                self._allocator.version, svc, result, True, self._holding(svc_key, svc)
+            )
+        elif (
+            result.service is None
+            and self._pool_order is None  # a stateful pool order draws anew on every handling
+            and self._allocator.version == version
+            and self._keys.get(svc_key) == key
+        ):
+            # Nothing it reads changed (allocator, its keys; no write, so no cache change): the
+            # same state again gives the same answer, and re-assigns it as this run did.
+            again = self._allocator.reassigns != reassigns
+            self._unchanged[svc_key] = _Repeat(version, svc, result, again, None)
         return result
 
     def _still_unchanged(self, svc_key: str, svc: Manifest) -> bool:
-        """Whether the Service's last handling changed nothing, and neither the allocator nor
-        its manifest changed since."""
+        """Whether the Service was handled on this allocator state with this very manifest, and
+        that handling left both as they were (its answer is remembered)."""
         handled = self._unchanged.get(svc_key)
-        return handled is not None and handled[0] == self._allocator.version and handled[1] is svc
+        if handled is None or handled.manifest is not svc:
+            return False
+        if handled.version == self._allocator.version:
+            return True
+        # The allocator changed elsewhere (another holder of its IP came or went): a Service
+        # that converged with nothing to do reads only its own allocation, its IPs' keys and
+        # its ports' holders, so it has nothing to do again while those are as they were.
+        return handled.holding is not None and handled.holding == self._holding(svc_key, svc)
+
+    def _holding(self, svc_key: str, svc: Manifest) -> Hashable | None:
+        """What a handling of a Service that holds its allocation alone reads of the state (see
+        _still_unchanged); None when that is not all it reads."""
+        if (
+            self._pool_order is not None  # a stateful pool order draws anew on every handling
+            or _family_policy(svc) == "PreferDualStack"  # it may ask a pool for another family
+            or not self._allocator.holds_alone(svc_key)
+        ):
+            return None
+        return (self._keys.get(svc_key), self._allocator.holding(svc_key))
 
     def _converge_one(self, svc_key: str, svc: Manifest) -> Result:
         prev_ips = list(self._allocator.ips(svc_key))
@@ -663,7 +744,8 @@ class Controller:
         if svc_key not in members:
             # Only a member every member lists may join a transition: treat it as stock.
             return self._set_one(svc_key, svc)
-        if not self._group_ready(members, digest):
+        facts = self._group_facts(members, digest)
+        if not facts.ready:
             # Waiting for its group: keep exactly what it has, write nothing.
             self._reclaim(svc_key, svc)
             waiting = Event(
@@ -672,15 +754,33 @@ class Controller:
             return Result(SUCCESS, events=(waiting,))
         # A transition that changed nothing, run again on the same allocator state and the same
         # members, changes nothing again (every reprocess-all pass hands each member over).
-        cached = tuple(self._cache[m] for m in members)
+        cached = cast(tuple[Manifest, ...], facts.cached)
         if self._still_settled(members, cached):
-            for member in _transition_order(members, self._cache):
-                self._allocator.reassigned(member)  # as the transition would have
+            # As the transition would have; again on a walk this very loop left, it moves nobody
+            # (each member is put last in the same order), so it is skipped.
+            if self._walked.get(members) != self._allocator.walk_changes:
+                for member in facts.order:
+                    self._allocator.reassigned(member)
+                self._walked[members] = self._allocator.walk_changes
             return Result(SUCCESS)
-        result = self._converge_group(svc_key, members)
+        result = self._converge_group(svc_key, members, facts.order)
         if result == Result(SUCCESS):
             self._settled[members] = (self._allocator.version, cached)
         return result
+
+    def _group_facts(self, members: tuple[str, ...], digest: str) -> _GroupFacts:
+        """Whether the group is ready, and its transition order, from the members' cached
+        manifests; remembered while those are the very same objects (each handling of a member
+        would otherwise read every member: quadratic in the group's size per reprocess-all pass)."""
+        cached = tuple(map(self._cache.get, members))
+        known = self._group_memo.get((members, digest))
+        if known is not None and all(map(operator.is_, known.cached, cached)):
+            return known
+        ready = self._group_ready(members, digest)
+        order = tuple(_transition_order(members, self._cache)) if ready else ()
+        facts = _GroupFacts(cached, ready, order)
+        self._group_memo[(members, digest)] = facts
+        return facts
 
     def _still_settled(self, members: tuple[str, ...], cached: tuple[Manifest, ...]) -> bool:
         """Whether the group's last transition changed nothing, and neither the allocator nor
@@ -721,7 +821,9 @@ class Controller:
                 return False
         return True
 
-    def _converge_group(self, svc_key: str, members: tuple[str, ...]) -> Result:
+    def _converge_group(
+        self, svc_key: str, members: tuple[str, ...], order: Sequence[str]
+    ) -> Result:
         """Release every member, then converge each onto the group's IPs; all or nothing."""
         saved = (self._allocator.clone(), dict(self._keys))
         before = {m: (self._allocator.ips(m), self.allocation_key(m)) for m in members}
@@ -730,7 +832,7 @@ class Controller:
         works: dict[str, Manifest] = {}
         runs: list[_Converge] = []
         group_ips = self._shared_ips(members)
-        for member in _transition_order(members, self._cache):
+        for member in order:
             run = _Converge(member)
             runs.append(run)
             work = self._converge_member(run, member, group_ips)

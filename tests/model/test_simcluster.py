@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from planner.model import simcluster
 from planner.model.allocator import Pool
-from planner.model.controller import Controller
+from planner.model.controller import Controller, Result
 from planner.model.service import (
     ALLOCATED_FROM_POOL_ANNOTATION,
     LB_IPS_ANNOTATION,
@@ -489,3 +489,80 @@ def test_a_settled_service_is_handled_again_when_the_pools_change(behavior: str)
         mock.patch.object(Controller, "_still_unchanged", return_value=False),
     ):
         assert story() == found
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    groups=groups_strategy(),
+    pools=pools_strategy(),
+    seed=st.integers(0, 2**16),
+)
+def test_a_groups_remembered_readiness_and_order_change_nothing(
+    groups: list[Group], pools: list[Pool], seed: int
+) -> None:
+    """`fixed` remembers a group's readiness and transition order while its members' cached
+    manifests are the same objects: every run is exactly as when both are read afresh."""
+    blocker = svc("blocker", status=(BLOCKER_IP,), share="blocker", ports=[("TCP", 1)])
+    live = [g.manifest(m, desired=False) for g in groups for m in range(g.size)]
+    desired = [g.manifest(m, desired=True) for g in groups for m in range(g.size)]
+    writes = [(f"ns/{m['metadata']['name']}", m) for m in with_group_annotations(desired)]
+
+    def runs() -> list[Any]:
+        cluster = SimulatedCluster.bootstrap(
+            pools, [blocker, *with_group_annotations(live)], "fixed"
+        )
+        found = [*adversarial_runs(cluster, writes), *random_runs(cluster, writes, seed, count=4)]
+        return [_everything(run) for run in found]
+
+    remembered = runs()
+    fresh_facts = Controller._group_facts
+
+    def afresh(self: Controller, members: tuple[str, ...], digest: str) -> Any:
+        self._group_memo.clear()
+        return fresh_facts(self, members, digest)
+
+    with mock.patch.object(Controller, "_group_facts", afresh):
+        assert runs() == remembered
+
+
+@pytest.mark.parametrize("behavior", ["metallb-0.15", "metallb-0.14"])
+def test_a_pending_service_handled_again_on_the_same_state_is_answered_again(
+    behavior: str,
+) -> None:
+    """A Service that cannot have its requested IP fails the same way on an unchanged
+    allocator: the second handling is answered without running (no convergeBalancer), alike."""
+    blocker = svc("blocker", status=("10.0.0.5",), share="b", clusterIP="10.96.0.1")
+    wanted = svc("wanted", ip="10.0.0.5", share="w", ports=[("UDP", 53)], clusterIP="10.96.0.2")
+    controller = Controller([LAN], behavior, shares_manifests=True)
+    controller.set_balancer("ns/blocker", blocker)
+    first = controller.set_balancer("ns/wanted", wanted)
+    assert first.state == "error_no_retry" and first.warnings, first
+    with mock.patch.object(Controller, "_converge_one") as converge:
+        again = controller.set_balancer("ns/wanted", wanted)
+    converge.assert_not_called()
+    assert again == first and again.warnings is not first.warnings
+    controller.set_balancer("ns/blocker", None)  # the allocator changed: handled for real
+    assert controller.set_balancer("ns/wanted", wanted).state != "error_no_retry"
+
+
+def test_a_settled_sharing_service_is_not_handled_again_when_only_others_changed() -> None:
+    """A sharing Service that converged with nothing to do reads only its allocation, its IP's
+    key and its ports' holders: another Service coming is no reason to run it again; its IP
+    remembering another key is."""
+    a = svc("a", status=("10.0.0.5",), share="g", ports=[("TCP", 53)], clusterIP="10.96.0.1")
+    b = svc("b", ip="10.0.0.5", share="g", ports=[("UDP", 53)], clusterIP="10.96.0.2")
+    controller = Controller([LAN], "metallb-0.15", shares_manifests=True)
+    a = controller.set_balancer("ns/a", a).service or a  # as MetalLB wrote it
+    assert controller.set_balancer("ns/a", a) == Result("success")
+    # The allocator changes, not what `a` reads.
+    assert controller.set_balancer("ns/b", b).service is not None
+    with mock.patch.object(Controller, "_converge_one") as converge:
+        assert controller.set_balancer("ns/a", a).state == "success"
+    converge.assert_not_called()
+    controller.allocator._key_for_ip[ip_address("10.0.0.5")] = controller.allocator._key_for_ip[
+        ip_address("10.0.0.5")
+    ]._replace(sharing="other")
+    ran = Result("error", a)  # a write: nothing to remember
+    with mock.patch.object(Controller, "_converge_one", return_value=ran) as converge:
+        assert controller.set_balancer("ns/a", a) is ran
+    converge.assert_called_once()
