@@ -463,11 +463,7 @@ class SimulatedCluster:
             self._enqueue(RELOAD)
         elif result.state == ERROR:
             self._enqueue(svc_key)
-        writes = dict(result.group_writes)
-        if result.service is not None:
-            writes[svc_key] = result.service
-        for key in sorted(writes):
-            self._store_write(key, writes[key])
+        self._store_writes(svc_key, result)
         return result
 
     def _reprocess_all(self, order: Sequence[str]) -> tuple[tuple[str, Result], ...]:
@@ -495,12 +491,16 @@ class SimulatedCluster:
         """One Service of a reprocess-all pass handed to the controller, its writes stored."""
         result = self.controller.set_balancer(svc_key, self.store[svc_key])
         self.events.extend((self.step, e) for e in result.events)
+        self._store_writes(svc_key, result)
+        return result
+
+    def _store_writes(self, svc_key: str, result: Result) -> None:
+        """Store what one handling wrote: the Service's status and its group's writes, by key."""
         writes = dict(result.group_writes)
         if result.service is not None:
             writes[svc_key] = result.service
         for written in sorted(writes):
             self._store_write(written, writes[written])
-        return result
 
     def end_pass(self, results: Sequence[tuple[str, Result]]) -> None:
         """The pass is over: RELOAD again when any Service asked for it (or failed); else the
