@@ -2,12 +2,49 @@
 
 from __future__ import annotations
 
+import sys
+import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = REPO_ROOT / "samples"
+SETUP = "python3 -m venv .venv && .venv/bin/pip install -c constraints.txt '.[test]'"
+OPTIONAL = frozenset({"pytest-xdist"})  # only makes the run parallel (see pytest_cmdline_main)
+
+
+def environment_problems(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[str]:
+    """What the running interpreter lacks of the project, its dependencies and its test extras,
+    or holds in a version pyproject.toml does not allow."""
+    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+    wanted = [project["name"], *project["dependencies"], *project["optional-dependencies"]["test"]]
+    problems = []
+    for requirement in map(Requirement, wanted):
+        if requirement.name in OPTIONAL:
+            continue
+        try:
+            version = metadata.version(requirement.name)
+        except metadata.PackageNotFoundError:
+            problems.append(f"{requirement} (not installed)")
+            continue
+        if not requirement.specifier.contains(version, prereleases=True):
+            problems.append(f"{requirement} ({version} installed)")
+    return problems
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to run in an environment that is not the project's: a machine's own site-packages
+    would fail whole test files at collection (or pass what a fresh install fails)."""
+    problems = environment_problems()
+    if problems:
+        raise pytest.UsageError(
+            f"this Python ({sys.executable}) lacks {'; '.join(problems)}. Run the tests in the "
+            f"project's virtualenv, as the README says: {SETUP} && .venv/bin/python -m pytest"
+        )
 
 
 @pytest.hookimpl(tryfirst=True)
