@@ -22,6 +22,7 @@ from planner.errors import InputError, Origin
 from planner.objects import KubeObject
 from planner.sources.documents import (
     JSON_SUFFIXES,
+    MANIFEST_SUFFIXES,
     Parsed,
     decode_text,
     parse_json,
@@ -46,7 +47,6 @@ from planner.sources.states import DesiredState, Unrendered
 
 STDIN = "-"
 STDIN_LABEL = "<stdin>"
-MANIFEST_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
 
 
 @dataclass(frozen=True)

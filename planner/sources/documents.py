@@ -18,6 +18,7 @@ import os
 import re
 import select
 import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,28 @@ class Parsed:
 
     documents: list[Document] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+MANIFEST_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
+
+
+def manifest_files(
+    root: Path,
+    suffixes: frozenset[str] = MANIFEST_SUFFIXES,
+    skip_dir: Callable[[Path], bool] | None = None,
+) -> Iterator[Path]:
+    """Manifest files below the directory `root`: each directory's files (sorted) before its
+    subdirectories (sorted); hidden entries skipped, and below `root` the directories
+    `skip_dir` names."""
+    for directory, dirs, files in os.walk(root):
+        here = Path(directory)
+        if skip_dir is not None and here != root and skip_dir(here):
+            dirs[:] = []
+            continue
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and Path(name).suffix.lower() in suffixes:
+                yield here / name
 
 
 def read_documents(

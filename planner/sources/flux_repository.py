@@ -12,17 +12,24 @@ import base64
 import binascii
 import os
 import posixpath
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError, Origin
-from planner.sources.documents import Document, decode_text, parse_yaml, read_file_bytes
+from planner.sources.documents import (
+    Document,
+    decode_text,
+    manifest_files,
+    parse_yaml,
+    read_file_bytes,
+)
 from planner.sources.flux_substitute import VARIABLE_NAME, Variables
 from planner.sources.helm import is_chart_dir
 
-MANIFEST_SUFFIXES = frozenset({".yaml", ".yml"})
+# Flux reads YAML; chart directories (templates) are skipped.
+YAML_SUFFIXES = frozenset({".yaml", ".yml"})
 FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
 SOURCE_KINDS = frozenset({"GitRepository", "HelmRepository", "OCIRepository", "HelmChart"})
 VALUE_KINDS = frozenset({"ConfigMap", "Secret"})
@@ -68,7 +75,7 @@ class FluxIndex:
         chart directories (templates) and hidden entries are skipped, as are files that do
         not parse (with a note)."""
         index = cls(repository)
-        for path in _manifest_files(repository.root):
+        for path in manifest_files(repository.root, YAML_SUFFIXES, is_chart_dir):
             label = repository.label(path)
             try:
                 text = decode_text(read_file_bytes(path, label), label)
@@ -232,16 +239,3 @@ def _indexed(body: Mapping[str, Any]) -> bool:
 
 def _encloses(directory: str, relative: str) -> bool:
     return directory == "." or relative == directory or relative.startswith(directory + "/")
-
-
-def _manifest_files(root: Path) -> Iterator[Path]:
-    """Manifest files under `root`, sorted; hidden entries and chart directories skipped."""
-    for directory, dirs, files in os.walk(root):
-        here = Path(directory)
-        if here != root and is_chart_dir(here):
-            dirs[:] = []
-            continue
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if not name.startswith(".") and Path(name).suffix.lower() in MANIFEST_SUFFIXES:
-                yield here / name

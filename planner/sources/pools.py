@@ -25,8 +25,14 @@ import yaml
 from planner.errors import InputError, Origin
 from planner.model.pools import pools_from_objects
 from planner.objects import KubeObject, Manifest, ObjectKey
-from planner.sources.desired import MANIFEST_SUFFIXES
-from planner.sources.documents import read_documents
+from planner.sources.documents import (
+    JSON_SUFFIXES,
+    decode_text,
+    manifest_files,
+    parse_json,
+    parse_yaml,
+    read_file_bytes,
+)
 from planner.sources.kinds import is_pool_manifest, to_objects
 from planner.sources.states import DesiredState, LiveState
 
@@ -97,17 +103,12 @@ def with_context_pools(state: State, found: FoundPools) -> State:
 
 
 def _files(root: Path, label: str) -> Iterator[tuple[Path, str]]:
-    """Manifest files under `root` (itself when a file), sorted, hidden entries skipped."""
+    """Manifest files under `root` (itself when a file), with their labels."""
     if root.is_file():
         yield root, label
         return
-    for directory, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        relative = Path(directory).relative_to(root)
-        for name in sorted(files):
-            if name.startswith(".") or Path(name).suffix.lower() not in MANIFEST_SUFFIXES:
-                continue
-            yield Path(directory) / name, _join(label, (relative / name).as_posix())
+    for file in manifest_files(root):
+        yield file, _join(label, file.relative_to(root).as_posix())
 
 
 def _join(label: str, relative: str) -> str:
@@ -118,10 +119,10 @@ def _join(label: str, relative: str) -> str:
 
 def _pools_in_file(file: Path, label: str, strict: bool) -> list[KubeObject]:
     """Pool objects of one file: pool manifests, and configInline as a legacy ConfigMap."""
-    text = file.read_text(encoding="utf-8-sig")
+    text = decode_text(read_file_bytes(file, label), label)
     if not any(marker in text for marker in _MARKERS):
         return []
-    parsed = read_documents(file, label)
+    parsed = (parse_json if file.suffix.lower() in JSON_SUFFIXES else parse_yaml)(text, label)
     objects, _ = to_objects(d for d in parsed.documents if is_pool_manifest(d.body))
     for index, body in enumerate(_raw_documents(text, strict)):
         inline = _config_inline(body)

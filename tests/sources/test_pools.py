@@ -179,3 +179,18 @@ def test_no_pool_anywhere_is_one_note_and_never_blocks(in_repo: Path) -> None:
         "web/web-udp",
     }
     assert exit_code(report, "stuck") != 3
+
+
+def test_a_fifo_in_the_repository_is_skipped_with_a_note_not_read(tmp_path: Path) -> None:
+    """Reading a FIFO named *.yaml would block the scan for ever (no writer comes)."""
+    write(tmp_path / "infra/pools.yaml", POOL)
+    os.mkfifo(tmp_path / "infra/pipe.yaml")
+    found = repository_pools(tmp_path, "")
+    assert [o.key.name for o in found.objects] == ["lan"]
+    assert found.notes == ["infra/pipe.yaml: not read for pools (it does not parse)"]
+
+
+def test_a_pools_path_that_is_not_utf8_is_one_input_error(tmp_path: Path) -> None:
+    (tmp_path / "pools.yaml").write_bytes(b"kind: IPAddressPool\n\xff\n")
+    with pytest.raises(InputError, match="not UTF-8"):
+        find_pools([str(tmp_path / "pools.yaml")])

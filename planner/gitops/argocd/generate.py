@@ -42,7 +42,8 @@ from planner.model.group_annotations import desired_sharing_groups, stamp_group_
 from planner.model.pools import pools_from_objects
 from planner.model.service import ServiceInputError, allocation_inputs, is_load_balancer
 from planner.objects import KubeObject, Manifest, ObjectKey, svc_key_of
-from planner.sources.desired import MANIFEST_SUFFIXES, Source, load_sources
+from planner.sources.desired import Source, load_sources
+from planner.sources.documents import manifest_files
 from planner.sources.helm import HelmOptions, is_chart_dir
 from planner.sources.kinds import is_pool_manifest
 from planner.sources.known_fields import unknown_field_notes
@@ -97,13 +98,10 @@ def resolved_mode(source_dir: Path, mode: str) -> str:
 def plain_sources(source_dir: Path) -> list[Source]:
     """Every *.yaml, *.yml and *.json below the directory, sorted by path; hidden entries skipped
     (so the marker file `.shared-ip-planner.yaml` is never read as a manifest)."""
-    found: list[Source] = []
-    for directory, dirnames, filenames in os.walk(source_dir):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if not name.startswith(".") and Path(name).suffix.lower() in MANIFEST_SUFFIXES:
-                path = Path(directory, name)
-                found.append(Source(path, path.relative_to(source_dir).as_posix(), "file"))
+    found = [
+        Source(path, path.relative_to(source_dir).as_posix(), "file")
+        for path in manifest_files(source_dir)
+    ]
     return sorted(found, key=lambda source: source.label)
 
 
