@@ -38,6 +38,7 @@ from planner.plan.units import DELETE
 from planner.plan.verify import VerifyReport, verify_plan
 from planner.sources import DesiredState
 from planner.sources.desired import find_sources, load_sources
+from planner.sources.known_fields import unknown_field_notes
 from planner.sources.live import live_state_from_yaml
 from planner.sources.safety import check_kustomize_references, check_symlinks
 from planner.sources.states import LiveState
@@ -209,7 +210,9 @@ def render_app(root: Path, path: str) -> DesiredState:
     check_kustomize_references(directory, root.resolve())
     # the hook applies what it renders: HelmReleases stay helm-controller's (docs/sources.md)
     sources = find_sources(str(directory), label=normalised_path(path))
-    return load_sources(sources, evaluate_flux=False)
+    state = load_sources(sources, evaluate_flux=False)
+    # the same unknown-field warnings diff and argocd generate give (a typo'd field is dropped)
+    return replace(state, notes=state.notes + unknown_field_notes(state.objects))
 
 
 def fetch_and_render(artifact: SourceArtifact, path: str) -> DesiredState:
@@ -342,6 +345,8 @@ def pre_sync(
     )
     about = f"{options.source} revision {artifact.revision or '?'}, path {app_path}"
     desired = fetch_and_render(artifact, options.path)
+    for note in desired.notes:
+        progress.say(note)
     plan = plan_scenario(build_scenario(desired, read_live_state(kubectl)), target=options.target)
     if not plan.waves:
         return PreSyncReport(NOTHING_TO_DO, (about, "the commit changes no Service"))

@@ -285,6 +285,23 @@ def test_a_change_without_group_transition_is_left_to_flux(
     assert len(writes(fake)) == before and "web/site" not in fake.cluster().store
 
 
+def test_the_hook_warns_on_a_field_the_api_server_drops(
+    make_fake: MakeFake, server: ArtifactServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = make_fake("fixed")
+    tree = sample_tree("seed-dns-local")
+    misplaced = SITE.replace("  selector:", "  annotations: {team: web}\n  selector:")
+    tree[f"{normalised_path(APP_PATH)}/site.yaml"] = misplaced.encode()
+    publish_commit(fake, server, tree)
+    assert run_cli("--target", "fixed") == 0
+    err = capsys.readouterr().err
+    assert (
+        "clusters/lab/dns/site.yaml: document 1, line 1: warning: Service web/site: field "
+        "`spec.annotations` is not in the Kubernetes Service schema (the API server drops it); "
+        "it probably belongs at `metadata.annotations`"
+    ) in err
+
+
 def test_a_dissolved_group_loses_the_annotations_the_hook_wrote(
     make_fake: MakeFake, server: ArtifactServer
 ) -> None:
