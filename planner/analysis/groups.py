@@ -15,7 +15,6 @@ IPs are themselves requested or predicted. Every group says where its IPs come f
 from __future__ import annotations
 
 import functools
-import hashlib
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from planner.analysis.conflicts import cluster_family_of
 from planner.analysis.records import SharingGroupReport
 from planner.diff.keys import REQUESTED_POOL, SHARING_KEY
+from planner.digest import sha256_hex
 from planner.model.allocator import AllocationError, AllocationRequest, Allocator, Port
 from planner.model.pools import Pool
 from planner.model.service import (
@@ -416,7 +416,7 @@ def _report(
 def _group_id(members: Iterable[str], ips: Iterable[str]) -> str:
     """A stable id from the group's content: every member (live or desired) and every IP."""
     content = ",".join(sorted(members)) + "|" + ",".join(sorted(set(ips), key=_ip_order))
-    return "g-" + hashlib.sha256(content.encode()).hexdigest()[:12]
+    return "g-" + sha256_hex(content.encode())[:12]
 
 
 @functools.lru_cache(maxsize=1 << 16)

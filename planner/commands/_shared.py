@@ -16,7 +16,6 @@ import click
 from planner.commands._lazy import LazyChoice, LazyValue
 from planner.commands._progress import ProgressReporter
 from planner.errors import InputError
-from planner.files import atomic_write
 from planner.progress import Progress, no_progress
 
 if TYPE_CHECKING:  # the library is imported when a command runs, not when the CLI starts
@@ -300,6 +299,8 @@ def emit(text: str, output_file: Path | None) -> None:
     if output_file is None:
         click.echo(text, nl=False)
         return
+    from planner.files import atomic_write  # secrets and hmac: only a written file needs them
+
     try:
         atomic_write(output_file, text, mode=0o644)
     except OSError as err:

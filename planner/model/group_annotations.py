@@ -13,7 +13,6 @@ exact formats, precisely enough to implement the allocator half from it.
 from __future__ import annotations
 
 import copy
-import hashlib
 import ipaddress
 import json
 from collections import Counter, defaultdict
@@ -21,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from planner.digest import sha256_hex
 from planner.errors import InputError
 from planner.model._unionfind import UnionFind
 from planner.model.service import (
@@ -145,7 +145,7 @@ def stamp_group_annotations(
 def group_digest(inputs: Iterable[AllocationInputs]) -> str:
     """sha256 (hex, first DIGEST_LENGTH digits) of the canonical serialisation of `inputs`."""
     payload = canonical_inputs(inputs)
-    return hashlib.sha256(payload).hexdigest()[:DIGEST_LENGTH]
+    return sha256_hex(payload)[:DIGEST_LENGTH]
 
 
 def canonical_inputs(inputs: Iterable[AllocationInputs]) -> bytes:

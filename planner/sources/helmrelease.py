@@ -10,7 +10,6 @@ cannot be rendered is reported as unrendered, never skipped silently.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,6 +245,8 @@ def _typed(text: str) -> Any:
 
 def _template(release: Release, helm: HelmOptions) -> str:
     """`helm template` of the release, its merged values in a private temporary file."""
+    import tempfile  # with shutil, bz2 and lzma some 3 ms at start-up; only a release needs it
+
     with tempfile.TemporaryDirectory(prefix="planner-helmrelease-") as scratch:
         values_file = Path(scratch) / "values.yaml"
         descriptor = os.open(values_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
