@@ -1,10 +1,10 @@
 """The `planner` command line: parses arguments and hands over to one verb module each.
 
 Every verb lives in `planner/commands/<verb>.py` as a click command that only parses its options
-and calls library code. User errors (`PlannerError`) become one line on stderr and exit code 2.
-Anything else is a bug: one "internal error" line and exit code 4 (EXIT_INTERNAL_ERROR), never a
-code a wrapper could read as success or as a verdict (0, 1, 3); the traceback only with --debug
-or PLANNER_DEBUG=1.
+and calls library code; its module is imported only when that verb runs (or help lists it).
+User errors (`PlannerError`) become one line on stderr and exit code 2. Anything else is a bug:
+one "internal error" line and exit code 4 (EXIT_INTERNAL_ERROR), never a code a wrapper could
+read as success or as a verdict (0, 1, 3); the traceback only with --debug or PLANNER_DEBUG=1.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import click
 
 from planner import __version__
-from planner.commands import COMMANDS
+from planner.commands import VERBS, LazyCommands
 from planner.commands._shared import COLOR_MODES
 from planner.errors import PlannerError
 
@@ -42,8 +42,8 @@ def cli(ctx: click.Context, debug: bool, color: str) -> None:
     ctx.obj = {"debug": debug, "color": color}
 
 
-for _command in COMMANDS:
-    cli.add_command(_command)
+# Each verb's module is imported when click looks the verb up: `planner diff` loads no other verb.
+cli.commands = LazyCommands(VERBS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from planner.errors import InputError, ToolFailedError
-from planner.kubectl import LIVE_RESOURCES, Kubectl
 from planner.objects import KubeObject
 from planner.sources.desired import (
     STDIN,
@@ -76,6 +75,8 @@ def load_live_kubectl(context: str | None = None, kubeconfig: str | None = None)
 
     The call itself goes through planner.kubectl, the only code that runs kubectl.
     """
+    from planner.kubectl import LIVE_RESOURCES, Kubectl  # only this source runs kubectl
+
     text = Kubectl(context, kubeconfig).get_live_state()
     label = f"kubectl get {LIVE_RESOURCES}" + (f" (context {context})" if context else "")
     return live_state_from_yaml(text, label)
