@@ -11,6 +11,7 @@ import click
 import pytest
 
 from planner.cli import cli
+from planner.commands import COMMANDS, VERBS, LazyCommands
 from planner.commands._lazy import LazyChoice, LazyValue, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +42,20 @@ _NOT_FOR_A_DIFF = (
     "tarfile",  # --live-git only
     "shlex",  # showing a kubectl command line only
     "click.shell_completion",  # `planner completion` only
+    "subprocess",  # running a program (kustomize, helm, git, kubectl) only
+    "tempfile",  # a HelmRelease's values file, a git ref's tree only
+    "shutil",  # what tempfile brought (with bz2 and lzma)
+    "planner.kubectl",  # --live-kubectl only
+    "planner.files",  # --output-file only (secrets, hmac)
+    "hashlib",  # OpenSSL's libcrypto: the digests use CPython's own sha256 (planner.digest)
+    "_hashlib",
+    # the other verbs' modules: the CLI imports a verb's module when the verb is looked up
+    "planner.commands.annotate",
+    "planner.commands.apply",
+    "planner.commands.argocd",
+    "planner.commands.completion",
+    "planner.commands.flux",
+    "planner.commands.plan",
 )
 
 
@@ -97,6 +112,39 @@ def test_markdown_diff_and_plan_import_what_they_need() -> None:
     _, planned = _imported("plan", desired, "--live", live)
     assert "planner.plan.build" in planned
     assert "networkx" in planned
+
+
+def test_group_help_lists_every_verb_and_version_imports_none() -> None:
+    # `--help` lists every verb (so it imports their modules); `--version` needs none of them.
+    _, helped = _imported("--help")
+    assert _loaded(helped, tuple(_verb_modules())) == sorted(_verb_modules())
+    _, versioned = _imported("--version")
+    assert _loaded(versioned, tuple(_verb_modules())) == []
+
+
+def _verb_modules() -> set[str]:
+    return {spec.partition(":")[0] for spec in VERBS.values()}
+
+
+def test_every_verb_resolves_to_its_command() -> None:
+    assert sorted(cli.commands) == sorted(VERBS)
+    for name in VERBS:
+        assert cli.commands[name].name == name
+    assert [command.name for command in COMMANDS] == list(VERBS)
+    assert cli.commands.get("no-such-verb") is None
+
+
+def test_lazy_commands_refuse_an_entry_that_is_not_the_named_command() -> None:
+    with pytest.raises(TypeError, match="not the click command 'plan'"):
+        _ = LazyCommands({"plan": "planner.commands.diff:diff"})["plan"]
+    with pytest.raises(TypeError, match="not the click command"):
+        _ = LazyCommands({"diff": "planner.commands._shared:COLOR_MODES"})["diff"]
+
+
+def test_an_unknown_verb_is_refused_as_before() -> None:
+    argv = [sys.executable, "-c", _PROBE, "no-such-verb"]
+    result = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert "No such command 'no-such-verb'" in result.stderr
 
 
 def test_render_package_names_resolve_lazily() -> None:
