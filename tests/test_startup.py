@@ -47,6 +47,10 @@ _NOT_FOR_A_DIFF = (
     "shutil",  # what tempfile brought (with bz2 and lzma)
     "planner.kubectl",  # --live-kubectl only
     "planner.files",  # --output-file only (secrets, hmac)
+    "planner.sources.flux_repository",  # a `${`, `$$` or HelmRelease in a document only
+    "planner.sources.flux_substitute",
+    "planner.sources.helmrelease",
+    "planner.sources.safety",
     "hashlib",  # OpenSSL's libcrypto: the digests use CPython's own sha256 (planner.digest)
     "_hashlib",
     # the other verbs' modules: the CLI imports a verb's module when the verb is looked up
@@ -145,6 +149,35 @@ def test_an_unknown_verb_is_refused_as_before() -> None:
     argv = [sys.executable, "-c", _PROBE, "no-such-verb"]
     result = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, check=False)
     assert "No such command 'no-such-verb'" in result.stderr
+
+
+_FLUX_DOCUMENTS = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: dns
+  annotations: {owner: "${TENANT}"}
+spec:
+  type: LoadBalancer
+  ports: [{port: 53}]
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: web, namespace: apps}
+spec:
+  chart: {spec: {chart: ./charts/web, sourceRef: {kind: GitRepository, name: repo}}}
+"""
+
+
+def test_a_diff_of_flux_documents_imports_the_flux_modules(tmp_path: Path) -> None:
+    # The Flux modules are deferred, not dropped: a `${VAR}` or a HelmRelease still loads them.
+    (tmp_path / "apps.yaml").write_text(_FLUX_DOCUMENTS)
+    live = ROOT / "samples" / "seed-dns-local" / "live.yaml"
+    _, modules = _imported("diff", str(tmp_path / "apps.yaml"), "--live", str(live))
+    flux = ("planner.sources.flux_repository", "planner.sources.flux_substitute")
+    assert _loaded(modules, (*flux, "planner.sources.helmrelease")) == sorted(
+        [*flux, "planner.sources.helmrelease"]
+    )
 
 
 def test_render_package_names_resolve_lazily() -> None:

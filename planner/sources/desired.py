@@ -16,7 +16,7 @@ import sys
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from planner.errors import InputError, Origin
 from planner.objects import KubeObject
@@ -30,7 +30,6 @@ from planner.sources.documents import (
     read_file_bytes,
 )
 from planner.sources.flux_build import FluxContext, apply_flux
-from planner.sources.flux_repository import Repository
 from planner.sources.helm import CHART_FILE, HelmOptions, is_chart_dir, render_chart
 from planner.sources.kinds import (
     DEFAULT_NAMESPACE,
@@ -44,6 +43,9 @@ from planner.sources.kustomize import (
     render_kustomization,
 )
 from planner.sources.states import DesiredState, Unrendered
+
+if TYPE_CHECKING:  # flux_build imports it where a document needs Flux (start-up)
+    from planner.sources.flux_repository import Repository
 
 STDIN = "-"
 STDIN_LABEL = "<stdin>"

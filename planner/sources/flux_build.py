@@ -10,33 +10,23 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from planner.errors import InputError, Origin
 from planner.objects import Manifest
 from planner.sources.documents import Document, parse_yaml
-from planner.sources.flux_repository import (
-    FluxIndex,
-    Repository,
-    kustomization_path,
-    plain,
-    variables_of,
-)
-from planner.sources.flux_substitute import (
-    SubstitutionError,
-    Variables,
-    expand,
-    is_disabled,
-    restore_markers,
-    unresolved_in,
-)
 from planner.sources.helm import HelmOptions
-from planner.sources.helmrelease import is_helmrelease, release_id, render_helmrelease
-from planner.sources.kinds import is_pool_manifest
-from planner.sources.safety import git_root
+from planner.sources.kinds import is_helmrelease, is_pool_manifest
 from planner.sources.states import Unrendered
+
+if TYPE_CHECKING:
+    from planner.sources.flux_repository import FluxIndex, Repository
+    from planner.sources.flux_substitute import Variables
+
+# The Flux modules (flux_repository, flux_substitute, helmrelease: some 4 ms of every start-up)
+# are imported where a document needs them (a `${`, a `$$`, a HelmRelease), not by every diff.
 
 try:  # the C dumper is several times faster and writes the same YAML
     from yaml import CSafeDumper as _Dumper
@@ -59,6 +49,9 @@ class FluxContext:
     def repository_of(self, path: Path) -> Repository | None:
         """The repository holding `path`: the given one, else the git root above it, else the
         current directory when `path` lies inside it."""
+        from planner.sources.flux_repository import Repository
+        from planner.sources.safety import git_root
+
         if self.repository is not None:
             return self.repository
         real = Path(os.path.abspath(path))
@@ -70,6 +63,8 @@ class FluxContext:
 
     def index_of(self, repository: Repository) -> FluxIndex:
         """The repository's Flux objects (scanned on first use)."""
+        from planner.sources.flux_repository import FluxIndex
+
         if repository.root not in self._indexes:
             self._indexes[repository.root] = FluxIndex.scan(repository)
         return self._indexes[repository.root]
@@ -119,6 +114,8 @@ def _variables(
 ) -> tuple[Variables | None, str]:
     """The variables of the Flux Kustomization that builds `path`, and what an unknown one
     means; None when no Flux Kustomization in the repository substitutes it."""
+    from planner.sources.flux_repository import kustomization_path, variables_of
+
     relative = repository.relative(path)
     if relative is None:
         return None, ""
@@ -146,6 +143,8 @@ def _variables(
 
 def _substituted(document: Document, variables: Variables, why: str, text: str) -> Document:
     """The document as Flux substitutes it: serialised, expanded, parsed again."""
+    from planner.sources.flux_substitute import SubstitutionError, expand, is_disabled
+
     if is_disabled(document.body):
         return document
     dumped = yaml.dump(
@@ -185,6 +184,8 @@ def _render(
     result: FluxResult,
 ) -> None:
     """Render one HelmRelease into `result` (or record it as unrendered)."""
+    from planner.sources.helmrelease import release_id, render_helmrelease
+
     rendered = render_helmrelease(document, index, helm)
     result.notes.extend(rendered.notes)
     name = release_id(document.body)
@@ -201,6 +202,8 @@ def _render(
 
 def _check_read_fields(body: Manifest, origin: Origin, text: str, why: str) -> None:
     """InputError naming the first unresolved variable in a field the planner reads."""
+    from planner.sources.flux_substitute import unresolved_in
+
     for field_name, value in _read_fields(body):
         names = [n for s in _strings(value) for n in unresolved_in(s)]
         if names:
@@ -211,6 +214,8 @@ def _check_read_fields(body: Manifest, origin: Origin, text: str, why: str) -> N
 
 def _read_fields(body: Manifest) -> list[tuple[str, Any]]:
     """The parts of an object the MetalLB model reads, by name."""
+    from planner.sources.flux_repository import plain
+
     metadata = plain(body.get("metadata"))
     kind = body.get("kind")
     named = [
@@ -242,11 +247,15 @@ def _strings(value: Any) -> list[str]:
 
 
 def _has_marker(value: Any) -> bool:
+    from planner.sources.flux_substitute import unresolved_in
+
     return any(unresolved_in(s) for s in _strings(value))
 
 
 def _restored(value: Any) -> Any:
     """`value` with every marker put back as `${NAME}` (keys and strings, at any depth)."""
+    from planner.sources.flux_substitute import restore_markers
+
     if isinstance(value, str):
         return restore_markers(value)
     if isinstance(value, dict):
@@ -268,5 +277,7 @@ def _origin_of(origin: Origin, text: str, variable: str) -> Origin:
 
 
 def _named(body: Manifest) -> str:
+    from planner.sources.flux_repository import plain
+
     metadata = plain(body.get("metadata"))
     return f"{metadata.get('namespace') or 'default'}/{metadata.get('name')}"

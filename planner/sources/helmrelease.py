@@ -22,7 +22,6 @@ from planner.sources.documents import Document, parse_yaml
 from planner.sources.flux_repository import FluxIndex, mapping, plain, value_data
 from planner.sources.helm import HelmOptions, is_chart_dir, render_chart
 
-HELM_GROUP = "helm.toolkit.fluxcd.io"
 DEFAULT_VALUES_KEY = "values.yaml"
 
 
@@ -51,12 +50,6 @@ class Rendered:
 
 class Unrenderable(Exception):
     """Why a HelmRelease cannot be rendered here (its Services go unchecked)."""
-
-
-def is_helmrelease(body: Mapping[str, Any]) -> bool:
-    """True for a Flux HelmRelease (helm.toolkit.fluxcd.io v2, v2beta1, v2beta2)."""
-    api = str(body.get("apiVersion", ""))
-    return body.get("kind") == "HelmRelease" and api.startswith(f"{HELM_GROUP}/")
 
 
 def release_id(body: Mapping[str, Any]) -> str:

@@ -10,7 +10,8 @@ planner reads (Services, MetalLB pools, Namespaces).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from planner.errors import InputError, Origin
 from planner.objects import KubeObject, Manifest, ObjectKey
@@ -151,6 +152,16 @@ def is_pool_manifest(body: Manifest) -> bool:
         config = (body.get("data") or {}).get("config")
         return isinstance(config, str) and "address-pools" in config
     return False
+
+
+# Flux's helm-controller API group (planner/sources/helmrelease.py renders what it names).
+HELM_GROUP = "helm.toolkit.fluxcd.io"
+
+
+def is_helmrelease(body: Mapping[str, Any]) -> bool:
+    """True for a Flux HelmRelease (helm.toolkit.fluxcd.io v2, v2beta1, v2beta2)."""
+    api = str(body.get("apiVersion", ""))
+    return body.get("kind") == "HelmRelease" and api.startswith(f"{HELM_GROUP}/")
 
 
 def _metadata(body: Manifest, origin: Origin) -> Manifest:

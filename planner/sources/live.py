@@ -27,7 +27,6 @@ from planner.sources.desired import (
     read_stdin,
 )
 from planner.sources.documents import parse_snapshot, read_documents
-from planner.sources.flux_repository import Repository
 from planner.sources.helm import HelmOptions
 from planner.sources.kinds import check_unique, namespaces_of, pools_of, services_of, to_objects
 from planner.sources.pools import find_pools, repository_pools, with_context_pools
@@ -104,6 +103,8 @@ def load_live_git(
     if STDIN in paths:
         raise InputError('--live-git cannot read stdin ("-") as it was at a git ref')
     import tempfile  # only a git ref needs a scratch tree
+
+    from planner.sources.flux_repository import Repository  # the tree's Flux sources
 
     top = _repo_top(repo or ".")
     commit = _resolve_commit(top, ref)
