@@ -51,6 +51,7 @@ _NOT_FOR_A_DIFF = (
     "planner.sources.flux_substitute",
     "planner.sources.helmrelease",
     "planner.sources.safety",
+    "random",  # a seeded pool order or drawn schedules only (a small diff explores every order)
     "hashlib",  # OpenSSL's libcrypto: the digests use CPython's own sha256 (planner.digest)
     "_hashlib",
     # the other verbs' modules: the CLI imports a verb's module when the verb is looked up

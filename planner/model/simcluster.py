@@ -49,7 +49,6 @@ import copy
 import ipaddress
 import itertools
 import math
-import random
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -671,6 +670,8 @@ def random_runs(
     max_steps: int = 500,
 ) -> Iterator[Run]:
     """`count` schedules drawn with a seeded RNG: each step picks uniformly among the options."""
+    import random  # imported by the runs that draw (start-up: a small diff never does)
+
     rng = random.Random(seed)
     # One prepared start, copied per run: submitting copies every write, and no run changes it.
     start = prepared(cluster, writes)
