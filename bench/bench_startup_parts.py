@@ -1,0 +1,115 @@
+"""Where `planner diff`'s start-up goes, part by part, measured inside fresh interpreters.
+
+    python bench/bench_startup_parts.py [--runs 11] [--sample samples/seed-dns-local]
+                                        [--checkout DIR]
+
+Each run is a fresh interpreter that reads its own CPU clock (user + system,
+`time.process_time`) between the parts: importing yaml and click (what the floor imports),
+`planner.cli`, the modules a text diff imports (the verb, the pipeline, the text renderer), the
+first `main(["diff", ...])` and a second one (warm: what the sample's run costs once everything
+is imported). Separately, the time spent in `dataclasses` building the classes of every module
+imported, and how many classes and generated methods that was. Medians over `--runs`.
+`bench_startup.py` gives the totals against the floor; this script says which part to work on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The child: times each part with its own CPU clock; prints one JSON object.
+_CHILD = """
+import contextlib, io, json, sys, time
+clock = time.process_time
+marks = [clock()]
+import dataclasses
+built = {"seconds": 0.0, "classes": 0, "methods": 0}
+_process_class, _create_fn = dataclasses._process_class, dataclasses._create_fn
+def _timed_process_class(*args, **kwargs):
+    start = clock()
+    try:
+        return _process_class(*args, **kwargs)
+    finally:
+        built["seconds"] += clock() - start
+        built["classes"] += 1
+def _counted_create_fn(*args, **kwargs):
+    built["methods"] += 1
+    return _create_fn(*args, **kwargs)
+dataclasses._process_class, dataclasses._create_fn = _timed_process_class, _counted_create_fn
+import yaml, click
+marks.append(clock())
+from planner.cli import main
+marks.append(clock())
+import planner.commands.diff, planner.pipeline, planner.render.text
+marks.append(clock())
+for _ in range(2):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        main(sys.argv[1:])
+    marks.append(clock())
+parts = [later - earlier for earlier, later in zip(marks, marks[1:])]
+print(json.dumps({"parts": parts, "dataclasses": built}))
+"""
+
+PARTS = (
+    "import dataclasses, yaml, click (what the floor imports, and dataclasses)",
+    "import planner.cli",
+    "import the diff's modules (verb, pipeline, text renderer)",
+    "first main(diff): the run, with what it imports late",
+    "second main(diff): the run alone (warm)",
+)
+
+
+def run_child(checkout: Path, sample: Path) -> dict[str, object]:
+    """One fresh interpreter's parts (seconds) and dataclass figures."""
+    argv = ["diff", str(sample / "desired"), "--live", str(sample / "live.yaml")]
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, *argv],
+        capture_output=True,
+        text=True,
+        cwd=checkout,
+        env=env,
+        check=True,
+    )
+    answer: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
+    return answer
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the child `--runs` times and print the median of each part."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=11)
+    parser.add_argument("--sample", type=Path, default=ROOT / "samples" / "seed-dns-local")
+    parser.add_argument("--checkout", type=Path, default=ROOT, help="The planner to measure.")
+    args = parser.parse_args(argv)
+    checkout = args.checkout.resolve()
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(checkout / "planner")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    runs = [run_child(checkout, args.sample.resolve()) for _ in range(args.runs)]
+    print(f"checkout: {checkout}")
+    print(f"median of {args.runs} runs, CPU ms, {sys.executable} ({sys.version.split()[0]})")
+    for index, label in enumerate(PARTS):
+        values = [float(run["parts"][index]) for run in runs]  # type: ignore[index]
+        print(f"  {label:62} {statistics.median(values) * 1000:7.1f}")
+    built = [run["dataclasses"] for run in runs]
+    seconds = statistics.median(float(b["seconds"]) for b in built)  # type: ignore[index]
+    classes, methods = built[0]["classes"], built[0]["methods"]  # type: ignore[index]
+    print(
+        f"  of all the above, dataclasses building {classes} classes "
+        f"({methods} generated methods): {seconds * 1000:.1f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
