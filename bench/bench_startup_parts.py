@@ -58,7 +58,7 @@ print(json.dumps({"parts": parts, "dataclasses": built}))
 """
 
 PARTS = (
-    "import dataclasses, yaml, click (what the floor imports, and dataclasses)",
+    "import dataclasses, yaml, click (the floor's imports)",
     "import planner.cli",
     "import the diff's modules (verb, pipeline, text renderer)",
     "first main(diff): the run, with what it imports late",
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"median of {args.runs} runs, CPU ms, {sys.executable} ({sys.version.split()[0]})")
     for index, label in enumerate(PARTS):
         values = [float(run["parts"][index]) for run in runs]  # type: ignore[index]
-        print(f"  {label:62} {statistics.median(values) * 1000:7.1f}")
+        print(f"  {label:58} {statistics.median(values) * 1000:7.1f}")
     built = [run["dataclasses"] for run in runs]
     seconds = statistics.median(float(b["seconds"]) for b in built)  # type: ignore[index]
     classes, methods = built[0]["classes"], built[0]["methods"]  # type: ignore[index]
