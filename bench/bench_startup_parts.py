@@ -7,8 +7,9 @@ Each run is a fresh interpreter that reads its own CPU clock (user + system,
 `time.process_time`) between the parts: importing yaml and click (what the floor imports),
 `planner.cli`, the modules a text diff imports (the verb, the pipeline, the text renderer), the
 first `main(["diff", ...])` and a second one (warm: what the sample's run costs once everything
-is imported). Separately, the time spent in `dataclasses` building the classes of every module
-imported, and how many classes and generated methods that was. Medians over `--runs`.
+is imported), and of the warm run its stages (load, predict, render). Separately, the time
+spent in `dataclasses` building the classes of every module imported, and how many classes and
+generated methods that was. Medians over `--runs`.
 `bench_startup.py` gives the totals against the floor; this script says which part to work on.
 
 `--dataclass-options` instead times what one class costs to build under each set of options
@@ -52,12 +53,30 @@ from planner.cli import main
 marks.append(clock())
 import planner.commands.diff, planner.pipeline, planner.render.text
 marks.append(clock())
-for _ in range(2):
+def _quiet_diff():
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         main(sys.argv[1:])
-    marks.append(clock())
+_quiet_diff()
+marks.append(clock())
+# The warm run's stages: each function wrapped where its caller looks it up.
+import planner.analysis.build, planner.render
+stages = {}
+def _timed(module, name, label):
+    function = getattr(module, name)
+    def timed(*args, **kwargs):
+        start = clock()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            stages[label] = stages.get(label, 0.0) + clock() - start
+    setattr(module, name, timed)
+_timed(planner.pipeline, "load_scenario", "load_scenario: read, parse, diff, scenario")
+_timed(planner.analysis.build, "predict", "predict: the behaviours' explorations")
+_timed(planner.render, "render", "render: the text report")
+_quiet_diff()
+marks.append(clock())
 parts = [later - earlier for earlier, later in zip(marks, marks[1:])]
-print(json.dumps({"parts": parts, "dataclasses": built}))
+print(json.dumps({"parts": parts, "dataclasses": built, "stages": stages}))
 """
 
 # Option sets to time: the planner's records are frozen; the others show what each option costs.
@@ -141,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     for index, label in enumerate(PARTS):
         values = [float(run["parts"][index]) for run in runs]  # type: ignore[index]
         print(f"  {label:58} {statistics.median(values) * 1000:7.1f}")
+    for label in runs[0]["stages"]:  # type: ignore[union-attr]
+        values = [float(run["stages"][label]) for run in runs]  # type: ignore[index]
+        print(f"    of the warm run, {label:39} {statistics.median(values) * 1000:7.1f}")
     built = [run["dataclasses"] for run in runs]
     seconds = statistics.median(float(b["seconds"]) for b in built)  # type: ignore[index]
     classes, methods = built[0]["classes"], built[0]["methods"]  # type: ignore[index]
