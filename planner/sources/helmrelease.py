@@ -238,7 +238,7 @@ def _typed(text: str) -> Any:
 
 def _template(release: Release, helm: HelmOptions) -> str:
     """`helm template` of the release, its merged values in a private temporary file."""
-    import tempfile  # with shutil, bz2 and lzma some 3 ms at start-up; only a release needs it
+    import tempfile  # with shutil, bz2 and lzma some 4 ms at start-up; only a release needs it
 
     with tempfile.TemporaryDirectory(prefix="planner-helmrelease-") as scratch:
         values_file = Path(scratch) / "values.yaml"

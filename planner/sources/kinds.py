@@ -1,5 +1,5 @@
 """From parsed documents to `KubeObject`s: identity keys, scope, duplicates, and the kinds the
-planner reads (Services, MetalLB pools, Namespaces).
+planner reads (Services, MetalLB pools, Namespaces, Flux HelmReleases).
 
     >>> doc = Document({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "dns"}},
     ...                Origin("a.yaml"))
