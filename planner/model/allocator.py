@@ -67,7 +67,7 @@ PoolOrder = Callable[[tuple[str, ...]], Sequence[str]]
 
 def shuffled_pool_order(seed: int) -> PoolOrder:
     """A pool order that shuffles every iteration with a seeded RNG, like Go's map order."""
-    import random  # with bisect and _sha512 ~1.4 ms at start-up; a diff that never shuffles skips it
+    import random  # with bisect and _sha512 ~1.4 ms at start-up; a diff that never shuffles
 
     rng = random.Random(seed)
 
