@@ -300,6 +300,10 @@ class Controller:
         # Groups whose settled members were last put at the end of the allocator's walk: its
         # walk_changes right after (see _set_group_member).
         self._walked: dict[tuple[str, ...], int] = {}
+        # Members of group transitions whose outcome may depend on the order the members were
+        # taken in (by name; see _converge_group): a log the state explorer's symmetry reduction
+        # reads (planner.simulate.states), never read by the model, not in the fingerprint.
+        self.order_sensitive: frozenset[str] = frozenset()
         # The configuration as the pool reconciler last handed it over (its currentConfig).
         self._config: frozenset[tuple[Pool, frozenset[str]]] | None = None
         self._pool_order = pool_order
@@ -832,11 +836,15 @@ class Controller:
         works: dict[str, Manifest] = {}
         runs: list[_Converge] = []
         group_ips = self._shared_ips(members)
+        # With no IPs to aim at, the first member without requested IPs picks for the others.
+        picked = not group_ips and sum(not _requests_ips(self._cache[m]) for m in members) > 1
         for member in order:
             run = _Converge(member)
             runs.append(run)
             work = self._converge_member(run, member, group_ips)
             if work is None:
+                # Which member fails first (and is named) follows the order.
+                self._note_order_sensitive(members)
                 self._allocator, self._keys = saved
                 # A member handed straight into the transition after a restart was never
                 # recorded: it keeps its status, so it re-claims those IPs like a waiting one.
@@ -855,6 +863,8 @@ class Controller:
         for member, work in writes.items():
             self._cache[member] = self._kept(work)
         events = tuple(e for run in runs for e in run.events)
+        if picked or len(writes) > 1 or any(e.type == "Warning" for e in events):
+            self._note_order_sensitive(members)
         return Result(
             REPROCESS_ALL if changed else SUCCESS,
             writes.get(svc_key),
@@ -862,6 +872,18 @@ class Controller:
             {m: w for m, w in writes.items() if m != svc_key},
             events,
         )
+
+    def _note_order_sensitive(self, members: tuple[str, ...]) -> None:
+        """Log a transition whose outcome may depend on its members' order (name order here).
+
+        Otherwise it does not: with every member's target fixed before the loop (its requested
+        IPs, or the IPs its group shares), each Assign checks pairwise conditions (same key,
+        disjoint ports) that hold in every order once they hold in one, and the allocator's
+        state after them is the same set; at most one write queues at most one key; no warning
+        text names who came first. So only a failure (the first failing member is named), a
+        pick by the first member, several writes (queued in name order) or a warning count."""
+        if len(members) > 1:
+            self.order_sensitive = self.order_sensitive | frozenset(members)
 
     def _shared_ips(self, members: tuple[str, ...]) -> list[str]:
         """The IPs a group without requested IPs stays on: those most of its members hold now.

@@ -31,8 +31,8 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 
 from planner.model.allocator import Port
-from planner.model.controller import ERROR, REPROCESS_ALL, Event, Result
-from planner.model.service import ports
+from planner.model.controller import ERROR, REPROCESS_ALL, Behavior, Event, Result
+from planner.model.service import GROUP_MEMBERS_ANNOTATION, annotation, ports
 from planner.model.simcluster import (
     RELOAD,
     Action,
@@ -78,6 +78,9 @@ class StateExploration:
     ties_cut: bool = False
     diverging: int = 0
     symmetric: tuple[tuple[str, ...], ...] = ()  # classes of interchangeable Services
+    # Why the symmetry reduction was given up and the component explored again without it
+    # ("" when it was not): a `fixed` group transition whose outcome follows its members' order.
+    symmetry_dropped: str = ""
     pass_states: int = 0  # of `states`: partial reprocess-all passes (see _pass_ends)
 
     @property
@@ -203,6 +206,23 @@ def explore_states(
     of interchangeable Services are visited once (exact; see `_find_symmetry`). Every tie order
     of a reprocess-all pass is taken, pass by pass (`_pass_ends`); without `explore_ties` only
     the default one (then the exploration is not complete)."""
+    try:
+        return _explore(cluster, writes, max_states, explore_ties, symmetry)
+    except _OrderSensitive as sensitive:
+        # The reduction would not be exact from here on: explore the whole graph instead.
+        found = _explore(cluster, writes, max_states, explore_ties, False)
+        found.symmetry_dropped = str(sensitive)
+        return found
+
+
+def _explore(
+    cluster: SimulatedCluster,
+    writes: Sequence[ServiceWrite],
+    max_states: int,
+    explore_ties: bool,
+    symmetry: bool,
+) -> StateExploration:
+    """explore_states, with the symmetry reduction raising _OrderSensitive where it is not exact."""
     interner = _Interner()
     start = prepared(cluster, writes)
     origin = start.copy()  # the explored states are taken over by their last branch
@@ -212,12 +232,15 @@ def explore_states(
         return renaming.value(fingerprint)
 
     found = _find_symmetry(start, lambda r: raw(start, r)) if symmetry and explore_ties else None
+    logged = start.controller.order_sensitive  # group transitions before the writes do not count
 
     def canonical(
         state: SimulatedCluster, left: Sequence[Sequence[str]] = ()
     ) -> tuple[Hashable, _Renaming]:
         if found is None:
             return interner.compact(state.fingerprint(interner.manifest)), _IDENTITY_RENAMING
+        if state.controller.order_sensitive is not logged:
+            found.check_order(state.controller.order_sensitive - logged)
         # Inside a pass, a member's place among the Services left is part of what it is.
         place = {k: i for i, group in enumerate(left) for k in group}
         renaming = found.canonical(
@@ -470,10 +493,17 @@ def _diverging(count: int, edges: Sequence[tuple[int, int]], terminals: Sequence
 
 # --- symmetry: interchangeable Services ------------------------------------------------------
 #
-# Exact under these conditions (docs/plan.md, "Symmetry"): the behaviour breaks no tie by name
-# (metallb-0.14 and 0.15 do not; "fixed" converges and writes a group's members in name order,
-# so it gets none), every reprocess-all tie order is explored (explore_ties), and the members of
-# a class are equal up to the renaming in the start state (checked on its full fingerprint).
+# Exact under these conditions (docs/plan.md, "Symmetry"): no step's outcome depends on how
+# names order the members of a class (metallb-0.14 and 0.15 break no tie by name; "fixed" takes
+# a group transition's members in name order, which changes nothing unless the controller logs
+# the transition as order-sensitive: then the exploration starts again without the reduction),
+# every reprocess-all tie order is explored (explore_ties), the members of a class are equal up
+# to the renaming in the start state (checked on its full fingerprint), and under "fixed" every
+# group-members list names all of a class or none of it (a renamed manifest keeps its list).
+
+
+class _OrderSensitive(Exception):
+    """A step whose outcome may follow the name order of a class's members was taken."""
 
 
 @dataclass(frozen=True)
@@ -578,6 +608,15 @@ class _Symmetry:
         self._identities = identities  # key → its identity in each version (start, writes)
         self._renamings: dict[tuple[tuple[str, str], ...], _Renaming] = {}
 
+    def check_order(self, members: frozenset[str]) -> None:
+        """Raise _OrderSensitive when an order-sensitive group transition took a class member
+        (one without any is equivariant: every renaming fixes its members and their order)."""
+        taken = sorted(m for c in self.classes for m in c if m in members)
+        if taken:
+            raise _OrderSensitive(
+                f"a group transition of {', '.join(taken)} may depend on its members' order"
+            )
+
     def renaming(self, images: Mapping[str, str]) -> _Renaming:
         """The renaming sending each key to its image (members' ports follow their owners);
         one object per permutation, so that what it renamed is remembered."""
@@ -635,7 +674,7 @@ def _find_symmetry(
 ) -> _Symmetry | None:
     """Classes of Services interchangeable in the start state (same namespace, manifests and
     writes equal up to name and ports, ports either all equal or disjoint and nobody else's)."""
-    if state.controller.behavior not in _SYMMETRIC_BEHAVIORS or RELOAD in state.queue:
+    if RELOAD in state.queue:
         return None
     keys = sorted(set(state.store) | {k for k, w in state._pending.items() if w})
     versions = {k: [state.store.get(k), *state._pending.get(k, [])] for k in keys}
@@ -656,9 +695,12 @@ def _find_symmetry(
     ports = {k: p for k, p in owned.items() if p is not None}
     symmetry = _Symmetry([], ports, identities)
     start = fingerprint(_Renaming({}, {}))
+    listed = _member_lists(versions) if state.controller.behavior == Behavior.FIXED else []
     for members in shapes.values():
         if len(members) < 2 or not _ports_separate(members, ports):
             continue
+        if any(0 < len(names & set(members)) < len(members) for names in listed):
+            continue  # a list naming some members only tells them apart (the fixed allocator reads it)
         # Verified on the whole state: the swap must leave the start's fingerprint as it is.
         kept = [members[0]] + [
             m for m in members[1:] if fingerprint(symmetry.swap(members[0], m)) == start
@@ -668,7 +710,15 @@ def _find_symmetry(
     return symmetry if symmetry.classes else None
 
 
-_SYMMETRIC_BEHAVIORS = ("metallb-0.14", "metallb-0.15")
+def _member_lists(versions: Mapping[str, Sequence[Manifest | None]]) -> list[set[str]]:
+    """Every group-members list any version of any Service carries (the fixed allocator's)."""
+    found = []
+    for manifests in versions.values():
+        for manifest in manifests:
+            text = annotation(manifest, GROUP_MEMBERS_ANNOTATION) if manifest else ""
+            if text:
+                found.append({m.strip() for m in text.split(",") if m.strip()})
+    return found
 
 
 def _ports_of(versions: Sequence[Manifest | None]) -> tuple[Port, ...] | None:
