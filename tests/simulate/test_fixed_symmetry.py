@@ -12,11 +12,14 @@ from unittest import mock
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from planner.model.allocator import Pool
 from planner.model.controller import Controller
 from planner.model.simcluster import Arrive, SimulatedCluster, replay
-from planner.simulate import states
+from planner.simulate import states, world
 from planner.simulate.states import explore_states
+from planner.simulate.world import explore_writes
 from tests.model.test_seed_scenario import with_group_annotations
+from tests.model.test_simcluster import svc
 from tests.simulate.test_states import BRUTE_MAX_RUNS, POOLS, Spec, _brute, _cluster, _outcomes
 
 # How a group of interchangeable members changes (all under the fixed allocator):
@@ -231,3 +234,39 @@ def _transition(
         frozenset(str(e) for e in result.events if e.type == "Warning"),
         twin.order_sensitive is not before,
     )
+
+
+# --- what planner verify gets: fixed components beyond the stock write cap --------------------
+
+
+def _key_change(size: int, behavior: str) -> tuple[SimulatedCluster, list[tuple[str, Any]]]:
+    """`size` members on 10.0.0.1, each its own port, all going Cluster -> Local."""
+    pools = [Pool("lan", ["10.0.0.0/27"])]
+    live = [
+        svc(f"m{i:02d}", ip="10.0.0.1", share="dns", ports=[("TCP", 1000 + i)]) for i in range(size)
+    ]
+    base = SimulatedCluster.bootstrap(pools, live, behavior)
+    desired = [
+        svc(f"m{i:02d}", ip="10.0.0.1", share="dns", ports=[("TCP", 1000 + i)], local=True)
+        for i in range(size)
+    ]
+    return base, [(f"ns/{m['metadata']['name']}", m) for m in with_group_annotations(desired)]
+
+
+def test_a_fixed_component_beyond_the_stock_write_cap_is_explored_whole() -> None:
+    """Ten members changing their key: under fixed every state is visited (the reduction on),
+    under a stock behaviour the component is sampled at once (more writes than it explores)."""
+    size = world.STATES_MAX_WRITES + 2
+    assert size <= world.FIXED_STATES_MAX_WRITES
+    fixed = explore_writes(*_key_change(size, "fixed"), seed=0)
+    assert fixed.exhaustive and not fixed.sampled and 0 < fixed.states < 1000
+    assert not any(r.cluster.went_pending(k) for r in fixed.runs for k in r.cluster.store)
+    stock = explore_writes(*_key_change(size, "metallb-0.15"), seed=0)
+    assert not stock.exhaustive
+    assert (
+        stock.sampled
+        == f"{size} writes, more than the state explorer takes ({world.STATES_MAX_WRITES})"
+    )
+    beyond = world.FIXED_STATES_MAX_WRITES + 1
+    cut = explore_writes(*_key_change(beyond, "fixed"), seed=0)
+    assert not cut.exhaustive and cut.sampled.startswith(f"{beyond} writes, more than")
