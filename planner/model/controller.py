@@ -300,10 +300,13 @@ class Controller:
         # Groups whose settled members were last put at the end of the allocator's walk: its
         # walk_changes right after (see _set_group_member).
         self._walked: dict[tuple[str, ...], int] = {}
-        # Members of group transitions whose outcome may depend on the order the members were
-        # taken in (by name; see _converge_group): a log the state explorer's symmetry reduction
-        # reads (planner.simulate.states), never read by the model, not in the fingerprint.
+        # Logs the state explorer's symmetry reduction reads and empties (planner.simulate.
+        # states); the model never reads them, and they are not in the fingerprint. Members of
+        # group transitions whose outcome may depend on the order the members were taken in (by
+        # name; see _converge_group), and the members each other transition wrote, when it wrote
+        # several (their keys are queued in name order: the explorer checks they are alike).
         self.order_sensitive: frozenset[str] = frozenset()
+        self.written_together: tuple[frozenset[str], ...] = ()
         # The configuration as the pool reconciler last handed it over (its currentConfig).
         self._config: frozenset[tuple[Pool, frozenset[str]]] | None = None
         self._pool_order = pool_order
@@ -863,8 +866,10 @@ class Controller:
         for member, work in writes.items():
             self._cache[member] = self._kept(work)
         events = tuple(e for run in runs for e in run.events)
-        if picked or len(writes) > 1 or any(e.type == "Warning" for e in events):
+        if picked or any(e.type == "Warning" for e in events):
             self._note_order_sensitive(members)
+        elif len(writes) > 1:
+            self.written_together = (*self.written_together, frozenset(writes))
         return Result(
             REPROCESS_ALL if changed else SUCCESS,
             writes.get(svc_key),
@@ -879,9 +884,9 @@ class Controller:
         Otherwise it does not: with every member's target fixed before the loop (its requested
         IPs, or the IPs its group shares), each Assign checks pairwise conditions (same key,
         disjoint ports) that hold in every order once they hold in one, and the allocator's
-        state after them is the same set; at most one write queues at most one key; no warning
-        text names who came first. So only a failure (the first failing member is named), a
-        pick by the first member, several writes (queued in name order) or a warning count."""
+        state after them is the same set; no warning text names who came first. So only a
+        failure (the first failing member is named), a pick by the first member or a warning
+        count. (Several writes queue their keys in name order: logged apart, written_together.)"""
         if len(members) > 1:
             self.order_sensitive = self.order_sensitive | frozenset(members)
 

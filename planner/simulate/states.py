@@ -24,11 +24,13 @@ against the brute-force schedule enumeration (tests/simulate/test_states.py).
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import re
 from collections import deque
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
+from functools import partial
 
 from planner.model.allocator import Port
 from planner.model.controller import ERROR, REPROCESS_ALL, Behavior, Event, Result
@@ -232,17 +234,23 @@ def _explore(
         return renaming.value(fingerprint)
 
     found = _find_symmetry(start, lambda r: raw(start, r)) if symmetry and explore_ties else None
-    logged = start.controller.order_sensitive  # group transitions before the writes do not count
+    _forget_transitions(start)  # those before the writes (bootstrap) are not steps explored
 
     def canonical(
         state: SimulatedCluster, left: Sequence[Sequence[str]] = ()
     ) -> tuple[Hashable, _Renaming]:
         if found is None:
             return interner.compact(state.fingerprint(interner.manifest)), _IDENTITY_RENAMING
-        if state.controller.order_sensitive is not logged:
-            found.check_order(state.controller.order_sensitive - logged)
         # Inside a pass, a member's place among the Services left is part of what it is.
         place = {k: i for i, group in enumerate(left) for k in group}
+        controller = state.controller
+        if controller.order_sensitive or controller.written_together:
+            # The step that led here ran a group transition: exact only if its name order
+            # changed nothing up to renaming (each state is checked once, then the log emptied).
+            found.check_order(controller.order_sensitive)
+            for written in controller.written_together:
+                found.check_written(written, place, partial(raw, _masked(state, written)))
+            _forget_transitions(state)
         renaming = found.canonical(
             state, lambda m: interner._number((_local(state, m), place.get(m, -1)))
         )
@@ -617,6 +625,35 @@ class _Symmetry:
                 f"a group transition of {', '.join(taken)} may depend on its members' order"
             )
 
+    def check_written(
+        self,
+        written: frozenset[str],
+        place: Mapping[str, int],
+        fingerprint: Callable[[_Renaming], Hashable],
+    ) -> None:
+        """Raise _OrderSensitive unless the keys a transition's writes queued (in name order)
+        could have been queued in any order a renaming gives, up to renaming: none is a class
+        member, or all are members of one class, alike but for their places in the queue
+        (`fingerprint`: of the state with those masked) and in a pass under way (`place`)."""
+        classes = [c for c in self.classes if written & set(c)]
+        if not classes:
+            return
+        members = sorted(written)
+        first = members[0]
+        alike = (
+            len(classes) == 1
+            and written <= set(classes[0])
+            and len({place.get(m, -1) for m in members}) == 1
+            and all(
+                fingerprint(self.swap(first, other)) == fingerprint(_IDENTITY_RENAMING)
+                for other in members[1:]
+            )
+        )
+        if not alike:
+            raise _OrderSensitive(
+                f"a group transition wrote {', '.join(members)}, not alike, in name order"
+            )
+
     def renaming(self, images: Mapping[str, str]) -> _Renaming:
         """The renaming sending each key to its image (members' ports follow their owners);
         one object per permutation, so that what it renamed is remembered."""
@@ -650,6 +687,19 @@ class _Symmetry:
             ordered = sorted(members, key=lambda m: (signature(m), m))
             images.update(zip(ordered, members, strict=True))
         return self.renaming(images)
+
+
+def _forget_transitions(state: SimulatedCluster) -> None:
+    """Empty the controller's logs of group transitions (read once, by the state after them)."""
+    state.controller.order_sensitive = frozenset()
+    state.controller.written_together = ()
+
+
+def _masked(state: SimulatedCluster, keys: frozenset[str]) -> SimulatedCluster:
+    """The state with these keys' places in the queue hidden (a shallow copy, for fingerprints)."""
+    masked = copy.copy(state)
+    masked.queue = ["*" if item in keys else item for item in state.queue]
+    return masked
 
 
 def _local(state: SimulatedCluster, key: str) -> Hashable:
