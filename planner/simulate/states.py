@@ -504,7 +504,9 @@ def _diverging(count: int, edges: Sequence[tuple[int, int]], terminals: Sequence
 # Exact under these conditions (docs/plan.md, "Symmetry"): no step's outcome depends on how
 # names order the members of a class (metallb-0.14 and 0.15 break no tie by name; "fixed" takes
 # a group transition's members in name order, which changes nothing unless the controller logs
-# the transition as order-sensitive: then the exploration starts again without the reduction),
+# the transition as order-sensitive, and queues the keys of its writes in name order, which is
+# exact when they are alike members of one class: otherwise the exploration starts again
+# without the reduction),
 # every reprocess-all tie order is explored (explore_ties), the members of a class are equal up
 # to the renaming in the start state (checked on its full fingerprint), and under "fixed" every
 # group-members list names all of a class or none of it (a renamed manifest keeps its list).
