@@ -3,7 +3,8 @@ enumeration (planner.model.simcluster.explore), per behaviour, side by side in o
 
 Cases (issue 16):
 - a group of N members on one requested IP changing its key (Cluster -> Local), N = 2 .. 12;
-- a group of N auto-assigned members changing its key, N = 2, 3.
+- a group of N auto-assigned members changing its key, N = 2, 3;
+- (--moves) a group of N members moving to another requested IP, its key kept.
 
 Brute force runs only where it is feasible (up to --brute-max writes); the state explorer runs
 within --max-states, each case in a fresh process (so that its peak memory is its own). Columns:
@@ -13,6 +14,7 @@ modules, the bootstrapped cluster); with --without, the same without the symmetr
 side by side; schedules and seconds for brute force.
 
     python bench/bench_states.py [--sizes 2,3,4,6,8,12] [--max-states 20000] [--brute-max 3]
+                                 [--behaviors fixed] [--moves 4,8,12] [--without]
 
 Not a timed test: the numbers are for the table in the report and docs/plan.md.
 """
@@ -39,6 +41,7 @@ from planner.simulate.states import explore_states
 POOLS = [Pool("lan", ["10.0.0.0/27", "fd00::/123"])]
 GROUP_IP = "10.0.0.1"
 GROUP_IPS_DUAL = ("10.0.0.1", "fd00::1")
+MOVED_IP = "10.0.0.2"
 
 
 def member(
@@ -72,9 +75,11 @@ def case(
     size: int, requested: bool, behavior: str, policy: str = ""
 ) -> tuple[SimulatedCluster, list[Any]]:
     """The group live on its IPs, and its key-change writes stamped with the group annotations
-    (`policy` "cycle": a swap cycle instead, see cycle_case)."""
+    (`policy` "cycle": a swap cycle instead, see cycle_case; "move": see move_case)."""
     if policy == "cycle":
         return cycle_case(size, behavior)
+    if policy == "move":
+        return move_case(size, behavior)
     live = [
         member(i, requested=requested, local=False, status=True, policy=policy) for i in range(size)
     ]
@@ -83,6 +88,17 @@ def case(
         [member(i, requested=requested, local=True, policy=policy) for i in range(size)]
     )
     return base, [(f"dns/m{i:02d}", manifest) for i, manifest in enumerate(desired)]
+
+
+def move_case(size: int, behavior: str) -> tuple[SimulatedCluster, list[Any]]:
+    """The group on 10.0.0.1 moves to 10.0.0.2, its key kept (the transition writes everyone)."""
+    live = [member(i, requested=True, local=False, status=True) for i in range(size)]
+    base = SimulatedCluster.bootstrap(POOLS, live, behavior)
+    desired = [member(i, requested=True, local=False) for i in range(size)]
+    for manifest in desired:
+        manifest["metadata"]["annotations"]["metallb.io/loadBalancerIPs"] = MOVED_IP
+    stamped = stamp_group_annotations(desired)
+    return base, [(f"dns/m{i:02d}", manifest) for i, manifest in enumerate(stamped)]
 
 
 def cycle_case(size: int, behavior: str) -> tuple[SimulatedCluster, list[Any]]:
@@ -160,6 +176,10 @@ def main() -> None:
     parser.add_argument("--dual-sizes", default="", help="dual-stack groups (both policies)")
     parser.add_argument("--cycle-sizes", default="", help="swap cycles of requested IPs")
     parser.add_argument("--without", action="store_true", help="also without symmetry")
+    parser.add_argument(
+        "--behaviors", default=",".join(BEHAVIORS), help="which behaviours (comma separated)"
+    )
+    parser.add_argument("--moves", default="", help="groups moving to another requested IP")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a child: label,size,requested,...
     args = parser.parse_args()
     if args.one:
@@ -183,8 +203,10 @@ def main() -> None:
     header += f" | {'schedules':>9} {'brute s':>8}"
     print(header)
     print("-" * len(header))
+    cases += [("move", int(n), True, "move") for n in args.moves.split(",") if n]
+    behaviors = [b for b in args.behaviors.split(",") if b]
     for label, size, requested, policy in cases:
-        for behavior in BEHAVIORS:
+        for behavior in behaviors:
             found = _in_child(size, requested, behavior, args.max_states, True, policy)
             line = (
                 f"{label:14} {size:>3} {behavior:13} {found['states']:>8} "
