@@ -217,6 +217,21 @@ def explore_states(
         return found
 
 
+def symmetric_classes(
+    cluster: SimulatedCluster, writes: Sequence[ServiceWrite]
+) -> tuple[tuple[str, ...], ...]:
+    """The classes of interchangeable Services `explore_states` would start from (without
+    exploring: to tell how many writes are distinct up to renaming)."""
+    interner = _Interner()
+    start = prepared(cluster, writes)
+
+    def raw(renaming: _Renaming) -> Hashable:
+        return renaming.value(start.fingerprint(lambda m: interner.renamed(m, renaming)))
+
+    found = _find_symmetry(start, raw)
+    return tuple(found.classes) if found else ()
+
+
 def _explore(
     cluster: SimulatedCluster,
     writes: Sequence[ServiceWrite],

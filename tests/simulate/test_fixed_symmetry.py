@@ -287,17 +287,22 @@ def _transition(
 # --- what planner verify gets: fixed components beyond the stock write cap --------------------
 
 
-def _key_change(size: int, behavior: str) -> tuple[SimulatedCluster, list[tuple[str, Any]]]:
-    """`size` members on 10.0.0.1, each its own port, all going Cluster -> Local."""
+def _key_change(
+    size: int, behavior: str, *, alike: bool = True
+) -> tuple[SimulatedCluster, list[tuple[str, Any]]]:
+    """`size` members on 10.0.0.1, each its own port, all going Cluster -> Local; unless
+    `alike`, each selects its own backends (no two interchangeable)."""
     pools = [Pool("lan", ["10.0.0.0/27"])]
-    live = [
-        svc(f"m{i:02d}", ip="10.0.0.1", share="dns", ports=[("TCP", 1000 + i)]) for i in range(size)
-    ]
-    base = SimulatedCluster.bootstrap(pools, live, behavior)
-    desired = [
-        svc(f"m{i:02d}", ip="10.0.0.1", share="dns", ports=[("TCP", 1000 + i)], local=True)
-        for i in range(size)
-    ]
+
+    def member(i: int, local: bool) -> dict[str, Any]:
+        selector = {"app": "dns" if alike else f"dns-{i}"}
+        ports = [("TCP", 1000 + i)]
+        return svc(
+            f"m{i:02d}", ip="10.0.0.1", share="dns", ports=ports, local=local, selector=selector
+        )
+
+    base = SimulatedCluster.bootstrap(pools, [member(i, False) for i in range(size)], behavior)
+    desired = [member(i, True) for i in range(size)]
     return base, [(f"ns/{m['metadata']['name']}", m) for m in with_group_annotations(desired)]
 
 
@@ -318,3 +323,7 @@ def test_a_fixed_component_beyond_the_stock_write_cap_is_explored_whole() -> Non
     beyond = world.FIXED_STATES_MAX_WRITES + 1
     cut = explore_writes(*_key_change(beyond, "fixed"), seed=0)
     assert not cut.exhaustive and cut.sampled.startswith(f"{beyond} writes, more than")
+    # Ten writes none of which is interchangeable with another: sampled at once, unexplored.
+    apart = explore_writes(*_key_change(size, "fixed", alike=False), seed=0)
+    assert not apart.exhaustive and apart.states == 0
+    assert apart.sampled.endswith("apart from interchangeable Services")
