@@ -12,6 +12,9 @@ schedule that `planner.model.simcluster.replay` carries out again.
 
 A reprocess-all pass is explored Service by Service among its ties (every tie order, partial
 passes in equal states merged; `_pass_ends`), and its partial states count against the budget.
+Under the stock behaviours, settled Services (whose handling is a no-op now and in every state
+reachable; `_Settled`) are handled first in each tie group in one order, their place in the
+queue is left out of the fingerprint, and one at the head of the queue is handled at once.
 
 The fingerprint leaves out what no later step reads: the step counter, logged events, the
 controller's "changed nothing" memos, and the order set_pools walks allocations (no step of an
@@ -33,7 +36,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from functools import partial
 
 from planner.model.allocator import Port
-from planner.model.controller import ERROR, REPROCESS_ALL, Behavior, Event, Result
+from planner.model.controller import ERROR, REPROCESS_ALL, SUCCESS, Behavior, Event, Result
 from planner.model.service import GROUP_MEMBERS_ANNOTATION, annotation, ports
 from planner.model.simcluster import (
     RELOAD,
@@ -202,17 +205,20 @@ def explore_states(
     max_states: int = DEFAULT_MAX_STATES,
     explore_ties: bool = True,
     symmetry: bool = True,
+    settling: bool = True,
 ) -> StateExploration:
     """Every state reachable from `cluster` with `writes` submitted, breadth-first, each once;
     stops (not complete) after `max_states` states. `symmetry`: states equal up to a renaming
     of interchangeable Services are visited once (exact; see `_find_symmetry`). Every tie order
     of a reprocess-all pass is taken, pass by pass (`_pass_ends`); without `explore_ties` only
-    the default one (then the exploration is not complete)."""
+    the default one (then the exploration is not complete). `settling`: settled Services'
+    handlings (no-ops for good) are neither ordered in passes nor told apart by their place in
+    the queue (`_Settled`; exact under the stock behaviours, off under `fixed`)."""
     try:
-        return _explore(cluster, writes, max_states, explore_ties, symmetry)
+        return _explore(cluster, writes, max_states, explore_ties, symmetry, settling)
     except _OrderSensitive as sensitive:
         # The reduction would not be exact from here on: explore the whole graph instead.
-        found = _explore(cluster, writes, max_states, explore_ties, False)
+        found = _explore(cluster, writes, max_states, explore_ties, False, settling)
         found.symmetry_dropped = str(sensitive)
         return found
 
@@ -238,10 +244,13 @@ def _explore(
     max_states: int,
     explore_ties: bool,
     symmetry: bool,
+    settling: bool,
 ) -> StateExploration:
     """explore_states, with the symmetry reduction raising _OrderSensitive where it is not exact."""
     interner = _Interner()
     start = prepared(cluster, writes)
+    settling = settling and start.controller.behavior in _STOCK_BEHAVIORS
+    settled = _Settled() if settling else None
     origin = start.copy()  # the explored states are taken over by their last branch
 
     def raw(state: SimulatedCluster, renaming: _Renaming) -> Hashable:
@@ -252,6 +261,21 @@ def _explore(
     _forget_transitions(start)  # those before the writes (bootstrap) are not steps explored
 
     def canonical(
+        state: SimulatedCluster, left: Sequence[Sequence[str]] = ()
+    ) -> tuple[Hashable, _Renaming]:
+        quiet = settled.queued(state) if settled is not None else ()
+        if not quiet:
+            return _canonical(state, left)
+        # A settled Service's place in the queue changes nothing but when a no-op happens:
+        # the state is read as if its key were not queued (put back at once; see _Settled).
+        queue = state.queue
+        state.queue = [k for k in queue if k not in quiet]
+        try:
+            return _canonical(state, left)
+        finally:
+            state.queue = queue
+
+    def _canonical(
         state: SimulatedCluster, left: Sequence[Sequence[str]] = ()
     ) -> tuple[Hashable, _Renaming]:
         if found is None:
@@ -272,10 +296,16 @@ def _explore(
         return interner.compact(raw(state, renaming)), renaming
 
     def key(state: SimulatedCluster) -> Hashable:
-        return canonical(state, ())[0]
+        # Explored states have no settled Service at the head of their queue (_drain_settled);
+        # only the start may, and it must not merge with its own successor.
+        head = bool(state.queue) and settled is not None and _settled_head(state, settled)
+        return canonical(state, ())[0], head
+
+    def drained(state: SimulatedCluster, action: Action) -> tuple[Action, ...]:
+        return (action, *_drain_settled(state, settled)) if settled is not None else (action,)
 
     visited: dict[Hashable, int] = {key(start): 0}
-    parents: list[tuple[int, Action | None]] = [(-1, None)]
+    parents: list[tuple[int, tuple[Action, ...]]] = [(-1, ())]
     edges: list[tuple[int, int]] = []
     frontier: deque[tuple[SimulatedCluster, int]] = deque([(start, 0)])
     terminals: list[tuple[int, SimulatedCluster]] = []
@@ -288,14 +318,19 @@ def _explore(
         state, index = frontier.popleft()
         ties_cut = ties_cut or (not explore_ties and _tied_pass(state))
         passes.left = max_states - len(visited)
-        successors = _successors(state, explore_ties, canonical, warnings, passes)
+        successors = [
+            (drained(branch, action), branch)
+            for action, branch in _successors(
+                state, explore_ties, canonical, warnings, passes, settled
+            )
+        ]
         if passes.reached:
             budget_reached = True
             break
         if not successors:
             terminals.append((index, state))
             continue
-        for action, branch in successors:
+        for steps, branch in successors:
             fingerprint = key(branch)
             target = visited.get(fingerprint)
             if target is None:
@@ -303,7 +338,7 @@ def _explore(
                     budget_reached = True
                     break
                 target = visited[fingerprint] = len(parents)
-                parents.append((index, action))
+                parents.append((index, steps))
                 _note_pending(branch, target, pending_at)
                 frontier.append((branch, target))
             edges.append((index, target))
@@ -342,12 +377,75 @@ class _PassBudget:
     reached: bool = False
 
 
+# Behaviours under which a Service's handling writes nothing but its own status (the fixed
+# behaviour writes a group's members from one member's handling).
+_STOCK_BEHAVIORS = (Behavior.METALLB_0_14, Behavior.METALLB_0_15)
+
+
+class _Settled:
+    """Settled Services: those whose handling is a no-op in a state and in every state reachable
+    from it (docs/plan.md, "Settled Services"). A Service is settled when no write of its own
+    is pending, it does not flap, the informer holds its stored manifest, the allocator says it
+    holds its allocation alone (its IPs remember its key, which shares, and it holds its ports),
+    it is not PreferDualStack (that one may ask a pool for another family), the pool order is
+    not drawn anew per handling, and handling it now answers success, writes nothing, raises
+    no event and leaves the allocator and its keys as they are. Its handling then reads only
+    its manifest, its allocation, its IPs' keys and its ports' holders (Allocator.holding), and
+    no other Service's step changes those: allocations change only by their own Service's
+    handling, a Service with another key may not join an IP others hold, and a port held by
+    one Service is freed only by that Service. The verdict is remembered by what it read."""
+
+    def __init__(self) -> None:
+        # (key, stored manifest's id, allocation key, holding) → (the manifest, verdict)
+        self._verdicts: dict[Hashable, tuple[Manifest, bool]] = {}
+
+    def members(self, state: SimulatedCluster) -> frozenset[str]:
+        """The Services settled for the rest of a reprocess-all pass: inside one no write
+        arrives, so a write of their own still pending does not count."""
+        return frozenset(k for k in state.store if self.settled(state, k, in_pass=True))
+
+    def queued(self, state: SimulatedCluster) -> frozenset[str]:
+        """The settled Services whose keys are in the queue."""
+        return frozenset(k for k in state.queue if k != RELOAD and self.settled(state, k))
+
+    def settled(self, state: SimulatedCluster, key: str, *, in_pass: bool = False) -> bool:
+        """Whether handling the Service is a no-op now and in every state reachable from here
+        (`in_pass`: until the reprocess-all pass under way ends)."""
+        svc = state.store.get(key)
+        controller = state.controller
+        allocator = controller.allocator
+        if (
+            svc is None
+            or (state._pending.get(key) and not in_pass)
+            or key in state.flapping
+            or controller._pool_order is not None
+            or controller._cache.get(key) is not svc
+            or (svc.get("spec") or {}).get("ipFamilyPolicy") == "PreferDualStack"
+            or not allocator.holds_alone(key)
+        ):
+            return False
+        read = (key, id(svc), controller._keys.get(key), allocator.holding(key))
+        known = self._verdicts.get(read)
+        if known is not None and known[0] is svc:
+            return known[1]
+        trial = controller.copy()
+        result = trial.set_balancer(key, svc)
+        verdict = (
+            result == Result(SUCCESS)
+            and trial.allocator.version == allocator.version
+            and trial._keys.get(key) == controller._keys.get(key)
+        )
+        self._verdicts[read] = (svc, verdict)
+        return verdict
+
+
 def _successors(
     state: SimulatedCluster,
     explore_ties: bool,
     canonical: Canonical,
     warnings: dict[str, set[str]],
     budget: _PassBudget,
+    settled: _Settled | None = None,
 ) -> list[tuple[Action, SimulatedCluster]]:
     """Each next step and the state it leads to (the state itself taken by the last one);
     a reprocess-all pass at the head of the queue leads to each state one of its tie orders
@@ -365,8 +463,27 @@ def _successors(
         _collect(branch.events[logged:], warnings)
         found.append((action, branch))
     if passing:
-        found.extend(_pass_ends(state, canonical, warnings, budget))
+        found.extend(_pass_ends(state, canonical, warnings, budget, settled))
     return found
+
+
+def _settled_head(state: SimulatedCluster, settled: _Settled) -> bool:
+    """Whether the queue's head is a settled Service (its handling a no-op)."""
+    head = state.queue[0]
+    return head != RELOAD and settled.settled(state, head)
+
+
+def _drain_settled(state: SimulatedCluster, settled: _Settled) -> list[Process]:
+    """Handle the settled Services at the head of the queue, each a no-op: the steps taken.
+    Taken at once after the step that uncovered them (an ample set of one invisible step:
+    it commutes with every arrival, which neither reads the queue's head nor is read by it)."""
+    taken: list[Process] = []
+    while state.queue and _settled_head(state, settled):
+        logged = len(state.events)
+        state.apply(Process())
+        assert len(state.events) == logged, "a settled Service's handling raised an event"
+        taken.append(Process())
+    return taken
 
 
 def _tied_pass(state: SimulatedCluster) -> bool:
@@ -385,6 +502,7 @@ def _pass_ends(
     canonical: Canonical,
     warnings: dict[str, set[str]],
     budget: _PassBudget,
+    settled: _Settled | None = None,
 ) -> list[tuple[Process, SimulatedCluster]]:
     """Every state the reprocess-all pass at the head of the queue can end in (the state
     itself is taken), each with one tie order that reaches it.
@@ -396,6 +514,8 @@ def _pass_ends(
     2^n per distinct path, instead of n! orders; and under symmetry the partial states are
     canonical too (the Services left renamed with the state). Each partial pass counts against
     the state budget (`budget.reached` when it runs out; then the ends are not all there)."""
+    # Settled Services: a no-op wherever they come (see _Settled); each group's go first.
+    quiet = settled.members(state) if settled is not None else frozenset()
     groups = state.begin_pass()
     stack: list[_Partial] = [(state, tuple(tuple(g) for g in groups if g), ())]
     seen: set[Hashable] = set()
@@ -408,6 +528,15 @@ def _pass_ends(
             ends.append((Process(tuple(k for k, _ in results)), cluster))
             continue
         current, later = left[0], left[1:]
+        if quiet and any(k in quiet for k in current):
+            for member in current:
+                if member in quiet:
+                    result = cluster.handle_listed(member)
+                    assert result == Result(SUCCESS), "a settled Service's handling did something"
+                    results = (*results, (member, result))
+            current = tuple(k for k in current if k not in quiet)
+            stack.append((cluster, ((current,) if current else ()) + later, results))
+            continue
         for number, member in enumerate(current):
             branch = cluster if number == len(current) - 1 else cluster.copy()
             logged = len(branch.events)
@@ -489,13 +618,12 @@ def _note_pending(state: SimulatedCluster, index: int, pending_at: dict[str, int
             pending_at[svc] = index
 
 
-def _path(parents: Sequence[tuple[int, Action | None]], index: int) -> tuple[Action, ...]:
+def _path(parents: Sequence[tuple[int, tuple[Action, ...]]], index: int) -> tuple[Action, ...]:
     """The actions from the start to state `index`, along the parent pointers."""
     path: list[Action] = []
     while index > 0:
-        index, action = parents[index]
-        assert action is not None
-        path.append(action)
+        index, steps = parents[index]
+        path.extend(reversed(steps))
     return tuple(reversed(path))
 
 
