@@ -515,7 +515,7 @@ def _pass_ends(
     canonical too (the Services left renamed with the state). Each partial pass counts against
     the state budget (`budget.reached` when it runs out; then the ends are not all there)."""
     # Settled Services: a no-op wherever they come (see _Settled); each group's go first.
-    quiet = settled.members(state) if settled is not None else frozenset()
+    quiet = settled.members(state) if settled is not None else None
     groups = state.begin_pass()
     stack: list[_Partial] = [(state, tuple(tuple(g) for g in groups if g), ())]
     seen: set[Hashable] = set()
@@ -537,11 +537,25 @@ def _pass_ends(
             current = tuple(k for k in current if k not in quiet)
             stack.append((cluster, ((current,) if current else ()) + later, results))
             continue
+        # What a handling that changes nothing leaves as it found (see _changes_nothing).
+        before = (cluster.controller.allocator.version, dict(cluster.controller._keys))
+        branches: list[tuple[int, str, SimulatedCluster, Result]] = []
         for number, member in enumerate(current):
             branch = cluster if number == len(current) - 1 else cluster.copy()
             logged = len(branch.events)
             result = branch.handle_listed(member)
             _collect(branch.events[logged:], warnings)
+            branches.append((number, member, branch, result))
+        if quiet is not None and all(_changes_nothing(b, m, r, before) for _, m, b, r in branches):
+            # Each Service of the group changes nothing here, so the state stays as it is
+            # whatever the order: all orders are one (and raise the warnings raised above).
+            cluster = branches[-1][2]
+            now = (*results, (branches[-1][1], branches[-1][3]))
+            for _, member, _, _ in branches[:-1]:
+                now = (*now, (member, cluster.handle_listed(member)))
+            stack.append((cluster, later, now))
+            continue
+        for number, member, branch, result in branches:
             rest = current[:number] + current[number + 1 :]
             now = (*results, (member, result))
             remaining = ((rest,) if rest else ()) + later
@@ -561,6 +575,25 @@ def _pass_ends(
                 seen.add(merged)
                 stack.append((branch, remaining, now))
     return ends
+
+
+def _changes_nothing(
+    after: SimulatedCluster,
+    member: str,
+    result: Result,
+    before: tuple[int, Mapping[str, tuple[str, str]]],
+) -> bool:
+    """Whether a handling inside a pass left the state as it found it: no write (so nothing
+    stored, recorded or queued), no retry asked, the allocator's version (bumped by every
+    change to it) and the Service's keys as they were."""
+    version, keys = before
+    return (
+        result.service is None
+        and not result.group_writes
+        and result.state not in (REPROCESS_ALL, ERROR)
+        and after.controller.allocator.version == version
+        and after.controller._keys.get(member) == keys.get(member)
+    )
 
 
 def _closed(

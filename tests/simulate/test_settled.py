@@ -1,0 +1,129 @@
+"""Settled Services (planner.simulate.states._Settled): a handling that is a no-op now stays one
+in every state reachable, and leaving settled Services' orders and queue places out of the
+exploration finds exactly the outcomes of the whole one, under every behaviour."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from planner.model.controller import BEHAVIORS, SUCCESS, Result
+from planner.model.simcluster import SimulatedCluster, prepared, replay
+from planner.simulate.states import _Interner, _Settled, explore_states
+from tests.simulate.test_states import (
+    BRUTE_MAX_RUNS,
+    Spec,
+    _brute,
+    _cluster,
+    _outcomes,
+    components,
+)
+
+
+def _state(cluster: SimulatedCluster, interner: _Interner) -> Any:
+    return interner.compact(cluster.fingerprint(interner.manifest))
+
+
+def _no_op(cluster: SimulatedCluster, key: str, interner: _Interner) -> bool:
+    """Handling the Service on a copy answers success and leaves the state as it was."""
+    trial = cluster.copy()
+    before = _state(trial, interner)
+    result = trial.controller.set_balancer(key, trial.store[key])
+    return result == Result(SUCCESS) and _state(trial, interner) == before
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(component=components(), behavior=st.sampled_from(["metallb-0.14", "metallb-0.15"]))
+def test_a_settled_service_stays_a_no_op_on_every_schedule(
+    component: tuple[list[Spec], list[tuple[str, Spec | None]]], behavior: str
+) -> None:
+    """Along every schedule, from the first state where a Service is settled on, handling it is
+    a no-op in every later state (the claim the reduction rests on)."""
+    base, writes = _cluster(*component, behavior)
+    runs = _brute(base, writes)
+    assume(len(runs) <= BRUTE_MAX_RUNS)
+    interner, settled = _Interner(), _Settled()
+    for run in runs[:300]:
+        state = prepared(base, writes)
+        claimed: set[str] = set()
+        for action in (None, *run.schedule):
+            if action is not None:
+                state.apply(action)
+            claimed |= {k for k in state.store if settled.settled(state, k)}
+            for key in claimed:
+                assert key in state.store and _no_op(state, key, interner), (key, run.describe())
+
+
+def test_a_holder_is_settled_and_one_whose_key_changed_is_not() -> None:
+    live = [Spec("a", "dns", 0, "10.0.0.1", False), Spec("b", "dns", 1, "10.0.0.1", False)]
+    base, writes = _cluster(live, [("a", Spec("a", "dns", 0, "10.0.0.1", True))], "metallb-0.15")
+    state = prepared(base, writes)
+    settled = _Settled()
+    assert settled.settled(state, "ns/a") is False  # its write is still to come
+    assert settled.settled(state, "ns/a", in_pass=True) and settled.settled(state, "ns/b")
+    state.apply(state.options()[0])  # a's write (Local) arrives: its allocation is Cluster's
+    assert not settled.settled(state, "ns/a") and settled.settled(state, "ns/b")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(component=components(), behavior=st.sampled_from(BEHAVIORS))
+def test_settling_finds_the_same_outcomes_on_random_components(
+    component: tuple[list[Spec], list[tuple[str, Spec | None]]], behavior: str
+) -> None:
+    base, writes = _cluster(*component, behavior)
+    whole = explore_states(base, writes, settling=False, symmetry=False)
+    for symmetry in (False, True):
+        reduced = explore_states(base, writes, symmetry=symmetry)
+        assert _outcomes(reduced) == _outcomes(whole)
+        assert reduced.diverging == whole.diverging
+        # Counterexamples stay real schedules (the settled handlings taken at once included).
+        for key, path in reduced.pending_paths.items():
+            assert replay(base, writes, path).cluster.went_pending(key)
+        for terminal in reduced.terminals:
+            again = replay(base, writes, terminal.schedule).cluster
+            assert dict(again.store) == dict(terminal.cluster.store)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    size=st.integers(2, 3),
+    writes=st.integers(1, 3),
+    requested=st.booleans(),
+    behavior=st.sampled_from(BEHAVIORS),
+)
+def test_settling_finds_the_same_outcomes_on_groups_changing_their_key(
+    size: int, writes: int, requested: bool, behavior: str
+) -> None:
+    """A sharing group, some members moving Cluster -> Local: with and without settling (and
+    with and without symmetry), the same outcomes."""
+    ip = "10.0.0.1" if requested else None
+    live = [Spec(f"m{i}", "k1", i % 3, ip, False) for i in range(size)]
+    moves: list[tuple[str, Spec | None]] = [
+        (s.name, Spec(s.name, s.share, s.ports, s.ip, True)) for s in live[: min(writes, size)]
+    ]
+    base, stamped = _cluster(live, moves, behavior)
+    for symmetry in (False, True):
+        whole = explore_states(base, stamped, symmetry=symmetry, settling=False)
+        reduced = explore_states(base, stamped, symmetry=symmetry)
+        assert _outcomes(reduced) == _outcomes(whole)
+        assert reduced.states <= whole.states
+
+
+def test_settling_leaves_out_the_orders_and_queue_places_of_settled_members() -> None:
+    """Three members on one requested IP, all moving Cluster -> Local: fewer states under the
+    stock behaviours (the same outcomes), the same states under fixed (settling is off there)."""
+    live = [Spec(f"m{i}", "k1", i, "10.0.0.1", False) for i in range(3)]
+    moves: list[tuple[str, Spec | None]] = [
+        (s.name, Spec(s.name, s.share, s.ports, s.ip, True)) for s in live
+    ]
+    for behavior in BEHAVIORS:
+        base, stamped = _cluster(live, moves, behavior)
+        whole = explore_states(base, stamped, settling=False)
+        reduced = explore_states(base, stamped)
+        assert _outcomes(reduced) == _outcomes(whole) and reduced.complete
+        if behavior == "fixed":
+            assert reduced.states == whole.states
+        else:
+            assert reduced.states * 3 < whole.states * 2, (behavior, reduced.states, whole.states)
