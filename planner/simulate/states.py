@@ -538,7 +538,11 @@ def _pass_ends(
             stack.append((cluster, ((current,) if current else ()) + later, results))
             continue
         # What a handling that changes nothing leaves as it found (see _changes_nothing).
-        before = (cluster.controller.allocator.version, dict(cluster.controller._keys))
+        controller = cluster.controller
+        before = (
+            controller.allocator.version,
+            {k: (controller._keys.get(k), controller._cache.get(k)) for k in current},
+        )
         branches: list[tuple[int, str, SimulatedCluster, Result]] = []
         for number, member in enumerate(current):
             branch = cluster if number == len(current) - 1 else cluster.copy()
@@ -581,18 +585,19 @@ def _changes_nothing(
     after: SimulatedCluster,
     member: str,
     result: Result,
-    before: tuple[int, Mapping[str, tuple[str, str]]],
+    before: tuple[int, Mapping[str, tuple[object, object]]],
 ) -> bool:
     """Whether a handling inside a pass left the state as it found it: no write (so nothing
     stored, recorded or queued), no retry asked, the allocator's version (bumped by every
-    change to it) and the Service's keys as they were."""
-    version, keys = before
+    change to it), the Service's keys and its informer entry as they were."""
+    version, mine = before
+    controller = after.controller
     return (
         result.service is None
         and not result.group_writes
         and result.state not in (REPROCESS_ALL, ERROR)
-        and after.controller.allocator.version == version
-        and after.controller._keys.get(member) == keys.get(member)
+        and controller.allocator.version == version
+        and (controller._keys.get(member), controller._cache.get(member)) == mine[member]
     )
 
 
