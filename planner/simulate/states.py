@@ -37,7 +37,8 @@ from functools import partial
 
 from planner.model.allocator import Port
 from planner.model.controller import ERROR, REPROCESS_ALL, SUCCESS, Behavior, Event, Result
-from planner.model.service import GROUP_MEMBERS_ANNOTATION, annotation, ports
+from planner.model.service import GROUP_MEMBERS_ANNOTATION, annotation
+from planner.model.service import ports as service_ports
 from planner.model.simcluster import (
     RELOAD,
     Action,
@@ -926,11 +927,13 @@ def _find_symmetry(
         alike = (namespace, len(owned[key] or ()), _repeats(identities[key]), shape)
         shapes.setdefault(alike, []).append(key)
     ports = {k: p for k, p in owned.items() if p is not None}
+    # every port of every version: a Service whose ports change (so in no class) still uses them
+    used = {k: {p for m in versions[k] if m is not None for p in service_ports(m)} for k in keys}
     symmetry = _Symmetry([], ports, identities)
     start = fingerprint(_Renaming({}, {}))
     listed = _member_lists(versions) if state.controller.behavior == Behavior.FIXED else []
     for members in shapes.values():
-        if len(members) < 2 or not _ports_separate(members, ports):
+        if len(members) < 2 or not _ports_separate(members, ports, used):
             continue
         if any(0 < len(names & set(members)) < len(members) for names in listed):
             continue  # a list naming some members only tells them apart (the fixed allocator reads it)
@@ -956,7 +959,7 @@ def _member_lists(versions: Mapping[str, Sequence[Manifest | None]]) -> list[set
 
 def _ports_of(versions: Sequence[Manifest | None]) -> tuple[Port, ...] | None:
     """The Service's (protocol, port) pairs, the same in every version; None when they differ."""
-    found = {ports(m) for m in versions if m is not None}
+    found = {service_ports(m) for m in versions if m is not None}
     return next(iter(found)) if len(found) == 1 else None
 
 
@@ -1014,13 +1017,18 @@ def _without_identity(manifest: Manifest) -> Manifest:
     return trimmed
 
 
-def _ports_separate(members: Sequence[str], owned: Mapping[str, tuple[Port, ...]]) -> bool:
-    """All members own the same ports, or each its own ones that no other Service uses."""
+def _ports_separate(
+    members: Sequence[str],
+    owned: Mapping[str, tuple[Port, ...]],
+    used: Mapping[str, set[Port]],
+) -> bool:
+    """All members own the same ports, or each its own ones that no other Service uses in any
+    of its versions (`used`)."""
     mine = [owned[m] for m in members]
     if all(p == mine[0] for p in mine):
         return True
     flat = [p for ps in mine for p in ps]
-    others = {p for k, ps in owned.items() if k not in members for p in ps}
+    others = {p for k, ps in used.items() if k not in members for p in ps}
     return len(flat) == len(set(flat)) and not set(flat) & others
 
 
