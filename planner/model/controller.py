@@ -293,9 +293,7 @@ class Controller:
         # Groups whose transition changed nothing: the allocator version after it, the member
         # manifests it read (kept, so compared by identity) and what it read of the allocator
         # (None: more than _group_holding tells). See _set_group_member.
-        self._settled: dict[
-            tuple[str, ...], tuple[int, tuple[Manifest, ...], Hashable | None]
-        ] = {}
+        self._settled: dict[tuple[str, ...], tuple[int, tuple[Manifest, ...], Hashable | None]] = {}
         # Services whose last handling left the allocator as it found it (or only re-assigned
         # their own allocation): what it answered. See _set_one.
         self._unchanged: dict[str, _Repeat] = {}
