@@ -22,6 +22,7 @@ Service MetalLB never settles (`never_settles`).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import ipaddress
 import operator
@@ -242,6 +243,9 @@ class _Repeat:
     reassigned: bool
     # For a Service that converged with nothing to do: what its handling read (_holding).
     holding: Hashable | None
+    # The manifest is one this controller wrote, not one it was handed: a manifest equal to it
+    # (the API server's copy of the write) is the same input. See Controller._written.
+    written: bool = False
 
 
 def _copied(result: Result) -> Result:
@@ -517,7 +521,31 @@ class Controller:
             # same state again gives the same answer, and re-assigns it as this run did.
             again = self._allocator.reassigns != reassigns
             self._unchanged[svc_key] = _Repeat(version, svc, result, again, None)
+        elif result.service is not None and result.state != ERROR_NO_RETRY:
+            self._written(svc_key, result.service)
         return result
+
+    def _written(self, svc_key: str, work: Manifest) -> None:
+        """Remember the handling of the Service's own write, which comes back next (its status
+        update): it converges with nothing to do while what it reads is as the write left it.
+
+        This handling converged and wrote `work`: its status holds the Service's allocation, its
+        pool annotation that allocation's pool, in a spec that asks for them (the checks of
+        convergeBalancer passed on this very spec). Handed `work` again, a Service that holds
+        that allocation alone re-assigns it (Assign finds its key and its ports as they are),
+        keeps it and writes nothing: success, no event, the allocation walked last. Not for a
+        PreferDualStack Service (its family check and additional family read more: _holding).
+        """
+        holding = self._holding(svc_key, work)
+        if (
+            holding is None
+            or list(ingress_ips(work)) != self._allocator.ips(svc_key)
+            or annotation(work, ALLOCATED_FROM_POOL_ANNOTATION) != self._allocator.pool(svc_key)
+        ):
+            return
+        self._unchanged[svc_key] = _Repeat(
+            self._allocator.version, work, Result(SUCCESS), True, holding, written=True
+        )
 
     def _still_unchanged(self, svc_key: str, svc: Manifest) -> bool:
         """Whether the Service was handled on this allocator state with this very manifest, and
@@ -525,8 +553,15 @@ class Controller:
         if not self._remembers:
             return False
         handled = self._unchanged.get(svc_key)
-        if handled is None or handled.manifest is not svc:
+        if handled is None:
             return False
+        if handled.manifest is not svc:
+            if not handled.written or handled.manifest != svc:
+                return False
+            # The write came back: remember the API server's copy (compared by identity after).
+            handled = self._unchanged[svc_key] = dataclasses.replace(
+                handled, manifest=svc, written=False
+            )
         if handled.version == self._allocator.version:
             return True
         # The allocator changed elsewhere (another holder of its IP came or went): a Service
