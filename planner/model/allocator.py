@@ -531,7 +531,10 @@ class Allocator:
         if existing is None:
             return None
         if not _sharing_ok(existing, request.key):
-            others = sorted(s for s in self._services_on_ip.get(ip, {}) if s != request.svc_key)
+            # Sorted in C, then the Service itself taken out: the IP may hold a whole group.
+            others = sorted(self._services_on_ip.get(ip, {}))
+            if request.svc_key in self._services_on_ip.get(ip, {}):
+                others.remove(request.svc_key)
             if others:
                 # MetalLB lists the others in Go map order; we sort them.
                 return AllocationError(

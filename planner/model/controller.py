@@ -1035,8 +1035,14 @@ def _group_of(svc: Manifest) -> tuple[str, tuple[str, ...], str] | None:
     members_text = annotation(svc, GROUP_MEMBERS_ANNOTATION)
     if not group or not digest or not members_text:
         return None
-    members = tuple(sorted({m.strip() for m in members_text.split(",") if m.strip()}))
-    return group, members, digest
+    return group, _members(members_text), digest
+
+
+@functools.lru_cache(maxsize=16384)
+def _members(members_text: str) -> tuple[str, ...]:
+    """The members annotation's names, sorted, each once. Cached: every handling of a member
+    reads the annotation, which names every member (a pass over one group of N parses N*N)."""
+    return tuple(sorted({m.strip() for m in members_text.split(",") if m.strip()}))
 
 
 def _result(state: str, service: Manifest | None, events: list[Event]) -> Result:
