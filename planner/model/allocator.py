@@ -233,6 +233,9 @@ class Allocator:
         self._services_on_ip: CowTable[IPAddress, dict[str, None]] = CowTable(dict, dict.copy)
         # Which addresses remember which key: the index behind the first-fit search.
         self._index = KeyIndex()
+        # poolFor's answers for the pools in force, by IPs, while no pool order draws anew
+        # (every handling asks it once or twice for the same few IPs; see _pool_for).
+        self._owners: dict[tuple[IPAddress, ...], str | None] = {}
         if namespace_labels:
             self._namespace_labels = _with_name_labels(namespace_labels)
         self.set_pools(pools)
@@ -253,6 +256,8 @@ class Allocator:
                 raise ValueError(f"duplicate definition of pool {go_quote(pool.name)}")
             new_pools[pool.name] = pool
         self._pools = new_pools
+        # A new dict, not cleared: clones made before share the old one, for the old pools.
+        self._owners = {}
         self._resolve_namespaces()
         dropped: list[str] = []
         # MetalLB walks its allocations in Go map order; only which key a shared IP remembers
@@ -438,38 +443,49 @@ class Allocator:
         self._record(request.svc_key, alloc)
 
     def holding(self, svc_key: str) -> Hashable | None:
-        """All that re-assigning the Service exactly its own allocation reads: the configuration
-        version, the allocation, and on each of its IPs the key the IP remembers and who holds
-        each of its ports; None when it holds nothing."""
+        """All that re-assigning the Service exactly its own allocation reads, when it holds it
+        alone (holds_alone); None otherwise.
+
+        Assign reads the configuration (poolFor, the pool's serviceAllocation), and on each IP
+        what checkSharing reads: the key the IP remembers and the holders of the Service's own
+        ports (the other holders only when the keys do not share). Held alone, the IP remembers
+        the allocation's own key and the Service holds its ports, so the configuration version
+        and the allocation are all of it: other holders coming and going change neither.
+        """
         alloc = self._allocated.get(svc_key)
-        if alloc is None:
+        if alloc is None or not alloc.key.sharing:
             return None
-        return (
-            self.config_version,
-            alloc,
-            tuple(
-                (
-                    self._key_for_ip.get(ip),
-                    tuple(self._ports_in_use.get(ip, {}).get(port) for port in alloc.ports),
-                )
-                for ip in alloc.ips
-            ),
+        key_for_ip, ports_in_use = self._key_for_ip, self._ports_in_use
+        for ip in alloc.ips:
+            if key_for_ip.get(ip) != alloc.key:
+                return None
+            in_use = ports_in_use.get(ip) or {}
+            for port in alloc.ports:
+                if in_use.get(port) != svc_key:
+                    return None
+        return (self.config_version, alloc)
+
+    def holdings(self, svc_keys: Sequence[str]) -> Hashable:
+        """All that unassigning these Services and assigning them again reads: the configuration
+        version, their allocations, and on each IP any of them holds, what Assign and Unassign
+        read there (the key it remembers, its ports in use with their holders, the Services
+        on it). Other IPs and other Services' allocations are not read."""
+        allocs = tuple(map(self._allocated.get, svc_keys))
+        ips = dict.fromkeys(ip for alloc in allocs if alloc is not None for ip in alloc.ips)
+        entries = tuple(
+            (
+                self._key_for_ip.get(ip),
+                frozenset((self._ports_in_use.get(ip) or {}).items()),
+                frozenset(self._services_on_ip.get(ip) or ()),
+            )
+            for ip in ips
         )
+        return (self.config_version, allocs, tuple(ips), entries)
 
     def holds_alone(self, svc_key: str) -> bool:
         """Whether the Service's allocation may be re-assigned whoever else is on its IPs: every
         IP remembers its key, which shares (sharingOK with itself), and it holds all its ports."""
-        alloc = self._allocated.get(svc_key)
-        return (
-            alloc is not None
-            and _sharing_ok(alloc.key, alloc.key)
-            and all(self._key_for_ip.get(ip) == alloc.key for ip in alloc.ips)
-            and all(
-                self._ports_in_use.get(ip, {}).get(port) == svc_key
-                for ip in alloc.ips
-                for port in alloc.ports
-            )
-        )
+        return self.holding(svc_key) is not None
 
     def reassigned(self, svc_key: str) -> None:
         """The Service was given its own allocation again: like MetalLB's Unassign and Assign,
@@ -515,7 +531,10 @@ class Allocator:
         if existing is None:
             return None
         if not _sharing_ok(existing, request.key):
-            others = sorted(s for s in self._services_on_ip.get(ip, {}) if s != request.svc_key)
+            # Sorted in C, then the Service itself taken out: the IP may hold a whole group.
+            others = sorted(self._services_on_ip.get(ip, {}))
+            if request.svc_key in self._services_on_ip.get(ip, {}):
+                others.remove(request.svc_key)
             if others:
                 # MetalLB lists the others in Go map order; we sort them.
                 return AllocationError(
@@ -925,6 +944,16 @@ class Allocator:
 
     def _pool_for(self, ips: tuple[IPAddress, ...]) -> str | None:
         """poolFor: the first pool, in (Go map) iteration order, that owns every IP."""
+        if self._pool_order is None:
+            # Configuration order: a pure function of the pools (replaced only by set_pools).
+            try:
+                return self._owners[ips]
+            except KeyError:
+                owner = self._owners[ips] = self._first_owner(ips)
+                return owner
+        return self._first_owner(ips)
+
+    def _first_owner(self, ips: tuple[IPAddress, ...]) -> str | None:
         for name in self._order(tuple(self._pools)):
             if _owns(self._pools[name], ips):
                 return name

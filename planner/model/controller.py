@@ -22,6 +22,7 @@ Service MetalLB never settles (`never_settles`).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import ipaddress
 import operator
@@ -242,6 +243,9 @@ class _Repeat:
     reassigned: bool
     # For a Service that converged with nothing to do: what its handling read (_holding).
     holding: Hashable | None
+    # The manifest is one this controller wrote, not one it was handed: a manifest equal to it
+    # (the API server's copy of the write) is the same input. See Controller._written.
+    written: bool = False
 
 
 def _copied(result: Result) -> Result:
@@ -271,9 +275,12 @@ class Controller:
         *,
         shares_manifests: bool = False,
         lb_class: str | None = "",
+        remembers: bool = True,
     ) -> None:
         """`shares_manifests`: the caller never changes a manifest it passes in or gets back
         (the simulated cluster replaces its stored ones whole), so none needs copying.
+        `remembers`: skip handlings whose answer is known (_set_one, _still_settled); False runs
+        every one, for tests that compare the two.
         `lb_class`: MetalLB's `--lb-class` ("" when unset); Services of another class are
         never handed to the controller (service.handled_by_metallb). None: the caller hands
         only Services it has filtered already (planner.diff.scenario), so every one is taken."""
@@ -287,13 +294,15 @@ class Controller:
         self._namespaces: dict[str, dict[str, str]] = {}
         self._keys: dict[str, tuple[str, str]] = {}
         self._cache: dict[str, Manifest] = {}
-        # Groups whose transition changed nothing: the allocator version after it and the
-        # member manifests it read (kept, so compared by identity). See _set_group_member.
-        self._settled: dict[tuple[str, ...], tuple[int, tuple[Manifest, ...]]] = {}
+        # Groups whose transition changed nothing: the allocator version after it, the member
+        # manifests it read (kept, so compared by identity) and what it read of the allocator
+        # (None: more than _group_holding tells). See _set_group_member.
+        self._settled: dict[tuple[str, ...], tuple[int, tuple[Manifest, ...], Hashable | None]] = {}
         # Services whose last handling left the allocator as it found it (or only re-assigned
         # their own allocation): what it answered. See _set_one.
         self._unchanged: dict[str, _Repeat] = {}
         self._shares_manifests = shares_manifests
+        self._remembers = remembers
         # What each group's members' cached manifests say (readiness, transition order), while
         # they are the same objects: a pure function of them, so copies of the controller share it.
         self._group_memo: dict[tuple[tuple[str, ...], str], _GroupFacts] = {}
@@ -351,6 +360,7 @@ class Controller:
             self._pool_order,
             shares_manifests=self._shares_manifests,
             lb_class=self.lb_class,
+            remembers=self._remembers,
         )
 
     def fingerprint(self, manifest_id: Callable[[Manifest], Hashable]) -> Hashable:
@@ -494,7 +504,7 @@ class Controller:
         version, reassigns = self._allocator.version, self._allocator.reassigns
         key = self._keys.get(svc_key)
         result = self._converge_one(svc_key, svc)
-        if not self._shares_manifests:
+        if not self._shares_manifests or not self._remembers:
             return result  # only a manifest nobody changes may be recognised by identity
         if result == Result(SUCCESS):
             # Converged with nothing to write: handled again, its assign only re-assigns it.
@@ -511,20 +521,57 @@ class Controller:
             # same state again gives the same answer, and re-assigns it as this run did.
             again = self._allocator.reassigns != reassigns
             self._unchanged[svc_key] = _Repeat(version, svc, result, again, None)
+        elif result.service is not None and result.state != ERROR_NO_RETRY:
+            self._written(svc_key, result.service)
         return result
+
+    def _written(self, svc_key: str, work: Manifest) -> None:
+        """Remember the handling of the Service's own write, which comes back next (its status
+        update): it converges with nothing to do while what it reads is as the write left it.
+
+        This handling converged and wrote `work`: its status holds the Service's allocation, its
+        pool annotation that allocation's pool, in a spec that asks for them (the checks of
+        convergeBalancer passed on this very spec). Handed `work` again, a Service that holds
+        that allocation alone re-assigns it (Assign finds its key and its ports as they are),
+        keeps it and writes nothing: success, no event, the allocation walked last. Not for a
+        PreferDualStack Service (its family check and additional family read more: _holding).
+        """
+        holding = self._holding(svc_key, work)
+        if (
+            holding is None
+            or list(ingress_ips(work)) != self._allocator.ips(svc_key)
+            or annotation(work, ALLOCATED_FROM_POOL_ANNOTATION) != self._allocator.pool(svc_key)
+        ):
+            return
+        self._unchanged[svc_key] = _Repeat(
+            self._allocator.version, work, Result(SUCCESS), True, holding, written=True
+        )
 
     def _still_unchanged(self, svc_key: str, svc: Manifest) -> bool:
         """Whether the Service was handled on this allocator state with this very manifest, and
         that handling left both as they were (its answer is remembered)."""
-        handled = self._unchanged.get(svc_key)
-        if handled is None or handled.manifest is not svc:
+        if not self._remembers:
             return False
+        handled = self._unchanged.get(svc_key)
+        if handled is None:
+            return False
+        if handled.manifest is not svc:
+            if not handled.written or handled.manifest != svc:
+                return False
+            # The write came back: remember the API server's copy (compared by identity after).
+            handled = self._unchanged[svc_key] = dataclasses.replace(
+                handled, manifest=svc, written=False
+            )
         if handled.version == self._allocator.version:
             return True
         # The allocator changed elsewhere (another holder of its IP came or went): a Service
         # that converged with nothing to do reads only its own allocation, its IPs' keys and
         # its ports' holders, so it has nothing to do again while those are as they were.
-        return handled.holding is not None and handled.holding == self._holding(svc_key, svc)
+        # (The manifest is the same object, so _holding's checks of it hold as they did.)
+        return handled.holding is not None and handled.holding == (
+            self._keys.get(svc_key),
+            self._allocator.holding(svc_key),
+        )
 
     def _holding(self, svc_key: str, svc: Manifest) -> Hashable | None:
         """What a handling of a Service that holds its allocation alone reads of the state (see
@@ -532,10 +579,10 @@ class Controller:
         if (
             self._pool_order is not None  # a stateful pool order draws anew on every handling
             or _family_policy(svc) == "PreferDualStack"  # it may ask a pool for another family
-            or not self._allocator.holds_alone(svc_key)
         ):
             return None
-        return (self._keys.get(svc_key), self._allocator.holding(svc_key))
+        holding = self._allocator.holding(svc_key)  # None unless it holds its allocation alone
+        return None if holding is None else (self._keys.get(svc_key), holding)
 
     def _converge_one(self, svc_key: str, svc: Manifest) -> Result:
         prev_ips = list(self._allocator.ips(svc_key))
@@ -772,7 +819,11 @@ class Controller:
             return Result(SUCCESS)
         result = self._converge_group(svc_key, members, facts.order)
         if result == Result(SUCCESS):
-            self._settled[members] = (self._allocator.version, cached)
+            self._settled[members] = (
+                self._allocator.version,
+                cached,
+                self._group_holding(members),
+            )
         return result
 
     def _group_facts(self, members: tuple[str, ...], digest: str) -> _GroupFacts:
@@ -790,13 +841,30 @@ class Controller:
         return facts
 
     def _still_settled(self, members: tuple[str, ...], cached: tuple[Manifest, ...]) -> bool:
-        """Whether the group's last transition changed nothing, and neither the allocator nor
-        any member manifest changed since."""
-        settled = self._settled.get(members)
+        """Whether the group's last transition changed nothing, and neither its member manifests
+        nor what it read of the allocator changed since (the whole allocator, or _group_holding)."""
+        settled = self._settled.get(members) if self._remembers else None
+        if settled is None or not all(map(operator.is_, settled[1], cached)):
+            return False
+        if settled[0] == self._allocator.version:
+            return True
+        return settled[2] is not None and settled[2] == self._group_holding(members)
+
+    def _group_holding(self, members: tuple[str, ...]) -> Hashable | None:
+        """What a transition that changed nothing read of the controller's state, or None when
+        that is more than this tells (a pool order drawing anew on every call).
+
+        It wrote nothing and raised no event, so every member that is a LoadBalancer kept the
+        IPs of its status through Assign: no Allocate, no AllocateFromPoolForAdditionalFamily
+        (each raises an event). It read the configuration, the members' allocations and keys,
+        and on the members' IPs what Unassign and Assign read (Allocator.holdings); the rest of
+        the allocator it neither read nor changed. The same again gives the same transition.
+        """
+        if self._pool_order is not None:
+            return None
         return (
-            settled is not None
-            and settled[0] == self._allocator.version
-            and all(a is b for a, b in zip(settled[1], cached, strict=True))
+            tuple(map(self._keys.get, members)),
+            self._allocator.holdings(members),
         )
 
     def _reclaim(self, svc_key: str, svc: Manifest) -> None:
@@ -967,8 +1035,14 @@ def _group_of(svc: Manifest) -> tuple[str, tuple[str, ...], str] | None:
     members_text = annotation(svc, GROUP_MEMBERS_ANNOTATION)
     if not group or not digest or not members_text:
         return None
-    members = tuple(sorted({m.strip() for m in members_text.split(",") if m.strip()}))
-    return group, members, digest
+    return group, _members(members_text), digest
+
+
+@functools.lru_cache(maxsize=16384)
+def _members(members_text: str) -> tuple[str, ...]:
+    """The members annotation's names, sorted, each once. Cached: every handling of a member
+    reads the annotation, which names every member (a pass over one group of N parses N*N)."""
+    return tuple(sorted({m.strip() for m in members_text.split(",") if m.strip()}))
 
 
 def _result(state: str, service: Manifest | None, events: list[Event]) -> Result:
