@@ -166,7 +166,9 @@ class World:
         return result
 
     def state(self) -> tuple[Any, ...]:
-        """Everything observable: allocator (and its walk order), keys, cache, the store."""
+        """Everything observable: allocator (and its walk order), keys, cache, the store, and
+        the transition logs the state explorer's symmetry guard reads (a skipped transition
+        must be one that logs nothing)."""
         controller = self.controller
         allocator = controller.allocator
         return (
@@ -177,6 +179,8 @@ class World:
             dict(controller._cache),
             {key: controller.allocation_key(key) for key in NAMES},
             copy.deepcopy(self.store),
+            controller.order_sensitive,
+            controller.written_together,
         )
 
 
