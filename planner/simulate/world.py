@@ -41,6 +41,11 @@ SAMPLED_RUNS = 24
 # Step caps: a random run, and a named adversarial one, longer than this is cut (did not finish).
 SAMPLED_MAX_STEPS = 500
 ADVERSARIAL_MAX_STEPS = 1000
+# ... or than this many steps per write, when more: every write is at least three steps (its
+# arrival, its handling, its status handed back), and each key change adds a reprocess-all pass.
+# A fixed cap cut every run of a component of 1,000 writes (100,000 Services), so the plan was
+# refused as unknown although nothing loops.
+STEPS_PER_WRITE = 10
 
 # The symmetry reduction of the state explorer is exact either way; it pays up to this many
 # writes (bench/bench_states.py, one group on a requested IP changing its key: 4 members 142
@@ -265,7 +270,7 @@ class Explorations:
         # Every change made through the cluster counts a step, but a submitted write does not.
         if origin is None or origin[1] != cluster.step or cluster.pending_writes():
             return _explored(cluster, writes, seed, max_states)
-        bounds = (max_states, SAMPLED_RUNS, SAMPLED_MAX_STEPS)
+        bounds = (max_states, SAMPLED_RUNS, _step_cap(SAMPLED_MAX_STEPS, len(writes)))
         key = (origin[0], repr((list(writes), bounds)), seed)
         remembered = self._get(key)
         if remembered is not None:
@@ -330,10 +335,18 @@ def _sampled(
     cluster: SimulatedCluster, writes: Sequence[ServiceWrite], seed: int
 ) -> tuple[Run, ...]:
     """The named adversarial schedules and SAMPLED_RUNS seeded random ones."""
+    adversarial_cap = _step_cap(ADVERSARIAL_MAX_STEPS, len(writes))
     return (
-        *adversarial_runs(cluster, writes, max_steps=ADVERSARIAL_MAX_STEPS),
-        *random_runs(cluster, writes, seed, SAMPLED_RUNS, max_steps=SAMPLED_MAX_STEPS),
+        *adversarial_runs(cluster, writes, max_steps=adversarial_cap),
+        *random_runs(
+            cluster, writes, seed, SAMPLED_RUNS, max_steps=_step_cap(SAMPLED_MAX_STEPS, len(writes))
+        ),
     )
+
+
+def _step_cap(base: int, writes: int) -> int:
+    """A run's step cap: `base`, or STEPS_PER_WRITE per write for a component that needs more."""
+    return max(base, STEPS_PER_WRITE * writes)
 
 
 def _incomplete(found: StateExploration) -> str:

@@ -74,7 +74,10 @@ def test_a_pending_seen_on_the_way_of_an_unfinished_run_is_kept() -> None:
 
 def test_sampled_runs_cut_at_the_cap_are_counted_unfinished_and_not_exhaustive() -> None:
     base, writes = _four_new()
-    with mock.patch.object(world, "SAMPLED_MAX_STEPS", 3):
+    with (
+        mock.patch.object(world, "SAMPLED_MAX_STEPS", 3),
+        mock.patch.object(world, "STEPS_PER_WRITE", 0),
+    ):
         exploration = explore_writes(base, writes, seed=0, max_states=1)
     assert exploration.unfinished == world.SAMPLED_RUNS  # the named ones finish
     assert not exploration.exhaustive
@@ -83,7 +86,10 @@ def test_sampled_runs_cut_at_the_cap_are_counted_unfinished_and_not_exhaustive()
 
 def test_verify_reports_unfinished_schedules_and_no_claim_rests_on_them_alone() -> None:
     plan = seed_plan()
-    with mock.patch.object(world, "SAMPLED_MAX_STEPS", 1):
+    with (
+        mock.patch.object(world, "SAMPLED_MAX_STEPS", 1),
+        mock.patch.object(world, "STEPS_PER_WRITE", 0),
+    ):
         report = verify_plan(plan, max_states=1)
     assert report.ok  # the six named schedules finish and show the claims
     assert all(c.unfinished == world.SAMPLED_RUNS for c in report.claims)
@@ -96,11 +102,24 @@ def test_verify_fails_a_claim_when_no_schedule_finished() -> None:
     with (
         mock.patch.object(world, "SAMPLED_MAX_STEPS", 1),
         mock.patch.object(world, "ADVERSARIAL_MAX_STEPS", 1),
+        mock.patch.object(world, "STEPS_PER_WRITE", 0),
     ):
         report = verify_plan(plan, max_states=1)
     assert not report.ok
     assert all(not c.holds and c.unfinished == c.schedules for c in report.claims)
     assert any("no schedule finished" in c.counterexample for c in report.claims)
+
+
+def test_a_large_component_gets_steps_for_each_of_its_writes() -> None:
+    """Sixty new Services take 180 steps (arrival, handling, status handed back): a cap of 100
+    alone would cut every run, and the plan would be refused as unknown although nothing loops."""
+    base = SimulatedCluster.bootstrap([Pool("big", ["10.0.0.0/24"])], [], "metallb-0.15")
+    writes = [(f"ns/s{i}", svc(f"s{i}")) for i in range(60)]
+    with mock.patch.object(world, "SAMPLED_MAX_STEPS", 100):
+        exploration = explore_writes(base, writes, seed=0, max_states=1)
+        assert world._step_cap(world.SAMPLED_MAX_STEPS, len(writes)) == 600
+    assert exploration.unfinished == 0 and exploration.runs
+    assert all(run.settled for run in exploration.runs)
 
 
 # --- (b) the state graph: a schedule that never ends, or a budget reached -------------------
@@ -172,6 +191,7 @@ def test_a_plan_whose_schedules_never_finish_is_refused() -> None:
     with (
         mock.patch.object(world, "SAMPLED_MAX_STEPS", 1),
         mock.patch.object(world, "ADVERSARIAL_MAX_STEPS", 1),
+        mock.patch.object(world, "STEPS_PER_WRITE", 0),
         pytest.raises(PlanRefused) as err,
     ):
         seed_plan(max_states=1)
