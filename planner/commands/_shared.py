@@ -322,6 +322,13 @@ def exploration_options(command: F) -> F:
     return seed(max_states(command))
 
 
+accept_sampled_option = click.option(
+    "--accept-sampled",
+    is_flag=True,
+    help="Exit 0 when a claim only held on sampled schedules (not proved on every state).",
+)
+
+
 def output_file_option(what: str) -> Callable[[F], F]:
     """--output-file: write `what` there (atomically, only on success) instead of stdout."""
     return click.option(

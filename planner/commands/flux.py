@@ -10,6 +10,7 @@ from planner.commands._lazy import LazyValue
 from planner.commands._shared import (
     Cluster,
     Terminal,
+    accept_sampled_option,
     cluster_options,
     report_options,
     target_option,
@@ -57,6 +58,7 @@ def flux() -> None:
     default=None,
     help="file:PATH or configmap:NAMESPACE/NAME to record finished waves (default: none).",
 )
+@accept_sampled_option
 def pre_sync_command(
     cluster: Cluster,
     terminal: Terminal,
@@ -67,6 +69,7 @@ def pre_sync_command(
     timeout: str,
     target: str,
     journal_spec: str | None,
+    accept_sampled: bool,
 ) -> int:
     """Plan the source's commit against the cluster and apply the units that need ordering.
 
@@ -84,6 +87,7 @@ def pre_sync_command(
         target=target,
         timeout=parse_duration(timeout),
         journal=journal_spec,
+        accept_sampled=accept_sampled,
     )
     kubectl = Kubectl(context=cluster.context, kubeconfig=cluster.kubeconfig)
     report = pre_sync(options, kubectl, progress=wave_progress(terminal))

@@ -11,6 +11,7 @@ from planner.commands._lazy import LazyChoice
 from planner.commands._shared import (
     Sources,
     Terminal,
+    accept_sampled_option,
     exploration_options,
     output_file_option,
     report_options,
@@ -25,12 +26,6 @@ if TYPE_CHECKING:  # the library is imported when a command runs, not when the C
 
 EXIT_OK = 0
 EXIT_FAILED = 3
-
-accept_sampled_option = click.option(
-    "--accept-sampled",
-    is_flag=True,
-    help="Exit 0 when a claim only held on sampled schedules (not proved on every state).",
-)
 
 
 class VerificationFailed(PlannerError):

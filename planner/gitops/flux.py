@@ -97,6 +97,7 @@ class PreSyncOptions:
     timeout: float = 300.0  # seconds each wave may wait for its expected IPs
     seed: int = 0  # for the sampled schedules of verification
     journal: str | None = None  # `--journal` (file:PATH, configmap:NS/NAME); None: no journal
+    accept_sampled: bool = False  # apply on claims that only held on sampled schedules
 
 
 @dataclass(frozen=True)
@@ -350,7 +351,7 @@ def pre_sync(
     plan = plan_scenario(build_scenario(desired, read_live_state(kubectl)), target=options.target)
     if not plan.waves:
         return PreSyncReport(NOTHING_TO_DO, (about, "the commit changes no Service"))
-    _require_verified(verify_plan(plan, seed=options.seed), progress)
+    _require_verified(verify_plan(plan, seed=options.seed), progress, options.accept_sampled)
     hook = hook_plan(plan)
     left = len(plan.units) - len(hook.units)
     if not hook.waves:
@@ -376,14 +377,22 @@ def _journal(spec: str | None, plan: Plan, kubectl: Kubectl) -> Journal | None:
     return journal_from_spec(spec, plan_digest(plan), None, kubectl) if spec else None
 
 
-def _require_verified(report: VerifyReport, progress: Progress) -> None:
-    if report.ok:
+def _require_verified(report: VerifyReport, progress: Progress, accept_sampled: bool) -> None:
+    sampled = report.sampled
+    if report.ok and (accept_sampled or not sampled):
         progress.say(
             f"the plan verifies ({len(report.claims)} claims, {report.schedules} schedules)"
         )
         return
     for line in report.lines():
         progress.say(line)
+    if report.ok:
+        # Fail closed as `planner verify` does: a sample is evidence, not a proof.
+        raise PreSyncRefused(
+            f"{len(sampled)} claim(s) only held on sampled schedules "
+            f"({sum(c.schedules for c in sampled)} schedules, not every state); nothing was "
+            "written: pass --accept-sampled to apply on a sampled verdict"
+        )
     failed = next(c for c in report.claims if not c.holds)
     raise PreSyncRefused(
         f"the plan does not verify ({failed.behavior}, wave {failed.wave}: {failed.statement}); "

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import yaml
@@ -39,6 +40,7 @@ from planner.model.service import GROUP_ANNOTATION, GROUP_MEMBERS_ANNOTATION
 from planner.plan.records import PendingWindow, Plan, PlannedUnit, PlannedWave, PlanPrediction
 from planner.plan.units import APPLY, Write
 from planner.plan.verify import Claim, VerifyReport
+from planner.simulate import world
 from tests.fakes.fake_cluster import FakeCluster, start_fake
 from tests.fakes.progress import RecordingProgress
 
@@ -386,6 +388,24 @@ def test_a_plan_that_does_not_verify_exits_3_before_any_write(
     err = capsys.readouterr().err
     assert "FAILED  fixed" in err and "went pending: x" in err
     assert "the plan does not verify (fixed, wave 1: no Service is ever pending)" in err
+
+
+def test_a_sampled_verdict_is_refused_unless_accepted(
+    make_fake: MakeFake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = make_fake("fixed")
+    # Explore nothing: the seed transition's claims then rest on sampled schedules only.
+    with (
+        mock.patch.object(world, "STATES_MAX_WRITES", 0),
+        mock.patch.object(world, "FIXED_STATES_MAX_WRITES", 0),
+    ):
+        assert run_cli("--target", "fixed") == 3
+        assert writes(fake) == [] and fake.arrivals() == []
+        err = capsys.readouterr().err
+        assert "claim(s) only held on sampled schedules" in err
+        assert "nothing was written: pass --accept-sampled" in err
+        assert run_cli("--target", "fixed", "--accept-sampled") == 0
+    assert fake.cluster().store[TCP]["spec"]["externalTrafficPolicy"] == "Local"
 
 
 @pytest.mark.parametrize(
