@@ -45,6 +45,7 @@ The allocator's Go-map pool order is chosen with `pool_order` at bootstrap
 
 from __future__ import annotations
 
+import bisect
 import copy
 import ipaddress
 import itertools
@@ -150,6 +151,16 @@ class SimulatedCluster:
         self.events: list[tuple[int, Event]] = []
         self.handled: list[Handled] = []
         self._pending: dict[str, list[Manifest | None]] = {}
+        # The Services with writes not arrived, sorted: the arrivals `options` offers, kept as
+        # writes are submitted and arrive (a random run draws one without listing them all).
+        self._pending_keys: list[str] = []
+        # Per Service its Warning events, in order, as they are logged (`warnings` reads one
+        # Service's without scanning every event). Tuples: a copy shares them.
+        self._warnings: dict[str, tuple[Event, ...]] = {}
+        # Per Service the stored manifest last counted and its number of ingress IPs: stored
+        # manifests are replaced, never changed, so the count holds while the manifest is the
+        # same object (a reprocess-all pass orders every Service by it). Shared by copies.
+        self._ip_counts: dict[str, tuple[Manifest, int]] = {}
         self._next_cluster_ip = 1
         # ServiceReconciler.initialLoadPerformed: until a reprocess-all pass ends without a retry,
         # Service events are dropped (both releases). A cluster built by hand is past it.
@@ -213,6 +224,8 @@ class SimulatedCluster:
         twin.events = list(self.events)
         twin.handled = list(self.handled)
         twin._pending = {key: list(writes) for key, writes in self._pending.items()}
+        twin._pending_keys = list(self._pending_keys)
+        twin._warnings = dict(self._warnings)
         twin.flapping = dict(self.flapping)
         return twin
 
@@ -266,11 +279,14 @@ class SimulatedCluster:
 
     def submit(self, svc_key: str, manifest: Manifest | None) -> None:
         """Queue a write that has not arrived yet; `Arrive(svc_key)` delivers it, in submit order."""
-        self._pending.setdefault(svc_key, []).append(copy_manifest(manifest))
+        writes = self._pending.setdefault(svc_key, [])
+        if not writes:
+            bisect.insort(self._pending_keys, svc_key)
+        writes.append(copy_manifest(manifest))
 
     def pending_writes(self) -> list[str]:
         """Services with writes submitted but not arrived, sorted."""
-        return sorted(k for k, writes in self._pending.items() if writes)
+        return list(self._pending_keys)
 
     def arrive(self, svc_key: str, manifest: Manifest | None) -> None:
         """A write reaches the API server now: store it, tell the informer, queue the key."""
@@ -289,7 +305,10 @@ class SimulatedCluster:
             writes = self._pending.get(action.svc_key)
             if not writes:
                 raise ValueError(f"no pending write for {action.svc_key}")
-            self.arrive(action.svc_key, writes.pop(0))
+            manifest = writes.pop(0)
+            if not writes:
+                self._pending_keys.remove(action.svc_key)
+            self.arrive(action.svc_key, manifest)
             return None
         return self.process_next(action)
 
@@ -322,7 +341,7 @@ class SimulatedCluster:
 
     def options(self, explore_ties: bool = False) -> list[Action]:
         """Every step that could come next: an arrival of each pending write, or processing."""
-        actions: list[Action] = [Arrive(k) for k in self.pending_writes()]
+        actions: list[Action] = [Arrive(k) for k in self._pending_keys]
         if self.queue:
             if self.queue[0] == RELOAD and explore_ties:
                 actions.extend(Process(order) for order in self.pass_orders(all_ties=True))
@@ -330,19 +349,55 @@ class SimulatedCluster:
                 actions.append(Process())
         return actions
 
+    def option_count(self, explore_ties: bool = False) -> int:
+        """len(options(explore_ties)), without building them."""
+        count = len(self._pending_keys)
+        if self.queue:
+            if self.queue[0] == RELOAD and explore_ties:
+                orders = self._tie_order_count()
+                count += 2 if orders > MAX_PASS_ORDERS else orders
+            else:
+                count += 1
+        return count
+
+    def option(self, index: int, explore_ties: bool = False) -> Action:
+        """options(explore_ties)[index], building only that one (a random run draws an index)."""
+        arrivals = len(self._pending_keys)
+        if index < arrivals:
+            return Arrive(self._pending_keys[index])
+        if not self.queue or index >= self.option_count(explore_ties):
+            raise IndexError(f"no option {index}")
+        if self.queue[0] == RELOAD and explore_ties:
+            return Process(self.pass_orders(all_ties=True)[index - arrivals])
+        return Process()
+
     def ties_cut(self) -> bool:
         """Whether `options(explore_ties=True)` leaves reprocess-all orders out now (more than
         MAX_PASS_ORDERS orders among ties: only sorted and reversed are offered)."""
         if not self.queue or self.queue[0] != RELOAD:
             return False
+        return self._tie_order_count() > MAX_PASS_ORDERS
+
+    def _tie_order_count(self) -> int:
+        """How many orders a reprocess-all pass may take now (every order among ties)."""
         counts: dict[int, int] = {}
-        for svc in self.store.values():
-            size = len(ingress_ips(svc))
+        for key in self.store:
+            size = self._ip_count(key)
             counts[size] = counts.get(size, 0) + 1
         total = 1
         for n in counts.values():
             total *= math.factorial(n)
-        return total > MAX_PASS_ORDERS
+        return total
+
+    def _ip_count(self, svc_key: str) -> int:
+        """How many ingress IPs the stored Service shows (counted once per stored manifest)."""
+        svc = self.store[svc_key]
+        counted = self._ip_counts.get(svc_key)
+        if counted is not None and counted[0] is svc:
+            return counted[1]
+        count = len(ingress_ips(svc))
+        self._ip_counts[svc_key] = (svc, count)
+        return count
 
     def pass_orders(self, all_ties: bool = False) -> list[tuple[str, ...]]:
         """Orders a reprocess-all pass may take now: most ingress IPs first, ties in any order.
@@ -350,10 +405,7 @@ class SimulatedCluster:
         The first is the default (ties by key). With `all_ties`, every order among ties, unless
         there are more than MAX_PASS_ORDERS: then the default and the one with ties reversed.
         """
-        by_count: dict[int, list[str]] = {}
-        for key in sorted(self.store):
-            by_count.setdefault(len(ingress_ips(self.store[key])), []).append(key)
-        groups = [by_count[n] for n in sorted(by_count, reverse=True)]
+        groups = self._tie_groups()
         default = tuple(k for g in groups for k in g)
         if not all_ties:
             return [default]
@@ -444,7 +496,7 @@ class SimulatedCluster:
 
     def warnings(self, svc_key: str) -> list[str]:
         """Every warning event raised on the Service, in order."""
-        return [str(e) for _, e in self.events if e.svc_key == svc_key and e.type == "Warning"]
+        return [str(e) for e in self._warnings.get(svc_key, ())]
 
     def statuses(self, svc_key: str) -> list[tuple[str, ...]]:
         """Every status the Service had, in order (() for pending)."""
@@ -455,7 +507,7 @@ class SimulatedCluster:
     def _handle(self, svc_key: str) -> Result:
         # The controller copies what it keeps and never changes its argument: no copy here.
         result = self.controller.set_balancer(svc_key, self.store.get(svc_key))
-        self.events.extend((self.step, e) for e in result.events)
+        self._log(result.events)
         # The reload request is queued as the handler returns; the watch events of its own
         # writes come back through the API server, so after it.
         if result.state == REPROCESS_ALL:
@@ -489,9 +541,19 @@ class SimulatedCluster:
     def handle_listed(self, svc_key: str) -> Result:
         """One Service of a reprocess-all pass handed to the controller, its writes stored."""
         result = self.controller.set_balancer(svc_key, self.store[svc_key])
-        self.events.extend((self.step, e) for e in result.events)
+        self._log(result.events)
         self._store_writes(svc_key, result)
         return result
+
+    def _log(self, events: Sequence[Event]) -> None:
+        """Log a handling's events, and index its warnings by Service."""
+        if not events:
+            return  # most handlings raise none
+        step = self.step
+        self.events.extend([(step, e) for e in events])
+        for event in events:
+            if event.type == "Warning":
+                self._warnings[event.svc_key] = (*self._warnings.get(event.svc_key, ()), event)
 
     def _store_writes(self, svc_key: str, result: Result) -> None:
         """Store what one handling wrote: the Service's status and its group's writes, by key."""
@@ -516,7 +578,7 @@ class SimulatedCluster:
     def _tie_groups(self) -> list[list[str]]:
         by_count: dict[int, list[str]] = {}
         for key in sorted(self.store):
-            by_count.setdefault(len(ingress_ips(self.store[key])), []).append(key)
+            by_count.setdefault(self._ip_count(key), []).append(key)
         return [by_count[n] for n in sorted(by_count, reverse=True)]
 
     def _store_write(self, svc_key: str, written: Manifest) -> None:
@@ -679,13 +741,16 @@ def random_runs(
         state = _started(cluster, writes, start)
         schedule: list[Action] = []
         while len(schedule) < max_steps:
-            actions = state.options(explore_ties)
-            if not actions:
+            count = state.option_count(explore_ties)
+            if not count:
                 break
-            action = rng.choice(actions)
+            # rng.choice over range(count) draws as rng.choice(state.options(...)) would (one
+            # _randbelow(count)): the same schedules, without building every option each step.
+            action = state.option(rng.choice(range(count)), explore_ties)
             state.apply(action)
             schedule.append(action)
-        yield Run(tuple(schedule), state, not state.options(), label=f"random #{index} seed {seed}")
+        settled = not state.option_count()
+        yield Run(tuple(schedule), state, settled, label=f"random #{index} seed {seed}")
 
 
 def replay(
