@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import random
 from dataclasses import dataclass
 from ipaddress import ip_address
 from typing import Any
@@ -566,3 +567,111 @@ def test_a_settled_sharing_service_is_not_handled_again_when_only_others_changed
     with mock.patch.object(Controller, "_converge_one", return_value=ran) as converge:
         assert controller.set_balancer("ns/a", a) is ran
     converge.assert_called_once()
+
+
+# --- per-step shortcuts: each one is what the plain computation gives ----------------------
+
+
+def _listed_runs(
+    cluster: SimulatedCluster, writes: list[Any], seed: int, count: int, max_steps: int = 500
+) -> list[tuple[Any, ...]]:
+    """random_runs as it was: every step builds the whole option list and draws from it. At
+    every step each option drawn by index is the listed one, and the warnings and tie groups
+    the indexes keep are those a scan of the events and of the stored Services gives."""
+    rng = random.Random(seed)
+    found = []
+    for _ in range(count):
+        state = simcluster.prepared(cluster, writes)
+        schedule: list[simcluster.Action] = []
+        while len(schedule) < max_steps:
+            actions = state.options(True)
+            assert state.option_count(True) == len(actions)
+            assert [state.option(i, True) for i in range(len(actions))] == actions
+            _assert_indexes_are_scans(state)
+            if not actions:
+                break
+            action = rng.choice(actions)
+            state.apply(action)
+            schedule.append(action)
+        found.append((tuple(schedule), state.history, state.events, not state.options()))
+    return found
+
+
+def _assert_indexes_are_scans(state: SimulatedCluster) -> None:
+    for key in {e.svc_key for _, e in state.events} | set(state.store):
+        scanned = [str(e) for _, e in state.events if e.svc_key == key and e.type == "Warning"]
+        assert state.warnings(key) == scanned
+    by_count: dict[int, list[str]] = {}
+    for key in sorted(state.store):
+        by_count.setdefault(len(ingress_ips(state.store[key])), []).append(key)
+    assert state._tie_groups() == [by_count[n] for n in sorted(by_count, reverse=True)]
+    assert state.pending_writes() == sorted(k for k, w in state._pending.items() if w)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    groups=groups_strategy(),
+    pools=pools_strategy(),
+    seed=st.integers(0, 2**16),
+    behavior=st.sampled_from(["fixed", "metallb-0.15", "metallb-0.14"]),
+)
+def test_random_runs_draw_as_a_draw_from_the_whole_option_list(
+    groups: list[Group], pools: list[Pool], seed: int, behavior: str
+) -> None:
+    """random_runs draws an option's index (rng.choice over range(option_count)) and builds
+    that one option: the same schedules, histories and events as drawing from options()."""
+    blocker = svc("blocker", status=(BLOCKER_IP,), share="blocker", ports=[("TCP", 1)])
+    live = [g.manifest(m, desired=False) for g in groups for m in range(g.size)]
+    desired = [g.manifest(m, desired=True) for g in groups for m in range(g.size)]
+    writes = [(f"ns/{m['metadata']['name']}", m) for m in with_group_annotations(desired)]
+    writes.append(writes[0])  # a Service written twice stays pending after its first arrival
+    cluster = SimulatedCluster.bootstrap(pools, [blocker, *with_group_annotations(live)], behavior)
+    drawn = [
+        (r.schedule, r.cluster.history, r.cluster.events, r.settled)
+        for r in random_runs(cluster, writes, seed, count=4)
+    ]
+    assert drawn == _listed_runs(cluster, writes, seed, count=4)
+
+
+@pytest.mark.parametrize(("services", "orders"), [(3, 6), (5, 2)])
+def test_options_by_index_at_a_reprocess_all_pass(services: int, orders: int) -> None:
+    """At a queued reprocess-all pass with ties: every order among 3 pending Services (3! = 6),
+    only sorted and reversed among 5 (5! > MAX_PASS_ORDERS); with a pending write first."""
+    cluster = SimulatedCluster.bootstrap([LAN], [svc(f"s{i}") for i in range(services)])
+    cluster.submit("ns/late", svc("late"))
+    cluster.queue.append(RELOAD)
+    actions = cluster.options(explore_ties=True)
+    assert len(actions) == 1 + orders == cluster.option_count(explore_ties=True)
+    assert [cluster.option(i, explore_ties=True) for i in range(len(actions))] == actions
+    assert cluster.option(1) == Process() == cluster.options()[1]
+    with pytest.raises(IndexError):
+        cluster.option(len(actions), explore_ties=True)
+
+
+def test_warnings_of_a_copy_are_its_own() -> None:
+    """The per-Service warning index is copied with the cluster: a branch's warnings do not
+    reach the cluster it was copied from, and a restore brings the saved ones back."""
+    cluster = SimulatedCluster.bootstrap([ONE_IP], [svc("a", status=("10.0.0.1",))])
+    saved = cluster.snapshot()
+    branch = cluster.copy()
+    branch.arrive("ns/b", svc("b"))  # the only IP is taken: b gets a warning
+    branch.settle()
+    assert branch.warnings("ns/b") and not cluster.warnings("ns/b")
+    cluster.arrive("ns/b", svc("b"))
+    cluster.settle()
+    assert cluster.warnings("ns/b") == branch.warnings("ns/b")
+    cluster.restore(saved)
+    assert cluster.warnings("ns/b") == []
+
+
+def test_a_pass_orders_by_the_stored_manifest_not_a_stale_count() -> None:
+    """The ingress-IP count a pass sorts by is kept per stored manifest: a Service stored
+    anew (here by hand) is counted again."""
+    cluster = SimulatedCluster.bootstrap(
+        [LAN], [svc("a", status=("10.0.0.1",)), svc("b", status=("10.0.0.2",))]
+    )
+    assert cluster.pass_orders() == [("ns/a", "ns/b")]
+    two = copy.deepcopy(cluster.store["ns/b"])
+    two["status"]["loadBalancer"]["ingress"].append({"ip": "10.0.0.3"})
+    cluster.store["ns/b"] = two
+    assert cluster.pass_orders() == [("ns/b", "ns/a")]
