@@ -1,0 +1,63 @@
+"""Where the cyclic GC's time goes in one `planner diff`, with and without the planner's lever.
+
+    python bench/bench_gc.py --repo DIR [--runs 2]
+
+Runs `planner diff DIR/desired --live DIR/live.yaml --output json` in-process, alternately with
+the planner as it is and with `planner.simulate.world.rare_full_collections` made a no-op (the
+collector's default thresholds while runs are sampled), each in a fresh process, and prints per
+run: CPU seconds, CPU seconds inside the collector, full (generation 2) collections, peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+_CHILD = """
+import contextlib, gc, io, resource, sys, time
+default_gc = sys.argv[1] == "default"
+repo = sys.argv[2]
+if default_gc:
+    import planner.simulate.world as world
+    world.rare_full_collections = contextlib.nullcontext
+spent = [0.0, 0]
+began = [0.0]
+def note(phase, info):
+    if phase == "start":
+        began[0] = time.process_time()
+    else:
+        spent[0] += time.process_time() - began[0]
+        spent[1] += info["generation"] == 2
+gc.callbacks.append(note)
+from planner.cli import main
+start = time.process_time()
+with contextlib.redirect_stdout(io.StringIO()):
+    main(["diff", f"{repo}/desired", "--live", f"{repo}/live.yaml", "--output", "json"])
+cpu = time.process_time() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+print(f"{cpu:.2f} {spent[0]:.2f} {spent[1]} {peak}")
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repo", required=True, help="A repo bench/generate.py wrote.")
+    parser.add_argument("--runs", type=int, default=2, help="Runs of each, alternating.")
+    args = parser.parse_args()
+    print(f"{'gc during sampling':<20} {'CPU s':>6} {'GC s':>6} {'full':>5} {'peak MB':>8}")
+    for _ in range(args.runs):
+        for mode in ("planner", "default"):
+            out = subprocess.run(
+                [sys.executable, "-c", _CHILD, mode, args.repo],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.split()
+            cpu, gc_s, full, peak = out[-4:]
+            label = "rare full (planner)" if mode == "planner" else "default thresholds"
+            print(f"{label:<20} {cpu:>6} {gc_s:>6} {full:>5} {peak:>8}")
+
+
+if __name__ == "__main__":
+    main()
