@@ -123,7 +123,9 @@ def fates_of(
         flips = next((c for c in (run.cluster.flapping.get(svc, "") for run in runs) if c), "")
         if not any(pending) and not any(stuck) and not any(changed) and not flips:
             continue
-        until = next((w for w in (run.cluster.stuck_until(svc) for run in ended) if w), "")
+        # stuck_until is "" for a run where it is not stuck: ask only those (it costs a pool scan).
+        asked = (run.cluster.stuck_until(svc) for run, end in zip(ended, stuck, strict=True) if end)
+        until = next((w for w in asked if w), "")
         fates.append(
             ServiceFate(
                 service=svc,

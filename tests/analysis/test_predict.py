@@ -22,7 +22,7 @@ def _scanned_reason(runs: list[Run], key: str) -> str:
 
 def test_the_reason_of_a_sampled_fate_is_the_one_its_events_show() -> None:
     """Two new Services for one IP held by a third: whoever loses is pending with MetalLB's
-    warning, which fates_of reads from the per-Service warning index."""
+    warning, which fates_of reads from the per-Service warning index; one is stuck at the end."""
     base = SimulatedCluster.bootstrap([ONE_IP], [svc("held", status=("10.0.0.1",))])
     writes = [("ns/b", svc("b")), ("ns/c", svc("c"))]
     runs = [*adversarial_runs(base, writes), *random_runs(base, writes, seed=5, count=6)]
@@ -31,3 +31,8 @@ def test_the_reason_of_a_sampled_fate_is_the_one_its_events_show() -> None:
     for fate in fates:
         assert fate.pending and fate.reason
         assert fate.reason == _scanned_reason(runs, fate.service)
+        # What re-processes it: the first ended run's answer, asking every run (fates_of asks
+        # only the runs where it is stuck).
+        asked = (r.cluster.stuck_until(fate.service) for r in runs if r.settled)
+        assert fate.stuck_until == next((w for w in asked if w), "")
+    assert any(f.stuck and f.stuck_until for f in fates)
