@@ -332,6 +332,16 @@ def pools_strategy() -> st.SearchStrategy[list[Pool]]:
     return st.tuples(lan, lan2).map(list)
 
 
+def _component(groups: list[Group]) -> tuple[list[Any], list[tuple[str, Any]]]:
+    """The random groups' live Services (and a blocker on BLOCKER_IP) and their desired writes,
+    both with the group-wide annotations stamped."""
+    blocker = svc("blocker", status=(BLOCKER_IP,), share="blocker", ports=[("TCP", 1)])
+    live = [g.manifest(m, desired=False) for g in groups for m in range(g.size)]
+    desired = [g.manifest(m, desired=True) for g in groups for m in range(g.size)]
+    writes = [(f"ns/{m['metadata']['name']}", m) for m in with_group_annotations(desired)]
+    return [blocker, *with_group_annotations(live)], writes
+
+
 @settings(max_examples=20, deadline=None)
 @given(
     groups=groups_strategy(),
@@ -342,14 +352,10 @@ def pools_strategy() -> st.SearchStrategy[list[Pool]]:
 def test_fixed_groups_never_pending(
     groups: list[Group], pools: list[Pool], seed: int, reverse: bool
 ) -> None:
-    blocker = svc("blocker", status=(BLOCKER_IP,), share="blocker", ports=[("TCP", 1)])
-    live = [g.manifest(m, desired=False) for g in groups for m in range(g.size)]
-    desired = [g.manifest(m, desired=True) for g in groups for m in range(g.size)]
-    services = [blocker, *with_group_annotations(live)]
+    services, writes = _component(groups)
     cluster = SimulatedCluster.bootstrap(pools, services, "fixed")
     for group in groups:
         assert all(cluster.ips(m) == (group.ip,) for m in group.members())
-    writes = [(f"ns/{m['metadata']['name']}", m) for m in with_group_annotations(desired)]
     if reverse:
         writes.reverse()
     runs = [*adversarial_runs(cluster, writes), *random_runs(cluster, writes, seed, count=4)]
@@ -405,15 +411,10 @@ def test_handling_that_changed_nothing_is_not_repeated_and_nothing_else_changes(
     """The controller skips a Service (or, fixed, a group transition) whose last handling
     changed nothing while neither the allocator nor the manifests changed since: every run is
     exactly as without the shortcut."""
-    blocker = svc("blocker", status=(BLOCKER_IP,), share="blocker", ports=[("TCP", 1)])
-    live = [g.manifest(m, desired=False) for g in groups for m in range(g.size)]
-    desired = [g.manifest(m, desired=True) for g in groups for m in range(g.size)]
-    writes = [(f"ns/{m['metadata']['name']}", m) for m in with_group_annotations(desired)]
+    services, writes = _component(groups)
 
     def runs() -> list[Any]:
-        cluster = SimulatedCluster.bootstrap(
-            pools, [blocker, *with_group_annotations(live)], behavior
-        )
+        cluster = SimulatedCluster.bootstrap(pools, services, behavior)
         found = [*adversarial_runs(cluster, writes), *random_runs(cluster, writes, seed, count=4)]
         return [_everything(run) for run in found]
 
@@ -438,17 +439,12 @@ def test_runs_from_a_shared_prepared_start_are_the_runs_prepared_one_by_one(
     """random_runs and adversarial_runs copy one prepared start per run set: every run (its
     schedule, history, events, handled items, store and allocator) is exactly the run prepared
     on its own, and no run leaks into the next."""
-    blocker = svc("blocker", status=(BLOCKER_IP,), share="blocker", ports=[("TCP", 1)])
-    live = [g.manifest(m, desired=False) for g in groups for m in range(g.size)]
-    desired = [g.manifest(m, desired=True) for g in groups for m in range(g.size)]
-    writes = [(f"ns/{m['metadata']['name']}", m) for m in with_group_annotations(desired)]
+    services, writes = _component(groups)
     # A Service written twice: its writes arrive in submit order, which reversing changes.
     writes.append(writes[0])
 
     def runs() -> list[Any]:
-        cluster = SimulatedCluster.bootstrap(
-            pools, [blocker, *with_group_annotations(live)], behavior
-        )
+        cluster = SimulatedCluster.bootstrap(pools, services, behavior)
         found = [*adversarial_runs(cluster, writes), *random_runs(cluster, writes, seed, count=4)]
         return [(*_everything(run), run.cluster.handled, run.label, run.settled) for run in found]
 
@@ -503,15 +499,10 @@ def test_a_groups_remembered_readiness_and_order_change_nothing(
 ) -> None:
     """`fixed` remembers a group's readiness and transition order while its members' cached
     manifests are the same objects: every run is exactly as when both are read afresh."""
-    blocker = svc("blocker", status=(BLOCKER_IP,), share="blocker", ports=[("TCP", 1)])
-    live = [g.manifest(m, desired=False) for g in groups for m in range(g.size)]
-    desired = [g.manifest(m, desired=True) for g in groups for m in range(g.size)]
-    writes = [(f"ns/{m['metadata']['name']}", m) for m in with_group_annotations(desired)]
+    services, writes = _component(groups)
 
     def runs() -> list[Any]:
-        cluster = SimulatedCluster.bootstrap(
-            pools, [blocker, *with_group_annotations(live)], "fixed"
-        )
+        cluster = SimulatedCluster.bootstrap(pools, services, "fixed")
         found = [*adversarial_runs(cluster, writes), *random_runs(cluster, writes, seed, count=4)]
         return [_everything(run) for run in found]
 
@@ -620,12 +611,9 @@ def test_random_runs_draw_as_a_draw_from_the_whole_option_list(
 ) -> None:
     """random_runs draws an option's index (rng.choice over range(option_count)) and builds
     that one option: the same schedules, histories and events as drawing from options()."""
-    blocker = svc("blocker", status=(BLOCKER_IP,), share="blocker", ports=[("TCP", 1)])
-    live = [g.manifest(m, desired=False) for g in groups for m in range(g.size)]
-    desired = [g.manifest(m, desired=True) for g in groups for m in range(g.size)]
-    writes = [(f"ns/{m['metadata']['name']}", m) for m in with_group_annotations(desired)]
+    services, writes = _component(groups)
     writes.append(writes[0])  # a Service written twice stays pending after its first arrival
-    cluster = SimulatedCluster.bootstrap(pools, [blocker, *with_group_annotations(live)], behavior)
+    cluster = SimulatedCluster.bootstrap(pools, services, behavior)
     drawn = [
         (r.schedule, r.cluster.history, r.cluster.events, r.settled)
         for r in random_runs(cluster, writes, seed, count=4)
