@@ -46,6 +46,19 @@ def cli(ctx: click.Context, debug: bool, color: str) -> None:
 cli.commands = LazyCommands(VERBS)
 
 
+# The modules of pyproject.toml's dependencies, by the distribution that provides them (a
+# test checks the two lists agree).
+DEPENDENCY_MODULES = {
+    "yaml": "PyYAML",
+    "ruamel": "ruamel.yaml",
+    "jsonpatch": "jsonpatch",
+    "jsonpointer": "jsonpatch",  # jsonpatch's own dependency
+    "networkx": "networkx",
+    "click": "click",
+    "jsonschema": "jsonschema",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI in-process and return its exit code (tests call this directly)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -70,6 +83,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("planner: interrupted", err=True)
         return 130
+    except ModuleNotFoundError as err:
+        missing = DEPENDENCY_MODULES.get((err.name or "").split(".")[0])
+        if missing is None:
+            return _internal_error(err, debug)
+        # Not a bug: an install without its dependencies (e.g. the package copied, or --no-deps).
+        click.echo(
+            f"planner: error: this Python ({sys.executable}) lacks {missing}, a dependency of "
+            "planner: install planner with its dependencies (README: pip install -c "
+            "constraints.txt .)",
+            err=True,
+        )
+        return 2
     except Exception as err:  # noqa: BLE001 - the last resort: a bug must fail closed
         return _internal_error(err, debug)
     return result if isinstance(result, int) else 0

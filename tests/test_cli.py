@@ -4,14 +4,17 @@ the one colour decision (NO_COLOR, TERM=dumb, terminals)."""
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
+import tomllib
 from collections.abc import Iterator
 
 import click
 import pytest
 
-from planner.cli import cli, main
+from planner.cli import DEPENDENCY_MODULES, cli, main
 from planner.commands._shared import color_enabled
-from tests.conftest import SAMPLES
+from tests.conftest import REPO_ROOT, SAMPLES
 
 SEED = SAMPLES / "seed-dns-local"
 SEED_ARGS = [str(SEED / "desired"), "--live", str(SEED / "live.yaml")]
@@ -166,3 +169,25 @@ def test_colour_never_reaches_json_or_an_output_file(
     report = tmp_path / "report.txt"  # type: ignore[operator]
     assert main(["--color", "always", "diff", *SEED_ARGS, "--output-file", str(report)]) == 1
     assert "Summary" in report.read_text() and ANSI not in report.read_text()
+
+
+def test_a_missing_dependency_is_one_line_not_an_internal_error() -> None:
+    # ruamel.yaml blocked in a fresh interpreter: annotate needs it, and says so in one line.
+    code = (
+        "import sys; sys.modules['ruamel'] = None; from planner.cli import main; "
+        f"sys.exit(main(['annotate', '{SAMPLES / 'seed-dns-local' / 'desired'}', '--check']))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and "internal error" not in run.stderr
+    assert "lacks ruamel.yaml, a dependency of planner" in run.stderr
+
+
+def test_every_dependency_has_its_module_named() -> None:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    names = {
+        dependency.split(">")[0].split("=")[0].lower() for dependency in project["dependencies"]
+    }
+    assert names == {name.lower() for name in DEPENDENCY_MODULES.values()}
