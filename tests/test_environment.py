@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import environment_problems
+import pytest
+
+from tests.conftest import _MissingImports, environment_problems, missing_modules
 
 
 def _pyproject(tmp_path: Path, dependencies: list[str], test: list[str]) -> Path:
@@ -31,3 +33,21 @@ def test_the_projects_own_environment_has_no_problem() -> None:
 
 def test_pytest_xdist_may_be_missing(tmp_path: Path) -> None:
     assert environment_problems(_pyproject(tmp_path, [], ["pytest-xdist>=999"])) == []
+
+
+def test_missing_distributions_are_named_by_the_module_they_are_imported_as(tmp_path: Path) -> None:
+    pyproject = _pyproject(tmp_path, ["ruamel.yaml-xyz-absent>=1", "pytest"], ["no-such-pkg-xyz"])
+    assert missing_modules(pyproject) == {"ruamel", "no_such_pkg_xyz"}
+
+
+def test_an_attempt_to_import_a_missing_module_is_noted_and_still_fails() -> None:
+    recorder = _MissingImports(frozenset({"no_such_module_xyz"}))
+    import sys
+
+    sys.meta_path.insert(0, recorder)
+    try:
+        with pytest.raises(ModuleNotFoundError):
+            __import__("no_such_module_xyz.sub")
+    finally:
+        sys.meta_path.remove(recorder)
+    assert recorder.tried == {"no_such_module_xyz"}

@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, needs
+
+pytestmark = needs("import-linter")
 
 
 def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:

@@ -19,6 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import needs
+
+pytestmark = needs("setuptools", "wheel")
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = REPO_ROOT / "planner"
 GOLDEN = REPO_ROOT / "tests" / "fixtures" / "argocd" / "nudge-golden" / "waves-metallb-0.14.yaml"
