@@ -171,11 +171,8 @@ def _verified(
             click.echo(line, err=True)
     if not report.ok:
         raise VerificationFailed("the plan does not verify: see the FAILED claims above")
-    sampled = report.sampled
-    if sampled and not accept_sampled:
+    if report.sampled and not accept_sampled:
         # Fail closed: a sample is evidence, not a proof (the seed can decide it).
         raise VerificationFailed(
-            f"{len(sampled)} claim(s) only held on sampled schedules "
-            f"({sum(c.schedules for c in sampled)} schedules, not every state): "
-            "pass --accept-sampled to accept a sampled verdict"
+            f"{report.sampled_summary()}: pass --accept-sampled to accept a sampled verdict"
         )

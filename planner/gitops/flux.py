@@ -378,8 +378,7 @@ def _journal(spec: str | None, plan: Plan, kubectl: Kubectl) -> Journal | None:
 
 
 def _require_verified(report: VerifyReport, progress: Progress, accept_sampled: bool) -> None:
-    sampled = report.sampled
-    if report.ok and (accept_sampled or not sampled):
+    if report.ok and (accept_sampled or not report.sampled):
         progress.say(
             f"the plan verifies ({len(report.claims)} claims, {report.schedules} schedules)"
         )
@@ -389,9 +388,8 @@ def _require_verified(report: VerifyReport, progress: Progress, accept_sampled: 
     if report.ok:
         # Fail closed as `planner verify` does: a sample is evidence, not a proof.
         raise PreSyncRefused(
-            f"{len(sampled)} claim(s) only held on sampled schedules "
-            f"({sum(c.schedules for c in sampled)} schedules, not every state); nothing was "
-            "written: pass --accept-sampled to apply on a sampled verdict"
+            f"{report.sampled_summary()}; nothing was written: pass --accept-sampled to apply "
+            "on a sampled verdict"
         )
     failed = next(c for c in report.claims if not c.holds)
     raise PreSyncRefused(

@@ -88,6 +88,14 @@ class VerifyReport:
         """The claims that held on a sample only (not proved): they exit 0 only when accepted."""
         return tuple(c for c in self.claims if c.holds and not c.exhaustive)
 
+    def sampled_summary(self) -> str:
+        """How many claims and schedules only held on a sample, in one phrase."""
+        sampled = self.sampled
+        return (
+            f"{len(sampled)} claim(s) only held on sampled schedules "
+            f"({sum(c.schedules for c in sampled)} schedules, not every state)"
+        )
+
     def lines(self) -> list[str]:
         """The report as text: one line per claim, counterexamples indented below."""
         out = []
