@@ -17,12 +17,16 @@ from planner.commands._lazy import LazyChoice, LazyValue, resolve
 ROOT = Path(__file__).resolve().parent.parent
 
 # Run `planner ARGS` in a fresh interpreter and print which modules it imported.
+# Only what the run imported counts: an interpreter's site hooks (.pth files) may load modules
+# such as random or tempfile before any planner code runs (the machine's own Python here does).
 _PROBE = """
-import contextlib, io, json, sys
+import sys
+started = set(sys.modules)
+import contextlib, io, json
 from planner.cli import main
 with contextlib.redirect_stdout(io.StringIO()):
     code = main(sys.argv[1:])
-print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+print(json.dumps({"code": code, "modules": sorted(set(sys.modules) - started)}))
 """
 
 # The pipeline's stages: none of them is needed to print the group's help or a version.
