@@ -37,7 +37,16 @@ from functools import partial
 
 from planner.model.allocator import Port
 from planner.model.controller import ERROR, REPROCESS_ALL, SUCCESS, Behavior, Event, Result
-from planner.model.service import GROUP_MEMBERS_ANNOTATION, annotation
+from planner.model.service import (
+    GROUP_MEMBERS_ANNOTATION,
+    ServiceInputError,
+    annotation,
+    backend_key,
+    ingress_ips,
+    is_load_balancer,
+    requested_ips,
+    sharing_key,
+)
 from planner.model.service import ports as service_ports
 from planner.model.simcluster import (
     RELOAD,
@@ -207,6 +216,7 @@ def explore_states(
     explore_ties: bool = True,
     symmetry: bool = True,
     settling: bool = True,
+    commute: bool = True,
 ) -> StateExploration:
     """Every state reachable from `cluster` with `writes` submitted, breadth-first, each once;
     stops (not complete) after `max_states` states. `symmetry`: states equal up to a renaming
@@ -216,10 +226,10 @@ def explore_states(
     handlings (no-ops for good) are neither ordered in passes nor told apart by their place in
     the queue (`_Settled`; exact under the stock behaviours, off under `fixed`)."""
     try:
-        return _explore(cluster, writes, max_states, explore_ties, symmetry, settling)
+        return _explore(cluster, writes, max_states, explore_ties, symmetry, settling, commute)
     except _OrderSensitive as sensitive:
         # The reduction would not be exact from here on: explore the whole graph instead.
-        found = _explore(cluster, writes, max_states, explore_ties, False, settling)
+        found = _explore(cluster, writes, max_states, explore_ties, False, settling, commute)
         found.symmetry_dropped = str(sensitive)
         return found
 
@@ -246,6 +256,7 @@ def _explore(
     explore_ties: bool,
     symmetry: bool,
     settling: bool,
+    commute: bool = True,
 ) -> StateExploration:
     """explore_states, with the symmetry reduction raising _OrderSensitive where it is not exact."""
     interner = _Interner()
@@ -302,6 +313,10 @@ def _explore(
         head = bool(state.queue) and settled is not None and _settled_head(state, settled)
         return canonical(state, ())[0], head
 
+    # Tie groups whose handlings commute, taken in one order (see _Commuting); stock only.
+    classes = tuple(frozenset(c) for c in found.classes) if found is not None else ()
+    commuting = _Commuting(settled, classes) if settled is not None and commute else None
+
     def drained(state: SimulatedCluster, action: Action) -> tuple[Action, ...]:
         return (action, *_drain_settled(state, settled)) if settled is not None else (action,)
 
@@ -322,7 +337,7 @@ def _explore(
         successors = [
             (drained(branch, action), branch)
             for action, branch in _successors(
-                state, explore_ties, canonical, warnings, passes, settled
+                state, explore_ties, canonical, warnings, passes, settled, commuting
             )
         ]
         if passes.reached:
@@ -447,6 +462,7 @@ def _successors(
     warnings: dict[str, set[str]],
     budget: _PassBudget,
     settled: _Settled | None = None,
+    commuting: _Commuting | None = None,
 ) -> list[tuple[Action, SimulatedCluster]]:
     """Each next step and the state it leads to (the state itself taken by the last one);
     a reprocess-all pass at the head of the queue leads to each state one of its tie orders
@@ -464,7 +480,7 @@ def _successors(
         _collect(branch.events[logged:], warnings)
         found.append((action, branch))
     if passing:
-        found.extend(_pass_ends(state, canonical, warnings, budget, settled))
+        found.extend(_pass_ends(state, canonical, warnings, budget, settled, commuting))
     return found
 
 
@@ -504,6 +520,7 @@ def _pass_ends(
     warnings: dict[str, set[str]],
     budget: _PassBudget,
     settled: _Settled | None = None,
+    commuting: _Commuting | None = None,
 ) -> list[tuple[Process, SimulatedCluster]]:
     """Every state the reprocess-all pass at the head of the queue can end in (the state
     itself is taken), each with one tie order that reaches it.
@@ -537,6 +554,29 @@ def _pass_ends(
                     results = (*results, (member, result))
             current = tuple(k for k in current if k not in quiet)
             stack.append((cluster, ((current,) if current else ()) + later, results))
+            continue
+        taken = commuting.group(cluster, current, later, warnings) if commuting else None
+        if taken is not None:
+            # Every order of the group ends in one of these states (see _Commuting).
+            for after, handled in taken:
+                now = (*results, *handled)
+                if not later:
+                    stack.append((after, later, now))
+                    continue
+                fingerprint, renaming = canonical(after, later)
+                retry = any(r.state in (REPROCESS_ALL, ERROR) for _, r in now)
+                merged = (
+                    fingerprint,
+                    tuple(frozenset(renaming.name(k) for k in group) for group in later),
+                    retry,
+                )
+                if merged not in seen:
+                    if budget.used >= budget.left:
+                        budget.reached = True
+                        return ends
+                    budget.used += 1
+                    seen.add(merged)
+                    stack.append((after, later, now))
             continue
         # What a handling that changes nothing leaves as it found (see _changes_nothing).
         controller = cluster.controller
@@ -600,6 +640,213 @@ def _changes_nothing(
         and controller.allocator.version == version
         and (controller._keys.get(member), controller._cache.get(member)) == mine[member]
     )
+
+
+# What a collapsed tie group did: the state after it, and each member's result in order.
+_Handled = tuple[SimulatedCluster, tuple[tuple[str, Result], ...]]
+
+
+@dataclass(frozen=True)
+class _Move:
+    """What a handling inside a pass reads of its own Service (docs/plan.md, "Handlings that
+    commute in a pass"): its allocation key, the IPs its status shows, the IPs it requests
+    (never empty: it draws nothing from a pool) and its ports."""
+
+    svc: str
+    key: tuple[str, str]
+    status: tuple[str, ...]
+    requested: tuple[str, ...]
+    ports: tuple[Port, ...]
+
+
+def _move(cluster: SimulatedCluster, svc: str) -> _Move | None:
+    """The Service's _Move, or None when its handling may read more than its own Service and
+    the entries of the IPs it shows and requests: it requests no IP (a pool draw reads the
+    pool's free addresses), it is PreferDualStack (it may ask a pool for another family), it
+    is no LoadBalancer, or an input is one the model refuses."""
+    manifest = cluster.store[svc]
+    if not is_load_balancer(manifest):
+        return None
+    if (manifest.get("spec") or {}).get("ipFamilyPolicy") == "PreferDualStack":
+        return None
+    try:
+        requested = requested_ips(manifest)
+        own = service_ports(manifest)
+    except ServiceInputError:
+        return None
+    if not requested:
+        return None
+    key = (sharing_key(manifest), backend_key(manifest))
+    return _Move(svc, key, ingress_ips(manifest), requested, own)
+
+
+def _shares(remembered: tuple[str, str], key: tuple[str, str]) -> bool:
+    """MetalLB's sharingOK: both keys share, and they are equal."""
+    return bool(remembered[0]) and bool(key[0]) and remembered == key
+
+
+class _Commuting:
+    """Tie groups of a reprocess-all pass whose handlings commute, taken in one order instead
+    of every one (stock behaviours; the argument is in docs/plan.md, "Handlings that commute
+    in a pass"). Each kind is checked on the state before the group (what each member reads)
+    and on the state after it, run in name order; when a check fails the group is explored
+    Service by Service as before:
+
+    - joiners: every member shows no IP, holds none and requests IPs that remember no key or
+      its own one, members on one IP have one key that shares and ports of their own; the
+      group is the last of the pass, and each member either was queued already or is settled
+      after it (its place in the queue is then left out of the fingerprint);
+    - leavers: every member shows and holds the same IPs, requests the same ones, was queued
+      already, is a member of one class of interchangeable Services, and its key conflicts
+      with the key each of those IPs remembers, which still holds, with some holder left,
+      after the group: each member fails alike in every order, and the warnings of the other
+      orders (which list other holders) are renamings of the ones raised in this order;
+    - all but one leave: as leavers, but the last member of each order finds its IPs free of
+      other holders; each member is last once (the rest leave before it in name order).
+    """
+
+    def __init__(self, settled: _Settled, classes: Sequence[frozenset[str]]) -> None:
+        self._settled = settled
+        self._classes = classes
+        self.collapsed = 0  # groups taken in one order (or one per last member)
+
+    def group(
+        self,
+        cluster: SimulatedCluster,
+        current: tuple[str, ...],
+        later: tuple[tuple[str, ...], ...],
+        warnings: dict[str, set[str]],
+    ) -> list[_Handled] | None:
+        """The states every order of the tie group `current` ends in, each with its members'
+        results in one order that reaches it; None when no kind applies."""
+        if len(current) < 2 or cluster.controller._pool_order is not None:
+            return None
+        moves = [_move(cluster, svc) for svc in current]
+        if any(m is None for m in moves):
+            return None
+        known = [m for m in moves if m is not None]
+        taken: list[_Handled] | None = None
+        if not later and self._may_join(cluster, known):
+            joined = self._joined(cluster, known, warnings)
+            taken = None if joined is None else [joined]
+        elif self._may_leave(cluster, known):
+            left = self._left(cluster, known, (), warnings)
+            taken = [left] if left is not None else self._all_but_one(cluster, known, warnings)
+        if taken is not None:
+            self.collapsed += 1
+        return taken
+
+    # --- joiners ---
+
+    def _may_join(self, cluster: SimulatedCluster, moves: Sequence[_Move]) -> bool:
+        """Each member joins its requested IPs in every order if it does in one (see above)."""
+        allocator = cluster.controller.allocator
+        on_ip: dict[str, list[_Move]] = {}
+        for move in moves:
+            if move.status or allocator.pool(move.svc) is not None:
+                return False
+            for ip in move.requested:
+                if allocator.remembered_key(ip) not in (None, move.key):
+                    return False
+                on_ip.setdefault(ip, []).append(move)
+        for together in on_ip.values():
+            if len(together) < 2:
+                continue
+            if len({m.key for m in together}) > 1 or not together[0].key[0]:
+                return False
+            owned = [p for m in together for p in m.ports]
+            if len(owned) != len(set(owned)):
+                return False
+        return True
+
+    def _joined(
+        self, cluster: SimulatedCluster, moves: Sequence[_Move], warnings: dict[str, set[str]]
+    ) -> _Handled | None:
+        after, handled = _in_order(cluster, [m.svc for m in moves], warnings)
+        allocator = after.controller.allocator
+        for move in moves:
+            wanted = set(move.requested)
+            if set(allocator.ips(move.svc)) != wanted or set(after.ips(move.svc)) != wanted:
+                return None
+            # Queued by its own write in handling order: only a settled member's place is not
+            # told apart (the fingerprint leaves it out), so the orders end in one state.
+            if move.svc not in cluster.queue and not self._settled.settled(after, move.svc):
+                return None
+        return after, handled
+
+    # --- leavers ---
+
+    def _may_leave(self, cluster: SimulatedCluster, moves: Sequence[_Move]) -> bool:
+        """Each member fails alike in every order while the IPs keep their key and a holder."""
+        if not any(all(m.svc in c for m in moves) for c in self._classes):
+            return False
+        first = moves[0]
+        allocator = cluster.controller.allocator
+        for move in moves:
+            if (move.status, move.requested) != (first.status, first.requested):
+                return False
+            if not move.status or tuple(allocator.ips(move.svc)) != move.status:
+                return False
+            if move.svc not in cluster.queue:
+                return False
+            for ip in (*move.status, *move.requested):
+                remembered = allocator.remembered_key(ip)
+                if remembered is None or _shares(remembered, move.key):
+                    return False
+        return True
+
+    def _left(
+        self,
+        cluster: SimulatedCluster,
+        moves: Sequence[_Move],
+        last: Sequence[_Move],
+        warnings: dict[str, set[str]],
+    ) -> _Handled | None:
+        """The group run in name order, `last` after the others; None unless every member but
+        `last` left and the IPs kept their keys and some holder."""
+        leaving = [m.svc for m in moves if m not in last]
+        raised: dict[str, set[str]] = {}
+        after, handled = _in_order(cluster, leaving, raised)
+        before, now = cluster.controller.allocator, after.controller.allocator
+        for ip in {*moves[0].status, *moves[0].requested}:
+            if now.remembered_key(ip) != before.remembered_key(ip) or not now.holders(ip):
+                return None
+        if any(now.pool(svc) is not None or after.ips(svc) for svc in leaving):
+            return None
+        if last:
+            after, more = _in_order(after, [m.svc for m in last], raised, copied=False)
+            handled = (*handled, *more)
+        for svc, texts in raised.items():
+            warnings.setdefault(svc, set()).update(texts)
+        return after, handled
+
+    def _all_but_one(
+        self, cluster: SimulatedCluster, moves: Sequence[_Move], warnings: dict[str, set[str]]
+    ) -> list[_Handled] | None:
+        ends = []
+        for move in moves:
+            end = self._left(cluster, moves, (move,), warnings)
+            if end is None:
+                return None
+            ends.append(end)
+        return ends
+
+
+def _in_order(
+    cluster: SimulatedCluster,
+    members: Sequence[str],
+    warnings: dict[str, set[str]],
+    *,
+    copied: bool = True,
+) -> _Handled:
+    """The members handled in this order (on a copy unless `copied` is False), warnings added."""
+    after = cluster.copy() if copied else cluster
+    handled = []
+    for svc in members:
+        logged = len(after.events)
+        handled.append((svc, after.handle_listed(svc)))
+        _collect(after.events[logged:], warnings)
+    return after, tuple(handled)
 
 
 def _closed(
