@@ -11,8 +11,8 @@ within --max-states, each case in a fresh process (so that its peak memory is it
 states visited (of which partial reprocess-all passes), complete (or why not: "budget"), CPU
 seconds, peak resident memory of the process and what it held before exploring (interpreter,
 modules, the bootstrapped cluster); with --without, the same without the symmetry reduction,
-and with --unsettled without settled Services left out (explore_states(settling=False)), side
-by side; schedules and seconds for brute force.
+with --unsettled without settled Services left out (explore_states(settling=False)), and
+with --uncommuted without commuting tie groups taken in one order (commute=False), side by side; schedules and seconds for brute force.
 
     python bench/bench_states.py [--sizes 2,3,4,6,8,12] [--max-states 20000] [--brute-max 3]
                                  [--behaviors fixed] [--moves 4,8,12] [--without]
@@ -149,13 +149,14 @@ def measure(
     symmetry: bool,
     policy: str,
     settling: bool = True,
+    commute: bool = True,
 ) -> dict[str, Any]:
     """One case in this process (a fresh one per case, so that its peak memory is its own)."""
     base, writes = case(size, requested, behavior, policy)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.process_time()
     found = explore_states(
-        base, writes, max_states=max_states, symmetry=symmetry, settling=settling
+        base, writes, max_states=max_states, symmetry=symmetry, settling=settling, commute=commute
     )
     seconds = time.process_time() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -192,10 +193,16 @@ def main() -> None:
     parser.add_argument(
         "--unsettled", action="store_true", help="also without settled Services left out"
     )
+    parser.add_argument(
+        "--uncommuted",
+        action="store_true",
+        help="also without commuting tie groups taken in one order (commute=False)",
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a child: label,size,requested,...
     args = parser.parse_args()
     if args.one:
-        size, requested, behavior, max_states, symmetry, policy, settling = args.one.split(",")
+        fields = args.one.split(",")
+        size, requested, behavior, max_states, symmetry, policy, settling, commute = fields
         one = measure(
             int(size),
             requested == "True",
@@ -204,6 +211,7 @@ def main() -> None:
             symmetry == "True",
             policy,
             settling == "True",
+            commute == "True",
         )
         print(json.dumps(one))
         return
@@ -220,6 +228,8 @@ def main() -> None:
         header += f" | {'no-sym st.':>10} {'complete':>8} {'CPU s':>7}"
     if args.unsettled:
         header += f" | {'unsettled':>10} {'complete':>8} {'CPU s':>7}"
+    if args.uncommuted:
+        header += f" | {'uncommuted':>10} {'complete':>8} {'CPU s':>7}"
     header += f" | {'schedules':>9} {'brute s':>8}"
     print(header)
     print("-" * len(header))
@@ -227,18 +237,27 @@ def main() -> None:
     behaviors = [b for b in args.behaviors.split(",") if b]
     for label, size, requested, policy in cases:
         for behavior in behaviors:
-            found = _in_child(size, requested, behavior, args.max_states, True, policy, True)
+            found = _in_child(size, requested, behavior, args.max_states, True, policy, True, True)
             line = (
                 f"{label:14} {size:>3} {behavior:13} {found['states']:>8} "
                 f"{found['pass_states']:>9} {found['complete']:>8} {found['seconds']:>7.2f} "
                 f"{found['peak_mb']:>7.0f} {found['base_mb']:>7.0f}"
             )
             if args.without:
-                plain = _in_child(size, requested, behavior, args.max_states, False, policy, True)
+                plain = _in_child(
+                    size, requested, behavior, args.max_states, False, policy, True, True
+                )
                 line += f" | {plain['states']:>10} {plain['complete']:>8} {plain['seconds']:>7.2f}"
             if args.unsettled:
-                whole = _in_child(size, requested, behavior, args.max_states, True, policy, False)
+                whole = _in_child(
+                    size, requested, behavior, args.max_states, True, policy, False, True
+                )
                 line += f" | {whole['states']:>10} {whole['complete']:>8} {whole['seconds']:>7.2f}"
+            if args.uncommuted:
+                each = _in_child(
+                    size, requested, behavior, args.max_states, True, policy, True, False
+                )
+                line += f" | {each['states']:>10} {each['complete']:>8} {each['seconds']:>7.2f}"
             if size <= args.brute_max:
                 base, writes = case(size, requested, behavior, policy)
                 schedules, brute_seconds = brute(base, writes)

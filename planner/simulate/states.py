@@ -97,6 +97,8 @@ class StateExploration:
     # ("" when it was not): a `fixed` group transition whose outcome follows its members' order.
     symmetry_dropped: str = ""
     pass_states: int = 0  # of `states`: partial reprocess-all passes (see _pass_ends)
+    # Tie groups taken in one order (or one per last member) because they commute (_Commuting).
+    commuted: int = 0
 
     @property
     def pending(self) -> frozenset[str]:
@@ -368,6 +370,7 @@ def _explore(
         complete=not budget_reached and not ties_cut,
         states=len(parents) + passes.used,
         pass_states=passes.used,
+        commuted=commuting.collapsed if commuting is not None else 0,
         edges=len(edges),
         terminals=tuple(ends),
         pending_paths=dict(sorted(pending_paths.items())),
@@ -729,7 +732,7 @@ class _Commuting:
         if not later and self._may_join(cluster, known):
             joined = self._joined(cluster, known, warnings)
             taken = None if joined is None else [joined]
-        elif self._may_leave(cluster, known):
+        elif self._interchangeable(known) and self._may_leave(cluster, known):
             left = self._left(cluster, known, (), warnings)
             taken = [left] if left is not None else self._all_but_one(cluster, known, warnings)
         if taken is not None:
@@ -776,10 +779,14 @@ class _Commuting:
 
     # --- leavers ---
 
+    def _interchangeable(self, moves: Sequence[_Move]) -> bool:
+        """All members are in one class of interchangeable Services: the warnings the other
+        orders raise (naming other holders) are renamings of this order's, which the
+        exploration's closure under the class adds (_closed)."""
+        return any(all(m.svc in c for m in moves) for c in self._classes)
+
     def _may_leave(self, cluster: SimulatedCluster, moves: Sequence[_Move]) -> bool:
         """Each member fails alike in every order while the IPs keep their key and a holder."""
-        if not any(all(m.svc in c for m in moves) for c in self._classes):
-            return False
         first = moves[0]
         allocator = cluster.controller.allocator
         for move in moves:
@@ -877,17 +884,17 @@ def _closed(
                     paths[renaming.name(member)] = path
     closed_warnings = {svc: set(texts) for svc, texts in warnings.items()}
     swaps = [symmetry.swap(c[0], m) for c in symmetry.classes for m in c[1:]]
-    grown = True
-    while grown:
-        grown = False
+    # A worklist: each text is renamed by each swap once (a text listing other holders has an
+    # orbit of every subset of them: thousands of texts for a group of 12).
+    work = [(svc, text) for svc, texts in closed_warnings.items() for text in texts]
+    while work:
+        svc, text = work.pop()
         for swap in swaps:
-            for svc, texts in list(closed_warnings.items()):
-                target = closed_warnings.setdefault(swap.name(svc), set())
-                for text in list(texts):
-                    renamed = swap.text(text)
-                    if renamed not in target:
-                        target.add(renamed)
-                        grown = True
+            target = closed_warnings.setdefault(swap.name(svc), set())
+            renamed = swap.text(text)
+            if renamed not in target:
+                target.add(renamed)
+                work.append((swap.name(svc), renamed))
     return closed, paths, closed_warnings
 
 
@@ -1010,15 +1017,27 @@ class _Renaming:
         comma-separated key lists sorted again as the allocator sorts them)."""
         if not self.keys:
             return message
-        tokens = {**self.keys, **{str(a): str(b) for a, b in self.ports.items()}}
-        pattern = "|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True))
-        swapped = re.sub(
-            rf"(?<![\w./-])({pattern})(?![\w./-])", lambda m: tokens[m.group(1)], message
-        )
-        lists = r"[\w.-]+/[\w.-]+(?:,[\w.-]+/[\w.-]+)+"
-        return re.sub(lists, lambda m: ",".join(sorted(m.group(0).split(","))), swapped)
+        known = self._memo.get(("text", message))
+        if known is None:
+            tokens, pattern = self._text_pattern()
+            swapped = pattern.sub(lambda m: tokens[m.group(1)], message)
+            known = _KEY_LIST.sub(lambda m: ",".join(sorted(m.group(0).split(","))), swapped)
+            self._memo[("text", message)] = known
+        return str(known)
+
+    def _text_pattern(self) -> tuple[dict[str, str], re.Pattern[str]]:
+        """The tokens a text renaming swaps and the compiled pattern finding them (once)."""
+        known = self._memo.get(("pattern",))
+        if known is None:
+            tokens = {**self.keys, **{str(a): str(b) for a, b in self.ports.items()}}
+            alternatives = "|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True))
+            pattern = re.compile(rf"(?<![\w./-])({alternatives})(?![\w./-])")
+            known = self._memo[("pattern",)] = (tokens, pattern)
+        return known  # type: ignore[return-value]
 
 
+# A comma-separated list of Service keys in a message (the allocator sorts such lists).
+_KEY_LIST = re.compile(r"[\w.-]+/[\w.-]+(?:,[\w.-]+/[\w.-]+)+")
 _IDENTITY_RENAMING = _Renaming({}, {})
 # Values a renaming leaves as they are (not keys, ports or containers of them).
 _ATOMS = frozenset({int, bool, float, type(None), ipaddress.IPv4Address, ipaddress.IPv6Address})
