@@ -814,11 +814,7 @@ class _Commuting:
         leaving = [m.svc for m in moves if m not in last]
         raised: dict[str, set[str]] = {}
         after, handled = _in_order(cluster, leaving, raised)
-        before, now = cluster.controller.allocator, after.controller.allocator
-        for ip in {*moves[0].status, *moves[0].requested}:
-            if now.remembered_key(ip) != before.remembered_key(ip) or not now.holders(ip):
-                return None
-        if any(now.pool(svc) is not None or after.ips(svc) for svc in leaving):
+        if not _all_left(cluster, after, moves[0], leaving):
             return None
         if last:
             after, more = _in_order(after, [m.svc for m in last], raised, copied=False)
@@ -837,6 +833,19 @@ class _Commuting:
                 return None
             ends.append(end)
         return ends
+
+
+def _all_left(
+    before: SimulatedCluster, after: SimulatedCluster, move: _Move, leaving: Sequence[str]
+) -> bool:
+    """Whether every leaving member let go of its IPs and shows none, while each IP the
+    members show or request keeps the key it remembered and some holder: then in every order
+    each member met that key and another holder, and failed alike (docs/plan.md)."""
+    was, now = before.controller.allocator, after.controller.allocator
+    for ip in {*move.status, *move.requested}:
+        if now.remembered_key(ip) != was.remembered_key(ip) or not now.holders(ip):
+            return False
+    return not any(now.pool(svc) is not None or after.ips(svc) for svc in leaving)
 
 
 def _in_order(
