@@ -1026,13 +1026,9 @@ class _Renaming:
         comma-separated key lists sorted again as the allocator sorts them)."""
         if not self.keys:
             return message
-        known = self._memo.get(("text", message))
-        if known is None:
-            tokens, pattern = self._text_pattern()
-            swapped = pattern.sub(lambda m: tokens[m.group(1)], message)
-            known = _KEY_LIST.sub(lambda m: ",".join(sorted(m.group(0).split(","))), swapped)
-            self._memo[("text", message)] = known
-        return str(known)
+        tokens, pattern = self._text_pattern()
+        swapped = pattern.sub(lambda m: tokens[m.group(1)], message)
+        return _KEY_LIST.sub(lambda m: ",".join(sorted(m.group(0).split(","))), swapped)
 
     def _text_pattern(self) -> tuple[dict[str, str], re.Pattern[str]]:
         """The tokens a text renaming swaps and the compiled pattern finding them (once)."""
