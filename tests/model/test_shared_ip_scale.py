@@ -22,8 +22,8 @@ SERVICES = tuple(f"ns/s{i}" for i in range(6))
 IPS = ("10.0.0.1", "10.0.0.2", "fd00::1")
 KEYS = (("a", ""), ("a", "local"), ("b", ""), ("", ""))
 PORTS = ((Port("TCP", 53),), (Port("UDP", 53),), (Port("TCP", 80),), ())
-LAN = Pool("lan", ["10.0.0.0/30", "fd00::/127"])
-LAN_SMALL = Pool("lan", ["10.0.0.0/31", "fd00::/127"])
+LAN = Pool("lan", ("10.0.0.0/30", "fd00::/127"))
+LAN_SMALL = Pool("lan", ("10.0.0.0/31", "fd00::/127"))
 
 ASSIGN = st.tuples(
     st.just("assign"),
