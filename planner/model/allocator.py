@@ -106,12 +106,17 @@ class ErrorKind(StrEnum):
 
 
 class AllocationError(Exception):
-    """An allocator call was refused; `kind` says which rule, the message is MetalLB's."""
+    """An allocator call was refused; `kind` says which rule, the message is MetalLB's.
 
-    def __init__(self, kind: ErrorKind, message: str) -> None:
+    A sharing-key refusal names the IP and its other holders (`ip`, `others`: the message
+    ends with `others`), so a caller may render it again for other holders (Controller)."""
+
+    def __init__(self, kind: ErrorKind, message: str, *, ip: str = "", others: str = "") -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.ip = ip
+        self.others = others
 
 
 class Key(NamedTuple):
@@ -233,6 +238,10 @@ class Allocator:
         self._services_on_ip: CowTable[IPAddress, dict[str, None]] = CowTable(dict, dict.copy)
         # Which addresses remember which key: the index behind the first-fit search.
         self._index = KeyIndex()
+        # Per IP, its holders' names as a sharing-key refusal lists them (sorted, joined), with
+        # the version they were read at: every holder of a shared IP that is refused reads them,
+        # and sorting a large group's names for each was quadratic (see _holder_names).
+        self._holder_texts: dict[IPAddress, tuple[int, str]] = {}
         # poolFor's answers for the pools in force, by IPs, while no pool order draws anew
         # (every handling asks it once or twice for the same few IPs; see _pool_for).
         self._owners: dict[tuple[IPAddress, ...], str | None] = {}
@@ -379,6 +388,8 @@ class Allocator:
         twin._ports_in_use = self._ports_in_use.clone()
         twin._services_on_ip = self._services_on_ip.clone()
         twin._index = self._index.clone()
+        # Entries of the version both share now stay true for each; later ones are each's own.
+        twin._holder_texts = dict(self._holder_texts)
         return twin
 
     # --- assign / unassign --------------------------------------------------------------------
@@ -531,16 +542,15 @@ class Allocator:
         if existing is None:
             return None
         if not _sharing_ok(existing, request.key):
-            # Sorted in C, then the Service itself taken out: the IP may hold a whole group.
-            others = sorted(self._services_on_ip.get(ip, {}))
-            if request.svc_key in self._services_on_ip.get(ip, {}):
-                others.remove(request.svc_key)
+            others = self._others_on(ip, request.svc_key)
             if others:
                 # MetalLB lists the others in Go map order; we sort them.
                 return AllocationError(
                     ErrorKind.SHARING_KEY_MISMATCH,
                     f"can't change sharing key for {go_quote(request.svc_key)}, "
-                    f"address also in use by {','.join(others)}",
+                    f"address also in use by {others}",
+                    ip=str(ip),
+                    others=others,
                 )
         in_use = self._ports_in_use.get(ip, {})
         for port in request.ports:
@@ -551,6 +561,71 @@ class Allocator:
                     f"port {port} is already in use on {go_quote(str(ip))}",
                 )
         return None
+
+    def _others_on(self, ip: IPAddress, svc_key: str) -> str:
+        """The Services on the IP other than `svc_key`, sorted and joined with commas ("" when
+        none), as a sharing-key refusal names them."""
+        holders = self._services_on_ip.get(ip)
+        if not holders:
+            return ""
+        if svc_key in holders:
+            # The Service itself asks with another key (once per key change): not cached.
+            return ",".join(sorted(name for name in holders if name != svc_key))
+        return self._holder_names(ip, holders)
+
+    def _holder_names(self, ip: IPAddress, holders: Mapping[str, None]) -> str:
+        """Every holder of the IP, sorted and joined; built once per allocator version.
+
+        Every change to who holds an IP changes the version, so an entry of the current version
+        is exact. A pending member of a large group is refused on every pass with these names:
+        reading them here is O(1) where sorting them was O(N log N) per refusal."""
+        cached = self._holder_texts.get(ip)
+        if cached is not None and cached[0] == self.version:
+            return cached[1]
+        text = ",".join(sorted(holders))
+        self._holder_texts[ip] = (self.version, text)
+        return text
+
+    def others_on(self, ip: str, svc_key: str) -> str:
+        """The Services on the IP other than `svc_key`, as a sharing-key refusal names them."""
+        return self._others_on(parse_ip(ip), svc_key)
+
+    def refusal(
+        self,
+        svc_key: str,
+        svc: Mapping[str, Any] | None,
+        ips: Sequence[str],
+        ports: Iterable[Port | tuple[str, int]],
+        sharing_key: str | None,
+        backend_key: str | None,
+    ) -> AllocationError | None:
+        """Why `assign` of these IPs would be refused now (None: it would not); changes nothing."""
+        request = AllocationRequest(svc_key, svc, "ipv4", ports, sharing_key, backend_key, ips=ips)
+        try:
+            parsed = _parse_ips(request.ips)
+        except AllocationError as error:
+            return error
+        return self._assign_error(_resolve(request), parsed, self._pool_for(parsed))
+
+    def sharing_reads(self, svc_key: str, ips: Sequence[str], ports: Sequence[Port]) -> Hashable:
+        """What Assign of these IPs to a Service that holds none reads of the allocator, except
+        the other holders' names: the configuration version (poolFor, the pool's
+        serviceAllocation), and per IP the key it remembers, who holds each of the ports, and
+        whether anyone else is on it (checkSharing). Equal reads: Assign gives the same answer,
+        its refusal naming whoever holds the IP then."""
+        entries = []
+        for text in ips:
+            ip = parse_ip(text)
+            holders = self._services_on_ip.get(ip) or {}
+            in_use = self._ports_in_use.get(ip) or {}
+            entries.append(
+                (
+                    self._key_for_ip.get(ip),
+                    tuple(map(in_use.get, ports)),
+                    len(holders) > (svc_key in holders),
+                )
+            )
+        return (self.config_version, tuple(entries))
 
     def _record(self, svc_key: str, alloc: _Alloc) -> None:
         self.version += 1

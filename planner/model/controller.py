@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, cast
 
-from planner.model.allocator import AllocationError, Allocator, Pool, PoolOrder
+from planner.model.allocator import AllocationError, Allocator, ErrorKind, Pool, PoolOrder, Port
 from planner.model.pools import NAMESPACE_NAME_LABEL
 from planner.model.service import (
     ALLOCATED_FROM_POOL_ANNOTATION,
@@ -248,6 +248,21 @@ class _Repeat:
     written: bool = False
 
 
+@dataclass(frozen=True)
+class _Refused:
+    """A handling refused the IPs its Service requests because others hold one under another
+    key (see Controller._note_refusal): the manifest it read (compared by identity), the IPs and
+    ports it asked for, what it read of the allocator apart from the other holders' names
+    (Allocator.sharing_reads), the IP it was refused, and its event's message up to the names."""
+
+    manifest: Manifest
+    ips: tuple[str, ...]
+    ports: tuple[Port, ...]
+    reads: Hashable
+    ip: str
+    head: str
+
+
 def _copied(result: Result) -> Result:
     """The same answer in containers of its own (callers may extend its lists and dicts)."""
     return Result(
@@ -301,6 +316,10 @@ class Controller:
         # Services whose last handling left the allocator as it found it (or only re-assigned
         # their own allocation): what it answered. See _set_one.
         self._unchanged: dict[str, _Repeat] = {}
+        # Services left pending because others hold their requested IP under another key: what
+        # their refusal read, so it is answered again whenever those reads are as they were,
+        # naming the holders of then. See _note_refusal.
+        self._refused: dict[str, _Refused] = {}
         self._shares_manifests = shares_manifests
         self._remembers = remembers
         # What each group's members' cached manifests say (readiness, transition order), while
@@ -345,6 +364,7 @@ class Controller:
         twin._cache = dict(self._cache)
         twin._settled = dict(self._settled)
         twin._unchanged = dict(self._unchanged)
+        twin._refused = dict(self._refused)
         twin._walked = dict(self._walked)
         twin._pools = None if self._pools is None else list(self._pools)
         twin._namespaces = dict(self._namespaces)
@@ -501,6 +521,9 @@ class Controller:
             if repeat.reassigned:
                 self._allocator.reassigned(svc_key)
             return _copied(repeat.result)
+        refused = self._refused_again(svc_key, svc)
+        if refused is not None:
+            return refused
         version, reassigns = self._allocator.version, self._allocator.reassigns
         key = self._keys.get(svc_key)
         result = self._converge_one(svc_key, svc)
@@ -521,6 +544,7 @@ class Controller:
             # same state again gives the same answer, and re-assigns it as this run did.
             again = self._allocator.reassigns != reassigns
             self._unchanged[svc_key] = _Repeat(version, svc, result, again, None)
+            self._note_refusal(svc_key, svc, result)
         elif result.service is not None and result.state != ERROR_NO_RETRY:
             self._written(svc_key, result.service)
         return result
@@ -572,6 +596,70 @@ class Controller:
             self._keys.get(svc_key),
             self._allocator.holding(svc_key),
         )
+
+    def _note_refusal(self, svc_key: str, svc: Manifest, result: Result) -> None:
+        """Remember a handling that left the Service pending, holding nothing, because others
+        hold a requested IP under another key (what each pending member of a group changing its
+        key meets on every pass until the last old holder leaves).
+
+        Why it may be answered again without running (_refused_again): the Service holds no
+        allocation and shows no IPs (it wrote nothing and raised one event), so up to Assign its
+        handling reads only its manifest (the same object) and the configuration. Assign of
+        its requested IPs reads the configuration (poolFor, the pool's serviceAllocation) and,
+        per IP, the key the IP remembers, the holders of the Service's ports and whether anyone
+        else holds the IP (checkSharing): Allocator.sharing_reads, the same again. So Assign
+        refuses the same IP for the same reason, and nothing after the refusal reads more. Only
+        the message differs: it names the IP's holders of the moment, read again each time.
+        The refusal is recomputed here and its message compared with the event's, so only a
+        handling that ended in exactly this refusal is remembered.
+        """
+        if self._pool_order is not None or self._allocator.pool(svc_key) is not None:
+            return
+        if svc_key in self._keys or result.state != ERROR_NO_RETRY or len(result.events) != 1:
+            return
+        event = result.events[0]
+        if event.type != "Warning" or event.reason != "AllocationFailed":
+            return
+        try:
+            ips, asked_ports = requested_ips(svc), ports(svc)
+            keys = sharing_key(svc), backend_key(svc)
+        except ServiceInputError:
+            return
+        if not ips:
+            return
+        refusal = self._allocator.refusal(svc_key, svc, ips, asked_ports, *keys)
+        if refusal is None or refusal.kind != ErrorKind.SHARING_KEY_MISMATCH:
+            return
+        message = f'Failed to allocate IP for "{svc_key}": {refusal.message}'
+        if event.message != message or not message.endswith(refusal.others):
+            return
+        self._refused[svc_key] = _Refused(
+            svc,
+            ips,
+            asked_ports,
+            self._allocator.sharing_reads(svc_key, ips, asked_ports),
+            refusal.ip,
+            message[: len(message) - len(refusal.others)],
+        )
+
+    def _refused_again(self, svc_key: str, svc: Manifest) -> Result | None:
+        """The answer of a remembered refusal (_note_refusal) whose reads are as they were, its
+        message naming the IP's holders now; None when it does not apply."""
+        refused = self._refused.get(svc_key) if self._remembers else None
+        if (
+            refused is None
+            or refused.manifest is not svc
+            or svc_key in self._keys
+            or self._allocator.pool(svc_key) is not None
+            or self._allocator.sharing_reads(svc_key, refused.ips, refused.ports) != refused.reads
+        ):
+            return None
+        others = self._allocator.others_on(refused.ip, svc_key)
+        event = Event(svc_key, "Warning", "AllocationFailed", refused.head + others)
+        result = Result(ERROR_NO_RETRY, None, [str(event)], {}, (event,))
+        # As the handling it stands for would: the same answer again while nothing changes.
+        self._unchanged[svc_key] = _Repeat(self._allocator.version, svc, result, False, None)
+        return result
 
     def _holding(self, svc_key: str, svc: Manifest) -> Hashable | None:
         """What a handling of a Service that holds its allocation alone reads of the state (see
