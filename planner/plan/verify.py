@@ -21,7 +21,7 @@ says which claims rest on a sample, and why.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from planner.model.controller import BEHAVIORS, Behavior
@@ -119,31 +119,96 @@ class VerifyReport:
 
 
 @dataclass(frozen=True)
+class _Suspects:
+    """What a wave's claims allow under one behaviour: the Services a schedule may see go
+    pending, and the IPs each Service may end at (fixed). A schedule that shows anything else
+    keeps its counterexample's lines (`_Witness`); no other keeps anything of its run."""
+
+    behavior: str
+    predicted: frozenset[str]  # may go pending (stock behaviours)
+    expected: Mapping[str, frozenset[tuple[str, ...]]]  # svc → its possible IPs (fixed)
+
+    @classmethod
+    def of(cls, plan: Plan, wave: PlannedWave, behavior: str) -> _Suspects:
+        predicted = frozenset(
+            w.service
+            for w in plan.predictions[behavior].windows
+            if w.wave == wave.index and w.until != "recreated"
+        )
+        expected = {
+            svc: frozenset(tuple(o) for o in options) for svc, options in wave.expected_ips.items()
+        }
+        return cls(behavior, predicted, expected)
+
+    def flagged(
+        self,
+        went_pending: Sequence[str],
+        ips: Mapping[str, tuple[str, ...]],
+        without_ip: Sequence[str],
+        finished: bool,
+    ) -> list[str]:
+        """The Services a counterexample from this schedule could name (see `_claims`)."""
+        fixed = self.behavior == Behavior.FIXED
+        allowed = frozenset() if fixed else self.predicted
+        found = [s for s in went_pending if s not in allowed]
+        if finished and fixed:
+            found += [
+                s
+                for s in ips.keys() & self.expected.keys()
+                if tuple(ips[s]) not in self.expected[s]
+            ]
+        elif finished:
+            found += without_ip
+        return found
+
+
+@dataclass(frozen=True)
+class _Witness:
+    """A schedule's counterexample lines: the schedule, and per Service it could name its
+    statuses and first warnings (what `_counterexample` prints), so no run outlives its
+    observation (a sampled run of 1,000 writes holds a whole simulated cluster)."""
+
+    schedule: str  # "schedule: arrive a; process; ..." (and the cut, when it did not finish)
+    services: Mapping[str, tuple[str, ...]]  # svc → its lines
+
+    @classmethod
+    def of(cls, run: Run, services: Sequence[str]) -> _Witness:
+        cut = "" if run.settled else " (did not finish: cut at the step cap)"
+        lines = {}
+        for svc in services:
+            statuses = " -> ".join(
+                str(list(ips)) if ips else "<pending>" for ips in run.cluster.statuses(svc)
+            )
+            warnings = (f"  {w}" for w in run.cluster.warnings(svc)[:3])
+            lines[svc] = (f"{svc}: {statuses}", *warnings)
+        return cls(f"schedule: {run.describe()}{cut}", lines)
+
+
+@dataclass(frozen=True)
 class _Observed:
-    """What one schedule showed, after the plan's nudges."""
+    """What one schedule showed, after the plan's nudges: facts per Service, never the run."""
 
     written: tuple[str, ...]  # the written Services of its component
     went_pending: tuple[str, ...]
     ips: dict[str, tuple[str, ...]]  # every Service of the simulated cluster → its IPs at the end
     without_ip: tuple[str, ...]  # written, still a LoadBalancer, and without an IP at the end
-    run: Run | None = None  # the run itself, for counterexamples (None: renamed from another)
     finished: bool = True  # False: it hit its step cap; it has no end (ips, without_ip)
+    simulated: bool = True  # False: renamed from a same-shaped component's schedule
+    witness: _Witness | None = None  # a counterexample's lines, when it shows one
 
     @classmethod
-    def of(cls, run: Run, written: tuple[str, ...]) -> _Observed:
+    def of(cls, run: Run, written: tuple[str, ...], suspects: _Suspects) -> _Observed:
         cluster = run.cluster
-        return cls(
-            written,
-            tuple(s for s in cluster.history if cluster.went_pending(s)),
-            {svc: cluster.ips(svc) for svc in cluster.store},
-            tuple(
-                s
-                for s in written
-                if s in cluster.store and is_load_balancer(cluster.store[s]) and not cluster.ips(s)
-            ),
-            run,
-            run.settled,
+        went_pending = tuple(s for s in cluster.history if cluster.went_pending(s))
+        ips = {svc: cluster.ips(svc) for svc in cluster.store}
+        without_ip = tuple(
+            s
+            for s in written
+            if s in cluster.store and is_load_balancer(cluster.store[s]) and not cluster.ips(s)
         )
+        flagged = suspects.flagged(went_pending, ips, without_ip, run.settled)
+        witness = _Witness.of(run, sorted(set(flagged))) if flagged else None
+        return cls(written, went_pending, ips, without_ip, run.settled, witness=witness)
 
     def renamed(self, renaming: Renaming) -> _Observed | None:
         """The same schedule in a component of the same shape (None: an IP is not renameable)."""
@@ -156,6 +221,7 @@ class _Observed:
             ips,  # type: ignore[arg-type]  # no None left
             tuple(renaming.key(s) for s in self.without_ip),
             finished=self.finished,
+            simulated=False,
         )
 
 
@@ -203,7 +269,7 @@ class _WaveRuns:
     @property
     def renamed(self) -> bool:
         """Whether some component was renamed from a same-shaped one, not simulated."""
-        return any(observed.run is None for observed in self.observed)
+        return any(not observed.simulated for observed in self.observed)
 
     @property
     def observed(self) -> list[_Observed]:
@@ -257,13 +323,15 @@ def verify_plan(
             wave_world = replace(world, live=state)
             last = wave is plan.waves[-1]
             parts = first if wave is plan.waves[0] else _components(wave, wave_world)
-            runs = _run_wave(wave_world, wave, behavior, seed, parts, keep_end=not last)
-            found = _claims(plan, wave, behavior, runs)
+            suspects = _Suspects.of(plan, wave, behavior)
+            runs = _run_wave(wave_world, wave, behavior, seed, parts, suspects, keep_end=not last)
+            found = _claims(wave, behavior, runs, suspects)
             if runs.renamed and not all(c.holds for c in found):
                 # Counterexamples quote a real schedule: simulate every component.
                 alone = [(part, None) for part, _ in parts]
-                runs = _run_wave(wave_world, wave, behavior, seed, alone, keep_end=not last)
-                found = _claims(plan, wave, behavior, runs)
+                del runs  # the renamed wave's records go before the real ones are made
+                runs = _run_wave(wave_world, wave, behavior, seed, alone, suspects, not last)
+                found = _claims(wave, behavior, runs, suspects)
             claims.extend(found)
             if not last:
                 ends = [(part.observed[0].written, part.end) for part in runs.parts]
@@ -287,13 +355,14 @@ def _run_wave(
     behavior: str,
     seed: int,
     parts: Sequence[ShapedComponent],
+    suspects: _Suspects,
     keep_end: bool = True,
 ) -> _WaveRuns:
     nudges = wave.nudges.get(behavior, ())
 
     def simulate(part: Component) -> _PartRuns:
         base = world.cluster(part.context, behavior, part.frozen)
-        return _simulated(world, base, part.writes, nudges, seed)
+        return _simulated(world, base, part.writes, nudges, seed, suspects)
 
     def renamed(known: _PartRuns, renaming: Renaming, part: Component) -> _PartRuns | None:
         base = world.cluster(part.context, behavior, part.frozen) if keep_end else None
@@ -308,29 +377,44 @@ def _simulated(
     writes: Sequence[ServiceWrite],
     nudges: Sequence[str],
     seed: int,
+    suspects: _Suspects,
 ) -> _PartRuns:
+    """The component's schedules, each nudged (when it finished) and observed, then let go: at
+    most one run's cluster is alive beside the records (a sampled component of 1,000 writes
+    holds 30 whole clusters otherwise)."""
     exploration = world.explore(base, writes, seed)
+    runs = list(exploration.runs)
+    exhaustive, states, sampled = exploration.exhaustive, exploration.states, exploration.sampled
+    del exploration
     written = tuple(svc for svc, _ in writes)
-    for run in exploration.runs:
+    observed = []
+    # The end state the next wave starts from: the first schedule that finished (else the first).
+    end: dict[str, Manifest] | None = None
+    first = runs[0].schedule
+    fallback = dict(runs[0].cluster.store)
+    for run in _let_go(runs):
         if run.settled:
             _nudge(run, nudges)
-    # The end state the next wave starts from: the first schedule that finished.
-    first = next((run for run in exploration.runs if run.settled), exploration.runs[0])
-    return _PartRuns(
-        [_Observed.of(run, written) for run in exploration.runs],
-        exploration.exhaustive,
-        dict(first.cluster.store),
-        first.schedule,
-        exploration.states,
-        exploration.sampled,
-    )
+            if end is None:
+                end, first = dict(run.cluster.store), run.schedule
+        observed.append(_Observed.of(run, written, suspects))
+    return _PartRuns(observed, exhaustive, fallback if end is None else end, first, states, sampled)
+
+
+def _let_go(runs: list[Run]) -> Iterator[Run]:
+    """Each run in order, dropped from `runs` as it is handed out (the caller keeps none)."""
+    runs.reverse()
+    while runs:
+        yield runs.pop()
 
 
 def _nudge(run: Run, nudges: Sequence[str]) -> None:
     nudge(run.cluster, [s for s in nudges if s in run.cluster.store], _NUDGE_VALUE)
 
 
-def _claims(plan: Plan, wave: PlannedWave, behavior: str, result: _WaveRuns) -> list[Claim]:
+def _claims(
+    wave: PlannedWave, behavior: str, result: _WaveRuns, suspects: _Suspects
+) -> list[Claim]:
     count = len(result.observed)
     unfinished = result.unfinished
 
@@ -350,11 +434,7 @@ def _claims(plan: Plan, wave: PlannedWave, behavior: str, result: _WaveRuns) -> 
             result.sampled,
         )
 
-    predicted = {
-        w.service
-        for w in plan.predictions[behavior].windows
-        if w.wave == wave.index and w.until != "recreated"
-    }
+    predicted = set(suspects.predicted)
     claims = []
     if behavior == Behavior.FIXED:
         claims.append(claim("no Service is ever pending", _pending_outside(result, set())))
@@ -417,17 +497,12 @@ def _off_target(result: _WaveRuns, wave: PlannedWave) -> str:
 
 def _counterexample(observed: _Observed, services: Sequence[str], headline: str = "") -> str:
     lines = [headline] if headline else [f"went pending: {', '.join(services)}"]
-    run = observed.run
-    if run is None:
+    witness = observed.witness
+    if not observed.simulated or witness is None:
         return "\n".join([*lines, "schedule: (a component renamed from a same-shaped one)"])
-    cut = "" if run.settled else " (did not finish: cut at the step cap)"
-    lines.append(f"schedule: {run.describe()}{cut}")
+    lines.append(witness.schedule)
     for svc in services:
-        statuses = " -> ".join(
-            str(list(ips)) if ips else "<pending>" for ips in run.cluster.statuses(svc)
-        )
-        lines.append(f"{svc}: {statuses}")
-        lines.extend(f"  {w}" for w in run.cluster.warnings(svc)[:3])
+        lines.extend(witness.services[svc])
     return "\n".join(lines)
 
 

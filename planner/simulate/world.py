@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from itertools import chain
 
 from planner.diff.scenario import Scenario
 from planner.model.allocator import Pool
@@ -344,9 +345,10 @@ def _sampled(
     """The named adversarial schedules and SAMPLED_RUNS seeded random ones."""
     adversarial_cap = _step_cap(ADVERSARIAL_MAX_STEPS, len(writes))
     with rare_full_collections():
-        return (
-            *adversarial_runs(cluster, writes, max_steps=adversarial_cap),
-            *random_runs(
+        # Chained, not unpacked: each run drops its log before the next one is made.
+        runs = chain(
+            adversarial_runs(cluster, writes, max_steps=adversarial_cap),
+            random_runs(
                 cluster,
                 writes,
                 seed,
@@ -354,6 +356,16 @@ def _sampled(
                 max_steps=_step_cap(SAMPLED_MAX_STEPS, len(writes)),
             ),
         )
+        return tuple(_unlogged(runs))
+
+
+def _unlogged(runs: Iterable[Run]) -> Iterator[Run]:
+    """Each run as it is made, without its log of handled queue items: no verdict reads it,
+    and a sampled run of 1,000 writes logs some 3,500 results, each with the manifest it wrote
+    (bench/README.md, "Memory of sampled runs")."""
+    for run in runs:
+        run.cluster.handled = []
+        yield run
 
 
 # The cyclic GC's oldest-generation threshold while runs are sampled (CPython's default: 10).
