@@ -94,6 +94,9 @@ def plan(
         terminal.echo(f"note: {entry}, and are not in this plan", err=True)
     if then_verify:
         _verified(the_plan, seed, terminal, accept_sampled, max_states, explorations)
+    # The render reads the plan only: the parsed state and the remembered runs go first, so
+    # its text reuses their memory (bench/README.md, "Memory of sampled runs").
+    del scenario, explorations
     terminal.emit(render_plan(the_plan, output), output_file)
     return EXIT_OK
 

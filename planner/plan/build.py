@@ -55,6 +55,7 @@ from planner.simulate.world import (
     World,
     end_state,
     nudge,
+    one_by_one,
     replayed_end,
 )
 
@@ -576,8 +577,9 @@ def _part_outcome(
             if cluster.went_pending(svc):
                 seen = warnings.get(svc, ())
                 outcome.pending.setdefault(svc, _reason(cluster, svc) or pending_reason(seen))
+    del runs  # what is left to read is the finished runs' ends
     # A run that hit its step cap: who went pending on the way is real, its end is none.
-    if runs and not finished:
+    if outcome.runs and not finished:
         services = ", ".join(sorted(svc for svc, _ in writes))
         raise PlanRefused(
             f"under {behavior}, no schedule of the writes to {services} finished within the "
@@ -593,7 +595,10 @@ def _part_outcome(
         written = {svc for svc, _ in writes}
         outcome.stuck |= written & outcome.pending.keys()
     nudged = tuple(sorted(outcome.stuck))
-    for index, run in enumerate(finished):
+    # Each finished run is let go once its end is read: one nudged cluster at a time.
+    ended = one_by_one(finished)
+    del finished
+    for index, run in enumerate(ended):
         cluster = run.cluster
         nudge(cluster, [svc for svc in nudged if svc in cluster.store], "1")
         outcome.unrecovered |= {svc for svc in outcome.stuck if cluster.stuck_at_end(svc)}

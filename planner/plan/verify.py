@@ -21,7 +21,7 @@ says which claims rest on a sample, and why.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from planner.model.controller import BEHAVIORS, Behavior
@@ -39,6 +39,7 @@ from planner.simulate.world import (
     World,
     end_state,
     nudge,
+    one_by_one,
     replayed_end,
 )
 
@@ -383,29 +384,21 @@ def _simulated(
     most one run's cluster is alive beside the records (a sampled component of 1,000 writes
     holds 30 whole clusters otherwise)."""
     exploration = world.explore(base, writes, seed)
-    runs = list(exploration.runs)
     exhaustive, states, sampled = exploration.exhaustive, exploration.states, exploration.sampled
+    runs = one_by_one(exploration.runs)
     del exploration
     written = tuple(svc for svc, _ in writes)
-    observed = []
-    # The end state the next wave starts from: the first schedule that finished (else the first).
+    observed: list[_Observed] = []
+    # The end state the next wave starts from: the first schedule that finished, else the first.
     end: dict[str, Manifest] | None = None
-    first = runs[0].schedule
-    fallback = dict(runs[0].cluster.store)
-    for run in _let_go(runs):
+    first: tuple[Action, ...] = ()
+    for run in runs:
         if run.settled:
             _nudge(run, nudges)
-            if end is None:
-                end, first = dict(run.cluster.store), run.schedule
+        if not observed or (run.settled and not any(o.finished for o in observed)):
+            end, first = dict(run.cluster.store), run.schedule
         observed.append(_Observed.of(run, written, suspects))
-    return _PartRuns(observed, exhaustive, fallback if end is None else end, first, states, sampled)
-
-
-def _let_go(runs: list[Run]) -> Iterator[Run]:
-    """Each run in order, dropped from `runs` as it is handed out (the caller keeps none)."""
-    runs.reverse()
-    while runs:
-        yield runs.pop()
+    return _PartRuns(observed, exhaustive, end or {}, first, states, sampled)
 
 
 def _nudge(run: Run, nudges: Sequence[str]) -> None:

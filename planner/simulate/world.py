@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from itertools import chain
+from typing import overload
 
 from planner.diff.scenario import Scenario
 from planner.model.allocator import Pool
@@ -194,7 +195,7 @@ class Exploration:
     and `sampled` says why ("budget reached after N states").
     """
 
-    runs: tuple[Run, ...]
+    runs: Sequence[Run]  # a tuple, or RunCopies (a remembered exploration's, copied as read)
     exhaustive: bool  # every reachable state visited, every schedule ends
     states: int = 0  # the states the state explorer visited (up to the budget)
     sampled: str = ""  # why the runs are a sample: "budget reached after 20000 states"
@@ -226,18 +227,53 @@ def explore_writes(
     return explorations.explored(cluster, writes, seed, max_states)
 
 
+class RunCopies(Sequence[Run]):
+    """A remembered exploration's runs, each copied when it is read: the caller may change its
+    copy (nudge, settle), and a caller that reads them one by one (`one_by_one`) holds one copy
+    at a time, not all of them beside the remembered ones."""
+
+    def __init__(self, runs: Sequence[Run]) -> None:
+        self._runs = tuple(runs)
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    @overload
+    def __getitem__(self, index: int) -> Run: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Run]: ...
+
+    def __getitem__(self, index: int | slice) -> Run | Sequence[Run]:
+        if isinstance(index, slice):
+            return [_copied(run) for run in self._runs[index]]
+        return _copied(self._runs[index])
+
+
+def _copied(run: Run) -> Run:
+    return Run(run.schedule, run.cluster.copy(), run.settled, run.label, dict(run.extra))
+
+
+def one_by_one(runs: Sequence[Run]) -> Iterator[Run]:
+    """Each run in order, none kept once the next is asked for: pass an exploration's runs and
+    drop the exploration, so each run's cluster goes as soon as the caller is done with it."""
+    if isinstance(runs, RunCopies):
+        yield from runs  # copied as read; the remembered originals stay remembered
+        return
+    queue = list(reversed(runs))
+    del runs
+    while queue:
+        yield queue.pop()
+
+
 def _fresh(exploration: Exploration) -> Exploration:
-    runs = tuple(
-        Run(run.schedule, run.cluster.copy(), run.settled, run.label, dict(run.extra))
-        for run in exploration.runs
-    )
-    return replace(exploration, runs=runs)
+    return replace(exploration, runs=RunCopies(exploration.runs))
 
 
 def _remembered(exploration: Exploration) -> Exploration:
     """A copy to remember, without each run's log of handled queue items: no verdict reads it,
     and at 10,000 Services it held 19 MB of `plan --verify`'s peak (bench/README.md)."""
-    kept = _fresh(exploration)
+    kept = replace(exploration, runs=tuple(_copied(run) for run in exploration.runs))
     for run in kept.runs:
         run.cluster.handled = []
     return kept
