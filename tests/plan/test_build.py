@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import yaml
@@ -29,8 +30,11 @@ from planner.plan.graph import GROUP_TRANSITION, SERVICE
 from planner.plan.records import Plan
 from planner.plan.units import DELETE
 from planner.render.plan import render_plan
+from planner.simulate import world
+from planner.simulate.world import nudge as world_nudge
 from planner.sources.desired import DesiredState
 from planner.sources.live import LiveSource, live_state
+from tests.simulate.test_world import Survivors
 
 NAMESPACE = "apps"
 POOL_NAMESPACE = "metallb-system"
@@ -380,3 +384,18 @@ def test_a_target_stock_metallb_cannot_reach_is_refused_but_planned_for_fixed() 
         planned(desired, live, [small])
     plan = planned(desired, live, [small], target="fixed")
     assert plan.waves[0].expected_ips["apps/c"] == (("10.0.0.0",),)
+
+
+def test_the_plan_reads_each_finished_schedule_and_lets_it_go() -> None:
+    """Once the nudges are known, each finished schedule is nudged, read and let go: no earlier
+    run's cluster is alive when the next one is nudged."""
+    survivors = Survivors()
+
+    def nudged(cluster: SimulatedCluster, *args: Any) -> None:
+        survivors.see(cluster)
+        world_nudge(cluster, *args)
+
+    with mock.patch("planner.plan.build.nudge", new=nudged):
+        plan = seed_plan(max_states=1)
+    assert plan.waves and len(survivors.alive) == 3 * (world.SAMPLED_RUNS + 6)
+    assert set(survivors.alive) == {0}
