@@ -12,7 +12,9 @@ process (wall seconds printed too; the machine may be shared).
 
 `--heterogeneous` generates groups of three with their own ports and selectors, all changing
 their key (issue 17: 1,000 groups, plan --verify <= 20 s, memory not growing with the groups
-explored); `--memory` adds the peak memory of one `plan --verify` per size (fresh interpreter).
+explored); `--memory` adds the peak memory of one `plan --verify` per size (fresh interpreter),
+and what planning and proving hold beyond the parsed scenario (VmRSS once it is read, VmHWM
+after verify, the explorations still remembered).
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             if args.memory:
                 print(f"  peak memory of plan --verify: {peak_memory_mb(repo):.0f} MB")
+                print(f"  {simulation_memory(repo)}")
     growth = results[args.services]["plan"].cpu / results[args.small]["plan"].cpu
     verdict = "meets" if growth <= GROWTH_TARGET else "MISSES"
     print(
@@ -124,6 +127,42 @@ def peak_memory_mb(repo: Path) -> float:
     probe = [sys.executable, "-c", _MEMORY_PROBE, *plan_argv(repo, True)]
     out = subprocess.run(probe, env=env, check=True, capture_output=True, text=True).stdout
     return int(out.split()[-1]) / 1024
+
+
+# What planning and proving hold beyond the parsed repo, in a fresh interpreter: VmRSS once the
+# scenario is read, VmHWM after verify, and what the run's Explorations still remember.
+_SIMULATION_PROBE = """
+import sys
+from planner.pipeline import load_scenario, plan_scenario
+from planner.plan.verify import verify_plan
+from planner.simulate.world import Explorations
+from planner.sources.live import LiveSource
+
+def status(field):
+    with open("/proc/self/status") as lines:
+        return next(int(line.split()[1]) for line in lines if line.startswith(field + ":"))
+
+repo = sys.argv[1]
+scenario = load_scenario([repo + "/desired"], LiveSource.file(repo + "/live.yaml"))
+parsed = status("VmRSS")
+explorations = Explorations()
+plan = plan_scenario(scenario, explorations=explorations)
+verify_plan(plan, explorations=explorations)
+held = sum(size for _, size in explorations._entries.values())
+print(parsed, status("VmHWM"), len(explorations._entries), held)
+"""
+
+
+def simulation_memory(repo: Path) -> str:
+    """What plan --verify holds beyond the parsed scenario (fresh interpreter), in one line."""
+    env = {**os.environ, "PYTHONPATH": str(BENCH_DIR.parent)}
+    probe = [sys.executable, "-c", _SIMULATION_PROBE, str(repo)]
+    out = subprocess.run(probe, env=env, check=True, capture_output=True, text=True).stdout
+    parsed, peak, entries, held = (int(field) for field in out.split())
+    return (
+        f"scenario read: {parsed / 1024:.0f} MB, peak through verify: {peak / 1024:.0f} MB "
+        f"(+{(peak - parsed) / 1024:.0f} MB); remembered: {entries} explorations, {held} Services"
+    )
 
 
 def _print(size: int, timings: dict[str, Timing]) -> None:
