@@ -1,0 +1,201 @@
+"""A fast parse path for YAML documents that are sure to read the same under both parsers.
+
+Kubernetes reads manifests with YAML 1.1 scalar resolution, and the planner with PyYAML's
+SafeLoader (documents.py). yaml_rs (a Rust parser, some 6x faster than libyaml) resolves plain
+scalars the YAML 1.2 way: `yes`, `on`, `0777`, `1:30`, `1e3`, `0o17` come out differently. So a
+document goes the fast way only when a conservative check of its TEXT proves that every line is
+of a simple block form and every plain scalar in it is of a kind both parsers read alike:
+
+- every line is blank, a comment, `KEY:`, `KEY: VALUE`, `- VALUE` or a bare `-` (with any
+  `- ` prefixes and a trailing ` # comment`): no multi-line scalars (plain, quoted or block),
+  no flow collections but `{}` and `[]`, no anchors, aliases, tags, merge keys, `?` keys,
+  directives, tabs or carriage returns;
+- a key is a plain word (starting with a letter, `/`, `$` or `--`, not a YAML 1.1 boolean or
+  null), a dotted number (`10.0.0.1`, `1.2.3`), a quantity (`100m`, `1Gi`), a UUID or a quoted
+  string (single-quoted, or double-quoted with only the escapes `\\\\`, `\\"`, `\\n`, `\\t`);
+- a value is any of those, `true`/`True`/`TRUE`, `false`/`False`/`FALSE`, `null`/`Null`/
+  `NULL`/`~`, nothing, a decimal integer without a leading zero (at most 18 digits), a decimal
+  fraction (`1.5`), an IPv4 network (`10.0.0.0/16`) or range (`10.0.0.1-10.0.0.9`), `{}` or `[]`.
+
+Anything else declines (`None`): the caller parses that document the old way, which also gives
+every error its usual message. tests/sources/test_fast_yaml.py proves the equivalence with a
+property over generated scalars and documents, and on every YAML file of samples/ and tests/.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+try:  # optional at run time: without it every document goes the libyaml way
+    import yaml_rs
+except ImportError:  # pragma: no cover - exercised by hiding the module in a test
+    yaml_rs = None  # type: ignore[assignment]
+
+# Characters libyaml accepts in a stream, less tab, carriage return, NEL, the line and paragraph
+# separators and a byte-order mark (which it reads as breaks or refuses, and yaml_rs may not).
+_UNSURE_CHARACTER = re.compile(
+    "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
+# A document separator the splitter understands: `---` alone (a comment may follow).
+_SEPARATOR = re.compile(r"^---[ ]*(?:[ ]#[^\n]*)?$", re.MULTILINE)
+# Any other line that starts a directive, a document marker or a document with content.
+_MARKER = re.compile(r"^(?:%|---|\.\.\.)", re.MULTILINE)
+_CONTENT = re.compile(r"^[ ]*[^ #\n]", re.MULTILINE)
+
+# The body of a one-line plain scalar after its first character: never `: ` or ` #` (which end
+# it), never a trailing `:` or space.
+_BODY = r"(?:[^\s:]|:(?![ \n])|[ ]+(?=[^\s#]))*"
+# A plain scalar ends at the line's end, at a comment, or (a key) at `: ` / `:` + newline.
+_END = r"(?=[ ]*(?:\n|[ ]\#)|:(?:[ ]|\n))"
+# YAML 1.1 booleans and nulls in any case, and float words: never plain words on the fast path.
+_NOT_WORDS = r"(?!(?:[Yy][Ee][Ss]|[Nn][Oo]|[Oo][Nn]|[Oo][Ff][Ff]|[Yy]|[Nn]|[Tt][Rr][Uu][Ee]"
+_NOT_WORDS += r"|[Ff][Aa][Ll][Ss][Ee]|[Nn][Uu][Ll][Ll]|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?"
+_NOT_WORDS += rf"|[Nn][Aa][Nn]){_END})"
+_IP4 = r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}"
+_STRING_TOKEN = (
+    rf"(?:{_NOT_WORDS}[A-Za-z]{_BODY}"  # a word
+    rf"|[/$]{_BODY}|--{_BODY}"  # a path, `${VAR}`, a flag
+    r"|[0-9]{1,9}(?:\.[0-9]{1,9}){2,}"  # dotted numbers: IPv4 addresses, versions
+    r"|[0-9]{1,18}(?:\.[0-9]{1,15})?[ac-df-np-wyzAC-DF-NP-WYZ][A-Za-z]{0,8}"  # quantities
+    r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"  # UUIDs
+    r"|'(?:[^'\n]|'')*'"  # single-quoted
+    r'|"(?:[^"\\\n]|\\[\\"nt])*")'  # double-quoted, a few escapes
+)
+_VALUE_TOKEN = (
+    rf"(?:{_STRING_TOKEN}"
+    r"|true|True|TRUE|false|False|FALSE|null|Null|NULL|~"
+    r"|-?(?:0|[1-9][0-9]{0,17})"  # decimal integers
+    r"|-?(?:0|[1-9][0-9]{0,14})\.[0-9]{1,15}"  # decimal fractions
+    rf"|{_IP4}(?:/[0-9]{{1,3}}|-{_IP4})"  # IPv4 networks and ranges
+    r"|\{\}|\[\])"
+)
+_COMMENT = r"(?:[ ]+\#[^\n]*)?"
+_LINE = (
+    r"[ ]*(?:"
+    r"\#[^\n]*"  # a comment
+    r"|(?:-[ ]+)*-(?:[ ]+\#[^\n]*)?[ ]*"  # a bare dash: the item is on the lines below
+    rf"|(?:-[ ]+)*{_STRING_TOKEN}{_END}:(?:[ ]+{_VALUE_TOKEN}{_END})?[ ]*{_COMMENT}"
+    rf"|(?:-[ ]+)+{_VALUE_TOKEN}{_END}[ ]*{_COMMENT}"
+    r")?[ ]*\n"
+)
+_LINE_FORM = re.compile(_LINE)
+# A simple key must fit in 1,024 characters for libyaml; no line on the fast path is near that.
+MAX_LINE_CHARS = 1000
+_LONG_LINE = re.compile(rf"[^\n]{{{MAX_LINE_CHARS + 1}}}")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One document's text in a stream, and the 0-based line of the stream it starts at."""
+
+    text: str
+    line: int
+    explicit: bool  # after a `---`: a document even when empty (it then reads as null)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A document's value, and the 0-based line (in its text) of its first content."""
+
+    value: Any
+    line: int
+
+
+def available() -> bool:
+    """Whether the fast parser can be imported."""
+    return yaml_rs is not None
+
+
+def split_stream(text: str) -> list[Segment] | None:
+    """The documents of a stream, split at its `---` lines; None when the stream has anything
+    the split cannot be sure of (directives, `...`, `--- content`, unsure characters)."""
+    if yaml_rs is None or _UNSURE_CHARACTER.search(text) or _LONG_LINE.search(text):
+        return None
+    separators = list(_SEPARATOR.finditer(text))
+    if len(separators) != len(_MARKER.findall(text)):
+        return None
+    segments = []
+    start, line = 0, 0
+    explicit = False
+    for separator in separators:
+        segments.append(Segment(text[start : separator.start()], line, explicit))
+        line += text.count("\n", start, separator.end()) + 1
+        start = separator.end() + 1
+        explicit = True
+    segments.append(Segment(text[start:], line, explicit))
+    # Before the first `---`, only content makes a document (comments alone do not).
+    return [s for s in segments if s.explicit or _CONTENT.search(s.text)]
+
+
+def first_content_line(text: str) -> int | None:
+    """The 0-based line of a text's first line that is neither blank nor a comment."""
+    found = _CONTENT.search(text)
+    return None if found is None else text.count("\n", 0, found.start())
+
+
+@dataclass
+class Memo:
+    """What one parse shares across its documents: one object per distinct string, and the
+    lines already found to be of a simple form (documents repeat most of their lines)."""
+
+    strings: dict[str, str] = field(default_factory=dict)
+    simple_lines: set[str] = field(default_factory=set)
+
+
+def simple_lines(text: str, memo: Memo) -> bool:
+    """Whether every line of the text is of a form the fast path is sure of (see above)."""
+    unchecked = set(text.split("\n"))
+    unchecked -= memo.simple_lines
+    for line in unchecked:
+        if _LINE_FORM.fullmatch(line + "\n") is None:
+            return False
+    memo.simple_lines |= unchecked
+    return True
+
+
+def load(text: str, memo: Memo) -> Loaded | None:
+    """The value of one document (no `---` in it) when the fast path is sure of it, its strings
+    shared through `memo` as the libyaml path shares them; None to decline."""
+    if yaml_rs is None:
+        return None
+    line = first_content_line(text)
+    if line is None:
+        return Loaded(None, 0)  # blank and comments: an empty document reads as null
+    if not simple_lines(text, memo):
+        return None
+    try:
+        value = yaml_rs.loads(text, parse_datetime=False)
+    except Exception:  # noqa: BLE001 - any failure at all: the libyaml path decides
+        return None
+    if not isinstance(value, dict) or not _share(value, memo.strings):
+        return None  # not a mapping: the libyaml path words the error
+    return Loaded(value, line)
+
+
+def _share(root: Any, strings: dict[str, str]) -> bool:
+    """Make equal strings (keys and values) one object, in place; False when a key is not a
+    string (the check above never lets one through; the libyaml path would name it)."""
+    stack: list[Any] = [root] if isinstance(root, dict | list) else []
+    while stack:
+        node = stack.pop()
+        if type(node) is dict:
+            items = list(node.items())
+            node.clear()
+            for key, value in items:
+                if type(key) is not str:
+                    return False
+                node[strings.setdefault(key, key)] = _shared(value, strings, stack)
+        else:
+            for index, value in enumerate(node):
+                node[index] = _shared(value, strings, stack)
+    return True
+
+
+def _shared(value: Any, strings: dict[str, str], stack: list[Any]) -> Any:
+    if type(value) is str:
+        return strings.setdefault(value, value)
+    if type(value) is dict or type(value) is list:
+        stack.append(value)
+    return value
