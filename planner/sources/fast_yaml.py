@@ -44,40 +44,88 @@ _SEPARATOR = re.compile(r"^---[ ]*(?:[ ]#[^\n]*)?$", re.MULTILINE)
 _MARKER = re.compile(r"^(?:%|---|\.\.\.)", re.MULTILINE)
 _CONTENT = re.compile(r"^[ ]*[^ #\n]", re.MULTILINE)
 
-# The body of a one-line plain scalar after its first character: never `: ` or ` #` (which end
-# it), never a trailing `:` or space.
+# The body of a one-line plain scalar after its first character. In block context: never `: `
+# or ` #` (which end it), never a trailing `:` or space. In flow context (`{...}`, `[...]`)
+# also no `,[]{}`, `#` or `:` at all (PyYAML refuses a `:` inside a flow plain scalar).
 _BODY = r"(?:[^\s:]|:(?![ \n])|[ ]+(?=[^\s#]))*"
-# A plain scalar ends at the line's end, at a comment, or (a key) at `: ` / `:` + newline.
+_FLOW_BODY = r"(?:[^\s:,\[\]{}#]|[ ]+(?=[^\s:,\[\]{}#]))*"
+# Where a plain scalar ends: at the line's end, a comment, or (a key) `: ` / `:` + newline; in
+# flow context at `,`, `]`, `}` or (a key) `: `.
 _END = r"(?=[ ]*(?:\n|[ ]\#)|:(?:[ ]|\n))"
-# YAML 1.1 booleans and nulls in any case, and float words: never plain words on the fast path.
-_NOT_WORDS = r"(?!(?:[Yy][Ee][Ss]|[Nn][Oo]|[Oo][Nn]|[Oo][Ff][Ff]|[Yy]|[Nn]|[Tt][Rr][Uu][Ee]"
-_NOT_WORDS += r"|[Ff][Aa][Ll][Ss][Ee]|[Nn][Uu][Ll][Ll]|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?"
-_NOT_WORDS += rf"|[Nn][Aa][Nn]){_END})"
+_FLOW_END = r"(?=[ ]*[,\]}]|:[ ])"
+# Characters no number, boolean, null or timestamp of either parser holds: one of them in a
+# scalar that starts with a digit makes it a string (`1Gi`, `10.0.0.1,10.0.0.2`, `80/TCP`).
+_WITNESS = r"[,/@%=g-hj-mp-suvwG-HJ-MP-SUVW]"
 _IP4 = r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}"
-_STRING_TOKEN = (
-    rf"(?:{_NOT_WORDS}[A-Za-z]{_BODY}"  # a word
-    rf"|[/$]{_BODY}|--{_BODY}"  # a path, `${VAR}`, a flag
-    r"|[0-9]{1,9}(?:\.[0-9]{1,9}){2,}"  # dotted numbers: IPv4 addresses, versions
-    r"|[0-9]{1,18}(?:\.[0-9]{1,15})?[ac-df-np-wyzAC-DF-NP-WYZ][A-Za-z]{0,8}"  # quantities
-    r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"  # UUIDs
-    r"|'(?:[^'\n]|'')*'"  # single-quoted
-    r'|"(?:[^"\\\n]|\\[\\"nt])*")'  # double-quoted, a few escapes
-)
-_VALUE_TOKEN = (
-    rf"(?:{_STRING_TOKEN}"
-    r"|true|True|TRUE|false|False|FALSE|null|Null|NULL|~"
-    r"|-?(?:0|[1-9][0-9]{0,17})"  # decimal integers
-    r"|-?(?:0|[1-9][0-9]{0,14})\.[0-9]{1,15}"  # decimal fractions
-    rf"|{_IP4}(?:/[0-9]{{1,3}}|-{_IP4})"  # IPv4 networks and ranges
-    r"|\{\}|\[\])"
-)
+_HEX = r"[0-9a-fA-F]"
+
+
+def _not_words(end: str) -> str:
+    """YAML 1.1 booleans and nulls in any case, and float words: never plain words here."""
+    words = (
+        "[Yy][Ee][Ss]|[Nn][Oo]|[Oo][Nn]|[Oo][Ff][Ff]|[Yy]|[Nn]|[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]"
+        "|[Nn][Uu][Ll][Ll]|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?|[Nn][Aa][Nn]"
+    )
+    return rf"(?!(?:{words}){end})"
+
+
+def _string_token(body: str, end: str) -> str:
+    """A scalar both parsers read as the same string (as a key or a value)."""
+    # In flow context a `,` ends the scalar: there it is no witness.
+    witness = _WITNESS if body == _BODY else _WITNESS.replace(",", "", 1)
+    witness_free = body.replace("[^\\s", "[^\\s" + witness[1:-1], 1)
+    return (
+        rf"(?:{_not_words(end)}[A-Za-z]{body}"  # a word
+        rf"|[/$]{body}|--{body}|\.\.?/{body}"  # a path, `${{VAR}}`, a flag, a relative path
+        rf"|[0-9]{witness_free}{witness}{body}"  # a digit, later a character no number has
+        r"|[0-9]{1,9}(?:\.[0-9]{1,9}){2,}"  # dotted numbers: IPv4 addresses, versions
+        r"|[0-9]{1,18}(?:\.[0-9]{1,15})?[ac-df-np-wyzAC-DF-NP-WYZ][A-Za-z]{0,8}"  # quantities
+        rf"|[0-9](?![bBoOxX]){_HEX}{{0,127}}[a-dfA-DF]{_HEX}{{0,127}}"  # hex digests
+        rf"|{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}"  # UUIDs
+        r"|'(?:[^'\n]|'')*'"  # single-quoted
+        r'|"(?:[^"\\\n]|\\[\\"nt])*"'  # double-quoted, a few escapes
+        rf"){end}"
+    )
+
+
+def _value_token(body: str, end: str) -> str:
+    """A scalar both parsers read as the same value."""
+    return (
+        rf"(?:{_string_token(body, end)}"
+        r"|(?:true|True|TRUE|false|False|FALSE|null|Null|NULL|~"
+        r"|-?(?:0|[1-9][0-9]{0,17})"  # decimal integers
+        r"|-?(?:0|[1-9][0-9]{0,14})\.[0-9]{1,15}"  # decimal fractions
+        rf"|{_IP4}(?:/[0-9]{{1,3}}|-{_IP4})"  # IPv4 networks and ranges
+        rf"){end})"
+    )
+
+
+_STRING_TOKEN = _string_token(_BODY, _END)
+# IPv6 addresses (a `::` or a hex letter keeps them from being YAML 1.1 sexagesimal numbers);
+# never in flow context, where PyYAML refuses the `:`.
+_IP6 = rf"(?=[0-9:]*(?:::|[a-fA-F])){_HEX}{{0,4}}(?::{_HEX}{{0,4}}){{2,7}}(?:/[0-9]{{1,3}})?{_END}"
+# One-line flow collections, two levels deep at most: `{app: web}`, `[{port: 80}]`, `{}`.
+_FLOW_KEY = _string_token(_FLOW_BODY, _FLOW_END)
+_FLOW_VALUE = _value_token(_FLOW_BODY, _FLOW_END)
+
+
+def _flow(value: str) -> str:
+    """A flow sequence or mapping of `value`s (keys are strings), on one line."""
+    sequence = rf"\[[ ]*(?:{value}(?:[ ]*,[ ]*{value})*[ ]*)?\]"
+    pair = rf"{_FLOW_KEY}:[ ]+{value}"
+    return rf"(?:{sequence}|\{{[ ]*(?:{pair}(?:[ ]*,[ ]*{pair})*[ ]*)?\}})"
+
+
+_FLAT_FLOW = _flow(_FLOW_VALUE)
+_FLOW = rf"{_flow(f'(?:{_FLOW_VALUE}|{_FLAT_FLOW}[ ]*)')}{_END}"
+_VALUE_TOKEN = rf"(?:{_value_token(_BODY, _END)}|{_IP6}|{_FLOW})"
 _COMMENT = r"(?:[ ]+\#[^\n]*)?"
 _LINE = (
     r"[ ]*(?:"
     r"\#[^\n]*"  # a comment
     r"|(?:-[ ]+)*-(?:[ ]+\#[^\n]*)?[ ]*"  # a bare dash: the item is on the lines below
-    rf"|(?:-[ ]+)*{_STRING_TOKEN}{_END}:(?:[ ]+{_VALUE_TOKEN}{_END})?[ ]*{_COMMENT}"
-    rf"|(?:-[ ]+)+{_VALUE_TOKEN}{_END}[ ]*{_COMMENT}"
+    rf"|(?:-[ ]+)*{_STRING_TOKEN}:(?:[ ]+{_VALUE_TOKEN})?[ ]*{_COMMENT}"
+    rf"|(?:-[ ]+)+{_VALUE_TOKEN}[ ]*{_COMMENT}"
     r")?[ ]*\n"
 )
 _LINE_FORM = re.compile(_LINE)
@@ -149,6 +197,8 @@ def simple_lines(text: str, memo: Memo) -> bool:
     unchecked = set(text.split("\n"))
     unchecked -= memo.simple_lines
     for line in unchecked:
+        if len(line) > MAX_LINE_CHARS or _UNSURE_CHARACTER.search(line):
+            return False
         if _LINE_FORM.fullmatch(line + "\n") is None:
             return False
     memo.simple_lines |= unchecked
@@ -160,11 +210,11 @@ def load(text: str, memo: Memo) -> Loaded | None:
     shared through `memo` as the libyaml path shares them; None to decline."""
     if yaml_rs is None:
         return None
+    if not simple_lines(text, memo):
+        return None
     line = first_content_line(text)
     if line is None:
         return Loaded(None, 0)  # blank and comments: an empty document reads as null
-    if not simple_lines(text, memo):
-        return None
     try:
         value = yaml_rs.loads(text, parse_datetime=False)
     except Exception:  # noqa: BLE001 - any failure at all: the libyaml path decides
