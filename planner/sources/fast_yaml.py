@@ -129,6 +129,9 @@ _LINE = (
     r")?[ ]*\n"
 )
 _LINE_FORM = re.compile(_LINE)
+# A block scalar's header line: `key: |`, `- >-`, with its owner (the key, or the last dash).
+_HEADER = re.compile(rf"([ ]*(?:-[ ]+)*)({_STRING_TOKEN}:[ ]+)?[|>][-+]?[ ]*")
+_BLOCK_HINT = re.compile(r"[|>][-+]?[ ]*$", re.MULTILINE)
 # A simple key must fit in 1,024 characters for libyaml; no line on the fast path is near that.
 MAX_LINE_CHARS = 1000
 _LONG_LINE = re.compile(rf"[^\n]{{{MAX_LINE_CHARS + 1}}}")
@@ -193,8 +196,15 @@ class Memo:
 
 
 def simple_lines(text: str, memo: Memo) -> bool:
-    """Whether every line of the text is of a form the fast path is sure of (see above)."""
-    unchecked = set(text.split("\n"))
+    """Whether every line of the text is of a form the fast path is sure of (see above); the
+    content of block scalars (`key: |`) is text, and only its characters are checked."""
+    lines = text.split("\n")
+    if _BLOCK_HINT.search(text):
+        structural = _without_block_content(lines)
+        if structural is None or _UNSURE_CHARACTER.search(text):
+            return False
+        lines = structural
+    unchecked = set(lines)
     unchecked -= memo.simple_lines
     for line in unchecked:
         if len(line) > MAX_LINE_CHARS or _UNSURE_CHARACTER.search(line):
@@ -203,6 +213,41 @@ def simple_lines(text: str, memo: Memo) -> bool:
             return False
     memo.simple_lines |= unchecked
     return True
+
+
+def _without_block_content(lines: list[str]) -> list[str] | None:
+    """The lines without block scalars (header and content); None when a block scalar is not
+    of the plain kind: an owner (key or `- `), some content, indented deeper than the owner and
+    at least as deep as its first line, no line of spaces only."""
+    kept: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        header = _HEADER.fullmatch(line) if line.endswith(("|", ">", "-", "+", " ")) else None
+        index += 1
+        if header is None:
+            kept.append(line)
+            continue
+        lead = header.group(1)
+        if header.group(2) is None and not lead.rstrip().endswith("-"):
+            return None  # a document that is a block scalar, or a `- - |` the rule below misses
+        owner = len(lead) if header.group(2) is not None else len(lead.rstrip()) - 1
+        content = None  # the content's indentation, from its first line
+        while index < len(lines):
+            following = lines[index]
+            indent = len(following) - len(following.lstrip(" "))
+            if following and indent == len(following):
+                return None  # spaces only: where they end the parsers may disagree
+            if following and indent <= owner:
+                break
+            if following:
+                content = indent if content is None else content
+                if indent < content:
+                    return None
+            index += 1
+        if content is None:
+            return None  # empty: yaml_rs 0.1.6 reads `a: |` at a document's end as "\n"
+    return kept
 
 
 def load(text: str, memo: Memo) -> Loaded | None:

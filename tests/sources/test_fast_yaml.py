@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -307,10 +308,31 @@ _DOCUMENT_SCALARS = st.one_of(*[_COMMON] * 7, scalars())
 _WORD = st.from_regex(r"[a-z][a-zA-Z0-9./-]{0,12}", fullmatch=True)
 _KEYS = st.one_of(*[_WORD] * 7, scalars())
 
+
 # Documents: nested block mappings and sequences of generated scalars, indented by 1 to 4
 # columns, with comments, blank lines and sometimes a line pushed off its indentation.
+@dataclass(frozen=True)
+class Block:
+    """A block scalar: its header and its lines (extra indentation, text)."""
+
+    header: str
+    lines: tuple[tuple[int, str], ...]
+
+    def render(self, base: int) -> Iterator[str]:
+        for extra, text in self.lines:
+            yield " " * max(base + extra, 0) + text if text else ""
+
+
+_BLOCKS = st.builds(
+    Block,
+    st.sampled_from(["|", ">", "|-", ">-", "|+", ">+", "|2", "> "]),
+    st.lists(
+        st.tuples(st.sampled_from([0, 0, 0, 1, 2, -1]), st.text("ab #:-|>'\"{}", max_size=6)),
+        max_size=4,
+    ).map(tuple),
+)
 _LEAF = st.one_of(
-    *[_DOCUMENT_SCALARS] * 4, st.sampled_from(["", "{}", "[]", "{a: b}", "[1, 2]", "|\n  x"])
+    *[_DOCUMENT_SCALARS] * 4, _BLOCKS, st.sampled_from(["", "{}", "[]", "{a: b}", "[1, {a: 2}]"])
 )
 _TREE = st.recursive(
     _LEAF,
@@ -330,6 +352,9 @@ def _render(node: Any, indent: int, step: int) -> Iterator[str]:
             if isinstance(value, list | tuple):
                 yield f"{pad}{key}:"
                 yield from _render(value, indent + (step if isinstance(value, list) else 0), step)
+            elif isinstance(value, Block):
+                yield f"{pad}{key}: {value.header}"
+                yield from value.render(indent + step)
             else:
                 yield f"{pad}{key}: {value}".rstrip()
     elif isinstance(node, tuple):
@@ -338,6 +363,9 @@ def _render(node: Any, indent: int, step: int) -> Iterator[str]:
                 lines = list(_render(item, indent + 2, step))
                 yield f"{pad}- {lines[0].lstrip()}" if lines else f"{pad}-"
                 yield from lines[1:]
+            elif isinstance(item, Block):
+                yield f"{pad}- {item.header}"
+                yield from item.render(indent + 2)
             else:
                 yield f"{pad}- {item}".rstrip()
 
