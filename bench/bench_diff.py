@@ -333,7 +333,9 @@ def checkout_times(checkout: Path, repo: Path) -> dict[str, float]:
     """One checkout's read and diff CPU seconds, in a fresh interpreter with it on the path."""
     env = {**os.environ, "PYTHONPATH": str(checkout.resolve())}
     argv = [sys.executable, "-c", _COMPARE_PROBE, str(repo), *diff_argv(repo)]
-    out = subprocess.run(argv, env=env, check=True, capture_output=True, text=True).stdout
+    # The child runs in the checkout: `python -c` puts the working directory first on its path.
+    done = subprocess.run(argv, env=env, cwd=checkout, check=True, capture_output=True, text=True)
+    out = done.stdout
     times: dict[str, float] = json.loads(out.splitlines()[-1])
     return times
 
