@@ -271,7 +271,9 @@ def load(text: str, memo: Memo) -> Loaded | None:
 
 def _share(root: Any, strings: dict[str, str]) -> bool:
     """Make equal strings (keys and values) one object, in place; False when a key is not a
-    string (the check above never lets one through; the libyaml path would name it)."""
+    string (the check above never lets one through; the libyaml path would name it). Written
+    out flat: this walk is a third of the fast path's time."""
+    share = strings.setdefault
     stack: list[Any] = [root] if isinstance(root, dict | list) else []
     while stack:
         node = stack.pop()
@@ -281,16 +283,17 @@ def _share(root: Any, strings: dict[str, str]) -> bool:
             for key, value in items:
                 if type(key) is not str:
                     return False
-                node[strings.setdefault(key, key)] = _shared(value, strings, stack)
+                kind = type(value)
+                if kind is str:
+                    value = share(value, value)
+                elif kind is dict or kind is list:
+                    stack.append(value)
+                node[share(key, key)] = value
         else:
             for index, value in enumerate(node):
-                node[index] = _shared(value, strings, stack)
+                kind = type(value)
+                if kind is str:
+                    node[index] = share(value, value)
+                elif kind is dict or kind is list:
+                    stack.append(value)
     return True
-
-
-def _shared(value: Any, strings: dict[str, str], stack: list[Any]) -> Any:
-    if type(value) is str:
-        return strings.setdefault(value, value)
-    if type(value) is dict or type(value) is list:
-        stack.append(value)
-    return value
