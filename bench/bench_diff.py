@@ -11,8 +11,8 @@ snapshot as JSON (`live.json`, what `kubectl get -o json` prints; written next t
 and two parser floors over the same files: libyaml (`yaml.CSafeLoader`, loading the live `List`
 item by item as the planner does: composed whole, its node graph is rescanned by the garbage
 collector and the floor comes out some 2.6x too high) and the fastest YAML parser from PyPI
-(`yaml_rs`, when installed: `pip install yaml-rs`; skipped otherwise; never a dependency of the
-planner); the ratios to both floors; and the peak memory of one diff in a fresh subprocess
+(`yaml_rs`, each file parsed whole, YAML 1.2 resolution and all; the planner's own fast path
+uses it too, where it is sure to read as libyaml does; skipped when not installed); the ratios to both floors; and the peak memory of one diff in a fresh subprocess
 (VmHWM; target <= 300 MB at 10,000 Services, issue 17). Times are CPU seconds of this process
 (the machine may be shared, so wall-clock seconds are printed too). `--stages` adds one timed
 pass per pipeline stage. `--managed-fields` times reading the live snapshot as
