@@ -200,7 +200,8 @@ def simple_lines(text: str, memo: Memo) -> bool:
     content of block scalars (`key: |`) is text, and only its characters are checked."""
     lines = text.split("\n")
     if _BLOCK_HINT.search(text):
-        structural = _without_block_content(lines)
+        # Without a final line break yaml_rs 0.1.6 still ends a clipped block scalar with one.
+        structural = _without_block_content(lines) if text.endswith("\n") else None
         if structural is None or _UNSURE_CHARACTER.search(text):
             return False
         lines = structural
