@@ -333,7 +333,7 @@ def _parse_fast(text: str, file: str, keys: dict[int, int] | None) -> Parsed | N
     parsed = Parsed()
     try:
         for index, segment in enumerate(segments):
-            loaded = fast_yaml.load(segment.text, memo)
+            loaded = fast_yaml.load(segment.text, memo, MAX_NESTING)
             if loaded is None or _needs_nodes(loaded.value, keys):
                 _parse_one(segment, file, index, memo.strings, keys, parsed)
             else:
@@ -528,9 +528,9 @@ def _load_part(
     offset: int = 0,
 ) -> tuple[Any, int]:
     """A one-document text's value and the 0-based line of its first content: the fast way
-    when fast_yaml is sure of it (and no managedFields line is asked for), else libyaml's."""
-    _check_nesting(text, file)
-    loaded = fast_yaml.load(text, memo)
+    when fast_yaml is sure of it (and no managedFields line is asked for), else libyaml's
+    (which checks the nesting first; fast_yaml bounds it from the lines it checked)."""
+    loaded = fast_yaml.load(text, memo, MAX_NESTING)
     if loaded is not None and loaded.value is not None and not _needs_nodes(loaded.value, keys):
         return loaded.value, loaded.line
     node, value = _load_single(text, file, memo.strings)

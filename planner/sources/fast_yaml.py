@@ -134,7 +134,6 @@ _HEADER = re.compile(rf"([ ]*(?:-[ ]+)*)({_STRING_TOKEN}:[ ]+)?[|>][-+]?[ ]*")
 _BLOCK_HINT = re.compile(r"[|>][-+]?[ ]*$", re.MULTILINE)
 # A simple key must fit in 1,024 characters for libyaml; no line on the fast path is near that.
 MAX_LINE_CHARS = 1000
-_LONG_LINE = re.compile(rf"[^\n]{{{MAX_LINE_CHARS + 1}}}")
 
 
 @dataclass(frozen=True)
@@ -162,7 +161,7 @@ def available() -> bool:
 def split_stream(text: str) -> list[Segment] | None:
     """The documents of a stream, split at its `---` lines; None when the stream has anything
     the split cannot be sure of (directives, `...`, `--- content`, unsure characters)."""
-    if yaml_rs is None or _UNSURE_CHARACTER.search(text) or _LONG_LINE.search(text):
+    if yaml_rs is None or _UNSURE_CHARACTER.search(text):
         return None
     separators = list(_SEPARATOR.finditer(text))
     if len(separators) != len(_MARKER.findall(text)):
@@ -193,6 +192,7 @@ class Memo:
 
     strings: dict[str, str] = field(default_factory=dict)
     simple_lines: set[str] = field(default_factory=set)
+    deepest: int = 0  # the longest run of spaces and dashes that starts one of those lines
 
 
 def simple_lines(text: str, memo: Memo) -> bool:
@@ -207,12 +207,15 @@ def simple_lines(text: str, memo: Memo) -> bool:
         lines = structural
     unchecked = set(lines)
     unchecked -= memo.simple_lines
+    deepest = memo.deepest
     for line in unchecked:
         if len(line) > MAX_LINE_CHARS or _UNSURE_CHARACTER.search(line):
             return False
         if _LINE_FORM.fullmatch(line + "\n") is None:
             return False
+        deepest = max(deepest, len(line) - len(line.lstrip(" -")))
     memo.simple_lines |= unchecked
+    memo.deepest = deepest
     return True
 
 
@@ -251,12 +254,17 @@ def _without_block_content(lines: list[str]) -> list[str] | None:
     return kept
 
 
-def load(text: str, memo: Memo) -> Loaded | None:
+def load(text: str, memo: Memo, max_nesting: int) -> Loaded | None:
     """The value of one document (no `---` in it) when the fast path is sure of it, its strings
-    shared through `memo` as the libyaml path shares them; None to decline."""
+    shared through `memo` as the libyaml path shares them; None to decline, also when it might
+    nest deeper than `max_nesting` (the libyaml path words that error)."""
     if yaml_rs is None:
         return None
     if not simple_lines(text, memo):
+        return None
+    # Block nesting takes a column of spaces or dashes per two levels at most (as documents.py's
+    # _block_bound); the line forms above allow two levels of flow collections.
+    if 2 * memo.deepest + 2 + 2 > max_nesting:
         return None
     line = first_content_line(text)
     if line is None:

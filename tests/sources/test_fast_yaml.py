@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from planner.errors import InputError
 from planner.sources import documents, fast_yaml
-from planner.sources.documents import Parsed, parse_snapshot, parse_yaml
+from planner.sources.documents import MAX_NESTING, Parsed, parse_snapshot, parse_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -254,7 +254,7 @@ def libyaml(text: str) -> tuple[Any, int] | None:
 
 def agrees(text: str) -> bool:
     """The fast path declines the text or reads what libyaml reads, from the same line."""
-    loaded = fast_yaml.load(text, fast_yaml.Memo())
+    loaded = fast_yaml.load(text, fast_yaml.Memo(), MAX_NESTING)
     if loaded is None:
         return True
     expected = libyaml(text)
@@ -282,7 +282,7 @@ def test_each_tricky_scalar_reads_the_same_or_is_declined(token: str) -> None:
 )  # fmt: skip
 def test_the_spellings_yaml_1_2_reads_differently_are_declined(token: str, fast: bool) -> None:
     """The check is not vacuous: common values go the fast way, the 1.1-only ones never do."""
-    assert (fast_yaml.load(f"key: {token}\n", fast_yaml.Memo()) is not None) is fast
+    assert (fast_yaml.load(f"key: {token}\n", fast_yaml.Memo(), MAX_NESTING) is not None) is fast
 
 
 def test_a_weakened_check_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -398,7 +398,7 @@ def test_generated_documents_do_go_the_fast_way() -> None:
     @given(text=document_texts())
     @settings(max_examples=300, derandomize=True, database=None)
     def count(text: str) -> None:
-        fast.append(fast_yaml.load(text, fast_yaml.Memo()) is not None)
+        fast.append(fast_yaml.load(text, fast_yaml.Memo(), MAX_NESTING) is not None)
 
     count()
     assert sum(fast) >= len(fast) // 10
@@ -504,7 +504,9 @@ def test_the_samples_mostly_go_the_fast_way() -> None:
     for path in _yaml_files():
         segments = fast_yaml.split_stream(path.read_text()) or []
         total += len(segments)
-        fast += sum(fast_yaml.load(s.text, fast_yaml.Memo()) is not None for s in segments)
+        fast += sum(
+            fast_yaml.load(s.text, fast_yaml.Memo(), MAX_NESTING) is not None for s in segments
+        )
     assert total > 100 and fast > total // 2
 
 
@@ -527,8 +529,8 @@ def test_a_list_item_by_item_keeps_its_lines_and_shares_strings(
 
 def test_the_fast_path_shares_keys_and_values() -> None:
     memo = fast_yaml.Memo()
-    one = fast_yaml.load("spec:\n  protocol: TCP\n", memo)
-    two = fast_yaml.load("spec:\n  protocol: TCP\n", memo)
+    one = fast_yaml.load("spec:\n  protocol: TCP\n", memo, MAX_NESTING)
+    two = fast_yaml.load("spec:\n  protocol: TCP\n", memo, MAX_NESTING)
     assert one is not None and two is not None
     assert next(iter(one.value)) is next(iter(two.value))
     assert one.value["spec"]["protocol"] is two.value["spec"]["protocol"]
@@ -555,3 +557,19 @@ def test_the_planner_works_without_yaml_rs(tmp_path: Path) -> None:
         reports.append(done.stdout)
     assert reports[0].startswith("fast\n") and reports[1].startswith("libyaml\n")
     assert reports[0].split("\n", 1)[1] == reports[1].split("\n", 1)[1]
+
+
+@pytest.mark.parametrize("large", [True, False])
+@pytest.mark.parametrize("levels", [40, 260, 600])
+def test_deep_nesting_is_bounded_or_left_to_libyaml(
+    levels: int, large: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Documents nested near or past MAX_NESTING (one column per level) read the same, or fail
+    with the same message, both ways; the fast path takes only those its bound clears."""
+    monkeypatch.setattr(documents, "LARGE_LIST_CHARS", 0 if large else 10**12)
+    nested = "".join(f"\n  {' ' * level}a:" for level in range(levels)) + " 1\n"
+    text = f"apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  spec:{nested}"
+    assert_same_outcome(lambda: parse_yaml(text, "deep.yaml"))
+    item = "apiVersion: v1\nkind: Service\nspec:" + nested.replace("\n  ", "\n")
+    loaded = fast_yaml.load(item, fast_yaml.Memo(), MAX_NESTING)
+    assert (loaded is not None) is (2 * levels + 4 <= MAX_NESTING)
