@@ -3,6 +3,7 @@
     python bench/bench_diff.py [--services 10000] [--repetitions 3] [--repo DIR] [--stages]
     python bench/bench_diff.py --heterogeneous --services 3000    # 1,000 groups of their own
     python bench/bench_diff.py --one-group --services 200         # vs 200 independent Services
+    python bench/bench_diff.py --repo DIR --compare ../base .      # checkouts side by side
 
 In one run, side by side: the median time of `planner diff DESIRED --live LIVE --output json`
 (in-process through `planner.cli.main`, the report written to /dev/null), the same with the live
@@ -10,8 +11,8 @@ snapshot as JSON (`live.json`, what `kubectl get -o json` prints; written next t
 and two parser floors over the same files: libyaml (`yaml.CSafeLoader`, loading the live `List`
 item by item as the planner does: composed whole, its node graph is rescanned by the garbage
 collector and the floor comes out some 2.6x too high) and the fastest YAML parser from PyPI
-(`yaml_rs`, when installed: `pip install yaml-rs`; skipped otherwise; never a dependency of the
-planner); the ratios to both floors; and the peak memory of one diff in a fresh subprocess
+(`yaml_rs`, each file parsed whole, YAML 1.2 resolution and all; the planner's own fast path
+uses it too, where it is sure to read as libyaml does; skipped when not installed); the ratios to both floors; and the peak memory of one diff in a fresh subprocess
 (VmHWM; target <= 300 MB at 10,000 Services, issue 17). Times are CPU seconds of this process
 (the machine may be shared, so wall-clock seconds are printed too). `--stages` adds one timed
 pass per pipeline stage. `--managed-fields` times reading the live snapshot as
@@ -20,6 +21,12 @@ pass per pipeline stage. `--managed-fields` times reading the live snapshot as
 from the text, see planner/sources/managed_fields.py) against parsing every line, and the same
 snapshot as JSON.
 Without `--repo` the repo is generated (bench/generate.py) into a temporary directory.
+
+`--compare CHECKOUT...` times, side by side in one run, each checkout's read of the repo
+(desired + live, `load_desired` and `load_live_file`) and its whole `planner diff`, each in a
+fresh interpreter with that checkout first on the path (CPU seconds in the child, start-up
+left out), alternated with both parser floors in this process; medians, and the ratios to the
+floors (e.g. main's worktree against this one, for the fast YAML path of issue 17).
 
 `--heterogeneous` generates groups of three, each with its own ports and selector, all changing
 their key (target of issue 17 at 1,000 groups: diff <= 10 s). `--one-group` times, side by side,
@@ -305,6 +312,59 @@ def stage_times(repo: Path) -> Iterator[tuple[str, float]]:
     yield "render json", lap()
 
 
+# A checkout's read of the repo and its diff, in CPU seconds of the child itself.
+_COMPARE_PROBE = """
+import contextlib, json, os, sys, time
+from planner.cli import main
+from planner.sources import load_desired, load_live_file
+repo = sys.argv[1]
+clock = time.process_time()
+load_desired([os.path.join(repo, "desired")])
+load_live_file(os.path.join(repo, "live.yaml"))
+read = time.process_time() - clock
+clock = time.process_time()
+with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+    main(sys.argv[2:])
+print(json.dumps({"read": read, "diff": time.process_time() - clock}))
+"""
+
+
+def checkout_times(checkout: Path, repo: Path) -> dict[str, float]:
+    """One checkout's read and diff CPU seconds, in a fresh interpreter with it on the path."""
+    env = {**os.environ, "PYTHONPATH": str(checkout.resolve())}
+    argv = [sys.executable, "-c", _COMPARE_PROBE, str(repo), *diff_argv(repo)]
+    # The child runs in the checkout: `python -c` puts the working directory first on its path.
+    done = subprocess.run(argv, env=env, cwd=checkout, check=True, capture_output=True, text=True)
+    out = done.stdout
+    times: dict[str, float] = json.loads(out.splitlines()[-1])
+    return times
+
+
+def compare_checkouts(repo: Path, checkouts: list[Path], repetitions: int) -> None:
+    """Each checkout's read and diff against both floors, alternated; medians and ratios."""
+    loads = fastest_parser()
+    samples: dict[str, list[float]] = {"libyaml": [], "yaml_rs": []}
+    for _ in range(repetitions):
+        samples["libyaml"].append(timed(lambda: load_only(repo))[0])
+        if loads is not None:
+            samples["yaml_rs"].append(timed(lambda: load_fastest(repo, loads))[0])
+        for checkout in checkouts:
+            for name, seconds in checkout_times(checkout, repo).items():
+                samples.setdefault(f"{checkout}: {name}", []).append(seconds)
+    medians = {name: statistics.median(values) for name, values in samples.items() if values}
+    floors = {name: medians[name] for name in ("libyaml", "yaml_rs") if name in medians}
+    print(f"{repetitions} repetition(s), median cpu s; ratios to the floors of this run")
+    for name, seconds in medians.items():
+        ratios = (
+            ""
+            if name in floors
+            else "".join(
+                f"  {seconds / floor:6.2f}x {floor_name}" for floor_name, floor in floors.items()
+            )
+        )
+        print(f"  {name:48}{seconds:8.2f}{ratios}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=DEFAULT_SERVICES)
@@ -319,6 +379,13 @@ def main(argv: list[str] | None = None) -> int:
         "--managed-fields", action="store_true", help="Also time the managedFields lever."
     )
     parser.add_argument("--skip-diff", action="store_true", help="Only the levers asked for.")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        nargs="+",
+        metavar="CHECKOUT",
+        help="Time each checkout's read and diff side by side (e.g. a worktree of main and .).",
+    )
     parser.add_argument("--shape", choices=SHAPES, default="templated", help="See generate.py.")
     parser.add_argument(
         "--heterogeneous", dest="shape", action="store_const", const="heterogeneous"
@@ -339,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
                 repo, args.services, args.group_size, args.seed, args.auto_every, args.shape
             )
             print("generated:", ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()))
+        if args.compare:
+            compare_checkouts(repo, args.compare, args.repetitions)
+            return 0
         report(repo, args)
     return 0
 

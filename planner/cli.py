@@ -56,6 +56,7 @@ DEPENDENCY_MODULES = {
     "networkx": "networkx",
     "click": "click",
     "jsonschema": "jsonschema",
+    "yaml_rs": "yaml-rs",  # imported only where its absence is fine (sources/fast_yaml.py)
 }
 
 

@@ -27,6 +27,7 @@ import yaml
 
 from planner.errors import InputError, Origin
 from planner.objects import Manifest
+from planner.sources import fast_yaml
 from planner.sources.managed_fields import (
     Slimmed,
     applied_only,
@@ -290,6 +291,9 @@ def _parse_yaml(
         if parsed_list is not None:
             return parsed_list
     _check_nesting(text, file)
+    fast = _parse_fast(text, file, keys)
+    if fast is not None:
+        return fast
     parsed = Parsed()
     loader = _Loader(text)
     index = 0
@@ -316,6 +320,67 @@ def _parse_yaml(
     finally:
         loader.dispose()
     return parsed
+
+
+def _parse_fast(text: str, file: str, keys: dict[int, int] | None) -> Parsed | None:
+    """The stream's documents, each the fast way (fast_yaml) when it is sure of it and the
+    libyaml way when not; None when the stream cannot be split or any document fails (the
+    caller then parses it whole, so every error keeps its message)."""
+    segments = fast_yaml.split_stream(text)
+    if segments is None:
+        return None
+    memo = fast_yaml.Memo()
+    parsed = Parsed()
+    try:
+        for index, segment in enumerate(segments):
+            loaded = fast_yaml.load(segment.text, memo, MAX_NESTING)
+            if loaded is None or _needs_nodes(loaded.value, keys):
+                _parse_one(segment, file, index, memo.strings, keys, parsed)
+            else:
+                origin = Origin(file, index, segment.line + loaded.line + 1)
+                _collect(loaded.value, None, origin, parsed)
+    except (yaml.YAMLError, InputError, RecursionError):
+        return None
+    return parsed
+
+
+def _needs_nodes(body: Any, keys: dict[int, int] | None) -> bool:
+    """Whether a document's origins need libyaml's nodes: the lines of a List's items, or of
+    `metadata.managedFields` when `keys` asks for them."""
+    if not isinstance(body, dict):
+        return False
+    kind = body.get("kind")
+    if isinstance(kind, str) and kind.endswith("List") and "items" in body:
+        return True
+    metadata = body.get("metadata")
+    return keys is not None and isinstance(metadata, dict) and "managedFields" in metadata
+
+
+def _parse_one(
+    segment: fast_yaml.Segment,
+    file: str,
+    index: int,
+    strings: dict[str, str],
+    keys: dict[int, int] | None,
+    parsed: Parsed,
+) -> None:
+    """One document of a stream the libyaml way, alone; blank lines stand in for the lines
+    before it, so every line libyaml reports is the stream's."""
+    padded = "\n" * segment.line + segment.text
+    loader = _Loader(padded, strings)
+    try:
+        node = loader.get_single_node()
+        if node is None:  # blank and comments after a `---`: an empty document
+            return
+        origin = Origin(file, index, node.start_mark.line + 1)
+        if "&" in padded and "*" in padded:
+            _check_alias_budget(node, origin)
+        _check_keys_and_numbers(node, origin)
+        if keys is not None:
+            keys.update(managed_fields_keys(node))
+        _collect(loader.construct_document(node), node, origin, parsed)
+    finally:
+        loader.dispose()
 
 
 def parse_json(text: str, file: str, *, snapshot: bool = False) -> Parsed:
@@ -394,12 +459,12 @@ def _parse_large_list(text: str, file: str, keys: dict[int, int] | None = None) 
     if split is None:
         return None
     header, chunks = split
-    strings: dict[str, str] = {}  # one object per distinct string across the items
+    memo = fast_yaml.Memo()  # one object per distinct string across the items
     try:
-        body, line = _load_list_header(header, file, strings)
+        body, line = _load_list_header(header, file, memo)
         items, lines = [], []
         for chunk_line, chunk in chunks:
-            item, item_line = _load_item(chunk, file, strings, keys, chunk_line - 1)
+            item, item_line = _load_item(chunk, file, memo, keys, chunk_line - 1)
             items.append(item)
             lines.append(chunk_line + item_line)
     except (yaml.YAMLError, InputError, RecursionError):
@@ -435,29 +500,43 @@ def _only_comments(text: str) -> bool:
     return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
 
 
-def _load_list_header(
-    header: str, file: str, strings: dict[str, str]
-) -> tuple[Manifest | None, int]:
+def _load_list_header(header: str, file: str, memo: fast_yaml.Memo) -> tuple[Manifest | None, int]:
     """The List without its items, and its first line; None when it is not a List."""
-    node, body = _load_single(header, file, strings)
+    body, line = _load_part(header, file, memo)
     if not isinstance(body, dict) or "items" in body or not str(body.get("kind")).endswith("List"):
         return None, 1
-    return body, node.start_mark.line + 1
+    return body, line + 1
 
 
 def _load_item(
     chunk: str,
     file: str,
-    strings: dict[str, str],
+    memo: fast_yaml.Memo,
     keys: dict[int, int] | None = None,
     offset: int = 0,
 ) -> tuple[Any, int]:
     """One item's value and its 0-based line in the chunk (which starts at 0-based line
-    `offset` of the text; `keys` as in _parse_yaml; `strings` shared as in _Loader)."""
-    node, item = _load_single(chunk, file, strings)
+    `offset` of the text; `keys` as in _parse_yaml; strings shared through `memo`)."""
+    return _load_part(chunk, file, memo, keys, offset)
+
+
+def _load_part(
+    text: str,
+    file: str,
+    memo: fast_yaml.Memo,
+    keys: dict[int, int] | None = None,
+    offset: int = 0,
+) -> tuple[Any, int]:
+    """A one-document text's value and the 0-based line of its first content: the fast way
+    when fast_yaml is sure of it (and no managedFields line is asked for), else libyaml's
+    (which checks the nesting first; fast_yaml bounds it from the lines it checked)."""
+    loaded = fast_yaml.load(text, memo, MAX_NESTING)
+    if loaded is not None and loaded.value is not None and not _needs_nodes(loaded.value, keys):
+        return loaded.value, loaded.line
+    node, value = _load_single(text, file, memo.strings)
     if keys is not None:
         keys.update(managed_fields_keys(node, offset))
-    return item, node.start_mark.line
+    return value, node.start_mark.line
 
 
 def _load_single(text: str, file: str, strings: dict[str, str]) -> tuple[yaml.Node, Any]:
