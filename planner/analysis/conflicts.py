@@ -185,9 +185,12 @@ def _family_conflicts(service: _Service) -> list[Conflict]:
 def cluster_family_of(pools: Sequence[Pool], live_services: Iterable[Manifest]) -> str:
     """The family a Service stating none gets here: from the pools' addresses (the stand-in that
     owns every address tells nothing) and the live Services' cluster and ingress IPs."""
-    addresses = [
-        str(network) for pool in pools for network in pool.networks if network.prefixlen > 0
-    ]
+    networks = [network for pool in pools for network in pool.networks if network.prefixlen > 0]
+    if any(network.version == 4 for network in networks):
+        # An IPv4 pool settles it (only an all-IPv6 cluster is IPv6): parsing every live
+        # Service's addresses, twice per diff, cost a tenth of a second per 10,000 Services.
+        return cluster_family([str(network) for network in networks])
+    addresses = [str(network) for network in networks]
     for svc in live_services:
         spec = svc.get("spec") or {}
         addresses += [str(ip) for ip in spec.get("clusterIPs") or [] if ip and ip != "None"]
