@@ -17,6 +17,8 @@ from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
 from planner.diff import diff_objects
+from planner.diff.changes import _key_changing
+from planner.diff.keys import key_changing_fields
 from planner.diff.normalise import (
     DEFAULTS,
     LAST_APPLIED,
@@ -28,6 +30,8 @@ from planner.diff.normalise import (
 from planner.diff.project import WHOLE, identities, project, project_either, union
 from planner.errors import InputError
 from planner.model.group_annotations import stamp_group_annotations
+from planner.model.service import ServiceInputError, allocation_inputs
+from planner.objects import KubeObject
 from tests.diff.builders import fields_v1, obj
 
 _names = st.sampled_from(["http", "dns", "metrics", ""])
@@ -257,3 +261,60 @@ def test_stamped_copies_leave_their_inputs_alone(manifests: list[dict[str, Any]]
     assert manifests == pristine
     again = stamp_group_annotations(copy.deepcopy(pristine))
     assert stamped == again
+
+
+_service_fields = st.fixed_dictionaries(
+    {"type": st.sampled_from(["LoadBalancer", "ClusterIP"])},
+    optional={
+        "ports": st.sampled_from([[{"port": 53}], [{"port": "53"}], [{"port": 80}], ["x"]]),
+        "ipFamilyPolicy": st.sampled_from(["SingleStack", "RequireDualStack", "Sometimes"]),
+        "ipFamilies": st.sampled_from([["IPv4"], ["IPv6"], ["IPv5"], ["IPv4", "IPv6"]]),
+        "clusterIPs": st.sampled_from([["10.96.0.1"], ["fd00::1"], ["not-an-ip"]]),
+        "loadBalancerIP": st.sampled_from(["10.0.0.1", "nope"]),
+        "externalTrafficPolicy": st.sampled_from(["Cluster", "Local"]),
+    },
+)
+_service_annotations = st.fixed_dictionaries(
+    {},
+    optional={
+        "metallb.io/allow-shared-ip": st.sampled_from(["dns", "web"]),
+        "metallb.io/loadBalancerIPs": st.sampled_from(["10.0.0.1", "fd00::9", "bad"]),
+        "metallb.io/address-pool": st.just("lan"),
+    },
+)
+
+
+def _key_changing_the_plain_way(desired: KubeObject, live: KubeObject) -> tuple[str, ...]:
+    """Each side read alone (naming its origin when it fails), then both read again."""
+    for side in (live, desired):
+        try:
+            allocation_inputs(side.body)
+        except ServiceInputError as err:
+            raise err.with_origin(side.origin) from None
+    return key_changing_fields(live.body, desired.body)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_service_fields, _service_annotations, _service_fields, _service_annotations)
+def test_key_changes_read_each_side_once_with_the_same_outcome(
+    desired_spec: dict[str, Any],
+    desired_annotations: dict[str, str],
+    live_spec: dict[str, Any],
+    live_annotations: dict[str, str],
+) -> None:
+    def side(spec: dict[str, Any], annotations: dict[str, str], file: str) -> KubeObject:
+        metadata = {"name": "a", "namespace": "dns", "annotations": annotations}
+        body = {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
+        return obj(body, file=file)
+
+    desired = side(desired_spec, desired_annotations, "repo/desired.yaml")
+    live = side(live_spec, live_annotations, "live.yaml")
+    try:
+        expected: object = _key_changing_the_plain_way(desired, live)
+    except ServiceInputError as err:
+        expected = str(err)
+    try:
+        got: object = _key_changing(desired, live)
+    except ServiceInputError as err:
+        got = str(err)
+    assert got == expected
