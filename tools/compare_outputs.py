@@ -91,7 +91,10 @@ def record(out: Path, checkout: Path, cases: dict[str, tuple[Path, list[str]]]) 
         (out / name).mkdir(parents=True, exist_ok=True)
         for command, argv in COMMANDS.items():
             full = [sys.executable, "-m", "planner.cli", *argv[:1], *args, *argv[1:]]
-            done = subprocess.run(full, cwd=cwd, env=env, capture_output=True, text=True)
+            # check=False: a refusal's exit code and message are output to compare as well
+            done = subprocess.run(
+                full, check=False, cwd=cwd, env=env, capture_output=True, text=True
+            )
             text = f"exit {done.returncode}\n--- stderr\n{done.stderr}--- stdout\n{done.stdout}"
             (out / name / f"{command}.out").write_text(text, encoding="utf-8")
             print(f"{name} {command}: exit {done.returncode}", flush=True)
