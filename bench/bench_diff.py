@@ -280,11 +280,12 @@ def peak_memory_mb(repo: Path, live: str = "live.yaml") -> float:
 
 def stage_times(repo: Path) -> Iterator[tuple[str, float]]:
     """CPU seconds of each stage of the library path the CLI takes, in order."""
-    from planner.analysis.build import scenario_conflicts, scenario_groups
+    from planner.analysis.build import scenario_conflicts, scenario_groups, scenario_inputs
     from planner.analysis.predict import predict
-    from planner.analysis.records import BEHAVIORS, DiffReport
+    from planner.analysis.records import DiffReport
     from planner.diff.scenario import build_scenario
-    from planner.render import render_json
+    from planner.model.controller import BEHAVIORS
+    from planner.render import render_json, render_text
     from planner.sources import load_desired, load_live_file
 
     clock = time.process_time()
@@ -301,15 +302,19 @@ def stage_times(repo: Path) -> Iterator[tuple[str, float]]:
     yield "read live", lap()
     scenario = build_scenario(desired, live)
     yield "diff + scenario", lap()
-    groups = scenario_groups(scenario)
+    inputs = scenario_inputs(scenario)  # read once for both, as report_of_scenario does
+    yield "allocation inputs", lap()
+    groups = scenario_groups(scenario, inputs)
     yield "sharing groups", lap()
-    conflicts = scenario_conflicts(scenario)
+    conflicts = scenario_conflicts(scenario, inputs)
     yield "static conflicts", lap()
     predictions = predict(scenario, BEHAVIORS)
     yield "prediction (3 behaviours)", lap()
     report = DiffReport(scenario.changes, groups, conflicts, predictions, "metallb-0.15")
     render_json(report)
     yield "render json", lap()
+    render_text(report)
+    yield "render text", lap()
 
 
 # A checkout's read of the repo and its diff, in CPU seconds of the child itself.

@@ -8,15 +8,16 @@ Reading the sources and adding the plan is the pipeline's (`planner.pipeline.bui
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from planner.analysis.conflicts import static_conflicts
-from planner.analysis.groups import sharing_groups
+from planner.analysis.groups import load_balancer_inputs, sharing_groups
 from planner.analysis.predict import predict
 from planner.analysis.records import Conflict, DiffReport, Prediction, SharingGroupReport
 from planner.diff.scenario import NO_POOLS_NOTE, Scenario
 from planner.model.controller import BEHAVIORS, DEFAULT_TARGET
+from planner.model.service import AllocationInputs
 from planner.progress import Progress, no_progress
 from planner.simulate.world import DEFAULT_MAX_STATES
 
@@ -34,8 +35,11 @@ GIT_STATUS_NOTE = (
 )
 
 
-def scenario_groups(scenario: Scenario) -> tuple[SharingGroupReport, ...]:
-    """The sharing groups of the scenario's live and desired state."""
+def scenario_groups(
+    scenario: Scenario, inputs: Mapping[str, AllocationInputs] | None = None
+) -> tuple[SharingGroupReport, ...]:
+    """The sharing groups of the scenario's live and desired state (`inputs`: those of
+    `scenario_inputs`, when the caller has them)."""
     return sharing_groups(
         scenario.live_services,
         scenario.services_after,  # unmanaged live Services are context, never "leaving"
@@ -43,14 +47,28 @@ def scenario_groups(scenario: Scenario) -> tuple[SharingGroupReport, ...]:
         scenario.namespaces,
         scenario.key_changes,
         scenario.statuses_known,
+        desired_inputs=inputs,
     )
 
 
-def scenario_conflicts(scenario: Scenario) -> tuple[Conflict, ...]:
-    """The scenario's static conflicts (things that can never converge) and warnings."""
+def scenario_conflicts(
+    scenario: Scenario, inputs: Mapping[str, AllocationInputs] | None = None
+) -> tuple[Conflict, ...]:
+    """The scenario's static conflicts (things that can never converge) and warnings
+    (`inputs`: those of `scenario_inputs`, when the caller has them)."""
     return static_conflicts(
-        scenario.desired_objects, scenario.pools, scenario.namespaces, scenario.live_services
+        scenario.desired_objects,
+        scenario.pools,
+        scenario.namespaces,
+        scenario.live_services,
+        known_inputs=inputs,
     )
+
+
+def scenario_inputs(scenario: Scenario) -> dict[str, AllocationInputs]:
+    """The allocation inputs of the Services after the commit, read once for both the groups
+    and the static conflicts (each read all of them on its own before)."""
+    return load_balancer_inputs(scenario.services_after, scenario.live_services, scenario.pools)
 
 
 def report_of_scenario(
@@ -65,10 +83,11 @@ def report_of_scenario(
 ) -> DiffReport:
     """The report of one scenario: its changes, sharing groups, static conflicts, predictions
     (every behaviour, judged for `target`)."""
+    inputs = scenario_inputs(scenario)
     return DiffReport(
         changes=scenario.changes,
-        groups=scenario_groups(scenario),
-        conflicts=scenario_conflicts(scenario),
+        groups=scenario_groups(scenario, inputs),
+        conflicts=scenario_conflicts(scenario, inputs),
         predictions=predict(scenario, BEHAVIORS, seed, progress=progress, max_states=max_states),
         target=target,
         notes=pool_notes(scenario) + tuple(notes) + _status_notes(scenario),

@@ -35,7 +35,7 @@ from planner.model.service import (
 )
 from planner.objects import Manifest
 
-__all__ = ["sharing_groups"]
+__all__ = ["load_balancer_inputs", "sharing_groups"]
 
 LIVE = "live"
 REQUESTED = "requested"
@@ -79,16 +79,20 @@ def sharing_groups(
     namespace_labels: Mapping[str, Mapping[str, str]],
     key_changes: Mapping[str, tuple[str, ...]],
     statuses_known: bool,
+    desired_inputs: Mapping[str, AllocationInputs] | None = None,
 ) -> tuple[SharingGroupReport, ...]:
     """The sharing groups of live and desired state, matched, marked joining/leaving/touched.
 
     Services are keyed "namespace/name". `key_changes` maps a Service to its key-changing edited
     fields (planner.diff.key_changing_fields). `statuses_known` is False when live state comes
     from a git ref: live IPs are then requested or predicted rather than read from statuses.
+    `desired_inputs`: `load_balancer_inputs(desired_services, live_services, pools)` when the
+    caller has it (the static conflicts read the same).
     """
     world = _World(tuple(pools), namespace_labels)
     default_family = cluster_family_of(pools, live_services.values())
-    desired_inputs = _inputs_by_service(desired_services, live_services, default_family)
+    if desired_inputs is None:
+        desired_inputs = _inputs_by_service(desired_services, live_services, default_family)
     if statuses_known:
         live_place = _observed_placements(live_services)
     else:
@@ -103,6 +107,15 @@ def sharing_groups(
 
 
 # --- allocation inputs ------------------------------------------------------------------------
+
+
+def load_balancer_inputs(
+    services: Mapping[str, Manifest], live_services: Mapping[str, Manifest], pools: Sequence[Pool]
+) -> dict[str, AllocationInputs]:
+    """The allocation inputs of every LoadBalancer in `services` that MetalLB can read, each
+    with its live object and the cluster's family as context, sorted by Service."""
+    default_family = cluster_family_of(pools, live_services.values())
+    return _inputs_by_service(services, live_services, default_family)
 
 
 def _inputs_by_service(

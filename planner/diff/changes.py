@@ -8,12 +8,12 @@ from typing import Any, Literal
 
 import jsonpatch
 
-from planner.diff.keys import key_changing_fields
+from planner.diff.keys import changed_inputs
 from planner.diff.normalise import drop_explicit_defaults, normalise_desired, normalise_live
 from planner.diff.prune import PruneMode, deletions
 from planner.diff.secrets import redact_patch, redact_secret
 from planner.errors import InputError, Origin
-from planner.model.service import ServiceInputError, allocation_inputs
+from planner.model.service import AllocationInputs, ServiceInputError, allocation_inputs
 from planner.objects import KubeObject, Manifest, ObjectKey
 from planner.sources.validate import check_fields
 
@@ -103,9 +103,16 @@ def _deletion(live: KubeObject) -> Change:
 def _key_changing(desired: KubeObject, live: KubeObject | None) -> tuple[str, ...]:
     if live is None or desired.key.kind != "Service":
         return ()
-    for obj in (live, desired):
-        try:
-            allocation_inputs(obj.body)
-        except ServiceInputError as err:
-            raise err.with_origin(obj.origin) from None
-    return key_changing_fields(live.body, desired.body)
+    # Each side is read once, live first, and a field MetalLB cannot read names its object.
+    # Read with the live object as context, a side fails exactly when it fails alone: the
+    # context only lends a family or policy the side leaves unset, and the live side passed.
+    old = _inputs(live, live.body)
+    new = _inputs(desired, live.body)
+    return changed_inputs(old, new, live.body, desired.body)
+
+
+def _inputs(obj: KubeObject, live: Manifest) -> AllocationInputs:
+    try:
+        return allocation_inputs(obj.body, live=live)
+    except ServiceInputError as err:
+        raise err.with_origin(obj.origin) from None

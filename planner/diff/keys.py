@@ -42,6 +42,14 @@ def key_changing_fields(old_svc: Manifest | None, new_svc: Manifest | None) -> t
     old = allocation_inputs(old_svc, live=old_svc)
     # A desired manifest rarely has cluster IPs: its family comes from the live object's.
     new = allocation_inputs(new_svc, live=old_svc)
+    return changed_inputs(old, new, old_svc, new_svc)
+
+
+def changed_inputs(
+    old: AllocationInputs, new: AllocationInputs, old_svc: Manifest, new_svc: Manifest
+) -> tuple[str, ...]:
+    """`key_changing_fields` from inputs already read: `old` of `old_svc` (live=old_svc), `new`
+    of `new_svc` (live=old_svc)."""
     if not old.is_load_balancer and not new.is_load_balancer:
         return ()
     if old.is_load_balancer != new.is_load_balancer:

@@ -11,7 +11,7 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from planner.diff.project import WHOLE, applied_template, identities, project, union
+from planner.diff.project import WHOLE, applied_template, identities, project_either
 from planner.objects import Manifest
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"  # client-side apply's record
@@ -113,8 +113,12 @@ def from_api_server(body: Manifest) -> bool:
 
 
 def normalise_desired(desired: Manifest) -> Manifest:
-    """The desired manifest as compared: no status or server metadata, stringData folded in."""
-    body: Manifest = plain_copy(desired)
+    """The desired manifest as compared: no status or server metadata, stringData folded in.
+
+    A new value that shares the subtrees no rule changes with `desired` (which is never
+    changed); callers treat it as read-only, except `drop_explicit_defaults`.
+    """
+    body: Manifest = _own_copy(desired)
     _drop_common(body)
     if body.get("kind") == "Secret":
         _fold_string_data(body)
@@ -129,9 +133,10 @@ def normalise_live(live: Manifest, desired: Manifest, target: Manifest | None = 
     sets plus what its appliers recorded (last-applied-configuration, Apply field sets); with
     no such record, plus the allocation fields. Objects never seen by an API server (a git
     ref) are compared whole. `target`: `normalise_desired(desired)` when the caller has it.
+    Like `normalise_desired`, the result shares unchanged subtrees with `live`.
     """
     kind = str(live.get("kind") or "")
-    body = _clean_copy(live)
+    body = _own_copy(live)
     _drop_common(body)
     _drop_marks(body, desired, kind)
     for path in SERVER_FIELDS.get(kind, ()):
@@ -146,7 +151,7 @@ def normalise_live(live: Manifest, desired: Manifest, target: Manifest | None = 
         applied = applied_template(live)
         owned = applied if applied is not None else ALLOCATION_TEMPLATES.get(kind, {})
         wanted = target if target is not None else normalise_desired(desired)
-        body = project(body, union(wanted, owned))
+        body = project_either(body, wanted, owned)
     _drop_empty_maps(body)
     return body
 
@@ -164,21 +169,36 @@ def drop_explicit_defaults(target: Manifest, current: Manifest) -> None:
 
 def plain_copy(value: Any) -> Any:
     """A deep copy of a YAML/JSON tree (mappings and lists; scalars are immutable)."""
-    if isinstance(value, dict):
+    kind = type(value)  # YAML and JSON give exact dicts and lists: one type check each
+    if kind is dict or (kind is not list and isinstance(value, dict)):
         return {key: plain_copy(item) for key, item in value.items()}
-    if isinstance(value, list):
+    if kind is list or isinstance(value, list):
         return [plain_copy(item) for item in value]
     return value
 
 
-def _clean_copy(body: Manifest) -> Manifest:
-    """A copy without status and server metadata, which are the bulk of a live object."""
-    copied = {key: plain_copy(value) for key, value in body.items() if key != "status"}
-    metadata = body.get("metadata")
+# The containers the rules change (pop, delete, replace an item in): `_own_copy` copies these
+# and only these, so a normalised body can share every other subtree with its input. A rule
+# that changes anything deeper must add its container here (tests/diff/test_normalise.py
+# checks that normalising never changes its inputs).
+_OWNED_METADATA: tuple[str, ...] = ("annotations", "labels")
+_OWNED_TOP: tuple[str, ...] = ("spec", "data")
+
+
+def _own_copy(body: Manifest) -> Manifest:
+    """A copy of the containers the rules change, without status and server metadata; deeper
+    values are shared (copying whole live objects was most of the diff's time)."""
+    copied = {key: value for key, value in body.items() if key != "status"}
+    metadata = copied.get("metadata")
     if isinstance(metadata, dict):
-        copied["metadata"] = {
-            key: plain_copy(value) for key, value in metadata.items() if key not in SERVER_METADATA
-        }
+        metadata = {key: value for key, value in metadata.items() if key not in SERVER_METADATA}
+        for section in _OWNED_METADATA:
+            if isinstance(metadata.get(section), dict):
+                metadata[section] = dict(metadata[section])
+        copied["metadata"] = metadata
+    for field in _OWNED_TOP:
+        if isinstance(copied.get(field), dict):
+            copied[field] = dict(copied[field])
     return copied
 
 
@@ -216,23 +236,35 @@ def _drop_marks(body: Manifest, desired: Manifest, kind: str) -> None:
 
 def _normalise_service(body: Manifest, desired: Manifest) -> None:
     spec = body.get("spec")
-    if not isinstance(spec, dict):
+    if not isinstance(spec, dict) or not isinstance(spec.get("ports"), list):
         return
-    desired_spec = desired.get("spec") or {}
-    if isinstance(spec.get("ports"), list):
-        desired_ports = desired_spec.get("ports")
-        wanted = (
-            [p for p in desired_ports if isinstance(p, Mapping)]
-            if isinstance(desired_ports, list)
-            else []
-        )
-        spec["ports"] = _order_like([_normalise_port(p, wanted) for p in spec["ports"]], wanted)
+    desired_ports = (desired.get("spec") or {}).get("ports")
+    wanted = (
+        [p for p in desired_ports if isinstance(p, Mapping)]
+        if isinstance(desired_ports, list)
+        else []
+    )
+    # Each live port is matched once: its match decides both what it keeps and where it goes.
+    wanted_ids = [identities(port) for port in wanted]
+    ranked: list[tuple[int, int, Any]] = []
+    for position, port in enumerate(spec["ports"]):
+        index = _first_match(identities(port), wanted_ids)
+        match = wanted[index] if index < len(wanted) else {}
+        ranked.append((index, position, _normalise_port(port, match)))
+    # Live ports in the order of the desired ports they match; others after, as they were.
+    ranked.sort(key=lambda entry: entry[:2])
+    spec["ports"] = [port for _, _, port in ranked]
 
 
-def _normalise_port(port: Any, desired_ports: list[Mapping[str, Any]]) -> Any:
+def _first_match(ids: set[tuple[Any, ...]], wanted_ids: list[set[tuple[Any, ...]]]) -> int:
+    """The index of the first desired element sharing an identity; len(wanted_ids) if none."""
+    return next((i for i, wanted in enumerate(wanted_ids) if wanted & ids), len(wanted_ids))
+
+
+def _normalise_port(port: Any, match: Mapping[str, Any]) -> Any:
     if not isinstance(port, dict):
         return port
-    match = next((d for d in desired_ports if identities(d) & identities(port)), {})
+    port = dict(port)  # the live object's own port is never changed
     if "nodePort" not in match:
         port.pop("nodePort", None)
     if "targetPort" not in match and _same_int(port.get("targetPort"), port.get("port")):
@@ -245,18 +277,6 @@ def _normalise_port(port: Any, desired_ports: list[Mapping[str, Any]]) -> Any:
 def _same_int(first: Any, second: Any) -> bool:
     # targetPort "80" is a port *name* to Kubernetes (and an invalid one), never the number 80.
     return type(first) is int and type(second) is int and first == second
-
-
-def _order_like(items: list[Any], desired: list[Mapping[str, Any]]) -> list[Any]:
-    """Live list elements in the order of the desired elements they match; others after."""
-
-    def rank(entry: tuple[int, Any]) -> tuple[int, int]:
-        position, item = entry
-        ids = identities(item)
-        index = next((i for i, d in enumerate(desired) if identities(d) & ids), len(desired))
-        return (index, position)
-
-    return [item for _, item in sorted(enumerate(items), key=rank)]
 
 
 def _fold_string_data(body: Manifest) -> None:
@@ -282,7 +302,8 @@ def _drop_empty_maps(body: Manifest) -> None:
 
 def _get(body: Any, path: Path) -> Any:
     for part in path:
-        if not isinstance(body, Mapping) or part not in body:
+        # `type is dict` first: YAML gives plain dicts, and the ABC check costs ten times more.
+        if not (type(body) is dict or isinstance(body, Mapping)) or part not in body:
             return _MISSING
         body = body[part]
     return body

@@ -69,6 +69,25 @@ def project(live: Any, template: Any) -> Any:
     return live
 
 
+def project_either(live: Any, first: Any, second: Any) -> Any:
+    """`project(live, union(first, second))`, without building the union template."""
+    if first is None:
+        return project(live, second)
+    if second is None:
+        return project(live, first)
+    if isinstance(first, dict) and isinstance(second, dict):
+        if not isinstance(live, dict):
+            return live
+        return {
+            k: project_either(v, first.get(k), second.get(k))
+            for k, v in live.items()
+            if k in first or k in second
+        }
+    if isinstance(first, list) and isinstance(second, list):
+        return _project_list(live, [*first, *second]) if isinstance(live, list) else live
+    return live  # union() of any other two templates is WHOLE
+
+
 def _project_list(live: list[Any], template: list[Any]) -> list[Any]:
     # Lists of scalars are atomic in Kubernetes: compare them whole.
     if not all(isinstance(t, dict) for t in template):

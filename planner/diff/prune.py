@@ -90,15 +90,17 @@ def deletions(
     desired_keys = {obj.key for obj in desired_list}
     kinds = {obj.key.kind for obj in desired_list}
     namespaces = {obj.key.namespace for obj in desired_list if obj.key.namespace}
-    repo_owners = _repo_owners(desired_keys, live_list)
-    return [
+    candidates = [
         obj
         for obj in live_list
         if obj.key not in desired_keys
         and (obj.key.kind in kinds or from_git)
         and not _opts_out(obj.body)
-        and _in_scope(obj, namespaces, repo_owners, prune)
     ]
+    if not candidates:
+        return []  # the owners' marks of every live twin would be read for nothing
+    repo_owners = _repo_owners(desired_keys, live_list)
+    return [obj for obj in candidates if _in_scope(obj, namespaces, repo_owners, prune)]
 
 
 def _repo_owners(desired_keys: set[Any], live: list[KubeObject]) -> frozenset[Owner]:

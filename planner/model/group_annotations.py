@@ -12,7 +12,6 @@ exact formats, precisely enough to implement the allocator half from it.
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 import json
 from collections import Counter, defaultdict
@@ -136,7 +135,10 @@ def stamp_group_annotations(
     """Copies of `services` with the group-wide annotations set, and removed where stale.
 
     A manifest that is in no group loses any of the three annotations it still carries; if that
-    leaves its `annotations` empty, the key goes too. The inputs are never mutated.
+    leaves its `annotations` empty, the key goes too. The inputs are never mutated; a copy has
+    its own top level, `metadata` and `annotations` and shares the rest (`spec`, ...) with its
+    input, so treat both as read-only below those (a deep copy of every desired Service was
+    the scenario's largest cost).
     """
     wanted = group_annotations(services, lb_class)
     return [_stamped(manifest, wanted) for manifest in services]
@@ -237,7 +239,9 @@ def _sorted_ips(ips: Iterable[str]) -> tuple[str, ...]:
 
 
 def _stamped(manifest: Manifest, wanted: dict[str, dict[str, str]]) -> dict[str, Any]:
-    result = copy.deepcopy(manifest)
+    result = dict(manifest)
+    if isinstance(result.get("metadata"), dict):
+        result["metadata"] = dict(result["metadata"])  # the only part ever changed below
     if manifest.get("kind") != "Service":
         return result
     current = dict((result.get("metadata") or {}).get("annotations") or {})

@@ -11,7 +11,6 @@ the patch. When the replay fails (an object built by hand, say), the fields are 
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import jsonpatch
 import jsonpointer
 
 from planner.diff import Change, normalise_desired, normalise_live
+from planner.diff.normalise import plain_copy
 from planner.render.redact import safe_value
 
 
@@ -101,8 +101,10 @@ def _normalised_live(change: Change) -> Any:
     """The live object as the diff compared it, or None when there is none to replay over."""
     if change.op != "update" or change.live is None or change.desired is None:
         return None
-    live, desired = copy.deepcopy(change.live), copy.deepcopy(change.desired)
-    return normalise_live(live, desired, normalise_desired(desired))
+    normalised = normalise_live(change.live, change.desired, normalise_desired(change.desired))
+    # Normalising never changes its inputs but shares their subtrees; the patch is replayed in
+    # place, so only the (smaller) normalised object is copied.
+    return plain_copy(normalised)
 
 
 def _old_value(base: Any, path: str, kind: object) -> Any:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from planner.analysis.build import exit_code, violates
+from planner.analysis.build import (
+    exit_code,
+    scenario_conflicts,
+    scenario_groups,
+    scenario_inputs,
+    violates,
+)
 from planner.analysis.records import Conflict, DiffReport, Prediction, ServiceFate
 from planner.diff import Change
 from planner.model.controller import BEHAVIORS
 from planner.objects import ObjectKey
-from planner.pipeline import DiffOptions, build_report
+from planner.pipeline import DiffOptions, build_report, load_scenario
 from planner.sources.live import LiveSource
 from tests.conftest import SAMPLES
 
@@ -109,3 +115,17 @@ def test_nothing_to_plan_adds_no_plan() -> None:
     live = str(seed / "live.yaml")
     report = build_report([live], LiveSource.file(live), DiffOptions(with_plan=True))
     assert report.extras == {} and report.notes == ()
+
+
+@pytest.mark.parametrize(
+    "sample", ["seed-dns-local", "join-group", "group-dissolve", "port-clash", "dual-stack-group"]
+)
+def test_inputs_read_once_give_the_groups_and_conflicts_each_reads_alone(sample: str) -> None:
+    scenario = load_scenario(
+        [str(SAMPLES / sample / "desired")], LiveSource.file(str(SAMPLES / sample / "live.yaml"))
+    )
+    inputs = scenario_inputs(scenario)
+    assert inputs  # every sample has LoadBalancers
+    assert scenario_groups(scenario, inputs) == scenario_groups(scenario)
+    assert scenario_conflicts(scenario, inputs) == scenario_conflicts(scenario)
+    assert set(inputs) <= set(scenario.services_after)
