@@ -566,13 +566,7 @@ def _pass_ends(
                 if not later:
                     stack.append((after, later, now))
                     continue
-                fingerprint, renaming = canonical(after, later)
-                retry = any(r.state in (REPROCESS_ALL, ERROR) for _, r in now)
-                merged = (
-                    fingerprint,
-                    tuple(frozenset(renaming.name(k) for k in group) for group in later),
-                    retry,
-                )
+                merged = _partial_key(canonical, after, later, now)
                 if merged not in seen:
                     if budget.used >= budget.left:
                         budget.reached = True
@@ -607,13 +601,7 @@ def _pass_ends(
             rest = current[:number] + current[number + 1 :]
             now = (*results, (member, result))
             remaining = ((rest,) if rest else ()) + later
-            fingerprint, renaming = canonical(branch, remaining)
-            retry = any(r.state in (REPROCESS_ALL, ERROR) for _, r in now)
-            merged = (
-                fingerprint,
-                tuple(frozenset(renaming.name(k) for k in group) for group in remaining),
-                retry,
-            )
+            merged = _partial_key(canonical, branch, remaining, now)
             if merged not in seen:
                 if remaining:  # (a whole pass is a state the explorer counts itself)
                     if budget.used >= budget.left:
@@ -623,6 +611,23 @@ def _pass_ends(
                 seen.add(merged)
                 stack.append((branch, remaining, now))
     return ends
+
+
+def _partial_key(
+    canonical: Canonical,
+    cluster: SimulatedCluster,
+    left: tuple[tuple[str, ...], ...],
+    results: tuple[tuple[str, Result], ...],
+) -> Hashable:
+    """What makes two partial passes one: the canonical state, the tie groups left (renamed
+    with it), and whether a handling so far asked for a retry (the pass's end reads that)."""
+    fingerprint, renaming = canonical(cluster, left)
+    retry = any(r.state in (REPROCESS_ALL, ERROR) for _, r in results)
+    return (
+        fingerprint,
+        tuple(frozenset(renaming.name(k) for k in group) for group in left),
+        retry,
+    )
 
 
 def _changes_nothing(
