@@ -2,6 +2,8 @@
 
 * `IntervalSet`: disjoint sorted integer intervals with O(log n) next-free;
 * `CowTable`: a dict of mutable containers that clones share until either side changes one;
+* `UndoLog`: what a set of tables changed since a snapshot, so a snapshot costs nothing until
+  it is read (the allocator's lazy clone);
 * `KeyIndex`: which addresses remember an allocation key (per family, per key, per key and
   port), so the allocator finds the first free or shareable address in a few steps.
 """
@@ -9,8 +11,9 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Hashable, Iterable
-from typing import Generic, TypeVar
+import weakref
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Any, Generic, TypeVar
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -105,6 +108,8 @@ class CowTable(dict[_K, _V], Generic[_K, _V]):
         # The keys whose container this table created or copied since the last clone: the only
         # ones it may change in place (the others may be shared with a clone).
         self._owned: set[_K] = set(self)
+        # Where its changes are recorded while a snapshot of it is pending (see UndoLog).
+        self._undo: UndoLog | None = None
 
     def mutable(self, key: _K) -> _V:
         """The container at `key`, safe to change in place: created when missing, copied first
@@ -114,23 +119,116 @@ class CowTable(dict[_K, _V], Generic[_K, _V]):
             return current
         # Assigning over an existing key keeps its place, so the table's order does not change.
         mine = self._new() if current is None else self._dup(current)
+        if self._undo is not None:
+            self._undo.record(self, key, current)
         self[key] = mine
         self._owned.add(key)
         return mine
 
     def drop(self, key: _K) -> None:
         """Remove the entry at `key` (dropping a shared container changes no one else's)."""
-        self.pop(key, None)
+        old = self.pop(key, None)
         self._owned.discard(key)
+        if old is not None and self._undo is not None:
+            self._undo.record(self, key, old)
 
     def clone(self) -> CowTable[_K, _V]:
         """A twin sharing every container with this table: from now on neither owns any."""
         # Built by hand: the constructor would compute an ownership set only to drop it.
         twin: CowTable[_K, _V] = CowTable.__new__(CowTable)
         twin.update(self)
-        twin._new, twin._dup, twin._owned = self._new, self._dup, set()
+        twin._new, twin._dup, twin._owned, twin._undo = self._new, self._dup, set(), None
         self._owned = set()
         return twin
+
+    def disown(self) -> None:
+        """Own no container any more (a snapshot shares them all from now on)."""
+        self._owned = set()
+
+
+class UndoLog:
+    """The changes a group of tables made since snapshots of them that are still pending, so a
+    snapshot is taken in O(1) and rebuilt (`restore`) only when it is read.
+
+    A pending snapshot shares every container of the tables (`CowTable.disown`): a table that
+    changes an entry replaces it (`mutable`, `drop`) and records the old container here, which
+    is never changed in place again. `restore` copies a table as it is now and puts back, newest
+    first, every container recorded since the snapshot: the table as it was (its entries; the
+    order of its keys is not kept, and nothing reads it). Recording stops once no snapshot is
+    pending; beyond `limit` records, every pending snapshot is rebuilt at once (`flush`), so
+    the log never holds much more than the tables' worth of old containers.
+
+    No reference cycle: the log holds its tables and snapshots weakly (a snapshot holds the
+    tables it shares), so a dropped allocator or snapshot is freed at once, not by the GC.
+    """
+
+    # Records kept at least, whatever the tables' size.
+    MIN_LIMIT = 1024
+
+    def __init__(self, tables: Sequence[CowTable[Any, Any]]) -> None:
+        self.tables = tuple(weakref.ref(table) for table in tables)
+        self.limit = self.MIN_LIMIT
+        self.entries: list[tuple[CowTable[Any, Any], Any, Any]] = []
+        # The snapshots still pending, each with what rebuilds it (called with the snapshot).
+        self.pending: weakref.WeakKeyDictionary[Any, Callable[[Any], None]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _live_tables(self) -> list[CowTable[Any, Any]]:
+        # Alive while a snapshot is pending: the snapshot holds them.
+        return [table for ref in self.tables if (table := ref()) is not None]
+
+    def start(self, owner: Any, rebuild: Callable[[Any], None]) -> int:
+        """A snapshot `owner` is pending from now (`rebuild(owner)` when flushed); the
+        position its restore starts from."""
+        tables = self._live_tables()
+        for table in tables:
+            table._undo = self
+            table.disown()
+        # Rebuilding a snapshot copies the tables: after as many records as they hold entries,
+        # rebuilding every pending one costs no more than the records did.
+        self.limit = max(self.MIN_LIMIT, sum(map(len, tables)))
+        self.pending[owner] = rebuild
+        return len(self.entries)
+
+    def record(self, table: CowTable[Any, Any], key: Any, old: Any) -> None:
+        """`table` replaces or drops the container at `key` (old None: there was none)."""
+        if not self.pending:
+            self.stop()  # every snapshot was read or dropped: nobody needs the old containers
+            return
+        self.entries.append((table, key, old))
+        if len(self.entries) > self.limit:
+            self.flush()
+
+    def restore(self, owner: Any, start: int) -> list[CowTable[Any, Any]]:
+        """Copies of the tables as they were when `owner`'s snapshot began at `start` (then it
+        is no longer pending)."""
+        tables = self._live_tables()
+        copies = {id(table): table.clone() for table in tables}
+        for table, key, old in reversed(self.entries[start:]):
+            copy = copies[id(table)]
+            if old is None:
+                dict.pop(copy, key, None)
+            else:
+                dict.__setitem__(copy, key, old)
+        self.pending.pop(owner, None)
+        if not self.pending:
+            self.stop()
+        return [copies[id(table)] for table in tables]
+
+    def flush(self) -> None:
+        """Rebuild every pending snapshot now (the log has grown past `limit`)."""
+        for owner, rebuild in list(self.pending.items()):
+            rebuild(owner)
+        self.stop()
+
+    def stop(self) -> None:
+        """No snapshot pending: forget the records, and let the tables change unrecorded."""
+        self.entries = []
+        self.pending.clear()
+        for table in self._live_tables():
+            if table._undo is self:
+                table._undo = None
 
 
 def _buggy(version: int, address: int) -> bool:
@@ -183,6 +281,17 @@ class KeyIndex:
         twin._key_ips = self._key_ips.clone()
         twin._key_port_ips = self._key_port_ips.clone()
         return twin
+
+    def tables(self) -> tuple[CowTable[Any, Any], ...]:
+        """Its tables, for an UndoLog (in the order `of_tables` takes them)."""
+        return (self._keyed, self._key_ips, self._key_port_ips)
+
+    @classmethod
+    def of_tables(cls, tables: Sequence[CowTable[Any, Any]]) -> KeyIndex:
+        """An index made of these tables (as `tables` lists them)."""
+        index = cls.__new__(cls)
+        index._keyed, index._key_ips, index._key_port_ips = tables
+        return index
 
     def add_key(self, version: int, address: int, key: _Key, ports: Iterable[_Port]) -> None:
         """The address now remembers `key`, with `ports` in use on it."""

@@ -17,13 +17,12 @@ pinned pools of equal priority), its pick is not deterministic. This model makes
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from planner.model._addrindex import CowTable, KeyIndex
+from planner.model._addrindex import CowTable, KeyIndex, UndoLog
 from planner.model.pools import (
     NAMESPACE_NAME_LABEL,
     IPAddress,
@@ -242,6 +241,8 @@ class Allocator:
         # the version they were read at: every holder of a shared IP that is refused reads them,
         # and sorting a large group's names for each was quadratic (see _holder_names).
         self._holder_texts: dict[IPAddress, tuple[int, str]] = {}
+        # What the tables changed while a clone of this allocator is pending (see clone).
+        self._undo: UndoLog | None = None
         # poolFor's answers for the pools in force, by IPs, while no pool order draws anew
         # (every handling asks it once or twice for the same few IPs; see _pool_for).
         self._owners: dict[tuple[IPAddress, ...], str | None] = {}
@@ -372,25 +373,39 @@ class Allocator:
         )
 
     def clone(self) -> Allocator:
-        """An independent copy (same pool order function) for exploring what-ifs."""
+        """An independent copy (same pool order function) for exploring what-ifs.
+
+        Taken in O(1) of the per-IP and per-key tables: the copy is pending (it shares them, and
+        this allocator records what it changes in them, see _addrindex.UndoLog) until it is
+        first read, when it rebuilds them as they were. A group transition's saved allocator,
+        read only when the transition fails, so costs nothing on success."""
         # Hand-written rather than deepcopy (the hot path of every explored schedule): pools,
         # labels, pool namespaces, allocations, keys, IPs and ports are immutable or replaced
         # whole, so only the containers this allocator mutates in place are copied. The inner
         # containers of the per-IP/per-key tables are shared until either side changes one
-        # (copy-on-write, see planner.model._addrindex.CowTable), so a clone costs a few C-level dict copies.
-        twin = copy.copy(self)
-        twin._pools = dict(self._pools)
+        # (copy-on-write, see planner.model._addrindex.CowTable).
+        state = dict(self.__dict__)
+        state["_pools"] = dict(self._pools)
         # Namespace labels are replaced whole (set_namespace_labels), never changed in place.
-        twin._namespace_labels = dict(self._namespace_labels)
-        twin._pool_namespaces = dict(self._pool_namespaces)
-        twin._allocated = dict(self._allocated)
-        twin._key_for_ip = dict(self._key_for_ip)
-        twin._ports_in_use = self._ports_in_use.clone()
-        twin._services_on_ip = self._services_on_ip.clone()
-        twin._index = self._index.clone()
+        state["_namespace_labels"] = dict(self._namespace_labels)
+        state["_pool_namespaces"] = dict(self._pool_namespaces)
+        # dict.copy, not dict(): a C-level copy of the table, which keeps the walk order.
+        state["_allocated"] = self._allocated.copy()
+        state["_key_for_ip"] = self._key_for_ip.copy()
         # Entries of the version both share now stay true for each; later ones are each's own.
-        twin._holder_texts = dict(self._holder_texts)
+        state["_holder_texts"] = dict(self._holder_texts)
+        state["_undo"] = None
+        undo = self._undo
+        if undo is None:
+            undo = self._undo = UndoLog(self._tables())
+        twin = _PendingClone.__new__(_PendingClone)
+        start = undo.start(twin, _rebuilt)
+        object.__setattr__(twin, "_pending", (undo, start, state))
         return twin
+
+    def _tables(self) -> tuple[CowTable[Any, Any], ...]:
+        """The copy-on-write tables a pending clone shares (in the order _rebuilt takes them)."""
+        return (self._ports_in_use, self._services_on_ip, *self._index.tables())
 
     # --- assign / unassign --------------------------------------------------------------------
 
@@ -1098,6 +1113,38 @@ class Allocator:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+class _PendingClone(Allocator):
+    """An Allocator.clone not read yet: its first attribute read rebuilds its tables from the
+    original's undo log and turns it into a plain Allocator (no cost on later reads)."""
+
+    def __getattribute__(self, name: str) -> Any:
+        _rebuilt(self)
+        return object.__getattribute__(self, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        _rebuilt(self)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        _rebuilt(self)
+        object.__delattr__(self, name)
+
+
+def _rebuilt(twin: Allocator) -> None:
+    """Give a pending clone its own tables, as they were when it was taken (once)."""
+    fields = object.__getattribute__(twin, "__dict__")
+    pending = fields.pop("_pending", None)
+    if pending is None:
+        return  # rebuilt already (read, or flushed by the original's log)
+    undo, start, state = pending
+    ports_in_use, services_on_ip, *index = undo.restore(twin, start)
+    fields.update(state)
+    fields["_ports_in_use"] = ports_in_use
+    fields["_services_on_ip"] = services_on_ip
+    fields["_index"] = KeyIndex.of_tables(index)
+    object.__setattr__(twin, "__class__", Allocator)
 
 
 def _resolve(request: AllocationRequest) -> _Request:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.model._addrindex import CowTable, IntervalSet, KeyIndex, compress, decompress
+from planner.model._addrindex import (
+    CowTable,
+    IntervalSet,
+    KeyIndex,
+    UndoLog,
+    compress,
+    decompress,
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -123,3 +130,42 @@ def test_key_index_finds_what_a_full_scan_finds(
     assert index.first_with_key(4, low, high, avoid, "k", sorted(wanted)) == _plain_first(
         keys, ports, low, high, avoid, "k", wanted
     )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("append"), st.sampled_from("abcd"), st.integers(0, 9)),
+            st.tuples(st.just("drop"), st.sampled_from("abcd"), st.just(0)),
+            st.tuples(st.just("snapshot"), st.just(""), st.just(0)),
+        ),
+        max_size=40,
+    )
+)
+def test_a_table_restored_from_its_undo_log_is_the_table_at_the_snapshot(
+    edits: list[tuple[str, str, int]],
+) -> None:
+    """Snapshots taken at random points of a table's changes, restored at the end: each holds
+    what the table held then (and restoring changed neither the table nor the others)."""
+    table: CowTable[str, list[int]] = CowTable(list, list.copy)
+    undo = UndoLog([table])
+    snapshots: list[tuple[object, int, dict[str, list[int]]]] = []
+    owners = []
+    for action, key, value in edits:
+        if action == "append":
+            table.mutable(key).append(value)
+        elif action == "drop":
+            table.drop(key)
+        else:
+            owner = KeyIndex()  # any object with a weak reference stands for the snapshot
+            owners.append(owner)
+            start = undo.start(owner, lambda _: None)
+            snapshots.append((owner, start, {k: list(v) for k, v in table.items()}))
+    now = {k: list(v) for k, v in table.items()}
+    for owner, start, expected in snapshots:
+        (restored,) = undo.restore(owner, start)
+        assert {k: list(v) for k, v in restored.items()} == expected
+        restored.mutable("a").append(99)  # its own containers now: the table is not touched
+    assert {k: list(v) for k, v in table.items()} == now
+    assert table._undo is None and undo.entries == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -18,6 +19,7 @@ from planner.allocator import (
     Port,
     shuffled_pool_order,
 )
+from planner.model._addrindex import UndoLog
 from planner.model.allocator import AllocationRequest, _resolve
 
 TCP80 = [Port("TCP", 80)]
@@ -959,6 +961,95 @@ def test_cloned_then_changed_allocators_match_replaying_from_scratch(
             history.append(probe)
     for allocator, history in zip(allocators, histories, strict=True):
         assert_same_as_replayed(allocator, history)
+
+
+# --- clone: taken lazily (pending until read, the original recording its changes) --------------
+
+
+def _walk(allocator: Allocator) -> list[str]:
+    """The order set_pools walks allocations (a clone must keep it too)."""
+    return list(allocator._allocated)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.integers(0, 3), _cow_ops),
+            st.tuples(st.integers(0, 3), st.just(("clone",))),
+            st.tuples(st.integers(0, 3), st.just(("read",))),
+        ),
+        max_size=40,
+    ),
+    st.sampled_from([1, 3, 1024]),
+)
+def test_a_pending_clone_read_late_is_the_allocator_as_it_was_when_cloned(
+    steps: list[tuple[int, tuple[Any, ...]]], limit: int
+) -> None:
+    """Clones left pending while their original changes (past the undo log's limit, which
+    rebuilds every pending clone at once), read at random points: each is exactly an allocator
+    replayed from scratch, walk order too; an eager copy taken at clone time agrees."""
+    allocators = [Allocator(_COW_CONFIGS[0])]
+    histories: list[list[tuple[Any, ...]]] = [[]]
+    with mock.patch.object(UndoLog, "MIN_LIMIT", limit):
+        for who, op in steps:
+            index = who % len(allocators)
+            if op == ("clone",):
+                allocators.append(allocators[index].clone())
+                histories.append(list(histories[index]))
+            elif op == ("read",):
+                assert _walk(allocators[index]) == _walk(replayed(histories[index]))
+            else:
+                cow_apply(allocators[index], op)
+                histories[index].append(op)
+        for allocator, history in zip(allocators, histories, strict=True):
+            assert_same_as_replayed(allocator, history)
+            assert _walk(allocator) == _walk(replayed(history))
+
+
+def test_a_dropped_pending_clone_stops_the_recording() -> None:
+    """A group transition's saved allocator, dropped unread: the original records nothing more
+    and holds no old containers."""
+    original = replayed(_COW_BASE)
+    saved = original.clone()
+    cow_apply(original, ("unassign", "s1", None, [], ""))
+    assert original._undo is not None and original._undo.entries
+    del saved
+    cow_apply(original, ("unassign", "s2", None, [], ""))
+    assert original._undo.entries == []
+    assert all(table._undo is None for table in original._tables())
+    assert_same_as_replayed(
+        original, _COW_BASE + [("unassign", "s1", None, [], ""), ("unassign", "s2", None, [], "")]
+    )
+
+
+def test_a_pending_clone_given_an_attribute_keeps_it() -> None:
+    """Setting an attribute first (a pool order) rebuilds the clone before, not over, it."""
+    original = replayed(_COW_BASE)
+    twin = original.clone()
+    order = shuffled_pool_order(1)
+    twin._pool_order = order
+    assert twin._pool_order is order
+    assert type(twin) is Allocator
+    assert_same_as_replayed(twin, _COW_BASE)
+
+
+def test_the_saved_allocator_of_a_failed_transition_is_the_one_before_it() -> None:
+    """The clone read after the original was changed and dropped (a failed group transition
+    puts its saved allocator back): the state before, walk order and all."""
+    original = replayed(_COW_BASE)
+    walk = _walk(original)
+    saved = original.clone()
+    for op in [
+        ("unassign", "s1", None, [], ""),
+        ("unassign", "s2", None, [], ""),
+        ("assign", "s1", "10.0.1.2", TCP80, "j"),
+        ("assign", "w", "10.0.0.253", [], ""),  # re-assigned as it was: walked last
+    ]:
+        cow_apply(original, op)
+    del original
+    assert _walk(saved) == walk
+    assert_same_as_replayed(saved, _COW_BASE)
 
 
 def test_large_pool_allocates_lazily_and_densely() -> None:
