@@ -490,7 +490,8 @@ class Controller:
         if not self._handles(svc):
             # Filtered before the handler (filterByLoadBalancerClass): not ours, nothing to do.
             return Result(SUCCESS)
-        self.observe(svc_key, svc)
+        # observe(svc_key, svc), its checks done above (every Service of every pass comes here).
+        self._cache[svc_key] = self._kept(svc)
         if self._pools is None:
             # Configuration not read yet: MetalLB does nothing and reports success.
             return Result(SUCCESS)
