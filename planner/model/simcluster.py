@@ -541,8 +541,11 @@ class SimulatedCluster:
     def handle_listed(self, svc_key: str) -> Result:
         """One Service of a reprocess-all pass handed to the controller, its writes stored."""
         result = self.controller.set_balancer(svc_key, self.store[svc_key])
-        self._log(result.events)
-        self._store_writes(svc_key, result)
+        # Most handings of a pass repeat an answer with no event and no write: nothing to log.
+        if result.events:
+            self._log(result.events)
+        if result.service is not None or result.group_writes:
+            self._store_writes(svc_key, result)
         return result
 
     def _log(self, events: Sequence[Event]) -> None:
