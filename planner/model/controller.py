@@ -487,6 +487,16 @@ class Controller:
         """Handle one Service event (None: the Service was deleted), as SetBalancer does."""
         if svc is None:
             return self._deleted(svc_key)
+        repeat = self._unchanged.get(svc_key)
+        if repeat is not None and repeat.manifest is svc and self._shares_manifests:
+            # Handled before by _set_one with this very manifest (every reprocess-all pass
+            # hands every Service over again): so it is ours, the configuration was read, and
+            # it is no member of a fixed group's transition; what follows is _set_one's repeat.
+            self._cache[svc_key] = svc  # observe()
+            if self._still_unchanged(svc_key, svc):
+                if repeat.reassigned:
+                    self._allocator.reassigned(svc_key)
+                return _copied(repeat.result)
         if not self._handles(svc):
             # Filtered before the handler (filterByLoadBalancerClass): not ours, nothing to do.
             return Result(SUCCESS)
