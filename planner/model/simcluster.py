@@ -50,6 +50,7 @@ import copy
 import ipaddress
 import itertools
 import math
+import operator
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -139,6 +140,10 @@ class Handled:
     results: tuple[tuple[str, Result], ...]
 
 
+# The tie groups of a pass, with the store keys and manifests they were read from.
+_KeptTies = tuple[tuple[str, ...], tuple[Manifest, ...], tuple[tuple[str, ...], ...]]
+
+
 class SimulatedCluster:
     """Services in an API server, one MetalLB controller, its queue, and the history of statuses."""
 
@@ -161,6 +166,8 @@ class SimulatedCluster:
         # manifests are replaced, never changed, so the count holds while the manifest is the
         # same object (a reprocess-all pass orders every Service by it). Shared by copies.
         self._ip_counts: dict[str, tuple[Manifest, int]] = {}
+        # The pass's tie groups and the store's keys and manifests they were read from (_ties).
+        self._kept_ties: _KeptTies | None = None
         self._next_cluster_ip = 1
         # ServiceReconciler.initialLoadPerformed: until a reprocess-all pass ends without a retry,
         # Service events are dropped (both releases). A cluster built by hand is past it.
@@ -322,7 +329,8 @@ class SimulatedCluster:
             default = self.pass_orders()[0]
             chosen = tuple(action.pass_order or ()) if action else ()
             # Services the chosen order leaves out still get handled, after it, as MetalLB lists all.
-            results = self._reprocess_all([*chosen, *(k for k in default if k not in chosen)])
+            listed = set(chosen)
+            results = self._reprocess_all([*chosen, *(k for k in default if k not in listed)])
         elif not self.initial_load_performed:
             results = ()  # reconcileService returns at once: no reprocess-all pass finished yet
         else:
@@ -380,13 +388,9 @@ class SimulatedCluster:
 
     def _tie_order_count(self) -> int:
         """How many orders a reprocess-all pass may take now (every order among ties)."""
-        counts: dict[int, int] = {}
-        for key in self.store:
-            size = self._ip_count(key)
-            counts[size] = counts.get(size, 0) + 1
         total = 1
-        for n in counts.values():
-            total *= math.factorial(n)
+        for group in self._ties():
+            total *= math.factorial(len(group))
         return total
 
     def _ip_count(self, svc_key: str) -> int:
@@ -579,10 +583,28 @@ class SimulatedCluster:
         self.handled.append(Handled(self.step, RELOAD, tuple(results)))
 
     def _tie_groups(self) -> list[list[str]]:
+        return [list(group) for group in self._ties()]
+
+    def _ties(self) -> tuple[tuple[str, ...], ...]:
+        """The stored Services by number of ingress IPs, most first, each tie sorted; kept while
+        the store holds the very same keys and manifests (a step with a pass at the head of the
+        queue asks three times: how many options, which one, then the pass's default order).
+        Checked by identity, in C: the store is a public dict, which a caller may change."""
+        store = self.store
+        kept = self._kept_ties
+        if (
+            kept is not None
+            and len(kept[0]) == len(store)
+            and all(map(operator.is_, kept[0], store))
+            and all(map(operator.is_, kept[1], store.values()))
+        ):
+            return kept[2]
         by_count: dict[int, list[str]] = {}
-        for key in sorted(self.store):
+        for key in sorted(store):
             by_count.setdefault(self._ip_count(key), []).append(key)
-        return [by_count[n] for n in sorted(by_count, reverse=True)]
+        ties = tuple(tuple(by_count[n]) for n in sorted(by_count, reverse=True))
+        self._kept_ties = (tuple(store), tuple(store.values()), ties)
+        return ties
 
     def _store_write(self, svc_key: str, written: Manifest) -> None:
         """The controller's status update: status and annotations replace the stored ones."""

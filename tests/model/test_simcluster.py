@@ -663,3 +663,15 @@ def test_a_pass_orders_by_the_stored_manifest_not_a_stale_count() -> None:
     two["status"]["loadBalancer"]["ingress"].append({"ip": "10.0.0.3"})
     cluster.store["ns/b"] = two
     assert cluster.pass_orders() == [("ns/b", "ns/a")]
+
+
+def test_tie_groups_are_the_callers_to_change() -> None:
+    """The tie groups are kept while the store is the same; each caller gets lists of its own
+    (the state explorer takes Services out of them as it hands them over)."""
+    cluster = SimulatedCluster.bootstrap([LAN], [svc("a"), svc("b"), svc("c")])
+    groups = cluster._tie_groups()
+    assert groups == [["ns/a", "ns/b", "ns/c"]]
+    groups[0].remove("ns/a")
+    groups.append(["ns/x"])
+    assert cluster._tie_groups() == [["ns/a", "ns/b", "ns/c"]]
+    assert len(cluster.pass_orders(all_ties=True)) == 6
