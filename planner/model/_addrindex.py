@@ -165,10 +165,16 @@ class UndoLog:
     # Records kept at least, whatever the tables' size.
     MIN_LIMIT = 1024
 
-    def __init__(self, tables: Sequence[CowTable[Any, Any]]) -> None:
+    def __init__(
+        self, tables: Sequence[CowTable[Any, Any]], plain: Sequence[dict[Any, Any]] = ()
+    ) -> None:
         self.tables = tuple(weakref.ref(table) for table in tables)
+        # Plain dicts whose owner records each entry it changes itself (see `active`); held
+        # strongly (a dict takes no weak reference), which makes no cycle: they never hold the log.
+        self.plain = tuple(plain)
+        self.active = False  # some snapshot is pending: changes must be recorded
         self.limit = self.MIN_LIMIT
-        self.entries: list[tuple[CowTable[Any, Any], Any, Any]] = []
+        self.entries: list[tuple[dict[Any, Any], Any, Any]] = []
         # The snapshots still pending, each with what rebuilds it (called with the snapshot).
         self.pending: weakref.WeakKeyDictionary[Any, Callable[[Any], None]] = (
             weakref.WeakKeyDictionary()
@@ -187,12 +193,13 @@ class UndoLog:
             table.disown()
         # Rebuilding a snapshot copies the tables: after as many records as they hold entries,
         # rebuilding every pending one costs no more than the records did.
-        self.limit = max(self.MIN_LIMIT, sum(map(len, tables)))
+        self.limit = max(self.MIN_LIMIT, sum(map(len, tables)) + sum(map(len, self.plain)))
         self.pending[owner] = rebuild
+        self.active = True
         return len(self.entries)
 
-    def record(self, table: CowTable[Any, Any], key: Any, old: Any) -> None:
-        """`table` replaces or drops the container at `key` (old None: there was none)."""
+    def record(self, table: dict[Any, Any], key: Any, old: Any) -> None:
+        """`table` replaces or drops the value at `key` (old None: there was none)."""
         if not self.pending:
             self.stop()  # every snapshot was read or dropped: nobody needs the old containers
             return
@@ -200,11 +207,14 @@ class UndoLog:
         if len(self.entries) > self.limit:
             self.flush()
 
-    def restore(self, owner: Any, start: int) -> list[CowTable[Any, Any]]:
-        """Copies of the tables as they were when `owner`'s snapshot began at `start` (then it
-        is no longer pending)."""
-        tables = self._live_tables()
-        copies = {id(table): table.clone() for table in tables}
+    def restore(self, owner: Any, start: int) -> list[dict[Any, Any]]:
+        """Copies of the tables, then of the plain dicts, as they were when `owner`'s snapshot
+        began at `start` (then it is no longer pending)."""
+        tables: list[dict[Any, Any]] = [*self._live_tables(), *self.plain]
+        copies = {
+            id(table): table.clone() if isinstance(table, CowTable) else table.copy()
+            for table in tables
+        }
         for table, key, old in reversed(self.entries[start:]):
             copy = copies[id(table)]
             if old is None:
@@ -226,6 +236,7 @@ class UndoLog:
         """No snapshot pending: forget the records, and let the tables change unrecorded."""
         self.entries = []
         self.pending.clear()
+        self.active = False
         for table in self._live_tables():
             if table._undo is self:
                 table._undo = None

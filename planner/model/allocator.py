@@ -220,6 +220,10 @@ class Allocator:
         self._namespace_labels: dict[str, dict[str, str]] = {}
         self._pool_namespaces: dict[str, frozenset[str]] = {}
         self._allocated: dict[str, _Alloc] = {}
+        # Each allocation's place in the walk (its order in _allocated: larger is later), so a
+        # pending clone can put back the order it had (see clone).
+        self._walk: dict[str, int] = {}
+        self._walk_next = 0
         # Counts the changes to what the allocator remembers (allocations, pools, labels): an
         # unchanged version means an unchanged state, so a caller may reuse what it derived.
         self.version = 0
@@ -389,15 +393,12 @@ class Allocator:
         # Namespace labels are replaced whole (set_namespace_labels), never changed in place.
         state["_namespace_labels"] = dict(self._namespace_labels)
         state["_pool_namespaces"] = dict(self._pool_namespaces)
-        # dict.copy, not dict(): a C-level copy of the table, which keeps the walk order.
-        state["_allocated"] = self._allocated.copy()
-        state["_key_for_ip"] = self._key_for_ip.copy()
         # Entries of the version both share now stay true for each; later ones are each's own.
         state["_holder_texts"] = dict(self._holder_texts)
         state["_undo"] = None
         undo = self._undo
         if undo is None:
-            undo = self._undo = UndoLog(self._tables())
+            undo = self._undo = UndoLog(self._tables(), self._plain())
         twin = _PendingClone.__new__(_PendingClone)
         start = undo.start(twin, _rebuilt)
         object.__setattr__(twin, "_pending", (undo, start, state))
@@ -406,6 +407,16 @@ class Allocator:
     def _tables(self) -> tuple[CowTable[Any, Any], ...]:
         """The copy-on-write tables a pending clone shares (in the order _rebuilt takes them)."""
         return (self._ports_in_use, self._services_on_ip, *self._index.tables())
+
+    def _plain(self) -> tuple[dict[Any, Any], ...]:
+        """The plain dicts a pending clone shares, each change noted (in _rebuilt's order)."""
+        return (self._allocated, self._walk, self._key_for_ip)
+
+    def _note(self, table: dict[Any, Any], key: Any, old: Any) -> None:
+        """Record a change to a plain dict while a clone is pending (old None: no entry)."""
+        undo = self._undo
+        if undo is not None and undo.active:
+            undo.record(table, key, old)
 
     # --- assign / unassign --------------------------------------------------------------------
 
@@ -428,6 +439,8 @@ class Allocator:
         alloc = self._allocated.pop(svc_key, None)
         if alloc is None:
             return False
+        self._note(self._allocated, svc_key, alloc)
+        self._note(self._walk, svc_key, self._walk.pop(svc_key))
         self.version += 1
         self.walk_changes += 1
         for ip in alloc.ips:
@@ -522,6 +535,9 @@ class Allocator:
         alloc = self._allocated.pop(svc_key, None)
         if alloc is not None:
             self._allocated[svc_key] = alloc
+            self._note(self._walk, svc_key, self._walk[svc_key])
+            self._walk[svc_key] = self._walk_next
+            self._walk_next += 1
             self.walk_changes += 1
 
     def _assign_error(
@@ -645,7 +661,13 @@ class Allocator:
     def _record(self, svc_key: str, alloc: _Alloc) -> None:
         self.version += 1
         self.walk_changes += 1
+        old = self._allocated.get(svc_key)
+        self._note(self._allocated, svc_key, old)
         self._allocated[svc_key] = alloc
+        if old is None:  # a new entry, walked last (an existing one keeps its place)
+            self._note(self._walk, svc_key, None)
+            self._walk[svc_key] = self._walk_next
+            self._walk_next += 1
         for ip in alloc.ips:
             self._remember_key(ip, alloc.key)
             in_use = self._ports_in_use.mutable(ip)
@@ -660,12 +682,14 @@ class Allocator:
             # member of a large group), and leave the index exactly as it is.
             return
         self._forget_key(ip)
+        self._note(self._key_for_ip, ip, None)
         self._key_for_ip[ip] = key
         self._index.add_key(ip.version, int(ip), key, self._ports_in_use.get(ip, {}))
 
     def _forget_key(self, ip: IPAddress) -> None:
         key = self._key_for_ip.pop(ip, None)
         if key is not None:
+            self._note(self._key_for_ip, ip, key)
             self._index.remove_key(ip.version, int(ip), key, self._ports_in_use.get(ip, {}))
 
     def _index_port(self, ip: IPAddress, port: Port, present: bool) -> None:
@@ -1139,11 +1163,17 @@ def _rebuilt(twin: Allocator) -> None:
     if pending is None:
         return  # rebuilt already (read, or flushed by the original's log)
     undo, start, state = pending
-    ports_in_use, services_on_ip, *index = undo.restore(twin, start)
+    restored = undo.restore(twin, start)
+    ports_in_use, services_on_ip, keyed, key_ips, key_port_ips = restored[:5]
+    allocated, walk, key_for_ip = restored[5:]
     fields.update(state)
     fields["_ports_in_use"] = ports_in_use
     fields["_services_on_ip"] = services_on_ip
-    fields["_index"] = KeyIndex.of_tables(index)
+    fields["_index"] = KeyIndex.of_tables((keyed, key_ips, key_port_ips))
+    # The allocations in the order they were walked then (a restore puts entries back anywhere).
+    fields["_allocated"] = {svc: allocated[svc] for svc in sorted(allocated, key=walk.__getitem__)}
+    fields["_walk"] = walk
+    fields["_key_for_ip"] = key_for_ip
     object.__setattr__(twin, "__class__", Allocator)
 
 

@@ -967,8 +967,11 @@ def test_cloned_then_changed_allocators_match_replaying_from_scratch(
 
 
 def _walk(allocator: Allocator) -> list[str]:
-    """The order set_pools walks allocations (a clone must keep it too)."""
-    return list(allocator._allocated)
+    """The order set_pools walks allocations (a clone must keep it too), which each
+    allocation's place in the walk (what a pending clone restores it by) agrees with."""
+    walk = list(allocator._allocated)
+    assert sorted(allocator._walk, key=allocator._walk.__getitem__) == walk
+    return walk
 
 
 @settings(max_examples=150, deadline=None)
