@@ -24,6 +24,7 @@ property over generated scalars and documents, and on every YAML file of samples
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -128,7 +129,32 @@ _LINE = (
     rf"|(?:-[ ]+)+{_VALUE_TOKEN}[ ]*{_COMMENT}"
     r")?[ ]*\n"
 )
-_LINE_FORM = re.compile(_LINE)
+# Compiling the line check (a 62 kB pattern) costs about 60 ms, more than libyaml takes for the
+# few kilobytes of a small repo: a process compiles it only once the YAML it has been handed is
+# large enough for the fast path to win that back (about 0.17 s per MB at 10,000 Services).
+COMPILE_AFTER_CHARS = 500_000
+
+
+@dataclass
+class _Handed:
+    chars: int = 0
+
+
+_HANDED = _Handed()
+
+
+@functools.cache
+def _line_form() -> re.Pattern[str]:
+    return re.compile(_LINE)
+
+
+def worth_it(chars: int) -> bool:
+    """Whether to try the fast path on `chars` more characters: always once its check is
+    compiled, before that only when this process has been handed COMPILE_AFTER_CHARS."""
+    _HANDED.chars += chars
+    return _HANDED.chars >= COMPILE_AFTER_CHARS or _line_form.cache_info().currsize > 0
+
+
 # A block scalar's header line: `key: |`, `- >-`, with its owner (the key, or the last dash).
 _HEADER = re.compile(rf"([ ]*(?:-[ ]+)*)({_STRING_TOKEN}:[ ]+)?[|>][-+]?[ ]*")
 _BLOCK_HINT = re.compile(r"[|>][-+]?[ ]*$", re.MULTILINE)
@@ -211,7 +237,7 @@ def simple_lines(text: str, memo: Memo) -> bool:
     for line in unchecked:
         if len(line) > MAX_LINE_CHARS or _UNSURE_CHARACTER.search(line):
             return False
-        if _LINE_FORM.fullmatch(line + "\n") is None:
+        if _line_form().fullmatch(line + "\n") is None:
             return False
         deepest = max(deepest, len(line) - len(line.lstrip(" -")))
     memo.simple_lines |= unchecked
@@ -258,7 +284,7 @@ def load(text: str, memo: Memo, max_nesting: int) -> Loaded | None:
     """The value of one document (no `---` in it) when the fast path is sure of it, its strings
     shared through `memo` as the libyaml path shares them; None to decline, also when it might
     nest deeper than `max_nesting` (the libyaml path words that error)."""
-    if yaml_rs is None:
+    if yaml_rs is None or not worth_it(len(text)):
         return None
     if not simple_lines(text, memo):
         return None

@@ -288,7 +288,7 @@ def test_the_spellings_yaml_1_2_reads_differently_are_declined(token: str, fast:
 def test_a_weakened_check_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """With a line check that lets every line through, the scalar property finds a difference
     (so the property can fail, and the check is what keeps it true)."""
-    monkeypatch.setattr(fast_yaml, "_LINE_FORM", re.compile(r"[^\n]*\n"))
+    monkeypatch.setattr(fast_yaml, "_line_form", lambda: re.compile(r"[^\n]*\n"))
     text = find(
         st.builds(str.format, st.sampled_from(_PLACES), s=scalars()),
         lambda text: not agrees(text),
@@ -573,3 +573,19 @@ def test_deep_nesting_is_bounded_or_left_to_libyaml(
     item = "apiVersion: v1\nkind: Service\nspec:" + nested.replace("\n  ", "\n")
     loaded = fast_yaml.load(item, fast_yaml.Memo(), MAX_NESTING)
     assert (loaded is not None) is (2 * levels + 4 <= MAX_NESTING)
+
+
+def test_small_inputs_go_to_libyaml_until_compiling_the_check_pays(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The line check is compiled only once a process has been handed enough YAML; from then
+    on every document may go the fast way (the seed sample's `planner diff` never compiles it)."""
+    monkeypatch.setattr(fast_yaml, "COMPILE_AFTER_CHARS", 100)
+    monkeypatch.setattr(fast_yaml, "_HANDED", fast_yaml._Handed())
+    fast_yaml._line_form.cache_clear()
+    small = "key: value\n"
+    assert fast_yaml.load(small, fast_yaml.Memo(), MAX_NESTING) is None
+    assert fast_yaml._line_form.cache_info().currsize == 0
+    large = "".join(f"key{n}: value\n" for n in range(20))
+    assert fast_yaml.load(large, fast_yaml.Memo(), MAX_NESTING) is not None
+    assert fast_yaml.load(small, fast_yaml.Memo(), MAX_NESTING) is not None
