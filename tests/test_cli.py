@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import click
 import pytest
 
-from planner.cli import DEPENDENCY_MODULES, cli, main
+from planner.cli import DEPENDENCY_MODULES, EXIT_INTERNAL_ERROR, cli, main
 from planner.commands._shared import color_enabled
 from tests.conftest import REPO_ROOT, SAMPLES
 
@@ -183,6 +183,19 @@ def test_a_missing_dependency_is_one_line_not_an_internal_error() -> None:
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and "internal error" not in run.stderr
     assert "lacks ruamel.yaml, a dependency of planner" in run.stderr
+
+
+def test_running_out_of_memory_is_one_line_and_fails_closed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def exhausted(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr("planner.pipeline.build_report", exhausted)
+    assert main(["diff", *SEED_ARGS]) == EXIT_INTERNAL_ERROR
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error" not in err
+    assert err.startswith("planner: error: out of memory while planning")
 
 
 def test_every_dependency_has_its_module_named() -> None:
