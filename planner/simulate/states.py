@@ -395,6 +395,14 @@ class _PassBudget:
     used: int = 0
     reached: bool = False
 
+    def spend(self) -> bool:
+        """Take one partial state of the budget; False (and `reached`) when none is left."""
+        if self.used >= self.left:
+            self.reached = True
+            return False
+        self.used += 1
+        return True
+
 
 # Behaviours under which a Service's handling writes nothing but its own status (the fixed
 # behaviour writes a group's members from one member's handling).
@@ -568,10 +576,8 @@ def _pass_ends(
                     continue
                 merged = _partial_key(canonical, after, later, now)
                 if merged not in seen:
-                    if budget.used >= budget.left:
-                        budget.reached = True
+                    if not budget.spend():
                         return ends
-                    budget.used += 1
                     seen.add(merged)
                     stack.append((after, later, now))
             continue
@@ -603,11 +609,9 @@ def _pass_ends(
             remaining = ((rest,) if rest else ()) + later
             merged = _partial_key(canonical, branch, remaining, now)
             if merged not in seen:
-                if remaining:  # (a whole pass is a state the explorer counts itself)
-                    if budget.used >= budget.left:
-                        budget.reached = True
-                        return ends
-                    budget.used += 1
+                # (a whole pass is a state the explorer counts itself)
+                if remaining and not budget.spend():
+                    return ends
                 seen.add(merged)
                 stack.append((branch, remaining, now))
     return ends
