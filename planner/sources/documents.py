@@ -303,13 +303,9 @@ def _parse_yaml(
             node = loader.get_node()
             if node is None:  # check_node said there is one; an empty stream has none
                 break
-            origin = Origin(file, index, node.start_mark.line + 1)
-            if may_alias:
-                _check_alias_budget(node, origin)
-            _check_keys_and_numbers(node, origin)
-            if keys is not None:
-                keys.update(managed_fields_keys(node))
-            _collect(loader.construct_document(node), node, origin, parsed)
+            _take_node(
+                loader, node, Origin(file, index, node.start_mark.line + 1), may_alias, keys, parsed
+            )
             index += 1
     except yaml.MarkedYAMLError as err:
         raise _malformed_yaml(err, file, index, rendered_by, text) from err
@@ -373,14 +369,27 @@ def _parse_one(
         if node is None:  # blank and comments after a `---`: an empty document
             return
         origin = Origin(file, index, node.start_mark.line + 1)
-        if "&" in padded and "*" in padded:
-            _check_alias_budget(node, origin)
-        _check_keys_and_numbers(node, origin)
-        if keys is not None:
-            keys.update(managed_fields_keys(node))
-        _collect(loader.construct_document(node), node, origin, parsed)
+        _take_node(loader, node, origin, "&" in padded and "*" in padded, keys, parsed)
     finally:
         loader.dispose()
+
+
+def _take_node(
+    loader: _Loader,
+    node: yaml.Node,
+    origin: Origin,
+    may_alias: bool,
+    keys: dict[int, int] | None,
+    parsed: Parsed,
+) -> None:
+    """Check one document's node (aliases only when the text may have them, keys, numbers),
+    note its managedFields lines when `keys` asks, and collect its value."""
+    if may_alias:  # no anchor, no alias: skip the budget walk
+        _check_alias_budget(node, origin)
+    _check_keys_and_numbers(node, origin)
+    if keys is not None:
+        keys.update(managed_fields_keys(node))
+    _collect(loader.construct_document(node), node, origin, parsed)
 
 
 def parse_json(text: str, file: str, *, snapshot: bool = False) -> Parsed:
@@ -464,7 +473,7 @@ def _parse_large_list(text: str, file: str, keys: dict[int, int] | None = None) 
         body, line = _load_list_header(header, file, memo)
         items, lines = [], []
         for chunk_line, chunk in chunks:
-            item, item_line = _load_item(chunk, file, memo, keys, chunk_line - 1)
+            item, item_line = _load_part(chunk, file, memo, keys, chunk_line - 1)
             items.append(item)
             lines.append(chunk_line + item_line)
     except (yaml.YAMLError, InputError, RecursionError):
@@ -508,18 +517,6 @@ def _load_list_header(header: str, file: str, memo: fast_yaml.Memo) -> tuple[Man
     return body, line + 1
 
 
-def _load_item(
-    chunk: str,
-    file: str,
-    memo: fast_yaml.Memo,
-    keys: dict[int, int] | None = None,
-    offset: int = 0,
-) -> tuple[Any, int]:
-    """One item's value and its 0-based line in the chunk (which starts at 0-based line
-    `offset` of the text; `keys` as in _parse_yaml; strings shared through `memo`)."""
-    return _load_part(chunk, file, memo, keys, offset)
-
-
 def _load_part(
     text: str,
     file: str,
@@ -527,7 +524,8 @@ def _load_part(
     keys: dict[int, int] | None = None,
     offset: int = 0,
 ) -> tuple[Any, int]:
-    """A one-document text's value and the 0-based line of its first content: the fast way
+    """A one-document text's value (a List's header, or one item in a chunk starting at 0-based
+    line `offset`; `keys` as in _parse_yaml) and the 0-based line of its first content: the fast way
     when fast_yaml is sure of it (and no managedFields line is asked for), else libyaml's
     (which checks the nesting first; fast_yaml bounds it from the lines it checked)."""
     loaded = fast_yaml.load(text, memo, MAX_NESTING)
