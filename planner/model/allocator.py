@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from planner.model._addrindex import CowTable, KeyIndex, UndoLog
+from planner.model.events import HolderNames
 from planner.model.pools import (
     NAMESPACE_NAME_LABEL,
     IPAddress,
@@ -107,15 +108,31 @@ class ErrorKind(StrEnum):
 class AllocationError(Exception):
     """An allocator call was refused; `kind` says which rule, the message is MetalLB's.
 
-    A sharing-key refusal names the IP and its other holders (`ip`, `others`: the message
-    ends with `others`), so a caller may render it again for other holders (Controller)."""
+    A sharing-key refusal names the IP and its other holders (`ip`, `names`: the message is
+    `head` followed by them), so a caller may render it again for other holders (Controller)."""
 
-    def __init__(self, kind: ErrorKind, message: str, *, ip: str = "", others: str = "") -> None:
+    def __init__(
+        self, kind: ErrorKind, message: str, *, ip: str = "", names: HolderNames | None = None
+    ) -> None:
         super().__init__(message)
         self.kind = kind
-        self.message = message
+        # With `names`, the message is `head` followed by them, joined only when read: a
+        # refusal of a large group's pending member names every other member.
+        self.head = message
         self.ip = ip
-        self.others = others
+        self.names = names
+
+    @property
+    def others(self) -> str:
+        """The other holders the message ends with ("" when it names none)."""
+        return "" if self.names is None else str(self.names)
+
+    @property
+    def message(self) -> str:
+        return self.head + self.others
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class Key(NamedTuple):
@@ -241,10 +258,10 @@ class Allocator:
         self._services_on_ip: CowTable[IPAddress, dict[str, None]] = CowTable(dict, dict.copy)
         # Which addresses remember which key: the index behind the first-fit search.
         self._index = KeyIndex()
-        # Per IP, its holders' names as a sharing-key refusal lists them (sorted, joined), with
-        # the version they were read at: every holder of a shared IP that is refused reads them,
-        # and sorting a large group's names for each was quadratic (see _holder_names).
-        self._holder_texts: dict[IPAddress, tuple[int, str]] = {}
+        # Per IP, its holders' names as a sharing-key refusal lists them, with the version they
+        # were read at and as a set (to find what changed at the next version): every pending
+        # holder of a shared IP reads them on every pass (see _holder_names).
+        self._holder_texts: dict[IPAddress, tuple[int, HolderNames, frozenset[str]]] = {}
         # What the tables changed while a clone of this allocator is pending (see clone).
         self._undo: UndoLog | None = None
         # poolFor's answers for the pools in force, by IPs, while no pool order draws anew
@@ -574,14 +591,14 @@ class Allocator:
             return None
         if not _sharing_ok(existing, request.key):
             others = self._others_on(ip, request.svc_key)
-            if others:
+            if others is not None:
                 # MetalLB lists the others in Go map order; we sort them.
                 return AllocationError(
                     ErrorKind.SHARING_KEY_MISMATCH,
                     f"can't change sharing key for {go_quote(request.svc_key)}, "
-                    f"address also in use by {others}",
+                    "address also in use by ",
                     ip=str(ip),
-                    others=others,
+                    names=others,
                 )
         in_use = self._ports_in_use.get(ip, {})
         for port in request.ports:
@@ -593,32 +610,41 @@ class Allocator:
                 )
         return None
 
-    def _others_on(self, ip: IPAddress, svc_key: str) -> str:
-        """The Services on the IP other than `svc_key`, sorted and joined with commas ("" when
-        none), as a sharing-key refusal names them."""
+    def _others_on(self, ip: IPAddress, svc_key: str) -> HolderNames | None:
+        """The Services on the IP other than `svc_key`, as a sharing-key refusal names them
+        (None when there are none)."""
         holders = self._services_on_ip.get(ip)
-        if not holders:
-            return ""
-        if svc_key in holders:
-            # The Service itself asks with another key (once per key change): not cached.
-            return ",".join(sorted(name for name in holders if name != svc_key))
-        return self._holder_names(ip, holders)
+        if not holders or (len(holders) == 1 and svc_key in holders):
+            return None
+        names = self._holder_names(ip, holders)
+        # The Service itself asks with another key (once per key change): left out of them.
+        return names.without(svc_key) if svc_key in holders else names
 
-    def _holder_names(self, ip: IPAddress, holders: Mapping[str, None]) -> str:
-        """Every holder of the IP, sorted and joined; built once per allocator version.
+    def _holder_names(self, ip: IPAddress, holders: Mapping[str, None]) -> HolderNames:
+        """Every holder of the IP; one snapshot per allocator version, kept as what changed
+        since the IP's snapshot before (see events.HolderNames).
 
         Every change to who holds an IP changes the version, so an entry of the current version
         is exact. A pending member of a large group is refused on every pass with these names:
-        reading them here is O(1) where sorting them was O(N log N) per refusal."""
+        its warning keeps the snapshot, O(1), where the text was O(N) per refusal."""
         cached = self._holder_texts.get(ip)
         if cached is not None and cached[0] == self.version:
             return cached[1]
-        text = ",".join(sorted(holders))
-        self._holder_texts[ip] = (self.version, text)
-        return text
+        now = frozenset(holders)
+        if cached is None:
+            names = HolderNames.of(now)
+        else:
+            names = cached[1].then(now, now - cached[2], cached[2] - now)
+        self._holder_texts[ip] = (self.version, names, now)
+        return names
 
     def others_on(self, ip: str, svc_key: str) -> str:
         """The Services on the IP other than `svc_key`, as a sharing-key refusal names them."""
+        names = self.holder_names(ip, svc_key)
+        return "" if names is None else str(names)
+
+    def holder_names(self, ip: str, svc_key: str) -> HolderNames | None:
+        """others_on's names, printed only when read (None: nobody else is on the IP)."""
         return self._others_on(parse_ip(ip), svc_key)
 
     def refusal(

@@ -28,11 +28,14 @@ import ipaddress
 import operator
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
 
 from planner.model.allocator import AllocationError, Allocator, ErrorKind, Pool, PoolOrder, Port
+from planner.model.events import Event as Event  # noqa: PLC0414 - importers find it here
+from planner.model.events import HolderNames
+from planner.model.events import Result as Result  # noqa: PLC0414 - as Event
 from planner.model.pools import NAMESPACE_NAME_LABEL
 from planner.model.service import (
     ALLOCATED_FROM_POOL_ANNOTATION,
@@ -182,30 +185,6 @@ def copy_manifest(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-@dataclass(frozen=True)
-class Event:
-    """A Kubernetes event the controller raises on a Service (type "Normal" or "Warning")."""
-
-    svc_key: str
-    type: str
-    reason: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.reason}: {self.message}"
-
-
-@dataclass(frozen=True)
-class Result:
-    """The outcome of one `set_balancer` call (see the design README)."""
-
-    state: str
-    service: Manifest | None = None
-    warnings: list[str] = field(default_factory=list)
-    group_writes: dict[str, Manifest] = field(default_factory=dict)
-    events: tuple[Event, ...] = ()  # every event, Normal and Warning, of every member touched
-
-
 class _Converge:
     """The events and the allocator calls of one convergeBalancer run."""
 
@@ -213,11 +192,11 @@ class _Converge:
         self.svc_key = svc_key
         self.events: list[Event] = []
 
-    def info(self, reason: str, message: str) -> None:
-        self.events.append(Event(self.svc_key, "Normal", reason, message))
+    def info(self, reason: str, message: str, names: HolderNames | None = None) -> None:
+        self.events.append(Event(self.svc_key, "Normal", reason, message, names))
 
-    def warn(self, reason: str, message: str) -> None:
-        self.events.append(Event(self.svc_key, "Warning", reason, message))
+    def warn(self, reason: str, message: str, names: HolderNames | None = None) -> None:
+        self.events.append(Event(self.svc_key, "Warning", reason, message, names))
 
 
 @dataclass(frozen=True)
@@ -261,17 +240,6 @@ class _Refused:
     reads: Hashable
     ip: str
     head: str
-
-
-def _copied(result: Result) -> Result:
-    """The same answer in containers of its own (callers may extend its lists and dicts)."""
-    return Result(
-        result.state,
-        result.service,
-        list(result.warnings),
-        dict(result.group_writes),
-        result.events,
-    )
 
 
 class ConvergeError(Exception):
@@ -496,7 +464,7 @@ class Controller:
             if self._still_unchanged(svc_key, svc):
                 if repeat.reassigned:
                     self._allocator.reassigned(svc_key)
-                return _copied(repeat.result)
+                return repeat.result.copied()
         if not self._handles(svc):
             # Filtered before the handler (filterByLoadBalancerClass): not ours, nothing to do.
             return Result(SUCCESS)
@@ -531,7 +499,7 @@ class Controller:
             repeat = self._unchanged[svc_key]
             if repeat.reassigned:
                 self._allocator.reassigned(svc_key)
-            return _copied(repeat.result)
+            return repeat.result.copied()
         refused = self._refused_again(svc_key, svc)
         if refused is not None:
             return refused
@@ -641,8 +609,8 @@ class Controller:
         refusal = self._allocator.refusal(svc_key, svc, ips, asked_ports, *keys)
         if refusal is None or refusal.kind != ErrorKind.SHARING_KEY_MISMATCH:
             return
-        message = f'Failed to allocate IP for "{svc_key}": {refusal.message}'
-        if event.message != message or not message.endswith(refusal.others):
+        head = _failed_head(svc_key, refusal.head)
+        if event.head != head or not _same_names(event.names, refusal.names):
             return
         self._refused[svc_key] = _Refused(
             svc,
@@ -650,7 +618,7 @@ class Controller:
             asked_ports,
             self._allocator.sharing_reads(svc_key, ips, asked_ports),
             refusal.ip,
-            message[: len(message) - len(refusal.others)],
+            head,
         )
 
     def _refused_again(self, svc_key: str, svc: Manifest) -> Result | None:
@@ -665,9 +633,9 @@ class Controller:
             or self._allocator.sharing_reads(svc_key, refused.ips, refused.ports) != refused.reads
         ):
             return None
-        others = self._allocator.others_on(refused.ip, svc_key)
-        event = Event(svc_key, "Warning", "AllocationFailed", refused.head + others)
-        result = Result(ERROR_NO_RETRY, None, [str(event)], {}, (event,))
+        names = self._allocator.holder_names(refused.ip, svc_key)
+        event = Event(svc_key, "Warning", "AllocationFailed", refused.head, names)
+        result = Result.of(ERROR_NO_RETRY, None, (event,))
         # As the handling it stands for would: the same answer again while nothing changes.
         self._unchanged[svc_key] = _Repeat(self._allocator.version, svc, result, False, None)
         return result
@@ -791,7 +759,8 @@ class Controller:
             run.info(
                 "ClearAssignment",
                 f'current IP for "{svc_key}" not allowed by config, '
-                f"will attempt for new IP assignment: {err}",
+                f"will attempt for new IP assignment: {err.head}",
+                err.names,
             )
             self._clear(svc_key, svc)
             lb_ips = []
@@ -825,7 +794,9 @@ class Controller:
             )
         except AllocationError as err:
             run.info(
-                "AdditionalAssignFailed", f"cannot assign additional IP in PreferDualStack: {err}"
+                "AdditionalAssignFailed",
+                f"cannot assign additional IP in PreferDualStack: {err.head}",
+                err.names,
             )
             return lb_ips
         self._keys[svc_key] = (sharing_key(svc), backend_key(svc))
@@ -835,9 +806,13 @@ class Controller:
     def _allocate(self, run: _Converge, svc_key: str, svc: Manifest) -> list[str]:
         try:
             lb_ips = self._allocate_ips(svc_key, svc)
-        except (AllocationError, ServiceInputError, ValueError) as err:
+        except AllocationError as err:
+            # A sharing-key refusal names the IP's holders: kept as they are, printed when read.
+            run.warn("AllocationFailed", _failed_head(svc_key, err.head), err.names)
+            raise ConvergeError from None
+        except (ServiceInputError, ValueError) as err:
             reason = err.message if isinstance(err, ServiceInputError) else str(err)
-            run.warn("AllocationFailed", f'Failed to allocate IP for "{svc_key}": {reason}')
+            run.warn("AllocationFailed", _failed_head(svc_key, reason))
             raise ConvergeError from None
         run.info("IPAllocated", f"Assigned IP {_go_list(lb_ips)}")
         return lb_ips
@@ -1037,12 +1012,12 @@ class Controller:
             self._note_order_sensitive(members)
         elif len(writes) > 1:
             self.written_together = (*self.written_together, frozenset(writes))
-        return Result(
+        return Result.of(
             REPROCESS_ALL if changed else SUCCESS,
             writes.get(svc_key),
-            [str(e) for e in events if e.svc_key == svc_key and e.type == "Warning"],
-            {m: w for m, w in writes.items() if m != svc_key},
             events,
+            svc_key,
+            {m: w for m, w in writes.items() if m != svc_key},
         )
 
     def _note_order_sensitive(self, members: tuple[str, ...]) -> None:
@@ -1145,8 +1120,19 @@ def _members(members_text: str) -> tuple[str, ...]:
 
 
 def _result(state: str, service: Manifest | None, events: list[Event]) -> Result:
-    warnings = [str(e) for e in events if e.type == "Warning"]
-    return Result(state, service, warnings, {}, tuple(events))
+    return Result.of(state, service, tuple(events))
+
+
+def _failed_head(svc_key: str, reason: str) -> str:
+    """An AllocationFailed message up to the holders it may name."""
+    return f'Failed to allocate IP for "{svc_key}": {reason}'
+
+
+def _same_names(one: HolderNames | None, other: HolderNames | None) -> bool:
+    """Whether two holder snapshots name the same Services (the same snapshot, mostly)."""
+    if one is other:
+        return True
+    return one is not None and other is not None and str(one) == str(other)
 
 
 def _write_status(svc: Manifest, lb_ips: list[str], pool: str) -> None:

@@ -67,6 +67,7 @@ from planner.model.controller import (
     never_settles,
     stuck_until,
 )
+from planner.model.events import EventTexts
 from planner.model.service import (
     ALLOCATED_FROM_POOL_ANNOTATION,
     cluster_family,
@@ -140,6 +141,9 @@ class Handled:
     results: tuple[tuple[str, Result], ...]
 
 
+# A Service's logged warnings, the latest first: (event, the ones before it).
+_Logged = tuple[Event, "_Logged | None"]
+
 # The tie groups of a pass, with the store keys and manifests they were read from.
 _KeptTies = tuple[tuple[str, ...], tuple[Manifest, ...], tuple[tuple[str, ...], ...]]
 
@@ -159,9 +163,10 @@ class SimulatedCluster:
         # The Services with writes not arrived, sorted: the arrivals `options` offers, kept as
         # writes are submitted and arrive (a random run draws one without listing them all).
         self._pending_keys: list[str] = []
-        # Per Service its Warning events, in order, as they are logged (`warnings` reads one
-        # Service's without scanning every event). Tuples: a copy shares them.
-        self._warnings: dict[str, tuple[Event, ...]] = {}
+        # Per Service its Warning events as they are logged, the latest first, each (event,
+        # the ones before): `warnings` reads one Service's without scanning every event; a copy
+        # shares them, and one more costs O(1) (a pending member warns on every pass).
+        self._warnings: dict[str, _Logged] = {}
         # Per Service the stored manifest last counted and its number of ingress IPs: stored
         # manifests are replaced, never changed, so the count holds while the manifest is the
         # same object (a reprocess-all pass orders every Service by it). Shared by copies.
@@ -498,9 +503,15 @@ class SimulatedCluster:
             return ""
         return stuck_until(self.controller.behavior, self.controller.pools)
 
-    def warnings(self, svc_key: str) -> list[str]:
-        """Every warning event raised on the Service, in order."""
-        return [str(e) for e in self._warnings.get(svc_key, ())]
+    def warnings(self, svc_key: str) -> Sequence[str]:
+        """Every warning event raised on the Service, in order (each text printed when read)."""
+        events: list[Event] = []
+        logged = self._warnings.get(svc_key)
+        while logged is not None:
+            events.append(logged[0])
+            logged = logged[1]
+        events.reverse()
+        return EventTexts(events)
 
     def statuses(self, svc_key: str) -> list[tuple[str, ...]]:
         """Every status the Service had, in order (() for pending)."""
@@ -560,7 +571,7 @@ class SimulatedCluster:
         self.events.extend([(step, e) for e in events])
         for event in events:
             if event.type == "Warning":
-                self._warnings[event.svc_key] = (*self._warnings.get(event.svc_key, ()), event)
+                self._warnings[event.svc_key] = (event, self._warnings.get(event.svc_key))
 
     def _store_writes(self, svc_key: str, result: Result) -> None:
         """Store what one handling wrote: the Service's status and its group's writes, by key."""
