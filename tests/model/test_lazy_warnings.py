@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.model.allocator import Allocator, ErrorKind, Pool, Port
-from planner.model.controller import Event, Result
+from planner.model.controller import Controller, Event, Result
 from planner.model.events import HolderNames
-from planner.model.simcluster import SimulatedCluster, adversarial_runs, random_runs
+from planner.model.simcluster import RELOAD, SimulatedCluster, adversarial_runs, random_runs
+from tests.model.test_seed_scenario import with_group_annotations
 from tests.model.test_simcluster import svc
 
 NAMES = tuple(f"ns/m{i:02d}" for i in range(12))
@@ -129,3 +130,41 @@ def test_events_and_results_compare_hash_and_pickle_by_their_text() -> None:
     copy = result.copied()
     assert copy == result and copy.warnings is not result.warnings
     assert pickle.loads(pickle.dumps(result)) == result
+
+
+def test_a_settled_group_pass_reads_the_group_once_per_change() -> None:
+    """fixed: the pass after another Service took an IP elsewhere (the allocator's version
+    moved) compares the settled group's holdings once, not once per member, finds the group's
+    facts by the cache stamp without looking at every member, and ends as a cluster whose
+    controller runs every handling."""
+    members = with_group_annotations(_group(8, False))
+    pools = [POOL, Pool("two", ["10.0.1.0/30"])]
+    cluster = SimulatedCluster.bootstrap(pools, members, "fixed")
+    afresh = cluster.copy()
+    afresh.controller._remembers = False
+    calls: list[str] = []
+    logged = len(cluster.handled)
+    with (
+        mock.patch.object(Controller, "_group_holding", _counted(calls, "holding")),
+        mock.patch.object(Controller, "_group_ready", _counted(calls, "ready")),
+    ):
+        cluster.arrive("ns/x", svc("x", ip="10.0.1.1", share="x"))
+        assert cluster.settle()
+    passes = [h for h in cluster.handled[logged:] if h.item == RELOAD]
+    assert [len(p.results) for p in passes] == [9]
+    assert calls == ["holding"]
+    afresh.arrive("ns/x", svc("x", ip="10.0.1.1", share="x"))
+    assert afresh.settle()
+    assert cluster.store == afresh.store and cluster.events == afresh.events
+    assert cluster.controller.allocator.snapshot() == afresh.controller.allocator.snapshot()
+
+
+def _counted(calls: list[str], name: str) -> Any:
+    """Controller's method `name` (as _group_<name>), logging each call in `calls`."""
+    method = getattr(Controller, f"_group_{name}")
+
+    def counted(self: Controller, *args: Any) -> Any:
+        calls.append(name)
+        return method(self, *args)
+
+    return counted
