@@ -17,6 +17,7 @@ pinned pools of equal priority), its pick is not deterministic. This model makes
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass
 from enum import StrEnum
@@ -362,16 +363,16 @@ class Allocator:
 
     def holders(self, ip: str) -> list[str]:
         """The services holding an IP, sorted."""
-        return sorted(self._services_on_ip.get(parse_ip(ip), {}))
+        return sorted(self._services_on_ip.get(_ip(ip), {}))
 
     def remembered_key(self, ip: str) -> tuple[str, str] | None:
         """The (sharing key, backend key) the IP remembers, or None when it remembers none."""
-        key = self._key_for_ip.get(parse_ip(ip))
+        key = self._key_for_ip.get(_ip(ip))
         return (key.sharing, key.backend) if key else None
 
     def pool_for_ips(self, ips: Sequence[str]) -> str | None:
         """The pool that owns all the IPs (PoolForIP), in simulation order; None if none does."""
-        return self._pool_for(tuple(parse_ip(ip) for ip in ips))
+        return self._pool_for(tuple(_ip(ip) for ip in ips))
 
     def snapshot(self) -> AllocatorState:
         """Everything the allocator remembers, as a comparable value."""
@@ -645,7 +646,7 @@ class Allocator:
 
     def holder_names(self, ip: str, svc_key: str) -> HolderNames | None:
         """others_on's names, printed only when read (None: nobody else is on the IP)."""
-        return self._others_on(parse_ip(ip), svc_key)
+        return self._others_on(_ip(ip), svc_key)
 
     def refusal(
         self,
@@ -672,7 +673,7 @@ class Allocator:
         its refusal naming whoever holds the IP then."""
         entries = []
         for text in ips:
-            ip = parse_ip(text)
+            ip = _ip(text)
             holders = self._services_on_ip.get(ip) or {}
             in_use = self._ports_in_use.get(ip) or {}
             entries.append(
@@ -1240,6 +1241,13 @@ def _port(port: Port | tuple[str, int]) -> Port:
     return Port(str(proto), int(number))
 
 
+@functools.lru_cache(maxsize=4096)
+def _ip(text: str) -> IPAddress:
+    """parse_ip, remembered (an address is immutable): every handling of a pass parses the same
+    few requested and status IPs again, at some microseconds each."""
+    return parse_ip(text)
+
+
 def _parse_ips(ips: Sequence[str]) -> tuple[IPAddress, ...]:
     if isinstance(ips, str):
         ips = [ips]
@@ -1248,7 +1256,7 @@ def _parse_ips(ips: Sequence[str]) -> tuple[IPAddress, ...]:
     parsed = []
     for ip in ips:
         try:
-            parsed.append(parse_ip(str(ip)))
+            parsed.append(_ip(str(ip)))
         except ValueError:
             raise AllocationError(ErrorKind.INVALID_IP, f"invalid IP {go_quote(str(ip))}") from None
     return tuple(parsed)
