@@ -141,9 +141,6 @@ class Handled:
     results: tuple[tuple[str, Result], ...]
 
 
-# A Service's logged warnings, the latest first: (event, the ones before it).
-_Logged = tuple[Event, "_Logged | None"]
-
 # The tie groups of a pass, with the store keys and manifests they were read from.
 _KeptTies = tuple[tuple[str, ...], tuple[Manifest, ...], tuple[tuple[str, ...], ...]]
 
@@ -163,10 +160,10 @@ class SimulatedCluster:
         # The Services with writes not arrived, sorted: the arrivals `options` offers, kept as
         # writes are submitted and arrive (a random run draws one without listing them all).
         self._pending_keys: list[str] = []
-        # Per Service its Warning events as they are logged, the latest first, each (event,
-        # the ones before): `warnings` reads one Service's without scanning every event; a copy
-        # shares them, and one more costs O(1) (a pending member warns on every pass).
-        self._warnings: dict[str, _Logged] = {}
+        # Per Service its Warning events as logged: a list and how many of it are this
+        # cluster's (copies share the list; see _log). `warnings` reads one Service's without
+        # scanning every event, and one more costs O(1) (a pending member warns on every pass).
+        self._warnings: dict[str, tuple[list[Event], int]] = {}
         # Per Service the stored manifest last counted and its number of ingress IPs: stored
         # manifests are replaced, never changed, so the count holds while the manifest is the
         # same object (a reprocess-all pass orders every Service by it). Shared by copies.
@@ -505,13 +502,8 @@ class SimulatedCluster:
 
     def warnings(self, svc_key: str) -> Sequence[str]:
         """Every warning event raised on the Service, in order (each text printed when read)."""
-        events: list[Event] = []
-        logged = self._warnings.get(svc_key)
-        while logged is not None:
-            events.append(logged[0])
-            logged = logged[1]
-        events.reverse()
-        return EventTexts(events)
+        events, count = self._warnings.get(svc_key, ([], 0))
+        return EventTexts(events[:count])
 
     def statuses(self, svc_key: str) -> list[tuple[str, ...]]:
         """Every status the Service had, in order (() for pending)."""
@@ -571,7 +563,16 @@ class SimulatedCluster:
         self.events.extend([(step, e) for e in events])
         for event in events:
             if event.type == "Warning":
-                self._warnings[event.svc_key] = (event, self._warnings.get(event.svc_key))
+                self._warn(event)
+
+    def _warn(self, event: Event) -> None:
+        """Index a Warning by Service: appended in place to the list this cluster shares with
+        its copies while nobody appended beyond its count, else to a copy of its part."""
+        events, count = self._warnings.get(event.svc_key, ([], 0))
+        if len(events) != count:
+            events = events[:count]
+        events.append(event)
+        self._warnings[event.svc_key] = (events, count + 1)
 
     def _store_writes(self, svc_key: str, result: Result) -> None:
         """Store what one handling wrote: the Service's status and its group's writes, by key."""

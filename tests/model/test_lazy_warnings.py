@@ -168,3 +168,20 @@ def _counted(calls: list[str], name: str) -> Any:
         return method(self, *args)
 
     return counted
+
+
+def test_copies_share_a_services_warnings_until_either_logs_more() -> None:
+    """Warnings logged by a cluster and by copies of it, in turns: each reads exactly its own,
+    in order, and a long history reads and compares without deep recursion."""
+    base = SimulatedCluster.bootstrap([POOL], [])
+    warn = [Event("ns/a", "Warning", "W", f"#{index}") for index in range(3000)]
+    base._log(warn[:2])
+    first, second = base.copy(), base.copy()
+    first._log(warn[2:4])
+    second._log([warn[9]])
+    base._log([warn[8]])
+    first._log(warn[4:3000])
+    assert list(base.warnings("ns/a")) == [str(e) for e in (*warn[:2], warn[8])]
+    assert list(second.warnings("ns/a")) == [str(e) for e in (*warn[:2], warn[9])]
+    assert first.warnings("ns/a") == [str(e) for e in warn]
+    assert first.copy()._warnings == first._warnings
