@@ -18,6 +18,7 @@ pinned pools of equal priority), its pick is not deterministic. This model makes
 from __future__ import annotations
 
 import functools
+import ipaddress
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass
 from enum import StrEnum
@@ -1244,8 +1245,46 @@ def _port(port: Port | tuple[str, int]) -> Port:
 @functools.lru_cache(maxsize=4096)
 def _ip(text: str) -> IPAddress:
     """parse_ip, remembered (an address is immutable): every handling of a pass parses the same
-    few requested and status IPs again, at some microseconds each."""
-    return parse_ip(text)
+    few requested and status IPs again, at some microseconds each. The address keeps its hash:
+    ipaddress computes it anew (hash(hex(int))) on each of the allocator's per-IP lookups."""
+    parsed = parse_ip(text)
+    if isinstance(parsed, ipaddress.IPv4Address):
+        return _HashedIPv4(parsed)
+    return _HashedIPv6(parsed)
+
+
+class _HashedIPv4(ipaddress.IPv4Address):
+    """An IPv4Address (equal to, hashed as, printed as the plain one) that computes its hash once."""
+
+    __slots__ = ("_hash",)
+
+    def __init__(self, address: ipaddress.IPv4Address | int | str) -> None:
+        # An int or text when unpickled (ipaddress's __reduce__ passes one).
+        super().__init__(int(address) if isinstance(address, ipaddress.IPv4Address) else address)
+        self._hash = super().__hash__()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"{type(self).__mro__[1].__name__}({str(self)!r})"  # as the plain address prints
+
+
+class _HashedIPv6(ipaddress.IPv6Address):
+    """As _HashedIPv4, for IPv6 (parse_ip refuses zones, so the integer is the whole address)."""
+
+    __slots__ = ("_hash",)
+
+    def __init__(self, address: ipaddress.IPv6Address | int | str) -> None:
+        # An int or text when unpickled (ipaddress's __reduce__ passes one).
+        super().__init__(int(address) if isinstance(address, ipaddress.IPv6Address) else address)
+        self._hash = super().__hash__()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"{type(self).__mro__[1].__name__}({str(self)!r})"  # as the plain address prints
 
 
 def _parse_ips(ips: Sequence[str]) -> tuple[IPAddress, ...]:

@@ -1,8 +1,11 @@
-"""Warnings printed when read (planner.model.events): every text is the one a message built at
-once would have been, naming the holders of its own moment however the IP changed since."""
+"""One sharing group of many Services: warnings printed when read (planner.model.events) are the
+texts a message built at once would have been, naming the holders of their own moment however
+the IP changed since; the group's bookkeeping reads the group once per change, not per member;
+the allocator's remembered addresses behave as plain ones."""
 
 from __future__ import annotations
 
+import ipaddress
 import pickle
 from typing import Any
 from unittest import mock
@@ -11,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.model.allocator import Allocator, ErrorKind, Pool, Port
+from planner.model.allocator import Allocator, ErrorKind, Pool, Port, _ip
 from planner.model.controller import Controller, Event, Result
 from planner.model.events import HolderNames
 from planner.model.simcluster import RELOAD, SimulatedCluster, adversarial_runs, random_runs
@@ -185,3 +188,20 @@ def test_copies_share_a_services_warnings_until_either_logs_more() -> None:
     assert list(second.warnings("ns/a")) == [str(e) for e in (*warn[:2], warn[9])]
     assert first.warnings("ns/a") == [str(e) for e in warn]
     assert first.copy()._warnings == first._warnings
+
+
+@pytest.mark.parametrize("text", ["10.0.0.1", "::ffff:10.0.0.1", "fd00::1"])
+def test_a_remembered_address_is_the_plain_one(text: str) -> None:
+    """The allocator's parsed addresses (hash kept) equal, hash, order, print and pickle as
+    the plain ones, so tables keyed by either find both."""
+    plain = ipaddress.ip_address("10.0.0.1" if "ffff" in text else text)
+    kept = _ip(text)
+    assert (kept == plain, hash(kept) == hash(plain), {plain: 1}[kept], {kept: 2}[plain]) == (
+        True,
+        True,
+        1,
+        2,
+    )
+    assert (str(kept), repr(kept), kept.version) == (str(plain), repr(plain), plain.version)
+    assert not kept < plain and not plain < kept
+    assert pickle.loads(pickle.dumps(kept)) == plain and _ip(text) is kept
