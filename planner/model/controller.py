@@ -419,6 +419,7 @@ class Controller:
             self._cache_stamp = object()
 
     def _cache_drop(self, svc_key: str) -> None:
+        """Forget a Service's cached manifest, stamping the cache anew when it held one."""
         if self._cache.pop(svc_key, None) is not None:
             self._cache_stamp = object()
 
