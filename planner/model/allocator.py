@@ -17,12 +17,15 @@ pinned pools of equal priority), its pick is not deterministic. This model makes
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
 
 from planner.model._addrindex import CowTable, KeyIndex, UndoLog
+from planner.model.events import HolderNames
 from planner.model.pools import (
     NAMESPACE_NAME_LABEL,
     IPAddress,
@@ -107,15 +110,31 @@ class ErrorKind(StrEnum):
 class AllocationError(Exception):
     """An allocator call was refused; `kind` says which rule, the message is MetalLB's.
 
-    A sharing-key refusal names the IP and its other holders (`ip`, `others`: the message
-    ends with `others`), so a caller may render it again for other holders (Controller)."""
+    A sharing-key refusal names the IP and its other holders (`ip`, `names`: the message is
+    `head` followed by them), so a caller may render it again for other holders (Controller)."""
 
-    def __init__(self, kind: ErrorKind, message: str, *, ip: str = "", others: str = "") -> None:
+    def __init__(
+        self, kind: ErrorKind, message: str, *, ip: str = "", names: HolderNames | None = None
+    ) -> None:
         super().__init__(message)
         self.kind = kind
-        self.message = message
+        # With `names`, the message is `head` followed by them, joined only when read: a
+        # refusal of a large group's pending member names every other member.
+        self.head = message
         self.ip = ip
-        self.others = others
+        self.names = names
+
+    @property
+    def others(self) -> str:
+        """The other holders the message ends with ("" when it names none)."""
+        return "" if self.names is None else str(self.names)
+
+    @property
+    def message(self) -> str:
+        return self.head + self.others
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class Key(NamedTuple):
@@ -241,10 +260,10 @@ class Allocator:
         self._services_on_ip: CowTable[IPAddress, dict[str, None]] = CowTable(dict, dict.copy)
         # Which addresses remember which key: the index behind the first-fit search.
         self._index = KeyIndex()
-        # Per IP, its holders' names as a sharing-key refusal lists them (sorted, joined), with
-        # the version they were read at: every holder of a shared IP that is refused reads them,
-        # and sorting a large group's names for each was quadratic (see _holder_names).
-        self._holder_texts: dict[IPAddress, tuple[int, str]] = {}
+        # Per IP, its holders' names as a sharing-key refusal lists them, with the version they
+        # were read at and as a set (to find what changed at the next version): every pending
+        # holder of a shared IP reads them on every pass (see _holder_names).
+        self._holder_texts: dict[IPAddress, tuple[int, HolderNames, frozenset[str]]] = {}
         # What the tables changed while a clone of this allocator is pending (see clone).
         self._undo: UndoLog | None = None
         # poolFor's answers for the pools in force, by IPs, while no pool order draws anew
@@ -345,16 +364,16 @@ class Allocator:
 
     def holders(self, ip: str) -> list[str]:
         """The services holding an IP, sorted."""
-        return sorted(self._services_on_ip.get(parse_ip(ip), {}))
+        return sorted(self._services_on_ip.get(_ip(ip), {}))
 
     def remembered_key(self, ip: str) -> tuple[str, str] | None:
         """The (sharing key, backend key) the IP remembers, or None when it remembers none."""
-        key = self._key_for_ip.get(parse_ip(ip))
+        key = self._key_for_ip.get(_ip(ip))
         return (key.sharing, key.backend) if key else None
 
     def pool_for_ips(self, ips: Sequence[str]) -> str | None:
         """The pool that owns all the IPs (PoolForIP), in simulation order; None if none does."""
-        return self._pool_for(tuple(parse_ip(ip) for ip in ips))
+        return self._pool_for(tuple(_ip(ip) for ip in ips))
 
     def snapshot(self) -> AllocatorState:
         """Everything the allocator remembers, as a comparable value."""
@@ -574,14 +593,14 @@ class Allocator:
             return None
         if not _sharing_ok(existing, request.key):
             others = self._others_on(ip, request.svc_key)
-            if others:
+            if others is not None:
                 # MetalLB lists the others in Go map order; we sort them.
                 return AllocationError(
                     ErrorKind.SHARING_KEY_MISMATCH,
                     f"can't change sharing key for {go_quote(request.svc_key)}, "
-                    f"address also in use by {others}",
+                    "address also in use by ",
                     ip=str(ip),
-                    others=others,
+                    names=others,
                 )
         in_use = self._ports_in_use.get(ip, {})
         for port in request.ports:
@@ -593,33 +612,42 @@ class Allocator:
                 )
         return None
 
-    def _others_on(self, ip: IPAddress, svc_key: str) -> str:
-        """The Services on the IP other than `svc_key`, sorted and joined with commas ("" when
-        none), as a sharing-key refusal names them."""
+    def _others_on(self, ip: IPAddress, svc_key: str) -> HolderNames | None:
+        """The Services on the IP other than `svc_key`, as a sharing-key refusal names them
+        (None when there are none)."""
         holders = self._services_on_ip.get(ip)
-        if not holders:
-            return ""
-        if svc_key in holders:
-            # The Service itself asks with another key (once per key change): not cached.
-            return ",".join(sorted(name for name in holders if name != svc_key))
-        return self._holder_names(ip, holders)
+        if not holders or (len(holders) == 1 and svc_key in holders):
+            return None
+        names = self._holder_names(ip, holders)
+        # The Service itself asks with another key (once per key change): left out of them.
+        return names.without(svc_key) if svc_key in holders else names
 
-    def _holder_names(self, ip: IPAddress, holders: Mapping[str, None]) -> str:
-        """Every holder of the IP, sorted and joined; built once per allocator version.
+    def _holder_names(self, ip: IPAddress, holders: Mapping[str, None]) -> HolderNames:
+        """Every holder of the IP; one snapshot per allocator version, kept as what changed
+        since the IP's snapshot before (see events.HolderNames).
 
         Every change to who holds an IP changes the version, so an entry of the current version
         is exact. A pending member of a large group is refused on every pass with these names:
-        reading them here is O(1) where sorting them was O(N log N) per refusal."""
+        its warning keeps the snapshot, O(1), where the text was O(N) per refusal."""
         cached = self._holder_texts.get(ip)
         if cached is not None and cached[0] == self.version:
             return cached[1]
-        text = ",".join(sorted(holders))
-        self._holder_texts[ip] = (self.version, text)
-        return text
+        now = frozenset(holders)
+        if cached is None:
+            names = HolderNames.of(now)
+        else:
+            names = cached[1].then(now, now - cached[2], cached[2] - now)
+        self._holder_texts[ip] = (self.version, names, now)
+        return names
 
     def others_on(self, ip: str, svc_key: str) -> str:
         """The Services on the IP other than `svc_key`, as a sharing-key refusal names them."""
-        return self._others_on(parse_ip(ip), svc_key)
+        names = self.holder_names(ip, svc_key)
+        return "" if names is None else str(names)
+
+    def holder_names(self, ip: str, svc_key: str) -> HolderNames | None:
+        """others_on's names, printed only when read (None: nobody else is on the IP)."""
+        return self._others_on(_ip(ip), svc_key)
 
     def refusal(
         self,
@@ -646,7 +674,7 @@ class Allocator:
         its refusal naming whoever holds the IP then."""
         entries = []
         for text in ips:
-            ip = parse_ip(text)
+            ip = _ip(text)
             holders = self._services_on_ip.get(ip) or {}
             in_use = self._ports_in_use.get(ip) or {}
             entries.append(
@@ -1214,6 +1242,51 @@ def _port(port: Port | tuple[str, int]) -> Port:
     return Port(str(proto), int(number))
 
 
+@functools.lru_cache(maxsize=4096)
+def _ip(text: str) -> IPAddress:
+    """parse_ip, remembered (an address is immutable): every handling of a pass parses the same
+    few requested and status IPs again, at some microseconds each. The address keeps its hash:
+    ipaddress computes it anew (hash(hex(int))) on each of the allocator's per-IP lookups."""
+    parsed = parse_ip(text)
+    if isinstance(parsed, ipaddress.IPv4Address):
+        return _HashedIPv4(parsed)
+    return _HashedIPv6(parsed)
+
+
+class _HashedIPv4(ipaddress.IPv4Address):
+    """An IPv4Address (equal to, hashed as, printed as the plain one) that computes its hash once."""
+
+    __slots__ = ("_hash",)
+
+    def __init__(self, address: ipaddress.IPv4Address | int | str) -> None:
+        # An int or text when unpickled (ipaddress's __reduce__ passes one).
+        super().__init__(int(address) if isinstance(address, ipaddress.IPv4Address) else address)
+        self._hash = super().__hash__()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"{type(self).__mro__[1].__name__}({str(self)!r})"  # as the plain address prints
+
+
+class _HashedIPv6(ipaddress.IPv6Address):
+    """As _HashedIPv4, for IPv6 (parse_ip refuses zones, so the integer is the whole address)."""
+
+    __slots__ = ("_hash",)
+
+    def __init__(self, address: ipaddress.IPv6Address | int | str) -> None:
+        # An int or text when unpickled (ipaddress's __reduce__ passes one).
+        super().__init__(int(address) if isinstance(address, ipaddress.IPv6Address) else address)
+        self._hash = super().__hash__()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"{type(self).__mro__[1].__name__}({str(self)!r})"  # as the plain address prints
+
+
 def _parse_ips(ips: Sequence[str]) -> tuple[IPAddress, ...]:
     if isinstance(ips, str):
         ips = [ips]
@@ -1222,7 +1295,7 @@ def _parse_ips(ips: Sequence[str]) -> tuple[IPAddress, ...]:
     parsed = []
     for ip in ips:
         try:
-            parsed.append(parse_ip(str(ip)))
+            parsed.append(_ip(str(ip)))
         except ValueError:
             raise AllocationError(ErrorKind.INVALID_IP, f"invalid IP {go_quote(str(ip))}") from None
     return tuple(parsed)

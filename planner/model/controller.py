@@ -27,12 +27,15 @@ import functools
 import ipaddress
 import operator
 from collections import Counter
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, Self, cast
 
 from planner.model.allocator import AllocationError, Allocator, ErrorKind, Pool, PoolOrder, Port
+from planner.model.events import Event as Event  # noqa: PLC0414 - importers find it here
+from planner.model.events import HolderNames
+from planner.model.events import Result as Result  # noqa: PLC0414 - as Event
 from planner.model.pools import NAMESPACE_NAME_LABEL
 from planner.model.service import (
     ALLOCATED_FROM_POOL_ANNOTATION,
@@ -182,30 +185,6 @@ def copy_manifest(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-@dataclass(frozen=True)
-class Event:
-    """A Kubernetes event the controller raises on a Service (type "Normal" or "Warning")."""
-
-    svc_key: str
-    type: str
-    reason: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.reason}: {self.message}"
-
-
-@dataclass(frozen=True)
-class Result:
-    """The outcome of one `set_balancer` call (see the design README)."""
-
-    state: str
-    service: Manifest | None = None
-    warnings: list[str] = field(default_factory=list)
-    group_writes: dict[str, Manifest] = field(default_factory=dict)
-    events: tuple[Event, ...] = ()  # every event, Normal and Warning, of every member touched
-
-
 class _Converge:
     """The events and the allocator calls of one convergeBalancer run."""
 
@@ -213,11 +192,11 @@ class _Converge:
         self.svc_key = svc_key
         self.events: list[Event] = []
 
-    def info(self, reason: str, message: str) -> None:
-        self.events.append(Event(self.svc_key, "Normal", reason, message))
+    def info(self, reason: str, message: str, names: HolderNames | None = None) -> None:
+        self.events.append(Event(self.svc_key, "Normal", reason, message, names))
 
-    def warn(self, reason: str, message: str) -> None:
-        self.events.append(Event(self.svc_key, "Warning", reason, message))
+    def warn(self, reason: str, message: str, names: HolderNames | None = None) -> None:
+        self.events.append(Event(self.svc_key, "Warning", reason, message, names))
 
 
 @dataclass(frozen=True)
@@ -261,17 +240,6 @@ class _Refused:
     reads: Hashable
     ip: str
     head: str
-
-
-def _copied(result: Result) -> Result:
-    """The same answer in containers of its own (callers may extend its lists and dicts)."""
-    return Result(
-        result.state,
-        result.service,
-        list(result.warnings),
-        dict(result.group_writes),
-        result.events,
-    )
 
 
 class ConvergeError(Exception):
@@ -324,7 +292,12 @@ class Controller:
         self._remembers = remembers
         # What each group's members' cached manifests say (readiness, transition order), while
         # they are the same objects: a pure function of them, so copies of the controller share it.
-        self._group_memo: dict[tuple[tuple[str, ...], str], _GroupFacts] = {}
+        # With the cache stamp they were checked at: while it is the same, no cached manifest
+        # changed, so the facts hold without looking at every member (see _cache_put).
+        self._group_memo: dict[tuple[tuple[str, ...], str], tuple[_GroupFacts, object]] = {}
+        # A new object whenever a cached manifest changes: one a copy shares only until either
+        # changes its cache, so the same stamp means the same cache (copies share _group_memo).
+        self._cache_stamp = object()
         # Groups whose settled members were last put at the end of the allocator's walk: its
         # walk_changes right after (see _set_group_member).
         self._walked: dict[tuple[str, ...], int] = {}
@@ -435,9 +408,20 @@ class Controller:
     def observe(self, svc_key: str, svc: Manifest | None) -> None:
         """Record a Service version the informer saw, without handling it (readiness reads these)."""
         if svc is None or not self._handles(svc):
-            self._cache.pop(svc_key, None)
+            self._cache_drop(svc_key)
         else:
-            self._cache[svc_key] = self._kept(svc)
+            self._cache_put(svc_key, self._kept(svc))
+
+    def _cache_put(self, svc_key: str, svc: Manifest) -> None:
+        """Cache a Service's manifest (the informer), stamping the cache anew when it changed."""
+        if self._cache.get(svc_key) is not svc:
+            self._cache[svc_key] = svc
+            self._cache_stamp = object()
+
+    def _cache_drop(self, svc_key: str) -> None:
+        """Forget a Service's cached manifest, stamping the cache anew when it held one."""
+        if self._cache.pop(svc_key, None) is not None:
+            self._cache_stamp = object()
 
     def _kept(self, svc: Manifest) -> Manifest:
         """What the cache keeps of a manifest the caller holds too."""
@@ -492,16 +476,16 @@ class Controller:
             # Handled before by _set_one with this very manifest (every reprocess-all pass
             # hands every Service over again): so it is ours, the configuration was read, and
             # it is no member of a fixed group's transition; what follows is _set_one's repeat.
-            self._cache[svc_key] = svc  # observe()
+            self._cache_put(svc_key, svc)  # observe()
             if self._still_unchanged(svc_key, svc):
                 if repeat.reassigned:
                     self._allocator.reassigned(svc_key)
-                return _copied(repeat.result)
+                return repeat.result.copied()
         if not self._handles(svc):
             # Filtered before the handler (filterByLoadBalancerClass): not ours, nothing to do.
             return Result(SUCCESS)
         # observe(svc_key, svc), its checks done above (every Service of every pass comes here).
-        self._cache[svc_key] = self._kept(svc)
+        self._cache_put(svc_key, self._kept(svc))
         if self._pools is None:
             # Configuration not read yet: MetalLB does nothing and reports success.
             return Result(SUCCESS)
@@ -516,7 +500,7 @@ class Controller:
     # --- stock MetalLB ------------------------------------------------------------------
 
     def _deleted(self, svc_key: str) -> Result:
-        self._cache.pop(svc_key, None)
+        self._cache_drop(svc_key)
         if self._allocator.pool(svc_key) is None:
             return Result(SUCCESS)
         self._unassign(svc_key)
@@ -531,7 +515,7 @@ class Controller:
             repeat = self._unchanged[svc_key]
             if repeat.reassigned:
                 self._allocator.reassigned(svc_key)
-            return _copied(repeat.result)
+            return repeat.result.copied()
         refused = self._refused_again(svc_key, svc)
         if refused is not None:
             return refused
@@ -641,8 +625,8 @@ class Controller:
         refusal = self._allocator.refusal(svc_key, svc, ips, asked_ports, *keys)
         if refusal is None or refusal.kind != ErrorKind.SHARING_KEY_MISMATCH:
             return
-        message = f'Failed to allocate IP for "{svc_key}": {refusal.message}'
-        if event.message != message or not message.endswith(refusal.others):
+        head = _failed_head(svc_key, refusal.head)
+        if event.head != head or not _same_names(event.names, refusal.names):
             return
         self._refused[svc_key] = _Refused(
             svc,
@@ -650,7 +634,7 @@ class Controller:
             asked_ports,
             self._allocator.sharing_reads(svc_key, ips, asked_ports),
             refusal.ip,
-            message[: len(message) - len(refusal.others)],
+            head,
         )
 
     def _refused_again(self, svc_key: str, svc: Manifest) -> Result | None:
@@ -665,9 +649,9 @@ class Controller:
             or self._allocator.sharing_reads(svc_key, refused.ips, refused.ports) != refused.reads
         ):
             return None
-        others = self._allocator.others_on(refused.ip, svc_key)
-        event = Event(svc_key, "Warning", "AllocationFailed", refused.head + others)
-        result = Result(ERROR_NO_RETRY, None, [str(event)], {}, (event,))
+        names = self._allocator.holder_names(refused.ip, svc_key)
+        event = Event(svc_key, "Warning", "AllocationFailed", refused.head, names)
+        result = Result.of(ERROR_NO_RETRY, None, (event,))
         # As the handling it stands for would: the same answer again while nothing changes.
         self._unchanged[svc_key] = _Repeat(self._allocator.version, svc, result, False, None)
         return result
@@ -705,7 +689,7 @@ class Controller:
         ):
             # It let go of IPs that are still in a pool: someone may be waiting for them.
             state = REPROCESS_ALL
-        self._cache[svc_key] = self._kept(work)
+        self._cache_put(svc_key, self._kept(work))
         return _result(state, work, run.events)
 
     def _converge(self, run: _Converge, svc_key: str, svc: Manifest) -> bool:
@@ -791,7 +775,8 @@ class Controller:
             run.info(
                 "ClearAssignment",
                 f'current IP for "{svc_key}" not allowed by config, '
-                f"will attempt for new IP assignment: {err}",
+                f"will attempt for new IP assignment: {err.head}",
+                err.names,
             )
             self._clear(svc_key, svc)
             lb_ips = []
@@ -825,7 +810,9 @@ class Controller:
             )
         except AllocationError as err:
             run.info(
-                "AdditionalAssignFailed", f"cannot assign additional IP in PreferDualStack: {err}"
+                "AdditionalAssignFailed",
+                f"cannot assign additional IP in PreferDualStack: {err.head}",
+                err.names,
             )
             return lb_ips
         self._keys[svc_key] = (sharing_key(svc), backend_key(svc))
@@ -835,9 +822,13 @@ class Controller:
     def _allocate(self, run: _Converge, svc_key: str, svc: Manifest) -> list[str]:
         try:
             lb_ips = self._allocate_ips(svc_key, svc)
-        except (AllocationError, ServiceInputError, ValueError) as err:
+        except AllocationError as err:
+            # A sharing-key refusal names the IP's holders: kept as they are, printed when read.
+            run.warn("AllocationFailed", _failed_head(svc_key, err.head), err.names)
+            raise ConvergeError from None
+        except (ServiceInputError, ValueError) as err:
             reason = err.message if isinstance(err, ServiceInputError) else str(err)
-            run.warn("AllocationFailed", f'Failed to allocate IP for "{svc_key}": {reason}')
+            run.warn("AllocationFailed", _failed_head(svc_key, reason))
             raise ConvergeError from None
         run.info("IPAllocated", f"Assigned IP {_go_list(lb_ips)}")
         return lb_ips
@@ -901,9 +892,7 @@ class Controller:
         if not facts.ready:
             # Waiting for its group: keep exactly what it has, write nothing.
             self._reclaim(svc_key, svc)
-            waiting = Event(
-                svc_key, "Normal", "WaitingForGroup", f"waiting for {', '.join(members)}"
-            )
+            waiting = Event(svc_key, "Normal", "WaitingForGroup", members.waiting)
             return Result(SUCCESS, events=(waiting,))
         # A transition that changed nothing, run again on the same allocator state and the same
         # members, changes nothing again (every reprocess-all pass hands each member over).
@@ -929,25 +918,35 @@ class Controller:
         """Whether the group is ready, and its transition order, from the members' cached
         manifests; remembered while those are the very same objects (each handling of a member
         would otherwise read every member: quadratic in the group's size per reprocess-all pass)."""
+        memo = self._group_memo.get((members, digest))
+        if memo is not None and memo[1] is self._cache_stamp:
+            return memo[0]  # no cached manifest changed since they were checked
         cached = tuple(map(self._cache.get, members))
-        known = self._group_memo.get((members, digest))
-        if known is not None and all(map(operator.is_, known.cached, cached)):
-            return known
-        ready = self._group_ready(members, digest)
-        order = tuple(_transition_order(members, self._cache)) if ready else ()
-        facts = _GroupFacts(cached, ready, order)
-        self._group_memo[(members, digest)] = facts
+        if memo is not None and all(map(operator.is_, memo[0].cached, cached)):
+            facts = memo[0]
+        else:
+            ready = self._group_ready(members, digest)
+            order = tuple(_transition_order(members, self._cache)) if ready else ()
+            facts = _GroupFacts(cached, ready, order)
+        self._group_memo[(members, digest)] = (facts, self._cache_stamp)
         return facts
 
     def _still_settled(self, members: tuple[str, ...], cached: tuple[Manifest, ...]) -> bool:
         """Whether the group's last transition changed nothing, and neither its member manifests
         nor what it read of the allocator changed since (the whole allocator, or _group_holding)."""
         settled = self._settled.get(members) if self._remembers else None
-        if settled is None or not all(map(operator.is_, settled[1], cached)):
+        if settled is None:
+            return False
+        if settled[1] is not cached and not all(map(operator.is_, settled[1], cached)):
             return False
         if settled[0] == self._allocator.version:
             return True
-        return settled[2] is not None and settled[2] == self._group_holding(members)
+        if settled[2] is None or settled[2] != self._group_holding(members):
+            return False
+        # It reads the same on this version: the pass's other members find that at once, where
+        # each comparing the holdings of every member was quadratic in the group's size.
+        self._settled[members] = (self._allocator.version, settled[1], settled[2])
+        return True
 
     def _group_holding(self, members: tuple[str, ...]) -> Hashable | None:
         """What a transition that changed nothing read of the controller's state, or None when
@@ -999,7 +998,8 @@ class Controller:
         self, svc_key: str, members: tuple[str, ...], order: Sequence[str]
     ) -> Result:
         """Release every member, then converge each onto the group's IPs; all or nothing."""
-        saved = (self._allocator.clone(), dict(self._keys))
+        # dict.copy: the same value as dict(), cheaper (bench/README.md, "Growth of the sampled").
+        saved = (self._allocator.clone(), self._keys.copy())
         before = {m: (self._allocator.ips(m), self.allocation_key(m)) for m in members}
         for member in members:
             self._unassign(member)
@@ -1031,18 +1031,18 @@ class Controller:
         )
         writes = {m: w for m, w in works.items() if w != self._cache[m]}
         for member, work in writes.items():
-            self._cache[member] = self._kept(work)
+            self._cache_put(member, self._kept(work))
         events = tuple(e for run in runs for e in run.events)
         if picked or any(e.type == "Warning" for e in events):
             self._note_order_sensitive(members)
         elif len(writes) > 1:
             self.written_together = (*self.written_together, frozenset(writes))
-        return Result(
+        return Result.of(
             REPROCESS_ALL if changed else SUCCESS,
             writes.get(svc_key),
-            [str(e) for e in events if e.svc_key == svc_key and e.type == "Warning"],
-            {m: w for m, w in writes.items() if m != svc_key},
             events,
+            svc_key,
+            {m: w for m, w in writes.items() if m != svc_key},
         )
 
     def _note_order_sensitive(self, members: tuple[str, ...]) -> None:
@@ -1127,7 +1127,7 @@ def _set_ingress(svc: Manifest, ips: Sequence[str]) -> None:
     svc.setdefault("status", {})["loadBalancer"] = {"ingress": [{"ip": ip} for ip in ips]}
 
 
-def _group_of(svc: Manifest) -> tuple[str, tuple[str, ...], str] | None:
+def _group_of(svc: Manifest) -> tuple[str, _Members, str] | None:
     """(group id, members, digest) from the group-wide annotations, or None when absent."""
     group = annotation(svc, GROUP_ANNOTATION)
     digest = annotation(svc, GROUP_DIGEST_ANNOTATION)
@@ -1138,15 +1138,50 @@ def _group_of(svc: Manifest) -> tuple[str, tuple[str, ...], str] | None:
 
 
 @functools.lru_cache(maxsize=16384)
-def _members(members_text: str) -> tuple[str, ...]:
+def _members(members_text: str) -> _Members:
     """The members annotation's names, sorted, each once. Cached: every handling of a member
     reads the annotation, which names every member (a pass over one group of N parses N*N)."""
-    return tuple(sorted({m.strip() for m in members_text.split(",") if m.strip()}))
+    return _Members(sorted({m.strip() for m in members_text.split(",") if m.strip()}))
+
+
+class _Members(tuple[str, ...]):
+    """A group's member names (a tuple, equal to and hashed as the plain one), hashed once, with
+    a set for `in` and its "waiting for" text built once: each handling of a member looks its
+    group up in several tables, and hashing or scanning N names there, or joining them into
+    its event, made one reprocess-all pass over a group of N quadratic."""
+
+    _hash: int
+    _names: frozenset[str]
+    waiting: str
+
+    def __new__(cls, names: Iterable[str]) -> Self:
+        members = super().__new__(cls, names)
+        members._hash = tuple.__hash__(members)
+        members._names = frozenset(members)
+        members.waiting = f"waiting for {', '.join(members)}"
+        return members
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
 
 
 def _result(state: str, service: Manifest | None, events: list[Event]) -> Result:
-    warnings = [str(e) for e in events if e.type == "Warning"]
-    return Result(state, service, warnings, {}, tuple(events))
+    return Result.of(state, service, tuple(events))
+
+
+def _failed_head(svc_key: str, reason: str) -> str:
+    """An AllocationFailed message up to the holders it may name."""
+    return f'Failed to allocate IP for "{svc_key}": {reason}'
+
+
+def _same_names(one: HolderNames | None, other: HolderNames | None) -> bool:
+    """Whether two holder snapshots name the same Services (the same snapshot, mostly)."""
+    if one is other:
+        return True
+    return one is not None and other is not None and str(one) == str(other)
 
 
 def _write_status(svc: Manifest, lb_ips: list[str], pool: str) -> None:

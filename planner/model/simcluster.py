@@ -67,6 +67,7 @@ from planner.model.controller import (
     never_settles,
     stuck_until,
 )
+from planner.model.events import EventTexts
 from planner.model.service import (
     ALLOCATED_FROM_POOL_ANNOTATION,
     cluster_family,
@@ -159,9 +160,10 @@ class SimulatedCluster:
         # The Services with writes not arrived, sorted: the arrivals `options` offers, kept as
         # writes are submitted and arrive (a random run draws one without listing them all).
         self._pending_keys: list[str] = []
-        # Per Service its Warning events, in order, as they are logged (`warnings` reads one
-        # Service's without scanning every event). Tuples: a copy shares them.
-        self._warnings: dict[str, tuple[Event, ...]] = {}
+        # Per Service its Warning events as logged: a list and how many of it are this
+        # cluster's (copies share the list; see _log). `warnings` reads one Service's without
+        # scanning every event, and one more costs O(1) (a pending member warns on every pass).
+        self._warnings: dict[str, tuple[list[Event], int]] = {}
         # Per Service the stored manifest last counted and its number of ingress IPs: stored
         # manifests are replaced, never changed, so the count holds while the manifest is the
         # same object (a reprocess-all pass orders every Service by it). Shared by copies.
@@ -498,9 +500,10 @@ class SimulatedCluster:
             return ""
         return stuck_until(self.controller.behavior, self.controller.pools)
 
-    def warnings(self, svc_key: str) -> list[str]:
-        """Every warning event raised on the Service, in order."""
-        return [str(e) for e in self._warnings.get(svc_key, ())]
+    def warnings(self, svc_key: str) -> Sequence[str]:
+        """Every warning event raised on the Service, in order (each text printed when read)."""
+        events, count = self._warnings.get(svc_key, ([], 0))
+        return EventTexts(events[:count])
 
     def statuses(self, svc_key: str) -> list[tuple[str, ...]]:
         """Every status the Service had, in order (() for pending)."""
@@ -560,7 +563,16 @@ class SimulatedCluster:
         self.events.extend([(step, e) for e in events])
         for event in events:
             if event.type == "Warning":
-                self._warnings[event.svc_key] = (*self._warnings.get(event.svc_key, ()), event)
+                self._warn(event)
+
+    def _warn(self, event: Event) -> None:
+        """Index a Warning by Service: appended in place to the list this cluster shares with
+        its copies while nobody appended beyond its count, else to a copy of its part."""
+        events, count = self._warnings.get(event.svc_key, ([], 0))
+        if len(events) != count:
+            events = events[:count]
+        events.append(event)
+        self._warnings[event.svc_key] = (events, count + 1)
 
     def _store_writes(self, svc_key: str, result: Result) -> None:
         """Store what one handling wrote: the Service's status and its group's writes, by key."""

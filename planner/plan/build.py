@@ -641,15 +641,15 @@ def unresolved_failure(cluster: SimulatedCluster, svc: str) -> str:
     E.g. a pending Service joining its holder's new sharing key fails while the holder still
     has the old key, then gets the IP once the holder's write lands: the target is reached.
     """
-    failure = ""
+    failure = None  # the event, printed once at the end (its text may name many holders)
     for _, event in cluster.events:
         if event.svc_key != svc:
             continue
         if event.type == "Warning" and event.reason.startswith(TARGET_FAILURES):
-            failure = str(event)
+            failure = event
         elif event.type == "Normal" and event.reason == IP_ALLOCATED:
-            failure = ""
-    return failure
+            failure = None
+    return "" if failure is None else str(failure)
 
 
 def _windows(outcome: SimulatedWave, wave: int, deleted_here: set[str]) -> list[PendingWindow]:

@@ -1,0 +1,314 @@
+"""The controller's events, with texts printed only when read.
+
+A pending member of a group of N Services sharing one IP is refused on every reprocess-all pass
+with a warning naming every other holder of the IP; a simulated run logs O(N^2) such warnings,
+so texts built at once cost O(N^3) memory (1.2 GB at 400 members, bench/README.md). Here an
+event keeps its message's fixed head and a `HolderNames` snapshot of the IP's holders, which
+shares all but its changes with the snapshot before it, and joins them only when read.
+
+    >>> names = HolderNames.of(["ns/b", "ns/a"])
+    >>> event = Event("ns/c", "Warning", "AllocationFailed", "in use by ", names)
+    >>> str(event)
+    'AllocationFailed: in use by ns/a,ns/b'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from typing import Any, overload
+
+from planner.objects import Manifest
+
+# Sets a slot of an immutable instance (whose own __setattr__ refuses), as frozen dataclasses do.
+_set = object.__setattr__
+
+# A snapshot rebuilds its whole name list after this many links (or once its changes since
+# the last whole list outnumber the names): reading it walks at most that far, and a chain
+# stays shallow enough to pickle without deep recursion.
+_MAX_LINKS = 64
+
+
+class HolderNames:
+    """The names of an IP's holders at one moment, printed sorted and joined with commas.
+
+    Persistent: `then` gives the next moment's snapshot as a link holding only the names that
+    came and went, so the snapshots of every moment of a run cost O(changes), not O(N) each.
+    """
+
+    __slots__ = ("_added", "_changes", "_links", "_names", "_parent", "_removed", "size")
+
+    _parent: HolderNames | None
+    _added: frozenset[str]
+    _removed: frozenset[str]
+    _names: tuple[str, ...] | None  # sorted, in a snapshot that holds its whole list
+    _links: int
+    _changes: int
+    size: int
+
+    @classmethod
+    def of(cls, names: Iterable[str]) -> HolderNames:
+        """A snapshot holding its whole name list."""
+        snapshot = cls.__new__(cls)
+        whole = tuple(sorted(names))
+        snapshot._parent, snapshot._names = None, whole
+        snapshot._added = snapshot._removed = frozenset()
+        snapshot._links = snapshot._changes = 0
+        snapshot.size = len(whole)
+        return snapshot
+
+    def then(
+        self, now: Collection[str], added: Collection[str], removed: Collection[str]
+    ) -> HolderNames:
+        """The snapshot of `now`, which is this one with `added` come and `removed` gone."""
+        if not added and not removed:
+            return self
+        changes = self._changes + len(added) + len(removed)
+        if self._links + 1 >= _MAX_LINKS or changes >= max(len(now), _MAX_LINKS):
+            return HolderNames.of(now)
+        return self._link(frozenset(added), frozenset(removed), len(now), changes)
+
+    def without(self, name: str) -> HolderNames:
+        """This snapshot less one name it holds (the Service asking, in its own refusal)."""
+        return self._link(frozenset(), frozenset((name,)), self.size - 1, self._changes + 1)
+
+    def _link(
+        self, added: frozenset[str], removed: frozenset[str], size: int, changes: int
+    ) -> HolderNames:
+        snapshot = HolderNames.__new__(HolderNames)
+        snapshot._parent, snapshot._names = self, None
+        snapshot._added, snapshot._removed = added, removed
+        snapshot._links, snapshot._changes = self._links + 1, changes
+        snapshot.size = size
+        return snapshot
+
+    def names(self) -> list[str]:
+        """The names, sorted (built anew on each call)."""
+        links: list[HolderNames] = []
+        node = self
+        while node._names is None:
+            links.append(node)
+            assert node._parent is not None
+            node = node._parent
+        if not links:
+            return list(node._names)
+        held = set(node._names)
+        for link in reversed(links):
+            held -= link._removed
+            held |= link._added
+        return sorted(held)
+
+    def __str__(self) -> str:
+        return ",".join(self.names())
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __repr__(self) -> str:
+        return f"HolderNames({self.names()!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (HolderNames.of, (self.names(),))
+
+
+class Event:
+    """A Kubernetes event the controller raises on a Service (type "Normal" or "Warning").
+
+    `names`, when given, ends the message (an IP's holders): joined only when it is read."""
+
+    __slots__ = ("head", "names", "reason", "svc_key", "type")
+
+    svc_key: str
+    type: str
+    reason: str
+    head: str
+    names: HolderNames | None
+
+    def __init__(
+        self, svc_key: str, type: str, reason: str, message: str, names: HolderNames | None = None
+    ) -> None:
+        _set(self, "svc_key", svc_key)
+        _set(self, "type", type)
+        _set(self, "reason", reason)
+        _set(self, "head", message)
+        _set(self, "names", names)
+
+    @property
+    def message(self) -> str:
+        """The whole message (built on each read when it names holders)."""
+        return self.head if self.names is None else self.head + str(self.names)
+
+    def _key(self) -> tuple[str, str, str, str]:
+        return (self.svc_key, self.type, self.reason, self.message)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        if (self.svc_key, self.type, self.reason) != (other.svc_key, other.type, other.reason):
+            return False
+        if self.head == other.head and self.names is other.names:
+            return True  # the same snapshot: no need to print it
+        return self.message == other.message
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Event is immutable: cannot set {name}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Event, (self.svc_key, self.type, self.reason, self.head, self.names))
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.message}"
+
+    def __repr__(self) -> str:
+        return (
+            f"Event(svc_key={self.svc_key!r}, type={self.type!r}, reason={self.reason!r}, "
+            f"message={self.message!r})"
+        )
+
+
+class EventTexts(Sequence[str]):
+    """Events as their "Reason: message" texts, each printed when it is read (a caller asking
+    why a Service is pending reads the first few of its many warnings)."""
+
+    __slots__ = ("_events",)
+
+    def __init__(self, events: Sequence[Event]) -> None:
+        self._events = events
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> EventTexts: ...
+
+    def __getitem__(self, index: int | slice) -> str | EventTexts:
+        if isinstance(index, slice):
+            return EventTexts(self._events[index])
+        return str(self._events[index])
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __iter__(self) -> Iterator[str]:
+        return map(str, self._events)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EventTexts):
+            return list(self) == list(other)
+        if isinstance(other, list | tuple):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # a sequence that compares to lists, as a list
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
+class Result:
+    """The outcome of one `set_balancer` call (see the design README): the state, the Service as
+    the controller wrote it (None: no write), its warning texts ("Reason: message"), the other
+    members a group transition wrote, and every event of every member touched.
+
+    `Result.of` keeps the warnings as events, printed on each read of `warnings` (a new list each
+    time); a list given to the constructor is kept and handed out as it is."""
+
+    __slots__ = ("_warnings", "events", "group_writes", "service", "state")
+
+    state: str
+    service: Manifest | None
+    _warnings: list[str] | tuple[Event, ...]
+    group_writes: dict[str, Manifest]
+    events: tuple[Event, ...]
+
+    def __init__(
+        self,
+        state: str,
+        service: Manifest | None = None,
+        warnings: list[str] | None = None,
+        group_writes: dict[str, Manifest] | None = None,
+        events: tuple[Event, ...] = (),
+    ) -> None:
+        self._set(state, service, [] if warnings is None else warnings, group_writes or {}, events)
+
+    @classmethod
+    def of(
+        cls,
+        state: str,
+        service: Manifest | None,
+        events: tuple[Event, ...],
+        svc_key: str | None = None,
+        group_writes: dict[str, Manifest] | None = None,
+    ) -> Result:
+        """A result whose warnings are the Warning events (of `svc_key` only, when given)."""
+        warned = tuple(
+            e for e in events if e.type == "Warning" and (svc_key is None or e.svc_key == svc_key)
+        )
+        result = cls.__new__(cls)
+        result._set(state, service, warned, group_writes or {}, events)
+        return result
+
+    def _set(
+        self,
+        state: str,
+        service: Manifest | None,
+        warnings: list[str] | tuple[Event, ...],
+        group_writes: dict[str, Manifest],
+        events: tuple[Event, ...],
+    ) -> None:
+        _set(self, "state", state)
+        _set(self, "service", service)
+        _set(self, "_warnings", warnings)
+        _set(self, "group_writes", group_writes)
+        _set(self, "events", events)
+
+    @property
+    def warnings(self) -> list[str]:
+        """The handled Service's warning texts, in order."""
+        if isinstance(self._warnings, list):
+            return self._warnings
+        return [str(e) for e in self._warnings]
+
+    def copied(self) -> Result:
+        """The same answer in containers of its own (callers may extend its lists and dicts);
+        warnings kept as events stay shared (they are printed anew on each read)."""
+        warnings = self._warnings
+        copy = Result.__new__(Result)
+        copy._set(
+            self.state,
+            self.service,
+            list(warnings) if isinstance(warnings, list) else warnings,
+            dict(self.group_writes),
+            self.events,
+        )
+        return copy
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Result):
+            return NotImplemented
+        if (self.state, self.service, self.group_writes, self.events) != (
+            other.state,
+            other.service,
+            other.group_writes,
+            other.events,
+        ):
+            return False
+        if self._warnings is other._warnings:
+            return True
+        return self.warnings == other.warnings
+
+    __hash__ = None  # type: ignore[assignment]  # holds lists and dicts, as the dataclass did
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Result is immutable: cannot set {name}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Result, (self.state, self.service, self.warnings, self.group_writes, self.events))
+
+    def __repr__(self) -> str:
+        return (
+            f"Result(state={self.state!r}, service={self.service!r}, warnings={self.warnings!r}, "
+            f"group_writes={self.group_writes!r}, events={self.events!r})"
+        )
