@@ -380,6 +380,9 @@ def _explore(
         passes.left = max_states - len(visited)
         # (read before the pass takes the state over)
         pass_key = behind.key(state) if behind is not None else None
+        # Its own fingerprint, for states like it to be found if it turns out not tail-free.
+        passing = pass_key is not None and state.queue[0] == RELOAD
+        whole = key(state) if passing else None
         successors = [
             (drained(branch, action), branch)
             for action, branch in _successors(
@@ -393,7 +396,9 @@ def _explore(
             terminals.append((index, state))
             continue
         if pass_key is not None and behind is not None:
-            behind.expanded(index, pass_key, [(steps[0], b) for steps, b in successors])
+            tail_free = behind.expanded(index, pass_key, [(s[0], b) for s, b in successors])
+            if not tail_free and whole is not None:
+                visited.setdefault(whole, index)  # (found by its tail key until now)
         for steps, branch in successors:
             fingerprint: Hashable
             tail_key = behind.key(branch) if behind is not None else None
@@ -914,12 +919,14 @@ class _Tails:
 
     def key(self, state: SimulatedCluster) -> Hashable | None:
         """The canonical state with the keys behind the first pass queued as a set (None when
-        no pass is queued, or nothing is behind it)."""
+        no pass is queued, or nothing but settled keys is behind it)."""
         queue = state.queue
         if RELOAD not in queue:
             return None
         at = queue.index(RELOAD) + 1
-        behind = tuple(queue[at:])
+        # (settled keys' places are left out of the state anyway, presence included)
+        quiet = self._settled.queued(state)
+        behind = tuple(k for k in queue[at:] if k not in quiet)
         if not behind:
             return None
         state.queue = queue[:at]
@@ -949,10 +956,11 @@ class _Tails:
 
     def expanded(
         self, index: int, key: Hashable, steps: Sequence[tuple[Action, SimulatedCluster]]
-    ) -> None:
+    ) -> bool:
         """Explored state `index` (keyed) took these steps. With its pass at the head of the
         queue, each end of the pass must end alike behind it (_any_order): when one does not,
-        no state is merged with it from now on, and a merge made already was not exact."""
+        no state is merged with it from now on, and a merge made already was not exact.
+        False in that case."""
         self._next[index] = []
         self._ends[index] = all(
             self._any_order(end)
@@ -964,6 +972,7 @@ class _Tails:
                 raise _TailsUnsound("a state was merged with one whose pass ends otherwise")
             if self._known.get(key, index) == index:
                 self._known[key] = -1
+        return self._ends[index]
 
     def leads(self, index: int, action: Action, target: int) -> None:
         """Explored state `index` (keyed) leads by `action` to state `target`, which must be
