@@ -12,7 +12,9 @@ states visited (of which partial reprocess-all passes), complete (or why not: "b
 seconds, peak resident memory of the process and what it held before exploring (interpreter,
 modules, the bootstrapped cluster); with --without, the same without the symmetry reduction,
 with --unsettled without settled Services left out (explore_states(settling=False)), and
-with --uncommuted without commuting tie groups taken in one order (commute=False), side by side; schedules and seconds for brute force.
+with --uncommuted without commuting tie groups taken in one order (commute=False), with
+--untailed without keys queued behind a pass merged by set (tails=False), side by side;
+schedules and seconds for brute force.
 
     python bench/bench_states.py [--sizes 2,3,4,6,8,12] [--max-states 20000] [--brute-max 3]
                                  [--behaviors fixed] [--moves 4,8,12] [--without]
@@ -150,13 +152,20 @@ def measure(
     policy: str,
     settling: bool = True,
     commute: bool = True,
+    tails: bool = True,
 ) -> dict[str, Any]:
     """One case in this process (a fresh one per case, so that its peak memory is its own)."""
     base, writes = case(size, requested, behavior, policy)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.process_time()
     found = explore_states(
-        base, writes, max_states=max_states, symmetry=symmetry, settling=settling, commute=commute
+        base,
+        writes,
+        max_states=max_states,
+        symmetry=symmetry,
+        settling=settling,
+        commute=commute,
+        tails=tails,
     )
     seconds = time.process_time() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -198,11 +207,16 @@ def main() -> None:
         action="store_true",
         help="also without commuting tie groups taken in one order (commute=False)",
     )
+    parser.add_argument(
+        "--untailed",
+        action="store_true",
+        help="also without keys behind a pass merged by set (tails=False)",
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a child: label,size,requested,...
     args = parser.parse_args()
     if args.one:
         fields = args.one.split(",")
-        size, requested, behavior, max_states, symmetry, policy, settling, commute = fields
+        size, requested, behavior, max_states, symmetry, policy, settling, commute, tails = fields
         one = measure(
             int(size),
             requested == "True",
@@ -212,6 +226,7 @@ def main() -> None:
             policy,
             settling == "True",
             commute == "True",
+            tails == "True",
         )
         print(json.dumps(one))
         return
@@ -230,6 +245,8 @@ def main() -> None:
         header += f" | {'unsettled':>10} {'complete':>8} {'CPU s':>7}"
     if args.uncommuted:
         header += f" | {'uncommuted':>10} {'complete':>8} {'CPU s':>7}"
+    if args.untailed:
+        header += f" | {'untailed':>10} {'complete':>8} {'CPU s':>7} {'peak MB':>7}"
     header += f" | {'schedules':>9} {'brute s':>8}"
     print(header)
     print("-" * len(header))
@@ -237,7 +254,9 @@ def main() -> None:
     behaviors = [b for b in args.behaviors.split(",") if b]
     for label, size, requested, policy in cases:
         for behavior in behaviors:
-            found = _in_child(size, requested, behavior, args.max_states, True, policy, True, True)
+            found = _in_child(
+                size, requested, behavior, args.max_states, True, policy, True, True, True
+            )
             line = (
                 f"{label:14} {size:>3} {behavior:13} {found['states']:>8} "
                 f"{found['pass_states']:>9} {found['complete']:>8} {found['seconds']:>7.2f} "
@@ -245,19 +264,27 @@ def main() -> None:
             )
             if args.without:
                 plain = _in_child(
-                    size, requested, behavior, args.max_states, False, policy, True, True
+                    size, requested, behavior, args.max_states, False, policy, True, True, True
                 )
                 line += f" | {plain['states']:>10} {plain['complete']:>8} {plain['seconds']:>7.2f}"
             if args.unsettled:
                 whole = _in_child(
-                    size, requested, behavior, args.max_states, True, policy, False, True
+                    size, requested, behavior, args.max_states, True, policy, False, True, True
                 )
                 line += f" | {whole['states']:>10} {whole['complete']:>8} {whole['seconds']:>7.2f}"
             if args.uncommuted:
                 each = _in_child(
-                    size, requested, behavior, args.max_states, True, policy, True, False
+                    size, requested, behavior, args.max_states, True, policy, True, False, True
                 )
                 line += f" | {each['states']:>10} {each['complete']:>8} {each['seconds']:>7.2f}"
+            if args.untailed:
+                flat = _in_child(
+                    size, requested, behavior, args.max_states, True, policy, True, True, False
+                )
+                line += (
+                    f" | {flat['states']:>10} {flat['complete']:>8} {flat['seconds']:>7.2f}"
+                    f" {flat['peak_mb']:>7.0f}"
+                )
             if size <= args.brute_max:
                 base, writes = case(size, requested, behavior, policy)
                 schedules, brute_seconds = brute(base, writes)

@@ -99,6 +99,10 @@ class StateExploration:
     pass_states: int = 0  # of `states`: partial reprocess-all passes (see _pass_ends)
     # Tie groups taken in one order (or one per last member) because they commute (_Commuting).
     commuted: int = 0
+    # States merged with one whose pass is queued before the same keys in another order (_Tails).
+    tails_merged: int = 0
+    # Why merging those was given up and the component explored again without it ("" if not).
+    tails_dropped: str = ""
 
     @property
     def pending(self) -> frozenset[str]:
@@ -219,6 +223,7 @@ def explore_states(
     symmetry: bool = True,
     settling: bool = True,
     commute: bool = True,
+    tails: bool = True,
 ) -> StateExploration:
     """Every state reachable from `cluster` with `writes` submitted, breadth-first, each once;
     stops (not complete) after `max_states` states. `symmetry`: states equal up to a renaming
@@ -226,13 +231,43 @@ def explore_states(
     of a reprocess-all pass is taken, pass by pass (`_pass_ends`); without `explore_ties` only
     the default one (then the exploration is not complete). `settling`: settled Services'
     handlings (no-ops for good) are neither ordered in passes nor told apart by their place in
-    the queue (`_Settled`; exact under the stock behaviours, off under `fixed`)."""
+    the queue (`_Settled`; exact under the stock behaviours, off under `fixed`). `tails`: with
+    a pass at the head of the queue and nothing left to arrive, the keys queued behind it are
+    not told apart when the pass settles each of them (`_Tails`; stock behaviours)."""
     try:
-        return _explore(cluster, writes, max_states, explore_ties, symmetry, settling, commute)
+        return _explore_tails(
+            cluster, writes, max_states, explore_ties, symmetry, settling, commute, tails
+        )
     except _OrderSensitive as sensitive:
         # The reduction would not be exact from here on: explore the whole graph instead.
-        found = _explore(cluster, writes, max_states, explore_ties, False, settling, commute)
+        found = _explore_tails(
+            cluster, writes, max_states, explore_ties, False, settling, commute, tails
+        )
         found.symmetry_dropped = str(sensitive)
+        return found
+
+
+def _explore_tails(
+    cluster: SimulatedCluster,
+    writes: Sequence[ServiceWrite],
+    max_states: int,
+    explore_ties: bool,
+    symmetry: bool,
+    settling: bool,
+    commute: bool,
+    tails: bool,
+) -> StateExploration:
+    """_explore, again without merging tails behind a pass when a merge it made turned out
+    not to be exact (_TailsUnsound: some future of the state merged into ended otherwise)."""
+    try:
+        return _explore(
+            cluster, writes, max_states, explore_ties, symmetry, settling, commute, tails
+        )
+    except _TailsUnsound as unsound:
+        found = _explore(
+            cluster, writes, max_states, explore_ties, symmetry, settling, commute, False
+        )
+        found.tails_dropped = str(unsound)
         return found
 
 
@@ -259,6 +294,7 @@ def _explore(
     symmetry: bool,
     settling: bool,
     commute: bool = True,
+    tails: bool = True,
 ) -> StateExploration:
     """explore_states, with the symmetry reduction raising _OrderSensitive where it is not exact."""
     interner = _Interner()
@@ -318,11 +354,17 @@ def _explore(
     # Tie groups whose handlings commute, taken in one order (see _Commuting); stock only.
     classes = tuple(frozenset(c) for c in found.classes) if found is not None else ()
     commuting = _Commuting(settled, classes) if settled is not None and commute else None
+    # Passes with nothing left to arrive, whatever is queued behind them (see _Tails); stock only.
+    behind = None
+    if settled is not None and tails and explore_ties:
+        behind = _Tails(settled, canonical)
 
     def drained(state: SimulatedCluster, action: Action) -> tuple[Action, ...]:
         return (action, *_drain_settled(state, settled)) if settled is not None else (action,)
 
     visited: dict[Hashable, int] = {key(start): 0}
+    if behind is not None:
+        behind.reached(behind.key(start), 0)
     parents: list[tuple[int, tuple[Action, ...]]] = [(-1, ())]
     edges: list[tuple[int, int]] = []
     frontier: deque[tuple[SimulatedCluster, int]] = deque([(start, 0)])
@@ -336,6 +378,11 @@ def _explore(
         state, index = frontier.popleft()
         ties_cut = ties_cut or (not explore_ties and _tied_pass(state))
         passes.left = max_states - len(visited)
+        # (read before the pass takes the state over)
+        pass_key = behind.key(state) if behind is not None else None
+        # Its own fingerprint, for states like it to be found if it turns out not tail-free.
+        passing = pass_key is not None and state.queue[0] == RELOAD
+        whole = key(state) if passing else None
         successors = [
             (drained(branch, action), branch)
             for action, branch in _successors(
@@ -348,9 +395,20 @@ def _explore(
         if not successors:
             terminals.append((index, state))
             continue
+        if pass_key is not None and behind is not None:
+            tail_free = behind.expanded(index, pass_key, [(s[0], b) for s, b in successors])
+            if not tail_free and whole is not None:
+                visited.setdefault(whole, index)  # (found by its tail key until now)
         for steps, branch in successors:
-            fingerprint = key(branch)
-            target = visited.get(fingerprint)
+            fingerprint: Hashable
+            tail_key = behind.key(branch) if behind is not None else None
+            target = behind.merged(tail_key) if behind is not None else None
+            if target is None and behind is not None and behind.first(tail_key):
+                # The first state with this key: no state reached so far is the same one.
+                fingerprint = ("tail", tail_key)
+            elif target is None:
+                fingerprint = key(branch)
+                target = visited.get(fingerprint)
             if target is None:
                 if len(visited) + passes.used >= max_states:
                     budget_reached = True
@@ -359,7 +417,15 @@ def _explore(
                 parents.append((index, steps))
                 _note_pending(branch, target, pending_at)
                 frontier.append((branch, target))
+            if behind is not None:
+                behind.reached(tail_key, target)
+                if pass_key is not None:
+                    behind.leads(index, steps[0], target)
             edges.append((index, target))
+    if behind is not None and not budget_reached:
+        unsound = behind.unsound()
+        if unsound:
+            raise _TailsUnsound(unsound)
     diverging = 0 if budget_reached else _diverging(len(parents), edges, [i for i, _ in terminals])
     ends = [Terminal(c, _path(parents, i)) for i, c in terminals]
     pending_paths = {svc: _path(parents, i) for svc, i in pending_at.items()}
@@ -371,6 +437,7 @@ def _explore(
         states=len(parents) + passes.used,
         pass_states=passes.used,
         commuted=commuting.collapsed if commuting is not None else 0,
+        tails_merged=behind.count if behind is not None else 0,
         edges=len(edges),
         terminals=tuple(ends),
         pending_paths=dict(sorted(pending_paths.items())),
@@ -751,25 +818,7 @@ class _Commuting:
     # --- joiners ---
 
     def _may_join(self, cluster: SimulatedCluster, moves: Sequence[_Move]) -> bool:
-        """Each member joins its requested IPs in every order if it does in one (see above)."""
-        allocator = cluster.controller.allocator
-        on_ip: dict[str, list[_Move]] = {}
-        for move in moves:
-            if move.status or allocator.pool(move.svc) is not None:
-                return False
-            for ip in move.requested:
-                if allocator.remembered_key(ip) not in (None, move.key):
-                    return False
-                on_ip.setdefault(ip, []).append(move)
-        for together in on_ip.values():
-            if len(together) < 2:
-                continue
-            if len({m.key for m in together}) > 1 or not together[0].key[0]:
-                return False
-            owned = [p for m in together for p in m.ports]
-            if len(owned) != len(set(owned)):
-                return False
-        return True
+        return _may_join(cluster, moves)
 
     def _joined(
         self, cluster: SimulatedCluster, moves: Sequence[_Move], warnings: dict[str, set[str]]
@@ -842,6 +891,186 @@ class _Commuting:
                 return None
             ends.append(end)
         return ends
+
+
+class _TailsUnsound(Exception):
+    """A state was merged with one behind whose pass the keys' order turned out to matter."""
+
+
+class _Tails:
+    """States with a reprocess-all pass queued, told apart only by the order of the keys
+    queued behind it (docs/plan.md, "Keys queued behind a pass"). Such states are merged with
+    the first one reached (same canonical state up to the pass, same keys behind it), on
+    trust; the trust is checked when the exploration is over: the state merged into must be
+    *tail-free*: with the pass at the head, each end of the pass queues before the next pass
+    only keys that end alike in any order (_any_order) and each write that may arrive first
+    leads to a tail-free state; with keys before the pass, each step leads to one. Otherwise
+    the exploration is run again without the merging."""
+
+    def __init__(self, settled: _Settled, canonical: Canonical) -> None:
+        self._settled = settled
+        self._canonical = canonical
+        # (state, keys queued behind) → the explored state standing for it (-1: none may)
+        self._known: dict[Hashable, int] = {}
+        self._ends: dict[int, bool] = {}  # explored state → its pass ends alike (_any_order)
+        self._next: dict[int, list[int]] = {}  # explored state → the states it must lead to
+        self._trusted: set[int] = set()  # states merged into
+        self.count = 0  # states merged
+
+    def key(self, state: SimulatedCluster) -> Hashable | None:
+        """The canonical state with the keys behind the first pass queued as a set (None when
+        no pass is queued, or nothing but settled keys is behind it)."""
+        queue = state.queue
+        if RELOAD not in queue:
+            return None
+        at = queue.index(RELOAD) + 1
+        # (settled keys' places are left out of the state anyway, presence included)
+        quiet = self._settled.queued(state)
+        behind = tuple(k for k in queue[at:] if k not in quiet)
+        if not behind:
+            return None
+        state.queue = queue[:at]
+        try:
+            fingerprint, renaming = self._canonical(state, (behind,))
+        finally:
+            state.queue = queue
+        return fingerprint, frozenset(renaming.name(k) for k in behind)
+
+    def merged(self, key: Hashable | None) -> int | None:
+        """The explored state a state with this key is one with, if any (trusted)."""
+        known = self._known.get(key) if key is not None else None
+        if known is not None and known >= 0:
+            self.count += 1
+            self._trusted.add(known)
+            return known
+        return None
+
+    def first(self, key: Hashable | None) -> bool:
+        """Whether no state with this key was reached yet (so this one is no other)."""
+        return key is not None and key not in self._known
+
+    def reached(self, key: Hashable | None, index: int) -> None:
+        """State `index` was reached; the first with its key stands for the others."""
+        if key is not None:
+            self._known.setdefault(key, index)
+
+    def expanded(
+        self, index: int, key: Hashable, steps: Sequence[tuple[Action, SimulatedCluster]]
+    ) -> bool:
+        """Explored state `index` (keyed) took these steps. With its pass at the head of the
+        queue, each end of the pass must end alike behind it (_any_order): when one does not,
+        no state is merged with it from now on, and a merge made already was not exact.
+        False in that case."""
+        self._next[index] = []
+        self._ends[index] = all(
+            self._any_order(end)
+            for action, end in steps
+            if isinstance(action, Process) and action.pass_order is not None
+        )
+        if not self._ends[index]:
+            if index in self._trusted:
+                raise _TailsUnsound("a state was merged with one whose pass ends otherwise")
+            if self._known.get(key, index) == index:
+                self._known[key] = -1
+        return self._ends[index]
+
+    def leads(self, index: int, action: Action, target: int) -> None:
+        """Explored state `index` (keyed) leads by `action` to state `target`, which must be
+        tail-free too unless it ends the pass (checked by `expanded`)."""
+        if not (isinstance(action, Process) and action.pass_order is not None):
+            self._next[index].append(target)
+
+    def unsound(self) -> str:
+        """Why a merge was not exact ("" when every state merged into is tail-free)."""
+        free: dict[int, bool] = {}
+
+        def tail_free(index: int) -> bool:
+            if index not in free:
+                free[index] = self._ends.get(index, False) and all(
+                    tail_free(after) for after in self._next.get(index, ())
+                )
+            return free[index]
+
+        bad = sum(1 for index in self._trusted if not tail_free(index))
+        return f"{bad} state(s) merged whose keys behind a pass end otherwise" if bad else ""
+
+    def _any_order(self, end: SimulatedCluster) -> bool:
+        """Whether the keys this end of a pass queued before the next pass (or at all) end in
+        one state in any order, whatever arrives between them: each is settled, and the
+        others either all change nothing where they stand (no write of their own to arrive;
+        checked on a copy each) or all join their IPs as commuting joiners do (checked: on a
+        copy, in name order, each then holds and shows them and is settled)."""
+        if end.controller._pool_order is not None:
+            return False
+        run = end.queue[: end.queue.index(RELOAD)] if RELOAD in end.queue else end.queue
+        moving = [k for k in run if not self._settled.settled(end, k)]
+        if not moving:
+            return True
+        if all(_no_op(end, k) for k in moving):
+            return True
+        if any(k not in end.store or end._pending.get(k) for k in moving):
+            return False  # (a write of its own arriving between them would tell orders apart)
+        moves = [_move(end, k) for k in moving]
+        known = [m for m in moves if m is not None]
+        if len(known) < len(moves) or not _may_join(end, known):
+            return False
+        trial = end.copy()
+        for svc in sorted(moving):
+            trial.queue.remove(svc)
+            trial.queue.insert(0, svc)
+            trial.apply(Process())
+        allocator = trial.controller.allocator
+        for move in known:
+            wanted = set(move.requested)
+            if set(allocator.ips(move.svc)) != wanted or set(trial.ips(move.svc)) != wanted:
+                return False
+            if not self._settled.settled(trial, move.svc):
+                return False
+        return True
+
+
+def _no_op(state: SimulatedCluster, key: str) -> bool:
+    """Whether handling the queued Service now changes nothing but the queue, and will while
+    nothing but arrivals of other Services' writes happens: no write of its own is left to
+    arrive, and on a copy its handling writes nothing, asks for no retry, leaves the
+    allocator (its version), its keys and its informer entry as they were. (What it reads,
+    its manifest, the configuration and the allocator, an arrival does not change.)"""
+    svc = state.store.get(key)
+    if svc is None or state._pending.get(key):
+        return False
+    controller = state.controller
+    trial = controller.copy()
+    result = trial.set_balancer(key, svc)
+    return (
+        result.service is None
+        and not result.group_writes
+        and result.state not in (REPROCESS_ALL, ERROR)
+        and trial.allocator.version == controller.allocator.version
+        and trial._keys.get(key) == controller._keys.get(key)
+        and trial._cache.get(key) is controller._cache.get(key)
+    )
+
+
+def _may_join(cluster: SimulatedCluster, moves: Sequence[_Move]) -> bool:
+    """Each member joins its requested IPs in every order if it does in one (see above)."""
+    allocator = cluster.controller.allocator
+    on_ip: dict[str, list[_Move]] = {}
+    for move in moves:
+        if move.status or allocator.pool(move.svc) is not None:
+            return False
+        for ip in move.requested:
+            if allocator.remembered_key(ip) not in (None, move.key):
+                return False
+            on_ip.setdefault(ip, []).append(move)
+    for together in on_ip.values():
+        if len(together) < 2:
+            continue
+        if len({m.key for m in together}) > 1 or not together[0].key[0]:
+            return False
+        owned = [p for m in together for p in m.ports]
+        if len(owned) != len(set(owned)):
+            return False
+    return True
 
 
 def _all_left(
