@@ -231,3 +231,17 @@ def test_a_pool_change_wakes_every_quiet_service() -> None:
     assert {ip for svc in bulk[0].values() for ip in simcluster.ingress_ips(svc)} <= {
         f"10.0.0.{n}" for n in range(8, 16)
     }
+
+
+def test_requested_ips_are_parsed_once_per_text_however_many_texts() -> None:
+    """A repo of 100,000 Services has 45,000 distinct requested-IP texts: each is parsed once
+    (a cache of 4,096 parsed them again and again beyond 10,000 Services)."""
+    from planner.model import service
+
+    texts = [f"10.{n // 65536}.{n // 256 % 256}.{n % 256}" for n in range(6000)]
+    manifests = [svc(f"s{n}", ip=text) for n, text in enumerate(texts)]
+    service._requested_in_annotation.cache_clear()
+    for _ in range(2):
+        for manifest in manifests:
+            service.requested_ips(manifest)
+    assert service._requested_in_annotation.cache_info().misses == len(texts)
