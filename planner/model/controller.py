@@ -592,15 +592,16 @@ class Controller:
         members = {svc_key: quiet[0] for svc_key, quiet in self._quiet_members.items()}
         return {**self._quiet, **members}
 
-    def keep_quiet_if_stored(self, store: Mapping[str, Manifest]) -> None:
-        """Wake each quiet Service whose stored manifest is not the one it was quiet for (a
-        caller changed the store by hand): checked in C while all are (the usual case)."""
+    def quiet_in(self, store: Mapping[str, Manifest]) -> dict[str, Manifest]:
+        """quiet(), after waking each quiet Service whose stored manifest is not the one it was
+        quiet for (a caller changed the store by hand): checked in C while all are (usually)."""
         quiet = self.quiet()
         if all(map(operator.is_, map(store.get, quiet), quiet.values())):
-            return
+            return quiet
         for svc_key, svc in quiet.items():
             if store.get(svc_key) is not svc:
                 self._wake(svc_key)
+        return self.quiet()
 
     def watch_quiet(self) -> list[str]:
         """Log the Services woken from now on (a reprocess-all pass hands them over after all);

@@ -564,8 +564,7 @@ class SimulatedCluster:
         known: Controller.answer_quiet) are answered in bulk, the others handed over one by one,
         in the same order; a Service woken by a handling is handed over when its turn comes."""
         controller = self.controller
-        controller.keep_quiet_if_stored(self.store)
-        quiet = controller.quiet()
+        quiet = controller.quiet_in(self.store)
         position = dict(zip(order, itertools.count()))
         if len(position) != len(order) or len(quiet) < QUIET_PASS_MIN:
             return self._reprocess_each(order)  # (an order naming a Service twice: as it is)
