@@ -362,6 +362,15 @@ class Allocator:
         """Every service holding an allocation, sorted."""
         return sorted(self._allocated)
 
+    def neighbours(self, svc_key: str) -> list[str]:
+        """Every Service on the IPs the Service holds, itself included (in no order; [] when it
+        holds none): whose reads a change of its allocation may change."""
+        alloc = self._allocated.get(svc_key)
+        if alloc is None:
+            return []
+        on_ip = self._services_on_ip
+        return [holder for ip in alloc.ips for holder in on_ip.get(ip, ())]
+
     def holders(self, ip: str) -> list[str]:
         """The services holding an IP, sorted."""
         return sorted(self._services_on_ip.get(_ip(ip), {}))
@@ -558,6 +567,28 @@ class Allocator:
             self._walk[svc_key] = self._walk_next
             self._walk_next += 1
             self.walk_changes += 1
+
+    def reassigned_all(self, svc_keys: Sequence[str]) -> None:
+        """`reassigned` for each of these distinct Services, in order, at a fraction of the
+        cost (a reprocess-all pass answering the Services whose handling it knows)."""
+        undo = self._undo
+        if (undo is not None and undo.active) or len(svc_keys) < 2:
+            for svc_key in svc_keys:
+                self.reassigned(svc_key)  # each walk entry it replaces is logged for a clone
+            return
+        self.reassigns += len(svc_keys)
+        allocated = self._allocated
+        moving = [svc_key for svc_key in svc_keys if svc_key in allocated]
+        if not moving:
+            return
+        # Only the first can be last already (a no-op); each later one is behind it then.
+        moved = moving[1:] if next(reversed(allocated)) == moving[0] else moving
+        for svc_key in moving:
+            allocated[svc_key] = allocated.pop(svc_key)
+        start = self._walk_next
+        self._walk.update(zip(moved, range(start, start + len(moved)), strict=True))
+        self._walk_next += len(moved)
+        self.walk_changes += len(moved)
 
     def _assign_error(
         self, request: _Request, ips: tuple[IPAddress, ...], pool: str | None

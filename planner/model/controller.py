@@ -242,6 +242,10 @@ class _Refused:
     head: str
 
 
+# The one answer a quiet Service gives (compared with, never handed out: see Result.copied).
+_QUIET_ANSWER = Result(SUCCESS)
+
+
 class ConvergeError(Exception):
     """convergeBalancer gave up on this Service (MetalLB's ErrConverge)."""
 
@@ -288,6 +292,17 @@ class Controller:
         # their refusal read, so it is answered again whenever those reads are as they were,
         # naming the holders of then. See _note_refusal.
         self._refused: dict[str, _Refused] = {}
+        # Quiet Services: handed the manifest kept here, a handling is known to answer success
+        # with no event and no write, and to re-assign the Service's own allocation (stock) or
+        # its settled group's (fixed: `_quiet_members`, with the group and its order). Each is
+        # dropped (woken) as soon as something its handling reads may change (see _wake_ips),
+        # so a reprocess-all pass hands over only the others (answer_quiet).
+        self._quiet: dict[str, Manifest] = {}
+        self._quiet_members: dict[str, tuple[Manifest, tuple[str, ...], tuple[str, ...]]] = {}
+        # Every member of a group with quiet members, to its group (waking one wakes them all).
+        self._quiet_group_of: dict[str, tuple[str, ...]] = {}
+        # While a pass watches (watch_quiet): the Services woken, in order.
+        self._woken: list[str] | None = None
         self._shares_manifests = shares_manifests
         self._remembers = remembers
         # What each group's members' cached manifests say (readiness, transition order), while
@@ -338,6 +353,10 @@ class Controller:
         twin._settled = dict(self._settled)
         twin._unchanged = dict(self._unchanged)
         twin._refused = dict(self._refused)
+        twin._quiet = dict(self._quiet)
+        twin._quiet_members = dict(self._quiet_members)
+        twin._quiet_group_of = dict(self._quiet_group_of)
+        twin._woken = None
         twin._walked = dict(self._walked)
         twin._pools = None if self._pools is None else list(self._pools)
         twin._namespaces = dict(self._namespaces)
@@ -370,6 +389,7 @@ class Controller:
     def set_namespaces(self, namespaces: Mapping[str, Mapping[str, str]]) -> None:
         """Namespace labels, for pools with `namespaceSelectors` (MetalLB reads Namespace objects)."""
         self._namespaces = {name: dict(labels) for name, labels in namespaces.items()}
+        self._wake_all()  # every handling reads the configuration
         self._allocator.set_namespace_labels(self._namespaces)
 
     def set_pools(self, pools: Sequence[Pool] | None) -> str:
@@ -377,6 +397,7 @@ class Controller:
         if pools is None:
             return ERROR_NO_RETRY
         self._pools = list(pools)
+        self._wake_all()  # every handling reads the configuration
         self._allocator.set_pools(self._pools)
         self._config = _rendered(self._pools, self._namespaces)
         return REPROCESS_ALL
@@ -407,20 +428,24 @@ class Controller:
 
     def observe(self, svc_key: str, svc: Manifest | None) -> None:
         """Record a Service version the informer saw, without handling it (readiness reads these)."""
+        self._wake(svc_key)
         if svc is None or not self._handles(svc):
             self._cache_drop(svc_key)
         else:
             self._cache_put(svc_key, self._kept(svc))
 
     def _cache_put(self, svc_key: str, svc: Manifest) -> None:
-        """Cache a Service's manifest (the informer), stamping the cache anew when it changed."""
+        """Cache a Service's manifest (the informer), stamping the cache anew when it changed;
+        a new one wakes the Service and the quiet group it is in (their answers read it)."""
         if self._cache.get(svc_key) is not svc:
+            self._wake(svc_key)
             self._cache[svc_key] = svc
             self._cache_stamp = object()
 
     def _cache_drop(self, svc_key: str) -> None:
         """Forget a Service's cached manifest, stamping the cache anew when it held one."""
         if self._cache.pop(svc_key, None) is not None:
+            self._wake(svc_key)
             self._cache_stamp = object()
 
     def _kept(self, svc: Manifest) -> Manifest:
@@ -452,12 +477,15 @@ class Controller:
         ips = list(ingress_ips(svc))
         if not ips or not is_load_balancer(svc) or not self._handles(svc):
             return False
+        self._wake_ips(svc_key)
         try:
             self._allocator.assign(
                 svc_key, svc, ips, ports(svc), sharing_key(svc), backend_key(svc)
             )
         except (AllocationError, ServiceInputError):
             return False
+        finally:
+            self._wake_ips(svc_key)
         self._keys[svc_key] = (sharing_key(svc), backend_key(svc))
         return True
 
@@ -469,6 +497,7 @@ class Controller:
 
     def set_balancer(self, svc_key: str, svc: Manifest | None) -> Result:
         """Handle one Service event (None: the Service was deleted), as SetBalancer does."""
+        self._wake_self(svc_key)  # quiet again below when the answer is a remembered one
         if svc is None:
             return self._deleted(svc_key)
         repeat = self._unchanged.get(svc_key)
@@ -478,9 +507,7 @@ class Controller:
             # it is no member of a fixed group's transition; what follows is _set_one's repeat.
             self._cache_put(svc_key, svc)  # observe()
             if self._still_unchanged(svc_key, svc):
-                if repeat.reassigned:
-                    self._allocator.reassigned(svc_key)
-                return repeat.result.copied()
+                return self._repeated(svc_key, svc)
         if not self._handles(svc):
             # Filtered before the handler (filterByLoadBalancerClass): not ours, nothing to do.
             return Result(SUCCESS)
@@ -512,10 +539,7 @@ class Controller:
         # would do and answer exactly what it did (every reprocess-all pass hands every Service
         # over, and a Service left pending fails the same way each time).
         if self._still_unchanged(svc_key, svc):
-            repeat = self._unchanged[svc_key]
-            if repeat.reassigned:
-                self._allocator.reassigned(svc_key)
-            return repeat.result.copied()
+            return self._repeated(svc_key, svc)
         refused = self._refused_again(svc_key, svc)
         if refused is not None:
             return refused
@@ -526,9 +550,10 @@ class Controller:
             return result  # only a manifest nobody changes may be recognised by identity
         if result == Result(SUCCESS):
             # Converged with nothing to write: handled again, its assign only re-assigns it.
-            self._unchanged[svc_key] = _Repeat(
-                self._allocator.version, svc, result, True, self._holding(svc_key, svc)
-            )
+            holding = self._holding(svc_key, svc)
+            self._unchanged[svc_key] = _Repeat(self._allocator.version, svc, result, True, holding)
+            if holding is not None:
+                self._quiet[svc_key] = svc  # as _repeated would make it on the next handling
         elif (
             result.service is None
             and self._pool_order is None  # a stateful pool order draws anew on every handling
@@ -543,6 +568,120 @@ class Controller:
         elif result.service is not None and result.state != ERROR_NO_RETRY:
             self._written(svc_key, result.service)
         return result
+
+    def _repeated(self, svc_key: str, svc: Manifest) -> Result:
+        """The remembered answer of a Service _still_unchanged holds for, its walk move replayed.
+
+        Quiet from now on when that answer is success with no event and no write and holds
+        while what `_holding` read stays (not only while the version does): `_wake_ips` drops
+        it on any change to its IPs, its keys or its manifest, or on a configuration change."""
+        repeat = self._unchanged[svc_key]
+        if repeat.reassigned:
+            self._allocator.reassigned(svc_key)
+            if (
+                repeat.holding is not None
+                and repeat.manifest is svc
+                and self._shares_manifests
+                and repeat.result == _QUIET_ANSWER
+            ):
+                self._quiet[svc_key] = svc
+        return repeat.result.copied()
+
+    def quiet(self) -> dict[str, Manifest]:
+        """The quiet Services (see answer_quiet) with the manifest each must be handed; a copy."""
+        members = {svc_key: quiet[0] for svc_key, quiet in self._quiet_members.items()}
+        return {**self._quiet, **members}
+
+    def quiet_in(self, store: Mapping[str, Manifest]) -> dict[str, Manifest]:
+        """quiet(), after waking each quiet Service whose stored manifest is not the one it was
+        quiet for (a caller changed the store by hand): checked in C while all are (usually)."""
+        quiet = self.quiet()
+        if all(map(operator.is_, map(store.get, quiet), quiet.values())):
+            return quiet
+        for svc_key, svc in quiet.items():
+            if store.get(svc_key) is not svc:
+                self._wake(svc_key)
+        return self.quiet()
+
+    def watch_quiet(self) -> list[str]:
+        """Log the Services woken from now on (a reprocess-all pass hands them over after all);
+        the log, until unwatch_quiet."""
+        self._woken = []
+        return self._woken
+
+    def unwatch_quiet(self) -> None:
+        self._woken = None
+
+    def answer_quiet(self, svc_keys: Sequence[str]) -> None:
+        """Hand over these quiet Services (distinct), in order, as set_balancer would with their
+        quiet manifests: each answers Result(SUCCESS) with no event and no write (the caller
+        logs those) and re-assigns its allocation, or its settled group's, in the walk order."""
+        members = self._quiet_members
+        if not members or members.keys().isdisjoint(svc_keys):
+            self._allocator.reassigned_all(svc_keys)
+            return
+        start = 0
+        for index, svc_key in enumerate(svc_keys):
+            quiet = members.get(svc_key)
+            if quiet is None:
+                continue
+            self._allocator.reassigned_all(svc_keys[start:index])
+            start = index + 1
+            self._walk_settled(quiet[1], quiet[2])
+        self._allocator.reassigned_all(svc_keys[start:])
+
+    def _wake(self, svc_key: str) -> None:
+        """What its handling, or its group's, reads may have changed: neither is quiet now."""
+        self._wake_self(svc_key)
+        members = self._quiet_group_of.get(svc_key)
+        if members is None:
+            return
+        for member in members:
+            self._wake_self(member)
+            if self._quiet_group_of.get(member) == members:
+                del self._quiet_group_of[member]
+
+    def _wake_self(self, svc_key: str) -> None:
+        """It is quiet no more (its group's other members may stay so)."""
+        if (
+            self._quiet.pop(svc_key, None) is not None
+            or self._quiet_members.pop(svc_key, None) is not None
+        ) and self._woken is not None:
+            self._woken.append(svc_key)
+
+    def _quiet_member(
+        self, svc_key: str, svc: Manifest, members: tuple[str, ...], order: tuple[str, ...]
+    ) -> None:
+        """A member whose settled group answered again is quiet, when that holds while what
+        _group_holding read stays (no caller's pool order), set_balancer's stock repeat cannot
+        come first, and no other group claims a member."""
+        repeat = self._unchanged.get(svc_key)
+        if (
+            self._pool_order is not None
+            or not self._shares_manifests
+            or not self._remembers
+            or (repeat is not None and repeat.manifest is svc)
+            or any(self._quiet_group_of.get(m, members) != members for m in members)
+        ):
+            return
+        for member in members:
+            self._quiet_group_of.setdefault(member, members)
+        self._quiet_members[svc_key] = (svc, members, order)
+
+    def _wake_ips(self, svc_key: str) -> None:
+        """Called before and after an allocator call that may change the Service's allocation:
+        every quiet Service on its IPs (then, and again after) may read something else now.
+        An allocator call changes nothing but the Service's allocation and, on its IPs, the key
+        they remember, the ports in use and the Services on them (what holding/holdings read)."""
+        if not self._quiet and not self._quiet_members:
+            return
+        self._wake(svc_key)
+        for holder in self._allocator.neighbours(svc_key):
+            self._wake(holder)
+
+    def _wake_all(self) -> None:
+        for svc_key in [*self._quiet, *self._quiet_members]:
+            self._wake(svc_key)
 
     def _written(self, svc_key: str, work: Manifest) -> None:
         """Remember the handling of the Service's own write, which comes back next (its status
@@ -798,6 +937,7 @@ class Controller:
         self, run: _Converge, svc_key: str, svc: Manifest, lb_ips: list[str]
     ) -> list[str]:
         """PreferDualStack with one IP: try to add one of the other family from the same pool."""
+        self._wake_ips(svc_key)
         try:
             extra = self._allocator.allocate_from_pool_for_additional_family(
                 svc_key,
@@ -815,6 +955,8 @@ class Controller:
                 err.names,
             )
             return lb_ips
+        finally:
+            self._wake_ips(svc_key)
         self._keys[svc_key] = (sharing_key(svc), backend_key(svc))
         run.info("IPAllocated", f'Assigned additional IP "{extra}"')
         return [*lb_ips, extra]
@@ -853,20 +995,29 @@ class Controller:
                 )
             return wanted_ips
         args = (ports(svc), sharing_key(svc), backend_key(svc))
-        if wanted_pool:
-            ips = self._allocator.allocate_from_pool(svc_key, svc, family, wanted_pool, *args)
-        else:
-            ips = self._allocator.allocate(svc_key, svc, family, *args)
+        self._wake_ips(svc_key)
+        try:
+            if wanted_pool:
+                ips = self._allocator.allocate_from_pool(svc_key, svc, family, wanted_pool, *args)
+            else:
+                ips = self._allocator.allocate(svc_key, svc, family, *args)
+        finally:
+            self._wake_ips(svc_key)
         self._keys[svc_key] = (sharing_key(svc), backend_key(svc))
         return list(ips)
 
     def _assign(self, svc_key: str, svc: Manifest, ips: list[str]) -> None:
-        self._allocator.assign(
-            svc_key, svc, list(ips), list(ports(svc)), sharing_key(svc), backend_key(svc)
-        )
+        self._wake_ips(svc_key)
+        try:
+            self._allocator.assign(
+                svc_key, svc, list(ips), list(ports(svc)), sharing_key(svc), backend_key(svc)
+            )
+        finally:
+            self._wake_ips(svc_key)
         self._keys[svc_key] = (sharing_key(svc), backend_key(svc))
 
     def _unassign(self, svc_key: str) -> None:
+        self._wake_ips(svc_key)
         self._allocator.unassign(svc_key)
         self._keys.pop(svc_key, None)
 
@@ -898,12 +1049,8 @@ class Controller:
         # members, changes nothing again (every reprocess-all pass hands each member over).
         cached = cast(tuple[Manifest, ...], facts.cached)
         if self._still_settled(members, cached):
-            # As the transition would have; again on a walk this very loop left, it moves nobody
-            # (each member is put last in the same order), so it is skipped.
-            if self._walked.get(members) != self._allocator.walk_changes:
-                for member in facts.order:
-                    self._allocator.reassigned(member)
-                self._walked[members] = self._allocator.walk_changes
+            self._walk_settled(members, facts.order)
+            self._quiet_member(svc_key, svc, members, facts.order)
             return Result(SUCCESS)
         result = self._converge_group(svc_key, members, facts.order)
         if result == Result(SUCCESS):
@@ -912,7 +1059,18 @@ class Controller:
                 cached,
                 self._group_holding(members),
             )
+            # Handed its manifest again, it finds the group settled (as _set_group_member does).
+            self._quiet_member(svc_key, svc, members, facts.order)
         return result
+
+    def _walk_settled(self, members: tuple[str, ...], order: tuple[str, ...]) -> None:
+        """A settled group's members put last in the walk, as the transition would have; again
+        on a walk this very loop left, it moves nobody (each member is put last in the same
+        order), so it is skipped."""
+        if self._walked.get(members) != self._allocator.walk_changes:
+            for member in order:
+                self._allocator.reassigned(member)
+            self._walked[members] = self._allocator.walk_changes
 
     def _group_facts(self, members: tuple[str, ...], digest: str) -> _GroupFacts:
         """Whether the group is ready, and its transition order, from the members' cached
@@ -979,10 +1137,13 @@ class Controller:
         if remembered is not None and remembered not in keys:
             keys.append(remembered)
         for sharing, backend in keys:
+            self._wake_ips(svc_key)
             try:
                 self._allocator.assign(svc_key, svc, ips, list(ports(svc)), sharing, backend)
             except AllocationError:
                 continue
+            finally:
+                self._wake_ips(svc_key)
             self._keys[svc_key] = (sharing, backend)
             return
 
@@ -998,8 +1159,9 @@ class Controller:
         self, svc_key: str, members: tuple[str, ...], order: Sequence[str]
     ) -> Result:
         """Release every member, then converge each onto the group's IPs; all or nothing."""
-        # dict.copy: the same value as dict(), cheaper (bench/README.md, "Growth of the sampled").
-        saved = (self._allocator.clone(), self._keys.copy())
+        # Only the members' keys change here: theirs are saved, not every Service's (a copy of
+        # all of them per transition grew with the component and its frozen neighbours).
+        saved, saved_keys = self._allocator.clone(), {m: self._keys.get(m) for m in members}
         before = {m: (self._allocator.ips(m), self.allocation_key(m)) for m in members}
         for member in members:
             self._unassign(member)
@@ -1015,7 +1177,7 @@ class Controller:
             if work is None:
                 # Which member fails first (and is named) follows the order.
                 self._note_order_sensitive(members)
-                self._allocator, self._keys = saved
+                self._restore(saved, saved_keys)
                 # A member handed straight into the transition after a restart was never
                 # recorded: it keeps its status, so it re-claims those IPs like a waiting one.
                 for waiting in members:
@@ -1044,6 +1206,16 @@ class Controller:
             svc_key,
             {m: w for m, w in writes.items() if m != svc_key},
         )
+
+    def _restore(self, saved: Allocator, keys: Mapping[str, tuple[str, str] | None]) -> None:
+        """Put back the allocator and these Services' keys as a failed transition found them."""
+        self._allocator = saved
+        for member, key in keys.items():
+            if key is None:
+                self._keys.pop(member, None)
+            else:
+                self._keys[member] = key
+            self._wake_ips(member)  # on the IPs it holds again
 
     def _note_order_sensitive(self, members: tuple[str, ...]) -> None:
         """Log a transition whose outcome may depend on its members' order (name order here).

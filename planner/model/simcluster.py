@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import heapq
 import ipaddress
 import itertools
 import math
@@ -59,6 +60,7 @@ from planner.model.allocator import Pool, PoolOrder
 from planner.model.controller import (
     ERROR,
     REPROCESS_ALL,
+    SUCCESS,
     Behavior,
     Controller,
     Event,
@@ -81,6 +83,10 @@ RELOAD = "metallbreload/reload"  # the key MetalLB queues to reprocess every Ser
 
 # More distinct reprocess-all orders than this at one step: explore only sorted and reversed.
 MAX_PASS_ORDERS = 24
+
+# Fewer quiet Services than this at a pass: each is handed over (the bulk answer's set-up costs
+# more than it saves).
+QUIET_PASS_MIN = 8
 
 # Run.extra's flag for a run explored past a reprocess-all pass whose tie orders were cut.
 TIES_CUT = "ties_cut"
@@ -141,8 +147,30 @@ class Handled:
     results: tuple[tuple[str, Result], ...]
 
 
-# The tie groups of a pass, with the store keys and manifests they were read from.
-_KeptTies = tuple[tuple[str, ...], tuple[Manifest, ...], tuple[tuple[str, ...], ...]]
+@dataclass
+class _Ties:
+    """A pass's tie groups (most ingress IPs first, each sorted), with the store's keys and
+    manifests and each Service's count they were read from; the flat orders made once.
+    Shared by copies of the cluster: never changed once made, but for the orders it caches."""
+
+    keys: tuple[str, ...]
+    manifests: tuple[Manifest, ...]
+    counts: dict[str, int]
+    groups: tuple[tuple[str, ...], ...]
+    _default: tuple[str, ...] | None = None
+    _reverse: tuple[str, ...] | None = None
+
+    def default(self) -> tuple[str, ...]:
+        """The default pass order: ties by key."""
+        if self._default is None:
+            self._default = tuple(itertools.chain.from_iterable(self.groups))
+        return self._default
+
+    def reverse(self) -> tuple[str, ...]:
+        """The order with every tie reversed."""
+        if self._reverse is None:
+            self._reverse = tuple(k for g in self.groups for k in reversed(g))
+        return self._reverse
 
 
 class SimulatedCluster:
@@ -169,7 +197,7 @@ class SimulatedCluster:
         # same object (a reprocess-all pass orders every Service by it). Shared by copies.
         self._ip_counts: dict[str, tuple[Manifest, int]] = {}
         # The pass's tie groups and the store's keys and manifests they were read from (_ties).
-        self._kept_ties: _KeptTies | None = None
+        self._kept_ties: _Ties | None = None
         self._next_cluster_ip = 1
         # ServiceReconciler.initialLoadPerformed: until a reprocess-all pass ends without a retry,
         # Service events are dropped (both releases). A cluster built by hand is past it.
@@ -328,11 +356,8 @@ class SimulatedCluster:
         item = self.queue.pop(0)
         self.step += 1
         if item == RELOAD:
-            default = self.pass_orders()[0]
             chosen = tuple(action.pass_order or ()) if action else ()
-            # Services the chosen order leaves out still get handled, after it, as MetalLB lists all.
-            listed = set(chosen)
-            results = self._reprocess_all([*chosen, *(k for k in default if k not in listed)])
+            results = self._reprocess_all(self._pass_order(chosen))
         elif not self.initial_load_performed:
             results = ()  # reconcileService returns at once: no reprocess-all pass finished yet
         else:
@@ -340,6 +365,16 @@ class SimulatedCluster:
         handled = Handled(self.step, item, results)
         self.handled.append(handled)
         return handled
+
+    def _pass_order(self, chosen: tuple[str, ...]) -> Sequence[str]:
+        """The chosen order, then the Services it leaves out (MetalLB lists all) by default."""
+        default = self.pass_orders()[0]
+        if not chosen:
+            return default
+        listed = set(chosen)
+        if listed.issuperset(default):
+            return chosen  # (checked in C: usually the chosen order names every Service)
+        return [*chosen, *(k for k in default if k not in listed)]
 
     def settle(self, max_steps: int = 1000) -> bool:
         """Process until the queue is empty; False if it is still busy after `max_steps` steps."""
@@ -411,15 +446,15 @@ class SimulatedCluster:
         The first is the default (ties by key). With `all_ties`, every order among ties, unless
         there are more than MAX_PASS_ORDERS: then the default and the one with ties reversed.
         """
-        groups = self._tie_groups()
-        default = tuple(k for g in groups for k in g)
+        ties = self._kept()
+        groups, default = ties.groups, ties.default()
         if not all_ties:
             return [default]
         count = 1
         for g in groups:
             count *= math.factorial(len(g))
         if count > MAX_PASS_ORDERS:
-            return [default, tuple(k for g in groups for k in reversed(g))]
+            return [default, ties.reverse()]
         return [
             tuple(k for g in combo for k in g)
             for combo in itertools.product(*(itertools.permutations(g) for g in groups))
@@ -525,6 +560,54 @@ class SimulatedCluster:
         return result
 
     def _reprocess_all(self, order: Sequence[str]) -> tuple[tuple[str, Result], ...]:
+        """A reprocess-all pass in this order: the controller's quiet Services (their answer is
+        known: Controller.answer_quiet) are answered in bulk, the others handed over one by one,
+        in the same order; a Service woken by a handling is handed over when its turn comes."""
+        controller = self.controller
+        quiet = controller.quiet_in(self.store)
+        position = dict(zip(order, itertools.count()))
+        if len(position) != len(order) or len(quiet) < QUIET_PASS_MIN:
+            return self._reprocess_each(order)  # (an order naming a Service twice: as it is)
+        # The positions to hand over (not quiet); the rest between two of them are answered
+        # together, so a pass costs its handlings, not its Services.
+        due = [position[key] for key in position.keys() - quiet.keys()]
+        heapq.heapify(due)
+        results: list[tuple[str, Result]] = []
+        retry = False
+        woken = controller.watch_quiet()
+        done = 0
+        try:
+            while due:
+                at = heapq.heappop(due)
+                if at < done:
+                    continue  # woken twice
+                self._answer_quiet(order[done:at], results)
+                done = at + 1
+                key = order[at]
+                if key not in self.store:
+                    continue
+                seen = len(woken)
+                result = self.handle_listed(key)
+                results.append((key, result))
+                retry = retry or result.state in (REPROCESS_ALL, ERROR)
+                for svc_key in woken[seen:]:
+                    later = position.get(svc_key, -1)
+                    if later >= done:
+                        heapq.heappush(due, later)
+            self._answer_quiet(order[done:], results)
+        finally:
+            controller.unwatch_quiet()
+        self._end_pass(retry)
+        return tuple(results)
+
+    def _answer_quiet(self, keys: Sequence[str], results: list[tuple[str, Result]]) -> None:
+        """These quiet Services' handlings, as handle_listed would have done them: no event and
+        no write to log or store, each answering success (one Result for the pass's quiet ones)."""
+        if keys:
+            self.controller.answer_quiet(keys)
+            results.extend(zip(keys, itertools.repeat(Result(SUCCESS))))
+
+    def _reprocess_each(self, order: Sequence[str]) -> tuple[tuple[str, Result], ...]:
         results = []
         for key in order:
             if key not in self.store:
@@ -585,7 +668,10 @@ class SimulatedCluster:
     def end_pass(self, results: Sequence[tuple[str, Result]]) -> None:
         """The pass is over: RELOAD again when any Service asked for it (or failed); else the
         initial load is done (Service events are handled from now on)."""
-        if any(r.state in (REPROCESS_ALL, ERROR) for _, r in results):
+        self._end_pass(any(r.state in (REPROCESS_ALL, ERROR) for _, r in results))
+
+    def _end_pass(self, retry: bool) -> None:
+        if retry:
             self._enqueue(RELOAD)
         else:
             self.initial_load_performed = True
@@ -598,25 +684,52 @@ class SimulatedCluster:
         return [list(group) for group in self._ties()]
 
     def _ties(self) -> tuple[tuple[str, ...], ...]:
-        """The stored Services by number of ingress IPs, most first, each tie sorted; kept while
-        the store holds the very same keys and manifests (a step with a pass at the head of the
-        queue asks three times: how many options, which one, then the pass's default order).
+        """The stored Services by number of ingress IPs, most first, each tie sorted."""
+        return self._kept().groups
+
+    def _kept(self) -> _Ties:
+        """The tie groups, kept while the store holds the very same keys and manifests (a step
+        with a pass at the head of the queue asks three times: how many options, which one, then
+        the pass's default order), and updated for the Services whose manifest was replaced
+        (a pass comes after a few writes: counting every Service again grew with the store).
         Checked by identity, in C: the store is a public dict, which a caller may change."""
         store = self.store
         kept = self._kept_ties
         if (
-            kept is not None
-            and len(kept[0]) == len(store)
-            and all(map(operator.is_, kept[0], store))
-            and all(map(operator.is_, kept[1], store.values()))
+            kept is None
+            or len(kept.keys) != len(store)
+            or not all(map(operator.is_, kept.keys, store))
         ):
-            return kept[2]
+            kept = self._kept_ties = self._counted_ties()
+            return kept
+        manifests = tuple(store.values())
+        replaced = list(
+            itertools.compress(kept.keys, map(operator.is_not, kept.manifests, manifests))
+        )
+        if not replaced:
+            return kept
+        counts = kept.counts
+        moved = [key for key in replaced if self._ip_count(key) != counts[key]]
+        if not moved:
+            kept = _Ties(kept.keys, manifests, counts, kept.groups, kept._default, kept._reverse)
+        else:
+            counts = dict(counts)
+            counts.update((key, self._ip_count(key)) for key in moved)
+            kept = _Ties(
+                kept.keys, manifests, counts, _regrouped(kept.groups, kept.counts, counts, moved)
+            )
+        self._kept_ties = kept
+        return kept
+
+    def _counted_ties(self) -> _Ties:
+        """The tie groups counted afresh from every stored Service."""
+        store = self.store
+        counts = {key: self._ip_count(key) for key in store}
         by_count: dict[int, list[str]] = {}
         for key in sorted(store):
-            by_count.setdefault(self._ip_count(key), []).append(key)
-        ties = tuple(tuple(by_count[n]) for n in sorted(by_count, reverse=True))
-        self._kept_ties = (tuple(store), tuple(store.values()), ties)
-        return ties
+            by_count.setdefault(counts[key], []).append(key)
+        groups = tuple(tuple(by_count[n]) for n in sorted(by_count, reverse=True))
+        return _Ties(tuple(store), tuple(store.values()), counts, groups)
 
     def _store_write(self, svc_key: str, written: Manifest) -> None:
         """The controller's status update: status and annotations replace the stored ones."""
@@ -699,6 +812,21 @@ class SimulatedCluster:
         spec.setdefault("ipFamilies", ["IPv6" if ":" in ip else "IPv4" for ip in ips])
         spec.setdefault("ipFamilyPolicy", "RequireDualStack" if wanted == "dual" else "SingleStack")
         return svc
+
+
+def _regrouped(
+    groups: tuple[tuple[str, ...], ...],
+    before: Mapping[str, int],
+    after: Mapping[str, int],
+    moved: Sequence[str],
+) -> tuple[tuple[str, ...], ...]:
+    """The tie groups with the `moved` Services taken from their count's group (`before`) into
+    their new one (`after`), each kept sorted; empty groups dropped."""
+    by_count = {before[group[0]]: list(group) for group in groups}
+    for key in moved:
+        by_count[before[key]].remove(key)
+        bisect.insort(by_count.setdefault(after[key], []), key)
+    return tuple(tuple(by_count[n]) for n in sorted(by_count, reverse=True) if by_count[n])
 
 
 # --- schedules -----------------------------------------------------------------------------

@@ -155,11 +155,30 @@ def test_a_settled_group_pass_reads_the_group_once_per_change() -> None:
         assert cluster.settle()
     passes = [h for h in cluster.handled[logged:] if h.item == RELOAD]
     assert [len(p.results) for p in passes] == [9]
-    assert calls == ["holding"]
+    # Not even once: x took an IP none of the members is on, so they stayed quiet and the pass
+    # answered them without a handling (tests/model/test_quiet_pass.py).
+    assert calls == []
     afresh.arrive("ns/x", svc("x", ip="10.0.1.1", share="x"))
     assert afresh.settle()
     assert cluster.store == afresh.store and cluster.events == afresh.events
     assert cluster.controller.allocator.snapshot() == afresh.controller.allocator.snapshot()
+
+
+def test_a_settled_group_handed_over_reads_the_group_once_per_change() -> None:
+    """fixed, every Service handed over (no bulk answer for quiet ones): the pass after another
+    Service took an IP elsewhere compares the settled group's holdings once, not per member."""
+    members = with_group_annotations(_group(8, False))
+    pools = [POOL, Pool("two", ["10.0.1.0/30"])]
+    cluster = SimulatedCluster.bootstrap(pools, members, "fixed")
+    calls: list[str] = []
+    with (
+        mock.patch.object(SimulatedCluster, "_reprocess_all", SimulatedCluster._reprocess_each),
+        mock.patch.object(Controller, "_group_holding", _counted(calls, "holding")),
+        mock.patch.object(Controller, "_group_ready", _counted(calls, "ready")),
+    ):
+        cluster.arrive("ns/x", svc("x", ip="10.0.1.1", share="x"))
+        assert cluster.settle()
+    assert calls == ["holding"]
 
 
 def _counted(calls: list[str], name: str) -> Any:

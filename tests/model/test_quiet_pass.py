@@ -1,0 +1,247 @@
+"""A reprocess-all pass hands over only the Services whose answer is not known (issue 17):
+the quiet ones (Controller.answer_quiet) are answered in bulk, and each run is exactly the run
+with every Service handed over, down to the results and the walk order."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+from unittest import mock
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from planner.model import simcluster
+from planner.model.allocator import Allocator, Pool
+from planner.model.controller import Controller, Result
+from planner.model.simcluster import (
+    RELOAD,
+    Process,
+    SimulatedCluster,
+    adversarial_runs,
+    random_runs,
+)
+from tests.model.test_simcluster import (
+    LAN,
+    Group,
+    _component,
+    _everything,
+    groups_strategy,
+    pools_strategy,
+    svc,
+)
+
+BEHAVIORS = st.sampled_from(["fixed", "metallb-0.15", "metallb-0.14"])
+
+
+def _runs(pools: list[Pool], services: list[Any], writes: list[Any], behavior: str, seed: int):
+    cluster = SimulatedCluster.bootstrap(pools, services, behavior)
+    found = [*adversarial_runs(cluster, writes), *random_runs(cluster, writes, seed, count=4)]
+    return [
+        (
+            *_everything(run),
+            run.cluster.handled,
+            run.cluster.controller.allocator.walk_changes,
+            run.cluster.controller.allocator.reassigns,
+            dict(run.cluster.controller.allocator._walk),
+        )
+        for run in found
+    ]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    groups=groups_strategy(), pools=pools_strategy(), seed=st.integers(0, 2**16), behavior=BEHAVIORS
+)
+def test_a_pass_answering_quiet_services_in_bulk_is_the_pass_handing_each_over(
+    groups: list[Group], pools: list[Pool], seed: int, behavior: str
+) -> None:
+    """Every run (schedule, histories, events, stored objects, results of every pass, allocator,
+    walk order and its counters) is the same when every pass hands every Service over."""
+    services, writes = _component(groups)
+    with mock.patch.object(simcluster, "QUIET_PASS_MIN", 0):
+        bulk = _runs(pools, services, writes, behavior, seed)
+    each = mock.patch.object(SimulatedCluster, "_reprocess_all", SimulatedCluster._reprocess_each)
+    with each:
+        assert _runs(pools, services, writes, behavior, seed) == bulk
+
+
+def _checked_answer_quiet(self: Controller, svc_keys: Sequence[str]) -> None:
+    """answer_quiet, after handing the same Services over for real (nothing remembered) to a
+    copy: each must answer success and leave the allocator, the walk and the keys alike."""
+    quiet = self.quiet()
+    real = self.copy()
+    real._remembers = False
+    for svc_key in svc_keys:
+        assert real.set_balancer(svc_key, quiet[svc_key]) == Result("success"), svc_key
+    ANSWER_QUIET(self, svc_keys)
+    assert real.allocator.snapshot() == self.allocator.snapshot()
+    assert list(real.allocator._allocated) == list(self.allocator._allocated)
+    assert real._keys == self._keys
+    CHECKED.append(len(svc_keys))
+
+
+ANSWER_QUIET = Controller.answer_quiet
+CHECKED: list[int] = []
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    groups=groups_strategy(), pools=pools_strategy(), seed=st.integers(0, 2**16), behavior=BEHAVIORS
+)
+def test_every_service_answered_in_bulk_would_have_answered_so(
+    groups: list[Group], pools: list[Pool], seed: int, behavior: str
+) -> None:
+    """Each Service a pass answers in bulk, handed over for real with nothing remembered,
+    answers success and changes nothing but the walk, as the bulk answer did: a Service whose
+    answer changed (something it reads changed and did not wake it) fails here."""
+    services, writes = _component(groups)
+    with (
+        mock.patch.object(simcluster, "QUIET_PASS_MIN", 0),
+        mock.patch.object(Controller, "answer_quiet", _checked_answer_quiet),
+    ):
+        _runs(pools, services, writes, behavior, seed)
+
+
+def test_the_bulk_answers_are_checked() -> None:
+    """The check above does see Services answered in bulk (under every behaviour)."""
+    groups = [Group(0, 3, False, "rekey"), Group(1, 2, True, "local")]
+    services, writes = _component(groups)
+    for behavior in ("fixed", "metallb-0.15", "metallb-0.14"):
+        CHECKED.clear()
+        with (
+            mock.patch.object(simcluster, "QUIET_PASS_MIN", 0),
+            mock.patch.object(Controller, "answer_quiet", _checked_answer_quiet),
+        ):
+            _runs([LAN, Pool("lan2", ["10.0.1.0/29"])], services, writes, behavior, 7)
+        assert sum(CHECKED) > 0, behavior
+
+
+def _sharing_pair() -> SimulatedCluster:
+    a = svc("a", status=("10.0.0.5",), share="g", ports=[("TCP", 53)], clusterIP="10.96.0.1")
+    b = svc("b", status=("10.0.0.5",), share="g", ports=[("UDP", 53)], clusterIP="10.96.0.2")
+    c = svc("c", status=("10.0.0.6",), share="h", ports=[("TCP", 80)], clusterIP="10.96.0.3")
+    cluster = SimulatedCluster.bootstrap([LAN], [a, b, c], "metallb-0.15")
+    cluster.queue.append(RELOAD)
+    cluster.settle()
+    return cluster
+
+
+def test_a_change_on_a_quiet_services_ip_wakes_it_and_the_pass_hands_it_over() -> None:
+    """A quiet Service is woken when another one comes or goes on its IP (what it reads), not
+    when a Service elsewhere changes; the next pass hands over exactly the woken ones."""
+    cluster = _sharing_pair()
+    assert set(cluster.controller.quiet()) == {"ns/a", "ns/b", "ns/c"}
+    cluster.arrive("ns/b", None)
+    cluster.process_next()  # b's deletion: it leaves 10.0.0.5, a reprocess-all is queued
+    assert cluster.queue == [RELOAD]
+    assert set(cluster.controller.quiet()) == {"ns/c"}
+    handed: list[str] = []
+    real = Controller.set_balancer
+
+    def spy(self: Controller, svc_key: str, manifest: Any) -> Result:
+        handed.append(svc_key)
+        return real(self, svc_key, manifest)
+
+    with (
+        mock.patch.object(simcluster, "QUIET_PASS_MIN", 0),
+        mock.patch.object(Controller, "set_balancer", spy),
+    ):
+        handled = cluster.process_next(Process())
+    assert handled is not None
+    assert [key for key, _ in handled.results] == ["ns/a", "ns/c"]
+    assert handed == ["ns/a"]
+    assert set(cluster.controller.quiet()) == {"ns/a", "ns/c"}
+
+
+def test_a_caller_replacing_a_stored_manifest_by_hand_wakes_it() -> None:
+    """The store is a public dict: a manifest put there by hand is handed over, not answered
+    from what the controller knew of the one before."""
+    cluster = _sharing_pair()
+    replaced = dict(cluster.store["ns/c"])
+    cluster.store["ns/c"] = replaced
+    cluster.queue.append(RELOAD)
+    handed: list[str] = []
+    real = Controller.set_balancer
+
+    def spy(self: Controller, svc_key: str, manifest: Any) -> Result:
+        handed.append(svc_key)
+        return real(self, svc_key, manifest)
+
+    with (
+        mock.patch.object(simcluster, "QUIET_PASS_MIN", 0),
+        mock.patch.object(Controller, "set_balancer", spy),
+    ):
+        cluster.process_next(Process())
+    assert handed == ["ns/c"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 2**16))
+def test_reassigned_all_is_reassigned_one_by_one(seed: int) -> None:
+    """The bulk walk move is each Service's move in order: the walk, its places and counters."""
+    rng = random.Random(seed)
+    names = [f"ns/s{i}" for i in range(12)]
+
+    def allocator() -> Allocator:
+        made = Allocator([Pool("p", ["10.0.0.0/28"])])
+        for name in names[:8]:
+            made.allocate(name, None, "ipv4", [("TCP", 80)], "", "")
+        return made
+
+    keys = rng.sample(names, rng.randint(0, len(names)))
+    if keys and rng.random() < 0.5:
+        keys.insert(0, names[7])  # the last allocation first: it moves nowhere
+        keys = list(dict.fromkeys(keys))
+    bulk, each = allocator(), allocator()
+    bulk.reassigned_all(keys)
+    for key in keys:
+        each.reassigned(key)
+    assert list(bulk._allocated) == list(each._allocated)
+    assert bulk._walk == each._walk
+    assert (bulk.walk_changes, bulk.reassigns, bulk._walk_next) == (
+        each.walk_changes,
+        each.reassigns,
+        each._walk_next,
+    )
+
+
+def test_a_pool_change_wakes_every_quiet_service() -> None:
+    """Every handling reads the configuration: after a pool change the pass hands every
+    Service over, and ends as the pass that hands each over does."""
+
+    def after_pool_change() -> tuple[Any, ...]:
+        cluster = _sharing_pair()
+        assert cluster.controller.quiet()
+        cluster.set_pools([Pool("lan", ["10.0.0.8/29"])])  # 10.0.0.5 and .6 are no more
+        assert not cluster.controller.quiet()
+        cluster.settle()
+        return (
+            cluster.store,
+            cluster.history,
+            cluster.events,
+            cluster.controller.allocator.snapshot(),
+        )
+
+    with mock.patch.object(simcluster, "QUIET_PASS_MIN", 0):
+        bulk = after_pool_change()
+    with mock.patch.object(SimulatedCluster, "_reprocess_all", SimulatedCluster._reprocess_each):
+        assert after_pool_change() == bulk
+    assert {ip for svc in bulk[0].values() for ip in simcluster.ingress_ips(svc)} <= {
+        f"10.0.0.{n}" for n in range(8, 16)
+    }
+
+
+def test_requested_ips_are_parsed_once_per_text_however_many_texts() -> None:
+    """A repo of 100,000 Services has 45,000 distinct requested-IP texts: each is parsed once
+    (a cache of 4,096 parsed them again and again beyond 10,000 Services)."""
+    from planner.model import service
+
+    texts = [f"10.{n // 65536}.{n // 256 % 256}.{n % 256}" for n in range(6000)]
+    manifests = [svc(f"s{n}", ip=text) for n, text in enumerate(texts)]
+    service._requested_in_annotation.cache_clear()
+    for _ in range(2):
+        for manifest in manifests:
+            service.requested_ips(manifest)
+    assert service._requested_in_annotation.cache_info().misses == len(texts)
