@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -198,15 +199,15 @@ def test_plan_verify_renders_after_letting_go_of_what_planning_kept(
     from planner.simulate.world import Explorations
 
     alive: list[int] = []
-    original = render.render_plan
+    original = render.plan_pieces
 
-    def counted(*args: Any, **kwargs: Any) -> str:
+    def counted(*args: Any, **kwargs: Any) -> Iterator[str]:
         gc.collect()
         kept = (Explorations, Scenario)
         alive.append(sum(isinstance(o, kept) for o in gc.get_objects()))
         return original(*args, **kwargs)
 
-    with mock.patch.object(render, "render_plan", new=counted):
+    with mock.patch.object(render, "plan_pieces", new=counted):
         code, out, _ = run(capsys, "plan", *SEED_ARGS, "--verify", "--output", "json")
     assert code == 0 and json.loads(out)["waves"]
     assert alive == [0]
