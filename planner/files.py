@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
 
 # What `open(path, "w")` asks for; the kernel takes the umask off (tempfile.mkstemp's 0o600 would
@@ -29,8 +30,9 @@ _CREATE_FLAGS = (
 )
 
 
-def atomic_write(path: Path, data: str | bytes, mode: int | None = None) -> None:
-    """Replace `path` with `data` (text is written as UTF-8): readers see the old or the new file.
+def atomic_write(path: Path, data: str | bytes | Iterable[str], mode: int | None = None) -> None:
+    """Replace `path` with `data` (text, or text in pieces, is written as UTF-8): readers see the
+    old or the new file.
 
     `mode`: the new file's permission bits; None keeps the existing file's, or for a new file
     gives what a plain write would (0o666 less the umask). Errors are the OSError of the step
@@ -44,18 +46,21 @@ def atomic_write(path: Path, data: str | bytes, mode: int | None = None) -> None
         raise
 
 
-def stage_beside(path: Path, data: str | bytes, mode: int | None = None) -> Path:
+def stage_beside(path: Path, data: str | bytes | Iterable[str], mode: int | None = None) -> Path:
     """A complete, synced temporary copy of `data` beside `path`, ready for `os.replace`.
 
     For callers that replace several files at once: stage every one first, then rename them
     all, so a failure while writing leaves every target as it was. `mode` as in `atomic_write`.
     """
-    content = data.encode("utf-8") if isinstance(data, str) else data
     permissions = mode if mode is not None else _existing_mode(path)
     handle, temporary = _create_beside(path)
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
+            if isinstance(data, (str, bytes)):
+                stream.write(data.encode("utf-8") if isinstance(data, str) else data)
+            else:  # each piece written as it comes: a long report is never whole in memory
+                for piece in data:
+                    stream.write(piece.encode("utf-8"))
             stream.flush()
             os.fsync(stream.fileno())
         if permissions is not None:

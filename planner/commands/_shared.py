@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
@@ -231,14 +231,17 @@ class Terminal:
     quiet: bool
     progress: ProgressReporter
 
-    def emit(self, text: str, output_file: Path | None) -> None:
-        """The report: to `output_file` (atomically, also when quiet), else stdout unless quiet."""
+    def emit(self, text: str | Iterable[str], output_file: Path | None) -> None:
+        """The report: to `output_file` (atomically, also when quiet), else stdout unless quiet.
+        `text` may come in pieces, each written as it is read (never joined into one string)."""
         self.progress.finish()
         if output_file is not None:
             emit(text, output_file)
         elif not self.quiet:
-            for piece in _pieces(text):
-                click.echo(piece, nl=False, color=self.color)
+            chunks = [text] if isinstance(text, str) else _whole_lines(text)
+            for chunk in chunks:
+                for piece in _pieces(chunk):
+                    click.echo(piece, nl=False, color=self.color)
 
     def echo(self, line: str, *, err: bool = False) -> None:
         """One line of the report body (stdout, or stderr with `err`); nothing when quiet."""
@@ -262,6 +265,20 @@ def _pieces(text: str) -> Iterator[str]:
         yield text[start:end]
         start = end
     yield text[start:]
+
+
+def _whole_lines(pieces: Iterable[str]) -> Iterator[str]:
+    """The text of `pieces`, each cut after its last line break (the rest goes with the next):
+    as `_pieces`, no write ends inside a line."""
+    carry = ""
+    for piece in pieces:
+        text = carry + piece
+        cut = text.rfind("\n") + 1
+        if cut:
+            yield text[:cut]
+        carry = text[cut:]
+    if carry:
+        yield carry
 
 
 def global_color() -> str:
@@ -312,10 +329,11 @@ def report_options(command: F) -> F:
     return COLOR_OPTION(QUIET_OPTION(with_terminal))  # type: ignore[return-value]
 
 
-def emit(text: str, output_file: Path | None) -> None:
-    """Print `text`, or write it to `output_file` atomically (never half-written)."""
+def emit(text: str | Iterable[str], output_file: Path | None) -> None:
+    """Print `text` (or its pieces), or write it to `output_file` atomically (never half-written)."""
     if output_file is None:
-        click.echo(text, nl=False)
+        for piece in [text] if isinstance(text, str) else text:
+            click.echo(piece, nl=False)
         return
     from planner.files import atomic_write  # secrets and hmac: only a written file needs them
 

@@ -76,7 +76,7 @@ def plan(
     sampled schedules (without --accept-sampled).
     """
     from planner.pipeline import plan_scenario
-    from planner.render.plan import render_plan
+    from planner.render.plan import plan_pieces
     from planner.simulate.world import Explorations
 
     scenario = sources.scenario(terminal.progress)
@@ -95,9 +95,10 @@ def plan(
     if then_verify:
         _verified(the_plan, seed, terminal, accept_sampled, max_states, explorations)
     # The render reads the plan only: the parsed state and the remembered runs go first, so
-    # its text reuses their memory (bench/README.md, "Memory of sampled runs").
+    # its text reuses their memory (bench/README.md, "Memory of sampled runs"); the text is
+    # written piece by piece as it is made, never whole (bench/README.md, "verifymem").
     del scenario, explorations
-    terminal.emit(render_plan(the_plan, output), output_file)
+    terminal.emit(plan_pieces(the_plan, output), output_file)
     return EXIT_OK
 
 

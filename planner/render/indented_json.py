@@ -1,10 +1,12 @@
 """`json.dumps(value, indent=2, sort_keys=True)`, byte for byte, without the standard library's
-pure-Python indenting encoder (a 10,000-Service plan spent seconds in its generators)."""
+pure-Python indenting encoder (a 10,000-Service plan spent seconds in its generators), whole or
+in pieces as it is written (`indented_pieces`: a 100,000-Service plan is 344 MB of text)."""
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Iterator
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
@@ -12,6 +14,11 @@ from typing import Any
 # small strings (about 60 bytes each, 180 MB for 32 MB of text); joining them as they come keeps
 # the list short (the joins copy the text some 30 times, a tenth of a second).
 COMPACT_AT = 100_000
+# `indented_pieces` walks the containers of the first levels, and any longer one, item by item
+# (a plan's waves, units, Services), so a piece can end between two items; deeper and shorter
+# ones (one Service's manifest) are written whole.
+WALKED_DEPTH = 3
+WALKED_LENGTH = 16
 
 
 class _Unusual(Exception):
@@ -20,12 +27,65 @@ class _Unusual(Exception):
 
 def dumps_indented(value: Any) -> str:
     """The JSON text of `value` as `json.dumps(value, indent=2, sort_keys=True)` writes it."""
+    return "".join(indented_pieces(value))
+
+
+def indented_pieces(value: Any) -> Iterator[str]:
+    """`dumps_indented(value)` in pieces of about COMPACT_AT small strings each, made as they are
+    read: the caller can write each one and let it go (the whole text is never held)."""
     out: list[str] = []
+    if _walked(value, 0):
+        yield from _walk(value, "\n", 0, out)
+    else:
+        _leaf(value, "\n", out)
+    yield "".join(out)
+
+
+def _walked(value: Any, depth: int) -> bool:
+    """Whether `_walk` takes `value` item by item (else it is one leaf, written whole)."""
+    kind = type(value)
+    if kind is dict:
+        shallow = depth < WALKED_DEPTH or len(value) > WALKED_LENGTH
+        return shallow and bool(value) and all(type(key) is str for key in value)
+    if kind is list or kind is tuple:
+        return bool(value) and (depth < WALKED_DEPTH or len(value) > WALKED_LENGTH)
+    return False
+
+
+def _walk(value: Any, newline: str, depth: int, out: list[str]) -> Iterator[str]:
+    """Append a walked container's text to `out`, handing `out` joined to the reader each time
+    it holds more than COMPACT_AT pieces (at an item's end)."""
+    inner = newline + "  "
+    is_dict = type(value) is dict
+    separator = ("{" if is_dict else "[") + inner
+    keys: Iterable[Any] = sorted(value) if is_dict else range(len(value))
+    for key in keys:
+        out.append(separator)
+        if is_dict:
+            out.append(encode_basestring_ascii(key))
+            out.append(": ")
+        item = value[key]
+        if _walked(item, depth + 1):
+            yield from _walk(item, inner, depth + 1, out)
+        else:
+            _leaf(item, inner, out)
+        if len(out) > COMPACT_AT:
+            yield "".join(out)
+            out.clear()
+        separator = "," + inner
+    out.append(newline + ("}" if is_dict else "]"))
+
+
+def _leaf(value: Any, newline: str, out: list[str]) -> None:
+    """Append `value` written whole; an unusual one as `json` writes it, at this indentation."""
+    piece: list[str] = []
     try:
-        _write(value, "\n", out)
+        _write(value, newline, piece)
     except _Unusual:
-        return json.dumps(value, indent=2, sort_keys=True)
-    return "".join(out)
+        # json's text of it alone, each line break carrying this depth's indentation (no
+        # string of JSON holds a raw line break): what json writes for it inside the document.
+        piece = [json.dumps(value, indent=2, sort_keys=True).replace("\n", newline)]
+    out.extend(piece)
 
 
 def _write(value: Any, newline: str, out: list[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -198,15 +199,37 @@ def test_plan_verify_renders_after_letting_go_of_what_planning_kept(
     from planner.simulate.world import Explorations
 
     alive: list[int] = []
-    original = render.render_plan
+    original = render.plan_pieces
 
-    def counted(*args: Any, **kwargs: Any) -> str:
+    def counted(*args: Any, **kwargs: Any) -> Iterator[str]:
         gc.collect()
         kept = (Explorations, Scenario)
         alive.append(sum(isinstance(o, kept) for o in gc.get_objects()))
         return original(*args, **kwargs)
 
-    with mock.patch.object(render, "render_plan", new=counted):
+    with mock.patch.object(render, "plan_pieces", new=counted):
         code, out, _ = run(capsys, "plan", *SEED_ARGS, "--verify", "--output", "json")
     assert code == 0 and json.loads(out)["waves"]
     assert alive == [0]
+
+
+@pytest.mark.parametrize("output", ["json", "yaml", "text"])
+def test_the_plan_written_in_pieces_is_the_rendered_plan(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, output: str
+) -> None:
+    """stdout and --output-file take the plan in pieces as it is written: the same text as
+    `render_plan` (for JSON, json.dumps of the plan file's data with indent 2, sorted keys)."""
+    from planner.pipeline import load_scenario, plan_scenario
+    from planner.plan.records import plan_to_dict
+    from planner.render.plan import render_plan
+    from planner.sources.live import LiveSource
+
+    code, out, _ = run(capsys, "plan", *SEED_ARGS, "--output", output)
+    target = tmp_path / "plan.out"
+    written = run(capsys, "plan", *SEED_ARGS, "--output", output, "--output-file", str(target))
+    scenario = load_scenario([str(SEED / "desired")], LiveSource.file(str(SEED / "live.yaml")))
+    the_plan = plan_scenario(scenario)
+    assert code == 0 and written[:2] == (0, "")
+    assert out == target.read_text(encoding="utf-8") == render_plan(the_plan, output)
+    if output == "json":
+        assert out == json.dumps(plan_to_dict(the_plan), indent=2, sort_keys=True) + "\n"

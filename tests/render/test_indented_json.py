@@ -53,3 +53,39 @@ def test_joining_pieces_on_the_way_changes_nothing(value: Any) -> None:
         assert dumps_indented(value) == json.dumps(value, indent=2, sort_keys=True)
     finally:
         indented_json.COMPACT_AT = compact_at
+
+
+@settings(max_examples=200, deadline=None)
+@given(values)
+def test_its_pieces_make_what_json_dumps_writes(value: Any) -> None:
+    # Every container walked item by item, a piece handed out after every few small strings.
+    saved = indented_json.WALKED_DEPTH, indented_json.WALKED_LENGTH, indented_json.COMPACT_AT
+    indented_json.WALKED_DEPTH, indented_json.WALKED_LENGTH, indented_json.COMPACT_AT = 99, 0, 3
+    try:
+        text = "".join(indented_json.indented_pieces(value))
+    finally:
+        indented_json.WALKED_DEPTH, indented_json.WALKED_LENGTH, indented_json.COMPACT_AT = saved
+    assert text == json.dumps(value, indent=2, sort_keys=True)
+
+
+def test_unusual_values_inside_walked_containers_are_written_as_json_writes_them() -> None:
+    # Left to json at their own depth: json's text of the whole document, byte for byte.
+    value = {
+        "a": [{"b": OrderedDict(c=[1, {"d": None}])}, {2: "two", 1: [True]}],
+        "e": {"f": OrderedDict()},
+        "g": [OrderedDict(h=1.5)] * 20,
+    }
+    assert dumps_indented(value) == json.dumps(value, indent=2, sort_keys=True)
+    assert dumps_indented({1: [True]}) == json.dumps({1: [True]}, indent=2, sort_keys=True)
+
+
+def test_a_long_document_comes_in_pieces_none_of_them_whole() -> None:
+    """A plan's waves and Services are walked item by item: the text is handed out in pieces of
+    about COMPACT_AT small strings, never as one string of the whole document."""
+    services = {f"team/svc-{i:05d}": {"spec": {"ports": [{"port": i}]}} for i in range(20_000)}
+    value = {"baseline": {"services": services}, "waves": [{"units": list(services)}]}
+    pieces = list(indented_json.indented_pieces(value))
+    text = "".join(pieces)
+    assert text == json.dumps(value, indent=2, sort_keys=True)
+    assert len(pieces) >= 3
+    assert max(len(piece) for piece in pieces) < len(text) / 2

@@ -1,0 +1,61 @@
+"""A plan's digest is the sha256 of its canonical JSON, hashed in pieces as they are made."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from planner.pipeline import load_scenario, plan_scenario
+from planner.plan import records
+from planner.plan.records import content_digest, plan_to_dict
+from planner.sources.live import LiveSource
+from tests.conftest import SAMPLES
+
+_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+_values = st.recursive(
+    _scalars,
+    lambda children: (
+        st.lists(children, max_size=20)
+        | st.tuples(children, children)
+        | st.dictionaries(st.text(max_size=6), children, max_size=20)
+    ),
+    max_leaves=60,
+)
+
+
+def _canonical_digest(content: Any) -> str:
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+@settings(max_examples=200, deadline=None)
+@given(_values)
+def test_the_digest_hashes_what_json_dumps_writes(value: Any) -> None:
+    """Whichever containers are walked item by item and however the pieces are gathered, the
+    digest is that of the whole canonical text (its own field left out)."""
+    data = {"content": value, "digest": "left out"}
+    expected = _canonical_digest({"content": value})
+    assert content_digest(data) == expected
+    saved = records._WALKED_DEPTH, records._WALKED_LENGTH, records._HASHED_AT
+    records._WALKED_DEPTH, records._WALKED_LENGTH, records._HASHED_AT = 99, 0, 2
+    try:
+        assert content_digest(data) == expected
+    finally:
+        records._WALKED_DEPTH, records._WALKED_LENGTH, records._HASHED_AT = saved
+
+
+def test_unusual_values_are_hashed_as_json_writes_them() -> None:
+    content = {"a": [OrderedDict(b=1)] * 20, "c": {1: "one", 2: [True]}, "d": {"e": (1, 2.5)}}
+    assert content_digest(content) == _canonical_digest(content)
+
+
+def test_the_digest_of_a_sample_plan_is_that_of_its_canonical_json() -> None:
+    sample = SAMPLES / "seed-dns-local"
+    scenario = load_scenario([str(sample / "desired")], LiveSource.file(str(sample / "live.yaml")))
+    data = plan_to_dict(plan_scenario(scenario))
+    assert data["digest"] == _canonical_digest({k: v for k, v in data.items() if k != "digest"})
