@@ -262,7 +262,7 @@ def agrees(text: str) -> bool:
 
 
 @given(scalar=scalars(), place=st.sampled_from(_PLACES))
-@settings(max_examples=3000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_a_scalar_reads_the_same_or_is_declined(scalar: str, place: str) -> None:
     assert agrees(place.format(s=scalar))
 
@@ -386,7 +386,7 @@ def document_texts(draw: st.DrawFn) -> str:
 
 
 @given(text=document_texts())
-@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_a_document_reads_the_same_or_is_declined(text: str) -> None:
     assert agrees(text)
 
@@ -396,7 +396,7 @@ def test_generated_documents_do_go_the_fast_way() -> None:
     fast = []
 
     @given(text=document_texts())
-    @settings(max_examples=300, derandomize=True, database=None)
+    @settings(max_examples=300, deadline=None, derandomize=True, database=None)
     def count(text: str) -> None:
         fast.append(fast_yaml.load(text, fast_yaml.Memo(), MAX_NESTING) is not None)
 
@@ -478,7 +478,7 @@ def assert_same_outcome(parse: Any) -> None:
 
 
 @given(text=streams(), large=st.booleans())
-@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_a_stream_parses_the_same_with_and_without_the_fast_path(text: str, large: bool) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(documents, "LARGE_LIST_CHARS", 0 if large else 10**12)
