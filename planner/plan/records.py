@@ -157,12 +157,18 @@ def _canonical_pieces(value: Any, depth: int) -> Iterator[str]:
 
 def _walked(value: Any, depth: int) -> bool:
     """Whether `_canonical_pieces` takes `value` item by item (else it is encoded whole)."""
+    return walked_item_by_item(value, depth, _WALKED_DEPTH, _WALKED_LENGTH)
+
+
+def walked_item_by_item(value: Any, depth: int, walked_depth: int, walked_length: int) -> bool:
+    """Whether a JSON writer in pieces takes `value` item by item: a non-empty list, tuple or
+    string-keyed dict above `walked_depth`, or longer than `walked_length`."""
     kind = type(value)
     if kind is dict:
-        shallow = depth < _WALKED_DEPTH or len(value) > _WALKED_LENGTH
+        shallow = depth < walked_depth or len(value) > walked_length
         return shallow and bool(value) and all(type(key) is str for key in value)
     if kind is list or kind is tuple:
-        return bool(value) and (depth < _WALKED_DEPTH or len(value) > _WALKED_LENGTH)
+        return bool(value) and (depth < walked_depth or len(value) > walked_length)
     return False
 
 

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
+from planner.plan.records import walked_item_by_item
+
 # Pieces appended before they are joined into one: a 10,000-Service plan is some 3 million
 # small strings (about 60 bytes each, 180 MB for 32 MB of text); joining them as they come keeps
 # the list short (the joins copy the text some 30 times, a tenth of a second).
@@ -43,13 +45,7 @@ def indented_pieces(value: Any) -> Iterator[str]:
 
 def _walked(value: Any, depth: int) -> bool:
     """Whether `_walk` takes `value` item by item (else it is one leaf, written whole)."""
-    kind = type(value)
-    if kind is dict:
-        shallow = depth < WALKED_DEPTH or len(value) > WALKED_LENGTH
-        return shallow and bool(value) and all(type(key) is str for key in value)
-    if kind is list or kind is tuple:
-        return bool(value) and (depth < WALKED_DEPTH or len(value) > WALKED_LENGTH)
-    return False
+    return walked_item_by_item(value, depth, WALKED_DEPTH, WALKED_LENGTH)
 
 
 def _walk(value: Any, newline: str, depth: int, out: list[str]) -> Iterator[str]:
