@@ -20,7 +20,7 @@ from planner.simulate import states
 from planner.simulate.states import _Commuting, _Interner, _Renaming, _Settled, explore_states
 from tests.model.test_seed_scenario import with_group_annotations
 from tests.model.test_simcluster import svc
-from tests.simulate.test_states import BRUTE_MAX_RUNS, POOLS, _brute, _outcomes
+from tests.simulate.test_states import BRUTE_MAX_RUNS, POOLS, _brute, _brute_outcomes, _outcomes
 
 STOCK = ("metallb-0.14", "metallb-0.15")
 OWN_PORTS = [("TCP", 53), ("UDP", 53), ("TCP", 80), ("UDP", 80)]
@@ -171,33 +171,11 @@ def test_commuting_finds_the_same_outcomes_with_and_without_it(
         assert reduced.states <= whole.states and whole.commuted == 0
 
 
-def _brute_outcomes(base: SimulatedCluster, writes: Any) -> tuple[Any, ...]:
+def _every_schedule(base: SimulatedCluster, writes: Any) -> tuple[Any, ...]:
     """The outcomes of every schedule (every tie order), as _outcomes gives them."""
     runs = _brute(base, writes)
     assert len(runs) <= BRUTE_MAX_RUNS and all(run.settled for run in runs)
-
-    def every(fact: str) -> frozenset[str]:
-        return frozenset(s for r in runs for s in r.cluster.history if getattr(r.cluster, fact)(s))
-
-    pending = every("went_pending")
-    always = frozenset(s for s in pending if all(r.cluster.went_pending(s) for r in runs))
-    final: dict[str, set[tuple[str, ...]]] = {}
-    warned: dict[str, set[str]] = {}
-    for run in runs:
-        for key in run.cluster.store:
-            final.setdefault(key, set()).add(run.cluster.ips(key))
-        for _, event in run.cluster.events[len(base.events) :]:
-            if event.type == "Warning":
-                warned.setdefault(event.svc_key, set()).add(str(event))
-    return (
-        True,
-        pending,
-        always,
-        every("stuck_at_end"),
-        every("changed_ip"),
-        {k: frozenset(v) for k, v in sorted(final.items())},
-        {k: frozenset(v) for k, v in sorted(warned.items())},
-    )
+    return _brute_outcomes(base, runs)
 
 
 @pytest.mark.parametrize("behavior", STOCK)
@@ -205,7 +183,7 @@ def _brute_outcomes(base: SimulatedCluster, writes: Any) -> tuple[Any, ...]:
 def test_commuting_finds_what_brute_force_finds(behavior: str, moving: int, labelled: bool) -> None:
     base, writes = _group(3, moving, behavior, labelled=labelled)
     found = explore_states(base, writes)
-    assert _outcomes(found) == _brute_outcomes(base, writes)
+    assert _outcomes(found) == _every_schedule(base, writes)
 
 
 def test_without_the_class_guard_a_leavers_warnings_would_be_lost() -> None:

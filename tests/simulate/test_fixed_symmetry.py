@@ -21,7 +21,15 @@ from planner.simulate.states import explore_states
 from planner.simulate.world import explore_writes
 from tests.model.test_seed_scenario import with_group_annotations
 from tests.model.test_simcluster import svc
-from tests.simulate.test_states import BRUTE_MAX_RUNS, POOLS, Spec, _brute, _cluster, _outcomes
+from tests.simulate.test_states import (
+    BRUTE_MAX_RUNS,
+    POOLS,
+    Spec,
+    _brute,
+    _brute_outcomes,
+    _cluster,
+    _outcomes,
+)
 
 # How a group of interchangeable members changes (all under the fixed allocator):
 SCENARIOS = {
@@ -73,22 +81,7 @@ def test_fixed_with_symmetry_finds_exactly_the_outcomes_of_every_schedule(
     assert reduced.complete and reduced.diverging == 0
     assert _outcomes(reduced) == _outcomes(whole)
 
-    def every(fact: str) -> set[str]:
-        return {s for r in runs for s in r.cluster.history if getattr(r.cluster, fact)(s)}
-
-    assert reduced.pending == every("went_pending")
-    assert reduced.stuck == every("stuck_at_end")
-    assert reduced.changed == every("changed_ip")
-    final: dict[str, set[tuple[str, ...]]] = {}
-    warned: dict[str, set[str]] = {}
-    for run in runs:
-        for key in run.cluster.store:
-            final.setdefault(key, set()).add(run.cluster.ips(key))
-        for _, event in run.cluster.events[len(base.events) :]:
-            if event.type == "Warning":
-                warned.setdefault(event.svc_key, set()).add(str(event))
-    assert reduced.final_ips == {k: frozenset(v) for k, v in sorted(final.items())}
-    assert reduced.warnings == {k: frozenset(v) for k, v in sorted(warned.items()) if v}
+    assert _outcomes(reduced) == _brute_outcomes(base, runs)
     for terminal in reduced.terminals:
         again = replay(base, stamped, terminal.schedule).cluster
         assert dict(again.store) == dict(terminal.cluster.store)

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from planner.model.controller import BEHAVIORS, SUCCESS, Result
-from planner.model.simcluster import SimulatedCluster, prepared, replay
+from planner.model.simcluster import SimulatedCluster, prepared
 from planner.simulate.states import _Interner, _Settled, explore_states
 from tests.simulate.test_states import (
     BRUTE_MAX_RUNS,
@@ -18,6 +18,7 @@ from tests.simulate.test_states import (
     _brute,
     _cluster,
     _outcomes,
+    _without,
     components,
 )
 
@@ -72,19 +73,7 @@ def test_a_holder_is_settled_and_one_whose_key_changed_is_not() -> None:
 def test_settling_finds_the_same_outcomes_on_random_components(
     component: tuple[list[Spec], list[tuple[str, Spec | None]]], behavior: str
 ) -> None:
-    base, writes = _cluster(*component, behavior)
-    for symmetry in (False, True):
-        # Settling on and off with the same symmetry setting: the one reduction alone.
-        whole = explore_states(base, writes, settling=False, symmetry=symmetry)
-        reduced = explore_states(base, writes, symmetry=symmetry)
-        assert _outcomes(reduced) == _outcomes(whole)
-        assert reduced.diverging == whole.diverging
-        # Counterexamples stay real schedules (the settled handlings taken at once included).
-        for key, path in reduced.pending_paths.items():
-            assert replay(base, writes, path).cluster.went_pending(key)
-        for terminal in reduced.terminals:
-            again = replay(base, writes, terminal.schedule).cluster
-            assert dict(again.store) == dict(terminal.cluster.store)
+    _without("settling", *_cluster(*component, behavior))
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

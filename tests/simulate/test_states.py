@@ -96,6 +96,34 @@ def _brute(base: SimulatedCluster, writes: list[tuple[str, Any]]) -> list[Run]:
     return runs
 
 
+def _brute_outcomes(base: SimulatedCluster, runs: list[Run]) -> tuple[Any, ...]:
+    """The outcomes of every run, as _outcomes gives them for an exploration."""
+
+    def every(fact: str) -> frozenset[str]:
+        return frozenset(s for r in runs for s in r.cluster.history if getattr(r.cluster, fact)(s))
+
+    pending = every("went_pending")
+    always = frozenset(s for s in pending if all(r.cluster.went_pending(s) for r in runs))
+    final: dict[str, set[tuple[str, ...]]] = {}
+    warned: dict[str, set[str]] = {}
+    for run in runs:
+        for key in run.cluster.store:
+            final.setdefault(key, set()).add(run.cluster.ips(key))
+        # The warnings of the schedule, not those of the bootstrap before it.
+        for _, event in run.cluster.events[len(base.events) :]:
+            if event.type == "Warning":
+                warned.setdefault(event.svc_key, set()).add(str(event))
+    return (
+        True,
+        pending,
+        always,
+        every("stuck_at_end"),
+        every("changed_ip"),
+        {k: frozenset(v) for k, v in sorted(final.items())},
+        {k: frozenset(v) for k, v in sorted(warned.items())},
+    )
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(component=components(), behavior=st.sampled_from(BEHAVIORS))
 def test_states_find_exactly_the_outcomes_of_every_schedule(
@@ -109,27 +137,7 @@ def test_states_find_exactly_the_outcomes_of_every_schedule(
     assert not any(run.extra.get(TIES_CUT) for run in runs) and not found.ties_cut
     assert all(run.settled for run in runs)
     assert found.complete and found.diverging == 0
-
-    def every(fact: str) -> set[str]:
-        return {s for r in runs for s in r.cluster.history if getattr(r.cluster, fact)(s)}
-
-    assert found.pending == every("went_pending")
-    assert found.stuck == every("stuck_at_end")
-    assert found.changed == every("changed_ip")
-    always = {s for s in every("went_pending") if all(r.cluster.went_pending(s) for r in runs)}
-    assert found.always_pending == always
-    final: dict[str, set[tuple[str, ...]]] = {}
-    for run in runs:
-        for key in run.cluster.store:
-            final.setdefault(key, set()).add(run.cluster.ips(key))
-    assert found.final_ips == {k: frozenset(v) for k, v in sorted(final.items())}
-    warned: dict[str, set[str]] = {}
-    for run in runs:
-        # The warnings of the schedule, not those of the bootstrap before it.
-        for _, event in run.cluster.events[len(base.events) :]:
-            if event.type == "Warning":
-                warned.setdefault(event.svc_key, set()).add(str(event))
-    assert found.warnings == {k: frozenset(v) for k, v in sorted(warned.items()) if v}
+    assert _outcomes(found) == _brute_outcomes(base, runs)
     # Whole states lie on some schedule; so does each partial pass (a prefix of a pass's order).
     assert found.states - found.pass_states <= sum(len(r.schedule) for r in runs) + 1
     in_passes = sum(
@@ -198,17 +206,25 @@ def test_every_tie_order_of_a_pass_is_taken_and_none_cut() -> None:
         assert not found.ties_cut and found.complete and not found.budget_reached
         runs = _brute(base, writes)
         assert len(runs) <= BRUTE_MAX_RUNS
-        final: dict[str, set[tuple[str, ...]]] = {}
-        for run in runs:
-            for key in run.cluster.store:
-                final.setdefault(key, set()).add(run.cluster.ips(key))
-        assert found.final_ips == {k: frozenset(v) for k, v in sorted(final.items())}
-        assert found.changed == {
-            s for r in runs for s in r.cluster.store if r.cluster.changed_ip(s)
-        }
+        assert _outcomes(found) == _brute_outcomes(base, runs)
         if behavior == "metallb-0.15":  # its key change reprocesses all (the others' do not)
             without = explore_states(base, writes, explore_ties=False)
             assert without.ties_cut and not without.complete
+
+
+def _without(reduction: str, base: SimulatedCluster, writes: Any) -> None:
+    """With and without one reduction (each with and without symmetry), the same outcomes, and
+    the reduced exploration's counterexamples and end states lie on real schedules."""
+    for symmetry in (False, True):
+        whole = explore_states(base, writes, symmetry=symmetry, **{reduction: False})
+        reduced = explore_states(base, writes, symmetry=symmetry)
+        assert _outcomes(reduced) == _outcomes(whole)
+        assert reduced.diverging == whole.diverging
+        for key, path in reduced.pending_paths.items():
+            assert replay(base, writes, path).cluster.went_pending(key)
+        for terminal in reduced.terminals:
+            again = replay(base, writes, terminal.schedule).cluster
+            assert dict(again.store) == dict(terminal.cluster.store)
 
 
 def _outcomes(found: Any) -> tuple[Any, ...]:
@@ -327,10 +343,5 @@ def test_a_service_changing_ports_keeps_others_from_being_interchangeable() -> N
         Spec("s2", "", 0, "10.0.1.1", False),
     ]
     base, writes = _cluster(live, [("s2", Spec("s2", "k2", 1, "10.0.1.1", False))], "metallb-0.14")
-    warned: dict[str, set[str]] = {}
-    for run in _brute(base, writes):
-        for _, event in run.cluster.events[len(base.events) :]:
-            if event.type == "Warning":
-                warned.setdefault(event.svc_key, set()).add(str(event))
     found = explore_states(base, writes)
-    assert found.warnings == {k: frozenset(v) for k, v in sorted(warned.items())}
+    assert found.warnings == _brute_outcomes(base, _brute(base, writes))[-1]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from planner.model.allocator import Pool
 from planner.model.controller import BEHAVIORS
-from planner.model.simcluster import RELOAD, SimulatedCluster, replay
+from planner.model.simcluster import RELOAD, SimulatedCluster
 from planner.simulate import states
 from planner.simulate.states import _Settled, _Tails, explore_states
 from tests.model.test_simcluster import svc
@@ -22,8 +22,10 @@ from tests.simulate.test_states import (
     BRUTE_MAX_RUNS,
     Spec,
     _brute,
+    _brute_outcomes,
     _cluster,
     _outcomes,
+    _without,
     components,
 )
 
@@ -33,17 +35,7 @@ from tests.simulate.test_states import (
 def test_merging_tails_finds_the_same_outcomes_on_random_components(
     component: tuple[list[Spec], list[tuple[str, Spec | None]]], behavior: str
 ) -> None:
-    base, writes = _cluster(*component, behavior)
-    for symmetry in (False, True):
-        whole = explore_states(base, writes, tails=False, symmetry=symmetry)
-        reduced = explore_states(base, writes, symmetry=symmetry)
-        assert _outcomes(reduced) == _outcomes(whole)
-        assert reduced.diverging == whole.diverging
-        for key, path in reduced.pending_paths.items():
-            assert replay(base, writes, path).cluster.went_pending(key)
-        for terminal in reduced.terminals:
-            again = replay(base, writes, terminal.schedule).cluster
-            assert dict(again.store) == dict(terminal.cluster.store)
+    _without("tails", *_cluster(*component, behavior))
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -75,23 +67,7 @@ def test_a_key_change_of_three_members_against_every_schedule() -> None:
         assert len(runs) <= BRUTE_MAX_RUNS
         found = explore_states(base, writes)
         assert found.tails_merged and not found.tails_dropped
-        assert found.pending == {
-            s for r in runs for s in r.cluster.history if r.cluster.went_pending(s)
-        }
-        assert found.stuck == {
-            s for r in runs for s in r.cluster.store if r.cluster.stuck_at_end(s)
-        }
-        final: dict[str, set[tuple[str, ...]]] = {}
-        for run in runs:
-            for key in run.cluster.store:
-                final.setdefault(key, set()).add(run.cluster.ips(key))
-        assert found.final_ips == {k: frozenset(v) for k, v in sorted(final.items())}
-        warned: dict[str, set[str]] = {}
-        for run in runs:
-            for _, event in run.cluster.events[len(base.events) :]:
-                if event.type == "Warning":
-                    warned.setdefault(event.svc_key, set()).add(str(event))
-        assert found.warnings == {k: frozenset(v) for k, v in sorted(warned.items())}
+        assert _outcomes(found) == _brute_outcomes(base, runs)
 
 
 def test_a_larger_key_change_takes_far_fewer_states() -> None:
