@@ -155,7 +155,7 @@ def verdict(report: DiffReport, fail_on: str = DEFAULT_FAIL_ON) -> Verdict:
             f"(--fail-on {fail_on})"
         )
         return Verdict(EXIT_POLICY, sentence, fail_on, services)
-    sentence = _passing(prediction, report.target, fail_on) + also
+    sentence = _passing(prediction, report.target, fail_on) + _sampled(prediction) + also
     return Verdict(EXIT_CHANGES, sentence, fail_on)
 
 
@@ -185,6 +185,14 @@ def _passing(prediction: Prediction, target: str, fail_on: str) -> str:
             "allowed by --fail-on never"
         )
     return f"passes: changes, none makes a Service go pending under {target}"
+
+
+def _sampled(prediction: Prediction) -> str:
+    """A pass that rests partly on sampled orders says so: what a sample did not show may
+    still happen there (blocking needs no such words: a sampled order that shows it is real)."""
+    if not prediction.sampled_components:
+        return ""
+    return f"; {_counted(prediction.sampled_components, 'component')} only sampled, not every order"
 
 
 def _pending_or_stuck(prediction: Prediction) -> tuple[str, ...]:

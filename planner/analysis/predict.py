@@ -49,8 +49,11 @@ def _predict_behavior(
     def simulate(part: Component) -> _Simulated:
         base = world.cluster(part.context, behavior, part.frozen)
         exploration = explore_writes(base, part.writes, seed, max_states=world.max_states)
+        fates = fates_of(exploration.runs, exploration.warnings)
+        if not exploration.exhaustive:
+            fates = [replace(fate, sampled=True) for fate in fates]
         return _Simulated(
-            fates_of(exploration.runs, exploration.warnings),
+            fates,
             len(exploration.runs),
             exploration.exhaustive,
             exploration.unfinished,
@@ -62,14 +65,17 @@ def _predict_behavior(
     fates = sorted((f for o in found for f in o.fates), key=lambda f: f.service)
     explored = sum(o.runs for o in found)
     unfinished = sum(o.unfinished for o in found)
+    sampled = [o for o in found if not o.exhaustive]
     return Prediction(
         behavior,
         tuple(fates),
         explored,
-        all(o.exhaustive for o in found),
+        not sampled,
         unfinished,
-        sum(o.states for o in found),
-        "; ".join(dict.fromkeys(o.sampled for o in found if o.sampled)),
+        sum(o.states for o in found if o.exhaustive),
+        "; ".join(dict.fromkeys(o.sampled for o in sampled if o.sampled)),
+        sum(o.runs for o in sampled),
+        len(sampled),
     )
 
 

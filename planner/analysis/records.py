@@ -51,6 +51,15 @@ class ServiceFate:
     stuck_until: str = ""
     # MetalLB itself never settles it (in some delivery order): the cause. "" when it settles.
     never_settles: str = ""
+    # Its component was beyond the state explorer: what it shows rests on sampled orders only.
+    sampled: bool = False
+
+    @property
+    def when(self) -> str:
+        """In how many of the delivery orders its exploration covered: "in some orders", "in
+        every sampled order", ..."""
+        orders = "sampled order" if self.sampled else "order"
+        return f"in every {orders}" if self.always else f"in some {orders}s"
 
 
 @dataclass(frozen=True)
@@ -62,8 +71,12 @@ class Prediction:
     orders_explored: int
     exhaustive: bool
     unfinished: int = 0  # explored orders that hit their step cap: they support no claim
-    states: int = 0  # states of the state graph visited (0: not counted)
+    states: int = 0  # states visited by the components explored in full (0: not counted)
     sampled: str = ""  # why the orders are a sample: "budget reached after 20000 states"
+    # Of orders_explored, the orders sampled in components beyond the explorer, and how many
+    # such components: the rest of the prediction was explored in full.
+    sampled_orders: int = 0
+    sampled_components: int = 0
 
     @property
     def scope(self) -> str:
@@ -88,11 +101,23 @@ class Prediction:
                 words = f"{self.states} states explored (every delivery order), {ends}"
             else:
                 words = f"every delivery order explored, {ends}"
+        elif 0 < self.sampled_orders < self.orders_explored:
+            # Some components were explored in full, some only sampled: say which is which.
+            full = self.orders_explored - self.sampled_orders
+            words = (
+                f"{self.states} states explored (every delivery order), "
+                f"{full} end state{'' if full == 1 else 's'}; in {self.sampled_components} "
+                f"component{'' if self.sampled_components == 1 else 's'}, "
+                + _sampled_words(self.sampled_orders, self.sampled)
+            )
         else:
-            orders = "order" if self.orders_explored == 1 else "orders"
-            why = f" ({self.sampled})" if self.sampled else ""
-            words = f"{self.orders_explored} delivery {orders} sampled{why}"
+            words = _sampled_words(self.orders_explored, self.sampled)
         return f"{words}, {self.unfinished} unfinished" if self.unfinished else words
+
+    @property
+    def sampled_services(self) -> tuple[str, ...]:
+        """The Services whose fate rests on sampled orders only (and something happens to)."""
+        return tuple(f.service for f in self.fates if f.sampled)
 
     @property
     def pending(self) -> tuple[str, ...]:
@@ -136,3 +161,9 @@ class DiffReport:
     @property
     def warnings(self) -> tuple[Conflict, ...]:
         return tuple(c for c in self.conflicts if c.severity == "warning")
+
+
+def _sampled_words(orders: int, why: str) -> str:
+    """ "30 delivery orders sampled (80 writes, more than the state explorer takes (12))"."""
+    reason = f" ({why})" if why else ""
+    return f"{orders} delivery order{'' if orders == 1 else 's'} sampled{reason}"

@@ -146,6 +146,9 @@ def _prediction(prediction: Prediction) -> dict[str, Any]:
         found["unfinished"] = prediction.unfinished
     if prediction.never_settling:
         found["never_settles"] = list(prediction.never_settling)  # only when any, likewise
+    if prediction.sampled_components:
+        found["sampled_orders"] = prediction.sampled_orders  # likewise
+        found["sampled_components"] = prediction.sampled_components
     return found
 
 
@@ -160,4 +163,5 @@ def _fate(fate: ServiceFate) -> dict[str, Any]:
         # Only when set: reports without them stay as they were.
         **({"stuck_until": fate.stuck_until} if fate.stuck_until else {}),
         **({"never_settles": fate.never_settles} if fate.never_settles else {}),
+        **({"sampled": True} if fate.sampled else {}),
     }

@@ -248,7 +248,7 @@ def _fate_table(prediction: Prediction) -> str:
 
 
 def _fate_row(fate: ServiceFate) -> str:
-    when = "every order" if fate.always else "some orders"
+    when = fate.when.removeprefix("in ")
 
     def mark(on: bool) -> str:
         return f"yes ({when})" if on else "no"
@@ -296,10 +296,9 @@ def _blocking_fates(report: DiffReport, verdict: Verdict) -> str:
 
 def _fate_words(fate: ServiceFate) -> str:
     what = [w for w, on in (("pending", fate.pending), ("stuck", fate.stuck)) if on]
-    when = "in every order" if fate.always else "in some orders"
     until = f" {md_text(fate.stuck_until)}" if fate.stuck_until else ""
     says = f": MetalLB says {md_text(fate.reason)}" if fate.reason else ""
-    return f"**{md_text(fate.service)}**: {', '.join(what)} ({when}){until}{says}"
+    return f"**{md_text(fate.service)}**: {', '.join(what)} ({fate.when}){until}{says}"
 
 
 def _warning_sections(warnings: tuple[Conflict, ...]) -> list[Section]:

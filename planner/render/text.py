@@ -221,8 +221,7 @@ def _fate(fate: ServiceFate, paint: Paint) -> str:
         what.append("IP changed")
     if fate.never_settles:
         what.append("never settles")
-    when = "in every order" if fate.always else "in some orders"
-    text = f"{plain(fate.service)}: {', '.join(what)} ({when})"
+    text = f"{plain(fate.service)}: {', '.join(what)} ({fate.when})"
     if fate.stuck_until:
         text += f" {plain(fate.stuck_until)}"
     says = "; ".join(plain(s) for s in (fate.reason, fate.never_settles) if s)

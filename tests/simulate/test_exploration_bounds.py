@@ -6,9 +6,12 @@ from __future__ import annotations
 import dataclasses
 from unittest import mock
 
+import jsonschema
 import pytest
 
+from planner.analysis.build import report_of_scenario, verdict
 from planner.analysis.predict import fates_of, predict
+from planner.diff.scenario import Scenario
 from planner.model.allocator import Pool
 from planner.model.simcluster import (
     MAX_PASS_ORDERS,
@@ -20,13 +23,15 @@ from planner.model.simcluster import (
 )
 from planner.plan.build import PlanRefused
 from planner.plan.verify import verify_plan
+from planner.render.json_report import load_schema, report_to_dict
 from planner.simulate import world
 from planner.simulate.states import explore_states
 from planner.simulate.world import explore_writes
 from tests.model.test_simcluster import svc
-from tests.plan.test_build import LAN, scenario_of, seed_case, seed_plan
+from tests.plan.test_build import LAN, running, scenario_of, seed_case, seed_plan, service
 
 POOL = Pool("lan", ["10.0.0.0/27"])
+WEB_IP = "10.0.0.6"
 
 
 def _four_new() -> tuple[SimulatedCluster, list[tuple[str, dict[str, object]]]]:
@@ -206,5 +211,57 @@ def test_a_prediction_says_how_many_states_or_why_it_is_sampled() -> None:
     assert proved.scope == f"all orders, {proved.states} states"
     sampled = predict(scenario, ("metallb-0.15",), max_states=2)["metallb-0.15"]
     assert not sampled.exhaustive and sampled.scope == "sampled, budget reached after 2 states"
-    # The same fates either way here: the sample happens to see them all.
-    assert sampled.fates == proved.fates
+    # The same fates either way here (the sample happens to see them all), each marked sampled.
+    assert sampled.fates == tuple(dataclasses.replace(f, sampled=True) for f in proved.fates)
+    assert sampled.sampled_components == 1 and sampled.sampled_orders == sampled.orders_explored
+    assert sampled.explored.startswith(f"{sampled.orders_explored} delivery orders sampled (")
+
+
+def _two_groups() -> Scenario:
+    """The seed pair on one IP and a three-member group on another, all moving Cluster -> Local:
+    two components, of two and three writes."""
+    desired, live = seed_case()
+    ports = (80, 443, 8080)
+    before = [service(f"web-{p}", port=p, share="web", ips=[WEB_IP]) for p in ports]
+    after = [service(f"web-{p}", port=p, share="web", ips=[WEB_IP], local=True) for p in ports]
+    return scenario_of([*desired, *after], [*live, *running(before, [LAN])], [LAN])
+
+
+def test_a_prediction_says_which_fates_rest_on_a_sample() -> None:
+    """With the state explorer taking two writes, the three-member group is only sampled: its
+    fates say so and the seed pair's do not; the heading counts the states explored in full and
+    the orders sampled apart, and a passing verdict says a component was only sampled."""
+    with mock.patch.object(world, "STOCK_STATES_MAX_WRITES", 2):
+        report = report_of_scenario(_two_groups(), target="metallb-0.15")
+    found = report.predictions["metallb-0.15"]
+    assert not found.exhaustive and found.sampled_components == 1
+    assert 0 < found.sampled_orders < found.orders_explored and found.states > 0
+    assert {f.service for f in found.fates if f.sampled} == {
+        f"apps/web-{p}" for p in (80, 443, 8080)
+    }
+    assert {f.service for f in found.fates if not f.sampled} == {"apps/dns-tcp", "apps/dns-udp"}
+    assert [f.when for f in found.fates] == ["in some orders"] * 2 + ["in some sampled orders"] * 3
+    ends = found.orders_explored - found.sampled_orders
+    assert found.explored == (
+        f"{found.states} states explored (every delivery order), {ends} end states; in 1 "
+        f"component, {found.sampled_orders} delivery orders sampled (3 writes, more than the "
+        "state explorer takes (2))"
+    )
+    assert verdict(report).sentence.endswith("; 1 component only sampled, not every order")
+    as_json = report_to_dict(report)
+    jsonschema.validate(as_json, load_schema())
+    found_json = as_json["predictions"]["metallb-0.15"]
+    assert [f.get("sampled", False) for f in found_json["fates"]] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]
+    assert (found_json["sampled_orders"], found_json["sampled_components"]) == (
+        found.sampled_orders,
+        1,
+    )
+    # Explored in full, the same report has neither field.
+    proved = report_to_dict(report_of_scenario(_two_groups()))["predictions"]["metallb-0.15"]
+    assert "sampled_orders" not in proved and not any("sampled" in f for f in proved["fates"])
