@@ -278,6 +278,8 @@ class Controller:
         self._pools: list[Pool] | None = None
         version = "0.14" if behavior == Behavior.METALLB_0_14 else "0.15"
         self._allocator = Allocator([], pool_order=pool_order, version=version)
+        # Which quiet Services an allocator call may wake: see _wake_ips.
+        self._allocator.track_moves()
         self._namespaces: dict[str, dict[str, str]] = {}
         self._keys: dict[str, tuple[str, str]] = {}
         self._cache: dict[str, Manifest] = {}
@@ -661,18 +663,39 @@ class Controller:
             or not self._shares_manifests
             or not self._remembers
             or (repeat is not None and repeat.manifest is svc)
-            or any(self._quiet_group_of.get(m, members) != members for m in members)
         ):
             return
-        for member in members:
-            self._quiet_group_of.setdefault(member, members)
+        # A group's members are claimed all together and woken all together (_wake): when one
+        # is claimed by this group, all are (checking each made a pass quadratic in its size).
+        if self._quiet_group_of.get(svc_key) != members:
+            if any(self._quiet_group_of.get(m, members) != members for m in members):
+                return
+            for member in members:
+                self._quiet_group_of.setdefault(member, members)
         self._quiet_members[svc_key] = (svc, members, order)
 
     def _wake_ips(self, svc_key: str) -> None:
         """Called before and after an allocator call that may change the Service's allocation:
-        every quiet Service on its IPs (then, and again after) may read something else now.
+        wake the quiet Services whose handling may read something else now.
+
         An allocator call changes nothing but the Service's allocation and, on its IPs, the key
-        they remember, the ports in use and the Services on them (what holding/holdings read)."""
+        they remember, the ports in use and the Services on them. A quiet Service of its own
+        reads its allocation, its IPs' keys and its ports' holders (Allocator.holding): only
+        those the allocator logged as moved (Allocator.moves) may read otherwise, so a member
+        of a large group stays quiet while others come and go on its IP. A settled group's
+        quiet members read the Services on their IPs too (holdings): every one on the IPs is
+        woken while there are such."""
+        moved = self._allocator.moves()
+        if not self._quiet and not self._quiet_members:
+            return
+        if self._quiet_members:
+            self._wake_neighbours(svc_key)
+        self._wake(svc_key)
+        for holder in moved:
+            self._wake(holder)
+
+    def _wake_neighbours(self, svc_key: str) -> None:
+        """Wake the Service and every Service on its IPs."""
         if not self._quiet and not self._quiet_members:
             return
         self._wake(svc_key)
@@ -1019,6 +1042,7 @@ class Controller:
     def _unassign(self, svc_key: str) -> None:
         self._wake_ips(svc_key)
         self._allocator.unassign(svc_key)
+        self._wake_ips(svc_key)
         self._keys.pop(svc_key, None)
 
     def _clear(self, svc_key: str, svc: Manifest) -> None:
@@ -1215,7 +1239,8 @@ class Controller:
                 self._keys.pop(member, None)
             else:
                 self._keys[member] = key
-            self._wake_ips(member)  # on the IPs it holds again
+            # On the IPs it holds again (another allocator: nothing logged its changes).
+            self._wake_neighbours(member)
 
     def _note_order_sensitive(self, members: tuple[str, ...]) -> None:
         """Log a transition whose outcome may depend on its members' order (name order here).

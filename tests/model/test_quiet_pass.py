@@ -67,6 +67,29 @@ def test_a_pass_answering_quiet_services_in_bulk_is_the_pass_handing_each_over(
         assert _runs(pools, services, writes, behavior, seed) == bulk
 
 
+def _wake_every_neighbour(self: Controller, svc_key: str) -> None:
+    """The wake before Allocator.moves: every Service on the IPs of the one an allocator call
+    changes (before and after the call) is woken."""
+    self.allocator.moves()
+    self._wake_neighbours(svc_key)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    groups=groups_strategy(), pools=pools_strategy(), seed=st.integers(0, 2**16), behavior=BEHAVIORS
+)
+def test_waking_only_the_services_whose_reads_moved_is_waking_every_neighbour(
+    groups: list[Group], pools: list[Pool], seed: int, behavior: str
+) -> None:
+    """Every run (down to the results of every pass and the walk order) is the same when an
+    allocator call wakes every quiet Service on its IPs instead of those it logged as moved."""
+    services, writes = _component(groups)
+    with mock.patch.object(simcluster, "QUIET_PASS_MIN", 0):
+        precise = _runs(pools, services, writes, behavior, seed)
+        with mock.patch.object(Controller, "_wake_ips", _wake_every_neighbour):
+            assert _runs(pools, services, writes, behavior, seed) == precise
+
+
 def _checked_answer_quiet(self: Controller, svc_keys: Sequence[str]) -> None:
     """answer_quiet, after handing the same Services over for real (nothing remembered) to a
     copy: each must answer success and leave the allocator, the walk and the keys alike."""
@@ -128,13 +151,46 @@ def _sharing_pair() -> SimulatedCluster:
     return cluster
 
 
-def test_a_change_on_a_quiet_services_ip_wakes_it_and_the_pass_hands_it_over() -> None:
-    """A quiet Service is woken when another one comes or goes on its IP (what it reads), not
-    when a Service elsewhere changes; the next pass hands over exactly the woken ones."""
+def test_another_leaving_a_quiet_services_ip_leaves_it_quiet() -> None:
+    """A quiet Service reads its IP's key and its own ports: another one leaving the IP changes
+    neither, so it stays quiet and the next pass hands over nobody (a large group's members
+    stay quiet while the others change their key one by one)."""
     cluster = _sharing_pair()
     assert set(cluster.controller.quiet()) == {"ns/a", "ns/b", "ns/c"}
     cluster.arrive("ns/b", None)
     cluster.process_next()  # b's deletion: it leaves 10.0.0.5, a reprocess-all is queued
+    assert cluster.queue == [RELOAD]
+    assert set(cluster.controller.quiet()) == {"ns/a", "ns/c"}
+    handed: list[str] = []
+    real = Controller.set_balancer
+
+    def spy(self: Controller, svc_key: str, manifest: Any) -> Result:
+        handed.append(svc_key)
+        return real(self, svc_key, manifest)
+
+    with (
+        mock.patch.object(simcluster, "QUIET_PASS_MIN", 0),
+        mock.patch.object(Controller, "set_balancer", spy),
+    ):
+        handled = cluster.process_next(Process())
+    assert handled is not None
+    assert [key for key, _ in handled.results] == ["ns/a", "ns/c"]
+    assert handed == []
+    assert set(cluster.controller.quiet()) == {"ns/a", "ns/c"}
+
+
+def test_a_change_of_what_a_quiet_service_reads_wakes_it_and_the_pass_hands_it_over() -> None:
+    """A quiet Service is woken when its IP's key is forgotten (the last port left it, so its
+    own allocation no longer holds alone), not when a Service elsewhere changes; the next pass
+    hands over exactly the woken ones."""
+    cluster = _sharing_pair()
+    a = cluster.store["ns/a"]
+    portless = {**a, "spec": {**a["spec"], "ports": []}}
+    cluster.arrive("ns/a", portless)
+    cluster.settle()
+    assert set(cluster.controller.quiet()) == {"ns/a", "ns/b", "ns/c"}
+    cluster.arrive("ns/b", None)
+    cluster.process_next()  # b leaves 10.0.0.5 with its port: the IP's key is forgotten
     assert cluster.queue == [RELOAD]
     assert set(cluster.controller.quiet()) == {"ns/c"}
     handed: list[str] = []
