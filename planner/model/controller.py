@@ -22,7 +22,6 @@ Service MetalLB never settles (`never_settles`).
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
 import ipaddress
 import operator
@@ -30,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Self, cast
+from typing import Any, NamedTuple, Self, cast
 
 from planner.model.allocator import AllocationError, Allocator, ErrorKind, Pool, PoolOrder, Port
 from planner.model.events import Event as Event  # noqa: PLC0414 - importers find it here
@@ -209,12 +208,12 @@ class _GroupFacts:
     order: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class _Repeat:
+class _Repeat(NamedTuple):
     """A handling to repeat without running it: the allocator version it ran on (or left),
     the manifest it read (compared by identity), its answer, whether it re-assigned the
     Service's own allocation (which moves it last in the allocator's walk order), and all of the
-    state it read when that is little (see Controller._holding)."""
+    state it read when that is little (see Controller._holding). A named tuple: one is made
+    per pending member per pass (a third of a frozen dataclass's cost)."""
 
     version: int
     manifest: Manifest
@@ -510,6 +509,11 @@ class Controller:
             self._cache_put(svc_key, svc)  # observe()
             if self._still_unchanged(svc_key, svc):
                 return self._repeated(svc_key, svc)
+            # What _set_one tries next, its checks above done (ours, configured, no transition
+            # member): a pending member of a large group comes here on every pass.
+            refused = self._refused_again(svc_key, svc)
+            if refused is not None:
+                return refused
         if not self._handles(svc):
             # Filtered before the handler (filterByLoadBalancerClass): not ours, nothing to do.
             return Result(SUCCESS)
@@ -740,9 +744,7 @@ class Controller:
             if not handled.written or handled.manifest != svc:
                 return False
             # The write came back: remember the API server's copy (compared by identity after).
-            handled = self._unchanged[svc_key] = dataclasses.replace(
-                handled, manifest=svc, written=False
-            )
+            handled = self._unchanged[svc_key] = handled._replace(manifest=svc, written=False)
         if handled.version == self._allocator.version:
             return True
         # The allocator changed elsewhere (another holder of its IP came or went): a Service
@@ -799,6 +801,30 @@ class Controller:
             head,
         )
 
+    def refused_answer(self, svc_key: str, svc: Manifest) -> Result | None:
+        """set_balancer(svc_key, svc), when its answer is a remembered refusal (_refused_again:
+        a pending member of a large group on every pass), without set_balancer's other checks;
+        None when that is not so (hand the Service over).
+
+        Exactly set_balancer's way there: the Service is not quiet (nothing to wake), its
+        remembered handling read this very manifest (so it is ours and configured, and no
+        member of a transition), which the cache holds (observe changes nothing), holding
+        nothing (_still_unchanged asks no holding) on another allocator version (_still_unchanged
+        is False; on the same one set_balancer repeats it: handed over)."""
+        repeat = self._unchanged.get(svc_key)
+        if (
+            repeat is None
+            or repeat.manifest is not svc
+            or repeat.holding is not None
+            or repeat.version == self._allocator.version
+            or not self._shares_manifests
+            or self._cache.get(svc_key) is not svc
+            or svc_key in self._quiet
+            or svc_key in self._quiet_members
+        ):
+            return None
+        return self._refused_again(svc_key, svc)
+
     def _refused_again(self, svc_key: str, svc: Manifest) -> Result | None:
         """The answer of a remembered refusal (_note_refusal) whose reads are as they were, its
         message naming the IP's holders now; None when it does not apply."""
@@ -813,7 +839,7 @@ class Controller:
             return None
         names = self._allocator.holder_names(refused.ip, svc_key)
         event = Event(svc_key, "Warning", "AllocationFailed", refused.head, names)
-        result = Result.of(ERROR_NO_RETRY, None, (event,))
+        result = Result.warning(ERROR_NO_RETRY, event)
         # As the handling it stands for would: the same answer again while nothing changes.
         self._unchanged[svc_key] = _Repeat(self._allocator.version, svc, result, False, None)
         return result

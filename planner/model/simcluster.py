@@ -587,7 +587,11 @@ class SimulatedCluster:
                 if key not in self.store:
                     continue
                 seen = len(woken)
-                result = self.handle_listed(key)
+                result = controller.refused_answer(key, self.store[key])
+                if result is None:
+                    result = self.handle_listed(key)
+                else:
+                    self._log(result.events)  # (a refusal writes nothing)
                 results.append((key, result))
                 retry = retry or result.state in (REPROCESS_ALL, ERROR)
                 for svc_key in woken[seen:]:

@@ -90,6 +90,57 @@ def test_waking_only_the_services_whose_reads_moved_is_waking_every_neighbour(
             assert _runs(pools, services, writes, behavior, seed) == precise
 
 
+def _checked_refused_answer(self: Controller, svc_key: str, svc: Any) -> Result | None:
+    """refused_answer, checked against set_balancer on a copy: the same answer when it gives
+    one, and the same remembered handling after."""
+    real = self.copy()
+    answer = REFUSED_ANSWER(self, svc_key, svc)
+    if answer is not None:
+        assert real.set_balancer(svc_key, svc) == answer, svc_key
+        assert real._unchanged[svc_key][:2] == self._unchanged[svc_key][:2]
+        assert real._unchanged[svc_key].result == self._unchanged[svc_key].result
+        assert real.allocator.snapshot() == self.allocator.snapshot()
+        assert real.quiet() == self.quiet()
+        REFUSED.append(svc_key)
+    return answer
+
+
+REFUSED_ANSWER = Controller.refused_answer
+REFUSED: list[str] = []
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    groups=groups_strategy(), pools=pools_strategy(), seed=st.integers(0, 2**16), behavior=BEHAVIORS
+)
+def test_a_pending_members_remembered_refusal_is_set_balancers_answer(
+    groups: list[Group], pools: list[Pool], seed: int, behavior: str
+) -> None:
+    """A pass answering pending members from their remembered refusals (refused_answer) is the
+    pass handing each over (every run alike, down to the walk), and each such answer is what
+    set_balancer answers."""
+    services, writes = _component(groups)
+    with mock.patch.object(simcluster, "QUIET_PASS_MIN", 0):
+        with mock.patch.object(Controller, "refused_answer", _checked_refused_answer):
+            lean = _runs(pools, services, writes, behavior, seed)
+        with mock.patch.object(Controller, "refused_answer", lambda *_: None):
+            assert _runs(pools, services, writes, behavior, seed) == lean
+
+
+def test_the_remembered_refusals_are_checked() -> None:
+    """The check above does see pending members answered from their refusals."""
+    groups = [Group(0, 3, True, "rekey")]
+    services, writes = _component(groups)
+    for behavior in ("metallb-0.15", "metallb-0.14"):
+        REFUSED.clear()
+        with (
+            mock.patch.object(simcluster, "QUIET_PASS_MIN", 0),
+            mock.patch.object(Controller, "refused_answer", _checked_refused_answer),
+        ):
+            _runs([LAN], services, writes, behavior, 7)
+        assert REFUSED, behavior
+
+
 def _checked_answer_quiet(self: Controller, svc_keys: Sequence[str]) -> None:
     """answer_quiet, after handing the same Services over for real (nothing remembered) to a
     copy: each must answer success and leave the allocator, the walk and the keys alike."""
