@@ -272,6 +272,9 @@ class Allocator:
         # While a caller tracks them (track_moves): the Services whose `holding` an allocation
         # change may have changed, since the caller last took them (see moves).
         self._moved: list[str] | None = None
+        # Alike, what sharing_reads reads that changed: an IP whose remembered key changed or
+        # which became held or free, an (IP, port) whose holder changed (see touches).
+        self._touched: list[Hashable] | None = None
         if namespace_labels:
             self._namespace_labels = _with_name_labels(namespace_labels)
         self.set_pools(pools)
@@ -428,6 +431,7 @@ class Allocator:
         state["_holder_texts"] = dict(self._holder_texts)
         state["_undo"] = None
         state["_moved"] = None if self._moved is None else []
+        state["_touched"] = None if self._touched is None else []
         undo = self._undo
         if undo is None:
             undo = self._undo = UndoLog(self._tables(), self._plain())
@@ -481,6 +485,8 @@ class Allocator:
             self._release_ports(ip, alloc.ports)
             if svc_key in self._services_on_ip.get(ip, ()):
                 del self._services_on_ip.mutable(ip)[svc_key]
+                if not self._services_on_ip.get(ip):
+                    self._touch(ip)  # free now
             if not self._services_on_ip.get(ip):
                 self._services_on_ip.drop(ip)
             # MetalLB forgets the IP's key when no PORT is left on it, not when no service is.
@@ -502,6 +508,7 @@ class Allocator:
                 self._index_port(ip, port, present=False)
                 if moved is not None:
                     moved.append(holder)  # Unassign frees a port whoever holds it
+                    self._touch((ip, port))
 
     def _assign(self, request: _Request, ips: tuple[IPAddress, ...], pool: str | None) -> None:
         error = self._assign_error(request, ips, pool)
@@ -569,6 +576,7 @@ class Allocator:
         clone logs too, in its own log); `moves` hands them over."""
         if self._moved is None:
             self._moved = []
+            self._touched = []
 
     def moves(self) -> list[str]:
         """The Services logged since the last call (see track_moves), and the log emptied: the
@@ -580,10 +588,31 @@ class Allocator:
         self._moved = []
         return moved
 
+    def touches(self) -> list[Hashable]:
+        """What sharing_reads reads that changed since the last call (see track_moves), and
+        the log emptied: IPs whose remembered key changed or which became held or free, and
+        (IP, port) pairs whose holder changed (entries of sharing_watch)."""
+        touched = self._touched
+        if not touched:
+            return []
+        self._touched = []
+        return touched
+
+    def sharing_watch(self, ips: Sequence[str], ports: Sequence[Port]) -> list[Hashable]:
+        """The `touches` entries that name a change to what sharing_reads of these IPs and
+        ports reads of the allocator (all of it but the configuration version)."""
+        parsed = [_ip(text) for text in ips]
+        return [*parsed, *((ip, port) for ip in parsed for port in ports)]
+
+    def _touch(self, entry: Hashable) -> None:
+        if self._touched is not None:
+            self._touched.append(entry)
+
     def _moved_on(self, ip: IPAddress) -> None:
-        """Log every Service on the IP (the key it remembers changed)."""
+        """Log every Service on the IP, and the IP (the key it remembers changed)."""
         if self._moved is not None:
             self._moved.extend(self._services_on_ip.get(ip) or ())
+            self._touch(ip)
 
     def reassigned(self, svc_key: str) -> None:
         """The Service was given its own allocation again: like MetalLB's Unassign and Assign,
@@ -765,10 +794,14 @@ class Allocator:
             self._remember_key(ip, alloc.key)
             in_use = self._ports_in_use.mutable(ip)
             for port in alloc.ports:
-                if moved is not None and in_use.get(port, svc_key) != svc_key:
-                    moved.append(in_use[port])  # (Assign refuses a port in use: never so far)
+                if moved is not None and in_use.get(port) != svc_key:
+                    if port in in_use:
+                        moved.append(in_use[port])  # (Assign refuses a port in use: never so)
+                    self._touch((ip, port))
                 in_use[port] = svc_key
                 self._index_port(ip, port, present=True)
+            if not self._services_on_ip.get(ip):
+                self._touch(ip)  # held now
             self._services_on_ip.mutable(ip)[svc_key] = None
 
     def _remember_key(self, ip: IPAddress, key: Key) -> None:

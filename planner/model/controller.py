@@ -300,6 +300,11 @@ class Controller:
         # so a reprocess-all pass hands over only the others (answer_quiet).
         self._quiet: dict[str, Manifest] = {}
         self._quiet_members: dict[str, tuple[Manifest, tuple[str, ...], tuple[str, ...]]] = {}
+        # Services whose remembered refusal (_refused) was found to read as it did, and has not
+        # been touched since (Allocator.touches): answered again without reading it again. Each
+        # with the touches that end that, indexed by touch.
+        self._refused_still: dict[str, list[Hashable]] = {}
+        self._refused_watch: dict[Hashable, set[str]] = {}
         # Every member of a group with quiet members, to its group (waking one wakes them all).
         self._quiet_group_of: dict[str, tuple[str, ...]] = {}
         # While a pass watches (watch_quiet): the Services woken, in order.
@@ -357,6 +362,8 @@ class Controller:
         twin._quiet = dict(self._quiet)
         twin._quiet_members = dict(self._quiet_members)
         twin._quiet_group_of = dict(self._quiet_group_of)
+        twin._refused_still = dict(self._refused_still)
+        twin._refused_watch = {touch: set(keys) for touch, keys in self._refused_watch.items()}
         twin._woken = None
         twin._walked = dict(self._walked)
         twin._pools = None if self._pools is None else list(self._pools)
@@ -649,6 +656,8 @@ class Controller:
 
     def _wake_self(self, svc_key: str) -> None:
         """It is quiet no more (its group's other members may stay so)."""
+        if self._refused_still:
+            self._unwatch_refusal(svc_key)
         if (
             self._quiet.pop(svc_key, None) is not None
             or self._quiet_members.pop(svc_key, None) is not None
@@ -690,6 +699,7 @@ class Controller:
         quiet members read the Services on their IPs too (holdings): every one on the IPs is
         woken while there are such."""
         moved = self._allocator.moves()
+        self._refusals_touched(svc_key)
         if not self._quiet and not self._quiet_members:
             return
         if self._quiet_members:
@@ -697,6 +707,17 @@ class Controller:
         self._wake(svc_key)
         for holder in moved:
             self._wake(holder)
+
+    def _refusals_touched(self, svc_key: str) -> None:
+        """Around an allocator call on the Service: the remembered refusals whose reads it
+        touched (Allocator.touches), and the Service's own, are to be read again."""
+        touched = self._allocator.touches()
+        if not self._refused_still:
+            return
+        self._unwatch_refusal(svc_key)  # (its keys or allocation may change too)
+        for touch in touched:
+            for refused in self._refused_watch.pop(touch, ()):
+                self._unwatch_refusal(refused)
 
     def _wake_neighbours(self, svc_key: str) -> None:
         """Wake the Service and every Service on its IPs."""
@@ -709,6 +730,27 @@ class Controller:
     def _wake_all(self) -> None:
         for svc_key in [*self._quiet, *self._quiet_members]:
             self._wake(svc_key)
+        self._refused_still.clear()
+        self._refused_watch.clear()
+
+    def _watch_refusal(self, svc_key: str, refused: _Refused) -> None:
+        """The refusal reads as it did: it does so until the allocator touches what it reads
+        (or the configuration or the Service's own state changes: _wake_self, _wake_all)."""
+        if svc_key in self._refused_still:
+            return
+        watch = self._allocator.sharing_watch(refused.ips, refused.ports)
+        self._refused_still[svc_key] = watch
+        for touch in watch:
+            self._refused_watch.setdefault(touch, set()).add(svc_key)
+
+    def _unwatch_refusal(self, svc_key: str) -> None:
+        """Its refusal's reads must be read again on its next handling."""
+        for touch in self._refused_still.pop(svc_key, ()):
+            keys = self._refused_watch.get(touch)
+            if keys is not None:
+                keys.discard(svc_key)
+                if not keys:
+                    del self._refused_watch[touch]
 
     def _written(self, svc_key: str, work: Manifest) -> None:
         """Remember the handling of the Service's own write, which comes back next (its status
@@ -829,14 +871,17 @@ class Controller:
         """The answer of a remembered refusal (_note_refusal) whose reads are as they were, its
         message naming the IP's holders now; None when it does not apply."""
         refused = self._refused.get(svc_key) if self._remembers else None
-        if (
-            refused is None
-            or refused.manifest is not svc
-            or svc_key in self._keys
-            or self._allocator.pool(svc_key) is not None
-            or self._allocator.sharing_reads(svc_key, refused.ips, refused.ports) != refused.reads
-        ):
+        if refused is None or refused.manifest is not svc:
             return None
+        if svc_key not in self._refused_still:
+            if (
+                svc_key in self._keys
+                or self._allocator.pool(svc_key) is not None
+                or self._allocator.sharing_reads(svc_key, refused.ips, refused.ports)
+                != refused.reads
+            ):
+                return None
+            self._watch_refusal(svc_key, refused)
         names = self._allocator.holder_names(refused.ip, svc_key)
         event = Event(svc_key, "Warning", "AllocationFailed", refused.head, names)
         result = Result.warning(ERROR_NO_RETRY, event)
@@ -1260,6 +1305,8 @@ class Controller:
     def _restore(self, saved: Allocator, keys: Mapping[str, tuple[str, str] | None]) -> None:
         """Put back the allocator and these Services' keys as a failed transition found them."""
         self._allocator = saved
+        self._refused_still.clear()  # another allocator: nothing logged what it changed
+        self._refused_watch.clear()
         for member, key in keys.items():
             if key is None:
                 self._keys.pop(member, None)

@@ -591,7 +591,10 @@ class SimulatedCluster:
                 if result is None:
                     result = self.handle_listed(key)
                 else:
-                    self._log(result.events)  # (a refusal writes nothing)
+                    # A refusal: one Warning, no write (_log's work, for the one event).
+                    event = result.events[0]
+                    self.events.append((self.step, event))
+                    self._warn(event)
                 results.append((key, result))
                 retry = retry or result.state in (REPROCESS_ALL, ERROR)
                 for svc_key in woken[seen:]:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.model import simcluster
-from planner.model.allocator import Allocator, Pool
+from planner.model.allocator import Allocator, Pool, Port
 from planner.model.controller import Controller, Result
 from planner.model.simcluster import (
     RELOAD,
@@ -71,6 +71,7 @@ def _wake_every_neighbour(self: Controller, svc_key: str) -> None:
     """The wake before Allocator.moves: every Service on the IPs of the one an allocator call
     changes (before and after the call) is woken."""
     self.allocator.moves()
+    self._refusals_touched(svc_key)
     self._wake_neighbours(svc_key)
 
 
@@ -94,8 +95,10 @@ def _checked_refused_answer(self: Controller, svc_key: str, svc: Any) -> Result 
     """refused_answer, checked against set_balancer on a copy: the same answer when it gives
     one, and the same remembered handling after."""
     real = self.copy()
+    watched = svc_key in self._refused_still
     answer = REFUSED_ANSWER(self, svc_key, svc)
     if answer is not None:
+        WATCHED.extend([svc_key] if watched else [])
         assert real.set_balancer(svc_key, svc) == answer, svc_key
         assert real._unchanged[svc_key][:2] == self._unchanged[svc_key][:2]
         assert real._unchanged[svc_key].result == self._unchanged[svc_key].result
@@ -107,6 +110,7 @@ def _checked_refused_answer(self: Controller, svc_key: str, svc: Any) -> Result 
 
 REFUSED_ANSWER = Controller.refused_answer
 REFUSED: list[str] = []
+WATCHED: list[str] = []
 
 
 @settings(max_examples=25, deadline=None)
@@ -125,20 +129,25 @@ def test_a_pending_members_remembered_refusal_is_set_balancers_answer(
             lean = _runs(pools, services, writes, behavior, seed)
         with mock.patch.object(Controller, "refused_answer", lambda *_: None):
             assert _runs(pools, services, writes, behavior, seed) == lean
+        with mock.patch.object(Controller, "_watch_refusal", lambda *_: None):
+            assert _runs(pools, services, writes, behavior, seed) == lean
 
 
 def test_the_remembered_refusals_are_checked() -> None:
-    """The check above does see pending members answered from their refusals."""
-    groups = [Group(0, 3, True, "rekey")]
+    """The check above does see pending members answered from their refusals, and from
+    refusals whose reads were not read again (untouched since they were)."""
+    groups = [Group(0, 4, True, "rekey")]
     services, writes = _component(groups)
     for behavior in ("metallb-0.15", "metallb-0.14"):
         REFUSED.clear()
+        WATCHED.clear()
         with (
             mock.patch.object(simcluster, "QUIET_PASS_MIN", 0),
             mock.patch.object(Controller, "refused_answer", _checked_refused_answer),
         ):
             _runs([LAN], services, writes, behavior, 7)
         assert REFUSED, behavior
+        assert WATCHED, behavior
 
 
 def _checked_answer_quiet(self: Controller, svc_keys: Sequence[str]) -> None:
@@ -352,3 +361,38 @@ def test_requested_ips_are_parsed_once_per_text_however_many_texts() -> None:
         for manifest in manifests:
             service.requested_ips(manifest)
     assert service._requested_in_annotation.cache_info().misses == len(texts)
+
+
+def _tracked() -> Allocator:
+    made = Allocator([Pool("p", ["10.0.0.0/28"])])
+    made.track_moves()
+    return made
+
+
+def test_an_allocator_call_logs_what_it_touched_of_the_sharing_reads() -> None:
+    """Allocator.touches names every IP whose remembered key changed or which became held or
+    free, and every (IP, port) whose holder changed; moves the Services whose holding may read
+    otherwise (the Service itself, holders of a port taken or freed, all on a re-keyed IP)."""
+    made = _tracked()
+    watch_a = made.sharing_watch(["10.0.0.5"], [Port("TCP", 80)])
+    ip, (_, port_a) = watch_a[0], watch_a[1]
+    made.assign("ns/a", None, ["10.0.0.5"], [("TCP", 80)], "k", "")
+    assert made.touches() == [ip, (ip, port_a), ip]  # keyed, port taken, held
+    assert set(made.moves()) == {"ns/a"}
+    made.assign("ns/b", None, ["10.0.0.5"], [("TCP", 53)], "k", "")
+    (_, port_b) = made.sharing_watch(["10.0.0.5"], [Port("TCP", 53)])[1]
+    assert made.touches() == [(ip, port_b)]  # same key, already held: only b's port
+    assert set(made.moves()) == {"ns/b"}
+    made.unassign("ns/b")
+    assert made.touches() == [(ip, port_b)]
+    assert set(made.moves()) == {"ns/b"}
+    made.unassign("ns/a")
+    assert made.touches() == [(ip, port_a), ip, ip]  # port freed, free, key forgotten
+    assert set(made.moves()) == {"ns/a"}
+    assert made.touches() == [] and made.moves() == []
+
+
+def test_an_untracked_allocator_logs_nothing() -> None:
+    made = Allocator([Pool("p", ["10.0.0.0/28"])])
+    made.assign("ns/a", None, ["10.0.0.5"], [("TCP", 80)], "k", "")
+    assert made.touches() == [] and made.moves() == []
