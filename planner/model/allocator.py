@@ -1357,17 +1357,22 @@ def _ip(text: str) -> IPAddress:
 
 
 class _HashedIPv4(ipaddress.IPv4Address):
-    """An IPv4Address (equal to, hashed as, printed as the plain one) that computes its hash once."""
+    """An IPv4Address (equal to, hashed as, printed as the plain one) that computes its hash
+    and its text once."""
 
-    __slots__ = ("_hash",)
+    __slots__ = ("_hash", "_text")
 
     def __init__(self, address: ipaddress.IPv4Address | int | str) -> None:
         # An int or text when unpickled (ipaddress's __reduce__ passes one).
         super().__init__(int(address) if isinstance(address, ipaddress.IPv4Address) else address)
         self._hash = super().__hash__()
+        self._text = super().__str__()
 
     def __hash__(self) -> int:
         return self._hash
+
+    def __str__(self) -> str:
+        return self._text  # (printed on every Allocator.ips: each handling asks it)
 
     def __repr__(self) -> str:
         return f"{type(self).__mro__[1].__name__}({str(self)!r})"  # as the plain address prints
@@ -1376,15 +1381,19 @@ class _HashedIPv4(ipaddress.IPv4Address):
 class _HashedIPv6(ipaddress.IPv6Address):
     """As _HashedIPv4, for IPv6 (parse_ip refuses zones, so the integer is the whole address)."""
 
-    __slots__ = ("_hash",)
+    __slots__ = ("_hash", "_text")
 
     def __init__(self, address: ipaddress.IPv6Address | int | str) -> None:
         # An int or text when unpickled (ipaddress's __reduce__ passes one).
         super().__init__(int(address) if isinstance(address, ipaddress.IPv6Address) else address)
         self._hash = super().__hash__()
+        self._text = super().__str__()
 
     def __hash__(self) -> int:
         return self._hash
+
+    def __str__(self) -> str:
+        return self._text  # (printed on every Allocator.ips: each handling asks it)
 
     def __repr__(self) -> str:
         return f"{type(self).__mro__[1].__name__}({str(self)!r})"  # as the plain address prints

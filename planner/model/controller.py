@@ -304,6 +304,8 @@ class Controller:
         # been touched since (Allocator.touches): answered again without reading it again. Each
         # with the touches that end that, indexed by touch.
         self._refused_still: dict[str, list[Hashable]] = {}
+        # The last _others_named: allocator version, IP, names, allocator.
+        self._names_memo: tuple[int, str, HolderNames | None, Allocator] | None = None
         self._refused_watch: dict[Hashable, set[str]] = {}
         # Every member of a group with quiet members, to its group (waking one wakes them all).
         self._quiet_group_of: dict[str, tuple[str, ...]] = {}
@@ -703,7 +705,9 @@ class Controller:
         if not self._quiet and not self._quiet_members:
             return
         if self._quiet_members:
+            # Every Service the call moved is on the Service's IPs before or after it.
             self._wake_neighbours(svc_key)
+            return
         self._wake(svc_key)
         for holder in moved:
             self._wake(holder)
@@ -882,12 +886,23 @@ class Controller:
             ):
                 return None
             self._watch_refusal(svc_key, refused)
-        names = self._allocator.holder_names(refused.ip, svc_key)
+        names = self._others_named(refused.ip, svc_key)
         event = Event(svc_key, "Warning", "AllocationFailed", refused.head, names)
         result = Result.warning(ERROR_NO_RETRY, event)
         # As the handling it stands for would: the same answer again while nothing changes.
         self._unchanged[svc_key] = _Repeat(self._allocator.version, svc, result, False, None)
         return result
+
+    def _others_named(self, ip: str, svc_key: str) -> HolderNames | None:
+        """allocator.holder_names(ip, svc_key) for a Service holding nothing: the IP's holders,
+        the same for every pending member of its group at one allocator version (kept)."""
+        memo = self._names_memo
+        version = self._allocator.version
+        if memo is not None and memo[0] == version and memo[1] == ip and self._allocator is memo[3]:
+            return memo[2]
+        names = self._allocator.holder_names(ip, svc_key)
+        self._names_memo = (version, ip, names, self._allocator)
+        return names
 
     def _holding(self, svc_key: str, svc: Manifest) -> Hashable | None:
         """What a handling of a Service that holds its allocation alone reads of the state (see
