@@ -269,6 +269,12 @@ class Allocator:
         # poolFor's answers for the pools in force, by IPs, while no pool order draws anew
         # (every handling asks it once or twice for the same few IPs; see _pool_for).
         self._owners: dict[tuple[IPAddress, ...], str | None] = {}
+        # While a caller tracks them (track_moves): the Services whose `holding` an allocation
+        # change may have changed, since the caller last took them (see moves).
+        self._moved: list[str] | None = None
+        # Alike, what sharing_reads reads that changed: an IP whose remembered key changed or
+        # which became held or free, an (IP, port) whose holder changed (see touches).
+        self._touched: list[Hashable] | None = None
         if namespace_labels:
             self._namespace_labels = _with_name_labels(namespace_labels)
         self.set_pools(pools)
@@ -424,6 +430,8 @@ class Allocator:
         # Entries of the version both share now stay true for each; later ones are each's own.
         state["_holder_texts"] = dict(self._holder_texts)
         state["_undo"] = None
+        state["_moved"] = None if self._moved is None else []
+        state["_touched"] = None if self._touched is None else []
         undo = self._undo
         if undo is None:
             undo = self._undo = UndoLog(self._tables(), self._plain())
@@ -471,10 +479,14 @@ class Allocator:
         self._note(self._walk, svc_key, self._walk.pop(svc_key))
         self.version += 1
         self.walk_changes += 1
+        if self._moved is not None:
+            self._moved.append(svc_key)
         for ip in alloc.ips:
             self._release_ports(ip, alloc.ports)
             if svc_key in self._services_on_ip.get(ip, ()):
                 del self._services_on_ip.mutable(ip)[svc_key]
+                if not self._services_on_ip.get(ip):
+                    self._touch(ip)  # free now
             if not self._services_on_ip.get(ip):
                 self._services_on_ip.drop(ip)
             # MetalLB forgets the IP's key when no PORT is left on it, not when no service is.
@@ -489,9 +501,14 @@ class Allocator:
         if not held or not any(port in held for port in ports):
             return  # nothing to free: leave a container shared with a clone untouched
         in_use = self._ports_in_use.mutable(ip)
+        moved = self._moved
         for port in ports:
-            if in_use.pop(port, None) is not None:
+            holder = in_use.pop(port, None)
+            if holder is not None:
                 self._index_port(ip, port, present=False)
+                if moved is not None:
+                    moved.append(holder)  # Unassign frees a port whoever holds it
+                    self._touch((ip, port))
 
     def _assign(self, request: _Request, ips: tuple[IPAddress, ...], pool: str | None) -> None:
         error = self._assign_error(request, ips, pool)
@@ -553,6 +570,49 @@ class Allocator:
         """Whether the Service's allocation may be re-assigned whoever else is on its IPs: every
         IP remembers its key, which shares (sharingOK with itself), and it holds all its ports."""
         return self.holding(svc_key) is not None
+
+    def track_moves(self) -> None:
+        """Log from now on the Services whose `holding` an allocation change may change (a
+        clone logs too, in its own log); `moves` hands them over."""
+        if self._moved is None:
+            self._moved = []
+            self._touched = []
+
+    def moves(self) -> list[str]:
+        """The Services logged since the last call (see track_moves), and the log emptied: the
+        Service whose allocation changed, the holders of ports it took or freed, and everyone
+        on an IP whose remembered key changed (what `holding` reads, and nothing else does)."""
+        moved = self._moved
+        if not moved:
+            return []
+        self._moved = []
+        return moved
+
+    def touches(self) -> list[Hashable]:
+        """What sharing_reads reads that changed since the last call (see track_moves), and
+        the log emptied: IPs whose remembered key changed or which became held or free, and
+        (IP, port) pairs whose holder changed (entries of sharing_watch)."""
+        touched = self._touched
+        if not touched:
+            return []
+        self._touched = []
+        return touched
+
+    def sharing_watch(self, ips: Sequence[str], ports: Sequence[Port]) -> list[Hashable]:
+        """The `touches` entries that name a change to what sharing_reads of these IPs and
+        ports reads of the allocator (all of it but the configuration version)."""
+        parsed = [_ip(text) for text in ips]
+        return [*parsed, *((ip, port) for ip in parsed for port in ports)]
+
+    def _touch(self, entry: Hashable) -> None:
+        if self._touched is not None:
+            self._touched.append(entry)
+
+    def _moved_on(self, ip: IPAddress) -> None:
+        """Log every Service on the IP, and the IP (the key it remembers changed)."""
+        if self._moved is not None:
+            self._moved.extend(self._services_on_ip.get(ip) or ())
+            self._touch(ip)
 
     def reassigned(self, svc_key: str) -> None:
         """The Service was given its own allocation again: like MetalLB's Unassign and Assign,
@@ -727,12 +787,21 @@ class Allocator:
             self._note(self._walk, svc_key, None)
             self._walk[svc_key] = self._walk_next
             self._walk_next += 1
+        moved = self._moved
+        if moved is not None:
+            moved.append(svc_key)
         for ip in alloc.ips:
             self._remember_key(ip, alloc.key)
             in_use = self._ports_in_use.mutable(ip)
             for port in alloc.ports:
+                if moved is not None and in_use.get(port) != svc_key:
+                    if port in in_use:
+                        moved.append(in_use[port])  # (Assign refuses a port in use: never so)
+                    self._touch((ip, port))
                 in_use[port] = svc_key
                 self._index_port(ip, port, present=True)
+            if not self._services_on_ip.get(ip):
+                self._touch(ip)  # held now
             self._services_on_ip.mutable(ip)[svc_key] = None
 
     def _remember_key(self, ip: IPAddress, key: Key) -> None:
@@ -740,6 +809,8 @@ class Allocator:
             # Already so: forgetting and re-indexing would walk every port on the IP (every
             # member of a large group), and leave the index exactly as it is.
             return
+        if ip not in self._key_for_ip:
+            self._moved_on(ip)  # (a key forgotten logs them in _forget_key)
         self._forget_key(ip)
         self._note(self._key_for_ip, ip, None)
         self._key_for_ip[ip] = key
@@ -748,6 +819,7 @@ class Allocator:
     def _forget_key(self, ip: IPAddress) -> None:
         key = self._key_for_ip.pop(ip, None)
         if key is not None:
+            self._moved_on(ip)
             self._note(self._key_for_ip, ip, key)
             self._index.remove_key(ip.version, int(ip), key, self._ports_in_use.get(ip, {}))
 
@@ -1285,17 +1357,22 @@ def _ip(text: str) -> IPAddress:
 
 
 class _HashedIPv4(ipaddress.IPv4Address):
-    """An IPv4Address (equal to, hashed as, printed as the plain one) that computes its hash once."""
+    """An IPv4Address (equal to, hashed as, printed as the plain one) that computes its hash
+    and its text once."""
 
-    __slots__ = ("_hash",)
+    __slots__ = ("_hash", "_text")
 
     def __init__(self, address: ipaddress.IPv4Address | int | str) -> None:
         # An int or text when unpickled (ipaddress's __reduce__ passes one).
         super().__init__(int(address) if isinstance(address, ipaddress.IPv4Address) else address)
         self._hash = super().__hash__()
+        self._text = super().__str__()
 
     def __hash__(self) -> int:
         return self._hash
+
+    def __str__(self) -> str:
+        return self._text  # (printed on every Allocator.ips: each handling asks it)
 
     def __repr__(self) -> str:
         return f"{type(self).__mro__[1].__name__}({str(self)!r})"  # as the plain address prints
@@ -1304,15 +1381,19 @@ class _HashedIPv4(ipaddress.IPv4Address):
 class _HashedIPv6(ipaddress.IPv6Address):
     """As _HashedIPv4, for IPv6 (parse_ip refuses zones, so the integer is the whole address)."""
 
-    __slots__ = ("_hash",)
+    __slots__ = ("_hash", "_text")
 
     def __init__(self, address: ipaddress.IPv6Address | int | str) -> None:
         # An int or text when unpickled (ipaddress's __reduce__ passes one).
         super().__init__(int(address) if isinstance(address, ipaddress.IPv6Address) else address)
         self._hash = super().__hash__()
+        self._text = super().__str__()
 
     def __hash__(self) -> int:
         return self._hash
+
+    def __str__(self) -> str:
+        return self._text  # (printed on every Allocator.ips: each handling asks it)
 
     def __repr__(self) -> str:
         return f"{type(self).__mro__[1].__name__}({str(self)!r})"  # as the plain address prints

@@ -22,7 +22,6 @@ Service MetalLB never settles (`never_settles`).
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
 import ipaddress
 import operator
@@ -30,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Self, cast
+from typing import Any, NamedTuple, Self, cast
 
 from planner.model.allocator import AllocationError, Allocator, ErrorKind, Pool, PoolOrder, Port
 from planner.model.events import Event as Event  # noqa: PLC0414 - importers find it here
@@ -209,12 +208,12 @@ class _GroupFacts:
     order: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class _Repeat:
+class _Repeat(NamedTuple):
     """A handling to repeat without running it: the allocator version it ran on (or left),
     the manifest it read (compared by identity), its answer, whether it re-assigned the
     Service's own allocation (which moves it last in the allocator's walk order), and all of the
-    state it read when that is little (see Controller._holding)."""
+    state it read when that is little (see Controller._holding). A named tuple: one is made
+    per pending member per pass (a third of a frozen dataclass's cost)."""
 
     version: int
     manifest: Manifest
@@ -278,6 +277,8 @@ class Controller:
         self._pools: list[Pool] | None = None
         version = "0.14" if behavior == Behavior.METALLB_0_14 else "0.15"
         self._allocator = Allocator([], pool_order=pool_order, version=version)
+        # Which quiet Services an allocator call may wake: see _wake_ips.
+        self._allocator.track_moves()
         self._namespaces: dict[str, dict[str, str]] = {}
         self._keys: dict[str, tuple[str, str]] = {}
         self._cache: dict[str, Manifest] = {}
@@ -299,6 +300,13 @@ class Controller:
         # so a reprocess-all pass hands over only the others (answer_quiet).
         self._quiet: dict[str, Manifest] = {}
         self._quiet_members: dict[str, tuple[Manifest, tuple[str, ...], tuple[str, ...]]] = {}
+        # Services whose remembered refusal (_refused) was found to read as it did, and has not
+        # been touched since (Allocator.touches): answered again without reading it again. Each
+        # with the touches that end that, indexed by touch.
+        self._refused_still: dict[str, list[Hashable]] = {}
+        # The last _others_named: allocator version, IP, names, allocator.
+        self._names_memo: tuple[int, str, HolderNames | None, Allocator] | None = None
+        self._refused_watch: dict[Hashable, set[str]] = {}
         # Every member of a group with quiet members, to its group (waking one wakes them all).
         self._quiet_group_of: dict[str, tuple[str, ...]] = {}
         # While a pass watches (watch_quiet): the Services woken, in order.
@@ -356,6 +364,8 @@ class Controller:
         twin._quiet = dict(self._quiet)
         twin._quiet_members = dict(self._quiet_members)
         twin._quiet_group_of = dict(self._quiet_group_of)
+        twin._refused_still = dict(self._refused_still)
+        twin._refused_watch = {touch: set(keys) for touch, keys in self._refused_watch.items()}
         twin._woken = None
         twin._walked = dict(self._walked)
         twin._pools = None if self._pools is None else list(self._pools)
@@ -508,6 +518,11 @@ class Controller:
             self._cache_put(svc_key, svc)  # observe()
             if self._still_unchanged(svc_key, svc):
                 return self._repeated(svc_key, svc)
+            # What _set_one tries next, its checks above done (ours, configured, no transition
+            # member): a pending member of a large group comes here on every pass.
+            refused = self._refused_again(svc_key, svc)
+            if refused is not None:
+                return refused
         if not self._handles(svc):
             # Filtered before the handler (filterByLoadBalancerClass): not ours, nothing to do.
             return Result(SUCCESS)
@@ -643,6 +658,8 @@ class Controller:
 
     def _wake_self(self, svc_key: str) -> None:
         """It is quiet no more (its group's other members may stay so)."""
+        if self._refused_still:
+            self._unwatch_refusal(svc_key)
         if (
             self._quiet.pop(svc_key, None) is not None
             or self._quiet_members.pop(svc_key, None) is not None
@@ -661,18 +678,53 @@ class Controller:
             or not self._shares_manifests
             or not self._remembers
             or (repeat is not None and repeat.manifest is svc)
-            or any(self._quiet_group_of.get(m, members) != members for m in members)
         ):
             return
-        for member in members:
-            self._quiet_group_of.setdefault(member, members)
+        # A group's members are claimed all together and woken all together (_wake): when one
+        # is claimed by this group, all are (checking each made a pass quadratic in its size).
+        if self._quiet_group_of.get(svc_key) != members:
+            if any(self._quiet_group_of.get(m, members) != members for m in members):
+                return
+            for member in members:
+                self._quiet_group_of.setdefault(member, members)
         self._quiet_members[svc_key] = (svc, members, order)
 
     def _wake_ips(self, svc_key: str) -> None:
         """Called before and after an allocator call that may change the Service's allocation:
-        every quiet Service on its IPs (then, and again after) may read something else now.
+        wake the quiet Services whose handling may read something else now.
+
         An allocator call changes nothing but the Service's allocation and, on its IPs, the key
-        they remember, the ports in use and the Services on them (what holding/holdings read)."""
+        they remember, the ports in use and the Services on them. A quiet Service of its own
+        reads its allocation, its IPs' keys and its ports' holders (Allocator.holding): only
+        those the allocator logged as moved (Allocator.moves) may read otherwise, so a member
+        of a large group stays quiet while others come and go on its IP. A settled group's
+        quiet members read the Services on their IPs too (holdings): every one on the IPs is
+        woken while there are such."""
+        moved = self._allocator.moves()
+        self._refusals_touched(svc_key)
+        if not self._quiet and not self._quiet_members:
+            return
+        if self._quiet_members:
+            # Every Service the call moved is on the Service's IPs before or after it.
+            self._wake_neighbours(svc_key)
+            return
+        self._wake(svc_key)
+        for holder in moved:
+            self._wake(holder)
+
+    def _refusals_touched(self, svc_key: str) -> None:
+        """Around an allocator call on the Service: the remembered refusals whose reads it
+        touched (Allocator.touches), and the Service's own, are to be read again."""
+        touched = self._allocator.touches()
+        if not self._refused_still:
+            return
+        self._unwatch_refusal(svc_key)  # (its keys or allocation may change too)
+        for touch in touched:
+            for refused in self._refused_watch.pop(touch, ()):
+                self._unwatch_refusal(refused)
+
+    def _wake_neighbours(self, svc_key: str) -> None:
+        """Wake the Service and every Service on its IPs."""
         if not self._quiet and not self._quiet_members:
             return
         self._wake(svc_key)
@@ -682,6 +734,27 @@ class Controller:
     def _wake_all(self) -> None:
         for svc_key in [*self._quiet, *self._quiet_members]:
             self._wake(svc_key)
+        self._refused_still.clear()
+        self._refused_watch.clear()
+
+    def _watch_refusal(self, svc_key: str, refused: _Refused) -> None:
+        """The refusal reads as it did: it does so until the allocator touches what it reads
+        (or the configuration or the Service's own state changes: _wake_self, _wake_all)."""
+        if svc_key in self._refused_still:
+            return
+        watch = self._allocator.sharing_watch(refused.ips, refused.ports)
+        self._refused_still[svc_key] = watch
+        for touch in watch:
+            self._refused_watch.setdefault(touch, set()).add(svc_key)
+
+    def _unwatch_refusal(self, svc_key: str) -> None:
+        """Its refusal's reads must be read again on its next handling."""
+        for touch in self._refused_still.pop(svc_key, ()):
+            keys = self._refused_watch.get(touch)
+            if keys is not None:
+                keys.discard(svc_key)
+                if not keys:
+                    del self._refused_watch[touch]
 
     def _written(self, svc_key: str, work: Manifest) -> None:
         """Remember the handling of the Service's own write, which comes back next (its status
@@ -717,9 +790,7 @@ class Controller:
             if not handled.written or handled.manifest != svc:
                 return False
             # The write came back: remember the API server's copy (compared by identity after).
-            handled = self._unchanged[svc_key] = dataclasses.replace(
-                handled, manifest=svc, written=False
-            )
+            handled = self._unchanged[svc_key] = handled._replace(manifest=svc, written=False)
         if handled.version == self._allocator.version:
             return True
         # The allocator changed elsewhere (another holder of its IP came or went): a Service
@@ -776,24 +847,62 @@ class Controller:
             head,
         )
 
+    def refused_answer(self, svc_key: str, svc: Manifest) -> Result | None:
+        """set_balancer(svc_key, svc), when its answer is a remembered refusal (_refused_again:
+        a pending member of a large group on every pass), without set_balancer's other checks;
+        None when that is not so (hand the Service over).
+
+        Exactly set_balancer's way there: the Service is not quiet (nothing to wake), its
+        remembered handling read this very manifest (so it is ours and configured, and no
+        member of a transition), which the cache holds (observe changes nothing), holding
+        nothing (_still_unchanged asks no holding) on another allocator version (_still_unchanged
+        is False; on the same one set_balancer repeats it: handed over)."""
+        repeat = self._unchanged.get(svc_key)
+        if (
+            repeat is None
+            or repeat.manifest is not svc
+            or repeat.holding is not None
+            or repeat.version == self._allocator.version
+            or not self._shares_manifests
+            or self._cache.get(svc_key) is not svc
+            or svc_key in self._quiet
+            or svc_key in self._quiet_members
+        ):
+            return None
+        return self._refused_again(svc_key, svc)
+
     def _refused_again(self, svc_key: str, svc: Manifest) -> Result | None:
         """The answer of a remembered refusal (_note_refusal) whose reads are as they were, its
         message naming the IP's holders now; None when it does not apply."""
         refused = self._refused.get(svc_key) if self._remembers else None
-        if (
-            refused is None
-            or refused.manifest is not svc
-            or svc_key in self._keys
-            or self._allocator.pool(svc_key) is not None
-            or self._allocator.sharing_reads(svc_key, refused.ips, refused.ports) != refused.reads
-        ):
+        if refused is None or refused.manifest is not svc:
             return None
-        names = self._allocator.holder_names(refused.ip, svc_key)
+        if svc_key not in self._refused_still:
+            if (
+                svc_key in self._keys
+                or self._allocator.pool(svc_key) is not None
+                or self._allocator.sharing_reads(svc_key, refused.ips, refused.ports)
+                != refused.reads
+            ):
+                return None
+            self._watch_refusal(svc_key, refused)
+        names = self._others_named(refused.ip, svc_key)
         event = Event(svc_key, "Warning", "AllocationFailed", refused.head, names)
-        result = Result.of(ERROR_NO_RETRY, None, (event,))
+        result = Result.warning(ERROR_NO_RETRY, event)
         # As the handling it stands for would: the same answer again while nothing changes.
         self._unchanged[svc_key] = _Repeat(self._allocator.version, svc, result, False, None)
         return result
+
+    def _others_named(self, ip: str, svc_key: str) -> HolderNames | None:
+        """allocator.holder_names(ip, svc_key) for a Service holding nothing: the IP's holders,
+        the same for every pending member of its group at one allocator version (kept)."""
+        memo = self._names_memo
+        version = self._allocator.version
+        if memo is not None and memo[0] == version and memo[1] == ip and self._allocator is memo[3]:
+            return memo[2]
+        names = self._allocator.holder_names(ip, svc_key)
+        self._names_memo = (version, ip, names, self._allocator)
+        return names
 
     def _holding(self, svc_key: str, svc: Manifest) -> Hashable | None:
         """What a handling of a Service that holds its allocation alone reads of the state (see
@@ -1019,6 +1128,7 @@ class Controller:
     def _unassign(self, svc_key: str) -> None:
         self._wake_ips(svc_key)
         self._allocator.unassign(svc_key)
+        self._wake_ips(svc_key)
         self._keys.pop(svc_key, None)
 
     def _clear(self, svc_key: str, svc: Manifest) -> None:
@@ -1210,12 +1320,15 @@ class Controller:
     def _restore(self, saved: Allocator, keys: Mapping[str, tuple[str, str] | None]) -> None:
         """Put back the allocator and these Services' keys as a failed transition found them."""
         self._allocator = saved
+        self._refused_still.clear()  # another allocator: nothing logged what it changed
+        self._refused_watch.clear()
         for member, key in keys.items():
             if key is None:
                 self._keys.pop(member, None)
             else:
                 self._keys[member] = key
-            self._wake_ips(member)  # on the IPs it holds again
+            # On the IPs it holds again (another allocator: nothing logged its changes).
+            self._wake_neighbours(member)
 
     def _note_order_sensitive(self, members: tuple[str, ...]) -> None:
         """Log a transition whose outcome may depend on its members' order (name order here).

@@ -250,6 +250,15 @@ class Result:
         result._set(state, service, warned, group_writes or {}, events)
         return result
 
+    @classmethod
+    def warning(cls, state: str, event: Event) -> Result:
+        """Result.of(state, None, (event,)) for one Warning event, made directly (a pending
+        member of a large group is answered so on every pass)."""
+        events = (event,)
+        result = cls.__new__(cls)
+        result._set(state, None, events, {}, events)
+        return result
+
     def _set(
         self,
         state: str,

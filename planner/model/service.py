@@ -307,8 +307,12 @@ def ingress_ips(svc: Manifest) -> tuple[str, ...]:
     """The IPs in `status.loadBalancer.ingress` (empty: the Service is pending)."""
     status = svc.get("status") or {}
     ingress = (status.get("loadBalancer") or {}).get("ingress") or []
+    # (type(entry) is dict first: the ABC's isinstance costs a microsecond per entry, and each
+    # handling reads the status several times.)
     return tuple(
-        str(entry["ip"]) for entry in ingress if isinstance(entry, Mapping) and entry.get("ip")
+        str(entry["ip"])
+        for entry in ingress
+        if (type(entry) is dict or isinstance(entry, Mapping)) and entry.get("ip")
     )
 
 

@@ -576,15 +576,28 @@ class SimulatedCluster:
         retry = False
         woken = controller.watch_quiet()
         done = 0
+        # (Bound once: a pending member of a large group is handed over on every pass.)
+        store, logged, step = self.store, self.events, self.step
+        refused_answer, warn = controller.refused_answer, self._warn
         try:
             while due:
                 at = heapq.heappop(due)
                 if at < done:
                     continue  # woken twice
-                self._answer_quiet(order[done:at], results)
+                if at > done:
+                    self._answer_quiet(order[done:at], results)
                 done = at + 1
                 key = order[at]
-                if key not in self.store:
+                svc = store.get(key)
+                if svc is None:
+                    continue
+                result = refused_answer(key, svc)
+                if result is not None:
+                    # A refusal: one Warning, no write, nobody woken (_log's work, for one event).
+                    event = result.events[0]
+                    logged.append((step, event))
+                    warn(event)
+                    results.append((key, result))
                     continue
                 seen = len(woken)
                 result = self.handle_listed(key)

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.model import simcluster
-from planner.model.allocator import Allocator, Pool
+from planner.model.allocator import Allocator, Pool, Port
 from planner.model.controller import Controller, Result
 from planner.model.simcluster import (
     RELOAD,
@@ -65,6 +65,89 @@ def test_a_pass_answering_quiet_services_in_bulk_is_the_pass_handing_each_over(
     each = mock.patch.object(SimulatedCluster, "_reprocess_all", SimulatedCluster._reprocess_each)
     with each:
         assert _runs(pools, services, writes, behavior, seed) == bulk
+
+
+def _wake_every_neighbour(self: Controller, svc_key: str) -> None:
+    """The wake before Allocator.moves: every Service on the IPs of the one an allocator call
+    changes (before and after the call) is woken."""
+    self.allocator.moves()
+    self._refusals_touched(svc_key)
+    self._wake_neighbours(svc_key)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    groups=groups_strategy(), pools=pools_strategy(), seed=st.integers(0, 2**16), behavior=BEHAVIORS
+)
+def test_waking_only_the_services_whose_reads_moved_is_waking_every_neighbour(
+    groups: list[Group], pools: list[Pool], seed: int, behavior: str
+) -> None:
+    """Every run (down to the results of every pass and the walk order) is the same when an
+    allocator call wakes every quiet Service on its IPs instead of those it logged as moved."""
+    services, writes = _component(groups)
+    with mock.patch.object(simcluster, "QUIET_PASS_MIN", 0):
+        precise = _runs(pools, services, writes, behavior, seed)
+        with mock.patch.object(Controller, "_wake_ips", _wake_every_neighbour):
+            assert _runs(pools, services, writes, behavior, seed) == precise
+
+
+def _checked_refused_answer(self: Controller, svc_key: str, svc: Any) -> Result | None:
+    """refused_answer, checked against set_balancer on a copy: the same answer when it gives
+    one, and the same remembered handling after."""
+    real = self.copy()
+    watched = svc_key in self._refused_still
+    answer = REFUSED_ANSWER(self, svc_key, svc)
+    if answer is not None:
+        WATCHED.extend([svc_key] if watched else [])
+        assert real.set_balancer(svc_key, svc) == answer, svc_key
+        assert real._unchanged[svc_key][:2] == self._unchanged[svc_key][:2]
+        assert real._unchanged[svc_key].result == self._unchanged[svc_key].result
+        assert real.allocator.snapshot() == self.allocator.snapshot()
+        assert real.quiet() == self.quiet()
+        REFUSED.append(svc_key)
+    return answer
+
+
+REFUSED_ANSWER = Controller.refused_answer
+REFUSED: list[str] = []
+WATCHED: list[str] = []
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    groups=groups_strategy(), pools=pools_strategy(), seed=st.integers(0, 2**16), behavior=BEHAVIORS
+)
+def test_a_pending_members_remembered_refusal_is_set_balancers_answer(
+    groups: list[Group], pools: list[Pool], seed: int, behavior: str
+) -> None:
+    """A pass answering pending members from their remembered refusals (refused_answer) is the
+    pass handing each over (every run alike, down to the walk), and each such answer is what
+    set_balancer answers."""
+    services, writes = _component(groups)
+    with mock.patch.object(simcluster, "QUIET_PASS_MIN", 0):
+        with mock.patch.object(Controller, "refused_answer", _checked_refused_answer):
+            lean = _runs(pools, services, writes, behavior, seed)
+        with mock.patch.object(Controller, "refused_answer", lambda *_: None):
+            assert _runs(pools, services, writes, behavior, seed) == lean
+        with mock.patch.object(Controller, "_watch_refusal", lambda *_: None):
+            assert _runs(pools, services, writes, behavior, seed) == lean
+
+
+def test_the_remembered_refusals_are_checked() -> None:
+    """The check above does see pending members answered from their refusals, and from
+    refusals whose reads were not read again (untouched since they were)."""
+    groups = [Group(0, 4, True, "rekey")]
+    services, writes = _component(groups)
+    for behavior in ("metallb-0.15", "metallb-0.14"):
+        REFUSED.clear()
+        WATCHED.clear()
+        with (
+            mock.patch.object(simcluster, "QUIET_PASS_MIN", 0),
+            mock.patch.object(Controller, "refused_answer", _checked_refused_answer),
+        ):
+            _runs([LAN], services, writes, behavior, 7)
+        assert REFUSED, behavior
+        assert WATCHED, behavior
 
 
 def _checked_answer_quiet(self: Controller, svc_keys: Sequence[str]) -> None:
@@ -128,13 +211,46 @@ def _sharing_pair() -> SimulatedCluster:
     return cluster
 
 
-def test_a_change_on_a_quiet_services_ip_wakes_it_and_the_pass_hands_it_over() -> None:
-    """A quiet Service is woken when another one comes or goes on its IP (what it reads), not
-    when a Service elsewhere changes; the next pass hands over exactly the woken ones."""
+def test_another_leaving_a_quiet_services_ip_leaves_it_quiet() -> None:
+    """A quiet Service reads its IP's key and its own ports: another one leaving the IP changes
+    neither, so it stays quiet and the next pass hands over nobody (a large group's members
+    stay quiet while the others change their key one by one)."""
     cluster = _sharing_pair()
     assert set(cluster.controller.quiet()) == {"ns/a", "ns/b", "ns/c"}
     cluster.arrive("ns/b", None)
     cluster.process_next()  # b's deletion: it leaves 10.0.0.5, a reprocess-all is queued
+    assert cluster.queue == [RELOAD]
+    assert set(cluster.controller.quiet()) == {"ns/a", "ns/c"}
+    handed: list[str] = []
+    real = Controller.set_balancer
+
+    def spy(self: Controller, svc_key: str, manifest: Any) -> Result:
+        handed.append(svc_key)
+        return real(self, svc_key, manifest)
+
+    with (
+        mock.patch.object(simcluster, "QUIET_PASS_MIN", 0),
+        mock.patch.object(Controller, "set_balancer", spy),
+    ):
+        handled = cluster.process_next(Process())
+    assert handled is not None
+    assert [key for key, _ in handled.results] == ["ns/a", "ns/c"]
+    assert handed == []
+    assert set(cluster.controller.quiet()) == {"ns/a", "ns/c"}
+
+
+def test_a_change_of_what_a_quiet_service_reads_wakes_it_and_the_pass_hands_it_over() -> None:
+    """A quiet Service is woken when its IP's key is forgotten (the last port left it, so its
+    own allocation no longer holds alone), not when a Service elsewhere changes; the next pass
+    hands over exactly the woken ones."""
+    cluster = _sharing_pair()
+    a = cluster.store["ns/a"]
+    portless = {**a, "spec": {**a["spec"], "ports": []}}
+    cluster.arrive("ns/a", portless)
+    cluster.settle()
+    assert set(cluster.controller.quiet()) == {"ns/a", "ns/b", "ns/c"}
+    cluster.arrive("ns/b", None)
+    cluster.process_next()  # b leaves 10.0.0.5 with its port: the IP's key is forgotten
     assert cluster.queue == [RELOAD]
     assert set(cluster.controller.quiet()) == {"ns/c"}
     handed: list[str] = []
@@ -245,3 +361,38 @@ def test_requested_ips_are_parsed_once_per_text_however_many_texts() -> None:
         for manifest in manifests:
             service.requested_ips(manifest)
     assert service._requested_in_annotation.cache_info().misses == len(texts)
+
+
+def _tracked() -> Allocator:
+    made = Allocator([Pool("p", ["10.0.0.0/28"])])
+    made.track_moves()
+    return made
+
+
+def test_an_allocator_call_logs_what_it_touched_of_the_sharing_reads() -> None:
+    """Allocator.touches names every IP whose remembered key changed or which became held or
+    free, and every (IP, port) whose holder changed; moves the Services whose holding may read
+    otherwise (the Service itself, holders of a port taken or freed, all on a re-keyed IP)."""
+    made = _tracked()
+    watch_a = made.sharing_watch(["10.0.0.5"], [Port("TCP", 80)])
+    ip, (_, port_a) = watch_a[0], watch_a[1]
+    made.assign("ns/a", None, ["10.0.0.5"], [("TCP", 80)], "k", "")
+    assert made.touches() == [ip, (ip, port_a), ip]  # keyed, port taken, held
+    assert set(made.moves()) == {"ns/a"}
+    made.assign("ns/b", None, ["10.0.0.5"], [("TCP", 53)], "k", "")
+    (_, port_b) = made.sharing_watch(["10.0.0.5"], [Port("TCP", 53)])[1]
+    assert made.touches() == [(ip, port_b)]  # same key, already held: only b's port
+    assert set(made.moves()) == {"ns/b"}
+    made.unassign("ns/b")
+    assert made.touches() == [(ip, port_b)]
+    assert set(made.moves()) == {"ns/b"}
+    made.unassign("ns/a")
+    assert made.touches() == [(ip, port_a), ip, ip]  # port freed, free, key forgotten
+    assert set(made.moves()) == {"ns/a"}
+    assert made.touches() == [] and made.moves() == []
+
+
+def test_an_untracked_allocator_logs_nothing() -> None:
+    made = Allocator([Pool("p", ["10.0.0.0/28"])])
+    made.assign("ns/a", None, ["10.0.0.5"], [("TCP", 80)], "k", "")
+    assert made.touches() == [] and made.moves() == []
