@@ -138,6 +138,9 @@ COMPILE_AFTER_CHARS = 500_000
 @dataclass
 class _Handed:
     chars: int = 0
+    # What the process is about to be handed (expect()): a repo of many small files then takes
+    # the fast path from its first file, not only after its first COMPILE_AFTER_CHARS.
+    expected: int = 0
 
 
 _HANDED = _Handed()
@@ -148,11 +151,18 @@ def _line_form() -> re.Pattern[str]:
     return re.compile(_LINE)
 
 
+def expect(chars: int) -> None:
+    """Announce `chars` more characters to be handed soon (the files a caller is to read)."""
+    _HANDED.expected = max(_HANDED.expected, _HANDED.chars) + chars
+
+
 def worth_it(chars: int) -> bool:
     """Whether to try the fast path on `chars` more characters: always once its check is
-    compiled, before that only when this process has been handed COMPILE_AFTER_CHARS."""
+    compiled, before that only when this process has been handed (or expects) at least
+    COMPILE_AFTER_CHARS."""
     _HANDED.chars += chars
-    return _HANDED.chars >= COMPILE_AFTER_CHARS or _line_form.cache_info().currsize > 0
+    handed = max(_HANDED.chars, _HANDED.expected)
+    return handed >= COMPILE_AFTER_CHARS or _line_form.cache_info().currsize > 0
 
 
 # A block scalar's header line: `key: |`, `- >-`, with its owner (the key, or the last dash).
