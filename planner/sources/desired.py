@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 from planner.errors import InputError, Origin
 from planner.objects import KubeObject
 from planner.sources import fast_yaml
+from planner.sources.collector import collector_paused
 from planner.sources.documents import (
     JSON_SUFFIXES,
     MANIFEST_SUFFIXES,
@@ -62,6 +63,7 @@ class Source:
     kind: str  # "file" | "kustomize" | "helm" | "stdin"
 
 
+@collector_paused
 def load_desired(
     paths: Sequence[str],
     stdin: TextIO | None = None,
