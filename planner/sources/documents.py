@@ -290,10 +290,10 @@ def _parse_yaml(
         parsed_list = _parse_large_list(text, file, keys)
         if parsed_list is not None:
             return parsed_list
-    _check_nesting(text, file)
     fast = _parse_fast(text, file, keys)
     if fast is not None:
         return fast
+    _check_nesting(text, file)
     parsed = Parsed()
     loader = _Loader(text)
     index = 0
@@ -327,10 +327,14 @@ def _parse_fast(text: str, file: str, keys: dict[int, int] | None) -> Parsed | N
         return None
     memo = fast_yaml.Memo()
     parsed = Parsed()
+    nesting_checked = False  # fast_yaml bounds the nesting of what it loads; libyaml does not
     try:
         for index, segment in enumerate(segments):
             loaded = fast_yaml.load(segment.text, memo, MAX_NESTING)
             if loaded is None or _needs_nodes(loaded.value, keys):
+                if not nesting_checked:
+                    _check_nesting(text, file)  # too deep: None, and the caller says so
+                    nesting_checked = True
                 _parse_one(segment, file, index, memo.strings, keys, parsed)
             else:
                 origin = Origin(file, index, segment.line + loaded.line + 1)

@@ -11,8 +11,7 @@ import pytest
 
 import planner.analysis.build as analysis_build
 import planner.diff.scenario as diff_scenario
-import planner.sources.desired as desired
-import planner.sources.live as live
+from planner.sources import desired, live
 from planner.sources.collector import collector_paused
 from planner.sources.states import DesiredState, LiveState
 

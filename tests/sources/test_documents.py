@@ -532,3 +532,35 @@ def test_non_utf8_bytes_on_stdin_are_one_line(
         err = capsys.readouterr().err
         expected = "<stdin>: document 1, line 3: the file is not UTF-8 text (byte 31)"
         assert err == f"planner: error: {expected}\n"
+
+
+def _deep_block(levels: int) -> str:
+    nested = "".join(f"\n{'  ' * (level + 1)}a:" for level in range(levels)) + " 1\n"
+    return f"apiVersion: v1\nkind: ConfigMap\ndata:{nested}"
+
+
+@pytest.mark.parametrize(
+    "first", ["", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\n"]
+)
+def test_a_too_deep_document_in_a_stream_is_refused_after_fast_documents_too(first: str) -> None:
+    """The nesting walk runs only once a document goes the libyaml way: a deep one, after
+    documents the fast path read, still gets the message and line of the whole-text walk."""
+    text = first + _deep_block(600)
+    with pytest.raises(InputError) as err:
+        parse_yaml(text, "deep.yaml")
+    assert str(err.value).endswith(documents.TOO_DEEP)
+    assert f"document {1 + bool(first)}," in str(err.value)
+
+
+def test_the_nesting_walk_is_skipped_when_every_document_goes_the_fast_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    walked: list[str] = []
+    long = "# " + "x" * 200 + "\n"  # short texts skip the walk anyway
+    monkeypatch.setattr(documents, "_walk_nesting", lambda text, file: walked.append(file))
+    monkeypatch.setattr(documents, "_block_bound", lambda text: documents.MAX_NESTING)
+    parse_yaml(long + "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n", "fast.yaml")
+    assert walked == []
+    aliased = "apiVersion: v1\nkind: Namespace\nmetadata: {name: &n a, other: *n}\n"
+    parse_yaml(long + aliased, "slow.yaml")
+    assert walked == ["slow.yaml"]
