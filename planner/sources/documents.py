@@ -412,7 +412,7 @@ def parse_json(text: str, file: str, *, snapshot: bool = False) -> Parsed:
     # the text's brackets outside strings (json_nesting: 0.34 s against 0.05 s for a
     # 10,000-Service List). The decoder raises RecursionError at the interpreter's C recursion
     # limit (deeper on 3.13 than on 3.11, still an exception), which is caught above.
-    if text.count("[") + text.count("{") > MAX_NESTING and _nesting(body) > MAX_NESTING:
+    if _shared_nesting(body) > MAX_NESTING:
         raise InputError(TOO_DEEP, Origin(file, 0))
     parsed = Parsed()
     stripped = text.lstrip()
@@ -420,24 +420,7 @@ def parse_json(text: str, file: str, *, snapshot: bool = False) -> Parsed:
     if snapshot:
         for document in parsed.documents:
             applied_only(document.body)
-    _share_strings([document.body for document in parsed.documents])
     return parsed
-
-
-def _share_strings(values: list[Any]) -> None:
-    """Make equal string values one object, in place (json shares a document's keys, not its
-    values: `TCP`, `Cluster`, `v1`... one object each held 11 of a 10,000-Service snapshot's
-    47 MB; bench/README.md). The walk is iterative: nesting is checked before it."""
-    strings: dict[str, str] = {}
-    stack: list[Any] = list(values)
-    while stack:
-        node = stack.pop()
-        # Replacing a value keeps a dict's keys, so iterating while assigning is safe.
-        for key, value in node.items() if isinstance(node, dict) else enumerate(node):
-            if type(value) is str:
-                node[key] = strings.setdefault(value, value)
-            elif isinstance(value, dict | list):
-                stack.append(value)
 
 
 class _LongNumberError(ValueError):
@@ -627,18 +610,29 @@ def json_nesting(text: str) -> int:
     return max(itertools.accumulate(1 if char in "[{" else -1 for char in brackets), default=0)
 
 
-def _nesting(body: Any) -> int:
+def _shared_nesting(body: Any) -> int:
     """The deepest container nesting of a parsed JSON value (its bracket nesting), counted
     level by level without recursion and no further than just past MAX_NESTING (a level at a
-    time is some 1.5x faster than a stack of (node, depth) pairs)."""
+    time is some 1.5x faster than a stack of (node, depth) pairs); on the way, equal string
+    values are made one object, in place (json shares a document's keys, not its values:
+    `TCP`, `Cluster`, `v1`... one object each held 11 of a 10,000-Service snapshot's 47 MB;
+    bench/README.md). One walk for both: two were a fifth of reading that snapshot."""
+    strings: dict[str, str] = {}
+    share = strings.setdefault
     depth = 0
     level: list[Any] = [body] if isinstance(body, dict | list) else []
     while level and depth <= MAX_NESTING:
         depth += 1
         below: list[Any] = []
+        add = below.append
         for node in level:
-            children = node.values() if isinstance(node, dict) else node
-            below.extend([child for child in children if isinstance(child, dict | list)])
+            # Replacing a value keeps a dict's keys, so iterating while assigning is safe.
+            for key, value in node.items() if type(node) is dict else enumerate(node):
+                kind = type(value)
+                if kind is str:
+                    node[key] = share(value, value)
+                elif kind is dict or kind is list:
+                    add(value)
         level = below
     return depth
 

@@ -288,7 +288,7 @@ _JSON_VALUES = st.recursive(
 @settings(max_examples=200, deadline=None)
 @given(_JSON_VALUES)
 def test_json_nesting_walk_counts_container_levels(value: object) -> None:
-    assert documents._nesting(value) == _depth(value)
+    assert documents._shared_nesting(value) == _depth(value)
     text = json.dumps(value)
     assert documents.json_nesting("[" * 600 + text + "]" * 600) == 600 + _depth(value)
 
@@ -297,7 +297,7 @@ def test_json_nesting_walk_stops_just_past_the_limit() -> None:
     deep: list[object] = []
     for _ in range(documents.MAX_NESTING + 50):
         deep = [deep]
-    assert documents._nesting(deep) == documents.MAX_NESTING + 1
+    assert documents._shared_nesting(deep) == documents.MAX_NESTING + 1
 
 
 def test_a_depth_just_under_the_limit_is_parsed() -> None:
