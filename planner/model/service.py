@@ -342,6 +342,11 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return ipaddress.ip_address(text)
 
 
+def address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """One IP address (no zone, as Go's net.ParseIP), parsed once per process; ValueError if bad."""
+    return _address(text)
+
+
 def parse_requested_ip(text: str, field: str) -> str:
     """One requested IP, canonical, as MetalLB parses it (no zone); ServiceInputError if bad."""
     return _parse_ip(text, field)
