@@ -78,9 +78,12 @@ _LINE_KEY = re.compile(r"^[ \t]*(?:-[ \t]+)*([A-Za-z0-9_./-]+)[ \t]*:(?:[ \t]|$)
 _DOCUMENT_START = re.compile(r"^---", re.MULTILINE)
 _BLOCK_PREFIX = re.compile(r"^[ \-?:]*", re.MULTILINE)
 _ITEMS_KEY = re.compile(r"^items:[ \t]*\n", re.MULTILINE)
-_ITEM_START = re.compile(r"^-(?=[ \t\n])", re.MULTILINE)
+# Both start at the line break before the line they find (the match's start + 1): a pattern that
+# starts with a literal is searched for at C speed, a `^` is tried at every position (0.085 ->
+# 0.01 s over a 9.5 MB List).
+_ITEM_START = re.compile(r"\n-(?=[ \t\n])")
 # The first line at column 0 that can neither start an item nor belong to one ends the items.
-_AFTER_ITEMS = re.compile(r"^(?![-#\s])|^-(?![ \t\n])", re.MULTILINE)
+_AFTER_ITEMS = re.compile(r"\n(?:(?![-#\s])|-(?![ \t\n]))")
 
 
 class _Loader(_SafeLoader):
@@ -478,9 +481,10 @@ def split_list_items(text: str) -> tuple[str, list[tuple[int, str]]] | None:
     key = _ITEMS_KEY.search(text)
     if key is None:
         return None
-    end = _AFTER_ITEMS.search(text, key.end())
-    region_end = end.start() if end else len(text)
-    starts = [m.start() for m in _ITEM_START.finditer(text, key.end(), region_end)]
+    # key.end() is just after the `items:` line's break, where the search starts from.
+    end = _AFTER_ITEMS.search(text, key.end() - 1)
+    region_end = end.start() + 1 if end else len(text)
+    starts = [m.start() + 1 for m in _ITEM_START.finditer(text, key.end() - 1, region_end)]
     if not starts or not _only_comments(text[key.end() : starts[0]]):
         return None  # something other than items right under `items:`
     bounds = [*starts, region_end]

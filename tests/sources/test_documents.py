@@ -18,6 +18,7 @@ from planner.sources.documents import (
     parse_json,
     parse_yaml,
     read_documents,
+    split_list_items,
 )
 
 SERVICE = "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n"
@@ -564,3 +565,24 @@ def test_the_nesting_walk_is_skipped_when_every_document_goes_the_fast_way(
     aliased = "apiVersion: v1\nkind: Namespace\nmetadata: {name: &n a, other: *n}\n"
     parse_yaml(long + aliased, "slow.yaml")
     assert walked == ["slow.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "kind: List\nitems:\n- a: 1\n-\n  b: 2\nmetadata: {}\n",
+            ("kind: List\nmetadata: {}\n", [(3, "  a: 1\n"), (4, " \n  b: 2\n")]),
+        ),
+        ("items:\n- a: 1\n-x: 2\n", ("-x: 2\n", [(2, "  a: 1\n")])),  # `-x` ends the items
+        ("items:\n# c\n- a: 1\n# d\n- b", ("", [(3, "  a: 1\n# d\n"), (5, "  b")])),
+        ("items:\n- a: 1\n\tb\n", ("", [(2, "  a: 1\n\tb\n")])),  # a tab does not
+        ("items:\nx: 1\n- a: 1\n", None),  # a key before any item
+        ("kind: List\n", None),
+        ("items: \n-\ta\n", ("", [(2, " \ta\n")])),
+    ],
+)
+def test_a_lists_items_are_split_at_column_0_dashes(text: str, expected: object) -> None:
+    """Item starts (`- ` at column 0) and the line that ends the items, as kubectl lays a List
+    out; the text around them is the List's header."""
+    assert split_list_items(text) == expected
