@@ -39,10 +39,13 @@ except ImportError:  # pragma: no cover - exercised by hiding the module in a te
 _UNSURE_CHARACTER = re.compile(
     "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )
+# Both are searched for in "\n" + the text, from the line break before the line: a pattern that
+# starts with a literal is scanned for at C speed, a `^` is tried at every position (split_stream
+# over /tmp/g10k's desired files: 0.052 -> 0.024 s).
 # A document separator the splitter understands: `---` alone (a comment may follow).
-_SEPARATOR = re.compile(r"^---[ ]*(?:[ ]#[^\n]*)?$", re.MULTILINE)
+_SEPARATOR = re.compile(r"\n---[ ]*(?:[ ]#[^\n]*)?$", re.MULTILINE)
 # Any other line that starts a directive, a document marker or a document with content.
-_MARKER = re.compile(r"^(?:%|---|\.\.\.)", re.MULTILINE)
+_MARKER = re.compile(r"\n(?:%|---|\.\.\.)")
 _CONTENT = re.compile(r"^[ ]*[^ #\n]", re.MULTILINE)
 
 # The body of a one-line plain scalar after its first character. In block context: never `: `
@@ -199,16 +202,18 @@ def split_stream(text: str) -> list[Segment] | None:
     the split cannot be sure of (directives, `...`, `--- content`, unsure characters)."""
     if yaml_rs is None or _UNSURE_CHARACTER.search(text):
         return None
-    separators = list(_SEPARATOR.finditer(text))
-    if len(separators) != len(_MARKER.findall(text)):
+    padded = "\n" + text
+    # (start, end) of each separator line in `text`: a match starts one earlier in `padded`
+    separators = [(found.start(), found.end() - 1) for found in _SEPARATOR.finditer(padded)]
+    if len(separators) != len(_MARKER.findall(padded)):
         return None
     segments = []
     start, line = 0, 0
     explicit = False
-    for separator in separators:
-        segments.append(Segment(text[start : separator.start()], line, explicit))
-        line += text.count("\n", start, separator.end()) + 1
-        start = separator.end() + 1
+    for separator_start, separator_end in separators:
+        segments.append(Segment(text[start:separator_start], line, explicit))
+        line += text.count("\n", start, separator_end) + 1
+        start = separator_end + 1
         explicit = True
     segments.append(Segment(text[start:], line, explicit))
     # Before the first `---`, only content makes a document (comments alone do not).
