@@ -617,3 +617,21 @@ def test_load_desired_announces_its_files_to_the_fast_path(
     (tmp_path / "b.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: b\n")
     load_desired([str(tmp_path)])
     assert fast_yaml._HANDED.expected == 2 * first.stat().st_size
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: 1\n---\nb: 2\n", [("a: 1\n", 0, False), ("b: 2\n", 2, True)]),
+        ("---\na: 1\n--- # two\n", [("a: 1\n", 1, True), ("", 3, True)]),
+        ("# only\n---\n", [("", 2, True)]),  # before the first `---`, comments make no document
+        ("a: |\n  ---\n", [("a: |\n  ---\n", 0, False)]),  # indented: not a separator
+        ("a: 1\n--- b: 2\n", None),  # content after `---`
+        ("a: 1\n...\n", None),
+        ("%YAML 1.2\n---\na: 1\n", None),
+    ],
+)
+def test_a_stream_is_split_at_its_separator_lines(text: str, expected: object) -> None:
+    segments = fast_yaml.split_stream(text)
+    found = None if segments is None else [(s.text, s.line, s.explicit) for s in segments]
+    assert found == expected
