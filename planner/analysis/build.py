@@ -20,6 +20,7 @@ from planner.model.controller import BEHAVIORS, DEFAULT_TARGET
 from planner.model.service import AllocationInputs
 from planner.progress import Progress, no_progress
 from planner.simulate.world import DEFAULT_MAX_STATES
+from planner.sources.collector import collector_paused
 
 # "unrendered": as "stuck", and a desired HelmRelease left unrendered (Services unchecked) blocks.
 FAIL_ON_POLICIES: tuple[str, ...] = ("never", "stuck", "pending", "unrendered")
@@ -35,6 +36,7 @@ GIT_STATUS_NOTE = (
 )
 
 
+@collector_paused
 def scenario_groups(
     scenario: Scenario, inputs: Mapping[str, AllocationInputs] | None = None
 ) -> tuple[SharingGroupReport, ...]:
@@ -51,6 +53,7 @@ def scenario_groups(
     )
 
 
+@collector_paused
 def scenario_conflicts(
     scenario: Scenario, inputs: Mapping[str, AllocationInputs] | None = None
 ) -> tuple[Conflict, ...]:
@@ -65,6 +68,7 @@ def scenario_conflicts(
     )
 
 
+@collector_paused
 def scenario_inputs(scenario: Scenario) -> dict[str, AllocationInputs]:
     """The allocation inputs of the Services after the commit, read once for both the groups
     and the static conflicts (each read all of them on its own before)."""

@@ -17,6 +17,7 @@ from planner.model.pools import pools_from_objects
 from planner.model.service import handled_by_metallb
 from planner.model.simcluster import ServiceWrite
 from planner.objects import KubeObject, Manifest, ObjectKey
+from planner.sources.collector import collector_paused
 from planner.sources.kinds import is_pool_manifest
 from planner.sources.states import DesiredState, LiveState, Unrendered
 
@@ -108,6 +109,7 @@ class Scenario:
         return writes
 
 
+@collector_paused
 def build_scenario(
     desired: DesiredState, live: LiveState, prune: PruneMode = "tracked", lb_class: str = ""
 ) -> Scenario:

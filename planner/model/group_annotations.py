@@ -12,7 +12,6 @@ exact formats, precisely enough to implement the allocator half from it.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -28,6 +27,7 @@ from planner.model.service import (
     GROUP_DIGEST_ANNOTATION,
     GROUP_MEMBERS_ANNOTATION,
     AllocationInputs,
+    address,
     allocation_inputs,
     handled_by_metallb,
 )
@@ -234,7 +234,8 @@ def _group_of(cluster: list[AllocationInputs]) -> SharingGroup:
 
 def _sorted_ips(ips: Iterable[str]) -> tuple[str, ...]:
     """IPv4 before IPv6, then numerically; written in canonical form."""
-    parsed = sorted({ipaddress.ip_address(ip) for ip in ips}, key=lambda ip: (ip.version, ip))
+    # Canonical requested IPs (no zone): parsed once, though each group sorts them again.
+    parsed = sorted({address(ip) for ip in ips}, key=lambda ip: (ip.version, ip))
     return tuple(str(ip) for ip in parsed)
 
 

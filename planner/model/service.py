@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -316,7 +317,16 @@ def ingress_ips(svc: Manifest) -> tuple[str, ...]:
     )
 
 
+# An IPv4 address as Python writes it (no leading zeros): it parses, and reads back the same.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
+
+
 def _family_of_cluster_ips(cluster_ips: list[str]) -> str:
+    # Most Services have one cluster IP, a plain IPv4 one, unique to it: no parse needed.
+    only = cluster_ips[0] if len(cluster_ips) == 1 else None
+    if type(only) is str and _CANONICAL_IPV4.fullmatch(only):
+        return "ipv4"
     try:
         return ip_family_of([str(_address(ip)) for ip in cluster_ips])
     except ValueError as err:
@@ -340,6 +350,11 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     if "%" in text:  # Python accepts an IPv6 zone (`fe80::1%eth0`); Go's net.ParseIP does not
         raise ValueError(f"{text!r} has a zone, which Go's net.ParseIP rejects")
     return ipaddress.ip_address(text)
+
+
+def address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """One IP address (no zone, as Go's net.ParseIP), parsed once per process; ValueError if bad."""
+    return _address(text)
 
 
 def parse_requested_ip(text: str, field: str) -> str:

@@ -11,6 +11,7 @@ by `helm template`, wherever it appears in the walk, instead of being walked.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -20,6 +21,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from planner.errors import InputError, Origin
 from planner.objects import KubeObject
+from planner.sources import fast_yaml
+from planner.sources.collector import collector_paused
 from planner.sources.documents import (
     JSON_SUFFIXES,
     MANIFEST_SUFFIXES,
@@ -60,6 +63,7 @@ class Source:
     kind: str  # "file" | "kustomize" | "helm" | "stdin"
 
 
+@collector_paused
 def load_desired(
     paths: Sequence[str],
     stdin: TextIO | None = None,
@@ -122,7 +126,9 @@ def load_sources(
     objects: list[KubeObject] = []
     notes: list[str] = []
     unrendered: list[Unrendered] = []
-    for source in _read_once(sources):
+    unique = _read_once(sources)
+    fast_yaml.expect(_file_bytes(unique))
+    for source in unique:
         found, found_notes, found_unrendered = _objects_of(source, stdin, helm, flux)
         objects.extend(found)
         notes.extend(found_notes)
@@ -141,6 +147,16 @@ def _read_once(sources: Iterable[Source]) -> list[Source]:
             seen.add(identity)
             unique.append(source)
     return unique
+
+
+def _file_bytes(sources: Iterable[Source]) -> int:
+    """The size of the plain files among `sources` (what reading them hands the parser)."""
+    total = 0
+    for source in sources:
+        if source.kind == "file":
+            with contextlib.suppress(OSError):  # reading it says what is wrong
+                total += os.stat(source.path).st_size
+    return total
 
 
 def _objects_of(

@@ -78,9 +78,12 @@ _LINE_KEY = re.compile(r"^[ \t]*(?:-[ \t]+)*([A-Za-z0-9_./-]+)[ \t]*:(?:[ \t]|$)
 _DOCUMENT_START = re.compile(r"^---", re.MULTILINE)
 _BLOCK_PREFIX = re.compile(r"^[ \-?:]*", re.MULTILINE)
 _ITEMS_KEY = re.compile(r"^items:[ \t]*\n", re.MULTILINE)
-_ITEM_START = re.compile(r"^-(?=[ \t\n])", re.MULTILINE)
+# Both start at the line break before the line they find (the match's start + 1): a pattern that
+# starts with a literal is searched for at C speed, a `^` is tried at every position (0.085 ->
+# 0.01 s over a 9.5 MB List).
+_ITEM_START = re.compile(r"\n-(?=[ \t\n])")
 # The first line at column 0 that can neither start an item nor belong to one ends the items.
-_AFTER_ITEMS = re.compile(r"^(?![-#\s])|^-(?![ \t\n])", re.MULTILINE)
+_AFTER_ITEMS = re.compile(r"\n(?:(?![-#\s])|-(?![ \t\n]))")
 
 
 class _Loader(_SafeLoader):
@@ -290,10 +293,10 @@ def _parse_yaml(
         parsed_list = _parse_large_list(text, file, keys)
         if parsed_list is not None:
             return parsed_list
-    _check_nesting(text, file)
     fast = _parse_fast(text, file, keys)
     if fast is not None:
         return fast
+    _check_nesting(text, file)
     parsed = Parsed()
     loader = _Loader(text)
     index = 0
@@ -327,10 +330,14 @@ def _parse_fast(text: str, file: str, keys: dict[int, int] | None) -> Parsed | N
         return None
     memo = fast_yaml.Memo()
     parsed = Parsed()
+    nesting_checked = False  # fast_yaml bounds the nesting of what it loads; libyaml does not
     try:
         for index, segment in enumerate(segments):
             loaded = fast_yaml.load(segment.text, memo, MAX_NESTING)
             if loaded is None or _needs_nodes(loaded.value, keys):
+                if not nesting_checked:
+                    _check_nesting(text, file)  # too deep: None, and the caller says so
+                    nesting_checked = True
                 _parse_one(segment, file, index, memo.strings, keys, parsed)
             else:
                 origin = Origin(file, index, segment.line + loaded.line + 1)
@@ -408,7 +415,7 @@ def parse_json(text: str, file: str, *, snapshot: bool = False) -> Parsed:
     # the text's brackets outside strings (json_nesting: 0.34 s against 0.05 s for a
     # 10,000-Service List). The decoder raises RecursionError at the interpreter's C recursion
     # limit (deeper on 3.13 than on 3.11, still an exception), which is caught above.
-    if text.count("[") + text.count("{") > MAX_NESTING and _nesting(body) > MAX_NESTING:
+    if _shared_nesting(body) > MAX_NESTING:
         raise InputError(TOO_DEEP, Origin(file, 0))
     parsed = Parsed()
     stripped = text.lstrip()
@@ -416,24 +423,7 @@ def parse_json(text: str, file: str, *, snapshot: bool = False) -> Parsed:
     if snapshot:
         for document in parsed.documents:
             applied_only(document.body)
-    _share_strings([document.body for document in parsed.documents])
     return parsed
-
-
-def _share_strings(values: list[Any]) -> None:
-    """Make equal string values one object, in place (json shares a document's keys, not its
-    values: `TCP`, `Cluster`, `v1`... one object each held 11 of a 10,000-Service snapshot's
-    47 MB; bench/README.md). The walk is iterative: nesting is checked before it."""
-    strings: dict[str, str] = {}
-    stack: list[Any] = list(values)
-    while stack:
-        node = stack.pop()
-        # Replacing a value keeps a dict's keys, so iterating while assigning is safe.
-        for key, value in node.items() if isinstance(node, dict) else enumerate(node):
-            if type(value) is str:
-                node[key] = strings.setdefault(value, value)
-            elif isinstance(value, dict | list):
-                stack.append(value)
 
 
 class _LongNumberError(ValueError):
@@ -491,9 +481,10 @@ def split_list_items(text: str) -> tuple[str, list[tuple[int, str]]] | None:
     key = _ITEMS_KEY.search(text)
     if key is None:
         return None
-    end = _AFTER_ITEMS.search(text, key.end())
-    region_end = end.start() if end else len(text)
-    starts = [m.start() for m in _ITEM_START.finditer(text, key.end(), region_end)]
+    # key.end() is just after the `items:` line's break, where the search starts from.
+    end = _AFTER_ITEMS.search(text, key.end() - 1)
+    region_end = end.start() + 1 if end else len(text)
+    starts = [m.start() + 1 for m in _ITEM_START.finditer(text, key.end() - 1, region_end)]
     if not starts or not _only_comments(text[key.end() : starts[0]]):
         return None  # something other than items right under `items:`
     bounds = [*starts, region_end]
@@ -623,18 +614,29 @@ def json_nesting(text: str) -> int:
     return max(itertools.accumulate(1 if char in "[{" else -1 for char in brackets), default=0)
 
 
-def _nesting(body: Any) -> int:
+def _shared_nesting(body: Any) -> int:
     """The deepest container nesting of a parsed JSON value (its bracket nesting), counted
     level by level without recursion and no further than just past MAX_NESTING (a level at a
-    time is some 1.5x faster than a stack of (node, depth) pairs)."""
+    time is some 1.5x faster than a stack of (node, depth) pairs); on the way, equal string
+    values are made one object, in place (json shares a document's keys, not its values:
+    `TCP`, `Cluster`, `v1`... one object each held 11 of a 10,000-Service snapshot's 47 MB;
+    bench/README.md). One walk for both: two were a fifth of reading that snapshot."""
+    strings: dict[str, str] = {}
+    share = strings.setdefault
     depth = 0
     level: list[Any] = [body] if isinstance(body, dict | list) else []
     while level and depth <= MAX_NESTING:
         depth += 1
         below: list[Any] = []
+        add = below.append
         for node in level:
-            children = node.values() if isinstance(node, dict) else node
-            below.extend([child for child in children if isinstance(child, dict | list)])
+            # Replacing a value keeps a dict's keys, so iterating while assigning is safe.
+            for key, value in node.items() if type(node) is dict else enumerate(node):
+                kind = type(value)
+                if kind is str:
+                    node[key] = share(value, value)
+                elif kind is dict or kind is list:
+                    add(value)
         level = below
     return depth
 

@@ -39,10 +39,13 @@ except ImportError:  # pragma: no cover - exercised by hiding the module in a te
 _UNSURE_CHARACTER = re.compile(
     "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )
+# Both are searched for in "\n" + the text, from the line break before the line: a pattern that
+# starts with a literal is scanned for at C speed, a `^` is tried at every position (split_stream
+# over /tmp/g10k's desired files: 0.052 -> 0.024 s).
 # A document separator the splitter understands: `---` alone (a comment may follow).
-_SEPARATOR = re.compile(r"^---[ ]*(?:[ ]#[^\n]*)?$", re.MULTILINE)
+_SEPARATOR = re.compile(r"\n---[ ]*(?:[ ]#[^\n]*)?$", re.MULTILINE)
 # Any other line that starts a directive, a document marker or a document with content.
-_MARKER = re.compile(r"^(?:%|---|\.\.\.)", re.MULTILINE)
+_MARKER = re.compile(r"\n(?:%|---|\.\.\.)")
 _CONTENT = re.compile(r"^[ ]*[^ #\n]", re.MULTILINE)
 
 # The body of a one-line plain scalar after its first character. In block context: never `: `
@@ -138,6 +141,9 @@ COMPILE_AFTER_CHARS = 500_000
 @dataclass
 class _Handed:
     chars: int = 0
+    # What the process is about to be handed (expect()): a repo of many small files then takes
+    # the fast path from its first file, not only after its first COMPILE_AFTER_CHARS.
+    expected: int = 0
 
 
 _HANDED = _Handed()
@@ -148,11 +154,18 @@ def _line_form() -> re.Pattern[str]:
     return re.compile(_LINE)
 
 
+def expect(chars: int) -> None:
+    """Announce `chars` more characters to be handed soon (the files a caller is to read)."""
+    _HANDED.expected = max(_HANDED.expected, _HANDED.chars) + chars
+
+
 def worth_it(chars: int) -> bool:
     """Whether to try the fast path on `chars` more characters: always once its check is
-    compiled, before that only when this process has been handed COMPILE_AFTER_CHARS."""
+    compiled, before that only when this process has been handed (or expects) at least
+    COMPILE_AFTER_CHARS."""
     _HANDED.chars += chars
-    return _HANDED.chars >= COMPILE_AFTER_CHARS or _line_form.cache_info().currsize > 0
+    handed = max(_HANDED.chars, _HANDED.expected)
+    return handed >= COMPILE_AFTER_CHARS or _line_form.cache_info().currsize > 0
 
 
 # A block scalar's header line: `key: |`, `- >-`, with its owner (the key, or the last dash).
@@ -189,16 +202,18 @@ def split_stream(text: str) -> list[Segment] | None:
     the split cannot be sure of (directives, `...`, `--- content`, unsure characters)."""
     if yaml_rs is None or _UNSURE_CHARACTER.search(text):
         return None
-    separators = list(_SEPARATOR.finditer(text))
-    if len(separators) != len(_MARKER.findall(text)):
+    padded = "\n" + text
+    # (start, end) of each separator line in `text`: a match starts one earlier in `padded`
+    separators = [(found.start(), found.end() - 1) for found in _SEPARATOR.finditer(padded)]
+    if len(separators) != len(_MARKER.findall(padded)):
         return None
     segments = []
     start, line = 0, 0
     explicit = False
-    for separator in separators:
-        segments.append(Segment(text[start : separator.start()], line, explicit))
-        line += text.count("\n", start, separator.end()) + 1
-        start = separator.end() + 1
+    for separator_start, separator_end in separators:
+        segments.append(Segment(text[start:separator_start], line, explicit))
+        line += text.count("\n", start, separator_end) + 1
+        start = separator_end + 1
         explicit = True
     segments.append(Segment(text[start:], line, explicit))
     # Before the first `---`, only content makes a document (comments alone do not).

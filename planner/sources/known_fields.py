@@ -48,6 +48,8 @@ def unknown_fields(body: Mapping[str, Any]) -> list[UnknownField]:
     tree = _kinds().get(str(body.get("kind", "")))
     if tree is None:
         return []
+    if _all_known(body, tree):
+        return []  # most manifests: no path is spelt out for them
     known = _known_paths(str(body["kind"]))
     found = []
     for path, generic, name in _unknown(body, tree, "", ""):
@@ -88,6 +90,23 @@ def _unknown(value: Any, tree: Tree, path: str, generic: str) -> Iterator[tuple[
     elif "items" in tree and isinstance(value, list):
         for index, item in enumerate(value):
             yield from _unknown(item, tree["items"], f"{path}[{index}]", f"{generic}[]")
+
+
+def _all_known(value: Any, tree: Tree) -> bool:
+    """Whether _unknown finds nothing under value (walked without building its paths)."""
+    if tree.get("any"):
+        return True
+    if "fields" in tree and isinstance(value, Mapping):
+        fields: Mapping[str, Tree] = tree["fields"]
+        for name, child in value.items():
+            if name not in fields:
+                return False
+            if isinstance(child, Mapping | list) and not _all_known(child, fields[name]):
+                return False
+    elif "items" in tree and isinstance(value, list):
+        items = tree["items"]
+        return all(_all_known(item, items) for item in value if isinstance(item, Mapping | list))
+    return True
 
 
 def _join(path: str, name: str) -> str:

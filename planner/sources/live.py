@@ -18,6 +18,7 @@ from pathlib import Path, PurePath
 
 from planner.errors import InputError, ToolFailedError
 from planner.objects import KubeObject
+from planner.sources.collector import collector_paused
 from planner.sources.desired import (
     STDIN,
     STDIN_LABEL,
@@ -53,6 +54,7 @@ def live_state(
     )
 
 
+@collector_paused
 def load_live_file(path: str) -> LiveState:
     """A snapshot saved from `kubectl get svc,ipaddresspools.metallb.io,namespaces -A -o json`
     (or `-o yaml`: a List or a stream of documents; JSON when the file ends in .json, or on
@@ -69,6 +71,7 @@ def load_live_file(path: str) -> LiveState:
     return live_state(objects, parsed.notes + notes)
 
 
+@collector_paused
 def load_live_kubectl(context: str | None = None, kubeconfig: str | None = None) -> LiveState:
     """Read the live state from the cluster with kubectl (read-only: one `kubectl get`).
 
@@ -89,6 +92,7 @@ def live_state_from_yaml(text: str, label: str) -> LiveState:
     return live_state(objects, parsed.notes + notes)
 
 
+@collector_paused
 def load_live_git(
     ref: str,
     paths: Sequence[str],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -225,3 +226,30 @@ class TestAllocationInputs:
 
     def test_group_prefix(self) -> None:
         assert GROUP_ANNOTATION_PREFIX == "shared-ip-planner.dev/"
+
+
+@pytest.mark.parametrize(
+    ("cluster_ips", "expected"),
+    [
+        (["10.0.0.1"], "ipv4"),
+        (["255.255.255.255"], "ipv4"),
+        (["fd00::1"], "ipv6"),
+        (["::ffff:10.0.0.1"], "ipv6"),
+        (["10.0.0.1", "fd00::1"], "dual"),
+        (["010.0.0.1"], "cannot tell the IP family: '010.0.0.1' does not appear"),
+        (["10.0.0.1."], "cannot tell the IP family: '10.0.0.1.' does not appear"),
+        (["10.0.0.256"], "cannot tell the IP family: '10.0.0.256' does not appear"),
+        (["10.0.0.1", "10.0.0.2"], "['10.0.0.1', '10.0.0.2'] is not one IP or two IPs"),
+    ],
+)
+def test_the_family_of_cluster_ips_plain_ipv4_ones_without_a_parse(
+    cluster_ips: list[str], expected: str
+) -> None:
+    """A single plain IPv4 cluster IP is told by its spelling; anything else is parsed, with
+    the same families and the same errors."""
+    svc = {"metadata": {"name": "a"}, "spec": {"clusterIPs": cluster_ips}}
+    if " " not in expected:
+        assert family(svc) == expected
+        return
+    with pytest.raises(PlannerError, match=re.escape(expected)):
+        family(svc)

@@ -18,6 +18,7 @@ from planner.sources.documents import (
     parse_json,
     parse_yaml,
     read_documents,
+    split_list_items,
 )
 
 SERVICE = "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n"
@@ -288,7 +289,7 @@ _JSON_VALUES = st.recursive(
 @settings(max_examples=200, deadline=None)
 @given(_JSON_VALUES)
 def test_json_nesting_walk_counts_container_levels(value: object) -> None:
-    assert documents._nesting(value) == _depth(value)
+    assert documents._shared_nesting(value) == _depth(value)
     text = json.dumps(value)
     assert documents.json_nesting("[" * 600 + text + "]" * 600) == 600 + _depth(value)
 
@@ -297,7 +298,7 @@ def test_json_nesting_walk_stops_just_past_the_limit() -> None:
     deep: list[object] = []
     for _ in range(documents.MAX_NESTING + 50):
         deep = [deep]
-    assert documents._nesting(deep) == documents.MAX_NESTING + 1
+    assert documents._shared_nesting(deep) == documents.MAX_NESTING + 1
 
 
 def test_a_depth_just_under_the_limit_is_parsed() -> None:
@@ -532,3 +533,56 @@ def test_non_utf8_bytes_on_stdin_are_one_line(
         err = capsys.readouterr().err
         expected = "<stdin>: document 1, line 3: the file is not UTF-8 text (byte 31)"
         assert err == f"planner: error: {expected}\n"
+
+
+def _deep_block(levels: int) -> str:
+    nested = "".join(f"\n{'  ' * (level + 1)}a:" for level in range(levels)) + " 1\n"
+    return f"apiVersion: v1\nkind: ConfigMap\ndata:{nested}"
+
+
+@pytest.mark.parametrize(
+    "first", ["", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\n"]
+)
+def test_a_too_deep_document_in_a_stream_is_refused_after_fast_documents_too(first: str) -> None:
+    """The nesting walk runs only once a document goes the libyaml way: a deep one, after
+    documents the fast path read, still gets the message and line of the whole-text walk."""
+    text = first + _deep_block(600)
+    with pytest.raises(InputError) as err:
+        parse_yaml(text, "deep.yaml")
+    assert str(err.value).endswith(documents.TOO_DEEP)
+    assert f"document {1 + bool(first)}," in str(err.value)
+
+
+def test_the_nesting_walk_is_skipped_when_every_document_goes_the_fast_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    walked: list[str] = []
+    long = "# " + "x" * 200 + "\n"  # short texts skip the walk anyway
+    monkeypatch.setattr(documents, "_walk_nesting", lambda text, file: walked.append(file))
+    monkeypatch.setattr(documents, "_block_bound", lambda text: documents.MAX_NESTING)
+    parse_yaml(long + "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n", "fast.yaml")
+    assert walked == []
+    aliased = "apiVersion: v1\nkind: Namespace\nmetadata: {name: &n a, other: *n}\n"
+    parse_yaml(long + aliased, "slow.yaml")
+    assert walked == ["slow.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "kind: List\nitems:\n- a: 1\n-\n  b: 2\nmetadata: {}\n",
+            ("kind: List\nmetadata: {}\n", [(3, "  a: 1\n"), (4, " \n  b: 2\n")]),
+        ),
+        ("items:\n- a: 1\n-x: 2\n", ("-x: 2\n", [(2, "  a: 1\n")])),  # `-x` ends the items
+        ("items:\n# c\n- a: 1\n# d\n- b", ("", [(3, "  a: 1\n# d\n"), (5, "  b")])),
+        ("items:\n- a: 1\n\tb\n", ("", [(2, "  a: 1\n\tb\n")])),  # a tab does not
+        ("items:\nx: 1\n- a: 1\n", None),  # a key before any item
+        ("kind: List\n", None),
+        ("items: \n-\ta\n", ("", [(2, " \ta\n")])),
+    ],
+)
+def test_a_lists_items_are_split_at_column_0_dashes(text: str, expected: object) -> None:
+    """Item starts (`- ` at column 0) and the line that ends the items, as kubectl lays a List
+    out; the text around them is the List's header."""
+    assert split_list_items(text) == expected

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from planner.errors import InputError
 from planner.sources import documents, fast_yaml
+from planner.sources.desired import load_desired
 from planner.sources.documents import MAX_NESTING, Parsed, parse_snapshot, parse_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -589,3 +590,48 @@ def test_small_inputs_go_to_libyaml_until_compiling_the_check_pays(
     large = "".join(f"key{n}: value\n" for n in range(20))
     assert fast_yaml.load(large, fast_yaml.Memo(), MAX_NESTING) is not None
     assert fast_yaml.load(small, fast_yaml.Memo(), MAX_NESTING) is not None
+
+
+def test_expected_input_opens_the_fast_path_from_the_first_document(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A caller about to hand over enough YAML (the files of a large repo) says so: its first
+    small documents then go the fast way too, not libyaml's."""
+    monkeypatch.setattr(fast_yaml, "COMPILE_AFTER_CHARS", 100)
+    monkeypatch.setattr(fast_yaml, "_HANDED", fast_yaml._Handed())
+    fast_yaml._line_form.cache_clear()
+    small = "key: value\n"
+    fast_yaml.expect(50)
+    assert fast_yaml.load(small, fast_yaml.Memo(), MAX_NESTING) is None
+    fast_yaml.expect(100)
+    assert fast_yaml.load(small, fast_yaml.Memo(), MAX_NESTING) is not None
+
+
+def test_load_desired_announces_its_files_to_the_fast_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Reading a directory expects the size of all its files before parsing the first one."""
+    monkeypatch.setattr(fast_yaml, "_HANDED", fast_yaml._Handed())
+    first = tmp_path / "a.yaml"
+    first.write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n")
+    (tmp_path / "b.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: b\n")
+    load_desired([str(tmp_path)])
+    assert fast_yaml._HANDED.expected == 2 * first.stat().st_size
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: 1\n---\nb: 2\n", [("a: 1\n", 0, False), ("b: 2\n", 2, True)]),
+        ("---\na: 1\n--- # two\n", [("a: 1\n", 1, True), ("", 3, True)]),
+        ("# only\n---\n", [("", 2, True)]),  # before the first `---`, comments make no document
+        ("a: |\n  ---\n", [("a: |\n  ---\n", 0, False)]),  # indented: not a separator
+        ("a: 1\n--- b: 2\n", None),  # content after `---`
+        ("a: 1\n...\n", None),
+        ("%YAML 1.2\n---\na: 1\n", None),
+    ],
+)
+def test_a_stream_is_split_at_its_separator_lines(text: str, expected: object) -> None:
+    segments = fast_yaml.split_stream(text)
+    found = None if segments is None else [(s.text, s.line, s.explicit) for s in segments]
+    assert found == expected

@@ -257,3 +257,29 @@ def test_the_generator_trims_a_schema_to_its_field_tree(tmp_path: Path) -> None:
     assert service["spec"]["fields"]["ports"] == {"items": {"fields": {"port": {}}}}
     assert kinds["IPAddressPool"]["fields"]["spec"] == {"fields": {"a": {}}}
     assert "name" in kinds["IPAddressPool"]["fields"]["metadata"]["fields"]
+
+
+def test_a_manifest_without_unknown_fields_is_walked_without_spelling_paths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The path-spelling walk runs only for a manifest that has an unknown field somewhere."""
+    from planner.sources import known_fields
+
+    spelt: list[str] = []
+    spelling = known_fields._unknown
+
+    def recording(value: Any, tree: Any, path: str, generic: str) -> Any:
+        spelt.append(path)
+        return spelling(value, tree, path, generic)
+
+    monkeypatch.setattr(known_fields, "_unknown", recording)
+    clean = {
+        "kind": "Service",
+        "metadata": {"name": "a", "labels": {"x": "y"}},
+        "spec": {"ports": [{"port": 53, "protocol": "UDP"}], "selector": {"app": "a"}},
+    }
+    assert unknown_fields(clean) == []
+    assert spelt == []
+    deep = {**clean, "spec": {"ports": [{"port": 53}, {"port": 54, "prot": "UDP"}]}}
+    assert [u.path for u in unknown_fields(deep)] == ["spec.ports[1].prot"]
+    assert spelt

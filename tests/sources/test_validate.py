@@ -9,7 +9,7 @@ import pytest
 
 from planner.errors import InputError, Origin
 from planner.objects import KubeObject, ObjectKey
-from planner.sources.validate import check_fields
+from planner.sources.validate import OWN_ANNOTATIONS, check_fields
 from tests.diff.builders import lb_service, obj, pool
 
 ORIGIN = "repo/app.yaml: document 1, line 1"
@@ -155,3 +155,37 @@ def test_names_kubernetes_accepts_pass() -> None:
     check_fields(obj(broken(("metadata", "name"), "d" * 63)))
     check_fields(obj(broken(("metadata", "namespace"), "0-team")))
     check_fields(obj(pool()))
+
+
+@pytest.mark.parametrize(
+    ("annotations", "message"),
+    [
+        (
+            {"shared-ip-planner.dev/group-digest": 12, "metallb.io/allow-shared-ip": "k"},
+            (
+                "field metadata.annotations.shared-ip-planner.dev/group-digest must be a string "
+                "(quote it in YAML), not int 12"
+            ),
+        ),
+        ({"shared-ip-planner.dev/group": None}, "shared-ip-planner.dev/group must be a string"),
+    ],
+)
+def test_the_full_check_after_the_rewritable_one_still_refuses_own_annotations(
+    annotations: dict, message: str
+) -> None:
+    """to_objects lets the planner's own annotations be of any type; diff's full check of the
+    same object (which only looks at them again) refuses them in the usual words."""
+    mistyped = KubeObject(KEY, broken(("metadata", "annotations"), annotations), Origin("a.yaml"))
+    check_fields(mistyped, rewritable=OWN_ANNOTATIONS)
+    with pytest.raises(InputError, match=re.escape(message)) as err:
+        check_fields(mistyped)
+    fresh = KubeObject(KEY, mistyped.body, Origin("a.yaml"))
+    with pytest.raises(InputError) as unchecked:
+        check_fields(fresh)
+    assert str(err.value) == str(unchecked.value)
+
+
+def test_the_full_check_after_the_rewritable_one_passes_well_typed_objects() -> None:
+    checked = obj(lb_service("dns-tcp"))
+    check_fields(checked, rewritable=OWN_ANNOTATIONS)
+    check_fields(checked)

@@ -1,0 +1,75 @@
+"""The cyclic garbage collector is paused while a read/diff/group stage runs, and only then."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import planner.analysis.build as analysis_build
+import planner.diff.scenario as diff_scenario
+from planner.sources import desired, live
+from planner.sources.collector import collector_paused
+from planner.sources.states import DesiredState, LiveState
+
+
+@pytest.fixture(autouse=True)
+def collector_on() -> Iterator[None]:
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    if not was:
+        gc.disable()
+
+
+def test_the_collector_is_off_inside_and_back_on_after() -> None:
+    seen = collector_paused(gc.isenabled)()
+    assert seen is False
+    assert gc.isenabled()
+
+
+def test_a_paused_collector_stays_paused_and_an_error_restores_it() -> None:
+    gc.disable()
+    collector_paused(lambda: None)()
+    assert not gc.isenabled()
+    gc.enable()
+
+    def fail() -> None:
+        raise ValueError("bad input")
+
+    with pytest.raises(ValueError, match="bad input"):
+        collector_paused(fail)()
+    assert gc.isenabled()
+
+
+def _recording(seen: list[bool], result: Any) -> Callable[..., Any]:
+    def record(*_args: Any, **_kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return result
+
+    return record
+
+
+def test_reading_diffing_and_grouping_run_with_the_collector_paused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen: list[bool] = []
+    state = DesiredState([], [])
+    monkeypatch.setattr(desired, "load_sources", _recording(seen, state))
+    desired.load_desired([str(tmp_path)])
+    (tmp_path / "live.yaml").write_text("apiVersion: v1\nkind: List\nitems: []\n")
+    monkeypatch.setattr(live, "to_objects", _recording(seen, ([], [])))
+    live.load_live_file(str(tmp_path / "live.yaml"))
+    monkeypatch.setattr(diff_scenario, "diff_objects", _recording(seen, []))
+    scenario = diff_scenario.build_scenario(state, LiveState([], {}, [], {}))
+    monkeypatch.setattr(analysis_build, "load_balancer_inputs", _recording(seen, {}))
+    monkeypatch.setattr(analysis_build, "sharing_groups", _recording(seen, ()))
+    monkeypatch.setattr(analysis_build, "static_conflicts", _recording(seen, ()))
+    inputs = analysis_build.scenario_inputs(scenario)
+    analysis_build.scenario_groups(scenario, inputs)
+    analysis_build.scenario_conflicts(scenario, inputs)
+    assert seen == [False] * 6
+    assert gc.isenabled()
