@@ -487,7 +487,8 @@ def wave_outcome(
     end = None
     if keep_end:
         ends = [([svc for svc, _ in part.writes], outcome.end) for part, outcome in outcomes]
-        end = end_state(world.live, _service_writes(writes), ends)
+        drawn = [part.pool for part, _ in outcomes]
+        end = end_state(world.live, _service_writes(writes), ends, world.pools, drawn)
     return SimulatedWave(
         total.pending,
         tuple(sorted(total.stuck)),
