@@ -170,7 +170,8 @@ class World:
         if part.frozen:
             return None
         context = [(svc, self.live[svc]) for svc in part.context]
-        return shape_of(context, part.writes, self.live_pools, self.pools)
+        drawn = next((p for p in self.pools if p.name == part.pool), None) if part.pool else None
+        return shape_of(context, part.writes, self.live_pools, self.pools, drawn)
 
     def _inputs(self, services: Iterable[str], behavior: str, frozen: Iterable[str]) -> str:
         """Everything `cluster` builds from, in order, as text (repr tells lists from tuples,

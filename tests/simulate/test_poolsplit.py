@@ -19,14 +19,18 @@ from planner.model.pools import pools_from_objects
 from planner.model.service import ingress_ips
 from planner.model.simcluster import ServiceWrite
 from planner.objects import Manifest, svc_key_of
+from planner.pipeline import plan_scenario
+from planner.plan.verify import verify_plan
 from planner.simulate import reduction
 from planner.simulate.reduction import Component, components
 from planner.simulate.states import StateExploration, explore_states
 from planner.simulate.world import World, end_state
-from tests.plan.test_build import ip_pool, running, service
+from tests.plan.test_build import ip_pool, running, scenario_of, service
+from tests.simulate.test_symmetry import everything
 
 AMPLE = ip_pool("lan", "10.0.0.0/28")  # 16 addresses: more than any draw's writes
 TIGHT = ip_pool("lan", "10.0.0.0/30")  # 4 addresses: 2 or 3 held, 1 or 2 free
+SLASH24 = ip_pool("lan", "10.0.0.0/24")  # test_symmetry's POOL
 THREE = ip_pool("lan", "10.0.0.0-10.0.0.2")  # two groups hold two: one address free
 CHANGES = ("all", "all", "some", "none")  # every member switches to Local, the first only, nobody
 
@@ -202,3 +206,46 @@ def test_groups_with_one_sharing_key_are_not_split_they_may_share_an_address() -
     assert len(components(writes, live, pools_from_objects([AMPLE]))) == 1
     apart, together = _claims_apart_and_together(AMPLE, groups, "fixed")
     assert apart != together
+
+
+def _teams(count: int) -> tuple[list[Manifest], list[Manifest]]:
+    """Desired and live: three Services sharing nothing on the pool's first addresses, then
+    `count` auto-assigned two-member groups, each changing its key."""
+    pads = [service(f"pad{i}", port=99) for i in range(3)]
+    live = pads + [
+        m for g in range(count) for m in GroupSpec(g, 2, f"k{g}", "all").manifests(False)
+    ]
+    desired = pads + [
+        m for g in range(count) for m in GroupSpec(g, 2, f"k{g}", "all").manifests(True)
+    ]
+    return desired, running(live, [SLASH24])
+
+
+def test_pieces_of_one_pool_share_a_shape_and_their_renamed_outcomes_are_simulated_ones() -> None:
+    desired, live = _teams(4)
+    scenario = scenario_of(desired, live, [SLASH24])
+    world = World.of(scenario)
+    parts = world.parts(scenario.naive_writes(stamped=True))
+    assert [part.pool for part, _ in parts] == ["lan"] * 4
+    signatures = {shape.signature for _, shape in parts if shape is not None}
+    assert len(signatures) == 1 and all(shape is not None for _, shape in parts)
+    assert everything(desired, live, symmetric=True) == everything(desired, live, symmetric=False)
+
+
+def test_a_piece_whose_address_a_piece_may_take_has_no_shape() -> None:
+    """Without the pads the first group holds the pool's first address, which another piece
+    takes first: which keyless addresses a piece takes then depends on its own address."""
+    groups = [GroupSpec(g, 2, f"k{g}", "all") for g in range(3)]
+    live = running([m for g in groups for m in g.manifests(False)], [SLASH24])
+    desired = [m for g in groups for m in g.manifests(True)]
+    scenario = scenario_of(desired, live, [SLASH24])
+    parts = World.of(scenario).parts(scenario.naive_writes(stamped=True))
+    assert [part.pool for part, _ in parts] == ["lan"] * 3
+    assert [shape is None for _, shape in parts] == [True, True, False]
+
+
+def test_a_plan_of_pieces_is_proved() -> None:
+    desired, live = _teams(3)
+    plan = plan_scenario(scenario_of(desired, live, [SLASH24]))
+    report = verify_plan(plan)
+    assert report.ok and all(claim.exhaustive for claim in report.claims)
