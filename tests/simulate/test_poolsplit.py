@@ -249,3 +249,5 @@ def test_a_plan_of_pieces_is_proved() -> None:
     plan = plan_scenario(scenario_of(desired, live, [SLASH24]))
     report = verify_plan(plan)
     assert report.ok and all(claim.exhaustive for claim in report.claims)
+    # The plan file carries the pool's other holders: they decide the split and the addresses.
+    assert {f"apps/pad{i}" for i in range(3)} <= set(plan.baseline.services)
