@@ -18,7 +18,8 @@ a piece's Services only ever take the lowest keyless address, and no address bec
 again, so a piece does in the composite what it does alone, but for *which* keyless addresses
 it takes: the next ones in the pool's order, instead of the first ones. No claim reads which
 (who goes pending, is stuck or changes IP; a warning never quotes such an address), and the
-wave's end state is made a real one of the composite by `disjoint_fresh`.
+wave's end state is made a real one of the composite by `disjoint_fresh`. Pieces of one pool
+may share a shape (planner.simulate.symmetry.shape_of, `drawn`).
 """
 
 from __future__ import annotations

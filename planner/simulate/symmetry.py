@@ -22,7 +22,9 @@ number by its own number (both in order of appearance), and which agree on all t
 properties and on which (backend, sharing) pairs join to equal strings, have the same outcome up
 to that renaming. `Shape.signature` is exactly that replaced text plus those facts. Anything else
 a name could decide (free addresses of a pool, pinned pools, a name that is also used as a
-literal elsewhere) makes `shape_of` return None: such components are simulated.
+literal elsewhere) makes `shape_of` return None: such components are simulated. The exception
+is a piece split from a pool (planner.simulate.poolsplit), whose keyless addresses are the
+pool's first ones: part of its signature, renamed as themselves.
 """
 
 from __future__ import annotations
