@@ -2,7 +2,7 @@
 
 `planner.simulate.reduction` joins every auto-assigned write that draws from one pool into one
 component. `exact_split` says when its pieces (the writes joined by IPs and groups alone) may be
-explored apart instead, each with the others' Services frozen on their live IPs; docs/plan.md,
+explored apart instead, each with its own Services only (nothing frozen); docs/plan.md,
 "Auto-assigned groups in one pool", gives the argument. In short, under the condition:
 
 - every write changes the allocation key of a live, single-stack, auto-assigned LoadBalancer
@@ -55,16 +55,27 @@ def exact_split(
     """Whether the pieces of one pool's component may be explored apart (see the module)."""
     if len(pieces) < 2 or any(p.has_service_allocation for p in pools):
         return False
-    writes = [w for piece in pieces for w in piece]
     try:
-        if not all(_key_change(svc, m, live, pool) for svc, m in writes):
-            return False
-        if not all(_landable(piece) for piece in pieces):
-            return False
-        if not all(ports(live[svc]) for svc in pool_holders):
-            return False  # an address held without ports is keyless: first-fit may take it
+        return _exact(pieces, contexts, pool_holders, live, pool)
     except (ServiceInputError, ValueError):
+        return False  # a field the API server would refuse, an address that is none
+
+
+def _exact(
+    pieces: Sequence[Sequence[ServiceWrite]],
+    contexts: Sequence[set[str]],
+    pool_holders: set[str],
+    live: Mapping[str, Manifest],
+    pool: Pool,
+) -> bool:
+    """exact_split's checks, each of the module's conditions in turn."""
+    writes = [w for piece in pieces for w in piece]
+    if not all(_key_change(svc, m, live, pool) for svc, m in writes):
         return False
+    if not all(_landable(piece) for piece in pieces):
+        return False
+    if not all(ports(live[svc]) for svc in pool_holders):
+        return False  # an address held without ports is keyless: first-fit may take it
     written = [{svc for svc, _ in piece} for piece in pieces]
     if any(not context <= mine for context, mine in zip(contexts, written, strict=True)):
         return False
