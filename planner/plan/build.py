@@ -424,7 +424,9 @@ def _baseline(scenario: Scenario, waves: Sequence[PlannedWave]) -> Baseline:
     writes = _service_writes(w for wave in waves for w in wave.writes)
     live = scenario.live_services
     needed = {svc for svc, _ in writes if svc in live}
-    for part in components(writes, live, scenario.pools):
+    # Unsplit: a pool's other holders decide whether its pieces may be explored apart, and which
+    # keyless addresses they take one after another (planner.simulate.poolsplit).
+    for part in components(writes, live, scenario.pools, split_pools=False):
         needed |= set(part.context) | set(part.frozen)
     return Baseline(
         services={svc: live[svc] for svc in sorted(needed)},
@@ -487,7 +489,8 @@ def wave_outcome(
     end = None
     if keep_end:
         ends = [([svc for svc, _ in part.writes], outcome.end) for part, outcome in outcomes]
-        end = end_state(world.live, _service_writes(writes), ends)
+        drawn = [part.pool for part, _ in outcomes]
+        end = end_state(world.live, _service_writes(writes), ends, world.pools, drawn)
     return SimulatedWave(
         total.pending,
         tuple(sorted(total.stuck)),

@@ -336,7 +336,8 @@ def verify_plan(
             claims.extend(found)
             if not last:
                 ends = [(part.observed[0].written, part.end) for part in runs.parts]
-                state = end_state(state, _service_writes(wave), ends)
+                drawn = [part.pool for part, _ in parts]
+                state = end_state(state, _service_writes(wave), ends, world.pools, drawn)
     progress("verifying", steps, steps)
     return VerifyReport(tuple(claims))
 

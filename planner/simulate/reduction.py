@@ -31,6 +31,7 @@ from planner.model.allocator import Allocator, Pool
 from planner.model.service import GROUP_ANNOTATION, allocation_inputs, annotation, ingress_ips
 from planner.model.simcluster import ServiceWrite
 from planner.objects import Manifest
+from planner.simulate.poolsplit import exact_split
 
 _Owner = Callable[[str], str]
 
@@ -42,6 +43,9 @@ class Component:
     writes: tuple[ServiceWrite, ...]
     context: tuple[str, ...]  # live Services to put in the simulated cluster, sorted
     frozen: tuple[str, ...] = ()  # live Services whose IPs are only taken (pool neighbours)
+    # The pool it was split from (planner.simulate.poolsplit): it takes that pool's keyless
+    # addresses, but which ones it is given is not its own to say ("" when not split).
+    pool: str = ""
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -57,21 +61,64 @@ def changes_allocation(svc: str, manifest: Manifest | None, live: Mapping[str, M
 
 
 def components(
-    writes: Sequence[ServiceWrite], live: Mapping[str, Manifest], pools: Sequence[Pool]
+    writes: Sequence[ServiceWrite],
+    live: Mapping[str, Manifest],
+    pools: Sequence[Pool],
+    split_pools: bool = True,
 ) -> list[Component]:
-    """The writes that change allocations, split into independent components (sorted)."""
+    """The writes that change allocations, split into independent components (sorted);
+    `split_pools=False` keeps each pool's auto-assigned writes in one (planner.simulate.poolsplit)."""
     relevant = _relevant_writes(writes, live)
     owner = _pool_owner(pools)
-    joined = _joined_resources(relevant, live, pools, owner)
+    touched = {svc: _resources(svc, manifest, live, pools, owner) for svc, manifest in relevant}
+    joined = _joined_resources(touched, owner)
     groups: dict[str, list[ServiceWrite]] = defaultdict(list)
     for write in relevant:
         groups[joined[f"svc:{write[0]}"]].append(write)
-    context, in_pools = _neighbours(joined, _holders(live), owner)
-    result = [
-        _component(writes_of, context[key], in_pools[key], live)
-        for key, writes_of in groups.items()
-    ]
+    holders = _holders(live)
+    context, in_pools = _neighbours(joined, holders, owner)
+    result = []
+    for key, writes_of in groups.items():
+        pieces = None
+        if split_pools:
+            pieces = _pool_pieces(writes_of, touched, holders, in_pools[key], live, pools)
+        if pieces is None:
+            result.append(_component(writes_of, context[key], in_pools[key], live))
+        else:
+            # Nothing frozen: of the pool, a piece reads only which addresses are keyless.
+            result.extend(_component(w, c, set(), live, pool) for w, c, pool in pieces)
     return sorted(result, key=lambda c: c.services)
+
+
+def _pool_pieces(
+    writes_of: Sequence[ServiceWrite],
+    touched: Mapping[str, set[str]],
+    holders: Mapping[str, set[str]],
+    in_pools: set[str],
+    live: Mapping[str, Manifest],
+    pools: Sequence[Pool],
+) -> list[tuple[list[ServiceWrite], set[str], str]] | None:
+    """The pieces (writes, context, pool) of a component joined only through one pool, when
+    they may be explored apart (planner.simulate.poolsplit); else None."""
+    drawn = {r for svc, _ in writes_of for r in touched[svc] if r.startswith("pool:")}
+    if len(drawn) != 1:
+        return None
+    pool = next(p for p in pools if f"pool:{p.name}" == next(iter(drawn)))
+    apart: UnionFind[str] = UnionFind()
+    for svc, _ in writes_of:
+        for resource in sorted(touched[svc] - drawn):
+            apart.union(f"svc:{svc}", resource)
+    pieces: dict[str, list[ServiceWrite]] = defaultdict(list)
+    for write in writes_of:
+        pieces[apart[f"svc:{write[0]}"]].append(write)
+    if len(pieces) < 2:
+        return None
+    context, _ = _neighbours(apart, holders, lambda ip: "")
+    found = [(list(w), context[key]) for key, w in pieces.items()]
+    contexts = [c for _, c in found]
+    if not exact_split([w for w, _ in found], contexts, in_pools, live, pool, pools):
+        return None
+    return [(w, c, pool.name) for w, c in found]
 
 
 def _relevant_writes(
@@ -83,19 +130,13 @@ def _relevant_writes(
     return [w for w in writes if w[0] in changing or _group(w[1]) in moving_groups]
 
 
-def _joined_resources(
-    relevant: Sequence[ServiceWrite],
-    live: Mapping[str, Manifest],
-    pools: Sequence[Pool],
-    owner: _Owner,
-) -> UnionFind[str]:
+def _joined_resources(touched: Mapping[str, set[str]], owner: _Owner) -> UnionFind[str]:
     """Each write's Service joined with the resources it touches.
 
     Nodes are "svc:<key>", "ip:<address>", "pool:<name>" and "group:<id>"; a component is
     named by its set's root, which only keys the caller's dicts (the result is sorted).
     """
     joined: UnionFind[str] = UnionFind()
-    touched = {svc: _resources(svc, manifest, live, pools, owner) for svc, manifest in relevant}
     # An auto-assigned allocation may take any free IP of its pools: an IP another write
     # holds or requests in such a pool belongs to that pool's component too.
     drawn = {r for found in touched.values() for r in found if r.startswith("pool:")}
@@ -131,6 +172,7 @@ def _component(
     context: set[str],
     in_pools: set[str],
     live: Mapping[str, Manifest],
+    pool: str = "",
 ) -> Component:
     """One component: its writes, the live Services simulated with them, and the frozen rest."""
     simulated = context | {svc for svc, _ in writes_of if svc in live}
@@ -138,6 +180,7 @@ def _component(
         tuple(sorted(writes_of, key=lambda w: w[0])),
         tuple(sorted(simulated)),
         tuple(sorted(in_pools - simulated)),
+        pool,
     )
 
 

@@ -22,7 +22,9 @@ number by its own number (both in order of appearance), and which agree on all t
 properties and on which (backend, sharing) pairs join to equal strings, have the same outcome up
 to that renaming. `Shape.signature` is exactly that replaced text plus those facts. Anything else
 a name could decide (free addresses of a pool, pinned pools, a name that is also used as a
-literal elsewhere) makes `shape_of` return None: such components are simulated.
+literal elsewhere) makes `shape_of` return None: such components are simulated. The exception
+is a piece split from a pool (planner.simulate.poolsplit), whose keyless addresses are the
+pool's first ones: part of its signature, renamed as themselves.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, TypeVar
 
 from planner.model.allocator import Pool
@@ -47,6 +50,7 @@ from planner.model.service import (
 )
 from planner.model.simcluster import Action, Arrive, Process, ServiceWrite
 from planner.objects import Manifest
+from planner.simulate.poolsplit import keyless
 from planner.simulate.reduction import Component
 
 Outcome = TypeVar("Outcome")
@@ -81,12 +85,16 @@ class Shape:
     tokens: tuple[str, ...]  # the names and IPs, numbered by their index
     ips: frozenset[str]
     ports: tuple[int, ...] = ()  # the port numbers, numbered by their index
+    # A piece split from a pool: the keyless addresses it may take, the same for every piece of
+    # this signature (they are part of it), so renamed as themselves.
+    kept: frozenset[str] = frozenset()
 
     def renaming_to(self, other: Shape) -> Renaming:
         """The renaming that turns this shape's names, IPs and ports into `other`'s (same
         signature)."""
         ports = {str(a): str(b) for a, b in zip(self.ports, other.ports, strict=True)}
-        return Renaming(dict(zip(self.tokens, other.tokens, strict=True)), self.ips, ports)
+        mapping = dict(zip(self.tokens, other.tokens, strict=True))
+        return Renaming(mapping, self.ips, ports, self.kept)
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,7 @@ class Renaming:
     mapping: Mapping[str, str]
     ips: frozenset[str]
     ports: Mapping[str, str] = field(default_factory=dict)  # port numbers, as text
+    kept: frozenset[str] = frozenset()  # IPs renamed as themselves (Shape.kept)
 
     def text(self, text: str) -> str | None:
         """A message of the source component, as the target's would read; None when the message
@@ -120,9 +129,9 @@ class Renaming:
 
     def ips_of(self, ips: tuple[str, ...]) -> tuple[str, ...] | None:
         """IPs of the source component as the target's; None when one is not the component's."""
-        if not all(ip in self.ips for ip in ips):
+        if not all(ip in self.ips or ip in self.kept for ip in ips):
             return None
-        return tuple(self.mapping[ip] for ip in ips)
+        return tuple(self.mapping[ip] if ip in self.ips else ip for ip in ips)
 
     def schedule(self, actions: Sequence[Action]) -> tuple[Action, ...]:
         """A schedule of the source component, for the target's Services."""
@@ -203,14 +212,16 @@ def shape_of(
     writes: Sequence[ServiceWrite],
     pools_before: Sequence[Pool],
     pools_after: Sequence[Pool],
+    drawn: Pool | None = None,
 ) -> Shape | None:
-    """The component's shape, or None when its outcome may depend on more than a shape says."""
+    """The component's shape, or None when its outcome may depend on more than a shape says.
+    `drawn`: the pool a piece was split from (planner.simulate.poolsplit)."""
     pools = [*pools_before, *pools_after]
     if any(pool.has_service_allocation for pool in pools):
         return None
     manifests = [m for _, m in context] + [m for _, m in writes if m is not None]
     try:
-        if not all(_requests_ips(m) for m in manifests):
+        if drawn is None and not all(_requests_ips(m) for m in manifests):
             return None
         namer = _Namer(manifests, {pool.name for pool in pools})
         # Every Service key the model may sort: the component's and its groups' members.
@@ -226,6 +237,13 @@ def shape_of(
     tokens = namer.order
     ips = [t for t in tokens if t in namer.ips]
     balancer_ips = [t for t in ips if t in namer.balancer_ips]
+    kept: tuple[str, ...] = ()
+    if drawn is not None:
+        same = drawn in pools_before  # the pool as it was: its addresses held as bootstrapped
+        found = _first_keyless(drawn, same, balancer_ips, writes)
+        if found is None:
+            return None
+        kept = found
     facts = (
         canonical,
         joins,
@@ -234,8 +252,23 @@ def shape_of(
         [_ip_facts(ip, pools) for ip in ips],
         [namer.number[t] for t in sorted(balancer_ips)],
         [namer.number[t] for t in sorted(balancer_ips, key=_numeric)],
+        kept,
     )
-    return Shape(repr(facts), tuple(tokens), frozenset(ips), tuple(namer.ports))
+    return Shape(repr(facts), tuple(tokens), frozenset(ips), tuple(namer.ports), frozenset(kept))
+
+
+def _first_keyless(
+    pool: Pool, same_pools: bool, held: Sequence[str], writes: Sequence[ServiceWrite]
+) -> tuple[str, ...] | None:
+    """The keyless addresses a piece split from `pool` may take: the pool's first usable ones,
+    one per write (poolsplit: at most one each); None when one of them is the piece's own
+    (then which ones it takes depends on its address) or the pool changes."""
+    versions = {ipaddress.ip_address(ip).version for ip in held}
+    if not same_pools or len(versions) != 1:
+        return None
+    first = islice(keyless(pool, versions.pop(), set()), len(writes))
+    found = tuple(str(ip) for ip in first)
+    return None if set(found) & set(held) else found
 
 
 def _joined_keys(manifests: Sequence[Manifest], namer: _Namer) -> list[list[tuple[str, str]]]:

@@ -33,6 +33,7 @@ from planner.model.simcluster import (
     replay,
 )
 from planner.objects import Manifest
+from planner.simulate.poolsplit import disjoint_fresh
 from planner.simulate.reduction import Component, components
 from planner.simulate.states import StateExploration, explore_states, symmetric_classes
 from planner.simulate.symmetry import Shape, ShapedComponent, shape_of, shaped
@@ -169,7 +170,8 @@ class World:
         if part.frozen:
             return None
         context = [(svc, self.live[svc]) for svc in part.context]
-        return shape_of(context, part.writes, self.live_pools, self.pools)
+        drawn = next((p for p in self.pools if p.name == part.pool), None) if part.pool else None
+        return shape_of(context, part.writes, self.live_pools, self.pools, drawn)
 
     def _inputs(self, services: Iterable[str], behavior: str, frozen: Iterable[str]) -> str:
         """Everything `cluster` builds from, in order, as text (repr tells lists from tuples,
@@ -461,13 +463,19 @@ def end_state(
     before: Mapping[str, Manifest],
     writes: Sequence[ServiceWrite],
     ends: Iterable[tuple[Iterable[str], Mapping[str, Manifest]]],
+    pools: Sequence[Pool] = (),
+    drawn: Sequence[str] = (),
 ) -> dict[str, Manifest]:
     """The cluster after a wave: each component's end (its written Services, the cluster its
     first schedule left); a write no component held (it changes no allocation) stored as the
-    API server would, the spec written and the status kept; deletions gone."""
+    API server would, the spec written and the status kept; deletions gone. `drawn`: per end,
+    the pool its component was split from ("" for none; planner.simulate.poolsplit): such
+    components take that pool's keyless addresses one after another, as one schedule of the
+    whole would (`pools`: the pools the wave ran with)."""
     end = dict(before)
     covered: set[str] = set()
-    for written, part_end in ends:
+    listed = [(list(written), dict(part_end)) for written, part_end in ends]
+    for written, part_end in disjoint_fresh(before, listed, pools, drawn or [""] * len(listed)):
         covered.update(written)
         end.update(part_end)
     for write in writes:
