@@ -58,16 +58,25 @@ class Claim:
     exhaustive: bool
     counterexample: str = ""
     unfinished: int = 0  # schedules that hit their step cap: counted, never support the claim
-    states: int = 0  # states of the state graph visited for it
+    states: int = 0  # states of the state graph visited for it (components explored in full)
     sampled: str = ""  # why it rests on a sample: "budget reached after 20000 states"
+    # Of `schedules`, those sampled in components beyond the explorer, and those components'
+    # written Services: for every other component the claim is proved.
+    sampled_schedules: int = 0
+    sampled_services: tuple[str, ...] = ()
 
     @property
     def scope(self) -> str:
-        """What the claim covered: "1234 states, every state", or the sample and why."""
+        """What the claim covered: "1234 states, every state", or the sample and why (and for
+        which Services, when the other components were explored in full)."""
         if self.exhaustive:
             return f"{self.states} states, every state"
         why = f", {self.sampled}" if self.sampled else ""
-        return f"{self.schedules} schedules, sampled{why}"
+        sampled = f"{self.sampled_schedules or self.schedules} schedules, sampled{why}"
+        if 0 < self.sampled_schedules < self.schedules:
+            names = ", ".join(self.sampled_services)
+            return f"{self.states} states, every state, but for {names}: {sampled}"
+        return sampled
 
 
 @dataclass(frozen=True)
@@ -92,9 +101,10 @@ class VerifyReport:
     def sampled_summary(self) -> str:
         """How many claims and schedules only held on a sample, in one phrase."""
         sampled = self.sampled
+        schedules = sum(c.sampled_schedules or c.schedules for c in sampled)
         return (
             f"{len(sampled)} claim(s) only held on sampled schedules "
-            f"({sum(c.schedules for c in sampled)} schedules, not every state)"
+            f"({schedules} schedules, not every state)"
         )
 
     def lines(self) -> list[str]:
@@ -282,7 +292,12 @@ class _WaveRuns:
 
     @property
     def states(self) -> int:
-        return sum(part.states for part in self.parts)
+        """The states visited by the components explored in full."""
+        return sum(part.states for part in self.parts if part.exhaustive)
+
+    @property
+    def sampled_parts(self) -> list[_PartRuns]:
+        return [part for part in self.parts if not part.exhaustive]
 
     @property
     def sampled(self) -> str:
@@ -411,6 +426,8 @@ def _claims(
 ) -> list[Claim]:
     count = len(result.observed)
     unfinished = result.unfinished
+    sampled = result.sampled_parts
+    sampled_services = sorted({s for part in sampled for o in part.observed[:1] for s in o.written})
 
     def claim(statement: str, failure: str) -> Claim:
         if not failure and count and unfinished == count:
@@ -426,6 +443,8 @@ def _claims(
             unfinished,
             result.states,
             result.sampled,
+            sum(len(part.observed) for part in sampled),
+            tuple(sampled_services),
         )
 
     predicted = set(suspects.predicted)

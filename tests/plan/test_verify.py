@@ -160,6 +160,37 @@ def test_beyond_the_state_budget_claims_rest_on_a_sample() -> None:
     assert {c.schedules for c in report.claims} == {samples}
 
 
+def test_a_claim_says_for_which_services_it_rests_on_a_sample() -> None:
+    """Two groups change their key; with the state explorer taking two writes, the group of
+    three is sampled and the seed pair explored in full: each claim is held, not proved, and
+    names the sampled Services and counts their schedules apart from the states explored."""
+    desired, live = seed_case()
+    ports = (80, 443, 8080)
+    before = [service(f"web-{p}", port=p, share="web", ips=["10.0.0.6"]) for p in ports]
+    after = [service(f"web-{p}", port=p, share="web", ips=["10.0.0.6"], local=True) for p in ports]
+    with (
+        mock.patch.object(world, "STOCK_STATES_MAX_WRITES", 2),
+        mock.patch.object(world, "FIXED_STATES_MAX_WRITES", 2),
+    ):
+        plan = planned([*desired, *after], [*live, *running(before, [LAN])], [LAN])
+        report = verify_plan(plan)
+    assert report.ok and report.sampled == report.claims
+    web = tuple(f"apps/web-{p}" for p in sorted(map(str, ports)))
+    for claim in report.claims:
+        assert claim.sampled_services == web and claim.states > 0
+        assert 0 < claim.sampled_schedules < claim.schedules
+        assert claim.scope == (
+            f"{claim.states} states, every state, but for {', '.join(web)}: "
+            f"{claim.sampled_schedules} schedules, sampled, 3 writes, more than the state "
+            "explorer takes (2)"
+        )
+    sampled = sum(c.sampled_schedules for c in report.claims)
+    assert report.sampled_summary() == (
+        f"{len(report.claims)} claim(s) only held on sampled schedules "
+        f"({sampled} schedules, not every state)"
+    )
+
+
 def test_the_plan_file_carries_everything_verify_needs() -> None:
     desired, live = seed_case()
     scenario = scenario_of(desired, live, [LAN])
