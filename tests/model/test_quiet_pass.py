@@ -17,6 +17,7 @@ from planner.model.allocator import Allocator, Pool, Port
 from planner.model.controller import Controller, Result
 from planner.model.simcluster import (
     RELOAD,
+    Handled,
     Process,
     SimulatedCluster,
     adversarial_runs,
@@ -211,16 +212,9 @@ def _sharing_pair() -> SimulatedCluster:
     return cluster
 
 
-def test_another_leaving_a_quiet_services_ip_leaves_it_quiet() -> None:
-    """A quiet Service reads its IP's key and its own ports: another one leaving the IP changes
-    neither, so it stays quiet and the next pass hands over nobody (a large group's members
-    stay quiet while the others change their key one by one)."""
-    cluster = _sharing_pair()
-    assert set(cluster.controller.quiet()) == {"ns/a", "ns/b", "ns/c"}
-    cluster.arrive("ns/b", None)
-    cluster.process_next()  # b's deletion: it leaves 10.0.0.5, a reprocess-all is queued
-    assert cluster.queue == [RELOAD]
-    assert set(cluster.controller.quiet()) == {"ns/a", "ns/c"}
+def _pass_handing_over(cluster: SimulatedCluster) -> tuple[Handled | None, list[str]]:
+    """The next step's handling (a reprocess-all pass), and the Services it handed to the
+    controller's set_balancer (the others answered from what they are known to read)."""
     handed: list[str] = []
     real = Controller.set_balancer
 
@@ -233,6 +227,20 @@ def test_another_leaving_a_quiet_services_ip_leaves_it_quiet() -> None:
         mock.patch.object(Controller, "set_balancer", spy),
     ):
         handled = cluster.process_next(Process())
+    return handled, handed
+
+
+def test_another_leaving_a_quiet_services_ip_leaves_it_quiet() -> None:
+    """A quiet Service reads its IP's key and its own ports: another one leaving the IP changes
+    neither, so it stays quiet and the next pass hands over nobody (a large group's members
+    stay quiet while the others change their key one by one)."""
+    cluster = _sharing_pair()
+    assert set(cluster.controller.quiet()) == {"ns/a", "ns/b", "ns/c"}
+    cluster.arrive("ns/b", None)
+    cluster.process_next()  # b's deletion: it leaves 10.0.0.5, a reprocess-all is queued
+    assert cluster.queue == [RELOAD]
+    assert set(cluster.controller.quiet()) == {"ns/a", "ns/c"}
+    handled, handed = _pass_handing_over(cluster)
     assert handled is not None
     assert [key for key, _ in handled.results] == ["ns/a", "ns/c"]
     assert handed == []
@@ -253,18 +261,7 @@ def test_a_change_of_what_a_quiet_service_reads_wakes_it_and_the_pass_hands_it_o
     cluster.process_next()  # b leaves 10.0.0.5 with its port: the IP's key is forgotten
     assert cluster.queue == [RELOAD]
     assert set(cluster.controller.quiet()) == {"ns/c"}
-    handed: list[str] = []
-    real = Controller.set_balancer
-
-    def spy(self: Controller, svc_key: str, manifest: Any) -> Result:
-        handed.append(svc_key)
-        return real(self, svc_key, manifest)
-
-    with (
-        mock.patch.object(simcluster, "QUIET_PASS_MIN", 0),
-        mock.patch.object(Controller, "set_balancer", spy),
-    ):
-        handled = cluster.process_next(Process())
+    handled, handed = _pass_handing_over(cluster)
     assert handled is not None
     assert [key for key, _ in handled.results] == ["ns/a", "ns/c"]
     assert handed == ["ns/a"]
@@ -278,18 +275,7 @@ def test_a_caller_replacing_a_stored_manifest_by_hand_wakes_it() -> None:
     replaced = dict(cluster.store["ns/c"])
     cluster.store["ns/c"] = replaced
     cluster.queue.append(RELOAD)
-    handed: list[str] = []
-    real = Controller.set_balancer
-
-    def spy(self: Controller, svc_key: str, manifest: Any) -> Result:
-        handed.append(svc_key)
-        return real(self, svc_key, manifest)
-
-    with (
-        mock.patch.object(simcluster, "QUIET_PASS_MIN", 0),
-        mock.patch.object(Controller, "set_balancer", spy),
-    ):
-        cluster.process_next(Process())
+    _, handed = _pass_handing_over(cluster)
     assert handed == ["ns/c"]
 
 
