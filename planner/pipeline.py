@@ -23,6 +23,7 @@ from planner.model.controller import DEFAULT_TARGET
 from planner.progress import Progress, no_progress
 from planner.simulate.world import DEFAULT_MAX_STATES, Explorations
 from planner.sources import HelmOptions, load_desired
+from planner.sources.collector import built_data_frozen
 from planner.sources.live import LiveSource, with_pools_from_elsewhere
 
 if TYPE_CHECKING:  # the plan stage is imported when a plan is built: a diff never needs it
@@ -53,6 +54,7 @@ def load_scenario(
     return build_scenario(desired, live_state, prune, lb_class)
 
 
+@built_data_frozen
 def plan_scenario(
     scenario: Scenario,
     *,

@@ -20,7 +20,7 @@ from planner.model.controller import BEHAVIORS, DEFAULT_TARGET
 from planner.model.service import AllocationInputs
 from planner.progress import Progress, no_progress
 from planner.simulate.world import DEFAULT_MAX_STATES
-from planner.sources.collector import collector_paused
+from planner.sources.collector import built_data_frozen, collector_paused
 
 # "unrendered": as "stuck", and a desired HelmRelease left unrendered (Services unchecked) blocks.
 FAIL_ON_POLICIES: tuple[str, ...] = ("never", "stuck", "pending", "unrendered")
@@ -75,6 +75,7 @@ def scenario_inputs(scenario: Scenario) -> dict[str, AllocationInputs]:
     return load_balancer_inputs(scenario.services_after, scenario.live_services, scenario.pools)
 
 
+@built_data_frozen
 def report_of_scenario(
     scenario: Scenario,
     *,

@@ -42,6 +42,7 @@ from planner.simulate.world import (
     one_by_one,
     replayed_end,
 )
+from planner.sources.collector import built_data_frozen
 
 _NUDGE_VALUE = "verify"  # the value of the nudge annotation verify writes
 
@@ -314,6 +315,7 @@ class _WaveRuns:
         return sum(not o.finished for o in self.observed)
 
 
+@built_data_frozen
 def verify_plan(
     plan: Plan,
     seed: int = 0,

@@ -1,7 +1,10 @@
-"""Pausing Python's cyclic garbage collector while a stage builds data without cycles.
+"""Keeping Python's cyclic garbage collector off the data a stage builds or only reads.
 
     @collector_paused
     def load_desired(...): ...
+
+    @built_data_frozen
+    def report_of_scenario(...): ...
 
 Reading, diffing and grouping 10,000 Services allocate millions of dicts, lists and records that
 all stay alive, and none of them is in a reference cycle. Every full collection
@@ -9,6 +12,9 @@ the allocations trigger walks all of them again to find nothing: at 10,000 Servi
 collections took about a fifth of the stages' CPU time (bench/README.md, readpath). Paused, the
 objects are freed by reference counting as before; whatever cycle a stage leaves (an exception's
 traceback) is collected once the collector runs again, at the next stage's first allocations.
+The simulation that follows makes garbage cycles of its own, so the collector runs there, but
+over what the simulation creates: the scenario it only reads is frozen (`gc.freeze`) until the
+stage ends (10,000 Services: diff 4.08 -> 3.87, plan --verify 6.92 -> 6.42 CPU s, bench/README.md).
 """
 
 from __future__ import annotations
@@ -36,3 +42,21 @@ def collector_paused(function: Callable[_P, _R]) -> Callable[_P, _R]:
             gc.enable()
 
     return paused
+
+
+def built_data_frozen(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """`function` run with every object that exists when it starts (the scenario, a plan) moved
+    out of the cyclic collector's sight, and moved back when it ends: the collections the
+    simulation triggers then walk only what it creates. A nested call changes nothing."""
+
+    @functools.wraps(function)
+    def frozen(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if gc.get_freeze_count():
+            return function(*args, **kwargs)
+        gc.freeze()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            gc.unfreeze()
+
+    return frozen

@@ -12,7 +12,7 @@ import pytest
 import planner.analysis.build as analysis_build
 import planner.diff.scenario as diff_scenario
 from planner.sources import desired, live
-from planner.sources.collector import collector_paused
+from planner.sources.collector import built_data_frozen, collector_paused
 from planner.sources.states import DesiredState, LiveState
 
 
@@ -73,3 +73,48 @@ def test_reading_diffing_and_grouping_run_with_the_collector_paused(
     analysis_build.scenario_conflicts(scenario, inputs)
     assert seen == [False] * 6
     assert gc.isenabled()
+
+
+def test_what_exists_is_frozen_inside_and_unfrozen_after_also_on_an_error() -> None:
+    built = [object() for _ in range(3)]  # tracked by the collector: a list
+    frozen = built_data_frozen(gc.get_freeze_count)()
+    assert frozen > 0 and gc.get_freeze_count() == 0
+
+    def fail() -> None:
+        raise ValueError("bad input")
+
+    with pytest.raises(ValueError, match="bad input"):
+        built_data_frozen(fail)()
+    assert gc.get_freeze_count() == 0 and built
+
+
+def test_a_nested_frozen_stage_leaves_the_outer_one_frozen() -> None:
+    inner = built_data_frozen(gc.get_freeze_count)
+
+    def outer() -> tuple[int, int]:
+        return inner(), gc.get_freeze_count()
+
+    inside, after_inner = built_data_frozen(outer)()
+    assert inside == after_inner > 0 and gc.get_freeze_count() == 0
+
+
+def test_the_report_plan_and_verify_run_with_the_scenario_frozen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from planner import pipeline
+    from planner.plan import verify
+
+    stages = (analysis_build.report_of_scenario, pipeline.plan_scenario, verify.verify_plan)
+    assert all(getattr(stage, "__wrapped__", None) is not None for stage in stages)
+    seen: list[int] = []
+
+    def predict(*_args: Any, **_kwargs: Any) -> dict[str, Any]:
+        seen.append(gc.get_freeze_count())
+        return {}
+
+    monkeypatch.setattr(analysis_build, "predict", predict)
+    for name in ("scenario_inputs", "scenario_groups", "scenario_conflicts"):
+        monkeypatch.setattr(analysis_build, name, _recording([], ()))
+    scenario = diff_scenario.build_scenario(DesiredState([], []), LiveState([], {}, [], {}))
+    analysis_build.report_of_scenario(scenario)
+    assert len(seen) == 1 and seen[0] > 0 and gc.get_freeze_count() == 0
