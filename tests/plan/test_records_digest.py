@@ -8,24 +8,15 @@ from collections import OrderedDict
 from typing import Any
 
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from planner.pipeline import load_scenario, plan_scenario
 from planner.plan import records
 from planner.plan.records import content_digest, plan_to_dict
 from planner.sources.live import LiveSource
 from tests.conftest import SAMPLES
+from tests.render.test_indented_json import json_values
 
-_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
-_values = st.recursive(
-    _scalars,
-    lambda children: (
-        st.lists(children, max_size=20)
-        | st.tuples(children, children)
-        | st.dictionaries(st.text(max_size=6), children, max_size=20)
-    ),
-    max_leaves=60,
-)
+_values = json_values(max_size=20, max_leaves=60)
 
 
 def _canonical_digest(content: Any) -> str:

@@ -12,16 +12,22 @@ from hypothesis import strategies as st
 from planner.render import indented_json
 from planner.render.indented_json import dumps_indented
 
-scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
-values = st.recursive(
-    scalars,
-    lambda children: (
-        st.lists(children, max_size=4)
-        | st.tuples(children, children)
-        | st.dictionaries(st.text(max_size=6), children, max_size=4)
-    ),
-    max_leaves=30,
-)
+
+def json_values(max_size: int, max_leaves: int) -> st.SearchStrategy[Any]:
+    """Values json can write: scalars, and lists, tuples and string-keyed dicts of them."""
+    scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+    return st.recursive(
+        scalars,
+        lambda children: (
+            st.lists(children, max_size=max_size)
+            | st.tuples(children, children)
+            | st.dictionaries(st.text(max_size=6), children, max_size=max_size)
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+values = json_values(max_size=4, max_leaves=30)
 
 
 @settings(max_examples=300, deadline=None)
