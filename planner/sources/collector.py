@@ -30,33 +30,33 @@ _R = TypeVar("_R")
 
 def collector_paused(function: Callable[_P, _R]) -> Callable[_P, _R]:
     """`function` run with the cyclic collector off (left off if it was off already)."""
-
-    @functools.wraps(function)
-    def paused(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        if not gc.isenabled():
-            return function(*args, **kwargs)
-        gc.disable()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            gc.enable()
-
-    return paused
+    return _bracketed(function, gc.isenabled, gc.disable, gc.enable)
 
 
 def built_data_frozen(function: Callable[_P, _R]) -> Callable[_P, _R]:
     """`function` run with every object that exists when it starts (the scenario, a plan) moved
     out of the cyclic collector's sight, and moved back when it ends: the collections the
     simulation triggers then walk only what it creates. A nested call changes nothing."""
+    return _bracketed(function, lambda: not gc.get_freeze_count(), gc.freeze, gc.unfreeze)
+
+
+def _bracketed(
+    function: Callable[_P, _R],
+    needed: Callable[[], bool],
+    start: Callable[[], None],
+    stop: Callable[[], None],
+) -> Callable[_P, _R]:
+    """`function` run between `start` and `stop` (also on an error) when `needed` says so at the
+    call, else as it is (an outer call already did it)."""
 
     @functools.wraps(function)
-    def frozen(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        if gc.get_freeze_count():
+    def bracketed(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if not needed():
             return function(*args, **kwargs)
-        gc.freeze()
+        start()
         try:
             return function(*args, **kwargs)
         finally:
-            gc.unfreeze()
+            stop()
 
-    return frozen
+    return bracketed
