@@ -36,6 +36,12 @@ from tests.model.test_simcluster import (
 BEHAVIORS = st.sampled_from(["fixed", "metallb-0.15", "metallb-0.14"])
 
 
+# Random sharing groups on random pools, each run with its seed, under every behaviour.
+_on_random_groups = given(
+    groups=groups_strategy(), pools=pools_strategy(), seed=st.integers(0, 2**16), behavior=BEHAVIORS
+)
+
+
 def _runs(pools: list[Pool], services: list[Any], writes: list[Any], behavior: str, seed: int):
     cluster = SimulatedCluster.bootstrap(pools, services, behavior)
     found = [*adversarial_runs(cluster, writes), *random_runs(cluster, writes, seed, count=4)]
@@ -52,9 +58,7 @@ def _runs(pools: list[Pool], services: list[Any], writes: list[Any], behavior: s
 
 
 @settings(max_examples=25, deadline=None)
-@given(
-    groups=groups_strategy(), pools=pools_strategy(), seed=st.integers(0, 2**16), behavior=BEHAVIORS
-)
+@_on_random_groups
 def test_a_pass_answering_quiet_services_in_bulk_is_the_pass_handing_each_over(
     groups: list[Group], pools: list[Pool], seed: int, behavior: str
 ) -> None:
@@ -77,9 +81,7 @@ def _wake_every_neighbour(self: Controller, svc_key: str) -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(
-    groups=groups_strategy(), pools=pools_strategy(), seed=st.integers(0, 2**16), behavior=BEHAVIORS
-)
+@_on_random_groups
 def test_waking_only_the_services_whose_reads_moved_is_waking_every_neighbour(
     groups: list[Group], pools: list[Pool], seed: int, behavior: str
 ) -> None:
@@ -115,9 +117,7 @@ WATCHED: list[str] = []
 
 
 @settings(max_examples=25, deadline=None)
-@given(
-    groups=groups_strategy(), pools=pools_strategy(), seed=st.integers(0, 2**16), behavior=BEHAVIORS
-)
+@_on_random_groups
 def test_a_pending_members_remembered_refusal_is_set_balancers_answer(
     groups: list[Group], pools: list[Pool], seed: int, behavior: str
 ) -> None:
@@ -171,9 +171,7 @@ CHECKED: list[int] = []
 
 
 @settings(max_examples=25, deadline=None)
-@given(
-    groups=groups_strategy(), pools=pools_strategy(), seed=st.integers(0, 2**16), behavior=BEHAVIORS
-)
+@_on_random_groups
 def test_every_service_answered_in_bulk_would_have_answered_so(
     groups: list[Group], pools: list[Pool], seed: int, behavior: str
 ) -> None:
