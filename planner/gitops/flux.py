@@ -32,7 +32,7 @@ from planner.model.group_annotations import GROUP_ANNOTATION_KEYS
 from planner.objects import Manifest
 from planner.pipeline import plan_scenario
 from planner.plan.fingerprint import plan_digest
-from planner.plan.graph import GROUP_TRANSITION
+from planner.plan.graph import DETOUR, GROUP_TRANSITION
 from planner.plan.records import Plan, PlannedUnit, PlannedWave, PlanPrediction
 from planner.plan.units import DELETE
 from planner.plan.verify import VerifyReport, verify_plan
@@ -231,14 +231,18 @@ def read_live_state(kubectl: Kubectl) -> LiveState:
 # --- which units the hook applies ----------------------------------------------------------------
 
 
+# Units whose writes only the planner makes (Flux applies the repo's final objects at once).
+_ORDERED_KINDS = (GROUP_TRANSITION, DETOUR)
+
+
 def hook_unit_ids(plan: Plan) -> set[str]:
-    """The units the hook applies: group transitions and units that change group annotations,
+    """The units the hook applies: group transitions, detours and units that change group annotations,
     plus (until nothing changes) every unit that waits for one of them, every unit one of them
     waits for (else it would wait for an IP that is never freed), and every later write of a
     Service one of them writes (so no annotation of ours outlives the plan)."""
     units = plan.units
     live = plan.baseline.services
-    selected = {u.id for u in units if u.kind == GROUP_TRANSITION or _changes_annotations(u, live)}
+    selected = {u.id for u in units if u.kind in _ORDERED_KINDS or _changes_annotations(u, live)}
     while True:
         grown = _grow(units, selected)
         if grown == selected:

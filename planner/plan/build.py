@@ -33,8 +33,17 @@ from planner.model.service import (
 )
 from planner.model.simcluster import Action, Run, ServiceWrite, SimulatedCluster
 from planner.objects import Manifest
+from planner.plan.detour import Detour, Detours, choose_detours
 from planner.plan.fingerprint import live_fingerprint
-from planner.plan.graph import GROUP_TRANSITION, OrderedUnits, Unit, order_units, unit_id
+from planner.plan.graph import (
+    DETOUR,
+    GROUP_TRANSITION,
+    OrderedUnits,
+    Resource,
+    Unit,
+    order_units,
+    unit_id,
+)
 from planner.plan.records import (
     STRATEGIES,
     ExpectedIPs,
@@ -98,11 +107,14 @@ def build_plan(
     progress: Progress = no_progress,
     max_states: int = DEFAULT_MAX_STATES,
     seed: int = 0,
+    detours: bool = True,
 ) -> Plan:
     """The ordered, atomic plan for the commit; refuses infeasible targets with the reason.
     `explorations`: remembered for a later `verify_plan` of the same run; `progress` hears
     ("planning", waves simulated, waves); `max_states`: one component's state budget; `seed`:
-    of the sampled schedules beyond it (the seed `verify` will use)."""
+    of the sampled schedules beyond it (the seed `verify` will use); `detours`: whether a stock
+    target may break a swap cycle through a free address (not where only the repo's final
+    objects can be written, as in Argo CD's sync waves)."""
     if strategy not in STRATEGIES:
         raise PlannerError(
             f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}"
@@ -112,12 +124,115 @@ def build_plan(
         raise PlanRefused("cannot plan: " + "; ".join(c.message for c in errors))
     writes = _writes(scenario)
     ordered = order_units(draft_units(_unit_inputs(scenario, writes)))
-    units, unit_writes, cleanup = _atomic_cycles(ordered, scenario, writes)
-    waves = _planned_waves(units, unit_writes, ordered, cleanup)
-    if strategy == "recreate":
-        waves = _recreate(waves, scenario)
     world = World.of(scenario, explorations, max_states)
-    return _simulated(waves, scenario, strategy, target, world, progress, seed)
+    planning = _Planning(scenario, writes, strategy, target, world, progress, seed)
+    if not detours or strategy != "atomic" or target == Behavior.FIXED:
+        return planning.plan(ordered)
+    chosen = choose_detours(ordered.merged_cycles, scenario)
+    if chosen.taken:
+        detoured = _detoured_plan(planning, chosen)
+        if isinstance(detoured, Plan):
+            return detoured
+        chosen = chosen.given_up(detoured)
+    return planning.plan(ordered, notes=chosen.notes(target))
+
+
+@dataclass(frozen=True)
+class _Planning:
+    """One commit's planning inputs: a plan is made from an order of its units."""
+
+    scenario: Scenario
+    writes: Mapping[str, Write]
+    strategy: str
+    target: str
+    world: World
+    progress: Progress
+    seed: int
+
+    def plan(
+        self,
+        ordered: OrderedUnits,
+        detours: Sequence[Detour] = (),
+        notes: tuple[str, ...] = (),
+    ) -> Plan:
+        """The plan of these ordered units, after a first wave of `detours` when given."""
+        units, unit_writes, cleanup = _atomic_cycles(ordered, self.scenario, self.writes)
+        waves = _planned_waves(units, unit_writes, ordered, cleanup)
+        if detours:
+            first = [_detour_unit(d) for d in detours]
+            waves = [first, *_waiting_for(waves, ordered, detours, first)]
+        if self.strategy == "recreate":
+            waves = _recreate(waves, self.scenario)
+        plan = _simulated(
+            waves,
+            self.scenario,
+            self.strategy,
+            self.target,
+            self.world,
+            self.progress,
+            self.seed,
+        )
+        return replace(plan, notes=notes) if notes else plan
+
+
+def _detoured_plan(planning: _Planning, detours: Detours) -> Plan | str:
+    """The plan whose first wave takes the detours (planner.plan.detour), or why it fails:
+    it must break every detoured cycle and leave none of its members without an IP."""
+    scenario, target = planning.scenario, planning.target
+    live = {**scenario.live_services, **{d.service: d.held for d in detours.taken}}
+    detoured = replace(scenario, live_services=live)
+    ordered = order_units(draft_units(_unit_inputs(detoured, planning.writes)))
+    moved = {d.service for d in detours.taken}
+    if any(moved & set(cycle) for cycle in ordered.merged_cycles):
+        return "a detour does not break it: its members still wait for each other"
+    try:
+        plan = planning.plan(ordered, detours.taken, detours.notes(target))
+    except PlanRefused as refusal:
+        return f"the plan through a detour was refused ({refusal})"
+    members = {svc for d in detours.taken for svc in d.cycle}
+    waiting = sorted({w.service for w in plan.predictions[target].windows} & members)
+    if waiting:
+        return f"through a detour, {', '.join(waiting)} would still wait without an IP"
+    return plan
+
+
+def _detour_unit(detour: Detour) -> PlannedUnit:
+    return PlannedUnit(
+        id=unit_id(DETOUR, writes_content([detour.write])),
+        kind=DETOUR,
+        services=(detour.service,),
+        members=(detour.service,),
+        writes=(detour.write,),
+        reasons=(f"detour: holds {detour.address} until the cycle has moved",),
+    )
+
+
+def _waiting_for(
+    waves: list[list[PlannedUnit]],
+    ordered: OrderedUnits,
+    detours: Sequence[Detour],
+    first: Sequence[PlannedUnit],
+) -> list[list[PlannedUnit]]:
+    """The waves, each unit that claims an address a detour frees waiting for that detour."""
+    freed = {
+        Resource("ip", str(parse_ip(d.freed))): unit.id
+        for d, unit in zip(detours, first, strict=True)
+    }
+    claims = {unit.id: unit.claims for wave in ordered.waves for unit in wave}
+    return [[_after_detours(u, claims.get(u.id, frozenset()), freed) for u in w] for w in waves]
+
+
+def _after_detours(
+    unit: PlannedUnit, claims: frozenset[Resource], freed: Mapping[Resource, str]
+) -> PlannedUnit:
+    waited = sorted(r for r in claims if r in freed)
+    if not waited:
+        return unit
+    return replace(
+        unit,
+        waits_for=(*unit.waits_for, *(freed[r] for r in waited)),
+        reasons=(*unit.reasons, *(f"releases IP {r.where}, which it claims" for r in waited)),
+    )
 
 
 # --- writes and units ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # networkx costs ~100 ms to import: only planning pays it (is
 
 SERVICE = "service"
 GROUP_TRANSITION = "group-transition"
+DETOUR = "detour"  # a cycle member first written with a free address (planner.plan.detour)
 
 
 @dataclass(frozen=True, order=True)

@@ -111,7 +111,7 @@ def _window_lines(plan: Plan) -> list[str]:
 
 
 def _unit_label(unit: PlannedUnit) -> str:
-    kind = "group" if unit.kind == GROUP_TRANSITION else "service"
+    kind = "group" if unit.kind == GROUP_TRANSITION else unit.kind
     return f"{unit.id} ({kind})"
 
 

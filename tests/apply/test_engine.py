@@ -38,6 +38,7 @@ from planner.plan.stand_in import stand_in_ips
 from planner.plan.units import DELETE, Write
 from planner.sources.desired import load_desired
 from planner.sources.live import live_state_from_yaml
+from tests.conftest import SAMPLES
 from tests.fakes.fake_cluster import FakeCluster, start_fake
 from tests.fakes.plans import (
     SHARED_IP,
@@ -526,3 +527,45 @@ def test_a_stand_in_address_matches_any_one_ip_and_a_requested_one_only_itself()
 
 def _with_ips(*ips: str) -> Manifest:
     return {"status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}}}
+
+
+# --- a swap cycle through a detour -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("schedule", ["drain", "random"])
+@pytest.mark.parametrize("behavior", ["metallb-0.14", "metallb-0.15"])
+def test_a_detoured_swap_lands_with_nobody_ever_pending(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    journal: FileJournal,
+    behavior: str,
+    schedule: str,
+) -> None:
+    # The swap-ips sample on stock MetalLB: blue first moves to a free address, so the swap is
+    # a chain, and the simulated cluster never shows either Service without an IP.
+    sample = SAMPLES / "swap-ips"
+    items = yaml.safe_load((sample / "live.yaml").read_text(encoding="utf-8"))["items"]
+    fake = start_fake(
+        tmp_path / "state.json",
+        monkeypatch,
+        subprocess=False,
+        behavior=behavior,
+        services=[i for i in items if i["kind"] == "Service"],
+        pools=[i for i in items if i["kind"] == "IPAddressPool"],
+        schedule=schedule,
+        seed=3,
+    )
+    desired = load_desired([str(sample / "desired")])
+    live = live_state_from_yaml((sample / "live.yaml").read_text(encoding="utf-8"), "live.yaml")
+    plan = plan_scenario(build_scenario(desired, live), target=behavior)
+    report = _apply(plan, journal)
+    assert (report.status, report.exit_code) == (WaveStatus.DONE, 0)
+    cluster = fake.cluster()
+    blue, green = "shop/blue", "shop/green"
+    assert not cluster.went_pending(blue) and not cluster.went_pending(green)
+    assert cluster.statuses(blue)[-3:] == [
+        ("192.168.10.30",),
+        ("192.168.10.254",),
+        ("192.168.10.31",),
+    ]
+    assert cluster.ips(green) == ("192.168.10.30",)

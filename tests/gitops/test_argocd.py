@@ -431,6 +431,25 @@ def test_live_state_orders_the_release_before_the_claim(tmp_path: Path) -> None:
     assert argv[:2] == ["--kubeconfig", str(kubeconfig)] and "get" in argv
 
 
+def test_live_state_lands_a_swap_in_one_wave_without_a_detour(tmp_path: Path) -> None:
+    # Sync waves carry the repo's final objects only, so the detour `planner plan` takes under a
+    # stock target (an interim address) cannot be one: the swap's two Services share a wave.
+    samples = Path(__file__).resolve().parents[2] / "samples" / "swap-ips"
+    app = copy_app(tmp_path, samples / "desired", "shop")
+    bin_dir, _ = fake_kubectl(tmp_path, samples / "live.yaml")
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    env = {
+        **argo_env("shop", "shop", "shop", live_state="true"),
+        "ARGOCD_ENV_SHARED_IP_PLANNER_KUBECONFIG": str(kubeconfig),
+    }
+    result = run_generate(app, env, path=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    assert result.returncode == 0, result.stderr
+    by_svc = services(documents(result.stdout))
+    assert wave(by_svc["shop/blue"]) == wave(by_svc["shop/green"])
+    assert "192.168.10.254" not in result.stdout.decode()
+
+
 def test_without_live_state_kubectl_is_never_run(tmp_path: Path) -> None:
     app = copy_app(tmp_path, FIXTURES / "live-order" / "desired", "dns")
     bin_dir, log = fake_kubectl(tmp_path, FIXTURES / "live-order" / "live.yaml")

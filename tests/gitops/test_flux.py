@@ -550,3 +550,23 @@ def test_hook_plan_keeps_transitions_what_they_wait_for_and_what_waits_for_them(
 def test_hook_plan_without_transitions_is_empty() -> None:
     plan = Plan("atomic", (PlannedWave(1, (_unit("u", "service", "a/web"),), {}),), {}, {})
     assert hook_plan(plan).waves == ()
+
+
+def test_hook_plan_keeps_a_detour_and_the_chain_it_starts() -> None:
+    # Flux applies the repo's final objects at once, which would land the swap as a cycle: the
+    # detour, the writes waiting for it and the detoured Service's last write are the hook's.
+    detour = _unit("u-detour", "detour", "shop/blue")
+    green = _unit("u-green", "service", "shop/green", ("u-detour",))
+    blue = _unit("u-blue", "service", "shop/blue", ("u-green",))
+    unrelated = _unit("u-other", "service", "b/web")
+    waves = (
+        PlannedWave(1, (detour, unrelated), {"shop/blue": (("10.0.0.254",),)}),
+        PlannedWave(2, (green,), {"shop/green": (("10.0.0.1",),)}),
+        PlannedWave(3, (blue,), {"shop/blue": (("10.0.0.2",),)}),
+    )
+    plan = Plan("atomic", waves, {}, {"shop/blue": "x", "shop/green": "y", "b/web": "z"})
+    assert [[u.id for u in w.units] for w in hook_plan(plan).waves] == [
+        ["u-detour"],
+        ["u-green"],
+        ["u-blue"],
+    ]

@@ -20,6 +20,7 @@ import yaml
 
 from planner.diff.scenario import Scenario, build_scenario
 from planner.errors import PlannerError
+from planner.model.controller import Behavior
 from planner.model.pools import pools_from_objects
 from planner.model.service import GROUP_ANNOTATION, ingress_ips
 from planner.model.simcluster import SimulatedCluster
@@ -283,9 +284,11 @@ def test_recreate_deletes_the_group_in_one_wave_and_creates_it_in_the_next() -> 
 
 
 def test_a_swap_is_one_transition_group_then_a_wave_restoring_the_repo_annotations() -> None:
+    # For the fixed allocator, which lands a transition group at once (a stock target takes a
+    # detour instead: tests/plan/test_detour.py).
     before = [service("blue", ips=["10.0.0.1"]), service("green", port=81, ips=["10.0.0.2"])]
     after = [service("blue", ips=["10.0.0.2"]), service("green", port=81, ips=["10.0.0.1"])]
-    plan = planned(after, running(before, [LAN]), [LAN])
+    plan = planned(after, running(before, [LAN]), [LAN], target=Behavior.FIXED)
     transition, cleanup = plan.waves
     assert wave_shapes(plan)[0] == [(GROUP_TRANSITION, ("apps/blue", "apps/green"))]
     groups = {w.manifest["metadata"]["annotations"][GROUP_ANNOTATION] for w in transition.writes}

@@ -1,5 +1,7 @@
 """The pictures keep the waves in order even with no "waits for" edge between them: the swap
-sample's two waves (Mermaid links, and Graphviz ranks laid out by the real `dot` when present)."""
+sample's two waves planned for the fixed allocator, a transition group and the wave writing the
+repo's annotations back (Mermaid links, and Graphviz ranks laid out by the real `dot` when
+present)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import subprocess
 
 import pytest
 
+from planner.model.controller import Behavior
 from planner.pipeline import load_scenario, plan_scenario
 from planner.plan.graph import SERVICE, OrderedUnits, Unit
 from planner.plan.records import Plan
@@ -21,7 +24,7 @@ from tests.conftest import SAMPLES
 def _swap_plan() -> Plan:
     sample = SAMPLES / "swap-ips"
     scenario = load_scenario([str(sample / "desired")], LiveSource.file(str(sample / "live.yaml")))
-    plan = plan_scenario(scenario)
+    plan = plan_scenario(scenario, target=Behavior.FIXED)
     assert len(plan.waves) >= 2 and not any(u.waits_for for u in plan.units)  # the case at hand
     return plan
 

@@ -86,7 +86,8 @@ def live_plan(
     Argo CD applies them to) against the live state; `context_pools` are pools kept elsewhere
     (the `pools` parameter, the repository), as `planner diff` reads them."""
     desired = DesiredState(placed, context_pools=list(context_pools))
-    plan = build_plan(build_scenario(desired, live), target=behavior)
+    # Sync waves carry the repo's final objects only: a detour's interim write cannot be one.
+    plan = build_plan(build_scenario(desired, live), target=behavior, detours=False)
     levels: dict[str, int] = {}
     stuck: set[str] = set()
     for wave in plan.waves:
