@@ -179,10 +179,12 @@ def _detoured_plan(planning: _Planning, detours: Detours) -> Plan | str:
     """The plan whose first wave takes the detours (planner.plan.detour), or why it fails:
     it must break every detoured cycle and leave none of its members without an IP."""
     scenario, target = planning.scenario, planning.target
-    live = {**scenario.live_services, **{d.service: d.held for d in detours.taken}}
+    live = dict(scenario.live_services)
+    for detour in detours.taken:
+        live.update(detour.held)
     detoured = replace(scenario, live_services=live)
     ordered = order_units(draft_units(_unit_inputs(detoured, planning.writes)))
-    moved = {d.service for d in detours.taken}
+    moved = {svc for d in detours.taken for svc in d.services}
     if any(moved & set(cycle) for cycle in ordered.merged_cycles):
         return "a detour does not break it: its members still wait for each other"
     try:
@@ -198,11 +200,11 @@ def _detoured_plan(planning: _Planning, detours: Detours) -> Plan | str:
 
 def _detour_unit(detour: Detour) -> PlannedUnit:
     return PlannedUnit(
-        id=unit_id(DETOUR, writes_content([detour.write])),
+        id=unit_id(DETOUR, writes_content(detour.writes)),
         kind=DETOUR,
-        services=(detour.service,),
-        members=(detour.service,),
-        writes=(detour.write,),
+        services=detour.services,
+        members=detour.services,
+        writes=detour.writes,
         reasons=(f"detour: holds {detour.address} until the cycle has moved",),
     )
 

@@ -3,10 +3,11 @@
 Landed at once, a cycle leaves a member without an IP under stock MetalLB: whoever is handled
 first asks for an address its holder still keeps, and the address it frees is taken straight
 away by the next, which neither v0.14 nor v0.15 counts as a reason to handle the first again
-(it waits for the plan's nudge). A detour first writes one member asking for a free address of
-its pool instead: its own address is then free, the rest of the cycle is a chain (each write
-claims an address its holder has already left), and the member takes its real address last.
-No Service is ever without an IP; the detoured member changes its IP twice instead of once.
+(it waits for the plan's nudge). A detour first writes the holders of one address of the cycle
+(one Service, or a sharing group moving together) asking for a free address of their pool
+instead: their address is then free, the rest of the cycle is a chain (each write claims an
+address its holders have already left), and they take their real address last. No Service is
+ever without an IP; the detoured Services change their IP twice instead of once.
 Under the fixed allocator a cycle lands atomically (`planner.plan.build`), so no detour is
 needed there. Whether the detoured plan really leaves nobody pending is not assumed here: the
 plan simulates it as any other (planner.plan.build). Pure: reads the scenario, never the cluster.
@@ -21,6 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from planner.diff.scenario import Scenario
+from planner.model.group_annotations import stamp_group_annotations
 from planner.model.pools import IPAddress, Pool, is_buggy_ip, parse_ip
 from planner.model.service import (
     DEPRECATED_LB_IPS_ANNOTATION,
@@ -39,24 +41,27 @@ SCAN_LIMIT = 1024
 
 @dataclass(frozen=True)
 class Detour:
-    """One member of a cycle written first with a free address, so the cycle becomes a chain."""
+    """The holders of one address of a cycle, written first with a free address, so the cycle
+    becomes a chain."""
 
-    service: str
-    freed: str  # its live address, which the detour frees for the next member of the cycle
-    address: str  # the free address it holds until its real write
-    wanted: str  # the address its real write asks for
+    services: tuple[str, ...]  # every live holder of `freed`, sorted
+    freed: str  # their live address, which the detour frees for the next link of the cycle
+    address: str  # the free address they hold until their real writes
+    wanted: str  # the address their real writes ask for
     pool: str
-    write: Write  # its desired object, asking for `address`
-    held: Manifest  # the Service as the detour leaves it (what ordering the rest reads)
+    writes: tuple[Write, ...]  # their desired objects asking for `address` (group-stamped)
+    held: Mapping[str, Manifest]  # svc → as the detour leaves it (what ordering the rest reads)
     cycle: tuple[str, ...]
 
     def note(self, target: str) -> str:
         """What the plan says about the detour."""
+        who = ", ".join(self.services)
+        verb = "holds" if len(self.services) == 1 else "hold"
         return (
-            f"detour: {self.service} holds {self.address} (free in pool {self.pool}) from wave 1 "
-            f"until it takes {self.wanted}, so the swap cycle {', '.join(self.cycle)} lands as "
-            f"a chain and no Service waits without an IP under {target}; --target fixed lands "
-            "the cycle at once instead"
+            f"detour: {who} {verb} {self.address} (free in pool {self.pool}) from wave 1 until "
+            f"{'it takes' if verb == 'holds' else 'they take'} {self.wanted}, so the swap cycle "
+            f"{', '.join(self.cycle)} lands as a chain and no Service waits without an IP under "
+            f"{target}; --target fixed lands the cycle at once instead"
         )
 
 
@@ -111,33 +116,53 @@ def _detour(
     claimed: set[IPAddress],
     holders: Mapping[str, list[str]],
 ) -> Detour | str:
-    """The first member (by name) that can move to a free address, or why none can."""
-    why = "no member requests one IP and holds one IP alone"
-    for svc in cycle:
-        desired = scenario.stamped_services.get(svc)
-        live = scenario.live_services.get(svc)
-        if desired is None or live is None:
+    """The holders of the first address (by holder name) that can all move to one free
+    address, or why none can."""
+    why = "no address of it is held only by members that each ask for the same one other IP"
+    members = set(cycle)
+    addresses = {ip for svc in cycle for ip in _held(scenario, svc)}
+    for freed in sorted(addresses, key=lambda ip: (min(holders[ip]), ip)):
+        services = sorted(holders[freed])
+        wanted = _wanted(services, scenario) if members.issuperset(services) else None
+        if wanted is None or any(_held(scenario, svc) != (freed,) for svc in services):
             continue
-        try:
-            wanted = requested_ips(desired)
-        except ServiceInputError:
-            continue
-        held = ingress_ips(live)
-        if len(wanted) != 1 or len(held) != 1 or holders.get(held[0]) != [svc]:
-            continue
-        pool = _pool_of(wanted[0], scenario.pools)
+        pool = _pool_of(wanted, scenario.pools)
         if pool is None:
-            why = f"{wanted[0]} is in no pool"
+            why = f"{wanted} is in no pool"
             continue
-        address = _free_address(pool, parse_ip(wanted[0]).version, claimed)
+        address = _free_address(pool, parse_ip(wanted).version, claimed)
         if address is None:
-            why = f"pool {pool.name} has no free address {svc} may take"
+            why = f"pool {pool.name} has no free address {', '.join(services)} may take"
             continue
-        asking = _asking_for(desired, address)
-        held_after = {**asking, "status": _status(address)}
-        write = Write(svc, APPLY, asking)
-        return Detour(svc, held[0], address, wanted[0], pool.name, write, held_after, cycle)
+        asking = stamp_group_annotations(
+            [_asking_for(scenario.stamped_services[svc], address) for svc in services]
+        )
+        writes = tuple(Write(svc, APPLY, m) for svc, m in zip(services, asking, strict=True))
+        held = {
+            svc: {**m, "status": _status(address)} for svc, m in zip(services, asking, strict=True)
+        }
+        return Detour(tuple(services), freed, address, wanted, pool.name, writes, held, cycle)
     return why
+
+
+def _held(scenario: Scenario, svc: str) -> tuple[str, ...]:
+    live = scenario.live_services.get(svc)
+    return ingress_ips(live) if live is not None else ()
+
+
+def _wanted(services: Sequence[str], scenario: Scenario) -> str | None:
+    """The one IP every one of the Services asks for (None when they differ or ask for none)."""
+    wanted: set[tuple[str, ...]] = set()
+    for svc in services:
+        desired = scenario.stamped_services.get(svc)
+        if desired is None:
+            return None
+        try:
+            wanted.add(requested_ips(desired))
+        except ServiceInputError:
+            return None
+    (ips,) = wanted if len(wanted) == 1 else ((),)
+    return ips[0] if len(ips) == 1 else None
 
 
 def _claimed_addresses(scenario: Scenario) -> set[IPAddress]:

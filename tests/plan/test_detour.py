@@ -10,11 +10,12 @@ import pytest
 
 from planner.diff.scenario import Scenario
 from planner.model.controller import Behavior
-from planner.model.service import requested_ips
+from planner.model.service import GROUP_DIGEST_ANNOTATION, requested_ips
 from planner.objects import Manifest
 from planner.pipeline import plan_scenario
 from planner.plan.detour import Detours, choose_detours
 from planner.plan.graph import GROUP_TRANSITION
+from planner.plan.verify import verify_plan
 from planner.render.plan import render_plan
 from tests.plan.test_build import ip_pool, running, scenario_of, service
 
@@ -42,9 +43,9 @@ def _swap(
 SWAP = [("apps/blue", "apps/green")]  # the cycle the plan's ordering merges (tests below)
 
 
-def _only(detours: Detours) -> tuple[str, str]:
+def _only(detours: Detours) -> tuple[tuple[str, ...], str]:
     (detour,) = detours.taken
-    return detour.service, detour.address
+    return detour.services, detour.address
 
 
 def test_the_first_member_takes_the_highest_address_nobody_holds_or_asks_for() -> None:
@@ -52,16 +53,19 @@ def test_the_first_member_takes_the_highest_address_nobody_holds_or_asks_for() -
     asker = service("new", port=8080, ips=["10.0.0.253"])
     scenario = _swap(others=[holder], wanted_by_others=[asker])
     # .255 is skipped (some clients mishandle it), .254 is held, .253 is asked for.
-    assert _only(choose_detours(SWAP, scenario)) == ("apps/blue", "10.0.0.252")
+    assert _only(choose_detours(SWAP, scenario)) == (("apps/blue",), "10.0.0.252")
 
 
 def test_the_detour_asks_where_the_service_asks_and_frees_its_address() -> None:
     scenario = _swap()
     (detour,) = choose_detours(SWAP, scenario).taken
     assert detour.freed == "10.0.0.1" and detour.wanted == "10.0.0.2"
-    assert detour.write.manifest is not None
-    assert requested_ips(detour.write.manifest) == ("10.0.0.254",)
-    assert detour.held["status"] == {"loadBalancer": {"ingress": [{"ip": "10.0.0.254"}]}}
+    ((write, manifest),) = [(w, w.manifest) for w in detour.writes]
+    assert write.service == "apps/blue" and manifest is not None
+    assert requested_ips(manifest) == ("10.0.0.254",)
+    assert detour.held["apps/blue"]["status"] == {
+        "loadBalancer": {"ingress": [{"ip": "10.0.0.254"}]}
+    }
 
 
 @pytest.mark.parametrize(
@@ -81,7 +85,7 @@ def test_the_detour_keeps_the_field_the_repo_uses(field: str, where: str) -> Non
     else:
         annotations[field] = "10.0.0.2"
     (detour,) = choose_detours(SWAP, scenario).taken
-    manifest = detour.write.manifest
+    manifest = detour.writes[0].manifest
     assert manifest is not None
     written = manifest["spec"] if where == "spec" else manifest["metadata"]["annotations"]
     assert written[field] == "10.0.0.254"
@@ -91,7 +95,7 @@ def test_the_detour_keeps_the_field_the_repo_uses(field: str, where: str) -> Non
 def test_an_ipv6_cycle_takes_the_top_of_its_pool() -> None:
     pool = ip_pool("v6", "fd00::/120")
     scenario = _swap("fd00::1", "fd00::2", pool=pool)
-    assert _only(choose_detours(SWAP, scenario)) == ("apps/blue", "fd00::ff")
+    assert _only(choose_detours(SWAP, scenario)) == (("apps/blue",), "fd00::ff")
 
 
 def test_two_cycles_take_two_addresses() -> None:
@@ -152,3 +156,57 @@ def test_the_fixed_target_lands_the_swap_at_once() -> None:
     plan = plan_scenario(_swap(), target=Behavior.FIXED)
     assert plan.waves[0].units[0].kind == GROUP_TRANSITION
     assert not any("detour" in note for note in plan.notes)
+
+
+def _group(name: str, key: str, ip: str) -> list[Manifest]:
+    """A sharing group of two: DNS over TCP and UDP on one requested address."""
+    return [
+        service(f"{name}-tcp", share=key, ips=[ip], app=name),
+        service(f"{name}-udp", proto="UDP", share=key, ips=[ip], app=name),
+    ]
+
+
+@pytest.mark.parametrize("target", [Behavior.METALLB_0_15, Behavior.METALLB_0_14])
+def test_two_sharing_groups_swapping_addresses_detour_as_a_group(target: str) -> None:
+    live = running(_group("blue", "kb", "10.0.0.30") + _group("green", "kg", "10.0.0.31"), [LAN])
+    desired = _group("blue", "kb", "10.0.0.31") + _group("green", "kg", "10.0.0.30")
+    plan = plan_scenario(scenario_of(desired, live, [LAN]), target=target)
+    detour, green, blue = (wave.units for wave in plan.waves)
+    assert [u.services for u in (*detour, *green, *blue)] == [
+        ("apps/blue-tcp", "apps/blue-udp"),
+        ("apps/green-tcp", "apps/green-udp"),
+        ("apps/blue-tcp", "apps/blue-udp"),
+    ]
+    assert plan.waves[0].expected_ips == dict.fromkeys(detour[0].services, (("10.0.0.254",),))
+    assert all(not prediction.windows for prediction in plan.predictions.values())
+    # The group moves as a group: its members are stamped for the interim address too.
+    interim = {
+        w.manifest["metadata"]["annotations"][GROUP_DIGEST_ANNOTATION] for w in detour[0].writes
+    }
+    final = {w.manifest["metadata"]["annotations"][GROUP_DIGEST_ANNOTATION] for w in blue[0].writes}
+    assert len(interim) == len(final) == 1 and interim != final
+    report = verify_plan(plan)
+    assert report.ok and all(c.holds and c.exhaustive for c in report.claims)
+
+
+def test_the_detour_skips_a_group_whose_members_part_ways() -> None:
+    # blue-tcp and blue-udp share 10.0.0.30 but ask for different addresses: no one free
+    # address can take both, so the green group, which moves as one, takes the detour.
+    live = running(_group("blue", "kb", "10.0.0.30") + _group("green", "kg", "10.0.0.31"), [LAN])
+    desired = [
+        service("blue-tcp", share="kb", ips=["10.0.0.31"], app="blue"),
+        service("blue-udp", proto="UDP", ips=["10.0.0.40"], app="blue"),
+        *_group("green", "kg", "10.0.0.30"),
+    ]
+    scenario = scenario_of(desired, live, [LAN])
+    cycle = ("apps/blue-tcp", "apps/blue-udp", "apps/green-tcp", "apps/green-udp")
+    assert _only(choose_detours([cycle], scenario)) == (
+        ("apps/green-tcp", "apps/green-udp"),
+        "10.0.0.254",
+    )
+    scenario.stamped_services["apps/green-udp"]["metadata"]["annotations"][
+        "metallb.io/loadBalancerIPs"
+    ] = "10.0.0.41"
+    detours = choose_detours([cycle], scenario)
+    assert not detours.taken
+    assert detours.refused[cycle].startswith("no address of it is held only by members")
