@@ -50,6 +50,7 @@ from planner.model.group_annotations import GROUP_ANNOTATION_KEYS, GROUP_MEMBERS
 from planner.plan.records import DIGEST_FIELD, content_digest
 from tests.conftest import SAMPLES
 from tests.fakes.fake_cluster import FakeCluster, start_fake
+from tests.fakes.plans import sample_live
 from tests.gitops.test_flux import APP_PATH, SOURCE, SOURCE_KEY, ArtifactServer, git_repository
 
 EXAMPLES_ENV = "PLANNER_FUZZ_EXAMPLES"
@@ -534,14 +535,14 @@ def _cluster_writes(fake: FakeCluster) -> list[list[str]]:
 
 
 def _fake(repo: Repo, monkeypatch: pytest.MonkeyPatch, **objects: Any) -> FakeCluster:
-    items = yaml.safe_load((SAMPLES / repo.sample / "live.yaml").read_text())["items"]
+    services, pools = sample_live(SAMPLES / repo.sample)
     return start_fake(
         repo.root / "cluster.json",
         monkeypatch,
         subprocess=False,
         behavior=BEHAVIOR,
-        services=[i for i in items if i["kind"] == "Service"],
-        pools=[i for i in items if i["kind"] == "IPAddressPool"],
+        services=services,
+        pools=pools,
         objects=objects,
     )
 

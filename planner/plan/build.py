@@ -205,7 +205,9 @@ def _detour_unit(detour: Detour) -> PlannedUnit:
         services=detour.services,
         members=detour.services,
         writes=detour.writes,
-        reasons=(f"detour: holds {detour.address} until the cycle has moved",),
+        reasons=(
+            f"detour: to {detour.address}, free in pool {detour.pool}, until the cycle moved",
+        ),
     )
 
 

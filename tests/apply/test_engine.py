@@ -47,6 +47,7 @@ from tests.fakes.plans import (
     TCP,
     UDP,
     changed,
+    sample_live,
     seed_live,
     seed_plan,
     site_service,
@@ -63,10 +64,17 @@ MakeFake = Callable[..., FakeCluster]
 def make_fake(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stand_in_subprocess: bool
 ) -> MakeFake:
-    """A simulated cluster holding the seed's live state, reached by this test's `Kubectl()`."""
+    """A simulated cluster holding the seed's live state (or `sample`'s), reached by this test's
+    `Kubectl()`."""
 
-    def make(behavior: str, schedule: str = "drain", seed: int = 0, **faults: Any) -> FakeCluster:
-        services, pools = seed_live()
+    def make(
+        behavior: str,
+        schedule: str = "drain",
+        seed: int = 0,
+        sample: Path | None = None,
+        **faults: Any,
+    ) -> FakeCluster:
+        services, pools = seed_live() if sample is None else sample_live(sample)
         return start_fake(
             tmp_path / "state.json",
             monkeypatch,
@@ -535,26 +543,12 @@ def _with_ips(*ips: str) -> Manifest:
 @pytest.mark.parametrize("schedule", ["drain", "random"])
 @pytest.mark.parametrize("behavior", ["metallb-0.14", "metallb-0.15"])
 def test_a_detoured_swap_lands_with_nobody_ever_pending(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    journal: FileJournal,
-    behavior: str,
-    schedule: str,
+    make_fake: MakeFake, journal: FileJournal, behavior: str, schedule: str
 ) -> None:
     # The swap-ips sample on stock MetalLB: blue first moves to a free address, so the swap is
     # a chain, and the simulated cluster never shows either Service without an IP.
     sample = SAMPLES / "swap-ips"
-    items = yaml.safe_load((sample / "live.yaml").read_text(encoding="utf-8"))["items"]
-    fake = start_fake(
-        tmp_path / "state.json",
-        monkeypatch,
-        subprocess=False,
-        behavior=behavior,
-        services=[i for i in items if i["kind"] == "Service"],
-        pools=[i for i in items if i["kind"] == "IPAddressPool"],
-        schedule=schedule,
-        seed=3,
-    )
+    fake = make_fake(behavior, schedule, seed=3, sample=sample)
     desired = load_desired([str(sample / "desired")])
     live = live_state_from_yaml((sample / "live.yaml").read_text(encoding="utf-8"), "live.yaml")
     plan = plan_scenario(build_scenario(desired, live), target=behavior)

@@ -26,7 +26,12 @@ SITE_IP = "192.168.10.80"
 
 def seed_live() -> tuple[list[Manifest], list[Manifest]]:
     """The seed's live Services (with status) and its IPAddressPools."""
-    items = yaml.safe_load((SEED / "live.yaml").read_text(encoding="utf-8"))["items"]
+    return sample_live(SEED)
+
+
+def sample_live(sample: Path) -> tuple[list[Manifest], list[Manifest]]:
+    """A sample's live Services (with status) and its IPAddressPools (its live.yaml)."""
+    items = yaml.safe_load((sample / "live.yaml").read_text(encoding="utf-8"))["items"]
     services = [i for i in items if i["kind"] == "Service"]
     pools = [i for i in items if i["kind"] == "IPAddressPool"]
     return services, pools
