@@ -128,13 +128,51 @@ def load_sources(
     unrendered: list[Unrendered] = []
     unique = _read_once(sources)
     fast_yaml.expect(_file_bytes(unique))
-    for source in unique:
+    pending = list(unique)
+    read = {_identity(source) for source in unique}
+    named = [Path(os.path.abspath(source.path)) for source in unique if source.kind != "stdin"]
+    while pending:
+        source = pending.pop(0)
         found, found_notes, found_unrendered = _objects_of(source, stdin, helm, flux)
         objects.extend(found)
         notes.extend(found_notes)
         unrendered.extend(found_unrendered)
+        if flux is not None and any(obj.key.kind == "Kustomization" for obj in found):
+            followed, follow_notes = _followed(found, source, flux, named, read)
+            pending.extend(followed)
+            notes.extend(follow_notes)
     check_unique(objects)
     return DesiredState(objects, notes, unrendered=tuple(unrendered))
+
+
+def _followed(
+    found: list[KubeObject],
+    source: Source,
+    flux: FluxContext,
+    named: list[Path],
+    read: set[tuple[str, str]],
+) -> tuple[list[Source], list[str]]:
+    """The sources of the directories the Flux Kustomizations in `found` build, not read yet.
+
+    A directory that is, or holds, a path the caller named is not followed: the caller narrowed
+    the check to that path (a cluster's root Kustomization builds the whole cluster)."""
+    from planner.sources.flux_follow import covers, follow_targets
+
+    path = Path.cwd() if source.kind == "stdin" else source.path
+    targets, notes = follow_targets(found, path, flux)
+    sources = []
+    for target in targets:
+        if any(covers(path, target.path) for path in named):
+            continue
+        for followed in find_sources(str(target.path), target.label):
+            if _identity(followed) not in read:
+                read.add(_identity(followed))
+                sources.append(followed)
+    return sources, notes
+
+
+def _identity(source: Source) -> tuple[str, str]:
+    return (source.kind, os.path.abspath(source.path))  # lexical: no syscall per file
 
 
 def _read_once(sources: Iterable[Source]) -> list[Source]:
@@ -142,7 +180,7 @@ def _read_once(sources: Iterable[Source]) -> list[Source]:
     seen: set[tuple[str, str]] = set()
     unique = []
     for source in sources:
-        identity = (source.kind, os.path.abspath(source.path))  # lexical: no syscall per file
+        identity = _identity(source)
         if identity not in seen:
             seen.add(identity)
             unique.append(source)
