@@ -209,7 +209,10 @@ def _objects_of(
         return objects, notes, []
     rendered_by = None
     if source.kind == "kustomize":
+        from planner.sources.safety import check_remote_resources
+
         rendered_by = "kustomize"
+        check_remote_resources(source.path, source.label)
         text = render_kustomization(source.path)
         parsed = parse_yaml(text, source.label, "kustomize")
     elif source.kind == "stdin":
