@@ -109,6 +109,26 @@ def apply_flux(
     return result
 
 
+def substituted_text(path: Path, text: str, context: FluxContext) -> str:
+    """The text of the file at `path` as the Flux Kustomization that builds it substitutes it
+    (a file of pools, read raw); a variable it cannot know stays `${NAME}`, and text that Flux
+    would refuse, or that no Flux Kustomization substitutes, comes back as it is."""
+    from planner.sources.flux_substitute import SubstitutionError, expand, restore_markers
+
+    if "${" not in text:
+        return text
+    repository = context.repository_of(path)
+    if repository is None:
+        return text
+    variables, _ = _variables(path, repository, context.index_of(repository), context, [])
+    if variables is None:
+        return text
+    try:
+        return restore_markers(expand(text, variables))
+    except SubstitutionError:
+        return text
+
+
 def _variables(
     path: Path, repository: Repository, index: FluxIndex, context: FluxContext, notes: list[str]
 ) -> tuple[Variables | None, str]:
