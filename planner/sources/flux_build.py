@@ -8,6 +8,7 @@ read from the repository unless a document needs it (a `${` or `$$` in the text,
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ except ImportError:  # pragma: no cover - only without libyaml
     from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
 
 _NO_WRAP = 1 << 30  # never fold a long string: a `${...}` must stay on one line
+_WRITTEN_VARIABLE = re.compile(r"(?<!\$)\$\{#?([_a-zA-Z][_a-zA-Z0-9]*)")  # not `$${`: a literal
 
 
 @dataclass
@@ -218,6 +220,17 @@ def _render(
         _check_read_fields(made.body, made.origin, text, why)
         checked.append(Document(_restored(made.body), made.origin))
     result.rendered.append((checked, rendered.namespace))
+
+
+def written_variable(body: Manifest) -> tuple[str, str] | None:
+    """(field, NAME) of the first `${NAME...}` in a field the planner reads, as written (what a
+    reader that does not substitute, the Flux hook, must not take for a value)."""
+    for field_name, value in _read_fields(body):
+        for text in _strings(value):
+            found = _WRITTEN_VARIABLE.search(text)
+            if found:
+                return field_name, found.group(1)
+    return None
 
 
 def _check_read_fields(body: Manifest, origin: Origin, text: str, why: str) -> None:
