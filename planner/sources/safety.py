@@ -140,6 +140,25 @@ def _kustomize_entries(directory: Path, root: Path, shown_root: str = "") -> lis
         for entry in body.get(field_name) or []:
             if isinstance(entry, str):
                 entries.append((entry, f"{shown} (`{field_name}`)"))
+    entries += _generator_files(body, shown)
+    return entries
+
+
+def _generator_files(body: Manifest, shown: str) -> list[tuple[str, str]]:
+    """The file sources of a kustomization's ConfigMap and Secret generators (`[KEY=]PATH`,
+    `envs`): kustomize fetches a URL there too (a Grafana dashboard, in many repositories)."""
+    entries = []
+    for field_name in ("configMapGenerator", "secretGenerator"):
+        for generator in body.get(field_name) or []:
+            if not isinstance(generator, dict):
+                continue
+            for source in ("files", "envs"):
+                for entry in generator.get(source) or []:
+                    if isinstance(entry, str):
+                        path = (
+                            entry.split("=", 1)[1] if source == "files" and "=" in entry else entry
+                        )
+                        entries.append((path, f"{shown} (`{field_name}` {source})"))
     return entries
 
 

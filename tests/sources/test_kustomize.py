@@ -108,3 +108,19 @@ def test_a_remote_resource_is_refused_before_kustomize_runs(
         "directory that does not include it"
     )
     assert not log.exists()
+
+
+def test_a_remote_generator_file_is_refused_too(
+    tmp_path: Path, fake_bin: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rwlove/home-ops: a Grafana dashboard fetched by a configMapGenerator."""
+    fake_bin("kubectl", "exit 1\n")
+    monkeypatch.chdir(tmp_path)
+    remote = "https://example.invalid/cert-manager.json"
+    generator = f"configMapGenerator:\n  - name: dash\n    files: [dash.json={remote}]\n"
+    write(tmp_path / "apps/kustomization.yaml", "resources: [./dashboard]\n")
+    write(tmp_path / "apps/dashboard/kustomization.yaml", generator)
+    with pytest.raises(
+        InputError, match=r"^apps/dashboard/kustomization.yaml \(`configMapGenerator`"
+    ):
+        load_desired(["apps"])
