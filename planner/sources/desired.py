@@ -12,6 +12,7 @@ by `helm template`, wherever it appears in the walk, instead of being walked.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -61,6 +62,7 @@ class Source:
     path: Path
     label: str  # how messages and origins name it
     kind: str  # "file" | "kustomize" | "helm" | "stdin"
+    namespace: str | None = None  # a Flux Kustomization's targetNamespace, when it builds this
 
 
 @collector_paused
@@ -167,7 +169,7 @@ def _followed(
         for followed in find_sources(str(target.path), target.label):
             if _identity(followed) not in read:
                 read.add(_identity(followed))
-                sources.append(followed)
+                sources.append(dataclasses.replace(followed, namespace=target.namespace))
     return sources, notes
 
 
@@ -222,6 +224,10 @@ def _objects_of(
         text = decode_text(read_file_bytes(source.path, source.label), source.label)
         is_json = source.path.suffix.lower() in JSON_SUFFIXES
         parsed = (parse_json if is_json else parse_yaml)(text, source.label)
+    if source.namespace is not None:
+        from planner.sources.flux_follow import in_namespace
+
+        parsed = Parsed(in_namespace(parsed.documents, source.namespace), parsed.notes)
     if flux is None:
         objects, notes = _with_notes(parsed, rendered_by, DEFAULT_NAMESPACE)
         return objects, notes, []

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from planner.objects import KubeObject
+from planner.sources.documents import Document
 from planner.sources.flux_build import FluxContext
 from planner.sources.flux_repository import (
     Repository,
@@ -23,6 +24,7 @@ from planner.sources.flux_repository import (
     kustomization_path,
     plain,
 )
+from planner.sources.kinds import is_cluster_scoped
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Target:
 
     path: Path
     label: str
+    namespace: str | None = None  # spec.targetNamespace: every namespaced object lands there
 
 
 def follow_targets(
@@ -74,7 +77,24 @@ def _target_of(obj: KubeObject, repository: Repository | None) -> tuple[Target |
         return None, (
             f"{obj.origin}: {name}: `{path}` is not a directory of the repository; {unread}"
         )
-    return Target(directory, repository.label(directory)), ""
+    namespace = spec.get("targetNamespace")
+    target_namespace = namespace if isinstance(namespace, str) and namespace else None
+    return Target(directory, repository.label(directory), target_namespace), ""
+
+
+def in_namespace(documents: list[Document], namespace: str) -> list[Document]:
+    """The documents as kustomize-controller builds them for a `targetNamespace`: every
+    namespaced object's namespace set to it, whatever it was (cluster-scoped kinds keep none)."""
+    placed = []
+    for document in documents:
+        body = document.body
+        metadata = body.get("metadata")
+        if is_cluster_scoped(str(body.get("kind"))) or not isinstance(metadata, dict):
+            placed.append(document)  # a malformed `metadata` is reported as it is
+            continue
+        moved = {**body, "metadata": {**metadata, "namespace": namespace}}
+        placed.append(Document(moved, document.origin))
+    return placed
 
 
 def covers(read: Path, target: Path) -> bool:

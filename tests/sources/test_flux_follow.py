@@ -102,3 +102,19 @@ def test_argocd_and_the_flux_hook_read_as_written(repo: Path) -> None:
 
 def _with_substitute(text: str) -> str:
     return text + "  postBuild:\n    substitute: {NAME: dns}\n"
+
+
+def test_a_target_namespace_places_every_namespaced_object_it_builds(repo: Path) -> None:
+    """onedr0p/home-ops today: ks.yaml sets `targetNamespace`, the app's files name none."""
+    ks = flux_kustomization("dns", "./apps/dns/app") + "  targetNamespace: network\n"
+    write(repo / "apps/dns/ks.yaml", ks)
+    namespace = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: network\n"
+    write(repo / "apps/dns/app/namespace.yaml", namespace)
+    write(repo / "apps/dns/app/tcp.yaml", service_yaml("dns-tcp"))  # no namespace
+    write(repo / "apps/dns/app/udp.yaml", service_yaml("dns-udp", "elsewhere"))  # overridden
+    state = load_desired(["apps/dns/ks.yaml"])
+    assert sorted(state.services) == ["network/dns-tcp", "network/dns-udp"]
+    assert [o.key.namespace for o in state.objects if o.key.kind == "Namespace"] == [""]
+    # the Kustomization itself is placed by whatever builds it, not by itself
+    [ks_object] = [o for o in state.objects if o.key.kind == "Kustomization"]
+    assert ks_object.key.namespace == "flux-system"
