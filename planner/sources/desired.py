@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from planner.errors import InputError, Origin
+from planner.errors import InputError, Origin, ToolMissingError
 from planner.objects import KubeObject
 from planner.sources import fast_yaml
 from planner.sources.collector import collector_paused
@@ -47,6 +47,7 @@ from planner.sources.kustomize import (
     render_kustomization,
 )
 from planner.sources.states import DesiredState, Unrendered
+from planner.tools import INSTALL_HINTS
 
 if TYPE_CHECKING:  # flux_build imports it where a document needs Flux (start-up)
     from planner.sources.flux_repository import Repository
@@ -206,7 +207,7 @@ def _objects_of(
     holds that could not be rendered."""
     if source.kind == "helm":
         default_namespace = helm.namespace or DEFAULT_NAMESPACE
-        parsed = parse_yaml(render_chart(source.path, helm), source.label, "helm template")
+        parsed = parse_yaml(_rendered_chart(source, helm), source.label, "helm template")
         objects, notes = _with_notes(parsed, "helm", default_namespace)
         return objects, notes, []
     rendered_by = None
@@ -242,6 +243,16 @@ def _objects_of(
         objects.extend(made)
         notes.extend(made_notes)
     return objects, notes + built.notes, built.unrendered
+
+
+def _rendered_chart(source: Source, helm: HelmOptions) -> str:
+    """`helm template` of a chart directory; without helm, the message names the directory
+    (walking a repository finds charts nobody named: which one needs helm?)."""
+    try:
+        return render_chart(source.path, helm)
+    except ToolMissingError as err:
+        hint = f"{INSTALL_HINTS['helm']}, to render the Helm chart directory `{source.label}`"
+        raise ToolMissingError(err.tool, hint) from err
 
 
 def read_stdin(stdin: TextIO | None, label: str = STDIN_LABEL) -> str:
