@@ -68,6 +68,8 @@ def _target_of(obj: KubeObject, repository: Repository | None) -> tuple[Target |
             f"{obj.origin}: {name} builds `{path}` of {source_kind} {source.get('name')}, "
             f"not of this repository; {unread}"
         )
+    if spec.get("suspend") is True:  # Flux applies nothing of it until it is resumed
+        return None, f"{obj.origin}: {name} is suspended: what it builds was not read"
     if repository is None:  # stdin outside any repository: nowhere to read the path from
         return None, f"{obj.origin}: {name}: no repository holds `{path}`; {unread}"
     directory = Path(os.path.normpath(repository.root / path))

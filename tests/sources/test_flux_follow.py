@@ -118,3 +118,15 @@ def test_a_target_namespace_places_every_namespaced_object_it_builds(repo: Path)
     # the Kustomization itself is placed by whatever builds it, not by itself
     [ks_object] = [o for o in state.objects if o.key.kind == "Kustomization"]
     assert ks_object.key.namespace == "flux-system"
+
+
+def test_a_suspended_kustomization_is_not_followed(repo: Path) -> None:
+    """Flux applies nothing of a suspended Kustomization: its changes do not land now."""
+    write(
+        repo / "apps/dns/ks.yaml", flux_kustomization("dns", "./apps/dns/app") + "  suspend: true\n"
+    )
+    write(repo / "apps/dns/app/service.yaml", service_yaml("dns", "dns"))
+    state = load_desired(["apps/dns/ks.yaml"])
+    assert state.services == {}
+    suspended = "Flux Kustomization flux-system/dns is suspended: what it builds was not read"
+    assert state.notes == [f"apps/dns/ks.yaml: document 1, line 1: {suspended}"]
