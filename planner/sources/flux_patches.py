@@ -40,6 +40,9 @@ _EQUALITY = re.compile(r"^\s*([^\s!=(),]+)\s*(==|=|!=)\s*([^\s!=(),]*)\s*$")
 _EXISTS = re.compile(r"^\s*(!?)\s*([^\s!=(),]+)\s*$")
 
 
+_IDENTITY = ("name", "namespace")
+
+
 @dataclass(frozen=True)
 class Applied:
     """The Kustomization as applied, and whether a patch on it could not be evaluated."""
@@ -78,8 +81,10 @@ def _patched(body: Mapping[str, Any], patch: Any) -> tuple[Mapping[str, Any], bo
         return body, False
     if smp is None:  # a JSON 6902 patch (a list of operations)
         return body, True
-    merged = merge(body, {k: v for k, v in smp.items() if k not in ("apiVersion", "kind")})
-    return merged, False
+    # the patch's own name and namespace only select (a `not-used` placeholder, often)
+    metadata = {k: v for k, v in plain(smp.get("metadata")).items() if k not in _IDENTITY}
+    fields = {k: v for k, v in smp.items() if k not in ("apiVersion", "kind", "metadata")}
+    return merge(body, {**fields, "metadata": metadata} if metadata else fields), False
 
 
 def _targets(

@@ -157,6 +157,21 @@ def test_label_selectors(selector: str, selected: bool) -> None:
     assert selects(selector, {"a": "1"}) is selected
 
 
+def test_the_patch_keeps_the_childs_name_and_adds_its_labels(repo: Path) -> None:
+    from planner.sources.flux_patches import as_applied
+    from planner.sources.flux_repository import FluxIndex, Repository
+
+    write(
+        repo / "clusters/home/apps.yaml",
+        parent(PATCH.replace("name: not-used", "name: x\n          labels: {a: b}")),
+    )
+    write(repo / "apps/dns/ks.yaml", child())
+    index = FluxIndex.scan(Repository(repo))
+    [ks] = [d for d in index.documents if d.body["metadata"]["name"] == "dns"]
+    metadata = as_applied(ks, index).document.body["metadata"]
+    assert metadata == {"name": "dns", "namespace": "flux-system", "labels": {"a": "b"}}
+
+
 def test_merge_patches_mappings_and_replaces_lists() -> None:
     base = {"spec": {"path": "./a", "postBuild": {"substituteFrom": [1]}, "gone": 1}}
     patch = {"spec": {"postBuild": {"substituteFrom": [2]}, "gone": None}}
