@@ -11,6 +11,7 @@ by `helm template`, wherever it appears in the walk, instead of being walked.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import os
@@ -131,11 +132,11 @@ def load_sources(
     unrendered: list[Unrendered] = []
     unique = _read_once(sources)
     fast_yaml.expect(_file_bytes(unique))
-    pending = list(unique)
+    pending = collections.deque(unique)  # followed directories join at the end
     read = {_identity(source) for source in unique}
     named = [Path(os.path.abspath(source.path)) for source in unique if source.kind != "stdin"]
     while pending:
-        source = pending.pop(0)
+        source = pending.popleft()
         found, found_notes, found_unrendered = _objects_of(source, stdin, helm, flux)
         objects.extend(found)
         notes.extend(found_notes)
@@ -165,7 +166,7 @@ def _followed(
     targets, notes = follow_targets(found, path, flux)
     sources = []
     for target in targets:
-        if any(covers(path, target.path) for path in named):
+        if any(covers(named_path, target.path) for named_path in named):
             continue
         for followed in find_sources(str(target.path), target.label):
             if _identity(followed) not in read:
