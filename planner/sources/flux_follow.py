@@ -73,9 +73,14 @@ def _target_of(obj: KubeObject, repository: Repository | None) -> tuple[Target |
     if repository is None:  # stdin outside any repository: nowhere to read the path from
         return None, f"{obj.origin}: {name}: no repository holds `{path}`; {unread}"
     directory = Path(os.path.normpath(repository.root / path))
-    if repository.relative(directory) is None:
+    try:
+        outside = repository.relative(directory) is None
+        is_dir = not outside and directory.is_dir()
+    except (OSError, RuntimeError):  # a name too long, a symlink loop (RuntimeError before 3.13)
+        outside, is_dir = False, False
+    if outside:
         return None, f"{obj.origin}: {name}: `{path}` lies outside the repository; {unread}"
-    if not directory.is_dir():
+    if not is_dir:
         return None, (
             f"{obj.origin}: {name}: `{path}` is not a directory of the repository; {unread}"
         )

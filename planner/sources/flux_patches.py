@@ -72,8 +72,11 @@ def _patched(body: Mapping[str, Any], patch: Any) -> tuple[Mapping[str, Any], bo
     but cannot be evaluated."""
     if not isinstance(patch, Mapping) or not isinstance(patch.get("patch"), str):
         return body, False
+    text = patch["patch"]
     try:
-        parsed = yaml.load(patch["patch"], Loader=_SafeLoader)
+        if "&" in text and "*" in text:  # anchors and aliases: not worth an alias bomb's cost
+            raise yaml.YAMLError("aliases are not evaluated in a patch")
+        parsed = yaml.load(text, Loader=_SafeLoader)
     except yaml.YAMLError:
         return body, _targets(body, plain(patch.get("target")), None)
     smp = parsed if isinstance(parsed, Mapping) else None

@@ -130,3 +130,12 @@ def test_a_suspended_kustomization_is_not_followed(repo: Path) -> None:
     assert state.services == {}
     suspended = "Flux Kustomization flux-system/dns is suspended: what it builds was not read"
     assert state.notes == [f"apps/dns/ks.yaml: document 1, line 1: {suspended}"]
+
+
+def test_a_path_the_system_refuses_is_a_note_not_a_traceback(repo: Path) -> None:
+    write(repo / "apps/ks.yaml", flux_kustomization("long", "./" + "x" * 5000))
+    [note] = load_desired(["apps/ks.yaml"]).notes
+    assert note.endswith("is not a directory of the repository; " + UNREAD)
+
+
+UNREAD = "what it builds was not read (its Services were not checked)"

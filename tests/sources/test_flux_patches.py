@@ -176,3 +176,12 @@ def test_merge_patches_mappings_and_replaces_lists() -> None:
     base = {"spec": {"path": "./a", "postBuild": {"substituteFrom": [1]}, "gone": 1}}
     patch = {"spec": {"postBuild": {"substituteFrom": [2]}, "gone": None}}
     assert merge(base, patch) == {"spec": {"path": "./a", "postBuild": {"substituteFrom": [2]}}}
+
+
+def test_a_patch_with_aliases_is_not_evaluated(repo: Path) -> None:
+    """An alias bomb in a repository's patch costs nothing: the child's variables are unknown."""
+    bomb = JSON_PATCH.replace("- op: add", "- &a op: add").replace("path: /spec", "path: *a")
+    write(repo / "clusters/home/apps.yaml", parent(bomb.replace("- op", "- op")))
+    write(repo / "apps/dns/ks.yaml", child())
+    with pytest.raises(InputError, match=r"`\$\{SVC_DNS_ADDR\}` in `spec` cannot be resolved"):
+        address()
