@@ -156,6 +156,8 @@ def normalise_live(live: Manifest, desired: Manifest, target: Manifest | None = 
     kind = str(live.get("kind") or "")
     body = _own_copy(live)
     _drop_common(body)
+    if kind == "Secret":  # a git ref's Secret as the API server holds it (a cluster's has none)
+        _fold_string_data(body)
     _drop_marks(body, desired, kind)
     _drop_unset(body, desired, kind)
     if kind == "Service":

@@ -116,7 +116,8 @@ def build_scenario(
     """Diff the commit against the cluster and collect what the model needs.
 
     `lb_class`: MetalLB's `--lb-class`; Services MetalLB is not handed stay in the diff only."""
-    changes = tuple(diff_objects(desired.objects, live.objects, prune, live.from_git))
+    compared, kinds_note = _comparable(desired.objects, live)
+    changes = tuple(diff_objects(compared, live.objects, prune, live.from_git))
     all_desired = {o.key.svc_key: o for o in desired.objects if o.key.kind == "Service"}
     unhandled = {
         svc
@@ -152,9 +153,34 @@ def build_scenario(
         statuses_known=not live.from_git,
         unhandled_services=tuple(sorted(unhandled)),
         pools_known=pools_known,
-        source_notes=tuple(desired.notes) + tuple(live.notes) + tuple(map(str, unrendered)),
+        source_notes=(
+            tuple(desired.notes) + tuple(live.notes) + kinds_note + tuple(map(str, unrendered))
+        ),
         unrendered=unrendered,
     )
+
+
+# What every live read holds (kubectl get svc,ipaddresspools.metallb.io,namespaces), even empty.
+_LIVE_KINDS = frozenset({"Service", "IPAddressPool", "Namespace"})
+
+
+def _comparable(
+    objects: Sequence[KubeObject], live: LiveState
+) -> tuple[list[KubeObject], tuple[str, ...]]:
+    """The desired objects the live state can be compared with, and a note for the rest: a
+    cluster snapshot holds the kinds it read, so a Flux Kustomization, a HelmRelease or a
+    Deployment it lacks is unknown, not new (a git ref holds every kind the repo had)."""
+    if live.from_git:
+        return list(objects), ()
+    held = _LIVE_KINDS | {o.key.kind for o in live.objects}
+    kept = [o for o in objects if o.key.kind in held]
+    left = sorted({o.key.kind for o in objects if o.key.kind not in held})
+    if not left:
+        return kept, ()
+    count = len(objects) - len(kept)
+    were = "1 desired object was" if count == 1 else f"{count} desired objects were"
+    note = f"the live state holds no {', '.join(left)}: {were} not compared (unknown, not created)"
+    return kept, (note,)
 
 
 def _pool_objects(

@@ -211,9 +211,34 @@ def render_app(root: Path, path: str) -> DesiredState:
     check_kustomize_references(directory, root.resolve())
     # the hook applies what it renders: HelmReleases stay helm-controller's (docs/sources.md)
     sources = find_sources(str(directory), label=normalised_path(path))
-    state = load_sources(sources, evaluate_flux=False)
+    try:
+        state = load_sources(sources, evaluate_flux=False)
+    except InputError as err:
+        if "${" not in err.reason:
+            raise
+        raise InputError(f"{err.reason}; {_NOT_SUBSTITUTED}", err.origin) from err
+    _refuse_written_variables(state)
     # the same unknown-field warnings diff and argocd generate give (a typo'd field is dropped)
     return replace(state, notes=state.notes + unknown_field_notes(state.objects))
+
+
+_NOT_SUBSTITUTED = (
+    "`${...}` is Flux post-build substitution, which the hook does not evaluate: it would apply "
+    "the text as written, so it refuses an app whose Kustomization substitutes variables"
+)
+
+
+def _refuse_written_variables(state: DesiredState) -> None:
+    """InputError for the first object whose read fields hold `${NAME}`: Flux substitutes it
+    after the hook, so the hook's plan (a sharing key `${APP}`) is not what lands."""
+    from planner.sources.flux_build import written_variable
+
+    for obj in state.objects:
+        found = written_variable(obj.body)
+        if found is not None:
+            field_name, name = found
+            message = f"`${{{name}}}` in `{field_name}` of {obj.key.kind} {obj.key.namespace}/"
+            raise InputError(f"{message}{obj.key.name}: {_NOT_SUBSTITUTED}", obj.origin)
 
 
 def fetch_and_render(artifact: SourceArtifact, path: str) -> DesiredState:

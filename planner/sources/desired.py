@@ -11,7 +11,9 @@ by `helm template`, wherever it appears in the walk, instead of being walked.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import dataclasses
 import os
 import sys
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from planner.errors import InputError, Origin
+from planner.errors import InputError, Origin, ToolMissingError
 from planner.objects import KubeObject
 from planner.sources import fast_yaml
 from planner.sources.collector import collector_paused
@@ -46,6 +48,7 @@ from planner.sources.kustomize import (
     render_kustomization,
 )
 from planner.sources.states import DesiredState, Unrendered
+from planner.tools import INSTALL_HINTS
 
 if TYPE_CHECKING:  # flux_build imports it where a document needs Flux (start-up)
     from planner.sources.flux_repository import Repository
@@ -61,6 +64,7 @@ class Source:
     path: Path
     label: str  # how messages and origins name it
     kind: str  # "file" | "kustomize" | "helm" | "stdin"
+    namespace: str | None = None  # a Flux Kustomization's targetNamespace, when it builds this
 
 
 @collector_paused
@@ -128,13 +132,51 @@ def load_sources(
     unrendered: list[Unrendered] = []
     unique = _read_once(sources)
     fast_yaml.expect(_file_bytes(unique))
-    for source in unique:
+    pending = collections.deque(unique)  # followed directories join at the end
+    read = {_identity(source) for source in unique}
+    named = [Path(os.path.abspath(source.path)) for source in unique if source.kind != "stdin"]
+    while pending:
+        source = pending.popleft()
         found, found_notes, found_unrendered = _objects_of(source, stdin, helm, flux)
         objects.extend(found)
         notes.extend(found_notes)
         unrendered.extend(found_unrendered)
+        if flux is not None and any(obj.key.kind == "Kustomization" for obj in found):
+            followed, follow_notes = _followed(found, source, flux, named, read)
+            pending.extend(followed)
+            notes.extend(follow_notes)
     check_unique(objects)
     return DesiredState(objects, notes, unrendered=tuple(unrendered))
+
+
+def _followed(
+    found: list[KubeObject],
+    source: Source,
+    flux: FluxContext,
+    named: list[Path],
+    read: set[tuple[str, str]],
+) -> tuple[list[Source], list[str]]:
+    """The sources of the directories the Flux Kustomizations in `found` build, not read yet.
+
+    A directory that is, or holds, a path the caller named is not followed: the caller narrowed
+    the check to that path (a cluster's root Kustomization builds the whole cluster)."""
+    from planner.sources.flux_follow import covers, follow_targets
+
+    path = Path.cwd() if source.kind == "stdin" else source.path
+    targets, notes = follow_targets(found, path, flux)
+    sources = []
+    for target in targets:
+        if any(covers(named_path, target.path) for named_path in named):
+            continue
+        for followed in find_sources(str(target.path), target.label):
+            if _identity(followed) not in read:
+                read.add(_identity(followed))
+                sources.append(dataclasses.replace(followed, namespace=target.namespace))
+    return sources, notes
+
+
+def _identity(source: Source) -> tuple[str, str]:
+    return (source.kind, os.path.abspath(source.path))  # lexical: no syscall per file
 
 
 def _read_once(sources: Iterable[Source]) -> list[Source]:
@@ -142,7 +184,7 @@ def _read_once(sources: Iterable[Source]) -> list[Source]:
     seen: set[tuple[str, str]] = set()
     unique = []
     for source in sources:
-        identity = (source.kind, os.path.abspath(source.path))  # lexical: no syscall per file
+        identity = _identity(source)
         if identity not in seen:
             seen.add(identity)
             unique.append(source)
@@ -166,12 +208,15 @@ def _objects_of(
     holds that could not be rendered."""
     if source.kind == "helm":
         default_namespace = helm.namespace or DEFAULT_NAMESPACE
-        parsed = parse_yaml(render_chart(source.path, helm), source.label, "helm template")
+        parsed = parse_yaml(_rendered_chart(source, helm), source.label, "helm template")
         objects, notes = _with_notes(parsed, "helm", default_namespace)
         return objects, notes, []
     rendered_by = None
     if source.kind == "kustomize":
+        from planner.sources.safety import check_remote_resources
+
         rendered_by = "kustomize"
+        check_remote_resources(source.path, source.label)
         text = render_kustomization(source.path)
         parsed = parse_yaml(text, source.label, "kustomize")
     elif source.kind == "stdin":
@@ -181,6 +226,10 @@ def _objects_of(
         text = decode_text(read_file_bytes(source.path, source.label), source.label)
         is_json = source.path.suffix.lower() in JSON_SUFFIXES
         parsed = (parse_json if is_json else parse_yaml)(text, source.label)
+    if source.namespace is not None:
+        from planner.sources.flux_follow import in_namespace
+
+        parsed = Parsed(in_namespace(parsed.documents, source.namespace), parsed.notes)
     if flux is None:
         objects, notes = _with_notes(parsed, rendered_by, DEFAULT_NAMESPACE)
         return objects, notes, []
@@ -195,6 +244,16 @@ def _objects_of(
         objects.extend(made)
         notes.extend(made_notes)
     return objects, notes + built.notes, built.unrendered
+
+
+def _rendered_chart(source: Source, helm: HelmOptions) -> str:
+    """`helm template` of a chart directory; without helm, the message names the directory
+    (walking a repository finds charts nobody named: which one needs helm?)."""
+    try:
+        return render_chart(source.path, helm)
+    except ToolMissingError as err:
+        hint = f"{INSTALL_HINTS['helm']}, to render the Helm chart directory `{source.label}`"
+        raise ToolMissingError(err.tool, hint) from err
 
 
 def read_stdin(stdin: TextIO | None, label: str = STDIN_LABEL) -> str:

@@ -8,6 +8,7 @@ read from the repository unless a document needs it (a `${` or `$$` in the text,
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ except ImportError:  # pragma: no cover - only without libyaml
     from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
 
 _NO_WRAP = 1 << 30  # never fold a long string: a `${...}` must stay on one line
+_WRITTEN_VARIABLE = re.compile(r"(?<!\$)\$\{#?([_a-zA-Z][_a-zA-Z0-9]*)")  # not `$${`: a literal
 
 
 @dataclass
@@ -107,6 +109,26 @@ def apply_flux(
             _render(document, index, helm, source_text, result)
             result.documents[position] = Document(_restored(document.body), document.origin)
     return result
+
+
+def substituted_text(path: Path, text: str, context: FluxContext) -> str:
+    """The text of the file at `path` as the Flux Kustomization that builds it substitutes it
+    (a file of pools, read raw); a variable it cannot know stays `${NAME}`, and text that Flux
+    would refuse, or that no Flux Kustomization substitutes, comes back as it is."""
+    from planner.sources.flux_substitute import SubstitutionError, expand, restore_markers
+
+    if "${" not in text:
+        return text
+    repository = context.repository_of(path)
+    if repository is None:
+        return text
+    variables, _ = _variables(path, repository, context.index_of(repository), context, [])
+    if variables is None:
+        return text
+    try:
+        return restore_markers(expand(text, variables))
+    except SubstitutionError:
+        return text
 
 
 def _variables(
@@ -198,6 +220,17 @@ def _render(
         _check_read_fields(made.body, made.origin, text, why)
         checked.append(Document(_restored(made.body), made.origin))
     result.rendered.append((checked, rendered.namespace))
+
+
+def written_variable(body: Manifest) -> tuple[str, str] | None:
+    """(field, NAME) of the first `${NAME...}` in a field the planner reads, as written (what a
+    reader that does not substitute, the Flux hook, must not take for a value)."""
+    for field_name, value in _read_fields(body):
+        for text in _strings(value):
+            found = _WRITTEN_VARIABLE.search(text)
+            if found:
+                return field_name, found.group(1)
+    return None
 
 
 def _check_read_fields(body: Manifest, origin: Origin, text: str, why: str) -> None:

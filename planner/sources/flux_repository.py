@@ -68,6 +68,7 @@ class FluxIndex:
     repository: Repository
     documents: list[Document] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    relative_paths: dict[str, str] = field(default_factory=dict)  # file label -> path from root
 
     @classmethod
     def scan(cls, repository: Repository) -> FluxIndex:
@@ -86,6 +87,7 @@ class FluxIndex:
                 index.notes.append(f"{label}: not read for Flux sources (it does not parse)")
                 continue
             index.documents.extend(d for d in documents if _indexed(d.body))
+            index.relative_paths[label] = repository.relative(path) or label
         return index
 
     def find(self, kind: str, namespace: str, name: str) -> Document | None:
@@ -153,6 +155,12 @@ def variables_of(kustomization: Document, index: FluxIndex, strict: bool) -> Var
     overrides all. A source missing from the repository (optional or not: it may exist in the
     cluster) or encrypted with SOPS makes every variable not set after it unknown.
     """
+    from planner.sources.flux_patches import as_applied
+
+    applied = as_applied(kustomization, index)
+    if applied.unevaluated:  # a patch the planner cannot evaluate may set any variable
+        return Variables({}, frozenset(), open=True, strict=strict)
+    kustomization = applied.document
     origin = kustomization.origin
     spec = mapping(kustomization.body.get("spec"), "spec", origin)
     if spec.get("postBuild") is None:
@@ -170,7 +178,13 @@ def variables_of(kustomization: Document, index: FluxIndex, strict: bool) -> Var
             raise InputError(
                 "an entry of `spec.postBuild.substituteFrom` is not a mapping", kustomization.origin
             )
-        data = value_data(index, str(reference.get("kind")), namespace, str(reference.get("name")))
+        kind, name = str(reference.get("kind")), str(reference.get("name"))
+        hidden = encrypted_names(index, kind, namespace, name)
+        if hidden is not None:  # SOPS hides the values, never the names
+            known = {key: value for key, value in known.items() if key not in hidden}
+            unknown |= hidden
+            continue
+        data = value_data(index, kind, namespace, name)
         if data is None:
             unknown |= set(known)  # the unread source may set any of them, or anything else
             known.clear()
@@ -191,7 +205,7 @@ def variables_of(kustomization: Document, index: FluxIndex, strict: bool) -> Var
                 f"(it must match {VARIABLE_NAME.pattern})",
                 kustomization.origin,
             )
-    if not known and not opened:
+    if not known and not unknown and not opened:
         return None
     return Variables(known, frozenset(unknown), open=opened, strict=strict)
 
@@ -212,6 +226,20 @@ def value_data(index: FluxIndex, kind: str, namespace: str, name: str) -> dict[s
     string_data = mapping(body.get("stringData"), "stringData", origin)
     data.update({str(k): str(v) for k, v in string_data.items()})
     return data
+
+
+def encrypted_names(
+    index: FluxIndex, kind: str, namespace: str, name: str
+) -> frozenset[str] | None:
+    """The keys of a SOPS-encrypted ConfigMap or Secret in the repository (SOPS encrypts values
+    only, so the variables it sets are known by name); None when it is not such an object."""
+    if kind not in VALUE_KINDS:
+        return None
+    document = index.find(kind, namespace, name)
+    if document is None or "sops" not in document.body:
+        return None
+    fields = ("data",) if kind == "ConfigMap" else ("data", "stringData")
+    return frozenset(str(key) for f in fields for key in plain(document.body.get(f)))
 
 
 def _decoded(data: Mapping[str, Any], origin: Origin) -> dict[str, str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from planner.errors import ToolMissingError
+from planner.errors import ToolFailedError, ToolMissingError
 from planner.tools import INSTALL_HINTS, find_tool, run_tool
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -33,4 +33,24 @@ def kustomize_argv(directory: str) -> list[str]:
 
 def render_kustomization(directory: Path) -> str:
     """The YAML stream `kustomize build` prints for `directory`."""
-    return run_tool(kustomize_argv(str(directory)))
+    try:
+        return run_tool(kustomize_argv(str(directory)))
+    except ToolFailedError as err:
+        reason = kustomize_error(err.stderr)
+        raise ToolFailedError(err.argv, err.returncode, reason) from err
+
+
+def kustomize_error(stderr: str) -> str:
+    """kustomize's own error line. `kubectl kustomize` prints it in a klog block
+    (`... "command failed" err=<` / the error / ` >`), whose last line says nothing."""
+    lines = stderr.splitlines()
+    for number, line in enumerate(lines):
+        if line.rstrip().endswith("err=<"):
+            block = []
+            for inner in lines[number + 1 :]:
+                if inner.strip() == ">":
+                    break
+                block.append(inner.strip())
+            return " ".join(part for part in block if part) or stderr
+    kept = [line for line in lines if line.strip() and not line.startswith("# Warning:")]
+    return kept[-1] if kept else stderr

@@ -28,6 +28,7 @@ from planner.sources.desired import (
     read_stdin,
 )
 from planner.sources.documents import parse_snapshot, read_documents
+from planner.sources.flux_build import FluxContext
 from planner.sources.helm import HelmOptions
 from planner.sources.kinds import check_unique, namespaces_of, pools_of, services_of, to_objects
 from planner.sources.pools import find_pools, repository_pools, with_context_pools
@@ -121,7 +122,8 @@ def load_live_git(
         state = live_state(desired.objects, notes + desired.notes, from_git=True)
         state = dataclasses.replace(state, unrendered=desired.unrendered)
         # the pools may live anywhere in the repository, not only under `paths`
-        return with_context_pools(state, repository_pools(tree, f"{ref}:"))
+        pools = repository_pools(tree, f"{ref}:", FluxContext(at_ref))
+        return with_context_pools(state, pools)
 
 
 def _repo_top(directory: str) -> Path:
@@ -262,5 +264,5 @@ def with_pools_from_elsewhere(
     desired, live = with_context_pools(desired, found), with_context_pools(live, found)
     if source.kind == LIVE_GIT:
         top = _repo_top(".")
-        desired = with_context_pools(desired, repository_pools(top, ""))
+        desired = with_context_pools(desired, repository_pools(top, "", FluxContext()))
     return desired, live

@@ -33,6 +33,7 @@ from planner.sources.documents import (
     parse_yaml,
     read_file_bytes,
 )
+from planner.sources.flux_build import FluxContext
 from planner.sources.kinds import is_pool_manifest, to_objects
 from planner.sources.states import DesiredState, LiveState
 
@@ -64,14 +65,15 @@ def find_pools(paths: Sequence[str]) -> FoundPools:
     return FoundPools(objects)
 
 
-def repository_pools(top: Path, label: str) -> FoundPools:
+def repository_pools(top: Path, label: str, flux: FluxContext | None = None) -> FoundPools:
     """The pools anywhere in the repository tree at `top` (hidden entries skipped); files that
-    do not parse are skipped with a note. `label` prefixes the paths in origins ("REF:")."""
+    do not parse are skipped with a note. `label` prefixes the paths in origins ("REF:").
+    With `flux`, a file is read as the Flux Kustomization that builds it substitutes it."""
     objects: list[KubeObject] = []
     notes: list[str] = []
     for file, file_label in _files(top, label):
         try:
-            objects.extend(_pools_in_file(file, file_label, strict=False))
+            objects.extend(_pools_in_file(file, file_label, strict=False, flux=flux))
         except (InputError, yaml.YAMLError, UnicodeDecodeError, OSError):
             notes.append(f"{file_label}: not read for pools (it does not parse)")
     return FoundPools(objects, notes)
@@ -117,11 +119,17 @@ def _join(label: str, relative: str) -> str:
     return f"{label}{relative}" if label.endswith(("/", ":")) else f"{label}/{relative}"
 
 
-def _pools_in_file(file: Path, label: str, strict: bool) -> list[KubeObject]:
+def _pools_in_file(
+    file: Path, label: str, strict: bool, flux: FluxContext | None = None
+) -> list[KubeObject]:
     """Pool objects of one file: pool manifests, and configInline as a legacy ConfigMap."""
     text = decode_text(read_file_bytes(file, label), label)
     if not any(marker in text for marker in _MARKERS):
         return []
+    if flux is not None and "${" in text:
+        from planner.sources.flux_build import substituted_text
+
+        text = substituted_text(file, text, flux)
     parsed = (parse_json if file.suffix.lower() in JSON_SUFFIXES else parse_yaml)(text, label)
     objects, _ = to_objects(d for d in parsed.documents if is_pool_manifest(d.body))
     for index, body in enumerate(_raw_documents(text, strict)):

@@ -105,16 +105,60 @@ def check_kustomize_references(app_dir: Path, root: Path) -> None:
             pending.append(target)
 
 
-def _kustomize_entries(directory: Path, root: Path) -> list[tuple[str, str]]:
-    """(entry, "where it is written") of a kustomization's resources, bases and components."""
+def check_remote_resources(app_dir: Path, label: str) -> None:
+    """InputError for a kustomization (the one in `app_dir`, labelled `label` in messages, or
+    one it includes) that names a remote resource: kustomize would fetch it, and the planner
+    never uses the network (without one, kustomize's own error does not say which entry)."""
+    top = app_dir.resolve()
+    pending, seen = [top], set()
+    while pending:
+        directory = pending.pop()
+        if directory in seen or not is_kustomization_dir(directory):
+            continue
+        seen.add(directory)
+        shown_dir = os.path.normpath(os.path.join(label, os.path.relpath(directory, top)))
+        for entry, shown in _kustomize_entries(directory, directory, shown_dir):
+            if _is_remote(entry):
+                raise InputError(
+                    f"{shown} names the remote resource `{entry}`; the planner does not fetch "
+                    "it (no network): vendor it into the repository, or name a directory "
+                    "that does not include it"
+                )
+            pending.append((directory / entry).resolve())
+
+
+def _kustomize_entries(directory: Path, root: Path, shown_root: str = "") -> list[tuple[str, str]]:
+    """(entry, "where it is written") of a kustomization's resources, bases and components;
+    the file is shown from `root`, under `shown_root` when given."""
     name = next(n for n in KUSTOMIZATION_FILES if (directory / n).is_file())
     shown = (directory / name).relative_to(root).as_posix()
+    if shown_root:
+        shown = f"{shown_root.rstrip('/')}/{shown}" if shown_root != "." else shown
     body = _kustomization_body(directory / name, shown)
     entries = []
     for field_name in ("resources", "bases", "components"):
         for entry in body.get(field_name) or []:
             if isinstance(entry, str):
                 entries.append((entry, f"{shown} (`{field_name}`)"))
+    entries += _generator_files(body, shown)
+    return entries
+
+
+def _generator_files(body: Manifest, shown: str) -> list[tuple[str, str]]:
+    """The file sources of a kustomization's ConfigMap and Secret generators (`[KEY=]PATH`,
+    `envs`): kustomize fetches a URL there too (a Grafana dashboard, in many repositories)."""
+    entries = []
+    for field_name in ("configMapGenerator", "secretGenerator"):
+        for generator in body.get(field_name) or []:
+            if not isinstance(generator, dict):
+                continue
+            for source in ("files", "envs"):
+                for entry in generator.get(source) or []:
+                    if isinstance(entry, str):
+                        path = (
+                            entry.split("=", 1)[1] if source == "files" and "=" in entry else entry
+                        )
+                        entries.append((path, f"{shown} (`{field_name}` {source})"))
     return entries
 
 

@@ -434,6 +434,58 @@ def test_render_app_reads_plain_yaml_with_labels_from_the_artifact_root(tmp_path
     assert list(desired.services) == ["web/site"]
 
 
+SUBSTITUTED_SITE = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: blocky-dns-tcp
+  namespace: network
+  annotations:
+    metallb.io/allow-shared-ip: ${APP}
+    metallb.io/loadBalancerIPs: 192.168.10.53
+spec:
+  type: LoadBalancer
+  ports:
+    - port: 53
+      protocol: TCP
+"""
+
+
+@pytest.mark.parametrize(
+    ("edits", "message"),
+    [
+        # a valid-looking value: before, the hook planned the sharing key "${APP}"
+        ((), r"^clusters/lab/site.yaml: document 1, line 1: `\$\{APP\}` in `metadata.annotations`"),
+        ((("${APP}", "$${APP}"),), None),  # Flux's escape: a literal `${APP}`, not a variable
+        # an invalid one: before, only "is not a valid IP address"
+        (
+            (("${APP}", "blocky"), ("  type:", "  loadBalancerIP: ${SVC_BLOCKY_ADDR}\n  type:")),
+            r"'\$\{SVC_BLOCKY_ADDR\}' is not a valid IP address; `\$\{...\}` is Flux post-build",
+        ),
+    ],
+)
+def test_render_app_refuses_flux_variables_it_would_apply_as_written(
+    tmp_path: Path, edits: tuple[tuple[str, str], ...], message: str | None
+) -> None:
+    """rwlove/home-ops and the onedr0p template: `${APP}`, `${SVC_..._ADDR}` in app Services."""
+    text = SUBSTITUTED_SITE
+    for old, new in edits:
+        text = text.replace(old, new)
+    app = tmp_path / "artifact" / "clusters" / "lab"
+    app.mkdir(parents=True)
+    (app / "site.yaml").write_text(text, encoding="utf-8")
+    if message is None:
+        services = render_app(tmp_path / "artifact", "clusters/lab").services
+        assert list(services) == ["network/blocky-dns-tcp"]
+        return
+    with pytest.raises(InputError, match=message) as caught:
+        render_app(tmp_path / "artifact", "clusters/lab")
+    assert str(caught.value).endswith(
+        "which the hook does not evaluate: it would apply the text as written, so it refuses an "
+        "app whose Kustomization substitutes variables"
+    )
+
+
 @pytest.mark.skipif(
     not (shutil.which("kustomize") or shutil.which("kubectl")), reason="needs kustomize or kubectl"
 )

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from planner.errors import ToolMissingError
+from planner.sources import load_desired
 from planner.sources.helm import (
     HelmOptions,
     helm_template_argv,
@@ -83,3 +84,18 @@ def test_real_helm_renders_a_local_chart(tmp_path: Path) -> None:
     out = render_chart(chart, HelmOptions(release="edge"))
     assert "name: edge-dns" in out
     assert "port: 53" in out
+
+
+def test_a_chart_found_by_walking_is_named_when_helm_is_missing(
+    tmp_path: Path, fake_bin: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rwlove/home-ops: `planner diff .` meets charts/kah-common; which directory needs helm?"""
+    monkeypatch.chdir(tmp_path)
+    write(
+        tmp_path / "repo/apps/dns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: dns}\n"
+    )
+    write(tmp_path / "repo/charts/common/Chart.yaml", "apiVersion: v2\nname: common\nversion: 1\n")
+    with pytest.raises(ToolMissingError) as caught:
+        load_desired(["repo"])
+    assert str(caught.value).startswith("`helm` was not found on PATH; install helm")
+    assert str(caught.value).endswith(", to render the Helm chart directory `repo/charts/common`")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from planner.errors import ToolFailedError, ToolMissingError
+from planner.errors import InputError, ToolFailedError, ToolMissingError
+from planner.sources import load_desired
 from planner.sources.kustomize import (
     KUSTOMIZATION_FILES,
     is_kustomization_dir,
@@ -62,3 +63,64 @@ def test_a_broken_kustomization_is_a_tool_failure_with_its_stderr(tmp_path: Path
         render_kustomization(tmp_path)
     assert caught.value.returncode != 0
     assert "missing.yaml" in caught.value.stderr
+
+
+# What `kubectl kustomize` prints on stderr when a resource cannot be built (klog's block).
+KUBECTL_KUSTOMIZE_FAILURE = r"""# Warning: 'commonLabels' is deprecated. Please use 'labels' instead.
+E1203 08:50:18.304882   21527 run.go:72] "command failed" err=<
+	accumulating resources: accumulation err='accumulating resources from 'dns': missing'
+	: exit status 1
+ >
+"""
+
+
+def test_a_failing_kubectl_kustomize_shows_its_error_not_the_blocks_end(
+    tmp_path: Path, fake_bin: Callable[..., Path]
+) -> None:
+    (tmp_path / "stderr.txt").write_text(KUBECTL_KUSTOMIZE_FAILURE)
+    fake_bin("kubectl", f"cat {tmp_path / 'stderr.txt'} >&2\nexit 1\n")
+    write(tmp_path / "app/kustomization.yaml", "resources: [dns]\n")
+    with pytest.raises(ToolFailedError) as caught:
+        render_kustomization(tmp_path / "app")
+    # before: "... failed with exit code 1:  >"
+    assert str(caught.value).endswith(
+        "failed with exit code 1: accumulating resources: accumulation err='accumulating "
+        "resources from 'dns': missing' : exit status 1"
+    )
+
+
+def test_a_remote_resource_is_refused_before_kustomize_runs(
+    tmp_path: Path, fake_bin: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kustomize would fetch it (a network call; offline, an error naming no entry)."""
+    log = tmp_path / "ran"
+    fake_bin("kubectl", f"touch {log}\nexit 1\n")
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "apps/kustomization.yaml", "resources: [./monitoring, ./dns.yaml]\n")
+    write(tmp_path / "apps/dns.yaml", service_yaml("dns", "dns"))
+    remote = "https://example.invalid/dashboards.yaml"
+    write(tmp_path / "apps/monitoring/kustomization.yaml", f"resources:\n  - {remote}\n")
+    with pytest.raises(InputError) as caught:
+        load_desired(["apps"])
+    assert str(caught.value) == (
+        f"apps/monitoring/kustomization.yaml (`resources`) names the remote resource `{remote}`; "
+        "the planner does not fetch it (no network): vendor it into the repository, or name a "
+        "directory that does not include it"
+    )
+    assert not log.exists()
+
+
+def test_a_remote_generator_file_is_refused_too(
+    tmp_path: Path, fake_bin: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rwlove/home-ops: a Grafana dashboard fetched by a configMapGenerator."""
+    fake_bin("kubectl", "exit 1\n")
+    monkeypatch.chdir(tmp_path)
+    remote = "https://example.invalid/cert-manager.json"
+    generator = f"configMapGenerator:\n  - name: dash\n    files: [dash.json={remote}]\n"
+    write(tmp_path / "apps/kustomization.yaml", "resources: [./dashboard]\n")
+    write(tmp_path / "apps/dashboard/kustomization.yaml", generator)
+    with pytest.raises(
+        InputError, match=r"^apps/dashboard/kustomization.yaml \(`configMapGenerator`"
+    ):
+        load_desired(["apps"])

@@ -272,3 +272,52 @@ def test_live_git_refuses_paths_outside_the_repository_and_stdin(
         load_live_git("main", [str(tmp_path)])
     with pytest.raises(InputError, match="cannot read stdin"):
         load_live_git("main", ["-"])
+
+
+def test_a_secrets_string_data_at_a_git_ref_is_no_change(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A SOPS Secret written with stringData, untouched by the commit, is unchanged: the live
+    side at the ref is folded into data as the desired side is (onedr0p/home-ops, 3 false
+    updates of encrypted Secrets)."""
+    from planner.cli import main
+
+    monkeypatch.chdir(git_repo)
+    secret = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: basic-auth\n  namespace: networking\n"
+        "stringData:\n  users: ENC[AES256_GCM,data:x]\nsops:\n  mac: ENC[AES256_GCM,data:y]\n"
+    )
+    write(git_repo / "apps/secret.enc.yaml", secret)
+    write(git_repo / "apps/dns.yaml", service_yaml("dns", "dns", "192.168.1.53"))
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "--quiet", "-m", "one")
+    assert main(["diff", "apps", "--live-git", "HEAD", "-q"]) == 0  # no changes
+    assert capsys.readouterr().err == ""
+
+
+def test_kinds_a_cluster_snapshot_does_not_hold_are_not_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A home-ops app directory holds a Flux Kustomization (or HelmRelease, Deployment...) next
+    to its Services; `kubectl get svc,ipaddresspools.metallb.io,namespaces` holds none, so it
+    is unknown, not created (before: "1 create", exit 1 for a commit changing nothing)."""
+    from planner.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    ks = (
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n"
+        "  name: dns\n  namespace: flux-system\nspec:\n  path: ./elsewhere\n"
+    )
+    write(tmp_path / "apps/ks.yaml", ks)
+    write(tmp_path / "apps/dns.yaml", service_yaml("dns", "dns", "192.168.1.53"))
+    live = service_yaml("dns", "dns", "192.168.1.53").replace(
+        "metadata:\n", "metadata:\n  uid: u1\n  resourceVersion: '1'\n"
+    )
+    write(tmp_path / "live.yaml", live)
+    assert main(["diff", "apps", "--live", "live.yaml", "-o", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["summary"]["changes"]["create"] == 0
+    note = "the live state holds no Kustomization: 1 desired object was not compared"
+    assert [n for n in report["notes"] if n.startswith("the live state")] == [
+        f"{note} (unknown, not created)"
+    ]

@@ -13,6 +13,7 @@ from planner.analysis.build import exit_code
 from planner.diff.scenario import NO_POOLS_NOTE, UNKNOWN_POOL
 from planner.errors import InputError
 from planner.pipeline import DiffOptions, build_report, load_scenario
+from planner.sources.flux_build import FluxContext
 from planner.sources.live import LiveSource
 from planner.sources.pools import find_pools, repository_pools
 from tests.sources.conftest import git, write
@@ -125,6 +126,49 @@ def test_live_git_finds_a_helmrelease_configinline_anywhere_in_the_repository(
     report = build_report(["apps/web"], LiveSource.git("HEAD"))
     assert NO_POOLS_NOTE not in report.notes
     assert not [c for c in report.conflicts if c.severity == "error"]
+
+
+FLUX_APPS = """\
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: infrastructure
+  namespace: flux-system
+spec:
+  path: ./infrastructure
+  sourceRef: {kind: GitRepository, name: flux-system}
+  postBuild:
+    substituteFrom:
+      - kind: ConfigMap
+        name: cluster-settings
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cluster-settings
+  namespace: flux-system
+data:
+  METALLB_LB_RANGE: 192.168.10.0/24
+"""
+
+
+def test_a_pool_written_with_flux_variables_is_substituted_at_both_refs(in_repo: Path) -> None:
+    """rwlove/home-ops: `addresses: ["${METALLB_LB_RANGE}"]`; before, "pool not used: ...
+    invalid CIDR" at both refs and "no MetalLB pool is known"."""
+    pool = POOL.replace("192.168.10.0/24", '"${METALLB_LB_RANGE}"')
+    release = HELMRELEASE.replace("192.168.10.0/24", "${METALLB_LB_RANGE}")
+    infra = {
+        "clusters/home/infrastructure.yaml": FLUX_APPS,
+        "infrastructure/metallb/pool.yaml": pool,
+    }
+    _commit_key_change(in_repo, infra)
+    report = build_report(["apps/web"], LiveSource.git("HEAD"))
+    assert [n for n in report.notes if "pool" in n] == []
+    scenario = load_scenario(["apps/web"], LiveSource.git("HEAD"))
+    assert [p.name for p in scenario.pools] == [p.name for p in scenario.live_pools] == ["lan"]
+    write(in_repo / "infrastructure/metallb/pool.yaml", release)  # a configInline too
+    found = repository_pools(in_repo, "", FluxContext())
+    assert found.objects[0].body["data"]["config"].count("192.168.10.0/24") == 1
 
 
 def test_pools_option_reads_a_directory_outside_the_desired_paths(

@@ -59,3 +59,14 @@ def test_without_dot_git_or_source_path_the_app_is_the_root_and_its_base_outside
     assert root == app.resolve()
     with pytest.raises(InputError, match="`../base`, which lies outside the repository"):
         check_kustomize_references(app, root)
+
+
+def test_the_plugins_check_refuses_a_remote_generator_file(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    app = root / "apps" / "dash"
+    app.mkdir(parents=True)
+    (app / "kustomization.yaml").write_text(
+        "secretGenerator:\n  - name: x\n    envs: [https://example.invalid/x.env]\n"
+    )
+    with pytest.raises(InputError, match="names the remote resource `https://example.invalid/x"):
+        check_kustomize_references(app, root)

@@ -1,0 +1,109 @@
+"""Following Flux Kustomizations to the directories they build.
+
+Home-ops repositories point a kustomization at `ks.yaml` files that hold only Flux
+Kustomizations; the Services live in the directory each one's `spec.path` names, which
+kustomize-controller builds on its own. Reading only the kustomization's output would check
+none of them (a silent pass), so `load_sources` reads those directories too.
+
+    >>> targets = follow_targets(objects, Path("apps/network"), context)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from planner.objects import KubeObject
+from planner.sources.documents import Document
+from planner.sources.flux_build import FluxContext
+from planner.sources.flux_repository import (
+    Repository,
+    is_flux_kustomization,
+    kustomization_path,
+    plain,
+)
+from planner.sources.kinds import is_cluster_scoped
+
+
+@dataclass(frozen=True)
+class Target:
+    """A directory a Flux Kustomization builds: where it is, how messages name it."""
+
+    path: Path
+    label: str
+    namespace: str | None = None  # spec.targetNamespace: every namespaced object lands there
+
+
+def follow_targets(
+    objects: Iterable[KubeObject], source_path: Path, context: FluxContext
+) -> tuple[list[Target], list[str]]:
+    """The directories the Flux Kustomizations among `objects` build (read from the repository
+    holding `source_path`), and one note for each that cannot be followed."""
+    targets: list[Target] = []
+    notes: list[str] = []
+    for obj in objects:
+        if not is_flux_kustomization(obj.body):
+            continue
+        repository = context.repository_of(source_path)
+        target, note = _target_of(obj, repository)
+        if target is not None:
+            targets.append(target)
+        elif note:
+            notes.append(note)
+    return targets, notes
+
+
+def _target_of(obj: KubeObject, repository: Repository | None) -> tuple[Target | None, str]:
+    """Where one Flux Kustomization's `spec.path` lies in `repository`, or why it is not read."""
+    spec = plain(obj.body.get("spec"))
+    name = f"Flux Kustomization {obj.key.namespace}/{obj.key.name}"
+    source = plain(spec.get("sourceRef"))
+    source_kind = str(source.get("kind") or "GitRepository")
+    path = kustomization_path(obj.body)
+    unread = "what it builds was not read (its Services were not checked)"
+    if source_kind != "GitRepository":
+        return None, (
+            f"{obj.origin}: {name} builds `{path}` of {source_kind} {source.get('name')}, "
+            f"not of this repository; {unread}"
+        )
+    if spec.get("suspend") is True:  # Flux applies nothing of it until it is resumed
+        return None, f"{obj.origin}: {name} is suspended: what it builds was not read"
+    if repository is None:  # stdin outside any repository: nowhere to read the path from
+        return None, f"{obj.origin}: {name}: no repository holds `{path}`; {unread}"
+    directory = Path(os.path.normpath(repository.root / path))
+    try:
+        outside = repository.relative(directory) is None
+        is_dir = not outside and directory.is_dir()
+    except (OSError, RuntimeError):  # a name too long, a symlink loop (RuntimeError before 3.13)
+        outside, is_dir = False, False
+    if outside:
+        return None, f"{obj.origin}: {name}: `{path}` lies outside the repository; {unread}"
+    if not is_dir:
+        return None, (
+            f"{obj.origin}: {name}: `{path}` is not a directory of the repository; {unread}"
+        )
+    namespace = spec.get("targetNamespace")
+    target_namespace = namespace if isinstance(namespace, str) and namespace else None
+    return Target(directory, repository.label(directory), target_namespace), ""
+
+
+def in_namespace(documents: list[Document], namespace: str) -> list[Document]:
+    """The documents as kustomize-controller builds them for a `targetNamespace`: every
+    namespaced object's namespace set to it, whatever it was (cluster-scoped kinds keep none)."""
+    placed = []
+    for document in documents:
+        body = document.body
+        metadata = body.get("metadata")
+        if is_cluster_scoped(str(body.get("kind"))) or not isinstance(metadata, dict):
+            placed.append(document)  # a malformed `metadata` is reported as it is
+            continue
+        moved = {**body, "metadata": {**metadata, "namespace": namespace}}
+        placed.append(Document(moved, document.origin))
+    return placed
+
+
+def covers(read: Path, target: Path) -> bool:
+    """Whether reading `target` would read `read` again: `target` is it, or holds it."""
+    return read == target or target in read.parents
