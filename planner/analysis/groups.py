@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from planner.analysis.conflicts import cluster_family_of
@@ -25,7 +25,7 @@ from planner.analysis.records import SharingGroupReport
 from planner.diff.keys import REQUESTED_POOL, SHARING_KEY
 from planner.digest import sha256_hex
 from planner.model.allocator import AllocationError, AllocationRequest, Allocator, Port
-from planner.model.pools import Pool
+from planner.model.pools import Pool, parse_ip
 from planner.model.service import (
     AllocationInputs,
     ServiceInputError,
@@ -43,6 +43,8 @@ PREDICTED = "predicted"
 
 # When members' IPs come from different places, the group reports the least certain one.
 _CERTAINTY = {LIVE: 0, REQUESTED: 1, PREDICTED: 2}
+
+_Address = tuple[int, int]  # (IP version, the address as an integer), as the allocator keys it
 
 
 @dataclass(frozen=True)
@@ -221,7 +223,9 @@ def _predicted(
     instead is kept in `possible`.
     """
     allocator = Allocator(world.pools, namespace_labels=world.namespace_labels)
-    for svc_key in sorted(holders, key=lambda key: _CERTAINTY[holders[key].source]):
+    ordered = sorted(holders, key=lambda key: _CERTAINTY[holders[key].source])
+    reach = _Reach.of(world.pools, [inputs[svc_key] for svc_key in to_predict], previous)
+    for svc_key in _holders_that_matter(ordered, holders, reach):
         svc_inputs = inputs[svc_key]
         try:
             allocator.assign(
@@ -237,6 +241,93 @@ def _predicted(
         if placement is not None:
             predicted[svc_key] = placement
     return predicted
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """The addresses the predictions may read: every network of a pool they may search, and
+    the IPs the Services to predict held before (each as (IP version, integer))."""
+
+    bounds: tuple[tuple[int, int, int], ...]  # (version, first, last) of each network
+    addresses: frozenset[_Address]
+
+    @classmethod
+    def of(
+        cls,
+        pools: Sequence[Pool],
+        to_predict: Sequence[AllocationInputs],
+        previous: Mapping[str, _Placement],
+    ) -> _Reach:
+        """Allocate searches auto-assign pools only (pinned ones too), AllocateFromPool the
+        requested pool; keeping an allocation reads the IPs held before."""
+        requested = {inputs.requested_pool for inputs in to_predict}
+        searched = [pool for pool in pools if pool.auto_assign or pool.name in requested]
+        bounds = tuple(
+            (net.version, int(net.network_address), int(net.broadcast_address))
+            for pool in searched
+            for net in pool.networks
+        )
+        held = (previous.get(inputs.svc_key) for inputs in to_predict)
+        addresses = {_address(ip) for placement in held if placement for ip in placement.ips}
+        return cls(bounds, frozenset(a for a in addresses if a is not None))
+
+    def covers(self, address: _Address | None) -> bool:
+        """Whether a prediction may read this address (an unreadable one, to be safe: yes)."""
+        if address is None or address in self.addresses:
+            return True
+        version, number = address
+        return any(v == version and low <= number <= high for v, low, high in self.bounds)
+
+
+def _holders_that_matter(
+    ordered: Sequence[str], holders: Mapping[str, _Placement], reach: _Reach
+) -> list[str]:
+    """The holders (in `ordered` order) on an address the predictions may read, and every
+    holder linked to one through shared addresses: whether an earlier holder took an address
+    decides whether a later one gets all of its own. The others change nothing the predictions
+    read (at 10,000 Services, 9,000 holders of requested-only pools for 80 predictions)."""
+    address_of = {ip: _address(ip) for placement in holders.values() for ip in placement.ips}
+    on_address: dict[_Address | None, list[str]] = defaultdict(list)
+    for svc_key in ordered:
+        for ip in holders[svc_key].ips:
+            on_address[address_of[ip]].append(svc_key)
+    # An unreadable address (None) is covered: its holders are kept, and the links through it
+    # only reach holders kept anyway.
+    covered = [address for address in on_address if reach.covers(address)]
+    kept = _linked_to(
+        covered, on_address, lambda svc_key: map(address_of.get, holders[svc_key].ips)
+    )
+    return [svc_key for svc_key in ordered if svc_key in kept]
+
+
+def _linked_to(
+    covered: Iterable[_Address | None],
+    on_address: Mapping[_Address | None, Sequence[str]],
+    addresses: Callable[[str], Iterable[_Address | None]],
+) -> set[str]:
+    """The holders on the `covered` addresses, and every holder linked to one by a chain of
+    shared addresses (`addresses`: a holder's)."""
+    kept: set[str] = set()
+    seen = set(covered)
+    queue = list(seen)
+    while queue:
+        for svc_key in on_address[queue.pop()]:
+            if svc_key in kept:
+                continue
+            kept.add(svc_key)
+            linked = [address for address in addresses(svc_key) if address not in seen]
+            seen.update(linked)
+            queue.extend(linked)
+    return kept
+
+
+def _address(ip: str) -> _Address | None:
+    """The address as the allocator keys it (Go's net.ParseIP); None when it cannot parse it."""
+    try:
+        parsed = parse_ip(ip)
+    except ValueError:
+        return None
+    return (parsed.version, int(parsed))
 
 
 def _predict_one(
