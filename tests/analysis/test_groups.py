@@ -605,3 +605,9 @@ def test_holders_only_of_pools_no_prediction_searches_are_left_out() -> None:
     }
     reach = groups._Reach.of(pools, [], {})
     assert groups._holders_that_matter(list(holders), holders, reach) == ["apps/b", "apps/c"]
+
+
+def test_ips_are_sorted_by_family_then_address_not_by_text() -> None:
+    ips = ("fd00::1", "10.0.0.10", "10.0.0.9", "9.0.0.1")
+    assert groups._sorted_ips(ips) == ("9.0.0.1", "10.0.0.9", "10.0.0.10", "fd00::1")
+    assert groups._sorted_ips(("fd00::1",)) == ("fd00::1",)
