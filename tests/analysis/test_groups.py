@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from planner.analysis import groups
 from planner.analysis.groups import sharing_groups
 from planner.analysis.records import SharingGroupReport
 from planner.diff import key_changing_fields
-from planner.model.pools import pools_from_objects
+from planner.model.pools import Pool, pools_from_objects
 from planner.sources.desired import load_desired
 from planner.sources.live import load_live_file
 
@@ -456,3 +458,156 @@ def test_groups_are_consistent_and_independent_of_input_order(
         assert group.key_changing == bool(group.key_changes)
         assert set(group.joining) <= set(group.members)
         assert not set(group.joining) & set(group.leaving)
+
+
+# --- the prediction assigns only the holders that matter ---------------------------------------
+
+# Pools of every kind the allocator searches differently: auto-assigned or not, overlapping,
+# avoiding .0/.255, pinned to a namespace, IPv6.
+_POOLS = st.lists(
+    st.tuples(
+        st.sampled_from(
+            [
+                ("192.168.10.0/30",),
+                ("192.168.10.0/29",),
+                ("192.168.11.0/31",),
+                ("fd00::/127",),
+                ("192.168.10.0/31", "fd00::/127"),
+            ]
+        ),
+        st.booleans(),
+        st.booleans(),
+        st.sampled_from([(), ("apps",)]),
+    ),
+    min_size=1,
+    max_size=4,
+)
+_ADDRESSES = ["", "192.168.10.1", "192.168.10.4", "192.168.11.1", "10.0.0.1", "fd00::1"]
+_ADDRESSES += ["192.168.10.1,fd00::1", "192.168.11.1,fd00::1"]
+_holder = st.fixed_dictionaries(
+    {
+        "key": st.sampled_from(["", "k", "j"]),
+        "live_ip": st.sampled_from(_ADDRESSES),
+        "ip": st.sampled_from(_ADDRESSES),
+        "pool": st.sampled_from(["", "p0", "p1", "p9"]),
+        "port": st.sampled_from([53, 80]),
+        "local": st.booleans(),
+        "deleted": st.booleans(),
+    }
+)
+
+
+def _pools_of(specs: list[tuple[tuple[str, ...], bool, bool, tuple[str, ...]]]) -> list[Pool]:
+    return [
+        Pool(f"p{i}", cidrs, auto_assign=auto, avoid_buggy_ips=buggy, namespaces=namespaces)
+        for i, (cidrs, auto, buggy, namespaces) in enumerate(specs)
+    ]
+
+
+def _holder_states(members: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    live, desired = {}, {}
+    for index, member in enumerate(members):
+        name = f"s{index}"
+        live[f"apps/{name}"] = service(
+            name, key=member["key"], port=member["port"], status=member["live_ip"]
+        )
+        if member["deleted"]:
+            continue
+        policy = "Local" if member["local"] else "Cluster"
+        body = service(
+            name, key=member["key"], ips=member["ip"], port=member["port"], policy=policy
+        )
+        if member["pool"]:
+            body["metadata"]["annotations"]["metallb.io/address-pool"] = member["pool"]
+        desired[f"apps/{name}"] = body
+    return live, desired
+
+
+@settings(max_examples=300, deadline=None)
+@given(_POOLS, st.lists(_holder, min_size=1, max_size=8), st.booleans())
+def test_the_prediction_assigns_only_the_holders_that_matter_and_predicts_the_same(
+    pools: list[tuple[tuple[str, ...], bool, bool, tuple[str, ...]]],
+    members: list[dict[str, Any]],
+    statuses_known: bool,
+) -> None:
+    # Every holder assigned to the allocator (as before) or only those that can matter.
+    live, desired = _holder_states(members)
+    filtered, every_holder = _with_and_without_the_filter(
+        live, desired, _pools_of(pools), statuses_known
+    )
+    assert filtered == every_holder
+
+
+def _with_and_without_the_filter(
+    live: dict[str, Any], desired: dict[str, Any], pools: list[Pool], statuses_known: bool = True
+) -> tuple[tuple[SharingGroupReport, ...], tuple[SharingGroupReport, ...]]:
+    """The groups as sharing_groups finds them, and with every holder assigned (as before)."""
+    key_changes = {svc: key_changing_fields(live.get(svc), body) for svc, body in desired.items()}
+    args = (live, desired, pools, {"apps": {}}, key_changes, statuses_known)
+    with mock.patch.object(groups, "_holders_that_matter", lambda ordered, *_: list(ordered)):
+        every_holder = sharing_groups(*args)
+    return sharing_groups(*args), every_holder
+
+
+def test_a_holder_of_an_address_held_before_matters_outside_the_searched_pools() -> None:
+    # `s` held 192.168.10.1 (a pool nobody allocates from) and changes its key: it keeps its
+    # IP only if `h`, which requests it under another key, is assigned first.
+    pools = [Pool("manual", ["192.168.10.0/30"], auto_assign=False), Pool("auto", ["10.0.0.0/30"])]
+    live = {"apps/s": service("s", key="j", status="192.168.10.1")}
+    desired = {
+        "apps/h": service("h", key="k", ips="192.168.10.1"),
+        "apps/s": service("s", key="j", policy="Local"),
+        "apps/t": service("t", key="j", ips="192.168.10.1", port=53),
+    }
+    filtered, every_holder = _with_and_without_the_filter(live, desired, pools)
+    assert filtered == every_holder
+    assert "apps/s" not in next(g for g in filtered if "apps/h" in g.members).members
+
+
+def test_a_holder_linked_through_a_shared_address_matters() -> None:
+    # `h` holds fd00::1 live (only a pool nobody allocates from owns it); `d` requests it and
+    # 10.0.0.0 (which the auto-assign pool overlaps) under another key: refused, it leaves
+    # 10.0.0.0 free for the new `s` (with `d` assigned, `s` would get 10.0.0.1).
+    manual = Pool("manual", ["10.0.0.0/31", "fd00::/127"], auto_assign=False)
+    pools = [manual, Pool("auto", ["10.0.0.0/30"])]
+    live = {"apps/h": service("h", key="k", status="fd00::1")}
+    desired = {
+        "apps/h": service("h", key="k"),
+        "apps/d": service("d", key="j", ips="10.0.0.0,fd00::1"),
+        "apps/s": service("s", key="m"),
+    }
+    filtered, every_holder = _with_and_without_the_filter(live, desired, pools)
+    assert filtered == every_holder
+    assert any(set(g.members) == {"apps/d", "apps/s"} for g in filtered)
+
+
+def test_a_holder_of_a_requested_pool_that_is_not_auto_assigned_matters() -> None:
+    # `s` asks for the pool `manual` (AllocateFromPool reads it although it is not
+    # auto-assigned): `h` holds its first address under another key, so `s` shares the second with
+    # `t`.
+    pools = [Pool("manual", ["192.168.10.0/31"], auto_assign=False), Pool("auto", ["10.0.0.0/30"])]
+    desired = {
+        "apps/h": service("h", key="k", ips="192.168.10.0"),
+        "apps/s": service("s", key="m", **{"metallb.io/address-pool": "manual"}),
+        "apps/t": service("t", key="m", ips="192.168.10.1", port=53),
+    }
+    filtered, every_holder = _with_and_without_the_filter({}, desired, pools)
+    assert filtered == every_holder
+    assert any(set(g.members) == {"apps/s", "apps/t"} for g in filtered)
+
+
+def test_holders_only_of_pools_no_prediction_searches_are_left_out() -> None:
+    pools = [Pool("manual", ["192.168.10.0/30"], auto_assign=False), Pool("auto", ["10.0.0.0/30"])]
+    holders = {
+        "apps/a": groups._Placement(("192.168.10.1",), ("192.168.10.1",), groups.REQUESTED),
+        "apps/b": groups._Placement(("10.0.0.1",), ("10.0.0.1",), groups.LIVE),
+        "apps/c": groups._Placement(("not-an-ip",), ("not-an-ip",), groups.REQUESTED),
+    }
+    reach = groups._Reach.of(pools, [], {})
+    assert groups._holders_that_matter(list(holders), holders, reach) == ["apps/b", "apps/c"]
+
+
+def test_ips_are_sorted_by_family_then_address_not_by_text() -> None:
+    ips = ("fd00::1", "10.0.0.10", "10.0.0.9", "9.0.0.1")
+    assert groups._sorted_ips(ips) == ("9.0.0.1", "10.0.0.9", "10.0.0.10", "fd00::1")
+    assert groups._sorted_ips(("fd00::1",)) == ("fd00::1",)
