@@ -181,6 +181,10 @@ class SimulatedCluster:
         self.controller = controller
         self.store: dict[str, Manifest] = {}
         self.queue: list[str] = []
+        # The keys in `queue` as a set, with the list and the length it was taken at (the queue
+        # is a public list: another list, or another length, and it is taken again). A random
+        # run of a large group queues every member: `in` on the list scanned it per key.
+        self._queued: tuple[list[str], int, set[str]] | None = None
         self.step = 0
         self.history: dict[str, list[StatusRecord]] = {}
         self.events: EventLog = EventLog()
@@ -257,6 +261,7 @@ class SimulatedCluster:
         # Stored manifests are replaced, never changed in place: the dict is all to copy.
         twin.store = dict(self.store)
         twin.queue = list(self.queue)
+        twin._queued = None
         # Records, events and results are never changed once logged: copying the lists will do.
         twin.history = {key: list(records) for key, records in self.history.items()}
         twin.events = self.events.copy()
@@ -354,7 +359,7 @@ class SimulatedCluster:
         """The controller handles the head of its queue (None when the queue is empty)."""
         if not self.queue:
             return None
-        item = self.queue.pop(0)
+        item = self._dequeue()
         self.step += 1
         if item == RELOAD:
             chosen = tuple(action.pass_order or ()) if action else ()
@@ -693,7 +698,7 @@ class SimulatedCluster:
         first, each sorted), which the Services must be handled in, each group in any order."""
         if not self.queue or self.queue[0] != RELOAD:
             raise ValueError("no reprocess-all pass at the head of the queue")
-        self.queue.pop(0)
+        self._dequeue()
         self.step += 1
         return self._tie_groups()
 
@@ -826,8 +831,39 @@ class SimulatedCluster:
         self._enqueue(svc_key)
 
     def _enqueue(self, item: str) -> None:
-        if item not in self.queue:
-            self.queue.append(item)
+        """Queue a key unless it is waiting already (the work queue de-duplicates)."""
+        queue = self.queue
+        queued = self._queued_keys()
+        if queued is None:
+            if item not in queue:
+                queue.append(item)
+            return
+        if item not in queued:
+            queue.append(item)
+            queued.add(item)
+            self._queued = (queue, len(queue), queued)
+
+    def _dequeue(self) -> str:
+        """Take the head of the queue."""
+        queued = self._queued_keys()
+        item = self.queue.pop(0)
+        if queued is not None:
+            queued.discard(item)  # (no key is twice in a queue a set was taken of)
+            self._queued = (self.queue, len(self.queue), queued)
+        return item
+
+    def _queued_keys(self) -> set[str] | None:
+        """The keys in the queue as a set (taken again when the list or its length is not the
+        one it was taken at); None when a caller queued some key twice."""
+        queue, kept = self.queue, self._queued
+        if kept is not None and kept[0] is queue and kept[1] == len(queue):
+            return kept[2]
+        queued = set(queue)
+        if len(queued) != len(queue):
+            self._queued = None
+            return None
+        self._queued = (queue, len(queue), queued)
+        return queued
 
     def _record(self, svc_key: str, cause: str) -> None:
         svc = self.store.get(svc_key)
