@@ -452,7 +452,8 @@ class EventLog(Sequence[tuple[int, Event]]):
             if held >= count:
                 break
             taken.append(entry)
-            held += 1 if type(entry[1]) is Event else len(entry[1].heads)  # type: ignore[union-attr]
+            item = entry[1]
+            held += len(item.heads) if isinstance(item, Refusals) else 1
         tail = list(EventLog(reversed(taken)))
         return tail[len(tail) - count :]
 

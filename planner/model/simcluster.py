@@ -194,8 +194,9 @@ class SimulatedCluster:
         # writes are submitted and arrive (a random run draws one without listing them all).
         self._pending_keys: list[str] = []
         # Per Service its Warning events as logged (an event, or a pass's Refusals standing for
-        # it): a list and how many of it are this cluster's (copies share the list; see _log). `warnings` reads one Service's without
-        # scanning every event, and one more costs O(1) (a pending member warns on every pass).
+        # it): a list and how many of it are this cluster's (copies share the list; see _log).
+        # `warnings` reads one Service's without scanning every event, and one more costs O(1)
+        # (a pending member warns on every pass).
         self._warnings: dict[str, tuple[list[Event | Refusals], int]] = {}
         # Per Service the stored manifest last counted and its number of ingress IPs: stored
         # manifests are replaced, never changed, so the count holds while the manifest is the
