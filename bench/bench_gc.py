@@ -3,8 +3,8 @@
     python bench/bench_gc.py --repo DIR [--runs 2]
 
 Runs `planner diff DIR/desired --live DIR/live.yaml --output json` in-process, alternately with
-the planner as it is and with `planner.simulate.world.rare_full_collections` made a no-op (the
-collector's default thresholds while runs are sampled), each in a fresh process, and prints per
+the planner as it is and with `planner.simulate.world.sampling_collections` made a no-op (the
+collector's default thresholds while runs are sampled, nothing frozen after), each in a fresh process, and prints per
 run: CPU seconds, CPU seconds inside the collector, full (generation 2) collections, peak RSS.
 """
 
@@ -20,7 +20,7 @@ default_gc = sys.argv[1] == "default"
 repo = sys.argv[2]
 if default_gc:
     import planner.simulate.world as world
-    world.rare_full_collections = contextlib.nullcontext
+    world.sampling_collections = contextlib.nullcontext
 spent = [0.0, 0]
 began = [0.0]
 def note(phase, info):
@@ -55,7 +55,7 @@ def main() -> None:
                 text=True,
             ).stdout.split()
             cpu, gc_s, full, peak = out[-4:]
-            label = "rare full (planner)" if mode == "planner" else "default thresholds"
+            label = "paused (planner)" if mode == "planner" else "default thresholds"
             print(f"{label:<20} {cpu:>6} {gc_s:>6} {full:>5} {peak:>8}")
 
 

@@ -513,7 +513,12 @@ class Allocator:
     def _assign(self, request: _Request, ips: tuple[IPAddress, ...], pool: str | None) -> None:
         error = self._assign_error(request, ips, pool)
         if error:
-            raise error
+            try:
+                raise error
+            finally:
+                # Its traceback keeps this frame: without `error` in it, no reference cycle
+                # (sampled runs raise refusals by the thousand, with the collector paused).
+                del error
         assert pool is not None
         alloc = _Alloc(pool, ips, request.ports, request.key)
         if self._allocated.get(request.svc_key) == alloc and all(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import functools
 import ipaddress
+import itertools
 import operator
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
@@ -33,7 +34,7 @@ from typing import Any, NamedTuple, Self, cast
 
 from planner.model.allocator import AllocationError, Allocator, ErrorKind, Pool, PoolOrder, Port
 from planner.model.events import Event as Event  # noqa: PLC0414 - importers find it here
-from planner.model.events import HolderNames
+from planner.model.events import HolderNames, Refusals
 from planner.model.events import Result as Result  # noqa: PLC0414 - as Event
 from planner.model.pools import NAMESPACE_NAME_LABEL
 from planner.model.service import (
@@ -241,6 +242,14 @@ class _Refused:
     head: str
 
 
+class Refusing(NamedTuple):
+    """A Service whose next handling with `manifest` is the answer of its watched refusal
+    (Controller.refusing), and that refusal."""
+
+    manifest: Manifest
+    refused: _Refused
+
+
 # The one answer a quiet Service gives (compared with, never handed out: see Result.copied).
 _QUIET_ANSWER = Result(SUCCESS)
 
@@ -307,6 +316,13 @@ class Controller:
         # The last _others_named: allocator version, IP, names, allocator.
         self._names_memo: tuple[int, str, HolderNames | None, Allocator] | None = None
         self._refused_watch: dict[Hashable, set[str]] = {}
+        # Watched refusals (a subset of _refused_still) whose next answer needs no check beyond
+        # the manifest and the version: see refusing. Dropped with the watch.
+        self._refusing: dict[str, Refusing] = {}
+        # Those whose remembered answer a pass's Refusals holds (not _unchanged yet), and the
+        # allocator version of the latest refusal answered: none is at a later version.
+        self._refused_in: dict[str, Refusals] = {}
+        self.latest_refusal = -1
         # Every member of a group with quiet members, to its group (waking one wakes them all).
         self._quiet_group_of: dict[str, tuple[str, ...]] = {}
         # While a pass watches (watch_quiet): the Services woken, in order.
@@ -365,6 +381,8 @@ class Controller:
         twin._quiet_members = dict(self._quiet_members)
         twin._quiet_group_of = dict(self._quiet_group_of)
         twin._refused_still = dict(self._refused_still)
+        twin._refusing = dict(self._refusing)
+        twin._refused_in = dict(self._refused_in)
         twin._refused_watch = {touch: set(keys) for touch, keys in self._refused_watch.items()}
         twin._woken = None
         twin._walked = dict(self._walked)
@@ -672,6 +690,8 @@ class Controller:
         """A member whose settled group answered again is quiet, when that holds while what
         _group_holding read stays (no caller's pool order), set_balancer's stock repeat cannot
         come first, and no other group claims a member."""
+        if svc_key in self._refusing:
+            self._settle_refusing(svc_key)  # (its remembered answer is read just below)
         repeat = self._unchanged.get(svc_key)
         if (
             self._pool_order is not None
@@ -734,6 +754,12 @@ class Controller:
     def _wake_all(self) -> None:
         for svc_key in [*self._quiet, *self._quiet_members]:
             self._wake(svc_key)
+        self._forget_watches()
+
+    def _forget_watches(self) -> None:
+        """Every remembered refusal is to be read again (its answer kept in _unchanged)."""
+        for svc_key in list(self._refusing):
+            self._settle_refusing(svc_key)
         self._refused_still.clear()
         self._refused_watch.clear()
 
@@ -749,12 +775,52 @@ class Controller:
 
     def _unwatch_refusal(self, svc_key: str) -> None:
         """Its refusal's reads must be read again on its next handling."""
+        if self._refusing:
+            self._settle_refusing(svc_key)
         for touch in self._refused_still.pop(svc_key, ()):
             keys = self._refused_watch.get(touch)
             if keys is not None:
                 keys.discard(svc_key)
                 if not keys:
                     del self._refused_watch[touch]
+
+    def _settle_refusing(self, svc_key: str) -> None:
+        """Drop the Service from `refusing`, its remembered answer put in _unchanged when a
+        pass's Refusals held it (the memo is read only once the Service leaves refusing: its
+        own handling, or its refusal touched, wakes it first)."""
+        entry = self._refusing.pop(svc_key, None)
+        refusals = self._refused_in.pop(svc_key, None)
+        if entry is not None and refusals is not None:
+            result = refusals.result(svc_key)
+            self._unchanged[svc_key] = _Repeat(
+                refusals.version, entry.manifest, result, False, None
+            )
+
+    def refusing(self) -> Mapping[str, Refusing]:
+        """The Services whose next handling with the manifest named is their remembered
+        refusal's answer unless the allocator is at the version that answer was given on
+        (refused_version; never later than latest_refusal): refused_answer would answer them
+        without reading anything else (they are watched, not quiet, and the cache holds that
+        manifest; leaving any of those states drops them). Read it; do not change it. A pass
+        answers runs of them together (refuse_together)."""
+        return self._refusing
+
+    def refused_version(self, svc_key: str) -> int:
+        """The allocator version a `refusing` Service's remembered answer was given on."""
+        refusals = self._refused_in.get(svc_key)
+        return self._unchanged[svc_key].version if refusals is None else refusals.version
+
+    def refuse_together(self, members: Mapping[str, Refusing]) -> Refusals:
+        """refused_answer for each of these `refusing` Services (in order; all refused the same
+        IP; the allocator at none's refused_version), as one pass's Refusals: their events,
+        results and remembered answers are made when read."""
+        first = next(iter(members))
+        version = self.latest_refusal = self._allocator.version
+        heads = {key: entry.refused.head for key, entry in members.items()}
+        names = self._others_named(members[first].refused.ip, first)
+        refusals = Refusals(heads, names, "AllocationFailed", ERROR_NO_RETRY, version)
+        self._refused_in.update(zip(members, itertools.repeat(refusals)))
+        return refusals
 
     def _written(self, svc_key: str, work: Manifest) -> None:
         """Remember the handling of the Service's own write, which comes back next (its status
@@ -857,6 +923,8 @@ class Controller:
         member of a transition), which the cache holds (observe changes nothing), holding
         nothing (_still_unchanged asks no holding) on another allocator version (_still_unchanged
         is False; on the same one set_balancer repeats it: handed over)."""
+        if svc_key in self._refusing:
+            self._settle_refusing(svc_key)  # its answer read below (answered anew after)
         repeat = self._unchanged.get(svc_key)
         if (
             repeat is None
@@ -890,7 +958,11 @@ class Controller:
         event = Event(svc_key, "Warning", "AllocationFailed", refused.head, names)
         result = Result.warning(ERROR_NO_RETRY, event)
         # As the handling it stands for would: the same answer again while nothing changes.
-        self._unchanged[svc_key] = _Repeat(self._allocator.version, svc, result, False, None)
+        version = self.latest_refusal = self._allocator.version
+        self._unchanged[svc_key] = _Repeat(version, svc, result, False, None)
+        if self._shares_manifests and svc_key in self._refused_still:
+            # Watched, not quiet, its manifest cached (observed before it came here).
+            self._refusing[svc_key] = Refusing(svc, refused)
         return result
 
     def _others_named(self, ip: str, svc_key: str) -> HolderNames | None:
@@ -1320,8 +1392,7 @@ class Controller:
     def _restore(self, saved: Allocator, keys: Mapping[str, tuple[str, str] | None]) -> None:
         """Put back the allocator and these Services' keys as a failed transition found them."""
         self._allocator = saved
-        self._refused_still.clear()  # another allocator: nothing logged what it changed
-        self._refused_watch.clear()
+        self._forget_watches()  # another allocator: nothing logged what it changed
         for member, key in keys.items():
             if key is None:
                 self._keys.pop(member, None)

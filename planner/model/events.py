@@ -14,6 +14,7 @@ shares all but its changes with the snapshot before it, and joins them only when
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, overload
 
@@ -168,14 +169,69 @@ class Event:
         )
 
 
+class Refusals:
+    """One reprocess-all pass's refusals of pending Services, all for one IP at one allocator
+    version: per Service the head of its Warning's message, and the IP's holders it names.
+
+    Kept as one record, not one event, result and memo per Service (a group of N changing its
+    key is refused N^2/2 times per schedule); each Service's are made only when read."""
+
+    __slots__ = ("heads", "names", "reason", "state", "version")
+
+    heads: dict[str, str]
+    names: HolderNames | None
+    reason: str
+    state: str
+    version: int
+
+    def __init__(
+        self,
+        heads: dict[str, str],
+        names: HolderNames | None,
+        reason: str,
+        state: str,
+        version: int,
+    ) -> None:
+        _set(self, "heads", heads)
+        _set(self, "names", names)
+        _set(self, "reason", reason)
+        _set(self, "state", state)
+        _set(self, "version", version)
+
+    def event(self, svc_key: str) -> Event:
+        """The Service's Warning event."""
+        return Event(svc_key, "Warning", self.reason, self.heads[svc_key], self.names)
+
+    def result(self, svc_key: str) -> Result:
+        """The Service's answer: the state and its one Warning, no write."""
+        return Result.warning(self.state, self.event(svc_key))
+
+    def events(self) -> Iterator[Event]:
+        """Every Service's event, in the pass's order."""
+        return map(self.event, self.heads)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Refusals is immutable: cannot set {name}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Refusals, (self.heads, self.names, self.reason, self.state, self.version))
+
+
+def _event_of(entry: Event | Refusals, svc_key: str) -> Event:
+    """A Service's event from an entry of its warnings (an event, or a pass's refusals)."""
+    return entry if type(entry) is Event else entry.event(svc_key)  # type: ignore[union-attr]
+
+
 class EventTexts(Sequence[str]):
     """Events as their "Reason: message" texts, each printed when it is read (a caller asking
-    why a Service is pending reads the first few of its many warnings)."""
+    why a Service is pending reads the first few of its many warnings). With `svc_key`, an
+    entry may be a pass's `Refusals`, standing for that Service's event."""
 
-    __slots__ = ("_events",)
+    __slots__ = ("_events", "_svc_key")
 
-    def __init__(self, events: Sequence[Event]) -> None:
+    def __init__(self, events: Sequence[Event | Refusals], svc_key: str = "") -> None:
         self._events = events
+        self._svc_key = svc_key
 
     @overload
     def __getitem__(self, index: int) -> str: ...
@@ -185,14 +241,15 @@ class EventTexts(Sequence[str]):
 
     def __getitem__(self, index: int | slice) -> str | EventTexts:
         if isinstance(index, slice):
-            return EventTexts(self._events[index])
-        return str(self._events[index])
+            return EventTexts(self._events[index], self._svc_key)
+        return str(_event_of(self._events[index], self._svc_key))
 
     def __len__(self) -> int:
         return len(self._events)
 
     def __iter__(self) -> Iterator[str]:
-        return map(str, self._events)
+        svc_key = self._svc_key
+        return (str(_event_of(entry, svc_key)) for entry in self._events)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, EventTexts):
@@ -321,3 +378,160 @@ class Result:
             f"Result(state={self.state!r}, service={self.service!r}, warnings={self.warnings!r}, "
             f"group_writes={self.group_writes!r}, events={self.events!r})"
         )
+
+
+class EventLog(Sequence[tuple[int, Event]]):
+    """A simulated cluster's log of (step, event), in order; a pass's `Refusals` is one entry
+    standing for its events (expanded only when the log is read)."""
+
+    __slots__ = ("_entries", "_size")
+
+    def __init__(self, entries: Iterable[tuple[int, Event | Refusals]] = ()) -> None:
+        self._entries: list[tuple[int, Event | Refusals]] = []
+        self._size = 0
+        for step, item in entries:
+            if type(item) is Event:
+                self.append((step, item))
+            else:
+                self.add_refusals(step, item)  # type: ignore[arg-type]
+
+    def append(self, logged: tuple[int, Event]) -> None:
+        self._entries.append(logged)
+        self._size += 1
+
+    def extend(self, logged: Sequence[tuple[int, Event]]) -> None:
+        self._entries.extend(logged)
+        self._size += len(logged)
+
+    def add_refusals(self, step: int, refusals: Refusals) -> None:
+        """Log every event of a pass's refusals at this step."""
+        self._entries.append((step, refusals))
+        self._size += len(refusals.heads)
+
+    def copy(self) -> EventLog:
+        """An independent log sharing the (immutable) entries: O(entries), not O(events)."""
+        twin = EventLog.__new__(EventLog)
+        twin._entries = list(self._entries)
+        twin._size = self._size
+        return twin
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self) -> Iterator[tuple[int, Event]]:
+        for step, item in self._entries:
+            if type(item) is Event:
+                yield step, item
+            else:
+                for event in item.events():  # type: ignore[union-attr]
+                    yield step, event
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[int, Event]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[int, Event]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[int, Event] | list[tuple[int, Event]]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._size)
+            if step == 1 and stop == self._size:
+                return self._tail(self._size - start) if start < stop else []
+            return list(self)[index]
+        if index < 0:
+            index += self._size
+        if not 0 <= index < self._size:
+            raise IndexError("event log index out of range")
+        return self._tail(self._size - index)[0]
+
+    def _tail(self, count: int) -> list[tuple[int, Event]]:
+        """The last `count` events, expanding only the entries they are in."""
+        taken: list[tuple[int, Event | Refusals]] = []
+        held = 0
+        for entry in reversed(self._entries):
+            if held >= count:
+                break
+            taken.append(entry)
+            item = entry[1]
+            held += len(item.heads) if isinstance(item, Refusals) else 1
+        tail = list(EventLog(reversed(taken)))
+        return tail[len(tail) - count :]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EventLog):
+            return self._size == other._size and list(self) == list(other)
+        if isinstance(other, list | tuple):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # a sequence that compares to lists, as a list
+
+    def __repr__(self) -> str:
+        return f"EventLog({list(self)!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (EventLog, (list(self._entries),))
+
+
+class SameAnswers:
+    """Services that gave one answer (a pass's quiet ones), as one entry of PassResults."""
+
+    __slots__ = ("keys", "result")
+
+    def __init__(self, keys: Sequence[str], result: Result) -> None:
+        self.keys = keys
+        self.result = result
+
+
+class PassResults(Sequence[tuple[str, Result]]):
+    """A reprocess-all pass's (Service, answer) pairs, in the pass's order; a `Refusals` or
+    `SameAnswers` entry stands for its Services' answers (made only when read)."""
+
+    __slots__ = ("_entries", "_size")
+
+    def __init__(self, entries: Sequence[tuple[str, Result] | Refusals | SameAnswers]) -> None:
+        self._entries = tuple(entries)
+        self._size = -1  # counted when asked: a pass must not walk its quiet Services' answers
+
+    def __len__(self) -> int:
+        if self._size < 0:
+            self._size = sum(map(_answer_count, self._entries))
+        return self._size
+
+    def __iter__(self) -> Iterator[tuple[str, Result]]:
+        for entry in self._entries:
+            if isinstance(entry, Refusals):
+                for svc_key in entry.heads:
+                    yield svc_key, entry.result(svc_key)
+            elif isinstance(entry, SameAnswers):
+                yield from zip(entry.keys, itertools.repeat(entry.result))
+            else:
+                yield entry
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, Result]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[tuple[str, Result], ...]: ...
+
+    def __getitem__(
+        self, index: int | slice
+    ) -> tuple[str, Result] | tuple[tuple[str, Result], ...]:
+        return tuple(self)[index]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PassResults | list | tuple):
+            return len(self) == len(other) and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # compares to tuples by value
+
+    def __repr__(self) -> str:
+        return f"PassResults({list(self)!r})"
+
+
+def _answer_count(entry: tuple[str, Result] | Refusals | SameAnswers) -> int:
+    """How many answers an entry of PassResults stands for."""
+    if isinstance(entry, Refusals):
+        return len(entry.heads)
+    return len(entry.keys) if isinstance(entry, SameAnswers) else 1

@@ -64,12 +64,13 @@ from planner.model.controller import (
     Behavior,
     Controller,
     Event,
+    Refusing,
     Result,
     copy_manifest,
     never_settles,
     stuck_until,
 )
-from planner.model.events import EventTexts
+from planner.model.events import EventLog, EventTexts, PassResults, Refusals, SameAnswers
 from planner.model.service import (
     ALLOCATED_FROM_POOL_ANNOTATION,
     cluster_family,
@@ -144,7 +145,7 @@ class Handled:
 
     step: int
     item: str
-    results: tuple[tuple[str, Result], ...]
+    results: Sequence[tuple[str, Result]]  # a tuple, or a pass's PassResults
 
 
 @dataclass
@@ -180,18 +181,23 @@ class SimulatedCluster:
         self.controller = controller
         self.store: dict[str, Manifest] = {}
         self.queue: list[str] = []
+        # The keys in `queue` as a set, with the list and the length it was taken at (the queue
+        # is a public list: another list, or another length, and it is taken again). A random
+        # run of a large group queues every member: `in` on the list scanned it per key.
+        self._queued: tuple[list[str], int, set[str]] | None = None
         self.step = 0
         self.history: dict[str, list[StatusRecord]] = {}
-        self.events: list[tuple[int, Event]] = []
+        self.events: EventLog = EventLog()
         self.handled: list[Handled] = []
         self._pending: dict[str, list[Manifest | None]] = {}
         # The Services with writes not arrived, sorted: the arrivals `options` offers, kept as
         # writes are submitted and arrive (a random run draws one without listing them all).
         self._pending_keys: list[str] = []
-        # Per Service its Warning events as logged: a list and how many of it are this
-        # cluster's (copies share the list; see _log). `warnings` reads one Service's without
-        # scanning every event, and one more costs O(1) (a pending member warns on every pass).
-        self._warnings: dict[str, tuple[list[Event], int]] = {}
+        # Per Service its Warning events as logged (an event, or a pass's Refusals standing for
+        # it): a list and how many of it are this cluster's (copies share the list; see _log).
+        # `warnings` reads one Service's without scanning every event, and one more costs O(1)
+        # (a pending member warns on every pass).
+        self._warnings: dict[str, tuple[list[Event | Refusals], int]] = {}
         # Per Service the stored manifest last counted and its number of ingress IPs: stored
         # manifests are replaced, never changed, so the count holds while the manifest is the
         # same object (a reprocess-all pass orders every Service by it). Shared by copies.
@@ -256,9 +262,10 @@ class SimulatedCluster:
         # Stored manifests are replaced, never changed in place: the dict is all to copy.
         twin.store = dict(self.store)
         twin.queue = list(self.queue)
+        twin._queued = None
         # Records, events and results are never changed once logged: copying the lists will do.
         twin.history = {key: list(records) for key, records in self.history.items()}
-        twin.events = list(self.events)
+        twin.events = self.events.copy()
         twin.handled = list(self.handled)
         twin._pending = {key: list(writes) for key, writes in self._pending.items()}
         twin._pending_keys = list(self._pending_keys)
@@ -353,7 +360,7 @@ class SimulatedCluster:
         """The controller handles the head of its queue (None when the queue is empty)."""
         if not self.queue:
             return None
-        item = self.queue.pop(0)
+        item = self._dequeue()
         self.step += 1
         if item == RELOAD:
             chosen = tuple(action.pass_order or ()) if action else ()
@@ -538,7 +545,7 @@ class SimulatedCluster:
     def warnings(self, svc_key: str) -> Sequence[str]:
         """Every warning event raised on the Service, in order (each text printed when read)."""
         events, count = self._warnings.get(svc_key, ([], 0))
-        return EventTexts(events[:count])
+        return EventTexts(events[:count], svc_key)
 
     def statuses(self, svc_key: str) -> list[tuple[str, ...]]:
         """Every status the Service had, in order (() for pending)."""
@@ -559,10 +566,11 @@ class SimulatedCluster:
         self._store_writes(svc_key, result)
         return result
 
-    def _reprocess_all(self, order: Sequence[str]) -> tuple[tuple[str, Result], ...]:
+    def _reprocess_all(self, order: Sequence[str]) -> Sequence[tuple[str, Result]]:
         """A reprocess-all pass in this order: the controller's quiet Services (their answer is
-        known: Controller.answer_quiet) are answered in bulk, the others handed over one by one,
-        in the same order; a Service woken by a handling is handed over when its turn comes."""
+        known: Controller.answer_quiet) are answered in bulk, runs of pending ones refused for
+        one IP together (Controller.refuse_together), the others handed over one by one, in
+        the same order; a Service woken by a handling is handed over when its turn comes."""
         controller = self.controller
         quiet = controller.quiet_in(self.store)
         position = dict(zip(order, itertools.count()))
@@ -572,28 +580,50 @@ class SimulatedCluster:
         # together, so a pass costs its handlings, not its Services.
         due = [position[key] for key in position.keys() - quiet.keys()]
         heapq.heapify(due)
-        results: list[tuple[str, Result]] = []
+        results: list[tuple[str, Result] | Refusals | SameAnswers] = []
         retry = False
         woken = controller.watch_quiet()
         done = 0
         # (Bound once: a pending member of a large group is handed over on every pass.)
         store, logged, step = self.store, self.events, self.step
         refused_answer, warn = controller.refused_answer, self._warn
+        # Pending Services refused together: a run of `refusing` ones refused the same IP,
+        # answered at once when the run ends (nothing they do changes what others read).
+        refusing, version = controller.refusing(), controller.allocator.version
+        # No refusal was answered on this version: none of `refusing` is at it (checked each
+        # only when one may be).
+        fresh = version != controller.latest_refusal
+        together: dict[str, Refusing] = {}
+        ip = ""
         try:
             while due:
                 at = heapq.heappop(due)
                 if at < done:
                     continue  # woken twice
                 if at > done:
+                    fresh = self._refuse_together(together, results) and fresh
                     self._answer_quiet(order[done:at], results)
                 done = at + 1
                 key = order[at]
                 svc = store.get(key)
                 if svc is None:
                     continue
+                entry = refusing.get(key)
+                if (
+                    entry is not None
+                    and entry.manifest is svc
+                    and (fresh or controller.refused_version(key) != version)
+                ):
+                    if together and entry.refused.ip != ip:
+                        fresh = self._refuse_together(together, results) and fresh
+                    ip = entry.refused.ip
+                    together[key] = entry
+                    continue
+                fresh = self._refuse_together(together, results) and fresh
                 result = refused_answer(key, svc)
                 if result is not None:
                     # A refusal: one Warning, no write, nobody woken (_log's work, for one event).
+                    fresh = False
                     event = result.events[0]
                     logged.append((step, event))
                     warn(event)
@@ -601,24 +631,56 @@ class SimulatedCluster:
                     continue
                 seen = len(woken)
                 result = self.handle_listed(key)
+                version = controller.allocator.version
+                fresh = version != controller.latest_refusal
                 results.append((key, result))
                 retry = retry or result.state in (REPROCESS_ALL, ERROR)
                 for svc_key in woken[seen:]:
                     later = position.get(svc_key, -1)
                     if later >= done:
                         heapq.heappush(due, later)
+            self._refuse_together(together, results)
             self._answer_quiet(order[done:], results)
         finally:
             controller.unwatch_quiet()
         self._end_pass(retry)
-        return tuple(results)
+        return PassResults(results)
 
-    def _answer_quiet(self, keys: Sequence[str], results: list[tuple[str, Result]]) -> None:
+    def _refuse_together(
+        self,
+        together: dict[str, Refusing],
+        results: list[tuple[str, Result] | Refusals | SameAnswers],
+    ) -> bool:
+        """Answer a run of refused Services (emptied after): one log entry for their Warning
+        events, one for their results, each Service's warnings indexed. False when it
+        answered any (a refusal was answered on this version)."""
+        if not together:
+            return True
+        refusals = self.controller.refuse_together(together)
+        self.events.add_refusals(self.step, refusals)
+        results.append(refusals)
+        warned = self._warnings
+        for svc_key in together:
+            indexed = warned.get(svc_key)
+            if indexed is None:
+                warned[svc_key] = ([refusals], 1)
+                continue
+            events, count = indexed
+            if len(events) != count:
+                events = events[:count]
+            events.append(refusals)
+            warned[svc_key] = (events, count + 1)
+        together.clear()
+        return False
+
+    def _answer_quiet(
+        self, keys: Sequence[str], results: list[tuple[str, Result] | Refusals | SameAnswers]
+    ) -> None:
         """These quiet Services' handlings, as handle_listed would have done them: no event and
         no write to log or store, each answering success (one Result for the pass's quiet ones)."""
         if keys:
             self.controller.answer_quiet(keys)
-            results.extend(zip(keys, itertools.repeat(Result(SUCCESS))))
+            results.append(SameAnswers(keys, Result(SUCCESS)))
 
     def _reprocess_each(self, order: Sequence[str]) -> tuple[tuple[str, Result], ...]:
         results = []
@@ -637,7 +699,7 @@ class SimulatedCluster:
         first, each sorted), which the Services must be handled in, each group in any order."""
         if not self.queue or self.queue[0] != RELOAD:
             raise ValueError("no reprocess-all pass at the head of the queue")
-        self.queue.pop(0)
+        self._dequeue()
         self.step += 1
         return self._tie_groups()
 
@@ -770,8 +832,39 @@ class SimulatedCluster:
         self._enqueue(svc_key)
 
     def _enqueue(self, item: str) -> None:
-        if item not in self.queue:
-            self.queue.append(item)
+        """Queue a key unless it is waiting already (the work queue de-duplicates)."""
+        queue = self.queue
+        queued = self._queued_keys()
+        if queued is None:
+            if item not in queue:
+                queue.append(item)
+            return
+        if item not in queued:
+            queue.append(item)
+            queued.add(item)
+            self._queued = (queue, len(queue), queued)
+
+    def _dequeue(self) -> str:
+        """Take the head of the queue."""
+        queued = self._queued_keys()
+        item = self.queue.pop(0)
+        if queued is not None:
+            queued.discard(item)  # (no key is twice in a queue a set was taken of)
+            self._queued = (self.queue, len(self.queue), queued)
+        return item
+
+    def _queued_keys(self) -> set[str] | None:
+        """The keys in the queue as a set (taken again when the list or its length is not the
+        one it was taken at); None when a caller queued some key twice."""
+        queue, kept = self.queue, self._queued
+        if kept is not None and kept[0] is queue and kept[1] == len(queue):
+            return kept[2]
+        queued = set(queue)
+        if len(queued) != len(queue):
+            self._queued = None
+            return None
+        self._queued = (queue, len(queue), queued)
+        return queued
 
     def _record(self, svc_key: str, cause: str) -> None:
         svc = self.store.get(svc_key)

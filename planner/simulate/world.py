@@ -383,7 +383,7 @@ def _sampled(
 ) -> tuple[Run, ...]:
     """The named adversarial schedules and SAMPLED_RUNS seeded random ones."""
     adversarial_cap = _step_cap(ADVERSARIAL_MAX_STEPS, len(writes))
-    with rare_full_collections():
+    with sampling_collections():
         # Chained, not unpacked: each run drops its log before the next one is made.
         runs = chain(
             adversarial_runs(cluster, writes, max_steps=adversarial_cap),
@@ -407,25 +407,27 @@ def _unlogged(runs: Iterable[Run]) -> Iterator[Run]:
         yield run
 
 
-# The cyclic GC's oldest-generation threshold while runs are sampled (CPython's default: 10).
-SAMPLING_FULL_GC_THRESHOLD = 1000
-
-
 @contextmanager
-def rare_full_collections() -> Iterator[None]:
-    """Full GC collections rarely inside the block (younger generations as usual).
+def sampling_collections() -> Iterator[None]:
+    """The cyclic collector paused inside the block; what it made frozen with the caller's data
+    after, when the caller froze its data (planner.sources.collector.built_data_frozen).
 
     Sampled runs allocate millions of long-lived objects (each step's stored manifests and
-    records, kept by its run), so the collector keeps running full collections, each traversing
-    the whole heap (the parsed repo too) to find little cyclic garbage: measured in
-    bench/README.md ("Simulation per-step costs"), peak memory unchanged.
+    records, kept by its run) and make no reference cycle (tests/simulate/test_world.py), so
+    every collection walked them to find nothing; and the full collections the caller's next
+    allocations triggered (reading the runs' fates) walked them all again: one group of 1,000,
+    3.9 of 30 CPU s (bench/README.md, "onegroup"). Frozen, they stay out of the collector's
+    sight until the caller unfreezes its own data (reference counting frees them as before).
     """
-    before = gc.get_threshold()
-    gc.set_threshold(before[0], before[1], max(before[2], SAMPLING_FULL_GC_THRESHOLD))
+    enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        if enabled:
+            gc.enable()
+    if gc.get_freeze_count():
+        gc.freeze()
 
 
 def _step_cap(base: int, writes: int) -> int:

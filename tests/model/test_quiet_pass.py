@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from planner.model import simcluster
 from planner.model.allocator import Allocator, Pool, Port
 from planner.model.controller import Controller, Result
+from planner.model.events import Refusals
 from planner.model.simcluster import (
     RELOAD,
     Handled,
@@ -116,6 +117,30 @@ REFUSED: list[str] = []
 WATCHED: list[str] = []
 
 
+def _checked_refuse_together(self: Controller, members: Any) -> Refusals:
+    """refuse_together, checked against set_balancer on a copy, member after member: the same
+    answers, and the same remembered handling once each is read (the Refusals hold it)."""
+    real = self.copy()
+    manifests = {key: entry.manifest for key, entry in members.items()}
+    refusals = REFUSE_TOGETHER(self, members)
+    assert list(refusals.heads) == list(manifests)
+    for key, manifest in manifests.items():
+        assert real.set_balancer(key, manifest) == refusals.result(key), key
+    read = self.copy()
+    for key in manifests:
+        read._settle_refusing(key)
+        assert real._unchanged[key][:2] == read._unchanged[key][:2], key
+        assert real._unchanged[key].result == read._unchanged[key].result, key
+    assert real.allocator.snapshot() == self.allocator.snapshot()
+    assert real.quiet() == self.quiet()
+    TOGETHER.append(len(manifests))
+    return refusals
+
+
+REFUSE_TOGETHER = Controller.refuse_together
+TOGETHER: list[int] = []
+
+
 @settings(max_examples=25, deadline=None)
 @_on_random_groups
 def test_a_pending_members_remembered_refusal_is_set_balancers_answer(
@@ -134,21 +159,42 @@ def test_a_pending_members_remembered_refusal_is_set_balancers_answer(
             assert _runs(pools, services, writes, behavior, seed) == lean
 
 
+@settings(max_examples=25, deadline=None)
+@_on_random_groups
+def test_pending_members_refused_together_are_each_refused(
+    groups: list[Group], pools: list[Pool], seed: int, behavior: str
+) -> None:
+    """A pass answering runs of pending members together (refuse_together: one Refusals for
+    their events, results and remembered answers) is the pass answering each (every run alike,
+    events, results of every pass and walk included), and each answer is set_balancer's."""
+    services, writes = _component(groups)
+    with mock.patch.object(simcluster, "QUIET_PASS_MIN", 0):
+        with mock.patch.object(Controller, "refuse_together", _checked_refuse_together):
+            together = _runs(pools, services, writes, behavior, seed)
+        with mock.patch.object(Controller, "refusing", lambda _: {}):
+            assert _runs(pools, services, writes, behavior, seed) == together
+
+
 def test_the_remembered_refusals_are_checked() -> None:
     """The check above does see pending members answered from their refusals, and from
     refusals whose reads were not read again (untouched since they were)."""
-    groups = [Group(0, 4, True, "rekey")]
+    groups = [Group(0, 6, True, "rekey")]
     services, writes = _component(groups)
     for behavior in ("metallb-0.15", "metallb-0.14"):
         REFUSED.clear()
         WATCHED.clear()
+        TOGETHER.clear()
         with (
             mock.patch.object(simcluster, "QUIET_PASS_MIN", 0),
             mock.patch.object(Controller, "refused_answer", _checked_refused_answer),
+            mock.patch.object(Controller, "refuse_together", _checked_refuse_together),
         ):
             _runs([LAN], services, writes, behavior, 7)
-        assert REFUSED, behavior
-        assert WATCHED, behavior
+            assert REFUSED, behavior
+            assert max(TOGETHER) > 1, behavior  # watched ones, refused together
+            with mock.patch.object(Controller, "refusing", lambda _: {}):
+                _runs([LAN], services, writes, behavior, 7)
+        assert WATCHED, behavior  # (each answered alone when none is refused together)
 
 
 def _checked_answer_quiet(self: Controller, svc_keys: Sequence[str]) -> None:
