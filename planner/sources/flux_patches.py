@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from planner.model.pools import LabelSelector
 from planner.sources.documents import Document
 from planner.sources.flux_repository import (
     FLUX_KUSTOMIZE_GROUP,
@@ -32,13 +33,6 @@ try:  # libyaml's loader is several times faster and gives the same results
     from yaml import CSafeLoader as _SafeLoader
 except ImportError:  # pragma: no cover - only without libyaml
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
-
-# One requirement of a label selector: `key`, `!key`, `key=v`, `key==v`, `key!=v`,
-# `key in (a,b)`, `key notin (a,b)`.
-_SET = re.compile(r"^\s*([^\s!=(),]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
-_EQUALITY = re.compile(r"^\s*([^\s!=(),]+)\s*(==|=|!=)\s*([^\s!=(),]*)\s*$")
-_EXISTS = re.compile(r"^\s*(!?)\s*([^\s!=(),]+)\s*$")
-
 
 _IDENTITY = ("name", "namespace")
 
@@ -122,41 +116,8 @@ def _targets(
 
 
 def selects(selector: str, labels: Mapping[str, str]) -> bool:
-    """Whether a Kubernetes label selector (`a=b,c notin (x,y),!d`) selects `labels`; a
-    requirement that does not parse selects nothing."""
-    return all(_meets(requirement, labels) for requirement in _split(selector))
-
-
-def _meets(requirement: str, labels: Mapping[str, str]) -> bool:
-    found = _SET.match(requirement)
-    if found:
-        key, operator, values = found.groups()
-        inside = labels.get(key) in {v.strip() for v in values.split(",")}
-        return inside if operator == "in" else not inside
-    found = _EQUALITY.match(requirement)
-    if found:
-        key, operator, value = found.groups()
-        equal = labels.get(key) == value
-        return not equal if operator == "!=" else equal
-    found = _EXISTS.match(requirement)
-    if found:
-        negated, key = found.groups()
-        return (key in labels) != bool(negated)
-    return False
-
-
-def _split(selector: str) -> list[str]:
-    """The requirements of a selector: commas split them, except inside parentheses."""
-    parts, depth, current = [], 0, ""
-    for character in selector:
-        depth += {"(": 1, ")": -1}.get(character, 0)
-        if character == "," and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += character
-    parts.append(current)
-    return [part for part in parts if part.strip()]
+    """Whether a Kubernetes label selector (`a=b,c notin (x,y),!d`) selects `labels`."""
+    return LabelSelector.of(selector).matches(labels)
 
 
 def merge(base: Any, patch: Any) -> Any:
