@@ -13,11 +13,12 @@ stage in every round.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
+
+from bench.bench_read_stages import probe_times
 
 _PROBE = """
 import gc, json, sys, time
@@ -47,11 +48,7 @@ print(json.dumps(best))
 
 def checkout_stages(checkout: Path, repo: Path, passes: int) -> dict[str, float]:
     """The fastest of `passes` passes of each stage with `checkout`'s code (CPU s)."""
-    env = {**os.environ, "PYTHONPATH": str(checkout.resolve())}
-    argv = [sys.executable, "-c", _PROBE, str(repo), str(passes)]
-    done = subprocess.run(argv, env=env, cwd=checkout, check=True, capture_output=True, text=True)
-    times: dict[str, float] = json.loads(done.stdout.splitlines()[-1])
-    return times
+    return probe_times(_PROBE, checkout, repo, passes)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -56,13 +56,19 @@ print(json.dumps(times))
 """
 
 
-def checkout_stages(checkout: Path, repo: Path) -> dict[str, float]:
-    """One pass of each stage with `checkout`'s code, in a fresh interpreter (CPU s)."""
+def probe_times(probe: str, checkout: Path, *args: object) -> dict[str, float]:
+    """What `probe` (a script printing its stage timings as JSON on its last line) measures
+    with `checkout`'s code first on the path, in a fresh interpreter (CPU s)."""
     env = {**os.environ, "PYTHONPATH": str(checkout.resolve())}
-    argv = [sys.executable, "-c", _PROBE, str(repo)]
+    argv = [sys.executable, "-c", probe, *map(str, args)]
     done = subprocess.run(argv, env=env, cwd=checkout, check=True, capture_output=True, text=True)
     times: dict[str, float] = json.loads(done.stdout.splitlines()[-1])
     return times
+
+
+def checkout_stages(checkout: Path, repo: Path) -> dict[str, float]:
+    """One pass of each stage with `checkout`'s code, in a fresh interpreter (CPU s)."""
+    return probe_times(_PROBE, checkout, repo)
 
 
 def main(argv: list[str] | None = None) -> int:

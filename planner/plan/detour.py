@@ -161,7 +161,9 @@ def _wanted(services: Sequence[str], scenario: Scenario) -> str | None:
             wanted.add(requested_ips(desired))
         except ServiceInputError:
             return None
-    (ips,) = wanted if len(wanted) == 1 else ((),)
+    if len(wanted) != 1:
+        return None
+    (ips,) = wanted
     return ips[0] if len(ips) == 1 else None
 
 

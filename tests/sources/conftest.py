@@ -76,6 +76,13 @@ def git_repo(tmp_path: Path) -> Path:
     return repo
 
 
+@pytest.fixture
+def repo(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`git_repo` as the working directory (a test file may override it with its own files)."""
+    monkeypatch.chdir(git_repo)
+    return git_repo
+
+
 def kustomize_available() -> bool:
     """True when kustomize or kubectl (which includes it) is on PATH."""
     return bool(shutil.which("kustomize") or shutil.which("kubectl"))

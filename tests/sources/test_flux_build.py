@@ -52,12 +52,6 @@ def config_map(name: str, data: str, kind: str = "ConfigMap", field: str = "data
     )
 
 
-@pytest.fixture
-def repo(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(git_repo)
-    return git_repo
-
-
 def test_the_enclosing_kustomizations_variables_are_substituted_and_typed(repo: Path) -> None:
     write(repo / "apps/dns/service.yaml", SERVICE)
     secret = base64.b64encode(b"192.168.10.53").decode()

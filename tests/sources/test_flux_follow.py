@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from planner.sources import load_desired
 from tests.sources.conftest import git, service_yaml, write
 
@@ -19,12 +17,6 @@ def flux_kustomization(name: str, path: str, source_kind: str = "GitRepository")
         f"metadata:\n  name: {name}\n  namespace: flux-system\n"
         f"spec:\n  path: {path}\n  sourceRef: {{kind: {source_kind}, name: flux-system}}\n"
     )
-
-
-@pytest.fixture
-def repo(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(git_repo)
-    return git_repo
 
 
 def services(paths: list[str]) -> list[str]:
