@@ -50,16 +50,21 @@ class Detour:
     wanted: str  # the address their real writes ask for
     pool: str
     writes: tuple[Write, ...]  # their desired objects asking for `address` (group-stamped)
-    held: Mapping[str, Manifest]  # svc → as the detour leaves it (what ordering the rest reads)
     cycle: tuple[str, ...]
+
+    @property
+    def held(self) -> dict[str, Manifest]:
+        """svc → the Service as the detour leaves it (what ordering the rest of the cycle reads)."""
+        status = {"loadBalancer": {"ingress": [{"ip": self.address}]}}
+        return {w.service: {**(w.manifest or {}), "status": status} for w in self.writes}
 
     def note(self, target: str) -> str:
         """What the plan says about the detour."""
-        who = ", ".join(self.services)
-        verb = "holds" if len(self.services) == 1 else "hold"
+        one = len(self.services) == 1
+        holds, takes = ("holds", "it takes") if one else ("hold", "they take")
         return (
-            f"detour: {who} {verb} {self.address} (free in pool {self.pool}) from wave 1 until "
-            f"{'it takes' if verb == 'holds' else 'they take'} {self.wanted}, so the swap cycle "
+            f"detour: {', '.join(self.services)} {holds} {self.address} (free in pool "
+            f"{self.pool}) from wave 1 until {takes} {self.wanted}, so the swap cycle "
             f"{', '.join(self.cycle)} lands as a chain and no Service waits without an IP under "
             f"{target}; --target fixed lands the cycle at once instead"
         )
@@ -138,10 +143,7 @@ def _detour(
             [_asking_for(scenario.stamped_services[svc], address) for svc in services]
         )
         writes = tuple(Write(svc, APPLY, m) for svc, m in zip(services, asking, strict=True))
-        held = {
-            svc: {**m, "status": _status(address)} for svc, m in zip(services, asking, strict=True)
-        }
-        return Detour(tuple(services), freed, address, wanted, pool.name, writes, held, cycle)
+        return Detour(tuple(services), freed, address, wanted, pool.name, writes, cycle)
     return why
 
 
@@ -226,7 +228,3 @@ def _asking_for(desired: Manifest, address: str) -> Manifest:
             return body
     body["spec"]["loadBalancerIP"] = address
     return body
-
-
-def _status(address: str) -> dict[str, object]:
-    return {"loadBalancer": {"ingress": [{"ip": address}]}}
