@@ -13,12 +13,13 @@ points where MetalLB does (a bad `loadBalancerIPs` annotation only fails late, f
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from planner.errors import InputError, Origin
 from planner.model.allocator import Port
@@ -97,6 +98,62 @@ def allocation_inputs(
 ) -> AllocationInputs:
     """Derive the allocation inputs of a Service manifest (live: the cluster's current object;
     `default_family`: the cluster's, for a Service nothing else tells the family of)."""
+    table = _REMEMBERED.get()
+    if table is None:
+        return _derived_inputs(svc, live, default_family)
+    return table.inputs(svc, live, default_family)
+
+
+class _InputsTable:
+    """Allocation inputs by the identity of (manifest, live object, default family).
+
+    Manifests are plain dicts (neither hashable nor weakly referable): each entry keeps its
+    two objects alive, so no id is reused while the table lives. A bad input is not kept:
+    its ServiceInputError is raised on every call, as without the table."""
+
+    def __init__(self) -> None:
+        self._entries: dict[
+            tuple[int, int, str], tuple[AllocationInputs, Manifest, Manifest | None]
+        ] = {}
+
+    def inputs(self, svc: Manifest, live: Manifest | None, default_family: str) -> AllocationInputs:
+        key = (id(svc), id(live), default_family)
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = (_derived_inputs(svc, live, default_family), svc, live)
+            self._entries[key] = entry
+        return entry[0]
+
+
+# The table of the stage running now (None: each call derives anew).
+_REMEMBERED: contextvars.ContextVar[_InputsTable | None] = contextvars.ContextVar(
+    "remembered_inputs", default=None
+)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def inputs_remembered(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """`function` run with each Service's allocation inputs derived once per (manifest, live
+    object, default family), by identity: planning reads the same Services' inputs again and
+    again (units, components, transitions: 87,000 reads of 20,920 pairs at 10,000 Services).
+    The manifests must not change meanwhile (planning changes none in place: it copies). A
+    nested call shares the outer call's table; the table goes when the outer call ends."""
+
+    @functools.wraps(function)
+    def remembering(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if _REMEMBERED.get() is not None:
+            return function(*args, **kwargs)
+        token = _REMEMBERED.set(_InputsTable())
+        try:
+            return function(*args, **kwargs)
+        finally:
+            _REMEMBERED.reset(token)
+
+    return remembering
+
+
+def _derived_inputs(svc: Manifest, live: Manifest | None, default_family: str) -> AllocationInputs:
     return AllocationInputs(
         svc_key=svc_key_of(svc),
         is_load_balancer=is_load_balancer(svc),

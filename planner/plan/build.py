@@ -29,6 +29,7 @@ from planner.model.service import (
     AllocationInputs,
     allocation_inputs,
     ingress_ips,
+    inputs_remembered,
     requested_pool,
 )
 from planner.model.simcluster import Action, Run, ServiceWrite, SimulatedCluster
@@ -97,6 +98,7 @@ class SimulatedWave:
     failures: dict[str, str]  # svc → a warning that says the wave could not reach its target
 
 
+@inputs_remembered
 def build_plan(
     scenario: Scenario,
     *,

@@ -8,6 +8,7 @@ and the waves are the topological generations of what is left.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import defaultdict
@@ -54,9 +55,11 @@ class Unit:
     pools_touched: frozenset[str] = frozenset()  # pools it releases or claims in
     members: tuple[str, ...] = ()  # every Service of the group(s) it moves, written or not
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
-        """A content hash: the same writes give the same id on every run."""
+        """A content hash: the same writes give the same id on every run. Kept once made: a
+        plan reads each unit's id about ten times (26,000 hashes for 2,500 units at 10,000
+        Services); `replace` makes a new unit, with its own."""
         return unit_id(self.kind, self.content)
 
 

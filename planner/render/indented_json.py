@@ -77,7 +77,7 @@ def _leaf(value: Any, newline: str, out: list[str]) -> None:
     piece: list[str] = []
     try:
         _write(value, newline, piece)
-    except _Unusual:
+    except (_Unusual, TypeError):  # TypeError: keys that do not sort, as json raises it below
         # json's text of it alone, each line break carrying this depth's indentation (no
         # string of JSON holds a raw line break): what json writes for it inside the document.
         piece = [json.dumps(value, indent=2, sort_keys=True).replace("\n", newline)]
@@ -111,16 +111,27 @@ def _write_dict(value: dict[Any, Any], newline: str, out: list[str]) -> None:
     if not value:
         out.append("{}")
         return
-    if any(type(key) is not str for key in value):
-        raise _Unusual
     inner = newline + "  "
-    separator = "{" + inner
+    separator, comma = "{" + inner, "," + inner
+    # (keys of other types, if they sort at all, are found as they come: see _leaf)
     for key in sorted(value):
-        out.append(separator)
-        out.append(encode_basestring_ascii(key))
-        out.append(": ")
-        _write(value[key], inner, out)
-        separator = "," + inner
+        if type(key) is not str:
+            raise _Unusual
+        item = value[key]
+        kind = type(item)
+        head = f"{separator}{encode_basestring_ascii(key)}: "
+        # a string or an int, most values, in one piece with its key (a call and appends fewer)
+        if kind is str:
+            out.append(head + encode_basestring_ascii(item))
+        elif kind is int:
+            out.append(head + int.__repr__(item))
+        elif kind is dict:
+            out.append(head)
+            _write_dict(item, inner, out)
+        else:
+            out.append(head)
+            _write(item, inner, out)
+        separator = comma
         if len(out) > COMPACT_AT:
             out[:] = ["".join(out)]
     out.append(newline + "}")
@@ -131,11 +142,18 @@ def _write_list(value: list[Any] | tuple[Any, ...], newline: str, out: list[str]
         out.append("[]")
         return
     inner = newline + "  "
-    separator = "[" + inner
+    separator, comma = "[" + inner, "," + inner
     for item in value:
-        out.append(separator)
-        _write(item, inner, out)
-        separator = "," + inner
+        kind = type(item)
+        if kind is str:
+            out.append(separator + encode_basestring_ascii(item))
+        elif kind is dict:
+            out.append(separator)
+            _write_dict(item, inner, out)
+        else:
+            out.append(separator)
+            _write(item, inner, out)
+        separator = comma
         if len(out) > COMPACT_AT:
             out[:] = ["".join(out)]
     out.append(newline + "]")

@@ -17,6 +17,7 @@ from planner.model.service import (
     family,
     family_policy,
     ingress_ips,
+    inputs_remembered,
     ports,
     requested_ips,
     requested_pool,
@@ -253,3 +254,79 @@ def test_the_family_of_cluster_ips_plain_ipv4_ones_without_a_parse(
         return
     with pytest.raises(PlannerError, match=re.escape(expected)):
         family(svc)
+
+
+class TestInputsRemembered:
+    """Within `inputs_remembered`, each (manifest, live, default family) is derived once, by
+    identity; outside it, each call derives anew."""
+
+    def test_the_same_objects_give_the_same_inputs_once(self) -> None:
+        svc, live = (
+            service({"metallb.io/allow-shared-ip": "k"}),
+            service(ipFamilyPolicy="PreferDualStack"),
+        )
+
+        @inputs_remembered
+        def twice() -> tuple[AllocationInputs, AllocationInputs]:
+            return allocation_inputs(svc, live), allocation_inputs(svc, live)
+
+        first, second = twice()
+        assert first is second
+        assert first == allocation_inputs(svc, live)
+        assert first is not allocation_inputs(svc, live)  # outside: derived anew
+
+    def test_each_live_object_and_family_apart(self) -> None:
+        svc, live = service(), service(ipFamilyPolicy="PreferDualStack")
+
+        @inputs_remembered
+        def three() -> list[AllocationInputs]:
+            return [
+                allocation_inputs(svc),
+                allocation_inputs(svc, live),
+                allocation_inputs(svc, None, "ipv6"),
+            ]
+
+        alone, with_live, ipv6 = three()
+        assert (alone.family_policy, alone.family) == ("SingleStack", "ipv4")
+        assert with_live.family_policy == "PreferDualStack"
+        assert ipv6.family == "ipv6"
+
+    def test_by_identity_an_equal_copy_is_read_again(self) -> None:
+        """A changed copy is another object: its own inputs, never the original's."""
+        svc = service({"metallb.io/allow-shared-ip": "a"})
+        copy = service({"metallb.io/allow-shared-ip": "b"})
+
+        @inputs_remembered
+        def both() -> tuple[str, str]:
+            return allocation_inputs(svc).sharing_key, allocation_inputs(copy).sharing_key
+
+        assert both() == ("a", "b")
+
+    def test_a_bad_input_raises_every_time(self) -> None:
+        bad = service(ipFamilyPolicy="Sometimes")
+
+        @inputs_remembered
+        def raised() -> int:
+            count = 0
+            for _ in range(2):
+                with pytest.raises(ServiceInputError, match="spec.ipFamilyPolicy"):
+                    allocation_inputs(bad)
+                count += 1
+            return count
+
+        assert raised() == 2
+
+    def test_a_nested_call_shares_the_outer_table(self) -> None:
+        svc = service()
+
+        @inputs_remembered
+        def inner() -> AllocationInputs:
+            return allocation_inputs(svc)
+
+        @inputs_remembered
+        def outer() -> tuple[AllocationInputs, AllocationInputs]:
+            return allocation_inputs(svc), inner()
+
+        first, nested = outer()
+        assert first is nested
+        assert inner() is not first  # a new outer call: a new table

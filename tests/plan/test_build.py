@@ -402,3 +402,24 @@ def test_the_plan_reads_each_finished_schedule_and_lets_it_go() -> None:
         plan = seed_plan(max_states=1)
     assert plan.waves and len(survivors.alive) == 3 * (world.SAMPLED_RUNS + 6)
     assert set(survivors.alive) == {0}
+
+
+def test_planning_derives_each_services_inputs_once() -> None:
+    """build_plan reads the same Services' allocation inputs in units, components and
+    transitions: each (manifest, live object) pair is derived once (inputs_remembered)."""
+    from planner.model import service as service_module
+
+    desired, live = seed_case()
+    scenario = scenario_of(desired, live, [LAN])
+    derived: list[tuple[int, int]] = []
+    real = service_module._derived_inputs
+
+    def counted(svc: Manifest, live: Manifest | None, family: str) -> Any:
+        derived.append((id(svc), id(live)))
+        return real(svc, live, family)
+
+    with mock.patch.object(service_module, "_derived_inputs", counted):
+        plan = build_plan(scenario)
+    assert plan == build_plan(scenario)  # the same plan as derived anew
+    assert derived, "build_plan reads no inputs: the test no longer tells anything"
+    assert len(derived) == len(set(derived))

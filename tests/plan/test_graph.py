@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import replace
+from unittest import mock
 
 from planner.plan.graph import (
     GROUP_TRANSITION,
@@ -13,6 +15,7 @@ from planner.plan.graph import (
     canonical_json,
     merge_units,
     order_units,
+    unit_id,
     waits_for_graph,
 )
 
@@ -144,6 +147,19 @@ def test_unit_ids_are_content_hashes() -> None:
     assert first.id == unit("a", claims=frozenset({Resource("ip", IP_A)})).id
     assert first.id != unit("b").id
     assert first.id != Unit(GROUP_TRANSITION, ("apps/a",), "a").id
+
+
+def test_a_unit_id_is_hashed_once_and_a_replaced_unit_has_its_own() -> None:
+    """The id is kept once made (a plan reads it about ten times per unit); `replace` makes a
+    new unit whose id is its own content's, and equal units stay equal whether read or not."""
+    first = unit("a")
+    with mock.patch("planner.plan.graph.unit_id", wraps=unit_id) as hashed:
+        assert first.id == first.id
+    assert hashed.call_count == 1
+    assert first.id == unit_id(SERVICE, "a")
+    changed = replace(first, content="b")
+    assert changed.id == unit("b").id != first.id
+    assert first == unit("a") and hash(first) == hash(unit("a"))
 
 
 def test_the_order_of_the_input_changes_nothing() -> None:

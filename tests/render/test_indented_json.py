@@ -6,6 +6,7 @@ import json
 from collections import OrderedDict
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -95,3 +96,22 @@ def test_a_long_document_comes_in_pieces_none_of_them_whole() -> None:
     assert text == json.dumps(value, indent=2, sort_keys=True)
     assert len(pieces) >= 3
     assert max(len(piece) for piece in pieces) < len(text) / 2
+
+
+def test_keys_that_do_not_sort_raise_what_json_raises() -> None:
+    """Keys are checked as they are written, after sorting: keys json cannot sort (a string
+    and an int) raise json's own TypeError, deep in a leaf as at the top."""
+    for value in ({"a": {"b": 1, 2: "two"}}, {"a": [{"x": {3: 1, "y": 2}}]}):
+        with pytest.raises(TypeError) as ours:
+            dumps_indented(value)
+        with pytest.raises(TypeError) as theirs:
+            json.dumps(value, indent=2, sort_keys=True)
+        assert str(ours.value) == str(theirs.value)
+
+
+def test_strings_and_ints_after_other_values_in_one_dict() -> None:
+    # The one-piece path (a key with its string or int) beside values written apart.
+    value = {"s": "x", "i": 7, "b": True, "f": 1.5, "n": None, "l": ["y", 3, {}], "d": {"k": 2}}
+    assert dumps_indented({"top": [value]}) == json.dumps(
+        {"top": [value]}, indent=2, sort_keys=True
+    )

@@ -1,0 +1,80 @@
+"""Time the stages of `planner plan` after the scenario is read, for several checkouts side by side.
+
+    python bench/bench_plan_stages.py --repo /tmp/g10k --compare /tmp/base . [--repetitions 3]
+
+Each repetition starts, for each checkout in turn, a fresh interpreter with that checkout first
+on the path, which reads the scenario (not timed), then times one pass of each stage in CPU
+seconds, as a `planner plan -o json` process meets them: static conflicts, the plan (units,
+order, simulation, baseline), the plan as data with its digest, and its JSON text. The scenario
+is frozen out of the cyclic collector's sight, as `plan_scenario` does. Prints the medians, one
+column per checkout (bench_table.py times whole commands).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR.parent))  # run from a checkout without installing
+
+from bench.bench_read_stages import probe_times
+
+_PROBE = """
+import gc, json, sys, time
+from planner.analysis.build import scenario_conflicts
+from planner.pipeline import load_scenario
+from planner.plan.build import build_plan
+from planner.plan.records import plan_to_dict
+from planner.render.indented_json import indented_pieces
+from planner.sources.live import LiveSource
+
+repo = sys.argv[1]
+scenario = load_scenario([repo + "/desired"], LiveSource.file(repo + "/live.yaml"))
+gc.freeze()
+times = {}
+clock = time.process_time()
+
+def lap(name):
+    global clock
+    now = time.process_time()
+    times[name], clock = now - clock, now
+
+conflicts = scenario_conflicts(scenario)
+lap("static conflicts")
+plan = build_plan(scenario, conflicts=conflicts)
+lap("build plan")
+data = plan_to_dict(plan)
+lap("plan to dict + digest")
+for piece in indented_pieces(data):  # written piece by piece, as the command does
+    pass
+lap("JSON text")
+times["sum"] = sum(times.values())
+print(json.dumps(times))
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repo", type=Path, required=True, help="A repo generate.py wrote.")
+    parser.add_argument("--compare", type=Path, nargs="+", default=[Path(".")])
+    parser.add_argument("--repetitions", type=int, default=3)
+    args = parser.parse_args(argv)
+    samples: dict[Path, dict[str, list[float]]] = {c: {} for c in args.compare}
+    for _ in range(args.repetitions):
+        for checkout in args.compare:  # alternated: the machine's load drifts
+            for stage, seconds in probe_times(_PROBE, checkout, args.repo).items():
+                samples[checkout].setdefault(stage, []).append(seconds)
+    print(f"{args.repetitions} repetition(s), median cpu s, one fresh interpreter per pass")
+    stages = list(samples[args.compare[0]])
+    print(f"  {'stage':26}" + "".join(f"{str(c)[-24:]:>26}" for c in args.compare))
+    for stage in stages:
+        row = "".join(f"{statistics.median(samples[c][stage]):26.2f}" for c in args.compare)
+        print(f"  {stage:26}{row}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
