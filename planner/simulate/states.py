@@ -67,6 +67,11 @@ DEFAULT_MAX_STATES = 50_000
 _BY_ID_MAX = 200_000
 
 
+# A manifest as renamed() numbers it: itself, its key, its name, the number of the rest of it
+# and of its own identity (the _IDENTITY fields).
+_Parts = tuple[Manifest, str, object, int, int]
+
+
 @dataclass(frozen=True)
 class Terminal:
     """A terminal state (the cluster a schedule ends in) and the shortest schedule to it."""
@@ -161,7 +166,8 @@ class _Interner:
     def __init__(self) -> None:
         self._values: dict[Hashable, int] = {}
         self._by_id: dict[int, tuple[Manifest, int]] = {}
-        self._renamed: dict[tuple[int, str], tuple[Manifest, int]] = {}
+        self._parts: dict[int, _Parts] = {}  # id → a manifest's parts (see renamed)
+        self._taken: dict[tuple[str, str, int], int] = {}  # (key, image, identity) → identity
 
     def manifest(self, manifest: Manifest) -> int:
         """The number of a manifest's content (stored manifests are never changed in place,
@@ -176,17 +182,45 @@ class _Interner:
         return number
 
     def renamed(self, manifest: Manifest, renaming: _Renaming) -> int:
-        """The number of the manifest's content as the renamed Service would carry it."""
+        """The number of the manifest's content as the renamed Service would carry it, made of
+        what that content is: its name, the rest without the _IDENTITY fields (numbered once
+        per manifest, whatever the renaming) and the identity it takes (its image's in the
+        version whose identity it has, else its own; see _Renaming.manifest)."""
+        parts = self._parts.get(id(manifest))
+        if parts is None or parts[0] is not manifest:
+            parts = self._parts_of(manifest)
+        _, key, name, rest, mine = parts
+        image = renaming.keys.get(key)
+        if image is None:
+            return self._number(("renamed", name, rest, mine))
+        taken = self._taken.get((key, image, mine))
+        if taken is None:
+            taken = self._taken[(key, image, mine)] = self._identity_taken(renaming, key, mine)
+        return self._number(("renamed", image.partition("/")[2], rest, taken))
+
+    def _parts_of(self, manifest: Manifest) -> _Parts:
+        """The manifest's key, name, rest and own identity (numbered), remembered by identity."""
         meta = manifest.get("metadata") or {}
-        image = renaming.name(f"{meta.get('namespace', '')}/{meta.get('name', '')}")
-        seen = self._renamed.get((id(manifest), image))
-        if seen is not None and seen[0] is manifest:
-            return seen[1]
-        number = self._number(("manifest", _freeze(renaming.manifest(manifest))))
-        if len(self._renamed) >= _BY_ID_MAX:
-            self._renamed.clear()
-        self._renamed[(id(manifest), image)] = (manifest, number)
-        return number
+        key = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+        neutral = _IDENTITY_RENAMING.manifest(manifest)  # (cluster IPs as their family)
+        rest = self._number(("rest", _freeze(_without_identity(neutral))))
+        mine = self._identity_number(_identity(neutral))
+        parts = (manifest, key, meta.get("name", _ABSENT), rest, mine)
+        if len(self._parts) >= _BY_ID_MAX:
+            self._parts.clear()
+        self._parts[id(manifest)] = parts
+        return parts
+
+    def _identity_taken(self, renaming: _Renaming, key: str, mine: int) -> int:
+        """The identity a manifest of `key` with identity `mine` takes when renamed: the image's
+        in the first version whose identity is `mine` (its own when none is)."""
+        for before, after in renaming.identities.get(key, ()):
+            if self._identity_number(before) == mine:
+                return self._identity_number(after)
+        return mine
+
+    def _identity_number(self, identity: Identity) -> int:
+        return self._number(("identity", tuple(_freeze(value) for value in identity)))
 
     def compact(self, value: Hashable) -> Hashable:
         """The fingerprint with each frozenset replaced by its number."""
@@ -495,8 +529,11 @@ class _Settled:
     one Service is freed only by that Service. The verdict is remembered by what it read."""
 
     def __init__(self) -> None:
-        # (key, stored manifest's id, allocation key, holding) → (the manifest, verdict)
-        self._verdicts: dict[Hashable, tuple[Manifest, bool]] = {}
+        # (key, stored manifest's content, allocation key, holding) → verdict: by content, not
+        # by the manifest object (each state's handling stores a new one: at 10 members 3,357
+        # trial handlings were 29 distinct ones)
+        self._verdicts: dict[Hashable, bool] = {}
+        self._contents = _Interner()
 
     def members(self, state: SimulatedCluster) -> frozenset[str]:
         """The Services settled for the rest of a reprocess-all pass: inside one no write
@@ -520,13 +557,15 @@ class _Settled:
             or controller._pool_order is not None
             or controller._cache.get(key) is not svc
             or (svc.get("spec") or {}).get("ipFamilyPolicy") == "PreferDualStack"
-            or not allocator.holds_alone(key)
         ):
             return False
-        read = (key, id(svc), controller._keys.get(key), allocator.holding(key))
+        holding = allocator.holding(key)
+        if holding is None:  # (not held alone)
+            return False
+        read = (key, self._contents.manifest(svc), controller._keys.get(key), holding)
         known = self._verdicts.get(read)
-        if known is not None and known[0] is svc:
-            return known[1]
+        if known is not None:
+            return known
         trial = controller.copy()
         result = trial.set_balancer(key, svc)
         verdict = (
@@ -534,7 +573,7 @@ class _Settled:
             and trial.allocator.version == allocator.version
             and trial._keys.get(key) == controller._keys.get(key)
         )
-        self._verdicts[read] = (svc, verdict)
+        self._verdicts[read] = verdict
         return verdict
 
 
