@@ -31,9 +31,10 @@ import copy
 import ipaddress
 import re
 from collections import deque
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from functools import partial
+from typing import overload
 
 from planner.model.allocator import Port
 from planner.model.controller import ERROR, REPROCESS_ALL, SUCCESS, Behavior, Event, Result
@@ -66,6 +67,11 @@ DEFAULT_MAX_STATES = 50_000
 _BY_ID_MAX = 200_000
 
 
+# A manifest as renamed() numbers it: itself, its key, its name, the number of the rest of it
+# and of its own identity (the _IDENTITY fields).
+_Parts = tuple[Manifest, str, object, int, int]
+
+
 @dataclass(frozen=True)
 class Terminal:
     """A terminal state (the cluster a schedule ends in) and the shortest schedule to it."""
@@ -88,7 +94,8 @@ class StateExploration:
     edges: int
     terminals: tuple[Terminal, ...]
     pending_paths: dict[str, tuple[Action, ...]]  # svc → shortest schedule until it went pending
-    warnings: dict[str, frozenset[str]]  # svc → every warning raised on it, on any edge
+    # svc → every warning raised on it, on any edge (under symmetry made when read: ClosedWarnings)
+    warnings: Mapping[str, frozenset[str]]
     budget_reached: bool = False
     ties_cut: bool = False
     diverging: int = 0
@@ -159,7 +166,8 @@ class _Interner:
     def __init__(self) -> None:
         self._values: dict[Hashable, int] = {}
         self._by_id: dict[int, tuple[Manifest, int]] = {}
-        self._renamed: dict[tuple[int, str], tuple[Manifest, int]] = {}
+        self._parts: dict[int, _Parts] = {}  # id → a manifest's parts (see renamed)
+        self._taken: dict[tuple[str, str, int], int] = {}  # (key, image, identity) → identity
 
     def manifest(self, manifest: Manifest) -> int:
         """The number of a manifest's content (stored manifests are never changed in place,
@@ -174,17 +182,45 @@ class _Interner:
         return number
 
     def renamed(self, manifest: Manifest, renaming: _Renaming) -> int:
-        """The number of the manifest's content as the renamed Service would carry it."""
+        """The number of the manifest's content as the renamed Service would carry it, made of
+        what that content is: its name, the rest without the _IDENTITY fields (numbered once
+        per manifest, whatever the renaming) and the identity it takes (its image's in the
+        version whose identity it has, else its own; see _Renaming.manifest)."""
+        parts = self._parts.get(id(manifest))
+        if parts is None or parts[0] is not manifest:
+            parts = self._parts_of(manifest)
+        _, key, name, rest, mine = parts
+        image = renaming.keys.get(key)
+        if image is None:
+            return self._number(("renamed", name, rest, mine))
+        taken = self._taken.get((key, image, mine))
+        if taken is None:
+            taken = self._taken[(key, image, mine)] = self._identity_taken(renaming, key, mine)
+        return self._number(("renamed", image.partition("/")[2], rest, taken))
+
+    def _parts_of(self, manifest: Manifest) -> _Parts:
+        """The manifest's key, name, rest and own identity (numbered), remembered by identity."""
         meta = manifest.get("metadata") or {}
-        image = renaming.name(f"{meta.get('namespace', '')}/{meta.get('name', '')}")
-        seen = self._renamed.get((id(manifest), image))
-        if seen is not None and seen[0] is manifest:
-            return seen[1]
-        number = self._number(("manifest", _freeze(renaming.manifest(manifest))))
-        if len(self._renamed) >= _BY_ID_MAX:
-            self._renamed.clear()
-        self._renamed[(id(manifest), image)] = (manifest, number)
-        return number
+        key = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+        neutral = _IDENTITY_RENAMING.manifest(manifest)  # (cluster IPs as their family)
+        rest = self._number(("rest", _freeze(_without_identity(neutral))))
+        mine = self._identity_number(_identity(neutral))
+        parts = (manifest, key, meta.get("name", _ABSENT), rest, mine)
+        if len(self._parts) >= _BY_ID_MAX:
+            self._parts.clear()
+        self._parts[id(manifest)] = parts
+        return parts
+
+    def _identity_taken(self, renaming: _Renaming, key: str, mine: int) -> int:
+        """The identity a manifest of `key` with identity `mine` takes when renamed: the image's
+        in the first version whose identity is `mine` (its own when none is)."""
+        for before, after in renaming.identities.get(key, ()):
+            if self._identity_number(before) == mine:
+                return self._identity_number(after)
+        return mine
+
+    def _identity_number(self, identity: Identity) -> int:
+        return self._number(("identity", tuple(_freeze(value) for value in identity)))
 
     def compact(self, value: Hashable) -> Hashable:
         """The fingerprint with each frozenset replaced by its number."""
@@ -429,9 +465,12 @@ def _explore(
     diverging = 0 if budget_reached else _diverging(len(parents), edges, [i for i, _ in terminals])
     ends = [Terminal(c, _path(parents, i)) for i, c in terminals]
     pending_paths = {svc: _path(parents, i) for svc, i in pending_at.items()}
+    closed: Mapping[str, frozenset[str]] = {
+        svc: frozenset(w) for svc, w in sorted(warnings.items())
+    }
     if found is not None:
         # The reduced graph holds one state per class of symmetric ones: its outcomes, renamed.
-        ends, pending_paths, warnings = _closed(origin, found, ends, pending_paths, warnings)
+        ends, pending_paths, closed = _closed(origin, found, ends, pending_paths, warnings)
     return StateExploration(
         complete=not budget_reached and not ties_cut,
         states=len(parents) + passes.used,
@@ -441,7 +480,7 @@ def _explore(
         edges=len(edges),
         terminals=tuple(ends),
         pending_paths=dict(sorted(pending_paths.items())),
-        warnings={svc: frozenset(w) for svc, w in sorted(warnings.items())},
+        warnings=closed,
         budget_reached=budget_reached,
         ties_cut=ties_cut,
         diverging=diverging,
@@ -490,8 +529,11 @@ class _Settled:
     one Service is freed only by that Service. The verdict is remembered by what it read."""
 
     def __init__(self) -> None:
-        # (key, stored manifest's id, allocation key, holding) → (the manifest, verdict)
-        self._verdicts: dict[Hashable, tuple[Manifest, bool]] = {}
+        # (key, stored manifest's content, allocation key, holding) → verdict: by content, not
+        # by the manifest object (each state's handling stores a new one: at 10 members 3,357
+        # trial handlings were 29 distinct ones)
+        self._verdicts: dict[Hashable, bool] = {}
+        self._contents = _Interner()
 
     def members(self, state: SimulatedCluster) -> frozenset[str]:
         """The Services settled for the rest of a reprocess-all pass: inside one no write
@@ -515,13 +557,15 @@ class _Settled:
             or controller._pool_order is not None
             or controller._cache.get(key) is not svc
             or (svc.get("spec") or {}).get("ipFamilyPolicy") == "PreferDualStack"
-            or not allocator.holds_alone(key)
         ):
             return False
-        read = (key, id(svc), controller._keys.get(key), allocator.holding(key))
+        holding = allocator.holding(key)
+        if holding is None:  # (not held alone)
+            return False
+        read = (key, self._contents.manifest(svc), controller._keys.get(key), holding)
         known = self._verdicts.get(read)
-        if known is not None and known[0] is svc:
-            return known[1]
+        if known is not None:
+            return known
         trial = controller.copy()
         result = trial.set_balancer(key, svc)
         verdict = (
@@ -529,7 +573,7 @@ class _Settled:
             and trial.allocator.version == allocator.version
             and trial._keys.get(key) == controller._keys.get(key)
         )
-        self._verdicts[read] = (svc, verdict)
+        self._verdicts[read] = verdict
         return verdict
 
 
@@ -1108,11 +1152,12 @@ def _closed(
     symmetry: _Symmetry,
     ends: list[Terminal],
     pending_paths: dict[str, tuple[Action, ...]],
-    warnings: dict[str, set[str]],
-) -> tuple[list[Terminal], dict[str, tuple[Action, ...]], dict[str, set[str]]]:
+    warnings: Mapping[str, set[str]],
+) -> tuple[list[Terminal], dict[str, tuple[Action, ...]], ClosedWarnings]:
     """The outcomes of the whole graph from the reduced one: each terminal also under every
     rotation of each class (real schedules, replayed), so every per-Service fact is there;
-    pending paths renamed to members without one; warnings closed under the swaps."""
+    pending paths renamed to members without one; warnings closed under the renamings (each
+    Service's made when read: see ClosedWarnings)."""
     closed = list(ends)
     for members in symmetry.classes:
         for images in _rotations(members):
@@ -1129,20 +1174,144 @@ def _closed(
                 if member in pending_paths and renaming.name(member) not in paths:
                     path = tuple(_rename_action(a, renaming) for a in pending_paths[member])
                     paths[renaming.name(member)] = path
-    closed_warnings = {svc: set(texts) for svc, texts in warnings.items()}
-    swaps = [symmetry.swap(c[0], m) for c in symmetry.classes for m in c[1:]]
-    # A worklist: each text is renamed by each swap once (a text listing other holders has an
-    # orbit of every subset of them: thousands of texts for a group of 12).
-    work = [(svc, text) for svc, texts in closed_warnings.items() for text in texts]
-    while work:
-        svc, text = work.pop()
-        for swap in swaps:
-            target = closed_warnings.setdefault(swap.name(svc), set())
-            renamed = swap.text(text)
-            if renamed not in target:
-                target.add(renamed)
-                work.append((swap.name(svc), renamed))
-    return closed, paths, closed_warnings
+    return closed, paths, ClosedWarnings(symmetry.fresh(), warnings)
+
+
+class ClosedWarnings(Mapping[str, frozenset[str]]):
+    """Service → every warning raised on it in the whole graph, from the reduced graph's
+    warnings (`raw`) renamed by every permutation of each class's members. A Service's set is
+    made when it is first read: a text listing other holders has an orbit of every subset of
+    them (32,767 texts per member of a group of 16), and claims read a warning only when no
+    run shows why a Service went pending (planner.analysis.predict.pending_reason)."""
+
+    def __init__(self, symmetry: _Symmetry, raw: Mapping[str, set[str]]) -> None:
+        self._symmetry = symmetry
+        self._raw = {svc: frozenset(texts) for svc, texts in raw.items() if texts}
+        self._class = {m: c for c in symmetry.classes for m in c}
+        # A member's warnings renamed reach every member of its class.
+        self._known = frozenset(m for svc in self._raw for m in self._class.get(svc, (svc,)))
+        self._made: dict[str, frozenset[str]] = {}
+
+    def __getitem__(self, svc: str) -> frozenset[str]:
+        made = self._made.get(svc)
+        if made is None:
+            if svc not in self._known:
+                raise KeyError(svc)
+            made = self._made[svc] = frozenset(self._orbit(svc))
+        return made
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._known))
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def __contains__(self, svc: object) -> bool:
+        return svc in self._known
+
+    def _orbit(self, svc: str) -> set[str]:
+        """Every renaming of a raw text that lands on `svc`: a raw text of member `m` moved to
+        `svc` by swapping the two, then renamed by every permutation fixing `svc` (generated by
+        _fixing: the orbit is walked once, each text renamed by two generators per class)."""
+        seeds: set[str] = set()
+        for member in self._class.get(svc, (svc,)):
+            texts = self._raw.get(member, frozenset())
+            if member == svc:
+                seeds |= texts
+            elif texts:
+                swap = self._symmetry.swap(member, svc)
+                seeds |= {swap.text(t) for t in texts}
+        generators = _fixing(self._symmetry, svc)
+        found = set(seeds)
+        work = list(seeds)
+        while work:
+            text = work.pop()
+            for generator in generators:
+                renamed = generator.text(text)
+                if renamed not in found:
+                    found.add(renamed)
+                    work.append(renamed)
+        return found
+
+
+class SortedWarnings(Mapping[str, Sequence[str]]):
+    """Service → its warnings in sorted order, each Service's sorted (and made: ClosedWarnings)
+    only when its texts are read, not when it is looked up (a claim looks up every pending
+    Service's, and reads them only when no run shows why it went pending)."""
+
+    def __init__(self, warnings: Mapping[str, frozenset[str]]) -> None:
+        self._warnings = warnings
+        self._views: dict[str, _SortedTexts] = {}
+
+    def __getitem__(self, svc: str) -> Sequence[str]:
+        view = self._views.get(svc)
+        if view is None:
+            if svc not in self._warnings:
+                raise KeyError(svc)
+            view = self._views[svc] = _SortedTexts(self._warnings, svc)
+        return view
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._warnings)
+
+    def __len__(self) -> int:
+        return len(self._warnings)
+
+    def __contains__(self, svc: object) -> bool:
+        return svc in self._warnings
+
+
+class _SortedTexts(Sequence[str]):
+    """One Service's warnings in sorted order, sorted when first read."""
+
+    def __init__(self, warnings: Mapping[str, frozenset[str]], svc: str) -> None:
+        self._warnings = warnings
+        self._svc = svc
+        self._sorted: tuple[str, ...] | None = None
+
+    def _texts(self) -> tuple[str, ...]:
+        if self._sorted is None:
+            self._sorted = tuple(sorted(self._warnings[self._svc]))
+        return self._sorted
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._texts()[index]
+
+    def __len__(self) -> int:
+        return len(self._texts())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._texts())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _SortedTexts | tuple):
+            return self._texts() == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._texts())
+
+
+def _fixing(symmetry: _Symmetry, fixed: str) -> list[_Renaming]:
+    """Renamings generating every permutation of the classes' members that leaves `fixed` in
+    place: per class, the others' first two swapped and all of them rotated (a transposition
+    and a full cycle generate the symmetric group)."""
+    found = []
+    for members in symmetry.classes:
+        free = [m for m in members if m != fixed]
+        if len(free) >= 2:
+            found.append(symmetry.swap(free[0], free[1]))
+        if len(free) >= 3:
+            found.append(symmetry.renaming(dict(zip(free, free[1:] + free[:1], strict=True))))
+    return found
 
 
 def _replayed(start: SimulatedCluster, schedule: tuple[Action, ...]) -> Terminal:
@@ -1372,6 +1541,11 @@ class _Symmetry:
 
     def swap(self, a: str, b: str) -> _Renaming:
         return self.renaming({a: b, b: a})
+
+    def fresh(self) -> _Symmetry:
+        """The same classes without the renamings made so far (each remembers what it renamed:
+        the exploration's fingerprints, not to be kept alive with its outcome)."""
+        return _Symmetry(self.classes, self._ports, self._identities)
 
     def canonical(self, state: SimulatedCluster, signature: Callable[[str], int]) -> _Renaming:
         """The renaming to this state's canonical representative."""

@@ -35,7 +35,12 @@ from planner.model.simcluster import (
 from planner.objects import Manifest
 from planner.simulate.poolsplit import disjoint_fresh
 from planner.simulate.reduction import Component, components
-from planner.simulate.states import StateExploration, explore_states, symmetric_classes
+from planner.simulate.states import (
+    SortedWarnings,
+    StateExploration,
+    explore_states,
+    symmetric_classes,
+)
 from planner.simulate.symmetry import Shape, ShapedComponent, shape_of, shaped
 
 # The default state budget of one component's exploration (`--max-states`): within it every
@@ -203,7 +208,7 @@ class Exploration:
     states: int = 0  # the states the state explorer visited (up to the budget)
     sampled: str = ""  # why the runs are a sample: "budget reached after 20000 states"
     # svc → every warning raised on it on any edge explored (a run shows only its own path's)
-    warnings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    warnings: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     @property
     def unfinished(self) -> int:
@@ -359,9 +364,7 @@ def _explored(
     # Beyond STATES_MAX_WRITES a component is explored only for its interchangeable writes.
     symmetry = fixed or len(writes) <= SYMMETRY_MAX_WRITES or len(writes) > STATES_MAX_WRITES
     found = explore_states(cluster, writes, max_states=max_states, symmetry=symmetry)
-    warnings = {
-        svc: tuple(sorted(found_warnings)) for svc, found_warnings in found.warnings.items()
-    }
+    warnings = SortedWarnings(found.warnings)  # (each Service's sorted when read)
     why = _incomplete(found)
     if not why:
         runs = tuple(

@@ -5,11 +5,12 @@ exploration finds exactly the outcomes of the whole one, under every behaviour."
 from __future__ import annotations
 
 from typing import Any
+from unittest import mock
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from planner.model.controller import BEHAVIORS, SUCCESS, Result
+from planner.model.controller import BEHAVIORS, SUCCESS, Controller, Result, copy_manifest
 from planner.model.simcluster import SimulatedCluster, prepared
 from planner.simulate.states import _Interner, _Settled, explore_states
 from tests.simulate.test_states import (
@@ -117,3 +118,33 @@ def test_settling_leaves_out_the_orders_and_queue_places_of_settled_members() ->
             assert reduced.states == whole.states
         else:
             assert reduced.states * 3 < whole.states * 2, (behavior, reduced.states, whole.states)
+
+
+def test_a_verdict_is_remembered_by_the_manifests_content_not_the_object() -> None:
+    """Each state's handling stores a new manifest object: one equal in content to a manifest
+    judged before takes the verdict remembered (no second trial handling), the same verdict a
+    fresh judge gives; one that differs is judged again."""
+    live = [Spec("a", "dns", 0, "10.0.0.1", False), Spec("b", "dns", 1, "10.0.0.1", False)]
+    base, writes = _cluster(live, [("a", Spec("a", "dns", 0, "10.0.0.1", True))], "metallb-0.15")
+    state = prepared(base, writes)
+    settled = _Settled()
+    assert settled.settled(state, "ns/b")
+    again = state.copy()
+    copied = copy_manifest(again.store["ns/b"])
+    again.store["ns/b"] = copied
+    again.controller._cache["ns/b"] = copied
+    trials = []
+    real = Controller.copy
+
+    def counted(self: Controller) -> Controller:
+        trials.append(1)
+        return real(self)
+
+    with mock.patch.object(Controller, "copy", counted):
+        assert settled.settled(again, "ns/b") is _Settled().settled(again, "ns/b") is True
+        assert len(trials) == 1  # the fresh judge's trial alone
+        changed = copy_manifest(copied)
+        changed["metadata"]["labels"] = {"team": "dns"}
+        again.store["ns/b"] = again.controller._cache["ns/b"] = changed
+        settled.settled(again, "ns/b")
+        assert len(trials) == 2
