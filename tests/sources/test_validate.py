@@ -189,3 +189,20 @@ def test_the_full_check_after_the_rewritable_one_passes_well_typed_objects() -> 
     checked = obj(lb_service("dns-tcp"))
     check_fields(checked, rewritable=OWN_ANNOTATIONS)
     check_fields(checked)
+
+
+def test_a_requested_ip_is_judged_by_its_text_and_worded_by_its_field() -> None:
+    """Requested IPs are remembered by text (a group's members repeat them): a good one passes
+    in any field, a bad one is refused each time, named by the field it is in."""
+    ips = "metallb.io/loadBalancerIPs"
+    good = lb_service("a", annotations={ips: "10.9.8.7"})
+    again = lb_service("b", annotations={}, loadBalancerIP="10.9.8.7")
+    for body in (good, good, again):
+        check_fields(KubeObject(KEY, body, Origin("a.yaml")))
+    for body, field in (
+        (lb_service("c", annotations={ips: "10.9.8.999"}), f"metadata.annotations.{ips}"),
+        (lb_service("d", annotations={}, loadBalancerIP="10.9.8.999"), "spec.loadBalancerIP"),
+        (lb_service("e", annotations={ips: "10.9.8.999"}), f"metadata.annotations.{ips}"),
+    ):
+        with pytest.raises(InputError, match=rf"{re.escape(field)}: '10.9.8.999' is not a valid"):
+            check_fields(KubeObject(KEY, body, Origin("a.yaml")))
