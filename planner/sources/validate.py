@@ -159,6 +159,16 @@ def _cluster_ips_problem(spec: Mapping[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+# Where a Service requests IPs: (field, "annotations" or "spec", key), in the order checked.
+_REQUEST_FIELDS = (
+    *(
+        (f"metadata.annotations.{name}", "annotations", name)
+        for name in (LB_IPS_ANNOTATION, DEPRECATED_LB_IPS_ANNOTATION)
+    ),
+    ("spec.loadBalancerIP", "spec", "loadBalancerIP"),
+)
+
+
 def _requested_ip_error(body: Mapping[str, Any]) -> ServiceInputError | None:
     """A requested IP MetalLB cannot parse (a zone, a prefix length...); how many IPs and of
     which families is left to the conflict analysis, which reports it as MetalLB does."""
@@ -166,12 +176,8 @@ def _requested_ip_error(body: Mapping[str, Any]) -> ServiceInputError | None:
     if not _is_mapping(spec) or spec.get("type") != "LoadBalancer":
         return None
     annotations = (body.get("metadata") or {}).get("annotations") or {}
-    requests = [
-        (f"metadata.annotations.{name}", annotations.get(name))
-        for name in (LB_IPS_ANNOTATION, DEPRECATED_LB_IPS_ANNOTATION)
-    ]
-    requests.append(("spec.loadBalancerIP", spec.get("loadBalancerIP")))
-    for field, text in requests:
+    for field, source, name in _REQUEST_FIELDS:
+        text = (annotations if source == "annotations" else spec).get(name)
         for part in text.split(",") if isinstance(text, str) and text else ():
             if _parses_as_ip(part):
                 continue
