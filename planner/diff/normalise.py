@@ -124,6 +124,17 @@ def _unset_rules(kind: str) -> tuple[tuple[Path, tuple[tuple[str, Any], ...]], .
 _UNSET_RULES = {kind: _unset_rules(kind) for kind in {*SERVER_FIELDS, *DEFAULTS}}
 
 
+def _by_parent(rules: tuple[tuple[Path, Any], ...]) -> tuple[tuple[Path, tuple[Any, ...]], ...]:
+    """Rules (path, value) grouped by the path's parent: each parent is looked up once."""
+    grouped: dict[Path, list[tuple[str, Any]]] = {}
+    for path, value in rules:
+        grouped.setdefault(path[:-1], []).append((path[-1], value))
+    return tuple((parent, tuple(fields)) for parent, fields in grouped.items())
+
+
+_DEFAULT_RULES = {kind: _by_parent(rules) for kind, rules in DEFAULTS.items()}
+
+
 def from_api_server(body: Manifest) -> bool:
     """Whether the object was read from a cluster (the API server stamps uid/resourceVersion)."""
     metadata = body.get("metadata") or {}
@@ -190,9 +201,15 @@ def drop_explicit_defaults(target: Manifest, current: Manifest) -> None:
     A repo that starts writing `externalTrafficPolicy: Cluster` changes nothing; this matters
     for live objects from a git ref, which hold only what the repo wrote.
     """
-    for path, default in DEFAULTS.get(str(target.get("kind") or ""), ()):
-        if _get(current, path) is _MISSING and _get(target, path) == default:
-            _delete(target, path)
+    for parent, rules in _DEFAULT_RULES.get(str(target.get("kind") or ""), ()):
+        own = _get(target, parent)
+        if not isinstance(own, dict):
+            continue  # nothing to drop from (as _delete finds no dict to pop from)
+        theirs = _get(current, parent)
+        held = theirs if type(theirs) is dict or isinstance(theirs, Mapping) else {}
+        for field, default in rules:
+            if field not in held and field in own and own[field] == default:
+                del own[field]
 
 
 def plain_copy(value: Any) -> Any:
@@ -335,9 +352,3 @@ def _get(body: Any, path: Path) -> Any:
             return _MISSING
         body = body[part]
     return body
-
-
-def _delete(body: Any, path: Path) -> None:
-    parent = _get(body, path[:-1])
-    if isinstance(parent, dict):
-        parent.pop(path[-1], None)
