@@ -778,3 +778,26 @@ def test_a_large_list_checks_its_lines_once(monkeypatch: pytest.MonkeyPatch) -> 
     assert [d.body["metadata"]["name"] for d in parsed.documents] == [f"s{n}" for n in range(5)]
     assert len(calls) == 1
     assert_same_outcome(lambda: parse_yaml(text, "live.yaml"))
+
+
+@given(
+    text=st.one_of(
+        st.text(st.characters(max_codepoint=0x7F), max_size=12),
+        st.text(_CHARACTERS, max_size=12),
+        st.text("ab \n|>-+\x7f\x00\t\r\x85é", max_size=12),
+    )
+)
+@settings(max_examples=2000, deadline=None)
+def test_the_quick_character_and_block_tests_say_what_the_patterns_say(text: str) -> None:
+    unsure = fast_yaml._UNSURE_CHARACTER.search(text) is not None
+    assert fast_yaml.has_unsure_character(text) is unsure
+    assert fast_yaml._block_hint(text) is (fast_yaml._BLOCK_HINT.search(text) is not None)
+
+
+@pytest.mark.parametrize(
+    ("text", "unsure"),
+    [("a: b\n", False), ("a:\tb\n", True), ("a\x7f", True), ("a\x1f", True), ("~ }", False),
+     ("é", False), ("é\r", True), ("\ufeff", True)],
+)  # fmt: skip
+def test_unsure_characters_are_found_in_ascii_and_other_text(text: str, unsure: bool) -> None:
+    assert fast_yaml.has_unsure_character(text) is unsure
