@@ -85,10 +85,11 @@ def _metadata_problem(body: Mapping[str, Any], rewritable: str | None) -> tuple[
         if not _is_mapping(values):
             return f"metadata.{section}", f"must be a mapping, not {_shown(values)}"
         for key, value in values.items():
+            if isinstance(value, str):
+                continue  # most values: the key need not be looked at
             if rewritable and section == "annotations" and str(key).startswith(rewritable):
                 continue
-            if not isinstance(value, str):
-                return _not_a_string(f"metadata.{section}.{key}", value)
+            return _not_a_string(f"metadata.{section}.{key}", value)
     return None
 
 
@@ -96,7 +97,7 @@ def _own_annotation_problem(body: Mapping[str, Any]) -> tuple[str, str] | None:
     """What _metadata_problem finds beyond what it let through under OWN_ANNOTATIONS."""
     annotations = body["metadata"].get("annotations") or {}
     for key, value in annotations.items():
-        if str(key).startswith(OWN_ANNOTATIONS) and not isinstance(value, str):
+        if not isinstance(value, str) and str(key).startswith(OWN_ANNOTATIONS):
             return _not_a_string(f"metadata.annotations.{key}", value)
     return None
 

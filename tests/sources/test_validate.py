@@ -206,3 +206,21 @@ def test_a_requested_ip_is_judged_by_its_text_and_worded_by_its_field() -> None:
     ):
         with pytest.raises(InputError, match=rf"{re.escape(field)}: '10.9.8.999' is not a valid"):
             check_fields(KubeObject(KEY, body, Origin("a.yaml")))
+
+
+def test_only_a_value_that_is_not_a_string_is_refused_whatever_the_key() -> None:
+    """Annotation values are looked at first, their keys only for a value that is no string:
+    under the rewritable prefix it passes the first check, and the full check refuses it."""
+    body = lb_service("a")
+    body["metadata"]["annotations"] = {
+        OWN_ANNOTATIONS + "digest": 1234,
+        OWN_ANNOTATIONS + "note": "fine",
+        "other.dev/fine": "x",
+    }
+    obj = KubeObject(KEY, body, Origin("a.yaml"))
+    check_fields(obj, rewritable=OWN_ANNOTATIONS)
+    with pytest.raises(InputError, match=r"annotations\.shared-ip-planner\.dev/digest must be"):
+        check_fields(obj)
+    body["metadata"]["annotations"]["other.dev/count"] = 5
+    with pytest.raises(InputError, match=r"annotations\.other\.dev/count must be a string"):
+        check_fields(KubeObject(KEY, body, Origin("a.yaml")), rewritable=OWN_ANNOTATIONS)
