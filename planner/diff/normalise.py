@@ -148,7 +148,6 @@ def normalise_desired(desired: Manifest) -> Manifest:
     changed); callers treat it as read-only, except `drop_explicit_defaults`.
     """
     body: Manifest = _own_copy(desired)
-    _drop_common(body)
     if body.get("kind") == "Secret":
         _fold_string_data(body)
     _drop_empty_maps(body)
@@ -166,7 +165,6 @@ def normalise_live(live: Manifest, desired: Manifest, target: Manifest | None = 
     """
     kind = str(live.get("kind") or "")
     body = _own_copy(live)
-    _drop_common(body)
     if kind == "Secret":  # a git ref's Secret as the API server holds it (a cluster's has none)
         _fold_string_data(body)
     _drop_marks(body, desired, kind)
@@ -231,15 +229,19 @@ _OWNED_TOP: tuple[str, ...] = ("spec", "data")
 
 
 def _own_copy(body: Manifest) -> Manifest:
-    """A copy of the containers the rules change, without status and server metadata; deeper
-    values are shared (copying whole live objects was most of the diff's time)."""
+    """A copy of the containers the rules change, without what neither side is compared by
+    (status, server metadata, the namespace, last-applied-configuration); deeper values are
+    shared (copying whole live objects was most of the diff's time)."""
     copied = {key: value for key, value in body.items() if key != "status"}
     metadata = copied.get("metadata")
     if isinstance(metadata, dict):
-        metadata = {key: value for key, value in metadata.items() if key not in SERVER_METADATA}
+        metadata = {k: v for k, v in metadata.items() if k not in _DROPPED_METADATA}
         for section in _OWNED_METADATA:
             if isinstance(metadata.get(section), dict):
                 metadata[section] = dict(metadata[section])
+        annotations = metadata.get("annotations")
+        if isinstance(annotations, dict):  # a copy by now
+            annotations.pop(LAST_APPLIED, None)
         copied["metadata"] = metadata
     for field in _OWNED_TOP:
         if isinstance(copied.get(field), dict):
@@ -247,17 +249,8 @@ def _own_copy(body: Manifest) -> Manifest:
     return copied
 
 
-def _drop_common(body: Manifest) -> None:
-    body.pop("status", None)
-    metadata = body.get("metadata")
-    if isinstance(metadata, dict):
-        for field in SERVER_METADATA:
-            metadata.pop(field, None)
-        # The object key carries the namespace; a manifest may leave it to the default.
-        metadata.pop("namespace", None)
-        annotations = metadata.get("annotations")
-        if isinstance(annotations, dict):
-            annotations.pop(LAST_APPLIED, None)
+# The object key carries the namespace; a manifest may leave it to the default.
+_DROPPED_METADATA = frozenset({*SERVER_METADATA, "namespace"})
 
 
 def _drop_marks(body: Manifest, desired: Manifest, kind: str) -> None:
