@@ -6,6 +6,8 @@ import copy
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from planner.errors import InputError, Origin
 from planner.objects import KubeObject, ObjectKey
@@ -224,3 +226,35 @@ def test_only_a_value_that_is_not_a_string_is_refused_whatever_the_key() -> None
     body["metadata"]["annotations"]["other.dev/count"] = 5
     with pytest.raises(InputError, match=r"annotations\.other\.dev/count must be a string"):
         check_fields(KubeObject(KEY, body, Origin("a.yaml")), rewritable=OWN_ANNOTATIONS)
+
+
+@given(
+    text=st.one_of(
+        st.from_regex(r"[0-9]{1,3}(\.[0-9]{1,3}){3}", fullmatch=True),
+        st.from_regex(r"[0-9.:a-f%]{1,20}", fullmatch=True),
+        st.text(max_size=16),
+    )
+)
+def test_the_quick_ipv4_test_accepts_only_what_parse_ip_accepts(text: str) -> None:
+    from planner.model.pools import parse_ip
+    from planner.sources import validate
+
+    try:
+        parse_ip(text)
+        parses = True
+    except ValueError:
+        parses = False
+    assert validate._is_ip(text) is parses
+    if validate._CANONICAL_IPV4.fullmatch(text):
+        assert parses and str(parse_ip(text)) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "quick"),
+    [("10.0.0.1", True), ("255.255.255.255", True), ("0.0.0.0", True), ("010.0.0.1", False),
+     ("256.0.0.1", False), ("10.0.0", False), ("::1", False), ("10.0.0.1 ", False)],
+)  # fmt: skip
+def test_the_quick_ipv4_test_takes_plain_addresses_only(text: str, quick: bool) -> None:
+    from planner.sources import validate
+
+    assert (validate._CANONICAL_IPV4.fullmatch(text) is not None) is quick
