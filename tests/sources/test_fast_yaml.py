@@ -745,11 +745,15 @@ def test_a_line_with_a_flow_collection_is_checked_by_the_whole_form() -> None:
     assert fast_yaml._simple_line("status: {}") and fast_yaml._simple_line("- []")
 
 
-@given(texts=st.lists(document_texts(), min_size=1, max_size=4))
+@given(
+    texts=st.lists(document_texts(), min_size=1, max_size=4),
+    batch=st.sampled_from([1, 40, 1 << 20]),
+)
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_checking_texts_together_says_what_checking_each_says(texts: list[str]) -> None:
+def test_checking_texts_together_says_what_checking_each_says(texts: list[str], batch: int) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(fast_yaml, "COMPILE_AFTER_CHARS", 0)
+        patch.setattr(fast_yaml, "CHECK_BATCH_CHARS", batch)
         together = fast_yaml.check_lines(texts, fast_yaml.Memo())
         each = all(fast_yaml.simple_lines(text, fast_yaml.Memo()) for text in texts)
     assert together is (each and all(text.endswith("\n") for text in texts))
@@ -801,3 +805,16 @@ def test_the_quick_character_and_block_tests_say_what_the_patterns_say(text: str
 )  # fmt: skip
 def test_unsure_characters_are_found_in_ascii_and_other_text(text: str, unsure: bool) -> None:
     assert fast_yaml.has_unsure_character(text) is unsure
+
+
+@pytest.mark.parametrize("limit", [1, 5, 7, 100])
+def test_texts_are_checked_in_batches_of_about_the_limit(
+    limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fast_yaml, "CHECK_BATCH_CHARS", limit)
+    texts = ["ab\n", "cde\n", "f\n", "ghij\n", "k\n"]
+    batches = list(fast_yaml._batches(texts))
+    assert [text for batch in batches for text in batch] == texts
+    assert all(batches)
+    assert all(sum(map(len, batch)) >= limit for batch in batches[:-1])
+    assert all(sum(map(len, batch[:-1])) < limit for batch in batches)
