@@ -124,6 +124,17 @@ def _unset_rules(kind: str) -> tuple[tuple[Path, tuple[tuple[str, Any], ...]], .
 _UNSET_RULES = {kind: _unset_rules(kind) for kind in {*SERVER_FIELDS, *DEFAULTS}}
 
 
+def _by_parent(rules: tuple[tuple[Path, Any], ...]) -> tuple[tuple[Path, tuple[Any, ...]], ...]:
+    """Rules (path, value) grouped by the path's parent: each parent is looked up once."""
+    grouped: dict[Path, list[tuple[str, Any]]] = {}
+    for path, value in rules:
+        grouped.setdefault(path[:-1], []).append((path[-1], value))
+    return tuple((parent, tuple(fields)) for parent, fields in grouped.items())
+
+
+_DEFAULT_RULES = {kind: _by_parent(rules) for kind, rules in DEFAULTS.items()}
+
+
 def from_api_server(body: Manifest) -> bool:
     """Whether the object was read from a cluster (the API server stamps uid/resourceVersion)."""
     metadata = body.get("metadata") or {}
@@ -137,7 +148,6 @@ def normalise_desired(desired: Manifest) -> Manifest:
     changed); callers treat it as read-only, except `drop_explicit_defaults`.
     """
     body: Manifest = _own_copy(desired)
-    _drop_common(body)
     if body.get("kind") == "Secret":
         _fold_string_data(body)
     _drop_empty_maps(body)
@@ -155,7 +165,6 @@ def normalise_live(live: Manifest, desired: Manifest, target: Manifest | None = 
     """
     kind = str(live.get("kind") or "")
     body = _own_copy(live)
-    _drop_common(body)
     if kind == "Secret":  # a git ref's Secret as the API server holds it (a cluster's has none)
         _fold_string_data(body)
     _drop_marks(body, desired, kind)
@@ -190,9 +199,15 @@ def drop_explicit_defaults(target: Manifest, current: Manifest) -> None:
     A repo that starts writing `externalTrafficPolicy: Cluster` changes nothing; this matters
     for live objects from a git ref, which hold only what the repo wrote.
     """
-    for path, default in DEFAULTS.get(str(target.get("kind") or ""), ()):
-        if _get(current, path) is _MISSING and _get(target, path) == default:
-            _delete(target, path)
+    for parent, rules in _DEFAULT_RULES.get(str(target.get("kind") or ""), ()):
+        own = _get(target, parent)
+        if not isinstance(own, dict):
+            continue  # nothing to drop from (as _delete finds no dict to pop from)
+        theirs = _get(current, parent)
+        held = theirs if type(theirs) is dict or isinstance(theirs, Mapping) else {}
+        for field, default in rules:
+            if field not in held and field in own and own[field] == default:
+                del own[field]
 
 
 def plain_copy(value: Any) -> Any:
@@ -214,15 +229,19 @@ _OWNED_TOP: tuple[str, ...] = ("spec", "data")
 
 
 def _own_copy(body: Manifest) -> Manifest:
-    """A copy of the containers the rules change, without status and server metadata; deeper
-    values are shared (copying whole live objects was most of the diff's time)."""
+    """A copy of the containers the rules change, without what neither side is compared by
+    (status, server metadata, the namespace, last-applied-configuration); deeper values are
+    shared (copying whole live objects was most of the diff's time)."""
     copied = {key: value for key, value in body.items() if key != "status"}
     metadata = copied.get("metadata")
     if isinstance(metadata, dict):
-        metadata = {key: value for key, value in metadata.items() if key not in SERVER_METADATA}
+        metadata = {k: v for k, v in metadata.items() if k not in _DROPPED_METADATA}
         for section in _OWNED_METADATA:
             if isinstance(metadata.get(section), dict):
                 metadata[section] = dict(metadata[section])
+        annotations = metadata.get("annotations")
+        if isinstance(annotations, dict):  # a copy by now
+            annotations.pop(LAST_APPLIED, None)
         copied["metadata"] = metadata
     for field in _OWNED_TOP:
         if isinstance(copied.get(field), dict):
@@ -230,17 +249,8 @@ def _own_copy(body: Manifest) -> Manifest:
     return copied
 
 
-def _drop_common(body: Manifest) -> None:
-    body.pop("status", None)
-    metadata = body.get("metadata")
-    if isinstance(metadata, dict):
-        for field in SERVER_METADATA:
-            metadata.pop(field, None)
-        # The object key carries the namespace; a manifest may leave it to the default.
-        metadata.pop("namespace", None)
-        annotations = metadata.get("annotations")
-        if isinstance(annotations, dict):
-            annotations.pop(LAST_APPLIED, None)
+# The object key carries the namespace; a manifest may leave it to the default.
+_DROPPED_METADATA = frozenset({*SERVER_METADATA, "namespace"})
 
 
 def _drop_marks(body: Manifest, desired: Manifest, kind: str) -> None:
@@ -335,9 +345,3 @@ def _get(body: Any, path: Path) -> Any:
             return _MISSING
         body = body[part]
     return body
-
-
-def _delete(body: Any, path: Path) -> None:
-    parent = _get(body, path[:-1])
-    if isinstance(parent, dict):
-        parent.pop(path[-1], None)

@@ -60,10 +60,19 @@ def union(first: Any, second: Any) -> Any:
     return WHOLE
 
 
+# Only containers are projected: a scalar is kept whatever its template, so the walks below
+# take it as it is without a call (a live Service has some 40 of them; bench/README.md read10k).
+_CONTAINERS = (dict, list)
+
+
 def project(live: Any, template: Any) -> Any:
     """The part of `live` that `template` names (a new value; `live` is not changed)."""
     if isinstance(template, dict) and isinstance(live, dict):
-        return {k: project(v, template[k]) for k, v in live.items() if k in template}
+        return {
+            k: project(v, template[k]) if isinstance(v, _CONTAINERS) else v
+            for k, v in live.items()
+            if k in template
+        }
     if isinstance(template, list) and isinstance(live, list):
         return _project_list(live, template)
     return live
@@ -79,7 +88,7 @@ def project_either(live: Any, first: Any, second: Any) -> Any:
         if not isinstance(live, dict):
             return live
         return {
-            k: project_either(v, first.get(k), second.get(k))
+            k: project_either(v, first.get(k), second.get(k)) if isinstance(v, _CONTAINERS) else v
             for k, v in live.items()
             if k in first or k in second
         }

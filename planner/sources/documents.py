@@ -329,11 +329,12 @@ def _parse_fast(text: str, file: str, keys: dict[int, int] | None) -> Parsed | N
     if segments is None:
         return None
     memo = fast_yaml.Memo()
+    checked = fast_yaml.check_lines([segment.text for segment in segments], memo)
     parsed = Parsed()
     nesting_checked = False  # fast_yaml bounds the nesting of what it loads; libyaml does not
     try:
         for index, segment in enumerate(segments):
-            loaded = fast_yaml.load(segment.text, memo, MAX_NESTING)
+            loaded = fast_yaml.load(segment.text, memo, MAX_NESTING, checked)
             if loaded is None or _needs_nodes(loaded.value, keys):
                 if not nesting_checked:
                     _check_nesting(text, file)  # too deep: None, and the caller says so
@@ -459,11 +460,12 @@ def _parse_large_list(text: str, file: str, keys: dict[int, int] | None = None) 
         return None
     header, chunks = split
     memo = fast_yaml.Memo()  # one object per distinct string across the items
+    checked = fast_yaml.check_lines([header, *(chunk for _, chunk in chunks)], memo)
     try:
-        body, line = _load_list_header(header, file, memo)
+        body, line = _load_list_header(header, file, memo, checked)
         items, lines = [], []
         for chunk_line, chunk in chunks:
-            item, item_line = _load_part(chunk, file, memo, keys, chunk_line - 1)
+            item, item_line = _load_part(chunk, file, memo, keys, chunk_line - 1, checked)
             items.append(item)
             lines.append(chunk_line + item_line)
     except (yaml.YAMLError, InputError, RecursionError):
@@ -500,9 +502,11 @@ def _only_comments(text: str) -> bool:
     return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
 
 
-def _load_list_header(header: str, file: str, memo: fast_yaml.Memo) -> tuple[Manifest | None, int]:
+def _load_list_header(
+    header: str, file: str, memo: fast_yaml.Memo, lines_checked: bool = False
+) -> tuple[Manifest | None, int]:
     """The List without its items, and its first line; None when it is not a List."""
-    body, line = _load_part(header, file, memo)
+    body, line = _load_part(header, file, memo, lines_checked=lines_checked)
     if not isinstance(body, dict) or "items" in body or not str(body.get("kind")).endswith("List"):
         return None, 1
     return body, line + 1
@@ -514,12 +518,13 @@ def _load_part(
     memo: fast_yaml.Memo,
     keys: dict[int, int] | None = None,
     offset: int = 0,
+    lines_checked: bool = False,
 ) -> tuple[Any, int]:
     """A one-document text's value (a List's header, or one item in a chunk starting at 0-based
     line `offset`; `keys` as in _parse_yaml) and the 0-based line of its first content: the fast way
     when fast_yaml is sure of it (and no managedFields line is asked for), else libyaml's
     (which checks the nesting first; fast_yaml bounds it from the lines it checked)."""
-    loaded = fast_yaml.load(text, memo, MAX_NESTING)
+    loaded = fast_yaml.load(text, memo, MAX_NESTING, lines_checked)
     if loaded is not None and loaded.value is not None and not _needs_nodes(loaded.value, keys):
         return loaded.value, loaded.line
     node, value = _load_single(text, file, memo.strings)

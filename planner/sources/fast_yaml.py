@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,18 @@ except ImportError:  # pragma: no cover - exercised by hiding the module in a te
 _UNSURE_CHARACTER = re.compile(
     "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )
+# Every ASCII character _UNSURE_CHARACTER lets through: deleting them leaves an ASCII text's
+# unsure ones (str.translate deletes at C speed: 9 MB in 6 ms, the search takes 26).
+_SURE_ASCII = str.maketrans("", "", "\n" + "".join(map(chr, range(0x20, 0x7F))))
+
+
+def has_unsure_character(text: str) -> bool:
+    """Whether the text holds a character the fast path is unsure of (_UNSURE_CHARACTER)."""
+    if text.isascii():  # a flag of the string, not a scan
+        return bool(text.translate(_SURE_ASCII))
+    return _UNSURE_CHARACTER.search(text) is not None
+
+
 # Both are searched for in "\n" + the text, from the line break before the line: a pattern that
 # starts with a literal is scanned for at C speed, a `^` is tried at every position (split_stream
 # over /tmp/g10k's desired files: 0.052 -> 0.024 s).
@@ -122,19 +135,29 @@ def _flow(value: str) -> str:
 
 _FLAT_FLOW = _flow(_FLOW_VALUE)
 _FLOW = rf"{_flow(f'(?:{_FLOW_VALUE}|{_FLAT_FLOW}[ ]*)')}{_END}"
-_VALUE_TOKEN = rf"(?:{_value_token(_BODY, _END)}|{_IP6}|{_FLOW})"
 _COMMENT = r"(?:[ ]+\#[^\n]*)?"
-_LINE = (
-    r"[ ]*(?:"
-    r"\#[^\n]*"  # a comment
-    r"|(?:-[ ]+)*-(?:[ ]+\#[^\n]*)?[ ]*"  # a bare dash: the item is on the lines below
-    rf"|(?:-[ ]+)*{_STRING_TOKEN}:(?:[ ]+{_VALUE_TOKEN})?[ ]*{_COMMENT}"
-    rf"|(?:-[ ]+)+{_VALUE_TOKEN}[ ]*{_COMMENT}"
-    r")?[ ]*\n"
-)
-# Compiling the line check (a 62 kB pattern) costs about 60 ms, more than libyaml takes for the
-# few kilobytes of a small repo: a process compiles it only once the YAML it has been handed is
-# large enough for the fast path to win that back (about 0.17 s per MB at 10,000 Services).
+
+
+def _line(value_token: str) -> str:
+    """The forms of a line (see above) with values of the form `value_token`."""
+    return (
+        r"[ ]*(?:"
+        r"\#[^\n]*"  # a comment
+        r"|(?:-[ ]+)*-(?:[ ]+\#[^\n]*)?[ ]*"  # a bare dash: the item is on the lines below
+        rf"|(?:-[ ]+)*{_STRING_TOKEN}:(?:[ ]+{value_token})?[ ]*{_COMMENT}"
+        rf"|(?:-[ ]+)+{value_token}[ ]*{_COMMENT}"
+        r")?[ ]*\n"
+    )
+
+
+_LINE = _line(rf"(?:{_value_token(_BODY, _END)}|{_IP6}|{_FLOW})")
+# The same without flow collections but `{}` and `[]` (fewer forms, so a subset): 3 kB instead
+# of 62 kB, compiled in some 3 ms instead of 60. A line is tried against it first; the whole
+# pattern is compiled only for a line that fails it (at 10,000 Services, none does).
+_LINE_WITHOUT_FLOW = _line(rf"(?:{_value_token(_BODY, _END)}|{_IP6}|(?:\{{\}}|\[\]){_END})")
+# Compiling the line check costs more than libyaml takes for the few kilobytes of a small repo:
+# a process compiles it only once the YAML it has been handed is large enough for the fast path
+# to win that back (about 0.17 s per MB at 10,000 Services).
 COMPILE_AFTER_CHARS = 500_000
 
 
@@ -154,9 +177,34 @@ def _line_form() -> re.Pattern[str]:
     return re.compile(_LINE)
 
 
+@functools.cache
+def _line_form_without_flow() -> re.Pattern[str]:
+    return re.compile(_LINE_WITHOUT_FLOW)
+
+
+def _compiled() -> bool:
+    """Whether a line check has been compiled (then the fast path is always worth trying)."""
+    return _line_form_without_flow.cache_info().currsize + _line_form.cache_info().currsize > 0
+
+
+def _simple_line(line: str) -> bool:
+    """Whether one line (without its break) is of a form the fast path is sure of."""
+    with_break = line + "\n"
+    return (
+        _line_form_without_flow().fullmatch(with_break) is not None
+        or _line_form().fullmatch(with_break) is not None
+    )
+
+
 def expect(chars: int) -> None:
     """Announce `chars` more characters to be handed soon (the files a caller is to read)."""
     _HANDED.expected = max(_HANDED.expected, _HANDED.chars) + chars
+
+
+def _would_be_worth_it(chars: int) -> bool:
+    """What `worth_it(chars)` would say, without counting them as handed."""
+    handed = max(_HANDED.chars + chars, _HANDED.expected)
+    return handed >= COMPILE_AFTER_CHARS or _compiled()
 
 
 def worth_it(chars: int) -> bool:
@@ -165,12 +213,20 @@ def worth_it(chars: int) -> bool:
     COMPILE_AFTER_CHARS."""
     _HANDED.chars += chars
     handed = max(_HANDED.chars, _HANDED.expected)
-    return handed >= COMPILE_AFTER_CHARS or _line_form.cache_info().currsize > 0
+    return handed >= COMPILE_AFTER_CHARS or _compiled()
 
 
 # A block scalar's header line: `key: |`, `- >-`, with its owner (the key, or the last dash).
 _HEADER = re.compile(rf"([ ]*(?:-[ ]+)*)({_STRING_TOKEN}:[ ]+)?[|>][-+]?[ ]*")
 _BLOCK_HINT = re.compile(r"[|>][-+]?[ ]*$", re.MULTILINE)
+
+
+def _block_hint(text: str) -> bool:
+    """Whether a line may start a block scalar (ends in `|` or `>`, maybe with a chomping
+    indicator); `in` finds neither character at memchr speed in most texts."""
+    return ("|" in text or ">" in text) and _BLOCK_HINT.search(text) is not None
+
+
 # A simple key must fit in 1,024 characters for libyaml; no line on the fast path is near that.
 MAX_LINE_CHARS = 1000
 
@@ -200,7 +256,7 @@ def available() -> bool:
 def split_stream(text: str) -> list[Segment] | None:
     """The documents of a stream, split at its `---` lines; None when the stream has anything
     the split cannot be sure of (directives, `...`, `--- content`, unsure characters)."""
-    if yaml_rs is None or _UNSURE_CHARACTER.search(text):
+    if yaml_rs is None or has_unsure_character(text):
         return None
     padded = "\n" + text
     # (start, end) of each separator line in `text`: a match starts one earlier in `padded`
@@ -226,10 +282,18 @@ def first_content_line(text: str) -> int | None:
     return None if found is None else text.count("\n", 0, found.start())
 
 
+# The line forms treat the digits 1 to 9 alike (no literal among them, every class holds all
+# or none of them; tests/sources/test_fast_yaml.py checks this on the compiled pattern), so a
+# line is checked in its shape with each of them read as 1: lines that differ only there
+# (`nodePort: 30000`, `uid: ...-000000000123`, `- ip: 10.10.4.7`) are checked once. A live
+# List of 10,000 Services has 62,776 distinct lines and 327 distinct shapes.
+_DIGIT_SHAPES = str.maketrans("23456789", "11111111")
+
+
 @dataclass
 class Memo:
     """What one parse shares across its documents: one object per distinct string, and the
-    lines already found to be of a simple form (documents repeat most of their lines)."""
+    shapes of the lines already found to be of a simple form (documents repeat most of them)."""
 
     strings: dict[str, str] = field(default_factory=dict)
     simple_lines: set[str] = field(default_factory=set)
@@ -239,25 +303,58 @@ class Memo:
 def simple_lines(text: str, memo: Memo) -> bool:
     """Whether every line of the text is of a form the fast path is sure of (see above); the
     content of block scalars (`key: |`) is text, and only its characters are checked."""
-    lines = text.split("\n")
-    if _BLOCK_HINT.search(text):
+    if _block_hint(text):
         # Without a final line break yaml_rs 0.1.6 still ends a clipped block scalar with one.
-        structural = _without_block_content(lines) if text.endswith("\n") else None
-        if structural is None or _UNSURE_CHARACTER.search(text):
+        structural = _without_block_content(text.split("\n")) if text.endswith("\n") else None
+        if structural is None or has_unsure_character(text):
             return False
-        lines = structural
+        lines = [line.translate(_DIGIT_SHAPES) for line in structural]
+    else:
+        lines = text.translate(_DIGIT_SHAPES).split("\n")
     unchecked = set(lines)
     unchecked -= memo.simple_lines
     deepest = memo.deepest
     for line in unchecked:
         if len(line) > MAX_LINE_CHARS or _UNSURE_CHARACTER.search(line):
             return False
-        if _line_form().fullmatch(line + "\n") is None:
+        if not _simple_line(line):
             return False
         deepest = max(deepest, len(line) - len(line.lstrip(" -")))
     memo.simple_lines |= unchecked
     memo.deepest = deepest
     return True
+
+
+def check_lines(texts: Sequence[str], memo: Memo) -> bool:
+    """Check the lines of all `texts` together, a batch at a time, as `load` checks each
+    text's own (10,000 List items: 9 splits and sets of lines, not 10,000); True when every text
+    would pass, after which `load(..., lines_checked=True)` skips the check. False when the fast
+    path is not worth it yet, or when any text fails or ends without a line break: `load` then
+    checks each text alone, as before."""
+    if yaml_rs is None or not _would_be_worth_it(sum(map(len, texts))):
+        return False
+    if not all(text.endswith("\n") for text in texts):
+        return False
+    # A `#` line at column 0 between two texts ends any block scalar at the first one's end,
+    # as that text's own end does, and is itself of a simple form.
+    return all(simple_lines("\n#\n".join(batch), memo) for batch in _batches(texts))
+
+
+# Texts are checked a batch of about this many characters at a time: the lines of a whole
+# 100,000-Service List at once (4 million strings) raised the diff's peak memory by 80 MB.
+CHECK_BATCH_CHARS = 1 << 20
+
+
+def _batches(texts: Sequence[str]) -> Iterator[Sequence[str]]:
+    """Consecutive runs of `texts` of about CHECK_BATCH_CHARS characters (at least one text)."""
+    start, size = 0, 0
+    for index, text in enumerate(texts):
+        size += len(text)
+        if size >= CHECK_BATCH_CHARS:
+            yield texts[start : index + 1]
+            start, size = index + 1, 0
+    if start < len(texts):
+        yield texts[start:]
 
 
 def _without_block_content(lines: list[str]) -> list[str] | None:
@@ -295,13 +392,14 @@ def _without_block_content(lines: list[str]) -> list[str] | None:
     return kept
 
 
-def load(text: str, memo: Memo, max_nesting: int) -> Loaded | None:
+def load(text: str, memo: Memo, max_nesting: int, lines_checked: bool = False) -> Loaded | None:
     """The value of one document (no `---` in it) when the fast path is sure of it, its strings
     shared through `memo` as the libyaml path shares them; None to decline, also when it might
-    nest deeper than `max_nesting` (the libyaml path words that error)."""
+    nest deeper than `max_nesting` (the libyaml path words that error). `lines_checked`: the
+    text was among those `check_lines` passed with this memo."""
     if yaml_rs is None or not worth_it(len(text)):
         return None
-    if not simple_lines(text, memo):
+    if not lines_checked and not simple_lines(text, memo):
         return None
     # Block nesting takes a column of spaces or dashes per two levels at most (as documents.py's
     # _block_bound); the line forms above allow two levels of flow collections.

@@ -131,7 +131,8 @@ def services_of(objects: Iterable[KubeObject]) -> dict[str, Manifest]:
 
 def pools_of(objects: Iterable[KubeObject]) -> list[Manifest]:
     """MetalLB configuration manifests: IPAddressPools and the pre-0.13 ConfigMap, sorted."""
-    return [obj.body for obj in sorted(objects, key=lambda o: o.key) if is_pool_manifest(obj.body)]
+    pools = [obj for obj in objects if is_pool_manifest(obj.body)]  # few: sorted after
+    return [obj.body for obj in sorted(pools, key=lambda o: o.key)]
 
 
 def namespaces_of(objects: Iterable[KubeObject]) -> dict[str, dict[str, str]]:

@@ -96,17 +96,34 @@ def _all_known(value: Any, tree: Tree) -> bool:
     """Whether _unknown finds nothing under value (walked without building its paths)."""
     if tree.get("any"):
         return True
-    if "fields" in tree and isinstance(value, Mapping):
+    if "fields" in tree and _is_mapping(value):
         fields: Mapping[str, Tree] = tree["fields"]
         for name, child in value.items():
             if name not in fields:
                 return False
-            if isinstance(child, Mapping | list) and not _all_known(child, fields[name]):
+            if _is_container(child) and not _all_known(child, fields[name]):
                 return False
     elif "items" in tree and isinstance(value, list):
         items = tree["items"]
-        return all(_all_known(item, items) for item in value if isinstance(item, Mapping | list))
+        return all(_all_known(item, items) for item in value if _is_container(item))
     return True
+
+
+# Parsed YAML and JSON give plain dicts, lists and scalars: their exact types are checked
+# before the Mapping ABC, whose check costs some ten times more (a third of this walk at 10,000
+# Services).
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+def _is_container(value: Any) -> bool:
+    kind = type(value)
+    if kind is dict or kind is list:
+        return True
+    return kind not in _SCALARS and isinstance(value, Mapping | list)
 
 
 def _join(path: str, name: str) -> str:

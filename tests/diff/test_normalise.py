@@ -6,7 +6,12 @@ import copy
 
 import pytest
 
-from planner.diff.normalise import from_api_server, normalise_desired, normalise_live
+from planner.diff.normalise import (
+    drop_explicit_defaults,
+    from_api_server,
+    normalise_desired,
+    normalise_live,
+)
 from tests.diff.builders import lb_service, namespace, pool, secret, served
 
 
@@ -162,3 +167,27 @@ def test_inputs_are_never_changed() -> None:
 def test_objects_from_an_api_server_are_recognised_by_their_server_metadata() -> None:
     assert from_api_server(served(lb_service("a")))
     assert not from_api_server(lb_service("a"))
+
+
+def test_explicit_defaults_are_dropped_only_where_the_other_side_leaves_them_unset() -> None:
+    """drop_explicit_defaults, rule by rule: a default the target spells out goes when the
+    current object lacks the field (or its whole parent), and stays otherwise."""
+    spec = {
+        "type": "ClusterIP",  # default, current lacks it: dropped
+        "sessionAffinity": "None",  # default, current holds it: kept
+        "externalTrafficPolicy": "Local",  # not the default: kept
+        "allocateLoadBalancerNodePorts": True,  # default, current lacks it: dropped
+    }
+    target = {"kind": "Service", "spec": dict(spec)}
+    drop_explicit_defaults(target, {"kind": "Service", "spec": {"sessionAffinity": "None"}})
+    assert target["spec"] == {"sessionAffinity": "None", "externalTrafficPolicy": "Local"}
+    for current in ({"kind": "Service"}, {"kind": "Service", "spec": "mistyped"}):
+        target = {"kind": "Service", "spec": dict(spec)}
+        drop_explicit_defaults(target, current)
+        assert target["spec"] == {"externalTrafficPolicy": "Local"}
+    secret_target = {"kind": "Secret", "type": "Opaque"}
+    drop_explicit_defaults(secret_target, {"kind": "Secret"})
+    assert secret_target == {"kind": "Secret"}
+    unusual = {"kind": "Service", "spec": None}
+    drop_explicit_defaults(unusual, {"kind": "Service"})
+    assert unusual == {"kind": "Service", "spec": None}

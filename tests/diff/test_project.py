@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import json
 
-from planner.diff.project import WHOLE, applied_template, project, template_from_fields_v1, union
+from planner.diff.project import (
+    WHOLE,
+    applied_template,
+    project,
+    project_either,
+    template_from_fields_v1,
+    union,
+)
 from tests.diff.builders import fields_v1
 
 
@@ -98,3 +105,14 @@ def test_no_record_means_no_applied_template() -> None:
         "metadata": {"annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{"}}
     }
     assert applied_template(broken) is None
+
+
+def test_a_scalar_is_kept_as_it_is_whatever_its_template() -> None:
+    """Scalars are taken without a recursive call; a container under the same templates is
+    still projected (both walks, one template and two)."""
+    live = {"a": 1, "b": "x", "c": None, "d": {"e": 2, "f": 3}, "g": [{"name": "p", "h": 4}]}
+    template = {"a": {"z": WHOLE}, "b": [{}], "c": {}, "d": {"e": WHOLE}, "g": [{"name": "p"}]}
+    expected = {"a": 1, "b": "x", "c": None, "d": {"e": 2}, "g": [{"name": "p"}]}
+    assert project(live, template) == expected
+    assert project_either(live, template, {"d": {}}) == expected
+    assert project_either(live, {"a": WHOLE}, {"d": {"f": WHOLE}}) == {"a": 1, "d": {"f": 3}}

@@ -576,6 +576,11 @@ def test_deep_nesting_is_bounded_or_left_to_libyaml(
     assert (loaded is not None) is (2 * levels + 4 <= MAX_NESTING)
 
 
+def _forget_compiled() -> None:
+    fast_yaml._line_form.cache_clear()
+    fast_yaml._line_form_without_flow.cache_clear()
+
+
 def test_small_inputs_go_to_libyaml_until_compiling_the_check_pays(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -583,10 +588,10 @@ def test_small_inputs_go_to_libyaml_until_compiling_the_check_pays(
     on every document may go the fast way (the seed sample's `planner diff` never compiles it)."""
     monkeypatch.setattr(fast_yaml, "COMPILE_AFTER_CHARS", 100)
     monkeypatch.setattr(fast_yaml, "_HANDED", fast_yaml._Handed())
-    fast_yaml._line_form.cache_clear()
+    _forget_compiled()
     small = "key: value\n"
     assert fast_yaml.load(small, fast_yaml.Memo(), MAX_NESTING) is None
-    assert fast_yaml._line_form.cache_info().currsize == 0
+    assert not fast_yaml._compiled()
     large = "".join(f"key{n}: value\n" for n in range(20))
     assert fast_yaml.load(large, fast_yaml.Memo(), MAX_NESTING) is not None
     assert fast_yaml.load(small, fast_yaml.Memo(), MAX_NESTING) is not None
@@ -599,7 +604,7 @@ def test_expected_input_opens_the_fast_path_from_the_first_document(
     small documents then go the fast way too, not libyaml's."""
     monkeypatch.setattr(fast_yaml, "COMPILE_AFTER_CHARS", 100)
     monkeypatch.setattr(fast_yaml, "_HANDED", fast_yaml._Handed())
-    fast_yaml._line_form.cache_clear()
+    _forget_compiled()
     small = "key: value\n"
     fast_yaml.expect(50)
     assert fast_yaml.load(small, fast_yaml.Memo(), MAX_NESTING) is None
@@ -635,3 +640,181 @@ def test_a_stream_is_split_at_its_separator_lines(text: str, expected: object) -
     segments = fast_yaml.split_stream(text)
     found = None if segments is None else [(s.text, s.line, s.explicit) for s in segments]
     assert found == expected
+
+
+# The line check reads the digits 1 to 9 as 1 (fast_yaml._DIGIT_SHAPES): sound only while no
+# form tells them apart. Proved on the parsed patterns: no literal 1-9, and every character
+# class holds all of them or none.
+_ONE_TO_NINE = [ord(digit) for digit in "123456789"]
+_C = re._constants  # type: ignore[attr-defined]
+_CATEGORY_HOLDS_DIGITS = {
+    _C.CATEGORY_DIGIT: True,
+    _C.CATEGORY_NOT_DIGIT: False,
+    _C.CATEGORY_SPACE: False,
+    _C.CATEGORY_NOT_SPACE: True,
+    _C.CATEGORY_WORD: True,
+    _C.CATEGORY_NOT_WORD: False,
+}
+
+
+def _in_class(items: list[tuple[Any, Any]], code: int) -> bool:
+    member = False
+    for op, arg in items:
+        if op is _C.LITERAL:
+            member |= arg == code
+        elif op is _C.RANGE:
+            member |= arg[0] <= code <= arg[1]
+        elif op is _C.CATEGORY:
+            member |= _CATEGORY_HOLDS_DIGITS[arg]
+        elif op is not _C.NEGATE:
+            raise AssertionError(f"unexpected class item {op}")
+    negated = bool(items) and items[0][0] is _C.NEGATE
+    return member != negated
+
+
+def _digit_blind(pattern: Any) -> bool:
+    """Whether a parsed pattern treats the digits 1 to 9 alike (unknown constructs: False)."""
+    for op, arg in pattern:
+        if op in (_C.LITERAL, _C.NOT_LITERAL):
+            blind = arg not in _ONE_TO_NINE
+        elif op is _C.IN:
+            blind = len({_in_class(arg, code) for code in _ONE_TO_NINE}) == 1
+        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT):
+            blind = _digit_blind(arg[2])
+        elif op is _C.SUBPATTERN:
+            blind = _digit_blind(arg[3])
+        elif op is _C.BRANCH:
+            blind = all(_digit_blind(branch) for branch in arg[1])
+        elif op in (_C.ASSERT, _C.ASSERT_NOT):
+            blind = _digit_blind(arg[1])
+        else:
+            blind = op in (_C.AT, _C.ANY)
+        if not blind:
+            return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("pattern", "blind"),
+    [(r"[0-9]+\.[0-9a-f]", True), (r"(?!0)[^\s:]", True), (r"0|[1-9][0-9]*", True),
+     (r"a[0-5]", False), (r"7", False), (r"[^3]", False), (r"(?=x)1", False), (r"\1", False)],
+)  # fmt: skip
+def test_the_digit_blindness_check_can_fail(pattern: str, blind: bool) -> None:
+    if pattern == r"\1":
+        pattern = r"(a)\1"
+    assert _digit_blind(re._parser.parse(pattern)) is blind  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", ["_LINE", "_LINE_WITHOUT_FLOW"])
+def test_the_line_forms_read_the_digits_1_to_9_alike(name: str) -> None:
+    assert _digit_blind(re._parser.parse(getattr(fast_yaml, name)))  # type: ignore[attr-defined]
+
+
+@given(scalar=scalars(), place=st.sampled_from(_PLACES))
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_a_line_and_its_digit_shape_get_the_same_verdict(scalar: str, place: str) -> None:
+    for line in place.format(s=scalar).split("\n"):
+        shape = line.translate(fast_yaml._DIGIT_SHAPES)
+        assert fast_yaml._simple_line(line) is fast_yaml._simple_line(shape)
+
+
+def test_lines_differing_in_digits_1_to_9_are_checked_once() -> None:
+    memo = fast_yaml.Memo()
+    assert fast_yaml.simple_lines("a: 12\nb: 10.0.3.7\nc: 'x9'\nd: 0\n", memo)
+    assert fast_yaml.simple_lines("a: 98\nb: 10.0.5.2\nc: 'x4'\n", memo)
+    assert memo.simple_lines == {"a: 11", "b: 10.0.1.1", "c: 'x1'", "d: 0", ""}
+    # 0 keeps its own shape: a leading zero makes a YAML 1.1 octal
+    assert not fast_yaml.simple_lines("a: 0777\n", memo)
+    assert fast_yaml.simple_lines("a: 1777\n", memo)
+
+
+@given(scalar=scalars(), place=st.sampled_from(_PLACES), text=document_texts())
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_the_form_without_flow_collections_is_a_subset(scalar: str, place: str, text: str) -> None:
+    """A line the smaller form accepts is one the whole form accepts."""
+    small = fast_yaml._line_form_without_flow()
+    for line in [*place.format(s=scalar).split("\n"), *text.split("\n")]:
+        if small.fullmatch(line + "\n"):
+            assert fast_yaml._line_form().fullmatch(line + "\n")
+
+
+def test_a_line_with_a_flow_collection_is_checked_by_the_whole_form() -> None:
+    line = "selector: {app: web, tier: '1'}"
+    assert fast_yaml._line_form_without_flow().fullmatch(line + "\n") is None
+    assert fast_yaml._simple_line(line)
+    assert fast_yaml._simple_line("status: {}") and fast_yaml._simple_line("- []")
+
+
+@given(
+    texts=st.lists(document_texts(), min_size=1, max_size=4),
+    batch=st.sampled_from([1, 40, 1 << 20]),
+)
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_checking_texts_together_says_what_checking_each_says(texts: list[str], batch: int) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fast_yaml, "COMPILE_AFTER_CHARS", 0)
+        patch.setattr(fast_yaml, "CHECK_BATCH_CHARS", batch)
+        together = fast_yaml.check_lines(texts, fast_yaml.Memo())
+        each = all(fast_yaml.simple_lines(text, fast_yaml.Memo()) for text in texts)
+    assert together is (each and all(text.endswith("\n") for text in texts))
+
+
+def test_a_block_scalar_ends_with_its_own_text_when_checked_together() -> None:
+    """The next text's indented first line is no content of the block scalar before it."""
+    texts = ["a: |\n  x\n", "    yes: no\nb: 1\n"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fast_yaml, "COMPILE_AFTER_CHARS", 0)
+        assert fast_yaml.simple_lines(texts[0], fast_yaml.Memo())
+        assert not fast_yaml.simple_lines(texts[1], fast_yaml.Memo())
+        assert not fast_yaml.check_lines(texts, fast_yaml.Memo())
+
+
+def test_a_large_list_checks_its_lines_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The items of a large List are checked in one pass, then each is loaded unchecked."""
+    monkeypatch.setattr(documents, "LARGE_LIST_CHARS", 0)
+    monkeypatch.setattr(fast_yaml, "COMPILE_AFTER_CHARS", 0)
+    calls = []
+    check = fast_yaml.simple_lines
+    monkeypatch.setattr(fast_yaml, "simple_lines", lambda *a: calls.append(1) or check(*a))
+    item = "- apiVersion: v1\n  kind: Service\n  metadata:\n    name: s{n}\n"
+    text = "apiVersion: v1\nkind: List\nitems:\n" + "".join(item.format(n=n) for n in range(5))
+    parsed = parse_yaml(text, "live.yaml")
+    assert [d.body["metadata"]["name"] for d in parsed.documents] == [f"s{n}" for n in range(5)]
+    assert len(calls) == 1
+    assert_same_outcome(lambda: parse_yaml(text, "live.yaml"))
+
+
+@given(
+    text=st.one_of(
+        st.text(st.characters(max_codepoint=0x7F), max_size=12),
+        st.text(_CHARACTERS, max_size=12),
+        st.text("ab \n|>-+\x7f\x00\t\r\x85é", max_size=12),
+    )
+)
+@settings(max_examples=2000, deadline=None)
+def test_the_quick_character_and_block_tests_say_what_the_patterns_say(text: str) -> None:
+    unsure = fast_yaml._UNSURE_CHARACTER.search(text) is not None
+    assert fast_yaml.has_unsure_character(text) is unsure
+    assert fast_yaml._block_hint(text) is (fast_yaml._BLOCK_HINT.search(text) is not None)
+
+
+@pytest.mark.parametrize(
+    ("text", "unsure"),
+    [("a: b\n", False), ("a:\tb\n", True), ("a\x7f", True), ("a\x1f", True), ("~ }", False),
+     ("é", False), ("é\r", True), ("\ufeff", True)],
+)  # fmt: skip
+def test_unsure_characters_are_found_in_ascii_and_other_text(text: str, unsure: bool) -> None:
+    assert fast_yaml.has_unsure_character(text) is unsure
+
+
+@pytest.mark.parametrize("limit", [1, 5, 7, 100])
+def test_texts_are_checked_in_batches_of_about_the_limit(
+    limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fast_yaml, "CHECK_BATCH_CHARS", limit)
+    texts = ["ab\n", "cde\n", "f\n", "ghij\n", "k\n"]
+    batches = list(fast_yaml._batches(texts))
+    assert [text for batch in batches for text in batch] == texts
+    assert all(batches)
+    assert all(sum(map(len, batch)) >= limit for batch in batches[:-1])
+    assert all(sum(map(len, batch[:-1])) < limit for batch in batches)

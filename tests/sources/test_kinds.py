@@ -134,3 +134,29 @@ def test_services_pools_and_namespaces_are_picked_out_sorted() -> None:
     assert [pool["metadata"]["name"] for pool in pools_of(objects)] == ["config", "z"]
     assert namespaces_of(objects) == {"a": {}, "b": {"team": "edge"}}
     assert not is_pool_manifest({"kind": "ConfigMap", "data": {"config": 5}})
+
+
+def test_pools_of_keeps_the_pool_manifests_sorted_by_key() -> None:
+    from planner.sources.kinds import pools_of
+    from tests.diff.builders import lb_service, pool
+
+    def pool_object(name: str, namespace: str = "metallb-system") -> KubeObject:
+        body = {**pool(name), "metadata": {"name": name, "namespace": namespace}}
+        return KubeObject(ObjectKey("IPAddressPool", namespace, name), body)
+
+    legacy = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"config": "address-pools: []"}}
+    objects = [
+        pool_object("zeta"),
+        KubeObject(ObjectKey("Service", "dns", "a"), lb_service("a")),
+        pool_object("alpha", "other"),
+        KubeObject(ObjectKey("ConfigMap", "metallb-system", "config"), legacy),
+        pool_object("alpha"),
+    ]
+    found = pools_of(objects)
+    assert [(b["kind"], b.get("metadata", {}).get("name")) for b in found] == [
+        ("ConfigMap", None),
+        ("IPAddressPool", "alpha"),
+        ("IPAddressPool", "zeta"),
+        ("IPAddressPool", "alpha"),
+    ]
+    assert found[1]["metadata"]["namespace"] == "metallb-system"

@@ -283,3 +283,18 @@ def test_a_manifest_without_unknown_fields_is_walked_without_spelling_paths(
     deep = {**clean, "spec": {"ports": [{"port": 53}, {"port": 54, "prot": "UDP"}]}}
     assert [u.path for u in unknown_fields(deep)] == ["spec.ports[1].prot"]
     assert spelt
+
+
+def test_mappings_other_than_dicts_are_walked_alike() -> None:
+    """The quick walk checks plain dicts by type; any other Mapping is walked the same way."""
+    from types import MappingProxyType
+
+    ports = [MappingProxyType({"port": 53, "protocol": "UDP"})]
+    clean = MappingProxyType(
+        {"kind": "Service", "spec": MappingProxyType({"ports": ports, "type": "LoadBalancer"})}
+    )
+    assert unknown_fields(clean) == []
+    misplaced = MappingProxyType({**clean, "spec": MappingProxyType({"annotations": {}})})
+    assert [u.path for u in unknown_fields(misplaced)] == ["spec.annotations"]
+    deep = MappingProxyType({**clean, "spec": {"ports": [MappingProxyType({"prot": "UDP"})]}})
+    assert [u.path for u in unknown_fields(deep)] == ["spec.ports[0].prot"]

@@ -6,6 +6,8 @@ import copy
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from planner.errors import InputError, Origin
 from planner.objects import KubeObject, ObjectKey
@@ -189,3 +191,70 @@ def test_the_full_check_after_the_rewritable_one_passes_well_typed_objects() -> 
     checked = obj(lb_service("dns-tcp"))
     check_fields(checked, rewritable=OWN_ANNOTATIONS)
     check_fields(checked)
+
+
+def test_a_requested_ip_is_judged_by_its_text_and_worded_by_its_field() -> None:
+    """Requested IPs are remembered by text (a group's members repeat them): a good one passes
+    in any field, a bad one is refused each time, named by the field it is in."""
+    ips = "metallb.io/loadBalancerIPs"
+    good = lb_service("a", annotations={ips: "10.9.8.7"})
+    again = lb_service("b", annotations={}, loadBalancerIP="10.9.8.7")
+    for body in (good, good, again):
+        check_fields(KubeObject(KEY, body, Origin("a.yaml")))
+    for body, field in (
+        (lb_service("c", annotations={ips: "10.9.8.999"}), f"metadata.annotations.{ips}"),
+        (lb_service("d", annotations={}, loadBalancerIP="10.9.8.999"), "spec.loadBalancerIP"),
+        (lb_service("e", annotations={ips: "10.9.8.999"}), f"metadata.annotations.{ips}"),
+    ):
+        with pytest.raises(InputError, match=rf"{re.escape(field)}: '10.9.8.999' is not a valid"):
+            check_fields(KubeObject(KEY, body, Origin("a.yaml")))
+
+
+def test_only_a_value_that_is_not_a_string_is_refused_whatever_the_key() -> None:
+    """Annotation values are looked at first, their keys only for a value that is no string:
+    under the rewritable prefix it passes the first check, and the full check refuses it."""
+    body = lb_service("a")
+    body["metadata"]["annotations"] = {
+        OWN_ANNOTATIONS + "digest": 1234,
+        OWN_ANNOTATIONS + "note": "fine",
+        "other.dev/fine": "x",
+    }
+    obj = KubeObject(KEY, body, Origin("a.yaml"))
+    check_fields(obj, rewritable=OWN_ANNOTATIONS)
+    with pytest.raises(InputError, match=r"annotations\.shared-ip-planner\.dev/digest must be"):
+        check_fields(obj)
+    body["metadata"]["annotations"]["other.dev/count"] = 5
+    with pytest.raises(InputError, match=r"annotations\.other\.dev/count must be a string"):
+        check_fields(KubeObject(KEY, body, Origin("a.yaml")), rewritable=OWN_ANNOTATIONS)
+
+
+@given(
+    text=st.one_of(
+        st.from_regex(r"[0-9]{1,3}(\.[0-9]{1,3}){3}", fullmatch=True),
+        st.from_regex(r"[0-9.:a-f%]{1,20}", fullmatch=True),
+        st.text(max_size=16),
+    )
+)
+def test_the_quick_ipv4_test_accepts_only_what_parse_ip_accepts(text: str) -> None:
+    from planner.model.pools import parse_ip
+    from planner.sources import validate
+
+    try:
+        parse_ip(text)
+        parses = True
+    except ValueError:
+        parses = False
+    assert validate._is_ip(text) is parses
+    if validate._CANONICAL_IPV4.fullmatch(text):
+        assert parses and str(parse_ip(text)) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "quick"),
+    [("10.0.0.1", True), ("255.255.255.255", True), ("0.0.0.0", True), ("010.0.0.1", False),
+     ("256.0.0.1", False), ("10.0.0", False), ("::1", False), ("10.0.0.1 ", False)],
+)  # fmt: skip
+def test_the_quick_ipv4_test_takes_plain_addresses_only(text: str, quick: bool) -> None:
+    from planner.sources import validate
+
+    assert (validate._CANONICAL_IPV4.fullmatch(text) is not None) is quick
