@@ -30,26 +30,46 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-try:  # optional at run time: without it every document goes the libyaml way
-    import yaml_rs
-except ImportError:  # pragma: no cover - exercised by hiding the module in a test
-    yaml_rs = None  # type: ignore[assignment]
+# yaml_rs, optional at run time (without it every document goes the libyaml way): imported the
+# first time a document is worth the fast path (3.6 ms, more than a small repo's whole parse).
+# None once it failed to import (or a test hid it); _UNLOADED until then.
+_UNLOADED: Any = object()
+yaml_rs: Any = _UNLOADED
+
+
+def _parser() -> Any:
+    """The yaml_rs module, imported now if it was not yet; None when it cannot be."""
+    global yaml_rs
+    if yaml_rs is _UNLOADED:
+        try:
+            import yaml_rs as module
+        except ImportError:  # pragma: no cover - exercised by hiding the module in a test
+            module = None  # type: ignore[assignment]
+        yaml_rs = module
+    return yaml_rs
+
 
 # Characters libyaml accepts in a stream, less tab, carriage return, NEL, the line and paragraph
 # separators and a byte-order mark (which it reads as breaks or refuses, and yaml_rs may not).
-_UNSURE_CHARACTER = re.compile(
-    "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
-)
-# Every ASCII character _UNSURE_CHARACTER lets through: deleting them leaves an ASCII text's
+# Compiled only for text that is not ASCII: its ranges up to U+10FFFF take some 4 ms, more than a
+# small repo's whole parse.
+@functools.cache
+def _unsure_character() -> re.Pattern[str]:
+    return re.compile(
+        "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+    )
+
+
+# Every ASCII character _unsure_character() lets through: deleting them leaves an ASCII text's
 # unsure ones (str.translate deletes at C speed: 9 MB in 6 ms, the search takes 26).
 _SURE_ASCII = str.maketrans("", "", "\n" + "".join(map(chr, range(0x20, 0x7F))))
 
 
 def has_unsure_character(text: str) -> bool:
-    """Whether the text holds a character the fast path is unsure of (_UNSURE_CHARACTER)."""
+    """Whether the text holds a character the fast path is unsure of (_unsure_character())."""
     if text.isascii():  # a flag of the string, not a scan
         return bool(text.translate(_SURE_ASCII))
-    return _UNSURE_CHARACTER.search(text) is not None
+    return _unsure_character().search(text) is not None
 
 
 # Both are searched for in "\n" + the text, from the line break before the line: a pattern that
@@ -217,7 +237,11 @@ def worth_it(chars: int) -> bool:
 
 
 # A block scalar's header line: `key: |`, `- >-`, with its owner (the key, or the last dash).
-_HEADER = re.compile(rf"([ ]*(?:-[ ]+)*)({_STRING_TOKEN}:[ ]+)?[|>][-+]?[ ]*")
+@functools.cache
+def _header() -> re.Pattern[str]:
+    return re.compile(rf"([ ]*(?:-[ ]+)*)({_STRING_TOKEN}:[ ]+)?[|>][-+]?[ ]*")
+
+
 _BLOCK_HINT = re.compile(r"[|>][-+]?[ ]*$", re.MULTILINE)
 
 
@@ -250,12 +274,14 @@ class Loaded:
 
 def available() -> bool:
     """Whether the fast parser can be imported."""
-    return yaml_rs is not None
+    return _parser() is not None
 
 
 def split_stream(text: str) -> list[Segment] | None:
     """The documents of a stream, split at its `---` lines; None when the stream has anything
     the split cannot be sure of (directives, `...`, `--- content`, unsure characters)."""
+    # yaml_rs known missing: None. Not imported yet: split all the same, load() decides (a
+    # stream of declined documents reads as the whole stream does, tests/sources check it).
     if yaml_rs is None or has_unsure_character(text):
         return None
     padded = "\n" + text
@@ -315,7 +341,7 @@ def simple_lines(text: str, memo: Memo) -> bool:
     unchecked -= memo.simple_lines
     deepest = memo.deepest
     for line in unchecked:
-        if len(line) > MAX_LINE_CHARS or _UNSURE_CHARACTER.search(line):
+        if len(line) > MAX_LINE_CHARS or has_unsure_character(line):
             return False
         if not _simple_line(line):
             return False
@@ -365,7 +391,7 @@ def _without_block_content(lines: list[str]) -> list[str] | None:
     index = 0
     while index < len(lines):
         line = lines[index]
-        header = _HEADER.fullmatch(line) if line.endswith(("|", ">", "-", "+", " ")) else None
+        header = _header().fullmatch(line) if line.endswith(("|", ">", "-", "+", " ")) else None
         index += 1
         if header is None:
             kept.append(line)
@@ -397,7 +423,7 @@ def load(text: str, memo: Memo, max_nesting: int, lines_checked: bool = False) -
     shared through `memo` as the libyaml path shares them; None to decline, also when it might
     nest deeper than `max_nesting` (the libyaml path words that error). `lines_checked`: the
     text was among those `check_lines` passed with this memo."""
-    if yaml_rs is None or not worth_it(len(text)):
+    if yaml_rs is None or not worth_it(len(text)) or _parser() is None:
         return None
     if not lines_checked and not simple_lines(text, memo):
         return None
