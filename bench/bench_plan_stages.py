@@ -12,15 +12,13 @@ column per checkout (bench_table.py times whole commands).
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import sys
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))  # run from a checkout without installing
 
-from bench.bench_read_stages import probe_times
+from bench.bench_read_stages import print_stage_medians, stage_parser
 
 _PROBE = """
 import gc, json, sys, time
@@ -57,22 +55,8 @@ print(json.dumps(times))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repo", type=Path, required=True, help="A repo generate.py wrote.")
-    parser.add_argument("--compare", type=Path, nargs="+", default=[Path(".")])
-    parser.add_argument("--repetitions", type=int, default=3)
-    args = parser.parse_args(argv)
-    samples: dict[Path, dict[str, list[float]]] = {c: {} for c in args.compare}
-    for _ in range(args.repetitions):
-        for checkout in args.compare:  # alternated: the machine's load drifts
-            for stage, seconds in probe_times(_PROBE, checkout, args.repo).items():
-                samples[checkout].setdefault(stage, []).append(seconds)
-    print(f"{args.repetitions} repetition(s), median cpu s, one fresh interpreter per pass")
-    stages = list(samples[args.compare[0]])
-    print(f"  {'stage':26}" + "".join(f"{str(c)[-24:]:>26}" for c in args.compare))
-    for stage in stages:
-        row = "".join(f"{statistics.median(samples[c][stage]):26.2f}" for c in args.compare)
-        print(f"  {stage:26}{row}")
+    args = stage_parser(__doc__.splitlines()[0]).parse_args(argv)
+    print_stage_medians(_PROBE, args.compare, args.repo, args.repetitions)
     return 0
 
 

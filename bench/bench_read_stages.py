@@ -66,30 +66,35 @@ def probe_times(probe: str, checkout: Path, *args: object) -> dict[str, float]:
     return times
 
 
-def checkout_stages(checkout: Path, repo: Path) -> dict[str, float]:
-    """One pass of each stage with `checkout`'s code, in a fresh interpreter (CPU s)."""
-    return probe_times(_PROBE, checkout, repo)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def stage_parser(description: str) -> argparse.ArgumentParser:
+    """The options every stage bench takes: a repo, checkouts to alternate, repetitions."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--repo", type=Path, required=True, help="A repo generate.py wrote.")
     parser.add_argument("--compare", type=Path, nargs="+", default=[Path(".")])
     parser.add_argument("--repetitions", type=int, default=3)
+    return parser
+
+
+def print_stage_medians(probe: str, checkouts: list[Path], repo: Path, repetitions: int) -> None:
+    """Each stage's median CPU seconds per checkout, the checkouts alternated pass by pass."""
+    samples: dict[Path, dict[str, list[float]]] = {c: {} for c in checkouts}
+    for _ in range(repetitions):
+        for checkout in checkouts:  # alternated: the machine's load drifts
+            for stage, seconds in probe_times(probe, checkout, repo).items():
+                samples[checkout].setdefault(stage, []).append(seconds)
+    print(f"{repetitions} repetition(s), median cpu s, one fresh interpreter per pass")
+    print(f"  {'stage':26}" + "".join(f"{str(c)[-24:]:>26}" for c in checkouts))
+    for stage in samples[checkouts[0]]:
+        row = "".join(f"{statistics.median(samples[c][stage]):26.2f}" for c in checkouts)
+        print(f"  {stage:26}{row}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = stage_parser(__doc__.splitlines()[0])
     args = parser.parse_args(argv)
     if not (args.repo / "live.json").exists():
         parser.error(f"{args.repo}/live.json is missing: bench_diff.py --repo writes it")
-    samples: dict[Path, dict[str, list[float]]] = {c: {} for c in args.compare}
-    for _ in range(args.repetitions):
-        for checkout in args.compare:  # alternated: the machine's load drifts
-            for stage, seconds in checkout_stages(checkout, args.repo).items():
-                samples[checkout].setdefault(stage, []).append(seconds)
-    print(f"{args.repetitions} repetition(s), median cpu s, one fresh interpreter per pass")
-    stages = list(samples[args.compare[0]])
-    print(f"  {'stage':26}" + "".join(f"{str(c)[-24:]:>26}" for c in args.compare))
-    for stage in stages:
-        row = "".join(f"{statistics.median(samples[c][stage]):26.2f}" for c in args.compare)
-        print(f"  {stage:26}{row}")
+    print_stage_medians(_PROBE, args.compare, args.repo, args.repetitions)
     return 0
 
 
