@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from planner.errors import Origin
+
+
+def is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """Whether a parsed value is a mapping; a plain dict (all that YAML and JSON give) is told
+    by its type first, as the Mapping ABC's check costs some ten times more."""
+    return type(value) is dict or isinstance(value, Mapping)
+
 
 Manifest = dict[str, Any]
 

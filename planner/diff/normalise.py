@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from planner.diff.project import WHOLE, applied_template, identities, project_either
-from planner.objects import Manifest
+from planner.objects import Manifest, is_mapping
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"  # client-side apply's record
 
@@ -187,7 +187,7 @@ def _drop_unset(body: Manifest, desired: Manifest, kind: str) -> None:
         if not isinstance(own, dict):
             continue  # nothing to drop from
         wanted = _get(desired, parent)
-        stated = wanted if type(wanted) is dict or isinstance(wanted, Mapping) else {}
+        stated = wanted if is_mapping(wanted) else {}
         for field, default in rules:
             if field not in stated and (default is _SERVER or own.get(field, _MISSING) == default):
                 own.pop(field, None)
@@ -204,7 +204,7 @@ def drop_explicit_defaults(target: Manifest, current: Manifest) -> None:
         if not isinstance(own, dict):
             continue  # nothing to drop from (as _delete finds no dict to pop from)
         theirs = _get(current, parent)
-        held = theirs if type(theirs) is dict or isinstance(theirs, Mapping) else {}
+        held = theirs if is_mapping(theirs) else {}
         for field, default in rules:
             if field not in held and field in own and own[field] == default:
                 del own[field]
@@ -341,7 +341,7 @@ def _drop_empty_maps(body: Manifest) -> None:
 def _get(body: Any, path: Path) -> Any:
     for part in path:
         # `type is dict` first: YAML gives plain dicts, and the ABC check costs ten times more.
-        if not (type(body) is dict or isinstance(body, Mapping)) or part not in body:
+        if not is_mapping(body) or part not in body:
             return _MISSING
         body = body[part]
     return body

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from planner.objects import KubeObject
+from planner.objects import KubeObject, is_mapping
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "known-fields.json"
 CHECKED_KINDS = ("Service", "IPAddressPool")
@@ -96,7 +96,7 @@ def _all_known(value: Any, tree: Tree) -> bool:
     """Whether _unknown finds nothing under value (walked without building its paths)."""
     if tree.get("any"):
         return True
-    if "fields" in tree and _is_mapping(value):
+    if "fields" in tree and is_mapping(value):
         fields: Mapping[str, Tree] = tree["fields"]
         for name, child in value.items():
             if name not in fields:
@@ -113,10 +113,6 @@ def _all_known(value: Any, tree: Tree) -> bool:
 # before the Mapping ABC, whose check costs some ten times more (a third of this walk at 10,000
 # Services).
 _SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
-def _is_mapping(value: Any) -> bool:
-    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _is_container(value: Any) -> bool:

@@ -10,7 +10,7 @@ import functools
 import re
 import weakref
 from collections.abc import Mapping
-from typing import Any, TypeGuard
+from typing import Any
 
 from planner.errors import InputError
 from planner.model.pools import parse_ip
@@ -20,7 +20,7 @@ from planner.model.service import (
     ServiceInputError,
     parse_requested_ip,
 )
-from planner.objects import KubeObject, is_dns_1035_label, is_dns_label
+from planner.objects import KubeObject, is_dns_1035_label, is_dns_label, is_mapping
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 TRAFFIC_POLICIES = ("Cluster", "Local")
@@ -40,12 +40,6 @@ OWN_ANNOTATIONS = "shared-ip-planner.dev/"
 # the checks of a diff (bench/README.md, readpath). Bodies are read-only once read (the diff
 # copies what it edits). Held by identity while the object lives: an id is reused after it.
 _PASSED_REWRITABLE: weakref.WeakValueDictionary[int, KubeObject] = weakref.WeakValueDictionary()
-
-
-def _is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
-    # Parsed YAML and JSON give plain dicts: `type is dict` first, as the ABC check costs ten
-    # times more (check_fields made some 500,000 of them at 10,000 Services).
-    return type(value) is dict or isinstance(value, Mapping)
 
 
 def check_fields(obj: KubeObject, rewritable: str | None = None) -> None:
@@ -73,7 +67,7 @@ def _raise_problem(obj: KubeObject, problem: tuple[str, str] | None) -> None:
 
 def _metadata_problem(body: Mapping[str, Any], rewritable: str | None) -> tuple[str, str] | None:
     metadata = body.get("metadata")
-    if not _is_mapping(metadata):
+    if not is_mapping(metadata):
         return "metadata", f"must be a mapping, not {_shown(metadata)}"
     for field in ("name", "namespace"):
         if field in metadata and not isinstance(metadata[field], str):
@@ -82,7 +76,7 @@ def _metadata_problem(body: Mapping[str, Any], rewritable: str | None) -> tuple[
         values = metadata.get(section)
         if values is None:
             continue
-        if not _is_mapping(values):
+        if not is_mapping(values):
             return f"metadata.{section}", f"must be a mapping, not {_shown(values)}"
         for key, value in values.items():
             if isinstance(value, str):
@@ -125,7 +119,7 @@ def _service_problem(body: Mapping[str, Any]) -> tuple[str, str] | None:
     spec = body.get("spec")
     if spec is None:
         return None
-    if not _is_mapping(spec):
+    if not is_mapping(spec):
         return "spec", f"must be a mapping, not {_shown(spec)}"
     for field in ("type", "loadBalancerIP", "ipFamilyPolicy"):
         if field in spec and spec[field] is not None and not isinstance(spec[field], str):
@@ -174,7 +168,7 @@ def _requested_ip_error(body: Mapping[str, Any]) -> ServiceInputError | None:
     """A requested IP MetalLB cannot parse (a zone, a prefix length...); how many IPs and of
     which families is left to the conflict analysis, which reports it as MetalLB does."""
     spec = body.get("spec")
-    if not _is_mapping(spec) or spec.get("type") != "LoadBalancer":
+    if not is_mapping(spec) or spec.get("type") != "LoadBalancer":
         return None
     annotations = (body.get("metadata") or {}).get("annotations") or {}
     for field, source, name in _REQUEST_FIELDS:
@@ -206,12 +200,12 @@ def _status_problem(body: Mapping[str, Any]) -> tuple[str, str] | None:
     status = body.get("status")
     if status is None:
         return None
-    if not _is_mapping(status):
+    if not is_mapping(status):
         return "status", f"must be a mapping, not {_shown(status)}"
     balancer = status.get("loadBalancer")
     if balancer is None:
         return None
-    if not _is_mapping(balancer):
+    if not is_mapping(balancer):
         return "status.loadBalancer", f"must be a mapping, not {_shown(balancer)}"
     ingress = balancer.get("ingress")
     if ingress is None:
@@ -220,7 +214,7 @@ def _status_problem(body: Mapping[str, Any]) -> tuple[str, str] | None:
         return "status.loadBalancer.ingress", f"must be a list, not {_shown(ingress)}"
     for index, entry in enumerate(ingress):
         field = f"status.loadBalancer.ingress[{index}]"
-        if not _is_mapping(entry):
+        if not is_mapping(entry):
             return field, f"must be a mapping, not {_shown(entry)}"
         ip = entry.get("ip")
         if ip is not None and not _is_ip(ip):
@@ -253,7 +247,7 @@ def _selector_problem(spec: Mapping[str, Any]) -> tuple[str, str] | None:
     selector = spec.get("selector")
     if selector is None:
         return None
-    if not _is_mapping(selector):
+    if not is_mapping(selector):
         return "spec.selector", f"must be a mapping of labels, not {_shown(selector)}"
     for key, value in selector.items():
         if not isinstance(value, str):
@@ -291,7 +285,7 @@ def _ports_problem(spec: Mapping[str, Any]) -> tuple[str, str] | None:
 
 
 def _port_problem(port: Any) -> tuple[str, str] | None:
-    if not _is_mapping(port):
+    if not is_mapping(port):
         return "", f"must be a mapping with a port, not {_shown(port)}"
     for field in ("port", "nodePort"):
         value = port.get(field)
@@ -327,7 +321,7 @@ def _shown(value: Any) -> str:
         return f"the string {value!r}"
     if value is None:
         return "null"
-    if _is_mapping(value):
+    if is_mapping(value):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
