@@ -4,12 +4,16 @@ reduction is sound — each component alone ends exactly as the whole cluster do
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
+import pytest
+
+from planner.model.allocator import Allocator
 from planner.model.group_annotations import stamp_group_annotations
 from planner.model.pools import pools_from_objects
 from planner.model.simcluster import SimulatedCluster, one_at_a_time
 from planner.objects import Manifest, svc_key_of
-from planner.simulate.reduction import changes_allocation, components
+from planner.simulate.reduction import _pool_owner, changes_allocation, components
 from planner.simulate.world import World
 from tests.plan.test_build import ip_pool, running, service
 
@@ -148,3 +152,20 @@ def test_each_component_alone_ends_as_the_whole_cluster_does_in_every_write_orde
                 mine = [w for w in order if w[0] in part.services]
                 run = one_at_a_time(alone[part.services], mine).cluster
                 assert _end_ips(run) == {s: together[s] for s in run.store}
+
+
+def test_the_pool_owner_asks_the_allocator_once_per_ip(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The owner of an IP is the allocator's answer, remembered: asked again, the same answer
+    without another look-up ("" for an IP no pool owns)."""
+    asked: list[tuple[str, ...]] = []
+    looked_up = Allocator.pool_for_ips
+
+    def counting(self: Allocator, ips: Sequence[str]) -> str | None:
+        asked.append(tuple(ips))
+        return looked_up(self, ips)
+
+    monkeypatch.setattr(Allocator, "pool_for_ips", counting)
+    owner = _pool_owner(POOLS)
+    ips = ["10.0.0.1", "10.0.1.2", "192.168.0.1", "10.0.0.1", "192.168.0.1", "10.0.1.2"]
+    assert [owner(ip) for ip in ips] == ["lan", "dmz", "", "lan", "", "dmz"]
+    assert asked == [("10.0.0.1",), ("10.0.1.2",), ("192.168.0.1",)]
