@@ -1,0 +1,62 @@
+"""Time the stages of `planner diff` after the scenario is read, for several checkouts side by side.
+
+    python bench/bench_diff_stages.py --repo /tmp/g10k --compare /tmp/base . [--repetitions 3]
+
+Each repetition starts, for each checkout in turn, a fresh interpreter with that checkout first
+on the path, which reads the scenario (not timed), then times in CPU seconds the group-wide
+annotations stamped on its desired Services (a part of reading it) and `report_of_scenario`
+whole, as `planner diff -o json` meets it; then the report again, plain and within
+`inputs_remembered` (does sharing the allocation inputs, as plan does, pay in diff?). Prints
+the medians, one column per checkout.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR.parent))  # run from a checkout without installing
+
+from bench.bench_read_stages import print_stage_medians, stage_parser
+
+_PROBE = """
+import gc, json, sys, time
+from planner.analysis.build import report_of_scenario
+from planner.model.group_annotations import stamp_group_annotations
+from planner.model.service import inputs_remembered
+from planner.pipeline import load_scenario
+from planner.sources.live import LiveSource
+
+repo = sys.argv[1]
+scenario = load_scenario([repo + "/desired"], LiveSource.file(repo + "/live.yaml"))
+gc.freeze()
+times = {}
+clock = time.process_time()
+
+def lap(name):
+    global clock
+    now = time.process_time()
+    times[name], clock = now - clock, now
+
+stamp_group_annotations(list(scenario.desired_services.values()))
+lap("stamp group annotations")
+report_of_scenario(scenario)
+lap("report of scenario")
+report_of_scenario(scenario)
+lap("again")
+inputs_remembered(report_of_scenario)(scenario)
+lap("again, inputs remembered")
+times["sum"] = times["stamp group annotations"] + times["report of scenario"]
+print(json.dumps(times))
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = stage_parser(__doc__.splitlines()[0]).parse_args(argv)
+    print_stage_medians(_PROBE, args.compare, args.repo, args.repetitions)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
