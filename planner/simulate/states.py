@@ -28,13 +28,14 @@ against the brute-force schedule enumeration (tests/simulate/test_states.py).
 from __future__ import annotations
 
 import copy
+import enum
 import ipaddress
 import re
 from collections import deque
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from functools import partial
-from typing import overload
+from typing import Any, overload
 
 from planner.model.allocator import Port
 from planner.model.controller import ERROR, REPROCESS_ALL, SUCCESS, Behavior, Event, Result
@@ -1406,27 +1407,47 @@ class _Renaming:
         """A fingerprint (before compaction) with every key and port renamed."""
         if not self.keys and not self.ports:
             return value
+        renamed: Hashable = self._renamed(value)
+        return renamed
+
+    def _renamed(self, value: Any) -> Any:
+        # Exact types first (the fingerprint is made of tuples, frozensets and strings), then
+        # each other type's shape, looked up once (is_dataclass and fields() cost a call each).
         kind = type(value)
-        if isinstance(value, str):
+        if kind is str:
             return self.keys.get(value, value)
-        if kind in _ATOMS:
-            return value
+        if kind is tuple:
+            return tuple(self._items(value))
         if kind is frozenset:
             # Remembered: the same sets (a frozenset keeps its hash) recur from state to state.
             seen = self._memo.get(value)
             if seen is None:
-                seen = self._memo[value] = frozenset(self.value(item) for item in value)  # type: ignore[attr-defined]
+                seen = self._memo[value] = frozenset(self._items(value))
             return seen
-        if kind is tuple:
-            return tuple(self.value(item) for item in value)  # type: ignore[attr-defined]
-        if isinstance(value, Port):
+        shape, names = _shape(kind)
+        if shape is _Shape.ATOM:
+            return value
+        if shape is _Shape.STR:
+            return self.keys.get(value, value)
+        if shape is _Shape.PORT:
             return self.ports.get(value, value)
-        if isinstance(value, tuple):  # a NamedTuple (Key)
-            return kind(*(self.value(item) for item in value))
-        if is_dataclass(value):
-            items = (self.value(getattr(value, f.name)) for f in fields(value))
-            return kind(*items)
-        return value
+        if shape is _Shape.NAMED:  # a NamedTuple (Key)
+            return kind(*self._items(value))
+        return kind(*self._items([getattr(value, name) for name in names]))
+
+    def _items(self, values: Iterable[Any]) -> list[Any]:
+        """Each item renamed; keys and plain ints without a call (most items of a fingerprint)."""
+        keys = self.keys
+        out = []
+        for item in values:
+            kind = type(item)
+            if kind is str:
+                out.append(keys.get(item, item))
+            elif kind in _PLAIN:
+                out.append(item)
+            else:
+                out.append(self._renamed(item))
+        return out
 
     def text(self, message: str) -> str:
         """A warning's text as the renamed Service would get it (keys and ports swapped,
@@ -1453,6 +1474,42 @@ _KEY_LIST = re.compile(r"[\w.-]+/[\w.-]+(?:,[\w.-]+/[\w.-]+)+")
 _IDENTITY_RENAMING = _Renaming({}, {})
 # Values a renaming leaves as they are (not keys, ports or containers of them).
 _ATOMS = frozenset({int, bool, float, type(None), ipaddress.IPv4Address, ipaddress.IPv6Address})
+_PLAIN = frozenset({int, bool, type(None)})  # (the atoms a fingerprint holds most)
+
+
+class _Shape(enum.Enum):
+    """How a renaming takes a value of one type apart (see _shape)."""
+
+    ATOM = "left as it is"
+    STR = "a key, maybe"
+    PORT = "a port"
+    NAMED = "a NamedTuple: its items"
+    FIELDS = "a dataclass: its fields, by name"
+
+
+_SHAPES: dict[type, tuple[_Shape, tuple[str, ...]]] = {}
+
+
+def _shape(kind: type) -> tuple[_Shape, tuple[str, ...]]:
+    """The shape of values of this type, and a dataclass's field names (found once per type)."""
+    found = _SHAPES.get(kind)
+    if found is None:
+        found = _SHAPES[kind] = _find_shape(kind)
+    return found
+
+
+def _find_shape(kind: type) -> tuple[_Shape, tuple[str, ...]]:
+    if issubclass(kind, str):
+        return _Shape.STR, ()
+    if kind in _ATOMS:
+        return _Shape.ATOM, ()
+    if issubclass(kind, Port):
+        return _Shape.PORT, ()
+    if issubclass(kind, tuple):
+        return _Shape.NAMED, ()
+    if is_dataclass(kind):
+        return _Shape.FIELDS, tuple(f.name for f in fields(kind))
+    return _Shape.ATOM, ()
 
 
 def _families(value: object) -> object:
