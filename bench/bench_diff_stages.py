@@ -18,9 +18,10 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))  # run from a checkout without installing
 
-from bench.bench_read_stages import print_stage_medians, stage_parser
+from bench.bench_read_stages import LAP_CLOCK, print_stage_medians, stage_parser
 
-_PROBE = """
+_PROBE = (
+    """
 import gc, json, sys, time
 from planner.analysis.build import report_of_scenario
 from planner.model.group_annotations import stamp_group_annotations
@@ -31,14 +32,9 @@ from planner.sources.live import LiveSource
 repo = sys.argv[1]
 scenario = load_scenario([repo + "/desired"], LiveSource.file(repo + "/live.yaml"))
 gc.freeze()
-times = {}
-clock = time.process_time()
-
-def lap(name):
-    global clock
-    now = time.process_time()
-    times[name], clock = now - clock, now
-
+"""
+    + LAP_CLOCK
+    + """
 stamp_group_annotations(list(scenario.desired_services.values()))
 lap("stamp group annotations")
 report_of_scenario(scenario)
@@ -50,6 +46,7 @@ lap("again, inputs remembered")
 times["sum"] = times["stamp group annotations"] + times["report of scenario"]
 print(json.dumps(times))
 """
+)
 
 
 def main(argv: list[str] | None = None) -> int:

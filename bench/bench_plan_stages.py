@@ -18,9 +18,10 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))  # run from a checkout without installing
 
-from bench.bench_read_stages import print_stage_medians, stage_parser
+from bench.bench_read_stages import LAP_CLOCK, print_stage_medians, stage_parser
 
-_PROBE = """
+_PROBE = (
+    """
 import gc, json, sys, time
 from planner.analysis.build import scenario_conflicts
 from planner.pipeline import load_scenario
@@ -32,14 +33,9 @@ from planner.sources.live import LiveSource
 repo = sys.argv[1]
 scenario = load_scenario([repo + "/desired"], LiveSource.file(repo + "/live.yaml"))
 gc.freeze()
-times = {}
-clock = time.process_time()
-
-def lap(name):
-    global clock
-    now = time.process_time()
-    times[name], clock = now - clock, now
-
+"""
+    + LAP_CLOCK
+    + """
 conflicts = scenario_conflicts(scenario)
 lap("static conflicts")
 plan = build_plan(scenario, conflicts=conflicts)
@@ -52,6 +48,7 @@ lap("JSON text")
 times["sum"] = sum(times.values())
 print(json.dumps(times))
 """
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,13 +21,8 @@ import sys
 from pathlib import Path
 
 # The stages of bench_diff.stage_times up to the prediction, in a fresh interpreter.
-_PROBE = """
-import json, sys, time
-from planner.analysis.build import scenario_conflicts, scenario_groups, scenario_inputs
-from planner.diff.scenario import build_scenario
-from planner.sources import load_desired, load_live_file
-
-repo = sys.argv[1]
+# The clock every stage probe laps (a probe's own imports first, then this, then its stages).
+LAP_CLOCK = """
 times = {}
 clock = time.process_time()
 
@@ -35,7 +30,19 @@ def lap(name):
     global clock
     now = time.process_time()
     times[name], clock = now - clock, now
+"""
 
+_PROBE = (
+    """
+import json, sys, time
+from planner.analysis.build import scenario_conflicts, scenario_groups, scenario_inputs
+from planner.diff.scenario import build_scenario
+from planner.sources import load_desired, load_live_file
+
+repo = sys.argv[1]
+"""
+    + LAP_CLOCK
+    + """
 desired = load_desired([repo + "/desired"])
 lap("read desired")
 live = load_live_file(repo + "/live.yaml")
@@ -54,6 +61,7 @@ load_live_file(repo + "/live.json")
 lap("read live.json (apart)")
 print(json.dumps(times))
 """
+)
 
 
 def probe_times(probe: str, checkout: Path, *args: object) -> dict[str, float]:
