@@ -420,16 +420,23 @@ _member = st.fixed_dictionaries(
 
 
 def _states(members: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Live and desired Services of the members (`local` and `pool`, when a member has them:
+    its desired policy and address-pool annotation)."""
     live, desired = {}, {}
     for index, member in enumerate(members):
         name = f"s{index}"
         live[f"apps/{name}"] = service(
             name, key=member["key"], port=member["port"], status=member["live_ip"]
         )
-        if not member["deleted"]:
-            desired[f"apps/{name}"] = service(
-                name, key=member["key"], ips=member["ip"], port=member["port"]
-            )
+        if member["deleted"]:
+            continue
+        policy = "Local" if member.get("local") else "Cluster"
+        body = service(
+            name, key=member["key"], ips=member["ip"], port=member["port"], policy=policy
+        )
+        if member.get("pool"):
+            body["metadata"]["annotations"]["metallb.io/address-pool"] = member["pool"]
+        desired[f"apps/{name}"] = body
     return live, desired
 
 
@@ -504,25 +511,6 @@ def _pools_of(specs: list[tuple[tuple[str, ...], bool, bool, tuple[str, ...]]]) 
     ]
 
 
-def _holder_states(members: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
-    live, desired = {}, {}
-    for index, member in enumerate(members):
-        name = f"s{index}"
-        live[f"apps/{name}"] = service(
-            name, key=member["key"], port=member["port"], status=member["live_ip"]
-        )
-        if member["deleted"]:
-            continue
-        policy = "Local" if member["local"] else "Cluster"
-        body = service(
-            name, key=member["key"], ips=member["ip"], port=member["port"], policy=policy
-        )
-        if member["pool"]:
-            body["metadata"]["annotations"]["metallb.io/address-pool"] = member["pool"]
-        desired[f"apps/{name}"] = body
-    return live, desired
-
-
 @settings(max_examples=300, deadline=None)
 @given(_POOLS, st.lists(_holder, min_size=1, max_size=8), st.booleans())
 def test_the_prediction_assigns_only_the_holders_that_matter_and_predicts_the_same(
@@ -531,7 +519,7 @@ def test_the_prediction_assigns_only_the_holders_that_matter_and_predicts_the_sa
     statuses_known: bool,
 ) -> None:
     # Every holder assigned to the allocator (as before) or only those that can matter.
-    live, desired = _holder_states(members)
+    live, desired = _states(members)
     filtered, every_holder = _with_and_without_the_filter(
         live, desired, _pools_of(pools), statuses_known
     )
