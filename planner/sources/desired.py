@@ -38,8 +38,8 @@ from planner.sources.flux_build import FluxContext, apply_flux
 from planner.sources.helm import CHART_FILE, HelmOptions, is_chart_dir, render_chart
 from planner.sources.kinds import (
     DEFAULT_NAMESPACE,
-    check_unique,
     to_objects,
+    without_repeats,
 )
 from planner.sources.known_fields import unknown_field_notes
 from planner.sources.kustomize import (
@@ -145,8 +145,8 @@ def load_sources(
             followed, follow_notes = _followed(found, source, flux, named, read)
             pending.extend(followed)
             notes.extend(follow_notes)
-    check_unique(objects)
-    return DesiredState(objects, notes, unrendered=tuple(unrendered))
+    objects, repeat_notes = without_repeats(objects)
+    return DesiredState(objects, notes + repeat_notes, unrendered=tuple(unrendered))
 
 
 def _followed(

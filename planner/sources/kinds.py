@@ -123,6 +123,40 @@ def check_unique(objects: Iterable[KubeObject]) -> None:
             raise InputError(message, obj.origin)
 
 
+def without_repeats(objects: Iterable[KubeObject]) -> tuple[list[KubeObject], list[str]]:
+    """The objects with each one written again read once, and a note per repeated key. Flux
+    repos give every app its own copy of a shared OCIRepository (rwlove/home-ops: media/app-
+    template in each app, some with the app's commonLabels): the same content applied twice
+    changes nothing, and copies that differ only matter when the plan reads the kind (Services,
+    MetalLB pools, Namespaces): InputError then, as check_unique."""
+    first_seen: dict[ObjectKey, KubeObject] = {}
+    kept: list[KubeObject] = []
+    repeated: dict[ObjectKey, list[KubeObject]] = {}
+    for obj in objects:
+        earlier = first_seen.setdefault(obj.key, obj)
+        if earlier is obj:
+            kept.append(obj)
+        elif earlier.body == obj.body or not _planned(obj):
+            repeated.setdefault(obj.key, [earlier]).append(obj)
+        else:
+            message = f"{obj.key} is defined twice (first at {_where(earlier)})"
+            raise InputError(message, obj.origin)
+    return kept, [_repeat_note(copies) for copies in repeated.values()]
+
+
+def _planned(obj: KubeObject) -> bool:
+    return obj.key.kind in ("Service", "Namespace") or is_pool_manifest(obj.body)
+
+
+def _repeat_note(copies: list[KubeObject]) -> str:
+    first = copies[0]
+    if all(copy.body == first.body for copy in copies):
+        how = "with the same content"
+    else:  # the plan does not read the kind: the cluster keeps the copy applied last
+        how = "in copies that differ (compared: the first; the cluster keeps the last applied)"
+    return f"{first.key} is written {len(copies)} times {how} (first at {_where(first)})"
+
+
 def services_of(objects: Iterable[KubeObject]) -> dict[str, Manifest]:
     """Service manifests by "namespace/name", sorted by that key."""
     found = {obj.key.svc_key: obj.body for obj in objects if obj.key.kind == "Service"}

@@ -105,6 +105,36 @@ def test_duplicates_across_files_name_both_origins(in_tmp: Path) -> None:
     )
 
 
+def test_the_same_object_written_by_two_apps_is_read_once_with_a_note(in_tmp: Path) -> None:
+    # Flux home-ops repos give each app its own copy of a shared OCIRepository (rwlove/home-ops:
+    # media/app-template in every app): applying it twice changes nothing.
+    write(in_tmp / "m" / "a.yaml", service_yaml("dns", namespace="default"))
+    write(in_tmp / "m" / "b.yaml", "---\n" + service_yaml("dns", namespace="default"))
+    state = load_desired(["m"])
+    assert [str(obj.origin) for obj in state.objects] == ["m/a.yaml: document 1, line 1"]
+    assert state.notes == [
+        (
+            "Service default/dns is written 2 times with the same content "
+            "(first at m/a.yaml: document 1, line 1)"
+        )
+    ]
+
+
+def test_copies_of_a_kind_the_plan_does_not_read_may_differ(in_tmp: Path) -> None:
+    repo = "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata:\n"
+    repo += "  name: app-template\n  namespace: media\n"
+    write(in_tmp / "m" / "a.yaml", repo)
+    write(in_tmp / "m" / "b.yaml", repo + "  labels:\n    app: b\n")
+    state = load_desired(["m"])
+    assert [str(obj.origin) for obj in state.objects] == ["m/a.yaml: document 1, line 1"]
+    assert state.notes == [
+        (
+            "OCIRepository media/app-template is written 2 times in copies that differ (compared: "
+            "the first; the cluster keeps the last applied) (first at m/a.yaml: document 1, line 1)"
+        )
+    ]
+
+
 def test_a_file_named_twice_or_inside_a_named_directory_is_read_once(in_tmp: Path) -> None:
     write(in_tmp / "m" / "a.yaml", service_yaml("dns"))
     state = load_desired(["m/a.yaml", "m", "./m/a.yaml"])
