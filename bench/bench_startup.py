@@ -1,6 +1,7 @@
 """Benchmark the CLI's start-up against merely importing its two dependencies.
 
     python bench/bench_startup.py [--runs 21] [--sample samples/seed-dns-local]
+    python bench/bench_startup.py --runs 21 --compare /tmp/base .
 
 In one run, side by side and interleaved (so a busy machine slows every command alike): the
 median over `--runs` fresh interpreters of `python -c "import yaml, click"` (the floor),
@@ -9,6 +10,8 @@ the floor (target <= 1.5). Times are CPU seconds (user + system) of the child, r
 wait4(); wall-clock seconds are printed too. `python -X importtime -c "from planner.cli import
 main"` shows where the rest goes. `--checkout DIR` times another checkout's planner (e.g. one
 made with `git archive main | tar -x -C DIR`) with this interpreter, for a before/after.
+`--compare DIR...` times several checkouts in the same rounds (each round: the floor, then every
+checkout's commands), so a drifting machine slows them alike; one table, a column per checkout.
 
 The checkout's bytecode is compiled first (`compileall`, as `pip install` does for a wheel): with
 PYTHONDONTWRITEBYTECODE set, as on the development machines, every run would otherwise compile
@@ -97,6 +100,51 @@ def measure(cmds: list[Command], runs: int, checkout: Path = ROOT) -> dict[str, 
     return samples
 
 
+def measure_side_by_side(
+    cmds: list[Command], runs: int, checkouts: list[Path]
+) -> dict[Path, dict[str, Samples]]:
+    """`measure` over several checkouts at once: every round runs the floor once, then each
+    checkout's planner commands, after one warm-up of each."""
+    floor = next(cmd for cmd in cmds if cmd.floor)
+    planner = [cmd for cmd in cmds if not cmd.floor]
+    for checkout in checkouts:
+        for cmd in cmds:
+            run_once(cmd.argv, checkout)
+    samples = {checkout: {cmd.label: Samples([], []) for cmd in cmds} for checkout in checkouts}
+    for _ in range(runs):
+        cpu, wall = run_once(floor.argv, checkouts[0])
+        for checkout in checkouts:
+            samples[checkout][floor.label].cpu.append(cpu)
+            samples[checkout][floor.label].wall.append(wall)
+        for checkout in checkouts:
+            for cmd in planner:
+                cpu, wall = run_once(cmd.argv, checkout)
+                samples[checkout][cmd.label].cpu.append(cpu)
+                samples[checkout][cmd.label].wall.append(wall)
+    return samples
+
+
+def report_side_by_side(
+    cmds: list[Command], samples: dict[Path, dict[str, Samples]], runs: int
+) -> list[str]:
+    """The table: per command, each checkout's median CPU ms and its ratio to the floor."""
+    floor = next(cmd for cmd in cmds if cmd.floor)
+    checkouts = list(samples)
+    floor_cpu = statistics.median(samples[checkouts[0]][floor.label].cpu)
+    lines = [f"median of {runs} rounds, {sys.executable} ({sys.version.split()[0]}), CPU ms"]
+    lines += [f"  [{index}] {checkout}" for index, checkout in enumerate(checkouts)]
+    header = "".join(f"{f'[{index}]':>16}" for index in range(len(checkouts)))
+    lines.append(f"{'command':40}{header}")
+    for cmd in cmds:
+        cells = []
+        for checkout in checkouts:
+            cpu = statistics.median(samples[checkout][cmd.label].cpu)
+            cells.append(f"{cpu * 1000:8.1f}" + ("" if cmd.floor else f" {cpu / floor_cpu:5.2f}x"))
+        lines.append(f"{cmd.label:40}" + "".join(f"{cell:>16}" for cell in cells))
+    lines.append(f"target: each planner command <= {RATIO_TARGET}x the floor (CPU)")
+    return lines
+
+
 def report(cmds: list[Command], samples: dict[str, Samples], runs: int) -> list[str]:
     """The table: median CPU and wall ms per command and its ratio to the floor."""
     floor = next(cmd for cmd in cmds if cmd.floor)
@@ -124,8 +172,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--sample", type=Path, default=ROOT / "samples" / "seed-dns-local")
     parser.add_argument("--checkout", type=Path, default=ROOT, help="The planner to time.")
+    parser.add_argument("--compare", type=Path, nargs="+", help="Checkouts timed side by side.")
     args = parser.parse_args(argv)
     cmds = commands(args.sample.resolve())
+    if args.compare:
+        checkouts = [checkout.resolve() for checkout in args.compare]
+        for checkout in checkouts:
+            compile_bytecode(checkout)
+        side_by_side = measure_side_by_side(cmds, args.runs, checkouts)
+        for line in report_side_by_side(cmds, side_by_side, args.runs):
+            print(line)
+        return 0
     print(f"checkout: {args.checkout}")
     compile_bytecode(args.checkout.resolve())
     for line in report(cmds, measure(cmds, args.runs, args.checkout.resolve()), args.runs):

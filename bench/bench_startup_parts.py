@@ -7,9 +7,12 @@ Each run is a fresh interpreter that reads its own CPU clock (user + system,
 `time.process_time`) between the parts: importing yaml and click (what the floor imports),
 `planner.cli`, the modules a text diff imports (the verb, the pipeline, the text renderer), the
 first `main(["diff", ...])` and a second one (warm: what the sample's run costs once everything
-is imported), and of the warm run its stages (load, predict, render). Separately, the time
-spent in `dataclasses` building the classes of every module imported, and how many classes and
-generated methods that was. Medians over `--runs`.
+is imported), and of the warm run its stages (load, predict, render). The second run calls
+`main()` as the console script does, and the interpreter then exits: its shutdown is the child's
+CPU time from wait4() less its own clock at the end, and its start-up (site, the editable
+install's finder) its clock at the first line. Separately, the time spent in `dataclasses`
+building the classes of every module imported, and how many classes and generated methods that
+was. Medians over `--runs`.
 `bench_startup.py` gives the totals against the floor; this script says which part to work on.
 
 `--dataclass-options` instead times what one class costs to build under each set of options
@@ -53,9 +56,9 @@ from planner.cli import main
 marks.append(clock())
 import planner.commands.diff, planner.pipeline, planner.render.text
 marks.append(clock())
-def _quiet_diff():
+def _quiet_diff(console=False):
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        main(sys.argv[1:])
+        main() if console else main(sys.argv[1:])
 _quiet_diff()
 marks.append(clock())
 # The warm run's stages: each function wrapped where its caller looks it up.
@@ -73,10 +76,10 @@ def _timed(module, name, label):
 _timed(planner.pipeline, "load_scenario", "load_scenario: read, parse, diff, scenario")
 _timed(planner.analysis.build, "predict", "predict: the behaviours' explorations")
 _timed(planner.render, "render", "render: the text report")
-_quiet_diff()
+_quiet_diff(console=True)  # as the console script runs it: the process ends next
 marks.append(clock())
 parts = [later - earlier for earlier, later in zip(marks, marks[1:])]
-print(json.dumps({"parts": parts, "dataclasses": built, "stages": stages}))
+print(json.dumps({"parts": parts, "dataclasses": built, "stages": stages, "clock": marks}))
 """
 
 # Option sets to time: the planner's records are frozen; the others show what each option costs.
@@ -93,23 +96,32 @@ PARTS = (
     "import planner.cli",
     "import the diff's modules (verb, pipeline, text renderer)",
     "first main(diff): the run, with what it imports late",
-    "second main(diff): the run alone (warm)",
+    "second main(): the warm run, called as the console script",
 )
 
 
 def run_child(checkout: Path, sample: Path) -> dict[str, object]:
-    """One fresh interpreter's parts (seconds) and dataclass figures."""
+    """One fresh interpreter's parts (seconds) and dataclass figures, with its start-up (its
+    clock at the first line) and shutdown (wait4's CPU less its clock at the end)."""
     argv = ["diff", str(sample / "desired"), "--live", str(sample / "live.yaml")]
     env = {**os.environ, "PYTHONPATH": str(checkout)}
-    done = subprocess.run(
+    child = subprocess.Popen(
         [sys.executable, "-c", _CHILD, *argv],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
         cwd=checkout,
         env=env,
-        check=True,
     )
-    answer: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
+    assert child.stdout is not None
+    out = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"the child failed: {out}")
+    answer: dict[str, object] = json.loads(out.splitlines()[-1])
+    clock = [float(mark) for mark in answer["clock"]]  # type: ignore[attr-defined]
+    answer["startup"] = clock[0]
+    answer["shutdown"] = usage.ru_utime + usage.ru_stime - clock[-1]
     return answer
 
 
@@ -157,12 +169,16 @@ def main(argv: list[str] | None = None) -> int:
     runs = [run_child(checkout, args.sample.resolve()) for _ in range(args.runs)]
     print(f"checkout: {checkout}")
     print(f"median of {args.runs} runs, CPU ms, {sys.executable} ({sys.version.split()[0]})")
+    startup = statistics.median(float(run["startup"]) for run in runs)  # type: ignore[arg-type]
+    print(f"  {'interpreter start-up (site, before the first line)':58} {startup * 1000:7.1f}")
     for index, label in enumerate(PARTS):
         values = [float(run["parts"][index]) for run in runs]  # type: ignore[index]
         print(f"  {label:58} {statistics.median(values) * 1000:7.1f}")
     for label in runs[0]["stages"]:  # type: ignore[union-attr]
         values = [float(run["stages"][label]) for run in runs]  # type: ignore[index]
         print(f"    of the warm run, {label:39} {statistics.median(values) * 1000:7.1f}")
+    shutdown = statistics.median(float(run["shutdown"]) for run in runs)  # type: ignore[arg-type]
+    print(f"  {'interpreter shutdown (wait4 CPU less the final clock)':58} {shutdown * 1000:7.1f}")
     built = [run["dataclasses"] for run in runs]
     seconds = statistics.median(float(b["seconds"]) for b in built)  # type: ignore[index]
     classes, methods = built[0]["classes"], built[0]["methods"]  # type: ignore[index]

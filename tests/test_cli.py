@@ -204,3 +204,35 @@ def test_every_dependency_has_its_module_named() -> None:
         dependency.split(">")[0].split("=")[0].lower() for dependency in project["dependencies"]
     }
     assert names == {name.lower() for name in DEPENDENCY_MODULES.values()}
+
+
+# The seed diff run in a fresh interpreter, then whether the objects alive at exit were frozen
+# (read by an atexit hook: it runs before the shutdown's collections). `main()` without argv is
+# what the console script runs; with argv, as tests and benches call it.
+_FROZEN_AT_EXIT = """
+import atexit, gc, sys
+from planner.cli import main
+atexit.register(lambda: print("frozen:", gc.get_freeze_count() > 0))
+how = sys.argv.pop(1)
+sys.exit(main() if how == "console" else main(sys.argv[1:]))
+"""
+
+
+def _frozen_at_exit(how: str) -> tuple[str, str]:
+    run = subprocess.run(
+        [sys.executable, "-c", _FROZEN_AT_EXIT, how, "diff", *SEED_ARGS],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 1
+    report, frozen = run.stdout.rsplit("frozen: ", 1)
+    return report, frozen.strip()
+
+
+def test_only_the_console_script_freezes_what_is_alive_before_the_interpreter_exits() -> None:
+    console_report, console_frozen = _frozen_at_exit("console")
+    called_report, called_frozen = _frozen_at_exit("argv")
+    assert (console_frozen, called_frozen) == ("True", "False")
+    assert console_report == called_report and "Summary" in console_report
