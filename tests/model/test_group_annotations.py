@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ from planner.model.group_annotations import (
     group_annotations,
     stamp_group_annotations,
 )
-from planner.model.service import GROUP_ANNOTATION_PREFIX, allocation_inputs
+from planner.model.service import GROUP_ANNOTATION_PREFIX, AllocationInputs, allocation_inputs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -157,6 +158,20 @@ def test_digest_ignores_the_order_ports_and_ips_are_written_in() -> None:
     b["spec"]["ports"] = [{"port": 80}, {"port": 443}]
     other = service("o", ips="10.0.0.1", port=8080)
     assert group_annotations([a, other]) == group_annotations([b, other])
+
+
+@given(st.lists(st.ip_addresses(), max_size=6))
+def test_requested_ips_are_serialised_once_each_v4_first_numerically(
+    addresses: list[IPv4Address | IPv6Address],
+) -> None:
+    """As a reference sort of the parsed addresses gives them (the code sorts the canonical
+    texts allocation_inputs writes, without writing the parsed addresses back)."""
+    inputs = AllocationInputs(
+        "ns/a", True, "k", "", (), tuple(map(str, addresses)), "", "ipv4", "SingleStack", ()
+    )
+    member = json.loads(canonical_inputs([inputs]))[1][0]
+    reference = sorted(set(addresses), key=lambda address: (address.version, address))
+    assert member[4] == [str(address) for address in reference]
 
 
 EDITS = {

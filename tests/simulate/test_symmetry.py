@@ -24,7 +24,7 @@ from planner.plan.build import PlanRefused
 from planner.plan.records import plan_to_dict
 from planner.plan.verify import verify_plan
 from planner.simulate.reduction import components
-from planner.simulate.symmetry import Renaming, shape_of
+from planner.simulate.symmetry import Renaming, Shape, shape_of
 from planner.simulate.world import World
 from tests.plan.test_build import ip_pool, running, scenario_of, service
 
@@ -164,6 +164,24 @@ def test_messages_are_renamed_only_where_names_are_unambiguous(
     message: str, renamed: str | None
 ) -> None:
     assert RENAMING.text(message) == renamed
+
+
+def test_renamings_of_one_shape_share_its_message_templates() -> None:
+    """A message is split once per source shape; each renaming fills in its own names."""
+    source = Shape("s", ("team-a", "dns", "10.0.0.5"), frozenset({"10.0.0.5"}), (53,))
+    to_b = source.renaming_to(
+        Shape("s", ("team-b", "dns", "10.0.0.9"), frozenset({"10.0.0.9"}), (54,))
+    )
+    to_c = source.renaming_to(
+        Shape("s", ("team-c", "web", "10.0.0.7"), frozenset({"10.0.0.7"}), (80,))
+    )
+    message = 'port TCP/53 of "team-a/dns" is already in use on "10.0.0.5"'
+    assert to_b.text(message) == 'port TCP/54 of "team-b/dns" is already in use on "10.0.0.9"'
+    assert to_c.text(message) == 'port TCP/80 of "team-c/web" is already in use on "10.0.0.7"'
+    assert to_b.text("waiting for team-a") is None
+    assert to_c.text("waiting for team-a") is None  # the template's answer, kept
+    assert set(source.templates) == {message, "waiting for team-a"}
+    assert to_b.templates is source.templates is to_c.templates
 
 
 # --- the property: the shortcut changes nothing -------------------------------------------------
