@@ -400,11 +400,14 @@ def _explore(
         return (action, *_drain_settled(state, settled)) if settled is not None else (action,)
 
     visited: dict[Hashable, int] = {key(start): 0}
+    start_tail = behind.key(start) if behind is not None else None
     if behind is not None:
-        behind.reached(behind.key(start), 0)
+        behind.reached(start_tail, 0)
     parents: list[tuple[int, tuple[Action, ...]]] = [(-1, ())]
     edges: list[tuple[int, int]] = []
-    frontier: deque[tuple[SimulatedCluster, int]] = deque([(start, 0)])
+    # Each state waits with its tail key, computed when it was reached (a state is not changed
+    # while it waits, so the key holds): one canonical form less per state.
+    frontier: deque[_Waiting] = deque([_Waiting(start, 0, start_tail)])
     terminals: list[tuple[int, SimulatedCluster]] = []
     pending_at: dict[str, int] = {}
     warnings: dict[str, set[str]] = {}
@@ -412,11 +415,10 @@ def _explore(
     passes = _PassBudget(max_states)
     _note_pending(start, 0, pending_at)
     while frontier and not budget_reached:
-        state, index = frontier.popleft()
+        waiting = frontier.popleft()
+        state, index, pass_key = waiting.state, waiting.index, waiting.tail_key
         ties_cut = ties_cut or (not explore_ties and _tied_pass(state))
         passes.left = max_states - len(visited)
-        # (read before the pass takes the state over)
-        pass_key = behind.key(state) if behind is not None else None
         # Its own fingerprint, for states like it to be found if it turns out not tail-free.
         passing = pass_key is not None and state.queue[0] == RELOAD
         whole = key(state) if passing else None
@@ -453,7 +455,7 @@ def _explore(
                 target = visited[fingerprint] = len(parents)
                 parents.append((index, steps))
                 _note_pending(branch, target, pending_at)
-                frontier.append((branch, target))
+                frontier.append(_Waiting(branch, target, tail_key))
             if behind is not None:
                 behind.reached(tail_key, target)
                 if pass_key is not None:
@@ -487,6 +489,15 @@ def _explore(
         diverging=diverging,
         symmetric=tuple(found.classes) if found else (),
     )
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    """A state in the frontier, with its tail key (`_Tails.key`) computed when it was reached."""
+
+    state: SimulatedCluster
+    index: int
+    tail_key: Hashable | None
 
 
 Canonical = Callable[[SimulatedCluster, Sequence[Sequence[str]]], tuple[Hashable, "_Renaming"]]
