@@ -414,7 +414,7 @@ class Allocator:
             frozenset((ip, frozenset(ports.items())) for ip, ports in self._ports_in_use.items()),
         )
 
-    def allocation(self, svc_key: str) -> Hashable:
+    def allocation(self, svc_key: str) -> _Alloc | None:
         """The Service's part of `fingerprint`: its allocation as a value (None without one)."""
         return self._allocated.get(svc_key)
 

@@ -55,6 +55,7 @@ from planner.model.simcluster import (
     Action,
     Arrive,
     Process,
+    ServicePart,
     ServiceWrite,
     SimulatedCluster,
     prepared,
@@ -344,7 +345,7 @@ def _explore(
     interner = _Interner()
     start = prepared(cluster, writes)
     settling = settling and start.controller.behavior in _STOCK_BEHAVIORS
-    settled = _Settled() if settling else None
+    settled = _Settled(interner) if settling else None
     origin = start.copy()  # the explored states are taken over by their last branch
 
     def raw(state: SimulatedCluster, renaming: _Renaming) -> Hashable:
@@ -385,10 +386,9 @@ def _explore(
             for written in controller.written_together:
                 found.check_written(written, place, partial(raw, _masked(state, written)))
             _forget_transitions(state)
-        renaming = found.canonical(
-            state, lambda m: interner._number((_local(state, m), place.get(m, -1)))
-        )
-        return members.key(state, renaming), renaming
+        parts = members.parts(state)
+        renaming = found.canonical(state, members.signature(state, parts, place))
+        return members.key(state, renaming, parts), renaming
 
     def key(state: SimulatedCluster) -> Hashable:
         # Explored states have no settled Service at the head of their queue (_drain_settled);
@@ -548,12 +548,13 @@ class _Settled:
     handling, a Service with another key may not join an IP others hold, and a port held by
     one Service is freed only by that Service. The verdict is remembered by what it read."""
 
-    def __init__(self) -> None:
+    def __init__(self, contents: _Interner | None = None) -> None:
         # (key, stored manifest's content, allocation key, holding) → verdict: by content, not
         # by the manifest object (each state's handling stores a new one: at 10 members 3,357
         # trial handlings were 29 distinct ones)
         self._verdicts: dict[Hashable, bool] = {}
-        self._contents = _Interner()
+        # (the explorer's own numbers, so that each manifest's content is read once)
+        self._contents = contents if contents is not None else _Interner()
 
     def members(self, state: SimulatedCluster) -> frozenset[str]:
         """The Services settled for the rest of a reprocess-all pass: inside one no write
@@ -1665,10 +1666,36 @@ class _MemberParts:
         }
         self._numbers: dict[tuple[str, Hashable], int] = {}  # (image, part) → renamed part
 
-    def key(self, state: SimulatedCluster, renaming: _Renaming) -> Hashable:
-        """The state's canonical form under `renaming` (the canonical one; see the class)."""
+    def parts(self, state: SimulatedCluster) -> dict[str, ServicePart]:
+        """Each member's part of the state's fingerprint, manifests numbered by content."""
+        manifest = self._interner.manifest
+        return {k: state.service_fingerprint(k, manifest) for k in self._names}
+
+    def signature(
+        self, state: SimulatedCluster, parts: Mapping[str, ServicePart], place: Mapping[str, int]
+    ) -> Callable[[str], int]:
+        """Each member's signature for sorting (_local, with its place among the Services left
+        in a pass under way, `place`), numbered: renaming-invariant."""
+        queued: dict[str, list[int]] = {}
+        for index, item in enumerate(state.queue):
+            queued.setdefault(item, []).append(index)
+        allocator = state.controller.allocator
+
+        def signature(key: str) -> int:
+            alloc = allocator.allocation(key)  # (its ports are not the same from one to another)
+            held = None if alloc is None else (alloc.pool, alloc.ips, alloc.key)
+            local = _local(parts[key], tuple(queued.get(key, ())), held)
+            return self._interner._number((local, place.get(key, -1)))
+
+        return signature
+
+    def key(
+        self, state: SimulatedCluster, renaming: _Renaming, parts: Mapping[str, ServicePart]
+    ) -> Hashable:
+        """The state's canonical form under `renaming` (the canonical one; see the class), from
+        its members' `parts`."""
         interner = self._interner
-        at = {renaming.name(k): self._number(state, k, renaming) for k in self._names}
+        at = {renaming.name(k): self._number(state, k, parts[k], renaming) for k in self._names}
         others = state.fingerprint_keys().difference(self._names)
         renamed = partial(interner.renamed, renaming=renaming)
         rest = frozenset(renaming.value(state.service_fingerprint(k, renamed)) for k in others)
@@ -1678,11 +1705,13 @@ class _MemberParts:
             tuple(at[name] for name in self._names),
         )
 
-    def _number(self, state: SimulatedCluster, key: str, renaming: _Renaming) -> int:
-        """The number of the member's part renamed (its image's part in the renamed state)."""
+    def _number(
+        self, state: SimulatedCluster, key: str, mine: ServicePart, renaming: _Renaming
+    ) -> int:
+        """The number of the member's part (`mine`) renamed (its image's part in the renamed
+        state)."""
         interner = self._interner
         image = renaming.name(key)
-        mine = state.service_fingerprint(key, interner.manifest)
         known = self._numbers.get((image, mine))
         if known is not None:
             return known
@@ -1737,20 +1766,18 @@ def _masked(state: SimulatedCluster, keys: frozenset[str]) -> SimulatedCluster:
     return masked
 
 
-def _local(state: SimulatedCluster, key: str) -> Hashable:
-    """What a state says about one Service, without its name (for sorting members)."""
-    controller = state.controller
-    alloc = controller._allocator._allocated.get(key)
-    summary = state.history.get(key, [])
-    first = next((r.ips for r in summary if r.ips), ())
+def _local(part: ServicePart, queued: tuple[int, ...], held: Hashable) -> Hashable:
+    """What a state says about one Service, without its name (for sorting members): from its
+    part of the fingerprint, its places in the queue and what it holds (pool, IPs, key)."""
+    first, went_pending = part.summary or ((), False)
     return (
-        key in state.store,
-        tuple(i for i, item in enumerate(state.queue) if item == key),
-        len(state._pending.get(key, [])),
-        None if alloc is None else (alloc.pool, alloc.ips, alloc.key),
-        controller._keys.get(key),
+        part.stored is not None,
+        queued,
+        len(part.writes),
+        held,
+        part.controller[1],
         first,
-        bool(first) and state.went_pending(key),
+        went_pending,
     )
 
 
