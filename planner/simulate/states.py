@@ -553,6 +553,9 @@ class _Settled:
         # by the manifest object (each state's handling stores a new one: at 10 members 3,357
         # trial handlings were 29 distinct ones)
         self._verdicts: dict[Hashable, bool] = {}
+        # key → (manifest, keys, holding, verdict) of its last verdict: read again as it was,
+        # found by identity without numbering the manifest and hashing the holding
+        self._last: dict[str, tuple[Manifest, object, Hashable, bool]] = {}
         # (the explorer's own numbers, so that each manifest's content is read once)
         self._contents = contents if contents is not None else _Interner()
 
@@ -583,10 +586,21 @@ class _Settled:
         holding = allocator.holding(key)
         if holding is None:  # (not held alone)
             return False
-        read = (key, self._contents.manifest(svc), controller._keys.get(key), holding)
+        keys = controller._keys.get(key)
+        last = self._last.get(key)
+        if last is not None and last[0] is svc and last[1] == keys and last[2] == holding:
+            return last[3]  # (the same objects as last time: the same read)
+        verdict = self._verdict(state, key, svc, (key, self._contents.manifest(svc), keys, holding))
+        self._last[key] = (svc, keys, holding, verdict)
+        return verdict
+
+    def _verdict(self, state: SimulatedCluster, key: str, svc: Manifest, read: Hashable) -> bool:
+        """The verdict for what the Service's handling reads (`read`), tried once on a copy."""
         known = self._verdicts.get(read)
         if known is not None:
             return known
+        controller = state.controller
+        allocator = controller.allocator
         trial = controller.copy()
         result = trial.set_balancer(key, svc)
         verdict = (
