@@ -61,6 +61,7 @@ from planner.model.simcluster import (
     prepared,
 )
 from planner.objects import Manifest
+from planner.simulate import collector
 
 # The default state budget: beyond it the exploration stops and says it is not complete.
 DEFAULT_MAX_STATES = 50_000
@@ -278,18 +279,20 @@ def explore_states(
     handlings (no-ops for good) are neither ordered in passes nor told apart by their place in
     the queue (`_Settled`; exact under the stock behaviours, off under `fixed`). `tails`: with
     a pass at the head of the queue and nothing left to arrive, the keys queued behind it are
-    not told apart when the pass settles each of them (`_Tails`; stock behaviours)."""
-    try:
-        return _explore_tails(
-            cluster, writes, max_states, explore_ties, symmetry, settling, commute, tails
-        )
-    except _OrderSensitive as sensitive:
-        # The reduction would not be exact from here on: explore the whole graph instead.
-        found = _explore_tails(
-            cluster, writes, max_states, explore_ties, False, settling, commute, tails
-        )
-        found.symmetry_dropped = str(sensitive)
-        return found
+    not told apart when the pass settles each of them (`_Tails`; stock behaviours). Explored
+    with the cyclic collector paused (it makes no reference cycle: planner.simulate.collector)."""
+    with collector.simulation_collections():
+        try:
+            return _explore_tails(
+                cluster, writes, max_states, explore_ties, symmetry, settling, commute, tails
+            )
+        except _OrderSensitive as sensitive:
+            # The reduction would not be exact from here on: explore the whole graph instead.
+            found = _explore_tails(
+                cluster, writes, max_states, explore_ties, False, settling, commute, tails
+            )
+            found.symmetry_dropped = str(sensitive)
+            return found
 
 
 def _explore_tails(
@@ -1062,16 +1065,17 @@ class _Tails:
     def unsound(self) -> str:
         """Why a merge was not exact ("" when every state merged into is tail-free)."""
         free: dict[int, bool] = {}
-
-        def tail_free(index: int) -> bool:
-            if index not in free:
-                free[index] = self._ends.get(index, False) and all(
-                    tail_free(after) for after in self._next.get(index, ())
-                )
-            return free[index]
-
-        bad = sum(1 for index in self._trusted if not tail_free(index))
+        bad = sum(1 for index in self._trusted if not self._tail_free(index, free))
         return f"{bad} state(s) merged whose keys behind a pass end otherwise" if bad else ""
+
+    def _tail_free(self, index: int, free: dict[int, bool]) -> bool:
+        """Whether state `index` is tail-free (`free`: the answers so far). A method, not a
+        closure calling itself: that would be a reference cycle holding the exploration."""
+        if index not in free:
+            free[index] = self._ends.get(index, False) and all(
+                self._tail_free(after, free) for after in self._next.get(index, ())
+            )
+        return free[index]
 
     def _any_order(self, end: SimulatedCluster) -> bool:
         """Whether the keys this end of a pass queued before the next pass (or at all) end in
