@@ -260,6 +260,7 @@ def _freeze(value: object) -> Hashable:
     return ("repr", repr(value))
 
 
+@collector.simulation_collections()  # (a context manager made by contextmanager decorates too)
 def explore_states(
     cluster: SimulatedCluster,
     writes: Sequence[ServiceWrite],
@@ -281,18 +282,17 @@ def explore_states(
     a pass at the head of the queue and nothing left to arrive, the keys queued behind it are
     not told apart when the pass settles each of them (`_Tails`; stock behaviours). Explored
     with the cyclic collector paused (it makes no reference cycle: planner.simulate.collector)."""
-    with collector.simulation_collections():
-        try:
-            return _explore_tails(
-                cluster, writes, max_states, explore_ties, symmetry, settling, commute, tails
-            )
-        except _OrderSensitive as sensitive:
-            # The reduction would not be exact from here on: explore the whole graph instead.
-            found = _explore_tails(
-                cluster, writes, max_states, explore_ties, False, settling, commute, tails
-            )
-            found.symmetry_dropped = str(sensitive)
-            return found
+    try:
+        return _explore_tails(
+            cluster, writes, max_states, explore_ties, symmetry, settling, commute, tails
+        )
+    except _OrderSensitive as sensitive:
+        # The reduction would not be exact from here on: explore the whole graph instead.
+        found = _explore_tails(
+            cluster, writes, max_states, explore_ties, False, settling, commute, tails
+        )
+        found.symmetry_dropped = str(sensitive)
+        return found
 
 
 def _explore_tails(
