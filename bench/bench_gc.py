@@ -3,8 +3,8 @@
     python bench/bench_gc.py --repo DIR [--runs 2]
 
 Runs `planner diff DIR/desired --live DIR/live.yaml --output json` in-process, alternately with
-the planner as it is and with `planner.simulate.world.sampling_collections` made a no-op (the
-collector's default thresholds while runs are sampled, nothing frozen after), each in a fresh process, and prints per
+the planner as it is and with `planner.simulate.collector.simulation_collections` made a no-op (the
+collector's default thresholds while runs are sampled and states explored, nothing frozen after), each in a fresh process, and prints per
 run: CPU seconds, CPU seconds inside the collector, full (generation 2) collections, peak RSS.
 """
 
@@ -19,8 +19,8 @@ import contextlib, gc, io, resource, sys, time
 default_gc = sys.argv[1] == "default"
 repo = sys.argv[2]
 if default_gc:
-    import planner.simulate.world as world
-    world.sampling_collections = contextlib.nullcontext
+    import planner.simulate.collector as collector
+    collector.simulation_collections = contextlib.nullcontext
 spent = [0.0, 0]
 began = [0.0]
 def note(phase, info):

@@ -159,7 +159,8 @@ class UndoLog:
     the log never holds much more than the tables' worth of old containers.
 
     No reference cycle: the log holds its tables and snapshots weakly (a snapshot holds the
-    tables it shares), so a dropped allocator or snapshot is freed at once, not by the GC.
+    tables it shares) and names the tables of its records by id, so a dropped allocator or
+    snapshot is freed at once, not by the GC.
     """
 
     # Records kept at least, whatever the tables' size.
@@ -174,7 +175,10 @@ class UndoLog:
         self.plain = tuple(plain)
         self.active = False  # some snapshot is pending: changes must be recorded
         self.limit = self.MIN_LIMIT
-        self.entries: list[tuple[dict[Any, Any], Any, Any]] = []
+        # (id of the table, key, old container): by id, for a table holds the log (_undo), and
+        # the table itself here would make a cycle only the GC frees (the state explorer runs
+        # with it paused). Each table recorded is alive while a snapshot is pending (it holds it).
+        self.entries: list[tuple[int, Any, Any]] = []
         # The snapshots still pending, each with what rebuilds it (called with the snapshot).
         self.pending: weakref.WeakKeyDictionary[Any, Callable[[Any], None]] = (
             weakref.WeakKeyDictionary()
@@ -203,7 +207,7 @@ class UndoLog:
         if not self.pending:
             self.stop()  # every snapshot was read or dropped: nobody needs the old containers
             return
-        self.entries.append((table, key, old))
+        self.entries.append((id(table), key, old))
         if len(self.entries) > self.limit:
             self.flush()
 
@@ -215,8 +219,8 @@ class UndoLog:
             id(table): table.clone() if isinstance(table, CowTable) else table.copy()
             for table in tables
         }
-        for table, key, old in reversed(self.entries[start:]):
-            copy = copies[id(table)]
+        for table_id, key, old in reversed(self.entries[start:]):
+            copy = copies[table_id]
             if old is None:
                 dict.pop(copy, key, None)
             else:

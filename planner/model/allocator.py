@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, KeysView, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -404,11 +404,23 @@ class Allocator:
         remembers, the ports in use per IP (Unassign frees ports whoever holds them, so they are
         not implied by the allocations). Not the pools and labels (a state explorer never changes
         them) nor the order set_pools walks allocations (only set_pools reads it)."""
+        return (frozenset(self._allocated.items()), *self.shared_fingerprint())
+
+    def shared_fingerprint(self) -> tuple[Hashable, Hashable]:
+        """The part of `fingerprint` that belongs to no one Service: the key each IP remembers
+        and the ports in use per IP (a state explorer takes each Service's part on its own)."""
         return (
-            frozenset(self._allocated.items()),
             frozenset(self._key_for_ip.items()),
             frozenset((ip, frozenset(ports.items())) for ip, ports in self._ports_in_use.items()),
         )
+
+    def allocation(self, svc_key: str) -> _Alloc | None:
+        """The Service's part of `fingerprint`: its allocation as a value (None without one)."""
+        return self._allocated.get(svc_key)
+
+    def allocated(self) -> KeysView[str]:
+        """The Services holding an allocation (a view, in no particular order)."""
+        return self._allocated.keys()
 
     def clone(self) -> Allocator:
         """An independent copy (same pool order function) for exploring what-ifs.

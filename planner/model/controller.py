@@ -403,16 +403,31 @@ class Controller:
             remembers=self._remembers,
         )
 
-    def fingerprint(self, manifest_id: Callable[[Manifest], Hashable]) -> Hashable:
-        """What the controller keeps that decides its future, as a hashable value: the
-        allocator's, the allocation keys, the informer cache (each manifest by `manifest_id`).
-        Not the pools, namespaces or behaviour (fixed for one exploration), nor the
-        "changed nothing" memos (_settled, _unchanged): they only skip work whose result is known."""
+    # What the controller keeps that decides its future, as hashable values, in two parts: the
+    # one no single Service owns (shared_fingerprint) and each Service's (service_fingerprint,
+    # for every key of fingerprint_keys). Not the pools, namespaces or behaviour (fixed for one
+    # exploration), nor the "changed nothing" memos (_settled, _unchanged): they only skip work
+    # whose result is known.
+
+    def shared_fingerprint(self) -> Hashable:
+        """The allocator's part that belongs to no one Service (keys and ports per IP)."""
+        return self._allocator.shared_fingerprint()
+
+    def service_fingerprint(
+        self, svc_key: str, manifest_id: Callable[[Manifest], Hashable]
+    ) -> tuple[Hashable, tuple[str, str] | None, Hashable]:
+        """One Service's part: its allocation, its allocation keys and its informer cache
+        entry (the manifest by `manifest_id`); None for each it has not."""
+        svc = self._cache.get(svc_key)
         return (
-            self._allocator.fingerprint(),
-            frozenset(self._keys.items()),
-            frozenset((key, manifest_id(svc)) for key, svc in self._cache.items()),
+            self._allocator.allocation(svc_key),
+            self._keys.get(svc_key),
+            None if svc is None else manifest_id(svc),
         )
+
+    def fingerprint_keys(self) -> set[str]:
+        """The Services with a part (service_fingerprint) that is not all None."""
+        return self._keys.keys() | self._cache.keys() | self._allocator.allocated()
 
     def set_namespaces(self, namespaces: Mapping[str, Mapping[str, str]]) -> None:
         """Namespace labels, for pools with `namespaceSelectors` (MetalLB reads Namespace objects)."""

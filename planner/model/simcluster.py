@@ -124,6 +124,18 @@ class Process:
 Action = Arrive | Process
 
 
+class ServicePart(NamedTuple):
+    """One Service's part of a state's fingerprint (SimulatedCluster.service_fingerprint):
+    manifests as the caller numbers them, None where the Service has nothing."""
+
+    key: str
+    stored: Hashable
+    writes: tuple[Hashable, ...]  # not arrived yet, in order (() without any)
+    controller: tuple[Hashable, tuple[str, str] | None, Hashable]  # allocation, keys, cache
+    summary: tuple[tuple[str, ...], bool] | None  # first IPs, went pending (None: no history)
+    flapping: bool
+
+
 @dataclass(frozen=True)
 class StatusRecord:
     """One status a Service had: from `step` on it showed `ips` (() is pending)."""
@@ -472,25 +484,51 @@ class SimulatedCluster:
         from here, and the facts below at its end) are the same: stored manifests, writes not
         arrived, the queue, the next cluster IP, the controller's state, and per Service the
         part of its history the facts read (its first IPs; whether it went pending). Not the
-        step count, events or handled items: they are logged, never read by a later step."""
-        summary = []
-        for key, records in self.history.items():
-            first = next((r.ips for r in records if r.ips), ())
-            summary.append((key, first, bool(first) and self.went_pending(key)))
+        step count, events or handled items: they are logged, never read by a later step.
+        Made of the part no one Service owns and each Service's part (a state explorer that
+        renames Services takes them one by one)."""
         return (
-            frozenset((key, manifest_id(svc)) for key, svc in self.store.items()),
-            frozenset(
-                (key, tuple(None if m is None else manifest_id(m) for m in writes))
-                for key, writes in self._pending.items()
-                if writes
-            ),
+            self.shared_fingerprint(),
+            frozenset(self.service_fingerprint(k, manifest_id) for k in self.fingerprint_keys()),
+        )
+
+    def shared_fingerprint(self) -> Hashable:
+        """The part of `fingerprint` no one Service owns: the queue, the next cluster IP, whether
+        the first pass was performed, the controller's (keys and ports per IP)."""
+        return (
             tuple(self.queue),
             self._next_cluster_ip,
             self.initial_load_performed,
-            frozenset(self.flapping),
-            self.controller.fingerprint(manifest_id),
-            frozenset(summary),
+            self.controller.shared_fingerprint(),
         )
+
+    def service_fingerprint(
+        self, svc_key: str, manifest_id: Callable[[Manifest], Hashable]
+    ) -> ServicePart:
+        """One Service's part of `fingerprint`: its key, its stored manifest, its writes not
+        arrived, the controller's part, its history's summary (first IPs, went pending; None
+        without history) and whether it flaps (manifests by `manifest_id`, None where absent)."""
+        svc = self.store.get(svc_key)
+        writes = self._pending.get(svc_key)
+        records = self.history.get(svc_key)
+        summary = None
+        if records is not None:
+            first = next((r.ips for r in records if r.ips), ())
+            summary = (first, bool(first) and self.went_pending(svc_key))
+        return ServicePart(
+            svc_key,
+            None if svc is None else manifest_id(svc),
+            tuple(None if m is None else manifest_id(m) for m in writes) if writes else (),
+            self.controller.service_fingerprint(svc_key, manifest_id),
+            summary,
+            svc_key in self.flapping,
+        )
+
+    def fingerprint_keys(self) -> set[str]:
+        """The Services `fingerprint` holds a part of: any the state says something about."""
+        keys = self.store.keys() | self.history.keys() | self.flapping.keys()
+        keys.update(k for k, writes in self._pending.items() if writes)
+        return keys | self.controller.fingerprint_keys()
 
     # --- observable facts --------------------------------------------------------------------
 

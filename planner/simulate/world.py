@@ -9,11 +9,9 @@ adversarial and seeded random schedules.
 
 from __future__ import annotations
 
-import gc
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from itertools import chain
 from typing import overload
@@ -33,6 +31,7 @@ from planner.model.simcluster import (
     replay,
 )
 from planner.objects import Manifest
+from planner.simulate import collector
 from planner.simulate.poolsplit import disjoint_fresh
 from planner.simulate.reduction import Component, components
 from planner.simulate.states import (
@@ -386,7 +385,7 @@ def _sampled(
 ) -> tuple[Run, ...]:
     """The named adversarial schedules and SAMPLED_RUNS seeded random ones."""
     adversarial_cap = _step_cap(ADVERSARIAL_MAX_STEPS, len(writes))
-    with sampling_collections():
+    with collector.simulation_collections():
         # Chained, not unpacked: each run drops its log before the next one is made.
         runs = chain(
             adversarial_runs(cluster, writes, max_steps=adversarial_cap),
@@ -408,29 +407,6 @@ def _unlogged(runs: Iterable[Run]) -> Iterator[Run]:
     for run in runs:
         run.cluster.handled = []
         yield run
-
-
-@contextmanager
-def sampling_collections() -> Iterator[None]:
-    """The cyclic collector paused inside the block; what it made frozen with the caller's data
-    after, when the caller froze its data (planner.sources.collector.built_data_frozen).
-
-    Sampled runs allocate millions of long-lived objects (each step's stored manifests and
-    records, kept by its run) and make no reference cycle (tests/simulate/test_world.py), so
-    every collection walked them to find nothing; and the full collections the caller's next
-    allocations triggered (reading the runs' fates) walked them all again: one group of 1,000,
-    3.9 of 30 CPU s (bench/README.md, "onegroup"). Frozen, they stay out of the collector's
-    sight until the caller unfreezes its own data (reference counting frees them as before).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-    if gc.get_freeze_count():
-        gc.freeze()
 
 
 def _step_cap(base: int, writes: int) -> int:

@@ -11,7 +11,7 @@ import pytest
 
 from planner.model.allocator import Pool
 from planner.model.simcluster import SimulatedCluster, random_runs
-from planner.simulate import world
+from planner.simulate import collector, world
 from planner.simulate.world import Explorations
 from tests.model.test_simcluster import Group, _component, svc
 
@@ -61,12 +61,12 @@ def test_sampled_runs_are_drawn_with_the_collector_paused() -> None:
     with mock.patch.object(world, "random_runs", noted):
         assert world._sampled(base, writes, seed=0)
     assert seen == [False] and gc.isenabled() and not gc.get_freeze_count()
-    with pytest.raises(RuntimeError), world.sampling_collections():
+    with pytest.raises(RuntimeError), collector.simulation_collections():
         raise RuntimeError("a run failed")
     assert gc.isenabled()
     gc.disable()
     try:
-        with world.sampling_collections():
+        with collector.simulation_collections():
             pass
         assert not gc.isenabled()
     finally:
