@@ -64,8 +64,10 @@ def run_command(args: list[str], checkout: Path = BENCH_DIR.parent) -> Run:
     """`planner ARGS` in a fresh interpreter of `checkout`'s code: its exit code, CPU (wait4)
     and VmHWM."""
     env = {**os.environ, "PYTHONPATH": str(checkout)}
+    # -P: the working directory is not put first on the path (run from a checkout, `-c` would
+    # import that checkout's planner whatever PYTHONPATH says)
     child = subprocess.Popen(
-        [sys.executable, "-c", _PROBE, *args], env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-P", "-c", _PROBE, *args], env=env, stdout=subprocess.PIPE, text=True
     )
     assert child.stdout is not None
     out = child.stdout.read()
