@@ -5,9 +5,11 @@
 Each repetition starts, for each checkout in turn, a fresh interpreter with that checkout first
 on the path, which reads the scenario (not timed), then times one pass of each stage in CPU
 seconds, as a `planner plan -o json` process meets them: static conflicts, the plan (units,
-order, simulation, baseline), the plan as data with its digest, and its JSON text. The scenario
-is frozen out of the cyclic collector's sight, as `plan_scenario` does. Prints the medians, one
-column per checkout (bench_table.py times whole commands).
+order, simulation, baseline), the plan as data with its digest, and its JSON text; then, apart,
+the plan and its proof as `planner plan --verify` makes them (static conflicts and plan again,
+then `verify_plan` with the planning's explorations). The scenario is frozen out of the cyclic
+collector's sight, as `plan_scenario` does. Prints the medians, one column per checkout
+(bench_table.py times whole commands).
 """
 
 from __future__ import annotations
@@ -46,6 +48,20 @@ for piece in indented_pieces(data):  # written piece by piece, as the command do
     pass
 lap("JSON text")
 times["sum"] = sum(times.values())
+del plan, data
+clock = time.process_time()
+try:
+    from planner.pipeline import plan_and_proof
+except ImportError:  # a checkout before plan_and_proof: what its `plan --verify` ran
+    from planner.pipeline import plan_scenario
+    from planner.plan.verify import verify_plan
+    from planner.simulate.world import Explorations
+
+    explorations = Explorations()
+    verify_plan(plan_scenario(scenario, explorations=explorations), explorations=explorations)
+else:
+    plan_and_proof(scenario, prove=True)
+lap("plan + proof (apart)")
 print(json.dumps(times))
 """
 )

@@ -11,12 +11,19 @@ process per command measures what a user's run costs, start-up and all, and keep
 memory out of the next one's peak. Targets (issue 17): diff <= 4x, plan <= 5x, plan --verify <= 8x
 the fastest floor; <= 300 MB each at 10,000 Services, <= 2 GB at 100,000. Without `--repo` the
 repo is generated (bench/generate.py) into a temporary directory.
+
+    python bench/bench_table.py --repo DIR --compare /tmp/base . [--repetitions 3] [--commands plan]
+
+With `--compare`, no floors: the chosen commands of each checkout, alternated (each repetition
+runs every command once per checkout, in turn), and the median CPU seconds and peak memory of
+each, side by side with the ratio of the last checkout to the first.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,11 +60,14 @@ class Run:
     peak_mb: float
 
 
-def run_command(args: list[str]) -> Run:
-    """`planner ARGS` in a fresh interpreter: its exit code, CPU (wait4) and VmHWM."""
-    env = {**os.environ, "PYTHONPATH": str(BENCH_DIR.parent)}
+def run_command(args: list[str], checkout: Path = BENCH_DIR.parent) -> Run:
+    """`planner ARGS` in a fresh interpreter of `checkout`'s code: its exit code, CPU (wait4)
+    and VmHWM."""
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    # -P: the working directory is not put first on the path (run from a checkout, `-c` would
+    # import that checkout's planner whatever PYTHONPATH says)
     child = subprocess.Popen(
-        [sys.executable, "-c", _PROBE, *args], env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-P", "-c", _PROBE, *args], env=env, stdout=subprocess.PIPE, text=True
     )
     assert child.stdout is not None
     out = child.stdout.read()
@@ -105,6 +115,34 @@ def table(repo: Path, live: str, services: int, chosen: list[str], with_floors: 
             print(row(label, run_command(args), floor, services), flush=True)
 
 
+def compare(
+    repo: Path, live: str, chosen: list[str], checkouts: list[Path], repetitions: int
+) -> None:
+    """The chosen commands of every checkout, alternated, then their medians side by side."""
+    runs: dict[tuple[str, Path], list[Run]] = {}
+    for _ in range(repetitions):
+        for label, args in commands(repo, live).items():
+            if label in chosen:
+                for checkout in checkouts:
+                    runs.setdefault((label, checkout), []).append(run_command(args, checkout))
+    print(f"{repetitions} repetition(s), median CPU s (peak MB), one fresh interpreter per run")
+    print(f"  {'command':14}" + "".join(f"{c!s:>28}" for c in checkouts) + "   last/first")
+    for label in [name for name in commands(repo, live) if name in chosen]:
+        medians = [_median_run(runs[(label, c)]) for c in checkouts]
+        cells = "".join(f"{f'{m.cpu:.2f} ({m.peak_mb:.0f})':>28}" for m in medians)
+        codes = sorted({run.code for c in checkouts for run in runs[(label, c)]})
+        ratio = medians[-1].cpu / medians[0].cpu
+        print(f"  {label:14}{cells}   {ratio:9.3f}  exit {codes}")
+
+
+def _median_run(runs: list[Run]) -> Run:
+    return Run(
+        runs[0].code,
+        statistics.median(run.cpu for run in runs),
+        statistics.median(run.peak_mb for run in runs),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, generate the repo when none is given, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -117,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         help="Which of diff, plan, plan --verify (comma-separated; separate runs can go side by side).",
     )
     parser.add_argument("--no-floors", action="store_true", help="Leave the floors out.")
+    parser.add_argument(
+        "--compare", type=Path, nargs="+", help="Checkouts to time side by side (no floors)."
+    )
+    parser.add_argument("--repetitions", type=int, default=3, help="With --compare.")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="planner-bench-") as scratch:
         repo = args.repo or Path(scratch)
@@ -129,7 +171,10 @@ def main(argv: list[str] | None = None) -> int:
             f"repo: {repo} ({args.services:,} Services, {size:.1f} MB of YAML), --live {args.live}"
         )
         chosen = [name.strip() for name in args.commands.split(",")]
-        table(repo, args.live, args.services, chosen, not args.no_floors)
+        if args.compare:
+            compare(repo, args.live, chosen, args.compare, args.repetitions)
+        else:
+            table(repo, args.live, args.services, chosen, not args.no_floors)
     return 0
 
 

@@ -7,7 +7,7 @@
 For every sample in samples/ (the `real-*` git histories replayed as `--live-git HEAD~1`) and
 every `--repo` (a directory bench/generate.py wrote: `desired/` and `live.yaml`), it runs
 `planner diff` (`--output json`, `text`, `markdown`) and `planner plan` (`--output json`,
-`text`) in a fresh interpreter of the checkout's code, and writes each one's stdout, stderr and
+`text`, and `--verify --output json`) in a fresh interpreter of the checkout's code, and writes each one's stdout, stderr and
 exit code to OUT/<case>/<command>.out. A speed-up that changes no output leaves `diff -r` empty.
 """
 
@@ -30,6 +30,8 @@ COMMANDS: dict[str, list[str]] = {
     "diff-markdown": ["diff", "--output", "markdown"],
     "plan-json": ["plan", "--output", "json"],
     "plan-text": ["plan", "--output", "text"],
+    # the proof's claims (stderr) and the plan it proved (stdout)
+    "plan-verify": ["plan", "--verify", "--output", "json"],
 }
 GIT_IDENTITY = ["-c", "user.name=Planner Compare", "-c", "user.email=compare@example.invalid"]
 

@@ -21,8 +21,7 @@ from planner.commands._shared import (
 from planner.errors import PlannerError
 
 if TYPE_CHECKING:  # the library is imported when a command runs, not when the CLI starts
-    from planner.plan.records import Plan
-    from planner.simulate.world import Explorations
+    from planner.plan.verify import VerifyReport
 
 EXIT_OK = 0
 EXIT_FAILED = 3
@@ -75,29 +74,28 @@ def plan(
     infeasible target) or, with --verify, a claim that does not hold or that only held on
     sampled schedules (without --accept-sampled).
     """
-    from planner.pipeline import plan_scenario
+    from planner.pipeline import plan_and_proof
     from planner.render.plan import plan_pieces
-    from planner.simulate.world import Explorations
 
     scenario = sources.scenario(terminal.progress)
-    explorations = Explorations() if then_verify else None  # planning's, reused by the proof
-    the_plan = plan_scenario(
+    the_plan, report = plan_and_proof(
         scenario,
+        prove=then_verify,
         strategy=strategy,
         target=target,
-        explorations=explorations,
         progress=terminal.progress,
         max_states=max_states,
         seed=seed,  # the sample beyond the budget is the one --verify replays
     )
     for entry in scenario.unrendered:  # never a silent "nothing to do" (docs/sources.md)
         terminal.echo(f"note: {entry}, and are not in this plan", err=True)
-    if then_verify:
-        _verified(the_plan, seed, terminal, accept_sampled, max_states, explorations)
-    # The render reads the plan only: the parsed state and the remembered runs go first, so
-    # its text reuses their memory (bench/README.md, "Memory of sampled runs"); the text is
-    # written piece by piece as it is made, never whole (bench/README.md, "verifymem").
-    del scenario, explorations
+    if report is not None:
+        _judged(report, terminal, accept_sampled)
+    # The render reads the plan only: the parsed state goes first (the remembered runs went
+    # with plan_and_proof), so its text reuses their memory (bench/README.md, "Memory of
+    # sampled runs"); the text is written piece by piece as it is made, never whole
+    # (bench/README.md, "verifymem").
+    del scenario
     terminal.emit(plan_pieces(the_plan, output), output_file)
     return EXIT_OK
 
@@ -116,8 +114,12 @@ def verify(
     3 a claim does not hold (with a counterexample), or only held on sampled schedules.
     """
     from planner.apply.plan_file import read_plan_file
+    from planner.plan.verify import verify_plan
 
-    _verified(read_plan_file(plan_file), seed, terminal, accept_sampled, max_states)
+    report = verify_plan(
+        read_plan_file(plan_file), seed=seed, progress=terminal.progress, max_states=max_states
+    )
+    _judged(report, terminal, accept_sampled)
     return EXIT_OK
 
 
@@ -149,23 +151,11 @@ def graph(
     return EXIT_OK
 
 
-def _verified(
-    the_plan: Plan,
-    seed: int,
-    terminal: Terminal,
-    accept_sampled: bool,
-    max_states: int,
-    explorations: Explorations | None = None,
-) -> None:
-    from planner.plan.verify import VerifyReport, verify_plan
+def _judged(report: VerifyReport, terminal: Terminal, accept_sampled: bool) -> None:
+    """Print the proof's claims; raise VerificationFailed when one fails, or when one only held
+    on a sample and sampled verdicts are not accepted."""
+    from planner.plan.verify import VerifyReport
 
-    report = verify_plan(
-        the_plan,
-        seed=seed,
-        explorations=explorations,
-        progress=terminal.progress,
-        max_states=max_states,
-    )
     for line in report.lines():
         terminal.echo(line, err=True)
     if not report.ok and terminal.quiet:

@@ -11,6 +11,7 @@ the expected IPs; under stock behaviours the pending windows and the nudges v0.1
 from __future__ import annotations
 
 import copy
+import gc
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -68,6 +69,7 @@ from planner.simulate.world import (
     one_by_one,
     replayed_end,
 )
+from planner.sources.collector import collector_paused
 
 TRANSITION_GROUP_PREFIX = "transition-"
 # Warnings under the fixed allocator that mean a Service cannot reach its target.
@@ -117,6 +119,7 @@ def build_plan(
     of the sampled schedules beyond it (the seed `verify` will use); `detours`: whether a stock
     target may break a swap cycle through a free address (not where only the repo's final
     objects can be written, as in Argo CD's sync waves)."""
+    _join_the_callers_freeze()  # what the caller made since (its static conflicts' inputs)
     if strategy not in STRATEGIES:
         raise PlannerError(
             f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}"
@@ -125,7 +128,8 @@ def build_plan(
     if errors:
         raise PlanRefused("cannot plan: " + "; ".join(c.message for c in errors))
     writes = _writes(scenario)
-    ordered = order_units(draft_units(_unit_inputs(scenario, writes)))
+    ordered = _ordered_units(scenario, writes)
+    _join_the_callers_freeze()  # the writes and units: the simulation's collections skip them
     world = World.of(scenario, explorations, max_states)
     planning = _Planning(scenario, writes, strategy, target, world, progress, seed)
     if not detours or strategy != "atomic" or target == Behavior.FIXED:
@@ -137,6 +141,14 @@ def build_plan(
             return detoured
         chosen = chosen.given_up(detoured)
     return planning.plan(ordered, notes=chosen.notes(target))
+
+
+def _join_the_callers_freeze() -> None:
+    """Inside the caller's freeze (planner.sources.collector.built_data_frozen), freeze what
+    exists now as well: the collections that follow walk only what is made after (the caller's
+    unfreeze lets it all go). Outside one, nothing."""
+    if gc.get_freeze_count():
+        gc.freeze()
 
 
 @dataclass(frozen=True)
@@ -185,7 +197,7 @@ def _detoured_plan(planning: _Planning, detours: Detours) -> Plan | str:
     for detour in detours.taken:
         live.update(detour.held)
     detoured = replace(scenario, live_services=live)
-    ordered = order_units(draft_units(_unit_inputs(detoured, planning.writes)))
+    ordered = _ordered_units(detoured, planning.writes)
     moved = {svc for d in detours.taken for svc in d.services}
     if any(moved & set(cycle) for cycle in ordered.merged_cycles):
         return "a detour does not break it: its members still wait for each other"
@@ -244,6 +256,14 @@ def _after_detours(
 # --- writes and units ----------------------------------------------------------------------
 
 
+@collector_paused
+def _ordered_units(scenario: Scenario, writes: Mapping[str, Write]) -> OrderedUnits:
+    """The writes' units in waves. Drafting them makes long-lived objects (206,000 at 10,000
+    Services) and no reference cycle: each collection walked them all to find nothing."""
+    return order_units(draft_units(_unit_inputs(scenario, writes)))
+
+
+@collector_paused
 def _writes(scenario: Scenario) -> dict[str, Write]:
     return {
         svc: Write(svc, APPLY if manifest is not None else DELETE, manifest)

@@ -232,6 +232,11 @@ def order_units(units: Iterable[Unit]) -> OrderedUnits:
     return OrderedUnits(waves=waves, edges=edges, merged_cycles=tuple(sorted(cycles)))
 
 
+# canonical_json's encoder, made once: json.dumps with these arguments builds a new one per call
+# (a third of fingerprinting the 10,000 live Services of a plan, three parts each).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 def canonical_json(value: object) -> str:
     """The one canonical serialisation used for content hashes."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return _CANONICAL.encode(value)

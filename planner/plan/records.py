@@ -10,7 +10,6 @@ plan, `planner.plan.verify` proves it, `planner.apply.engine` carries it out. A 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
@@ -18,6 +17,7 @@ from typing import Any
 
 from planner.errors import InputError
 from planner.model.controller import DEFAULT_TARGET
+from planner.plan.graph import canonical_json
 from planner.plan.units import APPLY, DELETE, Write
 from planner.simulate.world import Baseline
 
@@ -25,8 +25,6 @@ PLAN_VERSION = 1
 DIGEST_FIELD = "digest"
 DIGEST_PREFIX = "sha256:"
 STRATEGIES = ("atomic", "recreate")
-# The digest's canonical JSON: `json.dumps(content, sort_keys=True, separators=(",", ":"))`.
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 # The canonical text is hashed in pieces as it is made, never whole (at 100,000 Services it was
 # a 200 MB string and its bytes beside the plan; bench/README.md, "verifymem"): containers of
 # the first levels, and any longer one, are walked item by item, the others encoded whole.
@@ -134,9 +132,9 @@ def content_digest(data: Mapping[str, Any]) -> str:
 
 
 def _canonical_pieces(value: Any, depth: int) -> Iterator[str]:
-    """The canonical JSON text of `value` (`_CANONICAL.encode(value)`) in pieces, in order."""
+    """The canonical JSON text of `value` (graph.canonical_json's) in pieces, in order."""
     if not _walked(value, depth):
-        yield _CANONICAL.encode(value)
+        yield canonical_json(value)
         return
     is_dict = type(value) is dict
     opener = "{" if is_dict else "["
@@ -150,7 +148,7 @@ def _canonical_pieces(value: Any, depth: int) -> Iterator[str]:
             yield opener
             yield from _canonical_pieces(item, depth + 1)
         else:
-            yield opener + _CANONICAL.encode(item)
+            yield opener + canonical_json(item)
         opener = ","
     yield "}" if is_dict else "]"
 

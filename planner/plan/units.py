@@ -158,12 +158,13 @@ def _same_group_pairs(data: UnitInputs) -> Iterator[tuple[str, str]]:
 def _kept_ip_pairs(
     data: UnitInputs, holdings: Mapping[str, Holding], holders: Mapping[str, set[str]]
 ) -> Iterator[tuple[str, str]]:
-    """Written Services that hold a live IP together and both keep it."""
+    """Written Services that hold a live IP together and both keep it, each pair once (the
+    relation is symmetric: a 4-member group on one IP gave 16 pairs, 6 join it)."""
     staying = {svc: _staying_ips(svc, data) for svc in data.writes}
     for svc in data.writes:
         for ip in set(holdings.get(svc, _NOTHING).ips) & staying[svc]:
             for other in holders.get(ip, ()):
-                if other in staying and ip in staying[other]:
+                if svc < other and other in staying and ip in staying[other]:
                     yield svc, other
 
 

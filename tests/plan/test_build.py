@@ -8,6 +8,7 @@ The other plan tests (units, graph, verify, the property test) reuse them.
 from __future__ import annotations
 
 import copy
+import gc
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -423,3 +424,33 @@ def test_planning_derives_each_services_inputs_once() -> None:
     assert plan == build_plan(scenario)  # the same plan as derived anew
     assert derived, "build_plan reads no inputs: the test no longer tells anything"
     assert len(derived) == len(set(derived))
+
+
+def test_units_are_drafted_with_the_collector_paused_then_frozen_for_the_simulation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Drafting units makes many long-lived objects and no reference cycle: the collector is
+    paused meanwhile; inside the caller's freeze they join it before the simulation, whose
+    collections then walk only what the simulation makes."""
+    from planner.plan import build as build_module
+
+    seen: dict[str, Any] = {}
+    real_draft, real_wave = build_module.draft_units, build_module.wave_outcome
+
+    def draft(data: Any) -> Any:
+        seen["collector on while drafting"] = gc.isenabled()
+        units = real_draft(data)
+        seen["frozen after drafting"] = gc.get_freeze_count()
+        return units
+
+    def wave(*args: Any, **kwargs: Any) -> Any:
+        seen.setdefault("frozen when simulating", gc.get_freeze_count())
+        return real_wave(*args, **kwargs)
+
+    monkeypatch.setattr(build_module, "draft_units", draft)
+    monkeypatch.setattr(build_module, "wave_outcome", wave)
+    assert gc.isenabled()
+    plan = plan_scenario(scenario_of(*seed_case(), [LAN]))
+    assert plan.waves and seen["collector on while drafting"] is False
+    assert seen["frozen when simulating"] > seen["frozen after drafting"] > 0
+    assert gc.get_freeze_count() == 0 and gc.isenabled()

@@ -15,6 +15,8 @@ from planner.plan.units import (
     Holding,
     UnitInputs,
     Write,
+    _holders_by_ip,
+    _kept_ip_pairs,
     draft_units,
     live_holding,
     target_holding,
@@ -223,3 +225,20 @@ def test_unit_content_is_the_canonical_text_of_its_writes() -> None:
     data = inputs(SEED_LIVE, SEED_DESIRED)
     unit = draft_units(data)[0]
     assert unit.content == "\n".join(data.writes[s].canonical() for s in unit.services)
+
+
+def test_services_that_keep_a_shared_ip_are_paired_once_each() -> None:
+    """Pairs join sets (a symmetric relation): each pair once, none of a Service with itself."""
+    live = [
+        with_ip(service(name, port=port, share="dns", ips=["10.0.0.5"]), "10.0.0.5")
+        for name, port in (("a", 53), ("b", 54), ("c", 55))
+    ]
+    desired = [
+        service(name, port=port + 1000, share="dns", ips=["10.0.0.5"])
+        for name, port in (("a", 53), ("b", 54), ("c", 55))
+    ]
+    data = inputs(live, desired)
+    holdings = {svc: live_holding(manifest) for svc, manifest in data.live.items()}
+    pairs = list(_kept_ip_pairs(data, holdings, _holders_by_ip(holdings)))
+    assert sorted(pairs) == [("apps/a", "apps/b"), ("apps/a", "apps/c"), ("apps/b", "apps/c")]
+    assert [u.services for u in draft_units(data)] == [("apps/a", "apps/b", "apps/c")]
