@@ -18,20 +18,14 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))  # run from a checkout without installing
 
-from bench.bench_read_stages import LAP_CLOCK, print_stage_medians, stage_parser
+from bench.bench_read_stages import LAP_CLOCK, SCENARIO_LOADED, run_stages
 
 _PROBE = (
-    """
-import gc, json, sys, time
+    SCENARIO_LOADED
+    + """
 from planner.analysis.build import report_of_scenario
 from planner.model.group_annotations import stamp_group_annotations
 from planner.model.service import inputs_remembered
-from planner.pipeline import load_scenario
-from planner.sources.live import LiveSource
-
-repo = sys.argv[1]
-scenario = load_scenario([repo + "/desired"], LiveSource.file(repo + "/live.yaml"))
-gc.freeze()
 """
     + LAP_CLOCK
     + """
@@ -50,9 +44,7 @@ print(json.dumps(times))
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = stage_parser(__doc__.splitlines()[0]).parse_args(argv)
-    print_stage_medians(_PROBE, args.compare, args.repo, args.repetitions)
-    return 0
+    return run_stages(__doc__.splitlines()[0], _PROBE, argv)
 
 
 if __name__ == "__main__":

@@ -20,21 +20,15 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))  # run from a checkout without installing
 
-from bench.bench_read_stages import LAP_CLOCK, print_stage_medians, stage_parser
+from bench.bench_read_stages import LAP_CLOCK, SCENARIO_LOADED, run_stages
 
 _PROBE = (
-    """
-import gc, json, sys, time
+    SCENARIO_LOADED
+    + """
 from planner.analysis.build import scenario_conflicts
-from planner.pipeline import load_scenario
 from planner.plan.build import build_plan
 from planner.plan.records import plan_to_dict
 from planner.render.indented_json import indented_pieces
-from planner.sources.live import LiveSource
-
-repo = sys.argv[1]
-scenario = load_scenario([repo + "/desired"], LiveSource.file(repo + "/live.yaml"))
-gc.freeze()
 """
     + LAP_CLOCK
     + """
@@ -68,9 +62,7 @@ print(json.dumps(times))
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = stage_parser(__doc__.splitlines()[0]).parse_args(argv)
-    print_stage_medians(_PROBE, args.compare, args.repo, args.repetitions)
-    return 0
+    return run_stages(__doc__.splitlines()[0], _PROBE, argv)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,18 @@ from pathlib import Path
 
 # The stages of bench_diff.stage_times up to the prediction, in a fresh interpreter.
 # The clock every stage probe laps (a probe's own imports first, then this, then its stages).
+# The head of a probe that times stages after the read: the repo's scenario loaded (the probe's
+# first argument), then frozen out of the cyclic collector's sight, as the commands do.
+SCENARIO_LOADED = """
+import gc, json, sys, time
+from planner.pipeline import load_scenario
+from planner.sources.live import LiveSource
+
+repo = sys.argv[1]
+scenario = load_scenario([repo + "/desired"], LiveSource.file(repo + "/live.yaml"))
+gc.freeze()
+"""
+
 LAP_CLOCK = """
 times = {}
 clock = time.process_time()
@@ -95,6 +107,14 @@ def print_stage_medians(probe: str, checkouts: list[Path], repo: Path, repetitio
     for stage in samples[checkouts[0]]:
         row = "".join(f"{statistics.median(samples[c][stage]):26.2f}" for c in checkouts)
         print(f"  {stage:26}{row}")
+
+
+def run_stages(description: str, probe: str, argv: list[str] | None) -> int:
+    """A stage bench's whole run after the read (its --repo, --compare, --repetitions): the
+    probe's medians printed, one column per checkout."""
+    args = stage_parser(description).parse_args(argv)
+    print_stage_medians(probe, args.compare, args.repo, args.repetitions)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
