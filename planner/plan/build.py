@@ -11,7 +11,6 @@ the expected IPs; under stock behaviours the pending windows and the nudges v0.1
 from __future__ import annotations
 
 import copy
-import gc
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -69,7 +68,7 @@ from planner.simulate.world import (
     one_by_one,
     replayed_end,
 )
-from planner.sources.collector import collector_paused
+from planner.sources.collector import collector_paused, join_the_callers_freeze
 
 TRANSITION_GROUP_PREFIX = "transition-"
 # Warnings under the fixed allocator that mean a Service cannot reach its target.
@@ -119,7 +118,7 @@ def build_plan(
     of the sampled schedules beyond it (the seed `verify` will use); `detours`: whether a stock
     target may break a swap cycle through a free address (not where only the repo's final
     objects can be written, as in Argo CD's sync waves)."""
-    _join_the_callers_freeze()  # what the caller made since (its static conflicts' inputs)
+    join_the_callers_freeze()  # what the caller made since (its static conflicts' inputs)
     if strategy not in STRATEGIES:
         raise PlannerError(
             f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}"
@@ -129,7 +128,7 @@ def build_plan(
         raise PlanRefused("cannot plan: " + "; ".join(c.message for c in errors))
     writes = _writes(scenario)
     ordered = _ordered_units(scenario, writes)
-    _join_the_callers_freeze()  # the writes and units: the simulation's collections skip them
+    join_the_callers_freeze()  # the writes and units: the simulation's collections skip them
     world = World.of(scenario, explorations, max_states)
     planning = _Planning(scenario, writes, strategy, target, world, progress, seed)
     if not detours or strategy != "atomic" or target == Behavior.FIXED:
@@ -141,14 +140,6 @@ def build_plan(
             return detoured
         chosen = chosen.given_up(detoured)
     return planning.plan(ordered, notes=chosen.notes(target))
-
-
-def _join_the_callers_freeze() -> None:
-    """Inside the caller's freeze (planner.sources.collector.built_data_frozen), freeze what
-    exists now as well: the collections that follow walk only what is made after (the caller's
-    unfreeze lets it all go). Outside one, nothing."""
-    if gc.get_freeze_count():
-        gc.freeze()
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from planner.sources.collector import join_the_callers_freeze
+
 
 @contextmanager
 def simulation_collections() -> Iterator[None]:
@@ -30,5 +32,4 @@ def simulation_collections() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-    if gc.get_freeze_count():
-        gc.freeze()
+    join_the_callers_freeze()

@@ -40,6 +40,14 @@ def built_data_frozen(function: Callable[_P, _R]) -> Callable[_P, _R]:
     return _bracketed(function, lambda: not gc.get_freeze_count(), gc.freeze, gc.unfreeze)
 
 
+def join_the_callers_freeze() -> None:
+    """Inside a caller's freeze (`built_data_frozen`), freeze what exists now as well: the
+    collections that follow walk only what is made after, and the caller's unfreeze lets it all
+    go. Outside one, nothing."""
+    if gc.get_freeze_count():
+        gc.freeze()
+
+
 def _bracketed(
     function: Callable[_P, _R],
     needed: Callable[[], bool],
