@@ -13,6 +13,7 @@ from planner.model.allocator import Pool
 from planner.model.simcluster import SimulatedCluster, random_runs
 from planner.simulate import collector, world
 from planner.simulate.world import Explorations
+from planner.sources.collector import built_data_frozen
 from tests.model.test_simcluster import Group, _component, svc
 
 POOL = Pool("lan", ["10.0.0.0/27"])
@@ -78,13 +79,14 @@ def test_runs_sampled_inside_a_callers_freeze_are_frozen_with_its_data() -> None
     collections that reading them triggers do not walk them; the caller's unfreeze frees all."""
     base = SimulatedCluster.bootstrap([POOL], [], "metallb-0.15")
     writes = [(f"ns/s{i}", svc(f"s{i}")) for i in range(2)]
-    gc.freeze()
-    try:
+
+    def sampled() -> tuple[int, int]:
         frozen = gc.get_freeze_count()
         assert world._sampled(base, writes, seed=0)
-        assert gc.get_freeze_count() > frozen
-    finally:
-        gc.unfreeze()
+        return frozen, gc.get_freeze_count()
+
+    frozen, after = built_data_frozen(sampled)()
+    assert after > frozen > 0 and gc.get_freeze_count() == 0
 
 
 @pytest.mark.parametrize("behavior", ["metallb-0.14", "metallb-0.15", "fixed"])
