@@ -58,6 +58,7 @@ DEPENDENCY_MODULES = {
     "click": "click",
     "jsonschema": "jsonschema",
     "yaml_rs": "yaml-rs",  # imported only where its absence is fine (sources/fast_yaml.py)
+    "orjson": "orjson",
 }
 
 

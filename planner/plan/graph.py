@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from planner.json_text import canonical_text
+
 if TYPE_CHECKING:  # networkx costs ~100 ms to import: only planning pays it (issue 17)
     import networkx as nx
 
@@ -238,5 +240,7 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asci
 
 
 def canonical_json(value: object) -> str:
-    """The one canonical serialisation used for content hashes."""
-    return _CANONICAL.encode(value)
+    """The one canonical serialisation used for content hashes (json's compact sorted text;
+    written by orjson where its text is the same: planner.json_text)."""
+    text = canonical_text(value)
+    return _CANONICAL.encode(value) if text is None else text

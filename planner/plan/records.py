@@ -20,6 +20,7 @@ from planner.model.controller import DEFAULT_TARGET
 from planner.plan.graph import canonical_json
 from planner.plan.units import APPLY, DELETE, Write
 from planner.simulate.world import Baseline
+from planner.sources.collector import collector_paused
 
 PLAN_VERSION = 1
 DIGEST_FIELD = "digest"
@@ -109,9 +110,12 @@ class Plan:
         return tuple(u for wave in self.waves for u in wave.units)
 
 
+@collector_paused
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
     """The plan as plain data (what `--output json|yaml` writes and `verify`/`apply` read),
-    with the digest of everything else in it."""
+    with the digest of everything else in it. Made with the collector paused: its tens of
+    thousands of containers (no cycle) set off a full collection of the whole run's objects
+    once the plan's freeze is over (0.28 s of a 10,000-Service `plan`, gc.callbacks)."""
     data = _content_to_dict(plan)
     data[DIGEST_FIELD] = content_digest(data)
     return data

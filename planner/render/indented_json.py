@@ -1,21 +1,29 @@
 """`json.dumps(value, indent=2, sort_keys=True)`, byte for byte, without the standard library's
 pure-Python indenting encoder (a 10,000-Service plan spent seconds in its generators), whole or
-in pieces as it is written (`indented_pieces`: a 100,000-Service plan is 344 MB of text)."""
+in pieces as it is written (`indented_pieces`: a 100,000-Service plan is 344 MB of text).
+
+Each leaf (a Service's manifest, a scalar) is written by orjson where its text is json's, else
+by the writer here (non-ASCII text, None, small floats: planner.json_text says which)."""
 
 from __future__ import annotations
 
 import json
 import math
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
+from planner.json_text import indented_text
 from planner.plan.records import walked_item_by_item
 
 # Pieces appended before they are joined into one: a 10,000-Service plan is some 3 million
 # small strings (about 60 bytes each, 180 MB for 32 MB of text); joining them as they come keeps
 # the list short (the joins copy the text some 30 times, a tenth of a second).
 COMPACT_AT = 100_000
+# A leaf orjson wrote is one string of any length: the text is also handed out once such leaves
+# hold this many characters (about what COMPACT_AT small strings make).
+HANDED_OUT_AT = 1_000_000
 # `indented_pieces` walks the containers of the first levels, and any longer one, item by item
 # (a plan's waves, units, Services), so a piece can end between two items; deeper and shorter
 # ones (one Service's manifest) are written whole.
@@ -27,20 +35,41 @@ class _Unusual(Exception):
     """A value outside plain JSON types (a subclass, a non-string key): let `json` handle it."""
 
 
+@dataclass
+class _Written:
+    """The text written and not handed out yet: its pieces, and the characters of the whole
+    leaves among them."""
+
+    pieces: list[str] = field(default_factory=list)
+    leaf_chars: int = 0
+
+    def full(self) -> bool:
+        """Whether it is time to hand the text out (at an item's end)."""
+        return len(self.pieces) > COMPACT_AT or self.leaf_chars > HANDED_OUT_AT
+
+    def handed_out(self) -> str:
+        """The text so far, joined; the pieces are let go."""
+        text = "".join(self.pieces)
+        self.pieces.clear()
+        self.leaf_chars = 0
+        return text
+
+
 def dumps_indented(value: Any) -> str:
     """The JSON text of `value` as `json.dumps(value, indent=2, sort_keys=True)` writes it."""
     return "".join(indented_pieces(value))
 
 
 def indented_pieces(value: Any) -> Iterator[str]:
-    """`dumps_indented(value)` in pieces of about COMPACT_AT small strings each, made as they are
-    read: the caller can write each one and let it go (the whole text is never held)."""
-    out: list[str] = []
+    """`dumps_indented(value)` in pieces of about COMPACT_AT small strings or HANDED_OUT_AT
+    characters each, made as they are read: the caller can write each one and let it go (the
+    whole text is never held)."""
+    out = _Written()
     if _walked(value, 0):
         yield from _walk(value, "\n", 0, out)
     else:
         _leaf(value, "\n", out)
-    yield "".join(out)
+    yield out.handed_out()
 
 
 def _walked(value: Any, depth: int) -> bool:
@@ -48,32 +77,38 @@ def _walked(value: Any, depth: int) -> bool:
     return walked_item_by_item(value, depth, WALKED_DEPTH, WALKED_LENGTH)
 
 
-def _walk(value: Any, newline: str, depth: int, out: list[str]) -> Iterator[str]:
-    """Append a walked container's text to `out`, handing `out` joined to the reader each time
-    it holds more than COMPACT_AT pieces (at an item's end)."""
+def _walk(value: Any, newline: str, depth: int, out: _Written) -> Iterator[str]:
+    """Append a walked container's text to `out`, handing it out joined to the reader each time
+    it is full (at an item's end)."""
     inner = newline + "  "
     is_dict = type(value) is dict
     separator = ("{" if is_dict else "[") + inner
     keys: Iterable[Any] = sorted(value) if is_dict else range(len(value))
     for key in keys:
-        out.append(separator)
+        out.pieces.append(separator)
         if is_dict:
-            out.append(encode_basestring_ascii(key))
-            out.append(": ")
+            out.pieces.append(encode_basestring_ascii(key))
+            out.pieces.append(": ")
         item = value[key]
         if _walked(item, depth + 1):
             yield from _walk(item, inner, depth + 1, out)
         else:
             _leaf(item, inner, out)
-        if len(out) > COMPACT_AT:
-            yield "".join(out)
-            out.clear()
+        if out.full():
+            yield out.handed_out()
         separator = "," + inner
-    out.append(newline + ("}" if is_dict else "]"))
+    out.pieces.append(newline + ("}" if is_dict else "]"))
 
 
-def _leaf(value: Any, newline: str, out: list[str]) -> None:
-    """Append `value` written whole; an unusual one as `json` writes it, at this indentation."""
+def _leaf(value: Any, newline: str, out: _Written) -> None:
+    """Append `value` written whole: by orjson where its text is json's (planner.json_text),
+    else by the writer below; an unusual one as `json` writes it; at this indentation."""
+    text = indented_text(value)
+    if text is not None:
+        # no string of JSON holds a raw line break: each one is a line of this leaf
+        out.pieces.append(text if newline == "\n" else text.replace("\n", newline))
+        out.leaf_chars += len(text)
+        return
     piece: list[str] = []
     try:
         _write(value, newline, piece)
@@ -81,7 +116,7 @@ def _leaf(value: Any, newline: str, out: list[str]) -> None:
         # json's text of it alone, each line break carrying this depth's indentation (no
         # string of JSON holds a raw line break): what json writes for it inside the document.
         piece = [json.dumps(value, indent=2, sort_keys=True).replace("\n", newline)]
-    out.extend(piece)
+    out.pieces.extend(piece)
 
 
 def _write(value: Any, newline: str, out: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from collections import OrderedDict
@@ -49,4 +50,23 @@ def test_the_digest_of_a_sample_plan_is_that_of_its_canonical_json() -> None:
     sample = SAMPLES / "seed-dns-local"
     scenario = load_scenario([str(sample / "desired")], LiveSource.file(str(sample / "live.yaml")))
     data = plan_to_dict(plan_scenario(scenario))
+    assert data["digest"] == _canonical_digest({k: v for k, v in data.items() if k != "digest"})
+
+
+def test_the_plan_is_made_data_with_the_collector_paused(monkeypatch: Any) -> None:
+    """Its containers (no cycle) would set off a full collection of every object of the run."""
+    sample = SAMPLES / "seed-dns-local"
+    scenario = load_scenario([str(sample / "desired")], LiveSource.file(str(sample / "live.yaml")))
+    plan = plan_scenario(scenario)
+    seen: list[bool] = []
+    made = records._content_to_dict
+
+    def watched(plan: records.Plan) -> dict[str, Any]:
+        seen.append(gc.isenabled())
+        return made(plan)
+
+    monkeypatch.setattr(records, "_content_to_dict", watched)
+    assert gc.isenabled()
+    data = plan_to_dict(plan)
+    assert seen == [False] and gc.isenabled()
     assert data["digest"] == _canonical_digest({k: v for k, v in data.items() if k != "digest"})

@@ -37,6 +37,15 @@ def test_it_writes_what_json_dumps_writes(value: Any) -> None:
     assert dumps_indented(value) == json.dumps(value, indent=2, sort_keys=True)
 
 
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_its_own_writer_writes_what_json_dumps_writes(value: Any) -> None:
+    # Every leaf by the writer here, as where orjson's text is not sure (planner.json_text).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(indented_json, "indented_text", lambda value: None)
+        assert dumps_indented(value) == json.dumps(value, indent=2, sort_keys=True)
+
+
 def test_unusual_values_are_left_to_json() -> None:
     # A dict subclass and a non-string key: json's own rules (it turns 1 into "1").
     value = {"a": OrderedDict(b=1), 1: [True]}
@@ -86,9 +95,16 @@ def test_unusual_values_inside_walked_containers_are_written_as_json_writes_them
     assert dumps_indented({1: [True]}) == json.dumps({1: [True]}, indent=2, sort_keys=True)
 
 
-def test_a_long_document_comes_in_pieces_none_of_them_whole() -> None:
+@pytest.mark.parametrize("fast_leaves", [True, False])
+def test_a_long_document_comes_in_pieces_none_of_them_whole(
+    fast_leaves: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A plan's waves and Services are walked item by item: the text is handed out in pieces of
-    about COMPACT_AT small strings, never as one string of the whole document."""
+    about COMPACT_AT small strings (written here) or HANDED_OUT_AT characters of leaves (written
+    by orjson), never as one string of the whole document."""
+    monkeypatch.setattr(indented_json, "HANDED_OUT_AT", 200_000)  # the document's tenth or so
+    if not fast_leaves:
+        monkeypatch.setattr(indented_json, "indented_text", lambda value: None)
     services = {f"team/svc-{i:05d}": {"spec": {"ports": [{"port": i}]}} for i in range(20_000)}
     value = {"baseline": {"services": services}, "waves": [{"units": list(services)}]}
     pieces = list(indented_json.indented_pieces(value))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import weakref
 from typing import Any
@@ -162,3 +163,58 @@ def test_one_by_one_lets_each_run_of_a_tuple_go() -> None:
     for run in runs:
         survivors.see(run.cluster)
     assert survivors.alive == [0] * (world.SAMPLED_RUNS + 6)
+
+
+def _split_world(live: dict[str, Any], pools: list[Pool] | None = None) -> world.World:
+    pools = pools or [POOL]
+    return world.World(live, pools, pools, explorations=Explorations())
+
+
+def _two_writes() -> tuple[dict[str, Any], list[Any]]:
+    """Two live Services on their IPs, each written with a new port (two components)."""
+    live = {
+        f"ns/s{i}": svc(f"s{i}", ip=f"10.0.0.{i + 1}", status=(f"10.0.0.{i + 1}",))
+        for i in range(2)
+    }
+    writes = [
+        (name, svc(name.split("/")[1], ip=f"10.0.0.{i + 1}", ports=[("TCP", 8080)]))
+        for i, name in enumerate(live)
+    ]
+    return live, writes
+
+
+def test_the_first_split_is_given_again_for_the_same_objects() -> None:
+    """The proof splits the first wave from the same live objects as planning: the split is
+    remembered, and given again to another world over the same objects (a copy of the mapping,
+    pools equal by value), without splitting again."""
+    live, writes = _two_writes()
+    first = _split_world(live)
+    explorations = first.explorations
+    parts = first.parts(writes)
+    assert len(parts) == 2
+    again = world.World(
+        dict(live), [Pool("lan", ["10.0.0.0/27"])], [POOL], explorations=explorations
+    )
+    with mock.patch.object(world, "components", side_effect=AssertionError("split again")):
+        assert again.parts(list(writes)) == parts
+
+
+@pytest.mark.parametrize("change", ["live object", "written object", "pools"])
+def test_a_split_over_other_inputs_is_made_anew(change: str) -> None:
+    """Another manifest (even an equal copy), another write or other pools: split anew."""
+    live, writes = _two_writes()
+    first = _split_world(live)
+    parts = first.parts(writes)
+    live2, writes2, pools2 = dict(live), list(writes), [POOL]
+    if change == "live object":
+        live2["ns/s0"] = copy.deepcopy(live["ns/s0"])
+    elif change == "written object":
+        writes2[0] = (writes[0][0], copy.deepcopy(writes[0][1]))
+    else:
+        pools2 = [Pool("lan", ["10.0.0.0/26"])]
+    other = world.World(live2, pools2, pools2, explorations=first.explorations)
+    with mock.patch.object(world, "components", wraps=world.components) as split:
+        made = other.parts(writes2)
+    assert split.call_count == 1
+    if change != "pools":
+        assert made == parts  # equal objects: the same split, made anew

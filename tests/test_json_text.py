@@ -1,0 +1,112 @@
+"""orjson's text is taken only where it is json's, byte for byte; elsewhere the answer is None."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from planner.json_text import canonical_text, indented_text
+
+
+def _values(
+    text: st.SearchStrategy[str], scalars: st.SearchStrategy[Any]
+) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        scalars | text,
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.tuples(children, children)
+            | st.dictionaries(text, children, max_size=4)
+        ),
+        max_leaves=30,
+    )
+
+
+# Everything json writes: any text, any float (NaN, infinities, tiny and huge), any integer.
+ANY_TEXT = st.text(max_size=8)
+ANY_VALUE = _values(
+    ANY_TEXT, st.none() | st.booleans() | st.integers() | st.floats() | st.floats(-1e-3, 1e-3)
+)
+# What a plan mostly holds: printable ASCII text, integers, booleans (orjson must take these).
+ASCII_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=8)
+PLAIN_VALUE = _values(
+    ASCII_TEXT.filter(lambda s: "null" not in s and "e-" not in s and "0.0000" not in s),
+    st.booleans() | st.integers(-(2**63), 2**64 - 1),
+)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _indented(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True)
+
+
+@settings(max_examples=400, deadline=None)
+@given(ANY_VALUE)
+@example({"a": [1e-7, 1e-5, 0.00012, 1e16, 1e300, -0.0, 5e-324]})
+@example(["é", "\x7f", '\x00\x1f\b\f\n\r\t"\\/', "\u2028", "😀"])
+@example({"big": [2**64, -(2**63) - 1, 2**100]})
+@example({"nested": [[], {}, [[{}]], {"e": {}}]})
+def test_a_text_given_is_the_text_json_writes(value: Any) -> None:
+    canonical, indented = canonical_text(value), indented_text(value)
+    assert canonical is None or canonical == _canonical(value)
+    assert indented is None or indented == _indented(value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(PLAIN_VALUE)
+def test_plain_data_is_written_by_orjson(value: Any) -> None:
+    # The fast path is taken where a plan's data lives: no silent fall back to the slow one.
+    assert canonical_text(value) == _canonical(value)
+    assert indented_text(value) == _indented(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats())
+def test_a_float_is_written_as_json_writes_it_or_not_at_all(number: float) -> None:
+    for value in ([number], {"x": number}):
+        text = canonical_text(value)
+        assert text is None or text == _canonical(value)
+    if math.isfinite(number) and (number == 0 or abs(number) >= 1e-4):
+        assert canonical_text([number]) == _canonical([number])  # orjson's own float text
+
+
+@dataclass
+class _Point:
+    x: int
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "café",  # raw UTF-8 in orjson's text
+        "\x7f",  # raw DEL
+        1e-7,  # orjson's 1e-7 for json's 1e-07
+        1e-5,  # orjson's 0.00001 for json's 1e-05
+        float("nan"),  # orjson's null for json's NaN
+        float("inf"),
+        None,  # null: not told apart from NaN
+        2**64,  # beyond orjson's integers
+        {1: "one"},  # a key json turns into text
+        OrderedDict(a=1),  # a subclass: json writes it by its own rules
+        _Point(1),  # json refuses it, orjson would write it
+    ],
+)
+def test_what_orjson_may_write_otherwise_is_left_to_json(value: Any) -> None:
+    assert canonical_text(value) is None
+    assert indented_text([value]) is None
+
+
+def test_a_string_merely_looking_suspect_is_left_to_json_and_still_right() -> None:
+    # "1e-" in a name: not sure (json's own writer is asked), never wrong.
+    assert canonical_text({"name": "team-1e-2"}) is None
+    assert canonical_text({"name": "svc-e-2"}) == '{"name":"svc-e-2"}'
