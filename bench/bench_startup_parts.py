@@ -1,7 +1,7 @@
 """Where `planner diff`'s start-up goes, part by part, measured inside fresh interpreters.
 
     python bench/bench_startup_parts.py [--runs 11] [--sample samples/seed-dns-local]
-                                        [--checkout DIR]
+                                        [--checkout DIR | --compare DIR...]
 
 Each run is a fresh interpreter that reads its own CPU clock (user + system,
 `time.process_time`) between the parts: importing yaml and click (what the floor imports),
@@ -14,6 +14,8 @@ install's finder) its clock at the first line. Separately, the time spent in `da
 building the classes of every module imported, and how many classes and generated methods that
 was. Medians over `--runs`.
 `bench_startup.py` gives the totals against the floor; this script says which part to work on.
+`--compare DIR...` runs the checkouts' children in turn, round by round (a drifting machine slows
+them alike), and prints one column per checkout.
 
 `--dataclass-options` instead times what one class costs to build under each set of options
 (a five-field class, built 200 times in this interpreter).
@@ -27,7 +29,9 @@ import os
 import statistics
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -146,11 +150,12 @@ def class_cost(options: dict[str, bool], count: int = 200) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the child `--runs` times and print the median of each part."""
+    """Run the child `--runs` times per checkout and print the median of each part."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=11)
     parser.add_argument("--sample", type=Path, default=ROOT / "samples" / "seed-dns-local")
     parser.add_argument("--checkout", type=Path, default=ROOT, help="The planner to measure.")
+    parser.add_argument("--compare", type=Path, nargs="+", help="Checkouts measured side by side.")
     parser.add_argument("--dataclass-options", action="store_true")
     args = parser.parse_args(argv)
     if args.dataclass_options:
@@ -160,33 +165,51 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {'dataclass(' + shown + ')':38} {class_cost(options) * 1e6:5.0f} us per class"
             )
         return 0
-    checkout = args.checkout.resolve()
-    subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", str(checkout / "planner")],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    runs = [run_child(checkout, args.sample.resolve()) for _ in range(args.runs)]
-    print(f"checkout: {checkout}")
+    checkouts = [checkout.resolve() for checkout in (args.compare or [args.checkout])]
+    for checkout in checkouts:
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", str(checkout / "planner")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    sample = args.sample.resolve()
+    runs: list[list[dict[str, object]]] = [[] for _ in checkouts]
+    for _ in range(args.runs):  # round by round: each checkout once per round
+        for index, checkout in enumerate(checkouts):
+            runs[index].append(run_child(checkout, sample))
     print(f"median of {args.runs} runs, CPU ms, {sys.executable} ({sys.version.split()[0]})")
-    startup = statistics.median(float(run["startup"]) for run in runs)  # type: ignore[arg-type]
-    print(f"  {'interpreter start-up (site, before the first line)':58} {startup * 1000:7.1f}")
-    for index, label in enumerate(PARTS):
-        values = [float(run["parts"][index]) for run in runs]  # type: ignore[index]
-        print(f"  {label:58} {statistics.median(values) * 1000:7.1f}")
-    for label in runs[0]["stages"]:  # type: ignore[union-attr]
-        values = [float(run["stages"][label]) for run in runs]  # type: ignore[index]
-        print(f"    of the warm run, {label:39} {statistics.median(values) * 1000:7.1f}")
-    shutdown = statistics.median(float(run["shutdown"]) for run in runs)  # type: ignore[arg-type]
-    print(f"  {'interpreter shutdown (wait4 CPU less the final clock)':58} {shutdown * 1000:7.1f}")
-    built = [run["dataclasses"] for run in runs]
-    seconds = statistics.median(float(b["seconds"]) for b in built)  # type: ignore[index]
-    classes, methods = built[0]["classes"], built[0]["methods"]  # type: ignore[index]
-    print(
-        f"  of all the above, dataclasses building {classes} classes "
-        f"({methods} generated methods): {seconds * 1000:.1f}"
-    )
+    for index, checkout in enumerate(checkouts):
+        print(f"  [{index}] {checkout}")
+    for label, values in _rows(runs):
+        print(f"  {label:58} " + " ".join(f"{value * 1000:7.1f}" for value in values))
+    for index, checkout_runs in enumerate(runs):
+        built = checkout_runs[0]["dataclasses"]
+        classes, methods = built["classes"], built["methods"]  # type: ignore[index]
+        print(f"  [{index}] dataclasses built: {classes} classes, {methods} generated methods")
     return 0
+
+
+def _rows(runs: list[list[dict[str, object]]]) -> list[tuple[str, list[float]]]:
+    """Each part's label and its median (seconds) per checkout, in the order they happen."""
+
+    def medians(value: Callable[[dict[str, Any]], float]) -> list[float]:
+        return [statistics.median(value(run) for run in checkout) for checkout in runs]
+
+    rows = [("interpreter start-up (site, before the first line)", medians(lambda r: r["startup"]))]
+    for index, label in enumerate(PARTS):
+        rows.append((label, medians(lambda r, i=index: r["parts"][i])))
+    for label in runs[0][0]["stages"]:  # type: ignore[union-attr]
+        rows.append((f"  of the warm run, {label}", medians(lambda r, s=label: r["stages"][s])))
+    rows.append(
+        ("interpreter shutdown (wait4 CPU less the final clock)", medians(lambda r: r["shutdown"]))
+    )
+    rows.append(
+        (
+            "of all the above, dataclasses building the classes",
+            medians(lambda r: r["dataclasses"]["seconds"]),
+        )
+    )
+    return rows
 
 
 if __name__ == "__main__":
