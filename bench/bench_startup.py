@@ -11,7 +11,8 @@ wait4(); wall-clock seconds are printed too. `python -X importtime -c "from plan
 main"` shows where the rest goes. `--checkout DIR` times another checkout's planner (e.g. one
 made with `git archive main | tar -x -C DIR`) with this interpreter, for a before/after.
 `--compare DIR...` times several checkouts in the same rounds (each round: the floor, then every
-checkout's commands), so a drifting machine slows them alike; one table, a column per checkout.
+checkout's commands), so a drifting machine slows them alike; one table, a column per checkout,
+and per command the median over the rounds of each checkout's CPU over the first one's.
 
 The checkout's bytecode is compiled first (`compileall`, as `pip install` does for a wheel): with
 PYTHONDONTWRITEBYTECODE set, as on the development machines, every run would otherwise compile
@@ -141,7 +142,28 @@ def report_side_by_side(
             cpu = statistics.median(samples[checkout][cmd.label].cpu)
             cells.append(f"{cpu * 1000:8.1f}" + ("" if cmd.floor else f" {cpu / floor_cpu:5.2f}x"))
         lines.append(f"{cmd.label:40}" + "".join(f"{cell:>16}" for cell in cells))
+    lines += _paired_ratios(cmds, samples)
     lines.append(f"target: each planner command <= {RATIO_TARGET}x the floor (CPU)")
+    return lines
+
+
+def _paired_ratios(cmds: list[Command], samples: dict[Path, dict[str, Samples]]) -> list[str]:
+    """Per planner command, each checkout's CPU over [0]'s in the same round, median over the
+    rounds: a machine that drifts between rounds moves both sides of each ratio alike."""
+    checkouts = list(samples)
+    lines = []
+    for cmd in (cmd for cmd in cmds if not cmd.floor):
+        base = samples[checkouts[0]][cmd.label].cpu
+        cells = [
+            statistics.median(
+                cpu / first for cpu, first in zip(samples[c][cmd.label].cpu, base, strict=True)
+            )
+            for c in checkouts
+        ]
+        lines.append(
+            f"{'  ' + cmd.label + ' / [0], paired':40}"
+            + "".join(f"{f'{cell:.3f}':>16}" for cell in cells)
+        )
     return lines
 
 
