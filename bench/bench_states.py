@@ -216,6 +216,24 @@ def _in_child(*args: object, checkout: str = "") -> dict[str, Any]:
     return result
 
 
+def _variant(
+    args: argparse.Namespace,
+    size: int,
+    requested: bool,
+    behavior: str,
+    policy: str,
+    *,
+    symmetry: bool = True,
+    settling: bool = True,
+    commute: bool = True,
+    tails: bool = True,
+    checkout: str = "",
+) -> dict[str, Any]:
+    """One case with every reduction on but the one turned off, in a fresh process."""
+    flags = (symmetry, policy, settling, commute, tails, args.capped)
+    return _in_child(size, requested, behavior, args.max_states, *flags, checkout=checkout)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="2,3,4,6,8,12")
@@ -302,74 +320,30 @@ def main() -> None:
     behaviors = [b for b in args.behaviors.split(",") if b]
     for label, size, requested, policy in cases:
         for behavior in behaviors:
-            common = (size, requested, behavior, args.max_states, True, policy, True, True, True)
-            found = _in_child(*common, args.capped)
+            case_of = (args, size, requested, behavior, policy)
+            found = _variant(*case_of)
             line = (
                 f"{label:14} {size:>3} {behavior:13} {found['states']:>8} "
                 f"{found['pass_states']:>9} {found['complete']:>8} {found['seconds']:>7.2f} "
                 f"{found['peak_mb']:>7.0f} {found['base_mb']:>7.0f}"
             )
             if args.compare:
-                other = _in_child(*common, args.capped, checkout=args.compare)
+                other = _variant(*case_of, checkout=args.compare)
                 line += (
                     f" | {other['states']:>11} {other['complete']:>8} {other['seconds']:>7.2f}"
                     f" {other['peak_mb']:>7.0f}"
                 )
             if args.without:
-                plain = _in_child(
-                    size,
-                    requested,
-                    behavior,
-                    args.max_states,
-                    False,
-                    policy,
-                    True,
-                    True,
-                    True,
-                    args.capped,
-                )
+                plain = _variant(*case_of, symmetry=False)
                 line += f" | {plain['states']:>10} {plain['complete']:>8} {plain['seconds']:>7.2f}"
             if args.unsettled:
-                whole = _in_child(
-                    size,
-                    requested,
-                    behavior,
-                    args.max_states,
-                    True,
-                    policy,
-                    False,
-                    True,
-                    True,
-                    args.capped,
-                )
+                whole = _variant(*case_of, settling=False)
                 line += f" | {whole['states']:>10} {whole['complete']:>8} {whole['seconds']:>7.2f}"
             if args.uncommuted:
-                each = _in_child(
-                    size,
-                    requested,
-                    behavior,
-                    args.max_states,
-                    True,
-                    policy,
-                    True,
-                    False,
-                    True,
-                    args.capped,
-                )
+                each = _variant(*case_of, commute=False)
                 line += f" | {each['states']:>10} {each['complete']:>8} {each['seconds']:>7.2f}"
             if args.untailed:
-                flat = _in_child(
-                    size,
-                    requested,
-                    behavior,
-                    args.max_states,
-                    True,
-                    policy,
-                    True,
-                    True,
-                    False,
-                    args.capped,
-                )
+                flat = _variant(*case_of, tails=False)
                 line += (
                     f" | {flat['states']:>10} {flat['complete']:>8} {flat['seconds']:>7.2f}"
                     f" {flat['peak_mb']:>7.0f}"
