@@ -77,14 +77,15 @@ STATES_MAX_WRITES = 8
 # place (below).
 FIXED_STATES_MAX_WRITES = 20
 # Under metallb-0.14/0.15, with the warnings closure made when read (states.ClosedWarnings), a
-# group's key change of 16 members is proved in 6,532 states, about 12 s of CPU and 290 MB per
-# behaviour, 18 in 9,675 states, 16 s, 430 MB, 20 in 13,815 states, 31 s, 700 MB (bench/
-# bench_states.py). A proof that slow still beats a sampled claim, which fails closed (exit 3)
-# unless --accept-sampled; --max-states bounds the rest. Same rule as FIXED_.
+# group's key change of 16 members is proved in 6,532 states, 17 in 7,990, 18 in 9,675 and 20
+# in 13,815 (about 12 s of CPU per behaviour at 16, 19, 25 and 48 s at 17, 18, 20 on a loaded
+# machine; 20 members peak at 262 MB with states._RENAMINGS_MAX, 704 MB without: bench/README.md,
+# "caps20"). A proof that slow still beats a sampled claim, which fails closed (exit 3) unless
+# --accept-sampled; --max-states bounds the rest. Same rule as FIXED_.
 STOCK_STATES_MAX_WRITES = 20
 # Beyond this many writes a component is explored only when it is a key change in place:
 # one class of interchangeable Services, each written where it lives and asking for the IPs and
-# pool it asked for before (`_key_change_in_place`). Anything else (a move to other IPs, new
+# pool it asked for before (`_sampled_at_once`). Anything else (a move to other IPs, new
 # Services, several classes) is sampled at once as before the caps were 20: a move of 13 or
 # more members reaches the budget under `fixed` (above) only to be sampled after it.
 MIXED_STATES_MAX_WRITES = 16
