@@ -14,10 +14,19 @@ modules, the bootstrapped cluster); with --without, the same without the symmetr
 with --unsettled without settled Services left out (explore_states(settling=False)), and
 with --uncommuted without commuting tie groups taken in one order (commute=False), with
 --untailed without keys queued behind a pass merged by set (tails=False), side by side;
-schedules and seconds for brute force.
+schedules and seconds for brute force. With --capped each case goes through the planner's
+write caps (planner.simulate.world.explore_writes, as `planner plan --verify` does): a
+component they sample at once shows "at once" and 0 states. With --compare BASE every case is
+also run on the checkout BASE (its own planner package), side by side, alternating.
 
     python bench/bench_states.py [--sizes 2,3,4,6,8,12] [--max-states 20000] [--brute-max 3]
                                  [--behaviors fixed] [--moves 4,8,12] [--without]
+                                 [--capped] [--compare /tmp/base]
+
+The 17-20-member rows of docs/plan.md (branch caps20), against main:
+
+    python bench/bench_states.py --sizes 17,18,20 --auto-sizes '' --moves 13,16,17 \
+        --brute-max 0 --capped --compare /tmp/base-caps20
 
 Not a timed test: the numbers are for the table in the report and docs/plan.md.
 """
@@ -26,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -33,13 +43,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# A child run for --compare imports the planner of the checkout it is given.
+sys.path.insert(0, os.environ.get("BENCH_CHECKOUT") or str(Path(__file__).resolve().parent.parent))
 
 from planner.model.allocator import Pool
 from planner.model.controller import BEHAVIORS
 from planner.model.group_annotations import stamp_group_annotations
 from planner.model.simcluster import SimulatedCluster, explore
 from planner.simulate.states import explore_states
+from planner.simulate.world import explore_writes
 
 POOLS = [Pool("lan", ["10.0.0.0/27", "fd00::/123"])]
 GROUP_IP = "10.0.0.1"
@@ -153,11 +165,27 @@ def measure(
     settling: bool = True,
     commute: bool = True,
     tails: bool = True,
+    capped: bool = False,
 ) -> dict[str, Any]:
     """One case in this process (a fresh one per case, so that its peak memory is its own)."""
     base, writes = case(size, requested, behavior, policy)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.process_time()
+    if capped:
+        exploration = explore_writes(base, writes, seed=0, max_states=max_states)
+        seconds = time.process_time() - started
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        complete = (
+            "yes" if exploration.exhaustive else "budget" if exploration.states else "at once"
+        )
+        return {
+            "states": exploration.states,
+            "pass_states": "-",
+            "complete": complete,
+            "seconds": seconds,
+            "peak_mb": peak / 1024,
+            "base_mb": rss_before / 1024,
+        }
     found = explore_states(
         base,
         writes,
@@ -179,11 +207,31 @@ def measure(
     }
 
 
-def _in_child(*args: object) -> dict[str, Any]:
+def _in_child(*args: object, checkout: str = "") -> dict[str, Any]:
+    """One case measured in a fresh process (on `checkout`'s planner when given)."""
     command = [sys.executable, __file__, "--one", ",".join(str(a) for a in args)]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    env = {**os.environ, "BENCH_CHECKOUT": checkout} if checkout else None
+    done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
     result: dict[str, Any] = json.loads(done.stdout)
     return result
+
+
+def _variant(
+    args: argparse.Namespace,
+    size: int,
+    requested: bool,
+    behavior: str,
+    policy: str,
+    *,
+    symmetry: bool = True,
+    settling: bool = True,
+    commute: bool = True,
+    tails: bool = True,
+    checkout: str = "",
+) -> dict[str, Any]:
+    """One case with every reduction on but the one turned off, in a fresh process."""
+    flags = (symmetry, policy, settling, commute, tails, args.capped)
+    return _in_child(size, requested, behavior, args.max_states, *flags, checkout=checkout)
 
 
 def main() -> None:
@@ -212,11 +260,26 @@ def main() -> None:
         action="store_true",
         help="also without keys behind a pass merged by set (tails=False)",
     )
+    parser.add_argument(
+        "--capped", action="store_true", help="through the planner's write caps (explore_writes)"
+    )
+    parser.add_argument("--compare", default="", help="also on this checkout, side by side")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a child: label,size,requested,...
     args = parser.parse_args()
     if args.one:
         fields = args.one.split(",")
-        size, requested, behavior, max_states, symmetry, policy, settling, commute, tails = fields
+        (
+            size,
+            requested,
+            behavior,
+            max_states,
+            symmetry,
+            policy,
+            settling,
+            commute,
+            tails,
+            capped,
+        ) = fields
         one = measure(
             int(size),
             requested == "True",
@@ -227,6 +290,7 @@ def main() -> None:
             settling == "True",
             commute == "True",
             tails == "True",
+            capped == "True",
         )
         print(json.dumps(one))
         return
@@ -239,6 +303,8 @@ def main() -> None:
         f"{'group':14} {'N':>3} {'behavior':13} {'states':>8} {'in passes':>9} {'complete':>8} "
         f"{'CPU s':>7} {'peak MB':>7} {'base MB':>7}"
     )
+    if args.compare:
+        header += f" | {'BASE states':>11} {'complete':>8} {'CPU s':>7} {'peak MB':>7}"
     if args.without:
         header += f" | {'no-sym st.':>10} {'complete':>8} {'CPU s':>7}"
     if args.unsettled:
@@ -254,33 +320,30 @@ def main() -> None:
     behaviors = [b for b in args.behaviors.split(",") if b]
     for label, size, requested, policy in cases:
         for behavior in behaviors:
-            found = _in_child(
-                size, requested, behavior, args.max_states, True, policy, True, True, True
-            )
+            case_of = (args, size, requested, behavior, policy)
+            found = _variant(*case_of)
             line = (
                 f"{label:14} {size:>3} {behavior:13} {found['states']:>8} "
                 f"{found['pass_states']:>9} {found['complete']:>8} {found['seconds']:>7.2f} "
                 f"{found['peak_mb']:>7.0f} {found['base_mb']:>7.0f}"
             )
-            if args.without:
-                plain = _in_child(
-                    size, requested, behavior, args.max_states, False, policy, True, True, True
+            if args.compare:
+                other = _variant(*case_of, checkout=args.compare)
+                line += (
+                    f" | {other['states']:>11} {other['complete']:>8} {other['seconds']:>7.2f}"
+                    f" {other['peak_mb']:>7.0f}"
                 )
+            if args.without:
+                plain = _variant(*case_of, symmetry=False)
                 line += f" | {plain['states']:>10} {plain['complete']:>8} {plain['seconds']:>7.2f}"
             if args.unsettled:
-                whole = _in_child(
-                    size, requested, behavior, args.max_states, True, policy, False, True, True
-                )
+                whole = _variant(*case_of, settling=False)
                 line += f" | {whole['states']:>10} {whole['complete']:>8} {whole['seconds']:>7.2f}"
             if args.uncommuted:
-                each = _in_child(
-                    size, requested, behavior, args.max_states, True, policy, True, False, True
-                )
+                each = _variant(*case_of, commute=False)
                 line += f" | {each['states']:>10} {each['complete']:>8} {each['seconds']:>7.2f}"
             if args.untailed:
-                flat = _in_child(
-                    size, requested, behavior, args.max_states, True, policy, True, True, False
-                )
+                flat = _variant(*case_of, tails=False)
                 line += (
                     f" | {flat['states']:>10} {flat['complete']:>8} {flat['seconds']:>7.2f}"
                     f" {flat['peak_mb']:>7.0f}"

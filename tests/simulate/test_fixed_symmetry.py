@@ -13,14 +13,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from planner.model.allocator import Pool
 from planner.model.controller import Controller
 from planner.model.simcluster import Arrive, SimulatedCluster, replay
 from planner.simulate import states, world
 from planner.simulate.states import explore_states
 from planner.simulate.world import explore_writes
 from tests.model.test_seed_scenario import with_group_annotations
-from tests.model.test_simcluster import svc
 from tests.simulate.test_states import (
     BRUTE_MAX_RUNS,
     POOLS,
@@ -30,6 +28,7 @@ from tests.simulate.test_states import (
     _cluster,
     _outcomes,
 )
+from tests.simulate.test_world import group_change
 
 # How a group of interchangeable members changes (all under the fixed allocator):
 SCENARIOS = {
@@ -280,43 +279,24 @@ def _transition(
 # --- what planner verify gets: fixed components beyond the stock write cap --------------------
 
 
-def _key_change(
-    size: int, behavior: str, *, alike: bool = True
-) -> tuple[SimulatedCluster, list[tuple[str, Any]]]:
-    """`size` members on 10.0.0.1, each its own port, all going Cluster -> Local; unless
-    `alike`, each selects its own backends (no two interchangeable)."""
-    pools = [Pool("lan", ["10.0.0.0/27"])]
-
-    def member(i: int, local: bool) -> dict[str, Any]:
-        selector = {"app": "dns" if alike else f"dns-{i}"}
-        ports = [("TCP", 1000 + i)]
-        return svc(
-            f"m{i:02d}", ip="10.0.0.1", share="dns", ports=ports, local=local, selector=selector
-        )
-
-    base = SimulatedCluster.bootstrap(pools, [member(i, False) for i in range(size)], behavior)
-    desired = [member(i, True) for i in range(size)]
-    return base, [(f"ns/{m['metadata']['name']}", m) for m in with_group_annotations(desired)]
-
-
 def test_a_fixed_component_beyond_the_stock_write_cap_is_explored_whole() -> None:
     """Ten members changing their key: under fixed every state is visited (the reduction on);
     a component of more writes than either explorer takes is sampled at once."""
     size = world.STATES_MAX_WRITES + 2
     assert size <= world.FIXED_STATES_MAX_WRITES
-    fixed = explore_writes(*_key_change(size, "fixed"), seed=0)
+    fixed = explore_writes(*group_change(size, "fixed"), seed=0)
     assert fixed.exhaustive and not fixed.sampled and 0 < fixed.states < 1000
     assert not any(r.cluster.went_pending(k) for r in fixed.runs for k in r.cluster.store)
     stock_size = world.STOCK_STATES_MAX_WRITES + 1
-    stock = explore_writes(*_key_change(stock_size, "metallb-0.15"), seed=0)
+    stock = explore_writes(*group_change(stock_size, "metallb-0.15"), seed=0)
     assert not stock.exhaustive and stock.states == 0
     assert stock.sampled == (
         f"{stock_size} writes, more than the state explorer takes ({world.STOCK_STATES_MAX_WRITES})"
     )
     beyond = world.FIXED_STATES_MAX_WRITES + 1
-    cut = explore_writes(*_key_change(beyond, "fixed"), seed=0)
+    cut = explore_writes(*group_change(beyond, "fixed"), seed=0)
     assert not cut.exhaustive and cut.sampled.startswith(f"{beyond} writes, more than")
     # Ten writes none of which is interchangeable with another: sampled at once, unexplored.
-    apart = explore_writes(*_key_change(size, "fixed", alike=False), seed=0)
+    apart = explore_writes(*group_change(size, "fixed", alike=False), seed=0)
     assert not apart.exhaustive and apart.states == 0
     assert apart.sampled.endswith("apart from interchangeable Services")

@@ -1,17 +1,23 @@
 """_Renaming.value: every key and port renamed wherever a fingerprint holds it (tuples,
-frozensets, NamedTuples, dataclasses), everything else kept, as a plain recursive walk does."""
+frozensets, NamedTuples, dataclasses), everything else kept, as a plain recursive walk does;
+and the renamings a _Symmetry remembers, a bounded cache that changes no exploration."""
 
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, NamedTuple
+from unittest import mock
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from planner.model.allocator import Key, Port
+from planner.simulate import states
 from planner.simulate.states import _Renaming
+from tests.simulate.test_world import group_change
 
 KEYS = ["ns/a", "ns/b", "ns/c"]
 PORTS = [Port("TCP", 53), Port("UDP", 53), Port("TCP", 54)]
@@ -104,3 +110,38 @@ def test_value_renames_inside_dataclasses_and_named_tuples() -> None:
         _Pair("ns/a", 1),
         None,
     )
+
+
+# --- the renamings a _Symmetry remembers: a bounded cache ---------------------------------------
+
+
+def test_the_remembered_renamings_are_bounded_and_the_same_after_a_clear() -> None:
+    """With room for two, every permutation of a class of three is still its renaming (equal
+    to the one made with room for all), and no more than two are held."""
+    ports = {k: (p,) for k, p in zip(KEYS, PORTS, strict=True)}
+    identities: dict[str, tuple[Any, ...]] = {k: () for k in KEYS}
+    images = [dict(zip(KEYS, image, strict=True)) for image in itertools.permutations(KEYS)]
+    unbounded = states._Symmetry([tuple(KEYS)], ports, identities)
+    expected = [unbounded.renaming(image) for image in images]
+    with mock.patch.object(states, "_RENAMINGS_MAX", 2):
+        bounded = states._Symmetry([tuple(KEYS)], ports, identities)
+        for _ in range(2):
+            assert [bounded.renaming(image) for image in images] == expected
+            assert len(bounded._renamings) <= 2
+    assert len(unbounded._renamings) == len(images)
+
+
+@pytest.mark.parametrize("behavior", ["metallb-0.15", "fixed"])
+def test_an_exploration_with_one_renaming_remembered_reaches_the_same_states(
+    behavior: str,
+) -> None:
+    """Four interchangeable members changing their key: the same states, edges and end states
+    whether every renaming is remembered or the cache is cleared at each new one."""
+    whole = states.explore_states(*group_change(4, behavior))
+    with mock.patch.object(states, "_RENAMINGS_MAX", 1):
+        cleared = states.explore_states(*group_change(4, behavior))
+    assert whole.complete and cleared.complete
+    assert (cleared.states, cleared.edges) == (whole.states, whole.edges)
+    assert [t.cluster.store for t in cleared.terminals] == [
+        t.cluster.store for t in whole.terminals
+    ]

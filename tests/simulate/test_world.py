@@ -1,10 +1,12 @@
-"""What Explorations remembers of an exploration: the runs as explored, minus their logs."""
+"""What Explorations remembers of an exploration: the runs as explored, minus their logs; and
+which components the state explorer takes (the write caps) and which are sampled at once."""
 
 from __future__ import annotations
 
 import copy
 import gc
 import weakref
+from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
@@ -15,6 +17,7 @@ from planner.model.simcluster import SimulatedCluster, random_runs
 from planner.simulate import collector, world
 from planner.simulate.world import Explorations
 from planner.sources.collector import built_data_frozen
+from tests.model.test_seed_scenario import with_group_annotations
 from tests.model.test_simcluster import Group, _component, svc
 
 POOL = Pool("lan", ["10.0.0.0/27"])
@@ -218,3 +221,115 @@ def test_a_split_over_other_inputs_is_made_anew(change: str) -> None:
     assert split.call_count == 1
     if change != "pools":
         assert made == parts  # equal objects: the same split, made anew
+
+
+# --- which components the state explorer takes, which are sampled at once ----------------------
+
+
+def group_change(
+    size: int, behavior: str, *, alike: bool = True, to_ip: str = "10.0.0.1", pool: str = ""
+) -> tuple[SimulatedCluster, list[tuple[str, Any]]]:
+    """`size` members on 10.0.0.1, each its own port, all going Cluster -> Local: a key change
+    in place; with `to_ip` another IP they move to (or with `pool` one they ask for); unless
+    `alike`, each selects its own backends (no two interchangeable)."""
+
+    def member(i: int, local: bool, ip: str, asked_pool: str) -> dict[str, Any]:
+        selector = {"app": "dns" if alike else f"dns-{i}"}
+        ports = [("TCP", 1000 + i)]
+        return svc(
+            f"m{i:02d}",
+            ip=ip,
+            share="dns",
+            ports=ports,
+            local=local,
+            selector=selector,
+            pool=asked_pool or None,
+        )
+
+    live = [member(i, False, "10.0.0.1", "") for i in range(size)]
+    base = SimulatedCluster.bootstrap([POOL], live, behavior)
+    desired = [member(i, True, to_ip, pool) for i in range(size)]
+    return base, [(f"ns/{m['metadata']['name']}", m) for m in with_group_annotations(desired)]
+
+
+@pytest.fixture
+def small_caps() -> Iterator[None]:
+    """The caps of 20 and 16 writes as 4 and 3: the rule on small groups."""
+    with (
+        mock.patch.object(world, "STOCK_STATES_MAX_WRITES", 4),
+        mock.patch.object(world, "FIXED_STATES_MAX_WRITES", 4),
+        mock.patch.object(world, "MIXED_STATES_MAX_WRITES", 3),
+    ):
+        yield
+
+
+@pytest.mark.parametrize("behavior", ["metallb-0.14", "metallb-0.15", "fixed"])
+@pytest.mark.usefixtures("small_caps")
+def test_a_key_change_in_place_is_explored_up_to_the_cap_of_its_kind(behavior: str) -> None:
+    """Four interchangeable members changing their key where they are: explored to the end
+    (above the mixed cap of 3); five are more than the cap (4) and sampled at once."""
+    explored = world.explore_writes(*group_change(4, behavior), seed=0)
+    assert explored.exhaustive and explored.states > 0 and not explored.sampled
+    beyond = world.explore_writes(*group_change(5, behavior), seed=0)
+    assert not beyond.exhaustive and beyond.states == 0
+    assert beyond.sampled == "5 writes, more than the state explorer takes (4)"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"to_ip": "10.0.0.2"}, id="a move to another IP"),
+        pytest.param({"pool": "lan"}, id="a pool asked for"),
+        pytest.param({"alike": False}, id="no two interchangeable"),
+    ],
+)
+@pytest.mark.parametrize("behavior", ["metallb-0.15", "fixed"])
+@pytest.mark.usefixtures("small_caps")
+def test_any_other_component_beyond_the_mixed_cap_is_sampled_at_once(
+    behavior: str, change: dict[str, Any]
+) -> None:
+    """Four writes that are not one class changing its key in place: sampled without exploring
+    a state, said with the mixed cap (3); three of them are explored as before."""
+    sampled = world.explore_writes(*group_change(4, behavior, **change), seed=0)
+    assert not sampled.exhaustive and sampled.states == 0
+    assert sampled.sampled == "4 writes, more than the state explorer takes (3)"
+    explored = world.explore_writes(*group_change(3, behavior, **change), seed=0)
+    assert explored.states > 0 and "more than the state explorer takes" not in explored.sampled
+
+
+@pytest.mark.usefixtures("small_caps")
+def test_new_services_and_deletions_are_no_key_change_in_place() -> None:
+    """A write creating a Service, or deleting one, is no key change in place: the four
+    writes are sampled at once under the mixed cap."""
+    base, writes = group_change(3, "metallb-0.15")
+    created = world.explore_writes(base, [*writes, ("ns/new", svc("new", share="dns"))], seed=0)
+    assert created.sampled == "4 writes, more than the state explorer takes (3)"
+    base, writes = group_change(4, "metallb-0.15")
+    deleted = world.explore_writes(base, [*writes[:3], (writes[3][0], None)], seed=0)
+    assert deleted.sampled == "4 writes, more than the state explorer takes (3)"
+
+
+def test_an_unreadable_request_is_no_key_change_in_place() -> None:
+    """A request MetalLB cannot read is not the request it was, even when unchanged."""
+    base, writes = group_change(2, "fixed")
+    assert world._written_in_place(base, writes)
+    bad = svc("m00", ip="not-an-ip", share="dns")
+    base = SimulatedCluster.bootstrap([POOL], [bad], "fixed")
+    assert not world._written_in_place(base, [("ns/m00", bad)])
+
+
+def test_the_caps_of_twenty_and_sixteen_writes_under_fixed() -> None:
+    """With the caps as they are: a key change of 17 members under fixed is proved (a few
+    hundred states), a move of 17 is sampled at once (the mixed cap, 16), and a key change
+    of 21 too (the cap, 20)."""
+    mixed = world.MIXED_STATES_MAX_WRITES
+    most = world.FIXED_STATES_MAX_WRITES
+    assert mixed < mixed + 1 <= most
+    proved = world.explore_writes(*group_change(mixed + 1, "fixed"), seed=0)
+    assert proved.exhaustive and 0 < proved.states < 1000
+    move = world.explore_writes(*group_change(mixed + 1, "fixed", to_ip="10.0.0.2"), seed=0)
+    assert move.states == 0
+    assert move.sampled == f"{mixed + 1} writes, more than the state explorer takes ({mixed})"
+    beyond = world.explore_writes(*group_change(most + 1, "fixed"), seed=0)
+    assert beyond.states == 0
+    assert beyond.sampled == f"{most + 1} writes, more than the state explorer takes ({most})"
