@@ -17,7 +17,7 @@ from planner.analysis.predict import predict
 from planner.analysis.records import Conflict, DiffReport, Prediction, SharingGroupReport
 from planner.diff.scenario import NO_POOLS_NOTE, Scenario
 from planner.model.controller import BEHAVIORS, DEFAULT_TARGET
-from planner.model.service import AllocationInputs
+from planner.model.service import AllocationInputs, inputs_remembered
 from planner.progress import Progress, no_progress
 from planner.simulate.world import DEFAULT_MAX_STATES
 from planner.sources.collector import built_data_frozen, collector_paused
@@ -71,11 +71,14 @@ def scenario_conflicts(
 @collector_paused
 def scenario_inputs(scenario: Scenario) -> dict[str, AllocationInputs]:
     """The allocation inputs of the Services after the commit, read once for both the groups
-    and the static conflicts (each read all of them on its own before)."""
-    return load_balancer_inputs(scenario.services_after, scenario.live_services, scenario.pools)
+    and the static conflicts (each read all of them on its own before). Read from the stamped
+    copies: the group-wide annotations are no allocation input, and the simulation reads the
+    inputs of these very objects (in `report_of_scenario`, derived once for both)."""
+    return load_balancer_inputs(scenario.stamped_after, scenario.live_services, scenario.pools)
 
 
 @built_data_frozen
+@inputs_remembered
 def report_of_scenario(
     scenario: Scenario,
     *,

@@ -88,8 +88,17 @@ class Scenario:
     def services_after(self) -> dict[str, Manifest]:
         """Every Service once the commit is applied: the desired ones and the unmanaged live
         ones as they run, sorted."""
+        return self._after(self.desired_services)
+
+    @property
+    def stamped_after(self) -> dict[str, Manifest]:
+        """`services_after` with the desired Services as the naive writes carry them (the
+        group-wide annotations stamped)."""
+        return self._after(self.stamped_services)
+
+    def _after(self, desired: dict[str, Manifest]) -> dict[str, Manifest]:
         after = {svc: self.live_services[svc] for svc in self.unmanaged_services}
-        after.update(self.desired_services)
+        after.update(desired)
         return dict(sorted(after.items()))
 
     def naive_writes(self, stamped: bool) -> list[ServiceWrite]:

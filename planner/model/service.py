@@ -72,7 +72,7 @@ class ServiceInputError(InputError):
         return ServiceInputError(self.field, self.message, origin)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AllocationInputs:
     """Everything about one Service that MetalLB's allocation depends on."""
 

@@ -6,6 +6,7 @@ import pytest
 
 from planner.analysis.build import (
     exit_code,
+    report_of_scenario,
     scenario_conflicts,
     scenario_groups,
     scenario_inputs,
@@ -13,8 +14,10 @@ from planner.analysis.build import (
 )
 from planner.analysis.records import Conflict, DiffReport, Prediction, ServiceFate
 from planner.diff import Change
+from planner.model import service
 from planner.model.controller import BEHAVIORS
-from planner.objects import ObjectKey
+from planner.model.service import AllocationInputs
+from planner.objects import Manifest, ObjectKey, svc_key_of
 from planner.pipeline import DiffOptions, build_report, load_scenario
 from planner.sources.live import LiveSource
 from tests.conftest import SAMPLES
@@ -129,3 +132,26 @@ def test_inputs_read_once_give_the_groups_and_conflicts_each_reads_alone(sample:
     assert scenario_groups(scenario, inputs) == scenario_groups(scenario)
     assert scenario_conflicts(scenario, inputs) == scenario_conflicts(scenario)
     assert set(inputs) <= set(scenario.services_after)
+
+
+@pytest.mark.parametrize("sample", ["seed-dns-local", "join-group", "group-split", "swap-ips"])
+def test_the_report_derives_a_services_inputs_with_its_live_object_once(
+    sample: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The groups, the conflicts and the simulation's writes read the same stamped Services:
+    each one's inputs, with its live object as context, are derived once for all of them."""
+    scenario = load_scenario(
+        [str(SAMPLES / sample / "desired")], LiveSource.file(str(SAMPLES / sample / "live.yaml"))
+    )
+    derived: list[str] = []
+    derive = service._derived_inputs
+
+    def counted(svc: Manifest, live: Manifest | None, default_family: str) -> AllocationInputs:
+        if live is not None and live is not svc:
+            derived.append(svc_key_of(svc))
+        return derive(svc, live, default_family)
+
+    monkeypatch.setattr(service, "_derived_inputs", counted)
+    report = report_of_scenario(scenario)
+    assert report.changes and derived
+    assert len(derived) == len(set(derived))
