@@ -135,7 +135,8 @@ def build_scenario(
     }
     desired_objects = {k: o for k, o in all_desired.items() if k not in unhandled}
     desired_services = {svc: obj.body for svc, obj in sorted(desired_objects.items())}
-    stamped = stamp_group_annotations(list(desired_services.values()))
+    # Only MetalLB's Services are left: stamped whatever their class (MetalLB's own --lb-class).
+    stamped = stamp_group_annotations(list(desired_services.values()), lb_class=None)
     deleted = {c.key for c in changes if c.op == "delete"}
     namespaces = dict(live.namespaces)
     namespaces.update(desired.namespaces)

@@ -93,14 +93,17 @@ class SharingGroup:
         }
 
 
-def desired_sharing_groups(services: Sequence[Manifest], lb_class: str = "") -> list[SharingGroup]:
+def desired_sharing_groups(
+    services: Sequence[Manifest], lb_class: str | None = ""
+) -> list[SharingGroup]:
     """The sharing groups of two or more members in the desired manifests, sorted by group id.
 
     Non-Service manifests, Services of other types, Services without a sharing key and Services
-    MetalLB (`--lb-class lb_class`) is not handed are ignored. Raises InputError on two
-    manifests for the same Service and ServiceInputError on bad fields.
+    MetalLB (`--lb-class lb_class`) is not handed are ignored; `lb_class` None: the caller kept
+    only MetalLB's already (a scenario). Raises InputError on two manifests for the same Service
+    and ServiceInputError on bad fields.
     """
-    handled = [s for s in services if handled_by_metallb(s, lb_class)]
+    handled = [s for s in services if lb_class is None or handled_by_metallb(s, lb_class)]
     sharing = [i for i in _inputs_of(handled) if i.is_load_balancer and i.sharing_key]
     clusters = _requested_ip_clusters(sharing) + _pool_clusters(sharing)
     groups = _distinct_ids([_group_of(cluster) for cluster in clusters if len(cluster) >= 2])
@@ -119,7 +122,7 @@ def _distinct_ids(groups: list[SharingGroup]) -> list[SharingGroup]:
 
 
 def group_annotations(
-    services: Sequence[Manifest], lb_class: str = ""
+    services: Sequence[Manifest], lb_class: str | None = ""
 ) -> dict[str, dict[str, str]]:
     """svc_key → the three group-wide annotations, for every member of every desired group."""
     result: dict[str, dict[str, str]] = {}
@@ -131,7 +134,7 @@ def group_annotations(
 
 
 def stamp_group_annotations(
-    services: Sequence[Manifest], lb_class: str = ""
+    services: Sequence[Manifest], lb_class: str | None = ""
 ) -> list[dict[str, Any]]:
     """Copies of `services` with the group-wide annotations set, and removed where stale.
 

@@ -140,7 +140,8 @@ def _detour(
             why = f"pool {pool.name} has no free address {', '.join(services)} may take"
             continue
         asking = stamp_group_annotations(
-            [_asking_for(scenario.stamped_services[svc], address) for svc in services]
+            [_asking_for(scenario.stamped_services[svc], address) for svc in services],
+            lb_class=None,  # the scenario's Services are MetalLB's, whatever their class
         )
         writes = tuple(Write(svc, APPLY, m) for svc, m in zip(services, asking, strict=True))
         return Detour(tuple(services), freed, address, wanted, pool.name, writes, cycle)

@@ -111,3 +111,56 @@ def test_the_cli_passes_lb_class_down(
     diff = json.loads(capsys.readouterr().out)
     assert all("dns/dns-tcp" not in g["members"] for g in diff["groups"])
     assert main(["graph", *args, "--lb-class", OTHER_CLASS]) == 0
+
+
+def _every_service_classed(tmp_path: Path) -> Path:
+    """The seed sample with both Services, desired and live, of OTHER_CLASS."""
+    sample = tmp_path / "classed"
+    shutil.copytree(SEED, sample)
+    for path in [sample / "live.yaml", *sorted((sample / "desired").glob("*.yaml"))]:
+        documents = list(yaml.safe_load_all(path.read_text()))
+        for document in documents:
+            for item in document.get("items", [document]):
+                if item.get("kind") == "Service":
+                    item["spec"]["loadBalancerClass"] = OTHER_CLASS
+        path.write_text(yaml.safe_dump_all(documents))
+    return sample
+
+
+def test_under_its_own_class_a_group_is_stamped_and_planned_as_without_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """MetalLB started with `--lb-class X` treats a group of class X as it treats a group
+    without a class when it runs without one: the same group-wide annotations, the same plan."""
+    classed = _every_service_classed(tmp_path)
+
+    def stamped(sample: Path, lb_class: str) -> dict[str, dict[str, str]]:
+        live = LiveSource.file(str(sample / "live.yaml"))
+        scenario = load_scenario([str(sample / "desired")], live, lb_class=lb_class)
+        return {
+            svc: {k: v for k, v in m["metadata"]["annotations"].items() if "planner" in k}
+            for svc, m in scenario.stamped_services.items()
+        }
+
+    plain = stamped(SEED, "")
+    assert plain and all(plain.values())
+    assert stamped(classed, OTHER_CLASS) == plain
+
+    def plan(sample: Path, *flags: str) -> list[object]:
+        """Per unit: its kind, members, and each object's annotations (the group's), and the
+        plan's predictions and expected IPs (the manifests differ by their class only)."""
+        args = [str(sample / "desired"), "--live", str(sample / "live.yaml"), "-o", "json"]
+        main(["plan", *args, *flags])
+        planned = json.loads(capsys.readouterr().out)
+        units = [
+            (
+                u["kind"],
+                u["members"],
+                [o["object"]["metadata"]["annotations"] for o in u["objects"]],
+            )
+            for wave in planned["waves"]
+            for u in wave["units"]
+        ]
+        return [units, planned["predictions"], planned["expected_ips"]]
+
+    assert plan(classed, "--lb-class", OTHER_CLASS) == plan(SEED)
