@@ -43,6 +43,14 @@ _CLUSTER_OPTIONS = (
     ),
 )
 
+LB_CLASS_OPTION = click.option(
+    "--lb-class",
+    metavar="NAME",
+    default="",
+    help="MetalLB's own --lb-class; Services of any other loadBalancerClass (any class at "
+    "all when unset) are not MetalLB's: in no sharing group and no prediction.",
+)
+
 _SOURCE_OPTIONS = (
     click.argument("desired", nargs=-1),
     click.option(
@@ -65,13 +73,7 @@ _SOURCE_OPTIONS = (
         "--helm-values", multiple=True, metavar="FILE", help="Values file for charts (repeatable)."
     ),
     click.option("--helm-release", metavar="NAME", help="Release name for charts."),
-    click.option(
-        "--lb-class",
-        metavar="NAME",
-        default="",
-        help="MetalLB's own --lb-class; Services of any other loadBalancerClass (any class at "
-        "all when unset) are not MetalLB's and are left out of every prediction.",
-    ),
+    LB_CLASS_OPTION,
     click.option(
         "--pools",
         "pool_paths",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from planner.commands._shared import QUIET_OPTION
+from planner.commands._shared import LB_CLASS_OPTION, QUIET_OPTION
 
 
 @click.command("annotate")
@@ -23,8 +23,11 @@ from planner.commands._shared import QUIET_OPTION
     help="Form the groups from every manifest under TREE; check or write only the files "
     "PATH... touch (the pre-commit hook passes the changed files).",
 )
+@LB_CLASS_OPTION
 @QUIET_OPTION
-def annotate(paths: tuple[Path, ...], check: bool, tree: Path | None, quiet: bool) -> int:
+def annotate(
+    paths: tuple[Path, ...], check: bool, tree: Path | None, lb_class: str, quiet: bool
+) -> int:
     """Write, update or remove the group-wide annotations in YAML files in place.
 
     Every Service found under PATH... takes part in the group computation; only the annotation
@@ -32,7 +35,7 @@ def annotate(paths: tuple[Path, ...], check: bool, tree: Path | None, quiet: boo
     """
     from planner.gitops.annotate import annotate_paths
 
-    result = annotate_paths(list(paths), check=check, tree=tree)
+    result = annotate_paths(list(paths), check=check, tree=tree, lb_class=lb_class)
     for warning in result.warnings:
         click.echo(f"planner annotate: {warning}", err=True)
     for skipped in result.skipped:

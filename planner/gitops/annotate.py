@@ -131,7 +131,7 @@ class _Found:
 
 
 def annotate_paths(
-    paths: Sequence[Path], check: bool = False, tree: Path | None = None
+    paths: Sequence[Path], check: bool = False, tree: Path | None = None, lb_class: str = ""
 ) -> AnnotateResult:
     """Annotate every plain manifest file under `paths` in place (with check=True, write nothing).
 
@@ -139,8 +139,9 @@ def annotate_paths(
     decides from the parsed manifests alone (a file changes exactly when one of its Services
     lacks its wanted annotations), so it never needs to locate anything. With `tree`, every
     manifest under `tree` forms the groups, and only the files `paths` touch change (`_touched`).
+    `lb_class`: MetalLB's --lb-class (the Services of any other class are in no group).
     """
-    found = _find_stale([tree] if tree is not None else paths)
+    found = _find_stale([tree] if tree is not None else paths, lb_class)
     stale, skipped = found.stale, found.skipped
     if tree is not None:
         stale, skipped = _touched(found, paths, tree)
@@ -159,7 +160,7 @@ def plan_file_changes(paths: Sequence[Path]) -> tuple[list[FileChange], list[Ski
     return changes, found.skipped, found.services
 
 
-def _find_stale(paths: Sequence[Path]) -> _Found:
+def _find_stale(paths: Sequence[Path], lb_class: str = "") -> _Found:
     sources, skipped = collect_sources(paths)
     loaded: list[_LoadedFile] = []
     for source in sources:
@@ -170,7 +171,7 @@ def _find_stale(paths: Sequence[Path]) -> _Found:
             loaded.append(result)
     services = [service for file in loaded for service in file.services]
     check_unique(services)
-    wanted = _wanted_annotations(services)
+    wanted = _wanted_annotations(services, lb_class)
     stale = [file for file in loaded if _stale_services(list(file.services), wanted)]
     return _Found(stale, skipped, wanted, len(services), loaded)
 
@@ -353,14 +354,14 @@ def _names_api_version_and_kind(root: Node | yaml.Node | None) -> bool:
     return {"apiVersion", "kind"} <= keys
 
 
-def _wanted_annotations(services: list[KubeObject]) -> dict[str, dict[str, str]]:
+def _wanted_annotations(services: list[KubeObject], lb_class: str) -> dict[str, dict[str, str]]:
     """The group annotations of every Service; a bad field is reported with its origin."""
     for service in services:
         annotations = (service.body.get("metadata") or {}).get("annotations")
         if annotations is not None and not isinstance(annotations, dict):
             raise InputError("`metadata.annotations` must be a mapping", service.origin)
     try:
-        return group_annotations([service.body for service in services])
+        return group_annotations([service.body for service in services], lb_class)
     except ServiceInputError:
         for service in services:  # only on failure: find which Service it was
             try:

@@ -739,3 +739,20 @@ def test_a_merge_key_inside_explicit_annotations_keeps_the_merged_ones(tmp_path:
     after = list(yaml.safe_load_all((tmp_path / "dns.yaml").read_text()))
     assert after[1]["metadata"]["annotations"]["team"] == "net"
     assert GROUP_MEMBERS_ANNOTATION in after[1]["metadata"]["annotations"]
+
+
+def test_lb_class_stamps_the_groups_of_metallbs_own_class(seed_tree: Path) -> None:
+    """MetalLB run with `--lb-class X` is handed only Services of class X: annotate stamps their
+    groups under the same flag, and leaves them alone without it (they are not MetalLB's then)."""
+    path = seed_tree / "dns.yaml"
+    documents = list(yaml.safe_load_all(path.read_text()))
+    for document in documents:
+        if document and document.get("kind") == "Service":
+            document["spec"]["loadBalancerClass"] = "example.com/x"
+    path.write_text(yaml.safe_dump_all(documents))
+    assert main(["annotate", "--check", str(seed_tree)]) == 0
+    assert main(["annotate", "--check", "--lb-class", "example.com/x", str(seed_tree)]) == 1
+    assert main(["annotate", "--lb-class", "example.com/x", str(seed_tree)]) == 0
+    stamped = [d for d in yaml.safe_load_all(path.read_text()) if d and d["kind"] == "Service"]
+    members = {d["metadata"]["annotations"].get(GROUP_MEMBERS_ANNOTATION) for d in stamped}
+    assert members == {"dns/dns-tcp,dns/dns-udp"}
