@@ -443,9 +443,10 @@ def _sampled_at_once(cluster: SimulatedCluster, writes: Sequence[ServiceWrite], 
         # A key change in place (one class, each written where it lives) is explored up to
         # `most`; the classes are looked for last, never among 1,000 writes.
         in_place = _written_in_place(cluster, writes)
-        if count > most or not in_place or _distinct(cluster, writes) > 1:
-            cap = most if in_place and count > most else mixed  # the cap that applied
-            return f"{count} writes, more than the state explorer takes ({cap})"
+        if in_place and count > most:
+            return f"{count} writes, more than the state explorer takes ({most})"
+        if not in_place or _distinct(cluster, writes) > 1:
+            return f"{count} writes, more than the state explorer takes ({mixed})"
     elif count > STATES_MAX_WRITES and _distinct(cluster, writes) > STATES_MAX_WRITES:
         return (
             f"{count} writes, more than the state explorer takes ({STATES_MAX_WRITES}) "
