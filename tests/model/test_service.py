@@ -88,6 +88,14 @@ class TestPorts:
         with pytest.raises(ServiceInputError, match=r"spec\.ports\[0\]\.port"):
             ports(service(ports=[{"protocol": "TCP"}]))
 
+    def test_services_with_equal_ports_share_one_record_each(self) -> None:
+        """Port records are frozen: one per (protocol, port) serves every Service."""
+        first = ports(service(ports=[{"port": 53}, {"port": 53, "protocol": "UDP"}]))
+        second = ports(service(ports=[{"port": 53, "protocol": "UDP"}, {"port": 53}]))
+        assert first == second[::-1]
+        assert first[0] is second[1] and first[1] is second[0]
+        assert ports(service(ports=[{"port": 54}]))[0] not in first
+
 
 class TestRequestedIPs:
     def test_none(self) -> None:
