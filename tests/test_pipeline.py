@@ -31,7 +31,11 @@ def test_the_proof_derives_no_allocation_input_planning_derived() -> None:
     for prove in (False, True):
 
         def counted(
-            svc: Manifest, live: Manifest | None, family: str, alone: Any = None, prove: bool = prove
+            svc: Manifest,
+            live: Manifest | None,
+            family: str,
+            alone: Any = None,
+            prove: bool = prove,
         ) -> Any:
             derived[prove].append((id(svc), None if live is None else id(live), family))
             return real(svc, live, family, alone)
