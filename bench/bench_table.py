@@ -15,8 +15,11 @@ repo is generated (bench/generate.py) into a temporary directory.
     python bench/bench_table.py --repo DIR --compare /tmp/base . [--repetitions 3] [--commands plan]
 
 With `--compare`, no floors: the chosen commands of each checkout, alternated (each repetition
-runs every command once per checkout, in turn), and the median CPU seconds and peak memory of
-each, side by side with the ratio of the last checkout to the first.
+runs every command once per checkout, in turn, the order reversed every other repetition), and
+the median CPU seconds and peak memory of each, side by side with the ratio of the last checkout
+to the first; then that ratio paired: the last checkout's CPU over the first's within each
+repetition, median over the repetitions (a machine that drifts between repetitions moves both
+sides of each ratio alike, where it moves the two medians apart).
 """
 
 from __future__ import annotations
@@ -120,19 +123,27 @@ def compare(
 ) -> None:
     """The chosen commands of every checkout, alternated, then their medians side by side."""
     runs: dict[tuple[str, Path], list[Run]] = {}
-    for _ in range(repetitions):
+    for repetition in range(repetitions):
         for label, args in commands(repo, live).items():
             if label in chosen:
-                for checkout in checkouts:
+                # Reversed every other repetition: neither checkout always runs first.
+                order = checkouts if repetition % 2 == 0 else checkouts[::-1]
+                for checkout in order:
                     runs.setdefault((label, checkout), []).append(run_command(args, checkout))
     print(f"{repetitions} repetition(s), median CPU s (peak MB), one fresh interpreter per run")
-    print(f"  {'command':14}" + "".join(f"{c!s:>28}" for c in checkouts) + "   last/first")
+    print(f"  {'command':14}" + "".join(f"{c!s:>28}" for c in checkouts) + "   last/first   paired")
     for label in [name for name in commands(repo, live) if name in chosen]:
         medians = [_median_run(runs[(label, c)]) for c in checkouts]
         cells = "".join(f"{f'{m.cpu:.2f} ({m.peak_mb:.0f})':>28}" for m in medians)
         codes = sorted({run.code for c in checkouts for run in runs[(label, c)]})
         ratio = medians[-1].cpu / medians[0].cpu
-        print(f"  {label:14}{cells}   {ratio:9.3f}  exit {codes}")
+        paired = paired_ratio(runs[(label, checkouts[0])], runs[(label, checkouts[-1])])
+        print(f"  {label:14}{cells}   {ratio:9.3f}  {paired:7.3f}  exit {codes}")
+
+
+def paired_ratio(first: list[Run], last: list[Run]) -> float:
+    """The median over repetitions of last's CPU over first's in the same repetition."""
+    return statistics.median(b.cpu / a.cpu for a, b in zip(first, last, strict=True))
 
 
 def _median_run(runs: list[Run]) -> Run:

@@ -30,9 +30,15 @@ def test_the_proof_derives_no_allocation_input_planning_derived() -> None:
 
     for prove in (False, True):
 
-        def counted(svc: Manifest, live: Manifest | None, family: str, prove: bool = prove) -> Any:
+        def counted(
+            svc: Manifest,
+            live: Manifest | None,
+            family: str,
+            alone: Any = None,
+            prove: bool = prove,
+        ) -> Any:
             derived[prove].append((id(svc), None if live is None else id(live), family))
-            return real(svc, live, family)
+            return real(svc, live, family, alone)
 
         with mock.patch.object(service_module, "_derived_inputs", counted):
             plan_and_proof(scenario, prove=prove)

@@ -73,8 +73,14 @@ def scenario_inputs(scenario: Scenario) -> dict[str, AllocationInputs]:
     """The allocation inputs of the Services after the commit, read once for both the groups
     and the static conflicts (each read all of them on its own before). Read from the stamped
     copies: the group-wide annotations are no allocation input, and the simulation reads the
-    inputs of these very objects (in `report_of_scenario`, derived once for both)."""
-    return load_balancer_inputs(scenario.stamped_after, scenario.live_services, scenario.pools)
+    inputs of these very objects (in `report_of_scenario`, derived once for both). The
+    desired Services' are read again from what the stamp read of them alone."""
+    return load_balancer_inputs(
+        scenario.stamped_after,
+        scenario.live_services,
+        scenario.pools,
+        read_alone=scenario.inputs_read_alone,
+    )
 
 
 @built_data_frozen

@@ -112,22 +112,35 @@ def sharing_groups(
 
 
 def load_balancer_inputs(
-    services: Mapping[str, Manifest], live_services: Mapping[str, Manifest], pools: Sequence[Pool]
+    services: Mapping[str, Manifest],
+    live_services: Mapping[str, Manifest],
+    pools: Sequence[Pool],
+    read_alone: Mapping[str, AllocationInputs] | None = None,
 ) -> dict[str, AllocationInputs]:
     """The allocation inputs of every LoadBalancer in `services` that MetalLB can read, each
-    with its live object and the cluster's family as context, sorted by Service."""
+    with its live object and the cluster's family as context, sorted by Service (`read_alone`:
+    some Services' inputs read without context, `allocation_inputs`'s `read_alone`)."""
     default_family = cluster_family_of(pools, live_services.values())
-    return _inputs_by_service(services, live_services, default_family)
+    return _inputs_by_service(services, live_services, default_family, read_alone)
 
 
 def _inputs_by_service(
-    services: Mapping[str, Manifest], live: Mapping[str, Manifest], default_family: str
+    services: Mapping[str, Manifest],
+    live: Mapping[str, Manifest],
+    default_family: str,
+    read_alone: Mapping[str, AllocationInputs] | None = None,
 ) -> dict[str, AllocationInputs]:
     """Inputs of every LoadBalancer Service; one MetalLB cannot read gets no IP (a conflict)."""
+    alone = read_alone or {}
     result = {}
     for svc_key in sorted(services):
         try:
-            inputs = allocation_inputs(services[svc_key], live.get(svc_key), default_family)
+            inputs = allocation_inputs(
+                services[svc_key],
+                live.get(svc_key),
+                default_family,
+                read_alone=alone.get(svc_key),
+            )
         except ServiceInputError:
             continue  # planner.analysis.conflicts reports it; MetalLB gives such a Service no IP
         if inputs.is_load_balancer:

@@ -7,14 +7,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from planner.diff import Change, PruneMode, diff_objects
 from planner.errors import InputError, Origin
 from planner.model.allocator import Pool
-from planner.model.group_annotations import GROUP_ANNOTATION_KEYS, stamp_group_annotations
+from planner.model.group_annotations import GROUP_ANNOTATION_KEYS, stamped_services
 from planner.model.pools import pools_from_objects
-from planner.model.service import handled_by_metallb
+from planner.model.service import AllocationInputs, handled_by_metallb
 from planner.model.simcluster import ServiceWrite
 from planner.objects import KubeObject, Manifest, ObjectKey
 from planner.sources.collector import collector_paused
@@ -63,6 +63,9 @@ class Scenario:
     pools_known: bool = True  # False: no pool anywhere, UNKNOWN_POOL stands in on both sides
     source_notes: tuple[str, ...] = ()  # what reading desired and live state skipped or assumed
     unrendered: tuple[Unrendered, ...] = ()  # HelmReleases not rendered (either side), once each
+    # svc → its desired Service's allocation inputs as the stamp read them, alone (no live
+    # object, the default family): `allocation_inputs(..., read_alone=...)` reads them again.
+    inputs_read_alone: dict[str, AllocationInputs] = field(default_factory=dict)
 
     @property
     def key_changes(self) -> dict[str, tuple[str, ...]]:
@@ -136,7 +139,7 @@ def build_scenario(
     desired_objects = {k: o for k, o in all_desired.items() if k not in unhandled}
     desired_services = {svc: obj.body for svc, obj in sorted(desired_objects.items())}
     # Only MetalLB's Services are left: stamped whatever their class (MetalLB's own --lb-class).
-    stamped = stamp_group_annotations(list(desired_services.values()), lb_class=None)
+    stamped = stamped_services(list(desired_services.values()), lb_class=None)
     deleted = {c.key for c in changes if c.op == "delete"}
     namespaces = dict(live.namespaces)
     namespaces.update(desired.namespaces)
@@ -152,7 +155,7 @@ def build_scenario(
         changes=changes,
         live_services={k: v for k, v in sorted(live.services.items()) if k not in unhandled},
         desired_services=desired_services,
-        stamped_services=dict(zip(desired_services, stamped, strict=True)),
+        stamped_services=dict(zip(desired_services, stamped.manifests, strict=True)),
         desired_objects=desired_objects,
         deleted_services=tuple(sorted(k.svc_key for k in deleted if k.kind == "Service")),
         pools=tuple(pools_from_objects(after)),
@@ -167,6 +170,11 @@ def build_scenario(
             tuple(desired.notes) + tuple(live.notes) + kinds_note + tuple(map(str, unrendered))
         ),
         unrendered=unrendered,
+        inputs_read_alone={
+            svc: inputs
+            for svc, inputs in zip(desired_services, stamped.inputs, strict=True)
+            if inputs is not None
+        },
     )
 
 

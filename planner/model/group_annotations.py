@@ -44,11 +44,13 @@ __all__ = [
     "GROUP_MEMBERS_ANNOTATION",
     "NUDGE_ANNOTATION",
     "SharingGroup",
+    "StampedServices",
     "canonical_inputs",
     "desired_sharing_groups",
     "group_annotations",
     "group_digest",
     "stamp_group_annotations",
+    "stamped_services",
 ]
 
 # The three annotations the planner owns, in the order it writes them.
@@ -103,8 +105,13 @@ def desired_sharing_groups(
     only MetalLB's already (a scenario). Raises InputError on two manifests for the same Service
     and ServiceInputError on bad fields.
     """
-    handled = [s for s in services if lb_class is None or handled_by_metallb(s, lb_class)]
-    sharing = [i for i in _inputs_of(handled) if i.is_load_balancer and i.sharing_key]
+    return _sharing_groups(_inputs_of(services, lb_class))
+
+
+def _sharing_groups(inputs: Iterable[AllocationInputs | None]) -> list[SharingGroup]:
+    """`desired_sharing_groups` of the inputs `_inputs_of` read."""
+    read = sorted((i for i in inputs if i is not None), key=lambda i: i.svc_key)
+    sharing = [i for i in read if i.is_load_balancer and i.sharing_key]
     clusters = _requested_ip_clusters(sharing) + _pool_clusters(sharing)
     groups = _distinct_ids([_group_of(cluster) for cluster in clusters if len(cluster) >= 2])
     return sorted(groups, key=lambda group: group.group_id)
@@ -125,8 +132,12 @@ def group_annotations(
     services: Sequence[Manifest], lb_class: str | None = ""
 ) -> dict[str, dict[str, str]]:
     """svc_key → the three group-wide annotations, for every member of every desired group."""
+    return _annotations_of(desired_sharing_groups(services, lb_class))
+
+
+def _annotations_of(groups: Iterable[SharingGroup]) -> dict[str, dict[str, str]]:
     result: dict[str, dict[str, str]] = {}
-    for group in desired_sharing_groups(services, lb_class):
+    for group in groups:
         stamped = group.annotations()
         for member in group.members:
             result[member] = dict(stamped)
@@ -144,8 +155,25 @@ def stamp_group_annotations(
     input, so treat both as read-only below those (a deep copy of every desired Service was
     the scenario's largest cost).
     """
-    wanted = group_annotations(services, lb_class)
-    return [_stamped(manifest, wanted) for manifest in services]
+    return stamped_services(services, lb_class).manifests
+
+
+@dataclass(frozen=True)
+class StampedServices:
+    """Manifests with the group-wide annotations stamped, and the inputs the stamp read."""
+
+    manifests: list[dict[str, Any]]  # copies, in the order given (stamp_group_annotations)
+    # Each manifest's allocation inputs read alone (no live object, the default family), in
+    # the same order; None for a manifest that is no Service MetalLB is handed.
+    inputs: list[AllocationInputs | None]
+
+
+def stamped_services(services: Sequence[Manifest], lb_class: str | None = "") -> StampedServices:
+    """`stamp_group_annotations`, with the allocation inputs it read (a scenario reads them
+    again with each Service's live object: `allocation_inputs(..., read_alone=...)`)."""
+    inputs = _inputs_of(services, lb_class)
+    wanted = _annotations_of(_sharing_groups(inputs))
+    return StampedServices([_stamped(manifest, wanted) for manifest in services], inputs)
 
 
 def group_digest(inputs: Iterable[AllocationInputs]) -> str:
@@ -180,17 +208,22 @@ def _canonical_member(inputs: AllocationInputs) -> list[object]:
     ]
 
 
-def _inputs_of(services: Sequence[Manifest]) -> list[AllocationInputs]:
-    """Allocation inputs of every Service manifest; a Service given twice is an error."""
-    seen: dict[str, AllocationInputs] = {}
-    for manifest in services:
-        if manifest.get("kind") != "Service":
+def _inputs_of(services: Sequence[Manifest], lb_class: str | None) -> list[AllocationInputs | None]:
+    """Each manifest's allocation inputs, in order (None: no Service MetalLB is handed, see
+    `desired_sharing_groups`); a Service given twice is an error."""
+    handled = [lb_class is None or handled_by_metallb(s, lb_class) for s in services]
+    seen: set[str] = set()
+    result: list[AllocationInputs | None] = []
+    for manifest, its_class in zip(services, handled, strict=True):
+        if not its_class or manifest.get("kind") != "Service":
+            result.append(None)
             continue
         inputs = allocation_inputs(manifest)
         if inputs.svc_key in seen:
             raise InputError(f"Service {inputs.svc_key} is defined more than once")
-        seen[inputs.svc_key] = inputs
-    return [seen[key] for key in sorted(seen)]
+        seen.add(inputs.svc_key)
+        result.append(inputs)
+    return result
 
 
 def _requested_ip_clusters(sharing: list[AllocationInputs]) -> list[list[AllocationInputs]]:

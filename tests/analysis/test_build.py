@@ -12,6 +12,7 @@ from planner.analysis.build import (
     scenario_inputs,
     violates,
 )
+from planner.analysis.groups import load_balancer_inputs
 from planner.analysis.records import Conflict, DiffReport, Prediction, ServiceFate
 from planner.diff import Change
 from planner.model import service
@@ -134,6 +135,23 @@ def test_inputs_read_once_give_the_groups_and_conflicts_each_reads_alone(sample:
     assert set(inputs) <= set(scenario.services_after)
 
 
+@pytest.mark.parametrize("sample", ["seed-dns-local", "dual-stack-group", "group-split"])
+def test_scenario_inputs_read_again_from_the_stamp_equal_those_derived_whole(
+    sample: str,
+) -> None:
+    """The desired Services' inputs are read again from what the stamp read of them alone
+    (only their live objects' family is new): the same as a whole derivation of each."""
+    scenario = load_scenario(
+        [str(SAMPLES / sample / "desired")], LiveSource.file(str(SAMPLES / sample / "live.yaml"))
+    )
+    assert set(scenario.inputs_read_alone) == set(scenario.desired_services)
+    whole = load_balancer_inputs(scenario.stamped_after, scenario.live_services, scenario.pools)
+    inputs = scenario_inputs(scenario)
+    assert inputs == whole
+    shared = [svc for svc in inputs if inputs[svc] is scenario.inputs_read_alone.get(svc)]
+    assert shared, "no record read alone is used again: the test no longer tells anything"
+
+
 @pytest.mark.parametrize("sample", ["seed-dns-local", "join-group", "group-split", "swap-ips"])
 def test_the_report_derives_a_services_inputs_with_its_live_object_once(
     sample: str, monkeypatch: pytest.MonkeyPatch
@@ -146,10 +164,15 @@ def test_the_report_derives_a_services_inputs_with_its_live_object_once(
     derived: list[str] = []
     derive = service._derived_inputs
 
-    def counted(svc: Manifest, live: Manifest | None, default_family: str) -> AllocationInputs:
+    def counted(
+        svc: Manifest,
+        live: Manifest | None,
+        default_family: str,
+        read_alone: AllocationInputs | None = None,
+    ) -> AllocationInputs:
         if live is not None and live is not svc:
             derived.append(svc_key_of(svc))
-        return derive(svc, live, default_family)
+        return derive(svc, live, default_family, read_alone)
 
     monkeypatch.setattr(service, "_derived_inputs", counted)
     report = report_of_scenario(scenario)

@@ -29,6 +29,7 @@ from planner.model.group_annotations import (
     desired_sharing_groups,
     group_annotations,
     stamp_group_annotations,
+    stamped_services,
 )
 from planner.model.service import GROUP_ANNOTATION_PREFIX, AllocationInputs, allocation_inputs
 
@@ -281,6 +282,25 @@ def test_stamp_sets_copies_and_removes_stale_annotations() -> None:
     assert "annotations" not in stamped[3]["metadata"]
     assert stamped[4] == config
     assert stamp_group_annotations(stamped) == stamped
+
+
+def test_stamped_services_give_the_stamp_and_the_inputs_it_read_in_order() -> None:
+    """Each manifest's inputs read alone, aligned with the copies: None for what is no Service
+    or no Service MetalLB (`--lb-class`) is handed."""
+    members = [service("a", ips="10.0.0.1", port=1), service("b", ips="10.0.0.1", port=2)]
+    other_class = service("c")
+    other_class["spec"]["loadBalancerClass"] = "other"
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}}
+    manifests = [*members, other_class, config]
+    stamped = stamped_services(manifests)
+    assert stamped.manifests == stamp_group_annotations(manifests)
+    assert stamped.inputs == [
+        allocation_inputs(members[0]),
+        allocation_inputs(members[1]),
+        None,
+        None,
+    ]
+    assert stamped_services(manifests, lb_class=None).inputs[2] == allocation_inputs(other_class)
 
 
 def test_worked_example_in_the_docs_matches_the_code() -> None:

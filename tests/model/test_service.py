@@ -6,9 +6,12 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from planner.errors import Origin, PlannerError
 from planner.model.service import (
+    FAMILIES,
     GROUP_ANNOTATION_PREFIX,
     AllocationInputs,
     ServiceInputError,
@@ -84,6 +87,14 @@ class TestPorts:
     def test_missing_port_number_is_an_error(self) -> None:
         with pytest.raises(ServiceInputError, match=r"spec\.ports\[0\]\.port"):
             ports(service(ports=[{"protocol": "TCP"}]))
+
+    def test_services_with_equal_ports_share_one_record_each(self) -> None:
+        """Port records are frozen: one per (protocol, port) serves every Service."""
+        first = ports(service(ports=[{"port": 53}, {"port": 53, "protocol": "UDP"}]))
+        second = ports(service(ports=[{"port": 53, "protocol": "UDP"}, {"port": 53}]))
+        assert first == second[::-1]
+        assert first[0] is second[1] and first[1] is second[0]
+        assert ports(service(ports=[{"port": 54}]))[0] not in first
 
 
 class TestRequestedIPs:
@@ -330,3 +341,67 @@ class TestInputsRemembered:
         first, nested = outer()
         assert first is nested
         assert inner() is not first  # a new outer call: a new table
+
+
+# --- inputs read again in context from those read alone -------------------------------------
+
+_CLUSTER_IPS = st.sampled_from([None, "10.96.0.1", "fd00::1", "None", "", "not-an-ip"])
+_POLICIES = st.sampled_from([None, "SingleStack", "PreferDualStack", "RequireDualStack", "Often"])
+_FAMILIES = st.sampled_from([None, [], ["IPv4"], ["IPv6"], ["IPv4", "IPv6"], ["IPX"]])
+_REQUESTS = st.sampled_from([None, "10.0.0.1", "fd00::10", "10.0.0.1,fd00::10", "bad"])
+
+
+@st.composite
+def _context_manifest(draw: st.DrawFn) -> dict[str, Any]:
+    """A Service stating any mix of what decides its family and its family policy."""
+    spec: dict[str, Any] = {}
+    for name, values in (
+        ("clusterIP", _CLUSTER_IPS),
+        ("ipFamilyPolicy", _POLICIES),
+        ("ipFamilies", _FAMILIES),
+        ("loadBalancerIP", st.sampled_from([None, "10.0.0.2", "fd00::2"])),
+    ):
+        value = draw(values)
+        if value is not None:
+            spec[name] = value
+    if draw(st.booleans()):
+        spec["clusterIPs"] = [spec.get("clusterIP", "10.96.0.2")]
+    request = draw(_REQUESTS)
+    annotations = {} if request is None else {"metallb.io/loadBalancerIPs": request}
+    return service(annotations, **spec)
+
+
+def _outcome(read: Any) -> AllocationInputs | str:
+    try:
+        return read()  # type: ignore[no-any-return]
+    except ServiceInputError as err:
+        return f"ServiceInputError: {err}"
+
+
+@given(_context_manifest(), st.one_of(st.none(), _context_manifest()), st.sampled_from(FAMILIES))
+def test_inputs_read_again_from_those_read_alone_equal_a_whole_derivation(
+    svc: dict[str, Any], live: dict[str, Any] | None, default_family: str
+) -> None:
+    """`read_alone` derives only the family and its policy again: the result (or the error)
+    is the whole derivation's, and the very record read alone when the context changes
+    neither."""
+    try:
+        alone = allocation_inputs(svc)
+    except ServiceInputError:
+        return  # nothing read alone to start from
+    whole = _outcome(lambda: allocation_inputs(svc, live, default_family))
+    again = _outcome(lambda: allocation_inputs(svc, live, default_family, read_alone=alone))
+    assert again == whole
+    if isinstance(again, AllocationInputs) and again == alone:
+        assert again is alone
+
+
+def test_inputs_read_again_from_a_stamped_copy_read_alone() -> None:
+    """The inputs of a copy that differs only where no input reads (the group-wide
+    annotations) serve the original: only the live object's family is taken."""
+    desired = service({"metallb.io/allow-shared-ip": "k"})
+    stamped = service({"metallb.io/allow-shared-ip": "k", GROUP_ANNOTATION_PREFIX + "group": "g"})
+    live = service(clusterIPs=["fd00::1"], ipFamilyPolicy="SingleStack")
+    again = allocation_inputs(stamped, live, read_alone=allocation_inputs(desired))
+    assert again == allocation_inputs(stamped, live)
+    assert (again.family, again.sharing_key) == ("ipv6", "k")

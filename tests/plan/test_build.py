@@ -415,9 +415,9 @@ def test_planning_derives_each_services_inputs_once() -> None:
     derived: list[tuple[int, int]] = []
     real = service_module._derived_inputs
 
-    def counted(svc: Manifest, live: Manifest | None, family: str) -> Any:
+    def counted(svc: Manifest, live: Manifest | None, family: str, alone: Any = None) -> Any:
         derived.append((id(svc), id(live)))
-        return real(svc, live, family)
+        return real(svc, live, family, alone)
 
     with mock.patch.object(service_module, "_derived_inputs", counted):
         plan = build_plan(scenario)
