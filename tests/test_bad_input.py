@@ -137,6 +137,17 @@ def test_an_out_of_range_port_is_refused_by_every_command(
         assert "spec.ports[0].port must be a number from 1 to 65535" in err
 
 
+def test_a_port_whose_digits_are_all_underscores_is_a_string_refused_by_every_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`0x_` matches YAML 1.1's int pattern but has no digit: PyYAML's int() fails on it, and
+    Kubernetes reads the string. An annotation may hold it; a port may not."""
+    text = _in_tcp_annotations("    note: 0x_\n").replace("      port: 53", "      port: 0b_", 1)
+    for command, err in run_all(_repo(tmp_path, text), capsys, monkeypatch).items():
+        assert "dns.yaml: document 1, line" in err, (command, err)
+        assert "spec.ports[0].port must be" in err and "internal error" not in err
+
+
 @pytest.mark.parametrize("text", ["fe80::1%eth0", "fe80::1%1", "192.168.10.53%eth0"])
 def test_an_ipv6_zone_is_not_an_ip_as_go_parses_it(text: str) -> None:
     from planner.model.pools import parse_addresses, parse_ip

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from planner import kube_yaml
 from planner.errors import InputError, PlannerError
 from planner.gitops.flux import normalised_path
 
@@ -89,7 +90,7 @@ def repository_root(start: Path) -> Path:
 def job_app_path(job_file: Path) -> str:
     """The `--path` argument of the pre-sync Job in `job_file`."""
     try:
-        documents = list(yaml.safe_load_all(job_file.read_text(encoding="utf-8")))
+        documents = kube_yaml.load_all(job_file.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as err:
         raise InputError(f"{job_file}: cannot read the hook's Job: {err}") from err
     for document in documents:

@@ -19,6 +19,7 @@ from typing import Any, TypeAlias
 
 import yaml
 
+from planner import kube_yaml
 from planner.errors import InputError, Origin
 from planner.objects import KubeObject
 
@@ -418,7 +419,7 @@ def _pools_of_configmap(body: Mapping[str, Any], origin: Origin | None) -> list[
         return []
     where = f"{_describe(body)}: data.config"
     try:
-        config = yaml.safe_load(text)
+        config = kube_yaml.load(text)
     except yaml.YAMLError as error:
         raise InputError(f"{where}: not valid YAML ({_yaml_problem(error)})", origin) from None
     if not isinstance(config, Mapping) or "address-pools" not in config:

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from planner.errors import InputError, Origin
+from planner.kube_yaml import KubeLoader
 from planner.objects import Manifest
 from planner.sources import fast_yaml
 from planner.sources.managed_fields import (
@@ -34,11 +35,6 @@ from planner.sources.managed_fields import (
     managed_fields_keys,
     slim_managed_fields,
 )
-
-try:  # the C loader is several times faster; the pure-Python one gives the same results
-    from yaml import CSafeLoader as _SafeLoader
-except ImportError:  # pragma: no cover - only without libyaml
-    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment,unused-ignore]
 
 # No integer Kubernetes reads needs more characters than this (a 64-bit one in binary, with
 # prefix, sign and separators); a longer literal is refused before Python converts it (thousands
@@ -86,9 +82,9 @@ _ITEM_START = re.compile(r"\n-(?=[ \t\n])")
 _AFTER_ITEMS = re.compile(r"\n(?:(?![-#\s])|-(?![ \t\n]))")
 
 
-class _Loader(_SafeLoader):
-    """The safe loader, keeping timestamps as strings as Kubernetes' own YAML reader does, and
-    returning one string object per distinct string of the loaders sharing `strings`."""
+class _Loader(KubeLoader):
+    """Kubernetes' reading of YAML (KubeLoader), returning one string object per distinct
+    string of the loaders sharing `strings`."""
 
     def __init__(self, stream: str, strings: dict[str, str] | None = None) -> None:
         super().__init__(stream)
@@ -101,13 +97,13 @@ class _Loader(_SafeLoader):
         value: str = self.construct_scalar(node)
         return self.strings.setdefault(value, value)
 
-    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
-        """An integer, or a (marked, one-line) error for a literal too long to be one."""
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int | str:  # type: ignore[override]
+        """An integer (or the scalar, as KubeLoader reads it), or a (marked, one-line) error
+        for a literal too long to be one."""
         if len(node.value) > MAX_INT_CHARS:
             problem = f"an integer of {len(node.value):,} characters is out of range"
             raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
-        value: int = super().construct_yaml_int(node)
-        return value
+        return super().construct_yaml_int(node)
 
 
 # The stubs type the loader of add_constructor after the pure-Python classes, not the C ones.

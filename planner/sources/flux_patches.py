@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from planner import kube_yaml
 from planner.model.pools import LabelSelector
 from planner.sources.documents import Document
 from planner.sources.flux_repository import (
@@ -28,11 +29,6 @@ from planner.sources.flux_repository import (
     is_flux_kustomization,
     plain,
 )
-
-try:  # libyaml's loader is several times faster and gives the same results
-    from yaml import CSafeLoader as _SafeLoader
-except ImportError:  # pragma: no cover - only without libyaml
-    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
 _IDENTITY = ("name", "namespace")
 
@@ -70,7 +66,7 @@ def _patched(body: Mapping[str, Any], patch: Any) -> tuple[Mapping[str, Any], bo
     try:
         if "&" in text and "*" in text:  # anchors and aliases: not worth an alias bomb's cost
             raise yaml.YAMLError("aliases are not evaluated in a patch")
-        parsed = yaml.load(text, Loader=_SafeLoader)
+        parsed = kube_yaml.load(text)
     except yaml.YAMLError:
         return body, _targets(body, plain(patch.get("target")), None)
     smp = parsed if isinstance(parsed, Mapping) else None

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from planner import kube_yaml
 from planner.errors import InputError, ToolFailedError, ToolMissingError
 from planner.sources.documents import Document, parse_yaml
 from planner.sources.flux_repository import FluxIndex, mapping, plain, value_data
@@ -199,7 +200,7 @@ def merge_values(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str,
 
 def _values_document(text: str, kind: str, name: str, document: Document) -> dict[str, Any]:
     try:
-        loaded = yaml.safe_load(text)
+        loaded = kube_yaml.load(text)
     except yaml.YAMLError as err:
         message = f"values of {kind} {name} (valuesFrom) are not valid YAML"
         raise InputError(message, document.origin) from err

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from planner import kube_yaml
 from planner.errors import InputError, Origin
 from planner.model.pools import pools_from_objects
 from planner.objects import KubeObject, Manifest, ObjectKey
@@ -143,7 +144,7 @@ def _pools_in_file(
 def _raw_documents(text: str, strict: bool) -> list[Any]:
     """Every YAML document of `text` (values files have no `kind`, so parse them raw)."""
     try:
-        return list(yaml.safe_load_all(text))
+        return kube_yaml.load_all(text)
     except yaml.YAMLError:
         if strict:
             raise
@@ -176,7 +177,7 @@ def _yaml_text(text: Any) -> Any:
     if not isinstance(text, str):
         return None
     try:
-        return yaml.safe_load(text)
+        return kube_yaml.load(text)
     except yaml.YAMLError:
         return None
 

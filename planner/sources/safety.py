@@ -15,17 +15,13 @@ from pathlib import Path
 
 import yaml
 
+from planner import kube_yaml
 from planner.errors import InputError
 from planner.objects import Manifest
 from planner.sources.kustomize import KUSTOMIZATION_FILES, is_kustomization_dir
 
 # How kustomize spells remote bases without a scheme (github.com/org/repo//path?ref=v1, git@...).
 REMOTE_PREFIXES = ("github.com/", "gitlab.com/", "bitbucket.org/", "git@", "git::", "ssh:")
-
-try:  # libyaml's loader is several times faster and gives the same results
-    from yaml import CSafeLoader as _SafeLoader
-except ImportError:  # pragma: no cover - only without libyaml
-    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
 
 def repository_root(source_dir: Path, source_path: str) -> Path:
@@ -165,7 +161,7 @@ def _generator_files(body: Manifest, shown: str) -> list[tuple[str, str]]:
 def _kustomization_body(path: Path, shown: str) -> Manifest:
     """A kustomization file as a mapping (it need not carry apiVersion and kind)."""
     try:
-        body = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)
+        body = kube_yaml.load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise InputError(f"{shown} cannot be read as YAML: {type(err).__name__}") from err
     return body if isinstance(body, dict) else {}
