@@ -62,6 +62,7 @@ def _fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, behavior: str = "fixe
         ["graph", *SEED_ARGS],
         ["annotate", "--check", DESIRED],
         ["argocd", "generate"],
+        ["flux", "pre-sync", "--source", "gitrepository/apps", "--path", "."],
     ],
     ids=lambda argv: " ".join(argv[:2]) if argv[0] in ("argocd", "flux") else argv[0],
 )
