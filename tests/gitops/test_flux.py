@@ -37,6 +37,7 @@ from planner.gitops.flux import (
 )
 from planner.kubectl import Kubectl
 from planner.model.service import GROUP_ANNOTATION, GROUP_MEMBERS_ANNOTATION
+from planner.model.simcluster import SimulatedCluster
 from planner.plan.records import PendingWindow, Plan, PlannedUnit, PlannedWave, PlanPrediction
 from planner.plan.units import APPLY, Write
 from planner.plan.verify import Claim, VerifyReport
@@ -223,6 +224,15 @@ def run_cli(*extra: str) -> int:
 # --- the seed scenario ---------------------------------------------------------------------------
 
 
+def assert_seed_transition_landed(cluster: SimulatedCluster) -> None:
+    """Both DNS Services under Local on the shared IP, stamped as one group."""
+    for svc in (TCP, UDP):
+        assert cluster.ips(svc) == (SHARED_IP,)
+        assert cluster.store[svc]["spec"]["externalTrafficPolicy"] == "Local"
+        annotations = cluster.store[svc]["metadata"]["annotations"]
+        assert annotations[GROUP_MEMBERS_ANNOTATION] == f"{TCP},{UDP}"
+
+
 @pytest.mark.parametrize("behavior", ["metallb-0.14", "metallb-0.15", "fixed"])
 def test_pre_sync_lands_the_seed_transition_for_each_behaviour(
     make_fake: MakeFake, behavior: str
@@ -231,11 +241,7 @@ def test_pre_sync_lands_the_seed_transition_for_each_behaviour(
     report = pre_sync(options(behavior), Kubectl(), progress=RecordingProgress(), poll=FAST)
     assert (report.status, report.exit_code) == (APPLIED, 0)
     cluster = fake.cluster()
-    for svc in (TCP, UDP):
-        assert cluster.ips(svc) == (SHARED_IP,)
-        assert cluster.store[svc]["spec"]["externalTrafficPolicy"] == "Local"
-        annotations = cluster.store[svc]["metadata"]["annotations"]
-        assert annotations[GROUP_MEMBERS_ANNOTATION] == f"{TCP},{UDP}"
+    assert_seed_transition_landed(cluster)
     pending = {svc for svc in (TCP, UDP) if cluster.went_pending(svc)}
     if behavior == "fixed":
         assert pending == set()
@@ -346,12 +352,7 @@ def test_under_metallbs_own_class_the_hook_lands_a_group_of_that_class(make_fake
     without a class when it runs without one: `--lb-class X` lands the seed transition the same."""
     fake = make_fake("fixed", lb_class=OWN_CLASS)
     assert run_cli("--target", "fixed", "--lb-class", OWN_CLASS) == 0
-    cluster = fake.cluster()
-    for svc in (TCP, UDP):
-        assert cluster.ips(svc) == (SHARED_IP,)
-        assert cluster.store[svc]["spec"]["externalTrafficPolicy"] == "Local"
-        annotations = cluster.store[svc]["metadata"]["annotations"]
-        assert annotations[GROUP_MEMBERS_ANNOTATION] == f"{TCP},{UDP}"
+    assert_seed_transition_landed(fake.cluster())
     assert fake.calls("apply")
 
 
