@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from planner.errors import Origin
+from planner.errors import InputError, Origin
 
 
 def is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
@@ -84,3 +84,29 @@ def is_dns_1035_label(text: str) -> bool:
 def is_dns_subdomain(text: str) -> bool:
     """Whether `text` is a DNS-1123 subdomain, as Kubernetes requires of most object names."""
     return len(text) <= _DNS_SUBDOMAIN_MAX and _DNS_SUBDOMAIN.fullmatch(text) is not None
+
+
+# apimachinery's IsQualifiedName: an optional DNS-1123 subdomain and "/", then the name part.
+_QUALIFIED_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+
+
+def is_qualified_name(text: str) -> bool:
+    """Whether `text` is a qualified name (`example.com/name`, or `name`), as Kubernetes
+    requires of a Service's `spec.loadBalancerClass`."""
+    prefix, slash, name = text.rpartition("/")
+    if slash and not is_dns_subdomain(prefix):
+        return False
+    return _QUALIFIED_NAME.fullmatch(name) is not None
+
+
+def check_lb_class(value: str, given_as: str) -> str:
+    """`value` when it is "" (MetalLB run without --lb-class) or a class a Service can carry;
+    else InputError naming where it was given (`--lb-class`, parameter `lb-class`)."""
+    if value and not is_qualified_name(value):
+        # The API server refuses a Service of such a class: no Service would ever be MetalLB's.
+        raise InputError(
+            f"{given_as} is {value!r}; expected a loadBalancerClass Kubernetes accepts, a "
+            "qualified name such as example.com/metallb (an optional DNS subdomain and `/`, "
+            "then up to 63 letters, digits, `-`, `_` or `.`, alphanumeric at both ends)"
+        )
+    return value

@@ -11,12 +11,24 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+import yaml
 from packaging.requirements import Requirement
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = REPO_ROOT / "samples"
 SETUP = "python3 -m venv .venv && .venv/bin/pip install -c constraints.txt '.[test]'"
 OPTIONAL = frozenset({"pytest-xdist"})  # only makes the run parallel (see pytest_cmdline_main)
+
+
+def with_lb_class(text: str, lb_class: str) -> str:
+    """A YAML stream with `spec.loadBalancerClass: lb_class` on every Service (List items too):
+    the Services MetalLB run with `--lb-class lb_class` takes, and no other MetalLB."""
+    documents = [document for document in yaml.safe_load_all(text) if document is not None]
+    for document in documents:
+        for item in document.get("items", [document]):
+            if item.get("kind") == "Service":
+                item["spec"]["loadBalancerClass"] = lb_class
+    return yaml.safe_dump_all(documents)
 
 
 # The module a distribution's code is imported as, where the names differ.

@@ -128,12 +128,14 @@ def test_parameters_are_announced_with_their_defaults() -> None:
         "helm-release-name",
         "target-behavior",
         "live-state",
+        "lb-class",
     }
     assert params["render-mode"]["string"] == "auto"
     assert params["helm-values-files"]["collectionType"] == "array"
     assert params["pools"]["collectionType"] == "array"
     assert params["target-behavior"]["string"] in BEHAVIORS
     assert params["live-state"]["string"] == "false"
+    assert params["lb-class"]["string"] == ""  # MetalLB without --lb-class: no class
     for behavior in BEHAVIORS:
         assert behavior in params["target-behavior"]["tooltip"]
 

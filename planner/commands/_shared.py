@@ -43,10 +43,19 @@ _CLUSTER_OPTIONS = (
     ),
 )
 
+
+def _checked_lb_class(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """--lb-class as given, once it is a class a Service can carry (one line, exit 2, if not)."""
+    from planner.objects import check_lb_class
+
+    return check_lb_class(value, "--lb-class")
+
+
 LB_CLASS_OPTION = click.option(
     "--lb-class",
     metavar="NAME",
     default="",
+    callback=_checked_lb_class,
     help="MetalLB's own --lb-class; Services of any other loadBalancerClass (any class at "
     "all when unset) are not MetalLB's: in no sharing group and no prediction.",
 )

@@ -8,6 +8,7 @@ import click
 
 from planner.commands._lazy import LazyValue
 from planner.commands._shared import (
+    LB_CLASS_OPTION,
     Cluster,
     Terminal,
     accept_sampled_option,
@@ -52,6 +53,7 @@ def flux() -> None:
     "--timeout", default="300s", show_default=True, help="How long each wave may wait for IPs."
 )
 @target_option
+@LB_CLASS_OPTION
 @click.option(
     "--journal",
     "journal_spec",
@@ -68,6 +70,7 @@ def pre_sync_command(
     kustomization: str | None,
     timeout: str,
     target: str,
+    lb_class: str,
     journal_spec: str | None,
     accept_sampled: bool,
 ) -> int:
@@ -88,6 +91,7 @@ def pre_sync_command(
         timeout=parse_duration(timeout),
         journal=journal_spec,
         accept_sampled=accept_sampled,
+        lb_class=lb_class,
     )
     kubectl = Kubectl(context=cluster.context, kubeconfig=cluster.kubeconfig)
     report = pre_sync(options, kubectl, progress=wave_progress(terminal))

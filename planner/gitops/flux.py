@@ -29,7 +29,7 @@ from planner.gitops.flux_artifact import SourceArtifact, artifact_from_source, f
 from planner.kubectl import LIVE_RESOURCES, Kubectl
 from planner.model.controller import BEHAVIORS, DEFAULT_TARGET
 from planner.model.group_annotations import GROUP_ANNOTATION_KEYS
-from planner.objects import Manifest
+from planner.objects import Manifest, check_lb_class
 from planner.pipeline import plan_scenario
 from planner.plan.fingerprint import plan_digest
 from planner.plan.graph import DETOUR, GROUP_TRANSITION
@@ -98,6 +98,7 @@ class PreSyncOptions:
     seed: int = 0  # for the sampled schedules of verification
     journal: str | None = None  # `--journal` (file:PATH, configmap:NS/NAME); None: no journal
     accept_sampled: bool = False  # apply on claims that only held on sampled schedules
+    lb_class: str = ""  # MetalLB's --lb-class ("" when it runs without one)
 
 
 @dataclass(frozen=True)
@@ -364,6 +365,7 @@ def pre_sync(
     not verify raises PreSyncRefused, both before any write; bad input raises InputError."""
     if options.target not in BEHAVIORS:
         raise InputError(f"--target {options.target!r}: expected one of {', '.join(BEHAVIORS)}")
+    check_lb_class(options.lb_class, "--lb-class")
     app_path = normalised_path(options.path)  # a bad --path fails before any call
     progress = progress or StreamProgress(sys.stderr)
     if options.kustomization and check_kustomization(_kustomization_of(kubectl, options), options):
@@ -377,7 +379,8 @@ def pre_sync(
     desired = fetch_and_render(artifact, options.path)
     for note in desired.notes:
         progress.say(note)
-    plan = plan_scenario(build_scenario(desired, read_live_state(kubectl)), target=options.target)
+    scenario = build_scenario(desired, read_live_state(kubectl), lb_class=options.lb_class)
+    plan = plan_scenario(scenario, target=options.target)
     if not plan.waves:
         return PreSyncReport(NOTHING_TO_DO, (about, "the commit changes no Service"))
     _require_verified(verify_plan(plan, seed=options.seed), progress, options.accept_sampled)

@@ -51,6 +51,28 @@ def _fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, behavior: str = "fixe
     )
 
 
+# --- --lb-class -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["diff", *SEED_ARGS],
+        ["plan", *SEED_ARGS],
+        ["graph", *SEED_ARGS],
+        ["annotate", "--check", DESIRED],
+        ["argocd", "generate"],
+        ["flux", "pre-sync", "--source", "gitrepository/apps", "--path", "."],
+    ],
+    ids=lambda argv: " ".join(argv[:2]) if argv[0] in ("argocd", "flux") else argv[0],
+)
+def test_every_verb_refuses_an_lb_class_no_service_can_carry(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    code, out, err = _run(capsys, *argv, "--lb-class", "edge lb")
+    _one_line_error(code, out, err, "--lb-class is 'edge lb'; expected a loadBalancerClass")
+
+
 # --- -o and -q --------------------------------------------------------------------------------
 
 

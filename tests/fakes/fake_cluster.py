@@ -78,10 +78,12 @@ def new_state(
     seed: int = 0,
     faults: dict[str, Any] | None = None,
     objects: dict[str, Manifest] | None = None,
+    lb_class: str = "",
 ) -> dict[str, Any]:
-    """A fresh state: the cluster before anything happened."""
+    """A fresh state: the cluster before anything happened (`lb_class`: MetalLB's --lb-class)."""
     return {
         "behavior": behavior,
+        "lb_class": lb_class,
         "services": list(services),
         "pools": list(pools),
         "schedule": schedule,
@@ -116,7 +118,9 @@ def save_state(path: Path, state: dict[str, Any]) -> None:
 def build_cluster(state: dict[str, Any]) -> SimulatedCluster:
     """The simulated cluster: bootstrap on the initial state, then replay the log exactly."""
     pools: list[Pool] = pools_from_objects(state["pools"])
-    cluster = SimulatedCluster.bootstrap(pools, state["services"], behavior=state["behavior"])
+    cluster = SimulatedCluster.bootstrap(
+        pools, state["services"], behavior=state["behavior"], lb_class=state["lb_class"]
+    )
     for entry in state["log"]:
         if "arrive" in entry:
             cluster.arrive(entry["arrive"], entry["manifest"])

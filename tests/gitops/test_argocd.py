@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from planner.objects import KubeObject, ObjectKey
 from planner.sources.documents import parse_yaml, read_documents
 from planner.sources.helm import helm_template_argv
 from planner.sources.live import load_live_file
+from tests.conftest import with_lb_class
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "samples"
@@ -90,9 +91,10 @@ def argo_env(app: str, namespace: str, source_path: str, **params: str) -> dict[
 
 
 def run_generate(
-    cwd: Path, env: Mapping[str, str], path: str | None = None
+    cwd: Path, env: Mapping[str, str], path: str | None = None, args: Sequence[str] = ()
 ) -> subprocess.CompletedProcess[bytes]:
-    """`python -m planner.cli argocd generate` in `cwd`, stdin closed, only the given env."""
+    """`python -m planner.cli argocd generate [args]` in `cwd`, stdin closed, only the given env
+    (`args` as the sidecar's plugin.yaml would give them)."""
     full_env = {
         "PATH": os.environ.get("PATH", os.defpath) if path is None else path,
         "HOME": str(cwd),
@@ -102,7 +104,7 @@ def run_generate(
         **env,
     }
     return subprocess.run(
-        [sys.executable, "-m", "planner.cli", "argocd", "generate"],
+        [sys.executable, "-m", "planner.cli", "argocd", "generate", *args],
         cwd=cwd,
         env=full_env,
         stdin=subprocess.DEVNULL,
@@ -485,6 +487,98 @@ def test_metallb_014_with_live_state_nudges_only_groups_whose_key_changes(tmp_pa
         e["name"]: e["value"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
     }
     assert env_of["STUCK"] == "dns/dns-tcp dns/dns-udp"
+
+
+# --- MetalLB run with --lb-class ---------------------------------------------------------------
+
+OWN_CLASS = "example.com/edge-lb"
+
+
+def classed_copy(source: Path, target: Path, lb_class: str = OWN_CLASS) -> Path:
+    """A copy of `source` (a directory or a file) with every Service of class `lb_class`."""
+    if source.is_file():
+        target.write_text(with_lb_class(source.read_text(), lb_class))
+        return target
+    shutil.copytree(source, target)
+    for path in sorted(target.glob("*.yaml")):
+        path.write_text(with_lb_class(path.read_text(), lb_class))
+    return target
+
+
+def classless(docs: list[Doc]) -> list[Doc]:
+    """The documents without the Services' loadBalancerClass (the only field a classed copy adds)."""
+    for doc in docs:
+        if doc["kind"] == "Service":
+            doc["spec"].pop("loadBalancerClass", None)
+    return docs
+
+
+def test_a_group_of_metallbs_class_is_stamped_and_waved_through_the_parameter(
+    tmp_path: Path,
+) -> None:
+    """MetalLB started with `--lb-class X` handles the Services of class X as it handles those
+    without a class when it runs without one: the lb-class parameter (PARAM_LB_CLASS, as Argo CD
+    sets it) gives them the stream the class-less app gets; without it they are in no group."""
+    plain_app = copy_app(tmp_path / "plain", SAMPLES / "seed-dns-local" / "desired", "dns")
+    plain = run_generate(plain_app, argo_env("dns", "dns", "dns"))
+    app = classed_copy(SAMPLES / "seed-dns-local" / "desired", tmp_path / "repo" / "dns")
+    (app / MARKER).write_text("")
+    own = run_generate(app, argo_env("dns", "dns", "dns", lb_class=OWN_CLASS))
+    assert plain.returncode == own.returncode == 0, own.stderr
+    assert classless(documents(own.stdout)) == documents(plain.stdout)
+    assert all(DIGEST in annotations(d) for d in services(documents(own.stdout)).values())
+    none = run_generate(app, argo_env("dns", "dns", "dns"))
+    assert none.returncode == 0, none.stderr
+    assert all(DIGEST not in annotations(d) for d in services(documents(none.stdout)).values())
+
+
+def test_the_sidecars_lb_class_flag_holds_unless_the_application_sets_the_parameter(
+    tmp_path: Path,
+) -> None:
+    app = classed_copy(SAMPLES / "seed-dns-local" / "desired", tmp_path / "repo" / "dns")
+    (app / MARKER).write_text("")
+    flagged = run_generate(app, argo_env("dns", "dns", "dns"), args=["--lb-class", OWN_CLASS])
+    assert flagged.returncode == 0, flagged.stderr
+    assert all(DIGEST in annotations(d) for d in services(documents(flagged.stdout)).values())
+    assert options_of(read_context({}), OWN_CLASS).lb_class == OWN_CLASS
+    # An Application's own parameter wins, "" (MetalLB without --lb-class) included.
+    assert options_of(read_context({"PARAM_LB_CLASS": ""}), OWN_CLASS).lb_class == ""
+    given = json.dumps([{"name": "lb-class", "string": "example.com/core"}])
+    context = read_context({"ARGOCD_APP_PARAMETERS": given})
+    assert options_of(context, OWN_CLASS).lb_class == "example.com/core"
+
+
+def test_metallb_014_with_live_state_nudges_a_group_of_metallbs_class(tmp_path: Path) -> None:
+    """Against live state (the plan's releases and v0.14's stuck members) a group of class X
+    under lb-class X gets what a class-less group gets without: the same waves, the same hook."""
+    seed = SAMPLES / "seed-dns-local"
+    desired = classed_copy(seed / "desired", tmp_path / "desired")
+    live = classed_copy(seed / "live.yaml", tmp_path / "live.yaml")
+
+    def stream(app: Path, live: Path, **params: str) -> list[Doc]:
+        context = read_context(argo_env("dns", "dns", "", target_behavior="metallb-0.14", **params))
+        return list(yaml.safe_load_all(generate(app, context, load_live_file(str(live)))))
+
+    plain = stream(outside_any_repository(tmp_path / "plain", seed / "desired"), seed / "live.yaml")
+    assert "Job" in {d["kind"] for d in plain}
+    assert classless(stream(desired, live, lb_class=OWN_CLASS)) == plain
+    assert "Job" not in {d["kind"] for d in stream(desired, live)}
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "named"),
+    [
+        ({"PARAM_LB_CLASS": "edge lb"}, [], "parameter `lb-class` is 'edge lb'"),
+        ({}, ["--lb-class", "-edge"], "--lb-class is '-edge'"),
+    ],
+)
+def test_a_bad_lb_class_fails_cleanly_naming_where_it_was_given(
+    tmp_path: Path, env: dict[str, str], args: list[str], named: str
+) -> None:
+    app = copy_app(tmp_path, SAMPLES / "seed-dns-local" / "desired", "dns")
+    result = run_generate(app, {**argo_env("dns", "dns", "dns"), **env}, args=args)
+    assert result.returncode == 2
+    assert_failed_cleanly(result, named, "qualified name")
 
 
 # --- failures: non-zero exit, one clear line, empty stdout -------------------------------------

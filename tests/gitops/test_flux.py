@@ -37,10 +37,12 @@ from planner.gitops.flux import (
 )
 from planner.kubectl import Kubectl
 from planner.model.service import GROUP_ANNOTATION, GROUP_MEMBERS_ANNOTATION
+from planner.model.simcluster import SimulatedCluster
 from planner.plan.records import PendingWindow, Plan, PlannedUnit, PlannedWave, PlanPrediction
 from planner.plan.units import APPLY, Write
 from planner.plan.verify import Claim, VerifyReport
 from planner.simulate import world
+from tests.conftest import with_lb_class
 from tests.fakes.fake_cluster import FakeCluster, start_fake
 from tests.fakes.progress import RecordingProgress
 
@@ -170,7 +172,8 @@ def make_fake(
     stand_in_subprocess: bool,
 ) -> MakeFake:
     """A simulated cluster with a sample's live state and a GitRepository whose artifact is the
-    sample's desired directory (or `archive`, published with `digest`)."""
+    sample's desired directory (or `archive`, published with `digest`). With `lb_class`, MetalLB
+    runs with `--lb-class lb_class` and every Service, desired and live, is of that class."""
 
     def make(
         behavior: str = "fixed",
@@ -178,10 +181,18 @@ def make_fake(
         archive: bytes | None = None,
         digest: str | None = None,
         objects: dict[str, Any] | None = None,
+        lb_class: str = "",
     ) -> FakeCluster:
-        body = archive if archive is not None else tarball(sample_tree(sample))
-        url = server.publish("/gitrepository/flux-system/apps/1c0ffee1.tar.gz", body)
+        tree = sample_tree(sample)
         services, pools = sample_live(sample)
+        if lb_class:
+            tree = {
+                path: with_lb_class(text.decode(), lb_class).encode() for path, text in tree.items()
+            }
+            for service in services:
+                service["spec"]["loadBalancerClass"] = lb_class
+        body = archive if archive is not None else tarball(tree)
+        url = server.publish("/gitrepository/flux-system/apps/1c0ffee1.tar.gz", body)
         source = git_repository(url, digest or sha256(body))
         return start_fake(
             tmp_path / "state.json",
@@ -191,6 +202,7 @@ def make_fake(
             services=services,
             pools=pools,
             objects={SOURCE_KEY: source, **(objects or {})},
+            lb_class=lb_class,
         )
 
     return make
@@ -212,6 +224,15 @@ def run_cli(*extra: str) -> int:
 # --- the seed scenario ---------------------------------------------------------------------------
 
 
+def assert_seed_transition_landed(cluster: SimulatedCluster) -> None:
+    """Both DNS Services under Local on the shared IP, stamped as one group."""
+    for svc in (TCP, UDP):
+        assert cluster.ips(svc) == (SHARED_IP,)
+        assert cluster.store[svc]["spec"]["externalTrafficPolicy"] == "Local"
+        annotations = cluster.store[svc]["metadata"]["annotations"]
+        assert annotations[GROUP_MEMBERS_ANNOTATION] == f"{TCP},{UDP}"
+
+
 @pytest.mark.parametrize("behavior", ["metallb-0.14", "metallb-0.15", "fixed"])
 def test_pre_sync_lands_the_seed_transition_for_each_behaviour(
     make_fake: MakeFake, behavior: str
@@ -220,11 +241,7 @@ def test_pre_sync_lands_the_seed_transition_for_each_behaviour(
     report = pre_sync(options(behavior), Kubectl(), progress=RecordingProgress(), poll=FAST)
     assert (report.status, report.exit_code) == (APPLIED, 0)
     cluster = fake.cluster()
-    for svc in (TCP, UDP):
-        assert cluster.ips(svc) == (SHARED_IP,)
-        assert cluster.store[svc]["spec"]["externalTrafficPolicy"] == "Local"
-        annotations = cluster.store[svc]["metadata"]["annotations"]
-        assert annotations[GROUP_MEMBERS_ANNOTATION] == f"{TCP},{UDP}"
+    assert_seed_transition_landed(cluster)
     pending = {svc for svc in (TCP, UDP) if cluster.went_pending(svc)}
     if behavior == "fixed":
         assert pending == set()
@@ -323,6 +340,36 @@ def test_a_dissolved_group_loses_the_annotations_the_hook_wrote(
     for svc in (TCP, UDP):
         annotations = cluster.store[svc]["metadata"].get("annotations") or {}
         assert GROUP_ANNOTATION not in annotations and GROUP_MEMBERS_ANNOTATION not in annotations
+
+
+# --- MetalLB run with --lb-class ---------------------------------------------------------------
+
+OWN_CLASS = "example.com/edge-lb"
+
+
+def test_under_metallbs_own_class_the_hook_lands_a_group_of_that_class(make_fake: MakeFake) -> None:
+    """MetalLB started with `--lb-class X` handles a group of class X as it handles a group
+    without a class when it runs without one: `--lb-class X` lands the seed transition the same."""
+    fake = make_fake("fixed", lb_class=OWN_CLASS)
+    assert run_cli("--target", "fixed", "--lb-class", OWN_CLASS) == 0
+    assert_seed_transition_landed(fake.cluster())
+    assert fake.calls("apply")
+
+
+def test_without_lb_class_a_group_of_a_class_is_left_to_flux(make_fake: MakeFake) -> None:
+    """Run as for a MetalLB without --lb-class, the hook does not take Services of a class for
+    MetalLB's: no group, nothing to order, nothing written (Flux applies them as they are)."""
+    fake = make_fake("fixed", lb_class=OWN_CLASS)
+    report = pre_sync(options(), Kubectl(), progress=RecordingProgress(), poll=FAST)
+    assert (report.status, report.exit_code) == (NOTHING_TO_DO, 0)
+    assert writes(fake) == [] and fake.arrivals() == []
+
+
+def test_a_bad_lb_class_is_refused_before_any_call(make_fake: MakeFake) -> None:
+    fake = make_fake("fixed")
+    with pytest.raises(InputError, match="^--lb-class is 'edge lb'; expected a loadBalancerClass"):
+        pre_sync(options(lb_class="edge lb"), Kubectl(), progress=RecordingProgress(), poll=FAST)
+    assert fake.calls() == []
 
 
 # --- refusals before any write -------------------------------------------------------------------

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from planner.errors import InputError
 from planner.model import controller
 from planner.model.controller import DEFAULT_TARGET
+from planner.objects import check_lb_class
 from planner.sources.documents import MAX_NESTING, json_nesting
 
 RENDER_MODES = ("auto", "plain", "kustomize", "helm")
@@ -26,6 +27,13 @@ IMAGE_ENV = "SHARED_IP_PLANNER_IMAGE"  # the sidecar's env, or an Application en
 DEFAULT_IMAGE = "registry.example.com/shared-ip-planner/argocd-cmp:0.1.0"
 PARAMETERS_ENV = "ARGOCD_APP_PARAMETERS"
 ARRAY_PARAMETERS = ("helm-values-files", "pools")
+STRING_PARAMETERS = (
+    "render-mode",
+    "helm-release-name",
+    "target-behavior",
+    "live-state",
+    "lb-class",
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,7 @@ class GenerateOptions:
     live_state: bool = False
     kubeconfig: str = DEFAULT_KUBECONFIG
     image: str = DEFAULT_IMAGE
+    lb_class: str = ""  # MetalLB's --lb-class ("" when it runs without one)
 
 
 def read_context(environ: Mapping[str, str]) -> ArgoContext:
@@ -95,7 +104,7 @@ def _parameters(environ: Mapping[str, str]) -> dict[str, str | tuple[str, ...]]:
     if raw.strip():
         return _parameters_of_json(raw)
     found: dict[str, str | tuple[str, ...]] = {}
-    for name in ("render-mode", "helm-release-name", "target-behavior", "live-state"):
+    for name in STRING_PARAMETERS:
         value = environ.get(_param_variable(name))
         if value is not None:
             found[name] = value
@@ -158,8 +167,9 @@ def _scalar(name: str, value: object) -> str:
     return str(value)
 
 
-def options_of(context: ArgoContext) -> GenerateOptions:
-    """The checked options; InputError naming the parameter for a value it does not know."""
+def options_of(context: ArgoContext, lb_class: str = "") -> GenerateOptions:
+    """The checked options; InputError naming the parameter for a value it does not know.
+    `lb_class`: the command's --lb-class, which the Application's `lb-class` parameter overrides."""
     return GenerateOptions(
         render_mode=_choice(context, "render-mode", RENDER_MODES),
         helm_values_files=_array(context, "helm-values-files"),
@@ -169,7 +179,16 @@ def options_of(context: ArgoContext) -> GenerateOptions:
         live_state=_choice(context, "live-state", ("false", "true")) == "true",
         kubeconfig=context.env(KUBECONFIG_ENV) or DEFAULT_KUBECONFIG,
         image=context.env(IMAGE_ENV) or context.sidecar_image or DEFAULT_IMAGE,
+        lb_class=_lb_class(context, lb_class),
     )
+
+
+def _lb_class(context: ArgoContext, flag: str) -> str:
+    """The `lb-class` parameter when the Application sets it (even to "": no class), else the
+    sidecar's --lb-class: one sidecar may serve clusters whose MetalLBs differ."""
+    if context.parameter("lb-class") is None:
+        return flag
+    return check_lb_class(_string(context, "lb-class"), "parameter `lb-class`")
 
 
 def _string(context: ArgoContext, name: str) -> str:

@@ -136,14 +136,16 @@ def generate(
     *,
     kubeconfig: str | None = None,
     kube_context: str | None = None,
+    lb_class: str = "",
     warn: Callable[[str], None] = _ignore,
 ) -> str:
     """The YAML stream for Argo CD: every rendered object, Services stamped and waved, plus the
     nudge hook for metallb-0.14. Reads the live state through kubectl only when `live-state` is
     "true" and no `live` is given (`kubeconfig` overrides the Application's, `kube_context` is
-    kubectl's --context). Raises PlannerError on any problem; prints nothing: warnings (fields
-    Kubernetes does not know, as `planner diff` notes them) go to `warn`."""
-    options = options_of(context)
+    kubectl's --context; `lb_class` is MetalLB's --lb-class unless the `lb-class` parameter is
+    set). Raises PlannerError on any problem; prints nothing: warnings (fields Kubernetes does
+    not know, as `planner diff` notes them) go to `warn`."""
+    options = options_of(context, lb_class)
     check_symlinks(repository_root(source_dir, context.source_path))
     objects = render(source_dir, context, options)
     validate_desired(objects)
@@ -210,7 +212,7 @@ def manifests_for(
     """The output documents, sorted: objects as rendered, Services stamped and waved, hooks.
     `context_pools` are pools kept outside the app (never output, only planned with)."""
     placed = [_namespaced(obj, context.app_namespace) for obj in objects]
-    desired = _stamped_services(placed)
+    desired = _stamped_services(placed, options.lb_class)
     stuck: frozenset[str] | None = None
     if live is None:
         app_pools = [o for o in objects if is_pool_manifest(o.body)]
@@ -218,24 +220,25 @@ def manifests_for(
         pools = pools_from_objects([*app_pools, *context_pools])
         levels = plan_levels(desired, pools)
     else:
-        planned = live_plan(placed, live, options.target_behavior, context_pools)
+        planned = live_plan(placed, live, options, context_pools)
         levels, stuck = planned.levels, planned.stuck_014
     waves = place_waves(placed, levels)
-    groups = desired_sharing_groups(list(desired.values()))
+    groups = desired_sharing_groups(list(desired.values()), options.lb_class)
     check_group_waves(((g.group_id, g.members) for g in groups), waves)
     output = [
         _output_body(obj, where, desired, waves) for obj, where in zip(objects, placed, strict=True)
     ]
     if options.target_behavior == Behavior.METALLB_0_14:
-        nudges = nudges_needed(desired, stuck, waves)
+        nudges = nudges_needed(groups, stuck, waves)
         output += nudge_objects(nudges, context.app_namespace, options.image, _ns_waves(objects))
     return sorted(output, key=_sort_key)
 
 
-def _stamped_services(placed: list[KubeObject]) -> dict[str, Manifest]:
-    """svc_key → the Service with the group annotations (namespaces as Argo CD applies them)."""
+def _stamped_services(placed: list[KubeObject], lb_class: str) -> dict[str, Manifest]:
+    """svc_key → the Service with the group annotations (namespaces as Argo CD applies them);
+    `lb_class`: MetalLB's --lb-class (the Services of another class are in no group)."""
     services = [o.body for o in placed if o.is_service and is_sync_phase(o)]
-    return {svc_key_of(m): m for m in stamp_group_annotations(services)}
+    return {svc_key_of(m): m for m in stamp_group_annotations(services, lb_class)}
 
 
 def _namespaced(obj: KubeObject, namespace: str) -> KubeObject:

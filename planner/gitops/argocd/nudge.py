@@ -18,11 +18,11 @@ so that the Job's shell script (which splits MEMBERS on spaces and `/`) gets wha
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from planner.errors import InputError
-from planner.model.group_annotations import desired_sharing_groups
+from planner.model.group_annotations import SharingGroup
 from planner.objects import Manifest, is_dns_label, is_dns_subdomain
 
 NUDGE_NAME = "shared-ip-planner-nudge"  # the Jobs' prefix, the ServiceAccount, Roles, bindings
@@ -92,13 +92,13 @@ class Nudge:
 
 
 def nudges_needed(
-    desired: Mapping[str, Manifest], stuck: frozenset[str] | None, waves: Mapping[str, int]
+    groups: Sequence[SharingGroup], stuck: frozenset[str] | None, waves: Mapping[str, int]
 ) -> list[Nudge]:
-    """Group transitions that may leave a member stuck under v0.14. `stuck`: the Services the
-    live plan says may stay pending; None without live state, where any group may be changing
-    its key, so every member of every group may."""
+    """Group transitions among the desired `groups` that may leave a member stuck under v0.14.
+    `stuck`: the Services the live plan says may stay pending; None without live state, where
+    any group may be changing its key, so every member of every group may."""
     found = []
-    for group in desired_sharing_groups(list(desired.values())):
+    for group in groups:
         members = group.members if stuck is None else tuple(m for m in group.members if m in stuck)
         if members:
             wave = waves.get(group.members[0], 0)

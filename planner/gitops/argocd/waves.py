@@ -15,6 +15,7 @@ from typing import Any
 
 from planner.diff.scenario import build_scenario
 from planner.errors import InputError
+from planner.gitops.argocd.context import GenerateOptions
 from planner.model.controller import Behavior
 from planner.model.pools import Pool
 from planner.model.service import AllocationInputs, allocation_inputs
@@ -79,15 +80,17 @@ class LivePlan:
 def live_plan(
     placed: list[KubeObject],
     live: LiveState,
-    behavior: str,
+    options: GenerateOptions,
     context_pools: Sequence[KubeObject] = (),
 ) -> LivePlan:
     """The full plan (planner.plan.build) of the rendered objects (Services in the namespaces
-    Argo CD applies them to) against the live state; `context_pools` are pools kept elsewhere
-    (the `pools` parameter, the repository), as `planner diff` reads them."""
+    Argo CD applies them to) against the live state, for the options' target behaviour and
+    MetalLB --lb-class; `context_pools` are pools kept elsewhere (the `pools` parameter, the
+    repository), as `planner diff` reads them."""
     desired = DesiredState(placed, context_pools=list(context_pools))
+    scenario = build_scenario(desired, live, lb_class=options.lb_class)
     # Sync waves carry the repo's final objects only: a detour's interim write cannot be one.
-    plan = build_plan(build_scenario(desired, live), target=behavior, detours=False)
+    plan = build_plan(scenario, target=options.target_behavior, detours=False)
     levels: dict[str, int] = {}
     stuck: set[str] = set()
     for wave in plan.waves:
