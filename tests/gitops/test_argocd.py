@@ -847,3 +847,48 @@ def test_emitted_documents_read_back_as_exactly_the_same_content(data: dict[str,
     body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": data}
     (document,) = parse_yaml(dump_stream([body]), "<out>").documents
     assert document.body == body
+
+
+def two_services_app(gateway_class: str | None, web_class: str | None) -> str:
+    """A pool, a Service `gateway` requesting an IP and a Service `web` auto-assigned, each of
+    the given loadBalancerClass (None: no class)."""
+
+    def service(name: str, lb_class: str | None, annotations: str) -> str:
+        spec_class = f"  loadBalancerClass: {lb_class}\n" if lb_class else ""
+        return (
+            f"apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: web\n"
+            f"  annotations: {{{annotations}}}\nspec:\n  type: LoadBalancer\n{spec_class}"
+            f"  selector: {{app: {name}}}\n  ports: [{{port: 443}}]\n"
+        )
+
+    pool = (
+        "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\n"
+        "metadata: {name: edge, namespace: metallb-system}\n"
+        "spec: {addresses: [192.168.10.0/24]}\n"
+    )
+    gateway = service("gateway", gateway_class, "metallb.io/loadBalancerIPs: 192.168.10.7")
+    return "---\n".join([pool, gateway, service("web", web_class, "")])
+
+
+@pytest.mark.parametrize(
+    ("lb_class", "gateway_class", "web_class", "web_wave"),
+    [
+        ("", None, None, 1),  # both MetalLB's: the requested IP goes first
+        ("", "example.com/other", None, 0),
+        (OWN_CLASS, "example.com/other", OWN_CLASS, 0),
+        (OWN_CLASS, OWN_CLASS, OWN_CLASS, 1),
+    ],
+)
+def test_a_service_of_another_class_adds_no_wave_without_live_state(
+    lb_class: str, gateway_class: str | None, web_class: str | None, web_wave: int, tmp_path: Path
+) -> None:
+    """Without live state, requested IPs go a wave before auto-assignment; a Service that is not
+    MetalLB's (not of its --lb-class) asks MetalLB for nothing, so it adds no wave."""
+    app = tmp_path / "repo" / "web"
+    app.mkdir(parents=True)
+    (app / "services.yaml").write_text(two_services_app(gateway_class, web_class))
+    (app / MARKER).write_text("")
+    result = run_generate(app, argo_env("web", "web", "web", lb_class=lb_class))
+    assert result.returncode == 0, result.stderr
+    by_svc = services(documents(result.stdout))
+    assert (wave(by_svc["web/gateway"]), wave(by_svc["web/web"])) == (0, web_wave)

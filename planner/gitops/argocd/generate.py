@@ -40,7 +40,12 @@ from planner.gitops.argocd.waves import (
 from planner.model.controller import Behavior
 from planner.model.group_annotations import desired_sharing_groups, stamp_group_annotations
 from planner.model.pools import pools_from_objects
-from planner.model.service import ServiceInputError, allocation_inputs, is_load_balancer
+from planner.model.service import (
+    ServiceInputError,
+    allocation_inputs,
+    handled_by_metallb,
+    is_load_balancer,
+)
 from planner.objects import KubeObject, Manifest, ObjectKey, svc_key_of
 from planner.sources.desired import Source, load_sources
 from planner.sources.documents import manifest_files
@@ -218,7 +223,9 @@ def manifests_for(
         app_pools = [o for o in objects if is_pool_manifest(o.body)]
         # the objects, not their bodies: a pool the model refuses is named by its origin
         pools = pools_from_objects([*app_pools, *context_pools])
-        levels = plan_levels(desired, pools)
+        # Only MetalLB's Services ask it for addresses: another class's cannot delay a wave.
+        metallbs = {k: m for k, m in desired.items() if handled_by_metallb(m, options.lb_class)}
+        levels = plan_levels(metallbs, pools)
     else:
         planned = live_plan(placed, live, options, context_pools)
         levels, stuck = planned.levels, planned.stuck_014
