@@ -69,6 +69,33 @@ def test_a_walked_container_comes_in_runs_of_leaves_and_walked_items_alone() -> 
     assert records.sub_container([7, 8, 9], [0, 2]) == [7, 9]
 
 
+def test_the_text_is_hashed_a_bounded_number_of_characters_at_a_time(monkeypatch: Any) -> None:
+    """A piece may be a run of many leaves: what is gathered before hashing is bounded by its
+    characters, not by how many pieces it is, so the whole text is never held."""
+    content = {"services": [{"name": "x" * 40, "index": i} for i in range(3000)]}
+    hashed: list[int] = []
+    real = hashlib.sha256
+
+    class Recorded:
+        def __init__(self) -> None:
+            self.inner = real()
+
+        def update(self, data: bytes) -> None:
+            hashed.append(len(data))
+            self.inner.update(data)
+
+        def hexdigest(self) -> str:
+            return self.inner.hexdigest()
+
+    expected = _canonical_digest(content)
+    monkeypatch.setattr(records, "_HASHED_AT", 10_000)
+    monkeypatch.setattr(records.hashlib, "sha256", Recorded)
+    assert content_digest(content) == expected
+    run = len(json.dumps(content["services"][:256], separators=(",", ":")))
+    assert len(hashed) > 2
+    assert max(hashed) <= 10_000 + run
+
+
 def test_unusual_values_are_hashed_as_json_writes_them() -> None:
     content = {"a": [OrderedDict(b=1)] * 20, "c": {1: "one", 2: [True]}, "d": {"e": (1, 2.5)}}
     assert content_digest(content) == _canonical_digest(content)
