@@ -13,7 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
-from planner.analysis.build import pool_notes, report_of_scenario, scenario_conflicts
+from planner.analysis.build import (
+    pool_notes,
+    report_of_scenario,
+    scenario_conflicts,
+    scenario_inputs,
+)
 from planner.analysis.records import DiffReport
 from planner.diff import PruneMode
 from planner.diff.scenario import Scenario, build_scenario
@@ -69,7 +74,9 @@ def plan_scenario(
     """The plan for a scenario; static conflicts refuse it (PlanRefused, exit 3)."""
     from planner.plan.build import build_plan
 
-    conflicts = scenario_conflicts(scenario)
+    # The stamped copies' inputs (as the diff reads them): on a cluster of the default family,
+    # planning's units read these very inputs again (one derivation instead of two).
+    conflicts = scenario_conflicts(scenario, scenario_inputs(scenario))
     plan = build_plan(
         scenario,
         conflicts=conflicts,

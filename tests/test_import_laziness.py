@@ -93,3 +93,15 @@ def test_the_unsure_character_check_answers_as_the_whole_class_did() -> None:
         for text in (char, f"key: {char}\n", f"a\n{char}é"):
             expected = _EAGER_UNSURE.search(text) is not None
             assert fast_yaml.has_unsure_character(text) is expected, hex(code)
+
+
+def test_a_plan_imports_networkx_only_to_merge_a_cycle() -> None:
+    """The waves come from the standard library's graphlib; networkx finds strongly connected
+    components, which only a plan with a cycle (an IP swap) has (its import was ~0.15 s)."""
+    for sample, has_cycle in (("seed-dns-local", False), ("swap-ips", True)):
+        top = ROOT / "samples" / sample
+        answer = _probe("plan", str(top / "desired"), "--live", str(top / "live.yaml"))
+        assert answer["code"] == 0
+        modules = {m.split(".")[0] for m in answer["modules"]}  # type: ignore[attr-defined]
+        assert "planner" in modules  # the probe is not vacuous
+        assert ("networkx" in modules) == has_cycle, sample

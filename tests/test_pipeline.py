@@ -45,3 +45,22 @@ def test_the_proof_derives_no_allocation_input_planning_derived() -> None:
     assert derived[False], "planning reads no inputs: the test no longer tells anything"
     assert len(derived[True]) == len(derived[False])
     assert len(derived[True]) == len(set(derived[True]))
+
+
+def test_planning_reads_the_stamped_copies_inputs_only() -> None:
+    """The static conflicts read the stamped copies' inputs, as the diff does: the units read
+    the same ones, so no repo body (unstamped) is derived besides them."""
+    scenario = scenario_of(*seed_case(), [LAN])
+    bodies = {id(obj.body) for obj in scenario.desired_objects.values()}
+    stamped = {id(manifest) for manifest in scenario.stamped_services.values()}
+    derived: list[int] = []
+    real = service_module._derived_inputs
+
+    def counted(svc: Manifest, *context: Any) -> Any:  # (live object, family, ...)
+        derived.append(id(svc))
+        return real(svc, *context)
+
+    with mock.patch.object(service_module, "_derived_inputs", counted):
+        plan_and_proof(scenario, prove=False)
+    assert stamped <= set(derived), "the stamped copies are no longer read: the test tells nothing"
+    assert not bodies & set(derived)

@@ -16,6 +16,7 @@ from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from planner.errors import InputError
+from planner.json_text import canonical_text
 from planner.model.controller import DEFAULT_TARGET
 from planner.plan.graph import canonical_json
 from planner.plan.units import APPLY, DELETE, Write
@@ -31,7 +32,12 @@ STRATEGIES = ("atomic", "recreate")
 # the first levels, and any longer one, are walked item by item, the others encoded whole.
 _WALKED_DEPTH = 3
 _WALKED_LENGTH = 16
-_HASHED_AT = 4096  # pieces gathered before they are hashed
+# Characters gathered before they are hashed (a piece may be a run of 256 manifests: counting
+# pieces held 4,096 such runs, the whole text of a 10,000-Service plan, 30 MB more at its peak).
+_HASHED_AT = 1 << 20
+# Items written whole that are encoded together, at most (a Service's manifest is about 1 kB:
+# a run's text stays well under a megabyte).
+RUN_LENGTH = 256
 
 # A Service's expected IPs after a wave: every IP tuple MetalLB could give it (one when certain).
 ExpectedIPs = tuple[tuple[str, ...], ...]
@@ -126,11 +132,14 @@ def content_digest(data: Mapping[str, Any]) -> str:
     content = {k: v for k, v in data.items() if k != DIGEST_FIELD}
     digest = hashlib.sha256()
     gathered: list[str] = []
+    size = 0
     for piece in _canonical_pieces(content, 0):
         gathered.append(piece)
-        if len(gathered) > _HASHED_AT:
+        size += len(piece)
+        if size > _HASHED_AT:
             digest.update("".join(gathered).encode())
             gathered.clear()
+            size = 0
     digest.update("".join(gathered).encode())
     return DIGEST_PREFIX + digest.hexdigest()
 
@@ -142,18 +151,24 @@ def _canonical_pieces(value: Any, depth: int) -> Iterator[str]:
         return
     is_dict = type(value) is dict
     opener = "{" if is_dict else "["
-    # json sorts a dict's (key, value) pairs: by key, as keys are unique
-    keys: Iterable[Any] = sorted(value) if is_dict else range(len(value))
-    for key in keys:
-        item = value[key]
-        if is_dict:
-            opener += encode_basestring_ascii(key) + ":"
-        if _walked(item, depth + 1):
-            yield opener
-            yield from _canonical_pieces(item, depth + 1)
-        else:
-            yield opener + canonical_json(item)
-        opener = ","
+    for keys, whole in item_runs(value, depth, _WALKED_DEPTH, _WALKED_LENGTH):
+        # a run of leaves in one encoder call, its brackets cut off (one call per leaf was
+        # most of the digest's time: 37,000 leaves at 10,000 Services)
+        text = canonical_text(sub_container(value, keys)) if whole else None
+        if text is not None:
+            yield opener + text[1:-1]
+            opener = ","
+            continue
+        for key in keys:
+            item = value[key]
+            if is_dict:
+                opener += encode_basestring_ascii(key) + ":"
+            if _walked(item, depth + 1):
+                yield opener
+                yield from _canonical_pieces(item, depth + 1)
+            else:
+                yield opener + canonical_json(item)
+            opener = ","
     yield "}" if is_dict else "]"
 
 
@@ -172,6 +187,35 @@ def walked_item_by_item(value: Any, depth: int, walked_depth: int, walked_length
     if kind is list or kind is tuple:
         return bool(value) and (depth < walked_depth or len(value) > walked_length)
     return False
+
+
+def item_runs(
+    value: Any, depth: int, walked_depth: int, walked_length: int
+) -> Iterator[tuple[list[Any], bool]]:
+    """A walked container's keys (a list's indices), sorted, in runs: consecutive items written
+    whole (True) up to RUN_LENGTH of them, each item walked in turn alone (False)."""
+    keys: Iterable[Any] = sorted(value) if type(value) is dict else range(len(value))
+    run: list[Any] = []
+    for key in keys:
+        if walked_item_by_item(value[key], depth + 1, walked_depth, walked_length):
+            if run:
+                yield run, True
+                run = []
+            yield [key], False
+            continue
+        run.append(key)
+        if len(run) == RUN_LENGTH:
+            yield run, True
+            run = []
+    if run:
+        yield run, True
+
+
+def sub_container(value: Any, keys: list[Any]) -> Any:
+    """The items of `keys` as a container of `value`'s kind (a dict keeps their keys)."""
+    if type(value) is dict:
+        return {key: value[key] for key in keys}
+    return [value[key] for key in keys]
 
 
 def _content_to_dict(plan: Plan) -> dict[str, Any]:

@@ -7,6 +7,10 @@ import re
 from dataclasses import replace
 from unittest import mock
 
+import networkx as nx
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from planner.plan.graph import (
     GROUP_TRANSITION,
     SERVICE,
@@ -16,7 +20,7 @@ from planner.plan.graph import (
     merge_units,
     order_units,
     unit_id,
-    waits_for_graph,
+    waits_for_edges,
 )
 
 IP_A, IP_B = "10.0.0.1", "10.0.0.2"
@@ -182,8 +186,8 @@ def test_the_graph_carries_every_reason_of_an_edge() -> None:
         releases=frozenset({Resource("ip", IP_A), Resource("port", IP_A, "TCP/80")}),
     )
     taking = unit("new", claims=frozenset({Resource("ip", IP_A), Resource("port", IP_A, "TCP/80")}))
-    graph = waits_for_graph([freeing, taking])
-    assert graph.edges[freeing.id, taking.id]["reasons"] == {
+    edges = waits_for_edges([freeing, taking])
+    assert edges[freeing.id, taking.id] == {
         f"releases IP {IP_A}, which it claims",
         f"releases TCP/80 on {IP_A}, which it claims",
     }
@@ -193,7 +197,7 @@ def test_a_unit_never_waits_for_itself() -> None:
     both = unit(
         "self", releases=frozenset({Resource("ip", IP_A)}), claims=frozenset({Resource("ip", IP_A)})
     )
-    assert list(waits_for_graph([both]).edges) == []
+    assert list(waits_for_edges([both])) == []
 
 
 def test_canonical_json_sorts_keys_and_drops_spaces() -> None:
@@ -204,3 +208,59 @@ def test_resources_read_as_what_they_are() -> None:
     assert str(Resource("ip", IP_A)) == IP_A
     assert str(Resource("port", IP_A, "UDP/53")) == f"UDP/53 on {IP_A}"
     assert str(Resource("pool-slot", "lan")) == "a slot in pool lan"
+
+
+def _units_waiting(size: int, edges: set[tuple[int, int]]) -> list[Unit]:
+    """`size` units, unit b waiting for unit a for each (a, b) in `edges`: a releases an IP of
+    its own, which b claims."""
+    ips = {edge: f"10.1.{edge[0]}.{edge[1]}" for edge in edges if edge[0] != edge[1]}
+    return [
+        unit(
+            f"s{i}",
+            releases=frozenset(Resource("ip", ip) for (a, _), ip in ips.items() if a == i),
+            claims=frozenset(Resource("ip", ip) for (_, b), ip in ips.items() if b == i),
+        )
+        for i in range(size)
+    ]
+
+
+def _networkx_order(units: list[Unit]) -> tuple[list[set[str]], list[tuple[str, ...]]]:
+    """The reference: networkx's condensation of the waits-for relation (each strongly
+    connected component one node), then its topological generations, as sets of Services."""
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    graph.add_nodes_from(u.id for u in units)
+    graph.add_edges_from(waits_for_edges(units))
+    condensed = nx.condensation(graph)
+    services = {u.id: u.services for u in units}
+
+    def of(node: int) -> str:
+        members = condensed.nodes[node]["members"]
+        return ",".join(sorted(s for m in members for s in services[m]))
+
+    waves = [{of(n) for n in generation} for generation in nx.topological_generations(condensed)]
+    cycles = [
+        tuple(sorted(s for m in condensed.nodes[n]["members"] for s in services[m]))
+        for n in condensed.nodes
+        if len(condensed.nodes[n]["members"]) > 1
+    ]
+    return waves, sorted(cycles)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 7).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.sets(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=12),
+        )
+    )
+)
+def test_waves_and_merged_cycles_are_networkx_condensation_generations(
+    case: tuple[int, set[tuple[int, int]]],
+) -> None:
+    """graphlib's generations (and networkx's components, where there is a cycle) give the
+    waves networkx's condensation and topological generations give."""
+    units = _units_waiting(*case)
+    ordered = order_units(units)
+    waves = [{",".join(u.services) for u in wave} for wave in ordered.waves]
+    assert (waves, list(ordered.merged_cycles)) == _networkx_order(units)

@@ -41,6 +41,61 @@ def test_the_digest_hashes_what_json_dumps_writes(value: Any) -> None:
         records._WALKED_DEPTH, records._WALKED_LENGTH, records._HASHED_AT = saved
 
 
+@settings(max_examples=200, deadline=None)
+@given(_values)
+def test_runs_of_leaves_cut_anywhere_hash_what_json_dumps_writes(value: Any) -> None:
+    """Leaves are encoded a run at a time: runs of one, two or three leaves give the same digest."""
+    expected = _canonical_digest({"content": value})
+    saved = records.RUN_LENGTH, records._WALKED_LENGTH
+    try:
+        for run_length in (1, 2, 3):
+            records.RUN_LENGTH, records._WALKED_LENGTH = run_length, 1
+            assert content_digest({"content": value}) == expected
+    finally:
+        records.RUN_LENGTH, records._WALKED_LENGTH = saved
+
+
+def test_a_walked_container_comes_in_runs_of_leaves_and_walked_items_alone() -> None:
+    value = {"d": 4, "a": 1, "b": list(range(20)), "c": 3, "e": 5, "f": 6}
+    saved = records.RUN_LENGTH
+    records.RUN_LENGTH = 2
+    try:
+        runs = list(records.item_runs(value, 0, 3, 16))
+    finally:
+        records.RUN_LENGTH = saved
+    # "b" is longer than 16: walked on its own; the leaves around it in sorted runs of two
+    assert runs == [(["a"], True), (["b"], False), (["c", "d"], True), (["e", "f"], True)]
+    assert records.sub_container(value, ["c", "d"]) == {"c": 3, "d": 4}
+    assert records.sub_container([7, 8, 9], [0, 2]) == [7, 9]
+
+
+def test_the_text_is_hashed_a_bounded_number_of_characters_at_a_time(monkeypatch: Any) -> None:
+    """A piece may be a run of many leaves: what is gathered before hashing is bounded by its
+    characters, not by how many pieces it is, so the whole text is never held."""
+    content = {"services": [{"name": "x" * 40, "index": i} for i in range(3000)]}
+    hashed: list[int] = []
+    real = hashlib.sha256
+
+    class Recorded:
+        def __init__(self) -> None:
+            self.inner = real()
+
+        def update(self, data: bytes) -> None:
+            hashed.append(len(data))
+            self.inner.update(data)
+
+        def hexdigest(self) -> str:
+            return self.inner.hexdigest()
+
+    expected = _canonical_digest(content)
+    monkeypatch.setattr(records, "_HASHED_AT", 10_000)
+    monkeypatch.setattr(records.hashlib, "sha256", Recorded)
+    assert content_digest(content) == expected
+    run = len(json.dumps(content["services"][:256], separators=(",", ":")))
+    assert len(hashed) > 2
+    assert max(hashed) <= 10_000 + run
+
+
 def test_unusual_values_are_hashed_as_json_writes_them() -> None:
     content = {"a": [OrderedDict(b=1)] * 20, "c": {1: "one", 2: [True]}, "d": {"e": (1, 2.5)}}
     assert content_digest(content) == _canonical_digest(content)

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from planner.plan import records
 from planner.render import indented_json
 from planner.render.indented_json import dumps_indented
 
@@ -131,3 +132,16 @@ def test_strings_and_ints_after_other_values_in_one_dict() -> None:
     assert dumps_indented({"top": [value]}) == json.dumps(
         {"top": [value]}, indent=2, sort_keys=True
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values(max_size=6, max_leaves=40), st.integers(1, 3), st.integers(0, 3))
+def test_runs_of_leaves_of_any_length_write_what_json_dumps_writes(
+    value: Any, run_length: int, walked_length: int
+) -> None:
+    """Leaves written whole are encoded a run at a time (its brackets cut off): however long
+    the runs and whichever containers are walked, the text is json's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(records, "RUN_LENGTH", run_length)
+        patch.setattr(indented_json, "WALKED_LENGTH", walked_length)
+        assert dumps_indented(value) == json.dumps(value, indent=2, sort_keys=True)
