@@ -153,13 +153,6 @@ def annotate_paths(
     )
 
 
-def plan_file_changes(paths: Sequence[Path]) -> tuple[list[FileChange], list[Skipped], int]:
-    """The file changes annotation needs, the skipped paths and the number of Services seen."""
-    found = _find_stale(paths)
-    changes = [_change_of(file, found.wanted) for file in found.stale]
-    return changes, found.skipped, found.services
-
-
 def _find_stale(paths: Sequence[Path], lb_class: str = "") -> _Found:
     sources, skipped = collect_sources(paths)
     loaded: list[_LoadedFile] = []

@@ -32,7 +32,6 @@ from planner.gitops.annotate import (
     FileChange,
     annotate_paths,
     annotate_text,
-    plan_file_changes,
     write_atomically,
 )
 from planner.model.group_annotations import (
@@ -282,7 +281,7 @@ def test_duplicate_service_is_refused(tmp_path: Path) -> None:
     shutil.copy(SEED / "dns.yaml", tmp_path / "a.yaml")
     shutil.copy(SEED / "dns.yaml", tmp_path / "b.yaml")
     with pytest.raises(InputError, match="defined twice"):
-        plan_file_changes([tmp_path])
+        annotate_paths([tmp_path])
 
 
 def test_byte_order_mark_and_file_mode_are_kept(seed_tree: Path) -> None:
@@ -647,14 +646,14 @@ def test_an_aliased_annotations_mapping_is_refused(tmp_path: Path) -> None:
     )
     (tmp_path / "list.yaml").write_text(anchored + second[1])
     with pytest.raises(InputError, match="annotations is a YAML alias"):
-        plan_file_changes([tmp_path])
+        annotate_paths([tmp_path])
 
 
 def test_annotations_that_are_not_a_mapping_are_refused(tmp_path: Path) -> None:
     text = _read(SEED / "dns.yaml").replace("  labels:\n", "  annotations: [a]\n  labels:\n", 1)
     (tmp_path / "dns.yaml").write_text(text.replace("  annotations:\n", "  x:\n", 1))
     with pytest.raises(InputError, match="dns.yaml: document 1.*must be a mapping"):
-        plan_file_changes([tmp_path])
+        annotate_paths([tmp_path])
 
 
 # --- YAML merge keys and shared anchors (issue 14) ------------------------------------------------
