@@ -892,3 +892,31 @@ def test_a_service_of_another_class_adds_no_wave_without_live_state(
     assert result.returncode == 0, result.stderr
     by_svc = services(documents(result.stdout))
     assert (wave(by_svc["web/gateway"]), wave(by_svc["web/web"])) == (0, web_wave)
+
+
+UNKNOWN_FIELD_POOL = """\
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: lan, namespace: metallb-system}
+colour: blue
+spec: {addresses: [ADDRESSES]}
+"""
+
+
+@pytest.mark.parametrize("addresses", ["192.168.10.0/24", ""])
+def test_a_warning_is_printed_only_with_the_stream_it_belongs_to(
+    addresses: str, tmp_path: Path
+) -> None:
+    """Fields Kubernetes drops are warned about beside the stream; a failing run (here a pool
+    without addresses) says only its error, on one line, as every command's user error does."""
+    app = tmp_path / "repo" / "lan"
+    app.mkdir(parents=True)
+    (app / "pool.yaml").write_text(UNKNOWN_FIELD_POOL.replace("ADDRESSES", addresses))
+    (app / MARKER).write_text("")
+    result = run_generate(app, argo_env("lan", "lan", "lan"))
+    if addresses:
+        assert result.returncode == 0, result.stderr
+        assert b"field `colour` is not in the MetalLB IPAddressPool schema" in result.stderr
+        assert documents(result.stdout)
+    else:
+        assert_failed_cleanly(result, "pool.yaml: document 1", "no prefixes defined")

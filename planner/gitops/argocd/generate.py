@@ -149,13 +149,13 @@ def generate(
     "true" and no `live` is given (`kubeconfig` overrides the Application's, `kube_context` is
     kubectl's --context; `lb_class` is MetalLB's --lb-class unless the `lb-class` parameter is
     set). Raises PlannerError on any problem; prints nothing: warnings (fields Kubernetes does
-    not know, as `planner diff` notes them) go to `warn`."""
+    not know, as `planner diff` notes them) go to `warn` once the stream is made, so that a
+    failing run says only its error, on one line."""
     options = options_of(context, lb_class)
     check_symlinks(repository_root(source_dir, context.source_path))
     objects = render(source_dir, context, options)
     validate_desired(objects)
-    for note in unknown_field_notes(objects):
-        warn(note)
+    notes = list(unknown_field_notes(objects))
     if not objects:
         raise InputError(
             f"`{context.label}` renders no Kubernetes objects; refusing to print an empty "
@@ -167,7 +167,10 @@ def generate(
     if live is not None:
         live = with_context_pools(live, elsewhere)
     app = with_context_pools(DesiredState(objects), elsewhere)
-    return dump_stream(manifests_for(objects, context, options, live, app.context_pools))
+    stream = dump_stream(manifests_for(objects, context, options, live, app.context_pools))
+    for note in notes:
+        warn(note)
+    return stream
 
 
 def pools_elsewhere(source_dir: Path, context: ArgoContext, options: GenerateOptions) -> FoundPools:
