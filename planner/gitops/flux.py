@@ -377,9 +377,10 @@ def pre_sync(
     )
     about = f"{options.source} revision {artifact.revision or '?'}, path {app_path}"
     desired = fetch_and_render(artifact, options.path)
+    scenario = build_scenario(desired, read_live_state(kubectl), lb_class=options.lb_class)
+    # Said once both states are read: bad input stays one line (InputError, exit 2).
     for note in desired.notes:
         progress.say(note)
-    scenario = build_scenario(desired, read_live_state(kubectl), lb_class=options.lb_class)
     plan = plan_scenario(scenario, target=options.target)
     if not plan.waves:
         return PreSyncReport(NOTHING_TO_DO, (about, "the commit changes no Service"))

@@ -321,6 +321,29 @@ def test_the_hook_warns_on_a_field_the_api_server_drops(
     ) in err
 
 
+def test_a_refused_commit_says_only_its_error_without_the_warnings_before_it(
+    make_fake: MakeFake, server: ArtifactServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bad input is one line and exit 2: the notes on what was read (here a field the API
+    server drops) are printed only once the desired and live state are both read."""
+    fake = make_fake("fixed")
+    tree = sample_tree("seed-dns-local")
+    app = normalised_path(APP_PATH)
+    tree[f"{app}/site.yaml"] = SITE.replace(
+        "  selector:", "  annotations: {a: b}\n  selector:"
+    ).encode()
+    tree[f"{app}/pool.yaml"] = tree[f"{app}/pool.yaml"].replace(
+        b"    - 192.168.10.0/24\n", b"    []\n"
+    )
+    publish_commit(fake, server, tree)
+    capsys.readouterr()
+    assert run_cli("--target", "fixed") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("planner: error: ") and err.count("\n") == 1, err
+    assert "pool has no prefixes defined" in err
+    assert writes(fake) == []
+
+
 def test_a_dissolved_group_loses_the_annotations_the_hook_wrote(
     make_fake: MakeFake, server: ArtifactServer
 ) -> None:
