@@ -27,6 +27,7 @@ import yaml
 from planner.errors import InputError
 from planner.model.pools import pools_from_objects
 from planner.model.service import ServiceInputError, allocation_inputs, is_load_balancer
+from planner.objects import KubeObject, ObjectKey
 from planner.plan.records import (
     DIGEST_FIELD,
     PLAN_VERSION,
@@ -34,6 +35,7 @@ from planner.plan.records import (
     content_digest,
     plan_from_dict,
 )
+from planner.sources.validate import check_fields
 
 SCHEMA_FILE = "plan.schema.json"
 # How to replace a refused plan, for every refusal after the file was read.
@@ -196,6 +198,8 @@ def _model_problems(plan: Plan) -> list[str]:
         ("pools_after", plan.baseline.pools_after),
     ):
         try:
+            for pool in pools:
+                _checked(pool, str(pool.get("kind", "")))
             pools_from_objects(pools)
         except InputError as err:
             problems.append(f"baseline {name}: {err}")
@@ -203,13 +207,36 @@ def _model_problems(plan: Plan) -> list[str]:
 
 
 def _service_problem(manifest: Mapping[str, Any] | None) -> list[str]:
-    if manifest is None or not is_load_balancer(dict(manifest)):
+    if manifest is None:
+        return []
+    try:
+        _checked(manifest)
+    except InputError as err:
+        return [str(err)]
+    if not is_load_balancer(dict(manifest)):
         return []
     try:
         allocation_inputs(dict(manifest))
     except ServiceInputError as err:
         return [str(err)]
     return []
+
+
+def _checked(manifest: Mapping[str, Any], kind: str = "Service") -> None:
+    """InputError when a field a diff reads is mistyped: the model reads only well-typed objects."""
+    check_fields(KubeObject(_key_of(manifest, kind), dict(manifest)))
+
+
+def _key_of(manifest: Mapping[str, Any], kind: str) -> ObjectKey:
+    """The object's key as far as its metadata can be read (the field checks say the rest)."""
+    meta = manifest.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    namespace, name = meta.get("namespace"), meta.get("name")
+    return ObjectKey(
+        kind,
+        namespace if isinstance(namespace, str) else "",
+        name if isinstance(name, str) and name else "(unnamed)",
+    )
 
 
 def _unit_problems(

@@ -164,7 +164,42 @@ def _bad_cidr_in_the_baseline(data: Data) -> None:
     data["baseline"]["pools_after"][0]["spec"]["addresses"] = ["192.168.10.0/33"]
 
 
+# A value wrapped in a list where the model reads a mapping or a string (found by the fuzzer:
+# past a digest made again, these reached the model and ended in an internal error).
+def _written_spec_a_list(data: Data) -> None:
+    entry = _first_entry(data)["object"]
+    entry["spec"] = [entry["spec"]]
+
+
+def _baseline_metadata_a_list(data: Data) -> None:
+    service = data["baseline"]["services"]["dns/dns-udp"]
+    service["metadata"] = [service["metadata"]]
+
+
+def _baseline_status_ip_a_list(data: Data) -> None:
+    status = data["baseline"]["services"]["dns/dns-udp"]["status"]
+    status["loadBalancer"]["ingress"][0]["ip"] = [status["loadBalancer"]["ingress"][0]["ip"]]
+
+
+def _baseline_pool_metadata_a_list(data: Data) -> None:
+    pool = data["baseline"]["pools_before"][0]
+    pool["metadata"] = [pool["metadata"]]
+
+
 TAMPERS: dict[str, tuple[Callable[[Data], None], str]] = {
+    "a written spec that is a list": (_written_spec_a_list, "field spec must be a mapping"),
+    "a baseline metadata that is a list": (
+        _baseline_metadata_a_list,
+        "baseline Service dns/dns-udp: Service (unnamed): field metadata must be a mapping",
+    ),
+    "a baseline status IP that is a list": (
+        _baseline_status_ip_a_list,
+        "baseline Service dns/dns-udp: Service dns/dns-udp: field status.loadBalancer.ingress[0].ip",
+    ),
+    "a baseline pool metadata that is a list": (
+        _baseline_pool_metadata_a_list,
+        "baseline pools_before: IPAddressPool (unnamed): field metadata must be a mapping",
+    ),
     "object renamed": (_rename_object, "the object is dns/coredns-admin"),
     "object in another namespace": (_other_namespace, "the object is kube-system/dns-"),
     "a ConfigMap object": (_configmap_object, "'Service' was expected"),
