@@ -148,6 +148,18 @@ def test_a_port_whose_digits_are_all_underscores_is_a_string_refused_by_every_co
         assert "spec.ports[0].port must be" in err and "internal error" not in err
 
 
+def test_a_live_service_whose_spec_is_null_reads_as_one_without_a_spec(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A snapshot cut short after `spec:` (found by the fuzzer) ended in an internal error."""
+    live = tmp_path / "live.yaml"
+    text = (SAMPLES / "seed-dns-local" / "live.yaml").read_text()
+    live.write_text(text[: text.index("  spec:\n") + len("  spec:\n")])
+    code = main(["diff", str(SAMPLES / "seed-dns-local" / "desired"), "--live", str(live)])
+    assert code in (0, 1), capsys.readouterr().err
+    assert "internal error" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("text", ["fe80::1%eth0", "fe80::1%1", "192.168.10.53%eth0"])
 def test_an_ipv6_zone_is_not_an_ip_as_go_parses_it(text: str) -> None:
     from planner.model.pools import parse_addresses, parse_ip

@@ -938,7 +938,8 @@ class SimulatedCluster:
 
     def _with_cluster_ips(self, svc: Manifest, stored: Manifest | None) -> Manifest:
         """Fill clusterIP(s) and families as the API server does: kept, or assigned when new."""
-        spec = svc.setdefault("spec", {})
+        # `spec: null` reads as no spec, as the API server reads it (a live snapshot may say it).
+        spec = svc["spec"] = svc.get("spec") or {}
         old = (stored or {}).get("spec") or {}
         for name in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
             if not spec.get(name) and old.get(name):
