@@ -16,8 +16,8 @@ try:  # the C loader is several times faster; the pure-Python one gives the same
 except ImportError:  # pragma: no cover - only without libyaml
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment,unused-ignore]
 
-_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
-_INT_TAG = "tag:yaml.org,2002:int"
+TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+INT_TAG = "tag:yaml.org,2002:int"
 
 
 class KubeLoader(_SafeLoader):
@@ -35,8 +35,8 @@ class KubeLoader(_SafeLoader):
 
 
 # The stubs type the loader of add_constructor after the pure-Python classes, not the C ones.
-KubeLoader.add_constructor(_TIMESTAMP_TAG, KubeLoader.construct_yaml_str)  # type: ignore[type-var,unused-ignore]
-KubeLoader.add_constructor(_INT_TAG, KubeLoader.construct_yaml_int)  # type: ignore[type-var,unused-ignore]
+KubeLoader.add_constructor(TIMESTAMP_TAG, KubeLoader.construct_yaml_str)  # type: ignore[type-var,unused-ignore]
+KubeLoader.add_constructor(INT_TAG, KubeLoader.construct_yaml_int)  # type: ignore[type-var,unused-ignore]
 
 
 def load(text: str) -> Any:

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from planner.errors import InputError, Origin
-from planner.kube_yaml import KubeLoader
+from planner.kube_yaml import INT_TAG, TIMESTAMP_TAG, KubeLoader
 from planner.objects import Manifest
 from planner.sources import fast_yaml
 from planner.sources.managed_fields import (
@@ -40,7 +40,6 @@ from planner.sources.managed_fields import (
 # prefix, sign and separators); a longer literal is refused before Python converts it (thousands
 # of digits would hit Python's own int conversion limit). Field ranges are checked in validate.py.
 MAX_INT_CHARS = 100
-_INT_TAG = "tag:yaml.org,2002:int"
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _KEY_KINDS = {
@@ -109,9 +108,9 @@ class _Loader(KubeLoader):
 # The stubs type the loader of add_constructor after the pure-Python classes, not the C ones.
 _Loader.add_constructor(_STR_TAG, _Loader.construct_yaml_str)  # type: ignore[type-var,unused-ignore]
 _Loader.add_constructor(  # type: ignore[type-var,unused-ignore]
-    "tag:yaml.org,2002:timestamp", _Loader.construct_yaml_str
+    TIMESTAMP_TAG, _Loader.construct_yaml_str
 )
-_Loader.add_constructor(_INT_TAG, _Loader.construct_yaml_int)  # type: ignore[type-var,unused-ignore]
+_Loader.add_constructor(INT_TAG, _Loader.construct_yaml_int)  # type: ignore[type-var,unused-ignore]
 
 
 @dataclass(frozen=True)
@@ -768,7 +767,7 @@ def _check_keys_and_numbers(root: yaml.Node, origin: Origin) -> None:
                 stack.append((value, field_path))
         elif isinstance(node, yaml.SequenceNode):
             stack.extend((item, f"{path}[{index}]") for index, item in enumerate(node.value))
-        elif node.tag == _INT_TAG and len(node.value) > MAX_INT_CHARS:
+        elif node.tag == INT_TAG and len(node.value) > MAX_INT_CHARS:
             where = replace(origin, line=node.start_mark.line + 1)
             what = f"is a number of {len(node.value):,} characters, out of range"
             raise InputError(f"field {path} {what}", where)
