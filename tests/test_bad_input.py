@@ -12,8 +12,10 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from planner.cli import main
 from tests.conftest import SAMPLES
@@ -158,6 +160,39 @@ def test_a_live_service_whose_spec_is_null_reads_as_one_without_a_spec(
     code = main(["diff", str(SAMPLES / "seed-dns-local" / "desired"), "--live", str(live)])
     assert code in (0, 1), capsys.readouterr().err
     assert "internal error" not in capsys.readouterr().err
+
+
+def _seed_live_with(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    """seed-dns-local's live snapshot with its first Service changed by `change`."""
+    snapshot = yaml.safe_load((SAMPLES / "seed-dns-local" / "live.yaml").read_text())
+    change(snapshot["items"][0])
+    live = tmp_path / "live.yaml"
+    live.write_text(yaml.safe_dump(snapshot))
+    return live
+
+
+def test_a_live_service_whose_status_is_null_has_no_ip_yet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`status: null` ended in an internal error when the model wrote the Service's IP (a
+    systematic sweep of seed-dns-local's live nodes found it); now it reads as no status."""
+    live = _seed_live_with(tmp_path, lambda svc: svc.update(status=None))
+    code = main(["diff", str(SAMPLES / "seed-dns-local" / "desired"), "--live", str(live)])
+    out, err = capsys.readouterr()
+    assert code == 1 and "internal error" not in err, err
+    assert "joining  dns/dns-tcp" in out
+
+
+def test_managed_fields_that_are_not_a_list_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A live object whose metadata.managedFields is not a list (the API server's is always one)
+    ended in an internal error when the diff read what its appliers own."""
+    live = _seed_live_with(tmp_path, lambda svc: svc["metadata"].update(managedFields=True))
+    code = main(["diff", str(SAMPLES / "seed-dns-local" / "desired"), "--live", str(live)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "metadata.managedFields must be a list, not bool True" in err
 
 
 @pytest.mark.parametrize("text", ["fe80::1%eth0", "fe80::1%1", "192.168.10.53%eth0"])

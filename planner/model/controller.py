@@ -1495,7 +1495,10 @@ def _requests_ips(svc: Manifest) -> bool:
 
 
 def _set_ingress(svc: Manifest, ips: Sequence[str]) -> None:
-    svc.setdefault("status", {})["loadBalancer"] = {"ingress": [{"ip": ip} for ip in ips]}
+    # `status: null` (a live snapshot may say it) is a Service without a status.
+    if svc.get("status") is None:
+        svc["status"] = {}
+    svc["status"]["loadBalancer"] = {"ingress": [{"ip": ip} for ip in ips]}
 
 
 def _group_of(svc: Manifest) -> tuple[str, _Members, str] | None:

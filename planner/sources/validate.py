@@ -84,6 +84,9 @@ def _metadata_problem(body: Mapping[str, Any], rewritable: str | None) -> tuple[
             if rewritable and section == "annotations" and str(key).startswith(rewritable):
                 continue
             return _not_a_string(f"metadata.{section}.{key}", value)
+    managed = metadata.get("managedFields")
+    if managed is not None and not isinstance(managed, list):
+        return "metadata.managedFields", f"must be a list, not {_shown(managed)}"
     return None
 
 
