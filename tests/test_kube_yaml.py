@@ -1,5 +1,6 @@
-"""Kubernetes' reading of YAML: PyYAML's safe loader, with timestamps and digitless integers
-kept as strings (as go-yaml, under sigs.k8s.io/yaml, keeps them)."""
+"""Kubernetes' reading of YAML: PyYAML's safe loader, with timestamps, digitless integers, base-60
+numbers and the value and merge types as values kept as strings (as go-yaml, under
+sigs.k8s.io/yaml, keeps them)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,13 @@ from planner import kube_yaml
         ("2001-12-14", "2001-12-14"),
         ("2001-12-14t21:59:43.10-05:00", "2001-12-14t21:59:43.10-05:00"),
         ("yes", True),
+        ("1:30", "1:30"),
+        ("-190:20:30", "-190:20:30"),
+        ("1:30.5", "1:30.5"),
+        ("1_000.5", 1000.5),
+        (".inf", float("inf")),
+        ("=", "="),
+        ("<<", "<<"),
     ],
 )
 def test_a_plain_scalar_reads_as_kubernetes_reads_it(literal: str, read: Any) -> None:
@@ -38,13 +46,27 @@ def test_a_plain_scalar_reads_as_kubernetes_reads_it(literal: str, read: Any) ->
     | st.from_regex(r"\A[-+]?[0-9][0-9_]{0,5}(:[0-5]?[0-9]){0,2}\Z", fullmatch=True)
 )
 def test_an_integer_literal_reads_as_pyyaml_reads_it_or_stays_the_string(literal: str) -> None:
-    """Only where PyYAML's own constructor fails (no digit at all) does the reading differ."""
+    """Only base 60 and where PyYAML's own constructor fails (no digit at all) does the reading
+    differ."""
     text = f"k: {literal}\n"
     try:
-        expected = yaml.safe_load(text)["k"]
+        expected = yaml.safe_load(text)["k"] if ":" not in literal else literal
     except ValueError:
         expected = literal
     assert kube_yaml.load(text)["k"] == expected
+
+
+def test_kustomize_output_with_an_unquoted_equals_sign_is_read() -> None:
+    """kustomize writes an AlertmanagerConfig's `matchType: "="` unquoted (a real repository's
+    kube-prometheus-stack app); PyYAML's safe loader has no constructor for it."""
+    text = "matchers:\n- matchType: =\n  name: alertname\n- matchType: '!='\n  name: x\n"
+    with pytest.raises(yaml.constructor.ConstructorError):
+        yaml.safe_load(text)
+    assert kube_yaml.load(text)["matchers"][0]["matchType"] == "="
+
+
+def test_a_merge_key_still_merges() -> None:
+    assert kube_yaml.load("a: &x {b: 1}\nc:\n  <<: *x\n  d: 2\n")["c"] == {"b": 1, "d": 2}
 
 
 def test_every_document_of_a_stream_is_read() -> None:

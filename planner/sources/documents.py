@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from planner.errors import InputError, Origin
-from planner.kube_yaml import INT_TAG, TIMESTAMP_TAG, KubeLoader
+from planner.kube_yaml import INT_TAG, STRING_TAGS, KubeLoader
 from planner.objects import Manifest
 from planner.sources import fast_yaml
 from planner.sources.managed_fields import (
@@ -106,10 +106,7 @@ class _Loader(KubeLoader):
 
 
 # The stubs type the loader of add_constructor after the pure-Python classes, not the C ones.
-_Loader.add_constructor(_STR_TAG, _Loader.construct_yaml_str)  # type: ignore[type-var,unused-ignore]
-_Loader.add_constructor(  # type: ignore[type-var,unused-ignore]
-    TIMESTAMP_TAG, _Loader.construct_yaml_str
-)
+_Loader.read_as_strings((_STR_TAG, *STRING_TAGS))
 _Loader.add_constructor(INT_TAG, _Loader.construct_yaml_int)  # type: ignore[type-var,unused-ignore]
 
 

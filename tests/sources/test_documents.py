@@ -110,6 +110,14 @@ def test_timestamps_stay_strings_as_kubernetes_reads_them() -> None:
     assert doc.body["metadata"]["annotations"]["since"] == "2024-01-02"
 
 
+def test_base_60_and_the_value_type_stay_strings_as_kubernetes_reads_them() -> None:
+    """go-yaml reads `1:30` and `=` as strings: an annotation of either is valid for the API
+    server, and kustomize writes `=` unquoted; PyYAML's safe loader read 90 and failed on `=`."""
+    text = SERVICE.format(name="a") + "  annotations:\n    window: 1:30\n    op: =\n"
+    (doc,) = parse_yaml(text, "a.yaml").documents
+    assert doc.body["metadata"]["annotations"] == {"window": "1:30", "op": "="}
+
+
 def test_json_file_is_read_as_json_and_a_json_list_unrolled(tmp_path: Path) -> None:
     body = {
         "apiVersion": "v1",
