@@ -16,7 +16,10 @@ from planner.errors import InputError
 from planner.model.pools import parse_ip
 from planner.model.service import (
     DEPRECATED_LB_IPS_ANNOTATION,
+    DEPRECATED_PREFIX,
+    GROUP_ANNOTATION_PREFIX,
     LB_IPS_ANNOTATION,
+    STABLE_PREFIX,
     ServiceInputError,
     parse_requested_ip,
 )
@@ -83,11 +86,20 @@ def _metadata_problem(body: Mapping[str, Any], rewritable: str | None) -> tuple[
                 continue  # most values: the key need not be looked at
             if rewritable and section == "annotations" and str(key).startswith(rewritable):
                 continue
+            if value is None and section == "annotations" and not _read(str(key)):
+                # The API server takes null (as "" on create, a removal in a patch); Flux's
+                # substitution writes it for a variable it does not know. Only its readers care.
+                continue
             return _not_a_string(f"metadata.{section}.{key}", value)
     managed = metadata.get("managedFields")
     if managed is not None and not isinstance(managed, list):
         return "metadata.managedFields", f"must be a list, not {_shown(managed)}"
     return None
+
+
+def _read(annotation: str) -> bool:
+    """Whether the planner or MetalLB reads the annotation (then null is refused)."""
+    return annotation.startswith((STABLE_PREFIX, DEPRECATED_PREFIX, GROUP_ANNOTATION_PREFIX))
 
 
 def _own_annotation_problem(body: Mapping[str, Any]) -> tuple[str, str] | None:

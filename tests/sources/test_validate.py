@@ -123,6 +123,18 @@ def test_a_mistyped_field_names_origin_object_and_field(
     assert str(err.value) == f"{ORIGIN}: Service dns/dns-tcp: {message}"
 
 
+def test_a_null_annotation_nobody_here_reads_passes_and_one_metallb_reads_is_refused() -> None:
+    """Flux writes null for a variable it does not know (rwlove/home-ops: a Cilium LB-IPAM
+    annotation); the API server takes it, so only an annotation MetalLB or the planner reads
+    is refused."""
+    check_fields(obj(broken(("metadata", "annotations", "lbipam.cilium.io/ips"), None)))
+    for name in ("metallb.io/allow-shared-ip", "metallb.universe.tf/loadBalancerIPs"):
+        with pytest.raises(InputError, match=f"metadata.annotations.{name} must be a string"):
+            check_fields(obj(broken(("metadata", "annotations", name), None)))
+    with pytest.raises(InputError, match="metadata.labels.app must be a string"):
+        check_fields(obj(broken(("metadata", "labels"), {"app": None})))
+
+
 @pytest.mark.parametrize("target", [8080, "http", "dns-tcp", "h2c"])
 def test_valid_target_ports_pass(target: object) -> None:
     check_fields(obj(broken(("spec", "ports"), [{"port": 80, "targetPort": target}])))
