@@ -297,8 +297,10 @@ def plan_from_dict(data: Any, source: str = "<plan>") -> Plan:
 def _plan_from_dict(data: Mapping[str, Any]) -> Plan:
     if data.get("version") != PLAN_VERSION:
         raise ValueError(f"unsupported plan version {data.get('version')!r}")
-    expected = data["expected_ips"]
-    waves = tuple(_wave_from_dict(w, expected[i]) for i, w in enumerate(data["waves"]))
+    expected, wave_data = data["expected_ips"], data["waves"]
+    if len(expected) != len(wave_data):
+        raise ValueError(f"{len(wave_data)} wave(s) but {len(expected)} expected_ips entries")
+    waves = tuple(_wave_from_dict(w, ips) for w, ips in zip(wave_data, expected, strict=True))
     predictions = {b: _prediction_from_dict(b, p) for b, p in data["predictions"].items()}
     return Plan(
         strategy=str(data["strategy"]),

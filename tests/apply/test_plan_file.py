@@ -136,6 +136,14 @@ def _one_expected_too_many(data: Data) -> None:
     data["expected_ips"].append({})
 
 
+def _no_expected_ips(data: Data) -> None:
+    data["expected_ips"] = []
+
+
+def _no_prediction_for_a_behaviour(data: Data) -> None:
+    del data["predictions"]["metallb-0.14"]
+
+
 def _bad_fingerprint(data: Data) -> None:
     data["preconditions"][next(iter(data["preconditions"]))] = "whatever"
 
@@ -212,6 +220,12 @@ TAMPERS: dict[str, tuple[Callable[[Data], None], str]] = {
     "a flag as name": (_flag_as_name, "does not match"),
     "nudging a stranger": (_nudge_a_stranger, "kube-system/kube-dns"),
     "expected_ips too long": (_one_expected_too_many, "1 wave(s) but 2 expected_ips entries"),
+    # Both ended verify in an internal error (a sweep replacing every node of a plan in turn).
+    "no expected_ips": (_no_expected_ips, "1 wave(s) but 0 expected_ips entries"),
+    "a behaviour without a prediction": (
+        _no_prediction_for_a_behaviour,
+        "'metallb-0.14' is a required property",
+    ),
     "bad fingerprint": (_bad_fingerprint, "does not match"),
     "another apiVersion": (_object_apiversion, "'v1' was expected"),
     "a float wave index": (_float_index, "1.0 is not of type 'integer'"),
