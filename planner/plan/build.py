@@ -556,10 +556,13 @@ def _baseline(scenario: Scenario, waves: Sequence[PlannedWave]) -> Baseline:
     writes = _service_writes(w for wave in waves for w in wave.writes)
     live = scenario.live_services
     needed = {svc for svc, _ in writes if svc in live}
-    # Unsplit: a pool's other holders decide whether its pieces may be explored apart, and which
-    # keyless addresses they take one after another (planner.simulate.poolsplit).
-    for part in components(writes, live, scenario.pools, split_pools=False):
-        needed |= set(part.context) | set(part.frozen)
+    # A component's context and frozen neighbours are live Services: when the plan writes every
+    # one of them, none is left to add (at 10,000 Services this pass was 0.10-0.16 s).
+    if len(needed) < len(live):
+        # Unsplit: a pool's other holders decide whether its pieces may be explored apart, and
+        # which keyless addresses they take one after another (planner.simulate.poolsplit).
+        for part in components(writes, live, scenario.pools, split_pools=False):
+            needed |= set(part.context) | set(part.frozen)
     return Baseline(
         services={svc: live[svc] for svc in sorted(needed)},
         pools_before=scenario.live_pool_objects,

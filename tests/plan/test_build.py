@@ -205,6 +205,25 @@ def test_the_baseline_carries_the_live_state_verify_needs() -> None:
     assert plan.baseline.pools_after == (LAN,)
 
 
+def test_the_baseline_carries_unwritten_pool_neighbours_and_no_other_service() -> None:
+    manual = ip_pool("manual", "10.0.1.0/29", auto_assign=False)  # "new" cannot draw from it
+    before = [service("web", ips=["10.0.0.1"]), service("far", port=81, ips=["10.0.1.1"])]
+    plan = planned(
+        [*before, service("new", port=82)], running(before, [LAN, manual]), [LAN, manual]
+    )
+    assert [w.service for w in plan.waves[0].writes] == ["apps/new"]
+    assert sorted(plan.baseline.services) == ["apps/web"]  # frozen in the pool "new" draws from
+
+
+def test_a_plan_writing_every_live_service_splits_its_writes_once() -> None:
+    # Every neighbour a component may have is written already: the baseline's own, unsplit
+    # pass over the writes could add no Service.
+    with mock.patch("planner.plan.build.components") as unsplit:
+        plan = seed_plan()
+    unsplit.assert_not_called()
+    assert sorted(plan.baseline.services) == ["apps/dns-tcp", "apps/dns-udp"]
+
+
 def test_nothing_to_do_gives_a_plan_without_waves() -> None:
     live = running([service("web", ips=["10.0.0.1"])], [LAN])
     plan = planned([service("web", ips=["10.0.0.1"])], live, [LAN])
