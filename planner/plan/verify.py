@@ -21,7 +21,8 @@ says which claims rest on a sample, and why.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from planner.model.controller import BEHAVIORS, Behavior
@@ -196,6 +197,10 @@ class _Witness:
         return cls(f"schedule: {run.describe()}{cut}", lines)
 
 
+_KeyRenamed = Callable[[str], str]  # a Service key as the target component's
+_IPsRenamed = Callable[[tuple[str, ...]], tuple[str, ...] | None]  # IPs as the target's
+
+
 @dataclass(frozen=True)
 class _Observed:
     """What one schedule showed, after the plan's nudges: facts per Service, never the run."""
@@ -222,16 +227,17 @@ class _Observed:
         witness = _Witness.of(run, sorted(set(flagged))) if flagged else None
         return cls(written, went_pending, ips, without_ip, run.settled, witness=witness)
 
-    def renamed(self, renaming: Renaming) -> _Observed | None:
-        """The same schedule in a component of the same shape (None: an IP is not renameable)."""
-        ips = {renaming.key(s): renaming.ips_of(t) for s, t in self.ips.items()}
+    def renamed(self, key: _KeyRenamed, ips_of: _IPsRenamed) -> _Observed | None:
+        """The same schedule in a component of the same shape, by its renaming's `key` and
+        `ips_of` (None: an IP is not renameable)."""
+        ips = {key(s): ips_of(t) for s, t in self.ips.items()}
         if any(t is None for t in ips.values()):
             return None
         return _Observed(
-            tuple(renaming.key(s) for s in self.written),
-            tuple(renaming.key(s) for s in self.went_pending),
+            tuple(key(s) for s in self.written),
+            tuple(key(s) for s in self.went_pending),
             ips,  # type: ignore[arg-type]  # no None left
-            tuple(renaming.key(s) for s in self.without_ip),
+            tuple(key(s) for s in self.without_ip),
             finished=self.finished,
             simulated=False,
         )
@@ -257,7 +263,10 @@ class _PartRuns:
     ) -> _PartRuns | None:
         """The runs of a component of the same shape; its end state replayed on `base` (none
         without a base: nothing follows the wave)."""
-        observed = [o.renamed(renaming) for o in self.observed]
+        # Its runs name the same Services and IP tuples again and again (3,860 runs of 738
+        # renamed components at 10,000 Services): each is renamed once.
+        key, ips_of = functools.cache(renaming.key), functools.cache(renaming.ips_of)
+        observed = [o.renamed(key, ips_of) for o in self.observed]
         if any(o is None for o in observed):
             return None
         first = renaming.schedule(self.first)
