@@ -36,16 +36,30 @@ _DIGITS = frozenset(b"0123456789")
 def canonical_text(value: Any) -> str | None:
     """`json.dumps(value, sort_keys=True, separators=(",", ":"))`, or None where orjson's text
     might differ from it (the caller then asks json)."""
+    return _decoded(canonical_bytes(value))
+
+
+def canonical_bytes(value: Any) -> bytes | None:
+    """`canonical_text(value)` as the ASCII bytes orjson wrote (for a hash: no copy made)."""
     return _same_as_json(value, _CANONICAL)
 
 
 def indented_text(value: Any) -> str | None:
     """`json.dumps(value, indent=2, sort_keys=True)`, or None where orjson's text might differ
     from it (the caller then asks json)."""
+    return _decoded(indented_bytes(value))
+
+
+def indented_bytes(value: Any) -> bytes | None:
+    """`indented_text(value)` as the ASCII bytes orjson wrote (to cut before decoding)."""
     return _same_as_json(value, _INDENTED)
 
 
-def _same_as_json(value: Any, option: int) -> str | None:
+def _decoded(text: bytes | None) -> str | None:
+    return None if text is None else text.decode("ascii")
+
+
+def _same_as_json(value: Any, option: int) -> bytes | None:
     try:
         text = orjson.dumps(value, default=_refuse, option=option)
     except orjson.JSONEncodeError:  # a big integer, a non-string key, an unusual type, depth
@@ -62,7 +76,7 @@ def _same_as_json(value: Any, option: int) -> str | None:
         or _negative_exponent(text)
     ):
         return None
-    return text.decode("ascii")
+    return text
 
 
 def _negative_exponent(text: bytes) -> bool:
