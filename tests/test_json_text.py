@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from planner.json_text import canonical_text, indented_text
+from planner.json_text import canonical_bytes, canonical_bytes_each, canonical_text, indented_text
 
 
 def _values(
@@ -110,3 +110,15 @@ def test_a_string_merely_looking_suspect_is_left_to_json_and_still_right() -> No
     # "1e-" in a name: not sure (json's own writer is asked), never wrong.
     assert canonical_text({"name": "team-1e-2"}) is None
     assert canonical_text({"name": "svc-e-2"}) == '{"name":"svc-e-2"}'
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ANY_VALUE, max_size=4))
+def test_texts_checked_together_are_each_text_or_none_at_all(values: list[Any]) -> None:
+    """The texts checked in one pass are each one's canonical text, or None when any one alone
+    would be None."""
+    alone = [canonical_bytes(value) for value in values]
+    together = canonical_bytes_each(values)
+    assert together == (None if None in alone else alone)
+    if together is not None:
+        assert [text.decode() for text in together] == [_canonical(v) for v in values]

@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from planner.json_text import canonical_bytes_each
 from planner.model.group_annotations import GROUP_ANNOTATION_KEYS, NUDGE_ANNOTATION
 from planner.objects import Manifest
 from planner.plan.graph import canonical_json
@@ -46,7 +47,10 @@ def live_fingerprint(manifest: Manifest | None) -> str:
         return ABSENT
     meta = manifest.get("metadata") or {}
     parts = [manifest.get("spec") or {}, meta.get("labels") or {}, _chosen_annotations(meta)]
-    return FINGERPRINT_PREFIX + ".".join(_short_hash(part) for part in parts)
+    texts = canonical_bytes_each(parts)
+    if texts is None:
+        texts = [canonical_json(part).encode() for part in parts]
+    return FINGERPRINT_PREFIX + ".".join(_short_hash(text) for text in texts)
 
 
 def changed_parts(fingerprint: str, expected: str) -> list[str]:
@@ -66,9 +70,9 @@ def _parts_of(fingerprint: str) -> list[str] | None:
     return parts if len(parts) == len(FINGERPRINT_PARTS) else None
 
 
-def _short_hash(value: Any) -> str:
-    """16 hex digits of the sha256 of the value's canonical JSON (canonical_json's text)."""
-    return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:16]
+def _short_hash(text: bytes) -> str:
+    """16 hex digits of the sha256 of a part's canonical JSON text (canonical_json's)."""
+    return hashlib.sha256(text).hexdigest()[:16]
 
 
 def matches_write(live: Manifest | None, write: Write) -> bool:

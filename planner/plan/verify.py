@@ -21,7 +21,8 @@ says which claims rest on a sample, and why.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from planner.model.controller import BEHAVIORS, Behavior
@@ -147,9 +148,12 @@ class _Suspects:
             for w in plan.predictions[behavior].windows
             if w.wave == wave.index and w.until != "recreated"
         )
-        expected = {
-            svc: frozenset(tuple(o) for o in options) for svc, options in wave.expected_ips.items()
-        }
+        # Only the fixed behaviour's claims read the expected IPs (10,000 Services a wave).
+        expected = (
+            {svc: frozenset(tuple(o) for o in opts) for svc, opts in wave.expected_ips.items()}
+            if behavior == Behavior.FIXED
+            else {}
+        )
         return cls(behavior, predicted, expected)
 
     def flagged(
@@ -196,6 +200,10 @@ class _Witness:
         return cls(f"schedule: {run.describe()}{cut}", lines)
 
 
+_KeyRenamed = Callable[[str], str]  # a Service key as the target component's
+_IPsRenamed = Callable[[tuple[str, ...]], tuple[str, ...] | None]  # IPs as the target's
+
+
 @dataclass(frozen=True)
 class _Observed:
     """What one schedule showed, after the plan's nudges: facts per Service, never the run."""
@@ -222,16 +230,17 @@ class _Observed:
         witness = _Witness.of(run, sorted(set(flagged))) if flagged else None
         return cls(written, went_pending, ips, without_ip, run.settled, witness=witness)
 
-    def renamed(self, renaming: Renaming) -> _Observed | None:
-        """The same schedule in a component of the same shape (None: an IP is not renameable)."""
-        ips = {renaming.key(s): renaming.ips_of(t) for s, t in self.ips.items()}
+    def renamed(self, key: _KeyRenamed, ips_of: _IPsRenamed) -> _Observed | None:
+        """The same schedule in a component of the same shape, by its renaming's `key` and
+        `ips_of` (None: an IP is not renameable)."""
+        ips = {key(s): ips_of(t) for s, t in self.ips.items()}
         if any(t is None for t in ips.values()):
             return None
         return _Observed(
-            tuple(renaming.key(s) for s in self.written),
-            tuple(renaming.key(s) for s in self.went_pending),
+            tuple(key(s) for s in self.written),
+            tuple(key(s) for s in self.went_pending),
             ips,  # type: ignore[arg-type]  # no None left
-            tuple(renaming.key(s) for s in self.without_ip),
+            tuple(key(s) for s in self.without_ip),
             finished=self.finished,
             simulated=False,
         )
@@ -257,7 +266,10 @@ class _PartRuns:
     ) -> _PartRuns | None:
         """The runs of a component of the same shape; its end state replayed on `base` (none
         without a base: nothing follows the wave)."""
-        observed = [o.renamed(renaming) for o in self.observed]
+        # Its runs name the same Services and IP tuples again and again (3,860 runs of 738
+        # renamed components at 10,000 Services): each is renamed once.
+        key, ips_of = functools.cache(renaming.key), functools.cache(renaming.ips_of)
+        observed = [o.renamed(key, ips_of) for o in self.observed]
         if any(o is None for o in observed):
             return None
         first = renaming.schedule(self.first)
@@ -462,7 +474,10 @@ def _claims(
         )
     if behavior == Behavior.FIXED:
         claims.append(
-            claim("every Service of the wave ends at its expected IPs", _off_target(result, wave))
+            claim(
+                "every Service of the wave ends at its expected IPs",
+                _off_target(result, wave, suspects.expected),
+            )
         )
     else:
         claims.append(claim("every written Service ends with an IP", _without_ip(result)))
@@ -494,9 +509,10 @@ def _without_ip(result: _WaveRuns) -> str:
     return ""
 
 
-def _off_target(result: _WaveRuns, wave: PlannedWave) -> str:
-    """A counterexample where a Service of the wave's expected IPs ends elsewhere, or ""."""
-    expected = {svc: {tuple(o) for o in options} for svc, options in wave.expected_ips.items()}
+def _off_target(
+    result: _WaveRuns, wave: PlannedWave, expected: Mapping[str, frozenset[tuple[str, ...]]]
+) -> str:
+    """A counterexample where a Service of the wave's `expected` IPs ends elsewhere, or ""."""
     for observed in result.ended:
         # Only the Services of the run's own component: the others are not in its cluster.
         for svc in sorted(observed.ips.keys() & expected.keys()):

@@ -27,6 +27,7 @@ from planner.model.service import GROUP_ANNOTATION, ingress_ips
 from planner.model.simcluster import SimulatedCluster
 from planner.objects import KubeObject, Manifest, ObjectKey, svc_key_of
 from planner.pipeline import load_scenario, plan_scenario
+from planner.plan import build as build_module
 from planner.plan.build import TRANSITION_GROUP_PREFIX, PlanRefused, build_plan
 from planner.plan.graph import GROUP_TRANSITION, SERVICE
 from planner.plan.records import Plan
@@ -203,6 +204,37 @@ def test_the_baseline_carries_the_live_state_verify_needs() -> None:
     plan = seed_plan()
     assert sorted(plan.baseline.services) == ["apps/dns-tcp", "apps/dns-udp"]
     assert plan.baseline.pools_after == (LAN,)
+
+
+def test_the_baseline_carries_unwritten_pool_neighbours_and_no_other_service() -> None:
+    manual = ip_pool("manual", "10.0.1.0/29", auto_assign=False)  # "new" cannot draw from it
+    before = [service("web", ips=["10.0.0.1"]), service("far", port=81, ips=["10.0.1.1"])]
+    plan = planned(
+        [*before, service("new", port=82)], running(before, [LAN, manual]), [LAN, manual]
+    )
+    assert [w.service for w in plan.waves[0].writes] == ["apps/new"]
+    assert sorted(plan.baseline.services) == ["apps/web"]  # frozen in the pool "new" draws from
+
+
+def test_a_plan_writing_every_live_service_splits_its_writes_once() -> None:
+    # Every neighbour a component may have is written already: the baseline's own, unsplit
+    # pass over the writes could add no Service.
+    with mock.patch("planner.plan.build.components") as unsplit:
+        plan = seed_plan()
+    unsplit.assert_not_called()
+    assert sorted(plan.baseline.services) == ["apps/dns-tcp", "apps/dns-udp"]
+
+
+def test_the_live_allocator_is_made_for_auto_assigned_targets_only_and_once() -> None:
+    live_allocator = build_module._live_allocator
+    with mock.patch.object(build_module, "_live_allocator", wraps=live_allocator) as made:
+        seed_plan()  # every target keeps its requested IP
+        assert made.call_count == 0
+        live = running([service("web", ips=["10.0.0.1"])], [LAN])
+        desired = [service("web", ips=["10.0.0.1"]), service("a", port=81), service("b", port=82)]
+        plan = planned(desired, live, [LAN])
+        assert made.call_count == 1
+    assert {svc for wave in plan.waves for svc in wave.expected_ips} == {"apps/a", "apps/b"}
 
 
 def test_nothing_to_do_gives_a_plan_without_waves() -> None:

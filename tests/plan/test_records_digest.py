@@ -33,12 +33,12 @@ def test_the_digest_hashes_what_json_dumps_writes(value: Any) -> None:
     data = {"content": value, "digest": "left out"}
     expected = _canonical_digest({"content": value})
     assert content_digest(data) == expected
-    saved = records._WALKED_DEPTH, records._WALKED_LENGTH, records._HASHED_AT
-    records._WALKED_DEPTH, records._WALKED_LENGTH, records._HASHED_AT = 99, 0, 2
+    saved = records._WALKED_DEPTH, records._WALKED_LENGTH
+    records._WALKED_DEPTH, records._WALKED_LENGTH = 99, 0
     try:
         assert content_digest(data) == expected
     finally:
-        records._WALKED_DEPTH, records._WALKED_LENGTH, records._HASHED_AT = saved
+        records._WALKED_DEPTH, records._WALKED_LENGTH = saved
 
 
 @settings(max_examples=200, deadline=None)
@@ -69,9 +69,9 @@ def test_a_walked_container_comes_in_runs_of_leaves_and_walked_items_alone() -> 
     assert records.sub_container([7, 8, 9], [0, 2]) == [7, 9]
 
 
-def test_the_text_is_hashed_a_bounded_number_of_characters_at_a_time(monkeypatch: Any) -> None:
-    """A piece may be a run of many leaves: what is gathered before hashing is bounded by its
-    characters, not by how many pieces it is, so the whole text is never held."""
+def test_the_text_is_hashed_piece_by_piece_as_it_is_made(monkeypatch: Any) -> None:
+    """A piece is at most a run of leaves, hashed as soon as it is made: the whole text is never
+    held, and nothing is copied to gather it."""
     content = {"services": [{"name": "x" * 40, "index": i} for i in range(3000)]}
     hashed: list[int] = []
     real = hashlib.sha256
@@ -88,12 +88,11 @@ def test_the_text_is_hashed_a_bounded_number_of_characters_at_a_time(monkeypatch
             return self.inner.hexdigest()
 
     expected = _canonical_digest(content)
-    monkeypatch.setattr(records, "_HASHED_AT", 10_000)
     monkeypatch.setattr(records.hashlib, "sha256", Recorded)
     assert content_digest(content) == expected
     run = len(json.dumps(content["services"][:256], separators=(",", ":")))
     assert len(hashed) > 2
-    assert max(hashed) <= 10_000 + run
+    assert max(hashed) <= run
 
 
 def test_unusual_values_are_hashed_as_json_writes_them() -> None:
