@@ -83,7 +83,7 @@ def _change(desired: KubeObject, live: KubeObject | None) -> Change:
         current = normalise_live(live.body, desired.body, target)
         drop_explicit_defaults(target, current)
         # Most objects are unchanged: an equality test is far cheaper than a patch search.
-        patch = [] if current == target else jsonpatch.make_patch(current, target).patch
+        patch = [] if current == target else _patch(current, target)
         op = "update" if patch else "unchanged"
     return Change(
         key=desired.key,
@@ -94,6 +94,60 @@ def _change(desired: KubeObject, live: KubeObject | None) -> Change:
         origin=desired.origin,
         key_changing=_key_changing(desired, live) if op == "update" else (),
     )
+
+
+def _patch(current: Manifest, target: Manifest) -> list[dict[str, Any]]:
+    """jsonpatch's patch from `current` to `target`, made over the members that differ: a
+    member both mappings hold alike gives no operation, and jsonpatch's walk of it (a JSON
+    dump per scalar) was most of a patch's cost."""
+    src, dst = _differing_members(current, target)
+    return jsonpatch.make_patch(src, dst).patch
+
+
+def _differing_members(
+    src: dict[str, Any], dst: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both mappings without the members they hold alike (as JSON), in their own orders;
+    mappings both hold under one name are pruned so too, lists are kept whole (their items'
+    positions are part of the patch's paths)."""
+    pruned: dict[str, tuple[Any, Any]] = {}
+    alike: set[str] = set()
+    for name, value in src.items():
+        if name not in dst:
+            continue
+        other = dst[name]
+        if type(value) is dict and type(other) is dict:
+            mine, theirs = _differing_members(value, other)
+            if mine or theirs:
+                pruned[name] = (mine, theirs)
+            else:
+                alike.add(name)
+        elif _same_json(value, other):
+            alike.add(name)
+    return (
+        {k: pruned[k][0] if k in pruned else v for k, v in src.items() if k not in alike},
+        {k: pruned[k][1] if k in pruned else v for k, v in dst.items() if k not in alike},
+    )
+
+
+def _same_json(first: Any, second: Any) -> bool:
+    """Whether two values are the same JSON (as jsonpatch tells them apart: `1`, `1.0` and
+    `true` differ, as do `0.0` and `-0.0`; a mapping's order does not count)."""
+    kind = type(first)
+    if kind is not type(second):
+        return False
+    if kind is dict:
+        return first.keys() == second.keys() and all(
+            _same_json(value, second[name]) for name, value in first.items()
+        )
+    if kind is list:
+        return len(first) == len(second) and all(map(_same_json, first, second))
+    if kind is float:
+        return repr(first) == repr(second)
+    return bool(first == second) if kind in _JSON_SCALARS else False
+
+
+_JSON_SCALARS = frozenset({str, int, bool, type(None)})
 
 
 def _deletion(live: KubeObject) -> Change:

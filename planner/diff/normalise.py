@@ -259,17 +259,21 @@ def _drop_marks(body: Manifest, desired: Manifest, kind: str) -> None:
     if not isinstance(metadata, dict):
         return
     desired_meta = desired.get("metadata") or {}
-    ignored_labels = IGNORED_LABELS | set(SERVER_LABELS.get(kind, ()))
+    ignored_labels = _IGNORED_LABELS_OF.get(kind, IGNORED_LABELS)
     for section, ignored in (("annotations", IGNORED_ANNOTATIONS), ("labels", ignored_labels)):
         values = metadata.get(section)
-        wanted = desired_meta.get(section) or {}
         if not isinstance(values, dict):
             continue
-        for key in list(values):
-            if key in wanted:
-                continue
+        wanted = desired_meta.get(section) or {}
+        for key in [k for k in values if k not in wanted]:
             if key in ignored or key.startswith(IGNORED_PREFIXES):
                 del values[key]
+
+
+# IGNORED_LABELS with the kind's SERVER_LABELS, made once (not once per object).
+_IGNORED_LABELS_OF: dict[str, frozenset[str]] = {
+    kind: IGNORED_LABELS | frozenset(labels) for kind, labels in SERVER_LABELS.items()
+}
 
 
 def _normalise_service(body: Manifest, desired: Manifest) -> None:
@@ -289,14 +293,18 @@ def _normalise_service(body: Manifest, desired: Manifest) -> None:
         index = _first_match(identities(port), wanted_ids)
         match = wanted[index] if index < len(wanted) else {}
         ranked.append((index, position, _normalise_port(port, match)))
-    # Live ports in the order of the desired ports they match; others after, as they were.
-    ranked.sort(key=lambda entry: entry[:2])
+    # Live ports in the order of the desired ports they match; others after, as they were
+    # (no two entries share a position, so the ports themselves are never compared).
+    ranked.sort()
     spec["ports"] = [port for _, _, port in ranked]
 
 
 def _first_match(ids: set[tuple[Any, ...]], wanted_ids: list[set[tuple[Any, ...]]]) -> int:
     """The index of the first desired element sharing an identity; len(wanted_ids) if none."""
-    return next((i for i, wanted in enumerate(wanted_ids) if wanted & ids), len(wanted_ids))
+    for index, wanted in enumerate(wanted_ids):
+        if not ids.isdisjoint(wanted):
+            return index
+    return len(wanted_ids)
 
 
 def _normalise_port(port: Any, match: Mapping[str, Any]) -> Any:
