@@ -52,7 +52,7 @@ import ipaddress
 import itertools
 import math
 import operator
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -649,6 +649,10 @@ class SimulatedCluster:
                         fresh = self._refuse_together(together, results) and fresh
                     ip = entry.refused.ip
                     together[key] = entry
+                    # The positions after it that the loop would take here next, one by one.
+                    done += self._join_refusing(
+                        itertools.islice(order, done, None), quiet, together, ip, (fresh, version)
+                    )
                     continue
                 fresh = self._refuse_together(together, results) and fresh
                 result = refused_answer(key, svc)
@@ -674,6 +678,38 @@ class SimulatedCluster:
             controller.unwatch_quiet()
         self._end_pass(retry)
         return PassResults(results)
+
+    def _join_refusing(
+        self,
+        keys: Iterable[str],
+        quiet: Mapping[str, Manifest],
+        together: dict[str, Refusing],
+        ip: str,
+        at: tuple[bool, int],
+    ) -> int:
+        """Add to `together` the leading keys (of a pass's order, after one just added) that the
+        pass's loop would add next: not quiet when the pass began (so each is due next, in
+        order), each `refusing` with its stored manifest, refused `ip`, and not at its refused
+        version (`at`: the loop's `fresh` and allocator version). How many; the loop then skips
+        their positions. (Nothing is handed over in
+        between, so nothing they read changes: a pending member costs a few lookups here, not a
+        turn of the loop.)"""
+        store, controller = self.store, self.controller
+        refusing, (fresh, version) = controller.refusing(), at
+        joined = 0
+        for key in keys:
+            entry = refusing.get(key)
+            if (
+                entry is None
+                or key in quiet
+                or entry.manifest is not store.get(key)
+                or entry.refused.ip != ip
+                or not (fresh or controller.refused_version(key) != version)
+            ):
+                break
+            together[key] = entry
+            joined += 1
+        return joined
 
     def _refuse_together(
         self,
