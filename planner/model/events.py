@@ -384,11 +384,14 @@ class EventLog(Sequence[tuple[int, Event]]):
     """A simulated cluster's log of (step, event), in order; a pass's `Refusals` is one entry
     standing for its events (expanded only when the log is read)."""
 
-    __slots__ = ("_entries", "_size")
+    __slots__ = ("_by_service", "_entries", "_size")
 
     def __init__(self, entries: Iterable[tuple[int, Event | Refusals]] = ()) -> None:
         self._entries: list[tuple[int, Event | Refusals]] = []
         self._size = 0
+        # Per Service its Warning entries, indexed when first read up to the entry count held
+        # (see warnings_of): logging stays O(1) per entry, a pass's Refusals included.
+        self._by_service: tuple[int, dict[str, list[Event | Refusals]]] | None = None
         for step, item in entries:
             if type(item) is Event:
                 self.append((step, item))
@@ -413,7 +416,26 @@ class EventLog(Sequence[tuple[int, Event]]):
         twin = EventLog.__new__(EventLog)
         twin._entries = list(self._entries)
         twin._size = self._size
+        twin._by_service = None
         return twin
+
+    def warnings_of(self, svc_key: str) -> list[Event | Refusals]:
+        """The Service's Warning events in order, each an event or a pass's Refusals naming it.
+
+        Indexed for every Service when read, from the entries logged since the last read: a
+        pending member of a large group is refused on every pass, and indexing it there cost
+        one append per member per pass (most runs' warnings are never read)."""
+        indexed, index = self._by_service or (0, {})
+        entries = self._entries
+        for _, item in itertools.islice(entries, indexed, None):
+            if type(item) is Event:
+                if item.type == "Warning":
+                    index.setdefault(item.svc_key, []).append(item)
+            else:
+                for svc_key_named in item.heads:  # type: ignore[union-attr]
+                    index.setdefault(svc_key_named, []).append(item)
+        self._by_service = (len(entries), index)
+        return list(index.get(svc_key, ()))
 
     def __len__(self) -> int:
         return self._size

@@ -52,7 +52,7 @@ import ipaddress
 import itertools
 import math
 import operator
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -205,11 +205,6 @@ class SimulatedCluster:
         # The Services with writes not arrived, sorted: the arrivals `options` offers, kept as
         # writes are submitted and arrive (a random run draws one without listing them all).
         self._pending_keys: list[str] = []
-        # Per Service its Warning events as logged (an event, or a pass's Refusals standing for
-        # it): a list and how many of it are this cluster's (copies share the list; see _log).
-        # `warnings` reads one Service's without scanning every event, and one more costs O(1)
-        # (a pending member warns on every pass).
-        self._warnings: dict[str, tuple[list[Event | Refusals], int]] = {}
         # Per Service the stored manifest last counted and its number of ingress IPs: stored
         # manifests are replaced, never changed, so the count holds while the manifest is the
         # same object (a reprocess-all pass orders every Service by it). Shared by copies.
@@ -281,7 +276,6 @@ class SimulatedCluster:
         twin.handled = list(self.handled)
         twin._pending = {key: list(writes) for key, writes in self._pending.items()}
         twin._pending_keys = list(self._pending_keys)
-        twin._warnings = dict(self._warnings)
         twin.flapping = dict(self.flapping)
         return twin
 
@@ -582,8 +576,7 @@ class SimulatedCluster:
 
     def warnings(self, svc_key: str) -> Sequence[str]:
         """Every warning event raised on the Service, in order (each text printed when read)."""
-        events, count = self._warnings.get(svc_key, ([], 0))
-        return EventTexts(events[:count], svc_key)
+        return EventTexts(self.events.warnings_of(svc_key), svc_key)
 
     def statuses(self, svc_key: str) -> list[tuple[str, ...]]:
         """Every status the Service had, in order (() for pending)."""
@@ -624,7 +617,7 @@ class SimulatedCluster:
         done = 0
         # (Bound once: a pending member of a large group is handed over on every pass.)
         store, logged, step = self.store, self.events, self.step
-        refused_answer, warn = controller.refused_answer, self._warn
+        refused_answer = controller.refused_answer
         # Pending Services refused together: a run of `refusing` ones refused the same IP,
         # answered at once when the run ends (nothing they do changes what others read).
         refusing, version = controller.refusing(), controller.allocator.version
@@ -656,15 +649,17 @@ class SimulatedCluster:
                         fresh = self._refuse_together(together, results) and fresh
                     ip = entry.refused.ip
                     together[key] = entry
+                    # The positions after it that the loop would take here next, one by one.
+                    done += self._join_refusing(
+                        itertools.islice(order, done, None), quiet, together, ip, (fresh, version)
+                    )
                     continue
                 fresh = self._refuse_together(together, results) and fresh
                 result = refused_answer(key, svc)
                 if result is not None:
                     # A refusal: one Warning, no write, nobody woken (_log's work, for one event).
                     fresh = False
-                    event = result.events[0]
-                    logged.append((step, event))
-                    warn(event)
+                    logged.append((step, result.events[0]))
                     results.append((key, result))
                     continue
                 seen = len(woken)
@@ -684,30 +679,51 @@ class SimulatedCluster:
         self._end_pass(retry)
         return PassResults(results)
 
+    def _join_refusing(
+        self,
+        keys: Iterable[str],
+        quiet: Mapping[str, Manifest],
+        together: dict[str, Refusing],
+        ip: str,
+        at: tuple[bool, int],
+    ) -> int:
+        """Add to `together` the leading keys (of a pass's order, after one just added) that the
+        pass's loop would add next: not quiet when the pass began (so each is due next, in
+        order), each `refusing` with its stored manifest, refused `ip`, and not at its refused
+        version (`at`: the loop's `fresh` and allocator version). How many; the loop then skips
+        their positions. (Nothing is handed over in
+        between, so nothing they read changes: a pending member costs a few lookups here, not a
+        turn of the loop.)"""
+        store, controller = self.store, self.controller
+        refusing, (fresh, version) = controller.refusing(), at
+        joined = 0
+        for key in keys:
+            entry = refusing.get(key)
+            if (
+                entry is None
+                or key in quiet
+                or entry.manifest is not store.get(key)
+                or entry.refused.ip != ip
+                or not (fresh or controller.refused_version(key) != version)
+            ):
+                break
+            together[key] = entry
+            joined += 1
+        return joined
+
     def _refuse_together(
         self,
         together: dict[str, Refusing],
         results: list[tuple[str, Result] | Refusals | SameAnswers],
     ) -> bool:
         """Answer a run of refused Services (emptied after): one log entry for their Warning
-        events, one for their results, each Service's warnings indexed. False when it
-        answered any (a refusal was answered on this version)."""
+        events, one for their results. False when it answered any (a refusal was answered on
+        this version)."""
         if not together:
             return True
         refusals = self.controller.refuse_together(together)
         self.events.add_refusals(self.step, refusals)
         results.append(refusals)
-        warned = self._warnings
-        for svc_key in together:
-            indexed = warned.get(svc_key)
-            if indexed is None:
-                warned[svc_key] = ([refusals], 1)
-                continue
-            events, count = indexed
-            if len(events) != count:
-                events = events[:count]
-            events.append(refusals)
-            warned[svc_key] = (events, count + 1)
         together.clear()
         return False
 
@@ -752,23 +768,11 @@ class SimulatedCluster:
         return result
 
     def _log(self, events: Sequence[Event]) -> None:
-        """Log a handling's events, and index its warnings by Service."""
+        """Log a handling's events (each Service's warnings are read from the log)."""
         if not events:
             return  # most handlings raise none
         step = self.step
         self.events.extend([(step, e) for e in events])
-        for event in events:
-            if event.type == "Warning":
-                self._warn(event)
-
-    def _warn(self, event: Event) -> None:
-        """Index a Warning by Service: appended in place to the list this cluster shares with
-        its copies while nobody appended beyond its count, else to a copy of its part."""
-        events, count = self._warnings.get(event.svc_key, ([], 0))
-        if len(events) != count:
-            events = events[:count]
-        events.append(event)
-        self._warnings[event.svc_key] = (events, count + 1)
 
     def _store_writes(self, svc_key: str, result: Result) -> None:
         """Store what one handling wrote: the Service's status and its group's writes, by key."""

@@ -206,7 +206,7 @@ def test_copies_share_a_services_warnings_until_either_logs_more() -> None:
     assert list(base.warnings("ns/a")) == [str(e) for e in (*warn[:2], warn[8])]
     assert list(second.warnings("ns/a")) == [str(e) for e in (*warn[:2], warn[9])]
     assert first.warnings("ns/a") == [str(e) for e in warn]
-    assert first.copy()._warnings == first._warnings
+    assert first.copy().warnings("ns/a") == first.warnings("ns/a")
 
 
 @pytest.mark.parametrize("text", ["10.0.0.1", "::ffff:10.0.0.1", "fd00::1"])

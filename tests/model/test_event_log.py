@@ -114,3 +114,30 @@ def test_warnings_name_their_service_in_a_pass_s_refusals() -> None:
     assert list(texts) == expected and texts == expected
     assert texts[1] == expected[1] and texts[1:] == expected[1:] and len(texts) == 2
     assert refusals.result("ns/a") == Result.warning("error_no_retry", refusals.event("ns/a"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(entries=_ENTRIES, reads=st.lists(st.integers(0, 12), max_size=4))
+def test_a_services_warnings_are_the_log_scanned_for_them(
+    entries: list[Any], reads: list[int]
+) -> None:
+    """warnings_of, read between any entries, of the log or of a copy, is the Service's Warning
+    events scanned from the log in order (a pass's Refusals standing for its member's)."""
+    log, copies = EventLog(), []
+    for step, (kind, what, number) in enumerate(entries):
+        if step in reads:
+            copies.append(log.copy())
+            _assert_warnings_are_scans(log)
+        if kind == "event":
+            log.append((step, Event(what, "Warning" if number % 2 else "Normal", "W", str(number))))
+        elif what:
+            log.add_refusals(step, _refusals(what, number))
+    for twin in [log, *copies]:
+        _assert_warnings_are_scans(twin)
+        _assert_warnings_are_scans(twin)  # read again: the index read as it stands
+
+
+def _assert_warnings_are_scans(log: EventLog) -> None:
+    for key in KEYS:
+        scanned = [str(e) for _, e in log if e.svc_key == key and e.type == "Warning"]
+        assert EventTexts(log.warnings_of(key), key) == scanned

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 from unittest import mock
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -195,6 +196,46 @@ def test_the_remembered_refusals_are_checked() -> None:
             with mock.patch.object(Controller, "refusing", lambda _: {}):
                 _runs([LAN], services, writes, behavior, 7)
         assert WATCHED, behavior  # (each answered alone when none is refused together)
+
+
+@settings(max_examples=25, deadline=None)
+@_on_random_groups
+def test_pending_members_joined_at_once_are_the_loop_taking_each(
+    groups: list[Group], pools: list[Pool], seed: int, behavior: str
+) -> None:
+    """A pass adding the run of pending members after one to the refusals at once
+    (SimulatedCluster._join_refusing) is the pass's loop taking each of them in turn: every run
+    alike, events, results of every pass and walk included."""
+    services, writes = _component(groups)
+    with mock.patch.object(simcluster, "QUIET_PASS_MIN", 0):
+        joined = _runs(pools, services, writes, behavior, seed)
+        with mock.patch.object(SimulatedCluster, "_join_refusing", lambda *_: 0):
+            assert _runs(pools, services, writes, behavior, seed) == joined
+
+
+@pytest.mark.parametrize("behavior", ["metallb-0.15", "metallb-0.14"])
+def test_pending_members_of_two_groups_are_joined_per_ip(behavior: str) -> None:
+    """Two groups changing their keys, their pending members next in a pass's order: each run
+    of one IP's members is joined at once (the check above sees runs joined), and stops where
+    the other IP's begin."""
+    services, writes = _component([Group(0, 6, True, "rekey"), Group(1, 6, True, "rekey")])
+    JOINED.clear()
+    with mock.patch.object(simcluster, "QUIET_PASS_MIN", 0):
+        with mock.patch.object(SimulatedCluster, "_join_refusing", _counted_join):
+            joined = _runs([LAN], services, writes, behavior, 7)
+        with mock.patch.object(SimulatedCluster, "_join_refusing", lambda *_: 0):
+            assert _runs([LAN], services, writes, behavior, 7) == joined
+    assert max(JOINED) > 1
+
+
+def _counted_join(self: SimulatedCluster, *args: Any) -> int:
+    joined = JOIN_REFUSING(self, *args)
+    JOINED.append(joined)
+    return joined
+
+
+JOIN_REFUSING = SimulatedCluster._join_refusing
+JOINED: list[int] = []
 
 
 def _checked_answer_quiet(self: Controller, svc_keys: Sequence[str]) -> None:
