@@ -195,6 +195,30 @@ def test_managed_fields_that_are_not_a_list_are_one_line(
     assert err.count("\n") == 1 and "metadata.managedFields must be a list, not bool True" in err
 
 
+def test_an_unknown_ip_family_policy_on_a_live_member_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A live Service outside the desired manifests, sharing the IP of one that changes, with an
+    ipFamilyPolicy the API server would refuse: the allocator model raised an internal error."""
+    source = SAMPLES / "seed-dns-local"
+    snapshot = yaml.safe_load((source / "live.yaml").read_text())
+    snapshot["items"][1]["spec"]["ipFamilyPolicy"] = "Foo"
+    live = tmp_path / "live.yaml"
+    live.write_text(yaml.safe_dump(snapshot))
+    desired = tmp_path / "desired"
+    shutil.copytree(source / "desired", desired)
+    name = snapshot["items"][1]["metadata"]["name"]
+    for path in desired.rglob("*.yaml"):
+        docs = [
+            d for d in yaml.safe_load_all(path.read_text()) if d and d["metadata"]["name"] != name
+        ]
+        path.write_text(yaml.safe_dump_all(docs))
+    code = main(["diff", str(desired), "--live", str(live)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"Service dns/{name}: field spec.ipFamilyPolicy must be one of SingleStack" in err
+
+
 @pytest.mark.parametrize("text", ["fe80::1%eth0", "fe80::1%1", "192.168.10.53%eth0"])
 def test_an_ipv6_zone_is_not_an_ip_as_go_parses_it(text: str) -> None:
     from planner.model.pools import parse_addresses, parse_ip

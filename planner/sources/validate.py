@@ -20,6 +20,7 @@ from planner.model.service import (
     GROUP_ANNOTATION_PREFIX,
     LB_IPS_ANNOTATION,
     STABLE_PREFIX,
+    FAMILY_POLICIES,
     ServiceInputError,
     parse_requested_ip,
 )
@@ -142,6 +143,12 @@ def _service_problem(body: Mapping[str, Any]) -> tuple[str, str] | None:
     policy = spec.get("externalTrafficPolicy")
     if policy is not None and policy not in TRAFFIC_POLICIES:
         return "spec.externalTrafficPolicy", f"must be Cluster or Local, not {_shown(policy)}"
+    family_policy = spec.get("ipFamilyPolicy")
+    if family_policy is not None and family_policy not in FAMILY_POLICIES:
+        return (
+            "spec.ipFamilyPolicy",
+            f"must be one of {', '.join(FAMILY_POLICIES)}, not {_shown(family_policy)}",
+        )
     return (
         _selector_problem(spec)
         or _families_problem(spec)

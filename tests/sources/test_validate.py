@@ -104,6 +104,12 @@ CASES = [
         "local",
         "field spec.externalTrafficPolicy must be Cluster or Local, not the string 'local'",
     ),
+    (
+        ("spec", "ipFamilyPolicy"),
+        "Foo",
+        "field spec.ipFamilyPolicy must be one of SingleStack, PreferDualStack, RequireDualStack,"
+        " not the string 'Foo'",
+    ),
     (("spec", "ipFamilies"), "IPv4", "field spec.ipFamilies must be a list, not the string 'IPv4'"),
     (
         ("spec", "ipFamilies"),
