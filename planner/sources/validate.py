@@ -17,10 +17,10 @@ from planner.model.pools import parse_ip
 from planner.model.service import (
     DEPRECATED_LB_IPS_ANNOTATION,
     DEPRECATED_PREFIX,
+    FAMILY_POLICIES,
     GROUP_ANNOTATION_PREFIX,
     LB_IPS_ANNOTATION,
     STABLE_PREFIX,
-    FAMILY_POLICIES,
     ServiceInputError,
     parse_requested_ip,
 )

@@ -107,8 +107,10 @@ CASES = [
     (
         ("spec", "ipFamilyPolicy"),
         "Foo",
-        "field spec.ipFamilyPolicy must be one of SingleStack, PreferDualStack, RequireDualStack,"
-        " not the string 'Foo'",
+        (
+            "field spec.ipFamilyPolicy must be one of SingleStack, PreferDualStack, RequireDualStack,"
+            " not the string 'Foo'"
+        ),
     ),
     (("spec", "ipFamilies"), "IPv4", "field spec.ipFamilies must be a list, not the string 'IPv4'"),
     (
