@@ -4,7 +4,9 @@ enumeration (planner.model.simcluster.explore), per behaviour, side by side in o
 Cases (issue 16):
 - a group of N members on one requested IP changing its key (Cluster -> Local), N = 2 .. 12;
 - a group of N auto-assigned members changing its key, N = 2, 3;
-- (--moves) a group of N members moving to another requested IP, its key kept.
+- (--moves) a group of N members moving to another requested IP, its key kept;
+- (--joins) N new members joining a one-member group on its requested IP;
+- (--leaves) N of N + 1 members deleted, the last one kept.
 
 Brute force runs only where it is feasible (up to --brute-max writes); the state explorer runs
 within --max-states, each case in a fresh process (so that its peak memory is its own). Columns:
@@ -95,6 +97,8 @@ def case(
         return cycle_case(size, behavior)
     if policy == "move":
         return move_case(size, behavior)
+    if policy in ("join", "leave"):
+        return join_or_leave_case(size, behavior, policy)
     live = [
         member(i, requested=requested, local=False, status=True, policy=policy) for i in range(size)
     ]
@@ -114,6 +118,20 @@ def move_case(size: int, behavior: str) -> tuple[SimulatedCluster, list[Any]]:
         manifest["metadata"]["annotations"]["metallb.io/loadBalancerIPs"] = MOVED_IP
     stamped = stamp_group_annotations(desired)
     return base, [(f"dns/m{i:02d}", manifest) for i, manifest in enumerate(stamped)]
+
+
+def join_or_leave_case(size: int, behavior: str, which: str) -> tuple[SimulatedCluster, list[Any]]:
+    """ "join": members 1..N created beside member 0 on its IP; "leave": members 1..N deleted."""
+    if which == "join":
+        live = [member(0, requested=True, local=False, status=True)]
+        desired = stamp_group_annotations(
+            [member(i, requested=True, local=False) for i in range(size + 1)]
+        )
+        base = SimulatedCluster.bootstrap(POOLS, live, behavior)
+        return base, [(f"dns/m{i:02d}", m) for i, m in enumerate(desired) if i > 0]
+    live = [member(i, requested=True, local=False, status=True) for i in range(size + 1)]
+    base = SimulatedCluster.bootstrap(POOLS, live, behavior)
+    return base, [(f"dns/m{i:02d}", None) for i in range(1, size + 1)]
 
 
 def cycle_case(size: int, behavior: str) -> tuple[SimulatedCluster, list[Any]]:
@@ -247,6 +265,8 @@ def main() -> None:
         "--behaviors", default=",".join(BEHAVIORS), help="which behaviours (comma separated)"
     )
     parser.add_argument("--moves", default="", help="groups moving to another requested IP")
+    parser.add_argument("--joins", default="", help="N members joining a one-member group")
+    parser.add_argument("--leaves", default="", help="N of N + 1 members deleted")
     parser.add_argument(
         "--unsettled", action="store_true", help="also without settled Services left out"
     )
@@ -317,6 +337,8 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     cases += [("move", int(n), True, "move") for n in args.moves.split(",") if n]
+    cases += [("join", int(n), True, "join") for n in args.joins.split(",") if n]
+    cases += [("leave", int(n), True, "leave") for n in args.leaves.split(",") if n]
     behaviors = [b for b in args.behaviors.split(",") if b]
     for label, size, requested, policy in cases:
         for behavior in behaviors:

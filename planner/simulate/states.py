@@ -351,8 +351,11 @@ def _explore(
     """explore_states, with the symmetry reduction raising _OrderSensitive where it is not exact."""
     interner = _Interner()
     start = prepared(cluster, writes)
-    settling = settling and start.controller.behavior in _STOCK_BEHAVIORS
-    settled = _Settled(interner) if settling else None
+    stock = start.controller.behavior in _STOCK_BEHAVIORS
+    settled = _Settled(interner) if settling and stock else None
+    # Under `fixed` nothing is settled: a tie group that changes nothing is told by the state's
+    # own fingerprint instead (see _pass_ends).
+    unchanged = None if stock or not settling else partial(_raw_print, interner=interner)
     origin = start.copy()  # the explored states are taken over by their last branch
 
     def raw(state: SimulatedCluster, renaming: _Renaming) -> Hashable:
@@ -440,7 +443,7 @@ def _explore(
         successors = [
             (drained(branch, action), branch)
             for action, branch in _successors(
-                state, explore_ties, canonical, warnings, passes, settled, commuting
+                state, explore_ties, canonical, warnings, passes, settled, commuting, unchanged
             )
         ]
         if passes.reached:
@@ -627,6 +630,7 @@ def _successors(
     budget: _PassBudget,
     settled: _Settled | None = None,
     commuting: _Commuting | None = None,
+    unchanged: Callable[[SimulatedCluster], Hashable] | None = None,
 ) -> list[tuple[Action, SimulatedCluster]]:
     """Each next step and the state it leads to (the state itself taken by the last one);
     a reprocess-all pass at the head of the queue leads to each state one of its tie orders
@@ -644,7 +648,7 @@ def _successors(
         _collect(branch.events[logged:], warnings)
         found.append((action, branch))
     if passing:
-        found.extend(_pass_ends(state, canonical, warnings, budget, settled, commuting))
+        found.extend(_pass_ends(state, canonical, warnings, budget, settled, commuting, unchanged))
     return found
 
 
@@ -685,6 +689,7 @@ def _pass_ends(
     budget: _PassBudget,
     settled: _Settled | None = None,
     commuting: _Commuting | None = None,
+    unchanged: Callable[[SimulatedCluster], Hashable] | None = None,
 ) -> list[tuple[Process, SimulatedCluster]]:
     """Every state the reprocess-all pass at the head of the queue can end in (the state
     itself is taken), each with one tie order that reaches it.
@@ -695,7 +700,9 @@ def _pass_ends(
     tie orders"). So a pass of n tied Services costs the distinct partial states, at most
     2^n per distinct path, instead of n! orders; and under symmetry the partial states are
     canonical too (the Services left renamed with the state). Each partial pass counts against
-    the state budget (`budget.reached` when it runs out; then the ends are not all there)."""
+    the state budget (`budget.reached` when it runs out; then the ends are not all there).
+    `unchanged` (under `fixed`, where no Service is settled): the fingerprint that tells
+    whether a handling left the state as it found it."""
     # Settled Services: a no-op wherever they come (see _Settled); each group's go first.
     quiet = settled.members(state) if settled is not None else None
     groups = state.begin_pass()
@@ -740,6 +747,7 @@ def _pass_ends(
             controller.allocator.version,
             {k: (controller._keys.get(k), controller._cache.get(k)) for k in current},
         )
+        found_as = unchanged(cluster) if unchanged is not None else None
         branches: list[tuple[int, str, SimulatedCluster, Result]] = []
         for number, member in enumerate(current):
             branch = cluster if number == len(current) - 1 else cluster.copy()
@@ -747,7 +755,13 @@ def _pass_ends(
             result = branch.handle_listed(member)
             _collect(branch.events[logged:], warnings)
             branches.append((number, member, branch, result))
-        if quiet is not None and all(_changes_nothing(b, m, r, before) for _, m, b, r in branches):
+        if quiet is not None:
+            still = all(_changes_nothing(b, m, r, before) for _, m, b, r in branches)
+        else:
+            still = unchanged is not None and all(
+                _left_as_found(b, r, unchanged, found_as) for _, _, b, r in branches
+            )
+        if still:
             # Each Service of the group changes nothing here, so the state stays as it is
             # whatever the order: all orders are one (and raise the warnings raised above).
             cluster = branches[-1][2]
@@ -784,6 +798,29 @@ def _partial_key(
         fingerprint,
         tuple(frozenset(renaming.name(k) for k in group) for group in left),
         retry,
+    )
+
+
+def _raw_print(state: SimulatedCluster, interner: _Interner) -> Hashable:
+    """The state's fingerprint, not renamed (manifests numbered by content)."""
+    return state.fingerprint(interner.manifest)
+
+
+def _left_as_found(
+    after: SimulatedCluster,
+    result: Result,
+    fingerprint: Callable[[SimulatedCluster], Hashable],
+    before: Hashable,
+) -> bool:
+    """Whether a handling inside a pass left the state as it found it, whatever the behaviour:
+    its fingerprint (everything a later step reads) as it was, no retry asked, and no group
+    transition run (the symmetry reduction checks those on the states it keys)."""
+    controller = after.controller
+    return (
+        result.state not in (REPROCESS_ALL, ERROR)
+        and not controller.order_sensitive
+        and not controller.written_together
+        and fingerprint(after) == before
     )
 
 
