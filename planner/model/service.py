@@ -449,11 +449,14 @@ def ingress_ips(svc: Manifest) -> tuple[str, ...]:
     status = svc.get("status") or {}
     ingress = (status.get("loadBalancer") or {}).get("ingress") or []
     # (type(entry) is dict first: the ABC's isinstance costs a microsecond per entry, and each
-    # handling reads the status several times.)
+    # handling reads the status several times. A list, not a generator, for the tuple: the
+    # generator's frame cost more than the one entry most Services have.)
     return tuple(
-        str(entry["ip"])
-        for entry in ingress
-        if (type(entry) is dict or isinstance(entry, Mapping)) and entry.get("ip")
+        [
+            str(entry["ip"])
+            for entry in ingress
+            if (type(entry) is dict or isinstance(entry, Mapping)) and entry.get("ip")
+        ]
     )
 
 
