@@ -138,7 +138,10 @@ _DEFAULT_RULES = {kind: _by_parent(rules) for kind, rules in DEFAULTS.items()}
 def from_api_server(body: Manifest) -> bool:
     """Whether the object was read from a cluster (the API server stamps uid/resourceVersion)."""
     metadata = body.get("metadata") or {}
-    return any(metadata.get(field) for field in ("uid", "resourceVersion", "creationTimestamp"))
+    # Not any() over a generator: a call per object of the diff, and the generator was most of it.
+    return bool(
+        metadata.get("uid") or metadata.get("resourceVersion") or metadata.get("creationTimestamp")
+    )
 
 
 def normalise_desired(desired: Manifest) -> Manifest:
@@ -232,10 +235,15 @@ def _own_copy(body: Manifest) -> Manifest:
     """A copy of the containers the rules change, without what neither side is compared by
     (status, server metadata, the namespace, last-applied-configuration); deeper values are
     shared (copying whole live objects was most of the diff's time)."""
-    copied = {key: value for key, value in body.items() if key != "status"}
+    # Copied whole and the few dropped keys deleted: a C-speed copy, where a comprehension
+    # tested every key in Python.
+    copied = dict(body)
+    copied.pop("status", None)
     metadata = copied.get("metadata")
     if isinstance(metadata, dict):
-        metadata = {k: v for k, v in metadata.items() if k not in _DROPPED_METADATA}
+        metadata = dict(metadata)
+        for dropped in _DROPPED_METADATA & metadata.keys():
+            del metadata[dropped]
         for section in _OWNED_METADATA:
             if isinstance(metadata.get(section), dict):
                 metadata[section] = dict(metadata[section])

@@ -21,11 +21,13 @@ from planner.model.service import (
     family_policy,
     ingress_ips,
     inputs_remembered,
+    is_load_balancer,
     ports,
     requested_ips,
     requested_pool,
     sharing_key,
 )
+from planner.objects import svc_key_of
 
 
 def service(annotations: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
@@ -405,3 +407,70 @@ def test_inputs_read_again_from_a_stamped_copy_read_alone() -> None:
     again = allocation_inputs(stamped, live, read_alone=allocation_inputs(desired))
     assert again == allocation_inputs(stamped, live)
     assert (again.family, again.sharing_key) == ("ipv6", "k")
+
+
+# --- the whole derivation against its inputs read one by one --------------------------------
+
+_ANNOTATION_VALUES = st.sampled_from([None, "", "k", "10.0.0.1", "fd00::10,10.0.0.1", "pool-a"])
+_PORTS = st.lists(
+    st.one_of(
+        st.fixed_dictionaries(
+            {"port": st.sampled_from([53, 443, "80", True])},
+            optional={"protocol": st.sampled_from(["TCP", "UDP", ""])},
+        ),
+        st.just("53"),
+    ),
+    max_size=3,
+)
+
+
+@st.composite
+def _any_inputs_manifest(draw: st.DrawFn) -> dict[str, Any]:
+    """A Service stating any mix of the fields the allocation inputs read, some of them bad."""
+    svc = draw(_context_manifest())
+    spec = svc["spec"]
+    for name, values in (
+        ("type", st.sampled_from([None, "LoadBalancer", "ClusterIP"])),
+        ("externalTrafficPolicy", st.sampled_from([None, "Cluster", "Local"])),
+        ("selector", st.sampled_from([None, {}, {"app": "dns", "tier": "edge"}])),
+        ("ports", st.one_of(st.none(), _PORTS)),
+    ):
+        value = draw(values)
+        spec.pop(name, None)
+        if value is not None:
+            spec[name] = value
+    annotations = svc["metadata"]["annotations"]
+    for prefix in ("metallb.io/", "metallb.universe.tf/"):
+        for name in ("allow-shared-ip", "address-pool", "loadBalancerIPs"):
+            value = draw(_ANNOTATION_VALUES)
+            if value is not None:
+                annotations[prefix + name] = value
+    if draw(st.booleans()):
+        svc["metadata"]["labels"] = {"b": "2", "a": draw(st.sampled_from(["1", 1]))}
+    return svc
+
+
+@given(_any_inputs_manifest(), st.one_of(st.none(), _context_manifest()), st.sampled_from(FAMILIES))
+def test_inputs_derived_at_once_equal_each_input_read_alone(
+    svc: dict[str, Any], live: dict[str, Any] | None, default_family: str
+) -> None:
+    """The derivation reads each section once for all its inputs: the record (or the first
+    error, in the order of the record's fields) is the one the public readers give one by one."""
+
+    def one_by_one() -> AllocationInputs:
+        labels = svc["metadata"].get("labels") or {}
+        return AllocationInputs(
+            svc_key=svc_key_of(svc),
+            is_load_balancer=is_load_balancer(svc),
+            sharing_key=sharing_key(svc),
+            backend_key=backend_key(svc),
+            ports=ports(svc),
+            requested_ips=requested_ips(svc),
+            requested_pool=requested_pool(svc),
+            family=family(svc, live, default_family),
+            family_policy=family_policy(svc, live),
+            labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
+        )
+
+    expected = _outcome(one_by_one)
+    assert _outcome(lambda: allocation_inputs(svc, live, default_family)) == expected
