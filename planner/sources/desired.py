@@ -48,9 +48,13 @@ from planner.sources.kustomize import (
     render_kustomization,
 )
 from planner.sources.states import DesiredState, Unrendered
+
+# Argo CD's kinds whose sources are followed (argocd_follow, imported when one is read)
+APPLICATION_KINDS = frozenset({"Application", "ApplicationSet"})
 from planner.tools import INSTALL_HINTS
 
 if TYPE_CHECKING:  # flux_build imports it where a document needs Flux (start-up)
+    from planner.sources.argocd_follow import GitView
     from planner.sources.flux_repository import Repository
 
 STDIN = "-"
@@ -65,6 +69,10 @@ class Source:
     label: str  # how messages and origins name it
     kind: str  # "file" | "kustomize" | "helm" | "stdin"
     namespace: str | None = None  # a Flux Kustomization's targetNamespace, when it builds this
+    # an Argo CD Application's destination namespace (where objects without one land) and how
+    # it renders a chart, when it syncs this
+    default_namespace: str | None = None
+    helm: HelmOptions | None = None
 
 
 @collector_paused
@@ -119,14 +127,18 @@ def load_sources(
     repository: Repository | None = None,
     strict_substitution: bool = False,
     evaluate_flux: bool = True,
+    git_top: Path | None = None,
 ) -> DesiredState:
     """Read, render and parse `sources` into one desired state; duplicates are errors.
 
     With `evaluate_flux`, Flux's post-build substitution and HelmReleases are evaluated against
-    `repository` (default: the git repository, or the current directory, holding each source);
-    without it (what a GitOps tool applies), documents are taken as written."""
+    `repository` (default: the git repository, or the current directory, holding each source),
+    and Flux Kustomizations and Argo CD Applications are followed to what they sync (`git_top`:
+    the work tree whose remotes and branch stand for `repository`); without it (what a GitOps
+    tool applies), documents are taken as written."""
     helm = helm or HelmOptions()
     flux = FluxContext(repository, strict_substitution) if evaluate_flux else None
+    git: GitView | None = None  # made when an Application is read (an import at start-up)
     objects: list[KubeObject] = []
     notes: list[str] = []
     unrendered: list[Unrendered] = []
@@ -145,6 +157,16 @@ def load_sources(
             followed, follow_notes = _followed(found, source, flux, named, read)
             pending.extend(followed)
             notes.extend(follow_notes)
+        if flux is not None and any(obj.key.kind in APPLICATION_KINDS for obj in found):
+            from planner.sources.argocd_follow import GitView, follow_applications
+
+            git = git or GitView(git_top)
+            path = Path.cwd() if source.kind == "stdin" else source.path
+            following = follow_applications(found, source.label, flux.repository_of(path), git)
+            for directory, directory_sources in following.sources:
+                pending.extend(_unread(directory, directory_sources, named, read))
+            notes.extend(following.notes)
+            unrendered.extend(following.unfollowed)
     objects, repeat_notes = without_repeats(objects)
     return DesiredState(objects, notes + repeat_notes, unrendered=tuple(unrendered))
 
@@ -156,23 +178,37 @@ def _followed(
     named: list[Path],
     read: set[tuple[str, str]],
 ) -> tuple[list[Source], list[str]]:
-    """The sources of the directories the Flux Kustomizations in `found` build, not read yet.
-
-    A directory that is, or holds, a path the caller named is not followed: the caller narrowed
-    the check to that path (a cluster's root Kustomization builds the whole cluster)."""
-    from planner.sources.flux_follow import covers, follow_targets
+    """The sources of the directories the Flux Kustomizations in `found` build, not read yet."""
+    from planner.sources.flux_follow import follow_targets
 
     path = Path.cwd() if source.kind == "stdin" else source.path
     targets, notes = follow_targets(found, path, flux)
     sources = []
     for target in targets:
-        if any(covers(named_path, target.path) for named_path in named):
-            continue
-        for followed in find_sources(str(target.path), target.label):
-            if _identity(followed) not in read:
-                read.add(_identity(followed))
-                sources.append(dataclasses.replace(followed, namespace=target.namespace))
+        placed = [
+            dataclasses.replace(found, namespace=target.namespace)
+            for found in find_sources(str(target.path), target.label)
+        ]
+        sources.extend(_unread(target.path, placed, named, read))
     return sources, notes
+
+
+def _unread(
+    directory: Path, sources: list[Source], named: list[Path], read: set[tuple[str, str]]
+) -> list[Source]:
+    """The sources a followed `directory` adds, none read before. A directory that is, or holds,
+    a path the caller named adds none: the caller narrowed the check to that path (a cluster's
+    root Kustomization builds the whole cluster)."""
+    from planner.sources.flux_follow import covers
+
+    if any(covers(named_path, directory) for named_path in named):
+        return []
+    unread = []
+    for source in sources:
+        if _identity(source) not in read:
+            read.add(_identity(source))
+            unread.append(source)
+    return unread
 
 
 def _identity(source: Source) -> tuple[str, str]:
@@ -206,9 +242,11 @@ def _objects_of(
 ) -> tuple[list[KubeObject], list[str], list[Unrendered]]:
     """The objects of one source, the notes about what it skipped, and the HelmReleases it
     holds that could not be rendered."""
+    default_namespace = source.default_namespace or DEFAULT_NAMESPACE
     if source.kind == "helm":
-        default_namespace = helm.namespace or DEFAULT_NAMESPACE
-        parsed = parse_yaml(_rendered_chart(source, helm), source.label, "helm template")
+        options = source.helm or helm
+        default_namespace = options.namespace or DEFAULT_NAMESPACE
+        parsed = parse_yaml(_rendered_chart(source, options), source.label, "helm template")
         objects, notes = _with_notes(parsed, "helm", default_namespace)
         return objects, notes, []
     rendered_by = None
@@ -231,13 +269,13 @@ def _objects_of(
 
         parsed = Parsed(in_namespace(parsed.documents, source.namespace), parsed.notes)
     if flux is None:
-        objects, notes = _with_notes(parsed, rendered_by, DEFAULT_NAMESPACE)
+        objects, notes = _with_notes(parsed, rendered_by, default_namespace)
         return objects, notes, []
     # Flux substitutes what its Kustomization built, then helm-controller renders HelmReleases
     path = Path.cwd() if source.kind == "stdin" else source.path
     built = apply_flux(parsed.documents, path, text, flux, helm)
     objects, notes = _with_notes(
-        Parsed(built.documents, parsed.notes), rendered_by, DEFAULT_NAMESPACE
+        Parsed(built.documents, parsed.notes), rendered_by, default_namespace
     )
     for documents, namespace in built.rendered:
         made, made_notes = to_objects(documents, "helm", namespace)
