@@ -6,11 +6,11 @@ import pytest
 
 from planner.analysis.build import (
     exit_code,
-    verdict,
     report_of_scenario,
     scenario_conflicts,
     scenario_groups,
     scenario_inputs,
+    verdict,
     violates,
 )
 from planner.analysis.groups import load_balancer_inputs

@@ -132,9 +132,11 @@ def test_an_application_set_is_one_note_each(app_repo: Path) -> None:
     )
     write(app_repo / "argo/dns.yaml", appset)
     assert unchecked(["argo"]) == [
-        "argo/dns.yaml: document 1, line 1: ApplicationSet argocd/apps not followed (the "
-        "Applications it generates are not known before Argo CD generates them); its Services "
-        "were not checked"
+        (
+            "argo/dns.yaml: document 1, line 1: ApplicationSet argocd/apps not followed (the "
+            "Applications it generates are not known before Argo CD generates them); its "
+            "Services were not checked"
+        )
     ]
 
 
