@@ -69,8 +69,8 @@ class Source:
     label: str  # how messages and origins name it
     kind: str  # "file" | "kustomize" | "helm" | "stdin"
     namespace: str | None = None  # a Flux Kustomization's targetNamespace, when it builds this
-    # an Argo CD Application's destination namespace (where objects without one land) and how
-    # it renders a chart, when it syncs this
+    # an Argo CD Application's destination namespace (where namespaced objects without one
+    # land) and how it renders a chart, when it syncs this
     default_namespace: str | None = None
     helm: HelmOptions | None = None
 
@@ -242,12 +242,11 @@ def _objects_of(
 ) -> tuple[list[KubeObject], list[str], list[Unrendered]]:
     """The objects of one source, the notes about what it skipped, and the HelmReleases it
     holds that could not be rendered."""
-    default_namespace = source.default_namespace or DEFAULT_NAMESPACE
     if source.kind == "helm":
         options = source.helm or helm
         default_namespace = options.namespace or DEFAULT_NAMESPACE
         parsed = parse_yaml(_rendered_chart(source, options), source.label, "helm template")
-        objects, notes = _with_notes(parsed, "helm", default_namespace)
+        objects, notes = _with_notes(_placed(parsed, source), "helm", default_namespace)
         return objects, notes, []
     rendered_by = None
     if source.kind == "kustomize":
@@ -264,24 +263,35 @@ def _objects_of(
         text = decode_text(read_file_bytes(source.path, source.label), source.label)
         is_json = source.path.suffix.lower() in JSON_SUFFIXES
         parsed = (parse_json if is_json else parse_yaml)(text, source.label)
-    if source.namespace is not None:
-        from planner.sources.flux_follow import in_namespace
-
-        parsed = Parsed(in_namespace(parsed.documents, source.namespace), parsed.notes)
+    parsed = _placed(parsed, source)
     if flux is None:
-        objects, notes = _with_notes(parsed, rendered_by, default_namespace)
+        objects, notes = _with_notes(parsed, rendered_by, DEFAULT_NAMESPACE)
         return objects, notes, []
     # Flux substitutes what its Kustomization built, then helm-controller renders HelmReleases
     path = Path.cwd() if source.kind == "stdin" else source.path
     built = apply_flux(parsed.documents, path, text, flux, helm)
     objects, notes = _with_notes(
-        Parsed(built.documents, parsed.notes), rendered_by, default_namespace
+        Parsed(built.documents, parsed.notes), rendered_by, DEFAULT_NAMESPACE
     )
     for documents, namespace in built.rendered:
         made, made_notes = to_objects(documents, "helm", namespace)
         objects.extend(made)
         notes.extend(made_notes)
     return objects, notes + built.notes, built.unrendered
+
+
+def _placed(parsed: Parsed, source: Source) -> Parsed:
+    """The documents in the namespace the GitOps tool syncing `source` gives them: a Flux
+    Kustomization's targetNamespace, or an Argo CD Application's destination namespace."""
+    if source.namespace is not None:
+        from planner.sources.flux_follow import in_namespace
+
+        return Parsed(in_namespace(parsed.documents, source.namespace), parsed.notes)
+    if source.default_namespace is not None:
+        from planner.sources.argocd_follow import in_destination
+
+        return Parsed(in_destination(parsed.documents, source.default_namespace), parsed.notes)
+    return parsed
 
 
 def _rendered_chart(source: Source, helm: HelmOptions) -> str:
