@@ -220,7 +220,11 @@ def _read_directory(
     if not is_dir:
         return f"its path `{path}` is not a directory of the repository"
     sources, jsonnet = argo_sources(directory, repository.label(directory), app, source)
-    into.sources.append((directory, sources))
+    # nothing outside the repository is read (docs/security.md): a file linking out is not
+    escaped = [found.label for found in sources if repository.relative(found.path) is None]
+    into.sources.append((directory, [s for s in sources if s.label not in escaped]))
+    if escaped:
+        return f"`{'`, `'.join(escaped)}` links outside the repository and was not read"
     if jsonnet:
         return f"its Jsonnet files are not evaluated ({', '.join(jsonnet)})"
     return ""

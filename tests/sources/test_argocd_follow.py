@@ -151,7 +151,26 @@ def test_objects_without_a_namespace_land_in_the_destination_namespace(app_repo:
     shutil.rmtree(app_repo / "apps/dns")
     write(app_repo / "apps/dns/service.yaml", service_yaml("dns"))
     write(app_repo / "apps/dns/other.yaml", service_yaml("web", "web"))
-    assert sorted(load_desired(["argo"]).services) == ["dns/dns", "web/web"]
+    write(
+        app_repo / "apps/dns/class.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n"
+    )
+    services = load_desired(["argo"]).services
+    assert sorted(services) == ["dns/dns", "web/web"]
+    assert services["dns/dns"]["metadata"]["namespace"] == "dns"  # what the cluster model reads
+    [namespace] = [o for o in load_desired(["argo"]).objects if o.key.kind == "Namespace"]
+    assert "namespace" not in namespace.body["metadata"]  # cluster-scoped: none given
+
+
+def test_nothing_outside_the_repository_is_read(app_repo: Path, tmp_path: Path) -> None:
+    outside = write(tmp_path / "elsewhere/service.yaml", service_yaml("stolen", "dns"))
+    (app_repo / "apps/dns/link.yaml").symlink_to(outside)
+    [entry] = unchecked(["argo"])
+    assert "`apps/dns/link.yaml` links outside the repository and was not read" in entry
+    assert "dns/stolen" not in load_desired(["argo"]).services
+    (app_repo / "apps/linked").symlink_to(outside.parent)
+    write(app_repo / "argo/dns.yaml", application(path="apps/linked"))
+    [entry] = unchecked(["argo"])
+    assert "its path `apps/linked` lies outside the repository" in entry
 
 
 def test_a_plain_directory_is_read_at_its_top_unless_recurse(app_repo: Path) -> None:
