@@ -31,6 +31,7 @@ from planner.sources.flux_repository import Repository, plain
 from planner.sources.helm import HelmOptions, is_chart_dir
 from planner.sources.kinds import is_cluster_scoped
 from planner.sources.kustomize import is_kustomization_dir
+from planner.sources.safety import inside
 from planner.sources.states import Unrendered
 from planner.tools import run_tool
 
@@ -208,17 +209,9 @@ def _read_directory(
 ) -> str:
     """Add the sources of the source's directory to `into`, or say why it cannot be read."""
     path = str(source.get("path") or ".").strip()
-    relative = posixpath.normpath(path.lstrip("/")) if path not in ("", "/") else "."
-    directory = Path(os.path.normpath(repository.root / relative))
-    try:
-        outside = repository.relative(directory) is None
-        is_dir = not outside and directory.is_dir()
-    except (OSError, RuntimeError):  # a name too long, a symlink loop (RuntimeError before 3.13)
-        outside, is_dir = False, False
-    if outside:
-        return f"its path `{path}` lies outside the repository"
-    if not is_dir:
-        return f"its path `{path}` is not a directory of the repository"
+    directory, problem = _directory_of(path, repository)
+    if directory is None:
+        return f"its path `{path}` {problem}"
     sources, jsonnet = argo_sources(directory, repository.label(directory), app, source)
     # nothing outside the repository is read (docs/security.md): a file linking out is not
     escaped = [found.label for found in sources if repository.relative(found.path) is None]
@@ -228,6 +221,20 @@ def _read_directory(
     if jsonnet:
         return f"its Jsonnet files are not evaluated ({', '.join(jsonnet)})"
     return ""
+
+
+def _directory_of(path: str, repository: Repository) -> tuple[Path | None, str]:
+    """The repository directory `path` (from the root) names, or None and what is wrong."""
+    relative = posixpath.normpath(path.lstrip("/")) if path not in ("", "/") else "."
+    directory = Path(os.path.normpath(repository.root / relative))
+    try:  # resolved: a symlink out of the repository is outside too
+        if not inside(directory.resolve(), repository.root.resolve()):
+            return None, "lies outside the repository"
+        if directory.is_dir():
+            return directory, ""
+    except (OSError, RuntimeError):  # a name too long, a symlink loop (RuntimeError before 3.13)
+        pass
+    return None, "is not a directory of the repository"
 
 
 def argo_sources(
