@@ -8,7 +8,7 @@ helm, a kustomization → kustomize, else the directory's manifest files (docs/a
 "Applications followed"). What cannot be followed is one `Unrendered` per Application, counted
 in the verdict as an unrendered HelmRelease is.
 
-    >>> following = follow_applications(objects, Path("argo/dns.yaml"), repository, git)  # doctest: +SKIP
+    >>> following = follow_applications(objects, "argo/dns.yaml", repo, GitView())  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 from planner.errors import Origin, PlannerError
 from planner.objects import KubeObject
 from planner.sources.desired import APPLICATION_KINDS, Source
-from planner.sources.documents import MANIFEST_SUFFIXES, Document
+from planner.sources.documents import MANIFEST_SUFFIXES, Document, manifest_files
 from planner.sources.flux_repository import Repository, plain
 from planner.sources.helm import HelmOptions, is_chart_dir
 from planner.sources.kinds import is_cluster_scoped
@@ -45,6 +45,8 @@ IN_CLUSTER_NAME = "in-cluster"
 HEAD_REVISIONS = frozenset({"", "HEAD"})
 _SCP_LIKE = re.compile(r"(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>(?!//).*)")  # git@host:owner/repo
 NOT_FOLLOWED = "not followed"
+JSONNET_SUFFIX = ".jsonnet"  # Argo CD evaluates these in a plain directory; the planner does not
+_READ_SUFFIXES = MANIFEST_SUFFIXES | {JSONNET_SUFFIX}
 
 
 @dataclass(frozen=True)
@@ -165,9 +167,15 @@ def _other_cluster(destination: Mapping[str, Any]) -> str:
     """Why the destination is not the cluster Argo CD runs in ("" when it is)."""
     server, name = destination.get("server"), destination.get("name")
     if server and server not in IN_CLUSTER_SERVERS:
-        return f"its destination is the cluster {server}, not in-cluster: its Services are not in this plan"
+        return (
+            f"its destination is the cluster {_shown(str(server))}, not in-cluster: "
+            "its Services are not in this plan"
+        )
     if name and name != IN_CLUSTER_NAME:
-        return f"its destination is the cluster named `{name}`, not in-cluster: its Services are not in this plan"
+        return (
+            f"its destination is the cluster named `{name}`, not in-cluster: "
+            "its Services are not in this plan"
+        )
     if not server and not name:
         return "it names no destination cluster (Argo CD syncs nothing)"
     return ""
@@ -181,17 +189,17 @@ def _follow_source(
     into: Following,
 ) -> str:
     """Add one source's directory to `into` when it is in this repository; else why not."""
+    url = _shown(str(source.get("repoURL") or ""))
     if source.get("chart"):
-        return f"its source is the Helm chart `{source['chart']}` of {source.get('repoURL')}, which is not fetched"
+        return f"its source is the Helm chart `{source['chart']}` of {url}, which is not fetched"
     if "path" not in source and source.get("ref"):
         return ""  # only lends its files to other sources (`$ref/values.yaml`): renders nothing
     for setting in ("plugin", "helm", "kustomize"):
         if plain(source.get(setting)):
             return f"its source's `{setting}` settings are not evaluated"
-    url = str(source.get("repoURL") or "")
     if facts is None or not facts.remotes:
         return f"its source {url} cannot be compared with this repository (it has no git remote)"
-    if normalised_url(url) not in facts.remotes:
+    if normalised_url(str(source.get("repoURL") or "")) not in facts.remotes:
         return f"its source {url} is not a remote of this repository"
     revision = str(source.get("targetRevision") or "").strip()
     if revision not in HEAD_REVISIONS and revision != facts.branch:
@@ -241,7 +249,8 @@ def argo_sources(
     directory: Path, label: str, app: _App, source: Mapping[str, Any]
 ) -> tuple[list[Source], list[str]]:
     """How Argo CD reads a source directory: helm, kustomize, or its manifest files (top level
-    unless `directory.recurse`, filtered by `include`/`exclude`); and its Jsonnet files."""
+    unless `directory.recurse`, filtered by `include`/`exclude`; hidden entries skipped, each
+    directory's files before its subdirectories); and its Jsonnet files."""
     if is_chart_dir(directory):  # Argo CD checks Chart.yaml before a kustomization
         options = HelmOptions(release=app.obj.key.name, namespace=app.namespace)
         return [Source(directory, label, "helm", default_namespace=app.namespace, helm=options)], []
@@ -251,29 +260,17 @@ def argo_sources(
     include = _patterns(settings.get("include"))
     exclude = _patterns(settings.get("exclude"))
     sources, jsonnet = [], []
-    for relative in _files(directory, settings.get("recurse") is True):
+    recurse = settings.get("recurse") is True
+    for path in manifest_files(directory, _READ_SUFFIXES, lambda _: not recurse):
+        relative = path.relative_to(directory).as_posix()
         if (include and not _matches(relative, include)) or _matches(relative, exclude):
             continue
         file_label = f"{label}/{relative}" if label != "." else relative
-        if relative.endswith(".jsonnet"):
+        if path.suffix == JSONNET_SUFFIX:
             jsonnet.append(file_label)
-        elif Path(relative).suffix.lower() in MANIFEST_SUFFIXES:
-            path = directory / relative
+        else:
             sources.append(Source(path, file_label, "file", default_namespace=app.namespace))
     return sources, jsonnet
-
-
-def _files(directory: Path, recurse: bool, prefix: str = "") -> Iterator[str]:
-    """The files below `directory` (relative, sorted; hidden entries skipped), recursively or not."""
-    for entry in sorted(os.scandir(directory), key=lambda entry: entry.name):
-        if entry.name.startswith("."):
-            continue
-        relative = prefix + entry.name
-        if entry.is_dir():
-            if recurse:
-                yield from _files(Path(entry.path), recurse, relative + "/")
-        else:
-            yield relative
 
 
 def _patterns(value: Any) -> list[str]:
@@ -320,6 +317,15 @@ def normalised_url(url: str) -> str:
         host, path = "", text
     path = path.strip("/").removesuffix(".git").rstrip("/")
     return f"{host.lower()}/{path}"
+
+
+def _shown(url: str) -> str:
+    """`url` without the credentials it may carry (`https://user:token@host/...`): secret
+    values never appear in messages."""
+    parts = urllib.parse.urlsplit(url)
+    if "://" not in url or "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def read_git_facts(top: Path) -> GitFacts | None:

@@ -124,6 +124,17 @@ def test_what_is_not_followed_is_said_and_counted(
     assert main(["diff", "argo", "--live", str(SEED / "live.yaml"), "--fail-on", "unrendered"]) == 3
 
 
+def test_credentials_in_a_url_are_never_shown(app_repo: Path) -> None:
+    token = "https://bot:s3cr3t-t0ken@git.example.com/example/other.git"
+    write(app_repo / "argo/dns.yaml", application(url=token))
+    [entry] = unchecked(["argo"])
+    assert "its source https://git.example.com/example/other.git is not a remote" in entry
+    assert "s3cr3t" not in entry
+    write(app_repo / "argo/dns.yaml", application(destination=f"server: {token}"))
+    [entry] = unchecked(["argo"])
+    assert "s3cr3t" not in entry and "the cluster https://git.example.com/" in entry
+
+
 def test_an_application_set_is_one_note_each(app_repo: Path) -> None:
     appset = (
         "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\n"
