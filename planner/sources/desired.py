@@ -48,9 +48,6 @@ from planner.sources.kustomize import (
     render_kustomization,
 )
 from planner.sources.states import DesiredState, Unrendered
-
-# Argo CD's kinds whose sources are followed (argocd_follow, imported when one is read)
-APPLICATION_KINDS = frozenset({"Application", "ApplicationSet"})
 from planner.tools import INSTALL_HINTS
 
 if TYPE_CHECKING:  # flux_build imports it where a document needs Flux (start-up)
@@ -58,6 +55,8 @@ if TYPE_CHECKING:  # flux_build imports it where a document needs Flux (start-up
     from planner.sources.flux_repository import Repository
 
 STDIN = "-"
+# Argo CD's kinds whose sources are followed (argocd_follow, imported when one is read)
+APPLICATION_KINDS = frozenset({"Application", "ApplicationSet"})
 STDIN_LABEL = "<stdin>"
 
 
@@ -158,15 +157,13 @@ def load_sources(
             pending.extend(followed)
             notes.extend(follow_notes)
         if flux is not None and any(obj.key.kind in APPLICATION_KINDS for obj in found):
-            from planner.sources.argocd_follow import GitView, follow_applications
+            from planner.sources.argocd_follow import GitView
 
             git = git or GitView(git_top)
-            path = Path.cwd() if source.kind == "stdin" else source.path
-            following = follow_applications(found, source.label, flux.repository_of(path), git)
-            for directory, directory_sources in following.sources:
-                pending.extend(_unread(directory, directory_sources, named, read))
-            notes.extend(following.notes)
-            unrendered.extend(following.unfollowed)
+            followed, follow_notes, unfollowed = _synced(found, source, flux, git, named, read)
+            pending.extend(followed)
+            notes.extend(follow_notes)
+            unrendered.extend(unfollowed)
     objects, repeat_notes = without_repeats(objects)
     return DesiredState(objects, notes + repeat_notes, unrendered=tuple(unrendered))
 
@@ -186,11 +183,31 @@ def _followed(
     sources = []
     for target in targets:
         placed = [
-            dataclasses.replace(found, namespace=target.namespace)
-            for found in find_sources(str(target.path), target.label)
+            dataclasses.replace(followed, namespace=target.namespace)
+            for followed in find_sources(str(target.path), target.label)
         ]
         sources.extend(_unread(target.path, placed, named, read))
     return sources, notes
+
+
+def _synced(
+    found: list[KubeObject],
+    source: Source,
+    flux: FluxContext,
+    git: GitView,
+    named: list[Path],
+    read: set[tuple[str, str]],
+) -> tuple[list[Source], list[str], list[Unrendered]]:
+    """The sources of the directories the Argo CD Applications in `found` sync, not read yet;
+    notes; and the Applications (and ApplicationSets) not followed."""
+    from planner.sources.argocd_follow import follow_applications
+
+    path = Path.cwd() if source.kind == "stdin" else source.path
+    following = follow_applications(found, source.label, flux.repository_of(path), git)
+    sources = []
+    for directory, directory_sources in following.sources:
+        sources.extend(_unread(directory, directory_sources, named, read))
+    return sources, following.notes, following.unfollowed
 
 
 def _unread(
