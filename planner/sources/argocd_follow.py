@@ -220,7 +220,7 @@ def _read_directory(
     directory, problem = _directory_of(path, repository)
     if directory is None:
         return f"its path `{path}` {problem}"
-    sources, jsonnet = argo_sources(directory, repository.label(directory), app, source)
+    sources, jsonnet = _sources_in(directory, repository.label(directory), app, source)
     # nothing outside the repository is read (docs/security.md): a file linking out is not
     escaped = [found.label for found in sources if repository.relative(found.path) is None]
     into.sources.append((directory, [s for s in sources if s.label not in escaped]))
@@ -245,7 +245,7 @@ def _directory_of(path: str, repository: Repository) -> tuple[Path | None, str]:
     return None, "is not a directory of the repository"
 
 
-def argo_sources(
+def _sources_in(
     directory: Path, label: str, app: _App, source: Mapping[str, Any]
 ) -> tuple[list[Source], list[str]]:
     """How Argo CD reads a source directory: helm, kustomize, or its manifest files (top level
