@@ -239,6 +239,18 @@ def test_another_branch_is_read_as_checked_out_with_a_note(app_repo: Path) -> No
     ) in state.notes
 
 
+def test_an_app_of_apps_is_followed_in_turn(app_repo: Path) -> None:
+    (app_repo / "argo/dns.yaml").unlink()
+    write(app_repo / "argo/apps/dns.yaml", application())
+    write(app_repo / "argo/root.yaml", application(name="root", path="argo/apps"))
+    state = load_desired(["argo/root.yaml"])
+    assert sorted(state.services) == ["dns/dns-tcp", "dns/dns-udp"]
+    assert sorted(o.key.name for o in state.objects if o.key.kind == "Application") == [
+        "dns",
+        "root",
+    ]
+
+
 def test_a_directory_named_or_followed_twice_is_read_once(app_repo: Path) -> None:
     write(app_repo / "argo/again.yaml", application(name="again"))
     assert sorted(load_desired(["argo", "apps/dns"]).services) == ["dns/dns-tcp", "dns/dns-udp"]
