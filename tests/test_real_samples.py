@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from planner.analysis.build import exit_code
+from planner.analysis.build import exit_code, verdict
 from planner.analysis.records import DiffReport
 from planner.cli import main
 from planner.diff.scenario import Scenario
@@ -63,6 +63,8 @@ def build_history(sample: Path, top: Path) -> Path:
     """The sample's two commits in a fresh repository at `top`: `repo/`, then the commit."""
     shutil.copytree(sample / "repo", top)
     git(top, "init", "--quiet", "--initial-branch=main")
+    if "remote" in _expected(sample)["history"]:  # what Argo CD Applications name as repoURL
+        git(top, "remote", "add", "origin", _expected(sample)["history"]["remote"])
     git(top, "add", "-A")
     git(top, "commit", "--quiet", "-m", "the repository before the commit")
     if (sample / "commit").is_dir():
@@ -137,6 +139,7 @@ def test_the_real_samples_are_here() -> None:
         "real-kustomize-base",
         "real-ipv6",
         "real-deleted-app",
+        "real-argocd-app-of-apps",
     } <= names
 
 
@@ -172,6 +175,9 @@ def test_diff_changes_groups_and_conflicts(sample: Path) -> None:
     assert [c.message for c in report.errors] == [c["message"] for c in want["conflicts"]]
     for fragment in want.get("notes_absent", []):
         assert not [n for n in report.notes if fragment in n], fragment
+    # what was not rendered or followed, counted in the verdict (nothing when none)
+    unchecked = verdict(report).sentence.partition("; ")[2]
+    assert unchecked == want.get("unchecked", "")
 
 
 @pytest.mark.parametrize("sample", _ids())
@@ -242,7 +248,10 @@ def test_diff_plan_and_verify_give_one_verdict(sample: Path, target: str) -> Non
 def test_plan_verify_through_the_cli(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with _at_top(sample):
         assert main(["plan", _app(sample), "--live-git", REF, "--verify"]) == 0
-    claims = capsys.readouterr().err.splitlines()
+    lines = capsys.readouterr().err.splitlines()
+    # what was not followed is said first (a note each), then the claims
+    claims = [line for line in lines if not line.startswith("note: ")]
+    assert len(lines) - len(claims) == len(_report(sample).unrendered)
     assert claims
     assert all(line.startswith("proved ") for line in claims), claims
 

@@ -69,12 +69,14 @@ def _history(sample: Path, top: Path) -> Path:
     """The sample's two commits (`repo/`, then `commit/` and its deletions) in a new repository."""
     shutil.copytree(sample / "repo", top)
     _git(top, "init", "--quiet", "--initial-branch=main")
+    history = _expected(sample)["history"]
+    assert isinstance(history, dict)
+    if "remote" in history:  # what Argo CD Applications name as repoURL
+        _git(top, "remote", "add", "origin", str(history["remote"]))
     _git(top, "add", "-A")
     _git(top, "commit", "--quiet", "-m", "before")
     if (sample / "commit").is_dir():
         shutil.copytree(sample / "commit", top, dirs_exist_ok=True)
-    history = _expected(sample)["history"]
-    assert isinstance(history, dict)
     for path in history.get("deletes") or []:
         _git(top, "rm", "-r", "--quiet", path)
     _git(top, "add", "-A")

@@ -8,6 +8,7 @@ Reading the sources and adding the plan is the pipeline's (`planner.pipeline.bui
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -107,7 +108,7 @@ def report_of_scenario(
         notes=pool_notes(scenario) + tuple(notes) + _status_notes(scenario),
         live_source=live_source,
         statuses_known=scenario.statuses_known,
-        unrendered=tuple(map(str, scenario.unrendered)),
+        unrendered=scenario.unrendered,
     )
 
 
@@ -174,9 +175,11 @@ def verdict(report: DiffReport, fail_on: str = DEFAULT_FAIL_ON) -> Verdict:
 
 
 def _unchecked(report: DiffReport) -> str:
-    """How many HelmReleases were not rendered: "1 HelmRelease not rendered (...)"."""
-    count = _counted(len(report.unrendered), "HelmRelease")
-    return f"{count} not rendered (Services unchecked)"
+    """What was not rendered or followed, per kind in order of appearance: "1 HelmRelease not
+    rendered, 2 Applications not followed (Services unchecked)"."""
+    counts = Counter((entry.kind, entry.missed) for entry in report.unrendered)
+    counted = [f"{_counted(count, kind)} {missed}" for (kind, missed), count in counts.items()]
+    return f"{', '.join(counted)} (Services unchecked)"
 
 
 def _passing(prediction: Prediction, target: str, fail_on: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from planner.diff import Change
+from planner.sources.states import Unrendered
 
 
 @dataclass(frozen=True)
@@ -150,9 +151,7 @@ class DiffReport:
     live_source: str = ""  # "file PATH" | "kubectl (context X)" | "git REF"
     statuses_known: bool = True  # False with --live-git: IPs are requested or predicted
     extras: dict[str, object] = field(default_factory=dict)  # e.g. the plan, the mermaid graph
-    unrendered: tuple[
-        str, ...
-    ] = ()  # the note of each HelmRelease not rendered (Services unchecked)
+    unrendered: tuple[Unrendered, ...] = ()  # not rendered or not followed: Services unchecked
 
     @property
     def errors(self) -> tuple[Conflict, ...]:

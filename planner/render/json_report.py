@@ -61,7 +61,7 @@ def report_to_dict(report: DiffReport, fail_on: str = DEFAULT_FAIL_ON) -> dict[s
         "conflicts": [_conflict(c) for c in report.conflicts],
         "predictions": {p.behavior: _prediction(p) for p in ordered_predictions(report)},
         "notes": list(report.notes),
-        "unrendered": list(report.unrendered),
+        "unrendered": [str(entry) for entry in report.unrendered],
         "extras": {str(k): to_jsonable(v) for k, v in report.extras.items()},
     }
 

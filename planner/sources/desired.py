@@ -51,9 +51,12 @@ from planner.sources.states import DesiredState, Unrendered
 from planner.tools import INSTALL_HINTS
 
 if TYPE_CHECKING:  # flux_build imports it where a document needs Flux (start-up)
+    from planner.sources.argocd_follow import GitView
     from planner.sources.flux_repository import Repository
 
 STDIN = "-"
+# Argo CD's kinds whose sources are followed (argocd_follow, imported when one is read)
+APPLICATION_KINDS = frozenset({"Application", "ApplicationSet"})
 STDIN_LABEL = "<stdin>"
 
 
@@ -65,6 +68,10 @@ class Source:
     label: str  # how messages and origins name it
     kind: str  # "file" | "kustomize" | "helm" | "stdin"
     namespace: str | None = None  # a Flux Kustomization's targetNamespace, when it builds this
+    # an Argo CD Application's destination namespace (where namespaced objects without one
+    # land) and how it renders a chart, when it syncs this
+    default_namespace: str | None = None
+    helm: HelmOptions | None = None
 
 
 @collector_paused
@@ -119,14 +126,18 @@ def load_sources(
     repository: Repository | None = None,
     strict_substitution: bool = False,
     evaluate_flux: bool = True,
+    git_top: Path | None = None,
 ) -> DesiredState:
     """Read, render and parse `sources` into one desired state; duplicates are errors.
 
     With `evaluate_flux`, Flux's post-build substitution and HelmReleases are evaluated against
-    `repository` (default: the git repository, or the current directory, holding each source);
-    without it (what a GitOps tool applies), documents are taken as written."""
+    `repository` (default: the git repository, or the current directory, holding each source),
+    and Flux Kustomizations and Argo CD Applications are followed to what they sync (`git_top`:
+    the work tree whose remotes and branch stand for `repository`); without it (what a GitOps
+    tool applies), documents are taken as written."""
     helm = helm or HelmOptions()
     flux = FluxContext(repository, strict_substitution) if evaluate_flux else None
+    git: GitView | None = None  # made when an Application is read (an import at start-up)
     objects: list[KubeObject] = []
     notes: list[str] = []
     unrendered: list[Unrendered] = []
@@ -145,6 +156,14 @@ def load_sources(
             followed, follow_notes = _followed(found, source, flux, named, read)
             pending.extend(followed)
             notes.extend(follow_notes)
+        if flux is not None and any(obj.key.kind in APPLICATION_KINDS for obj in found):
+            from planner.sources.argocd_follow import GitView
+
+            git = git or GitView(git_top)
+            followed, follow_notes, unfollowed = _synced(found, source, flux, git, named, read)
+            pending.extend(followed)
+            notes.extend(follow_notes)
+            unrendered.extend(unfollowed)
     objects, repeat_notes = without_repeats(objects)
     return DesiredState(objects, notes + repeat_notes, unrendered=tuple(unrendered))
 
@@ -156,23 +175,57 @@ def _followed(
     named: list[Path],
     read: set[tuple[str, str]],
 ) -> tuple[list[Source], list[str]]:
-    """The sources of the directories the Flux Kustomizations in `found` build, not read yet.
-
-    A directory that is, or holds, a path the caller named is not followed: the caller narrowed
-    the check to that path (a cluster's root Kustomization builds the whole cluster)."""
-    from planner.sources.flux_follow import covers, follow_targets
+    """The sources of the directories the Flux Kustomizations in `found` build, not read yet."""
+    from planner.sources.flux_follow import follow_targets
 
     path = Path.cwd() if source.kind == "stdin" else source.path
     targets, notes = follow_targets(found, path, flux)
     sources = []
     for target in targets:
-        if any(covers(named_path, target.path) for named_path in named):
-            continue
-        for followed in find_sources(str(target.path), target.label):
-            if _identity(followed) not in read:
-                read.add(_identity(followed))
-                sources.append(dataclasses.replace(followed, namespace=target.namespace))
+        placed = [
+            dataclasses.replace(followed, namespace=target.namespace)
+            for followed in find_sources(str(target.path), target.label)
+        ]
+        sources.extend(_unread(target.path, placed, named, read))
     return sources, notes
+
+
+def _synced(
+    found: list[KubeObject],
+    source: Source,
+    flux: FluxContext,
+    git: GitView,
+    named: list[Path],
+    read: set[tuple[str, str]],
+) -> tuple[list[Source], list[str], list[Unrendered]]:
+    """The sources of the directories the Argo CD Applications in `found` sync, not read yet;
+    notes; and the Applications (and ApplicationSets) not followed."""
+    from planner.sources.argocd_follow import follow_applications
+
+    path = Path.cwd() if source.kind == "stdin" else source.path
+    following = follow_applications(found, source.label, flux.repository_of(path), git)
+    sources = []
+    for directory, directory_sources in following.sources:
+        sources.extend(_unread(directory, directory_sources, named, read))
+    return sources, following.notes, following.unfollowed
+
+
+def _unread(
+    directory: Path, sources: list[Source], named: list[Path], read: set[tuple[str, str]]
+) -> list[Source]:
+    """The sources a followed `directory` adds, none read before. A directory that is, or holds,
+    a path the caller named adds none: the caller narrowed the check to that path (a cluster's
+    root Kustomization builds the whole cluster)."""
+    from planner.sources.flux_follow import covers
+
+    if any(covers(named_path, directory) for named_path in named):
+        return []
+    unread = []
+    for source in sources:
+        if _identity(source) not in read:
+            read.add(_identity(source))
+            unread.append(source)
+    return unread
 
 
 def _identity(source: Source) -> tuple[str, str]:
@@ -207,9 +260,10 @@ def _objects_of(
     """The objects of one source, the notes about what it skipped, and the HelmReleases it
     holds that could not be rendered."""
     if source.kind == "helm":
-        default_namespace = helm.namespace or DEFAULT_NAMESPACE
-        parsed = parse_yaml(_rendered_chart(source, helm), source.label, "helm template")
-        objects, notes = _with_notes(parsed, "helm", default_namespace)
+        options = source.helm or helm
+        default_namespace = options.namespace or DEFAULT_NAMESPACE
+        parsed = parse_yaml(_rendered_chart(source, options), source.label, "helm template")
+        objects, notes = _with_notes(_placed(parsed, source), "helm", default_namespace)
         return objects, notes, []
     rendered_by = None
     if source.kind == "kustomize":
@@ -226,10 +280,7 @@ def _objects_of(
         text = decode_text(read_file_bytes(source.path, source.label), source.label)
         is_json = source.path.suffix.lower() in JSON_SUFFIXES
         parsed = (parse_json if is_json else parse_yaml)(text, source.label)
-    if source.namespace is not None:
-        from planner.sources.flux_follow import in_namespace
-
-        parsed = Parsed(in_namespace(parsed.documents, source.namespace), parsed.notes)
+    parsed = _placed(parsed, source)
     if flux is None:
         objects, notes = _with_notes(parsed, rendered_by, DEFAULT_NAMESPACE)
         return objects, notes, []
@@ -244,6 +295,20 @@ def _objects_of(
         objects.extend(made)
         notes.extend(made_notes)
     return objects, notes + built.notes, built.unrendered
+
+
+def _placed(parsed: Parsed, source: Source) -> Parsed:
+    """The documents in the namespace the GitOps tool syncing `source` gives them: a Flux
+    Kustomization's targetNamespace, or an Argo CD Application's destination namespace."""
+    if source.namespace is not None:
+        from planner.sources.flux_follow import in_namespace
+
+        return Parsed(in_namespace(parsed.documents, source.namespace), parsed.notes)
+    if source.default_namespace is not None:
+        from planner.sources.argocd_follow import in_destination
+
+        return Parsed(in_destination(parsed.documents, source.default_namespace), parsed.notes)
+    return parsed
 
 
 def _rendered_chart(source: Source, helm: HelmOptions) -> str:

@@ -118,7 +118,9 @@ def load_live_git(
         _export_tree(top, commit, tree, Path(scratch) / "tree.tar")
         sources, notes = _sources_at_ref(paths, top, tree, ref)
         at_ref = Repository(tree, f"{ref}:")  # Flux sources and variables as at the ref
-        desired = load_sources(sources, helm=_helm_at_ref(helm, top, tree), repository=at_ref)
+        desired = load_sources(
+            sources, helm=_helm_at_ref(helm, top, tree), repository=at_ref, git_top=top
+        )
         state = live_state(desired.objects, notes + desired.notes, from_git=True)
         state = dataclasses.replace(state, unrendered=desired.unrendered)
         # the pools may live anywhere in the repository, not only under `paths`

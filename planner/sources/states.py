@@ -12,16 +12,19 @@ from planner.sources.kinds import namespaces_of, pools_of, services_of
 
 @dataclass(frozen=True)
 class Unrendered:
-    """A HelmRelease that could not be rendered ("HelmRelease NS/NAME"): its Services were not
-    checked. Printed as the one note the report carries for it."""
+    """An object whose Services were not checked: a HelmRelease that could not be rendered, or
+    an Argo CD Application not followed to its source. `release` names it ("KIND NS/NAME");
+    `missed` says what was not done. Printed as the one note the report carries for it."""
 
     release: str
     origin: Origin
     reason: str
+    kind: str = "HelmRelease"
+    missed: str = "not rendered"
 
     def __str__(self) -> str:
         return (
-            f"{self.origin}: {self.release} not rendered ({self.reason}); "
+            f"{self.origin}: {self.release} {self.missed} ({self.reason}); "
             "its Services were not checked"
         )
 
@@ -33,7 +36,7 @@ class DesiredState:
     objects: list[KubeObject]
     notes: list[str] = field(default_factory=list)
     context_pools: list[KubeObject] = field(default_factory=list)  # pools found elsewhere
-    unrendered: tuple[Unrendered, ...] = ()  # HelmReleases not rendered: Services unchecked
+    unrendered: tuple[Unrendered, ...] = ()  # not rendered or not followed: Services unchecked
 
     @property
     def services(self) -> dict[str, Manifest]:

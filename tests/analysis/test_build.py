@@ -10,17 +10,20 @@ from planner.analysis.build import (
     scenario_conflicts,
     scenario_groups,
     scenario_inputs,
+    verdict,
     violates,
 )
 from planner.analysis.groups import load_balancer_inputs
 from planner.analysis.records import Conflict, DiffReport, Prediction, ServiceFate
 from planner.diff import Change
+from planner.errors import Origin
 from planner.model import service
 from planner.model.controller import BEHAVIORS
 from planner.model.service import AllocationInputs
 from planner.objects import Manifest, ObjectKey, svc_key_of
 from planner.pipeline import DiffOptions, build_report, load_scenario
 from planner.sources.live import LiveSource
+from planner.sources.states import Unrendered
 from tests.conftest import SAMPLES
 
 UPDATE = Change(ObjectKey("Service", "dns", "dns-tcp"), "update")
@@ -64,6 +67,28 @@ def test_only_the_target_behaviour_counts() -> None:
     worse = {**report.predictions, "metallb-0.14": _prediction("metallb-0.14", True, True)}
     judged = DiffReport(report.changes, (), (), worse, "fixed")
     assert exit_code(judged, "pending") == 1
+
+
+def test_the_verdict_counts_what_was_unchecked_per_kind() -> None:
+    origin = Origin("apps.yaml")
+    unchecked = (
+        Unrendered("HelmRelease dns/dns", origin, "helm is not on PATH"),
+        Unrendered("Application argocd/a", origin, "a chart", "Application", "not followed"),
+        Unrendered("HelmRelease web/web", origin, "helm is not on PATH"),
+        Unrendered("Application argocd/b", origin, "a chart", "Application", "not followed"),
+        Unrendered(
+            "ApplicationSet argocd/all", origin, "generated", "ApplicationSet", "not followed"
+        ),
+    )
+    report = DiffReport((UNCHANGED,), (), (), {}, "metallb-0.15", unrendered=unchecked[:1])
+    assert verdict(report).sentence == (
+        "passes: no changes; 1 HelmRelease not rendered (Services unchecked)"
+    )
+    report = DiffReport((UNCHANGED,), (), (), {}, "metallb-0.15", unrendered=unchecked)
+    assert verdict(report, "unrendered").sentence == (
+        "blocks: 2 HelmReleases not rendered, 2 Applications not followed, "
+        "1 ApplicationSet not followed (Services unchecked) (--fail-on unrendered)"
+    )
 
 
 def test_no_changes_exit_0_even_with_a_bad_prediction() -> None:
