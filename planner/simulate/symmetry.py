@@ -14,6 +14,8 @@ drawn, and the model decides everything from:
   messages as "PROTO/NUMBER"; the ports' other fields (name, targetPort, nodePort) not at all;
 - load-balancer IPs by equality, string and numeric order, family and the pools that contain
   them (avoid-buggy-IPs matters only to a pool's first-fit search); cluster IPs by family;
+- the one pool holding every load-balancer IP, when the commit changes no pool, by its settings
+  and by its name only (in its annotations, compared with it, and in messages: `_one_pool`);
 - everything else as written.
 
 So two components whose inputs become equal once each name and IP is replaced by a placeholder
