@@ -282,13 +282,23 @@ def _edited(
     return after
 
 
-@settings(
-    max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
-)
+# Each example plans and verifies twice: slow, and the same examples on every run.
+PROPERTY = settings(deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+Case = tuple[list[Manifest], list[Manifest]]  # desired and live
+
+
+def assert_shapes_change_nothing(
+    desired: list[Manifest], live: list[Manifest], pools: list[Manifest] | None = None
+) -> None:
+    """Predictions, plans and verify reports are the same with and without shapes."""
+    with_shapes = everything(desired, live, symmetric=True, pools=pools)
+    assert with_shapes == everything(desired, live, symmetric=False, pools=pools)
+
+
+@settings(PROPERTY, max_examples=25)
 @given(templated())
-def test_renamed_outcomes_equal_simulated_ones(case: tuple[list[Manifest], list[Manifest]]) -> None:
-    desired, live = case
-    assert everything(desired, live, symmetric=True) == everything(desired, live, symmetric=False)
+def test_renamed_outcomes_equal_simulated_ones(case: Case) -> None:
+    assert_shapes_change_nothing(*case)
 
 
 # Two pools of equal settings and one set apart (no auto-assignment): teams spread over them.
@@ -330,16 +340,10 @@ def spread(draw: st.DrawFn) -> tuple[list[Manifest], list[Manifest]]:
     return desired, running(live, SPREAD_POOLS)
 
 
-@settings(
-    max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
-)
+@settings(PROPERTY, max_examples=25)
 @given(spread())
-def test_renamed_outcomes_across_pools_equal_simulated_ones(
-    case: tuple[list[Manifest], list[Manifest]],
-) -> None:
-    desired, live = case
-    with_shapes = everything(desired, live, symmetric=True, pools=SPREAD_POOLS)
-    assert with_shapes == everything(desired, live, symmetric=False, pools=SPREAD_POOLS)
+def test_renamed_outcomes_across_pools_equal_simulated_ones(case: Case) -> None:
+    assert_shapes_change_nothing(*case, pools=SPREAD_POOLS)
 
 
 def test_same_shaped_components_are_simulated_once() -> None:
@@ -534,15 +538,10 @@ def heterogeneous(draw: st.DrawFn) -> tuple[list[Manifest], list[Manifest]]:
     return desired, running(live, [POOL])
 
 
-@settings(
-    max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
-)
+@settings(PROPERTY, max_examples=20)
 @given(heterogeneous())
-def test_renamed_outcomes_of_own_ports_and_selectors_equal_simulated_ones(
-    case: tuple[list[Manifest], list[Manifest]],
-) -> None:
-    desired, live = case
-    assert everything(desired, live, symmetric=True) == everything(desired, live, symmetric=False)
+def test_renamed_outcomes_of_own_ports_and_selectors_equal_simulated_ones(case: Case) -> None:
+    assert_shapes_change_nothing(*case)
 
 
 def test_a_component_no_other_could_share_a_shape_with_is_not_shaped() -> None:
