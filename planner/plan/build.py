@@ -57,7 +57,7 @@ from planner.plan.records import (
 )
 from planner.plan.units import APPLY, DELETE, UnitInputs, Write, draft_units, writes_content
 from planner.progress import Progress, no_progress
-from planner.simulate.reduction import Component, components
+from planner.simulate.reduction import Component, components, pool_owner
 from planner.simulate.symmetry import Renaming, ShapedComponent, once_per_shape
 from planner.simulate.world import (
     DEFAULT_MAX_STATES,
@@ -270,16 +270,13 @@ def _service_writes(writes: Iterable[Write]) -> list[ServiceWrite]:
 
 def _unit_inputs(scenario: Scenario, writes: Mapping[str, Write]) -> UnitInputs:
     # Which pool owns an address reads the pools alone, not who holds what.
-    pools = Allocator(scenario.pools)
+    pool_of = pool_owner(scenario.pools)
 
     @functools.cache
     def live_allocator() -> Allocator:
         # Made for the first auto-assigned target only: at 10,000 Services, where every target
         # requests or keeps its IPs, holding the live IPs was 0.09 s for nothing.
         return _live_allocator(scenario, writes)
-
-    def pool_of(ip: str) -> str:
-        return pools.pool_for_ips([ip]) or ""
 
     def auto_candidates(
         manifest: Manifest, inputs: AllocationInputs, moving: frozenset[str]

@@ -14,6 +14,8 @@ drawn, and the model decides everything from:
   messages as "PROTO/NUMBER"; the ports' other fields (name, targetPort, nodePort) not at all;
 - load-balancer IPs by equality, string and numeric order, family and the pools that contain
   them (avoid-buggy-IPs matters only to a pool's first-fit search); cluster IPs by family;
+- the one pool holding every load-balancer IP, when the commit changes no pool, by its settings
+  and by its name only (in its annotations, compared with it, and in messages: `_one_pool`);
 - everything else as written.
 
 So two components whose inputs become equal once each name and IP is replaced by a placeholder
@@ -33,16 +35,18 @@ import ipaddress
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from itertools import islice
 from typing import Any, TypeVar
 
 from planner.model.allocator import Pool
 from planner.model.service import (
+    ALLOCATED_FROM_POOL_ANNOTATIONS,
     GROUP_ANNOTATION,
     GROUP_DIGEST_ANNOTATION,
     GROUP_MEMBERS_ANNOTATION,
     LB_IPS_ANNOTATIONS,
+    POOL_ANNOTATIONS,
     SHARING_ANNOTATIONS,
     allocation_inputs,
     is_load_balancer,
@@ -64,6 +68,10 @@ _NAME_ANNOTATIONS = frozenset(
     (*SHARING_ANNOTATIONS, GROUP_ANNOTATION, GROUP_MEMBERS_ANNOTATION, GROUP_DIGEST_ANNOTATION)
 )
 _IP_ANNOTATIONS = frozenset(LB_IPS_ANNOTATIONS)
+# Annotations whose value names a pool: the requested one, and the one MetalLB allocated from.
+_POOL_NAME_ANNOTATIONS = frozenset((*POOL_ANNOTATIONS, *ALLOCATED_FROM_POOL_ANNOTATIONS))
+# The placeholder of the pool every load-balancer IP of a component lies in (see _one_pool).
+_POOL_PLACEHOLDER = "\2pool"
 # Fields the model never reads and the API server fills in differently for every object.
 _OPAQUE_METADATA = frozenset(
     ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "labels")
@@ -258,6 +266,8 @@ def shape_of(
         if drawn is None and not all(_requests_ips(m) for m in manifests):
             return None
         namer = _Namer(manifests, {pool.name for pool in pools})
+        one_pool = None if drawn is not None else _one_pool(namer, pools_before, pools_after)
+        namer.pool = one_pool.name if one_pool is not None else ""
         # Every Service key the model may sort: the component's and its groups' members.
         keys = sorted({svc for svc, _ in context} | {svc for svc, _ in writes} | namer.members)
         canonical = (
@@ -278,17 +288,72 @@ def shape_of(
         if found is None:
             return None
         kept = found
+    if one_pool is None:
+        where: tuple[Any, ...] = (
+            repr(list(pools_before)),
+            repr(list(pools_after)),
+            [_ip_facts(ip, pools) for ip in ips],
+        )
+    else:
+        # Which pool it is, and where it stands among the others, is a name the renaming maps
+        # (the pool's name is its last token); what the allocator reads of it is kept.
+        traits = [[_pool_traits(pool) for pool in side] for side in (pools_before, pools_after)]
+        where = (
+            "one pool",
+            traits,
+            _pool_traits(one_pool),
+            [_ip_facts(ip, [one_pool]) for ip in ips],
+        )
+        tokens = [*tokens, one_pool.name]
     facts = (
         canonical,
         joins,
-        repr(list(pools_before)),
-        repr(list(pools_after)),
-        [_ip_facts(ip, pools) for ip in ips],
+        where,
         [namer.number[t] for t in sorted(balancer_ips)],
         [namer.number[t] for t in sorted(balancer_ips, key=_numeric)],
         kept,
     )
     return Shape(repr(facts), tuple(tokens), frozenset(ips), tuple(namer.ports), frozenset(kept))
+
+
+def _one_pool(namer: _Namer, before: Sequence[Pool], after: Sequence[Pool]) -> Pool | None:
+    """The pool every load-balancer IP of the component lies in, when nothing else of the pools
+    can reach its outcome; else None (the pools then stand in its shape as they are).
+
+    Every Service requests its IPs (shape_of), no pool has a service allocation and the commit
+    changes no pool (their order aside: only an auto-assignment reads it). Each requested IP is
+    then looked up in the one pool holding it (pools never overlap), which is read for its
+    settings and by its name only: in the pool annotations, which a shape renames with it, and
+    in messages, which a renaming does not rewrite if they name it (Renaming.text: the component
+    is simulated). So components in pools of equal settings share a shape. A cluster IP in a
+    pool, or a requested IP in another pool or in none, leaves the pools as they are."""
+    if _by_name(before) != _by_name(after) or not namer.balancer_ips:
+        return None
+    found: Pool | None = None
+    for ip in namer.ips:
+        address = ipaddress.ip_address(ip)
+        owners = [pool for pool in before if any(address in n for n in pool.networks)]
+        if ip not in namer.balancer_ips:
+            if owners:
+                return None
+            continue
+        if len(owners) != 1 or (found is not None and owners[0].name != found.name):
+            return None
+        found = owners[0]
+    return found
+
+
+def _by_name(pools: Sequence[Pool]) -> dict[str, Pool]:
+    return {pool.name: pool for pool in pools}
+
+
+def _pool_traits(pool: Pool) -> list[tuple[str, Any]]:
+    """What the allocator reads of a pool besides its name and addresses."""
+    return [
+        (f.name, getattr(pool, f.name))
+        for f in fields(pool)
+        if f.compare and f.name not in ("name", "cidrs")
+    ]
 
 
 def _first_keyless(
@@ -378,6 +443,8 @@ class _Namer:
             raise _Asymmetric
         self.number: dict[str, int] = {}
         self.order: list[str] = []
+        # The pool a shape renames (_one_pool; "" for none): its name in a pool annotation.
+        self.pool = ""
 
     def key(self, svc: str) -> str:
         namespace, _, name = svc.partition("/")
@@ -412,15 +479,17 @@ class _Namer:
             if key in ("name", "namespace"):
                 result[key] = self._replaced(value)
             elif key == "annotations" and isinstance(value, Mapping):
-                result[key] = {
-                    k: self._replaced(v)
-                    if k in _NAME_ANNOTATIONS | _IP_ANNOTATIONS
-                    else self._literal(v)
-                    for k, v in value.items()
-                }
+                result[key] = {k: self._annotation(k, v) for k, v in value.items()}
             else:
                 result[key] = self._literal(value)
         return result
+
+    def _annotation(self, key: str, value: Any) -> Any:
+        if key in _NAME_ANNOTATIONS or key in _IP_ANNOTATIONS:
+            return self._replaced(value)
+        if key in _POOL_NAME_ANNOTATIONS and self.pool and value == self.pool:
+            return _POOL_PLACEHOLDER
+        return self._literal(value)
 
     def _spec(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = {}

@@ -13,7 +13,7 @@ from planner.model.group_annotations import stamp_group_annotations
 from planner.model.pools import pools_from_objects
 from planner.model.simcluster import SimulatedCluster, one_at_a_time
 from planner.objects import Manifest, svc_key_of
-from planner.simulate.reduction import _pool_owner, changes_allocation, components
+from planner.simulate.reduction import changes_allocation, components, pool_owner
 from planner.simulate.world import World
 from tests.plan.test_build import ip_pool, running, service
 
@@ -165,7 +165,7 @@ def test_the_pool_owner_asks_the_allocator_once_per_ip(monkeypatch: pytest.Monke
         return looked_up(self, ips)
 
     monkeypatch.setattr(Allocator, "pool_for_ips", counting)
-    owner = _pool_owner(POOLS)
+    owner = pool_owner(POOLS)
     ips = ["10.0.0.1", "10.0.1.2", "192.168.0.1", "10.0.0.1", "192.168.0.1", "10.0.1.2"]
     assert [owner(ip) for ip in ips] == ["lan", "dmz", "", "lan", "", "dmz"]
     assert asked == [("10.0.0.1",), ("10.0.1.2",), ("192.168.0.1",)]

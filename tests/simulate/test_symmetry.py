@@ -30,6 +30,7 @@ from tests.plan.test_build import ip_pool, running, scenario_of, service
 
 POOL = ip_pool("lan", "10.0.0.0/24")
 OTHER_POOL = ip_pool("dmz", "10.0.1.0/24")
+MANUAL_POOL = ip_pool("manual", "10.0.2.0/24", auto_assign=False)  # a pool of other settings
 
 
 def in_namespace(manifest: Manifest, namespace: str) -> Manifest:
@@ -76,10 +77,22 @@ def test_groups_that_differ_in_names_and_ips_share_a_shape(ip_b: str) -> None:
     assert renaming.ips_of(("10.0.0.5",)) == (ip_b,)
 
 
+def test_groups_in_pools_of_equal_settings_share_a_shape() -> None:
+    # Which of two such pools holds the IP is a name: renamed with the rest.
+    a, b = two_teams("10.0.0.5", "10.0.1.9", [POOL, OTHER_POOL])
+    assert a is not None and b is not None
+    assert a.signature == b.signature
+    renaming = a.renaming_to(b)
+    assert renaming.ips_of(("10.0.0.5",)) == ("10.0.1.9",)
+    assert renaming.mapping["lan"] == "dmz"
+    # A message naming the pool is not rewritten: that component is simulated.
+    assert renaming.text('assigned IP "10.0.0.5" from pool "lan"') is None
+
+
 @pytest.mark.parametrize(
     ("ip_b", "pools", "edit", "why"),
     [
-        ("10.0.1.9", [POOL, OTHER_POOL], {}, "the IP is in another pool"),
+        ("10.0.2.9", [POOL, MANUAL_POOL], {}, "the IP is in a pool of other settings"),
         ("10.0.0.9", None, {"share": "dns2"}, "team-b also renames its sharing key"),
     ],
 )
@@ -207,10 +220,16 @@ def fresh(symmetric: bool) -> Iterator[None]:
             patch.stop()
 
 
-def everything(desired: list[Manifest], live: list[Manifest], symmetric: bool) -> dict[str, Any]:
-    """Prediction, plan and verify report for a scenario, as comparable values."""
+def everything(
+    desired: list[Manifest],
+    live: list[Manifest],
+    symmetric: bool,
+    pools: list[Manifest] | None = None,
+) -> dict[str, Any]:
+    """Prediction, plan and verify report for a scenario (in `pools`, POOL when None), as
+    comparable values."""
     with fresh(symmetric):
-        scenario = scenario_of(desired, live, [POOL])
+        scenario = scenario_of(desired, live, pools or [POOL])
         result: dict[str, Any] = {"predict": predict.predict(scenario, max_states=BUDGET)}
         try:
             plan = plan_scenario(scenario, max_states=BUDGET)
@@ -263,13 +282,68 @@ def _edited(
     return after
 
 
-@settings(
-    max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
-)
+# Each example plans and verifies twice: slow, and the same examples on every run.
+PROPERTY = settings(deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+Case = tuple[list[Manifest], list[Manifest]]  # desired and live
+
+
+def assert_shapes_change_nothing(
+    desired: list[Manifest], live: list[Manifest], pools: list[Manifest] | None = None
+) -> None:
+    """Predictions, plans and verify reports are the same with and without shapes."""
+    with_shapes = everything(desired, live, symmetric=True, pools=pools)
+    assert with_shapes == everything(desired, live, symmetric=False, pools=pools)
+
+
+@settings(PROPERTY, max_examples=25)
 @given(templated())
-def test_renamed_outcomes_equal_simulated_ones(case: tuple[list[Manifest], list[Manifest]]) -> None:
-    desired, live = case
-    assert everything(desired, live, symmetric=True) == everything(desired, live, symmetric=False)
+def test_renamed_outcomes_equal_simulated_ones(case: Case) -> None:
+    assert_shapes_change_nothing(*case)
+
+
+# Two pools of equal settings and one set apart (no auto-assignment): teams spread over them.
+SPREAD_POOLS = [POOL, OTHER_POOL, MANUAL_POOL]
+POOL_EDITS = ("local", "local-one", "move", "other-pool", "pinned", "wrong-pool", "none")
+
+
+@st.composite
+def spread(draw: st.DrawFn) -> tuple[list[Manifest], list[Manifest]]:
+    """2–3 teams of one group each, each team in a pool of its own drawing; one edit for all (a
+    key change, a move in its pool or to the next pool, the pool requested by name, rightly or
+    not), one team may not."""
+    size = draw(st.integers(1, 3))
+    edit = draw(st.sampled_from(POOL_EDITS))
+    odd_team = draw(st.sampled_from([None, 0, 1]))
+    live: list[Manifest] = []
+    desired: list[Manifest] = []
+    for team in range(draw(st.integers(2, 3))):
+        pool = draw(st.integers(0, len(SPREAD_POOLS) - 1))
+        ip = f"10.0.{pool}.{10 + 16 * team}"
+        team_edit = edit if team != odd_team else "none"
+        for m in range(size):
+            before = in_namespace(
+                service(f"s{m}", port=80 + m, share="g", ips=[ip], app="a"), f"team-{team}"
+            )
+            live.append(before)
+            after = copy.deepcopy(before)
+            annotations = after["metadata"]["annotations"]
+            if team_edit == "local" or (team_edit == "local-one" and m == 0):
+                after["spec"]["externalTrafficPolicy"] = "Local"
+            elif team_edit == "move":
+                annotations["metallb.io/loadBalancerIPs"] = f"10.0.{pool}.{200 + team}"
+            elif team_edit == "other-pool":
+                annotations["metallb.io/loadBalancerIPs"] = f"10.0.{(pool + 1) % 3}.{200 + team}"
+            elif team_edit in ("pinned", "wrong-pool"):
+                named = pool if team_edit == "pinned" else (pool + 1) % 3
+                annotations["metallb.io/address-pool"] = SPREAD_POOLS[named]["metadata"]["name"]
+            desired.append(after)
+    return desired, running(live, SPREAD_POOLS)
+
+
+@settings(PROPERTY, max_examples=25)
+@given(spread())
+def test_renamed_outcomes_across_pools_equal_simulated_ones(case: Case) -> None:
+    assert_shapes_change_nothing(*case, pools=SPREAD_POOLS)
 
 
 def test_same_shaped_components_are_simulated_once() -> None:
@@ -464,15 +538,10 @@ def heterogeneous(draw: st.DrawFn) -> tuple[list[Manifest], list[Manifest]]:
     return desired, running(live, [POOL])
 
 
-@settings(
-    max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
-)
+@settings(PROPERTY, max_examples=20)
 @given(heterogeneous())
-def test_renamed_outcomes_of_own_ports_and_selectors_equal_simulated_ones(
-    case: tuple[list[Manifest], list[Manifest]],
-) -> None:
-    desired, live = case
-    assert everything(desired, live, symmetric=True) == everything(desired, live, symmetric=False)
+def test_renamed_outcomes_of_own_ports_and_selectors_equal_simulated_ones(case: Case) -> None:
+    assert_shapes_change_nothing(*case)
 
 
 def test_a_component_no_other_could_share_a_shape_with_is_not_shaped() -> None:
