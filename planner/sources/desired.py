@@ -51,6 +51,7 @@ from planner.sources.states import DesiredState, Unrendered
 from planner.tools import INSTALL_HINTS
 
 if TYPE_CHECKING:  # flux_build imports it where a document needs Flux (start-up)
+    from planner.sources.flux_overlay import BuildFields
     from planner.sources.flux_repository import Repository
 
 STDIN = "-"
@@ -65,6 +66,7 @@ class Source:
     label: str  # how messages and origins name it
     kind: str  # "file" | "kustomize" | "helm" | "stdin"
     namespace: str | None = None  # a Flux Kustomization's targetNamespace, when it builds this
+    build: BuildFields | None = None  # and its other fields that change what it builds
 
 
 @collector_paused
@@ -142,9 +144,10 @@ def load_sources(
         notes.extend(found_notes)
         unrendered.extend(found_unrendered)
         if flux is not None and any(obj.key.kind == "Kustomization" for obj in found):
-            followed, follow_notes = _followed(found, source, flux, named, read)
+            followed, follow_notes, unbuilt = _followed(found, source, flux, named, read)
             pending.extend(followed)
             notes.extend(follow_notes)
+            unrendered.extend(unbuilt)
     objects, repeat_notes = without_repeats(objects)
     return DesiredState(objects, notes + repeat_notes, unrendered=tuple(unrendered))
 
@@ -155,24 +158,35 @@ def _followed(
     flux: FluxContext,
     named: list[Path],
     read: set[tuple[str, str]],
-) -> tuple[list[Source], list[str]]:
-    """The sources of the directories the Flux Kustomizations in `found` build, not read yet.
+) -> tuple[list[Source], list[str], list[Unrendered]]:
+    """The sources of the directories the Flux Kustomizations in `found` build, not read yet,
+    and those whose fields cannot be applied (not read).
 
     A directory that is, or holds, a path the caller named is not followed: the caller narrowed
     the check to that path (a cluster's root Kustomization builds the whole cluster)."""
     from planner.sources.flux_follow import covers, follow_targets
 
     path = Path.cwd() if source.kind == "stdin" else source.path
-    targets, notes = follow_targets(found, path, flux)
+    following = follow_targets(found, path, flux)
     sources = []
-    for target in targets:
+    for target in following.targets:
         if any(covers(named_path, target.path) for named_path in named):
             continue
-        for followed in find_sources(str(target.path), target.label):
+        built = target.build is not None and target.build.needs_kustomize
+        # with fields kustomize must apply, the whole directory is one build (flux_overlay)
+        found_sources = (
+            [Source(target.path, target.label, "kustomize")]
+            if built
+            else find_sources(str(target.path), target.label)
+        )
+        for followed in found_sources:
             if _identity(followed) not in read:
                 read.add(_identity(followed))
-                sources.append(dataclasses.replace(followed, namespace=target.namespace))
-    return sources, notes
+                placed = dataclasses.replace(
+                    followed, namespace=target.namespace, build=target.build
+                )
+                sources.append(placed)
+    return sources, following.notes, following.unbuilt
 
 
 def _identity(source: Source) -> tuple[str, str]:
@@ -217,7 +231,7 @@ def _objects_of(
 
         rendered_by = "kustomize"
         check_remote_resources(source.path, source.label)
-        text = render_kustomization(source.path)
+        text = _rendered_kustomization(source)
         parsed = parse_yaml(text, source.label, "kustomize")
     elif source.kind == "stdin":
         text = read_stdin(stdin, source.label)
@@ -231,19 +245,38 @@ def _objects_of(
 
         parsed = Parsed(in_namespace(parsed.documents, source.namespace), parsed.notes)
     if flux is None:
-        objects, notes = _with_notes(parsed, rendered_by, DEFAULT_NAMESPACE)
+        objects, notes = _with_notes(_with_metadata(parsed, source), rendered_by, DEFAULT_NAMESPACE)
         return objects, notes, []
     # Flux substitutes what its Kustomization built, then helm-controller renders HelmReleases
     path = Path.cwd() if source.kind == "stdin" else source.path
     built = apply_flux(parsed.documents, path, text, flux, helm)
-    objects, notes = _with_notes(
-        Parsed(built.documents, parsed.notes), rendered_by, DEFAULT_NAMESPACE
-    )
+    substituted = _with_metadata(Parsed(built.documents, parsed.notes), source)
+    objects, notes = _with_notes(substituted, rendered_by, DEFAULT_NAMESPACE)
     for documents, namespace in built.rendered:
         made, made_notes = to_objects(documents, "helm", namespace)
         objects.extend(made)
         notes.extend(made_notes)
     return objects, notes + built.notes, built.unrendered
+
+
+def _rendered_kustomization(source: Source) -> str:
+    """kustomize's build of a kustomize source, with the fields of the Flux Kustomization that
+    builds it when it sets any that change the build."""
+    if source.build is None or not source.build.needs_kustomize:
+        return render_kustomization(source.path)
+    from planner.sources.flux_overlay import render_with_fields
+
+    return render_with_fields(source.path, source.label, source.build, source.namespace)
+
+
+def _with_metadata(parsed: Parsed, source: Source) -> Parsed:
+    """The documents with the commonMetadata of the Flux Kustomization that builds the source
+    (set after substitution, as kustomize-controller does)."""
+    if source.build is None:
+        return parsed
+    from planner.sources.flux_overlay import with_common_metadata
+
+    return Parsed(with_common_metadata(parsed.documents, source.build), parsed.notes)
 
 
 def _rendered_chart(source: Source, helm: HelmOptions) -> str:
