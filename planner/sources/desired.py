@@ -172,21 +172,22 @@ def _followed(
     for target in following.targets:
         if any(covers(named_path, target.path) for named_path in named):
             continue
-        built = target.build is not None and target.build.needs_kustomize
-        # with fields kustomize must apply, the whole directory is one build (flux_overlay)
-        found_sources = (
-            [Source(target.path, target.label, "kustomize")]
-            if built
-            else find_sources(str(target.path), target.label)
-        )
-        for followed in found_sources:
+        for followed in built_sources(target.path, target.label, target.namespace, target.build):
             if _identity(followed) not in read:
                 read.add(_identity(followed))
-                placed = dataclasses.replace(
-                    followed, namespace=target.namespace, build=target.build
-                )
-                sources.append(placed)
+                sources.append(followed)
     return sources, following.notes, following.unbuilt
+
+
+def built_sources(
+    directory: Path, label: str, namespace: str | None, build: BuildFields | None
+) -> list[Source]:
+    """The sources of a directory a Flux Kustomization builds, with its targetNamespace and
+    fields; with fields kustomize must apply, the whole directory is one build (flux_overlay)."""
+    if build is not None and build.needs_kustomize:
+        return [Source(directory, label, "kustomize", namespace, build)]
+    found = find_sources(str(directory), label)
+    return [dataclasses.replace(s, namespace=namespace, build=build) for s in found]
 
 
 def _identity(source: Source) -> tuple[str, str]:

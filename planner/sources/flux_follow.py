@@ -62,13 +62,14 @@ def follow_targets(
             continue
         repository = context.repository_of(source_path)
         target, note = _target_of(obj, repository)
-        if target is None:
+        if target is None or repository is None:
             followed.notes.extend([note] if note else [])
             continue
-        build, why = build_fields(obj, repository.root) if repository else (None, "")
+        name = f"Flux Kustomization {obj.key.namespace}/{obj.key.name}"
+        origin = obj.origin or Origin(name)
+        build, why = build_fields(obj.body, origin, repository.root)
         if why:
-            name = f"Flux Kustomization {obj.key.namespace}/{obj.key.name}"
-            followed.unbuilt.append(Unrendered(name, obj.origin or Origin(name), why))
+            followed.unbuilt.append(Unrendered(name, origin, why))
         else:
             followed.targets.append(dataclasses.replace(target, build=build))
     return followed

@@ -14,7 +14,7 @@ copy's kustomization file is extended and built with the kustomize the planner a
 Extending the file, rather than building an overlay on top of the directory, keeps kustomize's
 order: components before the file's own transformers, Flux's prefix replacing the file's own.
 
-    >>> fields = build_fields(kustomization, repository_root)  # doctest: +SKIP
+    >>> fields, why = build_fields(kustomization.body, kustomization.origin, root)  # doctest: +SKIP
     >>> text = render_with_fields(Path("apps/dns/app"), "apps/dns/app", fields, "dns")  # doctest: +SKIP
 """
 
@@ -32,7 +32,6 @@ import yaml
 
 from planner import kube_yaml
 from planner.errors import InputError, Origin
-from planner.objects import KubeObject
 from planner.sources.documents import Document
 from planner.sources.flux_repository import plain
 from planner.sources.kustomize import (
@@ -40,13 +39,16 @@ from planner.sources.kustomize import (
     is_kustomization_dir,
     render_kustomization,
 )
-from planner.sources.safety import check_kustomize_references, check_remote_resources, inside
+from planner.sources.safety import (
+    check_kustomize_references,
+    check_remote_resources,
+    inside,
+    is_remote,
+)
 
 # Fields of the older v1beta2 API the planner does not apply (a Kustomization setting one is
 # not read, and counted as unchecked).
 UNAPPLIED_FIELDS = ("patchesStrategicMerge", "patchesJson6902")
-# How kustomize-controller tells a remote component (fluxcd/pkg `IsLocalRelativePath`).
-_REMOTE_PREFIXES = ("git::", "gh:", "ssh://", "https://", "http://", "git@", "github.com:")
 _GENERATED_API = "kustomize.config.k8s.io/v1beta1"
 
 
@@ -74,16 +76,19 @@ class BuildFields:
         )
 
 
-def build_fields(obj: KubeObject, root: Path) -> tuple[BuildFields | None, str]:
-    """The fields `obj` (a Flux Kustomization) sets, or None with the reason they cannot be
-    applied exactly ("" when it sets none); InputError for a field of the wrong shape."""
-    spec = plain(obj.body.get("spec"))
-    name = f"Flux Kustomization {obj.key.namespace}/{obj.key.name}"
-    origin = obj.origin or Origin(name)
+def build_fields(
+    body: Mapping[str, Any], origin: Origin, root: Path
+) -> tuple[BuildFields | None, str]:
+    """The fields a Flux Kustomization (`body`, read from `origin`) sets for the repository
+    `root`, or None with the reason they cannot be applied exactly ("" when it sets none);
+    InputError for a field of the wrong shape."""
+    spec = plain(body.get("spec"))
+    metadata = plain(body.get("metadata"))
+    name = f"Flux Kustomization {metadata.get('namespace') or 'default'}/{metadata.get('name')}"
     unapplied = [f for f in UNAPPLIED_FIELDS if spec.get(f)]
     if unapplied:
         return None, f"sets spec.{unapplied[0]}, which the planner does not apply"
-    metadata = _mapping(spec.get("commonMetadata"), "spec.commonMetadata", origin)
+    common = _mapping(spec.get("commonMetadata"), "spec.commonMetadata", origin)
     fields = BuildFields(
         name,
         root,
@@ -93,8 +98,8 @@ def build_fields(obj: KubeObject, root: Path) -> tuple[BuildFields | None, str]:
         components=tuple(_strings(spec.get("components"), "spec.components", origin)),
         ignore_missing_components=spec.get("ignoreMissingComponents") is True,
         images=_images(spec.get("images"), origin),
-        labels=_labels(metadata.get("labels"), "spec.commonMetadata.labels", origin),
-        annotations=_labels(metadata.get("annotations"), "spec.commonMetadata.annotations", origin),
+        labels=_labels(common.get("labels"), "spec.commonMetadata.labels", origin),
+        annotations=_labels(common.get("annotations"), "spec.commonMetadata.annotations", origin),
     )
     if not (fields.needs_kustomize or fields.labels or fields.annotations):
         return None, ""
@@ -133,7 +138,7 @@ def _checked_components(directory: Path, label: str, fields: BuildFields) -> lis
     kept = []
     for component in fields.components:
         where = f"{fields.kustomization} (`spec.components`)"
-        if component.lower().startswith(_REMOTE_PREFIXES) or "://" in component:
+        if is_remote(component.lower()):
             raise InputError(
                 f"{where} names the remote component `{component}`; the planner does not fetch "
                 "it (no network): vendor it into the repository"
