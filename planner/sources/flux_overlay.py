@@ -33,7 +33,7 @@ import yaml
 from planner import kube_yaml
 from planner.errors import InputError, Origin
 from planner.sources.documents import Document
-from planner.sources.flux_repository import plain
+from planner.sources.flux_repository import mapping, plain
 from planner.sources.kustomize import (
     KUSTOMIZATION_FILES,
     is_kustomization_dir,
@@ -88,7 +88,7 @@ def build_fields(
     unapplied = [f for f in UNAPPLIED_FIELDS if spec.get(f)]
     if unapplied:
         return None, f"sets spec.{unapplied[0]}, which the planner does not apply"
-    common = _mapping(spec.get("commonMetadata"), "spec.commonMetadata", origin)
+    common = mapping(spec.get("commonMetadata"), "spec.commonMetadata", origin)
     fields = BuildFields(
         name,
         root,
@@ -305,14 +305,6 @@ def _string(value: Any, what: str, origin: Origin) -> str | None:
     raise InputError(f"`{what}` must be a string, not {type(value).__name__}", origin)
 
 
-def _mapping(value: Any, what: str, origin: Origin) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise InputError(f"`{what}` must be a mapping, not {type(value).__name__}", origin)
-    return value
-
-
 def _list(value: Any, what: str, origin: Origin) -> list[Any]:
     if value is None:
         return []
@@ -329,7 +321,7 @@ def _strings(value: Any, what: str, origin: Origin) -> list[str]:
 
 
 def _labels(value: Any, what: str, origin: Origin) -> dict[str, str]:
-    return {str(k): "" if v is None else str(v) for k, v in _mapping(value, what, origin).items()}
+    return {str(k): "" if v is None else str(v) for k, v in mapping(value, what, origin).items()}
 
 
 def _patches(value: Any, origin: Origin) -> tuple[Mapping[str, Any], ...]:
@@ -338,7 +330,7 @@ def _patches(value: Any, origin: Origin) -> tuple[Mapping[str, Any], ...]:
     for patch in _list(value, "spec.patches", origin):
         if not isinstance(patch, Mapping) or not isinstance(patch.get("patch"), str):
             raise InputError("every entry of `spec.patches` must have a `patch` text", origin)
-        target = _mapping(patch.get("target"), "spec.patches[].target", origin)
+        target = mapping(patch.get("target"), "spec.patches[].target", origin)
         patches.append({"patch": patch["patch"], **({"target": dict(target)} if target else {})})
     return tuple(patches)
 
