@@ -122,7 +122,12 @@ def render_with_fields(
     temporary copy; InputError for a remote component or one outside the repository."""
     components = _checked_components(directory, label, fields)
     with tempfile.TemporaryDirectory(prefix="shared-ip-planner-flux-") as scratch:
-        copy = _mirror(fields.root.resolve(), directory.resolve(), Path(scratch) / "repo")
+        try:
+            copy = _mirror(fields.root.resolve(), directory.resolve(), Path(scratch) / "repo")
+        except OSError as err:  # an unreadable entry: one line, not a traceback
+            raise InputError(
+                f"`{label}` cannot be read to build it: {err.strerror or err}"
+            ) from err
         name, body = _kustomization(copy, directory, label, fields.root)
         body = _extended(body, fields, components, namespace, generated=name is None)
         written = copy / (name or KUSTOMIZATION_FILES[0])

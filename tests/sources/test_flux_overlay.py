@@ -266,3 +266,13 @@ def test_images_merge_with_the_files_own_by_name(repo: Path) -> None:
     ]
     [container] = deployment.body["spec"]["template"]["spec"]["containers"]
     assert container["image"] == "mirror/coredns:1.12"
+
+
+def test_an_entry_that_cannot_be_copied_is_one_line(repo: Path) -> None:
+    """A named pipe in the app directory: the temporary copy cannot take it."""
+    import os
+
+    dns_app(repo, "  namePrefix: home-\n")
+    os.mkfifo(repo / "apps/dns/app/pipe")
+    with pytest.raises(InputError, match="`apps/dns/app` cannot be read to build it"):
+        load_desired(["apps/dns/ks.yaml"])
