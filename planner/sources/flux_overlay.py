@@ -131,6 +131,7 @@ def render_with_fields(
         name, body = _kustomization(copy, directory, label, fields.root)
         body = _extended(body, fields, components, namespace, generated=name is None)
         written = copy / (name or KUSTOMIZATION_FILES[0])
+        written.unlink(missing_ok=True)  # a link would write through into the repository
         written.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
         # a failure names the directory by its label, other files by their repository paths
         renamed = {str(copy): label, str(Path(scratch) / "repo"): str(fields.root)}

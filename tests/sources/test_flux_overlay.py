@@ -276,3 +276,14 @@ def test_an_entry_that_cannot_be_copied_is_one_line(repo: Path) -> None:
     os.mkfifo(repo / "apps/dns/app/pipe")
     with pytest.raises(InputError, match="`apps/dns/app` cannot be read to build it"):
         load_desired(["apps/dns/ks.yaml"])
+
+
+def test_a_linked_kustomization_file_is_not_written_through(repo: Path) -> None:
+    """The app's kustomization.yaml links to a shared one: the extended copy replaces the link
+    in the temporary tree; the repository's file stays as it was."""
+    dns_app(repo, "  namePrefix: home-\n", kustomization=False)
+    shared = write(repo / "apps/shared/kustomization.yaml", "resources: [tcp.yaml, udp.yaml]\n")
+    (repo / "apps/dns/app/kustomization.yaml").symlink_to("../../shared/kustomization.yaml")
+    before = shared.read_text()
+    load_desired(["apps/dns/ks.yaml"])
+    assert shared.read_text() == before
