@@ -1,6 +1,7 @@
 """What following Flux Kustomizations costs on a home-ops layout (docs/real-repositories.md).
 
     python bench/bench_flux_tree.py [--apps 20,100] [--repetitions 3] [--checkout DIR]
+                                    [--fields] [--compare BASE]
 
 Generates a git repository laid out as public home-ops repositories are (the layout of
 samples/real-flux-ks-tree, N apps in one namespace): `kubernetes/apps/network/kustomization.yaml`
@@ -11,6 +12,10 @@ commit flips one app's externalTrafficPolicy. Times `planner diff kubernetes/app
 CPU seconds of the child and its children (kustomize runs once per app directory and ref), the
 median of the repetitions, and how many objects the diff compared (2 Services and a
 Flux Kustomization per app, against 0 Services before the planner followed them).
+
+`--fields`: each ks.yaml also sets `commonMetadata` labels and a `patches` entry on its Services
+(today's home-ops layout), which the planner builds in a temporary copy (flux_overlay.py).
+`--compare BASE`: BASE's checkout and this one, alternating in each repetition, side by side.
 """
 
 from __future__ import annotations
@@ -59,7 +64,19 @@ spec:
 """
 
 
-def write_tree(top: Path, apps: int, flipped: int | None) -> None:
+FIELDS = """\
+  commonMetadata:
+    labels: {{app.kubernetes.io/name: {app}}}
+  patches:
+    - target: {{kind: Service}}
+      patch: |
+        apiVersion: v1
+        kind: Service
+        metadata: {{name: not-used, annotations: {{home.arpa/app: {app}}}}}
+"""
+
+
+def write_tree(top: Path, apps: int, flipped: int | None, fields: bool) -> None:
     """The namespace kustomization, one ks.yaml and app directory per app, and a pool."""
     network = top / "kubernetes/apps/network"
     network.mkdir(parents=True, exist_ok=True)
@@ -70,7 +87,8 @@ def write_tree(top: Path, apps: int, flipped: int | None) -> None:
         app = network / name / "app"
         app.mkdir(parents=True, exist_ok=True)
         ip = f"10.{i // 250}.{i % 250}.53"
-        (network / name / "ks.yaml").write_text(KS.format(app=name, ip=ip))
+        ks = KS.format(app=name, ip=ip) + (FIELDS.format(app=name) if fields else "")
+        (network / name / "ks.yaml").write_text(ks)
         (app / "kustomization.yaml").write_text("resources: [./services.yaml]\n")
         policy = "Local" if i == flipped else "Cluster"
         text = "".join(
@@ -86,11 +104,11 @@ def write_tree(top: Path, apps: int, flipped: int | None) -> None:
     )
 
 
-def make_repo(top: Path, apps: int) -> None:
+def make_repo(top: Path, apps: int, fields: bool) -> None:
     top.mkdir(parents=True)
     subprocess.run([*GIT, "init", "-q", "-b", "main", str(top)], check=True)
     for flipped, message in ((None, "one"), (0, "flip app0000")):
-        write_tree(top, apps, flipped)
+        write_tree(top, apps, flipped, fields)
         subprocess.run([*GIT, "-C", str(top), "add", "-A"], check=True)
         subprocess.run([*GIT, "-C", str(top), "commit", "-qm", message], check=True)
 
@@ -117,17 +135,29 @@ def main() -> None:
     parser.add_argument("--apps", default="20,100")
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--checkout", type=Path, default=CHECKOUT)
+    parser.add_argument("--fields", action="store_true")
+    parser.add_argument("--compare", type=Path, help="a base checkout, timed alternately")
     args = parser.parse_args()
-    print("| apps | objects diffed | wall s (median) | CPU s with kustomize (median) |")
-    print("|---:|---:|---:|---:|")
+    checkouts = [c.resolve() for c in ([args.compare] if args.compare else []) + [args.checkout]]
+    columns = "objects diffed | wall s (median) | CPU s with kustomize (median)"
+    print(f"| apps | {' | '.join(f'{c.name}: {columns}' for c in checkouts)} |")
+    print("|---:" * (1 + 3 * len(checkouts)) + "|")
     with tempfile.TemporaryDirectory(prefix="bench-flux-tree-") as scratch:
         for apps in (int(n) for n in args.apps.split(",")):
             top = Path(scratch) / f"repo{apps}"
-            make_repo(top, apps)
-            runs = [time_diff(top, args.checkout.resolve()) for _ in range(args.repetitions)]
-            wall = statistics.median(r[0] for r in runs)
-            cpu = statistics.median(r[1] for r in runs)
-            print(f"| {apps} | {runs[0][2]} | {wall:.2f} | {cpu:.2f} |")
+            make_repo(top, apps, args.fields)
+            runs: dict[Path, list[tuple[float, float, int]]] = {c: [] for c in checkouts}
+            for _ in range(args.repetitions):
+                for checkout in checkouts:  # alternating: the machine's drift hits both
+                    runs[checkout].append(time_diff(top, checkout))
+            cells = [_cells(runs[c]) for c in checkouts]
+            print(f"| {apps} | {' | '.join(cells)} |")
+
+
+def _cells(runs: list[tuple[float, float, int]]) -> str:
+    wall = statistics.median(r[0] for r in runs)
+    cpu = statistics.median(r[1] for r in runs)
+    return f"{runs[0][2]} | {wall:.2f} | {cpu:.2f}"
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 from planner.apply.engine import ApplyReport, PollPolicy, Progress, StreamProgress, apply_plan
 from planner.apply.journal import Journal, journal_from_spec
 from planner.diff.scenario import build_scenario
-from planner.errors import InputError, PlannerError
+from planner.errors import InputError, Origin, PlannerError
 from planner.gitops.flux_artifact import SourceArtifact, artifact_from_source, fetch_artifact
 from planner.kubectl import LIVE_RESOURCES, Kubectl
 from planner.model.controller import BEHAVIORS, DEFAULT_TARGET
@@ -37,7 +37,8 @@ from planner.plan.records import Plan, PlannedUnit, PlannedWave, PlanPrediction
 from planner.plan.units import DELETE
 from planner.plan.verify import VerifyReport, verify_plan
 from planner.sources import DesiredState
-from planner.sources.desired import find_sources, load_sources
+from planner.sources.desired import Source, built_sources, load_sources
+from planner.sources.flux_overlay import UNAPPLIED_FIELDS, build_fields
 from planner.sources.known_fields import unknown_field_notes
 from planner.sources.live import live_state_from_yaml
 from planner.sources.safety import check_kustomize_references, check_symlinks
@@ -54,14 +55,9 @@ KUSTOMIZATION_RESOURCE = "kustomizations.kustomize.toolkit.fluxcd.io"
 DEFAULT_SOURCE_NAMESPACE = "flux-system"
 # Kustomization fields that change the rendered objects in ways the hook does not reproduce:
 # planning without them would order (and write) objects other than those Flux applies.
-UNRENDERED_FIELDS = (
-    "targetNamespace",
-    "namePrefix",
-    "nameSuffix",
-    "patches",
-    "components",
-    "postBuild",
-)
+# (targetNamespace, namePrefix, nameSuffix, patches, components, images and commonMetadata are
+# applied as `planner diff` applies them: planner.sources.flux_overlay.)
+UNRENDERED_FIELDS = ("postBuild", *UNAPPLIED_FIELDS)
 
 NOTHING_TO_DO = "nothing to do"
 APPLIED = "applied"
@@ -153,7 +149,7 @@ def check_kustomization(kustomization: Manifest, options: PreSyncOptions) -> boo
     """InputError when the app Kustomization does not match the options or renders in ways the
     hook does not reproduce; returns whether it is suspended (then there is nothing to do)."""
     meta = kustomization.get("metadata") or {}
-    shown = f"Kustomization {meta.get('namespace', '')}/{meta.get('name', '?')}"
+    shown = f"Kustomization {_shown(kustomization)}"
     spec = kustomization.get("spec") or {}
     ref = spec.get("sourceRef") or {}
     ref_namespace = ref.get("namespace") or meta.get("namespace")
@@ -176,6 +172,11 @@ def check_kustomization(kustomization: Manifest, options: PreSyncOptions) -> boo
             "match what Flux applies"
         )
     return bool(spec.get("suspend"))
+
+
+def _shown(kustomization: Manifest) -> str:
+    meta = kustomization.get("metadata") or {}
+    return f"{meta.get('namespace', '')}/{meta.get('name', '?')}"
 
 
 def _kustomization_of(kubectl: Kubectl, options: PreSyncOptions) -> Manifest:
@@ -205,13 +206,14 @@ def app_directory(root: Path, path: str) -> Path:
     return directory
 
 
-def render_app(root: Path, path: str) -> DesiredState:
-    """Every object the app's path declares (kustomize when it has a kustomization.yaml)."""
+def render_app(root: Path, path: str, kustomization: Manifest | None = None) -> DesiredState:
+    """Every object the app's path declares (kustomize when it has a kustomization.yaml), with
+    the fields of the app's `kustomization` applied as `planner diff` applies them."""
     directory = app_directory(root, path)
     check_symlinks(root.resolve())
     check_kustomize_references(directory, root.resolve())
     # the hook applies what it renders: HelmReleases stay helm-controller's (docs/sources.md)
-    sources = find_sources(str(directory), label=normalised_path(path))
+    sources = _app_sources(root, directory, normalised_path(path), kustomization)
     try:
         state = load_sources(sources, evaluate_flux=False)
     except InputError as err:
@@ -221,6 +223,20 @@ def render_app(root: Path, path: str) -> DesiredState:
     _refuse_written_variables(state)
     # the same unknown-field warnings diff and argocd generate give (a typo'd field is dropped)
     return replace(state, notes=state.notes + unknown_field_notes(state.objects))
+
+
+def _app_sources(
+    root: Path, directory: Path, label: str, kustomization: Manifest | None
+) -> list[Source]:
+    """The app directory's sources, with the Kustomization's targetNamespace and fields (it
+    passed `check_kustomization`, so every field it sets can be applied)."""
+    if kustomization is None:
+        return built_sources(directory, label, None, None)
+    spec = kustomization.get("spec") or {}
+    namespace = spec.get("targetNamespace") if isinstance(spec, dict) else None
+    origin = Origin(f"--kustomization {_shown(kustomization)}")
+    build, _ = build_fields(kustomization, origin, root.resolve())
+    return built_sources(directory, label, str(namespace) if namespace else None, build)
 
 
 _NOT_SUBSTITUTED = (
@@ -242,11 +258,14 @@ def _refuse_written_variables(state: DesiredState) -> None:
             raise InputError(f"{message}{obj.key.name}: {_NOT_SUBSTITUTED}", obj.origin)
 
 
-def fetch_and_render(artifact: SourceArtifact, path: str) -> DesiredState:
-    """Download and check the artifact into a temporary directory, render `path`, clean up."""
+def fetch_and_render(
+    artifact: SourceArtifact, path: str, kustomization: Manifest | None = None
+) -> DesiredState:
+    """Download and check the artifact into a temporary directory, render `path` (with the
+    app `kustomization`'s fields, when known), clean up."""
     with tempfile.TemporaryDirectory(prefix="shared-ip-planner-flux-") as work:
         unpacked = fetch_artifact(artifact.url, artifact.digest, Path(work) / "artifact")
-        return render_app(unpacked.root, path)
+        return render_app(unpacked.root, path, kustomization)
 
 
 def read_live_state(kubectl: Kubectl) -> LiveState:
@@ -368,7 +387,8 @@ def pre_sync(
     check_lb_class(options.lb_class, "--lb-class")
     app_path = normalised_path(options.path)  # a bad --path fails before any call
     progress = progress or StreamProgress(sys.stderr)
-    if options.kustomization and check_kustomization(_kustomization_of(kubectl, options), options):
+    kustomization = _kustomization_of(kubectl, options) if options.kustomization else None
+    if kustomization is not None and check_kustomization(kustomization, options):
         return PreSyncReport(NOTHING_TO_DO, ("the app Kustomization is suspended",))
     artifact = artifact_from_source(
         kubectl.get_flux_source(
@@ -376,7 +396,7 @@ def pre_sync(
         )
     )
     about = f"{options.source} revision {artifact.revision or '?'}, path {app_path}"
-    desired = fetch_and_render(artifact, options.path)
+    desired = fetch_and_render(artifact, options.path, kustomization)
     scenario = build_scenario(desired, read_live_state(kubectl), lb_class=options.lb_class)
     # Said once both states are read: bad input stays one line (InputError, exit 2).
     for note in desired.notes:

@@ -52,6 +52,7 @@ from planner.tools import INSTALL_HINTS
 
 if TYPE_CHECKING:  # flux_build imports it where a document needs Flux (start-up)
     from planner.sources.argocd_follow import GitView
+    from planner.sources.flux_overlay import BuildFields
     from planner.sources.flux_repository import Repository
 
 STDIN = "-"
@@ -72,6 +73,7 @@ class Source:
     # land) and how it renders a chart, when it syncs this
     default_namespace: str | None = None
     helm: HelmOptions | None = None
+    build: BuildFields | None = None  # and its other fields that change what it builds
 
 
 @collector_paused
@@ -153,9 +155,10 @@ def load_sources(
         notes.extend(found_notes)
         unrendered.extend(found_unrendered)
         if flux is not None and any(obj.key.kind == "Kustomization" for obj in found):
-            followed, follow_notes = _followed(found, source, flux, named, read)
+            followed, follow_notes, unbuilt = _followed(found, source, flux, named, read)
             pending.extend(followed)
             notes.extend(follow_notes)
+            unrendered.extend(unbuilt)
         if flux is not None and any(obj.key.kind in APPLICATION_KINDS for obj in found):
             from planner.sources.argocd_follow import GitView
 
@@ -174,20 +177,29 @@ def _followed(
     flux: FluxContext,
     named: list[Path],
     read: set[tuple[str, str]],
-) -> tuple[list[Source], list[str]]:
-    """The sources of the directories the Flux Kustomizations in `found` build, not read yet."""
+) -> tuple[list[Source], list[str], list[Unrendered]]:
+    """The sources of the directories the Flux Kustomizations in `found` build, not read yet,
+    and those whose fields cannot be applied (not read)."""
     from planner.sources.flux_follow import follow_targets
 
     path = Path.cwd() if source.kind == "stdin" else source.path
-    targets, notes = follow_targets(found, path, flux)
+    following = follow_targets(found, path, flux)
     sources = []
-    for target in targets:
-        placed = [
-            dataclasses.replace(followed, namespace=target.namespace)
-            for followed in find_sources(str(target.path), target.label)
-        ]
+    for target in following.targets:
+        placed = built_sources(target.path, target.label, target.namespace, target.build)
         sources.extend(_unread(target.path, placed, named, read))
-    return sources, notes
+    return sources, following.notes, following.unbuilt
+
+
+def built_sources(
+    directory: Path, label: str, namespace: str | None, build: BuildFields | None
+) -> list[Source]:
+    """The sources of a directory a Flux Kustomization builds, with its targetNamespace and
+    fields; with fields kustomize must apply, the whole directory is one build (flux_overlay)."""
+    if build is not None and build.needs_kustomize:
+        return [Source(directory, label, "kustomize", namespace, build=build)]
+    found = find_sources(str(directory), label)
+    return [dataclasses.replace(s, namespace=namespace, build=build) for s in found]
 
 
 def _synced(
@@ -271,7 +283,7 @@ def _objects_of(
 
         rendered_by = "kustomize"
         check_remote_resources(source.path, source.label)
-        text = render_kustomization(source.path)
+        text = _rendered_kustomization(source)
         parsed = parse_yaml(text, source.label, "kustomize")
     elif source.kind == "stdin":
         text = read_stdin(stdin, source.label)
@@ -282,14 +294,13 @@ def _objects_of(
         parsed = (parse_json if is_json else parse_yaml)(text, source.label)
     parsed = _placed(parsed, source)
     if flux is None:
-        objects, notes = _with_notes(parsed, rendered_by, DEFAULT_NAMESPACE)
+        objects, notes = _with_notes(_with_metadata(parsed, source), rendered_by, DEFAULT_NAMESPACE)
         return objects, notes, []
     # Flux substitutes what its Kustomization built, then helm-controller renders HelmReleases
     path = Path.cwd() if source.kind == "stdin" else source.path
     built = apply_flux(parsed.documents, path, text, flux, helm)
-    objects, notes = _with_notes(
-        Parsed(built.documents, parsed.notes), rendered_by, DEFAULT_NAMESPACE
-    )
+    substituted = _with_metadata(Parsed(built.documents, parsed.notes), source)
+    objects, notes = _with_notes(substituted, rendered_by, DEFAULT_NAMESPACE)
     for documents, namespace in built.rendered:
         made, made_notes = to_objects(documents, "helm", namespace)
         objects.extend(made)
@@ -309,6 +320,26 @@ def _placed(parsed: Parsed, source: Source) -> Parsed:
 
         return Parsed(in_destination(parsed.documents, source.default_namespace), parsed.notes)
     return parsed
+
+
+def _rendered_kustomization(source: Source) -> str:
+    """kustomize's build of a kustomize source, with the fields of the Flux Kustomization that
+    builds it when it sets any that change the build."""
+    if source.build is None or not source.build.needs_kustomize:
+        return render_kustomization(source.path)
+    from planner.sources.flux_overlay import render_with_fields
+
+    return render_with_fields(source.path, source.label, source.build, source.namespace)
+
+
+def _with_metadata(parsed: Parsed, source: Source) -> Parsed:
+    """The documents with the commonMetadata of the Flux Kustomization that builds the source
+    (set after substitution, as kustomize-controller does)."""
+    if source.build is None:
+        return parsed
+    from planner.sources.flux_overlay import with_common_metadata
+
+    return Parsed(with_common_metadata(parsed.documents, source.build), parsed.notes)
 
 
 def _rendered_chart(source: Source, helm: HelmOptions) -> str:

@@ -10,14 +10,17 @@ none of them (a silent pass), so `load_sources` reads those directories too.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from planner.errors import Origin
 from planner.objects import KubeObject
 from planner.sources.documents import Document
 from planner.sources.flux_build import FluxContext
+from planner.sources.flux_overlay import BuildFields, build_fields
 from planner.sources.flux_repository import (
     Repository,
     is_flux_kustomization,
@@ -25,6 +28,7 @@ from planner.sources.flux_repository import (
     plain,
 )
 from planner.sources.kinds import is_cluster_scoped
+from planner.sources.states import Unrendered
 
 
 @dataclass(frozen=True)
@@ -34,25 +38,43 @@ class Target:
     path: Path
     label: str
     namespace: str | None = None  # spec.targetNamespace: every namespaced object lands there
+    build: BuildFields | None = None  # its other fields that change what it builds
+
+
+@dataclass
+class Followed:
+    """What following the Flux Kustomizations of one source found: the directories to read,
+    notes, and those whose fields cannot be applied exactly (not read: Services unchecked)."""
+
+    targets: list[Target] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    unbuilt: list[Unrendered] = field(default_factory=list)
 
 
 def follow_targets(
     objects: Iterable[KubeObject], source_path: Path, context: FluxContext
-) -> tuple[list[Target], list[str]]:
+) -> Followed:
     """The directories the Flux Kustomizations among `objects` build (read from the repository
-    holding `source_path`), and one note for each that cannot be followed."""
-    targets: list[Target] = []
-    notes: list[str] = []
+    holding `source_path`), and what keeps any of them from being read."""
+    followed = Followed()
     for obj in objects:
         if not is_flux_kustomization(obj.body):
             continue
         repository = context.repository_of(source_path)
         target, note = _target_of(obj, repository)
-        if target is not None:
-            targets.append(target)
-        elif note:
-            notes.append(note)
-    return targets, notes
+        if target is None or repository is None:
+            followed.notes.extend([note] if note else [])
+            continue
+        name = f"Flux Kustomization {obj.key.namespace}/{obj.key.name}"
+        origin = obj.origin or Origin(name)
+        build, why = build_fields(obj.body, origin, repository.root)
+        if why:
+            followed.unbuilt.append(
+                Unrendered(name, origin, why, kind="Flux Kustomization", missed="not built")
+            )
+        else:
+            followed.targets.append(dataclasses.replace(target, build=build))
+    return followed
 
 
 def _target_of(obj: KubeObject, repository: Repository | None) -> tuple[Target | None, str]:

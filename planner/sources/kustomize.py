@@ -6,6 +6,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from planner.errors import ToolFailedError, ToolMissingError
@@ -31,13 +32,18 @@ def kustomize_argv(directory: str) -> list[str]:
         raise ToolMissingError("kustomize", INSTALL_HINTS["kustomize"]) from None
 
 
-def render_kustomization(directory: Path) -> str:
-    """The YAML stream `kustomize build` prints for `directory`."""
+def render_kustomization(directory: Path, renamed: Mapping[str, str] | None = None) -> str:
+    """The YAML stream `kustomize build` prints for `directory`; a failure's message has the
+    paths in `renamed` written as their values (a temporary copy's path means nothing)."""
     try:
         return run_tool(kustomize_argv(str(directory)))
     except ToolFailedError as err:
         reason = kustomize_error(err.stderr)
-        raise ToolFailedError(err.argv, err.returncode, reason) from err
+        argv = err.argv
+        for path, shown in (renamed or {}).items():
+            reason = reason.replace(path, shown)
+            argv = [part.replace(path, shown) for part in argv]
+        raise ToolFailedError(argv, err.returncode, reason) from err
 
 
 def kustomize_error(stderr: str) -> str:

@@ -20,8 +20,18 @@ from planner.errors import InputError
 from planner.objects import Manifest
 from planner.sources.kustomize import KUSTOMIZATION_FILES, is_kustomization_dir
 
-# How kustomize spells remote bases without a scheme (github.com/org/repo//path?ref=v1, git@...).
-REMOTE_PREFIXES = ("github.com/", "gitlab.com/", "bitbucket.org/", "git@", "git::", "ssh:")
+# How kustomize spells remote bases without a scheme (github.com/org/repo//path?ref=v1, git@...),
+# and kustomize-controller its remote components (`gh:`, `github.com:`).
+REMOTE_PREFIXES = (
+    "github.com/",
+    "gitlab.com/",
+    "bitbucket.org/",
+    "git@",
+    "git::",
+    "ssh:",
+    "gh:",
+    "github.com:",
+)
 
 
 def repository_root(source_dir: Path, source_path: str) -> Path:
@@ -90,7 +100,7 @@ def check_kustomize_references(app_dir: Path, root: Path) -> None:
             continue
         seen.add(directory)
         for entry, shown in _kustomize_entries(directory, root):
-            if _is_remote(entry):
+            if is_remote(entry):
                 raise InputError(
                     f"{shown} names the remote resource `{entry}`; the plugin renders without "
                     "network access, so vendor it into the repository"
@@ -114,7 +124,7 @@ def check_remote_resources(app_dir: Path, label: str) -> None:
         seen.add(directory)
         shown_dir = os.path.normpath(os.path.join(label, os.path.relpath(directory, top)))
         for entry, shown in _kustomize_entries(directory, directory, shown_dir):
-            if _is_remote(entry):
+            if is_remote(entry):
                 raise InputError(
                     f"{shown} names the remote resource `{entry}`; the planner does not fetch "
                     "it (no network): vendor it into the repository, or name a directory "
@@ -167,5 +177,6 @@ def _kustomization_body(path: Path, shown: str) -> Manifest:
     return body if isinstance(body, dict) else {}
 
 
-def _is_remote(entry: str) -> bool:
+def is_remote(entry: str) -> bool:
+    """Whether a kustomization entry names something kustomize would fetch."""
     return "://" in entry or "?ref=" in entry or entry.startswith(REMOTE_PREFIXES)

@@ -12,8 +12,9 @@ from planner.sources.kinds import namespaces_of, pools_of, services_of
 
 @dataclass(frozen=True)
 class Unrendered:
-    """An object whose Services were not checked: a HelmRelease that could not be rendered, or
-    an Argo CD Application not followed to its source. `release` names it ("KIND NS/NAME");
+    """An object whose Services were not checked: a HelmRelease that could not be rendered, an
+    Argo CD Application not followed to its source, or a Flux Kustomization whose fields could
+    not be applied. `release` names it ("KIND NS/NAME");
     `missed` says what was not done. Printed as the one note the report carries for it."""
 
     release: str

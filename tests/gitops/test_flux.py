@@ -10,6 +10,7 @@ import copy
 import hashlib
 import http.server
 import io
+import os
 import shutil
 import tarfile
 import threading
@@ -618,7 +619,7 @@ def test_a_suspended_kustomization_is_nothing_to_do_and_fetches_nothing(
         ({"path": "./clusters/prod"}, "has spec.path './clusters/prod', not --path"),
         ({"sourceRef": {"kind": "GitRepository", "name": "other"}}, "not --source"),
         ({"postBuild": {"substitute": {"IP": "192.168.10.53"}}}, "sets spec.postBuild"),
-        ({"targetNamespace": "dns"}, "sets spec.targetNamespace"),
+        ({"patchesStrategicMerge": [{"kind": "Service"}]}, "sets spec.patchesStrategicMerge"),
     ],
 )
 def test_a_kustomization_the_hook_cannot_follow_is_refused(
@@ -628,6 +629,81 @@ def test_a_kustomization_the_hook_cannot_follow_is_refused(
     with pytest.raises(InputError, match=message):
         pre_sync(options(kustomization="flux-system/dns"), Kubectl())
     assert writes(fake) == []
+
+
+KEEP_CLUSTER = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: not-used
+spec:
+  externalTrafficPolicy: Cluster
+"""
+
+
+@pytest.mark.skipif(
+    not (shutil.which("kustomize") or shutil.which("kubectl")), reason="needs kustomize or kubectl"
+)
+def test_the_hook_applies_the_kustomizations_fields_as_diff_does(
+    make_fake: MakeFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The seed commit (Cluster → Local) undone by the app Kustomization's own patch: Flux
+    applies Cluster, and so does the hook (it only stamps the group's annotations): nobody goes
+    pending. Before, the hook refused the Kustomization."""
+    real = shutil.which("kustomize") or f"{shutil.which('kubectl')} kustomize"
+    shim = tmp_path / "kustomize-bin" / "kustomize"  # the stand-in kubectl renders nothing
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nshift\nexec {real} "$@"\n')
+    shim.chmod(0o755)
+    spec = {
+        "patches": [{"patch": KEEP_CLUSTER, "target": {"kind": "Service"}}],
+        "commonMetadata": {"labels": {"app.kubernetes.io/name": "coredns"}},
+    }
+    fake = make_fake("fixed", objects={KUSTOMIZATION_KEY: app_kustomization(**spec)})
+    monkeypatch.setenv("PATH", f"{shim.parent}{os.pathsep}{os.environ['PATH']}")
+    report = pre_sync(options(kustomization="dns"), Kubectl(), progress=RecordingProgress())
+    assert report.exit_code == 0
+    cluster = fake.cluster()
+    for svc in (TCP, UDP):
+        assert cluster.store[svc]["spec"]["externalTrafficPolicy"] == "Cluster"
+        assert cluster.ips(svc) == (SHARED_IP,) and not cluster.went_pending(svc)
+
+
+@pytest.mark.skipif(
+    not (shutil.which("kustomize") or shutil.which("kubectl")), reason="needs kustomize or kubectl"
+)
+def test_render_app_and_diff_read_a_kustomizations_fields_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hook renders the app with the Kustomization read from the cluster; diff follows the
+    same Kustomization from its file: the same Services, byte for byte."""
+    from planner.sources import load_desired
+    from tests.sources.conftest import git
+
+    root = tmp_path / "artifact"
+    for path, text in sample_tree("seed-dns-local").items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(text)
+    component = root / "components/cluster"
+    component.mkdir(parents=True)
+    (component / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
+        + yaml.safe_dump({"patches": [{"patch": KEEP_CLUSTER, "target": {"kind": "Service"}}]})
+    )
+    spec = {
+        "targetNamespace": "lab",
+        "namePrefix": "home-",
+        "components": ["../../../components/cluster"],
+    }
+    kustomization = app_kustomization(**spec)
+    (root / "ks.yaml").write_text(yaml.safe_dump(kustomization))
+    hook = render_app(root, APP_PATH, kustomization)
+    git(root, "init", "--quiet")
+    monkeypatch.chdir(root)
+    followed = load_desired(["ks.yaml"])
+    assert sorted(hook.services) == ["lab/home-dns-tcp", "lab/home-dns-udp"]
+    assert hook.services == followed.services
+    assert {s["spec"]["externalTrafficPolicy"] for s in hook.services.values()} == {"Cluster"}
 
 
 # --- which units the hook applies ----------------------------------------------------------------
