@@ -4,7 +4,7 @@
     python bench/bench_gc.py --repo DIR --compare /tmp/base . [--runs 5]
 
 Runs `planner diff DIR/desired --live DIR/live.yaml --output json` in-process, alternately with
-the planner as it is and with `planner.simulate.collector.simulation_collections` made a no-op (the
+the planner as it is and with `planner.collector.simulation_collections` made a no-op (the
 collector's default thresholds while runs are sampled and states explored, nothing frozen after), each in a fresh process, and prints per
 run: CPU seconds, CPU seconds inside the collector, full (generation 2) collections, peak RSS.
 With `--compare`, the planner as it is in each checkout instead (each first on the path,
@@ -25,7 +25,7 @@ import contextlib, gc, io, resource, sys, time
 default_gc = sys.argv[1] == "default"
 repo = sys.argv[2]
 if default_gc:
-    import planner.simulate.collector as collector
+    import planner.collector as collector
     collector.simulation_collections = contextlib.nullcontext
 spent = [0.0, 0]
 began = [0.0]

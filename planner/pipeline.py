@@ -20,6 +20,7 @@ from planner.analysis.build import (
     scenario_inputs,
 )
 from planner.analysis.records import DiffReport
+from planner.collector import built_data_frozen
 from planner.diff import PruneMode
 from planner.diff.scenario import Scenario, build_scenario
 from planner.errors import PlannerError
@@ -28,7 +29,6 @@ from planner.model.service import inputs_remembered
 from planner.progress import Progress, no_progress
 from planner.simulate.world import DEFAULT_MAX_STATES, Explorations
 from planner.sources import HelmOptions, load_desired
-from planner.sources.collector import built_data_frozen
 from planner.sources.live import LiveSource, with_pools_from_elsewhere
 
 if TYPE_CHECKING:  # the plan stage is imported when a plan is built: a diff never needs it

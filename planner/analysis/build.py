@@ -16,12 +16,12 @@ from planner.analysis.conflicts import static_conflicts
 from planner.analysis.groups import load_balancer_inputs, sharing_groups
 from planner.analysis.predict import predict
 from planner.analysis.records import Conflict, DiffReport, Prediction, SharingGroupReport
+from planner.collector import built_data_frozen, collector_paused
 from planner.diff.scenario import NO_POOLS_NOTE, Scenario
 from planner.model.controller import BEHAVIORS, DEFAULT_TARGET
 from planner.model.service import AllocationInputs, inputs_remembered
 from planner.progress import Progress, no_progress
 from planner.simulate.world import DEFAULT_MAX_STATES
-from planner.sources.collector import built_data_frozen, collector_paused
 
 # "unrendered": as "stuck", and a desired HelmRelease left unrendered (Services unchecked) blocks.
 FAIL_ON_POLICIES: tuple[str, ...] = ("never", "stuck", "pending", "unrendered")

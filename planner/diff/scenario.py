@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from planner.collector import collector_paused
 from planner.diff import Change, PruneMode, diff_objects
 from planner.errors import InputError, Origin
 from planner.model.allocator import Pool
@@ -17,7 +18,6 @@ from planner.model.pools import pools_from_objects
 from planner.model.service import AllocationInputs, handled_by_metallb
 from planner.model.simcluster import ServiceWrite
 from planner.objects import KubeObject, Manifest, ObjectKey
-from planner.sources.collector import collector_paused
 from planner.sources.kinds import is_pool_manifest
 from planner.sources.states import DesiredState, LiveState, Unrendered
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from planner.analysis.predict import pending_reason
 from planner.analysis.records import Conflict
+from planner.collector import collector_paused, join_the_callers_freeze
 from planner.diff.scenario import Scenario
 from planner.errors import PlannerError
 from planner.model.allocator import AllocationRequest, Allocator
@@ -69,7 +70,6 @@ from planner.simulate.world import (
     one_by_one,
     replayed_end,
 )
-from planner.sources.collector import collector_paused, join_the_callers_freeze
 
 TRANSITION_GROUP_PREFIX = "transition-"
 # Warnings under the fixed allocator that mean a Service cannot reach its target.

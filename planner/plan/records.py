@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
+from planner.collector import collector_paused
 from planner.errors import InputError
 from planner.json_text import canonical_bytes
 from planner.model.controller import DEFAULT_TARGET
 from planner.plan.graph import canonical_json
 from planner.plan.units import APPLY, DELETE, Write
 from planner.simulate.world import Baseline
-from planner.sources.collector import collector_paused
 
 PLAN_VERSION = 1
 DIGEST_FIELD = "digest"

@@ -25,6 +25,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from planner.collector import built_data_frozen
 from planner.model.controller import BEHAVIORS, Behavior
 from planner.model.service import is_load_balancer
 from planner.model.simcluster import Action, Run, ServiceWrite, SimulatedCluster
@@ -43,7 +44,6 @@ from planner.simulate.world import (
     one_by_one,
     replayed_end,
 )
-from planner.sources.collector import built_data_frozen
 
 _NUDGE_VALUE = "verify"  # the value of the nudge annotation verify writes
 

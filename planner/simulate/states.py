@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from functools import partial
 from typing import Any, overload
 
+from planner import collector
 from planner.model.allocator import Port
 from planner.model.controller import ERROR, REPROCESS_ALL, SUCCESS, Behavior, Event, Result
 from planner.model.service import (
@@ -61,7 +62,6 @@ from planner.model.simcluster import (
     prepared,
 )
 from planner.objects import Manifest
-from planner.simulate import collector
 
 # The default state budget: beyond it the exploration stops and says it is not complete.
 DEFAULT_MAX_STATES = 50_000
@@ -285,7 +285,7 @@ def explore_states(
     the queue (`_Settled`; exact under the stock behaviours, off under `fixed`). `tails`: with
     a pass at the head of the queue and nothing left to arrive, the keys queued behind it are
     not told apart when the pass settles each of them (`_Tails`; stock behaviours). Explored
-    with the cyclic collector paused (it makes no reference cycle: planner.simulate.collector)."""
+    with the cyclic collector paused (it makes no reference cycle: planner.collector)."""
     try:
         return _explore_tails(
             cluster, writes, max_states, explore_ties, symmetry, settling, commute, tails

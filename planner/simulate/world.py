@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from itertools import chain
 from typing import overload
 
+from planner import collector
 from planner.diff.scenario import Scenario
 from planner.model.allocator import Pool
 from planner.model.controller import Behavior, copy_manifest
@@ -31,7 +32,6 @@ from planner.model.simcluster import (
     replay,
 )
 from planner.objects import Manifest
-from planner.simulate import collector
 from planner.simulate.poolsplit import disjoint_fresh
 from planner.simulate.reduction import Component, components
 from planner.simulate.states import (

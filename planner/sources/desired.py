@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from planner.collector import collector_paused
 from planner.errors import InputError, Origin, ToolMissingError
 from planner.objects import KubeObject
 from planner.sources import fast_yaml
-from planner.sources.collector import collector_paused
 from planner.sources.documents import (
     JSON_SUFFIXES,
     MANIFEST_SUFFIXES,

@@ -16,9 +16,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
+from planner.collector import collector_paused
 from planner.errors import InputError, ToolFailedError
 from planner.objects import KubeObject
-from planner.sources.collector import collector_paused
 from planner.sources.desired import (
     STDIN,
     STDIN_LABEL,

@@ -12,11 +12,12 @@ from unittest import mock
 
 import pytest
 
+from planner import collector
+from planner.collector import built_data_frozen
 from planner.model.allocator import Pool
 from planner.model.simcluster import SimulatedCluster, random_runs
-from planner.simulate import collector, world
+from planner.simulate import world
 from planner.simulate.world import Explorations
-from planner.sources.collector import built_data_frozen
 from tests.model.test_seed_scenario import with_group_annotations
 from tests.model.test_simcluster import Group, _component, svc
 

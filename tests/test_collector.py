@@ -11,12 +11,12 @@ import pytest
 
 import planner.analysis.build as analysis_build
 import planner.diff.scenario as diff_scenario
-from planner.sources import desired, live
-from planner.sources.collector import (
+from planner.collector import (
     built_data_frozen,
     collector_paused,
     join_the_callers_freeze,
 )
+from planner.sources import desired, live
 from planner.sources.states import DesiredState, LiveState
 
 

@@ -6,6 +6,9 @@
     @built_data_frozen
     def report_of_scenario(...): ...
 
+    with simulation_collections():
+        runs = random_runs(...)  # or explore_states(...)
+
 Reading, diffing and grouping 10,000 Services allocate millions of dicts, lists and records that
 all stay alive, and none of them is in a reference cycle. Every full collection
 the allocations trigger walks all of them again to find nothing: at 10,000 Services those
@@ -17,13 +20,18 @@ over what the simulation creates: the scenario it only reads is frozen (`gc.free
 stage ends (10,000 Services: diff 4.08 -> 3.87, plan --verify 6.92 -> 6.42 CPU s, bench/README.md).
 Whether a freeze is on is remembered here, not asked of `gc.get_freeze_count()`: that walks every
 frozen object (CPython 3.11), and 13 calls cost 0.38 s of a 10,000-Service diff.
+Sampled runs and the state explorer also allocate millions of long-lived objects and make no
+reference cycle (tests/simulate/test_world.py, tests/simulate/test_collector.py), so the
+collector is paused there as well: one group of 1,000 sampled, 3.9 of 30 CPU s (bench/README.md,
+"onegroup"); a group of 16 explored, about a third of its CPU time ("states16").
 """
 
 from __future__ import annotations
 
 import functools
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
@@ -104,3 +112,19 @@ def _bracketed(
             stop()
 
     return bracketed
+
+
+@contextmanager
+def simulation_collections() -> Iterator[None]:
+    """The cyclic collector paused inside the block (left off when it was off); what the block
+    made frozen with the caller's data after, when the caller froze its data (built_data_frozen):
+    it stays out of the collector's sight until the caller unfreezes its own data (reference
+    counting frees it as before)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+    join_the_callers_freeze()
