@@ -26,10 +26,9 @@ from typing import Any
 from planner.errors import Origin, PlannerError
 from planner.objects import KubeObject
 from planner.sources.desired import APPLICATION_KINDS, Source
-from planner.sources.documents import MANIFEST_SUFFIXES, Document, manifest_files
+from planner.sources.documents import MANIFEST_SUFFIXES, manifest_files
 from planner.sources.flux_repository import Repository, plain
 from planner.sources.helm import HelmOptions, is_chart_dir
-from planner.sources.kinds import is_cluster_scoped
 from planner.sources.kustomize import is_kustomization_dir
 from planner.sources.safety import inside
 from planner.sources.states import Unrendered
@@ -284,23 +283,6 @@ def _patterns(value: Any) -> list[str]:
 def _matches(relative: str, patterns: list[str]) -> bool:
     # Argo CD matches without a separator: `*` crosses directories, as fnmatch's does
     return any(fnmatch.fnmatchcase(relative, pattern) for pattern in patterns)
-
-
-def in_destination(documents: list[Document], namespace: str) -> list[Document]:
-    """The documents as Argo CD applies them to its destination `namespace`: a namespaced
-    object written without a namespace gets it; the others are left as written."""
-    placed = []
-    for document in documents:
-        metadata = document.body.get("metadata")
-        if (
-            isinstance(metadata, dict)  # a malformed `metadata` is reported as it is
-            and not metadata.get("namespace")
-            and not is_cluster_scoped(str(document.body.get("kind")))
-        ):
-            moved = {**document.body, "metadata": {**metadata, "namespace": namespace}}
-            document = Document(moved, document.origin)
-        placed.append(document)
-    return placed
 
 
 def normalised_url(url: str) -> str:

@@ -38,6 +38,7 @@ from planner.sources.flux_build import FluxContext, apply_flux
 from planner.sources.helm import CHART_FILE, HelmOptions, is_chart_dir, render_chart
 from planner.sources.kinds import (
     DEFAULT_NAMESPACE,
+    placed_in,
     to_objects,
     without_repeats,
 )
@@ -312,13 +313,10 @@ def _placed(parsed: Parsed, source: Source) -> Parsed:
     """The documents in the namespace the GitOps tool syncing `source` gives them: a Flux
     Kustomization's targetNamespace, or an Argo CD Application's destination namespace."""
     if source.namespace is not None:
-        from planner.sources.flux_follow import in_namespace
-
-        return Parsed(in_namespace(parsed.documents, source.namespace), parsed.notes)
+        return Parsed(placed_in(parsed.documents, source.namespace, overriding=True), parsed.notes)
     if source.default_namespace is not None:
-        from planner.sources.argocd_follow import in_destination
-
-        return Parsed(in_destination(parsed.documents, source.default_namespace), parsed.notes)
+        placed = placed_in(parsed.documents, source.default_namespace, overriding=False)
+        return Parsed(placed, parsed.notes)
     return parsed
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from planner.errors import Origin
 from planner.objects import KubeObject
-from planner.sources.documents import Document
 from planner.sources.flux_build import FluxContext
 from planner.sources.flux_overlay import BuildFields, build_fields
 from planner.sources.flux_repository import (
@@ -27,7 +26,6 @@ from planner.sources.flux_repository import (
     kustomization_path,
     plain,
 )
-from planner.sources.kinds import is_cluster_scoped
 from planner.sources.states import Unrendered
 
 
@@ -109,21 +107,6 @@ def _target_of(obj: KubeObject, repository: Repository | None) -> tuple[Target |
     namespace = spec.get("targetNamespace")
     target_namespace = namespace if isinstance(namespace, str) and namespace else None
     return Target(directory, repository.label(directory), target_namespace), ""
-
-
-def in_namespace(documents: list[Document], namespace: str) -> list[Document]:
-    """The documents as kustomize-controller builds them for a `targetNamespace`: every
-    namespaced object's namespace set to it, whatever it was (cluster-scoped kinds keep none)."""
-    placed = []
-    for document in documents:
-        body = document.body
-        metadata = body.get("metadata")
-        if is_cluster_scoped(str(body.get("kind"))) or not isinstance(metadata, dict):
-            placed.append(document)  # a malformed `metadata` is reported as it is
-            continue
-        moved = {**body, "metadata": {**metadata, "namespace": namespace}}
-        placed.append(Document(moved, document.origin))
-    return placed
 
 
 def covers(read: Path, target: Path) -> bool:

@@ -72,6 +72,27 @@ def is_cluster_scoped(kind: str) -> bool:
     return kind in CLUSTER_SCOPED_KINDS
 
 
+def placed_in(documents: list[Document], namespace: str, *, overriding: bool) -> list[Document]:
+    """The documents with their namespaced objects in `namespace`: every one, whatever it names
+    (`overriding`: a Flux Kustomization's targetNamespace), or those written without one (an
+    Argo CD Application's destination). Cluster-scoped kinds, and a malformed `metadata` (it is
+    reported as it is), are left as written."""
+    placed = []
+    for document in documents:
+        body = document.body
+        metadata = body.get("metadata")
+        if (
+            isinstance(metadata, dict)
+            and (overriding or not metadata.get("namespace"))
+            and not is_cluster_scoped(str(body.get("kind")))
+        ):
+            document = Document(
+                {**body, "metadata": {**metadata, "namespace": namespace}}, document.origin
+            )
+        placed.append(document)
+    return placed
+
+
 def object_key(
     body: Manifest, origin: Origin, default_namespace: str = DEFAULT_NAMESPACE
 ) -> ObjectKey:
