@@ -33,7 +33,7 @@ import yaml
 from planner import kube_yaml
 from planner.errors import InputError, Origin
 from planner.sources.documents import Document
-from planner.sources.flux_repository import mapping, plain
+from planner.sources.flux_repository import YAML_SUFFIXES, mapping, plain
 from planner.sources.kustomize import (
     KUSTOMIZATION_FILES,
     is_kustomization_dir,
@@ -236,7 +236,7 @@ def _manifests(top: Path, directory: Path, label: str, root: Path) -> list[str]:
                 found.append(relative)
             else:
                 found.extend(_manifests(top, path, label, root))
-        elif path.suffix.lower() in (".yaml", ".yml"):
+        elif path.suffix.lower() in YAML_SUFFIXES:
             found.append(relative)
     return found
 
