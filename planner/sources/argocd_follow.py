@@ -25,10 +25,11 @@ from typing import Any
 
 from planner.errors import Origin, PlannerError
 from planner.objects import KubeObject
+from planner.sources.argocd_helm import Chart, NotEvaluated, helm_options
 from planner.sources.desired import APPLICATION_KINDS, Source
 from planner.sources.documents import MANIFEST_SUFFIXES, manifest_files
 from planner.sources.flux_repository import Repository, plain
-from planner.sources.helm import HelmOptions, is_chart_dir
+from planner.sources.helm import is_chart_dir
 from planner.sources.kustomize import is_kustomization_dir
 from planner.sources.safety import inside
 from planner.sources.states import Unrendered
@@ -144,8 +145,10 @@ def _follow(
         reasons.append("no repository holds its source")
     else:
         facts = git.facts_of(repository)
-        for source in _sources_of(spec):
-            reason = _follow_source(app, source, repository, facts, into)
+        sources = _sources_of(spec)
+        refs = _ref_roots(sources, repository, facts)
+        for source in sources:
+            reason = _follow_source(app, source, repository, facts, refs, into)
             if reason:
                 reasons.append(reason)
     if reasons:
@@ -185,6 +188,7 @@ def _follow_source(
     source: Mapping[str, Any],
     repository: Repository,
     facts: GitFacts | None,
+    refs: Mapping[str, Path | None],
     into: Following,
 ) -> str:
     """Add one source's directory to `into` when it is in this repository; else why not."""
@@ -193,32 +197,63 @@ def _follow_source(
         return f"its source is the Helm chart `{source['chart']}` of {url}, which is not fetched"
     if "path" not in source and source.get("ref"):
         return ""  # only lends its files to other sources (`$ref/values.yaml`): renders nothing
-    for setting in ("plugin", "helm", "kustomize"):
+    for setting in ("plugin", "kustomize"):
         if plain(source.get(setting)):
             return f"its source's `{setting}` settings are not evaluated"
+    elsewhere = _elsewhere(source, facts)
+    if elsewhere:
+        return elsewhere
+    revision = str(source.get("targetRevision") or "").strip()
+    if facts is not None and revision not in HEAD_REVISIONS and revision != facts.branch:
+        into.notes.append(
+            f"{app.origin}: {app.name}: targetRevision `{revision}` is not the checked-out "
+            f"branch ({facts.branch or 'detached HEAD'}); its source was read as checked out"
+        )
+    return _read_directory(app, source, repository, refs, into)
+
+
+def _elsewhere(source: Mapping[str, Any], facts: GitFacts | None) -> str:
+    """Why a source's files are not this checkout's ("" when they are): another repository, or a
+    revision that is neither HEAD nor a branch of it."""
+    url = _shown(str(source.get("repoURL") or ""))
     if facts is None or not facts.remotes:
         return f"its source {url} cannot be compared with this repository (it has no git remote)"
     if normalised_url(str(source.get("repoURL") or "")) not in facts.remotes:
         return f"its source {url} is not a remote of this repository"
     revision = str(source.get("targetRevision") or "").strip()
-    if revision not in HEAD_REVISIONS and revision != facts.branch:
-        if revision not in facts.branches:
-            return f"its source is at revision `{revision}`, not the checked-out branch"
-        into.notes.append(
-            f"{app.origin}: {app.name}: targetRevision `{revision}` is not the checked-out "
-            f"branch ({facts.branch or 'detached HEAD'}); its source was read as checked out"
-        )
-    return _read_directory(app, source, repository, into)
+    if revision not in HEAD_REVISIONS | facts.branches and revision != facts.branch:
+        return f"its source is at revision `{revision}`, not the checked-out branch"
+    return ""
+
+
+def _ref_roots(
+    sources: list[Mapping[str, Any]], repository: Repository, facts: GitFacts | None
+) -> dict[str, Path | None]:
+    """Each `ref` source's root, for `$ref/…` value files: this repository's when it is read
+    here, else None."""
+    return {
+        str(source["ref"]): None if _elsewhere(source, facts) else repository.root
+        for source in sources
+        if source.get("ref")
+    }
 
 
 def _read_directory(
-    app: _App, source: Mapping[str, Any], repository: Repository, into: Following
+    app: _App,
+    source: Mapping[str, Any],
+    repository: Repository,
+    refs: Mapping[str, Path | None],
+    into: Following,
 ) -> str:
     """Add the sources of the source's directory to `into`, or say why it cannot be read."""
     path = str(source.get("path") or ".").strip()
     directory, problem = _directory_of(path, repository)
     if directory is None:
         return f"its path `{path}` {problem}"
+    if is_chart_dir(directory):  # Argo CD checks Chart.yaml before a kustomization
+        return _read_chart(app, source, directory, repository, refs, into)
+    if plain(source.get("helm")):
+        return f"its source has `helm` settings, but `{path}` holds no Chart.yaml"
     sources, jsonnet = _sources_in(directory, repository.label(directory), app, source)
     # nothing outside the repository is read (docs/security.md): a file linking out is not
     escaped = [found.label for found in sources if repository.relative(found.path) is None]
@@ -228,6 +263,45 @@ def _read_directory(
     if jsonnet:
         return f"its Jsonnet files are not evaluated ({', '.join(jsonnet)})"
     return ""
+
+
+def _read_chart(
+    app: _App,
+    source: Mapping[str, Any],
+    directory: Path,
+    repository: Repository,
+    refs: Mapping[str, Path | None],
+    into: Following,
+) -> str:
+    """Add a chart directory to `into`, rendered with the source's `helm` settings as Argo CD
+    renders it (argocd_helm.py), or say which setting cannot be evaluated."""
+    environment = _environment(app, source)
+    chart = Chart(directory, repository, app.obj.key.name, app.namespace, environment, refs)
+    try:
+        options = helm_options(plain(source.get("helm")), chart)
+    except NotEvaluated as why:
+        return str(why)
+    label = repository.label(directory)
+    into.sources.append(
+        (
+            directory,
+            [Source(directory, label, "helm", default_namespace=app.namespace, helm=options)],
+        )
+    )
+    return ""
+
+
+def _environment(app: _App, source: Mapping[str, Any]) -> dict[str, str]:
+    """The build environment Argo CD expands value file paths and parameters against (its
+    revision variables excepted: argocd_helm.py refuses them)."""
+    return {
+        "ARGOCD_APP_NAME": app.obj.key.name,
+        "ARGOCD_APP_NAMESPACE": app.namespace or "",
+        "ARGOCD_APP_PROJECT_NAME": str(plain(app.obj.body.get("spec")).get("project") or ""),
+        "ARGOCD_APP_SOURCE_REPO_URL": str(source.get("repoURL") or ""),
+        "ARGOCD_APP_SOURCE_PATH": str(source.get("path") or ""),
+        "ARGOCD_APP_SOURCE_TARGET_REVISION": str(source.get("targetRevision") or ""),
+    }
 
 
 def _directory_of(path: str, repository: Repository) -> tuple[Path | None, str]:
@@ -247,12 +321,9 @@ def _directory_of(path: str, repository: Repository) -> tuple[Path | None, str]:
 def _sources_in(
     directory: Path, label: str, app: _App, source: Mapping[str, Any]
 ) -> tuple[list[Source], list[str]]:
-    """How Argo CD reads a source directory: helm, kustomize, or its manifest files (top level
-    unless `directory.recurse`, filtered by `include`/`exclude`; hidden entries skipped, each
-    directory's files before its subdirectories); and its Jsonnet files."""
-    if is_chart_dir(directory):  # Argo CD checks Chart.yaml before a kustomization
-        options = HelmOptions(release=app.obj.key.name, namespace=app.namespace)
-        return [Source(directory, label, "helm", default_namespace=app.namespace, helm=options)], []
+    """How Argo CD reads a source directory that is not a chart: kustomize, or its manifest files
+    (top level unless `directory.recurse`, filtered by `include`/`exclude`; hidden entries
+    skipped, each directory's files before its subdirectories); and its Jsonnet files."""
     if is_kustomization_dir(directory):
         return [Source(directory, label, "kustomize", default_namespace=app.namespace)], []
     settings = plain(source.get("directory"))

@@ -9,7 +9,6 @@ cannot be rendered is reported as unrendered, never skipped silently.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,18 +238,11 @@ def _typed(text: str) -> Any:
 
 def _template(release: Release, helm: HelmOptions) -> str:
     """`helm template` of the release, its merged values in a private temporary file."""
-    import tempfile  # with shutil, bz2 and lzma some 4 ms at start-up; only a release needs it
-
-    with tempfile.TemporaryDirectory(prefix="planner-helmrelease-") as scratch:
-        values_file = Path(scratch) / "values.yaml"
-        descriptor = os.open(values_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-            yaml.safe_dump(release.values, out, sort_keys=False)
-        options = HelmOptions(
-            release=release.name,
-            namespace=release.namespace,
-            values=(str(values_file),),
-            kube_version=helm.kube_version,
-            api_versions=helm.api_versions,
-        )
-        return render_chart(release.chart, options)
+    options = HelmOptions(
+        release=release.name,
+        namespace=release.namespace,
+        kube_version=helm.kube_version,
+        api_versions=helm.api_versions,
+        inline_values=yaml.safe_dump(release.values, sort_keys=False),
+    )
+    return render_chart(release.chart, options)

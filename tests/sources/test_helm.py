@@ -42,6 +42,22 @@ def test_helm_template_argv_carries_the_cluster_capabilities() -> None:
     ]  # fmt: skip
 
 
+def test_helm_template_argv_carries_argo_cd_parameters_and_switches() -> None:
+    options = HelmOptions(
+        values=("v.yaml",),
+        set_values=(("a.b", "1"),),
+        set_strings=(("c", "x\\,y"),),
+        set_files=(("d", "/tmp/d.txt"),),
+        skip_tests=True,
+        skip_schema_validation=True,
+        inline_values="a: {b: 2}\n",  # render_chart's to write: not in the argv
+    )
+    assert helm_template_argv("helm", "dns", options)[4:] == [
+        "--set", "a.b=1", "--set-string", "c=x\\,y", "--set-file", "d=/tmp/d.txt",
+        "--values", "v.yaml", "--skip-schema-validation", "--skip-tests",
+    ]  # fmt: skip
+
+
 def test_the_default_release_name_is_the_chart_directory_made_valid() -> None:
     assert helm_template_argv("helm", "charts/dns", HelmOptions()) == [
         "helm", "template", "dns", "charts/dns",
