@@ -55,6 +55,7 @@ def _assert_pass_is_one_at_a_time(cluster: SimulatedCluster, action: Process) ->
     """Carry out the pass (`action`) on the cluster, checked against a copy handing each
     Service over by itself in the same order."""
     assert cluster.queue[0] == RELOAD
+    _assert_refusing_are_not_quiet(cluster)
     order = action.pass_order or cluster.pass_orders()[0]
     alone = cluster.copy()
     expected = _pass_one_at_a_time(alone, order)
@@ -272,7 +273,7 @@ def _interleaved(draw: st.DrawFn, edits: list[tuple[str, str]]) -> list[tuple[st
     return [(key, pending[key].pop(0)) for key in slots]
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     services=random_groups(),
     behavior=st.sampled_from(BEHAVIORS),
