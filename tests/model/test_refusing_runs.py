@@ -77,6 +77,8 @@ def _assert_refusing_are_not_quiet(cluster: SimulatedCluster) -> None:
 
 # --- the story: groups changing their key, their pending members refused on every pass -------
 
+A_IP, B_IP = "10.0.0.10", "10.0.0.11"
+
 
 def _grouped(name: str, ip: str, share: str, *, live: bool = True) -> dict[str, Any]:
     """A member of a group sharing its requested IP (each on a port of its own)."""
@@ -101,9 +103,6 @@ def _groups_changing_keys(behavior: str, changing: tuple[str, ...]) -> Simulated
     return cluster
 
 
-A_IP, B_IP = "10.0.0.10", "10.0.0.11"
-
-
 def _deleted_until_pass(cluster: SimulatedCluster, name: str) -> None:
     """Delete a Service holding an IP and handle that: the next step is a reprocess-all pass."""
     cluster.arrive(f"ns/{name}", None)
@@ -112,8 +111,9 @@ def _deleted_until_pass(cluster: SimulatedCluster, name: str) -> None:
 
 
 def _joined_in(cluster: SimulatedCluster) -> list[int]:
-    """The pass at the head of the queue (in its default order), checked against the one handing each Service over by itself; how many members
-    each join added after the one the pass's loop took."""
+    """Carry out the pass at the head of the queue (default order), checked against the pass
+    handing each Service over by itself; how many members each join added after the one the
+    pass's loop took."""
     joined: list[int] = []
     join = SimulatedCluster._join_refusing
 
@@ -215,12 +215,12 @@ def _own(name: str, index: int, live: bool) -> dict[str, Any]:
 
 @st.composite
 def random_groups(draw: st.DrawFn) -> tuple[list[Any], list[tuple[str, Any]]]:
-    """Live sharing groups of 1-4 members (requested or auto-assigned IPs) and two Services of
-    their own named among the members (a pass takes them between two pending members), and the
-    writes in any order: some members changing their key (some back again, or deleted), the
-    Services of their own deleted and created again (each a reprocess-all pass, on a new
-    allocator version). Every manifest carries the group-wide annotations of the Services as
-    they are once it is written (behaviour fixed reads them)."""
+    """Live sharing groups of 1-4 members (requested or auto-assigned IPs) and up to three
+    Services of their own named among the members (a pass takes them between two pending
+    members), and the writes in any order: some members changing their key (some back again,
+    or deleted), the Services of their own deleted and created again (each a reprocess-all
+    pass, on a new allocator version). Every manifest carries the group-wide annotations of
+    the Services as they are once it is written (behaviour fixed reads them)."""
     groups = draw(st.lists(st.tuples(st.integers(1, 4), st.booleans()), min_size=1, max_size=3))
     now: dict[str, Any] = {}
     edits: list[tuple[str, str]] = []
