@@ -651,7 +651,7 @@ class SimulatedCluster:
                     together[key] = entry
                     # The positions after it that the loop would take here next, one by one.
                     done += self._join_refusing(
-                        itertools.islice(order, done, None), quiet, together, ip, (fresh, version)
+                        itertools.islice(order, done, None), together, ip, (fresh, version)
                     )
                     continue
                 fresh = self._refuse_together(together, results) and fresh
@@ -682,18 +682,20 @@ class SimulatedCluster:
     def _join_refusing(
         self,
         keys: Iterable[str],
-        quiet: Mapping[str, Manifest],
         together: dict[str, Refusing],
         ip: str,
         at: tuple[bool, int],
     ) -> int:
         """Add to `together` the leading keys (of a pass's order, after one just added) that the
-        pass's loop would add next: not quiet when the pass began (so each is due next, in
-        order), each `refusing` with its stored manifest, refused `ip`, and not at its refused
-        version (`at`: the loop's `fresh` and allocator version). How many; the loop then skips
-        their positions. (Nothing is handed over in
-        between, so nothing they read changes: a pending member costs a few lookups here, not a
-        turn of the loop.)"""
+        pass's loop would add next: each `refusing` with its stored manifest, refused `ip`, and
+        not at its refused version (`at`: the loop's `fresh` and allocator version). How many;
+        the loop then skips their positions. (Nothing is handed over in between, so nothing
+        they read changes: a pending member costs a few lookups here, not a turn of the loop.)
+
+        Each is due next, in order, unchecked: a `refusing` Service is never quiet, and only
+        its own handling (which this pass has not come to) makes it refusing, so it was not
+        quiet when the pass began. Its stored manifest is checked for a caller who replaced it
+        by hand: the cluster's own writes drop it from `refusing` (observe wakes it)."""
         store, controller = self.store, self.controller
         refusing, (fresh, version) = controller.refusing(), at
         joined = 0
@@ -701,7 +703,6 @@ class SimulatedCluster:
             entry = refusing.get(key)
             if (
                 entry is None
-                or key in quiet
                 or entry.manifest is not store.get(key)
                 or entry.refused.ip != ip
                 or not (fresh or controller.refused_version(key) != version)
