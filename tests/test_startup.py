@@ -55,6 +55,7 @@ _NOT_FOR_A_DIFF = (
     "planner.sources.flux_substitute",
     "planner.sources.helmrelease",
     "planner.sources.safety",
+    "planner.simulate.poolsplit",  # pieces split from one pool, and a plan's wave ends only
     "random",  # a seeded pool order or drawn schedules only (a small diff explores every order)
     "hashlib",  # OpenSSL's libcrypto: the digests use CPython's own sha256 (planner.digest)
     "_hashlib",
@@ -121,6 +122,15 @@ def test_markdown_diff_and_plan_import_what_they_need() -> None:
     _, planned = _imported("plan", desired, "--live", live)
     assert "planner.plan.build" in planned
     assert "graphlib" in planned  # networkx only for a plan with a cycle (test_import_laziness)
+
+
+def test_a_plan_of_several_waves_still_imports_what_it_defers() -> None:
+    # Modules a diff defers, loaded where a plan uses them: a second wave starts from the
+    # first one's end state (planner.simulate.world.end_state, with poolsplit.disjoint_fresh).
+    sample = ROOT / "samples" / "swap-ips"
+    code, modules = _imported("plan", str(sample / "desired"), "--live", str(sample / "live.yaml"))
+    assert code == 0
+    assert "planner.simulate.poolsplit" in modules
 
 
 def test_group_help_lists_every_verb_and_version_imports_none() -> None:

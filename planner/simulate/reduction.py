@@ -31,7 +31,6 @@ from planner.model.allocator import Allocator, Pool
 from planner.model.service import GROUP_ANNOTATION, allocation_inputs, annotation, ingress_ips
 from planner.model.simcluster import ServiceWrite
 from planner.objects import Manifest
-from planner.simulate.poolsplit import exact_split
 
 _Owner = Callable[[str], str]
 
@@ -116,6 +115,8 @@ def _pool_pieces(
     context, _ = _neighbours(apart, holders, lambda ip: "")
     found = [(list(w), context[key]) for key, w in pieces.items()]
     contexts = [c for _, c in found]
+    from planner.simulate.poolsplit import exact_split  # a pool shared by several pieces only
+
     if not exact_split([w for w, _ in found], contexts, in_pools, live, pool, pools):
         return None
     return [(w, c, pool.name) for w, c in found]

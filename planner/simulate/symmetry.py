@@ -54,7 +54,6 @@ from planner.model.service import (
 )
 from planner.model.simcluster import Action, Arrive, Process, ServiceWrite
 from planner.objects import Manifest
-from planner.simulate.poolsplit import keyless
 from planner.simulate.reduction import Component
 
 Outcome = TypeVar("Outcome")
@@ -362,6 +361,8 @@ def _first_keyless(
     """The keyless addresses a piece split from `pool` may take: the pool's first usable ones,
     one per write (poolsplit: at most one each); None when one of them is the piece's own
     (then which ones it takes depends on its address) or the pool changes."""
+    from planner.simulate.poolsplit import keyless  # pieces split from a pool only
+
     versions = {ipaddress.ip_address(ip).version for ip in held}
     if not same_pools or len(versions) != 1:
         return None

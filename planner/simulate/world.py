@@ -32,7 +32,6 @@ from planner.model.simcluster import (
     replay,
 )
 from planner.objects import Manifest
-from planner.simulate.poolsplit import disjoint_fresh
 from planner.simulate.reduction import Component, components
 from planner.simulate.states import (
     SortedWarnings,
@@ -531,6 +530,8 @@ def end_state(
     the pool its component was split from ("" for none; planner.simulate.poolsplit): such
     components take that pool's keyless addresses one after another, as one schedule of the
     whole would (`pools`: the pools the wave ran with)."""
+    from planner.simulate.poolsplit import disjoint_fresh  # a plan's waves only, not a diff
+
     end = dict(before)
     covered: set[str] = set()
     listed = [(list(written), dict(part_end)) for written, part_end in ends]
