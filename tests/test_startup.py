@@ -56,6 +56,7 @@ _NOT_FOR_A_DIFF = (
     "planner.sources.helmrelease",
     "planner.sources.safety",
     "planner.simulate.poolsplit",  # pieces split from one pool, and a plan's wave ends only
+    "planner.simulate.symmetry",  # a shape: only for components of equal size (World.shape)
     "random",  # a seeded pool order or drawn schedules only (a small diff explores every order)
     "hashlib",  # OpenSSL's libcrypto: the digests use CPython's own sha256 (planner.digest)
     "_hashlib",
@@ -131,6 +132,18 @@ def test_a_plan_of_several_waves_still_imports_what_it_defers() -> None:
     code, modules = _imported("plan", str(sample / "desired"), "--live", str(sample / "live.yaml"))
     assert code == 0
     assert "planner.simulate.poolsplit" in modules
+
+
+def test_a_diff_of_same_sized_components_imports_the_shapes(tmp_path: Path) -> None:
+    # The seed sample has one component, so no shape is computed (and symmetry stays out); a
+    # templated repo's groups are the same size, so their shapes are compared.
+    from bench.generate import write_repo
+
+    write_repo(tmp_path, services=80, group_size=4, seed=1)
+    desired, live = str(tmp_path / "desired"), str(tmp_path / "live.yaml")
+    code, modules = _imported("diff", desired, "--live", live)
+    assert code == 1
+    assert "planner.simulate.symmetry" in modules
 
 
 def test_group_help_lists_every_verb_and_version_imports_none() -> None:

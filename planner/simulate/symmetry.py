@@ -33,11 +33,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any
 
 from planner.model.allocator import Pool
 from planner.model.service import (
@@ -54,9 +54,6 @@ from planner.model.service import (
 )
 from planner.model.simcluster import Action, Arrive, Process, ServiceWrite
 from planner.objects import Manifest
-from planner.simulate.reduction import Component
-
-Outcome = TypeVar("Outcome")
 
 # An identifier as Kubernetes names, label values and IPs (with IPv6's colons) spell it.
 _RUN = re.compile(r"[A-Za-z0-9._:-]+")
@@ -207,45 +204,6 @@ class Renaming:
 
     def _touches(self, part: str) -> bool:
         return any(token in part for token in self.mapping)
-
-
-ShapedComponent = tuple[Component, "Shape | None"]  # a component and its shape (None: no shortcut)
-
-
-def shaped(
-    parts: Sequence[Component], shape: Callable[[Component], Shape | None]
-) -> list[ShapedComponent]:
-    """Each component with its shape, computed only where another component has as many writes
-    and Services (else no other can share it, and a large group's shape costs the square of
-    its size: every member's annotation lists every member)."""
-    sizes = Counter(_size(part) for part in parts)
-    return [(part, shape(part) if sizes[_size(part)] > 1 else None) for part in parts]
-
-
-def _size(part: Component) -> tuple[int, int, int]:
-    return len(part.writes), len(part.context), len(part.frozen)
-
-
-def once_per_shape(
-    parts: Sequence[ShapedComponent],
-    simulate: Callable[[Component], Outcome],
-    renamed: Callable[[Outcome, Renaming, Component], Outcome | None],
-) -> list[tuple[Component, Outcome]]:
-    """Each component's outcome: renamed from an earlier one of the same shape when `renamed`
-    can (it returns None when a message cannot be renamed), else simulated."""
-    first: dict[str, tuple[Shape, Outcome]] = {}
-    found = []
-    for part, shape in parts:
-        outcome = None
-        if shape is not None and shape.signature in first:
-            source, simulated = first[shape.signature]
-            outcome = renamed(simulated, source.renaming_to(shape), part)
-        if outcome is None:
-            outcome = simulate(part)
-            if shape is not None:
-                first[shape.signature] = (shape, outcome)
-        found.append((part, outcome))
-    return found
 
 
 def shape_of(
