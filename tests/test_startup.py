@@ -57,6 +57,7 @@ _NOT_FOR_A_DIFF = (
     "planner.sources.safety",
     "planner.simulate.poolsplit",  # pieces split from one pool, and a plan's wave ends only
     "planner.simulate.symmetry",  # a shape: only for components of equal size (World.shape)
+    "planner.model.selectors",  # a pool (or a Flux patch) with a label selector only
     "random",  # a seeded pool order or drawn schedules only (a small diff explores every order)
     "hashlib",  # OpenSSL's libcrypto: the digests use CPython's own sha256 (planner.digest)
     "_hashlib",
@@ -144,6 +145,25 @@ def test_a_diff_of_same_sized_components_imports_the_shapes(tmp_path: Path) -> N
     code, modules = _imported("diff", desired, "--live", live)
     assert code == 1
     assert "planner.simulate.symmetry" in modules
+
+
+_SELECTING_POOL = """\
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: lan, namespace: metallb-system}
+spec:
+  addresses: [192.168.10.0/24]
+  serviceAllocation: {serviceSelectors: [{matchLabels: {app.kubernetes.io/name: coredns}}]}
+"""
+
+
+def test_a_diff_with_a_selecting_pool_imports_the_label_selectors(tmp_path: Path) -> None:
+    seed = ROOT / "samples" / "seed-dns-local"
+    (tmp_path / "dns.yaml").write_text((seed / "desired" / "dns.yaml").read_text())
+    (tmp_path / "pool.yaml").write_text(_SELECTING_POOL)
+    code, modules = _imported("diff", str(tmp_path), "--live", str(seed / "live.yaml"))
+    assert code == 1
+    assert "planner.model.selectors" in modules
 
 
 def test_group_help_lists_every_verb_and_version_imports_none() -> None:
