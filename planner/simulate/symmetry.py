@@ -27,6 +27,9 @@ a name could decide (free addresses of a pool, pinned pools, a name that is also
 literal elsewhere) makes `shape_of` return None: such components are simulated. The exception
 is a piece split from a pool (planner.simulate.poolsplit), whose keyless addresses are the
 pool's first ones: part of its signature, renamed as themselves.
+
+`planner.simulate.reduction` (`shaped`, `once_per_shape`) simulates each shape once; this module
+is imported only where a shape is computed: two components with as many writes and Services.
 """
 
 from __future__ import annotations
