@@ -158,7 +158,7 @@ def _selectors(selectors: Iterable[Any]) -> tuple[LabelSelector, ...]:
     listed = [selectors] if isinstance(selectors, (str, Mapping)) else list(selectors)
     if not listed:
         return ()
-    from planner.model.selectors import LabelSelector  # a pool that selects Services only
+    from planner.model.selectors import LabelSelector  # only a pool with selectors gets here
 
     return tuple(LabelSelector.of(s) for s in listed)
 
@@ -299,7 +299,7 @@ def _selector_list(value: Any, where: str, origin: Origin | None) -> list[LabelS
         return []
     if not isinstance(value, list):
         raise InputError(f"{where}: must be a list of label selectors", origin)
-    from planner.model.selectors import LabelSelector  # a pool that selects Services only
+    from planner.model.selectors import LabelSelector  # only a pool with selectors gets here
 
     selectors = []
     for index, entry in enumerate(value):
