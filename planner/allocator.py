@@ -9,7 +9,8 @@ from planner.model.allocator import (
     Port,
     shuffled_pool_order,
 )
-from planner.model.pools import LabelSelector, Pool
+from planner.model.pools import Pool
+from planner.model.selectors import LabelSelector
 
 __all__ = [
     "AllocationError",

@@ -55,6 +55,9 @@ _NOT_FOR_A_DIFF = (
     "planner.sources.flux_substitute",
     "planner.sources.helmrelease",
     "planner.sources.safety",
+    "planner.simulate.poolsplit",  # pieces split from one pool, and a plan's wave ends only
+    "planner.simulate.symmetry",  # a shape: only for components of equal size (World.shape)
+    "planner.model.selectors",  # a pool (or a Flux patch) with a label selector only
     "random",  # a seeded pool order or drawn schedules only (a small diff explores every order)
     "hashlib",  # OpenSSL's libcrypto: the digests use CPython's own sha256 (planner.digest)
     "_hashlib",
@@ -121,6 +124,46 @@ def test_markdown_diff_and_plan_import_what_they_need() -> None:
     _, planned = _imported("plan", desired, "--live", live)
     assert "planner.plan.build" in planned
     assert "graphlib" in planned  # networkx only for a plan with a cycle (test_import_laziness)
+
+
+def test_a_plan_of_several_waves_still_imports_what_it_defers() -> None:
+    # Modules a diff defers, loaded where a plan uses them: a second wave starts from the
+    # first one's end state (planner.simulate.world.end_state, with poolsplit.disjoint_fresh).
+    sample = ROOT / "samples" / "swap-ips"
+    code, modules = _imported("plan", str(sample / "desired"), "--live", str(sample / "live.yaml"))
+    assert code == 0
+    assert "planner.simulate.poolsplit" in modules
+
+
+def test_a_diff_of_same_sized_components_imports_the_shapes(tmp_path: Path) -> None:
+    # The seed sample has one component, so no shape is computed (and symmetry stays out); a
+    # templated repo's groups are the same size, so their shapes are compared.
+    from bench.generate import write_repo
+
+    write_repo(tmp_path, services=80, group_size=4, seed=1)
+    desired, live = str(tmp_path / "desired"), str(tmp_path / "live.yaml")
+    code, modules = _imported("diff", desired, "--live", live)
+    assert code == 1
+    assert "planner.simulate.symmetry" in modules
+
+
+_SELECTING_POOL = """\
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: lan, namespace: metallb-system}
+spec:
+  addresses: [192.168.10.0/24]
+  serviceAllocation: {serviceSelectors: [{matchLabels: {app.kubernetes.io/name: coredns}}]}
+"""
+
+
+def test_a_diff_with_a_selecting_pool_imports_the_label_selectors(tmp_path: Path) -> None:
+    seed = ROOT / "samples" / "seed-dns-local"
+    (tmp_path / "dns.yaml").write_text((seed / "desired" / "dns.yaml").read_text())
+    (tmp_path / "pool.yaml").write_text(_SELECTING_POOL)
+    code, modules = _imported("diff", str(tmp_path), "--live", str(seed / "live.yaml"))
+    assert code == 1
+    assert "planner.model.selectors" in modules
 
 
 def test_group_help_lists_every_verb_and_version_imports_none() -> None:

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from planner.analysis.records import Prediction, ServiceFate
 from planner.diff.scenario import Scenario
 from planner.model.controller import BEHAVIORS
 from planner.model.simcluster import Run
 from planner.progress import Progress, no_progress
-from planner.simulate.reduction import Component
-from planner.simulate.symmetry import Renaming, ShapedComponent, once_per_shape
+from planner.simulate.reduction import Component, ShapedComponent, once_per_shape
 from planner.simulate.world import DEFAULT_MAX_STATES, World, explore_writes
+
+if TYPE_CHECKING:  # imported only where a shape is computed (World.shape)
+    from planner.simulate.symmetry import Renaming
 
 
 def predict(

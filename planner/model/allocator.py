@@ -22,7 +22,7 @@ import ipaddress
 from collections.abc import Callable, Hashable, Iterable, KeysView, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from planner.model._addrindex import CowTable, KeyIndex, UndoLog
 from planner.model.events import HolderNames
@@ -30,12 +30,14 @@ from planner.model.pools import (
     NAMESPACE_NAME_LABEL,
     IPAddress,
     IPNetwork,
-    LabelSelector,
     Pool,
     go_quote,
     is_buggy_ip,
     parse_ip,
 )
+
+if TYPE_CHECKING:
+    from planner.model.selectors import LabelSelector
 
 __all__ = [
     "AllocationError",

@@ -1,4 +1,5 @@
-"""MetalLB address pools: the `Pool` record, label selectors, and pools from manifests.
+"""MetalLB address pools: the `Pool` record and pools from manifests (label selectors:
+planner.model.selectors).
 
 Facts from metallb/metallb `internal/config/config.go` (addressPoolFromCR, ParseCIDR,
 poolsFor) and the pre-0.13 ConfigMap format (`address-pools:` under the `config` key).
@@ -12,10 +13,9 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import yaml
 
@@ -23,13 +23,14 @@ from planner import kube_yaml
 from planner.errors import InputError, Origin
 from planner.objects import KubeObject
 
+if TYPE_CHECKING:  # imported where a pool has selectors (few do)
+    from planner.model.selectors import LabelSelector
+
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Kubernetes sets this label on every namespace (since 1.21); selectors often use it.
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
-
-_SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
 
 class PoolAddressError(ValueError):
@@ -99,111 +100,6 @@ def _parse_range_end(entry: str, text: str, which: str) -> IPAddress:
 
 
 @dataclass(frozen=True)
-class Requirement:
-    """One label requirement: key, operator (In, NotIn, Exists, DoesNotExist), values."""
-
-    key: str
-    operator: str
-    values: tuple[str, ...] = ()
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        """Whether a label set satisfies this requirement, as Kubernetes decides it."""
-        if self.operator == "In":
-            return self.key in labels and labels[self.key] in self.values
-        if self.operator == "NotIn":
-            return self.key not in labels or labels[self.key] not in self.values
-        if self.operator == "Exists":
-            return self.key in labels
-        return self.key not in labels
-
-
-@dataclass(frozen=True)
-class LabelSelector:
-    """A Kubernetes LabelSelector; the empty selector matches everything."""
-
-    requirements: tuple[Requirement, ...] = ()
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        """Whether every requirement holds for the label set."""
-        return all(r.matches(labels) for r in self.requirements)
-
-    @classmethod
-    def of(cls, selector: LabelSelector | Mapping[str, Any] | str) -> LabelSelector:
-        """A selector from a LabelSelector dict (matchLabels/matchExpressions) or a string."""
-        if isinstance(selector, LabelSelector):
-            return selector
-        if isinstance(selector, str):
-            return cls(tuple(_parse_selector_string(selector)))
-        if isinstance(selector, Mapping):
-            return cls(tuple(_requirements_of_dict(selector)))
-        raise TypeError(f"a label selector must be a mapping, not {type(selector).__name__}")
-
-
-def _requirements_of_dict(selector: Mapping[str, Any]) -> list[Requirement]:
-    unknown = set(selector) - {"matchLabels", "matchExpressions"}
-    if unknown:
-        raise ValueError(f"unknown label selector field {min(unknown)!r}")
-    match_labels = selector.get("matchLabels") or {}
-    if not isinstance(match_labels, Mapping):
-        raise TypeError("matchLabels must be a mapping of label to value")
-    requirements = [Requirement(str(k), "In", (str(v),)) for k, v in match_labels.items()]
-    expressions = selector.get("matchExpressions") or []
-    if not isinstance(expressions, list):
-        raise TypeError("matchExpressions must be a list")
-    return requirements + [_requirement_of_expression(e) for e in expressions]
-
-
-def _requirement_of_expression(expression: Any) -> Requirement:
-    if not isinstance(expression, Mapping) or "key" not in expression:
-        raise ValueError("each matchExpressions entry needs a key and an operator")
-    operator = expression.get("operator")
-    values = tuple(str(v) for v in expression.get("values") or [])
-    if operator not in _SELECTOR_OPERATORS:
-        raise ValueError(f"{operator!r} is not a valid label selector operator")
-    if operator in ("In", "NotIn") and not values:
-        raise ValueError(f"operator {operator} needs at least one value")
-    if operator in ("Exists", "DoesNotExist") and values:
-        raise ValueError(f"operator {operator} takes no values")
-    return Requirement(str(expression["key"]), operator, values)
-
-
-_SET_TERM = re.compile(r"^\s*([^\s!=]+)\s+(in|notin)\s+\((.*)\)\s*$")
-
-
-def _parse_selector_string(text: str) -> list[Requirement]:
-    """The string form Kubernetes' labels.Parse reads: `a=b,c!=d,e,!f,g in (x,y)`."""
-    return [_parse_selector_term(term) for term in _split_terms(text) if term.strip()]
-
-
-def _split_terms(text: str) -> list[str]:
-    terms, depth, current = [], 0, ""
-    for char in text:
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if char == "," and depth == 0:
-            terms.append(current)
-            current = ""
-        else:
-            current += char
-    return terms + [current]
-
-
-def _parse_selector_term(term: str) -> Requirement:
-    set_term = _SET_TERM.match(term)
-    if set_term:
-        key, operator, values = set_term.groups()
-        parsed = tuple(v.strip() for v in values.split(",") if v.strip())
-        return Requirement(key, "In" if operator == "in" else "NotIn", parsed)
-    for token, operator in (("!=", "NotIn"), ("==", "In"), ("=", "In")):
-        if token in term:
-            key, _, value = term.partition(token)
-            return Requirement(key.strip(), operator, (value.strip(),))
-    term = term.strip()
-    if term.startswith("!"):
-        return Requirement(term[1:].strip(), "DoesNotExist")
-    return Requirement(term, "Exists")
-
-
-@dataclass(frozen=True)
 class Pool:
     """One MetalLB address pool, as the allocator sees it (config.Pool + its ServiceAllocation).
 
@@ -259,9 +155,12 @@ class Pool:
 
 
 def _selectors(selectors: Iterable[Any]) -> tuple[LabelSelector, ...]:
-    if isinstance(selectors, (str, Mapping)):
-        selectors = [selectors]
-    return tuple(LabelSelector.of(s) for s in selectors)
+    listed = [selectors] if isinstance(selectors, (str, Mapping)) else list(selectors)
+    if not listed:
+        return ()
+    from planner.model.selectors import LabelSelector  # only a pool with selectors gets here
+
+    return tuple(LabelSelector.of(s) for s in listed)
 
 
 def is_buggy_ip(ip: IPAddress) -> bool:
@@ -400,6 +299,8 @@ def _selector_list(value: Any, where: str, origin: Origin | None) -> list[LabelS
         return []
     if not isinstance(value, list):
         raise InputError(f"{where}: must be a list of label selectors", origin)
+    from planner.model.selectors import LabelSelector  # only a pool with selectors gets here
+
     selectors = []
     for index, entry in enumerate(value):
         if not isinstance(entry, Mapping):

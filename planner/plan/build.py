@@ -58,8 +58,14 @@ from planner.plan.records import (
 )
 from planner.plan.units import APPLY, DELETE, UnitInputs, Write, draft_units, writes_content
 from planner.progress import Progress, no_progress
-from planner.simulate.reduction import Component, components, pool_owner
-from planner.simulate.symmetry import Renaming, ShapedComponent, once_per_shape
+from planner.simulate.reduction import (
+    Component,
+    ShapedComponent,
+    components,
+    once_per_shape,
+    pool_owner,
+)
+from planner.simulate.symmetry import Renaming
 from planner.simulate.world import (
     DEFAULT_MAX_STATES,
     Baseline,

@@ -32,8 +32,8 @@ from planner.model.simcluster import Action, Run, ServiceWrite, SimulatedCluster
 from planner.objects import Manifest
 from planner.plan.records import Plan, PlannedWave
 from planner.progress import Progress, no_progress
-from planner.simulate.reduction import Component
-from planner.simulate.symmetry import Renaming, ShapedComponent, once_per_shape
+from planner.simulate.reduction import Component, ShapedComponent, once_per_shape
+from planner.simulate.symmetry import Renaming
 from planner.simulate.world import (
     DEFAULT_MAX_STATES,
     SAMPLED_RUNS,

@@ -18,22 +18,30 @@ Writes that change no allocation input (for example only the group-wide annotati
 whose keys stay) are left out: stock MetalLB re-assigns the same IPs, and the fixed allocator
 converges the group onto the IPs it already holds; neither can make a Service pending. They are
 kept when another member of their group changes, since the fixed allocator waits for them.
+
+Components of one shape (the same up to renaming, planner.simulate.symmetry) are simulated once:
+`shaped` pairs each component with its shape, `once_per_shape` renames the first one's outcome
+for the others.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
 from planner.model._unionfind import UnionFind
 from planner.model.allocator import Allocator, Pool
 from planner.model.service import GROUP_ANNOTATION, allocation_inputs, annotation, ingress_ips
 from planner.model.simcluster import ServiceWrite
 from planner.objects import Manifest
-from planner.simulate.poolsplit import exact_split
+
+if TYPE_CHECKING:  # a shape is computed only for components of equal size (World.shape)
+    from planner.simulate.symmetry import Renaming, Shape
 
 _Owner = Callable[[str], str]
+Outcome = TypeVar("Outcome")
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,8 @@ def _pool_pieces(
     context, _ = _neighbours(apart, holders, lambda ip: "")
     found = [(list(w), context[key]) for key, w in pieces.items()]
     contexts = [c for _, c in found]
+    from planner.simulate.poolsplit import exact_split  # a pool shared by several pieces only
+
     if not exact_split([w for w, _ in found], contexts, in_pools, live, pool, pools):
         return None
     return [(w, c, pool.name) for w, c in found]
@@ -238,3 +248,42 @@ def _holders(live: Mapping[str, Manifest]) -> dict[str, set[str]]:
         for ip in ingress_ips(manifest):
             holders[ip].add(svc)
     return holders
+
+
+ShapedComponent = tuple[Component, "Shape | None"]  # a component and its shape (None: no shortcut)
+
+
+def shaped(
+    parts: Sequence[Component], shape: Callable[[Component], Shape | None]
+) -> list[ShapedComponent]:
+    """Each component with its shape, computed only where another component has as many writes
+    and Services (else no other can share it, and a large group's shape costs the square of
+    its size: every member's annotation lists every member)."""
+    sizes = Counter(_size(part) for part in parts)
+    return [(part, shape(part) if sizes[_size(part)] > 1 else None) for part in parts]
+
+
+def _size(part: Component) -> tuple[int, int, int]:
+    return len(part.writes), len(part.context), len(part.frozen)
+
+
+def once_per_shape(
+    parts: Sequence[ShapedComponent],
+    simulate: Callable[[Component], Outcome],
+    renamed: Callable[[Outcome, Renaming, Component], Outcome | None],
+) -> list[tuple[Component, Outcome]]:
+    """Each component's outcome: renamed from an earlier one of the same shape when `renamed`
+    can (it returns None when a message cannot be renamed), else simulated."""
+    first: dict[str, tuple[Shape, Outcome]] = {}
+    found = []
+    for part, shape in parts:
+        outcome = None
+        if shape is not None and shape.signature in first:
+            source, simulated = first[shape.signature]
+            outcome = renamed(simulated, source.renaming_to(shape), part)
+        if outcome is None:
+            outcome = simulate(part)
+            if shape is not None:
+                first[shape.signature] = (shape, outcome)
+        found.append((part, outcome))
+    return found

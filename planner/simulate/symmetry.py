@@ -27,17 +27,20 @@ a name could decide (free addresses of a pool, pinned pools, a name that is also
 literal elsewhere) makes `shape_of` return None: such components are simulated. The exception
 is a piece split from a pool (planner.simulate.poolsplit), whose keyless addresses are the
 pool's first ones: part of its signature, renamed as themselves.
+
+`planner.simulate.reduction` (`shaped`, `once_per_shape`) simulates each shape once; this module
+is imported only where a shape is computed: two components with as many writes and Services.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any
 
 from planner.model.allocator import Pool
 from planner.model.service import (
@@ -54,10 +57,6 @@ from planner.model.service import (
 )
 from planner.model.simcluster import Action, Arrive, Process, ServiceWrite
 from planner.objects import Manifest
-from planner.simulate.poolsplit import keyless
-from planner.simulate.reduction import Component
-
-Outcome = TypeVar("Outcome")
 
 # An identifier as Kubernetes names, label values and IPs (with IPv6's colons) spell it.
 _RUN = re.compile(r"[A-Za-z0-9._:-]+")
@@ -210,45 +209,6 @@ class Renaming:
         return any(token in part for token in self.mapping)
 
 
-ShapedComponent = tuple[Component, "Shape | None"]  # a component and its shape (None: no shortcut)
-
-
-def shaped(
-    parts: Sequence[Component], shape: Callable[[Component], Shape | None]
-) -> list[ShapedComponent]:
-    """Each component with its shape, computed only where another component has as many writes
-    and Services (else no other can share it, and a large group's shape costs the square of
-    its size: every member's annotation lists every member)."""
-    sizes = Counter(_size(part) for part in parts)
-    return [(part, shape(part) if sizes[_size(part)] > 1 else None) for part in parts]
-
-
-def _size(part: Component) -> tuple[int, int, int]:
-    return len(part.writes), len(part.context), len(part.frozen)
-
-
-def once_per_shape(
-    parts: Sequence[ShapedComponent],
-    simulate: Callable[[Component], Outcome],
-    renamed: Callable[[Outcome, Renaming, Component], Outcome | None],
-) -> list[tuple[Component, Outcome]]:
-    """Each component's outcome: renamed from an earlier one of the same shape when `renamed`
-    can (it returns None when a message cannot be renamed), else simulated."""
-    first: dict[str, tuple[Shape, Outcome]] = {}
-    found = []
-    for part, shape in parts:
-        outcome = None
-        if shape is not None and shape.signature in first:
-            source, simulated = first[shape.signature]
-            outcome = renamed(simulated, source.renaming_to(shape), part)
-        if outcome is None:
-            outcome = simulate(part)
-            if shape is not None:
-                first[shape.signature] = (shape, outcome)
-        found.append((part, outcome))
-    return found
-
-
 def shape_of(
     context: Sequence[tuple[str, Manifest]],
     writes: Sequence[ServiceWrite],
@@ -362,6 +322,8 @@ def _first_keyless(
     """The keyless addresses a piece split from `pool` may take: the pool's first usable ones,
     one per write (poolsplit: at most one each); None when one of them is the piece's own
     (then which ones it takes depends on its address) or the pool changes."""
+    from planner.simulate.poolsplit import keyless  # pieces split from a pool only
+
     versions = {ipaddress.ip_address(ip).version for ip in held}
     if not same_pools or len(versions) != 1:
         return None

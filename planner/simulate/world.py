@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain
-from typing import overload
+from typing import TYPE_CHECKING, overload
 
 from planner import collector
 from planner.diff.scenario import Scenario
@@ -32,15 +32,16 @@ from planner.model.simcluster import (
     replay,
 )
 from planner.objects import Manifest
-from planner.simulate.poolsplit import disjoint_fresh
-from planner.simulate.reduction import Component, components
+from planner.simulate.reduction import Component, ShapedComponent, components, shaped
 from planner.simulate.states import (
     SortedWarnings,
     StateExploration,
     explore_states,
     symmetric_classes,
 )
-from planner.simulate.symmetry import Shape, ShapedComponent, shape_of, shaped
+
+if TYPE_CHECKING:  # imported where a shape is computed (World.shape)
+    from planner.simulate.symmetry import Shape
 
 # The default state budget of one component's exploration (`--max-states`): within it every
 # reachable state is visited; beyond it, the named adversarial schedules plus SAMPLED_RUNS
@@ -189,6 +190,9 @@ class World:
         """The component's shape in this world (None when it must be simulated on its own)."""
         if part.frozen:
             return None
+        # Only components of equal size get here (reduction.shaped): most diffs never do.
+        from planner.simulate.symmetry import shape_of
+
         context = [(svc, self.live[svc]) for svc in part.context]
         drawn = next((p for p in self.pools if p.name == part.pool), None) if part.pool else None
         return shape_of(context, part.writes, self.live_pools, self.pools, drawn)
@@ -531,6 +535,8 @@ def end_state(
     the pool its component was split from ("" for none; planner.simulate.poolsplit): such
     components take that pool's keyless addresses one after another, as one schedule of the
     whole would (`pools`: the pools the wave ran with)."""
+    from planner.simulate.poolsplit import disjoint_fresh  # a plan's waves only, not a diff
+
     end = dict(before)
     covered: set[str] = set()
     listed = [(list(written), dict(part_end)) for written, part_end in ends]

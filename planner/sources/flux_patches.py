@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from planner import kube_yaml
-from planner.model.pools import LabelSelector
+from planner.model.selectors import LabelSelector
 from planner.sources.documents import Document
 from planner.sources.flux_repository import (
     FLUX_KUSTOMIZE_GROUP,

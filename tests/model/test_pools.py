@@ -8,13 +8,8 @@ from typing import Any
 import pytest
 
 from planner.errors import InputError, Origin
-from planner.model.pools import (
-    LabelSelector,
-    Pool,
-    PoolAddressError,
-    parse_addresses,
-    pools_from_objects,
-)
+from planner.model.pools import Pool, PoolAddressError, parse_addresses, pools_from_objects
+from planner.model.selectors import LabelSelector
 from planner.objects import KubeObject, ObjectKey
 
 

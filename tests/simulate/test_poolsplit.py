@@ -21,7 +21,7 @@ from planner.model.simcluster import ServiceWrite
 from planner.objects import Manifest, svc_key_of
 from planner.pipeline import plan_scenario
 from planner.plan.verify import verify_plan
-from planner.simulate import reduction
+from planner.simulate import poolsplit
 from planner.simulate.reduction import Component, components
 from planner.simulate.states import StateExploration, explore_states
 from planner.simulate.world import World, end_state
@@ -176,7 +176,7 @@ def _claims_apart_and_together(
     pools = pools_from_objects([pool])
     world = World(live, pools, pools)
     (joined,) = components(writes, live, pools, split_pools=False)
-    with mock.patch.object(reduction, "exact_split", lambda *_: True):
+    with mock.patch.object(poolsplit, "exact_split", lambda *_: True):
         parts = components(writes, live, pools)
     assert len(parts) == len(groups)
     own = _own_addresses(live, parts)
