@@ -237,7 +237,7 @@ def color_enabled(mode: str, stream: TextIO, environ: Mapping[str, str]) -> bool
 # What verbs built for their output, kept to the end of the console script's run (None: not
 # such a run, nothing is kept). The process ends right after the verb, and the OS takes its
 # memory back at once: freeing a 10,000-Service report or plan object by object first cost
-# 0.07 CPU s (bench/README.md, "perf14").
+# 0.06 CPU s (bench/README.md, "perf14").
 _LEFT_TO_THE_OS: list[object] | None = None
 
 
