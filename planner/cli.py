@@ -18,7 +18,7 @@ import click
 
 from planner import __version__
 from planner.commands import VERBS, LazyCommands
-from planner.commands._shared import COLOR_MODES
+from planner.commands._shared import COLOR_MODES, leaving_to_the_os, never_freed
 from planner.errors import PlannerError
 
 # An unexpected exception: its own code, so that no caller mistakes a crash for a verdict.
@@ -65,6 +65,8 @@ DEPENDENCY_MODULES = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI in-process and return its exit code (tests call this directly). Without
     `argv` (the console script) the process is about to end: see _ending."""
+    if argv is None:
+        leaving_to_the_os()
     code = _run(list(sys.argv[1:] if argv is None else argv))
     if argv is None:
         _ending()
@@ -76,7 +78,9 @@ def _ending() -> None:
     shutdown would run full collections over all of them (the modules, their classes and
     functions) only to free memory the OS takes back at exit anyway (the seed diff: 13-19 of
     its 150-170 CPU ms, bench/README.md "startup"). The rest of the shutdown still runs: atexit
-    handlers, streams flushed, modules cleared. Written files are closed before (emit)."""
+    handlers, streams flushed, modules cleared. Written files are closed before (emit). What
+    the verb left to the OS (its report or plan) is never freed either (never_freed)."""
+    never_freed()
     gc.freeze()
 
 

@@ -45,15 +45,18 @@ def canonical_bytes(value: Any) -> bytes | None:
     return _same_as_json(value, _CANONICAL)
 
 
-def indented_text(value: Any) -> str | None:
+def indented_text(value: Any, *, checked: bool = False) -> str | None:
     """`json.dumps(value, indent=2, sort_keys=True)`, or None where orjson's text might differ
-    from it (the caller then asks json)."""
-    return _decoded(indented_bytes(value))
+    from it (the caller then asks json). `checked`: the caller found no sign in orjson's
+    canonical text of data holding `value` (`canonical_bytes` never None), and the signs are
+    in its strings and numbers alone, which indenting leaves as they are: only a refusal is
+    None then, and the text is not searched again."""
+    return _decoded(indented_bytes(value, checked=checked))
 
 
-def indented_bytes(value: Any) -> bytes | None:
+def indented_bytes(value: Any, *, checked: bool = False) -> bytes | None:
     """`indented_text(value)` as the ASCII bytes orjson wrote (to cut before decoding)."""
-    return _same_as_json(value, _INDENTED)
+    return _same_as_json(value, _INDENTED, checked)
 
 
 def _decoded(text: bytes | None) -> str | None:
@@ -71,12 +74,12 @@ def canonical_bytes_each(values: Sequence[Any]) -> list[bytes] | None:
     return None if _may_differ(b"\n".join(texts)) else texts
 
 
-def _same_as_json(value: Any, option: int) -> bytes | None:
+def _same_as_json(value: Any, option: int, checked: bool = False) -> bytes | None:
     try:
         text = orjson.dumps(value, default=_refuse, option=option)
     except orjson.JSONEncodeError:  # a big integer, a non-string key, an unusual type, depth
         return None
-    return None if _may_differ(text) else text
+    return None if not checked and _may_differ(text) else text
 
 
 def _may_differ(text: bytes) -> bool:

@@ -236,3 +236,71 @@ def test_only_the_console_script_freezes_what_is_alive_before_the_interpreter_ex
     called_report, called_frozen = _frozen_at_exit("argv")
     assert (console_frozen, called_frozen) == ("True", "False")
     assert console_report == called_report and "Summary" in console_report
+
+
+_KEPT_AT_EXIT = """
+import atexit, sys
+import planner.commands._shared as shared
+from planner.cli import main
+
+
+def kept():
+    left = shared._LEFT_TO_THE_OS
+    if left is None:
+        return "nothing"
+    names = sorted(type(item).__name__ for item in left if item is not left and item is not None)
+    return ",".join(names) + (" in a cycle" if any(item is left for item in left) else "")
+
+
+atexit.register(lambda: print("kept:", kept()))
+how = sys.argv.pop(1)
+sys.exit(main() if how == "console" else main(sys.argv[1:]))
+"""
+
+
+def _kept_at_exit(how: str, verb: str, *args: str) -> tuple[str, str]:
+    run = subprocess.run(
+        [sys.executable, "-c", _KEPT_AT_EXIT, how, verb, *args, *SEED_ARGS],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode in (0, 1), run.stderr
+    output, kept = run.stdout.rsplit("kept: ", 1)
+    return output, kept.strip()
+
+
+@pytest.mark.parametrize(
+    ("verb", "args", "kept"),
+    [
+        ("diff", ("-o", "json"), "DiffReport in a cycle"),
+        ("plan", ("-o", "json"), "Plan in a cycle"),
+        ("plan", ("--verify", "-o", "json"), "Plan,VerifyReport in a cycle"),
+    ],
+)
+def test_only_the_console_script_leaves_the_verbs_output_data_to_the_os(
+    verb: str, args: tuple[str, ...], kept: str
+) -> None:
+    """The console script's report or plan is never freed object by object (the process ends
+    right after it); a verb run in-process keeps nothing, and both print the same bytes."""
+    console_output, console_kept = _kept_at_exit("console", verb, *args)
+    called_output, called_kept = _kept_at_exit("argv", verb, *args)
+    assert (console_kept, called_kept) == (kept, "nothing")
+    assert console_output == called_output and console_output.startswith("{")
+
+
+def test_what_is_left_to_the_os_outside_a_console_run_is_freed() -> None:
+    """`left_to_the_os` keeps nothing unless the console script's run asked for it."""
+    import weakref
+
+    from planner.commands._shared import left_to_the_os
+
+    class Data:
+        pass
+
+    data = Data()
+    alive = weakref.ref(data)
+    left_to_the_os(data)
+    del data
+    assert alive() is None

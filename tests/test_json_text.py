@@ -122,3 +122,12 @@ def test_texts_checked_together_are_each_text_or_none_at_all(values: list[Any]) 
     assert together == (None if None in alone else alone)
     if together is not None:
         assert [text.decode() for text in together] == [_canonical(v) for v in values]
+
+
+def test_a_checked_value_is_written_by_orjson_unsearched_but_a_refusal_is_still_none() -> None:
+    """`checked` is the caller's word that the data holds no sign (planner.plan.records found
+    none in its canonical text): orjson's text is taken as it is, a refusal is still None."""
+    assert indented_text([1e-07]) is None  # json writes 1e-07, orjson 1e-7
+    assert indented_text([1e-07], checked=True) == "[\n  1e-7\n]"
+    assert indented_text({"a": 1}, checked=True) == json.dumps({"a": 1}, indent=2)
+    assert indented_text([2**70], checked=True) is None

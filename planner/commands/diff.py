@@ -11,6 +11,7 @@ from planner.commands._shared import (
     Sources,
     Terminal,
     exploration_options,
+    left_to_the_os,
     output_file_option,
     report_options,
     source_options,
@@ -76,4 +77,5 @@ def diff(
     )
     color = terminal.color and output == "text" and output_file is None
     terminal.emit(render(report, output, color=color, fail_on=fail_on), output_file)
+    left_to_the_os(report)  # freed with the process, not object by object
     return exit_code(report, fail_on)

@@ -13,6 +13,7 @@ from planner.commands._shared import (
     Terminal,
     accept_sampled_option,
     exploration_options,
+    left_to_the_os,
     output_file_option,
     report_options,
     source_options,
@@ -97,6 +98,7 @@ def plan(
     # (bench/README.md, "verifymem").
     del scenario
     terminal.emit(plan_pieces(the_plan, output), output_file)
+    left_to_the_os(the_plan, report)  # freed with the process, not object by object
     return EXIT_OK
 
 

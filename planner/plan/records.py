@@ -113,55 +113,96 @@ class Plan:
         return tuple(u for wave in self.waves for u in wave.units)
 
 
-@collector_paused
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
     """The plan as plain data (what `--output json|yaml` writes and `verify`/`apply` read),
-    with the digest of everything else in it. Made with the collector paused: its tens of
-    thousands of containers (no cycle) set off a full collection of the whole run's objects
-    once the plan's freeze is over (0.28 s of a 10,000-Service `plan`, gc.callbacks)."""
+    with the digest of everything else in it."""
+    return plan_data(plan).data
+
+
+@dataclass(frozen=True)
+class PlanData:
+    """The plan as plain data (`plan_to_dict`), and whether orjson wrote all of its digest's
+    canonical text and found no sign there that json would write it otherwise (json_text):
+    then orjson's indented text of any part of it is json's too, unsearched (`checked`; the
+    digest field left out of that text is `sha256:` and hex digits, no sign either)."""
+
+    data: dict[str, Any]
+    checked: bool
+
+
+@collector_paused
+def plan_data(plan: Plan) -> PlanData:
+    """`plan_to_dict` and what its digest found (PlanData): the render of a 10,000-Service plan
+    searched its 29 MB of indented text for the same signs again (0.06 s, bench/README.md,
+    "perf14"). Made with the collector paused: its tens of thousands of containers (no cycle)
+    set off a full collection of the whole run's objects once the plan's freeze is over (0.28 s
+    of a 10,000-Service `plan`, gc.callbacks)."""
     data = _content_to_dict(plan)
-    data[DIGEST_FIELD] = content_digest(data)
-    return data
+    data[DIGEST_FIELD], checked = _digest(data)
+    return PlanData(data, checked)
 
 
 def content_digest(data: Mapping[str, Any]) -> str:
     """`sha256:` and the hash of the plan data's canonical JSON, its own digest field left out."""
+    return _digest(data)[0]
+
+
+def _digest(data: Mapping[str, Any]) -> tuple[str, bool]:
+    """`content_digest`, and whether all of its text was orjson's, checked (_CanonicalPieces)."""
     content = {k: v for k, v in data.items() if k != DIGEST_FIELD}
     digest = hashlib.sha256()
-    for piece in _canonical_pieces(content, 0):
+    pieces = _CanonicalPieces()
+    for piece in pieces.of(content, 0):
         digest.update(piece)
-    return DIGEST_PREFIX + digest.hexdigest()
+    return DIGEST_PREFIX + digest.hexdigest(), pieces.all_checked
 
 
-def _canonical_pieces(value: Any, depth: int) -> Iterator[bytes | memoryview]:
-    """The canonical JSON text of `value` (graph.canonical_json's) in pieces of its UTF-8 bytes,
-    in order. A run's bytes are orjson's own, brackets cut off by a view: at 10,000 Services
-    the text was decoded, cut, joined and encoded again, five copies of its 20 MB."""
-    if not _walked(value, depth):
-        yield canonical_json(value).encode()
-        return
-    is_dict = type(value) is dict
-    opener = b"{" if is_dict else b"["
-    for keys, whole in item_runs(value, depth, _WALKED_DEPTH, _WALKED_LENGTH):
-        # a run of leaves in one encoder call, its brackets cut off (one call per leaf was
-        # most of the digest's time: 37,000 leaves at 10,000 Services)
-        text = canonical_bytes(sub_container(value, keys)) if whole else None
-        if text is not None:
-            yield opener
-            yield memoryview(text)[1:-1]
-            opener = b","
-            continue
-        for key in keys:
-            item = value[key]
-            if is_dict:
-                opener += encode_basestring_ascii(key).encode() + b":"
-            if _walked(item, depth + 1):
+@dataclass
+class _CanonicalPieces:
+    """The canonical JSON text of a value in pieces, and whether every piece was orjson's,
+    checked by json_text (False once any was written otherwise)."""
+
+    all_checked: bool = True
+
+    def of(self, value: Any, depth: int) -> Iterator[bytes | memoryview]:
+        """The canonical JSON text of `value` (graph.canonical_json's) in pieces of its UTF-8
+        bytes, in order. A run's bytes are orjson's own, brackets cut off by a view: at 10,000
+        Services the text was decoded, cut, joined and encoded again, five copies of its 20 MB."""
+        if not _walked(value, depth):
+            yield self._leaf(value)
+            return
+        is_dict = type(value) is dict
+        opener = b"{" if is_dict else b"["
+        for keys, whole in item_runs(value, depth, _WALKED_DEPTH, _WALKED_LENGTH):
+            # a run of leaves in one encoder call, its brackets cut off (one call per leaf was
+            # most of the digest's time: 37,000 leaves at 10,000 Services)
+            text = canonical_bytes(sub_container(value, keys)) if whole else None
+            if text is not None:
                 yield opener
-                yield from _canonical_pieces(item, depth + 1)
-            else:
-                yield opener + canonical_json(item).encode()
-            opener = b","
-    yield b"}" if is_dict else b"]"
+                yield memoryview(text)[1:-1]
+                opener = b","
+                continue
+            if whole:  # a run orjson did not write as json would
+                self.all_checked = False
+            for key in keys:
+                item = value[key]
+                if is_dict:
+                    opener += encode_basestring_ascii(key).encode() + b":"
+                if _walked(item, depth + 1):
+                    yield opener
+                    yield from self.of(item, depth + 1)
+                else:
+                    yield opener + self._leaf(item)
+                opener = b","
+        yield b"}" if is_dict else b"]"
+
+    def _leaf(self, value: Any) -> bytes:
+        """A value's canonical text (graph.canonical_json's): orjson's bytes where checked."""
+        text = canonical_bytes(value)
+        if text is not None:
+            return text
+        self.all_checked = False
+        return canonical_json(value).encode()
 
 
 def _walked(value: Any, depth: int) -> bool:

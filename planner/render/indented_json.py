@@ -37,11 +37,12 @@ class _Unusual(Exception):
 
 @dataclass
 class _Written:
-    """The text written and not handed out yet: its pieces, and the characters of the whole
-    leaves among them."""
+    """The text written and not handed out yet: its pieces, the characters of the whole
+    leaves among them, and whether orjson's texts are known to be json's (`checked`)."""
 
     pieces: list[str] = field(default_factory=list)
     leaf_chars: int = 0
+    checked: bool = False  # json_text.indented_text's: orjson's texts need no search
 
     def full(self) -> bool:
         """Whether it is time to hand the text out (at an item's end)."""
@@ -60,11 +61,11 @@ def dumps_indented(value: Any) -> str:
     return "".join(indented_pieces(value))
 
 
-def indented_pieces(value: Any) -> Iterator[str]:
+def indented_pieces(value: Any, *, checked: bool = False) -> Iterator[str]:
     """`dumps_indented(value)` in pieces of about COMPACT_AT small strings or HANDED_OUT_AT
     characters each, made as they are read: the caller can write each one and let it go (the
-    whole text is never held)."""
-    out = _Written()
+    whole text is never held). `checked`: json_text.indented_text's, for all of `value`."""
+    out = _Written(checked=checked)
     if _walked(value, 0):
         yield from _walk(value, "\n", 0, out)
     else:
@@ -85,7 +86,7 @@ def _walk(value: Any, newline: str, depth: int, out: _Written) -> Iterator[str]:
     opener = "{" if is_dict else "["
     for keys, whole in item_runs(value, depth, WALKED_DEPTH, WALKED_LENGTH):
         # a run of leaves in one encoder call (one call per leaf was half the text's time)
-        text = indented_text(sub_container(value, keys)) if whole else None
+        text = indented_text(sub_container(value, keys), checked=out.checked) if whole else None
         if text is not None:
             # its brackets cut off ("{" and "\n}"), each line one level deeper than at the top
             out.pieces.append(opener + text[1:-2].replace("\n", newline))
@@ -118,7 +119,7 @@ def _item(value: Any, key: Any, separator: str, depth: int, out: _Written) -> It
 def _leaf(value: Any, newline: str, out: _Written) -> None:
     """Append `value` written whole: by orjson where its text is json's (planner.json_text),
     else by the writer below; an unusual one as `json` writes it; at this indentation."""
-    text = indented_text(value)
+    text = indented_text(value, checked=out.checked)
     if text is not None:
         # no string of JSON holds a raw line break: each one is a line of this leaf
         out.pieces.append(text if newline == "\n" else text.replace("\n", newline))

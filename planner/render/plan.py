@@ -13,7 +13,7 @@ import yaml
 
 from planner.diff.scenario import NO_POOLS_NOTE
 from planner.plan.graph import GROUP_TRANSITION, Edge
-from planner.plan.records import Plan, PlannedUnit, plan_to_dict
+from planner.plan.records import Plan, PlannedUnit, plan_data, plan_to_dict
 from planner.plan.stand_in import stand_in_ips
 from planner.render.indented_json import indented_pieces
 from planner.render.mermaid import MAX_UNITS_PER_WAVE, mermaid_flowchart, node_id, unit_lines
@@ -42,7 +42,8 @@ def plan_pieces(plan: Plan, output: str) -> Iterator[str]:
     """`render_plan(plan, output)` in pieces as it is written: a JSON plan is never one string
     (at 100,000 Services it is 344 MB, held twice while its pieces were joined)."""
     if output == "json":
-        yield from indented_pieces(plan_to_dict(plan))
+        written = plan_data(plan)
+        yield from indented_pieces(written.data, checked=written.checked)
         yield "\n"
     else:
         yield render_plan(plan, output)

@@ -43,7 +43,7 @@ def test_it_writes_what_json_dumps_writes(value: Any) -> None:
 def test_its_own_writer_writes_what_json_dumps_writes(value: Any) -> None:
     # Every leaf by the writer here, as where orjson's text is not sure (planner.json_text).
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(indented_json, "indented_text", lambda value: None)
+        patch.setattr(indented_json, "indented_text", lambda value, checked=False: None)
         assert dumps_indented(value) == json.dumps(value, indent=2, sort_keys=True)
 
 
@@ -105,7 +105,7 @@ def test_a_long_document_comes_in_pieces_none_of_them_whole(
     by orjson), never as one string of the whole document."""
     monkeypatch.setattr(indented_json, "HANDED_OUT_AT", 200_000)  # the document's tenth or so
     if not fast_leaves:
-        monkeypatch.setattr(indented_json, "indented_text", lambda value: None)
+        monkeypatch.setattr(indented_json, "indented_text", lambda value, checked=False: None)
     services = {f"team/svc-{i:05d}": {"spec": {"ports": [{"port": i}]}} for i in range(20_000)}
     value = {"baseline": {"services": services}, "waves": [{"units": list(services)}]}
     pieces = list(indented_json.indented_pieces(value))
