@@ -141,6 +141,12 @@ def is_flux_kustomization(body: Mapping[str, Any]) -> bool:
     return body.get("kind") == "Kustomization" and api.startswith(f"{FLUX_KUSTOMIZE_GROUP}/")
 
 
+def kustomization_name(body: Mapping[str, Any]) -> str:
+    """How messages name a Flux Kustomization: "Flux Kustomization NAMESPACE/NAME"."""
+    metadata = plain(body.get("metadata"))
+    return f"Flux Kustomization {metadata.get('namespace') or 'default'}/{metadata.get('name')}"
+
+
 def kustomization_path(body: Mapping[str, Any]) -> str:
     """A Flux Kustomization's `spec.path` from the source root, normalised ("." for the root)."""
     path = str(plain(body.get("spec")).get("path") or ".").strip()
