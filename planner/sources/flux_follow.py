@@ -169,6 +169,7 @@ def named_build(path: Path, label: str, context: FluxContext) -> NamedBuild | No
         return NamedBuild(notes=tuple(notes), unbuilt=_unbuilt(name, first.origin, why))
     part = os.path.relpath(os.path.abspath(path), target.path)
     part = "" if part == "." else Path(part).as_posix()
+    build = build.for_a_part() if part and build is not None else build
     applied = [
         *(["targetNamespace"] if target.namespace else []),
         *(build.built_fields if build is not None else []),

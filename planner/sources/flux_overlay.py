@@ -20,6 +20,7 @@ order: components before the file's own transformers, Flux's prefix replacing th
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -33,7 +34,14 @@ import yaml
 from planner import kube_yaml
 from planner.errors import InputError, Origin
 from planner.sources.documents import Document
-from planner.sources.flux_repository import YAML_SUFFIXES, kustomization_name, mapping, plain
+from planner.sources.flux_repository import (
+    FLUX_KUSTOMIZE_GROUP,
+    YAML_SUFFIXES,
+    is_flux_kustomization,
+    kustomization_name,
+    mapping,
+    plain,
+)
 from planner.sources.kustomize import (
     KUSTOMIZATION_FILES,
     is_kustomization_dir,
@@ -91,14 +99,12 @@ class BuildFields:
         """Whether a field changes the build (commonMetadata alone is set after it)."""
         return bool(self.built_fields)
 
-    def metadata_only(self) -> BuildFields | None:
-        """Only `commonMetadata`, what applies to a part of the build object by object; None
-        when it sets none."""
-        if not (self.labels or self.annotations):
-            return None
-        return BuildFields(
-            self.kustomization, self.root, labels=self.labels, annotations=self.annotations
-        )
+    def for_a_part(self) -> BuildFields:
+        """The fields as they change a part of the build: patches that target only Flux
+        Kustomizations left out (home-ops parents patch their children's `postBuild` so, which
+        flux_patches evaluates, as when following), so a part needs kustomize less often."""
+        patches = tuple(p for p in self.patches if not _on_flux_kustomizations(p))
+        return dataclasses.replace(self, patches=patches)
 
 
 def build_fields(
@@ -184,6 +190,23 @@ def documents_from(documents: list[Document], part: str) -> list[Document]:
         )
         kept.append(Document({**document.body, "metadata": updated}, document.origin))
     return kept
+
+
+def _on_flux_kustomizations(patch: Mapping[str, Any]) -> bool:
+    """Whether a `spec.patches` entry can select only Flux Kustomizations (its `target`, or
+    without one the kind of its own text)."""
+    target = plain(patch.get("target"))
+    if target:
+        group = target.get("group")
+        return target.get("kind") == "Kustomization" and group in (None, "", FLUX_KUSTOMIZE_GROUP)
+    text = str(patch.get("patch"))
+    if "&" in text and "*" in text:  # anchors and aliases: not parsed here (an alias bomb)
+        return False
+    try:
+        own = kube_yaml.load(text)
+    except yaml.YAMLError:
+        return False
+    return isinstance(own, Mapping) and is_flux_kustomization(own)
 
 
 def _checked_components(directory: Path, label: str, fields: BuildFields) -> list[str]:

@@ -200,16 +200,43 @@ def test_two_kustomizations_building_the_same_path_differently_get_a_note(repo: 
     assert note.startswith("apps: built by several Flux Kustomizations with different variables")
 
 
-def test_nothing_is_scanned_without_a_variable_or_a_helmrelease(
-    repo: Path, monkeypatch: pytest.MonkeyPatch
+def test_nothing_is_scanned_outside_a_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write(repo / "apps/dns/service.yaml", service_yaml("dns", "dns", "192.168.10.53"))
+    """A path in no repository (the generated bench repos) has no Flux Kustomization to look
+    for: nothing is scanned."""
+    write(tmp_path / "out/apps/dns/service.yaml", service_yaml("dns", "dns", "192.168.10.53"))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # the current directory holds it neither
 
     def refuse(*_: object) -> None:
         raise AssertionError("the repository was scanned")
 
     monkeypatch.setattr("planner.sources.flux_repository.FluxIndex.scan", refuse)
-    assert "dns/dns" in load_desired(["apps/dns"]).services
+    assert "dns/dns" in load_desired([str(tmp_path / "out/apps/dns")]).services
+
+
+def test_a_repository_is_scanned_once_for_named_paths_and_substitution(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding the Flux Kustomization that builds a named path and substituting share one
+    scan of the repository."""
+    from planner.sources.flux_repository import FluxIndex
+
+    write(repo / "ks.yaml", kustomization("./apps", substitute="{DNS_IP: 10.0.0.1, PORT: '53'}"))
+    write(repo / "apps/dns/service.yaml", SERVICE)
+    write(repo / "apps/web/service.yaml", service_yaml("web", "web", "192.168.10.80"))
+    scans: list[object] = []
+    scan = FluxIndex.scan
+
+    def counted(repository: object) -> FluxIndex:
+        scans.append(repository)
+        return scan(repository)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("planner.sources.flux_repository.FluxIndex.scan", counted)
+    state = load_desired(["apps/dns", "apps/web", "apps"])
+    assert sorted(state.services) == ["dns/dns", "web/web"]
+    assert len(scans) == 1
 
 
 def test_gitops_callers_take_documents_as_written(repo: Path) -> None:
