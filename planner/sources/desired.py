@@ -53,6 +53,7 @@ from planner.tools import INSTALL_HINTS
 
 if TYPE_CHECKING:  # flux_build imports it where a document needs Flux (start-up)
     from planner.sources.argocd_follow import GitView
+    from planner.sources.flux_follow import NamedBuild
     from planner.sources.flux_overlay import BuildFields
     from planner.sources.flux_repository import Repository
 
@@ -241,15 +242,41 @@ def _as_built(
     named: Named, flux: FluxContext, notes: list[str], unrendered: list[Unrendered]
 ) -> list[Source]:
     """The sources of a named path as the Flux Kustomization whose `spec.path` is it, or
-    encloses it, builds them; its notes go to `notes`, and it to `unrendered` when its fields
-    cannot be applied (then nothing is read, as when following it)."""
+    encloses it, builds them, and every directory below it that kustomize renders on its own
+    as the Kustomization whose `spec.path` it is builds it. Notes go to `notes`; a
+    Kustomization whose fields cannot be applied to `unrendered` (nothing of it is read)."""
     from planner.sources.flux_follow import named_build
 
     if not named.sources or named.sources[0].kind == "stdin":
         return named.sources
     built = named_build(named.path, named.label, flux)
-    if built is None:
-        return named.sources
+    sources = named.sources if built is None else _built(named, built, notes, unrendered)
+    found = []
+    for source in sources:
+        below = source.kind == "kustomize" and source.path != named.path
+        inner = (
+            named_build(source.path, source.label, flux)
+            if below and not _placed_by(source)
+            else None
+        )
+        if inner is None or inner.part:
+            found.append(source)
+        else:
+            found.extend(
+                _built(Named(source.path, source.label, [source]), inner, notes, unrendered)
+            )
+    return found
+
+
+def _placed_by(source: Source) -> bool:
+    """Whether a Flux Kustomization's fields already apply to `source`."""
+    return source.namespace is not None or source.build is not None or bool(source.part)
+
+
+def _built(
+    named: Named, built: NamedBuild, notes: list[str], unrendered: list[Unrendered]
+) -> list[Source]:
+    """The sources of `named` as `built` says the Flux Kustomization builds them."""
     notes.extend(built.notes)
     if built.unbuilt is not None:
         unrendered.append(built.unbuilt)

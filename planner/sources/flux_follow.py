@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,19 +157,21 @@ def named_build(path: Path, label: str, context: FluxContext) -> NamedBuild | No
     if not builders:
         return None
     first = builders[0]
-    name = kustomization_name(first.body)
-    target, _ = _target_of(first.body, first.origin, repository)
+    named = relative if directory == path else posixpath.join(relative, path.name)
+    part = posixpath.relpath(named, kustomization_path(first.body))
+    part = "" if part == "." else part
+    who = f"{kustomization_name(first.body)} ({first.origin.file})"
     refused = refusal(first.body)
-    if target is None or refused:  # it encloses `path`: refused (another source, suspended)
-        why = f"{name} ({first.origin.file}) {refused}" if refused else ""
-        return NamedBuild(notes=(f"{label}: {why}: its fields were not applied",)) if why else None
+    target, _ = _target_of(first.body, first.origin, repository)
+    if refused or target is None:  # read as written (no other reason: it encloses `path`)
+        note = f"{label}: {who} {refused}: its fields were not applied"
+        return NamedBuild(part=part, notes=(note,)) if refused else None
     others = [b for b in builders[1:] if _build_spec(b.body) != _build_spec(first.body)]
     notes = [_others_note(label, target.label, first, others)] if others else []
     build, why = build_fields(first.body, first.origin, repository.root)
     if why:
-        return NamedBuild(notes=tuple(notes), unbuilt=_unbuilt(name, first.origin, why))
-    part = os.path.relpath(os.path.abspath(path), target.path)
-    part = "" if part == "." else Path(part).as_posix()
+        unbuilt = _unbuilt(kustomization_name(first.body), first.origin, why)
+        return NamedBuild(part=part, notes=tuple(notes), unbuilt=unbuilt)
     build = build.for_a_part() if part and build is not None else build
     applied = [
         *(["targetNamespace"] if target.namespace else []),
@@ -176,12 +179,8 @@ def named_build(path: Path, label: str, context: FluxContext) -> NamedBuild | No
         *(["commonMetadata"] if build is not None and (build.labels or build.annotations) else []),
     ]
     if applied:
-        where = f"of `{target.label}` " if part else ""
-        notes.insert(
-            0,
-            f"{label}: read as {name} ({first.origin.file}) builds it {where}"
-            f"({', '.join(applied)})",
-        )
+        how = f"part of `{target.label}`, as {who} builds it" if part else f"{who} builds it"
+        notes.insert(0, f"{label}: read as {how} ({', '.join(applied)})")
     if not notes:
         return None
     return NamedBuild(dataclasses.replace(target, build=build), part, tuple(notes))
