@@ -9,12 +9,14 @@ a false create and delete against the live state. Real files and the real `kubec
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 import yaml
 
 from planner.cli import main
+from planner.objects import Manifest
 from planner.sources import load_desired
 from planner.sources.live import load_live_git
 from tests.sources.conftest import git, kustomize_available, write
@@ -32,7 +34,7 @@ pytestmark = pytest.mark.skipif(not kustomize_available(), reason="needs kustomi
 KS = "Flux Kustomization flux-system/dns (apps/dns/ks.yaml)"
 
 
-def policies(services: dict[str, dict]) -> set[str]:  # type: ignore[type-arg]
+def policies(services: Mapping[str, Manifest]) -> set[str]:
     return {s["spec"]["externalTrafficPolicy"] for s in services.values()}
 
 
@@ -93,8 +95,10 @@ def test_a_file_in_it_is_read_from_the_build_of_the_whole(repo: Path) -> None:
     annotations = state.services["dns/home-dns-tcp"]["metadata"]["annotations"]
     assert "config.kubernetes.io/origin" not in annotations  # the planner's, not the repo's
     assert state.notes == [
-        f"apps/dns/app/tcp.yaml: read as part of `apps/dns/app`, as {KS} builds it "
-        "(targetNamespace, namePrefix, patches)"
+        (
+            f"apps/dns/app/tcp.yaml: read as part of `apps/dns/app`, as {KS} builds it "
+            "(targetNamespace, namePrefix, patches)"
+        )
     ]
 
 
@@ -125,9 +129,11 @@ def test_several_kustomizations_of_one_path_are_read_as_the_first(repo: Path) ->
     assert sorted(state.services) == ["dns/dns-tcp", "dns/dns-udp"]
     assert state.notes == [
         f"apps/dns/app: read as {KS} builds it (targetNamespace)",
-        "apps/dns/app: `apps/dns/app` is built by several Flux Kustomizations with different "
-        f"fields; read as the first, {KS}, builds it, not as Flux Kustomization "
-        "flux-system/other (apps/dns/other.yaml)",
+        (
+            "apps/dns/app: `apps/dns/app` is built by several Flux Kustomizations with different "
+            f"fields; read as the first, {KS}, builds it, not as Flux Kustomization "
+            "flux-system/other (apps/dns/other.yaml)"
+        ),
     ]
 
 
