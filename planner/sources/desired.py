@@ -253,19 +253,23 @@ def _as_built(
     sources = named.sources if built is None else _built(named, built, notes, unrendered)
     found = []
     for source in sources:
-        below = source.kind == "kustomize" and source.path != named.path
-        inner = (
-            named_build(source.path, source.label, flux)
-            if below and not _placed_by(source)
-            else None
-        )
-        if inner is None or inner.part:
+        own = _own_build(source, named.path, flux)
+        if own is None:
             found.append(source)
         else:
-            found.extend(
-                _built(Named(source.path, source.label, [source]), inner, notes, unrendered)
-            )
+            found.extend(_built(Named(source.path, source.label, [source]), own, notes, unrendered))
     return found
+
+
+def _own_build(source: Source, named: Path, flux: FluxContext) -> NamedBuild | None:
+    """How the Flux Kustomization whose `spec.path` is `source`'s directory builds it, for a
+    directory below the `named` one that kustomize renders on its own, not placed yet."""
+    from planner.sources.flux_follow import named_build
+
+    if source.kind != "kustomize" or source.path == named or _placed_by(source):
+        return None
+    built = named_build(source.path, source.label, flux)
+    return built if built is not None and not built.part else None
 
 
 def _placed_by(source: Source) -> bool:

@@ -105,7 +105,7 @@ def _target_of(
     if outside:
         return None, f"{origin}: {name}: `{path}` lies outside the repository; {unread}"
     if not is_dir:
-        return None, (f"{origin}: {name}: `{path}` is not a directory of the repository; {unread}")
+        return None, f"{origin}: {name}: `{path}` is not a directory of the repository; {unread}"
     return Target(directory, repository.label(directory), _target_namespace(body)), ""
 
 
