@@ -245,10 +245,11 @@ def _as_built(
     encloses it, builds them, and every directory below it that kustomize renders on its own
     as the Kustomization whose `spec.path` it is builds it. Notes go to `notes`; a
     Kustomization whose fields cannot be applied to `unrendered` (nothing of it is read)."""
+    directory = named.path if named.path.is_dir() else named.path.parent
+    if not named.sources or named.sources[0].kind == "stdin" or not flux.may_build(directory):
+        return named.sources
     from planner.sources.flux_follow import named_build
 
-    if not named.sources or named.sources[0].kind == "stdin":
-        return named.sources
     built = named_build(named.path, named.label, flux)
     sources = named.sources if built is None else _built(named, built, notes, unrendered)
     found = []

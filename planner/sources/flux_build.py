@@ -17,8 +17,8 @@ import yaml
 
 from planner.errors import InputError, Origin
 from planner.objects import Manifest
-from planner.sources.documents import Document, parse_yaml
-from planner.sources.helm import HelmOptions
+from planner.sources.documents import Document, manifest_files, parse_yaml, read_file_bytes
+from planner.sources.helm import HelmOptions, is_chart_dir
 from planner.sources.kinds import is_helmrelease, is_pool_manifest
 from planner.sources.states import Unrendered
 
@@ -34,6 +34,11 @@ try:  # the C dumper is several times faster and writes the same YAML
 except ImportError:  # pragma: no cover - only without libyaml
     from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
 
+# Flux reads YAML; chart directories (templates) are skipped.
+YAML_SUFFIXES = frozenset({".yaml", ".yml"})
+_FLUX_KUSTOMIZE_API = b"kustomize.toolkit.fluxcd.io/"  # flux_repository's FLUX_KUSTOMIZE_GROUP
+# a `path:` that stands for the repository's root ("./", ".", "/", "")
+_ROOT_PATH = re.compile(rb"^\s*path:\s*[\"']?\.?/?[\"']?\s*(?:#.*)?$", re.MULTILINE)
 _NO_WRAP = 1 << 30  # never fold a long string: a `${...}` must stay on one line
 _WRITTEN_VARIABLE = re.compile(r"(?<!\$)\$\{#?([_a-zA-Z][_a-zA-Z0-9]*)")  # not `$${`: a literal
 
@@ -52,16 +57,48 @@ class FluxContext:
         """The repository holding `path`: the given one, else the git root above it, else the
         current directory when `path` lies inside it."""
         from planner.sources.flux_repository import Repository
-        from planner.sources.safety import git_root
 
         if self.repository is not None:
             return self.repository
+        root = self._root_of(path)
+        return Repository(root) if root is not None else None
+
+    def _root_of(self, path: Path) -> Path | None:
+        if self.repository is not None:
+            return self.repository.root
         real = Path(os.path.abspath(path))
         root = git_root(real if real.is_dir() else real.parent)
         if root is None:
             cwd = Path.cwd()
             root = cwd if real == cwd or cwd in real.parents else None
-        return Repository(root) if root is not None else None
+        return root
+
+    def may_build(self, directory: Path) -> bool:
+        """Whether a Flux Kustomization of the repository holding `directory` may build it or
+        a directory below it (its `spec.path` names it, one enclosing it, or the root). A
+        prefilter on bytes, nothing parsed, that stops at the first file that may hold one:
+        naming a directory of a repository without Flux reads nothing more, imports nothing."""
+        root = self._root_of(directory)
+        if root is None:
+            return False
+        if root in self._indexes:
+            return True
+        try:
+            relative = Path(os.path.abspath(directory)).resolve().relative_to(root.resolve())
+        except ValueError:
+            return False
+        # "a/b/c": the path itself (which a path below it contains too), "a/b", "a"
+        named = [p.as_posix().encode() for p in (relative, *relative.parents) if p.parts]
+        for file in manifest_files(root, YAML_SUFFIXES, is_chart_dir):
+            try:
+                data = read_file_bytes(file, str(file))
+            except InputError:
+                continue  # reading it for the scan says what is wrong
+            if _FLUX_KUSTOMIZE_API in data and (
+                any(path in data for path in named) or _ROOT_PATH.search(data)
+            ):
+                return True
+        return False
 
     def index_of(self, repository: Repository) -> FluxIndex:
         """The repository's Flux objects (scanned on first use)."""
@@ -109,6 +146,14 @@ def apply_flux(
             _render(document, index, helm, source_text, result)
             result.documents[position] = Document(_restored(document.body), document.origin)
     return result
+
+
+def git_root(start: Path) -> Path | None:
+    """The nearest directory from `start` upwards that holds `.git`, or None."""
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():
+            return directory
+    return None
 
 
 def substituted_text(path: Path, text: str, context: FluxContext) -> str:

@@ -34,9 +34,9 @@ import yaml
 from planner import kube_yaml
 from planner.errors import InputError, Origin
 from planner.sources.documents import Document
+from planner.sources.flux_build import YAML_SUFFIXES
 from planner.sources.flux_repository import (
     FLUX_KUSTOMIZE_GROUP,
-    YAML_SUFFIXES,
     is_flux_kustomization,
     kustomization_name,
     mapping,

@@ -25,11 +25,10 @@ from planner.sources.documents import (
     parse_yaml,
     read_file_bytes,
 )
+from planner.sources.flux_build import YAML_SUFFIXES
 from planner.sources.flux_substitute import VARIABLE_NAME, Variables
 from planner.sources.helm import is_chart_dir
 
-# Flux reads YAML; chart directories (templates) are skipped.
-YAML_SUFFIXES = frozenset({".yaml", ".yml"})
 FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
 SOURCE_KINDS = frozenset({"GitRepository", "HelmRepository", "OCIRepository", "HelmChart"})
 VALUE_KINDS = frozenset({"ConfigMap", "Secret"})

@@ -200,6 +200,38 @@ def test_two_kustomizations_building_the_same_path_differently_get_a_note(repo: 
     assert note.startswith("apps: built by several Flux Kustomizations with different variables")
 
 
+def test_nothing_is_scanned_without_a_variable_or_a_helmrelease(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nor for the named path: no file of the repository names the Flux Kustomization API
+    (flux_build's prefilter reads bytes, parses nothing)."""
+    write(repo / "apps/dns/service.yaml", service_yaml("dns", "dns", "192.168.10.53"))
+    write(repo / "apps/kustomization.yaml", "resources: [dns/service.yaml]\n")
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("the repository was scanned")
+
+    monkeypatch.setattr("planner.sources.flux_repository.FluxIndex.scan", refuse)
+    assert "dns/dns" in load_desired(["apps/dns"]).services
+
+
+def test_a_flux_kustomization_of_another_directory_scans_nothing(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Flux Kustomization whose path neither is, encloses nor lies below the named directory
+    cannot build it: the prefilter finds no file naming that path (or the root)."""
+    write(
+        repo / "clusters/home/web.yaml", kustomization("./web").replace("name: apps", "name: web")
+    )
+    write(repo / "apps/dns/service.yaml", service_yaml("dns", "dns", "192.168.10.53"))
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("the repository was scanned")
+
+    monkeypatch.setattr("planner.sources.flux_repository.FluxIndex.scan", refuse)
+    assert "dns/dns" in load_desired(["apps/dns"]).services
+
+
 def test_nothing_is_scanned_outside_a_repository(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
