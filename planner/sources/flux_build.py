@@ -62,31 +62,28 @@ class FluxContext:
 
         if self.repository is not None:
             return self.repository
-        root = self._root_of(path)
-        return Repository(root) if root is not None else None
-
-    def _root_of(self, path: Path) -> Path | None:
-        if self.repository is not None:
-            return self.repository.root
         real = Path(os.path.abspath(path))
         root = git_root(real if real.is_dir() else real.parent)
         if root is None:
             cwd = Path.cwd()
             root = cwd if real == cwd or cwd in real.parents else None
-        return root
+        return Repository(root) if root is not None else None
 
     def may_build(self, directory: Path) -> bool:
-        """Whether a Flux Kustomization of the repository holding `directory` may build it or
-        a directory below it (its `spec.path` names it, one enclosing it, or the root). A
-        prefilter on bytes, nothing parsed, that stops at the first file that may hold one:
-        naming a directory of a repository without Flux reads nothing more, imports nothing."""
-        root = self._root_of(directory)
+        """Whether a Flux Kustomization of the git repository holding `directory` (or of the
+        given one) may build it or a directory below it (its `spec.path` names it, one
+        enclosing it, or the root). A prefilter on bytes, nothing parsed, that stops at the
+        first file that may hold one: naming a directory of a repository without Flux reads
+        nothing more, imports nothing. Not the current directory's tree when no git work tree
+        holds `directory`: Flux builds from a repository, and that tree may be anything."""
+        real = Path(os.path.abspath(directory))
+        root = self.repository.root if self.repository is not None else git_root(real)
         if root is None:
             return False
         if root in self._indexes:
             return True
         try:
-            relative = Path(os.path.abspath(directory)).resolve().relative_to(root.resolve())
+            relative = real.resolve().relative_to(root.resolve())
         except ValueError:
             return False
         # "a/b/c": the path itself (which a path below it contains too), "a/b", "a"
