@@ -27,6 +27,7 @@ from planner.analysis.build import exit_code, verdict
 from planner.analysis.records import DiffReport
 from planner.cli import main
 from planner.diff.scenario import Scenario
+from planner.errors import InputError
 from planner.gitops.annotate import annotate_paths
 from planner.gitops.argocd import generate, read_context
 from planner.model.controller import BEHAVIORS, DEFAULT_TARGET
@@ -140,6 +141,7 @@ def test_the_real_samples_are_here() -> None:
         "real-ipv6",
         "real-deleted-app",
         "real-argocd-app-of-apps",
+        "real-flux-app-dir",
     } <= names
 
 
@@ -203,6 +205,34 @@ def test_plan_waves_and_expected_ips(sample: Path) -> None:
     ]
 
 
+def _same_as_cases() -> list[Any]:
+    return [
+        pytest.param(sample, path, id=f"{sample.name}[{path}]")
+        for sample in SAMPLE_DIRS
+        for path in _expected(sample)["history"].get("same_as", [])
+    ]
+
+
+def _services_view(report: DiffReport) -> tuple[Any, ...]:
+    """What a report says about Services: their changes, groups, predictions and verdict."""
+    changes = {(c.key.svc_key, c.op) for c in report.changes if c.key.kind == "Service"}
+    groups = {(g.members, g.ips, g.key_changing, g.touched) for g in report.groups}
+    predictions = {
+        behavior: (set(p.pending), set(p.stuck), set(p.ip_changed))
+        for behavior, p in report.predictions.items()
+    }
+    return changes, groups, predictions, exit_code(report, "stuck"), report.errors
+
+
+@pytest.mark.parametrize(("sample", "path"), _same_as_cases())
+def test_naming_another_path_of_the_app_gives_the_same_verdict(sample: Path, path: str) -> None:
+    """A Flux app named by its directory (a Kustomization's spec.path), a file in it, or a
+    folder above it is read as Flux builds it: the same Services as the app's expected ones."""
+    with _at_top(sample):
+        other = build_report([path], LiveSource.git(REF), DiffOptions())
+    assert _services_view(other) == _services_view(_report(sample))
+
+
 # --- the commands agree with each other ---------------------------------------------------------
 
 
@@ -264,7 +294,12 @@ def test_argocd_generate_outputs_the_same_services_and_groups(sample: Path) -> N
         return
     _needs_tools(sample)
     app = _checkout(sample) / _app(sample)
-    stream = generate(app, read_context({"ARGOCD_APP_SOURCE_PATH": _app(sample)}))
+    context = read_context({"ARGOCD_APP_SOURCE_PATH": _app(sample)})
+    if agree == "flux-only":  # Argo CD applies the files as written: `${VAR}` is no address
+        with pytest.raises(InputError, match=r"'\$\{SVC_[A-Z0-9_]+\}' is not a valid IP"):
+            generate(app, context)
+        return
+    stream = generate(app, context)
     if agree == "no-services":  # the app's output holds Flux Kustomizations, which Argo CD applies
         assert [d["kind"] for d in yaml.safe_load_all(stream) if d["kind"] == "Service"] == []
         return

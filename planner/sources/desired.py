@@ -53,6 +53,7 @@ from planner.tools import INSTALL_HINTS
 
 if TYPE_CHECKING:  # flux_build imports it where a document needs Flux (start-up)
     from planner.sources.argocd_follow import GitView
+    from planner.sources.flux_follow import NamedBuild
     from planner.sources.flux_overlay import BuildFields
     from planner.sources.flux_repository import Repository
 
@@ -75,6 +76,17 @@ class Source:
     default_namespace: str | None = None
     helm: HelmOptions | None = None
     build: BuildFields | None = None  # and its other fields that change what it builds
+    part: str = ""  # built as one with `build`, only the objects of this path below it are read
+
+
+@dataclass(frozen=True)
+class Named:
+    """A path named on the command line and the sources found under it, which the Flux
+    Kustomization whose `spec.path` it is (or lies in) may build otherwise (`load_sources`)."""
+
+    path: Path
+    label: str
+    sources: list[Source]
 
 
 @collector_paused
@@ -94,12 +106,12 @@ def load_desired(
     if list(paths).count(STDIN) > 1:
         raise InputError('"-" (stdin) can be given only once')
     notes = []
-    sources = []
+    sources: list[Source | Named] = []
     for path in paths:
         if path in absent and not os.path.lexists(path):
             notes.append(f"{os.path.normpath(path)}: does not exist; read as empty (deleted)")
             continue
-        sources.extend(find_sources(path))
+        sources.append(find_named(path))
     state = load_sources(sources, stdin=stdin, helm=helm, strict_substitution=strict_substitution)
     # every command reading desired objects warns on the same unknown fields (argocd, annotate too)
     warnings = unknown_field_notes(state.objects)
@@ -122,8 +134,17 @@ def find_sources(path: str, label: str | None = None) -> list[Source]:
     return [Source(disk, name, "file")]
 
 
+def find_named(path: str, label: str | None = None) -> Named:
+    """The sources under one command-line path, kept together with it (`find_sources`)."""
+    found = find_sources(path, label)
+    disk, name = Path(path), label if label is not None else os.path.normpath(path)
+    if disk.name in (*KUSTOMIZATION_FILES, CHART_FILE) and not disk.is_dir():
+        disk, name = disk.parent, os.path.dirname(name) or "."  # it stands for its directory
+    return Named(disk, name, found)
+
+
 def load_sources(
-    sources: Iterable[Source],
+    sources: Iterable[Source | Named],
     stdin: TextIO | None = None,
     helm: HelmOptions | None = None,
     repository: Repository | None = None,
@@ -136,15 +157,24 @@ def load_sources(
     With `evaluate_flux`, Flux's post-build substitution and HelmReleases are evaluated against
     `repository` (default: the git repository, or the current directory, holding each source),
     and Flux Kustomizations and Argo CD Applications are followed to what they sync (`git_top`:
-    the work tree whose remotes and branch stand for `repository`); without it (what a GitOps
-    tool applies), documents are taken as written."""
+    the work tree whose remotes and branch stand for `repository`), and a `Named` path is read
+    as the Flux Kustomization building it builds it; without it (what a GitOps tool applies),
+    documents are taken as written."""
     helm = helm or HelmOptions()
     flux = FluxContext(repository, strict_substitution) if evaluate_flux else None
     git: GitView | None = None  # made when an Application is read (an import at start-up)
     objects: list[KubeObject] = []
     notes: list[str] = []
     unrendered: list[Unrendered] = []
-    unique = _read_once(sources)
+    expanded: list[Source] = []
+    for item in sources:
+        if isinstance(item, Source):
+            expanded.append(item)
+        elif flux is None:
+            expanded.extend(item.sources)
+        else:
+            expanded.extend(_as_built(item, flux, notes, unrendered))
+    unique = _read_once(expanded)
     fast_yaml.expect(_file_bytes(unique))
     pending = collections.deque(unique)  # followed directories join at the end
     read = {_identity(source) for source in unique}
@@ -177,7 +207,7 @@ def _followed(
     source: Source,
     flux: FluxContext,
     named: list[Path],
-    read: set[tuple[str, str]],
+    read: set[tuple[str, str, str]],
 ) -> tuple[list[Source], list[str], list[Unrendered]]:
     """The sources of the directories the Flux Kustomizations in `found` build, not read yet,
     and those whose fields cannot be applied (not read)."""
@@ -193,14 +223,84 @@ def _followed(
 
 
 def built_sources(
-    directory: Path, label: str, namespace: str | None, build: BuildFields | None
+    directory: Path,
+    label: str,
+    namespace: str | None,
+    build: BuildFields | None,
+    found: list[Source] | None = None,
 ) -> list[Source]:
-    """The sources of a directory a Flux Kustomization builds, with its targetNamespace and
-    fields; with fields kustomize must apply, the whole directory is one build (flux_overlay)."""
+    """The sources of a directory a Flux Kustomization builds (`found` when they are known),
+    with its targetNamespace and fields; with fields kustomize must apply, the whole directory
+    is one build (flux_overlay)."""
     if build is not None and build.needs_kustomize:
         return [Source(directory, label, "kustomize", namespace, build=build)]
-    found = find_sources(str(directory), label)
+    found = find_sources(str(directory), label) if found is None else found
     return [dataclasses.replace(s, namespace=namespace, build=build) for s in found]
+
+
+def _as_built(
+    named: Named, flux: FluxContext, notes: list[str], unrendered: list[Unrendered]
+) -> list[Source]:
+    """The sources of a named path as the Flux Kustomization whose `spec.path` is it, or
+    encloses it, builds them, and every directory below it that kustomize renders on its own
+    as the Kustomization whose `spec.path` it is builds it. Notes go to `notes`; a
+    Kustomization whose fields cannot be applied to `unrendered` (nothing of it is read)."""
+    directory = named.path if named.path.is_dir() else named.path.parent
+    if not named.sources or named.sources[0].kind == "stdin" or not flux.may_build(directory):
+        return named.sources
+    from planner.sources.flux_follow import named_build
+
+    built = named_build(named.path, named.label, flux)
+    sources = named.sources if built is None else _built(named, built, notes, unrendered)
+    found = []
+    for source in sources:
+        own = _own_build(source, named.path, flux)
+        if own is None:
+            found.append(source)
+        else:
+            found.extend(_built(Named(source.path, source.label, [source]), own, notes, unrendered))
+    return found
+
+
+def _own_build(source: Source, named: Path, flux: FluxContext) -> NamedBuild | None:
+    """How the Flux Kustomization whose `spec.path` is `source`'s directory builds it, for a
+    directory below the `named` one that kustomize renders on its own, not placed yet."""
+    from planner.sources.flux_follow import named_build
+
+    if source.kind != "kustomize" or source.path == named or _placed_by(source):
+        return None
+    built = named_build(source.path, source.label, flux)
+    return built if built is not None and not built.part else None
+
+
+def _placed_by(source: Source) -> bool:
+    """Whether a Flux Kustomization's fields already apply to `source`."""
+    return source.namespace is not None or source.build is not None or bool(source.part)
+
+
+def _built(
+    named: Named, built: NamedBuild, notes: list[str], unrendered: list[Unrendered]
+) -> list[Source]:
+    """The sources of `named` as `built` says the Flux Kustomization builds them."""
+    notes.extend(built.notes)
+    if built.unbuilt is not None:
+        unrendered.append(built.unbuilt)
+        return []
+    target = built.target
+    if target is None:
+        return named.sources
+    if not built.part:
+        return built_sources(
+            target.path, named.label, target.namespace, target.build, named.sources
+        )
+    if target.build is not None and target.build.needs_kustomize:
+        # kustomize builds the whole; what was named stands for the objects that come from it
+        whole = built_sources(target.path, target.label, target.namespace, target.build)
+        return [dataclasses.replace(source, part=built.part) for source in whole]
+    return [
+        dataclasses.replace(source, namespace=target.namespace, build=target.build)
+        for source in named.sources
+    ]
 
 
 def _synced(
@@ -209,7 +309,7 @@ def _synced(
     flux: FluxContext,
     git: GitView,
     named: list[Path],
-    read: set[tuple[str, str]],
+    read: set[tuple[str, str, str]],
 ) -> tuple[list[Source], list[str], list[Unrendered]]:
     """The sources of the directories the Argo CD Applications in `found` sync, not read yet;
     notes; and the Applications (and ApplicationSets) not followed."""
@@ -224,7 +324,7 @@ def _synced(
 
 
 def _unread(
-    directory: Path, sources: list[Source], named: list[Path], read: set[tuple[str, str]]
+    directory: Path, sources: list[Source], named: list[Path], read: set[tuple[str, str, str]]
 ) -> list[Source]:
     """The sources a followed `directory` adds, none read before. A directory that is, or holds,
     a path the caller named adds none: the caller narrowed the check to that path (a cluster's
@@ -241,13 +341,13 @@ def _unread(
     return unread
 
 
-def _identity(source: Source) -> tuple[str, str]:
-    return (source.kind, os.path.abspath(source.path))  # lexical: no syscall per file
+def _identity(source: Source) -> tuple[str, str, str]:
+    return (source.kind, os.path.abspath(source.path), source.part)  # lexical: no syscall
 
 
 def _read_once(sources: Iterable[Source]) -> list[Source]:
     """Sources without repeats: a file named twice, or also inside a named directory, is read once."""
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     unique = []
     for source in sources:
         identity = _identity(source)
@@ -286,6 +386,10 @@ def _objects_of(
         check_remote_resources(source.path, source.label)
         text = _rendered_kustomization(source)
         parsed = parse_yaml(text, source.label, "kustomize")
+        if source.part:
+            from planner.sources.flux_overlay import documents_from
+
+            parsed = Parsed(documents_from(parsed.documents, source.part), parsed.notes)
     elif source.kind == "stdin":
         text = read_stdin(stdin, source.label)
         parsed = parse_yaml(text, source.label)
@@ -327,7 +431,9 @@ def _rendered_kustomization(source: Source) -> str:
         return render_kustomization(source.path)
     from planner.sources.flux_overlay import render_with_fields
 
-    return render_with_fields(source.path, source.label, source.build, source.namespace)
+    return render_with_fields(
+        source.path, source.label, source.build, source.namespace, origins=bool(source.part)
+    )
 
 
 def _with_metadata(parsed: Parsed, source: Source) -> Parsed:

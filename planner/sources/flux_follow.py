@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable
+import posixpath
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from planner.errors import Origin
 from planner.objects import KubeObject
+from planner.sources.documents import Document
 from planner.sources.flux_build import FluxContext
-from planner.sources.flux_overlay import BuildFields, build_fields
+from planner.sources.flux_overlay import UNAPPLIED_FIELDS, BuildFields, build_fields
 from planner.sources.flux_repository import (
     Repository,
     is_flux_kustomization,
+    kustomization_name,
     kustomization_path,
     plain,
 )
@@ -59,39 +63,39 @@ def follow_targets(
         if not is_flux_kustomization(obj.body):
             continue
         repository = context.repository_of(source_path)
-        target, note = _target_of(obj, repository)
+        name = kustomization_name(obj.body)
+        origin = obj.origin or Origin(name)
+        target, note = _target_of(obj.body, origin, repository)
         if target is None or repository is None:
             followed.notes.extend([note] if note else [])
             continue
-        name = f"Flux Kustomization {obj.key.namespace}/{obj.key.name}"
-        origin = obj.origin or Origin(name)
         build, why = build_fields(obj.body, origin, repository.root)
         if why:
-            followed.unbuilt.append(
-                Unrendered(name, origin, why, kind="Flux Kustomization", missed="not built")
-            )
+            followed.unbuilt.append(_unbuilt(name, origin, why))
         else:
             followed.targets.append(dataclasses.replace(target, build=build))
     return followed
 
 
-def _target_of(obj: KubeObject, repository: Repository | None) -> tuple[Target | None, str]:
+def _unbuilt(name: str, origin: Origin, why: str) -> Unrendered:
+    return Unrendered(name, origin, why, kind="Flux Kustomization", missed="not built")
+
+
+def _target_of(
+    body: Mapping[str, Any], origin: Origin, repository: Repository | None
+) -> tuple[Target | None, str]:
     """Where one Flux Kustomization's `spec.path` lies in `repository`, or why it is not read."""
-    spec = plain(obj.body.get("spec"))
-    name = f"Flux Kustomization {obj.key.namespace}/{obj.key.name}"
-    source = plain(spec.get("sourceRef"))
-    source_kind = str(source.get("kind") or "GitRepository")
-    path = kustomization_path(obj.body)
+    spec = plain(body.get("spec"))
+    name = kustomization_name(body)
+    path = kustomization_path(body)
     unread = "what it builds was not read (its Services were not checked)"
-    if source_kind != "GitRepository":
-        return None, (
-            f"{obj.origin}: {name} builds `{path}` of {source_kind} {source.get('name')}, "
-            f"not of this repository; {unread}"
+    refused = refusal(body)
+    if refused:
+        return None, f"{origin}: {name} {refused}" + (
+            ": what it builds was not read" if spec.get("suspend") is True else f"; {unread}"
         )
-    if spec.get("suspend") is True:  # Flux applies nothing of it until it is resumed
-        return None, f"{obj.origin}: {name} is suspended: what it builds was not read"
     if repository is None:  # stdin outside any repository: nowhere to read the path from
-        return None, f"{obj.origin}: {name}: no repository holds `{path}`; {unread}"
+        return None, f"{origin}: {name}: no repository holds `{path}`; {unread}"
     directory = Path(os.path.normpath(repository.root / path))
     try:
         outside = repository.relative(directory) is None
@@ -99,14 +103,117 @@ def _target_of(obj: KubeObject, repository: Repository | None) -> tuple[Target |
     except (OSError, RuntimeError):  # a name too long, a symlink loop (RuntimeError before 3.13)
         outside, is_dir = False, False
     if outside:
-        return None, f"{obj.origin}: {name}: `{path}` lies outside the repository; {unread}"
+        return None, f"{origin}: {name}: `{path}` lies outside the repository; {unread}"
     if not is_dir:
-        return None, (
-            f"{obj.origin}: {name}: `{path}` is not a directory of the repository; {unread}"
+        return None, f"{origin}: {name}: `{path}` is not a directory of the repository; {unread}"
+    return Target(directory, repository.label(directory), _target_namespace(body)), ""
+
+
+def _target_namespace(body: Mapping[str, Any]) -> str | None:
+    namespace = plain(body.get("spec")).get("targetNamespace")
+    return namespace if isinstance(namespace, str) and namespace else None
+
+
+@dataclass(frozen=True)
+class NamedBuild:
+    """How Flux builds a path named on the command line: the Flux Kustomization's `target`
+    (its spec.path, targetNamespace and fields), `part` the named path within it ("" when it is
+    the spec.path itself); notes saying so; or, when its fields cannot be applied, why
+    (`unbuilt`: then it is not read, as a followed one would not be). No target: read as written."""
+
+    target: Target | None = None
+    part: str = ""
+    notes: tuple[str, ...] = ()
+    unbuilt: Unrendered | None = None
+
+
+# The spec fields that decide what a Flux Kustomization builds of its path (postBuild aside:
+# substitution chooses among several Kustomizations of one path itself).
+_BUILD_SPEC = (
+    "sourceRef",
+    "suspend",
+    "targetNamespace",
+    "namePrefix",
+    "nameSuffix",
+    "patches",
+    "components",
+    "ignoreMissingComponents",
+    "images",
+    "commonMetadata",
+    *UNAPPLIED_FIELDS,
+)
+
+
+def named_build(path: Path, label: str, context: FluxContext) -> NamedBuild | None:
+    """How the Flux Kustomization whose `spec.path` is the named `path` (labelled `label`), or
+    the nearest directory enclosing it (the one substitution uses), builds it; None when none
+    does, or it changes nothing."""
+    directory = path if path.is_dir() else path.parent
+    repository = context.repository_of(directory)
+    relative = repository.relative(directory) if repository is not None else None
+    if repository is None or relative is None:
+        return None
+    builders = context.index_of(repository).kustomizations_for(relative)
+    if not builders:
+        return None
+    first = builders[0]
+    named = relative if directory == path else posixpath.join(relative, path.name)
+    part = posixpath.relpath(named, kustomization_path(first.body))
+    part = "" if part == "." else part
+    who = f"{kustomization_name(first.body)} ({first.origin.file})"
+    refused = refusal(first.body)
+    target, _ = _target_of(first.body, first.origin, repository)
+    if refused or target is None:  # read as written (no other reason: it encloses `path`)
+        note = f"{label}: {who} {refused}: its fields were not applied"
+        return NamedBuild(part=part, notes=(note,)) if refused else None
+    others = [b for b in builders[1:] if _build_spec(b.body) != _build_spec(first.body)]
+    notes = [_others_note(label, target.label, first, others)] if others else []
+    build, why = build_fields(first.body, first.origin, repository.root)
+    if why:
+        unbuilt = _unbuilt(kustomization_name(first.body), first.origin, why)
+        return NamedBuild(part=part, notes=tuple(notes), unbuilt=unbuilt)
+    build = build.for_a_part() if part and build is not None else build
+    applied = [
+        *(["targetNamespace"] if target.namespace else []),
+        *(build.built_fields if build is not None else []),
+        *(["commonMetadata"] if build is not None and (build.labels or build.annotations) else []),
+    ]
+    if applied:
+        how = f"part of `{target.label}`, as {who} builds it" if part else f"{who} builds it"
+        notes.insert(0, f"{label}: read as {how} ({', '.join(applied)})")
+    if not notes:
+        return None
+    return NamedBuild(dataclasses.replace(target, build=build), part, tuple(notes))
+
+
+def _build_spec(body: Mapping[str, Any]) -> dict[str, Any]:
+    spec = plain(body.get("spec"))
+    return {key: spec.get(key) for key in _BUILD_SPEC}
+
+
+def _others_note(label: str, built: str, first: Document, others: list[Document]) -> str:
+    names = ", ".join(f"{kustomization_name(o.body)} ({o.origin.file})" for o in others)
+    return (
+        f"{label}: `{built}` is built by several Flux Kustomizations with different fields; "
+        f"read as the first, {kustomization_name(first.body)} ({first.origin.file}), builds "
+        f"it, not as {names}"
+    )
+
+
+def refusal(body: Mapping[str, Any]) -> str:
+    """Why Flux does not build a Kustomization's path from this repository now ("" when it
+    does): its source is another kind than a GitRepository, or it is suspended."""
+    spec = plain(body.get("spec"))
+    source = plain(spec.get("sourceRef"))
+    source_kind = str(source.get("kind") or "GitRepository")
+    if source_kind != "GitRepository":
+        return (
+            f"builds `{kustomization_path(body)}` of {source_kind} {source.get('name')}, "
+            "not of this repository"
         )
-    namespace = spec.get("targetNamespace")
-    target_namespace = namespace if isinstance(namespace, str) and namespace else None
-    return Target(directory, repository.label(directory), target_namespace), ""
+    if spec.get("suspend") is True:  # Flux applies nothing of it until it is resumed
+        return "is suspended"
+    return ""
 
 
 def covers(read: Path, target: Path) -> bool:

@@ -20,6 +20,7 @@ order: components before the file's own transformers, Flux's prefix replacing th
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -33,7 +34,14 @@ import yaml
 from planner import kube_yaml
 from planner.errors import InputError, Origin
 from planner.sources.documents import Document
-from planner.sources.flux_repository import YAML_SUFFIXES, mapping, plain
+from planner.sources.flux_build import YAML_SUFFIXES
+from planner.sources.flux_repository import (
+    FLUX_KUSTOMIZE_GROUP,
+    is_flux_kustomization,
+    kustomization_name,
+    mapping,
+    plain,
+)
 from planner.sources.kustomize import (
     KUSTOMIZATION_FILES,
     is_kustomization_dir,
@@ -50,6 +58,9 @@ from planner.sources.safety import (
 # not read, and counted as unchecked).
 UNAPPLIED_FIELDS = ("patchesStrategicMerge", "patchesJson6902")
 _GENERATED_API = "kustomize.config.k8s.io/v1beta1"
+# kustomize's `buildMetadata: [originAnnotations]` names each object's file in this annotation
+ORIGIN_METADATA = "originAnnotations"
+ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
 
 
 @dataclass(frozen=True)
@@ -69,11 +80,31 @@ class BuildFields:
     annotations: Mapping[str, str] = field(default_factory=dict)
 
     @property
+    def built_fields(self) -> list[str]:
+        """The fields set that change the build, by their names in the spec."""
+        return [
+            name
+            for name, value in (
+                ("namePrefix", self.name_prefix),
+                ("nameSuffix", self.name_suffix),
+                ("patches", self.patches),
+                ("components", self.components),
+                ("images", self.images),
+            )
+            if value
+        ]
+
+    @property
     def needs_kustomize(self) -> bool:
         """Whether a field changes the build (commonMetadata alone is set after it)."""
-        return bool(
-            self.name_prefix or self.name_suffix or self.patches or self.components or self.images
-        )
+        return bool(self.built_fields)
+
+    def for_a_part(self) -> BuildFields:
+        """The fields as they change a part of the build: patches that target only Flux
+        Kustomizations left out (home-ops parents patch their children's `postBuild` so, which
+        flux_patches evaluates, as when following), so a part needs kustomize less often."""
+        patches = tuple(p for p in self.patches if not _on_flux_kustomizations(p))
+        return dataclasses.replace(self, patches=patches)
 
 
 def build_fields(
@@ -83,8 +114,7 @@ def build_fields(
     `root`, or None with the reason they cannot be applied exactly ("" when it sets none);
     InputError for a field of the wrong shape."""
     spec = plain(body.get("spec"))
-    metadata = plain(body.get("metadata"))
-    name = f"Flux Kustomization {metadata.get('namespace') or 'default'}/{metadata.get('name')}"
+    name = kustomization_name(body)
     unapplied = [f for f in UNAPPLIED_FIELDS if spec.get(f)]
     if unapplied:
         return None, f"sets spec.{unapplied[0]}, which the planner does not apply"
@@ -115,11 +145,12 @@ def with_common_metadata(documents: list[Document], fields: BuildFields | None) 
 
 
 def render_with_fields(
-    directory: Path, label: str, fields: BuildFields, namespace: str | None
+    directory: Path, label: str, fields: BuildFields, namespace: str | None, origins: bool = False
 ) -> str:
     """The YAML kustomize builds for `directory` (labelled `label`) with the Kustomization's
     fields and `namespace` (its targetNamespace) written into its kustomization file, in a
-    temporary copy; InputError for a remote component or one outside the repository."""
+    temporary copy (`origins`: each object annotated with the file it comes from, for
+    `documents_from`); InputError for a remote component or one outside the repository."""
     components = _checked_components(directory, label, fields)
     with tempfile.TemporaryDirectory(prefix="shared-ip-planner-flux-") as scratch:
         try:
@@ -130,12 +161,52 @@ def render_with_fields(
             ) from err
         name, body = _kustomization(copy, directory, label, fields.root)
         body = _extended(body, fields, components, namespace, generated=name is None)
+        metadata = list(body.get("buildMetadata") or [])
+        if origins and ORIGIN_METADATA not in metadata:
+            body["buildMetadata"] = [*metadata, ORIGIN_METADATA]
         written = copy / (name or KUSTOMIZATION_FILES[0])
         written.unlink(missing_ok=True)  # a link would write through into the repository
         written.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
         # a failure names the directory by its label, other files by their repository paths
         renamed = {str(copy): label, str(Path(scratch) / "repo"): str(fields.root)}
         return render_kustomization(copy, renamed)
+
+
+def documents_from(documents: list[Document], part: str) -> list[Document]:
+    """The built documents that come from `part` (a file or directory relative to the built
+    directory), without the origin annotation `render_with_fields(origins=True)` added."""
+    kept = []
+    for document in documents:
+        metadata = plain(document.body.get("metadata"))
+        annotations = dict(plain(metadata.get("annotations")))
+        origin = kube_yaml.load(str(annotations.pop(ORIGIN_ANNOTATION, "")) or "{}")
+        path = str(plain(origin).get("path") or "")
+        if path != part and not path.startswith(part + "/"):
+            continue
+        updated = (
+            {**metadata, "annotations": annotations}
+            if annotations
+            else {k: v for k, v in metadata.items() if k != "annotations"}
+        )
+        kept.append(Document({**document.body, "metadata": updated}, document.origin))
+    return kept
+
+
+def _on_flux_kustomizations(patch: Mapping[str, Any]) -> bool:
+    """Whether a `spec.patches` entry can select only Flux Kustomizations (its `target`, or
+    without one the kind of its own text)."""
+    target = plain(patch.get("target"))
+    if target:
+        group = target.get("group")
+        return target.get("kind") == "Kustomization" and group in (None, "", FLUX_KUSTOMIZE_GROUP)
+    text = str(patch.get("patch"))
+    if "&" in text and "*" in text:  # anchors and aliases: not parsed here (an alias bomb)
+        return False
+    try:
+        own = kube_yaml.load(text)
+    except yaml.YAMLError:
+        return False
+    return isinstance(own, Mapping) and is_flux_kustomization(own)
 
 
 def _checked_components(directory: Path, label: str, fields: BuildFields) -> list[str]:

@@ -25,11 +25,10 @@ from planner.sources.documents import (
     parse_yaml,
     read_file_bytes,
 )
+from planner.sources.flux_build import YAML_SUFFIXES
 from planner.sources.flux_substitute import VARIABLE_NAME, Variables
 from planner.sources.helm import is_chart_dir
 
-# Flux reads YAML; chart directories (templates) are skipped.
-YAML_SUFFIXES = frozenset({".yaml", ".yml"})
 FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
 SOURCE_KINDS = frozenset({"GitRepository", "HelmRepository", "OCIRepository", "HelmChart"})
 VALUE_KINDS = frozenset({"ConfigMap", "Secret"})
@@ -139,6 +138,12 @@ def is_flux_kustomization(body: Mapping[str, Any]) -> bool:
     """True for a Flux Kustomization (kustomize.toolkit.fluxcd.io), not a kustomize file."""
     api = str(body.get("apiVersion", ""))
     return body.get("kind") == "Kustomization" and api.startswith(f"{FLUX_KUSTOMIZE_GROUP}/")
+
+
+def kustomization_name(body: Mapping[str, Any]) -> str:
+    """How messages name a Flux Kustomization: "Flux Kustomization NAMESPACE/NAME"."""
+    metadata = plain(body.get("metadata"))
+    return f"Flux Kustomization {metadata.get('namespace') or 'default'}/{metadata.get('name')}"
 
 
 def kustomization_path(body: Mapping[str, Any]) -> str:

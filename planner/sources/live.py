@@ -22,8 +22,9 @@ from planner.objects import KubeObject
 from planner.sources.desired import (
     STDIN,
     STDIN_LABEL,
+    Named,
     Source,
-    find_sources,
+    find_named,
     load_sources,
     read_stdin,
 )
@@ -166,16 +167,16 @@ def _export_tree(top: Path, commit: str, tree: Path, archive: Path) -> None:
 
 def _sources_at_ref(
     paths: Sequence[str], top: Path, tree: Path, ref: str
-) -> tuple[list[Source], list[str]]:
+) -> tuple[list[Source | Named], list[str]]:
     """Sources of each path inside the exported tree, labelled `REF:path`; notes for absent ones."""
-    sources: list[Source] = []
+    sources: list[Source | Named] = []
     notes: list[str] = []
     for path in paths:
         relative = _relative_to_repo(path, top)
         label = f"{ref}:{relative.as_posix()}" if relative.parts else f"{ref}:"
         at_ref = tree / relative
         if at_ref.exists():
-            sources.extend(find_sources(str(at_ref), label))
+            sources.append(find_named(str(at_ref), label))
         else:
             notes.append(f"{label}: does not exist at {ref}; read as empty")
     return sources, notes

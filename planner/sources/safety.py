@@ -18,6 +18,7 @@ import yaml
 from planner import kube_yaml
 from planner.errors import InputError
 from planner.objects import Manifest
+from planner.sources.flux_build import git_root
 from planner.sources.kustomize import KUSTOMIZATION_FILES, is_kustomization_dir
 
 # How kustomize spells remote bases without a scheme (github.com/org/repo//path?ref=v1, git@...),
@@ -46,14 +47,6 @@ def repository_root(source_dir: Path, source_path: str) -> Path:
     if parts and len(resolved.parts) > len(parts) and list(resolved.parts[-len(parts) :]) == parts:
         return Path(*resolved.parts[: -len(parts)])
     return git_root(resolved) or resolved
-
-
-def git_root(start: Path) -> Path | None:
-    """The nearest directory from `start` upwards that holds `.git`, or None."""
-    for directory in (start, *start.parents):
-        if (directory / ".git").exists():
-            return directory
-    return None
 
 
 def inside(path: Path, root: Path) -> bool:

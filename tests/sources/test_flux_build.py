@@ -203,6 +203,26 @@ def test_two_kustomizations_building_the_same_path_differently_get_a_note(repo: 
 def test_nothing_is_scanned_without_a_variable_or_a_helmrelease(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Nor for the named path: no file of the repository names the Flux Kustomization API
+    (flux_build's prefilter reads bytes, parses nothing)."""
+    write(repo / "apps/dns/service.yaml", service_yaml("dns", "dns", "192.168.10.53"))
+    write(repo / "apps/kustomization.yaml", "resources: [dns/service.yaml]\n")
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("the repository was scanned")
+
+    monkeypatch.setattr("planner.sources.flux_repository.FluxIndex.scan", refuse)
+    assert "dns/dns" in load_desired(["apps/dns"]).services
+
+
+def test_a_flux_kustomization_of_another_directory_scans_nothing(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Flux Kustomization whose path neither is, encloses nor lies below the named directory
+    cannot build it: the prefilter finds no file naming that path (or the root)."""
+    write(
+        repo / "clusters/home/web.yaml", kustomization("./web").replace("name: apps", "name: web")
+    )
     write(repo / "apps/dns/service.yaml", service_yaml("dns", "dns", "192.168.10.53"))
 
     def refuse(*_: object) -> None:
@@ -210,6 +230,45 @@ def test_nothing_is_scanned_without_a_variable_or_a_helmrelease(
 
     monkeypatch.setattr("planner.sources.flux_repository.FluxIndex.scan", refuse)
     assert "dns/dns" in load_desired(["apps/dns"]).services
+
+
+def test_nothing_is_scanned_outside_a_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A path in no repository (the generated bench repos) has no Flux Kustomization to look
+    for: nothing is scanned."""
+    write(tmp_path / "out/apps/dns/service.yaml", service_yaml("dns", "dns", "192.168.10.53"))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # the current directory holds it neither
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("the repository was scanned")
+
+    monkeypatch.setattr("planner.sources.flux_repository.FluxIndex.scan", refuse)
+    assert "dns/dns" in load_desired([str(tmp_path / "out/apps/dns")]).services
+
+
+def test_a_repository_is_scanned_once_for_named_paths_and_substitution(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding the Flux Kustomization that builds a named path and substituting share one
+    scan of the repository."""
+    from planner.sources.flux_repository import FluxIndex
+
+    write(repo / "ks.yaml", kustomization("./apps", substitute="{DNS_IP: 10.0.0.1, PORT: '53'}"))
+    write(repo / "apps/dns/service.yaml", SERVICE)
+    write(repo / "apps/web/service.yaml", service_yaml("web", "web", "192.168.10.80"))
+    scans: list[object] = []
+    scan = FluxIndex.scan
+
+    def counted(repository: object) -> FluxIndex:
+        scans.append(repository)
+        return scan(repository)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("planner.sources.flux_repository.FluxIndex.scan", counted)
+    state = load_desired(["apps/dns", "apps/web", "apps"])
+    assert sorted(state.services) == ["dns/dns", "web/web"]
+    assert len(scans) == 1
 
 
 def test_gitops_callers_take_documents_as_written(repo: Path) -> None:
