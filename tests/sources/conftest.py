@@ -86,3 +86,31 @@ def repo(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def kustomize_available() -> bool:
     """True when kustomize or kubectl (which includes it) is on PATH."""
     return bool(shutil.which("kustomize") or shutil.which("kubectl"))
+
+
+FAKE_HELM = Path(__file__).resolve().parents[1] / "fakes" / "helm"
+LB_SERVICE_CHART = {
+    "charts/lb-service/Chart.yaml": "apiVersion: v2\nname: lb-service\nversion: 0.1.0\n",
+    "charts/lb-service/values.yaml": "service:\n  type: LoadBalancer\n  ports: []\n",
+}
+
+
+def with_stand_in_helm(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`repo` with the lb-service chart, as the current directory, and only the stand-in helm
+    (logging its argv to tmp_path/helm.log), python, git and sh on PATH."""
+    from tests.fakes import put_python_on_path
+
+    for path, text in LB_SERVICE_CHART.items():
+        write(repo / path, text)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "helm").symlink_to(FAKE_HELM)
+    put_python_on_path(bin_dir)
+    for tool in ("git", "sh"):
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv("FAKE_HELM_LOG", str(tmp_path / "helm.log"))
+    monkeypatch.chdir(repo)
+    return repo

@@ -15,15 +15,9 @@ from planner.cli import main
 from planner.sources import load_desired
 from planner.sources.argocd_helm import NotEvaluated, expand
 from tests.conftest import SAMPLES
-from tests.fakes import put_python_on_path
-from tests.sources.conftest import git, write
+from tests.sources.conftest import git, with_stand_in_helm, write
 
-FAKE_HELM = Path(__file__).resolve().parents[1] / "fakes" / "helm"
 REPO_URL = "https://github.com/example/home-ops.git"
-CHART = {
-    "charts/lb-service/Chart.yaml": "apiVersion: v2\nname: lb-service\nversion: 0.1.0\n",
-    "charts/lb-service/values.yaml": "service:\n  type: LoadBalancer\n  ports: []\n",
-}
 PROD_VALUES = (
     "service:\n  loadBalancerIP: 192.168.10.53\n  externalTrafficPolicy: Cluster\n"
     "  annotations: {metallb.io/allow-shared-ip: dns}\n  ports: [{port: 53, protocol: UDP}]\n"
@@ -48,21 +42,8 @@ def chart_repo(git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     """A repository with a remote, the lb-service chart and a prod values file, as the current
     directory, with the stand-in helm (logging its argv to helm.log) on PATH."""
     git(git_repo, "remote", "add", "origin", REPO_URL)
-    for path, text in CHART.items():
-        write(git_repo / path, text)
     write(git_repo / "charts/lb-service/values-prod.yaml", PROD_VALUES)
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "helm").symlink_to(FAKE_HELM)
-    put_python_on_path(bin_dir)
-    for tool in ("git", "sh"):
-        found = shutil.which(tool)
-        if found:
-            (bin_dir / tool).symlink_to(found)
-    monkeypatch.setenv("PATH", str(bin_dir))
-    monkeypatch.setenv("FAKE_HELM_LOG", str(tmp_path / "helm.log"))
-    monkeypatch.chdir(git_repo)
-    return git_repo
+    return with_stand_in_helm(git_repo, tmp_path, monkeypatch)
 
 
 def helm_argv(repo: Path) -> list[str]:

@@ -21,10 +21,8 @@ from planner.sources.helmrelease import _typed, merge_values
 from planner.sources.live import LiveSource
 from planner.tools import run_tool
 from tests.conftest import SAMPLES
-from tests.fakes import put_python_on_path
-from tests.sources.conftest import git, write
+from tests.sources.conftest import FAKE_HELM, git, with_stand_in_helm, write
 
-FAKE_HELM = Path(__file__).resolve().parents[1] / "fakes" / "helm"
 SECRET_VALUE = "s3cr3t-do-not-print"
 
 GIT_SOURCE = """\
@@ -33,11 +31,6 @@ kind: GitRepository
 metadata: {name: flux-system, namespace: flux-system}
 spec: {url: ssh://git@example.invalid/home-ops, ref: {branch: main}}
 """
-
-CHART = {
-    "charts/lb-service/Chart.yaml": "apiVersion: v2\nname: lb-service\nversion: 0.1.0\n",
-    "charts/lb-service/values.yaml": "service:\n  type: LoadBalancer\n  ports: []\n",
-}
 
 
 def helmrelease(name: str = "dns", spec_extra: str = "", chart: str = "") -> str:
@@ -57,21 +50,8 @@ def helmrelease(name: str = "dns", spec_extra: str = "", chart: str = "") -> str
 def repo(git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A repository with the flux-system GitRepository and the lb-service chart, as the current
     directory, with the stand-in helm (logging its argv to helm.log) on PATH."""
-    for path, text in CHART.items():
-        write(git_repo / path, text)
     write(git_repo / "clusters/home/gotk-sync.yaml", GIT_SOURCE)
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "helm").symlink_to(FAKE_HELM)
-    put_python_on_path(bin_dir)
-    for tool in ("git", "sh"):
-        found = shutil.which(tool)
-        if found:
-            (bin_dir / tool).symlink_to(found)
-    monkeypatch.setenv("PATH", str(bin_dir))
-    monkeypatch.setenv("FAKE_HELM_LOG", str(tmp_path / "helm.log"))
-    monkeypatch.chdir(git_repo)
-    return git_repo
+    return with_stand_in_helm(git_repo, tmp_path, monkeypatch)
 
 
 def helm_calls(repo: Path) -> list[list[str]]:
