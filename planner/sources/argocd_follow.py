@@ -331,7 +331,7 @@ def _sources_in(
     exclude = _patterns(settings.get("exclude"))
     sources, jsonnet = [], []
     recurse = settings.get("recurse") is True
-    for path in manifest_files(directory, _READ_SUFFIXES, lambda _: not recurse):
+    for path in manifest_files(directory, _READ_SUFFIXES, recurse=recurse):
         relative = path.relative_to(directory).as_posix()
         if (include and not _matches(relative, include)) or _matches(relative, exclude):
             continue

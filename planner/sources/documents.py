@@ -18,7 +18,7 @@ import os
 import re
 import select
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -132,20 +132,55 @@ MANIFEST_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
 def manifest_files(
     root: Path,
     suffixes: frozenset[str] = MANIFEST_SUFFIXES,
-    skip_dir: Callable[[Path], bool] | None = None,
+    *,
+    recurse: bool = True,
+    skip_holding: str | None = None,
 ) -> Iterator[Path]:
     """Manifest files below the directory `root`: each directory's files (sorted) before its
-    subdirectories (sorted); hidden entries skipped, and below `root` the directories
-    `skip_dir` names."""
-    for directory, dirs, files in os.walk(root):
-        here = Path(directory)
-        if skip_dir is not None and here != root and skip_dir(here):
-            dirs[:] = []
+    subdirectories (sorted), only `root`'s own without `recurse`; hidden entries skipped, and
+    below `root` every directory holding a file named `skip_holding` (a chart's Chart.yaml)."""
+    return _manifest_files_in(root, str(root), suffixes, recurse, skip_holding, below=False)
+
+
+def _manifest_files_in(
+    here: Path,
+    directory: str,
+    suffixes: frozenset[str],
+    recurse: bool,
+    skip: str | None,
+    below: bool,
+) -> Iterator[Path]:
+    # os.scandir, not os.walk: the entries' types come with the listing, so neither the skip
+    # test nor the walk stats a file (a 189-file tree: 4.8 -> 2.1 ms, paid by every named path)
+    try:
+        with os.scandir(directory) as listing:
+            entries = sorted(listing, key=_entry_name)
+    except OSError:
+        return  # as os.walk: an unreadable directory is left out
+    files: list[str] = []
+    directories: list[os.DirEntry[str]] = []
+    for entry in entries:
+        name = entry.name
+        if name.startswith("."):
             continue
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if not name.startswith(".") and Path(name).suffix.lower() in suffixes:
-                yield here / name
+        if entry.is_dir():
+            if not entry.is_symlink():  # os.walk's default: a link to a directory is not followed
+                directories.append(entry)
+        elif below and name == skip and entry.is_file():
+            return
+        elif os.path.splitext(name)[1].lower() in suffixes:
+            files.append(name)
+    for name in files:
+        yield here / name
+    if recurse:
+        for entry in directories:
+            yield from _manifest_files_in(
+                here / entry.name, entry.path, suffixes, recurse, skip, below=True
+            )
+
+
+def _entry_name(entry: os.DirEntry[str]) -> str:
+    return entry.name
 
 
 def read_documents(

@@ -20,7 +20,7 @@ import yaml
 from planner.errors import InputError, Origin
 from planner.objects import Manifest
 from planner.sources.documents import Document, manifest_files, parse_yaml
-from planner.sources.helm import HelmOptions, is_chart_dir
+from planner.sources.helm import CHART_FILE, HelmOptions
 from planner.sources.kinds import is_helmrelease, is_pool_manifest
 from planner.sources.states import Unrendered
 
@@ -41,6 +41,7 @@ YAML_SUFFIXES = frozenset({".yaml", ".yml"})
 _FLUX_KUSTOMIZE_API = b"kustomize.toolkit.fluxcd.io/"  # flux_repository's FLUX_KUSTOMIZE_GROUP
 # a `path:` that stands for the repository's root ("./", ".", "/", "")
 _ROOT_PATH = re.compile(rb"^\s*path:\s*[\"']?\.?/?[\"']?\s*(?:#.*)?$", re.MULTILINE)
+_READ_WHOLE = 256 * 1024  # bytes; a larger file is mapped (see _may_hold)
 _NO_WRAP = 1 << 30  # never fold a long string: a `${...}` must stay on one line
 _WRITTEN_VARIABLE = re.compile(r"(?<!\$)\$\{#?([_a-zA-Z][_a-zA-Z0-9]*)")  # not `$${`: a literal
 
@@ -89,7 +90,8 @@ class FluxContext:
         # "a/b/c": the path itself (which a path below it contains too), "a/b", "a"
         named = [p.as_posix().encode() for p in (relative, *relative.parents) if p.parts]
         return any(
-            _may_hold(file, named) for file in manifest_files(root, YAML_SUFFIXES, is_chart_dir)
+            _may_hold(file, named)
+            for file in manifest_files(root, YAML_SUFFIXES, skip_holding=CHART_FILE)
         )
 
     def index_of(self, repository: Repository) -> FluxIndex:
@@ -142,9 +144,10 @@ def apply_flux(
 
 def _may_hold(file: Path, named: list[bytes]) -> bool:
     """Whether `file` names the Flux Kustomization API and one of the `named` paths or a root
-    path. Mapped, not read: a large snapshot in the repository costs no copy in memory (a 9.5 MB
-    one read whole raised `planner diff`'s peak by 10 MB). A file that cannot be read: False
-    (reading it for the scan says what is wrong)."""
+    path. A large file is mapped, not read: a large snapshot in the repository costs no copy in
+    memory (a 9.5 MB one read whole raised `planner diff`'s peak by 10 MB); a small one is read,
+    which costs less than mapping it. A file that cannot be read: False (reading it for the scan
+    says what is wrong)."""
     try:
         descriptor = os.open(file, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block
     except OSError:
@@ -153,14 +156,20 @@ def _may_hold(file: Path, named: list[bytes]) -> bool:
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
             return False
+        if info.st_size <= _READ_WHOLE:
+            return _names_a_build(os.read(descriptor, info.st_size), named)
         with mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ) as data:
-            return data.find(_FLUX_KUSTOMIZE_API) >= 0 and (
-                any(data.find(path) >= 0 for path in named) or _ROOT_PATH.search(data) is not None
-            )
+            return _names_a_build(data, named)
     except (OSError, ValueError):
         return False
     finally:
         os.close(descriptor)
+
+
+def _names_a_build(data: bytes | mmap.mmap, named: list[bytes]) -> bool:
+    return data.find(_FLUX_KUSTOMIZE_API) >= 0 and (
+        any(data.find(path) >= 0 for path in named) or _ROOT_PATH.search(data) is not None
+    )
 
 
 def git_root(start: Path) -> Path | None:

@@ -27,7 +27,7 @@ from planner.sources.documents import (
 )
 from planner.sources.flux_build import YAML_SUFFIXES
 from planner.sources.flux_substitute import VARIABLE_NAME, Variables
-from planner.sources.helm import is_chart_dir
+from planner.sources.helm import CHART_FILE
 
 FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
 SOURCE_KINDS = frozenset({"GitRepository", "HelmRepository", "OCIRepository", "HelmChart"})
@@ -75,7 +75,7 @@ class FluxIndex:
         chart directories (templates) and hidden entries are skipped, as are files that do
         not parse (with a note)."""
         index = cls(repository)
-        for path in manifest_files(repository.root, YAML_SUFFIXES, is_chart_dir):
+        for path in manifest_files(repository.root, YAML_SUFFIXES, skip_holding=CHART_FILE):
             label = repository.label(path)
             try:
                 text = decode_text(read_file_bytes(path, label), label)

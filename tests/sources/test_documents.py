@@ -594,3 +594,86 @@ def test_a_lists_items_are_split_at_column_0_dashes(text: str, expected: object)
     """Item starts (`- ` at column 0) and the line that ends the items, as kubectl lays a List
     out; the text around them is the List's header."""
     assert split_list_items(text) == expected
+
+
+def _tree(root: Path) -> None:
+    """A repository corner of every kind the walk must tell apart."""
+    for name in (
+        "a.yaml",
+        "B.YML",
+        "notes.txt",
+        ".hidden.yaml",
+        ".git/config.yaml",
+        "apps/z.yaml",
+        "apps/m/one.json",
+        "apps/chart/Chart.yaml",
+        "apps/chart/templates/svc.yaml",
+        "apps/not-chart/Chart.yaml/inner.yaml",  # a directory named Chart.yaml: no chart
+    ):
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x: 1\n")
+    os.symlink(root / "apps", root / "linked-dir")  # not followed, as os.walk does not
+    os.symlink(root / "a.yaml", root / "linked.yaml")  # a linked file is read
+
+
+def test_manifest_files_order_and_what_is_skipped(tmp_path: Path) -> None:
+    _tree(tmp_path)
+    found = [p.relative_to(tmp_path).as_posix() for p in documents.manifest_files(tmp_path)]
+    assert found == [
+        "B.YML",
+        "a.yaml",
+        "linked.yaml",
+        "apps/z.yaml",
+        "apps/chart/Chart.yaml",
+        "apps/chart/templates/svc.yaml",
+        "apps/m/one.json",
+        "apps/not-chart/Chart.yaml/inner.yaml",
+    ]
+
+
+def test_manifest_files_skip_charts_below_the_root_only(tmp_path: Path) -> None:
+    _tree(tmp_path)
+    yaml_only = frozenset({".yaml", ".yml"})
+    found = documents.manifest_files(tmp_path, yaml_only, skip_holding="Chart.yaml")
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == [
+        "B.YML",
+        "a.yaml",
+        "linked.yaml",
+        "apps/z.yaml",
+        "apps/not-chart/Chart.yaml/inner.yaml",
+    ]
+    chart = tmp_path / "apps" / "chart"
+    own = documents.manifest_files(chart, yaml_only, skip_holding="Chart.yaml")
+    assert [p.relative_to(chart).as_posix() for p in own] == ["Chart.yaml", "templates/svc.yaml"]
+
+
+def test_manifest_files_without_recursion(tmp_path: Path) -> None:
+    _tree(tmp_path)
+    found = documents.manifest_files(tmp_path, recurse=False)
+    assert [p.name for p in found] == ["B.YML", "a.yaml", "linked.yaml"]
+
+
+def _walked(root: Path, suffixes: frozenset[str]) -> list[Path]:
+    """The os.walk reading manifest_files replaced, as the oracle for a real tree."""
+    found = []
+    for directory, dirs, files in os.walk(root):
+        here = Path(directory)
+        if here != root and (here / "Chart.yaml").is_file():
+            dirs[:] = []
+            continue
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [
+            here / n
+            for n in sorted(files)
+            if not n.startswith(".") and Path(n).suffix.lower() in suffixes
+        ]
+    return found
+
+
+def test_manifest_files_walks_this_repository_as_os_walk_does() -> None:
+    root = Path(__file__).resolve().parents[2]
+    suffixes = frozenset({".yaml", ".yml"})
+    walked = _walked(root, suffixes)
+    assert len(walked) > 100
+    assert list(documents.manifest_files(root, suffixes, skip_holding="Chart.yaml")) == walked
