@@ -37,8 +37,9 @@ from planner.commands._shared import (
     default=LazyValue("planner.analysis.build:DEFAULT_FAIL_ON"),
     show_default=True,
     help="Exit 3 when the --target prediction has Services stuck / pending at all; "
-    "unrendered: as stuck, and also when a HelmRelease was not rendered, an Argo CD Application "
-    "not followed or a Flux Kustomization not built (their Services went unchecked).",
+    "unrendered: as stuck, and also when a HelmRelease or a kustomization (a remote resource) "
+    "was not rendered, an Argo CD Application not followed or a Flux Kustomization not built "
+    "(their Services went unchecked).",
 )
 @exploration_options
 @output_file_option("the report")

@@ -56,6 +56,7 @@ if TYPE_CHECKING:  # flux_build imports it where a document needs Flux (start-up
     from planner.sources.flux_follow import NamedBuild
     from planner.sources.flux_overlay import BuildFields
     from planner.sources.flux_repository import Repository
+    from planner.sources.safety import RemoteResourceError
 
 STDIN = "-"
 # Argo CD's kinds whose sources are followed (argocd_follow, imported when one is read)
@@ -380,16 +381,13 @@ def _objects_of(
         return objects, notes, []
     rendered_by = None
     if source.kind == "kustomize":
-        from planner.sources.safety import check_remote_resources
+        from planner.sources.safety import RemoteResourceError
 
         rendered_by = "kustomize"
-        check_remote_resources(source.path, source.label)
-        text = _rendered_kustomization(source)
-        parsed = parse_yaml(text, source.label, "kustomize")
-        if source.part:
-            from planner.sources.flux_overlay import documents_from
-
-            parsed = Parsed(documents_from(parsed.documents, source.part), parsed.notes)
+        try:
+            text, parsed = _kustomize_build(source)
+        except RemoteResourceError as err:
+            return [], [], [_not_fetched(source, err, flux)]
     elif source.kind == "stdin":
         text = read_stdin(stdin, source.label)
         parsed = parse_yaml(text, source.label)
@@ -422,6 +420,38 @@ def _placed(parsed: Parsed, source: Source) -> Parsed:
         placed = placed_in(parsed.documents, source.default_namespace, overriding=False)
         return Parsed(placed, parsed.notes)
     return parsed
+
+
+def _kustomize_build(source: Source) -> tuple[str, Parsed]:
+    """kustomize's output for a kustomize source and its documents (the named part alone when
+    the source is part of a Flux Kustomization's build); RemoteResourceError before kustomize
+    runs when it would fetch something."""
+    from planner.sources.safety import check_remote_resources
+
+    check_remote_resources(source.path, source.label)
+    text = _rendered_kustomization(source)
+    parsed = parse_yaml(text, source.label, "kustomize")
+    if source.part:
+        from planner.sources.flux_overlay import documents_from
+
+        parsed = Parsed(documents_from(parsed.documents, source.part), parsed.notes)
+    return text, parsed
+
+
+def _not_fetched(source: Source, err: RemoteResourceError, flux: FluxContext | None) -> Unrendered:
+    """A kustomize source whose build would fetch a remote resource: not rendered, so its
+    Services are unchecked (said, and `--fail-on unrendered` blocks), not an input error: the
+    repository is valid, and Flux or Argo CD fetch it. Named by its path in the repository, so
+    the work tree's and a git ref's (`--live-git`) are one entry."""
+    kustomization = next(
+        (source.path / n for n in KUSTOMIZATION_FILES if (source.path / n).is_file()), None
+    )
+    shown = source.label if kustomization is None else f"{source.label}/{kustomization.name}"
+    repository = flux.repository_of(source.path) if flux is not None else None
+    in_repository = repository.relative(source.path) if repository is not None else None
+    name = f"kustomization {in_repository or source.label}"
+    reason = f"{err.where} names the remote `{err.entry}`, which the planner does not fetch"
+    return Unrendered(name, Origin(shown), reason, "kustomization")
 
 
 def _rendered_kustomization(source: Source) -> str:

@@ -48,6 +48,7 @@ from planner.sources.kustomize import (
     render_kustomization,
 )
 from planner.sources.safety import (
+    RemoteResourceError,
     check_kustomize_references,
     check_remote_resources,
     inside,
@@ -216,9 +217,11 @@ def _checked_components(directory: Path, label: str, fields: BuildFields) -> lis
     for component in fields.components:
         where = f"{fields.kustomization} (`spec.components`)"
         if is_remote(component.lower()):
-            raise InputError(
+            raise RemoteResourceError(
                 f"{where} names the remote component `{component}`; the planner does not fetch "
-                "it (no network): vendor it into the repository"
+                "it (no network): vendor it into the repository",
+                where,
+                component,
             )
         if os.path.isabs(component):
             raise InputError(f"{where} names `{component}`: Flux takes only a relative path")

@@ -35,6 +35,17 @@ REMOTE_PREFIXES = (
 )
 
 
+class RemoteResourceError(InputError):
+    """A kustomization names something kustomize would fetch (`where` names the file and
+    field, `entry` the remote). Reading desired state leaves that build unrendered; the plugin
+    and the hook, which must render everything, stop on it."""
+
+    def __init__(self, message: str, where: str, entry: str) -> None:
+        super().__init__(message)
+        self.where = where
+        self.entry = entry
+
+
 def repository_root(source_dir: Path, source_path: str) -> Path:
     """The copy's root: `source_dir` without the trailing ARGOCD_APP_SOURCE_PATH components.
 
@@ -94,9 +105,11 @@ def check_kustomize_references(app_dir: Path, root: Path) -> None:
         seen.add(directory)
         for entry, shown in _kustomize_entries(directory, root):
             if is_remote(entry):
-                raise InputError(
+                raise RemoteResourceError(
                     f"{shown} names the remote resource `{entry}`; the plugin renders without "
-                    "network access, so vendor it into the repository"
+                    "network access, so vendor it into the repository",
+                    shown,
+                    entry,
                 )
             target = (directory / entry).resolve()
             if not inside(target, root):
@@ -118,10 +131,12 @@ def check_remote_resources(app_dir: Path, label: str) -> None:
         shown_dir = os.path.normpath(os.path.join(label, os.path.relpath(directory, top)))
         for entry, shown in _kustomize_entries(directory, directory, shown_dir):
             if is_remote(entry):
-                raise InputError(
+                raise RemoteResourceError(
                     f"{shown} names the remote resource `{entry}`; the planner does not fetch "
                     "it (no network): vendor it into the repository, or name a directory "
-                    "that does not include it"
+                    "that does not include it",
+                    shown,
+                    entry,
                 )
             pending.append((directory / entry).resolve())
 

@@ -157,15 +157,28 @@ def test_components_are_applied_relative_to_the_path(repo: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    "component",
+    ["github.com/org/repo//components/common?ref=v1", "https://example.com/components.tar.gz"],
+)
+def test_a_remote_component_leaves_the_build_unrendered(
+    repo: Path, capsys: pytest.CaptureFixture[str], component: str
+) -> None:
+    """kustomize-controller fetches it; the planner never does: said and counted, not exit 2."""
+    dns_app(repo, f"  components: ['{component}']\n")
+    assert main(["diff", "apps/dns/ks.yaml", "--live", str(LIVE), "--fail-on", "unrendered"]) == 3
+    out = capsys.readouterr().out
+    assert out.startswith("blocks: 1 kustomization not rendered (Services unchecked)")
+    assert f"(`spec.components`) names the remote `{component}`" in out
+
+
+@pytest.mark.parametrize(
     ("component", "message"),
     [
-        ("github.com/org/repo//components/common?ref=v1", "names the remote component"),
-        ("https://example.com/components.tar.gz", "names the remote component"),
         ("../../../../outside", "lies outside the repository"),
         ("/etc", "Flux takes only a relative path"),
     ],
 )
-def test_a_remote_or_outside_component_is_refused_in_one_line(
+def test_an_outside_component_is_refused_in_one_line(
     repo: Path, capsys: pytest.CaptureFixture[str], component: str, message: str
 ) -> None:
     dns_app(repo, f"  components: ['{component}']\n")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from planner.errors import InputError, ToolFailedError, ToolMissingError
+from planner.cli import main
+from planner.errors import ToolFailedError, ToolMissingError
 from planner.sources import load_desired
 from planner.sources.kustomize import (
     KUSTOMIZATION_FILES,
@@ -15,7 +16,7 @@ from planner.sources.kustomize import (
     kustomize_argv,
     render_kustomization,
 )
-from tests.sources.conftest import kustomize_available, service_yaml, write
+from tests.sources.conftest import git, kustomize_available, service_yaml, write
 
 
 @pytest.mark.parametrize("name", KUSTOMIZATION_FILES)
@@ -89,28 +90,33 @@ def test_a_failing_kubectl_kustomize_shows_its_error_not_the_blocks_end(
     )
 
 
-def test_a_remote_resource_is_refused_before_kustomize_runs(
+def test_a_remote_resource_leaves_the_build_unrendered_before_kustomize_runs(
     tmp_path: Path, fake_bin: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """kustomize would fetch it (a network call; offline, an error naming no entry)."""
+    """kustomize would fetch it (a network call; offline, an error naming no entry). The
+    repository is valid (Flux and Argo CD fetch it), so this is not an input error: the build
+    is unrendered, said, and counted (damacus/home-ops: remote CRDs in 2 of 19 namespaces)."""
     log = tmp_path / "ran"
     fake_bin("kubectl", f"touch {log}\nexit 1\n")
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "apps/kustomization.yaml", "resources: [./monitoring, ./dns.yaml]\n")
     write(tmp_path / "apps/dns.yaml", service_yaml("dns", "dns"))
+    write(tmp_path / "plain/web.yaml", service_yaml("web", "web"))
     remote = "https://example.invalid/dashboards.yaml"
     write(tmp_path / "apps/monitoring/kustomization.yaml", f"resources:\n  - {remote}\n")
-    with pytest.raises(InputError) as caught:
-        load_desired(["apps"])
-    assert str(caught.value) == (
-        f"apps/monitoring/kustomization.yaml (`resources`) names the remote resource `{remote}`; "
-        "the planner does not fetch it (no network): vendor it into the repository, or name a "
-        "directory that does not include it"
+    state = load_desired(["apps", "plain"])
+    assert list(state.services) == ["web/web"]  # the rest is still read
+    [entry] = state.unrendered
+    assert (entry.kind, entry.release) == ("kustomization", "kustomization apps")
+    assert str(entry) == (
+        "apps/kustomization.yaml: document 1, line 1: kustomization apps not rendered "
+        f"(apps/monitoring/kustomization.yaml (`resources`) names the remote `{remote}`, which "
+        "the planner does not fetch); its Services were not checked"
     )
     assert not log.exists()
 
 
-def test_a_remote_generator_file_is_refused_too(
+def test_a_remote_generator_file_leaves_the_build_unrendered_too(
     tmp_path: Path, fake_bin: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """rwlove/home-ops: a Grafana dashboard fetched by a configMapGenerator."""
@@ -120,7 +126,27 @@ def test_a_remote_generator_file_is_refused_too(
     generator = f"configMapGenerator:\n  - name: dash\n    files: [dash.json={remote}]\n"
     write(tmp_path / "apps/kustomization.yaml", "resources: [./dashboard]\n")
     write(tmp_path / "apps/dashboard/kustomization.yaml", generator)
-    with pytest.raises(
-        InputError, match=r"^apps/dashboard/kustomization.yaml \(`configMapGenerator`"
-    ):
-        load_desired(["apps"])
+    [entry] = load_desired(["apps"]).unrendered
+    assert "apps/dashboard/kustomization.yaml (`configMapGenerator` files) names the remote" in (
+        entry.reason
+    )
+
+
+@pytest.mark.skipif(not kustomize_available(), reason="needs kustomize or kubectl")
+def test_a_remote_resource_at_the_git_ref_too_is_one_entry(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With `--live-git`, the work tree's and the ref's build are the same kustomization: named
+    by its path in the repository, counted once; the plain files beside it are checked."""
+    remote = "https://example.invalid/crds.yaml"
+    write(repo / "apps/upgrade/app/kustomization.yaml", f"resources: [{remote}]\n")
+    write(repo / "apps/dns/dns.yaml", service_yaml("dns", "dns"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "remote CRDs")
+    assert main(["diff", "apps", "--live-git", "HEAD", "--fail-on", "unrendered"]) == 3
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == (
+        "blocks: 1 kustomization not rendered (Services unchecked) (--fail-on unrendered)"
+    )
+    assert "0 create, 0 update, 0 delete, 1 unchanged" in out  # dns/dns read on both sides
+    assert main(["diff", "apps", "--live-git", "HEAD"]) == 0
