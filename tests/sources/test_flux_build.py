@@ -248,6 +248,30 @@ def test_nothing_is_scanned_outside_a_repository(
     assert "dns/dns" in load_desired([str(tmp_path / "out/apps/dns")]).services
 
 
+def test_a_variable_in_a_repository_without_flux_kustomizations_scans_nothing(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kid/home-ops (Argo CD, 198 rendered files): one DaemonSet's shell script holds `${`, and
+    reading every file that names a ConfigMap or Secret cost 2.7 s. No file names the Flux
+    Kustomization API, so nothing can substitute it: the text stays as written, unscanned."""
+    script = "echo ${NODE_NAME}"
+    write(repo / "apps/dns/service.yaml", service_yaml("dns", "dns", "192.168.10.53"))
+    write(
+        repo / "apps/dns/config.yaml",
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, namespace: dns}}\n"
+        f"data: {{run.sh: '{script}'}}\n",
+    )
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("the repository was scanned")
+
+    monkeypatch.setattr("planner.sources.flux_repository.FluxIndex.scan", refuse)
+    state = load_desired(["apps/dns"])
+    assert "dns/dns" in state.services
+    [config] = [o for o in state.objects if o.key.kind == "ConfigMap"]
+    assert config.body["data"] == {"run.sh": script}
+
+
 def test_a_repository_is_scanned_once_for_named_paths_and_substitution(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
