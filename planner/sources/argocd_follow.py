@@ -25,7 +25,8 @@ from typing import Any
 
 from planner.errors import Origin, PlannerError
 from planner.objects import KubeObject
-from planner.sources.argocd_helm import Chart, NotEvaluated, helm_options
+from planner.sources.argocd_env import NotEvaluated
+from planner.sources.argocd_helm import Chart, helm_options
 from planner.sources.desired import APPLICATION_KINDS, Source
 from planner.sources.documents import MANIFEST_SUFFIXES, manifest_files
 from planner.sources.flux_repository import Repository, plain
