@@ -39,7 +39,11 @@ from planner.sources.flux_repository import (
     plain,
 )
 from planner.sources.kustomize import KUSTOMIZATION_FILES, is_kustomization_dir
-from planner.sources.kustomize_copy import RewrittenKustomization, render_rewritten
+from planner.sources.kustomize_copy import (
+    RewrittenKustomization,
+    read_kustomization,
+    render_rewritten,
+)
 from planner.sources.safety import (
     check_kustomize_references,
     check_remote_resources,
@@ -220,15 +224,10 @@ def _checked_components(directory: Path, label: str, fields: BuildFields) -> lis
 def _kustomization(directory: Path, label: str, root: Path) -> tuple[str | None, dict[str, Any]]:
     """The directory's kustomization file (its name and body), or, when it has none, the one
     kustomize-controller generates: every manifest below it as a resource (name None)."""
-    for name in KUSTOMIZATION_FILES:
-        if (directory / name).is_file():
-            check_kustomize_references(directory, root.resolve())
-            text = (directory / name).read_text(encoding="utf-8")
-            try:
-                own = kube_yaml.load(text)
-            except yaml.YAMLError as err:
-                raise InputError(f"{label}/{name} cannot be read as YAML") from err
-            return name, dict(own) if isinstance(own, Mapping) else {}
+    own = read_kustomization(directory, label)
+    if own is not None:
+        check_kustomize_references(directory, root.resolve())
+        return own
     resources = _manifests(directory, directory, label, root)
     generated: dict[str, Any] = {"apiVersion": _GENERATED_API, "kind": "Kustomization"}
     if resources:

@@ -16,11 +16,20 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import yaml
+
+from planner import kube_yaml
 from planner.errors import InputError
-from planner.sources.kustomize import is_kustomization_dir, render_kustomization
+from planner.sources.kustomize import (
+    KUSTOMIZATION_FILES,
+    is_kustomization_dir,
+    render_kustomization,
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,19 @@ class RewrittenKustomization:
     root: Path
     name: str
     text: str
+
+
+def read_kustomization(directory: Path, label: str) -> tuple[str, dict[str, Any]] | None:
+    """The directory's kustomization file: its name and body (a mapping), None without one;
+    InputError when it is not YAML."""
+    for name in KUSTOMIZATION_FILES:
+        if (directory / name).is_file():
+            try:
+                own = kube_yaml.load((directory / name).read_text(encoding="utf-8"))
+            except yaml.YAMLError as err:
+                raise InputError(f"{label}/{name} cannot be read as YAML") from err
+            return name, dict(own) if isinstance(own, Mapping) else {}
+    return None
 
 
 def render_rewritten(directory: Path, label: str, rewritten: RewrittenKustomization) -> str:
