@@ -167,7 +167,6 @@ def test_common_annotations_expand_only_when_asked(app_repo: Path) -> None:
 
 def test_a_common_annotation_can_change_the_sharing_key(app_repo: Path) -> None:
     shared = "      commonAnnotations: {metallb.io/allow-shared-ip: dns}\n"
-    write(app_repo / "apps/blocky/kustomization.yaml", KUSTOMIZATION)
     state = synced(app_repo, shared)
     for name in ("dns-tcp", "dns-udp"):
         annotations = state.services[f"network/{name}"]["metadata"]["annotations"]
@@ -310,3 +309,23 @@ def test_helm_and_kustomize_settings_together_are_not_followed(app_repo: Path) -
     write(app_repo / "argo/blocky.yaml", both)
     [entry] = [str(e) for e in load_desired(["argo"]).unrendered]
     assert "both `helm` and `kustomize` settings" in entry
+
+
+def test_the_sample_s_verdict_differs_from_reading_the_directory_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """samples/real-argocd-kustomize-settings: the commit adds a common label to an
+    Application; as Argo CD builds it, the group on 192.168.10.53 changes its sharing key."""
+    from tests.test_real_samples import build_history
+
+    top = build_history(SAMPLES / "real-argocd-kustomize-settings", tmp_path / "cluster")
+    monkeypatch.chdir(top)
+    assert main(["diff", "argocd", "--live-git", "HEAD~1", "--fail-on", "pending"]) == 3
+    out = capsys.readouterr().out
+    assert "members  dns/blocky-dns-tcp, dns/blocky-dns-udp" in out
+    assert "dns/blocky-dns-tcp changes selector" in out
+    as_written = ["diff", "kubernetes/apps/dns/blocky", "--live-git", "HEAD~1"]
+    assert main([*as_written, "--fail-on", "pending"]) == 0
+    assert capsys.readouterr().out.startswith("passes: no changes\n")
+    as_written_services = load_desired(["kubernetes/apps/dns/blocky"]).services
+    assert sorted(as_written_services) == ["default/dns-tcp", "default/dns-udp"]
