@@ -309,7 +309,9 @@ def _read_kustomization(
     as Argo CD builds it (argocd_kustomize.py), or say which setting cannot be evaluated."""
     environment = _environment(app, source)
     try:
-        rewritten = kustomize_rewrite(settings, KustomizeSource(directory, repository, environment))
+        by = f"the kustomize settings of {app.name}"
+        source_dir = KustomizeSource(directory, repository, environment, by)
+        rewritten = kustomize_rewrite(settings, source_dir)
     except NotEvaluated as why:
         return str(why)
     label = repository.label(directory)

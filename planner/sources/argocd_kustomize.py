@@ -73,6 +73,7 @@ class KustomizeSource:
     directory: Path
     repository: Repository
     environment: Mapping[str, str]  # ARGOCD_APP_*
+    by: str  # "the kustomize settings of Application NS/NAME", for a failure's message
 
     @property
     def label(self) -> str:
@@ -126,7 +127,7 @@ def kustomize_rewrite(
             *(c for c in components if c not in own),
         ]
     text = yaml.safe_dump(body, sort_keys=False)
-    return RewrittenKustomization(source.repository.root, name, text)
+    return RewrittenKustomization(source.repository.root, name, text, source.by)
 
 
 def _as_edit_reads(body: dict[str, Any]) -> dict[str, Any]:

@@ -34,12 +34,13 @@ from planner.sources.kustomize import (
 
 @dataclass(frozen=True)
 class RewrittenKustomization:
-    """A kustomization file to build in place of a directory's own: its name and text, and the
-    repository `root` the directory lies in."""
+    """A kustomization file to build in place of a directory's own: its name and text, the
+    repository `root` the directory lies in, and what rewrote it (for a failure's message)."""
 
     root: Path
     name: str
     text: str
+    by: str = ""
 
 
 def read_kustomization(directory: Path, label: str) -> tuple[str, dict[str, Any]] | None:
@@ -70,7 +71,8 @@ def render_rewritten(directory: Path, label: str, rewritten: RewrittenKustomizat
         written.unlink(missing_ok=True)  # a link would write through into the repository
         written.write_text(rewritten.text, encoding="utf-8")
         # a failure names the directory by its label, other files by their repository paths
-        renamed = {str(copy): label, str(Path(scratch) / "repo"): str(root)}
+        shown = f"{label} (as {rewritten.by} build it)" if rewritten.by else label
+        renamed = {str(copy): shown, str(Path(scratch) / "repo"): str(root)}
         return render_kustomization(copy, renamed)
 
 

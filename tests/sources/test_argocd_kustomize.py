@@ -329,3 +329,15 @@ def test_the_sample_s_verdict_differs_from_reading_the_directory_as_written(
     assert capsys.readouterr().out.startswith("passes: no changes\n")
     as_written_services = load_desired(["kubernetes/apps/dns/blocky"]).services
     assert sorted(as_written_services) == ["default/dns-tcp", "default/dns-udp"]
+
+
+def test_a_build_the_settings_break_is_one_line_naming_the_application(
+    app_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(app_repo / "argo/blocky.yaml", application("      replicas: [{name: gone, count: 2}]\n"))
+    assert main(["diff", "argo", "--live", str(SAMPLES / "seed-dns-local" / "live.yaml")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.splitlines()
+    assert "kustomize apps/blocky (as the kustomize settings of Application argocd/blocky " in line
+    assert "shared-ip-planner-kustomize-" not in line  # no temporary path
