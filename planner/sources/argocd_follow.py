@@ -307,11 +307,10 @@ def _read_kustomization(
 ) -> str:
     """Add a kustomization directory to `into`, built with the source's `kustomize` settings
     as Argo CD builds it (argocd_kustomize.py), or say which setting cannot be evaluated."""
-    environment = _environment(app, source)
+    by = f"the kustomize settings of {app.name}"
+    located = KustomizeSource(directory, repository, _environment(app, source), by)
     try:
-        by = f"the kustomize settings of {app.name}"
-        source_dir = KustomizeSource(directory, repository, environment, by)
-        rewritten = kustomize_rewrite(settings, source_dir)
+        rewritten = kustomize_rewrite(settings, located)
     except NotEvaluated as why:
         return str(why)
     label = repository.label(directory)

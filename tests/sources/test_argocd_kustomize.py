@@ -173,30 +173,26 @@ def test_a_common_annotation_can_change_the_sharing_key(app_repo: Path) -> None:
         assert annotations["metallb.io/allow-shared-ip"] == "dns"
 
 
+def built_image(repo: Path, own: str, images: str) -> str:
+    """blocky's image, built with `own` added to the kustomization and `images` set."""
+    write(repo / "apps/blocky/kustomization.yaml", KUSTOMIZATION + own)
+    deployment = body(synced(repo, f"      images: ['{images}']\n"), "Deployment", "network/blocky")
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    return str(container["image"])
+
+
 def test_images_are_set_as_kustomize_edit_set_image_sets_them(app_repo: Path) -> None:
-    write(
-        app_repo / "apps/blocky/kustomization.yaml",
-        KUSTOMIZATION + "images: [{name: ghcr.io/0xerr0r/blocky, newTag: v0.23}]\n",
-    )
-    images = "      images: ['ghcr.io/0xerr0r/blocky=mirror.lan/blocky:$ARGOCD_APP_NAME']\n"
-    deployment = body(synced(app_repo, images), "Deployment", "network/blocky")
-    [container] = deployment["spec"]["template"]["spec"]["containers"]
-    assert container["image"] == "mirror.lan/blocky:blocky"
-    images = "      images: ['ghcr.io/0xerr0r/blocky=mirror.lan/blocky:*']\n"  # keeps the tag
-    deployment = body(synced(app_repo, images), "Deployment", "network/blocky")
-    [container] = deployment["spec"]["template"]["spec"]["containers"]
-    assert container["image"] == "mirror.lan/blocky:v0.23"
+    own = "images: [{name: ghcr.io/0xerr0r/blocky, newTag: v0.23}]\n"
+    renamed = "ghcr.io/0xerr0r/blocky=mirror.lan/blocky:$ARGOCD_APP_NAME"
+    assert built_image(app_repo, own, renamed) == "mirror.lan/blocky:blocky"
+    kept = "ghcr.io/0xerr0r/blocky=mirror.lan/blocky:*"  # `*` keeps the file's tag
+    assert built_image(app_repo, own, kept) == "mirror.lan/blocky:v0.23"
 
 
 def test_an_image_of_the_deprecated_image_tags_is_replaced_too(app_repo: Path) -> None:
-    write(
-        app_repo / "apps/blocky/kustomization.yaml",
-        KUSTOMIZATION + "imageTags: [{name: ghcr.io/0xerr0r/blocky, newTag: v0.23}]\n",
-    )
-    images = "      images: ['ghcr.io/0xerr0r/blocky:v0.25']\n"
-    deployment = body(synced(app_repo, images), "Deployment", "network/blocky")
-    [container] = deployment["spec"]["template"]["spec"]["containers"]
-    assert container["image"] == "ghcr.io/0xerr0r/blocky:v0.25"  # not re-tagged by the file
+    own = "imageTags: [{name: ghcr.io/0xerr0r/blocky, newTag: v0.23}]\n"
+    tagged = "ghcr.io/0xerr0r/blocky:v0.25"
+    assert built_image(app_repo, own, tagged) == tagged  # not re-tagged by the file
 
 
 def test_replicas_are_set(app_repo: Path) -> None:
@@ -247,6 +243,22 @@ def test_settings_argo_cd_normalises_away_leave_the_source_as_detected(app_repo:
     state = load_desired(["argo"])
     assert state.unrendered == ()
     assert sorted(state.services) == ["network/dns-tcp", "network/dns-udp"]
+
+
+def test_a_kustomize_source_among_spec_sources_is_built_with_its_settings(app_repo: Path) -> None:
+    listed = (
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\n"
+        "metadata: {name: blocky, namespace: argocd}\n"
+        "spec:\n  project: home\n  sources:\n"
+        f"  - {{repoURL: {REPO_URL}, targetRevision: HEAD, ref: values}}\n"
+        f"  - repoURL: {REPO_URL}\n    path: apps/blocky\n"
+        "    kustomize: {namePrefix: prod-}\n"
+        "  destination: {server: https://kubernetes.default.svc, namespace: network}\n"
+    )
+    write(app_repo / "argo/blocky.yaml", listed)
+    state = load_desired(["argo"])
+    assert state.unrendered == ()
+    assert sorted(state.services) == ["network/prod-dns-tcp", "network/prod-dns-udp"]
 
 
 def test_one_directory_synced_by_two_applications_is_built_for_each(app_repo: Path) -> None:
