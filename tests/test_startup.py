@@ -55,6 +55,9 @@ _NOT_FOR_A_DIFF = (
     "planner.sources.flux_substitute",
     "planner.sources.helmrelease",
     "planner.sources.safety",
+    "planner.sources.argocd_follow",  # an Argo CD Application among the documents only
+    "planner.sources.argocd_kustomize",
+    "planner.sources.kustomize_copy",  # a kustomization rewritten (Flux fields, Argo CD settings)
     "planner.simulate.poolsplit",  # pieces split from one pool, and a plan's wave ends only
     "planner.simulate.symmetry",  # a shape: only for components of equal size (World.shape)
     "planner.model.selectors",  # a pool (or a Flux patch) with a label selector only

@@ -25,7 +25,9 @@ from typing import Any
 
 from planner.errors import Origin, PlannerError
 from planner.objects import KubeObject
-from planner.sources.argocd_helm import Chart, NotEvaluated, helm_options
+from planner.sources.argocd_env import NotEvaluated
+from planner.sources.argocd_helm import Chart, helm_options
+from planner.sources.argocd_kustomize import KustomizeSource, is_set, kustomize_rewrite
 from planner.sources.desired import APPLICATION_KINDS, Source
 from planner.sources.documents import MANIFEST_SUFFIXES, manifest_files
 from planner.sources.flux_repository import Repository, plain
@@ -197,9 +199,8 @@ def _follow_source(
         return f"its source is the Helm chart `{source['chart']}` of {url}, which is not fetched"
     if "path" not in source and source.get("ref"):
         return ""  # only lends its files to other sources (`$ref/values.yaml`): renders nothing
-    for setting in ("plugin", "kustomize"):
-        if plain(source.get(setting)):
-            return f"its source's `{setting}` settings are not evaluated"
+    if plain(source.get("plugin")):
+        return "its source's `plugin` settings are not evaluated"
     elsewhere = _elsewhere(source, facts)
     if elsewhere:
         return elsewhere
@@ -250,6 +251,11 @@ def _read_directory(
     directory, problem = _directory_of(path, repository)
     if directory is None:
         return f"its path `{path}` {problem}"
+    kustomize = plain(source.get("kustomize"))
+    if is_set(kustomize):  # settings name the tool: Argo CD then detects none
+        if plain(source.get("helm")):
+            return "its source has both `helm` and `kustomize` settings (Argo CD renders neither)"
+        return _read_kustomization(app, source, kustomize, directory, repository, into)
     if is_chart_dir(directory):  # Argo CD checks Chart.yaml before a kustomization
         return _read_chart(app, source, directory, repository, refs, into)
     if plain(source.get("helm")):
@@ -291,9 +297,33 @@ def _read_chart(
     return ""
 
 
+def _read_kustomization(
+    app: _App,
+    source: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    directory: Path,
+    repository: Repository,
+    into: Following,
+) -> str:
+    """Add a kustomization directory to `into`, built with the source's `kustomize` settings
+    as Argo CD builds it (argocd_kustomize.py), or say which setting cannot be evaluated."""
+    by = f"the kustomize settings of {app.name}"
+    located = KustomizeSource(directory, repository, _environment(app, source), by)
+    try:
+        rewritten = kustomize_rewrite(settings, located)
+    except NotEvaluated as why:
+        return str(why)
+    label = repository.label(directory)
+    built = Source(
+        directory, label, "kustomize", default_namespace=app.namespace, kustomization=rewritten
+    )
+    into.sources.append((directory, [built]))
+    return ""
+
+
 def _environment(app: _App, source: Mapping[str, Any]) -> dict[str, str]:
-    """The build environment Argo CD expands value file paths and parameters against (its
-    revision variables excepted: argocd_helm.py refuses them)."""
+    """The build environment Argo CD expands value file paths, parameters, images and labels
+    against (its revision variables excepted: argocd_env.py refuses them)."""
     return {
         "ARGOCD_APP_NAME": app.obj.key.name,
         "ARGOCD_APP_NAMESPACE": app.namespace or "",

@@ -7,7 +7,7 @@ chart, `/…` from the repository root, `$ref/…` from a `ref` source's root; m
 only with `ignoreMissingValueFiles`), then `valuesObject` (or `values`) written to a file, and
 `parameters` / `fileParameters` as `--set`, `--set-string` and `--set-file`. Value file paths
 and parameter values are expanded against the Application's build environment first
-(`$ARGOCD_APP_NAME`, ...; Go's `os.Expand`: an unknown variable is empty).
+(`$ARGOCD_APP_NAME`, ...; argocd_env.py).
 
 What cannot be evaluated here is said, and the Application is then not followed: a remote value
 file (nothing is fetched), a glob, a `$ref` to another repository, a file outside the repository
@@ -25,26 +25,14 @@ from typing import Any
 
 import yaml
 
+from planner.sources.argocd_env import NotEvaluated, expand
 from planner.sources.flux_repository import Repository
 from planner.sources.helm import HelmOptions
 from planner.sources.safety import inside
 
-# The build environment's revision variables: the commit Argo CD syncs, not known before.
-REVISION_VARIABLES = frozenset(
-    {"ARGOCD_APP_REVISION", "ARGOCD_APP_REVISION_SHORT", "ARGOCD_APP_REVISION_SHORT_8"}
-)
-# Go's os.Expand: `${name}` (an unclosed `${` is dropped), a one-character special name, or a run
-# of ASCII letters, digits and `_`.
-_SHELL_NAME = re.compile(
-    r"\$(?:\{(?P<braced>[^}]*)\}|(?P<bad>\{)|(?P<special>[*#$@!?\-0-9])|(?P<plain>[A-Za-z0-9_]+))"
-)
 _GLOB = re.compile(r"[*?\[]")
 # helm's list syntax `{a,b}` keeps its commas; elsewhere an unescaped comma is escaped.
 _UNESCAPED_COMMA = re.compile(r"(?<!\\),")
-
-
-class NotEvaluated(Exception):
-    """A setting that cannot be evaluated here; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -77,21 +65,6 @@ def helm_options(settings: Mapping[str, Any], chart: Chart) -> HelmOptions:
         skip_tests=settings.get("skipTests") is True,
         skip_schema_validation=settings.get("skipSchemaValidation") is True,
     )
-
-
-def expand(text: str, environment: Mapping[str, str]) -> str:
-    """`text` with `$NAME` and `${NAME}` expanded as Go's os.Expand does (`$$` is `$`, an unknown
-    name is empty, `${}` is dropped); NotEvaluated for a revision variable."""
-
-    def value(match: re.Match[str]) -> str:
-        name = match["braced"] or match["special"] or match["plain"] or ""
-        if name == "$":
-            return "$"
-        if name in REVISION_VARIABLES:
-            raise NotEvaluated(f"`{text}` names ${name}, the revision Argo CD syncs")
-        return environment.get(name, "")
-
-    return _SHELL_NAME.sub(value, text)
 
 
 def _entries(value: Any) -> list[Mapping[str, Any]]:

@@ -56,12 +56,14 @@ if TYPE_CHECKING:  # flux_build imports it where a document needs Flux (start-up
     from planner.sources.flux_follow import NamedBuild
     from planner.sources.flux_overlay import BuildFields
     from planner.sources.flux_repository import Repository
+    from planner.sources.kustomize_copy import RewrittenKustomization
     from planner.sources.safety import RemoteResourceError
 
 STDIN = "-"
 # Argo CD's kinds whose sources are followed (argocd_follow, imported when one is read)
 APPLICATION_KINDS = frozenset({"Application", "ApplicationSet"})
 STDIN_LABEL = "<stdin>"
+Identity = tuple[str, str, str, str]  # what makes two sources one (`_identity`)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class Source:
     # land) and how it renders a chart, when it syncs this
     default_namespace: str | None = None
     helm: HelmOptions | None = None
+    # and its kustomization file as its `kustomize` settings rewrite it, when it syncs this
+    kustomization: RewrittenKustomization | None = None
     build: BuildFields | None = None  # and its other fields that change what it builds
     part: str = ""  # built as one with `build`, only the objects of this path below it are read
 
@@ -208,7 +212,7 @@ def _followed(
     source: Source,
     flux: FluxContext,
     named: list[Path],
-    read: set[tuple[str, str, str]],
+    read: set[Identity],
 ) -> tuple[list[Source], list[str], list[Unrendered]]:
     """The sources of the directories the Flux Kustomizations in `found` build, not read yet,
     and those whose fields cannot be applied (not read)."""
@@ -310,7 +314,7 @@ def _synced(
     flux: FluxContext,
     git: GitView,
     named: list[Path],
-    read: set[tuple[str, str, str]],
+    read: set[Identity],
 ) -> tuple[list[Source], list[str], list[Unrendered]]:
     """The sources of the directories the Argo CD Applications in `found` sync, not read yet;
     notes; and the Applications (and ApplicationSets) not followed."""
@@ -325,7 +329,7 @@ def _synced(
 
 
 def _unread(
-    directory: Path, sources: list[Source], named: list[Path], read: set[tuple[str, str, str]]
+    directory: Path, sources: list[Source], named: list[Path], read: set[Identity]
 ) -> list[Source]:
     """The sources a followed `directory` adds, none read before. A directory that is, or holds,
     a path the caller named adds none: the caller narrowed the check to that path (a cluster's
@@ -342,13 +346,16 @@ def _unread(
     return unread
 
 
-def _identity(source: Source) -> tuple[str, str, str]:
-    return (source.kind, os.path.abspath(source.path), source.part)  # lexical: no syscall
+def _identity(source: Source) -> Identity:
+    """A source read once: one directory synced by two Applications with different
+    `kustomize` settings is two builds."""
+    rewritten = source.kustomization.text if source.kustomization is not None else ""
+    return (source.kind, os.path.abspath(source.path), source.part, rewritten)  # no syscall
 
 
 def _read_once(sources: Iterable[Source]) -> list[Source]:
     """Sources without repeats: a file named twice, or also inside a named directory, is read once."""
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[Identity] = set()
     unique = []
     for source in sources:
         identity = _identity(source)
@@ -456,7 +463,12 @@ def _not_fetched(source: Source, err: RemoteResourceError, flux: FluxContext | N
 
 def _rendered_kustomization(source: Source) -> str:
     """kustomize's build of a kustomize source, with the fields of the Flux Kustomization that
-    builds it when it sets any that change the build."""
+    builds it when it sets any that change the build, or the kustomization file the Argo CD
+    Application syncing it rewrites."""
+    if source.kustomization is not None:
+        from planner.sources.kustomize_copy import render_rewritten
+
+        return render_rewritten(source.path, source.label, source.kustomization)
     if source.build is None or not source.build.needs_kustomize:
         return render_kustomization(source.path)
     from planner.sources.flux_overlay import render_with_fields

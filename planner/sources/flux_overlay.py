@@ -7,10 +7,8 @@ generates one listing every manifest when there is none) with `targetNamespace`,
 (`postBuild`), and finally sets `commonMetadata` on every object (fluxcd/pkg
 kustomize_generator.go, kustomize-controller's `build` and `apply`).
 
-The planner does the same without writing into the repository: the directory is copied into a
-temporary tree laid out as the repository (every other entry along its path a link to the
-repository's own), so relative paths such as `../../components/common` resolve as in place; the
-copy's kustomization file is extended and built with the kustomize the planner already runs.
+The planner does the same without writing into the repository: the kustomization file is
+extended and built in a private temporary copy of the directory (kustomize_copy.py).
 Extending the file, rather than building an overlay on top of the directory, keeps kustomize's
 order: components before the file's own transformers, Flux's prefix replacing the file's own.
 
@@ -22,8 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,10 +38,11 @@ from planner.sources.flux_repository import (
     mapping,
     plain,
 )
-from planner.sources.kustomize import (
-    KUSTOMIZATION_FILES,
-    is_kustomization_dir,
-    render_kustomization,
+from planner.sources.kustomize import KUSTOMIZATION_FILES, is_kustomization_dir
+from planner.sources.kustomize_copy import (
+    RewrittenKustomization,
+    read_kustomization,
+    render_rewritten,
 )
 from planner.sources.safety import (
     RemoteResourceError,
@@ -153,24 +150,14 @@ def render_with_fields(
     temporary copy (`origins`: each object annotated with the file it comes from, for
     `documents_from`); InputError for a remote component or one outside the repository."""
     components = _checked_components(directory, label, fields)
-    with tempfile.TemporaryDirectory(prefix="shared-ip-planner-flux-") as scratch:
-        try:
-            copy = _mirror(fields.root.resolve(), directory.resolve(), Path(scratch) / "repo")
-        except OSError as err:  # an unreadable entry: one line, not a traceback
-            raise InputError(
-                f"`{label}` cannot be read to build it: {err.strerror or err}"
-            ) from err
-        name, body = _kustomization(copy, directory, label, fields.root)
-        body = _extended(body, fields, components, namespace, generated=name is None)
-        metadata = list(body.get("buildMetadata") or [])
-        if origins and ORIGIN_METADATA not in metadata:
-            body["buildMetadata"] = [*metadata, ORIGIN_METADATA]
-        written = copy / (name or KUSTOMIZATION_FILES[0])
-        written.unlink(missing_ok=True)  # a link would write through into the repository
-        written.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
-        # a failure names the directory by its label, other files by their repository paths
-        renamed = {str(copy): label, str(Path(scratch) / "repo"): str(fields.root)}
-        return render_kustomization(copy, renamed)
+    name, body = _kustomization(directory, label, fields.root)
+    body = _extended(body, fields, components, namespace, generated=name is None)
+    metadata = list(body.get("buildMetadata") or [])
+    if origins and ORIGIN_METADATA not in metadata:
+        body["buildMetadata"] = [*metadata, ORIGIN_METADATA]
+    text = yaml.safe_dump(body, sort_keys=False)
+    rewritten = RewrittenKustomization(fields.root, name or KUSTOMIZATION_FILES[0], text)
+    return render_rewritten(directory, label, rewritten)
 
 
 def documents_from(documents: list[Document], part: str) -> list[Document]:
@@ -237,54 +224,13 @@ def _checked_components(directory: Path, label: str, fields: BuildFields) -> lis
     return kept
 
 
-def _mirror(root: Path, directory: Path, scratch: Path) -> Path:
-    """`directory`'s place in a tree under `scratch` laid out as the repository `root`: along
-    its path every other entry links to the repository's own; the directory itself is copied."""
-    source, copy = root, scratch
-    copy.mkdir()
-    for part in directory.relative_to(root).parts:
-        for entry in sorted(os.listdir(source)):
-            if entry != part:
-                (copy / entry).symlink_to(source / entry)
-        source, copy = source / part, copy / part
-        copy.mkdir()
-    _copy(source, copy)
-    return copy
-
-
-def _copy(source: Path, copy: Path) -> None:
-    """The files below `source` copied into `copy`: kustomize loads a file only from below the
-    kustomization's own directory, links resolved. Directories it builds on their own (with a
-    kustomization) and hidden ones are linked; a link is copied as the link it is."""
-    with os.scandir(source) as entries:
-        for entry in entries:
-            target = copy / entry.name
-            if entry.is_symlink():
-                target.symlink_to(os.readlink(entry.path))
-            elif entry.is_dir():
-                if entry.name.startswith(".") or is_kustomization_dir(Path(entry.path)):
-                    target.symlink_to(entry.path)
-                else:
-                    target.mkdir()
-                    _copy(Path(entry.path), target)
-            else:
-                shutil.copyfile(entry.path, target)
-
-
-def _kustomization(
-    copy: Path, directory: Path, label: str, root: Path
-) -> tuple[str | None, dict[str, Any]]:
+def _kustomization(directory: Path, label: str, root: Path) -> tuple[str | None, dict[str, Any]]:
     """The directory's kustomization file (its name and body), or, when it has none, the one
     kustomize-controller generates: every manifest below it as a resource (name None)."""
-    for name in KUSTOMIZATION_FILES:
-        if (copy / name).is_file():
-            check_kustomize_references(directory, root.resolve())
-            text = (copy / name).read_text(encoding="utf-8")
-            try:
-                own = kube_yaml.load(text)
-            except yaml.YAMLError as err:
-                raise InputError(f"{label}/{name} cannot be read as YAML") from err
-            return name, dict(own) if isinstance(own, Mapping) else {}
+    own = read_kustomization(directory, label)
+    if own is not None:
+        check_kustomize_references(directory, root.resolve())
+        return own
     resources = _manifests(directory, directory, label, root)
     generated: dict[str, Any] = {"apiVersion": _GENERATED_API, "kind": "Kustomization"}
     if resources:

@@ -104,8 +104,8 @@ def test_a_different_repository_does_not_match() -> None:
             "its source is the Helm chart `coredns` of",
         ),
         (
-            application(extra="    kustomize:\n      namePrefix: lab-\n"),
-            "its source's `kustomize` settings are not evaluated",
+            application(extra="    plugin:\n      name: sops\n"),
+            "its source's `plugin` settings are not evaluated",
         ),
     ],
 )

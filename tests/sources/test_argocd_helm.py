@@ -13,7 +13,6 @@ import pytest
 
 from planner.cli import main
 from planner.sources import load_desired
-from planner.sources.argocd_helm import NotEvaluated, expand
 from tests.conftest import SAMPLES
 from tests.sources.conftest import git, with_stand_in_helm, write
 
@@ -153,27 +152,3 @@ def test_helm_settings_on_a_directory_without_a_chart_are_not_followed(chart_rep
     write(chart_repo / "argo/dns.yaml", application("      releaseName: x\n", path="apps/dns"))
     [entry] = [str(e) for e in load_desired(["argo"]).unrendered]
     assert "its source has `helm` settings, but `apps/dns` holds no Chart.yaml" in entry
-
-
-@pytest.mark.parametrize(
-    ("text", "expanded"),
-    [
-        ("$A/b", "x/b"),
-        ("${A}b", "xb"),
-        ("$$A", "$A"),  # `$$` is a dollar
-        ("${}z", "z"),  # bad syntax, eaten
-        ("${A", "A"),  # an unclosed brace: `${` eaten
-        ("$1A", "A"),  # a digit is a one-character name
-        ("a$", "a$"),
-        ("$/x", "$/x"),  # no name: the dollar stays
-        ("$UNKNOWN.yaml", ".yaml"),  # an unknown name is empty
-        ("$A-é", "x-é"),
-    ],
-)
-def test_expansion_is_go_os_expand(text: str, expanded: str) -> None:
-    assert expand(text, {"A": "x"}) == expanded
-
-
-def test_a_revision_variable_cannot_be_expanded() -> None:
-    with pytest.raises(NotEvaluated, match=r"\$ARGOCD_APP_REVISION"):
-        expand("v-${ARGOCD_APP_REVISION}", {})
