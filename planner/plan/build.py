@@ -29,9 +29,11 @@ from planner.model.service import (
     GROUP_DIGEST_ANNOTATION,
     GROUP_MEMBERS_ANNOTATION,
     AllocationInputs,
+    ServiceInputError,
     allocation_inputs,
     ingress_ips,
     inputs_remembered,
+    requested_ips,
     requested_pool,
 )
 from planner.model.simcluster import Action, Run, ServiceWrite, SimulatedCluster
@@ -536,7 +538,9 @@ def _simulated(
             PlannedWave(
                 index=index,
                 units=tuple(units),
-                expected_ips=_expected(writes, _members(units), outcomes[Behavior.FIXED], before),
+                expected_ips=_expected(
+                    writes, _members(units), outcomes[Behavior.FIXED], before, scenario
+                ),
                 nudges={b: o.stuck for b, o in outcomes.items() if o.stuck and b != Behavior.FIXED},
             )
         )
@@ -820,6 +824,7 @@ def _expected(
     members: Sequence[str],
     fixed: SimulatedWave,
     before: Mapping[str, Manifest],
+    scenario: Scenario,
 ) -> dict[str, ExpectedIPs]:
     """The possible IPs after the wave under the fixed allocator of every written Service and of
     every other member of the groups the wave moves (a member that stays is stated too)."""
@@ -829,10 +834,24 @@ def _expected(
         if svc in deleted:
             continue
         # Simulated Services end at what the runs showed; the others keep their IPs.
-        options = fixed.ips.get(svc) or ({ingress_ips(before[svc])} if svc in before else None)
+        options = fixed.ips.get(svc) or (
+            {_held(before[svc], scenario.statuses_known)} if svc in before else None
+        )
         if options is not None:
             expected[svc] = tuple(sorted(options))
     return expected
+
+
+def _held(live: Manifest, statuses_known: bool) -> tuple[str, ...]:
+    """The IPs a Service nobody moves keeps: its status's; read from a git ref (no status), the
+    ones it requests, which MetalLB gave it (a group stamped, not moved, is not `<no IP>`)."""
+    shown = ingress_ips(live)
+    if shown or statuses_known:
+        return tuple(shown)
+    try:
+        return requested_ips(live)
+    except ServiceInputError:  # both request fields: MetalLB gives it none
+        return ()
 
 
 def _members(units: Sequence[PlannedUnit]) -> list[str]:

@@ -236,3 +236,36 @@ def test_the_plan_written_in_pieces_is_the_rendered_plan(
     assert out == target.read_text(encoding="utf-8") == render_plan(the_plan, output)
     if output == "json":
         assert out == json.dumps(plan_to_dict(the_plan), indent=2, sort_keys=True) + "\n"
+
+
+def test_a_group_stamped_from_a_git_ref_keeps_its_requested_ip(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `--live-git` the live Services have no status. A sharing group the commit touches
+    without changing its key is stamped, not simulated: it keeps the IP it requests, which the
+    plan states (and `apply` waits for), never `<no IP>`."""
+    from tests.sources.conftest import git
+
+    repo = tmp_path / "repo"
+    (repo / "apps").mkdir(parents=True)
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    for name, protocol in (("dns-tcp", "TCP"), ("dns-udp", "UDP")):
+        (repo / "apps" / f"{name}.yaml").write_text(
+            "apiVersion: v1\nkind: Service\n"
+            f"metadata: {{name: {name}, namespace: dns, annotations: "
+            "{metallb.io/allow-shared-ip: dns, metallb.io/loadBalancerIPs: 192.168.10.53}}\n"
+            "spec: {type: LoadBalancer, selector: {app: dns}, "
+            f"ports: [{{name: dns, port: 53, protocol: {protocol}}}]}}\n"
+        )
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "dns")
+    for path in (repo / "apps").iterdir():  # a new selector: not key-changing under Cluster
+        path.write_text(path.read_text().replace("{app: dns}", "{app: dns2}"))
+    monkeypatch.chdir(repo)
+    code, out, _ = run(capsys, "plan", "apps", "--live-git", "HEAD", "--output", "json")
+    assert code == 0
+    [expected] = json.loads(out)["expected_ips"]
+    assert expected == {
+        "dns/dns-tcp": [["192.168.10.53"]],
+        "dns/dns-udp": [["192.168.10.53"]],
+    }
