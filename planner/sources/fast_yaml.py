@@ -10,8 +10,9 @@ of a simple block form and every plain scalar in it is of a kind both parsers re
   `- ` prefixes and a trailing ` # comment`): no multi-line scalars (plain, quoted or block),
   no flow collections but `{}` and `[]`, no anchors, aliases, tags, merge keys, `?` keys,
   directives, tabs or carriage returns;
-- a key is a plain word (starting with a letter, `/`, `$` or `--`, not a YAML 1.1 boolean or
-  null), a dotted number (`10.0.0.1`, `1.2.3`), a quantity (`100m`, `1Gi`), a UUID or a quoted
+- a key is a plain word (starting with a letter, `/`, `$`, `--`, `^`, or `.` or `-` and a
+  letter, not a YAML 1.1 boolean, null or float word: CRDs' `.status.phase` JSONPaths,
+  containers' `-c` flags, patterns), a dotted number (`10.0.0.1`, `1.2.3`), a quantity (`100m`, `1Gi`), a UUID or a quoted
   string (single-quoted, or double-quoted with only the escapes `\\\\`, `\\"`, `\\n`, `\\t`);
 - a value is any of those, `true`/`True`/`TRUE`, `false`/`False`/`FALSE`, `null`/`Null`/
   `NULL`/`~`, nothing, a decimal integer without a leading zero (at most 18 digits), a decimal
@@ -114,6 +115,9 @@ def _string_token(body: str, end: str) -> str:
     return (
         rf"(?:{_not_words(end)}[A-Za-z]{body}"  # a word
         rf"|[/$]{body}|--{body}|\.\.?/{body}"  # a path, `${{VAR}}`, a flag, a relative path
+        # a JSONPath or a dotted name (`.status.phase`), a short flag (`-c`), a pattern (`^a$`):
+        # never a number in either parser; `.inf` and `.nan` (any case) are floats in both
+        rf"|[-.]{_not_words(end)}[A-Za-z]{body}|\^{body}"
         rf"|[0-9]{witness_free}{witness}{body}"  # a digit, later a character no number has
         r"|[0-9]{1,9}(?:\.[0-9]{1,9}){2,}"  # dotted numbers: IPv4 addresses, versions
         r"|[0-9]{1,18}(?:\.[0-9]{1,15})?[ac-df-np-wyzAC-DF-NP-WYZ][A-Za-z]{0,8}"  # quantities
