@@ -205,7 +205,7 @@ _PLAIN = st.one_of(
     st.from_regex(r"[-+]?[0-9_]{1,6}([.:][0-9_]{0,4}){0,2}([eE][-+]?[0-9]{1,3})?", fullmatch=True),
     st.from_regex(r"(0[xXoObB])?[0-9a-fA-F_]{1,6}", fullmatch=True),
     st.from_regex(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([tT ][0-9:.]{1,12}([zZ]|[-+][0-9:]{1,5})?)?"),
-    st.from_regex(r"[A-Za-z.~<=/$^-][A-Za-z0-9 ._:/#,{}\[\]&*!'\"|^$()?@=-]{0,8}", fullmatch=True),
+    st.from_regex(r"[A-Za-z.~<=/$^-][A-Za-z0-9 ._:/#,{}\[\]&*!'\"-]{0,8}", fullmatch=True),
     st.from_regex(r"[-.][A-Za-z_.0-9][A-Za-z0-9_.\[\]()?@=\"-]{0,8}", fullmatch=True),
     st.from_regex(r"[0-9][0-9a-zA-Z_.:,/@%=+ -]{0,8}", fullmatch=True),
     st.from_regex(r"[0-9a-f]{1,4}(:[0-9a-f]{0,4}){1,4}(/[0-9]{1,3})?", fullmatch=True),
@@ -409,8 +409,10 @@ def test_a_document_reads_the_same_or_is_declined(text: str) -> None:
     assert agrees(text)
 
 
-def test_generated_documents_do_go_the_fast_way() -> None:
-    """The document property is not vacuous: a fair share of its documents are read fast."""
+def test_generated_documents_do_go_the_fast_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The document property is not vacuous: a fair share of its documents are read fast (the
+    fast path taken from the first character on, whatever this worker parsed before)."""
+    monkeypatch.setattr(fast_yaml, "COMPILE_AFTER_CHARS", 0)
     fast = []
 
     @given(text=document_texts())
