@@ -15,7 +15,6 @@ IPs are themselves requested or predicted. Every group says where its IPs come f
 from __future__ import annotations
 
 import functools
-import ipaddress
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from planner.analysis.conflicts import cluster_family_of
 from planner.analysis.records import SharingGroupReport
 from planner.diff.keys import REQUESTED_POOL, SHARING_KEY
 from planner.digest import sha256_hex
+from planner.model.addresses import ip_address
 from planner.model.allocator import AllocationError, AllocationRequest, Allocator, Port
 from planner.model.pools import Pool, parse_ip
 from planner.model.service import (
@@ -541,7 +541,7 @@ def _sorted_ips(ips: tuple[str, ...]) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _ip_order(ip: str) -> tuple[int, int]:
-    address = ipaddress.ip_address(ip)
+    address = ip_address(ip)
     return (address.version, int(address))
 
 

@@ -21,6 +21,7 @@ import yaml
 
 from planner import kube_yaml
 from planner.errors import InputError, Origin
+from planner.model.addresses import ip_address
 from planner.objects import KubeObject
 
 if TYPE_CHECKING:  # imported where a pool has selectors (few do)
@@ -48,7 +49,7 @@ def parse_ip(text: str) -> IPAddress:
     """Parse one IP as Go's net.ParseIP does (IPv4-mapped IPv6 counts as IPv4); ValueError if bad."""
     if "%" in text:  # Python accepts an IPv6 zone (`fe80::1%eth0`); net.ParseIP does not
         raise ValueError(f"{text!r} has a zone, which Go's net.ParseIP rejects")
-    ip = ipaddress.ip_address(text)
+    ip = ip_address(text)
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
     return ip

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ParamSpec, TypeVar
 
 from planner.errors import InputError, Origin
+from planner.model.addresses import ip_address
 from planner.model.allocator import Port
 from planner.objects import Manifest, svc_key_of
 
@@ -487,12 +488,11 @@ def _declared_family(spec: Mapping[str, Any]) -> str:
     return ""
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    # Remembered: every simulated step re-reads the same few addresses (ValueError is not kept).
+    # Remembered (ip_address): every simulated step re-reads the same few addresses.
     if "%" in text:  # Python accepts an IPv6 zone (`fe80::1%eth0`); Go's net.ParseIP does not
         raise ValueError(f"{text!r} has a zone, which Go's net.ParseIP rejects")
-    return ipaddress.ip_address(text)
+    return ip_address(text)
 
 
 def address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:

@@ -34,7 +34,6 @@ is imported only where a shape is computed: two components with as many writes a
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -42,6 +41,7 @@ from dataclasses import dataclass, field, fields
 from itertools import islice
 from typing import Any
 
+from planner.model.addresses import ip_address
 from planner.model.allocator import Pool
 from planner.model.service import (
     ALLOCATED_FROM_POOL_ANNOTATIONS,
@@ -291,7 +291,7 @@ def _one_pool(namer: _Namer, before: Sequence[Pool], after: Sequence[Pool]) -> P
         return None
     found: Pool | None = None
     for ip in namer.ips:
-        address = ipaddress.ip_address(ip)
+        address = ip_address(ip)
         owners = [pool for pool in before if any(address in n for n in pool.networks)]
         if ip not in namer.balancer_ips:
             if owners:
@@ -324,7 +324,7 @@ def _first_keyless(
     (then which ones it takes depends on its address) or the pool changes."""
     from planner.simulate.poolsplit import keyless  # pieces split from a pool only
 
-    versions = {ipaddress.ip_address(ip).version for ip in held}
+    versions = {ip_address(ip).version for ip in held}
     if not same_pools or len(versions) != 1:
         return None
     first = islice(keyless(pool, versions.pop(), set()), len(writes))
@@ -375,14 +375,14 @@ def _label_set(selector: Any) -> str:
 
 
 def _numeric(ip: str) -> tuple[int, int]:
-    address = ipaddress.ip_address(ip)
+    address = ip_address(ip)
     return address.version, int(address)
 
 
 def _ip_facts(ip: str, pools: Sequence[Pool]) -> tuple[Any, ...]:
     # Whether an address ends in .0 or .255 matters only to a pool's first-fit search, which a
     # shaped component never runs (requested IPs are checked for pool, sharing and ports).
-    address = ipaddress.ip_address(ip)
+    address = ip_address(ip)
     return address.version, [any(address in n for n in p.networks) for p in pools]
 
 
@@ -558,7 +558,7 @@ class _Namer:
         self._add(runs, *(v for v in values if v not in _NO_IP))
         for run in runs:
             try:
-                address = ipaddress.ip_address(run)
+                address = ip_address(run)
             except ValueError:
                 raise _Asymmetric from None
             if str(address) != run or getattr(address, "ipv4_mapped", None) is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import jsonpatch
@@ -28,8 +29,9 @@ from planner.diff.normalise import (
     normalise_live,
 )
 from planner.diff.project import WHOLE, identities, project, project_either, union
+from planner.diff.scenario import _annotations_differ
 from planner.errors import InputError
-from planner.model.group_annotations import stamp_group_annotations
+from planner.model.group_annotations import GROUP_ANNOTATION_KEYS, stamp_group_annotations
 from planner.model.service import ServiceInputError, allocation_inputs
 from planner.objects import KubeObject
 from tests.diff.builders import fields_v1, obj
@@ -358,3 +360,32 @@ def test_key_changes_read_each_side_once_with_the_same_outcome(
     except ServiceInputError as err:
         got = str(err)
     assert got == expected
+
+
+_group_values = st.sampled_from([None, "None", 1, "1", "dns@10.0.0.1"])
+_group_annotation_sets = st.one_of(
+    st.none(),
+    st.dictionaries(
+        st.sampled_from([GROUP_ANNOTATION_KEYS[0], GROUP_ANNOTATION_KEYS[2], "team"]),
+        _group_values,
+        max_size=3,
+    ),
+)
+
+
+@given(_group_annotation_sets, _group_annotation_sets)
+def test_a_write_restamps_exactly_when_the_three_annotations_differ_as_text(
+    stamped: dict[str, Any] | None, live: dict[str, Any] | None
+) -> None:
+    """`_annotations_differ` looks up the three keys instead of building both sides' dicts of
+    them: the same answer as comparing those dicts (values as text, `1` and "1" alike)."""
+    scenario = SimpleNamespace(
+        stamped_services={"dns/a": {"metadata": {"annotations": stamped}}},
+        live_services={"dns/a": {"metadata": {"annotations": live}}},
+    )
+
+    def three(annotations: dict[str, Any] | None) -> dict[str, str]:
+        return {k: str(v) for k, v in (annotations or {}).items() if k in GROUP_ANNOTATION_KEYS}
+
+    expected = three(stamped) != three(live)
+    assert _annotations_differ("dns/a", scenario) is expected  # type: ignore[arg-type]
