@@ -114,8 +114,8 @@ def _negative_exponent(text: bytes) -> bool:
 
 
 def _number_before(text: bytes, end: int) -> bool:
-    """Whether `text[:end]` ends with a number's start (`-`, digits, a point and digits) that
-    begins the text or follows `[`, `:`, `,`, a space or a line break."""
+    """Whether `text[:end]` ends with a number's start (maybe `-`, digits, maybe a point and
+    digits) that begins the text or follows `[`, `:`, `,`, a space or a line break."""
     start = _digits_from(text, end)
     if start == end:
         return False
