@@ -5,7 +5,10 @@
 
 Writes OUT_DIR/desired/ (pools.yaml, namespaces.yaml and one multi-document file per namespace)
 and OUT_DIR/live.yaml (a kubectl `List` with what the API server and MetalLB fill in: statuses,
-cluster IPs, node ports, defaults; no managedFields, which `kubectl get` hides). Groups of `group-size` Services share one IP
+cluster IPs, node ports, defaults; no managedFields, which `kubectl get` hides). Each live
+Service's uid is a seeded random version-4 UUID, as the API server makes them: about one in
+seven holds a digit before `e-` (`...-5c0e-...`), which a plan's JSON render must not take for a
+float (bench/README.md, "uids15"). Groups of `group-size` Services share one IP
 (DNS-like TCP/UDP 53, HTTP 80, HTTPS 443...). Most groups request their IP in one of a few /16
 pools (`metallb.io/loadBalancerIPs`); every tenth group is auto-assigned from the one
 auto-assign pool, and its live IP is the one MetalLB would have given it (the pool's addresses in
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import random
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -178,14 +182,22 @@ def desired_service(group: Group, member: int, local: bool, size: int = 0) -> Ma
     }
 
 
-def live_service(group: Group, member: int, serial: int, size: int = 0) -> Manifest:
+def live_uids(seed: int) -> Iterator[str]:
+    """The live Services' uids in order: random version-4 UUIDs (what the API server gives),
+    the same for the same seed."""
+    rng = random.Random(f"uids/{seed}")
+    while True:
+        yield str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def live_service(group: Group, member: int, serial: int, uid: str, size: int = 0) -> Manifest:
     """A member as the API server and MetalLB hold it before the commit (always Cluster)."""
     body = desired_service(group, member, local=False, size=size)
     cluster_ip = str(SERVICE_CIDR[FIRST_CLUSTER_IP + serial])
     meta = body["metadata"]
     meta.update(
         {
-            "uid": f"00000000-0000-4000-8000-{serial:012d}",
+            "uid": uid,
             "resourceVersion": str(100_000 + serial),
             "creationTimestamp": TIMESTAMP,
         }
@@ -252,6 +264,7 @@ def write_repo(
     _dump(desired_dir / "namespaces.yaml", namespaces(namespace_names))
     by_namespace: dict[str, list[Manifest]] = {name: [] for name in namespace_names}
     live_items: list[Manifest] = []
+    uids = live_uids(seed)
     written = 0
     for group in groups:
         for member in range(group_size):
@@ -260,7 +273,7 @@ def write_repo(
             by_namespace[group.namespace].append(
                 desired_service(group, member, group.key_change, group_size)
             )
-            live_items.append(live_service(group, member, written, group_size))
+            live_items.append(live_service(group, member, written, next(uids), group_size))
             written += 1
     for name, manifests in by_namespace.items():
         _dump(desired_dir / f"{name}.yaml", manifests)

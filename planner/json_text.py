@@ -8,7 +8,9 @@ separators) except for: characters outside printable ASCII (written raw, json es
 `1e-05`), NaN and infinities (written `null`), integers beyond 64 bits and non-string keys (it
 refuses them), and types json refuses. Each text is checked for the signs of the first three
 (a suspect text may be right: it is only not sure) and every refusal is caught; then the answer
-is None and the caller writes the value the standard library's way.
+is None and the caller writes the value the standard library's way. A negative exponent is a
+sign only where a number can stand (after `[`, `:`, `,`, a space or a line break): a Kubernetes
+uid's `...-5c0e-...` (one real uid in seven) is not one.
 
 A plain `Enum` or a `UUID` is the exception: json refuses them, orjson writes their value; the
 plan holds neither (parsed YAML and JSON, and the planner's own strings and numbers).
@@ -32,6 +34,8 @@ _CANONICAL = orjson.OPT_SORT_KEYS | _REFUSE_UNUSUAL
 _INDENTED = _CANONICAL | orjson.OPT_INDENT_2
 _EXPONENT = b"e-"
 _DIGITS = frozenset(b"0123456789")
+# What precedes a number in JSON text, compact or indented (and the text's start)
+_BEFORE_A_NUMBER = frozenset(b"[:, \n")
 
 
 def canonical_text(value: Any) -> str | None:
@@ -85,9 +89,9 @@ def _same_as_json(value: Any, option: int, checked: bool = False) -> bytes | Non
 def _may_differ(text: bytes) -> bool:
     """Whether orjson's `text` may differ from json's: not ASCII, `null` (orjson's NaN and
     infinities, and every None: those texts take the slow way), DEL (raw, json escapes it), four
-    zeros after a point (orjson's `0.00001`), `e-` after a digit (orjson's `1e-7`; json writes
-    floats below 1e-4 as `1e-05`). Substring searches: a regular expression took 0.4-1.3 s on a
-    34 MB plan."""
+    zeros after a point (orjson's `0.00001`), a number's negative exponent (orjson's `1e-7`;
+    json writes floats below 1e-4 as `1e-07`). Substring searches: a regular expression took
+    0.4-1.3 s on a 34 MB plan."""
     return (
         not text.isascii()
         or b"null" in text
@@ -98,13 +102,39 @@ def _may_differ(text: bytes) -> bool:
 
 
 def _negative_exponent(text: bytes) -> bool:
-    """Whether `e-` follows a digit somewhere in `text` (in a string or a float: not sure)."""
+    """Whether `e-` ends a number's start somewhere in `text`: `-`, digits, a point and digits,
+    where a number can stand. Inside a string that may be a float's look-alike (not sure); a
+    digit before `e-` after anything else (a uid's `a90e-`) is no float's."""
     at = text.find(_EXPONENT)
     while at != -1:
-        if at > 0 and text[at - 1] in _DIGITS:
+        if _number_before(text, at):
             return True
         at = text.find(_EXPONENT, at + len(_EXPONENT))
     return False
+
+
+def _number_before(text: bytes, end: int) -> bool:
+    """Whether `text[:end]` ends with a number's start (maybe `-`, digits, maybe a point and
+    digits) that begins the text or follows `[`, `:`, `,`, a space or a line break."""
+    start = _digits_from(text, end)
+    if start == end:
+        return False
+    if start > 0 and text[start - 1] == ord("."):
+        point = start - 1
+        start = _digits_from(text, point)
+        if start == point:
+            return False
+    if start > 0 and text[start - 1] == ord("-"):
+        start -= 1
+    return start == 0 or text[start - 1] in _BEFORE_A_NUMBER
+
+
+def _digits_from(text: bytes, end: int) -> int:
+    """Where the run of digits that ends at `end` starts (`end` when there is none)."""
+    start = end
+    while start > 0 and text[start - 1] in _DIGITS:
+        start -= 1
+    return start
 
 
 def _refuse(value: Any) -> Any:

@@ -1,20 +1,22 @@
 """bench/generate.py: cluster IPs last past 65,526 Services (issue 17); smaller repos unchanged;
-the heterogeneous, one-group and independent shapes."""
+the heterogeneous, one-group and independent shapes; live uids as the API server makes them."""
 
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bench.generate import live_service, plan_groups, write_repo
+from bench.generate import live_service, live_uids, plan_groups, write_repo
 
 
 def _cluster_ip(serial: int) -> str:
     group = plan_groups(4, 4, seed=0)[0]
-    return str(live_service(group, 0, serial)["spec"]["clusterIP"])
+    return str(live_service(group, 0, serial, "uid")["spec"]["clusterIP"])
 
 
 def test_cluster_ips_start_where_they_did_and_stay_distinct_past_a_slash_16() -> None:
@@ -77,3 +79,25 @@ def test_one_group_and_independent_services(tmp_path: Path) -> None:
     assert distinct(alone, "metallb.io/loadBalancerIPs") == 50
     assert len({svc["spec"]["ports"][0]["port"] for svc in one}) == 50  # no clash on the IP
     assert {svc["spec"]["externalTrafficPolicy"] for svc in one + alone} == {"Local"}
+
+
+def _live_uids(out: Path) -> list[str]:
+    live = yaml.safe_load((out / "live.yaml").read_text(encoding="utf-8"))
+    return [item["metadata"]["uid"] for item in live["items"] if item["kind"] == "Service"]
+
+
+def test_live_uids_are_seeded_random_version_4_uuids(tmp_path: Path) -> None:
+    """Real uids hold a digit before `e-` about once in seven (4 hyphens x 10/256): the bench
+    must pay for them as a real snapshot does (bench/README.md, "uids15")."""
+    write_repo(tmp_path / "a", 400, 4, 0)
+    write_repo(tmp_path / "b", 400, 4, 0)
+    uids = _live_uids(tmp_path / "a")
+    assert len(set(uids)) == len(uids) == 400
+    assert {uuid.UUID(uid).version for uid in uids} == {4}
+    assert {uuid.UUID(uid).variant for uid in uids} == {uuid.RFC_4122}
+    same_seed = [(tmp_path / name / "live.yaml").read_bytes() for name in ("a", "b")]
+    assert same_seed[0] == same_seed[1]
+    digit_before_exponent = [uid for uid in uids if re.search("[0-9]e-", uid)]
+    assert 20 <= len(digit_before_exponent) <= 120  # 400 x 4 x 10/256 = 62.5 expected
+    other_seed = live_uids(1)
+    assert [next(other_seed) for _ in uids] != uids
