@@ -206,7 +206,6 @@ _PLAIN = st.one_of(
     st.from_regex(r"(0[xXoObB])?[0-9a-fA-F_]{1,6}", fullmatch=True),
     st.from_regex(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([tT ][0-9:.]{1,12}([zZ]|[-+][0-9:]{1,5})?)?"),
     st.from_regex(r"[A-Za-z.~<=/$^-][A-Za-z0-9 ._:/#,{}\[\]&*!'\"-]{0,8}", fullmatch=True),
-    st.from_regex(r"[-.][A-Za-z_.0-9][A-Za-z0-9_.\[\]()?@=\"-]{0,8}", fullmatch=True),
     st.from_regex(r"[0-9][0-9a-zA-Z_.:,/@%=+ -]{0,8}", fullmatch=True),
     st.from_regex(r"[0-9a-f]{1,4}(:[0-9a-f]{0,4}){1,4}(/[0-9]{1,3})?", fullmatch=True),
     st.text(_CHARACTERS, max_size=6),
@@ -282,6 +281,24 @@ def agrees(text: str) -> bool:
 @given(scalar=scalars(), place=st.sampled_from(_PLACES))
 @settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_a_scalar_reads_the_same_or_is_declined(scalar: str, place: str) -> None:
+    assert agrees(place.format(s=scalar))
+
+
+# What a CRD, a container's args or a pattern holds: `.status.phase`, `-c`, `^a|b$`, and the
+# numbers and words that start alike (`.5`, `-.inf`, `._5`, `.NaN`, `-yes`).
+_DOT_DASH_CARET = st.from_regex(
+    r"[-.^][A-Za-z_.0-9^$|][A-Za-z0-9_.\[\]()?@=\"|^$ -]{0,8}", fullmatch=True
+)
+
+
+@given(
+    scalar=st.one_of(_DOT_DASH_CARET, _DOT_DASH_CARET.map(lambda s: _quoted(s, False))),
+    place=st.sampled_from(_PLACES),
+)
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_a_scalar_starting_with_a_dot_a_dash_or_a_caret_reads_the_same_or_is_declined(
+    scalar: str, place: str
+) -> None:
     assert agrees(place.format(s=scalar))
 
 
