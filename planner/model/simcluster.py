@@ -52,7 +52,7 @@ import ipaddress
 import itertools
 import math
 import operator
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -768,7 +768,7 @@ class SimulatedCluster:
             or not (fresh or controller.refused_before(keys, version))
         ):
             return 0
-        together.update(zip(keys, entries))
+        together.update(zip(keys, entries, strict=True))
         return count
 
     def _refuse_together(
