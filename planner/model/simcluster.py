@@ -195,6 +195,7 @@ class _HeldRun(NamedTuple):
     entries: tuple[Refusing, ...]
 
 
+_NO_RUN = _HeldRun("", (), ())
 _MANIFEST = operator.attrgetter("manifest")
 
 
@@ -722,7 +723,9 @@ class SimulatedCluster:
         its own handling (which this pass has not come to) makes it refusing, so it was not
         quiet when the pass began. Its stored manifest is checked for a caller who replaced it
         by hand: the cluster's own writes drop it from `refusing` (observe wakes it)."""
-        joined = self._join_held(order, start, together, ip, at)
+        held = self._standing(order, start, ip, at)
+        together.update(zip(held.keys, held.entries, strict=True))
+        joined = len(held.keys)
         store, controller = self.store, self.controller
         refusing, (fresh, version) = controller.refusing(), at
         for key in itertools.islice(order, start + joined, None):
@@ -739,23 +742,19 @@ class SimulatedCluster:
         self._held = _HeldRun(ip, tuple(together), tuple(together.values()))
         return joined
 
-    def _join_held(
-        self,
-        order: Sequence[str],
-        start: int,
-        together: dict[str, Refusing],
-        ip: str,
-        at: tuple[bool, int],
-    ) -> int:
+    def _standing(
+        self, order: Sequence[str], start: int, ip: str, at: tuple[bool, int]
+    ) -> _HeldRun:
         """The run the last pass joined, when it stands again at `start` (before it, or its
         first key just added): each of its keys next in `order`, `refusing` with the very entry
         it had (so refused `ip`) and its stored manifest. _join_refusing's checks, made in C
         for the whole run (a group changing its key one member at a time meets the same
-        pending members, plus one, on every pass); 0 when any fails (checked one by one then).
-        Unless `fresh`, they must have been refused together on another version."""
+        pending members, plus one, on every pass); an empty run when any fails (each is checked
+        by itself then). Unless `fresh`, they must have been refused together on another
+        version."""
         held, controller, (fresh, version) = self._held, self.controller, at
         if held is None or held.ip != ip:
-            return 0
+            return _NO_RUN
         keys, entries = held.keys, held.entries
         if start and order[start - 1] == keys[0]:
             keys, entries = keys[1:], entries[1:]
@@ -767,9 +766,8 @@ class SimulatedCluster:
             or not all(map(operator.is_, map(self.store.get, keys), map(_MANIFEST, entries)))
             or not (fresh or controller.refused_before(keys, version))
         ):
-            return 0
-        together.update(zip(keys, entries, strict=True))
-        return count
+            return _NO_RUN
+        return _HeldRun(ip, keys, entries)
 
     def _refuse_together(
         self,

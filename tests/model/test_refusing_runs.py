@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import random
+from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
@@ -113,18 +114,21 @@ def _deleted_until_pass(cluster: SimulatedCluster, name: str) -> None:
     assert cluster.queue == [RELOAD]
 
 
-def _joined_in(cluster: SimulatedCluster) -> list[int]:
+def _joined_in(
+    cluster: SimulatedCluster, method: str = "_join_refusing", size: Callable[[Any], int] = int
+) -> list[int]:
     """Carry out the pass at the head of the queue (default order), checked against the pass
     handing each Service over by itself; how many members each join added after the one the
-    pass's loop took."""
+    pass's loop took (`size` of each answer of `method`)."""
     joined: list[int] = []
-    join = SimulatedCluster._join_refusing
+    method_itself = getattr(SimulatedCluster, method)
 
-    def counted(self: SimulatedCluster, *args: Any) -> int:
-        joined.append(join(self, *args))
-        return joined[-1]
+    def counted(self: SimulatedCluster, *args: Any) -> Any:
+        answer = method_itself(self, *args)
+        joined.append(size(answer))
+        return answer
 
-    with mock.patch.object(SimulatedCluster, "_join_refusing", counted):
+    with mock.patch.object(SimulatedCluster, method, counted):
         _assert_pass_is_one_at_a_time(cluster, Process())
     return joined
 
@@ -197,17 +201,8 @@ def test_a_member_refused_on_the_passs_allocator_version_is_not_refused_again_wi
 
 def _held_in(cluster: SimulatedCluster) -> list[int]:
     """Carry out the pass at the head of the queue, checked as _joined_in does; how many
-    members each join took from the run the pass before joined (SimulatedCluster._join_held)."""
-    held: list[int] = []
-    join_held = SimulatedCluster._join_held
-
-    def counted(self: SimulatedCluster, *args: Any) -> int:
-        held.append(join_held(self, *args))
-        return held[-1]
-
-    with mock.patch.object(SimulatedCluster, "_join_held", counted):
-        _assert_pass_is_one_at_a_time(cluster, Process())
-    return held
+    members each join took from the run the pass before joined (SimulatedCluster._standing)."""
+    return _joined_in(cluster, "_standing", lambda run: len(run.keys))
 
 
 def _refusing_a2_to_a4(behavior: str, until_pass: bool = True) -> SimulatedCluster:
