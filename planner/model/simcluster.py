@@ -224,7 +224,7 @@ class SimulatedCluster:
         self._ip_counts: dict[str, tuple[Manifest, int]] = {}
         # The pass's tie groups and the store's keys and manifests they were read from (_ties).
         self._kept_ties: _Ties | None = None
-        # The run of refusing Services the last pass joined (_join_held). Shared by copies: a
+        # The run of refusing Services the last pass joined (_standing). Shared by copies: a
         # hint only, every entry checked against the copy's own controller and store.
         self._held: _HeldRun | None = None
         self._next_cluster_ip = 1
