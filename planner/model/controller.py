@@ -825,6 +825,18 @@ class Controller:
         refusals = self._refused_in.get(svc_key)
         return self._unchanged[svc_key].version if refusals is None else refusals.version
 
+    def refused_before(self, svc_keys: Sequence[str], version: int) -> bool:
+        """Whether one pass's Refusals answered all these `refusing` Services, on another
+        allocator version than `version` (refused_version of each, read in C); False when
+        they were not answered together."""
+        refused_in = self._refused_in
+        refusals = refused_in.get(svc_keys[0])
+        return (
+            refusals is not None
+            and refusals.version != version
+            and all(map(operator.is_, map(refused_in.get, svc_keys), itertools.repeat(refusals)))
+        )
+
     def refuse_together(self, members: Mapping[str, Refusing]) -> Refusals:
         """refused_answer for each of these `refusing` Services (in order; all refused the same
         IP; the allocator at none's refused_version), as one pass's Refusals: their events,

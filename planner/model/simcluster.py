@@ -52,7 +52,7 @@ import ipaddress
 import itertools
 import math
 import operator
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -85,8 +85,8 @@ RELOAD = "metallbreload/reload"  # the key MetalLB queues to reprocess every Ser
 # More distinct reprocess-all orders than this at one step: explore only sorted and reversed.
 MAX_PASS_ORDERS = 24
 
-# Fewer quiet Services than this at a pass: each is handed over (the bulk answer's set-up costs
-# more than it saves).
+# Fewer quiet and `refusing` Services than this at a pass: each is handed over (the bulk
+# answer's set-up costs more than it saves).
 QUIET_PASS_MIN = 8
 
 # Run.extra's flag for a run explored past a reprocess-all pass whose tie orders were cut.
@@ -186,6 +186,19 @@ class _Ties:
         return self._reverse
 
 
+class _HeldRun(NamedTuple):
+    """The run of refusing Services a pass last joined (_join_refusing), for the next pass to
+    check at once: their IP, keys in pass order, and `Controller.refusing` entries."""
+
+    ip: str
+    keys: tuple[str, ...]
+    entries: tuple[Refusing, ...]
+
+
+_NO_RUN = _HeldRun("", (), ())
+_MANIFEST = operator.attrgetter("manifest")
+
+
 class SimulatedCluster:
     """Services in an API server, one MetalLB controller, its queue, and the history of statuses."""
 
@@ -211,6 +224,9 @@ class SimulatedCluster:
         self._ip_counts: dict[str, tuple[Manifest, int]] = {}
         # The pass's tie groups and the store's keys and manifests they were read from (_ties).
         self._kept_ties: _Ties | None = None
+        # The run of refusing Services the last pass joined (_standing). Shared by copies: a
+        # hint only, every entry checked against the copy's own controller and store.
+        self._held: _HeldRun | None = None
         self._next_cluster_ip = 1
         # ServiceReconciler.initialLoadPerformed: until a reprocess-all pass ends without a retry,
         # Service events are dropped (both releases). A cluster built by hand is past it.
@@ -603,14 +619,16 @@ class SimulatedCluster:
         one IP together (Controller.refuse_together), the others handed over one by one, in
         the same order; a Service woken by a handling is handed over when its turn comes."""
         controller = self.controller
-        quiet = controller.quiet_in(self.store)
+        quiet, refusing = controller.quiet_in(self.store), controller.refusing()
         position = dict(zip(order, itertools.count()))
-        if len(position) != len(order) or len(quiet) < QUIET_PASS_MIN:
+        if len(position) != len(order) or len(quiet) + len(refusing) < QUIET_PASS_MIN:
             return self._reprocess_each(order)  # (an order naming a Service twice: as it is)
-        # The positions to hand over (not quiet); the rest between two of them are answered
-        # together, so a pass costs its handlings, not its Services.
-        due = [position[key] for key in position.keys() - quiet.keys()]
-        heapq.heapify(due)
+        # The positions to hand over (not quiet), in order; the rest between two of them are
+        # answered together, so a pass costs its handlings, not its Services. Services a
+        # handling wakes are due too (a heap: a few per pass); a run of pending members joined
+        # at once is skipped in `due` by its length, not popped one by one.
+        due = sorted(map(position.__getitem__, position.keys() - quiet.keys()))
+        next_due, woken_due = 0, list[int]()
         results: list[tuple[str, Result] | Refusals | SameAnswers] = []
         retry = False
         woken = controller.watch_quiet()
@@ -620,15 +638,21 @@ class SimulatedCluster:
         refused_answer = controller.refused_answer
         # Pending Services refused together: a run of `refusing` ones refused the same IP,
         # answered at once when the run ends (nothing they do changes what others read).
-        refusing, version = controller.refusing(), controller.allocator.version
+        version = controller.allocator.version
         # No refusal was answered on this version: none of `refusing` is at it (checked each
         # only when one may be).
         fresh = version != controller.latest_refusal
         together: dict[str, Refusing] = {}
         ip = ""
         try:
-            while due:
-                at = heapq.heappop(due)
+            while True:
+                if woken_due and (next_due == len(due) or woken_due[0] < due[next_due]):
+                    at = heapq.heappop(woken_due)
+                elif next_due < len(due):
+                    at = due[next_due]
+                    next_due += 1
+                else:
+                    break
                 if at < done:
                     continue  # woken twice
                 if at > done:
@@ -649,10 +673,11 @@ class SimulatedCluster:
                         fresh = self._refuse_together(together, results) and fresh
                     ip = entry.refused.ip
                     together[key] = entry
-                    # The positions after it that the loop would take here next, one by one.
-                    done += self._join_refusing(
-                        itertools.islice(order, done, None), together, ip, (fresh, version)
-                    )
+                    # The positions after it that the loop would take here next, one by one:
+                    # each is due (see _join_refusing), the next ones in `due` unless woken.
+                    joined = self._join_refusing(order, done, together, ip, (fresh, version))
+                    done += joined
+                    next_due = bisect.bisect_left(due, done, next_due)
                     continue
                 fresh = self._refuse_together(together, results) and fresh
                 result = refused_answer(key, svc)
@@ -671,7 +696,7 @@ class SimulatedCluster:
                 for svc_key in woken[seen:]:
                     later = position.get(svc_key, -1)
                     if later >= done:
-                        heapq.heappush(due, later)
+                        heapq.heappush(woken_due, later)
             self._refuse_together(together, results)
             self._answer_quiet(order[done:], results)
         finally:
@@ -681,25 +706,29 @@ class SimulatedCluster:
 
     def _join_refusing(
         self,
-        keys: Iterable[str],
+        order: Sequence[str],
+        start: int,
         together: dict[str, Refusing],
         ip: str,
         at: tuple[bool, int],
     ) -> int:
-        """Add to `together` the leading keys (of a pass's order, after one just added) that the
-        pass's loop would add next: each `refusing` with its stored manifest, refused `ip`, and
-        not at its refused version (`at`: the loop's `fresh` and allocator version). How many;
-        the loop then skips their positions. (Nothing is handed over in between, so nothing
-        they read changes: a pending member costs a few lookups here, not a turn of the loop.)
+        """Add to `together` the leading keys of `order` from `start` (after one just added)
+        that the pass's loop would add next: each `refusing` with its stored manifest, refused
+        `ip`, and not at its refused version (`at`: the loop's `fresh` and allocator version).
+        How many; the loop then skips their positions. (Nothing is handed over in between, so
+        nothing they read changes: a pending member costs a few lookups here, not a turn of the
+        loop.)
 
         Each is due next, in order, unchecked: a `refusing` Service is never quiet, and only
         its own handling (which this pass has not come to) makes it refusing, so it was not
         quiet when the pass began. Its stored manifest is checked for a caller who replaced it
         by hand: the cluster's own writes drop it from `refusing` (observe wakes it)."""
+        held = self._standing(order, start, ip, at)
+        together.update(zip(held.keys, held.entries, strict=True))
+        joined = len(held.keys)
         store, controller = self.store, self.controller
         refusing, (fresh, version) = controller.refusing(), at
-        joined = 0
-        for key in keys:
+        for key in itertools.islice(order, start + joined, None):
             entry = refusing.get(key)
             if (
                 entry is None
@@ -710,7 +739,35 @@ class SimulatedCluster:
                 break
             together[key] = entry
             joined += 1
+        self._held = _HeldRun(ip, tuple(together), tuple(together.values()))
         return joined
+
+    def _standing(
+        self, order: Sequence[str], start: int, ip: str, at: tuple[bool, int]
+    ) -> _HeldRun:
+        """The run the last pass joined, when it stands again at `start` (before it, or its
+        first key just added): each of its keys next in `order`, `refusing` with the very entry
+        it had (so refused `ip`) and its stored manifest. _join_refusing's checks, made in C
+        for the whole run (a group changing its key one member at a time meets the same
+        pending members, plus one, on every pass); an empty run when any fails (each is checked
+        by itself then). Unless `fresh`, they must have been refused together on another
+        version."""
+        held, controller, (fresh, version) = self._held, self.controller, at
+        if held is None or held.ip != ip:
+            return _NO_RUN
+        keys, entries = held.keys, held.entries
+        if start and order[start - 1] == keys[0]:
+            keys, entries = keys[1:], entries[1:]
+        count = len(keys)
+        if (
+            not count
+            or tuple(order[start : start + count]) != keys
+            or not all(map(operator.is_, map(controller.refusing().get, keys), entries))
+            or not all(map(operator.is_, map(self.store.get, keys), map(_MANIFEST, entries)))
+            or not (fresh or controller.refused_before(keys, version))
+        ):
+            return _NO_RUN
+        return _HeldRun(ip, keys, entries)
 
     def _refuse_together(
         self,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import random
+from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
@@ -15,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.model import simcluster
+from planner.model.controller import Controller
 from planner.model.service import SHARING_ANNOTATION
 from planner.model.simcluster import RELOAD, Process, SimulatedCluster, prepared
 from tests.model.test_seed_scenario import with_group_annotations
@@ -86,12 +88,14 @@ def _grouped(name: str, ip: str, share: str, *, live: bool = True) -> dict[str, 
     return svc(name, ip=ip, share=share, ports=[("TCP", port)], status=(ip,) if live else ())
 
 
-def _groups_changing_keys(behavior: str, changing: tuple[str, ...]) -> SimulatedCluster:
+def _groups_changing_keys(
+    behavior: str, changing: tuple[str, ...], size: int = 3
+) -> SimulatedCluster:
     """Groups a (a1-a3 on 10.0.0.10) and b (b1-b3 on 10.0.0.11) and Services of their own
     (eight quiet ones, so a pass answers them in bulk, and x0-x3 to delete): the `changing`
     members' new sharing key arrives, each handled; each is left pending, refused the IP the
     members not changed yet still hold under the old key."""
-    live = [_grouped(f"a{i}", A_IP, "a") for i in (1, 2, 3)]
+    live = [_grouped(f"a{i}", A_IP, "a") for i in range(1, size + 1)]
     live += [_grouped(f"b{i}", B_IP, "b") for i in (1, 2, 3)]
     live += [svc(f"q{i}", share=f"q{i}", status=(f"10.0.0.{20 + i}",)) for i in range(8)]
     live += [svc(f"x{i}", status=(f"10.0.0.{2 + i}",)) for i in range(4)]
@@ -110,18 +114,21 @@ def _deleted_until_pass(cluster: SimulatedCluster, name: str) -> None:
     assert cluster.queue == [RELOAD]
 
 
-def _joined_in(cluster: SimulatedCluster) -> list[int]:
+def _joined_in(
+    cluster: SimulatedCluster, method: str = "_join_refusing", size: Callable[[Any], int] = int
+) -> list[int]:
     """Carry out the pass at the head of the queue (default order), checked against the pass
     handing each Service over by itself; how many members each join added after the one the
-    pass's loop took."""
+    pass's loop took (`size` of each answer of `method`)."""
     joined: list[int] = []
-    join = SimulatedCluster._join_refusing
+    method_itself = getattr(SimulatedCluster, method)
 
-    def counted(self: SimulatedCluster, *args: Any) -> int:
-        joined.append(join(self, *args))
-        return joined[-1]
+    def counted(self: SimulatedCluster, *args: Any) -> Any:
+        answer = method_itself(self, *args)
+        joined.append(size(answer))
+        return answer
 
-    with mock.patch.object(SimulatedCluster, "_join_refusing", counted):
+    with mock.patch.object(SimulatedCluster, method, counted):
         _assert_pass_is_one_at_a_time(cluster, Process())
     return joined
 
@@ -190,6 +197,122 @@ def test_a_member_refused_on_the_passs_allocator_version_is_not_refused_again_wi
     assert controller.refused_version("ns/a2") < version
     assert _joined_in(cluster) == [0]  # a3 is next after a2 now: not joined
     assert list(controller.refusing()) == ["ns/a2"]
+
+
+def _held_in(cluster: SimulatedCluster) -> list[int]:
+    """Carry out the pass at the head of the queue, checked as _joined_in does; how many
+    members each join took from the run the pass before joined (SimulatedCluster._standing)."""
+    return _joined_in(cluster, "_standing", lambda run: len(run.keys))
+
+
+def _refusing_a2_to_a4(behavior: str, until_pass: bool = True) -> SimulatedCluster:
+    """a2, a3 and a4 of a group of five refused 10.0.0.10 (a1 and a5 hold it under the old
+    key), answered together by the last pass; then (`until_pass`) x2 deleted: the next pass
+    finds that run again."""
+    cluster = _groups_changing_keys(behavior, ("a2", "a3", "a4"), size=5)
+    _deleted_until_pass(cluster, "x0")
+    cluster.settle()  # watched from now
+    _deleted_until_pass(cluster, "x1")
+    assert _joined_in(cluster) == [2]  # a3 and a4 after a2, one by one
+    assert list(cluster.controller.refusing()) == ["ns/a2", "ns/a3", "ns/a4"]
+    if until_pass:
+        _deleted_until_pass(cluster, "x2")
+    return cluster
+
+
+@pytest.mark.parametrize("behavior", BEHAVIORS)
+def test_the_run_the_last_pass_joined_is_joined_again_at_once(behavior: str) -> None:
+    """a3 and a4, joined after a2 by the pass before, are joined at once by the next pass (the
+    run checked as a whole), each refused as the pass taking each Service by itself refuses it."""
+    cluster = _refusing_a2_to_a4(behavior)
+    assert _held_in(cluster) == [2]
+    for name in ("a2", "a3", "a4"):
+        warning = cluster.warnings(f"ns/{name}")[-1]
+        assert warning.endswith("address also in use by ns/a1,ns/a5"), warning
+
+
+@pytest.mark.parametrize("behavior", BEHAVIORS)
+def test_a_held_run_with_a_manifest_replaced_by_hand_is_taken_one_by_one(behavior: str) -> None:
+    """a4's manifest put back to the old key by hand: the run the last pass joined no longer
+    stands as a whole, so the pass takes a3, then stops at a4 and hands it over (it shares
+    10.0.0.10 with a1 again)."""
+    cluster = _refusing_a2_to_a4(behavior)
+    replaced = copy.deepcopy(cluster.store["ns/a4"])
+    replaced["metadata"]["annotations"][SHARING_ANNOTATION] = "a"
+    cluster.store["ns/a4"] = replaced
+    assert _held_in(cluster) == [0]
+    assert cluster.ips("ns/a4") == (A_IP,)
+    assert cluster.ips("ns/a3") == ()
+
+
+@pytest.mark.parametrize("behavior", BEHAVIORS)
+def test_a_held_run_with_a_member_no_longer_refusing_is_taken_one_by_one(behavior: str) -> None:
+    """a3's key changes again (its own handling: it is answered from its refusal no more):
+    the pass does not join the last pass's run at once, and hands a3 over after a2."""
+    cluster = _groups_changing_keys(behavior, ("a2", "a3", "a4"), size=5)
+    _deleted_until_pass(cluster, "x0")
+    cluster.settle()
+    _deleted_until_pass(cluster, "x1")
+    assert _joined_in(cluster) == [2]
+    cluster.arrive("ns/a3", _grouped("a3", A_IP, "a-newer", live=False))
+    cluster.settle()
+    assert "ns/a3" not in cluster.controller.refusing()
+    _deleted_until_pass(cluster, "x2")
+    assert _held_in(cluster) == [0, 0]  # a2 alone; after a3, a4 alone (a run of one)
+
+
+@pytest.mark.parametrize("behavior", BEHAVIORS)
+def test_a_held_run_with_a_refusal_touched_is_taken_one_by_one(behavior: str) -> None:
+    """z3 takes a3's port on 10.0.0.10 under the old key: what a3's refusal read changed, so
+    a3 is answered from its refusal no more, its manifest the same: the next pass does not
+    join the last pass's run at once, and hands a3 over after a2."""
+    cluster = _refusing_a2_to_a4(behavior, until_pass=False)
+    cluster.arrive("ns/z3", svc("z3", ip=A_IP, share="a", ports=[("TCP", 1003)]))
+    cluster.process_next()
+    assert cluster.ips("ns/z3") == (A_IP,)
+    assert "ns/a3" not in cluster.controller.refusing()
+    assert "ns/a4" in cluster.controller.refusing()
+    if cluster.queue == ["ns/z3"]:  # metallb-0.14: no pass for it, its status write next
+        cluster.process_next()
+        _deleted_until_pass(cluster, "x2")
+    assert cluster.queue[0] == RELOAD
+    assert "ns/a3" not in cluster.controller.refusing()
+    assert _held_in(cluster) == [0, 0]  # a2 alone; after a3, a4 alone (a run of one)
+
+
+@pytest.mark.parametrize("behavior", BEHAVIORS)
+def test_a_pass_with_few_quiet_services_refuses_its_pending_members_together(
+    behavior: str,
+) -> None:
+    """A group of ten changing its key one member at a time: fewer quiet Services than
+    QUIET_PASS_MIN are left as the old holders go, yet each pass refuses the pending members
+    together (the pass in bulk is taken for its `refusing` members too), each pass the pass
+    taking each Service by itself."""
+    members = [
+        svc(f"m{i}", ip=A_IP, share="old", ports=[("TCP", 1000 + i)], status=(A_IP,))
+        for i in range(10)
+    ]
+    cluster = SimulatedCluster.bootstrap([LAN], members, behavior)
+    together: list[int] = []
+    refuse = Controller.refuse_together
+
+    def counted(self: Controller, members: Any) -> Any:
+        together.append(len(members))
+        return refuse(self, members)
+
+    with mock.patch.object(Controller, "refuse_together", counted):
+        for i in range(9):
+            cluster.arrive(
+                f"ns/m{i}", svc(f"m{i}", ip=A_IP, share="new", ports=[("TCP", 1000 + i)])
+            )
+            while cluster.queue:
+                if cluster.queue[0] == RELOAD:
+                    _assert_pass_is_one_at_a_time(cluster, Process())
+                else:
+                    cluster.process_next()
+    assert len(cluster.controller.quiet()) < simcluster.QUIET_PASS_MIN
+    # Each pass refused the members watched so far together, down to one quiet holder left.
+    assert together == [1, 2, 3, 4, 5, 6, 7]
 
 
 # --- random small groups ---------------------------------------------------------------------
