@@ -18,6 +18,7 @@ from planner.analysis.build import (
     report_of_scenario,
     scenario_conflicts,
     scenario_inputs,
+    status_notes,
 )
 from planner.analysis.records import DiffReport
 from planner.collector import built_data_frozen
@@ -87,8 +88,9 @@ def plan_scenario(
         max_states=max_states,
         seed=seed,
     )
-    # the same notes as `planner diff` gives: no pool known, the sources' warnings
-    notes = (*pool_notes(scenario), *scenario.source_notes, *plan.notes)
+    # the same notes as `planner diff` gives: no pool known, the sources' warnings, statuses
+    # unknown (a git ref: the expected IPs of Services that request none are predictions)
+    notes = (*pool_notes(scenario), *scenario.source_notes, *plan.notes, *status_notes(scenario))
     return dataclasses.replace(plan, notes=notes)
 
 

@@ -105,7 +105,7 @@ def report_of_scenario(
         conflicts=scenario_conflicts(scenario, inputs),
         predictions=predict(scenario, BEHAVIORS, seed, progress=progress, max_states=max_states),
         target=target,
-        notes=pool_notes(scenario) + tuple(notes) + _status_notes(scenario),
+        notes=pool_notes(scenario) + tuple(notes) + status_notes(scenario),
         live_source=live_source,
         statuses_known=scenario.statuses_known,
         unrendered=scenario.unrendered,
@@ -117,7 +117,8 @@ def pool_notes(scenario: Scenario) -> tuple[str, ...]:
     return () if scenario.pools_known else (NO_POOLS_NOTE,)
 
 
-def _status_notes(scenario: Scenario) -> tuple[str, ...]:
+def status_notes(scenario: Scenario) -> tuple[str, ...]:
+    """The one note, last, when live state came from a git ref: statuses are unknown."""
     if scenario.statuses_known:
         return ()
     return (GIT_STATUS_NOTE,)

@@ -243,7 +243,8 @@ def test_a_group_stamped_from_a_git_ref_keeps_its_requested_ip(
 ) -> None:
     """With `--live-git` the live Services have no status. A sharing group the commit touches
     without changing its key is stamped, not simulated: it keeps the IP it requests, which the
-    plan states (and `apply` waits for), never `<no IP>`."""
+    plan states (and `apply` waits for), never `<no IP>`; like the diff, it says that statuses
+    were unknown."""
     from tests.sources.conftest import git
 
     repo = tmp_path / "repo"
@@ -264,8 +265,8 @@ def test_a_group_stamped_from_a_git_ref_keeps_its_requested_ip(
     monkeypatch.chdir(repo)
     code, out, _ = run(capsys, "plan", "apps", "--live-git", "HEAD", "--output", "json")
     assert code == 0
-    [expected] = json.loads(out)["expected_ips"]
-    assert expected == {
-        "dns/dns-tcp": [["192.168.10.53"]],
-        "dns/dns-udp": [["192.168.10.53"]],
-    }
+    plan = json.loads(out)
+    assert plan["expected_ips"] == [
+        {"dns/dns-tcp": [["192.168.10.53"]], "dns/dns-udp": [["192.168.10.53"]]}
+    ]
+    assert plan["notes"][-1].startswith("live state was read from a git ref, so statuses are")
