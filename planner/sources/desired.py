@@ -46,6 +46,7 @@ from planner.sources.known_fields import unknown_field_notes
 from planner.sources.kustomize import (
     KUSTOMIZATION_FILES,
     is_kustomization_dir,
+    kustomization_file,
     render_kustomization,
 )
 from planner.sources.states import DesiredState, Unrendered
@@ -450,9 +451,7 @@ def _not_fetched(source: Source, err: RemoteResourceError, flux: FluxContext | N
     Services are unchecked (said, and `--fail-on unrendered` blocks), not an input error: the
     repository is valid, and Flux or Argo CD fetch it. Named by its path in the repository, so
     the work tree's and a git ref's (`--live-git`) are one entry."""
-    kustomization = next(
-        (source.path / n for n in KUSTOMIZATION_FILES if (source.path / n).is_file()), None
-    )
+    kustomization = kustomization_file(source.path)
     shown = source.label if kustomization is None else f"{source.label}/{kustomization.name}"
     repository = flux.repository_of(source.path) if flux is not None else None
     in_repository = repository.relative(source.path) if repository is not None else None

@@ -11,6 +11,7 @@ import mmap
 import os
 import re
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,10 +91,7 @@ class FluxContext:
             return False
         # "a/b/c": the path itself (which a path below it contains too), "a/b", "a"
         named = [p.as_posix().encode() for p in (relative, *relative.parents) if p.parts]
-        return any(
-            _may_hold(file, named)
-            for file in manifest_files(root, YAML_SUFFIXES, skip_holding=CHART_FILE)
-        )
+        return any(_may_hold(file, named) for file in flux_files(root))
 
     def may_substitute(self, repository: Repository) -> bool:
         """Whether any file of the repository may hold a Flux Kustomization (the byte prefilter
@@ -105,8 +103,7 @@ class FluxContext:
             return True
         if root not in self._with_kustomizations:
             self._with_kustomizations[root] = any(
-                _may_hold(file, None)
-                for file in manifest_files(root, YAML_SUFFIXES, skip_holding=CHART_FILE)
+                _may_hold(file, None) for file in flux_files(root)
             )
         return self._with_kustomizations[root]
 
@@ -158,6 +155,12 @@ def apply_flux(
             _render(document, index, helm, source_text, result)
             result.documents[position] = Document(_restored(document.body), document.origin)
     return result
+
+
+def flux_files(root: Path) -> Iterator[Path]:
+    """The files Flux objects are read from (FluxIndex.scan) and the prefilters look at: YAML
+    below `root`, chart directories (templates) and hidden entries skipped."""
+    return manifest_files(root, YAML_SUFFIXES, skip_holding=CHART_FILE)
 
 
 def _may_hold(file: Path, named: list[bytes] | None) -> bool:

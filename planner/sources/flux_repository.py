@@ -21,13 +21,11 @@ from planner.errors import InputError, Origin
 from planner.sources.documents import (
     Document,
     decode_text,
-    manifest_files,
     parse_yaml,
     read_file_bytes,
 )
-from planner.sources.flux_build import YAML_SUFFIXES
+from planner.sources.flux_build import flux_files
 from planner.sources.flux_substitute import VARIABLE_NAME, Variables
-from planner.sources.helm import CHART_FILE
 
 FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
 SOURCE_KINDS = frozenset({"GitRepository", "HelmRepository", "OCIRepository", "HelmChart"})
@@ -75,7 +73,7 @@ class FluxIndex:
         chart directories (templates) and hidden entries are skipped, as are files that do
         not parse (with a note)."""
         index = cls(repository)
-        for path in manifest_files(repository.root, YAML_SUFFIXES, skip_holding=CHART_FILE):
+        for path in flux_files(repository.root):
             label = repository.label(path)
             try:
                 text = decode_text(read_file_bytes(path, label), label)

@@ -15,9 +15,14 @@ from planner.tools import INSTALL_HINTS, find_tool, run_tool
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 
+def kustomization_file(directory: Path) -> Path | None:
+    """The directory's kustomization file (kustomize's first name found), None without one."""
+    return next((directory / n for n in KUSTOMIZATION_FILES if (directory / n).is_file()), None)
+
+
 def is_kustomization_dir(directory: Path) -> bool:
     """True when `directory` holds a kustomization file."""
-    return any((directory / name).is_file() for name in KUSTOMIZATION_FILES)
+    return kustomization_file(directory) is not None
 
 
 def kustomize_argv(directory: str) -> list[str]:

@@ -26,8 +26,8 @@ import yaml
 from planner import kube_yaml
 from planner.errors import InputError
 from planner.sources.kustomize import (
-    KUSTOMIZATION_FILES,
     is_kustomization_dir,
+    kustomization_file,
     render_kustomization,
 )
 
@@ -46,14 +46,14 @@ class RewrittenKustomization:
 def read_kustomization(directory: Path, label: str) -> tuple[str, dict[str, Any]] | None:
     """The directory's kustomization file: its name and body (a mapping), None without one;
     InputError when it is not YAML."""
-    for name in KUSTOMIZATION_FILES:
-        if (directory / name).is_file():
-            try:
-                own = kube_yaml.load((directory / name).read_text(encoding="utf-8"))
-            except yaml.YAMLError as err:
-                raise InputError(f"{label}/{name} cannot be read as YAML") from err
-            return name, dict(own) if isinstance(own, Mapping) else {}
-    return None
+    path = kustomization_file(directory)
+    if path is None:
+        return None
+    try:
+        own = kube_yaml.load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise InputError(f"{label}/{path.name} cannot be read as YAML") from err
+    return path.name, dict(own) if isinstance(own, Mapping) else {}
 
 
 def render_rewritten(directory: Path, label: str, rewritten: RewrittenKustomization) -> str:

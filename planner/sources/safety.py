@@ -19,7 +19,7 @@ from planner import kube_yaml
 from planner.errors import InputError
 from planner.objects import Manifest
 from planner.sources.flux_build import git_root
-from planner.sources.kustomize import KUSTOMIZATION_FILES, is_kustomization_dir
+from planner.sources.kustomize import kustomization_file
 
 # How kustomize spells remote bases without a scheme (github.com/org/repo//path?ref=v1, git@...),
 # and kustomize-controller its remote components (`gh:`, `github.com:`).
@@ -100,10 +100,11 @@ def check_kustomize_references(app_dir: Path, root: Path) -> None:
     pending, seen = [app_dir.resolve()], set()
     while pending:
         directory = pending.pop()
-        if directory in seen or not is_kustomization_dir(directory):
+        kustomization = kustomization_file(directory)
+        if directory in seen or kustomization is None:
             continue
         seen.add(directory)
-        for entry, shown in _kustomize_entries(directory, root):
+        for entry, shown in _kustomize_entries(kustomization, root):
             if is_remote(entry):
                 raise RemoteResourceError(
                     f"{shown} names the remote resource `{entry}`; the plugin renders without "
@@ -125,11 +126,12 @@ def check_remote_resources(app_dir: Path, label: str) -> None:
     pending, seen = [top], set()
     while pending:
         directory = pending.pop()
-        if directory in seen or not is_kustomization_dir(directory):
+        kustomization = kustomization_file(directory)
+        if directory in seen or kustomization is None:
             continue
         seen.add(directory)
         shown_dir = os.path.normpath(os.path.join(label, os.path.relpath(directory, top)))
-        for entry, shown in _kustomize_entries(directory, directory, shown_dir):
+        for entry, shown in _kustomize_entries(kustomization, directory, shown_dir):
             if is_remote(entry):
                 raise RemoteResourceError(
                     f"{shown} names the remote resource `{entry}`; the planner does not fetch "
@@ -141,14 +143,13 @@ def check_remote_resources(app_dir: Path, label: str) -> None:
             pending.append((directory / entry).resolve())
 
 
-def _kustomize_entries(directory: Path, root: Path, shown_root: str = "") -> list[tuple[str, str]]:
-    """(entry, "where it is written") of a kustomization's resources, bases and components;
-    the file is shown from `root`, under `shown_root` when given."""
-    name = next(n for n in KUSTOMIZATION_FILES if (directory / n).is_file())
-    shown = (directory / name).relative_to(root).as_posix()
+def _kustomize_entries(path: Path, root: Path, shown_root: str = "") -> list[tuple[str, str]]:
+    """(entry, "where it is written") of the kustomization file `path`'s resources, bases and
+    components; the file is shown from `root`, under `shown_root` when given."""
+    shown = path.relative_to(root).as_posix()
     if shown_root:
         shown = f"{shown_root.rstrip('/')}/{shown}" if shown_root != "." else shown
-    body = _kustomization_body(directory / name, shown)
+    body = _kustomization_body(path, shown)
     entries = []
     for field_name in ("resources", "bases", "components"):
         for entry in body.get(field_name) or []:
