@@ -6,6 +6,8 @@ True
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -13,6 +15,9 @@ from planner.errors import ToolFailedError, ToolMissingError
 from planner.tools import INSTALL_HINTS, find_tool, run_tool
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+# klog's structured line: `E1204 15:39:54.536851    9071 run.go:72] "command failed" err="..."`
+_KLOG_QUOTED_ERROR = re.compile(r'^[IWEF]\d{4} [\d:.]+\s+\d+ \S+\] "command failed" err="(.*)"\s*$')
 
 
 def kustomization_file(directory: Path) -> Path | None:
@@ -53,9 +58,14 @@ def render_kustomization(directory: Path, renamed: Mapping[str, str] | None = No
 
 def kustomize_error(stderr: str) -> str:
     """kustomize's own error line. `kubectl kustomize` prints it in a klog block
-    (`... "command failed" err=<` / the error / ` >`), whose last line says nothing."""
+    (`... "command failed" err=<` / the error / ` >`), whose last line says nothing, or, for a
+    one-line error, quoted after klog's header (`E1204 15:39:54.536851 9071 run.go:72]
+    "command failed" err="..."`), whose header says nothing."""
     lines = stderr.splitlines()
     for number, line in enumerate(lines):
+        quoted = _KLOG_QUOTED_ERROR.search(line)
+        if quoted:
+            return _go_unquote(quoted.group(1))
         if line.rstrip().endswith("err=<"):
             block = []
             for inner in lines[number + 1 :]:
@@ -65,3 +75,13 @@ def kustomize_error(stderr: str) -> str:
             return " ".join(part for part in block if part) or stderr
     kept = [line for line in lines if line.strip() and not line.startswith("# Warning:")]
     return kept[-1] if kept else stderr
+
+
+def _go_unquote(text: str) -> str:
+    """A Go-quoted string's content (`%q`: JSON's escapes for what kustomize prints); as written
+    when it holds an escape JSON does not know (`\\x1b`)."""
+    try:
+        value = json.loads(f'"{text}"')
+    except ValueError:
+        return text
+    return value if isinstance(value, str) else text

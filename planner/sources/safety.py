@@ -115,13 +115,15 @@ def check_kustomize_references(app_dir: Path, root: Path) -> None:
             target = (directory / entry).resolve()
             if not inside(target, root):
                 raise InputError(f"{shown} names `{entry}`, which lies outside the repository")
+            _check_exists(target, entry, shown)
             pending.append(target)
 
 
 def check_remote_resources(app_dir: Path, label: str) -> None:
     """InputError for a kustomization (the one in `app_dir`, labelled `label` in messages, or
-    one it includes) that names a remote resource: kustomize would fetch it, and the planner
-    never uses the network (without one, kustomize's own error does not say which entry)."""
+    one it includes) that names a remote resource (RemoteResourceError: kustomize would fetch
+    it, and the planner never uses the network) or a local path that does not exist (kustomize
+    fails on both, and its own error names the entry only among absolute paths, or not at all)."""
     top = app_dir.resolve()
     pending, seen = [top], set()
     while pending:
@@ -140,7 +142,19 @@ def check_remote_resources(app_dir: Path, label: str) -> None:
                     shown,
                     entry,
                 )
-            pending.append((directory / entry).resolve())
+            target = (directory / entry).resolve()
+            _check_exists(target, entry, shown)
+            pending.append(target)
+
+
+def _check_exists(target: Path, entry: str, shown: str) -> None:
+    """InputError when a kustomization's local entry does not exist: kustomize fails to build
+    it, and so would Flux's kustomize-controller or Argo CD's repo server."""
+    if not target.exists():
+        raise InputError(
+            f"{shown} names `{entry}`, which does not exist; kustomize cannot build it "
+            "(nor can Flux or Argo CD)"
+        )
 
 
 def _kustomize_entries(path: Path, root: Path, shown_root: str = "") -> list[tuple[str, str]]:

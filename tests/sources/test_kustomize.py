@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from planner.cli import main
-from planner.errors import ToolFailedError, ToolMissingError
+from planner.errors import InputError, ToolFailedError, ToolMissingError
 from planner.sources import load_desired
 from planner.sources.kustomize import (
     KUSTOMIZATION_FILES,
@@ -88,6 +88,58 @@ def test_a_failing_kubectl_kustomize_shows_its_error_not_the_blocks_end(
         "failed with exit code 1: accumulating resources: accumulation err='accumulating "
         "resources from 'dns': missing' : exit status 1"
     )
+
+
+# kubectl v1.32's one-line form of the same (auricom/home-ops: a `ks.yaml` listed, not written).
+KUBECTL_KUSTOMIZE_ONE_LINE = (
+    'E1204 15:39:54.536851    9071 run.go:72] "command failed" err="accumulating resources: '
+    "accumulation err='accumulating resources from './app/ks.yaml': evalsymlink failure on "
+    "'/x/app/ks.yaml' : lstat /x/app/ks.yaml: no such file or directory' \\\"quoted\\\"\"\n"
+)
+
+
+def test_a_one_line_kubectl_kustomize_error_is_shown_without_klogs_header(
+    tmp_path: Path, fake_bin: Callable[..., Path]
+) -> None:
+    (tmp_path / "stderr.txt").write_text(KUBECTL_KUSTOMIZE_ONE_LINE)
+    fake_bin("kubectl", f"cat {tmp_path / 'stderr.txt'} >&2\nexit 1\n")
+    write(tmp_path / "app/kustomization.yaml", "resources: [dns]\n")
+    with pytest.raises(ToolFailedError) as caught:
+        render_kustomization(tmp_path / "app")
+    # before: "... failed with exit code 1: E1204 15:39:54.536851    9071 run.go:72] ..."
+    assert str(caught.value).endswith(
+        "failed with exit code 1: accumulating resources: accumulation err='accumulating "
+        "resources from './app/ks.yaml': evalsymlink failure on '/x/app/ks.yaml' : lstat "
+        '/x/app/ks.yaml: no such file or directory\' "quoted"'
+    )
+
+
+def test_a_missing_local_resource_is_one_line_naming_it_before_kustomize_runs(
+    tmp_path: Path, fake_bin: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """auricom/home-ops at f6924e0: the namespace's kustomization lists `./nut-exporter/ks.yaml`,
+    never committed. Flux fails the whole parent; the planner says which entry, not kustomize's
+    two absolute paths."""
+    log = tmp_path / "ran"
+    fake_bin("kubectl", f"touch {log}\nexit 1\n")
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "apps/kustomization.yaml", "resources: [./dns/ks.yaml, ./web]\n")
+    write(tmp_path / "apps/dns/ks.yaml", service_yaml("dns", "dns"))
+    write(
+        tmp_path / "apps/web/kustomization.yaml",
+        "configMapGenerator:\n  - name: c\n    files: [k=conf.txt]\n",
+    )
+    with pytest.raises(InputError) as caught:
+        load_desired(["apps"])
+    assert str(caught.value) == (
+        "apps/web/kustomization.yaml (`configMapGenerator` files) names `conf.txt`, which does "
+        "not exist; kustomize cannot build it (nor can Flux or Argo CD)"
+    )
+    write(tmp_path / "apps/web/conf.txt", "x\n")
+    (tmp_path / "apps/dns/ks.yaml").unlink()
+    with pytest.raises(InputError, match=r"^apps/kustomization.yaml \(`resources`\) names "):
+        load_desired(["apps"])
+    assert not log.exists()
 
 
 def test_a_remote_resource_leaves_the_build_unrendered_before_kustomize_runs(

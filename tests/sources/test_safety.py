@@ -28,6 +28,7 @@ def home_lab(tmp_path: Path, git: str = "dir") -> Path:
     (repo / "apps" / "blocky" / "base").mkdir(parents=True)
     (repo / "apps" / "blocky" / "home").mkdir()
     (repo / "apps" / "blocky" / "base" / "kustomization.yaml").write_text(BASE)
+    (repo / "apps" / "blocky" / "base" / "service.yaml").write_text("kind: Service\n")
     (repo / "apps" / "blocky" / "home" / "kustomization.yaml").write_text(OVERLAY)
     if git == "dir":
         (repo / ".git").mkdir()
@@ -70,3 +71,17 @@ def test_the_plugins_check_refuses_a_remote_generator_file(tmp_path: Path) -> No
     )
     with pytest.raises(InputError, match="names the remote resource `https://example.invalid/x"):
         check_kustomize_references(app, root)
+
+
+def test_the_plugins_check_refuses_a_missing_local_resource_before_kustomize_runs(
+    tmp_path: Path,
+) -> None:
+    """kustomize fails on it too, but names it only among absolute paths of the plugin's copy."""
+    app = home_lab(tmp_path)
+    (app.parent / "base" / "service.yaml").unlink()
+    with pytest.raises(InputError) as caught:
+        check_kustomize_references(app, repository_root(app, ""))
+    assert str(caught.value) == (
+        "apps/blocky/base/kustomization.yaml (`resources`) names `service.yaml`, which does not "
+        "exist; kustomize cannot build it (nor can Flux or Argo CD)"
+    )
