@@ -38,7 +38,7 @@ from planner.plan.units import DELETE
 from planner.plan.verify import VerifyReport, verify_plan
 from planner.sources import DesiredState
 from planner.sources.desired import Source, built_sources, load_sources
-from planner.sources.flux_overlay import UNAPPLIED_FIELDS, build_fields
+from planner.sources.flux_overlay import UNAPPLIED_FIELDS, BuildFields, build_fields
 from planner.sources.known_fields import unknown_field_notes
 from planner.sources.live import live_state_from_yaml
 from planner.sources.safety import check_kustomize_references, check_symlinks
@@ -230,13 +230,16 @@ def _app_sources(
 ) -> list[Source]:
     """The app directory's sources, with the Kustomization's targetNamespace and fields (it
     passed `check_kustomization`, so every field it sets can be applied)."""
+    # built as kustomize-controller builds, fields or not: files load from anywhere in the root
+    plain_build = BuildFields("the app", root.resolve())
     if kustomization is None:
-        return built_sources(directory, label, None, None)
+        return built_sources(directory, label, None, plain_build)
     spec = kustomization.get("spec") or {}
     namespace = spec.get("targetNamespace") if isinstance(spec, dict) else None
     origin = Origin(f"--kustomization {_shown(kustomization)}")
     build, _ = build_fields(kustomization, origin, root.resolve())
-    return built_sources(directory, label, str(namespace) if namespace else None, build)
+    namespace = str(namespace) if namespace else None
+    return built_sources(directory, label, namespace, build or plain_build)
 
 
 _NOT_SUBSTITUTED = (

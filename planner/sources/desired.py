@@ -58,7 +58,7 @@ if TYPE_CHECKING:  # flux_build imports it where a document needs Flux (start-up
     from planner.sources.flux_overlay import BuildFields
     from planner.sources.flux_repository import Repository
     from planner.sources.kustomize_copy import RewrittenKustomization
-    from planner.sources.safety import RemoteResourceError
+    from planner.sources.safety import UnbuiltKustomization
 
 STDIN = "-"
 # Argo CD's kinds whose sources are followed (argocd_follow, imported when one is read)
@@ -389,13 +389,13 @@ def _objects_of(
         return objects, notes, []
     rendered_by = None
     if source.kind == "kustomize":
-        from planner.sources.safety import RemoteResourceError
+        from planner.sources.safety import UnbuiltKustomization
 
         rendered_by = "kustomize"
         try:
-            text, parsed = _kustomize_build(source)
-        except RemoteResourceError as err:
-            return [], [], [_not_fetched(source, err, flux)]
+            text, parsed = _kustomize_build(source, _flux_root(source, flux))
+        except UnbuiltKustomization as err:
+            return [], [], [_not_built(source, err, flux)]
     elif source.kind == "stdin":
         text = read_stdin(stdin, source.label)
         parsed = parse_yaml(text, source.label)
@@ -430,14 +430,17 @@ def _placed(parsed: Parsed, source: Source) -> Parsed:
     return parsed
 
 
-def _kustomize_build(source: Source) -> tuple[str, Parsed]:
+def _kustomize_build(source: Source, flux_root: Path | None) -> tuple[str, Parsed]:
     """kustomize's output for a kustomize source and its documents (the named part alone when
-    the source is part of a Flux Kustomization's build); RemoteResourceError before kustomize
-    runs when it would fetch something."""
-    from planner.sources.safety import check_remote_resources
+    the source is part of a Flux Kustomization's build); UnbuiltKustomization before kustomize
+    runs when it would fetch something or inflate Helm charts. With `flux_root`, built as Flux builds it: files load
+    from anywhere in that repository, and from nowhere outside it."""
+    from planner.sources.safety import check_kustomize_references, check_remote_resources
 
     check_remote_resources(source.path, source.label)
-    text = _rendered_kustomization(source)
+    if flux_root is not None:
+        check_kustomize_references(source.path, flux_root.resolve())
+    text = _rendered_kustomization(source, flux_root is not None)
     parsed = parse_yaml(text, source.label, "kustomize")
     if source.part:
         from planner.sources.flux_overlay import documents_from
@@ -446,30 +449,43 @@ def _kustomize_build(source: Source) -> tuple[str, Parsed]:
     return text, parsed
 
 
-def _not_fetched(source: Source, err: RemoteResourceError, flux: FluxContext | None) -> Unrendered:
-    """A kustomize source whose build would fetch a remote resource: not rendered, so its
-    Services are unchecked (said, and `--fail-on unrendered` blocks), not an input error: the
-    repository is valid, and Flux or Argo CD fetch it. Named by its path in the repository, so
-    the work tree's and a git ref's (`--live-git`) are one entry."""
+def _not_built(source: Source, err: UnbuiltKustomization, flux: FluxContext | None) -> Unrendered:
+    """A kustomize source the planner does not build (it would fetch a remote resource, or
+    inflate Helm charts): not rendered, so its Services are unchecked (said, and `--fail-on
+    unrendered` blocks), not an input error: the repository is valid, and Flux or Argo CD build
+    it. Named by its path in the repository, so the work tree's and a git ref's (`--live-git`)
+    are one entry."""
     kustomization = kustomization_file(source.path)
     shown = source.label if kustomization is None else f"{source.label}/{kustomization.name}"
     repository = flux.repository_of(source.path) if flux is not None else None
     in_repository = repository.relative(source.path) if repository is not None else None
     name = f"kustomization {in_repository or source.label}"
-    reason = f"{err.where} names the remote `{err.entry}`, which the planner does not fetch"
+    reason = err.reason_unbuilt
     return Unrendered(name, Origin(shown), reason, "kustomization")
 
 
-def _rendered_kustomization(source: Source) -> str:
-    """kustomize's build of a kustomize source, with the fields of the Flux Kustomization that
-    builds it when it sets any that change the build, or the kustomization file the Argo CD
-    Application syncing it rewrites."""
+def _flux_root(source: Source, flux: FluxContext | None) -> Path | None:
+    """The root of the repository a Flux Kustomization builds `source` from, when one builds it
+    (its fields are applied) or may build it (`FluxContext.may_build`); None otherwise."""
+    if source.build is not None:
+        return source.build.root
+    if flux is None or not flux.may_build(source.path):
+        return None
+    repository = flux.repository_of(source.path)
+    return repository.root if repository is not None else None
+
+
+def _rendered_kustomization(source: Source, as_flux: bool) -> str:
+    """kustomize's build of a kustomize source (`as_flux`: files load from anywhere, as
+    `kustomize_argv` says), with the fields of the Flux Kustomization that builds it when it
+    sets any that change the build, or the kustomization file the Argo CD Application syncing
+    it rewrites."""
     if source.kustomization is not None:
         from planner.sources.kustomize_copy import render_rewritten
 
         return render_rewritten(source.path, source.label, source.kustomization)
     if source.build is None or not source.build.needs_kustomize:
-        return render_kustomization(source.path)
+        return render_kustomization(source.path, load_anywhere=as_flux)
     from planner.sources.flux_overlay import render_with_fields
 
     return render_with_fields(

@@ -65,9 +65,12 @@ def follow_targets(
         repository = context.repository_of(source_path)
         name = kustomization_name(obj.body)
         origin = obj.origin or Origin(name)
-        target, note = _target_of(obj.body, origin, repository)
+        target, why = _target_of(obj.body, repository)
         if target is None or repository is None:
-            followed.notes.extend([note] if note else [])
+            if plain(obj.body.get("spec")).get("suspend") is True:  # Flux applies nothing of it
+                followed.notes.append(f"{origin}: {name} {why}: what it builds was not read")
+            else:
+                followed.unbuilt.append(_unbuilt(name, origin, why, missed="not followed"))
             continue
         build, why = build_fields(obj.body, origin, repository.root)
         if why:
@@ -77,25 +80,18 @@ def follow_targets(
     return followed
 
 
-def _unbuilt(name: str, origin: Origin, why: str) -> Unrendered:
-    return Unrendered(name, origin, why, kind="Flux Kustomization", missed="not built")
+def _unbuilt(name: str, origin: Origin, why: str, missed: str = "not built") -> Unrendered:
+    return Unrendered(name, origin, why, kind="Flux Kustomization", missed=missed)
 
 
-def _target_of(
-    body: Mapping[str, Any], origin: Origin, repository: Repository | None
-) -> tuple[Target | None, str]:
+def _target_of(body: Mapping[str, Any], repository: Repository | None) -> tuple[Target | None, str]:
     """Where one Flux Kustomization's `spec.path` lies in `repository`, or why it is not read."""
-    spec = plain(body.get("spec"))
-    name = kustomization_name(body)
     path = kustomization_path(body)
-    unread = "what it builds was not read (its Services were not checked)"
     refused = refusal(body)
     if refused:
-        return None, f"{origin}: {name} {refused}" + (
-            ": what it builds was not read" if spec.get("suspend") is True else f"; {unread}"
-        )
+        return None, refused
     if repository is None:  # stdin outside any repository: nowhere to read the path from
-        return None, f"{origin}: {name}: no repository holds `{path}`; {unread}"
+        return None, f"no repository holds `{path}`"
     directory = Path(os.path.normpath(repository.root / path))
     try:
         outside = repository.relative(directory) is None
@@ -103,9 +99,9 @@ def _target_of(
     except (OSError, RuntimeError):  # a name too long, a symlink loop (RuntimeError before 3.13)
         outside, is_dir = False, False
     if outside:
-        return None, f"{origin}: {name}: `{path}` lies outside the repository; {unread}"
+        return None, f"`{path}` lies outside the repository"
     if not is_dir:
-        return None, f"{origin}: {name}: `{path}` is not a directory of the repository; {unread}"
+        return None, f"`{path}` is not a directory of the repository"
     return Target(directory, repository.label(directory), _target_namespace(body)), ""
 
 
@@ -162,7 +158,7 @@ def named_build(path: Path, label: str, context: FluxContext) -> NamedBuild | No
     part = "" if part == "." else part
     who = f"{kustomization_name(first.body)} ({first.origin.file})"
     refused = refusal(first.body)
-    target, _ = _target_of(first.body, first.origin, repository)
+    target, _ = _target_of(first.body, repository)
     if refused or target is None:  # read as written (no other reason: it encloses `path`)
         note = f"{label}: {who} {refused}: its fields were not applied"
         return NamedBuild(part=part, notes=(note,)) if refused else None

@@ -157,7 +157,7 @@ def render_with_fields(
         body["buildMetadata"] = [*metadata, ORIGIN_METADATA]
     text = yaml.safe_dump(body, sort_keys=False)
     rewritten = RewrittenKustomization(fields.root, name or KUSTOMIZATION_FILES[0], text)
-    return render_rewritten(directory, label, rewritten)
+    return render_rewritten(directory, label, rewritten, load_anywhere=True)
 
 
 def documents_from(documents: list[Document], part: str) -> list[Document]:

@@ -16,6 +16,10 @@ from planner.tools import INSTALL_HINTS, find_tool, run_tool
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
+# Flux's kustomize-controller builds with kustomize's LoadRestrictionsNone (fluxcd/pkg kustomize
+# `Build`), on a file system that denies what lies outside the source's root.
+LOAD_ANYWHERE = "--load-restrictor=LoadRestrictionsNone"
+
 # klog's structured line: `E1204 15:39:54.536851    9071 run.go:72] "command failed" err="..."`
 _KLOG_QUOTED_ERROR = re.compile(r'^[IWEF]\d{4} [\d:.]+\s+\d+ \S+\] "command failed" err="(.*)"\s*$')
 
@@ -30,23 +34,29 @@ def is_kustomization_dir(directory: Path) -> bool:
     return kustomization_file(directory) is not None
 
 
-def kustomize_argv(directory: str) -> list[str]:
-    """argv rendering `directory`: standalone kustomize when on PATH, else kubectl's built-in one."""
+def kustomize_argv(directory: str, load_anywhere: bool = False) -> list[str]:
+    """argv rendering `directory`: standalone kustomize when on PATH, else kubectl's built-in one;
+    `load_anywhere` lifts kustomize's rule that files load only from below the kustomization's
+    directory, as Flux's kustomize-controller builds (the caller keeps them in the repository)."""
+    restrictor = [LOAD_ANYWHERE] if load_anywhere else []
     try:
-        return [find_tool("kustomize"), "build", directory]
+        return [find_tool("kustomize"), "build", *restrictor, directory]
     except ToolMissingError:
         pass
     try:
-        return [find_tool("kubectl"), "kustomize", directory]
+        return [find_tool("kubectl"), "kustomize", *restrictor, directory]
     except ToolMissingError:
         raise ToolMissingError("kustomize", INSTALL_HINTS["kustomize"]) from None
 
 
-def render_kustomization(directory: Path, renamed: Mapping[str, str] | None = None) -> str:
-    """The YAML stream `kustomize build` prints for `directory`; a failure's message has the
-    paths in `renamed` written as their values (a temporary copy's path means nothing)."""
+def render_kustomization(
+    directory: Path, renamed: Mapping[str, str] | None = None, load_anywhere: bool = False
+) -> str:
+    """The YAML stream `kustomize build` prints for `directory` (`load_anywhere`: as
+    `kustomize_argv`); a failure's message has the paths in `renamed` written as their values
+    (a temporary copy's path means nothing)."""
     try:
-        return run_tool(kustomize_argv(str(directory)))
+        return run_tool(kustomize_argv(str(directory), load_anywhere))
     except ToolFailedError as err:
         reason = kustomize_error(err.stderr)
         argv = err.argv

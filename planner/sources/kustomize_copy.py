@@ -56,9 +56,12 @@ def read_kustomization(directory: Path, label: str) -> tuple[str, dict[str, Any]
     return path.name, dict(own) if isinstance(own, Mapping) else {}
 
 
-def render_rewritten(directory: Path, label: str, rewritten: RewrittenKustomization) -> str:
+def render_rewritten(
+    directory: Path, label: str, rewritten: RewrittenKustomization, load_anywhere: bool = False
+) -> str:
     """The YAML kustomize builds for `directory` (labelled `label`) with its kustomization file
-    replaced by `rewritten`, in a private temporary copy; InputError when it cannot be copied."""
+    replaced by `rewritten`, in a private temporary copy (`load_anywhere`: as Flux builds, see
+    `kustomize_argv`); InputError when it cannot be copied."""
     root = rewritten.root
     with tempfile.TemporaryDirectory(prefix="shared-ip-planner-kustomize-") as scratch:
         try:
@@ -73,7 +76,7 @@ def render_rewritten(directory: Path, label: str, rewritten: RewrittenKustomizat
         # a failure names the directory by its label, other files by their repository paths
         shown = f"{label} (as {rewritten.by} build it)" if rewritten.by else label
         renamed = {str(copy): shown, str(Path(scratch) / "repo"): str(root)}
-        return render_kustomization(copy, renamed)
+        return render_kustomization(copy, renamed, load_anywhere)
 
 
 def _mirror(root: Path, directory: Path, scratch: Path) -> Path:

@@ -35,13 +35,24 @@ REMOTE_PREFIXES = (
 )
 
 
-class RemoteResourceError(InputError):
+class UnbuiltKustomization(InputError):
+    """A valid kustomization the planner does not build as the GitOps tool would (`reason`
+    says why, for the unrendered note). Reading desired state leaves that build unrendered; the
+    plugin and the hook, which must render everything, stop on it."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason_unbuilt = reason
+
+
+class RemoteResourceError(UnbuiltKustomization):
     """A kustomization names something kustomize would fetch (`where` names the file and
-    field, `entry` the remote). Reading desired state leaves that build unrendered; the plugin
-    and the hook, which must render everything, stop on it."""
+    field, `entry` the remote)."""
 
     def __init__(self, message: str, where: str, entry: str) -> None:
-        super().__init__(message)
+        super().__init__(
+            message, f"{where} names the remote `{entry}`, which the planner does not fetch"
+        )
         self.where = where
         self.entry = entry
 
@@ -92,11 +103,12 @@ def _check_symlink(path: Path, root: Path) -> None:
 
 def check_kustomize_references(app_dir: Path, root: Path) -> None:
     """InputError for a kustomization (the app's, or one it includes) that names a remote
-    resource (rendering must not use the network) or a path outside the repository copy.
+    resource (rendering must not use the network), a path outside the repository copy, or a
+    resource that does not exist.
 
-    Files a kustomization loads itself (patches, generators) are kept inside its own directory
-    by kustomize's default load restrictor; only `resources`, `bases` and `components` may
-    reach further, so those are followed."""
+    `resources`, `bases` and `components` are followed. The files a kustomization loads itself
+    (patches, generator files, configurations, ...) are checked too: kustomize's default load
+    restrictor keeps them below its own directory, but Flux builds without it."""
     pending, seen = [app_dir.resolve()], set()
     while pending:
         directory = pending.pop()
@@ -113,10 +125,11 @@ def check_kustomize_references(app_dir: Path, root: Path) -> None:
                     entry,
                 )
             target = (directory / entry).resolve()
-            if not inside(target, root):
-                raise InputError(f"{shown} names `{entry}`, which lies outside the repository")
+            _check_inside(target, root, entry, shown)
             _check_exists(target, entry, shown)
             pending.append(target)
+        for entry, shown in _loaded_files(kustomization, root):
+            _check_inside((directory / entry).resolve(), root, entry, shown)
 
 
 def check_remote_resources(app_dir: Path, label: str) -> None:
@@ -147,6 +160,11 @@ def check_remote_resources(app_dir: Path, label: str) -> None:
             pending.append(target)
 
 
+def _check_inside(target: Path, root: Path, entry: str, shown: str) -> None:
+    if not inside(target, root):
+        raise InputError(f"{shown} names `{entry}`, which lies outside the repository")
+
+
 def _check_exists(target: Path, entry: str, shown: str) -> None:
     """InputError when a kustomization's local entry does not exist: kustomize fails to build
     it, and so would Flux's kustomize-controller or Argo CD's repo server."""
@@ -164,6 +182,14 @@ def _kustomize_entries(path: Path, root: Path, shown_root: str = "") -> list[tup
     if shown_root:
         shown = f"{shown_root.rstrip('/')}/{shown}" if shown_root != "." else shown
     body = _kustomization_body(path, shown)
+    if body.get("helmCharts"):
+        # Argo CD builds it with `kustomize.buildOptions: --enable-helm`, kustomize then pulling
+        # and templating each chart; the planner runs neither
+        raise UnbuiltKustomization(
+            f"{shown} inflates Helm charts (`helmCharts`, kustomize --enable-helm), which the "
+            "planner does not build",
+            f"{shown} (`helmCharts`) inflates Helm charts, which the planner does not build",
+        )
     entries = []
     for field_name in ("resources", "bases", "components"):
         for entry in body.get(field_name) or []:
@@ -189,6 +215,41 @@ def _generator_files(body: Manifest, shown: str) -> list[tuple[str, str]]:
                         )
                         entries.append((path, f"{shown} (`{field_name}` {source})"))
     return entries
+
+
+def _loaded_files(path: Path, root: Path) -> list[tuple[str, str]]:
+    """(path, "where it is written") of the other files the kustomization file `path` loads:
+    patches, replacements, CRDs, configurations, OpenAPI schema, and the string entries of
+    `patchesStrategicMerge`, `generators`, `transformers` and `validators` that are not inline
+    YAML (kustomize reads those as paths)."""
+    shown = path.relative_to(root).as_posix()
+    body = _kustomization_body(path, shown)
+    found: list[tuple[str, str]] = []
+    for field_name in ("patches", "patchesJson6902", "replacements"):
+        for entry in _listed(body, field_name):
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                found.append((entry["path"], f"{shown} (`{field_name}`)"))
+    for field_name in ("crds", "configurations"):
+        found += [
+            (e, f"{shown} (`{field_name}`)")
+            for e in _listed(body, field_name)
+            if isinstance(e, str)
+        ]
+    for field_name in ("patchesStrategicMerge", "generators", "transformers", "validators"):
+        found += [
+            (e, f"{shown} (`{field_name}`)")
+            for e in _listed(body, field_name)
+            if isinstance(e, str) and "\n" not in e.strip()
+        ]
+    openapi = body.get("openapi")
+    if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
+        found.append((openapi["path"], f"{shown} (`openapi`)"))
+    return found
+
+
+def _listed(body: Manifest, field_name: str) -> list[object]:
+    value = body.get(field_name)
+    return value if isinstance(value, list) else []
 
 
 def _kustomization_body(path: Path, shown: str) -> Manifest:

@@ -568,6 +568,21 @@ def test_render_app_builds_the_plugins_example_with_kustomize(tmp_path: Path) ->
     assert {o.origin.file for o in desired.objects} == {"apps/dns"}
 
 
+@pytest.mark.skipif(
+    not (shutil.which("kustomize") or shutil.which("kubectl")), reason="needs kustomize or kubectl"
+)
+def test_render_app_loads_files_outside_the_kustomization_as_flux_does(tmp_path: Path) -> None:
+    """kustomize-controller builds with LoadRestrictionsNone: an overlay listing a base's file
+    (xunholy/k8s-gitops) builds in Flux, so the hook builds it too (before: kustomize's
+    `security; file ... is not in or below ...`, exit 2)."""
+    root = tmp_path / "artifact"
+    (root / "apps" / "base").mkdir(parents=True)
+    (root / "apps" / "base" / "site.yaml").write_text(SITE, encoding="utf-8")
+    (root / "apps" / "home").mkdir()
+    (root / "apps" / "home" / "kustomization.yaml").write_text("resources: [../base/site.yaml]\n")
+    assert list(render_app(root, "apps/home").services) == ["web/site"]
+
+
 def test_app_directory_refuses_a_symlink_out_of_the_root(tmp_path: Path) -> None:
     root = tmp_path / "artifact"
     root.mkdir()

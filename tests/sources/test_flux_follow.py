@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from planner.cli import main
 from planner.sources import load_desired
 from tests.sources.conftest import git, service_yaml, write
 
@@ -56,18 +59,32 @@ def test_a_kustomization_building_what_was_named_does_not_widen_the_check(repo: 
     assert services(["clusters/home"]) == ["dns/dns"]
 
 
-def test_a_path_that_cannot_be_followed_is_said(repo: Path) -> None:
+def test_a_path_that_cannot_be_followed_is_said_and_counted(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Counted in the verdict, as an Application not followed is: before, only a note said its
+    Services went unchecked, and the verdict read `passes: no changes` (xunholy/k8s-gitops: 67
+    Kustomizations of ExternalArtifacts in one overlay)."""
     write(repo / "apps/ks.yaml", flux_kustomization("gone", "./apps/gone"))
     write(repo / "apps/oci.yaml", flux_kustomization("oci", "./apps/dns", "OCIRepository"))
     write(repo / "apps/dns/service.yaml", service_yaml("dns", "dns"))
-    notes = load_desired(["apps/ks.yaml", "apps/oci.yaml"]).notes
-    unread = "what it builds was not read (its Services were not checked)"
-    gone = "Flux Kustomization flux-system/gone: `apps/gone` is not a directory of the repository"
-    oci = "Flux Kustomization flux-system/oci builds `apps/dns` of OCIRepository flux-system"
-    assert notes == [
-        f"apps/ks.yaml: document 1, line 1: {gone}; {unread}",
-        f"apps/oci.yaml: document 1, line 1: {oci}, not of this repository; {unread}",
+    state = load_desired(["apps/ks.yaml", "apps/oci.yaml"])
+    assert state.notes == []
+    gone = "`apps/gone` is not a directory of the repository"
+    oci = "builds `apps/dns` of OCIRepository flux-system, not of this repository"
+    unchecked = "its Services were not checked"
+    assert [str(u) for u in state.unrendered] == [
+        "apps/ks.yaml: document 1, line 1: Flux Kustomization flux-system/gone not followed "
+        + f"({gone}); {unchecked}",
+        "apps/oci.yaml: document 1, line 1: Flux Kustomization flux-system/oci not followed "
+        + f"({oci}); {unchecked}",
     ]
+    write(repo / "live.yaml", "apiVersion: v1\nkind: List\nitems: []\n")
+    argv = ["diff", "apps/ks.yaml", "apps/oci.yaml", "--live", "live.yaml"]
+    assert main(argv) == 0
+    verdict = capsys.readouterr().out.splitlines()[0]
+    assert verdict.endswith("; 2 Flux Kustomizations not followed (Services unchecked)")
+    assert main([*argv, "--fail-on", "unrendered"]) == 3
 
 
 def test_the_live_side_at_a_git_ref_follows_the_same_way(repo: Path) -> None:
@@ -126,8 +143,5 @@ def test_a_suspended_kustomization_is_not_followed(repo: Path) -> None:
 
 def test_a_path_the_system_refuses_is_a_note_not_a_traceback(repo: Path) -> None:
     write(repo / "apps/ks.yaml", flux_kustomization("long", "./" + "x" * 5000))
-    [note] = load_desired(["apps/ks.yaml"]).notes
-    assert note.endswith("is not a directory of the repository; " + UNREAD)
-
-
-UNREAD = "what it builds was not read (its Services were not checked)"
+    [entry] = load_desired(["apps/ks.yaml"]).unrendered
+    assert entry.reason.endswith("is not a directory of the repository")

@@ -202,3 +202,91 @@ def test_a_remote_resource_at_the_git_ref_too_is_one_entry(
     )
     assert "0 create, 0 update, 0 delete, 1 unchanged" in out  # dns/dns read on both sides
     assert main(["diff", "apps", "--live-git", "HEAD"]) == 0
+
+
+FLUX_KUSTOMIZATION = """\
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: apps, namespace: flux-system}
+spec:
+  interval: 1h
+  path: ./apps/overlays/home
+  prune: true
+  sourceRef: {kind: GitRepository, name: flux-system}
+"""
+
+
+def overlay_listing_a_file_outside_it(repo: Path, flux: bool) -> None:
+    """xunholy/k8s-gitops's layout: the cluster's overlay lists files of the base's apps
+    (`../../base/dns/svc.yaml`), outside its own directory."""
+    write(repo / "apps/base/dns/svc.yaml", service_yaml("dns", "dns"))
+    write(repo / "apps/overlays/home/kustomization.yaml", "resources: [../../base/dns/svc.yaml]\n")
+    if flux:
+        write(repo / "clusters/home/apps.yaml", FLUX_KUSTOMIZATION)
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "layout")
+
+
+@pytest.mark.skipif(not kustomize_available(), reason="needs kustomize or kubectl")
+def test_a_path_flux_builds_loads_files_from_anywhere_in_the_repository(repo: Path) -> None:
+    """kustomize-controller builds with LoadRestrictionsNone (fluxcd/pkg kustomize `Build`):
+    before, `kubectl kustomize`'s default refused the file (`security; file ... is not in or
+    below ...`), exit 2 on a valid Flux repository."""
+    overlay_listing_a_file_outside_it(repo, flux=True)
+    assert list(load_desired(["apps/overlays/home"]).services) == ["dns/dns"]
+
+
+@pytest.mark.skipif(not kustomize_available(), reason="needs kustomize or kubectl")
+def test_without_flux_the_build_keeps_kustomizes_default_restriction(repo: Path) -> None:
+    """Argo CD and `kubectl apply -k` build with kustomize's default: the same layout fails
+    there, and the planner says so rather than build what they would not."""
+    overlay_listing_a_file_outside_it(repo, flux=False)
+    with pytest.raises(ToolFailedError, match="is not in or below"):
+        load_desired(["apps/overlays/home"])
+
+
+def test_a_path_flux_builds_loads_nothing_from_outside_the_repository(
+    repo: Path, fake_bin: Callable[..., Path]
+) -> None:
+    """Flux's file system denies what lies outside the source's root; the planner checks the
+    files a kustomization loads itself (a patch here) before kustomize runs."""
+    log = repo.parent / "ran"
+    fake_bin("kubectl", f"touch {log}\nexit 1\n")
+    write(repo.parent / "outside.yaml", "kind: Service\n")
+    write(repo / "clusters/home/apps.yaml", FLUX_KUSTOMIZATION)
+    write(
+        repo / "apps/overlays/home/kustomization.yaml",
+        "resources: [svc.yaml]\npatches:\n  - path: ../../../../outside.yaml\n",
+    )
+    write(repo / "apps/overlays/home/svc.yaml", service_yaml("dns", "dns"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "layout")
+    with pytest.raises(InputError) as caught:
+        load_desired(["apps/overlays/home"])
+    assert str(caught.value) == (
+        "apps/overlays/home/kustomization.yaml (`patches`) names `../../../../outside.yaml`, "
+        "which lies outside the repository"
+    )
+    assert not log.exists()
+
+
+def test_a_kustomization_inflating_helm_charts_is_unrendered_not_an_error(
+    tmp_path: Path, fake_bin: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Vikaspogu/home-ops: every Argo CD app is a kustomization with `helmCharts`, which Argo
+    CD builds with `--enable-helm`. Before: exit 2 on kustomize's `trouble configuring builtin
+    HelmChartInflationGenerator`; now that build alone is unchecked, said and counted."""
+    log = tmp_path / "ran"
+    fake_bin("kubectl", f"touch {log}\nexit 1\n")
+    monkeypatch.chdir(tmp_path)
+    charts = "helmCharts:\n  - name: app-template\n    repo: oci://ghcr.io/example/charts\n"
+    write(tmp_path / "apps/web/kustomization.yaml", charts)
+    write(tmp_path / "apps/dns/dns.yaml", service_yaml("dns", "dns"))
+    state = load_desired(["apps"])
+    assert list(state.services) == ["dns/dns"]
+    [entry] = state.unrendered
+    assert entry.reason == (
+        "apps/web/kustomization.yaml (`helmCharts`) inflates Helm charts, which the planner does "
+        "not build"
+    )
+    assert not log.exists()

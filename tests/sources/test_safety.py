@@ -85,3 +85,11 @@ def test_the_plugins_check_refuses_a_missing_local_resource_before_kustomize_run
         "apps/blocky/base/kustomization.yaml (`resources`) names `service.yaml`, which does not "
         "exist; kustomize cannot build it (nor can Flux or Argo CD)"
     )
+
+
+def test_the_plugins_check_refuses_helm_chart_inflation(tmp_path: Path) -> None:
+    """The plugin and the hook hand on everything they render: they cannot leave it out."""
+    app = home_lab(tmp_path)
+    (app / "kustomization.yaml").write_text("helmCharts:\n  - name: app-template\n")
+    with pytest.raises(InputError, match=r"inflates Helm charts \(`helmCharts`"):
+        check_kustomize_references(app, repository_root(app, ""))
