@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from planner.collector import collector_paused
-from planner.errors import InputError, Origin, ToolMissingError
+from planner.errors import InputError, Origin, ToolFailedError, ToolMissingError
 from planner.objects import KubeObject
 from planner.sources import fast_yaml
 from planner.sources.documents import (
@@ -58,7 +58,6 @@ if TYPE_CHECKING:  # flux_build imports it where a document needs Flux (start-up
     from planner.sources.flux_overlay import BuildFields
     from planner.sources.flux_repository import Repository
     from planner.sources.kustomize_copy import RewrittenKustomization
-    from planner.sources.safety import UnbuiltKustomization
 
 STDIN = "-"
 # Argo CD's kinds whose sources are followed (argocd_follow, imported when one is read)
@@ -157,8 +156,13 @@ def load_sources(
     strict_substitution: bool = False,
     evaluate_flux: bool = True,
     git_top: Path | None = None,
+    at_ref: bool = False,
 ) -> DesiredState:
     """Read, render and parse `sources` into one desired state; duplicates are errors.
+
+    `at_ref`: the sources are a git ref's (`--live-git`), where a kustomization kustomize cannot
+    build is unrendered (the cluster holds what was applied before it broke), not an error: the
+    commit under review may be the one mending it.
 
     With `evaluate_flux`, Flux's post-build substitution and HelmReleases are evaluated against
     `repository` (default: the git repository, or the current directory, holding each source),
@@ -187,7 +191,7 @@ def load_sources(
     named = [Path(os.path.abspath(source.path)) for source in unique if source.kind != "stdin"]
     while pending:
         source = pending.popleft()
-        found, found_notes, found_unrendered = _objects_of(source, stdin, helm, flux)
+        found, found_notes, found_unrendered = _read_source(source, stdin, helm, flux, at_ref)
         objects.extend(found)
         notes.extend(found_notes)
         unrendered.extend(found_unrendered)
@@ -376,6 +380,21 @@ def _file_bytes(sources: Iterable[Source]) -> int:
     return total
 
 
+def _read_source(
+    source: Source, stdin: TextIO | None, helm: HelmOptions, flux: FluxContext | None, at_ref: bool
+) -> tuple[list[KubeObject], list[str], list[Unrendered]]:
+    """`_objects_of`, with a kustomization broken at a git ref unrendered (`load_sources`)."""
+    from planner.sources.safety import BrokenKustomization
+
+    try:
+        return _objects_of(source, stdin, helm, flux)
+    except (BrokenKustomization, ToolFailedError) as err:
+        if not at_ref or source.kind != "kustomize":
+            raise
+        reason = err.reason if isinstance(err, InputError) else f"kustomize failed: {err.stderr}"
+        return [], [], [_not_built(source, reason, flux)]
+
+
 def _objects_of(
     source: Source, stdin: TextIO | None, helm: HelmOptions, flux: FluxContext | None
 ) -> tuple[list[KubeObject], list[str], list[Unrendered]]:
@@ -395,7 +414,7 @@ def _objects_of(
         try:
             text, parsed = _kustomize_build(source, _flux_root(source, flux))
         except UnbuiltKustomization as err:
-            return [], [], [_not_built(source, err, flux)]
+            return [], [], [_not_built(source, err.reason_unbuilt, flux)]
     elif source.kind == "stdin":
         text = read_stdin(stdin, source.label)
         parsed = parse_yaml(text, source.label)
@@ -449,9 +468,9 @@ def _kustomize_build(source: Source, flux_root: Path | None) -> tuple[str, Parse
     return text, parsed
 
 
-def _not_built(source: Source, err: UnbuiltKustomization, flux: FluxContext | None) -> Unrendered:
+def _not_built(source: Source, reason: str, flux: FluxContext | None) -> Unrendered:
     """A kustomize source the planner does not build (it would fetch a remote resource, or
-    inflate Helm charts): not rendered, so its Services are unchecked (said, and `--fail-on
+    inflate Helm charts, or it is broken at a git ref; `reason` says which): not rendered, so its Services are unchecked (said, and `--fail-on
     unrendered` blocks), not an input error: the repository is valid, and Flux or Argo CD build
     it. Named by its path in the repository, so the work tree's and a git ref's (`--live-git`)
     are one entry."""
@@ -460,7 +479,6 @@ def _not_built(source: Source, err: UnbuiltKustomization, flux: FluxContext | No
     repository = flux.repository_of(source.path) if flux is not None else None
     in_repository = repository.relative(source.path) if repository is not None else None
     name = f"kustomization {in_repository or source.label}"
-    reason = err.reason_unbuilt
     return Unrendered(name, Origin(shown), reason, "kustomization")
 
 

@@ -120,7 +120,11 @@ def load_live_git(
         sources, notes = _sources_at_ref(paths, top, tree, ref)
         at_ref = Repository(tree, f"{ref}:")  # Flux sources and variables as at the ref
         desired = load_sources(
-            sources, helm=_helm_at_ref(helm, top, tree), repository=at_ref, git_top=top
+            sources,
+            helm=_helm_at_ref(helm, top, tree),
+            repository=at_ref,
+            git_top=top,
+            at_ref=True,
         )
         state = live_state(desired.objects, notes + desired.notes, from_git=True)
         state = dataclasses.replace(state, unrendered=desired.unrendered)

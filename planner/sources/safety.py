@@ -57,6 +57,11 @@ class RemoteResourceError(UnbuiltKustomization):
         self.entry = entry
 
 
+class BrokenKustomization(InputError):
+    """A kustomization kustomize cannot build (an entry that does not exist): an error in the
+    work tree; at a git ref (`--live-git`), that build is unrendered instead."""
+
+
 def repository_root(source_dir: Path, source_path: str) -> Path:
     """The copy's root: `source_dir` without the trailing ARGOCD_APP_SOURCE_PATH components.
 
@@ -169,7 +174,7 @@ def _check_exists(target: Path, entry: str, shown: str) -> None:
     """InputError when a kustomization's local entry does not exist: kustomize fails to build
     it, and so would Flux's kustomize-controller or Argo CD's repo server."""
     if not target.exists():
-        raise InputError(
+        raise BrokenKustomization(
             f"{shown} names `{entry}`, which does not exist; kustomize cannot build it "
             "(nor can Flux or Argo CD)"
         )

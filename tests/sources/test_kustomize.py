@@ -290,3 +290,26 @@ def test_a_kustomization_inflating_helm_charts_is_unrendered_not_an_error(
         "not build"
     )
     assert not log.exists()
+
+
+@pytest.mark.skipif(not kustomize_available(), reason="needs kustomize or kubectl")
+def test_a_kustomization_broken_at_the_git_ref_is_unrendered_there_not_an_error(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A commit mending a broken kustomization must be checkable: before, `--live-git HEAD~1`
+    stopped on the ref's error (exit 2), so the fix's own pull request could not pass. In the
+    work tree the same error still stops the run."""
+    write(repo / "apps/dns/dns.yaml", service_yaml("dns", "dns"))
+    write(repo / "apps/dns/kustomization.yaml", "resources: [dns.yaml, gone.yaml]\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "broken")
+    assert main(["diff", "apps/dns", "--live-git", "HEAD"]) == 2
+    assert "apps/dns/kustomization.yaml (`resources`) names `gone.yaml`" in capsys.readouterr().err
+    write(repo / "apps/dns/kustomization.yaml", "resources: [dns.yaml]\n")
+    git(repo, "commit", "--quiet", "-am", "mended")
+    assert main(["diff", "apps/dns", "--live-git", "HEAD~1", "--fail-on", "unrendered"]) == 3
+    out = capsys.readouterr().out
+    assert (
+        "HEAD~1:apps/dns/kustomization.yaml: document 1, line 1: kustomization apps/dns not " in out
+    )
+    assert "names `gone.yaml`, which does not exist" in out
