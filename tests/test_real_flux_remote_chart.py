@@ -9,8 +9,8 @@ docs/sources.md ("Remote charts").
 from __future__ import annotations
 
 import json
-import shutil
 import shlex
+import shutil
 from pathlib import Path
 from typing import Any
 

@@ -9,8 +9,8 @@ come from. Read once per repository, and only when a desired document needs them
 from __future__ import annotations
 
 import base64
-import dataclasses
 import binascii
+import dataclasses
 import os
 import posixpath
 from collections.abc import Mapping

@@ -10,7 +10,6 @@ import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from planner.tools import find_tool, run_tool

@@ -16,6 +16,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import yaml
 
@@ -139,7 +140,7 @@ class ChartFetcher:
             self._scratch = None
         self._pulled.clear()
 
-    def __enter__(self) -> ChartFetcher:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
