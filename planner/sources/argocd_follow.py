@@ -355,7 +355,7 @@ def _remote_chart(source: Mapping[str, Any]) -> RemoteChart:
     scheme = urllib.parse.urlsplit(url).scheme if "://" in url else ""
     if scheme in ("http", "https"):
         return RemoteChart(url, name, version)
-    if scheme in ("", "oci") and url:
+    if (scheme == "oci" or (not scheme and "@" not in url)) and url:  # not git@host:path
         return RemoteChart(OCI_SCHEME + url.removeprefix(OCI_SCHEME), name, version)
     raise NotEvaluated(f"its Helm chart `{name}` comes from {_shown(url) or 'no repoURL'}")
 
