@@ -243,8 +243,10 @@ def test_without_the_flag_nothing_is_pulled_and_the_note_says_how_to_ask(
         (
             helm_repository(f"{{url: {HTTP}, secretRef: {{name: creds}}}}"),
             from_helm_repository("1.0.0"),
-            "HelmRepository flux-system/charts needs credentials (`secretRef`) the planner does "
-            "not know; not fetched",
+            (
+                "HelmRepository flux-system/charts needs credentials (`secretRef`) the planner "
+                "does not know; not fetched"
+            ),
         ),
         (
             helm_repository(f"{{url: {HTTP}, certSecretRef: {{name: ca}}}}"),
@@ -294,8 +296,10 @@ def test_without_the_flag_nothing_is_pulled_and_the_note_says_how_to_ask(
         (
             helm_repository(f"{{url: 'https://bot:{SECRET_VALUE}@charts.example.org'}}"),
             from_helm_repository("1.0.0"),
-            f"chart lb-service 1.0.0 of {HTTP} (HelmRepository flux-system/charts): its "
-            "repository URL carries credentials, which are not given to helm",
+            (
+                f"chart lb-service 1.0.0 of {HTTP} (HelmRepository flux-system/charts): its "
+                "repository URL carries credentials, which are not given to helm"
+            ),
         ),
     ],
 )
