@@ -160,7 +160,7 @@ def _follow(
         sources = _sources_of(spec)
         refs = _ref_roots(sources, repository, facts)
         for source in sources:
-            if source.get("chart"):
+            if source.get("chart") or str(source.get("repoURL") or "").startswith(OCI_SCHEME):
                 reason = _read_remote_chart(app, source, refs, charts, into)
             else:
                 reason = _follow_source(app, source, repository, facts, refs, into)
@@ -347,9 +347,13 @@ def _read_remote_chart(
 def _remote_chart(source: Mapping[str, Any]) -> RemoteChart:
     """The chart of a Helm chart source: `chart` of the `repoURL` repository (http(s); OCI when
     it starts with oci:// or has no scheme, as Argo CD writes an OCI registry) at the version
-    (or constraint) `targetRevision`."""
+    (or constraint) `targetRevision`; or, without `chart` (Argo CD 3.1's OCI source), the
+    `oci://…/NAME` artifact itself at the tag or digest `targetRevision`."""
     url = str(source.get("repoURL") or "").strip().rstrip("/")
-    name, version = str(source["chart"]).strip(), str(source.get("targetRevision") or "").strip()
+    version = str(source.get("targetRevision") or "").strip()
+    if not source.get("chart"):
+        return _oci_artifact(url, str(source.get("path") or ".").strip(), version)
+    name = str(source["chart"]).strip()
     if not version:
         raise NotEvaluated(f"its Helm chart `{name}` names no `targetRevision` (its version)")
     scheme = urllib.parse.urlsplit(url).scheme if "://" in url else ""
@@ -358,6 +362,18 @@ def _remote_chart(source: Mapping[str, Any]) -> RemoteChart:
     if (scheme == "oci" or (not scheme and "@" not in url)) and url:  # not git@host:path
         return RemoteChart(OCI_SCHEME + url.removeprefix(OCI_SCHEME), name, version)
     raise NotEvaluated(f"its Helm chart `{name}` comes from {_shown(url) or 'no repoURL'}")
+
+
+def _oci_artifact(url: str, path: str, version: str) -> RemoteChart:
+    """An OCI source read as the Helm chart it holds (its `path` must then be `.`)."""
+    if path not in (".", "./"):
+        raise NotEvaluated(f"its OCI source {_shown(url)} is read at `{path}`, not evaluated")
+    if not version:
+        raise NotEvaluated(f"its OCI source {_shown(url)} names no `targetRevision`")
+    parent, _, name = url.rpartition("/")
+    if version.startswith("sha256:"):
+        return RemoteChart(parent, name, digest=version)
+    return RemoteChart(parent, name, version)
 
 
 def _read_kustomization(

@@ -402,6 +402,32 @@ def test_an_application_of_a_remote_chart_renders_it_with_its_helm_settings(
     )
 
 
+def oci_source(path: str, revision: str) -> str:
+    """Argo CD 3.1's OCI source: the artifact itself, no `chart`."""
+    return (
+        f"  source:\n    repoURL: {OCI}/lb-service\n    path: {path}\n"
+        f"    targetRevision: '{revision}'\n    helm:\n{VALUES_OBJECT}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("revision", "want_pull"),
+    [
+        ("1.2.0", ["pull", f"{OCI}/lb-service", "--version", "1.2.0"]),
+        (DIGEST, ["pull", f"{OCI}/lb-service@{DIGEST}"]),
+    ],
+)
+def test_an_oci_source_without_chart_is_the_chart_itself(
+    repo: Path, revision: str, want_pull: list[str]
+) -> None:
+    write(repo / "argo/dns.yaml", application(sources=oci_source(".", revision)))
+    state = fetching(["argo"])
+    assert state.unrendered == ()
+    assert state.services["dns/dns"]["spec"]["loadBalancerIP"] == "192.168.10.53"
+    assert pulls(repo) == [want_pull]
+    assert any("rendered from lb-service 1.2.0 fetched by helm from" in n for n in state.notes)
+
+
 def test_value_files_come_from_the_pulled_chart_or_a_ref_source_of_this_repository(
     repo: Path,
 ) -> None:
@@ -440,6 +466,10 @@ def test_value_files_come_from_the_pulled_chart_or_a_ref_source_of_this_reposito
         (
             application(revision="9.9.9"),
             f'its Helm chart lb-service 9.9.9 of {HTTP}: helm pull failed: Error: chart "lb-',
+        ),
+        (
+            application(sources=oci_source("manifests", "1.0.0")),
+            f"its OCI source {OCI}/lb-service is read at `manifests`, not evaluated",
         ),
         (
             application(url="git@github.com:example/charts.git"),
