@@ -157,6 +157,8 @@ def _unpacked(chart: RemoteChart, archive: Path, into: Path) -> FetchedChart:
     special files refused: tarfile's `data` filter), with its Chart.yaml's name and version."""
     import tarfile
 
+    if not hasattr(tarfile, "data_filter"):  # Python before 3.11.4
+        raise FetchFailed("this Python cannot unpack a chart archive safely (3.11.4 or later can)")
     try:
         with tarfile.open(archive) as tar:
             tar.extractall(into, filter="data")

@@ -11,7 +11,10 @@ once-per-run pull and every unrendered path; not that a real registry answers th
 from __future__ import annotations
 
 import base64
+import io
 import json
+import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,7 +23,7 @@ from planner.cli import main
 from planner.errors import ToolMissingError
 from planner.pipeline import DiffOptions, build_report
 from planner.sources import HelmOptions, load_desired
-from planner.sources.helm_fetch import ChartFetcher, RemoteChart
+from planner.sources.helm_fetch import ChartFetcher, FetchFailed, RemoteChart
 from planner.sources.live import LiveSource
 from planner.sources.states import DesiredState
 from tests.sources.conftest import git, with_stand_in_helm, write
@@ -512,3 +515,26 @@ def test_an_application_without_helm_on_path_is_one_line_naming_the_chart(
     [line] = capsys.readouterr().err.splitlines()
     assert "`helm` was not found on PATH" in line and "Application argocd/dns" in line
     assert no_scratch_left(repo)
+
+
+def test_an_archive_reaching_outside_its_directory_is_refused_and_asked_once(
+    tmp_path: Path, fake_bin: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evil = tmp_path / "evil.tgz"
+    with tarfile.open(evil, "w:gz") as tar:
+        for name, text in (("lb/Chart.yaml", b"name: lb\nversion: 1.0.0\n"), ("../escaped", b"x")):
+            member = tarfile.TarInfo(name)
+            member.size = len(text)
+            tar.addfile(member, io.BytesIO(text))
+    runs = tmp_path / "runs.log"
+    # a helm that "pulls" the archive into the --destination given last
+    fake_bin(
+        "helm", f'for a; do last="$a"; done\necho pull >> {runs}\ncat {evil} > "$last/lb.tgz"\n'
+    )
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    with ChartFetcher() as charts:
+        for _ in range(2):
+            with pytest.raises(FetchFailed, match="cannot be unpacked safely"):
+                charts.fetch(RemoteChart(HTTP, "lb", "1.0.0"))
+    assert runs.read_text() == "pull\n"  # a failure is remembered, not asked again
+    assert not list(tmp_path.rglob("escaped")) and not list(tmp_path.glob("planner-charts-*"))
