@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     served = {url: str(SAMPLE / path) for url, path in EXPECTED["history"]["registry"].items()}
     monkeypatch.setenv("FAKE_HELM_REPOS", json.dumps(served))
     monkeypatch.setenv("FAKE_HELM_LOG", str(tmp_path / "helm.log"))
-    monkeypatch.setenv("TMPDIR", str(tmp_path))  # where the pulled charts go, to see them removed
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # pulled charts: seen removed
     monkeypatch.setenv("PATH", str(bin_dir))
     monkeypatch.chdir(top)
     return top

@@ -14,6 +14,7 @@ import base64
 import io
 import json
 import tarfile
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,7 +42,7 @@ REPO_URL = "https://github.com/example/home-ops.git"
 def repo(git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A repository as the current directory, the stand-in helm on PATH (logging to helm.log)
     serving lb-service in VERSIONS (1.2.0 also by DIGEST, 1.0.0 with a values-prod.yaml) at HTTP
-    and OCI; pulled charts go below tmp_path (TMPDIR), to see them removed."""
+    and OCI; pulled charts go below tmp_path (tempfile.tempdir), to see them removed."""
     served = tmp_path / "served"
     for version in VERSIONS:
         chart = served / "lb-service" / version
@@ -50,7 +51,7 @@ def repo(git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     write(served / "lb-service/1.2.0/.digest", DIGEST)
     write(served / "lb-service/1.0.0/values-prod.yaml", "service: {loadBalancerIP: 192.168.10.9}\n")
     monkeypatch.setenv("FAKE_HELM_REPOS", json.dumps({HTTP: str(served), OCI: str(served)}))
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     return with_stand_in_helm(git_repo, tmp_path, monkeypatch)
 
 
@@ -531,7 +532,7 @@ def test_an_archive_reaching_outside_its_directory_is_refused_and_asked_once(
     fake_bin(
         "helm", f'for a; do last="$a"; done\necho pull >> {runs}\ncat {evil} > "$last/lb.tgz"\n'
     )
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with ChartFetcher() as charts:
         for _ in range(2):
             with pytest.raises(FetchFailed, match="cannot be unpacked safely"):
