@@ -6,7 +6,7 @@
 Runs `python -m planner.cli ARGS...` in `--cwd` with `--base`'s code and this checkout's in
 turn (so the machine's drift hits both), counting the CPU of the interpreter and everything it
 starts (kustomize, helm, git); prints each median, the runs, the ratio this / base and the
-paired ratio (the median of each round's ratio). `--this-extra ARG...` adds arguments to this
+paired ratio (the median of each round's ratio). `--this-extra=ARG` (repeatable) adds to this
 checkout's runs only: with `--base` this very checkout, what a flag costs (`--fetch-charts`).
 """
 

@@ -26,7 +26,7 @@ from planner.sources.helm_fetch import ChartFetcher
 from planner.sources.live import LiveSource
 from tests.conftest import SAMPLES
 from tests.sources.conftest import kustomize_available
-from tests.test_real_flux_helmrelease import build_history, helm_bin
+from tests.test_real_flux_helmrelease import assert_plan_as_expected, build_history, helm_bin
 
 SAMPLE = SAMPLES / "real-flux-remote-chart"
 EXPECTED: dict[str, Any] = yaml.safe_load((SAMPLE / "expected.yaml").read_text(encoding="utf-8"))
@@ -152,14 +152,7 @@ def test_plan_and_verify_agree_with_diff(repo: Path) -> None:
     with ChartFetcher() as charts:
         scenario = load_scenario([APP], LiveSource.git(REF), helm=HelmOptions(charts=charts))
     plan = plan_scenario(scenario)
-    want = EXPECTED["plan"]
-    assert [sorted((u.kind, frozenset(u.members)) for u in wave.units) for wave in plan.waves] == [
-        sorted((u["kind"], frozenset(u["members"])) for u in wave["units"])
-        for wave in want["waves"]
-    ]
-    assert [dict(wave.expected_ips) for wave in plan.waves] == [
-        {svc: (tuple(ips),) for svc, ips in wave.items()} for wave in want["expected_ips"]
-    ]
+    assert_plan_as_expected(plan, EXPECTED["plan"])
     assert verify_plan(plan).ok
     assert main(["plan", APP, "--live-git", REF, "--fetch-charts"]) == 0
     assert main(["plan", APP, "--live-git", REF, "--fetch-charts", "--verify"]) == 0
