@@ -357,8 +357,8 @@ def _identity(source: Source) -> Identity:
     `kustomize` settings is two builds, one pulled chart rendered for two Applications with
     different `helm` settings two renderings."""
     rewritten = source.kustomization.text if source.kustomization is not None else ""
-    # no syscall
-    return (source.kind, os.path.abspath(source.path), source.part, rewritten, source.helm)
+    path = os.path.abspath(source.path)  # no syscall
+    return (source.kind, path, source.part, rewritten, source.helm)
 
 
 def _read_once(sources: Iterable[Source]) -> list[Source]:
