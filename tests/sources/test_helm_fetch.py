@@ -539,3 +539,10 @@ def test_an_archive_reaching_outside_its_directory_is_refused_and_asked_once(
                 charts.fetch(RemoteChart(HTTP, "lb", "1.0.0"))
     assert runs.read_text() == "pull\n"  # a failure is remembered, not asked again
     assert not list(tmp_path.rglob("escaped")) and not list(tmp_path.glob("planner-charts-*"))
+
+
+def test_a_value_file_from_the_root_is_the_pulled_charts_root(repo: Path) -> None:
+    write(repo / "values-prod.yaml", "service: {loadBalancerIP: 192.168.10.99}\n")  # not this one
+    write(repo / "argo/dns.yaml", application(helm="      valueFiles: [/values-prod.yaml]\n"))
+    state = fetching(["argo"])
+    assert state.services["dns/dns"]["spec"]["loadBalancerIP"] == "192.168.10.9"
