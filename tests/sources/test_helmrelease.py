@@ -299,6 +299,22 @@ def test_the_stand_in_renders_the_sample_chart_as_the_real_helm_does(tmp_path: P
     ]
 
 
+@pytest.mark.skipif(REAL_HELM is None, reason="no real helm on PATH to compare the stand-in with")
+def test_the_stand_in_renders_the_app_template_like_chart_as_the_real_helm_does(
+    tmp_path: Path,
+) -> None:
+    chart = SAMPLES / "real-flux-remote-chart" / "registry" / "app-template" / "3.7.3"
+    release = SAMPLES / "real-flux-remote-chart/commit/kubernetes/apps/network/blocky/app"
+    [document] = yaml.safe_load_all((release / "helmrelease.yaml").read_text())
+    values = write(tmp_path / "values.yaml", yaml.safe_dump(document["spec"]["values"]))
+    args = ["template", "blocky", str(chart), "--namespace", "network", "--values", str(values)]
+    real = run_tool([str(REAL_HELM), *args])
+    stand_in = run_tool([sys.executable, str(FAKE_HELM), *args])
+    assert [d for d in yaml.safe_load_all(real) if d] == [
+        d for d in yaml.safe_load_all(stand_in) if d
+    ]
+
+
 def test_a_release_unrendered_at_the_git_ref_counts_too(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
