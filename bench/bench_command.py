@@ -5,7 +5,9 @@
 
 Runs `python -m planner.cli ARGS...` in `--cwd` with `--base`'s code and this checkout's in
 turn (so the machine's drift hits both), counting the CPU of the interpreter and everything it
-starts (kustomize, helm, git); prints each median, the runs, and the ratio this / base.
+starts (kustomize, helm, git); prints each median, the runs, the ratio this / base and the
+paired ratio (the median of each round's ratio). `--this-extra=ARG` (repeatable) adds to this
+checkout's runs only: with `--base` this very checkout, what a flag costs (`--fetch-charts`).
 """
 
 from __future__ import annotations
@@ -35,19 +37,22 @@ def main() -> None:
     parser.add_argument("--base", type=Path, required=True)
     parser.add_argument("--cwd", type=Path, default=Path.cwd())
     parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--this-extra", action="append", default=[], metavar="ARG")
     parser.add_argument("args", nargs=argparse.REMAINDER)
     options = parser.parse_args()
     argv = [sys.executable, "-m", "planner.cli", *[a for a in options.args if a != "--"]]
     checkouts = {"base": options.base.resolve(), "this": CHECKOUT}
+    extra = {"base": [], "this": options.this_extra}
     runs: dict[str, list[float]] = {name: [] for name in checkouts}
     for _ in range(options.repetitions):
         for name, checkout in checkouts.items():
-            runs[name].append(cpu_of(argv, options.cwd, checkout))
+            runs[name].append(cpu_of([*argv, *extra[name]], options.cwd, checkout))
     for name, values in runs.items():
         shown = ", ".join(f"{v:.2f}" for v in values)
         print(f"{name}: median {statistics.median(values):.2f} s CPU ({shown})")
     ratio = statistics.median(runs["this"]) / statistics.median(runs["base"])
-    print(f"this / base: {ratio:.2f}")
+    paired = statistics.median(t / b for t, b in zip(runs["this"], runs["base"], strict=True))
+    print(f"this / base: {ratio:.2f} (paired {paired:.3f})")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import yaml
 
 from planner.cli import main
 from planner.pipeline import build_report, load_scenario, plan_scenario
+from planner.plan.records import Plan
 from planner.plan.verify import verify_plan
 from planner.sources.live import LiveSource
 from tests.conftest import SAMPLES
@@ -131,10 +132,8 @@ def test_the_rendered_services_carry_the_substituted_values(repo: Path) -> None:
     assert scenario.live_services["dns/dns-tcp"]["spec"]["externalTrafficPolicy"] == "Cluster"
 
 
-def test_plan_and_verify_agree_with_diff(repo: Path) -> None:
-    scenario = load_scenario([APP], LiveSource.git(REF))
-    plan = plan_scenario(scenario)
-    want = EXPECTED["plan"]
+def assert_plan_as_expected(plan: Plan, want: dict[str, Any]) -> None:
+    """The plan's waves (units, expected IPs) are expected.yaml's `plan`."""
     assert [sorted((u.kind, frozenset(u.members)) for u in wave.units) for wave in plan.waves] == [
         sorted((u["kind"], frozenset(u["members"])) for u in wave["units"])
         for wave in want["waves"]
@@ -142,6 +141,12 @@ def test_plan_and_verify_agree_with_diff(repo: Path) -> None:
     assert [dict(wave.expected_ips) for wave in plan.waves] == [
         {svc: (tuple(ips),) for svc, ips in wave.items()} for wave in want["expected_ips"]
     ]
+
+
+def test_plan_and_verify_agree_with_diff(repo: Path) -> None:
+    scenario = load_scenario([APP], LiveSource.git(REF))
+    plan = plan_scenario(scenario)
+    assert_plan_as_expected(plan, EXPECTED["plan"])
     report = verify_plan(plan)
     assert report.ok, "\n".join(report.lines())
     assert main(["plan", APP, "--live-git", REF]) == 0

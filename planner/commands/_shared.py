@@ -3,6 +3,7 @@ target, how reports print (colour, quiet, progress) and atomic output files."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -82,6 +83,12 @@ _SOURCE_OPTIONS = (
         "--helm-values", multiple=True, metavar="FILE", help="Values file for charts (repeatable)."
     ),
     click.option("--helm-release", metavar="NAME", help="Release name for charts."),
+    click.option(
+        "--fetch-charts",
+        is_flag=True,
+        help="Let helm pull the remote charts of HelmReleases and Argo CD Applications (once "
+        "each, removed at the end); default: they are not rendered (docs/security.md).",
+    ),
     LB_CLASS_OPTION,
     click.option(
         "--pools",
@@ -136,6 +143,7 @@ def source_options(command: F) -> F:
         prune: PruneMode,
         helm_values: tuple[str, ...],
         helm_release: str | None,
+        fetch_charts: bool,
         lb_class: str,
         pool_paths: tuple[str, ...],
         **options: Any,
@@ -148,8 +156,15 @@ def source_options(command: F) -> F:
             raise InputError(
                 'stdin ("-") can be read once: give it to DESIRED or to --live, not both'
             )
-        helm = HelmOptions(release=helm_release, values=helm_values)
-        return command(sources=Sources(desired, live, prune, helm, lb_class, pool_paths), **options)
+        with contextlib.ExitStack() as run:
+            charts = None
+            if fetch_charts:  # what helm pulls lives as long as the command, not longer
+                from planner.sources.helm_fetch import ChartFetcher
+
+                charts = run.enter_context(ChartFetcher())
+            helm = HelmOptions(release=helm_release, values=helm_values, charts=charts)
+            sources = Sources(desired, live, prune, helm, lb_class, pool_paths)
+            return command(sources=sources, **options)
 
     for option in reversed(_SOURCE_OPTIONS):
         with_sources = option(with_sources)

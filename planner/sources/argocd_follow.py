@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planner.errors import Origin, PlannerError
+from planner.errors import Origin, PlannerError, ToolMissingError
 from planner.objects import KubeObject
 from planner.sources.argocd_env import NotEvaluated
 from planner.sources.argocd_helm import Chart, helm_options
@@ -32,10 +32,11 @@ from planner.sources.desired import APPLICATION_KINDS, Source
 from planner.sources.documents import MANIFEST_SUFFIXES, manifest_files
 from planner.sources.flux_repository import Repository, plain
 from planner.sources.helm import is_chart_dir
+from planner.sources.helm_fetch import ASK, OCI_SCHEME, ChartFetcher, FetchFailed, RemoteChart
 from planner.sources.kustomize import is_kustomization_dir
 from planner.sources.safety import inside
 from planner.sources.states import Unrendered
-from planner.tools import run_tool
+from planner.tools import INSTALL_HINTS, run_tool
 
 ARGO_API_PREFIX = "argoproj.io/"
 # Argo CD's names for the cluster it runs in (its default cluster secret).
@@ -110,11 +111,15 @@ def is_argo_application(body: Mapping[str, Any]) -> bool:
 
 
 def follow_applications(
-    objects: Iterable[KubeObject], label: str, repository: Repository | None, git: GitView
+    objects: Iterable[KubeObject],
+    label: str,
+    repository: Repository | None,
+    git: GitView,
+    charts: ChartFetcher | None = None,
 ) -> Following:
     """The source directories in `repository` that the Applications among `objects` (read from
-    the source `label`) sync, and what is not followed (an ApplicationSet, another repository,
-    a Helm chart, ...), said."""
+    the source `label`) sync, the remote Helm charts they name pulled by `charts` (None: not
+    fetched), and what is not followed (an ApplicationSet, another repository, ...), said."""
     following = Following()
     for obj in objects:
         if not is_argo_application(obj.body):
@@ -127,12 +132,17 @@ def follow_applications(
                 Unrendered(name, origin, why, "ApplicationSet", NOT_FOLLOWED)
             )
             continue
-        _follow(obj, origin, repository, git, following)
+        _follow(obj, origin, repository, git, charts, following)
     return following
 
 
 def _follow(
-    obj: KubeObject, origin: Origin, repository: Repository | None, git: GitView, into: Following
+    obj: KubeObject,
+    origin: Origin,
+    repository: Repository | None,
+    git: GitView,
+    charts: ChartFetcher | None,
+    into: Following,
 ) -> None:
     """Add what one Application syncs from `repository` to `into`, or why it is not followed."""
     spec = plain(obj.body.get("spec"))
@@ -150,7 +160,10 @@ def _follow(
         sources = _sources_of(spec)
         refs = _ref_roots(sources, repository, facts)
         for source in sources:
-            reason = _follow_source(app, source, repository, facts, refs, into)
+            if source.get("chart") or str(source.get("repoURL") or "").startswith(OCI_SCHEME):
+                reason = _read_remote_chart(app, source, refs, charts, into)
+            else:
+                reason = _follow_source(app, source, repository, facts, refs, into)
             if reason:
                 reasons.append(reason)
     if reasons:
@@ -194,9 +207,6 @@ def _follow_source(
     into: Following,
 ) -> str:
     """Add one source's directory to `into` when it is in this repository; else why not."""
-    url = _shown(str(source.get("repoURL") or ""))
-    if source.get("chart"):
-        return f"its source is the Helm chart `{source['chart']}` of {url}, which is not fetched"
     if "path" not in source and source.get("ref"):
         return ""  # only lends its files to other sources (`$ref/values.yaml`): renders nothing
     if plain(source.get("plugin")):
@@ -295,6 +305,75 @@ def _read_chart(
         )
     )
     return ""
+
+
+def _read_remote_chart(
+    app: _App,
+    source: Mapping[str, Any],
+    refs: Mapping[str, Path | None],
+    charts: ChartFetcher | None,
+    into: Following,
+) -> str:
+    """Add a chart of a Helm repository to `into`, pulled by helm and rendered with the source's
+    `helm` settings as Argo CD renders it (value files relative to the pulled chart, or
+    `$ref/…`), or say why it is not: not asked to fetch, a pull that failed, a setting."""
+    try:
+        remote = _remote_chart(source)
+    except NotEvaluated as why:
+        return str(why)
+    if charts is None:
+        return f"its source is the Helm chart {remote}, which is not fetched; {ASK}"
+    try:
+        fetched = charts.fetch(remote)
+    except FetchFailed as why:
+        return f"its Helm chart {remote}: {why}"
+    except ToolMissingError as err:
+        hint = f"{INSTALL_HINTS['helm']}, to fetch the Helm chart {remote} of {app.name}"
+        raise ToolMissingError(err.tool, hint) from err
+    pulled = Repository(fetched.directory, "")  # `/…` value files: the chart's root, in Argo CD
+    environment = _environment(app, source)
+    chart = Chart(fetched.directory, pulled, app.obj.key.name, app.namespace, environment, refs)
+    try:
+        options = helm_options(plain(source.get("helm")), chart)
+    except NotEvaluated as why:
+        return str(why)
+    into.notes.append(f"{app.origin}: {app.name} rendered from {fetched}")
+    label = f"{fetched.name}-{fetched.version}.tgz"  # the name helm gives the archive
+    rendered = Source(fetched.archive, label, "helm", default_namespace=app.namespace, helm=options)
+    into.sources.append((fetched.directory, [rendered]))
+    return ""
+
+
+def _remote_chart(source: Mapping[str, Any]) -> RemoteChart:
+    """The chart of a Helm chart source: `chart` of the `repoURL` repository (http(s); OCI when
+    it starts with oci:// or has no scheme, as Argo CD writes an OCI registry) at the version
+    (or constraint) `targetRevision`; or, without `chart` (Argo CD 3.1's OCI source), the
+    `oci://…/NAME` artifact itself at the tag or digest `targetRevision`."""
+    url = str(source.get("repoURL") or "").strip().rstrip("/")
+    version = str(source.get("targetRevision") or "").strip()
+    if not source.get("chart"):
+        return _oci_artifact(url, str(source.get("path") or ".").strip(), version)
+    name = str(source["chart"]).strip()
+    if not version:
+        raise NotEvaluated(f"its Helm chart `{name}` names no `targetRevision` (its version)")
+    scheme = urllib.parse.urlsplit(url).scheme if "://" in url else ""
+    if scheme in ("http", "https"):
+        return RemoteChart(url, name, version)
+    if (scheme == "oci" or (not scheme and "@" not in url)) and url:  # not git@host:path
+        return RemoteChart(OCI_SCHEME + url.removeprefix(OCI_SCHEME), name, version)
+    raise NotEvaluated(f"its Helm chart `{name}` comes from {_shown(url) or 'no repoURL'}")
+
+
+def _oci_artifact(url: str, path: str, version: str) -> RemoteChart:
+    """An OCI source read as the Helm chart it holds (its `path` must then be `.`)."""
+    if path not in (".", "./"):
+        raise NotEvaluated(f"its OCI source {_shown(url)} is read at `{path}`, not evaluated")
+    if not version:
+        raise NotEvaluated(f"its OCI source {_shown(url)} names no `targetRevision`")
+    parent, _, name = url.rpartition("/")
+    if version.startswith("sha256:"):
+        return RemoteChart(parent, name, digest=version)
+    return RemoteChart(parent, name, version)
 
 
 def _read_kustomization(

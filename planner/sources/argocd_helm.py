@@ -134,21 +134,22 @@ def _resolved(raw: str, chart: Chart, what: str) -> Path:
     """Where a value file (or `--set-file` path) lies, as Argo CD resolves it; NotEvaluated when
     it is remote, a glob, in another repository or outside this one."""
     ref, _, rest = raw.partition("/")
+    root = chart.repository.root
     if raw.startswith("$") and ref[1:] in chart.refs:
         ref_root = chart.refs[ref[1:]]
         if ref_root is None:
             raise NotEvaluated(f"its {what} `{raw}` is in a `ref` source not read here")
-        anchor, path = ref_root, expand("/" + rest, chart.environment)
+        anchor, root, path = ref_root, ref_root, expand("/" + rest, chart.environment)
     else:
         path = expand(raw, chart.environment)
-        anchor = chart.repository.root if path.startswith("/") else chart.directory
+        anchor = root if path.startswith("/") else chart.directory
     if urllib.parse.urlsplit(path).scheme:
         raise NotEvaluated(f"its {what} `{raw}` is remote and not fetched")
     if _GLOB.search(path):
         raise NotEvaluated(f"its {what} `{raw}` is a glob, not evaluated")
     resolved = anchor / path.lstrip("/")
     try:  # resolved: a symlink out of the repository is outside too
-        within = inside(resolved.resolve(), chart.repository.root.resolve())
+        within = inside(resolved.resolve(), root.resolve())
     except (OSError, RuntimeError):  # a name too long, a symlink loop (RuntimeError before 3.13)
         within = False
     if not within:

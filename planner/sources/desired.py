@@ -57,13 +57,14 @@ if TYPE_CHECKING:  # flux_build imports it where a document needs Flux (start-up
     from planner.sources.flux_follow import NamedBuild
     from planner.sources.flux_overlay import BuildFields
     from planner.sources.flux_repository import Repository
+    from planner.sources.helm_fetch import ChartFetcher
     from planner.sources.kustomize_copy import RewrittenKustomization
 
 STDIN = "-"
 # Argo CD's kinds whose sources are followed (argocd_follow, imported when one is read)
 APPLICATION_KINDS = frozenset({"Application", "ApplicationSet"})
 STDIN_LABEL = "<stdin>"
-Identity = tuple[str, str, str, str]  # what makes two sources one (`_identity`)
+Identity = tuple[str, str, str, str, "HelmOptions | None"]  # what makes two sources one
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,9 @@ def load_sources(
             from planner.sources.argocd_follow import GitView
 
             git = git or GitView(git_top)
-            followed, follow_notes, unfollowed = _synced(found, source, flux, git, named, read)
+            followed, follow_notes, unfollowed = _synced(
+                found, source, flux, git, helm.charts, named, read
+            )
             pending.extend(followed)
             notes.extend(follow_notes)
             unrendered.extend(unfollowed)
@@ -318,15 +321,17 @@ def _synced(
     source: Source,
     flux: FluxContext,
     git: GitView,
+    charts: ChartFetcher | None,
     named: list[Path],
     read: set[Identity],
 ) -> tuple[list[Source], list[str], list[Unrendered]]:
-    """The sources of the directories the Argo CD Applications in `found` sync, not read yet;
-    notes; and the Applications (and ApplicationSets) not followed."""
+    """The sources of the directories the Argo CD Applications in `found` sync (and the remote
+    charts they name, pulled by `charts`), not read yet; notes; and the Applications (and
+    ApplicationSets) not followed."""
     from planner.sources.argocd_follow import follow_applications
 
     path = Path.cwd() if source.kind == "stdin" else source.path
-    following = follow_applications(found, source.label, flux.repository_of(path), git)
+    following = follow_applications(found, source.label, flux.repository_of(path), git, charts)
     sources = []
     for directory, directory_sources in following.sources:
         sources.extend(_unread(directory, directory_sources, named, read))
@@ -353,9 +358,11 @@ def _unread(
 
 def _identity(source: Source) -> Identity:
     """A source read once: one directory synced by two Applications with different
-    `kustomize` settings is two builds."""
+    `kustomize` settings is two builds, one pulled chart rendered for two Applications with
+    different `helm` settings two renderings."""
     rewritten = source.kustomization.text if source.kustomization is not None else ""
-    return (source.kind, os.path.abspath(source.path), source.part, rewritten)  # no syscall
+    path = os.path.abspath(source.path)  # no syscall
+    return (source.kind, path, source.part, rewritten, source.helm)
 
 
 def _read_once(sources: Iterable[Source]) -> list[Source]:

@@ -150,9 +150,10 @@ def apply_flux(
         if variables is not None:
             result.documents = [_substituted(d, variables, why, source_text) for d in documents]
     result.documents = [_without_markers(d) for d in result.documents]
+    built = index.with_first(result.documents) if index is not None and has_release else index
     for position, document in enumerate(result.documents):
         if is_helmrelease(document.body):
-            _render(document, index, helm, source_text, result)
+            _render(document, built, helm, source_text, result)
             result.documents[position] = Document(_restored(document.body), document.origin)
     return result
 

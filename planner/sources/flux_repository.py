@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import os
 import posixpath
 from collections.abc import Mapping
@@ -86,6 +87,13 @@ class FluxIndex:
             index.documents.extend(d for d in documents if _indexed(d.body))
             index.relative_paths[label] = repository.relative(path) or label
         return index
+
+    def with_first(self, documents: list[Document]) -> FluxIndex:
+        """This index with the Flux sources among `documents` (what one build applies, in the
+        namespace it places them in) found first: an OCIRepository written without a namespace
+        next to its HelmRelease lands, as the release does, in the targetNamespace."""
+        first = [d for d in documents if d.body.get("kind") in SOURCE_KINDS and _indexed(d.body)]
+        return dataclasses.replace(self, documents=first + self.documents) if first else self
 
     def find(self, kind: str, namespace: str, name: str) -> Document | None:
         """The first document of `kind` named `namespace/name`, or None."""

@@ -10,8 +10,12 @@ import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from planner.tools import find_tool, run_tool
+
+if TYPE_CHECKING:
+    from planner.sources.helm_fetch import ChartFetcher
 
 CHART_FILE = "Chart.yaml"
 
@@ -22,7 +26,8 @@ class HelmOptions:
     values files (in order, later ones win), and the cluster's Kubernetes version and API
     versions for `.Capabilities` (Argo CD passes them; empty: helm's defaults). An Argo CD
     source's `helm` settings add the rest: values written inline (a YAML text, over the files),
-    `--set`, `--set-string` and `--set-file` pairs, and the tests and schema check skipped."""
+    `--set`, `--set-string` and `--set-file` pairs, and the tests and schema check skipped.
+    `charts`: where remote charts are pulled (`--fetch-charts`); None: they are not fetched."""
 
     release: str | None = None
     namespace: str | None = None
@@ -35,6 +40,7 @@ class HelmOptions:
     set_files: tuple[tuple[str, str], ...] = ()
     skip_tests: bool = False
     skip_schema_validation: bool = False
+    charts: ChartFetcher | None = None
 
 
 def is_chart_dir(directory: Path) -> bool:

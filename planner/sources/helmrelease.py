@@ -1,10 +1,11 @@
 """Flux HelmReleases rendered the way flux-local does: chart from the repository, values merged
 in Flux's order, `helm template RELEASE CHART --namespace NS --values FILE`.
 
-Only charts inside the repository are rendered (a GitRepository's chart path, or a HelmChart
-object pointing at one); charts of a HelmRepository or OCIRepository are never fetched (no
-network, and helm's cache may hold another version than the release pins). A HelmRelease that
-cannot be rendered is reported as unrendered, never skipped silently.
+Charts inside the repository are rendered (a GitRepository's chart path, or a HelmChart object
+pointing at one). Charts of a HelmRepository or an OCIRepository are pulled by helm only when the
+user asks (`--fetch-charts`: helm_fetch.py), and only when helm can pull them as Flux does (no
+credentials, no cloud provider login). A HelmRelease that cannot be rendered is reported as
+unrendered with the reason, never skipped silently.
 """
 
 from __future__ import annotations
@@ -21,21 +22,27 @@ from planner.errors import InputError, ToolFailedError, ToolMissingError
 from planner.sources.documents import Document, parse_yaml
 from planner.sources.flux_repository import FluxIndex, mapping, plain, value_data
 from planner.sources.helm import HelmOptions, is_chart_dir, render_chart
+from planner.sources.helm_fetch import ASK, OCI_SCHEME, FetchedChart, FetchFailed, RemoteChart
+
+# The layer helm-controller renders: a Helm chart's (an OCIRepository selecting another holds none)
+HELM_CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 
 DEFAULT_VALUES_KEY = "values.yaml"
 
 
 @dataclass(frozen=True)
 class Release:
-    """What `helm template` needs: release name, namespace, chart directory, merged values, and
-    whether a Secret contributed to them (then no helm message is shown)."""
+    """What `helm template` needs: release name, namespace, chart (a directory of the repository,
+    or a remote chart helm pulls, from `chart_source`), merged values, and whether a Secret
+    contributed to them (then no helm message is shown)."""
 
     name: str
     namespace: str
-    chart: Path
+    chart: Path | RemoteChart
     values: dict[str, Any]
     from_secret: bool = False
     notes: tuple[str, ...] = ()
+    chart_source: str = ""  # "OCIRepository NS/NAME", for a remote chart
 
 
 @dataclass
@@ -62,19 +69,42 @@ def render_helmrelease(document: Document, index: FluxIndex | None, helm: HelmOp
     """Render one HelmRelease with helm; `unrendered` says why when it cannot be."""
     try:
         release = resolve_release(document, index)
+        chart, fetched = _chart_on_disk(release, helm)
     except Unrenderable as why:
         return Rendered(unrendered=str(why))
-    try:
-        text = _template(release, helm)
     except ToolMissingError:
         return Rendered(unrendered="helm is not on PATH", notes=list(release.notes))
+    notes = list(release.notes)
+    if fetched is not None:  # the reader learns which version was checked
+        notes.append(f"{document.origin}: {release_id(document.body)} rendered from {fetched}")
+    try:
+        text = _template(release, chart, helm)
+    except ToolMissingError:
+        return Rendered(unrendered="helm is not on PATH", notes=notes)
     except ToolFailedError as err:
         shown = "" if release.from_secret else f": {err}"
-        return Rendered(unrendered=f"helm template failed{shown}", notes=list(release.notes))
+        return Rendered(unrendered=f"helm template failed{shown}", notes=notes)
     parsed = parse_yaml(text, document.origin.file, "helm template")
     # every rendered object is named by the HelmRelease that made it
     documents = [Document(d.body, document.origin) for d in parsed.documents]
-    return Rendered(documents, release.namespace, list(release.notes))
+    return Rendered(documents, release.namespace, notes)
+
+
+def _chart_on_disk(release: Release, helm: HelmOptions) -> tuple[Path, FetchedChart | None]:
+    """What `helm template` renders: the chart directory, or the archive of the remote chart
+    helm pulled (`--fetch-charts`) with what was pulled; Unrenderable when a remote chart is
+    not fetched or helm cannot pull it."""
+    if not isinstance(release.chart, RemoteChart):
+        return release.chart, None
+    where = f"chart {release.chart} ({release.chart_source})"
+    if helm.charts is None:
+        raise Unrenderable(f"{where} is not fetched; {ASK}")
+    try:
+        fetched = helm.charts.fetch(release.chart)
+    except FetchFailed as why:
+        shown = "helm pull failed" if release.from_secret else str(why)
+        raise Unrenderable(f"{where}: {shown}") from why
+    return fetched.archive, fetched
 
 
 def resolve_release(document: Document, index: FluxIndex | None) -> Release:
@@ -93,24 +123,33 @@ def resolve_release(document: Document, index: FluxIndex | None) -> Release:
         if spec.get("targetNamespace")
         else metadata.get("name")
     )
-    chart = _chart_dir(spec, namespace, index, document)
+    chart, chart_source = _chart_of(spec, namespace, index, document)
     values, from_secret, notes = merged_values(document, namespace, index)
     if spec.get("postRenderers"):
         notes.append(f"{document.origin}: {release_id(body)}: postRenderers are not evaluated")
-    return Release(str(release), target, chart, values, from_secret, tuple(notes))
+    return Release(
+        str(release), target, chart, values, from_secret, tuple(notes), chart_source=chart_source
+    )
 
 
-def _chart_dir(
+def _chart_of(
     spec: Mapping[str, Any], namespace: str, index: FluxIndex, document: Document
-) -> Path:
-    """The chart directory inside the repository, or Unrenderable naming why there is none."""
+) -> tuple[Path | RemoteChart, str]:
+    """The chart directory inside the repository, or the remote chart and the Flux source it
+    comes from; Unrenderable naming why there is neither."""
     origin = document.origin
     chart_ref = mapping(spec.get("chartRef"), "spec.chartRef", origin)
     if chart_ref:
         kind, name = str(chart_ref.get("kind")), str(chart_ref.get("name"))
         ref_namespace = str(chart_ref.get("namespace") or namespace)
+        where = f"{kind} {ref_namespace}/{name}"
+        if kind == "OCIRepository":
+            repository = index.find(kind, ref_namespace, name)
+            if repository is None:
+                raise Unrenderable(f"its chart source {where} is not in the repository")
+            return _oci_repository_chart(repository, where), where
         if kind != "HelmChart":
-            raise Unrenderable(f"its chart comes from {kind} {ref_namespace}/{name}, not fetched")
+            raise Unrenderable(f"its chart comes from {where}, which the planner does not read")
         helm_chart = index.find("HelmChart", ref_namespace, name)
         if helm_chart is None:
             raise Unrenderable(f"its HelmChart {ref_namespace}/{name} is not in the repository")
@@ -125,23 +164,79 @@ def _chart_dir(
 
 def _chart_from_source(
     chart: Mapping[str, Any], namespace: str, index: FluxIndex, document: Document
-) -> Path:
-    """The local chart a chart template (`chart`, `sourceRef`) names."""
+) -> tuple[Path | RemoteChart, str]:
+    """The chart a chart template (`chart`, `sourceRef`, `version`) names, and its source."""
     source = mapping(chart.get("sourceRef"), "sourceRef", document.origin)
     kind, name = str(source.get("kind")), str(source.get("name"))
     source_namespace = str(source.get("namespace") or namespace)
     chart_name = str(chart.get("chart") or "")
     where = f"{kind} {source_namespace}/{name}"
-    if kind != "GitRepository":
+    if kind not in ("GitRepository", "HelmRepository"):
         version = f" {chart['version']}" if chart.get("version") else ""
         raise Unrenderable(f"chart {chart_name}{version} of {where} is not fetched (no network)")
-    if index.find(kind, source_namespace, name) is None:
+    found = index.find(kind, source_namespace, name)
+    if found is None:
         raise Unrenderable(f"its source {where} is not in the repository")
+    if kind == "HelmRepository":
+        if chart.get("valuesFiles") or chart.get("valuesFile"):
+            # they replace the chart's values.yaml inside the artifact source-controller builds
+            raise Unrenderable(f"the `valuesFiles` of its chart from {where} are not evaluated")
+        version = str(chart.get("version") or "*")  # helm-controller's default: the newest
+        return _helm_repository_chart(found, chart_name, version, where), where
     root = index.repository.root
     directory = (root / chart_name.lstrip("/")).resolve()
     if root.resolve() not in (directory, *directory.parents) or not is_chart_dir(directory):
         raise Unrenderable(f"chart path `{chart_name}` of {where} is not a chart in the repository")
-    return directory
+    return directory, where
+
+
+def _helm_repository_chart(
+    repository: Document, chart_name: str, version: str, where: str
+) -> RemoteChart:
+    """The chart `chart_name` of a HelmRepository: `--repo URL`, or under its `oci://` URL."""
+    spec = _pullable_spec(repository, where)
+    url = str(spec.get("url") or "")
+    if spec.get("type") == "oci" and not url.startswith(OCI_SCHEME):
+        raise Unrenderable(f"{where} is of type oci, but its URL does not start with oci://")
+    if not url:
+        raise Unrenderable(f"{where} has no `spec.url`")
+    return RemoteChart(url, chart_name, version)
+
+
+def _oci_repository_chart(repository: Document, where: str) -> RemoteChart:
+    """The chart an OCIRepository names (`oci://…/NAME`): at its digest, else the newest tag
+    matching its semver range, else its tag (default `latest`), as source-controller picks."""
+    spec = _pullable_spec(repository, where)
+    url = str(spec.get("url") or "").rstrip("/")
+    if not url.startswith(OCI_SCHEME) or "/" not in url.removeprefix(OCI_SCHEME):
+        raise Unrenderable(f"{where} has no `spec.url` of the form oci://REGISTRY/CHART")
+    ref = mapping(spec.get("ref"), "spec.ref", repository.origin)
+    layer = mapping(spec.get("layerSelector"), "spec.layerSelector", repository.origin)
+    if layer.get("mediaType") not in (None, HELM_CHART_LAYER):
+        raise Unrenderable(f"{where} selects the layer `{layer['mediaType']}`, not a Helm chart")
+    if ref.get("semverFilter") and not ref.get("digest"):
+        raise Unrenderable(f"{where} filters tags with `semverFilter`, which helm cannot apply")
+    parent, _, name = url.rpartition("/")
+    if ref.get("digest"):
+        return RemoteChart(parent, name, digest=str(ref["digest"]))
+    return RemoteChart(parent, name, str(ref.get("semver") or ref.get("tag") or "latest"))
+
+
+def _pullable_spec(repository: Document, where: str) -> Mapping[str, Any]:
+    """A HelmRepository's or OCIRepository's spec when helm can pull from it as Flux does;
+    Unrenderable naming what the planner does not know (credentials, a cloud login)."""
+    spec = mapping(repository.body.get("spec"), "spec", repository.origin)
+    for field_name, what in (("secretRef", "credentials"), ("certSecretRef", "TLS certificates")):
+        if plain(spec.get(field_name)).get("name"):
+            raise Unrenderable(
+                f"{where} needs {what} (`{field_name}`) the planner does not know; not fetched"
+            )
+    provider = str(spec.get("provider") or "generic")
+    if provider != "generic":
+        raise Unrenderable(f"{where} logs in through the `{provider}` provider; not fetched")
+    if spec.get("insecure") is True:
+        raise Unrenderable(f"{where} is reached over plain HTTP (`insecure`); not fetched")
+    return spec
 
 
 def merged_values(
@@ -236,8 +331,9 @@ def _typed(text: str) -> Any:
     return text
 
 
-def _template(release: Release, helm: HelmOptions) -> str:
-    """`helm template` of the release, its merged values in a private temporary file."""
+def _template(release: Release, chart: Path, helm: HelmOptions) -> str:
+    """`helm template` of the release's `chart` (a directory or a pulled archive), its merged
+    values in a private temporary file."""
     options = HelmOptions(
         release=release.name,
         namespace=release.namespace,
@@ -245,4 +341,4 @@ def _template(release: Release, helm: HelmOptions) -> str:
         api_versions=helm.api_versions,
         inline_values=yaml.safe_dump(release.values, sort_keys=False),
     )
-    return render_chart(release.chart, options)
+    return render_chart(chart, options)

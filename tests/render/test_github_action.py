@@ -125,11 +125,13 @@ def test_the_action_is_composite_with_the_documented_inputs_and_outputs() -> Non
         "live-file",
         "target",
         "fail-on",
+        "fetch-charts",
         "python-version",
         "working-directory",
         "fail-job",
     }
     assert action["inputs"]["fail-on"]["default"] == "stuck"
+    assert action["inputs"]["fetch-charts"]["default"] == "false"  # offline unless asked
     assert action["inputs"]["target"]["default"] == "metallb-0.15"
     assert set(action["outputs"]) == {"report-file", "exit-code"}
 
@@ -190,6 +192,16 @@ def test_the_base_branch_is_the_default_live_state(tmp_path: Path) -> None:
     assert status == 0
     assert argv[:4] == ["diff", "svc.yaml", "--live-git", "origin/main"]
     assert outputs["exit-code"] == "0"
+
+
+@pytest.mark.parametrize(("fetch", "passed"), [("true", True), ("false", False)])
+def test_fetch_charts_passes_the_flag_only_when_true(
+    tmp_path: Path, fetch: str, passed: bool
+) -> None:
+    inputs = {"desired": "k8s", "live-file": "live.yaml", "fetch-charts": fetch}
+    _, _, _, argv = _run_diff_step(tmp_path, inputs, code=1, cwd=tmp_path)
+    assert ("--fetch-charts" in argv) is passed
+    assert argv[:4] == ["diff", "k8s", "--live", "live.yaml"]
 
 
 def test_an_explicit_ref_wins_over_the_base_branch(tmp_path: Path) -> None:

@@ -101,7 +101,7 @@ def test_a_different_repository_does_not_match() -> None:
         (application(destination="name: edge"), "the cluster named `edge`, not in-cluster"),
         (
             application(extra="    chart: coredns\n").replace("    path: apps/dns\n", ""),
-            "its source is the Helm chart `coredns` of",
+            "its source is the Helm chart coredns HEAD of",
         ),
         (
             application(extra="    plugin:\n      name: sops\n"),

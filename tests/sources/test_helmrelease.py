@@ -24,6 +24,12 @@ from tests.conftest import SAMPLES
 from tests.sources.conftest import FAKE_HELM, git, with_stand_in_helm, write
 
 SECRET_VALUE = "s3cr3t-do-not-print"
+HELM_REPOSITORY = """\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: charts, namespace: flux-system}
+spec: {url: https://charts.example.org}
+"""
 
 GIT_SOURCE = """\
 apiVersion: source.toolkit.fluxcd.io/v1
@@ -147,11 +153,11 @@ def test_values_from_an_object_outside_the_repository_render_with_a_note(repo: P
                 "  chart:\n    spec:\n      chart: podinfo\n      version: 6.5.0\n"
                 "      sourceRef: {kind: HelmRepository, name: podinfo, namespace: flux-system}\n"
             ),
-            "chart podinfo 6.5.0 of HelmRepository flux-system/podinfo is not fetched (no network)",
+            "its source HelmRepository flux-system/podinfo is not in the repository",
         ),
         (
             "  chartRef: {kind: OCIRepository, name: podinfo, namespace: flux-system}\n",
-            "its chart comes from OCIRepository flux-system/podinfo, not fetched",
+            "its chart source OCIRepository flux-system/podinfo is not in the repository",
         ),
         (
             (
@@ -293,6 +299,22 @@ def test_the_stand_in_renders_the_sample_chart_as_the_real_helm_does(tmp_path: P
     ]
 
 
+@pytest.mark.skipif(REAL_HELM is None, reason="no real helm on PATH to compare the stand-in with")
+def test_the_stand_in_renders_the_app_template_like_chart_as_the_real_helm_does(
+    tmp_path: Path,
+) -> None:
+    chart = SAMPLES / "real-flux-remote-chart" / "registry" / "app-template" / "3.7.3"
+    release = SAMPLES / "real-flux-remote-chart/commit/kubernetes/apps/network/blocky/app"
+    [document] = yaml.safe_load_all((release / "helmrelease.yaml").read_text())
+    values = write(tmp_path / "values.yaml", yaml.safe_dump(document["spec"]["values"]))
+    args = ["template", "blocky", str(chart), "--namespace", "network", "--values", str(values)]
+    real = run_tool([str(REAL_HELM), *args])
+    stand_in = run_tool([sys.executable, str(FAKE_HELM), *args])
+    assert [d for d in yaml.safe_load_all(real) if d] == [
+        d for d in yaml.safe_load_all(stand_in) if d
+    ]
+
+
 def test_a_release_unrendered_at_the_git_ref_counts_too(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -302,6 +324,7 @@ def test_a_release_unrendered_at_the_git_ref_counts_too(
         "  chart:\n    spec:\n      chart: lb-service\n"
         "      sourceRef: {kind: HelmRepository, name: charts, namespace: flux-system}\n"
     )
+    write(repo / "clusters/home/charts.yaml", HELM_REPOSITORY)
     write(repo / "apps/dns/release.yaml", helmrelease(chart=remote))
     git(repo, "add", "-A")
     git(repo, "commit", "--quiet", "-m", "remote chart")
@@ -310,7 +333,8 @@ def test_a_release_unrendered_at_the_git_ref_counts_too(
     assert tuple(map(str, report.unrendered)) == (
         (
             "HEAD:apps/dns/release.yaml: document 1, line 1: HelmRelease dns/dns not rendered "
-            "(chart lb-service of HelmRepository flux-system/charts is not fetched (no network)); "
+            "(chart lb-service * of https://charts.example.org (HelmRepository flux-system/charts) "
+            "is not fetched; pass --fetch-charts to let helm fetch it); "
             "its Services were not checked"
         ),
     )
