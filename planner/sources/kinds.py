@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from planner.errors import InputError, Origin
-from planner.objects import KubeObject, Manifest, ObjectKey
+from planner.objects import KubeObject, Manifest, ObjectKey, is_mapping
 from planner.sources.documents import Document
 from planner.sources.validate import OWN_ANNOTATIONS, check_fields
 
@@ -121,6 +121,12 @@ def to_objects(
     objects: list[KubeObject] = []
     notes: list[str] = []
     for document in documents:
+        if _identity_encrypted(document.body):
+            notes.append(
+                f"{document.origin}: skipped a document SOPS encrypted whole (its kind and name "
+                "too): Flux decrypts it as it applies it; if it is a Service, it was not checked"
+            )
+            continue
         metadata = _metadata(document.body, document.origin)
         if not metadata.get("name") and metadata.get("generateName"):
             kind = document.body["kind"]
@@ -132,6 +138,16 @@ def to_objects(
         check_fields(obj, rewritable=OWN_ANNOTATIONS)
         objects.append(obj)
     return objects, notes
+
+
+def _identity_encrypted(body: Manifest) -> bool:
+    """Whether SOPS encrypted what names the document (no `encrypted_regex`: every value is
+    `ENC[...]`, `kind` and `metadata.name` included)."""
+    if not is_mapping(body.get("sops")):
+        return False
+    metadata = body.get("metadata")
+    named = [body.get("kind"), *([metadata.get("name")] if is_mapping(metadata) else [])]
+    return any(isinstance(value, str) and value.startswith("ENC[") for value in named)
 
 
 def check_unique(objects: Iterable[KubeObject]) -> None:

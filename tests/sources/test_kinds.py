@@ -71,6 +71,31 @@ def test_objects_named_by_generate_name_are_skipped_with_a_note() -> None:
     assert notes == ["a.yaml: document 3, line 7: skipped a Job named by generateName"]
 
 
+def test_a_document_sops_encrypted_whole_is_skipped_with_a_note() -> None:
+    """sulibot/home-ops: a Secret encrypted without `encrypted_regex` (kind and name are
+    `ENC[...]` too). Flux decrypts it as it applies it; before, exit 2 on its encrypted
+    namespace ("is not a DNS-1123 label")."""
+    encrypted = "ENC[AES256_GCM,data:5g8R+fOG,iv:x,tag:y,type:str]"
+    body = {
+        "apiVersion": encrypted,
+        "kind": encrypted,
+        "metadata": {"name": encrypted, "namespace": encrypted},
+        "sops": {"age": [{"recipient": "age1x"}]},
+    }
+    objects, notes = to_objects([Document(body, ORIGIN)])
+    assert objects == []
+    assert notes == [
+        (
+            "a.yaml: document 3, line 7: skipped a document SOPS encrypted whole (its kind and "
+            "name too): Flux decrypts it as it applies it; if it is a Service, it was not checked"
+        )
+    ]
+    # encrypted values alone (`encrypted_regex: ^(data|stringData)$`): read as usual
+    plain = {"kind": "Secret", "metadata": {"name": "s"}, "data": {"k": encrypted}, "sops": {}}
+    (obj,), notes = to_objects([Document(plain, ORIGIN)])
+    assert (obj.key, notes) == (ObjectKey("Secret", "default", "s"), [])
+
+
 def test_to_objects_keeps_body_origin_and_renderer() -> None:
     (obj,), notes = to_objects([_doc("Service", {"name": "dns"})], rendered_by="helm")
     assert obj.body["metadata"] == {"name": "dns"}
