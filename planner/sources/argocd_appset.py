@@ -14,7 +14,8 @@ places every Application in the ApplicationSet's namespace. Evaluated here, exac
   object or list of objects flattened with dots as the controller flattens it;
 - `clusters` without a selector: the in-cluster cluster only (Argo CD's default cluster, no
   Secret), said in a note;
-- `matrix` of two of those (the second interpolated with each of the first's sets);
+- `matrix` of two of those (the second interpolated with each of the first's sets), and
+  `merge` of two or more by their `mergeKeys`;
 - each generator's `values`, `selector` and own `template` (merged over the set's).
 
 Anything else raises NotEvaluated with the reason, and the set is then not followed.
@@ -24,6 +25,7 @@ Anything else raises NotEvaluated with the reason, and the set is then not follo
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import re
@@ -51,7 +53,6 @@ _ELSEWHERE = {
     "pullRequest": "lists the open pull requests of an SCM provider's API",
     "plugin": "asks a plugin's service for its parameters",
     "clusterDecisionResource": "reads a resource in the cluster",
-    "merge": "is not evaluated",
 }
 _APPLICATIONS_SYNC_KEPT = frozenset({"create-only", "create-delete"})
 _IGNORED_DIFFERENCES = ("/spec/syncPolicy", "/metadata/")  # not what the Application syncs
@@ -142,6 +143,8 @@ def _params(kind: str, settings: Mapping[str, Any], context: _Context) -> list[P
         return _cluster_params(settings, context)
     if kind == "matrix":
         return _matrix_params(settings, context)
+    if kind == "merge":
+        return _merge_params(settings, context)
     why = _ELSEWHERE.get(kind, "is not a generator Argo CD knows")
     raise NotEvaluated(f"its `{kind}` generator {why}")
 
@@ -230,12 +233,46 @@ def _matrix_params(settings: Mapping[str, Any], context: _Context) -> list[Param
     return sets
 
 
+def _merge_params(settings: Mapping[str, Any], context: _Context) -> list[ParamSet]:
+    """The first child's sets, each overridden by the later children's set of equal merge keys
+    (a later child's set no first one has is dropped)."""
+    children = settings.get("generators")
+    keys = [str(key) for key in settings.get("mergeKeys") or []]
+    if not isinstance(children, list) or len(children) < 2 or not keys:
+        raise NotEvaluated("its merge generator needs two generators and `mergeKeys`")
+    merged = _by_merge_key(_child_params(children[0], {}, context), keys)
+    for child in children[1:]:
+        for key, override in _by_merge_key(_child_params(child, {}, context), keys).items():
+            if key in merged:
+                merged[key] = _overridden(merged[key], override, context.mode)
+    return list(merged.values())
+
+
+def _by_merge_key(sets: list[ParamSet], keys: list[str]) -> dict[str, ParamSet]:
+    by_key: dict[str, ParamSet] = {}
+    for params in sets:
+        key = json.dumps({k: params.get(k) for k in keys}, sort_keys=True, default=str)
+        if key in by_key:
+            raise NotEvaluated(f"its merge generator's sets repeat the merge key {key}")
+        by_key[key] = params
+    return by_key
+
+
+def _overridden(base: ParamSet, override: ParamSet, mode: Mode) -> ParamSet:
+    """A merge's override: its values win (two differing maps under goTemplate: not evaluated)."""
+    for key, value in override.items():
+        both_maps = isinstance(value, Mapping) and isinstance(base.get(key), Mapping)
+        if mode.go_template and both_maps and value != base[key]:
+            raise NotEvaluated(f"its merge generator's sets both give the map `{key}`")
+    return {**base, **override}
+
+
 def _child_params(child: Any, interpolated: ParamSet, context: _Context) -> list[ParamSet]:
     if interpolated:
         child = render_value(child, interpolated, context.mode)
     kind, settings = _kind_of(child)
-    if kind == "matrix":
-        raise NotEvaluated("a matrix generator inside a matrix is not evaluated")
+    if kind in ("matrix", "merge"):
+        raise NotEvaluated(f"a {kind} generator inside a matrix or merge is not evaluated")
     return _selected(child, _params(kind, settings, context))
 
 

@@ -402,3 +402,25 @@ def test_generation_runs_on_the_tree_at_the_git_ref(
     assert main(["diff", "argo", "--live-git", "HEAD~1"]) == 1
     out = capsys.readouterr().out
     assert "create Service web/web" in out and "update Service" not in out
+
+
+def test_a_merge_overrides_the_first_generators_sets_by_merge_key(apps_repo: Path) -> None:
+    generators = (
+        "- merge:\n    mergeKeys: [app]\n    generators:\n"
+        "    - list: {elements: [{app: web, ns: lab}, {app: dns, ns: dns}]}\n"
+        "    - list: {elements: [{app: web, ns: edge}, {app: gone, ns: gone}]}\n"
+    )
+    written = appset(generators, name="{{app}}", path="apps/{{app}}", namespace="{{ns}}")
+    write(Path("argo/appset.yaml"), written)
+    state = load_desired(["argo"])
+    assert sorted(state.services) == ["dns/dns-tcp", "dns/dns-udp", "edge/web"]
+    assert state.unrendered == ()
+
+
+def test_a_merge_key_repeated_in_one_generator_is_not_followed(apps_repo: Path) -> None:
+    generators = (
+        "- merge:\n    mergeKeys: [app]\n    generators:\n"
+        "    - list: {elements: [{app: web}, {app: web}]}\n"
+        "    - list: {elements: [{app: web}]}\n"
+    )
+    not_followed(appset(generators, name="{{app}}"), "sets repeat the merge key")
