@@ -28,6 +28,7 @@ from planner.objects import KubeObject
 from planner.sources.argocd_env import NotEvaluated
 from planner.sources.argocd_helm import Chart, helm_options
 from planner.sources.argocd_kustomize import KustomizeSource, is_set, kustomize_rewrite
+from planner.sources.argocd_source_files import with_override_files
 from planner.sources.desired import APPLICATION_KINDS, Source
 from planner.sources.documents import MANIFEST_SUFFIXES, manifest_files
 from planner.sources.flux_repository import Repository, plain
@@ -275,6 +276,10 @@ def _read_directory(
     directory, problem = _directory_of(path, repository)
     if directory is None:
         return f"its path `{path}` {problem}"
+    try:  # .argocd-source*.yaml: merged in before Argo CD detects the tool
+        source = with_override_files(source, directory, repository, app.obj.key.name)
+    except NotEvaluated as why:
+        return str(why)
     kustomize = plain(source.get("kustomize"))
     if is_set(kustomize):  # settings name the tool: Argo CD then detects none
         if plain(source.get("helm")):
