@@ -75,6 +75,15 @@ class _Context:
     facts: GitFacts | None
     mode: Mode
     notes: list[str] = field(default_factory=list)
+    # the checkout's directories and files, listed once however many generators read them
+    listings: dict[str, list[str]] = field(default_factory=dict)
+
+    def listing(self, root: Path, what: str) -> list[str]:
+        """The checkout's `directories` or `files`, as the repo server lists them."""
+        if what not in self.listings:
+            walk = _directories if what == "directories" else _files
+            self.listings[what] = list(walk(root, ""))
+        return self.listings[what]
 
 
 ParamSet = dict[str, Any]
@@ -295,14 +304,14 @@ def _git_params(settings: Mapping[str, Any], context: _Context) -> list[ParamSet
     root = _checkout(settings, context)
     prefix = str(settings.get("pathParamPrefix") or "")
     if settings.get("directories"):
-        chosen = _chosen_directories(settings["directories"], root)
+        chosen = _chosen_directories(settings["directories"], context.listing(root, "directories"))
         return [
             _with_values(_path_params(d, None, prefix, context.mode), settings, context.mode)
             for d in chosen
         ]
     if settings.get("files"):
         sets = []
-        for relative in _chosen_files(settings["files"], root):
+        for relative in _chosen_files(settings["files"], context.listing(root, "files")):
             directory = posixpath.dirname(relative) or "."
             for found in _file_objects(root, relative):
                 params = _file_params(found, context.mode)
@@ -359,11 +368,11 @@ def _path_params(directory: str, file: str | None, prefix: str, mode: Mode) -> P
     return params
 
 
-def _chosen_directories(entries: Any, root: Path) -> list[str]:
-    """The repository's directories some entry matches and no `exclude` entry matches."""
+def _chosen_directories(entries: Any, listed: list[str]) -> list[str]:
+    """The directories some entry matches and no `exclude` entry matches."""
     patterns = [(_go_path_match(str(plain(e).get("path") or "")), plain(e)) for e in entries]
     chosen = []
-    for directory in _directories(root, ""):
+    for directory in listed:
         matched = [entry for pattern, entry in patterns if pattern.fullmatch(directory)]
         if matched and not any(entry.get("exclude") is True for entry in matched):
             chosen.append(directory)
@@ -386,7 +395,7 @@ def _directories(top: Path, relative: str) -> Iterator[str]:
         yield from _directories(top, path)
 
 
-def _files(top: Path, relative: str = "") -> Iterator[str]:
+def _files(top: Path, relative: str) -> Iterator[str]:
     """Every file below `top` (`.git` skipped), as git lists a checkout's files."""
     directory = top / relative if relative else top
     try:
@@ -402,17 +411,17 @@ def _files(top: Path, relative: str = "") -> Iterator[str]:
             yield path
 
 
-def _chosen_files(entries: Any, root: Path) -> list[str]:
+def _chosen_files(entries: Any, files: list[str]) -> list[str]:
     """The files the include entries match and no `exclude` entry matches, sorted."""
-    files = list(_files(root))
     chosen: set[str] = set()
     for wanted in (False, True):  # includes, then excludes
         for entry in entries:
             if (plain(entry).get("exclude") is True) != wanted:
                 continue
             pattern = str(plain(entry).get("path") or "")
-            matched = {f for f in files if _git_pathspec(pattern).fullmatch(f)}
-            if matched != {f for f in files if _doublestar(pattern).fullmatch(f)}:
+            pathspec, doublestar = _git_pathspec(pattern), _doublestar(pattern)
+            matched = {f for f in files if pathspec.fullmatch(f)}
+            if matched != {f for f in files if doublestar.fullmatch(f)}:
                 raise NotEvaluated(
                     f"the files its pattern `{pattern}` matches depend on the controller's "
                     "new git file globbing setting, not known here"
