@@ -81,8 +81,7 @@ class _Context:
     def listing(self, root: Path, what: str) -> list[str]:
         """The checkout's `directories` or `files`, as the repo server lists them."""
         if what not in self.listings:
-            walk = _directories if what == "directories" else _files
-            self.listings[what] = list(walk(root, ""))
+            self.listings[what] = list(_listed(root, "", what == "directories"))
         return self.listings[what]
 
 
@@ -379,36 +378,26 @@ def _chosen_directories(entries: Any, listed: list[str]) -> list[str]:
     return chosen
 
 
-def _directories(top: Path, relative: str) -> Iterator[str]:
-    """Every directory below `top`, depth first in name order, hidden ones and symlinks skipped
-    (as the repo server's walk lists them)."""
-    directory = top / relative if relative else top
+def _listed(top: Path, relative: str, directories: bool) -> Iterator[str]:
+    """Below `top`, depth first in name order: every directory (hidden ones and symlinks
+    skipped, as the repo server's walk lists them), or every file (`.git` skipped, as git lists
+    a checkout's files)."""
     try:
-        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        entries = sorted(os.scandir(top / relative), key=lambda entry: entry.name)
     except OSError:
         return
     for entry in entries:
-        if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+        path = f"{relative}/{entry.name}" if relative else entry.name
+        is_directory = entry.is_dir(follow_symlinks=False)
+        if not is_directory:
+            if not directories:
+                yield path
             continue
-        path = f"{relative}/{entry.name}" if relative else entry.name
-        yield path
-        yield from _directories(top, path)
-
-
-def _files(top: Path, relative: str) -> Iterator[str]:
-    """Every file below `top` (`.git` skipped), as git lists a checkout's files."""
-    directory = top / relative if relative else top
-    try:
-        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
-    except OSError:
-        return
-    for entry in entries:
-        path = f"{relative}/{entry.name}" if relative else entry.name
-        if entry.is_dir(follow_symlinks=False):
-            if entry.name != ".git":
-                yield from _files(top, path)
-        else:
+        if entry.name.startswith(".") if directories else entry.name == ".git":
+            continue
+        if directories:
             yield path
+        yield from _listed(top, path, directories)
 
 
 def _chosen_files(entries: Any, files: list[str]) -> list[str]:
