@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_command import CHECKOUT, cpu_of  # noqa: E402
+from bench_command import CHECKOUT, cpu_of
 
 REMOTE = "https://github.com/example-home/homelab.git"
 APPLICATION = """apiVersion: argoproj.io/v1alpha1
