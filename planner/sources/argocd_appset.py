@@ -186,7 +186,7 @@ def _list_params(settings: Mapping[str, Any], context: _Context) -> list[ParamSe
     for element in settings.get("elements") or []:
         if not isinstance(element, Mapping):
             raise NotEvaluated("a list element is not an object (Argo CD fails)")
-        sets.append(_with_values(_element(element, context.mode), settings, context.mode))
+        sets.append(_element(element, context.mode))
     text = settings.get("elementsYaml")
     if text:
         if "{{" in str(text):
