@@ -161,6 +161,38 @@ def _index(value: Any, *keys: Any) -> Any:
     return value
 
 
+_VERB = re.compile(r"%(.)", re.DOTALL)
+
+
+def _printf(form: Any, *values: Any) -> str:
+    """sprig's printf for `%s` (strings), `%v` and `%%`; any other verb, or a count of values
+    the form does not take, is not evaluated (Go would print `%!…` markers)."""
+    remaining = list(values)
+
+    def verb(match: re.Match[str]) -> str:
+        if match[1] == "%":
+            return "%"
+        if not remaining or match[1] not in "sv":
+            raise NotEvaluated(f"`printf {form!r}` is not evaluated")
+        value = remaining.pop(0)
+        if match[1] == "s" and not isinstance(value, str):
+            raise NotEvaluated(f"`printf {form!r}` prints a non-string with %s")
+        return go_text(value)
+
+    printed = _VERB.sub(verb, _string(form, "printf"))
+    if remaining:
+        raise NotEvaluated(f"`printf {form!r}` is given more values than it prints")
+    return printed
+
+
+def _base(path: Any) -> str:
+    """Go's path.Base (sprig's `base`): the last element, trailing slashes dropped."""
+    text = _string(path, "base").rstrip("/")
+    if not text:
+        return "/" if path else "."
+    return text.rpartition("/")[2]
+
+
 # The functions evaluated, with Go's argument order (a piped value comes last).
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "index": _index,
@@ -174,6 +206,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
         _string(old, "replace"), _string(new, "replace")
     ),
     "default": lambda fallback, *given: fallback if not given or _is_empty(given[0]) else given[0],
+    "printf": _printf,
+    "base": _base,
     "quote": lambda *values: " ".join(f'"{go_text(v)}"' for v in values if v is not None),
 }
 _KEYWORDS = frozenset(

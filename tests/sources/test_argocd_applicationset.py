@@ -14,6 +14,7 @@ import pytest
 
 from planner.cli import main
 from planner.sources import load_desired
+from planner.sources.argocd_env import NotEvaluated
 from planner.sources.argocd_template import Mode, go_text, replace
 from tests.conftest import SAMPLES
 from tests.sources.conftest import git, service_yaml, write
@@ -279,6 +280,20 @@ def test_normalize_is_argo_cds_own(apps_repo: Path) -> None:
     assert services(written) == ["web-app/web"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{{ printf "%d" .n }}',
+        '{{ printf "%s" .n }}',
+        '{{ printf "%s" .name .n }}',
+        "{{ toJson . }}",
+    ],
+)
+def test_go_forms_not_evaluated_are_refused(text: str) -> None:
+    with pytest.raises(NotEvaluated):
+        replace(text, {"name": "web", "n": 2}, Mode(go_template=True))
+
+
 def test_a_go_expression_not_evaluated_makes_the_set_not_followed(apps_repo: Path) -> None:
     written = appset(
         directories("path: apps/*"), name="{{ if .path }}x{{ end }}", path="{{.path.path}}",
@@ -487,6 +502,8 @@ def test_go_template_files_keep_their_objects(apps_repo: Path) -> None:
         ("{{ .deep.key }}", "v"),
         ("{{ .missing }}", "<no value>"),
         ("{{ $.name }}", "web"),
+        ('{{ printf "%s-%v%%" .name .n }}', "web-2%"),
+        ("{{ base `apps/web/` }}{{ `apps/x` | base }}", "webx"),
     ],
 )
 def test_go_template_forms(text: str, printed: str) -> None:
