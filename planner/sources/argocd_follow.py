@@ -5,8 +5,9 @@ they sync elsewhere (`spec.source.path: apps/dns`); Argo CD renders each source 
 Reading only the Applications would check none of their Services (a silent pass), so
 `load_sources` reads each source directory too, as Argo CD's repo server reads it: Chart.yaml →
 helm, a kustomization → kustomize, else the directory's manifest files (docs/argocd.md,
-"Applications followed"). What cannot be followed is one `Unrendered` per Application, counted
-in the verdict as an unrendered HelmRelease is.
+"Applications followed"). An ApplicationSet's Applications are generated (argocd_appset.py) and
+followed the same way. What cannot be followed is one `Unrendered` per Application (or
+ApplicationSet), counted in the verdict as an unrendered HelmRelease is.
 
     >>> following = follow_applications(objects, "argo/dns.yaml", repo, GitView())  # doctest: +SKIP
 """

@@ -48,6 +48,8 @@ def with_override_files(
             raise NotEvaluated(f"`{label}` is not an object (Argo CD fails to render)")
     if merged == source:
         return source
+    if merged.get("plugin") and not source.get("plugin"):
+        raise NotEvaluated("an override file gives its source `plugin` settings, not evaluated")
     kept = {field: source[field] for field in KEPT_FIELDS if field in source}
     without = {key: value for key, value in merged.items() if key not in KEPT_FIELDS}
     return {**without, **kept}

@@ -70,6 +70,12 @@ def test_an_override_file_argo_cd_cannot_read_makes_the_application_not_followed
     assert "is not readable YAML" in entry
 
 
+def test_plugin_settings_from_an_override_file_are_not_evaluated(dns_repo: Path) -> None:
+    write(dns_repo / "apps/dns/.argocd-source.yaml", "plugin:\n  name: sops\n")
+    [entry] = [str(e) for e in load_desired(["argo"]).unrendered]
+    assert "an override file gives its source `plugin` settings, not evaluated" in entry
+
+
 def test_an_empty_override_file_changes_nothing(dns_repo: Path) -> None:
     write(dns_repo / "apps/dns/.argocd-source.yaml", "")
     assert services() == ["dns/top"]
