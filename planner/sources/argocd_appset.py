@@ -41,7 +41,7 @@ from planner.errors import Origin
 from planner.objects import KubeObject, ObjectKey
 from planner.sources.argocd_env import NotEvaluated
 from planner.sources.argocd_follow import HEAD_REVISIONS, GitFacts, _shown, normalised_url
-from planner.sources.argocd_template import Mode, go_text, render_value, sanitize_name
+from planner.sources.argocd_template import Mode, go_text, is_empty, render_value, sanitize_name
 from planner.sources.flux_repository import Repository, plain
 from planner.sources.safety import inside
 
@@ -285,14 +285,17 @@ def _child_params(child: Any, interpolated: ParamSet, context: _Context) -> list
 
 
 def _combined(first: ParamSet, second: ParamSet, mode: Mode) -> ParamSet:
-    """Two sets as the matrix combines them: a key both give must agree (the first wins under
-    goTemplate unless both are maps, which are not evaluated)."""
+    """Two sets as the matrix combines them: a key both give must agree (under goTemplate the
+    first's value wins; a map or an empty value there is not evaluated)."""
     combined = dict(first)
     for key, value in second.items():
         if key not in combined:
             combined[key] = value
         elif combined[key] != value and (
-            not mode.go_template or isinstance(value, Mapping) or isinstance(combined[key], Mapping)
+            not mode.go_template
+            or isinstance(value, Mapping)
+            or isinstance(combined[key], Mapping)
+            or is_empty(combined[key])
         ):
             raise NotEvaluated(f"both matrix generators give `{key}`, differently")
     return combined
@@ -545,8 +548,7 @@ def _merged(own: Any, base: Any) -> Any:
     field the generator leaves empty takes the set's."""
     if isinstance(own, Mapping) and isinstance(base, Mapping):
         return {**base, **{key: _merged(value, base.get(key)) for key, value in own.items()}}
-    empty = own is None or own is False or own == 0 or own in ("", [], {})
-    return base if empty and base is not None else own
+    return base if is_empty(own) and base is not None else own
 
 
 def _application(

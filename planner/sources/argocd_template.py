@@ -139,8 +139,9 @@ def _go_float(value: float) -> str:
     return f"{prefix}{digits[:point]}.{digits[point:]}"
 
 
-def _is_empty(value: Any) -> bool:
-    """sprig's `empty`: nil, "", 0, false, an empty list or map."""
+def is_empty(value: Any) -> bool:
+    """Go's empty value (sprig's `empty`, mergo's isEmptyValue): nil, "", 0, false, an empty
+    list or map."""
     return value is None or value is False or value == 0 or value in ("", [], {})
 
 
@@ -205,7 +206,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "replace": lambda old, new, s: _string(s, "replace").replace(
         _string(old, "replace"), _string(new, "replace")
     ),
-    "default": lambda fallback, *given: fallback if not given or _is_empty(given[0]) else given[0],
+    "default": lambda fallback, *given: fallback if not given or is_empty(given[0]) else given[0],
     "printf": _printf,
     "base": _base,
     "quote": lambda *values: " ".join(f'"{go_text(v)}"' for v in values if v is not None),
