@@ -145,9 +145,14 @@ def is_empty(value: Any) -> bool:
     return value is None or value is False or value == 0 or value in ("", [], {})
 
 
+def _kind(value: Any) -> str:
+    """What a value is, for messages (parameter values may come from files: never printed)."""
+    return "missing value" if value is None else type(value).__name__.replace("dict", "map")
+
+
 def _string(value: Any, function: str) -> str:
     if not isinstance(value, str):
-        raise NotEvaluated(f"`{function}` given {go_text(value)!r}, not a string")
+        raise NotEvaluated(f"`{function}` is given a {_kind(value)}, not a string")
     return value
 
 
@@ -158,7 +163,7 @@ def _index(value: Any, *keys: Any) -> Any:
         elif isinstance(value, list) and isinstance(key, int) and 0 <= key < len(value):
             value = value[key]
         else:
-            raise NotEvaluated(f"`index` of {key!r} fails (Argo CD fails to render it)")
+            raise NotEvaluated(f"`index` into a {_kind(value)} fails (Argo CD fails to render it)")
     return value
 
 
@@ -331,7 +336,7 @@ class _GoTemplate:
         value: Any = self.data
         for name in chain.lstrip("$").split(".")[1:] if chain not in (".", "$") else []:
             if not isinstance(value, Mapping):
-                raise NotEvaluated(f"`{chain}` reaches into {go_text(value)!r} (Argo CD fails)")
+                raise NotEvaluated(f"`{chain}` reaches into a {_kind(value)} (Argo CD fails)")
             if name not in value and self.missing_key_error:
                 raise NotEvaluated(
                     f"`{chain}` names a missing key under missingkey=error (Argo CD fails)"

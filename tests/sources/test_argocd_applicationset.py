@@ -287,11 +287,15 @@ def test_normalize_is_argo_cds_own(apps_repo: Path) -> None:
         '{{ printf "%s" .n }}',
         '{{ printf "%s" .name .n }}',
         "{{ toJson . }}",
+        "{{ .n.x }}",  # into a number: Go fails
+        "{{ .gone.x }}",  # into a missing map: Go fails
+        "{{ lower .n }}",
     ],
 )
 def test_go_forms_not_evaluated_are_refused(text: str) -> None:
-    with pytest.raises(NotEvaluated):
-        replace(text, {"name": "web", "n": 2}, Mode(go_template=True))
+    with pytest.raises(NotEvaluated) as refused:
+        replace(text, {"name": "web", "n": 12345}, Mode(go_template=True))
+    assert "12345" not in str(refused.value)  # parameter values may come from files
 
 
 def test_a_go_expression_not_evaluated_makes_the_set_not_followed(apps_repo: Path) -> None:
