@@ -12,8 +12,8 @@ places every Application in the ApplicationSet's namespace. Evaluated here, exac
   directories are never listed) and `files` (git's pathspec, where `*` crosses `/`; a pattern
   whose files change with the controller's new-globbing setting is not evaluated), each file's
   object or list of objects flattened with dots as the controller flattens it;
-- `clusters` without a selector: the in-cluster cluster only (Argo CD's default cluster, no
-  Secret), said in a note;
+- `clusters` without a selector, in a repository registering no cluster with a Secret: the
+  in-cluster cluster only (Argo CD's default cluster, which has no Secret), said in a note;
 - `matrix` of two of those (the second interpolated with each of the first's sets), and
   `merge` of two or more by their `mergeKeys`;
 - each generator's `values`, `selector` and own `template` (merged over the set's).
@@ -42,6 +42,7 @@ from planner.objects import KubeObject, ObjectKey
 from planner.sources.argocd_env import NotEvaluated
 from planner.sources.argocd_follow import HEAD_REVISIONS, GitFacts, _shown, normalised_url
 from planner.sources.argocd_template import Mode, go_text, is_empty, render_value, sanitize_name
+from planner.sources.documents import MANIFEST_SUFFIXES
 from planner.sources.flux_repository import Repository, plain
 from planner.sources.safety import inside
 
@@ -54,6 +55,7 @@ _ELSEWHERE = {
     "plugin": "asks a plugin's service for its parameters",
     "clusterDecisionResource": "reads a resource in the cluster",
 }
+_CLUSTER_SECRET = re.compile(rb"argocd\.argoproj\.io/secret-type['\"]?\s*:\s*['\"]?cluster\b")
 _APPLICATIONS_SYNC_KEPT = frozenset({"create-only", "create-delete"})
 _IGNORED_DIFFERENCES = ("/spec/syncPolicy", "/metadata/")  # not what the Application syncs
 
@@ -214,12 +216,23 @@ def _element(element: Mapping[str, Any], mode: Mode) -> ParamSet:
 
 
 def _cluster_params(settings: Mapping[str, Any], context: _Context) -> list[ParamSet]:
-    """The in-cluster cluster's set; a selector needs cluster Secrets' labels: refused."""
+    """The in-cluster cluster's set, when the repository registers no cluster with a Secret
+    (one could rename it); a selector needs cluster Secrets' labels: refused."""
     selector = plain(settings.get("selector"))
     if selector.get("matchLabels") or selector.get("matchExpressions"):
         raise NotEvaluated(
             "its clusters generator selects clusters by their Secrets' labels, not known here"
         )
+    if context.repository is None:
+        raise NotEvaluated("no repository to look for Argo CD cluster Secrets in")
+    root = context.repository.root
+    for relative in context.listing(root, "files"):
+        path = root / relative
+        if path.suffix in MANIFEST_SUFFIXES and _registers_a_cluster(path):
+            raise NotEvaluated(
+                f"`{relative}` registers a cluster with Argo CD: the clusters its generator "
+                "lists are not evaluated"
+            )
     context.notes.append(
         f"{context.said}: its clusters generator was read as the in-cluster cluster only; "
         "Applications it generates for other clusters registered with Argo CD sync there, "
@@ -227,6 +240,16 @@ def _cluster_params(settings: Mapping[str, Any], context: _Context) -> list[Para
     )
     params: ParamSet = {**IN_CLUSTER, "server": IN_CLUSTER_SERVER}
     return [_with_values(params, settings, context.mode)]
+
+
+def _registers_a_cluster(path: Path) -> bool:
+    """Whether a file holds the label of an Argo CD cluster Secret (`secret-type: cluster`;
+    SOPS leaves metadata readable)."""
+    try:
+        text = path.read_bytes()
+    except OSError:
+        return False
+    return _CLUSTER_SECRET.search(text) is not None
 
 
 def _matrix_params(settings: Mapping[str, Any], context: _Context) -> list[ParamSet]:

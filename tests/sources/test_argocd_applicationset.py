@@ -199,6 +199,19 @@ def test_clusters_generate_for_the_in_cluster_cluster_with_a_note(apps_repo: Pat
     assert any("read as the in-cluster cluster only" in note for note in state.notes)
 
 
+def test_clusters_registered_in_the_repository_are_not_evaluated(apps_repo: Path) -> None:
+    secret = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: local\n  namespace: argocd\n"
+        "  labels:\n    argocd.argoproj.io/secret-type: cluster\n"
+        "stringData:\n  name: local\n  server: https://kubernetes.default.svc\n"
+    )
+    write(apps_repo / "argocd/clusters/local.yaml", secret)  # it renames the in-cluster one
+    not_followed(
+        appset("- clusters: {}\n", name="{{name}}-web", path="apps/web"),
+        "`argocd/clusters/local.yaml` registers a cluster with Argo CD",
+    )
+
+
 def test_a_clusters_selector_is_not_followed(apps_repo: Path) -> None:
     generators = "- clusters:\n    selector:\n      matchLabels: {env: prod}\n"
     not_followed(appset(generators), "selects clusters by their Secrets' labels")
