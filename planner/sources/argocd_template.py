@@ -18,6 +18,7 @@ of its maps, is replaced on its own.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -122,6 +123,20 @@ def _go_float(value: float) -> str:
         return "NaN"
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
+    return _float_text(value, lambda power: power < -4 or power >= 6)
+
+
+def _json_float(value: float) -> str:
+    """encoding/json's float64: shortest digits, the `e` form only below 1e-6 or from 1e21,
+    its exponent without a leading zero (`1e-07` is `1e-7`)."""
+    if math.isnan(value) or math.isinf(value):
+        raise NotEvaluated("`toJson` of a value JSON has no number for (Argo CD fails)")
+    text = _float_text(value, lambda power: power < -6 or power >= 21)
+    return re.sub(r"e([-+])0(\d)$", r"e\g<1>\g<2>", text)
+
+
+def _float_text(value: float, exponent_form: Callable[[int], bool]) -> str:
+    """A float's shortest round-trip digits, in `%e` form when `exponent_form(power)`."""
     if value == 0:
         return "0"
     sign, digit_tuple, exponent = Decimal(repr(value)).normalize().as_tuple()
@@ -129,7 +144,7 @@ def _go_float(value: float) -> str:
     point = len(digits) + int(exponent)  # where the decimal point falls in `digits`
     prefix = "-" if sign else ""
     power = point - 1
-    if power < -4 or power >= 6:
+    if exponent_form(power):
         mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
         return f"{prefix}{mantissa}e{'-' if power < 0 else '+'}{abs(power):02d}"
     if point <= 0:
@@ -137,6 +152,34 @@ def _go_float(value: float) -> str:
     if point >= len(digits):
         return prefix + digits + "0" * (point - len(digits))
     return f"{prefix}{digits[:point]}.{digits[point:]}"
+
+
+# encoding/json escapes these beyond what Python's json does (HTML-safe output)
+_JSON_HTML = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+
+
+def to_json(value: Any) -> str:
+    """sprig's toJson (Go's json.Marshal): compact, map keys sorted, HTML characters escaped,
+    numbers as float64."""
+    if value is None or isinstance(value, bool | str):
+        if isinstance(value, str) and ("\b" in value or "\f" in value):
+            raise NotEvaluated("`toJson` of a string with \\b or \\f (Go versions differ)")
+        text = json.dumps(value, ensure_ascii=False)
+        return "".join(_JSON_HTML.get(char, char) for char in text)
+    if isinstance(value, int | float):
+        return _json_float(float(value))
+    if isinstance(value, Mapping):
+        items = sorted((str(key), item) for key, item in value.items())
+        return "{" + ",".join(f"{to_json(key)}:{to_json(item)}" for key, item in items) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(to_json(item) for item in value) + "]"
+    raise NotEvaluated(f"`toJson` of a {type(value).__name__} is not evaluated")
 
 
 def is_empty(value: Any) -> bool:
@@ -191,6 +234,13 @@ def _printf(form: Any, *values: Any) -> str:
     return printed
 
 
+def _go_quoted(text: str) -> str:
+    """Go's %q of printable ASCII (strconv.Quote); other characters are not evaluated."""
+    if any(not " " <= char <= "~" for char in text):
+        raise NotEvaluated("`quote` of a string with characters beyond printable ASCII")
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _base(path: Any) -> str:
     """Go's path.Base (sprig's `base`): the last element, trailing slashes dropped."""
     text = _string(path, "base").rstrip("/")
@@ -213,8 +263,9 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     ),
     "default": lambda fallback, *given: fallback if not given or is_empty(given[0]) else given[0],
     "printf": _printf,
+    "toJson": to_json,
     "base": _base,
-    "quote": lambda *values: " ".join(f'"{go_text(v)}"' for v in values if v is not None),
+    "quote": lambda *values: " ".join(_go_quoted(go_text(v)) for v in values if v is not None),
 }
 _KEYWORDS = frozenset(
     {"if", "else", "end", "range", "with", "define", "template", "block", "break", "continue"}

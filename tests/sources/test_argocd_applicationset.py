@@ -299,7 +299,7 @@ def test_normalize_is_argo_cds_own(apps_repo: Path) -> None:
         '{{ printf "%d" .n }}',
         '{{ printf "%s" .n }}',
         '{{ printf "%s" .name .n }}',
-        "{{ toJson . }}",
+        "{{ toYaml . }}",
         "{{ .n.x }}",  # into a number: Go fails
         "{{ .gone.x }}",  # into a missing map: Go fails
         "{{ lower .n }}",
@@ -521,6 +521,13 @@ def test_go_template_files_keep_their_objects(apps_repo: Path) -> None:
         ("{{ $.name }}", "web"),
         ('{{ printf "%s-%v%%" .name .n }}', "web-2%"),
         ("{{ base `apps/web/` }}{{ `apps/x` | base }}", "webx"),
+        ("{{ quote .name .n }}", '"web" "2"'),
+        ('{{ quote "a\\"b" }}', '"a\\"b"'),
+        ("{{ toJson .deep }}{{ toJson .segments }}", '{"key":"v"}["a","b"]'),
+        (
+            '{{ toJson "<&>" }} {{ toJson 1000000 }} {{ toJson 0.0000001 }}',
+            '"\\u003c\\u0026\\u003e" 1000000 1e-7',
+        ),
     ],
 )
 def test_go_template_forms(text: str, printed: str) -> None:
@@ -540,3 +547,26 @@ def test_go_template_forms(text: str, printed: str) -> None:
 )
 def test_fasttemplate_forms(text: str, printed: str) -> None:
     assert replace(text, {"path": "apps/web", "n": 2}, Mode()) == printed
+
+
+def test_a_matrix_lists_each_files_apps_through_to_json(apps_repo: Path) -> None:
+    """A common layout: one file per cluster listing its apps, a matrix turning the list into
+    elements (`elementsYaml: "{{ .apps | toJson }}"`)."""
+    write(apps_repo / "clusters/lab.yaml", "cluster: lab\napps:\n  - {name: web, ns: edge}\n")
+    generators = (
+        "- matrix:\n    generators:\n"
+        f"    - git:\n        repoURL: {REPO_URL}\n        revision: HEAD\n"
+        "        files: [{path: clusters/*.yaml}]\n"
+        "    - list:\n        elementsYaml: '{{ .apps | toJson }}'\n"
+    )
+    written = appset(
+        generators,
+        name="{{ .cluster }}-{{ .name }}",
+        path="apps/{{ .name }}",
+        namespace="{{ .ns }}",
+        spec=GO,
+    )
+    write(Path("argo/appset.yaml"), written)
+    state = load_desired(["argo"])
+    assert sorted(state.services) == ["edge/web"]
+    assert state.unrendered == ()
