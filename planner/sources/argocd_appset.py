@@ -5,7 +5,7 @@ The controller (argo-cd applicationset/generators, utils, controllers/template) 
 generator into parameter sets, renders the set's template with each one (argocd_template.py) and
 places every Application in the ApplicationSet's namespace. Evaluated here, exactly:
 
-- `list`: `elements` (and `elementsYaml` when it is literal YAML);
+- `list`: `elements`, and `elementsYaml` once no `{{` is left in it (a matrix templates it first);
 - `git` over this repository's checkout (its `repoURL` a remote, its `revision` HEAD or a branch,
   judged as an Application's source is): `directories` (Go's `path.Match`: `*` stays within a
   directory and `**` is no more than `*`; `exclude: true` entries drop what they match; hidden
