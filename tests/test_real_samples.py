@@ -141,6 +141,7 @@ def test_the_real_samples_are_here() -> None:
         "real-ipv6",
         "real-deleted-app",
         "real-argocd-app-of-apps",
+        "real-argocd-applicationset",
         "real-flux-app-dir",
     } <= names
 

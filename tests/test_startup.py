@@ -57,6 +57,8 @@ _NOT_FOR_A_DIFF = (
     "planner.sources.safety",
     "planner.sources.argocd_follow",  # an Argo CD Application among the documents only
     "planner.sources.argocd_kustomize",
+    "planner.sources.argocd_appset",  # an ApplicationSet among the documents only
+    "planner.sources.argocd_template",
     "planner.sources.kustomize_copy",  # a kustomization rewritten (Flux fields, Argo CD settings)
     "planner.simulate.poolsplit",  # pieces split from one pool, and a plan's wave ends only
     "planner.simulate.symmetry",  # a shape: only for components of equal size (World.shape)

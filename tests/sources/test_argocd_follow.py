@@ -135,7 +135,9 @@ def test_credentials_in_a_url_are_never_shown(app_repo: Path) -> None:
     assert "s3cr3t" not in entry and "the cluster https://git.example.com/" in entry
 
 
-def test_an_application_set_is_one_note_each(app_repo: Path) -> None:
+def test_an_application_set_not_followed_is_one_note(app_repo: Path) -> None:
+    """Its Applications are generated (tests/sources/test_argocd_applicationset.py); a set whose
+    generator reads another repository is one note."""
     appset = (
         "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\n"
         "metadata:\n  name: apps\n  namespace: argocd\n"
@@ -144,8 +146,8 @@ def test_an_application_set_is_one_note_each(app_repo: Path) -> None:
     write(app_repo / "argo/dns.yaml", appset)
     assert unchecked(["argo"]) == [
         (
-            "argo/dns.yaml: document 1, line 1: ApplicationSet argocd/apps not followed (the "
-            "Applications it generates are not known before Argo CD generates them); its "
+            "argo/dns.yaml: document 1, line 1: ApplicationSet argocd/apps not followed (its git "
+            "generator reads x, which is not a remote of this repository); its "
             "Services were not checked"
         )
     ]
