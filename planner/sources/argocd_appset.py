@@ -40,7 +40,7 @@ from planner import kube_yaml
 from planner.errors import Origin
 from planner.objects import KubeObject, ObjectKey
 from planner.sources.argocd_env import NotEvaluated
-from planner.sources.argocd_follow import HEAD_REVISIONS, GitFacts, _shown, normalised_url
+from planner.sources.argocd_follow import HEAD_REVISIONS, GitFacts, normalised_url, shown_url
 from planner.sources.argocd_template import Mode, go_text, is_empty, render_value, sanitize_name
 from planner.sources.documents import MANIFEST_SUFFIXES
 from planner.sources.flux_repository import Repository, plain
@@ -355,12 +355,12 @@ def _checkout(settings: Mapping[str, Any], context: _Context) -> Path:
         raise NotEvaluated("no repository holds its git generator's files")
     if facts is None or not facts.remotes:
         raise NotEvaluated(
-            f"its git generator's {_shown(url)} cannot be compared with this repository "
+            f"its git generator's {shown_url(url)} cannot be compared with this repository "
             "(it has no git remote)"
         )
     if normalised_url(url) not in facts.remotes:
         raise NotEvaluated(
-            f"its git generator reads {_shown(url)}, which is not a remote of this repository"
+            f"its git generator reads {shown_url(url)}, which is not a remote of this repository"
         )
     if revision not in HEAD_REVISIONS and revision != facts.branch:
         if revision not in facts.branches:

@@ -213,7 +213,7 @@ def _other_cluster(destination: Mapping[str, Any]) -> str:
     server, name = destination.get("server"), destination.get("name")
     if server and server not in IN_CLUSTER_SERVERS:
         return (
-            f"its destination is the cluster {_shown(str(server))}, not in-cluster: "
+            f"its destination is the cluster {shown_url(str(server))}, not in-cluster: "
             "its Services are not in this plan"
         )
     if name and name != IN_CLUSTER_NAME:
@@ -254,7 +254,7 @@ def _follow_source(
 def _elsewhere(source: Mapping[str, Any], facts: GitFacts | None) -> str:
     """Why a source's files are not this checkout's ("" when they are): another repository, or a
     revision that is neither HEAD nor a branch of it."""
-    url = _shown(str(source.get("repoURL") or ""))
+    url = shown_url(str(source.get("repoURL") or ""))
     if facts is None or not facts.remotes:
         return f"its source {url} cannot be compared with this repository (it has no git remote)"
     if normalised_url(str(source.get("repoURL") or "")) not in facts.remotes:
@@ -393,15 +393,15 @@ def _remote_chart(source: Mapping[str, Any]) -> RemoteChart:
         return RemoteChart(url, name, version)
     if (scheme == "oci" or (not scheme and "@" not in url)) and url:  # not git@host:path
         return RemoteChart(OCI_SCHEME + url.removeprefix(OCI_SCHEME), name, version)
-    raise NotEvaluated(f"its Helm chart `{name}` comes from {_shown(url) or 'no repoURL'}")
+    raise NotEvaluated(f"its Helm chart `{name}` comes from {shown_url(url) or 'no repoURL'}")
 
 
 def _oci_artifact(url: str, path: str, version: str) -> RemoteChart:
     """An OCI source read as the Helm chart it holds (its `path` must then be `.`)."""
     if path not in (".", "./"):
-        raise NotEvaluated(f"its OCI source {_shown(url)} is read at `{path}`, not evaluated")
+        raise NotEvaluated(f"its OCI source {shown_url(url)} is read at `{path}`, not evaluated")
     if not version:
-        raise NotEvaluated(f"its OCI source {_shown(url)} names no `targetRevision`")
+        raise NotEvaluated(f"its OCI source {shown_url(url)} names no `targetRevision`")
     parent, _, name = url.rpartition("/")
     if version.startswith("sha256:"):
         return RemoteChart(parent, name, digest=version)
@@ -513,7 +513,7 @@ def normalised_url(url: str) -> str:
     return f"{host.lower()}/{path}"
 
 
-def _shown(url: str) -> str:
+def shown_url(url: str) -> str:
     """`url` without the credentials it may carry (`https://user:token@host/...`): secret
     values never appear in messages."""
     parts = urllib.parse.urlsplit(url)

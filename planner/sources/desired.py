@@ -172,7 +172,7 @@ def load_sources(
     as the Flux Kustomization building it builds it; without it (what a GitOps tool applies),
     documents are taken as written."""
     helm = helm or HelmOptions()
-    flux = FluxContext(repository, strict_substitution) if evaluate_flux else None
+    flux = FluxContext(repository, strict_substitution, git_top) if evaluate_flux else None
     git: GitView | None = None  # made when an Application is read (an import at start-up)
     objects: list[KubeObject] = []
     notes: list[str] = []
@@ -391,15 +391,18 @@ def _read_source(
     source: Source, stdin: TextIO | None, helm: HelmOptions, flux: FluxContext | None, at_ref: bool
 ) -> tuple[list[KubeObject], list[str], list[Unrendered]]:
     """`_objects_of`, with a kustomization broken at a git ref unrendered (`load_sources`)."""
-    from planner.sources.safety import BrokenKustomization
-
     try:
         return _objects_of(source, stdin, helm, flux)
-    except (BrokenKustomization, ToolFailedError) as err:
+    except (InputError, ToolFailedError) as err:
         if not at_ref or source.kind != "kustomize":
             raise
-        reason = err.reason if isinstance(err, InputError) else f"kustomize failed: {err.stderr}"
-        return [], [], [_not_built(source, reason, flux)]
+        from planner.sources.safety import BrokenKustomization  # safety: not at start-up
+
+        if isinstance(err, ToolFailedError):
+            return [], [], [_not_built(source, f"kustomize failed: {err.stderr}", flux)]
+        if not isinstance(err, BrokenKustomization):
+            raise
+        return [], [], [_not_built(source, err.reason, flux)]
 
 
 def _objects_of(

@@ -54,7 +54,9 @@ class FluxContext:
 
     repository: Repository | None = None
     strict: bool = False
+    git_top: Path | None = None  # the work tree whose git remotes stand for `repository`
     _indexes: dict[Path, FluxIndex] = field(default_factory=dict)
+    _remotes: dict[Path, frozenset[str]] = field(default_factory=dict)
     _with_kustomizations: dict[Path, bool] = field(default_factory=dict)
     noted_paths: set[str] = field(default_factory=set)  # Flux Kustomization paths noted once
 
@@ -106,6 +108,17 @@ class FluxContext:
                 _may_hold(file, None) for file in flux_files(root)
             )
         return self._with_kustomizations[root]
+
+    def remotes_of(self, repository: Repository) -> frozenset[str]:
+        """The repository's git remotes as `host/owner/repo` (asked of `git_top` when given: a
+        tree exported at a git ref has no .git), empty when it has none or is no git work tree."""
+        from planner.sources.argocd_follow import read_git_facts
+
+        top = self.git_top or repository.root
+        if top not in self._remotes:
+            facts = read_git_facts(top)
+            self._remotes[top] = facts.remotes if facts is not None else frozenset()
+        return self._remotes[top]
 
     def index_of(self, repository: Repository) -> FluxIndex:
         """The repository's Flux objects (scanned on first use)."""

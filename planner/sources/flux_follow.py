@@ -66,6 +66,9 @@ def follow_targets(
         name = kustomization_name(obj.body)
         origin = obj.origin or Origin(name)
         target, why = _target_of(obj.body, repository)
+        if target is not None and repository is not None:
+            why = _of_another_repository(obj.body, context, repository)
+            target = None if why else target
         if target is None or repository is None:
             if plain(obj.body.get("spec")).get("suspend") is True:  # Flux applies nothing of it
                 followed.notes.append(f"{origin}: {name} {why}: what it builds was not read")
@@ -103,6 +106,29 @@ def _target_of(body: Mapping[str, Any], repository: Repository | None) -> tuple[
     if not is_dir:
         return None, f"`{path}` is not a directory of the repository"
     return Target(directory, repository.label(directory), _target_namespace(body)), ""
+
+
+def _of_another_repository(
+    body: Mapping[str, Any], context: FluxContext, repository: Repository
+) -> str:
+    """Why the GitRepository a Kustomization builds from is another repository than this one:
+    found in the repository, its URL is none of the work tree's git remotes ("" when it is one,
+    or when that cannot be told: no GitRepository written here (the Flux operator makes its
+    own), or no remote to compare with)."""
+    from planner.sources.argocd_follow import normalised_url, shown_url
+
+    source = plain(plain(body.get("spec")).get("sourceRef"))
+    namespace = source.get("namespace") or plain(body.get("metadata")).get("namespace")
+    name = f"{namespace or 'default'}/{source.get('name')}"
+    found = context.index_of(repository).find("GitRepository", *name.split("/", 1))
+    url = plain(found.body.get("spec")).get("url") if found is not None else None
+    remotes = context.remotes_of(repository)
+    if not isinstance(url, str) or not remotes or normalised_url(url) in remotes:
+        return ""
+    return (
+        f"builds `{kustomization_path(body)}` of GitRepository {name} ({shown_url(url)}), "
+        "which is not a remote of this repository"
+    )
 
 
 def _target_namespace(body: Mapping[str, Any]) -> str | None:

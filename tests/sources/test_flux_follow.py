@@ -145,3 +145,49 @@ def test_a_path_the_system_refuses_is_a_note_not_a_traceback(repo: Path) -> None
     write(repo / "apps/ks.yaml", flux_kustomization("long", "./" + "x" * 5000))
     [entry] = load_desired(["apps/ks.yaml"]).unrendered
     assert entry.reason.endswith("is not a directory of the repository")
+
+
+def git_repository(name: str, url: str) -> str:
+    return (
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        f"metadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  url: {url}\n"
+    )
+
+
+def test_a_kustomization_of_another_git_repository_is_not_followed(repo: Path) -> None:
+    """A fleet repository's tenant Kustomization builds `./apps/dns` of the tenant's repository;
+    this repository has an `apps/dns` too. Before, that was read as what the tenant syncs: a
+    check of the wrong files. The GitRepository's URL is compared with the git remotes, as an
+    Argo CD Application's repoURL is (the same URL written over ssh is this repository)."""
+    git(repo, "remote", "add", "origin", "https://github.com/example/fleet.git")
+    write(repo / "apps/dns/app/service.yaml", service_yaml("dns", "dns"))
+    own = flux_kustomization("dns", "./apps/dns/app")
+    tenant = own.replace("name: dns\n", "name: tenant\n").replace("flux-system}", "tenant}")
+    write(repo / "clusters/home/own.yaml", own)
+    write(repo / "clusters/home/tenant.yaml", tenant)
+    write(
+        repo / "clusters/home/sources.yaml",
+        git_repository("tenant", "https://github.com/example/tenant")
+        + "---\n"
+        + git_repository("flux-system", "ssh://git@github.com/example/fleet"),
+    )
+    state = load_desired(["clusters/home/own.yaml", "clusters/home/tenant.yaml"])
+    assert list(state.services) == ["dns/dns"]  # read once, for flux-system/dns
+    [entry] = state.unrendered
+    assert str(entry) == (
+        "clusters/home/tenant.yaml: document 1, line 1: Flux Kustomization flux-system/tenant "
+        "not followed (builds `apps/dns/app` of GitRepository flux-system/tenant "
+        "(https://github.com/example/tenant), which is not a remote of this repository); its "
+        "Services were not checked"
+    )
+
+
+def test_without_a_git_remote_the_kustomizations_repository_is_taken_as_this_one(
+    repo: Path,
+) -> None:
+    """Nothing to compare with (a clone without a remote): followed as before, not refused."""
+    write(repo / "apps/dns/app/service.yaml", service_yaml("dns", "dns"))
+    write(repo / "clusters/home/dns.yaml", flux_kustomization("dns", "./apps/dns/app"))
+    write(repo / "clusters/home/sources.yaml", git_repository("flux-system", "https://x.invalid/y"))
+    state = load_desired(["clusters/home/dns.yaml"])
+    assert (list(state.services), state.unrendered) == (["dns/dns"], ())
