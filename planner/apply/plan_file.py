@@ -205,6 +205,8 @@ def _prediction_problems(wave: PlannedWave, pools: Mapping[str, Pool]) -> list[s
             except ValueError:
                 problems.append(f"{where} is not an IP address")
                 continue
+            if not names:
+                problems.append(f"{where} names no pool")
             problems += [
                 f"{where}: {_short(name)} is not one of its pools after the plan"
                 for name in names

@@ -394,10 +394,12 @@ def _plan_from_dict(data: Mapping[str, Any]) -> Plan:
 def _live_source_from_dict(data: Mapping[str, Any] | None) -> LiveOrigin | None:
     if data is None:
         return None
-    kind = str(data["kind"])
+    kind, ref = str(data["kind"]), str(data.get("ref", ""))
     if kind not in LIVE_SOURCE_KINDS:
         raise ValueError(f"unknown live source {kind!r}")
-    return LiveOrigin(kind, str(data.get("ref", "")))
+    if (kind == "git") != bool(ref):  # a git ref, and only a git ref, names itself
+        raise ValueError(f"live source {kind} with ref {ref!r}")
+    return LiveOrigin(kind, ref)
 
 
 def _baseline_from_dict(data: Mapping[str, Any]) -> Baseline:

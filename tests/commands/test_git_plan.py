@@ -1,4 +1,5 @@
-"""A plan made in a pull request from a git ref (no cluster access), applied later to the cluster.
+"""A plan made in a pull request from a git ref (no cluster access), verified, and applied later to
+the cluster.
 
 The cluster is the project's simulated one behind the stand-in kubectl, called in-process
 (tests/fakes/fake_cluster.py): MetalLB's allocation there is the model's, from the statuses the
@@ -183,3 +184,19 @@ def test_a_requested_ip_another_service_holds_is_refused_before_wave_1(
         for svc in (TCP, UDP)
     ]  # not dns-tls: it does not exist yet
     assert fake.arrivals() == []
+
+
+def test_verify_says_which_expected_ips_are_predictions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """verify holds the model to its predicted address as before, and says it is a prediction."""
+    repo = tmp_path / "repo"
+    _history(repo)
+    plan_file = _plan_from_git(repo, capsys, monkeypatch)
+    assert main(["verify", str(plan_file)]) == 0
+    claims = capsys.readouterr().err.splitlines()
+    expected = (
+        "proved  fixed         wave 1: every Service of the wave ends at its expected IPs "
+        f"(predicted, not known, for {TCP}, {TLS}, {UDP})  ("
+    )
+    assert any(claim.startswith(expected) for claim in claims), claims
