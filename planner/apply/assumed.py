@@ -25,7 +25,7 @@ from planner.plan.records import Plan
 def kept_ips(plan: Plan) -> dict[str, tuple[str, ...]]:
     """Service → the IPs a plan made from a git ref assumes it holds and expects it to keep
     (the first wave naming it expects exactly those); {} for any other plan."""
-    if plan.live_source is None or plan.live_source.kind != "git":
+    if not plan.from_git_ref:
         return {}
     kept: dict[str, tuple[str, ...]] = {}
     named: set[str] = set()

@@ -368,8 +368,8 @@ def _checked_services(run: _Run, todo: Sequence[PlannedWave]) -> set[str]:
 
 
 def _live_of(run: _Run, waves: Sequence[PlannedWave]) -> Mapping[str, Manifest | None]:
-    """The Services checked before the first write, and those the first wave waits for (one
-    read)."""
+    """The Services checked before the first write, those the first wave waits for, and, before
+    the first wave of a plan made from a git ref, those it expects to keep their IPs (one read)."""
     kept = set(kept_ips(run.plan)) if not run.finished else set()
     return run.kubectl.get_services(
         _checked_services(run, waves) | set(waves[0].expected_ips) | kept
@@ -433,9 +433,7 @@ def _as_planned(plan: Plan, svc: str, current: Manifest | None) -> bool:
 
 def _committed(plan: Plan, svc: str) -> Manifest | None:
     """The Service as the git ref held it, for a plan made from one (None otherwise)."""
-    if plan.live_source is None or plan.live_source.kind != "git":
-        return None
-    return plan.baseline.services.get(svc)
+    return plan.baseline.services.get(svc) if plan.from_git_ref else None
 
 
 def _writes_around(
@@ -643,7 +641,7 @@ def restorable(live: Manifest) -> Manifest:
 # --- waiting -----------------------------------------------------------------------------------
 
 
-def arrivals(run: _Run, wave: PlannedWave, live: Mapping[str, Manifest | None]) -> Arrivals:
+def _arrivals(run: _Run, wave: PlannedWave, live: Mapping[str, Manifest | None]) -> Arrivals:
     """How the wave's Services stand against their expected IP tuples (order of the IPs does not
     matter; a predicted address stands for any one IP of its pools, the same one in a group)."""
     shown = {svc: ingress_ips(m) for svc, m in live.items() if m is not None}
@@ -711,7 +709,7 @@ def _read_waiting(
     except ToolFailedError as err:
         run.progress.say(f"wave {wave.index}: reading the Services failed, will retry: {err}")
         return tuple(sorted(wave.expected_ips)), {}
-    return arrivals(run, wave, live).waiting, live
+    return _arrivals(run, wave, live).waiting, live
 
 
 def _nudge(run: _Run, wave: PlannedWave, services: Sequence[str]) -> tuple[str, ...]:
@@ -743,7 +741,7 @@ def _timeout_explanation(
     ]
     lines += [
         f"{', '.join(group)} show different IPs, where the plan predicts one shared IP"
-        for group in arrivals(run, wave, live).split
+        for group in _arrivals(run, wave, live).split
     ]
     for svc in waiting:
         current = live.get(svc)

@@ -132,6 +132,11 @@ class Plan:
     live_source: LiveOrigin | None = None  # None: not recorded (a plan the library built)
 
     @property
+    def from_git_ref(self) -> bool:
+        """Whether the plan was made from a git ref: no live Service showed a status."""
+        return self.live_source is not None and self.live_source.kind == "git"
+
+    @property
     def units(self) -> tuple[PlannedUnit, ...]:
         return tuple(u for wave in self.waves for u in wave.units)
 

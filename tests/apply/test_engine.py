@@ -30,7 +30,6 @@ from planner.diff.scenario import UNKNOWN_POOL, UNKNOWN_POOL_OBJECT, build_scena
 from planner.errors import InputError
 from planner.kubectl import Kubectl
 from planner.model.pools import Pool, pools_from_objects
-from planner.objects import Manifest
 from planner.pipeline import plan_scenario
 from planner.plan.fingerprint import live_fingerprint, plan_digest
 from planner.plan.records import Plan, PlannedUnit, PlannedWave, plan_to_dict

@@ -153,12 +153,12 @@ def test_a_group_split_over_two_ips_is_not_at_its_expected_ips(
     plan = read_plan_file(_plan_from_git(repo, capsys, monkeypatch))
     wave = plan.waves[0]
     stand_ins = StandIns.of(plan)
-    same = stand_ins.arrivals(wave, dict.fromkeys((TCP, TLS, UDP), ["192.168.10.9"]))
+    same = stand_ins.arrivals(wave, {svc: ["192.168.10.9"] for svc in (TCP, TLS, UDP)})
     assert same.waiting == ()
     apart = {TCP: ["192.168.10.9"], TLS: ["192.168.10.9"], UDP: ["192.168.10.8"]}
     assert stand_ins.arrivals(wave, apart).split == ((TCP, TLS, UDP),)
     assert stand_ins.arrivals(wave, apart).waiting == (TCP, TLS, UDP)
-    outside = stand_ins.arrivals(wave, dict.fromkeys((TCP, TLS, UDP), ["10.0.0.9"]))
+    outside = stand_ins.arrivals(wave, {svc: ["10.0.0.9"] for svc in (TCP, TLS, UDP)})
     assert outside.waiting == (TCP, TLS, UDP)  # not an IP of pool lan
     pending = stand_ins.arrivals(wave, {TCP: ["192.168.10.9"], UDP: ["192.168.10.9"]})
     assert pending.waiting == (TLS,)
