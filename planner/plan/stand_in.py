@@ -116,8 +116,8 @@ class StandIns:
         }
         split = []
         for group in self.groups.get(wave.index, ()):
-            shown = {frozenset(f.values()) for s in group if (f := filled.get(s)) is not None}
-            if len(shown) > 1:
+            in_place = {frozenset(f.values()) for s in group if (f := filled.get(s)) is not None}
+            if len(in_place) > 1:
                 split.append(group)
         return Arrivals(filled, tuple(split))
 
