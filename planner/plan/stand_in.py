@@ -148,6 +148,8 @@ def fill(
 ) -> dict[str, str] | None:
     """How the shown IPs are the option's (order aside): each exact address shown, each
     predicted one by another IP of one of its pools; None when they are not."""
+    if not predicted:  # every address exact (most plans): the same set of IPs
+        return {} if set(shown) == set(option) else None
     exact = set(option) - predicted.keys()
     rest = sorted(set(shown) - exact)
     open_addresses = sorted(set(option) & predicted.keys())
