@@ -87,14 +87,21 @@ def _cluster(
 
 
 def _plan_from_git(
-    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Path:
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    annotations: str = "",
+) -> tuple[Path, Path]:
+    """The history (`_history`) in tmp_path/repo, planned there from `--live-git HEAD~1` into a
+    plan file: the repository and the file."""
+    repo = tmp_path / "repo"
+    _history(repo, annotations)
     monkeypatch.chdir(repo)
-    plan_file = repo.parent / "plan.json"
+    plan_file = tmp_path / "plan.json"
     argv = ["plan", "apps", "--live-git", "HEAD~1", "-o", "json", "--output-file", str(plan_file)]
     assert main(argv) == 0
     capsys.readouterr()
-    return plan_file
+    return repo, plan_file
 
 
 def test_a_plan_from_a_git_ref_converges_where_the_cluster_allocated_another_ip(
@@ -105,9 +112,7 @@ def test_a_plan_from_a_git_ref_converges_where_the_cluster_allocated_another_ip(
     outside the repository holds in the cluster. Applied later, the plan waits for any one IP
     of the pool for the group, the same for all three, and converges (it does not wait for the
     prediction until it times out)."""
-    repo = tmp_path / "repo"
-    _history(repo)
-    plan_file = _plan_from_git(repo, capsys, monkeypatch)
+    repo, plan_file = _plan_from_git(tmp_path, capsys, monkeypatch)
     plan = json.loads(plan_file.read_text())
     assert plan["live_source"] == {"kind": "git", "ref": "HEAD~1"}
     predicted = {"predicted": PREDICTED, "pools": ["lan"]}
@@ -125,9 +130,7 @@ def test_a_plan_from_a_git_ref_converges_where_the_cluster_allocated_another_ip(
 def test_the_dry_run_says_it_would_wait_for_any_ip_of_the_pool_and_the_same_for_all(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo = tmp_path / "repo"
-    _history(repo)
-    plan_file = _plan_from_git(repo, capsys, monkeypatch)
+    repo, plan_file = _plan_from_git(tmp_path, capsys, monkeypatch)
     _cluster(tmp_path, monkeypatch, repo)
     assert main(["apply", str(plan_file), "--dry-run"]) == 0
     err = capsys.readouterr().err.splitlines()
@@ -148,9 +151,7 @@ def test_a_group_split_over_two_ips_is_not_at_its_expected_ips(
     from planner.apply.plan_file import read_plan_file
     from planner.plan.stand_in import StandIns
 
-    repo = tmp_path / "repo"
-    _history(repo)
-    plan = read_plan_file(_plan_from_git(repo, capsys, monkeypatch))
+    plan = read_plan_file(_plan_from_git(tmp_path, capsys, monkeypatch)[1])
     wave = plan.waves[0]
     stand_ins = StandIns.of(plan)
     same = stand_ins.arrivals(wave, {svc: ["192.168.10.9"] for svc in (TCP, TLS, UDP)})
@@ -170,9 +171,8 @@ def test_a_requested_ip_another_service_holds_is_refused_before_wave_1(
     """The plan from the git ref takes the pair to hold the IP it requests; in the cluster a
     Service outside the repository holds it, and the pair is pending. The preconditions (spec,
     labels, annotations) cannot see it: apply refuses before writing, one line per Service."""
-    repo = tmp_path / "repo"
-    _history(repo, ", metallb.io/loadBalancerIPs: 192.168.10.53")
-    plan_file = _plan_from_git(repo, capsys, monkeypatch)
+    requested = ", metallb.io/loadBalancerIPs: 192.168.10.53"
+    repo, plan_file = _plan_from_git(tmp_path, capsys, monkeypatch, requested)
     fake = _cluster(tmp_path, monkeypatch, repo, dns_ip="", legacy_ip="192.168.10.53")
     assert fake.cluster().ips(TCP) == ()
     assert main(["apply", str(plan_file), "--yes", "--timeout", "10s"]) == 1
@@ -190,9 +190,7 @@ def test_verify_says_which_expected_ips_are_predictions(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """verify holds the model to its predicted address as before, and says it is a prediction."""
-    repo = tmp_path / "repo"
-    _history(repo)
-    plan_file = _plan_from_git(repo, capsys, monkeypatch)
+    _, plan_file = _plan_from_git(tmp_path, capsys, monkeypatch)
     assert main(["verify", str(plan_file)]) == 0
     claims = capsys.readouterr().err.splitlines()
     expected = (
