@@ -15,7 +15,6 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from planner.diff.scenario import UNKNOWN_POOL
 from planner.model.pools import Pool, parse_ip, pools_from_objects
 from planner.model.service import ServiceInputError, allocation_inputs, ingress_ips
 from planner.objects import Manifest
@@ -30,7 +29,7 @@ _MAX_FILLED = 4
 @dataclass
 class Predictions:
     """Wave by wave, the expected addresses that are predictions (`predicted_ips`), for a plan
-    made with no pool known or from a git ref (`Predictions.of` is None otherwise)."""
+    made with no pool known or from a git ref (`predictions_for` gives None otherwise)."""
 
     pools: Sequence[Pool]
     live: Mapping[str, Manifest]
@@ -65,12 +64,6 @@ def predictions_for(
 ) -> Predictions | None:
     """Predictions, when the plan's addresses may be ones nothing promised; else None."""
     return None if pools_known and statuses_known else Predictions(pools, live)
-
-
-def pools_unknown(plan: Plan) -> bool:
-    """Whether no pool was known when planning: the plan's only pool is the stand-in."""
-    pools = plan.baseline.pools_before + plan.baseline.pools_after
-    return {(p.get("metadata") or {}).get("name") for p in pools} == {UNKNOWN_POOL}
 
 
 # --- at apply time -------------------------------------------------------------------------------

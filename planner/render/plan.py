@@ -92,17 +92,17 @@ def _expected_lines(plan: Plan) -> list[str]:
 
 def expected_words(options: ExpectedIPs, predicted: Mapping[str, Sequence[str]]) -> str:
     """A Service's expected IP lists for people: "192.168.10.53 or <no IP>", a prediction
-    named as what it is (`predicted_words`)."""
+    named as what it is (`_predicted_words`)."""
     return " or ".join(_shown_ips(ips, predicted) for ips in options)
 
 
 def _shown_ips(ips: Sequence[str], predicted: Mapping[str, Sequence[str]]) -> str:
     if not ips:
         return "<no IP>"
-    return ", ".join(predicted_words(ip, predicted[ip]) if ip in predicted else ip for ip in ips)
+    return ", ".join(_predicted_words(ip, predicted[ip]) if ip in predicted else ip for ip in ips)
 
 
-def predicted_words(address: str, pools: Sequence[str]) -> str:
+def _predicted_words(address: str, pools: Sequence[str]) -> str:
     """A predicted address: "any IP of pool lan (predicted 192.168.10.7)"; with no pool known,
     "an IP from an unknown pool" (the stand-in pool's address means nothing)."""
     if list(pools) == [UNKNOWN_POOL]:
