@@ -42,8 +42,8 @@ RUN_LENGTH = 256
 
 # A Service's expected IPs after a wave: every IP tuple MetalLB could give it (one when certain).
 ExpectedIPs = tuple[tuple[str, ...], ...]
-# Per Service: its expected addresses that are only the model's prediction (it requests none and
-# showed none in a status when planned), each with the pools any one IP of which stands for it.
+# Per Service: its expected addresses that are only the model's prediction (it neither requests
+# them nor showed them in its status when planned), each with the pools holding the address.
 PredictedIPs = Mapping[str, Mapping[str, tuple[str, ...]]]
 
 

@@ -1,9 +1,11 @@
 """Expected addresses that are only the model's prediction, and the IPs that may stand for them.
 
-A plan holds such an address where nothing promised it: with no pool known, a stand-in pool owns
-every address (diff/scenario.py), and with live state read from a git ref no Service shows the
-IP MetalLB gave it. There an expected address of a Service that neither requests it nor held it
-in a live status is a prediction: the plan records it with the pools holding it
+An expected address of a Service that neither requests it nor held it in its live status when
+the plan was made is only the model's prediction of MetalLB's choice: a new auto-assigned
+Service's, a group's that moves to a free address, and, with live state read from a git ref (no
+status at all), every auto-assigned Service's; with no pool known, the stand-in pool's address
+(diff/scenario.py). The cluster's allocation may differ (a Service the plan never saw took the
+address, another allocator order). The plan records such an address with the pools holding it
 (`PlannedWave.predicted_ips`), its table names it so, and `apply` waits for any one IP of those
 pools, the same one for the Services of a sharing group predicted on it. `verify` still holds
 the model to the address itself.
@@ -28,8 +30,7 @@ _MAX_FILLED = 4
 
 @dataclass
 class Predictions:
-    """Wave by wave, the expected addresses that are predictions (`predicted_ips`), for a plan
-    made with no pool known or from a git ref (`predictions_for` gives None otherwise)."""
+    """Wave by wave, the expected addresses that are predictions (`predicted_ips`)."""
 
     pools: Sequence[Pool]
     live: Mapping[str, Manifest]
@@ -42,28 +43,25 @@ class Predictions:
         self.current.update((w.service, w.manifest) for w in writes)
         predicted = {}
         for svc, options in expected.items():
-            addresses = {ip for option in options for ip in option} - self._promised(svc)
+            addresses = {ip for option in options for ip in option} - self._shown(svc)
+            if addresses:  # most Services keep the IPs their status shows
+                addresses -= self._requested(svc)
             pools = {ip: self._pools_holding(ip) for ip in sorted(addresses)}
             if any(pools.values()):
                 predicted[svc] = {ip: names for ip, names in pools.items() if names}
         return predicted
 
-    def _promised(self, svc: str) -> frozenset[str]:
-        """The IPs the Service requests (as written so far) and those its live status showed."""
-        manifest = self.current[svc] if svc in self.current else self.live.get(svc)
-        shown = ingress_ips(self.live[svc]) if svc in self.live else ()
-        return _requested(manifest) | frozenset(shown)
+    def _shown(self, svc: str) -> frozenset[str]:
+        """The IPs the Service's live status showed when the plan was made."""
+        return frozenset(ingress_ips(self.live[svc])) if svc in self.live else frozenset()
+
+    def _requested(self, svc: str) -> frozenset[str]:
+        """The IPs the Service requests, as the plan has written it so far."""
+        return _requested(self.current[svc] if svc in self.current else self.live.get(svc))
 
     def _pools_holding(self, address: str) -> tuple[str, ...]:
         ip = parse_ip(address)
         return tuple(sorted(pool.name for pool in self.pools if pool.contains(ip)))
-
-
-def predictions_for(
-    pools_known: bool, statuses_known: bool, pools: Sequence[Pool], live: Mapping[str, Manifest]
-) -> Predictions | None:
-    """Predictions, when the plan's addresses may be ones nothing promised; else None."""
-    return None if pools_known and statuses_known else Predictions(pools, live)
 
 
 # --- at apply time -------------------------------------------------------------------------------

@@ -526,6 +526,44 @@ def test_a_plan_made_without_pools_waits_for_any_ip_not_the_stand_ins(
     assert ip not in stand_ins
 
 
+def test_a_new_services_predicted_ip_taken_meanwhile_is_not_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Statuses known: a new auto-assigned Service is planned at the pool's first free address,
+    a prediction. By apply time another Service holds it; MetalLB gives the new one the next,
+    and the wave is done (any IP of pool lan), not timed out waiting for the prediction."""
+    desired = tmp_path / "desired"
+    desired.mkdir()
+    auto = site_service()
+    del auto["metadata"]["annotations"]  # auto-assigned
+    (desired / "web.yaml").write_text(yaml.safe_dump(auto), encoding="utf-8")
+    services, pools = seed_live()
+    live = yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": services + pools})
+    scenario = build_scenario(load_desired([str(desired)]), live_state_from_yaml(live, "live"))
+    plan = plan_scenario(scenario)
+    [[predicted]] = plan.waves[0].expected_ips[SITE]
+    assert plan.waves[0].predicted_ips == {SITE: {predicted: ("lan",)}}
+    meanwhile = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "legacy", "namespace": "other"},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}]},
+        "status": {"loadBalancer": {"ingress": [{"ip": predicted}]}},
+    }
+    fake = start_fake(
+        tmp_path / "state.json",
+        monkeypatch,
+        subprocess=False,
+        behavior="metallb-0.15",
+        services=[*services, meanwhile],
+        pools=pools,
+    )
+    report = _apply(plan, None, timeout=5.0)
+    assert (report.status, report.exit_code) == (WaveStatus.DONE, 0), report
+    (ip,) = fake.cluster().ips(SITE)
+    assert ip != predicted
+
+
 def test_a_stand_in_address_matches_any_one_ip_and_a_requested_one_only_itself() -> None:
     unknown = StandIns({UNKNOWN_POOL: pools_from_objects([UNKNOWN_POOL_OBJECT.body])[0]}, {})
     lan = StandIns({"lan": Pool("lan", ("10.0.0.0/24",))}, {})
