@@ -468,7 +468,8 @@ def _differs_from_plan(plan: Plan, svc: str, live: Manifest | None) -> str:
         return f"{svc}: existed when the plan was made, and no longer exists"
     committed = _committed(plan, svc)
     if committed is not None and plan.live_source is not None:
-        fields = ", ".join(differing_fields(_chosen(committed), live)[:5])
+        # only extra group-wide annotations in the cluster leave no field of the manifest's
+        fields = ", ".join(differing_fields(_chosen(committed), live)[:5]) or "group annotations"
         origin = plan.live_source.describe()
         return f"{svc}: differs from its manifest at {origin} ({fields}); make the plan again"
     parts = " and ".join(changed_parts(live_fingerprint(live), expected))

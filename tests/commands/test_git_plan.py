@@ -198,3 +198,25 @@ def test_verify_says_which_expected_ips_are_predictions(
         f"(predicted, not known, for {TCP}, {TLS}, {UDP})  ("
     )
     assert any(claim.startswith(expected) for claim in claims), claims
+
+
+def test_preconditions_read_the_committed_manifest_as_a_subset_of_the_live_object(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API server defaults what the commit left out (clusterIP, ...): that is no change, and
+    the story above applies. A field the commit sets and the cluster holds otherwise is one."""
+    import copy
+
+    _, plan_file = _plan_from_git(tmp_path, capsys, monkeypatch)
+    fake = _cluster(tmp_path, monkeypatch, tmp_path / "repo")
+    assert "clusterIP" in fake.cluster().store[TCP]["spec"]
+    edited = copy.deepcopy(fake.cluster().store[TCP])
+    edited["spec"]["selector"] = {"app": "dns-v2"}
+    fake.edit_service(edited)
+    assert main(["apply", str(plan_file), "--yes", "--timeout", "10s"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    differs = f"{TCP}: differs from its manifest at git ref HEAD~1 (spec.selector.app)"
+    assert out[1:3] == [
+        "  the cluster changed since the plan was made; nothing was written",
+        f"  {differs}; make the plan again",
+    ]
