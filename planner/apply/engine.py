@@ -18,10 +18,11 @@ import copy
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol, TextIO
 
+from planner.apply.assumed import kept_ips, unheld_ips
 from planner.apply.journal import Journal, JournalRecord
 from planner.diff.scenario import build_scenario
 from planner.errors import InputError, ToolFailedError
@@ -40,10 +41,11 @@ from planner.plan.fingerprint import (
     matches_write,
     plan_digest,
 )
-from planner.plan.records import Plan, PlannedWave
-from planner.plan.stand_in import matches, stand_in_ips
-from planner.plan.units import DELETE, Write
+from planner.plan.records import LiveOrigin, Plan, PlannedWave
+from planner.plan.stand_in import Arrivals, StandIns
+from planner.plan.units import APPLY, DELETE, Write
 from planner.plan.verify import VerifyReport, verify_plan
+from planner.render.plan import expected_words
 from planner.sources.desired import load_desired
 from planner.sources.live import live_state_from_yaml
 
@@ -208,11 +210,11 @@ class _Run:
     digest: str
     journal: Journal | None = None
     finished: set[int] = field(default_factory=set)
-    # Per wave: expected addresses that stand for any IP (planned with no pool known).
-    stand_ins: dict[int, dict[str, frozenset[str]]] = field(default_factory=dict)
+    # The plan's predicted addresses: any one IP of their pools stands for each.
+    stand_ins: StandIns = field(default_factory=lambda: StandIns({}, {}))
 
     def __post_init__(self) -> None:
-        self.stand_ins = stand_in_ips(self.plan)
+        self.stand_ins = StandIns.of(self.plan)
 
     @property
     def journal_location(self) -> str:
@@ -234,7 +236,7 @@ def plan_and_verify(
     """Plan DESIRED against the cluster's live state (read through `kubectl`), then verify it."""
     live = live_state_from_yaml(kubectl.get_live_state_yaml(), f"kubectl get {LIVE_RESOURCES}")
     scenario = build_scenario(load_desired(desired_paths), live)
-    plan = plan_scenario(scenario, target=target)
+    plan = replace(plan_scenario(scenario, target=target), live_source=LiveOrigin("kubectl"))
     return plan, verify_plan(plan, seed=seed)
 
 
@@ -305,6 +307,9 @@ def _why_not_start(
     problems = precondition_problems(run.plan, live, run.finished, _checked_services(run, todo))
     if problems:
         return WaveStatus.REFUSED, _refusal(problems)
+    unheld = unheld_ips(run.plan, live) if not run.finished else []
+    if unheld:
+        return WaveStatus.REFUSED, [_assumed_refusal(run.plan), *unheld]
     summary = plan_summary(run.plan, run.behavior, run.finished)
     if not run.dry_run and confirm is not None and not confirm(summary):
         return WaveStatus.DECLINED, ["nothing was changed"]
@@ -341,6 +346,15 @@ def _refusal(problems: list[str]) -> list[str]:
     return ["the cluster changed since the plan was made; nothing was written", *problems]
 
 
+def _assumed_refusal(plan: Plan) -> str:
+    origin = plan.live_source.describe() if plan.live_source else "live state without statuses"
+    return (
+        f"the plan was made from {origin}, without statuses, and the cluster does not hold the "
+        "IPs it assumes; nothing was written; make the plan again against the cluster "
+        "(`planner apply DESIRED... --live-kubectl`)"
+    )
+
+
 def _written(waves: Iterable[PlannedWave]) -> set[str]:
     return {w.service for wave in waves for w in wave.writes}
 
@@ -354,9 +368,12 @@ def _checked_services(run: _Run, todo: Sequence[PlannedWave]) -> set[str]:
 
 
 def _live_of(run: _Run, waves: Sequence[PlannedWave]) -> Mapping[str, Manifest | None]:
-    """The Services checked before the first write, and those the first wave waits for (one
-    read)."""
-    return run.kubectl.get_services(_checked_services(run, waves) | set(waves[0].expected_ips))
+    """The Services checked before the first write, those the first wave waits for, and, before
+    the first wave of a plan made from a git ref, those it expects to keep their IPs (one read)."""
+    kept = set(kept_ips(run.plan)) if not run.finished else set()
+    return run.kubectl.get_services(
+        _checked_services(run, waves) | set(waves[0].expected_ips) | kept
+    )
 
 
 def plan_summary(plan: Plan, behavior: str, finished: set[int]) -> list[str]:
@@ -399,9 +416,24 @@ def precondition_problems(
         if earlier is not None:
             if not matches_write(current, earlier[1]):
                 problems.append(_differs_from_write(svc, current, *earlier))
-        elif svc in plan.preconditions and live_fingerprint(current) != plan.preconditions[svc]:
-            problems.append(_differs_from_plan(svc, current, plan.preconditions[svc]))
+        elif svc in plan.preconditions and not _as_planned(plan, svc, current):
+            problems.append(_differs_from_plan(plan, svc, current))
     return problems
+
+
+def _as_planned(plan: Plan, svc: str, current: Manifest | None) -> bool:
+    """The live Service is the one the plan was made against. Read from a git ref, that is the
+    manifest as committed, which the API server has since defaulted (clusterIP, node ports):
+    every field it sets must be live, as for a write of ours; else the same fingerprint."""
+    committed = _committed(plan, svc)
+    if committed is not None:
+        return matches_write(current, Write(svc, APPLY, committed))
+    return live_fingerprint(current) == plan.preconditions[svc]
+
+
+def _committed(plan: Plan, svc: str) -> Manifest | None:
+    """The Service as the git ref held it, for a plan made from one (None otherwise)."""
+    return plan.baseline.services.get(svc) if plan.from_git_ref else None
 
 
 def _writes_around(
@@ -428,11 +460,18 @@ def _differs_from_write(svc: str, live: Manifest | None, wave: int, write: Write
     return f"{svc}: changed since wave {wave} of the plan wrote it ({', '.join(fields[:5])})"
 
 
-def _differs_from_plan(svc: str, live: Manifest | None, expected: str) -> str:
+def _differs_from_plan(plan: Plan, svc: str, live: Manifest | None) -> str:
+    expected = plan.preconditions[svc]
     if expected == ABSENT:
         return f"{svc}: did not exist when the plan was made, and exists now"
     if live is None:
         return f"{svc}: existed when the plan was made, and no longer exists"
+    committed = _committed(plan, svc)
+    if committed is not None and plan.live_source is not None:
+        # only extra group-wide annotations in the cluster leave no field of the manifest's
+        fields = ", ".join(differing_fields(_chosen(committed), live)[:5]) or "group annotations"
+        origin = plan.live_source.describe()
+        return f"{svc}: differs from its manifest at {origin} ({fields}); make the plan again"
     parts = " and ".join(changed_parts(live_fingerprint(live), expected))
     return f"{svc}: its {parts} changed since the plan was made; make the plan again"
 
@@ -533,6 +572,11 @@ def _print_calls(
     run.progress.say(f"wave {wave.index}: would run")
     for write in todo:
         run.progress.say("  " + _write_call(run, write, server_dry_run=False).shown())
+    for svc, options in sorted(wave.expected_ips.items()):
+        expected = expected_words(options, wave.predicted_ips.get(svc, {}))
+        run.progress.say(f"  then wait for {svc}: {expected}")
+    for group in run.stand_ins.groups.get(wave.index, ()):
+        run.progress.say(f"  then wait for {', '.join(group)} to show the same IP")
     for svc in wave.nudges.get(run.behavior, ()):
         call = run.kubectl.nudge_call(svc, NUDGE_ANNOTATION, "<time>")
         run.progress.say("  if still pending: " + call.shown())
@@ -598,15 +642,11 @@ def restorable(live: Manifest) -> Manifest:
 # --- waiting -----------------------------------------------------------------------------------
 
 
-def at_expected_ips(
-    live: Manifest | None,
-    options: Sequence[Sequence[str]],
-    stand_ins: frozenset[str] = frozenset(),
-) -> bool:
-    """The Service shows one of the expected IP tuples (order of the IPs does not matter); an
-    address of `stand_ins` (planned with no pool known) may be any IP."""
-    shown = ingress_ips(live) if live is not None else []
-    return any(matches(shown, option, stand_ins) for option in options)
+def _arrivals(run: _Run, wave: PlannedWave, live: Mapping[str, Manifest | None]) -> Arrivals:
+    """How the wave's Services stand against their expected IP tuples (order of the IPs does not
+    matter; a predicted address stands for any one IP of its pools, the same one in a group)."""
+    shown = {svc: ingress_ips(m) for svc, m in live.items() if m is not None}
+    return run.stand_ins.arrivals(wave, shown)
 
 
 def _wait_and_nudge(
@@ -631,7 +671,7 @@ def _wait_and_nudge(
             )
             return AppliedWave(wave.index, WaveStatus.DONE, written, skipped, nudged=nudged)
         if elapsed >= run.timeout:
-            lines = timeout_explanation(run.plan, run.behavior, wave, waiting, live, elapsed)
+            lines = _timeout_explanation(run, wave, waiting, live, elapsed)
             return AppliedWave(
                 wave.index,
                 WaveStatus.TIMED_OUT,
@@ -670,13 +710,7 @@ def _read_waiting(
     except ToolFailedError as err:
         run.progress.say(f"wave {wave.index}: reading the Services failed, will retry: {err}")
         return tuple(sorted(wave.expected_ips)), {}
-    stand_ins = run.stand_ins.get(wave.index, {})
-    waiting = tuple(
-        svc
-        for svc in sorted(wave.expected_ips)
-        if not at_expected_ips(live[svc], wave.expected_ips[svc], stand_ins.get(svc, frozenset()))
-    )
-    return waiting, live
+    return _arrivals(run, wave, live).waiting, live
 
 
 def _nudge(run: _Run, wave: PlannedWave, services: Sequence[str]) -> tuple[str, ...]:
@@ -692,24 +726,28 @@ def _nudge(run: _Run, wave: PlannedWave, services: Sequence[str]) -> tuple[str, 
     return tuple(services)
 
 
-def timeout_explanation(
-    plan: Plan,
-    behavior: str,
+def _timeout_explanation(
+    run: _Run,
     wave: PlannedWave,
     waiting: Sequence[str],
     live: Mapping[str, Manifest | None],
     elapsed: float,
 ) -> list[str]:
     """Why the wave timed out: each waiting Service, what it shows, and what the model said."""
-    prediction = plan.predictions.get(behavior)
+    behavior = run.behavior
+    prediction = run.plan.predictions.get(behavior)
     windows = prediction.windows if prediction is not None else ()
     lines = [
         f"timed out after {elapsed:.0f}s; the wave's writes stay in place, rerun to keep waiting"
     ]
+    lines += [
+        f"{', '.join(group)} show different IPs, where the plan predicts one shared IP"
+        for group in _arrivals(run, wave, live).split
+    ]
     for svc in waiting:
         current = live.get(svc)
         shown = ", ".join(ingress_ips(current)) if current is not None else ""
-        expected = " or ".join(", ".join(o) for o in wave.expected_ips[svc])
+        expected = expected_words(wave.expected_ips[svc], wave.predicted_ips.get(svc, {}))
         lines.append(f"{svc} shows {shown or '<pending>'}, expected {expected}")
         predicted = [w for w in windows if w.service == svc and w.wave == wave.index]
         for window in predicted:

@@ -25,13 +25,14 @@ from typing import Any
 import yaml
 
 from planner.errors import InputError
-from planner.model.pools import pools_from_objects
+from planner.model.pools import Pool, parse_ip, pools_from_objects
 from planner.model.service import ServiceInputError, allocation_inputs, is_load_balancer
 from planner.objects import KubeObject, ObjectKey
 from planner.plan.records import (
     DIGEST_FIELD,
     PLAN_VERSION,
     Plan,
+    PlannedWave,
     content_digest,
     plan_from_dict,
 )
@@ -40,6 +41,11 @@ from planner.sources.validate import check_fields
 SCHEMA_FILE = "plan.schema.json"
 # How to replace a refused plan, for every refusal after the file was read.
 REPLAN = "make it again with `planner plan DESIRED... -o json --output-file PLAN`"
+# A version 1 plan cannot say which expected IPs are only predictions (made from a git ref).
+OLD_VERSION = (
+    "a plan file of version 1, written before plans recorded their live source and which "
+    "expected IPs are only predictions"
+)
 _MAX_MESSAGE = 200  # characters of a schema message: it may quote a whole object
 
 
@@ -56,7 +62,8 @@ def plan_from_data(data: Any, source: str) -> Plan:
     _check_json_data(data, source)
     if isinstance(data, dict) and data.get("version", PLAN_VERSION) != PLAN_VERSION:
         version = _short(repr(data["version"]))
-        raise InputError(f"{source}: unsupported plan version {version}; {REPLAN}")
+        why = OLD_VERSION if data["version"] == 1 else f"unsupported plan version {version}"
+        raise InputError(f"{source}: {why}; {REPLAN}")
     _check_schema(data, source, SCHEMA_FILE)
     if content_digest(data) != data[DIGEST_FIELD]:
         raise InputError(
@@ -162,11 +169,13 @@ def _short(text: str) -> str:
 def plan_problems(plan: Plan) -> list[str]:
     """Why the plan is not one `planner plan` writes (the schema cannot say); [] when it is."""
     problems = []
+    pools = _pools_after(plan)
     for position, wave in enumerate(plan.waves, start=1):
         if wave.index != position:
             problems.append(f"wave {position} has index {wave.index}")
         for unit in wave.units:
             problems += _unit_problems(plan, wave.index, unit.id, unit.services, unit.writes)
+        problems += _prediction_problems(wave, pools)
         waited = set(wave.expected_ips)
         for behavior, services in wave.nudges.items():
             problems += [
@@ -175,6 +184,35 @@ def plan_problems(plan: Plan) -> list[str]:
                 if svc not in waited
             ]
     return problems + _model_problems(plan)
+
+
+def _pools_after(plan: Plan) -> dict[str, Pool]:
+    """The baseline's pools after the plan by name ({} when they do not parse: a problem too)."""
+    try:
+        return {pool.name: pool for pool in pools_from_objects(plan.baseline.pools_after)}
+    except InputError:
+        return {}
+
+
+def _prediction_problems(wave: PlannedWave, pools: Mapping[str, Pool]) -> list[str]:
+    """Every predicted address is an address of each pool it names, a baseline pool after."""
+    problems = []
+    for svc, predicted in sorted(wave.predicted_ips.items()):
+        for address, names in sorted(predicted.items()):
+            where = f"wave {wave.index}, {svc}'s predicted address {_short(address)}"
+            try:
+                ip = parse_ip(address)
+            except ValueError:
+                problems.append(f"{where} is not an IP address")
+                continue
+            if not names:
+                problems.append(f"{where} names no pool")
+            problems += [
+                f"{where}: {_short(name)} is not one of its pools after the plan"
+                for name in names
+                if name not in pools or not pools[name].contains(ip)
+            ]
+    return problems
 
 
 def _model_problems(plan: Plan) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,6 +77,7 @@ def plan(
     sampled schedules (without --accept-sampled).
     """
     from planner.pipeline import plan_and_proof
+    from planner.plan.records import LiveOrigin
     from planner.render.plan import plan_pieces
 
     scenario = sources.scenario(terminal.progress)
@@ -88,6 +90,9 @@ def plan(
         max_states=max_states,
         seed=seed,  # the sample beyond the budget is the one --verify replays
     )
+    # where the live state came from (a git ref: its expected IPs hold predictions, docs/plan.md)
+    ref = str(sources.live.value) if sources.live.kind == "git" else ""
+    the_plan = dataclasses.replace(the_plan, live_source=LiveOrigin(sources.live.kind, ref))
     for entry in scenario.unrendered:  # never a silent "nothing to do" (docs/sources.md)
         terminal.echo(f"note: {entry}, and are not in this plan", err=True)
     if report is not None:

@@ -348,6 +348,7 @@ def _kept_wave(wave: PlannedWave, units: tuple[PlannedUnit, ...], index: int) ->
         index=index,
         units=units,
         expected_ips={s: ips for s, ips in wave.expected_ips.items() if s in services},
+        predicted_ips={s: ips for s, ips in wave.predicted_ips.items() if s in services},
         nudges={
             b: tuple(s for s in svcs if s in services)
             for b, svcs in wave.nudges.items()

@@ -58,6 +58,7 @@ from planner.plan.records import (
     PlannedWave,
     PlanPrediction,
 )
+from planner.plan.stand_in import Predictions
 from planner.plan.units import APPLY, DELETE, UnitInputs, Write, draft_units, writes_content
 from planner.progress import Progress, no_progress
 from planner.simulate.reduction import (
@@ -504,6 +505,7 @@ def _simulated(
     # Never changed in place: each wave's end state is a new dict.
     initial = dict(scenario.live_services)
     state = {b: initial for b in BEHAVIORS}
+    predicted = Predictions(scenario.pools, scenario.live_services)
     for index, units in enumerate(waves, start=1):
         progress("planning", index - 1, len(waves))
         writes = [w for unit in units for w in unit.writes]
@@ -534,14 +536,14 @@ def _simulated(
             state[behavior] = outcome.end or {}
         _check_fixed(outcomes[Behavior.FIXED], index, strategy)
         _check_target(outcomes[target], index, target)
+        expected = _expected(writes, _members(units), outcomes[Behavior.FIXED], before, scenario)
         planned.append(
             PlannedWave(
                 index=index,
                 units=tuple(units),
-                expected_ips=_expected(
-                    writes, _members(units), outcomes[Behavior.FIXED], before, scenario
-                ),
+                expected_ips=expected,
                 nudges={b: o.stuck for b, o in outcomes.items() if o.stuck and b != Behavior.FIXED},
+                predicted_ips=predicted.wave(writes, expected),
             )
         )
     progress("planning", len(waves), len(waves))

@@ -23,7 +23,11 @@ from planner.plan.graph import canonical_json
 from planner.plan.units import APPLY, DELETE, Write
 from planner.simulate.world import Baseline
 
-PLAN_VERSION = 1
+# 2: the plan records where its live state came from (`live_source`) and which expected IPs are
+# only the model's prediction (an expected IP entry `{"predicted": IP, "pools": [...]}`); a
+# version 1 file cannot say so, and is refused (plan_file.OLD_VERSION).
+PLAN_VERSION = 2
+LIVE_SOURCE_KINDS = ("file", "kubectl", "git")
 DIGEST_FIELD = "digest"
 DIGEST_PREFIX = "sha256:"
 STRATEGIES = ("atomic", "recreate")
@@ -38,6 +42,21 @@ RUN_LENGTH = 256
 
 # A Service's expected IPs after a wave: every IP tuple MetalLB could give it (one when certain).
 ExpectedIPs = tuple[tuple[str, ...], ...]
+# Per Service: its expected addresses that are only the model's prediction (it neither requests
+# them nor showed them in its status when planned), each with the pools holding the address.
+PredictedIPs = Mapping[str, Mapping[str, tuple[str, ...]]]
+
+
+@dataclass(frozen=True)
+class LiveOrigin:
+    """Where the plan's live state came from: a file, kubectl, or a git ref (no statuses)."""
+
+    kind: str  # one of LIVE_SOURCE_KINDS
+    ref: str = ""  # the git ref as given (kind "git" only)
+
+    def describe(self) -> str:
+        """How messages name it: "git ref HEAD~1", "kubectl", "file"."""
+        return f"git ref {self.ref}" if self.kind == "git" else self.kind
 
 
 @dataclass(frozen=True)
@@ -90,6 +109,9 @@ class PlannedWave:
     units: tuple[PlannedUnit, ...]
     expected_ips: Mapping[str, ExpectedIPs]
     nudges: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # behaviour → services
+    # The expected addresses that are predictions (planner.plan.stand_in): apply takes any one IP
+    # of their pools; verify still holds the model to the address itself.
+    predicted_ips: PredictedIPs = field(default_factory=dict)
 
     @property
     def writes(self) -> tuple[Write, ...]:
@@ -107,6 +129,12 @@ class Plan:
     target: str = DEFAULT_TARGET
     notes: tuple[str, ...] = ()
     baseline: Baseline = field(default_factory=lambda: Baseline({}))
+    live_source: LiveOrigin | None = None  # None: not recorded (a plan the library built)
+
+    @property
+    def from_git_ref(self) -> bool:
+        """Whether the plan was made from a git ref: no live Service showed a status."""
+        return self.live_source is not None and self.live_source.kind == "git"
 
     @property
     def units(self) -> tuple[PlannedUnit, ...]:
@@ -257,7 +285,7 @@ def _content_to_dict(plan: Plan) -> dict[str, Any]:
         "strategy": plan.strategy,
         "target": plan.target,
         "waves": [_wave_to_dict(w) for w in plan.waves],
-        "expected_ips": [_expected_to_dict(w.expected_ips) for w in plan.waves],
+        "expected_ips": [_expected_to_dict(w.expected_ips, w.predicted_ips) for w in plan.waves],
         "predictions": {b: _prediction_to_dict(p) for b, p in sorted(plan.predictions.items())},
         "preconditions": dict(sorted(plan.preconditions.items())),
         "notes": list(plan.notes),
@@ -267,7 +295,15 @@ def _content_to_dict(plan: Plan) -> dict[str, Any]:
             "pools_after": list(plan.baseline.pools_after),
             "namespaces": dict(sorted(plan.baseline.namespaces.items())),
         },
+        **_live_source_to_dict(plan.live_source),
     }
+
+
+def _live_source_to_dict(origin: LiveOrigin | None) -> dict[str, Any]:
+    if origin is None:
+        return {}
+    ref = {"ref": origin.ref} if origin.kind == "git" else {}
+    return {"live_source": {"kind": origin.kind, **ref}}
 
 
 def _wave_to_dict(wave: PlannedWave) -> dict[str, Any]:
@@ -302,8 +338,21 @@ def _write_to_dict(write: Write) -> dict[str, Any]:
     return entry
 
 
-def _expected_to_dict(expected: Mapping[str, ExpectedIPs]) -> dict[str, Any]:
-    return {svc: [list(ips) for ips in options] for svc, options in sorted(expected.items())}
+def _expected_to_dict(
+    expected: Mapping[str, ExpectedIPs], predicted: PredictedIPs
+) -> dict[str, Any]:
+    """Per Service its IP lists; an address that is only a prediction is written as such."""
+    if not predicted:  # a plan made with statuses and pools known (at 10,000 Services: one pass)
+        return {svc: [list(ips) for ips in options] for svc, options in sorted(expected.items())}
+    return {
+        svc: [[_ip_to_dict(ip, predicted.get(svc, {})) for ip in ips] for ips in options]
+        for svc, options in sorted(expected.items())
+    }
+
+
+def _ip_to_dict(ip: str, predicted: Mapping[str, tuple[str, ...]]) -> str | dict[str, Any]:
+    pools = predicted.get(ip)
+    return ip if pools is None else {"predicted": ip, "pools": list(pools)}
 
 
 def _prediction_to_dict(prediction: PlanPrediction) -> dict[str, Any]:
@@ -343,7 +392,19 @@ def _plan_from_dict(data: Mapping[str, Any]) -> Plan:
         target=str(data.get("target", DEFAULT_TARGET)),
         notes=tuple(data.get("notes", ())),
         baseline=_baseline_from_dict(data.get("baseline") or {}),
+        live_source=_live_source_from_dict(data.get("live_source")),
     )
+
+
+def _live_source_from_dict(data: Mapping[str, Any] | None) -> LiveOrigin | None:
+    if data is None:
+        return None
+    kind, ref = str(data["kind"]), str(data.get("ref", ""))
+    if kind not in LIVE_SOURCE_KINDS:
+        raise ValueError(f"unknown live source {kind!r}")
+    if (kind == "git") != bool(ref):  # a git ref, and only a git ref, names itself
+        raise ValueError(f"live source {kind} with ref {ref!r}")
+    return LiveOrigin(kind, ref)
 
 
 def _baseline_from_dict(data: Mapping[str, Any]) -> Baseline:
@@ -368,12 +429,26 @@ def _wave_from_dict(data: Mapping[str, Any], expected: Mapping[str, Any]) -> Pla
         )
         for u in data["units"]
     )
+    expected_ips: dict[str, ExpectedIPs] = {}
+    predicted: dict[str, dict[str, tuple[str, ...]]] = {}
+    for svc, opts in expected.items():
+        options = tuple(tuple(ips) for ips in opts)
+        for entry in (e for ips in options for e in ips if type(e) is not str):
+            predicted.setdefault(svc, {})[str(entry["predicted"])] = tuple(entry["pools"])
+        if svc in predicted:  # each prediction by its address, as the model made it
+            options = tuple(tuple(_address(e) for e in ips) for ips in options)
+        expected_ips[svc] = options
     return PlannedWave(
         index=int(data["index"]),
         units=units,
-        expected_ips={svc: tuple(tuple(ips) for ips in opts) for svc, opts in expected.items()},
+        expected_ips=expected_ips,
         nudges={b: tuple(s) for b, s in data.get("nudges", {}).items()},
+        predicted_ips=predicted,
     )
+
+
+def _address(entry: str | Mapping[str, Any]) -> str:
+    return entry if isinstance(entry, str) else str(entry["predicted"])
 
 
 def _write_from_dict(data: Mapping[str, Any]) -> Write:

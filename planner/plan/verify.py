@@ -475,7 +475,7 @@ def _claims(
     if behavior == Behavior.FIXED:
         claims.append(
             claim(
-                "every Service of the wave ends at its expected IPs",
+                "every Service of the wave ends at its expected IPs" + _predicted_note(wave),
                 _off_target(result, wave, suspects.expected),
             )
         )
@@ -499,6 +499,21 @@ def _predicted_unseen(result: _WaveRuns, predicted: set[str]) -> str:
     if not missing:
         return ""
     return f"predicted pending but never pending in any schedule: {', '.join(missing)}"
+
+
+# Services named in a claim whose expected IPs are predictions; the rest are counted.
+_NAMED_PREDICTIONS = 5
+
+
+def _predicted_note(wave: PlannedWave) -> str:
+    """Which of the wave's expected IPs are only the model's predictions (apply takes any IP of
+    their pools there): what the claim proves of them is the model's, not the cluster's."""
+    if not wave.predicted_ips:
+        return ""
+    named = sorted(wave.predicted_ips)
+    shown = ", ".join(named[:_NAMED_PREDICTIONS])
+    more = f" and {len(named) - _NAMED_PREDICTIONS} more" if len(named) > _NAMED_PREDICTIONS else ""
+    return f" (predicted, not known, for {shown}{more})"
 
 
 def _without_ip(result: _WaveRuns) -> str:

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import yaml
 
-from planner.diff.scenario import NO_POOLS_NOTE
+from planner.diff.scenario import NO_POOLS_NOTE, UNKNOWN_POOL
 from planner.plan.graph import GROUP_TRANSITION, Edge
-from planner.plan.records import Plan, PlannedUnit, plan_data, plan_to_dict
-from planner.plan.stand_in import stand_in_ips
+from planner.plan.records import ExpectedIPs, Plan, PlannedUnit, plan_data, plan_to_dict
 from planner.render.indented_json import indented_pieces
 from planner.render.mermaid import MAX_UNITS_PER_WAVE, mermaid_flowchart, node_id, unit_lines
 from planner.render.summary import UNKNOWN_POOL_IP
@@ -58,6 +57,8 @@ def plan_table(plan: Plan) -> str:
     lines += _table(_write_rows(plan))
     lines.append("")
     lines.append(f"Strategy: {plan.strategy}. Target: {plan.target}.")
+    if plan.live_source is not None and plan.live_source.kind == "git":
+        lines.append(f"Live state: {plan.live_source.describe()}, without statuses.")
     lines += _expected_lines(plan)
     lines.append("")
     lines.append("Pending windows while the plan is applied:")
@@ -80,23 +81,34 @@ def _write_rows(plan: Plan) -> list[tuple[str, ...]]:
 def _expected_lines(plan: Plan) -> list[str]:
     """Per wave: the IPs expected after it, and the nudges each behaviour needs."""
     lines = []
-    stand_ins_by_wave = stand_in_ips(plan)
     for wave in plan.waves:
-        stand_ins = stand_ins_by_wave.get(wave.index, {})
         lines.append(f"After wave {wave.index}:")
         for svc, options in sorted(wave.expected_ips.items()):
-            shown = " or ".join(_shown_ips(ips, stand_ins.get(svc, frozenset())) for ips in options)
-            lines.append(f"  {svc}: {shown}")
+            lines.append(f"  {svc}: {expected_words(options, wave.predicted_ips.get(svc, {}))}")
         for behavior, services in sorted(wave.nudges.items()):
             lines.append(f"  nudge for {behavior}: {', '.join(services)}")
     return lines
 
 
-def _shown_ips(ips: Sequence[str], stand_ins: frozenset[str]) -> str:
-    """The IPs, an address the stand-in pool gave named as what it is."""
+def expected_words(options: ExpectedIPs, predicted: Mapping[str, Sequence[str]]) -> str:
+    """A Service's expected IP lists for people: "192.168.10.53 or <no IP>", a prediction
+    named as what it is (`_predicted_words`)."""
+    return " or ".join(_shown_ips(ips, predicted) for ips in options)
+
+
+def _shown_ips(ips: Sequence[str], predicted: Mapping[str, Sequence[str]]) -> str:
     if not ips:
         return "<no IP>"
-    return ", ".join(UNKNOWN_POOL_IP if ip in stand_ins else ip for ip in ips)
+    return ", ".join(_predicted_words(ip, predicted[ip]) if ip in predicted else ip for ip in ips)
+
+
+def _predicted_words(address: str, pools: Sequence[str]) -> str:
+    """A predicted address: "any IP of pool lan (predicted 192.168.10.7)"; with no pool known,
+    "an IP from an unknown pool" (the stand-in pool's address means nothing)."""
+    if list(pools) == [UNKNOWN_POOL]:
+        return UNKNOWN_POOL_IP
+    plural = "s" if len(pools) > 1 else ""
+    return f"any IP of pool{plural} {', '.join(pools)} (predicted {address})"
 
 
 def _window_lines(plan: Plan) -> list[str]:

@@ -21,20 +21,19 @@ from planner.apply.engine import (
     StreamProgress,
     WaveStatus,
     apply_plan,
-    at_expected_ips,
     precondition_problems,
     restorable,
 )
 from planner.apply.journal import FileJournal, JournalRecord
 from planner.apply.plan_file import read_plan_file
-from planner.diff.scenario import build_scenario
+from planner.diff.scenario import UNKNOWN_POOL, UNKNOWN_POOL_OBJECT, build_scenario
 from planner.errors import InputError
 from planner.kubectl import Kubectl
-from planner.objects import Manifest
+from planner.model.pools import Pool, pools_from_objects
 from planner.pipeline import plan_scenario
 from planner.plan.fingerprint import live_fingerprint, plan_digest
 from planner.plan.records import Plan, PlannedUnit, PlannedWave, plan_to_dict
-from planner.plan.stand_in import stand_in_ips
+from planner.plan.stand_in import StandIns, fill
 from planner.plan.units import DELETE, Write
 from planner.sources.desired import load_desired
 from planner.sources.live import live_state_from_yaml
@@ -282,10 +281,11 @@ def test_failed_reads_while_waiting_are_retried(make_fake: MakeFake, journal: Fi
 
 
 def test_expected_ips_match_in_any_order() -> None:
-    live = {"status": {"loadBalancer": {"ingress": [{"ip": "b"}, {"ip": "a"}]}}}
-    assert at_expected_ips(live, [("x",), ("a", "b")])
-    assert not at_expected_ips(live, [("a",)])
-    assert not at_expected_ips(None, [("a",)])
+    exact = StandIns({}, {})
+    assert fill(["b", "a"], ("a", "b"), {}, exact) == {}
+    assert fill(["b", "a"], ("x",), {}, exact) is None
+    assert fill(["b", "a"], ("a",), {}, exact) is None
+    assert fill([], ("a",), {}, exact) is None
 
 
 # --- preconditions and resume --------------------------------------------------------------------
@@ -403,10 +403,11 @@ def test_dry_run_prints_the_calls_and_changes_nothing(
     assert (report.status, report.exit_code) == (WaveStatus.DRY_RUN, 0)
     assert fake.arrivals() == [] and journal.load() is None
     shown = [line for line in progress.lines if line.startswith("  ")]
-    assert len(shown) == 4
+    assert len(shown) == 6
     assert "apply --server-side --field-manager=shared-ip-planner" in shown[0]
     assert shown[0].endswith("<<< Service dns/dns-tcp")
-    assert shown[2].startswith("  if still pending: ") and "annotate service dns-tcp" in shown[2]
+    assert shown[2:4] == [f"  then wait for {svc}: {SHARED_IP}" for svc in (TCP, UDP)]
+    assert shown[4].startswith("  if still pending: ") and "annotate service dns-tcp" in shown[4]
 
 
 def test_a_declined_confirmation_writes_nothing(make_fake: MakeFake, journal: FileJournal) -> None:
@@ -507,8 +508,9 @@ def test_a_plan_made_without_pools_waits_for_any_ip_not_the_stand_ins(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plan = _no_pool_plan(tmp_path)
-    stand_ins = stand_in_ips(plan)[1]["site/web"]
-    assert stand_ins and stand_ins == set(plan.waves[0].expected_ips["site/web"][0])
+    stand_ins = plan.waves[0].predicted_ips["site/web"]
+    assert stand_ins and set(stand_ins) == set(plan.waves[0].expected_ips["site/web"][0])
+    assert set(stand_ins.values()) == {(UNKNOWN_POOL,)}
     _, pools = seed_live()  # the cluster's real pool, which the planner never saw
     fake = start_fake(
         tmp_path / "state.json",
@@ -524,17 +526,58 @@ def test_a_plan_made_without_pools_waits_for_any_ip_not_the_stand_ins(
     assert ip not in stand_ins
 
 
+def test_a_new_services_predicted_ip_taken_meanwhile_is_not_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Statuses known: a new auto-assigned Service is planned at the pool's first free address,
+    a prediction. By apply time another Service holds it; MetalLB gives the new one the next,
+    and the wave is done (any IP of pool lan), not timed out waiting for the prediction."""
+    desired = tmp_path / "desired"
+    desired.mkdir()
+    auto = site_service()
+    del auto["metadata"]["annotations"]  # auto-assigned
+    (desired / "web.yaml").write_text(yaml.safe_dump(auto), encoding="utf-8")
+    services, pools = seed_live()
+    live = yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": services + pools})
+    scenario = build_scenario(load_desired([str(desired)]), live_state_from_yaml(live, "live"))
+    plan = plan_scenario(scenario)
+    [[predicted]] = plan.waves[0].expected_ips[SITE]
+    assert plan.waves[0].predicted_ips == {SITE: {predicted: ("lan",)}}
+    meanwhile = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "legacy", "namespace": "other"},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}]},
+        "status": {"loadBalancer": {"ingress": [{"ip": predicted}]}},
+    }
+    fake = start_fake(
+        tmp_path / "state.json",
+        monkeypatch,
+        subprocess=False,
+        behavior="metallb-0.15",
+        services=[*services, meanwhile],
+        pools=pools,
+    )
+    report = _apply(plan, None, timeout=5.0)
+    assert (report.status, report.exit_code) == (WaveStatus.DONE, 0), report
+    (ip,) = fake.cluster().ips(SITE)
+    assert ip != predicted
+
+
 def test_a_stand_in_address_matches_any_one_ip_and_a_requested_one_only_itself() -> None:
-    assert at_expected_ips(_with_ips("10.9.0.7"), [("0.0.0.0",)], frozenset({"0.0.0.0"}))
-    assert not at_expected_ips(_with_ips("10.9.0.7"), [("0.0.0.0",)])
-    assert not at_expected_ips(_with_ips(), [("0.0.0.0",)], frozenset({"0.0.0.0"}))
-    two = [("10.0.0.1", "0.0.0.0")]
-    assert at_expected_ips(_with_ips("10.0.0.1", "fd00::5"), two, frozenset({"0.0.0.0"}))
-    assert not at_expected_ips(_with_ips("10.0.0.2", "fd00::5"), two, frozenset({"0.0.0.0"}))
-
-
-def _with_ips(*ips: str) -> Manifest:
-    return {"status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}}}
+    unknown = StandIns({UNKNOWN_POOL: pools_from_objects([UNKNOWN_POOL_OBJECT.body])[0]}, {})
+    lan = StandIns({"lan": Pool("lan", ("10.0.0.0/24",))}, {})
+    stand_in = {"0.0.0.0": (UNKNOWN_POOL,)}
+    assert fill(["10.9.0.7"], ("0.0.0.0",), stand_in, unknown) == {"0.0.0.0": "10.9.0.7"}
+    assert fill(["10.9.0.7"], ("0.0.0.0",), {}, unknown) is None
+    assert fill([], ("0.0.0.0",), stand_in, unknown) is None
+    two = ("10.0.0.1", "0.0.0.0")
+    assert fill(["10.0.0.1", "fd00::5"], two, stand_in, unknown) == {"0.0.0.0": "fd00::5"}
+    assert fill(["10.0.0.2", "fd00::5"], two, stand_in, unknown) is None
+    # a prediction from a known pool: any one IP of that pool, none outside it
+    predicted = {"10.0.0.7": ("lan",)}
+    assert fill(["10.0.0.9"], ("10.0.0.7",), predicted, lan) == {"10.0.0.7": "10.0.0.9"}
+    assert fill(["10.9.0.9"], ("10.0.0.7",), predicted, lan) is None
 
 
 # --- a swap cycle through a detour -----------------------------------------------------------------

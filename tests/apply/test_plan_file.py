@@ -194,7 +194,38 @@ def _baseline_pool_metadata_a_list(data: Data) -> None:
     pool["metadata"] = [pool["metadata"]]
 
 
+def _predicted(pools: list[str], address: str = "192.168.10.53") -> Callable[[Data], None]:
+    def edit(data: Data) -> None:
+        data["expected_ips"][0]["dns/dns-tcp"] = [[{"predicted": address, "pools": pools}]]
+
+    return edit
+
+
+def _git_without_ref(data: Data) -> None:
+    data["live_source"] = {"kind": "git"}
+
+
+def _file_with_ref(data: Data) -> None:
+    data["live_source"] = {"kind": "file", "ref": "HEAD"}
+
+
 TAMPERS: dict[str, tuple[Callable[[Data], None], str]] = {
+    "a prediction in no pool": (_predicted([]), "address 192.168.10.53 names no pool"),
+    "a prediction in an unknown pool": (
+        _predicted(["dmz"]),
+        "wave 1, dns/dns-tcp's predicted address 192.168.10.53: dmz is not one of its pools",
+    ),
+    "a prediction outside its pool": (
+        _predicted(["lan"], "10.9.9.9"),
+        "predicted address 10.9.9.9: lan is not one of its pools after the plan",
+    ),
+    "a prediction that is no address": (_predicted(["lan"], "any"), "any is not an IP address"),
+    "a git live source without its ref": (_git_without_ref, "live source git with ref ''"),
+    "a file live source with a ref": (_file_with_ref, "live source file with ref 'HEAD'"),
+    "a live source of another kind": (
+        lambda data: data.update(live_source={"kind": "etcd"}),
+        "'etcd' is not one of ['file', 'kubectl', 'git']",
+    ),
     "a written spec that is a list": (_written_spec_a_list, "field spec must be a mapping"),
     "a baseline metadata that is a list": (
         _baseline_metadata_a_list,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 from collections.abc import Iterator
@@ -54,7 +55,7 @@ def test_plan_output_file_is_written_and_nothing_printed(
     target = tmp_path / "plan.json"
     code, out, _ = run(capsys, "plan", *SEED_ARGS, "--output", "json", "--output-file", str(target))
     assert code == 0 and out == ""
-    assert json.loads(target.read_text(encoding="utf-8"))["version"] == 1
+    assert json.loads(target.read_text(encoding="utf-8"))["version"] == 2
 
 
 def test_plan_strategy_recreate_states_the_outage_windows(
@@ -155,7 +156,8 @@ def test_a_sampled_verdict_fails_closed_unless_accepted(
     [
         (None, "cannot read plan file"),
         ("waves: [unclosed", "not JSON or YAML"),
-        ('{"version": 1}', "not a plan file written by `planner plan`"),
+        ('{"version": 1}', "a plan file of version 1, written before plans recorded"),
+        ('{"version": 2}', "not a plan file written by `planner plan`"),
         ("- just\n- a list\n", "not a plan file written by `planner plan`"),
         ('{"version": 7}', "unsupported plan version 7"),
     ],
@@ -223,7 +225,7 @@ def test_the_plan_written_in_pieces_is_the_rendered_plan(
     """stdout and --output-file take the plan in pieces as it is written: the same text as
     `render_plan` (for JSON, json.dumps of the plan file's data with indent 2, sorted keys)."""
     from planner.pipeline import load_scenario, plan_scenario
-    from planner.plan.records import plan_to_dict
+    from planner.plan.records import LiveOrigin, plan_to_dict
     from planner.render.plan import render_plan
     from planner.sources.live import LiveSource
 
@@ -231,7 +233,7 @@ def test_the_plan_written_in_pieces_is_the_rendered_plan(
     target = tmp_path / "plan.out"
     written = run(capsys, "plan", *SEED_ARGS, "--output", output, "--output-file", str(target))
     scenario = load_scenario([str(SEED / "desired")], LiveSource.file(str(SEED / "live.yaml")))
-    the_plan = plan_scenario(scenario)
+    the_plan = dataclasses.replace(plan_scenario(scenario), live_source=LiveOrigin("file"))
     assert code == 0 and written[:2] == (0, "")
     assert out == target.read_text(encoding="utf-8") == render_plan(the_plan, output)
     if output == "json":

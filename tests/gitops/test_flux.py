@@ -760,6 +760,18 @@ def test_hook_plan_keeps_transitions_what_they_wait_for_and_what_waits_for_them(
     assert set(hook.preconditions) == {"a/old", "a/dns", "a/new"}
 
 
+def test_hook_plan_keeps_the_predicted_addresses_of_the_services_it_keeps() -> None:
+    """A plan made with no pool known: the hook waits for any IP where the stand-in pool's
+    address stands, as `planner apply` does."""
+    transition = _unit("u-move", "group-transition", "a/dns")
+    unrelated = _unit("u-other", "service", "b/web")
+    expected = {"a/dns": (("0.0.0.1",),), "b/web": (("0.0.0.2",),)}
+    predicted = {"a/dns": {"0.0.0.1": ("unknown-pool",)}, "b/web": {"0.0.0.2": ("unknown-pool",)}}
+    wave = PlannedWave(1, (transition, unrelated), expected, predicted_ips=predicted)
+    hook = hook_plan(Plan("atomic", (wave,), {}, {"a/dns": "x", "b/web": "y"}))
+    assert hook.waves[0].predicted_ips == {"a/dns": {"0.0.0.1": ("unknown-pool",)}}
+
+
 def test_hook_plan_without_transitions_is_empty() -> None:
     plan = Plan("atomic", (PlannedWave(1, (_unit("u", "service", "a/web"),), {}),), {}, {})
     assert hook_plan(plan).waves == ()

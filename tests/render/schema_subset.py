@@ -2,7 +2,7 @@
 
 It refuses any keyword it does not know, so the schema cannot silently grow past what the test
 checks. Supported: type, properties, required, additionalProperties, items, enum, const,
-minimum, pattern, propertyNames, uniqueItems, $ref to "#/$defs/...", and the annotations $schema,
+minimum, pattern, propertyNames, uniqueItems, oneOf, $ref to "#/$defs/...", and the annotations $schema,
 $id, title, description. (`planner apply` itself validates plan files with `jsonschema`.)
 """
 
@@ -25,6 +25,7 @@ ASSERTIONS = {
     "pattern",
     "propertyNames",
     "uniqueItems",
+    "oneOf",
     "$ref",
 }
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -50,6 +51,10 @@ def _check(value: Any, schema: dict[str, Any], root: dict[str, Any], where: str)
     problems = []
     if "$ref" in schema:
         problems += _check(value, _resolve(schema["$ref"], root), root, where)
+    if "oneOf" in schema:
+        valid = sum(not _check(value, option, root, where) for option in schema["oneOf"])
+        if valid != 1:
+            problems.append(f"{where}: valid against {valid} of the oneOf schemas, not 1")
     problems += _scalar_problems(value, schema, where)
     if isinstance(value, dict):
         problems += _object_problems(value, schema, root, where)

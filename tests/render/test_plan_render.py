@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from planner.plan.records import Plan, plan_from_dict, plan_to_dict
+from planner.plan.records import LiveOrigin, Plan, plan_from_dict, plan_to_dict
 from planner.render.plan import mermaid_plan, plan_graph, plan_table, render_plan
 from tests.plan.test_build import LAN, planned, running, seed_plan, service
 from tests.render.schema_subset import validate
@@ -24,6 +24,25 @@ def two_wave_plan() -> Plan:
     """A deletion frees 10.0.0.1, then a new Service claims it (one "waits for" edge)."""
     live = running([service("old", ips=["10.0.0.1"])], [LAN])
     return planned([service("new", port=81, ips=["10.0.0.1"])], live, [LAN])
+
+
+def git_plan() -> Plan:
+    """`two_wave_plan` as if made from a git ref: the new Service's address only predicted."""
+    plan = two_wave_plan()
+    wave = dataclasses.replace(plan.waves[1], predicted_ips={"apps/new": {"10.0.0.1": ("lan",)}})
+    return dataclasses.replace(
+        plan, waves=(plan.waves[0], wave), live_source=LiveOrigin("git", "HEAD~1")
+    )
+
+
+def test_a_predicted_address_is_written_as_such_and_read_back() -> None:
+    data = plan_to_dict(git_plan())
+    assert data["live_source"] == {"kind": "git", "ref": "HEAD~1"}
+    assert data["expected_ips"][1] == {"apps/new": [[{"predicted": "10.0.0.1", "pools": ["lan"]}]]}
+    assert plan_from_dict(data) == git_plan()
+    lines = plan_table(git_plan()).splitlines()
+    assert "  apps/new: any IP of pool lan (predicted 10.0.0.1)" in lines
+    assert "Live state: git ref HEAD~1, without statuses." in lines
 
 
 def test_the_table_lists_every_write_with_its_wave_unit_op_and_what_it_waits_for() -> None:
@@ -74,7 +93,9 @@ def test_several_ip_options_are_joined_with_or() -> None:
     assert "  apps/dns-tcp: 10.0.0.1 or 10.0.0.2" in text
 
 
-@pytest.mark.parametrize("make", [seed_plan, two_wave_plan, lambda: seed_plan(strategy="recreate")])
+@pytest.mark.parametrize(
+    "make", [seed_plan, two_wave_plan, lambda: seed_plan(strategy="recreate"), git_plan]
+)
 def test_json_is_valid_against_the_schema_and_reads_back_the_same(make: object) -> None:
     plan = make()  # type: ignore[operator]
     data = json.loads(render_plan(plan, "json"))
