@@ -75,22 +75,7 @@ E1203 08:50:18.304882   21527 run.go:72] "command failed" err=<
 """
 
 
-def test_a_failing_kubectl_kustomize_shows_its_error_not_the_blocks_end(
-    tmp_path: Path, fake_bin: Callable[..., Path]
-) -> None:
-    (tmp_path / "stderr.txt").write_text(KUBECTL_KUSTOMIZE_FAILURE)
-    fake_bin("kubectl", f"cat {tmp_path / 'stderr.txt'} >&2\nexit 1\n")
-    write(tmp_path / "app/kustomization.yaml", "resources: [dns]\n")
-    with pytest.raises(ToolFailedError) as caught:
-        render_kustomization(tmp_path / "app")
-    # before: "... failed with exit code 1:  >"
-    assert str(caught.value).endswith(
-        "failed with exit code 1: accumulating resources: accumulation err='accumulating "
-        "resources from 'dns': missing' : exit status 1"
-    )
-
-
-# kubectl v1.32's one-line form of the same (auricom/home-ops: a `ks.yaml` listed, not written).
+# kubectl v1.32's one-line form (auricom/home-ops: a `ks.yaml` listed, not written).
 KUBECTL_KUSTOMIZE_ONE_LINE = (
     'E1204 15:39:54.536851    9071 run.go:72] "command failed" err="accumulating resources: '
     "accumulation err='accumulating resources from './app/ks.yaml': evalsymlink failure on "
@@ -98,20 +83,37 @@ KUBECTL_KUSTOMIZE_ONE_LINE = (
 )
 
 
-def test_a_one_line_kubectl_kustomize_error_is_shown_without_klogs_header(
-    tmp_path: Path, fake_bin: Callable[..., Path]
+@pytest.mark.parametrize(
+    ("stderr", "error"),
+    [
+        # before: "... failed with exit code 1:  >" (the klog block's last line)
+        (
+            KUBECTL_KUSTOMIZE_FAILURE,
+            (
+                "accumulating resources: accumulation err='accumulating resources from 'dns': "
+                "missing' : exit status 1"
+            ),
+        ),
+        # before: "... failed with exit code 1: E1204 15:39:54.536851    9071 run.go:72] ..."
+        (
+            KUBECTL_KUSTOMIZE_ONE_LINE,
+            (
+                "accumulating resources: accumulation err='accumulating resources from "
+                "'./app/ks.yaml': evalsymlink failure on '/x/app/ks.yaml' : lstat /x/app/ks.yaml: "
+                'no such file or directory\' "quoted"'
+            ),
+        ),
+    ],
+)
+def test_a_failing_kubectl_kustomize_shows_kustomizes_error_not_klogs_wrapping(
+    tmp_path: Path, fake_bin: Callable[..., Path], stderr: str, error: str
 ) -> None:
-    (tmp_path / "stderr.txt").write_text(KUBECTL_KUSTOMIZE_ONE_LINE)
+    (tmp_path / "stderr.txt").write_text(stderr)
     fake_bin("kubectl", f"cat {tmp_path / 'stderr.txt'} >&2\nexit 1\n")
     write(tmp_path / "app/kustomization.yaml", "resources: [dns]\n")
     with pytest.raises(ToolFailedError) as caught:
         render_kustomization(tmp_path / "app")
-    # before: "... failed with exit code 1: E1204 15:39:54.536851    9071 run.go:72] ..."
-    assert str(caught.value).endswith(
-        "failed with exit code 1: accumulating resources: accumulation err='accumulating "
-        "resources from './app/ks.yaml': evalsymlink failure on '/x/app/ks.yaml' : lstat "
-        '/x/app/ks.yaml: no such file or directory\' "quoted"'
-    )
+    assert str(caught.value).endswith(f"failed with exit code 1: {error}")
 
 
 def test_a_missing_local_resource_is_one_line_naming_it_before_kustomize_runs(
