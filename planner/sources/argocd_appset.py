@@ -40,11 +40,12 @@ from planner import kube_yaml
 from planner.errors import Origin
 from planner.objects import KubeObject, ObjectKey
 from planner.sources.argocd_env import NotEvaluated
-from planner.sources.argocd_follow import HEAD_REVISIONS, GitFacts, normalised_url, shown_url
+from planner.sources.argocd_follow import HEAD_REVISIONS, GitFacts
 from planner.sources.argocd_template import Mode, go_text, is_empty, render_value, sanitize_name
 from planner.sources.documents import MANIFEST_SUFFIXES
 from planner.sources.flux_repository import Repository, plain
 from planner.sources.safety import inside
+from planner.sources.urls import normalised_url, shown_url
 
 IN_CLUSTER = {"name": "in-cluster", "nameNormalized": "in-cluster"}
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"

@@ -17,7 +17,6 @@ from __future__ import annotations
 import fnmatch
 import os
 import posixpath
-import re
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from planner.sources.helm_fetch import ASK, OCI_SCHEME, ChartFetcher, FetchFaile
 from planner.sources.kustomize import is_kustomization_dir
 from planner.sources.safety import inside
 from planner.sources.states import Unrendered
+from planner.sources.urls import normalised_url, shown_url
 from planner.tools import INSTALL_HINTS, run_tool
 
 ARGO_API_PREFIX = "argoproj.io/"
@@ -48,7 +48,6 @@ IN_CLUSTER_SERVERS = frozenset(
 IN_CLUSTER_NAME = "in-cluster"
 # Revisions that mean "the branch the repository's HEAD points at": the checkout stands for it.
 HEAD_REVISIONS = frozenset({"", "HEAD"})
-_SCP_LIKE = re.compile(r"(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>(?!//).*)")  # git@host:owner/repo
 NOT_FOLLOWED = "not followed"
 JSONNET_SUFFIX = ".jsonnet"  # Argo CD evaluates these in a plain directory; the planner does not
 _READ_SUFFIXES = MANIFEST_SUFFIXES | {JSONNET_SUFFIX}
@@ -495,31 +494,6 @@ def _patterns(value: Any) -> list[str]:
 def _matches(relative: str, patterns: list[str]) -> bool:
     # Argo CD matches without a separator: `*` crosses directories, as fnmatch's does
     return any(fnmatch.fnmatchcase(relative, pattern) for pattern in patterns)
-
-
-def normalised_url(url: str) -> str:
-    """A git URL as `host/owner/repo`: scheme, user, port, trailing `.git` and `/` dropped, the
-    host in lower case (https, ssh and scp-like `git@host:owner/repo` name one repository)."""
-    text = url.strip()
-    scp = _SCP_LIKE.fullmatch(text)
-    if "://" in text:
-        parts = urllib.parse.urlsplit(text)
-        host, path = parts.hostname or "", parts.path
-    elif scp is not None:
-        host, path = scp["host"], scp["path"]
-    else:  # a local path
-        host, path = "", text
-    path = path.strip("/").removesuffix(".git").rstrip("/")
-    return f"{host.lower()}/{path}"
-
-
-def shown_url(url: str) -> str:
-    """`url` without the credentials it may carry (`https://user:token@host/...`): secret
-    values never appear in messages."""
-    parts = urllib.parse.urlsplit(url)
-    if "://" not in url or "@" not in parts.netloc:
-        return url
-    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def read_git_facts(top: Path) -> GitFacts | None:

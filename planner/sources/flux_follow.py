@@ -115,7 +115,7 @@ def _of_another_repository(
     found in the repository, its URL is none of the work tree's git remotes ("" when it is one,
     or when that cannot be told: no GitRepository written here (the Flux operator makes its
     own), or no remote to compare with)."""
-    from planner.sources.argocd_follow import normalised_url, shown_url
+    from planner.sources.urls import normalised_url, shown_url
 
     source = plain(plain(body.get("spec")).get("sourceRef"))
     namespace = source.get("namespace") or plain(body.get("metadata")).get("namespace")

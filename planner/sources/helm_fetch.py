@@ -12,7 +12,6 @@ read the version helm resolved and, for Argo CD, value files inside the chart.
 
 from __future__ import annotations
 
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -22,6 +21,7 @@ import yaml
 
 from planner.errors import ToolFailedError
 from planner.sources.helm import CHART_FILE
+from planner.sources.urls import shown_url
 from planner.tools import find_tool, run_tool
 
 OCI_SCHEME = "oci://"
@@ -59,10 +59,7 @@ class RemoteChart:
     @property
     def shown_repository(self) -> str:
         """The repository URL as messages show it: without the credentials it may carry."""
-        parts = urllib.parse.urlsplit(self.repository)
-        if "@" not in parts.netloc:
-            return self.repository
-        return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        return shown_url(self.repository)
 
     def __str__(self) -> str:
         pinned = f"@{self.digest}" if self.digest else (f" {self.version}" if self.version else "")

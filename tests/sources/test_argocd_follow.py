@@ -14,8 +14,8 @@ import pytest
 from planner.cli import main
 from planner.errors import ToolMissingError
 from planner.sources import load_desired
-from planner.sources.argocd_follow import normalised_url
 from planner.sources.desired import find_sources, load_sources
+from planner.sources.urls import normalised_url
 from tests.conftest import SAMPLES
 from tests.sources.conftest import git, service_yaml, write
 
