@@ -27,7 +27,7 @@ from planner.analysis.build import exit_code, verdict
 from planner.analysis.records import DiffReport
 from planner.cli import main
 from planner.diff.scenario import Scenario
-from planner.errors import InputError
+from planner.errors import InputError, ToolFailedError
 from planner.gitops.annotate import annotate_paths
 from planner.gitops.argocd import generate, read_context
 from planner.model.controller import BEHAVIORS, DEFAULT_TARGET
@@ -143,6 +143,7 @@ def test_the_real_samples_are_here() -> None:
         "real-argocd-app-of-apps",
         "real-argocd-applicationset",
         "real-flux-app-dir",
+        "real-flux-fleet-overlay",
     } <= names
 
 
@@ -298,6 +299,10 @@ def test_argocd_generate_outputs_the_same_services_and_groups(sample: Path) -> N
     context = read_context({"ARGOCD_APP_SOURCE_PATH": _app(sample)})
     if agree == "flux-only":  # Argo CD applies the files as written: `${VAR}` is no address
         with pytest.raises(InputError, match=r"'\$\{SVC_[A-Z0-9_]+\}' is not a valid IP"):
+            generate(app, context)
+        return
+    if agree == "refused":  # Argo CD's kustomize keeps its load restrictor (Flux's does not)
+        with pytest.raises(ToolFailedError, match="is not in or below"):
             generate(app, context)
         return
     stream = generate(app, context)
