@@ -168,7 +168,10 @@ def build_scenario(
         unhandled_services=tuple(sorted(unhandled)),
         pools_known=pools_known,
         source_notes=(
-            tuple(desired.notes) + tuple(live.notes) + kinds_note + tuple(map(str, unrendered))
+            tuple(desired.notes)
+            + _new_at_ref(desired.notes, live)
+            + kinds_note
+            + tuple(map(str, unrendered))
         ),
         unrendered=unrendered,
         inputs_read_alone={
@@ -246,6 +249,16 @@ _ABSENT = object()
 
 def _annotations(manifest: Manifest) -> Mapping[str, Any]:
     return (manifest.get("metadata") or {}).get("annotations") or {}
+
+
+def _new_at_ref(desired_notes: Sequence[str], live: LiveState) -> tuple[str, ...]:
+    """The live state's notes, less those a git ref's tree repeats from the work tree: the same
+    note with its origin read at the ref (`REF:path: ...`), such as a chart fetched at the same
+    version or a document skipped on both sides."""
+    if not live.from_git:
+        return tuple(live.notes)
+    said = set(desired_notes)
+    return tuple(note for note in live.notes if note.partition(":")[2] not in said)
 
 
 def _unrendered(
