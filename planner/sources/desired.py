@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from planner import kube_yaml
 from planner.collector import collector_paused
 from planner.errors import InputError, Origin, ToolFailedError, ToolMissingError
 from planner.objects import KubeObject
@@ -34,7 +35,7 @@ from planner.sources.documents import (
     parse_yaml,
     read_file_bytes,
 )
-from planner.sources.flux_build import FluxContext, apply_flux
+from planner.sources.flux_build import FluxContext, apply_flux, git_root
 from planner.sources.helm import CHART_FILE, HelmOptions, is_chart_dir, render_chart
 from planner.sources.kinds import (
     DEFAULT_NAMESPACE,
@@ -419,7 +420,7 @@ def _objects_of(
 
         rendered_by = "kustomize"
         try:
-            text, parsed = _kustomize_build(source, _flux_root(source, flux))
+            text, parsed = _kustomize_build(source, _flux_root(source, flux), helm.charts)
         except UnbuiltKustomization as err:
             return [], [], [_not_built(source, err.reason_unbuilt, flux)]
     elif source.kind == "stdin":
@@ -456,23 +457,45 @@ def _placed(parsed: Parsed, source: Source) -> Parsed:
     return parsed
 
 
-def _kustomize_build(source: Source, flux_root: Path | None) -> tuple[str, Parsed]:
+def _kustomize_build(
+    source: Source, flux_root: Path | None, charts: ChartFetcher | None
+) -> tuple[str, Parsed]:
     """kustomize's output for a kustomize source and its documents (the named part alone when
     the source is part of a Flux Kustomization's build); UnbuiltKustomization before kustomize
-    runs when it would fetch something or inflate Helm charts. With `flux_root`, built as Flux builds it: files load
-    from anywhere in that repository, and from nowhere outside it."""
+    runs when it would fetch something (a chart only with `charts`, `--fetch-charts`). With
+    `flux_root`, built as Flux builds it: files load from anywhere in that repository, and from
+    nowhere outside it, and Helm charts are not inflated."""
     from planner.sources.safety import check_kustomize_references, check_remote_resources
 
     check_remote_resources(source.path, source.label)
     if flux_root is not None:
         check_kustomize_references(source.path, flux_root.resolve())
-    text = _rendered_kustomization(source, flux_root is not None)
+        text, notes = _rendered_kustomization(source, as_flux=True), list[str]()
+    else:
+        text, notes = _built_as_argo_cd(source, charts)
     parsed = parse_yaml(text, source.label, "kustomize")
     if source.part:
         from planner.sources.flux_overlay import documents_from
 
         parsed = Parsed(documents_from(parsed.documents, source.part), parsed.notes)
-    return text, parsed
+    return text, Parsed(parsed.documents, parsed.notes + notes)
+
+
+def _built_as_argo_cd(source: Source, charts: ChartFetcher | None) -> tuple[str, list[str]]:
+    """kustomize's build of a source no Flux Kustomization builds, and the notes on the charts
+    helm pulled: `helmCharts` inflated as Argo CD's `--enable-helm` inflates them
+    (kustomize_helm)."""
+    from planner.sources.kustomize_helm import chart_uses, render_inflating
+
+    rewritten = source.kustomization
+    root = (
+        rewritten.root if rewritten is not None else git_root(source.path.resolve()) or source.path
+    )
+    own = kube_yaml.load(rewritten.text) if rewritten is not None else None
+    uses = chart_uses(source.path, source.label, root, own if isinstance(own, dict) else None)
+    if not uses:
+        return _rendered_kustomization(source, as_flux=False), []
+    return render_inflating(source.path, source.label, root, uses, charts, rewritten)
 
 
 def _not_built(source: Source, reason: str, flux: FluxContext | None) -> Unrendered:

@@ -34,29 +34,35 @@ def is_kustomization_dir(directory: Path) -> bool:
     return kustomization_file(directory) is not None
 
 
-def kustomize_argv(directory: str, load_anywhere: bool = False) -> list[str]:
+def kustomize_argv(directory: str, load_anywhere: bool = False, helm: str = "") -> list[str]:
     """argv rendering `directory`: standalone kustomize when on PATH, else kubectl's built-in one;
     `load_anywhere` lifts kustomize's rule that files load only from below the kustomization's
-    directory, as Flux's kustomize-controller builds (the caller keeps them in the repository)."""
-    restrictor = [LOAD_ANYWHERE] if load_anywhere else []
+    directory, as Flux's kustomize-controller builds (the caller keeps them in the repository);
+    `helm` (a path) inflates `helmCharts` with that helm, as Argo CD's `--enable-helm` does."""
+    options = [LOAD_ANYWHERE] if load_anywhere else []
+    if helm:
+        options += ["--enable-helm", "--helm-command", helm]
     try:
-        return [find_tool("kustomize"), "build", *restrictor, directory]
+        return [find_tool("kustomize"), "build", *options, directory]
     except ToolMissingError:
         pass
     try:
-        return [find_tool("kubectl"), "kustomize", *restrictor, directory]
+        return [find_tool("kubectl"), "kustomize", *options, directory]
     except ToolMissingError:
         raise ToolMissingError("kustomize", INSTALL_HINTS["kustomize"]) from None
 
 
 def render_kustomization(
-    directory: Path, renamed: Mapping[str, str] | None = None, load_anywhere: bool = False
+    directory: Path,
+    renamed: Mapping[str, str] | None = None,
+    load_anywhere: bool = False,
+    helm: str = "",
 ) -> str:
-    """The YAML stream `kustomize build` prints for `directory` (`load_anywhere`: as
+    """The YAML stream `kustomize build` prints for `directory` (`load_anywhere`, `helm`: as
     `kustomize_argv`); a failure's message has the paths in `renamed` written as their values
     (a temporary copy's path means nothing)."""
     try:
-        return run_tool(kustomize_argv(str(directory), load_anywhere))
+        return run_tool(kustomize_argv(str(directory), load_anywhere, helm))
     except ToolFailedError as err:
         reason = kustomize_error(err.stderr)
         argv = err.argv

@@ -275,7 +275,9 @@ def test_a_kustomization_inflating_helm_charts_is_unrendered_not_an_error(
 ) -> None:
     """Vikaspogu/home-ops: every Argo CD app is a kustomization with `helmCharts`, which Argo
     CD builds with `--enable-helm`. Before: exit 2 on kustomize's `trouble configuring builtin
-    HelmChartInflationGenerator`; now that build alone is unchecked, said and counted."""
+    HelmChartInflationGenerator`; now, its chart being remote and --fetch-charts not given, that
+    build alone is unchecked, said and counted (tests/sources/test_kustomize_helm.py builds
+    them)."""
     log = tmp_path / "ran"
     fake_bin("kubectl", f"touch {log}\nexit 1\n")
     monkeypatch.chdir(tmp_path)
@@ -286,8 +288,9 @@ def test_a_kustomization_inflating_helm_charts_is_unrendered_not_an_error(
     assert list(state.services) == ["dns/dns"]
     [entry] = state.unrendered
     assert entry.reason == (
-        "apps/web/kustomization.yaml (`helmCharts`) inflates Helm charts, which the planner does "
-        "not build"
+        "apps/web/kustomization.yaml (`helmCharts` app-template) names the Helm chart "
+        "app-template of oci://ghcr.io/example/charts, which is not in the repository; pass "
+        "--fetch-charts to let helm fetch it"
     )
     assert not log.exists()
 
