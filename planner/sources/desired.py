@@ -420,7 +420,7 @@ def _objects_of(
 
         rendered_by = "kustomize"
         try:
-            text, parsed = _kustomize_build(source, _flux_root(source, flux), helm.charts)
+            text, parsed = _kustomize_build(source, flux, helm.charts)
         except UnbuiltKustomization as err:
             return [], [], [_not_built(source, err.reason_unbuilt, flux)]
     elif source.kind == "stdin":
@@ -458,21 +458,22 @@ def _placed(parsed: Parsed, source: Source) -> Parsed:
 
 
 def _kustomize_build(
-    source: Source, flux_root: Path | None, charts: ChartFetcher | None
+    source: Source, flux: FluxContext | None, charts: ChartFetcher | None
 ) -> tuple[str, Parsed]:
     """kustomize's output for a kustomize source and its documents (the named part alone when
     the source is part of a Flux Kustomization's build); UnbuiltKustomization before kustomize
-    runs when it would fetch something (a chart only with `charts`, `--fetch-charts`). With
-    `flux_root`, built as Flux builds it: files load from anywhere in that repository, and from
-    nowhere outside it, and Helm charts are not inflated."""
+    runs when it would fetch something (a chart only with `charts`, `--fetch-charts`). When a
+    Flux Kustomization builds it, built as Flux builds it: files load from anywhere in that
+    repository, and from nowhere outside it, and Helm charts are not inflated."""
     from planner.sources.safety import check_kustomize_references, check_remote_resources
 
     check_remote_resources(source.path, source.label)
+    flux_root = _flux_root(source, flux)
     if flux_root is not None:
         check_kustomize_references(source.path, flux_root.resolve())
         text, notes = _rendered_kustomization(source, as_flux=True), list[str]()
     else:
-        text, notes = _built_as_argo_cd(source, charts)
+        text, notes = _built_as_argo_cd(source, _repository_root(source, flux), charts)
     parsed = parse_yaml(text, source.label, "kustomize")
     if source.part:
         from planner.sources.flux_overlay import documents_from
@@ -481,16 +482,15 @@ def _kustomize_build(
     return text, Parsed(parsed.documents, parsed.notes + notes)
 
 
-def _built_as_argo_cd(source: Source, charts: ChartFetcher | None) -> tuple[str, list[str]]:
-    """kustomize's build of a source no Flux Kustomization builds, and the notes on the charts
-    helm pulled: `helmCharts` inflated as Argo CD's `--enable-helm` inflates them
-    (kustomize_helm)."""
+def _built_as_argo_cd(
+    source: Source, root: Path, charts: ChartFetcher | None
+) -> tuple[str, list[str]]:
+    """kustomize's build of a source of the repository `root` that no Flux Kustomization
+    builds, and the notes on the charts helm pulled: `helmCharts` inflated as Argo CD's
+    `--enable-helm` inflates them (kustomize_helm)."""
     from planner.sources.kustomize_helm import chart_uses, render_inflating
 
     rewritten = source.kustomization
-    root = (
-        rewritten.root if rewritten is not None else git_root(source.path.resolve()) or source.path
-    )
     own = kube_yaml.load(rewritten.text) if rewritten is not None else None
     uses = chart_uses(source.path, source.label, root, own if isinstance(own, dict) else None)
     if not uses:
@@ -510,6 +510,17 @@ def _not_built(source: Source, reason: str, flux: FluxContext | None) -> Unrende
     in_repository = repository.relative(source.path) if repository is not None else None
     name = f"kustomization {in_repository or source.label}"
     return Unrendered(name, Origin(shown), reason, "kustomization")
+
+
+def _repository_root(source: Source, flux: FluxContext | None) -> Path:
+    """The root of the repository `source` lies in: the Argo CD source's, the Flux context's
+    (the tree at a git ref, with `--live-git`), else git's, else the source's own directory."""
+    if source.kustomization is not None:
+        return source.kustomization.root
+    repository = flux.repository_of(source.path) if flux is not None else None
+    if repository is not None:
+        return repository.root
+    return git_root(source.path.resolve()) or source.path
 
 
 def _flux_root(source: Source, flux: FluxContext | None) -> Path | None:

@@ -229,26 +229,34 @@ def test_a_chart_helm_cannot_pull_leaves_the_build_unrendered_with_helms_reason(
         (
             "    valuesFile: ../../../escape.yaml\n",
             "",
-            "apps/web/kustomization.yaml (`helmCharts` app-template) names "
-            "`../../../escape.yaml`, which lies outside the repository",
+            (
+                "apps/web/kustomization.yaml (`helmCharts` app-template) names "
+                "`../../../escape.yaml`, which lies outside the repository"
+            ),
         ),
         (
             "    additionalValuesFiles: [/etc/passwd]\n",
             "",
-            "apps/web/kustomization.yaml (`helmCharts` app-template) names `/etc/passwd`, "
-            "which lies outside the repository",
+            (
+                "apps/web/kustomization.yaml (`helmCharts` app-template) names `/etc/passwd`, "
+                "which lies outside the repository"
+            ),
         ),
         (
             "",
             "helmGlobals: {chartHome: /opt/charts}\n",
-            "apps/web/kustomization.yaml (`chartHome`) names `/opt/charts`, which lies outside "
-            "the repository",
+            (
+                "apps/web/kustomization.yaml (`chartHome`) names `/opt/charts`, which lies outside "
+                "the repository"
+            ),
         ),
         (
             "",
             "",
-            "apps/web/kustomization.yaml (`helmCharts` app-template) names no `repo`, and the "
-            "chart is not at `charts/app-template`; kustomize cannot build it (nor can Argo CD)",
+            (
+                "apps/web/kustomization.yaml (`helmCharts` app-template) names no `repo`, and the "
+                "chart is not at `charts/app-template`; kustomize cannot build it (nor can Argo CD)"
+            ),
         ),
     ],
 )
@@ -294,3 +302,36 @@ def test_a_kustomization_flux_builds_is_not_inflated(repo: Path) -> None:
         "kustomize-controller does not (it builds without --enable-helm)"
     )
     assert helm_calls(repo) == []
+
+
+# --- through an Argo CD Application --------------------------------------------------------------
+
+REPO_URL = "https://github.com/example/home-ops.git"
+
+
+def application(kustomize: str) -> str:
+    """An Argo CD Application syncing apps/web with these `kustomize` settings."""
+    return (
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\n"
+        "metadata: {name: web, namespace: argocd}\n"
+        f"spec:\n  project: home\n  source:\n    repoURL: {REPO_URL}\n    path: apps/web\n"
+        f"    targetRevision: HEAD\n    kustomize:\n{kustomize}"
+        "  destination:\n    server: https://kubernetes.default.svc\n    namespace: default\n"
+    )
+
+
+def test_an_application_with_kustomize_settings_inflates_its_remote_chart_in_one_copy(
+    repo: Path,
+) -> None:
+    """Argo CD's `kustomize edit` rewrite and the pulled chart meet in one private copy."""
+    git(repo, "remote", "add", "origin", REPO_URL)
+    write(repo / "apps/web/values.yaml", LB_VALUES)
+    fields = "    valuesFile: values.yaml\n"
+    write(repo / "apps/web/kustomization.yaml", kustomization(chart("web", OCI, "5.1.0", fields)))
+    write(repo / "argo/web.yaml", application("      namePrefix: home-\n"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "web")
+    state = fetching(["argo"])
+    assert state.unrendered == ()
+    assert state.services["default/home-web"]["spec"]["type"] == "LoadBalancer"
+    assert git(repo, "status", "--porcelain", "--ignored") == ""
