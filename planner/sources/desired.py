@@ -469,6 +469,13 @@ def _kustomize_build(
 
     check_remote_resources(source.path, source.label)
     flux_root = _flux_root(source, flux)
+    if flux_root is not None and source.build is None:
+        from planner.sources.kustomize_helm import inflates
+
+        # Helm charts: Flux builds without them, so the byte prefilter of `may_build` is not
+        # enough to leave them out
+        if inflates(source.path) and not _flux_builds(source, flux):
+            flux_root = None
     if flux_root is not None:
         check_kustomize_references(source.path, flux_root.resolve())
         text, notes = _rendered_kustomization(source, as_flux=True), list[str]()
@@ -521,6 +528,17 @@ def _repository_root(source: Source, flux: FluxContext | None) -> Path:
     if repository is not None:
         return repository.root
     return git_root(source.path.resolve()) or source.path
+
+
+def _flux_builds(source: Source, flux: FluxContext | None) -> bool:
+    """Whether a Flux Kustomization of the repository builds `source`: parsed, where
+    `FluxContext.may_build` is a prefilter on bytes (an annotation such as
+    `kustomize.toolkit.fluxcd.io/substitute: disabled` passes it)."""
+    repository = flux.repository_of(source.path) if flux is not None else None
+    relative = repository.relative(source.path) if repository is not None else None
+    if flux is None or repository is None or relative is None:
+        return False
+    return bool(flux.index_of(repository).kustomizations_for(relative))
 
 
 def _flux_root(source: Source, flux: FluxContext | None) -> Path | None:

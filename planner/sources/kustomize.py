@@ -89,7 +89,12 @@ def kustomize_error(stderr: str) -> str:
                     break
                 block.append(inner.strip())
             return " ".join(part for part in block if part) or stderr
-    kept = [line for line in lines if line.strip() and not line.startswith("# Warning:")]
+    # a block whose header was cut off (run_tool keeps stderr's tail): its last line says it
+    kept = [
+        line.strip()
+        for line in lines
+        if line.strip() not in ("", ">") and not line.startswith("# Warning:")
+    ]
     return kept[-1] if kept else stderr
 
 

@@ -16,7 +16,7 @@ repository is never written.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,10 +84,26 @@ def chart_uses(
     `additionalValuesFiles`) lies in the repository `root` (InputError), a remote value file is
     UnbuiltKustomization. Run after safety.check_remote_resources (nothing remote, nothing
     missing among the included directories)."""
+    return [
+        use
+        for here, shown, body in _kustomizations(directory, label, own)
+        for use in _entries(body, here, shown, root.resolve())
+    ]
+
+
+def inflates(directory: Path) -> bool:
+    """Whether the kustomization in `directory`, or one it includes, has `helmCharts`."""
+    return any(body.get("helmCharts") for _, _, body in _kustomizations(directory, ".", None))
+
+
+def _kustomizations(
+    directory: Path, label: str, own: Mapping[str, Any] | None
+) -> Iterator[tuple[Path, str, Mapping[str, Any]]]:
+    """(directory, file as shown, body) of the kustomization in `directory` (its body `own`
+    when given) and of each it includes, once each."""
     top = directory.resolve()
     pending: list[tuple[Path, Mapping[str, Any] | None]] = [(top, own)]
     seen: set[Path] = set()
-    uses: list[ChartUse] = []
     while pending:
         here, body = pending.pop()
         if here in seen:
@@ -101,13 +117,11 @@ def chart_uses(
             name, body = found
         else:
             name = (kustomization_file(here) or here / "kustomization.yaml").name
-        shown = f"{shown_dir}/{name}"
-        uses += _entries(body, here, shown, root.resolve())
+        yield here, f"{shown_dir}/{name}", body
         for field_name in ("resources", "bases", "components"):
             for entry in _listed(body, field_name):
                 if isinstance(entry, str) and (here / entry).is_dir():
                     pending.append(((here / entry).resolve(), None))
-    return uses
 
 
 def _entries(body: Mapping[str, Any], here: Path, shown: str, root: Path) -> list[ChartUse]:
