@@ -304,6 +304,19 @@ def test_a_kustomization_flux_builds_is_not_inflated(repo: Path) -> None:
     assert helm_calls(repo) == []
 
 
+def test_a_flux_annotation_alone_does_not_make_it_a_flux_build(repo: Path) -> None:
+    """Vikaspogu/home-ops annotates generated objects `kustomize.toolkit.fluxcd.io/substitute:
+    disabled`, which passes the byte prefilter of Flux builds; no Flux Kustomization builds it."""
+    local_chart(repo)
+    extra = (
+        "generatorOptions:\n  annotations:\n    kustomize.toolkit.fluxcd.io/substitute: disabled\n"
+    )
+    write(repo / "apps/web/kustomization.yaml", kustomization(chart("web"), extra=extra))
+    git(repo, "add", "-A")
+    state = load_desired(["apps/web"])
+    assert state.unrendered == () and list(state.services) == ["default/web"]
+
+
 # --- through an Argo CD Application --------------------------------------------------------------
 
 REPO_URL = "https://github.com/example/home-ops.git"
