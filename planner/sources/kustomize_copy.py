@@ -68,10 +68,13 @@ def render_rewritten(
 @dataclass(frozen=True)
 class PlacedChart:
     """A chart directory helm pulled (`chart`), to be copied to `place` (a path of the
-    repository: where kustomize looks for it) in the private copy."""
+    repository: where kustomize looks for it) in the private copy; `kustomization` is the
+    directory of the kustomization naming it, which kustomize must find in the copy too (a
+    link to the repository's would have it look for the chart, and pull it, there)."""
 
     chart: Path
     place: Path
+    kustomization: Path
 
 
 def render_in_copy(
@@ -92,6 +95,7 @@ def render_in_copy(
         try:
             copy = _mirror(root.resolve(), directory.resolve(), mirrored)
             for placed in charts:
+                _opened(mirrored, root.resolve(), placed.kustomization)
                 where = _opened(mirrored, root.resolve(), placed.place.parent)
                 shutil.copytree(placed.chart, where / placed.place.name, symlinks=True)
         except OSError as err:  # an unreadable entry: one line, not a traceback

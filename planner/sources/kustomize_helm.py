@@ -50,10 +50,12 @@ DEFAULT_CHART_HOME = "charts"
 
 @dataclass(frozen=True)
 class ChartUse:
-    """One `helmCharts` entry: where it is written (`shown`), the chart's name, `repo` and
-    `version`, and `home`, the directory kustomize looks for it in (`home/NAME`)."""
+    """One `helmCharts` entry: where it is written (`shown`: the file of the kustomization in
+    `directory`), the chart's name, `repo` and `version`, and `home`, the directory kustomize
+    looks for it in (`home/NAME`)."""
 
     shown: str
+    directory: Path
     name: str
     repo: str
     version: str
@@ -141,7 +143,7 @@ def _entries(body: Mapping[str, Any], here: Path, shown: str, root: Path) -> lis
                 _read_path(values_file, here, root, where)
         repo, version = str(entry.get("repo") or ""), str(entry.get("version") or "")
         versioned = home / f"{name}-{version}" if repo and version else home
-        use = ChartUse(where, name, repo, version, versioned)
+        use = ChartUse(where, here, name, repo, version, versioned)
         if not repo and not use.is_local:
             raise BrokenKustomization(
                 f"{where} names no `repo`, and the chart is not at "
@@ -195,7 +197,7 @@ def render_inflating(
             return render_kustomization(directory, helm=helm), []
         return render_in_copy(directory, label, root, rewritten, helm=helm), []
     fetched = [(use, _fetched(use, charts)) for use in remote]
-    placed = [PlacedChart(chart.directory, use.place) for use, chart in fetched]
+    placed = [PlacedChart(chart.directory, use.place, use.directory) for use, chart in fetched]
     notes = sorted({f"{use.shown}: rendered from {chart}" for use, chart in fetched})
     return render_in_copy(directory, label, root, rewritten, helm=helm, charts=placed), notes
 

@@ -208,6 +208,27 @@ def test_remote_charts_are_pulled_once_by_the_planner_and_laid_out_for_kustomize
     ]
 
 
+def test_a_chart_home_beside_an_included_kustomization_is_laid_out_in_the_copy(
+    repo: Path,
+) -> None:
+    """`chartHome: ../charts` of a kustomization the build includes (a link in the copy): were
+    it left a link, kustomize would look for the chart in the repository, and pull it there."""
+    write(repo / "apps/kustomization.yaml", "resources: [./web]\n")
+    write(repo / "apps/web/values.yaml", LB_VALUES)
+    fields = "    valuesFile: values.yaml\n"
+    globals_ = "helmGlobals: {chartHome: ../charts}\n"
+    text = kustomization(chart("web", OCI, "5.1.0", fields), extra=globals_)
+    write(repo / "apps/web/kustomization.yaml", text)
+    before = tree(repo)
+    state = fetching(["apps"])
+    assert state.unrendered == () and list(state.services) == ["default/web"]
+    [template] = [argv for argv in helm_calls(repo) if argv[0] == "template"]
+    assert template[2].endswith("/repo/apps/charts/app-template-5.1.0/app-template")
+    assert "shared-ip-planner-kustomize-" in template[2]
+    assert [argv[0] for argv in helm_calls(repo)].count("pull") == 1
+    assert tree(repo) == before
+
+
 def test_a_chart_helm_cannot_pull_leaves_the_build_unrendered_with_helms_reason(
     repo: Path,
 ) -> None:
