@@ -10,8 +10,12 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from planner.errors import ToolFailedError, ToolMissingError
+import yaml
+
+from planner import kube_yaml
+from planner.errors import InputError, ToolFailedError, ToolMissingError
 from planner.tools import INSTALL_HINTS, find_tool, run_tool
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -27,6 +31,19 @@ _KLOG_QUOTED_ERROR = re.compile(r'^[IWEF]\d{4} [\d:.]+\s+\d+ \S+\] "command fail
 def kustomization_file(directory: Path) -> Path | None:
     """The directory's kustomization file (kustomize's first name found), None without one."""
     return next((directory / n for n in KUSTOMIZATION_FILES if (directory / n).is_file()), None)
+
+
+def read_kustomization(directory: Path, label: str) -> tuple[str, dict[str, Any]] | None:
+    """The directory's kustomization file: its name and body (a mapping), None without one;
+    InputError when it is not YAML."""
+    path = kustomization_file(directory)
+    if path is None:
+        return None
+    try:
+        own = kube_yaml.load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise InputError(f"{label}/{path.name} cannot be read as YAML") from err
+    return path.name, dict(own) if isinstance(own, Mapping) else {}
 
 
 def is_kustomization_dir(directory: Path) -> bool:

@@ -16,18 +16,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from planner import kube_yaml
 from planner.errors import InputError
 from planner.sources.kustomize import (
     is_kustomization_dir,
-    kustomization_file,
     render_kustomization,
 )
 
@@ -41,19 +36,6 @@ class RewrittenKustomization:
     name: str
     text: str
     by: str = ""
-
-
-def read_kustomization(directory: Path, label: str) -> tuple[str, dict[str, Any]] | None:
-    """The directory's kustomization file: its name and body (a mapping), None without one;
-    InputError when it is not YAML."""
-    path = kustomization_file(directory)
-    if path is None:
-        return None
-    try:
-        own = kube_yaml.load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise InputError(f"{label}/{path.name} cannot be read as YAML") from err
-    return path.name, dict(own) if isinstance(own, Mapping) else {}
 
 
 def render_rewritten(

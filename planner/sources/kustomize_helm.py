@@ -19,23 +19,13 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.errors import InputError, ToolMissingError
-from planner.sources.helm_fetch import (
-    ASK,
-    OCI_SCHEME,
-    ChartFetcher,
-    FetchedChart,
-    FetchFailed,
-    RemoteChart,
-)
-from planner.sources.kustomize import kustomization_file, render_kustomization
-from planner.sources.kustomize_copy import (
-    PlacedChart,
-    RewrittenKustomization,
+from planner.sources.kustomize import (
+    kustomization_file,
     read_kustomization,
-    render_in_copy,
+    render_kustomization,
 )
 from planner.sources.safety import (
     BrokenKustomization,
@@ -44,6 +34,10 @@ from planner.sources.safety import (
     is_remote,
 )
 from planner.tools import INSTALL_HINTS, find_tool
+
+if TYPE_CHECKING:  # imported where a chart is pulled or laid out: tempfile, shutil, urllib
+    from planner.sources.helm_fetch import ChartFetcher, FetchedChart, RemoteChart
+    from planner.sources.kustomize_copy import RewrittenKustomization
 
 DEFAULT_CHART_HOME = "charts"
 
@@ -74,6 +68,8 @@ class ChartUse:
     @property
     def remote(self) -> RemoteChart:
         """The chart as helm pulls it (the same `helm pull` kustomize would run)."""
+        from planner.sources.helm_fetch import RemoteChart
+
         return RemoteChart(self.repo, self.name, self.version)
 
 
@@ -184,6 +180,9 @@ def render_inflating(
     for each chart helm pulled. Local charts are rendered in place (or in the rewritten copy);
     remote ones only with `charts` (`--fetch-charts`), laid out in a private copy, else
     UnbuiltKustomization ending with how to ask."""
+    from planner.sources.helm_fetch import ASK
+    from planner.sources.kustomize_copy import PlacedChart, render_in_copy
+
     remote = [use for use in uses if not use.is_local]
     if remote and charts is None:
         raise _unbuilt(remote[0], f", which is not in the repository; {ASK}")
@@ -204,6 +203,8 @@ def render_inflating(
 
 def _fetched(use: ChartUse, charts: ChartFetcher) -> FetchedChart:
     """The chart helm pulled for `use`; UnbuiltKustomization when it cannot be pulled."""
+    from planner.sources.helm_fetch import OCI_SCHEME, FetchFailed
+
     if not use.repo.startswith((OCI_SCHEME, "https://")):
         raise _unbuilt(use, ", whose repository is neither `oci://` nor `https://`: not fetched")
     try:
