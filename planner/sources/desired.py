@@ -480,7 +480,7 @@ def _kustomize_build(
         check_kustomize_references(source.path, flux_root.resolve())
         text, notes = _rendered_kustomization(source, as_flux=True), list[str]()
     else:
-        text, notes = _built_as_argo_cd(source, _repository_root(source, flux), charts)
+        text, notes = _built_as_argo_cd(source, flux, charts)
     parsed = parse_yaml(text, source.label, "kustomize")
     if source.part:
         from planner.sources.flux_overlay import documents_from
@@ -490,18 +490,20 @@ def _kustomize_build(
 
 
 def _built_as_argo_cd(
-    source: Source, root: Path, charts: ChartFetcher | None
+    source: Source, flux: FluxContext | None, charts: ChartFetcher | None
 ) -> tuple[str, list[str]]:
-    """kustomize's build of a source of the repository `root` that no Flux Kustomization
-    builds, and the notes on the charts helm pulled: `helmCharts` inflated as Argo CD's
-    `--enable-helm` inflates them (kustomize_helm)."""
-    from planner.sources.kustomize_helm import chart_uses, render_inflating
+    """kustomize's build of a source that no Flux Kustomization builds, and the notes on the
+    charts helm pulled: `helmCharts` inflated as Argo CD's `--enable-helm` inflates them
+    (kustomize_helm)."""
+    from planner.sources.kustomize_helm import chart_uses, inflates, render_inflating
 
     rewritten = source.kustomization
-    own = kube_yaml.load(rewritten.text) if rewritten is not None else None
-    uses = chart_uses(source.path, source.label, root, own if isinstance(own, dict) else None)
-    if not uses:
+    loaded = kube_yaml.load(rewritten.text) if rewritten is not None else None
+    own = loaded if isinstance(loaded, dict) else None
+    if not inflates(source.path, own):
         return _rendered_kustomization(source, as_flux=False), []
+    root = _repository_root(source, flux)
+    uses = chart_uses(source.path, source.label, root, own)
     return render_inflating(source.path, source.label, root, uses, charts, rewritten)
 
 

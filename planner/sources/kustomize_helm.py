@@ -89,9 +89,10 @@ def chart_uses(
     ]
 
 
-def inflates(directory: Path) -> bool:
-    """Whether the kustomization in `directory`, or one it includes, has `helmCharts`."""
-    return any(body.get("helmCharts") for _, _, body in _kustomizations(directory, ".", None))
+def inflates(directory: Path, own: Mapping[str, Any] | None = None) -> bool:
+    """Whether the kustomization in `directory` (its body `own` when it is rewritten), or one
+    it includes, has `helmCharts`."""
+    return any(body.get("helmCharts") for _, _, body in _kustomizations(directory, ".", own))
 
 
 def _kustomizations(
