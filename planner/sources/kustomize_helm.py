@@ -192,11 +192,9 @@ def render_inflating(
     except ToolMissingError as err:
         hint = f"{INSTALL_HINTS['helm']}, to inflate the Helm charts (`helmCharts`) of `{label}`"
         raise ToolMissingError(err.tool, hint) from err
-    if charts is None or not remote:
-        if rewritten is None:
-            return render_kustomization(directory, helm=helm), []
-        return render_in_copy(directory, label, root, rewritten, helm=helm), []
-    fetched = [(use, _fetched(use, charts)) for use in remote]
+    fetched = [(use, _fetched(use, charts)) for use in remote] if charts is not None else []
+    if not fetched and rewritten is None:
+        return render_kustomization(directory, helm=helm), []
     placed = [PlacedChart(chart.directory, use.place, use.directory) for use, chart in fetched]
     notes = sorted({f"{use.shown}: rendered from {chart}" for use, chart in fetched})
     return render_in_copy(directory, label, root, rewritten, helm=helm, charts=placed), notes
