@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from planner.sources.helm_fetch import ChartFetcher
-from planner.sources.kustomize_helm import chart_uses, render_inflating
+from planner.sources.kustomize_helm import chart_uses, kustomizations, render_inflating
 
 OCI = "oci://registry.example.org/charts"
 CHART = "apiVersion: v2\nname: app-template\nversion: 5.1.0\n"
@@ -57,7 +57,7 @@ def main() -> None:
             write(root / name / "values.yaml", VALUES)
             write(root / name / "config.yaml", config)
         shutil.copytree(served, root / "local/charts/app-template")
-        uses = {name: chart_uses(root / name, name, root) for name in ("local", "remote")}
+        uses = {n: chart_uses(kustomizations(root / n, n), root) for n in ("local", "remote")}
         render_inflating(root / "remote", "remote", root, uses["remote"], charts)  # the pull
         timings: dict[str, list[float]] = {"local": [], "remote": []}
         for _ in range(options.runs):

@@ -60,6 +60,7 @@ if TYPE_CHECKING:  # flux_build imports it where a document needs Flux (start-up
     from planner.sources.flux_repository import Repository
     from planner.sources.helm_fetch import ChartFetcher
     from planner.sources.kustomize_copy import RewrittenKustomization
+    from planner.sources.kustomize_helm import Kustomization
 
 STDIN = "-"
 # Argo CD's kinds whose sources are followed (argocd_follow, imported when one is read)
@@ -469,18 +470,20 @@ def _kustomize_build(
 
     check_remote_resources(source.path, source.label)
     flux_root = _flux_root(source, flux)
-    if flux_root is not None and source.build is None:
-        from planner.sources.kustomize_helm import inflates
+    found = None
+    if flux_root is not None and source.build is None and flux is not None:
+        from planner.sources.kustomize_helm import inflates, kustomizations
 
         # Helm charts: Flux builds without them, so the byte prefilter of `may_build` is not
         # enough to leave them out
-        if inflates(source.path) and not _flux_builds(source, flux):
+        found = kustomizations(source.path, source.label)
+        if inflates(found) and not flux.builds(source.path):
             flux_root = None
     if flux_root is not None:
         check_kustomize_references(source.path, flux_root.resolve())
         text, notes = _rendered_kustomization(source, as_flux=True), list[str]()
     else:
-        text, notes = _built_as_argo_cd(source, flux, charts)
+        text, notes = _built_as_argo_cd(source, flux, charts, found)
     parsed = parse_yaml(text, source.label, "kustomize")
     if source.part:
         from planner.sources.flux_overlay import documents_from
@@ -490,20 +493,30 @@ def _kustomize_build(
 
 
 def _built_as_argo_cd(
-    source: Source, flux: FluxContext | None, charts: ChartFetcher | None
+    source: Source,
+    flux: FluxContext | None,
+    charts: ChartFetcher | None,
+    found: list[Kustomization] | None,
 ) -> tuple[str, list[str]]:
     """kustomize's build of a source that no Flux Kustomization builds, and the notes on the
     charts helm pulled: `helmCharts` inflated as Argo CD's `--enable-helm` inflates them
-    (kustomize_helm)."""
-    from planner.sources.kustomize_helm import chart_uses, inflates, render_inflating
+    (kustomize_helm; `found`: its kustomizations when already read)."""
+    from planner.sources.kustomize_helm import (
+        chart_uses,
+        inflates,
+        kustomizations,
+        render_inflating,
+    )
 
     rewritten = source.kustomization
     loaded = kube_yaml.load(rewritten.text) if rewritten is not None else None
-    own = loaded if isinstance(loaded, dict) else None
-    if not inflates(source.path, own):
+    if found is None or rewritten is not None:
+        own = loaded if isinstance(loaded, dict) else None
+        found = kustomizations(source.path, source.label, own)
+    if not inflates(found):
         return _rendered_kustomization(source, as_flux=False), []
     root = _repository_root(source, flux)
-    uses = chart_uses(source.path, source.label, root, own)
+    uses = chart_uses(found, root)
     return render_inflating(source.path, source.label, root, uses, charts, rewritten)
 
 
@@ -530,17 +543,6 @@ def _repository_root(source: Source, flux: FluxContext | None) -> Path:
     if repository is not None:
         return repository.root
     return git_root(source.path.resolve()) or source.path
-
-
-def _flux_builds(source: Source, flux: FluxContext | None) -> bool:
-    """Whether a Flux Kustomization of the repository builds `source`: parsed, where
-    `FluxContext.may_build` is a prefilter on bytes (an annotation such as
-    `kustomize.toolkit.fluxcd.io/substitute: disabled` passes it)."""
-    repository = flux.repository_of(source.path) if flux is not None else None
-    relative = repository.relative(source.path) if repository is not None else None
-    if flux is None or repository is None or relative is None:
-        return False
-    return bool(flux.index_of(repository).kustomizations_for(relative))
 
 
 def _flux_root(source: Source, flux: FluxContext | None) -> Path | None:

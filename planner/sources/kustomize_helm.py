@@ -10,13 +10,13 @@ ChartFetcher (once per run, into a private directory), and laid out where kustom
 it in a private copy of the repository (kustomize_copy), so kustomize pulls nothing and the
 repository is never written.
 
-    >>> uses = chart_uses(Path("apps/web"), "apps/web", Path("."))  # doctest: +SKIP
+    >>> uses = chart_uses(kustomizations(Path("apps/web"), "apps/web"), Path("."))  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,36 +73,19 @@ class ChartUse:
         return RemoteChart(self.repo, self.name, self.version)
 
 
-def chart_uses(
-    directory: Path, label: str, root: Path, own: Mapping[str, Any] | None = None
-) -> list[ChartUse]:
-    """The `helmCharts` entries of the kustomization in `directory` (labelled `label`; its body
-    `own` when it is rewritten) and of those it includes (`resources`, `bases`, `components`),
-    each checked: every path an entry reads (`chartHome`, `valuesFile`,
-    `additionalValuesFiles`) lies in the repository `root` (InputError), a remote value file is
-    UnbuiltKustomization. Run after safety.check_remote_resources (nothing remote, nothing
-    missing among the included directories)."""
-    return [
-        use
-        for here, shown, body in _kustomizations(directory, label, own)
-        for use in _entries(body, here, shown, root.resolve())
-    ]
+Kustomization = tuple[Path, str, Mapping[str, Any]]  # its directory, file as shown, body
 
 
-def inflates(directory: Path, own: Mapping[str, Any] | None = None) -> bool:
-    """Whether the kustomization in `directory` (its body `own` when it is rewritten), or one
-    it includes, has `helmCharts`."""
-    return any(body.get("helmCharts") for _, _, body in _kustomizations(directory, ".", own))
-
-
-def _kustomizations(
-    directory: Path, label: str, own: Mapping[str, Any] | None
-) -> Iterator[tuple[Path, str, Mapping[str, Any]]]:
-    """(directory, file as shown, body) of the kustomization in `directory` (its body `own`
-    when given) and of each it includes, once each."""
+def kustomizations(
+    directory: Path, label: str, own: Mapping[str, Any] | None = None
+) -> list[Kustomization]:
+    """The kustomization in `directory` (labelled `label`; its body `own` when it is
+    rewritten) and each it includes (`resources`, `bases`, `components`), once each. Run after
+    safety.check_remote_resources (nothing remote, nothing missing among them)."""
     top = directory.resolve()
     pending: list[tuple[Path, Mapping[str, Any] | None]] = [(top, own)]
     seen: set[Path] = set()
+    found: list[Kustomization] = []
     while pending:
         here, body = pending.pop()
         if here in seen:
@@ -110,17 +93,32 @@ def _kustomizations(
         seen.add(here)
         shown_dir = os.path.normpath(os.path.join(label, os.path.relpath(here, top)))
         if body is None:
-            found = read_kustomization(here, shown_dir)
-            if found is None:
+            read = read_kustomization(here, shown_dir)
+            if read is None:
                 continue
-            name, body = found
+            name, body = read
         else:
             name = (kustomization_file(here) or here / "kustomization.yaml").name
-        yield here, f"{shown_dir}/{name}", body
+        found.append((here, f"{shown_dir}/{name}", body))
         for field_name in ("resources", "bases", "components"):
             for entry in _listed(body, field_name):
                 if isinstance(entry, str) and (here / entry).is_dir():
                     pending.append(((here / entry).resolve(), None))
+    return found
+
+
+def inflates(found: list[Kustomization]) -> bool:
+    """Whether any of these kustomizations has `helmCharts`."""
+    return any(body.get("helmCharts") for _, _, body in found)
+
+
+def chart_uses(found: list[Kustomization], root: Path) -> list[ChartUse]:
+    """The `helmCharts` entries of these kustomizations, each checked: every path an entry
+    reads (`chartHome`, `valuesFile`, `additionalValuesFiles`) lies in the repository `root`
+    (InputError), a remote value file is UnbuiltKustomization."""
+    return [
+        use for here, shown, body in found for use in _entries(body, here, shown, root.resolve())
+    ]
 
 
 def _entries(body: Mapping[str, Any], here: Path, shown: str, root: Path) -> list[ChartUse]:
