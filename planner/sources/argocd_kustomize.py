@@ -30,7 +30,8 @@ import yaml
 
 from planner.sources.argocd_env import NotEvaluated, expand
 from planner.sources.flux_repository import Repository
-from planner.sources.kustomize_copy import RewrittenKustomization, read_kustomization
+from planner.sources.kustomize import read_kustomization
+from planner.sources.kustomize_copy import RewrittenKustomization
 from planner.sources.safety import RemoteResourceError, check_remote_resources, inside, is_remote
 
 # The settings whose presence makes Argo CD build with kustomize (`ApplicationSourceKustomize`

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from planner import kube_yaml
 from planner.collector import collector_paused
 from planner.errors import InputError, Origin, ToolFailedError, ToolMissingError
 from planner.objects import KubeObject
@@ -34,7 +35,7 @@ from planner.sources.documents import (
     parse_yaml,
     read_file_bytes,
 )
-from planner.sources.flux_build import FluxContext, apply_flux
+from planner.sources.flux_build import FluxContext, apply_flux, git_root
 from planner.sources.helm import CHART_FILE, HelmOptions, is_chart_dir, render_chart
 from planner.sources.kinds import (
     DEFAULT_NAMESPACE,
@@ -59,6 +60,7 @@ if TYPE_CHECKING:  # flux_build imports it where a document needs Flux (start-up
     from planner.sources.flux_repository import Repository
     from planner.sources.helm_fetch import ChartFetcher
     from planner.sources.kustomize_copy import RewrittenKustomization
+    from planner.sources.kustomize_helm import Kustomization
 
 STDIN = "-"
 # Argo CD's kinds whose sources are followed (argocd_follow, imported when one is read)
@@ -422,7 +424,7 @@ def _objects_of(
 
         rendered_by = "kustomize"
         try:
-            text, parsed = _kustomize_build(source, _flux_root(source, flux))
+            text, parsed = _kustomize_build(source, flux, helm.charts)
         except UnbuiltKustomization as err:
             return [], [], [_not_built(source, err.reason_unbuilt, flux)]
     elif source.kind == "stdin":
@@ -459,23 +461,66 @@ def _placed(parsed: Parsed, source: Source) -> Parsed:
     return parsed
 
 
-def _kustomize_build(source: Source, flux_root: Path | None) -> tuple[str, Parsed]:
+def _kustomize_build(
+    source: Source, flux: FluxContext | None, charts: ChartFetcher | None
+) -> tuple[str, Parsed]:
     """kustomize's output for a kustomize source and its documents (the named part alone when
     the source is part of a Flux Kustomization's build); UnbuiltKustomization before kustomize
-    runs when it would fetch something or inflate Helm charts. With `flux_root`, built as Flux builds it: files load
-    from anywhere in that repository, and from nowhere outside it."""
+    runs when it would fetch something (a chart only with `charts`, `--fetch-charts`). When a
+    Flux Kustomization builds it, built as Flux builds it: files load from anywhere in that
+    repository, and from nowhere outside it, and Helm charts are not inflated."""
     from planner.sources.safety import check_kustomize_references, check_remote_resources
 
     check_remote_resources(source.path, source.label)
+    flux_root = _flux_root(source, flux)
+    found = None
+    if flux_root is not None and source.build is None and flux is not None:
+        from planner.sources.kustomize_helm import inflates, kustomizations
+
+        # Helm charts: Flux builds without them, so the byte prefilter of `may_build` is not
+        # enough to leave them out
+        found = kustomizations(source.path, source.label)
+        if inflates(found) and not flux.builds(source.path):
+            flux_root = None
     if flux_root is not None:
         check_kustomize_references(source.path, flux_root.resolve())
-    text = _rendered_kustomization(source, flux_root is not None)
+        text, notes = _rendered_kustomization(source, as_flux=True), list[str]()
+    else:
+        text, notes = _built_as_argo_cd(source, flux, charts, found)
     parsed = parse_yaml(text, source.label, "kustomize")
     if source.part:
         from planner.sources.flux_overlay import documents_from
 
         parsed = Parsed(documents_from(parsed.documents, source.part), parsed.notes)
-    return text, parsed
+    return text, Parsed(parsed.documents, parsed.notes + notes)
+
+
+def _built_as_argo_cd(
+    source: Source,
+    flux: FluxContext | None,
+    charts: ChartFetcher | None,
+    found: list[Kustomization] | None,
+) -> tuple[str, list[str]]:
+    """kustomize's build of a source that no Flux Kustomization builds, and the notes on the
+    charts helm pulled: `helmCharts` inflated as Argo CD's `--enable-helm` inflates them
+    (kustomize_helm; `found`: its kustomizations when already read)."""
+    from planner.sources.kustomize_helm import (
+        chart_uses,
+        inflates,
+        kustomizations,
+        render_inflating,
+    )
+
+    rewritten = source.kustomization
+    loaded = kube_yaml.load(rewritten.text) if rewritten is not None else None
+    if found is None or rewritten is not None:
+        own = loaded if isinstance(loaded, dict) else None
+        found = kustomizations(source.path, source.label, own)
+    if not inflates(found):
+        return _rendered_kustomization(source, as_flux=False), []
+    root = _repository_root(source, flux)
+    uses = chart_uses(found, root)
+    return render_inflating(source.path, source.label, root, uses, charts, rewritten)
 
 
 def _not_built(source: Source, reason: str, flux: FluxContext | None) -> Unrendered:
@@ -490,6 +535,17 @@ def _not_built(source: Source, reason: str, flux: FluxContext | None) -> Unrende
     in_repository = repository.relative(source.path) if repository is not None else None
     name = f"kustomization {in_repository or source.label}"
     return Unrendered(name, Origin(shown), reason, "kustomization")
+
+
+def _repository_root(source: Source, flux: FluxContext | None) -> Path:
+    """The root of the repository `source` lies in: the Argo CD source's, the Flux context's
+    (the tree at a git ref, with `--live-git`), else git's, else the source's own directory."""
+    if source.kustomization is not None:
+        return source.kustomization.root
+    repository = flux.repository_of(source.path) if flux is not None else None
+    if repository is not None:
+        return repository.root
+    return git_root(source.path.resolve()) or source.path
 
 
 def _flux_root(source: Source, flux: FluxContext | None) -> Path | None:

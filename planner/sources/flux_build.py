@@ -58,6 +58,7 @@ class FluxContext:
     _indexes: dict[Path, FluxIndex] = field(default_factory=dict)
     _remotes: dict[Path, frozenset[str]] = field(default_factory=dict)
     _with_kustomizations: dict[Path, bool] = field(default_factory=dict)
+    _built_paths: dict[Path, frozenset[str]] = field(default_factory=dict)
     noted_paths: set[str] = field(default_factory=set)  # Flux Kustomization paths noted once
 
     def repository_of(self, path: Path) -> Repository | None:
@@ -94,6 +95,21 @@ class FluxContext:
         # "a/b/c": the path itself (which a path below it contains too), "a/b", "a"
         named = [p.as_posix().encode() for p in (relative, *relative.parents) if p.parts]
         return any(_may_hold(file, named) for file in flux_files(root))
+
+    def builds(self, directory: Path) -> bool:
+        """Whether a Flux Kustomization of the repository holding `directory` builds it (its
+        `spec.path` names it or one enclosing it): parsed, where `may_build` is a prefilter on
+        bytes (an annotation such as `kustomize.toolkit.fluxcd.io/substitute: disabled` passes
+        it); only the files naming the Flux Kustomization API are read, once per repository."""
+        real = Path(os.path.abspath(directory)).resolve()
+        root = self.repository.root if self.repository is not None else git_root(real)
+        if root is None or not real.is_relative_to(root.resolve()):
+            return False
+        if root not in self._built_paths:
+            self._built_paths[root] = _kustomization_paths(root)
+        relative = real.relative_to(root.resolve())
+        enclosing = {".", *(p.as_posix() for p in (relative, *relative.parents) if p.parts)}
+        return not enclosing.isdisjoint(self._built_paths[root])
 
     def may_substitute(self, repository: Repository) -> bool:
         """Whether any file of the repository may hold a Flux Kustomization (the byte prefilter
@@ -175,6 +191,23 @@ def flux_files(root: Path) -> Iterator[Path]:
     """The files Flux objects are read from (FluxIndex.scan) and the prefilters look at: YAML
     below `root`, chart directories (templates) and hidden entries skipped."""
     return manifest_files(root, YAML_SUFFIXES, skip_holding=CHART_FILE)
+
+
+def _kustomization_paths(root: Path) -> frozenset[str]:
+    """The `spec.path` of every Flux Kustomization in the files below `root` that name the Flux
+    Kustomization API (a file that does not parse is skipped: the index says so)."""
+    from planner.sources.flux_repository import is_flux_kustomization, kustomization_path
+
+    paths: set[str] = set()
+    for file in flux_files(root):
+        if not _may_hold(file, None):
+            continue
+        try:
+            documents = parse_yaml(file.read_text(encoding="utf-8"), str(file)).documents
+        except (InputError, OSError, UnicodeDecodeError):
+            continue
+        paths.update(kustomization_path(d.body) for d in documents if is_flux_kustomization(d.body))
+    return frozenset(paths)
 
 
 def _may_hold(file: Path, named: list[bytes] | None) -> bool:

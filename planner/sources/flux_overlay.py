@@ -38,12 +38,12 @@ from planner.sources.flux_repository import (
     mapping,
     plain,
 )
-from planner.sources.kustomize import KUSTOMIZATION_FILES, is_kustomization_dir
-from planner.sources.kustomize_copy import (
-    RewrittenKustomization,
+from planner.sources.kustomize import (
+    KUSTOMIZATION_FILES,
+    is_kustomization_dir,
     read_kustomization,
-    render_rewritten,
 )
+from planner.sources.kustomize_copy import RewrittenKustomization, render_rewritten
 from planner.sources.safety import (
     RemoteResourceError,
     check_kustomize_references,

@@ -10,8 +10,12 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from planner.errors import ToolFailedError, ToolMissingError
+import yaml
+
+from planner import kube_yaml
+from planner.errors import InputError, ToolFailedError, ToolMissingError
 from planner.tools import INSTALL_HINTS, find_tool, run_tool
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -29,34 +33,53 @@ def kustomization_file(directory: Path) -> Path | None:
     return next((directory / n for n in KUSTOMIZATION_FILES if (directory / n).is_file()), None)
 
 
+def read_kustomization(directory: Path, label: str) -> tuple[str, dict[str, Any]] | None:
+    """The directory's kustomization file: its name and body (a mapping), None without one;
+    InputError when it is not YAML."""
+    path = kustomization_file(directory)
+    if path is None:
+        return None
+    try:
+        own = kube_yaml.load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise InputError(f"{label}/{path.name} cannot be read as YAML") from err
+    return path.name, dict(own) if isinstance(own, Mapping) else {}
+
+
 def is_kustomization_dir(directory: Path) -> bool:
     """True when `directory` holds a kustomization file."""
     return kustomization_file(directory) is not None
 
 
-def kustomize_argv(directory: str, load_anywhere: bool = False) -> list[str]:
+def kustomize_argv(directory: str, load_anywhere: bool = False, helm: str = "") -> list[str]:
     """argv rendering `directory`: standalone kustomize when on PATH, else kubectl's built-in one;
     `load_anywhere` lifts kustomize's rule that files load only from below the kustomization's
-    directory, as Flux's kustomize-controller builds (the caller keeps them in the repository)."""
-    restrictor = [LOAD_ANYWHERE] if load_anywhere else []
+    directory, as Flux's kustomize-controller builds (the caller keeps them in the repository);
+    `helm` (a path) inflates `helmCharts` with that helm, as Argo CD's `--enable-helm` does."""
+    options = [LOAD_ANYWHERE] if load_anywhere else []
+    if helm:
+        options += ["--enable-helm", "--helm-command", helm]
     try:
-        return [find_tool("kustomize"), "build", *restrictor, directory]
+        return [find_tool("kustomize"), "build", *options, directory]
     except ToolMissingError:
         pass
     try:
-        return [find_tool("kubectl"), "kustomize", *restrictor, directory]
+        return [find_tool("kubectl"), "kustomize", *options, directory]
     except ToolMissingError:
         raise ToolMissingError("kustomize", INSTALL_HINTS["kustomize"]) from None
 
 
 def render_kustomization(
-    directory: Path, renamed: Mapping[str, str] | None = None, load_anywhere: bool = False
+    directory: Path,
+    renamed: Mapping[str, str] | None = None,
+    load_anywhere: bool = False,
+    helm: str = "",
 ) -> str:
-    """The YAML stream `kustomize build` prints for `directory` (`load_anywhere`: as
+    """The YAML stream `kustomize build` prints for `directory` (`load_anywhere`, `helm`: as
     `kustomize_argv`); a failure's message has the paths in `renamed` written as their values
     (a temporary copy's path means nothing)."""
     try:
-        return run_tool(kustomize_argv(str(directory), load_anywhere))
+        return run_tool(kustomize_argv(str(directory), load_anywhere, helm))
     except ToolFailedError as err:
         reason = kustomize_error(err.stderr)
         argv = err.argv
@@ -83,7 +106,12 @@ def kustomize_error(stderr: str) -> str:
                     break
                 block.append(inner.strip())
             return " ".join(part for part in block if part) or stderr
-    kept = [line for line in lines if line.strip() and not line.startswith("# Warning:")]
+    # a block whose header was cut off (run_tool keeps stderr's tail): its last line says it
+    kept = [
+        line.strip()
+        for line in lines
+        if line.strip() not in ("", ">") and not line.startswith("# Warning:")
+    ]
     return kept[-1] if kept else stderr
 
 

@@ -16,18 +16,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from planner import kube_yaml
 from planner.errors import InputError
 from planner.sources.kustomize import (
     is_kustomization_dir,
-    kustomization_file,
     render_kustomization,
 )
 
@@ -43,40 +38,82 @@ class RewrittenKustomization:
     by: str = ""
 
 
-def read_kustomization(directory: Path, label: str) -> tuple[str, dict[str, Any]] | None:
-    """The directory's kustomization file: its name and body (a mapping), None without one;
-    InputError when it is not YAML."""
-    path = kustomization_file(directory)
-    if path is None:
-        return None
-    try:
-        own = kube_yaml.load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise InputError(f"{label}/{path.name} cannot be read as YAML") from err
-    return path.name, dict(own) if isinstance(own, Mapping) else {}
-
-
 def render_rewritten(
     directory: Path, label: str, rewritten: RewrittenKustomization, load_anywhere: bool = False
 ) -> str:
     """The YAML kustomize builds for `directory` (labelled `label`) with its kustomization file
     replaced by `rewritten`, in a private temporary copy (`load_anywhere`: as Flux builds, see
     `kustomize_argv`); InputError when it cannot be copied."""
-    root = rewritten.root
+    return render_in_copy(directory, label, rewritten.root, rewritten, load_anywhere)
+
+
+@dataclass(frozen=True)
+class PlacedChart:
+    """A chart directory helm pulled (`chart`), to be copied to `place` (a path of the
+    repository: where kustomize looks for it) in the private copy; `kustomization` is the
+    directory of the kustomization naming it, which kustomize must find in the copy too (a
+    link to the repository's would have it look for the chart, and pull it, there)."""
+
+    chart: Path
+    place: Path
+    kustomization: Path
+
+
+def render_in_copy(
+    directory: Path,
+    label: str,
+    root: Path,
+    rewritten: RewrittenKustomization | None = None,
+    load_anywhere: bool = False,
+    helm: str = "",
+    charts: Sequence[PlacedChart] = (),
+) -> str:
+    """The YAML kustomize builds for `directory` (labelled `label`) of the repository `root` in
+    a private temporary copy: its kustomization file replaced by `rewritten` when given, `charts`
+    laid out where kustomize looks for them (so it pulls nothing), `helm` and `load_anywhere` as
+    `kustomize_argv` says; InputError when it cannot be copied."""
     with tempfile.TemporaryDirectory(prefix="shared-ip-planner-kustomize-") as scratch:
+        mirrored = Path(scratch) / "repo"
         try:
-            copy = _mirror(root.resolve(), directory.resolve(), Path(scratch) / "repo")
+            copy = _mirror(root.resolve(), directory.resolve(), mirrored)
+            for placed in charts:
+                _opened(mirrored, root.resolve(), placed.kustomization)
+                where = _opened(mirrored, root.resolve(), placed.place.parent)
+                shutil.copytree(placed.chart, where / placed.place.name, symlinks=True)
         except OSError as err:  # an unreadable entry: one line, not a traceback
             raise InputError(
                 f"`{label}` cannot be read to build it: {err.strerror or err}"
             ) from err
-        written = copy / rewritten.name
-        written.unlink(missing_ok=True)  # a link would write through into the repository
-        written.write_text(rewritten.text, encoding="utf-8")
-        # a failure names the directory by its label, other files by their repository paths
-        shown = f"{label} (as {rewritten.by} build it)" if rewritten.by else label
-        renamed = {str(copy): shown, str(Path(scratch) / "repo"): str(root)}
-        return render_kustomization(copy, renamed, load_anywhere)
+        shown = label
+        if rewritten is not None:
+            written = copy / rewritten.name
+            written.unlink(missing_ok=True)  # a link would write through into the repository
+            written.write_text(rewritten.text, encoding="utf-8")
+            # a failure names the directory by its label, other files by their repository paths
+            shown = f"{label} (as {rewritten.by} build it)" if rewritten.by else label
+        renamed = {str(copy): shown, str(mirrored): str(root)}
+        return render_kustomization(copy, renamed, load_anywhere, helm)
+
+
+def _opened(mirrored: Path, root: Path, path: Path) -> Path:
+    """`path`'s place in the copy `mirrored` of `root`, a real directory all the way down (what
+    is missing made), so kustomize resolving links never leaves the copy: each link to the
+    repository along it is replaced by a copy of a kustomization directory (its files load from
+    below it), or else by a directory of links to the entries of the one it pointed to."""
+    place, source = mirrored, root
+    for part in path.resolve().relative_to(root).parts:
+        place, source = place / part, source / part
+        if place.is_symlink():
+            place.unlink()
+            place.mkdir()
+            if is_kustomization_dir(source):
+                _copy(source, place)
+            else:
+                for entry in sorted(os.listdir(source)):
+                    (place / entry).symlink_to(source / entry)
+        elif not place.exists():
+            place.mkdir()
+    return place
 
 
 def _mirror(root: Path, directory: Path, scratch: Path) -> Path:

@@ -121,7 +121,7 @@ def check_kustomize_references(app_dir: Path, root: Path) -> None:
         if directory in seen or kustomization is None:
             continue
         seen.add(directory)
-        for entry, shown in _kustomize_entries(kustomization, root):
+        for entry, shown in _kustomize_entries(kustomization, root, inflating=False):
             if is_remote(entry):
                 raise RemoteResourceError(
                     f"{shown} names the remote resource `{entry}`; the plugin renders without "
@@ -180,20 +180,24 @@ def _check_exists(target: Path, entry: str, shown: str) -> None:
         )
 
 
-def _kustomize_entries(path: Path, root: Path, shown_root: str = "") -> list[tuple[str, str]]:
+def _kustomize_entries(
+    path: Path, root: Path, shown_root: str = "", inflating: bool = True
+) -> list[tuple[str, str]]:
     """(entry, "where it is written") of the kustomization file `path`'s resources, bases and
-    components; the file is shown from `root`, under `shown_root` when given."""
+    components; the file is shown from `root`, under `shown_root` when given. Without
+    `inflating` (a build as Flux's, the plugin's or the hook's), `helmCharts` is refused."""
     shown = path.relative_to(root).as_posix()
     if shown_root:
         shown = f"{shown_root.rstrip('/')}/{shown}" if shown_root != "." else shown
     body = _kustomization_body(path, shown)
-    if body.get("helmCharts"):
-        # Argo CD builds it with `kustomize.buildOptions: --enable-helm`, kustomize then pulling
-        # and templating each chart; the planner runs neither
+    if body.get("helmCharts") and not inflating:
+        # kustomize-controller builds with kustomize's plugins disabled (no --enable-helm); the
+        # plugin and the hook hand on documents as written, and cannot leave these out
         raise UnbuiltKustomization(
             f"{shown} inflates Helm charts (`helmCharts`, kustomize --enable-helm), which the "
-            "planner does not build",
-            f"{shown} (`helmCharts`) inflates Helm charts, which the planner does not build",
+            "planner does not build here",
+            f"{shown} (`helmCharts`) inflates Helm charts, which Flux's kustomize-controller "
+            "does not (it builds without --enable-helm)",
         )
     entries = []
     for field_name in ("resources", "bases", "components"):

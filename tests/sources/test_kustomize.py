@@ -116,6 +116,25 @@ def test_a_failing_kubectl_kustomize_shows_kustomizes_error_not_klogs_wrapping(
     assert str(caught.value).endswith(f"failed with exit code 1: {error}")
 
 
+def test_a_klog_block_cut_off_by_the_stderr_tail_is_shown_by_its_last_line(
+    tmp_path: Path, fake_bin: Callable[..., Path]
+) -> None:
+    """kustomize --enable-helm relays helm's stderr, a traceback or more: run_tool keeps the
+    tail, without klog's `err=<` header (Vikaspogu/home-ops, a chart's value file)."""
+    cut = "".join(f"\t  traceback line {n}\n" for n in range(40))
+    cut += "\t: unable to run: 'helm template web charts/web' (is 'helm' installed?): exit 1\n >\n"
+    (tmp_path / "stderr.txt").write_text(cut)
+    fake_bin("kubectl", f"cat {tmp_path / 'stderr.txt'} >&2\nexit 1\n")
+    write(tmp_path / "app/kustomization.yaml", "resources: [dns]\n")
+    with pytest.raises(ToolFailedError) as caught:
+        render_kustomization(tmp_path / "app")
+    # before: "... failed with exit code 1:  >"
+    assert str(caught.value).endswith(
+        "failed with exit code 1: : unable to run: 'helm template web charts/web' (is 'helm' "
+        "installed?): exit 1"
+    )
+
+
 def test_a_missing_local_resource_is_one_line_naming_it_before_kustomize_runs(
     tmp_path: Path, fake_bin: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -277,7 +296,9 @@ def test_a_kustomization_inflating_helm_charts_is_unrendered_not_an_error(
 ) -> None:
     """Vikaspogu/home-ops: every Argo CD app is a kustomization with `helmCharts`, which Argo
     CD builds with `--enable-helm`. Before: exit 2 on kustomize's `trouble configuring builtin
-    HelmChartInflationGenerator`; now that build alone is unchecked, said and counted."""
+    HelmChartInflationGenerator`; now, its chart being remote and --fetch-charts not given, that
+    build alone is unchecked, said and counted (tests/sources/test_kustomize_helm.py builds
+    them)."""
     log = tmp_path / "ran"
     fake_bin("kubectl", f"touch {log}\nexit 1\n")
     monkeypatch.chdir(tmp_path)
@@ -288,8 +309,9 @@ def test_a_kustomization_inflating_helm_charts_is_unrendered_not_an_error(
     assert list(state.services) == ["dns/dns"]
     [entry] = state.unrendered
     assert entry.reason == (
-        "apps/web/kustomization.yaml (`helmCharts`) inflates Helm charts, which the planner does "
-        "not build"
+        "apps/web/kustomization.yaml (`helmCharts` app-template) names the Helm chart "
+        "app-template of oci://ghcr.io/example/charts, which is not in the repository; pass "
+        "--fetch-charts to let helm fetch it"
     )
     assert not log.exists()
 
