@@ -83,6 +83,13 @@ KUBECTL_KUSTOMIZE_ONE_LINE = (
 )
 
 
+# kustomize --enable-helm relays helm's stderr, a traceback or more: run_tool keeps the tail,
+# without klog's `err=<` header (Vikaspogu/home-ops, a chart's value file).
+KUBECTL_KUSTOMIZE_CUT_OFF = "".join(f"\t  traceback line {n}\n" for n in range(40)) + (
+    "\t: unable to run: 'helm template web charts/web' (is 'helm' installed?): exit 1\n >\n"
+)
+
+
 @pytest.mark.parametrize(
     ("stderr", "error"),
     [
@@ -103,6 +110,11 @@ KUBECTL_KUSTOMIZE_ONE_LINE = (
                 'no such file or directory\' "quoted"'
             ),
         ),
+        # before: "... failed with exit code 1:  >" (the block's start cut off by the tail)
+        (
+            KUBECTL_KUSTOMIZE_CUT_OFF,
+            ": unable to run: 'helm template web charts/web' (is 'helm' installed?): exit 1",
+        ),
     ],
 )
 def test_a_failing_kubectl_kustomize_shows_kustomizes_error_not_klogs_wrapping(
@@ -114,25 +126,6 @@ def test_a_failing_kubectl_kustomize_shows_kustomizes_error_not_klogs_wrapping(
     with pytest.raises(ToolFailedError) as caught:
         render_kustomization(tmp_path / "app")
     assert str(caught.value).endswith(f"failed with exit code 1: {error}")
-
-
-def test_a_klog_block_cut_off_by_the_stderr_tail_is_shown_by_its_last_line(
-    tmp_path: Path, fake_bin: Callable[..., Path]
-) -> None:
-    """kustomize --enable-helm relays helm's stderr, a traceback or more: run_tool keeps the
-    tail, without klog's `err=<` header (Vikaspogu/home-ops, a chart's value file)."""
-    cut = "".join(f"\t  traceback line {n}\n" for n in range(40))
-    cut += "\t: unable to run: 'helm template web charts/web' (is 'helm' installed?): exit 1\n >\n"
-    (tmp_path / "stderr.txt").write_text(cut)
-    fake_bin("kubectl", f"cat {tmp_path / 'stderr.txt'} >&2\nexit 1\n")
-    write(tmp_path / "app/kustomization.yaml", "resources: [dns]\n")
-    with pytest.raises(ToolFailedError) as caught:
-        render_kustomization(tmp_path / "app")
-    # before: "... failed with exit code 1:  >"
-    assert str(caught.value).endswith(
-        "failed with exit code 1: : unable to run: 'helm template web charts/web' (is 'helm' "
-        "installed?): exit 1"
-    )
 
 
 def test_a_missing_local_resource_is_one_line_naming_it_before_kustomize_runs(
