@@ -118,15 +118,18 @@ def _of_another_repository(
     from planner.sources.urls import normalised_url, shown_url
 
     source = plain(plain(body.get("spec")).get("sourceRef"))
-    namespace = source.get("namespace") or plain(body.get("metadata")).get("namespace")
-    name = f"{namespace or 'default'}/{source.get('name')}"
-    found = context.index_of(repository).find("GitRepository", *name.split("/", 1))
+    namespace = str(
+        source.get("namespace") or plain(body.get("metadata")).get("namespace") or "default"
+    )
+    name = str(source.get("name"))
+    found = context.index_of(repository).find("GitRepository", namespace, name)
     url = plain(found.body.get("spec")).get("url") if found is not None else None
     remotes = context.remotes_of(repository)
     if not isinstance(url, str) or not remotes or normalised_url(url) in remotes:
         return ""
     return (
-        f"builds `{kustomization_path(body)}` of GitRepository {name} ({shown_url(url)}), "
+        f"builds `{kustomization_path(body)}` of GitRepository {namespace}/{name} "
+        f"({shown_url(url)}), "
         "which is not a remote of this repository"
     )
 

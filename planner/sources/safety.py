@@ -11,6 +11,8 @@ off the network.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -114,14 +116,8 @@ def check_kustomize_references(app_dir: Path, root: Path) -> None:
     `resources`, `bases` and `components` are followed. The files a kustomization loads itself
     (patches, generator files, configurations, ...) are checked too: kustomize's default load
     restrictor keeps them below its own directory, but Flux builds without it."""
-    pending, seen = [app_dir.resolve()], set()
-    while pending:
-        directory = pending.pop()
-        kustomization = kustomization_file(directory)
-        if directory in seen or kustomization is None:
-            continue
-        seen.add(directory)
-        for entry, shown in _kustomize_entries(kustomization, root, inflating=False):
+    for directory, entries in _kustomizations(app_dir.resolve(), root, _from_root, False):
+        for entry, shown in entries.built:
             if is_remote(entry):
                 raise RemoteResourceError(
                     f"{shown} names the remote resource `{entry}`; the plugin renders without "
@@ -132,8 +128,7 @@ def check_kustomize_references(app_dir: Path, root: Path) -> None:
             target = (directory / entry).resolve()
             _check_inside(target, root, entry, shown)
             _check_exists(target, entry, shown)
-            pending.append(target)
-        for entry, shown in _loaded_files(kustomization, root):
+        for entry, shown in entries.loaded:
             _check_inside((directory / entry).resolve(), root, entry, shown)
 
 
@@ -143,15 +138,12 @@ def check_remote_resources(app_dir: Path, label: str) -> None:
     it, and the planner never uses the network) or a local path that does not exist (kustomize
     fails on both, and its own error names the entry only among absolute paths, or not at all)."""
     top = app_dir.resolve()
-    pending, seen = [top], set()
-    while pending:
-        directory = pending.pop()
-        kustomization = kustomization_file(directory)
-        if directory in seen or kustomization is None:
-            continue
-        seen.add(directory)
-        shown_dir = os.path.normpath(os.path.join(label, os.path.relpath(directory, top)))
-        for entry, shown in _kustomize_entries(kustomization, directory, shown_dir):
+
+    def shown_under_label(directory: Path) -> str:
+        return os.path.normpath(os.path.join(label, os.path.relpath(directory, top)))
+
+    for directory, entries in _kustomizations(top, None, shown_under_label, True):
+        for entry, shown in entries.built:
             if is_remote(entry):
                 raise RemoteResourceError(
                     f"{shown} names the remote resource `{entry}`; the planner does not fetch "
@@ -160,9 +152,42 @@ def check_remote_resources(app_dir: Path, label: str) -> None:
                     shown,
                     entry,
                 )
-            target = (directory / entry).resolve()
-            _check_exists(target, entry, shown)
-            pending.append(target)
+            _check_exists((directory / entry).resolve(), entry, shown)
+
+
+def _from_root(_directory: Path) -> str:
+    return ""  # files are shown from the repository's root, as they are
+
+
+@dataclass(frozen=True)
+class _Entries:
+    """What one kustomization file names, each with where it is written: what the build
+    includes or generates from (`built`: resources, bases, components, generator files) and
+    the other files kustomize loads for it (`loaded`: patches, configurations, ...)."""
+
+    built: list[tuple[str, str]]
+    loaded: list[tuple[str, str]]
+
+
+def _kustomizations(
+    top: Path, root: Path | None, shown_in: Callable[[Path], str], inflating: bool
+) -> Iterator[tuple[Path, _Entries]]:
+    """Each kustomization the build of `top` includes, once, with its entries (each file read
+    once); files are shown from `root` (None: from their own directory) under `shown_in(its
+    directory)`. The local entries are followed after the caller has looked at them, so a
+    check that raises stops the walk there."""
+    pending, seen = [top], set()
+    while pending:
+        directory = pending.pop()
+        kustomization = kustomization_file(directory)
+        if directory in seen or kustomization is None:
+            continue
+        seen.add(directory)
+        entries = _kustomize_entries(
+            kustomization, root or directory, shown_in(directory), inflating
+        )
+        yield directory, entries
+        pending.extend((directory / e).resolve() for e, _ in entries.built if not is_remote(e))
 
 
 def _check_inside(target: Path, root: Path, entry: str, shown: str) -> None:
@@ -182,9 +207,9 @@ def _check_exists(target: Path, entry: str, shown: str) -> None:
 
 def _kustomize_entries(
     path: Path, root: Path, shown_root: str = "", inflating: bool = True
-) -> list[tuple[str, str]]:
-    """(entry, "where it is written") of the kustomization file `path`'s resources, bases and
-    components; the file is shown from `root`, under `shown_root` when given. Without
+) -> _Entries:
+    """The entries of the kustomization file `path` (read once), each with where it is
+    written; the file is shown from `root`, under `shown_root` when given. Without
     `inflating` (a build as Flux's, the plugin's or the hook's), `helmCharts` is refused."""
     shown = path.relative_to(root).as_posix()
     if shown_root:
@@ -199,13 +224,12 @@ def _kustomize_entries(
             f"{shown} (`helmCharts`) inflates Helm charts, which Flux's kustomize-controller "
             "does not (it builds without --enable-helm)",
         )
-    entries = []
+    built = []
     for field_name in ("resources", "bases", "components"):
         for entry in body.get(field_name) or []:
             if isinstance(entry, str):
-                entries.append((entry, f"{shown} (`{field_name}`)"))
-    entries += _generator_files(body, shown)
-    return entries
+                built.append((entry, f"{shown} (`{field_name}`)"))
+    return _Entries(built + _generator_files(body, shown), _loaded_files(body, shown))
 
 
 def _generator_files(body: Manifest, shown: str) -> list[tuple[str, str]]:
@@ -226,13 +250,11 @@ def _generator_files(body: Manifest, shown: str) -> list[tuple[str, str]]:
     return entries
 
 
-def _loaded_files(path: Path, root: Path) -> list[tuple[str, str]]:
-    """(path, "where it is written") of the other files the kustomization file `path` loads:
-    patches, replacements, CRDs, configurations, OpenAPI schema, and the string entries of
-    `patchesStrategicMerge`, `generators`, `transformers` and `validators` that are not inline
-    YAML (kustomize reads those as paths)."""
-    shown = path.relative_to(root).as_posix()
-    body = _kustomization_body(path, shown)
+def _loaded_files(body: Manifest, shown: str) -> list[tuple[str, str]]:
+    """(path, "where it is written") of the other files a kustomization (`body`, shown as
+    `shown`) loads: patches, replacements, CRDs, configurations, OpenAPI schema, and the string
+    entries of `patchesStrategicMerge`, `generators`, `transformers` and `validators` that are
+    not inline YAML (kustomize reads those as paths)."""
     found: list[tuple[str, str]] = []
     for field_name in ("patches", "patchesJson6902", "replacements"):
         for entry in _listed(body, field_name):
