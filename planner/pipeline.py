@@ -171,7 +171,7 @@ def build_report(
         seed=options.seed,
         max_states=options.max_states,
         notes=scenario.source_notes,
-        live_source=live.describe(),
+        live_source=live.describe(scenario.live_commit),
         progress=progress,
     )
     if not options.with_plan:

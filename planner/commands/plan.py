@@ -92,7 +92,8 @@ def plan(
     )
     # where the live state came from (a git ref: its expected IPs hold predictions, docs/plan.md)
     ref = str(sources.live.value) if sources.live.kind == "git" else ""
-    the_plan = dataclasses.replace(the_plan, live_source=LiveOrigin(sources.live.kind, ref))
+    origin = LiveOrigin(sources.live.kind, ref, scenario.live_commit)
+    the_plan = dataclasses.replace(the_plan, live_source=origin)
     for entry in scenario.unrendered:  # never a silent "nothing to do" (docs/sources.md)
         terminal.echo(f"note: {entry}, and are not in this plan", err=True)
     if report is not None:

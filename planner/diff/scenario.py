@@ -67,6 +67,7 @@ class Scenario:
     # svc → its desired Service's allocation inputs as the stamp read them, alone (no live
     # object, the default family): `allocation_inputs(..., read_alone=...)` reads them again.
     inputs_read_alone: dict[str, AllocationInputs] = field(default_factory=dict)
+    live_commit: str = ""  # the commit id of the live state's git ref ("" for any other source)
 
     @property
     def key_changes(self) -> dict[str, tuple[str, ...]]:
@@ -165,6 +166,7 @@ def build_scenario(
         live_pool_objects=tuple(live_pool_objects),
         namespaces=namespaces,
         statuses_known=not live.from_git,
+        live_commit=live.commit,
         unhandled_services=tuple(sorted(unhandled)),
         pools_known=pools_known,
         source_notes=(

@@ -10,6 +10,7 @@ plan, `planner.plan.verify` proves it, `planner.apply.engine` carries it out. A 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
@@ -28,6 +29,7 @@ from planner.simulate.world import Baseline
 # version 1 file cannot say so, and is refused (plan_file.OLD_VERSION).
 PLAN_VERSION = 2
 LIVE_SOURCE_KINDS = ("file", "kubectl", "git")
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # git's SHA-1 or SHA-256 object names
 DIGEST_FIELD = "digest"
 DIGEST_PREFIX = "sha256:"
 STRATEGIES = ("atomic", "recreate")
@@ -53,10 +55,13 @@ class LiveOrigin:
 
     kind: str  # one of LIVE_SOURCE_KINDS
     ref: str = ""  # the git ref as given (kind "git" only)
+    commit: str = ""  # the commit id the ref named when the plan was made (kind "git" only)
 
     def describe(self) -> str:
-        """How messages name it: "git ref HEAD~1", "kubectl", "file"."""
-        return f"git ref {self.ref}" if self.kind == "git" else self.kind
+        """How messages name it: "git ref HEAD~1 (commit 0123456789ab)", "kubectl", "file"."""
+        if self.kind != "git":
+            return self.kind
+        return f"git ref {self.ref}" + (f" (commit {self.commit[:12]})" if self.commit else "")
 
 
 @dataclass(frozen=True)
@@ -303,7 +308,8 @@ def _live_source_to_dict(origin: LiveOrigin | None) -> dict[str, Any]:
     if origin is None:
         return {}
     ref = {"ref": origin.ref} if origin.kind == "git" else {}
-    return {"live_source": {"kind": origin.kind, **ref}}
+    commit = {"commit": origin.commit} if origin.commit else {}
+    return {"live_source": {"kind": origin.kind, **ref, **commit}}
 
 
 def _wave_to_dict(wave: PlannedWave) -> dict[str, Any]:
@@ -404,7 +410,10 @@ def _live_source_from_dict(data: Mapping[str, Any] | None) -> LiveOrigin | None:
         raise ValueError(f"unknown live source {kind!r}")
     if (kind == "git") != bool(ref):  # a git ref, and only a git ref, names itself
         raise ValueError(f"live source {kind} with ref {ref!r}")
-    return LiveOrigin(kind, ref)
+    commit = str(data.get("commit", ""))
+    if commit and (kind != "git" or not _COMMIT_ID.fullmatch(commit)):
+        raise ValueError(f"live source {kind} with commit {commit!r}")
+    return LiveOrigin(kind, ref, commit)
 
 
 def _baseline_from_dict(data: Mapping[str, Any]) -> Baseline:

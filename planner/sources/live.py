@@ -127,7 +127,7 @@ def load_live_git(
             at_ref=True,
         )
         state = live_state(desired.objects, notes + desired.notes, from_git=True)
-        state = dataclasses.replace(state, unrendered=desired.unrendered)
+        state = dataclasses.replace(state, unrendered=desired.unrendered, commit=commit)
         # the pools may live anywhere in the repository, not only under `paths`
         pools = repository_pools(tree, f"{ref}:", FluxContext(at_ref))
         return with_context_pools(state, pools)
@@ -239,11 +239,12 @@ class LiveSource:
     def git(cls, ref: str) -> LiveSource:
         return cls(LIVE_GIT, ref)
 
-    def describe(self) -> str:
-        """How reports name the source: "file PATH", "kubectl (context X)", "git REF"."""
+    def describe(self, commit: str = "") -> str:
+        """How reports name the source: "file PATH", "kubectl (context X)", "git REF" (with
+        `commit`, the id the ref named when read: "git REF (commit 0123456789ab)")."""
         if self.kind == LIVE_KUBECTL:
             return f"kubectl (context {self.value})" if self.value else "kubectl"
-        return f"{self.kind} {self.value}"
+        return f"{self.kind} {self.value}" + (f" (commit {commit[:12]})" if commit else "")
 
     def absent_paths(self, desired_paths: Sequence[str]) -> list[str]:
         """Desired paths that may be absent from the work tree: with a git ref, those that exist

@@ -222,6 +222,14 @@ TAMPERS: dict[str, tuple[Callable[[Data], None], str]] = {
     "a prediction that is no address": (_predicted(["lan"], "any"), "any is not an IP address"),
     "a git live source without its ref": (_git_without_ref, "live source git with ref ''"),
     "a file live source with a ref": (_file_with_ref, "live source file with ref 'HEAD'"),
+    "a git live source with a short commit": (
+        lambda data: data.update(live_source={"kind": "git", "ref": "HEAD", "commit": "abc123"}),
+        "'abc123' does not match",
+    ),
+    "a file live source with a commit": (
+        lambda data: data.update(live_source={"kind": "file", "commit": "0" * 40}),
+        f"live source file with commit '{'0' * 40}'",
+    ),
     "a live source of another kind": (
         lambda data: data.update(live_source={"kind": "etcd"}),
         "'etcd' is not one of ['file', 'kubectl', 'git']",

@@ -20,6 +20,7 @@ from planner.render.json_report import load_schema
 from planner.tools import run_tool
 from tests.conftest import REPO_ROOT, SAMPLES
 from tests.render.schema_subset import validate
+from tests.sources.conftest import git
 
 SEED = SAMPLES / "seed-dns-local"
 SEED_ARGS = [str(SEED / "desired"), "--live", str(SEED / "live.yaml")]
@@ -248,7 +249,9 @@ def test_live_git_diffs_against_the_ref_with_statuses_unknown(
     code, out, _ = run(capsys, "desired", "--live-git", "HEAD", "--output", "json")
     data = json.loads(out)
     assert code == 1
-    assert data["statuses_known"] is False and data["live_source"] == "git HEAD"
+    named = git(git_repo, "rev-parse", "HEAD")[:12]
+    assert data["statuses_known"] is False
+    assert data["live_source"] == f"git HEAD (commit {named})"
     assert GIT_STATUS_NOTE in data["notes"]
     assert {(c["name"], c["op"]) for c in data["changes"]} == {
         ("dns-tcp", "update"),

@@ -114,7 +114,9 @@ def test_a_plan_from_a_git_ref_converges_where_the_cluster_allocated_another_ip(
     prediction until it times out)."""
     repo, plan_file = _plan_from_git(tmp_path, capsys, monkeypatch)
     plan = json.loads(plan_file.read_text())
-    assert plan["live_source"] == {"kind": "git", "ref": "HEAD~1"}
+    # the ref as given, and the commit it named: HEAD~1 names another one after the next commit
+    named = git(repo, "rev-parse", "HEAD~1").strip()
+    assert plan["live_source"] == {"kind": "git", "ref": "HEAD~1", "commit": named}
     predicted = {"predicted": PREDICTED, "pools": ["lan"]}
     assert plan["expected_ips"] == [{TCP: [[predicted]], TLS: [[predicted]], UDP: [[predicted]]}]
 
@@ -178,7 +180,9 @@ def test_a_requested_ip_another_service_holds_is_refused_before_wave_1(
     assert main(["apply", str(plan_file), "--yes", "--timeout", "10s"]) == 1
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("planner apply: refused")
-    assert out[1].startswith("  the plan was made from git ref HEAD~1, without statuses")
+    named = git(repo, "rev-parse", "HEAD~1")[:12]
+    made_from = f"  the plan was made from git ref HEAD~1 (commit {named}), without statuses"
+    assert out[1].startswith(made_from)
     assert out[2:-1] == [
         f"  {svc}: the plan expects it to keep 192.168.10.53; the cluster shows <pending>"
         for svc in (TCP, UDP)
@@ -207,15 +211,18 @@ def test_preconditions_read_the_committed_manifest_as_a_subset_of_the_live_objec
     the story above applies. A field the commit sets and the cluster holds otherwise is one."""
     import copy
 
-    _, plan_file = _plan_from_git(tmp_path, capsys, monkeypatch)
-    fake = _cluster(tmp_path, monkeypatch, tmp_path / "repo")
+    repo, plan_file = _plan_from_git(tmp_path, capsys, monkeypatch)
+    fake = _cluster(tmp_path, monkeypatch, repo)
     assert "clusterIP" in fake.cluster().store[TCP]["spec"]
     edited = copy.deepcopy(fake.cluster().store[TCP])
     edited["spec"]["selector"] = {"app": "dns-v2"}
     fake.edit_service(edited)
     assert main(["apply", str(plan_file), "--yes", "--timeout", "10s"]) == 1
     out = capsys.readouterr().out.splitlines()
-    differs = f"{TCP}: differs from its manifest at git ref HEAD~1 (spec.selector.app)"
+    named = git(repo, "rev-parse", "HEAD~1")[:12]
+    differs = (
+        f"{TCP}: differs from its manifest at git ref HEAD~1 (commit {named}) (spec.selector.app)"
+    )
     assert out[1:3] == [
         "  the cluster changed since the plan was made; nothing was written",
         f"  {differs}; make the plan again",
