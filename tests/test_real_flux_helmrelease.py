@@ -153,14 +153,28 @@ def test_plan_and_verify_agree_with_diff(repo: Path) -> None:
     assert main(["plan", APP, "--live-git", REF, "--verify"]) == 0
 
 
+_LEFT_OUT = [
+    f"note: {APP}/helmrelease-{p}.yaml: document 1, line 1: HelmRelease dns/dns-{p} not "
+    "rendered (helm is not on PATH); its Services were not checked, and are not in this plan"
+    for p in ("tcp", "udp")
+]
+
+
 def test_plan_without_helm_says_what_it_left_out(
     repo_without_helm: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["plan", APP, "--live-git", REF]) == 0
     captured = capsys.readouterr()
     assert captured.out == "Nothing to do: no Service write changes anything.\n"
-    assert captured.err.splitlines() == [
-        f"note: {APP}/helmrelease-{p}.yaml: document 1, line 1: HelmRelease dns/dns-{p} not "
-        "rendered (helm is not on PATH); its Services were not checked, and are not in this plan"
-        for p in ("tcp", "udp")
-    ]
+    assert captured.err.splitlines() == _LEFT_OUT
+
+
+def test_graph_without_helm_says_what_it_left_out(
+    repo_without_helm: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The picture of an empty plan is no proof that nothing needs ordering: the HelmReleases
+    it could not render are named, as `plan` names them (before: an empty picture alone)."""
+    assert main(["graph", APP, "--live-git", REF]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "flowchart TB\n"
+    assert captured.err.splitlines() == _LEFT_OUT
