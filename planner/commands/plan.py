@@ -170,7 +170,6 @@ def _say_unrendered(scenario: Scenario, terminal: Terminal) -> None:
 def _judged(report: VerifyReport, terminal: Terminal, accept_sampled: bool) -> None:
     """Print the proof's claims; raise VerificationFailed when one fails, or when one only held
     on a sample and sampled verdicts are not accepted."""
-    from planner.diff.scenario import Scenario
     from planner.plan.verify import VerifyReport
 
     for line in report.lines():

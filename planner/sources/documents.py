@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from planner import kube_yaml
 from planner.errors import InputError, Origin
 from planner.kube_yaml import INT_TAG, STRING_TAGS, KubeLoader
 from planner.objects import Manifest
@@ -337,10 +338,8 @@ def _parse_yaml(
                 loader, node, Origin(file, index, node.start_mark.line + 1), may_alias, keys, parsed
             )
             index += 1
-    except yaml.MarkedYAMLError as err:
-        raise _malformed_yaml(err, file, index, rendered_by, text) from err
     except yaml.YAMLError as err:
-        raise InputError(f"malformed YAML{_in(rendered_by)}: {err}", Origin(file, index)) from err
+        raise yaml_error(err, file, text, index, rendered_by) from err
     except RecursionError as err:
         raise InputError(TOO_DEEP, Origin(file, index)) from err
     finally:
@@ -831,6 +830,33 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.SequenceNode):
         return list(node.value)
     return []
+
+
+def read_yaml_file(path: Path, shown: str) -> Any:
+    """The one YAML document of a file the planner reads for itself (a kustomization), as
+    Kubernetes reads it; InputError naming the line, as for manifests (never the source text)."""
+    text = decode_text(read_file_bytes(path, shown), shown)
+    try:
+        return kube_yaml.load(text)
+    except yaml.YAMLError as err:
+        raise yaml_error(err, shown, text) from err
+
+
+def yaml_error(
+    err: yaml.YAMLError, file: str, text: str, index: int = 0, rendered_by: str | None = None
+) -> InputError:
+    """A YAML error of `text` (document `index` when the error has no position) as one sentence
+    naming its document and line."""
+    if isinstance(err, yaml.MarkedYAMLError):
+        return _malformed_yaml(err, file, index, rendered_by, text)
+    if isinstance(err, yaml.reader.ReaderError) and isinstance(err.character, int):
+        # libyaml counts the position in UTF-8 bytes, PyYAML in characters: the reader stops at
+        # the first character YAML does not allow, which is that character's first occurrence
+        before = text[: max(text.find(chr(err.character)), 0)]
+        origin = Origin(file, _document_index_at(before), before.count("\n") + 1)
+        what = f"character U+{err.character:04X}, which YAML does not allow in a file"
+        return InputError(f"malformed YAML{_in(rendered_by)}: {what}", origin)
+    return InputError(f"malformed YAML{_in(rendered_by)}: {err}", Origin(file, index))
 
 
 def _malformed_yaml(

@@ -12,10 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from planner import kube_yaml
-from planner.errors import InputError, ToolFailedError, ToolMissingError
+from planner.errors import ToolFailedError, ToolMissingError
+from planner.sources.documents import read_yaml_file
 from planner.tools import INSTALL_HINTS, find_tool, run_tool
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -39,10 +37,7 @@ def read_kustomization(directory: Path, label: str) -> tuple[str, dict[str, Any]
     path = kustomization_file(directory)
     if path is None:
         return None
-    try:
-        own = kube_yaml.load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise InputError(f"{label}/{path.name} cannot be read as YAML") from err
+    own = read_yaml_file(path, f"{label}/{path.name}")
     return path.name, dict(own) if isinstance(own, Mapping) else {}
 
 

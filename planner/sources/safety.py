@@ -15,11 +15,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from planner import kube_yaml
 from planner.errors import InputError
 from planner.objects import Manifest
+from planner.sources.documents import read_yaml_file
 from planner.sources.flux_build import git_root
 from planner.sources.kustomize import kustomization_file
 
@@ -285,10 +283,7 @@ def _listed(body: Manifest, field_name: str) -> list[object]:
 
 def _kustomization_body(path: Path, shown: str) -> Manifest:
     """A kustomization file as a mapping (it need not carry apiVersion and kind)."""
-    try:
-        body = kube_yaml.load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise InputError(f"{shown} cannot be read as YAML: {type(err).__name__}") from err
+    body = read_yaml_file(path, shown)
     return body if isinstance(body, dict) else {}
 
 

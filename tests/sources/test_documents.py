@@ -146,6 +146,18 @@ def test_malformed_yaml_names_file_document_and_line_but_not_the_text() -> None:
     assert caught.value.origin == Origin("bad.yaml", 1, 9)
 
 
+@pytest.mark.parametrize("before", ["", "é" * 40])  # libyaml counts bytes, PyYAML characters
+def test_a_character_yaml_forbids_names_its_document_and_line(before: str) -> None:
+    """Before: the reader's message, two lines with the position in the text, at line 1."""
+    text = SERVICE.format(name="a") + f"---\nkind: ConfigMap\ndata:\n  a: {before}x\x1fy\n"
+    with pytest.raises(InputError) as caught:
+        parse_yaml(text, "bad.yaml")
+    assert str(caught.value) == (
+        "bad.yaml: document 2, line 8: malformed YAML: character U+001F, which YAML does not "
+        "allow in a file"
+    )
+
+
 def test_malformed_json_names_line_and_column(tmp_path: Path) -> None:
     path = _write(tmp_path, "bad.json", '{\n  "kind": "Service",\n  "apiVersion" "v1"\n}\n')
     with pytest.raises(InputError) as caught:

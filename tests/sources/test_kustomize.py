@@ -156,6 +156,33 @@ def test_a_missing_local_resource_is_one_line_naming_it_before_kustomize_runs(
     assert not log.exists()
 
 
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"resources:\n  - svc.yaml\n  x: [\n", "line 3: malformed YAML: "),
+        (b"resources:\n  - svc.yaml\x1f\n", "line 2: malformed YAML: character U+001F, "),
+        (b"resources:\n  - svc.yaml\n# \xff\n", "line 3: the file is not UTF-8 text (byte 26)"),
+    ],
+)
+def test_an_unreadable_kustomization_names_its_line_before_kustomize_runs(
+    tmp_path: Path,
+    fake_bin: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    content: bytes,
+    problem: str,
+) -> None:
+    """Before: `... cannot be read as YAML: ReaderError` (or UnicodeDecodeError), no line."""
+    log = tmp_path / "ran"
+    fake_bin("kubectl", f"touch {log}\nexit 1\n")
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "app/svc.yaml", service_yaml("dns", "dns"))
+    (tmp_path / "app/kustomization.yaml").write_bytes(content)
+    with pytest.raises(InputError) as caught:
+        load_desired(["app"])
+    assert str(caught.value).startswith(f"app/kustomization.yaml: document 1, {problem}")
+    assert not log.exists()
+
+
 def test_a_remote_resource_leaves_the_build_unrendered_before_kustomize_runs(
     tmp_path: Path, fake_bin: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
