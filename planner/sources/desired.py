@@ -392,19 +392,28 @@ def _file_bytes(sources: Iterable[Source]) -> int:
 def _read_source(
     source: Source, stdin: TextIO | None, helm: HelmOptions, flux: FluxContext | None, at_ref: bool
 ) -> tuple[list[KubeObject], list[str], list[Unrendered]]:
-    """`_objects_of`, with a kustomization broken at a git ref unrendered (`load_sources`)."""
+    """`_objects_of`, with a file or a kustomization broken at a git ref unrendered there: the
+    commit that mends it must be checkable (`load_sources`); in the work tree it stays an error."""
     try:
         return _objects_of(source, stdin, helm, flux)
     except (InputError, ToolFailedError) as err:
-        if not at_ref or source.kind != "kustomize":
+        if not at_ref or source.kind not in ("kustomize", "file"):
             raise
-        from planner.sources.safety import BrokenKustomization  # safety: not at start-up
-
+        if source.kind == "file":
+            if isinstance(err, ToolFailedError):
+                raise
+            return [], [], [_unread_at_ref(source, err)]
         if isinstance(err, ToolFailedError):
             return [], [], [_not_built(source, f"kustomize failed: {err.stderr}", flux)]
-        if not isinstance(err, BrokenKustomization):
-            raise
         return [], [], [_not_built(source, err.reason, flux)]
+
+
+def _unread_at_ref(source: Source, err: InputError) -> Unrendered:
+    """A manifest file the git ref holds that cannot be read (malformed YAML, a mistyped
+    field): what it held is unknown there, and its Services unchecked (said, and counted)."""
+    return Unrendered(
+        f"file {source.label}", err.origin or Origin(source.label), err.reason, "file", "not read"
+    )
 
 
 def _objects_of(

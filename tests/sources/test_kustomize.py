@@ -357,3 +357,20 @@ def test_a_kustomization_broken_at_the_git_ref_is_unrendered_there_not_an_error(
         "HEAD~1:apps/dns/kustomization.yaml: document 1, line 1: kustomization apps/dns not " in out
     )
     assert "names `gone.yaml`, which does not exist" in out
+
+
+def test_a_kustomization_unreadable_at_the_git_ref_is_unrendered_there(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not only a missing entry: a kustomization file that is not YAML at the ref is unrendered
+    there too (before: exit 2 for the ref's file, whatever the work tree held)."""
+    write(repo / "apps/dns/dns.yaml", service_yaml("dns", "dns"))
+    write(repo / "apps/dns/kustomization.yaml", "resources:\n  - dns.yaml\n  x: [\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "broken")
+    write(repo / "apps/dns/kustomization.yaml", "resources: [dns.yaml]\n")
+    git(repo, "commit", "--quiet", "-am", "mended")
+    assert main(["diff", "apps/dns", "--live-git", "HEAD~1", "--fail-on", "unrendered"]) == 3
+    out = capsys.readouterr().out
+    assert out.startswith("blocks: 1 kustomization not rendered (Services unchecked) (--fail-on ")
+    assert "kustomization apps/dns not rendered (malformed YAML: " in out

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from planner.cli import main
 from planner.errors import InputError, Origin, ToolFailedError, ToolMissingError
 from planner.objects import ObjectKey
 from planner.sources.helm import HelmOptions
@@ -321,3 +322,30 @@ def test_kinds_a_cluster_snapshot_does_not_hold_are_not_created(
     assert [n for n in report["notes"] if n.startswith("the live state")] == [
         f"{note} (unknown, not created)"
     ]
+
+
+def test_a_manifest_unreadable_at_the_git_ref_is_not_read_there_but_is_an_error_here(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The commit that mends a malformed manifest must be checkable: before, the ref's file
+    stopped the run (exit 2), so the fix's own pull request could never pass. At the ref its
+    objects are unknown: said, counted in the verdict, and `--fail-on unrendered` blocks."""
+    monkeypatch.chdir(git_repo)
+    broken = "apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: x}\nspec: {ports: [\n"
+    (git_repo / "app").mkdir()
+    (git_repo / "app/svc.yaml").write_text(broken)
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "--quiet", "-m", "broken")
+    assert main(["diff", "app", "--live-git", "HEAD"]) == 2
+    assert capsys.readouterr().err.startswith("planner: error: app/svc.yaml: document 1, line 5")
+    (git_repo / "app/svc.yaml").write_text(broken.replace("[\n", "[{port: 53}]}\n"))
+    git(git_repo, "commit", "--quiet", "-am", "mended")
+    assert main(["diff", "app", "--live-git", "HEAD~1", "--fail-on", "unrendered"]) == 3
+    out = capsys.readouterr().out
+    assert (
+        out.splitlines()[0] == "blocks: 1 file not read (Services unchecked) (--fail-on unrendered)"
+    )
+    assert (
+        "HEAD~1:app/svc.yaml: document 1, line 5: file HEAD~1:app/svc.yaml not read (malformed "
+        "YAML: " in out
+    )
