@@ -67,6 +67,8 @@ STDIN = "-"
 # Argo CD's kinds whose sources are followed (argocd_follow, imported when one is read)
 APPLICATION_KINDS = frozenset({"Application", "ApplicationSet"})
 STDIN_LABEL = "<stdin>"
+# kustomize's load restrictor refusing a file: `security; file ... is not in or below ...`
+_RESTRICTED = "is not in or below"
 Identity = tuple[str, str, str, str, "HelmOptions | None"]  # what makes two sources one
 
 
@@ -541,7 +543,7 @@ def _built_as_argo_cd(
             check_kustomize_references(source.path, root.resolve())
         return _rendered_kustomization(source, options.load_anywhere), notes
     if not options.enable_helm:
-        shown = found[0][1]
+        shown = next(shown for _, shown, body in found if body.get("helmCharts"))
         reason = (
             f"{shown} (`helmCharts`) inflates Helm charts, which Argo CD's kustomize does not "
             f"with the build options `{options.written}` ({options.where}): kustomize fails "
@@ -610,11 +612,6 @@ def _rendered_unless_restricted(source: Source, contradiction: str) -> str:
             raise
         reason = f"kustomize's load restrictor refuses a file of it, and {contradiction}"
         raise UnbuiltKustomization(reason, reason) from err
-
-
-_RESTRICTED = (
-    "is not in or below"  # kustomize's load restrictor: `security; file ... is not in or below ...`
-)
 
 
 def _not_built(source: Source, reason: str, flux: FluxContext | None) -> Unrendered:
