@@ -127,7 +127,9 @@ def parse_options(written: str, where: str, words: list[str] | None = None) -> B
             load_anywhere = value == LOAD_NONE
         elif _simple_helm_flag(name, value):
             helm_flags += [name, value]
-        else:
+        else:  # with its value: Argo CD puts the path first, so a word after a flag belongs to it
+            if position < len(words) and not words[position].startswith("-"):
+                word, position = f"{word} {words[position]}", position + 1
             not_passed.append(f"`{word}`")
     return BuildOptions(
         written, where, enable_helm, load_anywhere, tuple(helm_flags), tuple(not_passed)

@@ -82,8 +82,7 @@ def test_simple_helm_version_flags_are_passed_others_named() -> None:
     )
     assert options.not_passed == (
         "`--helm-kube-version latest`",
-        "`--output`",
-        "`/tmp/out`",
+        "`--output /tmp/out`",
         "`--load-restrictor none`",
     )
     assert not options.load_anywhere
