@@ -142,6 +142,7 @@ def test_the_real_samples_are_here() -> None:
         "real-deleted-app",
         "real-argocd-app-of-apps",
         "real-argocd-applicationset",
+        "real-argocd-build-options",
         "real-flux-app-dir",
         "real-flux-fleet-overlay",
     } <= names
@@ -179,6 +180,8 @@ def test_diff_changes_groups_and_conflicts(sample: Path) -> None:
     assert [c.message for c in report.errors] == [c["message"] for c in want["conflicts"]]
     for fragment in want.get("notes_absent", []):
         assert not [n for n in report.notes if fragment in n], fragment
+    for fragment in want.get("notes_present", []):
+        assert [n for n in report.notes if fragment in n], fragment
     # what was not rendered or followed, counted in the verdict (nothing when none)
     unchecked = verdict(report).sentence.partition("; ")[2]
     assert unchecked == want.get("unchecked", "")

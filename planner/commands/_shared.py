@@ -89,6 +89,14 @@ _SOURCE_OPTIONS = (
         help="Let helm pull the remote charts of HelmReleases and Argo CD Applications (once "
         "each, removed at the end); default: they are not rendered (docs/security.md).",
     ),
+    click.option(
+        "--argocd-build-options",
+        "argocd_build_options",
+        metavar="OPTIONS",
+        help="Argo CD's kustomize build options (argocd-cm's kustomize.buildOptions, e.g. "
+        '"--enable-helm --load-restrictor LoadRestrictionsNone"), instead of those the '
+        "repository declares (docs/sources.md).",
+    ),
     LB_CLASS_OPTION,
     click.option(
         "--pools",
@@ -144,6 +152,7 @@ def source_options(command: F) -> F:
         helm_values: tuple[str, ...],
         helm_release: str | None,
         fetch_charts: bool,
+        argocd_build_options: str | None,
         lb_class: str,
         pool_paths: tuple[str, ...],
         **options: Any,
@@ -162,7 +171,17 @@ def source_options(command: F) -> F:
                 from planner.sources.helm_fetch import ChartFetcher
 
                 charts = run.enter_context(ChartFetcher())
-            helm = HelmOptions(release=helm_release, values=helm_values, charts=charts)
+            kustomize_build = None
+            if argocd_build_options is not None:
+                from planner.sources.argocd_build_options import given_options
+
+                kustomize_build = given_options(argocd_build_options)
+            helm = HelmOptions(
+                release=helm_release,
+                values=helm_values,
+                charts=charts,
+                kustomize_build=kustomize_build,
+            )
             sources = Sources(desired, live, prune, helm, lb_class, pool_paths)
             return command(sources=sources, **options)
 

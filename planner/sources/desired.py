@@ -54,6 +54,7 @@ from planner.sources.states import DesiredState, Unrendered
 from planner.tools import INSTALL_HINTS
 
 if TYPE_CHECKING:  # flux_build imports it where a document needs Flux (start-up)
+    from planner.sources.argocd_build_options import BuildOptions
     from planner.sources.argocd_follow import GitView
     from planner.sources.flux_follow import NamedBuild
     from planner.sources.flux_overlay import BuildFields
@@ -66,6 +67,8 @@ STDIN = "-"
 # Argo CD's kinds whose sources are followed (argocd_follow, imported when one is read)
 APPLICATION_KINDS = frozenset({"Application", "ApplicationSet"})
 STDIN_LABEL = "<stdin>"
+# kustomize's load restrictor refusing a file: `security; file ... is not in or below ...`
+_RESTRICTED = "is not in or below"
 Identity = tuple[str, str, str, str, "HelmOptions | None"]  # what makes two sources one
 
 
@@ -214,7 +217,8 @@ def load_sources(
             notes.extend(follow_notes)
             unrendered.extend(unfollowed)
     objects, repeat_notes = without_repeats(objects)
-    return DesiredState(objects, notes + repeat_notes, unrendered=tuple(unrendered))
+    said = flux.said if flux is not None else []
+    return DesiredState(objects, notes + said + repeat_notes, unrendered=tuple(unrendered))
 
 
 def _followed(
@@ -433,7 +437,7 @@ def _objects_of(
 
         rendered_by = "kustomize"
         try:
-            text, parsed = _kustomize_build(source, flux, helm.charts)
+            text, parsed = _kustomize_build(source, flux, helm)
         except UnbuiltKustomization as err:
             return [], [], [_not_built(source, err.reason_unbuilt, flux)]
     elif source.kind == "stdin":
@@ -471,13 +475,14 @@ def _placed(parsed: Parsed, source: Source) -> Parsed:
 
 
 def _kustomize_build(
-    source: Source, flux: FluxContext | None, charts: ChartFetcher | None
+    source: Source, flux: FluxContext | None, helm: HelmOptions
 ) -> tuple[str, Parsed]:
     """kustomize's output for a kustomize source and its documents (the named part alone when
     the source is part of a Flux Kustomization's build); UnbuiltKustomization before kustomize
-    runs when it would fetch something (a chart only with `charts`, `--fetch-charts`). When a
-    Flux Kustomization builds it, built as Flux builds it: files load from anywhere in that
-    repository, and from nowhere outside it, and Helm charts are not inflated."""
+    runs when it would fetch something (a chart only with `helm.charts`, `--fetch-charts`). When
+    a Flux Kustomization builds it, built as Flux builds it: files load from anywhere in that
+    repository, and from nowhere outside it, and Helm charts are not inflated; else as Argo CD
+    builds it."""
     from planner.sources.safety import check_kustomize_references, check_remote_resources
 
     check_remote_resources(source.path, source.label)
@@ -493,9 +498,9 @@ def _kustomize_build(
             flux_root = None
     if flux_root is not None:
         check_kustomize_references(source.path, flux_root.resolve())
-        text, notes = _rendered_kustomization(source, as_flux=True), list[str]()
+        text, notes = _rendered_kustomization(source, load_anywhere=True), list[str]()
     else:
-        text, notes = _built_as_argo_cd(source, flux, charts, found)
+        text, notes = _built_as_argo_cd(source, flux, helm, found)
     parsed = parse_yaml(text, source.label, "kustomize")
     if source.part:
         from planner.sources.flux_overlay import documents_from
@@ -507,29 +512,115 @@ def _kustomize_build(
 def _built_as_argo_cd(
     source: Source,
     flux: FluxContext | None,
-    charts: ChartFetcher | None,
+    helm: HelmOptions,
     found: list[Kustomization] | None,
 ) -> tuple[str, list[str]]:
-    """kustomize's build of a source that no Flux Kustomization builds, and the notes on the
-    charts helm pulled: `helmCharts` inflated as Argo CD's `--enable-helm` inflates them
-    (kustomize_helm; `found`: its kustomizations when already read)."""
+    """kustomize's build of a source that no Flux Kustomization builds, with Argo CD's build
+    options (argocd_build_options: given, else the repository's, else `--enable-helm`
+    assumed), and the notes on them and on the charts helm pulled: `helmCharts` inflated as
+    `--enable-helm` inflates them (kustomize_helm; `found`: its kustomizations when already
+    read), unrendered when the options do not enable it."""
+    from planner.sources.argocd_build_options import ASSUMED
     from planner.sources.kustomize_helm import (
         chart_uses,
+        check_fetchable,
         inflates,
         kustomizations,
         render_inflating,
     )
+    from planner.sources.safety import UnbuiltKustomization, check_kustomize_references
 
     rewritten = source.kustomization
     loaded = kube_yaml.load(rewritten.text) if rewritten is not None else None
     if found is None or rewritten is not None:
         own = loaded if isinstance(loaded, dict) else None
         found = kustomizations(source.path, source.label, own)
-    if not inflates(found):
-        return _rendered_kustomization(source, as_flux=False), []
+    inflating = inflates(found)
+    options = _argo_cd_options(source, flux, helm)
+    if isinstance(options, str):  # the repository contradicts itself: no options are taken
+        if inflating:
+            raise UnbuiltKustomization(options, options)
+        return _rendered_unless_restricted(source, options), []
+    notes: list[str] = []
+    if options is not ASSUMED:
+        _say(options.said, flux, notes)
+    elif inflating:
+        _say(_ASSUMED_NOTE, flux, notes)
     root = _repository_root(source, flux)
+    if not inflating:
+        if options.load_anywhere:  # kustomize's own rule lifted: files must lie in the repository
+            check_kustomize_references(source.path, root.resolve())
+        return _rendered_kustomization(source, options.load_anywhere), notes
+    if not options.enable_helm:
+        shown = next(shown for _, shown, body in found if body.get("helmCharts"))
+        reason = (
+            f"{shown} (`helmCharts`) inflates Helm charts, which Argo CD's kustomize does not "
+            f"with the build options `{options.written}` ({options.where}): kustomize fails "
+            "without --enable-helm"
+        )
+        raise UnbuiltKustomization(reason, reason)
     uses = chart_uses(found, root)
-    return render_inflating(source.path, source.label, root, uses, charts, rewritten)
+    check_fetchable(uses, helm.charts)
+    if options.load_anywhere:
+        check_kustomize_references(source.path, root.resolve())
+    text, pulled = render_inflating(
+        source.path,
+        source.label,
+        root,
+        uses,
+        helm.charts,
+        rewritten,
+        options.load_anywhere,
+        options.helm_flags,
+    )
+    return text, notes + pulled
+
+
+_ASSUMED_NOTE = (
+    "Argo CD's kustomize build options are not written in the repository (argocd-cm's "
+    "`kustomize.buildOptions`, the argo-cd chart's `configs.cm`, an ArgoCD resource): "
+    "`helmCharts` were inflated with --enable-helm, as Argo CD does when they say so; pass "
+    "--argocd-build-options '...' to say what yours are"
+)
+
+
+def _argo_cd_options(
+    source: Source, flux: FluxContext | None, helm: HelmOptions
+) -> BuildOptions | str:
+    """Argo CD's kustomize build options for `source`: those given, else the repository's
+    (a string saying why none are taken when its definitions disagree), else ASSUMED."""
+    from planner.sources.argocd_build_options import ASSUMED
+
+    if helm.kustomize_build is not None:
+        return helm.kustomize_build
+    repository = flux.repository_of(source.path) if flux is not None else None
+    if flux is None or repository is None:
+        return ASSUMED
+    found = flux.argocd_options(repository)
+    return found.options or found.contradiction or ASSUMED
+
+
+def _say(note: str, flux: FluxContext | None, notes: list[str]) -> None:
+    """Say `note` once per load (at its end, whether the build it concerns is rendered or
+    not), or in `notes` without a load's context."""
+    if flux is None:
+        notes.append(note)
+    elif note not in flux.said:
+        flux.said.append(note)
+
+
+def _rendered_unless_restricted(source: Source, contradiction: str) -> str:
+    """The default build of `source`; UnbuiltKustomization (`contradiction` the reason) when
+    kustomize's load restrictor refuses a file, which some of the contradicting options lift."""
+    from planner.sources.safety import UnbuiltKustomization
+
+    try:
+        return _rendered_kustomization(source, load_anywhere=False)
+    except ToolFailedError as err:
+        if _RESTRICTED not in err.stderr:
+            raise
+        reason = f"kustomize's load restrictor refuses a file of it, and {contradiction}"
+        raise UnbuiltKustomization(reason, reason) from err
 
 
 def _not_built(source: Source, reason: str, flux: FluxContext | None) -> Unrendered:
@@ -568,17 +659,17 @@ def _flux_root(source: Source, flux: FluxContext | None) -> Path | None:
     return repository.root if repository is not None else None
 
 
-def _rendered_kustomization(source: Source, as_flux: bool) -> str:
-    """kustomize's build of a kustomize source (`as_flux`: files load from anywhere, as
+def _rendered_kustomization(source: Source, load_anywhere: bool) -> str:
+    """kustomize's build of a kustomize source (`load_anywhere`: files load from anywhere, as
     `kustomize_argv` says), with the fields of the Flux Kustomization that builds it when it
     sets any that change the build, or the kustomization file the Argo CD Application syncing
     it rewrites."""
     if source.kustomization is not None:
         from planner.sources.kustomize_copy import render_rewritten
 
-        return render_rewritten(source.path, source.label, source.kustomization)
+        return render_rewritten(source.path, source.label, source.kustomization, load_anywhere)
     if source.build is None or not source.build.needs_kustomize:
-        return render_kustomization(source.path, load_anywhere=as_flux)
+        return render_kustomization(source.path, load_anywhere=load_anywhere)
     from planner.sources.flux_overlay import render_with_fields
 
     return render_with_fields(

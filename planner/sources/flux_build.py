@@ -11,7 +11,7 @@ import mmap
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from planner.sources.kinds import is_helmrelease, is_pool_manifest
 from planner.sources.states import Unrendered
 
 if TYPE_CHECKING:
+    from planner.sources.argocd_build_options import FoundOptions
     from planner.sources.flux_repository import FluxIndex, Repository
     from planner.sources.flux_substitute import Variables
 
@@ -60,6 +61,8 @@ class FluxContext:
     _with_kustomizations: dict[Path, bool] = field(default_factory=dict)
     _built_paths: dict[Path, frozenset[str]] = field(default_factory=dict)
     noted_paths: set[str] = field(default_factory=set)  # Flux Kustomization paths noted once
+    said: list[str] = field(default_factory=list)  # notes said once per load, at its end
+    _argocd_options: dict[Path, FoundOptions] = field(default_factory=dict)
 
     def repository_of(self, path: Path) -> Repository | None:
         """The repository holding `path`: the given one, else the git root above it, else the
@@ -135,6 +138,14 @@ class FluxContext:
             facts = read_git_facts(top)
             self._remotes[top] = facts.remotes if facts is not None else frozenset()
         return self._remotes[top]
+
+    def argocd_options(self, repository: Repository) -> FoundOptions:
+        """Argo CD's kustomize build options as the repository declares them (read once)."""
+        from planner.sources.argocd_build_options import find_options
+
+        if repository.root not in self._argocd_options:
+            self._argocd_options[repository.root] = find_options(repository)
+        return self._argocd_options[repository.root]
 
     def index_of(self, repository: Repository) -> FluxIndex:
         """The repository's Flux objects (scanned on first use)."""
@@ -212,10 +223,15 @@ def _kustomization_paths(root: Path) -> frozenset[str]:
 
 def _may_hold(file: Path, named: list[bytes] | None) -> bool:
     """Whether `file` names the Flux Kustomization API and (unless `named` is None) one of the
-    `named` paths or a root path. A large file is mapped, not read: a large snapshot in the repository costs no copy in
-    memory (a 9.5 MB one read whole raised `planner diff`'s peak by 10 MB); a small one is read,
-    which costs less than mapping it. A file that cannot be read: False (reading it for the scan
-    says what is wrong)."""
+    `named` paths or a root path."""
+    return file_bytes_hold(file, lambda data: _names_a_build(data, named))
+
+
+def file_bytes_hold(file: Path, test: Callable[[bytes | mmap.mmap], bool]) -> bool:
+    """Whether the bytes of `file` pass `test` (a byte search). A large file is mapped, not
+    read: a large snapshot in the repository costs no copy in memory (a 9.5 MB one read whole
+    raised `planner diff`'s peak by 10 MB); a small one is read, which costs less than mapping
+    it. A file that cannot be read: False (reading it for the scan says what is wrong)."""
     try:
         descriptor = os.open(file, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block
     except OSError:
@@ -225,9 +241,9 @@ def _may_hold(file: Path, named: list[bytes] | None) -> bool:
         if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
             return False
         if info.st_size <= _READ_WHOLE:
-            return _names_a_build(os.read(descriptor, info.st_size), named)
+            return test(os.read(descriptor, info.st_size))
         with mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ) as data:
-            return _names_a_build(data, named)
+            return test(data)
     except (OSError, ValueError):
         return False
     finally:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from planner.tools import find_tool, run_tool
 
 if TYPE_CHECKING:
+    from planner.sources.argocd_build_options import BuildOptions
     from planner.sources.helm_fetch import ChartFetcher
 
 CHART_FILE = "Chart.yaml"
@@ -27,7 +28,9 @@ class HelmOptions:
     versions for `.Capabilities` (Argo CD passes them; empty: helm's defaults). An Argo CD
     source's `helm` settings add the rest: values written inline (a YAML text, over the files),
     `--set`, `--set-string` and `--set-file` pairs, and the tests and schema check skipped.
-    `charts`: where remote charts are pulled (`--fetch-charts`); None: they are not fetched."""
+    `charts`: where remote charts are pulled (`--fetch-charts`); None: they are not fetched.
+    `kustomize_build`: Argo CD's kustomize build options as given (`--argocd-build-options`);
+    None: as the repository declares them."""
 
     release: str | None = None
     namespace: str | None = None
@@ -41,6 +44,7 @@ class HelmOptions:
     skip_tests: bool = False
     skip_schema_validation: bool = False
     charts: ChartFetcher | None = None
+    kustomize_build: BuildOptions | None = None
 
 
 def is_chart_dir(directory: Path) -> bool:

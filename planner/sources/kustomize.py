@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +46,17 @@ def is_kustomization_dir(directory: Path) -> bool:
     return kustomization_file(directory) is not None
 
 
-def kustomize_argv(directory: str, load_anywhere: bool = False, helm: str = "") -> list[str]:
+def kustomize_argv(
+    directory: str, load_anywhere: bool = False, helm: str = "", helm_flags: Sequence[str] = ()
+) -> list[str]:
     """argv rendering `directory`: standalone kustomize when on PATH, else kubectl's built-in one;
     `load_anywhere` lifts kustomize's rule that files load only from below the kustomization's
     directory, as Flux's kustomize-controller builds (the caller keeps them in the repository);
-    `helm` (a path) inflates `helmCharts` with that helm, as Argo CD's `--enable-helm` does."""
+    `helm` (a path) inflates `helmCharts` with that helm, as Argo CD's `--enable-helm` does,
+    with `helm_flags` (`--helm-api-versions V`, ...)."""
     options = [LOAD_ANYWHERE] if load_anywhere else []
     if helm:
-        options += ["--enable-helm", "--helm-command", helm]
+        options += ["--enable-helm", "--helm-command", helm, *helm_flags]
     try:
         return [find_tool("kustomize"), "build", *options, directory]
     except ToolMissingError:
@@ -69,12 +72,13 @@ def render_kustomization(
     renamed: Mapping[str, str] | None = None,
     load_anywhere: bool = False,
     helm: str = "",
+    helm_flags: Sequence[str] = (),
 ) -> str:
-    """The YAML stream `kustomize build` prints for `directory` (`load_anywhere`, `helm`: as
-    `kustomize_argv`); a failure's message has the paths in `renamed` written as their values
-    (a temporary copy's path means nothing)."""
+    """The YAML stream `kustomize build` prints for `directory` (`load_anywhere`, `helm`,
+    `helm_flags`: as `kustomize_argv`); a failure's message has the paths in `renamed` written
+    as their values (a temporary copy's path means nothing)."""
     try:
-        return run_tool(kustomize_argv(str(directory), load_anywhere, helm))
+        return run_tool(kustomize_argv(str(directory), load_anywhere, helm, helm_flags))
     except ToolFailedError as err:
         reason = kustomize_error(err.stderr)
         argv = err.argv

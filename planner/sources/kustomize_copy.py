@@ -67,11 +67,12 @@ def render_in_copy(
     load_anywhere: bool = False,
     helm: str = "",
     charts: Sequence[PlacedChart] = (),
+    helm_flags: Sequence[str] = (),
 ) -> str:
     """The YAML kustomize builds for `directory` (labelled `label`) of the repository `root` in
     a private temporary copy: its kustomization file replaced by `rewritten` when given, `charts`
-    laid out where kustomize looks for them (so it pulls nothing), `helm` and `load_anywhere` as
-    `kustomize_argv` says; InputError when it cannot be copied."""
+    laid out where kustomize looks for them (so it pulls nothing), `helm`, `helm_flags` and
+    `load_anywhere` as `kustomize_argv` says; InputError when it cannot be copied."""
     with tempfile.TemporaryDirectory(prefix="shared-ip-planner-kustomize-") as scratch:
         mirrored = Path(scratch) / "repo"
         try:
@@ -92,7 +93,7 @@ def render_in_copy(
             # a failure names the directory by its label, other files by their repository paths
             shown = f"{label} (as {rewritten.by} build it)" if rewritten.by else label
         renamed = {str(copy): shown, str(mirrored): str(root)}
-        return render_kustomization(copy, renamed, load_anywhere, helm)
+        return render_kustomization(copy, renamed, load_anywhere, helm, helm_flags)
 
 
 def _opened(mirrored: Path, root: Path, path: Path) -> Path:

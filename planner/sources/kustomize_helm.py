@@ -16,7 +16,7 @@ repository is never written.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -174,17 +174,18 @@ def render_inflating(
     uses: list[ChartUse],
     charts: ChartFetcher | None,
     rewritten: RewrittenKustomization | None = None,
+    load_anywhere: bool = False,
+    helm_flags: Sequence[str] = (),
 ) -> tuple[str, list[str]]:
-    """kustomize's build of `directory` with `--enable-helm` and the helm on PATH, and a note
-    for each chart helm pulled. Local charts are rendered in place (or in the rewritten copy);
-    remote ones only with `charts` (`--fetch-charts`), laid out in a private copy, else
-    UnbuiltKustomization ending with how to ask."""
-    from planner.sources.helm_fetch import ASK
+    """kustomize's build of `directory` with `--enable-helm` and the helm on PATH (`helm_flags`
+    and `load_anywhere` as `kustomize_argv` says), and a note for each chart helm pulled. Local
+    charts are rendered in place (or in the rewritten copy); remote ones only with `charts`
+    (`--fetch-charts`), laid out in a private copy, else UnbuiltKustomization ending with how
+    to ask."""
     from planner.sources.kustomize_copy import PlacedChart, render_in_copy
 
+    check_fetchable(uses, charts)
     remote = [use for use in uses if not use.is_local]
-    if remote and charts is None:
-        raise _unbuilt(remote[0], f", which is not in the repository; {ASK}")
     try:
         helm = find_tool("helm")
     except ToolMissingError as err:
@@ -192,10 +193,26 @@ def render_inflating(
         raise ToolMissingError(err.tool, hint) from err
     fetched = [(use, _fetched(use, charts)) for use in remote] if charts is not None else []
     if not fetched and rewritten is None:
-        return render_kustomization(directory, helm=helm), []
+        rendered = render_kustomization(
+            directory, load_anywhere=load_anywhere, helm=helm, helm_flags=helm_flags
+        )
+        return rendered, []
     placed = [PlacedChart(chart.directory, use.place, use.directory) for use, chart in fetched]
     notes = sorted({f"{use.shown}: rendered from {chart}" for use, chart in fetched})
-    return render_in_copy(directory, label, root, rewritten, helm=helm, charts=placed), notes
+    rendered = render_in_copy(
+        directory, label, root, rewritten, load_anywhere, helm, placed, helm_flags
+    )
+    return rendered, notes
+
+
+def check_fetchable(uses: list[ChartUse], charts: ChartFetcher | None) -> None:
+    """UnbuiltKustomization ending with how to ask when a chart is not in the repository and
+    `charts` is None (`--fetch-charts` not given)."""
+    remote = [use for use in uses if not use.is_local]
+    if remote and charts is None:
+        from planner.sources.helm_fetch import ASK
+
+        raise _unbuilt(remote[0], f", which is not in the repository; {ASK}")
 
 
 def _fetched(use: ChartUse, charts: ChartFetcher) -> FetchedChart:

@@ -126,6 +126,7 @@ def test_the_action_is_composite_with_the_documented_inputs_and_outputs() -> Non
         "target",
         "fail-on",
         "fetch-charts",
+        "argocd-build-options",
         "python-version",
         "working-directory",
         "fail-job",
@@ -201,6 +202,26 @@ def test_fetch_charts_passes_the_flag_only_when_true(
     inputs = {"desired": "k8s", "live-file": "live.yaml", "fetch-charts": fetch}
     _, _, _, argv = _run_diff_step(tmp_path, inputs, code=1, cwd=tmp_path)
     assert ("--fetch-charts" in argv) is passed
+    assert argv[:4] == ["diff", "k8s", "--live", "live.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("options", "passed"),
+    [
+        ("", []),
+        (
+            "--enable-helm --load-restrictor 'Load Restrictions'",
+            ["--enable-helm --load-restrictor 'Load Restrictions'"],
+        ),
+    ],
+)
+def test_argocd_build_options_are_passed_as_one_argument_when_set(
+    tmp_path: Path, options: str, passed: list[str]
+) -> None:
+    inputs = {"desired": "k8s", "live-file": "live.yaml", "argocd-build-options": options}
+    _, _, _, argv = _run_diff_step(tmp_path, inputs, code=1, cwd=tmp_path)
+    given = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--argocd-build-options"]
+    assert given == passed  # one argument, never split by the shell
     assert argv[:4] == ["diff", "k8s", "--live", "live.yaml"]
 
 

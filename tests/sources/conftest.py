@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import stat
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -114,3 +116,26 @@ def with_stand_in_helm(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("FAKE_HELM_LOG", str(tmp_path / "helm.log"))
     monkeypatch.chdir(repo)
     return repo
+
+
+OCI = "oci://ghcr.io/bjw-s-labs/helm"
+APP_TEMPLATE = "apiVersion: v2\nname: app-template\nversion: {version}\n"
+APP_VALUES = "service:\n  app:\n    controller: main\n    ports:\n      http: {port: 80}\n"
+
+
+@pytest.fixture
+def chart_repo(git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A repository as the current directory; on PATH only the stand-in helm (logging to
+    helm.log), kubectl, python, git and sh; app-template 5.1.0 served at OCI, pulled below
+    tmp_path (the `helmCharts` tests: test_kustomize_helm, test_argocd_build_options)."""
+    served = tmp_path / "served/app-template/5.1.0"
+    write(served / "Chart.yaml", APP_TEMPLATE.format(version="5.1.0"))
+    write(served / "values.yaml", APP_VALUES)
+    monkeypatch.setenv("FAKE_HELM_REPOS", json.dumps({OCI: str(tmp_path / "served")}))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    kustomizes = {tool: shutil.which(tool) for tool in ("kubectl", "kustomize")}
+    with_stand_in_helm(git_repo, tmp_path, monkeypatch)
+    for tool, found in kustomizes.items():
+        if found:
+            (tmp_path / "bin" / tool).symlink_to(found)
+    return git_repo

@@ -13,8 +13,6 @@ that bjw-s app-template renders as the stand-in's app-template-like chart does.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,14 +22,11 @@ from planner.errors import InputError, ToolMissingError
 from planner.sources import HelmOptions, load_desired
 from planner.sources.helm_fetch import ChartFetcher
 from planner.sources.states import DesiredState
-from tests.sources.conftest import git, kustomize_available, with_stand_in_helm, write
+from tests.sources.conftest import APP_TEMPLATE, APP_VALUES, OCI, git, kustomize_available, write
 
 pytestmark = pytest.mark.skipif(not kustomize_available(), reason="needs kustomize or kubectl")
 
-OCI = "oci://ghcr.io/bjw-s-labs/helm"
 ASK = "pass --fetch-charts to let helm fetch it"
-APP_TEMPLATE = "apiVersion: v2\nname: app-template\nversion: {version}\n"
-APP_VALUES = "service:\n  app:\n    controller: main\n    ports:\n      http: {port: 80}\n"
 LB_VALUES = (
     "service:\n  app:\n    type: LoadBalancer\n"
     "    annotations: {metallb.io/loadBalancerIPs: 192.168.10.40}\n"
@@ -40,21 +35,9 @@ LB_VALUES = (
 
 
 @pytest.fixture
-def repo(git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A repository as the current directory; on PATH only the stand-in helm (logging to
-    helm.log), kubectl, python, git and sh; app-template 5.1.0 served at OCI, pulled below
-    tmp_path."""
-    served = tmp_path / "served/app-template/5.1.0"
-    write(served / "Chart.yaml", APP_TEMPLATE.format(version="5.1.0"))
-    write(served / "values.yaml", APP_VALUES)
-    monkeypatch.setenv("FAKE_HELM_REPOS", json.dumps({OCI: str(tmp_path / "served")}))
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    kustomizes = {tool: shutil.which(tool) for tool in ("kubectl", "kustomize")}
-    with_stand_in_helm(git_repo, tmp_path, monkeypatch)
-    for tool, found in kustomizes.items():
-        if found:
-            (tmp_path / "bin" / tool).symlink_to(found)
-    return git_repo
+def repo(chart_repo: Path) -> Path:
+    """The stand-in helm's repository (tests/sources/conftest.py `chart_repo`)."""
+    return chart_repo
 
 
 def helm_calls(repo: Path) -> list[list[str]]:
