@@ -255,12 +255,12 @@ def _annotations(manifest: Manifest) -> Mapping[str, Any]:
 
 def _new_at_ref(desired_notes: Sequence[str], live: LiveState) -> tuple[str, ...]:
     """The live state's notes, less those a git ref's tree repeats from the work tree: the same
-    note with its origin read at the ref (`REF:path: ...`), such as a chart fetched at the same
-    version or a document skipped on both sides."""
+    note with its files read at the ref (`REF:path`), such as a chart fetched at the same
+    version, a document skipped on both sides or the same Argo CD build options."""
     if not live.from_git:
         return tuple(live.notes)
-    said = set(desired_notes)
-    return tuple(note for note in live.notes if note.partition(":")[2] not in said)
+    said, at_ref = set(desired_notes), f"{live.ref}:"
+    return tuple(note for note in live.notes if note.replace(at_ref, "") not in said)
 
 
 def _unrendered(

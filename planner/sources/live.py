@@ -127,7 +127,7 @@ def load_live_git(
             at_ref=True,
         )
         state = live_state(desired.objects, notes + desired.notes, from_git=True)
-        state = dataclasses.replace(state, unrendered=desired.unrendered, commit=commit)
+        state = dataclasses.replace(state, unrendered=desired.unrendered, ref=ref, commit=commit)
         # the pools may live anywhere in the repository, not only under `paths`
         pools = repository_pools(tree, f"{ref}:", FluxContext(at_ref))
         return with_context_pools(state, pools)

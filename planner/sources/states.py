@@ -65,4 +65,5 @@ class LiveState:
     context_pools: list[KubeObject] = field(default_factory=list)  # pools found elsewhere
     # HelmReleases not rendered as at a git ref (--live-git): their live Services are unknown
     unrendered: tuple[Unrendered, ...] = ()
+    ref: str = ""  # the git ref as given: the labels of what was read there start `REF:`
     commit: str = ""  # the commit id the git ref named (a ref moves; the commit does not)

@@ -11,8 +11,13 @@ SKIPPED = "apps/db/secret.yaml: document 1, line 1: skipped a document SOPS encr
 FETCHED = "apps/dns/hr.yaml: document 1, line 1: HelmRelease dns/dns rendered from x 1.2.0"
 
 
+OPTIONS = "Argo CD's kustomize builds use the build options `--enable-helm` ({}values.yaml)"
+
+
 def notes_of(desired: list[str], live: list[str], from_git: bool) -> tuple[str, ...]:
-    state = LiveState([], {}, [], {}, from_git=from_git, notes=live)
+    state = LiveState(
+        [], {}, [], {}, from_git=from_git, notes=live, ref="HEAD~1" if from_git else ""
+    )
     return build_scenario(DesiredState([], notes=desired), state).source_notes
 
 
@@ -23,6 +28,14 @@ def test_a_note_the_git_ref_repeats_is_said_once() -> None:
     notes = notes_of([SKIPPED, FETCHED], live, from_git=True)
     # the chart's version differs between the refs: both are said
     assert notes[:3] == (SKIPPED, FETCHED, f"HEAD~1:{FETCHED}".replace("1.2.0", "1.1.0"))
+
+
+def test_a_note_naming_a_file_at_the_git_ref_inside_it_is_said_once() -> None:
+    """argocm17: the same Argo CD build options, read at both refs, named their file inside the
+    note (`(HEAD~1:values.yaml)`), so the note was said twice."""
+    notes = notes_of([OPTIONS.format("")], [OPTIONS.format("HEAD~1:")], from_git=True)
+    assert notes.count(OPTIONS.format("")) == 1
+    assert OPTIONS.format("HEAD~1:") not in notes
 
 
 @pytest.mark.parametrize("from_git", [True, False])
