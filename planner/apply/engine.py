@@ -347,6 +347,11 @@ def _refusal(problems: list[str]) -> list[str]:
 
 
 def _assumed_refusal(plan: Plan) -> str:
+    if not plan.from_git_ref:
+        return (
+            "the cluster no longer shows the IPs the plan was made against; nothing was "
+            "written; make the plan again"
+        )
     origin = plan.live_source.describe() if plan.live_source else "live state without statuses"
     return (
         f"the plan was made from {origin}, without statuses, and the cluster does not hold the "

@@ -606,3 +606,45 @@ def test_a_detoured_swap_lands_with_nobody_ever_pending(
         ("192.168.10.31",),
     ]
     assert cluster.ips(green) == ("192.168.10.30",)
+
+
+def test_a_plan_whose_kept_ips_moved_meanwhile_is_refused_before_any_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan made against live statuses (a snapshot, kubectl) and applied later: the seed's pair
+    held 192.168.10.53 then, and wave 1 expects both to keep it. Meanwhile another team's
+    Service took the address (the pair was recreated), and both are pending. The preconditions
+    fingerprint no status: before, apply wrote the wave and waited for an IP that never came."""
+    services, pools = seed_live()
+    live = yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": services + pools})
+    desired = load_desired([str(SAMPLES / "seed-dns-local" / "desired")])
+    plan = plan_scenario(build_scenario(desired, live_state_from_yaml(live, "live")))
+    assert plan.waves[0].expected_ips[TCP] == ((SHARED_IP,),)
+    pending = [{**service, "status": {"loadBalancer": {}}} for service in services]
+    legacy = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "legacy", "namespace": "other"},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}]},
+        "status": {"loadBalancer": {"ingress": [{"ip": SHARED_IP}]}},
+    }
+    fake = start_fake(
+        tmp_path / "state.json",
+        monkeypatch,
+        subprocess=False,
+        behavior="metallb-0.15",
+        services=[*pending, legacy],
+        pools=pools,
+    )
+    assert fake.cluster().ips(TCP) == fake.cluster().ips(UDP) == ()
+    report = _apply(plan, None, timeout=5.0)
+    assert (report.status, report.exit_code) == (WaveStatus.REFUSED, 1)
+    moved = "the cluster no longer shows the IPs the plan was made against; nothing was written"
+    assert report.lines == (
+        f"{moved}; make the plan again",
+        *(
+            f"{svc}: the plan expects it to keep {SHARED_IP}; the cluster shows <pending>"
+            for svc in (TCP, UDP)
+        ),
+    )
+    assert fake.arrivals() == []
