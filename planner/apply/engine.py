@@ -48,6 +48,7 @@ from planner.plan.verify import VerifyReport, verify_plan
 from planner.render.plan import expected_words
 from planner.sources.desired import load_desired
 from planner.sources.live import live_state_from_yaml
+from planner.sources.states import Unrendered
 
 
 class WaveStatus(StrEnum):
@@ -232,12 +233,13 @@ class _Run:
 
 def plan_and_verify(
     desired_paths: Sequence[str], kubectl: Kubectl, *, target: str, seed: int = 0
-) -> tuple[Plan, VerifyReport]:
-    """Plan DESIRED against the cluster's live state (read through `kubectl`), then verify it."""
+) -> tuple[Plan, VerifyReport, tuple[Unrendered, ...]]:
+    """Plan DESIRED against the cluster's live state (read through `kubectl`), then verify it;
+    also what was not rendered or not followed (its Services are not in the plan)."""
     live = live_state_from_yaml(kubectl.get_live_state_yaml(), f"kubectl get {LIVE_RESOURCES}")
     scenario = build_scenario(load_desired(desired_paths), live)
     plan = replace(plan_scenario(scenario, target=target), live_source=LiveOrigin("kubectl"))
-    return plan, verify_plan(plan, seed=seed)
+    return plan, verify_plan(plan, seed=seed), scenario.unrendered
 
 
 def apply_plan(

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the library is imported when a command runs, not when the C
     from planner.diff.scenario import Scenario
     from planner.sources import HelmOptions
     from planner.sources.live import LiveSource
+    from planner.sources.states import Unrendered
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -430,6 +431,13 @@ def exploration_options(command: F) -> F:
         help="State budget of one component's exploration; beyond it, claims rest on a sample.",
     )
     return seed(max_states(command))
+
+
+def say_not_in_plan(unrendered: Iterable[Unrendered], terminal: Terminal) -> None:
+    """One note on stderr per source not rendered or not followed: never a silent "nothing to
+    do", an empty picture or a plan applied without them (docs/sources.md)."""
+    for entry in unrendered:
+        terminal.echo(f"note: {entry}, and are not in this plan", err=True)
 
 
 accept_sampled_option = click.option(

@@ -16,8 +16,10 @@ from planner.commands._shared import (
     TARGET_HELP,
     Cluster,
     Terminal,
+    accept_sampled_option,
     cluster_options,
     report_options,
+    say_not_in_plan,
 )
 from planner.errors import InputError, PlannerError
 
@@ -75,6 +77,7 @@ def _the_plan(
     kubectl: Kubectl,
     target: str | None,
     terminal: Terminal,
+    accept_sampled: bool,
 ) -> tuple[Plan, Path | None]:
     """The plan to apply and its file (None when planned just now against the cluster)."""
     from planner.apply.engine import plan_and_verify
@@ -82,15 +85,21 @@ def _the_plan(
     from planner.model.controller import DEFAULT_TARGET
 
     if live_kubectl:
-        plan, report = plan_and_verify(
+        plan, report, unrendered = plan_and_verify(
             list(paths) or ["."], kubectl, target=target or DEFAULT_TARGET
         )
         terminal.progress.finish()
+        say_not_in_plan(unrendered, terminal)
         for line in report.lines():
             terminal.echo(line, err=True)
         if not report.ok:
             raise PlanNotVerifiedError(
                 "the plan does not verify (FAILED claims above); nothing applied"
+            )
+        if report.sampled and not accept_sampled:  # fail closed, as verify and the Flux hook do
+            raise PlanNotVerifiedError(
+                f"{report.sampled_summary()}; nothing applied: pass --accept-sampled to apply "
+                "on a sampled verdict"
             )
         return plan, None
     if len(paths) != 1:
@@ -131,6 +140,7 @@ def _the_plan(
     hidden=True,
     help="The old name of --target (kept so existing scripts work).",
 )
+@accept_sampled_option
 def apply(
     cluster: Cluster,
     terminal: Terminal,
@@ -142,11 +152,13 @@ def apply(
     journal_spec: str | None,
     target: str | None,
     behavior: str | None,
+    accept_sampled: bool,
 ) -> int:
     """Apply a plan wave by wave: dry-run, apply, wait for IPs, nudge; resume after a crash.
 
     Exit codes: 0 carried out (or --dry-run); 1 stopped (refused, rolled back, timed out,
-    declined); 2 bad input or a kubectl failure; 3 a --live-kubectl plan that does not verify.
+    declined); 2 bad input or a kubectl failure; 3 a --live-kubectl plan that does not verify,
+    or whose claims only held on sampled schedules (without --accept-sampled).
     """
     from planner.apply.engine import apply_plan
     from planner.apply.journal import journal_from_spec
@@ -156,7 +168,7 @@ def apply(
     seconds = parse_duration(timeout)
     target = the_target(target, behavior)
     kubectl = Kubectl(context=cluster.context, kubeconfig=cluster.kubeconfig)
-    plan, plan_file = _the_plan(paths, live_kubectl, kubectl, target, terminal)
+    plan, plan_file = _the_plan(paths, live_kubectl, kubectl, target, terminal, accept_sampled)
     journal = journal_from_spec(journal_spec, plan_digest(plan), plan_file, kubectl)
     report = apply_plan(
         plan,

@@ -17,13 +17,13 @@ from planner.commands._shared import (
     left_to_the_os,
     output_file_option,
     report_options,
+    say_not_in_plan,
     source_options,
     target_option,
 )
 from planner.errors import PlannerError
 
 if TYPE_CHECKING:  # the library is imported when a command runs, not when the CLI starts
-    from planner.diff.scenario import Scenario
     from planner.plan.verify import VerifyReport
 
 EXIT_OK = 0
@@ -95,7 +95,7 @@ def plan(
     ref = str(sources.live.value) if sources.live.kind == "git" else ""
     origin = LiveOrigin(sources.live.kind, ref, scenario.live_commit)
     the_plan = dataclasses.replace(the_plan, live_source=origin)
-    _say_unrendered(scenario, terminal)
+    say_not_in_plan(scenario.unrendered, terminal)
     if report is not None:
         _judged(report, terminal, accept_sampled)
     # The render reads the plan only: the parsed state goes first (the remembered runs went
@@ -155,16 +155,9 @@ def graph(
 
     scenario = sources.scenario(terminal.progress)
     the_plan = plan_scenario(scenario, target=target, progress=terminal.progress)
-    _say_unrendered(scenario, terminal)  # the picture has no room for them
+    say_not_in_plan(scenario.unrendered, terminal)  # the picture has no room for them
     terminal.emit(plan_graph(the_plan, output), output_file)
     return EXIT_OK
-
-
-def _say_unrendered(scenario: Scenario, terminal: Terminal) -> None:
-    """One note on stderr per source not rendered or not followed: never a silent "nothing to
-    do" or an empty picture (docs/sources.md)."""
-    for entry in scenario.unrendered:
-        terminal.echo(f"note: {entry}, and are not in this plan", err=True)
 
 
 def _judged(report: VerifyReport, terminal: Terminal, accept_sampled: bool) -> None:

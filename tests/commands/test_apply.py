@@ -224,3 +224,54 @@ def test_a_configmap_journal_records_the_finished_waves_in_the_cluster(
     configmap = fake.state()["objects"]["configmap/ops/planner"]
     assert json.loads(configmap["data"][key])["finished_waves"] == [1]
     assert not (tmp_path / ".shared-ip-planner").exists()
+
+
+def test_live_kubectl_fails_closed_on_a_sampled_verdict_unless_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `planner verify` and the Flux hook: a plan whose claims only held on sampled schedules
+    is not applied without --accept-sampled (before: applied, the claims printed as `held`)."""
+    from unittest import mock
+
+    from planner.simulate import world
+
+    fake = _in_process_fake(tmp_path, monkeypatch, behavior="fixed")
+    monkeypatch.chdir(tmp_path)
+    argv = ["apply", str(SEED / "desired"), "--live-kubectl", "--yes", "--target", "fixed"]
+    # Explore nothing: the seed transition's claims then rest on sampled schedules only.
+    with (
+        mock.patch.object(world, "STATES_MAX_WRITES", 0),
+        mock.patch.object(world, "FIXED_STATES_MAX_WRITES", 0),
+    ):
+        assert main(argv) == 3
+        err = capsys.readouterr().err
+        assert fake.arrivals() == []
+        assert err.splitlines()[-1].startswith("planner: error: ")
+        assert err.splitlines()[-1].endswith(
+            "nothing applied: pass --accept-sampled to apply on a sampled verdict"
+        )
+        assert main([*argv, "--accept-sampled"]) == 0
+    assert fake.cluster().statuses(TCP) == [(SHARED_IP,)]
+
+
+def test_live_kubectl_names_what_it_did_not_render(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A HelmRelease whose chart is not fetched is left out of the plan: said, as `planner plan`
+    says it (before: applied without a word about it)."""
+    desired = tmp_path / "desired"
+    desired.mkdir()
+    for source in (SEED / "desired").iterdir():
+        (desired / source.name).write_text(source.read_text())
+    (desired / "release.yaml").write_text(
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"
+        "metadata: {name: web, namespace: site}\n"
+        "spec: {chart: {spec: {chart: web, version: 1.0.0, sourceRef: "
+        "{kind: HelmRepository, name: charts}}}}\n"
+    )
+    _in_process_fake(tmp_path, monkeypatch, behavior="fixed")
+    monkeypatch.chdir(tmp_path)
+    assert main(["apply", str(desired), "--live-kubectl", "--yes", "--target", "fixed"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1 and "HelmRelease site/web not rendered" in notes[0]
+    assert notes[0].endswith("its Services were not checked, and are not in this plan")
