@@ -403,13 +403,13 @@ def _read_source(
     except (InputError, ToolFailedError) as err:
         if not at_ref or source.kind not in ("kustomize", "file"):
             raise
-        if source.kind == "file":
-            if isinstance(err, ToolFailedError):
-                raise
-            return [], [], [_unread_at_ref(source, err)]
         if isinstance(err, ToolFailedError):
+            if source.kind == "file":
+                raise
             return [], [], [_not_built(source, f"kustomize failed: {err.stderr}", flux)]
-        return [], [], [_not_built(source, err.reason, flux)]
+        if source.kind == "kustomize":
+            return [], [], [_not_built(source, err.reason, flux)]
+        return [], [], [_unread_at_ref(source, err)]
 
 
 def _unread_at_ref(source: Source, err: InputError) -> Unrendered:
