@@ -23,6 +23,7 @@ from planner.sources.flux_build import FluxContext
 from planner.sources.flux_overlay import BuildFields, render_with_fields
 from planner.sources.flux_repository import Repository
 from planner.sources.kustomize import render_kustomization
+from planner.sources.kustomize_copy import RewrittenKustomization, render_rewritten
 from planner.sources.kustomize_reuse import reuse_session, reused_or_built
 from planner.sources.live import LiveSource
 from tests.sources.conftest import (
@@ -218,6 +219,34 @@ def test_a_component_a_flux_kustomization_adds_is_part_of_the_build(
     assert texts[1] == fresh
     assert builds.runs == (1 if changed is None else 2)
     assert (texts[0] == fresh) == (changed is None)
+
+
+@pytest.mark.parametrize("prefix_at_ref", ["web-", "old-"])
+def test_an_argo_cd_rewritten_kustomization_is_reused_only_as_rewritten_the_same(
+    tmp_path: Path, prefix_at_ref: str
+) -> None:
+    """An Application's `kustomize` settings rewrite the kustomization file (kustomize_copy):
+    the rewritten text is part of the build, and a prefix changed at the ref builds again."""
+    builds = Builds(tmp_path, APP)
+    texts = []
+    with reuse_session():
+        for tree, prefix in ((builds.work, "web-"), (builds.ref, prefix_at_ref)):
+            own = (tree / WEB / "kustomization.yaml").read_text() + f"namePrefix: {prefix}\n"
+            rewritten = RewrittenKustomization(tree, "kustomization.yaml", own, "Application web")
+            source = Source(tree / WEB, WEB, "kustomize", kustomization=rewritten)
+
+            def run(source: Source = source) -> tuple[str, list[str]]:
+                builds.runs += 1
+                assert source.kustomization is not None
+                return render_rewritten(source.path, WEB, source.kustomization), []
+
+            flux = FluxContext(Repository(builds.ref, "REF:"), git_top=builds.work)
+            flux = FluxContext() if tree == builds.work else flux
+            texts.append(reused_or_built(source, False, flux, False, run)[0])
+        fresh = render_rewritten(builds.ref / WEB, WEB, rewritten)
+    assert texts[1] == fresh
+    assert builds.runs == (1 if prefix_at_ref == "web-" else 2)
+    assert (texts[0] == fresh) == (prefix_at_ref == "web-")
 
 
 def test_a_second_kustomization_file_at_the_ref_is_built_again(builds: Builds) -> None:
