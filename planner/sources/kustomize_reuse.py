@@ -107,25 +107,19 @@ class _Recorded:
     text: str
 
 
-@dataclass
-class _Session:
-    recorded: dict[BuildKey, list[_Recorded]] = dataclasses.field(default_factory=dict)
-    reused: int = 0
-
-
-_session: _Session | None = None
+_recorded: dict[BuildKey, list[_Recorded]] | None = None  # the session's builds
 
 
 @contextlib.contextmanager
-def reuse_session() -> Iterator[_Session]:
+def reuse_session() -> Iterator[None]:
     """Builds within it record their closures, and a later build with the same key and the same
     bytes reuses the output (one command's run: the same kustomize, helm and environment)."""
-    global _session
-    previous, _session = _session, _Session()
+    global _recorded
+    previous, _recorded = _recorded, {}
     try:
-        yield _session
+        yield
     finally:
-        _session = previous
+        _recorded = previous
 
 
 def reused_or_built(
@@ -138,16 +132,15 @@ def reused_or_built(
     """`build()` (kustomize's output and notes for `source`, `as_flux` or as Argo CD builds it,
     `charts`: with --fetch-charts), or the output of a build already made with the same inputs
     in this session; outside a session, always `build()`."""
-    session = _session
-    if session is None:
+    recorded_builds = _recorded
+    if recorded_builds is None:
         return build()
     placed = _placed(source, as_flux, flux, charts)
     if placed is None:
         return build()
     root, key, given = placed
-    for recorded in session.recorded.get(key, []):
+    for recorded in recorded_builds.get(key, []):
         if _holds(root, recorded.closure):
-            session.reused += 1
             return recorded.text, []
     text, notes = build()
     if not notes and not _names_a_path(text, (root, given)):  # notes: a chart pulled for this build
@@ -155,7 +148,7 @@ def reused_or_built(
             closure = _closure(root, key.directory, source)
         except (_Unaccounted, OSError, yaml.YAMLError, ValueError):
             return text, notes
-        session.recorded.setdefault(key, []).append(_Recorded(closure, text))
+        recorded_builds.setdefault(key, []).append(_Recorded(closure, text))
     return text, notes
 
 
@@ -172,12 +165,17 @@ def _placed(
     relative = os.path.relpath(os.path.abspath(source.path), os.path.abspath(given))
     if not directory.is_relative_to(root) or directory.relative_to(root) != Path(relative):
         return None  # outside the root, or a link along the way
-    repository = root
-    exported = flux.repository if flux is not None and flux.git_top is not None else None
-    if flux is not None and exported is not None and root == Path(os.path.realpath(exported.root)):
-        repository = Path(os.path.realpath(str(flux.git_top)))  # a tree exported at a ref
     options = _options(source, as_flux, charts)
-    return root, BuildKey(repository, directory.relative_to(root).as_posix(), options), given
+    key = BuildKey(_work_tree_of(root, flux), directory.relative_to(root).as_posix(), options)
+    return root, key, given
+
+
+def _work_tree_of(root: Path, flux: FluxContext | None) -> Path:
+    """The repository `root` stands for: the work tree, for a tree exported at a ref from it."""
+    if flux is None or flux.repository is None or flux.git_top is None:
+        return root
+    exported = Path(os.path.realpath(flux.repository.root))
+    return Path(os.path.realpath(flux.git_top)) if root == exported else root
 
 
 def _root(source: Source, flux: FluxContext | None) -> Path | None:
