@@ -181,6 +181,33 @@ def test_a_file_changed_only_at_the_ref_is_built_again(builds: Builds, changed: 
     assert builds.runs == 2
 
 
+# The inputs whose change need not reach the output: kustomize's OpenAPI schema and CRD
+# definitions, and a transformer directory's kustomization.
+SCHEMAS = {
+    "apps/web/kustomization.yaml": "resources:\n- service.yaml\nopenapi:\n  path: schema.json\n"
+    "crds:\n- crd.json\ntransformers:\n- notes\n",
+    "apps/web/service.yaml": SERVICE.format(name="web"),
+    "apps/web/schema.json": '{"definitions": {}}\n',
+    "apps/web/crd.json": "{}\n",
+    "apps/web/notes/kustomization.yaml": "resources:\n- annotate.yaml\n",
+    "apps/web/notes/annotate.yaml": APP["apps/web/transformer.yaml"],
+}
+
+
+@pytest.mark.parametrize("changed", [None, *sorted(set(SCHEMAS) - {"apps/web/service.yaml"})])
+def test_a_schema_or_transformer_directory_changed_only_at_the_ref_is_built_again(
+    tmp_path: Path, changed: str | None
+) -> None:
+    """Unchanged, reused; changed in any byte at the ref, built again."""
+    builds = Builds(tmp_path, SCHEMAS)
+    with reuse_session():
+        builds.build(builds.work)
+        if changed is not None:
+            (builds.ref / changed).write_text((builds.ref / changed).read_text() + "\n\n")
+        assert builds.build(builds.ref) == builds.fresh(builds.ref)
+    assert builds.runs == (1 if changed is None else 2)
+
+
 EXTRA = "components/extra"
 
 
