@@ -146,10 +146,13 @@ class Builds:
             self.runs += 1
             return render_kustomization(source.path, helm=self.helm), []
 
-        if flux is None:
-            flux = FluxContext(Repository(self.ref, "REF:"), git_top=self.work)
-            flux = FluxContext() if tree == self.work else flux
-        return reused_or_built(source, False, flux, False, run)[0]
+        return reused_or_built(source, False, flux or self.context(tree), False, run)[0]
+
+    def context(self, tree: Path) -> FluxContext:
+        """How load_sources reads `tree`: the work tree on its own, the ref's as exported from it."""
+        if tree == self.work:
+            return FluxContext()
+        return FluxContext(Repository(self.ref, "REF:"), git_top=self.work)
 
     def fresh(self, tree: Path, directory: str = WEB) -> str:
         """What kustomize prints for `directory` in `tree`, built now."""
@@ -239,9 +242,7 @@ def test_a_component_a_flux_kustomization_adds_is_part_of_the_build(
                 builds.runs += 1
                 return render_with_fields(source.path, WEB, fields, "web"), []
 
-            flux = FluxContext(Repository(builds.ref, "REF:"), git_top=builds.work)
-            flux = FluxContext() if tree == builds.work else flux
-            texts.append(reused_or_built(source, True, flux, False, run)[0])
+            texts.append(reused_or_built(source, True, builds.context(tree), False, run)[0])
         fresh = render_with_fields(builds.ref / WEB, WEB, fields, "web")
     assert texts[1] == fresh
     assert builds.runs == (1 if changed is None else 2)
@@ -267,9 +268,7 @@ def test_an_argo_cd_rewritten_kustomization_is_reused_only_as_rewritten_the_same
                 assert source.kustomization is not None
                 return render_rewritten(source.path, WEB, source.kustomization), []
 
-            flux = FluxContext(Repository(builds.ref, "REF:"), git_top=builds.work)
-            flux = FluxContext() if tree == builds.work else flux
-            texts.append(reused_or_built(source, False, flux, False, run)[0])
+            texts.append(reused_or_built(source, False, builds.context(tree), False, run)[0])
         fresh = render_rewritten(builds.ref / WEB, WEB, rewritten)
     assert texts[1] == fresh
     assert builds.runs == (1 if prefix_at_ref == "web-" else 2)
