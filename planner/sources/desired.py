@@ -494,15 +494,14 @@ def _kustomize_build(
     if flux_root is not None:
         check_kustomize_references(source.path, flux_root.resolve())
 
+    from planner.sources.kustomize_reuse import reused_or_built
+
     def build() -> tuple[str, list[str]]:
         if flux_root is not None:
             return _rendered_kustomization(source, as_flux=True), []
         return _built_as_argo_cd(source, flux, charts, found)
 
-    from planner.sources.kustomize_reuse import reused_or_built
-
-    as_flux, fetching = flux_root is not None, charts is not None
-    text, notes = reused_or_built(source, as_flux, flux, fetching, build)
+    text, notes = reused_or_built(source, flux_root is not None, flux, charts is not None, build)
     parsed = parse_yaml(text, source.label, "kustomize")
     if source.part:
         from planner.sources.flux_overlay import documents_from
