@@ -54,8 +54,9 @@ def load_scenario(
     helm = helm or HelmOptions()
     progress("loading")
     absent = live.absent_paths(desired_paths)  # --live-git: an app the commit deletes
-    desired = load_desired(desired_paths, stdin=stdin, helm=helm, absent=absent)
-    live_state = live.load(desired_paths, helm)
+    with live.sharing_builds():  # --live-git: a build the commit leaves alone is made once
+        desired = load_desired(desired_paths, stdin=stdin, helm=helm, absent=absent)
+        live_state = live.load(desired_paths, helm)
     desired, live_state = with_pools_from_elsewhere(desired, live_state, live, pools)
     progress("loading", len(desired.objects) + len(live_state.objects))
     return build_scenario(desired, live_state, prune, lb_class)

@@ -498,9 +498,18 @@ def _kustomize_build(
             flux_root = None
     if flux_root is not None:
         check_kustomize_references(source.path, flux_root.resolve())
-        text, notes = _rendered_kustomization(source, load_anywhere=True), list[str]()
-    else:
-        text, notes = _built_as_argo_cd(source, flux, helm, found)
+
+    from planner.sources.kustomize_reuse import reused_or_built
+
+    as_flux = flux_root is not None
+    argo_cd = "" if as_flux else _argo_cd_key(source, flux, helm)
+
+    def build() -> tuple[str, list[str]]:
+        if as_flux:
+            return _rendered_kustomization(source, load_anywhere=True), []
+        return _built_as_argo_cd(source, flux, helm, found)
+
+    text, notes = reused_or_built(source, as_flux, flux, helm.charts is not None, build, argo_cd)
     parsed = parse_yaml(text, source.label, "kustomize")
     if source.part:
         from planner.sources.flux_overlay import documents_from
@@ -598,6 +607,15 @@ def _argo_cd_options(
         return ASSUMED
     found = flux.argocd_options(repository)
     return found.options or found.contradiction or ASSUMED
+
+
+def _argo_cd_key(source: Source, flux: FluxContext | None, helm: HelmOptions) -> str:
+    """What of Argo CD's build options decides the build, as text: a build reused at a git ref
+    must have been made with the same (the commit may change only argocd-cm)."""
+    options = _argo_cd_options(source, flux, helm)
+    if isinstance(options, str):
+        return options
+    return repr((options.enable_helm, options.load_anywhere, options.helm_flags))
 
 
 def _say(note: str, flux: FluxContext | None, notes: list[str]) -> None:

@@ -10,6 +10,7 @@ without cluster access): its state has `from_git=True` and no statuses.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Iterable, Sequence
@@ -253,6 +254,16 @@ class LiveSource:
             return []
         missing = [p for p in desired_paths if p != STDIN and not os.path.lexists(p)]
         return [p for p in missing if _exists_at_ref(str(self.value), p)] if missing else []
+
+    def sharing_builds(self) -> contextlib.AbstractContextManager[object]:
+        """The context to read the desired state and then this live state in: with a git ref,
+        a kustomize build at the ref whose inputs the work tree's had reuses its output
+        (kustomize_reuse)."""
+        if self.kind != LIVE_GIT:
+            return contextlib.nullcontext()
+        from planner.sources.kustomize_reuse import reuse_session
+
+        return reuse_session()
 
     def load(self, desired_paths: Sequence[str], helm: HelmOptions) -> LiveState:
         """Read the live state; a git ref reads `desired_paths` as they were at that ref."""
