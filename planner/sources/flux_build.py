@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from planner.errors import InputError, Origin
-from planner.objects import Manifest
+from planner.objects import Manifest, ObjectKey
 from planner.sources.documents import Document, manifest_files, parse_yaml
 from planner.sources.helm import CHART_FILE, HelmOptions
 from planner.sources.kinds import is_helmrelease, is_pool_manifest
@@ -177,7 +177,12 @@ def apply_flux(
     if needs_variables and index is not None and repository is not None:
         variables, why = _variables(path, repository, index, context, result.notes)
         if variables is not None:
-            result.documents = [_substituted(d, variables, why, source_text) for d in documents]
+            result.documents = []
+            for document in documents:
+                try:
+                    result.documents.append(_substituted(document, variables, why, source_text))
+                except UnresolvedVariable as err:
+                    result.unrendered.append(_set_aside(document, err))
     result.documents = [_without_markers(d) for d in result.documents]
     built = index.with_first(result.documents) if index is not None and has_release else index
     for position, document in enumerate(result.documents):
@@ -372,8 +377,16 @@ def written_variable(body: Manifest) -> tuple[str, str] | None:
     return None
 
 
+class UnresolvedVariable(InputError):
+    """A variable the planner cannot resolve in a field it reads (`field_name`)."""
+
+    def __init__(self, message: str, origin: Origin, field_name: str) -> None:
+        super().__init__(message, origin)
+        self.field_name = field_name
+
+
 def _check_read_fields(body: Manifest, origin: Origin, text: str, why: str) -> None:
-    """InputError naming the first unresolved variable in a field the planner reads."""
+    """UnresolvedVariable naming the first unresolved variable in a field the planner reads."""
     from planner.sources.flux_substitute import unresolved_in
 
     for field_name, value in _read_fields(body):
@@ -381,7 +394,28 @@ def _check_read_fields(body: Manifest, origin: Origin, text: str, why: str) -> N
         if names:
             where = _origin_of(origin, text, names[0])
             message = f"`${{{names[0]}}}` in `{field_name}` cannot be resolved: {why}"
-            raise InputError(message, where)
+            raise UnresolvedVariable(message, where, field_name)
+
+
+def _set_aside(document: Document, err: UnresolvedVariable) -> Unrendered:
+    """A Service or a MetalLB pool whose read value comes from a variable the planner cannot
+    know (a SOPS Secret's, most often): set aside, said and counted, for Flux applies it, so it
+    is no input error. Anything else (a name, a Namespace's labels) stays one."""
+    body = document.body
+    metadata = body.get("metadata")
+    is_pool = is_pool_manifest(body)
+    named = err.field_name not in ("metadata.name", "metadata.namespace")
+    if (
+        not (body.get("kind") == "Service" or is_pool)
+        or not named
+        or not isinstance(metadata, dict)
+    ):
+        raise err
+    kind, name = str(body["kind"]), str(metadata.get("name"))
+    key = ObjectKey(kind, str(metadata.get("namespace") or "default"), name)
+    missed = "not read" if is_pool else "not checked"
+    where = err.origin or document.origin
+    return Unrendered(f"{kind} {key.svc_key}", where, err.reason, kind, missed, key)
 
 
 def _read_fields(body: Manifest) -> list[tuple[str, Any]]:
