@@ -16,7 +16,7 @@ import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.errors import InputError, Origin
 from planner.sources.documents import (
@@ -27,6 +27,9 @@ from planner.sources.documents import (
 )
 from planner.sources.flux_build import flux_files
 from planner.sources.flux_substitute import VARIABLE_NAME, Variables
+
+if TYPE_CHECKING:
+    from planner.sources.kustomize_namespaces import KustomizeNamespaces
 
 FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
 SOURCE_KINDS = frozenset({"GitRepository", "HelmRepository", "OCIRepository", "HelmChart"})
@@ -67,6 +70,7 @@ class FluxIndex:
     documents: list[Document] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     relative_paths: dict[str, str] = field(default_factory=dict)  # file label -> path from root
+    _namespaces: KustomizeNamespaces | None = None  # read when a lookup needs it
 
     @classmethod
     def scan(cls, repository: Repository) -> FluxIndex:
@@ -96,16 +100,26 @@ class FluxIndex:
         return dataclasses.replace(self, documents=first + self.documents) if first else self
 
     def find(self, kind: str, namespace: str, name: str) -> Document | None:
-        """The first document of `kind` named `namespace/name`, or None."""
+        """The first document of `kind` named `namespace/name`, or None: written so, or in a
+        file a kustomization places in `namespace` (its `namespace:` overrides the written one)."""
+        elsewhere = []
         for document in self.documents:
             metadata = plain(document.body.get("metadata"))
-            if (
-                document.body.get("kind") == kind
-                and metadata.get("name") == name
-                and (metadata.get("namespace") or "default") == namespace
-            ):
+            if document.body.get("kind") != kind or metadata.get("name") != name:
+                continue
+            if (metadata.get("namespace") or "default") == namespace:
                 return document
-        return None
+            elsewhere.append(document)
+        return next((d for d in elsewhere if namespace in self._placed(d)), None)
+
+    def _placed(self, document: Document) -> frozenset[str]:
+        """The namespaces the repository's kustomizations place the document's file in."""
+        from planner.sources.kustomize_namespaces import KustomizeNamespaces
+
+        if self._namespaces is None:
+            self._namespaces = KustomizeNamespaces.scan(self.repository.root)
+        file = document.origin.file
+        return self._namespaces.of(self.relative_paths.get(file, file))
 
     def kustomizations_for(self, relative: str) -> list[Document]:
         """The Flux Kustomizations that build the repository path `relative`: those whose
