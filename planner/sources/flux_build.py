@@ -389,7 +389,7 @@ def _check_read_fields(body: Manifest, origin: Origin, text: str, why: str) -> N
     """UnresolvedVariable naming the first unresolved variable in a field the planner reads."""
     from planner.sources.flux_substitute import unresolved_in
 
-    for field_name, value in _read_fields(body):
+    for field_name, value in _read_fields(body, read_annotations_only=True):
         names = [n for s in _strings(value) for n in unresolved_in(s)]
         if names:
             where = _origin_of(origin, text, names[0])
@@ -418,8 +418,9 @@ def _set_aside(document: Document, err: UnresolvedVariable) -> Unrendered:
     return Unrendered(f"{kind} {key.svc_key}", where, err.reason, kind, missed, key)
 
 
-def _read_fields(body: Manifest) -> list[tuple[str, Any]]:
-    """The parts of an object the MetalLB model reads, by name."""
+def _read_fields(body: Manifest, read_annotations_only: bool = False) -> list[tuple[str, Any]]:
+    """The parts of an object the MetalLB model reads, by name (a Service's annotations whole,
+    or with `read_annotations_only` those MetalLB or the planner read, one by one)."""
     from planner.sources.flux_repository import plain
 
     metadata = plain(body.get("metadata"))
@@ -429,10 +430,16 @@ def _read_fields(body: Manifest) -> list[tuple[str, Any]]:
         ("metadata.namespace", metadata.get("namespace")),
     ]
     if kind == "Service":
+        annotations = plain(metadata.get("annotations"))
+        read = (
+            [(f"metadata.annotations.{k}", v) for k, v in annotations.items() if _is_read(k)]
+            if read_annotations_only
+            else [("metadata.annotations", metadata.get("annotations"))]
+        )
         return [
             *named,
             ("metadata.labels", metadata.get("labels")),
-            ("metadata.annotations", metadata.get("annotations")),
+            *read,
             ("spec", body.get("spec")),
         ]
     if kind == "Namespace":
@@ -440,6 +447,14 @@ def _read_fields(body: Manifest) -> list[tuple[str, Any]]:
     if is_pool_manifest(body):
         return [("the pool", body)]
     return []
+
+
+def _is_read(annotation: object) -> bool:
+    """Whether MetalLB or the planner reads the annotation (external-dns' hostname, written
+    `${SECRET_DOMAIN}` in many repositories, is neither's)."""
+    from planner.sources.validate import is_read_annotation
+
+    return is_read_annotation(str(annotation))
 
 
 def _strings(value: Any) -> list[str]:

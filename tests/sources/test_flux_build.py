@@ -141,6 +141,24 @@ def test_a_service_reading_an_unknown_variable_is_set_aside_said_and_counted(
     assert main(["diff", "apps/dns", "--live", str(live), "--fail-on", "unrendered"]) == 3
 
 
+def test_an_unknown_variable_in_an_annotation_nobody_here_reads_leaves_it_checked(
+    repo: Path,
+) -> None:
+    """tscibilia/home-ops: `external-dns.alpha.kubernetes.io/hostname: pg.${SECRET_DOMAIN}`.
+    Neither MetalLB nor the planner reads it: the Service is checked, the annotation as written."""
+    hostname = (
+        "  annotations:\n    external-dns.alpha.kubernetes.io/hostname: pg.${SECRET_DOMAIN}\n"
+    )
+    service = service_yaml("pg", "db", "10.0.0.5").replace("  annotations:\n", hostname)
+    write(repo / "apps/db/service.yaml", service)
+    write(repo / "ks.yaml", kustomization("./apps", substitute_from="[{kind: Secret, name: s}]"))
+    state = load_desired(["apps/db"])
+    assert state.unrendered == ()
+    annotations = state.services["db/pg"]["metadata"]["annotations"]
+    assert annotations["external-dns.alpha.kubernetes.io/hostname"] == "pg.${SECRET_DOMAIN}"
+    assert annotations["metallb.universe.tf/loadBalancerIPs"] == "10.0.0.5"
+
+
 def test_a_set_aside_service_is_not_deleted_from_the_cluster(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
