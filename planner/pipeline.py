@@ -30,6 +30,7 @@ from planner.model.service import inputs_remembered
 from planner.progress import Progress, no_progress
 from planner.simulate.world import DEFAULT_MAX_STATES, Explorations
 from planner.sources import HelmOptions, load_desired
+from planner.sources.kustomize_cache import build_cache
 from planner.sources.live import LiveSource, with_pools_from_elsewhere
 
 if TYPE_CHECKING:  # the plan stage is imported when a plan is built: a diff never needs it
@@ -54,8 +55,9 @@ def load_scenario(
     helm = helm or HelmOptions()
     progress("loading")
     absent = live.absent_paths(desired_paths)  # --live-git: an app the commit deletes
-    desired = load_desired(desired_paths, stdin=stdin, helm=helm, absent=absent)
-    live_state = live.load(desired_paths, helm)
+    with build_cache():  # the ref's builds of unchanged inputs reuse the work tree's
+        desired = load_desired(desired_paths, stdin=stdin, helm=helm, absent=absent)
+        live_state = live.load(desired_paths, helm)
     desired, live_state = with_pools_from_elsewhere(desired, live_state, live, pools)
     progress("loading", len(desired.objects) + len(live_state.objects))
     return build_scenario(desired, live_state, prune, lb_class)

@@ -50,8 +50,10 @@ from planner.sources.kustomize import (
     KUSTOMIZATION_FILES,
     is_kustomization_dir,
     kustomization_file,
+    kustomize_argv,
     render_kustomization,
 )
+from planner.sources.kustomize_cache import cached, inputs_key
 from planner.sources.states import DesiredState, Unrendered
 from planner.tools import INSTALL_HINTS
 
@@ -499,7 +501,7 @@ def _kustomize_build(
             flux_root = None
     if flux_root is not None:
         check_kustomize_references(source.path, flux_root.resolve())
-        text, notes = _rendered_kustomization(source, as_flux=True), list[str]()
+        text, notes = _rendered_kustomization(source, flux_root), list[str]()
     else:
         text, notes = _built_as_argo_cd(source, flux, charts, found)
     parsed = parse_yaml(text, source.label, "kustomize")
@@ -532,7 +534,7 @@ def _built_as_argo_cd(
         own = loaded if isinstance(loaded, dict) else None
         found = kustomizations(source.path, source.label, own)
     if not inflates(found):
-        return _rendered_kustomization(source, as_flux=False), []
+        return _rendered_kustomization(source, None, _repository_root(source, flux)), []
     root = _repository_root(source, flux)
     uses = chart_uses(found, root)
     return render_inflating(source.path, source.label, root, uses, charts, rewritten)
@@ -574,17 +576,23 @@ def _flux_root(source: Source, flux: FluxContext | None) -> Path | None:
     return repository.root if repository is not None else None
 
 
-def _rendered_kustomization(source: Source, as_flux: bool) -> str:
-    """kustomize's build of a kustomize source (`as_flux`: files load from anywhere, as
-    `kustomize_argv` says), with the fields of the Flux Kustomization that builds it when it
-    sets any that change the build, or the kustomization file the Argo CD Application syncing
-    it rewrites."""
+def _rendered_kustomization(
+    source: Source, flux_root: Path | None, root: Path | None = None
+) -> str:
+    """kustomize's build of a kustomize source (built as Flux builds, files loading from
+    anywhere in the repository `flux_root`, when given; `root` else), with the fields of the
+    Flux Kustomization that builds it when it sets any that change the build, or the
+    kustomization file the Argo CD Application syncing it rewrites. A build of the same inputs
+    earlier in the run is reused (kustomize_cache)."""
     if source.kustomization is not None:
         from planner.sources.kustomize_copy import render_rewritten
 
         return render_rewritten(source.path, source.label, source.kustomization)
     if source.build is None or not source.build.needs_kustomize:
-        return render_kustomization(source.path, load_anywhere=as_flux)
+        as_flux = flux_root is not None
+        repository = flux_root or root or source.path
+        key = inputs_key(source.path, repository, kustomize_argv("", as_flux))
+        return cached(key, lambda: render_kustomization(source.path, load_anywhere=as_flux))
     from planner.sources.flux_overlay import render_with_fields
 
     return render_with_fields(

@@ -23,8 +23,10 @@ from pathlib import Path
 from planner.errors import InputError
 from planner.sources.kustomize import (
     is_kustomization_dir,
+    kustomize_argv,
     render_kustomization,
 )
+from planner.sources.kustomize_cache import cached, inputs_key
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,26 @@ def render_in_copy(
     """The YAML kustomize builds for `directory` (labelled `label`) of the repository `root` in
     a private temporary copy: its kustomization file replaced by `rewritten` when given, `charts`
     laid out where kustomize looks for them (so it pulls nothing), `helm` and `load_anywhere` as
-    `kustomize_argv` says; InputError when it cannot be copied."""
+    `kustomize_argv` says; InputError when it cannot be copied. A build with the same inputs
+    earlier in the run is reused (kustomize_cache)."""
+    own = (rewritten.name, rewritten.text) if rewritten is not None else None
+    options = kustomize_argv("", load_anywhere, helm)
+    key = None if charts else inputs_key(directory, root, options, own)
+    return cached(
+        key,
+        lambda: _render_in_copy(directory, label, root, rewritten, load_anywhere, helm, charts),
+    )
+
+
+def _render_in_copy(
+    directory: Path,
+    label: str,
+    root: Path,
+    rewritten: RewrittenKustomization | None,
+    load_anywhere: bool,
+    helm: str,
+    charts: Sequence[PlacedChart],
+) -> str:
     with tempfile.TemporaryDirectory(prefix="shared-ip-planner-kustomize-") as scratch:
         mirrored = Path(scratch) / "repo"
         try:

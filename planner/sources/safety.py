@@ -278,6 +278,18 @@ def _loaded_files(body: Manifest, shown: str) -> list[tuple[str, str]]:
     return found
 
 
+def named_paths(body: Manifest) -> list[str]:
+    """Every path a kustomization (`body`) names: what it builds from and what it loads."""
+    built = [
+        entry
+        for field_name in ("resources", "bases", "components")
+        for entry in _listed(body, field_name)
+        if isinstance(entry, str)
+    ]
+    loaded = [*_generator_files(body, ""), *_loaded_files(body, "")]
+    return built + [path for path, _ in loaded]
+
+
 def _listed(body: Manifest, field_name: str) -> list[object]:
     value = body.get(field_name)
     return value if isinstance(value, list) else []
