@@ -31,6 +31,7 @@ spec:
     - port: ${PORT}
       protocol: UDP
 """
+REFS = "[{kind: ConfigMap, name: cluster-settings}]"
 EMPTY_LIVE = "apiVersion: v1\nkind: List\nitems: []\n"
 
 
@@ -157,6 +158,22 @@ def test_an_unknown_variable_in_an_annotation_nobody_here_reads_leaves_it_checke
     annotations = state.services["db/pg"]["metadata"]["annotations"]
     assert annotations["external-dns.alpha.kubernetes.io/hostname"] == "pg.${SECRET_DOMAIN}"
     assert annotations["metallb.universe.tf/loadBalancerIPs"] == "10.0.0.5"
+
+
+def test_each_cluster_of_a_repository_substitutes_from_its_own_settings(repo: Path) -> None:
+    """tyriis/home-ops: kubernetes/kube-nas and kubernetes/talos-flux each hold a
+    flux-system/cluster-settings; talos-flux's pool took kube-nas's (the first found), which
+    lacks its range: a false error at best, another cluster's value at worst."""
+    for cluster, address in (("a", "10.0.0.1"), ("b", "10.0.1.1")):
+        flux = repo / f"clusters/{cluster}/flux"
+        root = kustomization(f"./clusters/{cluster}/flux").replace("name: apps", "name: flux")
+        write(flux / "flux.yaml", root.split("  postBuild:")[0])
+        write(flux / "apps.yaml", kustomization(f"./clusters/{cluster}/apps", substitute_from=REFS))
+        write(flux / "settings.yaml", config_map("cluster-settings", f"{{LB_ADDR: {address}}}"))
+    write(repo / "clusters/b/apps/dns/service.yaml", service_yaml("dns", "dns", "${LB_ADDR}"))
+    state = load_desired(["clusters/b/apps/dns"])
+    annotations = state.services["dns/dns"]["metadata"]["annotations"]
+    assert annotations["metallb.universe.tf/loadBalancerIPs"] == "10.0.1.1"
 
 
 def test_a_set_aside_service_is_not_deleted_from_the_cluster(
