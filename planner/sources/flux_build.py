@@ -280,12 +280,15 @@ def _variables(
 ) -> tuple[Variables | None, str]:
     """The variables of the Flux Kustomization that builds `path`, and what an unknown one
     means; None when no Flux Kustomization in the repository substitutes it."""
+    from planner.sources.flux_follow import of_another_repository
     from planner.sources.flux_repository import kustomization_path, variables_of
 
     relative = repository.relative(path)
     if relative is None:
         return None, ""
     builders = index.kustomizations_for(relative)
+    # one building a path of another repository (`./` of an upstream's CRDs) substitutes nothing here
+    builders = [b for b in builders if not of_another_repository(b.body, context, repository)]
     if not builders:
         return None, ""
     first = builders[0]

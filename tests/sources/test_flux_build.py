@@ -14,7 +14,7 @@ from planner.cli import main
 from planner.errors import InputError
 from planner.sources import load_desired
 from planner.sources.desired import find_sources, load_sources
-from tests.sources.conftest import service_yaml, write
+from tests.sources.conftest import git, service_yaml, write
 
 SERVICE = """\
 apiVersion: v1
@@ -174,6 +174,26 @@ def test_each_cluster_of_a_repository_substitutes_from_its_own_settings(repo: Pa
     state = load_desired(["clusters/b/apps/dns"])
     annotations = state.services["dns/dns"]["metadata"]["annotations"]
     assert annotations["metallb.universe.tf/loadBalancerIPs"] == "10.0.1.1"
+
+
+def test_a_kustomization_of_another_repository_substitutes_nothing_here(repo: Path) -> None:
+    """tyriis/home-ops (2022): `crds-*` Kustomizations without `spec.path` build `./` of
+    upstream repositories; their root encloses every path of this one, and their variables
+    were taken for this repository's (a Service got another repository's address)."""
+    git(repo, "remote", "add", "origin", "https://github.com/example/home-ops.git")
+    upstream = (
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: upstream, namespace: flux-system}\n"
+        "spec: {url: 'https://github.com/other/crds.git'}\n---\n"
+    )
+    foreign = kustomization("./", substitute="{LB_ADDR: 10.9.9.9}").replace(
+        "{kind: GitRepository, name: flux-system}", "{kind: GitRepository, name: upstream}"
+    )
+    write(repo / "clusters/home/crds.yaml", upstream + foreign)
+    write(repo / "apps/dns/service.yaml", service_yaml("dns", "dns", "${LB_ADDR}"))
+    # nothing of this repository substitutes apps/dns: applied as written, `${LB_ADDR}` is no IP
+    with pytest.raises(InputError, match=r"'\$\{LB_ADDR\}' is not a valid IP address"):
+        load_desired(["apps/dns"])
 
 
 def test_a_set_aside_service_is_not_deleted_from_the_cluster(
