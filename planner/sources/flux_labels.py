@@ -1,7 +1,7 @@
 """Labels as kustomize-controller applies them, where YAML wrote a value that is no string.
 
-kustomize builds `labels: {enabled: true}` as written (kyaml reads every value as text), and
-kustomize-controller then reads the objects as unstructured maps and sets its owner labels on
+kustomize builds `labels: {enabled: true}` as written (`kubectl kustomize` prints it unquoted),
+and kustomize-controller then reads the objects as unstructured maps and sets its owner labels on
 each (fluxcd/pkg ssa `SetOwnerLabels`). apimachinery's `GetLabels` gives nothing for a labels
 map holding a value that is neither a string nor null (and "" for a null), so the owner labels
 are set on an empty map: the object reaches the cluster without any label written for it. The
