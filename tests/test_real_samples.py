@@ -308,6 +308,10 @@ def test_argocd_generate_outputs_the_same_services_and_groups(sample: Path) -> N
         with pytest.raises(ToolFailedError, match="is not in or below"):
             generate(app, context)
         return
+    if agree == "label-refused":  # outside Flux builds a label that is no string stays refused
+        with pytest.raises(InputError, match=r"must be a string \(quote it in YAML\), not bool"):
+            generate(app, context)
+        return
     stream = generate(app, context)
     if agree == "no-services":  # the app's output holds Flux Kustomizations, which Argo CD applies
         assert [d["kind"] for d in yaml.safe_load_all(stream) if d["kind"] == "Service"] == []

@@ -131,7 +131,13 @@ def build_scenario(
 
     `lb_class`: MetalLB's `--lb-class`; Services MetalLB is not handed stay in the diff only."""
     compared, kinds_note = _comparable(desired.objects, live)
-    changes = tuple(diff_objects(compared, live.objects, prune, live.from_git))
+    # a Service set aside (a value it reads is unknown) is in the repository: never deleted
+    set_aside = {entry.key for entry in desired.unrendered if entry.key is not None}
+    changes = tuple(
+        change
+        for change in diff_objects(compared, live.objects, prune, live.from_git)
+        if change.op != "delete" or change.key not in set_aside
+    )
     all_desired = {o.key.svc_key: o for o in desired.objects if o.key.kind == "Service"}
     unhandled = {
         svc

@@ -29,6 +29,7 @@ from planner.sources import fast_yaml
 from planner.sources.documents import (
     JSON_SUFFIXES,
     MANIFEST_SUFFIXES,
+    Document,
     Parsed,
     decode_text,
     parse_json,
@@ -36,6 +37,7 @@ from planner.sources.documents import (
     read_file_bytes,
 )
 from planner.sources.flux_build import FluxContext, apply_flux, git_root
+from planner.sources.flux_labels import has_unreadable_labels, labels_as_flux_applies
 from planner.sources.helm import CHART_FILE, HelmOptions, is_chart_dir, render_chart
 from planner.sources.kinds import (
     DEFAULT_NAMESPACE,
@@ -454,13 +456,26 @@ def _objects_of(
     # Flux substitutes what its Kustomization built, then helm-controller renders HelmReleases
     path = Path.cwd() if source.kind == "stdin" else source.path
     built = apply_flux(parsed.documents, path, text, flux, helm)
-    substituted = _with_metadata(Parsed(built.documents, parsed.notes), source)
+    documents, label_notes = _labels_applied(built.documents, source, flux)
+    substituted = _with_metadata(Parsed(documents, parsed.notes + label_notes), source)
     objects, notes = _with_notes(substituted, rendered_by, DEFAULT_NAMESPACE)
     for documents, namespace in built.rendered:
         made, made_notes = to_objects(documents, "helm", namespace)
         objects.extend(made)
         notes.extend(made_notes)
     return objects, notes + built.notes, built.unrendered
+
+
+def _labels_applied(
+    documents: list[Document], source: Source, flux: FluxContext
+) -> tuple[list[Document], list[str]]:
+    """The documents with labels as kustomize-controller applies them when a Flux Kustomization
+    builds the source and a label value is no string (flux_labels); else as they are."""
+    if not any(has_unreadable_labels(d) for d in documents) or source.kind == "stdin":
+        return documents, []
+    if source.build is None and not flux.builds(source.path):
+        return documents, []  # kubectl apply refuses it: validate.py says so
+    return labels_as_flux_applies(documents)
 
 
 def _placed(parsed: Parsed, source: Source) -> Parsed:

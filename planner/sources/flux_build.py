@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from planner.errors import InputError, Origin
-from planner.objects import Manifest
+from planner.objects import Manifest, ObjectKey
 from planner.sources.documents import Document, manifest_files, parse_yaml
 from planner.sources.helm import CHART_FILE, HelmOptions
 from planner.sources.kinds import is_helmrelease, is_pool_manifest
@@ -188,7 +188,12 @@ def apply_flux(
     if needs_variables and index is not None and repository is not None:
         variables, why = _variables(path, repository, index, context, result.notes)
         if variables is not None:
-            result.documents = [_substituted(d, variables, why, source_text) for d in documents]
+            result.documents = []
+            for document in documents:
+                try:
+                    result.documents.append(_substituted(document, variables, why, source_text))
+                except UnresolvedVariable as err:
+                    result.unrendered.append(_set_aside(document, err))
     result.documents = [_without_markers(d) for d in result.documents]
     built = index.with_first(result.documents) if index is not None and has_release else index
     for position, document in enumerate(result.documents):
@@ -291,12 +296,15 @@ def _variables(
 ) -> tuple[Variables | None, str]:
     """The variables of the Flux Kustomization that builds `path`, and what an unknown one
     means; None when no Flux Kustomization in the repository substitutes it."""
+    from planner.sources.flux_follow import of_another_repository
     from planner.sources.flux_repository import kustomization_path, variables_of
 
     relative = repository.relative(path)
     if relative is None:
         return None, ""
     builders = index.kustomizations_for(relative)
+    # one building a path of another repository (`./` of an upstream's CRDs) substitutes nothing here
+    builders = [b for b in builders if not of_another_repository(b.body, context, repository)]
     if not builders:
         return None, ""
     first = builders[0]
@@ -388,20 +396,50 @@ def written_variable(body: Manifest) -> tuple[str, str] | None:
     return None
 
 
+class UnresolvedVariable(InputError):
+    """A variable the planner cannot resolve in a field it reads (`field_name`)."""
+
+    def __init__(self, message: str, origin: Origin, field_name: str) -> None:
+        super().__init__(message, origin)
+        self.field_name = field_name
+
+
 def _check_read_fields(body: Manifest, origin: Origin, text: str, why: str) -> None:
-    """InputError naming the first unresolved variable in a field the planner reads."""
+    """UnresolvedVariable naming the first unresolved variable in a field the planner reads."""
     from planner.sources.flux_substitute import unresolved_in
 
-    for field_name, value in _read_fields(body):
+    for field_name, value in _read_fields(body, read_annotations_only=True):
         names = [n for s in _strings(value) for n in unresolved_in(s)]
         if names:
             where = _origin_of(origin, text, names[0])
             message = f"`${{{names[0]}}}` in `{field_name}` cannot be resolved: {why}"
-            raise InputError(message, where)
+            raise UnresolvedVariable(message, where, field_name)
 
 
-def _read_fields(body: Manifest) -> list[tuple[str, Any]]:
-    """The parts of an object the MetalLB model reads, by name."""
+def _set_aside(document: Document, err: UnresolvedVariable) -> Unrendered:
+    """A Service or a MetalLB pool whose read value comes from a variable the planner cannot
+    know (a SOPS Secret's, most often): set aside, said and counted, for Flux applies it, so it
+    is no input error. Anything else (a name, a Namespace's labels) stays one."""
+    body = document.body
+    metadata = body.get("metadata")
+    is_pool = is_pool_manifest(body)
+    named = err.field_name not in ("metadata.name", "metadata.namespace")
+    if (
+        not (body.get("kind") == "Service" or is_pool)
+        or not named
+        or not isinstance(metadata, dict)
+    ):
+        raise err
+    kind, name = str(body["kind"]), str(metadata.get("name"))
+    key = ObjectKey(kind, str(metadata.get("namespace") or "default"), name)
+    missed = "not read" if is_pool else "not checked"
+    where = err.origin or document.origin
+    return Unrendered(f"{kind} {key.svc_key}", where, err.reason, kind, missed, key)
+
+
+def _read_fields(body: Manifest, read_annotations_only: bool = False) -> list[tuple[str, Any]]:
+    """The parts of an object the MetalLB model reads, by name (a Service's annotations whole,
+    or with `read_annotations_only` those MetalLB or the planner read, one by one)."""
     from planner.sources.flux_repository import plain
 
     metadata = plain(body.get("metadata"))
@@ -411,10 +449,16 @@ def _read_fields(body: Manifest) -> list[tuple[str, Any]]:
         ("metadata.namespace", metadata.get("namespace")),
     ]
     if kind == "Service":
+        annotations = plain(metadata.get("annotations"))
+        read = (
+            [(f"metadata.annotations.{k}", v) for k, v in annotations.items() if _is_read(k)]
+            if read_annotations_only
+            else [("metadata.annotations", metadata.get("annotations"))]
+        )
         return [
             *named,
             ("metadata.labels", metadata.get("labels")),
-            ("metadata.annotations", metadata.get("annotations")),
+            *read,
             ("spec", body.get("spec")),
         ]
     if kind == "Namespace":
@@ -422,6 +466,14 @@ def _read_fields(body: Manifest) -> list[tuple[str, Any]]:
     if is_pool_manifest(body):
         return [("the pool", body)]
     return []
+
+
+def _is_read(annotation: object) -> bool:
+    """Whether MetalLB or the planner reads the annotation (external-dns' hostname, written
+    `${SECRET_DOMAIN}` in many repositories, is neither's)."""
+    from planner.sources.validate import is_read_annotation
+
+    return is_read_annotation(str(annotation))
 
 
 def _strings(value: Any) -> list[str]:

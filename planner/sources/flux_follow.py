@@ -67,7 +67,7 @@ def follow_targets(
         origin = obj.origin or Origin(name)
         target, why = _target_of(obj.body, repository)
         if target is not None and repository is not None:
-            why = _of_another_repository(obj.body, context, repository)
+            why = of_another_repository(obj.body, context, repository)
             target = None if why else target
         if target is None or repository is None:
             if plain(obj.body.get("spec")).get("suspend") is True:  # Flux applies nothing of it
@@ -108,7 +108,7 @@ def _target_of(body: Mapping[str, Any], repository: Repository | None) -> tuple[
     return Target(directory, repository.label(directory), _target_namespace(body)), ""
 
 
-def _of_another_repository(
+def of_another_repository(
     body: Mapping[str, Any], context: FluxContext, repository: Repository
 ) -> str:
     """Why the GitRepository a Kustomization builds from is another repository than this one:
@@ -179,6 +179,7 @@ def named_build(path: Path, label: str, context: FluxContext) -> NamedBuild | No
     if repository is None or relative is None:
         return None
     builders = context.index_of(repository).kustomizations_for(relative)
+    builders = [b for b in builders if not of_another_repository(b.body, context, repository)]
     if not builders:
         return None
     first = builders[0]

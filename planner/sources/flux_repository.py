@@ -16,7 +16,7 @@ import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.errors import InputError, Origin
 from planner.sources.documents import (
@@ -27,6 +27,9 @@ from planner.sources.documents import (
 )
 from planner.sources.flux_build import flux_files
 from planner.sources.flux_substitute import VARIABLE_NAME, Variables
+
+if TYPE_CHECKING:
+    from planner.sources.kustomize_namespaces import KustomizeNamespaces
 
 FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
 SOURCE_KINDS = frozenset({"GitRepository", "HelmRepository", "OCIRepository", "HelmChart"})
@@ -67,6 +70,7 @@ class FluxIndex:
     documents: list[Document] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     relative_paths: dict[str, str] = field(default_factory=dict)  # file label -> path from root
+    _namespaces: KustomizeNamespaces | None = None  # read when a lookup needs it
 
     @classmethod
     def scan(cls, repository: Repository) -> FluxIndex:
@@ -95,17 +99,49 @@ class FluxIndex:
         first = [d for d in documents if d.body.get("kind") in SOURCE_KINDS and _indexed(d.body)]
         return dataclasses.replace(self, documents=first + self.documents) if first else self
 
-    def find(self, kind: str, namespace: str, name: str) -> Document | None:
-        """The first document of `kind` named `namespace/name`, or None."""
+    def find(
+        self, kind: str, namespace: str, name: str, near: Document | None = None
+    ) -> Document | None:
+        """The document of `kind` named `namespace/name`, or None: written so, or in a file a
+        kustomization places in `namespace` (its `namespace:` overrides the written one). Of
+        several, the first one applied by the same Flux Kustomizations as `near` (the one that
+        refers to it): a repository holding two clusters holds two `flux-system/cluster-settings`."""
+        written, elsewhere = [], []
         for document in self.documents:
             metadata = plain(document.body.get("metadata"))
-            if (
-                document.body.get("kind") == kind
-                and metadata.get("name") == name
-                and (metadata.get("namespace") or "default") == namespace
-            ):
-                return document
-        return None
+            if document.body.get("kind") != kind or metadata.get("name") != name:
+                continue
+            if (metadata.get("namespace") or "default") == namespace:
+                written.append(document)
+            else:
+                elsewhere.append(document)
+        found = written or [d for d in elsewhere if namespace in self._placed(d)]
+        if len(found) < 2 or near is None:
+            return found[0] if found else None
+        applying = self._applied_by(near)
+        return next((d for d in found if self._applied_by(d) & applying), found[0])
+
+    def _applied_by(self, document: Document) -> set[tuple[str, int]]:
+        """The Flux Kustomizations of the repository that apply the document's file, and those
+        that apply theirs, up to the cluster's root (each by file and document)."""
+        found: set[tuple[str, int]] = set()
+        pending = [document]
+        while pending:
+            file = pending.pop().origin.file
+            for builder in self.kustomizations_for(self.relative_paths.get(file, file)):
+                if (builder.origin.file, builder.origin.document) not in found:
+                    found.add((builder.origin.file, builder.origin.document))
+                    pending.append(builder)
+        return found
+
+    def _placed(self, document: Document) -> frozenset[str]:
+        """The namespaces the repository's kustomizations place the document's file in."""
+        from planner.sources.kustomize_namespaces import KustomizeNamespaces
+
+        if self._namespaces is None:
+            self._namespaces = KustomizeNamespaces.scan(self.repository.root)
+        file = document.origin.file
+        return self._namespaces.of(self.relative_paths.get(file, file))
 
     def kustomizations_for(self, relative: str) -> list[Document]:
         """The Flux Kustomizations that build the repository path `relative`: those whose
@@ -190,12 +226,12 @@ def variables_of(kustomization: Document, index: FluxIndex, strict: bool) -> Var
                 "an entry of `spec.postBuild.substituteFrom` is not a mapping", kustomization.origin
             )
         kind, name = str(reference.get("kind")), str(reference.get("name"))
-        hidden = encrypted_names(index, kind, namespace, name)
+        hidden = encrypted_names(index, kind, namespace, name, kustomization)
         if hidden is not None:  # SOPS hides the values, never the names
             known = {key: value for key, value in known.items() if key not in hidden}
             unknown |= hidden
             continue
-        data = value_data(index, kind, namespace, name)
+        data = value_data(index, kind, namespace, name, kustomization)
         if data is None:
             unknown |= set(known)  # the unread source may set any of them, or anything else
             known.clear()
@@ -221,12 +257,15 @@ def variables_of(kustomization: Document, index: FluxIndex, strict: bool) -> Var
     return Variables(known, frozenset(unknown), open=opened, strict=strict)
 
 
-def value_data(index: FluxIndex, kind: str, namespace: str, name: str) -> dict[str, str] | None:
-    """The decoded data of a ConfigMap or Secret in the repository; None when it is not there,
-    is of another kind, or is encrypted (SOPS). Secret values are decoded, never shown."""
+def value_data(
+    index: FluxIndex, kind: str, namespace: str, name: str, near: Document | None = None
+) -> dict[str, str] | None:
+    """The decoded data of a ConfigMap or Secret in the repository (the one nearest `near`,
+    FluxIndex.find); None when it is not there, is of another kind, or is encrypted (SOPS).
+    Secret values are decoded, never shown."""
     if kind not in VALUE_KINDS:
         return None
-    document = index.find(kind, namespace, name)
+    document = index.find(kind, namespace, name, near)
     if document is None or "sops" in document.body:
         return None
     body = document.body
@@ -240,13 +279,13 @@ def value_data(index: FluxIndex, kind: str, namespace: str, name: str) -> dict[s
 
 
 def encrypted_names(
-    index: FluxIndex, kind: str, namespace: str, name: str
+    index: FluxIndex, kind: str, namespace: str, name: str, near: Document | None = None
 ) -> frozenset[str] | None:
     """The keys of a SOPS-encrypted ConfigMap or Secret in the repository (SOPS encrypts values
     only, so the variables it sets are known by name); None when it is not such an object."""
     if kind not in VALUE_KINDS:
         return None
-    document = index.find(kind, namespace, name)
+    document = index.find(kind, namespace, name, near)
     if document is None or "sops" not in document.body:
         return None
     fields = ("data",) if kind == "ConfigMap" else ("data", "stringData")

@@ -6,28 +6,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from planner.errors import Origin
-from planner.objects import KubeObject, Manifest
+from planner.objects import KubeObject, Manifest, ObjectKey
 from planner.sources.kinds import namespaces_of, pools_of, services_of
 
 
 @dataclass(frozen=True)
 class Unrendered:
     """An object whose Services were not checked: a HelmRelease that could not be rendered, an
-    Argo CD Application not followed to its source, or a Flux Kustomization whose fields could
-    not be applied. `release` names it ("KIND NS/NAME");
-    `missed` says what was not done. Printed as the one note the report carries for it."""
+    Argo CD Application not followed to its source, a Flux Kustomization whose fields could
+    not be applied, or a Service set aside (`key`: a value it reads is unknown). `release` names
+    it ("KIND NS/NAME"); `missed` says what was not done. Printed as the one note the report
+    carries for it."""
 
     release: str
     origin: Origin
     reason: str
     kind: str = "HelmRelease"
     missed: str = "not rendered"
+    key: ObjectKey | None = None  # the object set aside: neither compared nor deleted
 
     def __str__(self) -> str:
-        return (
-            f"{self.origin}: {self.release} {self.missed} ({self.reason}); "
-            "its Services were not checked"
-        )
+        said = f"{self.origin}: {self.release} {self.missed} ({self.reason})"
+        return said if self.key is not None else f"{said}; its Services were not checked"
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ def _metadata_problem(body: Mapping[str, Any], rewritable: str | None) -> tuple[
                 continue  # most values: the key need not be looked at
             if rewritable and section == "annotations" and str(key).startswith(rewritable):
                 continue
-            if value is None and section == "annotations" and not _read(str(key)):
+            if value is None and section == "annotations" and not is_read_annotation(str(key)):
                 # The API server takes null (as "" on create, a removal in a patch); Flux's
                 # substitution writes it for a variable it does not know. Only its readers care.
                 continue
@@ -98,7 +98,7 @@ def _metadata_problem(body: Mapping[str, Any], rewritable: str | None) -> tuple[
     return None
 
 
-def _read(annotation: str) -> bool:
+def is_read_annotation(annotation: str) -> bool:
     """Whether the planner or MetalLB reads the annotation (then null is refused)."""
     return annotation.startswith((STABLE_PREFIX, DEPRECATED_PREFIX, GROUP_ANNOTATION_PREFIX))
 

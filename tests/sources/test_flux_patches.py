@@ -4,6 +4,7 @@ SOPS-encrypted Secret among its sources hides values but not names."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,11 @@ def repo(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def address() -> object:
-    return load_desired(["apps/dns/ks.yaml"]).services["dns/dns"]["spec"]["loadBalancerIP"]
+    """The dns Service's IP, or why it was set aside (a value it reads is unknown)."""
+    state = load_desired(["apps/dns/ks.yaml"])
+    if "dns/dns" in state.services:
+        return state.services["dns/dns"]["spec"]["loadBalancerIP"]
+    return " ".join(entry.reason for entry in state.unrendered if entry.kind == "Service")
 
 
 def test_the_parents_patch_gives_the_child_its_variables(repo: Path) -> None:
@@ -127,15 +132,13 @@ def test_an_encrypted_secret_hides_only_the_variables_it_names(repo: Path) -> No
     assert address() == "192.168.1.53"  # the Secret comes later but does not name it
     keys = "  SECRET_DOMAIN: ENC[x]\n  SVC_DNS_ADDR: ENC[y]\n"
     write(repo / "clusters/home/secrets.sops.yaml", secrets(keys))
-    with pytest.raises(InputError, match=r"`\$\{SVC_DNS_ADDR\}` in `spec` cannot be resolved"):
-        address()
+    assert re.search(r"`\$\{SVC_DNS_ADDR\}` in `spec` cannot be resolved", str(address()))
 
 
 def test_a_json_patch_on_the_child_leaves_its_variables_unknown(repo: Path) -> None:
     write(repo / "clusters/home/apps.yaml", parent(JSON_PATCH))
     write(repo / "apps/dns/ks.yaml", child())
-    with pytest.raises(InputError, match=r"`\$\{SVC_DNS_ADDR\}` in `spec` cannot be resolved"):
-        address()
+    assert re.search(r"`\$\{SVC_DNS_ADDR\}` in `spec` cannot be resolved", str(address()))
 
 
 @pytest.mark.parametrize(
@@ -183,5 +186,4 @@ def test_a_patch_with_aliases_is_not_evaluated(repo: Path) -> None:
     bomb = JSON_PATCH.replace("- op: add", "- &a op: add").replace("path: /spec", "path: *a")
     write(repo / "clusters/home/apps.yaml", parent(bomb.replace("- op", "- op")))
     write(repo / "apps/dns/ks.yaml", child())
-    with pytest.raises(InputError, match=r"`\$\{SVC_DNS_ADDR\}` in `spec` cannot be resolved"):
-        address()
+    assert re.search(r"`\$\{SVC_DNS_ADDR\}` in `spec` cannot be resolved", str(address()))
