@@ -526,6 +526,17 @@ def test_a_plan_made_without_pools_waits_for_any_ip_not_the_stand_ins(
     assert ip not in stand_ins
 
 
+def _another_teams_service(ip: str) -> dict[str, Any]:
+    """A Service the plan never saw, holding `ip` (another team's, applied meanwhile)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "legacy", "namespace": "other"},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}]},
+        "status": {"loadBalancer": {"ingress": [{"ip": ip}]}},
+    }
+
+
 def test_a_new_services_predicted_ip_taken_meanwhile_is_not_waited_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -543,13 +554,7 @@ def test_a_new_services_predicted_ip_taken_meanwhile_is_not_waited_for(
     plan = plan_scenario(scenario)
     [[predicted]] = plan.waves[0].expected_ips[SITE]
     assert plan.waves[0].predicted_ips == {SITE: {predicted: ("lan",)}}
-    meanwhile = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": "legacy", "namespace": "other"},
-        "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}]},
-        "status": {"loadBalancer": {"ingress": [{"ip": predicted}]}},
-    }
+    meanwhile = _another_teams_service(predicted)
     fake = start_fake(
         tmp_path / "state.json",
         monkeypatch,
@@ -621,13 +626,7 @@ def test_a_plan_whose_kept_ips_moved_meanwhile_is_refused_before_any_write(
     plan = plan_scenario(build_scenario(desired, live_state_from_yaml(live, "live")))
     assert plan.waves[0].expected_ips[TCP] == ((SHARED_IP,),)
     pending = [{**service, "status": {"loadBalancer": {}}} for service in services]
-    legacy = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": "legacy", "namespace": "other"},
-        "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}]},
-        "status": {"loadBalancer": {"ingress": [{"ip": SHARED_IP}]}},
-    }
+    legacy = _another_teams_service(SHARED_IP)
     fake = start_fake(
         tmp_path / "state.json",
         monkeypatch,
