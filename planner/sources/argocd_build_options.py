@@ -30,6 +30,7 @@ from planner import kube_yaml
 from planner.errors import InputError
 from planner.sources.flux_build import file_bytes_hold, flux_files
 from planner.sources.flux_repository import Repository, plain
+from planner.sources.safety import listed
 
 OPTIONS_KEY = "kustomize.buildOptions"
 OPERATOR_FIELD = "kustomizeBuildOptions"  # the Argo CD operator's `ArgoCD` spec
@@ -224,30 +225,25 @@ def _in_application(spec: Mapping[str, Any], label: str) -> Iterator[_Definition
 def _in_kustomization(body: Mapping[str, Any], label: str) -> Iterator[_Definition]:
     """A kustomization's inline patches of argocd-cm, its `configMapGenerator` literals for
     argocd-cm, and its `helmCharts` entries' `valuesInline`."""
-    for patch in _listed(body, "patches") + _listed(body, "patchesStrategicMerge"):
+    for patch in listed(body, "patches") + listed(body, "patchesStrategicMerge"):
         text = plain(patch).get("patch") if isinstance(patch, Mapping) else patch
         if isinstance(text, str) and "\n" in text.strip():
             for document in _loaded_all(text):
                 yield from _in_document(plain(document), f"{label}, a patch")
-    for generator in _listed(body, "configMapGenerator"):
+    for generator in listed(body, "configMapGenerator"):
         if plain(generator).get("name") != CONFIG_MAP:
             continue
-        for literal in _listed(plain(generator), "literals"):
+        for literal in listed(plain(generator), "literals"):
             key, _, value = str(literal).partition("=")
             if key.strip() == OPTIONS_KEY:
                 value = value.strip()
                 if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
                     value = value[1:-1]  # kustomize unquotes a literal's value
                 yield _Definition(f"{label}, `configMapGenerator` {CONFIG_MAP}", value)
-    for chart in _listed(body, "helmCharts"):
+    for chart in listed(body, "helmCharts"):
         yield from _in_values(
             plain(plain(chart).get("valuesInline")), f"{label}, `helmCharts` values"
         )
-
-
-def _listed(body: Mapping[str, Any], field_name: str) -> list[Any]:
-    value = body.get(field_name)
-    return value if isinstance(value, list) else []
 
 
 def _loaded(text: str) -> Any:

@@ -517,13 +517,14 @@ def _kustomize_build(
     from planner.sources.kustomize_reuse import reused_or_built
 
     as_flux = flux_root is not None
-    argo_cd = "" if as_flux else _argo_cd_key(source, flux, helm)
+    options = None if as_flux else _argo_cd_options(source, flux, helm)
 
     def build() -> tuple[str, list[str]]:
-        if as_flux:
+        if options is None:
             return _rendered_kustomization(source, load_anywhere=True), []
-        return _built_as_argo_cd(source, flux, helm, found)
+        return _built_as_argo_cd(source, flux, helm, found, options)
 
+    argo_cd = "" if options is None else _argo_cd_key(options)
     text, notes = reused_or_built(source, as_flux, flux, helm.charts is not None, build, argo_cd)
     parsed = parse_yaml(text, source.label, "kustomize")
     if source.part:
@@ -538,9 +539,10 @@ def _built_as_argo_cd(
     flux: FluxContext | None,
     helm: HelmOptions,
     found: list[Kustomization] | None,
+    options: BuildOptions | str,
 ) -> tuple[str, list[str]]:
     """kustomize's build of a source that no Flux Kustomization builds, with Argo CD's build
-    options (argocd_build_options: given, else the repository's, else `--enable-helm`
+    `options` (`_argo_cd_options`: given, else the repository's, else `--enable-helm`
     assumed), and the notes on them and on the charts helm pulled: `helmCharts` inflated as
     `--enable-helm` inflates them (kustomize_helm; `found`: its kustomizations when already
     read), unrendered when the options do not enable it."""
@@ -560,7 +562,6 @@ def _built_as_argo_cd(
         own = loaded if isinstance(loaded, dict) else None
         found = kustomizations(source.path, source.label, own)
     inflating = inflates(found)
-    options = _argo_cd_options(source, flux, helm)
     if isinstance(options, str):  # the repository contradicts itself: no options are taken
         if inflating:
             raise UnbuiltKustomization(options, options)
@@ -624,10 +625,9 @@ def _argo_cd_options(
     return found.options or found.contradiction or ASSUMED
 
 
-def _argo_cd_key(source: Source, flux: FluxContext | None, helm: HelmOptions) -> str:
+def _argo_cd_key(options: BuildOptions | str) -> str:
     """What of Argo CD's build options decides the build, as text: a build reused at a git ref
     must have been made with the same (the commit may change only argocd-cm)."""
-    options = _argo_cd_options(source, flux, helm)
     if isinstance(options, str):
         return options
     return repr((options.enable_helm, options.load_anywhere, options.helm_flags))

@@ -32,6 +32,7 @@ from planner.sources.safety import (
     UnbuiltKustomization,
     inside,
     is_remote,
+    listed,
 )
 from planner.tools import INSTALL_HINTS, find_tool
 
@@ -101,7 +102,7 @@ def kustomizations(
             name = (kustomization_file(here) or here / "kustomization.yaml").name
         found.append((here, f"{shown_dir}/{name}", body))
         for field_name in ("resources", "bases", "components"):
-            for entry in _listed(body, field_name):
+            for entry in listed(body, field_name):
                 if isinstance(entry, str) and (here / entry).is_dir():
                     pending.append(((here / entry).resolve(), None))
     return found
@@ -127,12 +128,12 @@ def _entries(body: Mapping[str, Any], here: Path, shown: str, root: Path) -> lis
     chart_home = globals_.get("chartHome") if isinstance(globals_, Mapping) else None
     home = _read_path(str(chart_home or DEFAULT_CHART_HOME), here, root, f"{shown} (`chartHome`)")
     uses = []
-    for entry in _listed(body, "helmCharts"):
+    for entry in listed(body, "helmCharts"):
         if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
             continue  # kustomize refuses it with its own message
         name = entry["name"]
         where = f"{shown} (`helmCharts` {name})"
-        files = [entry.get("valuesFile"), *_listed(entry, "additionalValuesFiles")]
+        files = [entry.get("valuesFile"), *listed(entry, "additionalValuesFiles")]
         for values_file in files:
             if isinstance(values_file, str) and values_file:
                 _read_path(values_file, here, root, where)
@@ -160,11 +161,6 @@ def _read_path(entry: str, here: Path, root: Path, where: str) -> Path:
     if not inside(path, root):
         raise InputError(f"{where} names `{entry}`, which lies outside the repository")
     return path
-
-
-def _listed(body: Mapping[str, Any], field_name: str) -> list[object]:
-    value = body.get(field_name)
-    return value if isinstance(value, list) else []
 
 
 def render_inflating(

@@ -11,9 +11,10 @@ off the network.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from planner.errors import InputError
 from planner.objects import Manifest
@@ -255,19 +256,17 @@ def _loaded_files(body: Manifest, shown: str) -> list[tuple[str, str]]:
     not inline YAML (kustomize reads those as paths)."""
     found: list[tuple[str, str]] = []
     for field_name in ("patches", "patchesJson6902", "replacements"):
-        for entry in _listed(body, field_name):
+        for entry in listed(body, field_name):
             if isinstance(entry, dict) and isinstance(entry.get("path"), str):
                 found.append((entry["path"], f"{shown} (`{field_name}`)"))
     for field_name in ("crds", "configurations"):
         found += [
-            (e, f"{shown} (`{field_name}`)")
-            for e in _listed(body, field_name)
-            if isinstance(e, str)
+            (e, f"{shown} (`{field_name}`)") for e in listed(body, field_name) if isinstance(e, str)
         ]
     for field_name in ("patchesStrategicMerge", "generators", "transformers", "validators"):
         found += [
             (e, f"{shown} (`{field_name}`)")
-            for e in _listed(body, field_name)
+            for e in listed(body, field_name)
             if isinstance(e, str) and "\n" not in e.strip()
         ]
     openapi = body.get("openapi")
@@ -276,7 +275,8 @@ def _loaded_files(body: Manifest, shown: str) -> list[tuple[str, str]]:
     return found
 
 
-def _listed(body: Manifest, field_name: str) -> list[object]:
+def listed(body: Mapping[str, Any], field_name: str) -> list[Any]:
+    """A kustomization field's entries when it is a list, else none (shapes kustomize reports)."""
     value = body.get(field_name)
     return value if isinstance(value, list) else []
 
