@@ -16,6 +16,7 @@ from planner.cli import main
 from planner.sources import load_desired
 from planner.sources.argocd_env import NotEvaluated
 from planner.sources.argocd_template import Mode, go_text, replace
+from planner.sources.states import DesiredState
 from tests.conftest import SAMPLES
 from tests.sources.conftest import git, service_yaml, write
 
@@ -64,14 +65,18 @@ def apps_repo(repo: Path) -> Path:
     return repo
 
 
-def services(written: str) -> list[str]:
+def loaded(written: str) -> DesiredState:
+    """The desired state of `argo/` holding the ApplicationSet `written`."""
     write(Path("argo/appset.yaml"), written)
-    return sorted(load_desired(["argo"]).services)
+    return load_desired(["argo"])
+
+
+def services(written: str) -> list[str]:
+    return sorted(loaded(written).services)
 
 
 def unchecked(written: str) -> list[str]:
-    write(Path("argo/appset.yaml"), written)
-    return [str(entry) for entry in load_desired(["argo"]).unrendered]
+    return [str(entry) for entry in loaded(written).unrendered]
 
 
 def not_followed(written: str, reason: str) -> None:
@@ -173,8 +178,7 @@ def test_list_values_and_literal_elements_yaml(apps_repo: Path) -> None:
     )
     written = appset(generators, name="{{app}}-{{values.ns}}", path="apps/{{app}}")
     written = written.replace("namespace: '{{path.basename}}'", "namespace: '{{values.ns}}'")
-    write(Path("argo/appset.yaml"), written)
-    state = load_desired(["argo"])
+    state = loaded(written)
     assert sorted(state.services) == ["edge/web"]  # lab's copy of the directory is read once
     assert state.unrendered == ()
 
@@ -193,8 +197,7 @@ def test_clusters_generate_for_the_in_cluster_cluster_with_a_note(apps_repo: Pat
         namespace="{{nameNormalized}}",
         destination="server: '{{server}}'",
     )
-    write(Path("argo/appset.yaml"), written)
-    state = load_desired(["argo"])
+    state = loaded(written)
     assert sorted(state.services) == ["in-cluster/web"]
     assert any("read as the in-cluster cluster only" in note for note in state.notes)
 
@@ -224,8 +227,7 @@ def test_a_matrix_combines_directories_with_a_list(apps_repo: Path) -> None:
         + "    - list:\n        elements:\n        - {env: lab}\n        - {env: prod}\n"
     )
     written = appset(generators, name="{{path.basename}}-{{env}}", namespace="{{env}}")
-    write(Path("argo/appset.yaml"), written)
-    state = load_desired(["argo"])
+    state = loaded(written)
     assert sorted(state.services) == ["lab/web"]  # apps/web read once for both
     assert state.unrendered == ()
 
@@ -411,8 +413,7 @@ def test_the_generator_reads_another_branch_as_checked_out_with_a_note(apps_repo
     git(apps_repo, "commit", "--quiet", "-m", "apps")
     git(apps_repo, "branch", "release")
     written = appset(GIT_DIRECTORIES.replace("HEAD", "release") + "    - path: apps/web\n")
-    write(Path("argo/appset.yaml"), written)
-    state = load_desired(["argo"])
+    state = loaded(written)
     assert sorted(state.services) == ["web/web"]
     assert (
         "argo/appset.yaml: document 1, line 1: ApplicationSet argocd/apps: its git generator's "
@@ -443,8 +444,7 @@ def test_a_merge_overrides_the_first_generators_sets_by_merge_key(apps_repo: Pat
         "    - list: {elements: [{app: web, ns: edge}, {app: gone, ns: gone}]}\n"
     )
     written = appset(generators, name="{{app}}", path="apps/{{app}}", namespace="{{ns}}")
-    write(Path("argo/appset.yaml"), written)
-    state = load_desired(["argo"])
+    state = loaded(written)
     assert sorted(state.services) == ["dns/dns-tcp", "dns/dns-udp", "edge/web"]
     assert state.unrendered == ()
 
@@ -502,8 +502,7 @@ def test_go_template_files_keep_their_objects(apps_repo: Path) -> None:
         namespace='{{ .app.namespace | quote | trimPrefix `"` | trimSuffix `"` }}',
         spec=GO,
     )
-    write(Path("argo/appset.yaml"), written)
-    state = load_desired(["argo"])
+    state = loaded(written)
     assert sorted(state.services) == ["front/web"]
     assert state.unrendered == ()
 
@@ -566,7 +565,6 @@ def test_a_matrix_lists_each_files_apps_through_to_json(apps_repo: Path) -> None
         namespace="{{ .ns }}",
         spec=GO,
     )
-    write(Path("argo/appset.yaml"), written)
-    state = load_desired(["argo"])
+    state = loaded(written)
     assert sorted(state.services) == ["edge/web"]
     assert state.unrendered == ()
